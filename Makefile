@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ckpt -- checkpoint/restart for Linux as a Rust kernel module.
+#
+#   make demo    install what is missing, build the kernel (cached), the module,
+#                the tool and the samples, boot a VM and show checkpoint/restart
+#   make check   every test: the tool's cargo tests, KUnit in the module, and the
+#                selftests in the VM; prints "N passed, N failed"
+#   make bench   benchmarks in the VM (ratios measured side by side)
+#   make         build ckpt.ko, the tool, samples and selftests
+#
+# KDIR=/path/to/kernel/build builds the module against another kernel (e.g. a
+# distribution kernel's prepared tree); without it the guest kernel is built
+# into ~/.cache/ckpt first.
+
+SHELL := /bin/bash
+LLVM ?= -19
+B := $(CURDIR)/build
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: all deps kernel module tool userprogs demo check bench vm clean fmt
+
+all: module tool userprogs
+
+deps:
+	@tools/build/deps.sh
+
+# The kernel build directory, remembered in build/kdir.
+kernel: deps
+	@mkdir -p $(B)
+	@tools/build/kernel.sh > $(B)/kdir.new && mv $(B)/kdir.new $(B)/kdir
+	@echo "kernel: $$(cat $(B)/kdir)"
+
+ifeq ($(KDIR),)
+module: kernel
+	@$(MAKE) --no-print-directory module KDIR=$$(cat $(B)/kdir)
+else
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) modules
+	@mkdir -p $(B) && cp ckpt.ko $(B)/
+endif
+
+tool:
+	cargo build --quiet --release --locked --target x86_64-unknown-linux-musl \
+		--manifest-path tools/ckpt/Cargo.toml
+	@mkdir -p $(B) && cp tools/ckpt/target/x86_64-unknown-linux-musl/release/ckpt $(B)/ckpt
+
+# Samples and selftests: static C programs run inside the VM.
+userprogs: kernel
+	@$(MAKE) --no-print-directory -C tests B=$(B) KSRC=$$(readlink -f $$(cat $(B)/kdir)/source)
+
+demo: all
+	@tests/vm/run.sh demo
+
+check: deps
+	@tests/check.sh
+
+bench: all
+	@tests/vm/run.sh bench
+
+vm: all
+	@tests/vm/run.sh shell
+
+fmt:
+	rustfmt --edition 2021 rust/ckpt_main.rs
+	cargo fmt --manifest-path tools/ckpt/Cargo.toml
+
+clean:
+	@if [ -f $(B)/kdir ]; then $(MAKE) -C $$(cat $(B)/kdir) M=$(CURDIR) LLVM=$(LLVM) clean; fi
+	rm -rf $(B) tools/ckpt/target

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * ckpt: in-kernel checkpoint/restart -- ioctl ABI of /dev/ckpt.
+ *
+ * The Rust mirror of this header is rust/uapi.rs; a test in tools/ckpt
+ * compiles this file and checks that both agree.  The image stream written
+ * by CKPT_IOC_CHECKPOINT is described in Documentation/ckpt/image-format.rst.
+ */
+#ifndef _UAPI_LINUX_CKPT_H
+#define _UAPI_LINUX_CKPT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define CKPT_ABI_VERSION	1
+#define CKPT_IOC_MAGIC		0xC7
+
+/* struct ckpt_version: what this module speaks. */
+struct ckpt_version {
+	__u32 abi_version;	/* CKPT_ABI_VERSION */
+	__u16 image_major;	/* image format major version written */
+	__u16 image_minor;	/* image format minor version written */
+	__u64 features;		/* CKPT_FEAT_* */
+	char release[64];	/* module version string, NUL-terminated */
+};
+
+#define CKPT_FEAT_CHECKPOINT	(1ULL << 0)
+#define CKPT_FEAT_RESTART	(1ULL << 1)
+#define CKPT_FEAT_SHELL		(1ULL << 2)
+#define CKPT_FEAT_LSM_WATCH	(1ULL << 3)
+
+/* What to do with the target once its image is written. */
+#define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
+#define CKPT_CHECKPOINT_RESUME	(1ULL << 0)	/* let it run on */
+#define CKPT_CHECKPOINT_KILL	(1ULL << 1)	/* SIGKILL it */
+#define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL)
+
+/*
+ * CKPT_IOC_CHECKPOINT: like Linux-CR's sys_checkpoint(pid, fd, flags).
+ * Quiesces every thread of @pid, writes its image to @fd (a file, pipe or
+ * socket open for writing), then resumes, stops or kills it.  On success the
+ * ioctl returns 0 and @bytes holds the image size.
+ */
+struct ckpt_checkpoint_args {
+	__s32 pid;		/* in: target, in the caller's pid namespace */
+	__s32 fd;		/* in: output */
+	__u64 flags;		/* in: CKPT_CHECKPOINT_* */
+	__u64 bytes;		/* out: bytes written */
+	__u64 reserved[4];	/* must be zero */
+};
+
+/*
+ * CKPT_IOC_CHECK: could @pid be checkpointed now?  Returns 0 and
+ * @status = 0 if yes; otherwise @status is a positive errno and @reason a
+ * NUL-terminated explanation naming the obstacle (e.g. "fd 3: socket").
+ */
+struct ckpt_check_args {
+	__s32 pid;		/* in */
+	__s32 status;		/* out: 0 or errno */
+	__u64 reserved[2];	/* must be zero */
+	char reason[240];	/* out */
+};
+
+#define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
+#define CKPT_IOC_CHECKPOINT	_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
+#define CKPT_IOC_CHECK		_IOWR(CKPT_IOC_MAGIC, 0x03, struct ckpt_check_args)
+
+#endif /* _UAPI_LINUX_CKPT_H */

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Checkpoint: find the target, check the caller's rights, hold every thread at a safe
+//! point, refuse what cannot be saved faithfully, write the image, then resume, stop or
+//! kill the target.
+//!
+//! The collectors for each kind of state live in [`crate::task`], [`crate::mm`],
+//! [`crate::files`] and [`crate::signal`]; this file orders them into one stream.
+
+use crate::image::{self, Header};
+use crate::shim::{self, ti, TaskRef};
+use crate::stream::{ImageWriter, ObjMap, Sink};
+use crate::uapi;
+use crate::{files, mm, signal, task};
+use core::fmt::{self, Write};
+use kernel::{bindings, prelude::*};
+
+/// How long a target may take to reach a safe point.
+const QUIESCE_TIMEOUT_MS: u32 = 10_000;
+
+const SIGKILL: i32 = 9;
+const SIGSTOP: i32 = 19;
+
+/// `EOPNOTSUPP`, which `kernel::error::code` lacks.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+}
+
+/// Why a checkpoint was refused: a short sentence naming the obstacle.
+pub(crate) struct Reason {
+    buf: [u8; uapi::CKPT_REASON_LEN],
+    len: usize,
+}
+
+impl Reason {
+    /// An empty reason.
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [0; uapi::CKPT_REASON_LEN],
+            len: 0,
+        }
+    }
+
+    /// Replaces the reason and returns `err`, for `return Err(why.set(..))`.
+    pub(crate) fn set(&mut self, err: Error, args: fmt::Arguments<'_>) -> Error {
+        self.len = 0;
+        let _ = self.write_fmt(args);
+        err
+    }
+
+    /// The text.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The text as a str (lossless: only str input is ever written).
+    pub(crate) fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
+
+    /// Whether a reason was given.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Write for Reason {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Keep room for a NUL; cut at a char boundary.
+        let room = self.buf.len() - 1 - self.len;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// What a checkpoint works on: the target's threads (leader first) and reusable buffers.
+pub(crate) struct Target {
+    pub(crate) leader: TaskRef,
+    pub(crate) threads: KVec<TaskRef>,
+    pub(crate) info: shim::TaskInfo,
+}
+
+/// Finds `pid`'s process and checks that the caller may checkpoint it.
+pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
+    let t = TaskRef::by_vpid(pid).ok_or_else(|| why.set(ESRCH, format_args!("no process {pid}")))?;
+    let info = t.info();
+    if info.flags & ti::KTHREAD != 0 {
+        return Err(why.set(EINVAL, format_args!("{pid} is a kernel thread")));
+    }
+    if info.flags & (ti::ZOMBIE | ti::EXITING) != 0 {
+        return Err(why.set(ESRCH, format_args!("{pid} is exiting")));
+    }
+    if t.is_current_group() {
+        return Err(why.set(
+            EINVAL,
+            format_args!("{pid} is the calling process; run the checkpoint from another one"),
+        ));
+    }
+    if t.may_access().is_err() {
+        return Err(why.set(
+            EPERM,
+            format_args!("no permission to checkpoint {pid} (needs ptrace rights)"),
+        ));
+    }
+    // A thread id stands for its whole process.
+    let leader = if info.flags & ti::LEADER != 0 {
+        t
+    } else {
+        TaskRef::by_vpid(info.tgid)
+            .ok_or_else(|| why.set(ESRCH, format_args!("process of thread {pid} is gone")))?
+    };
+    let info = leader.info();
+    let threads = leader.threads()?;
+    for th in threads.iter() {
+        let i = th.info();
+        if i.flags & ti::PTRACED != 0 {
+            return Err(why.set(
+                EBUSY,
+                format_args!("thread {} of {} is being traced", i.pid, info.tgid),
+            ));
+        }
+    }
+    Ok(Target {
+        leader,
+        threads,
+        info,
+    })
+}
+
+/// Everything that makes a target impossible to save faithfully, checked before a single
+/// byte is written. The target must be quiescent for the answer to hold.
+pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
+    if t.info.flags & ti::FOREIGN_NS != 0 {
+        return Err(why.set(
+            EINVAL,
+            format_args!("process is not visible in the caller's pid namespace"),
+        ));
+    }
+    let m = t.leader.mm().ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
+    mm::precheck(&m, why)?;
+    files::precheck(&t.leader, why)?;
+    signal::precheck(&t.leader, why)?;
+    Ok(())
+}
+
+/// `CKPT_IOC_CHECK`: could `pid` be checkpointed now? Does not stop the target, so the
+/// answer is a snapshot.
+pub(crate) fn check(pid: i32, why: &mut Reason) -> Result {
+    let t = find_target(pid, why)?;
+    precheck(&t, why)
+}
+
+/// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` to `sink`; returns its size.
+pub(crate) fn checkpoint(pid: i32, flags: u64, sink: &mut dyn Sink, why: &mut Reason) -> Result<u64> {
+    if flags & !uapi::CKPT_CHECKPOINT_FLAGS != 0
+        || flags & uapi::CKPT_CHECKPOINT_FLAGS == uapi::CKPT_CHECKPOINT_FLAGS
+    {
+        return Err(why.set(EINVAL, format_args!("bad flags {flags:#x}")));
+    }
+    let t = find_target(pid, why)?;
+    let q = shim::Quiesce::start(&t.threads)?;
+    if let Err(e) = q.wait(QUIESCE_TIMEOUT_MS) {
+        return Err(if e == ETIMEDOUT {
+            why.set(
+                EBUSY,
+                format_args!(
+                    "{pid} did not reach a safe point within {} s (uninterruptible sleep?)",
+                    QUIESCE_TIMEOUT_MS / 1000
+                ),
+            )
+        } else if e == ESRCH {
+            why.set(ESRCH, format_args!("{pid} exited during the checkpoint"))
+        } else {
+            why.set(e, format_args!("interrupted while waiting for {pid}"))
+        });
+    }
+    precheck(&t, why)?;
+    let bytes = write_image(&t, pid, sink, why)?;
+    if !q.intact() {
+        return Err(why.set(ESRCH, format_args!("{pid} was killed during the checkpoint")));
+    }
+    // Act while the threads are still parked, so that they see the signal first thing.
+    if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
+        t.leader.signal_group(SIGKILL)?;
+    } else if flags & uapi::CKPT_CHECKPOINT_RESUME == 0 {
+        t.leader.signal_group(SIGSTOP)?;
+    }
+    drop(q);
+    Ok(bytes)
+}
+
+/// Reusable buffers of one checkpoint.
+pub(crate) struct Bufs {
+    /// Paths (`PATH_MAX` + NUL).
+    pub(crate) path: KVec<u8>,
+    /// A second path buffer.
+    pub(crate) path2: KVec<u8>,
+}
+
+impl Bufs {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            path: KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?,
+            path2: KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?,
+        })
+    }
+}
+
+fn write_image(t: &Target, pid: i32, sink: &mut dyn Sink, why: &mut Reason) -> Result<u64> {
+    let mut bufs = Bufs::new()?;
+    let mut objs = ObjMap::new();
+    // The leader's FPU state first: its header tells what the CPU had.
+    let xstate = task::XstateBuf::read(&t.leader)?;
+    let mut release = [0u8; 65];
+    let mut node = [0u8; 65];
+    let (rl, nl) = shim::uts(&mut release, &mut node);
+    let mut w = ImageWriter::new(sink)?;
+    w.record(&Header {
+        format_major: image::FORMAT_MAJOR,
+        format_minor: image::FORMAT_MINOR,
+        arch: image::ARCH_X86_64,
+        flags: 0,
+        page_size: image::PAGE_SIZE as u32,
+        xstate_size: xstate.size() as u32,
+        xfeatures: xstate.cpu_features(),
+        time_ns: shim::now_ns(),
+        root_pid: pid,
+        ntasks: t.threads.len() as u32,
+        kernel_release: &release[..rl],
+        hostname: &node[..nl],
+        writer: crate::VERSION.as_bytes(),
+    })?;
+    let ids = task::ProcessIds {
+        creds: task::write_creds(&mut w, &mut objs, &t.leader)?,
+        sighand: signal::write_sighand(&mut w, &mut objs, &t.leader)?,
+        signal: signal::write_signal(&mut w, &mut objs, &t.leader)?,
+        fs: files::write_fs(&mut w, &mut objs, &t.leader, &mut bufs)?,
+        mm: {
+            let m = t.leader.mm().ok_or(ESRCH)?;
+            mm::write_mm(&mut w, &mut objs, &m, &mut bufs, why)?
+        },
+        files: files::write_files(&mut w, &mut objs, &t.leader, &mut bufs, why)?,
+    };
+    for th in t.threads.iter() {
+        let xs = if th.key() == t.leader.key() {
+            None
+        } else {
+            Some(task::XstateBuf::read(th)?)
+        };
+        task::write_task(&mut w, th, &ids, xs.as_ref().unwrap_or(&xstate))?;
+        signal::write_thread_signals(&mut w, th)?;
+        if th.key() == t.leader.key() {
+            task::write_rlimits(&mut w, th)?;
+        }
+    }
+    w.finish()
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/ckpt`: the ioctls, and the shell interface's `write`/`read`.
+
+use crate::checkpoint::{self, Reason};
+use crate::shell::{self, Image, QUEUE};
+use crate::shim::{self, FileRef};
+use crate::uapi::{self, CkptCheckArgs, CkptCheckpointArgs, CkptVersion};
+use kernel::{
+    fs::{File, Kiocb},
+    iov::{IovIterDest, IovIterSource},
+    miscdevice::{MiscDevice, MiscDeviceRegistration},
+    bindings, new_mutex,
+    prelude::*,
+    sync::Mutex,
+    uaccess::{UserPtr, UserSlice},
+};
+
+// SAFETY: All-integer `repr(C)` structs without padding: any bit pattern is valid.
+unsafe impl kernel::transmute::FromBytes for CkptCheckpointArgs {}
+// SAFETY: As above; no padding, so every byte is initialised.
+unsafe impl kernel::transmute::AsBytes for CkptCheckpointArgs {}
+// SAFETY: All-integer `repr(C)` struct without padding.
+unsafe impl kernel::transmute::FromBytes for CkptCheckArgs {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::AsBytes for CkptCheckArgs {}
+// SAFETY: All-integer `repr(C)` struct without padding.
+unsafe impl kernel::transmute::AsBytes for CkptVersion {}
+
+/// One open file of `/dev/ckpt`.
+#[pin_data]
+pub(crate) struct CkptFile {
+    /// The image being read back through this file, taken from the shell queue on the
+    /// first read.
+    #[pin]
+    reading: Mutex<Option<Image>>,
+}
+
+#[vtable]
+impl MiscDevice for CkptFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(CkptFile {
+                reading <- new_mutex!(None, "CkptFile::reading"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn ioctl(me: Pin<&CkptFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let _ = me;
+        let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
+        match cmd {
+            uapi::CKPT_IOC_VERSION => ioc_version(user),
+            uapi::CKPT_IOC_CHECKPOINT => ioc_checkpoint(user),
+            uapi::CKPT_IOC_CHECK => ioc_check(user),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn write_iter(_kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let mut line = [0u8; 64];
+        let len = iov.len();
+        if len > line.len() {
+            return Err(EINVAL);
+        }
+        let n = iov.copy_from_iter(&mut line[..len]);
+        shell::write(&line[..n])?;
+        Ok(n)
+    }
+
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        let mut reading = me.reading.lock();
+        if reading.is_none() {
+            let (_, owner) = shim::current_ids();
+            match QUEUE.lock().take(owner) {
+                Some(img) => *reading = Some(img),
+                None => return Err(Error::from_errno(-(bindings::ENODATA as i32))),
+            }
+        }
+        let data = match reading.as_ref() {
+            Some(img) => &img.data,
+            None => return Ok(0),
+        };
+        iov.simple_read_from_buffer(kiocb.ki_pos_mut(), data)
+    }
+}
+
+fn ioc_version(user: UserSlice) -> Result<isize> {
+    let mut release = [0u8; 64];
+    let v = crate::VERSION.as_bytes();
+    release[..v.len()].copy_from_slice(v);
+    user.writer().write(&CkptVersion {
+        abi_version: uapi::CKPT_ABI_VERSION,
+        image_major: crate::image::FORMAT_MAJOR,
+        image_minor: crate::image::FORMAT_MINOR,
+        features: uapi::CKPT_FEAT_CHECKPOINT | uapi::CKPT_FEAT_SHELL,
+        release,
+    })?;
+    Ok(0)
+}
+
+fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
+    let (mut r, mut w) = user.reader_writer();
+    let mut args: CkptCheckpointArgs = r.read()?;
+    if args.reserved != [0; 4] {
+        return Err(EINVAL);
+    }
+    let mut why = Reason::new();
+    let mut out = FileRef::writable_fd(args.fd).inspect_err(|_| {
+        pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
+    })?;
+    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, &mut why)
+        .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;
+    args.bytes = bytes;
+    w.write(&args)?;
+    Ok(0)
+}
+
+fn ioc_check(user: UserSlice) -> Result<isize> {
+    let (mut r, mut w) = user.reader_writer();
+    let mut args: CkptCheckArgs = r.read()?;
+    if args.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    let mut why = Reason::new();
+    args.status = match checkpoint::check(args.pid, &mut why) {
+        Ok(()) => 0,
+        Err(e) => -e.to_errno(),
+    };
+    args.reason = [0; uapi::CKPT_REASON_LEN];
+    let r = why.as_bytes();
+    args.reason[..r.len()].copy_from_slice(r);
+    w.write(&args)?;
+    Ok(0)
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Open files: the fd table, each open file description (written once, however many
+//! fds or mappings share it), pipes with their buffered bytes, cwd/root/umask.
+
+use crate::checkpoint::{eopnotsupp, Bufs, Reason};
+use crate::image::{self, filekind, Fd, FileRec, FilesRec, FsRec, PipeRec};
+use crate::shim::{fk, FileInfo, FileRef, TaskRef};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+/// Character devices that carry no state worth saving: `/dev/null`, `zero`, `full`,
+/// `random`, `urandom`.
+fn is_stateless_chardev(rdev: u32) -> bool {
+    let (major, minor) = (rdev >> 20, rdev & 0xfffff);
+    major == 1 && matches!(minor, 3 | 5 | 7 | 8 | 9)
+}
+
+/// Terminals: virtual consoles and serial ports (4), `/dev/tty`, `/dev/console`,
+/// `/dev/ptmx` (5), pseudo-terminal slaves (136-143).
+fn is_tty(rdev: u32) -> bool {
+    matches!(rdev >> 20, 4 | 5 | 136..=143)
+}
+
+fn path_str(p: &[u8]) -> &str {
+    core::str::from_utf8(p).unwrap_or("(non-UTF-8 path)")
+}
+
+/// The image kind of a file, or a refusal naming `what` (e.g. "fd 3").
+fn file_kind(
+    fi: &FileInfo,
+    path: &[u8],
+    what: fmt_what::What,
+    why: &mut Reason,
+) -> Result<u8> {
+    let p = path_str(path);
+    let refuse = |why: &mut Reason, kind: &str| {
+        why.set(eopnotsupp(), format_args!("{what}: {kind} {p} is not supported yet"))
+    };
+    match fi.kind {
+        fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),
+        fk::REG => Ok(filekind::REG),
+        fk::DIR => Ok(filekind::DIR),
+        fk::CHR if is_stateless_chardev(fi.rdev) => Ok(filekind::CHR),
+        fk::CHR if is_tty(fi.rdev) => Ok(filekind::TTY),
+        fk::CHR => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: character device {}:{} ({p}) is not supported",
+                fi.rdev >> 20,
+                fi.rdev & 0xfffff
+            ),
+        )),
+        fk::FIFO if fi.unlinked != 0 => Err(refuse(why, "deleted fifo")),
+        fk::FIFO => Ok(filekind::FIFO),
+        fk::PIPE => Ok(filekind::PIPE),
+        fk::SOCKET => Err(refuse(why, "socket")),
+        fk::ANON => Err(refuse(why, "anonymous-inode file")),
+        _ => Err(refuse(why, "special file")),
+    }
+}
+
+/// Formatting of "which fd / which mapping" for refusals.
+mod fmt_what {
+    use core::fmt;
+
+    /// The user of a file.
+    #[derive(Clone, Copy)]
+    pub(crate) enum What {
+        Fd(u32),
+        Mapping(u64),
+    }
+
+    impl fmt::Display for What {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                What::Fd(n) => write!(f, "fd {n}"),
+                What::Mapping(a) => write!(f, "mapping at {a:#x}"),
+            }
+        }
+    }
+}
+use fmt_what::What;
+
+/// Refuses fds the image cannot describe.
+pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let mut fd = 0u32;
+    while let Some(f) = t.next_file(&mut fd) {
+        let (fi, n) = f.info(&mut path)?;
+        file_kind(&fi, &path[..n], What::Fd(fd), why)?;
+        if fd >= image::MAX_FD {
+            return Err(why.set(eopnotsupp(), format_args!("fd {fd} is too large")));
+        }
+        fd += 1;
+    }
+    Ok(())
+}
+
+/// Refuses a mapped file the image cannot describe.
+pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Result {
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, n) = f.info(&mut path)?;
+    match file_kind(&fi, &path[..n], What::Mapping(addr), why)? {
+        filekind::REG | filekind::CHR => Ok(()),
+        _ => Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping at {addr:#x}: {} is not a regular file", path_str(&path[..n])),
+        )),
+    }
+}
+
+/// Writes (once) the file behind a mapping; returns its id.
+pub(crate) fn define_mapped(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    f: &FileRef,
+    path: &mut KVec<u8>,
+) -> Result<u32> {
+    let mut why = Reason::new();
+    define_file(w, objs, f, path, What::Mapping(0), &mut why)
+}
+
+fn define_file(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    f: &FileRef,
+    path: &mut KVec<u8>,
+    what: What,
+    why: &mut Reason,
+) -> Result<u32> {
+    if let Some(id) = objs.get(f.key()) {
+        return Ok(id);
+    }
+    let (fi, n) = f.info(path)?;
+    let kind = file_kind(&fi, &path[..n], what, why)?;
+    let pipe = if fi.pipe_key != 0 {
+        match objs.get(fi.pipe_key) {
+            Some(id) => id,
+            None => {
+                let mut data = KVVec::from_elem(0u8, fi.pipe_len as usize, GFP_KERNEL)?;
+                // The target is quiescent, but another process may share the pipe.
+                let got = f.pipe_peek(&mut data).map_err(|e| {
+                    why.set(e, format_args!("{what}: pipe contents changed while saving"))
+                })?;
+                let id = objs.define(fi.pipe_key)?;
+                w.record(&PipeRec {
+                    id,
+                    capacity: fi.pipe_capacity,
+                    data: &data[..got],
+                })?;
+                id
+            }
+        }
+    } else {
+        0
+    };
+    let id = objs.define(f.key())?;
+    w.record(&FileRec {
+        id,
+        kind,
+        flags: fi.flags,
+        mode: fi.mode,
+        pos: fi.pos,
+        size: fi.size,
+        mtime_ns: fi.mtime_ns,
+        rdev: fi.rdev,
+        pipe,
+        path: &path[..n],
+    })?;
+    Ok(id)
+}
+
+/// Writes the open files and the fd table of `t`; returns the table's id.
+pub(crate) fn write_files(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    t: &TaskRef,
+    bufs: &mut Bufs,
+    why: &mut Reason,
+) -> Result<u32> {
+    // Pass 1: define every file; remember (fd, file id, cloexec).
+    let mut fds: KVec<Fd> = KVec::new();
+    let mut fd = 0u32;
+    while let Some(f) = t.next_file(&mut fd) {
+        let file = define_file(w, objs, &f, &mut bufs.path, What::Fd(fd), why)?;
+        let cloexec = t.fd_cloexec(fd).unwrap_or(false);
+        fds.push(
+            Fd {
+                fd,
+                file,
+                flags: if cloexec { image::FD_CLOEXEC } else { 0 },
+            },
+            GFP_KERNEL,
+        )?;
+        fd += 1;
+    }
+    // Pass 2: the table.
+    let id = objs.fresh();
+    w.record(&FilesRec {
+        id,
+        count: fds.len() as u32,
+    })?;
+    for d in fds.iter() {
+        w.record(d)?;
+    }
+    Ok(id)
+}
+
+/// Writes cwd, root and umask of `t`; returns the object id.
+pub(crate) fn write_fs(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    t: &TaskRef,
+    bufs: &mut Bufs,
+) -> Result<u32> {
+    let (umask, cl, rl) = t.fs(&mut bufs.path, &mut bufs.path2)?;
+    let id = objs.fresh();
+    w.record(&FsRec {
+        id,
+        umask,
+        cwd: &bufs.path[..cl],
+        root: &bufs.path2[..rl],
+    })?;
+    Ok(id)
+}

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The address space: layout fields, mappings, and the pages that hold data.
+
+use crate::checkpoint::{eopnotsupp, Bufs, Reason};
+use crate::files;
+use crate::image::{self, backing, kind, MmRec, Vma};
+use crate::shim::{self, vmai, FileRef, MmRef, VmaInfo};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+/// One mapping, classified.
+struct Mapping {
+    vi: VmaInfo,
+    backing: u8,
+    file: u32,
+}
+
+impl Mapping {
+    /// Whether its contents go into the image, and if so whether only anonymous
+    /// (privately modified) pages do.
+    fn content(&self) -> Option<bool> {
+        match self.backing {
+            backing::ANON | backing::HEAP | backing::STACK | backing::ANON_SHARED => Some(false),
+            backing::FILE_PRIVATE if self.vi.flags & vmai::ANON_VMA != 0 => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// Decides what backs a mapping; refuses what cannot be saved.
+fn classify(vi: &VmaInfo, file: Option<&FileRef>, layout: &[u64; 11], why: &mut Reason) -> Result<u8> {
+    let (start_brk, brk, start_stack) = (layout[4], layout[5], layout[6]);
+    let range = (vi.start, vi.end);
+    if vi.flags & vmai::PFNMAP != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} maps device memory", range.0, range.1),
+        ));
+    }
+    if vi.flags & vmai::HUGETLB != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
+        ));
+    }
+    if vi.flags & vmai::SPECIAL != 0 {
+        return match vi.name() {
+            b"[vdso]" => Ok(backing::VDSO),
+            b"[vvar]" | b"[vvar_vclock]" => Ok(backing::VVAR),
+            n => Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "special mapping {} at {:#x}",
+                    core::str::from_utf8(n).unwrap_or("?"),
+                    range.0
+                ),
+            )),
+        };
+    }
+    if file.is_some() {
+        return Ok(if vi.flags & vmai::SHMEM != 0 {
+            backing::ANON_SHARED
+        } else if vi.semflags & image::vmflag::SHARED != 0 {
+            backing::FILE_SHARED
+        } else {
+            backing::FILE_PRIVATE
+        });
+    }
+    // The same tests /proc/PID/maps uses to name [heap] and [stack].
+    if vi.start <= brk && vi.end >= start_brk && brk > start_brk {
+        return Ok(backing::HEAP);
+    }
+    if vi.start <= start_stack && vi.end >= start_stack {
+        return Ok(backing::STACK);
+    }
+    Ok(backing::ANON)
+}
+
+/// Walks the mappings of `m`, calling `f` on each with its file.
+fn for_each_vma(
+    m: &MmRef,
+    mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result,
+) -> Result {
+    let mut addr = 0u64;
+    while let Some((vi, file)) = m.vma_from(addr)? {
+        f(&vi, file.as_ref())?;
+        addr = vi.end;
+        if shim::fatal_signal_pending() {
+            return Err(EINTR);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an address space with mappings the image cannot describe.
+pub(crate) fn precheck(m: &MmRef, why: &mut Reason) -> Result {
+    let mut mi = mm_info_buf()?;
+    let mut exe = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    m.info(&mut mi, &mut exe)?;
+    let layout = mi.layout;
+    for_each_vma(m, |vi, file| {
+        let b = classify(vi, file, &layout, why)?;
+        if let (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) = (file, b) {
+            files::precheck_mapped(f, vi.start, why)?;
+        }
+        Ok(())
+    })
+}
+
+fn mm_info_buf() -> Result<KBox<shim::MmInfo>> {
+    Ok(KBox::new(
+        shim::MmInfo {
+            layout: [0; 11],
+            auxv: [0; 64],
+            auxv_len: 0,
+            map_count: 0,
+        },
+        GFP_KERNEL,
+    )?)
+}
+
+/// Writes the address space: files it maps, the mm record, its mappings and their
+/// data pages. Returns the mm's object id.
+pub(crate) fn write_mm(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    m: &MmRef,
+    bufs: &mut Bufs,
+    why: &mut Reason,
+) -> Result<u32> {
+    let mut mi = mm_info_buf()?;
+    let exe_len = m.info(&mut mi, &mut bufs.path2)?;
+    let layout = mi.layout;
+
+    // Pass 1: classify mappings and define the files they map.
+    let mut maps: KVec<Mapping> = KVec::new();
+    for_each_vma(m, |vi, file| {
+        let b = classify(vi, file, &layout, why)?;
+        let fid = match (file, b) {
+            (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) => {
+                files::define_mapped(w, objs, f, &mut bufs.path)?
+            }
+            _ => 0,
+        };
+        maps.push(
+            Mapping {
+                vi: *vi,
+                backing: b,
+                file: fid,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    })?;
+
+    // Pass 2: the mm, its mappings, then the pages in address order.
+    let id = objs.fresh();
+    let mut auxv = [0u64; image::MAX_AUXV_WORDS];
+    let auxv_len = (mi.auxv_len as usize).min(image::MAX_AUXV_WORDS);
+    auxv[..auxv_len].copy_from_slice(&mi.auxv[..auxv_len]);
+    w.record(&MmRec {
+        id,
+        nr_vmas: maps.len() as u32,
+        layout,
+        auxv_len: auxv_len as u32,
+        auxv,
+        exe: &bufs.path2[..exe_len],
+    })?;
+    for mp in maps.iter() {
+        w.record(&Vma {
+            start: mp.vi.start,
+            end: mp.vi.end,
+            pgoff: mp.vi.pgoff,
+            prot: mp.vi.prot,
+            flags: mp.vi.semflags,
+            backing: mp.backing,
+            file: mp.file,
+            name: if mp.vi.flags & vmai::SPECIAL != 0 {
+                mp.vi.name()
+            } else {
+                match mp.backing {
+                    backing::HEAP => b"[heap]",
+                    backing::STACK => b"[stack]",
+                    _ => b"",
+                }
+            },
+        })?;
+    }
+    let mut pages = PageBatch::new()?;
+    for mp in maps.iter() {
+        let Some(anon_only) = mp.content() else {
+            continue;
+        };
+        let mut addr = mp.vi.start;
+        while addr < mp.vi.end {
+            let (n, next) = {
+                let (data, addrs) = pages.room();
+                m.dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
+            };
+            pages.count += n;
+            addr = next;
+            if pages.full() {
+                pages.flush(w)?;
+            }
+        }
+    }
+    pages.flush(w)?;
+    Ok(id)
+}
+
+/// Pages collected for one [`image::Pages`] record.
+struct PageBatch {
+    data: KVVec<u8>,
+    addrs: KVec<u64>,
+    addr_bytes: KVec<u8>,
+    count: usize,
+}
+
+const BATCH: usize = image::MAX_PAGES_PER_RECORD as usize;
+
+impl PageBatch {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            data: KVVec::from_elem(0u8, BATCH * image::PAGE_SIZE, GFP_KERNEL)?,
+            addrs: KVec::from_elem(0u64, BATCH, GFP_KERNEL)?,
+            addr_bytes: KVec::with_capacity(BATCH * 8, GFP_KERNEL)?,
+            count: 0,
+        })
+    }
+
+    fn room(&mut self) -> (&mut [u8], &mut [u64]) {
+        (
+            &mut self.data[self.count * image::PAGE_SIZE..],
+            &mut self.addrs[self.count..],
+        )
+    }
+
+    fn full(&self) -> bool {
+        self.count == BATCH
+    }
+
+    fn flush(&mut self, w: &mut ImageWriter<'_>) -> Result {
+        if self.count == 0 {
+            return Ok(());
+        }
+        self.addr_bytes.clear();
+        for a in &self.addrs[..self.count] {
+            self.addr_bytes.extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
+        }
+        let count = (self.count as u32).to_le_bytes();
+        w.record_parts(
+            kind::PAGES,
+            1,
+            &[
+                &count,
+                &self.addr_bytes,
+                &self.data[..self.count * image::PAGE_SIZE],
+            ],
+        )?;
+        self.count = 0;
+        Ok(())
+    }
+}

@@ -1,0 +1,1002 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt C shim: inline kernel helpers and macros wrapped for Rust.
+ *
+ * Rules: only EXPORTed symbols; every function does one small thing under the
+ * locks the kernel wants for it; no policy lives here (that is Rust's job).
+ */
+#include <linux/binfmts.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/futex.h>
+#include <linux/highmem.h>
+#include <linux/hrtimer.h>
+#include <linux/hugetlb.h>
+#include <linux/magic.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/ptrace.h>
+#include <linux/regset.h>
+#include <linux/sched.h>
+#include <linux/sched/exec_state.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/wait.h>
+#include <uapi/linux/elf.h>
+#include <asm/user.h>
+
+#include "shim.h"
+
+static void copy_str(char *dst, u32 len, const char *src)
+{
+	if (len)
+		strscpy(dst, src ? src : "", len);
+}
+
+/* ---- tasks -------------------------------------------------------------- */
+
+struct task_struct *ckpt_task_get_by_vpid(s32 nr)
+{
+	struct pid *pid;
+	struct task_struct *t;
+
+	if (nr <= 0)
+		return NULL;
+	pid = find_get_pid(nr);
+	if (!pid)
+		return NULL;
+	t = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	return t;
+}
+
+void ckpt_task_put(struct task_struct *t)
+{
+	put_task_struct(t);
+}
+
+void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct task_struct *parent;
+
+	memset(ti, 0, sizeof(*ti));
+	rcu_read_lock();
+	ti->pid = task_pid_nr_ns(t, ns);
+	ti->tgid = task_tgid_nr_ns(t, ns);
+	parent = rcu_dereference(t->real_parent);
+	ti->ppid = parent ? task_tgid_nr_ns(parent, ns) : 0;
+	ti->pgid = task_pgrp_nr_ns(t, ns);
+	ti->sid = task_session_nr_ns(t, ns);
+	if (t->flags & PF_KTHREAD)
+		ti->flags |= CKPT_TI_KTHREAD;
+	if (t->flags & PF_EXITING)
+		ti->flags |= CKPT_TI_EXITING;
+	if (t->ptrace)
+		ti->flags |= CKPT_TI_PTRACED;
+	if (t->exit_state)
+		ti->flags |= CKPT_TI_ZOMBIE;
+	if (thread_group_leader(t))
+		ti->flags |= CKPT_TI_LEADER;
+	if (task_is_stopped(t))
+		ti->flags |= CKPT_TI_STOPPED;
+	if (task_no_new_privs(t))
+		ti->flags |= CKPT_TI_NO_NEW_PRIVS;
+	if (!ti->pid)
+		ti->flags |= CKPT_TI_FOREIGN_NS;
+	ti->exit_signal = t->exit_signal;
+	ti->exit_code = t->exit_code;
+	ti->personality = t->personality;
+	ti->nr_threads = t->signal ? get_nr_threads(t) : 0;
+	ti->set_child_tid = (u64)(unsigned long)t->set_child_tid;
+	ti->clear_child_tid = (u64)(unsigned long)t->clear_child_tid;
+#ifdef CONFIG_FUTEX
+	ti->robust_list = (u64)(unsigned long)t->futex.robust_list;
+	ti->robust_list_len = ti->robust_list ? sizeof(struct robust_list_head) : 0;
+#endif
+	rcu_read_unlock();
+	get_task_comm(ti->comm, t);
+}
+
+/*
+ * The checks of __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS), which is
+ * not exported: same thread group, or matching real ids, or CAP_SYS_PTRACE in
+ * the target's user namespace; and a non-dumpable target needs CAP_SYS_PTRACE
+ * over its exec state's namespace.  LSM ptrace policy (Yama, SELinux) cannot
+ * be consulted from a module; Documentation/ckpt/admin-guide.rst says so.
+ */
+int ckpt_task_may_access(struct task_struct *t)
+{
+	const struct cred *cred, *tcred;
+	const struct task_exec_state *es;
+	int ret = -EPERM;
+
+	if (same_thread_group(t, current))
+		return 0;
+	task_lock(t);
+	rcu_read_lock();
+	cred = current_cred();
+	tcred = __task_cred(t);
+	if (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+	    uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+	    gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid))
+		ret = 0;
+	else if (ns_capable(tcred->user_ns, CAP_SYS_PTRACE))
+		ret = 0;
+	if (!ret) {
+		smp_rmb();
+		es = rcu_dereference(t->exec_state);
+		if (es && READ_ONCE(es->dumpable) != TASK_DUMPABLE_OWNER &&
+		    !ns_capable(es->user_ns, CAP_SYS_PTRACE))
+			ret = -EPERM;
+	}
+	rcu_read_unlock();
+	task_unlock(t);
+	return ret;
+}
+
+bool ckpt_task_is_current_group(struct task_struct *t)
+{
+	return same_thread_group(t, current);
+}
+
+/* Threads of t's group, each with a reference; returns the count, or
+ * -E2BIG with the count needed in out[0]'s place when max is too small. */
+int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
+{
+	struct task_struct *th;
+	u32 n = 0;
+	int ret;
+
+	rcu_read_lock();
+	for_each_thread(t, th) {
+		if (n < max)
+			out[n] = get_task_struct(th);
+		n++;
+	}
+	rcu_read_unlock();
+	if (n <= max)
+		return n;
+	while (max)
+		put_task_struct(out[--max]);
+	ret = -E2BIG;
+	return ret;
+}
+
+int ckpt_task_signal(struct task_struct *t, int sig)
+{
+	return kill_pid(task_tgid(t), sig, 1);
+}
+
+bool ckpt_task_fatal_pending(struct task_struct *t)
+{
+	return __fatal_signal_pending(t) || (READ_ONCE(t->flags) & PF_EXITING);
+}
+
+/* ---- quiescing ---------------------------------------------------------- */
+
+/*
+ * Each thread of the target gets a task_work (TWA_SIGNAL) that runs on its
+ * way back to user mode -- a safe point where all its user state is saved in
+ * the kernel -- and parks it there until the checkpointer releases it.  The
+ * park is killable, and does not count toward load average or the hung-task
+ * detector.  A thread already in a group stop is quiescent too: should it be
+ * continued, it runs the work (and parks) before reaching user mode.
+ */
+struct ckpt_park {
+	struct callback_head cb;
+	struct ckpt_quiesce *q;
+	struct task_struct *task;
+	bool queued;
+	bool parked;
+};
+
+struct ckpt_quiesce {
+	refcount_t ref;
+	wait_queue_head_t wq;
+	bool released;
+	atomic_t gone;		/* threads that exited instead of parking */
+	atomic_t left;		/* threads that left the park early (killed) */
+	u32 n;
+	struct ckpt_park park[];
+};
+
+static void ckpt_quiesce_put(struct ckpt_quiesce *q)
+{
+	u32 i;
+
+	if (!refcount_dec_and_test(&q->ref))
+		return;
+	for (i = 0; i < q->n; i++)
+		put_task_struct(q->park[i].task);
+	kfree(q);
+}
+
+static void ckpt_park_fn(struct callback_head *cb)
+{
+	struct ckpt_park *p = container_of(cb, struct ckpt_park, cb);
+	struct ckpt_quiesce *q = p->q;
+
+	if ((current->flags & PF_EXITING) || READ_ONCE(q->released)) {
+		atomic_inc(&q->gone);
+		wake_up_all(&q->wq);
+		goto out;
+	}
+	WRITE_ONCE(p->parked, true);
+	wake_up_all(&q->wq);
+	wait_event_state(q->wq, READ_ONCE(q->released), TASK_KILLABLE | TASK_NOLOAD);
+	WRITE_ONCE(p->parked, false);
+	if (!READ_ONCE(q->released)) {
+		atomic_inc(&q->left);
+		wake_up_all(&q->wq);
+	}
+out:
+	ckpt_quiesce_put(q);
+}
+
+struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n)
+{
+	struct ckpt_quiesce *q;
+	u32 i;
+
+	q = kzalloc(struct_size(q, park, n), GFP_KERNEL);
+	if (!q)
+		return ERR_PTR(-ENOMEM);
+	refcount_set(&q->ref, 1);
+	init_waitqueue_head(&q->wq);
+	q->n = n;
+	for (i = 0; i < n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		p->q = q;
+		p->task = get_task_struct(threads[i]);
+		init_task_work(&p->cb, ckpt_park_fn);
+	}
+	for (i = 0; i < n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		refcount_inc(&q->ref);
+		if (task_work_add(p->task, &p->cb, TWA_SIGNAL)) {
+			/* The thread is exiting. */
+			refcount_dec(&q->ref);
+			atomic_inc(&q->gone);
+			continue;
+		}
+		p->queued = true;
+	}
+	return q;
+}
+
+static bool ckpt_quiet(struct ckpt_quiesce *q)
+{
+	u32 i;
+
+	if (atomic_read(&q->gone) || atomic_read(&q->left))
+		return true;	/* settled: the caller reports the exit */
+	for (i = 0; i < q->n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		if (!READ_ONCE(p->parked) && !task_is_stopped(p->task))
+			return false;
+	}
+	return true;
+}
+
+/* 0 once every thread is parked or stopped; -ESRCH if one exited; -EINTR if
+ * the caller got a signal; -ETIMEDOUT. */
+int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms)
+{
+	long left = wait_event_interruptible_timeout(q->wq, ckpt_quiet(q),
+						     msecs_to_jiffies(timeout_ms));
+
+	if (left < 0)
+		return -EINTR;
+	if (atomic_read(&q->gone) || atomic_read(&q->left))
+		return -ESRCH;
+	if (left == 0 && !ckpt_quiet(q))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+/* True if every thread is still parked or stopped and none is dying. */
+bool ckpt_quiesce_intact(struct ckpt_quiesce *q)
+{
+	u32 i;
+
+	if (atomic_read(&q->gone) || atomic_read(&q->left))
+		return false;
+	for (i = 0; i < q->n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		if (ckpt_task_fatal_pending(p->task))
+			return false;
+		if (!READ_ONCE(p->parked) && !task_is_stopped(p->task))
+			return false;
+	}
+	return true;
+}
+
+void ckpt_quiesce_release(struct ckpt_quiesce *q)
+{
+	WRITE_ONCE(q->released, true);
+	wake_up_all(&q->wq);
+	ckpt_quiesce_put(q);
+}
+
+/* ---- CPU ---------------------------------------------------------------- */
+
+static const struct user_regset *find_regset(struct task_struct *t, unsigned int note)
+{
+	const struct user_regset_view *view = task_user_regset_view(t);
+	unsigned int i;
+
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == note)
+			return &view->regsets[i];
+	return NULL;
+}
+
+/*
+ * General registers of a quiescent task, as struct user_regs_struct.  A
+ * syscall interrupted for the park is rewound the way the signal code would
+ * rewind it, so that the image resumes by re-issuing it; a restart_block
+ * based one (nanosleep & co) cannot be carried to another kernel and returns
+ * EINTR instead (as after a signal handler).
+ */
+int ckpt_task_regs(struct task_struct *t, u64 *regs, bool *in_syscall)
+{
+	const struct user_regset *rs = find_regset(t, NT_PRSTATUS);
+	struct user_regs_struct *r = (struct user_regs_struct *)regs;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct user_regs_struct) != CKPT_NREGS * sizeof(u64));
+	if (!rs)
+		return -EOPNOTSUPP;
+	ret = regset_get(t, rs, sizeof(*r), r);
+	if (ret < 0)
+		return ret;
+	*in_syscall = (long)r->orig_ax >= 0;
+	if (*in_syscall) {
+		switch ((long)r->ax) {
+		case -ERESTARTNOHAND:
+		case -ERESTARTSYS:
+		case -ERESTARTNOINTR:
+			r->ax = r->orig_ax;
+			r->ip -= 2;
+			break;
+		case -ERESTART_RESTARTBLOCK:
+			r->ax = -EINTR;
+			break;
+		}
+	}
+	return 0;
+}
+
+int ckpt_xstate_size(struct task_struct *t)
+{
+	const struct user_regset *rs = find_regset(t, NT_X86_XSTATE);
+
+	if (!rs || (rs->active && rs->active(t, rs) <= 0))
+		return 0;
+	return rs->n * rs->size;
+}
+
+int ckpt_task_xstate(struct task_struct *t, void *buf, u32 size)
+{
+	const struct user_regset *rs = find_regset(t, NT_X86_XSTATE);
+
+	if (!rs)
+		return -EOPNOTSUPP;
+	return regset_get(t, rs, size, buf);
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static struct sighand_struct *lock_sighand(struct task_struct *t, unsigned long *flags)
+{
+	struct sighand_struct *sh;
+
+	rcu_read_lock();
+	for (;;) {
+		sh = rcu_dereference(t->sighand);
+		if (!sh)
+			break;
+		spin_lock_irqsave(&sh->siglock, *flags);
+		if (likely(sh == rcu_access_pointer(t->sighand)))
+			break;
+		spin_unlock_irqrestore(&sh->siglock, *flags);
+	}
+	rcu_read_unlock();
+	return sh;
+}
+
+int ckpt_task_sigactions(struct task_struct *t, struct ckpt_sigaction *out)
+{
+	struct sighand_struct *sh;
+	unsigned long flags;
+	int i;
+
+	sh = lock_sighand(t, &flags);
+	if (!sh)
+		return -ESRCH;
+	for (i = 0; i < _NSIG; i++) {
+		const struct sigaction *sa = &sh->action[i].sa;
+
+		out[i].handler = (u64)(unsigned long)sa->sa_handler;
+		out[i].flags = sa->sa_flags;
+#ifdef __ARCH_HAS_SA_RESTORER
+		out[i].restorer = (u64)(unsigned long)sa->sa_restorer;
+#else
+		out[i].restorer = 0;
+#endif
+		out[i].mask = sa->sa_mask.sig[0];
+	}
+	spin_unlock_irqrestore(&sh->siglock, flags);
+	return 0;
+}
+
+static u32 copy_queue(struct sigpending *p, void *buf, u32 max, u32 *overflow)
+{
+	struct sigqueue *q;
+	u32 n = 0;
+
+	list_for_each_entry(q, &p->list, list) {
+		if (n == max) {
+			(*overflow)++;
+			break;
+		}
+		memcpy(buf + n * CKPT_SIGINFO_LEN, &q->info, CKPT_SIGINFO_LEN);
+		n++;
+	}
+	return n;
+}
+
+int ckpt_task_sigstate(struct task_struct *t, struct ckpt_sigstate *st,
+		       void *queued, u32 max_queued, void *shared, u32 max_shared)
+{
+	struct sighand_struct *sh;
+	struct signal_struct *sig;
+	unsigned long flags;
+
+	BUILD_BUG_ON(sizeof(kernel_siginfo_t) != CKPT_SIGINFO_LEN);
+	memset(st, 0, sizeof(*st));
+	sh = lock_sighand(t, &flags);
+	if (!sh)
+		return -ESRCH;
+	sig = t->signal;
+	st->blocked = t->blocked.sig[0];
+	st->pending = t->pending.signal.sig[0];
+	st->shared_pending = sig->shared_pending.signal.sig[0];
+	st->altstack_sp = t->sas_ss_sp;
+	st->altstack_size = t->sas_ss_size;
+	st->altstack_flags = t->sas_ss_flags;
+	st->nr_queued = copy_queue(&t->pending, queued, max_queued, &st->overflow);
+	st->nr_shared_queued = copy_queue(&sig->shared_pending, shared, max_shared,
+					  &st->overflow);
+#ifdef CONFIG_POSIX_TIMERS
+	if (hrtimer_active(&sig->real_timer)) {
+		ktime_t rem = __hrtimer_get_remaining(&sig->real_timer, false);
+
+		st->real_value_ns = rem > 0 ? rem : 1;
+	}
+	st->real_interval_ns = sig->it_real_incr;
+	st->prof_expires = sig->it[CPUCLOCK_PROF].expires;
+	st->prof_incr = sig->it[CPUCLOCK_PROF].incr;
+	st->virt_expires = sig->it[CPUCLOCK_VIRT].expires;
+	st->virt_incr = sig->it[CPUCLOCK_VIRT].incr;
+#endif
+	spin_unlock_irqrestore(&sh->siglock, flags);
+	return 0;
+}
+
+int ckpt_task_rlimits(struct task_struct *t, u64 *out)
+{
+	struct task_struct *leader;
+	int i;
+
+	rcu_read_lock();
+	leader = READ_ONCE(t->group_leader);
+	get_task_struct(leader);
+	rcu_read_unlock();
+	task_lock(leader);
+	if (!leader->signal) {
+		task_unlock(leader);
+		put_task_struct(leader);
+		return -ESRCH;
+	}
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		out[2 * i] = leader->signal->rlim[i].rlim_cur;
+		out[2 * i + 1] = leader->signal->rlim[i].rlim_max;
+	}
+	task_unlock(leader);
+	put_task_struct(leader);
+	return 0;
+}
+
+/* ---- credentials -------------------------------------------------------- */
+
+int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *cred = get_task_cred(t);
+	u32 i;
+
+	c->uid = from_kuid_munged(ns, cred->uid);
+	c->euid = from_kuid_munged(ns, cred->euid);
+	c->suid = from_kuid_munged(ns, cred->suid);
+	c->fsuid = from_kuid_munged(ns, cred->fsuid);
+	c->gid = from_kgid_munged(ns, cred->gid);
+	c->egid = from_kgid_munged(ns, cred->egid);
+	c->sgid = from_kgid_munged(ns, cred->sgid);
+	c->fsgid = from_kgid_munged(ns, cred->fsgid);
+	c->cap_inheritable = cred->cap_inheritable.val;
+	c->cap_permitted = cred->cap_permitted.val;
+	c->cap_effective = cred->cap_effective.val;
+	c->cap_bset = cred->cap_bset.val;
+	c->cap_ambient = cred->cap_ambient.val;
+	c->securebits = cred->securebits;
+	c->ngroups = cred->group_info ? cred->group_info->ngroups : 0;
+	for (i = 0; i < c->ngroups && i < max; i++)
+		groups[i] = from_kgid_munged(ns, cred->group_info->gid[i]);
+	put_cred(cred);
+	return c->ngroups > max ? -E2BIG : 0;
+}
+
+void ckpt_current_ids(u32 *uid, u32 *euid)
+{
+	*uid = from_kuid_munged(current_user_ns(), current_uid());
+	*euid = from_kuid_munged(current_user_ns(), current_euid());
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+struct mm_struct *ckpt_task_mm(struct task_struct *t)
+{
+	return get_task_mm(t);
+}
+
+void ckpt_mm_put(struct mm_struct *mm)
+{
+	mmput(mm);
+}
+
+static int path_of(const struct path *p, char *buf, u32 len)
+{
+	char *s = d_path(p, buf, len);
+	int n;
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	n = strlen(s);
+	memmove(buf, s, n + 1);
+	return n;
+}
+
+int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 exelen)
+{
+	struct file *exe_file;
+	struct path exe_path = {};
+	int ret, i;
+
+	memset(mi, 0, sizeof(*mi));
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	mi->layout[0] = mm->start_code;
+	mi->layout[1] = mm->end_code;
+	mi->layout[2] = mm->start_data;
+	mi->layout[3] = mm->end_data;
+	mi->layout[4] = mm->start_brk;
+	mi->layout[5] = mm->brk;
+	mi->layout[6] = mm->start_stack;
+	spin_lock(&mm->arg_lock);
+	mi->layout[7] = mm->arg_start;
+	mi->layout[8] = mm->arg_end;
+	mi->layout[9] = mm->env_start;
+	mi->layout[10] = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	BUILD_BUG_ON(ARRAY_SIZE(mm->saved_auxv) > ARRAY_SIZE(mi->auxv));
+	for (i = 0; i + 1 < ARRAY_SIZE(mm->saved_auxv); i += 2) {
+		mi->auxv[i] = mm->saved_auxv[i];
+		mi->auxv[i + 1] = mm->saved_auxv[i + 1];
+		if (mm->saved_auxv[i] == AT_NULL) {
+			i += 2;
+			break;
+		}
+	}
+	mi->auxv_len = i;
+	mi->map_count = mm->map_count;
+	rcu_read_lock();
+	exe_file = rcu_dereference(mm->exe_file);
+	if (exe_file) {
+		exe_path = exe_file->f_path;
+		path_get(&exe_path);
+	}
+	rcu_read_unlock();
+	mmap_read_unlock(mm);
+	exe[0] = 0;
+	if (exe_path.dentry) {
+		ret = path_of(&exe_path, exe, exelen);
+		path_put(&exe_path);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static bool file_is_private_shmem(struct file *f)
+{
+	struct inode *inode = file_inode(f);
+
+	return inode->i_sb->s_magic == TMPFS_MAGIC && IS_PRIVATE(inode);
+}
+
+/* The first VMA ending above addr.  Returns 1 and fills vi (and *file, with a
+ * reference, for file mappings), 0 if there is none, or -errno. */
+int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file)
+{
+	struct vm_area_struct *vma;
+	const char *name = NULL;
+	vm_flags_t f;
+	int ret;
+
+	memset(vi, 0, sizeof(*vi));
+	*file = NULL;
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	vma = find_vma(mm, addr);
+	if (!vma) {
+		mmap_read_unlock(mm);
+		return 0;
+	}
+	f = vma->vm_flags;
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	vi->pgoff = vma->vm_pgoff;
+	vi->vm_flags = f;
+	vi->prot = ((f & VM_READ) ? PROT_READ : 0) | ((f & VM_WRITE) ? PROT_WRITE : 0) |
+		   ((f & VM_EXEC) ? PROT_EXEC : 0);
+	if (vma->anon_vma)
+		vi->flags |= CKPT_VMA_ANON_VMA;
+	if (f & (VM_PFNMAP | VM_IO | VM_MIXEDMAP))
+		vi->flags |= CKPT_VMA_PFNMAP;
+	if (is_vm_hugetlb_page(vma))
+		vi->flags |= CKPT_VMA_HUGETLB;
+	if (vma->vm_ops && vma->vm_ops->name) {
+		name = vma->vm_ops->name(vma);
+		if (name)
+			vi->flags |= CKPT_VMA_SPECIAL;
+	}
+	copy_str(vi->name, sizeof(vi->name), name);
+	if (vma->vm_file) {
+		if (file_is_private_shmem(vma->vm_file) && (f & VM_SHARED))
+			vi->flags |= CKPT_VMA_SHMEM;
+		*file = get_file(vma->vm_file);
+	}
+	vi->semflags = ((f & VM_SHARED) ? 1u << 0 : 0) | ((f & VM_GROWSDOWN) ? 1u << 1 : 0) |
+		       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
+		       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
+		       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
+		       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0);
+	mmap_read_unlock(mm);
+	return 1;
+}
+
+#define DUMP_BATCH 64
+
+/*
+ * Copy the pages of [start, end) that hold data into buf (up to max pages),
+ * their addresses into addrs.  Holes and the zero page are skipped without
+ * faulting anything in (FOLL_DUMP, as core dumps do); all-zero pages are
+ * skipped; with anon_only, page-cache pages (clean pages of a private file
+ * mapping) are skipped too.  *next is where to continue.  Returns the number
+ * of pages stored or -errno.
+ */
+long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
+			void *buf, u64 *addrs, u32 max, u64 *next)
+{
+	struct page *pages[DUMP_BATCH];
+	u64 addr = start;
+	long stored = 0;
+	int ret = 0;
+
+	while (addr < end && stored < max) {
+		long n = min3((long)((end - addr) >> PAGE_SHIFT), (long)(max - stored),
+			      (long)DUMP_BATCH);
+		long got, i;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = mmap_read_lock_killable(mm);
+		if (ret)
+			break;
+		got = get_user_pages_remote(mm, addr, n, FOLL_DUMP | FOLL_FORCE, pages, NULL);
+		mmap_read_unlock(mm);
+		if (got == -EFAULT) {
+			/* A hole (or the zero page): nothing to save here. */
+			addr += PAGE_SIZE;
+			ret = 0;
+			continue;
+		}
+		if (got < 0) {
+			ret = got;
+			break;
+		}
+		for (i = 0; i < got; i++) {
+			struct page *page = pages[i];
+			void *kaddr;
+
+			if (!anon_only || PageAnon(page)) {
+				kaddr = kmap_local_page(page);
+				if (memchr_inv(kaddr, 0, PAGE_SIZE)) {
+					memcpy(buf + stored * PAGE_SIZE, kaddr, PAGE_SIZE);
+					addrs[stored++] = addr + i * PAGE_SIZE;
+				}
+				kunmap_local(kaddr);
+			}
+			put_page(page);
+		}
+		addr += got * PAGE_SIZE;
+		ret = 0;
+		cond_resched();
+	}
+	*next = addr;
+	return ret ? ret : stored;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd)
+{
+	unsigned int n = *fd;
+	struct file *f = fget_task_next(t, &n);
+
+	*fd = n;
+	return f;
+}
+
+int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
+{
+	struct files_struct *files;
+	int ret = -EBADF;
+
+	task_lock(t);
+	files = t->files;
+	if (files) {
+		spin_lock(&files->file_lock);
+		ret = close_on_exec(fd, files) ? 1 : 0;
+		spin_unlock(&files->file_lock);
+	}
+	task_unlock(t);
+	return ret;
+}
+
+void ckpt_file_put(struct file *f)
+{
+	fput(f);
+}
+
+static struct pipe_inode_info *file_pipe(struct file *f)
+{
+	struct inode *inode = file_inode(f);
+
+	/* Pipes and opened fifos keep the pipe in both places. */
+	if (S_ISFIFO(inode->i_mode) && inode->i_pipe && f->private_data == inode->i_pipe)
+		return inode->i_pipe;
+	return NULL;
+}
+
+int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen)
+{
+	struct inode *inode = file_inode(f);
+	struct timespec64 mt = inode_get_mtime(inode);
+	umode_t mode = inode->i_mode;
+	u32 magic = inode->i_sb->s_magic;
+	struct pipe_inode_info *pipe;
+	int ret;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->flags = f->f_flags;
+	fi->mode = mode;
+	fi->pos = f->f_pos;
+	fi->size = i_size_read(inode);
+	fi->mtime_ns = timespec64_to_ns(&mt);
+	fi->fs_magic = magic;
+	fi->unlinked = d_unlinked(f->f_path.dentry);
+	fi->rdev = (MAJOR(inode->i_rdev) << 20) | MINOR(inode->i_rdev);
+	if (S_ISSOCK(mode) || magic == SOCKFS_MAGIC)
+		fi->kind = CKPT_FK_SOCKET;
+	else if (magic == ANON_INODE_FS_MAGIC)
+		fi->kind = CKPT_FK_ANON;
+	else if (S_ISFIFO(mode))
+		fi->kind = magic == PIPEFS_MAGIC ? CKPT_FK_PIPE : CKPT_FK_FIFO;
+	else if (S_ISREG(mode))
+		fi->kind = CKPT_FK_REG;
+	else if (S_ISDIR(mode))
+		fi->kind = CKPT_FK_DIR;
+	else if (S_ISCHR(mode))
+		fi->kind = CKPT_FK_CHR;
+	else
+		fi->kind = CKPT_FK_OTHER;
+	pipe = file_pipe(f);
+	if (pipe) {
+		fi->pipe_key = (u64)(unsigned long)pipe;
+		pipe_lock(pipe);
+		fi->pipe_capacity = pipe->max_usage << PAGE_SHIFT;
+		fi->pipe_len = 0;
+		{
+			unsigned int tail = pipe->tail, head = pipe->head;
+			unsigned int mask = pipe->ring_size - 1;
+
+			for (; tail != head; tail++)
+				fi->pipe_len += pipe->bufs[tail & mask].len;
+		}
+		pipe_unlock(pipe);
+	}
+	ret = path_of(&f->f_path, path, pathlen);
+	return ret < 0 ? ret : 0;
+}
+
+/* Copy the bytes buffered in a pipe without consuming them. */
+int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen)
+{
+	struct pipe_inode_info *pipe = file_pipe(f);
+	unsigned int tail, head, mask;
+	u32 n = 0;
+
+	if (!pipe)
+		return -EINVAL;
+	pipe_lock(pipe);
+	tail = pipe->tail;
+	head = pipe->head;
+	mask = pipe->ring_size - 1;
+	for (; tail != head; tail++) {
+		struct pipe_buffer *b = &pipe->bufs[tail & mask];
+		void *kaddr;
+
+		if (n + b->len > buflen) {
+			pipe_unlock(pipe);
+			return -EOVERFLOW;
+		}
+		kaddr = kmap_local_page(b->page);
+		memcpy(buf + n, kaddr + b->offset, b->len);
+		kunmap_local(kaddr);
+		n += b->len;
+	}
+	pipe_unlock(pipe);
+	return n;
+}
+
+int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen)
+{
+	struct path pwd, rt;
+	int ret;
+
+	task_lock(t);
+	if (!t->fs) {
+		task_unlock(t);
+		return -ESRCH;
+	}
+	*umask = t->fs->umask;
+	get_fs_pwd(t->fs, &pwd);
+	get_fs_root(t->fs, &rt);
+	task_unlock(t);
+	ret = path_of(&pwd, cwd, cwdlen);
+	if (ret >= 0)
+		ret = path_of(&rt, root, rootlen);
+	path_put(&pwd);
+	path_put(&rt);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+struct file *ckpt_fget_writable(int fd, int *err)
+{
+	struct file *f = fget(fd);
+
+	if (!f) {
+		*err = -EBADF;
+		return NULL;
+	}
+	if (!(f->f_mode & FMODE_WRITE)) {
+		fput(f);
+		*err = -EBADF;
+		return NULL;
+	}
+	*err = 0;
+	return f;
+}
+
+/* Write all of buf at the file's position (like write(2) on the caller's fd). */
+ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		loff_t pos = f->f_pos;
+		ssize_t n = kernel_write(f, buf + done, len - done, &pos);
+
+		if (n < 0)
+			return done ? done : n;
+		if (n == 0)
+			return -EIO;
+		if (!(f->f_mode & FMODE_STREAM))
+			f->f_pos = pos;
+		done += n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return done;
+}
+
+/* ---- misc --------------------------------------------------------------- */
+
+u64 ckpt_now_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen)
+{
+	struct new_utsname *u = utsname();
+
+	copy_str(release, rlen, u->release);
+	copy_str(node, nlen, u->nodename);
+	return 0;
+}
+
+bool ckpt_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+bool ckpt_signal_pending(void)
+{
+	return signal_pending(current);
+}
+
+bool ckpt_capable_checkpoint(void)
+{
+	return ns_capable(current_user_ns(), CAP_CHECKPOINT_RESTORE) ||
+	       ns_capable(current_user_ns(), CAP_SYS_ADMIN);
+}
+
+/* ---- layout guard ---------------------------------------------------------- */
+
+void ckpt_layout(struct ckpt_layout *l)
+{
+	l->task_struct_size = sizeof(struct task_struct);
+	l->task_pid = offsetof(struct task_struct, pid);
+	l->task_tgid = offsetof(struct task_struct, tgid);
+	l->task_mm = offsetof(struct task_struct, mm);
+	l->task_comm = offsetof(struct task_struct, comm);
+	l->task_group_leader = offsetof(struct task_struct, group_leader);
+	l->task_real_cred = offsetof(struct task_struct, real_cred);
+	l->task_cred = offsetof(struct task_struct, cred);
+	l->task_flags = offsetof(struct task_struct, flags);
+	l->mm_struct_size = sizeof(struct mm_struct);
+	l->file_size = sizeof(struct file);
+	l->file_f_flags = offsetof(struct file, f_flags);
+	l->file_f_cred = offsetof(struct file, f_cred);
+	l->file_f_mode = offsetof(struct file, f_mode);
+	l->cred_uid = offsetof(struct cred, uid);
+	l->cred_euid = offsetof(struct cred, euid);
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ckpt C shim: the kernel's inline helpers and macros that Rust cannot call
+ * through kernel::bindings, each wrapped once.  Only scalars, plain structs
+ * declared here and opaque pointers cross this boundary; rust/shim.rs is the
+ * one Rust file that calls these functions.  Everything here uses EXPORTed
+ * symbols only.
+ */
+#ifndef CKPT_SHIM_H
+#define CKPT_SHIM_H
+
+#include <linux/types.h>
+
+struct task_struct;
+struct mm_struct;
+struct file;
+struct page;
+struct ckpt_quiesce;
+
+/* ---- tasks ------------------------------------------------------------ */
+
+#define CKPT_TI_KTHREAD		(1u << 0)
+#define CKPT_TI_EXITING		(1u << 1)
+#define CKPT_TI_PTRACED		(1u << 2)
+#define CKPT_TI_ZOMBIE		(1u << 3)
+#define CKPT_TI_LEADER		(1u << 4)
+#define CKPT_TI_STOPPED		(1u << 5)
+#define CKPT_TI_NO_NEW_PRIVS	(1u << 6)
+#define CKPT_TI_FOREIGN_NS	(1u << 7)	/* not visible in caller's pid ns */
+
+struct ckpt_task_info {
+	s32 pid, tgid, ppid, pgid, sid;	/* in the caller's pid namespace */
+	u32 flags;			/* CKPT_TI_* */
+	s32 exit_signal, exit_code;
+	u32 personality;
+	u32 nr_threads;
+	u64 set_child_tid, clear_child_tid, robust_list, robust_list_len;
+	char comm[16];
+};
+
+struct task_struct *ckpt_task_get_by_vpid(s32 nr);
+void ckpt_task_put(struct task_struct *t);
+void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
+int ckpt_task_may_access(struct task_struct *t);
+bool ckpt_task_is_current_group(struct task_struct *t);
+int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
+int ckpt_task_signal(struct task_struct *t, int sig);
+bool ckpt_task_fatal_pending(struct task_struct *t);
+
+/* ---- quiescing ---------------------------------------------------------- */
+
+struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n);
+int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms);
+bool ckpt_quiesce_intact(struct ckpt_quiesce *q);
+void ckpt_quiesce_release(struct ckpt_quiesce *q);
+
+/* ---- CPU ------------------------------------------------------------- */
+
+#define CKPT_NREGS 27
+int ckpt_task_regs(struct task_struct *t, u64 *regs, bool *in_syscall);
+int ckpt_xstate_size(struct task_struct *t);
+int ckpt_task_xstate(struct task_struct *t, void *buf, u32 size);
+
+/* ---- signals ---------------------------------------------------------- */
+
+struct ckpt_sigaction {
+	u64 handler, flags, restorer, mask;
+};
+
+struct ckpt_sigstate {
+	u64 blocked;
+	u64 pending;		/* thread-private pending set */
+	u64 shared_pending;	/* process-wide pending set */
+	u64 altstack_sp, altstack_size;
+	u32 altstack_flags;
+	u32 nr_queued;		/* thread queue entries copied */
+	u32 nr_shared_queued;	/* shared queue entries copied */
+	u32 overflow;		/* queues longer than the buffers */
+	u64 real_value_ns, real_interval_ns;
+	u64 virt_expires, virt_incr, prof_expires, prof_incr;
+};
+
+#define CKPT_SIGINFO_LEN 48
+int ckpt_task_sigactions(struct task_struct *t, struct ckpt_sigaction *out);
+int ckpt_task_sigstate(struct task_struct *t, struct ckpt_sigstate *st,
+		       void *queued, u32 max_queued, void *shared, u32 max_shared);
+int ckpt_task_rlimits(struct task_struct *t, u64 *out /* 2 * 16 */);
+
+/* ---- credentials ------------------------------------------------------ */
+
+struct ckpt_creds {
+	u32 uid, euid, suid, fsuid;
+	u32 gid, egid, sgid, fsgid;
+	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	u32 securebits;
+	u32 ngroups;
+};
+
+int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max);
+void ckpt_current_ids(u32 *uid, u32 *euid);
+
+/* ---- memory ----------------------------------------------------------- */
+
+struct ckpt_mm_info {
+	u64 layout[11];
+	u64 auxv[64];
+	u32 auxv_len;
+	u32 map_count;
+};
+
+#define CKPT_VMA_ANON_VMA	(1u << 0)	/* has anonymous pages */
+#define CKPT_VMA_SHMEM		(1u << 1)	/* shared anonymous (shmem, private inode) */
+#define CKPT_VMA_SPECIAL	(1u << 2)	/* special mapping with a name (vdso, vvar) */
+#define CKPT_VMA_PFNMAP		(1u << 3)	/* VM_PFNMAP/VM_IO/VM_MIXEDMAP: device memory */
+#define CKPT_VMA_HUGETLB	(1u << 4)
+
+struct ckpt_vma_info {
+	u64 start, end, pgoff;
+	u64 vm_flags;		/* VM_* */
+	u32 prot;		/* PROT_* */
+	u32 flags;		/* CKPT_VMA_* */
+	u32 semflags;		/* image vmflag bits */
+	char name[32];		/* vm_ops->name() for special mappings */
+};
+
+struct mm_struct *ckpt_task_mm(struct task_struct *t);
+void ckpt_mm_put(struct mm_struct *mm);
+int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 exelen);
+int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
+long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
+			void *buf, u64 *addrs, u32 max, u64 *next);
+
+/* ---- files ------------------------------------------------------------ */
+
+#define CKPT_FK_REG	1
+#define CKPT_FK_DIR	2
+#define CKPT_FK_CHR	3
+#define CKPT_FK_FIFO	4
+#define CKPT_FK_PIPE	5
+#define CKPT_FK_SOCKET	100
+#define CKPT_FK_ANON	101	/* anon inode: eventfd, epoll, io_uring, ... */
+#define CKPT_FK_OTHER	102
+
+struct ckpt_file_info {
+	u32 kind;		/* CKPT_FK_* */
+	u32 flags;		/* f_flags */
+	u32 mode;		/* i_mode */
+	u32 rdev;		/* (major << 20) | minor */
+	s64 pos;
+	u64 size;
+	s64 mtime_ns;
+	u64 pipe_key;		/* identity of the pipe behind a pipe/fifo */
+	u32 pipe_len;		/* bytes buffered */
+	u32 pipe_capacity;
+	u32 fs_magic;
+	u32 unlinked;		/* the path no longer names it */
+};
+
+struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
+int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd);
+void ckpt_file_put(struct file *f);
+int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
+int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
+int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen);
+
+/* ---- output ----------------------------------------------------------- */
+
+struct file *ckpt_fget_writable(int fd, int *err);
+ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len);
+
+/* ---- misc -------------------------------------------------------------- */
+
+u64 ckpt_now_ns(void);
+int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen);
+bool ckpt_fatal_signal_pending(void);
+bool ckpt_signal_pending(void);
+bool ckpt_capable_checkpoint(void);
+
+/* ---- layout guard ------------------------------------------------------ */
+
+/* Offsets and sizes that Rust code (ours and the kernel crate's) reads
+ * through kernel::bindings; compared against Rust's offset_of! by KUnit. */
+struct ckpt_layout {
+	u64 task_struct_size;
+	u64 task_pid, task_tgid, task_mm, task_comm, task_group_leader;
+	u64 task_real_cred, task_cred, task_flags;
+	u64 mm_struct_size, file_size;
+	u64 file_f_flags, file_f_cred, file_f_mode;
+	u64 cred_uid, cred_euid;
+};
+
+void ckpt_layout(struct ckpt_layout *l);
+
+#endif /* CKPT_SHIM_H */

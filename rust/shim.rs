@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe wrappers around the C shim (`rust/shim.c`).
+//!
+//! C header: [`rust/shim.h`](shim.h). This is the only file that calls the shim; every
+//! kernel object crosses the boundary as an opaque pointer owned by a wrapper here that
+//! drops its reference, so the rest of the module is safe Rust.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use crate::image;
+use kernel::{bindings, prelude::*};
+
+/// `struct ckpt_task_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TaskInfo {
+    pub(crate) pid: i32,
+    pub(crate) tgid: i32,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
+    pub(crate) sid: i32,
+    pub(crate) flags: u32,
+    pub(crate) exit_signal: i32,
+    pub(crate) exit_code: i32,
+    pub(crate) personality: u32,
+    pub(crate) nr_threads: u32,
+    pub(crate) set_child_tid: u64,
+    pub(crate) clear_child_tid: u64,
+    pub(crate) robust_list: u64,
+    pub(crate) robust_list_len: u64,
+    pub(crate) comm: [u8; 16],
+}
+
+/// [`TaskInfo::flags`] bits (`CKPT_TI_*`).
+pub(crate) mod ti {
+    pub(crate) const KTHREAD: u32 = 1 << 0;
+    pub(crate) const EXITING: u32 = 1 << 1;
+    pub(crate) const PTRACED: u32 = 1 << 2;
+    pub(crate) const ZOMBIE: u32 = 1 << 3;
+    pub(crate) const LEADER: u32 = 1 << 4;
+    pub(crate) const NO_NEW_PRIVS: u32 = 1 << 6;
+    pub(crate) const FOREIGN_NS: u32 = 1 << 7;
+}
+
+impl TaskInfo {
+    /// `comm` up to its NUL.
+    pub(crate) fn comm(&self) -> &[u8] {
+        let n = self.comm.iter().position(|&c| c == 0).unwrap_or(16);
+        &self.comm[..n]
+    }
+}
+
+/// `struct ckpt_sigaction`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SigActionRaw {
+    pub(crate) handler: u64,
+    pub(crate) flags: u64,
+    pub(crate) restorer: u64,
+    pub(crate) mask: u64,
+}
+
+/// `struct ckpt_sigstate`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SigState {
+    pub(crate) blocked: u64,
+    pub(crate) pending: u64,
+    pub(crate) shared_pending: u64,
+    pub(crate) altstack_sp: u64,
+    pub(crate) altstack_size: u64,
+    pub(crate) altstack_flags: u32,
+    pub(crate) nr_queued: u32,
+    pub(crate) nr_shared_queued: u32,
+    pub(crate) overflow: u32,
+    pub(crate) real_value_ns: u64,
+    pub(crate) real_interval_ns: u64,
+    pub(crate) virt_expires: u64,
+    pub(crate) virt_incr: u64,
+    pub(crate) prof_expires: u64,
+    pub(crate) prof_incr: u64,
+}
+
+/// `struct ckpt_creds`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CredsRaw {
+    pub(crate) uids: [u32; 4],
+    pub(crate) gids: [u32; 4],
+    pub(crate) caps: [u64; 5],
+    pub(crate) securebits: u32,
+    pub(crate) ngroups: u32,
+}
+
+/// `struct ckpt_mm_info`.
+#[repr(C)]
+pub(crate) struct MmInfo {
+    pub(crate) layout: [u64; 11],
+    pub(crate) auxv: [u64; 64],
+    pub(crate) auxv_len: u32,
+    pub(crate) map_count: u32,
+}
+
+/// [`VmaInfo::flags`] bits (`CKPT_VMA_*`).
+pub(crate) mod vmai {
+    pub(crate) const ANON_VMA: u32 = 1 << 0;
+    pub(crate) const SHMEM: u32 = 1 << 1;
+    pub(crate) const SPECIAL: u32 = 1 << 2;
+    pub(crate) const PFNMAP: u32 = 1 << 3;
+    pub(crate) const HUGETLB: u32 = 1 << 4;
+}
+
+/// `struct ckpt_vma_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct VmaInfo {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) pgoff: u64,
+    pub(crate) vm_flags: u64,
+    pub(crate) prot: u32,
+    pub(crate) flags: u32,
+    pub(crate) semflags: u32,
+    pub(crate) name: [u8; 32],
+}
+
+impl VmaInfo {
+    /// The special mapping's name up to its NUL.
+    pub(crate) fn name(&self) -> &[u8] {
+        let n = self.name.iter().position(|&c| c == 0).unwrap_or(32);
+        &self.name[..n]
+    }
+}
+
+/// [`FileInfo::kind`] values (`CKPT_FK_*`).
+pub(crate) mod fk {
+    pub(crate) const REG: u32 = 1;
+    pub(crate) const DIR: u32 = 2;
+    pub(crate) const CHR: u32 = 3;
+    pub(crate) const FIFO: u32 = 4;
+    pub(crate) const PIPE: u32 = 5;
+    pub(crate) const SOCKET: u32 = 100;
+    pub(crate) const ANON: u32 = 101;
+}
+
+/// `struct ckpt_file_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FileInfo {
+    pub(crate) kind: u32,
+    pub(crate) flags: u32,
+    pub(crate) mode: u32,
+    pub(crate) rdev: u32,
+    pub(crate) pos: i64,
+    pub(crate) size: u64,
+    pub(crate) mtime_ns: i64,
+    pub(crate) pipe_key: u64,
+    pub(crate) pipe_len: u32,
+    pub(crate) pipe_capacity: u32,
+    pub(crate) fs_magic: u32,
+    pub(crate) unlinked: u32,
+}
+
+/// `struct ckpt_layout`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Layout {
+    pub(crate) task_struct_size: u64,
+    pub(crate) task_pid: u64,
+    pub(crate) task_tgid: u64,
+    pub(crate) task_mm: u64,
+    pub(crate) task_comm: u64,
+    pub(crate) task_group_leader: u64,
+    pub(crate) task_real_cred: u64,
+    pub(crate) task_cred: u64,
+    pub(crate) task_flags: u64,
+    pub(crate) mm_struct_size: u64,
+    pub(crate) file_size: u64,
+    pub(crate) file_f_flags: u64,
+    pub(crate) file_f_cred: u64,
+    pub(crate) file_f_mode: u64,
+    pub(crate) cred_uid: u64,
+    pub(crate) cred_euid: u64,
+}
+
+/// Number of general registers (`CKPT_NREGS`).
+pub(crate) const NREGS: usize = 27;
+/// Size of one saved siginfo (`CKPT_SIGINFO_LEN`).
+pub(crate) const SIGINFO_LEN: usize = 48;
+
+mod ffi {
+    use super::*;
+
+    extern "C" {
+        pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
+        pub(super) fn ckpt_task_put(t: *mut c_void);
+        pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
+        pub(super) fn ckpt_task_may_access(t: *mut c_void) -> i32;
+        pub(super) fn ckpt_task_is_current_group(t: *mut c_void) -> bool;
+        pub(super) fn ckpt_task_threads(t: *mut c_void, out: *mut *mut c_void, max: u32) -> i32;
+        pub(super) fn ckpt_task_signal(t: *mut c_void, sig: i32) -> i32;
+        pub(super) fn ckpt_quiesce_start(threads: *const *mut c_void, n: u32) -> *mut c_void;
+        pub(super) fn ckpt_quiesce_wait(q: *mut c_void, timeout_ms: u32) -> i32;
+        pub(super) fn ckpt_quiesce_intact(q: *mut c_void) -> bool;
+        pub(super) fn ckpt_quiesce_release(q: *mut c_void);
+        pub(super) fn ckpt_task_regs(t: *mut c_void, regs: *mut u64, in_syscall: *mut bool)
+            -> i32;
+        pub(super) fn ckpt_xstate_size(t: *mut c_void) -> i32;
+        pub(super) fn ckpt_task_xstate(t: *mut c_void, buf: *mut u8, size: u32) -> i32;
+        pub(super) fn ckpt_task_sigactions(t: *mut c_void, out: *mut SigActionRaw) -> i32;
+        pub(super) fn ckpt_task_sigstate(
+            t: *mut c_void,
+            st: *mut SigState,
+            queued: *mut u8,
+            max_queued: u32,
+            shared: *mut u8,
+            max_shared: u32,
+        ) -> i32;
+        pub(super) fn ckpt_task_rlimits(t: *mut c_void, out: *mut u64) -> i32;
+        pub(super) fn ckpt_task_creds(
+            t: *mut c_void,
+            c: *mut CredsRaw,
+            groups: *mut u32,
+            max: u32,
+        ) -> i32;
+        pub(super) fn ckpt_current_ids(uid: *mut u32, euid: *mut u32);
+        pub(super) fn ckpt_task_mm(t: *mut c_void) -> *mut c_void;
+        pub(super) fn ckpt_mm_put(mm: *mut c_void);
+        pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
+            -> i32;
+        pub(super) fn ckpt_mm_vma(
+            mm: *mut c_void,
+            addr: u64,
+            vi: *mut VmaInfo,
+            file: *mut *mut c_void,
+        ) -> i32;
+        pub(super) fn ckpt_mm_dump_pages(
+            mm: *mut c_void,
+            start: u64,
+            end: u64,
+            anon_only: bool,
+            buf: *mut u8,
+            addrs: *mut u64,
+            max: u32,
+            next: *mut u64,
+        ) -> isize;
+        pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
+        pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
+        pub(super) fn ckpt_file_put(f: *mut c_void);
+        pub(super) fn ckpt_file_info(
+            f: *mut c_void,
+            fi: *mut FileInfo,
+            path: *mut u8,
+            len: u32,
+        ) -> i32;
+        pub(super) fn ckpt_pipe_peek(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_task_fs(
+            t: *mut c_void,
+            umask: *mut u32,
+            cwd: *mut u8,
+            cwdlen: u32,
+            root: *mut u8,
+            rootlen: u32,
+        ) -> i32;
+        pub(super) fn ckpt_fget_writable(fd: i32, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_write(f: *mut c_void, buf: *const u8, len: usize) -> isize;
+        pub(super) fn ckpt_now_ns() -> u64;
+        pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
+        pub(super) fn ckpt_fatal_signal_pending() -> bool;
+        pub(super) fn ckpt_layout(l: *mut Layout);
+    }
+}
+
+fn errno(ret: i32) -> Result<i32> {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(ret)
+    }
+}
+
+fn len32(b: &[u8]) -> u32 {
+    b.len().min(u32::MAX as usize) as u32
+}
+
+fn cstr_len(b: &[u8]) -> usize {
+    b.iter().position(|&c| c == 0).unwrap_or(b.len())
+}
+
+/// A counted reference to a `task_struct`.
+///
+/// # Invariants
+///
+/// `self.0` points to a live `task_struct` on which this object holds a reference.
+pub(crate) struct TaskRef(NonNull<c_void>);
+
+// SAFETY: A task reference may be used and dropped from any thread.
+unsafe impl Send for TaskRef {}
+// SAFETY: The shim functions taking a task are safe to call concurrently.
+unsafe impl Sync for TaskRef {}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own a reference, released exactly once here.
+        unsafe { ffi::ckpt_task_put(self.0.as_ptr()) };
+    }
+}
+
+impl TaskRef {
+    /// Looks up a task by pid in the caller's pid namespace.
+    pub(crate) fn by_vpid(pid: i32) -> Option<Self> {
+        // SAFETY: No preconditions; a non-null result carries a reference for us.
+        NonNull::new(unsafe { ffi::ckpt_task_get_by_vpid(pid) }).map(Self)
+    }
+
+    fn ptr(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
+    /// Identity of the task, for comparisons.
+    pub(crate) fn key(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// A snapshot of its ids and state.
+    pub(crate) fn info(&self) -> TaskInfo {
+        let mut ti = TaskInfo::default();
+        // SAFETY: The task is valid (type invariant); `ti` is a valid out pointer.
+        unsafe { ffi::ckpt_task_info(self.ptr(), &mut ti) };
+        ti
+    }
+
+    /// Whether the caller has the rights ptrace would need over this task.
+    pub(crate) fn may_access(&self) -> Result {
+        // SAFETY: The task is valid.
+        errno(unsafe { ffi::ckpt_task_may_access(self.ptr()) }).map(|_| ())
+    }
+
+    /// Whether this task is in the caller's own thread group.
+    pub(crate) fn is_current_group(&self) -> bool {
+        // SAFETY: The task is valid.
+        unsafe { ffi::ckpt_task_is_current_group(self.ptr()) }
+    }
+
+    /// Every thread of its group (itself included), leader first.
+    pub(crate) fn threads(&self) -> Result<KVec<TaskRef>> {
+        let mut want = self.info().nr_threads.max(1) as usize + 4;
+        loop {
+            let mut raw: KVec<*mut c_void> = KVec::with_capacity(want, GFP_KERNEL)?;
+            let mut out: KVec<TaskRef> = KVec::with_capacity(want, GFP_KERNEL)?;
+            // SAFETY: The task is valid; `raw` has room for `want` pointers.
+            let n = unsafe { ffi::ckpt_task_threads(self.ptr(), raw.as_mut_ptr(), want as u32) };
+            if n == -(bindings::E2BIG as i32) {
+                want *= 2;
+                continue;
+            }
+            let n = errno(n)? as usize;
+            // SAFETY: The shim initialised `n <= want` entries.
+            unsafe { raw.inc_len(n) };
+            for p in raw.iter() {
+                // The shim took a reference on each; from here `TaskRef` owns it. The push
+                // does not allocate: `out` has room for `want >= n` entries.
+                if let Some(nn) = NonNull::new(*p) {
+                    out.push(TaskRef(nn), GFP_KERNEL)?;
+                }
+            }
+            return Ok(out);
+        }
+    }
+
+    /// Sends `sig` to its thread group.
+    pub(crate) fn signal_group(&self, sig: i32) -> Result {
+        // SAFETY: The task is valid.
+        errno(unsafe { ffi::ckpt_task_signal(self.ptr(), sig) }).map(|_| ())
+    }
+
+    /// General registers of a quiescent task, and whether it was in a syscall.
+    pub(crate) fn regs(&self) -> Result<([u64; NREGS], bool)> {
+        let mut r = [0u64; NREGS];
+        let mut in_syscall = false;
+        // SAFETY: The task is valid; `r` has room for `NREGS` words.
+        errno(unsafe { ffi::ckpt_task_regs(self.ptr(), r.as_mut_ptr(), &mut in_syscall) })?;
+        Ok((r, in_syscall))
+    }
+
+    /// Size of its XSAVE area (0 if the CPU has none).
+    pub(crate) fn xstate_size(&self) -> usize {
+        // SAFETY: The task is valid.
+        unsafe { ffi::ckpt_xstate_size(self.ptr()) }.max(0) as usize
+    }
+
+    /// Its XSAVE area, into `buf`; returns the bytes filled.
+    pub(crate) fn xstate(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: The task is valid; `buf` is writable for its length.
+        let n = errno(unsafe { ffi::ckpt_task_xstate(self.ptr(), buf.as_mut_ptr(), len32(buf)) })?;
+        Ok(buf.len() - n as usize)
+    }
+
+    /// Its signal dispositions.
+    pub(crate) fn sigactions(&self, out: &mut [SigActionRaw; 64]) -> Result {
+        // SAFETY: The task is valid; `out` has room for 64 entries.
+        errno(unsafe { ffi::ckpt_task_sigactions(self.ptr(), out.as_mut_ptr()) }).map(|_| ())
+    }
+
+    /// Its signal state; queued siginfos go to `queued` and `shared`.
+    pub(crate) fn sigstate(&self, queued: &mut [u8], shared: &mut [u8]) -> Result<SigState> {
+        let mut st = SigState::default();
+        // SAFETY: The task is valid; the buffers are writable for the lengths passed.
+        errno(unsafe {
+            ffi::ckpt_task_sigstate(
+                self.ptr(),
+                &mut st,
+                queued.as_mut_ptr(),
+                (queued.len() / SIGINFO_LEN) as u32,
+                shared.as_mut_ptr(),
+                (shared.len() / SIGINFO_LEN) as u32,
+            )
+        })?;
+        Ok(st)
+    }
+
+    /// Its process's resource limits.
+    pub(crate) fn rlimits(&self) -> Result<[(u64, u64); 16]> {
+        let mut raw = [0u64; 32];
+        // SAFETY: The task is valid; `raw` has room for 32 words.
+        errno(unsafe { ffi::ckpt_task_rlimits(self.ptr(), raw.as_mut_ptr()) })?;
+        let mut out = [(0, 0); 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = (raw[2 * i], raw[2 * i + 1]);
+        }
+        Ok(out)
+    }
+
+    /// Its credentials; supplementary groups are appended to `groups`.
+    pub(crate) fn creds(&self, groups: &mut KVec<u32>) -> Result<CredsRaw> {
+        let mut c = CredsRaw::default();
+        let mut want = 32usize;
+        loop {
+            groups.clear();
+            groups.reserve(want, GFP_KERNEL)?;
+            // SAFETY: The task is valid; `groups` has room for `want` entries.
+            let r = unsafe {
+                ffi::ckpt_task_creds(self.ptr(), &mut c, groups.as_mut_ptr(), want as u32)
+            };
+            if r == -(bindings::E2BIG as i32) && want < image::MAX_GROUPS {
+                want = (c.ngroups as usize).min(image::MAX_GROUPS);
+                continue;
+            }
+            errno(r)?;
+            // SAFETY: The shim wrote `ngroups` entries (at most `want`).
+            unsafe { groups.inc_len((c.ngroups as usize).min(want)) };
+            return Ok(c);
+        }
+    }
+
+    /// Its address space, if it has one.
+    pub(crate) fn mm(&self) -> Option<MmRef> {
+        // SAFETY: The task is valid; a non-null result carries an mm_users reference.
+        NonNull::new(unsafe { ffi::ckpt_task_mm(self.ptr()) }).map(MmRef)
+    }
+
+    /// The open file at the lowest fd `>= *fd`, which is updated to that fd.
+    pub(crate) fn next_file(&self, fd: &mut u32) -> Option<FileRef> {
+        // SAFETY: The task is valid; `fd` is a valid in/out pointer.
+        NonNull::new(unsafe { ffi::ckpt_task_next_file(self.ptr(), fd) }).map(FileRef)
+    }
+
+    /// Whether `fd` is close-on-exec.
+    pub(crate) fn fd_cloexec(&self, fd: u32) -> Result<bool> {
+        // SAFETY: The task is valid.
+        Ok(errno(unsafe { ffi::ckpt_task_fd_cloexec(self.ptr(), fd) })? != 0)
+    }
+
+    /// umask, cwd and root; the paths are written into the buffers, their lengths returned.
+    pub(crate) fn fs(&self, cwd: &mut [u8], root: &mut [u8]) -> Result<(u32, usize, usize)> {
+        let mut umask = 0;
+        // SAFETY: The task is valid; the buffers are writable for their lengths.
+        errno(unsafe {
+            ffi::ckpt_task_fs(
+                self.ptr(),
+                &mut umask,
+                cwd.as_mut_ptr(),
+                len32(cwd),
+                root.as_mut_ptr(),
+                len32(root),
+            )
+        })?;
+        Ok((umask, cstr_len(cwd), cstr_len(root)))
+    }
+}
+
+/// A reference on an address space (`mm_users`).
+///
+/// # Invariants
+///
+/// `self.0` points to an `mm_struct` on which this object holds an `mmget` reference.
+pub(crate) struct MmRef(NonNull<c_void>);
+
+impl Drop for MmRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own an mm_users reference.
+        unsafe { ffi::ckpt_mm_put(self.0.as_ptr()) };
+    }
+}
+
+impl MmRef {
+    /// Layout fields and auxv; the executable's path goes to `exe`, its length is returned.
+    pub(crate) fn info(&self, mi: &mut MmInfo, exe: &mut [u8]) -> Result<usize> {
+        // SAFETY: The mm is valid; `mi` and `exe` are valid for writing.
+        errno(unsafe { ffi::ckpt_mm_info(self.0.as_ptr(), mi, exe.as_mut_ptr(), len32(exe)) })?;
+        Ok(cstr_len(exe))
+    }
+
+    /// The first mapping that ends above `addr`, and its file.
+    pub(crate) fn vma_from(&self, addr: u64) -> Result<Option<(VmaInfo, Option<FileRef>)>> {
+        let mut vi = VmaInfo::default();
+        let mut file = core::ptr::null_mut();
+        // SAFETY: The mm is valid; `vi` and `file` are valid out pointers.
+        let r = errno(unsafe { ffi::ckpt_mm_vma(self.0.as_ptr(), addr, &mut vi, &mut file) })?;
+        // A non-null file carries a reference for us.
+        let file = NonNull::new(file).map(FileRef);
+        Ok(if r == 0 { None } else { Some((vi, file)) })
+    }
+
+    /// Copies the data pages of `[start, end)` into `buf`/`addrs`; returns how many and
+    /// where to continue.
+    pub(crate) fn dump_pages(
+        &self,
+        start: u64,
+        end: u64,
+        anon_only: bool,
+        buf: &mut [u8],
+        addrs: &mut [u64],
+    ) -> Result<(usize, u64)> {
+        let max = (buf.len() / image::PAGE_SIZE).min(addrs.len()) as u32;
+        let mut next = start;
+        // SAFETY: The mm is valid; `buf` holds `max` pages and `addrs` `max` entries.
+        let n = unsafe {
+            ffi::ckpt_mm_dump_pages(
+                self.0.as_ptr(),
+                start,
+                end,
+                anon_only,
+                buf.as_mut_ptr(),
+                addrs.as_mut_ptr(),
+                max,
+                &mut next,
+            )
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok((n as usize, next))
+    }
+}
+
+/// A counted reference to a `struct file`.
+///
+/// # Invariants
+///
+/// `self.0` points to a `struct file` on which this object holds a reference.
+pub(crate) struct FileRef(NonNull<c_void>);
+
+// SAFETY: File references may be used and dropped from any thread.
+unsafe impl Send for FileRef {}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own a reference.
+        unsafe { ffi::ckpt_file_put(self.0.as_ptr()) };
+    }
+}
+
+impl FileRef {
+    /// The caller's `fd`, which must be open for writing.
+    pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: No preconditions; a non-null result carries a reference.
+        let f = unsafe { ffi::ckpt_fget_writable(fd, &mut err) };
+        NonNull::new(f).map(Self).ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// Identity of the open file description.
+    pub(crate) fn key(&self) -> u64 {
+        self.0.as_ptr() as u64
+    }
+
+    /// What the file is; its path goes to `path`, whose length is returned.
+    pub(crate) fn info(&self, path: &mut [u8]) -> Result<(FileInfo, usize)> {
+        let mut fi = FileInfo::default();
+        // SAFETY: The file is valid; `fi` and `path` are valid for writing.
+        errno(unsafe {
+            ffi::ckpt_file_info(self.0.as_ptr(), &mut fi, path.as_mut_ptr(), len32(path))
+        })?;
+        Ok((fi, cstr_len(path)))
+    }
+
+    /// Copies the bytes buffered in this pipe into `buf`; returns how many.
+    pub(crate) fn pipe_peek(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: The file is valid; `buf` is writable for its length.
+        Ok(errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
+            as usize)
+    }
+
+    /// Writes all of `buf` at the file's position.
+    pub(crate) fn write_all(&self, buf: &[u8]) -> Result {
+        // SAFETY: The file is valid; `buf` is readable for its length.
+        let n = unsafe { ffi::ckpt_file_write(self.0.as_ptr(), buf.as_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        if n as usize != buf.len() {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+}
+
+/// Threads held at a safe point (see `ckpt_quiesce_*` in the shim).
+///
+/// # Invariants
+///
+/// `self.0` is a quiesce object from `ckpt_quiesce_start` not yet released.
+pub(crate) struct Quiesce(NonNull<c_void>);
+
+impl Quiesce {
+    /// Asks every thread in `threads` to park at its next safe point.
+    pub(crate) fn start(threads: &[TaskRef]) -> Result<Self> {
+        let mut raw: KVec<*mut c_void> = KVec::with_capacity(threads.len(), GFP_KERNEL)?;
+        for t in threads {
+            raw.push(t.ptr(), GFP_KERNEL)?;
+        }
+        // SAFETY: `raw` holds `threads.len()` valid task pointers (kept alive by `threads`).
+        let q = unsafe { ffi::ckpt_quiesce_start(raw.as_ptr(), raw.len() as u32) };
+        kernel::error::from_err_ptr(q)?;
+        NonNull::new(q).map(Self).ok_or(ENOMEM)
+    }
+
+    /// Waits until all threads are parked (or stopped).
+    pub(crate) fn wait(&self, timeout_ms: u32) -> Result {
+        // SAFETY: The object is valid (type invariant).
+        errno(unsafe { ffi::ckpt_quiesce_wait(self.0.as_ptr(), timeout_ms) }).map(|_| ())
+    }
+
+    /// Whether every thread is still parked and none is dying.
+    pub(crate) fn intact(&self) -> bool {
+        // SAFETY: The object is valid.
+        unsafe { ffi::ckpt_quiesce_intact(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for Quiesce {
+    fn drop(&mut self) {
+        // SAFETY: The object is valid and released exactly once, here.
+        unsafe { ffi::ckpt_quiesce_release(self.0.as_ptr()) };
+    }
+}
+
+/// The caller's real and effective uid.
+pub(crate) fn current_ids() -> (u32, u32) {
+    let (mut uid, mut euid) = (0, 0);
+    // SAFETY: Both are valid out pointers.
+    unsafe { ffi::ckpt_current_ids(&mut uid, &mut euid) };
+    (uid, euid)
+}
+
+/// Wall-clock time in ns.
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_now_ns() }
+}
+
+/// `uname -r` and the host name, into the buffers; returns their lengths.
+pub(crate) fn uts(release: &mut [u8; 65], node: &mut [u8; 65]) -> (usize, usize) {
+    // SAFETY: Both buffers are writable for 65 bytes.
+    unsafe { ffi::ckpt_uts(release.as_mut_ptr(), 65, node.as_mut_ptr(), 65) };
+    (cstr_len(release), cstr_len(node))
+}
+
+/// Whether the caller is being killed.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_fatal_signal_pending() }
+}
+
+/// C's view of the struct layouts the module relies on.
+pub(crate) fn c_layout() -> Layout {
+    let mut l = Layout::default();
+    // SAFETY: `l` is a valid out pointer.
+    unsafe { ffi::ckpt_layout(&mut l) };
+    l
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Signals: dispositions, the blocked mask, pending and queued signals, the alternate
+//! stack, and interval timers.
+
+use crate::checkpoint::{eopnotsupp, Reason};
+use crate::image::{self, Itimer, SigAction, SigQueue, Sighand, SignalRec, ThreadSignals};
+use crate::shim::{self, SigActionRaw, TaskRef, SIGINFO_LEN};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+/// Queue entries read at first; a longer queue is read again with room for all.
+const QUEUE_GUESS: usize = 64;
+
+/// Refuses signal state the image cannot describe yet.
+pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
+    let st = t.sigstate(&mut [], &mut [])?;
+    if st.virt_expires != 0 || st.prof_expires != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("ITIMER_VIRTUAL/ITIMER_PROF timers are armed; not supported yet"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the signal-handler table of `t`; returns its id.
+pub(crate) fn write_sighand(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
+    let mut raw = [SigActionRaw::default(); 64];
+    t.sigactions(&mut raw)?;
+    let mut action = [SigAction::default(); image::NSIG];
+    for (a, r) in action.iter_mut().zip(raw.iter()) {
+        *a = SigAction {
+            handler: r.handler,
+            flags: r.flags,
+            restorer: r.restorer,
+            mask: r.mask,
+        };
+    }
+    let id = objs.fresh();
+    w.record(&Sighand { id, action })?;
+    Ok(id)
+}
+
+/// Reads `t`'s signal state with room for every queued signal.
+fn read_state(t: &TaskRef) -> Result<(shim::SigState, KVVec<u8>, KVVec<u8>)> {
+    let mut room = QUEUE_GUESS;
+    loop {
+        let mut own = KVVec::from_elem(0u8, room * SIGINFO_LEN, GFP_KERNEL)?;
+        let mut shared = KVVec::from_elem(0u8, room * SIGINFO_LEN, GFP_KERNEL)?;
+        let st = t.sigstate(&mut own, &mut shared)?;
+        if st.overflow != 0 {
+            if room >= image::MAX_QUEUED {
+                return Err(eopnotsupp());
+            }
+            room = (room * 8).min(image::MAX_QUEUED);
+            continue;
+        }
+        own.truncate(st.nr_queued as usize * SIGINFO_LEN);
+        shared.truncate(st.nr_shared_queued as usize * SIGINFO_LEN);
+        return Ok((st, own, shared));
+    }
+}
+
+/// Writes the process-wide signal state of `t`; returns its id.
+pub(crate) fn write_signal(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
+    let (st, _, shared) = read_state(t)?;
+    let id = objs.fresh();
+    w.record(&SignalRec {
+        id,
+        itimers: [
+            Itimer {
+                value_ns: st.real_value_ns,
+                interval_ns: st.real_interval_ns,
+            },
+            Itimer::default(),
+            Itimer::default(),
+        ],
+        shared: SigQueue::new(st.shared_pending, &shared),
+    })?;
+    Ok(id)
+}
+
+/// Writes the per-thread signal state of `t`.
+pub(crate) fn write_thread_signals(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
+    let (st, own, _) = read_state(t)?;
+    w.record(&ThreadSignals {
+        blocked: st.blocked,
+        altstack_sp: st.altstack_sp,
+        altstack_size: st.altstack_size,
+        altstack_flags: st.altstack_flags,
+        pending: SigQueue::new(st.pending, &own),
+    })
+}

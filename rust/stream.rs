@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Writing an image stream: framing, accounting, buffering and object ids.
+//!
+//! The format itself is defined in [`crate::image`]; this file only puts records on a
+//! [`Sink`] in order, keeps the [`StreamAccount`] that the closing [`End`] record carries,
+//! and hands out object ids (Linux-CR's "objhash").
+
+use crate::image::{self, End, Enc, ImageError, Record, RecordHeader, StreamAccount};
+use crate::shim::FileRef;
+use kernel::{prelude::*, rbtree::RBTree};
+
+/// Where image bytes go.
+pub(crate) trait Sink {
+    /// Writes all of `buf` or fails.
+    fn put(&mut self, buf: &[u8]) -> Result;
+}
+
+impl Sink for FileRef {
+    fn put(&mut self, buf: &[u8]) -> Result {
+        self.write_all(buf)
+    }
+}
+
+/// An in-memory image, for the shell interface.
+pub(crate) struct MemSink {
+    pub(crate) data: KVVec<u8>,
+    limit: usize,
+}
+
+impl MemSink {
+    /// An empty image that may grow to `limit` bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            data: KVVec::new(),
+            limit,
+        }
+    }
+}
+
+impl Sink for MemSink {
+    fn put(&mut self, buf: &[u8]) -> Result {
+        if self.data.len() + buf.len() > self.limit {
+            return Err(EFBIG);
+        }
+        self.data.extend_from_slice(buf, GFP_KERNEL)?;
+        Ok(())
+    }
+}
+
+/// Maps an image encoding error to an errno (a bug in the writer, or a value that
+/// the format cannot hold).
+pub(crate) fn encode_errno(e: ImageError) -> Error {
+    pr_err!("image encoding failed: {}\n", e.describe());
+    EINVAL
+}
+
+const OUT_BUF: usize = 256 * 1024;
+const SCRATCH: usize = 64 * 1024;
+
+/// Writes records to a [`Sink`], buffering small writes.
+pub(crate) struct ImageWriter<'a> {
+    sink: &'a mut dyn Sink,
+    account: StreamAccount,
+    scratch: KVVec<u8>,
+    out: KVVec<u8>,
+}
+
+impl<'a> ImageWriter<'a> {
+    /// Starts a stream on `sink` (writes the magic).
+    pub(crate) fn new(sink: &'a mut dyn Sink) -> Result<Self> {
+        let mut w = Self {
+            sink,
+            account: StreamAccount::new(),
+            scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?,
+            out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
+        };
+        w.put(&image::MAGIC)?;
+        Ok(w)
+    }
+
+    fn put(&mut self, buf: &[u8]) -> Result {
+        if self.out.len() + buf.len() > OUT_BUF {
+            self.flush()?;
+        }
+        if buf.len() >= OUT_BUF {
+            return self.sink.put(buf);
+        }
+        self.out.extend_from_slice(buf, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result {
+        if !self.out.is_empty() {
+            self.sink.put(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes one record.
+    pub(crate) fn record<'r, R: Record<'r>>(&mut self, r: &R) -> Result {
+        let n = loop {
+            let mut e = Enc::new(&mut self.scratch);
+            match r.encode(&mut e) {
+                Ok(()) => break e.len(),
+                Err(ImageError::Overflow) if self.scratch.len() < image::MAX_RECORD_LEN as usize => {
+                    let bigger = (self.scratch.len() * 2).min(image::MAX_RECORD_LEN as usize);
+                    self.scratch.resize(bigger, 0, GFP_KERNEL)?;
+                }
+                Err(e) => return Err(encode_errno(e)),
+            }
+        };
+        let hdr = RecordHeader::for_payload(R::KIND, R::VERSION, &self.scratch[..n]);
+        let scratch = core::mem::take(&mut self.scratch);
+        let res = self.emit(&hdr, &[&scratch[..n]]);
+        self.scratch = scratch;
+        res
+    }
+
+    /// Writes one record whose payload is the concatenation of `parts`.
+    pub(crate) fn record_parts(&mut self, kind: u16, version: u16, parts: &[&[u8]]) -> Result {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > image::MAX_RECORD_LEN as usize {
+            return Err(EINVAL);
+        }
+        let mut h = RecordHeader::hasher(kind, version, len as u32);
+        for p in parts {
+            h.update(p);
+        }
+        let hdr = RecordHeader::seal(kind, version, len as u32, &h);
+        self.emit(&hdr, parts)
+    }
+
+    fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
+        self.put(&hdr.to_bytes())?;
+        for p in parts {
+            self.put(p)?;
+        }
+        self.account.add(hdr);
+        Ok(())
+    }
+
+    /// Writes the [`End`] record and flushes; returns the stream's size.
+    pub(crate) fn finish(mut self) -> Result<u64> {
+        let end = End {
+            account: self.account,
+        };
+        self.record(&end)?;
+        self.flush()?;
+        Ok(self.account.bytes)
+    }
+}
+
+/// Object ids of shared kernel objects, keyed by their address: the first encounter
+/// defines the object (and its record), later ones only refer to its id.
+pub(crate) struct ObjMap {
+    map: RBTree<u64, u32>,
+    next: u32,
+}
+
+impl ObjMap {
+    /// An empty map; ids start at 1.
+    pub(crate) fn new() -> Self {
+        Self {
+            map: RBTree::new(),
+            next: 1,
+        }
+    }
+
+    /// The id of the object at `key`, if it was defined.
+    pub(crate) fn get(&self, key: u64) -> Option<u32> {
+        self.map.get(&key).copied()
+    }
+
+    /// Defines the object at `key` and returns its new id.
+    pub(crate) fn define(&mut self, key: u64) -> Result<u32> {
+        let id = self.fresh();
+        self.map.try_create_and_insert(key, id, GFP_KERNEL)?;
+        Ok(id)
+    }
+
+    /// A new id for an object nobody else refers to.
+    pub(crate) fn fresh(&mut self) -> u32 {
+        let id = self.next;
+        self.next += 1;
+        id
+    }
+}

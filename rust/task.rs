@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-task state: identity, registers, FPU state, credentials and resource limits.
+
+use crate::image::{self, Creds, Regs, Rlimits, Task, Xstate};
+use crate::shim::{self, ti, TaskRef};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+/// Object ids of what the tasks of one process share.
+pub(crate) struct ProcessIds {
+    pub(crate) creds: u32,
+    pub(crate) sighand: u32,
+    pub(crate) signal: u32,
+    pub(crate) fs: u32,
+    pub(crate) mm: u32,
+    pub(crate) files: u32,
+}
+
+/// A task's XSAVE area in the standard (uabi) layout.
+pub(crate) struct XstateBuf {
+    buf: KVec<u8>,
+}
+
+/// Offset of `xfeatures` in the software-reserved bytes of the FXSAVE area
+/// (`struct _fpx_sw_bytes` at 464: magic1, extended_size, xfeatures, xstate_size).
+const SW_XFEATURES: usize = 472;
+
+impl XstateBuf {
+    /// Reads `t`'s XSAVE area (empty if the CPU has no XSAVE).
+    pub(crate) fn read(t: &TaskRef) -> Result<Self> {
+        let size = t.xstate_size();
+        let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+        if size > 0 {
+            t.xstate(&mut buf)?;
+        }
+        Ok(Self { buf })
+    }
+
+    /// Size of the area.
+    pub(crate) fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn word(&self, off: usize) -> u64 {
+        let mut a = [0u8; 8];
+        if let Some(s) = self.buf.get(off..off + 8) {
+            a.copy_from_slice(s);
+        }
+        u64::from_le_bytes(a)
+    }
+
+    /// The user state features this CPU enables (XCR0), as the kernel reports them.
+    pub(crate) fn cpu_features(&self) -> u64 {
+        self.word(SW_XFEATURES)
+    }
+
+    /// XSTATE_BV of the saved area.
+    pub(crate) fn xstate_bv(&self) -> u64 {
+        self.word(image::XSAVE_HDR_OFFSET)
+    }
+}
+
+/// Writes the credentials of `t`; returns their object id.
+pub(crate) fn write_creds(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
+    let mut groups = KVec::new();
+    let c = t.creds(&mut groups)?;
+    let mut raw = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+    for g in groups.iter() {
+        raw.extend_from_slice(&g.to_le_bytes(), GFP_KERNEL)?;
+    }
+    let id = objs.fresh();
+    w.record(&Creds {
+        id,
+        uids: c.uids,
+        gids: c.gids,
+        caps: c.caps,
+        securebits: c.securebits,
+        no_new_privs: (t.info().flags & shim::ti::NO_NEW_PRIVS != 0) as u32,
+        groups: &raw,
+    })?;
+    Ok(id)
+}
+
+/// Writes the task record of `t` and its CPU state.
+pub(crate) fn write_task(
+    w: &mut ImageWriter<'_>,
+    t: &TaskRef,
+    ids: &ProcessIds,
+    xstate: &XstateBuf,
+) -> Result {
+    let i = t.info();
+    let (regs, in_syscall) = t.regs()?;
+    let mut flags = 0;
+    if i.flags & ti::LEADER != 0 {
+        flags |= image::TASK_LEADER;
+    }
+    if in_syscall {
+        flags |= image::TASK_IN_SYSCALL;
+    }
+    w.record(&Task {
+        pid: i.pid,
+        tgid: i.tgid,
+        ppid: i.ppid,
+        pgid: i.pgid,
+        sid: i.sid,
+        flags,
+        exit_signal: i.exit_signal,
+        exit_code: i.exit_code,
+        personality: i.personality,
+        mm: ids.mm,
+        files: ids.files,
+        fs: ids.fs,
+        sighand: ids.sighand,
+        signal: ids.signal,
+        creds: ids.creds,
+        set_child_tid: i.set_child_tid,
+        clear_child_tid: i.clear_child_tid,
+        robust_list: i.robust_list,
+        robust_list_len: i.robust_list_len,
+        comm: i.comm(),
+    })?;
+    w.record(&Regs { r: regs })?;
+    if xstate.size() > 0 {
+        w.record(&Xstate {
+            xstate_bv: xstate.xstate_bv(),
+            area: &xstate.buf,
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the resource limits of `t`'s process.
+pub(crate) fn write_rlimits(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
+    w.record(&Rlimits { lim: t.rlimits()? })
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites of the module: the bindings layout guard, and the image codec as the
+//! kernel compiles it. They run at `insmod` when the kernel has `CONFIG_KUNIT=y`.
+
+use kernel::prelude::*;
+
+#[kunit_tests(ckpt_layout)]
+mod layout {
+    use crate::shim;
+    use core::mem::{offset_of, size_of};
+    use kernel::bindings;
+
+    /// Every field the module (and the kernel crate on its behalf: `Task::pid`,
+    /// `current!().mm()`, `File::flags`, `Credential::euid`...) reads through
+    /// `kernel::bindings` sits where C puts it. bindgen drops the alignment of empty
+    /// `__aligned` structs (e.g. `sched_statistics` without `CONFIG_SCHEDSTATS`), and the
+    /// kernel builds its bindings without layout tests.
+    #[test]
+    fn bindings_match_c() {
+        let c = shim::c_layout();
+        assert_eq!(c.task_struct_size, size_of::<bindings::task_struct>() as u64);
+        assert_eq!(c.task_pid, offset_of!(bindings::task_struct, pid) as u64);
+        assert_eq!(c.task_tgid, offset_of!(bindings::task_struct, tgid) as u64);
+        assert_eq!(c.task_mm, offset_of!(bindings::task_struct, mm) as u64);
+        assert_eq!(c.task_comm, offset_of!(bindings::task_struct, comm) as u64);
+        assert_eq!(
+            c.task_group_leader,
+            offset_of!(bindings::task_struct, group_leader) as u64
+        );
+        assert_eq!(c.task_real_cred, offset_of!(bindings::task_struct, real_cred) as u64);
+        assert_eq!(c.task_cred, offset_of!(bindings::task_struct, cred) as u64);
+        assert_eq!(c.task_flags, offset_of!(bindings::task_struct, flags) as u64);
+        assert_eq!(c.mm_struct_size, size_of::<bindings::mm_struct>() as u64);
+        assert_eq!(c.file_size, size_of::<bindings::file>() as u64);
+        assert_eq!(c.file_f_flags, offset_of!(bindings::file, f_flags) as u64);
+        assert_eq!(c.file_f_cred, offset_of!(bindings::file, f_cred) as u64);
+        assert_eq!(c.file_f_mode, offset_of!(bindings::file, f_mode) as u64);
+        assert_eq!(c.cred_uid, offset_of!(bindings::cred, uid) as u64);
+        assert_eq!(c.cred_euid, offset_of!(bindings::cred, euid) as u64);
+    }
+
+    /// The kernel crate's own accessors agree with C on a live task.
+    #[test]
+    fn kernel_crate_task_pid_matches_c() {
+        let task = kernel::current!();
+        let me = shim::TaskRef::by_vpid(task.pid());
+        assert!(me.is_some());
+        if let Some(me) = me {
+            assert_eq!(me.info().pid, task.pid());
+        }
+    }
+}
+
+#[kunit_tests(ckpt_image)]
+mod image_codec {
+    use crate::image::*;
+
+    #[test]
+    fn xxh64_vectors() {
+        assert_eq!(xxh64(b"", 0), 0xEF46_DB37_51D8_E999);
+        assert_eq!(xxh64(b"abc", 0), 0x44BC_2CF5_AD77_0999);
+    }
+
+    #[test]
+    fn record_roundtrip() {
+        let mut buf = [0u8; 256];
+        let v = Vma {
+            start: 0x40_0000,
+            end: 0x40_2000,
+            pgoff: 0,
+            prot: prot::READ | prot::EXEC,
+            flags: vmflag::MAYREAD,
+            backing: backing::FILE_PRIVATE,
+            file: 3,
+            name: b"",
+        };
+        let mut e = Enc::new(&mut buf);
+        assert!(v.encode(&mut e).is_ok());
+        let n = e.len();
+        assert_eq!(Vma::from_payload(&buf[..n]), Ok(v));
+        // Truncated payloads never decode.
+        for cut in 0..n {
+            assert!(Vma::from_payload(&buf[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn rejects_kernel_addresses() {
+        let mut buf = [0u8; 256];
+        let v = Vma {
+            start: 0xffff_8880_0000_0000,
+            end: 0xffff_8880_0000_1000,
+            pgoff: 0,
+            prot: prot::READ,
+            flags: 0,
+            backing: backing::ANON,
+            file: 0,
+            name: b"",
+        };
+        let mut e = Enc::new(&mut buf);
+        assert!(v.encode(&mut e).is_ok());
+        let n = e.len();
+        assert_eq!(
+            Vma::from_payload(&buf[..n]),
+            Err(ImageError::Malformed("vma: outside user space"))
+        );
+    }
+
+    #[test]
+    fn header_framing() {
+        let payload = [1u8, 2, 3, 4, 5];
+        let h = RecordHeader::for_payload(kind::FD, 1, &payload);
+        let b = h.to_bytes();
+        assert_eq!(RecordHeader::parse(&b), Ok((h, true)));
+        assert!(h.verify(&payload).is_ok());
+        let mut bad = payload;
+        bad[2] ^= 0x10;
+        assert_eq!(h.verify(&bad), Err(ImageError::BadCheck { kind: kind::FD }));
+        let unknown = RecordHeader { kind: 0x0999, ..h }.to_bytes();
+        assert_eq!(RecordHeader::parse(&unknown), Err(ImageError::UnknownKind(0x0999)));
+        let future = RecordHeader { version: 9, ..h }.to_bytes();
+        assert!(RecordHeader::parse(&future).is_err());
+    }
+}

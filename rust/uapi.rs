@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `/dev/ckpt` ioctl ABI, shared by the module and the `ckpt` tool.
+//!
+//! C header: [`include/uapi/linux/ckpt.h`](../include/uapi/linux/ckpt.h). This file
+//! depends on `core` only, so that the kernel module and the userspace tool compile the
+//! very same definitions; a test in `tools/ckpt` checks them against the C header.
+
+/// Version of the ioctl ABI.
+pub const CKPT_ABI_VERSION: u32 = 1;
+/// The ioctl "type" byte of `/dev/ckpt`.
+pub const CKPT_IOC_MAGIC: u32 = 0xC7;
+
+/// Feature bit: `CKPT_IOC_CHECKPOINT` is implemented.
+pub const CKPT_FEAT_CHECKPOINT: u64 = 1 << 0;
+/// Feature bit: `CKPT_IOC_RESTART` is implemented.
+pub const CKPT_FEAT_RESTART: u64 = 1 << 1;
+/// Feature bit: `echo PID > /dev/ckpt` and reading images back are implemented.
+pub const CKPT_FEAT_SHELL: u64 = 1 << 2;
+/// Feature bit: the LSM hook observer is active.
+pub const CKPT_FEAT_LSM_WATCH: u64 = 1 << 3;
+
+/// Leave the target stopped (as by `SIGSTOP`) after the checkpoint.
+pub const CKPT_CHECKPOINT_STOP: u64 = 0;
+/// Let the target run on after the checkpoint.
+pub const CKPT_CHECKPOINT_RESUME: u64 = 1 << 0;
+/// Kill the target after the checkpoint.
+pub const CKPT_CHECKPOINT_KILL: u64 = 1 << 1;
+/// All valid checkpoint flags.
+pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL;
+
+/// `struct ckpt_version`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CkptVersion {
+    /// [`CKPT_ABI_VERSION`].
+    pub abi_version: u32,
+    /// Image format major version written.
+    pub image_major: u16,
+    /// Image format minor version written.
+    pub image_minor: u16,
+    /// `CKPT_FEAT_*` bits.
+    pub features: u64,
+    /// Module version, NUL-terminated.
+    pub release: [u8; 64],
+}
+
+/// `struct ckpt_checkpoint_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptCheckpointArgs {
+    /// Target pid in the caller's pid namespace.
+    pub pid: i32,
+    /// Output file descriptor.
+    pub fd: i32,
+    /// `CKPT_CHECKPOINT_*`.
+    pub flags: u64,
+    /// Out: bytes written.
+    pub bytes: u64,
+    /// Must be zero.
+    pub reserved: [u64; 4],
+}
+
+/// Length of [`CkptCheckArgs::reason`].
+pub const CKPT_REASON_LEN: usize = 240;
+
+/// `struct ckpt_check_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CkptCheckArgs {
+    /// Target pid.
+    pub pid: i32,
+    /// Out: 0 if the target can be checkpointed now, else a positive errno.
+    pub status: i32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+    /// Out: NUL-terminated reason.
+    pub reason: [u8; CKPT_REASON_LEN],
+}
+
+const IOC_NRBITS: u32 = 8;
+const IOC_TYPEBITS: u32 = 8;
+const IOC_SIZEBITS: u32 = 14;
+const IOC_NRSHIFT: u32 = 0;
+const IOC_TYPESHIFT: u32 = IOC_NRSHIFT + IOC_NRBITS;
+const IOC_SIZESHIFT: u32 = IOC_TYPESHIFT + IOC_TYPEBITS;
+const IOC_DIRSHIFT: u32 = IOC_SIZESHIFT + IOC_SIZEBITS;
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << IOC_DIRSHIFT)
+        | (CKPT_IOC_MAGIC << IOC_TYPESHIFT)
+        | (nr << IOC_NRSHIFT)
+        | ((size as u32) << IOC_SIZESHIFT)
+}
+
+/// `CKPT_IOC_VERSION`.
+pub const CKPT_IOC_VERSION: u32 = ioc(IOC_READ, 0x00, core::mem::size_of::<CkptVersion>());
+/// `CKPT_IOC_CHECKPOINT`.
+pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x01,
+    core::mem::size_of::<CkptCheckpointArgs>(),
+);
+/// `CKPT_IOC_CHECK`.
+pub const CKPT_IOC_CHECK: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x03,
+    core::mem::size_of::<CkptCheckArgs>(),
+);

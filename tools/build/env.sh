@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the build scripts; sourced, never run.
+export CKPT_CACHE=${CKPT_CACHE:-$HOME/.cache/ckpt}
+export LLVM=-19
+export BINDGEN_VERSION=0.72.1
+export KSERIES=7.2
+export PATH=$HOME/.cargo/bin:$PATH
+# Newer Debian suites read (never installed from) to get linux-source-$KSERIES.
+export CKPT_APT_SUITES=${CKPT_APT_SUITES:-"sid forky trixie-backports"}
