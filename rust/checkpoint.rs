@@ -180,7 +180,7 @@ pub(crate) fn checkpoint(pid: i32, flags: u64, sink: &mut dyn Sink, why: &mut Re
         });
     }
     precheck(&t, why)?;
-    let bytes = write_image(&t, pid, sink, why)?;
+    let bytes = write_image(&t, &q, pid, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(ESRCH, format_args!("{pid} was killed during the checkpoint")));
     }
@@ -211,11 +211,32 @@ impl Bufs {
     }
 }
 
-fn write_image(t: &Target, pid: i32, sink: &mut dyn Sink, why: &mut Reason) -> Result<u64> {
+/// An error while writing: a thread that left its safe point means the target was killed.
+fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
+    if e == ESRCH && why.is_empty() {
+        why.set(ESRCH, format_args!("{pid} was killed during the checkpoint"))
+    } else {
+        e
+    }
+}
+
+fn write_image(
+    t: &Target,
+    q: &shim::Quiesce,
+    pid: i32,
+    sink: &mut dyn Sink,
+    why: &mut Reason,
+) -> Result<u64> {
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
-    // The leader's FPU state first: its header tells what the CPU had.
-    let xstate = task::XstateBuf::read(&t.leader)?;
+    // Every thread's CPU state first, each read while the thread is pinned (a killed
+    // thread cannot go away under the reader); the leader's tells what the CPU had.
+    let mut states = KVec::with_capacity(t.threads.len(), GFP_KERNEL)?;
+    for th in t.threads.iter() {
+        let _held = q.hold(th)?;
+        states.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
+    }
+    let xstate = states[0].xstate();
     let mut release = [0u8; 65];
     let mut node = [0u8; 65];
     let (rl, nl) = shim::uts(&mut release, &mut node);
@@ -246,13 +267,8 @@ fn write_image(t: &Target, pid: i32, sink: &mut dyn Sink, why: &mut Reason) -> R
         },
         files: files::write_files(&mut w, &mut objs, &t.leader, &mut bufs, why)?,
     };
-    for th in t.threads.iter() {
-        let xs = if th.key() == t.leader.key() {
-            None
-        } else {
-            Some(task::XstateBuf::read(th)?)
-        };
-        task::write_task(&mut w, th, &ids, xs.as_ref().unwrap_or(&xstate))?;
+    for (th, st) in t.threads.iter().zip(states.iter()) {
+        st.write(&mut w, &ids)?;
         signal::write_thread_signals(&mut w, th)?;
         if th.key() == t.leader.key() {
             task::write_rlimits(&mut w, th)?;

@@ -709,8 +709,14 @@ impl<'a> Record<'a> for Header<'a> {
         if h.page_size as usize != PAGE_SIZE {
             return Err(ImageError::BadPageSize(h.page_size));
         }
-        check(h.ntasks >= 1 && h.ntasks <= 1 << 22, "header: bad task count")?;
-        check(h.xstate_size as usize <= MAX_XSTATE_LEN, "header: xstate too large")?;
+        check(
+            h.ntasks >= 1 && h.ntasks <= 1 << 22,
+            "header: bad task count",
+        )?;
+        check(
+            h.xstate_size as usize <= MAX_XSTATE_LEN,
+            "header: xstate too large",
+        )?;
         Ok(h)
     }
 }
@@ -805,7 +811,14 @@ impl<'a> Record<'a> for Task<'a> {
         e.i32(self.exit_signal)?;
         e.i32(self.exit_code)?;
         e.u32(self.personality)?;
-        for v in [self.mm, self.files, self.fs, self.sighand, self.signal, self.creds] {
+        for v in [
+            self.mm,
+            self.files,
+            self.fs,
+            self.sighand,
+            self.signal,
+            self.creds,
+        ] {
             e.u32(v)?;
         }
         for v in [
@@ -1230,10 +1243,7 @@ impl<'a> Record<'a> for Pages<'a> {
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
         let n = d.u32()?;
-        check(
-            n >= 1 && n <= MAX_PAGES_PER_RECORD,
-            "pages: bad page count",
-        )?;
+        check(n >= 1 && n <= MAX_PAGES_PER_RECORD, "pages: bad page count")?;
         let n = n as usize;
         let p = Self {
             addrs: d.bytes(n * 8)?,
@@ -1376,7 +1386,10 @@ impl<'a> Record<'a> for PipeRec<'a> {
         let n = d.u32()? as usize;
         let data = d.bytes(n)?;
         check(id != 0, "pipe: zero id")?;
-        check(data.len() <= capacity as usize, "pipe: more data than capacity")?;
+        check(
+            data.len() <= capacity as usize,
+            "pipe: more data than capacity",
+        )?;
         Ok(Self { id, capacity, data })
     }
 }
@@ -1532,8 +1545,14 @@ impl<'a> Record<'a> for Sighand {
                 restorer: d.u64()?,
                 mask: d.u64()?,
             };
-            check(a.handler < USER_ADDR_END, "sighand: handler outside user space")?;
-            check(a.restorer < USER_ADDR_END, "sighand: restorer outside user space")?;
+            check(
+                a.handler < USER_ADDR_END,
+                "sighand: handler outside user space",
+            )?;
+            check(
+                a.restorer < USER_ADDR_END,
+                "sighand: restorer outside user space",
+            )?;
             // SIGKILL and SIGSTOP cannot be caught or ignored.
             check(
                 !(i == 8 || i == 18) || a.handler == 0,
@@ -1694,7 +1713,9 @@ impl<'a> Record<'a> for ThreadSignals<'a> {
             pending: SigQueue::decode(d)?,
         };
         check(
-            t.altstack_sp.checked_add(t.altstack_size).is_some_and(|e| e <= USER_ADDR_END),
+            t.altstack_sp
+                .checked_add(t.altstack_size)
+                .is_some_and(|e| e <= USER_ADDR_END),
             "thread-signals: altstack outside user space",
         )?;
         Ok(t)
@@ -1944,7 +1965,10 @@ impl OrderChecker {
                 if !self.in_mm || self.vmas_left == 0 {
                     return bad("vma outside an mm");
                 }
-                check(v.start >= self.last_vma_end, "vmas overlap or are not sorted")?;
+                check(
+                    v.start >= self.last_vma_end,
+                    "vmas overlap or are not sorted",
+                )?;
                 self.uses(v.file)?;
                 self.last_vma_end = v.end;
                 self.vmas_left -= 1;

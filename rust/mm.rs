@@ -32,18 +32,6 @@ impl Mapping {
 fn classify(vi: &VmaInfo, file: Option<&FileRef>, layout: &[u64; 11], why: &mut Reason) -> Result<u8> {
     let (start_brk, brk, start_stack) = (layout[4], layout[5], layout[6]);
     let range = (vi.start, vi.end);
-    if vi.flags & vmai::PFNMAP != 0 {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!("mapping {:#x}-{:#x} maps device memory", range.0, range.1),
-        ));
-    }
-    if vi.flags & vmai::HUGETLB != 0 {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
-        ));
-    }
     if vi.flags & vmai::SPECIAL != 0 {
         return match vi.name() {
             b"[vdso]" => Ok(backing::VDSO),
@@ -57,6 +45,18 @@ fn classify(vi: &VmaInfo, file: Option<&FileRef>, layout: &[u64; 11], why: &mut 
                 ),
             )),
         };
+    }
+    if vi.flags & vmai::PFNMAP != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} maps device memory", range.0, range.1),
+        ));
+    }
+    if vi.flags & vmai::HUGETLB != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
+        ));
     }
     if file.is_some() {
         return Ok(if vi.flags & vmai::SHMEM != 0 {

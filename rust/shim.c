@@ -208,6 +208,12 @@ struct ckpt_park {
 struct ckpt_quiesce {
 	refcount_t ref;
 	wait_queue_head_t wq;
+	/*
+	 * Held by the checkpointer while it reads a thread's state, and by a
+	 * thread while it leaves the park or exits: a killed thread cannot free
+	 * its stack (and pt_regs) under a reader.
+	 */
+	struct mutex lock;
 	bool released;
 	atomic_t gone;		/* threads that exited instead of parking */
 	atomic_t left;		/* threads that left the park early (killed) */
@@ -223,6 +229,7 @@ static void ckpt_quiesce_put(struct ckpt_quiesce *q)
 		return;
 	for (i = 0; i < q->n; i++)
 		put_task_struct(q->park[i].task);
+	mutex_destroy(&q->lock);
 	kfree(q);
 }
 
@@ -232,18 +239,21 @@ static void ckpt_park_fn(struct callback_head *cb)
 	struct ckpt_quiesce *q = p->q;
 
 	if ((current->flags & PF_EXITING) || READ_ONCE(q->released)) {
+		mutex_lock(&q->lock);
 		atomic_inc(&q->gone);
+		mutex_unlock(&q->lock);
 		wake_up_all(&q->wq);
 		goto out;
 	}
 	WRITE_ONCE(p->parked, true);
 	wake_up_all(&q->wq);
 	wait_event_state(q->wq, READ_ONCE(q->released), TASK_KILLABLE | TASK_NOLOAD);
+	mutex_lock(&q->lock);
 	WRITE_ONCE(p->parked, false);
-	if (!READ_ONCE(q->released)) {
+	if (!READ_ONCE(q->released))
 		atomic_inc(&q->left);
-		wake_up_all(&q->wq);
-	}
+	mutex_unlock(&q->lock);
+	wake_up_all(&q->wq);
 out:
 	ckpt_quiesce_put(q);
 }
@@ -258,6 +268,7 @@ struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n)
 		return ERR_PTR(-ENOMEM);
 	refcount_set(&q->ref, 1);
 	init_waitqueue_head(&q->wq);
+	mutex_init(&q->lock);
 	q->n = n;
 	for (i = 0; i < n; i++) {
 		struct ckpt_park *p = &q->park[i];
@@ -328,6 +339,38 @@ bool ckpt_quiesce_intact(struct ckpt_quiesce *q)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Pins thread t at its safe point while the caller reads its state: 0 with
+ * q->lock held (release with ckpt_quiesce_unhold), or -ESRCH if t is leaving.
+ */
+int ckpt_quiesce_hold(struct ckpt_quiesce *q, struct task_struct *t)
+{
+	u32 i;
+
+	mutex_lock(&q->lock);
+	if (atomic_read(&q->gone) || atomic_read(&q->left))
+		goto gone;
+	for (i = 0; i < q->n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		if (p->task != t)
+			continue;
+		if (ckpt_task_fatal_pending(t) || !p->queued)
+			goto gone;
+		if (READ_ONCE(p->parked) || task_is_stopped(t))
+			return 0;
+		goto gone;
+	}
+gone:
+	mutex_unlock(&q->lock);
+	return -ESRCH;
+}
+
+void ckpt_quiesce_unhold(struct ckpt_quiesce *q)
+{
+	mutex_unlock(&q->lock);
 }
 
 void ckpt_quiesce_release(struct ckpt_quiesce *q)

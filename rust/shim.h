@@ -52,6 +52,8 @@ bool ckpt_task_fatal_pending(struct task_struct *t);
 struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n);
 int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms);
 bool ckpt_quiesce_intact(struct ckpt_quiesce *q);
+int ckpt_quiesce_hold(struct ckpt_quiesce *q, struct task_struct *t);
+void ckpt_quiesce_unhold(struct ckpt_quiesce *q);
 void ckpt_quiesce_release(struct ckpt_quiesce *q);
 
 /* ---- CPU ------------------------------------------------------------- */

@@ -204,6 +204,8 @@ mod ffi {
         pub(super) fn ckpt_quiesce_wait(q: *mut c_void, timeout_ms: u32) -> i32;
         pub(super) fn ckpt_quiesce_intact(q: *mut c_void) -> bool;
         pub(super) fn ckpt_quiesce_release(q: *mut c_void);
+        pub(super) fn ckpt_quiesce_hold(q: *mut c_void, t: *mut c_void) -> i32;
+        pub(super) fn ckpt_quiesce_unhold(q: *mut c_void);
         pub(super) fn ckpt_task_regs(t: *mut c_void, regs: *mut u64, in_syscall: *mut bool)
             -> i32;
         pub(super) fn ckpt_xstate_size(t: *mut c_void) -> i32;
@@ -647,6 +649,31 @@ impl Quiesce {
     pub(crate) fn intact(&self) -> bool {
         // SAFETY: The object is valid.
         unsafe { ffi::ckpt_quiesce_intact(self.0.as_ptr()) }
+    }
+}
+
+impl Quiesce {
+    /// Pins `t` at its safe point while its state is read; fails with `ESRCH` if it is
+    /// leaving (killed).
+    pub(crate) fn hold(&self, t: &TaskRef) -> Result<Held<'_>> {
+        // SAFETY: The object and the task are valid.
+        errno(unsafe { ffi::ckpt_quiesce_hold(self.0.as_ptr(), t.ptr()) })?;
+        // INVARIANT: The hold succeeded, so the lock is held.
+        Ok(Held(self))
+    }
+}
+
+/// A thread pinned by [`Quiesce::hold`].
+///
+/// # Invariants
+///
+/// The quiesce object's lock is held by this thread.
+pub(crate) struct Held<'a>(&'a Quiesce);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold the lock.
+        unsafe { ffi::ckpt_quiesce_unhold((self.0).0.as_ptr()) };
     }
 }
 

@@ -82,52 +82,72 @@ pub(crate) fn write_creds(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRe
     Ok(id)
 }
 
-/// Writes the task record of `t` and its CPU state.
-pub(crate) fn write_task(
-    w: &mut ImageWriter<'_>,
-    t: &TaskRef,
-    ids: &ProcessIds,
-    xstate: &XstateBuf,
-) -> Result {
-    let i = t.info();
-    let (regs, in_syscall) = t.regs()?;
-    let mut flags = 0;
-    if i.flags & ti::LEADER != 0 {
-        flags |= image::TASK_LEADER;
+/// What is read of a thread while it is pinned at its safe point.
+pub(crate) struct ThreadState {
+    info: shim::TaskInfo,
+    regs: [u64; shim::NREGS],
+    in_syscall: bool,
+    xstate: XstateBuf,
+}
+
+impl ThreadState {
+    /// Reads `t`'s identity and CPU state; `t` must be held at its safe point.
+    pub(crate) fn read(t: &TaskRef) -> Result<Self> {
+        let (regs, in_syscall) = t.regs()?;
+        Ok(Self {
+            info: t.info(),
+            regs,
+            in_syscall,
+            xstate: XstateBuf::read(t)?,
+        })
     }
-    if in_syscall {
-        flags |= image::TASK_IN_SYSCALL;
+
+    /// The FPU state read.
+    pub(crate) fn xstate(&self) -> &XstateBuf {
+        &self.xstate
     }
-    w.record(&Task {
-        pid: i.pid,
-        tgid: i.tgid,
-        ppid: i.ppid,
-        pgid: i.pgid,
-        sid: i.sid,
-        flags,
-        exit_signal: i.exit_signal,
-        exit_code: i.exit_code,
-        personality: i.personality,
-        mm: ids.mm,
-        files: ids.files,
-        fs: ids.fs,
-        sighand: ids.sighand,
-        signal: ids.signal,
-        creds: ids.creds,
-        set_child_tid: i.set_child_tid,
-        clear_child_tid: i.clear_child_tid,
-        robust_list: i.robust_list,
-        robust_list_len: i.robust_list_len,
-        comm: i.comm(),
-    })?;
-    w.record(&Regs { r: regs })?;
-    if xstate.size() > 0 {
-        w.record(&Xstate {
-            xstate_bv: xstate.xstate_bv(),
-            area: &xstate.buf,
+
+    /// Writes the task record and the CPU state.
+    pub(crate) fn write(&self, w: &mut ImageWriter<'_>, ids: &ProcessIds) -> Result {
+        let i = &self.info;
+        let mut flags = 0;
+        if i.flags & ti::LEADER != 0 {
+            flags |= image::TASK_LEADER;
+        }
+        if self.in_syscall {
+            flags |= image::TASK_IN_SYSCALL;
+        }
+        w.record(&Task {
+            pid: i.pid,
+            tgid: i.tgid,
+            ppid: i.ppid,
+            pgid: i.pgid,
+            sid: i.sid,
+            flags,
+            exit_signal: i.exit_signal,
+            exit_code: i.exit_code,
+            personality: i.personality,
+            mm: ids.mm,
+            files: ids.files,
+            fs: ids.fs,
+            sighand: ids.sighand,
+            signal: ids.signal,
+            creds: ids.creds,
+            set_child_tid: i.set_child_tid,
+            clear_child_tid: i.clear_child_tid,
+            robust_list: i.robust_list,
+            robust_list_len: i.robust_list_len,
+            comm: i.comm(),
         })?;
+        w.record(&Regs { r: self.regs })?;
+        if self.xstate.size() > 0 {
+            w.record(&Xstate {
+                xstate_bv: self.xstate.xstate_bv(),
+                area: &self.xstate.buf,
+            })?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Writes the resource limits of `t`'s process.

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_checkpoint: CKPT_IOC_CHECKPOINT and CKPT_IOC_CHECK from the outside --
+ * what happens to the target (stopped, resumed, killed), which errno each
+ * bad request gets, and that a failed checkpoint leaves nothing behind: no
+ * stopped task, no zombie, the target running on.
+ */
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "ckpt_util.h"
+#include "kselftest_harness.h"
+
+FIXTURE(ck) {
+	int dev;
+	int img;
+	char path[64];
+	volatile uint64_t *counter;
+	pid_t child;
+};
+
+FIXTURE_SETUP(ck)
+{
+	self->dev = ckpt_open();
+	if (self->dev < 0 && errno == ENOENT)
+		SKIP(return, "%s missing", CKPT_DEV);
+	ASSERT_LE(0, self->dev);
+	self->img = image_file(self->path, sizeof(self->path), "ck");
+	ASSERT_LE(0, self->img);
+	self->counter = shared_counter();
+	ASSERT_NE(NULL, self->counter);
+	self->child = 0;
+}
+
+FIXTURE_TEARDOWN(ck)
+{
+	if (self->child > 0)
+		kill_reap(self->child);
+	close(self->img);
+	unlink(self->path);
+	close(self->dev);
+}
+
+static uint64_t progress(volatile uint64_t *c, int ms)
+{
+	uint64_t a = *c;
+
+	sleep_ms(ms);
+	return *c - a;
+}
+
+TEST_F(ck, resume_keeps_running)
+{
+	uint64_t bytes = 0;
+
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img,
+				     CKPT_CHECKPOINT_RESUME, &bytes));
+	EXPECT_LT(4096, bytes);
+	EXPECT_EQ((off_t)bytes, lseek(self->img, 0, SEEK_END));
+	EXPECT_TRUE(has_magic(self->img));
+	EXPECT_LT(0, progress(self->counter, 50)) TH_LOG("target does not run on");
+	EXPECT_NE('T', proc_state(self->child));
+}
+
+TEST_F(ck, default_leaves_stopped)
+{
+	int status;
+
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img, CKPT_CHECKPOINT_STOP, NULL));
+	ASSERT_EQ(0, wait_state(self->child, 'T', 2000)) TH_LOG("state %c", proc_state(self->child));
+	EXPECT_EQ(0, progress(self->counter, 50));
+	/* The parent sees an ordinary job-control stop, and SIGCONT resumes it. */
+	ASSERT_EQ(self->child, waitpid(self->child, &status, WUNTRACED));
+	EXPECT_TRUE(WIFSTOPPED(status));
+	EXPECT_EQ(SIGSTOP, WSTOPSIG(status));
+	kill(self->child, SIGCONT);
+	EXPECT_LT(0, progress(self->counter, 100));
+}
+
+TEST_F(ck, kill_flag_kills)
+{
+	int status;
+
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img, CKPT_CHECKPOINT_KILL, NULL));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	self->child = 0;
+	EXPECT_TRUE(has_magic(self->img));
+}
+
+TEST_F(ck, stopped_target)
+{
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	kill(self->child, SIGSTOP);
+	ASSERT_EQ(0, wait_state(self->child, 'T', 2000));
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img,
+				     CKPT_CHECKPOINT_RESUME, NULL));
+	EXPECT_TRUE(has_magic(self->img));
+	/* Still stopped: a checkpoint does not continue a stopped job. */
+	EXPECT_EQ('T', proc_state(self->child));
+	kill(self->child, SIGCONT);
+	EXPECT_LT(0, progress(self->counter, 100));
+}
+
+static void echo_child(int ready, void *arg)
+{
+	int *p = arg;	/* p[0]: read end of "in", p[1]: write end of "out" */
+	char buf[16];
+	ssize_t n;
+
+	say_ready(ready);
+	/* Blocks in read(2) while being checkpointed. */
+	n = read(p[0], buf, sizeof(buf));
+	if (n > 0 && write(p[1], buf, n) != n)
+		_exit(2);
+	_exit(n > 0 ? 0 : 1);
+}
+
+TEST_F(ck, blocked_syscall_is_transparent)
+{
+	int in[2], out[2], fds[2], status;
+	char buf[16];
+
+	ASSERT_EQ(0, pipe(in));
+	ASSERT_EQ(0, pipe(out));
+	fds[0] = in[0];
+	fds[1] = out[1];
+	self->child = spawn_ready(echo_child, fds);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, wait_state(self->child, 'S', 2000));
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img,
+				     CKPT_CHECKPOINT_RESUME, NULL));
+	sleep_ms(20);
+	ASSERT_EQ(5, write(in[1], "hello", 5));
+	ASSERT_EQ(5, read(out[0], buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	self->child = 0;
+}
+
+TEST_F(ck, vanished_pid)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(0);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	EXPECT_EQ(-ESRCH, ckpt_checkpoint(self->dev, pid, self->img, 0, NULL));
+	EXPECT_EQ(-ESRCH, ckpt_checkpoint(self->dev, 0, self->img, 0, NULL));
+	EXPECT_EQ(-ESRCH, ckpt_checkpoint(self->dev, -5, self->img, 0, NULL));
+	EXPECT_EQ(0, lseek(self->img, 0, SEEK_END));
+}
+
+TEST_F(ck, kernel_thread)
+{
+	char reason[256];
+
+	/* pid 2 is kthreadd. */
+	EXPECT_EQ(-EINVAL, ckpt_checkpoint(self->dev, 2, self->img, 0, NULL));
+	EXPECT_EQ(EINVAL, ckpt_check(self->dev, 2, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "kernel thread")) TH_LOG("reason: %s", reason);
+}
+
+TEST_F(ck, self_is_refused)
+{
+	EXPECT_EQ(-EINVAL, ckpt_checkpoint(self->dev, getpid(), self->img, 0, NULL));
+}
+
+TEST_F(ck, bad_requests)
+{
+	struct ckpt_checkpoint_args a;
+	int ro;
+
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	EXPECT_EQ(-EINVAL, ckpt_checkpoint(self->dev, self->child, self->img,
+					   CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL, NULL));
+	EXPECT_EQ(-EINVAL, ckpt_checkpoint(self->dev, self->child, self->img, 1ULL << 40, NULL));
+	EXPECT_EQ(-EBADF, ckpt_checkpoint(self->dev, self->child, 999, 0, NULL));
+	ro = open("/proc/self/stat", O_RDONLY);
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(-EBADF, ckpt_checkpoint(self->dev, self->child, ro, 0, NULL));
+	close(ro);
+	memset(&a, 0, sizeof(a));
+	a.pid = self->child;
+	a.fd = self->img;
+	a.reserved[2] = 1;
+	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, (void *)16));
+	EXPECT_EQ(EFAULT, errno);
+	/* Nothing was written, and the target runs on. */
+	EXPECT_EQ(0, lseek(self->img, 0, SEEK_END));
+	EXPECT_LT(0, progress(self->counter, 50));
+}
+
+static void socket_child(int ready, void *arg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(ck, unsupported_fd_is_refused)
+{
+	char reason[256];
+	int r;
+
+	self->child = spawn_ready(socket_child, NULL);
+	ASSERT_LT(0, self->child);
+	r = ckpt_check(self->dev, self->child, reason, sizeof(reason));
+	EXPECT_EQ(EOPNOTSUPP, r);
+	EXPECT_NE(NULL, strstr(reason, "socket")) TH_LOG("reason: %s", reason);
+	EXPECT_NE(NULL, strstr(reason, "fd ")) TH_LOG("reason: %s", reason);
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, self->child, self->img, 0, NULL));
+	/* Refused before anything was written; the target is not left stopped. */
+	EXPECT_EQ(0, lseek(self->img, 0, SEEK_END));
+	sleep_ms(20);
+	EXPECT_EQ('S', proc_state(self->child));
+}
+
+TEST_F(ck, other_users_process)
+{
+	int status;
+	pid_t checker;
+
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	checker = fork();
+	ASSERT_LE(0, checker);
+	if (checker == 0) {
+		/* The device fd stays open across the privilege drop. */
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (ckpt_checkpoint(self->dev, self->child, self->img, 0, NULL) != -EPERM)
+			_exit(11);
+		if (ckpt_check(self->dev, self->child, NULL, 0) != EPERM)
+			_exit(12);
+		_exit(0);
+	}
+	ASSERT_EQ(checker, waitpid(checker, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, lseek(self->img, 0, SEEK_END));
+	EXPECT_LT(0, progress(self->counter, 50));
+}
+
+static void dirty_child(int ready, void *arg)
+{
+	size_t len = 32 << 20;
+	char *p = malloc(len);
+	size_t i;
+
+	if (!p)
+		_exit(4);
+	for (i = 0; i < len; i += 4096)
+		p[i] = (char)(i >> 12) | 1;
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+struct ckpt_job {
+	int dev, fd;
+	pid_t pid;
+	int ret;
+};
+
+static void *run_checkpoint(void *arg)
+{
+	struct ckpt_job *j = arg;
+
+	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, CKPT_CHECKPOINT_RESUME, NULL);
+	close(j->fd);
+	return NULL;
+}
+
+TEST_F(ck, target_killed_midway)
+{
+	struct ckpt_job job;
+	pthread_t th;
+	int p[2], status;
+	char buf[65536];
+	ssize_t n, total = 0;
+
+	self->child = spawn_ready(dirty_child, NULL);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, pipe(p));
+	job.dev = self->dev;
+	job.fd = p[1];
+	job.pid = self->child;
+	ASSERT_EQ(0, pthread_create(&th, NULL, run_checkpoint, &job));
+	/* The checkpoint fills the pipe and blocks; the target is parked. */
+	n = read(p[0], buf, sizeof(buf));
+	ASSERT_LT(0, n);
+	total += n;
+	kill(self->child, SIGKILL);
+	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	self->child = 0;
+	while ((n = read(p[0], buf, sizeof(buf))) > 0)
+		total += n;
+	pthread_join(th, NULL);
+	close(p[0]);
+	EXPECT_EQ(-ESRCH, job.ret) TH_LOG("ret %d after %zd bytes", job.ret, total);
+}
+
+TEST_HARNESS_MAIN
