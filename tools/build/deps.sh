@@ -53,4 +53,4 @@ if ! bindgen --version 2>/dev/null | grep -q "bindgen $BINDGEN_VERSION"; then
 fi
 
 # --- Kernel source from Debian's linux-source-7.2 ---------------------------
-"$here/kernel-source.sh"
+"$here/kernel-source.sh" >/dev/null

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Everything behind `make check` (which runs tools/build/deps.sh first):
+#
+#   1. build     make -k all: ckpt.ko, the tool, samples, selftests
+#   2. cargo     cargo test --locked in tools/ckpt
+#   3. judge     tests/vm/test_judge.sh, the log judge's own unit tests
+#   4. vm        tests/vm/run.sh check: KUnit at insmod, selftests and guest
+#                shell tests in QEMU, kernel log checks
+#
+# Prints each stage's result and ends with one line "N passed, N failed"
+# summing all stages (a build failure, or a stage that fails without
+# reporting a failed test, counts as one failure).  Exits 1 if anything
+# failed.  Stage logs: build/check/*.log; VM console: build/vm/console-check.log.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$HOME/.cargo/bin:$PATH
+logs=$top/build/check
+mkdir -p "$logs"
+
+passed=0 failed=0 skipped=0
+results=()
+t_all=$(date +%s)
+
+stage() { printf '\n== %s ==\n' "$*"; t_stage=$(date +%s); }
+took() { echo "$(( $(date +%s) - t_stage )) s"; }
+# record NAME PASSED FAILED SKIPPED NOTE
+record() {
+	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
+	results+=("$(printf '%-7s %s' "$1" "$5")")
+	echo "$1: $5"
+}
+# summary_of FILE: "P F S" from the last "N passed, N failed[, N skipped]" line.
+summary_of() {
+	tr -d '\r' < "$1" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/p' |
+		tail -n1 | awk '{ print $1, $2, ($3 == "" ? 0 : $3) }'
+}
+
+# --- 1. build ---------------------------------------------------------------------
+stage "build: make -k all"
+# Drop the copies in build/ so a failed build cannot leave an old module or
+# tool behind for the VM to test.
+rm -f build/ckpt.ko build/ckpt
+build_ok=1
+if make -k --no-print-directory all > "$logs/build.log" 2>&1; then
+	record build 0 0 0 "ok ($(took))"
+else
+	build_ok=0
+	grep -E 'error|Error|warning:' "$logs/build.log" | head -n 40 || true
+	echo "--- last lines of $logs/build.log:"
+	tail -n 25 "$logs/build.log"
+	record build 0 1 0 "FAILED ($(took)); log: $logs/build.log"
+fi
+
+# --- 2. cargo test ------------------------------------------------------------------
+stage "cargo: cargo test --locked (tools/ckpt)"
+if [ -f tools/ckpt/Cargo.toml ]; then
+	set +e
+	(cd tools/ckpt && cargo test --locked) > "$logs/cargo.log" 2>&1
+	rc=$?
+	set -e
+	read -r p f s < <(sed -nE 's/.*test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/p' \
+		"$logs/cargo.log" | awk '{ p += $1; f += $2; s += $3 } END { print p + 0, f + 0, s + 0 }') || true
+	if [ "$rc" != 0 ]; then
+		grep -E '^(---- |test .* FAILED|error(\[|:))' "$logs/cargo.log" | head -n 40 || true
+		echo "--- last lines of $logs/cargo.log:"
+		tail -n 25 "$logs/cargo.log"
+		[ "$f" != 0 ] || f=1    # failed without a failing test: did not build
+	fi
+	record cargo "$p" "$f" "$s" "$p passed, $f failed, $s ignored ($(took))"
+else
+	record cargo 0 1 0 "FAILED: tools/ckpt/Cargo.toml missing"
+fi
+
+# --- 3. judge unit tests ------------------------------------------------------------
+stage "judge: tests/vm/test_judge.sh"
+set +e
+tests/vm/test_judge.sh > "$logs/judge.log" 2>&1
+rc=$?
+set -e
+read -r p f s < <(summary_of "$logs/judge.log") || true
+p=${p:-0} f=${f:-0}
+if [ "$rc" != 0 ]; then
+	grep -A20 '^not ok' "$logs/judge.log" | head -n 60 || tail -n 20 "$logs/judge.log"
+	[ "$f" != 0 ] || f=1
+fi
+record judge "$p" "$f" 0 "$p passed, $f failed ($(took))"
+
+# --- 4. VM --------------------------------------------------------------------------
+stage "vm: tests/vm/run.sh check"
+if [ ! -f build/ckpt.ko ]; then
+	record vm 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	set +e
+	tests/vm/run.sh check 2>&1 | tee "$logs/vm.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r p f s < <(summary_of "$logs/vm.log") || true
+	p=${p:-0} f=${f:-0} s=${s:-0}
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	record vm "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took))"
+fi
+
+# --- summary ------------------------------------------------------------------------
+printf '\n== summary (%d s) ==\n' "$(( $(date +%s) - t_all ))"
+printf '%s\n' "${results[@]}"
+[ "$skipped" = 0 ] || echo "($skipped skipped)"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$build_ok" = 1 ]

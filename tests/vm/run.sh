@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the guest kernel in QEMU with ckpt.ko and the test programs, and
+# judge the result.
+#
+#   tests/vm/run.sh [--disk FILE] check|demo|bench|shell
+#
+#   check   run /guest/check.sh (selftests, guest shell tests); print the
+#           failures and "N passed, N failed, N skipped"; exit 1 on failure
+#   demo    run /guest/demo.sh with the console shown live, then judge
+#   bench   run /guest/bench.sh and print its "BENCH ..." lines, then judge
+#   shell   interactive shell in the VM (Ctrl-A X quits QEMU); not judged
+#
+#   --disk FILE     attach FILE as a virtio-blk disk (/dev/vda in the guest),
+#                   creating a 64 MiB raw file first if it does not exist;
+#                   same as CKPT_VM_DISK=FILE
+#
+# Environment:
+#   CKPT_VM_TIMEOUT    seconds before the VM is killed (check, demo: 600;
+#                      bench: 1800); a timeout is a failure
+#   CKPT_KVM=1         use KVM (-accel kvm -cpu host,-arch-capabilities)
+#                      instead of TCG
+#   CKPT_VM_DISK       see --disk
+#   CKPT_VM_LEAK_WAIT  seconds to wait after rmmod before the final kmemleak
+#                      scan (default 5: kmemleak ignores younger objects)
+#   CKPT_VM_APPEND     extra kernel command line arguments
+#   CKPT_KDIR          kernel build dir (default: the one in build/kdir)
+#   CKPT_KO            module to load (default: build/ckpt.ko)
+#   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
+#
+# Inputs are what `make all` leaves in build/: ckpt.ko, ckpt (the tool, if
+# built), samples/, selftests/.  Outputs go to build/vm/: the initramfs and
+# console-MODE.log, the full serial console of the last run of MODE.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=$top/build
+vm=$B/vm
+
+usage() { awk 'NR >= 6 && /^#/ { sub(/^# ?/, ""); print; next } NR >= 6 { exit }' "$0"; }
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+mode=
+disk=${CKPT_VM_DISK:-}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
+	--disk=*) disk=${1#--disk=}; shift ;;
+	check|demo|bench|shell) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[ -n "$mode" ] || { usage >&2; exit 2; }
+
+# --- inputs -------------------------------------------------------------------
+if [ -n "${CKPT_KDIR:-}" ]; then
+	kdir=$CKPT_KDIR
+elif [ -f "$B/kdir" ]; then
+	kdir=$(cat "$B/kdir")
+else
+	die "no kernel: run 'make kernel' first (or set CKPT_KDIR)"
+fi
+bzimage=$kdir/arch/x86/boot/bzImage
+gen_cpio=$kdir/usr/gen_init_cpio
+[ -f "$bzimage" ] || die "$bzimage missing: run 'make kernel'"
+[ -x "$gen_cpio" ] || die "$gen_cpio missing: run 'make kernel'"
+ko=${CKPT_KO:-$B/ckpt.ko}
+[ -f "$ko" ] || echo "run.sh: warning: $ko missing ('make module'); the guest will report insmod failure" >&2
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
+if command -v readelf >/dev/null && readelf -l "$busybox" | grep -q 'program interpreter'; then
+	die "$busybox is dynamically linked (apt-get install busybox-static)"
+fi
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
+
+# --- initramfs ----------------------------------------------------------------
+# Described as a gen_init_cpio list: no staging tree, no root needed, and one
+# process writes the ~300 busybox applet links.
+# Several runs may share build/ (the lead's and a helper's): each builds and
+# boots private files and publishes them under the fixed names when done.
+mkdir -p "$vm"
+list=$vm/.initramfs.$$.list
+initrd=$vm/.initramfs.$$.cpio.gz
+log=$vm/.console-$mode.$$.log
+final_log=$vm/console-$mode.log
+cleanup() {
+	[ ! -f "$list" ] || mv -f "$list" "$vm/initramfs.list"
+	[ ! -f "$initrd" ] || mv -f "$initrd" "$vm/initramfs.cpio.gz"
+	[ ! -f "$log" ] || mv -f "$log" "$final_log"
+}
+trap cleanup EXIT
+{
+	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
+		/guest /samples /selftests; do
+		echo "dir $d 0755 0 0"
+	done
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "file /bin/busybox $busybox 0755 0 0"
+	"$busybox" --list-full | while read -r applet; do
+		[ "$applet" = bin/busybox ] || echo "slink /$applet /bin/busybox 0777 0 0"
+	done
+	echo "file /init $top/tests/vm/guest/init 0755 0 0"
+	if [ -f "$ko" ]; then
+		echo "file /ckpt.ko $ko 0644 0 0"
+	fi
+	if [ -f "$B/ckpt" ]; then
+		echo "file /ckpt $B/ckpt 0755 0 0"
+		echo "slink /bin/ckpt /ckpt 0777 0 0"
+	fi
+	# Only binaries whose source still exists (no stale tests).
+	for src in "$top"/samples/*.c "$top"/tests/selftests/*.c; do
+		[ -f "$src" ] || continue
+		name=$(basename "$src" .c)
+		case $src in
+		"$top"/samples/*) sub=samples ;;
+		*) sub=selftests ;;
+		esac
+		[ -f "$B/$sub/$name" ] || die "$B/$sub/$name missing: run 'make userprogs'"
+		echo "file /$sub/$name $B/$sub/$name 0755 0 0"
+	done
+	(cd "$top/tests/vm/guest" && find . -mindepth 1 ! -name init | LC_ALL=C sort) |
+		while read -r f; do
+			f=${f#./}
+			if [ -d "$top/tests/vm/guest/$f" ]; then
+				echo "dir /guest/$f 0755 0 0"
+			else
+				echo "file /guest/$f $top/tests/vm/guest/$f 0755 0 0"
+			fi
+		done
+} > "$list"
+"$gen_cpio" "$list" | gzip -1 > "$initrd"
+
+# --- QEMU ---------------------------------------------------------------------
+if [ "${CKPT_KVM:-0}" = 1 ]; then
+	accel=(-accel kvm -cpu host,-arch-capabilities)
+else
+	accel=(-accel tcg -cpu max)
+fi
+drive=()
+if [ -n "$disk" ]; then
+	if [ ! -e "$disk" ]; then
+		truncate -s 64M "$disk"
+		echo "run.sh: created 64 MiB disk $disk"
+	fi
+	drive=(-drive "file=$disk,format=raw,if=virtio")
+fi
+append="console=ttyS0 panic=-1 loglevel=7 ckpt.mode=$mode"
+append+=" ckpt.leakwait=${CKPT_VM_LEAK_WAIT:-5} ${CKPT_VM_APPEND:-}"
+qemu=(qemu-system-x86_64 "${accel[@]}" -m 2G -smp 2 -no-reboot -nic none
+      -kernel "$bzimage" -initrd "$initrd" -append "$append" "${drive[@]}")
+
+if [ "$mode" = shell ]; then
+	echo "run.sh: interactive VM; exit the shell to power off, Ctrl-A X to kill QEMU"
+	echo "run.sh: console log: $final_log"
+	"${qemu[@]}" -display none \
+		-chardev "stdio,id=con,mux=on,signal=off,logfile=$log" \
+		-serial chardev:con -mon chardev=con,mode=readline
+	exit
+fi
+
+case $mode in
+bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
+*) timeout=${CKPT_VM_TIMEOUT:-600} ;;
+esac
+# --foreground: Ctrl-C still reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
+run_qemu() { timeout --foreground -k 10 "$timeout" "${qemu[@]}" -nographic </dev/null 2>&1; }
+start=$(date +%s%N)
+set +e
+if [ "$mode" = demo ]; then
+	run_qemu | tee "$log"
+	qrc=${PIPESTATUS[0]}
+else
+	run_qemu > "$log"
+	qrc=$?
+fi
+set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+judge=(--mode "$mode")
+[ "${CKPT_VM_VERBOSE:-0}" != 1 ] || judge+=(-v)
+case $qrc in
+0) ;;
+124|137)
+	echo "run.sh: TIMEOUT: the VM did not finish within $timeout s (CKPT_VM_TIMEOUT); killed"
+	judge+=(--timed-out "$timeout") ;;
+*) echo "run.sh: qemu exited with status $qrc" ;;
+esac
+
+if [ "$mode" = bench ]; then
+	tr -d '\r' < "$log" | grep '^BENCH ' || echo "run.sh: no BENCH lines in the console log"
+fi
+printf 'vm %s: %d.%d s; console log: %s\n' "$mode" $((ms / 1000)) $((ms % 1000 / 100)) "$final_log"
+set +e
+"$top/tests/vm/judge.py" "${judge[@]}" "$log"
+jrc=$?
+set -e
+if [ $jrc = 0 ] && [ "$qrc" != 0 ]; then
+	echo "run.sh: failing: qemu exited with status $qrc" >&2
+	jrc=1
+fi
+exit $jrc
