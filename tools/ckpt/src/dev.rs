@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/ckpt` and its ioctls: the only `unsafe` code of the tool.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use crate::uapi::{
+    CkptCheckArgs, CkptCheckpointArgs, CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT,
+    CKPT_IOC_VERSION, CKPT_REASON_LEN,
+};
+
+/// A uapi struct and the ioctl request that takes it.
+trait Request {
+    /// The `CKPT_IOC_*` number whose size field is `size_of::<Self>()`.
+    const REQUEST: u32;
+}
+
+impl Request for CkptVersion {
+    const REQUEST: u32 = CKPT_IOC_VERSION;
+}
+
+impl Request for CkptCheckpointArgs {
+    const REQUEST: u32 = CKPT_IOC_CHECKPOINT;
+}
+
+impl Request for CkptCheckArgs {
+    const REQUEST: u32 = CKPT_IOC_CHECK;
+}
+
+/// An open `/dev/ckpt`.
+#[derive(Debug)]
+pub struct Device {
+    file: File,
+    path: PathBuf,
+}
+
+/// The answer of `CKPT_IOC_CHECK`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckResult {
+    /// 0 if the target can be checkpointed now, else a positive errno.
+    pub status: i32,
+    /// Why not (may be empty).
+    pub reason: String,
+}
+
+/// The bytes of a NUL-terminated C string in a fixed-size array, lossily as UTF-8.
+pub fn c_string(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+impl Device {
+    /// Opens the device read-write, or read-only if writing is not allowed
+    /// (enough for [`Device::version`]).
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                OpenOptions::new().read(true).open(path)?
+            }
+            r => r?,
+        };
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path it was opened as.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn ioctl<T: Request>(&self, arg: &mut T) -> io::Result<()> {
+        // SAFETY: `T::REQUEST` is the `CKPT_IOC_*` number made for the
+        // `#[repr(C)]` uapi struct `T` (it encodes `size_of::<T>()`), `arg` is
+        // a valid, exclusive pointer to such a struct for the whole call, and
+        // the kernel reads and writes at most that many bytes through it. The
+        // fd is open and owned by `self`.
+        let r = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                T::REQUEST as _,
+                arg as *mut T as *mut libc::c_void,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `CKPT_IOC_VERSION`.
+    pub fn version(&self) -> io::Result<CkptVersion> {
+        let mut v = CkptVersion {
+            abi_version: 0,
+            image_major: 0,
+            image_minor: 0,
+            features: 0,
+            release: [0; 64],
+        };
+        self.ioctl(&mut v)?;
+        Ok(v)
+    }
+
+    /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` to `out`; returns
+    /// the byte count the module reports.
+    pub fn checkpoint(&self, pid: i32, out: BorrowedFd<'_>, flags: u64) -> io::Result<u64> {
+        let mut a = CkptCheckpointArgs {
+            pid,
+            fd: out.as_raw_fd(),
+            flags,
+            ..Default::default()
+        };
+        self.ioctl(&mut a)?;
+        Ok(a.bytes)
+    }
+
+    /// `CKPT_IOC_CHECK`.
+    pub fn check(&self, pid: i32) -> io::Result<CheckResult> {
+        let mut a = CkptCheckArgs {
+            pid,
+            status: 0,
+            reserved: [0; 2],
+            reason: [0; CKPT_REASON_LEN],
+        };
+        self.ioctl(&mut a)?;
+        Ok(CheckResult {
+            status: a.status,
+            reason: c_string(&a.reason),
+        })
+    }
+}
+
+/// Asks for a pipe buffer of `size` bytes (`F_SETPIPE_SZ`), so that the
+/// module writes big chunks; fails harmlessly (e.g. above
+/// `/proc/sys/fs/pipe-max-size` for non-root).
+pub fn set_pipe_size(pipe: BorrowedFd<'_>, size: usize) -> io::Result<()> {
+    let size =
+        libc::c_int::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: F_SETPIPE_SZ takes an int argument and touches no memory of
+    // ours; `pipe` is a valid open fd for the duration of the call.
+    let r = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The signals that end a process when a user gives up (`SIGINT`, `SIGTERM`,
+/// `SIGHUP`), blocked so that one thread can wait for them.
+pub struct TermSignals(libc::sigset_t);
+
+impl TermSignals {
+    /// Blocks them in the calling thread and in the threads it creates
+    /// afterwards.
+    pub fn block() -> io::Result<Self> {
+        // SAFETY: `sigset_t` is plain old data for which all-zero bytes are a
+        // valid value; `sigemptyset` then initializes it properly.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a valid, exclusive `sigset_t`; the signal numbers
+        // are valid, so these calls cannot fail.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+        }
+        // SAFETY: `set` is initialized; the old mask is not asked for.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        Ok(Self(set))
+    }
+
+    /// Waits until one of them is pending and takes it; returns its number.
+    pub fn wait(&self) -> io::Result<i32> {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `self.0` is an initialized signal set and `sig` a valid
+        // `int` to store the result in.
+        let r = unsafe { libc::sigwait(&self.0, &mut sig) };
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        Ok(sig)
+    }
+}

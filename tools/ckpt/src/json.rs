@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The JSON form of an image, built record by record; the schema is
+//! documented in [`crate::show`].
+
+use serde_json::{json, Map, Value};
+
+use crate::image::*;
+use crate::names;
+use crate::reader::{Entry, Item};
+
+type Obj = Map<String, Value>;
+
+/// A byte string as a JSON string.
+fn s(b: &[u8]) -> Value {
+    Value::String(String::from_utf8_lossy(b).into_owned())
+}
+
+/// An object from a `json!` literal.
+fn obj(v: Value) -> Obj {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("json! object literal"),
+    }
+}
+
+/// An address space being collected.
+struct MmAcc {
+    id: u32,
+    obj: Obj,
+    vmas: Vec<Value>,
+    pages: u64,
+    page_records: u64,
+    addrs: Vec<u64>,
+}
+
+/// Collects the records of an image into one JSON document.
+pub struct Builder {
+    list_pages: bool,
+    header: Value,
+    tasks: Vec<Obj>,
+    mms: Vec<MmAcc>,
+    files: Vec<Value>,
+    pipes: Vec<Value>,
+    fdtables: Vec<(Obj, Vec<Value>)>,
+    fs: Vec<Value>,
+    sighands: Vec<Value>,
+    signals: Vec<Value>,
+    creds: Vec<Value>,
+    end: Value,
+    skipped: Vec<Value>,
+}
+
+/// A signal queue.
+pub fn queue(q: &SigQueue<'_>) -> Value {
+    let queued: Vec<Value> = (0..q.len())
+        .map(|i| {
+            let g = q.get(i);
+            json!({"signo": g.signo(), "code": g.code(), "info_hex": names::hex(g.info)})
+        })
+        .collect();
+    json!({"pending": q.pending, "queued": queued})
+}
+
+/// The header record.
+pub fn header(h: &Header<'_>) -> Value {
+    json!({
+        "format_major": h.format_major,
+        "format_minor": h.format_minor,
+        "arch": h.arch,
+        "flags": h.flags,
+        "page_size": h.page_size,
+        "xstate_size": h.xstate_size,
+        "xfeatures": h.xfeatures,
+        "time_ns": h.time_ns,
+        "time": names::utc(h.time_ns),
+        "root_pid": h.root_pid,
+        "ntasks": h.ntasks,
+        "kernel_release": s(h.kernel_release),
+        "hostname": s(h.hostname),
+        "writer": s(h.writer),
+    })
+}
+
+/// A task record (without its per-task records).
+pub fn task(t: &Task<'_>) -> Obj {
+    obj(json!({
+        "pid": t.pid,
+        "tgid": t.tgid,
+        "ppid": t.ppid,
+        "pgid": t.pgid,
+        "sid": t.sid,
+        "flags": t.flags,
+        "flag_names": names::bit_names(t.flags as u64, names::TASK_FLAGS),
+        "exit_signal": t.exit_signal,
+        "exit_code": t.exit_code,
+        "personality": t.personality,
+        "mm": t.mm,
+        "files": t.files,
+        "fs": t.fs,
+        "sighand": t.sighand,
+        "signal": t.signal,
+        "creds": t.creds,
+        "set_child_tid": t.set_child_tid,
+        "clear_child_tid": t.clear_child_tid,
+        "robust_list": t.robust_list,
+        "robust_list_len": t.robust_list_len,
+        "comm": s(t.comm),
+    }))
+}
+
+/// A mapping.
+pub fn vma(v: &Vma<'_>) -> Value {
+    json!({
+        "start": v.start,
+        "end": v.end,
+        "pgoff": v.pgoff,
+        "prot": v.prot,
+        "prot_str": names::prot_str(v),
+        "flags": v.flags,
+        "backing": v.backing,
+        "backing_name": backing::name(v.backing),
+        "file": v.file,
+        "name": s(v.name),
+    })
+}
+
+/// An address-space record (without its mappings and pages).
+pub fn mm(m: &MmRec<'_>) -> Obj {
+    let mut o = obj(json!({"id": m.id, "nr_vmas": m.nr_vmas}));
+    for (n, v) in MM_LAYOUT_NAMES.iter().zip(m.layout) {
+        o.insert(n.to_string(), json!(v));
+    }
+    o.insert("auxv_len".into(), json!(m.auxv_len));
+    o.insert("auxv".into(), json!(&m.auxv[..m.auxv_len as usize]));
+    o.insert("exe".into(), s(m.exe));
+    o
+}
+
+/// A file record.
+pub fn file(f: &FileRec<'_>) -> Value {
+    json!({
+        "id": f.id,
+        "kind": f.kind,
+        "kind_name": filekind::name(f.kind),
+        "flags": f.flags,
+        "mode": f.mode,
+        "pos": f.pos,
+        "size": f.size,
+        "mtime_ns": f.mtime_ns,
+        "rdev": f.rdev,
+        "pipe": f.pipe,
+        "path": s(f.path),
+    })
+}
+
+/// A signal-handler table, all 64 actions.
+pub fn sighand(sh: &Sighand) -> Value {
+    let action: Vec<Value> = sh
+        .action
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({
+                "signo": i + 1,
+                "name": names::signal(i as i32 + 1),
+                "handler": a.handler,
+                "flags": a.flags,
+                "restorer": a.restorer,
+                "mask": a.mask,
+            })
+        })
+        .collect();
+    json!({"id": sh.id, "action": action})
+}
+
+/// Credentials.
+pub fn creds(c: &Creds<'_>) -> Value {
+    let groups: Vec<u32> = (0..c.ngroups()).map(|i| c.group(i)).collect();
+    json!({
+        "id": c.id,
+        "uids": c.uids,
+        "gids": c.gids,
+        "caps": c.caps,
+        "securebits": c.securebits,
+        "no_new_privs": c.no_new_privs,
+        "groups": groups,
+    })
+}
+
+impl Builder {
+    /// A builder; `list_pages` adds every page address to the document.
+    pub fn new(list_pages: bool) -> Self {
+        Self {
+            list_pages,
+            header: Value::Null,
+            tasks: Vec::new(),
+            mms: Vec::new(),
+            files: Vec::new(),
+            pipes: Vec::new(),
+            fdtables: Vec::new(),
+            fs: Vec::new(),
+            sighands: Vec::new(),
+            signals: Vec::new(),
+            creds: Vec::new(),
+            end: Value::Null,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Adds a field to the last task (the order checker guarantees one).
+    fn task_field(&mut self, key: &str, v: Value) {
+        if let Some(t) = self.tasks.last_mut() {
+            t.insert(key.to_string(), v);
+        }
+    }
+
+    /// Adds one record, checked by the reader.
+    pub fn add(&mut self, e: &Entry<'_>) {
+        let r = match e.item {
+            Item::Record(r) => r,
+            Item::Skipped => {
+                let h = &e.header;
+                self.skipped.push(json!({
+                    "index": e.index,
+                    "offset": e.offset,
+                    "kind": h.kind,
+                    "version": h.version,
+                    "len": h.len,
+                }));
+                return;
+            }
+        };
+        match r {
+            AnyRecord::Header(h) => self.header = header(&h),
+            AnyRecord::End(end) => {
+                let a = end.account;
+                self.end = json!({"account": {
+                    "records": a.records, "bytes": a.bytes, "chain": a.chain,
+                }});
+            }
+            AnyRecord::Task(t) => self.tasks.push(task(&t)),
+            AnyRecord::Rlimits(r) => self.task_field("rlimits", json!(r.lim)),
+            AnyRecord::Regs(r) => {
+                let mut regs = Obj::new();
+                let mut hex = Obj::new();
+                for (n, v) in REG_NAMES.iter().zip(r.r) {
+                    regs.insert(n.to_string(), json!(v));
+                    hex.insert(n.to_string(), json!(format!("{v:#x}")));
+                }
+                self.task_field("regs", Value::Object(regs));
+                self.task_field("regs_hex", Value::Object(hex));
+            }
+            AnyRecord::Xstate(x) => self.task_field(
+                "xstate",
+                json!({"xstate_bv": x.xstate_bv, "size": x.area.len()}),
+            ),
+            AnyRecord::ThreadSignals(t) => self.task_field(
+                "signals",
+                json!({
+                    "blocked": t.blocked,
+                    "altstack_sp": t.altstack_sp,
+                    "altstack_size": t.altstack_size,
+                    "altstack_flags": t.altstack_flags,
+                    "pending": queue(&t.pending),
+                }),
+            ),
+            AnyRecord::Mm(m) => self.mms.push(MmAcc {
+                id: m.id,
+                obj: mm(&m),
+                vmas: Vec::new(),
+                pages: 0,
+                page_records: 0,
+                addrs: Vec::new(),
+            }),
+            AnyRecord::Vma(v) => {
+                if let Some(m) = self.mms.last_mut() {
+                    m.vmas.push(vma(&v));
+                }
+            }
+            AnyRecord::Pages(p) => {
+                let list = self.list_pages;
+                if let Some(m) = self.mms.iter_mut().rev().find(|m| m.id == p.mm) {
+                    m.pages += p.count() as u64;
+                    m.page_records += 1;
+                    if list {
+                        m.addrs.extend((0..p.count()).map(|i| p.addr(i)));
+                    }
+                }
+            }
+            AnyRecord::File(f) => self.files.push(file(&f)),
+            AnyRecord::Pipe(p) => self.pipes.push(json!({
+                "id": p.id,
+                "capacity": p.capacity,
+                "data_len": p.data.len(),
+                "data_hex": names::hex(p.data),
+            })),
+            AnyRecord::Files(f) => self
+                .fdtables
+                .push((obj(json!({"id": f.id, "count": f.count})), Vec::new())),
+            AnyRecord::Fd(f) => {
+                if let Some((_, fds)) = self.fdtables.last_mut() {
+                    fds.push(json!({
+                        "fd": f.fd,
+                        "file": f.file,
+                        "flags": f.flags,
+                        "cloexec": f.flags & FD_CLOEXEC != 0,
+                    }));
+                }
+            }
+            AnyRecord::Fs(f) => self.fs.push(json!({
+                "id": f.id,
+                "umask": f.umask,
+                "cwd": s(f.cwd),
+                "root": s(f.root),
+            })),
+            AnyRecord::Sighand(sh) => self.sighands.push(sighand(&sh)),
+            AnyRecord::Signal(sg) => {
+                let itimers: Vec<Value> = sg
+                    .itimers
+                    .iter()
+                    .map(|t| json!({"value_ns": t.value_ns, "interval_ns": t.interval_ns}))
+                    .collect();
+                self.signals.push(json!({
+                    "id": sg.id,
+                    "itimers": itimers,
+                    "shared": queue(&sg.shared),
+                }));
+            }
+            AnyRecord::Creds(c) => self.creds.push(creds(&c)),
+        }
+    }
+
+    /// The document.
+    pub fn finish(self) -> Value {
+        let mms: Vec<Value> = self
+            .mms
+            .into_iter()
+            .map(|m| {
+                let mut o = m.obj;
+                o.insert("vmas".into(), Value::Array(m.vmas));
+                let mut pages = obj(json!({
+                    "count": m.pages,
+                    "bytes": m.pages * PAGE_SIZE as u64,
+                    "records": m.page_records,
+                }));
+                if self.list_pages {
+                    pages.insert("addrs".into(), json!(m.addrs));
+                }
+                o.insert("pages".into(), Value::Object(pages));
+                Value::Object(o)
+            })
+            .collect();
+        let fdtables: Vec<Value> = self
+            .fdtables
+            .into_iter()
+            .map(|(mut o, fds)| {
+                o.insert("fds".into(), Value::Array(fds));
+                Value::Object(o)
+            })
+            .collect();
+        let mut doc = obj(json!({
+            "header": self.header,
+            "tasks": self.tasks,
+            "mms": mms,
+            "files": self.files,
+            "pipes": self.pipes,
+            "fdtables": fdtables,
+            "fs": self.fs,
+            "sighands": self.sighands,
+            "signals": self.signals,
+            "creds": self.creds,
+            "end": self.end,
+        }));
+        if !self.skipped.is_empty() {
+            doc.insert("skipped".into(), Value::Array(self.skipped));
+        }
+        Value::Object(doc)
+    }
+}

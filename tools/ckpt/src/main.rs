@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `ckpt`: checkpoint Linux processes with the ckpt kernel module, and
+//! inspect the images it writes.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use ckpt::checkpoint::{self, Failure, Output};
+use ckpt::dev::{c_string, Device};
+use ckpt::reader::Cause;
+use ckpt::show::{self, ShowError};
+use ckpt::{errno, image, uapi};
+
+#[derive(Parser)]
+#[command(
+    name = "ckpt",
+    version,
+    about = "Checkpoint Linux processes with the ckpt kernel module, and inspect their images"
+)]
+struct Cli {
+    /// The ckpt device
+    #[arg(long, global = true, value_name = "PATH", default_value = "/dev/ckpt")]
+    device: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the versions and features of the module and of this tool
+    Version,
+    /// Write the image of a process (and its threads) to a file
+    Checkpoint {
+        /// The process
+        #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+        pid: i32,
+        /// Output file, `-` for standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Let the process run on afterwards (default: leave it stopped)
+        #[arg(long, conflicts_with = "kill")]
+        leave_running: bool,
+        /// Kill the process afterwards
+        #[arg(long)]
+        kill: bool,
+        /// Show neither progress nor the final summary
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Tell whether a process can be checkpointed now, and if not why
+    Check {
+        /// The process
+        #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+        pid: i32,
+    },
+    /// Verify an image and print what it holds
+    Show {
+        /// The image, `-` for standard input
+        file: PathBuf,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+        /// List the address of every saved page
+        #[arg(long)]
+        pages: bool,
+    },
+}
+
+/// A failed command: its exit code and its one-line message (none if
+/// already reported).
+struct Fail(u8, Option<String>);
+
+impl Fail {
+    fn new(code: u8, msg: impl Into<String>) -> Self {
+        Self(code, Some(msg.into()))
+    }
+}
+
+type Res = Result<(), Fail>;
+
+fn open_device(path: &Path) -> Result<Device, Fail> {
+    Device::open(path).map_err(|e| Fail::new(1, errno::open_device(path, &e)))
+}
+
+fn version(dev_path: &Path) -> Res {
+    println!(
+        "tool:     ckpt {}, image format {}.{}, ioctl abi {}",
+        env!("CARGO_PKG_VERSION"),
+        image::FORMAT_MAJOR,
+        image::FORMAT_MINOR,
+        uapi::CKPT_ABI_VERSION
+    );
+    let dev = open_device(dev_path)?;
+    let v = dev
+        .version()
+        .map_err(|e| Fail::new(1, errno::version(dev_path, &e)))?;
+    println!(
+        "module:   {}, image format {}.{}, ioctl abi {}",
+        c_string(&v.release),
+        v.image_major,
+        v.image_minor,
+        v.abi_version
+    );
+    let feats = [
+        (uapi::CKPT_FEAT_CHECKPOINT, "checkpoint"),
+        (uapi::CKPT_FEAT_RESTART, "restart"),
+        (uapi::CKPT_FEAT_SHELL, "shell"),
+        (uapi::CKPT_FEAT_LSM_WATCH, "lsm-watch"),
+    ];
+    let mut names: Vec<String> = feats
+        .iter()
+        .filter(|(b, _)| v.features & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let unknown = v.features & !feats.iter().fold(0, |m, (b, _)| m | b);
+    if unknown != 0 {
+        names.push(format!("unknown {unknown:#x}"));
+    }
+    if names.is_empty() {
+        names.push("none".into());
+    }
+    println!("features: {} ({:#x})", names.join(", "), v.features);
+    if v.abi_version != uapi::CKPT_ABI_VERSION {
+        return Err(Fail::new(
+            1,
+            format!(
+                "the module speaks ioctl abi {}, this tool {}: use the tool built with the module",
+                v.abi_version,
+                uapi::CKPT_ABI_VERSION
+            ),
+        ));
+    }
+    if v.image_major != image::FORMAT_MAJOR {
+        eprintln!(
+            "ckpt: warning: the module writes image format {}.x, this tool reads {}.x: \
+             `ckpt show` will not read its images; use the tool built with the module",
+            v.image_major,
+            image::FORMAT_MAJOR
+        );
+    }
+    Ok(())
+}
+
+fn check(dev_path: &Path, pid: i32) -> Res {
+    let dev = open_device(dev_path)?;
+    let r = dev
+        .check(pid)
+        .map_err(|e| Fail::new(1, errno::check(dev_path, pid, &e)))?;
+    if r.status == 0 {
+        println!("{pid} can be checkpointed");
+        return Ok(());
+    }
+    let reason = if r.reason.is_empty() {
+        errno::text(&io::Error::from_raw_os_error(r.status))
+    } else {
+        r.reason
+    };
+    println!(
+        "{pid} cannot be checkpointed: {reason} ({})",
+        errno::name(r.status)
+    );
+    Err(Fail(1, None))
+}
+
+fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bool) -> Res {
+    let dev = open_device(dev_path)?;
+    let out = if output == Path::new("-") {
+        Output::stdout().map_err(|e| Fail::new(1, e.to_string()))?
+    } else {
+        Output::create(output).map_err(|e| {
+            Fail::new(
+                1,
+                format!(
+                    "{}: cannot create: {}",
+                    output.display(),
+                    errno::describe(&e)
+                ),
+            )
+        })?
+    };
+    let name = out.name().to_string();
+    match checkpoint::run(&dev, pid, flags, out, !quiet) {
+        Ok(o) => {
+            if !quiet {
+                eprintln!(
+                    "checkpointed {pid}: {} bytes in {:.2} s",
+                    o.bytes,
+                    o.elapsed.as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Err(f) => Err(Fail::new(
+            1,
+            match f {
+                Failure::Ioctl(e) => errno::checkpoint(dev_path, pid, &e),
+                Failure::Pipe(e) => {
+                    format!("reading the image from the module: {}", errno::describe(&e))
+                }
+                Failure::Write(n, e) => format!("{n}: write error: {}", errno::describe(&e)),
+                Failure::Size { reported, copied } => format!(
+                    "the module reports {reported} bytes but {copied} arrived; image of {pid} \
+                     not written to {name}: report this bug"
+                ),
+            },
+        )),
+    }
+}
+
+fn do_show(file: &Path, opts: &show::Options) -> Res {
+    let name = file.display();
+    let input: Box<dyn Read> =
+        if file == Path::new("-") {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(File::open(file).map_err(|e| {
+                Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e)))
+            })?)
+        };
+    // Large reads: the payloads of page records are up to 2 MiB.
+    let input = io::BufReader::with_capacity(1 << 20, input);
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    match show::show(input, &mut out, opts) {
+        Ok(_) => Ok(()),
+        Err(ShowError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(ShowError::Write(e)) => Err(Fail::new(1, format!("writing the output: {e}"))),
+        Err(ShowError::Read(e)) => {
+            let _ = out.flush();
+            // The format of this line is relied upon: `FILE: record #N (...): what`.
+            eprintln!("{name}: {e}");
+            let code = match e.cause {
+                Cause::Image(_) => 2,
+                Cause::Io(_) => 1,
+            };
+            Err(Fail(code, None))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match &cli.command {
+        Command::Version => version(&cli.device),
+        Command::Checkpoint {
+            pid,
+            output,
+            leave_running,
+            kill,
+            quiet,
+        } => {
+            let flags = if *kill {
+                uapi::CKPT_CHECKPOINT_KILL
+            } else if *leave_running {
+                uapi::CKPT_CHECKPOINT_RESUME
+            } else {
+                uapi::CKPT_CHECKPOINT_STOP
+            };
+            do_checkpoint(&cli.device, *pid, output, flags, *quiet)
+        }
+        Command::Check { pid } => check(&cli.device, *pid),
+        Command::Show { file, json, pages } => do_show(
+            file,
+            &show::Options {
+                json: *json,
+                pages: *pages,
+            },
+        ),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, msg)) => {
+            if let Some(m) = msg {
+                eprintln!("ckpt: {m}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Synthetic images of a made-up process, with every record kind, for the
+//! tests and as the fuzz target's seed. The `pub` values below are what the
+//! tests expect `ckpt show` to report.
+
+use crate::image::*;
+use crate::writer::ImageWriter;
+
+/// `Header::root_pid` and the leader's pid.
+pub const ROOT_PID: i32 = 100;
+/// `Header::time_ns`: 2025-11-25 21:38:00 UTC.
+pub const TIME_NS: u64 = 1_764_106_680_000_000_000;
+/// `Header::kernel_release`.
+pub const KERNEL: &str = "6.12.0-ckpt";
+/// `Header::hostname`.
+pub const HOSTNAME: &str = "testhost";
+/// The executable.
+pub const EXE: &str = "/usr/bin/sample";
+/// Size of the XSAVE area in the sample.
+pub const XSTATE_SIZE: usize = 832;
+/// `XSTATE_BV` in the sample.
+pub const XSTATE_BV: u64 = 0x7;
+/// `rip` of thread `t` is `RIP + t`.
+pub const RIP: u64 = 0x40_1234;
+/// Bytes buffered in the sample's pipe.
+pub const PIPE_DATA: &[u8] = b"hello\n\x00\xff";
+
+/// Object ids of the sample, in the order they are written.
+pub mod id {
+    /// The pipe.
+    pub const PIPE: u32 = 1;
+    /// Its read end.
+    pub const PIPE_R: u32 = 2;
+    /// Its write end.
+    pub const PIPE_W: u32 = 3;
+    /// The executable, open for its mappings.
+    pub const EXE: u32 = 4;
+    /// `/dev/null`.
+    pub const NULL: u32 = 5;
+    /// A data file.
+    pub const DATA: u32 = 6;
+    /// The fd table.
+    pub const FILES: u32 = 7;
+    /// cwd and root.
+    pub const FS: u32 = 8;
+    /// Signal handlers.
+    pub const SIGHAND: u32 = 9;
+    /// Process-wide signal state.
+    pub const SIGNAL: u32 = 10;
+    /// Credentials.
+    pub const CREDS: u32 = 11;
+    /// The address space.
+    pub const MM: u32 = 12;
+}
+
+/// What image to build.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Number of threads (1 or more).
+    pub threads: u32,
+    /// Page addresses, one list per [`Pages`] record.
+    pub pages: Vec<Vec<u64>>,
+}
+
+/// One thread, one page: every record kind in a small image (about 7 KiB).
+pub fn small() -> Vec<u8> {
+    build(&Spec {
+        threads: 1,
+        pages: vec![vec![0x40_3000]],
+    })
+}
+
+/// Like [`small`] but without pages: every other kind in about 3 KiB.
+pub fn tiny() -> Vec<u8> {
+    build(&Spec {
+        threads: 1,
+        pages: vec![],
+    })
+}
+
+/// Two threads and pages in several records.
+pub fn full() -> Vec<u8> {
+    build(&Spec {
+        threads: 2,
+        pages: full_pages(),
+    })
+}
+
+/// The page addresses of [`full`].
+pub fn full_pages() -> Vec<Vec<u64>> {
+    vec![
+        vec![0x40_3000, 0x100_0000, 0x100_1000, 0x102_0000],
+        vec![0x7f00_0000_0000, 0x7fff_fffd_e000, 0x7fff_fffd_f000],
+    ]
+}
+
+/// The content of the page at `addr` in the sample.
+pub fn page_content(addr: u64) -> Vec<u8> {
+    (0..PAGE_SIZE)
+        .map(|i| ((addr >> 12) as usize).wrapping_mul(31).wrapping_add(i) as u8)
+        .collect()
+}
+
+/// The first 48 bytes of a `siginfo_t` from `kill(2)`.
+pub const fn siginfo(signo: i32, pid: i32, uid: u32) -> [u8; SIGINFO_LEN] {
+    let mut b = [0u8; SIGINFO_LEN];
+    let s = signo.to_le_bytes();
+    let p = pid.to_le_bytes();
+    let u = uid.to_le_bytes();
+    let mut i = 0;
+    while i < 4 {
+        b[i] = s[i]; // si_signo; si_errno and si_code (SI_USER) stay 0
+        b[16 + i] = p[i];
+        b[20 + i] = u[i];
+        i += 1;
+    }
+    b
+}
+
+/// `SIGUSR1`, queued for the process.
+pub static SIGINFO_USR1: [u8; SIGINFO_LEN] = siginfo(10, 1, 1000);
+/// `SIGUSR2`, queued for the leader thread.
+pub static SIGINFO_USR2: [u8; SIGINFO_LEN] = siginfo(12, 1, 1000);
+/// Supplementary groups 4, 24, 1000.
+pub static GROUPS: [u8; 12] = [4, 0, 0, 0, 24, 0, 0, 0, 0xe8, 3, 0, 0];
+
+/// The header record for `ntasks` tasks.
+pub fn header(ntasks: u32) -> Header<'static> {
+    Header {
+        format_major: FORMAT_MAJOR,
+        format_minor: FORMAT_MINOR,
+        arch: ARCH_X86_64,
+        flags: 0,
+        page_size: PAGE_SIZE as u32,
+        xstate_size: XSTATE_SIZE as u32,
+        xfeatures: XSTATE_BV,
+        time_ns: TIME_NS,
+        root_pid: ROOT_PID,
+        ntasks,
+        kernel_release: KERNEL.as_bytes(),
+        hostname: HOSTNAME.as_bytes(),
+        writer: b"ckpt 0.1.0",
+    }
+}
+
+/// A file record with the sample's defaults.
+fn file(id: u32, kind: u8, flags: u32, mode: u32, path: &'static [u8]) -> FileRec<'static> {
+    FileRec {
+        id,
+        kind,
+        flags,
+        mode,
+        pos: 0,
+        size: 0,
+        mtime_ns: 0,
+        rdev: 0,
+        pipe: 0,
+        path,
+    }
+}
+
+/// The file records (after the pipe record).
+pub fn files() -> Vec<FileRec<'static>> {
+    let pipe = |id, flags| FileRec {
+        pipe: id::PIPE,
+        ..file(id, filekind::PIPE, flags, 0o010600, b"")
+    };
+    vec![
+        pipe(id::PIPE_R, 0),
+        pipe(id::PIPE_W, 1),
+        FileRec {
+            size: 16384,
+            mtime_ns: 1_700_000_000_000_000_000,
+            ..file(id::EXE, filekind::REG, 0o100000, 0o100755, EXE.as_bytes())
+        },
+        FileRec {
+            rdev: (1 << 20) | 3,
+            ..file(id::NULL, filekind::CHR, 0o100002, 0o020666, b"/dev/null")
+        },
+        FileRec {
+            pos: 42,
+            size: 100,
+            ..file(
+                id::DATA,
+                filekind::REG,
+                0o102002,
+                0o100644,
+                b"/tmp/data.txt",
+            )
+        },
+    ]
+}
+
+/// The fd table: `(fd, file, flags)`.
+pub const FDS: [(u32, u32, u32); 5] = [
+    (0, id::NULL, 0),
+    (1, id::PIPE_W, 0),
+    (2, id::NULL, 0),
+    (3, id::PIPE_R, FD_CLOEXEC),
+    (7, id::DATA, 0),
+];
+
+/// The signal handlers: SIGINT caught, SIGPIPE ignored.
+pub fn sighand() -> Sighand {
+    let mut action = [SigAction::default(); NSIG];
+    action[2 - 1] = SigAction {
+        handler: 0x40_1500,
+        flags: 0x0400_0000 | 0x1000_0000 | 4, // SA_RESTORER | SA_RESTART | SA_SIGINFO
+        restorer: 0x40_1600,
+        mask: 1 << (15 - 1),
+    };
+    action[13 - 1].handler = 1;
+    Sighand {
+        id: id::SIGHAND,
+        action,
+    }
+}
+
+/// The address space record.
+pub fn mm(nr_vmas: u32) -> MmRec<'static> {
+    let mut auxv = [0; MAX_AUXV_WORDS];
+    auxv[..8].copy_from_slice(&[6, 4096, 3, 0x40_0040, 9, 0x40_1000, 0, 0]);
+    MmRec {
+        id: id::MM,
+        nr_vmas,
+        layout: [
+            0x40_1000,
+            0x40_3000,
+            0x40_3000,
+            0x40_4000,
+            0x100_0000,
+            0x102_1000,
+            0x7fff_fffd_e000,
+            0x7fff_fffd_f000,
+            0x7fff_fffd_f010,
+            0x7fff_fffd_f010,
+            0x7fff_fffd_f100,
+        ],
+        auxv_len: 8,
+        auxv,
+        exe: EXE.as_bytes(),
+    }
+}
+
+/// The mappings, ascending.
+pub fn vmas() -> Vec<Vma<'static>> {
+    use backing::*;
+    const MAY: u32 = vmflag::MAYREAD | vmflag::MAYWRITE | vmflag::MAYEXEC;
+    let v = |start, end, prot, backing, name: &'static [u8]| Vma {
+        start,
+        end,
+        pgoff: 0,
+        prot,
+        flags: MAY,
+        backing,
+        file: 0,
+        name,
+    };
+    let exe = |start, end, prot, pgoff| Vma {
+        pgoff,
+        file: id::EXE,
+        ..v(start, end, prot, FILE_PRIVATE, b"")
+    };
+    vec![
+        exe(0x40_0000, 0x40_1000, 1, 0),
+        exe(0x40_1000, 0x40_3000, 5, 1),
+        exe(0x40_3000, 0x40_4000, 3, 3),
+        v(0x100_0000, 0x102_1000, 3, HEAP, b"[heap]"),
+        Vma {
+            flags: MAY | vmflag::SHARED,
+            ..v(0x7f00_0000_0000, 0x7f00_0001_0000, 3, ANON_SHARED, b"shm")
+        },
+        v(0x7f00_0001_0000, 0x7f00_0002_0000, 3, ANON, b""),
+        v(0x7fff_f7fc_0000, 0x7fff_f7fc_4000, 1, VVAR, b"[vvar]"),
+        v(0x7fff_f7fc_4000, 0x7fff_f7fc_6000, 5, VDSO, b"[vdso]"),
+        Vma {
+            flags: MAY | vmflag::GROWSDOWN,
+            ..v(0x7fff_fffd_d000, USER_ADDR_END, 3, STACK, b"[stack]")
+        },
+        v(
+            VSYSCALL_ADDR,
+            VSYSCALL_ADDR + 4096,
+            4,
+            VSYSCALL,
+            b"[vsyscall]",
+        ),
+    ]
+}
+
+/// Resource limits: the usual defaults.
+pub fn rlimits() -> Rlimits {
+    const INF: u64 = u64::MAX;
+    let mut lim = [(INF, INF); NRLIMITS];
+    lim[3] = (8 << 20, INF); // stack
+    lim[4] = (0, INF); // core
+    lim[6] = (63_000, 63_000); // nproc
+    lim[7] = (1024, 4096); // nofile
+    lim[8] = (8 << 20, 8 << 20); // memlock
+    lim[11] = (63_000, 63_000); // sigpending
+    lim[12] = (819_200, 819_200); // msgqueue
+    lim[13] = (0, 0); // nice
+    lim[14] = (0, 0); // rtprio
+    Rlimits { lim }
+}
+
+/// Task `t` (0: the leader).
+pub fn task(t: u32) -> Task<'static> {
+    let leader = t == 0;
+    Task {
+        pid: ROOT_PID + t as i32,
+        tgid: ROOT_PID,
+        ppid: 1,
+        pgid: ROOT_PID,
+        sid: 1,
+        flags: if leader { TASK_LEADER } else { TASK_IN_SYSCALL },
+        exit_signal: if leader { 17 } else { 0 },
+        exit_code: 0,
+        personality: 0,
+        mm: id::MM,
+        files: id::FILES,
+        fs: id::FS,
+        sighand: id::SIGHAND,
+        signal: id::SIGNAL,
+        creds: id::CREDS,
+        set_child_tid: 0,
+        clear_child_tid: if leader { 0 } else { 0x7f00_0001_1000 },
+        robust_list: 0x7f00_0001_2000 + 0x100 * t as u64,
+        robust_list_len: 24,
+        comm: if leader { b"sample" } else { b"worker" },
+    }
+}
+
+/// Registers of thread `t`.
+pub fn regs(t: u32) -> Regs {
+    let mut r = [0u64; NREGS];
+    for (i, v) in r.iter_mut().enumerate() {
+        *v = 0x1000 + i as u64;
+    }
+    r[REG_RIP] = RIP + t as u64;
+    r[REG_RSP] = 0x7fff_fffd_e100 - 0x1000 * t as u64;
+    r[REG_RAX] = 0;
+    r[REG_ORIG_RAX] = u64::MAX;
+    r[REG_FS_BASE] = 0x7f00_0001_3000 + 0x1000 * t as u64;
+    r[REG_GS_BASE] = 0;
+    r[17] = 0x33; // cs
+    r[18] = 0x246; // eflags
+    r[20] = 0x2b; // ss
+    Regs { r }
+}
+
+/// An XSAVE area with [`XSTATE_BV`] in its header.
+pub fn xstate_area() -> Vec<u8> {
+    let mut a: Vec<u8> = (0..XSTATE_SIZE).map(|i| (i * 7) as u8).collect();
+    a[XSAVE_HDR_OFFSET..XSAVE_HDR_OFFSET + 8].copy_from_slice(&XSTATE_BV.to_le_bytes());
+    a
+}
+
+/// Writes the sample into `w`, without the end record.
+pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
+    w.record(&header(spec.threads))?;
+    w.record(&PipeRec {
+        id: id::PIPE,
+        capacity: 65536,
+        data: PIPE_DATA,
+    })?;
+    for f in files() {
+        w.record(&f)?;
+    }
+    w.record(&FilesRec {
+        id: id::FILES,
+        count: FDS.len() as u32,
+    })?;
+    for (fd, file, flags) in FDS {
+        w.record(&Fd { fd, file, flags })?;
+    }
+    w.record(&FsRec {
+        id: id::FS,
+        umask: 0o022,
+        cwd: b"/home/user",
+        root: b"/",
+    })?;
+    w.record(&sighand())?;
+    w.record(&SignalRec {
+        id: id::SIGNAL,
+        itimers: [
+            Itimer {
+                value_ns: 1_500_000_000,
+                interval_ns: 1_000_000_000,
+            },
+            Itimer::default(),
+            Itimer::default(),
+        ],
+        shared: SigQueue::new(1 << (10 - 1), &SIGINFO_USR1),
+    })?;
+    w.record(&Creds {
+        id: id::CREDS,
+        uids: [1000; 4],
+        gids: [1000; 4],
+        caps: [0, 0, 0, 0x1ff_ffff_ffff, 0],
+        securebits: 0,
+        no_new_privs: 1,
+        groups: &GROUPS,
+    })?;
+    let vmas = vmas();
+    w.record(&mm(vmas.len() as u32))?;
+    for v in &vmas {
+        w.record(v)?;
+    }
+    let area = xstate_area();
+    for t in 0..spec.threads {
+        w.record(&task(t))?;
+        if t == 0 {
+            w.record(&rlimits())?;
+        }
+        w.record(&regs(t))?;
+        w.record(&Xstate {
+            xstate_bv: XSTATE_BV,
+            area: &area,
+        })?;
+        let (blocked, pending) = if t == 0 {
+            (0, SigQueue::new(1 << (12 - 1), &SIGINFO_USR2))
+        } else {
+            (1 << (12 - 1), SigQueue::new(0, &[]))
+        };
+        w.record(&ThreadSignals {
+            blocked,
+            altstack_sp: if t == 0 { 0x7f00_0001_0000 } else { 0 },
+            altstack_size: if t == 0 { 8192 } else { 0 },
+            altstack_flags: 0,
+            pending,
+        })?;
+    }
+    // Page records come last.
+    for list in &spec.pages {
+        let addrs: Vec<u8> = list.iter().flat_map(|a| a.to_le_bytes()).collect();
+        let data: Vec<u8> = list.iter().flat_map(|&a| page_content(a)).collect();
+        w.record(&Pages {
+            mm: id::MM,
+            addrs: &addrs,
+            data: &data,
+        })?;
+    }
+    Ok(())
+}
+
+/// The whole sample image.
+pub fn build(spec: &Spec) -> Vec<u8> {
+    let mut w = ImageWriter::new();
+    write(&mut w, spec).expect("sample image encodes");
+    w.finish().expect("end record encodes")
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every record kind: encode, then decode the payload back to equal values.
+
+use std::fmt::Debug;
+
+use ckpt::image::*;
+use ckpt::sample;
+
+/// Encodes `r`, decodes it back with `from_payload` and `AnyRecord::decode`,
+/// checks both equal `r` (through `wrap`), and returns the payload.
+fn roundtrip<'a, T>(r: &T, wrap: impl Fn(T) -> AnyRecord<'a>, buf: &'a mut Vec<u8>) -> usize
+where
+    T: Record<'a> + PartialEq + Debug + Copy,
+{
+    buf.clear();
+    buf.resize(MAX_RECORD_LEN as usize, 0);
+    let n = {
+        let mut e = Enc::new(buf);
+        r.encode(&mut e).expect("encodes");
+        e.len()
+    };
+    buf.truncate(n);
+    let buf: &'a [u8] = buf;
+    let back = T::from_payload(buf).expect("decodes");
+    assert_eq!(&back, r);
+    let h = RecordHeader::for_payload(T::KIND, T::VERSION, buf);
+    h.verify(buf).unwrap();
+    let any = AnyRecord::decode(&h, buf).expect("AnyRecord decodes");
+    assert_eq!(any, wrap(*r));
+    // Any shorter payload fails cleanly, a longer one too.
+    for cut in 0..n {
+        assert!(
+            T::from_payload(&buf[..cut]).is_err(),
+            "{} accepted cut at {cut}",
+            kind::name(T::KIND)
+        );
+    }
+    let mut longer = buf.to_vec();
+    longer.push(0);
+    let longer: &'a [u8] = Box::leak(longer.into_boxed_slice());
+    assert_eq!(
+        T::from_payload(longer).err(),
+        Some(ImageError::Malformed("trailing bytes in record"))
+    );
+    n
+}
+
+macro_rules! rt {
+    ($r:expr, $variant:ident) => {{
+        let mut buf = Vec::new();
+        let r = $r;
+        roundtrip(&r, AnyRecord::$variant, &mut buf);
+    }};
+}
+
+#[test]
+fn header() {
+    rt!(sample::header(3), Header);
+    let long = vec![b'k'; MAX_PATH_LEN];
+    rt!(
+        Header {
+            kernel_release: &long,
+            hostname: b"",
+            writer: &long,
+            time_ns: u64::MAX,
+            root_pid: i32::MAX,
+            ntasks: 1 << 22,
+            xstate_size: MAX_XSTATE_LEN as u32,
+            ..sample::header(1)
+        },
+        Header
+    );
+}
+
+#[test]
+fn end() {
+    rt!(
+        End {
+            account: StreamAccount {
+                records: 1,
+                bytes: u64::MAX,
+                chain: 0x0123_4567_89ab_cdef,
+            },
+        },
+        End
+    );
+}
+
+#[test]
+fn task() {
+    rt!(sample::task(0), Task);
+    rt!(sample::task(1), Task);
+    rt!(
+        Task {
+            pid: i32::MAX,
+            ppid: 0,
+            exit_signal: NSIG as i32,
+            exit_code: -1,
+            comm: b"fifteen-chars!!",
+            set_child_tid: u64::MAX,
+            ..sample::task(0)
+        },
+        Task
+    );
+}
+
+#[test]
+fn rlimits() {
+    rt!(sample::rlimits(), Rlimits);
+    rt!(
+        Rlimits {
+            lim: [(0, 0); NRLIMITS]
+        },
+        Rlimits
+    );
+}
+
+#[test]
+fn regs() {
+    rt!(sample::regs(0), Regs);
+    let mut r = sample::regs(1);
+    r.r[REG_RIP] = USER_ADDR_END - 1;
+    r.r[REG_RSP] = u64::MAX;
+    rt!(r, Regs);
+}
+
+#[test]
+fn xstate() {
+    let area = sample::xstate_area();
+    rt!(
+        Xstate {
+            xstate_bv: sample::XSTATE_BV,
+            area: &area,
+        },
+        Xstate
+    );
+    let mut big = vec![0xa5u8; MAX_XSTATE_LEN];
+    big[XSAVE_HDR_OFFSET..XSAVE_HDR_OFFSET + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    rt!(
+        Xstate {
+            xstate_bv: u64::MAX,
+            area: &big,
+        },
+        Xstate
+    );
+    let mut min = vec![0u8; XSAVE_MIN_LEN];
+    min[XSAVE_HDR_OFFSET] = 3;
+    rt!(
+        Xstate {
+            xstate_bv: 3,
+            area: &min,
+        },
+        Xstate
+    );
+}
+
+#[test]
+fn mm_and_vmas() {
+    let vmas = sample::vmas();
+    rt!(sample::mm(vmas.len() as u32), Mm);
+    let mut m = sample::mm(0);
+    m.auxv_len = MAX_AUXV_WORDS as u32;
+    m.auxv = [u64::MAX; MAX_AUXV_WORDS];
+    m.exe = b"";
+    rt!(m, Mm);
+    for v in vmas {
+        rt!(v, Vma);
+    }
+}
+
+#[test]
+fn pages() {
+    let addrs: Vec<u64> = (0..MAX_PAGES_PER_RECORD as u64)
+        .map(|i| 0x7f00_0000_0000 + i * 0x2000)
+        .collect();
+    let a: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
+    let d: Vec<u8> = addrs
+        .iter()
+        .flat_map(|&a| sample::page_content(a))
+        .collect();
+    rt!(
+        Pages {
+            mm: u32::MAX,
+            addrs: &a,
+            data: &d
+        },
+        Pages
+    );
+    let one = 0x40_3000u64.to_le_bytes();
+    let page = sample::page_content(0x40_3000);
+    rt!(
+        Pages {
+            mm: 1,
+            addrs: &one,
+            data: &page,
+        },
+        Pages
+    );
+}
+
+#[test]
+fn files() {
+    for f in sample::files() {
+        rt!(f, File);
+    }
+    let long = {
+        let mut p = vec![b'/'];
+        p.resize(MAX_PATH_LEN, b'x');
+        p
+    };
+    rt!(
+        FileRec {
+            id: u32::MAX,
+            kind: filekind::FIFO,
+            pipe: 1,
+            pos: i64::MAX,
+            mtime_ns: i64::MIN,
+            size: u64::MAX,
+            path: &long,
+            ..sample::files()[2]
+        },
+        File
+    );
+    rt!(
+        FileRec {
+            kind: filekind::DIR,
+            path: b"/",
+            ..sample::files()[2]
+        },
+        File
+    );
+}
+
+#[test]
+fn pipe() {
+    rt!(
+        PipeRec {
+            id: 1,
+            capacity: 4096,
+            data: sample::PIPE_DATA,
+        },
+        Pipe
+    );
+    let full = vec![7u8; 1 << 20];
+    rt!(
+        PipeRec {
+            id: 9,
+            capacity: 1 << 20,
+            data: &full,
+        },
+        Pipe
+    );
+    rt!(
+        PipeRec {
+            id: 2,
+            capacity: 0,
+            data: b"",
+        },
+        Pipe
+    );
+}
+
+#[test]
+fn fd_table() {
+    rt!(FilesRec { id: 7, count: 5 }, Files);
+    rt!(
+        FilesRec {
+            id: u32::MAX,
+            count: MAX_FD,
+        },
+        Files
+    );
+    for (fd, file, flags) in sample::FDS {
+        rt!(Fd { fd, file, flags }, Fd);
+    }
+    rt!(
+        Fd {
+            fd: MAX_FD - 1,
+            file: u32::MAX,
+            flags: FD_CLOEXEC,
+        },
+        Fd
+    );
+}
+
+#[test]
+fn fs() {
+    rt!(
+        FsRec {
+            id: 8,
+            umask: 0o777,
+            cwd: b"/home/user",
+            root: b"/",
+        },
+        Fs
+    );
+}
+
+#[test]
+fn sighand() {
+    rt!(sample::sighand(), Sighand);
+    let mut s = sample::sighand();
+    for (i, a) in s.action.iter_mut().enumerate() {
+        if i != 8 && i != 18 {
+            *a = SigAction {
+                handler: USER_ADDR_END - 1,
+                flags: u64::MAX,
+                restorer: USER_ADDR_END - 1,
+                mask: u64::MAX,
+            };
+        }
+    }
+    rt!(s, Sighand);
+}
+
+#[test]
+fn signal() {
+    let raw: Vec<u8> = (1..=NSIG as i32)
+        .flat_map(|s| sample::siginfo(s, 1, 0))
+        .collect();
+    rt!(
+        SignalRec {
+            id: 10,
+            itimers: [Itimer {
+                value_ns: u64::MAX,
+                interval_ns: 1,
+            }; 3],
+            shared: SigQueue::new(u64::MAX, &raw),
+        },
+        Signal
+    );
+    rt!(
+        SignalRec {
+            id: 10,
+            itimers: [Itimer::default(); 3],
+            shared: SigQueue::new(0, &[]),
+        },
+        Signal
+    );
+}
+
+#[test]
+fn thread_signals() {
+    let raw: Vec<u8> = [12, 12, 34]
+        .iter()
+        .flat_map(|&s| sample::siginfo(s, 5, 6))
+        .collect();
+    rt!(
+        ThreadSignals {
+            blocked: u64::MAX,
+            altstack_sp: USER_ADDR_END - 8192,
+            altstack_size: 8192,
+            altstack_flags: 1 << 31,
+            pending: SigQueue::new(1 << 11 | 1 << 33, &raw),
+        },
+        ThreadSignals
+    );
+}
+
+#[test]
+fn creds() {
+    rt!(
+        Creds {
+            id: 11,
+            uids: [0, 1, 2, 3],
+            gids: [4, 5, 6, u32::MAX],
+            caps: [u64::MAX; 5],
+            securebits: 0x2f,
+            no_new_privs: 0,
+            groups: &sample::GROUPS,
+        },
+        Creds
+    );
+    let many: Vec<u8> = (0..MAX_GROUPS as u32)
+        .flat_map(|g| g.to_le_bytes())
+        .collect();
+    rt!(
+        Creds {
+            id: 1,
+            uids: [0; 4],
+            gids: [0; 4],
+            caps: [0; 5],
+            securebits: 0,
+            no_new_privs: 1,
+            groups: &many,
+        },
+        Creds
+    );
+}
