@@ -256,16 +256,20 @@ fn write_image(
         hostname: &node[..nl],
         writer: crate::VERSION.as_bytes(),
     })?;
+    let mmdump = mm::write_mm(
+        &mut w,
+        &mut objs,
+        t.leader.mm().ok_or(ESRCH)?,
+        &mut bufs,
+        why,
+    )?;
     let ids = task::ProcessIds {
         creds: task::write_creds(&mut w, &mut objs, &t.leader)?,
         sighand: signal::write_sighand(&mut w, &mut objs, &t.leader)?,
         signal: signal::write_signal(&mut w, &mut objs, &t.leader)?,
         fs: files::write_fs(&mut w, &mut objs, &t.leader, &mut bufs)?,
-        mm: {
-            let m = t.leader.mm().ok_or(ESRCH)?;
-            mm::write_mm(&mut w, &mut objs, &m, &mut bufs, why)?
-        },
         files: files::write_files(&mut w, &mut objs, &t.leader, &mut bufs, why)?,
+        mm: mmdump.id,
     };
     for (th, st) in t.threads.iter().zip(states.iter()) {
         st.write(&mut w, &ids)?;
@@ -274,5 +278,7 @@ fn write_image(
             task::write_rlimits(&mut w, th)?;
         }
     }
+    // Pages last: a restarter validates everything else before it changes anything.
+    mmdump.write_pages(&mut w)?;
     w.finish()
 }

@@ -17,6 +17,7 @@ mod files;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
 mod mm;
+mod restart;
 mod shell;
 mod shim;
 mod signal;

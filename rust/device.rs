@@ -5,7 +5,7 @@
 use crate::checkpoint::{self, Reason};
 use crate::shell::{self, Image, QUEUE};
 use crate::shim::{self, FileRef};
-use crate::uapi::{self, CkptCheckArgs, CkptCheckpointArgs, CkptVersion};
+use crate::uapi::{self, CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion};
 use kernel::{
     fs::{File, Kiocb},
     iov::{IovIterDest, IovIterSource},
@@ -26,6 +26,15 @@ unsafe impl kernel::transmute::FromBytes for CkptCheckArgs {}
 unsafe impl kernel::transmute::AsBytes for CkptCheckArgs {}
 // SAFETY: All-integer `repr(C)` struct without padding.
 unsafe impl kernel::transmute::AsBytes for CkptVersion {}
+// SAFETY: All-integer `repr(C)` struct without padding.
+unsafe impl kernel::transmute::FromBytes for CkptRestartArgs {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::AsBytes for CkptRestartArgs {}
+// SAFETY: All-integer `repr(C)` struct without padding.
+unsafe impl kernel::transmute::FromBytes for CkptRestartPipe {}
+
+/// Most pipes one restart may pass.
+const MAX_RESTART_PIPES: u32 = 4096;
 
 /// One open file of `/dev/ckpt`.
 #[pin_data]
@@ -56,6 +65,7 @@ impl MiscDevice for CkptFile {
             uapi::CKPT_IOC_VERSION => ioc_version(user),
             uapi::CKPT_IOC_CHECKPOINT => ioc_checkpoint(user),
             uapi::CKPT_IOC_CHECK => ioc_check(user),
+            uapi::CKPT_IOC_RESTART => ioc_restart(user),
             _ => Err(ENOTTY),
         }
     }
@@ -89,6 +99,7 @@ impl MiscDevice for CkptFile {
     }
 }
 
+#[inline(never)]
 fn ioc_version(user: UserSlice) -> Result<isize> {
     let mut release = [0u8; 64];
     let v = crate::VERSION.as_bytes();
@@ -97,12 +108,13 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
         abi_version: uapi::CKPT_ABI_VERSION,
         image_major: crate::image::FORMAT_MAJOR,
         image_minor: crate::image::FORMAT_MINOR,
-        features: uapi::CKPT_FEAT_CHECKPOINT | uapi::CKPT_FEAT_SHELL,
+        features: uapi::CKPT_FEAT_CHECKPOINT | uapi::CKPT_FEAT_RESTART | uapi::CKPT_FEAT_SHELL,
         release,
     })?;
     Ok(0)
 }
 
+#[inline(never)]
 fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckpointArgs = r.read()?;
@@ -120,6 +132,7 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
     Ok(0)
 }
 
+#[inline(never)]
 fn ioc_check(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckArgs = r.read()?;
@@ -136,4 +149,36 @@ fn ioc_check(user: UserSlice) -> Result<isize> {
     args.reason[..r.len()].copy_from_slice(r);
     w.write(&args)?;
     Ok(0)
+}
+
+#[inline(never)]
+fn ioc_restart(user: UserSlice) -> Result<isize> {
+    let (mut r, mut w) = user.reader_writer();
+    let mut args: CkptRestartArgs = r.read()?;
+    let mut why = Reason::new();
+    if args.npipes > MAX_RESTART_PIPES {
+        return Err(EINVAL);
+    }
+    let n = args.npipes as usize;
+    let mut pipes = KVec::with_capacity(n, GFP_KERNEL)?;
+    let mut pr = UserSlice::new(
+        UserPtr::from_addr(args.pipes as usize),
+        n * core::mem::size_of::<CkptRestartPipe>(),
+    )
+    .reader();
+    for _ in 0..n {
+        pipes.push(pr.read::<CkptRestartPipe>()?, GFP_KERNEL)?;
+    }
+    // On success this returns into the restored program: nothing may be written to the
+    // caller's (now replaced) memory.
+    crate::restart::restart(&args, &pipes, &mut why).inspect_err(|e| {
+        if *e == EINTR && why.is_empty() {
+            return;
+        }
+        crate::log_failure("restart", crate::shim::current_pid(), *e, &why);
+        args.reason = [0; uapi::CKPT_REASON_LEN];
+        let r = why.as_bytes();
+        args.reason[..r.len()].copy_from_slice(r);
+        let _ = w.write(&args);
+    })
 }

@@ -397,7 +397,7 @@ impl RecordHeader {
 
     /// Parses and checks the framing (not the payload): the kind must be
     /// known (or optional), its version supported, the length in bounds.
-    /// Returns `Ok(None)` for an optional record the reader should skip.
+    /// Returns `(header, false)` for an optional record the reader should skip.
     pub fn parse(b: &[u8; REC_HDR_LEN]) -> Result<(Self, bool)> {
         let h = Self {
             kind: u16::from_le_bytes([b[0], b[1]]),
@@ -461,7 +461,7 @@ impl StreamAccount {
     pub fn add(&mut self, h: &RecordHeader) {
         self.records += 1;
         self.bytes += (REC_HDR_LEN as u64) + h.len as u64;
-        self.chain = self.chain.rotate_left(5) ^ (h.check as u64) ^ ((h.kind as u64) << 32);
+        self.chain = xround(self.chain ^ ((h.kind as u64) << 32), h.check as u64);
     }
 }
 
@@ -855,6 +855,10 @@ impl<'a> Record<'a> for Task<'a> {
             comm: d.str()?,
         };
         check(t.pid > 0 && t.tgid > 0, "task: bad pid")?;
+        check(
+            t.flags & !(TASK_LEADER | TASK_ZOMBIE | TASK_IN_SYSCALL) == 0,
+            "task: unknown flags",
+        )?;
         check(t.comm.len() < 16, "task: comm too long")?;
         check(
             (0..=NSIG as i32).contains(&t.exit_signal),
@@ -998,10 +1002,9 @@ pub struct MmRec<'a> {
     /// `start_code`, `end_code`, `start_data`, `end_data`, `start_brk`,
     /// `brk`, `start_stack`, `arg_start`, `arg_end`, `env_start`, `env_end`.
     pub layout: [u64; 11],
-    /// Number of valid words in `auxv`.
-    pub auxv_len: u32,
-    /// `saved_auxv` words (pairs of type, value).
-    pub auxv: [u64; MAX_AUXV_WORDS],
+    /// `saved_auxv`: little-endian words, pairs of type and value (at most
+    /// [`MAX_AUXV_WORDS`]).
+    pub auxv: &'a [u8],
     /// Path of the executable (`/proc/PID/exe`), empty if none.
     pub exe: &'a [u8],
 }
@@ -1021,6 +1024,17 @@ pub const MM_LAYOUT_NAMES: [&str; 11] = [
     "env_end",
 ];
 
+impl<'a> MmRec<'a> {
+    /// Number of auxv words.
+    pub fn auxv_len(&self) -> usize {
+        self.auxv.len() / 8
+    }
+    /// Auxv word `i`.
+    pub fn auxv_word(&self, i: usize) -> u64 {
+        le64(&self.auxv[i * 8..])
+    }
+}
+
 impl<'a> Record<'a> for MmRec<'a> {
     const KIND: u16 = kind::MM;
     fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
@@ -1029,10 +1043,11 @@ impl<'a> Record<'a> for MmRec<'a> {
         for v in self.layout {
             e.u64(v)?;
         }
-        e.u32(self.auxv_len)?;
-        for v in &self.auxv[..self.auxv_len as usize] {
-            e.u64(*v)?;
+        if self.auxv.len() % 8 != 0 || self.auxv.len() / 8 > MAX_AUXV_WORDS {
+            return Err(ImageError::Overflow);
         }
+        e.u32((self.auxv.len() / 8) as u32)?;
+        e.bytes(self.auxv)?;
         e.str(self.exe)
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
@@ -1043,12 +1058,9 @@ impl<'a> Record<'a> for MmRec<'a> {
             *v = d.u64()?;
             check(*v <= USER_ADDR_END, "mm: layout address outside user space")?;
         }
-        let auxv_len = d.u32()?;
-        check(auxv_len as usize <= MAX_AUXV_WORDS, "mm: auxv too long")?;
-        let mut auxv = [0; MAX_AUXV_WORDS];
-        for v in auxv[..auxv_len as usize].iter_mut() {
-            *v = d.u64()?;
-        }
+        let auxv_len = d.u32()? as usize;
+        check(auxv_len <= MAX_AUXV_WORDS, "mm: auxv too long")?;
+        let auxv = d.bytes(auxv_len * 8)?;
         let exe = d.str()?;
         check(id != 0, "mm: zero id")?;
         check(nr_vmas <= 1 << 20, "mm: too many vmas")?;
@@ -1057,7 +1069,6 @@ impl<'a> Record<'a> for MmRec<'a> {
             id,
             nr_vmas,
             layout,
-            auxv_len,
             auxv,
             exe,
         })
@@ -1204,11 +1215,16 @@ impl<'a> Record<'a> for Vma<'a> {
     }
 }
 
-/// Contents of pages of the preceding [`MmRec`]: page addresses, then the pages.
+/// Contents of pages of an address space: page addresses, then the pages.
 /// Only pages that hold data are written: never-touched and all-zero pages
-/// are left out, and so are clean pages of file mappings.
+/// are left out, and so are clean pages of file mappings. Page records come
+/// after every other record of the image (so that a restarter has validated
+/// all the rest before it changes anything), grouped by address space in
+/// increasing id order, ascending addresses within one address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pages<'a> {
+    /// [`MmRec`] id of the address space.
+    pub mm: u32,
     /// `count` little-endian page addresses, ascending.
     pub addrs: &'a [u8],
     /// `count` pages of data.
@@ -1230,29 +1246,33 @@ impl<'a> Pages<'a> {
     }
     /// Length of the fixed part before the page data, for `count` pages.
     pub fn prefix_len(count: usize) -> usize {
-        4 + 8 * count
+        8 + 8 * count
     }
 }
 
 impl<'a> Record<'a> for Pages<'a> {
     const KIND: u16 = kind::PAGES;
     fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.mm)?;
         e.u32(self.count() as u32)?;
         e.bytes(self.addrs)?;
         e.bytes(self.data)
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let mm = d.u32()?;
+        check(mm != 0, "pages: zero mm id")?;
         let n = d.u32()?;
         check(n >= 1 && n <= MAX_PAGES_PER_RECORD, "pages: bad page count")?;
         let n = n as usize;
         let p = Self {
+            mm,
             addrs: d.bytes(n * 8)?,
             data: d.bytes(n * PAGE_SIZE)?,
         };
         let mut prev = None;
         for i in 0..n {
             let a = p.addr(i);
-            check(a % PAGE_SIZE as u64 == 0, "pages: unaligned address")?;
+            check(a & (PAGE_SIZE as u64 - 1) == 0, "pages: unaligned address")?;
             check(a < USER_ADDR_END, "pages: address outside user space")?;
             check(prev.is_none_or(|q| q < a), "pages: addresses not ascending")?;
             prev = Some(a);
@@ -1511,40 +1531,72 @@ pub struct SigAction {
     pub mask: u64,
 }
 
-/// A signal-handler table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sighand {
-    /// Object id.
-    pub id: u32,
-    /// Dispositions of signals 1..=64.
-    pub action: [SigAction; NSIG],
+/// Size of one [`SigAction`] on the wire.
+pub const SIGACTION_LEN: usize = 32;
+
+impl SigAction {
+    /// Wire form.
+    pub fn to_bytes(&self) -> [u8; SIGACTION_LEN] {
+        let mut b = [0u8; SIGACTION_LEN];
+        b[0..8].copy_from_slice(&self.handler.to_le_bytes());
+        b[8..16].copy_from_slice(&self.flags.to_le_bytes());
+        b[16..24].copy_from_slice(&self.restorer.to_le_bytes());
+        b[24..32].copy_from_slice(&self.mask.to_le_bytes());
+        b
+    }
+    fn from_bytes(b: &[u8]) -> Self {
+        Self {
+            handler: le64(&b[0..]),
+            flags: le64(&b[8..]),
+            restorer: le64(&b[16..]),
+            mask: le64(&b[24..]),
+        }
+    }
 }
 
-impl<'a> Record<'a> for Sighand {
+/// A signal-handler table. The dispositions stay in wire form (64 ×
+/// [`SIGACTION_LEN`] bytes, see [`SigAction::to_bytes`]) so that the record is
+/// small enough for a kernel stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighand<'a> {
+    /// Object id.
+    pub id: u32,
+    /// Dispositions of signals 1..=64, wire form.
+    pub raw: &'a [u8],
+}
+
+impl<'a> Sighand<'a> {
+    /// Disposition of signal `i + 1`.
+    pub fn action(&self, i: usize) -> SigAction {
+        SigAction::from_bytes(&self.raw[i * SIGACTION_LEN..])
+    }
+    /// All 64 dispositions, signal 1 first.
+    pub fn actions(&self) -> impl Iterator<Item = SigAction> + 'a {
+        self.raw
+            .chunks_exact(SIGACTION_LEN)
+            .map(SigAction::from_bytes)
+    }
+}
+
+impl<'a> Record<'a> for Sighand<'a> {
     const KIND: u16 = kind::SIGHAND;
     fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        if self.raw.len() != NSIG * SIGACTION_LEN {
+            return Err(ImageError::Overflow);
+        }
         e.u32(self.id)?;
         e.u32(NSIG as u32)?;
-        for a in &self.action {
-            e.u64(a.handler)?;
-            e.u64(a.flags)?;
-            e.u64(a.restorer)?;
-            e.u64(a.mask)?;
-        }
-        Ok(())
+        e.bytes(self.raw)
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
         let id = d.u32()?;
         check(id != 0, "sighand: zero id")?;
         check(d.u32()? as usize == NSIG, "sighand: bad count")?;
-        let mut action = [SigAction::default(); NSIG];
-        for (i, a) in action.iter_mut().enumerate() {
-            *a = SigAction {
-                handler: d.u64()?,
-                flags: d.u64()?,
-                restorer: d.u64()?,
-                mask: d.u64()?,
-            };
+        let sh = Self {
+            id,
+            raw: d.bytes(NSIG * SIGACTION_LEN)?,
+        };
+        for (i, a) in sh.actions().enumerate() {
             check(
                 a.handler < USER_ADDR_END,
                 "sighand: handler outside user space",
@@ -1559,7 +1611,7 @@ impl<'a> Record<'a> for Sighand {
                 "sighand: SIGKILL/SIGSTOP not default",
             )?;
         }
-        Ok(Self { id, action })
+        Ok(sh)
     }
 }
 
@@ -1836,7 +1888,7 @@ pub enum AnyRecord<'a> {
     /// [`Pages`].
     Pages(Pages<'a>),
     /// [`Sighand`].
-    Sighand(Sighand),
+    Sighand(Sighand<'a>),
     /// [`SignalRec`].
     Signal(SignalRec<'a>),
     /// [`ThreadSignals`].
@@ -1888,6 +1940,9 @@ pub struct OrderChecker {
     fds_left: u32,
     last_fd: Option<u32>,
     in_task: bool,
+    pages_mm: u32,
+    last_page: Option<u64>,
+    mms: u32,
     tasks: u32,
     ntasks: u32,
     /// Ids of defined objects, kept small: the highest defined id; ids are
@@ -1928,8 +1983,8 @@ impl OrderChecker {
             }
             self.started = true;
         }
-        // Close an address space or fd table whose announced records are done.
-        if self.in_mm && self.vmas_left == 0 && !matches!(r, R::Pages(_)) {
+        // Close an address space whose announced mappings are done.
+        if self.in_mm && self.vmas_left == 0 {
             self.in_mm = false;
         }
         if self.vmas_left > 0 && !matches!(r, R::Vma(_)) {
@@ -1938,9 +1993,18 @@ impl OrderChecker {
         if self.fds_left > 0 && !matches!(r, R::Fd(_)) {
             return bad("fewer fd records than the fd table announced");
         }
+        if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::End(_)) {
+            return bad("record after the page records");
+        }
+        if !matches!(
+            r,
+            R::Task(_) | R::Regs(_) | R::Xstate(_) | R::ThreadSignals(_) | R::Rlimits(_)
+        ) {
+            self.in_task = false;
+        }
         match r {
             R::Header(hd) => {
-                if self.account.records != 0 {
+                if self.account.records != 0 || self.ntasks != 0 {
                     return bad("second header");
                 }
                 self.ntasks = hd.ntasks;
@@ -1957,6 +2021,7 @@ impl OrderChecker {
             }
             R::Mm(m) => {
                 self.define(m.id)?;
+                self.mms += 1;
                 self.in_mm = true;
                 self.vmas_left = m.nr_vmas;
                 self.last_vma_end = 0;
@@ -1973,10 +2038,23 @@ impl OrderChecker {
                 self.last_vma_end = v.end;
                 self.vmas_left -= 1;
             }
-            R::Pages(_) => {
-                if !self.in_mm || self.vmas_left != 0 {
-                    return bad("pages outside an mm");
+            R::Pages(p) => {
+                self.uses(p.mm)?;
+                if self.mms == 0 {
+                    return bad("pages before any mm");
                 }
+                if p.mm < self.pages_mm {
+                    return bad("page records not grouped by mm");
+                }
+                if p.mm != self.pages_mm {
+                    self.pages_mm = p.mm;
+                    self.last_page = None;
+                }
+                check(
+                    self.last_page.is_none_or(|l| l < p.addr(0)),
+                    "pages not ascending",
+                )?;
+                self.last_page = Some(p.addr(p.count() - 1));
             }
             R::File(f) => {
                 self.define(f.id)?;
@@ -2022,8 +2100,12 @@ impl OrderChecker {
     }
 
     /// Accounts for an optional record the reader skipped.
-    pub fn skip(&mut self, h: &RecordHeader) {
+    pub fn skip(&mut self, h: &RecordHeader) -> Result<()> {
+        if !self.started {
+            return Err(ImageError::BadOrder("stream does not start with a header"));
+        }
         self.account.add(h);
+        Ok(())
     }
 
     /// The account so far (what an [`End`] record written now would hold).

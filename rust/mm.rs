@@ -120,15 +120,23 @@ fn mm_info_buf() -> Result<KBox<shim::MmInfo>> {
     )?)
 }
 
-/// Writes the address space: files it maps, the mm record, its mappings and their
-/// data pages. Returns the mm's object id.
+/// An address space whose records are written; its pages come last in the image.
+pub(crate) struct MmDump {
+    /// Object id of the mm.
+    pub(crate) id: u32,
+    mm: MmRef,
+    maps: KVec<Mapping>,
+}
+
+/// Writes the address space: files it maps, the mm record and its mappings.
 pub(crate) fn write_mm(
     w: &mut ImageWriter<'_>,
     objs: &mut ObjMap,
-    m: &MmRef,
+    mm: MmRef,
     bufs: &mut Bufs,
     why: &mut Reason,
-) -> Result<u32> {
+) -> Result<MmDump> {
+    let m = &mm;
     let mut mi = mm_info_buf()?;
     let exe_len = m.info(&mut mi, &mut bufs.path2)?;
     let layout = mi.layout;
@@ -156,15 +164,16 @@ pub(crate) fn write_mm(
 
     // Pass 2: the mm, its mappings, then the pages in address order.
     let id = objs.fresh();
-    let mut auxv = [0u64; image::MAX_AUXV_WORDS];
     let auxv_len = (mi.auxv_len as usize).min(image::MAX_AUXV_WORDS);
-    auxv[..auxv_len].copy_from_slice(&mi.auxv[..auxv_len]);
+    let mut auxv = KVec::with_capacity(auxv_len * 8, GFP_KERNEL)?;
+    for v in &mi.auxv[..auxv_len] {
+        auxv.extend_from_slice(&v.to_le_bytes(), GFP_KERNEL)?;
+    }
     w.record(&MmRec {
         id,
         nr_vmas: maps.len() as u32,
         layout,
-        auxv_len: auxv_len as u32,
-        auxv,
+        auxv: &auxv,
         exe: &bufs.path2[..exe_len],
     })?;
     for mp in maps.iter() {
@@ -187,30 +196,37 @@ pub(crate) fn write_mm(
             },
         })?;
     }
-    let mut pages = PageBatch::new()?;
-    for mp in maps.iter() {
-        let Some(anon_only) = mp.content() else {
-            continue;
-        };
-        let mut addr = mp.vi.start;
-        while addr < mp.vi.end {
-            let (n, next) = {
-                let (data, addrs) = pages.room();
-                m.dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
+    Ok(MmDump { id, mm, maps })
+}
+
+impl MmDump {
+    /// Writes the pages that hold data, in address order.
+    pub(crate) fn write_pages(&self, w: &mut ImageWriter<'_>) -> Result {
+        let mut pages = PageBatch::new(self.id)?;
+        for mp in self.maps.iter() {
+            let Some(anon_only) = mp.content() else {
+                continue;
             };
-            pages.count += n;
-            addr = next;
-            if pages.full() {
-                pages.flush(w)?;
+            let mut addr = mp.vi.start;
+            while addr < mp.vi.end {
+                let (n, next) = {
+                    let (data, addrs) = pages.room();
+                    self.mm.dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
+                };
+                pages.count += n;
+                addr = next;
+                if pages.full() {
+                    pages.flush(w)?;
+                }
             }
         }
+        pages.flush(w)
     }
-    pages.flush(w)?;
-    Ok(id)
 }
 
 /// Pages collected for one [`image::Pages`] record.
 struct PageBatch {
+    mm: u32,
     data: KVVec<u8>,
     addrs: KVec<u64>,
     addr_bytes: KVec<u8>,
@@ -220,8 +236,9 @@ struct PageBatch {
 const BATCH: usize = image::MAX_PAGES_PER_RECORD as usize;
 
 impl PageBatch {
-    fn new() -> Result<Self> {
+    fn new(mm: u32) -> Result<Self> {
         Ok(Self {
+            mm,
             data: KVVec::from_elem(0u8, BATCH * image::PAGE_SIZE, GFP_KERNEL)?,
             addrs: KVec::from_elem(0u64, BATCH, GFP_KERNEL)?,
             addr_bytes: KVec::with_capacity(BATCH * 8, GFP_KERNEL)?,
@@ -248,11 +265,13 @@ impl PageBatch {
         for a in &self.addrs[..self.count] {
             self.addr_bytes.extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
         }
+        let mm = self.mm.to_le_bytes();
         let count = (self.count as u32).to_le_bytes();
         w.record_parts(
             kind::PAGES,
             1,
             &[
+                &mm,
                 &count,
                 &self.addr_bytes,
                 &self.data[..self.count * image::PAGE_SIZE],

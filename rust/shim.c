@@ -30,6 +30,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
@@ -38,6 +39,9 @@
 #include <linux/wait.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
+#include <asm/fsgsbase.h>
+#include <asm/fpu/api.h>
+#include <asm/msr.h>
 
 #include "shim.h"
 
@@ -1042,4 +1046,524 @@ void ckpt_layout(struct ckpt_layout *l)
 	l->file_f_mode = offsetof(struct file, f_mode);
 	l->cred_uid = offsetof(struct cred, uid);
 	l->cred_euid = offsetof(struct cred, euid);
+}
+
+/* ---- restart: changes to the calling task -------------------------------- */
+
+/* 0 if current is alone in its thread group and address space. */
+int ckpt_cur_single(void)
+{
+	if (get_nr_threads(current) != 1)
+		return -EBUSY;
+	if (!current->mm || atomic_read(&current->mm->mm_users) != 1)
+		return -EBUSY;
+	return 0;
+}
+
+struct task_struct *ckpt_task_current(void)
+{
+	return get_task_struct(current);
+}
+
+s32 ckpt_current_pid(void)
+{
+	return task_tgid_vnr(current);
+}
+
+/* Where current's special mapping @name ([vdso], [vvar], ...) is. */
+int ckpt_cur_special(const char *name, u64 *start, u64 *end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+	int ret = -ENOENT;
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		const char *n = vma->vm_ops && vma->vm_ops->name ? vma->vm_ops->name(vma) : NULL;
+
+		if (n && !strcmp(n, name)) {
+			*start = vma->vm_start;
+			*end = vma->vm_end;
+			ret = 0;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+static bool vma_is_named_special(struct vm_area_struct *vma)
+{
+	return vma->vm_ops && vma->vm_ops->name && vma->vm_ops->name(vma);
+}
+
+/* Unmaps everything in current's address space but the vdso & co. */
+int ckpt_cur_unmap_all(void)
+{
+	struct mm_struct *mm = current->mm;
+	u64 addr = 0;
+
+	for (;;) {
+		struct vm_area_struct *vma;
+		u64 start, end;
+		int ret;
+
+		mmap_read_lock(mm);
+		for (vma = find_vma(mm, addr); vma && vma_is_named_special(vma);
+		     vma = find_vma(mm, vma->vm_end))
+			;
+		if (!vma) {
+			mmap_read_unlock(mm);
+			return 0;
+		}
+		start = vma->vm_start;
+		end = vma->vm_end;
+		mmap_read_unlock(mm);
+		ret = vm_munmap(start, end - start);
+		if (ret)
+			return ret;
+		addr = end;
+	}
+}
+
+long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
+{
+	unsigned long r = vm_mmap(f, addr, len, prot, flags, off);
+
+	if (IS_ERR_VALUE(r))
+		return (long)r;
+	return r == addr ? 0 : -EFAULT;
+}
+
+/* Layout fields and auxv, as prctl(PR_SET_MM_MAP) would set them. */
+int ckpt_cur_set_layout(const u64 *l, const u64 *auxv, u32 auxv_len)
+{
+	struct mm_struct *mm = current->mm;
+	int i;
+
+	if (auxv_len > ARRAY_SIZE(mm->saved_auxv))
+		return -EINVAL;
+	for (i = 0; i < 11; i++)
+		if (l[i] >= TASK_SIZE)
+			return -EINVAL;
+	mmap_write_lock(mm);
+	mm->start_code = l[0];
+	mm->end_code = l[1];
+	mm->start_data = l[2];
+	mm->end_data = l[3];
+	mm->start_brk = l[4];
+	mm->brk = l[5];
+	mm->start_stack = l[6];
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = l[7];
+	mm->arg_end = l[8];
+	mm->env_start = l[9];
+	mm->env_end = l[10];
+	spin_unlock(&mm->arg_lock);
+	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
+	for (i = 0; i < auxv_len; i++)
+		mm->saved_auxv[i] = auxv[i];
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+/* Writes into current's memory; @force writes through read-only private
+ * mappings as ptrace would. */
+int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force)
+{
+	int n;
+
+	if (!force)
+		return copy_to_user((void __user *)(unsigned long)addr, data, len) ? -EFAULT : 0;
+	n = access_process_vm(current, addr, (void *)data, len, FOLL_FORCE | FOLL_WRITE);
+	return n == len ? 0 : -EFAULT;
+}
+
+struct file *ckpt_open_path(const char *path, u32 flags, int *err)
+{
+	struct file *f;
+
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	f = filp_open(path, flags | O_LARGEFILE, 0);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	*err = 0;
+	return f;
+}
+
+int ckpt_file_seek(struct file *f, s64 pos)
+{
+	loff_t r;
+
+	if (!(f->f_mode & FMODE_LSEEK))
+		return pos ? -ESPIPE : 0;
+	r = vfs_llseek(f, pos, SEEK_SET);
+	if (r < 0)
+		return r;
+	return r == pos ? 0 : -EIO;
+}
+
+struct file *ckpt_fget(int fd)
+{
+	return fget(fd);
+}
+
+int ckpt_cur_close_fds(void)
+{
+	unsigned int fd = 0;
+	struct file *f;
+
+	while ((f = fget_task_next(current, &fd))) {
+		fput(f);
+		close_fd(fd);
+		fd++;
+	}
+	return 0;
+}
+
+int ckpt_cur_reserve_fd(bool cloexec)
+{
+	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
+}
+
+void ckpt_cur_unreserve_fd(int fd)
+{
+	put_unused_fd(fd);
+}
+
+/* Installs @f (taking a new reference) at the reserved @fd. */
+void ckpt_cur_install_fd(int fd, struct file *f)
+{
+	fd_install(fd, get_file(f));
+}
+
+/* Reads up to @len bytes at *pos (the whole of it unless EOF comes first). */
+ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		loff_t p = *pos;
+		ssize_t n = kernel_read(f, buf + done, len - done, &p);
+
+		if (n < 0)
+			return done ? done : n;
+		if (n == 0)
+			break;
+		*pos = p;
+		done += n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return done;
+}
+
+/* The O_APPEND/O_NONBLOCK/O_DIRECT/O_NOATIME part of f_flags, as fcntl(F_SETFL). */
+void ckpt_file_set_flags(struct file *f, u32 flags)
+{
+	const u32 settable = O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT | O_NOATIME;
+
+	spin_lock(&f->f_lock);
+	f->f_flags = (f->f_flags & ~settable) | (flags & settable);
+	spin_unlock(&f->f_lock);
+}
+
+bool ckpt_file_readable(struct file *f)
+{
+	return f->f_mode & FMODE_READ;
+}
+
+
+int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa)
+{
+	struct sighand_struct *sh = current->sighand;
+	int i;
+
+	spin_lock_irq(&sh->siglock);
+	for (i = 0; i < _NSIG; i++) {
+		struct sigaction *k = &sh->action[i].sa;
+
+		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
+			continue;
+		k->sa_handler = (__sighandler_t)(unsigned long)sa[i].handler;
+		k->sa_flags = sa[i].flags;
+#ifdef __ARCH_HAS_SA_RESTORER
+		k->sa_restorer = (__sigrestore_t)(unsigned long)sa[i].restorer;
+#endif
+		k->sa_mask.sig[0] = sa[i].mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	}
+	spin_unlock_irq(&sh->siglock);
+	return 0;
+}
+
+void ckpt_cur_set_blocked(u64 mask)
+{
+	sigset_t set;
+
+	siginitset(&set, mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags)
+{
+	current->sas_ss_sp = sp;
+	current->sas_ss_size = size;
+	current->sas_ss_flags = flags;
+}
+
+void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns)
+{
+#ifdef CONFIG_POSIX_TIMERS
+	struct signal_struct *sig = current->signal;
+	struct hrtimer *timer = &sig->real_timer;
+
+	spin_lock_irq(&current->sighand->siglock);
+	while (hrtimer_try_to_cancel(timer) < 0) {
+		spin_unlock_irq(&current->sighand->siglock);
+		cpu_relax();
+		spin_lock_irq(&current->sighand->siglock);
+	}
+	sig->it_real_incr = interval_ns;
+	if (value_ns)
+		hrtimer_start(timer, ns_to_ktime(value_ns), HRTIMER_MODE_REL);
+	spin_unlock_irq(&current->sighand->siglock);
+#endif
+}
+
+/* Re-queues a saved signal for current.  Signals that claim to come from a
+ * user are attributed to the caller unless it may send to anyone. */
+int ckpt_cur_queue_signal(const void *info)
+{
+	kernel_siginfo_t ki;
+
+	memcpy(&ki, info, sizeof(ki));
+	if (ki.si_signo < 1 || ki.si_signo > _NSIG || ki.si_signo == SIGKILL ||
+	    ki.si_signo == SIGSTOP)
+		return -EINVAL;
+	if (ki.si_code <= 0 && !capable(CAP_KILL))
+		ki.si_uid = from_kuid_munged(current_user_ns(), current_uid());
+	return send_sig_info(ki.si_signo, &ki, current);
+}
+
+/*
+ * Credentials of the image, for the caller: never more than it has.  Ids
+ * may change only with CAP_SETUID/CAP_SETGID; capability sets only shrink
+ * (each must be a subset of what the caller has); securebits only with
+ * CAP_SETPCAP.  With @apply false only checks.
+ */
+int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *old = current_cred();
+	struct group_info *gi = NULL;
+	struct cred *new;
+	kuid_t uids[4];
+	kgid_t gids[4];
+	const u32 *iu = &c->uid, *ig = &c->gid;
+	bool uid_change = false, gid_change = false, groups_change = false;
+	u32 i;
+
+	for (i = 0; i < 4; i++) {
+		uids[i] = make_kuid(ns, iu[i]);
+		gids[i] = make_kgid(ns, ig[i]);
+		if (!uid_valid(uids[i]) || !gid_valid(gids[i]))
+			return -EINVAL;
+	}
+	uid_change = !uid_eq(uids[0], old->uid) || !uid_eq(uids[1], old->euid) ||
+		     !uid_eq(uids[2], old->suid) || !uid_eq(uids[3], old->fsuid);
+	gid_change = !gid_eq(gids[0], old->gid) || !gid_eq(gids[1], old->egid) ||
+		     !gid_eq(gids[2], old->sgid) || !gid_eq(gids[3], old->fsgid);
+	if (c->ngroups > NGROUPS_MAX)
+		return -EINVAL;
+	if (!old->group_info || old->group_info->ngroups != c->ngroups) {
+		groups_change = true;
+	} else {
+		for (i = 0; i < c->ngroups; i++)
+			if (!gid_eq(old->group_info->gid[i], make_kgid(ns, groups[i])))
+				groups_change = true;
+	}
+	if (uid_change && !ns_capable(ns, CAP_SETUID))
+		return -EPERM;
+	if ((gid_change || groups_change) && !ns_capable(ns, CAP_SETGID))
+		return -EPERM;
+	if ((c->cap_inheritable & ~old->cap_inheritable.val & ~old->cap_permitted.val) ||
+	    (c->cap_permitted & ~old->cap_permitted.val) ||
+	    (c->cap_effective & ~c->cap_permitted) ||
+	    (c->cap_bset & ~old->cap_bset.val) ||
+	    (c->cap_ambient & ~(c->cap_permitted & c->cap_inheritable)))
+		return -EPERM;
+	if (c->securebits != old->securebits && !ns_capable(ns, CAP_SETPCAP))
+		return -EPERM;
+	if (!apply)
+		return 0;
+	if (groups_change) {
+		gi = groups_alloc(c->ngroups);
+		if (!gi)
+			return -ENOMEM;
+		for (i = 0; i < c->ngroups; i++) {
+			kgid_t g = make_kgid(ns, groups[i]);
+
+			if (!gid_valid(g)) {
+				put_group_info(gi);
+				return -EINVAL;
+			}
+			gi->gid[i] = g;
+		}
+		groups_sort(gi);
+	}
+	new = prepare_creds();
+	if (!new) {
+		if (gi)
+			put_group_info(gi);
+		return -ENOMEM;
+	}
+	new->uid = uids[0];
+	new->euid = uids[1];
+	new->suid = uids[2];
+	new->fsuid = uids[3];
+	new->gid = gids[0];
+	new->egid = gids[1];
+	new->sgid = gids[2];
+	new->fsgid = gids[3];
+	new->cap_inheritable.val = c->cap_inheritable;
+	new->cap_permitted.val = c->cap_permitted;
+	new->cap_effective.val = c->cap_effective;
+	new->cap_bset.val = c->cap_bset;
+	new->cap_ambient.val = c->cap_ambient;
+	new->securebits = c->securebits;
+	if (gi) {
+		set_groups(new, gi);
+		put_group_info(gi);
+	}
+	if (no_new_privs)
+		task_set_no_new_privs(current);
+	return commit_creds(new);
+}
+
+/* Resource limits: lowering is free, raising a hard limit needs
+ * CAP_SYS_RESOURCE (as setrlimit(2)). */
+int ckpt_cur_rlimits(const u64 *lim, bool apply)
+{
+	struct task_struct *leader = current->group_leader;
+	struct rlimit *r = current->signal->rlim;
+	int i;
+
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		if (lim[2 * i] > lim[2 * i + 1])
+			return -EINVAL;
+		if (lim[2 * i + 1] > READ_ONCE(r[i].rlim_max) && !capable(CAP_SYS_RESOURCE))
+			return -EPERM;
+	}
+	if (!apply)
+		return 0;
+	task_lock(leader);
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		r[i].rlim_cur = lim[2 * i];
+		r[i].rlim_max = lim[2 * i + 1];
+	}
+	task_unlock(leader);
+	return 0;
+}
+
+void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
+		       u64 clear_child_tid, u64 robust_list)
+{
+	task_lock(current);
+	strscpy_pad(current->comm, comm, sizeof(current->comm));
+	task_unlock(current);
+	current->personality = personality;
+	if (current->fs)
+		current->fs->umask = umask & 0777;
+	current->set_child_tid = (int __user *)(unsigned long)set_child_tid;
+	current->clear_child_tid = (int __user *)(unsigned long)clear_child_tid;
+#ifdef CONFIG_FUTEX
+	current->futex.robust_list = (struct robust_list_head __user *)(unsigned long)robust_list;
+#endif
+}
+
+/* General registers and fs/gs bases of current's user context. */
+void ckpt_cur_set_regs(const u64 *v)
+{
+	const struct user_regs_struct *u = (const struct user_regs_struct *)v;
+	struct pt_regs *regs = current_pt_regs();
+	const unsigned long mask = X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF |
+				   X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_TF |
+				   X86_EFLAGS_DF | X86_EFLAGS_OF | X86_EFLAGS_RF |
+				   X86_EFLAGS_AC | X86_EFLAGS_NT;
+
+	regs->r15 = u->r15;
+	regs->r14 = u->r14;
+	regs->r13 = u->r13;
+	regs->r12 = u->r12;
+	regs->bp = u->bp;
+	regs->bx = u->bx;
+	regs->r11 = u->r11;
+	regs->r10 = u->r10;
+	regs->r9 = u->r9;
+	regs->r8 = u->r8;
+	regs->ax = u->ax;
+	regs->cx = u->cx;
+	regs->dx = u->dx;
+	regs->si = u->si;
+	regs->di = u->di;
+	regs->orig_ax = -1;	/* no syscall to restart: the image is already rewound */
+	regs->ip = u->ip;
+	regs->cs = __USER_CS;
+	regs->flags = (regs->flags & ~mask) | (u->flags & mask);
+	regs->sp = u->sp;
+	regs->ss = __USER_DS;
+	preempt_disable();
+	loadsegment(fs, 0);
+	x86_fsbase_write_cpu(u->fs_base);
+	current->thread.fsbase = u->fs_base;
+	current->thread.fsindex = 0;
+	wrmsrq(MSR_KERNEL_GS_BASE, u->gs_base);
+	current->thread.gsbase = u->gs_base;
+	preempt_enable();
+}
+
+/* Size of this CPU's uabi XSAVE area; *features gets its XCR0 features. */
+int ckpt_cur_xstate_size(u64 *features)
+{
+	const struct user_regset *rs = find_regset(current, NT_X86_XSTATE);
+	void *buf;
+	int size, ret;
+
+	*features = 0;
+	if (!rs)
+		return 0;
+	size = rs->n * rs->size;
+	buf = kvzalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ret = regset_get(current, rs, size, buf);
+	if (ret >= 0)
+		*features = *(u64 *)(buf + 472);
+	kvfree(buf);
+	return ret < 0 ? ret : size;
+}
+
+/* Loads a (validated-size) uabi XSAVE area as current's user FPU state; it
+ * takes effect on the return to user mode. */
+int ckpt_cur_set_xstate(const void *buf, u32 size)
+{
+	const struct user_regset *rs = find_regset(current, NT_X86_XSTATE);
+	int ret;
+
+	if (!rs || !rs->set)
+		return -EOPNOTSUPP;
+	if (size != rs->n * rs->size)
+		return -EINVAL;
+	kernel_fpu_begin_mask(0);
+	ret = rs->set(current, rs, 0, size, buf, NULL);
+	kernel_fpu_end();
+	return ret;
+}
+
+void ckpt_cur_kill(void)
+{
+	force_sig(SIGKILL);
 }

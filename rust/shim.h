@@ -194,3 +194,37 @@ struct ckpt_layout {
 void ckpt_layout(struct ckpt_layout *l);
 
 #endif /* CKPT_SHIM_H */
+
+/* ---- restart: changes to the calling task ------------------------------ */
+
+int ckpt_cur_single(void);
+struct task_struct *ckpt_task_current(void);
+s32 ckpt_current_pid(void);
+int ckpt_cur_special(const char *name, u64 *start, u64 *end);
+int ckpt_cur_unmap_all(void);
+long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
+int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
+int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force);
+struct file *ckpt_open_path(const char *path, u32 flags, int *err);
+int ckpt_file_seek(struct file *f, s64 pos);
+struct file *ckpt_fget(int fd);
+int ckpt_cur_close_fds(void);
+int ckpt_cur_reserve_fd(bool cloexec);
+void ckpt_cur_unreserve_fd(int fd);
+void ckpt_cur_install_fd(int fd, struct file *f);
+ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos);
+void ckpt_file_set_flags(struct file *f, u32 flags);
+bool ckpt_file_readable(struct file *f);
+int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
+void ckpt_cur_set_blocked(u64 mask);
+void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
+void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
+int ckpt_cur_queue_signal(const void *info);
+int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
+int ckpt_cur_rlimits(const u64 *lim, bool apply);
+void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
+		       u64 clear_child_tid, u64 robust_list);
+void ckpt_cur_set_regs(const u64 *regs);
+int ckpt_cur_xstate_size(u64 *features);
+int ckpt_cur_set_xstate(const void *buf, u32 size);
+void ckpt_cur_kill(void);

@@ -271,6 +271,57 @@ mod ffi {
         pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
         pub(super) fn ckpt_layout(l: *mut Layout);
+
+        pub(super) fn ckpt_cur_single() -> i32;
+        pub(super) fn ckpt_task_current() -> *mut c_void;
+        pub(super) fn ckpt_current_pid() -> i32;
+        pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
+        pub(super) fn ckpt_cur_unmap_all() -> i32;
+        pub(super) fn ckpt_cur_mmap(
+            f: *mut c_void,
+            addr: u64,
+            len: u64,
+            prot: u32,
+            flags: u32,
+            off: u64,
+        ) -> isize;
+        pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
+        pub(super) fn ckpt_cur_write(addr: u64, data: *const u8, len: u32, force: bool) -> i32;
+        pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
+        pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
+        pub(super) fn ckpt_cur_close_fds() -> i32;
+        pub(super) fn ckpt_cur_reserve_fd(cloexec: bool) -> i32;
+        pub(super) fn ckpt_cur_unreserve_fd(fd: i32);
+        pub(super) fn ckpt_cur_install_fd(fd: i32, f: *mut c_void);
+        pub(super) fn ckpt_file_read(f: *mut c_void, buf: *mut u8, len: usize, pos: *mut i64)
+            -> isize;
+        pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
+        pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
+        pub(super) fn ckpt_cur_set_blocked(mask: u64);
+        pub(super) fn ckpt_cur_set_altstack(sp: u64, size: u64, flags: u32);
+        pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
+        pub(super) fn ckpt_cur_queue_signal(info: *const u8) -> i32;
+        pub(super) fn ckpt_cur_creds(
+            c: *const CredsRaw,
+            groups: *const u32,
+            no_new_privs: bool,
+            apply: bool,
+        ) -> i32;
+        pub(super) fn ckpt_cur_rlimits(lim: *const u64, apply: bool) -> i32;
+        pub(super) fn ckpt_cur_set_misc(
+            comm: *const u8,
+            personality: u32,
+            umask: u32,
+            set_child_tid: u64,
+            clear_child_tid: u64,
+            robust_list: u64,
+        );
+        pub(super) fn ckpt_cur_set_regs(regs: *const u64);
+        pub(super) fn ckpt_cur_xstate_size(features: *mut u64) -> i32;
+        pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
+        pub(super) fn ckpt_cur_kill();
     }
 }
 
@@ -314,6 +365,14 @@ impl TaskRef {
     pub(crate) fn by_vpid(pid: i32) -> Option<Self> {
         // SAFETY: No preconditions; a non-null result carries a reference for us.
         NonNull::new(unsafe { ffi::ckpt_task_get_by_vpid(pid) }).map(Self)
+    }
+
+    /// The calling task.
+    pub(crate) fn current() -> Self {
+        // SAFETY: `current` is always valid; the shim takes a reference for us.
+        let p = unsafe { ffi::ckpt_task_current() };
+        // The current task pointer is never null.
+        Self(NonNull::new(p).unwrap_or(NonNull::dangling()))
     }
 
     fn ptr(&self) -> *mut c_void {
@@ -400,7 +459,10 @@ impl TaskRef {
     }
 
     /// Its signal dispositions.
-    pub(crate) fn sigactions(&self, out: &mut [SigActionRaw; 64]) -> Result {
+    pub(crate) fn sigactions(&self, out: &mut [SigActionRaw]) -> Result {
+        if out.len() != 64 {
+            return Err(EINVAL);
+        }
         // SAFETY: The task is valid; `out` has room for 64 entries.
         errno(unsafe { ffi::ckpt_task_sigactions(self.ptr(), out.as_mut_ptr()) }).map(|_| ())
     }
@@ -575,6 +637,55 @@ impl Drop for FileRef {
 }
 
 impl FileRef {
+    /// The caller's `fd`.
+    pub(crate) fn fd(fd: i32) -> Result<Self> {
+        // SAFETY: No preconditions; a non-null result carries a reference.
+        NonNull::new(unsafe { ffi::ckpt_fget(fd) }).map(Self).ok_or(EBADF)
+    }
+
+    /// Opens `path` (NUL-terminated) with the caller's rights.
+    pub(crate) fn open(path: &[u8], flags: u32) -> Result<Self> {
+        if path.last() != Some(&0) {
+            return Err(EINVAL);
+        }
+        let mut err = 0;
+        // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
+        let f = unsafe { ffi::ckpt_open_path(path.as_ptr(), flags, &mut err) };
+        NonNull::new(f).map(Self).ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// Sets the file position.
+    pub(crate) fn seek(&self, pos: i64) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_seek(self.0.as_ptr(), pos) }).map(|_| ())
+    }
+
+    /// Reads into `buf` at `*pos` until it is full or the file ends; returns the length.
+    pub(crate) fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize> {
+        // SAFETY: The file is valid; `buf` is writable for its length.
+        let n = unsafe { ffi::ckpt_file_read(self.0.as_ptr(), buf.as_mut_ptr(), buf.len(), pos) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(n as usize)
+    }
+
+    /// Sets the `fcntl(F_SETFL)` part of the open flags.
+    pub(crate) fn set_flags(&self, flags: u32) {
+        // SAFETY: The file is valid.
+        unsafe { ffi::ckpt_file_set_flags(self.0.as_ptr(), flags) }
+    }
+
+    /// Whether it is open for reading.
+    pub(crate) fn readable(&self) -> bool {
+        // SAFETY: The file is valid.
+        unsafe { ffi::ckpt_file_readable(self.0.as_ptr()) }
+    }
+
+    fn raw(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// The caller's `fd`, which must be open for writing.
     pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
         let mut err = 0;
@@ -692,6 +803,12 @@ pub(crate) fn current_ids() -> (u32, u32) {
     (uid, euid)
 }
 
+/// The caller's pid (tgid) in its pid namespace.
+pub(crate) fn current_pid() -> i32 {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_current_pid() }
+}
+
 /// Wall-clock time in ns.
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: No preconditions.
@@ -717,4 +834,178 @@ pub(crate) fn c_layout() -> Layout {
     // SAFETY: `l` is a valid out pointer.
     unsafe { ffi::ckpt_layout(&mut l) };
     l
+}
+
+/// Operations on the calling task, for restart. Each changes the caller; the
+/// functions that only check say so.
+pub(crate) mod cur {
+    use super::*;
+
+    /// Fails unless the caller is single-threaded with an unshared address space.
+    pub(crate) fn single() -> Result {
+        // SAFETY: No preconditions.
+        errno(unsafe { ffi::ckpt_cur_single() }).map(|_| ())
+    }
+
+    /// Where the caller's special mapping `name` (NUL-terminated) is.
+    pub(crate) fn special(name: &CStr) -> Option<(u64, u64)> {
+        let (mut s, mut e) = (0, 0);
+        // SAFETY: `name` is NUL-terminated; the outputs are valid.
+        let r = unsafe { ffi::ckpt_cur_special(name.as_ptr().cast(), &mut s, &mut e) };
+        (r == 0).then_some((s, e))
+    }
+
+    /// Unmaps everything but the vDSO and its data pages.
+    pub(crate) fn unmap_all() -> Result {
+        // SAFETY: No preconditions.
+        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
+    }
+
+    /// `vm_mmap` at exactly `addr`.
+    pub(crate) fn mmap(
+        file: Option<&FileRef>,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        off: u64,
+    ) -> Result {
+        let f = file.map_or(core::ptr::null_mut(), |f| f.raw());
+        // SAFETY: `f` is null or a valid file kept alive by `file`.
+        let r = unsafe { ffi::ckpt_cur_mmap(f, addr, len, prot, flags, off) };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(())
+    }
+
+    /// Sets the mm layout fields and auxv.
+    pub(crate) fn set_layout(layout: &[u64; 11], auxv: &[u64]) -> Result {
+        // SAFETY: Both arrays are readable for the lengths passed.
+        errno(unsafe { ffi::ckpt_cur_set_layout(layout.as_ptr(), auxv.as_ptr(), auxv.len() as u32) })
+            .map(|_| ())
+    }
+
+    /// Writes `data` at `addr` in the caller's memory (`force`: through read-only
+    /// private mappings).
+    pub(crate) fn write(addr: u64, data: &[u8], force: bool) -> Result {
+        // SAFETY: `data` is readable for its length.
+        errno(unsafe { ffi::ckpt_cur_write(addr, data.as_ptr(), len32(data), force) }).map(|_| ())
+    }
+
+    /// Closes every fd.
+    pub(crate) fn close_fds() {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_close_fds() };
+    }
+
+    /// Reserves the lowest free fd.
+    pub(crate) fn reserve_fd(cloexec: bool) -> Result<i32> {
+        // SAFETY: No preconditions.
+        errno(unsafe { ffi::ckpt_cur_reserve_fd(cloexec) })
+    }
+
+    /// Gives back a reserved fd.
+    pub(crate) fn unreserve_fd(fd: i32) {
+        // SAFETY: `fd` was reserved by `reserve_fd` and not installed.
+        unsafe { ffi::ckpt_cur_unreserve_fd(fd) }
+    }
+
+    /// Installs `f` at the reserved `fd`.
+    pub(crate) fn install_fd(fd: i32, f: &FileRef) {
+        // SAFETY: `fd` was reserved by `reserve_fd`; the shim takes its own reference.
+        unsafe { ffi::ckpt_cur_install_fd(fd, f.raw()) }
+    }
+
+    /// Sets all signal dispositions.
+    pub(crate) fn set_sigactions(sa: &[SigActionRaw]) -> Result {
+        if sa.len() != 64 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `sa` has 64 entries.
+        unsafe { ffi::ckpt_cur_set_sigactions(sa.as_ptr()) };
+        Ok(())
+    }
+
+    /// Sets the blocked mask.
+    pub(crate) fn set_blocked(mask: u64) {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_set_blocked(mask) }
+    }
+
+    /// Sets the alternate signal stack.
+    pub(crate) fn set_altstack(sp: u64, size: u64, flags: u32) {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_set_altstack(sp, size, flags) }
+    }
+
+    /// Arms `ITIMER_REAL`.
+    pub(crate) fn set_itimer_real(value_ns: u64, interval_ns: u64) {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_set_itimer_real(value_ns, interval_ns) }
+    }
+
+    /// Queues a saved signal (48-byte siginfo) for the caller.
+    pub(crate) fn queue_signal(info: &[u8]) -> Result {
+        if info.len() != SIGINFO_LEN {
+            return Err(EINVAL);
+        }
+        // SAFETY: `info` holds a whole siginfo.
+        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr()) }).map(|_| ())
+    }
+
+    /// Checks (`apply == false`) or sets the credentials.
+    pub(crate) fn creds(c: &CredsRaw, groups: &[u32], nnp: bool, apply: bool) -> Result {
+        if groups.len() != c.ngroups as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: `groups` has `ngroups` entries.
+        errno(unsafe { ffi::ckpt_cur_creds(c, groups.as_ptr(), nnp, apply) }).map(|_| ())
+    }
+
+    /// Checks (`apply == false`) or sets the resource limits.
+    pub(crate) fn rlimits(lim: &[(u64, u64); 16], apply: bool) -> Result {
+        let mut raw = [0u64; 32];
+        for (i, (c, m)) in lim.iter().enumerate() {
+            raw[2 * i] = *c;
+            raw[2 * i + 1] = *m;
+        }
+        // SAFETY: `raw` has 32 words.
+        errno(unsafe { ffi::ckpt_cur_rlimits(raw.as_ptr(), apply) }).map(|_| ())
+    }
+
+    /// Sets comm, personality, umask, the child tid pointers and the robust list.
+    pub(crate) fn set_misc(comm: &[u8], personality: u32, umask: u32, tids: (u64, u64), robust: u64) {
+        let mut c = [0u8; 16];
+        let n = comm.len().min(15);
+        c[..n].copy_from_slice(&comm[..n]);
+        // SAFETY: `c` is NUL-terminated.
+        unsafe { ffi::ckpt_cur_set_misc(c.as_ptr(), personality, umask, tids.0, tids.1, robust) }
+    }
+
+    /// Sets the user registers the ioctl returns to.
+    pub(crate) fn set_regs(regs: &[u64; NREGS]) {
+        // SAFETY: `regs` has `NREGS` words.
+        unsafe { ffi::ckpt_cur_set_regs(regs.as_ptr()) }
+    }
+
+    /// This CPU's uabi XSAVE size and features.
+    pub(crate) fn xstate_size() -> Result<(usize, u64)> {
+        let mut f = 0;
+        // SAFETY: `f` is a valid out pointer.
+        let n = errno(unsafe { ffi::ckpt_cur_xstate_size(&mut f) })?;
+        Ok((n as usize, f))
+    }
+
+    /// Loads the caller's user FPU state.
+    pub(crate) fn set_xstate(area: &[u8]) -> Result {
+        // SAFETY: `area` is readable for its length.
+        errno(unsafe { ffi::ckpt_cur_set_xstate(area.as_ptr(), len32(area)) }).map(|_| ())
+    }
+
+    /// Kills the caller (it never returns to user mode).
+    pub(crate) fn kill() {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_kill() }
+    }
 }

@@ -26,19 +26,20 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
 
 /// Writes the signal-handler table of `t`; returns its id.
 pub(crate) fn write_sighand(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
-    let mut raw = [SigActionRaw::default(); 64];
+    let mut raw = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
     t.sigactions(&mut raw)?;
-    let mut action = [SigAction::default(); image::NSIG];
-    for (a, r) in action.iter_mut().zip(raw.iter()) {
-        *a = SigAction {
+    let mut wire = KVec::with_capacity(image::NSIG * image::SIGACTION_LEN, GFP_KERNEL)?;
+    for r in raw.iter() {
+        let a = SigAction {
             handler: r.handler,
             flags: r.flags,
             restorer: r.restorer,
             mask: r.mask,
         };
+        wire.extend_from_slice(&a.to_bytes(), GFP_KERNEL)?;
     }
     let id = objs.fresh();
-    w.record(&Sighand { id, action })?;
+    w.record(&Sighand { id, raw: &wire })?;
     Ok(id)
 }
 

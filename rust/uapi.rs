@@ -78,6 +78,49 @@ pub struct CkptCheckArgs {
     pub reason: [u8; CKPT_REASON_LEN],
 }
 
+/// Restart: reopen files even if their size or mtime changed since the checkpoint.
+pub const CKPT_RESTART_IGNORE_CHANGED: u64 = 1 << 0;
+/// Restart: the image's terminals become the fds in [`CkptRestartArgs::stdio`].
+pub const CKPT_RESTART_INHERIT_STDIO: u64 = 1 << 1;
+/// All valid restart flags.
+pub const CKPT_RESTART_FLAGS: u64 = CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO;
+
+/// `struct ckpt_restart_pipe`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptRestartPipe {
+    /// Pipe object id in the image.
+    pub id: u32,
+    /// Read end, in the caller.
+    pub rfd: i32,
+    /// Write end, in the caller.
+    pub wfd: i32,
+    /// Must be zero.
+    pub pad: u32,
+}
+
+/// `struct ckpt_restart_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CkptRestartArgs {
+    /// The image.
+    pub fd: i32,
+    /// Entries at `pipes`.
+    pub npipes: u32,
+    /// `CKPT_RESTART_*`.
+    pub flags: u64,
+    /// User pointer to `npipes` [`CkptRestartPipe`]s.
+    pub pipes: u64,
+    /// With [`CKPT_RESTART_INHERIT_STDIO`]: fds standing in for the image's terminal fds 0-2.
+    pub stdio: [i32; 3],
+    /// Must be zero.
+    pub pad: u32,
+    /// Must be zero.
+    pub reserved: [u64; 4],
+    /// Out: why it failed.
+    pub reason: [u8; CKPT_REASON_LEN],
+}
+
 const IOC_NRBITS: u32 = 8;
 const IOC_TYPEBITS: u32 = 8;
 const IOC_SIZEBITS: u32 = 14;
@@ -102,6 +145,12 @@ pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
     IOC_READ | IOC_WRITE,
     0x01,
     core::mem::size_of::<CkptCheckpointArgs>(),
+);
+/// `CKPT_IOC_RESTART`.
+pub const CKPT_IOC_RESTART: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x02,
+    core::mem::size_of::<CkptRestartArgs>(),
 );
 /// `CKPT_IOC_CHECK`.
 pub const CKPT_IOC_CHECK: u32 = ioc(

@@ -61,8 +61,44 @@ struct ckpt_check_args {
 	char reason[240];	/* out */
 };
 
+/* Options of CKPT_IOC_RESTART. */
+#define CKPT_RESTART_IGNORE_CHANGED	(1ULL << 0)	/* reopen files even if their size or mtime changed */
+#define CKPT_RESTART_INHERIT_STDIO	(1ULL << 1)	/* the image's terminals become stdio[] */
+#define CKPT_RESTART_FLAGS	(CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO)
+
+/* A pipe the restarter created for one pipe object of the image. */
+struct ckpt_restart_pipe {
+	__u32 id;		/* pipe object id in the image */
+	__s32 rfd;		/* read end, in the caller */
+	__s32 wfd;		/* write end, in the caller */
+	__u32 pad;		/* must be zero */
+};
+
+/*
+ * CKPT_IOC_RESTART: like Linux-CR's sys_restart(): overlays the calling
+ * task with the image read from @fd, "like exec".  The caller must be
+ * single-threaded with an unshared address space, already in the image's
+ * working directory, with its vDSO where the image had it, and must pass a
+ * fresh pipe for each pipe of the image (the ckpt tool does all this).  On
+ * success the ioctl does not return to the caller: it returns into the
+ * restored program.  A failure found before anything was changed returns
+ * -1 with errno set and @reason filled; a failure after that kills the
+ * caller (SIGKILL) and is logged.
+ */
+struct ckpt_restart_args {
+	__s32 fd;		/* in: the image */
+	__u32 npipes;		/* in: entries at @pipes */
+	__u64 flags;		/* in: CKPT_RESTART_* */
+	__u64 pipes;		/* in: struct ckpt_restart_pipe[npipes] */
+	__s32 stdio[3];		/* in: with INHERIT_STDIO: fds for the image's terminal fds 0-2 */
+	__u32 pad;		/* must be zero */
+	__u64 reserved[4];	/* must be zero */
+	char reason[240];	/* out: why it failed */
+};
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
+#define CKPT_IOC_RESTART	_IOWR(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
 #define CKPT_IOC_CHECK		_IOWR(CKPT_IOC_MAGIC, 0x03, struct ckpt_check_args)
 
 #endif /* _UAPI_LINUX_CKPT_H */

@@ -131,8 +131,9 @@ pub fn mm(m: &MmRec<'_>) -> Obj {
     for (n, v) in MM_LAYOUT_NAMES.iter().zip(m.layout) {
         o.insert(n.to_string(), json!(v));
     }
-    o.insert("auxv_len".into(), json!(m.auxv_len));
-    o.insert("auxv".into(), json!(&m.auxv[..m.auxv_len as usize]));
+    let auxv: Vec<u64> = (0..m.auxv_len()).map(|i| m.auxv_word(i)).collect();
+    o.insert("auxv_len".into(), json!(m.auxv_len()));
+    o.insert("auxv".into(), json!(auxv));
     o.insert("exe".into(), s(m.exe));
     o
 }
@@ -157,8 +158,7 @@ pub fn file(f: &FileRec<'_>) -> Value {
 /// A signal-handler table, all 64 actions.
 pub fn sighand(sh: &Sighand) -> Value {
     let action: Vec<Value> = sh
-        .action
-        .iter()
+        .actions()
         .enumerate()
         .map(|(i, a)| {
             json!({

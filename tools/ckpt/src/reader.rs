@@ -243,7 +243,7 @@ impl<R: Read> Reader<R> {
             self.ended = matches!(r, AnyRecord::End(_));
             Item::Record(r)
         } else {
-            self.checker.skip(&h);
+            self.checker.skip(&h).map_err(|e| err(k, Cause::Image(e)))?;
             Item::Skipped
         };
         self.done = false;

@@ -201,8 +201,8 @@ pub const FDS: [(u32, u32, u32); 5] = [
     (7, id::DATA, 0),
 ];
 
-/// The signal handlers: SIGINT caught, SIGPIPE ignored.
-pub fn sighand() -> Sighand {
+/// The sample dispositions: SIGINT caught, SIGPIPE ignored.
+pub fn sigactions() -> [SigAction; NSIG] {
     let mut action = [SigAction::default(); NSIG];
     action[2 - 1] = SigAction {
         handler: 0x40_1500,
@@ -211,16 +211,31 @@ pub fn sighand() -> Sighand {
         mask: 1 << (15 - 1),
     };
     action[13 - 1].handler = 1;
+    action
+}
+
+/// A signal-handler table of `actions` (its wire bytes are leaked: test data).
+pub fn sighand_of(id: u32, actions: &[SigAction; NSIG]) -> Sighand<'static> {
+    let raw: Vec<u8> = actions.iter().flat_map(|a| a.to_bytes()).collect();
     Sighand {
-        id: id::SIGHAND,
-        action,
+        id,
+        raw: Vec::leak(raw),
     }
+}
+
+/// The signal handlers: SIGINT caught, SIGPIPE ignored.
+pub fn sighand() -> Sighand<'static> {
+    sighand_of(id::SIGHAND, &sigactions())
+}
+
+/// Auxv words as wire bytes (leaked: test data).
+pub fn auxv_bytes(words: &[u64]) -> &'static [u8] {
+    Vec::leak(words.iter().flat_map(|w| w.to_le_bytes()).collect())
 }
 
 /// The address space record.
 pub fn mm(nr_vmas: u32) -> MmRec<'static> {
-    let mut auxv = [0; MAX_AUXV_WORDS];
-    auxv[..8].copy_from_slice(&[6, 4096, 3, 0x40_0040, 9, 0x40_1000, 0, 0]);
+    let auxv = auxv_bytes(&[6, 4096, 3, 0x40_0040, 9, 0x40_1000, 0, 0]);
     MmRec {
         id: id::MM,
         nr_vmas,
@@ -237,7 +252,6 @@ pub fn mm(nr_vmas: u32) -> MmRec<'static> {
             0x7fff_fffd_f010,
             0x7fff_fffd_f100,
         ],
-        auxv_len: 8,
         auxv,
         exe: EXE.as_bytes(),
     }

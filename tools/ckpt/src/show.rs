@@ -305,7 +305,8 @@ impl<'w, W: Write> Text<'w, W> {
                     writeln!(o)?;
                 }
                 write!(o, "  auxv:")?;
-                for p in m.auxv[..m.auxv_len as usize].chunks(2) {
+                let auxv: Vec<u64> = (0..m.auxv_len()).map(|i| m.auxv_word(i)).collect();
+                for p in auxv.chunks(2) {
                     if p[0] == 0 {
                         break;
                     }
@@ -436,10 +437,9 @@ impl<'w, W: Write> Text<'w, W> {
             ),
             AnyRecord::Sighand(s) => {
                 let set: Vec<_> = s
-                    .action
-                    .iter()
+                    .actions()
                     .enumerate()
-                    .filter(|(_, a)| **a != SigAction::default())
+                    .filter(|(_, a)| *a != SigAction::default())
                     .collect();
                 writeln!(
                     o,

@@ -160,8 +160,7 @@ fn mm_and_vmas() {
     let vmas = sample::vmas();
     rt!(sample::mm(vmas.len() as u32), Mm);
     let mut m = sample::mm(0);
-    m.auxv_len = MAX_AUXV_WORDS as u32;
-    m.auxv = [u64::MAX; MAX_AUXV_WORDS];
+    m.auxv = sample::auxv_bytes(&[u64::MAX; MAX_AUXV_WORDS]);
     m.exe = b"";
     rt!(m, Mm);
     for v in vmas {
@@ -300,8 +299,8 @@ fn fs() {
 #[test]
 fn sighand() {
     rt!(sample::sighand(), Sighand);
-    let mut s = sample::sighand();
-    for (i, a) in s.action.iter_mut().enumerate() {
+    let mut actions = sample::sigactions();
+    for (i, a) in actions.iter_mut().enumerate() {
         if i != 8 && i != 18 {
             *a = SigAction {
                 handler: USER_ADDR_END - 1,
@@ -311,6 +310,7 @@ fn sighand() {
             };
         }
     }
+    let s = sample::sighand_of(9, &actions);
     rt!(s, Sighand);
 }
 
