@@ -172,7 +172,8 @@ fn ioc_restart(user: UserSlice) -> Result<isize> {
     // On success this returns into the restored program: nothing may be written to the
     // caller's (now replaced) memory.
     crate::restart::restart(&args, &pipes, &mut why).inspect_err(|e| {
-        if *e == EINTR && why.is_empty() {
+        if *e == EINTR {
+            // Killed after the point of no return (already logged), or interrupted.
             return;
         }
         crate::log_failure("restart", crate::shim::current_pid(), *e, &why);

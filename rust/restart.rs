@@ -166,10 +166,11 @@ pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &m
             Err(b) => return Err(bad(why, b, nrec)),
         };
         let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
-        rd.account.feed(&h, &r).map_err(|e| bad(why, Bad::Image(e), nrec))?;
         if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
+            // Fed to the order checker when applied, in phase 3.
             break (h, r.clone_kind());
         }
+        rd.account.feed(&h, &r).map_err(|e| bad(why, Bad::Image(e), nrec))?;
         if meta.arena.len() + buf.len() > MAX_META {
             return Err(refuse(why, EFBIG, format_args!("image metadata too large")));
         }

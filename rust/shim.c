@@ -42,6 +42,7 @@
 #include <asm/fsgsbase.h>
 #include <asm/fpu/api.h>
 #include <asm/msr.h>
+#include <asm/fpu/xcr.h>
 
 #include "shim.h"
 
@@ -1540,10 +1541,15 @@ int ckpt_cur_xstate_size(u64 *features)
 	if (!buf)
 		return -ENOMEM;
 	ret = regset_get(current, rs, size, buf);
-	if (ret >= 0)
-		*features = *(u64 *)(buf + 472);
 	kvfree(buf);
+	*features = ckpt_cpu_xfeatures();
 	return ret < 0 ? ret : size;
+}
+
+/* The user state features this CPU has enabled (XCR0). */
+u64 ckpt_cpu_xfeatures(void)
+{
+	return boot_cpu_has(X86_FEATURE_OSXSAVE) ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 }
 
 /* Loads a (validated-size) uabi XSAVE area as current's user FPU state; it

@@ -226,5 +226,6 @@ void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_chi
 		       u64 clear_child_tid, u64 robust_list);
 void ckpt_cur_set_regs(const u64 *regs);
 int ckpt_cur_xstate_size(u64 *features);
+u64 ckpt_cpu_xfeatures(void);
 int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_cur_kill(void);

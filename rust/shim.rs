@@ -320,6 +320,7 @@ mod ffi {
         );
         pub(super) fn ckpt_cur_set_regs(regs: *const u64);
         pub(super) fn ckpt_cur_xstate_size(features: *mut u64) -> i32;
+        pub(super) fn ckpt_cpu_xfeatures() -> u64;
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
         pub(super) fn ckpt_cur_kill();
     }
@@ -801,6 +802,12 @@ pub(crate) fn current_ids() -> (u32, u32) {
     // SAFETY: Both are valid out pointers.
     unsafe { ffi::ckpt_current_ids(&mut uid, &mut euid) };
     (uid, euid)
+}
+
+/// The user state features this CPU has enabled (XCR0).
+pub(crate) fn cpu_xfeatures() -> u64 {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_cpu_xfeatures() }
 }
 
 /// The caller's pid (tgid) in its pid namespace.

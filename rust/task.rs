@@ -22,10 +22,6 @@ pub(crate) struct XstateBuf {
     buf: KVec<u8>,
 }
 
-/// Offset of `xfeatures` in the software-reserved bytes of the FXSAVE area
-/// (`struct _fpx_sw_bytes` at 464: magic1, extended_size, xfeatures, xstate_size).
-const SW_XFEATURES: usize = 472;
-
 impl XstateBuf {
     /// Reads `t`'s XSAVE area (empty if the CPU has no XSAVE).
     pub(crate) fn read(t: &TaskRef) -> Result<Self> {
@@ -50,9 +46,9 @@ impl XstateBuf {
         u64::from_le_bytes(a)
     }
 
-    /// The user state features this CPU enables (XCR0), as the kernel reports them.
+    /// The user state features of this CPU (XCR0).
     pub(crate) fn cpu_features(&self) -> u64 {
-        self.word(SW_XFEATURES)
+        shim::cpu_xfeatures()
     }
 
     /// XSTATE_BV of the saved area.

@@ -5,6 +5,7 @@
  * bad request gets, and that a failed checkpoint leaves nothing behind: no
  * stopped task, no zombie, the target running on.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/socket.h>
 

@@ -6,6 +6,9 @@
 #ifndef CKPT_UTIL_H
 #define CKPT_UTIL_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -185,6 +189,213 @@ static inline void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* ---- reading what restart needs from an image -------------------------- */
+
+#define K_TASK	0x0100
+#define K_FILE	0x0300
+#define K_PIPE	0x0301
+#define K_FD	0x0311
+#define K_FS	0x0320
+#define K_VMA	0x0401
+#define K_PAGES	0x0402
+#define K_END	0x00ff
+
+struct img_plan {
+	pid_t pid;
+	char cwd[512];
+	int nspecial;
+	struct { uint64_t start, end; char name[40]; } special[4];
+	int npipes;
+	struct { uint32_t id, capacity; } pipe[16];
+	int nfiles;
+	struct { uint32_t id, pipe, flags; } file[64];
+	int nfds;
+	struct { uint32_t fd, file; } fd[64];
+	/* Record boundaries, for corruption tests. */
+	int nrec;
+	struct { uint32_t off, len; uint16_t kind; } rec[4096];
+};
+
+static inline uint16_t le16(const unsigned char *p) { return p[0] | p[1] << 8; }
+static inline uint32_t le32(const unsigned char *p) { return le16(p) | (uint32_t)le16(p + 2) << 16; }
+static inline uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+/* Walks the records of the image at path; 0 on success. */
+static inline int img_plan(const char *path, struct img_plan *ip)
+{
+	struct stat st;
+	unsigned char *m;
+	size_t off = 8;
+	int fd = open(path, O_RDONLY);
+
+	memset(ip, 0, sizeof(*ip));
+	if (fd < 0 || fstat(fd, &st))
+		return -1;
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -1;
+	while (off + 12 <= (size_t)st.st_size) {
+		uint16_t kind = le16(m + off);
+		uint32_t len = le32(m + off + 4);
+		unsigned char *p = m + off + 12;
+
+		if (ip->nrec < 4096) {
+			ip->rec[ip->nrec].off = off;
+			ip->rec[ip->nrec].len = len;
+			ip->rec[ip->nrec].kind = kind;
+			ip->nrec++;
+		}
+		switch (kind) {
+		case K_TASK:
+			ip->pid = (int32_t)le32(p);
+			break;
+		case K_FS: {
+			uint16_t n = le16(p + 8);
+
+			memcpy(ip->cwd, p + 10, n < sizeof(ip->cwd) ? n : sizeof(ip->cwd) - 1);
+			break;
+		}
+		case K_VMA: {
+			unsigned char backing = p[32];
+			uint16_t n = le16(p + 37);
+
+			if ((backing == 6 || backing == 7) && ip->nspecial < 4) {
+				ip->special[ip->nspecial].start = le64(p);
+				ip->special[ip->nspecial].end = le64(p + 8);
+				memcpy(ip->special[ip->nspecial].name, p + 39, n < 39 ? n : 39);
+				ip->nspecial++;
+			}
+			break;
+		}
+		case K_PIPE:
+			if (ip->npipes < 16) {
+				ip->pipe[ip->npipes].id = le32(p);
+				ip->pipe[ip->npipes].capacity = le32(p + 4);
+				ip->npipes++;
+			}
+			break;
+		case K_FILE:
+			if (ip->nfiles < 64) {
+				ip->file[ip->nfiles].id = le32(p);
+				ip->file[ip->nfiles].flags = le32(p + 5);
+				ip->file[ip->nfiles].pipe = le32(p + 41);
+				ip->nfiles++;
+			}
+			break;
+		case K_FD:
+			if (ip->nfds < 64) {
+				ip->fd[ip->nfds].fd = le32(p);
+				ip->fd[ip->nfds].file = le32(p + 4);
+				ip->nfds++;
+			}
+			break;
+		}
+		off += 12 + len;
+	}
+	munmap(m, st.st_size);
+	return 0;
+}
+
+/* The pipe id behind the image's fd n, or 0. */
+static inline uint32_t img_fd_pipe(const struct img_plan *ip, uint32_t n)
+{
+	int i, j;
+
+	for (i = 0; i < ip->nfds; i++) {
+		if (ip->fd[i].fd != n)
+			continue;
+		for (j = 0; j < ip->nfiles; j++)
+			if (ip->file[j].id == ip->fd[i].file)
+				return ip->file[j].pipe;
+	}
+	return 0;
+}
+
+/* Moves this process's [vvar]/[vdso] mappings to where the image had them. */
+static inline int move_specials(const struct img_plan *ip)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	struct { uint64_t s, e; char name[40]; } own[4];
+	int n = 0, i, j;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f) && n < 4) {
+		unsigned long s, e;
+		char *name = strchr(line, '[');
+
+		if (!name || sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		name[strcspn(name, "\n")] = 0;
+		own[n].s = s;
+		own[n].e = e;
+		snprintf(own[n].name, sizeof(own[n].name), "%s", name);
+		if (strstr(name, "[vdso]") || strstr(name, "[vvar"))
+			n++;
+	}
+	fclose(f);
+	for (i = 0; i < ip->nspecial; i++) {
+		for (j = 0; j < n; j++) {
+			if (strcmp(own[j].name, ip->special[i].name))
+				continue;
+			if (own[j].e - own[j].s != ip->special[i].end - ip->special[i].start)
+				return -1;
+			if (own[j].s != ip->special[i].start &&
+			    mremap((void *)own[j].s, own[j].e - own[j].s, own[j].e - own[j].s,
+				   MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (void *)ip->special[i].start) == MAP_FAILED)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Forks a restarter (with the image's pid if clone3 set_tid allows it) that
+ * overlays itself with the image at path; pipes[] maps the image's pipe ids
+ * to fresh pipes.  Returns its pid; the child _exit()s 100 + errno if the
+ * ioctl fails before the point of no return.
+ */
+static inline pid_t restart_image(const char *path, const struct img_plan *ip,
+				  struct ckpt_restart_pipe *pipes, int npipes, int keep_fd)
+{
+	struct clone_args {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+			 tls, set_tid, set_tid_size, cgroup;
+	} ca;
+	pid_t tid = ip->pid;
+	long pid;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(unsigned long)&tid;
+	ca.set_tid_size = 1;
+	pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
+	if (pid < 0)
+		pid = fork();
+	if (pid)
+		return pid;
+	{
+		struct ckpt_restart_args a;
+		int dev = open(CKPT_DEV, O_RDWR);
+		int img = open(path, O_RDONLY);
+
+		(void)keep_fd;
+		if (dev < 0 || img < 0 || chdir(ip->cwd) || move_specials(ip))
+			_exit(99);
+		memset(&a, 0, sizeof(a));
+		a.fd = img;
+		a.npipes = npipes;
+		a.pipes = (uint64_t)(unsigned long)pipes;
+		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		fprintf(stderr, "# restart failed: %s (%s)\n", a.reason, strerror(errno));
+		_exit(100 + errno);
+	}
 }
 
 #endif /* CKPT_UTIL_H */

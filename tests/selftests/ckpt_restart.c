@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_restart: a program is checkpointed, killed and restarted; then it
+ * answers questions about its own state (samples/restartee.c), and the
+ * answers must match what it said before: AVX registers, a counter and a
+ * heap checksum, a file offset, bytes buffered in a pipe, a signal handler,
+ * a blocked pending signal, brk/malloc, its pid, an interval timer.
+ * Corrupted images are refused -- before the point of no return with an
+ * errno, after it by killing the restarter -- and never crash anything.
+ */
+#include "ckpt_util.h"
+#include "kselftest_harness.h"
+
+#define RESTARTEE "/samples/restartee"
+#define DATA "/tmp/restartee.data"
+
+struct session {
+	pid_t pid;
+	int ctl;	/* write end: commands */
+	int rep;	/* read end: answers */
+	FILE *in;
+};
+
+static void make_data(void)
+{
+	char buf[4096];
+	int i, fd = open(DATA, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = 'A' + i % 26;
+	if (fd >= 0) {
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			close(fd);
+		close(fd);
+	}
+}
+
+/* Starts restartee with a heap of mb MiB; fds 3/4 are its control/report pipes. */
+static int start(struct session *s, int mb)
+{
+	int c[2], r[2];
+	char arg[16];
+	char line[128];
+
+	if (pipe(c) || pipe(r))
+		return -1;
+	s->pid = fork();
+	if (s->pid == 0) {
+		if (ckpt_dev_fd >= 0)
+			close(ckpt_dev_fd);
+		dup2(c[0], 3);
+		dup2(r[1], 4);
+		for (int fd = 5; fd < 64; fd++)
+			close(fd);
+		snprintf(arg, sizeof(arg), "%d", mb);
+		execl(RESTARTEE, "restartee", "3", "4", DATA, arg, NULL);
+		_exit(127);
+	}
+	close(c[0]);
+	close(r[1]);
+	s->ctl = c[1];
+	s->rep = r[0];
+	s->in = fdopen(s->rep, "r");
+	if (!fgets(line, sizeof(line), s->in) || strncmp(line, "ready", 5))
+		return -1;
+	return 0;
+}
+
+static char *ask(struct session *s, char cmd, char *line, size_t len)
+{
+	line[0] = 0;
+	if (write(s->ctl, &cmd, 1) != 1 || !fgets(line, len, s->in))
+		return line;
+	line[strcspn(line, "\n")] = 0;
+	return line;
+}
+
+static void end(struct session *s)
+{
+	if (s->in)
+		fclose(s->in);
+	close(s->ctl);
+	s->in = NULL;
+}
+
+/* Restarts the image with fresh control/report pipes; the internal pipe gets one too. */
+static pid_t restart(struct session *s, const char *img, struct img_plan *ip)
+{
+	struct ckpt_restart_pipe pp[16];
+	uint32_t ctl_id = img_fd_pipe(ip, 3), rep_id = img_fd_pipe(ip, 4);
+	int i, p[2], mine[2] = { -1, -1 };
+	pid_t pid;
+
+	memset(pp, 0, sizeof(pp));
+	for (i = 0; i < ip->npipes; i++) {
+		if (pipe(p))
+			return -1;
+		pp[i].id = ip->pipe[i].id;
+		pp[i].rfd = p[0];
+		pp[i].wfd = p[1];
+		if (pp[i].id == ctl_id)
+			mine[0] = p[1];
+		if (pp[i].id == rep_id)
+			mine[1] = p[0];
+	}
+	pid = restart_image(img, ip, pp, ip->npipes, -1);
+	for (i = 0; i < ip->npipes; i++) {
+		if (pp[i].rfd != mine[1])
+			close(pp[i].rfd);
+		if (pp[i].wfd != mine[0])
+			close(pp[i].wfd);
+	}
+	s->pid = pid;
+	s->ctl = mine[0];
+	s->rep = mine[1];
+	s->in = fdopen(s->rep, "r");
+	return pid;
+}
+
+FIXTURE(rs) {
+	int dev;
+	char img[64];
+	struct img_plan *ip;
+	struct session s;
+};
+
+FIXTURE_SETUP(rs)
+{
+	self->dev = ckpt_open();
+	if (self->dev < 0)
+		SKIP(return, "%s missing", CKPT_DEV);
+	make_data();
+	snprintf(self->img, sizeof(self->img), "/tmp/rs-%d.img", getpid());
+	self->ip = calloc(1, sizeof(*self->ip));
+	ASSERT_NE(NULL, self->ip);
+	memset(&self->s, 0, sizeof(self->s));
+}
+
+FIXTURE_TEARDOWN(rs)
+{
+	if (self->s.pid > 0)
+		kill_reap(self->s.pid);
+	unlink(self->img);
+	free(self->ip);
+}
+
+/* Checkpoints the session's process into self->img, killing it. */
+static int checkpoint_kill(int dev, struct session *s, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int ret, status;
+
+	if (fd < 0)
+		return -errno;
+	ret = ckpt_checkpoint(dev, s->pid, fd, CKPT_CHECKPOINT_KILL, NULL);
+	close(fd);
+	if (ret)
+		return ret;
+	waitpid(s->pid, &status, 0);
+	end(s);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -ECHILD;
+}
+
+static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs) *self, int mb)
+{
+	char l[128], sum[64], pid_line[128];
+	unsigned long long c;
+	int status;
+	long left;
+
+	ASSERT_EQ(0, start(&self->s, mb));
+	ASSERT_STREQ("avx ok", ask(&self->s, 'a', l, sizeof(l)));
+	ASSERT_EQ(2, sscanf(ask(&self->s, 'c', l, sizeof(l)), "counter %llu sum %63s", &c, sum));
+	ASSERT_EQ(1ULL, c);
+	ASSERT_STREQ("file 8 WXYZABCD off 108", ask(&self->s, 'f', l, sizeof(l)));
+	snprintf(pid_line, sizeof(pid_line), "pid %d", self->s.pid);
+	ASSERT_EQ(0, strncmp(ask(&self->s, 'i', l, sizeof(l)), pid_line, strlen(pid_line)));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+
+	ASSERT_LT(0, restart(&self->s, self->img, self->ip));
+	/* The vector registers first: any libc call may clobber them. */
+	EXPECT_STREQ("avx ok", ask(&self->s, 'a', l, sizeof(l)));
+	snprintf(pid_line, sizeof(pid_line), "counter 2 sum %s", sum);
+	EXPECT_STREQ(pid_line, ask(&self->s, 'c', l, sizeof(l)));
+	EXPECT_STREQ("file 8 EFGHIJKL off 116", ask(&self->s, 'f', l, sizeof(l)));
+	EXPECT_STREQ("pipe 10 hello-pipe", ask(&self->s, 'p', l, sizeof(l)));
+	EXPECT_STREQ("signal 1", ask(&self->s, 's', l, sizeof(l)));
+	EXPECT_STREQ("usr2 pending 1 blocked 1", ask(&self->s, 'q', l, sizeof(l)));
+	EXPECT_STREQ("malloc ok", ask(&self->s, 'm', l, sizeof(l)));
+	snprintf(pid_line, sizeof(pid_line), "pid %d ", self->ip->pid);
+	EXPECT_EQ(0, strncmp(ask(&self->s, 'i', l, sizeof(l)), pid_line, strlen(pid_line)))
+		TH_LOG("%s, want %s", l, pid_line);
+	EXPECT_EQ(1, sscanf(ask(&self->s, 't', l, sizeof(l)), "itimer %ld", &left));
+	EXPECT_TRUE(left > 900 && left <= 1000) TH_LOG("itimer %ld", left);
+	ask(&self->s, 'x', l, sizeof(l));
+	ASSERT_EQ(self->s.pid, waitpid(self->s.pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) TH_LOG("status %#x", status);
+	self->s.pid = 0;
+	end(&self->s);
+}
+
+TEST_F(rs, state_survives)
+{
+	full_state_check(_metadata, self, 16);
+}
+
+TEST_F(rs, buffer_256m_survives)
+{
+	full_state_check(_metadata, self, 256);
+}
+
+TEST_F(rs, same_image_twice)
+{
+	char l[128];
+	int round, status;
+
+	ASSERT_EQ(0, start(&self->s, 4));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	for (round = 0; round < 2; round++) {
+		ASSERT_LT(0, restart(&self->s, self->img, self->ip));
+		EXPECT_EQ(0, strncmp(ask(&self->s, 'c', l, sizeof(l)), "counter 2 ", 10)) TH_LOG("%s", l);
+		ask(&self->s, 'x', l, sizeof(l));
+		ASSERT_EQ(self->s.pid, waitpid(self->s.pid, &status, 0));
+		EXPECT_EQ(7, WEXITSTATUS(status));
+		self->s.pid = 0;
+		end(&self->s);
+	}
+}
+
+/* Restarting a copy of img with one change; returns the restarter's wait status. */
+static int restart_damaged(struct __test_metadata *_metadata, FIXTURE_DATA(rs) *self,
+			   const char *good, size_t size, void (*damage)(unsigned char *, size_t *, void *),
+			   void *arg)
+{
+	char bad[80];
+	unsigned char *m = malloc(size);
+	size_t n = size;
+	int fd, status = -1;
+	pid_t pid;
+	struct session s;
+
+	snprintf(bad, sizeof(bad), "%s.bad", good);
+	fd = open(good, O_RDONLY);
+	if (!m || fd < 0 || read(fd, m, size) != (ssize_t)size)
+		return -1;
+	close(fd);
+	damage(m, &n, arg);
+	fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, m, n) != (ssize_t)n)
+		return -1;
+	close(fd);
+	free(m);
+	memset(&s, 0, sizeof(s));
+	pid = restart(&s, bad, self->ip);
+	if (pid > 0) {
+		/* A restored program would wait for commands: ask it to exit. */
+		char l[64];
+
+		ask(&s, 'x', l, sizeof(l));
+		waitpid(pid, &status, 0);
+	}
+	end(&s);
+	unlink(bad);
+	return status;
+}
+
+struct flip { size_t off; unsigned char mask; };
+
+static void do_flip(unsigned char *m, size_t *n, void *arg)
+{
+	struct flip *f = arg;
+
+	if (f->off < *n)
+		m[f->off] ^= f->mask;
+}
+
+static void do_truncate(unsigned char *m, size_t *n, void *arg)
+{
+	size_t at = *(size_t *)arg;
+
+	if (at < *n)
+		*n = at;
+}
+
+static void do_huge_len(unsigned char *m, size_t *n, void *arg)
+{
+	size_t at = *(size_t *)arg;
+
+	m[at + 4] = m[at + 5] = m[at + 6] = m[at + 7] = 0xff;
+}
+
+/* A damaged image is refused: the restarter fails (errno) or is killed, never runs on. */
+static int refused(int status)
+{
+	return (WIFEXITED(status) && WEXITSTATUS(status) > 100) ||
+	       (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+TEST_F(rs, corrupted_images_are_refused)
+{
+	char l[128];
+	struct stat st;
+	int i, bad = 0, tried = 0;
+
+	ASSERT_EQ(0, start(&self->s, 1));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	ASSERT_EQ(0, stat(self->img, &st));
+	for (i = 0; i < self->ip->nrec; i++) {
+		size_t off = self->ip->rec[i].off, len = self->ip->rec[i].len;
+		struct flip f[3] = {
+			{ off + 1, 0x40 },			/* kind */
+			{ off + 12 + len / 2, 0x08 },		/* payload */
+			{ off + 12 + len - 1, 0x80 },		/* last byte */
+		};
+		size_t cut = off + 12 + len / 2;
+		int k, status;
+
+		for (k = 0; k < 3; k++) {
+			status = restart_damaged(_metadata, self, self->img, st.st_size, do_flip, &f[k]);
+			tried++;
+			if (!refused(status)) {
+				bad++;
+				TH_LOG("record %d (kind %#x) flip at %zu: status %#x", i,
+				       self->ip->rec[i].kind, f[k].off, status);
+			}
+		}
+		status = restart_damaged(_metadata, self, self->img, st.st_size, do_truncate, &cut);
+		tried++;
+		if (!refused(status)) {
+			bad++;
+			TH_LOG("record %d truncated at %zu: status %#x", i, cut, status);
+		}
+		status = restart_damaged(_metadata, self, self->img, st.st_size, do_huge_len, &off);
+		tried++;
+		if (!refused(status)) {
+			bad++;
+			TH_LOG("record %d with a huge length: status %#x", i, status);
+		}
+	}
+	TH_LOG("%d damaged images tried", tried);
+	EXPECT_EQ(0, bad);
+}
+
+TEST_HARNESS_MAIN
