@@ -96,9 +96,10 @@ impl Queue {
         Some(img)
     }
 
-    /// Drops everything (module unload).
+    /// Drops everything, the queue's own buffer included (module unload: the static
+    /// outlives the module's data).
     pub(crate) fn clear(&mut self) {
-        self.images.clear();
+        self.images = KVec::new();
         self.bytes = 0;
     }
 }

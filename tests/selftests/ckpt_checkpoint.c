@@ -320,4 +320,85 @@ TEST_F(ck, target_killed_midway)
 	EXPECT_EQ(-ESRCH, job.ret) TH_LOG("ret %d after %zd bytes", job.ret, total);
 }
 
+/* Collects one image through the shell interface; returns its size or -errno. */
+static ssize_t shell_collect(char *buf, size_t len)
+{
+	int fd = open(CKPT_DEV, O_RDONLY);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + total, len - total)) > 0)
+		total += n;
+	if (n < 0)
+		total = -errno;
+	close(fd);
+	return total;
+}
+
+static int shell_write(const char *cmd)
+{
+	int fd = open(CKPT_DEV, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, strlen(cmd));
+	close(fd);
+	return n == (ssize_t)strlen(cmd) ? 0 : -errno;
+}
+
+TEST_F(ck, shell_interface)
+{
+	size_t len = 64 << 20;
+	char *buf = malloc(len), cmd[64];
+	ssize_t n;
+	int i;
+
+	ASSERT_NE(NULL, buf);
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	/* Nothing queued yet. */
+	EXPECT_EQ(-ENODATA, shell_collect(buf, len));
+	snprintf(cmd, sizeof(cmd), "%d\n", self->child);
+	ASSERT_EQ(0, shell_write(cmd));
+	/* "PID" alone leaves the process running. */
+	EXPECT_LT(0, progress(self->counter, 50));
+	n = shell_collect(buf, len);
+	ASSERT_LT(4096, n);
+	EXPECT_EQ(0, memcmp(buf, ckpt_magic, 8));
+	/* Collected images leave the queue. */
+	EXPECT_EQ(-ENODATA, shell_collect(buf, len));
+	/* Bad commands. */
+	EXPECT_EQ(-EINVAL, shell_write("hello\n"));
+	EXPECT_EQ(-EINVAL, shell_write("123 frobnicate\n"));
+	EXPECT_EQ(-ESRCH, shell_write("999999\n"));
+	/* At most 4 uncollected images per uid. */
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, shell_write(cmd));
+	EXPECT_EQ(-ENOSPC, shell_write(cmd));
+	/* Another uid sees none of them. */
+	if (fork() == 0) {
+		int fd = open(CKPT_DEV, O_RDONLY);
+
+		if (fd < 0 || setgid(65534) || setuid(65534))
+			_exit(10);
+		_exit(read(fd, buf, 4096) < 0 && errno == ENODATA ? 0 : 11);
+	}
+	{
+		int status;
+
+		wait(&status);
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	}
+	/* "PID stop" stops it; the queued images are collected. */
+	for (i = 0; i < 4; i++)
+		EXPECT_LT(4096, shell_collect(buf, len));
+	snprintf(cmd, sizeof(cmd), "%d stop", self->child);
+	ASSERT_EQ(0, shell_write(cmd));
+	EXPECT_EQ(0, wait_state(self->child, 'T', 2000));
+	EXPECT_LT(4096, shell_collect(buf, len));
+	free(buf);
+}
+
 TEST_HARNESS_MAIN
