@@ -122,8 +122,16 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
         return Err(EINVAL);
     }
     let mut why = Reason::new();
-    let mut out = FileRef::writable_fd(args.fd).inspect_err(|_| {
-        pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
+    let mut out = FileRef::writable_fd(args.fd).inspect_err(|e| {
+        if *e == EINVAL {
+            pr_info!(
+                "checkpoint of {}: fd {} cannot be written from the kernel; use a file, pipe or socket\n",
+                args.pid,
+                args.fd
+            );
+        } else {
+            pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
+        }
     })?;
     let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, &mut why)
         .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;

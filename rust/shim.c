@@ -969,6 +969,12 @@ struct file *ckpt_fget_writable(int fd, int *err)
 		*err = -EBADF;
 		return NULL;
 	}
+	if (!(f->f_mode & FMODE_CAN_WRITE)) {
+		/* No write_iter (e.g. /dev/null): kernel_write() cannot use it. */
+		fput(f);
+		*err = -EINVAL;
+		return NULL;
+	}
 	*err = 0;
 	return f;
 }

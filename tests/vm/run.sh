@@ -93,7 +93,7 @@ cleanup() {
 trap cleanup EXIT
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
-		/guest /samples /selftests; do
+		/guest /samples /selftests /bench; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -110,11 +110,12 @@ trap cleanup EXIT
 		echo "slink /bin/ckpt /ckpt 0777 0 0"
 	fi
 	# Only binaries whose source still exists (no stale tests).
-	for src in "$top"/samples/*.c "$top"/tests/selftests/*.c; do
+	for src in "$top"/samples/*.c "$top"/tests/selftests/*.c "$top"/tests/bench/*.c; do
 		[ -f "$src" ] || continue
 		name=$(basename "$src" .c)
 		case $src in
 		"$top"/samples/*) sub=samples ;;
+		"$top"/tests/bench/*) sub=bench ;;
 		*) sub=selftests ;;
 		esac
 		[ -f "$B/$sub/$name" ] || die "$B/$sub/$name missing: run 'make userprogs'"
@@ -148,7 +149,9 @@ if [ -n "$disk" ]; then
 fi
 append="console=ttyS0 panic=-1 loglevel=7 ckpt.mode=$mode"
 append+=" ckpt.leakwait=${CKPT_VM_LEAK_WAIT:-5} ${CKPT_VM_APPEND:-}"
-qemu=(qemu-system-x86_64 "${accel[@]}" -m 2G -smp 2 -no-reboot -nic none
+# The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
+case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac
+qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 -no-reboot -nic none
       -kernel "$bzimage" -initrd "$initrd" -append "$append" "${drive[@]}")
 
 if [ "$mode" = shell ]; then

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_bench: checkpoint and restart speed, each as a ratio to a plain
+ * memcpy of the same size measured in the same run (so the ratios mean the
+ * same under TCG, KVM or on hardware), plus the latency of checkpointing and
+ * restarting a small process.  One "BENCH name value unit" line per result.
+ *
+ *   ckpt_bench [MB]      (default 1024)
+ */
+#include "ckpt_util.h"
+
+#define RESTARTEE "/samples/restartee"
+#define DATA "/tmp/restartee.data"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct target {
+	pid_t pid;
+	int ctl, rep;
+};
+
+static int start(struct target *t, int mb)
+{
+	int c[2], r[2];
+	char arg[16], line[64];
+
+	if (pipe(c) || pipe(r))
+		return -1;
+	t->pid = fork();
+	if (t->pid == 0) {
+		dup2(c[0], 3);
+		dup2(r[1], 4);
+		for (int fd = 5; fd < 64; fd++)
+			close(fd);
+		snprintf(arg, sizeof(arg), "%d", mb);
+		execl(RESTARTEE, "restartee", "3", "4", DATA, arg, NULL);
+		_exit(127);
+	}
+	close(c[0]);
+	close(r[1]);
+	t->ctl = c[1];
+	t->rep = r[0];
+	return read(t->rep, line, sizeof(line)) > 0 ? 0 : -1;
+}
+
+static int ask(int ctl, int rep, char cmd)
+{
+	char line[128];
+
+	return write(ctl, &cmd, 1) == 1 && read(rep, line, sizeof(line)) > 0 ? 0 : -1;
+}
+
+/* Seconds to memcpy mb MiB (best of three, pages already touched). */
+static double memcpy_time(size_t mb)
+{
+	size_t len = mb << 20;
+	char *a = malloc(len), *b = malloc(len);
+	double best = 1e9;
+
+	if (!a || !b)
+		return -1;
+	memset(a, 1, len);
+	memset(b, 2, len);
+	for (int i = 0; i < 3; i++) {
+		double t0 = now();
+
+		memcpy(b, a, len);
+		if (now() - t0 < best)
+			best = now() - t0;
+	}
+	free(a);
+	free(b);
+	return best;
+}
+
+/* Checkpoints t into path (NULL: a pipe whose reader discards everything);
+ * returns seconds, kills t if kill. */
+static double ckpt_time(int dev, struct target *t, const char *path, int kill)
+{
+	int fd, p[2];
+	double t0;
+
+	if (path) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	} else {
+		static char sink[1 << 20];
+
+		if (pipe(p))
+			return -1;
+		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+		if (fork() == 0) {
+			close(p[1]);
+			while (read(p[0], sink, sizeof(sink)) > 0)
+				;
+			_exit(0);
+		}
+		close(p[0]);
+		fd = p[1];
+	}
+	t0 = now();
+	int r = ckpt_checkpoint(dev, t->pid, fd, kill ? CKPT_CHECKPOINT_KILL : CKPT_CHECKPOINT_RESUME,
+				NULL);
+	double dt = now() - t0;
+
+	close(fd);
+	if (!path)
+		wait(NULL);
+	if (r) {
+		printf("# checkpoint failed: %s\n", strerror(-r));
+		return -1;
+	}
+	if (kill) {
+		waitpid(t->pid, NULL, 0);
+		close(t->ctl);
+		close(t->rep);
+	}
+	return dt;
+}
+
+/* Restarts path; returns seconds until the program answers. */
+static double restart_time(const char *path)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	struct ckpt_restart_pipe pp[16];
+	uint32_t ctl_id, rep_id;
+	int ctl = -1, rep = -1, p[2], i;
+	double t0, dt;
+	pid_t pid;
+
+	if (!ip || img_plan(path, ip))
+		return -1;
+	ctl_id = img_fd_pipe(ip, 3);
+	rep_id = img_fd_pipe(ip, 4);
+	memset(pp, 0, sizeof(pp));
+	for (i = 0; i < ip->npipes; i++) {
+		if (pipe(p))
+			return -1;
+		pp[i].id = ip->pipe[i].id;
+		pp[i].rfd = p[0];
+		pp[i].wfd = p[1];
+		if (pp[i].id == ctl_id)
+			ctl = p[1];
+		if (pp[i].id == rep_id)
+			rep = p[0];
+	}
+	t0 = now();
+	pid = restart_image(path, ip, pp, ip->npipes, -1);
+	for (i = 0; i < ip->npipes; i++) {
+		if (pp[i].rfd != rep)
+			close(pp[i].rfd);
+		if (pp[i].wfd != ctl)
+			close(pp[i].wfd);
+	}
+	if (pid < 0 || ask(ctl, rep, 'a'))
+		return -1;
+	dt = now() - t0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(ctl);
+	close(rep);
+	free(ip);
+	return dt;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mb = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
+	int dev = ckpt_open();
+	struct target t;
+	double mc, tn, tf, tr, small_c, small_r;
+	char data[4096];
+	int fd;
+
+	if (dev < 0) {
+		printf("# %s: %s\n", CKPT_DEV, strerror(errno));
+		return 1;
+	}
+	memset(data, 'x', sizeof(data));
+	fd = open(DATA, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, data, sizeof(data)) != sizeof(data))
+		return 1;
+	close(fd);
+
+	mc = memcpy_time(mb);
+	printf("BENCH memcpy_%zuMiB %.3f s (%.0f MiB/s)\n", mb, mc, mb / mc);
+
+	if (start(&t, mb))
+		return 1;
+	tn = ckpt_time(dev, &t, NULL, 0);
+	tf = ckpt_time(dev, &t, "/tmp/bench.img", 1);
+	if (tn < 0 || tf < 0)
+		return 1;
+	printf("BENCH checkpoint_%zuMiB_to_pipe %.3f s, %.2fx memcpy (target >= 0.7x)\n", mb, tn,
+	       mc / tn);
+	printf("BENCH checkpoint_%zuMiB_to_tmpfs %.3f s, %.2fx memcpy\n", mb, tf, mc / tf);
+	tr = restart_time("/tmp/bench.img");
+	unlink("/tmp/bench.img");
+	if (tr < 0)
+		return 1;
+	printf("BENCH restart_%zuMiB_from_tmpfs %.3f s, %.2fx memcpy (target >= 0.5x)\n", mb, tr,
+	       mc / tr);
+
+	if (start(&t, 10))
+		return 1;
+	small_c = ckpt_time(dev, &t, "/tmp/small.img", 1);
+	small_r = restart_time("/tmp/small.img");
+	unlink("/tmp/small.img");
+	printf("BENCH checkpoint_10MiB_latency %.2f ms (target < 5 ms)\n", small_c * 1e3);
+	printf("BENCH restart_10MiB_latency %.2f ms (target < 5 ms)\n", small_r * 1e3);
+	return 0;
+}
