@@ -87,7 +87,8 @@ pub(crate) struct Target {
 
 /// Finds `pid`'s process and checks that the caller may checkpoint it.
 pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
-    let t = TaskRef::by_vpid(pid).ok_or_else(|| why.set(ESRCH, format_args!("no process {pid}")))?;
+    let t =
+        TaskRef::by_vpid(pid).ok_or_else(|| why.set(ESRCH, format_args!("no process {pid}")))?;
     let info = t.info();
     if info.flags & ti::KTHREAD != 0 {
         return Err(why.set(EINVAL, format_args!("{pid} is a kernel thread")));
@@ -141,7 +142,10 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
             format_args!("process is not visible in the caller's pid namespace"),
         ));
     }
-    let m = t.leader.mm().ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
+    let m = t
+        .leader
+        .mm()
+        .ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
     mm::precheck(&m, why)?;
     files::precheck(&t.leader, why)?;
     signal::precheck(&t.leader, why)?;
@@ -156,7 +160,12 @@ pub(crate) fn check(pid: i32, why: &mut Reason) -> Result {
 }
 
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` to `sink`; returns its size.
-pub(crate) fn checkpoint(pid: i32, flags: u64, sink: &mut dyn Sink, why: &mut Reason) -> Result<u64> {
+pub(crate) fn checkpoint(
+    pid: i32,
+    flags: u64,
+    sink: &mut dyn Sink,
+    why: &mut Reason,
+) -> Result<u64> {
     if flags & !uapi::CKPT_CHECKPOINT_FLAGS != 0
         || flags & uapi::CKPT_CHECKPOINT_FLAGS == uapi::CKPT_CHECKPOINT_FLAGS
     {
@@ -182,7 +191,10 @@ pub(crate) fn checkpoint(pid: i32, flags: u64, sink: &mut dyn Sink, why: &mut Re
     precheck(&t, why)?;
     let bytes = write_image(&t, &q, pid, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
-        return Err(why.set(ESRCH, format_args!("{pid} was killed during the checkpoint")));
+        return Err(why.set(
+            ESRCH,
+            format_args!("{pid} was killed during the checkpoint"),
+        ));
     }
     // Act while the threads are still parked, so that they see the signal first thing.
     if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
@@ -214,7 +226,10 @@ impl Bufs {
 /// An error while writing: a thread that left its safe point means the target was killed.
 fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
     if e == ESRCH && why.is_empty() {
-        why.set(ESRCH, format_args!("{pid} was killed during the checkpoint"))
+        why.set(
+            ESRCH,
+            format_args!("{pid} was killed during the checkpoint"),
+        )
     } else {
         e
     }

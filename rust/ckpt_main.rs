@@ -49,7 +49,11 @@ impl kernel::InPlaceModule for CkptModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Called once, before the device (the queue's only user) exists.
         unsafe { shell::QUEUE.init() };
-        pr_info!("{VERSION} loaded: /dev/ckpt, image format {}.{}\n", image::FORMAT_MAJOR, image::FORMAT_MINOR);
+        pr_info!(
+            "{VERSION} loaded: /dev/ckpt, image format {}.{}\n",
+            image::FORMAT_MAJOR,
+            image::FORMAT_MINOR
+        );
         try_pin_init!(Self {
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ckpt" }),
         })

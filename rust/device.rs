@@ -5,12 +5,15 @@
 use crate::checkpoint::{self, Reason};
 use crate::shell::{self, Image, QUEUE};
 use crate::shim::{self, FileRef};
-use crate::uapi::{self, CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion};
+use crate::uapi::{
+    self, CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion,
+};
 use kernel::{
+    bindings,
     fs::{File, Kiocb},
     iov::{IovIterDest, IovIterSource},
     miscdevice::{MiscDevice, MiscDeviceRegistration},
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::Mutex,
     uaccess::{UserPtr, UserSlice},

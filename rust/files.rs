@@ -27,15 +27,13 @@ fn path_str(p: &[u8]) -> &str {
 }
 
 /// The image kind of a file, or a refusal naming `what` (e.g. "fd 3").
-fn file_kind(
-    fi: &FileInfo,
-    path: &[u8],
-    what: fmt_what::What,
-    why: &mut Reason,
-) -> Result<u8> {
+fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason) -> Result<u8> {
     let p = path_str(path);
     let refuse = |why: &mut Reason, kind: &str| {
-        why.set(eopnotsupp(), format_args!("{what}: {kind} {p} is not supported yet"))
+        why.set(
+            eopnotsupp(),
+            format_args!("{what}: {kind} {p} is not supported yet"),
+        )
     };
     match fi.kind {
         fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),
@@ -105,7 +103,10 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
         filekind::REG | filekind::CHR => Ok(()),
         _ => Err(why.set(
             eopnotsupp(),
-            format_args!("mapping at {addr:#x}: {} is not a regular file", path_str(&path[..n])),
+            format_args!(
+                "mapping at {addr:#x}: {} is not a regular file",
+                path_str(&path[..n])
+            ),
         )),
     }
 }
@@ -141,7 +142,10 @@ fn define_file(
                 let mut data = KVVec::from_elem(0u8, fi.pipe_len as usize, GFP_KERNEL)?;
                 // The target is quiescent, but another process may share the pipe.
                 let got = f.pipe_peek(&mut data).map_err(|e| {
-                    why.set(e, format_args!("{what}: pipe contents changed while saving"))
+                    why.set(
+                        e,
+                        format_args!("{what}: pipe contents changed while saving"),
+                    )
                 })?;
                 let id = objs.define(fi.pipe_key)?;
                 w.record(&PipeRec {

@@ -29,7 +29,12 @@ impl Mapping {
 }
 
 /// Decides what backs a mapping; refuses what cannot be saved.
-fn classify(vi: &VmaInfo, file: Option<&FileRef>, layout: &[u64; 11], why: &mut Reason) -> Result<u8> {
+fn classify(
+    vi: &VmaInfo,
+    file: Option<&FileRef>,
+    layout: &[u64; 11],
+    why: &mut Reason,
+) -> Result<u8> {
     let (start_brk, brk, start_stack) = (layout[4], layout[5], layout[6]);
     let range = (vi.start, vi.end);
     if vi.flags & vmai::SPECIAL != 0 {
@@ -78,10 +83,7 @@ fn classify(vi: &VmaInfo, file: Option<&FileRef>, layout: &[u64; 11], why: &mut 
 }
 
 /// Walks the mappings of `m`, calling `f` on each with its file.
-fn for_each_vma(
-    m: &MmRef,
-    mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result,
-) -> Result {
+fn for_each_vma(m: &MmRef, mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result) -> Result {
     let mut addr = 0u64;
     while let Some((vi, file)) = m.vma_from(addr)? {
         f(&vi, file.as_ref())?;
@@ -211,7 +213,8 @@ impl MmDump {
             while addr < mp.vi.end {
                 let (n, next) = {
                     let (data, addrs) = pages.room();
-                    self.mm.dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
+                    self.mm
+                        .dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
                 };
                 pages.count += n;
                 addr = next;
@@ -263,7 +266,8 @@ impl PageBatch {
         }
         self.addr_bytes.clear();
         for a in &self.addrs[..self.count] {
-            self.addr_bytes.extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
+            self.addr_bytes
+                .extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
         }
         let mm = self.mm.to_le_bytes();
         let count = (self.count as u32).to_le_bytes();

@@ -59,7 +59,8 @@ impl Reader {
         let mut hb = [0u8; image::REC_HDR_LEN];
         self.exact(&mut hb).map_err(Bad::io)?;
         let (h, known) = RecordHeader::parse(&hb).map_err(Bad::Image)?;
-        buf.resize(h.len as usize, 0, GFP_KERNEL).map_err(|_| Bad::Errno(ENOMEM))?;
+        buf.resize(h.len as usize, 0, GFP_KERNEL)
+            .map_err(|_| Bad::Errno(ENOMEM))?;
         self.exact(buf).map_err(Bad::io)?;
         h.verify(buf).map_err(Bad::Image)?;
         if !known {
@@ -124,9 +125,17 @@ fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
 
 /// `CKPT_IOC_RESTART`.
 #[inline(never)]
-pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &mut Reason) -> Result<isize> {
+pub(crate) fn restart(
+    args: &CkptRestartArgs,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<isize> {
     if args.flags & !uapi::CKPT_RESTART_FLAGS != 0 || args.pad != 0 || args.reserved != [0; 4] {
-        return Err(refuse(why, EINVAL, format_args!("bad flags or reserved fields")));
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("bad flags or reserved fields"),
+        ));
     }
     cur::single().map_err(|e| {
         refuse(
@@ -138,7 +147,11 @@ pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &m
     let file = FileRef::fd(args.fd)
         .map_err(|e| refuse(why, e, format_args!("fd {} is not open", args.fd)))?;
     if !file.readable() {
-        return Err(refuse(why, EBADF, format_args!("fd {} is not open for reading", args.fd)));
+        return Err(refuse(
+            why,
+            EBADF,
+            format_args!("fd {} is not open for reading", args.fd),
+        ));
     }
     let mut rd = Reader {
         file,
@@ -149,7 +162,11 @@ pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &m
     rd.exact(&mut magic)
         .map_err(|_| refuse(why, ENOEXEC, format_args!("not a ckpt image (too short)")))?;
     if magic != image::MAGIC {
-        return Err(refuse(why, ENOEXEC, format_args!("not a ckpt image (bad magic)")));
+        return Err(refuse(
+            why,
+            ENOEXEC,
+            format_args!("not a ckpt image (bad magic)"),
+        ));
     }
 
     // Phase 1: every record up to the first page record.
@@ -170,7 +187,9 @@ pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &m
             // Fed to the order checker when applied, in phase 3.
             break (h, r.clone_kind());
         }
-        rd.account.feed(&h, &r).map_err(|e| bad(why, Bad::Image(e), nrec))?;
+        rd.account
+            .feed(&h, &r)
+            .map_err(|e| bad(why, Bad::Image(e), nrec))?;
         if meta.arena.len() + buf.len() > MAX_META {
             return Err(refuse(why, EFBIG, format_args!("image metadata too large")));
         }
@@ -196,7 +215,12 @@ pub(crate) fn restart(args: &CkptRestartArgs, pipes: &[CkptRestartPipe], why: &m
             Ok(ax as isize)
         }
         Err(e) => {
-            crate::log_failure("restart (after the point of no return)", plan.task.pid, e, why);
+            crate::log_failure(
+                "restart (after the point of no return)",
+                plan.task.pid,
+                e,
+                why,
+            );
             cur::kill();
             Err(EINTR)
         }
@@ -293,7 +317,9 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Files(_) | AnyRecord::Pages(_) | AnyRecord::End(_) => {}
         }
     }
-    let missing = |why: &mut Reason, what: &str| refuse(why, EINVAL, format_args!("image has no {what} record"));
+    let missing = |why: &mut Reason, what: &str| {
+        refuse(why, EINVAL, format_args!("image has no {what} record"))
+    };
     let header = header.ok_or_else(|| missing(why, "header"))?;
     if header.ntasks != 1 {
         return Err(refuse(
@@ -325,11 +351,22 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
         || t.signal != p.signal.id
         || t.creds != p.creds.id
     {
-        return Err(refuse(why, EINVAL, format_args!("task refers to objects the image lacks")));
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("task refers to objects the image lacks"),
+        ));
     }
     for v in p.vmas.iter() {
-        if v.file != 0 && p.file(v.file).is_none_or(|f| f.kind != filekind::REG && f.kind != filekind::CHR) {
-            return Err(refuse(why, EINVAL, format_args!("vma {:#x}: bad file reference", v.start)));
+        if v.file != 0
+            && p.file(v.file)
+                .is_none_or(|f| f.kind != filekind::REG && f.kind != filekind::CHR)
+        {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("vma {:#x}: bad file reference", v.start),
+            ));
         }
         if v.backing == backing::ANON_SHARED && v.prot & PROT_WRITE == 0 {
             return Err(refuse(
@@ -341,12 +378,20 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
     }
     for f in p.fds.iter() {
         if p.file(f.file).is_none() {
-            return Err(refuse(why, EINVAL, format_args!("fd {} refers to no file", f.fd)));
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("fd {} refers to no file", f.fd),
+            ));
         }
     }
     for f in p.files.iter() {
         if f.pipe != 0 && !p.pipes.iter().any(|q| q.id == f.pipe) {
-            return Err(refuse(why, EINVAL, format_args!("file {} refers to no pipe", f.id)));
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("file {} refers to no pipe", f.id),
+            ));
         }
     }
     // The FPU state must fit this CPU.
@@ -363,7 +408,11 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
             ));
         }
         if size == 0 {
-            return Err(refuse(why, eopnotsupp(), format_args!("this CPU has no XSAVE")));
+            return Err(refuse(
+                why,
+                eopnotsupp(),
+                format_args!("this CPU has no XSAVE"),
+            ));
         }
     }
     Ok(p)
@@ -405,7 +454,11 @@ fn check_caller(p: &Plan<'_>, args: &CkptRestartArgs, why: &mut Reason) -> Resul
         ));
     }
     // The vDSO cannot be moved from here: it must already be where the image had it.
-    for v in p.vmas.iter().filter(|v| matches!(v.backing, backing::VDSO | backing::VVAR)) {
+    for v in p
+        .vmas
+        .iter()
+        .filter(|v| matches!(v.backing, backing::VDSO | backing::VVAR))
+    {
         let mut name = [0u8; 40];
         let n = v.name.len().min(name.len() - 1);
         name[..n].copy_from_slice(&v.name[..n]);
@@ -444,8 +497,13 @@ fn check_caller(p: &Plan<'_>, args: &CkptRestartArgs, why: &mut Reason) -> Resul
         )
     })?;
     if let Some(r) = &p.rlimits {
-        cur::rlimits(&r.lim, false)
-            .map_err(|e| refuse(why, e, format_args!("the image's resource limits exceed the caller's")))?;
+        cur::rlimits(&r.lim, false).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!("the image's resource limits exceed the caller's"),
+            )
+        })?;
     }
     Ok(())
 }
@@ -497,7 +555,11 @@ fn open_files(
                         format_args!("no pipe was passed for pipe {} of the image", f.pipe),
                     ));
                 };
-                let fd = if f.flags & O_ACCMODE == O_WRONLY { q.wfd } else { q.rfd };
+                let fd = if f.flags & O_ACCMODE == O_WRONLY {
+                    q.wfd
+                } else {
+                    q.rfd
+                };
                 let file = FileRef::fd(fd)
                     .map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?;
                 file.set_flags(f.flags);
@@ -516,10 +578,13 @@ fn open_files(
             }
             _ => {
                 let path = path_z(f.path)?;
-                let flags = if f.kind == filekind::FIFO { f.flags | O_NONBLOCK } else { f.flags };
-                let file = FileRef::open(&path, flags).map_err(|e| {
-                    refuse(why, e, format_args!("cannot open {}", show(f.path)))
-                })?;
+                let flags = if f.kind == filekind::FIFO {
+                    f.flags | O_NONBLOCK
+                } else {
+                    f.flags
+                };
+                let file = FileRef::open(&path, flags)
+                    .map_err(|e| refuse(why, e, format_args!("cannot open {}", show(f.path))))?;
                 if f.kind == filekind::REG && strict {
                     let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
                     let (fi, _) = file.info(&mut pb)?;
@@ -540,8 +605,9 @@ fn open_files(
                     file.set_flags(f.flags);
                 }
                 if f.kind == filekind::REG || f.kind == filekind::DIR {
-                    file.seek(f.pos)
-                        .map_err(|e| refuse(why, e, format_args!("cannot seek {}", show(f.path))))?;
+                    file.seek(f.pos).map_err(|e| {
+                        refuse(why, e, format_args!("cannot seek {}", show(f.path)))
+                    })?;
                 }
                 file
             }
@@ -589,7 +655,11 @@ fn overlay(
             backing::VDSO | backing::VVAR | backing::VSYSCALL => continue,
             backing::FILE_PRIVATE | backing::FILE_SHARED => (
                 opened.get(v.file),
-                if v.backing == backing::FILE_SHARED { MAP_SHARED } else { MAP_PRIVATE },
+                if v.backing == backing::FILE_SHARED {
+                    MAP_SHARED
+                } else {
+                    MAP_PRIVATE
+                },
                 v.pgoff << 12,
             ),
             backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
@@ -603,9 +673,8 @@ fn overlay(
             flags |= MAP_LOCKED;
         }
         let _ = MAP_FIXED;
-        cur::mmap(file, v.start, len, v.prot, flags, off).map_err(|e| {
-            why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end))
-        })?;
+        cur::mmap(file, v.start, len, v.prot, flags, off)
+            .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
     }
     let mut auxv = [0u64; image::MAX_AUXV_WORDS];
     let n = p.mm.auxv_len();
@@ -628,9 +697,17 @@ fn overlay(
                     .vmas
                     .iter()
                     .find(|v| v.start <= a && a < v.end)
-                    .ok_or_else(|| why.set(EINVAL, format_args!("page {a:#x} outside every mapping")))?;
-                if matches!(v.backing, backing::VDSO | backing::VVAR | backing::FILE_SHARED) {
-                    return Err(why.set(EINVAL, format_args!("page {a:#x} in a mapping without contents")));
+                    .ok_or_else(|| {
+                        why.set(EINVAL, format_args!("page {a:#x} outside every mapping"))
+                    })?;
+                if matches!(
+                    v.backing,
+                    backing::VDSO | backing::VVAR | backing::FILE_SHARED
+                ) {
+                    return Err(why.set(
+                        EINVAL,
+                        format_args!("page {a:#x} in a mapping without contents"),
+                    ));
                 }
                 cur::write(a, pg.page(i), v.prot & PROT_WRITE == 0)
                     .map_err(|e| why.set(e, format_args!("cannot fill page {a:#x}")))?;
@@ -652,7 +729,9 @@ fn overlay(
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
     }
-    rd.account.finish().map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+    rd.account
+        .finish()
+        .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
 
     // File descriptors at their numbers.
     cur::close_fds();
@@ -698,7 +777,11 @@ fn overlay(
         };
     }
     cur::set_sigactions(&sa)?;
-    cur::set_altstack(p.tsig.altstack_sp, p.tsig.altstack_size, p.tsig.altstack_flags);
+    cur::set_altstack(
+        p.tsig.altstack_sp,
+        p.tsig.altstack_size,
+        p.tsig.altstack_flags,
+    );
     let real = p.signal.itimers[0];
     cur::set_itimer_real(real.value_ns, real.interval_ns);
     cur::set_blocked(p.tsig.blocked);
@@ -729,7 +812,8 @@ fn overlay(
         let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
         let n = x.area.len().min(size);
         area[..n].copy_from_slice(&x.area[..n]);
-        cur::set_xstate(&area).map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
+        cur::set_xstate(&area)
+            .map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
     }
     let regs: [u64; NREGS] = p.regs.r;
     cur::set_regs(&regs);

@@ -6,9 +6,9 @@
 //! kernel object crosses the boundary as an opaque pointer owned by a wrapper here that
 //! drops its reference, so the rest of the module is safe Rust.
 
+use crate::image;
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use crate::image;
 use kernel::{bindings, prelude::*};
 
 /// `struct ckpt_task_info`.
@@ -206,8 +206,7 @@ mod ffi {
         pub(super) fn ckpt_quiesce_release(q: *mut c_void);
         pub(super) fn ckpt_quiesce_hold(q: *mut c_void, t: *mut c_void) -> i32;
         pub(super) fn ckpt_quiesce_unhold(q: *mut c_void);
-        pub(super) fn ckpt_task_regs(t: *mut c_void, regs: *mut u64, in_syscall: *mut bool)
-            -> i32;
+        pub(super) fn ckpt_task_regs(t: *mut c_void, regs: *mut u64, in_syscall: *mut bool) -> i32;
         pub(super) fn ckpt_xstate_size(t: *mut c_void) -> i32;
         pub(super) fn ckpt_task_xstate(t: *mut c_void, buf: *mut u8, size: u32) -> i32;
         pub(super) fn ckpt_task_sigactions(t: *mut c_void, out: *mut SigActionRaw) -> i32;
@@ -294,8 +293,12 @@ mod ffi {
         pub(super) fn ckpt_cur_reserve_fd(cloexec: bool) -> i32;
         pub(super) fn ckpt_cur_unreserve_fd(fd: i32);
         pub(super) fn ckpt_cur_install_fd(fd: i32, f: *mut c_void);
-        pub(super) fn ckpt_file_read(f: *mut c_void, buf: *mut u8, len: usize, pos: *mut i64)
-            -> isize;
+        pub(super) fn ckpt_file_read(
+            f: *mut c_void,
+            buf: *mut u8,
+            len: usize,
+            pos: *mut i64,
+        ) -> isize;
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
@@ -641,7 +644,9 @@ impl FileRef {
     /// The caller's `fd`.
     pub(crate) fn fd(fd: i32) -> Result<Self> {
         // SAFETY: No preconditions; a non-null result carries a reference.
-        NonNull::new(unsafe { ffi::ckpt_fget(fd) }).map(Self).ok_or(EBADF)
+        NonNull::new(unsafe { ffi::ckpt_fget(fd) })
+            .map(Self)
+            .ok_or(EBADF)
     }
 
     /// Opens `path` (NUL-terminated) with the caller's rights.
@@ -652,7 +657,9 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_open_path(path.as_ptr(), flags, &mut err) };
-        NonNull::new(f).map(Self).ok_or_else(|| Error::from_errno(err))
+        NonNull::new(f)
+            .map(Self)
+            .ok_or_else(|| Error::from_errno(err))
     }
 
     /// Sets the file position.
@@ -692,7 +699,9 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: No preconditions; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_fget_writable(fd, &mut err) };
-        NonNull::new(f).map(Self).ok_or_else(|| Error::from_errno(err))
+        NonNull::new(f)
+            .map(Self)
+            .ok_or_else(|| Error::from_errno(err))
     }
 
     /// Identity of the open file description.
@@ -713,8 +722,10 @@ impl FileRef {
     /// Copies the bytes buffered in this pipe into `buf`; returns how many.
     pub(crate) fn pipe_peek(&self, buf: &mut [u8]) -> Result<usize> {
         // SAFETY: The file is valid; `buf` is writable for its length.
-        Ok(errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
-            as usize)
+        Ok(
+            errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
+                as usize,
+        )
     }
 
     /// Writes all of `buf` at the file's position.
@@ -889,8 +900,10 @@ pub(crate) mod cur {
     /// Sets the mm layout fields and auxv.
     pub(crate) fn set_layout(layout: &[u64; 11], auxv: &[u64]) -> Result {
         // SAFETY: Both arrays are readable for the lengths passed.
-        errno(unsafe { ffi::ckpt_cur_set_layout(layout.as_ptr(), auxv.as_ptr(), auxv.len() as u32) })
-            .map(|_| ())
+        errno(unsafe {
+            ffi::ckpt_cur_set_layout(layout.as_ptr(), auxv.as_ptr(), auxv.len() as u32)
+        })
+        .map(|_| ())
     }
 
     /// Writes `data` at `addr` in the caller's memory (`force`: through read-only
@@ -982,7 +995,13 @@ pub(crate) mod cur {
     }
 
     /// Sets comm, personality, umask, the child tid pointers and the robust list.
-    pub(crate) fn set_misc(comm: &[u8], personality: u32, umask: u32, tids: (u64, u64), robust: u64) {
+    pub(crate) fn set_misc(
+        comm: &[u8],
+        personality: u32,
+        umask: u32,
+        tids: (u64, u64),
+        robust: u64,
+    ) {
         let mut c = [0u8; 16];
         let n = comm.len().min(15);
         c[..n].copy_from_slice(&comm[..n]);

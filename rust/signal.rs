@@ -25,7 +25,11 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
 }
 
 /// Writes the signal-handler table of `t`; returns its id.
-pub(crate) fn write_sighand(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
+pub(crate) fn write_sighand(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    t: &TaskRef,
+) -> Result<u32> {
     let mut raw = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
     t.sigactions(&mut raw)?;
     let mut wire = KVec::with_capacity(image::NSIG * image::SIGACTION_LEN, GFP_KERNEL)?;

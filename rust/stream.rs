@@ -6,7 +6,7 @@
 //! [`Sink`] in order, keeps the [`StreamAccount`] that the closing [`End`] record carries,
 //! and hands out object ids (Linux-CR's "objhash").
 
-use crate::image::{self, End, Enc, ImageError, Record, RecordHeader, StreamAccount};
+use crate::image::{self, Enc, End, ImageError, Record, RecordHeader, StreamAccount};
 use crate::shim::FileRef;
 use kernel::{prelude::*, rbtree::RBTree};
 
@@ -104,7 +104,9 @@ impl<'a> ImageWriter<'a> {
             let mut e = Enc::new(&mut self.scratch);
             match r.encode(&mut e) {
                 Ok(()) => break e.len(),
-                Err(ImageError::Overflow) if self.scratch.len() < image::MAX_RECORD_LEN as usize => {
+                Err(ImageError::Overflow)
+                    if self.scratch.len() < image::MAX_RECORD_LEN as usize =>
+                {
                     let bigger = (self.scratch.len() * 2).min(image::MAX_RECORD_LEN as usize);
                     self.scratch.resize(bigger, 0, GFP_KERNEL)?;
                 }

@@ -19,7 +19,10 @@ mod layout {
     #[test]
     fn bindings_match_c() {
         let c = shim::c_layout();
-        assert_eq!(c.task_struct_size, size_of::<bindings::task_struct>() as u64);
+        assert_eq!(
+            c.task_struct_size,
+            size_of::<bindings::task_struct>() as u64
+        );
         assert_eq!(c.task_pid, offset_of!(bindings::task_struct, pid) as u64);
         assert_eq!(c.task_tgid, offset_of!(bindings::task_struct, tgid) as u64);
         assert_eq!(c.task_mm, offset_of!(bindings::task_struct, mm) as u64);
@@ -28,9 +31,15 @@ mod layout {
             c.task_group_leader,
             offset_of!(bindings::task_struct, group_leader) as u64
         );
-        assert_eq!(c.task_real_cred, offset_of!(bindings::task_struct, real_cred) as u64);
+        assert_eq!(
+            c.task_real_cred,
+            offset_of!(bindings::task_struct, real_cred) as u64
+        );
         assert_eq!(c.task_cred, offset_of!(bindings::task_struct, cred) as u64);
-        assert_eq!(c.task_flags, offset_of!(bindings::task_struct, flags) as u64);
+        assert_eq!(
+            c.task_flags,
+            offset_of!(bindings::task_struct, flags) as u64
+        );
         assert_eq!(c.mm_struct_size, size_of::<bindings::mm_struct>() as u64);
         assert_eq!(c.file_size, size_of::<bindings::file>() as u64);
         assert_eq!(c.file_f_flags, offset_of!(bindings::file, f_flags) as u64);
@@ -118,7 +127,10 @@ mod image_codec {
         bad[2] ^= 0x10;
         assert_eq!(h.verify(&bad), Err(ImageError::BadCheck { kind: kind::FD }));
         let unknown = RecordHeader { kind: 0x0999, ..h }.to_bytes();
-        assert_eq!(RecordHeader::parse(&unknown), Err(ImageError::UnknownKind(0x0999)));
+        assert_eq!(
+            RecordHeader::parse(&unknown),
+            Err(ImageError::UnknownKind(0x0999))
+        );
         let future = RecordHeader { version: 9, ..h }.to_bytes();
         assert!(RecordHeader::parse(&future).is_err());
     }

@@ -17,6 +17,8 @@
  *   m  malloc/brk still work after restart
  *   i  getpid() and getppid()
  *   t  time left on ITIMER_REAL (armed at start for 1000 s)
+ *   v  the private mapping of DATA_FILE and a shared anonymous mapping still
+ *      hold what they held ("maps ok")
  *   x  exit(7)
  * The AVX check comes first after a restart: any libc call may clobber
  * vector registers, so every command handler re-arms them at its end.
@@ -29,12 +31,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static int ctl, rep, datafd, pipefd[2];
 static uint64_t *heap;
+static const char *fmap;		/* DATA_FILE, mapped private read-only */
+static uint32_t *shmap;			/* 64 KiB shared anonymous, a pattern */
 static size_t heap_words;
 static volatile uint64_t counter;
 static volatile int handled;
@@ -141,6 +146,12 @@ int main(int argc, char **argv)
 
 	if (pipe(pipefd) || write(pipefd[1], "hello-pipe", 10) != 10)
 		return 6;
+	fmap = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, datafd, 0);
+	shmap = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fmap == MAP_FAILED || shmap == MAP_FAILED)
+		return 7;
+	for (i = 0; i < 65536 / 4; i++)
+		shmap[i] = i * 2654435761u;
 	signal(SIGUSR1, on_usr1);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
@@ -215,6 +226,14 @@ int main(int argc, char **argv)
 
 			getitimer(ITIMER_REAL, &cur);
 			reply("itimer %ld", (long)cur.it_value.tv_sec);
+			break;
+		}
+		case 'v': {
+			int ok = fmap[0] == 'A' && fmap[25] == 'Z' && fmap[26] == 'A';
+
+			for (i = 0; i < 65536 / 4; i++)
+				ok &= shmap[i] == (uint32_t)(i * 2654435761u);
+			reply("maps %s", ok ? "ok" : "BAD");
 			break;
 		}
 		case 'x':

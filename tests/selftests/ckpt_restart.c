@@ -188,6 +188,7 @@ static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs)
 	EXPECT_STREQ("signal 1", ask(&self->s, 's', l, sizeof(l)));
 	EXPECT_STREQ("usr2 pending 1 blocked 1", ask(&self->s, 'q', l, sizeof(l)));
 	EXPECT_STREQ("malloc ok", ask(&self->s, 'm', l, sizeof(l)));
+	EXPECT_STREQ("maps ok", ask(&self->s, 'v', l, sizeof(l)));
 	snprintf(pid_line, sizeof(pid_line), "pid %d ", self->ip->pid);
 	EXPECT_EQ(0, strncmp(ask(&self->s, 'i', l, sizeof(l)), pid_line, strlen(pid_line)))
 		TH_LOG("%s, want %s", l, pid_line);
@@ -346,4 +347,108 @@ TEST_F(rs, corrupted_images_are_refused)
 	EXPECT_EQ(0, bad);
 }
 
-TEST_HARNESS_MAIN
+/*
+ * Carrying an image across a module reload and a reboot (tests/check.sh
+ * boots the VM twice with one disk):
+ *   ckpt_restart --save DEV   start restartee, note its answers, checkpoint
+ *                             and kill it, write the image to DEV (a raw
+ *                             disk: 8-byte length, then the image), then
+ *                             reload the module and restart from the copy
+ *   ckpt_restart --load DEV   restart the image from DEV and check the answers
+ * Both print KTAP.
+ */
+struct carry_hdr {
+	uint64_t len;
+	char answers[3][128];
+};
+
+static int carry_n, carry_fail;
+
+static void carry_report(int ok, const char *name, const char *detail)
+{
+	printf("%s %d carry.%s # %s\n", ok ? "ok" : "not ok", ++carry_n, name, detail);
+	carry_fail += !ok;
+}
+
+static void carry_check(struct session *s, struct carry_hdr *h)
+{
+	char l[128], want[160];
+	int status;
+
+	carry_report(!strcmp(ask(s, 'a', l, sizeof(l)), "avx ok"), "avx", l);
+	snprintf(want, sizeof(want), "counter 2 sum %s", strstr(h->answers[0], "sum ") + 4);
+	carry_report(!strcmp(ask(s, 'c', l, sizeof(l)), want), "counter_and_checksum", l);
+	carry_report(!strcmp(ask(s, 'f', l, sizeof(l)), "file 8 EFGHIJKL off 116"), "file_offset", l);
+	carry_report(!strcmp(ask(s, 'p', l, sizeof(l)), "pipe 10 hello-pipe"), "pipe", l);
+	ask(s, 'x', l, sizeof(l));
+	waitpid(s->pid, &status, 0);
+	end(s);
+}
+
+static int carry(const char *mode, const char *dev_path)
+{
+	struct carry_hdr *h = calloc(1, 4096);
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	struct session s = { 0 };
+	const char *img = "/tmp/carry.img";
+	char l[128], detail[64], *buf;
+	struct stat st;
+	int fd, ok;
+
+	printf("TAP version 13\n1..%d\n", strcmp(mode, "--save") ? 4 : 6);
+	make_data();
+	if (!strcmp(mode, "--save")) {
+		int dev = ckpt_open();
+
+		if (dev < 0 || start(&s, 32))
+			return 1;
+		snprintf(h->answers[0], sizeof(h->answers[0]), "%s", ask(&s, 'c', l, sizeof(l)));
+		ask(&s, 'f', l, sizeof(l));
+		if (checkpoint_kill(dev, &s, img))
+			return 1;
+		close(dev);
+		ckpt_dev_fd = -1;
+		fd = open(img, O_RDONLY);
+		if (fd < 0 || fstat(fd, &st))
+			return 1;
+		h->len = st.st_size;
+		buf = malloc(4096 + st.st_size);
+		memcpy(buf, h, 4096);
+		if (!buf || read(fd, buf + 4096, st.st_size) != st.st_size)
+			return 1;
+		close(fd);
+		fd = open(dev_path, O_WRONLY);
+		ok = fd >= 0 && write(fd, buf, 4096 + st.st_size) == 4096 + st.st_size && !fsync(fd);
+		close(fd);
+		snprintf(detail, sizeof(detail), "%lld bytes", (long long)st.st_size);
+		carry_report(ok, "saved_to_disk", detail);
+		/* The same image after the module was unloaded and loaded again. */
+		carry_report(!system("rmmod ckpt && insmod /ckpt.ko"), "module_reloaded", "");
+	} else {
+		fd = open(dev_path, O_RDONLY);
+		if (fd < 0 || read(fd, h, 4096) != 4096 || !h->len || h->len > (1ULL << 31))
+			return 1;
+		buf = malloc(h->len);
+		if (!buf || read(fd, buf, h->len) != (ssize_t)h->len)
+			return 1;
+		close(fd);
+		fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, buf, h->len) != (ssize_t)h->len)
+			return 1;
+		close(fd);
+	}
+	ckpt_open();
+	if (img_plan(img, ip) || restart(&s, img, ip) <= 0)
+		return 1;
+	carry_check(&s, h);
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:0 error:0\n", carry_n - carry_fail,
+	       carry_fail);
+	return carry_fail ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && (!strcmp(argv[1], "--save") || !strcmp(argv[1], "--load")))
+		return carry(argv[1], argv[2]);
+	return test_harness_run(argc, argv);
+}

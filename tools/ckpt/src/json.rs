@@ -253,7 +253,7 @@ impl Builder {
             }
             AnyRecord::Xstate(x) => self.task_field(
                 "xstate",
-                json!({"xstate_bv": x.xstate_bv, "size": x.area.len()}),
+                json!({"xstate_bv": x.xstate_bv, "size": x.area.len(), "area_hex": names::hex(x.area)}),
             ),
             AnyRecord::ThreadSignals(t) => self.task_field(
                 "signals",

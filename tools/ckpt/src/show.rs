@@ -21,7 +21,7 @@
 //!                  robust_list_len, comm,
 //!                  "regs": { r15, r14, ..., gs: number }   (names of REG_NAMES),
 //!                  +"regs_hex": { r15: "0x...", ... },
-//!                  "xstate": { xstate_bv, +size },
+//!                  "xstate": { xstate_bv, +size, +area_hex },
 //!                  "signals": { blocked, altstack_sp, altstack_size, altstack_flags,
 //!                               pending: QUEUE },           (ThreadSignals)
 //!                  "rlimits": [ [soft, hard] x 16 ] } ],    (RLIMIT_* order)
