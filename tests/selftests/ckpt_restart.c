@@ -8,6 +8,7 @@
  * Corrupted images are refused -- before the point of no return with an
  * errno, after it by killing the restarter -- and never crash anything.
  */
+#define _GNU_SOURCE
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
 
@@ -229,6 +230,51 @@ TEST_F(rs, same_image_twice)
 		self->s.pid = 0;
 		end(&self->s);
 	}
+}
+
+TEST_F(rs, never_more_than_the_caller_has)
+{
+	struct ckpt_restart_args a;
+	char l[128];
+	int status, dev, img;
+	pid_t pid;
+
+	ASSERT_EQ(0, start(&self->s, 1));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	/* A root process cannot be restarted by nobody. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dev = open(CKPT_DEV, O_RDWR);
+		img = open(self->img, O_RDONLY);
+		if (dev < 0 || img < 0 || chdir(self->ip->cwd) || move_specials(self->ip))
+			_exit(99);
+		if (setgid(65534) || setuid(65534))
+			_exit(98);
+		memset(&a, 0, sizeof(a));
+		a.fd = img;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		_exit(errno == EPERM && strstr(a.reason, "credentials") ? 0 : 100 + errno);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* And a caller in the wrong directory is told so. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dev = open(CKPT_DEV, O_RDWR);
+		img = open(self->img, O_RDONLY);
+		if (dev < 0 || img < 0 || chdir("/proc") || move_specials(self->ip))
+			_exit(99);
+		memset(&a, 0, sizeof(a));
+		a.fd = img;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		_exit(errno == EINVAL && strstr(a.reason, "directory") ? 0 : 100 + errno);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
 }
 
 /* Restarting a copy of img with one change; returns the restarter's wait status. */
