@@ -156,7 +156,9 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
 /// answer is a snapshot.
 pub(crate) fn check(pid: i32, why: &mut Reason) -> Result {
     let t = find_target(pid, why)?;
-    precheck(&t, why)
+    let r = precheck(&t, why);
+    crate::lsm::explain(&t.leader, why);
+    r
 }
 
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` to `sink`; returns its size.

@@ -16,6 +16,7 @@ mod device;
 mod files;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
+mod lsm;
 mod mm;
 mod restart;
 mod shell;
@@ -43,6 +44,7 @@ module! {
 struct CkptModule {
     #[pin]
     _dev: MiscDeviceRegistration<device::CkptFile>,
+    _lsm: lsm::LsmWatch,
 }
 
 impl kernel::InPlaceModule for CkptModule {
@@ -56,6 +58,7 @@ impl kernel::InPlaceModule for CkptModule {
         );
         try_pin_init!(Self {
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ckpt" }),
+            _lsm: lsm::LsmWatch::start(),
         })
     }
 }

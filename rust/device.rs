@@ -111,7 +111,14 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
         abi_version: uapi::CKPT_ABI_VERSION,
         image_major: crate::image::FORMAT_MAJOR,
         image_minor: crate::image::FORMAT_MINOR,
-        features: uapi::CKPT_FEAT_CHECKPOINT | uapi::CKPT_FEAT_RESTART | uapi::CKPT_FEAT_SHELL,
+        features: uapi::CKPT_FEAT_CHECKPOINT
+            | uapi::CKPT_FEAT_RESTART
+            | uapi::CKPT_FEAT_SHELL
+            | if crate::lsm::LsmWatch::active() {
+                uapi::CKPT_FEAT_LSM_WATCH
+            } else {
+                0
+            },
         release,
     })?;
     Ok(0)

@@ -383,6 +383,11 @@ impl TaskRef {
         self.0.as_ptr()
     }
 
+    /// The `task_struct` pointer, for the other thin wrappers (`lsm.rs`).
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// Identity of the task, for comparisons.
     pub(crate) fn key(&self) -> usize {
         self.0.as_ptr() as usize

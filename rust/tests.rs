@@ -134,4 +134,74 @@ mod image_codec {
         let future = RecordHeader { version: 9, ..h }.to_bytes();
         assert!(RecordHeader::parse(&future).is_err());
     }
+
+    fn vma(start: u64, end: u64) -> Vma<'static> {
+        Vma {
+            start,
+            end,
+            pgoff: 0,
+            prot: prot::READ,
+            flags: 0,
+            backing: backing::ANON,
+            file: 0,
+            name: b"",
+        }
+    }
+
+    fn feed<'a, R: Record<'a>>(c: &mut OrderChecker, r: &R, buf: &'a mut [u8]) -> Result<()> {
+        let mut e = Enc::new(buf);
+        r.encode(&mut e)?;
+        let n = e.len();
+        let h = RecordHeader::for_payload(R::KIND, R::VERSION, &buf[..n]);
+        let any = AnyRecord::decode(&h, &buf[..n])?;
+        c.feed(&h, &any)
+    }
+
+    /// Overlapping mappings and absurd fd numbers are refused by the kernel's decoder.
+    #[test]
+    fn rejects_overlaps_and_absurd_fds() {
+        let mut buf = [0u8; 512];
+        let mut c = OrderChecker::new();
+        let hdr = Header {
+            format_major: FORMAT_MAJOR,
+            format_minor: FORMAT_MINOR,
+            arch: ARCH_X86_64,
+            flags: 0,
+            page_size: PAGE_SIZE as u32,
+            xstate_size: 0,
+            xfeatures: 0,
+            time_ns: 0,
+            root_pid: 1,
+            ntasks: 1,
+            kernel_release: b"",
+            hostname: b"",
+            writer: b"",
+        };
+        assert_eq!(feed(&mut c, &hdr, &mut buf), Ok(()));
+        let mm = MmRec {
+            id: 1,
+            nr_vmas: 2,
+            layout: [0; 11],
+            auxv: b"",
+            exe: b"",
+        };
+        assert_eq!(feed(&mut c, &mm, &mut buf), Ok(()));
+        assert_eq!(feed(&mut c, &vma(0x10000, 0x20000), &mut buf), Ok(()));
+        assert_eq!(
+            feed(&mut c, &vma(0x1f000, 0x30000), &mut buf),
+            Err(ImageError::Malformed("vmas overlap or are not sorted"))
+        );
+        let fd = Fd {
+            fd: MAX_FD,
+            file: 1,
+            flags: 0,
+        };
+        let mut e = Enc::new(&mut buf);
+        assert_eq!(fd.encode(&mut e), Ok(()));
+        let n = e.len();
+        assert_eq!(
+            Fd::from_payload(&buf[..n]),
+            Err(ImageError::Malformed("fd: number too large"))
+        );
+    }
 }

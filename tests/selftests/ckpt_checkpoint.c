@@ -320,6 +320,47 @@ TEST_F(ck, target_killed_midway)
 	EXPECT_EQ(-ESRCH, job.ret) TH_LOG("ret %d after %zd bytes", job.ret, total);
 }
 
+static void closed_socket_child(int ready, void *arg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		_exit(3);
+	close(sv[0]);
+	close(sv[1]);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(ck, lsm_observer_explains)
+{
+	struct ckpt_version v;
+	char reason[256];
+	pid_t other;
+
+	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_VERSION, &v));
+	if (!(v.features & CKPT_FEAT_LSM_WATCH))
+		SKIP(return, "the LSM observer is off in this kernel");
+	/* The socket is gone: checkpointable, but the history is told. */
+	self->child = spawn_ready(closed_socket_child, NULL);
+	ASSERT_LT(0, self->child);
+	EXPECT_EQ(0, ckpt_check(self->dev, self->child, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "seen: created a socket (AF_UNIX)")) TH_LOG("reason: %s", reason);
+	/* An open socket: refused, with the history as well. */
+	other = spawn_ready(socket_child, NULL);
+	ASSERT_LT(0, other);
+	EXPECT_EQ(EOPNOTSUPP, ckpt_check(self->dev, other, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "socket")) TH_LOG("reason: %s", reason);
+	EXPECT_NE(NULL, strstr(reason, "seen: created a socket")) TH_LOG("reason: %s", reason);
+	kill_reap(other);
+	/* A clean process has no history. */
+	kill_reap(self->child);
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	EXPECT_EQ(0, ckpt_check(self->dev, self->child, reason, sizeof(reason)));
+	EXPECT_STREQ("", reason);
+}
+
 /* Collects one image through the shell interface; returns its size or -errno. */
 static ssize_t shell_collect(char *buf, size_t len)
 {
