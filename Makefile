@@ -18,9 +18,9 @@ LLVM ?= -19
 B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module tool userprogs demo check bench vm clean fmt
+.PHONY: all deps kernel module tool verify userprogs demo check bench vm clean fmt
 
-all: module tool userprogs
+all: module tool verify userprogs
 
 deps:
 	@tools/build/deps.sh
@@ -45,6 +45,12 @@ tool:
 		--manifest-path tools/ckpt/Cargo.toml
 	@mkdir -p $(B) && cp tools/ckpt/target/x86_64-unknown-linux-musl/release/ckpt $(B)/ckpt
 
+# ckpt-verify: compares `ckpt show --json` with /proc inside the VM.
+verify:
+	cargo build --quiet --release --locked --target x86_64-unknown-linux-musl \
+		--manifest-path tests/verify/Cargo.toml
+	@mkdir -p $(B) && cp tests/verify/target/x86_64-unknown-linux-musl/release/ckpt-verify $(B)/ckpt-verify
+
 # Samples and selftests: static C programs run inside the VM.
 userprogs: kernel
 	@$(MAKE) --no-print-directory -C tests B=$(B) KSRC=$$(readlink -f $$(cat $(B)/kdir)/source)
@@ -64,7 +70,8 @@ vm: all
 fmt:
 	rustfmt --edition 2021 rust/ckpt_main.rs
 	cargo fmt --manifest-path tools/ckpt/Cargo.toml
+	cargo fmt --manifest-path tests/verify/Cargo.toml
 
 clean:
 	@if [ -f $(B)/kdir ]; then $(MAKE) -C $$(cat $(B)/kdir) M=$(CURDIR) LLVM=$(LLVM) clean; fi
-	rm -rf $(B) tools/ckpt/target
+	rm -rf $(B) tools/ckpt/target tests/verify/target

@@ -39,8 +39,8 @@ unsafe impl kernel::transmute::FromBytes for CkptRestartPipe {}
 /// Most pipes one restart may pass.
 const MAX_RESTART_PIPES: u32 = 4096;
 
-/// One open file of `/dev/ckpt`.
-#[pin_data]
+/// One open file of `/dev/ckpt`; it pins the module while open.
+#[pin_data(PinnedDrop)]
 pub(crate) struct CkptFile {
     /// The image being read back through this file, taken from the shell queue on the
     /// first read.
@@ -53,12 +53,16 @@ impl MiscDevice for CkptFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        if !crate::shim::module_get() {
+            return Err(ENODEV);
+        }
         KBox::try_pin_init(
             try_pin_init!(CkptFile {
                 reading <- new_mutex!(None, "CkptFile::reading"),
             }),
             GFP_KERNEL,
         )
+        .inspect_err(|_| crate::shim::module_put())
     }
 
     fn ioctl(me: Pin<&CkptFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -88,7 +92,7 @@ impl MiscDevice for CkptFile {
         let me = kiocb.file();
         let mut reading = me.reading.lock();
         if reading.is_none() {
-            let (_, owner) = shim::current_ids();
+            let owner = shim::current_global_euid();
             match QUEUE.lock().take(owner) {
                 Some(img) => *reading = Some(img),
                 None => return Err(Error::from_errno(-(bindings::ENODATA as i32))),
@@ -99,6 +103,13 @@ impl MiscDevice for CkptFile {
             None => return Ok(0),
         };
         iov.simple_read_from_buffer(kiocb.ki_pos_mut(), data)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for CkptFile {
+    fn drop(self: Pin<&mut Self>) {
+        crate::shim::module_put();
     }
 }
 
@@ -185,7 +196,11 @@ fn ioc_restart(user: UserSlice) -> Result<isize> {
     )
     .reader();
     for _ in 0..n {
-        pipes.push(pr.read::<CkptRestartPipe>()?, GFP_KERNEL)?;
+        let p = pr.read::<CkptRestartPipe>()?;
+        if p.pad != 0 {
+            return Err(EINVAL);
+        }
+        pipes.push(p, GFP_KERNEL)?;
     }
     // On success this returns into the restored program: nothing may be written to the
     // caller's (now replaced) memory.

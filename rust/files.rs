@@ -36,6 +36,11 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
         )
     };
     match fi.kind {
+        fk::REG | fk::DIR | fk::CHR | fk::FIFO if !path.starts_with(b"/") => {
+            Err(refuse(why, "file outside the filesystem tree (pidfd, namespace file, ...)"))
+        }
+        fk::REG if path.starts_with(b"/memfd:") => Err(refuse(why, "memfd")),
+        fk::REG if path.starts_with(b"/SYSV") => Err(refuse(why, "SysV shared memory")),
         fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),
         fk::REG => Ok(filekind::REG),
         fk::DIR => Ok(filekind::DIR),
@@ -109,6 +114,20 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
             ),
         )),
     }
+}
+
+/// Refuses a shared anonymous mapping the image cannot describe faithfully (SysV shared
+/// memory would come back detached from its segment).
+pub(crate) fn precheck_shared_anon(f: &FileRef, addr: u64, why: &mut Reason) -> Result {
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (_, n) = f.info(&mut path)?;
+    if path[..n].starts_with(b"/SYSV") {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping at {addr:#x}: SysV shared memory is not supported yet"),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes (once) the file behind a mapping; returns its id.

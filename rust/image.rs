@@ -1337,7 +1337,7 @@ pub struct FileRec<'a> {
     pub rdev: u32,
     /// [`PipeRec`] id for pipes and fifos (0: none).
     pub pipe: u32,
-    /// Path, as `/proc/PID/fd/N` would show it (empty for anonymous pipes).
+    /// Path, as `/proc/PID/fd/N` would show it (`pipe:[INODE]` for anonymous pipes).
     pub path: &'a [u8],
 }
 

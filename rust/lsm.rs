@@ -109,7 +109,8 @@ pub(crate) fn explain(t: &TaskRef, why: &mut Reason) {
         let _ = match i {
             0 => write!(why, " ({})", family(d)),
             1 | 2 => write!(why, " ({}:{})", d >> 20, d & 0xfffff),
-            3 | 4 => write!(why, " (type {d})"),
+            3 => write!(why, " (type {d})"),
+            4 => write!(why, " (command {d})"),
             _ => Ok(()),
         };
     }

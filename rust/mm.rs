@@ -103,8 +103,12 @@ pub(crate) fn precheck(m: &MmRef, why: &mut Reason) -> Result {
     let layout = mi.layout;
     for_each_vma(m, |vi, file| {
         let b = classify(vi, file, &layout, why)?;
-        if let (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) = (file, b) {
-            files::precheck_mapped(f, vi.start, why)?;
+        match (file, b) {
+            (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) => {
+                files::precheck_mapped(f, vi.start, why)?
+            }
+            (Some(f), backing::ANON_SHARED) => files::precheck_shared_anon(f, vi.start, why)?,
+            _ => {}
         }
         Ok(())
     })

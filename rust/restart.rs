@@ -23,13 +23,11 @@ const MAX_META: usize = 64 << 20;
 const PROT_WRITE: u32 = 2;
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
-const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
 const MAP_GROWSDOWN: u32 = 0x0100;
 const MAP_LOCKED: u32 = 0x2000;
 const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 const O_ACCMODE: u32 = 3;
-const O_RDWR: u32 = 2;
 const O_WRONLY: u32 = 1;
 const O_NONBLOCK: u32 = 0o4000;
 
@@ -634,7 +632,6 @@ fn open_files(
         w.write_all(q.data)
             .map_err(|e| refuse(why, e, format_args!("cannot refill pipe {}", q.id)))?;
     }
-    let _ = O_RDWR;
     Ok(out)
 }
 
@@ -672,7 +669,6 @@ fn overlay(
         if v.flags & image::vmflag::LOCKED != 0 {
             flags |= MAP_LOCKED;
         }
-        let _ = MAP_FIXED;
         cur::mmap(file, v.start, len, v.prot, flags, off)
             .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
     }

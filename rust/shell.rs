@@ -6,8 +6,8 @@
 //! Semantics (Documentation/ckpt/admin-guide.rst):
 //! - A write is `PID [resume|stop|kill]`; the default leaves the process running. The
 //!   writer needs the same rights as for `CKPT_IOC_CHECKPOINT`.
-//! - Each image belongs to the effective uid that asked for it; only that uid can read it
-//!   back (root's images are root's alone too).
+//! - Each image belongs to the effective uid (as the initial user namespace sees it) that
+//!   asked for it; only that uid can read it back (root's images are root's alone too).
 //! - At most [`PER_UID`] images per uid and [`TOTAL_BYTES`] bytes in all are kept; a write
 //!   beyond that fails with `ENOSPC` (count) or `EFBIG` (size).
 //! - A reader gets the oldest image of its uid; the image leaves the queue when the reader
@@ -82,6 +82,10 @@ impl Queue {
         if n > TOTAL_BYTES - self.bytes {
             return Err(EFBIG);
         }
+        // Checked again: other writers may have queued images meanwhile.
+        if self.images.iter().filter(|i| i.owner == img.owner).count() >= PER_UID {
+            return Err(ENOSPC);
+        }
         self.images.push(img, GFP_KERNEL)?;
         self.bytes += n;
         Ok(())
@@ -136,7 +140,7 @@ pub(crate) fn write(line: &[u8]) -> Result {
     let cmd = parse(line).inspect_err(|_| {
         pr_info!("shell: expected \"PID [resume|stop|kill]\"\n");
     })?;
-    let (_, owner) = shim::current_ids();
+    let owner = shim::current_global_euid();
     let (images, bytes) = QUEUE.lock().room(owner);
     if images == 0 {
         pr_info!("shell: uid {owner} already has {PER_UID} uncollected images\n");

@@ -17,6 +17,7 @@
 #include <linux/hrtimer.h>
 #include <linux/hugetlb.h>
 #include <linux/magic.h>
+#include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/pid.h>
@@ -261,6 +262,11 @@ static void ckpt_park_fn(struct callback_head *cb)
 	wake_up_all(&q->wq);
 out:
 	ckpt_quiesce_put(q);
+	/*
+	 * The reference taken when the work was queued: an unloaded module's
+	 * callback must never run.  Only the return below executes after it.
+	 */
+	module_put(THIS_MODULE);
 }
 
 struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n)
@@ -286,8 +292,10 @@ struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n)
 		struct ckpt_park *p = &q->park[i];
 
 		refcount_inc(&q->ref);
+		__module_get(THIS_MODULE);
 		if (task_work_add(p->task, &p->cb, TWA_SIGNAL)) {
 			/* The thread is exiting. */
+			module_put(THIS_MODULE);
 			refcount_dec(&q->ref);
 			atomic_inc(&q->gone);
 			continue;
@@ -546,6 +554,8 @@ int ckpt_task_sigstate(struct task_struct *t, struct ckpt_sigstate *st,
 	st->prof_incr = sig->it[CPUCLOCK_PROF].incr;
 	st->virt_expires = sig->it[CPUCLOCK_VIRT].expires;
 	st->virt_incr = sig->it[CPUCLOCK_VIRT].incr;
+	st->posix_timers = !hlist_empty(&sig->posix_timers) ||
+			   !hlist_empty(&sig->ignored_posix_timers);
 #endif
 	spin_unlock_irqrestore(&sh->siglock, flags);
 	return 0;
@@ -602,12 +612,6 @@ int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u3
 		groups[i] = from_kgid_munged(ns, cred->group_info->gid[i]);
 	put_cred(cred);
 	return c->ngroups > max ? -E2BIG : 0;
-}
-
-void ckpt_current_ids(u32 *uid, u32 *euid)
-{
-	*uid = from_kuid_munged(current_user_ns(), current_uid());
-	*euid = from_kuid_munged(current_user_ns(), current_euid());
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -793,7 +797,11 @@ long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only
 
 			if (!anon_only || PageAnon(page)) {
 				kaddr = kmap_local_page(page);
-				if (memchr_inv(kaddr, 0, PAGE_SIZE)) {
+				/*
+				 * A zero page can be left out only where absence
+				 * means zero: not over a file's contents.
+				 */
+				if (anon_only || memchr_inv(kaddr, 0, PAGE_SIZE)) {
 					memcpy(buf + stored * PAGE_SIZE, kaddr, PAGE_SIZE);
 					addrs[stored++] = addr + i * PAGE_SIZE;
 				}
@@ -970,7 +978,7 @@ struct file *ckpt_fget_writable(int fd, int *err)
 		return NULL;
 	}
 	if (!(f->f_mode & FMODE_CAN_WRITE)) {
-		/* No write_iter (e.g. /dev/null): kernel_write() cannot use it. */
+		/* Neither write nor write_iter: kernel_write() cannot use it. */
 		fput(f);
 		*err = -EINVAL;
 		return NULL;
@@ -988,6 +996,9 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
 		loff_t pos = f->f_pos;
 		ssize_t n = kernel_write(f, buf + done, len - done, &pos);
 
+		/* Never restart a half-written image: the caller sees EINTR. */
+		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND)
+			n = -EINTR;
 		if (n < 0)
 			return done ? done : n;
 		if (n == 0)
@@ -1002,6 +1013,24 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
 }
 
 /* ---- misc --------------------------------------------------------------- */
+
+/* An open /dev/ckpt pins the module (the Rust misc device layer sets no
+ * file_operations owner). */
+bool ckpt_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void ckpt_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+/* The caller's effective uid as the initial user namespace sees it. */
+u32 ckpt_current_global_euid(void)
+{
+	return from_kuid(&init_user_ns, current_euid());
+}
 
 u64 ckpt_now_ns(void)
 {
@@ -1022,16 +1051,6 @@ bool ckpt_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-bool ckpt_signal_pending(void)
-{
-	return signal_pending(current);
-}
-
-bool ckpt_capable_checkpoint(void)
-{
-	return ns_capable(current_user_ns(), CAP_CHECKPOINT_RESTORE) ||
-	       ns_capable(current_user_ns(), CAP_SYS_ADMIN);
-}
 
 /* ---- layout guard ---------------------------------------------------------- */
 
@@ -1256,6 +1275,8 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 		loff_t p = *pos;
 		ssize_t n = kernel_read(f, buf + done, len - done, &p);
 
+		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND)
+			n = -EINTR;
 		if (n < 0)
 			return done ? done : n;
 		if (n == 0)

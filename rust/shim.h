@@ -80,6 +80,8 @@ struct ckpt_sigstate {
 	u32 overflow;		/* queues longer than the buffers */
 	u64 real_value_ns, real_interval_ns;
 	u64 virt_expires, virt_incr, prof_expires, prof_incr;
+	u32 posix_timers;	/* timer_create() timers exist */
+	u32 pad;
 };
 
 #define CKPT_SIGINFO_LEN 48
@@ -99,7 +101,6 @@ struct ckpt_creds {
 };
 
 int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max);
-void ckpt_current_ids(u32 *uid, u32 *euid);
 
 /* ---- memory ----------------------------------------------------------- */
 
@@ -175,8 +176,9 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len);
 u64 ckpt_now_ns(void);
 int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen);
 bool ckpt_fatal_signal_pending(void);
-bool ckpt_signal_pending(void);
-bool ckpt_capable_checkpoint(void);
+bool ckpt_module_get(void);
+void ckpt_module_put(void);
+u32 ckpt_current_global_euid(void);
 
 /* ---- layout guard ------------------------------------------------------ */
 

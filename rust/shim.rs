@@ -80,6 +80,8 @@ pub(crate) struct SigState {
     pub(crate) virt_incr: u64,
     pub(crate) prof_expires: u64,
     pub(crate) prof_incr: u64,
+    pub(crate) posix_timers: u32,
+    pub(crate) pad: u32,
 }
 
 /// `struct ckpt_creds`.
@@ -225,7 +227,6 @@ mod ffi {
             groups: *mut u32,
             max: u32,
         ) -> i32;
-        pub(super) fn ckpt_current_ids(uid: *mut u32, euid: *mut u32);
         pub(super) fn ckpt_task_mm(t: *mut c_void) -> *mut c_void;
         pub(super) fn ckpt_mm_put(mm: *mut c_void);
         pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
@@ -269,6 +270,9 @@ mod ffi {
         pub(super) fn ckpt_now_ns() -> u64;
         pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
+        pub(super) fn ckpt_module_get() -> bool;
+        pub(super) fn ckpt_module_put();
+        pub(super) fn ckpt_current_global_euid() -> u32;
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_cur_single() -> i32;
@@ -460,11 +464,11 @@ impl TaskRef {
         unsafe { ffi::ckpt_xstate_size(self.ptr()) }.max(0) as usize
     }
 
-    /// Its XSAVE area, into `buf`; returns the bytes filled.
-    pub(crate) fn xstate(&self, buf: &mut [u8]) -> Result<usize> {
+    /// Its XSAVE area, into `buf` (which must be [`Self::xstate_size`] long).
+    pub(crate) fn xstate(&self, buf: &mut [u8]) -> Result {
         // SAFETY: The task is valid; `buf` is writable for its length.
-        let n = errno(unsafe { ffi::ckpt_task_xstate(self.ptr(), buf.as_mut_ptr(), len32(buf)) })?;
-        Ok(buf.len() - n as usize)
+        errno(unsafe { ffi::ckpt_task_xstate(self.ptr(), buf.as_mut_ptr(), len32(buf)) })
+            .map(|_| ())
     }
 
     /// Its signal dispositions.
@@ -812,14 +816,6 @@ impl Drop for Quiesce {
     }
 }
 
-/// The caller's real and effective uid.
-pub(crate) fn current_ids() -> (u32, u32) {
-    let (mut uid, mut euid) = (0, 0);
-    // SAFETY: Both are valid out pointers.
-    unsafe { ffi::ckpt_current_ids(&mut uid, &mut euid) };
-    (uid, euid)
-}
-
 /// The user state features this CPU has enabled (XCR0).
 pub(crate) fn cpu_xfeatures() -> u64 {
     // SAFETY: No preconditions.
@@ -843,6 +839,24 @@ pub(crate) fn uts(release: &mut [u8; 65], node: &mut [u8; 65]) -> (usize, usize)
     // SAFETY: Both buffers are writable for 65 bytes.
     unsafe { ffi::ckpt_uts(release.as_mut_ptr(), 65, node.as_mut_ptr(), 65) };
     (cstr_len(release), cstr_len(node))
+}
+
+/// Pins the module while a `/dev/ckpt` file is open.
+pub(crate) fn module_get() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_module_get() }
+}
+
+/// Unpins the module (one call per successful [`module_get`]).
+pub(crate) fn module_put() {
+    // SAFETY: Paired with a successful `module_get`.
+    unsafe { ffi::ckpt_module_put() }
+}
+
+/// The caller's effective uid in the initial user namespace.
+pub(crate) fn current_global_euid() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_current_global_euid() }
 }
 
 /// Whether the caller is being killed.

@@ -21,6 +21,12 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
             format_args!("ITIMER_VIRTUAL/ITIMER_PROF timers are armed; not supported yet"),
         ));
     }
+    if st.posix_timers != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("POSIX timers (timer_create) are not supported yet"),
+        ));
+    }
     Ok(())
 }
 

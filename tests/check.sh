@@ -4,7 +4,7 @@
 # Everything behind `make check` (which runs tools/build/deps.sh first):
 #
 #   1. build     make -k all: ckpt.ko, the tool, samples, selftests
-#   2. cargo     cargo test --locked in tools/ckpt
+#   2. cargo     cargo test --locked in tools/ckpt and tests/verify
 #   3. judge     tests/vm/test_judge.sh, the log judge's own unit tests
 #   4. vm        tests/vm/run.sh check: KUnit at insmod, selftests and guest
 #                shell tests in QEMU, kernel log checks
@@ -43,7 +43,7 @@ summary_of() {
 stage "build: make -k all"
 # Drop the copies in build/ so a failed build cannot leave an old module or
 # tool behind for the VM to test.
-rm -f build/ckpt.ko build/ckpt
+rm -f build/ckpt.ko build/ckpt build/ckpt-verify
 build_ok=1
 if make -k --no-print-directory all > "$logs/build.log" 2>&1; then
 	record build 0 0 0 "ok ($(took))"
@@ -56,10 +56,11 @@ else
 fi
 
 # --- 2. cargo test ------------------------------------------------------------------
-stage "cargo: cargo test --locked (tools/ckpt)"
+stage "cargo: cargo test --locked (tools/ckpt, tests/verify)"
 if [ -f tools/ckpt/Cargo.toml ]; then
 	set +e
-	(cd tools/ckpt && cargo test --locked) > "$logs/cargo.log" 2>&1
+	{ (cd tools/ckpt && cargo test --locked) && (cd tests/verify && cargo test --locked); } \
+		> "$logs/cargo.log" 2>&1
 	rc=$?
 	set -e
 	read -r p f s < <(sed -nE 's/.*test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/p' \

@@ -7,6 +7,9 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 
 #include "ckpt_util.h"
@@ -318,6 +321,85 @@ TEST_F(ck, target_killed_midway)
 	pthread_join(th, NULL);
 	close(p[0]);
 	EXPECT_EQ(-ESRCH, job.ret) TH_LOG("ret %d after %zd bytes", job.ret, total);
+}
+
+/* Children holding one thing each that a checkpoint must refuse, not lose. */
+static void memfd_child(int ready, void *arg)
+{
+	int fd = memfd_create("ckpt-test", 0);
+
+	if (fd < 0 || ftruncate(fd, 4096))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+static void pidfd_child(int ready, void *arg)
+{
+	if (syscall(SYS_pidfd_open, getpid(), 0) < 0)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+static void posix_timer_child(int ready, void *arg)
+{
+	timer_t t;
+
+	if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &t))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+static void sysv_shm_child(int ready, void *arg)
+{
+	int id = shmget(IPC_PRIVATE, 65536, IPC_CREAT | 0600);
+	void *p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
+
+	if (p == (void *)-1)
+		_exit(3);
+	shmctl(id, IPC_RMID, NULL);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(ck, refused_not_lost)
+{
+	static const struct {
+		void (*fn)(int, void *);
+		const char *word;
+	} cases[] = {
+		{ memfd_child, "memfd" },
+		{ pidfd_child, "outside the filesystem tree" },
+		{ posix_timer_child, "POSIX timers" },
+		{ sysv_shm_child, "SysV shared memory" },
+	};
+	char reason[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = spawn_ready(cases[i].fn, NULL);
+
+		ASSERT_LT(0, pid);
+		EXPECT_EQ(EOPNOTSUPP, ckpt_check(self->dev, pid, reason, sizeof(reason)))
+			TH_LOG("%s: %s", cases[i].word, reason);
+		EXPECT_NE(NULL, strstr(reason, cases[i].word)) TH_LOG("reason: %s", reason);
+		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, pid, self->img, 0, NULL));
+		EXPECT_EQ(0, lseek(self->img, 0, SEEK_END));
+		kill_reap(pid);
+	}
+}
+
+TEST_F(ck, open_device_pins_module)
+{
+	/* rmmod must fail while /dev/ckpt is open (here: self->dev). */
+	EXPECT_NE(0, system("rmmod ckpt 2>/dev/null"));
+	EXPECT_EQ(0, access("/sys/module/ckpt", F_OK));
 }
 
 static void closed_socket_child(int ready, void *arg)

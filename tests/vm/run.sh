@@ -30,8 +30,9 @@
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
 #
 # Inputs are what `make all` leaves in build/: ckpt.ko, ckpt (the tool, if
-# built), samples/, selftests/.  Outputs go to build/vm/: the initramfs and
-# console-MODE.log, the full serial console of the last run of MODE.
+# built), ckpt-verify (if built), samples/, selftests/.  Outputs go to
+# build/vm/: the initramfs and console-MODE.log, the full serial console of
+# the last run of MODE.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -108,6 +109,9 @@ trap cleanup EXIT
 	if [ -f "$B/ckpt" ]; then
 		echo "file /ckpt $B/ckpt 0755 0 0"
 		echo "slink /bin/ckpt /ckpt 0777 0 0"
+	fi
+	if [ -f "$B/ckpt-verify" ]; then
+		echo "file /ckpt-verify $B/ckpt-verify 0755 0 0"
 	fi
 	# Only binaries whose source still exists (no stale tests).
 	for src in "$top"/samples/*.c "$top"/tests/selftests/*.c "$top"/tests/bench/*.c; do
