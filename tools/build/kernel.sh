@@ -16,6 +16,12 @@ key=$( { cat "$here/ckpt.config"; echo "$toolchain"; basename "$src"; } | sha256
 out=$CKPT_CACHE/kbuild/$kver-$key
 mkdir -p "$out"
 echo "$kver" > "$CKPT_CACHE/kbuild/.last-version"
+# One build per tree at a time: a second caller waits for the first.
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+    log "another build of $out is running; waiting for it"
+    flock 9
+fi
 
 if [ -f "$out/.ckpt-built" ] && [ -f "$out/arch/x86/boot/bzImage" ]; then
     # Warm: let make confirm nothing changed (seconds), unless told to trust it.
