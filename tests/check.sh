@@ -8,6 +8,8 @@
 #   3. judge     tests/vm/test_judge.sh, the log judge's own unit tests
 #   4. vm        tests/vm/run.sh check: KUnit at insmod, selftests and guest
 #                shell tests in QEMU, kernel log checks
+#   5. carry     two boots sharing a disk: an image saved in the first is
+#                restarted in the second (and after a module reload)
 #
 # Prints each stage's result and ends with one line "N passed, N failed"
 # summing all stages (a build failure, or a stage that fails without
@@ -103,6 +105,29 @@ else
 	p=${p:-0} f=${f:-0} s=${s:-0}
 	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
 	record vm "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took))"
+fi
+
+# --- 5. carry-over: an image survives a reboot -------------------------------------
+# Two boots sharing one raw disk: the first saves an image there (and restarts
+# it once after reloading the module), the second restarts it fresh.
+stage "carry: tests/vm/run.sh --disk ... carry-save, then carry-load"
+if [ ! -f build/ckpt.ko ]; then
+	record carry 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	disk=$top/build/vm/carry.disk
+	rm -f "$disk"
+	cp=0 cf=0 cs=0
+	for m in carry-save carry-load; do
+		set +e
+		tests/vm/run.sh --disk "$disk" "$m" 2>&1 | tee "$logs/$m.log"
+		rc=${PIPESTATUS[0]}
+		set -e
+		read -r p f s < <(summary_of "$logs/$m.log") || true
+		p=${p:-0} f=${f:-0} s=${s:-0}
+		[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+		cp=$((cp + p)) cf=$((cf + f)) cs=$((cs + s))
+	done
+	record carry "$cp" "$cf" "$cs" "$cp passed, $cf failed, $cs skipped ($(took))"
 fi
 
 # --- summary ------------------------------------------------------------------------

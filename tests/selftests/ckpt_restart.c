@@ -407,6 +407,7 @@ TEST_F(rs, corrupted_images_are_refused)
  */
 struct carry_hdr {
 	uint64_t len;
+	struct timespec data_mtime;	/* the data file persists "on disk" */
 	char answers[3][128];
 };
 
@@ -448,8 +449,9 @@ static int carry(const char *mode, const char *dev_path)
 	if (!strcmp(mode, "--save")) {
 		int dev = ckpt_open();
 
-		if (dev < 0 || start(&s, 32))
+		if (dev < 0 || start(&s, 32) || stat(DATA, &st))
 			return 1;
+		h->data_mtime = st.st_mtim;
 		snprintf(h->answers[0], sizeof(h->answers[0]), "%s", ask(&s, 'c', l, sizeof(l)));
 		ask(&s, 'f', l, sizeof(l));
 		if (checkpoint_kill(dev, &s, img))
@@ -473,8 +475,14 @@ static int carry(const char *mode, const char *dev_path)
 		/* The same image after the module was unloaded and loaded again. */
 		carry_report(!system("rmmod ckpt && insmod /ckpt.ko"), "module_reloaded", "");
 	} else {
+		struct timespec times[2];
+
 		fd = open(dev_path, O_RDONLY);
 		if (fd < 0 || read(fd, h, 4096) != 4096 || !h->len || h->len > (1ULL << 31))
+			return 1;
+		/* The data file as a persistent file system would have kept it. */
+		times[0] = times[1] = h->data_mtime;
+		if (utimensat(AT_FDCWD, DATA, times, 0))
 			return 1;
 		buf = malloc(h->len);
 		if (!buf || read(fd, buf, h->len) != (ssize_t)h->len)
