@@ -60,6 +60,12 @@ impl kernel::InPlaceModule for CkptModule {
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ckpt" }),
             _lsm: lsm::LsmWatch::start(),
         })
+        .pin_chain(|this| {
+            // SAFETY: The registration is initialised; `minor` is set by `misc_register`.
+            let minor = unsafe { (*this._dev.as_raw()).minor };
+            lsm::LsmWatch::ignore_own_device(minor);
+            Ok(())
+        })
     }
 }
 

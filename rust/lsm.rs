@@ -39,6 +39,7 @@ extern "C" {
     fn ckpt_lsm_start() -> i32;
     fn ckpt_lsm_stop();
     fn ckpt_lsm_query(t: *mut c_void, m: *mut Marks) -> i32;
+    fn ckpt_lsm_ignore_device(major: u32, minor: u32);
 }
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -58,6 +59,13 @@ impl LsmWatch {
             pr_info!("LSM observer off (errno {}): `ckpt check` explains less\n", -r);
         }
         Self
+    }
+
+    /// Tells the observer not to count opening `/dev/ckpt` (misc `minor`) against a
+    /// process: the checkpoint itself refuses a process that keeps it open.
+    pub(crate) fn ignore_own_device(minor: i32) {
+        // SAFETY: Stores a plain value read by the probes.
+        unsafe { ckpt_lsm_ignore_device(10, minor as u32) };
     }
 
     /// Whether the observer runs.

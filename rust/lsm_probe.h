@@ -27,5 +27,6 @@ struct ckpt_lsm_marks {
 int ckpt_lsm_start(void);
 void ckpt_lsm_stop(void);
 int ckpt_lsm_query(struct task_struct *t, struct ckpt_lsm_marks *m);
+void ckpt_lsm_ignore_device(u32 major, u32 minor);
 
 #endif /* CKPT_LSM_PROBE_H */

@@ -53,19 +53,21 @@ impl Reader {
     }
 
     /// Reads the next record's header and payload (into `buf`) and verifies its check.
+    /// Optional records this reader does not know are checked and skipped.
     fn next(&mut self, buf: &mut KVVec<u8>) -> core::result::Result<RecordHeader, Bad> {
-        let mut hb = [0u8; image::REC_HDR_LEN];
-        self.exact(&mut hb).map_err(Bad::io)?;
-        let (h, known) = RecordHeader::parse(&hb).map_err(Bad::Image)?;
-        buf.resize(h.len as usize, 0, GFP_KERNEL)
-            .map_err(|_| Bad::Errno(ENOMEM))?;
-        self.exact(buf).map_err(Bad::io)?;
-        h.verify(buf).map_err(Bad::Image)?;
-        if !known {
+        loop {
+            let mut hb = [0u8; image::REC_HDR_LEN];
+            self.exact(&mut hb).map_err(Bad::io)?;
+            let (h, known) = RecordHeader::parse(&hb).map_err(Bad::Image)?;
+            buf.resize(h.len as usize, 0, GFP_KERNEL)
+                .map_err(|_| Bad::Errno(ENOMEM))?;
+            self.exact(buf).map_err(Bad::io)?;
+            h.verify(buf).map_err(Bad::Image)?;
+            if known {
+                return Ok(h);
+            }
             self.account.skip(&h).map_err(Bad::Image)?;
-            return self.next(buf);
         }
-        Ok(h)
     }
 }
 
@@ -612,23 +614,42 @@ fn open_files(
         };
         out.files.push((f.id, file), GFP_KERNEL)?;
     }
-    // Buffered pipe bytes go into the restarter's fresh pipes.
+    // Buffered pipe bytes go back: into the restarter's fresh pipe for an anonymous
+    // pipe, through a temporary writer for a fifo -- unless the fifo still holds them
+    // (another process kept it open).
     for q in p.pipes.iter() {
         if q.data.is_empty() {
             continue;
         }
-        let Some(given) = pipes.iter().find(|g| g.id == q.id) else {
-            // A fifo's pipe: write through a temporary writer.
-            let Some(f) = p.files.iter().find(|f| f.pipe == q.id) else {
+        if let Some(f) = p.files.iter().find(|f| f.pipe == q.id && f.kind == filekind::FIFO) {
+            let opened_fifo = out.get(f.id).ok_or(EINVAL)?;
+            let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+            let (fi, _) = opened_fifo.info(&mut pb)?;
+            if fi.pipe_len != 0 {
                 continue;
-            };
+            }
+            if q.data.len() > fi.pipe_capacity as usize {
+                return Err(refuse(why, EINVAL, format_args!("fifo {} is too small", show(f.path))));
+            }
             let w = FileRef::open(&path_z(f.path)?, O_WRONLY | O_NONBLOCK)
                 .map_err(|e| refuse(why, e, format_args!("cannot refill fifo {}", show(f.path))))?;
             w.write_all(q.data)?;
             continue;
+        }
+        let Some(given) = pipes.iter().find(|g| g.id == q.id) else {
+            return Err(refuse(why, EINVAL, format_args!("no pipe was passed for pipe {}", q.id)));
         };
         let w = FileRef::fd(given.wfd)
             .map_err(|e| refuse(why, e, format_args!("pipe fd {} is not open", given.wfd)))?;
+        let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let (fi, _) = w.info(&mut pb)?;
+        if fi.pipe_key == 0 || (fi.pipe_capacity as usize) < q.data.len() + fi.pipe_len as usize {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("pipe fd {} is not an empty pipe with room for {} bytes", given.wfd, q.data.len()),
+            ));
+        }
         w.write_all(q.data)
             .map_err(|e| refuse(why, e, format_args!("cannot refill pipe {}", q.id)))?;
     }

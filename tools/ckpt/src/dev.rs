@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/dev/ckpt` and its ioctls: the only `unsafe` code of the tool.
+//! `/dev/ckpt` and its ioctls: with `sys.rs` (the other system calls), the
+//! only `unsafe` code of the tool.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -8,8 +9,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT,
-    CKPT_IOC_VERSION, CKPT_REASON_LEN,
+    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion,
+    CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION, CKPT_REASON_LEN,
 };
 
 /// A uapi struct and the ioctl request that takes it.
@@ -28,6 +29,10 @@ impl Request for CkptCheckpointArgs {
 
 impl Request for CkptCheckArgs {
     const REQUEST: u32 = CKPT_IOC_CHECK;
+}
+
+impl Request for CkptRestartArgs {
+    const REQUEST: u32 = CKPT_IOC_RESTART;
 }
 
 /// An open `/dev/ckpt`.
@@ -77,8 +82,10 @@ impl Device {
         // SAFETY: `T::REQUEST` is the `CKPT_IOC_*` number made for the
         // `#[repr(C)]` uapi struct `T` (it encodes `size_of::<T>()`), `arg` is
         // a valid, exclusive pointer to such a struct for the whole call, and
-        // the kernel reads and writes at most that many bytes through it. The
-        // fd is open and owned by `self`.
+        // the kernel reads and writes at most that many bytes through it; the
+        // one pointer such a struct holds (`CkptRestartArgs::pipes`) is set by
+        // `restart` from a slice of the length it passes. The fd is open and
+        // owned by `self`.
         let r = unsafe {
             libc::ioctl(
                 self.file.as_raw_fd(),
@@ -132,6 +139,53 @@ impl Device {
             status: a.status,
             reason: c_string(&a.reason),
         })
+    }
+}
+
+/// A `CKPT_IOC_RESTART` refused before the point of no return.
+#[derive(Debug)]
+pub struct RestartError {
+    /// The errno.
+    pub error: io::Error,
+    /// The module's reason (may be empty).
+    pub reason: String,
+}
+
+impl Device {
+    /// `CKPT_IOC_RESTART`: overlays the calling process with the image at
+    /// `image`, like exec. Returns only if the module refused; on success the
+    /// calling process continues as the restored program. `pipes` are the
+    /// fresh pipes standing in for the image's, `stdio` the fds standing in
+    /// for its terminals (with `CKPT_RESTART_INHERIT_STDIO`).
+    ///
+    /// Allocates nothing before the ioctl, so that it may follow
+    /// [`crate::sys::move_specials`].
+    pub fn restart(
+        &self,
+        image: BorrowedFd<'_>,
+        flags: u64,
+        pipes: &[CkptRestartPipe],
+        stdio: [i32; 3],
+    ) -> RestartError {
+        let mut a = CkptRestartArgs {
+            fd: image.as_raw_fd(),
+            npipes: pipes.len() as u32,
+            flags,
+            pipes: pipes.as_ptr() as u64,
+            stdio,
+            pad: 0,
+            reserved: [0; 4],
+            reason: [0; CKPT_REASON_LEN],
+        };
+        let error = match self.ioctl(&mut a) {
+            Err(e) => e,
+            // Only a module that did not restart anything returns 0.
+            Ok(()) => io::Error::from_raw_os_error(libc::ENOSYS),
+        };
+        RestartError {
+            error,
+            reason: c_string(&a.reason),
+        }
     }
 }
 

@@ -132,11 +132,11 @@ pub fn checkpoint(dev: &Path, pid: i32, err: &io::Error) -> String {
         Some(libc::ESRCH) => format!("no such process {pid} ({e})"),
         Some(libc::EPERM) | Some(libc::EACCES) => format!(
             "not allowed to checkpoint {pid} ({e}): you need ptrace rights over the target \
-             (same user and a permissive kernel.yama.ptrace_scope, or CAP_SYS_PTRACE / root)"
+             (the same user and a dumpable process, or CAP_SYS_PTRACE / root)"
         ),
         Some(libc::EBUSY) => format!(
-            "process {pid} is busy ({e}): it is being traced or checkpointed already, \
-             or is exiting; try again later"
+            "process {pid} is busy ({e}): it is being traced, or did not reach a safe \
+             point within 10 s (uninterruptible sleep?); try again later"
         ),
         Some(libc::EOPNOTSUPP) => format!(
             "process {pid} uses something ckpt does not support yet ({e}); \

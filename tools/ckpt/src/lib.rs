@@ -25,6 +25,8 @@ pub mod errno;
 pub mod json;
 pub mod names;
 pub mod reader;
+pub mod restart;
 pub mod sample;
 pub mod show;
+pub mod sys;
 pub mod writer;

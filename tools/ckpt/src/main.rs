@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use ckpt::checkpoint::{self, Failure, Output};
 use ckpt::dev::{c_string, Device};
 use ckpt::reader::Cause;
+use ckpt::restart;
 use ckpt::show::{self, ShowError};
 use ckpt::{errno, image, uapi};
 
@@ -57,6 +58,32 @@ enum Command {
         /// The process
         #[arg(value_parser = clap::value_parser!(i32).range(1..))]
         pid: i32,
+    },
+    /// Restart a process from its image, and wait for it
+    ///
+    /// The restored process is a child of ckpt, with the original pid if it
+    /// is free (and ckpt may choose pids: CAP_CHECKPOINT_RESTORE), in the
+    /// image's working directory; ckpt exits with its exit status (128 +
+    /// the signal if one killed it).
+    Restart {
+        /// The image (a regular file)
+        file: PathBuf,
+        /// Restart in a new pid namespace, where the original pid is sure to
+        /// be free (needs CAP_SYS_ADMIN; /proc still shows the outer pids)
+        #[arg(long)]
+        pid_ns: bool,
+        /// Print the restored process's pid and exit without waiting for it
+        #[arg(long)]
+        detach: bool,
+        /// Reopen files even if their size or modification time changed
+        #[arg(long)]
+        ignore_changed: bool,
+        /// The image's terminals become ckpt's standard input, output and error
+        #[arg(long)]
+        inherit_stdio: bool,
+        /// Do not print the "restarting" line
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Verify an image and print what it holds
     Show {
@@ -152,7 +179,12 @@ fn check(dev_path: &Path, pid: i32) -> Res {
         .check(pid)
         .map_err(|e| Fail::new(1, errno::check(dev_path, pid, &e)))?;
     if r.status == 0 {
-        println!("{pid} can be checkpointed");
+        if r.reason.is_empty() {
+            println!("{pid} can be checkpointed");
+        } else {
+            // What the LSM observer saw it do earlier (it holds none of it now).
+            println!("{pid} can be checkpointed ({})", r.reason);
+        }
         return Ok(());
     }
     let reason = if r.reason.is_empty() {
@@ -264,6 +296,35 @@ fn main() -> ExitCode {
             do_checkpoint(&cli.device, *pid, output, flags, *quiet)
         }
         Command::Check { pid } => check(&cli.device, *pid),
+        Command::Restart {
+            file,
+            pid_ns,
+            detach,
+            ignore_changed,
+            inherit_stdio,
+            quiet,
+        } => {
+            let mut flags = 0;
+            if *ignore_changed {
+                flags |= uapi::CKPT_RESTART_IGNORE_CHANGED;
+            }
+            if *inherit_stdio {
+                flags |= uapi::CKPT_RESTART_INHERIT_STDIO;
+            }
+            let o = restart::Options {
+                file: file.clone(),
+                device: cli.device.clone(),
+                pid_ns: *pid_ns,
+                detach: *detach,
+                quiet: *quiet,
+                flags,
+            };
+            match restart::run(&o) {
+                Ok(0) => Ok(()),
+                Ok(code) => Err(Fail(code, None)),
+                Err(msg) => Err(Fail::new(1, msg)),
+            }
+        }
         Command::Show { file, json, pages } => do_show(
             file,
             &show::Options {

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The raw system calls of `ckpt restart`: process creation with a chosen
+//! pid (`clone3`), waiting, signal dispositions, pipe sizes, and moving the
+//! vDSO (`mremap`). Like `dev.rs`, every `unsafe` block of the tool that is
+//! not an ioctl lives here.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::restart::{check_moves, plan_moves, Move, Special, VdsoError};
+
+/// `CLONE_NEWPID`.
+pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+
+/// `struct clone_args` of `clone3(2)` (`CLONE_ARGS_SIZE_VER2`), declared
+/// here because not every C library the tool builds with has it.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Which side of a fork this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fork {
+    /// The new process.
+    Child,
+    /// The calling process; the child's pid (in the caller's pid namespace).
+    Parent(i32),
+}
+
+/// Whether the calling process has exactly one thread (`/proc/self/task`).
+fn single_threaded() -> io::Result<bool> {
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc/self/task")? {
+        e?;
+        n += 1;
+    }
+    Ok(n == 1)
+}
+
+/// Forking is only sound in a single-threaded process: the child gets a
+/// copy of memory in which another thread may hold a lock forever.
+fn require_single_thread() -> io::Result<()> {
+    match single_threaded() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(io::Error::other(
+            "cannot fork: the tool has more than one thread (report this bug)",
+        )),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot fork: /proc/self/task unreadable: {e}"),
+        )),
+    }
+}
+
+fn forked(r: libc::c_long) -> io::Result<Fork> {
+    match r {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid as i32)),
+    }
+}
+
+/// `clone3(2)` as a fork (no `CLONE_VM`, `SIGCHLD` to the parent at exit):
+/// `flags` are `CLONE_*` bits (e.g. [`CLONE_NEWPID`]); `set_tid` asks for
+/// that pid in the child's innermost pid namespace (`EEXIST` if taken,
+/// `EPERM` without `CAP_CHECKPOINT_RESTORE`). Fails unless the caller is
+/// single-threaded.
+pub fn clone3(flags: u64, set_tid: Option<i32>) -> io::Result<Fork> {
+    require_single_thread()?;
+    let tid: [libc::pid_t; 1] = [set_tid.unwrap_or(0)];
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: if set_tid.is_some() {
+            tid.as_ptr() as u64
+        } else {
+            0
+        },
+        set_tid_size: u64::from(set_tid.is_some()),
+        ..Default::default()
+    };
+    // SAFETY: `args` is a valid `struct clone_args` of the size passed, and
+    // `tid` (which `args.set_tid` points to) outlives the call. Without
+    // CLONE_VM and with no stack given, the child runs on a copy of the
+    // caller's memory, as after fork(2); the caller was checked to be
+    // single-threaded, so no lock is held by a thread absent in the child.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    forked(r)
+}
+
+/// `fork(2)`. Fails unless the caller is single-threaded.
+pub fn fork() -> io::Result<Fork> {
+    require_single_thread()?;
+    // SAFETY: the caller is single-threaded (checked above), so the child's
+    // copy of memory is consistent and it may call anything.
+    let r = unsafe { libc::fork() };
+    forked(r.into())
+}
+
+/// `waitpid(pid, &status, 0)` (`pid` -1: any child), retried on `EINTR`;
+/// returns the pid reaped and its wait status.
+pub fn waitpid(pid: i32) -> io::Result<(i32, i32)> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid, exclusive int to store the status in.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r >= 0 {
+            return Ok((r, status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `_exit(2)`: ends a forked child without running the parent's exit
+/// handlers or flushing the parent's buffers twice.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Ignores `sig` (`SIG_IGN`) in the calling process.
+pub fn ignore_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: SIG_IGN installs no handler; `sig` is a signal number (an
+    // invalid one makes `signal` fail with EINVAL, which is reported).
+    let r = unsafe { libc::signal(sig, libc::SIG_IGN) };
+    if r == libc::SIG_ERR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The capacity of a pipe (`F_GETPIPE_SZ`).
+pub fn pipe_size(pipe: BorrowedFd<'_>) -> io::Result<usize> {
+    // SAFETY: F_GETPIPE_SZ takes no argument and touches no memory of ours;
+    // `pipe` is a valid open fd for the duration of the call.
+    let r = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Why [`move_specials`] failed.
+#[derive(Debug)]
+pub enum MoveError {
+    /// `/proc/self/maps` could not be read.
+    Maps(io::Error),
+    /// The mappings cannot be put where the image had them.
+    Plan(VdsoError),
+    /// `mremap` of `Move` failed.
+    Mremap(Move, io::Error),
+}
+
+/// Size of the buffer `/proc/self/maps` is read into (on the stack: reading
+/// it must not allocate).
+const MAPS_BUF: usize = 64 << 10;
+
+/// Moves this process's vDSO and its data pages to where the image had them
+/// (`image`; the image's mappings are `vmas`): reads `maps` (this process's
+/// `/proc/self/maps`, opened by the caller, possibly before a `chroot`),
+/// plans the moves with [`plan_moves`], checks them with [`check_moves`],
+/// and makes them (`mremap` with `MREMAP_MAYMOVE | MREMAP_FIXED`). Nothing
+/// is allocated from the reading to the last move, so that the listing is
+/// the address space the moves find.
+///
+/// Afterwards the C library's cached pointers into the vDSO are stale:
+/// nothing that may use it (`clock_gettime`, `gettimeofday`, `time`,
+/// `std::time`) may be called until the process image is replaced.
+pub fn move_specials(
+    maps: &mut File,
+    image: &[Special],
+    vmas: &[(u64, u64)],
+) -> Result<(), MoveError> {
+    let mut buf = [0u8; MAPS_BUF];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            return Err(MoveError::Maps(io::Error::other(
+                "/proc/self/maps is larger than its buffer",
+            )));
+        }
+        match maps.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(MoveError::Maps(e)),
+        }
+    }
+    let text = std::str::from_utf8(&buf[..n])
+        .map_err(|_| MoveError::Maps(io::Error::other("/proc/self/maps is not UTF-8")))?;
+    let moves = plan_moves(text, image, vmas).map_err(MoveError::Plan)?;
+    check_moves(text, &moves).map_err(MoveError::Plan)?;
+    for m in moves.iter() {
+        // SAFETY: `check_moves` verified, on the listing of this very
+        // (single-threaded) process taken after its last allocation, that
+        // the source of each move is a whole [vdso]/[vvar]* mapping -- made by
+        // the kernel, owned by no Rust object -- and that its destination,
+        // in the state left by the moves before it, overlaps no mapping at
+        // all, so MREMAP_FIXED unmaps nothing that anything refers to.
+        let r = unsafe {
+            libc::mremap(
+                m.from as *mut libc::c_void,
+                m.len as usize,
+                m.len as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                m.to as *mut libc::c_void,
+            )
+        };
+        if r == libc::MAP_FAILED {
+            return Err(MoveError::Mremap(*m, io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
