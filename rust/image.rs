@@ -652,7 +652,7 @@ pub struct Header<'a> {
     pub xfeatures: u64,
     /// Wall-clock time of the checkpoint, ns since the epoch.
     pub time_ns: u64,
-    /// The checkpointed process's pid, as the checkpointer saw it.
+    /// The pid the checkpoint was asked for (a thread id stands for its process).
     pub root_pid: i32,
     /// Number of [`Task`] records that follow.
     pub ntasks: u32,
@@ -1168,7 +1168,7 @@ pub struct Vma<'a> {
     pub backing: u8,
     /// [`FileRec`] id of the mapped file (0: none).
     pub file: u32,
-    /// Name (`[heap]`, `[stack]`, `[vdso]`, an anon name), may be empty.
+    /// Name (`[heap]`, `[stack]`, `[vdso]`, `[vvar]`...), empty for other mappings.
     pub name: &'a [u8],
 }
 
