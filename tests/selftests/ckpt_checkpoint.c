@@ -443,6 +443,53 @@ TEST_F(ck, lsm_observer_explains)
 	EXPECT_STREQ("", reason);
 }
 
+static void *spin(void *arg)
+{
+	volatile uint64_t *c = arg;
+
+	for (;;)
+		__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void threaded_child(int ready, void *arg)
+{
+	pthread_t th[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		if (pthread_create(&th[i], NULL, spin, arg))
+			_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(ck, all_threads_quiesced_and_saved)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	uint64_t before;
+	int i, tasks = 0;
+
+	ASSERT_NE(NULL, ip);
+	self->child = spawn_ready(threaded_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	sleep_ms(50);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, self->child, self->img, CKPT_CHECKPOINT_STOP, NULL));
+	ASSERT_EQ(0, wait_state(self->child, 'T', 2000));
+	/* Every thread is stopped, not only the leader. */
+	before = *self->counter;
+	sleep_ms(50);
+	EXPECT_EQ(before, *self->counter);
+	ASSERT_EQ(0, img_plan(self->path, ip));
+	for (i = 0; i < ip->nrec; i++)
+		tasks += ip->rec[i].kind == K_TASK;
+	EXPECT_EQ(9, tasks);
+	kill(self->child, SIGCONT);
+	EXPECT_LT(0, progress(self->counter, 50));
+	free(ip);
+}
+
 /* Collects one image through the shell interface; returns its size or -errno. */
 static ssize_t shell_collect(char *buf, size_t len)
 {
