@@ -36,9 +36,10 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
         )
     };
     match fi.kind {
-        fk::REG | fk::DIR | fk::CHR | fk::FIFO if !path.starts_with(b"/") => {
-            Err(refuse(why, "file outside the filesystem tree (pidfd, namespace file, ...)"))
-        }
+        fk::REG | fk::DIR | fk::CHR | fk::FIFO if !path.starts_with(b"/") => Err(refuse(
+            why,
+            "file outside the filesystem tree (pidfd, namespace file, ...)",
+        )),
         fk::REG if path.starts_with(b"/memfd:") => Err(refuse(why, "memfd")),
         fk::REG if path.starts_with(b"/SYSV") => Err(refuse(why, "SysV shared memory")),
         fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),

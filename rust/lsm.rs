@@ -56,7 +56,10 @@ impl LsmWatch {
         if r == 0 {
             ACTIVE.store(true, Ordering::Release);
         } else {
-            pr_info!("LSM observer off (errno {}): `ckpt check` explains less\n", -r);
+            pr_info!(
+                "LSM observer off (errno {}): `ckpt check` explains less\n",
+                -r
+            );
         }
         Self
     }

@@ -185,7 +185,12 @@ pub(crate) fn restart(
         let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
         if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
             // Fed to the order checker when applied, in phase 3.
-            break (h, r.clone_kind());
+            let stop = if matches!(r, AnyRecord::Pages(_)) {
+                Stop::Pages
+            } else {
+                Stop::End
+            };
+            break (h, stop);
         }
         rd.account
             .feed(&h, &r)
@@ -198,7 +203,7 @@ pub(crate) fn restart(
         meta.recs.push((h, off), GFP_KERNEL)?;
     };
     let plan = plan(&meta, why)?;
-    check_caller(&plan, args, why)?;
+    check_caller(&plan, why)?;
 
     // Phase 2: open what the image refers to.
     let opened = open_files(&plan, args, pipes, why)?;
@@ -227,25 +232,11 @@ pub(crate) fn restart(
     }
 }
 
-/// Which of the two stopping kinds ended phase 1.
+/// Which of the two records that end phase 1 did.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
     Pages,
     End,
-}
-
-trait CloneKind {
-    fn clone_kind(&self) -> Stop;
-}
-
-impl CloneKind for AnyRecord<'_> {
-    fn clone_kind(&self) -> Stop {
-        if matches!(self, AnyRecord::Pages(_)) {
-            Stop::Pages
-        } else {
-            Stop::End
-        }
-    }
 }
 
 fn bad(why: &mut Reason, b: Bad, nrec: u32) -> Error {
@@ -436,8 +427,7 @@ fn show(p: &[u8]) -> &str {
 }
 
 /// The caller must stand where the image expects and may take on its identity.
-fn check_caller(p: &Plan<'_>, args: &CkptRestartArgs, why: &mut Reason) -> Result {
-    let _ = args;
+fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
     let mut cwd = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let me = shim::TaskRef::current();
@@ -621,7 +611,11 @@ fn open_files(
         if q.data.is_empty() {
             continue;
         }
-        if let Some(f) = p.files.iter().find(|f| f.pipe == q.id && f.kind == filekind::FIFO) {
+        if let Some(f) = p
+            .files
+            .iter()
+            .find(|f| f.pipe == q.id && f.kind == filekind::FIFO)
+        {
             let opened_fifo = out.get(f.id).ok_or(EINVAL)?;
             let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
             let (fi, _) = opened_fifo.info(&mut pb)?;
@@ -629,7 +623,11 @@ fn open_files(
                 continue;
             }
             if q.data.len() > fi.pipe_capacity as usize {
-                return Err(refuse(why, EINVAL, format_args!("fifo {} is too small", show(f.path))));
+                return Err(refuse(
+                    why,
+                    EINVAL,
+                    format_args!("fifo {} is too small", show(f.path)),
+                ));
             }
             let w = FileRef::open(&path_z(f.path)?, O_WRONLY | O_NONBLOCK)
                 .map_err(|e| refuse(why, e, format_args!("cannot refill fifo {}", show(f.path))))?;
@@ -637,7 +635,11 @@ fn open_files(
             continue;
         }
         let Some(given) = pipes.iter().find(|g| g.id == q.id) else {
-            return Err(refuse(why, EINVAL, format_args!("no pipe was passed for pipe {}", q.id)));
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("no pipe was passed for pipe {}", q.id),
+            ));
         };
         let w = FileRef::fd(given.wfd)
             .map_err(|e| refuse(why, e, format_args!("pipe fd {} is not open", given.wfd)))?;
@@ -647,7 +649,11 @@ fn open_files(
             return Err(refuse(
                 why,
                 EINVAL,
-                format_args!("pipe fd {} is not an empty pipe with room for {} bytes", given.wfd, q.data.len()),
+                format_args!(
+                    "pipe fd {} is not an empty pipe with room for {} bytes",
+                    given.wfd,
+                    q.data.len()
+                ),
             ));
         }
         w.write_all(q.data)

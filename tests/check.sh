@@ -57,6 +57,27 @@ else
 	record build 0 1 0 "FAILED ($(took)); log: $logs/build.log"
 fi
 
+# --- 1b. formatting ---------------------------------------------------------------
+# rustfmt with the kernel's own settings for the module, cargo fmt for the crates.
+stage "fmt: rustfmt --check"
+fp=0 ff=0
+ksrc=$(readlink -f "$(cat build/kdir 2>/dev/null)/source" 2>/dev/null || true)
+cfg=()
+[ -f "$ksrc/.rustfmt.toml" ] && cfg=(--config-path "$ksrc/.rustfmt.toml")
+if rustfmt --edition 2021 "${cfg[@]}" --check rust/ckpt_main.rs > "$logs/fmt.log" 2>&1; then
+	fp=$((fp + 1))
+else
+	ff=$((ff + 1)); echo "FAIL: rustfmt: rust/ (run: make fmt)"; head -n 20 "$logs/fmt.log"
+fi
+for c in tools/ckpt tests/verify; do
+	if (cd "$c" && cargo fmt --check) >> "$logs/fmt.log" 2>&1; then
+		fp=$((fp + 1))
+	else
+		ff=$((ff + 1)); echo "FAIL: cargo fmt: $c (run: make fmt)"
+	fi
+done
+record fmt "$fp" "$ff" 0 "$fp passed, $ff failed ($(took))"
+
 # --- 2. cargo test ------------------------------------------------------------------
 stage "cargo: cargo test --locked (tools/ckpt, tests/verify)"
 if [ -f tools/ckpt/Cargo.toml ]; then
