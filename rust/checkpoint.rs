@@ -225,15 +225,15 @@ impl Bufs {
     }
 }
 
-/// An error while writing: a thread that left its safe point means the target was killed.
+/// An error while writing: a thread that left its safe point means the target was killed;
+/// anything else without a reason of its own is about the output.
 fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
-    if e == ESRCH && why.is_empty() {
-        why.set(
-            ESRCH,
-            format_args!("{pid} was killed during the checkpoint"),
-        )
-    } else {
+    if !why.is_empty() {
         e
+    } else if e == ESRCH {
+        why.set(ESRCH, format_args!("{pid} was killed during the checkpoint"))
+    } else {
+        why.set(e, format_args!("writing the image of {pid} failed"))
     }
 }
 

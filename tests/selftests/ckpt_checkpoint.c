@@ -443,6 +443,22 @@ TEST_F(ck, lsm_observer_explains)
 	EXPECT_STREQ("", reason);
 }
 
+TEST_F(ck, broken_output_leaves_target_running)
+{
+	int p[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, pipe(p));
+	close(p[0]);
+	/* Nobody reads: the first write fails, the target is released as it was. */
+	EXPECT_EQ(-EPIPE, ckpt_checkpoint(self->dev, self->child, p[1], CKPT_CHECKPOINT_STOP, NULL));
+	close(p[1]);
+	EXPECT_NE('T', proc_state(self->child));
+	EXPECT_LT(0, progress(self->counter, 50));
+}
+
 static void *spin(void *arg)
 {
 	volatile uint64_t *c = arg;
