@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `ckpt checkpoint`: a helper thread has the module write the image into a
-//! pipe (`CKPT_IOC_CHECKPOINT`), while the calling thread copies the pipe to
-//! the output, showing progress.
+//! `ckpt checkpoint`: a regular output file is handed to the module directly
+//! (`CKPT_IOC_CHECKPOINT` writes into it; progress comes from its growing
+//! size); any other output (a pipe, a socket, a device) is fed through a pipe
+//! that a helper thread has the module write into, while the calling thread
+//! copies it to the output, showing progress.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
@@ -199,9 +201,62 @@ pub fn run(
             });
         }
     }
-    let r = run_with(|fd| dev.checkpoint(pid, fd, flags), out, progress);
+    let r = if out.regular {
+        run_direct(|fd| dev.checkpoint(pid, fd, flags), out, progress)
+    } else {
+        run_with(|fd| dev.checkpoint(pid, fd, flags), out, progress)
+    };
     *committed.lock().unwrap_or_else(|e| e.into_inner()) = r.is_ok();
     r
+}
+
+/// The direct path of [`run`]: `produce` writes the image into the output
+/// file itself (no copies through this process); a helper thread shows the
+/// file growing.
+pub fn run_direct<F>(produce: F, out: Output, progress: Option<i32>) -> Result<Outcome, Failure>
+where
+    F: FnOnce(BorrowedFd<'_>) -> io::Result<u64>,
+{
+    let start = Instant::now();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let base = out.file.metadata().map(|m| m.len()).unwrap_or(0);
+    let ioctl = thread::scope(|s| {
+        if let Some(pid) = progress {
+            let (file, done) = (&out.file, &done);
+            s.spawn(move || {
+                let mut p = Progress {
+                    pid,
+                    start,
+                    last: start,
+                    shown: false,
+                };
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    thread::sleep(Progress::EVERY);
+                    let len = file.metadata().map(|m| m.len()).unwrap_or(base);
+                    p.update(len.saturating_sub(base));
+                }
+                p.clear();
+            });
+        }
+        let r = produce(out.file.as_fd());
+        done.store(true, std::sync::atomic::Ordering::Release);
+        r
+    });
+    let name = out.name.clone();
+    let result = match ioctl {
+        Err(e) => Err(Failure::Ioctl(e)),
+        Ok(bytes) => match out.file.sync_all() {
+            Ok(()) => Ok(Outcome {
+                bytes,
+                elapsed: start.elapsed(),
+            }),
+            Err(e) => Err(Failure::Write(name, e)),
+        },
+    };
+    if result.is_err() {
+        out.discard();
+    }
+    result
 }
 
 /// The pipeline of [`run`] with any producer in place of the module:

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 
-use ckpt::checkpoint::{run_with, Failure, Output};
+use ckpt::checkpoint::{run_direct, run_with, Failure, Output};
 use ckpt::{reader, sample};
 
 fn tmp(name: &str) -> PathBuf {
@@ -125,4 +125,32 @@ fn special_output_is_kept() {
     )
     .unwrap();
     assert_eq!(o.bytes, img.len() as u64);
+}
+
+#[test]
+fn regular_file_is_written_directly() {
+    // The module gets the file itself: what it writes is the image.
+    let img = sample::full();
+    let p = tmp("direct.ckpt");
+    let o = run_direct(|fd| put(fd, &img), Output::create(&p).unwrap(), Some(1)).unwrap();
+    assert_eq!(o.bytes, img.len() as u64);
+    let back = std::fs::read(&p).unwrap();
+    assert_eq!(back, img);
+    reader::validate(back.as_slice()).unwrap();
+}
+
+#[test]
+fn direct_failure_removes_the_partial_file() {
+    let img = sample::full();
+    let p = tmp("direct-partial.ckpt");
+    let r = run_direct(
+        |fd| {
+            put(fd, &img[..1000])?;
+            Err(io::Error::from_raw_os_error(libc::ESRCH))
+        },
+        Output::create(&p).unwrap(),
+        None,
+    );
+    assert!(matches!(r, Err(Failure::Ioctl(_))));
+    assert!(!p.exists());
 }
