@@ -348,6 +348,72 @@ static int refused(int status)
 	       (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+struct edit {
+	uint16_t kind;		/* record kind to edit (the nth of that kind) */
+	int nth;
+	size_t field;		/* offset in the payload */
+	int width;		/* 2, 4 or 8 */
+	uint64_t value;
+	const char *what;
+};
+
+static void do_edit(unsigned char *m, size_t *n, void *arg)
+{
+	const struct edit *e = arg;
+	size_t off = 8;
+	int seen = 0;
+
+	while (off + 12 <= *n) {
+		uint32_t len = le32(m + off + 4);
+
+		if (le16(m + off) == e->kind && seen++ == e->nth) {
+			unsigned char *p = m + off + 12 + e->field;
+
+			if (e->width == 2)
+				p[0] = e->value, p[1] = e->value >> 8;
+			else if (e->width == 4)
+				put_le32(p, e->value);
+			else
+				put_le64(p, e->value);
+			break;
+		}
+		off += 12 + len;
+	}
+	reseal(m, *n);
+}
+
+TEST_F(rs, semantic_corruptions_are_refused)
+{
+	static const struct edit edits[] = {
+		{ K_VMA, 0, 0, 8, 0xffff888000000000ULL, "vma start in kernel space" },
+		{ K_VMA, 1, 0, 8, 0x400000, "vma overlapping the previous one" },
+		{ K_FD, 0, 0, 4, 0x7fffffff, "absurd fd number" },
+		{ K_TASK, 0, 36, 4, 999, "task refers to a missing mm" },
+		{ 0x0001, 0, 4, 2, 3, "foreign architecture" },
+		{ 0x0001, 0, 0, 2, 2, "future format version" },
+		{ K_PAGES, 0, 8, 8, 0xffff888000000000ULL, "page address in kernel space" },
+	};
+	struct edit none = { 0xffff, 0, 0, 0, 0, "" };
+	char l[128];
+	struct stat st;
+	unsigned int i;
+	int status;
+
+	ASSERT_EQ(0, start(&self->s, 1));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	ASSERT_EQ(0, stat(self->img, &st));
+	/* The resealer itself: an unedited, resealed image still restarts. */
+	status = restart_damaged(_metadata, self, self->img, st.st_size, do_edit, &none);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) TH_LOG("status %#x", status);
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		status = restart_damaged(_metadata, self, self->img, st.st_size, do_edit,
+					 (void *)&edits[i]);
+		EXPECT_TRUE(refused(status)) TH_LOG("%s: status %#x", edits[i].what, status);
+	}
+}
+
 TEST_F(rs, corrupted_images_are_refused)
 {
 	char l[128];

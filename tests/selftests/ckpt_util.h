@@ -299,6 +299,89 @@ static inline int img_plan(const char *path, struct img_plan *ip)
 	return 0;
 }
 
+/* ---- resealing an edited image (xxHash64, as rust/image.rs) ------------- */
+
+#define XP1 0x9E3779B185EBCA87ULL
+#define XP2 0xC2B2AE3D27D4EB4FULL
+#define XP3 0x165667B19E3779F9ULL
+#define XP4 0x85EBCA77C2B2AE63ULL
+#define XP5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t xx_round(uint64_t acc, uint64_t in) { return rotl64(acc + in * XP2, 31) * XP1; }
+static inline uint64_t xx_merge(uint64_t acc, uint64_t v) { return (acc ^ xx_round(0, v)) * XP1 + XP4; }
+
+static inline uint64_t xxh64(const unsigned char *p, size_t len, uint64_t seed)
+{
+	const unsigned char *end = p + len;
+	uint64_t h;
+
+	if (len >= 32) {
+		uint64_t v1 = seed + XP1 + XP2, v2 = seed + XP2, v3 = seed, v4 = seed - XP1;
+
+		for (; p + 32 <= end; p += 32) {
+			v1 = xx_round(v1, le64(p));
+			v2 = xx_round(v2, le64(p + 8));
+			v3 = xx_round(v3, le64(p + 16));
+			v4 = xx_round(v4, le64(p + 24));
+		}
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+		h = xx_merge(xx_merge(xx_merge(xx_merge(h, v1), v2), v3), v4);
+	} else {
+		h = seed + XP5;
+	}
+	h += len;
+	for (; p + 8 <= end; p += 8)
+		h = rotl64(h ^ xx_round(0, le64(p)), 27) * XP1 + XP4;
+	if (p + 4 <= end) {
+		h = rotl64(h ^ (uint64_t)le32(p) * XP1, 23) * XP2 + XP3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rotl64(h ^ *p * XP5, 11) * XP1;
+	h ^= h >> 33;
+	h *= XP2;
+	h ^= h >> 29;
+	h *= XP3;
+	return h ^ (h >> 32);
+}
+
+static inline void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+static inline void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = v >> (8 * i);
+}
+
+/* Recomputes every record check and the end record's chain, so that an
+ * edited image passes the integrity checks and reaches the semantic ones. */
+static inline void reseal(unsigned char *m, size_t n)
+{
+	uint64_t chain = 0;
+	size_t off = 8;
+
+	while (off + 12 <= n) {
+		uint16_t kind = le16(m + off), ver = le16(m + off + 2);
+		uint32_t len = le32(m + off + 4), check;
+		uint64_t d;
+
+		if (off + 12 + len > n)
+			break;
+		if (kind == K_END)
+			put_le64(m + off + 12 + 16, chain);
+		d = xxh64(m + off + 12, len, kind | (uint64_t)ver << 16 | (uint64_t)len << 32);
+		check = (uint32_t)d ^ (uint32_t)(d >> 32);
+		put_le32(m + off + 8, check);
+		chain = xx_round(chain ^ ((uint64_t)kind << 32), check);
+		off += 12 + len;
+	}
+}
+
 /* The pipe id behind the image's fd n, or 0. */
 static inline uint32_t img_fd_pipe(const struct img_plan *ip, uint32_t n)
 {
