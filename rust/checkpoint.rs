@@ -231,7 +231,10 @@ fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
     if !why.is_empty() {
         e
     } else if e == ESRCH {
-        why.set(ESRCH, format_args!("{pid} was killed during the checkpoint"))
+        why.set(
+            ESRCH,
+            format_args!("{pid} was killed during the checkpoint"),
+        )
     } else {
         why.set(e, format_args!("writing the image of {pid} failed"))
     }

@@ -631,7 +631,8 @@ fn open_files(
             }
             let w = FileRef::open(&path_z(f.path)?, O_WRONLY | O_NONBLOCK)
                 .map_err(|e| refuse(why, e, format_args!("cannot refill fifo {}", show(f.path))))?;
-            w.write_all(q.data)?;
+            w.write_all(q.data)
+                .map_err(|e| refuse(why, e, format_args!("cannot refill fifo {}", show(f.path))))?;
             continue;
         }
         let Some(given) = pipes.iter().find(|g| g.id == q.id) else {

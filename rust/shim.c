@@ -1000,7 +1000,7 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
 		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND)
 			n = -EINTR;
 		if (n < 0)
-			return done ? done : n;
+			return n;	/* the image is incomplete either way */
 		if (n == 0)
 			return -EIO;
 		if (!(f->f_mode & FMODE_STREAM))
