@@ -1317,7 +1317,8 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa)
 		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 			continue;
 		k->sa_handler = (__sighandler_t)(unsigned long)sa[i].handler;
-		k->sa_flags = sa[i].flags;
+		/* Only what sigaction(2) could have set (never SA_IMMUTABLE). */
+		k->sa_flags = sa[i].flags & UAPI_SA_FLAGS;
 #ifdef __ARCH_HAS_SA_RESTORER
 		k->sa_restorer = (__sigrestore_t)(unsigned long)sa[i].restorer;
 #endif
@@ -1339,7 +1340,7 @@ void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags)
 {
 	current->sas_ss_sp = sp;
 	current->sas_ss_size = size;
-	current->sas_ss_flags = flags;
+	current->sas_ss_flags = flags & SS_AUTODISARM;
 }
 
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns)
@@ -1354,9 +1355,10 @@ void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns)
 		cpu_relax();
 		spin_lock_irq(&current->sighand->siglock);
 	}
-	sig->it_real_incr = interval_ns;
+	/* Beyond ktime's range is "never" anyway: clamp instead of overflowing. */
+	sig->it_real_incr = ns_to_ktime(min_t(u64, interval_ns, KTIME_MAX));
 	if (value_ns)
-		hrtimer_start(timer, ns_to_ktime(value_ns), HRTIMER_MODE_REL);
+		hrtimer_start(timer, ns_to_ktime(min_t(u64, value_ns, KTIME_MAX)), HRTIMER_MODE_REL);
 	spin_unlock_irq(&current->sighand->siglock);
 #endif
 }
