@@ -5,7 +5,7 @@
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::files;
 use crate::image::{self, backing, kind, MmRec, Vma};
-use crate::shim::{self, vmai, FileRef, MmRef, VmaInfo};
+use crate::shim::{self, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
@@ -208,36 +208,35 @@ pub(crate) fn write_mm(
 impl MmDump {
     /// Writes the pages that hold data, in address order.
     pub(crate) fn write_pages(&self, w: &mut ImageWriter<'_>) -> Result {
-        let mut pages = PageBatch::new(self.id)?;
+        let mut batch = PageBatch::new(self.id)?;
         for mp in self.maps.iter() {
             let Some(anon_only) = mp.content() else {
                 continue;
             };
             let mut addr = mp.vi.start;
             while addr < mp.vi.end {
-                let (n, next) = {
-                    let (data, addrs) = pages.room();
-                    self.mm
-                        .dump_pages(addr, mp.vi.end, anon_only, data, addrs)?
-                };
-                pages.count += n;
-                addr = next;
-                if pages.full() {
-                    pages.flush(w)?;
+                addr = self.mm.pin_pages(
+                    addr,
+                    mp.vi.end,
+                    anon_only,
+                    &mut batch.pages,
+                    &mut batch.addrs,
+                )?;
+                if batch.full() {
+                    batch.flush(w)?;
                 }
             }
         }
-        pages.flush(w)
+        batch.flush(w)
     }
 }
 
-/// Pages collected for one [`image::Pages`] record.
+/// Pages collected for one [`image::Pages`] record: held, not copied, until written.
 struct PageBatch {
     mm: u32,
-    data: KVVec<u8>,
+    pages: HeldPages,
     addrs: KVec<u64>,
     addr_bytes: KVec<u8>,
-    count: usize,
 }
 
 const BATCH: usize = image::MAX_PAGES_PER_RECORD as usize;
@@ -246,46 +245,35 @@ impl PageBatch {
     fn new(mm: u32) -> Result<Self> {
         Ok(Self {
             mm,
-            data: KVVec::from_elem(0u8, BATCH * image::PAGE_SIZE, GFP_KERNEL)?,
-            addrs: KVec::from_elem(0u64, BATCH, GFP_KERNEL)?,
+            pages: HeldPages::with_capacity(BATCH)?,
+            addrs: KVec::with_capacity(BATCH, GFP_KERNEL)?,
             addr_bytes: KVec::with_capacity(BATCH * 8, GFP_KERNEL)?,
-            count: 0,
         })
     }
 
-    fn room(&mut self) -> (&mut [u8], &mut [u64]) {
-        (
-            &mut self.data[self.count * image::PAGE_SIZE..],
-            &mut self.addrs[self.count..],
-        )
-    }
-
     fn full(&self) -> bool {
-        self.count == BATCH
+        self.pages.len() == BATCH
     }
 
     fn flush(&mut self, w: &mut ImageWriter<'_>) -> Result {
-        if self.count == 0 {
+        if self.pages.len() == 0 {
             return Ok(());
         }
         self.addr_bytes.clear();
-        for a in &self.addrs[..self.count] {
+        for a in self.addrs.iter() {
             self.addr_bytes
                 .extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
         }
         let mm = self.mm.to_le_bytes();
-        let count = (self.count as u32).to_le_bytes();
-        w.record_parts(
+        let count = (self.pages.len() as u32).to_le_bytes();
+        let res = w.record_with_pages(
             kind::PAGES,
             1,
-            &[
-                &mm,
-                &count,
-                &self.addr_bytes,
-                &self.data[..self.count * image::PAGE_SIZE],
-            ],
-        )?;
-        self.count = 0;
-        Ok(())
+            &[&mm, &count, &self.addr_bytes],
+            &self.pages,
+        );
+        self.pages.clear();
+        self.addrs.clear();
+        res
     }
 }

@@ -17,6 +17,8 @@
 #include <linux/hrtimer.h>
 #include <linux/hugetlb.h>
 #include <linux/magic.h>
+#include <linux/bvec.h>
+#include <linux/uio.h>
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -752,15 +754,15 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 #define DUMP_BATCH 64
 
 /*
- * Copy the pages of [start, end) that hold data into buf (up to max pages),
- * their addresses into addrs.  Holes and the zero page are skipped without
+ * Take references on the pages of [start, end) that hold data (up to max
+ * pages) into out, their addresses into addrs.  Holes and the zero page are skipped without
  * faulting anything in (FOLL_DUMP, as core dumps do); all-zero pages are
  * skipped; with anon_only, page-cache pages (clean pages of a private file
  * mapping) are skipped too.  *next is where to continue.  Returns the number
  * of pages stored or -errno.
  */
-long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
-			void *buf, u64 *addrs, u32 max, u64 *next)
+long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
+		       struct page **out, u64 *addrs, u32 max, u64 *next)
 {
 	struct page *pages[DUMP_BATCH];
 	u64 addr = start;
@@ -795,19 +797,24 @@ long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only
 			struct page *page = pages[i];
 			void *kaddr;
 
+			bool keep = false;
+
 			if (!anon_only || PageAnon(page)) {
-				kaddr = kmap_local_page(page);
 				/*
 				 * A zero page can be left out only where absence
 				 * means zero: not over a file's contents.
 				 */
-				if (anon_only || memchr_inv(kaddr, 0, PAGE_SIZE)) {
-					memcpy(buf + stored * PAGE_SIZE, kaddr, PAGE_SIZE);
-					addrs[stored++] = addr + i * PAGE_SIZE;
-				}
+				kaddr = kmap_local_page(page);
+				keep = anon_only || memchr_inv(kaddr, 0, PAGE_SIZE);
 				kunmap_local(kaddr);
 			}
-			put_page(page);
+			if (keep) {
+				/* The reference goes to the caller. */
+				out[stored] = page;
+				addrs[stored++] = addr + i * PAGE_SIZE;
+			} else {
+				put_page(page);
+			}
 		}
 		addr += got * PAGE_SIZE;
 		ret = 0;
@@ -815,6 +822,63 @@ long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only
 	}
 	*next = addr;
 	return ret ? ret : stored;
+}
+
+void ckpt_pages_put(struct page **pages, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
+}
+
+/* Maps one page for reading (kmap_local: unmap before mapping the next). */
+const void *ckpt_page_map(struct page *page)
+{
+	return kmap_local_page(page);
+}
+
+void ckpt_page_unmap(const void *addr)
+{
+	kunmap_local(addr);
+}
+
+/* Writes whole pages at the file's position without copying them first:
+ * one bvec iov_iter per call. */
+ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n)
+{
+	struct bio_vec *bv;
+	struct iov_iter iter;
+	size_t total = (size_t)n << PAGE_SHIFT;
+	ssize_t done = 0;
+	u32 i;
+
+	bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, total);
+	while (iov_iter_count(&iter)) {
+		loff_t pos = f->f_pos;
+		ssize_t w = vfs_iter_write(f, &iter, &pos, 0);
+
+		if (w == -ERESTARTSYS || w == -ERESTARTNOINTR || w == -ERESTARTNOHAND)
+			w = -EINTR;
+		if (w <= 0) {
+			done = w ? w : -EIO;
+			break;
+		}
+		if (!(f->f_mode & FMODE_STREAM))
+			f->f_pos = pos;
+		done += w;
+		if (fatal_signal_pending(current)) {
+			done = -EINTR;
+			break;
+		}
+	}
+	kvfree(bv);
+	return done;
 }
 
 /* ---- files -------------------------------------------------------------- */

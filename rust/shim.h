@@ -130,8 +130,12 @@ struct mm_struct *ckpt_task_mm(struct task_struct *t);
 void ckpt_mm_put(struct mm_struct *mm);
 int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 exelen);
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
-long ckpt_mm_dump_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
-			void *buf, u64 *addrs, u32 max, u64 *next);
+long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
+		       struct page **out, u64 *addrs, u32 max, u64 *next);
+void ckpt_pages_put(struct page **pages, u32 n);
+const void *ckpt_page_map(struct page *page);
+void ckpt_page_unmap(const void *addr);
+ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n);
 
 /* ---- files ------------------------------------------------------------ */
 

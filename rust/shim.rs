@@ -237,15 +237,23 @@ mod ffi {
             vi: *mut VmaInfo,
             file: *mut *mut c_void,
         ) -> i32;
-        pub(super) fn ckpt_mm_dump_pages(
+        pub(super) fn ckpt_mm_pin_pages(
             mm: *mut c_void,
             start: u64,
             end: u64,
             anon_only: bool,
-            buf: *mut u8,
+            out: *mut *mut c_void,
             addrs: *mut u64,
             max: u32,
             next: *mut u64,
+        ) -> isize;
+        pub(super) fn ckpt_pages_put(pages: *mut *mut c_void, n: u32);
+        pub(super) fn ckpt_page_map(page: *mut c_void) -> *const c_void;
+        pub(super) fn ckpt_page_unmap(addr: *const c_void);
+        pub(super) fn ckpt_file_write_pages(
+            f: *mut c_void,
+            pages: *const *mut c_void,
+            n: u32,
         ) -> isize;
         pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
@@ -600,35 +608,93 @@ impl MmRef {
         Ok(if r == 0 { None } else { Some((vi, file)) })
     }
 
-    /// Copies the data pages of `[start, end)` into `buf`/`addrs`; returns how many and
-    /// where to continue.
-    pub(crate) fn dump_pages(
+    /// Takes references on the data pages of `[start, end)`, appending them to `pages`
+    /// (up to its capacity) and their addresses to `addrs`; returns where to continue.
+    pub(crate) fn pin_pages(
         &self,
         start: u64,
         end: u64,
         anon_only: bool,
-        buf: &mut [u8],
-        addrs: &mut [u64],
-    ) -> Result<(usize, u64)> {
-        let max = (buf.len() / image::PAGE_SIZE).min(addrs.len()) as u32;
+        pages: &mut HeldPages,
+        addrs: &mut KVec<u64>,
+    ) -> Result<u64> {
+        let room = pages.room().min(addrs.capacity() - addrs.len());
         let mut next = start;
-        // SAFETY: The mm is valid; `buf` holds `max` pages and `addrs` `max` entries.
+        // SAFETY: The mm is valid; both vectors have room for `room` more entries, which the
+        // shim initialises (`n` of them), each page with a reference now owned by `pages`.
         let n = unsafe {
-            ffi::ckpt_mm_dump_pages(
+            ffi::ckpt_mm_pin_pages(
                 self.0.as_ptr(),
                 start,
                 end,
                 anon_only,
-                buf.as_mut_ptr(),
-                addrs.as_mut_ptr(),
-                max,
+                pages.0.as_mut_ptr().add(pages.0.len()),
+                addrs.as_mut_ptr().add(addrs.len()),
+                room as u32,
                 &mut next,
             )
         };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
-        Ok((n as usize, next))
+        // SAFETY: The shim initialised `n <= room` entries of each.
+        unsafe {
+            pages.0.inc_len(n as usize);
+            addrs.inc_len(n as usize);
+        }
+        Ok(next)
+    }
+}
+
+/// Page references taken by [`MmRef::pin_pages`], dropped together.
+///
+/// # Invariants
+///
+/// Every entry is a `struct page` on which this object holds a reference.
+pub(crate) struct HeldPages(KVec<*mut c_void>);
+
+impl HeldPages {
+    /// Room for `n` pages.
+    pub(crate) fn with_capacity(n: usize) -> Result<Self> {
+        Ok(Self(KVec::with_capacity(n, GFP_KERNEL)?))
+    }
+
+    fn room(&self) -> usize {
+        self.0.capacity() - self.0.len()
+    }
+
+    /// Number of pages held.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Calls `f` on the contents of each page in turn.
+    pub(crate) fn for_each_bytes(&self, mut f: impl FnMut(&[u8])) {
+        for p in self.0.iter() {
+            // SAFETY: We hold a reference on the page (type invariant); the mapping is
+            // released before the next one is made.
+            unsafe {
+                let k = ffi::ckpt_page_map(*p);
+                f(core::slice::from_raw_parts(
+                    k.cast::<u8>(),
+                    image::PAGE_SIZE,
+                ));
+                ffi::ckpt_page_unmap(k);
+            }
+        }
+    }
+
+    /// Drops every reference.
+    pub(crate) fn clear(&mut self) {
+        // SAFETY: We hold a reference on each page; they are dropped once, here.
+        unsafe { ffi::ckpt_pages_put(self.0.as_mut_ptr(), self.0.len() as u32) };
+        self.0.clear();
+    }
+}
+
+impl Drop for HeldPages {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -735,6 +801,21 @@ impl FileRef {
             errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
                 as usize,
         )
+    }
+
+    /// Writes the contents of `pages` at the file's position, without copying them first.
+    pub(crate) fn write_pages(&self, pages: &HeldPages) -> Result {
+        // SAFETY: The file is valid; `pages` holds references on `len` pages.
+        let n = unsafe {
+            ffi::ckpt_file_write_pages(self.0.as_ptr(), pages.0.as_ptr(), pages.len() as u32)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        if n as usize != pages.len() * image::PAGE_SIZE {
+            return Err(EIO);
+        }
+        Ok(())
     }
 
     /// Writes all of `buf` at the file's position.

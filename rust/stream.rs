@@ -7,18 +7,33 @@
 //! and hands out object ids (Linux-CR's "objhash").
 
 use crate::image::{self, Enc, End, ImageError, Record, RecordHeader, StreamAccount};
-use crate::shim::FileRef;
+use crate::shim::{FileRef, HeldPages};
 use kernel::{prelude::*, rbtree::RBTree};
 
 /// Where image bytes go.
 pub(crate) trait Sink {
     /// Writes all of `buf` or fails.
     fn put(&mut self, buf: &[u8]) -> Result;
+
+    /// Writes the contents of `pages`; by default through [`Sink::put`], a page at a time.
+    fn put_pages(&mut self, pages: &HeldPages) -> Result {
+        let mut res = Ok(());
+        pages.for_each_bytes(|b| {
+            if res.is_ok() {
+                res = self.put(b);
+            }
+        });
+        res
+    }
 }
 
 impl Sink for FileRef {
     fn put(&mut self, buf: &[u8]) -> Result {
         self.write_all(buf)
+    }
+
+    fn put_pages(&mut self, pages: &HeldPages) -> Result {
+        self.write_pages(pages)
     }
 }
 
@@ -120,9 +135,16 @@ impl<'a> ImageWriter<'a> {
         res
     }
 
-    /// Writes one record whose payload is the concatenation of `parts`.
-    pub(crate) fn record_parts(&mut self, kind: u16, version: u16, parts: &[&[u8]]) -> Result {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+    /// Writes one record whose payload is `parts` followed by the contents of `pages`;
+    /// the pages go to the sink without being copied here.
+    pub(crate) fn record_with_pages(
+        &mut self,
+        kind: u16,
+        version: u16,
+        parts: &[&[u8]],
+        pages: &HeldPages,
+    ) -> Result {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>() + pages.len() * image::PAGE_SIZE;
         if len > image::MAX_RECORD_LEN as usize {
             return Err(EINVAL);
         }
@@ -130,8 +152,11 @@ impl<'a> ImageWriter<'a> {
         for p in parts {
             h.update(p);
         }
+        pages.for_each_bytes(|b| h.update(b));
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
-        self.emit(&hdr, parts)
+        self.emit(&hdr, parts)?;
+        self.flush()?;
+        self.sink.put_pages(pages)
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
