@@ -167,7 +167,6 @@ pub(crate) struct FileInfo {
 /// `struct ckpt_layout`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
-#[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
 pub(crate) struct Layout {
     pub(crate) task_struct_size: u64,
     pub(crate) task_pid: u64,
@@ -282,7 +281,6 @@ mod ffi {
         pub(super) fn ckpt_module_get() -> bool;
         pub(super) fn ckpt_module_put();
         pub(super) fn ckpt_current_global_euid() -> u32;
-        #[cfg_attr(not(CONFIG_KUNIT = "y"), expect(dead_code))]
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_cur_single() -> i32;
