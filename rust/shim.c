@@ -40,6 +40,8 @@
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
 #include <asm/fsgsbase.h>
@@ -1645,21 +1647,59 @@ u64 ckpt_cpu_xfeatures(void)
 	return boot_cpu_has(X86_FEATURE_OSXSAVE) ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 }
 
-/* Loads a (validated-size) uabi XSAVE area as current's user FPU state; it
- * takes effect on the return to user mode. */
+/*
+ * Loading current's user FPU state goes through the same path as ptrace: the
+ * XSTATE regset's ->set, but called by a worker while current sleeps, so
+ * that current's registers are saved in its fpstate (TIF_NEED_FPU_LOAD) and
+ * the new state is loaded on its return to user mode.  Calling ->set on
+ * current itself trips WARN_ON_FPU with CONFIG_X86_DEBUG_FPU (Debian's
+ * kernels have it).
+ */
+struct xstate_job {
+	struct work_struct work;
+	struct completion done;
+	struct task_struct *task;
+	const struct user_regset *rs;
+	const void *buf;
+	u32 size;
+	int ret;
+};
+
+static void xstate_job_fn(struct work_struct *w)
+{
+	struct xstate_job *j = container_of(w, struct xstate_job, work);
+
+	j->ret = j->rs->set(j->task, j->rs, 0, j->size, j->buf, NULL);
+	complete(&j->done);
+}
+
 int ckpt_cur_set_xstate(const void *buf, u32 size)
 {
 	const struct user_regset *rs = find_regset(current, NT_X86_XSTATE);
-	int ret;
+	struct xstate_job j = {
+		.task = current,
+		.rs = rs,
+		.buf = buf,
+		.size = size,
+	};
 
 	if (!rs || !rs->set)
 		return -EOPNOTSUPP;
 	if (size != rs->n * rs->size)
 		return -EINVAL;
+	/*
+	 * Save our user registers into fpstate now (TIF_NEED_FPU_LOAD): the job
+	 * may finish before we ever sleep, and must not race live registers.
+	 */
 	kernel_fpu_begin_mask(0);
-	ret = rs->set(current, rs, 0, size, buf, NULL);
 	kernel_fpu_end();
-	return ret;
+	INIT_WORK_ONSTACK(&j.work, xstate_job_fn);
+	init_completion(&j.done);
+	queue_work(system_wq, &j.work);
+	/* Uninterruptible: the job uses our stack; it cannot block for long. */
+	wait_for_completion(&j.done);
+	destroy_work_on_stack(&j.work);
+	return j.ret;
 }
 
 void ckpt_cur_kill(void)
