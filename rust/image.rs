@@ -172,6 +172,8 @@ pub mod kind {
     pub const THREAD_SIGNALS: u16 = 0x0610;
     /// [`super::Creds`].
     pub const CREDS: u16 = 0x0700;
+    /// [`super::Rseq`]: optional (an old reader skips it and restarts without it).
+    pub const RSEQ: u16 = super::KIND_OPTIONAL | 0x0102;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -194,6 +196,7 @@ pub mod kind {
             SIGNAL => "signal",
             THREAD_SIGNALS => "thread-signals",
             CREDS => "creds",
+            RSEQ => "rseq",
             _ => "unknown",
         }
     }
@@ -202,7 +205,7 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS => Some(1),
+            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ => Some(1),
             _ => None,
         }
     }
@@ -893,6 +896,44 @@ impl<'a> Record<'a> for Rlimits {
             check(l.0 <= l.1, "rlimits: soft limit above hard limit")?;
         }
         Ok(Self { lim })
+    }
+}
+
+/// A task's restartable-sequences registration (`rseq(2)`), for the task it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rseq {
+    /// Address of the registered `struct rseq` (0: none).
+    pub ptr: u64,
+    /// Its registered length.
+    pub len: u32,
+    /// The signature registered with it.
+    pub sig: u32,
+}
+
+impl<'a> Record<'a> for Rseq {
+    const KIND: u16 = kind::RSEQ;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u64(self.ptr)?;
+        e.u32(self.len)?;
+        e.u32(self.sig)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let r = Self {
+            ptr: d.u64()?,
+            len: d.u32()?,
+            sig: d.u32()?,
+        };
+        check(
+            r.ptr
+                .checked_add(r.len as u64)
+                .is_some_and(|e| e <= USER_ADDR_END),
+            "rseq: area outside user space",
+        )?;
+        check(
+            r.ptr == 0 || (32..=4096).contains(&r.len),
+            "rseq: bad length",
+        )?;
+        Ok(r)
     }
 }
 
@@ -1895,6 +1936,8 @@ pub enum AnyRecord<'a> {
     ThreadSignals(ThreadSignals<'a>),
     /// [`Creds`].
     Creds(Creds<'a>),
+    /// [`Rseq`].
+    Rseq(Rseq),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -1920,6 +1963,7 @@ impl<'a> AnyRecord<'a> {
             kind::SIGNAL => Self::Signal(SignalRec::from_payload(p)?),
             kind::THREAD_SIGNALS => Self::ThreadSignals(ThreadSignals::from_payload(p)?),
             kind::CREDS => Self::Creds(Creds::from_payload(p)?),
+            kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }
@@ -1998,7 +2042,12 @@ impl OrderChecker {
         }
         if !matches!(
             r,
-            R::Task(_) | R::Regs(_) | R::Xstate(_) | R::ThreadSignals(_) | R::Rlimits(_)
+            R::Task(_)
+                | R::Regs(_)
+                | R::Xstate(_)
+                | R::ThreadSignals(_)
+                | R::Rlimits(_)
+                | R::Rseq(_)
         ) {
             self.in_task = false;
         }
@@ -2089,7 +2138,7 @@ impl OrderChecker {
                 }
                 self.in_task = true;
             }
-            R::Regs(_) | R::Xstate(_) | R::ThreadSignals(_) | R::Rlimits(_) => {
+            R::Regs(_) | R::Xstate(_) | R::ThreadSignals(_) | R::Rlimits(_) | R::Rseq(_) => {
                 if !self.in_task {
                     return bad("per-task record before any task");
                 }

@@ -108,6 +108,7 @@ struct Plan<'a> {
     xstate: Option<image::Xstate<'a>>,
     tsig: image::ThreadSignals<'a>,
     rlimits: Option<image::Rlimits>,
+    rseq: Option<image::Rseq>,
     mm: image::MmRec<'a>,
     vmas: KVec<image::Vma<'a>>,
     fds: KVec<image::Fd>,
@@ -264,6 +265,7 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
     let mut xstate = None;
     let mut tsig = None;
     let mut rlimits = None;
+    let mut rseq = None;
     let mut mm = None;
     let mut vmas = KVec::new();
     let mut fds = KVec::new();
@@ -291,6 +293,7 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Xstate(x) => xstate = Some(x),
             AnyRecord::ThreadSignals(t) => tsig = Some(t),
             AnyRecord::Rlimits(r) => rlimits = Some(r),
+            AnyRecord::Rseq(r) => rseq = Some(r),
             AnyRecord::Mm(m) => {
                 if mm.is_some() {
                     return Err(refuse(why, EINVAL, format_args!("more than one mm")));
@@ -325,6 +328,7 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
         xstate,
         tsig: tsig.ok_or_else(|| missing(why, "thread-signals"))?,
         rlimits,
+        rseq,
         mm: mm.ok_or_else(|| missing(why, "mm"))?,
         vmas,
         fds,
@@ -672,8 +676,9 @@ fn overlay(
     first: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> Result<u64> {
-    // The address space.
+    // The address space; the restarter's rseq area goes with it.
     cur::unmap_all()?;
+    cur::set_rseq(0, 0, 0)?;
     for v in p.vmas.iter() {
         let len = v.end - v.start;
         let (file, share, off) = match v.backing {
@@ -829,6 +834,11 @@ fn overlay(
     }
     let (creds, groups) = creds_of(&p.creds)?;
     cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)?;
+
+    if let Some(r) = &p.rseq {
+        cur::set_rseq(r.ptr, r.len, r.sig)
+            .map_err(|e| why.set(e, format_args!("the rseq area was refused")))?;
+    }
 
     // CPU state last.
     if let Some(x) = &p.xstate {

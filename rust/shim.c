@@ -26,6 +26,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/ptrace.h>
+#include <linux/rseq.h>
 #include <linux/regset.h>
 #include <linux/sched.h>
 #include <linux/sched/exec_state.h>
@@ -257,7 +258,7 @@ static void ckpt_park_fn(struct callback_head *cb)
 	}
 	WRITE_ONCE(p->parked, true);
 	wake_up_all(&q->wq);
-	wait_event_state(q->wq, READ_ONCE(q->released), TASK_KILLABLE | TASK_NOLOAD);
+	wait_event_state(q->wq, READ_ONCE(q->released), (TASK_KILLABLE | TASK_NOLOAD));
 	mutex_lock(&q->lock);
 	WRITE_ONCE(p->parked, false);
 	if (!READ_ONCE(q->released))
@@ -1700,6 +1701,49 @@ int ckpt_cur_set_xstate(const void *buf, u32 size)
 	wait_for_completion(&j.done);
 	destroy_work_on_stack(&j.work);
 	return j.ret;
+}
+
+/* The rseq(2) registration of a quiescent task (0 if none or no RSEQ). */
+void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig)
+{
+	*ptr = 0;
+	*len = *sig = 0;
+#ifdef CONFIG_RSEQ
+	*ptr = (u64)(unsigned long)t->rseq.usrptr;
+	*len = t->rseq.len;
+	*sig = t->rseq.sig;
+#endif
+}
+
+/*
+ * Drops current's rseq registration as execve does (the restarter's area is
+ * gone with its address space), then, if @ptr, registers the image's area as
+ * rseq(2) would, resetting the IDs the kernel keeps up to date in it.
+ */
+int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig)
+{
+#ifdef CONFIG_RSEQ
+	struct rseq __user *r = (struct rseq __user *)(unsigned long)ptr;
+
+	rseq_execve(current);
+	if (!ptr)
+		return 0;
+	if (len < 32 || !access_ok(r, len))
+		return -EINVAL;
+	if (put_user(0UL, &r->rseq_cs) ||
+	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id_start) ||
+	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id) ||
+	    put_user(0U, &r->node_id) || put_user(0U, &r->mm_cid))
+		return -EFAULT;
+	current->rseq.usrptr = r;
+	current->rseq.len = len;
+	current->rseq.sig = sig;
+	current->rseq.event.has_rseq = 1;
+	rseq_force_update();
+	return 0;
+#else
+	return ptr ? -EOPNOTSUPP : 0;
+#endif
 }
 
 void ckpt_cur_kill(void)

@@ -234,4 +234,6 @@ void ckpt_cur_set_regs(const u64 *regs);
 int ckpt_cur_xstate_size(u64 *features);
 u64 ckpt_cpu_xfeatures(void);
 int ckpt_cur_set_xstate(const void *buf, u32 size);
+void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
+int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
 void ckpt_cur_kill(void);

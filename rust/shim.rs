@@ -338,6 +338,8 @@ mod ffi {
         pub(super) fn ckpt_cpu_xfeatures() -> u64;
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
         pub(super) fn ckpt_cur_kill();
+        pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
+        pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
     }
 }
 
@@ -537,6 +539,14 @@ impl TaskRef {
             unsafe { groups.inc_len((c.ngroups as usize).min(want)) };
             return Ok(c);
         }
+    }
+
+    /// Its `rseq(2)` registration: (area, length, signature); area 0 if none.
+    pub(crate) fn rseq(&self) -> (u64, u32, u32) {
+        let (mut p, mut l, mut s) = (0, 0, 0);
+        // SAFETY: The task is valid; the outputs are valid pointers.
+        unsafe { ffi::ckpt_task_rseq(self.ptr(), &mut p, &mut l, &mut s) };
+        (p, l, s)
     }
 
     /// Its address space, if it has one.
@@ -1128,6 +1138,12 @@ pub(crate) mod cur {
     pub(crate) fn set_xstate(area: &[u8]) -> Result {
         // SAFETY: `area` is readable for its length.
         errno(unsafe { ffi::ckpt_cur_set_xstate(area.as_ptr(), len32(area)) }).map(|_| ())
+    }
+
+    /// Drops the caller's rseq registration and registers `ptr` (if not 0) instead.
+    pub(crate) fn set_rseq(ptr: u64, len: u32, sig: u32) -> Result {
+        // SAFETY: No preconditions; the shim checks the user area.
+        errno(unsafe { ffi::ckpt_cur_set_rseq(ptr, len, sig) }).map(|_| ())
     }
 
     /// Kills the caller (it never returns to user mode).

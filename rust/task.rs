@@ -2,7 +2,7 @@
 
 //! Per-task state: identity, registers, FPU state, credentials and resource limits.
 
-use crate::image::{self, Creds, Regs, Rlimits, Task, Xstate};
+use crate::image::{self, Creds, Regs, Rlimits, Rseq, Task, Xstate};
 use crate::shim::{self, ti, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
@@ -84,6 +84,7 @@ pub(crate) struct ThreadState {
     regs: [u64; shim::NREGS],
     in_syscall: bool,
     xstate: XstateBuf,
+    rseq: (u64, u32, u32),
 }
 
 impl ThreadState {
@@ -95,6 +96,7 @@ impl ThreadState {
             regs,
             in_syscall,
             xstate: XstateBuf::read(t)?,
+            rseq: t.rseq(),
         })
     }
 
@@ -141,6 +143,10 @@ impl ThreadState {
                 xstate_bv: self.xstate.xstate_bv(),
                 area: &self.xstate.buf,
             })?;
+        }
+        let (ptr, len, sig) = self.rseq;
+        if ptr != 0 {
+            w.record(&Rseq { ptr, len, sig })?;
         }
         Ok(())
     }

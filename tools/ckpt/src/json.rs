@@ -241,6 +241,9 @@ impl Builder {
             }
             AnyRecord::Task(t) => self.tasks.push(task(&t)),
             AnyRecord::Rlimits(r) => self.task_field("rlimits", json!(r.lim)),
+            AnyRecord::Rseq(r) => {
+                self.task_field("rseq", json!({"ptr": r.ptr, "len": r.len, "sig": r.sig}))
+            }
             AnyRecord::Regs(r) => {
                 let mut regs = Obj::new();
                 let mut hex = Obj::new();

@@ -24,7 +24,8 @@
 //!                  "xstate": { xstate_bv, +size, +area_hex },
 //!                  "signals": { blocked, altstack_sp, altstack_size, altstack_flags,
 //!                               pending: QUEUE },           (ThreadSignals)
-//!                  "rlimits": [ [soft, hard] x 16 ] } ],    (RLIMIT_* order)
+//!                  "rlimits": [ [soft, hard] x 16 ],        (RLIMIT_* order)
+//!                  "rseq": { ptr, len, sig } } ],          (if registered)
 //!   "mms":     [ { id, nr_vmas, start_code, end_code, ... env_end (MM_LAYOUT_NAMES),
 //!                  auxv_len, auxv: [auxv_len words], exe,
 //!                  "vmas": [ { start, end, pgoff, prot, +prot_str: "rw-p", flags,
@@ -235,6 +236,11 @@ impl<'w, W: Write> Text<'w, W> {
                     t.robust_list_len
                 )
             }
+            AnyRecord::Rseq(r) => writeln!(
+                o,
+                "  rseq: area {:#x}, {} bytes, signature {:#x}",
+                r.ptr, r.len, r.sig
+            ),
             AnyRecord::Rlimits(r) => {
                 write!(o, "  rlimits:")?;
                 for (i, (name, (soft, hard))) in names::RLIMIT_NAMES.iter().zip(r.lim).enumerate() {

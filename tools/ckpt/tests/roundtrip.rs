@@ -297,6 +297,18 @@ fn fs() {
 }
 
 #[test]
+fn rseq() {
+    rt!(
+        Rseq {
+            ptr: 0x7fff_0000_1000,
+            len: 32,
+            sig: 0x5305_3053,
+        },
+        Rseq
+    );
+}
+
+#[test]
 fn sighand() {
     rt!(sample::sighand(), Sighand);
     let mut actions = sample::sigactions();
