@@ -9,8 +9,7 @@
  */
 #include "ckpt_util.h"
 
-#define RESTARTEE "/samples/restartee"
-#define DATA "/tmp/restartee.data"
+#define DATA RESTARTEE_DATA
 
 static double now(void)
 {
@@ -27,26 +26,10 @@ struct target {
 
 static int start(struct target *t, int mb)
 {
-	int c[2], r[2];
-	char arg[16], line[64];
+	char line[64];
 
-	if (pipe(c) || pipe(r))
-		return -1;
-	t->pid = fork();
-	if (t->pid == 0) {
-		dup2(c[0], 3);
-		dup2(r[1], 4);
-		for (int fd = 5; fd < 64; fd++)
-			close(fd);
-		snprintf(arg, sizeof(arg), "%d", mb);
-		execl(RESTARTEE, "restartee", "3", "4", DATA, arg, NULL);
-		_exit(127);
-	}
-	close(c[0]);
-	close(r[1]);
-	t->ctl = c[1];
-	t->rep = r[0];
-	return read(t->rep, line, sizeof(line)) > 0 ? 0 : -1;
+	t->pid = spawn_restartee(mb, &t->ctl, &t->rep);
+	return t->pid > 0 && read(t->rep, line, sizeof(line)) > 0 ? 0 : -1;
 }
 
 static int ask(int ctl, int rep, char cmd)

@@ -12,8 +12,7 @@
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
 
-#define RESTARTEE "/samples/restartee"
-#define DATA "/tmp/restartee.data"
+#define DATA RESTARTEE_DATA
 
 struct session {
 	pid_t pid;
@@ -39,28 +38,11 @@ static void make_data(void)
 /* Starts restartee with a heap of mb MiB; fds 3/4 are its control/report pipes. */
 static int start(struct session *s, int mb)
 {
-	int c[2], r[2];
-	char arg[16];
 	char line[128];
 
-	if (pipe(c) || pipe(r))
+	s->pid = spawn_restartee(mb, &s->ctl, &s->rep);
+	if (s->pid < 0)
 		return -1;
-	s->pid = fork();
-	if (s->pid == 0) {
-		if (ckpt_dev_fd >= 0)
-			close(ckpt_dev_fd);
-		dup2(c[0], 3);
-		dup2(r[1], 4);
-		for (int fd = 5; fd < 64; fd++)
-			close(fd);
-		snprintf(arg, sizeof(arg), "%d", mb);
-		execl(RESTARTEE, "restartee", "3", "4", DATA, arg, NULL);
-		_exit(127);
-	}
-	close(c[0]);
-	close(r[1]);
-	s->ctl = c[1];
-	s->rep = r[0];
 	s->in = fdopen(s->rep, "r");
 	if (!fgets(line, sizeof(line), s->in) || strncmp(line, "ready", 5))
 		return -1;

@@ -191,6 +191,43 @@ static inline void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* ---- samples/restartee ------------------------------------------------- */
+
+#define RESTARTEE "/samples/restartee"
+#define RESTARTEE_DATA "/tmp/restartee.data"
+
+/*
+ * Starts restartee with a heap of mb MiB and its control/report pipes at fds
+ * 3/4; *ctl gets the write end of the first, *rep the read end of the
+ * second.  Returns its pid (the caller waits for its "ready" line).
+ */
+static inline pid_t spawn_restartee(int mb, int *ctl, int *rep)
+{
+	int c[2], r[2];
+	char arg[16];
+	pid_t pid;
+
+	if (pipe(c) || pipe(r))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (ckpt_dev_fd >= 0)
+			close(ckpt_dev_fd);
+		dup2(c[0], 3);
+		dup2(r[1], 4);
+		for (int fd = 5; fd < 64; fd++)
+			close(fd);
+		snprintf(arg, sizeof(arg), "%d", mb);
+		execl(RESTARTEE, "restartee", "3", "4", RESTARTEE_DATA, arg, NULL);
+		_exit(127);
+	}
+	close(c[0]);
+	close(r[1]);
+	*ctl = c[1];
+	*rep = r[0];
+	return pid;
+}
+
 /* ---- reading what restart needs from an image -------------------------- */
 
 #define K_TASK	0x0100
