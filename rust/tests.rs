@@ -97,16 +97,7 @@ mod image_codec {
     #[test]
     fn rejects_kernel_addresses() {
         let mut buf = [0u8; 256];
-        let v = Vma {
-            start: 0xffff_8880_0000_0000,
-            end: 0xffff_8880_0000_1000,
-            pgoff: 0,
-            prot: prot::READ,
-            flags: 0,
-            backing: backing::ANON,
-            file: 0,
-            name: b"",
-        };
+        let v = vma(0xffff_8880_0000_0000, 0xffff_8880_0000_1000);
         let mut e = Enc::new(&mut buf);
         assert!(v.encode(&mut e).is_ok());
         let n = e.len();

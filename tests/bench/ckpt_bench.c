@@ -110,36 +110,14 @@ static double ckpt_time(int dev, struct target *t, const char *path, int kill)
 static double restart_time(const char *path)
 {
 	struct img_plan *ip = calloc(1, sizeof(*ip));
-	struct ckpt_restart_pipe pp[16];
-	uint32_t ctl_id, rep_id;
-	int ctl = -1, rep = -1, p[2], i;
+	int ctl, rep;
 	double t0, dt;
 	pid_t pid;
 
 	if (!ip || img_plan(path, ip))
 		return -1;
-	ctl_id = img_fd_pipe(ip, 3);
-	rep_id = img_fd_pipe(ip, 4);
-	memset(pp, 0, sizeof(pp));
-	for (i = 0; i < ip->npipes; i++) {
-		if (pipe(p))
-			return -1;
-		pp[i].id = ip->pipe[i].id;
-		pp[i].rfd = p[0];
-		pp[i].wfd = p[1];
-		if (pp[i].id == ctl_id)
-			ctl = p[1];
-		if (pp[i].id == rep_id)
-			rep = p[0];
-	}
 	t0 = now();
-	pid = restart_image(path, ip, pp, ip->npipes, -1);
-	for (i = 0; i < ip->npipes; i++) {
-		if (pp[i].rfd != rep)
-			close(pp[i].rfd);
-		if (pp[i].wfd != ctl)
-			close(pp[i].wfd);
-	}
+	pid = restart_with_fresh_pipes(path, ip, &ctl, &rep);
 	if (pid < 0 || ask(ctl, rep, 'a'))
 		return -1;
 	dt = now() - t0;

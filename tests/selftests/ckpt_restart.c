@@ -69,35 +69,9 @@ static void end(struct session *s)
 /* Restarts the image with fresh control/report pipes; the internal pipe gets one too. */
 static pid_t restart(struct session *s, const char *img, struct img_plan *ip)
 {
-	struct ckpt_restart_pipe pp[16];
-	uint32_t ctl_id = img_fd_pipe(ip, 3), rep_id = img_fd_pipe(ip, 4);
-	int i, p[2], mine[2] = { -1, -1 };
-	pid_t pid;
-
-	memset(pp, 0, sizeof(pp));
-	for (i = 0; i < ip->npipes; i++) {
-		if (pipe(p))
-			return -1;
-		pp[i].id = ip->pipe[i].id;
-		pp[i].rfd = p[0];
-		pp[i].wfd = p[1];
-		if (pp[i].id == ctl_id)
-			mine[0] = p[1];
-		if (pp[i].id == rep_id)
-			mine[1] = p[0];
-	}
-	pid = restart_image(img, ip, pp, ip->npipes, -1);
-	for (i = 0; i < ip->npipes; i++) {
-		if (pp[i].rfd != mine[1])
-			close(pp[i].rfd);
-		if (pp[i].wfd != mine[0])
-			close(pp[i].wfd);
-	}
-	s->pid = pid;
-	s->ctl = mine[0];
-	s->rep = mine[1];
+	s->pid = restart_with_fresh_pipes(img, ip, &s->ctl, &s->rep);
 	s->in = fdopen(s->rep, "r");
-	return pid;
+	return s->pid;
 }
 
 FIXTURE(rs) {
@@ -216,49 +190,48 @@ TEST_F(rs, same_image_twice)
 	}
 }
 
-TEST_F(rs, never_more_than_the_caller_has)
+/*
+ * A restarter in directory cwd (as nobody if drop) asks for img: 0 if the
+ * module refuses with errno want and a reason containing word.
+ */
+static int refused_restart(const char *img_path, const struct img_plan *ip, const char *cwd,
+			   int drop, int want, const char *word)
 {
 	struct ckpt_restart_args a;
-	char l[128];
 	int status, dev, img;
-	pid_t pid;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dev = open(CKPT_DEV, O_RDWR);
+		img = open(img_path, O_RDONLY);
+		if (dev < 0 || img < 0 || chdir(cwd) || move_specials(ip))
+			_exit(99);
+		if (drop && (setgid(65534) || setuid(65534)))
+			_exit(98);
+		memset(&a, 0, sizeof(a));
+		a.fd = img;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		_exit(errno == want && strstr(a.reason, word) ? 0 : 100 + errno);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST_F(rs, never_more_than_the_caller_has)
+{
+	char l[128];
 
 	ASSERT_EQ(0, start(&self->s, 1));
 	ask(&self->s, 'c', l, sizeof(l));
 	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	/* A root process cannot be restarted by nobody. */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		dev = open(CKPT_DEV, O_RDWR);
-		img = open(self->img, O_RDONLY);
-		if (dev < 0 || img < 0 || chdir(self->ip->cwd) || move_specials(self->ip))
-			_exit(99);
-		if (setgid(65534) || setuid(65534))
-			_exit(98);
-		memset(&a, 0, sizeof(a));
-		a.fd = img;
-		ioctl(dev, CKPT_IOC_RESTART, &a);
-		_exit(errno == EPERM && strstr(a.reason, "credentials") ? 0 : 100 + errno);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	EXPECT_EQ(0, refused_restart(self->img, self->ip, self->ip->cwd, 1, EPERM, "credentials"));
 	/* And a caller in the wrong directory is told so. */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		dev = open(CKPT_DEV, O_RDWR);
-		img = open(self->img, O_RDONLY);
-		if (dev < 0 || img < 0 || chdir("/proc") || move_specials(self->ip))
-			_exit(99);
-		memset(&a, 0, sizeof(a));
-		a.fd = img;
-		ioctl(dev, CKPT_IOC_RESTART, &a);
-		_exit(errno == EINVAL && strstr(a.reason, "directory") ? 0 : 100 + errno);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	EXPECT_EQ(0, refused_restart(self->img, self->ip, "/proc", 0, EINVAL, "directory"));
 }
 
 /* Restarting a copy of img with one change; returns the restarter's wait status. */

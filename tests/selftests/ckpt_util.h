@@ -518,4 +518,40 @@ static inline pid_t restart_image(const char *path, const struct img_plan *ip,
 	}
 }
 
+/*
+ * Restarts a restartee image with a fresh pipe for each of its pipes; *ctl
+ * gets the write end of the one behind its fd 3, *rep the read end of the
+ * one behind its fd 4 (the others are closed here).  Returns the pid.
+ */
+static inline pid_t restart_with_fresh_pipes(const char *img, const struct img_plan *ip,
+					     int *ctl, int *rep)
+{
+	struct ckpt_restart_pipe pp[16];
+	uint32_t ctl_id = img_fd_pipe(ip, 3), rep_id = img_fd_pipe(ip, 4);
+	int i, p[2];
+	pid_t pid;
+
+	*ctl = *rep = -1;
+	memset(pp, 0, sizeof(pp));
+	for (i = 0; i < ip->npipes; i++) {
+		if (pipe(p))
+			return -1;
+		pp[i].id = ip->pipe[i].id;
+		pp[i].rfd = p[0];
+		pp[i].wfd = p[1];
+		if (pp[i].id == ctl_id)
+			*ctl = p[1];
+		if (pp[i].id == rep_id)
+			*rep = p[0];
+	}
+	pid = restart_image(img, ip, pp, ip->npipes, -1);
+	for (i = 0; i < ip->npipes; i++) {
+		if (pp[i].rfd != *rep)
+			close(pp[i].rfd);
+		if (pp[i].wfd != *ctl)
+			close(pp[i].wfd);
+	}
+	return pid;
+}
+
 #endif /* CKPT_UTIL_H */
