@@ -161,37 +161,166 @@ pub(crate) fn check(pid: i32, why: &mut Reason) -> Result {
     r
 }
 
-/// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` to `sink`; returns its size.
+/// A process tree: its live processes (the root first, parents before children) and its
+/// zombies.
+pub(crate) struct Tree {
+    pub(crate) procs: KVec<Target>,
+    pub(crate) zombies: KVec<(TaskRef, shim::TaskInfo)>,
+}
+
+impl Tree {
+    /// The tree of just `t`'s process.
+    fn single(t: Target) -> Result<Self> {
+        let mut procs = KVec::new();
+        procs.push(t, GFP_KERNEL)?;
+        Ok(Self {
+            procs,
+            zombies: KVec::new(),
+        })
+    }
+
+    /// `root`'s process and all its descendants.
+    fn below(root: Target, why: &mut Reason) -> Result<Self> {
+        let below = root.leader.descendants()?;
+        let root_pid = root.info.tgid;
+        let mut tree = Self::single(root)?;
+        for p in below {
+            let info = p.info();
+            if info.flags & ti::ZOMBIE != 0 {
+                if info.nr_threads > 1 {
+                    return Err(why.set(
+                        eopnotsupp(),
+                        format_args!(
+                            "process {} of the tree has exited but its threads run on",
+                            info.tgid
+                        ),
+                    ));
+                }
+                tree.zombies.push((p, info), GFP_KERNEL)?;
+                continue;
+            }
+            if info.flags & ti::EXITING != 0 {
+                return Err(why.set(
+                    EAGAIN,
+                    format_args!("process {} of the tree is exiting", info.tgid),
+                ));
+            }
+            if p.may_access().is_err() {
+                return Err(why.set(
+                    EPERM,
+                    format_args!(
+                        "no permission to checkpoint process {} below {root_pid} (needs ptrace rights)",
+                        info.tgid
+                    ),
+                ));
+            }
+            let threads = p.threads()?;
+            for th in threads.iter() {
+                if th.info().flags & ti::PTRACED != 0 {
+                    return Err(why.set(
+                        EBUSY,
+                        format_args!("a thread of {} is being traced", info.tgid),
+                    ));
+                }
+            }
+            tree.procs.push(
+                Target {
+                    leader: p,
+                    threads,
+                    info,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(tree)
+    }
+
+    /// Every live thread of the tree.
+    fn threads(&self) -> Result<KVec<TaskRef>> {
+        let mut all = KVec::new();
+        for p in self.procs.iter() {
+            for t in p.threads.iter() {
+                all.push(t.clone(), GFP_KERNEL)?;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Whether the processes below the root are still exactly those found.
+    fn unchanged(&self) -> Result<bool> {
+        let now = self.procs[0].leader.descendants()?;
+        let known = self.procs.len() - 1 + self.zombies.len();
+        Ok(now.len() == known
+            && now.iter().all(|p| {
+                self.procs.iter().any(|q| q.leader.key() == p.key())
+                    || self.zombies.iter().any(|(z, _)| z.key() == p.key())
+            }))
+    }
+}
+
+/// How often a tree that keeps changing (forks, exits) while it is being stopped is
+/// looked at again before the checkpoint gives up.
+const TREE_ATTEMPTS: u32 = 5;
+
+/// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` (with
+/// [`uapi::CKPT_CHECKPOINT_TREE`]: of its process tree) to `sink`; returns its size.
 pub(crate) fn checkpoint(
     pid: i32,
     flags: u64,
     sink: &mut dyn Sink,
     why: &mut Reason,
 ) -> Result<u64> {
-    if flags & !uapi::CKPT_CHECKPOINT_FLAGS != 0
-        || flags & uapi::CKPT_CHECKPOINT_FLAGS == uapi::CKPT_CHECKPOINT_FLAGS
-    {
+    let both = uapi::CKPT_CHECKPOINT_RESUME | uapi::CKPT_CHECKPOINT_KILL;
+    if flags & !uapi::CKPT_CHECKPOINT_FLAGS != 0 || flags & both == both {
         return Err(why.set(EINVAL, format_args!("bad flags {flags:#x}")));
     }
-    let t = find_target(pid, why)?;
-    let q = shim::Quiesce::start(&t.threads)?;
-    if let Err(e) = q.wait(QUIESCE_TIMEOUT_MS) {
-        return Err(if e == ETIMEDOUT {
-            why.set(
-                EBUSY,
-                format_args!(
-                    "{pid} did not reach a safe point within {} s (uninterruptible sleep?)",
-                    QUIESCE_TIMEOUT_MS / 1000
-                ),
-            )
-        } else if e == ESRCH {
-            why.set(ESRCH, format_args!("{pid} exited during the checkpoint"))
+    let whole = flags & uapi::CKPT_CHECKPOINT_TREE != 0;
+    let mut attempt = 0;
+    let (tree, q) = loop {
+        let t = find_target(pid, why)?;
+        let tree = if whole {
+            Tree::below(t, why)?
         } else {
-            why.set(e, format_args!("interrupted while waiting for {pid}"))
-        });
+            Tree::single(t)?
+        };
+        let q = shim::Quiesce::start(&tree.threads()?)?;
+        if let Err(e) = q.wait(QUIESCE_TIMEOUT_MS) {
+            return Err(if e == ETIMEDOUT {
+                why.set(
+                    EBUSY,
+                    format_args!(
+                        "{pid} did not reach a safe point within {} s (uninterruptible sleep?)",
+                        QUIESCE_TIMEOUT_MS / 1000
+                    ),
+                )
+            } else if e == ESRCH {
+                why.set(ESRCH, format_args!("{pid} exited during the checkpoint"))
+            } else {
+                why.set(e, format_args!("interrupted while waiting for {pid}"))
+            });
+        }
+        if !whole || tree.unchanged()? {
+            break (tree, q);
+        }
+        attempt += 1;
+        if attempt >= TREE_ATTEMPTS {
+            return Err(why.set(
+                EAGAIN,
+                format_args!("the process tree of {pid} kept changing while being stopped"),
+            ));
+        }
+    };
+    for p in tree.procs.iter() {
+        precheck(p, why)?;
     }
-    precheck(&t, why)?;
-    let bytes = write_image(&t, &q, pid, sink, why).map_err(|e| held_error(e, pid, why))?;
+    if whole {
+        let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
+        for p in tree.procs.iter() {
+            leaders.push(&p.leader, GFP_KERNEL)?;
+        }
+        files::leaks(&leaders, why)?;
+    }
+    let bytes = write_image(&tree, &q, pid, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -199,10 +328,12 @@ pub(crate) fn checkpoint(
         ));
     }
     // Act while the threads are still parked, so that they see the signal first thing.
-    if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
-        t.leader.signal_group(SIGKILL)?;
-    } else if flags & uapi::CKPT_CHECKPOINT_RESUME == 0 {
-        t.leader.signal_group(SIGSTOP)?;
+    for p in tree.procs.iter() {
+        if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
+            p.leader.signal_group(SIGKILL)?;
+        } else if flags & uapi::CKPT_CHECKPOINT_RESUME == 0 {
+            p.leader.signal_group(SIGSTOP)?;
+        }
     }
     drop(q);
     Ok(bytes)
@@ -241,7 +372,7 @@ fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
 }
 
 fn write_image(
-    t: &Target,
+    tree: &Tree,
     q: &shim::Quiesce,
     pid: i32,
     sink: &mut dyn Sink,
@@ -250,13 +381,18 @@ fn write_image(
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
     // Every thread's CPU state first, each read while the thread is pinned (a killed
-    // thread cannot go away under the reader); the leader's tells what the CPU had.
-    let mut states = KVec::with_capacity(t.threads.len(), GFP_KERNEL)?;
-    for th in t.threads.iter() {
-        let _held = q.hold(th)?;
-        states.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
+    // thread cannot go away under the reader); the root leader's tells what the CPU had.
+    let mut states = KVec::new();
+    for p in tree.procs.iter() {
+        let mut st = KVec::with_capacity(p.threads.len(), GFP_KERNEL)?;
+        for th in p.threads.iter() {
+            let _held = q.hold(th)?;
+            st.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
+        }
+        states.push(st, GFP_KERNEL)?;
     }
-    let xstate = states[0].xstate();
+    let xstate = states[0][0].xstate();
+    let ntasks = tree.procs.iter().map(|p| p.threads.len()).sum::<usize>() + tree.zombies.len();
     let mut release = [0u8; 65];
     let mut node = [0u8; 65];
     let (rl, nl) = shim::uts(&mut release, &mut node);
@@ -270,35 +406,47 @@ fn write_image(
         xstate_size: xstate.size() as u32,
         xfeatures: xstate.cpu_features(),
         time_ns: shim::now_ns(),
-        root_pid: pid,
-        ntasks: t.threads.len() as u32,
+        root_pid: tree.procs[0].info.tgid,
+        ntasks: ntasks as u32,
         kernel_release: &release[..rl],
         hostname: &node[..nl],
         writer: crate::VERSION.as_bytes(),
     })?;
-    let mmdump = mm::write_mm(
-        &mut w,
-        &mut objs,
-        t.leader.mm().ok_or(ESRCH)?,
-        &mut bufs,
-        why,
-    )?;
-    let ids = task::ProcessIds {
-        creds: task::write_creds(&mut w, &mut objs, &t.leader)?,
-        sighand: signal::write_sighand(&mut w, &mut objs, &t.leader)?,
-        signal: signal::write_signal(&mut w, &mut objs, &t.leader)?,
-        fs: files::write_fs(&mut w, &mut objs, &t.leader, &mut bufs)?,
-        files: files::write_files(&mut w, &mut objs, &t.leader, &mut bufs, why)?,
-        mm: mmdump.id,
-    };
-    for (th, st) in t.threads.iter().zip(states.iter()) {
-        st.write(&mut w, &ids)?;
-        signal::write_thread_signals(&mut w, th)?;
-        if th.key() == t.leader.key() {
-            task::write_rlimits(&mut w, th)?;
+    let _ = pid;
+    // Each process: its address space, then what its threads share, then the threads.
+    let mut mms = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
+    for (p, st) in tree.procs.iter().zip(states.iter()) {
+        let mmdump = mm::write_mm(
+            &mut w,
+            &mut objs,
+            p.leader.mm().ok_or(ESRCH)?,
+            &mut bufs,
+            why,
+        )?;
+        let ids = task::ProcessIds {
+            creds: task::write_creds(&mut w, &mut objs, &p.leader)?,
+            sighand: signal::write_sighand(&mut w, &mut objs, &p.leader)?,
+            signal: signal::write_signal(&mut w, &mut objs, &p.leader)?,
+            fs: files::write_fs(&mut w, &mut objs, &p.leader, &mut bufs)?,
+            files: files::write_files(&mut w, &mut objs, &p.leader, &mut bufs, why)?,
+            mm: mmdump.id,
+        };
+        mms.push(mmdump, GFP_KERNEL)?;
+        for (th, s) in p.threads.iter().zip(st.iter()) {
+            s.write(&mut w, &ids)?;
+            signal::write_thread_signals(&mut w, th)?;
+            if th.key() == p.leader.key() {
+                task::write_rlimits(&mut w, th)?;
+            }
         }
     }
+    for (_, info) in tree.zombies.iter() {
+        task::write_zombie(&mut w, info)?;
+    }
     // Pages last: a restarter validates everything else before it changes anything.
-    mmdump.write_pages(&mut w)?;
+    let mut shm = KVec::new();
+    for m in mms.iter() {
+        m.write_pages(&mut w, &mut shm)?;
+    }
     w.finish()
 }

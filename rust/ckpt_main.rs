@@ -19,6 +19,7 @@ mod image;
 mod lsm;
 mod mm;
 mod restart;
+mod session;
 mod shell;
 mod shim;
 mod signal;

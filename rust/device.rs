@@ -46,6 +46,9 @@ pub(crate) struct CkptFile {
     /// first read.
     #[pin]
     reading: Mutex<Option<Image>>,
+    /// The restart the tasks calling `CKPT_IOC_RESTART` through this file take part in.
+    #[pin]
+    restart: crate::restart::SessionSlot,
 }
 
 #[vtable]
@@ -59,6 +62,7 @@ impl MiscDevice for CkptFile {
         KBox::try_pin_init(
             try_pin_init!(CkptFile {
                 reading <- new_mutex!(None, "CkptFile::reading"),
+                restart <- new_mutex!(None, "CkptFile::restart"),
             }),
             GFP_KERNEL,
         )
@@ -66,13 +70,12 @@ impl MiscDevice for CkptFile {
     }
 
     fn ioctl(me: Pin<&CkptFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        let _ = me;
         let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
         match cmd {
             uapi::CKPT_IOC_VERSION => ioc_version(user),
             uapi::CKPT_IOC_CHECKPOINT => ioc_checkpoint(user),
             uapi::CKPT_IOC_CHECK => ioc_check(user),
-            uapi::CKPT_IOC_RESTART => ioc_restart(user),
+            uapi::CKPT_IOC_RESTART => ioc_restart(&me.restart, user),
             _ => Err(ENOTTY),
         }
     }
@@ -181,7 +184,7 @@ fn ioc_check(user: UserSlice) -> Result<isize> {
 }
 
 #[inline(never)]
-fn ioc_restart(user: UserSlice) -> Result<isize> {
+fn ioc_restart(slot: &crate::restart::SessionSlot, user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptRestartArgs = r.read()?;
     let mut why = Reason::new();
@@ -204,7 +207,7 @@ fn ioc_restart(user: UserSlice) -> Result<isize> {
     }
     // On success this returns into the restored program: nothing may be written to the
     // caller's (now replaced) memory.
-    crate::restart::restart(&args, &pipes, &mut why).inspect_err(|e| {
+    crate::restart::restart(slot, &args, &pipes, &mut why).inspect_err(|e| {
         if *e == EINTR {
             // Killed after the point of no return (already logged), or interrupted.
             return;

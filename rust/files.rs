@@ -131,6 +131,110 @@ pub(crate) fn precheck_shared_anon(f: &FileRef, addr: u64, why: &mut Reason) -> 
     Ok(())
 }
 
+/// Writes (once) the shared anonymous memory object behind a mapping; returns its id.
+pub(crate) fn define_shmem(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    f: &FileRef,
+    path: &mut KVec<u8>,
+) -> Result<u32> {
+    if let Some(id) = objs.get(f.key()) {
+        return Ok(id);
+    }
+    let (fi, _) = f.info(path)?;
+    let id = objs.define(f.key())?;
+    w.record(&FileRec {
+        id,
+        kind: filekind::SHMEM,
+        flags: fi.flags,
+        mode: fi.mode,
+        pos: 0,
+        size: fi.size,
+        mtime_ns: 0,
+        rdev: 0,
+        pipe: 0,
+        path: b"",
+    })?;
+    Ok(id)
+}
+
+/// References to one open file found inside a process tree.
+struct Uses {
+    file: FileRef,
+    count: u32,
+    /// Shared anonymous memory (else a file of a fd table).
+    shm: bool,
+}
+
+/// Refuses a process tree that shares a pipe or shared memory with a process outside
+/// it: the image could not give both sides the same object back. `procs`: the
+/// thread-group leaders of the (quiescent) tree.
+pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    let mut uses: KVec<Uses> = KVec::new();
+    let mut note = |f: FileRef, shm: bool| -> Result {
+        match uses.iter_mut().find(|u| u.file.key() == f.key()) {
+            Some(u) => u.count += 1,
+            None => uses.push(
+                Uses {
+                    file: f,
+                    count: 1,
+                    shm,
+                },
+                GFP_KERNEL,
+            )?,
+        }
+        Ok(())
+    };
+    for t in procs {
+        let mut fd = 0u32;
+        while let Some(f) = t.next_file(&mut fd) {
+            note(f, false)?;
+            fd += 1;
+        }
+        if let Some(m) = t.mm() {
+            let mut addr = 0u64;
+            while let Some((vi, file)) = m.vma_from(addr)? {
+                if let Some(f) = file {
+                    if vi.flags & crate::shim::vmai::SHMEM != 0 {
+                        note(f, true)?;
+                    }
+                }
+                addr = vi.end;
+            }
+        }
+    }
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    // Open files on each pipe inside the tree: (pipe, files).
+    let mut pipes: KVec<(u64, u32, u32)> = KVec::new();
+    for u in uses.iter() {
+        let (fi, n) = u.file.info(&mut path)?;
+        // The tree's references, and ours (`u.file`).
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm) {
+            return Err(why.set(
+                EBUSY,
+                format_args!(
+                    "{} {} is also used by a process outside the tree",
+                    if u.shm { "shared memory" } else { "pipe" },
+                    path_str(&path[..n])
+                ),
+            ));
+        }
+        if fi.pipe_key != 0 {
+            match pipes.iter_mut().find(|p| p.0 == fi.pipe_key) {
+                Some(p) => p.1 += 1,
+                None => pipes.push((fi.pipe_key, 1, fi.pipe_opens), GFP_KERNEL)?,
+            }
+        }
+    }
+    if pipes.iter().any(|p| p.2 > p.1) {
+        return Err(why.set(
+            EBUSY,
+            format_args!("a pipe of the tree has an end in a process outside the tree"),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes (once) the file behind a mapping; returns its id.
 pub(crate) fn define_mapped(
     w: &mut ImageWriter<'_>,

@@ -24,7 +24,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -863,8 +863,9 @@ impl<'a> Record<'a> for Task<'a> {
             "task: unknown flags",
         )?;
         check(t.comm.len() < 16, "task: comm too long")?;
+        // -1: a thread (no signal to anybody when it exits).
         check(
-            (0..=NSIG as i32).contains(&t.exit_signal),
+            (-1..=NSIG as i32).contains(&t.exit_signal),
             "task: bad exit signal",
         )?;
         Ok(t)
@@ -1251,7 +1252,11 @@ impl<'a> Record<'a> for Vma<'a> {
         check(v.flags & !vmflag::ALL == 0, "vma: unknown flags")?;
         check(v.backing <= backing::MAX, "vma: unknown backing")?;
         let file_backed = matches!(v.backing, backing::FILE_PRIVATE | backing::FILE_SHARED);
-        check(file_backed == (v.file != 0), "vma: file reference mismatch")?;
+        // Shared anonymous memory refers to its object (since 1.1; 0 in 1.0 images).
+        check(
+            file_backed == (v.file != 0) || v.backing == backing::ANON_SHARED,
+            "vma: file reference mismatch",
+        )?;
         Ok(v)
     }
 }
@@ -1340,8 +1345,12 @@ pub mod filekind {
     /// A terminal (the process's controlling terminal or another tty); a
     /// restarter may substitute its own terminal for it.
     pub const TTY: u8 = 6;
+    /// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, inherited across
+    /// fork): only ever referenced by `vma` records; `size` is its size in
+    /// bytes, `path` is empty. Since format 1.1.
+    pub const SHMEM: u8 = 7;
     /// Largest defined value.
-    pub const MAX: u8 = 6;
+    pub const MAX: u8 = 7;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -1352,6 +1361,7 @@ pub mod filekind {
             FIFO => "fifo",
             PIPE => "pipe",
             TTY => "tty",
+            SHMEM => "shmem",
             _ => "unknown",
         }
     }
@@ -1415,8 +1425,12 @@ impl<'a> Record<'a> for FileRec<'a> {
         let piped = matches!(f.kind, filekind::PIPE | filekind::FIFO);
         check(piped == (f.pipe != 0), "file: pipe reference mismatch")?;
         check(
-            f.kind == filekind::PIPE || f.path.first() == Some(&b'/'),
+            matches!(f.kind, filekind::PIPE | filekind::SHMEM) || f.path.first() == Some(&b'/'),
             "file: path not absolute",
+        )?;
+        check(
+            f.kind != filekind::SHMEM || (f.size > 0 && f.size % PAGE_SIZE as u64 == 0),
+            "file: bad shared memory size",
         )?;
         Ok(f)
     }

@@ -155,6 +155,7 @@ pub(crate) fn write_mm(
             (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) => {
                 files::define_mapped(w, objs, f, &mut bufs.path)?
             }
+            (Some(f), backing::ANON_SHARED) => files::define_shmem(w, objs, f, &mut bufs.path)?,
             _ => 0,
         };
         maps.push(
@@ -206,13 +207,29 @@ pub(crate) fn write_mm(
 }
 
 impl MmDump {
-    /// Writes the pages that hold data, in address order.
-    pub(crate) fn write_pages(&self, w: &mut ImageWriter<'_>) -> Result {
+    /// Writes the pages that hold data, in address order. Shared memory whose pages an
+    /// earlier address space of the image wrote (`shm`: object id, first page, pages)
+    /// is not written again.
+    pub(crate) fn write_pages(
+        &self,
+        w: &mut ImageWriter<'_>,
+        shm: &mut KVec<(u32, u64, u64)>,
+    ) -> Result {
         let mut batch = PageBatch::new(self.id)?;
         for mp in self.maps.iter() {
             let Some(anon_only) = mp.content() else {
                 continue;
             };
+            if mp.backing == backing::ANON_SHARED && mp.file != 0 {
+                let (first, n) = (mp.vi.pgoff, (mp.vi.end - mp.vi.start) >> 12);
+                if shm
+                    .iter()
+                    .any(|&(id, f, m)| id == mp.file && f <= first && first + n <= f + m)
+                {
+                    continue;
+                }
+                shm.push((mp.file, first, n), GFP_KERNEL)?;
+            }
             let mut addr = mp.vi.start;
             while addr < mp.vi.end {
                 addr = self.mm.pin_pages(

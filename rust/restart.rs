@@ -2,20 +2,26 @@
 
 //! Restart: overlay the calling task with an image, "like exec", as BLCR and Linux-CR did.
 //!
-//! Three phases. (1) Read and validate every record but the pages, and check that the
-//! caller is fit (single-threaded, in the image's working directory, vDSO in place) and
-//! allowed (credentials, limits) -- nothing is changed yet, and a failure is an errno
-//! plus a reason. (2) Open every file the image needs. (3) The point of no return:
-//! replace the address space and fill it from the page records, install the fds, then
-//! signals, limits, credentials, registers and FPU state; the ioctl then returns into the
-//! restored program. A failure in (3) kills the caller: it never returns to a
+//! Every task of the image restores itself: `ckpt restart` creates the processes and
+//! threads and each calls `CKPT_IOC_RESTART` naming the task it becomes; they meet in
+//! a [`Session`] (see [`crate::session`]). Per task, three phases. (1) Read and
+//! validate every record but the pages, and check that the caller is fit (its thread
+//! count, in the image's working directory, vDSO in place) and allowed (credentials,
+//! limits) -- nothing is changed yet, and a failure is an errno plus a reason. (2) A
+//! process leader opens every file its process needs (or takes the one another task of
+//! the session opened). (3) The point of no return: the leader replaces the address
+//! space and fills it from the page records, installs the fds, signal handlers,
+//! limits; every task sets its own signal state, identity, credentials and FPU state;
+//! then all wait for each other and return into the restored program together. A
+//! failure in (3), anywhere, kills every task of the session: none returns to a
 //! half-restored user context.
 
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, backing, filekind, AnyRecord, OrderChecker, RecordHeader};
+use crate::session::Session;
 use crate::shim::{self, cur, CredsRaw, FileRef, SigActionRaw, NREGS};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 /// Most bytes of records (all but pages) an image may carry.
 const MAX_META: usize = 64 << 20;
@@ -101,8 +107,12 @@ impl Meta {
     }
 }
 
-/// Everything the restored process refers to, resolved and checked.
+/// Everything the restored task refers to, resolved and checked.
 struct Plan<'a> {
+    /// The image's tasks that restore themselves (all but zombies).
+    live: u32,
+    /// Tasks of the process (threads, the leader included).
+    nthreads: u32,
     task: image::Task<'a>,
     regs: image::Regs,
     xstate: Option<image::Xstate<'a>>,
@@ -124,27 +134,29 @@ fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
     why.set(e, args)
 }
 
+/// Finds the session of the image the caller restores (the one other tasks of the same
+/// restart joined through the same open `/dev/ckpt`), or starts one.
+pub(crate) type SessionSlot = kernel::sync::Mutex<Option<Arc<Session>>>;
+
 /// `CKPT_IOC_RESTART`.
 #[inline(never)]
 pub(crate) fn restart(
+    slot: &SessionSlot,
     args: &CkptRestartArgs,
     pipes: &[CkptRestartPipe],
     why: &mut Reason,
 ) -> Result<isize> {
-    if args.flags & !uapi::CKPT_RESTART_FLAGS != 0 || args.pad != 0 || args.reserved != [0; 4] {
+    if args.flags & !uapi::CKPT_RESTART_FLAGS != 0
+        || args.pad != 0
+        || args.pad2 != 0
+        || args.reserved != [0; 3]
+    {
         return Err(refuse(
             why,
             EINVAL,
             format_args!("bad flags or reserved fields"),
         ));
     }
-    cur::single().map_err(|e| {
-        refuse(
-            why,
-            e,
-            format_args!("the caller must be single-threaded with its own address space"),
-        )
-    })?;
     let file = FileRef::fd(args.fd)
         .map_err(|e| refuse(why, e, format_args!("fd {} is not open", args.fd)))?;
     if !file.readable() {
@@ -177,12 +189,16 @@ pub(crate) fn restart(
     };
     let mut buf = KVVec::new();
     let mut nrec = 0u32;
+    let mut key = 0u64;
     let first_pages = loop {
         nrec += 1;
         let h = match rd.next(&mut buf) {
             Ok(h) => h,
             Err(b) => return Err(bad(why, b, nrec)),
         };
+        if nrec == 1 {
+            key = u64::from(h.check);
+        }
         let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
         if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
             // Fed to the order checker when applied, in phase 3.
@@ -192,6 +208,9 @@ pub(crate) fn restart(
                 Stop::End
             };
             break (h, stop);
+        }
+        if let AnyRecord::Header(hd) = &r {
+            key ^= hd.time_ns ^ (u64::from(hd.root_pid as u32) << 32);
         }
         rd.account
             .feed(&h, &r)
@@ -203,34 +222,120 @@ pub(crate) fn restart(
         meta.arena.extend_from_slice(&buf, GFP_KERNEL)?;
         meta.recs.push((h, off), GFP_KERNEL)?;
     };
-    let plan = plan(&meta, why)?;
-    check_caller(&plan, why)?;
+    let plan = plan(&meta, args.task, why)?;
 
-    // Phase 2: open what the image refers to.
-    let opened = open_files(&plan, args, pipes, why)?;
-
-    // Phase 3: the point of no return.
-    match overlay(&plan, &opened, &mut rd, &mut buf, first_pages, why) {
+    // Meet the other tasks of this restart; from here on a failure fails them all.
+    let sess = join(slot, key, plan.live, why)?;
+    let part = Part { sess: &sess };
+    let r = restore(
+        &plan,
+        &sess,
+        args,
+        pipes,
+        &mut rd,
+        &mut buf,
+        first_pages,
+        why,
+    );
+    let what = if plan.leader() { "process" } else { "thread" };
+    match r {
         Ok(ax) => {
+            core::mem::forget(part);
             pr_info!(
-                "restarted pid {} ({}) from image of pid {}\n",
+                "restarted {what} {} ({}) from image of {}\n",
                 shim::current_pid(),
                 core::str::from_utf8(plan.task.comm).unwrap_or("?"),
                 plan.task.pid
             );
             Ok(ax as isize)
         }
-        Err(e) => {
-            crate::log_failure(
-                "restart (after the point of no return)",
-                plan.task.pid,
-                e,
-                why,
-            );
+        Err(Failed::Before(e)) => Err(e),
+        Err(Failed::After(e)) => {
+            drop(part);
+            if e != EINTR || !why.is_empty() {
+                crate::log_failure(
+                    "restart (after the point of no return)",
+                    plan.task.pid,
+                    e,
+                    why,
+                );
+            }
             cur::kill();
             Err(EINTR)
         }
     }
+}
+
+/// A task's membership in its session: failing it unless forgotten on success.
+struct Part<'a> {
+    sess: &'a Session,
+}
+
+impl Drop for Part<'_> {
+    fn drop(&mut self) {
+        self.sess.fail();
+    }
+}
+
+/// How a restore failed: before anything changed (the caller lives on), or after.
+enum Failed {
+    Before(Error),
+    After(Error),
+}
+
+fn join(slot: &SessionSlot, key: u64, live: u32, why: &mut Reason) -> Result<Arc<Session>> {
+    let mut s = slot.lock();
+    if let Some(cur) = s.as_ref() {
+        if cur.accepting() {
+            if !cur.restores(key, live) {
+                return Err(refuse(
+                    why,
+                    EBUSY,
+                    format_args!("another image is being restarted through this open file"),
+                ));
+            }
+            cur.join()?;
+            return Ok(cur.clone());
+        }
+    }
+    let new = Session::new(key, live)?;
+    new.join()?;
+    *s = Some(new.clone());
+    Ok(new)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn restore(
+    plan: &Plan<'_>,
+    sess: &Session,
+    args: &CkptRestartArgs,
+    pipes: &[CkptRestartPipe],
+    rd: &mut Reader,
+    buf: &mut KVVec<u8>,
+    first_pages: (RecordHeader, Stop),
+    why: &mut Reason,
+) -> core::result::Result<u64, Failed> {
+    check_caller(plan, why).map_err(Failed::Before)?;
+    if plan.leader() {
+        // Phase 2: open what the process refers to.
+        let opened = open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
+        if sess.failed() {
+            return Err(Failed::Before(EINTR));
+        }
+        // Phase 3: the point of no return.
+        overlay(plan, sess, &opened, rd, buf, first_pages, why).map_err(Failed::After)?;
+        sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
+    } else {
+        // The thread's own state refers to memory (rseq): wait for the address space.
+        sess.wait_process(plan.task.tgid).map_err(Failed::Before)?;
+    }
+    restore_task(plan, why).map_err(Failed::After)?;
+    sess.done_and_wait().map_err(Failed::After)?;
+    // CPU state last: nothing can fail any more.
+    let regs: [u64; NREGS] = plan.regs.r;
+    cur::set_regs(&regs);
+    Ok(regs[image::REG_RAX])
 }
 
 /// Which of the two records that end phase 1 did.
@@ -257,10 +362,38 @@ fn bad(why: &mut Reason, b: Bad, nrec: u32) -> Error {
     }
 }
 
-/// Resolves references and checks what the format cannot.
+/// Resolves the references of task `pid` of the image (0: its root process) and checks
+/// what the format cannot.
 #[inline(never)]
-fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
-    let mut task = None;
+fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
+    let missing = |why: &mut Reason, what: &str| {
+        refuse(why, EINVAL, format_args!("image has no {what} record"))
+    };
+    let mut header = None;
+    let mut live = 0u32;
+    for r in meta.iter() {
+        match r {
+            AnyRecord::Header(h) => header = Some(h),
+            AnyRecord::Task(t) if t.flags & image::TASK_ZOMBIE == 0 => live += 1,
+            _ => {}
+        }
+    }
+    let header = header.ok_or_else(|| missing(why, "header"))?;
+    let pid = if pid == 0 { header.root_pid } else { pid };
+    let task = meta
+        .iter()
+        .find_map(|r| match r {
+            AnyRecord::Task(t) if t.pid == pid => Some(t),
+            _ => None,
+        })
+        .ok_or_else(|| refuse(why, EINVAL, format_args!("the image has no task {pid}")))?;
+    if task.flags & image::TASK_ZOMBIE != 0 {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("task {pid} of the image is a zombie: `ckpt restart` recreates it"),
+        ));
+    }
     let mut regs = None;
     let mut xstate = None;
     let mut tsig = None;
@@ -273,90 +406,126 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
     let mut sighand = None;
     let mut signal = None;
     let mut creds = None;
-    let mut files = KVec::new();
-    let mut pipes = KVec::new();
-    let mut header = None;
+    let mut all_files = KVec::new();
+    let mut all_pipes = KVec::new();
+    let mut nthreads = 0u32;
+    // Records that belong to the last mm, fd table and task seen.
+    let (mut in_mm, mut in_files, mut in_task) = (0u32, 0u32, false);
     for r in meta.iter() {
         match r {
-            AnyRecord::Header(h) => header = Some(h),
             AnyRecord::Task(t) => {
-                if task.is_some() {
-                    return Err(refuse(
-                        why,
-                        eopnotsupp(),
-                        format_args!("multi-threaded images cannot be restarted yet"),
-                    ));
+                in_task = t.pid == pid;
+                if t.tgid == task.tgid && t.flags & image::TASK_ZOMBIE == 0 {
+                    nthreads += 1;
                 }
-                task = Some(t);
             }
-            AnyRecord::Regs(r) => regs = Some(r),
-            AnyRecord::Xstate(x) => xstate = Some(x),
-            AnyRecord::ThreadSignals(t) => tsig = Some(t),
-            AnyRecord::Rlimits(r) => rlimits = Some(r),
-            AnyRecord::Rseq(r) => rseq = Some(r),
+            AnyRecord::Regs(r) if in_task => regs = Some(r),
+            AnyRecord::Xstate(x) if in_task => xstate = Some(x),
+            AnyRecord::ThreadSignals(t) if in_task => tsig = Some(t),
+            AnyRecord::Rlimits(r) if in_task => rlimits = Some(r),
+            AnyRecord::Rseq(r) if in_task => rseq = Some(r),
             AnyRecord::Mm(m) => {
-                if mm.is_some() {
-                    return Err(refuse(why, EINVAL, format_args!("more than one mm")));
+                in_mm = m.id;
+                if m.id == task.mm {
+                    mm = Some(m);
                 }
-                mm = Some(m);
             }
-            AnyRecord::Vma(v) => vmas.push(v, GFP_KERNEL)?,
-            AnyRecord::Fd(f) => fds.push(f, GFP_KERNEL)?,
-            AnyRecord::Fs(f) => fs = Some(f),
-            AnyRecord::Sighand(s) => sighand = Some(s),
-            AnyRecord::Signal(s) => signal = Some(s),
-            AnyRecord::Creds(c) => creds = Some(c),
-            AnyRecord::File(f) => files.push(f, GFP_KERNEL)?,
-            AnyRecord::Pipe(p) => pipes.push(p, GFP_KERNEL)?,
-            AnyRecord::Files(_) | AnyRecord::Pages(_) | AnyRecord::End(_) => {}
+            AnyRecord::Vma(v) if in_mm == task.mm => vmas.push(v, GFP_KERNEL)?,
+            AnyRecord::Files(f) => in_files = f.id,
+            AnyRecord::Fd(f) if in_files == task.files => fds.push(f, GFP_KERNEL)?,
+            AnyRecord::Fs(f) if f.id == task.fs => fs = Some(f),
+            AnyRecord::Sighand(s) if s.id == task.sighand => sighand = Some(s),
+            AnyRecord::Signal(s) if s.id == task.signal => signal = Some(s),
+            AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
+            AnyRecord::File(f) => all_files.push(f, GFP_KERNEL)?,
+            AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
+            _ => {}
         }
     }
-    let missing = |why: &mut Reason, what: &str| {
-        refuse(why, EINVAL, format_args!("image has no {what} record"))
-    };
-    let header = header.ok_or_else(|| missing(why, "header"))?;
-    if header.ntasks != 1 {
-        return Err(refuse(
-            why,
-            eopnotsupp(),
-            format_args!("images of {} tasks cannot be restarted yet", header.ntasks),
-        ));
+    // Only the files (and their pipes) this process uses.
+    let mut files = KVec::new();
+    for f in all_files.iter() {
+        if fds.iter().any(|d| d.file == f.id) || vmas.iter().any(|v| v.file == f.id) {
+            files.push(*f, GFP_KERNEL)?;
+        }
+    }
+    let mut pipes = KVec::new();
+    for q in all_pipes.iter() {
+        if files.iter().any(|f| f.pipe == q.id) {
+            pipes.push(*q, GFP_KERNEL)?;
+        }
     }
     let p = Plan {
-        task: task.ok_or_else(|| missing(why, "task"))?,
+        live,
+        nthreads,
+        task,
         regs: regs.ok_or_else(|| missing(why, "regs"))?,
         xstate,
         tsig: tsig.ok_or_else(|| missing(why, "thread-signals"))?,
         rlimits,
         rseq,
-        mm: mm.ok_or_else(|| missing(why, "mm"))?,
+        mm: mm.ok_or_else(|| {
+            refuse(
+                why,
+                EINVAL,
+                format_args!("task refers to objects the image lacks"),
+            )
+        })?,
         vmas,
         fds,
-        fs: fs.ok_or_else(|| missing(why, "fs"))?,
-        sighand: sighand.ok_or_else(|| missing(why, "sighand"))?,
-        signal: signal.ok_or_else(|| missing(why, "signal"))?,
-        creds: creds.ok_or_else(|| missing(why, "creds"))?,
+        fs: fs.ok_or_else(|| {
+            refuse(
+                why,
+                EINVAL,
+                format_args!("task refers to objects the image lacks"),
+            )
+        })?,
+        sighand: sighand.ok_or_else(|| {
+            refuse(
+                why,
+                EINVAL,
+                format_args!("task refers to objects the image lacks"),
+            )
+        })?,
+        signal: signal.ok_or_else(|| {
+            refuse(
+                why,
+                EINVAL,
+                format_args!("task refers to objects the image lacks"),
+            )
+        })?,
+        creds: creds.ok_or_else(|| {
+            refuse(
+                why,
+                EINVAL,
+                format_args!("task refers to objects the image lacks"),
+            )
+        })?,
         files,
         pipes,
     };
-    let t = &p.task;
-    if t.mm != p.mm.id
-        || t.fs != p.fs.id
-        || t.sighand != p.sighand.id
-        || t.signal != p.signal.id
-        || t.creds != p.creds.id
-    {
+    if p.mm.nr_vmas as usize != p.vmas.len() {
         return Err(refuse(
             why,
             EINVAL,
-            format_args!("task refers to objects the image lacks"),
+            format_args!("mm {} lacks vmas", p.mm.id),
         ));
     }
     for v in p.vmas.iter() {
-        if v.file != 0
-            && p.file(v.file)
-                .is_none_or(|f| f.kind != filekind::REG && f.kind != filekind::CHR)
-        {
+        let kind = if v.file == 0 {
+            None
+        } else {
+            Some(p.file(v.file).map(|f| f.kind))
+        };
+        let ok = match (v.backing, kind) {
+            (_, None) => v.backing != backing::FILE_PRIVATE && v.backing != backing::FILE_SHARED,
+            (backing::ANON_SHARED, Some(k)) => k == Some(filekind::SHMEM),
+            (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => {
+                k == Some(filekind::REG) || k == Some(filekind::CHR)
+            }
+            _ => false,
+        };
+        if !ok {
             return Err(refuse(
                 why,
                 EINVAL,
@@ -372,7 +541,7 @@ fn plan<'a>(meta: &'a Meta, why: &mut Reason) -> Result<Plan<'a>> {
         }
     }
     for f in p.fds.iter() {
-        if p.file(f.file).is_none() {
+        if p.file(f.file).is_none_or(|f| f.kind == filekind::SHMEM) {
             return Err(refuse(
                 why,
                 EINVAL,
@@ -417,6 +586,11 @@ impl<'a> Plan<'a> {
     fn file(&self, id: u32) -> Option<&image::FileRec<'a>> {
         self.files.iter().find(|f| f.id == id)
     }
+
+    /// Whether the task leads its process (and so restores what its threads share).
+    fn leader(&self) -> bool {
+        self.task.flags & image::TASK_LEADER != 0
+    }
 }
 
 fn path_z(p: &[u8]) -> Result<KVec<u8>> {
@@ -432,6 +606,40 @@ fn show(p: &[u8]) -> &str {
 
 /// The caller must stand where the image expects and may take on its identity.
 fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let (n, leader, shared) = cur::threads()?;
+    if leader && shared {
+        return Err(refuse(
+            why,
+            EBUSY,
+            format_args!("the caller's address space is shared with another process"),
+        ));
+    }
+    // Threads come one by one; the leader comes last, when all of them exist.
+    if leader != p.leader() || (leader && n != p.nthreads) {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "task {} of the image is {} of a process of {} threads; the caller is {} of {} (`ckpt restart` creates them)",
+                p.task.pid,
+                if p.leader() { "the leader" } else { "a thread" },
+                p.nthreads,
+                if leader { "the leader" } else { "a thread" },
+                n
+            ),
+        ));
+    }
+    if !p.leader() {
+        // A thread takes its process's creds too; the rest is the leader's to check.
+        let (creds, groups) = creds_of(&p.creds)?;
+        return cur::creds(&creds, &groups, p.creds.no_new_privs != 0, false).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!("the image's credentials are more than the caller has"),
+            )
+        });
+    }
     let mut cwd = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let me = shim::TaskRef::current();
@@ -530,89 +738,103 @@ impl Opened {
     }
 }
 
+/// Opens (or takes from the caller) the file of record `f`.
+fn open_one(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    args: &CkptRestartArgs,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
+    let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
+    Ok(match f.kind {
+        filekind::PIPE => {
+            let Some(q) = pipes.iter().find(|q| q.id == f.pipe) else {
+                return Err(refuse(
+                    why,
+                    EINVAL,
+                    format_args!("no pipe was passed for pipe {} of the image", f.pipe),
+                ));
+            };
+            let fd = if f.flags & O_ACCMODE == O_WRONLY {
+                q.wfd
+            } else {
+                q.rfd
+            };
+            let file = FileRef::fd(fd)
+                .map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?;
+            file.set_flags(f.flags);
+            file
+        }
+        filekind::TTY if inherit => {
+            // The image's terminal becomes the caller's stdio (by the fd using it).
+            let n = p
+                .fds
+                .iter()
+                .find(|d| d.file == f.id && d.fd < 3)
+                .map_or(1, |d| d.fd as usize);
+            let fd = args.stdio[n];
+            FileRef::fd(fd)
+                .map_err(|e| refuse(why, e, format_args!("stdio fd {fd} is not open")))?
+        }
+        _ => {
+            let path = path_z(f.path)?;
+            let flags = if f.kind == filekind::FIFO {
+                f.flags | O_NONBLOCK
+            } else {
+                f.flags
+            };
+            let file = FileRef::open(&path, flags)
+                .map_err(|e| refuse(why, e, format_args!("cannot open {}", show(f.path))))?;
+            if f.kind == filekind::REG && strict {
+                let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+                let (fi, _) = file.info(&mut pb)?;
+                if fi.size != f.size || fi.mtime_ns != f.mtime_ns {
+                    return Err(refuse(
+                        why,
+                        Error::from_errno(-(kernel::bindings::ESTALE as i32)),
+                        format_args!(
+                            "{} changed since the checkpoint (size {} -> {})",
+                            show(f.path),
+                            f.size,
+                            fi.size
+                        ),
+                    ));
+                }
+            }
+            if f.kind == filekind::FIFO {
+                file.set_flags(f.flags);
+            }
+            if f.kind == filekind::REG || f.kind == filekind::DIR {
+                file.seek(f.pos)
+                    .map_err(|e| refuse(why, e, format_args!("cannot seek {}", show(f.path))))?;
+            }
+            file
+        }
+    })
+}
+
 fn open_files(
     p: &Plan<'_>,
+    sess: &Session,
     args: &CkptRestartArgs,
     pipes: &[CkptRestartPipe],
     why: &mut Reason,
 ) -> Result<Opened> {
     let mut out = Opened { files: KVec::new() };
-    let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
-    let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
     for f in p.files.iter() {
-        let file = match f.kind {
-            filekind::PIPE => {
-                let Some(q) = pipes.iter().find(|q| q.id == f.pipe) else {
-                    return Err(refuse(
-                        why,
-                        EINVAL,
-                        format_args!("no pipe was passed for pipe {} of the image", f.pipe),
-                    ));
-                };
-                let fd = if f.flags & O_ACCMODE == O_WRONLY {
-                    q.wfd
-                } else {
-                    q.rfd
-                };
-                let file = FileRef::fd(fd)
-                    .map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?;
-                file.set_flags(f.flags);
-                file
-            }
-            filekind::TTY if inherit => {
-                // The image's terminal becomes the caller's stdio (by the fd using it).
-                let n = p
-                    .fds
-                    .iter()
-                    .find(|d| d.file == f.id && d.fd < 3)
-                    .map_or(1, |d| d.fd as usize);
-                let fd = args.stdio[n];
-                FileRef::fd(fd)
-                    .map_err(|e| refuse(why, e, format_args!("stdio fd {fd} is not open")))?
-            }
-            _ => {
-                let path = path_z(f.path)?;
-                let flags = if f.kind == filekind::FIFO {
-                    f.flags | O_NONBLOCK
-                } else {
-                    f.flags
-                };
-                let file = FileRef::open(&path, flags)
-                    .map_err(|e| refuse(why, e, format_args!("cannot open {}", show(f.path))))?;
-                if f.kind == filekind::REG && strict {
-                    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-                    let (fi, _) = file.info(&mut pb)?;
-                    if fi.size != f.size || fi.mtime_ns != f.mtime_ns {
-                        return Err(refuse(
-                            why,
-                            Error::from_errno(-(kernel::bindings::ESTALE as i32)),
-                            format_args!(
-                                "{} changed since the checkpoint (size {} -> {})",
-                                show(f.path),
-                                f.size,
-                                fi.size
-                            ),
-                        ));
-                    }
-                }
-                if f.kind == filekind::FIFO {
-                    file.set_flags(f.flags);
-                }
-                if f.kind == filekind::REG || f.kind == filekind::DIR {
-                    file.seek(f.pos).map_err(|e| {
-                        refuse(why, e, format_args!("cannot seek {}", show(f.path)))
-                    })?;
-                }
-                file
-            }
-        };
+        if f.kind == filekind::SHMEM {
+            continue;
+        }
+        let file = sess.file(f.id, || open_one(p, f, args, pipes, why))?;
         out.files.push((f.id, file), GFP_KERNEL)?;
     }
     // Buffered pipe bytes go back: into the restarter's fresh pipe for an anonymous
     // pipe, through a temporary writer for a fifo -- unless the fifo still holds them
     // (another process kept it open).
     for q in p.pipes.iter() {
-        if q.data.is_empty() {
+        if q.data.is_empty() || !sess.first_fill(q.id)? {
             continue;
         }
         if let Some(f) = p
@@ -670,17 +892,19 @@ fn open_files(
 #[inline(never)]
 fn overlay(
     p: &Plan<'_>,
+    sess: &Session,
     opened: &Opened,
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first: (RecordHeader, Stop),
     why: &mut Reason,
-) -> Result<u64> {
+) -> Result {
     // The address space; the restarter's rseq area goes with it.
     cur::unmap_all()?;
     cur::set_rseq(0, 0, 0)?;
     for v in p.vmas.iter() {
         let len = v.end - v.start;
+        let shm;
         let (file, share, off) = match v.backing {
             backing::VDSO | backing::VVAR | backing::VSYSCALL => continue,
             backing::FILE_PRIVATE | backing::FILE_SHARED => (
@@ -692,6 +916,17 @@ fn overlay(
                 },
                 v.pgoff << 12,
             ),
+            backing::ANON_SHARED if v.file != 0 => {
+                // One memory object for every process that maps it.
+                let size = p.file(v.file).ok_or(EINVAL)?.size;
+                shm = sess.shmem(v.file, size).map_err(|e| {
+                    why.set(
+                        e,
+                        format_args!("cannot create shared memory of {size} bytes"),
+                    )
+                })?;
+                (Some(&shm), MAP_SHARED, v.pgoff << 12)
+            }
             backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
             _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
         };
@@ -717,10 +952,9 @@ fn overlay(
     loop {
         let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
         if let AnyRecord::Pages(pg) = &r {
-            if pg.mm != p.mm.id {
-                return Err(why.set(EINVAL, format_args!("pages of an unknown mm")));
-            }
-            for i in 0..pg.count() {
+            // Another process's pages: checked, not applied.
+            let count = if pg.mm == p.mm.id { pg.count() } else { 0 };
+            for i in 0..count {
                 let a = pg.addr(i);
                 let v = p
                     .vmas
@@ -795,7 +1029,7 @@ fn overlay(
     }
     res?;
 
-    // Signals.
+    // Signal handlers and process-wide signal state.
     let mut sa = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
     for (o, a) in sa.iter_mut().zip(p.sighand.actions()) {
         *o = SigActionRaw {
@@ -806,21 +1040,32 @@ fn overlay(
         };
     }
     cur::set_sigactions(&sa)?;
+    let real = p.signal.itimers[0];
+    cur::set_itimer_real(real.value_ns, real.interval_ns);
+    // The process's shared pending signals (queued to the leader: no exported way
+    // reaches the shared queue).
+    for i in 0..p.signal.shared.len() {
+        cur::queue_signal(p.signal.shared.get(i).info)?;
+    }
+    if let Some(r) = &p.rlimits {
+        cur::rlimits(&r.lim, true)?;
+    }
+    Ok(())
+}
+
+/// What every task sets on itself: its signal state, identity, credentials, rseq
+/// area and FPU state (the registers come last, once the whole session is there).
+#[inline(never)]
+fn restore_task(p: &Plan<'_>, why: &mut Reason) -> Result {
     cur::set_altstack(
         p.tsig.altstack_sp,
         p.tsig.altstack_size,
         p.tsig.altstack_flags,
     );
-    let real = p.signal.itimers[0];
-    cur::set_itimer_real(real.value_ns, real.interval_ns);
     cur::set_blocked(p.tsig.blocked);
-    for q in [&p.tsig.pending, &p.signal.shared] {
-        for i in 0..q.len() {
-            cur::queue_signal(q.get(i).info)?;
-        }
+    for i in 0..p.tsig.pending.len() {
+        cur::queue_signal(p.tsig.pending.get(i).info)?;
     }
-
-    // Identity and limits.
     let t = &p.task;
     cur::set_misc(
         t.comm,
@@ -829,18 +1074,12 @@ fn overlay(
         (t.set_child_tid, t.clear_child_tid),
         t.robust_list,
     );
-    if let Some(r) = &p.rlimits {
-        cur::rlimits(&r.lim, true)?;
-    }
     let (creds, groups) = creds_of(&p.creds)?;
     cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)?;
-
     if let Some(r) = &p.rseq {
         cur::set_rseq(r.ptr, r.len, r.sig)
             .map_err(|e| why.set(e, format_args!("the rseq area was refused")))?;
     }
-
-    // CPU state last.
     if let Some(x) = &p.xstate {
         let (size, _) = cur::xstate_size()?;
         let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
@@ -849,7 +1088,5 @@ fn overlay(
         cur::set_xstate(&area)
             .map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
     }
-    let regs: [u64; NREGS] = p.regs.r;
-    cur::set_regs(&regs);
-    Ok(regs[image::REG_RAX])
+    Ok(())
 }

@@ -43,6 +43,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
+#include <linux/shmem_fs.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
 #include <asm/fsgsbase.h>
@@ -958,10 +959,12 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 		fi->kind = CKPT_FK_CHR;
 	else
 		fi->kind = CKPT_FK_OTHER;
+	fi->refs = min_t(long, file_count(f), U32_MAX);
 	pipe = file_pipe(f);
 	if (pipe) {
 		fi->pipe_key = (u64)(unsigned long)pipe;
 		pipe_lock(pipe);
+		fi->pipe_opens = pipe->readers + pipe->writers;
 		fi->pipe_capacity = pipe->max_usage << PAGE_SHIFT;
 		fi->pipe_len = 0;
 		{
@@ -1144,15 +1147,6 @@ void ckpt_layout(struct ckpt_layout *l)
 /* ---- restart: changes to the calling task -------------------------------- */
 
 /* 0 if current is alone in its thread group and address space. */
-int ckpt_cur_single(void)
-{
-	if (get_nr_threads(current) != 1)
-		return -EBUSY;
-	if (!current->mm || atomic_read(&current->mm->mm_users) != 1)
-		return -EBUSY;
-	return 0;
-}
-
 struct task_struct *ckpt_task_current(void)
 {
 	return get_task_struct(current);
@@ -1749,4 +1743,134 @@ int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig)
 void ckpt_cur_kill(void)
 {
 	force_sig(SIGKILL);
+}
+
+/* ---- trees and restart sessions ------------------------------------- */
+
+/*
+ * The thread-group leaders below @root in the process tree (not @root
+ * itself), zombies included, each with a reference, in task-list (fork)
+ * order.  Walks every process under RCU and follows real_parent links: the
+ * children lists need tasklist_lock, which is not exported.  Returns the
+ * count, or -E2BIG if there are more than @max.
+ */
+int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u32 max)
+{
+	struct task_struct *p, *a;
+	int n = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		if (same_thread_group(p, root))
+			continue;
+		for (a = p; a && a->pid != 0 && a != &init_task;) {
+			struct task_struct *up = rcu_dereference(a->real_parent);
+
+			if (!up || up == a)
+				break;
+			if (same_thread_group(up, root)) {
+				if (n >= max) {
+					rcu_read_unlock();
+					while (n > 0)
+						put_task_struct(out[--n]);
+					return -E2BIG;
+				}
+				out[n++] = get_task_struct(p);
+				break;
+			}
+			a = up;
+		}
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+/*
+ * A gate: tasks of one restart wait on it for a change of the state they
+ * share (kept in Rust, under a mutex); whoever changes that state bumps the
+ * gate.  A waiter reads the generation while it still holds the mutex, so
+ * no change is missed.  Waits are killable, not interruptible: the pending
+ * signals a restart installs must not cut them short.
+ */
+struct ckpt_gate {
+	wait_queue_head_t wq;
+	atomic_t gen;
+};
+
+struct ckpt_gate *ckpt_gate_new(void)
+{
+	struct ckpt_gate *g = kzalloc(sizeof(*g), GFP_KERNEL);
+
+	if (g)
+		init_waitqueue_head(&g->wq);
+	return g;
+}
+
+void ckpt_gate_free(struct ckpt_gate *g)
+{
+	kfree(g);
+}
+
+u32 ckpt_gate_gen(struct ckpt_gate *g)
+{
+	return atomic_read_acquire(&g->gen);
+}
+
+void ckpt_gate_bump(struct ckpt_gate *g)
+{
+	atomic_inc_return_release(&g->gen);
+	wake_up_all(&g->wq);
+}
+
+/* 0 once the generation is no longer @seen, -ETIMEDOUT, or -EINTR on a
+ * fatal signal. */
+int ckpt_gate_wait(struct ckpt_gate *g, u32 seen, u32 timeout_ms)
+{
+	long r = wait_event_killable_timeout(g->wq, (u32)atomic_read_acquire(&g->gen) != seen,
+					     msecs_to_jiffies(timeout_ms));
+
+	if (r < 0)
+		return -EINTR;
+	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* current's thread count; *shared: somebody but its threads uses its
+ * address space (or a thread is being created). */
+int ckpt_cur_threads(bool *leader, bool *shared)
+{
+	int n = get_nr_threads(current);
+
+	*leader = thread_group_leader(current);
+	if (!current->mm)
+		return -EINVAL;
+	*shared = atomic_read(&current->mm->mm_users) != n;
+	return n;
+}
+
+/* A new shared anonymous memory object of @size bytes, as MAP_SHARED |
+ * MAP_ANONYMOUS makes one ("/dev/zero (deleted)", a private tmpfs inode). */
+struct file *ckpt_shmem_new(u64 size, int *err)
+{
+	struct file *f;
+
+	if (!size || size > MAX_LFS_FILESIZE || !PAGE_ALIGNED(size)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	f = shmem_kernel_file_setup("dev/zero", size, EMPTY_VMA_FLAGS);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct file *ckpt_file_get(struct file *f)
+{
+	return get_file(f);
+}
+
+struct task_struct *ckpt_task_get(struct task_struct *t)
+{
+	return get_task_struct(t);
 }

@@ -161,6 +161,8 @@ struct ckpt_file_info {
 	u32 pipe_capacity;
 	u32 fs_magic;
 	u32 unlinked;		/* the path no longer names it */
+	u32 refs;		/* references to the open file (file_count) */
+	u32 pipe_opens;		/* open files on the pipe (readers + writers) */
 };
 
 struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
@@ -169,6 +171,20 @@ void ckpt_file_put(struct file *f);
 int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
 int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
 int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen);
+
+/* ---- trees and restart sessions ------------------------------------- */
+
+int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u32 max);
+struct ckpt_gate;
+struct ckpt_gate *ckpt_gate_new(void);
+void ckpt_gate_free(struct ckpt_gate *g);
+u32 ckpt_gate_gen(struct ckpt_gate *g);
+void ckpt_gate_bump(struct ckpt_gate *g);
+int ckpt_gate_wait(struct ckpt_gate *g, u32 seen, u32 timeout_ms);
+int ckpt_cur_threads(bool *leader, bool *shared);
+struct file *ckpt_shmem_new(u64 size, int *err);
+struct file *ckpt_file_get(struct file *f);
+struct task_struct *ckpt_task_get(struct task_struct *t);
 
 /* ---- output ----------------------------------------------------------- */
 
@@ -203,7 +219,6 @@ void ckpt_layout(struct ckpt_layout *l);
 
 /* ---- restart: changes to the calling task ------------------------------ */
 
-int ckpt_cur_single(void);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);

@@ -162,6 +162,8 @@ pub(crate) struct FileInfo {
     pub(crate) pipe_capacity: u32,
     pub(crate) fs_magic: u32,
     pub(crate) unlinked: u32,
+    pub(crate) refs: u32,
+    pub(crate) pipe_opens: u32,
 }
 
 /// `struct ckpt_layout`.
@@ -195,6 +197,17 @@ mod ffi {
     use super::*;
 
     extern "C" {
+        pub(super) fn ckpt_task_descendants(t: *mut c_void, out: *mut *mut c_void, max: u32)
+            -> i32;
+        pub(super) fn ckpt_gate_new() -> *mut c_void;
+        pub(super) fn ckpt_gate_free(g: *mut c_void);
+        pub(super) fn ckpt_gate_gen(g: *mut c_void) -> u32;
+        pub(super) fn ckpt_gate_bump(g: *mut c_void);
+        pub(super) fn ckpt_gate_wait(g: *mut c_void, seen: u32, timeout_ms: u32) -> i32;
+        pub(super) fn ckpt_cur_threads(leader: *mut bool, shared: *mut bool) -> i32;
+        pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_get(f: *mut c_void) -> *mut c_void;
+        pub(super) fn ckpt_task_get(t: *mut c_void) -> *mut c_void;
         pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
         pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
@@ -283,7 +296,6 @@ mod ffi {
         pub(super) fn ckpt_current_global_euid() -> u32;
         pub(super) fn ckpt_layout(l: *mut Layout);
 
-        pub(super) fn ckpt_cur_single() -> i32;
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
@@ -378,6 +390,14 @@ impl Drop for TaskRef {
     }
 }
 
+impl Clone for TaskRef {
+    fn clone(&self) -> Self {
+        // SAFETY: By the type invariant the task is live; the shim takes a new reference
+        // (and returns the same pointer), which the new value owns.
+        Self(unsafe { NonNull::new_unchecked(ffi::ckpt_task_get(self.0.as_ptr())) })
+    }
+}
+
 impl TaskRef {
     /// Looks up a task by pid in the caller's pid namespace.
     pub(crate) fn by_vpid(pid: i32) -> Option<Self> {
@@ -445,6 +465,34 @@ impl TaskRef {
             for p in raw.iter() {
                 // The shim took a reference on each; from here `TaskRef` owns it. The push
                 // does not allocate: `out` has room for `want >= n` entries.
+                if let Some(nn) = NonNull::new(*p) {
+                    out.push(TaskRef(nn), GFP_KERNEL)?;
+                }
+            }
+            return Ok(out);
+        }
+    }
+
+    /// The thread-group leaders below it in the process tree (zombies included), in
+    /// fork order.
+    pub(crate) fn descendants(&self) -> Result<KVec<TaskRef>> {
+        let mut want = 64usize;
+        loop {
+            let mut raw: KVec<*mut c_void> = KVec::with_capacity(want, GFP_KERNEL)?;
+            let mut out: KVec<TaskRef> = KVec::with_capacity(want, GFP_KERNEL)?;
+            // SAFETY: The task is valid; `raw` has room for `want` pointers.
+            let n =
+                unsafe { ffi::ckpt_task_descendants(self.ptr(), raw.as_mut_ptr(), want as u32) };
+            if n == -(bindings::E2BIG as i32) && want < 65536 {
+                want *= 4;
+                continue;
+            }
+            let n = errno(n)? as usize;
+            // SAFETY: The shim initialised `n <= want` entries.
+            unsafe { raw.inc_len(n) };
+            for p in raw.iter() {
+                // The shim took a reference on each; `TaskRef` owns it now. No allocation:
+                // `out` has room for `want >= n` entries.
                 if let Some(nn) = NonNull::new(*p) {
                     out.push(TaskRef(nn), GFP_KERNEL)?;
                 }
@@ -725,6 +773,14 @@ impl Drop for FileRef {
     }
 }
 
+impl Clone for FileRef {
+    fn clone(&self) -> Self {
+        // SAFETY: By the type invariant the file is live; the shim takes a new reference
+        // (and returns the same pointer), which the new value owns.
+        Self(unsafe { NonNull::new_unchecked(ffi::ckpt_file_get(self.0.as_ptr())) })
+    }
+}
+
 impl FileRef {
     /// The caller's `fd`.
     pub(crate) fn fd(fd: i32) -> Result<Self> {
@@ -965,15 +1021,81 @@ pub(crate) fn c_layout() -> Layout {
     l
 }
 
+/// A wait queue with a generation counter, for tasks that wait on state kept elsewhere
+/// (under a mutex): read [`Gate::gen`] while holding the mutex, drop it, then
+/// [`Gate::wait`]; whoever changes the state calls [`Gate::bump`] afterwards.
+///
+/// # Invariants
+///
+/// The pointer is a live `struct ckpt_gate` owned by this value.
+pub(crate) struct Gate(NonNull<c_void>);
+
+// SAFETY: The gate is a wait queue and an atomic: usable from any thread.
+unsafe impl Send for Gate {}
+// SAFETY: As above; every operation is internally synchronised.
+unsafe impl Sync for Gate {}
+
+impl Gate {
+    /// A new gate.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: No preconditions.
+        NonNull::new(unsafe { ffi::ckpt_gate_new() })
+            .map(Self)
+            .ok_or(ENOMEM)
+    }
+
+    /// The current generation.
+    pub(crate) fn gen(&self) -> u32 {
+        // SAFETY: By the type invariant the gate is live.
+        unsafe { ffi::ckpt_gate_gen(self.0.as_ptr()) }
+    }
+
+    /// Announces a change to every waiter.
+    pub(crate) fn bump(&self) {
+        // SAFETY: By the type invariant the gate is live.
+        unsafe { ffi::ckpt_gate_bump(self.0.as_ptr()) }
+    }
+
+    /// Waits (killable) until the generation is not `seen`: `ETIMEDOUT` after
+    /// `timeout_ms`, `EINTR` on a fatal signal.
+    pub(crate) fn wait(&self, seen: u32, timeout_ms: u32) -> Result {
+        // SAFETY: By the type invariant the gate is live.
+        errno(unsafe { ffi::ckpt_gate_wait(self.0.as_ptr(), seen, timeout_ms) }).map(|_| ())
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the gate; nobody waits on it any more
+        // (waiters hold a reference to its owner).
+        unsafe { ffi::ckpt_gate_free(self.0.as_ptr()) }
+    }
+}
+
+/// A new shared anonymous memory object of `size` bytes (what `MAP_SHARED |
+/// MAP_ANONYMOUS` creates).
+pub(crate) fn shmem_new(size: u64) -> Result<FileRef> {
+    let mut err = 0;
+    // SAFETY: `err` is a valid out pointer.
+    let f = unsafe { ffi::ckpt_shmem_new(size, &mut err) };
+    // The shim returns a new reference, which `FileRef` owns.
+    NonNull::new(f)
+        .map(FileRef)
+        .ok_or_else(|| Error::from_errno(err))
+}
+
 /// Operations on the calling task, for restart. Each changes the caller; the
 /// functions that only check say so.
 pub(crate) mod cur {
     use super::*;
 
-    /// Fails unless the caller is single-threaded with an unshared address space.
-    pub(crate) fn single() -> Result {
-        // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_single() }).map(|_| ())
+    /// The caller's thread count, whether it leads its group, and whether anybody but
+    /// its threads uses its address space (or a thread is being created).
+    pub(crate) fn threads() -> Result<(u32, bool, bool)> {
+        let (mut leader, mut shared) = (false, false);
+        // SAFETY: Both are valid out pointers.
+        let n = errno(unsafe { ffi::ckpt_cur_threads(&mut leader, &mut shared) })?;
+        Ok((n as u32, leader, shared))
     }
 
     /// Where the caller's special mapping `name` (NUL-terminated) is.

@@ -152,6 +152,32 @@ impl ThreadState {
     }
 }
 
+/// Writes the task record of a zombie: what its parent may still collect.
+pub(crate) fn write_zombie(w: &mut ImageWriter<'_>, i: &shim::TaskInfo) -> Result {
+    w.record(&Task {
+        pid: i.pid,
+        tgid: i.tgid,
+        ppid: i.ppid,
+        pgid: i.pgid,
+        sid: i.sid,
+        flags: image::TASK_LEADER | image::TASK_ZOMBIE,
+        exit_signal: i.exit_signal,
+        exit_code: i.exit_code,
+        personality: i.personality,
+        mm: 0,
+        files: 0,
+        fs: 0,
+        sighand: 0,
+        signal: 0,
+        creds: 0,
+        set_child_tid: 0,
+        clear_child_tid: 0,
+        robust_list: 0,
+        robust_list_len: 0,
+        comm: i.comm(),
+    })
+}
+
 /// Writes the resource limits of `t`'s process.
 pub(crate) fn write_rlimits(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
     w.record(&Rlimits { lim: t.rlimits()? })

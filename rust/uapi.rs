@@ -26,8 +26,11 @@ pub const CKPT_CHECKPOINT_STOP: u64 = 0;
 pub const CKPT_CHECKPOINT_RESUME: u64 = 1 << 0;
 /// Kill the target after the checkpoint.
 pub const CKPT_CHECKPOINT_KILL: u64 = 1 << 1;
+/// Checkpoint the target and all its descendants (a process tree).
+pub const CKPT_CHECKPOINT_TREE: u64 = 1 << 2;
 /// All valid checkpoint flags.
-pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL;
+pub const CKPT_CHECKPOINT_FLAGS: u64 =
+    CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE;
 
 /// `struct ckpt_version`.
 #[repr(C)]
@@ -115,8 +118,14 @@ pub struct CkptRestartArgs {
     pub stdio: [i32; 3],
     /// Must be zero.
     pub pad: u32,
+    /// The task of the image the caller becomes (its pid or tid in the image); 0: the
+    /// image's root process. Every task of a multi-task image calls the ioctl on the
+    /// same open `/dev/ckpt` file.
+    pub task: i32,
     /// Must be zero.
-    pub reserved: [u64; 4],
+    pub pad2: u32,
+    /// Must be zero.
+    pub reserved: [u64; 3],
     /// Out: why it failed.
     pub reason: [u8; CKPT_REASON_LEN],
 }

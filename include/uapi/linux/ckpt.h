@@ -33,7 +33,8 @@ struct ckpt_version {
 #define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
 #define CKPT_CHECKPOINT_RESUME	(1ULL << 0)	/* let it run on */
 #define CKPT_CHECKPOINT_KILL	(1ULL << 1)	/* SIGKILL it */
-#define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL)
+#define CKPT_CHECKPOINT_TREE	(1ULL << 2)	/* the target and all its descendants */
+#define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE)
 
 /*
  * CKPT_IOC_CHECKPOINT: like Linux-CR's sys_checkpoint(pid, fd, flags).
@@ -76,14 +77,17 @@ struct ckpt_restart_pipe {
 
 /*
  * CKPT_IOC_RESTART: like Linux-CR's sys_restart(): overlays the calling
- * task with the image read from @fd, "like exec".  The caller must be
- * single-threaded with an unshared address space, already in the image's
+ * task with task @task of the image read from @fd, "like exec".  Every
+ * task of the image (each thread, each process of a tree; zombies excepted)
+ * calls it, on the same open /dev/ckpt file: the caller must be a process
+ * (or thread) with as many threads as the image's, already in the image's
  * working directory, with its vDSO where the image had it, and must pass a
  * fresh pipe for each pipe of the image (the ckpt tool does all this).  On
  * success the ioctl does not return to the caller: it returns into the
- * restored program.  A failure found before anything was changed returns
- * -1 with errno set and @reason filled; a failure after that kills the
- * caller (SIGKILL) and is logged.
+ * restored program, once every task of the image got there.  A failure
+ * found before anything was changed returns -1 with errno set and @reason
+ * filled; a failure after that kills every task of the restart (SIGKILL)
+ * and is logged.
  */
 struct ckpt_restart_args {
 	__s32 fd;		/* in: the image */
@@ -92,7 +96,9 @@ struct ckpt_restart_args {
 	__u64 pipes;		/* in: struct ckpt_restart_pipe[npipes] */
 	__s32 stdio[3];		/* in: with INHERIT_STDIO: fds for the image's terminal fds 0-2 */
 	__u32 pad;		/* must be zero */
-	__u64 reserved[4];	/* must be zero */
+	__s32 task;		/* in: pid/tid in the image of the task to become; 0: the root */
+	__u32 pad2;		/* must be zero */
+	__u64 reserved[3];	/* must be zero */
 	char reason[240];	/* out: why it failed */
 };
 

@@ -653,6 +653,10 @@ fn maps_name_ok(c: &mut Check, img: &Img<'_>, m: &MapLine, v: &Value) -> Res<()>
                 c.bad(format!("{at}: image anon-shared, /proc name {:?}", m.name));
             }
             c.eq(&format!("{at} anon-shared is 's'"), false, private);
+            // Its memory object, with the size /proc cannot show.
+            if file_id == 0 {
+                c.bad(format!("{at}: anon-shared mapping without its object"));
+            }
         }
         "heap" | "stack" | "vdso" | "vvar" => {
             let want_ok = match backing {
@@ -677,7 +681,7 @@ fn maps_name_ok(c: &mut Check, img: &Img<'_>, m: &MapLine, v: &Value) -> Res<()>
         }
         b => c.bad(format!("{at}: unexpected backing {b:?}")),
     }
-    if !matches!(backing, "file-private" | "file-shared") && file_id != 0 {
+    if !matches!(backing, "file-private" | "file-shared" | "anon-shared") && file_id != 0 {
         c.bad(format!("{at}: {backing} mapping with file id {file_id}"));
     }
     Ok(())

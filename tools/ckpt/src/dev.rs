@@ -78,6 +78,11 @@ impl Device {
         &self.path
     }
 
+    /// The device's fd (for threads that call an ioctl on their own).
+    pub fn raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+
     fn ioctl<T: Request>(&self, arg: &mut T) -> io::Result<()> {
         // SAFETY: `T::REQUEST` is the `CKPT_IOC_*` number made for the
         // `#[repr(C)]` uapi struct `T` (it encodes `size_of::<T>()`), `arg` is
@@ -166,17 +171,9 @@ impl Device {
         flags: u64,
         pipes: &[CkptRestartPipe],
         stdio: [i32; 3],
+        task: i32,
     ) -> RestartError {
-        let mut a = CkptRestartArgs {
-            fd: image.as_raw_fd(),
-            npipes: pipes.len() as u32,
-            flags,
-            pipes: pipes.as_ptr() as u64,
-            stdio,
-            pad: 0,
-            reserved: [0; 4],
-            reason: [0; CKPT_REASON_LEN],
-        };
+        let mut a = restart_args(image, flags, pipes, stdio, task);
         let error = match self.ioctl(&mut a) {
             Err(e) => e,
             // Only a module that did not restart anything returns 0.
@@ -186,6 +183,28 @@ impl Device {
             error,
             reason: c_string(&a.reason),
         }
+    }
+}
+
+/// The arguments of `CKPT_IOC_RESTART` for task `task` of the image.
+pub fn restart_args(
+    image: BorrowedFd<'_>,
+    flags: u64,
+    pipes: &[CkptRestartPipe],
+    stdio: [i32; 3],
+    task: i32,
+) -> CkptRestartArgs {
+    CkptRestartArgs {
+        fd: image.as_raw_fd(),
+        npipes: pipes.len() as u32,
+        flags,
+        pipes: pipes.as_ptr() as u64,
+        stdio,
+        pad: 0,
+        task,
+        pad2: 0,
+        reserved: [0; 3],
+        reason: [0; CKPT_REASON_LEN],
     }
 }
 

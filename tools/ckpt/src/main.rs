@@ -49,6 +49,9 @@ enum Command {
         /// Kill the process afterwards
         #[arg(long)]
         kill: bool,
+        /// Take the process and all its descendants (threads, children, zombies)
+        #[arg(long)]
+        tree: bool,
         /// Show neither progress nor the final summary
         #[arg(short, long)]
         quiet: bool,
@@ -284,15 +287,18 @@ fn main() -> ExitCode {
             output,
             leave_running,
             kill,
+            tree,
             quiet,
         } => {
-            let flags = if *kill {
-                uapi::CKPT_CHECKPOINT_KILL
-            } else if *leave_running {
-                uapi::CKPT_CHECKPOINT_RESUME
-            } else {
-                uapi::CKPT_CHECKPOINT_STOP
-            };
+            let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
+            let flags = tree
+                | if *kill {
+                    uapi::CKPT_CHECKPOINT_KILL
+                } else if *leave_running {
+                    uapi::CKPT_CHECKPOINT_RESUME
+                } else {
+                    uapi::CKPT_CHECKPOINT_STOP
+                };
             do_checkpoint(&cli.device, *pid, output, flags, *quiet)
         }
         Command::Check { pid } => check(&cli.device, *pid),

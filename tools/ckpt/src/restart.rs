@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::dev::{self, Device};
 use crate::errno;
-use crate::image::{backing, filekind, AnyRecord, USER_ADDR_END};
+use crate::image::{backing, filekind, AnyRecord, TASK_LEADER, TASK_ZOMBIE, USER_ADDR_END};
 use crate::names;
 use crate::reader::{Item, ReadError, Reader};
 use crate::sys::{self, Fork, MoveError};
@@ -64,9 +64,38 @@ pub struct PipePlan {
     pub buffered: usize,
 }
 
+/// One process of the image, as the restarter recreates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcPlan {
+    /// Its pid (tgid).
+    pub pid: i32,
+    /// Its parent's pid.
+    pub ppid: i32,
+    /// Its process group.
+    pub pgid: i32,
+    /// Its session.
+    pub sid: i32,
+    /// The signal its parent gets when it exits.
+    pub exit_signal: i32,
+    /// The thread ids of its other threads.
+    pub threads: Vec<i32>,
+    /// For a zombie, its wait status.
+    pub zombie: Option<i32>,
+    /// Working directory.
+    pub cwd: Vec<u8>,
+    /// Root directory.
+    pub root: Vec<u8>,
+    /// `[vdso]`, `[vvar]`, `[vvar_vclock]` mappings.
+    pub specials: Vec<Special>,
+    /// Every mapping `(start, end)` but `[vsyscall]`.
+    pub vmas: Vec<(u64, u64)>,
+}
+
 /// What restarting an image takes, read from its records before the pages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
+    /// Every process, the root first, parents before their children.
+    pub procs: Vec<ProcPlan>,
     /// The process's pid (its tgid).
     pub pid: i32,
     /// Its `comm`.
@@ -92,8 +121,8 @@ pub struct Plan {
 pub enum PlanError {
     /// The image is invalid or unreadable.
     Read(ReadError),
-    /// It holds more than one task.
-    Tasks(u32),
+    /// Processes whose parent is not in the image.
+    Orphans(usize),
     /// A record it needs is missing.
     Missing(&'static str),
 }
@@ -108,9 +137,9 @@ impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Read(e) => e.fmt(f),
-            Self::Tasks(n) => write!(
+            Self::Orphans(n) => write!(
                 f,
-                "multi-threaded/multi-process images cannot be restarted yet (this one has {n} tasks)"
+                "{n} processes of the image have no parent in it (a broken tree)"
             ),
             Self::Missing(what) => write!(f, "the image has no {what} record"),
         }
@@ -119,15 +148,34 @@ impl fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
+/// A task record, as [`plan`] keeps it.
+struct TaskSeen {
+    pid: i32,
+    tgid: i32,
+    ppid: i32,
+    pgid: i32,
+    sid: i32,
+    flags: u32,
+    exit_signal: i32,
+    exit_code: i32,
+    comm: String,
+    fs: u32,
+    mm: u32,
+}
+
+/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
+type MmSeen = (u32, Vec<Special>, Vec<(u64, u64)>);
+
 /// Reads the records of an image up to its first page record and extracts
 /// what restarting it takes. The records read are verified as `ckpt show`
 /// verifies them; the pages and the rest are left to the module.
 pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut r = Reader::new(input)?;
-    let mut task = None;
+    let mut root_pid = 0;
+    let mut tasks = Vec::new();
     let mut fs = Vec::new();
-    let mut specials = Vec::new();
-    let mut vmas = Vec::new();
+    // Mappings by mm id: (specials, all).
+    let mut mms: Vec<MmSeen> = Vec::new();
     let mut pipes = Vec::new();
     let mut fifo_pipes = Vec::new();
     let mut kernel_release = String::new();
@@ -135,16 +183,28 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         let Item::Record(rec) = e.item else { continue };
         match rec {
             AnyRecord::Header(h) => {
-                if h.ntasks != 1 {
-                    return Err(PlanError::Tasks(h.ntasks));
-                }
+                root_pid = h.root_pid;
                 kernel_release = String::from_utf8_lossy(h.kernel_release).into_owned();
             }
-            AnyRecord::Task(t) => {
-                task = Some((t.tgid, String::from_utf8_lossy(t.comm).into_owned(), t.fs));
-            }
+            AnyRecord::Task(t) => tasks.push(TaskSeen {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                pgid: t.pgid,
+                sid: t.sid,
+                flags: t.flags,
+                exit_signal: t.exit_signal,
+                exit_code: t.exit_code,
+                comm: String::from_utf8_lossy(t.comm).into_owned(),
+                fs: t.fs,
+                mm: t.mm,
+            }),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
+            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new())),
             AnyRecord::Vma(v) => {
+                let Some((_, specials, vmas)) = mms.last_mut() else {
+                    continue;
+                };
                 match v.backing {
                     backing::VSYSCALL => continue,
                     backing::VDSO | backing::VVAR => {
@@ -173,19 +233,76 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             _ => {}
         }
     }
-    let (pid, comm, fs_id) = task.ok_or(PlanError::Missing("task"))?;
-    let (_, cwd, root) = fs
-        .into_iter()
-        .find(|(id, _, _)| *id == fs_id)
-        .ok_or(PlanError::Missing("fs"))?;
+    let mut procs: Vec<ProcPlan> = Vec::new();
+    for t in &tasks {
+        if t.flags & TASK_LEADER == 0 {
+            continue;
+        }
+        let zombie = t.flags & TASK_ZOMBIE != 0;
+        let (fs_id, mm) = (t.fs, t.mm);
+        let (cwd, root) = if zombie {
+            (Vec::new(), Vec::new())
+        } else {
+            let (_, cwd, root) = fs
+                .iter()
+                .find(|(id, _, _)| *id == fs_id)
+                .ok_or(PlanError::Missing("fs"))?;
+            (cwd.clone(), root.clone())
+        };
+        let (specials, vmas) = match mms.iter().find(|(id, _, _)| *id == mm) {
+            Some((_, s, v)) => (s.clone(), v.clone()),
+            // The module refuses a live task without one.
+            None => (Vec::new(), Vec::new()),
+        };
+        procs.push(ProcPlan {
+            pid: t.pid,
+            ppid: t.ppid,
+            pgid: t.pgid,
+            sid: t.sid,
+            exit_signal: t.exit_signal,
+            threads: tasks
+                .iter()
+                .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
+                .map(|u| u.pid)
+                .collect(),
+            zombie: zombie.then_some(t.exit_code),
+            cwd,
+            root,
+            specials,
+            vmas,
+        });
+    }
+    // The root first, then parents before their children.
+    let mut ordered: Vec<ProcPlan> = Vec::with_capacity(procs.len());
+    let root = procs
+        .iter()
+        .position(|p| p.pid == root_pid && p.zombie.is_none())
+        .ok_or(PlanError::Missing("root task"))?;
+    ordered.push(procs.remove(root));
+    while !procs.is_empty() {
+        let Some(i) = procs
+            .iter()
+            .position(|p| ordered.iter().any(|q| q.pid == p.ppid))
+        else {
+            return Err(PlanError::Orphans(procs.len()));
+        };
+        ordered.push(procs.remove(i));
+    }
+    let comm = tasks
+        .iter()
+        .find(|t| t.pid == root_pid)
+        .map(|t| t.comm.clone())
+        .unwrap_or_default();
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
+    let r = &ordered[0];
     Ok(Plan {
-        pid,
+        pid: r.pid,
         comm,
-        cwd,
-        root,
-        specials,
-        vmas,
+        cwd: r.cwd.clone(),
+        root: r.root.clone(),
+        specials: r.specials.clone(),
+        vmas: r.vmas.clone(),
+        procs: ordered,
         pipes,
         kernel_release,
     })
@@ -603,6 +720,10 @@ struct Ctx<'a> {
     report_pid: bool,
     /// Nobody waits: a pid namespace's init says nothing.
     detached: bool,
+    /// The pipes the root restarter created for the image's pipes (inherited by
+    /// every process it creates).
+    pipes: Vec<CkptRestartPipe>,
+    held: Vec<(io::PipeReader, io::PipeWriter)>,
 }
 
 /// A restarter's message on the status pipe: it failed.
@@ -651,8 +772,10 @@ pub fn run(o: &Options) -> Result<u8, String> {
         image: &image,
         flags: o.flags,
         status: Some(status_w),
-        report_pid: false,
+        report_pid: plan.procs.len() > 1,
         detached: o.detach,
+        pipes: Vec::new(),
+        held: Vec::new(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -660,9 +783,9 @@ pub fn run(o: &Options) -> Result<u8, String> {
         let c = spawn_restarter(&mut ctx, true)?;
         (c, c, false)
     } else {
-        ctx.report_pid = plan.pid != 1;
+        ctx.report_pid = plan.pid != 1 || plan.procs.len() > 1;
         match sys::clone3(sys::CLONE_NEWPID, None) {
-            Ok(Fork::Child) if plan.pid == 1 => restarter(&mut ctx),
+            Ok(Fork::Child) if plan.pid == 1 => restarter(&mut ctx, 0),
             Ok(Fork::Child) => init(&mut ctx),
             Ok(Fork::Parent(c)) => (c, plan.pid, plan.pid != 1),
             Err(e) => {
@@ -682,12 +805,19 @@ pub fn run(o: &Options) -> Result<u8, String> {
     let st = read_status(status_r);
     let closed = Instant::now();
     if st.failed {
-        // The restarter said why.
+        // The restarter said why. The others of a tree wait for it in the module:
+        // they go too (a pid namespace goes with its init).
+        if !init {
+            for &p in st.pids.iter().filter(|&&p| p != child) {
+                sys::kill_now(p);
+            }
+        }
+        sys::kill_now(child);
         let _ = sys::waitpid(child);
         return Ok(1);
     }
     if o.detach {
-        println!("{}", st.pid.unwrap_or(child));
+        println!("{}", st.pids.first().copied().unwrap_or(child));
         return Ok(0);
     }
     // Like a shell waiting for a command: ^C and ^\ are for the program.
@@ -754,7 +884,8 @@ fn hint_killed() {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Status {
     failed: bool,
-    pid: Option<i32>,
+    /// Pids of the restarters (as the parent sees them), the root's first.
+    pids: Vec<i32>,
 }
 
 /// Reads the status pipe until every restarter closed it.
@@ -772,7 +903,8 @@ fn parse_status(b: &[u8]) -> Status {
         match b[i] {
             MSG_FAILED => st.failed = true,
             MSG_PID if i + 4 < b.len() => {
-                st.pid = Some(i32::from_le_bytes([b[i + 1], b[i + 2], b[i + 3], b[i + 4]]));
+                st.pids
+                    .push(i32::from_le_bytes([b[i + 1], b[i + 2], b[i + 3], b[i + 4]]));
                 i += 4;
             }
             _ => {}
@@ -788,7 +920,7 @@ fn parse_status(b: &[u8]) -> Status {
 fn spawn_restarter(ctx: &mut Ctx<'_>, outside: bool) -> Result<i32, String> {
     let pid = ctx.plan.pid;
     let e = match sys::clone3(0, Some(pid)) {
-        Ok(Fork::Child) => restarter(ctx),
+        Ok(Fork::Child) => restarter(ctx, 0),
         Ok(Fork::Parent(c)) => return Ok(c),
         Err(e) => e,
     };
@@ -808,8 +940,13 @@ fn spawn_restarter(ctx: &mut Ctx<'_>, outside: bool) -> Result<i32, String> {
             ))
         }
     };
+    if ctx.plan.procs.len() > 1 {
+        return Err(format!(
+            "{why}: a process tree is restored only with its own pids (--pid-ns gives them)"
+        ));
+    }
     match sys::fork() {
-        Ok(Fork::Child) => restarter(ctx),
+        Ok(Fork::Child) => restarter(ctx, 0),
         Ok(Fork::Parent(m)) => {
             let keep = if outside { "; --pid-ns keeps it" } else { "" };
             eprintln!(
@@ -861,8 +998,8 @@ fn init(ctx: &mut Ctx<'_>) -> ! {
 
 /// The restarter: prepares itself and becomes the restored program; if
 /// that fails, says why (on standard error and to the parent) and exits 1.
-fn restarter(ctx: &mut Ctx<'_>) -> ! {
-    let msg = prepare_and_restart(ctx);
+fn restarter(ctx: &mut Ctx<'_>, idx: usize) -> ! {
+    let msg = prepare_and_restart(ctx, idx);
     eprintln!("ckpt: restart failed: {msg}");
     if let Some(mut w) = ctx.status.take() {
         let _ = w.write_all(&[MSG_FAILED]);
@@ -872,8 +1009,9 @@ fn restarter(ctx: &mut Ctx<'_>) -> ! {
 
 /// Creates the pipes, moves to the image's directories and vDSO, and asks
 /// the module to restart; returns only on failure, with the reason.
-fn prepare_and_restart(ctx: &mut Ctx<'_>) -> String {
+fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     let plan = ctx.plan;
+    let me = &plan.procs[idx];
     if ctx.report_pid {
         // /proc is the parent namespace's: /proc/self is the pid there.
         if let Some(pid) = std::fs::read_link("/proc/self")
@@ -887,30 +1025,62 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>) -> String {
             }
         }
     }
+    if idx == 0 {
+        // Every pipe of the image, made once, inherited by every process below.
+        for p in &plan.pipes {
+            let (r, w) = match io::pipe() {
+                Ok(p) => p,
+                Err(e) => return format!("cannot create a pipe: {}", errno::describe(&e)),
+            };
+            if let Err(e) = size_pipe(&w, p) {
+                return e;
+            }
+            ctx.pipes.push(CkptRestartPipe {
+                id: p.id,
+                rfd: r.as_raw_fd(),
+                wfd: w.as_raw_fd(),
+                pad: 0,
+            });
+            ctx.held.push((r, w));
+        }
+    }
+    if let Err(e) = join_groups(plan, idx) {
+        return e;
+    }
+    // Its children, each with its pid; zombies die at once, the others restore
+    // themselves.
+    for (j, c) in plan.procs.iter().enumerate() {
+        if j == 0 || c.ppid != me.pid {
+            continue;
+        }
+        match sys::clone3_signal(0, Some(c.pid), c.exit_signal) {
+            Ok(Fork::Child) => match c.zombie {
+                Some(status) => {
+                    drop(ctx.status.take());
+                    if c.pgid == c.pid {
+                        let _ = sys::setpgid(0);
+                    }
+                    sys::exit_with_status(status)
+                }
+                None => restarter(ctx, j),
+            },
+            Ok(Fork::Parent(_)) => {}
+            Err(e) => {
+                return format!(
+                    "cannot create process {} (child of {}) with its pid: {}",
+                    c.pid,
+                    me.pid,
+                    errno::describe(&e)
+                )
+            }
+        }
+    }
     // Opened now: after a chroot, /proc may not be there.
     let mut maps = match File::open("/proc/self/maps") {
         Ok(f) => f,
         Err(e) => return format!("cannot read /proc/self/maps: {}", errno::describe(&e)),
     };
-    let mut pipes = Vec::with_capacity(plan.pipes.len());
-    let mut entries = Vec::with_capacity(plan.pipes.len());
-    for p in &plan.pipes {
-        let (r, w) = match io::pipe() {
-            Ok(p) => p,
-            Err(e) => return format!("cannot create a pipe: {}", errno::describe(&e)),
-        };
-        if let Err(e) = size_pipe(&w, p) {
-            return e;
-        }
-        entries.push(CkptRestartPipe {
-            id: p.id,
-            rfd: r.as_raw_fd(),
-            wfd: w.as_raw_fd(),
-            pad: 0,
-        });
-        pipes.push((r, w));
-    }
-    let cwd = Path::new(OsStr::from_bytes(&plan.cwd));
+    let cwd = Path::new(OsStr::from_bytes(&me.cwd));
     if let Err(e) = std::env::set_current_dir(cwd) {
         return format!(
             "cannot change to the image's working directory {}: {}",
@@ -918,8 +1088,8 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>) -> String {
             errno::describe(&e)
         );
     }
-    if plan.root != b"/" {
-        let root = Path::new(OsStr::from_bytes(&plan.root));
+    if me.root != b"/" {
+        let root = Path::new(OsStr::from_bytes(&me.root));
         if let Err(e) = std::os::unix::fs::chroot(root) {
             return format!(
                 "cannot change the root directory to the image's {}: {}",
@@ -933,7 +1103,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>) -> String {
     } else {
         [-1; 3]
     };
-    if let Err(e) = sys::move_specials(&mut maps, &plan.specials, &plan.vmas) {
+    if let Err(e) = sys::move_specials(&mut maps, &me.specials, &me.vmas) {
         return match e {
             MoveError::Maps(e) => {
                 format!("cannot read /proc/self/maps: {}", errno::describe(&e))
@@ -951,12 +1121,64 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>) -> String {
             ),
         };
     }
-    // From the move on, nothing may use the vDSO: the ioctl comes at once.
+    // From the move on, nothing may use the vDSO: the threads, then the ioctl.
+    for &tid in &me.threads {
+        let args = Box::leak(Box::new(dev::restart_args(
+            ctx.image.as_fd(),
+            ctx.flags,
+            &[],
+            [-1; 3],
+            tid,
+        )));
+        let arg = (args as *mut uapi::CkptRestartArgs).cast();
+        if let Err(e) = sys::spawn_ioctl_thread(tid, ctx.dev.raw_fd(), uapi::CKPT_IOC_RESTART, arg)
+        {
+            return format!(
+                "cannot create thread {tid} of {}: {}",
+                me.pid,
+                errno::describe(&e)
+            );
+        }
+    }
     let e = ctx
         .dev
-        .restart(ctx.image.as_fd(), ctx.flags, &entries, stdio);
-    drop(pipes);
+        .restart(ctx.image.as_fd(), ctx.flags, &ctx.pipes, stdio, me.pid);
     failure(&e)
+}
+
+/// Puts the restarter of process `idx` into the image's session and process group,
+/// where the tree allows (the root's session may lie outside the image: then it
+/// stays in the caller's).
+fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
+    let me = &plan.procs[idx];
+    let inside = |pid: i32| plan.procs.iter().any(|p| p.pid == pid);
+    if me.sid == me.pid {
+        sys::setsid().map_err(|e| {
+            format!(
+                "cannot make {} a session leader: {}",
+                me.pid,
+                errno::describe(&e)
+            )
+        })?;
+    } else if me.pgid == me.pid {
+        sys::setpgid(0).map_err(|e| {
+            format!(
+                "cannot give {} its own process group: {}",
+                me.pid,
+                errno::describe(&e)
+            )
+        })?;
+    } else if inside(me.pgid) && sys::getpgrp() != me.pgid {
+        sys::setpgid(me.pgid).map_err(|e| {
+            format!(
+                "cannot put {} into process group {}: {}",
+                me.pid,
+                me.pgid,
+                errno::describe(&e)
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Gives a fresh pipe the capacity of the image's (`F_SETPIPE_SZ`); a
@@ -1004,7 +1226,7 @@ mod tests {
             parse_status(b"F"),
             Status {
                 failed: true,
-                pid: None
+                pids: vec![]
             }
         );
         let mut b = vec![MSG_PID];
@@ -1013,7 +1235,7 @@ mod tests {
             parse_status(&b),
             Status {
                 failed: false,
-                pid: Some(4242)
+                pids: vec![4242]
             }
         );
         b.push(MSG_FAILED);
@@ -1021,7 +1243,7 @@ mod tests {
             parse_status(&b),
             Status {
                 failed: true,
-                pid: Some(4242)
+                pids: vec![4242]
             }
         );
         // A pid cut short is ignored.

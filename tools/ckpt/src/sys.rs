@@ -80,11 +80,19 @@ fn forked(r: libc::c_long) -> io::Result<Fork> {
 /// `EPERM` without `CAP_CHECKPOINT_RESTORE`). Fails unless the caller is
 /// single-threaded.
 pub fn clone3(flags: u64, set_tid: Option<i32>) -> io::Result<Fork> {
+    clone3_signal(flags, set_tid, libc::SIGCHLD)
+}
+
+/// [`clone3`] with `exit_signal` sent to the parent when the child exits.
+pub fn clone3_signal(flags: u64, set_tid: Option<i32>, exit_signal: i32) -> io::Result<Fork> {
     require_single_thread()?;
+    if !(0..=64).contains(&exit_signal) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     let tid: [libc::pid_t; 1] = [set_tid.unwrap_or(0)];
     let args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: exit_signal as u64,
         set_tid: if set_tid.is_some() {
             tid.as_ptr() as u64
         } else {
@@ -139,6 +147,64 @@ pub fn waitpid(pid: i32) -> io::Result<(i32, i32)> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
+}
+
+/// `setsid(2)`.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `setpgid(0, pgid)` (0: a group of its own).
+pub fn setpgid(pgid: i32) -> io::Result<()> {
+    // SAFETY: no memory is involved.
+    if unsafe { libc::setpgid(0, pgid) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `getpgrp(2)`.
+pub fn getpgrp() -> i32 {
+    // SAFETY: no memory is involved; it cannot fail.
+    unsafe { libc::getpgrp() }
+}
+
+/// `kill(pid, SIGKILL)`, errors ignored.
+pub fn kill_now(pid: i32) {
+    if pid > 0 {
+        // SAFETY: no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Ends the process so that its parent collects wait status `status`: an
+/// exit code, or death by a signal (without a core dump).
+pub fn exit_with_status(status: i32) -> ! {
+    let sig = status & 0x7f;
+    if sig != 0 {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `no_core` is a valid rlimit; SIG_DFL installs no handler;
+        // the set is initialised by sigemptyset before use; kill(2) of
+        // itself touches no memory.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+        }
+        exit_now(128 + sig)
+    }
+    exit_now((status >> 8) & 0xff)
 }
 
 /// Ignores `sig` (`SIG_IGN`) in the calling process.
@@ -234,6 +300,85 @@ pub fn move_specials(
         if r == libc::MAP_FAILED {
             return Err(MoveError::Mremap(*m, io::Error::last_os_error()));
         }
+    }
+    Ok(())
+}
+
+/// Creates a thread of the calling process with thread id `tid` (clone3
+/// `set_tid`) whose only act is `ioctl(dev, cmd, arg)`: it never returns
+/// into Rust code, and it exits (that thread only) with the errno if the
+/// ioctl returns. For `CKPT_IOC_RESTART`, whose success returns into the
+/// restored thread. `arg` must stay valid for the life of the process.
+#[cfg(target_arch = "x86_64")]
+pub fn spawn_ioctl_thread(tid: i32, dev: i32, cmd: u32, arg: *mut libc::c_void) -> io::Result<()> {
+    const STACK: usize = 64 * 1024;
+    // SAFETY: a fresh anonymous mapping; no memory of ours is affected.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let tids: &'static mut [libc::pid_t; 1] = Box::leak(Box::new([tid]));
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM) as u64,
+        stack: stack as u64,
+        stack_size: STACK as u64,
+        set_tid: tids.as_ptr() as u64,
+        set_tid_size: 1,
+        ..Default::default()
+    };
+    let ret: i64;
+    // SAFETY: clone3 with CLONE_VM|CLONE_THREAD and a stack of its own. The
+    // parent side returns normally (a syscall clobbers only rax, rcx and
+    // r11). The child side runs only the instructions below, from
+    // registers: it touches no memory of ours but `arg` (valid for the
+    // life of the process), and never returns into Rust; if the ioctl
+    // returns, it ends the thread with exit(2).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov eax, {sys_ioctl}",
+            "mov rdi, r12",
+            "mov rsi, r13",
+            "mov rdx, r14",
+            "syscall",
+            "mov rdi, rax",
+            "neg rdi",
+            "mov eax, {sys_exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            sys_ioctl = const libc::SYS_ioctl,
+            sys_exit = const libc::SYS_exit,
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") i64::from(dev),
+            in("r13") u64::from(cmd),
+            in("r14") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    if ret < 0 {
+        // SAFETY: the mapping made above, unused.
+        unsafe { libc::munmap(stack, STACK) };
+        return Err(io::Error::from_raw_os_error(-ret as i32));
     }
     Ok(())
 }

@@ -92,14 +92,13 @@ fn plan_stops_at_the_pages() {
 }
 
 #[test]
-fn multi_task_images_are_refused() {
-    let e = plan(sample::full().as_slice()).unwrap_err();
-    assert!(matches!(e, PlanError::Tasks(2)), "{e:?}");
-    assert!(
-        e.to_string()
-            .contains("multi-threaded/multi-process images cannot be restarted yet"),
-        "{e}"
-    );
+fn threads_are_planned_with_their_process() {
+    let p = plan(sample::full().as_slice()).expect("plan");
+    assert_eq!(p.procs.len(), 1);
+    assert_eq!(p.procs[0].pid, sample::ROOT_PID);
+    assert_eq!(p.procs[0].threads, vec![sample::ROOT_PID + 1]);
+    assert_eq!(p.procs[0].zombie, None);
+    assert_eq!(p.procs[0].cwd, p.cwd);
 }
 
 #[test]
@@ -244,23 +243,6 @@ fn cli_refusals() {
         stderr(&o)
     );
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
-
-    // Refused before the device is even opened.
-    let p = tmp("full.ckpt");
-    std::fs::write(&p, sample::full()).unwrap();
-    let o = ckpt(&[
-        "--device",
-        "/nonexistent/ckpt-device",
-        "restart",
-        p.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let want = format!(
-        "ckpt: {}: multi-threaded/multi-process images cannot be restarted yet \
-         (this one has 2 tasks)\n",
-        p.display()
-    );
-    assert_eq!(stderr(&o), want);
 
     let p = tmp("small-cli.ckpt");
     std::fs::write(&p, sample::small()).unwrap();

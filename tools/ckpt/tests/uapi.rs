@@ -60,6 +60,7 @@ fn entries() -> Vec<Entry> {
             CKPT_CHECKPOINT_STOP,
             CKPT_CHECKPOINT_RESUME,
             CKPT_CHECKPOINT_KILL,
+            CKPT_CHECKPOINT_TREE,
             CKPT_CHECKPOINT_FLAGS,
             CKPT_RESTART_IGNORE_CHANGED,
             CKPT_RESTART_INHERIT_STDIO,
@@ -93,7 +94,7 @@ fn entries() -> Vec<Entry> {
         v,
         "ckpt_restart_args",
         CkptRestartArgs,
-        [fd, npipes, flags, pipes, stdio, pad, reserved, reason]
+        [fd, npipes, flags, pipes, stdio, pad, task, pad2, reserved, reason]
     );
     v
 }

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A restart session: every task that restores itself from one image, together.
+//!
+//! `ckpt restart` creates the image's processes and threads (with their pids, parents,
+//! groups and sessions) and each of them calls `CKPT_IOC_RESTART` on the same open
+//! `/dev/ckpt` file, naming the task of the image it becomes. They meet in one
+//! [`Session`], kept by that open file:
+//!
+//! - objects the image shares between processes are made once and handed to all:
+//!   a file opened once and inherited (one open file, one offset), shared anonymous
+//!   memory, the refill of a pipe;
+//! - nobody returns to user mode until every task of the image has restored itself
+//!   (the last step before the registers); if one fails, all of them die: a tree is
+//!   never left half-restored.
+
+use crate::shim::{self, FileRef, Gate};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// How long the tasks of one restart wait for each other.
+const MEET_TIMEOUT_MS: u32 = 60_000;
+
+/// What the tasks of a session share; see the module documentation.
+#[pin_data]
+pub(crate) struct Session {
+    /// Identifies the image (its header's check and time).
+    key: u64,
+    /// Tasks of the image that restore themselves (its live tasks).
+    expected: u32,
+    #[pin]
+    state: Mutex<State>,
+    gate: Gate,
+}
+
+struct State {
+    arrived: u32,
+    done: u32,
+    failed: bool,
+    /// Files of the image, by object id, opened by the first task that needed them.
+    files: KVec<(u32, FileRef)>,
+    /// Pipes (by image id) whose buffered bytes were put back.
+    filled: KVec<u32>,
+    /// Processes (image pids) whose leader rebuilt what the threads share.
+    ready: KVec<i32>,
+}
+
+impl Session {
+    /// A session for an image identified by `key` with `expected` live tasks.
+    pub(crate) fn new(key: u64, expected: u32) -> Result<Arc<Self>> {
+        let gate = Gate::new()?;
+        Arc::pin_init(
+            pin_init!(Session {
+                key,
+                expected,
+                state <- new_mutex!(
+                    State {
+                        arrived: 0,
+                        done: 0,
+                        failed: false,
+                        files: KVec::new(),
+                        filled: KVec::new(),
+                        ready: KVec::new(),
+                    },
+                    "ckpt::Session::state"
+                ),
+                gate,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Whether another task of the same restart may still join.
+    pub(crate) fn accepting(&self) -> bool {
+        let s = self.state.lock();
+        !s.failed && s.arrived < self.expected
+    }
+
+    /// Whether the session restores the image identified by `key`.
+    pub(crate) fn restores(&self, key: u64, expected: u32) -> bool {
+        self.key == key && self.expected == expected
+    }
+
+    /// Counts the caller in; `EBUSY` if every task of the image already came.
+    pub(crate) fn join(&self) -> Result {
+        let mut s = self.state.lock();
+        if s.failed {
+            return Err(EINTR);
+        }
+        if s.arrived >= self.expected {
+            return Err(EBUSY);
+        }
+        s.arrived += 1;
+        Ok(())
+    }
+
+    /// Marks the session failed: every task of it dies instead of returning.
+    pub(crate) fn fail(&self) {
+        self.state.lock().failed = true;
+        self.gate.bump();
+    }
+
+    /// Whether a task of the session failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.state.lock().failed
+    }
+
+    /// The file with image id `id`: the one another task opened, or the one `open`
+    /// opens now (and shares).
+    pub(crate) fn file(&self, id: u32, open: impl FnOnce() -> Result<FileRef>) -> Result<FileRef> {
+        let mut s = self.state.lock();
+        if let Some((_, f)) = s.files.iter().find(|(i, _)| *i == id) {
+            return Ok(f.clone());
+        }
+        let f = open()?;
+        s.files.push((id, f.clone()), GFP_KERNEL)?;
+        Ok(f)
+    }
+
+    /// The shared anonymous memory object with image id `id` and `size` bytes.
+    pub(crate) fn shmem(&self, id: u32, size: u64) -> Result<FileRef> {
+        self.file(id, || shim::shmem_new(size))
+    }
+
+    /// Whether the caller is the first to ask for pipe `id` (and so refills it).
+    pub(crate) fn first_fill(&self, id: u32) -> Result<bool> {
+        let mut s = self.state.lock();
+        if s.filled.contains(&id) {
+            return Ok(false);
+        }
+        s.filled.push(id, GFP_KERNEL)?;
+        Ok(true)
+    }
+
+    /// The leader of process `pid` (of the image) rebuilt its address space, files and
+    /// signal handlers: its threads may go on.
+    pub(crate) fn process_ready(&self, pid: i32) -> Result {
+        self.state.lock().ready.push(pid, GFP_KERNEL)?;
+        self.gate.bump();
+        Ok(())
+    }
+
+    /// Waits until the leader of process `pid` is ready (see [`Session::process_ready`]).
+    pub(crate) fn wait_process(&self, pid: i32) -> Result {
+        self.wait_until(|s| s.ready.contains(&pid))
+    }
+
+    /// Waits until `cond` holds of the state; `Err` if the session failed, or the wait
+    /// timed out or was killed (then the session is failed).
+    fn wait_until(&self, cond: impl Fn(&State) -> bool) -> Result {
+        loop {
+            let seen = {
+                let s = self.state.lock();
+                if s.failed {
+                    return Err(EINTR);
+                }
+                if cond(&s) {
+                    return Ok(());
+                }
+                self.gate.gen()
+            };
+            if let Err(e) = self.gate.wait(seen, MEET_TIMEOUT_MS) {
+                if e == ETIMEDOUT {
+                    pr_info!(
+                        "restart: {} of {} tasks restored themselves within {} s; giving up\n",
+                        self.state.lock().done,
+                        self.expected,
+                        MEET_TIMEOUT_MS / 1000
+                    );
+                }
+                self.fail();
+                return Err(e);
+            }
+        }
+    }
+
+    /// The caller restored itself: waits until all did (`Ok`), or one failed or the
+    /// wait timed out or was killed (`Err`, and the session is failed).
+    pub(crate) fn done_and_wait(&self) -> Result {
+        {
+            let mut s = self.state.lock();
+            s.done += 1;
+        }
+        self.gate.bump();
+        self.wait_until(|s| s.done >= self.expected)
+    }
+}
