@@ -237,16 +237,18 @@ pub(crate) fn restart(
         first_pages,
         why,
     );
-    let what = if plan.leader() { "process" } else { "thread" };
     match r {
         Ok(ax) => {
             core::mem::forget(part);
-            pr_info!(
-                "restarted {what} {} ({}) from image of {}\n",
-                shim::current_pid(),
-                core::str::from_utf8(plan.task.comm).unwrap_or("?"),
-                plan.task.pid
-            );
+            if plan.leader() {
+                pr_info!(
+                    "restarted process {} ({}, {} threads) from image of {}\n",
+                    shim::current_pid(),
+                    core::str::from_utf8(plan.task.comm).unwrap_or("?"),
+                    plan.nthreads,
+                    plan.task.pid
+                );
+            }
             Ok(ax as isize)
         }
         Err(Failed::Before(e)) => Err(e),

@@ -81,6 +81,8 @@ pub struct ProcPlan {
     pub threads: Vec<i32>,
     /// For a zombie, its wait status.
     pub zombie: Option<i32>,
+    /// Its `comm`.
+    pub comm: String,
     /// Working directory.
     pub cwd: Vec<u8>,
     /// Root directory.
@@ -266,6 +268,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .map(|u| u.pid)
                 .collect(),
             zombie: zombie.then_some(t.exit_code),
+            comm: t.comm.clone(),
             cwd,
             root,
             specials,
@@ -1060,6 +1063,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                     if c.pgid == c.pid {
                         let _ = sys::setpgid(0);
                     }
+                    sys::set_comm(&c.comm);
                     sys::exit_with_status(status)
                 }
                 None => restarter(ctx, j),

@@ -173,6 +173,16 @@ pub fn getpgrp() -> i32 {
     unsafe { libc::getpgrp() }
 }
 
+/// Sets the calling thread's `comm` (`PR_SET_NAME`; at most 15 bytes), errors
+/// ignored.
+pub fn set_comm(name: &str) {
+    let mut c = [0u8; 16];
+    let n = name.len().min(15);
+    c[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: `c` is a NUL-terminated buffer of 16 bytes, as PR_SET_NAME reads.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr()) };
+}
+
 /// `kill(pid, SIGKILL)`, errors ignored.
 pub fn kill_now(pid: i32) {
     if pid > 0 {

@@ -139,7 +139,7 @@ for x in $p $a $b $g $z; do
 done
 tree_runs() { runs "$p" tree && runs "$a" tree && runs "$b" tree && runs "$g" tree; }
 gated $up tree_same_pids tree_runs
-zombie() { [ "$(state_of "$z")" = Z ]; }
+zombie() { [ "$(state_of "$z")" = Z ] && [ "$(cat "/proc/$z/comm" 2>/dev/null)" = tree ]; }
 gated $up tree_zombie_restored zombie
 # ppid pgrp session: A, B and Z under P, G under A, B alone in its group,
 # all in P's session (P's own parent is whoever restarted it).
