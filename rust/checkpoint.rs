@@ -444,9 +444,19 @@ fn write_image(
         task::write_zombie(&mut w, info)?;
     }
     // Pages last: a restarter validates everything else before it changes anything.
+    // Address spaces and memfd contents, in id order.
     let mut shm = KVec::new();
+    let mut memfds = core::mem::take(&mut objs.memfds);
+    memfds.sort_unstable_by_key(|m| m.0);
+    let mut next_memfd = memfds.iter().peekable();
     for m in mms.iter() {
+        while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
+            mm::write_memfd_pages(&mut w, *id, f, *size)?;
+        }
         m.write_pages(&mut w, &mut shm)?;
+    }
+    for (id, f, size) in next_memfd {
+        mm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
     w.finish()
 }

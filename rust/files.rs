@@ -9,6 +9,9 @@ use crate::shim::{fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
+/// `TMPFS_MAGIC`.
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+
 /// Character devices that carry no state worth saving: `/dev/null`, `zero`, `full`,
 /// `random`, `urandom`.
 fn is_stateless_chardev(rdev: u32) -> bool {
@@ -40,7 +43,19 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
             why,
             "file outside the filesystem tree (pidfd, namespace file, ...)",
         )),
-        fk::REG if path.starts_with(b"/memfd:") => Err(refuse(why, "memfd")),
+        // d_path shows "/memfd:NAME (deleted)" (simple_dname); the dentry is not
+        // "unlinked": it never had a name in a directory.
+        fk::REG
+            if path.starts_with(b"/memfd:")
+                && fi.fs_magic == TMPFS_MAGIC
+                && fi.size < image::USER_ADDR_END =>
+        {
+            Ok(filekind::MEMFD)
+        }
+        fk::REG if path.starts_with(b"/memfd:") => Err(why.set(
+            eopnotsupp(),
+            format_args!("{what}: memfd {p} (hugetlbfs or too large) is not supported",),
+        )),
         fk::REG if path.starts_with(b"/SYSV") => Err(refuse(why, "SysV shared memory")),
         fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),
         fk::REG => Ok(filekind::REG),
@@ -106,7 +121,7 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (fi, n) = f.info(&mut path)?;
     match file_kind(&fi, &path[..n], What::Mapping(addr), why)? {
-        filekind::REG | filekind::CHR => Ok(()),
+        filekind::REG | filekind::CHR | filekind::MEMFD => Ok(()),
         _ => Err(why.set(
             eopnotsupp(),
             format_args!(
@@ -292,10 +307,18 @@ fn define_file(
         pos: fi.pos,
         size: fi.size,
         mtime_ns: fi.mtime_ns,
-        rdev: fi.rdev,
+        rdev: if kind == filekind::MEMFD {
+            fi.seals
+        } else {
+            fi.rdev
+        },
         pipe,
         path: &path[..n],
     })?;
+    if kind == filekind::MEMFD {
+        // Its contents go with the pages, at the end.
+        objs.memfds.push((id, f.clone(), fi.size), GFP_KERNEL)?;
+    }
     Ok(id)
 }
 

@@ -1349,8 +1349,13 @@ pub mod filekind {
     /// fork): only ever referenced by `vma` records; `size` is its size in
     /// bytes, `path` is empty. Since format 1.1.
     pub const SHMEM: u8 = 7;
+    /// A memfd (`memfd_create`): `path` is `/memfd:NAME (deleted)` as
+    /// `d_path` shows it, `size` its size, `rdev` its seals (`F_SEAL_*`); its
+    /// contents are in [`super::Pages`] records naming the file's id, page
+    /// "addresses" being offsets in the file. Since format 1.1.
+    pub const MEMFD: u8 = 8;
     /// Largest defined value.
-    pub const MAX: u8 = 7;
+    pub const MAX: u8 = 8;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -1362,6 +1367,7 @@ pub mod filekind {
             PIPE => "pipe",
             TTY => "tty",
             SHMEM => "shmem",
+            MEMFD => "memfd",
             _ => "unknown",
         }
     }
@@ -1431,6 +1437,11 @@ impl<'a> Record<'a> for FileRec<'a> {
         check(
             f.kind != filekind::SHMEM || (f.size > 0 && f.size % PAGE_SIZE as u64 == 0),
             "file: bad shared memory size",
+        )?;
+        check(
+            f.kind != filekind::MEMFD
+                || (f.path.starts_with(b"/memfd:") && f.size <= USER_ADDR_END),
+            "file: bad memfd",
         )?;
         Ok(f)
     }

@@ -294,3 +294,52 @@ impl PageBatch {
         res
     }
 }
+
+/// Writes the contents of memfd `id` (`file`, `size` bytes): its pages that are not
+/// all zeros, each named by its offset in the file.
+pub(crate) fn write_memfd_pages(
+    w: &mut ImageWriter<'_>,
+    id: u32,
+    file: &FileRef,
+    size: u64,
+) -> Result {
+    let mut chunk = KVVec::from_elem(0u8, BATCH * image::PAGE_SIZE, GFP_KERNEL)?;
+    let mut data = KVVec::with_capacity(BATCH * image::PAGE_SIZE, GFP_KERNEL)?;
+    let mut addrs = KVec::with_capacity(BATCH * 8, GFP_KERNEL)?;
+    let mut off = 0u64;
+    while off < size {
+        let mut pos = off as i64;
+        let got = file.read_at(&mut chunk, &mut pos)?;
+        if got == 0 {
+            break;
+        }
+        data.clear();
+        addrs.clear();
+        for (i, page) in chunk[..got].chunks(image::PAGE_SIZE).enumerate() {
+            if page.iter().all(|&b| b == 0) {
+                continue;
+            }
+            data.extend_from_slice(page, GFP_KERNEL)?;
+            // A short last page is padded with zeros.
+            for _ in page.len()..image::PAGE_SIZE {
+                data.push(0, GFP_KERNEL)?;
+            }
+            addrs.extend_from_slice(
+                &(off + (i * image::PAGE_SIZE) as u64).to_le_bytes(),
+                GFP_KERNEL,
+            )?;
+        }
+        if !addrs.is_empty() {
+            w.record(&image::Pages {
+                mm: id,
+                addrs: &addrs,
+                data: &data,
+            })?;
+        }
+        off += got as u64;
+        if shim::fatal_signal_pending() {
+            return Err(EINTR);
+        }
+    }
+    Ok(())
+}

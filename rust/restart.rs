@@ -225,7 +225,7 @@ pub(crate) fn restart(
     let plan = plan(&meta, args.task, why)?;
 
     // Meet the other tasks of this restart; from here on a failure fails them all.
-    let sess = join(slot, key, plan.live, why)?;
+    let sess = join(slot, key, plan.live, plan.task.tgid, why)?;
     let part = Part { sess: &sess };
     let r = restore(
         &plan,
@@ -285,7 +285,13 @@ enum Failed {
     After(Error),
 }
 
-fn join(slot: &SessionSlot, key: u64, live: u32, why: &mut Reason) -> Result<Arc<Session>> {
+fn join(
+    slot: &SessionSlot,
+    key: u64,
+    live: u32,
+    pid: i32,
+    why: &mut Reason,
+) -> Result<Arc<Session>> {
     let mut s = slot.lock();
     if let Some(cur) = s.as_ref() {
         if cur.accepting() {
@@ -296,12 +302,12 @@ fn join(slot: &SessionSlot, key: u64, live: u32, why: &mut Reason) -> Result<Arc
                     format_args!("another image is being restarted through this open file"),
                 ));
             }
-            cur.join()?;
+            cur.join(pid)?;
             return Ok(cur.clone());
         }
     }
     let new = Session::new(key, live)?;
-    new.join()?;
+    new.join(pid)?;
     *s = Some(new.clone());
     Ok(new)
 }
@@ -322,9 +328,9 @@ fn restore(
     if plan.leader() {
         // Phase 2: open what the process refers to.
         let opened = open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
-        if sess.failed() {
-            return Err(Failed::Before(EINTR));
-        }
+        // Its threads must be off the restarter's code before its memory goes.
+        sess.wait_threads(plan.task.tgid, plan.nthreads)
+            .map_err(Failed::Before)?;
         // Phase 3: the point of no return.
         overlay(plan, sess, &opened, rd, buf, first_pages, why).map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
@@ -523,7 +529,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             (_, None) => v.backing != backing::FILE_PRIVATE && v.backing != backing::FILE_SHARED,
             (backing::ANON_SHARED, Some(k)) => k == Some(filekind::SHMEM),
             (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => {
-                k == Some(filekind::REG) || k == Some(filekind::CHR)
+                k == Some(filekind::REG) || k == Some(filekind::CHR) || k == Some(filekind::MEMFD)
             }
             _ => false,
         };
@@ -732,6 +738,8 @@ fn creds_of(c: &image::Creds<'_>) -> Result<(CredsRaw, KVec<u32>)> {
 /// Files opened for the image, by object id.
 struct Opened {
     files: KVec<(u32, FileRef)>,
+    /// Memfds this process created (id, size, seals): it fills and seals them.
+    memfds: KVec<(u32, u64, u32)>,
 }
 
 impl Opened {
@@ -780,6 +788,19 @@ fn open_one(
             FileRef::fd(fd)
                 .map_err(|e| refuse(why, e, format_args!("stdio fd {fd} is not open")))?
         }
+        filekind::MEMFD => {
+            // "/memfd:NAME (deleted)" -> NAME
+            let name = f.path.strip_prefix(b"/memfd:").unwrap_or(f.path);
+            let name = name.strip_suffix(b" (deleted)").unwrap_or(name);
+            let name = path_z(name)?;
+            let name = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
+            let file = shim::memfd_new(name, f.size, f.mode)
+                .map_err(|e| refuse(why, e, format_args!("cannot create {}", show(f.path))))?;
+            file.set_flags(f.flags);
+            file.seek(f.pos)
+                .map_err(|e| refuse(why, e, format_args!("cannot seek {}", show(f.path))))?;
+            file
+        }
         _ => {
             let path = path_z(f.path)?;
             let flags = if f.kind == filekind::FIFO {
@@ -824,12 +845,22 @@ fn open_files(
     pipes: &[CkptRestartPipe],
     why: &mut Reason,
 ) -> Result<Opened> {
-    let mut out = Opened { files: KVec::new() };
+    let mut out = Opened {
+        files: KVec::new(),
+        memfds: KVec::new(),
+    };
     for f in p.files.iter() {
         if f.kind == filekind::SHMEM {
             continue;
         }
-        let file = sess.file(f.id, || open_one(p, f, args, pipes, why))?;
+        let mut made = false;
+        let file = sess.file(f.id, || {
+            made = true;
+            open_one(p, f, args, pipes, why)
+        })?;
+        if made && f.kind == filekind::MEMFD {
+            out.memfds.push((f.id, f.size, f.rdev), GFP_KERNEL)?;
+        }
         out.files.push((f.id, file), GFP_KERNEL)?;
     }
     // Buffered pipe bytes go back: into the restarter's fresh pipe for an anonymous
@@ -954,6 +985,21 @@ fn overlay(
     loop {
         let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
         if let AnyRecord::Pages(pg) = &r {
+            if let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) {
+                // Contents of a memfd this process made.
+                let file = opened.get(pg.mm).ok_or(EINVAL)?;
+                for i in 0..pg.count() {
+                    let off = pg.addr(i);
+                    if off >= size {
+                        return Err(
+                            why.set(EINVAL, format_args!("memfd page {off:#x} past its end"))
+                        );
+                    }
+                    let n = (size - off).min(image::PAGE_SIZE as u64) as usize;
+                    file.write_at(&pg.page(i)[..n], off as i64)
+                        .map_err(|e| why.set(e, format_args!("cannot fill a memfd")))?;
+                }
+            }
             // Another process's pages: checked, not applied.
             let count = if pg.mm == p.mm.id { pg.count() } else { 0 };
             for i in 0..count {
@@ -997,6 +1043,9 @@ fn overlay(
     rd.account
         .finish()
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+    for &(id, _, seals) in opened.memfds.iter() {
+        opened.get(id).ok_or(EINVAL)?.seal(seals)?;
+    }
 
     // File descriptors at their numbers.
     cur::close_fds();

@@ -34,6 +34,8 @@ pub(crate) struct Session {
 
 struct State {
     arrived: u32,
+    /// The process (image pid) of each task that arrived.
+    arrivals: KVec<i32>,
     done: u32,
     failed: bool,
     /// Files of the image, by object id, opened by the first task that needed them.
@@ -55,6 +57,7 @@ impl Session {
                 state <- new_mutex!(
                     State {
                         arrived: 0,
+                        arrivals: KVec::new(),
                         done: 0,
                         failed: false,
                         files: KVec::new(),
@@ -80,17 +83,29 @@ impl Session {
         self.key == key && self.expected == expected
     }
 
-    /// Counts the caller in; `EBUSY` if every task of the image already came.
-    pub(crate) fn join(&self) -> Result {
-        let mut s = self.state.lock();
-        if s.failed {
-            return Err(EINTR);
+    /// Counts the caller, a task of process `pid` of the image, in; `EBUSY` if every
+    /// task of the image already came.
+    pub(crate) fn join(&self, pid: i32) -> Result {
+        {
+            let mut s = self.state.lock();
+            if s.failed {
+                return Err(EINTR);
+            }
+            if s.arrived >= self.expected {
+                return Err(EBUSY);
+            }
+            s.arrivals.push(pid, GFP_KERNEL)?;
+            s.arrived += 1;
         }
-        if s.arrived >= self.expected {
-            return Err(EBUSY);
-        }
-        s.arrived += 1;
+        self.gate.bump();
         Ok(())
+    }
+
+    /// Waits until all `n` tasks of process `pid` are in the kernel: before its
+    /// leader replaces the address space, under threads that may still be running
+    /// the restarter's code on their way to the ioctl.
+    pub(crate) fn wait_threads(&self, pid: i32, n: u32) -> Result {
+        self.wait_until(|s| s.arrivals.iter().filter(|&&p| p == pid).count() >= n as usize)
     }
 
     /// Marks the session failed: every task of it dies instead of returning.

@@ -960,6 +960,8 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 	else
 		fi->kind = CKPT_FK_OTHER;
 	fi->refs = min_t(long, file_count(f), U32_MAX);
+	if (shmem_file(f))
+		fi->seals = SHMEM_I(inode)->seals;
 	pipe = file_pipe(f);
 	if (pipe) {
 		fi->pipe_key = (u64)(unsigned long)pipe;
@@ -1873,4 +1875,71 @@ struct file *ckpt_file_get(struct file *f)
 struct task_struct *ckpt_task_get(struct task_struct *t)
 {
 	return get_task_struct(t);
+}
+
+/*
+ * A memfd as memfd_create("NAME", MFD_ALLOW_SEALING) makes one (a shmem file
+ * named "memfd:NAME"), of @size bytes (sparse) and mode @mode; sealing stays
+ * open until ckpt_memfd_seal().  (memfd_alloc_file is not exported.)
+ */
+struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
+{
+	struct file *f;
+	char *full;
+	int ret;
+
+	if (size > MAX_LFS_FILESIZE) {
+		*err = -EFBIG;
+		return NULL;
+	}
+	full = kasprintf(GFP_KERNEL, "memfd:%s", name);
+	if (!full) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	f = shmem_file_setup(full, 0, mk_vma_flags(VMA_NORESERVE_BIT));
+	kfree(full);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	f->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	f->f_flags |= O_LARGEFILE;
+	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
+	SHMEM_I(file_inode(f))->seals = 0;
+	if (size) {
+		ret = vfs_truncate(&f->f_path, size);
+		if (ret) {
+			fput(f);
+			*err = ret;
+			return NULL;
+		}
+	}
+	return f;
+}
+
+int ckpt_memfd_seal(struct file *f, u32 seals)
+{
+	if (!shmem_file(f))
+		return -EINVAL;
+	SHMEM_I(file_inode(f))->seals = seals;
+	return 0;
+}
+
+/* Writes all of @buf at @pos (not the file position). */
+ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		loff_t p = pos + done;
+		ssize_t n = kernel_write(f, buf + done, len - done, &p);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		done += n;
+	}
+	return done;
 }

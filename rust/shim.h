@@ -163,6 +163,8 @@ struct ckpt_file_info {
 	u32 unlinked;		/* the path no longer names it */
 	u32 refs;		/* references to the open file (file_count) */
 	u32 pipe_opens;		/* open files on the pipe (readers + writers) */
+	u32 seals;		/* memfd seals (F_SEAL_*) */
+	u32 pad;
 };
 
 struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
@@ -185,6 +187,9 @@ int ckpt_cur_threads(bool *leader, bool *shared);
 struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
+struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
+int ckpt_memfd_seal(struct file *f, u32 seals);
+ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);
 
 /* ---- output ----------------------------------------------------------- */
 

@@ -164,6 +164,8 @@ pub(crate) struct FileInfo {
     pub(crate) unlinked: u32,
     pub(crate) refs: u32,
     pub(crate) pipe_opens: u32,
+    pub(crate) seals: u32,
+    pub(crate) pad: u32,
 }
 
 /// `struct ckpt_layout`.
@@ -208,6 +210,19 @@ mod ffi {
         pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_get(f: *mut c_void) -> *mut c_void;
         pub(super) fn ckpt_task_get(t: *mut c_void) -> *mut c_void;
+        pub(super) fn ckpt_memfd_new(
+            name: *const u8,
+            size: u64,
+            mode: u32,
+            err: *mut i32,
+        ) -> *mut c_void;
+        pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
+        pub(super) fn ckpt_file_pwrite(
+            f: *mut c_void,
+            buf: *const u8,
+            len: usize,
+            pos: i64,
+        ) -> isize;
         pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
         pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
@@ -782,6 +797,22 @@ impl Clone for FileRef {
 }
 
 impl FileRef {
+    /// Sets the seals of a shmem file (a memfd).
+    pub(crate) fn seal(&self, seals: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_memfd_seal(self.0.as_ptr(), seals) }).map(|_| ())
+    }
+
+    /// Writes all of `buf` at `pos` (not at the file position).
+    pub(crate) fn write_at(&self, buf: &[u8], pos: i64) -> Result {
+        // SAFETY: The file is valid; `buf` is readable for its length.
+        let n = unsafe { ffi::ckpt_file_pwrite(self.0.as_ptr(), buf.as_ptr(), buf.len(), pos) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(())
+    }
+
     /// The caller's `fd`.
     pub(crate) fn fd(fd: i32) -> Result<Self> {
         // SAFETY: No preconditions; a non-null result carries a reference.
@@ -1079,6 +1110,18 @@ pub(crate) fn shmem_new(size: u64) -> Result<FileRef> {
     // SAFETY: `err` is a valid out pointer.
     let f = unsafe { ffi::ckpt_shmem_new(size, &mut err) };
     // The shim returns a new reference, which `FileRef` owns.
+    NonNull::new(f)
+        .map(FileRef)
+        .ok_or_else(|| Error::from_errno(err))
+}
+
+/// A new memfd named `name` (NUL-terminated, without the `memfd:` prefix) of `size`
+/// bytes and mode `mode`, open for sealing until [`FileRef::seal`].
+pub(crate) fn memfd_new(name: &CStr, size: u64, mode: u32) -> Result<FileRef> {
+    let mut err = 0;
+    // SAFETY: `name` is NUL-terminated; `err` is a valid out pointer.
+    let f = unsafe { ffi::ckpt_memfd_new(name.as_ptr().cast(), size, mode, &mut err) };
+    // A non-null result carries a reference, which `FileRef` owns.
     NonNull::new(f)
         .map(FileRef)
         .ok_or_else(|| Error::from_errno(err))

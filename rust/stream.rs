@@ -184,6 +184,8 @@ impl<'a> ImageWriter<'a> {
 pub(crate) struct ObjMap {
     map: RBTree<u64, u32>,
     next: u32,
+    /// The memfds defined (id, file, size), whose contents follow the pages.
+    pub(crate) memfds: KVec<(u32, FileRef, u64)>,
 }
 
 impl ObjMap {
@@ -192,6 +194,7 @@ impl ObjMap {
         Self {
             map: RBTree::new(),
             next: 1,
+            memfds: KVec::new(),
         }
     }
 

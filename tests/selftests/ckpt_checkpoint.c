@@ -324,17 +324,6 @@ TEST_F(ck, target_killed_midway)
 }
 
 /* Children holding one thing each that a checkpoint must refuse, not lose. */
-static void memfd_child(int ready, void *arg)
-{
-	int fd = memfd_create("ckpt-test", 0);
-
-	if (fd < 0 || ftruncate(fd, 4096))
-		_exit(3);
-	say_ready(ready);
-	for (;;)
-		pause();
-}
-
 static void pidfd_child(int ready, void *arg)
 {
 	if (syscall(SYS_pidfd_open, getpid(), 0) < 0)
@@ -374,7 +363,6 @@ TEST_F(ck, refused_not_lost)
 		void (*fn)(int, void *);
 		const char *word;
 	} cases[] = {
-		{ memfd_child, "memfd" },
 		{ pidfd_child, "outside the filesystem tree" },
 		{ posix_timer_child, "POSIX timers" },
 		{ sysv_shm_child, "SysV shared memory" },

@@ -356,9 +356,14 @@ impl<'w, W: Write> Text<'w, W> {
             }
             AnyRecord::Pages(p) => {
                 let n = p.count();
+                let of = match self.files.get(&p.mm) {
+                    // A memfd's contents: "addresses" are offsets in it.
+                    Some(_) => "contents of memfd",
+                    None => "pages of mm",
+                };
                 write!(
                     o,
-                    "pages of mm #{}: {n} page{} ({}), {:#x}-{:#x}",
+                    "{of} #{}: {n} page{} ({}), {:#x}-{:#x}",
                     p.mm,
                     if n == 1 { "" } else { "s" },
                     names::size((n * PAGE_SIZE) as u64),
@@ -405,6 +410,8 @@ impl<'w, W: Write> Text<'w, W> {
                         write!(o, " rdev {}:{}", f.rdev >> 20, f.rdev & 0xf_ffff)?
                     }
                     filekind::FIFO => write!(o, " pipe #{}", f.pipe)?,
+                    filekind::SHMEM => write!(o, " size {}", f.size)?,
+                    filekind::MEMFD => write!(o, " size {} seals {:#x}", f.size, f.rdev)?,
                     _ => {}
                 }
                 writeln!(o)?;
