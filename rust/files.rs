@@ -132,15 +132,17 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
     }
 }
 
-/// Refuses a shared anonymous mapping the image cannot describe faithfully (SysV shared
-/// memory would come back detached from its segment).
+/// Refuses a shared anonymous mapping the image cannot describe faithfully.
 pub(crate) fn precheck_shared_anon(f: &FileRef, addr: u64, why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-    let (_, n) = f.info(&mut path)?;
-    if path[..n].starts_with(b"/SYSV") {
+    let (fi, n) = f.info(&mut path)?;
+    if path[..n].starts_with(b"/SYSV") && (n < 13 || fi.ino > i32::MAX as u64) {
         return Err(why.set(
             eopnotsupp(),
-            format_args!("mapping at {addr:#x}: SysV shared memory is not supported yet"),
+            format_args!(
+                "mapping at {addr:#x}: SysV shared memory {} is not understood",
+                path_str(&path[..n])
+            ),
         ));
     }
     Ok(())
@@ -153,10 +155,31 @@ pub(crate) fn define_shmem(
     f: &FileRef,
     path: &mut KVec<u8>,
 ) -> Result<u32> {
+    let (fi, n) = f.info(path)?;
+    if path[..n].starts_with(b"/SYSV") {
+        // A SysV segment: one object for all its attachments (each has a file of
+        // its own, all on the segment's inode).
+        if let Some(id) = objs.get(fi.inode_key) {
+            return Ok(id);
+        }
+        let id = objs.define(fi.inode_key)?;
+        w.record(&FileRec {
+            id,
+            kind: filekind::SYSVSHM,
+            flags: fi.flags,
+            mode: fi.mode,
+            pos: 0,
+            size: fi.size,
+            mtime_ns: 0,
+            rdev: fi.ino as u32,
+            pipe: 0,
+            path: &path[..n],
+        })?;
+        return Ok(id);
+    }
     if let Some(id) = objs.get(f.key()) {
         return Ok(id);
     }
-    let (fi, _) = f.info(path)?;
     let id = objs.define(f.key())?;
     w.record(&FileRec {
         id,

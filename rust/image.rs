@@ -1354,8 +1354,13 @@ pub mod filekind {
     /// contents are in [`super::Pages`] records naming the file's id, page
     /// "addresses" being offsets in the file. Since format 1.1.
     pub const MEMFD: u8 = 8;
+    /// A SysV shared memory segment (`shmget`), behind shared mappings (its
+    /// attachments): `path` is `/SYSV<key in 8 hex digits> (deleted)` as
+    /// `d_path` shows it, `rdev` its shmid, `size` its size. Only `vma`
+    /// records refer to it. Since format 1.1.
+    pub const SYSVSHM: u8 = 9;
     /// Largest defined value.
-    pub const MAX: u8 = 8;
+    pub const MAX: u8 = 9;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -1368,6 +1373,7 @@ pub mod filekind {
             TTY => "tty",
             SHMEM => "shmem",
             MEMFD => "memfd",
+            SYSVSHM => "sysv-shm",
             _ => "unknown",
         }
     }
@@ -1437,6 +1443,15 @@ impl<'a> Record<'a> for FileRec<'a> {
         check(
             f.kind != filekind::SHMEM || (f.size > 0 && f.size % PAGE_SIZE as u64 == 0),
             "file: bad shared memory size",
+        )?;
+        check(
+            f.kind != filekind::SYSVSHM
+                || (f.path.starts_with(b"/SYSV")
+                    && f.path.len() >= 13
+                    && f.size > 0
+                    && f.size <= USER_ADDR_END
+                    && f.rdev <= i32::MAX as u32),
+            "file: bad SysV shared memory",
         )?;
         check(
             f.kind != filekind::MEMFD

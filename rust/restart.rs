@@ -527,7 +527,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         };
         let ok = match (v.backing, kind) {
             (_, None) => v.backing != backing::FILE_PRIVATE && v.backing != backing::FILE_SHARED,
-            (backing::ANON_SHARED, Some(k)) => k == Some(filekind::SHMEM),
+            (backing::ANON_SHARED, Some(k)) => {
+                k == Some(filekind::SHMEM) || k == Some(filekind::SYSVSHM)
+            }
             (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => {
                 k == Some(filekind::REG) || k == Some(filekind::CHR) || k == Some(filekind::MEMFD)
             }
@@ -853,6 +855,23 @@ fn open_files(
         if f.kind == filekind::SHMEM {
             continue;
         }
+        if f.kind == filekind::SYSVSHM {
+            // The restarter attached the segment (`ckpt restart` does): its mapping
+            // is mapped again where the image had it.
+            let file = cur::sysv_file(u64::from(f.rdev)).ok_or_else(|| {
+                refuse(
+                    why,
+                    EINVAL,
+                    format_args!(
+                        "SysV shared memory segment {} ({}) is not attached by the caller",
+                        f.rdev,
+                        show(f.path)
+                    ),
+                )
+            })?;
+            out.files.push((f.id, file), GFP_KERNEL)?;
+            continue;
+        }
         let mut made = false;
         let file = sess.file(f.id, || {
             made = true;
@@ -932,7 +951,10 @@ fn overlay(
     first: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> Result {
-    // The address space; the restarter's rseq area goes with it.
+    // The address space; the restarter's rseq area goes with it. Its SysV
+    // attachments stay until the image's are made (a segment marked for removal
+    // would go with its last attachment).
+    let sysv = cur::sysv_ranges()?;
     cur::unmap_all()?;
     cur::set_rseq(0, 0, 0)?;
     for v in p.vmas.iter() {
@@ -949,6 +971,9 @@ fn overlay(
                 },
                 v.pgoff << 12,
             ),
+            backing::ANON_SHARED if p.file(v.file).is_some_and(|f| f.kind == filekind::SYSVSHM) => {
+                (opened.get(v.file), MAP_SHARED, v.pgoff << 12)
+            }
             backing::ANON_SHARED if v.file != 0 => {
                 // One memory object for every process that maps it.
                 let size = p.file(v.file).ok_or(EINVAL)?.size;
@@ -972,6 +997,9 @@ fn overlay(
         }
         cur::mmap(file, v.start, len, v.prot, flags, off)
             .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
+    }
+    for &(s, e) in sysv.iter() {
+        cur::munmap(s, e)?;
     }
     let mut auxv = [0u64; image::MAX_AUXV_WORDS];
     let n = p.mm.auxv_len();

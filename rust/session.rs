@@ -114,11 +114,6 @@ impl Session {
         self.gate.bump();
     }
 
-    /// Whether a task of the session failed.
-    pub(crate) fn failed(&self) -> bool {
-        self.state.lock().failed
-    }
-
     /// The file with image id `id`: the one another task opened, or the one `open`
     /// opens now (and shares).
     pub(crate) fn file(&self, id: u32, open: impl FnOnce() -> Result<FileRef>) -> Result<FileRef> {

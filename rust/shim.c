@@ -960,6 +960,8 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 	else
 		fi->kind = CKPT_FK_OTHER;
 	fi->refs = min_t(long, file_count(f), U32_MAX);
+	fi->ino = inode->i_ino;
+	fi->inode_key = (u64)(unsigned long)inode;
 	if (shmem_file(f))
 		fi->seals = SHMEM_I(inode)->seals;
 	pipe = file_pipe(f);
@@ -1188,7 +1190,20 @@ static bool vma_is_named_special(struct vm_area_struct *vma)
 }
 
 /* Unmaps everything in current's address space but the vdso & co. */
-int ckpt_cur_unmap_all(void)
+static bool vma_is_sysv(struct vm_area_struct *vma)
+{
+	struct file *f = vma->vm_file;
+
+	return f && (vma->vm_flags & VM_SHARED) &&
+	       file_inode(f)->i_sb->s_magic == TMPFS_MAGIC &&
+	       !strncmp(f->f_path.dentry->d_name.name, "SYSV", 4);
+}
+
+/* Unmaps everything but the named special mappings and, with @keep_sysv,
+ * SysV shared memory attachments (dropped afterwards, see
+ * ckpt_cur_sysv_ranges(): a segment marked for removal must stay attached
+ * until it is attached again). */
+int ckpt_cur_unmap_all(bool keep_sysv, bool sysv_only)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1199,7 +1214,9 @@ int ckpt_cur_unmap_all(void)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr); vma && vma_is_named_special(vma);
+		for (vma = find_vma(mm, addr);
+		     vma && (vma_is_named_special(vma) || (keep_sysv && vma_is_sysv(vma)) ||
+			     (sysv_only && !vma_is_sysv(vma)));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {
@@ -1942,4 +1959,63 @@ ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
 		done += n;
 	}
 	return done;
+}
+
+/*
+ * The file of current's attachment of SysV shared memory segment @shmid
+ * (a mapping whose file is a segment's, "/SYSV...": the shm file of an
+ * shmat(); its inode number is the shmid), with a reference; NULL if
+ * current has none.  Mapping that file again (vm_mmap) attaches the
+ * segment again, as shmat() would (shm_mmap).
+ */
+struct file *ckpt_cur_sysv_file(u64 shmid)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct file *f = NULL;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		struct file *vf = vma->vm_file;
+
+		if (vf && (vma->vm_flags & VM_SHARED) && file_inode(vf)->i_ino == shmid &&
+		    !strncmp(vf->f_path.dentry->d_name.name, "SYSV", 4) &&
+		    file_inode(vf)->i_sb->s_magic == TMPFS_MAGIC) {
+			f = get_file(vf);
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return f;
+}
+
+/* Up to @max SysV shared memory attachments of current, as [start, end)
+ * pairs in @out; returns how many. */
+int ckpt_cur_sysv_ranges(u64 *out, u32 max)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+	u32 n = 0;
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (!vma_is_sysv(vma))
+			continue;
+		if (n == max) {
+			mmap_read_unlock(mm);
+			return -E2BIG;
+		}
+		out[2 * n] = vma->vm_start;
+		out[2 * n + 1] = vma->vm_end;
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+int ckpt_cur_munmap(u64 start, u64 len)
+{
+	return vm_munmap(start, len);
 }

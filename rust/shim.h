@@ -165,6 +165,8 @@ struct ckpt_file_info {
 	u32 pipe_opens;		/* open files on the pipe (readers + writers) */
 	u32 seals;		/* memfd seals (F_SEAL_*) */
 	u32 pad;
+	u64 ino;		/* inode number (a SysV segment's: its shmid) */
+	u64 inode_key;		/* identity of the inode */
 };
 
 struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
@@ -188,6 +190,7 @@ struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
+struct file *ckpt_cur_sysv_file(u64 shmid);
 int ckpt_memfd_seal(struct file *f, u32 seals);
 ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);
 
@@ -227,7 +230,9 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(void);
+int ckpt_cur_unmap_all(bool keep_sysv, bool sysv_only);
+int ckpt_cur_sysv_ranges(u64 *out, u32 max);
+int ckpt_cur_munmap(u64 start, u64 len);
 long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force);

@@ -166,6 +166,8 @@ pub(crate) struct FileInfo {
     pub(crate) pipe_opens: u32,
     pub(crate) seals: u32,
     pub(crate) pad: u32,
+    pub(crate) ino: u64,
+    pub(crate) inode_key: u64,
 }
 
 /// `struct ckpt_layout`.
@@ -217,6 +219,7 @@ mod ffi {
             err: *mut i32,
         ) -> *mut c_void;
         pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
+        pub(super) fn ckpt_cur_sysv_file(shmid: u64) -> *mut c_void;
         pub(super) fn ckpt_file_pwrite(
             f: *mut c_void,
             buf: *const u8,
@@ -314,7 +317,9 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all() -> i32;
+        pub(super) fn ckpt_cur_unmap_all(keep_sysv: bool, sysv_only: bool) -> i32;
+        pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
+        pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_mmap(
             f: *mut c_void,
             addr: u64,
@@ -1141,6 +1146,13 @@ pub(crate) mod cur {
         Ok((n as u32, leader, shared))
     }
 
+    /// The file of the caller's attachment of SysV shared memory segment `shmid`.
+    pub(crate) fn sysv_file(shmid: u64) -> Option<FileRef> {
+        // SAFETY: No preconditions; a non-null result carries a reference, which
+        // `FileRef` owns.
+        NonNull::new(unsafe { ffi::ckpt_cur_sysv_file(shmid) }).map(FileRef)
+    }
+
     /// Where the caller's special mapping `name` (NUL-terminated) is.
     pub(crate) fn special(name: &CStr) -> Option<(u64, u64)> {
         let (mut s, mut e) = (0, 0);
@@ -1149,10 +1161,29 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but the vDSO and its data pages.
+    /// Unmaps everything but the vDSO and its data pages, and but SysV shared memory
+    /// attachments (see [`unmap_sysv`]).
     pub(crate) fn unmap_all() -> Result {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all(true, false) }).map(|_| ())
+    }
+
+    /// The caller's SysV shared memory attachments (start, end), at most 64.
+    pub(crate) fn sysv_ranges() -> Result<KVec<(u64, u64)>> {
+        let mut raw = [0u64; 128];
+        // SAFETY: `raw` has room for 64 pairs.
+        let n = errno(unsafe { ffi::ckpt_cur_sysv_ranges(raw.as_mut_ptr(), 64) })? as usize;
+        let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            out.push((raw[2 * i], raw[2 * i + 1]), GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
+    /// Unmaps `[start, end)`.
+    pub(crate) fn munmap(start: u64, end: u64) -> Result {
+        // SAFETY: No preconditions (`vm_munmap` on the caller's own mm).
+        errno(unsafe { ffi::ckpt_cur_munmap(start, end - start) }).map(|_| ())
     }
 
     /// `vm_mmap` at exactly `addr`.

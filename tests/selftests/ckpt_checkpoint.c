@@ -344,19 +344,6 @@ static void posix_timer_child(int ready, void *arg)
 		pause();
 }
 
-static void sysv_shm_child(int ready, void *arg)
-{
-	int id = shmget(IPC_PRIVATE, 65536, IPC_CREAT | 0600);
-	void *p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
-
-	if (p == (void *)-1)
-		_exit(3);
-	shmctl(id, IPC_RMID, NULL);
-	say_ready(ready);
-	for (;;)
-		pause();
-}
-
 TEST_F(ck, refused_not_lost)
 {
 	static const struct {
@@ -365,7 +352,6 @@ TEST_F(ck, refused_not_lost)
 	} cases[] = {
 		{ pidfd_child, "outside the filesystem tree" },
 		{ posix_timer_child, "POSIX timers" },
-		{ sysv_shm_child, "SysV shared memory" },
 	};
 	char reason[256];
 	unsigned int i;

@@ -64,6 +64,17 @@ pub struct PipePlan {
     pub buffered: usize,
 }
 
+/// A SysV shared memory segment the image's processes had attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysvPlan {
+    /// Its shmid.
+    pub shmid: i32,
+    /// Its key (0: `IPC_PRIVATE`, or a segment marked for removal).
+    pub key: i32,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// One process of the image, as the restarter recreates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcPlan {
@@ -98,6 +109,8 @@ pub struct ProcPlan {
 pub struct Plan {
     /// Every process, the root first, parents before their children.
     pub procs: Vec<ProcPlan>,
+    /// The SysV shared memory segments to attach.
+    pub sysv: Vec<SysvPlan>,
     /// The process's pid (its tgid).
     pub pid: i32,
     /// Its `comm`.
@@ -180,6 +193,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut mms: Vec<MmSeen> = Vec::new();
     let mut pipes = Vec::new();
     let mut fifo_pipes = Vec::new();
+    let mut sysv = Vec::new();
     let mut kernel_release = String::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
@@ -231,6 +245,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 buffered: p.data.len(),
             }),
             AnyRecord::File(f) if f.kind == filekind::FIFO => fifo_pipes.push(f.pipe),
+            AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
+                // "/SYSV%08x (deleted)"
+                let key = std::str::from_utf8(&f.path[5..13.min(f.path.len())])
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .unwrap_or(0);
+                sysv.push(SysvPlan {
+                    shmid: f.rdev as i32,
+                    key: key as i32,
+                    size: f.size,
+                });
+            }
             AnyRecord::Pages(_) | AnyRecord::End(_) => break,
             _ => {}
         }
@@ -306,6 +332,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         specials: r.specials.clone(),
         vmas: r.vmas.clone(),
         procs: ordered,
+        sysv,
         pipes,
         kernel_release,
     })
@@ -1047,6 +1074,11 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ctx.held.push((r, w));
         }
     }
+    if idx == 0 {
+        if let Err(e) = attach_sysv(plan) {
+            return e;
+        }
+    }
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
@@ -1148,6 +1180,65 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         .dev
         .restart(ctx.image.as_fd(), ctx.flags, &ctx.pipes, stdio, me.pid);
     failure(&e)
+}
+
+/// Makes sure every SysV segment of the image exists (the same one if it survived,
+/// else a new one with its shmid, key and size) and attaches it where no mapping of
+/// the image lies: the module maps it again where the image had it. A new private
+/// segment is marked for removal once attached, so that it goes with its last
+/// attachment (the usual pattern). The processes forked after inherit the
+/// attachments.
+fn attach_sysv(plan: &Plan) -> Result<(), String> {
+    let mut at = 0x2000_0000_0000u64;
+    for seg in &plan.sysv {
+        let created = match sys::sysv_segment(seg.shmid) {
+            Some((key, size)) if size == seg.size && key == seg.key => false,
+            Some(_) => {
+                return Err(format!(
+                    "SysV shared memory segment {} exists with another key or size",
+                    seg.shmid
+                ))
+            }
+            None => {
+                sys::sysv_create(seg.shmid, seg.key, seg.size).map_err(|e| {
+                    format!(
+                        "cannot create SysV shared memory segment {} (key {:#x}, {} bytes): {}",
+                        seg.shmid,
+                        seg.key,
+                        seg.size,
+                        errno::describe(&e)
+                    )
+                })?;
+                true
+            }
+        };
+        let len = seg.size.div_ceil(4096) * 4096;
+        let clear = |a: u64| {
+            plan.procs
+                .iter()
+                .flat_map(|p| p.vmas.iter())
+                .all(|&(s, e)| !overlaps((a, a + len), (s, e)))
+        };
+        let mut tries = 0;
+        loop {
+            if clear(at) && sys::sysv_attach(seg.shmid, at).is_ok() {
+                break;
+            }
+            at += len.max(1 << 30);
+            tries += 1;
+            if tries > 1000 || at >= USER_ADDR_END / 2 {
+                return Err(format!(
+                    "cannot attach SysV shared memory segment {} anywhere",
+                    seg.shmid
+                ));
+            }
+        }
+        at += len.max(1 << 30);
+        if created && seg.key == 0 {
+            sys::sysv_remove(seg.shmid);
+        }
+    }
+    Ok(())
 }
 
 /// Puts the restarter of process `idx` into the image's session and process group,

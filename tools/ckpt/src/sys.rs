@@ -392,3 +392,57 @@ pub fn spawn_ioctl_thread(tid: i32, dev: i32, cmd: u32, arg: *mut libc::c_void) 
     }
     Ok(())
 }
+
+/// A SysV shared memory segment as `/proc/sysvipc/shm` lists it: (key, size).
+pub fn sysv_segment(shmid: i32) -> Option<(i32, u64)> {
+    let text = std::fs::read_to_string("/proc/sysvipc/shm").ok()?;
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 4 || f[1].parse::<i32>().ok()? != shmid {
+            return None;
+        }
+        Some((f[0].parse::<i64>().ok()? as i32, f[3].parse().ok()?))
+    })
+}
+
+/// Creates SysV shared memory segment `shmid` with `key` and `size` bytes
+/// (mode 0600), by setting `/proc/sys/kernel/shm_next_id` first.
+pub fn sysv_create(shmid: i32, key: i32, size: u64) -> io::Result<()> {
+    std::fs::write("/proc/sys/kernel/shm_next_id", format!("{shmid}\n"))?;
+    // SAFETY: no memory of ours is involved.
+    let id = unsafe {
+        libc::shmget(
+            key,
+            size as libc::size_t,
+            libc::IPC_CREAT | libc::IPC_EXCL | 0o600,
+        )
+    };
+    let err = io::Error::last_os_error();
+    let _ = std::fs::write("/proc/sys/kernel/shm_next_id", "-1\n");
+    if id < 0 {
+        return Err(err);
+    }
+    if id != shmid {
+        sysv_remove(id);
+        return Err(io::Error::from_raw_os_error(libc::EEXIST));
+    }
+    Ok(())
+}
+
+/// Attaches segment `shmid` at `addr` (read-write).
+pub fn sysv_attach(shmid: i32, addr: u64) -> io::Result<()> {
+    // SAFETY: `addr` is a page-aligned address where nothing is mapped (shmat
+    // without SHM_REMAP fails rather than replace a mapping), so no memory of
+    // ours changes.
+    let p = unsafe { libc::shmat(shmid, addr as *const libc::c_void, 0) };
+    if p as isize == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Marks segment `shmid` for removal (`IPC_RMID`), errors ignored.
+pub fn sysv_remove(shmid: i32) {
+    // SAFETY: IPC_RMID takes no buffer.
+    unsafe { libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut()) };
+}
