@@ -720,7 +720,9 @@ fn overlay(
             if pg.mm != p.mm.id {
                 return Err(why.set(EINVAL, format_args!("pages of an unknown mm")));
             }
-            for i in 0..pg.count() {
+            // Runs of pages at consecutive addresses in one mapping, one fill each.
+            let mut i = 0;
+            while i < pg.count() {
                 let a = pg.addr(i);
                 let v = p
                     .vmas
@@ -738,8 +740,17 @@ fn overlay(
                         format_args!("page {a:#x} in a mapping without contents"),
                     ));
                 }
-                cur::write(a, pg.page(i), v.prot & PROT_WRITE == 0)
-                    .map_err(|e| why.set(e, format_args!("cannot fill page {a:#x}")))?;
+                let mut n = 1;
+                while i + n < pg.count()
+                    && pg.addr(i + n) == a + (n * image::PAGE_SIZE) as u64
+                    && pg.addr(i + n) < v.end
+                {
+                    n += 1;
+                }
+                let data = &pg.data[i * image::PAGE_SIZE..(i + n) * image::PAGE_SIZE];
+                cur::fill_pages(a, data, v.prot & PROT_WRITE == 0)
+                    .map_err(|e| why.set(e, format_args!("cannot fill pages at {a:#x}")))?;
+                i += n;
             }
         }
         rd.account

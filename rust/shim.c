@@ -1261,16 +1261,57 @@ int ckpt_cur_set_layout(const u64 *l, const u64 *auxv, u32 auxv_len)
 	return 0;
 }
 
-/* Writes into current's memory; @force writes through read-only private
- * mappings as ptrace would. */
-int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force)
-{
-	int n;
+#define FILL_BATCH 64
 
-	if (!force)
-		return copy_to_user((void __user *)(unsigned long)addr, data, len) ? -EFAULT : 0;
-	n = access_process_vm(current, addr, (void *)data, len, FOLL_FORCE | FOLL_WRITE);
-	return n == len ? 0 : -EFAULT;
+/*
+ * Fills @npages whole pages of current's memory from @addr (page-aligned)
+ * with @data, as access_process_vm() writes: get_user_pages faults each
+ * page in (a fresh anonymous page is allocated without the trap and fixup
+ * that a copy_to_user into never-touched memory takes per page), and the
+ * data is copied through the kernel mapping, FILL_BATCH pages per mmap_lock
+ * hold.  @force writes through read-only private mappings (into a COW copy)
+ * as ptrace would.
+ */
+int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int flags = FOLL_WRITE | (force ? FOLL_FORCE : 0);
+	struct page *pages[FILL_BATCH];
+	u32 done = 0;
+
+	if (!mm || !PAGE_ALIGNED(addr))
+		return -EFAULT;
+	while (done < npages) {
+		long n = min_t(long, npages - done, FILL_BATCH);
+		long got, i;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
+					    NULL);
+		if (got <= 0) {
+			mmap_read_unlock(mm);
+			return got ? got : -EFAULT;
+		}
+		for (i = 0; i < got; i++) {
+			struct page *page = pages[i];
+			void *k = kmap_local_page(page);
+
+			memcpy(k, data + ((size_t)(done + i) << PAGE_SHIFT), PAGE_SIZE);
+			kunmap_local(k);
+			/* GUP marked it dirty before the write; a shared (shmem) page
+			 * is marked again after it, as access_process_vm() does. */
+			if (!PageAnon(page))
+				set_page_dirty_lock(page);
+			put_page(page);
+		}
+		mmap_read_unlock(mm);
+		done += got;
+		cond_resched();
+	}
+	return 0;
 }
 
 struct file *ckpt_open_path(const char *path, u32 flags, int *err)

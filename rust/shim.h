@@ -210,7 +210,7 @@ int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(void);
 long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
-int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force);
+int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 struct file *ckpt_open_path(const char *path, u32 flags, int *err);
 int ckpt_file_seek(struct file *f, s64 pos);
 struct file *ckpt_fget(int fd);

@@ -297,7 +297,12 @@ mod ffi {
             off: u64,
         ) -> isize;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
-        pub(super) fn ckpt_cur_write(addr: u64, data: *const u8, len: u32, force: bool) -> i32;
+        pub(super) fn ckpt_cur_fill_pages(
+            addr: u64,
+            data: *const u8,
+            npages: u32,
+            force: bool,
+        ) -> i32;
         pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
@@ -1017,11 +1022,16 @@ pub(crate) mod cur {
         .map(|_| ())
     }
 
-    /// Writes `data` at `addr` in the caller's memory (`force`: through read-only
-    /// private mappings).
-    pub(crate) fn write(addr: u64, data: &[u8], force: bool) -> Result {
-        // SAFETY: `data` is readable for its length.
-        errno(unsafe { ffi::ckpt_cur_write(addr, data.as_ptr(), len32(data), force) }).map(|_| ())
+    /// Fills whole pages of the caller's memory from `addr` (page-aligned) with `data`,
+    /// whose length is a multiple of the page size (`force`: through read-only private
+    /// mappings).
+    pub(crate) fn fill_pages(addr: u64, data: &[u8], force: bool) -> Result {
+        if data.len() % image::PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let n = u32::try_from(data.len() / image::PAGE_SIZE).map_err(|_| EINVAL)?;
+        // SAFETY: `data` is readable for `n` pages.
+        errno(unsafe { ffi::ckpt_cur_fill_pages(addr, data.as_ptr(), n, force) }).map(|_| ())
     }
 
     /// Closes every fd.
