@@ -232,11 +232,14 @@ fn xmerge(acc: u64, val: u64) -> u64 {
     (acc ^ xround(0, val)).wrapping_mul(P1).wrapping_add(P4)
 }
 
+/// The little-endian `u64` at the start of `b`, which must hold at least 8 bytes.
+///
+/// Indexed byte by byte on purpose: the compiler turns this into one load, where
+/// `copy_from_slice` became an out-of-line call per word in the kernel build (and
+/// made the hash of page records five times slower).
 #[inline(always)]
 fn le64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_le_bytes(a)
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 /// Streaming xxHash64.
@@ -267,7 +270,7 @@ impl Hasher {
     }
 
     #[inline(always)]
-    fn stripe(v: &mut [u64; 4], s: &[u8]) {
+    fn stripe(v: &mut [u64; 4], s: &[u8; 32]) {
         v[0] = xround(v[0], le64(&s[0..]));
         v[1] = xround(v[1], le64(&s[8..]));
         v[2] = xround(v[2], le64(&s[16..]));
@@ -291,7 +294,11 @@ impl Hasher {
         }
         let mut chunks = data.chunks_exact(32);
         for s in &mut chunks {
-            Self::stripe(&mut self.v, s);
+            // `chunks_exact(32)` yields 32-byte slices: the conversion cannot fail, and
+            // the fixed size lets the compiler drop the bounds checks in `stripe`.
+            if let Ok(s) = s.try_into() {
+                Self::stripe(&mut self.v, s);
+            }
         }
         let rest = chunks.remainder();
         self.buf[..rest.len()].copy_from_slice(rest);
@@ -1294,6 +1301,51 @@ impl<'a> Pages<'a> {
     pub fn prefix_len(count: usize) -> usize {
         8 + 8 * count
     }
+
+    /// The page count of a record from its first 8 bytes (`mm`, `count`), checked.
+    pub fn count_from_head(head: &[u8]) -> Result<usize> {
+        Self::head(&mut Dec::new(head)).map(|(_, n)| n)
+    }
+
+    /// Decodes and checks the part of a page record before its data: `prefix` holds the
+    /// first [`Pages::prefix_len`] bytes of a payload of `len` bytes. For a reader that
+    /// puts the data somewhere else than next to the prefix: the record returned has no
+    /// `data`, and verifying the record's check over prefix and data is up to the reader.
+    pub fn decode_prefix(prefix: &'a [u8], len: u32) -> Result<Self> {
+        let mut d = Dec::new(prefix);
+        let (mm, n) = Self::head(&mut d)?;
+        let addrs = d.bytes(n * 8)?;
+        check(
+            prefix.len() == Self::prefix_len(n),
+            "pages: bad prefix length",
+        )?;
+        check(
+            len as usize == Self::prefix_len(n) + n * PAGE_SIZE,
+            "pages: length differs from the page count",
+        )?;
+        Self::checked(mm, addrs, &[])
+    }
+
+    fn head(d: &mut Dec<'_>) -> Result<(u32, usize)> {
+        let mm = d.u32()?;
+        check(mm != 0, "pages: zero mm id")?;
+        let n = d.u32()?;
+        check(n >= 1 && n <= MAX_PAGES_PER_RECORD, "pages: bad page count")?;
+        Ok((mm, n as usize))
+    }
+
+    fn checked(mm: u32, addrs: &'a [u8], data: &'a [u8]) -> Result<Self> {
+        let p = Self { mm, addrs, data };
+        let mut prev = None;
+        for i in 0..p.count() {
+            let a = p.addr(i);
+            check(a & (PAGE_SIZE as u64 - 1) == 0, "pages: unaligned address")?;
+            check(a < USER_ADDR_END, "pages: address outside user space")?;
+            check(prev.is_none_or(|q| q < a), "pages: addresses not ascending")?;
+            prev = Some(a);
+        }
+        Ok(p)
+    }
 }
 
 impl<'a> Record<'a> for Pages<'a> {
@@ -1305,25 +1357,10 @@ impl<'a> Record<'a> for Pages<'a> {
         e.bytes(self.data)
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let mm = d.u32()?;
-        check(mm != 0, "pages: zero mm id")?;
-        let n = d.u32()?;
-        check(n >= 1 && n <= MAX_PAGES_PER_RECORD, "pages: bad page count")?;
-        let n = n as usize;
-        let p = Self {
-            mm,
-            addrs: d.bytes(n * 8)?,
-            data: d.bytes(n * PAGE_SIZE)?,
-        };
-        let mut prev = None;
-        for i in 0..n {
-            let a = p.addr(i);
-            check(a & (PAGE_SIZE as u64 - 1) == 0, "pages: unaligned address")?;
-            check(a < USER_ADDR_END, "pages: address outside user space")?;
-            check(prev.is_none_or(|q| q < a), "pages: addresses not ascending")?;
-            prev = Some(a);
-        }
-        Ok(p)
+        let (mm, n) = Self::head(d)?;
+        let addrs = d.bytes(n * 8)?;
+        let data = d.bytes(n * PAGE_SIZE)?;
+        Self::checked(mm, addrs, data)
     }
 }
 

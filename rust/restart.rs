@@ -19,7 +19,7 @@
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, backing, filekind, AnyRecord, OrderChecker, RecordHeader};
 use crate::session::Session;
-use crate::shim::{self, cur, CredsRaw, FileRef, SigActionRaw, NREGS};
+use crate::shim::{self, cur, CredsRaw, FileRef, HeldPages, SigActionRaw, NREGS};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
 use kernel::{prelude::*, sync::Arc};
 
@@ -62,18 +62,28 @@ impl Reader {
     /// Optional records this reader does not know are checked and skipped.
     fn next(&mut self, buf: &mut KVVec<u8>) -> core::result::Result<RecordHeader, Bad> {
         loop {
-            let mut hb = [0u8; image::REC_HDR_LEN];
-            self.exact(&mut hb).map_err(Bad::io)?;
-            let (h, known) = RecordHeader::parse(&hb).map_err(Bad::Image)?;
-            buf.resize(h.len as usize, 0, GFP_KERNEL)
-                .map_err(|_| Bad::Errno(ENOMEM))?;
-            self.exact(buf).map_err(Bad::io)?;
-            h.verify(buf).map_err(Bad::Image)?;
+            let (h, known) = self.header()?;
+            self.payload(&h, buf)?;
             if known {
                 return Ok(h);
             }
             self.account.skip(&h).map_err(Bad::Image)?;
         }
+    }
+
+    /// Reads a record header; `false` with it: an optional record to skip.
+    fn header(&mut self) -> core::result::Result<(RecordHeader, bool), Bad> {
+        let mut hb = [0u8; image::REC_HDR_LEN];
+        self.exact(&mut hb).map_err(Bad::io)?;
+        RecordHeader::parse(&hb).map_err(Bad::Image)
+    }
+
+    /// Reads the payload of the record `h` into `buf` and verifies its check.
+    fn payload(&mut self, h: &RecordHeader, buf: &mut KVVec<u8>) -> core::result::Result<(), Bad> {
+        buf.resize(h.len as usize, 0, GFP_KERNEL)
+            .map_err(|_| Bad::Errno(ENOMEM))?;
+        self.exact(buf).map_err(Bad::io)?;
+        h.verify(buf).map_err(Bad::Image)
     }
 }
 
@@ -344,6 +354,143 @@ fn restore(
     let regs: [u64; NREGS] = plan.regs.r;
     cur::set_regs(&regs);
     Ok(regs[image::REG_RAX])
+}
+
+/// Reports a bad or unreadable page record.
+fn page_records(why: &mut Reason, b: Bad) -> Error {
+    match b {
+        Bad::Image(e) => why.set(EINVAL, format_args!("page records: {}", e.describe())),
+        Bad::Errno(e) => why.set(e, format_args!("reading page records failed")),
+    }
+}
+
+/// Calls `f(addr, first, n, force)` for each run of `n` pages of `pg` from page `first` at
+/// consecutive addresses inside one mapping of the plan that may hold pages (`force`:
+/// the mapping is read-only).
+fn page_runs(
+    p: &Plan<'_>,
+    pg: &image::Pages<'_>,
+    why: &mut Reason,
+    mut f: impl FnMut(u64, usize, usize, bool) -> Result,
+) -> Result {
+    if pg.mm != p.mm.id {
+        return Err(why.set(EINVAL, format_args!("pages of an unknown mm")));
+    }
+    let mut i = 0;
+    while i < pg.count() {
+        let a = pg.addr(i);
+        let v = p
+            .vmas
+            .iter()
+            .find(|v| v.start <= a && a < v.end)
+            .ok_or_else(|| why.set(EINVAL, format_args!("page {a:#x} outside every mapping")))?;
+        if matches!(
+            v.backing,
+            backing::VDSO | backing::VVAR | backing::FILE_SHARED
+        ) {
+            return Err(why.set(
+                EINVAL,
+                format_args!("page {a:#x} in a mapping without contents"),
+            ));
+        }
+        let mut n = 1;
+        while i + n < pg.count()
+            && pg.addr(i + n) == a + (n * image::PAGE_SIZE) as u64
+            && pg.addr(i + n) < v.end
+        {
+            n += 1;
+        }
+        f(a, i, n, v.prot & PROT_WRITE == 0)
+            .map_err(|e| why.set(e, format_args!("cannot fill pages at {a:#x}")))?;
+        i += n;
+    }
+    Ok(())
+}
+
+/// Applies the page record `h`, whose header was just read, straight from the image:
+/// reads its addresses (into `buf`) and checks them, then reads its data into the
+/// caller's pages they name, verifies the record's check over those pages and feeds
+/// the record to the order checker.
+fn pages_in_place(
+    rd: &mut Reader,
+    p: &Plan<'_>,
+    opened: &Opened,
+    h: &RecordHeader,
+    buf: &mut KVVec<u8>,
+    held: &mut HeldPages,
+    why: &mut Reason,
+) -> Result {
+    let bad = |why: &mut Reason, e: image::ImageError| page_records(why, Bad::Image(e));
+    // The prefix: mm and count, then the addresses.
+    buf.resize(8, 0, GFP_KERNEL)?;
+    rd.exact(buf).map_err(|e| page_records(why, Bad::io(e)))?;
+    if u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) != p.mm.id {
+        // Another process's pages, or a memfd's contents: read whole, checked.
+        buf.resize(h.len as usize, 0, GFP_KERNEL)?;
+        rd.exact(&mut buf[8..])
+            .map_err(|e| page_records(why, Bad::io(e)))?;
+        h.verify(buf).map_err(|e| bad(why, e))?;
+        let r = AnyRecord::decode(h, buf).map_err(|e| bad(why, e))?;
+        if let AnyRecord::Pages(pg) = &r {
+            fill_memfd(opened, pg, why)?;
+        }
+        return rd
+            .account
+            .feed(h, &r)
+            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())));
+    }
+    let n = image::Pages::count_from_head(buf).map_err(|e| bad(why, e))?;
+    buf.resize(image::Pages::prefix_len(n), 0, GFP_KERNEL)?;
+    rd.exact(&mut buf[8..])
+        .map_err(|e| page_records(why, Bad::io(e)))?;
+    let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
+    let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
+    check.update(buf);
+    // The data, run by run, into place.
+    page_runs(p, &pg, why, |a, _, n, force| {
+        held.clear();
+        cur::hold_pages(a, n, force, held)?;
+        let got = rd.file.read_pages(held, &mut rd.pos)?;
+        if got != n * image::PAGE_SIZE {
+            return Err(short_read());
+        }
+        held.for_each_bytes(|b| check.update(b));
+        held.clear();
+        Ok(())
+    })
+    .map_err(|e| {
+        held.clear();
+        if e == short_read() {
+            bad(why, image::ImageError::Truncated)
+        } else {
+            e
+        }
+    })?;
+    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
+        return Err(bad(why, image::ImageError::BadCheck { kind: h.kind }));
+    }
+    rd.account
+        .feed(h, &AnyRecord::Pages(pg))
+        .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
+}
+
+/// Writes the contents of memfd `pg.mm` if this process made it (else nothing: another
+/// process's pages, checked and skipped).
+fn fill_memfd(opened: &Opened, pg: &image::Pages<'_>, why: &mut Reason) -> Result {
+    let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) else {
+        return Ok(());
+    };
+    let file = opened.get(pg.mm).ok_or(EINVAL)?;
+    for i in 0..pg.count() {
+        let off = pg.addr(i);
+        if off >= size {
+            return Err(why.set(EINVAL, format_args!("memfd page {off:#x} past its end")));
+        }
+        let n = (size - off).min(image::PAGE_SIZE as u64) as usize;
+        file.write_at(&pg.page(i)[..n], off as i64)
+            .map_err(|e| why.set(e, format_args!("cannot fill a memfd")))?;
+    }
+    Ok(())
 }
 
 /// Which of the two records that end phase 1 did.
@@ -1008,60 +1155,50 @@ fn overlay(
     }
     cur::set_layout(&p.mm.layout, &auxv[..n])?;
 
-    // The pages, each record checked before it is applied.
+    // The pages.  The first page record was read and checked in phase 1 and is
+    // copied into place from `buf`; each later one is read straight into place:
+    // its addresses first, checked, then its data into the pages they name, and
+    // its check is verified over those pages before anything else is read.  A
+    // bad record stops the restart there, as a bad record found before it was
+    // applied would: past the point of no return, the process is killed.
+    let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
     let (mut h, mut stop) = first;
+    let mut buffered = true;
     loop {
-        let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
-        if let AnyRecord::Pages(pg) = &r {
-            if let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) {
-                // Contents of a memfd this process made.
-                let file = opened.get(pg.mm).ok_or(EINVAL)?;
-                for i in 0..pg.count() {
-                    let off = pg.addr(i);
-                    if off >= size {
-                        return Err(
-                            why.set(EINVAL, format_args!("memfd page {off:#x} past its end"))
-                        );
-                    }
-                    let n = (size - off).min(image::PAGE_SIZE as u64) as usize;
-                    file.write_at(&pg.page(i)[..n], off as i64)
-                        .map_err(|e| why.set(e, format_args!("cannot fill a memfd")))?;
-                }
-            }
-            // Another process's pages: checked, not applied.
-            let count = if pg.mm == p.mm.id { pg.count() } else { 0 };
-            for i in 0..count {
-                let a = pg.addr(i);
-                let v = p
-                    .vmas
-                    .iter()
-                    .find(|v| v.start <= a && a < v.end)
-                    .ok_or_else(|| {
-                        why.set(EINVAL, format_args!("page {a:#x} outside every mapping"))
+        if buffered {
+            let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
+            if let AnyRecord::Pages(pg) = &r {
+                if pg.mm == p.mm.id {
+                    page_runs(p, pg, why, |a, i, n, force| {
+                        let ps = image::PAGE_SIZE;
+                        cur::fill_pages(a, &pg.data[i * ps..(i + n) * ps], force)
                     })?;
-                if matches!(
-                    v.backing,
-                    backing::VDSO | backing::VVAR | backing::FILE_SHARED
-                ) {
-                    return Err(why.set(
-                        EINVAL,
-                        format_args!("page {a:#x} in a mapping without contents"),
-                    ));
+                } else {
+                    fill_memfd(opened, pg, why)?;
                 }
-                cur::write(a, pg.page(i), v.prot & PROT_WRITE == 0)
-                    .map_err(|e| why.set(e, format_args!("cannot fill page {a:#x}")))?;
             }
+            rd.account
+                .feed(&h, &r)
+                .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
         }
-        rd.account
-            .feed(&h, &r)
-            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
         if stop == Stop::End {
             break;
         }
-        h = rd.next(buf).map_err(|b| match b {
-            Bad::Image(e) => why.set(EINVAL, format_args!("page records: {}", e.describe())),
-            Bad::Errno(e) => why.set(e, format_args!("reading page records failed")),
-        })?;
+        let (next, known) = rd.header().map_err(|b| page_records(why, b))?;
+        h = next;
+        buffered = !(known && h.kind == image::kind::PAGES);
+        if !buffered {
+            pages_in_place(rd, p, opened, &h, buf, &mut held, why)?;
+            continue;
+        }
+        rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
+        if !known {
+            rd.account
+                .skip(&h)
+                .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+            buffered = false;
+            continue;
+        }
         stop = match AnyRecord::decode(&h, buf) {
             Ok(AnyRecord::Pages(_)) => Stop::Pages,
             Ok(AnyRecord::End(_)) => Stop::End,

@@ -1274,16 +1274,92 @@ int ckpt_cur_set_layout(const u64 *l, const u64 *auxv, u32 auxv_len)
 	return 0;
 }
 
-/* Writes into current's memory; @force writes through read-only private
- * mappings as ptrace would. */
-int ckpt_cur_write(u64 addr, const void *data, u32 len, bool force)
-{
-	int n;
+#define FILL_BATCH 64
 
-	if (!force)
-		return copy_to_user((void __user *)(unsigned long)addr, data, len) ? -EFAULT : 0;
-	n = access_process_vm(current, addr, (void *)data, len, FOLL_FORCE | FOLL_WRITE);
-	return n == len ? 0 : -EFAULT;
+/*
+ * Fills @npages whole pages of current's memory from @addr (page-aligned)
+ * with @data, as access_process_vm() writes: get_user_pages faults each
+ * page in (a fresh anonymous page is allocated without the trap and fixup
+ * that a copy_to_user into never-touched memory takes per page), and the
+ * data is copied through the kernel mapping, FILL_BATCH pages per mmap_lock
+ * hold.  @force writes through read-only private mappings (into a COW copy)
+ * as ptrace would.
+ */
+int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int flags = FOLL_WRITE | (force ? FOLL_FORCE : 0);
+	struct page *pages[FILL_BATCH];
+	u32 done = 0;
+
+	if (!mm || !PAGE_ALIGNED(addr))
+		return -EFAULT;
+	while (done < npages) {
+		long n = min_t(long, npages - done, FILL_BATCH);
+		long got, i;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
+					    NULL);
+		if (got <= 0) {
+			mmap_read_unlock(mm);
+			return got ? got : -EFAULT;
+		}
+		for (i = 0; i < got; i++) {
+			struct page *page = pages[i];
+			void *k = kmap_local_page(page);
+
+			memcpy(k, data + ((size_t)(done + i) << PAGE_SHIFT), PAGE_SIZE);
+			kunmap_local(k);
+			/* GUP marked it dirty before the write; a shared (shmem) page
+			 * is marked again after it, as access_process_vm() does. */
+			if (!PageAnon(page))
+				set_page_dirty_lock(page);
+			put_page(page);
+		}
+		mmap_read_unlock(mm);
+		done += got;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Takes a reference on each of the @npages pages of current's memory from
+ * @addr (page-aligned) into @out, faulted in for writing as
+ * ckpt_cur_fill_pages() does.  Returns @npages or -errno (and then holds
+ * nothing).
+ */
+long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int flags = FOLL_WRITE | (force ? FOLL_FORCE : 0);
+	long got = 0;
+	u32 done = 0;
+
+	if (!mm || !PAGE_ALIGNED(addr))
+		return -EFAULT;
+	while (done < npages) {
+		if (fatal_signal_pending(current) || mmap_read_lock_killable(mm)) {
+			got = -EINTR;
+			break;
+		}
+		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), npages - done,
+					    flags, out + done, NULL);
+		mmap_read_unlock(mm);
+		if (got <= 0) {
+			got = got ? got : -EFAULT;
+			break;
+		}
+		done += got;
+	}
+	if (done == npages)
+		return done;
+	ckpt_pages_put(out, done);
+	return got;
 }
 
 struct file *ckpt_open_path(const char *path, u32 flags, int *err)
@@ -1366,6 +1442,52 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 		if (fatal_signal_pending(current))
 			return -EINTR;
 	}
+	return done;
+}
+
+/*
+ * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
+ * no intermediate buffer), pages of a user address space held by
+ * ckpt_cur_hold_pages(); those that are not anonymous (shmem) are marked
+ * dirty afterwards, as access_process_vm() does after a write.  Returns the
+ * bytes read (fewer only at the end of the file) or -errno.
+ */
+ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos)
+{
+	struct bio_vec *bv;
+	struct iov_iter iter;
+	ssize_t done = 0;
+	u32 i;
+
+	bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+	iov_iter_bvec(&iter, ITER_DEST, bv, n, (size_t)n << PAGE_SHIFT);
+	while (iov_iter_count(&iter)) {
+		loff_t p = *pos;
+		ssize_t r = vfs_iter_read(f, &iter, &p, 0);
+
+		if (r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND)
+			r = -EINTR;
+		if (r < 0) {
+			done = r;
+			break;
+		}
+		if (r == 0)
+			break;
+		*pos = p;
+		done += r;
+		if (fatal_signal_pending(current)) {
+			done = -EINTR;
+			break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (!PageAnon(pages[i]))
+			set_page_dirty_lock(pages[i]);
+	kvfree(bv);
 	return done;
 }
 

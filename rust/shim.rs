@@ -329,7 +329,12 @@ mod ffi {
             off: u64,
         ) -> isize;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
-        pub(super) fn ckpt_cur_write(addr: u64, data: *const u8, len: u32, force: bool) -> i32;
+        pub(super) fn ckpt_cur_fill_pages(
+            addr: u64,
+            data: *const u8,
+            npages: u32,
+            force: bool,
+        ) -> i32;
         pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
@@ -342,6 +347,18 @@ mod ffi {
             buf: *mut u8,
             len: usize,
             pos: *mut i64,
+        ) -> isize;
+        pub(super) fn ckpt_file_read_pages(
+            f: *mut c_void,
+            pages: *const *mut c_void,
+            n: u32,
+            pos: *mut i64,
+        ) -> isize;
+        pub(super) fn ckpt_cur_hold_pages(
+            addr: u64,
+            npages: u32,
+            force: bool,
+            out: *mut *mut c_void,
         ) -> isize;
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
@@ -855,6 +872,20 @@ impl FileRef {
         Ok(n as usize)
     }
 
+    /// Reads whole pages at `*pos` straight into `pages` (pages of a user address space
+    /// held by [`cur::hold_pages`]); returns the bytes read, fewer only at the end of the
+    /// file.
+    pub(crate) fn read_pages(&self, pages: &HeldPages, pos: &mut i64) -> Result<usize> {
+        // SAFETY: The file is valid; `pages` holds references on `len` pages.
+        let n = unsafe {
+            ffi::ckpt_file_read_pages(self.0.as_ptr(), pages.0.as_ptr(), pages.len() as u32, pos)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(n as usize)
+    }
+
     /// Sets the `fcntl(F_SETFL)` part of the open flags.
     pub(crate) fn set_flags(&self, flags: u32) {
         // SAFETY: The file is valid.
@@ -1213,11 +1244,41 @@ pub(crate) mod cur {
         .map(|_| ())
     }
 
-    /// Writes `data` at `addr` in the caller's memory (`force`: through read-only
-    /// private mappings).
-    pub(crate) fn write(addr: u64, data: &[u8], force: bool) -> Result {
-        // SAFETY: `data` is readable for its length.
-        errno(unsafe { ffi::ckpt_cur_write(addr, data.as_ptr(), len32(data), force) }).map(|_| ())
+    /// Fills whole pages of the caller's memory from `addr` (page-aligned) with `data`,
+    /// whose length is a multiple of the page size (`force`: through read-only private
+    /// mappings).
+    pub(crate) fn fill_pages(addr: u64, data: &[u8], force: bool) -> Result {
+        if data.len() % image::PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let n = u32::try_from(data.len() / image::PAGE_SIZE).map_err(|_| EINVAL)?;
+        // SAFETY: `data` is readable for `n` pages.
+        errno(unsafe { ffi::ckpt_cur_fill_pages(addr, data.as_ptr(), n, force) }).map(|_| ())
+    }
+
+    /// Takes references on the `n` pages of the caller's memory from `addr`
+    /// (page-aligned) into `pages`, faulted in for writing (`force`: through read-only
+    /// private mappings, into a copy as ptrace writes).
+    pub(crate) fn hold_pages(addr: u64, n: usize, force: bool, pages: &mut HeldPages) -> Result {
+        if n > pages.room() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `pages` has room for `n` more entries, which the shim initialises, each
+        // with a reference now owned by `pages`, if it succeeds (and then only).
+        let r = unsafe {
+            ffi::ckpt_cur_hold_pages(
+                addr,
+                n as u32,
+                force,
+                pages.0.as_mut_ptr().add(pages.0.len()),
+            )
+        };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        // SAFETY: The shim initialised `n <= room` entries.
+        unsafe { pages.0.inc_len(n) };
+        Ok(())
     }
 
     /// Closes every fd.

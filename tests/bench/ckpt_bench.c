@@ -5,8 +5,16 @@
  * same under TCG, KVM or on hardware), plus the latency of checkpointing and
  * restarting a small process.  One "BENCH name value unit" line per result.
  *
+ * Three reference lines measure, in the same VM, what the kernel needs for
+ * work that checkpoint and restart cannot avoid: faulting in fresh anonymous
+ * memory (restart must; so must tmpfs for the image), a memcpy into fresh
+ * memory (the userspace analogue of a restart), and moving the data through
+ * a pipe from one process to another (the floor for checkpoint into a pipe).
+ *
  *   ckpt_bench [MB]      (default 1024)
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include "ckpt_util.h"
 
 #define DATA RESTARTEE_DATA
@@ -51,49 +59,126 @@ static double memcpy_time(size_t mb)
 	memset(a, 1, len);
 	memset(b, 2, len);
 	for (int i = 0; i < 3; i++) {
-		double t0 = now();
+		double t0 = now(), dt;
 
 		memcpy(b, a, len);
-		if (now() - t0 < best)
-			best = now() - t0;
+		dt = now() - t0;
+		if (dt < best)
+			best = dt;
 	}
 	free(a);
 	free(b);
 	return best;
 }
 
+/* Runs the caller on CPU cpu only (-1: on every CPU).  The writer and the
+ * reader of a pipe go on different CPUs, so that the measurement does not
+ * depend on where the scheduler happens to put them. */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (cpu >= 0) {
+		CPU_SET(cpu, &set);
+	} else {
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			CPU_SET(i, &set);
+	}
+	sched_setaffinity(0, sizeof(set), &set);	/* best effort (one CPU: no-op) */
+}
+
+/* A pipe of 1 MiB whose reader, a child on the other CPU, discards
+ * everything; returns the write end. */
+static int sink_pipe(void)
+{
+	static char sink[1 << 20];
+	int p[2];
+
+	if (pipe(p))
+		return -1;
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	pin_cpu(0);
+	if (fork() == 0) {
+		pin_cpu(1);
+		close(p[1]);
+		while (read(p[0], sink, sizeof(sink)) > 0)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	return p[1];
+}
+
+/* The references: seconds to fault in mb MiB of fresh anonymous memory
+ * (MAP_POPULATE), to memcpy mb MiB into fresh memory, and to move mb MiB
+ * through a pipe to another process. */
+static int references(size_t mb, double *populate, double *fresh, double *pipe_s)
+{
+	size_t len = mb << 20;
+	char *a = malloc(len), *b;
+	double t0;
+	int fd;
+
+	if (!a)
+		return -1;
+	memset(a, 1, len);
+	t0 = now();
+	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		 -1, 0);
+	*populate = now() - t0;
+	if (b == MAP_FAILED)
+		return -1;
+	munmap(b, len);
+	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		return -1;
+	t0 = now();
+	memcpy(b, a, len);
+	*fresh = now() - t0;
+	munmap(b, len);
+	fd = sink_pipe();
+	if (fd < 0)
+		return -1;
+	t0 = now();
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, a + off, len - off < (1 << 20) ? len - off : 1 << 20);
+
+		if (w <= 0)
+			return -1;
+		off += w;
+	}
+	close(fd);
+	wait(NULL);
+	*pipe_s = now() - t0;
+	pin_cpu(-1);
+	free(a);
+	return 0;
+}
+
 /* Checkpoints t into path (NULL: a pipe whose reader discards everything);
  * returns seconds, kills t if kill. */
 static double ckpt_time(int dev, struct target *t, const char *path, int kill)
 {
-	int fd, p[2];
+	int fd;
 	double t0;
 
-	if (path) {
+	if (path)
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	} else {
-		static char sink[1 << 20];
-
-		if (pipe(p))
-			return -1;
-		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-		if (fork() == 0) {
-			close(p[1]);
-			while (read(p[0], sink, sizeof(sink)) > 0)
-				;
-			_exit(0);
-		}
-		close(p[0]);
-		fd = p[1];
-	}
+	else
+		fd = sink_pipe();
+	if (fd < 0)
+		return -1;
 	t0 = now();
 	int r = ckpt_checkpoint(dev, t->pid, fd, kill ? CKPT_CHECKPOINT_KILL : CKPT_CHECKPOINT_RESUME,
 				NULL);
 	double dt = now() - t0;
 
 	close(fd);
-	if (!path)
+	if (!path) {
 		wait(NULL);
+		pin_cpu(-1);
+	}
 	if (r) {
 		printf("# checkpoint failed: %s\n", strerror(-r));
 		return -1;
@@ -134,7 +219,7 @@ int main(int argc, char **argv)
 	size_t mb = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
 	int dev = ckpt_open();
 	struct target t;
-	double mc, tn, tf, tr, small_c, small_r;
+	double mc, tn, tf, tr, small_c, small_r, pop, fresh, pipe_s;
 	char data[4096];
 	int fd;
 
@@ -150,6 +235,13 @@ int main(int argc, char **argv)
 
 	mc = memcpy_time(mb);
 	printf("BENCH memcpy_%zuMiB %.3f s (%.0f MiB/s)\n", mb, mc, mb / mc);
+	if (references(mb, &pop, &fresh, &pipe_s))
+		return 1;
+	printf("BENCH ref_fault_in_%zuMiB %.3f s, %.2fx memcpy (MAP_POPULATE of fresh memory)\n",
+	       mb, pop, mc / pop);
+	printf("BENCH ref_memcpy_to_fresh_%zuMiB %.3f s, %.2fx memcpy\n", mb, fresh, mc / fresh);
+	printf("BENCH ref_pipe_%zuMiB %.3f s, %.2fx memcpy (write to a 1 MiB pipe, read by another process)\n",
+	       mb, pipe_s, mc / pipe_s);
 
 	if (start(&t, mb))
 		return 1;
@@ -174,5 +266,14 @@ int main(int argc, char **argv)
 	unlink("/tmp/small.img");
 	printf("BENCH checkpoint_10MiB_latency %.2f ms (target < 5 ms)\n", small_c * 1e3);
 	printf("BENCH restart_10MiB_latency %.2f ms (target < 5 ms)\n", small_r * 1e3);
+
+	/* The same with a 1 MiB heap: what does not depend on the size. */
+	if (start(&t, 1))
+		return 1;
+	small_c = ckpt_time(dev, &t, "/tmp/small.img", 1);
+	small_r = restart_time("/tmp/small.img");
+	unlink("/tmp/small.img");
+	printf("BENCH checkpoint_1MiB_latency %.2f ms\n", small_c * 1e3);
+	printf("BENCH restart_1MiB_latency %.2f ms\n", small_r * 1e3);
 	return 0;
 }

@@ -417,6 +417,63 @@ TEST_F(rs, corrupted_images_are_refused)
 }
 
 /*
+ * Page records after the first are read straight into the restored memory and
+ * their check is verified over it afterwards: damage in one of them still
+ * stops the restart (the process is killed), wherever it is.
+ */
+TEST_F(rs, damaged_later_page_records_are_refused)
+{
+	char l[128];
+	struct stat st;
+	int i, k, nth = 0, bad = 0, tried = 0, status;
+
+	ASSERT_EQ(0, start(&self->s, 8));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	ASSERT_EQ(0, stat(self->img, &st));
+	for (i = 0; i < self->ip->nrec; i++) {
+		size_t off = self->ip->rec[i].off, len = self->ip->rec[i].len;
+		struct flip f[4] = {
+			{ off + 12 + 4, 0x01 },		/* page count */
+			{ off + 12 + 8 + 1, 0x10 },	/* first address */
+			{ off + 12 + len / 2, 0x08 },	/* page data */
+			{ off + 12 + len - 1, 0x80 },	/* last byte */
+		};
+		struct edit e = { K_PAGES, 0, 8, 8, 0xffff888000000000ULL, "" };
+		size_t cut = off + 12 + len / 2;
+
+		if (self->ip->rec[i].kind != K_PAGES || nth++ == 0)
+			continue;
+		for (k = 0; k < 4; k++) {
+			status = restart_damaged(_metadata, self, self->img, st.st_size, do_flip, &f[k]);
+			tried++;
+			if (!refused(status)) {
+				bad++;
+				TH_LOG("page record %d flip at %zu: status %#x", nth - 1, f[k].off,
+				       status);
+			}
+		}
+		status = restart_damaged(_metadata, self, self->img, st.st_size, do_truncate, &cut);
+		tried++;
+		if (!refused(status)) {
+			bad++;
+			TH_LOG("page record %d truncated: status %#x", nth - 1, status);
+		}
+		e.nth = nth - 1;
+		status = restart_damaged(_metadata, self, self->img, st.st_size, do_edit, &e);
+		tried++;
+		if (!refused(status)) {
+			bad++;
+			TH_LOG("page record %d, kernel address resealed: status %#x", nth - 1, status);
+		}
+	}
+	TH_LOG("%d damaged images tried, %d page records", tried, nth);
+	EXPECT_LT(1, nth);
+	EXPECT_EQ(0, bad);
+}
+
+/*
  * Carrying an image across a module reload and a reboot (tests/check.sh
  * boots the VM twice with one disk):
  *   ckpt_restart --save DEV   start restartee, note its answers, checkpoint

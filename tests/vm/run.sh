@@ -28,6 +28,8 @@
 #   CKPT_VM_LEAK_WAIT  seconds to wait after rmmod before the final kmemleak
 #                      scan (default 5: kmemleak ignores younger objects)
 #   CKPT_VM_APPEND     extra kernel command line arguments
+#   CKPT_VM_CPU        QEMU -cpu model under TCG (default: max; bench:
+#                      max,-erms,-fsrm, see below)
 #   CKPT_KDIR          kernel build dir (default: the one in build/kdir)
 #   CKPT_KO            module to load (default: build/ckpt.ko)
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
@@ -144,7 +146,15 @@ trap cleanup EXIT
 if [ "${CKPT_KVM:-0}" = 1 ]; then
 	accel=(-accel kvm -cpu host,-arch-capabilities)
 else
-	accel=(-accel tcg -cpu max)
+	# TCG emulates `rep movsb` a byte at a time: 4x slower than `rep movsq`
+	# and slower than the vector loop of glibc's memcpy.  With ERMS/FSRM the
+	# kernel copies (copy_to_user, memcpy, pipes, page cache) with `rep
+	# movsb`; without, with `rep movsq` or a movq loop, as it does on CPUs
+	# where `rep movsb` is slow.  The benchmarks compare kernel copies with
+	# a userspace memcpy in the same VM, so they run without the two flags.
+	cpu=max
+	[ "$mode" != bench ] || cpu=max,-erms,-fsrm
+	accel=(-accel tcg -cpu "${CKPT_VM_CPU:-$cpu}")
 fi
 drive=()
 if [ -n "$disk" ]; then
