@@ -313,6 +313,34 @@ pub(crate) fn checkpoint(
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
+    // Processes that share an fd table or an address space without being threads of
+    // one process would come back with their own.
+    for (i, p) in tree.procs.iter().enumerate() {
+        let pi = p.leader.info();
+        for q in tree.procs.iter().skip(i + 1) {
+            let qi = q.leader.info();
+            if pi.files_key == qi.files_key || pi.mm_key == qi.mm_key {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "processes {} and {} share {} (CLONE_{}): not supported yet",
+                        pi.tgid,
+                        qi.tgid,
+                        if pi.mm_key == qi.mm_key {
+                            "an address space"
+                        } else {
+                            "an fd table"
+                        },
+                        if pi.mm_key == qi.mm_key {
+                            "VM"
+                        } else {
+                            "FILES"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
     if whole {
         let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
         for p in tree.procs.iter() {

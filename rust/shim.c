@@ -122,6 +122,10 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
 #endif
 	rcu_read_unlock();
 	get_task_comm(ti->comm, t);
+	task_lock(t);
+	ti->files_key = (u64)(unsigned long)t->files;
+	ti->mm_key = (u64)(unsigned long)t->mm;
+	task_unlock(t);
 }
 
 /*

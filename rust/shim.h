@@ -36,6 +36,7 @@ struct ckpt_task_info {
 	u32 nr_threads;
 	u64 set_child_tid, clear_child_tid, robust_list, robust_list_len;
 	char comm[16];
+	u64 files_key, mm_key;	/* identities of its fd table and address space */
 };
 
 struct task_struct *ckpt_task_get_by_vpid(s32 nr);

@@ -30,6 +30,8 @@ pub(crate) struct TaskInfo {
     pub(crate) robust_list: u64,
     pub(crate) robust_list_len: u64,
     pub(crate) comm: [u8; 16],
+    pub(crate) files_key: u64,
+    pub(crate) mm_key: u64,
 }
 
 /// [`TaskInfo::flags`] bits (`CKPT_TI_*`).
