@@ -465,6 +465,7 @@ fn write_image(
             signal::write_thread_signals(&mut w, th)?;
             if th.key() == p.leader.key() {
                 task::write_rlimits(&mut w, th)?;
+                task::write_ctty(&mut w, th)?;
             }
         }
     }

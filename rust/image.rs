@@ -174,6 +174,9 @@ pub mod kind {
     pub const CREDS: u16 = 0x0700;
     /// [`super::Rseq`]: optional (an old reader skips it and restarts without it).
     pub const RSEQ: u16 = super::KIND_OPTIONAL | 0x0102;
+    /// [`super::Ctty`]: optional (an old reader skips it; the process then comes
+    /// back without its controlling terminal).
+    pub const CTTY: u16 = super::KIND_OPTIONAL | 0x0103;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -197,6 +200,7 @@ pub mod kind {
             THREAD_SIGNALS => "thread-signals",
             CREDS => "creds",
             RSEQ => "rseq",
+            CTTY => "ctty",
             _ => "unknown",
         }
     }
@@ -205,7 +209,7 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ => Some(1),
+            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY => Some(1),
             _ => None,
         }
     }
@@ -904,6 +908,40 @@ impl<'a> Record<'a> for Rlimits {
             check(l.0 <= l.1, "rlimits: soft limit above hard limit")?;
         }
         Ok(Self { lim })
+    }
+}
+
+/// The controlling terminal of the process whose leader's task it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ctty<'a> {
+    /// The terminal's foreground process group (0: none).
+    pub fg_pgid: i32,
+    /// Whether the process leads the session the terminal belongs to.
+    pub leader: u32,
+    /// The terminal's path (`/dev/` and its kernel name, e.g. `/dev/pts/3`).
+    pub path: &'a [u8],
+}
+
+impl<'a> Record<'a> for Ctty<'a> {
+    const KIND: u16 = kind::CTTY;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.i32(self.fg_pgid)?;
+        e.u32(self.leader)?;
+        e.str(self.path)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let c = Self {
+            fg_pgid: d.i32()?,
+            leader: d.u32()?,
+            path: d.str()?,
+        };
+        check(c.fg_pgid >= 0, "ctty: bad process group")?;
+        check(c.leader <= 1, "ctty: bad leader flag")?;
+        check(
+            c.path.starts_with(b"/dev/") && !c.path.contains(&0),
+            "ctty: bad path",
+        )?;
+        Ok(c)
     }
 }
 
@@ -2015,6 +2053,8 @@ pub enum AnyRecord<'a> {
     Creds(Creds<'a>),
     /// [`Rseq`].
     Rseq(Rseq),
+    /// [`Ctty`].
+    Ctty(Ctty<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -2041,6 +2081,7 @@ impl<'a> AnyRecord<'a> {
             kind::THREAD_SIGNALS => Self::ThreadSignals(ThreadSignals::from_payload(p)?),
             kind::CREDS => Self::Creds(Creds::from_payload(p)?),
             kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
+            kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }
@@ -2125,6 +2166,7 @@ impl OrderChecker {
                 | R::ThreadSignals(_)
                 | R::Rlimits(_)
                 | R::Rseq(_)
+                | R::Ctty(_)
         ) {
             self.in_task = false;
         }
@@ -2215,7 +2257,12 @@ impl OrderChecker {
                 }
                 self.in_task = true;
             }
-            R::Regs(_) | R::Xstate(_) | R::ThreadSignals(_) | R::Rlimits(_) | R::Rseq(_) => {
+            R::Regs(_)
+            | R::Xstate(_)
+            | R::ThreadSignals(_)
+            | R::Rlimits(_)
+            | R::Rseq(_)
+            | R::Ctty(_) => {
                 if !self.in_task {
                     return bad("per-task record before any task");
                 }

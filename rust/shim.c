@@ -44,6 +44,8 @@
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/shmem_fs.h>
+#include <linux/tty.h>
+#include <linux/tty_driver.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
 #include <asm/fsgsbase.h>
@@ -2144,4 +2146,46 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
 int ckpt_cur_munmap(u64 start, u64 len)
 {
 	return vm_munmap(start, len);
+}
+
+/*
+ * @t's controlling terminal: its kernel name ("pts/3", "ttyS0") in @name,
+ * its foreground process group in *@fg (0: none), whether @t leads the
+ * session in *@leader.  Returns 1, 0 if it has none, or -errno.
+ * (lock_task_sighand() is not exported: the same, open-coded.)
+ */
+int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader)
+{
+	struct sighand_struct *sighand;
+	struct tty_struct *tty = NULL;
+	unsigned long flags;
+	struct pid *pgrp;
+
+	*fg = 0;
+	*leader = false;
+	rcu_read_lock();
+	sighand = rcu_dereference(t->sighand);
+	if (!sighand) {
+		rcu_read_unlock();
+		return -ESRCH;
+	}
+	spin_lock_irqsave(&sighand->siglock, flags);
+	if (likely(sighand == rcu_access_pointer(t->sighand))) {
+		tty = tty_kref_get(t->signal->tty);
+		*leader = t->signal->leader;
+	}
+	spin_unlock_irqrestore(&sighand->siglock, flags);
+	rcu_read_unlock();
+	if (!tty)
+		return 0;
+	if (tty->driver->type == TTY_DRIVER_TYPE_PTY && tty->driver->subtype == PTY_TYPE_SLAVE)
+		snprintf(name, len, "pts/%d", tty->index);	/* devpts names it "ptsN" */
+	else
+		strscpy(name, tty_name(tty), len);
+	pgrp = tty_get_pgrp(tty);
+	if (pgrp)
+		*fg = pid_vnr(pgrp);
+	put_pid(pgrp);
+	tty_kref_put(tty);
+	return 1;
 }

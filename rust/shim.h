@@ -192,6 +192,7 @@ struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
 struct file *ckpt_cur_sysv_file(u64 shmid);
+int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader);
 int ckpt_memfd_seal(struct file *f, u32 seals);
 ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);
 

@@ -222,6 +222,13 @@ mod ffi {
         ) -> *mut c_void;
         pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
         pub(super) fn ckpt_cur_sysv_file(shmid: u64) -> *mut c_void;
+        pub(super) fn ckpt_task_ctty(
+            t: *mut c_void,
+            name: *mut u8,
+            len: u32,
+            fg: *mut i32,
+            leader: *mut bool,
+        ) -> i32;
         pub(super) fn ckpt_file_pwrite(
             f: *mut c_void,
             buf: *const u8,
@@ -538,6 +545,21 @@ impl TaskRef {
             }
             return Ok(out);
         }
+    }
+
+    /// Its controlling terminal: the kernel's name for it (written to `name`; its
+    /// length), the foreground process group, whether it leads the session.
+    pub(crate) fn ctty(&self, name: &mut [u8; 64]) -> Result<Option<(usize, i32, bool)>> {
+        let (mut fg, mut leader) = (0, false);
+        // SAFETY: The task is valid; `name` has 64 bytes; the outputs are valid.
+        let r = errno(unsafe {
+            ffi::ckpt_task_ctty(self.ptr(), name.as_mut_ptr(), 64, &mut fg, &mut leader)
+        })?;
+        if r == 0 {
+            return Ok(None);
+        }
+        let n = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        Ok(Some((n, fg, leader)))
     }
 
     /// Sends `sig` to its thread group.

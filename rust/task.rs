@@ -2,7 +2,7 @@
 
 //! Per-task state: identity, registers, FPU state, credentials and resource limits.
 
-use crate::image::{self, Creds, Regs, Rlimits, Rseq, Task, Xstate};
+use crate::image::{self, Creds, Ctty, Regs, Rlimits, Rseq, Task, Xstate};
 use crate::shim::{self, ti, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
@@ -175,6 +175,22 @@ pub(crate) fn write_zombie(w: &mut ImageWriter<'_>, i: &shim::TaskInfo) -> Resul
         robust_list: 0,
         robust_list_len: 0,
         comm: i.comm(),
+    })
+}
+
+/// Writes the controlling terminal of `t`'s process, if it has one.
+pub(crate) fn write_ctty(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
+    let mut name = [0u8; 64];
+    let Some((n, fg_pgid, leader)) = t.ctty(&mut name)? else {
+        return Ok(());
+    };
+    let mut path = [0u8; 69];
+    path[..5].copy_from_slice(b"/dev/");
+    path[5..5 + n].copy_from_slice(&name[..n]);
+    w.record(&Ctty {
+        fg_pgid,
+        leader: leader as u32,
+        path: &path[..5 + n],
     })
 }
 

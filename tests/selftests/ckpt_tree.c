@@ -14,6 +14,7 @@
  */
 #include "ckpt_util.h"
 #include <sched.h>
+#include <termios.h>
 #include "kselftest_harness.h"
 
 #define TREE "/samples/tree"
@@ -258,6 +259,137 @@ TEST_F(tree, shared_fd_table_is_refused)
 	EXPECT_NE('T', proc_state(p));
 	kill(-p, SIGKILL);
 	kill_reap(p);
+}
+
+/*
+ * The process of controlling_terminal_comes_back, run before the harness
+ * (exec'ed with CKPT_CTTY_CHILD=the pty's path): a session leader with the
+ * pty as its controlling terminal and a child in the foreground group.
+ */
+__attribute__((constructor)) static void ctty_child(void)
+{
+	const char *path = getenv("CKPT_CTTY_CHILD");
+	int ready, t, null;
+	pid_t g;
+
+	if (!path)
+		return;
+	ready = atoi(getenv("CKPT_CTTY_READY") ?: "-1");
+	null = open("/dev/null", O_RDWR);
+	setsid();
+	t = open(path, O_RDWR);
+	if (t < 0 || null < 0 || ioctl(t, TIOCSCTTY, 0))
+		_exit(3);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	g = fork();
+	if (g == 0) {
+		close(ready);
+		setpgid(0, 0);
+		for (;;)
+			pause();
+	}
+	setpgid(g, g);
+	signal(SIGTTOU, SIG_IGN);
+	if (tcsetpgrp(t, g))
+		_exit(4);
+	signal(SIGTTOU, SIG_DFL);
+	if (write(ready, "R", 1) != 1)
+		_exit(5);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+/* Fields of /proc/PID/stat after "(comm) ": 1 state, 2 ppid, 3 pgrp,
+ * 4 session, 5 tty_nr, 6 tpgid. */
+static long stat_field(pid_t pid, int n)
+{
+	char path[64], buf[512], *p;
+	int fd, len, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p += 2;
+	for (i = 1; i < n; i++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	return strtol(p, NULL, 10);
+}
+
+TEST_F_TIMEOUT(tree, controlling_terminal_comes_back, 120)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), ready[2], fd, i;
+	long tty, tpgid;
+	uint64_t bytes = 0;
+	char cmd[256], c;
+	pid_t s, g;
+
+	ASSERT_LE(0, master);
+	ASSERT_EQ(0, grantpt(master));
+	ASSERT_EQ(0, unlockpt(master));
+	ASSERT_NE(NULL, ptsname(master));
+	snprintf(cmd, sizeof(cmd), "%s", ptsname(master));
+	ASSERT_EQ(0, pipe(ready));
+	s = fork();
+	ASSERT_LE(0, s);
+	if (s == 0) {
+		/* Exec'ed afresh: the harness's shared memory must not come along
+		 * (a tree sharing memory with an outsider is refused). */
+		char fdtxt[16];
+
+		close(ready[0]);
+		close(master);
+		snprintf(fdtxt, sizeof(fdtxt), "%d", ready[1]);
+		setenv("CKPT_CTTY_CHILD", cmd, 1);
+		setenv("CKPT_CTTY_READY", fdtxt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	tty = stat_field(s, 5);
+	tpgid = stat_field(s, 6);
+	ASSERT_NE(0, tty);
+	ASSERT_NE(s, tpgid);
+	g = tpgid;
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, s, fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(s, NULL, 0);
+	{
+		pid_t both[2] = { s, g };
+
+		ASSERT_EQ(0, all_gone(both, 2, 10000));
+	}
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !exists(g); i++)
+		sleep_ms(20);
+	EXPECT_EQ(s, stat_field(s, 4)) TH_LOG("session");
+	EXPECT_EQ(tty, stat_field(s, 5)) TH_LOG("terminal of the session leader");
+	EXPECT_EQ(tty, stat_field(g, 5)) TH_LOG("terminal of the foreground child");
+	EXPECT_EQ(g, stat_field(s, 6)) TH_LOG("foreground group");
+	kill(g, SIGKILL);
+	kill(s, SIGKILL);
+	close(master);
 }
 
 TEST_HARNESS_MAIN

@@ -241,6 +241,14 @@ impl Builder {
             }
             AnyRecord::Task(t) => self.tasks.push(task(&t)),
             AnyRecord::Rlimits(r) => self.task_field("rlimits", json!(r.lim)),
+            AnyRecord::Ctty(c) => self.task_field(
+                "ctty",
+                json!({
+                    "path": names::path(c.path),
+                    "fg_pgid": c.fg_pgid,
+                    "session_leader": c.leader != 0,
+                }),
+            ),
             AnyRecord::Rseq(r) => {
                 self.task_field("rseq", json!({"ptr": r.ptr, "len": r.len, "sig": r.sig}))
             }

@@ -75,6 +75,10 @@ pub struct SysvPlan {
     pub size: u64,
 }
 
+/// A controlling terminal: its path, the foreground process group, whether the
+/// process leads the terminal's session.
+pub type CttyPlan = (Vec<u8>, i32, bool);
+
 /// One process of the image, as the restarter recreates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcPlan {
@@ -94,6 +98,8 @@ pub struct ProcPlan {
     pub zombie: Option<i32>,
     /// Its `comm`.
     pub comm: String,
+    /// Its controlling terminal.
+    pub ctty: Option<CttyPlan>,
     /// Working directory.
     pub cwd: Vec<u8>,
     /// Root directory.
@@ -194,6 +200,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut pipes = Vec::new();
     let mut fifo_pipes = Vec::new();
     let mut sysv = Vec::new();
+    let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
@@ -216,6 +223,11 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 mm: t.mm,
             }),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
+            AnyRecord::Ctty(c) => {
+                if let Some(t) = tasks.last() {
+                    ctty.push((t.pid, (c.path.to_vec(), c.fg_pgid, c.leader != 0)));
+                }
+            }
             AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new())),
             AnyRecord::Vma(v) => {
                 let Some((_, specials, vmas)) = mms.last_mut() else {
@@ -295,6 +307,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .collect(),
             zombie: zombie.then_some(t.exit_code),
             comm: t.comm.clone(),
+            ctty: ctty.iter().find(|c| c.0 == t.pid).map(|c| c.1.clone()),
             cwd,
             root,
             specials,
@@ -1272,6 +1285,33 @@ fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
                 errno::describe(&e)
             )
         })?;
+    }
+    // The controlling terminal: a session leader takes it again (before it creates
+    // the rest of its session, which inherits it); the leader of its foreground
+    // process group makes its group the foreground again. A terminal that is gone
+    // (another boot) is only a warning.
+    if let Some((path, fg, leader)) = &me.ctty {
+        let path = Path::new(OsStr::from_bytes(path));
+        let r = if *leader && me.sid == me.pid {
+            sys::take_ctty(path)
+        } else {
+            Ok(())
+        };
+        let r = r.and_then(|_| {
+            if *fg == me.pid && me.pgid == me.pid {
+                sys::set_foreground(path, me.pid)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            eprintln!(
+                "ckpt: warning: process {} comes back without its controlling terminal {}: {}",
+                me.pid,
+                path.display(),
+                errno::describe(&e)
+            );
+        }
     }
     Ok(())
 }

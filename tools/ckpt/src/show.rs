@@ -236,6 +236,17 @@ impl<'w, W: Write> Text<'w, W> {
                     t.robust_list_len
                 )
             }
+            AnyRecord::Ctty(c) => writeln!(
+                o,
+                "  controlling terminal: {}, foreground group {}{}",
+                names::path(c.path),
+                c.fg_pgid,
+                if c.leader != 0 {
+                    ", session leader"
+                } else {
+                    ""
+                }
+            ),
             AnyRecord::Rseq(r) => writeln!(
                 o,
                 "  rseq: area {:#x}, {} bytes, signature {:#x}",

@@ -446,3 +446,46 @@ pub fn sysv_remove(shmid: i32) {
     // SAFETY: IPC_RMID takes no buffer.
     unsafe { libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut()) };
 }
+
+/// Makes the terminal at `path` the calling session leader's controlling
+/// terminal (`TIOCSCTTY`).
+pub fn take_ctty(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path)?;
+    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); `f` is open.
+    if unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes process group `pgid` the foreground group of the terminal at
+/// `path` (`tcsetpgrp`), with `SIGTTOU` blocked meanwhile.
+pub fn set_foreground(path: &std::path::Path, pgid: i32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(path)?;
+    // SAFETY: the sets are initialised by sigemptyset before use; tcsetpgrp
+    // takes an open fd and a pid.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+        let r = libc::tcsetpgrp(f.as_raw_fd(), pgid);
+        let e = io::Error::last_os_error();
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if r < 0 {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
