@@ -329,8 +329,11 @@ busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
 ! readelf -l "$busybox" | grep -q 'program interpreter' || die "$busybox is dynamic (apt-get install busybox-static)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
-selftests=(ckpt_dev ckpt_checkpoint ckpt_restart)
-for f in "${selftests[@]/#/selftests/}" samples/counter samples/restartee ckpt ckpt-verify; do
+# Every selftest and sample the tree has (the guest tests use the samples).
+selftests=() samples=()
+for f in "$top"/tests/selftests/*.c; do f=${f##*/}; selftests+=("${f%.c}"); done
+for f in "$top"/samples/*.c; do f=${f##*/}; samples+=("samples/${f%.c}"); done
+for f in "${selftests[@]/#/selftests/}" "${samples[@]}" ckpt ckpt-verify; do
 	[ -x "$B/$f" ] || die "$B/$f missing: run 'make tool verify userprogs' first"
 done
 ird=$K/initramfs
@@ -342,11 +345,11 @@ done
 cp "$K/ckpt.ko" "$ird/ckpt.ko"
 cp "$B/ckpt" "$B/ckpt-verify" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 for t in "${selftests[@]}"; do cp "$B/selftests/$t" "$ird/selftests/"; done
-cp "$B/samples/counter" "$B/samples/restartee" "$ird/samples/"
+for f in "${samples[@]}"; do cp "$B/$f" "$ird/samples/"; done
 cp -r "$top/tests/vm/guest/." "$ird/guest/"; rm -f "$ird/guest/init"
 # /init: like tests/vm/guest/init (same markers for judge.py), without
-# kmemleak (off in Debian's kernel); runs the three selftests and the guest
-# tests (module.sh, tool.sh, verify.sh = /ckpt-verify).
+# kmemleak (off in Debian's kernel); runs every selftest and the guest tests
+# (module.sh, tool.sh, verify.sh = /ckpt-verify, tree.sh, shared.sh).
 cat > "$ird/init" <<'EOF'
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=vt100
@@ -365,7 +368,7 @@ if insmod /ckpt.ko; then
 	echo "CKPT-VM-INSMOD ok $(up)"
 	echo "CKPT-DEBIAN taint-after=$(cat /proc/sys/kernel/tainted)"
 	cd /tmp
-	for t in /selftests/ckpt_dev /selftests/ckpt_checkpoint /selftests/ckpt_restart; do run "$t" "$t"; done
+	for t in /selftests/*; do run "$t" "$t"; done
 	for t in /guest/tests/*.sh; do run "$t" sh "$t"; done
 	echo "CKPT-VM-MODE rc=0 $(up)"
 	cd /
