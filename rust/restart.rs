@@ -348,10 +348,18 @@ fn restore(
         // The thread's own state refers to memory (rseq): wait for the address space.
         sess.wait_process(plan.task.tgid).map_err(Failed::Before)?;
     }
-    restore_task(plan, why).map_err(Failed::After)?;
+    let entry = restore_task(plan, why).map_err(Failed::After)?;
     sess.done_and_wait().map_err(Failed::After)?;
     // CPU state last: nothing can fail any more.
-    let regs: [u64; NREGS] = plan.regs.r;
+    let mut regs: [u64; NREGS] = plan.regs.r;
+    if let Entry::Sigreturn { sp, ip } = entry {
+        // Into the vDSO's syscall instruction with rax = rt_sigreturn: the kernel's
+        // sigreturn loads the registers and FPU state from the frame.
+        regs[image::REG_RIP] = ip;
+        regs[image::REG_RSP] = sp;
+        regs[image::REG_RAX] = NR_RT_SIGRETURN;
+        regs[REG_EFLAGS] &= !EFLAGS_TF;
+    }
     cur::set_regs(&regs);
     Ok(regs[image::REG_RAX])
 }
@@ -1269,10 +1277,26 @@ fn overlay(
     Ok(())
 }
 
+/// `__NR_rt_sigreturn` on x86_64.
+const NR_RT_SIGRETURN: u64 = 15;
+/// Index of `eflags` in [`image::Regs::r`].
+const REG_EFLAGS: usize = 18;
+/// The trap flag.
+const EFLAGS_TF: u64 = 0x100;
+
+/// How a restored task enters user mode.
+enum Entry {
+    /// Straight into its registers (its FPU state, if any, already loaded).
+    Direct,
+    /// Through `rt_sigreturn` of the signal frame at `sp - 8`, from the `syscall`
+    /// instruction at `ip`.
+    Sigreturn { sp: u64, ip: u64 },
+}
+
 /// What every task sets on itself: its signal state, identity, credentials, rseq
 /// area and FPU state (the registers come last, once the whole session is there).
 #[inline(never)]
-fn restore_task(p: &Plan<'_>, why: &mut Reason) -> Result {
+fn restore_task(p: &Plan<'_>, why: &mut Reason) -> Result<Entry> {
     cur::set_altstack(
         p.tsig.altstack_sp,
         p.tsig.altstack_size,
@@ -1296,13 +1320,23 @@ fn restore_task(p: &Plan<'_>, why: &mut Reason) -> Result {
         cur::set_rseq(r.ptr, r.len, r.sig)
             .map_err(|e| why.set(e, format_args!("the rseq area was refused")))?;
     }
-    if let Some(x) = &p.xstate {
-        let (size, _) = cur::xstate_size()?;
-        let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
-        let n = x.area.len().min(size);
-        area[..n].copy_from_slice(&x.area[..n]);
-        cur::set_xstate(&area)
-            .map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
+    let Some(x) = &p.xstate else {
+        return Ok(Entry::Direct);
+    };
+    let (size, _) = cur::xstate_size()?;
+    let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let n = x.area.len().min(size);
+    area[..n].copy_from_slice(&x.area[..n]);
+    // The FPU state goes in as a signal return would load it; where no frame can be
+    // written (no room below the stack pointer, no vDSO), as ptrace would set it.
+    let alt = (
+        p.tsig.altstack_sp,
+        p.tsig.altstack_size,
+        p.tsig.altstack_flags,
+    );
+    if let Ok((sp, ip)) = cur::sigframe(&p.regs.r, &area, p.tsig.blocked, alt) {
+        return Ok(Entry::Sigreturn { sp, ip });
     }
-    Ok(())
+    cur::set_xstate(&area).map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
+    Ok(Entry::Direct)
 }

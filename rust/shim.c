@@ -52,6 +52,8 @@
 #include <asm/fpu/api.h>
 #include <asm/msr.h>
 #include <asm/fpu/xcr.h>
+#include <asm/fpu/types.h>
+#include <asm/sigframe.h>
 
 #include "shim.h"
 
@@ -2188,4 +2190,110 @@ int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *le
 	put_pid(pgrp);
 	tty_kref_put(tty);
 	return 1;
+}
+
+/* A syscall instruction (0f 05) in current's vDSO, or 0. */
+static u64 vdso_syscall(void)
+{
+	u64 s, e, a, found = 0;
+	u8 *buf;
+	int i;
+
+	if (ckpt_cur_special("[vdso]", &s, &e))
+		return 0;
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return 0;
+	for (a = s; a < e && !found; a += PAGE_SIZE) {
+		if (copy_from_user(buf, (const void __user *)a, PAGE_SIZE))
+			break;
+		for (i = 0; i + 1 < PAGE_SIZE; i++)
+			if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+				found = a + i;
+				break;
+			}
+	}
+	kfree(buf);
+	return found;
+}
+
+/*
+ * Prepares the return of current into the user state @v (user_regs_struct
+ * order) with XSAVE area @xs (@xlen bytes, uabi format), blocked mask
+ * @blocked and alternate stack @ss_*, through rt_sigreturn: writes a
+ * signal frame below the red zone under @v's stack pointer, as a signal
+ * delivery would, and gives in *@sp and *@ip where the ioctl must return
+ * (to a syscall instruction in the vDSO, with rax = __NR_rt_sigreturn).
+ * The kernel's own sigreturn then loads the registers and the FPU state,
+ * validating them as for any signal frame.  (The alternative, an XSTATE
+ * regset write from another context, is what ptrace does, and
+ * CONFIG_X86_DEBUG_FPU warns when a kernel thread does it.)
+ */
+int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
+		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip)
+{
+	const struct user_regs_struct *u = (const struct user_regs_struct *)v;
+	/* x86_task_fpu(current), without its CONFIG_X86_DEBUG_FPU wrapper. */
+	struct fpstate *fps = ((struct fpu *)((void *)current + sizeof(*current)))->fpstate;
+	u32 size = fps->user_size, magic2 = FP_XSTATE_MAGIC2;
+	struct _fpx_sw_bytes sw = {
+		.magic1 = FP_XSTATE_MAGIC1,
+		.extended_size = size + FP_XSTATE_MAGIC2_SIZE,
+		.xfeatures = fps->user_xfeatures,
+		.xstate_size = size,
+	};
+	unsigned long fp, frame;
+	struct rt_sigframe *f;
+	u64 sys = vdso_syscall();
+	int ret = -EFAULT;
+
+	if (!sys)
+		return -ENOENT;
+	if (xlen < sizeof(struct fxregs_state) + sizeof(struct xstate_header) ||
+	    u->sp < 0x100000 || u->sp >= TASK_SIZE_MAX)
+		return -EINVAL;
+	fp = round_down(u->sp - 128 - size - FP_XSTATE_MAGIC2_SIZE, 64);
+	frame = round_down(fp - sizeof(*f), 16) - 8;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f->uc.uc_stack.ss_sp = (void __user *)(unsigned long)ss_sp;
+	f->uc.uc_stack.ss_flags = ss_flags;
+	f->uc.uc_stack.ss_size = ss_size;
+	f->uc.uc_mcontext.r8 = u->r8;
+	f->uc.uc_mcontext.r9 = u->r9;
+	f->uc.uc_mcontext.r10 = u->r10;
+	f->uc.uc_mcontext.r11 = u->r11;
+	f->uc.uc_mcontext.r12 = u->r12;
+	f->uc.uc_mcontext.r13 = u->r13;
+	f->uc.uc_mcontext.r14 = u->r14;
+	f->uc.uc_mcontext.r15 = u->r15;
+	f->uc.uc_mcontext.di = u->di;
+	f->uc.uc_mcontext.si = u->si;
+	f->uc.uc_mcontext.bp = u->bp;
+	f->uc.uc_mcontext.bx = u->bx;
+	f->uc.uc_mcontext.dx = u->dx;
+	f->uc.uc_mcontext.ax = u->ax;
+	f->uc.uc_mcontext.cx = u->cx;
+	f->uc.uc_mcontext.sp = u->sp;
+	f->uc.uc_mcontext.ip = u->ip;
+	f->uc.uc_mcontext.flags = u->flags;
+	f->uc.uc_mcontext.cs = __USER_CS;
+	f->uc.uc_mcontext.ss = __USER_DS;
+	f->uc.uc_mcontext.fpstate = fp;
+	f->uc.uc_sigmask.sig[0] = blocked;
+	if (copy_to_user((void __user *)frame, f, sizeof(*f)) ||
+	    copy_to_user((void __user *)fp, xs, min(xlen, size)) ||
+	    (xlen < size && clear_user((void __user *)(fp + xlen), size - xlen)) ||
+	    copy_to_user((void __user *)(fp + offsetof(struct fxregs_state, sw_reserved)), &sw,
+			 sizeof(sw)) ||
+	    copy_to_user((void __user *)(fp + size), &magic2, sizeof(magic2)))
+		goto out;
+	*sp = frame + sizeof(long);
+	*ip = sys;
+	ret = 0;
+out:
+	kfree(f);
+	return ret;
 }

@@ -192,6 +192,8 @@ struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
 struct file *ckpt_cur_sysv_file(u64 shmid);
+int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
+		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
 int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader);
 int ckpt_memfd_seal(struct file *f, u32 seals);
 ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);

@@ -222,6 +222,17 @@ mod ffi {
         ) -> *mut c_void;
         pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
         pub(super) fn ckpt_cur_sysv_file(shmid: u64) -> *mut c_void;
+        pub(super) fn ckpt_cur_sigframe(
+            v: *const u64,
+            xs: *const u8,
+            xlen: u32,
+            blocked: u64,
+            ss_sp: u64,
+            ss_size: u64,
+            ss_flags: u32,
+            sp: *mut u64,
+            ip: *mut u64,
+        ) -> i32;
         pub(super) fn ckpt_task_ctty(
             t: *mut c_void,
             name: *mut u8,
@@ -1413,6 +1424,35 @@ pub(crate) mod cur {
         // SAFETY: `f` is a valid out pointer.
         let n = errno(unsafe { ffi::ckpt_cur_xstate_size(&mut f) })?;
         Ok((n as usize, f))
+    }
+
+    /// Writes a signal frame for the user state `regs` + `xs` (XSAVE area), blocked
+    /// mask and alternate stack below `regs`' stack pointer; returns the stack
+    /// pointer and the address of a `syscall` instruction in the vDSO where the
+    /// ioctl returns with `rax` = `rt_sigreturn`, which loads that state.
+    pub(crate) fn sigframe(
+        regs: &[u64; NREGS],
+        xs: &[u8],
+        blocked: u64,
+        altstack: (u64, u64, u32),
+    ) -> Result<(u64, u64)> {
+        let (mut sp, mut ip) = (0, 0);
+        // SAFETY: `regs` has NREGS words, `xs` is readable for its length, the outputs
+        // are valid.
+        errno(unsafe {
+            ffi::ckpt_cur_sigframe(
+                regs.as_ptr(),
+                xs.as_ptr(),
+                len32(xs),
+                blocked,
+                altstack.0,
+                altstack.1,
+                altstack.2,
+                &mut sp,
+                &mut ip,
+            )
+        })?;
+        Ok((sp, ip))
     }
 
     /// Loads the caller's user FPU state.
