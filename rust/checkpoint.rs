@@ -313,29 +313,18 @@ pub(crate) fn checkpoint(
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
-    // Processes that share an fd table or an address space without being threads of
-    // one process would come back with their own.
+    // Processes that share an address space without being threads of one process
+    // (CLONE_VM, vfork) would come back with their own.
     for (i, p) in tree.procs.iter().enumerate() {
         let pi = p.leader.info();
         for q in tree.procs.iter().skip(i + 1) {
             let qi = q.leader.info();
-            if pi.files_key == qi.files_key || pi.mm_key == qi.mm_key {
+            if pi.mm_key == qi.mm_key {
                 return Err(why.set(
                     eopnotsupp(),
                     format_args!(
-                        "processes {} and {} share {} (CLONE_{}): not supported yet",
-                        pi.tgid,
-                        qi.tgid,
-                        if pi.mm_key == qi.mm_key {
-                            "an address space"
-                        } else {
-                            "an fd table"
-                        },
-                        if pi.mm_key == qi.mm_key {
-                            "VM"
-                        } else {
-                            "FILES"
-                        }
+                        "processes {} and {} share an address space (CLONE_VM): not supported yet",
+                        pi.tgid, qi.tgid
                     ),
                 ));
             }

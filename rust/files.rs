@@ -223,12 +223,19 @@ pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
         }
         Ok(())
     };
+    // An fd table shared by processes (CLONE_FILES) holds its references once.
+    let mut tables: KVec<u64> = KVec::new();
     for t in procs {
+        let table = t.info().files_key;
         let mut fd = 0u32;
-        while let Some(f) = t.next_file(&mut fd) {
+        while !tables.contains(&table) {
+            let Some(f) = t.next_file(&mut fd) else {
+                break;
+            };
             note(f, false)?;
             fd += 1;
         }
+        tables.push(table, GFP_KERNEL)?;
         if let Some(m) = t.mm() {
             let mut addr = 0u64;
             while let Some((vi, file)) = m.vma_from(addr)? {
@@ -353,6 +360,11 @@ pub(crate) fn write_files(
     bufs: &mut Bufs,
     why: &mut Reason,
 ) -> Result<u32> {
+    // A table another process of the image shares (CLONE_FILES) is written once.
+    let table = t.info().files_key;
+    if let Some(id) = objs.get(table) {
+        return Ok(id);
+    }
     // Pass 1: define every file; remember (fd, file id, cloexec).
     let mut fds: KVec<Fd> = KVec::new();
     let mut fd = 0u32;
@@ -370,7 +382,7 @@ pub(crate) fn write_files(
         fd += 1;
     }
     // Pass 2: the table.
-    let id = objs.fresh();
+    let id = objs.define(table)?;
     w.record(&FilesRec {
         id,
         count: fds.len() as u32,

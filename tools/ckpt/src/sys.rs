@@ -13,6 +13,8 @@ use crate::restart::{check_moves, plan_moves, Move, Special, VdsoError};
 
 /// `CLONE_NEWPID`.
 pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+/// `CLONE_FILES`.
+pub const CLONE_FILES: u64 = libc::CLONE_FILES as u64;
 
 /// `struct clone_args` of `clone3(2)` (`CLONE_ARGS_SIZE_VER2`), declared
 /// here because not every C library the tool builds with has it.

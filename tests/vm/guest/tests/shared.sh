@@ -7,9 +7,10 @@
 # memory (a keyed segment attached twice, a private one marked for
 # removal) survives too, once while the keyed segment still exists and
 # once after it was removed (recreated with its shmid); /samples/sysv
-# checks itself.
+# checks itself.  Two processes sharing one fd table (CLONE_FILES) still
+# share it after a restart of their tree (/samples/sharedfd).
 . /guest/ktap.sh
-ktap_plan 10
+ktap_plan 16
 out=/tmp/memfd.out res=/tmp/memfd.result img=/tmp/memfd.img
 rm -f "$out" "$res" "$img"
 
@@ -71,5 +72,24 @@ verify_sysv kept
 # "rmid": the restored program removed the keyed segment before it exited.
 ktap_check sysv_segment_removed sh -c "! grep -q ' $kid ' /proc/sysvipc/shm"
 verify_sysv recreated
+rm -f "$img"
+
+out=/tmp/sharedfd.out res=/tmp/sharedfd.result img=/tmp/sharedfd.img
+rm -f "$out" "$res" "$img"
+/samples/sharedfd "$res" > "$out" </dev/null 2>&1 &
+pid=$!
+wait_ready "$out"
+set -- $(cat "$out")
+child=$3
+ktap_check sharedfd_checkpoint timeout 60 /ckpt checkpoint "$pid" -o "$img" --tree --kill --quiet
+gone "$pid"; gone "$child"
+ktap_check sharedfd_restart sh -c "timeout 60 /ckpt restart '$img' --detach --quiet | grep -qx '$pid'"
+ktap_check sharedfd_same_table sh -c "[ \"\$(readlink /proc/$pid/fd/1)\" = \"\$(readlink /proc/$child/fd/1)\" ]"
+kill -USR1 "$pid" 2>/dev/null
+i=0
+while [ ! -s "$res" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+sed "s/^/# sharedfd: /" "$res" 2>/dev/null
+ktap_check sharedfd_ok grep -qx "OK sharedfd" "$res"
+ktap_check sharedfd_show sh -c "/ckpt show '$img' | grep -c '^fd table' | grep -qx 1"
 rm -f "$img"
 ktap_finish
