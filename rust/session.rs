@@ -116,7 +116,12 @@ impl Session {
 
     /// Marks the session failed: every task of it dies instead of returning.
     pub(crate) fn fail(&self) {
-        self.state.lock().failed = true;
+        let files = {
+            let mut s = self.state.lock();
+            s.failed = true;
+            core::mem::take(&mut s.files)
+        };
+        drop(files);
         self.gate.bump();
     }
 
@@ -213,10 +218,18 @@ impl Session {
     /// The caller restored itself: waits until all did (`Ok`), or one failed or the
     /// wait timed out or was killed (`Err`, and the session is failed).
     pub(crate) fn done_and_wait(&self) -> Result {
-        {
+        let files = {
             let mut s = self.state.lock();
             s.done += 1;
-        }
+            // The last one in: every task holds what it uses, the session lets go (an
+            // open file descriptor of /dev/ckpt must not keep a pipe's end open).
+            if s.done >= self.expected {
+                core::mem::take(&mut s.files)
+            } else {
+                KVec::new()
+            }
+        };
+        drop(files);
         self.gate.bump();
         self.wait_until(|s| s.done >= self.expected)
     }

@@ -18,7 +18,7 @@
 # Every wait has a timeout (the VM is 2 TCG CPUs); a step that cannot run
 # because an earlier one failed fails at once.
 . /guest/ktap.sh
-ktap_plan 25
+ktap_plan 26
 T=/tmp/tree-test
 rm -rf "$T"
 mkdir -p "$T"
@@ -207,8 +207,10 @@ kill9 $y $c $sh
 wait "$sh" 2>/dev/null
 within 20 gone $sh $y $c || echo "# pipeline: some pids are still taken"
 up=0
-timeout 120 /ckpt restart "$img" --detach --quiet > "$T/pipeline.pid" &&
-	[ "$(cat "$T/pipeline.pid")" = "$sh" ] && up=1
+# Attached this time: ckpt restart waits for sh with /dev/ckpt still open.
+timeout 120 /ckpt restart "$img" --quiet > "$T/pipeline.tool" 2>&1 &
+tool=$!
+within 30 runs "$sh" sh && up=1
 cleanup_pids="$cleanup_pids $y $c $sh"
 [ "$up" = 1 ] && ktap_pass pipeline_restart_same_pid || ktap_fail pipeline_restart_same_pid
 pipeline_runs() { runs "$sh" sh && runs "$y" yes && runs "$c" cat; }
@@ -217,9 +219,12 @@ gated $up pipeline_same_pids pipeline_runs
 c0=$(cpu "$c")
 cpu_grows() { [ "$(cpu "$c")" -gt "${c0:-0}" ] 2>/dev/null; }
 gated $up pipeline_flows within 10 cpu_grows
-# Killed, yes and cat must be reaped by the restored sh, which then ends.
-kill9 $y $c
-gated $up pipeline_sh_reaps within 20 dead $sh
+# yes killed, cat reads the end of the pipe (nothing else may hold its write
+# end: not the restart's open /dev/ckpt either) and ends; the restored sh
+# reaps both and ends; so does the attached ckpt restart.
+kill9 $y
+gated $up pipeline_sh_reaps within 20 dead $sh $c
+gated $up pipeline_tool_ends within 20 dead $tool
 
 # Only what is still ours: pids may have been reused since.
 for _k in $cleanup_pids; do
