@@ -1154,6 +1154,15 @@ void ckpt_layout(struct ckpt_layout *l)
 	l->file_f_mode = offsetof(struct file, f_mode);
 	l->cred_uid = offsetof(struct cred, uid);
 	l->cred_euid = offsetof(struct cred, euid);
+	l->task_info_size = sizeof(struct ckpt_task_info);
+	l->task_info_files_key = offsetof(struct ckpt_task_info, files_key);
+	l->file_info_size = sizeof(struct ckpt_file_info);
+	l->file_info_inode_key = offsetof(struct ckpt_file_info, inode_key);
+	l->vma_info_size = sizeof(struct ckpt_vma_info);
+	l->mm_info_size = sizeof(struct ckpt_mm_info);
+	l->creds_size = sizeof(struct ckpt_creds);
+	l->sigstate_size = sizeof(struct ckpt_sigstate);
+	l->sigaction_size = sizeof(struct ckpt_sigaction);
 }
 
 /* ---- restart: changes to the calling task -------------------------------- */

@@ -223,6 +223,9 @@ struct ckpt_layout {
 	u64 mm_struct_size, file_size;
 	u64 file_f_flags, file_f_cred, file_f_mode;
 	u64 cred_uid, cred_euid;
+	/* The shim's own structs, shared with Rust (rust/shim.rs). */
+	u64 task_info_size, task_info_files_key, file_info_size, file_info_inode_key;
+	u64 vma_info_size, mm_info_size, creds_size, sigstate_size, sigaction_size;
 };
 
 void ckpt_layout(struct ckpt_layout *l);

@@ -192,6 +192,15 @@ pub(crate) struct Layout {
     pub(crate) file_f_mode: u64,
     pub(crate) cred_uid: u64,
     pub(crate) cred_euid: u64,
+    pub(crate) task_info_size: u64,
+    pub(crate) task_info_files_key: u64,
+    pub(crate) file_info_size: u64,
+    pub(crate) file_info_inode_key: u64,
+    pub(crate) vma_info_size: u64,
+    pub(crate) mm_info_size: u64,
+    pub(crate) creds_size: u64,
+    pub(crate) sigstate_size: u64,
+    pub(crate) sigaction_size: u64,
 }
 
 /// Number of general registers (`CKPT_NREGS`).

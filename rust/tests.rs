@@ -49,6 +49,27 @@ mod layout {
         assert_eq!(c.cred_euid, offset_of!(bindings::cred, euid) as u64);
     }
 
+    /// The shim's structs that cross between C and Rust have one layout.
+    #[test]
+    fn shim_structs_match_c() {
+        let c = shim::c_layout();
+        assert_eq!(c.task_info_size, size_of::<shim::TaskInfo>() as u64);
+        assert_eq!(
+            c.task_info_files_key,
+            offset_of!(shim::TaskInfo, files_key) as u64
+        );
+        assert_eq!(c.file_info_size, size_of::<shim::FileInfo>() as u64);
+        assert_eq!(
+            c.file_info_inode_key,
+            offset_of!(shim::FileInfo, inode_key) as u64
+        );
+        assert_eq!(c.vma_info_size, size_of::<shim::VmaInfo>() as u64);
+        assert_eq!(c.mm_info_size, size_of::<shim::MmInfo>() as u64);
+        assert_eq!(c.creds_size, size_of::<shim::CredsRaw>() as u64);
+        assert_eq!(c.sigstate_size, size_of::<shim::SigState>() as u64);
+        assert_eq!(c.sigaction_size, size_of::<shim::SigActionRaw>() as u64);
+    }
+
     /// The kernel crate's own accessors agree with C on a live task.
     #[test]
     fn kernel_crate_task_pid_matches_c() {
