@@ -25,7 +25,9 @@
  * On SIGUSR1 (the handler only sets a flag) the main thread parks every
  * thread after its current round; each thread checks its own tid (gettid()
  * == the tid at start, getpid() == the pid at start), that its stack, TLS
- * and global tokens agree, its pthread_self() and its signal mask; the main
+ * and global tokens agree, its pthread_self(), its alternate stack, its
+ * pending SIGUSR2 (odd threads send it to themselves at start) and its
+ * signal mask; the main
  * thread then checks shared == sum, that no counter went backwards since
  * "ready", reads each thread's stack token through the saved address,
  * unparks them all and checks that every thread still counts.  Every wait
@@ -38,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,8 +54,11 @@ struct slot {
 	pthread_t self;			/* pthread_self() at start */
 	uint64_t count;			/* mirror of its local counter */
 	uint64_t at_ready;		/* count when "ready" was printed */
+	void *altstack;			/* its sigaltstack (ALTSTACK bytes) */
 	char bad[160];			/* its own verdict, empty if all is well */
 };
+
+#define ALTSTACK 16384
 
 static struct slot slots[MAXT];
 static int nthreads;
@@ -118,6 +124,25 @@ static void check_self(int i, uint64_t stack_token, uint64_t local)
 			 (unsigned long long)local, (unsigned long long)s->count);
 		return;
 	}
+	{
+		/* Its own alternate stack, and SIGUSR2 pending (blocked) in odd threads
+		 * only: per-thread state. */
+		stack_t ss;
+		sigset_t pend;
+
+		if (sigaltstack(NULL, &ss) || ss.ss_sp != s->altstack || ss.ss_size != ALTSTACK ||
+		    ss.ss_flags != 0) {
+			snprintf(s->bad, sizeof(s->bad), "thread %d: altstack %p+%zu flags %d, want %p+%d",
+				 i, ss.ss_sp, ss.ss_size, ss.ss_flags, s->altstack, ALTSTACK);
+			return;
+		}
+		sigpending(&pend);
+		if (sigismember(&pend, SIGUSR2) != (i & 1)) {
+			snprintf(s->bad, sizeof(s->bad), "thread %d: SIGUSR2 %spending", i,
+				 sigismember(&pend, SIGUSR2) ? "" : "not ");
+			return;
+		}
+	}
 	want_mask(i, &want);
 	pthread_sigmask(SIG_BLOCK, NULL, &cur);
 	for (sig = 1; sig < NSIG; sig++) {
@@ -146,6 +171,16 @@ static void run(int i)
 
 	want_mask(i, &set);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
+	{
+		stack_t ss = { .ss_sp = malloc(ALTSTACK), .ss_size = ALTSTACK };
+
+		slots[i].altstack = ss.ss_sp;
+		if (!ss.ss_sp || sigaltstack(&ss, NULL))
+			exit(2);
+	}
+	/* SIGUSR2 is blocked in odd threads: it stays pending in that thread. */
+	if (i & 1)
+		syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	token = ((uint64_t)ts.tv_nsec << 20 ^ (uint64_t)gettid() << 8 ^ i) * 0x9E3779B97F4A7C15ULL;
 	tls_token = token;
