@@ -152,13 +152,49 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
     Ok(())
 }
 
-/// `CKPT_IOC_CHECK`: could `pid` be checkpointed now? Does not stop the target, so the
-/// answer is a snapshot.
-pub(crate) fn check(pid: i32, why: &mut Reason) -> Result {
+/// `CKPT_IOC_CHECK`: could `pid` (with `tree`: its process tree) be checkpointed now?
+/// Does not stop the target, so the answer is a snapshot.
+pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
     let t = find_target(pid, why)?;
-    let r = precheck(&t, why);
-    crate::lsm::explain(&t.leader, why);
-    r
+    if !tree {
+        let r = precheck(&t, why);
+        crate::lsm::explain(&t.leader, why);
+        return r;
+    }
+    let tree = Tree::below(t, why)?;
+    for p in tree.procs.iter() {
+        if let Err(e) = precheck(p, why) {
+            crate::lsm::explain(&p.leader, why);
+            return Err(e);
+        }
+    }
+    shared_between(&tree, why)?;
+    let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
+    for p in tree.procs.iter() {
+        leaders.push(&p.leader, GFP_KERNEL)?;
+    }
+    files::leaks(&leaders, why)
+}
+
+/// Refuses processes that share an address space without being threads of one
+/// process (CLONE_VM, vfork): they would come back with their own.
+fn shared_between(tree: &Tree, why: &mut Reason) -> Result {
+    for (i, p) in tree.procs.iter().enumerate() {
+        let pi = p.leader.info();
+        for q in tree.procs.iter().skip(i + 1) {
+            let qi = q.leader.info();
+            if pi.mm_key == qi.mm_key {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "processes {} and {} share an address space (CLONE_VM): not supported yet",
+                        pi.tgid, qi.tgid
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A process tree: its live processes (the root first, parents before children) and its
@@ -313,23 +349,7 @@ pub(crate) fn checkpoint(
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
-    // Processes that share an address space without being threads of one process
-    // (CLONE_VM, vfork) would come back with their own.
-    for (i, p) in tree.procs.iter().enumerate() {
-        let pi = p.leader.info();
-        for q in tree.procs.iter().skip(i + 1) {
-            let qi = q.leader.info();
-            if pi.mm_key == qi.mm_key {
-                return Err(why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "processes {} and {} share an address space (CLONE_VM): not supported yet",
-                        pi.tgid, qi.tgid
-                    ),
-                ));
-            }
-        }
-    }
+    shared_between(&tree, why)?;
     if whole {
         let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
         for p in tree.procs.iter() {

@@ -168,11 +168,12 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
 fn ioc_check(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckArgs = r.read()?;
-    if args.reserved != [0; 2] {
+    if args.reserved != 0 || args.flags & !uapi::CKPT_CHECKPOINT_TREE != 0 {
         return Err(EINVAL);
     }
     let mut why = Reason::new();
-    args.status = match checkpoint::check(args.pid, &mut why) {
+    let tree = args.flags & uapi::CKPT_CHECKPOINT_TREE != 0;
+    args.status = match checkpoint::check(args.pid, tree, &mut why) {
         Ok(()) => 0,
         Err(e) => -e.to_errno(),
     };

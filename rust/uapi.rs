@@ -75,8 +75,10 @@ pub struct CkptCheckArgs {
     pub pid: i32,
     /// Out: 0 if the target can be checkpointed now, else a positive errno.
     pub status: i32,
+    /// In: `0` or [`CKPT_CHECKPOINT_TREE`] (check the whole process tree).
+    pub flags: u64,
     /// Must be zero.
-    pub reserved: [u64; 2],
+    pub reserved: u64,
     /// Out: NUL-terminated reason.
     pub reason: [u8; CKPT_REASON_LEN],
 }

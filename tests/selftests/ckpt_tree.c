@@ -219,6 +219,17 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EBUSY, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
+	/* CKPT_IOC_CHECK with the tree flag says so in advance. */
+	{
+		struct ckpt_check_args a;
+
+		memset(&a, 0, sizeof(a));
+		a.pid = p;
+		a.flags = CKPT_CHECKPOINT_TREE;
+		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+		EXPECT_EQ(EBUSY, a.status);
+		EXPECT_NE(NULL, strstr(a.reason, "outside the tree")) TH_LOG("%s", a.reason);
+	}
 	/* Without the tree flag, the process alone may be taken (its pipe with it). */
 	EXPECT_EQ(0, ckpt_check(self->dev, p, reason, sizeof(reason))) TH_LOG("%s", reason);
 	/* Refused, it runs on. */

@@ -58,7 +58,8 @@ struct ckpt_checkpoint_args {
 struct ckpt_check_args {
 	__s32 pid;		/* in */
 	__s32 status;		/* out: 0 or errno */
-	__u64 reserved[2];	/* must be zero */
+	__u64 flags;		/* in: 0 or CKPT_CHECKPOINT_TREE */
+	__u64 reserved;		/* must be zero */
 	char reason[240];	/* out */
 };
 

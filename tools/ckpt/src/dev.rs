@@ -131,12 +131,13 @@ impl Device {
         Ok(a.bytes)
     }
 
-    /// `CKPT_IOC_CHECK`.
-    pub fn check(&self, pid: i32) -> io::Result<CheckResult> {
+    /// `CKPT_IOC_CHECK` (`flags`: 0 or `CKPT_CHECKPOINT_TREE`).
+    pub fn check(&self, pid: i32, flags: u64) -> io::Result<CheckResult> {
         let mut a = CkptCheckArgs {
             pid,
             status: 0,
-            reserved: [0; 2],
+            flags,
+            reserved: 0,
             reason: [0; CKPT_REASON_LEN],
         };
         self.ioctl(&mut a)?;

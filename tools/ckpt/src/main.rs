@@ -61,6 +61,9 @@ enum Command {
         /// The process
         #[arg(value_parser = clap::value_parser!(i32).range(1..))]
         pid: i32,
+        /// Check the process and all its descendants, as `checkpoint --tree` takes them
+        #[arg(long)]
+        tree: bool,
     },
     /// Restart a process from its image, and wait for it
     ///
@@ -176,10 +179,11 @@ fn version(dev_path: &Path) -> Res {
     Ok(())
 }
 
-fn check(dev_path: &Path, pid: i32) -> Res {
+fn check(dev_path: &Path, pid: i32, tree: bool) -> Res {
     let dev = open_device(dev_path)?;
+    let flags = if tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
     let r = dev
-        .check(pid)
+        .check(pid, flags)
         .map_err(|e| Fail::new(1, errno::check(dev_path, pid, &e)))?;
     if r.status == 0 {
         if r.reason.is_empty() {
@@ -301,7 +305,7 @@ fn main() -> ExitCode {
                 };
             do_checkpoint(&cli.device, *pid, output, flags, *quiet)
         }
-        Command::Check { pid } => check(&cli.device, *pid),
+        Command::Check { pid, tree } => check(&cli.device, *pid, *tree),
         Command::Restart {
             file,
             pid_ns,

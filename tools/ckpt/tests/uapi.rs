@@ -87,7 +87,7 @@ fn entries() -> Vec<Entry> {
         v,
         "ckpt_check_args",
         CkptCheckArgs,
-        [pid, status, reserved, reason]
+        [pid, status, flags, reserved, reason]
     );
     strukt!(v, "ckpt_restart_pipe", CkptRestartPipe, [id, rfd, wfd, pad]);
     strukt!(
