@@ -2,24 +2,32 @@
 
 //! `ckpt restart`: the userspace half of restart.
 //!
-//! The module's `CKPT_IOC_RESTART` overlays the *calling* process with an
-//! image, like exec, but it wants the caller prepared: a process of its own
-//! (a forked child, with the image's pid if possible), in the image's working
-//! directory, with the vDSO where the image had it, and with a fresh pipe
-//! for each pipe of the image. This module reads what that takes from the
-//! image ([`plan`]), decides how to move the vDSO ([`plan_moves`]), and runs
-//! the whole dance ([`run`]):
+//! The module's `CKPT_IOC_RESTART` overlays the *calling* task with a task
+//! of an image, like exec, but it wants the callers prepared: one task per
+//! task of the image (processes with the image's pids, parents, groups and
+//! sessions; threads with their tids), each in its process's working
+//! directory, with the vDSO where the image had it, with a fresh pipe for
+//! each pipe of the image and the image's SysV segments attached. This
+//! module reads what that takes from the image ([`plan`]), decides how to
+//! move the vDSO ([`plan_moves`]), and runs the whole dance ([`run`]):
 //!
 //! ```text
-//! ckpt (parent) --clone3(set_tid=[pid])--> restarter: pipes, chdir, chroot,
-//!      |                                   move vDSO, ioctl --> restored program
+//! ckpt (parent) --clone3(set_tid=[pid])--> root restarter: pipes, SysV segments,
+//!      |                                   setsid/setpgid, terminal, then for each
+//!      |                                   child clone3(set_tid) (a zombie exits at
+//!      |                                   once; the others do the same as this one),
+//!      |                                   chdir, chroot, move vDSO, threads
+//!      |                                   (clone3 CLONE_THREAD + set_tid, each only
+//!      |                                   calls the ioctl), ioctl --> restored program
 //!      `-- waits for it, exits with its status
 //! ckpt --pid-ns --clone3(CLONE_NEWPID)--> init (pid 1) --clone3(set_tid=[pid])--> restarter
 //! ```
 //!
-//! The restarter tells the parent through a status pipe whether it failed
-//! before the ioctl took over (`F`); on success the module closes every fd
-//! of the restarter, which the parent sees as the end of the pipe.
+//! Every restarter tells the parent through a status pipe its pid (`P`)
+//! and whether it failed before the ioctl took over (`F`: the parent then
+//! kills the others, which wait in the module); on success the module
+//! closes every fd of the restarters, which the parent sees as the end of
+//! the pipe.
 
 use std::ffi::OsStr;
 use std::fmt;
