@@ -23,7 +23,8 @@
 //! ckpt --pid-ns --clone3(CLONE_NEWPID)--> init (pid 1) --clone3(set_tid=[pid])--> restarter
 //! ```
 //!
-//! Every restarter tells the parent through a status pipe its pid (`P`)
+//! Every restarter tells the parent through a status pipe its pid (`P`; for
+//! trees and pid namespaces)
 //! and whether it failed before the ioctl took over (`F`: the parent then
 //! kills the others, which wait in the module); on success the module
 //! closes every fd of the restarters, which the parent sees as the end of
