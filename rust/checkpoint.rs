@@ -168,33 +168,7 @@ pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
             return Err(e);
         }
     }
-    shared_between(&tree, why)?;
-    let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
-    for p in tree.procs.iter() {
-        leaders.push(&p.leader, GFP_KERNEL)?;
-    }
-    files::leaks(&leaders, why)
-}
-
-/// Refuses processes that share an address space without being threads of one
-/// process (CLONE_VM, vfork): they would come back with their own.
-fn shared_between(tree: &Tree, why: &mut Reason) -> Result {
-    for (i, p) in tree.procs.iter().enumerate() {
-        let pi = p.leader.info();
-        for q in tree.procs.iter().skip(i + 1) {
-            let qi = q.leader.info();
-            if pi.mm_key == qi.mm_key {
-                return Err(why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "processes {} and {} share an address space (CLONE_VM): not supported yet",
-                        pi.tgid, qi.tgid
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
+    tree.check(why)
 }
 
 /// A process tree: its live processes (the root first, parents before children) and its
@@ -269,6 +243,30 @@ impl Tree {
             )?;
         }
         Ok(tree)
+    }
+
+    /// What only a tree can hold that its image could not give back: processes that
+    /// share an address space without being threads of one process (CLONE_VM, vfork),
+    /// and objects shared with processes outside the tree.
+    fn check(&self, why: &mut Reason) -> Result {
+        let mut infos = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
+        let mut leaders = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
+        for p in self.procs.iter() {
+            infos.push(p.leader.info(), GFP_KERNEL)?;
+            leaders.push(&p.leader, GFP_KERNEL)?;
+        }
+        for (i, pi) in infos.iter().enumerate() {
+            if let Some(qi) = infos[i + 1..].iter().find(|q| q.mm_key == pi.mm_key) {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "processes {} and {} share an address space (CLONE_VM): not supported yet",
+                        pi.tgid, qi.tgid
+                    ),
+                ));
+            }
+        }
+        files::leaks(&leaders, why)
     }
 
     /// Every live thread of the tree.
@@ -349,15 +347,10 @@ pub(crate) fn checkpoint(
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
-    shared_between(&tree, why)?;
     if whole {
-        let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
-        for p in tree.procs.iter() {
-            leaders.push(&p.leader, GFP_KERNEL)?;
-        }
-        files::leaks(&leaders, why)?;
+        tree.check(why)?;
     }
-    let bytes = write_image(&tree, &q, pid, sink, why).map_err(|e| held_error(e, pid, why))?;
+    let bytes = write_image(&tree, &q, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -411,7 +404,6 @@ fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
 fn write_image(
     tree: &Tree,
     q: &shim::Quiesce,
-    pid: i32,
     sink: &mut dyn Sink,
     why: &mut Reason,
 ) -> Result<u64> {
@@ -449,7 +441,6 @@ fn write_image(
         hostname: &node[..nl],
         writer: crate::VERSION.as_bytes(),
     })?;
-    let _ = pid;
     // Each process: its address space, then what its threads share, then the threads.
     let mut mms = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
     for (p, st) in tree.procs.iter().zip(states.iter()) {

@@ -538,6 +538,13 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let missing = |why: &mut Reason, what: &str| {
         refuse(why, EINVAL, format_args!("image has no {what} record"))
     };
+    let lacks = |why: &mut Reason| {
+        refuse(
+            why,
+            EINVAL,
+            format_args!("task refers to objects the image lacks"),
+        )
+    };
     let mut header = None;
     let mut live = 0u32;
     for r in meta.iter() {
@@ -641,43 +648,13 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         tsig: tsig.ok_or_else(|| missing(why, "thread-signals"))?,
         rlimits,
         rseq,
-        mm: mm.ok_or_else(|| {
-            refuse(
-                why,
-                EINVAL,
-                format_args!("task refers to objects the image lacks"),
-            )
-        })?,
+        mm: mm.ok_or_else(|| lacks(why))?,
         vmas,
         fds,
-        fs: fs.ok_or_else(|| {
-            refuse(
-                why,
-                EINVAL,
-                format_args!("task refers to objects the image lacks"),
-            )
-        })?,
-        sighand: sighand.ok_or_else(|| {
-            refuse(
-                why,
-                EINVAL,
-                format_args!("task refers to objects the image lacks"),
-            )
-        })?,
-        signal: signal.ok_or_else(|| {
-            refuse(
-                why,
-                EINVAL,
-                format_args!("task refers to objects the image lacks"),
-            )
-        })?,
-        creds: creds.ok_or_else(|| {
-            refuse(
-                why,
-                EINVAL,
-                format_args!("task refers to objects the image lacks"),
-            )
-        })?,
+        fs: fs.ok_or_else(|| lacks(why))?,
+        sighand: sighand.ok_or_else(|| lacks(why))?,
+        signal: signal.ok_or_else(|| lacks(why))?,
+        creds: creds.ok_or_else(|| lacks(why))?,
         files,
         pipes,
     };

@@ -855,28 +855,44 @@ void ckpt_page_unmap(const void *addr)
 	kunmap_local(addr);
 }
 
+/* A bvec iov_iter over @n whole pages (direction @dir); returns the bvec array
+ * to kvfree() afterwards, or NULL. */
+static struct bio_vec *pages_iter(struct iov_iter *iter, unsigned int dir, struct page **pages,
+				  u32 n)
+{
+	struct bio_vec *bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL);
+	u32 i;
+
+	if (!bv)
+		return NULL;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+	iov_iter_bvec(iter, dir, bv, n, (size_t)n << PAGE_SHIFT);
+	return bv;
+}
+
+/* I/O for the module is not restarted: a -ERESTART* is -EINTR. */
+static ssize_t no_restart(ssize_t r)
+{
+	if (r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND)
+		return -EINTR;
+	return r;
+}
+
 /* Writes whole pages at the file's position without copying them first:
  * one bvec iov_iter per call. */
 ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n)
 {
-	struct bio_vec *bv;
 	struct iov_iter iter;
-	size_t total = (size_t)n << PAGE_SHIFT;
+	struct bio_vec *bv = pages_iter(&iter, ITER_SOURCE, pages, n);
 	ssize_t done = 0;
-	u32 i;
 
-	bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL);
 	if (!bv)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
-	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, total);
 	while (iov_iter_count(&iter)) {
 		loff_t pos = f->f_pos;
-		ssize_t w = vfs_iter_write(f, &iter, &pos, 0);
+		ssize_t w = no_restart(vfs_iter_write(f, &iter, &pos, 0));
 
-		if (w == -ERESTARTSYS || w == -ERESTARTNOINTR || w == -ERESTARTNOHAND)
-			w = -EINTR;
 		if (w <= 0) {
 			done = w ? w : -EIO;
 			break;
@@ -1076,11 +1092,9 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
 
 	while (done < len) {
 		loff_t pos = f->f_pos;
-		ssize_t n = kernel_write(f, buf + done, len - done, &pos);
-
 		/* Never restart a half-written image: the caller sees EINTR. */
-		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND)
-			n = -EINTR;
+		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &pos));
+
 		if (n < 0)
 			return n;	/* the image is incomplete either way */
 		if (n == 0)
@@ -1216,11 +1230,11 @@ static bool vma_is_sysv(struct vm_area_struct *vma)
 	       !strncmp(f->f_path.dentry->d_name.name, "SYSV", 4);
 }
 
-/* Unmaps everything but the named special mappings and, with @keep_sysv,
- * SysV shared memory attachments (dropped afterwards, see
- * ckpt_cur_sysv_ranges(): a segment marked for removal must stay attached
- * until it is attached again). */
-int ckpt_cur_unmap_all(bool keep_sysv, bool sysv_only)
+/* Unmaps everything but the named special mappings and the SysV shared
+ * memory attachments (dropped afterwards, see ckpt_cur_sysv_ranges(): a
+ * segment marked for removal must stay attached until it is attached
+ * again). */
+int ckpt_cur_unmap_all(void)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1231,9 +1245,7 @@ int ckpt_cur_unmap_all(bool keep_sysv, bool sysv_only)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr);
-		     vma && (vma_is_named_special(vma) || (keep_sysv && vma_is_sysv(vma)) ||
-			     (sysv_only && !vma_is_sysv(vma)));
+		for (vma = find_vma(mm, addr); vma && (vma_is_named_special(vma) || vma_is_sysv(vma));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {
@@ -1446,10 +1458,8 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 
 	while (done < len) {
 		loff_t p = *pos;
-		ssize_t n = kernel_read(f, buf + done, len - done, &p);
+		ssize_t n = no_restart(kernel_read(f, buf + done, len - done, &p));
 
-		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND)
-			n = -EINTR;
 		if (n < 0)
 			return done ? done : n;
 		if (n == 0)
@@ -1471,23 +1481,17 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
  */
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos)
 {
-	struct bio_vec *bv;
 	struct iov_iter iter;
+	struct bio_vec *bv = pages_iter(&iter, ITER_DEST, pages, n);
 	ssize_t done = 0;
 	u32 i;
 
-	bv = kvmalloc_array(n, sizeof(*bv), GFP_KERNEL);
 	if (!bv)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
-	iov_iter_bvec(&iter, ITER_DEST, bv, n, (size_t)n << PAGE_SHIFT);
 	while (iov_iter_count(&iter)) {
 		loff_t p = *pos;
-		ssize_t r = vfs_iter_read(f, &iter, &p, 0);
+		ssize_t r = no_restart(vfs_iter_read(f, &iter, &p, 0));
 
-		if (r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND)
-			r = -EINTR;
 		if (r < 0) {
 			done = r;
 			break;
@@ -2089,7 +2093,7 @@ ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
 
 	while (done < len) {
 		loff_t p = pos + done;
-		ssize_t n = kernel_write(f, buf + done, len - done, &p);
+		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &p));
 
 		if (n < 0)
 			return n;
@@ -2116,12 +2120,8 @@ struct file *ckpt_cur_sysv_file(u64 shmid)
 
 	mmap_read_lock(mm);
 	for_each_vma(vmi, vma) {
-		struct file *vf = vma->vm_file;
-
-		if (vf && (vma->vm_flags & VM_SHARED) && file_inode(vf)->i_ino == shmid &&
-		    !strncmp(vf->f_path.dentry->d_name.name, "SYSV", 4) &&
-		    file_inode(vf)->i_sb->s_magic == TMPFS_MAGIC) {
-			f = get_file(vf);
+		if (vma_is_sysv(vma) && file_inode(vma->vm_file)->i_ino == shmid) {
+			f = get_file(vma->vm_file);
 			break;
 		}
 	}

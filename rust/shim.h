@@ -237,7 +237,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(bool keep_sysv, bool sysv_only);
+int ckpt_cur_unmap_all(void);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);

@@ -346,7 +346,7 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all(keep_sysv: bool, sysv_only: bool) -> i32;
+        pub(super) fn ckpt_cur_unmap_all() -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_mmap(
@@ -456,6 +456,33 @@ impl Drop for TaskRef {
     }
 }
 
+/// Tasks a shim function lists: `fill(out, max)` stores up to `max` task pointers, each
+/// with a reference, at `out` and returns how many, or `-E2BIG` (then a larger array is
+/// tried, starting from `first` entries), or another `-errno`.
+fn collect(first: usize, fill: impl Fn(*mut *mut c_void, u32) -> i32) -> Result<KVec<TaskRef>> {
+    let mut want = first;
+    loop {
+        let mut raw: KVec<*mut c_void> = KVec::with_capacity(want, GFP_KERNEL)?;
+        let mut out: KVec<TaskRef> = KVec::with_capacity(want, GFP_KERNEL)?;
+        let n = fill(raw.as_mut_ptr(), want as u32);
+        if n == -(bindings::E2BIG as i32) && want < (1 << 22) {
+            want *= 2;
+            continue;
+        }
+        let n = errno(n)? as usize;
+        // SAFETY: The shim initialised `n <= want` entries.
+        unsafe { raw.inc_len(n) };
+        for p in raw.iter() {
+            // The shim took a reference on each; from here `TaskRef` owns it. The push
+            // does not allocate: `out` has room for `want >= n` entries.
+            if let Some(nn) = NonNull::new(*p) {
+                out.push(TaskRef(nn), GFP_KERNEL)?;
+            }
+        }
+        return Ok(out);
+    }
+}
+
 impl Clone for TaskRef {
     fn clone(&self) -> Self {
         // SAFETY: By the type invariant the task is live; the shim takes a new reference
@@ -515,56 +542,20 @@ impl TaskRef {
 
     /// Every thread of its group (itself included), leader first.
     pub(crate) fn threads(&self) -> Result<KVec<TaskRef>> {
-        let mut want = self.info().nr_threads.max(1) as usize + 4;
-        loop {
-            let mut raw: KVec<*mut c_void> = KVec::with_capacity(want, GFP_KERNEL)?;
-            let mut out: KVec<TaskRef> = KVec::with_capacity(want, GFP_KERNEL)?;
-            // SAFETY: The task is valid; `raw` has room for `want` pointers.
-            let n = unsafe { ffi::ckpt_task_threads(self.ptr(), raw.as_mut_ptr(), want as u32) };
-            if n == -(bindings::E2BIG as i32) {
-                want *= 2;
-                continue;
-            }
-            let n = errno(n)? as usize;
-            // SAFETY: The shim initialised `n <= want` entries.
-            unsafe { raw.inc_len(n) };
-            for p in raw.iter() {
-                // The shim took a reference on each; from here `TaskRef` owns it. The push
-                // does not allocate: `out` has room for `want >= n` entries.
-                if let Some(nn) = NonNull::new(*p) {
-                    out.push(TaskRef(nn), GFP_KERNEL)?;
-                }
-            }
-            return Ok(out);
-        }
+        let first = self.info().nr_threads.max(1) as usize + 4;
+        // SAFETY: The task is valid; the shim fills at most `max` pointers at `out`.
+        collect(first, |out, max| unsafe {
+            ffi::ckpt_task_threads(self.ptr(), out, max)
+        })
     }
 
     /// The thread-group leaders below it in the process tree (zombies included), in
     /// fork order.
     pub(crate) fn descendants(&self) -> Result<KVec<TaskRef>> {
-        let mut want = 64usize;
-        loop {
-            let mut raw: KVec<*mut c_void> = KVec::with_capacity(want, GFP_KERNEL)?;
-            let mut out: KVec<TaskRef> = KVec::with_capacity(want, GFP_KERNEL)?;
-            // SAFETY: The task is valid; `raw` has room for `want` pointers.
-            let n =
-                unsafe { ffi::ckpt_task_descendants(self.ptr(), raw.as_mut_ptr(), want as u32) };
-            if n == -(bindings::E2BIG as i32) && want < 65536 {
-                want *= 4;
-                continue;
-            }
-            let n = errno(n)? as usize;
-            // SAFETY: The shim initialised `n <= want` entries.
-            unsafe { raw.inc_len(n) };
-            for p in raw.iter() {
-                // The shim took a reference on each; `TaskRef` owns it now. No allocation:
-                // `out` has room for `want >= n` entries.
-                if let Some(nn) = NonNull::new(*p) {
-                    out.push(TaskRef(nn), GFP_KERNEL)?;
-                }
-            }
-            return Ok(out);
-        }
+        // SAFETY: The task is valid; the shim fills at most `max` pointers at `out`.
+        collect(64, |out, max| unsafe {
+            ffi::ckpt_task_descendants(self.ptr(), out, max)
+        })
     }
 
     /// Its controlling terminal: the kernel's name for it (written to `name`; its
@@ -1237,10 +1228,10 @@ pub(crate) mod cur {
     }
 
     /// Unmaps everything but the vDSO and its data pages, and but SysV shared memory
-    /// attachments (see [`unmap_sysv`]).
+    /// attachments (see [`sysv_ranges`]).
     pub(crate) fn unmap_all() -> Result {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all(true, false) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
     }
 
     /// The caller's SysV shared memory attachments (start, end), at most 64.

@@ -8,6 +8,7 @@ use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
 /// Object ids of what the tasks of one process share.
+#[derive(Default)]
 pub(crate) struct ProcessIds {
     pub(crate) creds: u32,
     pub(crate) sighand: u32,
@@ -115,28 +116,7 @@ impl ThreadState {
         if self.in_syscall {
             flags |= image::TASK_IN_SYSCALL;
         }
-        w.record(&Task {
-            pid: i.pid,
-            tgid: i.tgid,
-            ppid: i.ppid,
-            pgid: i.pgid,
-            sid: i.sid,
-            flags,
-            exit_signal: i.exit_signal,
-            exit_code: i.exit_code,
-            personality: i.personality,
-            mm: ids.mm,
-            files: ids.files,
-            fs: ids.fs,
-            sighand: ids.sighand,
-            signal: ids.signal,
-            creds: ids.creds,
-            set_child_tid: i.set_child_tid,
-            clear_child_tid: i.clear_child_tid,
-            robust_list: i.robust_list,
-            robust_list_len: i.robust_list_len,
-            comm: i.comm(),
-        })?;
+        w.record(&task_record(i, flags, ids))?;
         w.record(&Regs { r: self.regs })?;
         if self.xstate.size() > 0 {
             w.record(&Xstate {
@@ -152,29 +132,45 @@ impl ThreadState {
     }
 }
 
-/// Writes the task record of a zombie: what its parent may still collect.
-pub(crate) fn write_zombie(w: &mut ImageWriter<'_>, i: &shim::TaskInfo) -> Result {
-    w.record(&Task {
+/// The task record of a task whose ids are `i`, belonging to the objects `ids`.
+fn task_record<'a>(i: &'a shim::TaskInfo, flags: u32, ids: &ProcessIds) -> Task<'a> {
+    Task {
         pid: i.pid,
         tgid: i.tgid,
         ppid: i.ppid,
         pgid: i.pgid,
         sid: i.sid,
-        flags: image::TASK_LEADER | image::TASK_ZOMBIE,
+        flags,
         exit_signal: i.exit_signal,
         exit_code: i.exit_code,
         personality: i.personality,
-        mm: 0,
-        files: 0,
-        fs: 0,
-        sighand: 0,
-        signal: 0,
-        creds: 0,
+        mm: ids.mm,
+        files: ids.files,
+        fs: ids.fs,
+        sighand: ids.sighand,
+        signal: ids.signal,
+        creds: ids.creds,
+        set_child_tid: i.set_child_tid,
+        clear_child_tid: i.clear_child_tid,
+        robust_list: i.robust_list,
+        robust_list_len: i.robust_list_len,
+        comm: i.comm(),
+    }
+}
+
+/// Writes the task record of a zombie: what its parent may still collect (no
+/// objects, no user addresses).
+pub(crate) fn write_zombie(w: &mut ImageWriter<'_>, i: &shim::TaskInfo) -> Result {
+    w.record(&Task {
         set_child_tid: 0,
         clear_child_tid: 0,
         robust_list: 0,
         robust_list_len: 0,
-        comm: i.comm(),
+        ..task_record(
+            i,
+            image::TASK_LEADER | image::TASK_ZOMBIE,
+            &ProcessIds::default(),
+        )
     })
 }
 

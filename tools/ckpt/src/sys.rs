@@ -449,15 +449,21 @@ pub fn sysv_remove(shmid: i32) {
     unsafe { libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut()) };
 }
 
-/// Makes the terminal at `path` the calling session leader's controlling
-/// terminal (`TIOCSCTTY`).
-pub fn take_ctty(path: &std::path::Path) -> io::Result<()> {
+/// Opens the terminal at `path` read-write without making it the controlling
+/// terminal.
+fn open_tty(path: &std::path::Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NOCTTY)
-        .open(path)?;
+        .open(path)
+}
+
+/// Makes the terminal at `path` the calling session leader's controlling
+/// terminal (`TIOCSCTTY`).
+pub fn take_ctty(path: &std::path::Path) -> io::Result<()> {
+    let f = open_tty(path)?;
     // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); `f` is open.
     if unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
         return Err(io::Error::last_os_error());
@@ -468,12 +474,7 @@ pub fn take_ctty(path: &std::path::Path) -> io::Result<()> {
 /// Makes process group `pgid` the foreground group of the terminal at
 /// `path` (`tcsetpgrp`), with `SIGTTOU` blocked meanwhile.
 pub fn set_foreground(path: &std::path::Path, pgid: i32) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(path)?;
+    let f = open_tty(path)?;
     // SAFETY: the sets are initialised by sigemptyset before use; tcsetpgrp
     // takes an open fd and a pid.
     unsafe {
