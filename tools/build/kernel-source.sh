@@ -12,6 +12,10 @@ log() { printf '[ksrc] %s\n' "$*" >&2; }
 
 apt_dir=$CKPT_CACHE/apt
 mkdir -p "$apt_dir"/{lists/partial,archives/partial,etc} "$CKPT_CACHE/src"
+# One fetch/unpack at a time: two callers unpacking into the same directory
+# (two worktrees building at once) removed each other's files.
+exec 8>"$CKPT_CACHE/src/.lock"
+flock 8
 src_list=$apt_dir/etc/sources.list
 : > "$src_list.new"
 for s in $CKPT_APT_SUITES; do
