@@ -169,7 +169,7 @@ log "rustc package: $RUSTC_DVER; compiler: $CROSS$GCC"
 
 # --- 2. the sid chroot ---------------------------------------------------------
 step "sid chroot"
-command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
+command -v debootstrap >/dev/null || "$here/deps.sh"
 if [ ! -f "$root/.ckpt-debootstrap-done" ]; then
 	log "debootstrap --variant=minbase sid $root"
 	rm -rf "$root.tmp"
