@@ -165,3 +165,31 @@ pub(super) fn check(cond: bool, what: &'static str) -> Result<()> {
         Err(ImageError::Malformed(what))
     }
 }
+
+/// Implements [`Record`] for a record whose payload is its fields in order, each
+/// written by the [`Enc`] method and read by the [`Dec`] method named after it
+/// (`u8`, `u32`, `i32`, `u64`, `i64`, `str`); the block then checks the decoded
+/// value (named by the `|v|` ident) with [`check`], as hand-written decoders do.
+/// One field list serves both directions, so they cannot drift apart.
+macro_rules! fixed_record {
+    (
+        impl<$lt:lifetime> for $ty:ty, $kind:expr,
+        { $($field:ident: $m:ident),+ $(,)? },
+        |$v:ident| $check:block
+    ) => {
+        impl<$lt> Record<$lt> for $ty {
+            const KIND: u16 = $kind;
+            fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+                $(e.$m(self.$field)?;)+
+                Ok(())
+            }
+            fn decode(d: &mut Dec<$lt>) -> Result<Self> {
+                let $v = Self {
+                    $($field: d.$m()?,)+
+                };
+                $check
+                Ok($v)
+            }
+        }
+    };
+}

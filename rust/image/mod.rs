@@ -22,6 +22,7 @@
 // Layout: framing, errors and versions here; [`hash`] the check; [`codec`] the
 // payload encoding and the [`Record`] trait; [`order`] the stream-order rules;
 // [`records`] one file per kind of object (mirroring `rust/objects/`).
+#[macro_use]
 mod codec;
 mod hash;
 mod order;

@@ -105,19 +105,14 @@ pub struct Rseq {
     pub sig: u32,
 }
 
-impl<'a> Record<'a> for Rseq {
-    const KIND: u16 = kind::RSEQ;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u64(self.ptr)?;
-        e.u32(self.len)?;
-        e.u32(self.sig)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let r = Self {
-            ptr: d.u64()?,
-            len: d.u32()?,
-            sig: d.u32()?,
-        };
+fixed_record! {
+    impl<'a> for Rseq, kind::RSEQ,
+    {
+        ptr: u64,
+        len: u32,
+        sig: u32,
+    },
+    |r| {
         check(
             r.ptr
                 .checked_add(r.len as u64)
@@ -128,6 +123,5 @@ impl<'a> Record<'a> for Rseq {
             r.ptr == 0 || (32..=4096).contains(&r.len),
             "rseq: bad length",
         )?;
-        Ok(r)
     }
 }

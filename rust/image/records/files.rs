@@ -78,33 +78,21 @@ pub struct FileRec<'a> {
     pub path: &'a [u8],
 }
 
-impl<'a> Record<'a> for FileRec<'a> {
-    const KIND: u16 = kind::FILE;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u32(self.id)?;
-        e.u8(self.kind)?;
-        e.u32(self.flags)?;
-        e.u32(self.mode)?;
-        e.i64(self.pos)?;
-        e.u64(self.size)?;
-        e.i64(self.mtime_ns)?;
-        e.u32(self.rdev)?;
-        e.u32(self.pipe)?;
-        e.str(self.path)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let f = Self {
-            id: d.u32()?,
-            kind: d.u8()?,
-            flags: d.u32()?,
-            mode: d.u32()?,
-            pos: d.i64()?,
-            size: d.u64()?,
-            mtime_ns: d.i64()?,
-            rdev: d.u32()?,
-            pipe: d.u32()?,
-            path: d.str()?,
-        };
+fixed_record! {
+    impl<'a> for FileRec<'a>, kind::FILE,
+    {
+        id: u32,
+        kind: u8,
+        flags: u32,
+        mode: u32,
+        pos: i64,
+        size: u64,
+        mtime_ns: i64,
+        rdev: u32,
+        pipe: u32,
+        path: str,
+    },
+    |f| {
         check(f.id != 0, "file: zero id")?;
         check(f.kind >= 1 && f.kind <= filekind::MAX, "file: unknown kind")?;
         check(f.pos >= 0, "file: negative offset")?;
@@ -132,7 +120,6 @@ impl<'a> Record<'a> for FileRec<'a> {
                 || (f.path.starts_with(b"/memfd:") && f.size <= USER_ADDR_END),
             "file: bad memfd",
         )?;
-        Ok(f)
     }
 }
 
@@ -181,20 +168,15 @@ pub struct FilesRec {
 /// Largest fd number accepted (the kernel's `sysctl_nr_open` ceiling).
 pub const MAX_FD: u32 = 1 << 20;
 
-impl<'a> Record<'a> for FilesRec {
-    const KIND: u16 = kind::FILES;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u32(self.id)?;
-        e.u32(self.count)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let f = Self {
-            id: d.u32()?,
-            count: d.u32()?,
-        };
+fixed_record! {
+    impl<'a> for FilesRec, kind::FILES,
+    {
+        id: u32,
+        count: u32,
+    },
+    |f| {
         check(f.id != 0, "files: zero id")?;
         check(f.count <= MAX_FD, "files: too many fds")?;
-        Ok(f)
     }
 }
 
@@ -212,23 +194,17 @@ pub struct Fd {
     pub flags: u32,
 }
 
-impl<'a> Record<'a> for Fd {
-    const KIND: u16 = kind::FD;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u32(self.fd)?;
-        e.u32(self.file)?;
-        e.u32(self.flags)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let f = Self {
-            fd: d.u32()?,
-            file: d.u32()?,
-            flags: d.u32()?,
-        };
+fixed_record! {
+    impl<'a> for Fd, kind::FD,
+    {
+        fd: u32,
+        file: u32,
+        flags: u32,
+    },
+    |f| {
         check(f.fd < MAX_FD, "fd: number too large")?;
         check(f.file != 0, "fd: zero file id")?;
         check(f.flags & !FD_CLOEXEC == 0, "fd: unknown flags")?;
-        Ok(f)
     }
 }
 
@@ -245,27 +221,20 @@ pub struct FsRec<'a> {
     pub root: &'a [u8],
 }
 
-impl<'a> Record<'a> for FsRec<'a> {
-    const KIND: u16 = kind::FS;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u32(self.id)?;
-        e.u32(self.umask)?;
-        e.str(self.cwd)?;
-        e.str(self.root)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let f = Self {
-            id: d.u32()?,
-            umask: d.u32()?,
-            cwd: d.str()?,
-            root: d.str()?,
-        };
+fixed_record! {
+    impl<'a> for FsRec<'a>, kind::FS,
+    {
+        id: u32,
+        umask: u32,
+        cwd: str,
+        root: str,
+    },
+    |f| {
         check(f.id != 0, "fs: zero id")?;
         check(f.umask & !0o777 == 0, "fs: bad umask")?;
         check(
             f.cwd.first() == Some(&b'/') && f.root.first() == Some(&b'/'),
             "fs: path not absolute",
         )?;
-        Ok(f)
     }
 }

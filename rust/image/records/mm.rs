@@ -184,29 +184,19 @@ pub struct Vma<'a> {
     pub name: &'a [u8],
 }
 
-impl<'a> Record<'a> for Vma<'a> {
-    const KIND: u16 = kind::VMA;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.u64(self.start)?;
-        e.u64(self.end)?;
-        e.u64(self.pgoff)?;
-        e.u32(self.prot)?;
-        e.u32(self.flags)?;
-        e.u8(self.backing)?;
-        e.u32(self.file)?;
-        e.str(self.name)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let v = Self {
-            start: d.u64()?,
-            end: d.u64()?,
-            pgoff: d.u64()?,
-            prot: d.u32()?,
-            flags: d.u32()?,
-            backing: d.u8()?,
-            file: d.u32()?,
-            name: d.str()?,
-        };
+fixed_record! {
+    impl<'a> for Vma<'a>, kind::VMA,
+    {
+        start: u64,
+        end: u64,
+        pgoff: u64,
+        prot: u32,
+        flags: u32,
+        backing: u8,
+        file: u32,
+        name: str,
+    },
+    |v| {
         let page = PAGE_SIZE as u64 - 1;
         check(v.start < v.end, "vma: empty or inverted range")?;
         check(v.start & page == 0 && v.end & page == 0, "vma: unaligned")?;
@@ -227,7 +217,6 @@ impl<'a> Record<'a> for Vma<'a> {
             file_backed == (v.file != 0) || v.backing == backing::ANON_SHARED,
             "vma: file reference mismatch",
         )?;
-        Ok(v)
     }
 }
 

@@ -56,59 +56,31 @@ pub struct Task<'a> {
     pub comm: &'a [u8],
 }
 
-impl<'a> Record<'a> for Task<'a> {
-    const KIND: u16 = kind::TASK;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        for v in [self.pid, self.tgid, self.ppid, self.pgid, self.sid] {
-            e.i32(v)?;
-        }
-        e.u32(self.flags)?;
-        e.i32(self.exit_signal)?;
-        e.i32(self.exit_code)?;
-        e.u32(self.personality)?;
-        for v in [
-            self.mm,
-            self.files,
-            self.fs,
-            self.sighand,
-            self.signal,
-            self.creds,
-        ] {
-            e.u32(v)?;
-        }
-        for v in [
-            self.set_child_tid,
-            self.clear_child_tid,
-            self.robust_list,
-            self.robust_list_len,
-        ] {
-            e.u64(v)?;
-        }
-        e.str(self.comm)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let t = Self {
-            pid: d.i32()?,
-            tgid: d.i32()?,
-            ppid: d.i32()?,
-            pgid: d.i32()?,
-            sid: d.i32()?,
-            flags: d.u32()?,
-            exit_signal: d.i32()?,
-            exit_code: d.i32()?,
-            personality: d.u32()?,
-            mm: d.u32()?,
-            files: d.u32()?,
-            fs: d.u32()?,
-            sighand: d.u32()?,
-            signal: d.u32()?,
-            creds: d.u32()?,
-            set_child_tid: d.u64()?,
-            clear_child_tid: d.u64()?,
-            robust_list: d.u64()?,
-            robust_list_len: d.u64()?,
-            comm: d.str()?,
-        };
+fixed_record! {
+    impl<'a> for Task<'a>, kind::TASK,
+    {
+        pid: i32,
+        tgid: i32,
+        ppid: i32,
+        pgid: i32,
+        sid: i32,
+        flags: u32,
+        exit_signal: i32,
+        exit_code: i32,
+        personality: u32,
+        mm: u32,
+        files: u32,
+        fs: u32,
+        sighand: u32,
+        signal: u32,
+        creds: u32,
+        set_child_tid: u64,
+        clear_child_tid: u64,
+        robust_list: u64,
+        robust_list_len: u64,
+        comm: str,
+    },
+    |t| {
         check(t.pid > 0 && t.tgid > 0, "task: bad pid")?;
         check(
             t.flags & !(TASK_LEADER | TASK_ZOMBIE | TASK_IN_SYSCALL) == 0,
@@ -120,6 +92,5 @@ impl<'a> Record<'a> for Task<'a> {
             (-1..=NSIG as i32).contains(&t.exit_signal),
             "task: bad exit signal",
         )?;
-        Ok(t)
     }
 }

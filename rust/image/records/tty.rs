@@ -15,25 +15,19 @@ pub struct Ctty<'a> {
     pub path: &'a [u8],
 }
 
-impl<'a> Record<'a> for Ctty<'a> {
-    const KIND: u16 = kind::CTTY;
-    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
-        e.i32(self.fg_pgid)?;
-        e.u32(self.leader)?;
-        e.str(self.path)
-    }
-    fn decode(d: &mut Dec<'a>) -> Result<Self> {
-        let c = Self {
-            fg_pgid: d.i32()?,
-            leader: d.u32()?,
-            path: d.str()?,
-        };
+fixed_record! {
+    impl<'a> for Ctty<'a>, kind::CTTY,
+    {
+        fg_pgid: i32,
+        leader: u32,
+        path: str,
+    },
+    |c| {
         check(c.fg_pgid >= 0, "ctty: bad process group")?;
         check(c.leader <= 1, "ctty: bad leader flag")?;
         check(
             c.path.starts_with(b"/dev/") && !c.path.contains(&0),
             "ctty: bad path",
         )?;
-        Ok(c)
     }
 }
