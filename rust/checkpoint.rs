@@ -4,14 +4,15 @@
 //! point, refuse what cannot be saved faithfully, write the image, then resume, stop or
 //! kill the target.
 //!
-//! The collectors for each kind of state live in [`crate::task`], [`crate::mm`],
-//! [`crate::files`] and [`crate::signal`]; this file orders them into one stream.
+//! The collectors for each kind of state live in `rust/objects/` (one file per kind
+//! of object, next to its restore); this file orders them into one stream.
 
+use crate::access;
 use crate::image::{self, Header};
+use crate::objects::{creds, files, mm, shm, signal, task, tty};
 use crate::shim::{self, ti, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
-use crate::{files, mm, signal, task};
 use core::fmt::{self, Write};
 use kernel::{bindings, prelude::*};
 
@@ -102,7 +103,7 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
             format_args!("{pid} is the calling process; run the checkpoint from another one"),
         ));
     }
-    if t.may_access().is_err() {
+    if !access::may_checkpoint(&t) {
         return Err(why.set(
             EPERM,
             format_args!("no permission to checkpoint {pid} (needs ptrace rights)"),
@@ -215,7 +216,7 @@ impl Tree {
                     format_args!("process {} of the tree is exiting", info.tgid),
                 ));
             }
-            if p.may_access().is_err() {
+            if !access::may_checkpoint(&p) {
                 return Err(why.set(
                     EPERM,
                     format_args!(
@@ -452,7 +453,7 @@ fn write_image(
             why,
         )?;
         let ids = task::ProcessIds {
-            creds: task::write_creds(&mut w, &mut objs, &p.leader)?,
+            creds: creds::write_creds(&mut w, &mut objs, &p.leader)?,
             sighand: signal::write_sighand(&mut w, &mut objs, &p.leader)?,
             signal: signal::write_signal(&mut w, &mut objs, &p.leader)?,
             fs: files::write_fs(&mut w, &mut objs, &p.leader, &mut bufs)?,
@@ -464,8 +465,8 @@ fn write_image(
             s.write(&mut w, &ids)?;
             signal::write_thread_signals(&mut w, th)?;
             if th.key() == p.leader.key() {
-                task::write_rlimits(&mut w, th)?;
-                task::write_ctty(&mut w, th)?;
+                creds::write_rlimits(&mut w, th)?;
+                tty::write_ctty(&mut w, th)?;
             }
         }
     }
@@ -480,12 +481,12 @@ fn write_image(
     let mut next_memfd = memfds.iter().peekable();
     for m in mms.iter() {
         while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
-            mm::write_memfd_pages(&mut w, *id, f, *size)?;
+            shm::write_memfd_pages(&mut w, *id, f, *size)?;
         }
         m.write_pages(&mut w, &mut shm)?;
     }
     for (id, f, size) in next_memfd {
-        mm::write_memfd_pages(&mut w, *id, f, *size)?;
+        shm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
     w.finish()
 }

@@ -11,20 +11,18 @@ use kernel::{
     prelude::*,
 };
 
+mod access;
 mod checkpoint;
 mod device;
-mod files;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
 mod lsm;
-mod mm;
+mod objects;
 mod restart;
 mod session;
 mod shell;
 mod shim;
-mod signal;
 mod stream;
-mod task;
 #[cfg(CONFIG_KUNIT = "y")]
 mod tests;
 #[allow(dead_code, missing_docs, unreachable_pub)]

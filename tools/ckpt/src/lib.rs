@@ -9,7 +9,7 @@
 // The format and the ioctl ABI are shared with the kernel module, which must
 // build with older compilers (no `is_multiple_of`) and keeps records on the
 // stack by value; those lints are silenced here, not in the shared files.
-#[path = "../../../rust/image.rs"]
+#[path = "../../../rust/image/mod.rs"]
 #[allow(
     clippy::manual_range_contains,
     clippy::manual_is_multiple_of,

@@ -5,7 +5,7 @@
 //!
 //! # JSON schema
 //!
-//! Field names are those of the structs in `rust/image.rs`. Integers
+//! Field names are those of the structs in `rust/image/`. Integers
 //! (addresses and registers included) are JSON numbers, exact up to
 //! `u64::MAX`; byte strings (names, paths) are strings, decoded as UTF-8
 //! with invalid bytes replaced by U+FFFD. Fields not in the Rust structs are

@@ -514,7 +514,7 @@ fn page_order() {
 /// `mm` is a pipe, fds whose `file` is a credentials object... all pass.
 /// Reported to the lead; enable once the order checker tracks object kinds.
 #[test]
-#[ignore = "rust/image.rs: object references are not type-checked"]
+#[ignore = "rust/image/: object references are not type-checked"]
 fn references_are_type_checked() {
     let img = image_with(
         |w| {

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Open files: the fd table, each open file description (written once, however many
-//! fds or mappings share it), pipes with their buffered bytes, cwd/root/umask.
+//! fds or mappings share it), cwd/root/umask -- saved, and on restart opened (or
+//! taken from the session) and installed at their fd numbers. Pipes are
+//! [`super::pipe`]'s, shared memory and memfds [`super::shm`]'s, terminals
+//! [`super::tty`]'s.
 
+use super::O_NONBLOCK;
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
-use crate::image::{self, filekind, Fd, FileRec, FilesRec, FsRec, PipeRec};
-use crate::shim::{fk, FileInfo, FileRef, TaskRef};
+use crate::image::{self, filekind, Fd, FileRec, FilesRec, FsRec};
+use crate::restart::{refuse, Plan};
+use crate::session::Session;
+use crate::shim::{cur, fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
+use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
 use kernel::prelude::*;
 
 /// `TMPFS_MAGIC`.
@@ -25,7 +32,8 @@ fn is_tty(rdev: u32) -> bool {
     matches!(rdev >> 20, 4 | 5 | 136..=143)
 }
 
-fn path_str(p: &[u8]) -> &str {
+/// `p` for messages.
+pub(crate) fn path_str(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("(non-UTF-8 path)")
 }
 
@@ -80,7 +88,7 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
 }
 
 /// Formatting of "which fd / which mapping" for refusals.
-mod fmt_what {
+pub(crate) mod fmt_what {
     use core::fmt;
 
     /// The user of a file.
@@ -130,70 +138,6 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
             ),
         )),
     }
-}
-
-/// Refuses a shared anonymous mapping the image cannot describe faithfully.
-pub(crate) fn precheck_shared_anon(f: &FileRef, addr: u64, why: &mut Reason) -> Result {
-    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-    let (fi, n) = f.info(&mut path)?;
-    if path[..n].starts_with(b"/SYSV") && (n < 13 || fi.ino > i32::MAX as u64) {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!(
-                "mapping at {addr:#x}: SysV shared memory {} is not understood",
-                path_str(&path[..n])
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Writes (once) the shared anonymous memory object behind a mapping; returns its id.
-pub(crate) fn define_shmem(
-    w: &mut ImageWriter<'_>,
-    objs: &mut ObjMap,
-    f: &FileRef,
-    path: &mut KVec<u8>,
-) -> Result<u32> {
-    let (fi, n) = f.info(path)?;
-    if path[..n].starts_with(b"/SYSV") {
-        // A SysV segment: one object for all its attachments (each has a file of
-        // its own, all on the segment's inode).
-        if let Some(id) = objs.get(fi.inode_key) {
-            return Ok(id);
-        }
-        let id = objs.define(fi.inode_key)?;
-        w.record(&FileRec {
-            id,
-            kind: filekind::SYSVSHM,
-            flags: fi.flags,
-            mode: fi.mode,
-            pos: 0,
-            size: fi.size,
-            mtime_ns: 0,
-            rdev: fi.ino as u32,
-            pipe: 0,
-            path: &path[..n],
-        })?;
-        return Ok(id);
-    }
-    if let Some(id) = objs.get(f.key()) {
-        return Ok(id);
-    }
-    let id = objs.define(f.key())?;
-    w.record(&FileRec {
-        id,
-        kind: filekind::SHMEM,
-        flags: fi.flags,
-        mode: fi.mode,
-        pos: 0,
-        size: fi.size,
-        mtime_ns: 0,
-        rdev: 0,
-        pipe: 0,
-        path: b"",
-    })?;
-    Ok(id)
 }
 
 /// References to one open file found inside a process tree.
@@ -305,26 +249,7 @@ fn define_file(
     let (fi, n) = f.info(path)?;
     let kind = file_kind(&fi, &path[..n], what, why)?;
     let pipe = if fi.pipe_key != 0 {
-        match objs.get(fi.pipe_key) {
-            Some(id) => id,
-            None => {
-                let mut data = KVVec::from_elem(0u8, fi.pipe_len as usize, GFP_KERNEL)?;
-                // The target is quiescent, but another process may share the pipe.
-                let got = f.pipe_peek(&mut data).map_err(|e| {
-                    why.set(
-                        e,
-                        format_args!("{what}: pipe contents changed while saving"),
-                    )
-                })?;
-                let id = objs.define(fi.pipe_key)?;
-                w.record(&PipeRec {
-                    id,
-                    capacity: fi.pipe_capacity,
-                    data: &data[..got],
-                })?;
-                id
-            }
-        }
+        super::pipe::define(w, objs, f, &fi, what, why)?
     } else {
         0
     };
@@ -409,4 +334,185 @@ pub(crate) fn write_fs(
         root: &bufs.path2[..rl],
     })?;
     Ok(id)
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// Every fd of the plan must refer to a file the image has (not to shared memory).
+pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    for f in p.fds.iter() {
+        if p.file(f.file).is_none_or(|f| f.kind == filekind::SHMEM) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("fd {} refers to no file", f.fd),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The caller must stand in the image's working directory and root.
+pub(crate) fn check_fs(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let mut cwd = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let me = TaskRef::current();
+    let (_, cl, rl) = me.fs(&mut cwd, &mut root)?;
+    if &cwd[..cl] != p.fs.cwd || &root[..rl] != p.fs.root {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the caller must be in the image's directory {} (root {}); `ckpt restart` does this",
+                path_str(p.fs.cwd),
+                path_str(p.fs.root)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `p` with a terminating NUL.
+pub(crate) fn path_z(p: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::with_capacity(p.len() + 1, GFP_KERNEL)?;
+    v.extend_from_slice(p, GFP_KERNEL)?;
+    v.push(0, GFP_KERNEL)?;
+    Ok(v)
+}
+
+/// Files opened for the image, by object id.
+pub(crate) struct Opened {
+    pub(crate) files: KVec<(u32, FileRef)>,
+    /// Memfds this process created (id, size, seals): it fills and seals them.
+    pub(crate) memfds: KVec<(u32, u64, u32)>,
+}
+
+impl Opened {
+    pub(crate) fn get(&self, id: u32) -> Option<&FileRef> {
+        self.files.iter().find(|(i, _)| *i == id).map(|(_, f)| f)
+    }
+}
+
+/// Opens (or takes from the caller) the file of record `f`.
+pub(crate) fn open_one(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    args: &CkptRestartArgs,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
+    let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
+    Ok(match f.kind {
+        filekind::PIPE => super::pipe::open(f, pipes, why)?,
+        filekind::TTY if inherit => super::tty::open_inherited(p, f, args, why)?,
+        filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        _ => {
+            let path = path_z(f.path)?;
+            let flags = if f.kind == filekind::FIFO {
+                f.flags | O_NONBLOCK
+            } else {
+                f.flags
+            };
+            let file = FileRef::open(&path, flags)
+                .map_err(|e| refuse(why, e, format_args!("cannot open {}", path_str(f.path))))?;
+            if f.kind == filekind::REG && strict {
+                let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+                let (fi, _) = file.info(&mut pb)?;
+                if fi.size != f.size || fi.mtime_ns != f.mtime_ns {
+                    return Err(refuse(
+                        why,
+                        Error::from_errno(-(kernel::bindings::ESTALE as i32)),
+                        format_args!(
+                            "{} changed since the checkpoint (size {} -> {})",
+                            path_str(f.path),
+                            f.size,
+                            fi.size
+                        ),
+                    ));
+                }
+            }
+            if f.kind == filekind::FIFO {
+                file.set_flags(f.flags);
+            }
+            if f.kind == filekind::REG || f.kind == filekind::DIR {
+                file.seek(f.pos).map_err(|e| {
+                    refuse(why, e, format_args!("cannot seek {}", path_str(f.path)))
+                })?;
+            }
+            file
+        }
+    })
+}
+
+/// Opens (or takes from the session) every file the process refers to, and puts
+/// buffered bytes back into its pipes.
+pub(crate) fn open_files(
+    p: &Plan<'_>,
+    sess: &Session,
+    args: &CkptRestartArgs,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<Opened> {
+    let mut out = Opened {
+        files: KVec::new(),
+        memfds: KVec::new(),
+    };
+    for f in p.files.iter() {
+        if f.kind == filekind::SHMEM {
+            continue;
+        }
+        if f.kind == filekind::SYSVSHM {
+            out.files
+                .push((f.id, super::shm::attached_sysv(f, why)?), GFP_KERNEL)?;
+            continue;
+        }
+        let mut made = false;
+        let file = sess.file(f.id, || {
+            made = true;
+            open_one(p, f, args, pipes, why)
+        })?;
+        if made && f.kind == filekind::MEMFD {
+            out.memfds.push((f.id, f.size, f.rdev), GFP_KERNEL)?;
+        }
+        out.files.push((f.id, file), GFP_KERNEL)?;
+    }
+    super::pipe::refill(p, sess, &out, pipes, why)?;
+    Ok(out)
+}
+
+/// Empties the caller's fd table and installs the image's at their numbers.
+pub(crate) fn install_fds(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
+    cur::close_fds();
+    let mut holes = KVec::new();
+    let mut res = Ok(());
+    for d in p.fds.iter() {
+        let file = opened.get(d.file).ok_or(EINVAL)?;
+        loop {
+            match cur::reserve_fd(d.flags & image::FD_CLOEXEC != 0) {
+                Ok(n) if (n as u32) < d.fd => holes.push(n, GFP_KERNEL)?,
+                Ok(n) if n as u32 == d.fd => {
+                    cur::install_fd(n, file);
+                    break;
+                }
+                Ok(n) => {
+                    cur::unreserve_fd(n);
+                    res = Err(why.set(EMFILE, format_args!("cannot place fd {}", d.fd)));
+                    break;
+                }
+                Err(e) => {
+                    res = Err(why.set(e, format_args!("cannot place fd {}", d.fd)));
+                    break;
+                }
+            }
+        }
+        if res.is_err() {
+            break;
+        }
+    }
+    for n in holes.iter() {
+        cur::unreserve_fd(*n);
+    }
+    res
 }

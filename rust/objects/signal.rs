@@ -5,7 +5,8 @@
 
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, Itimer, SigAction, SigQueue, Sighand, SignalRec, ThreadSignals};
-use crate::shim::{self, SigActionRaw, TaskRef, SIGINFO_LEN};
+use crate::restart::Plan;
+use crate::shim::{self, cur, SigActionRaw, TaskRef, SIGINFO_LEN};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
@@ -102,4 +103,43 @@ pub(crate) fn write_thread_signals(w: &mut ImageWriter<'_>, t: &TaskRef) -> Resu
         altstack_flags: st.altstack_flags,
         pending: SigQueue::new(st.pending, &own),
     })
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// Restores the signal handlers and the process-wide signal state (by the leader).
+pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
+    let mut sa = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
+    for (o, a) in sa.iter_mut().zip(p.sighand.actions()) {
+        *o = SigActionRaw {
+            handler: a.handler,
+            flags: a.flags,
+            restorer: a.restorer,
+            mask: a.mask,
+        };
+    }
+    cur::set_sigactions(&sa)?;
+    let real = p.signal.itimers[0];
+    cur::set_itimer_real(real.value_ns, real.interval_ns);
+    // The process's shared pending signals (queued to the leader: no exported way
+    // reaches the shared queue).
+    for i in 0..p.signal.shared.len() {
+        cur::queue_signal(p.signal.shared.get(i).info)?;
+    }
+    Ok(())
+}
+
+/// Restores a task's own signal state: alternate stack, blocked mask, pending signals.
+pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
+    cur::set_altstack(
+        p.tsig.altstack_sp,
+        p.tsig.altstack_size,
+        p.tsig.altstack_flags,
+    );
+    cur::set_blocked(p.tsig.blocked);
+    for i in 0..p.tsig.pending.len() {
+        cur::queue_signal(p.tsig.pending.get(i).info)?;
+    }
+    Ok(())
 }

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ckpt image stream format, defined once for the module and the `ckpt` tool.
+//!
+//! This directory depends on `core` only and is compiled twice: into `ckpt.ko` (as
+//! `mod image`) and into the userspace tool (`tools/ckpt`). It is the single
+//! definition of the format; `Documentation/ckpt/image-format.rst` describes the
+//! same thing in prose for authors of other readers.
+//!
+//! An image is the 8-byte [`MAGIC`] followed by records. Each record is a
+//! [`RecordHeader`] (12 bytes: kind, version, payload length, check) and a
+//! payload. All integers are little-endian. The first record is a [`Header`],
+//! the last one an [`End`]. Records describe what the process had (semantic
+//! state), never raw kernel structures, so a different kernel can read them.
+//!
+//! Objects that tasks can share (an address space, an open file, a pipe, a
+//! signal-handler table, credentials…) are written once, carry a non-zero
+//! object id, and are referenced by that id ("objref", as Linux-CR's objhash
+//! did). Records that describe one task ([`Regs`], [`Xstate`], [`ThreadSignals`])
+//! follow that task's [`Task`] record.
+
+// Layout: framing, errors and versions here; [`hash`] the check; [`codec`] the
+// payload encoding and the [`Record`] trait; [`order`] the stream-order rules;
+// [`records`] one file per kind of object (mirroring `rust/objects/`).
+#[macro_use]
+mod codec;
+mod hash;
+mod order;
+mod records;
+
+pub use codec::*;
+pub use hash::*;
+pub use order::*;
+pub use records::*;
+
+use codec::check;
+use hash::{le64, xround};
+
+/// Stream magic: PNG-style, so that text-mode mangling and truncation are caught.
+pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
+/// Format major version; a reader rejects any other major.
+pub const FORMAT_MAJOR: u16 = 1;
+/// Format minor version; additions that old readers can skip bump it.
+pub const FORMAT_MINOR: u16 = 1;
+/// ELF machine number of x86_64, the only architecture so far.
+pub const ARCH_X86_64: u16 = 62;
+/// Size of a [`RecordHeader`] on the wire.
+pub const REC_HDR_LEN: usize = 12;
+/// Largest payload a reader accepts (a [`Pages`] record of [`MAX_PAGES_PER_RECORD`] pages fits).
+pub const MAX_RECORD_LEN: u32 = 4 << 20;
+/// Most pages in one [`Pages`] record.
+pub const MAX_PAGES_PER_RECORD: u32 = 512;
+/// Longest path or name accepted.
+pub const MAX_PATH_LEN: usize = 4096;
+/// Page size of x86_64.
+pub const PAGE_SIZE: usize = 4096;
+/// Exclusive upper bound of user addresses on x86_64 with 4-level paging
+/// (`TASK_SIZE_MAX`); with 5-level paging a later format version can raise it.
+pub const USER_ADDR_END: u64 = 0x0000_7fff_ffff_f000;
+/// Address of the legacy vsyscall page, the one mapping above [`USER_ADDR_END`].
+pub const VSYSCALL_ADDR: u64 = 0xffff_ffff_ff60_0000;
+/// Bit set in a record kind whose records an old reader may skip.
+pub const KIND_OPTIONAL: u16 = 0x8000;
+/// Number of signals (`_NSIG`).
+pub const NSIG: usize = 64;
+/// Number of resource limits (`RLIM_NLIMITS`).
+pub const NRLIMITS: usize = 16;
+/// Size of a saved signal's `siginfo` (the kernel_siginfo prefix of `siginfo_t`).
+pub const SIGINFO_LEN: usize = 48;
+/// Most `auxv` words kept (`AT_VECTOR_SIZE` on x86_64 is 2 * (2 + 20 + 1 + 1)).
+pub const MAX_AUXV_WORDS: usize = 64;
+/// Most supplementary groups kept.
+pub const MAX_GROUPS: usize = 65536;
+/// Largest XSAVE area accepted.
+pub const MAX_XSTATE_LEN: usize = 64 * 1024;
+
+/// Errors found while decoding (or, for `Overflow`, encoding) a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageError {
+    /// The stream does not start with [`MAGIC`].
+    BadMagic,
+    /// The format version is not one this reader knows.
+    UnsupportedFormat {
+        /// Major version found.
+        major: u16,
+        /// Minor version found.
+        minor: u16,
+    },
+    /// The image is for another architecture.
+    ForeignArch(u16),
+    /// The image was taken with another page size.
+    BadPageSize(u32),
+    /// The stream or a record ends early.
+    Truncated,
+    /// A record's check does not match its content.
+    BadCheck {
+        /// Kind of the damaged record.
+        kind: u16,
+    },
+    /// A record kind this reader does not know and may not skip.
+    UnknownKind(u16),
+    /// A known record kind at a version this reader does not know.
+    UnsupportedRecordVersion {
+        /// Kind of the record.
+        kind: u16,
+        /// Version found.
+        version: u16,
+    },
+    /// A record longer than the format allows.
+    TooLarge {
+        /// Kind of the record.
+        kind: u16,
+        /// Length found.
+        len: u32,
+    },
+    /// A record whose fields are inconsistent; the text says which.
+    Malformed(&'static str),
+    /// Records out of order (e.g. no [`Header`] first); the text says which.
+    BadOrder(&'static str),
+    /// The [`End`] record does not match the stream it closes.
+    TrailerMismatch,
+    /// An encoding buffer was too small.
+    Overflow,
+}
+
+impl ImageError {
+    /// A short human-readable description.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::BadMagic => "not a ckpt image (bad magic)",
+            Self::UnsupportedFormat { .. } => "unsupported image format version",
+            Self::ForeignArch(_) => "image is for another architecture",
+            Self::BadPageSize(_) => "image has another page size",
+            Self::Truncated => "image is truncated",
+            Self::BadCheck { .. } => "record check mismatch (corrupted image)",
+            Self::UnknownKind(_) => "unknown record kind",
+            Self::UnsupportedRecordVersion { .. } => "unsupported record version",
+            Self::TooLarge { .. } => "record too large",
+            Self::Malformed(m) => m,
+            Self::BadOrder(m) => m,
+            Self::TrailerMismatch => "trailer does not match the stream",
+            Self::Overflow => "encoding buffer too small",
+        }
+    }
+}
+
+/// Result of decoding.
+pub type Result<T> = core::result::Result<T, ImageError>;
+
+// ---------------------------------------------------------------------------
+// Record kinds.
+
+/// Record kinds. Ranges by area: 0x00xx stream, 0x01xx task, 0x02xx CPU,
+/// 0x03xx files, 0x04xx memory, 0x06xx signals, 0x07xx credentials.
+pub mod kind {
+    /// [`super::Header`].
+    pub const HEADER: u16 = 0x0001;
+    /// [`super::End`].
+    pub const END: u16 = 0x00ff;
+    /// [`super::Task`].
+    pub const TASK: u16 = 0x0100;
+    /// [`super::Rlimits`].
+    pub const RLIMITS: u16 = 0x0101;
+    /// [`super::Regs`].
+    pub const REGS: u16 = 0x0200;
+    /// [`super::Xstate`].
+    pub const XSTATE: u16 = 0x0201;
+    /// [`super::FileRec`].
+    pub const FILE: u16 = 0x0300;
+    /// [`super::PipeRec`].
+    pub const PIPE: u16 = 0x0301;
+    /// [`super::FilesRec`].
+    pub const FILES: u16 = 0x0310;
+    /// [`super::Fd`].
+    pub const FD: u16 = 0x0311;
+    /// [`super::FsRec`].
+    pub const FS: u16 = 0x0320;
+    /// [`super::MmRec`].
+    pub const MM: u16 = 0x0400;
+    /// [`super::Vma`].
+    pub const VMA: u16 = 0x0401;
+    /// [`super::Pages`].
+    pub const PAGES: u16 = 0x0402;
+    /// [`super::Sighand`].
+    pub const SIGHAND: u16 = 0x0600;
+    /// [`super::SignalRec`].
+    pub const SIGNAL: u16 = 0x0601;
+    /// [`super::ThreadSignals`].
+    pub const THREAD_SIGNALS: u16 = 0x0610;
+    /// [`super::Creds`].
+    pub const CREDS: u16 = 0x0700;
+    /// [`super::Rseq`]: optional (an old reader skips it and restarts without it).
+    pub const RSEQ: u16 = super::KIND_OPTIONAL | 0x0102;
+    /// [`super::Ctty`]: optional (an old reader skips it; the process then comes
+    /// back without its controlling terminal).
+    pub const CTTY: u16 = super::KIND_OPTIONAL | 0x0103;
+
+    /// The name of a kind, for diagnostics.
+    pub fn name(kind: u16) -> &'static str {
+        match kind {
+            HEADER => "header",
+            END => "end",
+            TASK => "task",
+            RLIMITS => "rlimits",
+            REGS => "regs",
+            XSTATE => "xstate",
+            FILE => "file",
+            PIPE => "pipe",
+            FILES => "files",
+            FD => "fd",
+            FS => "fs",
+            MM => "mm",
+            VMA => "vma",
+            PAGES => "pages",
+            SIGHAND => "sighand",
+            SIGNAL => "signal",
+            THREAD_SIGNALS => "thread-signals",
+            CREDS => "creds",
+            RSEQ => "rseq",
+            CTTY => "ctty",
+            _ => "unknown",
+        }
+    }
+
+    /// The newest version of `kind` this code knows, or `None` if unknown.
+    pub fn max_version(kind: u16) -> Option<u16> {
+        match kind {
+            HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
+            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY => Some(1),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Record framing.
+
+/// The 12-byte header in front of every record payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// One of [`kind`]; [`KIND_OPTIONAL`] marks skippable kinds.
+    pub kind: u16,
+    /// Layout version of this kind.
+    pub version: u16,
+    /// Payload length in bytes.
+    pub len: u32,
+    /// [`RecordHeader::seal`] of kind, version, length and payload.
+    pub check: u32,
+}
+
+impl RecordHeader {
+    /// Starts the check of a record; feed the payload to the returned hasher,
+    /// then pass it to [`RecordHeader::seal`].
+    pub fn hasher(kind: u16, version: u16, len: u32) -> Hasher {
+        Hasher::new(kind as u64 | (version as u64) << 16 | (len as u64) << 32)
+    }
+
+    /// Finishes a record header from the hasher of its payload.
+    pub fn seal(kind: u16, version: u16, len: u32, h: &Hasher) -> Self {
+        let d = h.finish();
+        Self {
+            kind,
+            version,
+            len,
+            check: (d as u32) ^ ((d >> 32) as u32),
+        }
+    }
+
+    /// Header of a record whose whole payload is at hand.
+    pub fn for_payload(kind: u16, version: u16, payload: &[u8]) -> Self {
+        let len = payload.len() as u32;
+        let mut h = Self::hasher(kind, version, len);
+        h.update(payload);
+        Self::seal(kind, version, len, &h)
+    }
+
+    /// Wire form.
+    pub fn to_bytes(&self) -> [u8; REC_HDR_LEN] {
+        let mut b = [0u8; REC_HDR_LEN];
+        b[0..2].copy_from_slice(&self.kind.to_le_bytes());
+        b[2..4].copy_from_slice(&self.version.to_le_bytes());
+        b[4..8].copy_from_slice(&self.len.to_le_bytes());
+        b[8..12].copy_from_slice(&self.check.to_le_bytes());
+        b
+    }
+
+    /// Parses and checks the framing (not the payload): the kind must be
+    /// known (or optional), its version supported, the length in bounds.
+    /// Returns `(header, false)` for an optional record the reader should skip.
+    pub fn parse(b: &[u8; REC_HDR_LEN]) -> Result<(Self, bool)> {
+        let h = Self {
+            kind: u16::from_le_bytes([b[0], b[1]]),
+            version: u16::from_le_bytes([b[2], b[3]]),
+            len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            check: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+        };
+        if h.len > MAX_RECORD_LEN {
+            return Err(ImageError::TooLarge {
+                kind: h.kind,
+                len: h.len,
+            });
+        }
+        match kind::max_version(h.kind) {
+            Some(max) if h.version >= 1 && h.version <= max => Ok((h, true)),
+            Some(_) if h.kind & KIND_OPTIONAL != 0 => Ok((h, false)),
+            Some(_) => Err(ImageError::UnsupportedRecordVersion {
+                kind: h.kind,
+                version: h.version,
+            }),
+            None if h.kind & KIND_OPTIONAL != 0 => Ok((h, false)),
+            None => Err(ImageError::UnknownKind(h.kind)),
+        }
+    }
+
+    /// Verifies `payload` against the check.
+    pub fn verify(&self, payload: &[u8]) -> Result<()> {
+        if payload.len() != self.len as usize {
+            return Err(ImageError::Truncated);
+        }
+        if Self::for_payload(self.kind, self.version, payload).check != self.check {
+            return Err(ImageError::BadCheck { kind: self.kind });
+        }
+        Ok(())
+    }
+}
+
+/// Running account of a stream, kept by writer and reader alike; the [`End`]
+/// record carries the writer's, the reader compares it with its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamAccount {
+    /// Records before the `End` record.
+    pub records: u64,
+    /// Bytes before the `End` record, magic included.
+    pub bytes: u64,
+    /// Chained checks of those records.
+    pub chain: u64,
+}
+
+impl StreamAccount {
+    /// A fresh account; the magic is already counted.
+    pub fn new() -> Self {
+        Self {
+            records: 0,
+            bytes: MAGIC.len() as u64,
+            chain: 0,
+        }
+    }
+
+    /// Accounts for one record.
+    pub fn add(&mut self, h: &RecordHeader) {
+        self.records += 1;
+        self.bytes += (REC_HDR_LEN as u64) + h.len as u64;
+        self.chain = xround(self.chain ^ ((h.kind as u64) << 32), h.check as u64);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Whole records and stream order.
+
+/// Any decoded record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnyRecord<'a> {
+    /// [`Header`].
+    Header(Header<'a>),
+    /// [`End`].
+    End(End),
+    /// [`Task`].
+    Task(Task<'a>),
+    /// [`Rlimits`].
+    Rlimits(Rlimits),
+    /// [`Regs`].
+    Regs(Regs),
+    /// [`Xstate`].
+    Xstate(Xstate<'a>),
+    /// [`FileRec`].
+    File(FileRec<'a>),
+    /// [`PipeRec`].
+    Pipe(PipeRec<'a>),
+    /// [`FilesRec`].
+    Files(FilesRec),
+    /// [`Fd`].
+    Fd(Fd),
+    /// [`FsRec`].
+    Fs(FsRec<'a>),
+    /// [`MmRec`].
+    Mm(MmRec<'a>),
+    /// [`Vma`].
+    Vma(Vma<'a>),
+    /// [`Pages`].
+    Pages(Pages<'a>),
+    /// [`Sighand`].
+    Sighand(Sighand<'a>),
+    /// [`SignalRec`].
+    Signal(SignalRec<'a>),
+    /// [`ThreadSignals`].
+    ThreadSignals(ThreadSignals<'a>),
+    /// [`Creds`].
+    Creds(Creds<'a>),
+    /// [`Rseq`].
+    Rseq(Rseq),
+    /// [`Ctty`].
+    Ctty(Ctty<'a>),
+}
+
+impl<'a> AnyRecord<'a> {
+    /// Decodes the payload of a record whose header [`RecordHeader::parse`]
+    /// accepted and whose check [`RecordHeader::verify`] confirmed.
+    pub fn decode(h: &RecordHeader, p: &'a [u8]) -> Result<Self> {
+        Ok(match h.kind {
+            kind::HEADER => Self::Header(Header::from_payload(p)?),
+            kind::END => Self::End(End::from_payload(p)?),
+            kind::TASK => Self::Task(Task::from_payload(p)?),
+            kind::RLIMITS => Self::Rlimits(Rlimits::from_payload(p)?),
+            kind::REGS => Self::Regs(Regs::from_payload(p)?),
+            kind::XSTATE => Self::Xstate(Xstate::from_payload(p)?),
+            kind::FILE => Self::File(FileRec::from_payload(p)?),
+            kind::PIPE => Self::Pipe(PipeRec::from_payload(p)?),
+            kind::FILES => Self::Files(FilesRec::from_payload(p)?),
+            kind::FD => Self::Fd(Fd::from_payload(p)?),
+            kind::FS => Self::Fs(FsRec::from_payload(p)?),
+            kind::MM => Self::Mm(MmRec::from_payload(p)?),
+            kind::VMA => Self::Vma(Vma::from_payload(p)?),
+            kind::PAGES => Self::Pages(Pages::from_payload(p)?),
+            kind::SIGHAND => Self::Sighand(Sighand::from_payload(p)?),
+            kind::SIGNAL => Self::Signal(SignalRec::from_payload(p)?),
+            kind::THREAD_SIGNALS => Self::ThreadSignals(ThreadSignals::from_payload(p)?),
+            kind::CREDS => Self::Creds(Creds::from_payload(p)?),
+            kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
+            kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
+            k => return Err(ImageError::UnknownKind(k)),
+        })
+    }
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`OrderChecker`]: the stream-order rules every reader applies.
+
+use super::*;
+
+/// Checks the order of records in a stream, for readers of any kind: a
+/// [`Header`] first, an [`End`] last and nothing after it, [`Vma`]/[`Pages`]
+/// only inside an address space, [`Fd`] only inside a fd table, per-task
+/// records only after a [`Task`], VMAs ascending and non-overlapping, every
+/// referenced object id defined before use.
+#[derive(Debug, Default)]
+pub struct OrderChecker {
+    started: bool,
+    ended: bool,
+    in_mm: bool,
+    vmas_left: u32,
+    last_vma_end: u64,
+    fds_left: u32,
+    last_fd: Option<u32>,
+    in_task: bool,
+    pages_mm: u32,
+    last_page: Option<u64>,
+    mms: u32,
+    tasks: u32,
+    ntasks: u32,
+    /// Ids of defined objects, kept small: the highest defined id; ids are
+    /// assigned in increasing order by writers.
+    max_id: u32,
+    account: StreamAccount,
+}
+
+impl OrderChecker {
+    /// A checker for a new stream.
+    pub fn new() -> Self {
+        Self {
+            account: StreamAccount::new(),
+            ..Default::default()
+        }
+    }
+
+    fn define(&mut self, id: u32) -> Result<()> {
+        check(id > self.max_id, "object ids not increasing")?;
+        self.max_id = id;
+        Ok(())
+    }
+
+    fn uses(&self, id: u32) -> Result<()> {
+        check(id <= self.max_id, "reference to an undefined object")
+    }
+
+    /// Feeds one verified, decoded record.
+    pub fn feed(&mut self, h: &RecordHeader, r: &AnyRecord<'_>) -> Result<()> {
+        use AnyRecord as R;
+        let bad = |m| Err(ImageError::BadOrder(m));
+        if self.ended {
+            return bad("record after the end record");
+        }
+        if !self.started {
+            if !matches!(r, R::Header(_)) {
+                return bad("stream does not start with a header");
+            }
+            self.started = true;
+        }
+        // Close an address space whose announced mappings are done.
+        if self.in_mm && self.vmas_left == 0 {
+            self.in_mm = false;
+        }
+        if self.vmas_left > 0 && !matches!(r, R::Vma(_)) {
+            return bad("fewer vma records than the mm announced");
+        }
+        if self.fds_left > 0 && !matches!(r, R::Fd(_)) {
+            return bad("fewer fd records than the fd table announced");
+        }
+        if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::End(_)) {
+            return bad("record after the page records");
+        }
+        if !matches!(
+            r,
+            R::Task(_)
+                | R::Regs(_)
+                | R::Xstate(_)
+                | R::ThreadSignals(_)
+                | R::Rlimits(_)
+                | R::Rseq(_)
+                | R::Ctty(_)
+        ) {
+            self.in_task = false;
+        }
+        match r {
+            R::Header(hd) => {
+                if self.account.records != 0 || self.ntasks != 0 {
+                    return bad("second header");
+                }
+                self.ntasks = hd.ntasks;
+            }
+            R::End(e) => {
+                if self.tasks != self.ntasks {
+                    return bad("task count differs from the header");
+                }
+                if e.account != self.account {
+                    return Err(ImageError::TrailerMismatch);
+                }
+                self.ended = true;
+                return Ok(());
+            }
+            R::Mm(m) => {
+                self.define(m.id)?;
+                self.mms += 1;
+                self.in_mm = true;
+                self.vmas_left = m.nr_vmas;
+                self.last_vma_end = 0;
+            }
+            R::Vma(v) => {
+                if !self.in_mm || self.vmas_left == 0 {
+                    return bad("vma outside an mm");
+                }
+                check(
+                    v.start >= self.last_vma_end,
+                    "vmas overlap or are not sorted",
+                )?;
+                self.uses(v.file)?;
+                self.last_vma_end = v.end;
+                self.vmas_left -= 1;
+            }
+            R::Pages(p) => {
+                self.uses(p.mm)?;
+                if self.mms == 0 {
+                    return bad("pages before any mm");
+                }
+                if p.mm < self.pages_mm {
+                    return bad("page records not grouped by mm");
+                }
+                if p.mm != self.pages_mm {
+                    self.pages_mm = p.mm;
+                    self.last_page = None;
+                }
+                check(
+                    self.last_page.is_none_or(|l| l < p.addr(0)),
+                    "pages not ascending",
+                )?;
+                self.last_page = Some(p.addr(p.count() - 1));
+            }
+            R::File(f) => {
+                self.define(f.id)?;
+                self.uses(f.pipe)?;
+            }
+            R::Pipe(p) => self.define(p.id)?,
+            R::Files(f) => {
+                self.define(f.id)?;
+                self.fds_left = f.count;
+                self.last_fd = None;
+            }
+            R::Fd(f) => {
+                if self.fds_left == 0 {
+                    return bad("fd outside an fd table");
+                }
+                check(self.last_fd.is_none_or(|l| l < f.fd), "fds not ascending")?;
+                self.uses(f.file)?;
+                self.last_fd = Some(f.fd);
+                self.fds_left -= 1;
+            }
+            R::Fs(f) => self.define(f.id)?,
+            R::Sighand(s) => self.define(s.id)?,
+            R::Signal(s) => self.define(s.id)?,
+            R::Creds(c) => self.define(c.id)?,
+            R::Task(t) => {
+                for id in [t.mm, t.files, t.fs, t.sighand, t.signal, t.creds] {
+                    self.uses(id)?;
+                }
+                self.tasks += 1;
+                if self.tasks > self.ntasks {
+                    return bad("more tasks than the header announced");
+                }
+                self.in_task = true;
+            }
+            R::Regs(_)
+            | R::Xstate(_)
+            | R::ThreadSignals(_)
+            | R::Rlimits(_)
+            | R::Rseq(_)
+            | R::Ctty(_) => {
+                if !self.in_task {
+                    return bad("per-task record before any task");
+                }
+            }
+        }
+        self.account.add(h);
+        Ok(())
+    }
+
+    /// Accounts for an optional record the reader skipped.
+    pub fn skip(&mut self, h: &RecordHeader) -> Result<()> {
+        if !self.started {
+            return Err(ImageError::BadOrder("stream does not start with a header"));
+        }
+        self.account.add(h);
+        Ok(())
+    }
+
+    /// The account so far (what an [`End`] record written now would hold).
+    pub fn account(&self) -> StreamAccount {
+        self.account
+    }
+
+    /// Fails unless the stream was properly closed.
+    pub fn finish(&self) -> Result<()> {
+        if !self.ended {
+            return Err(ImageError::Truncated);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! File records: [`FileRec`], [`PipeRec`], [`FilesRec`], [`Fd`] and [`FsRec`].
+
+use super::super::*;
+
+/// What kind of thing a [`FileRec`] is.
+pub mod filekind {
+    /// A regular file.
+    pub const REG: u8 = 1;
+    /// A directory.
+    pub const DIR: u8 = 2;
+    /// A character device (only well-known harmless ones are accepted).
+    pub const CHR: u8 = 3;
+    /// A named pipe.
+    pub const FIFO: u8 = 4;
+    /// One end of an anonymous pipe.
+    pub const PIPE: u8 = 5;
+    /// A terminal (the process's controlling terminal or another tty); a
+    /// restarter may substitute its own terminal for it.
+    pub const TTY: u8 = 6;
+    /// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, inherited across
+    /// fork): only ever referenced by `vma` records; `size` is its size in
+    /// bytes, `path` is empty. Since format 1.1.
+    pub const SHMEM: u8 = 7;
+    /// A memfd (`memfd_create`): `path` is `/memfd:NAME (deleted)` as
+    /// `d_path` shows it, `size` its size, `rdev` its seals (`F_SEAL_*`); its
+    /// contents are in [`super::Pages`] records naming the file's id, page
+    /// "addresses" being offsets in the file. Since format 1.1.
+    pub const MEMFD: u8 = 8;
+    /// A SysV shared memory segment (`shmget`), behind shared mappings (its
+    /// attachments): `path` is `/SYSV<key in 8 hex digits> (deleted)` as
+    /// `d_path` shows it, `rdev` its shmid, `size` its size. Only `vma`
+    /// records refer to it. Since format 1.1.
+    pub const SYSVSHM: u8 = 9;
+    /// Largest defined value.
+    pub const MAX: u8 = 9;
+
+    /// Name of a kind, for diagnostics.
+    pub fn name(k: u8) -> &'static str {
+        match k {
+            REG => "regular",
+            DIR => "directory",
+            CHR => "chardev",
+            FIFO => "fifo",
+            PIPE => "pipe",
+            TTY => "tty",
+            SHMEM => "shmem",
+            MEMFD => "memfd",
+            SYSVSHM => "sysv-shm",
+            _ => "unknown",
+        }
+    }
+}
+
+/// An open file description (shared by every fd and mapping that uses it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRec<'a> {
+    /// Object id.
+    pub id: u32,
+    /// [`filekind`].
+    pub kind: u8,
+    /// Open flags (`O_*`, as `fcntl(F_GETFL)` shows them).
+    pub flags: u32,
+    /// File mode (`st_mode`).
+    pub mode: u32,
+    /// File offset.
+    pub pos: i64,
+    /// Size at checkpoint time (regular files).
+    pub size: u64,
+    /// Modification time at checkpoint time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Device number (`st_rdev`) for character devices, `(major << 20) | minor`.
+    pub rdev: u32,
+    /// [`PipeRec`] id for pipes and fifos (0: none).
+    pub pipe: u32,
+    /// Path, as `/proc/PID/fd/N` would show it (`pipe:[INODE]` for anonymous pipes).
+    pub path: &'a [u8],
+}
+
+fixed_record! {
+    impl<'a> for FileRec<'a>, kind::FILE,
+    {
+        id: u32,
+        kind: u8,
+        flags: u32,
+        mode: u32,
+        pos: i64,
+        size: u64,
+        mtime_ns: i64,
+        rdev: u32,
+        pipe: u32,
+        path: str,
+    },
+    |f| {
+        check(f.id != 0, "file: zero id")?;
+        check(f.kind >= 1 && f.kind <= filekind::MAX, "file: unknown kind")?;
+        check(f.pos >= 0, "file: negative offset")?;
+        let piped = matches!(f.kind, filekind::PIPE | filekind::FIFO);
+        check(piped == (f.pipe != 0), "file: pipe reference mismatch")?;
+        check(
+            matches!(f.kind, filekind::PIPE | filekind::SHMEM) || f.path.first() == Some(&b'/'),
+            "file: path not absolute",
+        )?;
+        check(
+            f.kind != filekind::SHMEM || (f.size > 0 && f.size % PAGE_SIZE as u64 == 0),
+            "file: bad shared memory size",
+        )?;
+        check(
+            f.kind != filekind::SYSVSHM
+                || (f.path.starts_with(b"/SYSV")
+                    && f.path.len() >= 13
+                    && f.size > 0
+                    && f.size <= USER_ADDR_END
+                    && f.rdev <= i32::MAX as u32),
+            "file: bad SysV shared memory",
+        )?;
+        check(
+            f.kind != filekind::MEMFD
+                || (f.path.starts_with(b"/memfd:") && f.size <= USER_ADDR_END),
+            "file: bad memfd",
+        )?;
+    }
+}
+
+/// A pipe (anonymous or a fifo's) and the bytes buffered in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipeRec<'a> {
+    /// Object id.
+    pub id: u32,
+    /// Capacity in bytes (`F_GETPIPE_SZ`).
+    pub capacity: u32,
+    /// Buffered, unread bytes.
+    pub data: &'a [u8],
+}
+
+impl<'a> Record<'a> for PipeRec<'a> {
+    const KIND: u16 = kind::PIPE;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.id)?;
+        e.u32(self.capacity)?;
+        e.u32(self.data.len() as u32)?;
+        e.bytes(self.data)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let id = d.u32()?;
+        let capacity = d.u32()?;
+        let n = d.u32()? as usize;
+        let data = d.bytes(n)?;
+        check(id != 0, "pipe: zero id")?;
+        check(
+            data.len() <= capacity as usize,
+            "pipe: more data than capacity",
+        )?;
+        Ok(Self { id, capacity, data })
+    }
+}
+
+/// A file descriptor table; its [`Fd`] records follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilesRec {
+    /// Object id.
+    pub id: u32,
+    /// Number of [`Fd`] records that follow.
+    pub count: u32,
+}
+
+/// Largest fd number accepted (the kernel's `sysctl_nr_open` ceiling).
+pub const MAX_FD: u32 = 1 << 20;
+
+fixed_record! {
+    impl<'a> for FilesRec, kind::FILES,
+    {
+        id: u32,
+        count: u32,
+    },
+    |f| {
+        check(f.id != 0, "files: zero id")?;
+        check(f.count <= MAX_FD, "files: too many fds")?;
+    }
+}
+
+/// [`Fd::flags`]: close-on-exec.
+pub const FD_CLOEXEC: u32 = 1;
+
+/// One descriptor of the preceding [`FilesRec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fd {
+    /// The descriptor number.
+    pub fd: u32,
+    /// [`FileRec`] id.
+    pub file: u32,
+    /// [`FD_CLOEXEC`].
+    pub flags: u32,
+}
+
+fixed_record! {
+    impl<'a> for Fd, kind::FD,
+    {
+        fd: u32,
+        file: u32,
+        flags: u32,
+    },
+    |f| {
+        check(f.fd < MAX_FD, "fd: number too large")?;
+        check(f.file != 0, "fd: zero file id")?;
+        check(f.flags & !FD_CLOEXEC == 0, "fd: unknown flags")?;
+    }
+}
+
+/// Working directory, root and umask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsRec<'a> {
+    /// Object id.
+    pub id: u32,
+    /// `umask`.
+    pub umask: u32,
+    /// Working directory.
+    pub cwd: &'a [u8],
+    /// Root directory.
+    pub root: &'a [u8],
+}
+
+fixed_record! {
+    impl<'a> for FsRec<'a>, kind::FS,
+    {
+        id: u32,
+        umask: u32,
+        cwd: str,
+        root: str,
+    },
+    |f| {
+        check(f.id != 0, "fs: zero id")?;
+        check(f.umask & !0o777 == 0, "fs: bad umask")?;
+        check(
+            f.cwd.first() == Some(&b'/') && f.root.first() == Some(&b'/'),
+            "fs: path not absolute",
+        )?;
+    }
+}

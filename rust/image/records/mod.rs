@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One file per kind of kernel object, mirroring `rust/objects/`: each holds
+//! the records (fields, encoding, decoding, checks) of that object.
+
+mod cpu;
+mod creds;
+mod files;
+mod mm;
+mod signal;
+mod stream;
+mod task;
+mod tty;
+
+pub use cpu::*;
+pub use creds::*;
+pub use files::*;
+pub use mm::*;
+pub use signal::*;
+pub use stream::*;
+pub use task::*;
+pub use tty::*;

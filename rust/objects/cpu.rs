@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! CPU state of a task: general registers, the FPU (XSAVE) state and the rseq
+//! registration -- saved with the task ([`super::task::ThreadState`] reads them at
+//! the task's safe point) and restored last, as the task enters user mode.
+
+use crate::checkpoint::{eopnotsupp, Reason};
+use crate::image::{self, Regs, Rseq, Xstate};
+use crate::restart::Plan;
+use crate::shim::{self, cur, TaskRef, NREGS};
+use crate::stream::ImageWriter;
+use kernel::prelude::*;
+
+// ---------------------------------------------------------------------------
+// Checkpoint.
+
+/// A task's XSAVE area in the standard (uabi) layout.
+pub(crate) struct XstateBuf {
+    buf: KVec<u8>,
+}
+
+impl XstateBuf {
+    /// Reads `t`'s XSAVE area (empty if the CPU has no XSAVE).
+    pub(crate) fn read(t: &TaskRef) -> Result<Self> {
+        let size = t.xstate_size();
+        let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+        if size > 0 {
+            t.xstate(&mut buf)?;
+        }
+        Ok(Self { buf })
+    }
+
+    /// Size of the area.
+    pub(crate) fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn word(&self, off: usize) -> u64 {
+        let mut a = [0u8; 8];
+        if let Some(s) = self.buf.get(off..off + 8) {
+            a.copy_from_slice(s);
+        }
+        u64::from_le_bytes(a)
+    }
+
+    /// The user state features of this CPU (XCR0).
+    pub(crate) fn cpu_features(&self) -> u64 {
+        shim::cpu_xfeatures()
+    }
+
+    /// XSTATE_BV of the saved area.
+    pub(crate) fn xstate_bv(&self) -> u64 {
+        self.word(image::XSAVE_HDR_OFFSET)
+    }
+}
+
+/// Writes the CPU records of a task, after its task record.
+pub(crate) fn write(
+    w: &mut ImageWriter<'_>,
+    regs: &[u64; NREGS],
+    xstate: &XstateBuf,
+    rseq: (u64, u32, u32),
+) -> Result {
+    w.record(&Regs { r: *regs })?;
+    if xstate.size() > 0 {
+        w.record(&Xstate {
+            xstate_bv: xstate.xstate_bv(),
+            area: &xstate.buf,
+        })?;
+    }
+    let (ptr, len, sig) = rseq;
+    if ptr != 0 {
+        w.record(&Rseq { ptr, len, sig })?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// The image's FPU state must fit this CPU.
+pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let (size, features) = cur::xstate_size()?;
+    if let Some(x) = &p.xstate {
+        if x.xstate_bv & !features != 0 {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "image uses FPU state {:#x} this CPU lacks (has {features:#x})",
+                    x.xstate_bv & !features
+                ),
+            ));
+        }
+        if size == 0 {
+            return Err(why.set(eopnotsupp(), format_args!("this CPU has no XSAVE")));
+        }
+    }
+    Ok(())
+}
+
+/// `__NR_rt_sigreturn` on x86_64.
+const NR_RT_SIGRETURN: u64 = 15;
+
+/// Index of `eflags` in [`image::Regs::r`].
+const REG_EFLAGS: usize = 18;
+
+/// The trap flag.
+const EFLAGS_TF: u64 = 0x100;
+
+/// How a restored task enters user mode.
+pub(crate) enum Entry {
+    /// Straight into its registers (its FPU state, if any, already loaded).
+    Direct,
+    /// Through `rt_sigreturn` of the signal frame at `sp - 8`, from the `syscall`
+    /// instruction at `ip`.
+    Sigreturn { sp: u64, ip: u64 },
+}
+
+/// Restores the task's rseq area and FPU state; says how it enters user mode.
+pub(crate) fn restore(p: &Plan<'_>, why: &mut Reason) -> Result<Entry> {
+    if let Some(r) = &p.rseq {
+        cur::set_rseq(r.ptr, r.len, r.sig)
+            .map_err(|e| why.set(e, format_args!("the rseq area was refused")))?;
+    }
+    let Some(x) = &p.xstate else {
+        return Ok(Entry::Direct);
+    };
+    let (size, _) = cur::xstate_size()?;
+    let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let n = x.area.len().min(size);
+    area[..n].copy_from_slice(&x.area[..n]);
+    // The FPU state goes in as a signal return would load it; where no frame can be
+    // written (no room below the stack pointer, no vDSO), as ptrace would set it.
+    let alt = (
+        p.tsig.altstack_sp,
+        p.tsig.altstack_size,
+        p.tsig.altstack_flags,
+    );
+    if let Ok((sp, ip)) = cur::sigframe(&p.regs.r, &area, p.tsig.blocked, alt) {
+        return Ok(Entry::Sigreturn { sp, ip });
+    }
+    cur::set_xstate(&area).map_err(|e| why.set(e, format_args!("the FPU state was refused")))?;
+    Ok(Entry::Direct)
+}
+
+/// Sets the registers, the very last step (nothing can fail any more); returns the
+/// `rax` the task returns with.
+pub(crate) fn set_regs(p: &Plan<'_>, entry: Entry) -> u64 {
+    let mut regs: [u64; NREGS] = p.regs.r;
+    if let Entry::Sigreturn { sp, ip } = entry {
+        // Into the vDSO's syscall instruction with rax = rt_sigreturn: the kernel's
+        // sigreturn loads the registers and FPU state from the frame.
+        regs[image::REG_RIP] = ip;
+        regs[image::REG_RSP] = sp;
+        regs[image::REG_RAX] = NR_RT_SIGRETURN;
+        regs[REG_EFLAGS] &= !EFLAGS_TF;
+    }
+    cur::set_regs(&regs);
+    regs[image::REG_RAX]
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Credentials (ids, capabilities, securebits, groups, no_new_privs) and resource
+//! limits: saved per process, restored by every task (credentials) and by the
+//! leader (limits). Whether the caller may take them on is [`crate::access`]'s
+//! decision, made before anything changes.
+
+use crate::image::{self, Creds, Rlimits};
+use crate::restart::Plan;
+use crate::shim::{self, cur, CredsRaw, TaskRef};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+// ---------------------------------------------------------------------------
+// Checkpoint.
+
+/// Writes the credentials of `t`; returns their object id.
+pub(crate) fn write_creds(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
+    let mut groups = KVec::new();
+    let c = t.creds(&mut groups)?;
+    let mut raw = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+    for g in groups.iter() {
+        raw.extend_from_slice(&g.to_le_bytes(), GFP_KERNEL)?;
+    }
+    let id = objs.fresh();
+    w.record(&Creds {
+        id,
+        uids: c.uids,
+        gids: c.gids,
+        caps: c.caps,
+        securebits: c.securebits,
+        no_new_privs: (t.info().flags & shim::ti::NO_NEW_PRIVS != 0) as u32,
+        groups: &raw,
+    })?;
+    Ok(id)
+}
+
+/// Writes the resource limits of `t`'s process.
+pub(crate) fn write_rlimits(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
+    w.record(&Rlimits { lim: t.rlimits()? })
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// The image's credentials in the form the kernel side takes, and their groups.
+pub(crate) fn creds_of(c: &image::Creds<'_>) -> Result<(CredsRaw, KVec<u32>)> {
+    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
+    for i in 0..c.ngroups() {
+        groups.push(c.group(i), GFP_KERNEL)?;
+    }
+    Ok((
+        CredsRaw {
+            uids: c.uids,
+            gids: c.gids,
+            caps: c.caps,
+            securebits: c.securebits,
+            ngroups: c.ngroups() as u32,
+        },
+        groups,
+    ))
+}
+
+/// Takes on the image's credentials (checked by [`crate::access::may_take_creds`]).
+pub(crate) fn restore(p: &Plan<'_>) -> Result {
+    let (creds, groups) = creds_of(&p.creds)?;
+    cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)
+}
+
+/// Sets the image's resource limits (checked by [`crate::access::may_take_rlimits`]).
+pub(crate) fn restore_rlimits(p: &Plan<'_>) -> Result {
+    if let Some(r) = &p.rlimits {
+        cur::rlimits(&r.lim, true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The address space: layout fields, mappings, and the pages that hold data.
+
+use super::files::{self, path_str, Opened};
+use super::shm;
+use super::{
+    MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
+    PROT_WRITE,
+};
+use crate::checkpoint::{eopnotsupp, Bufs, Reason};
+use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
+use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
+use crate::session::Session;
+use crate::shim::{self, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
+use crate::stream::{ImageWriter, ObjMap};
+use kernel::prelude::*;
+
+/// One mapping, classified.
+struct Mapping {
+    vi: VmaInfo,
+    backing: u8,
+    file: u32,
+}
+
+impl Mapping {
+    /// Whether its contents go into the image, and if so whether only anonymous
+    /// (privately modified) pages do.
+    fn content(&self) -> Option<bool> {
+        match self.backing {
+            backing::ANON | backing::HEAP | backing::STACK | backing::ANON_SHARED => Some(false),
+            backing::FILE_PRIVATE if self.vi.flags & vmai::ANON_VMA != 0 => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// Decides what backs a mapping; refuses what cannot be saved.
+fn classify(
+    vi: &VmaInfo,
+    file: Option<&FileRef>,
+    layout: &[u64; 11],
+    why: &mut Reason,
+) -> Result<u8> {
+    let (start_brk, brk, start_stack) = (layout[4], layout[5], layout[6]);
+    let range = (vi.start, vi.end);
+    if vi.flags & vmai::SPECIAL != 0 {
+        return match vi.name() {
+            b"[vdso]" => Ok(backing::VDSO),
+            b"[vvar]" | b"[vvar_vclock]" => Ok(backing::VVAR),
+            n => Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "special mapping {} at {:#x}",
+                    core::str::from_utf8(n).unwrap_or("?"),
+                    range.0
+                ),
+            )),
+        };
+    }
+    if vi.flags & vmai::PFNMAP != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} maps device memory", range.0, range.1),
+        ));
+    }
+    if vi.flags & vmai::HUGETLB != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
+        ));
+    }
+    if file.is_some() {
+        return Ok(if vi.flags & vmai::SHMEM != 0 {
+            backing::ANON_SHARED
+        } else if vi.semflags & image::vmflag::SHARED != 0 {
+            backing::FILE_SHARED
+        } else {
+            backing::FILE_PRIVATE
+        });
+    }
+    // The same tests /proc/PID/maps uses to name [heap] and [stack].
+    if vi.start <= brk && vi.end >= start_brk && brk > start_brk {
+        return Ok(backing::HEAP);
+    }
+    if vi.start <= start_stack && vi.end >= start_stack {
+        return Ok(backing::STACK);
+    }
+    Ok(backing::ANON)
+}
+
+/// Walks the mappings of `m`, calling `f` on each with its file.
+fn for_each_vma(m: &MmRef, mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result) -> Result {
+    let mut addr = 0u64;
+    while let Some((vi, file)) = m.vma_from(addr)? {
+        f(&vi, file.as_ref())?;
+        addr = vi.end;
+        if shim::fatal_signal_pending() {
+            return Err(EINTR);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an address space with mappings the image cannot describe.
+pub(crate) fn precheck(m: &MmRef, why: &mut Reason) -> Result {
+    let mut mi = mm_info_buf()?;
+    let mut exe = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    m.info(&mut mi, &mut exe)?;
+    let layout = mi.layout;
+    for_each_vma(m, |vi, file| {
+        let b = classify(vi, file, &layout, why)?;
+        match (file, b) {
+            (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) => {
+                files::precheck_mapped(f, vi.start, why)?
+            }
+            (Some(f), backing::ANON_SHARED) => shm::precheck_shared_anon(f, vi.start, why)?,
+            _ => {}
+        }
+        Ok(())
+    })
+}
+
+fn mm_info_buf() -> Result<KBox<shim::MmInfo>> {
+    Ok(KBox::new(
+        shim::MmInfo {
+            layout: [0; 11],
+            auxv: [0; 64],
+            auxv_len: 0,
+            map_count: 0,
+        },
+        GFP_KERNEL,
+    )?)
+}
+
+/// An address space whose records are written; its pages come last in the image.
+pub(crate) struct MmDump {
+    /// Object id of the mm.
+    pub(crate) id: u32,
+    mm: MmRef,
+    maps: KVec<Mapping>,
+}
+
+/// Writes the address space: files it maps, the mm record and its mappings.
+pub(crate) fn write_mm(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    mm: MmRef,
+    bufs: &mut Bufs,
+    why: &mut Reason,
+) -> Result<MmDump> {
+    let m = &mm;
+    let mut mi = mm_info_buf()?;
+    let exe_len = m.info(&mut mi, &mut bufs.path2)?;
+    let layout = mi.layout;
+
+    // Pass 1: classify mappings and define the files they map.
+    let mut maps: KVec<Mapping> = KVec::new();
+    for_each_vma(m, |vi, file| {
+        let b = classify(vi, file, &layout, why)?;
+        let fid = match (file, b) {
+            (Some(f), backing::FILE_PRIVATE | backing::FILE_SHARED) => {
+                files::define_mapped(w, objs, f, &mut bufs.path)?
+            }
+            (Some(f), backing::ANON_SHARED) => shm::define_shmem(w, objs, f, &mut bufs.path)?,
+            _ => 0,
+        };
+        maps.push(
+            Mapping {
+                vi: *vi,
+                backing: b,
+                file: fid,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    })?;
+
+    // Pass 2: the mm, its mappings, then the pages in address order.
+    let id = objs.fresh();
+    let auxv_len = (mi.auxv_len as usize).min(image::MAX_AUXV_WORDS);
+    let mut auxv = KVec::with_capacity(auxv_len * 8, GFP_KERNEL)?;
+    for v in &mi.auxv[..auxv_len] {
+        auxv.extend_from_slice(&v.to_le_bytes(), GFP_KERNEL)?;
+    }
+    w.record(&MmRec {
+        id,
+        nr_vmas: maps.len() as u32,
+        layout,
+        auxv: &auxv,
+        exe: &bufs.path2[..exe_len],
+    })?;
+    for mp in maps.iter() {
+        w.record(&Vma {
+            start: mp.vi.start,
+            end: mp.vi.end,
+            pgoff: mp.vi.pgoff,
+            prot: mp.vi.prot,
+            flags: mp.vi.semflags,
+            backing: mp.backing,
+            file: mp.file,
+            name: if mp.vi.flags & vmai::SPECIAL != 0 {
+                mp.vi.name()
+            } else {
+                match mp.backing {
+                    backing::HEAP => b"[heap]",
+                    backing::STACK => b"[stack]",
+                    _ => b"",
+                }
+            },
+        })?;
+    }
+    Ok(MmDump { id, mm, maps })
+}
+
+impl MmDump {
+    /// Writes the pages that hold data, in address order. Shared memory whose pages an
+    /// earlier address space of the image wrote (`shm`: object id, first page, pages)
+    /// is not written again.
+    pub(crate) fn write_pages(
+        &self,
+        w: &mut ImageWriter<'_>,
+        shm: &mut KVec<(u32, u64, u64)>,
+    ) -> Result {
+        let mut batch = PageBatch::new(self.id)?;
+        for mp in self.maps.iter() {
+            let Some(anon_only) = mp.content() else {
+                continue;
+            };
+            if mp.backing == backing::ANON_SHARED && mp.file != 0 {
+                let (first, n) = (mp.vi.pgoff, (mp.vi.end - mp.vi.start) >> 12);
+                if shm
+                    .iter()
+                    .any(|&(id, f, m)| id == mp.file && f <= first && first + n <= f + m)
+                {
+                    continue;
+                }
+                shm.push((mp.file, first, n), GFP_KERNEL)?;
+            }
+            let mut addr = mp.vi.start;
+            while addr < mp.vi.end {
+                addr = self.mm.pin_pages(
+                    addr,
+                    mp.vi.end,
+                    anon_only,
+                    &mut batch.pages,
+                    &mut batch.addrs,
+                )?;
+                if batch.full() {
+                    batch.flush(w)?;
+                }
+            }
+        }
+        batch.flush(w)
+    }
+}
+
+/// Pages collected for one [`image::Pages`] record: held, not copied, until written.
+struct PageBatch {
+    mm: u32,
+    pages: HeldPages,
+    addrs: KVec<u64>,
+    addr_bytes: KVec<u8>,
+}
+
+const BATCH: usize = image::MAX_PAGES_PER_RECORD as usize;
+
+impl PageBatch {
+    fn new(mm: u32) -> Result<Self> {
+        Ok(Self {
+            mm,
+            pages: HeldPages::with_capacity(BATCH)?,
+            addrs: KVec::with_capacity(BATCH, GFP_KERNEL)?,
+            addr_bytes: KVec::with_capacity(BATCH * 8, GFP_KERNEL)?,
+        })
+    }
+
+    fn full(&self) -> bool {
+        self.pages.len() == BATCH
+    }
+
+    fn flush(&mut self, w: &mut ImageWriter<'_>) -> Result {
+        if self.pages.len() == 0 {
+            return Ok(());
+        }
+        self.addr_bytes.clear();
+        for a in self.addrs.iter() {
+            self.addr_bytes
+                .extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
+        }
+        let mm = self.mm.to_le_bytes();
+        let count = (self.pages.len() as u32).to_le_bytes();
+        let res = w.record_with_pages(
+            kind::PAGES,
+            1,
+            &[&mm, &count, &self.addr_bytes],
+            &self.pages,
+        );
+        self.pages.clear();
+        self.addrs.clear();
+        res
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// The plan's mappings: all there, each with a file of the right kind.
+pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    if p.mm.nr_vmas as usize != p.vmas.len() {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("mm {} lacks vmas", p.mm.id),
+        ));
+    }
+    for v in p.vmas.iter() {
+        let kind = if v.file == 0 {
+            None
+        } else {
+            Some(p.file(v.file).map(|f| f.kind))
+        };
+        let ok = match (v.backing, kind) {
+            (_, None) => v.backing != backing::FILE_PRIVATE && v.backing != backing::FILE_SHARED,
+            (backing::ANON_SHARED, Some(k)) => {
+                k == Some(filekind::SHMEM) || k == Some(filekind::SYSVSHM)
+            }
+            (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => {
+                k == Some(filekind::REG) || k == Some(filekind::CHR) || k == Some(filekind::MEMFD)
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("vma {:#x}: bad file reference", v.start),
+            ));
+        }
+        if v.backing == backing::ANON_SHARED && v.prot & PROT_WRITE == 0 {
+            return Err(refuse(
+                why,
+                eopnotsupp(),
+                format_args!("read-only shared anonymous mapping at {:#x}", v.start),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The vDSO cannot be moved from here: it must already be where the image had it,
+/// and the caller's must not overlap a mapping of the image.
+pub(crate) fn check_vdso(p: &Plan<'_>, why: &mut Reason) -> Result {
+    for v in p
+        .vmas
+        .iter()
+        .filter(|v| matches!(v.backing, backing::VDSO | backing::VVAR))
+    {
+        let mut name = [0u8; 40];
+        let n = v.name.len().min(name.len() - 1);
+        name[..n].copy_from_slice(&v.name[..n]);
+        let name = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
+        if cur::special(name) != Some((v.start, v.end)) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "{} must be at {:#x}-{:#x} (`ckpt restart` moves it there)",
+                    path_str(v.name),
+                    v.start,
+                    v.end
+                ),
+            ));
+        }
+    }
+    for name in [c"[vdso]", c"[vvar]", c"[vvar_vclock]"] {
+        if let Some((s, e)) = cur::special(name) {
+            let kept = p.vmas.iter().any(|v| v.start == s && v.end == e);
+            if !kept && p.vmas.iter().any(|v| v.start < e && s < v.end) {
+                return Err(refuse(
+                    why,
+                    EINVAL,
+                    format_args!("the caller's vDSO at {s:#x} overlaps a mapping of the image"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f(addr, first, n, force)` for each run of `n` pages of `pg` from page `first` at
+/// consecutive addresses inside one mapping of the plan that may hold pages (`force`:
+/// the mapping is read-only).
+fn page_runs(
+    p: &Plan<'_>,
+    pg: &image::Pages<'_>,
+    why: &mut Reason,
+    mut f: impl FnMut(u64, usize, usize, bool) -> Result,
+) -> Result {
+    if pg.mm != p.mm.id {
+        return Err(why.set(EINVAL, format_args!("pages of an unknown mm")));
+    }
+    let mut i = 0;
+    while i < pg.count() {
+        let a = pg.addr(i);
+        let v = p
+            .vmas
+            .iter()
+            .find(|v| v.start <= a && a < v.end)
+            .ok_or_else(|| why.set(EINVAL, format_args!("page {a:#x} outside every mapping")))?;
+        if matches!(
+            v.backing,
+            backing::VDSO | backing::VVAR | backing::FILE_SHARED
+        ) {
+            return Err(why.set(
+                EINVAL,
+                format_args!("page {a:#x} in a mapping without contents"),
+            ));
+        }
+        let mut n = 1;
+        while i + n < pg.count()
+            && pg.addr(i + n) == a + (n * image::PAGE_SIZE) as u64
+            && pg.addr(i + n) < v.end
+        {
+            n += 1;
+        }
+        f(a, i, n, v.prot & PROT_WRITE == 0)
+            .map_err(|e| why.set(e, format_args!("cannot fill pages at {a:#x}")))?;
+        i += n;
+    }
+    Ok(())
+}
+
+/// Applies the page record `h`, whose header was just read, straight from the image:
+/// reads its addresses (into `buf`) and checks them, then reads its data into the
+/// caller's pages they name, verifies the record's check over those pages and feeds
+/// the record to the order checker.
+fn pages_in_place(
+    rd: &mut Reader,
+    p: &Plan<'_>,
+    opened: &Opened,
+    h: &RecordHeader,
+    buf: &mut KVVec<u8>,
+    held: &mut HeldPages,
+    why: &mut Reason,
+) -> Result {
+    let bad = |why: &mut Reason, e: image::ImageError| page_records(why, Bad::Image(e));
+    // The prefix: mm and count, then the addresses.
+    buf.resize(8, 0, GFP_KERNEL)?;
+    rd.exact(buf).map_err(|e| page_records(why, Bad::io(e)))?;
+    if u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) != p.mm.id {
+        // Another process's pages, or a memfd's contents: read whole, checked.
+        buf.resize(h.len as usize, 0, GFP_KERNEL)?;
+        rd.exact(&mut buf[8..])
+            .map_err(|e| page_records(why, Bad::io(e)))?;
+        h.verify(buf).map_err(|e| bad(why, e))?;
+        let r = AnyRecord::decode(h, buf).map_err(|e| bad(why, e))?;
+        if let AnyRecord::Pages(pg) = &r {
+            shm::fill_memfd(opened, pg, why)?;
+        }
+        return rd
+            .account
+            .feed(h, &r)
+            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())));
+    }
+    let n = image::Pages::count_from_head(buf).map_err(|e| bad(why, e))?;
+    buf.resize(image::Pages::prefix_len(n), 0, GFP_KERNEL)?;
+    rd.exact(&mut buf[8..])
+        .map_err(|e| page_records(why, Bad::io(e)))?;
+    let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
+    let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
+    check.update(buf);
+    // The data, run by run, into place.
+    page_runs(p, &pg, why, |a, _, n, force| {
+        held.clear();
+        cur::hold_pages(a, n, force, held)?;
+        let got = rd.file.read_pages(held, &mut rd.pos)?;
+        if got != n * image::PAGE_SIZE {
+            return Err(short_read());
+        }
+        held.for_each_bytes(|b| check.update(b));
+        held.clear();
+        Ok(())
+    })
+    .map_err(|e| {
+        held.clear();
+        if e == short_read() {
+            bad(why, image::ImageError::Truncated)
+        } else {
+            e
+        }
+    })?;
+    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
+        return Err(bad(why, image::ImageError::BadCheck { kind: h.kind }));
+    }
+    rd.account
+        .feed(h, &AnyRecord::Pages(pg))
+        .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
+}
+
+/// Replaces the caller's address space by the image's mappings and layout (by the
+/// leader, past the point of no return; the pages follow: [`restore_pages`]).
+#[inline(never)]
+pub(crate) fn restore_mappings(
+    p: &Plan<'_>,
+    sess: &Session,
+    opened: &Opened,
+    why: &mut Reason,
+) -> Result {
+    // The address space; the restarter's rseq area goes with it. Its SysV
+    // attachments stay until the image's are made (a segment marked for removal
+    // would go with its last attachment).
+    let sysv = cur::sysv_ranges()?;
+    cur::unmap_all()?;
+    cur::set_rseq(0, 0, 0)?;
+    for v in p.vmas.iter() {
+        let len = v.end - v.start;
+        let shm;
+        let (file, share, off) = match v.backing {
+            backing::VDSO | backing::VVAR | backing::VSYSCALL => continue,
+            backing::FILE_PRIVATE | backing::FILE_SHARED => (
+                opened.get(v.file),
+                if v.backing == backing::FILE_SHARED {
+                    MAP_SHARED
+                } else {
+                    MAP_PRIVATE
+                },
+                v.pgoff << 12,
+            ),
+            backing::ANON_SHARED if p.file(v.file).is_some_and(|f| f.kind == filekind::SYSVSHM) => {
+                (opened.get(v.file), MAP_SHARED, v.pgoff << 12)
+            }
+            backing::ANON_SHARED if v.file != 0 => {
+                // One memory object for every process that maps it.
+                shm = shm::shared_anon(p, sess, v.file, why)?;
+                (Some(&shm), MAP_SHARED, v.pgoff << 12)
+            }
+            backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
+            _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
+        };
+        let mut flags = share | MAP_FIXED_NOREPLACE;
+        if v.flags & image::vmflag::GROWSDOWN != 0 {
+            flags |= MAP_GROWSDOWN;
+        }
+        if v.flags & image::vmflag::LOCKED != 0 {
+            flags |= MAP_LOCKED;
+        }
+        cur::mmap(file, v.start, len, v.prot, flags, off)
+            .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
+    }
+    for &(s, e) in sysv.iter() {
+        cur::munmap(s, e)?;
+    }
+    let mut auxv = [0u64; image::MAX_AUXV_WORDS];
+    let n = p.mm.auxv_len();
+    for (i, w) in auxv[..n].iter_mut().enumerate() {
+        *w = p.mm.auxv_word(i);
+    }
+    cur::set_layout(&p.mm.layout, &auxv[..n])?;
+    Ok(())
+}
+
+/// Fills the new address space (and the memfds this process made) from the page
+/// records, the first of which (`first`) phase 1 read into `buf`, up to the [`End`]
+/// record.
+///
+/// [`End`]: image::End
+#[inline(never)]
+pub(crate) fn restore_pages(
+    p: &Plan<'_>,
+    opened: &Opened,
+    rd: &mut Reader,
+    buf: &mut KVVec<u8>,
+    first: (RecordHeader, Stop),
+    why: &mut Reason,
+) -> Result {
+    // The pages.  The first page record was read and checked in phase 1 and is
+    // copied into place from `buf`; each later one is read straight into place:
+    // its addresses first, checked, then its data into the pages they name, and
+    // its check is verified over those pages before anything else is read.  A
+    // bad record stops the restart there, as a bad record found before it was
+    // applied would: past the point of no return, the process is killed.
+    let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
+    let (mut h, mut stop) = first;
+    let mut buffered = true;
+    loop {
+        if buffered {
+            let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
+            if let AnyRecord::Pages(pg) = &r {
+                if pg.mm == p.mm.id {
+                    page_runs(p, pg, why, |a, i, n, force| {
+                        let ps = image::PAGE_SIZE;
+                        cur::fill_pages(a, &pg.data[i * ps..(i + n) * ps], force)
+                    })?;
+                } else {
+                    shm::fill_memfd(opened, pg, why)?;
+                }
+            }
+            rd.account
+                .feed(&h, &r)
+                .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+        }
+        if stop == Stop::End {
+            break;
+        }
+        let (next, known) = rd.header().map_err(|b| page_records(why, b))?;
+        h = next;
+        buffered = !(known && h.kind == image::kind::PAGES);
+        if !buffered {
+            pages_in_place(rd, p, opened, &h, buf, &mut held, why)?;
+            continue;
+        }
+        rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
+        if !known {
+            rd.account
+                .skip(&h)
+                .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+            buffered = false;
+            continue;
+        }
+        stop = match AnyRecord::decode(&h, buf) {
+            Ok(AnyRecord::Pages(_)) => Stop::Pages,
+            Ok(AnyRecord::End(_)) => Stop::End,
+            _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
+        };
+    }
+    Ok(())
+}
