@@ -131,6 +131,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) tsig: image::ThreadSignals<'a>,
     pub(crate) rlimits: Option<image::Rlimits>,
     pub(crate) rseq: Option<image::Rseq>,
+    /// The identity of the checkpointing kernel's vDSO (images since format 1.2).
+    pub(crate) vdso: Option<image::VdsoId>,
     pub(crate) mm: image::MmRec<'a>,
     pub(crate) vmas: KVec<image::Vma<'a>>,
     pub(crate) fds: KVec<image::Fd>,
@@ -445,10 +447,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         )
     };
     let mut header = None;
+    let mut vdso = None;
     let mut live = 0u32;
     for r in meta.iter() {
         match r {
             AnyRecord::Header(h) => header = Some(h),
+            AnyRecord::Vdso(v) => vdso = Some(v),
             AnyRecord::Task(t) if t.flags & image::TASK_ZOMBIE == 0 => live += 1,
             _ => {}
         }
@@ -547,6 +551,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         tsig: tsig.ok_or_else(|| missing(why, "thread-signals"))?,
         rlimits,
         rseq,
+        vdso,
         mm: mm.ok_or_else(|| lacks(why))?,
         vmas,
         fds,

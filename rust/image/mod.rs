@@ -27,11 +27,13 @@ mod codec;
 mod hash;
 mod order;
 mod records;
+pub mod vdso;
 
 pub use codec::*;
 pub use hash::*;
 pub use order::*;
 pub use records::*;
+pub use vdso::MAX_VDSO_LEN;
 
 use codec::check;
 use hash::{le64, xround};
@@ -41,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 2;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -194,6 +196,9 @@ pub mod kind {
     /// [`super::Ctty`]: optional (an old reader skips it; the process then comes
     /// back without its controlling terminal).
     pub const CTTY: u16 = super::KIND_OPTIONAL | 0x0103;
+    /// [`super::VdsoId`]: optional (an old reader skips it and checks only the
+    /// vDSO's place and size).
+    pub const VDSO: u16 = super::KIND_OPTIONAL | 0x0403;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -218,6 +223,7 @@ pub mod kind {
             CREDS => "creds",
             RSEQ => "rseq",
             CTTY => "ctty",
+            VDSO => "vdso",
             _ => "unknown",
         }
     }
@@ -226,7 +232,9 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY => Some(1),
+            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO => {
+                Some(1)
+            }
             _ => None,
         }
     }
@@ -400,6 +408,8 @@ pub enum AnyRecord<'a> {
     Rseq(Rseq),
     /// [`Ctty`].
     Ctty(Ctty<'a>),
+    /// [`VdsoId`].
+    Vdso(VdsoId),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -427,6 +437,7 @@ impl<'a> AnyRecord<'a> {
             kind::CREDS => Self::Creds(Creds::from_payload(p)?),
             kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
             kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
+            kind::VDSO => Self::Vdso(VdsoId::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

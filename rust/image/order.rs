@@ -24,6 +24,7 @@ pub struct OrderChecker {
     mms: u32,
     tasks: u32,
     ntasks: u32,
+    vdso: bool,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -88,6 +89,12 @@ impl OrderChecker {
             self.in_task = false;
         }
         match r {
+            R::Vdso(_) => {
+                if self.vdso || self.tasks != 0 || self.mms != 0 {
+                    return bad("vdso record not once before the tasks");
+                }
+                self.vdso = true;
+            }
             R::Header(hd) => {
                 if self.account.records != 0 || self.ntasks != 0 {
                     return bad("second header");

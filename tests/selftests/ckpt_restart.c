@@ -347,6 +347,9 @@ TEST_F(rs, semantic_corruptions_are_refused)
 		{ 0x0001, 0, 4, 2, 3, "foreign architecture" },
 		{ 0x0001, 0, 0, 2, 2, "future format version" },
 		{ K_PAGES, 0, 8, 8, 0xffff888000000000ULL, "page address in kernel space" },
+		/* Another kernel's vDSO: same size, symbols elsewhere or fewer. */
+		{ K_VDSO, 0, 8, 8, 0x0123456789abcdefULL, "vDSO symbols of another kernel" },
+		{ K_VDSO, 0, 16, 4, 1, "vDSO with other symbols" },
 	};
 	struct edit none = { 0xffff, 0, 0, 0, 0, "" };
 	char l[128];

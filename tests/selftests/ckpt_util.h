@@ -237,6 +237,7 @@ static inline pid_t spawn_restartee(int mb, int *ctl, int *rep)
 #define K_FS	0x0320
 #define K_VMA	0x0401
 #define K_PAGES	0x0402
+#define K_VDSO	0x8403
 #define K_END	0x00ff
 
 struct img_plan {

@@ -315,3 +315,31 @@ impl<'a> Record<'a> for Pages<'a> {
         Self::checked(mm, addrs, data)
     }
 }
+
+/// The identity of the checkpointing kernel's vDSO (see [`crate::image::vdso`]; optional,
+/// at most one, before the first task). A restart refuses an image whose vDSO
+/// symbols differ from the restarting kernel's: libc keeps pointers into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VdsoId {
+    /// Size of the `[vdso]` mapping in bytes.
+    pub size: u64,
+    /// [`vdso::VdsoSyms::digest`] of its dynamic symbol table.
+    pub digest: u64,
+    /// [`vdso::VdsoSyms::nsyms`].
+    pub nsyms: u32,
+}
+
+fixed_record! {
+    impl<'a> for VdsoId, kind::VDSO,
+    {
+        size: u64,
+        digest: u64,
+        nsyms: u32,
+    },
+    |v| {
+        check(
+            v.size != 0 && v.size as usize <= MAX_VDSO_LEN && v.size % PAGE_SIZE as u64 == 0,
+            "vdso: bad size",
+        )?;
+    }
+}

@@ -240,6 +240,14 @@ impl Builder {
                 }});
             }
             AnyRecord::Task(t) => self.tasks.push(task(&t)),
+            AnyRecord::Vdso(v) => {
+                if let Value::Object(h) = &mut self.header {
+                    h.insert(
+                        "vdso".to_string(),
+                        json!({"size": v.size, "symbols": v.nsyms, "digest": v.digest}),
+                    );
+                }
+            }
             AnyRecord::Rlimits(r) => self.task_field("rlimits", json!(r.lim)),
             AnyRecord::Ctty(c) => self.task_field(
                 "ctty",

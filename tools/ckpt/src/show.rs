@@ -236,6 +236,11 @@ impl<'w, W: Write> Text<'w, W> {
                     t.robust_list_len
                 )
             }
+            AnyRecord::Vdso(v) => writeln!(
+                o,
+                "  vdso: {} bytes, {} symbols, digest {:#018x}",
+                v.size, v.nsyms, v.digest
+            ),
             AnyRecord::Ctty(c) => writeln!(
                 o,
                 "  controlling terminal: {}, foreground group {}{}",
