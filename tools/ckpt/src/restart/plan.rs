@@ -90,27 +90,23 @@ pub struct ProcPlan {
 /// What restarting an image takes, read from its records before the pages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Every process, the root first, parents before their children.
+    /// Every process, the root first ([`Plan::root`]), parents before their
+    /// children; never empty.
     pub procs: Vec<ProcPlan>,
     /// The SysV shared memory segments to attach.
     pub sysv: Vec<SysvPlan>,
-    /// The process's pid (its tgid).
-    pub pid: i32,
-    /// Its `comm`.
-    pub comm: String,
-    /// Working directory.
-    pub cwd: Vec<u8>,
-    /// Root directory.
-    pub root: Vec<u8>,
-    /// `[vdso]`, `[vvar]`, `[vvar_vclock]` mappings.
-    pub specials: Vec<Special>,
-    /// Every mapping `(start, end)` but `[vsyscall]`.
-    pub vmas: Vec<(u64, u64)>,
     /// The pipes to create: every pipe of the image but those of fifos
     /// (which the module reopens by path and refills itself).
     pub pipes: Vec<PipePlan>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
+}
+
+impl Plan {
+    /// The root process, the one `ckpt` restarts (the others descend from it).
+    pub fn root(&self) -> &ProcPlan {
+        &self.procs[0]
+    }
 }
 
 /// Why an image cannot be restarted (by this tool, before the module is
@@ -310,20 +306,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         };
         ordered.push(procs.remove(i));
     }
-    let comm = tasks
-        .iter()
-        .find(|t| t.pid == root_pid)
-        .map(|t| t.comm.clone())
-        .unwrap_or_default();
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
-    let r = &ordered[0];
     Ok(Plan {
-        pid: r.pid,
-        comm,
-        cwd: r.cwd.clone(),
-        root: r.root.clone(),
-        specials: r.specials.clone(),
-        vmas: r.vmas.clone(),
         procs: ordered,
         sysv,
         pipes,

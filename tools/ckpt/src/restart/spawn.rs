@@ -88,10 +88,11 @@ pub fn run(o: &Options) -> Result<u8, String> {
             o.device.display()
         ));
     }
+    let root = plan.root();
     if !o.quiet {
         eprintln!(
             "ckpt: restarting pid {} ({}) from {name}",
-            plan.pid, plan.comm
+            root.pid, root.comm
         );
     }
     let (status_r, status_w) =
@@ -112,11 +113,12 @@ pub fn run(o: &Options) -> Result<u8, String> {
         let c = spawn_restarter(&mut ctx, true)?;
         (c, c, false)
     } else {
-        ctx.report_pid = plan.pid != 1 || plan.procs.len() > 1;
+        let pid = root.pid;
+        ctx.report_pid = pid != 1 || plan.procs.len() > 1;
         match sys::clone3(sys::CLONE_NEWPID, None) {
-            Ok(Fork::Child) if plan.pid == 1 => restarter(&mut ctx, 0),
+            Ok(Fork::Child) if pid == 1 => restarter(&mut ctx, 0),
             Ok(Fork::Child) => init(&mut ctx),
-            Ok(Fork::Parent(c)) => (c, plan.pid, plan.pid != 1),
+            Ok(Fork::Parent(c)) => (c, pid, pid != 1),
             Err(e) => {
                 let hint = if e.raw_os_error() == Some(libc::EPERM) {
                     ": --pid-ns needs CAP_SYS_ADMIN (run as root)"
@@ -163,7 +165,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
             "ckpt: the pid namespace's init ({child}) was killed by signal {s} ({})",
             names::signal(s)
         );
-        return Ok((128 + s).min(255) as u8);
+        return Ok(exit_code(status));
     }
     // The init said how the restored process died.
     let code = libc::WEXITSTATUS(status);
@@ -177,7 +179,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
 /// with any (saying so); returns its pid. `outside`: the caller is `ckpt`
 /// itself, not a pid namespace's init.
 fn spawn_restarter(ctx: &mut Ctx<'_>, outside: bool) -> Result<i32, String> {
-    let pid = ctx.plan.pid;
+    let pid = ctx.plan.root().pid;
     let e = match sys::clone3(0, Some(pid)) {
         Ok(Fork::Child) => restarter(ctx, 0),
         Ok(Fork::Parent(c)) => return Ok(c),
