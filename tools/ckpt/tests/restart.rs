@@ -56,18 +56,19 @@ fn sample_specials() -> Vec<Special> {
 fn plan_of_the_sample() {
     for img in [sample::tiny(), sample::small()] {
         let p = plan(img.as_slice()).expect("plan");
-        assert_eq!(p.pid, sample::ROOT_PID);
-        assert_eq!(p.comm, "sample");
-        assert_eq!(p.cwd, b"/home/user");
-        assert_eq!(p.root, b"/");
         assert_eq!(p.kernel_release, sample::KERNEL);
-        assert_eq!(p.specials, sample_specials());
+        let r = p.root();
+        assert_eq!(r.pid, sample::ROOT_PID);
+        assert_eq!(r.comm, "sample");
+        assert_eq!(r.cwd, b"/home/user");
+        assert_eq!(r.root, b"/");
+        assert_eq!(r.specials, sample_specials());
         let want: Vec<(u64, u64)> = sample::vmas()
             .iter()
             .filter(|v| v.backing != backing::VSYSCALL)
             .map(|v| (v.start, v.end))
             .collect();
-        assert_eq!(p.vmas, want);
+        assert_eq!(r.vmas, want);
         assert_eq!(
             p.pipes,
             vec![PipePlan {
@@ -88,7 +89,7 @@ fn plan_stops_at_the_pages() {
     let end = recs.last().unwrap().0;
     assert!(ckpt::reader::validate(&img[..end]).is_err());
     let p = plan(&img[..end]).expect("plan of an image cut after its pages");
-    assert_eq!(p.pid, sample::ROOT_PID);
+    assert_eq!(p.root().pid, sample::ROOT_PID);
 }
 
 #[test]
@@ -98,7 +99,7 @@ fn threads_are_planned_with_their_process() {
     assert_eq!(p.procs[0].pid, sample::ROOT_PID);
     assert_eq!(p.procs[0].threads, vec![sample::ROOT_PID + 1]);
     assert_eq!(p.procs[0].zombie, None);
-    assert_eq!(p.procs[0].cwd, p.cwd);
+    assert_eq!(p.procs[0].cwd, b"/home/user");
 }
 
 #[test]
@@ -177,9 +178,10 @@ fn fifo_pipes_get_no_fresh_pipe() {
             buffered: 4
         }]
     );
-    assert_eq!(p.cwd, b"/srv/jail/work");
-    assert_eq!(p.root, b"/srv/jail");
-    assert!(p.specials.is_empty() && p.vmas.is_empty());
+    let r = p.root();
+    assert_eq!(r.cwd, b"/srv/jail/work");
+    assert_eq!(r.root, b"/srv/jail");
+    assert!(r.specials.is_empty() && r.vmas.is_empty());
 }
 
 #[test]
@@ -230,7 +232,7 @@ fn only_regular_files() {
     let p = tmp("small.ckpt");
     std::fs::write(&p, sample::small()).unwrap();
     let f = open_image(&p).expect("a regular file");
-    assert_eq!(plan(&f).unwrap().pid, sample::ROOT_PID);
+    assert_eq!(plan(&f).unwrap().root().pid, sample::ROOT_PID);
 }
 
 #[test]
@@ -291,7 +293,7 @@ fn listing(vvar: u64, vdso: u64) -> String {
 }
 
 fn sample_vmas() -> Vec<(u64, u64)> {
-    plan(sample::tiny().as_slice()).unwrap().vmas
+    plan(sample::tiny().as_slice()).unwrap().root().vmas.clone()
 }
 
 /// Plays `moves` on the listing as the kernel would, asserting that none

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Image planning: what restarting an image takes, read from its records
+//! before the pages ([`plan`]): its processes and threads with their pids,
+//! parents, groups, sessions, terminals and directories, each process's
+//! special mappings and mappings, the pipes to create and the SysV
+//! segments to attach; and opening the image ([`open_image`]).
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::errno;
+use crate::image::{backing, filekind, AnyRecord, TASK_LEADER, TASK_ZOMBIE};
+use crate::reader::{Item, ReadError, Reader};
+
+/// A special mapping of the image (the vDSO or its data pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Special {
+    /// Its name, as `/proc/PID/maps` shows it (`[vdso]`, `[vvar]`, ...).
+    pub name: String,
+    /// First address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+}
+
+/// A pipe of the image for which the restarter creates a fresh one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipePlan {
+    /// [`crate::image::PipeRec`] id.
+    pub id: u32,
+    /// Its capacity at checkpoint time.
+    pub capacity: u32,
+    /// Bytes that were buffered in it (the module puts them back).
+    pub buffered: usize,
+}
+
+/// A SysV shared memory segment the image's processes had attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysvPlan {
+    /// Its shmid.
+    pub shmid: i32,
+    /// Its key (0: `IPC_PRIVATE`, or a segment marked for removal).
+    pub key: i32,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A controlling terminal: its path, the foreground process group, whether the
+/// process leads the terminal's session.
+pub type CttyPlan = (Vec<u8>, i32, bool);
+
+/// One process of the image, as the restarter recreates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcPlan {
+    /// Its pid (tgid).
+    pub pid: i32,
+    /// Its parent's pid.
+    pub ppid: i32,
+    /// Its process group.
+    pub pgid: i32,
+    /// Its session.
+    pub sid: i32,
+    /// The signal its parent gets when it exits.
+    pub exit_signal: i32,
+    /// The thread ids of its other threads.
+    pub threads: Vec<i32>,
+    /// For a zombie, its wait status.
+    pub zombie: Option<i32>,
+    /// Its `comm`.
+    pub comm: String,
+    /// Its controlling terminal.
+    pub ctty: Option<CttyPlan>,
+    /// Image id of its fd table (a child sharing its parent's is created with
+    /// `CLONE_FILES`).
+    pub files: u32,
+    /// Working directory.
+    pub cwd: Vec<u8>,
+    /// Root directory.
+    pub root: Vec<u8>,
+    /// `[vdso]`, `[vvar]`, `[vvar_vclock]` mappings.
+    pub specials: Vec<Special>,
+    /// Every mapping `(start, end)` but `[vsyscall]`.
+    pub vmas: Vec<(u64, u64)>,
+}
+
+/// What restarting an image takes, read from its records before the pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Every process, the root first ([`Plan::root`]), parents before their
+    /// children; never empty.
+    pub procs: Vec<ProcPlan>,
+    /// The SysV shared memory segments to attach.
+    pub sysv: Vec<SysvPlan>,
+    /// The pipes to create: every pipe of the image but those of fifos
+    /// (which the module reopens by path and refills itself).
+    pub pipes: Vec<PipePlan>,
+    /// `uname -r` of the kernel that wrote the image.
+    pub kernel_release: String,
+}
+
+impl Plan {
+    /// The root process, the one `ckpt` restarts (the others descend from it).
+    pub fn root(&self) -> &ProcPlan {
+        &self.procs[0]
+    }
+}
+
+/// Why an image cannot be restarted (by this tool, before the module is
+/// asked).
+#[derive(Debug)]
+pub enum PlanError {
+    /// The image is invalid or unreadable.
+    Read(ReadError),
+    /// Processes whose parent is not in the image.
+    Orphans(usize),
+    /// A record it needs is missing.
+    Missing(&'static str),
+}
+
+impl From<ReadError> for PlanError {
+    fn from(e: ReadError) -> Self {
+        Self::Read(e)
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(e) => e.fmt(f),
+            Self::Orphans(n) => write!(
+                f,
+                "{n} processes of the image have no parent in it (a broken tree)"
+            ),
+            Self::Missing(what) => write!(f, "the image has no {what} record"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// A task record, as [`plan`] keeps it.
+struct TaskSeen {
+    pid: i32,
+    tgid: i32,
+    ppid: i32,
+    pgid: i32,
+    sid: i32,
+    flags: u32,
+    exit_signal: i32,
+    exit_code: i32,
+    comm: String,
+    fs: u32,
+    mm: u32,
+    files: u32,
+}
+
+/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
+type MmSeen = (u32, Vec<Special>, Vec<(u64, u64)>);
+
+/// Reads the records of an image up to its first page record and extracts
+/// what restarting it takes. The records read are verified as `ckpt show`
+/// verifies them; the pages and the rest are left to the module.
+pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
+    let mut r = Reader::new(input)?;
+    let mut root_pid = 0;
+    let mut tasks = Vec::new();
+    let mut fs = Vec::new();
+    // Mappings by mm id: (specials, all).
+    let mut mms: Vec<MmSeen> = Vec::new();
+    let mut pipes = Vec::new();
+    let mut fifo_pipes = Vec::new();
+    let mut sysv = Vec::new();
+    let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
+    let mut kernel_release = String::new();
+    while let Some(e) = r.next_record()? {
+        let Item::Record(rec) = e.item else { continue };
+        match rec {
+            AnyRecord::Header(h) => {
+                root_pid = h.root_pid;
+                kernel_release = String::from_utf8_lossy(h.kernel_release).into_owned();
+            }
+            AnyRecord::Task(t) => tasks.push(TaskSeen {
+                pid: t.pid,
+                tgid: t.tgid,
+                ppid: t.ppid,
+                pgid: t.pgid,
+                sid: t.sid,
+                flags: t.flags,
+                exit_signal: t.exit_signal,
+                exit_code: t.exit_code,
+                comm: String::from_utf8_lossy(t.comm).into_owned(),
+                fs: t.fs,
+                mm: t.mm,
+                files: t.files,
+            }),
+            AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
+            AnyRecord::Ctty(c) => {
+                if let Some(t) = tasks.last() {
+                    ctty.push((t.pid, (c.path.to_vec(), c.fg_pgid, c.leader != 0)));
+                }
+            }
+            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new())),
+            AnyRecord::Vma(v) => {
+                let Some((_, specials, vmas)) = mms.last_mut() else {
+                    continue;
+                };
+                match v.backing {
+                    backing::VSYSCALL => continue,
+                    backing::VDSO | backing::VVAR => {
+                        let name = if v.name.is_empty() {
+                            backing::name(v.backing).to_string()
+                        } else {
+                            String::from_utf8_lossy(v.name).into_owned()
+                        };
+                        specials.push(Special {
+                            name,
+                            start: v.start,
+                            end: v.end,
+                        });
+                    }
+                    _ => {}
+                }
+                vmas.push((v.start, v.end));
+            }
+            AnyRecord::Pipe(p) => pipes.push(PipePlan {
+                id: p.id,
+                capacity: p.capacity,
+                buffered: p.data.len(),
+            }),
+            AnyRecord::File(f) if f.kind == filekind::FIFO => fifo_pipes.push(f.pipe),
+            AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
+                // "/SYSV%08x (deleted)"
+                let key = std::str::from_utf8(&f.path[5..13.min(f.path.len())])
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .unwrap_or(0);
+                sysv.push(SysvPlan {
+                    shmid: f.rdev as i32,
+                    key: key as i32,
+                    size: f.size,
+                });
+            }
+            AnyRecord::Pages(_) | AnyRecord::End(_) => break,
+            _ => {}
+        }
+    }
+    let mut procs: Vec<ProcPlan> = Vec::new();
+    for t in &tasks {
+        if t.flags & TASK_LEADER == 0 {
+            continue;
+        }
+        let zombie = t.flags & TASK_ZOMBIE != 0;
+        let (fs_id, mm) = (t.fs, t.mm);
+        let (cwd, root) = if zombie {
+            (Vec::new(), Vec::new())
+        } else {
+            let (_, cwd, root) = fs
+                .iter()
+                .find(|(id, _, _)| *id == fs_id)
+                .ok_or(PlanError::Missing("fs"))?;
+            (cwd.clone(), root.clone())
+        };
+        let (specials, vmas) = match mms.iter().find(|(id, _, _)| *id == mm) {
+            Some((_, s, v)) => (s.clone(), v.clone()),
+            // The module refuses a live task without one.
+            None => (Vec::new(), Vec::new()),
+        };
+        procs.push(ProcPlan {
+            pid: t.pid,
+            ppid: t.ppid,
+            pgid: t.pgid,
+            sid: t.sid,
+            exit_signal: t.exit_signal,
+            threads: tasks
+                .iter()
+                .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
+                .map(|u| u.pid)
+                .collect(),
+            zombie: zombie.then_some(t.exit_code),
+            comm: t.comm.clone(),
+            ctty: ctty.iter().find(|c| c.0 == t.pid).map(|c| c.1.clone()),
+            files: t.files,
+            cwd,
+            root,
+            specials,
+            vmas,
+        });
+    }
+    // The root first, then parents before their children.
+    let mut ordered: Vec<ProcPlan> = Vec::with_capacity(procs.len());
+    let root = procs
+        .iter()
+        .position(|p| p.pid == root_pid && p.zombie.is_none())
+        .ok_or(PlanError::Missing("root task"))?;
+    ordered.push(procs.remove(root));
+    while !procs.is_empty() {
+        let Some(i) = procs
+            .iter()
+            .position(|p| ordered.iter().any(|q| q.pid == p.ppid))
+        else {
+            return Err(PlanError::Orphans(procs.len()));
+        };
+        ordered.push(procs.remove(i));
+    }
+    pipes.retain(|p| !fifo_pipes.contains(&p.id));
+    Ok(Plan {
+        procs: ordered,
+        sysv,
+        pipes,
+        kernel_release,
+    })
+}
+
+/// Opens an image for restart: a regular file (the module reads it at
+/// offsets of its own), never standard input, a pipe or a device.
+pub fn open_image(path: &Path) -> Result<File, String> {
+    const SEEKABLE: &str = "restart needs a seekable image file";
+    if path == Path::new("-") {
+        return Err(format!(
+            "{SEEKABLE}, not standard input; save the image to a file first"
+        ));
+    }
+    let p = path.display();
+    // O_NONBLOCK: opening a fifo must not wait for a writer.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("{p}: cannot open: {}", errno::describe(&e)))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{p}: {}", errno::describe(&e)))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
+            "a pipe"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!("{p}: {SEEKABLE} (this is {what})"));
+    }
+    Ok(file)
+}

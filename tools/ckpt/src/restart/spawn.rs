@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Spawning the process tree: [`run`] checks the image and the module,
+//! forks the root restarter (or a pid namespace's init that forks it), and
+//! waits for the restored program. Each restarter ([`prepare_and_restart`])
+//! creates what the whole tree inherits (root only: pipes, SysV segments),
+//! joins its session and group, forks its children with their pids
+//! (zombies exit at once, the others restart themselves the same way),
+//! moves to the image's directories and vDSO, starts its threads (each only
+//! calls the ioctl) and calls the ioctl.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::dev::{self, Device};
+use crate::errno;
+use crate::names;
+use crate::sys::{self, Fork, MoveError};
+use crate::uapi;
+
+use super::pipes::Pipes;
+use super::plan::{open_image, plan, Plan};
+use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
+use super::sysv::attach_sysv;
+use super::tty::join_groups;
+use super::vdso::VdsoError;
+
+/// What `ckpt restart` was asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The image.
+    pub file: PathBuf,
+    /// The ckpt device.
+    pub device: PathBuf,
+    /// Restart in a new pid namespace.
+    pub pid_ns: bool,
+    /// Do not wait for the restored process.
+    pub detach: bool,
+    /// No "restarting" line.
+    pub quiet: bool,
+    /// `CKPT_RESTART_*`.
+    pub flags: u64,
+}
+
+/// What the restarter processes need, shared by copy-on-fork.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    dev: &'a Device,
+    image: &'a File,
+    flags: u64,
+    /// The write end of the status pipe (dropped by those who do not
+    /// restart).
+    status: Option<io::PipeWriter>,
+    /// Send the restarter's pid as the parent's namespace sees it.
+    report_pid: bool,
+    /// Nobody waits: a pid namespace's init says nothing.
+    detached: bool,
+    /// The pipes the root restarter created for the image's pipes (inherited by
+    /// every process it creates).
+    pipes: Pipes,
+}
+
+/// Restarts the image as `o` says; returns the exit code of `ckpt`: the
+/// restored process's (or 128 + its signal), or 0 with `--detach`, or 1 if
+/// the restart failed (already reported). `Err`: a message for the user.
+pub fn run(o: &Options) -> Result<u8, String> {
+    let name = o.file.display();
+    let image = open_image(&o.file)?;
+    let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
+    let dev = Device::open(&o.device).map_err(|e| errno::open_device(&o.device, &e))?;
+    let v = dev.version().map_err(|e| errno::version(&o.device, &e))?;
+    if v.abi_version != uapi::CKPT_ABI_VERSION {
+        return Err(format!(
+            "the module speaks ioctl abi {}, this tool {}: use the tool built with the module",
+            v.abi_version,
+            uapi::CKPT_ABI_VERSION
+        ));
+    }
+    if v.features & uapi::CKPT_FEAT_RESTART == 0 {
+        return Err(format!(
+            "the module behind {} cannot restart (it lacks the restart feature; \
+             see `ckpt version`)",
+            o.device.display()
+        ));
+    }
+    let root = plan.root();
+    if !o.quiet {
+        eprintln!(
+            "ckpt: restarting pid {} ({}) from {name}",
+            root.pid, root.comm
+        );
+    }
+    let (status_r, status_w) =
+        io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
+    let mut ctx = Ctx {
+        plan: &plan,
+        dev: &dev,
+        image: &image,
+        flags: o.flags,
+        status: Some(status_w),
+        report_pid: plan.procs.len() > 1,
+        detached: o.detach,
+        pipes: Pipes::default(),
+    };
+    // `shown`: the pid the restored program has (for messages); `init`:
+    // whether `child` is a pid namespace's init standing between.
+    let (child, shown, init) = if !o.pid_ns {
+        let c = spawn_restarter(&mut ctx, true)?;
+        (c, c, false)
+    } else {
+        let pid = root.pid;
+        ctx.report_pid = pid != 1 || plan.procs.len() > 1;
+        match sys::clone3(sys::CLONE_NEWPID, None) {
+            Ok(Fork::Child) if pid == 1 => restarter(&mut ctx, 0),
+            Ok(Fork::Child) => init(&mut ctx),
+            Ok(Fork::Parent(c)) => (c, pid, pid != 1),
+            Err(e) => {
+                let hint = if e.raw_os_error() == Some(libc::EPERM) {
+                    ": --pid-ns needs CAP_SYS_ADMIN (run as root)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "cannot create a pid namespace: {}{hint}",
+                    errno::describe(&e)
+                ));
+            }
+        }
+    };
+    drop(ctx.status.take());
+    let st = read_status(status_r);
+    let closed = Instant::now();
+    if st.failed {
+        // The restarter said why. The others of a tree wait for it in the module:
+        // they go too (a pid namespace goes with its init).
+        if !init {
+            for &p in st.pids.iter().filter(|&&p| p != child) {
+                sys::kill_now(p);
+            }
+        }
+        sys::kill_now(child);
+        let _ = sys::waitpid(child);
+        return Ok(1);
+    }
+    if o.detach {
+        println!("{}", st.pids.first().copied().unwrap_or(child));
+        return Ok(0);
+    }
+    // Like a shell waiting for a command: ^C and ^\ are for the program.
+    let _ = sys::ignore_signal(libc::SIGINT);
+    let _ = sys::ignore_signal(libc::SIGQUIT);
+    let (_, status) =
+        sys::waitpid(child).map_err(|e| format!("waiting for {child}: {}", errno::describe(&e)))?;
+    if !init {
+        return Ok(report(shown, status, Some(closed)));
+    }
+    if libc::WIFSIGNALED(status) {
+        let s = libc::WTERMSIG(status);
+        eprintln!(
+            "ckpt: the pid namespace's init ({child}) was killed by signal {s} ({})",
+            names::signal(s)
+        );
+        return Ok(exit_code(status));
+    }
+    // The init said how the restored process died.
+    let code = libc::WEXITSTATUS(status);
+    if code == 128 + libc::SIGKILL && closed.elapsed() < KILLED_AT_ONCE {
+        hint_killed();
+    }
+    Ok(code as u8)
+}
+
+/// Forks the restarter, with the image's pid if the kernel allows, else
+/// with any (saying so); returns its pid. `outside`: the caller is `ckpt`
+/// itself, not a pid namespace's init.
+fn spawn_restarter(ctx: &mut Ctx<'_>, outside: bool) -> Result<i32, String> {
+    let pid = ctx.plan.root().pid;
+    let e = match sys::clone3(0, Some(pid)) {
+        Ok(Fork::Child) => restarter(ctx, 0),
+        Ok(Fork::Parent(c)) => return Ok(c),
+        Err(e) => e,
+    };
+    let why = match e.raw_os_error() {
+        Some(libc::EEXIST) => format!("pid {pid} is in use"),
+        Some(libc::EPERM) => {
+            format!("not allowed to choose pid {pid} (that takes CAP_CHECKPOINT_RESTORE)")
+        }
+        Some(libc::ENOSYS) | Some(libc::E2BIG) | Some(libc::EINVAL) => format!(
+            "this kernel cannot give pid {pid} (clone3 with set_tid: {})",
+            errno::describe(&e)
+        ),
+        _ => {
+            return Err(format!(
+                "cannot create the restarter process: {}",
+                errno::describe(&e)
+            ))
+        }
+    };
+    if ctx.plan.procs.len() > 1 {
+        return Err(format!(
+            "{why}: a process tree is restored only with its own pids (--pid-ns gives them)"
+        ));
+    }
+    match sys::fork() {
+        Ok(Fork::Child) => restarter(ctx, 0),
+        Ok(Fork::Parent(m)) => {
+            let keep = if outside { "; --pid-ns keeps it" } else { "" };
+            eprintln!(
+                "ckpt: {why}; restarting as pid {m} (getpid() in the program will differ{keep})"
+            );
+            Ok(m)
+        }
+        Err(e) => Err(format!(
+            "cannot create the restarter process: {}",
+            errno::describe(&e)
+        )),
+    }
+}
+
+/// The init of a new pid namespace: forks the restarter, then reaps
+/// children until the restored process exits, and exits with its status.
+/// It mounts nothing.
+fn init(ctx: &mut Ctx<'_>) -> ! {
+    // Signals from inside the namespace never reach an init without
+    // handlers; these come from the terminal and are for the program.
+    let _ = sys::ignore_signal(libc::SIGINT);
+    let _ = sys::ignore_signal(libc::SIGQUIT);
+    let child = match spawn_restarter(ctx, false) {
+        Ok(c) => c,
+        Err(msg) => fail(ctx, &msg),
+    };
+    drop(ctx.status.take());
+    loop {
+        match sys::waitpid(-1) {
+            Ok((p, status)) if p == child => {
+                let code = if ctx.detached {
+                    exit_code(status)
+                } else {
+                    report(child, status, None)
+                };
+                sys::exit_now(i32::from(code))
+            }
+            Ok(_) => {}
+            Err(_) => sys::exit_now(1),
+        }
+    }
+}
+
+/// The restarter: prepares itself and becomes the restored program; if
+/// that fails, says why (on standard error and to the parent) and exits 1.
+fn restarter(ctx: &mut Ctx<'_>, idx: usize) -> ! {
+    let msg = prepare_and_restart(ctx, idx);
+    fail(ctx, &msg)
+}
+
+/// Says why the restart failed, on standard error and to the parent, and
+/// exits 1.
+fn fail(ctx: &mut Ctx<'_>, msg: &str) -> ! {
+    eprintln!("ckpt: restart failed: {msg}");
+    status::send_failed(ctx.status.take());
+    sys::exit_now(1)
+}
+
+/// Creates the pipes, moves to the image's directories and vDSO, and asks
+/// the module to restart; returns only on failure, with the reason.
+fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
+    let plan = ctx.plan;
+    let me = &plan.procs[idx];
+    if ctx.report_pid {
+        // /proc is the parent namespace's: /proc/self is the pid there.
+        if let Some(pid) = std::fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str()?.parse::<i32>().ok())
+        {
+            if let Some(w) = ctx.status.as_mut() {
+                status::send_pid(w, pid);
+            }
+        }
+    }
+    if idx == 0 {
+        // Every pipe of the image, made once, inherited by every process below.
+        if let Err(e) = ctx.pipes.create(&plan.pipes) {
+            return e;
+        }
+    }
+    if idx == 0 {
+        if let Err(e) = attach_sysv(plan) {
+            return e;
+        }
+    }
+    if let Err(e) = join_groups(plan, idx) {
+        return e;
+    }
+    // Its children, each with its pid; zombies die at once, the others restore
+    // themselves.
+    for (j, c) in plan.procs.iter().enumerate() {
+        if j == 0 || c.ppid != me.pid {
+            continue;
+        }
+        // A child sharing its parent's fd table (CLONE_FILES) is made sharing it.
+        let share = if c.zombie.is_none() && c.files == me.files && c.files != 0 {
+            sys::CLONE_FILES
+        } else {
+            0
+        };
+        match sys::clone3_signal(share, Some(c.pid), c.exit_signal) {
+            Ok(Fork::Child) => match c.zombie {
+                Some(status) => {
+                    drop(ctx.status.take());
+                    if c.pgid == c.pid {
+                        let _ = sys::setpgid(0);
+                    }
+                    sys::set_comm(&c.comm);
+                    sys::exit_with_status(status)
+                }
+                None => restarter(ctx, j),
+            },
+            Ok(Fork::Parent(_)) => {}
+            Err(e) => {
+                return format!(
+                    "cannot create process {} (child of {}) with its pid: {}",
+                    c.pid,
+                    me.pid,
+                    errno::describe(&e)
+                )
+            }
+        }
+    }
+    // Opened now: after a chroot, /proc may not be there.
+    let mut maps = match File::open("/proc/self/maps") {
+        Ok(f) => f,
+        Err(e) => return format!("cannot read /proc/self/maps: {}", errno::describe(&e)),
+    };
+    let cwd = Path::new(OsStr::from_bytes(&me.cwd));
+    if let Err(e) = std::env::set_current_dir(cwd) {
+        return format!(
+            "cannot change to the image's working directory {}: {}",
+            cwd.display(),
+            errno::describe(&e)
+        );
+    }
+    if me.root != b"/" {
+        let root = Path::new(OsStr::from_bytes(&me.root));
+        if let Err(e) = std::os::unix::fs::chroot(root) {
+            return format!(
+                "cannot change the root directory to the image's {}: {}",
+                root.display(),
+                errno::describe(&e)
+            );
+        }
+    }
+    let stdio = if ctx.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0 {
+        [0, 1, 2]
+    } else {
+        [-1; 3]
+    };
+    if let Err(e) = sys::move_specials(&mut maps, &me.specials, &me.vmas) {
+        return match e {
+            MoveError::Maps(e) => {
+                format!("cannot read /proc/self/maps: {}", errno::describe(&e))
+            }
+            MoveError::Plan(
+                e @ (VdsoError::Missing(_) | VdsoError::Extra(_) | VdsoError::Size { .. }),
+            ) => format!("{e} (image taken on {})", plan.kernel_release),
+            MoveError::Plan(e) => e.to_string(),
+            MoveError::Mremap(m, e) => format!(
+                "cannot move {} from {:#x} to {:#x}: {}",
+                m.name,
+                m.from,
+                m.to,
+                errno::describe(&e)
+            ),
+        };
+    }
+    // From the move on, nothing may use the vDSO: the threads, then the ioctl.
+    for &tid in &me.threads {
+        let args = Box::leak(Box::new(dev::restart_args(
+            ctx.image.as_fd(),
+            ctx.flags,
+            &[],
+            [-1; 3],
+            tid,
+        )));
+        let arg = (args as *mut uapi::CkptRestartArgs).cast();
+        if let Err(e) = sys::spawn_ioctl_thread(tid, ctx.dev.raw_fd(), uapi::CKPT_IOC_RESTART, arg)
+        {
+            return format!(
+                "cannot create thread {tid} of {}: {}",
+                me.pid,
+                errno::describe(&e)
+            );
+        }
+    }
+    let e = ctx
+        .dev
+        .restart(ctx.image.as_fd(), ctx.flags, &ctx.pipes.args, stdio, me.pid);
+    failure(&e)
+}
+
+/// `<reason> (<errno name>)` for a refused restart.
+fn failure(e: &dev::RestartError) -> String {
+    let code = e.error.raw_os_error().unwrap_or(0);
+    let reason = if e.reason.is_empty() {
+        match code {
+            libc::ENOTTY => "the module does not know CKPT_IOC_RESTART".to_string(),
+            _ => errno::text(&e.error),
+        }
+    } else {
+        e.reason.clone()
+    };
+    format!("{reason} ({})", errno::name(code))
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the parent learns about the restart.
+//!
+//! The status pipe: every restarter tells the parent its pid ([`send_pid`],
+//! `P` and 4 bytes; for trees and pid namespaces) and whether it failed
+//! before the ioctl took over ([`send_failed`], `F`: the parent then kills
+//! the others, which wait in the module); on success the module closes
+//! every fd of the restarters, which the parent sees as the end of the pipe
+//! ([`read_status`]).
+//!
+//! Then the restored process's wait status: [`report`] turns it into the
+//! exit code of `ckpt`, saying how the process died if a signal killed it.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::names;
+
+/// A restarter's message on the status pipe: it failed.
+const MSG_FAILED: u8 = b'F';
+/// A restarter's message on the status pipe: its pid (4 bytes follow).
+const MSG_PID: u8 = b'P';
+
+/// Tells the parent the restarter's pid `pid` (as the parent's namespace
+/// sees it); a failure to tell is ignored.
+pub(super) fn send_pid(w: &mut io::PipeWriter, pid: i32) {
+    let mut m = [MSG_PID; 5];
+    m[1..].copy_from_slice(&pid.to_le_bytes());
+    let _ = w.write_all(&m);
+}
+
+/// Tells the parent that this restarter failed, if it still holds the
+/// write end `w` (then closes it).
+pub(super) fn send_failed(w: Option<io::PipeWriter>) {
+    if let Some(mut w) = w {
+        let _ = w.write_all(&[MSG_FAILED]);
+    }
+}
+
+/// What the restarter said on the status pipe.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Status {
+    /// A restarter (or the pid namespace's init) failed, and said why on
+    /// standard error.
+    pub(super) failed: bool,
+    /// Pids of the restarters (as the parent sees them), the root's first.
+    pub(super) pids: Vec<i32>,
+}
+
+/// Reads the status pipe until every restarter closed it.
+pub(super) fn read_status(mut r: io::PipeReader) -> Status {
+    let mut b = Vec::new();
+    let _ = r.read_to_end(&mut b);
+    parse_status(&b)
+}
+
+/// The messages of the status pipe.
+fn parse_status(b: &[u8]) -> Status {
+    let mut st = Status::default();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            MSG_FAILED => st.failed = true,
+            MSG_PID if i + 4 < b.len() => {
+                st.pids
+                    .push(i32::from_le_bytes([b[i + 1], b[i + 2], b[i + 3], b[i + 4]]));
+                i += 4;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    st
+}
+
+/// How long after the restarter's fds were closed (by the module, or by
+/// its death) a `SIGKILL` is blamed on the restart.
+pub(super) const KILLED_AT_ONCE: Duration = Duration::from_secs(1);
+
+/// The exit code standing for wait status `status` of the restored process
+/// `pid`; says how it died if a signal killed it, and, if that was
+/// `SIGKILL` right after the restarter's fds were closed (`closed`), that
+/// the restart may have failed.
+pub(super) fn report(pid: i32, status: i32, closed: Option<Instant>) -> u8 {
+    if libc::WIFSIGNALED(status) {
+        let s = libc::WTERMSIG(status);
+        eprintln!(
+            "ckpt: restored process {pid} killed by signal {s} ({})",
+            names::signal(s)
+        );
+        if s == libc::SIGKILL && closed.is_some_and(|t| t.elapsed() < KILLED_AT_ONCE) {
+            hint_killed();
+        }
+    }
+    exit_code(status)
+}
+
+/// [`report`] without a word.
+pub(super) fn exit_code(status: i32) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status)).min(255) as u8
+    } else {
+        1
+    }
+}
+
+/// Says that a restored process killed at once may be a restart that failed.
+pub(super) fn hint_killed() {
+    eprintln!(
+        "ckpt: it died at once: see the kernel log (dmesg) for why the restart failed \
+         after the point of no return"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_messages() {
+        assert_eq!(parse_status(b""), Status::default());
+        assert_eq!(
+            parse_status(b"F"),
+            Status {
+                failed: true,
+                pids: vec![]
+            }
+        );
+        let mut b = vec![MSG_PID];
+        b.extend_from_slice(&4242i32.to_le_bytes());
+        assert_eq!(
+            parse_status(&b),
+            Status {
+                failed: false,
+                pids: vec![4242]
+            }
+        );
+        b.push(MSG_FAILED);
+        assert_eq!(
+            parse_status(&b),
+            Status {
+                failed: true,
+                pids: vec![4242]
+            }
+        );
+        // A pid cut short is ignored.
+        assert_eq!(parse_status(&b[..3]), Status::default());
+    }
+
+    #[test]
+    fn status_pipe() {
+        let (r, mut w) = io::pipe().unwrap();
+        send_pid(&mut w, 4242);
+        send_pid(&mut w, -7);
+        send_failed(Some(w));
+        assert_eq!(
+            read_status(r),
+            Status {
+                failed: true,
+                pids: vec![4242, -7]
+            }
+        );
+        let (r, w) = io::pipe().unwrap();
+        send_failed(None);
+        drop(w);
+        assert_eq!(read_status(r), Status::default());
+    }
+}
