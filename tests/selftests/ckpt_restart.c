@@ -165,7 +165,7 @@ TEST_F(rs, state_survives)
 	full_state_check(_metadata, self, 16);
 }
 
-TEST_F(rs, buffer_256m_survives)
+TEST_F_TIMEOUT(rs, buffer_256m_survives, 300)
 {
 	full_state_check(_metadata, self, 256);
 }
@@ -372,7 +372,7 @@ TEST_F(rs, semantic_corruptions_are_refused)
 	}
 }
 
-TEST_F(rs, corrupted_images_are_refused)
+TEST_F_TIMEOUT(rs, corrupted_images_are_refused, 600)
 {
 	char l[128];
 	struct stat st;
@@ -424,7 +424,7 @@ TEST_F(rs, corrupted_images_are_refused)
  * their check is verified over it afterwards: damage in one of them still
  * stops the restart (the process is killed), wherever it is.
  */
-TEST_F(rs, damaged_later_page_records_are_refused)
+TEST_F_TIMEOUT(rs, damaged_later_page_records_are_refused, 300)
 {
 	char l[128];
 	struct stat st;
