@@ -1,0 +1,866 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_fidelity: state that must come back exactly after a checkpoint and a
+ * restart, or be refused at checkpoint time with a reason.
+ *
+ * Each test forks a child that sets one kind of state on itself (nice and
+ * scheduling policy, oom_score_adj, the dumpable flag, THP disable, child
+ * subreaper, parent-death signal, membarrier registrations, no_new_privs,
+ * O_NONBLOCK and the SIGIO owner of pipe ends, /proc/self/exe, a zombie's
+ * process group, a stopped process), remembers what it set, and waits until
+ * its parent changes -- which happens only when it runs again as a restored
+ * process, a child of `ckpt restart`.  The test checkpoints it (killing it),
+ * restarts the image with the tool, and the restored child checks its own
+ * state and exits 0, or with the number of the first check that failed after
+ * printing what it saw into its log, which the test shows.
+ */
+#include "ckpt_util.h"
+#include <dirent.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include "kselftest_harness.h"
+
+#define CKPT "/ckpt"
+
+#ifndef PR_SET_THP_DISABLE
+#define PR_SET_THP_DISABLE 41
+#define PR_GET_THP_DISABLE 42
+#endif
+#ifndef SCHED_BATCH
+#define SCHED_BATCH 3
+#endif
+#ifndef SCHED_IDLE
+#define SCHED_IDLE 5
+#endif
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+#ifndef F_SETSIG
+#define F_SETSIG 10
+#define F_GETSIG 11
+#endif
+#ifndef MEMBARRIER_CMD_GET_REGISTRATIONS
+#define MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+#endif
+
+/* What a child checks after the restart; set up before the checkpoint. */
+struct probe {
+	const char *name;
+	void (*setup)(struct probe *p);
+	int (*verify)(struct probe *p);	/* 0, or the number of the failed check */
+	long v[8];
+	int fd[4];
+	char s[256];
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(1, b, n < (int)sizeof(b) ? n : (int)sizeof(b) - 1) < 0)
+		_exit(90);
+}
+
+#define CHECK(n, cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			say("check %d failed: " #cond ": ", n);		\
+			say(__VA_ARGS__);				\
+			say("\n");					\
+			return n;					\
+		}							\
+	} while (0)
+
+static char logpath[128];
+
+/* The child: stdio to its log, nothing else open but the ready pipe; sets its
+ * state, says it is ready, then waits for a new parent and checks. */
+static void child(int ready, void *arg)
+{
+	struct probe *p = arg;
+	int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int null = open("/dev/null", O_RDONLY);
+	pid_t parent = getppid();
+	int fd;
+
+	if (log < 0 || null < 0)
+		_exit(91);
+	dup2(null, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != ready)
+			close(fd);
+	p->setup(p);
+	say_ready(ready);
+	/* Restored: the parent is `ckpt restart` now. */
+	while (getppid() == parent)
+		sleep_ms(5);
+	_exit(p->verify(p));
+}
+
+/* Prints the child's log through the harness. */
+static void show_log(struct __test_metadata *_metadata)
+{
+	char line[256];
+	FILE *f = fopen(logpath, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		TH_LOG("child: %s", line);
+	}
+	fclose(f);
+}
+
+static int run(const char *cmd)
+{
+	return system(cmd);
+}
+
+/*
+ * Checkpoints the child (with tree: its whole tree) into img and kills it,
+ * then restarts the image with the tool and waits for the restored child;
+ * returns its wait status as the tool reports it (its exit code), or -1.
+ */
+static int round_trip(struct __test_metadata *_metadata, struct probe *p, int tree)
+{
+	char img[64], cmd[256];
+	int dev = ckpt_open(), fd, status, ret;
+	pid_t pid;
+
+	snprintf(logpath, sizeof(logpath), "/tmp/fid-%s-%d.log", p->name, getpid());
+	if (dev < 0) {
+		TH_LOG("no %s", CKPT_DEV);
+		return -1;
+	}
+	/* Orphans of the killed tree come here, and are reaped before the restart
+	 * needs their pids. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	pid = spawn_ready(child, p);
+	if (pid < 0)
+		return -1;
+	fd = image_file(img, sizeof(img), p->name);
+	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL |
+			      (tree ? CKPT_CHECKPOINT_TREE : 0), NULL);
+	close(fd);
+	close(dev);
+	ckpt_dev_fd = -1;
+	if (ret) {
+		TH_LOG("checkpoint of %d failed: %s", pid, strerror(-ret));
+		kill_reap(pid);
+		show_log(_metadata);
+		return -1;
+	}
+	while (waitpid(-1, &status, 0) > 0)
+		;
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
+	status = run(cmd);
+	show_log(_metadata);
+	unlink(img);
+	unlink(logpath);
+	if (!WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+#define ROUND_TRIP(p, tree) ASSERT_EQ(0, round_trip(_metadata, p, tree))
+
+/* ---- (a) task attributes -------------------------------------------------- */
+
+struct sched_attr_ {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+	uint32_t util_min, util_max;
+};
+
+static int get_attr(pid_t tid, struct sched_attr_ *a)
+{
+	memset(a, 0, sizeof(*a));
+	return syscall(SYS_sched_getattr, tid, a, sizeof(*a), 0);
+}
+
+static int set_attr(pid_t tid, uint32_t policy, int nice, uint32_t prio, uint64_t flags)
+{
+	struct sched_attr_ a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.policy = policy;
+	a.nice = nice;
+	a.priority = prio;
+	a.flags = flags;
+	return syscall(SYS_sched_setattr, tid, &a, 0);
+}
+
+static int verify_sched(struct probe *p)
+{
+	struct sched_attr_ a;
+
+	CHECK(1, get_attr(0, &a) == 0, "sched_getattr: %s", strerror(errno));
+	CHECK(2, a.policy == (uint32_t)p->v[0], "policy %u, want %ld", a.policy, p->v[0]);
+	CHECK(3, a.nice == p->v[1], "nice %d, want %ld", a.nice, p->v[1]);
+	CHECK(4, a.priority == (uint32_t)p->v[2], "priority %u, want %ld", a.priority, p->v[2]);
+	CHECK(5, !!(a.flags & 1) == !!p->v[3], "flags %#llx", (unsigned long long)a.flags);
+	return 0;
+}
+
+static void setup_nice(struct probe *p)
+{
+	p->v[0] = SCHED_OTHER;
+	p->v[1] = 7;
+	setpriority(PRIO_PROCESS, 0, 7);
+}
+
+TEST(nice_value)
+{
+	struct probe p = { "nice", setup_nice, verify_sched };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_batch(struct probe *p)
+{
+	p->v[0] = SCHED_BATCH;
+	p->v[1] = 3;
+	p->v[3] = 1;	/* SCHED_FLAG_RESET_ON_FORK */
+	if (set_attr(0, SCHED_BATCH, 3, 0, 1))
+		say("sched_setattr: %s\n", strerror(errno));
+}
+
+TEST(sched_batch_reset_on_fork)
+{
+	struct probe p = { "batch", setup_batch, verify_sched };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_idle(struct probe *p)
+{
+	p->v[0] = SCHED_IDLE;
+	p->v[1] = 0;
+	if (set_attr(0, SCHED_IDLE, 0, 0, 0))
+		say("sched_setattr: %s\n", strerror(errno));
+}
+
+TEST(sched_idle)
+{
+	struct probe p = { "idle", setup_idle, verify_sched };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_fifo(struct probe *p)
+{
+	p->v[0] = SCHED_FIFO;
+	p->v[2] = 7;
+	if (set_attr(0, SCHED_FIFO, 0, 7, 0))
+		say("sched_setattr: %s\n", strerror(errno));
+}
+
+/* Root restarts it: the restarter may give what the image had. */
+TEST(sched_fifo)
+{
+	struct probe p = { "fifo", setup_fifo, verify_sched };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* A thread's own nice value. */
+static void *nice_thread(void *arg)
+{
+	struct probe *p = arg;
+
+	p->v[5] = syscall(SYS_gettid);
+	setpriority(PRIO_PROCESS, p->v[5], 11);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void setup_thread_nice(struct probe *p)
+{
+	pthread_t t;
+
+	setpriority(PRIO_PROCESS, 0, 2);
+	pthread_create(&t, NULL, nice_thread, p);
+	while (!__atomic_load_n(&p->v[5], __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	sleep_ms(10);
+}
+
+static int verify_thread_nice(struct probe *p)
+{
+	errno = 0;
+	CHECK(1, getpriority(PRIO_PROCESS, 0) == 2, "leader nice %d", getpriority(PRIO_PROCESS, 0));
+	CHECK(2, getpriority(PRIO_PROCESS, p->v[5]) == 11, "thread nice %d",
+	      getpriority(PRIO_PROCESS, p->v[5]));
+	return 0;
+}
+
+TEST(thread_nice)
+{
+	struct probe p = { "tnice", setup_thread_nice, verify_thread_nice };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static int read_int(const char *path, long *v)
+{
+	char b[64] = "";
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	*v = strtol(b, NULL, 10);
+	return 0;
+}
+
+static void setup_oom(struct probe *p)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+
+	p->v[0] = 345;
+	if (fd < 0 || write(fd, "345", 3) != 3)
+		say("oom_score_adj: %s\n", strerror(errno));
+	close(fd);
+}
+
+static int verify_oom(struct probe *p)
+{
+	long v = 0;
+
+	CHECK(1, read_int("/proc/self/oom_score_adj", &v) == 0, "read: %s", strerror(errno));
+	CHECK(2, v == p->v[0], "oom_score_adj %ld, want %ld", v, p->v[0]);
+	return 0;
+}
+
+TEST(oom_score_adj)
+{
+	struct probe p = { "oom", setup_oom, verify_oom };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_prctl(struct probe *p)
+{
+	/* Not dumpable, THP off, a subreaper, a parent-death signal, no_new_privs. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		say("PR_SET_THP_DISABLE: %s\n", strerror(errno));
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static int verify_prctl(struct probe *p)
+{
+	int v = -1;
+
+	(void)p;
+	CHECK(1, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "dumpable %d",
+	      prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+	CHECK(2, prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1, "thp_disable %d",
+	      prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0));
+	CHECK(3, prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0) == 0 && v == 1, "subreaper %d", v);
+	v = -1;
+	CHECK(4, prctl(PR_GET_PDEATHSIG, &v, 0, 0, 0) == 0 && v == SIGUSR2, "pdeathsig %d", v);
+	CHECK(5, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs %d",
+	      prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	return 0;
+}
+
+TEST(prctl_flags)
+{
+	struct probe p = { "prctl", setup_prctl, verify_prctl };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* The opposite values, which a restarter must not leave set either. */
+static void setup_prctl_off(struct probe *p)
+{
+	(void)p;
+}
+
+static int verify_prctl_off(struct probe *p)
+{
+	int v = -1;
+
+	(void)p;
+	CHECK(1, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1, "dumpable %d",
+	      prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+	CHECK(2, prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0, "thp_disable");
+	CHECK(3, prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0) == 0 && v == 0, "subreaper %d", v);
+	v = -1;
+	CHECK(4, prctl(PR_GET_PDEATHSIG, &v, 0, 0, 0) == 0 && v == 0, "pdeathsig %d", v);
+	return 0;
+}
+
+TEST(prctl_defaults)
+{
+	struct probe p = { "prctl0", setup_prctl_off, verify_prctl_off };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_membarrier(struct probe *p)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0))
+		say("membarrier register: %s\n", strerror(errno));
+	p->v[0] = syscall(SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0);
+}
+
+static int verify_membarrier(struct probe *p)
+{
+	long r = syscall(SYS_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0);
+
+	CHECK(1, r == p->v[0], "registrations %#lx, want %#lx", r, p->v[0]);
+	CHECK(2, syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0,
+	      "private expedited: %s", strerror(errno));
+	return 0;
+}
+
+TEST(membarrier)
+{
+	struct probe p = { "membarrier", setup_membarrier, verify_membarrier };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* A zombie in another process's group: the child forks A (a group of its own)
+ * and Z (in A's group), Z exits and stays a zombie. */
+static void setup_zombie(struct probe *p)
+{
+	int sync[2];
+	char c;
+	pid_t a, z;
+
+	if (pipe(sync))
+		_exit(92);
+	a = fork();
+	if (a == 0) {
+		setpgid(0, 0);
+		if (write(sync[1], "a", 1) != 1)
+			_exit(1);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		for (;;)
+			pause();
+	}
+	if (read(sync[0], &c, 1) != 1)
+		_exit(93);
+	z = fork();
+	if (z == 0) {
+		if (setpgid(0, a))
+			_exit(9);
+		_exit(5);
+	}
+	while (proc_state(z) != 'Z')
+		sleep_ms(2);
+	close(sync[0]);
+	close(sync[1]);
+	p->v[0] = a;
+	p->v[1] = z;
+	p->v[2] = getpgid(z);
+}
+
+static int verify_zombie(struct probe *p)
+{
+	int status = 0;
+
+	CHECK(1, p->v[2] == p->v[0], "before: zombie %ld in group %ld, A %ld", p->v[1], p->v[2],
+	      p->v[0]);
+	CHECK(2, getpgid(p->v[1]) == p->v[0], "zombie %ld in group %d, want %ld", p->v[1],
+	      getpgid(p->v[1]), p->v[0]);
+	CHECK(3, getpgid(p->v[0]) == p->v[0], "A in group %d", getpgid(p->v[0]));
+	CHECK(4, waitpid(p->v[1], &status, 0) == p->v[1] && WEXITSTATUS(status) == 5,
+	      "zombie status %#x", status);
+	kill(p->v[0], SIGKILL);
+	waitpid(p->v[0], &status, 0);
+	return 0;
+}
+
+TEST(zombie_process_group)
+{
+	struct probe p = { "zpgrp", setup_zombie, verify_zombie };
+
+	ROUND_TRIP(&p, 1);
+}
+
+/*
+ * A real-time policy comes back only if the restarter may set it: here the
+ * process and the restarter both lack CAP_SYS_NICE and have RLIMIT_RTPRIO 0,
+ * so the restart fails before the point of no return, saying why.
+ */
+struct cap_header_ {
+	uint32_t version;
+	int pid;
+};
+
+struct cap_data_ {
+	uint32_t effective, permitted, inheritable;
+};
+
+#define CAP_SYS_NICE_ 23
+
+static int drop_sys_nice(void)
+{
+	struct cap_header_ h = { 0x20080522, 0 };
+	struct cap_data_ d[2];
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_CAPBSET_DROP, CAP_SYS_NICE_, 0, 0, 0) ||
+	    syscall(SYS_capget, &h, d))
+		return -1;
+	d[0].effective &= ~(1u << CAP_SYS_NICE_);
+	d[0].permitted &= ~(1u << CAP_SYS_NICE_);
+	d[0].inheritable &= ~(1u << CAP_SYS_NICE_);
+	if (syscall(SYS_capset, &h, d))
+		return -1;
+	return setrlimit(RLIMIT_RTPRIO, &rl);
+}
+
+static void setup_fifo_dropped(struct probe *p)
+{
+	setup_fifo(p);
+	if (drop_sys_nice())
+		say("cannot drop CAP_SYS_NICE: %s\n", strerror(errno));
+}
+
+TEST(sched_fifo_refused_without_privilege)
+{
+	struct probe p = { "fifo-refused", setup_fifo_dropped, verify_sched };
+	char img[64], cmd[256], out[512] = "";
+	int dev = ckpt_open(), fd, status;
+	FILE *f;
+	pid_t pid;
+
+	ASSERT_LE(0, dev);
+	snprintf(logpath, sizeof(logpath), "/tmp/fid-%s-%d.log", p.name, getpid());
+	pid = spawn_ready(child, &p);
+	ASSERT_LT(0, pid);
+	fd = image_file(img, sizeof(img), p.name);
+	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	close(dev);
+	ckpt_dev_fd = -1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* The restarter, like the image, without CAP_SYS_NICE and RLIMIT_RTPRIO. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (drop_sys_nice())
+			_exit(97);
+		snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet 2>/tmp/fid-refused.err", img);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(98);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	show_log(_metadata);
+	f = fopen("/tmp/fid-refused.err", "r");
+	if (f) {
+		if (!fgets(out, sizeof(out), f))
+			out[0] = 0;
+		fclose(f);
+	}
+	unlink("/tmp/fid-refused.err");
+	unlink(img);
+	unlink(logpath);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
+	EXPECT_NE(NULL, strstr(out, "SCHED_FIFO")) TH_LOG("stderr: %s", out);
+	EXPECT_NE(NULL, strstr(out, "CAP_SYS_NICE")) TH_LOG("stderr: %s", out);
+}
+
+/* SCHED_DEADLINE cannot be given back: refused at checkpoint, and by check. */
+static void deadline_child(int ready, void *arg)
+{
+	struct sched_attr_ a;
+
+	(void)arg;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.policy = 6;	/* SCHED_DEADLINE */
+	a.runtime = 1000000;
+	a.deadline = 10000000;
+	a.period = 10000000;
+	if (syscall(SYS_sched_setattr, 0, &a, 0))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST(sched_deadline_refused)
+{
+	char reason[256] = "", img[64];
+	int dev = ckpt_open(), fd;
+	pid_t pid;
+
+	ASSERT_LE(0, dev);
+	pid = spawn_ready(deadline_child, NULL);
+	if (pid < 0)
+		SKIP(return, "SCHED_DEADLINE not available");
+	EXPECT_EQ(EOPNOTSUPP, ckpt_check(dev, pid, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "SCHED_DEADLINE")) TH_LOG("reason: %s", reason);
+	fd = image_file(img, sizeof(img), "deadline");
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(dev, pid, fd, 0, NULL));
+	close(fd);
+	unlink(img);
+	kill_reap(pid);
+	close(dev);
+}
+
+/* ---- (b) pipe flags and SIGIO owners -------------------------------------- */
+
+static void setup_nonblock(struct probe *p)
+{
+	int a[2], b[2];
+
+	if (pipe(a) || pipe2(b, O_NONBLOCK))
+		_exit(92);
+	fcntl(a[0], F_SETFL, O_NONBLOCK);
+	p->fd[0] = a[0];
+	p->fd[1] = a[1];
+	p->fd[2] = b[0];
+	p->fd[3] = b[1];
+	for (int i = 0; i < 4; i++)
+		p->v[i] = fcntl(p->fd[i], F_GETFL);
+}
+
+static int verify_nonblock(struct probe *p)
+{
+	char c;
+
+	for (int i = 0; i < 4; i++)
+		CHECK(1 + i, fcntl(p->fd[i], F_GETFL) == p->v[i], "fd %d flags %#x, want %#lx",
+		      p->fd[i], fcntl(p->fd[i], F_GETFL), p->v[i]);
+	CHECK(5, read(p->fd[0], &c, 1) < 0 && errno == EAGAIN, "read did not say EAGAIN");
+	CHECK(6, read(p->fd[2], &c, 1) < 0 && errno == EAGAIN, "read did not say EAGAIN");
+	return 0;
+}
+
+TEST(pipe_nonblock)
+{
+	struct probe p = { "nonblock", setup_nonblock, verify_nonblock };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static volatile sig_atomic_t io_sig, io_fd, io_code;
+
+static void on_io(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	io_sig = sig;
+	io_fd = si->si_fd;
+	io_code = si->si_code;
+}
+
+static void setup_owner(struct probe *p)
+{
+	struct sigaction sa;
+	struct f_owner_ex ox;
+	int a[2], b[2];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_io;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGIO, &sa, NULL);
+	if (pipe(a) || pipe(b))
+		_exit(92);
+	/* a: owner the process, SIGUSR1 with siginfo, O_ASYNC. */
+	fcntl(a[0], F_SETOWN, getpid());
+	fcntl(a[0], F_SETSIG, SIGUSR1);
+	fcntl(a[0], F_SETFL, O_ASYNC | O_NONBLOCK);
+	/* b: owner the thread (F_OWNER_TID), plain SIGIO, not async. */
+	ox.type = F_OWNER_TID;
+	ox.pid = syscall(SYS_gettid);
+	fcntl(b[0], F_SETOWN_EX, &ox);
+	p->fd[0] = a[0];
+	p->fd[1] = a[1];
+	p->fd[2] = b[0];
+	p->fd[3] = b[1];
+	p->v[0] = getpid();
+	p->v[1] = fcntl(a[0], F_GETFL);
+	p->v[2] = ox.pid;
+}
+
+static int verify_owner(struct probe *p)
+{
+	struct f_owner_ex ox;
+
+	CHECK(1, fcntl(p->fd[0], F_GETOWN) == p->v[0], "owner %d, want %ld",
+	      fcntl(p->fd[0], F_GETOWN), p->v[0]);
+	CHECK(2, fcntl(p->fd[0], F_GETSIG) == SIGUSR1, "signal %d", fcntl(p->fd[0], F_GETSIG));
+	CHECK(3, fcntl(p->fd[0], F_GETFL) == p->v[1], "flags %#x, want %#lx",
+	      fcntl(p->fd[0], F_GETFL), p->v[1]);
+	memset(&ox, 0, sizeof(ox));
+	CHECK(4, fcntl(p->fd[2], F_GETOWN_EX, &ox) == 0 && ox.type == F_OWNER_TID &&
+	      ox.pid == p->v[2], "owner_ex type %d pid %d, want tid %ld", ox.type, ox.pid, p->v[2]);
+	/* The owner really gets the signal, with the fd. */
+	CHECK(5, write(p->fd[1], "x", 1) == 1, "write");
+	for (int i = 0; i < 200 && !io_sig; i++)
+		sleep_ms(5);
+	CHECK(6, io_sig == SIGUSR1 && io_fd == p->fd[0], "got signal %d fd %d", io_sig, io_fd);
+	return 0;
+}
+
+TEST(sigio_owner)
+{
+	struct probe p = { "owner", setup_owner, verify_owner };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* A file whose SIGIO goes to another process (here the test): refused. */
+static void foreign_owner_child(int ready, void *arg)
+{
+	int p[2];
+
+	if (pipe(p))
+		_exit(3);
+	fcntl(p[0], F_SETOWN, getppid());
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST(sigio_owner_elsewhere_refused)
+{
+	char reason[256] = "";
+	int dev = ckpt_open();
+	pid_t pid;
+
+	ASSERT_LE(0, dev);
+	pid = spawn_ready(foreign_owner_child, NULL);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(EOPNOTSUPP, ckpt_check(dev, pid, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "SIGIO owner")) TH_LOG("reason: %s", reason);
+	kill_reap(pid);
+	close(dev);
+}
+
+/* ---- (c) /proc/self/exe ----------------------------------------------------- */
+
+static void setup_exe(struct probe *p)
+{
+	ssize_t n = readlink("/proc/self/exe", p->s, sizeof(p->s) - 1);
+
+	p->s[n > 0 ? n : 0] = 0;
+}
+
+static int verify_exe(struct probe *p)
+{
+	char now[256];
+	ssize_t n = readlink("/proc/self/exe", now, sizeof(now) - 1);
+
+	now[n > 0 ? n : 0] = 0;
+	CHECK(1, p->s[0] == '/', "exe was %s", p->s);
+	CHECK(2, !strcmp(now, p->s), "exe %s, want %s", now, p->s);
+	return 0;
+}
+
+TEST(proc_self_exe)
+{
+	struct probe p = { "exe", setup_exe, verify_exe };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- (d) stopped processes -------------------------------------------------- */
+
+static void setup_nothing(struct probe *p)
+{
+	(void)p;
+}
+
+static int verify_ran(struct probe *p)
+{
+	(void)p;
+	return 0;
+}
+
+/*
+ * A process stopped (by sig) when checkpointed comes back stopped: it stays
+ * stopped until SIGCONT, then runs on and exits.  The tool restarts it in the
+ * background; the test watches it by its pid, which restart keeps.
+ */
+static void stopped_round_trip(struct __test_metadata *_metadata, int sig)
+{
+	struct probe p = { "stopped", setup_nothing, verify_ran };
+	char img[64], cmd[256];
+	int dev = ckpt_open(), fd, status, i;
+	pid_t pid, tool;
+
+	ASSERT_LE(0, dev);
+	snprintf(logpath, sizeof(logpath), "/tmp/fid-stopped-%d.log", getpid());
+	pid = spawn_ready(child, &p);
+	ASSERT_LT(0, pid);
+	kill(pid, sig);
+	ASSERT_EQ(0, wait_state(pid, 'T', 5000));
+	fd = image_file(img, sizeof(img), "stopped");
+	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	close(dev);
+	ckpt_dev_fd = -1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
+	tool = fork();
+	ASSERT_LE(0, tool);
+	if (tool == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	/* Restored, it must be (and stay) stopped. */
+	for (i = 0; i < 1000 && proc_state(pid) != 'T'; i++)
+		sleep_ms(10);
+	EXPECT_EQ('T', proc_state(pid)) TH_LOG("state %c", proc_state(pid));
+	sleep_ms(300);
+	EXPECT_EQ('T', proc_state(pid)) TH_LOG("state %c", proc_state(pid));
+	kill(pid, SIGCONT);
+	for (i = 0; i < 1000; i++) {
+		if (waitpid(tool, &status, WNOHANG) == tool)
+			break;
+		sleep_ms(10);
+	}
+	if (i == 1000) {
+		kill(pid, SIGKILL);
+		waitpid(tool, &status, 0);
+		TH_LOG("the restored process did not finish after SIGCONT");
+	}
+	show_log(_metadata);
+	unlink(img);
+	unlink(logpath);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+}
+
+TEST(stopped_by_sigstop)
+{
+	stopped_round_trip(_metadata, SIGSTOP);
+}
+
+TEST(stopped_by_sigtstp)
+{
+	stopped_round_trip(_metadata, SIGTSTP);
+}
+
+TEST_HARNESS_MAIN
