@@ -888,4 +888,53 @@ TEST(stopped_by_sigtstp)
 	stopped_round_trip(_metadata, SIGTSTP);
 }
 
+/*
+ * In a tree: the child C was stopped (and its parent P collected the stop);
+ * after the restart C is stopped again, and P continues it and sees it
+ * continue (WCONTINUED), then ends it.
+ */
+static void setup_stopped_child(struct probe *p)
+{
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		for (;;)
+			pause();
+	}
+	kill(c, SIGSTOP);
+	if (waitpid(c, &status, WUNTRACED) != c || !WIFSTOPPED(status))
+		say("child did not stop: %#x\n", status);
+	p->v[0] = c;
+}
+
+static int verify_stopped_child(struct probe *p)
+{
+	pid_t c = p->v[0];
+	int status = 0, i;
+
+	for (i = 0; i < 500 && proc_state(c) != 'T'; i++)
+		sleep_ms(10);
+	CHECK(1, proc_state(c) == 'T', "child state %c", proc_state(c));
+	sleep_ms(100);
+	CHECK(2, proc_state(c) == 'T', "child state %c after 100 ms", proc_state(c));
+	kill(c, SIGCONT);
+	CHECK(3, waitpid(c, &status, WCONTINUED) == c && WIFCONTINUED(status),
+	      "not continued: %#x", status);
+	CHECK(4, proc_state(c) == 'S' || proc_state(c) == 'R', "child state %c", proc_state(c));
+	kill(c, SIGTERM);
+	CHECK(5, waitpid(c, &status, 0) == c && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+	      "child status %#x", status);
+	return 0;
+}
+
+TEST(stopped_child_in_a_tree)
+{
+	struct probe p = { "stoptree", setup_stopped_child, verify_stopped_child };
+
+	ROUND_TRIP(&p, 1);
+}
+
 TEST_HARNESS_MAIN
