@@ -35,6 +35,27 @@ pub(crate) fn may_take_creds(p: &Plan<'_>, why: &mut Reason) -> Result {
     })
 }
 
+/// A process that dumps core as root (dumpable mode 2, `suid_dumpable`) only for a
+/// caller with `CAP_SYS_ADMIN`; modes 0 and 1 anyone may set (`PR_SET_DUMPABLE`).
+pub(crate) fn may_dump_as_root(p: &Plan<'_>, why: &mut Reason) -> Result {
+    if p.attrs.is_some_and(|a| a.dumpable == 2) && !crate::shim::cur_attrs::sys_admin() {
+        return Err(why.set(
+            EPERM,
+            format_args!(
+                "the image's process dumps core as root (dumpable 2): that takes CAP_SYS_ADMIN"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The executable link may name a set-user- or set-group-ID program only for a
+/// caller who may masquerade as any program (`prctl(PR_SET_MM_EXE_FILE)`'s rule:
+/// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` in its user namespace).
+pub(crate) fn may_name_setid_exe() -> bool {
+    crate::shim::cur_attrs::checkpoint_restore_capable()
+}
+
 /// The image's resource limits must not exceed the caller's.
 pub(crate) fn may_take_rlimits(p: &Plan<'_>, why: &mut Reason) -> Result {
     if let Some(r) = &p.rlimits {

@@ -148,6 +148,7 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
         .mm()
         .ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
     mm::precheck(&m, why)?;
+    task::precheck(&t.threads, why)?;
     files::precheck(&t.leader, why)?;
     signal::precheck(&t.leader, why)?;
     Ok(())

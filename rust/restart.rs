@@ -133,6 +133,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) rseq: Option<image::Rseq>,
     /// The identity of the checkpointing kernel's vDSO (images since format 1.2).
     pub(crate) vdso: Option<image::VdsoId>,
+    /// Its scheduling, prctl and job-control attributes (images since 1.2).
+    pub(crate) attrs: Option<image::TaskAttrs>,
+    /// `SIGIO` owners of the files of its fd table.
+    pub(crate) fowns: KVec<image::Fown>,
     pub(crate) mm: image::MmRec<'a>,
     pub(crate) vmas: KVec<image::Vma<'a>>,
     pub(crate) fds: KVec<image::Fd>,
@@ -349,6 +353,8 @@ fn restore(
         // Its threads must be off the restarter's code before its memory goes.
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
+        files::check_owners(plan, why).map_err(Failed::Before)?;
+        mm::restore_exe(plan, why).map_err(Failed::Before)?;
         // Phase 3: the point of no return.
         overlay(plan, sess, &opened, install, rd, buf, first_pages, why).map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
@@ -357,7 +363,9 @@ fn restore(
         sess.wait_process(plan.task.tgid).map_err(Failed::Before)?;
     }
     let entry = restore_task(plan, why).map_err(Failed::After)?;
+    signal::restore_stop(plan).map_err(Failed::After)?;
     sess.done_and_wait().map_err(Failed::After)?;
+    signal::recalc_pending();
     // CPU state last: nothing can fail any more.
     Ok(cpu::set_regs(plan, entry))
 }
@@ -385,6 +393,7 @@ fn overlay(
     // File descriptors at their numbers (by one process of those sharing the table).
     if install {
         files::install_fds(p, opened, why)?;
+        files::restore_owners(p, opened, why)?;
     }
     signal::restore_process(p)?;
     creds::restore_rlimits(p)
@@ -478,6 +487,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut tsig = None;
     let mut rlimits = None;
     let mut rseq = None;
+    let mut attrs = None;
+    let mut all_fowns = KVec::new();
     let mut mm = None;
     let mut vmas = KVec::new();
     let mut fds = KVec::new();
@@ -510,6 +521,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::ThreadSignals(t) if in_task => tsig = Some(t),
             AnyRecord::Rlimits(r) if in_task => rlimits = Some(r),
             AnyRecord::Rseq(r) if in_task => rseq = Some(r),
+            AnyRecord::TaskAttrs(a) if in_task => attrs = Some(a),
+            AnyRecord::Fown(f) => all_fowns.push(f, GFP_KERNEL)?,
             AnyRecord::Mm(m) => {
                 in_mm = m.id;
                 if m.id == task.mm {
@@ -535,6 +548,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             files.push(*f, GFP_KERNEL)?;
         }
     }
+    let mut fowns = KVec::new();
+    for o in all_fowns.iter() {
+        if fds.iter().any(|d| d.file == o.file) {
+            fowns.push(*o, GFP_KERNEL)?;
+        }
+    }
     let mut pipes = KVec::new();
     for q in all_pipes.iter() {
         if files.iter().any(|f| f.pipe == q.id) {
@@ -552,6 +571,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         rlimits,
         rseq,
         vdso,
+        attrs,
+        fowns,
         mm: mm.ok_or_else(|| lacks(why))?,
         vmas,
         fds,
@@ -591,5 +612,6 @@ fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
     files::check_fs(p, why)?;
     mm::check_vdso(p, why)?;
     access::may_take_creds(p, why)?;
+    access::may_dump_as_root(p, why)?;
     access::may_take_rlimits(p, why)
 }

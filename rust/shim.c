@@ -46,6 +46,9 @@
 #include <linux/shmem_fs.h>
 #include <linux/tty.h>
 #include <linux/tty_driver.h>
+#include <linux/sched/jobctl.h>
+#include <uapi/linux/membarrier.h>
+#include <uapi/linux/prctl.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
 #include <asm/fsgsbase.h>
@@ -2305,4 +2308,257 @@ int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 s
 out:
 	kfree(f);
 	return ret;
+}
+
+/* ---- task attributes, SIGIO owners, the executable ---------------------- */
+
+/*
+ * What a process set with setpriority/sched_setattr/prctl and its job-control
+ * state, as struct ckpt_task_attrs says.  Thread fields are t's own; the
+ * process fields are its group's.  t must be quiescent.
+ */
+int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
+{
+	const struct task_exec_state *es;
+	struct sighand_struct *sh;
+	struct signal_struct *sig;
+	struct task_struct *th;
+	struct mm_struct *mm;
+	unsigned long flags;
+
+	memset(a, 0, sizeof(*a));
+	a->policy = READ_ONCE(t->policy);
+	a->reset_on_fork = t->sched_reset_on_fork;
+	a->nice = task_nice(t);
+	a->rt_priority = READ_ONCE(t->rt_priority);
+	a->pdeath_signal = READ_ONCE(t->pdeath_signal);
+	rcu_read_lock();
+	es = rcu_dereference(t->exec_state);
+	a->dumpable = es ? READ_ONCE(es->dumpable) : TASK_DUMPABLE_OFF;
+	rcu_read_unlock();
+	sh = lock_sighand(t, &flags);
+	if (!sh)
+		return -ESRCH;
+	sig = t->signal;
+	a->oom_score_adj = sig->oom_score_adj;
+	a->subreaper = sig->is_child_subreaper;
+	/* A completed group stop, or one under way (some threads still to stop). */
+	if (sig->flags & SIGNAL_STOP_STOPPED) {
+		a->stop_signal = sig->group_exit_code & 0x7f;
+		if (!a->stop_signal)
+			a->stop_signal = SIGSTOP;	/* its parent was told already */
+	} else {
+		for_each_thread(t, th) {
+			if (th->jobctl & JOBCTL_STOP_PENDING) {
+				a->stop_signal = th->jobctl & JOBCTL_STOP_SIGMASK;
+				break;
+			}
+		}
+	}
+	spin_unlock_irqrestore(&sh->siglock, flags);
+	mm = get_task_mm(t);
+	if (mm) {
+#ifdef CONFIG_MEMBARRIER
+		int st = atomic_read(&mm->membarrier_state);
+
+		if (st & (MEMBARRIER_STATE_GLOBAL_EXPEDITED | MEMBARRIER_STATE_GLOBAL_EXPEDITED_READY))
+			a->membarrier |= MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
+		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED |
+			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY))
+			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
+		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE |
+			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE_READY))
+			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
+		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ |
+			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ_READY))
+			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ;
+#endif
+		if (mm_flags_test(MMF_DISABLE_THP_COMPLETELY, mm))
+			a->thp_disable = 1;
+		else if (mm_flags_test(MMF_DISABLE_THP_EXCEPT_ADVISED, mm))
+			a->thp_disable = 1 | PR_THP_DISABLE_EXCEPT_ADVISED;
+		mmput(mm);
+	}
+	return 0;
+}
+
+/*
+ * The SIGIO owner of f: *kind 0 thread, 1 process, 2 process group, its
+ * number in the caller's pid namespace in *nr (-1: not visible there), the
+ * F_SETSIG signal in *signum.  Returns whether f has an owner or a signal.
+ */
+bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
+{
+	struct fown_struct *o = file_f_owner(f);
+
+	*kind = 1;
+	*nr = 0;
+	*signum = 0;
+	if (!o)
+		return false;
+	read_lock_irq(&o->lock);
+	*signum = o->signum;
+	if (o->pid) {
+		*nr = pid_nr_ns(o->pid, task_active_pid_ns(current));
+		if (!*nr)
+			*nr = -1;
+		*kind = o->pid_type == PIDTYPE_PID ? 0 : o->pid_type == PIDTYPE_PGID ? 2 : 1;
+	}
+	read_unlock_irq(&o->lock);
+	return *nr || *signum;
+}
+
+/*
+ * Makes nr (in current's pid namespace; 0: none) of kind 0/1/2 the SIGIO owner
+ * of f, as current (whose credentials decide whom SIGIO may reach), and signum
+ * its F_SETSIG signal.
+ */
+int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum)
+{
+	enum pid_type type = kind == 0 ? PIDTYPE_PID : kind == 2 ? PIDTYPE_PGID : PIDTYPE_TGID;
+	struct pid *pid = NULL;
+	int ret;
+
+	if (!valid_signal(signum))
+		return -EINVAL;
+	ret = file_f_owner_allocate(f);
+	if (ret)
+		return ret;
+	rcu_read_lock();
+	if (nr) {
+		pid = find_vpid(nr);
+		if (!pid) {
+			rcu_read_unlock();
+			return -ESRCH;
+		}
+	}
+	__f_setown(f, pid, type, 1);
+	rcu_read_unlock();
+	file_f_owner(f)->signum = signum;
+	return 0;
+}
+
+/* Whether nr (in current's pid namespace) is a thread (kind 0) of current's
+ * process, the process itself (1), or its process group (2). */
+bool ckpt_cur_owns(u32 kind, s32 nr)
+{
+	struct task_struct *t;
+	bool ok = false;
+
+	rcu_read_lock();
+	switch (kind) {
+	case 0:
+		t = pid_task(find_vpid(nr), PIDTYPE_PID);
+		ok = t && same_thread_group(t, current);
+		break;
+	case 1:
+		ok = nr == task_tgid_vnr(current);
+		break;
+	case 2:
+		ok = nr == task_pgrp_vnr(current);
+		break;
+	}
+	rcu_read_unlock();
+	return ok;
+}
+
+/*
+ * O_ASYNC on f, installed at fd: what fcntl(F_SETFL) does, through the file's
+ * ->fasync (which sets FASYNC and registers fd for SIGIO).
+ */
+int ckpt_file_set_async(struct file *f, int fd)
+{
+	int ret;
+
+	if (f->f_flags & FASYNC)
+		return 0;
+	if (!f->f_op->fasync) {
+		spin_lock(&f->f_lock);
+		f->f_flags |= FASYNC;
+		spin_unlock(&f->f_lock);
+		return 0;
+	}
+	ret = f->f_op->fasync(fd, f, 1);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Makes the program at path current's executable (/proc/self/exe), as exec
+ * would: opened for execution (regular, MAY_EXEC, not on a noexec mount, and
+ * no writer: open_exec() denies writes as long as it is mm->exe_file).
+ * replace_mm_exe_file() is not exported; this is its swap, without its rule
+ * that the old file must be unmapped (the restarter's program still is, and
+ * goes with the overlay).  A set-user or set-group-ID program only if
+ * allow_setid (-EPERM otherwise).
+ */
+int ckpt_cur_set_exe(const char *path, bool allow_setid)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *f, *old;
+	umode_t mode;
+
+	if (!mm)
+		return -EINVAL;
+	f = open_exec(path);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	mode = file_inode(f)->i_mode;
+	if (!allow_setid &&
+	    ((mode & S_ISUID) || (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))) {
+		exe_file_allow_write_access(f);
+		fput(f);
+		return -EPERM;
+	}
+	mmap_write_lock(mm);
+	old = rcu_dereference_raw(mm->exe_file);
+	rcu_assign_pointer(mm->exe_file, f);
+	mmap_write_unlock(mm);
+	if (old) {
+		exe_file_allow_write_access(old);
+		fput(old);
+	}
+	return 0;
+}
+
+/* Whether current may masquerade as any program (prctl(PR_SET_MM_EXE_FILE)'s
+ * rule: CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in its user namespace). */
+bool ckpt_cur_checkpoint_restore_capable(void)
+{
+	return checkpoint_restore_ns_capable(current_user_ns());
+}
+
+/* Whether current has CAP_SYS_ADMIN in the initial user namespace. */
+bool ckpt_cur_sys_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+/*
+ * What commit_creds() resets when the credentials change, set again after
+ * them: the parent-death signal (of the calling thread) and the dumpable mode
+ * (of its exec state, which its threads share).  Done with field writes:
+ * task_exec_state_set_dumpable() is not exported.
+ */
+void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable)
+{
+	struct task_exec_state *es;
+
+	current->pdeath_signal = pdeath_signal;
+	es = rcu_dereference_protected(current->exec_state, true);
+	if (es && dumpable <= TASK_DUMPABLE_ROOT)
+		WRITE_ONCE(es->dumpable, dumpable);
+}
+
+/* Stops current's process as SIGSTOP would (delivered on the way back to user
+ * mode); every task of the restart calls ckpt_cur_recalc_sigpending() after. */
+int ckpt_cur_stop_group(void)
+{
+	return kill_pid(task_tgid(current), SIGSTOP, 1);
+}
+
+void ckpt_cur_recalc_sigpending(void)
+{
+	spin_lock_irq(&current->sighand->siglock);
+	recalc_sigpending();
+	spin_unlock_irq(&current->sighand->siglock);
 }

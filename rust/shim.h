@@ -271,3 +271,25 @@ int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
 void ckpt_cur_kill(void);
+
+/* ---- task attributes, SIGIO owners, the executable ---------------------- */
+
+struct ckpt_task_attrs {
+	u32 policy, reset_on_fork;
+	s32 nice;
+	u32 rt_priority, pdeath_signal;
+	s32 oom_score_adj;
+	u32 dumpable, thp_disable, subreaper, membarrier, stop_signal;
+};
+
+int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a);
+bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum);
+int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum);
+bool ckpt_cur_owns(u32 kind, s32 nr);
+int ckpt_file_set_async(struct file *f, int fd);
+int ckpt_cur_set_exe(const char *path, bool allow_setid);
+bool ckpt_cur_checkpoint_restore_capable(void);
+bool ckpt_cur_sys_admin(void);
+void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
+int ckpt_cur_stop_group(void);
+void ckpt_cur_recalc_sigpending(void);

@@ -418,6 +418,22 @@ mod ffi {
         pub(super) fn ckpt_cur_kill();
         pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
         pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
+        pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
+        pub(super) fn ckpt_file_owner(
+            f: *mut c_void,
+            kind: *mut u32,
+            nr: *mut i32,
+            signum: *mut u32,
+        ) -> bool;
+        pub(super) fn ckpt_file_set_owner(f: *mut c_void, kind: u32, nr: i32, signum: u32) -> i32;
+        pub(super) fn ckpt_cur_owns(kind: u32, nr: i32) -> bool;
+        pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
+        pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
+        pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
+        pub(super) fn ckpt_cur_sys_admin() -> bool;
+        pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
+        pub(super) fn ckpt_cur_stop_group() -> i32;
+        pub(super) fn ckpt_cur_recalc_sigpending();
     }
 }
 
@@ -1471,5 +1487,114 @@ pub(crate) mod cur {
     pub(crate) fn kill() {
         // SAFETY: No preconditions.
         unsafe { ffi::ckpt_cur_kill() }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Task attributes, SIGIO owners, the executable.
+
+/// `struct ckpt_task_attrs`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TaskAttrsRaw {
+    pub(crate) policy: u32,
+    pub(crate) reset_on_fork: u32,
+    pub(crate) nice: i32,
+    pub(crate) rt_priority: u32,
+    pub(crate) pdeath_signal: u32,
+    pub(crate) oom_score_adj: i32,
+    pub(crate) dumpable: u32,
+    pub(crate) thp_disable: u32,
+    pub(crate) subreaper: u32,
+    pub(crate) membarrier: u32,
+    pub(crate) stop_signal: u32,
+}
+
+impl TaskRef {
+    /// Its scheduling, prctl and job-control attributes (thread and process ones); the
+    /// task must be quiescent.
+    pub(crate) fn attrs(&self) -> Result<TaskAttrsRaw> {
+        let mut a = TaskAttrsRaw::default();
+        // SAFETY: The task is valid; `a` is a valid out pointer of the C layout.
+        errno(unsafe { ffi::ckpt_task_attrs(self.ptr(), &mut a) })?;
+        Ok(a)
+    }
+}
+
+impl FileRef {
+    /// Its `SIGIO` owner `(kind, nr, signum)` (kind 0 thread, 1 process, 2 process
+    /// group; nr -1: not visible in the caller's pid namespace), if it has an owner or
+    /// an `F_SETSIG` signal.
+    pub(crate) fn owner(&self) -> Option<(u32, i32, u32)> {
+        let (mut k, mut n, mut s) = (0, 0, 0);
+        // SAFETY: The file is valid; the outputs are valid pointers.
+        unsafe { ffi::ckpt_file_owner(self.raw(), &mut k, &mut n, &mut s) }.then_some((k, n, s))
+    }
+
+    /// Makes `nr` (of `kind`, as [`Self::owner`] says; 0: none) its `SIGIO` owner, on
+    /// behalf of the caller's credentials, with `signum` as its `F_SETSIG` signal.
+    pub(crate) fn set_owner(&self, kind: u32, nr: i32, signum: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_set_owner(self.raw(), kind, nr, signum) }).map(|_| ())
+    }
+
+    /// Sets `O_ASYNC` as `fcntl(F_SETFL)` does, for the file installed at `fd`.
+    pub(crate) fn set_async(&self, fd: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_set_async(self.raw(), fd as i32) }).map(|_| ())
+    }
+}
+
+/// Attribute changes to the calling task.
+pub(crate) mod cur_attrs {
+    use super::*;
+
+    /// Whether `nr` is a thread (kind 0) of the caller's process, the process (1) or
+    /// its process group (2).
+    pub(crate) fn owns(kind: u32, nr: i32) -> bool {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_owns(kind, nr) }
+    }
+
+    /// Makes the program at `path` (NUL-terminated) the caller's executable, as exec
+    /// opens it; a set-user- or set-group-ID program only if `allow_setid` (else
+    /// `EPERM`).
+    pub(crate) fn set_exe(path: &[u8], allow_setid: bool) -> Result {
+        if path.last() != Some(&0) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `path` is NUL-terminated.
+        errno(unsafe { ffi::ckpt_cur_set_exe(path.as_ptr(), allow_setid) }).map(|_| ())
+    }
+
+    /// Whether the caller may name any program its executable (`CAP_CHECKPOINT_RESTORE`
+    /// or `CAP_SYS_ADMIN` in its user namespace).
+    pub(crate) fn checkpoint_restore_capable() -> bool {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_checkpoint_restore_capable() }
+    }
+
+    /// Whether the caller has `CAP_SYS_ADMIN`.
+    pub(crate) fn sys_admin() -> bool {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_sys_admin() }
+    }
+
+    /// Sets the caller's parent-death signal and its (process's) dumpable mode.
+    pub(crate) fn set_exec_attrs(pdeath_signal: u32, dumpable: u32) {
+        // SAFETY: No preconditions; the shim ignores a bad dumpable mode.
+        unsafe { ffi::ckpt_cur_set_exec_attrs(pdeath_signal, dumpable) }
+    }
+
+    /// Sends `SIGSTOP` to the caller's process.
+    pub(crate) fn stop_group() -> Result {
+        // SAFETY: No preconditions.
+        errno(unsafe { ffi::ckpt_cur_stop_group() }).map(|_| ())
+    }
+
+    /// Recomputes whether the caller has a signal to handle before user mode.
+    pub(crate) fn recalc_sigpending() {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_recalc_sigpending() }
     }
 }

@@ -199,6 +199,12 @@ pub mod kind {
     /// [`super::VdsoId`]: optional (an old reader skips it and checks only the
     /// vDSO's place and size).
     pub const VDSO: u16 = super::KIND_OPTIONAL | 0x0403;
+    /// [`super::TaskAttrs`]: optional (an old reader skips it; the task then comes
+    /// back with the restarter's scheduling, prctl and job-control state).
+    pub const TASK_ATTRS: u16 = super::KIND_OPTIONAL | 0x0104;
+    /// [`super::Fown`]: optional (an old reader skips it; the file then comes back
+    /// without its `SIGIO` owner).
+    pub const FOWN: u16 = super::KIND_OPTIONAL | 0x0302;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -224,6 +230,8 @@ pub mod kind {
             RSEQ => "rseq",
             CTTY => "ctty",
             VDSO => "vdso",
+            TASK_ATTRS => "task-attrs",
+            FOWN => "fown",
             _ => "unknown",
         }
     }
@@ -232,9 +240,8 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO => {
-                Some(1)
-            }
+            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
+            | TASK_ATTRS | FOWN => Some(1),
             _ => None,
         }
     }
@@ -410,6 +417,10 @@ pub enum AnyRecord<'a> {
     Ctty(Ctty<'a>),
     /// [`VdsoId`].
     Vdso(VdsoId),
+    /// [`TaskAttrs`].
+    TaskAttrs(TaskAttrs),
+    /// [`Fown`].
+    Fown(Fown),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -438,6 +449,8 @@ impl<'a> AnyRecord<'a> {
             kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
             kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
             kind::VDSO => Self::Vdso(VdsoId::from_payload(p)?),
+            kind::TASK_ATTRS => Self::TaskAttrs(TaskAttrs::from_payload(p)?),
+            kind::FOWN => Self::Fown(Fown::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

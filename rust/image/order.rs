@@ -85,6 +85,7 @@ impl OrderChecker {
                 | R::Rlimits(_)
                 | R::Rseq(_)
                 | R::Ctty(_)
+                | R::TaskAttrs(_)
         ) {
             self.in_task = false;
         }
@@ -153,6 +154,7 @@ impl OrderChecker {
                 self.uses(f.pipe)?;
             }
             R::Pipe(p) => self.define(p.id)?,
+            R::Fown(f) => self.uses(f.file)?,
             R::Files(f) => {
                 self.define(f.id)?;
                 self.fds_left = f.count;
@@ -186,7 +188,8 @@ impl OrderChecker {
             | R::ThreadSignals(_)
             | R::Rlimits(_)
             | R::Rseq(_)
-            | R::Ctty(_) => {
+            | R::Ctty(_)
+            | R::TaskAttrs(_) => {
                 if !self.in_task {
                     return bad("per-task record before any task");
                 }

@@ -61,10 +61,18 @@ pub(crate) fn creds_of(c: &image::Creds<'_>) -> Result<(CredsRaw, KVec<u32>)> {
     ))
 }
 
-/// Takes on the image's credentials (checked by [`crate::access::may_take_creds`]).
+/// Takes on the image's credentials (checked by [`crate::access::may_take_creds`]),
+/// then sets again what `commit_creds()` resets when the credentials change: the
+/// task's parent-death signal and its process's dumpable mode (checked by
+/// [`crate::access::may_dump_as_root`]). Every thread writes the process's mode
+/// after its own credentials, so the last write stands.
 pub(crate) fn restore(p: &Plan<'_>) -> Result {
     let (creds, groups) = creds_of(&p.creds)?;
-    cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)
+    cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)?;
+    if let Some(a) = &p.attrs {
+        shim::cur_attrs::set_exec_attrs(a.pdeath_signal, a.dumpable);
+    }
+    Ok(())
 }
 
 /// Sets the image's resource limits (checked by [`crate::access::may_take_rlimits`]).

@@ -8,10 +8,10 @@
 
 use super::O_NONBLOCK;
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
-use crate::image::{self, filekind, Fd, FileRec, FilesRec, FsRec};
+use crate::image::{self, filekind, Fd, FileRec, FilesRec, Fown, FsRec};
 use crate::restart::{refuse, Plan};
 use crate::session::Session;
-use crate::shim::{cur, fk, FileInfo, FileRef, TaskRef};
+use crate::shim::{self, cur, cur_attrs, fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
 use kernel::prelude::*;
@@ -116,12 +116,44 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     while let Some(f) = t.next_file(&mut fd) {
         let (fi, n) = f.info(&mut path)?;
         file_kind(&fi, &path[..n], What::Fd(fd), why)?;
+        precheck_owner(t, &f, fd, why)?;
         if fd >= image::MAX_FD {
             return Err(why.set(eopnotsupp(), format_args!("fd {fd} is too large")));
         }
         fd += 1;
     }
     Ok(())
+}
+
+/// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
+/// `t`'s process, the process itself or its process group (those come back with
+/// their ids).
+fn precheck_owner(t: &TaskRef, f: &FileRef, fd: u32, why: &mut Reason) -> Result {
+    let Some((kind, nr, _)) = f.owner() else {
+        return Ok(());
+    };
+    let info = t.info();
+    let ok = match (kind, nr) {
+        (_, 0) => true,
+        (image::owner::PID, n) => n == info.tgid,
+        (image::owner::PGRP, n) => n == info.pgid,
+        (_, n) if n > 0 => t.threads()?.iter().any(|th| th.info().pid == n),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(why.set(
+        eopnotsupp(),
+        format_args!(
+            "fd {fd}: its SIGIO owner ({} {nr}) is not this process, one of its threads or its process group: not supported",
+            match kind {
+                image::owner::TID => "thread",
+                image::owner::PGRP => "process group",
+                _ => "process",
+            }
+        ),
+    ))
 }
 
 /// Refuses a mapped file the image cannot describe.
@@ -270,6 +302,14 @@ fn define_file(
         pipe,
         path: &path[..n],
     })?;
+    if let Some((owner, pid, signum)) = f.owner() {
+        w.record(&Fown {
+            file: id,
+            kind: owner,
+            pid: pid.max(0),
+            signum,
+        })?;
+    }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
         objs.memfds.push((id, f.clone(), fi.size), GFP_KERNEL)?;
@@ -349,6 +389,59 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
                 format_args!("fd {} refers to no file", f.fd),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The `SIGIO` owners of the process's files must be the process, one of its threads
+/// or its process group, with the ids of the image (the checkpoint refused others).
+/// Checked once the process's threads exist.
+pub(crate) fn check_owners(p: &Plan<'_>, why: &mut Reason) -> Result {
+    for o in p.fowns.iter().filter(|o| o.pid != 0) {
+        let own_process = o.kind == image::owner::PID && o.pid == p.task.tgid;
+        if !own_process && !cur_attrs::owns(o.kind, o.pid) {
+            return Err(refuse(
+                why,
+                ESRCH,
+                format_args!(
+                    "the SIGIO owner {} of a file is not restored with its id",
+                    o.pid
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `O_ASYNC` (through each file's `fasync`, with its lowest fd) and the `SIGIO`
+/// owners and signals, once the fds are installed. An owner is set on behalf of the
+/// caller, whose credentials decide whom `SIGIO` may reach (never more than the
+/// caller has).
+pub(crate) fn restore_owners(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
+    const FASYNC: u32 = 0o20000;
+    for (i, d) in p.fds.iter().enumerate() {
+        if p.fds[..i].iter().any(|e| e.file == d.file) {
+            continue;
+        }
+        let (Some(f), Some(file)) = (p.file(d.file), opened.get(d.file)) else {
+            continue;
+        };
+        if f.flags & FASYNC != 0 {
+            file.set_async(d.fd)
+                .map_err(|e| why.set(e, format_args!("cannot set O_ASYNC on fd {}", d.fd)))?;
+        }
+    }
+    for o in p.fowns.iter() {
+        let Some(file) = opened.get(o.file) else {
+            continue;
+        };
+        let nr = if o.kind == image::owner::PID && o.pid == p.task.tgid {
+            shim::current_pid()
+        } else {
+            o.pid
+        };
+        file.set_owner(o.kind, nr, o.signum)
+            .map_err(|e| why.set(e, format_args!("cannot restore the SIGIO owner of a file")))?;
     }
     Ok(())
 }

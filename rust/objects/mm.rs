@@ -585,6 +585,30 @@ fn pages_in_place(
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
 }
 
+/// The executable link (`/proc/PID/exe`): the image's program, opened as exec opens
+/// it (regular, executable for the caller, not on a `noexec` mount, no writer; its
+/// writes are then denied). A set-ID program only for a caller who may masquerade
+/// ([`crate::access::may_name_setid_exe`]). By the leader in phase 2: a failure
+/// leaves the caller as it was but for its link, and it exits.
+pub(crate) fn restore_exe(p: &Plan<'_>, why: &mut Reason) -> Result {
+    if p.mm.exe.is_empty() {
+        return Ok(());
+    }
+    let path = files::path_z(p.mm.exe)?;
+    shim::cur_attrs::set_exe(&path, crate::access::may_name_setid_exe()).map_err(|e| {
+        let hint = if e == EPERM {
+            " (a set-ID program: that takes CAP_CHECKPOINT_RESTORE)"
+        } else {
+            ""
+        };
+        refuse(
+            why,
+            e,
+            format_args!("cannot make {} the program again{hint}", path_str(p.mm.exe)),
+        )
+    })
+}
+
 /// Replaces the caller's address space by the image's mappings and layout (by the
 /// leader, past the point of no return; the pages follow: [`restore_pages`]).
 #[inline(never)]

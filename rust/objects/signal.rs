@@ -125,7 +125,12 @@ pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
     // The process's shared pending signals (queued to the leader: no exported way
     // reaches the shared queue).
     for i in 0..p.signal.shared.len() {
-        cur::queue_signal(p.signal.shared.get(i).info)?;
+        let info = p.signal.shared.get(i).info;
+        // A pending SIGSTOP cannot be queued: the process stops at the end instead
+        // (see `stops`).
+        if !is_sigstop(info) {
+            cur::queue_signal(info)?;
+        }
     }
     Ok(())
 }
@@ -139,7 +144,45 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
     );
     cur::set_blocked(p.tsig.blocked);
     for i in 0..p.tsig.pending.len() {
-        cur::queue_signal(p.tsig.pending.get(i).info)?;
+        let info = p.tsig.pending.get(i).info;
+        if !is_sigstop(info) {
+            cur::queue_signal(info)?;
+        }
     }
     Ok(())
+}
+
+/// `SIGSTOP`.
+const SIGSTOP: i32 = 19;
+
+/// Whether a saved `siginfo` is a `SIGSTOP`.
+fn is_sigstop(info: &[u8]) -> bool {
+    info.len() >= 4 && i32::from_le_bytes([info[0], info[1], info[2], info[3]]) == SIGSTOP
+}
+
+/// Whether the task stops its process at the end of the restart: the process was
+/// stopped (or being stopped: the leader's `task-attrs` say), or this task had a
+/// `SIGSTOP` pending (the leader also for the process's shared queue).
+pub(crate) fn stops(p: &Plan<'_>) -> bool {
+    let queued = |q: &image::SigQueue<'_>| (0..q.len()).any(|i| is_sigstop(q.get(i).info));
+    (p.leader() && (p.attrs.is_some_and(|a| a.stop_signal != 0) || queued(&p.signal.shared)))
+        || queued(&p.tsig.pending)
+}
+
+/// Job control: a process that was stopped comes back stopped. `SIGSTOP` is sent to
+/// it while every task of the restart is still in the kernel; each stops on its way
+/// back to user mode (see [`recalc_pending`]) and stays stopped until `SIGCONT`.
+/// Its parent is told again, with `SIGSTOP` as the stop signal (a `SIGTSTP` could
+/// run a handler instead, or be discarded in an orphaned process group).
+pub(crate) fn restore_stop(p: &Plan<'_>) -> Result {
+    if stops(p) {
+        shim::cur_attrs::stop_group()?;
+    }
+    Ok(())
+}
+
+/// After the session's last wait: a signal sent to the process while the task waited
+/// (its stop) is noticed before it returns to user mode.
+pub(crate) fn recalc_pending() {
+    shim::cur_attrs::recalc_sigpending();
 }

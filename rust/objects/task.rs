@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A task's identity: ids, flags, comm, personality, tid pointers, robust list (the
-//! CPU state read with it is [`super::cpu`]'s), and on restart whether the caller
-//! is the task the image expects.
+//! CPU state read with it is [`super::cpu`]'s), its scheduling, `prctl` and
+//! job-control attributes, and on restart whether the caller is the task the image
+//! expects.
+//!
+//! The attributes ([`TaskAttrs`]) are restored where that is exact and simplest.
+//! The restarting task *is* the restored one, so what a process sets on itself with
+//! a system call and nothing later in the restart changes (scheduling policy, nice
+//! value and priority, `oom_score_adj`, THP disable, child subreaper, membarrier
+//! registrations) `ckpt restart` sets with that system call before the ioctl: the
+//! kernel's own permission checks then apply, with the caller's rights. What
+//! `commit_creds()` resets when the credentials change (the dumpable mode, the
+//! parent-death signal) is set here after the credentials ([`super::creds`]); a
+//! stopped process is stopped again at the end ([`super::signal`]).
 
 use super::cpu::{self, XstateBuf};
-use crate::checkpoint::Reason;
-use crate::image::{self, Task};
+use crate::checkpoint::{eopnotsupp, Reason};
+use crate::image::{self, Task, TaskAttrs};
 use crate::restart::Plan;
 use crate::shim::{self, cur, ti, TaskRef};
 use crate::stream::ImageWriter;
@@ -30,6 +41,7 @@ pub(crate) struct ThreadState {
     in_syscall: bool,
     xstate: XstateBuf,
     rseq: (u64, u32, u32),
+    attrs: TaskAttrs,
 }
 
 impl ThreadState {
@@ -42,6 +54,7 @@ impl ThreadState {
             in_syscall,
             xstate: XstateBuf::read(t)?,
             rseq: t.rseq(),
+            attrs: attrs_of(t)?,
         })
     }
 
@@ -61,8 +74,60 @@ impl ThreadState {
             flags |= image::TASK_IN_SYSCALL;
         }
         w.record(&task_record(i, flags, ids))?;
-        cpu::write(w, &self.regs, &self.xstate, self.rseq)
+        cpu::write(w, &self.regs, &self.xstate, self.rseq)?;
+        w.record(&self.attrs)
     }
+}
+
+/// `t`'s scheduling, prctl and job-control attributes.
+fn attrs_of(t: &TaskRef) -> Result<TaskAttrs> {
+    let a = t.attrs()?;
+    Ok(TaskAttrs {
+        policy: a.policy,
+        sched_flags: if a.reset_on_fork != 0 {
+            image::SCHED_RESET_ON_FORK
+        } else {
+            0
+        },
+        nice: a.nice,
+        rt_priority: a.rt_priority,
+        pdeath_signal: a.pdeath_signal,
+        oom_score_adj: a.oom_score_adj,
+        dumpable: a.dumpable,
+        thp_disable: a.thp_disable,
+        subreaper: a.subreaper,
+        membarrier: a.membarrier,
+        stop_signal: a.stop_signal,
+    })
+}
+
+/// Refuses attributes a task record cannot carry: scheduling policies other than
+/// `SCHED_OTHER`, `SCHED_BATCH`, `SCHED_IDLE`, `SCHED_FIFO` and `SCHED_RR`
+/// (`SCHED_DEADLINE` reservations, `sched_ext`).
+pub(crate) fn precheck(threads: &[TaskRef], why: &mut Reason) -> Result {
+    use image::policy;
+    for t in threads {
+        let a = t.attrs()?;
+        if !matches!(
+            a.policy,
+            policy::OTHER | policy::FIFO | policy::RR | policy::BATCH | policy::IDLE
+        ) {
+            let name = match a.policy {
+                6 => "SCHED_DEADLINE",
+                7 => "SCHED_EXT",
+                _ => "an unknown policy",
+            };
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "thread {} runs under {name} ({}): not supported",
+                    t.info().pid,
+                    a.policy
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The task record of a task whose ids are `i`, belonging to the objects `ids`.

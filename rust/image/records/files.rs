@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! File records: [`FileRec`], [`PipeRec`], [`FilesRec`], [`Fd`] and [`FsRec`].
+//! File records: [`FileRec`], [`PipeRec`], [`FilesRec`], [`Fd`], [`FsRec`] and
+//! [`Fown`].
 
 use super::super::*;
 
@@ -236,5 +237,44 @@ fixed_record! {
             f.cwd.first() == Some(&b'/') && f.root.first() == Some(&b'/'),
             "fs: path not absolute",
         )?;
+    }
+}
+
+/// [`Fown::kind`]: whom `SIGIO` goes to, as `F_SETOWN_EX` names it.
+pub mod owner {
+    /// `F_OWNER_TID`: one thread.
+    pub const TID: u32 = 0;
+    /// `F_OWNER_PID`: a process.
+    pub const PID: u32 = 1;
+    /// `F_OWNER_PGRP`: a process group.
+    pub const PGRP: u32 = 2;
+}
+
+/// The `SIGIO` owner of an open file (`F_SETOWN`, `F_SETOWN_EX`, `F_SETSIG`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fown {
+    /// Object id of the [`FileRec`].
+    pub file: u32,
+    /// [`owner`] kind.
+    pub kind: u32,
+    /// The owner's pid, tid or process group id (0: none).
+    pub pid: i32,
+    /// The signal sent instead of `SIGIO` (`F_SETSIG`), 0 for `SIGIO`.
+    pub signum: u32,
+}
+
+fixed_record! {
+    impl<'a> for Fown, kind::FOWN,
+    {
+        file: u32,
+        kind: u32,
+        pid: i32,
+        signum: u32,
+    },
+    |f| {
+        check(f.file != 0, "fown: no file")?;
+        check(f.kind <= owner::PGRP, "fown: bad owner kind")?;
+        check(f.pid >= 0, "fown: bad owner")?;
+        check(f.signum as usize <= NSIG, "fown: bad signal")?;
     }
 }

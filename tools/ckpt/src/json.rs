@@ -260,6 +260,23 @@ impl Builder {
             AnyRecord::Rseq(r) => {
                 self.task_field("rseq", json!({"ptr": r.ptr, "len": r.len, "sig": r.sig}))
             }
+            AnyRecord::TaskAttrs(a) => self.task_field(
+                "attrs",
+                json!({
+                    "policy": a.policy,
+                    "policy_name": crate::image::policy::name(a.policy),
+                    "reset_on_fork": a.sched_flags & crate::image::SCHED_RESET_ON_FORK != 0,
+                    "nice": a.nice,
+                    "rt_priority": a.rt_priority,
+                    "pdeath_signal": a.pdeath_signal,
+                    "oom_score_adj": a.oom_score_adj,
+                    "dumpable": a.dumpable,
+                    "thp_disable": a.thp_disable,
+                    "child_subreaper": a.subreaper != 0,
+                    "membarrier": a.membarrier,
+                    "stop_signal": a.stop_signal,
+                }),
+            ),
             AnyRecord::Regs(r) => {
                 let mut regs = Obj::new();
                 let mut hex = Obj::new();
@@ -308,6 +325,17 @@ impl Builder {
                 }
             }
             AnyRecord::File(f) => self.files.push(file(&f)),
+            AnyRecord::Fown(o) => {
+                let id = json!(o.file);
+                if let Some(Value::Object(f)) =
+                    self.files.iter_mut().rev().find(|f| f.get("id") == Some(&id))
+                {
+                    f.insert(
+                        "owner".to_string(),
+                        json!({"kind": o.kind, "pid": o.pid, "signum": o.signum}),
+                    );
+                }
+            }
             AnyRecord::Pipe(p) => self.pipes.push(json!({
                 "id": p.id,
                 "capacity": p.capacity,

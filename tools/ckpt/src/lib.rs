@@ -19,6 +19,7 @@ pub mod image;
 #[path = "../../../rust/uapi.rs"]
 pub mod uapi;
 
+pub mod attrs;
 pub mod checkpoint;
 pub mod dev;
 pub mod errno;

@@ -380,6 +380,14 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     })?;
     for f in files() {
         w.record(&f)?;
+        if f.kind == filekind::PIPE {
+            w.record(&Fown {
+                file: f.id,
+                kind: owner::PID,
+                pid: 100,
+                signum: 10,
+            })?;
+        }
     }
     w.record(&FilesRec {
         id: id::FILES,
@@ -431,6 +439,19 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         w.record(&Xstate {
             xstate_bv: XSTATE_BV,
             area: &area,
+        })?;
+        w.record(&TaskAttrs {
+            policy: if t == 0 { policy::OTHER } else { policy::FIFO },
+            nice: if t == 0 { 5 } else { 0 },
+            rt_priority: if t == 0 { 0 } else { 10 },
+            pdeath_signal: if t == 0 { 10 } else { 0 },
+            oom_score_adj: 300,
+            dumpable: 1,
+            thp_disable: THP_DISABLED,
+            subreaper: 1,
+            membarrier: 1 << 4,
+            stop_signal: 19,
+            ..TaskAttrs::default()
         })?;
         let (blocked, pending) = if t == 0 {
             (0, SigQueue::new(1 << (12 - 1), &SIGINFO_USR2))

@@ -257,6 +257,67 @@ impl<'w, W: Write> Text<'w, W> {
                 "  rseq: area {:#x}, {} bytes, signature {:#x}",
                 r.ptr, r.len, r.sig
             ),
+            AnyRecord::TaskAttrs(a) => {
+                let sched = if a.rt_priority != 0 {
+                    format!("{} priority {}", policy::name(a.policy), a.rt_priority)
+                } else {
+                    format!("{} nice {}", policy::name(a.policy), a.nice)
+                };
+                let mut extra = Vec::new();
+                if a.sched_flags & SCHED_RESET_ON_FORK != 0 {
+                    extra.push("reset-on-fork".to_string());
+                }
+                if a.pdeath_signal != 0 {
+                    extra.push(format!(
+                        "parent-death signal {}",
+                        names::signal(a.pdeath_signal as i32)
+                    ));
+                }
+                writeln!(
+                    o,
+                    "  attrs: {sched}{}{}",
+                    if extra.is_empty() { "" } else { ", " },
+                    extra.join(", ")
+                )?;
+                let thp = match a.thp_disable {
+                    0 => "on",
+                    1 => "disabled",
+                    _ => "disabled except advised",
+                };
+                writeln!(
+                    o,
+                    "         process: oom_score_adj {}, dumpable {}, THP {thp}{}, membarrier {:#x}{}",
+                    a.oom_score_adj,
+                    a.dumpable,
+                    if a.subreaper != 0 {
+                        ", child subreaper"
+                    } else {
+                        ""
+                    },
+                    a.membarrier,
+                    if a.stop_signal != 0 {
+                        format!(", stopped by {}", names::signal(a.stop_signal as i32))
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            AnyRecord::Fown(f) => writeln!(
+                o,
+                "  file #{}: SIGIO owner {} {}, signal {}",
+                f.file,
+                match f.kind {
+                    owner::TID => "thread",
+                    owner::PGRP => "process group",
+                    _ => "process",
+                },
+                f.pid,
+                if f.signum == 0 {
+                    "SIGIO".to_string()
+                } else {
+                    names::signal(f.signum as i32)
+                }
+            ),
             AnyRecord::Rlimits(r) => {
                 write!(o, "  rlimits:")?;
                 for (i, (name, (soft, hard))) in names::RLIMIT_NAMES.iter().zip(r.lim).enumerate() {

@@ -120,6 +120,10 @@ fn text_output() {
         "bounding 0x1ffffffffff",
         "no_new_privs",
         "nofile 1024/4096",
+        "attrs: SCHED_OTHER nice 5, parent-death signal SIGUSR1",
+        "attrs: SCHED_FIFO priority 10",
+        "process: oom_score_adj 300, dumpable 1, THP disabled, child subreaper, membarrier 0x10, stopped by SIGSTOP",
+        "SIGIO owner process 100, signal SIGUSR1",
         "end: ",
         "valid image: ",
     ] {
@@ -169,6 +173,20 @@ fn json_output() {
     assert_eq!(tasks[0]["flag_names"][0], "leader");
     assert_eq!(tasks[0]["rlimits"][7][0], 1024);
     assert_eq!(tasks[0]["rlimits"][7][1], 4096);
+    assert_eq!(tasks[0]["attrs"]["nice"], 5);
+    assert_eq!(tasks[0]["attrs"]["pdeath_signal"], 10);
+    assert_eq!(tasks[0]["attrs"]["stop_signal"], 19);
+    assert_eq!(tasks[1]["attrs"]["policy_name"], "SCHED_FIFO");
+    assert_eq!(tasks[1]["attrs"]["rt_priority"], 10);
+    let owned: Vec<&Value> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("owner").is_some())
+        .collect();
+    assert_eq!(owned.len(), 2);
+    assert_eq!(owned[0]["owner"]["pid"], 100);
+    assert_eq!(owned[0]["owner"]["signum"], 10);
     assert_eq!(tasks[0]["rlimits"][0][0], u64::MAX);
     assert!(tasks[1].get("rlimits").is_none());
     assert_eq!(tasks[0]["signals"]["pending"]["queued"][0]["signo"], 12);

@@ -400,3 +400,161 @@ fn creds() {
         Creds
     );
 }
+
+fn attrs() -> TaskAttrs {
+    TaskAttrs {
+        policy: policy::FIFO,
+        sched_flags: SCHED_RESET_ON_FORK,
+        nice: -20,
+        rt_priority: 99,
+        pdeath_signal: 64,
+        oom_score_adj: -1000,
+        dumpable: 2,
+        thp_disable: THP_DISABLED | THP_EXCEPT_ADVISED,
+        subreaper: 1,
+        membarrier: MEMBARRIER_REGISTRATIONS,
+        stop_signal: 19,
+    }
+}
+
+#[test]
+fn task_attrs() {
+    rt!(attrs(), TaskAttrs);
+    rt!(TaskAttrs::default(), TaskAttrs);
+    rt!(
+        TaskAttrs {
+            policy: policy::IDLE,
+            nice: 19,
+            oom_score_adj: 1000,
+            ..TaskAttrs::default()
+        },
+        TaskAttrs
+    );
+    let bad: [(TaskAttrs, &str); 12] = [
+        (
+            TaskAttrs {
+                policy: 6,
+                ..attrs()
+            },
+            "task-attrs: bad scheduling policy",
+        ),
+        (
+            TaskAttrs {
+                sched_flags: 2,
+                ..attrs()
+            },
+            "task-attrs: bad scheduling flags",
+        ),
+        (
+            TaskAttrs {
+                nice: 20,
+                ..attrs()
+            },
+            "task-attrs: bad nice value",
+        ),
+        (
+            TaskAttrs {
+                rt_priority: 0,
+                ..attrs()
+            },
+            "task-attrs: bad real-time priority",
+        ),
+        (
+            TaskAttrs {
+                rt_priority: 1,
+                ..TaskAttrs::default()
+            },
+            "task-attrs: bad real-time priority",
+        ),
+        (
+            TaskAttrs {
+                pdeath_signal: 65,
+                ..attrs()
+            },
+            "task-attrs: bad parent-death signal",
+        ),
+        (
+            TaskAttrs {
+                oom_score_adj: 1001,
+                ..attrs()
+            },
+            "task-attrs: bad oom_score_adj",
+        ),
+        (
+            TaskAttrs {
+                dumpable: 3,
+                ..attrs()
+            },
+            "task-attrs: bad dumpable mode",
+        ),
+        (
+            TaskAttrs {
+                thp_disable: 2,
+                ..attrs()
+            },
+            "task-attrs: bad THP mode",
+        ),
+        (
+            TaskAttrs {
+                subreaper: 2,
+                ..attrs()
+            },
+            "task-attrs: bad subreaper flag",
+        ),
+        (
+            TaskAttrs {
+                membarrier: 1,
+                ..attrs()
+            },
+            "task-attrs: bad membarrier registrations",
+        ),
+        (
+            TaskAttrs {
+                stop_signal: 9,
+                ..attrs()
+            },
+            "task-attrs: bad stop signal",
+        ),
+    ];
+    for (a, msg) in bad {
+        let mut buf = vec![0u8; 256];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            a.encode(&mut e).unwrap();
+            e.len()
+        };
+        assert_eq!(
+            TaskAttrs::from_payload(&buf[..n]).err(),
+            Some(ImageError::Malformed(msg))
+        );
+    }
+}
+
+#[test]
+fn fown() {
+    let f = Fown {
+        file: 3,
+        kind: owner::PGRP,
+        pid: 77,
+        signum: 10,
+    };
+    rt!(f, Fown);
+    let bad: [(Fown, &str); 4] = [
+        (Fown { file: 0, ..f }, "fown: no file"),
+        (Fown { kind: 3, ..f }, "fown: bad owner kind"),
+        (Fown { pid: -1, ..f }, "fown: bad owner"),
+        (Fown { signum: 65, ..f }, "fown: bad signal"),
+    ];
+    for (o, msg) in bad {
+        let mut buf = vec![0u8; 64];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            o.encode(&mut e).unwrap();
+            e.len()
+        };
+        assert_eq!(
+            Fown::from_payload(&buf[..n]).err(),
+            Some(ImageError::Malformed(msg))
+        );
+    }
+}

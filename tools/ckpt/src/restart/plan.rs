@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::errno;
-use crate::image::{backing, filekind, AnyRecord, TASK_LEADER, TASK_ZOMBIE};
+use crate::image::{backing, filekind, AnyRecord, TaskAttrs, TASK_LEADER, TASK_ZOMBIE};
 use crate::reader::{Item, ReadError, Reader};
 
 /// A special mapping of the image (the vDSO or its data pages).
@@ -85,6 +85,10 @@ pub struct ProcPlan {
     pub specials: Vec<Special>,
     /// Every mapping `(start, end)` but `[vsyscall]`.
     pub vmas: Vec<(u64, u64)>,
+    /// Its leader's attributes (images since format 1.2).
+    pub attrs: Option<TaskAttrs>,
+    /// Its other threads' attributes, by thread id.
+    pub thread_attrs: Vec<(i32, TaskAttrs)>,
 }
 
 /// What restarting an image takes, read from its records before the pages.
@@ -156,6 +160,7 @@ struct TaskSeen {
     fs: u32,
     mm: u32,
     files: u32,
+    attrs: Option<TaskAttrs>,
 }
 
 /// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
@@ -196,7 +201,13 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 fs: t.fs,
                 mm: t.mm,
                 files: t.files,
+                attrs: None,
             }),
+            AnyRecord::TaskAttrs(a) => {
+                if let Some(t) = tasks.last_mut() {
+                    t.attrs = Some(a);
+                }
+            }
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::Ctty(c) => {
                 if let Some(t) = tasks.last() {
@@ -288,6 +299,12 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             root,
             specials,
             vmas,
+            attrs: t.attrs,
+            thread_attrs: tasks
+                .iter()
+                .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
+                .filter_map(|u| Some((u.pid, u.attrs?)))
+                .collect(),
         });
     }
     // The root first, then parents before their children.

@@ -15,8 +15,9 @@ use std::io::{self, BufReader};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::attrs;
 use crate::dev::{self, Device};
 use crate::errno;
 use crate::names;
@@ -311,10 +312,22 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         match sys::clone3_signal(share, Some(c.pid), c.exit_signal) {
             Ok(Fork::Child) => match c.zombie {
                 Some(status) => {
-                    drop(ctx.status.take());
-                    if c.pgid == c.pid {
-                        let _ = sys::setpgid(0);
+                    // Its session and process group, as a live process's (the
+                    // group's leader, made just before, may still be creating it).
+                    let mut joined = join_groups(plan, j);
+                    for _ in 0..200 {
+                        if joined.is_ok() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                        joined = join_groups(plan, j);
                     }
+                    if let Err(e) = joined {
+                        eprintln!("ckpt: restart failed: zombie {}: {e}", c.pid);
+                        status::send_failed(ctx.status.take());
+                        sys::exit_now(1)
+                    }
+                    drop(ctx.status.take());
                     sys::set_comm(&c.comm);
                     sys::exit_with_status(status)
                 }
@@ -329,6 +342,13 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                     errno::describe(&e)
                 )
             }
+        }
+    }
+    // The attributes the process sets on itself (see `crate::attrs`), now that
+    // the processes below it, which would inherit them, exist.
+    if let Some(a) = &me.attrs {
+        if let Err(e) = attrs::set_process(a) {
+            return format!("process {}: {e}", me.pid);
         }
     }
     // Opened now: after a chroot, /proc may not be there.
@@ -394,6 +414,11 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                 me.pid,
                 errno::describe(&e)
             );
+        }
+        if let Some((_, a)) = me.thread_attrs.iter().find(|(t, _)| *t == tid) {
+            if let Err(e) = attrs::set_sched(tid, a) {
+                return format!("process {}: {e}", me.pid);
+            }
         }
     }
     let e = ctx
