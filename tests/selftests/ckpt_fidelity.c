@@ -829,6 +829,62 @@ static int verify_ran(struct probe *p)
  * stopped until SIGCONT, then runs on and exits.  The tool restarts it in the
  * background; the test watches it by its pid, which restart keeps.
  */
+/*
+ * Adds a queued SIGSTOP to the process-wide pending signals of the image at
+ * path (as if one had been sent while the checkpoint held the process), and
+ * reseals it.  0 on success.
+ */
+#define K_SIGNAL 0x0601
+static int add_pending_sigstop(const char *path)
+{
+	struct img_plan *ip = malloc(sizeof(*ip));
+	unsigned char *m = NULL, *out = NULL, *q;
+	size_t off = 0, len = 0, at, n;
+	struct stat st;
+	int i, fd = -1, ret = -1;
+
+	if (!ip || img_plan(path, ip))
+		goto out;
+	for (i = 0; i < ip->nrec; i++)
+		if (ip->rec[i].kind == K_SIGNAL) {
+			off = ip->rec[i].off;
+			len = ip->rec[i].len;
+		}
+	fd = open(path, O_RDWR);
+	if (!off || fd < 0 || fstat(fd, &st))
+		goto out;
+	n = st.st_size;
+	m = malloc(n);
+	out = calloc(1, n + 48);
+	if (!m || !out || pread(fd, m, n, 0) != (ssize_t)n)
+		goto out;
+	/* The payload: id, three itimers (52 bytes), then the queue: pending,
+	 * count, entries.  The new entry goes at its end. */
+	at = off + 12 + len;
+	memcpy(out, m, at);
+	memcpy(out + at + 48, m + at, n - at);
+	q = out + off + 12 + 52;
+	put_le64(q, le64(q) | 1ULL << (SIGSTOP - 1));
+	put_le32(q + 8, le32(q + 8) + 1);
+	put_le32(out + at, SIGSTOP);	/* si_signo; errno, code (SI_USER), pid... 0 */
+	put_le32(out + off + 4, len + 48);
+	/* The end record's account: 48 bytes more before it. */
+	for (i = 0; i < ip->nrec; i++)
+		if (ip->rec[i].kind == K_END) {
+			q = out + ip->rec[i].off + 48 + 12 + 8;
+			put_le64(q, le64(q) + 48);
+		}
+	reseal(out, n + 48);
+	ret = pwrite(fd, out, n + 48, 0) == (ssize_t)(n + 48) ? 0 : -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(m);
+	free(out);
+	free(ip);
+	return ret;
+}
+
 static void stopped_round_trip(struct __test_metadata *_metadata, int sig)
 {
 	struct probe p = { "stopped", setup_nothing, verify_ran };
@@ -840,14 +896,19 @@ static void stopped_round_trip(struct __test_metadata *_metadata, int sig)
 	snprintf(logpath, sizeof(logpath), "/tmp/fid-stopped-%d.log", getpid());
 	pid = spawn_ready(child, &p);
 	ASSERT_LT(0, pid);
-	kill(pid, sig);
-	ASSERT_EQ(0, wait_state(pid, 'T', 5000));
+	if (sig) {
+		kill(pid, sig);
+		ASSERT_EQ(0, wait_state(pid, 'T', 5000));
+	}
 	fd = image_file(img, sizeof(img), "stopped");
 	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL));
 	close(fd);
 	close(dev);
 	ckpt_dev_fd = -1;
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* Not stopped: a SIGSTOP was pending instead (sent while it was held). */
+	if (!sig)
+		ASSERT_EQ(0, add_pending_sigstop(img));
 	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
 	tool = fork();
 	ASSERT_LE(0, tool);
@@ -886,6 +947,13 @@ TEST(stopped_by_sigstop)
 TEST(stopped_by_sigtstp)
 {
 	stopped_round_trip(_metadata, SIGTSTP);
+}
+
+/* A SIGSTOP pending in the image (sent during the checkpoint): the restored
+ * process stops, instead of being killed after the point of no return. */
+TEST(pending_sigstop)
+{
+	stopped_round_trip(_metadata, 0);
 }
 
 /*
