@@ -128,6 +128,7 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
         features: uapi::CKPT_FEAT_CHECKPOINT
             | uapi::CKPT_FEAT_RESTART
             | uapi::CKPT_FEAT_SHELL
+            | uapi::CKPT_FEAT_STATUS_FD
             | if crate::lsm::LsmWatch::active() {
                 uapi::CKPT_FEAT_LSM_WATCH
             } else {
