@@ -138,7 +138,7 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
  * What __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) and commoncap's
  * cap_ptrace_access_check() look at, as CKPT_AF_* facts about current and t,
  * read the way the kernel reads them (under task_lock, credentials before
- * dumpability); Rust decides (rust/checkpoint.rs, may_access).  LSM ptrace
+ * dumpability); Rust decides (rust/access.rs, may_checkpoint).  LSM ptrace
  * policy (Yama, SELinux) cannot be consulted from a module:
  * Documentation/ckpt/admin-guide.rst says so.
  */
