@@ -1174,6 +1174,22 @@ u32 ckpt_current_global_euid(void)
 	return from_kuid(&init_user_ns, current_euid());
 }
 
+/*
+ * Makes the credentials of whoever opened the file of @k current's (subjective)
+ * ones, as an interface that acts on read() and write() must judge them (not
+ * the caller's: a set-uid program handed the fd would be a confused deputy);
+ * returns the previous ones for ckpt_revert_creds().  The file holds f_cred.
+ */
+const struct cred *ckpt_override_creds(struct kiocb *k)
+{
+	return override_creds(k->ki_filp->f_cred);
+}
+
+void ckpt_revert_creds(const struct cred *old)
+{
+	revert_creds(old);
+}
+
 u64 ckpt_now_ns(void)
 {
 	return ktime_get_real_ns();

@@ -226,6 +226,10 @@ bool ckpt_fatal_signal_pending(void);
 bool ckpt_module_get(void);
 void ckpt_module_put(void);
 u32 ckpt_current_global_euid(void);
+struct kiocb;
+struct cred;
+const struct cred *ckpt_override_creds(struct kiocb *k);
+void ckpt_revert_creds(const struct cred *old);
 
 /* ---- layout guard ------------------------------------------------------ */
 

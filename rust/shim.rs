@@ -375,6 +375,8 @@ mod ffi {
         pub(super) fn ckpt_module_get() -> bool;
         pub(super) fn ckpt_module_put();
         pub(super) fn ckpt_current_global_euid() -> u32;
+        pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
+        pub(super) fn ckpt_revert_creds(old: *const c_void);
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_task_current() -> *mut c_void;
@@ -1144,6 +1146,26 @@ pub(crate) fn module_get() -> bool {
 pub(crate) fn module_put() {
     // SAFETY: Paired with a successful `module_get`.
     unsafe { ffi::ckpt_module_put() }
+}
+
+/// While alive, the caller acts with the credentials of whoever opened the file of a
+/// read or write ([`as_opener`]).
+pub(crate) struct AsOpener(*const c_void);
+
+/// Makes the opener's credentials (`file->f_cred`) the caller's until the guard is
+/// dropped: the shell interface judges a read or write by who opened `/dev/ckpt`,
+/// never by who reads or writes (a set-uid program handed the fd).
+pub(crate) fn as_opener(kiocb: *mut bindings::kiocb) -> AsOpener {
+    // SAFETY: `kiocb` is the live request of the read or write being served, and its
+    // file (which holds `f_cred`) stays open for the whole call.
+    AsOpener(unsafe { ffi::ckpt_override_creds(kiocb.cast()) })
+}
+
+impl Drop for AsOpener {
+    fn drop(&mut self) {
+        // SAFETY: The credentials `ckpt_override_creds` replaced, on the same task.
+        unsafe { ffi::ckpt_revert_creds(self.0) }
+    }
 }
 
 /// The caller's effective uid in the initial user namespace.

@@ -818,6 +818,57 @@ TEST_F(sec, stopped_target_continued_mid_dump_is_not_saved)
 	kill_reap(t);
 }
 
+/* ---- the shell interface judges the opener, not the caller -------------- */
+
+TEST_F(sec, shell_judges_the_opener_not_the_caller)
+{
+	char cmd[64], buf[4096];
+	int fd, status;
+	pid_t t, deputy;
+	ssize_t n;
+
+	/* Root queues an image of a root process. */
+	t = spawn_ready(pausing_child, (void *)(uintptr_t)~0ULL);
+	ASSERT_LT(0, t);
+	snprintf(cmd, sizeof(cmd), "%d\n", t);
+	fd = open(CKPT_DEV, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
+	close(fd);
+	/* USER opens the device (opened to all for the test) and hands the fd to
+	 * a set-uid-root program, which reads once and writes once. */
+	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
+	deputy = fork();
+	ASSERT_LE(0, deputy);
+	if (deputy == 0) {
+		if (setgroups(0, NULL) || setresgid(USER, USER, 0) || setresuid(USER, USER, 0))
+			_exit(10);
+		fd = open(CKPT_DEV, O_RDWR);
+		if (fd < 0)
+			_exit(11);
+		/* Root again, as the set-uid program is. */
+		if (setresuid(0, 0, 0) || setresgid(0, 0, 0))
+			_exit(12);
+		if (read(fd, buf, sizeof(buf)) >= 0 || errno != ENODATA)
+			_exit(20);
+		snprintf(cmd, sizeof(cmd), "%d kill", t);
+		if (write(fd, cmd, strlen(cmd)) >= 0 || errno != EPERM)
+			_exit(21);
+		_exit(0);
+	}
+	ASSERT_EQ(deputy, waitpid(deputy, &status, 0));
+	chmod(CKPT_DEV, 0600);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* Root's process lives, and root's image is still root's. */
+	EXPECT_NE('Z', proc_state(t));
+	fd = open(CKPT_DEV, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	EXPECT_EQ((ssize_t)sizeof(buf), n);
+	kill_reap(t);
+}
+
 /* ---- A9: memory state that must not be lost ---------------------------- */
 
 struct vm_case {
