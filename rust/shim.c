@@ -226,7 +226,8 @@ bool ckpt_task_fatal_pending(struct task_struct *t)
  * it stays stopped: continued (SIGCONT), it may handle a signal (a new frame
  * on its stack, new registers and mask) before it runs the work and parks,
  * so ckpt_quiesce_moved() tells whether one that was stopped when the wait
- * ended has run since (its voluntary switch count moved).
+ * ended has run since: a continued thread always ends in the park (the work
+ * is still queued), so it is parked, or on its way there (not stopped).
  */
 struct ckpt_park {
 	struct callback_head cb;
@@ -235,7 +236,6 @@ struct ckpt_park {
 	bool queued;
 	bool parked;
 	bool stopped;		/* stopped (not parked) when the wait ended */
-	unsigned long nvcsw;	/* its switch count then */
 };
 
 struct ckpt_quiesce {
@@ -363,7 +363,6 @@ int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms)
 	for (u32 i = 0; i < q->n; i++) {
 		struct ckpt_park *p = &q->park[i];
 
-		p->nvcsw = READ_ONCE(p->task->nvcsw);
 		p->stopped = !READ_ONCE(p->parked) && task_is_stopped(p->task);
 	}
 	return 0;
@@ -377,8 +376,7 @@ bool ckpt_quiesce_moved(struct ckpt_quiesce *q)
 	for (i = 0; i < q->n; i++) {
 		struct ckpt_park *p = &q->park[i];
 
-		if (p->stopped && (!task_is_stopped(p->task) ||
-				   READ_ONCE(p->task->nvcsw) != p->nvcsw))
+		if (p->stopped && (READ_ONCE(p->parked) || !task_is_stopped(p->task)))
 			return true;
 	}
 	return false;
