@@ -420,7 +420,7 @@ static void exec_race_once(int dev, const char *img)
 	_exit(image_euid(img) == USER ? 1 : 20);
 }
 
-TEST_F(sec, exec_race_never_dumps_setuid)
+TEST_F_TIMEOUT(sec, exec_race_never_dumps_setuid, 120)
 {
 	int status, dumped = 0, refused = 0, early = 0, other = 0;
 
@@ -499,7 +499,7 @@ static int task_ids(pid_t pid, int *ids, int max)
 	return n;
 }
 
-TEST_F(sec, thread_born_during_quiesce_is_saved)
+TEST_F_TIMEOUT(sec, thread_born_during_quiesce_is_saved, 180)
 {
 	struct img_plan *ip = calloc(1, sizeof(*ip));
 	int ids[512], saved[512], tries = 0;
@@ -786,7 +786,7 @@ static void *bg_checkpoint(void *arg)
 	return NULL;
 }
 
-TEST_F(sec, stopped_target_continued_mid_dump_is_not_saved)
+TEST_F_TIMEOUT(sec, stopped_target_continued_mid_dump_is_not_saved, 120)
 {
 	struct bg_ckpt j;
 	pthread_t th;
