@@ -22,6 +22,11 @@ const QUIESCE_TIMEOUT_MS: u32 = 10_000;
 const SIGKILL: i32 = 9;
 const SIGSTOP: i32 = 19;
 
+/// Index of `cs` in `struct user_regs_struct`.
+const REG_CS: usize = 17;
+/// `__USER_CS`: the 64-bit user code segment.
+const USER_CS: u64 = 0x33;
+
 /// `EOPNOTSUPP`, which `kernel::error::code` lacks.
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
@@ -104,10 +109,7 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
         ));
     }
     if !access::may_checkpoint(&t) {
-        return Err(why.set(
-            EPERM,
-            format_args!("no permission to checkpoint {pid} (needs ptrace rights)"),
-        ));
+        return Err(no_access(pid, why));
     }
     // A thread id stands for its whole process.
     let leader = if info.flags & ti::LEADER != 0 {
@@ -132,6 +134,16 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
         threads,
         info,
     })
+}
+
+fn no_access(pid: i32, why: &mut Reason) -> Error {
+    why.set(
+        EPERM,
+        format_args!(
+            "no permission to checkpoint {pid} (needs ptrace rights: the same user, \
+             dumpable, no capabilities beyond the caller's)"
+        ),
+    )
 }
 
 /// Everything that makes a target impossible to save faithfully, checked before a single
@@ -282,6 +294,21 @@ impl Tree {
         Ok(all)
     }
 
+    /// Whether every process still has exactly the threads found.
+    fn threads_unchanged(&self) -> Result<bool> {
+        for p in self.procs.iter() {
+            let now = p.leader.threads()?;
+            if now.len() != p.threads.len()
+                || !now
+                    .iter()
+                    .all(|t| p.threads.iter().any(|k| k.key() == t.key()))
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether the processes below the root are still exactly those found.
     fn unchanged(&self) -> Result<bool> {
         let now = self.procs[0].leader.descendants()?;
@@ -294,9 +321,10 @@ impl Tree {
     }
 }
 
-/// How often a tree that keeps changing (forks, exits) while it is being stopped is
-/// looked at again before the checkpoint gives up.
-const TREE_ATTEMPTS: u32 = 5;
+/// How often a process or tree that keeps changing (threads or processes created or
+/// exiting) while it is being stopped is looked at again before the checkpoint gives
+/// up.
+const ATTEMPTS: u32 = 5;
 
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` (with
 /// [`uapi::CKPT_CHECKPOINT_TREE`]: of its process tree) to `sink`; returns its size.
@@ -311,8 +339,18 @@ pub(crate) fn checkpoint(
         return Err(why.set(EINVAL, format_args!("bad flags {flags:#x}")));
     }
     let whole = flags & uapi::CKPT_CHECKPOINT_TREE != 0;
+    // Stopping or killing the target afterwards is a kill(2) by the caller: checked
+    // before anything is done.
+    let signal = if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
+        Some(SIGKILL)
+    } else if flags & uapi::CKPT_CHECKPOINT_RESUME == 0 {
+        Some(SIGSTOP)
+    } else {
+        None
+    };
     let mut attempt = 0;
     let (tree, q) = loop {
+        attempt += 1;
         let t = find_target(pid, why)?;
         let tree = if whole {
             Tree::below(t, why)?
@@ -320,32 +358,67 @@ pub(crate) fn checkpoint(
             Tree::single(t)?
         };
         let q = shim::Quiesce::start(&tree.threads()?)?;
-        if let Err(e) = q.wait(QUIESCE_TIMEOUT_MS) {
-            return Err(if e == ETIMEDOUT {
-                why.set(
-                    EBUSY,
-                    format_args!(
-                        "{pid} did not reach a safe point within {} s (uninterruptible sleep?)",
-                        QUIESCE_TIMEOUT_MS / 1000
-                    ),
-                )
-            } else if e == ESRCH {
-                why.set(ESRCH, format_args!("{pid} exited during the checkpoint"))
-            } else {
-                why.set(e, format_args!("interrupted while waiting for {pid}"))
-            });
+        match q.wait(QUIESCE_TIMEOUT_MS) {
+            Ok(()) => {}
+            // A thread exited on its way to the safe point: look again (a process
+            // that is going away is found so then).
+            Err(e) if e == ESRCH && attempt < ATTEMPTS => continue,
+            Err(e) => {
+                return Err(if e == ETIMEDOUT {
+                    why.set(
+                        EBUSY,
+                        format_args!(
+                            "{pid} did not reach a safe point within {} s (uninterruptible sleep?)",
+                            QUIESCE_TIMEOUT_MS / 1000
+                        ),
+                    )
+                } else if e == ESRCH {
+                    why.set(ESRCH, format_args!("{pid} exited during the checkpoint"))
+                } else {
+                    why.set(e, format_args!("interrupted while waiting for {pid}"))
+                })
+            }
         }
-        if !whole || tree.unchanged()? {
+        // Every thread found is held now and can neither exec nor clone: the rights
+        // are judged again on what the processes have become (an exec of a set-uid
+        // program may have completed since the first look), and a thread that an
+        // in-flight clone added since is found now.
+        for p in tree.procs.iter() {
+            if !access::may_checkpoint(&p.leader) {
+                return Err(why.set(
+                    EPERM,
+                    format_args!(
+                        "no permission to checkpoint {} any more: it changed credentials \
+                         (exec of a set-id program?) while being stopped",
+                        p.info.tgid
+                    ),
+                ));
+            }
+        }
+        if tree.threads_unchanged()? && (!whole || tree.unchanged()?) {
             break (tree, q);
         }
-        attempt += 1;
-        if attempt >= TREE_ATTEMPTS {
+        if attempt >= ATTEMPTS {
             return Err(why.set(
                 EAGAIN,
-                format_args!("the process tree of {pid} kept changing while being stopped"),
+                format_args!("the threads or processes of {pid} kept changing while being stopped"),
             ));
         }
     };
+    if let Some(sig) = signal {
+        for p in tree.procs.iter() {
+            p.leader.signal_group(0).map_err(|e| {
+                why.set(
+                    e,
+                    format_args!(
+                        "no permission to {} {} (kill(2) rules)",
+                        if sig == SIGKILL { "kill" } else { "stop" },
+                        p.info.tgid
+                    ),
+                )
+            })?;
+        }
+    }
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
@@ -359,12 +432,16 @@ pub(crate) fn checkpoint(
             format_args!("{pid} was killed during the checkpoint"),
         ));
     }
+    if q.moved() {
+        return Err(why.set(
+            EAGAIN,
+            format_args!("{pid} was continued (SIGCONT) during the checkpoint; try again"),
+        ));
+    }
     // Act while the threads are still parked, so that they see the signal first thing.
-    for p in tree.procs.iter() {
-        if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
-            p.leader.signal_group(SIGKILL)?;
-        } else if flags & uapi::CKPT_CHECKPOINT_RESUME == 0 {
-            p.leader.signal_group(SIGSTOP)?;
+    if let Some(sig) = signal {
+        for p in tree.procs.iter() {
+            p.leader.signal_group(sig)?;
         }
     }
     drop(q);
@@ -418,6 +495,18 @@ fn write_image(
         let mut st = KVec::with_capacity(p.threads.len(), GFP_KERNEL)?;
         for th in p.threads.iter() {
             let _held = q.hold(th)?;
+            // A thread in 32-bit mode (a compat task, or a far jump to a 32-bit code
+            // segment) has registers the 64-bit image cannot describe.
+            if th.regs()?.0[REG_CS] != USER_CS {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "thread {} of {} runs 32-bit code: not supported",
+                        th.info().pid,
+                        p.info.tgid
+                    ),
+                ));
+            }
             st.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
         }
         states.push(st, GFP_KERNEL)?;

@@ -80,21 +80,24 @@ impl MiscDevice for CkptFile {
         }
     }
 
-    fn write_iter(_kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let mut line = [0u8; 64];
         let len = iov.len();
         if len > line.len() {
             return Err(EINVAL);
         }
         let n = iov.copy_from_iter(&mut line[..len]);
+        let _opener = shim::as_opener(kiocb.as_raw());
         shell::write(&line[..n])?;
         Ok(n)
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let raw = kiocb.as_raw();
         let me = kiocb.file();
         let mut reading = me.reading.lock();
         if reading.is_none() {
+            let _opener = shim::as_opener(raw);
             let owner = shim::current_global_euid();
             match QUEUE.lock().take(owner) {
                 Some(img) => *reading = Some(img),
@@ -128,6 +131,7 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
         features: uapi::CKPT_FEAT_CHECKPOINT
             | uapi::CKPT_FEAT_RESTART
             | uapi::CKPT_FEAT_SHELL
+            | uapi::CKPT_FEAT_STATUS_FD
             | if crate::lsm::LsmWatch::active() {
                 uapi::CKPT_FEAT_LSM_WATCH
             } else {

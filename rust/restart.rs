@@ -28,6 +28,7 @@ use crate::objects::{cpu, creds, files, mm, pipe, shm, signal, task};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
+use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
 
 /// Most bytes of records (all but pages) an image may carry.
@@ -167,7 +168,9 @@ pub(crate) fn restart(
     if args.flags & !uapi::CKPT_RESTART_FLAGS != 0
         || args.pad != 0
         || args.pad2 != 0
-        || args.reserved != [0; 3]
+        || args.pad3 != 0
+        || args.reserved != [0; 2]
+        || (args.flags & uapi::CKPT_RESTART_STATUS_FD == 0 && args.status_fd != 0)
     {
         return Err(refuse(
             why,
@@ -175,6 +178,18 @@ pub(crate) fn restart(
             format_args!("bad flags or reserved fields"),
         ));
     }
+    // Held until this task is restored or dead: its reader sees end-of-file then.
+    let status = if args.flags & uapi::CKPT_RESTART_STATUS_FD != 0 {
+        Some(FileRef::writable_fd(args.status_fd).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!("status fd {} is not open for writing", args.status_fd),
+            )
+        })?)
+    } else {
+        None
+    };
     let file = FileRef::fd(args.fd)
         .map_err(|e| refuse(why, e, format_args!("fd {} is not open", args.fd)))?;
     if !file.readable() {
@@ -280,10 +295,35 @@ pub(crate) fn restart(
                     why,
                 );
             }
+            if let Some(f) = &status {
+                report_late(f, plan.task.pid, e, why);
+            }
             cur::kill();
             Err(EINTR)
         }
     }
+}
+
+/// Tells the reader of the status fd why this task dies after the point of no return
+/// ([`uapi::CKPT_STATUS_FAILED`], a length byte, the text); best effort.
+fn report_late(f: &FileRef, pid: i32, e: Error, why: &Reason) {
+    let mut text = Reason::new();
+    let _ = if why.is_empty() {
+        write!(
+            text,
+            "task {pid} of the image: errno {} (another task failed, or killed)",
+            -e.to_errno()
+        )
+    } else {
+        write!(text, "task {pid} of the image: {}", why.as_str())
+    };
+    let t = text.as_bytes();
+    let n = t.len().min(255);
+    let mut msg = [0u8; 2 + 255];
+    msg[0] = uapi::CKPT_STATUS_FAILED;
+    msg[1] = n as u8;
+    msg[2..2 + n].copy_from_slice(&t[..n]);
+    let _ = f.write_all(&msg[..2 + n]);
 }
 
 /// A task's membership in its session: failing it unless forgotten on success.
@@ -389,7 +429,10 @@ fn overlay(
     rd.account
         .finish()
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
-    shm::seal_memfds(opened)?;
+    // Seals with the kernel's rules, then the shared mappings of the write-sealed
+    // memfds, which mmap restricts as it would have.
+    shm::seal_memfds(opened, why)?;
+    mm::restore_sealed_mappings(p, sess, opened, why)?;
     // File descriptors at their numbers (by one process of those sharing the table).
     if install {
         files::install_fds(p, opened, why)?;
@@ -588,6 +631,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     files::check_plan(&p, why)?;
     pipe::check_plan(&p, why)?;
     cpu::check_plan(&p, why)?;
+    shm::check_plan(&p, why)?;
+    signal::check_plan(&p, why)?;
     Ok(p)
 }
 

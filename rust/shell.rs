@@ -6,6 +6,9 @@
 //! Semantics (Documentation/ckpt/admin-guide.rst):
 //! - A write is `PID [resume|stop|kill]`; the default leaves the process running. The
 //!   writer needs the same rights as for `CKPT_IOC_CHECKPOINT`.
+//! - Writes and reads are judged by the credentials of whoever opened the file
+//!   (`file->f_cred`, made current's for the call by `device.rs`), never by the caller's:
+//!   "writer", "reader" and "uid" below mean the opener's.
 //! - Each image belongs to the effective uid (as the initial user namespace sees it) that
 //!   asked for it; only that uid can read it back (root's images are root's alone too).
 //! - At most [`PER_UID`] images per uid and [`TOTAL_BYTES`] bytes in all are kept; a write

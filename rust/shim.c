@@ -8,6 +8,7 @@
 #include <linux/binfmts.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/fcntl.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -25,6 +26,7 @@
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
+#include <linux/pkeys.h>
 #include <linux/ptrace.h>
 #include <linux/rseq.h>
 #include <linux/regset.h>
@@ -136,20 +138,21 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
 }
 
 /*
- * The checks of __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS), which is
- * not exported: same thread group, or matching real ids, or CAP_SYS_PTRACE in
- * the target's user namespace; and a non-dumpable target needs CAP_SYS_PTRACE
- * over its exec state's namespace.  LSM ptrace policy (Yama, SELinux) cannot
- * be consulted from a module; Documentation/ckpt/admin-guide.rst says so.
+ * What __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) and commoncap's
+ * cap_ptrace_access_check() look at, as CKPT_AF_* facts about current and t,
+ * read the way the kernel reads them (under task_lock, credentials before
+ * dumpability); Rust decides (rust/access.rs, may_checkpoint).  LSM ptrace
+ * policy (Yama, SELinux) cannot be consulted from a module:
+ * Documentation/ckpt/admin-guide.rst says so.
  */
-int ckpt_task_may_access(struct task_struct *t)
+u32 ckpt_task_access_facts(struct task_struct *t)
 {
 	const struct cred *cred, *tcred;
 	const struct task_exec_state *es;
-	int ret = -EPERM;
+	u32 f = 0;
 
 	if (same_thread_group(t, current))
-		return 0;
+		return CKPT_AF_SAME_GROUP;
 	task_lock(t);
 	rcu_read_lock();
 	cred = current_cred();
@@ -157,19 +160,22 @@ int ckpt_task_may_access(struct task_struct *t)
 	if (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
 	    uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
 	    gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid))
-		ret = 0;
-	else if (ns_capable(tcred->user_ns, CAP_SYS_PTRACE))
-		ret = 0;
-	if (!ret) {
-		smp_rmb();
-		es = rcu_dereference(t->exec_state);
-		if (es && READ_ONCE(es->dumpable) != TASK_DUMPABLE_OWNER &&
-		    !ns_capable(es->user_ns, CAP_SYS_PTRACE))
-			ret = -EPERM;
-	}
+		f |= CKPT_AF_IDS_MATCH;
+	if (ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE))
+		f |= CKPT_AF_PTRACE_CAP;
+	if (cred->user_ns == tcred->user_ns)
+		f |= CKPT_AF_SAME_USERNS;
+	if (cap_issubset(tcred->cap_permitted, cred->cap_permitted))
+		f |= CKPT_AF_CAPS_SUBSET;
+	smp_rmb();
+	es = rcu_dereference(t->exec_state);
+	if (!es || READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER)
+		f |= CKPT_AF_DUMPABLE;
+	if (es && ns_capable_noaudit(es->user_ns, CAP_SYS_PTRACE))
+		f |= CKPT_AF_PTRACE_CAP_EXEC;
 	rcu_read_unlock();
 	task_unlock(t);
-	return ret;
+	return f;
 }
 
 bool ckpt_task_is_current_group(struct task_struct *t)
@@ -200,9 +206,11 @@ int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
 	return ret;
 }
 
+/* kill(2) of t's process by current, with its permission checks (sig 0: only
+ * the checks). */
 int ckpt_task_signal(struct task_struct *t, int sig)
 {
-	return kill_pid(task_tgid(t), sig, 1);
+	return kill_pid(task_tgid(t), sig, 0);
 }
 
 bool ckpt_task_fatal_pending(struct task_struct *t)
@@ -217,8 +225,12 @@ bool ckpt_task_fatal_pending(struct task_struct *t)
  * way back to user mode -- a safe point where all its user state is saved in
  * the kernel -- and parks it there until the checkpointer releases it.  The
  * park is killable, and does not count toward load average or the hung-task
- * detector.  A thread already in a group stop is quiescent too: should it be
- * continued, it runs the work (and parks) before reaching user mode.
+ * detector.  A thread already in a group stop is quiescent too, as long as
+ * it stays stopped: continued (SIGCONT), it may handle a signal (a new frame
+ * on its stack, new registers and mask) before it runs the work and parks,
+ * so ckpt_quiesce_moved() tells whether one that was stopped when the wait
+ * ended has run since: a continued thread always ends in the park (the work
+ * is still queued), so it is parked, or on its way there (not stopped).
  */
 struct ckpt_park {
 	struct callback_head cb;
@@ -226,6 +238,7 @@ struct ckpt_park {
 	struct task_struct *task;
 	bool queued;
 	bool parked;
+	bool stopped;		/* stopped (not parked) when the wait ended */
 };
 
 struct ckpt_quiesce {
@@ -350,7 +363,26 @@ int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms)
 		return -ESRCH;
 	if (left == 0 && !ckpt_quiet(q))
 		return -ETIMEDOUT;
+	for (u32 i = 0; i < q->n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		p->stopped = !READ_ONCE(p->parked) && task_is_stopped(p->task);
+	}
 	return 0;
+}
+
+/* Whether a thread that was stopped when the wait ended has run since. */
+bool ckpt_quiesce_moved(struct ckpt_quiesce *q)
+{
+	u32 i;
+
+	for (i = 0; i < q->n; i++) {
+		struct ckpt_park *p = &q->park[i];
+
+		if (p->stopped && (READ_ONCE(p->parked) || !task_is_stopped(p->task)))
+			return true;
+	}
+	return false;
 }
 
 /* True if every thread is still parked or stopped and none is dying. */
@@ -746,6 +778,18 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 		vi->flags |= CKPT_VMA_PFNMAP;
 	if (is_vm_hugetlb_page(vma))
 		vi->flags |= CKPT_VMA_HUGETLB;
+	if (f & VM_WIPEONFORK)
+		vi->flags |= CKPT_VMA_WIPEONFORK;
+	if (f & VM_SEALED)
+		vi->flags |= CKPT_VMA_SEALED;
+	if (vma_pkey(vma))
+		vi->flags |= CKPT_VMA_PKEY;
+	if (f & VM_SHADOW_STACK)
+		vi->flags |= CKPT_VMA_SHADOW_STACK;
+	if (f & VM_DROPPABLE)
+		vi->flags |= CKPT_VMA_DROPPABLE;
+	if (f & VM_LOCKONFAULT)
+		vi->flags |= CKPT_VMA_LOCKONFAULT;
 	if (vma->vm_ops && vma->vm_ops->name) {
 		name = vma->vm_ops->name(vma);
 		if (name)
@@ -1129,6 +1173,22 @@ void ckpt_module_put(void)
 u32 ckpt_current_global_euid(void)
 {
 	return from_kuid(&init_user_ns, current_euid());
+}
+
+/*
+ * Makes the credentials of whoever opened the file of @k current's (subjective)
+ * ones, as an interface that acts on read() and write() must judge them (not
+ * the caller's: a set-uid program handed the fd would be a confused deputy);
+ * returns the previous ones for ckpt_revert_creds().  The file holds f_cred.
+ */
+const struct cred *ckpt_override_creds(struct kiocb *k)
+{
+	return override_creds(k->ki_filp->f_cred);
+}
+
+void ckpt_revert_creds(const struct cred *old)
+{
+	revert_creds(old);
 }
 
 u64 ckpt_now_ns(void)
@@ -1596,8 +1656,7 @@ int ckpt_cur_queue_signal(const void *info)
 	kernel_siginfo_t ki;
 
 	memcpy(&ki, info, sizeof(ki));
-	if (ki.si_signo < 1 || ki.si_signo > _NSIG || ki.si_signo == SIGKILL ||
-	    ki.si_signo == SIGSTOP)
+	if (ki.si_signo < 1 || ki.si_signo > _NSIG || ki.si_signo == SIGKILL)
 		return -EINVAL;
 	if (ki.si_code <= 0 && !capable(CAP_KILL))
 		ki.si_uid = from_kuid_munged(current_user_ns(), current_uid());
@@ -1745,10 +1804,11 @@ void ckpt_cur_set_regs(const u64 *v)
 {
 	const struct user_regs_struct *u = (const struct user_regs_struct *)v;
 	struct pt_regs *regs = current_pt_regs();
+	/* The flags sigreturn lets user space set (FIX_EFLAGS): not NT. */
 	const unsigned long mask = X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF |
 				   X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_TF |
 				   X86_EFLAGS_DF | X86_EFLAGS_OF | X86_EFLAGS_RF |
-				   X86_EFLAGS_AC | X86_EFLAGS_NT;
+				   X86_EFLAGS_AC;
 
 	regs->r15 = u->r15;
 	regs->r14 = u->r14;
@@ -2081,12 +2141,40 @@ struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
 	return f;
 }
 
+/*
+ * Adds seals to a memfd made by ckpt_memfd_new() with the mechanics of
+ * memfd_add_seals() (mm/memfd.c, not exported): only defined bits; no seal
+ * after F_SEAL_SEAL; F_SEAL_EXEC on an executable file implies the write
+ * seals; F_SEAL_WRITE denies writable shared mappings from now on and fails
+ * (EBUSY) while one exists.  Which seals an image may ask for is Rust's call.
+ */
 int ckpt_memfd_seal(struct file *f, u32 seals)
 {
-	if (!shmem_file(f))
+	const u32 all = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+			F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+	struct inode *inode = file_inode(f);
+	unsigned int *cur;
+	int ret = 0;
+
+	if (!shmem_file(f) || (seals & ~all))
 		return -EINVAL;
-	SHMEM_I(file_inode(f))->seals = seals;
-	return 0;
+	inode_lock(inode);
+	cur = &SHMEM_I(inode)->seals;
+	if (*cur & F_SEAL_SEAL) {
+		ret = seals & ~*cur ? -EPERM : 0;
+		goto out;
+	}
+	if ((seals & F_SEAL_EXEC) && (inode->i_mode & 0111))
+		seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+	if ((seals & F_SEAL_WRITE) && !(*cur & F_SEAL_WRITE)) {
+		ret = mapping_deny_writable(f->f_mapping);
+		if (ret)
+			goto out;
+	}
+	*cur |= seals;
+out:
+	inode_unlock(inode);
+	return ret;
 }
 
 /* Writes all of @buf at @pos (not the file position). */
@@ -2160,6 +2248,42 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
 int ckpt_cur_munmap(u64 start, u64 len)
 {
 	return vm_munmap(start, len);
+}
+
+/*
+ * Sets the CKPT_ADV_* properties on current's mapping that is exactly
+ * [start, end), as madvise(MADV_DONTFORK, MADV_DONTDUMP, MADV_HUGEPAGE,
+ * MADV_NOHUGEPAGE) would on a whole mapping (do_madvise is not exported).
+ * -EINVAL if no mapping is exactly there, or it is one madvise refuses.
+ */
+int ckpt_cur_vma_advise(u64 start, u64 end, u32 what)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	vm_flags_t set = 0, clear = 0;
+	int ret = 0;
+
+	if (what & CKPT_ADV_DONTFORK)
+		set |= VM_DONTCOPY;
+	if (what & CKPT_ADV_DONTDUMP)
+		set |= VM_DONTDUMP;
+	if (what & CKPT_ADV_HUGEPAGE) {
+		set |= VM_HUGEPAGE;
+		clear |= VM_NOHUGEPAGE;
+	} else if (what & CKPT_ADV_NOHUGEPAGE) {
+		set |= VM_NOHUGEPAGE;
+		clear |= VM_HUGEPAGE;
+	}
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, start);
+	if (!vma || vma->vm_start != start || vma->vm_end != end ||
+	    (vma->vm_flags & (VM_SPECIAL | VM_HUGETLB)))
+		ret = -EINVAL;
+	else
+		vm_flags_mod(vma, set, clear);
+	mmap_write_unlock(mm);
+	return ret;
 }
 
 /*

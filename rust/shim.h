@@ -42,7 +42,15 @@ struct ckpt_task_info {
 struct task_struct *ckpt_task_get_by_vpid(s32 nr);
 void ckpt_task_put(struct task_struct *t);
 void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
-int ckpt_task_may_access(struct task_struct *t);
+/* ckpt_task_access_facts(): what the ptrace access rules look at. */
+#define CKPT_AF_SAME_GROUP	(1u << 0)	/* t is in current's thread group */
+#define CKPT_AF_IDS_MATCH	(1u << 1)	/* current's uid/gid are t's real, effective, saved */
+#define CKPT_AF_PTRACE_CAP	(1u << 2)	/* CAP_SYS_PTRACE over t's user namespace */
+#define CKPT_AF_DUMPABLE	(1u << 3)	/* t is dumpable by its owner */
+#define CKPT_AF_PTRACE_CAP_EXEC	(1u << 4)	/* CAP_SYS_PTRACE over t's exec state's namespace */
+#define CKPT_AF_SAME_USERNS	(1u << 5)	/* same user namespace */
+#define CKPT_AF_CAPS_SUBSET	(1u << 6)	/* t's permitted caps within current's */
+u32 ckpt_task_access_facts(struct task_struct *t);
 bool ckpt_task_is_current_group(struct task_struct *t);
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 int ckpt_task_signal(struct task_struct *t, int sig);
@@ -53,6 +61,7 @@ bool ckpt_task_fatal_pending(struct task_struct *t);
 struct ckpt_quiesce *ckpt_quiesce_start(struct task_struct **threads, u32 n);
 int ckpt_quiesce_wait(struct ckpt_quiesce *q, u32 timeout_ms);
 bool ckpt_quiesce_intact(struct ckpt_quiesce *q);
+bool ckpt_quiesce_moved(struct ckpt_quiesce *q);
 int ckpt_quiesce_hold(struct ckpt_quiesce *q, struct task_struct *t);
 void ckpt_quiesce_unhold(struct ckpt_quiesce *q);
 void ckpt_quiesce_release(struct ckpt_quiesce *q);
@@ -117,6 +126,12 @@ struct ckpt_mm_info {
 #define CKPT_VMA_SPECIAL	(1u << 2)	/* special mapping with a name (vdso, vvar) */
 #define CKPT_VMA_PFNMAP		(1u << 3)	/* VM_PFNMAP/VM_IO/VM_MIXEDMAP: device memory */
 #define CKPT_VMA_HUGETLB	(1u << 4)
+#define CKPT_VMA_WIPEONFORK	(1u << 5)	/* MADV_WIPEONFORK */
+#define CKPT_VMA_SEALED		(1u << 6)	/* mseal()ed */
+#define CKPT_VMA_PKEY		(1u << 7)	/* a protection key other than 0 */
+#define CKPT_VMA_SHADOW_STACK	(1u << 8)
+#define CKPT_VMA_DROPPABLE	(1u << 9)	/* MAP_DROPPABLE */
+#define CKPT_VMA_LOCKONFAULT	(1u << 10)	/* mlock2(MLOCK_ONFAULT) */
 
 struct ckpt_vma_info {
 	u64 start, end, pgoff;
@@ -211,6 +226,10 @@ bool ckpt_fatal_signal_pending(void);
 bool ckpt_module_get(void);
 void ckpt_module_put(void);
 u32 ckpt_current_global_euid(void);
+struct kiocb;
+struct cred;
+const struct cred *ckpt_override_creds(struct kiocb *k);
+void ckpt_revert_creds(const struct cred *old);
 
 /* ---- layout guard ------------------------------------------------------ */
 
@@ -240,6 +259,11 @@ int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(void);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
+#define CKPT_ADV_DONTFORK	(1u << 0)
+#define CKPT_ADV_DONTDUMP	(1u << 1)
+#define CKPT_ADV_HUGEPAGE	(1u << 2)
+#define CKPT_ADV_NOHUGEPAGE	(1u << 3)
+int ckpt_cur_vma_advise(u64 start, u64 end, u32 what);
 long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);

@@ -113,6 +113,39 @@ pub(crate) mod vmai {
     pub(crate) const SPECIAL: u32 = 1 << 2;
     pub(crate) const PFNMAP: u32 = 1 << 3;
     pub(crate) const HUGETLB: u32 = 1 << 4;
+    pub(crate) const WIPEONFORK: u32 = 1 << 5;
+    pub(crate) const SEALED: u32 = 1 << 6;
+    pub(crate) const PKEY: u32 = 1 << 7;
+    pub(crate) const SHADOW_STACK: u32 = 1 << 8;
+    pub(crate) const DROPPABLE: u32 = 1 << 9;
+    pub(crate) const LOCKONFAULT: u32 = 1 << 10;
+}
+
+/// [`cur::vma_advise`] bits (`CKPT_ADV_*`).
+pub(crate) mod adv {
+    pub(crate) const DONTFORK: u32 = 1 << 0;
+    pub(crate) const DONTDUMP: u32 = 1 << 1;
+    pub(crate) const HUGEPAGE: u32 = 1 << 2;
+    pub(crate) const NOHUGEPAGE: u32 = 1 << 3;
+}
+
+/// [`TaskRef::access_facts`] bits (`CKPT_AF_*`): what the ptrace access rules
+/// look at.
+pub(crate) mod af {
+    /// The task is in the caller's thread group.
+    pub(crate) const SAME_GROUP: u32 = 1 << 0;
+    /// The caller's uid and gid are the task's real, effective and saved ones.
+    pub(crate) const IDS_MATCH: u32 = 1 << 1;
+    /// The caller has `CAP_SYS_PTRACE` over the task's user namespace.
+    pub(crate) const PTRACE_CAP: u32 = 1 << 2;
+    /// The task is dumpable by its owner.
+    pub(crate) const DUMPABLE: u32 = 1 << 3;
+    /// The caller has `CAP_SYS_PTRACE` over the namespace of the task's exec state.
+    pub(crate) const PTRACE_CAP_EXEC: u32 = 1 << 4;
+    /// Same user namespace.
+    pub(crate) const SAME_USERNS: u32 = 1 << 5;
+    /// The task's permitted capabilities are within the caller's.
+    pub(crate) const CAPS_SUBSET: u32 = 1 << 6;
 }
 
 /// `struct ckpt_vma_info`.
@@ -258,13 +291,14 @@ mod ffi {
         pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
         pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
-        pub(super) fn ckpt_task_may_access(t: *mut c_void) -> i32;
+        pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
         pub(super) fn ckpt_task_is_current_group(t: *mut c_void) -> bool;
         pub(super) fn ckpt_task_threads(t: *mut c_void, out: *mut *mut c_void, max: u32) -> i32;
         pub(super) fn ckpt_task_signal(t: *mut c_void, sig: i32) -> i32;
         pub(super) fn ckpt_quiesce_start(threads: *const *mut c_void, n: u32) -> *mut c_void;
         pub(super) fn ckpt_quiesce_wait(q: *mut c_void, timeout_ms: u32) -> i32;
         pub(super) fn ckpt_quiesce_intact(q: *mut c_void) -> bool;
+        pub(super) fn ckpt_quiesce_moved(q: *mut c_void) -> bool;
         pub(super) fn ckpt_quiesce_release(q: *mut c_void);
         pub(super) fn ckpt_quiesce_hold(q: *mut c_void, t: *mut c_void) -> i32;
         pub(super) fn ckpt_quiesce_unhold(q: *mut c_void);
@@ -341,6 +375,8 @@ mod ffi {
         pub(super) fn ckpt_module_get() -> bool;
         pub(super) fn ckpt_module_put();
         pub(super) fn ckpt_current_global_euid() -> u32;
+        pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
+        pub(super) fn ckpt_revert_creds(old: *const c_void);
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_task_current() -> *mut c_void;
@@ -349,6 +385,7 @@ mod ffi {
         pub(super) fn ckpt_cur_unmap_all() -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
+        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
         pub(super) fn ckpt_cur_mmap(
             f: *mut c_void,
             addr: u64,
@@ -544,10 +581,11 @@ impl TaskRef {
         ti
     }
 
-    /// Whether the caller has the rights ptrace would need over this task.
-    pub(crate) fn may_access(&self) -> Result {
+    /// What the ptrace access rules look at, about the caller and this task
+    /// ([`af`] bits).
+    pub(crate) fn access_facts(&self) -> u32 {
         // SAFETY: The task is valid.
-        errno(unsafe { ffi::ckpt_task_may_access(self.ptr()) }).map(|_| ())
+        unsafe { ffi::ckpt_task_access_facts(self.ptr()) }
     }
 
     /// Whether this task is in the caller's own thread group.
@@ -589,7 +627,8 @@ impl TaskRef {
         Ok(Some((n, fg, leader)))
     }
 
-    /// Sends `sig` to its thread group.
+    /// Sends `sig` to its thread group as `kill(2)` from the caller would, with the
+    /// same permission checks (`sig` 0: only the checks).
     pub(crate) fn signal_group(&self, sig: i32) -> Result {
         // SAFETY: The task is valid.
         errno(unsafe { ffi::ckpt_task_signal(self.ptr(), sig) }).map(|_| ())
@@ -1047,6 +1086,13 @@ impl Quiesce {
         // SAFETY: The object is valid.
         unsafe { ffi::ckpt_quiesce_intact(self.0.as_ptr()) }
     }
+
+    /// Whether a thread that was in a group stop when the wait ended has run since
+    /// (continued by `SIGCONT`): what was read of it may not fit together.
+    pub(crate) fn moved(&self) -> bool {
+        // SAFETY: The object is valid.
+        unsafe { ffi::ckpt_quiesce_moved(self.0.as_ptr()) }
+    }
 }
 
 impl Quiesce {
@@ -1116,6 +1162,26 @@ pub(crate) fn module_get() -> bool {
 pub(crate) fn module_put() {
     // SAFETY: Paired with a successful `module_get`.
     unsafe { ffi::ckpt_module_put() }
+}
+
+/// While alive, the caller acts with the credentials of whoever opened the file of a
+/// read or write ([`as_opener`]).
+pub(crate) struct AsOpener(*const c_void);
+
+/// Makes the opener's credentials (`file->f_cred`) the caller's until the guard is
+/// dropped: the shell interface judges a read or write by who opened `/dev/ckpt`,
+/// never by who reads or writes (a set-uid program handed the fd).
+pub(crate) fn as_opener(kiocb: *mut bindings::kiocb) -> AsOpener {
+    // SAFETY: `kiocb` is the live request of the read or write being served, and its
+    // file (which holds `f_cred`) stays open for the whole call.
+    AsOpener(unsafe { ffi::ckpt_override_creds(kiocb.cast()) })
+}
+
+impl Drop for AsOpener {
+    fn drop(&mut self) {
+        // SAFETY: The credentials `ckpt_override_creds` replaced, on the same task.
+        unsafe { ffi::ckpt_revert_creds(self.0) }
+    }
 }
 
 /// The caller's effective uid in the initial user namespace.
@@ -1266,6 +1332,13 @@ pub(crate) mod cur {
     pub(crate) fn munmap(start: u64, end: u64) -> Result {
         // SAFETY: No preconditions (`vm_munmap` on the caller's own mm).
         errno(unsafe { ffi::ckpt_cur_munmap(start, end - start) }).map(|_| ())
+    }
+
+    /// Gives the caller's mapping that is exactly `[start, end)` the [`adv`]
+    /// properties `what`, as `madvise` would.
+    pub(crate) fn vma_advise(start: u64, end: u64, what: u32) -> Result {
+        // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
+        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, what) }).map(|_| ())
     }
 
     /// `vm_mmap` at exactly `addr`.

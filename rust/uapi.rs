@@ -19,6 +19,8 @@ pub const CKPT_FEAT_RESTART: u64 = 1 << 1;
 pub const CKPT_FEAT_SHELL: u64 = 1 << 2;
 /// Feature bit: the LSM hook observer is active.
 pub const CKPT_FEAT_LSM_WATCH: u64 = 1 << 3;
+/// Feature bit: [`CKPT_RESTART_STATUS_FD`] is understood.
+pub const CKPT_FEAT_STATUS_FD: u64 = 1 << 4;
 
 /// Leave the target stopped (as by `SIGSTOP`) after the checkpoint.
 pub const CKPT_CHECKPOINT_STOP: u64 = 0;
@@ -87,8 +89,14 @@ pub struct CkptCheckArgs {
 pub const CKPT_RESTART_IGNORE_CHANGED: u64 = 1 << 0;
 /// Restart: the image's terminals become the fds in [`CkptRestartArgs::stdio`].
 pub const CKPT_RESTART_INHERIT_STDIO: u64 = 1 << 1;
+/// Restart: hold [`CkptRestartArgs::status_fd`] open to the end, and report a failure
+/// after the point of no return to it ([`CKPT_STATUS_FAILED`], a length byte, the reason).
+pub const CKPT_RESTART_STATUS_FD: u64 = 1 << 2;
 /// All valid restart flags.
-pub const CKPT_RESTART_FLAGS: u64 = CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO;
+pub const CKPT_RESTART_FLAGS: u64 =
+    CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO | CKPT_RESTART_STATUS_FD;
+/// First byte of the report written to [`CkptRestartArgs::status_fd`].
+pub const CKPT_STATUS_FAILED: u8 = b'E';
 
 /// `struct ckpt_restart_pipe`.
 #[repr(C)]
@@ -126,8 +134,14 @@ pub struct CkptRestartArgs {
     pub task: i32,
     /// Must be zero.
     pub pad2: u32,
+    /// With [`CKPT_RESTART_STATUS_FD`]: where a failure after the point of no return is
+    /// reported; held open until the restored task returns to its program. Zero
+    /// without the flag.
+    pub status_fd: i32,
     /// Must be zero.
-    pub reserved: [u64; 3],
+    pub pad3: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
     /// Out: why it failed.
     pub reason: [u8; CKPT_REASON_LEN],
 }

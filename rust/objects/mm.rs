@@ -12,7 +12,7 @@ use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
 use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
-use crate::shim::{self, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
+use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
@@ -68,6 +68,27 @@ fn classify(
         return Err(why.set(
             eopnotsupp(),
             format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
+        ));
+    }
+    // Protections a restart could not give back: refused rather than silently lost.
+    const LOST: [(u32, &str); 6] = [
+        (vmai::DROPPABLE, "is droppable (MAP_DROPPABLE)"),
+        (
+            vmai::WIPEONFORK,
+            "is MADV_WIPEONFORK (fork must not copy it)",
+        ),
+        (vmai::SEALED, "is sealed (mseal)"),
+        (vmai::PKEY, "has a protection key"),
+        (vmai::SHADOW_STACK, "is a shadow stack"),
+        (vmai::LOCKONFAULT, "is locked on fault (MLOCK_ONFAULT)"),
+    ];
+    if let Some((_, what)) = LOST.iter().find(|(bit, _)| vi.flags & bit != 0) {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "mapping {:#x}-{:#x} {what}: not supported",
+                range.0, range.1
+            ),
         ));
     }
     if file.is_some() {
@@ -624,40 +645,19 @@ pub(crate) fn restore_mappings(
     let sysv = cur::sysv_ranges()?;
     cur::unmap_all()?;
     cur::set_rseq(0, 0, 0)?;
-    for v in p.vmas.iter() {
-        let len = v.end - v.start;
-        let shm;
-        let (file, share, off) = match v.backing {
-            backing::VDSO | backing::VVAR | backing::VSYSCALL => continue,
-            backing::FILE_PRIVATE | backing::FILE_SHARED => (
-                opened.get(v.file),
-                if v.backing == backing::FILE_SHARED {
-                    MAP_SHARED
-                } else {
-                    MAP_PRIVATE
-                },
-                v.pgoff << 12,
-            ),
-            backing::ANON_SHARED if p.file(v.file).is_some_and(|f| f.kind == filekind::SYSVSHM) => {
-                (opened.get(v.file), MAP_SHARED, v.pgoff << 12)
-            }
-            backing::ANON_SHARED if v.file != 0 => {
-                // One memory object for every process that maps it.
-                shm = shm::shared_anon(p, sess, v.file, why)?;
-                (Some(&shm), MAP_SHARED, v.pgoff << 12)
-            }
-            backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
-            _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
-        };
-        let mut flags = share | MAP_FIXED_NOREPLACE;
-        if v.flags & image::vmflag::GROWSDOWN != 0 {
-            flags |= MAP_GROWSDOWN;
+    // Mappings with madvise() properties first, each given them at once: mapped next
+    // to a neighbour that has them already, a mapping without them is not merged
+    // into it (nor it into the neighbour). The shared mappings of write-sealed
+    // memfds come last, once sealed ([`restore_sealed_mappings`]).
+    for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
+        if advice(v) != 0 {
+            map_vma(p, sess, opened, v, why)?;
         }
-        if v.flags & image::vmflag::LOCKED != 0 {
-            flags |= MAP_LOCKED;
+    }
+    for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
+        if advice(v) == 0 {
+            map_vma(p, sess, opened, v, why)?;
         }
-        cur::mmap(file, v.start, len, v.prot, flags, off)
-            .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
     }
     for &(s, e) in sysv.iter() {
         cur::munmap(s, e)?;
@@ -668,6 +668,81 @@ pub(crate) fn restore_mappings(
         *w = p.mm.auxv_word(i);
     }
     cur::set_layout(&p.mm.layout, &auxv[..n])?;
+    Ok(())
+}
+
+/// Maps the shared mappings of write-sealed memfds, once [`shm::seal_memfds`] sealed
+/// them: `mmap` then refuses them writable and clears their `VM_MAYWRITE`, as it did
+/// for the original.
+pub(crate) fn restore_sealed_mappings(
+    p: &Plan<'_>,
+    sess: &Session,
+    opened: &Opened,
+    why: &mut Reason,
+) -> Result {
+    for v in p.vmas.iter().filter(|v| shm::write_sealed(p, v)) {
+        map_vma(p, sess, opened, v, why)?;
+    }
+    Ok(())
+}
+
+/// The madvise() properties of `v` ([`shim::adv`] bits) to give it; none for the
+/// special mappings the kernel makes (and marks) itself.
+fn advice(v: &Vma<'_>) -> u32 {
+    use image::vmflag;
+    if matches!(v.backing, backing::VDSO | backing::VVAR | backing::VSYSCALL) {
+        return 0;
+    }
+    [
+        (vmflag::DONTFORK, adv::DONTFORK),
+        (vmflag::DONTDUMP, adv::DONTDUMP),
+        (vmflag::HUGEPAGE, adv::HUGEPAGE),
+        (vmflag::NOHUGEPAGE, adv::NOHUGEPAGE),
+    ]
+    .iter()
+    .filter(|(f, _)| v.flags & f != 0)
+    .fold(0, |a, (_, b)| a | b)
+}
+
+/// Maps `v` where the image had it, and gives it its madvise() properties.
+fn map_vma(p: &Plan<'_>, sess: &Session, opened: &Opened, v: &Vma<'_>, why: &mut Reason) -> Result {
+    let len = v.end - v.start;
+    let shm;
+    let (file, share, off) = match v.backing {
+        backing::VDSO | backing::VVAR | backing::VSYSCALL => return Ok(()),
+        backing::FILE_PRIVATE | backing::FILE_SHARED => (
+            opened.get(v.file),
+            if v.backing == backing::FILE_SHARED {
+                MAP_SHARED
+            } else {
+                MAP_PRIVATE
+            },
+            v.pgoff << 12,
+        ),
+        backing::ANON_SHARED if p.file(v.file).is_some_and(|f| f.kind == filekind::SYSVSHM) => {
+            (opened.get(v.file), MAP_SHARED, v.pgoff << 12)
+        }
+        backing::ANON_SHARED if v.file != 0 => {
+            // One memory object for every process that maps it.
+            shm = shm::shared_anon(p, sess, v.file, why)?;
+            (Some(&shm), MAP_SHARED, v.pgoff << 12)
+        }
+        backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
+        _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
+    };
+    let mut flags = share | MAP_FIXED_NOREPLACE;
+    if v.flags & image::vmflag::GROWSDOWN != 0 {
+        flags |= MAP_GROWSDOWN;
+    }
+    if v.flags & image::vmflag::LOCKED != 0 {
+        flags |= MAP_LOCKED;
+    }
+    cur::mmap(file, v.start, len, v.prot, flags, off)
+        .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
+    if advice(v) != 0 {
+        cur::vma_advise(v.start, v.end, advice(v))
+            .map_err(|e| why.set(e, format_args!("cannot advise {:#x}-{:#x}", v.start, v.end)))?;
+    }
     Ok(())
 }
 

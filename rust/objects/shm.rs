@@ -205,10 +205,60 @@ pub(crate) fn fill_memfd(opened: &Opened, pg: &image::Pages<'_>, why: &mut Reaso
     Ok(())
 }
 
-/// Seals the memfds this process made, once their contents are in.
-pub(crate) fn seal_memfds(opened: &Opened) -> Result {
+/// Seals the memfds this process made, once their contents are in, with the kernel's
+/// rules (`F_SEAL_WRITE` fails while a shared writable mapping exists), before the
+/// shared mappings of the write-sealed ones are made ([`write_sealed`]).
+pub(crate) fn seal_memfds(opened: &Opened, why: &mut Reason) -> Result {
     for &(id, _, seals) in opened.memfds.iter() {
-        opened.get(id).ok_or(EINVAL)?.seal(seals)?;
+        opened
+            .get(id)
+            .ok_or(EINVAL)?
+            .seal(seals)
+            .map_err(|e| why.set(e, format_args!("cannot seal memfd {id}")))?;
+    }
+    Ok(())
+}
+
+/// `F_SEAL_SEAL`, `F_SEAL_SHRINK`, `F_SEAL_GROW`, `F_SEAL_WRITE`,
+/// `F_SEAL_FUTURE_WRITE`, `F_SEAL_EXEC`: the seals the kernel defines.
+const ALL_SEALS: u32 = 0x3f;
+/// `F_SEAL_WRITE | F_SEAL_FUTURE_WRITE`.
+const WRITE_SEALS: u32 = 0x08 | 0x10;
+
+/// Whether `v` is a shared mapping of a write-sealed memfd: mapped once the seals are
+/// on, so that `mmap` applies them (no writable mapping, no `mprotect` to writable).
+pub(crate) fn write_sealed(p: &Plan<'_>, v: &image::Vma<'_>) -> bool {
+    v.backing == image::backing::FILE_SHARED
+        && p.file(v.file)
+            .is_some_and(|f| f.kind == filekind::MEMFD && f.rdev & WRITE_SEALS != 0)
+}
+
+/// Memfd seals (in `rdev`) as the kernel knows them, and none that a shared writable
+/// mapping of the image would break: such a memfd never existed.
+pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    for f in p.files.iter().filter(|f| f.kind == filekind::MEMFD) {
+        if f.rdev & !ALL_SEALS != 0 {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("memfd {}: unknown seals {:#x}", f.id, f.rdev & !ALL_SEALS),
+            ));
+        }
+        let writable = |v: &image::Vma<'_>| {
+            v.file == f.id
+                && v.backing == image::backing::FILE_SHARED
+                && v.prot & super::PROT_WRITE != 0
+        };
+        if f.rdev & WRITE_SEALS != 0 && p.vmas.iter().any(writable) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "memfd {} is write-sealed but mapped shared and writable",
+                    f.id
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -123,16 +123,12 @@ pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
     let real = p.signal.itimers[0];
     cur::set_itimer_real(real.value_ns, real.interval_ns);
     // The process's shared pending signals (queued to the leader: no exported way
-    // reaches the shared queue).
-    for i in 0..p.signal.shared.len() {
-        let info = p.signal.shared.get(i).info;
-        // A pending SIGSTOP cannot be queued: the process stops at the end instead
-        // (see `stops`).
-        if !is_sigstop(info) {
-            cur::queue_signal(info)?;
-        }
-    }
-    Ok(())
+    // reaches the shared queue), once the leader blocks what it blocked: a blocked
+    // signal that is ignored (SIG_IGN, or ignored by default as SIGCHLD) is pending
+    // only because it is blocked, and would be dropped when sent to a task that does
+    // not block it.
+    cur::set_blocked(p.tsig.blocked);
+    requeue(&p.signal.shared)
 }
 
 /// Restores a task's own signal state: alternate stack, blocked mask, pending signals.
@@ -143,11 +139,47 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
         p.tsig.altstack_flags,
     );
     cur::set_blocked(p.tsig.blocked);
-    for i in 0..p.tsig.pending.len() {
-        let info = p.tsig.pending.get(i).info;
-        if !is_sigstop(info) {
-            cur::queue_signal(info)?;
+    requeue(&p.tsig.pending)
+}
+
+/// Queues the signals of `q` for the caller: each saved siginfo, then every other
+/// pending signal (pending without a queue entry, as when the queue was full) as the
+/// kernel would send it (`SI_KERNEL`). A pending `SIGSTOP` is not queued: the process
+/// stops at the end of the restart instead (see [`stops`]).
+fn requeue(q: &SigQueue<'_>) -> Result {
+    let mut queued = 0u64;
+    for i in 0..q.len() {
+        let s = q.get(i);
+        queued |= 1u64 << (s.signo() - 1);
+        if !is_sigstop(s.info) {
+            cur::queue_signal(s.info)?;
         }
+    }
+    let rest = q.pending & !queued & !(1u64 << (SIGSTOP - 1));
+    for sig in 1..=image::NSIG as i32 {
+        if rest & (1u64 << (sig - 1)) != 0 {
+            let mut info = [0u8; SIGINFO_LEN];
+            info[..4].copy_from_slice(&sig.to_le_bytes());
+            info[8..12].copy_from_slice(&SI_KERNEL.to_le_bytes());
+            cur::queue_signal(&info)?;
+        }
+    }
+    Ok(())
+}
+
+/// `si_code` of a signal the kernel sent.
+const SI_KERNEL: i32 = 0x80;
+
+/// What the image's signal state may not hold: a pending `SIGKILL` (the process was
+/// dying).
+pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let kill = 1u64 << 8;
+    if (p.signal.shared.pending | p.tsig.pending.pending) & kill != 0 {
+        return Err(crate::restart::refuse(
+            why,
+            EINVAL,
+            format_args!("the image's process was being killed (SIGKILL pending)"),
+        ));
     }
     Ok(())
 }
@@ -164,7 +196,9 @@ fn is_sigstop(info: &[u8]) -> bool {
 /// stopped (or being stopped: the leader's `task-attrs` say), or this task had a
 /// `SIGSTOP` pending (the leader also for the process's shared queue).
 pub(crate) fn stops(p: &Plan<'_>) -> bool {
-    let queued = |q: &image::SigQueue<'_>| (0..q.len()).any(|i| is_sigstop(q.get(i).info));
+    let queued = |q: &image::SigQueue<'_>| {
+        q.pending & (1u64 << (SIGSTOP - 1)) != 0 || (0..q.len()).any(|i| is_sigstop(q.get(i).info))
+    };
     (p.leader() && (p.attrs.is_some_and(|a| a.stop_signal != 0) || queued(&p.signal.shared)))
         || queued(&p.tsig.pending)
 }

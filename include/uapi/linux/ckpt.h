@@ -28,6 +28,7 @@ struct ckpt_version {
 #define CKPT_FEAT_RESTART	(1ULL << 1)
 #define CKPT_FEAT_SHELL		(1ULL << 2)
 #define CKPT_FEAT_LSM_WATCH	(1ULL << 3)
+#define CKPT_FEAT_STATUS_FD	(1ULL << 4)	/* CKPT_RESTART_STATUS_FD is understood */
 
 /* What to do with the target once its image is written. */
 #define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
@@ -66,7 +67,19 @@ struct ckpt_check_args {
 /* Options of CKPT_IOC_RESTART. */
 #define CKPT_RESTART_IGNORE_CHANGED	(1ULL << 0)	/* reopen files even if their size or mtime changed */
 #define CKPT_RESTART_INHERIT_STDIO	(1ULL << 1)	/* the image's terminals become stdio[] */
-#define CKPT_RESTART_FLAGS	(CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO)
+#define CKPT_RESTART_STATUS_FD		(1ULL << 2)	/* report to @status_fd (below) */
+#define CKPT_RESTART_FLAGS	(CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO | \
+				 CKPT_RESTART_STATUS_FD)
+
+/*
+ * With CKPT_RESTART_STATUS_FD, the module holds the file behind @status_fd (a
+ * pipe's write end, say) open until the restored task is about to return to
+ * its program, and if the restart fails after the point of no return it
+ * first writes one report to it: the byte CKPT_STATUS_FAILED, one byte n,
+ * then n bytes of text (the reason).  The reader sees end-of-file once every
+ * task that passed it is done, either way.
+ */
+#define CKPT_STATUS_FAILED	'E'
 
 /* A pipe the restarter created for one pipe object of the image. */
 struct ckpt_restart_pipe {
@@ -99,7 +112,9 @@ struct ckpt_restart_args {
 	__u32 pad;		/* must be zero */
 	__s32 task;		/* in: pid/tid in the image of the task to become; 0: the root */
 	__u32 pad2;		/* must be zero */
-	__u64 reserved[3];	/* must be zero */
+	__s32 status_fd;	/* in: with CKPT_RESTART_STATUS_FD, see above; else zero */
+	__u32 pad3;		/* must be zero */
+	__u64 reserved[2];	/* must be zero */
 	char reason[240];	/* out: why it failed */
 };
 

@@ -173,8 +173,9 @@ impl Device {
         pipes: &[CkptRestartPipe],
         stdio: [i32; 3],
         task: i32,
+        status_fd: i32,
     ) -> RestartError {
-        let mut a = restart_args(image, flags, pipes, stdio, task);
+        let mut a = restart_args(image, flags, pipes, stdio, task, status_fd);
         let error = match self.ioctl(&mut a) {
             Err(e) => e,
             // Only a module that did not restart anything returns 0.
@@ -194,6 +195,7 @@ pub fn restart_args(
     pipes: &[CkptRestartPipe],
     stdio: [i32; 3],
     task: i32,
+    status_fd: i32,
 ) -> CkptRestartArgs {
     CkptRestartArgs {
         fd: image.as_raw_fd(),
@@ -204,7 +206,9 @@ pub fn restart_args(
         pad: 0,
         task,
         pad2: 0,
-        reserved: [0; 3],
+        status_fd,
+        pad3: 0,
+        reserved: [0; 2],
         reason: [0; CKPT_REASON_LEN],
     }
 }

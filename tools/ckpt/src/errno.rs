@@ -135,8 +135,9 @@ pub fn checkpoint(dev: &Path, pid: i32, err: &io::Error) -> String {
              (the same user and a dumpable process, or CAP_SYS_PTRACE / root)"
         ),
         Some(libc::EBUSY) => format!(
-            "process {pid} is busy ({e}): it is being traced, or did not reach a safe \
-             point within 10 s (uninterruptible sleep?); try again later"
+            "process {pid} is busy ({e}); the kernel log (dmesg) has the module's reason \
+             (for example: it did not reach a safe point within 10 s, in uninterruptible \
+             sleep); try again later"
         ),
         Some(libc::EOPNOTSUPP) => format!(
             "process {pid} uses something ckpt does not support yet ({e}); \

@@ -144,6 +144,7 @@ fn version(dev_path: &Path) -> Res {
         (uapi::CKPT_FEAT_RESTART, "restart"),
         (uapi::CKPT_FEAT_SHELL, "shell"),
         (uapi::CKPT_FEAT_LSM_WATCH, "lsm-watch"),
+        (uapi::CKPT_FEAT_STATUS_FD, "status-fd"),
     ];
     let mut names: Vec<String> = feats
         .iter()
@@ -206,6 +207,26 @@ fn check(dev_path: &Path, pid: i32, tree: bool) -> Res {
     Err(Fail(1, None))
 }
 
+/// The module gives its reason for a failed checkpoint only to the kernel log; what
+/// `CKPT_IOC_CHECK` says about `pid` now names the obstacle in most cases (not a
+/// safe point that was not reached, not a target that exited). `None`: it sees
+/// none, or cannot tell.
+fn obstacle(dev: &Device, pid: i32, flags: u64, e: &io::Error) -> Option<String> {
+    let err = e.raw_os_error()?;
+    if matches!(err, libc::ESRCH | libc::EINTR | libc::ENOMEM | libc::EPIPE) {
+        return None;
+    }
+    let r = dev
+        .check(pid, flags & uapi::CKPT_CHECKPOINT_TREE)
+        .ok()
+        .filter(|r| r.status != 0 && !r.reason.is_empty())?;
+    Some(format!(
+        "cannot checkpoint {pid}: {} ({})",
+        r.reason,
+        errno::describe(e)
+    ))
+}
+
 fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bool) -> Res {
     let dev = open_device(dev_path)?;
     let out = if output == Path::new("-") {
@@ -237,7 +258,8 @@ fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bo
         Err(f) => Err(Fail::new(
             1,
             match f {
-                Failure::Ioctl(e) => errno::checkpoint(dev_path, pid, &e),
+                Failure::Ioctl(e) => obstacle(&dev, pid, flags, &e)
+                    .unwrap_or_else(|| errno::checkpoint(dev_path, pid, &e)),
                 Failure::Pipe(e) => {
                     format!("reading the image from the module: {}", errno::describe(&e))
                 }

@@ -57,6 +57,7 @@ fn entries() -> Vec<Entry> {
             CKPT_FEAT_RESTART,
             CKPT_FEAT_SHELL,
             CKPT_FEAT_LSM_WATCH,
+            CKPT_FEAT_STATUS_FD,
             CKPT_CHECKPOINT_STOP,
             CKPT_CHECKPOINT_RESUME,
             CKPT_CHECKPOINT_KILL,
@@ -64,7 +65,9 @@ fn entries() -> Vec<Entry> {
             CKPT_CHECKPOINT_FLAGS,
             CKPT_RESTART_IGNORE_CHANGED,
             CKPT_RESTART_INHERIT_STDIO,
+            CKPT_RESTART_STATUS_FD,
             CKPT_RESTART_FLAGS,
+            CKPT_STATUS_FAILED,
             CKPT_IOC_VERSION,
             CKPT_IOC_CHECKPOINT,
             CKPT_IOC_RESTART,
@@ -94,7 +97,7 @@ fn entries() -> Vec<Entry> {
         v,
         "ckpt_restart_args",
         CkptRestartArgs,
-        [fd, npipes, flags, pipes, stdio, pad, task, pad2, reserved, reason]
+        [fd, npipes, flags, pipes, stdio, pad, task, pad2, status_fd, pad3, reserved, reason]
     );
     v
 }

@@ -12,7 +12,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufReader};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -96,13 +96,18 @@ pub fn run(o: &Options) -> Result<u8, String> {
             root.pid, root.comm
         );
     }
+    let flags = if v.features & uapi::CKPT_FEAT_STATUS_FD != 0 {
+        o.flags | uapi::CKPT_RESTART_STATUS_FD
+    } else {
+        o.flags
+    };
     let (status_r, status_w) =
         io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
     let mut ctx = Ctx {
         plan: &plan,
         dev: &dev,
         image: &image,
-        flags: o.flags,
+        flags,
         status: Some(status_w),
         report_pid: plan.procs.len() > 1,
         detached: o.detach,
@@ -136,8 +141,11 @@ pub fn run(o: &Options) -> Result<u8, String> {
     drop(ctx.status.take());
     let st = read_status(status_r);
     let closed = Instant::now();
+    if let Some(why) = &st.late {
+        eprintln!("ckpt: restart failed after the point of no return: {why}");
+    }
     if st.failed {
-        // The restarter said why. The others of a tree wait for it in the module:
+        // The restarter (or, after the point of no return, the module) said why. The others of a tree wait for it in the module:
         // they go too (a pid namespace goes with its init).
         if !init {
             for &p in st.pids.iter().filter(|&&p| p != child) {
@@ -397,14 +405,21 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ),
         };
     }
+    // The module holds the status pipe open until the restored tasks run, and
+    // writes to it why if they die after the point of no return.
+    let (flags, status_fd) = match ctx.status.as_ref() {
+        Some(w) if ctx.flags & uapi::CKPT_RESTART_STATUS_FD != 0 => (ctx.flags, w.as_raw_fd()),
+        _ => (ctx.flags & !uapi::CKPT_RESTART_STATUS_FD, 0),
+    };
     // From the move on, nothing may use the vDSO: the threads, then the ioctl.
     for &tid in &me.threads {
         let args = Box::leak(Box::new(dev::restart_args(
             ctx.image.as_fd(),
-            ctx.flags,
+            flags,
             &[],
             [-1; 3],
             tid,
+            status_fd,
         )));
         let arg = (args as *mut uapi::CkptRestartArgs).cast();
         if let Err(e) = sys::spawn_ioctl_thread(tid, ctx.dev.raw_fd(), uapi::CKPT_IOC_RESTART, arg)
@@ -421,9 +436,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             }
         }
     }
-    let e = ctx
-        .dev
-        .restart(ctx.image.as_fd(), ctx.flags, &ctx.pipes.args, stdio, me.pid);
+    let e = ctx.dev.restart(
+        ctx.image.as_fd(),
+        flags,
+        &ctx.pipes.args,
+        stdio,
+        me.pid,
+        status_fd,
+    );
     failure(&e)
 }
 

@@ -5,9 +5,11 @@
 //! The status pipe: every restarter tells the parent its pid ([`send_pid`],
 //! `P` and 4 bytes; for trees and pid namespaces) and whether it failed
 //! before the ioctl took over ([`send_failed`], `F`: the parent then kills
-//! the others, which wait in the module); on success the module closes
-//! every fd of the restarters, which the parent sees as the end of the pipe
-//! ([`read_status`]).
+//! the others, which wait in the module). The restarters pass the pipe to the
+//! module too (`CKPT_RESTART_STATUS_FD`): it holds it until the restored tasks
+//! run, and writes why if one fails after the point of no return
+//! (`CKPT_STATUS_FAILED`, a length byte, the text). The end of the pipe
+//! ([`read_status`]) thus means every task is restored, or failed and said so.
 //!
 //! Then the restored process's wait status: [`report`] turns it into the
 //! exit code of `ckpt`, saying how the process died if a signal killed it.
@@ -15,7 +17,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::names;
+use crate::{names, uapi};
 
 /// A restarter's message on the status pipe: it failed.
 const MSG_FAILED: u8 = b'F';
@@ -44,6 +46,8 @@ pub(super) struct Status {
     /// A restarter (or the pid namespace's init) failed, and said why on
     /// standard error.
     pub(super) failed: bool,
+    /// The module's report of a failure after the point of no return.
+    pub(super) late: Option<String>,
     /// Pids of the restarters (as the parent sees them), the root's first.
     pub(super) pids: Vec<i32>,
 }
@@ -62,6 +66,13 @@ fn parse_status(b: &[u8]) -> Status {
     while i < b.len() {
         match b[i] {
             MSG_FAILED => st.failed = true,
+            uapi::CKPT_STATUS_FAILED if i + 1 < b.len() => {
+                let n = usize::from(b[i + 1]);
+                let text = &b[i + 2..(i + 2 + n).min(b.len())];
+                st.failed = true;
+                st.late = Some(String::from_utf8_lossy(text).into_owned());
+                i += 1 + n;
+            }
             MSG_PID if i + 4 < b.len() => {
                 st.pids
                     .push(i32::from_le_bytes([b[i + 1], b[i + 2], b[i + 3], b[i + 4]]));
@@ -126,6 +137,7 @@ mod tests {
             parse_status(b"F"),
             Status {
                 failed: true,
+                late: None,
                 pids: vec![]
             }
         );
@@ -135,6 +147,7 @@ mod tests {
             parse_status(&b),
             Status {
                 failed: false,
+                late: None,
                 pids: vec![4242]
             }
         );
@@ -143,6 +156,7 @@ mod tests {
             parse_status(&b),
             Status {
                 failed: true,
+                late: None,
                 pids: vec![4242]
             }
         );
@@ -160,6 +174,7 @@ mod tests {
             read_status(r),
             Status {
                 failed: true,
+                late: None,
                 pids: vec![4242, -7]
             }
         );
@@ -167,5 +182,18 @@ mod tests {
         send_failed(None);
         drop(w);
         assert_eq!(read_status(r), Status::default());
+        // The module's report after the point of no return; its text is not parsed.
+        let mut m = vec![uapi::CKPT_STATUS_FAILED, 9];
+        m.extend_from_slice(b"Pages bad");
+        m.push(MSG_PID);
+        m.extend_from_slice(&7i32.to_le_bytes());
+        assert_eq!(
+            parse_status(&m),
+            Status {
+                failed: true,
+                late: Some("Pages bad".into()),
+                pids: vec![7]
+            }
+        );
     }
 }

@@ -1,0 +1,1346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_security: what a checkpointer must never do, one test per finding of
+ * the 2026-12 review (Documentation/ckpt/admin-guide.rst, "Security model"):
+ *
+ *   A1  dump a process that became set-uid root while it was being stopped;
+ *   A6  miss a thread born while the others were being stopped;
+ *   A2  hand back a memfd whose seals do not hold (writable through a
+ *       mapping, unknown seal bits);
+ *   A3  let a caller read, stop or kill a process with capabilities it
+ *       lacks, or signal one it could not signal with kill(2);
+ *   A9  lose WIPEONFORK, mseal, protection keys or DROPPABLE silently, or
+ *       forget DONTFORK/DONTDUMP;
+ *   A20 lose a blocked pending signal, or die of a pending SIGSTOP after
+ *       the point of no return;
+ *   and `ckpt restart --detach` must not report a failed restart as done.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "ckpt_util.h"
+#include "kselftest_harness.h"
+
+#define USER 1000
+#define OTHER 2000
+#define SUID_HELPER "/tmp/ckpt-suid-helper"
+#define CKPT_TOOL "/ckpt"
+
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#define K_CREDS 0x0700
+#define K_SIGNAL 0x0601
+
+/*
+ * As the set-uid copy of this program (A1): wait to be killed.  The
+ * environment variable survives a secure exec (only the dangerous ones are
+ * removed), and glibc runs constructors before main().
+ */
+__attribute__((constructor)) static void suid_helper(void)
+{
+	if (!getenv("CKPT_SUID_HELPER"))
+		return;
+	for (int i = 0; i < 300; i++)
+		sleep_ms(100);
+	_exit(0);
+}
+
+/* ---- images ------------------------------------------------------------ */
+
+static unsigned char *img_load(const char *path, size_t *n)
+{
+	struct stat st;
+	unsigned char *m;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	m = malloc(st.st_size + 1);
+	if (m && read(fd, m, st.st_size) != st.st_size) {
+		free(m);
+		m = NULL;
+	}
+	close(fd);
+	*n = st.st_size;
+	return m;
+}
+
+static int img_store(const char *path, const unsigned char *m, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int ok = fd >= 0 && write(fd, m, n) == (ssize_t)n;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Payload offset of the nth record of kind (from 0), or 0. */
+static size_t rec_nth(const unsigned char *m, size_t n, uint16_t kind, int nth)
+{
+	size_t off = 8;
+
+	while (off + 12 <= n) {
+		uint32_t len = le32(m + off + 4);
+
+		if (le16(m + off) == kind && nth-- == 0)
+			return off + 12;
+		off += 12 + len;
+	}
+	return 0;
+}
+
+/* Payload offset of the FILE record whose path contains name, or 0. */
+static size_t file_rec(const unsigned char *m, size_t n, const char *name)
+{
+	size_t p;
+
+	for (int i = 0; (p = rec_nth(m, n, K_FILE, i)); i++) {
+		uint16_t len = le16(m + p + 45);
+		char path[256];
+
+		snprintf(path, sizeof(path), "%.*s", len, (const char *)m + p + 47);
+		if (strstr(path, name))
+			return p;
+	}
+	return 0;
+}
+
+/* The euid of the image's first credentials, or -1. */
+static long image_euid(const char *path)
+{
+	size_t n, p;
+	unsigned char *m = img_load(path, &n);
+	long euid = -1;
+
+	if (m && (p = rec_nth(m, n, K_CREDS, 0)))
+		euid = le32(m + p + 8);
+	free(m);
+	return euid;
+}
+
+/* Runs the caller on CPU cpu only (the VM has two): a checkpointer and its
+ * target on different CPUs really run at the same time. */
+static void on_cpu(int cpu)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+/* ---- privileges ------------------------------------------------------- */
+
+static int become(uid_t uid)
+{
+	return setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid);
+}
+
+/* Sets this process's permitted and effective capabilities to caps (bits). */
+static int set_caps(uint64_t caps)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].permitted = d[0].effective = (uint32_t)caps;
+	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
+	return syscall(SYS_capset, &h, d);
+}
+
+/* Drops to uid, keeping the capabilities caps; dumpable again afterwards. */
+static int become_with_caps(uid_t uid, uint64_t caps)
+{
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || become(uid) || set_caps(caps))
+		return -1;
+	return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+/* ---- programs with a command pipe (fd 3) and an answer pipe (fd 4) ------ */
+
+struct prog {
+	pid_t pid;
+	int ctl;
+	FILE *rep;
+};
+
+typedef void (*prog_setup)(void);
+typedef void (*prog_answer)(char cmd, char *out, size_t len);
+
+/*
+ * Forks a child with stdio on /dev/null, commands on fd 3 and answers on
+ * fd 4 (nothing else open: it can be checkpointed and restarted), which
+ * runs setup(), says "ready", then answers each command byte with one line.
+ */
+static int prog_start(struct prog *p, prog_setup setup, prog_answer answer)
+{
+	int c[2], r[2];
+	char line[64];
+
+	memset(p, 0, sizeof(*p));
+	if (pipe(c) || pipe(r))
+		return -1;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -1;
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		char cmd, out[256];
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		dup2(c[0], 3);
+		dup2(r[1], 4);
+		for (int fd = 5; fd < 1024; fd++)
+			close(fd);
+		if (setup)
+			setup();
+		if (write(4, "ready\n", 6) != 6)
+			_exit(2);
+		while (read(3, &cmd, 1) == 1) {
+			if (cmd == 'x')
+				_exit(7);
+			out[0] = 0;
+			answer(cmd, out, sizeof(out) - 1);
+			strcat(out, "\n");
+			if (write(4, out, strlen(out)) != (ssize_t)strlen(out))
+				_exit(3);
+		}
+		_exit(5);
+	}
+	close(c[0]);
+	close(r[1]);
+	p->ctl = c[1];
+	p->rep = fdopen(r[0], "r");
+	if (!p->rep || !fgets(line, sizeof(line), p->rep) || strcmp(line, "ready\n"))
+		return -1;
+	return 0;
+}
+
+static char *prog_ask(struct prog *p, char cmd, char *line, size_t len)
+{
+	line[0] = 0;
+	if (!p->rep || write(p->ctl, &cmd, 1) != 1 || !fgets(line, len, p->rep))
+		return line;
+	line[strcspn(line, "\n")] = 0;
+	return line;
+}
+
+static void prog_close(struct prog *p)
+{
+	if (p->rep)
+		fclose(p->rep);
+	if (p->ctl > 0)
+		close(p->ctl);
+	p->rep = NULL;
+	p->ctl = -1;
+}
+
+/* Checkpoints p into path, killing it; 0 or -errno. */
+static int prog_checkpoint(int dev, struct prog *p, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int ret, status;
+
+	if (fd < 0)
+		return -errno;
+	ret = ckpt_checkpoint(dev, p->pid, fd, CKPT_CHECKPOINT_KILL, NULL);
+	close(fd);
+	if (ret)
+		return ret;
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	prog_close(p);
+	return 0;
+}
+
+/* Restarts the image at path as p (fresh pipes); 0 or -1. */
+static int prog_restart(struct prog *p, const char *path)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int ctl, rep;
+
+	memset(p, 0, sizeof(*p));
+	if (!ip || img_plan(path, ip))
+		return -1;
+	p->pid = restart_with_fresh_pipes(path, ip, &ctl, &rep);
+	free(ip);
+	if (p->pid < 0)
+		return -1;
+	p->ctl = ctl;
+	p->rep = fdopen(rep, "r");
+	return 0;
+}
+
+/*
+ * The restarter's wait status if it ends within ms (100 + errno: refused
+ * before the point of no return; SIGKILL: failed after it), else 0: it runs.
+ */
+static int prog_ended(struct prog *p, int ms)
+{
+	int status;
+
+	for (; p->pid > 0 && ms > 0; ms -= 20) {
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			prog_close(p);
+			return status ? status : -1;
+		}
+		sleep_ms(20);
+	}
+	return 0;
+}
+
+static void prog_end(struct prog *p)
+{
+	if (p->pid > 0)
+		kill_reap(p->pid);
+	p->pid = 0;
+	prog_close(p);
+}
+
+/* A restart refused before the point of no return. */
+static int refused_early(int status)
+{
+	return status > 0 && WIFEXITED(status) && WEXITSTATUS(status) > 100;
+}
+
+FIXTURE(sec) {
+	int dev;
+	char img[64];
+	struct prog p;
+};
+
+FIXTURE_SETUP(sec)
+{
+	self->dev = ckpt_open();
+	if (self->dev < 0)
+		SKIP(return, "%s missing", CKPT_DEV);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(self->img, sizeof(self->img), "/tmp/sec-%d.img", getpid());
+	memset(&self->p, 0, sizeof(self->p));
+}
+
+FIXTURE_TEARDOWN(sec)
+{
+	prog_end(&self->p);
+	unlink(self->img);
+	close(self->dev);
+}
+
+/* ---- A1: exec of a set-uid program during the checkpoint ---------------- */
+
+static int make_suid_helper(void)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open("/proc/self/exe", O_RDONLY), out;
+
+	unlink(SUID_HELPER);
+	out = open(SUID_HELPER, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	if (fchown(out, 0, 0) || fchmod(out, 04755))
+		return -1;
+	return close(out);
+}
+
+#define BIG_ARGS 40
+
+/*
+ * As USER: fork a child that execs the set-uid-root helper (with 5 MiB of
+ * arguments, so that the exec takes a while) and checkpoint it at once.
+ * Exits 0 if refused with EPERM, 2 if refused otherwise, 1 if the image is
+ * of the child before its exec, 20 if the image is of the set-uid program.
+ */
+static void exec_race_once(int dev, const char *img)
+{
+	static char big[BIG_ARGS][128 * 1024 - 1];
+	char *argv[BIG_ARGS + 2], *envp[] = { "CKPT_SUID_HELPER=1", NULL }, c;
+	struct rlimit stack = { 64 << 20, 64 << 20 };
+	int p[2], fd, ret, status;
+	pid_t t;
+
+	/* Room for the arguments: a quarter of the stack limit.  Dumpable again
+	 * after the uid change, as a process started by USER would be. */
+	if (setrlimit(RLIMIT_STACK, &stack) || become(USER) || pipe(p) ||
+	    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(10);
+	for (int i = 0; i < BIG_ARGS; i++) {
+		memset(big[i], 'a' + i % 26, sizeof(big[i]) - 1);
+		argv[i + 1] = big[i];
+	}
+	argv[0] = "suid-helper";
+	argv[BIG_ARGS + 1] = NULL;
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		_exit(12);
+	on_cpu(0);
+	t = fork();
+	if (t == 0) {
+		on_cpu(1);
+		close(dev);
+		close(p[0]);
+		if (write(p[1], "R", 1) != 1)
+			_exit(2);
+		execve(SUID_HELPER, argv, envp);
+		_exit(127);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		_exit(11);
+	ret = ckpt_checkpoint(dev, t, fd, CKPT_CHECKPOINT_RESUME, NULL);
+	close(fd);
+	kill(t, SIGKILL);
+	waitpid(t, &status, 0);
+	if (ret)
+		_exit(ret == -EPERM ? 0 : 2);
+	_exit(image_euid(img) == USER ? 1 : 20);
+}
+
+TEST_F_TIMEOUT(sec, exec_race_never_dumps_setuid, 120)
+{
+	int status, dumped = 0, refused = 0, early = 0, other = 0;
+
+	ASSERT_EQ(0, make_suid_helper());
+	for (int i = 0; i < 6; i++) {
+		pid_t checker = fork();
+
+		ASSERT_LE(0, checker);
+		if (checker == 0)
+			exec_race_once(self->dev, self->img);
+		ASSERT_EQ(checker, waitpid(checker, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+		switch (WEXITSTATUS(status)) {
+		case 0: refused++; break;
+		case 1: early++; break;
+		case 2: other++; break;
+		case 20: dumped++; break;
+		default: ASSERT_TRUE(0) TH_LOG("checker exited %d", WEXITSTATUS(status));
+		}
+		unlink(self->img);
+	}
+	TH_LOG("refused %d (other errors %d), before the exec %d, set-uid image %d",
+	       refused, other, early, dumped);
+	EXPECT_EQ(0, dumped);
+	unlink(SUID_HELPER);
+}
+
+/* ---- A6: a thread born while the others are being stopped --------------- */
+
+static int chain_left;
+static pthread_attr_t chain_attr;
+
+/* Each thread of the chain makes the next one, then waits. */
+static void *chain_link(void *arg)
+{
+	pthread_t t;
+
+	if (__atomic_sub_fetch(&chain_left, 1, __ATOMIC_SEQ_CST) > 0)
+		pthread_create(&t, &chain_attr, chain_link, NULL);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void chain_child(int ready, void *arg)
+{
+	pthread_t t;
+
+	(void)arg;
+	on_cpu(1);
+	pthread_attr_init(&chain_attr);
+	pthread_attr_setstacksize(&chain_attr, 64 << 10);
+	chain_left = 400;
+	say_ready(ready);
+	pthread_create(&t, &chain_attr, chain_link, NULL);
+	for (;;)
+		pause();
+}
+
+/* The thread ids of pid now. */
+static int task_ids(pid_t pid, int *ids, int max)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) && n < max)
+		if (e->d_name[0] != '.')
+			ids[n++] = atoi(e->d_name);
+	closedir(d);
+	return n;
+}
+
+TEST_F_TIMEOUT(sec, thread_born_during_quiesce_is_saved, 180)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int ids[512], saved[512], tries = 0;
+
+	ASSERT_NE(NULL, ip);
+	on_cpu(0);
+	for (int round = 0; round < 6; round++) {
+		int fd, n, nsaved = 0, missing = 0;
+		pid_t child;
+
+		fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, fd);
+		/* Checkpoint the chain while it grows (a thread is in clone() most
+		 * of the time). */
+		child = spawn_ready(chain_child, NULL);
+		ASSERT_LT(0, child);
+		for (int i = 0; i < 200 && task_ids(child, ids, 512) < 8; i++)
+			sleep_ms(1);
+		n = ckpt_checkpoint(self->dev, child, fd, CKPT_CHECKPOINT_STOP, NULL);
+		close(fd);
+		if (n) {
+			/* Refused (a process that keeps changing): never a wrong image. */
+			TH_LOG("round %d: %s", round, strerror(-n));
+			kill_reap(child);
+			continue;
+		}
+		tries++;
+		ASSERT_EQ(0, wait_state(child, 'T', 2000));
+		sleep_ms(100);
+		ASSERT_EQ(0, img_plan(self->img, ip));
+		for (int i = 0; i < ip->nrec; i++) {
+			size_t off = ip->rec[i].off;
+
+			if (ip->rec[i].kind == K_TASK && nsaved < 512) {
+				unsigned char b[4];
+				int f = open(self->img, O_RDONLY);
+
+				if (f >= 0 && pread(f, b, 4, off + 12) == 4)
+					saved[nsaved++] = (int32_t)le32(b);
+				if (f >= 0)
+					close(f);
+			}
+		}
+		n = task_ids(child, ids, 512);
+		ASSERT_LT(0, n);
+		for (int i = 0; i < n; i++) {
+			int found = 0;
+
+			for (int j = 0; j < nsaved; j++)
+				found |= saved[j] == ids[i];
+			missing += !found;
+		}
+		if (missing)
+			TH_LOG("round %d: %d threads run but are not in the image (%d saved)",
+			       round, missing, nsaved);
+		EXPECT_EQ(0, missing);
+		kill_reap(child);
+	}
+	EXPECT_LT(0, tries) TH_LOG("no checkpoint succeeded");
+	free(ip);
+}
+
+/* ---- A2: memfd seals -------------------------------------------------- */
+
+static char *sealed_map, *open_map;
+static int sealed_fd, open_fd;
+
+/* One memfd sealed against writes and mapped shared read-only, one open
+ * memfd mapped shared writable. */
+static void memfd_setup(void)
+{
+	sealed_fd = memfd_create("sealed", MFD_ALLOW_SEALING);
+	open_fd = memfd_create("open", MFD_ALLOW_SEALING);
+	if (sealed_fd < 0 || open_fd < 0 || ftruncate(sealed_fd, 4096) ||
+	    ftruncate(open_fd, 4096) || pwrite(sealed_fd, "sealed-data", 11, 0) != 11)
+		_exit(20);
+	if (fcntl(sealed_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+		_exit(21);
+	sealed_map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, sealed_fd, 0);
+	open_map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, open_fd, 0);
+	if (sealed_map == MAP_FAILED || open_map == MAP_FAILED)
+		_exit(22);
+	strcpy(open_map, "open-data");
+}
+
+static void memfd_answer(char cmd, char *out, size_t len)
+{
+	int mp = mprotect(sealed_map, 4096, PROT_READ | PROT_WRITE) ? -errno : 0;
+	int pw = pwrite(sealed_fd, "X", 1, 0) < 0 ? -errno : 0;
+
+	(void)cmd;
+	snprintf(out, len, "seals %d mprotect %d pwrite %d data %.11s open %d %.9s",
+		 fcntl(sealed_fd, F_GET_SEALS), mp, pw, sealed_map,
+		 fcntl(open_fd, F_GET_SEALS), open_map);
+}
+
+TEST_F(sec, memfd_seals_hold_after_restart)
+{
+	char before[256], after[256];
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, memfd_setup, memfd_answer));
+	prog_ask(&self->p, 'm', before, sizeof(before));
+	ASSERT_STREQ("seals 14 mprotect -13 pwrite -1 data sealed-data open 0 open-data", before);
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	st = prog_restart(&self->p, self->img);
+	ASSERT_EQ(0, st) TH_LOG("restart status %#x", st);
+	/* Still sealed: the read-only mapping cannot be made writable. */
+	EXPECT_STREQ(before, prog_ask(&self->p, 'm', after, sizeof(after)));
+}
+
+/* Restarts a copy of self->img with the seals of the memfd named name set
+ * to seals; returns prog_restart's result. */
+static int restart_with_seals(FIXTURE_DATA(sec) *self, const char *name, uint32_t seals)
+{
+	size_t n, p;
+	unsigned char *m = img_load(self->img, &n);
+	char bad[80];
+	int st;
+
+	if (!m || !(p = file_rec(m, n, name)))
+		return -2;
+	put_le32(m + p + 37, seals);
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.bad", self->img);
+	if (img_store(bad, m, n))
+		return -3;
+	free(m);
+	st = prog_restart(&self->p, bad);
+	if (!st)
+		st = prog_ended(&self->p, 3000);
+	unlink(bad);
+	return st;
+}
+
+TEST_F(sec, memfd_write_seal_on_writable_mapping_is_refused)
+{
+	char l[256];
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, memfd_setup, memfd_answer));
+	prog_ask(&self->p, 'm', l, sizeof(l));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	/* The writable shared mapping of "open" contradicts a write seal. */
+	st = restart_with_seals(self, "memfd:open", F_SEAL_WRITE | F_SEAL_SEAL);
+	EXPECT_TRUE(refused_early(st)) TH_LOG("status %#x", st);
+	prog_end(&self->p);
+	st = restart_with_seals(self, "memfd:open", F_SEAL_FUTURE_WRITE);
+	EXPECT_TRUE(refused_early(st)) TH_LOG("status %#x", st);
+	prog_end(&self->p);
+	/* Seal bits the kernel does not define. */
+	st = restart_with_seals(self, "memfd:sealed", 14 | 0x4000);
+	EXPECT_TRUE(refused_early(st)) TH_LOG("status %#x", st);
+	prog_end(&self->p);
+	/* The unedited image still restarts. */
+	st = restart_with_seals(self, "memfd:sealed", 14);
+	ASSERT_EQ(0, st) TH_LOG("status %#x", st);
+	EXPECT_STREQ("seals 14 mprotect -13 pwrite -1 data sealed-data open 0 open-data",
+		     prog_ask(&self->p, 'm', l, sizeof(l)));
+}
+
+/* ---- A3: capabilities and signal permission ---------------------------- */
+
+static void pausing_child(int ready, void *arg)
+{
+	uint64_t caps = (uint64_t)(uintptr_t)arg;
+
+	if (caps != ~0ULL && become_with_caps(caps ? USER : OTHER, caps))
+		_exit(30);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(sec, target_with_more_capabilities_is_refused)
+{
+	char img[64];
+	pid_t t, checker;
+	int status;
+
+	/* Same uid, but it holds CAP_NET_ADMIN, which the caller has not. */
+	t = spawn_ready(pausing_child, (void *)(uintptr_t)(1ULL << CAP_NET_ADMIN));
+	ASSERT_LT(0, t);
+	snprintf(img, sizeof(img), "%s", self->img);
+	checker = fork();
+	ASSERT_LE(0, checker);
+	if (checker == 0) {
+		int fd;
+
+		if (become(USER))
+			_exit(10);
+		fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (ckpt_check(self->dev, t, NULL, 0) != EPERM)
+			_exit(11);
+		if (ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_RESUME, NULL) != -EPERM)
+			_exit(12);
+		if (ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_KILL, NULL) != -EPERM)
+			_exit(13);
+		_exit(0);
+	}
+	ASSERT_EQ(checker, waitpid(checker, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* Untouched. */
+	EXPECT_NE('T', proc_state(t));
+	EXPECT_NE('Z', proc_state(t));
+	kill_reap(t);
+}
+
+TEST_F(sec, stop_and_kill_need_signal_permission)
+{
+	pid_t t, checker;
+	int status;
+
+	/* Another uid; the caller may read it (CAP_SYS_PTRACE) but not signal it
+	 * (no CAP_KILL). */
+	t = spawn_ready(pausing_child, (void *)(uintptr_t)0);
+	ASSERT_LT(0, t);
+	checker = fork();
+	ASSERT_LE(0, checker);
+	if (checker == 0) {
+		int fd;
+
+		if (become_with_caps(USER, 1ULL << CAP_SYS_PTRACE))
+			_exit(10);
+		fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(9);
+		if (ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_RESUME, NULL))
+			_exit(11);
+		if (kill(t, 0) != -1 || errno != EPERM)
+			_exit(12);
+		if (ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_KILL, NULL) != -EPERM)
+			_exit(13);
+		if (ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_STOP, NULL) != -EPERM)
+			_exit(14);
+		_exit(0);
+	}
+	ASSERT_EQ(checker, waitpid(checker, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	EXPECT_NE('T', proc_state(t));
+	EXPECT_NE('Z', proc_state(t));
+	kill_reap(t);
+}
+
+/* ---- A12: a stopped target continued during the checkpoint -------------- */
+
+static volatile int usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+/* 32 MiB of data (a long image) and a SIGUSR1 handler. */
+static void big_handler_child(int ready, void *arg)
+{
+	size_t len = 32 << 20;
+	char *p = malloc(len);
+
+	(void)arg;
+	if (!p)
+		_exit(4);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1 + (i >> 12);
+	signal(SIGUSR1, on_usr1);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+struct bg_ckpt {
+	int dev, fd;
+	pid_t pid;
+	int ret;
+};
+
+static void *bg_checkpoint(void *arg)
+{
+	struct bg_ckpt *j = arg;
+
+	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, CKPT_CHECKPOINT_RESUME, NULL);
+	close(j->fd);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sec, stopped_target_continued_mid_dump_is_not_saved, 120)
+{
+	struct bg_ckpt j;
+	pthread_t th;
+	char buf[65536];
+	int p[2];
+	pid_t t = spawn_ready(big_handler_child, NULL);
+
+	ASSERT_LT(0, t);
+	kill(t, SIGSTOP);
+	ASSERT_EQ(0, wait_state(t, 'T', 2000));
+	ASSERT_EQ(0, pipe(p));
+	j.dev = self->dev;
+	j.fd = p[1];
+	j.pid = t;
+	j.ret = 1;
+	ASSERT_EQ(0, pthread_create(&th, NULL, bg_checkpoint, &j));
+	/* The image fills the pipe: the checkpoint is blocked writing it. */
+	ASSERT_LT(0, read(p[0], buf, 8));
+	sleep_ms(200);
+	/* Continued with a signal to handle: it runs its handler mid-dump. */
+	kill(t, SIGUSR1);
+	kill(t, SIGCONT);
+	sleep_ms(200);
+	while (read(p[0], buf, sizeof(buf)) > 0)
+		;
+	pthread_join(th, NULL);
+	close(p[0]);
+	EXPECT_EQ(-EAGAIN, j.ret) TH_LOG("checkpoint returned %d", j.ret);
+	kill_reap(t);
+}
+
+/* ---- the shell interface judges the opener, not the caller -------------- */
+
+TEST_F(sec, shell_judges_the_opener_not_the_caller)
+{
+	char cmd[64], buf[4096];
+	int fd, status;
+	pid_t t, deputy;
+	ssize_t n;
+
+	/* Root queues an image of a root process. */
+	t = spawn_ready(pausing_child, (void *)(uintptr_t)~0ULL);
+	ASSERT_LT(0, t);
+	snprintf(cmd, sizeof(cmd), "%d\n", t);
+	fd = open(CKPT_DEV, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
+	close(fd);
+	/* USER opens the device (opened to all for the test) and hands the fd to
+	 * a set-uid-root program, which reads once and writes once. */
+	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
+	deputy = fork();
+	ASSERT_LE(0, deputy);
+	if (deputy == 0) {
+		if (setgroups(0, NULL) || setresgid(USER, USER, 0) || setresuid(USER, USER, 0))
+			_exit(10);
+		fd = open(CKPT_DEV, O_RDWR);
+		if (fd < 0)
+			_exit(11);
+		/* Root again, as the set-uid program is. */
+		if (setresuid(0, 0, 0) || setresgid(0, 0, 0))
+			_exit(12);
+		if (read(fd, buf, sizeof(buf)) >= 0 || errno != ENODATA)
+			_exit(20);
+		snprintf(cmd, sizeof(cmd), "%d kill", t);
+		if (write(fd, cmd, strlen(cmd)) >= 0 || errno != EPERM)
+			_exit(21);
+		_exit(0);
+	}
+	ASSERT_EQ(deputy, waitpid(deputy, &status, 0));
+	chmod(CKPT_DEV, 0600);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* Root's process lives, and root's image is still root's. */
+	EXPECT_NE('Z', proc_state(t));
+	fd = open(CKPT_DEV, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	EXPECT_EQ((ssize_t)sizeof(buf), n);
+	kill_reap(t);
+}
+
+/* ---- A9: memory state that must not be lost ---------------------------- */
+
+struct vm_case {
+	const char *what;
+	const char *word;	/* in the reason */
+	int (*make)(void);
+};
+
+static int make_wipeonfork(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	p[0] = 1;
+	return madvise(p, 8192, MADV_WIPEONFORK);
+}
+
+static int make_mseal(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	p[0] = 1;
+	return syscall(462 /* mseal */, p, 8192, 0);
+}
+
+static int make_pkey(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (p == MAP_FAILED || k < 0)
+		return -1;
+	p[0] = 1;
+	return syscall(SYS_pkey_mprotect, p, 8192, PROT_READ | PROT_WRITE, k);
+}
+
+static int make_lockonfault(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	p[0] = 1;
+	return syscall(SYS_mlock2, p, 8192, 1 /* MLOCK_ONFAULT */);
+}
+
+static int make_droppable(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	p[0] = 1;
+	return 0;
+}
+
+static void vm_child(int ready, void *arg)
+{
+	const struct vm_case *c = arg;
+
+	if (c->make())
+		_exit(40);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(sec, lost_memory_protections_are_refused)
+{
+	static const struct vm_case cases[] = {
+		{ "MADV_WIPEONFORK", "WIPEONFORK", make_wipeonfork },
+		{ "mseal", "sealed", make_mseal },
+		{ "protection key", "protection key", make_pkey },
+		{ "MAP_DROPPABLE", "droppable", make_droppable },
+		{ "mlock2(MLOCK_ONFAULT)", "locked on fault", make_lockonfault },
+	};
+	char reason[256];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t t;
+		int st;
+
+		/* Not every kernel or CPU has each: probe in a child first. */
+		t = fork();
+		ASSERT_LE(0, t);
+		if (t == 0)
+			_exit(cases[i].make() ? 1 : 0);
+		waitpid(t, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			TH_LOG("%s: not available here, skipped", cases[i].what);
+			continue;
+		}
+		t = spawn_ready(vm_child, (void *)&cases[i]);
+		ASSERT_LT(0, t);
+		st = ckpt_check(self->dev, t, reason, sizeof(reason));
+		EXPECT_EQ(EOPNOTSUPP, st) TH_LOG("%s: check says %d (%s)", cases[i].what, st, reason);
+		EXPECT_NE(NULL, strstr(reason, cases[i].word))
+			TH_LOG("%s: reason \"%s\"", cases[i].what, reason);
+		fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_KILL, NULL))
+			TH_LOG("%s", cases[i].what);
+		close(fd);
+		/* Refused: it runs on. */
+		EXPECT_NE('Z', proc_state(t));
+		kill_reap(t);
+	}
+}
+
+/* A15: a thread that far-jumped into the 32-bit user code segment and spins
+ * there ("jmp ." is the same two bytes in both modes). */
+static void *compat_spin(void *arg)
+{
+	struct { uint32_t off; uint16_t sel; } __attribute__((packed)) fp = {
+		(uint32_t)(uintptr_t)arg, 0x23 /* __USER32_CS */
+	};
+
+	asm volatile("ljmpl *%0" : : "m"(fp));
+	return NULL;
+}
+
+static void compat_child(int ready, void *arg)
+{
+	unsigned char *code = mmap((void *)0x10000000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	pthread_t t;
+
+	(void)arg;
+	if (code == MAP_FAILED)
+		_exit(40);
+	code[0] = 0xeb;
+	code[1] = 0xfe;
+	if (pthread_create(&t, NULL, compat_spin, code))
+		_exit(41);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(sec, thread_in_32bit_mode_is_refused)
+{
+	pid_t t = spawn_ready(compat_child, NULL);
+	int fd;
+
+	ASSERT_LT(0, t);
+	sleep_ms(50);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	EXPECT_NE('Z', proc_state(t));
+	kill_reap(t);
+}
+
+/*
+ * DONTFORK and DONTDUMP: the test kernel has no madvise() (no
+ * CONFIG_ADVISE_SYSCALLS), so the image says so instead: three mappings at
+ * a fixed place (the middle one PROT_NONE, so that they stay three), the
+ * first two marked DONTFORK and DONTDUMP in the image, as madvise() would
+ * have left them.
+ */
+#define ADV_AT 0x200000000UL
+#define VF_DONTFORK (1u << 3)
+#define VF_DONTDUMP (1u << 4)
+
+static void madvise_setup(void)
+{
+	char *p = mmap((void *)ADV_AT, 3 * 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED || mprotect(p + 4096, 4096, PROT_NONE))
+		_exit(20);
+	p[0] = 'f';
+	p[2 * 4096] = 'd';
+}
+
+/* The VmFlags of the mapping at addr in /proc/self/smaps, and its end. */
+static void vmflags(unsigned long addr, char *out, size_t len, unsigned long *end)
+{
+	char line[512], want[32];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int in = 0;
+
+	snprintf(want, sizeof(want), "%lx-", addr);
+	snprintf(out, len, "none");
+	*end = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, want, strlen(want))) {
+			in = 1;
+			sscanf(line + strlen(want), "%lx", end);
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, len, "%s", line + 8);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+static void madvise_answer(char cmd, char *out, size_t len)
+{
+	char a[512], b[512];
+	unsigned long ea, eb;
+	const char *p = (const char *)ADV_AT;
+
+	(void)cmd;
+	vmflags(ADV_AT, a, sizeof(a), &ea);
+	vmflags(ADV_AT + 2 * 4096, b, sizeof(b), &eb);
+	snprintf(out, len, "%c%c dc=%d,%d dd=%d,%d ends=%lx,%lx", p[0], p[2 * 4096],
+		 !!strstr(a, " dc"), !!strstr(b, " dc"), !!strstr(a, " dd"), !!strstr(b, " dd"),
+		 ea - ADV_AT, eb - ADV_AT);
+}
+
+TEST_F(sec, dontfork_and_dontdump_come_back)
+{
+	char l[256], bad[80];
+	unsigned char *m;
+	size_t n, p;
+	int edited = 0, st;
+
+	ASSERT_EQ(0, prog_start(&self->p, madvise_setup, madvise_answer));
+	ASSERT_STREQ("fd dc=0,0 dd=0,0 ends=1000,3000", prog_ask(&self->p, 'm', l, sizeof(l)));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	m = img_load(self->img, &n);
+	ASSERT_NE(NULL, m);
+	for (int i = 0; (p = rec_nth(m, n, K_VMA, i)); i++) {
+		if (le64(m + p) == ADV_AT) {
+			put_le32(m + p + 28, le32(m + p + 28) | VF_DONTFORK);
+			edited++;
+		} else if (le64(m + p) == ADV_AT + 2 * 4096) {
+			put_le32(m + p + 28, le32(m + p + 28) | VF_DONTDUMP);
+			edited++;
+		}
+	}
+	ASSERT_EQ(2, edited);
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.adv", self->img);
+	ASSERT_EQ(0, img_store(bad, m, n));
+	free(m);
+	st = prog_restart(&self->p, bad);
+	ASSERT_EQ(0, st);
+	/* Each keeps its own property, and its bounds (nothing merged). */
+	EXPECT_STREQ("fd dc=1,0 dd=0,1 ends=1000,3000", prog_ask(&self->p, 'm', l, sizeof(l)))
+		TH_LOG("restarter status %#x", prog_ended(&self->p, 100));
+	unlink(bad);
+}
+
+/* ---- A20: pending signals ---------------------------------------------- */
+
+/* SIGWINCH (ignored by default) blocked and pending for the process. */
+static void winch_setup(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	kill(getpid(), SIGWINCH);
+}
+
+static void winch_answer(char cmd, char *out, size_t len)
+{
+	sigset_t s;
+
+	(void)cmd;
+	sigpending(&s);
+	snprintf(out, len, "winch %d stop %d", sigismember(&s, SIGWINCH), sigismember(&s, SIGSTOP));
+}
+
+TEST_F(sec, blocked_ignored_pending_signal_survives)
+{
+	char l[128];
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, winch_setup, winch_answer));
+	ASSERT_STREQ("winch 1 stop 0", prog_ask(&self->p, 's', l, sizeof(l)));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	st = prog_restart(&self->p, self->img);
+	ASSERT_EQ(0, st) TH_LOG("restart status %#x", st);
+	EXPECT_STREQ("winch 1 stop 0", prog_ask(&self->p, 's', l, sizeof(l)));
+}
+
+TEST_F(sec, pending_sigstop_stops_instead_of_failing)
+{
+	char l[128], bad[80];
+	unsigned char *m;
+	size_t n, p;
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, winch_setup, winch_answer));
+	ASSERT_STREQ("winch 1 stop 0", prog_ask(&self->p, 's', l, sizeof(l)));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	/* As if SIGSTOP had been sent while the process was held: the queued
+	 * SIGWINCH of the process becomes a SIGSTOP. */
+	m = img_load(self->img, &n);
+	ASSERT_NE(NULL, m);
+	p = rec_nth(m, n, K_SIGNAL, 0);
+	ASSERT_NE(0, p);
+	p += 4 + 48;			/* id, itimers */
+	ASSERT_EQ(1ULL << (SIGWINCH - 1), le64(m + p));
+	ASSERT_EQ(1, le32(m + p + 8));
+	put_le64(m + p, 1ULL << (SIGSTOP - 1));
+	put_le32(m + p + 12, SIGSTOP);
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.stop", self->img);
+	ASSERT_EQ(0, img_store(bad, m, n));
+	free(m);
+	st = prog_restart(&self->p, bad);
+	ASSERT_EQ(0, st) TH_LOG("restart status %#x", st);
+	/* It stops, as it would have; SIGCONT lets it go on. */
+	EXPECT_EQ(0, wait_state(self->p.pid, 'T', 3000))
+		TH_LOG("state %c, status %#x", proc_state(self->p.pid), prog_ended(&self->p, 100));
+	unlink(bad);
+	kill(self->p.pid, SIGCONT);
+	EXPECT_STREQ("winch 0 stop 0", prog_ask(&self->p, 's', l, sizeof(l)));
+}
+
+/* ---- A4: capability and securebits rules of capset(2)/prctl(2) ---------- */
+
+/*
+ * Restarts a copy of img with its credentials' field at off (a u64 if wide,
+ * else a u32) set to v, in a child that first drops drop_bset from its
+ * bounding set (if >= 0).  Returns 0 if refused with EPERM, else 100 + errno
+ * (or 1 if it was not refused at all).
+ */
+static int restart_edited_creds(const char *img, size_t off, int wide, uint64_t v, int drop_bset)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	unsigned char *m;
+	char bad[80];
+	size_t n, p;
+	int status;
+	pid_t pid;
+
+	m = img_load(img, &n);
+	if (!ip || !m || !(p = rec_nth(m, n, K_CREDS, 0)))
+		return -1;
+	if (wide)
+		put_le64(m + p + off, v);
+	else
+		put_le32(m + p + off, v);
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.creds", img);
+	if (img_store(bad, m, n) || img_plan(bad, ip))
+		return -1;
+	free(m);
+	pid = fork();
+	if (pid == 0) {
+		struct ckpt_restart_pipe pp[16];
+		struct ckpt_restart_args a;
+		int dev = open(CKPT_DEV, O_RDWR), fd = open(bad, O_RDONLY), q[2];
+
+		if (dev < 0 || fd < 0 || chdir(ip->cwd) || move_specials(ip))
+			_exit(99);
+		for (int i = 0; i < ip->npipes; i++) {
+			if (pipe(q))
+				_exit(98);
+			pp[i].id = ip->pipe[i].id;
+			pp[i].rfd = q[0];
+			pp[i].wfd = q[1];
+			pp[i].pad = 0;
+		}
+		if (drop_bset >= 0 && prctl(PR_CAPBSET_DROP, drop_bset, 0, 0, 0))
+			_exit(97);
+		memset(&a, 0, sizeof(a));
+		a.fd = fd;
+		a.npipes = ip->npipes;
+		a.pipes = (uint64_t)(uintptr_t)pp;
+		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		/* Restored (not refused): the program runs on; end it. */
+		_exit(errno == EPERM && strstr(a.reason, "credentials") ? 0 : 100 + errno);
+	}
+	status = -1;
+	for (int i = 0; i < 250 && waitpid(pid, &status, WNOHANG) != pid; i++)
+		sleep_ms(20);
+	if (status == -1) {
+		kill_reap(pid);
+		status = 1 << 8;
+	}
+	unlink(bad);
+	free(ip);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+TEST_F(sec, restart_keeps_capset_and_securebits_rules)
+{
+	char l[128];
+
+	ASSERT_EQ(0, prog_start(&self->p, winch_setup, winch_answer));
+	prog_ask(&self->p, 's', l, sizeof(l));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	/* An inheritable capability outside the caller's bounding set (capset(2):
+	 * pI may grow only within the bounding set). */
+	EXPECT_EQ(0, restart_edited_creds(self->img, 36, 1, 1ULL << CAP_NET_RAW, CAP_NET_RAW));
+	/* securebits the kernel does not define. */
+	EXPECT_EQ(0, restart_edited_creds(self->img, 76, 0, 1u << 20, -1));
+	/* Setting and locking a defined bit is what prctl(2) allows a caller
+	 * with CAP_SETPCAP: restored (it then reads end-of-file and exits 5). */
+	EXPECT_EQ(5, restart_edited_creds(self->img, 76, 0, 0x3, -1));
+}
+
+/* ---- failure reporting of the tool ------------------------------------- */
+
+/* Enough dirty memory for several page records. */
+static void big_setup(void)
+{
+	size_t len = 4 << 20;
+	char *p = malloc(len);
+
+	if (!p)
+		_exit(20);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1 + (i >> 12);
+	winch_setup();
+}
+
+TEST_F(sec, detached_restart_reports_late_failure)
+{
+	char l[1024], bad[80];
+	unsigned char *m;
+	size_t n, p, last;
+	int st, out[2];
+	pid_t tool;
+	ssize_t got;
+
+	if (access(CKPT_TOOL, X_OK))
+		SKIP(return, "%s missing", CKPT_TOOL);
+	ASSERT_EQ(0, prog_start(&self->p, big_setup, winch_answer));
+	ASSERT_STREQ("winch 1 stop 0", prog_ask(&self->p, 's', l, sizeof(l)));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	/* A damaged last page record is found only after the point of no return. */
+	m = img_load(self->img, &n);
+	ASSERT_NE(NULL, m);
+	last = 0;
+	for (int i = 0; (p = rec_nth(m, n, K_PAGES, i)); i++)
+		last = p;
+	ASSERT_NE(0, last);
+	ASSERT_NE(last, rec_nth(m, n, K_PAGES, 0)) TH_LOG("only one page record");
+	m[last + le32(m + last - 8) - 1] ^= 0x5a;	/* the last byte of its data */
+	snprintf(bad, sizeof(bad), "%s.late", self->img);
+	ASSERT_EQ(0, img_store(bad, m, n));
+	free(m);
+	ASSERT_EQ(0, pipe(out));
+	tool = fork();
+	ASSERT_LE(0, tool);
+	if (tool == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execl(CKPT_TOOL, "ckpt", "restart", "--detach", bad, NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	for (size_t have = 0; have < sizeof(l) - 1; have += got) {
+		got = read(out[0], l + have, sizeof(l) - 1 - have);
+		l[have + (got > 0 ? got : 0)] = 0;
+		if (got <= 0)
+			break;
+	}
+	ASSERT_EQ(tool, waitpid(tool, &st, 0));
+	close(out[0]);
+	unlink(bad);
+	TH_LOG("tool said: %s", l);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0) TH_LOG("tool status %#x", st);
+	EXPECT_NE(NULL, strstr(l, "point of no return"));
+}
+
+TEST_HARNESS_MAIN
