@@ -148,6 +148,7 @@ trap cleanup EXIT
 	if [ "$mode" = check ] || [ "$mode" = zdtm ]; then
 		echo "file /zdtm/lane.sh $top/tests/zdtm/lane.sh 0755 0 0"
 		echo "file /zdtm/version $zdtm/version 0644 0 0"
+		echo "file /zdtm/skip $zdtm/skip 0644 0 0"
 		if [ "$mode" = check ]; then
 			awk '$2 == "check"' "$zdtm/tests" > "$vm/.zdtm-tests.$$"
 		elif [ -n "${CKPT_ZDTM_TESTS:-}" ]; then
@@ -225,8 +226,8 @@ if [ "$mode" = demo ]; then
 	qrc=${PIPESTATUS[0]}
 elif [ "$mode" = zdtm ]; then
 	# One line per test as it finishes.
-	run_qemu | tee "$log" | tr -d '\r' | grep --line-buffered '^ZDTM-RESULT ' |
-		awk '{ printf "  %-32s %s\n", $2, $3; fflush() }'
+	run_qemu | tee "$log" | grep --line-buffered '^ZDTM-RESULT ' |
+		awk '{ sub(/\r$/, ""); printf "  %-32s %s\n", $2, $3; fflush() }'
 	qrc=${PIPESTATUS[0]}
 else
 	run_qemu > "$log"

@@ -15,6 +15,8 @@
 #               (SUID is 1 if ZDTM runs the test as root, 0 if as an
 #               unprivileged user; ARGS are the options ZDTM's makefile
 #               starts it with, paths relative to the test's directory)
+#   skip        NAME REASON: tests marked `hang` in the scope list, which
+#               the lane reports as HANG without running them
 #   version     the CRIU version the tests come from
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,11 +28,12 @@ src=$("$here/fetch.sh")
 static=$src/test/zdtm/static
 
 # NAME SCOPE AREA from the scope list (comments and blank lines dropped).
-mapfile -t rows < <(sed -e 's/#.*//' "$here/scope" | awk 'NF >= 3 { print $1, $2, $3 }')
+mapfile -t rows < <(sed -e 's/#.*//' "$here/scope" | awk 'NF >= 3 { print $1, $2, $3, $4 }')
 names=()
 for r in "${rows[@]}"; do
 	set -- $r
 	case $2 in in|check|out) ;; *) log "scope: $1: bad scope '$2'"; exit 1 ;; esac
+	case ${4:-} in ''|hang) ;; *) log "scope: $1: bad flag '$4'"; exit 1 ;; esac
 	[ -f "$static/$1.c" ] || { log "scope: $1: no such test in $(basename "$src")"; exit 1; }
 	names+=("$1")
 done
@@ -65,6 +68,8 @@ sys.exit(0 if "suid" in d.get("flags", "").split() else 1)' "$static/$name.desc"
 	[ -n "$cmd" ] || { log "$name: no command line"; exit 1; }
 	echo "$name $2 $3 $suid ${cmd#"./$name "}"
 done > "$out.new/tests"
+sed -n 's/^\([^#[:space:]]*\)[[:space:]].*[[:space:]]hang[[:space:]]*\(#[[:space:]]*\(.*\)\)\{0,1\}$/\1 \3/p' \
+	"$here/scope" > "$out.new/skip"
 basename "$src" | sed 's/^criu-//' > "$out.new/version"
 rm -rf "$out"
 mv "$out.new" "$out"

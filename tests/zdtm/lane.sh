@@ -179,7 +179,16 @@ restart() {
 }
 
 npass=0 nfail=0 nref=0 nrst=0 nhang=0 nnat=0 lanefail=0 kn=0 kpass=0 kfail=0
+# details NAME: what the test and ckpt said, for the console log.
+details() {
+	for f in "$dir/$1.out" "$dir/$1.out.inprogress" "$dir.stdout" "$dir.ckpt.err" "$dir.rst.err"; do
+		[ -s "$f" ] || continue
+		echo "zdtm: $1: --- ${f##*/}"
+		tail -n 12 "$f" | sed "s/^/zdtm: $1: | /"
+	done
+}
 report() { # NAME CLASS SCOPE AREA REASON
+	[ "$2" = PASS ] || details "$1"
 	echo "ZDTM-RESULT $1 $2 $3 $4 $5"
 	case $2 in
 	PASS) npass=$((npass + 1)) ;;
@@ -214,6 +223,11 @@ run_one() {
 	img=$imgdir/$name.img
 	rm -f "$img"
 	echo "zdtm: $name ($scope, $area)"
+	skip=$(awk -v n="$name" '$1 == n { $1 = ""; print substr($0, 2) }' "$Z/skip" 2>/dev/null)
+	if [ -n "$skip" ]; then
+		report "$name" HANG "$scope" "$area" "not run (marked hang in the scope list): $skip"
+		return
+	fi
 
 	# 1. native
 	if ! start "$name" "$suid" "$@"; then
@@ -234,6 +248,7 @@ run_one() {
 		return
 	fi
 	pids=$(tree "$pid")
+	echo "zdtm: $name: checkpoint $pids"
 	timeout "$T" "$CKPT" checkpoint "$pid" --tree --kill --quiet -o "$img" > "$dir.ckpt" 2> "$dir.ckpt.err"
 	rc=$?
 	if [ $rc = 124 ] || [ $rc = 143 ]; then
@@ -263,6 +278,7 @@ run_one() {
 		return
 	fi
 	for nth in first second; do
+		echo "zdtm: $name: $nth restart"
 		restart "$name" "$img" "$nth"
 		rc=$?
 		case $rc in
@@ -275,6 +291,7 @@ run_one() {
 		# Restore the same image a second time, after killing the first copy.
 		[ $nth = second ] || kill_tree "$pid"
 	done
+	echo "zdtm: $name: SIGTERM"
 	stop "$name"
 	case $? in
 	0) report "$name" PASS "$scope" "$area" "" ;;
