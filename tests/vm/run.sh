@@ -226,8 +226,11 @@ if [ "$mode" = demo ]; then
 	qrc=${PIPESTATUS[0]}
 elif [ "$mode" = zdtm ]; then
 	# One line per test as it finishes.
-	run_qemu | tee "$log" | grep --line-buffered '^ZDTM-RESULT ' |
-		awk '{ sub(/\r$/, ""); printf "  %-32s %s\n", $2, $3; fflush() }'
+	run_qemu | tee "$log" | while IFS= read -r line; do
+		case $line in
+		ZDTM-RESULT\ *) read -r _ n c _ <<< "$line"; printf '  %-32s %s\n' "$n" "${c%$'\r'}" ;;
+		esac
+	done
 	qrc=${PIPESTATUS[0]}
 else
 	run_qemu > "$log"
