@@ -7,6 +7,10 @@
 #   make check   every test: the tool's cargo tests, KUnit in the module, and the
 #                selftests in the VM; prints "N passed, N failed"
 #   make bench   benchmarks in the VM (ratios measured side by side)
+#   make zdtm    CRIU's ZDTM static tests through ckpt in the VM (the peer-suite
+#                lane: fetched from Debian's criu source package, never
+#                committed); prints a class per test and fails if a test in
+#                scope (tests/zdtm/scope) does not pass
 #   make         build ckpt.ko, the tool, samples and selftests
 #
 # KDIR=/path/to/kernel/build builds the module against another kernel (e.g. a
@@ -18,7 +22,7 @@ LLVM ?= -19
 B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module tool verify userprogs demo check bench vm clean fmt
+.PHONY: all deps kernel module tool verify userprogs zdtm-tests demo check bench zdtm vm clean fmt
 
 all: module tool verify userprogs
 
@@ -55,6 +59,11 @@ verify:
 userprogs: kernel
 	@$(MAKE) --no-print-directory -C tests B=$(B) KSRC=$$(readlink -f $$(cat $(B)/kdir)/source)
 
+# The ZDTM tests of tests/zdtm/scope, static, in build/zdtm (fetched into
+# ~/.cache/ckpt/zdtm first).
+zdtm-tests:
+	@tests/zdtm/build.sh
+
 demo: all
 	@tests/vm/run.sh demo
 
@@ -63,6 +72,9 @@ check: deps
 
 bench: all
 	@tests/vm/run.sh bench
+
+zdtm: all zdtm-tests
+	@tests/vm/run.sh zdtm
 
 vm: all
 	@tests/vm/run.sh shell

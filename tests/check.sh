@@ -3,11 +3,14 @@
 #
 # Everything behind `make check` (which runs tools/build/deps.sh first):
 #
-#   1. build     make -k all: ckpt.ko, the tool, samples, selftests
+#   1. build     make -k all zdtm-tests: ckpt.ko, the tool, samples,
+#                selftests, and the ZDTM tests (fetched on first use: fails
+#                without network if they are not cached)
 #   2. cargo     cargo test --locked in tools/ckpt and tests/verify
 #   3. judge     tests/vm/test_judge.sh, the log judge's own unit tests
 #   4. vm        tests/vm/run.sh check: KUnit at insmod, selftests and guest
-#                shell tests in QEMU, kernel log checks
+#                shell tests in QEMU (with the `check` subset of the ZDTM
+#                lane), kernel log checks
 #   5. carry     two boots sharing a disk: an image saved in the first is
 #                restarted in the second (and after a module reload)
 #
@@ -42,12 +45,12 @@ summary_of() {
 }
 
 # --- 1. build ---------------------------------------------------------------------
-stage "build: make -k all"
+stage "build: make -k all zdtm-tests"
 # Drop the copies in build/ so a failed build cannot leave an old module or
 # tool behind for the VM to test.
 rm -f build/ckpt.ko build/ckpt build/ckpt-verify
 build_ok=1
-if make -k --no-print-directory all > "$logs/build.log" 2>&1; then
+if make -k --no-print-directory all zdtm-tests > "$logs/build.log" 2>&1; then
 	record build 0 0 0 "ok ($(took))"
 else
 	build_ok=0

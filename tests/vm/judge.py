@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Judge the serial console log of a ckpt test VM run.
 
-    tests/vm/judge.py [--mode check|demo|bench] [--timed-out SECONDS]
+    tests/vm/judge.py [--mode check|demo|bench|zdtm] [--timed-out SECONDS]
                       [--allow-no-kunit] [-v] console.log
 
 Counts every test case and every problem, prints each failure with context
@@ -355,7 +355,7 @@ class Judge:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log")
-    ap.add_argument("--mode", default="check", choices=["check", "demo", "bench"])
+    ap.add_argument("--mode", default="check", choices=["check", "demo", "bench", "zdtm"])
     ap.add_argument("--timed-out", type=int, metavar="SECONDS", default=0)
     ap.add_argument("--allow-no-kunit", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")

@@ -4,12 +4,16 @@
 # Boot the guest kernel in QEMU with ckpt.ko and the test programs, and
 # judge the result.
 #
-#   tests/vm/run.sh [--disk FILE] check|demo|bench|shell|carry-save|carry-load
+#   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|shell|carry-save|carry-load
 #
-#   check   run /guest/check.sh (selftests, guest shell tests); print the
-#           failures and "N passed, N failed, N skipped"; exit 1 on failure
+#   check   run /guest/check.sh (selftests, guest shell tests, the `check`
+#           subset of the ZDTM lane); print the failures and "N passed,
+#           N failed, N skipped"; exit 1 on failure
 #   demo    run /guest/demo.sh with the console shown live, then judge
 #   bench   run /guest/bench.sh and print its "BENCH ..." lines, then judge
+#   zdtm    the ZDTM lane (tests/zdtm/lane.sh): CRIU's ZDTM static tests
+#           through ckpt; prints one line per test, the table and a summary;
+#           exit 1 if the lane failed (see tests/zdtm/scope) or the judge did
 #   shell   interactive shell in the VM (Ctrl-A X quits QEMU); not judged
 #   carry-save, carry-load
 #           the two boots of the image carry-over test (with --disk): save a
@@ -21,7 +25,8 @@
 #
 # Environment:
 #   CKPT_VM_TIMEOUT    seconds before the VM is killed (check, demo: 600;
-#                      bench: 1800); a timeout is a failure
+#                      bench: 1800; zdtm: 3600); a timeout is a failure
+#   CKPT_ZDTM_TESTS    zdtm: only these tests (names, space-separated)
 #   CKPT_KVM=1         use KVM (-accel kvm -cpu host,-arch-capabilities)
 #                      instead of TCG
 #   CKPT_VM_DISK       see --disk
@@ -35,7 +40,9 @@
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
 #
 # Inputs are what `make all` leaves in build/: ckpt.ko, ckpt (the tool, if
-# built), ckpt-verify (if built), samples/, selftests/.  Outputs go to
+# built), ckpt-verify (if built), samples/, selftests/, and for check and
+# zdtm the ZDTM tests in build/zdtm (built here by tests/zdtm/build.sh if
+# missing or older than tests/zdtm/scope).  Outputs go to
 # build/vm/: the initramfs and console-MODE.log, the full serial console of
 # the last run of MODE.
 set -euo pipefail
@@ -53,7 +60,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|shell|carry-save|carry-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|shell|carry-save|carry-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -80,6 +87,14 @@ if command -v readelf >/dev/null && readelf -l "$busybox" | grep -q 'program int
 	die "$busybox is dynamically linked (apt-get install busybox-static)"
 fi
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
+# The ZDTM tests (check runs the `check` subset, zdtm all of them).
+zdtm=$B/zdtm
+if [ "$mode" = check ] || [ "$mode" = zdtm ]; then
+	if [ ! -f "$zdtm/tests" ] || [ "$top/tests/zdtm/scope" -nt "$zdtm/tests" ] ||
+		[ "$top/tests/zdtm/build.sh" -nt "$zdtm/tests" ]; then
+		"$top/tests/zdtm/build.sh" "$zdtm" || die "cannot build the ZDTM tests (tests/zdtm/build.sh)"
+	fi
+fi
 
 # --- initramfs ----------------------------------------------------------------
 # Described as a gen_init_cpio list: no staging tree, no root needed, and one
@@ -99,7 +114,7 @@ cleanup() {
 trap cleanup EXIT
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
-		/guest /samples /selftests /bench; do
+		/guest /samples /selftests /bench /zdtm /zdtm/bin; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -130,6 +145,22 @@ trap cleanup EXIT
 		[ -f "$B/$sub/$name" ] || die "$B/$sub/$name missing: run 'make userprogs'"
 		echo "file /$sub/$name $B/$sub/$name 0755 0 0"
 	done
+	if [ "$mode" = check ] || [ "$mode" = zdtm ]; then
+		echo "file /zdtm/lane.sh $top/tests/zdtm/lane.sh 0755 0 0"
+		echo "file /zdtm/version $zdtm/version 0644 0 0"
+		echo "file /zdtm/skip $zdtm/skip 0644 0 0"
+		if [ "$mode" = check ]; then
+			awk '$2 == "check"' "$zdtm/tests" > "$vm/.zdtm-tests.$$"
+		elif [ -n "${CKPT_ZDTM_TESTS:-}" ]; then
+			awk -v want=" $CKPT_ZDTM_TESTS " 'index(want, " " $1 " ")' "$zdtm/tests" > "$vm/.zdtm-tests.$$"
+		else
+			cp "$zdtm/tests" "$vm/.zdtm-tests.$$"
+		fi
+		echo "file /zdtm/tests $vm/.zdtm-tests.$$ 0644 0 0"
+		while read -r name _; do
+			echo "file /zdtm/bin/$name $zdtm/bin/$name 0755 0 0"
+		done < "$vm/.zdtm-tests.$$"
+	fi
 	(cd "$top/tests/vm/guest" && find . -mindepth 1 ! -name init | LC_ALL=C sort) |
 		while read -r f; do
 			f=${f#./}
@@ -141,6 +172,7 @@ trap cleanup EXIT
 		done
 } > "$list"
 "$gen_cpio" "$list" | gzip -1 > "$initrd"
+rm -f "$vm/.zdtm-tests.$$"
 
 # --- QEMU ---------------------------------------------------------------------
 if [ "${CKPT_KVM:-0}" = 1 ]; then
@@ -167,7 +199,7 @@ fi
 append="console=ttyS0 panic=-1 loglevel=7 ckpt.mode=$mode"
 append+=" ckpt.leakwait=${CKPT_VM_LEAK_WAIT:-5} ${CKPT_VM_APPEND:-}"
 # The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
-case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac
+case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; zdtm) mem=${CKPT_VM_MEM:-3G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 -no-reboot -nic none
       -kernel "$bzimage" -initrd "$initrd" -append "$append" "${drive[@]}")
 
@@ -182,6 +214,7 @@ fi
 
 case $mode in
 bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
+zdtm) timeout=${CKPT_VM_TIMEOUT:-3600} ;;
 *) timeout=${CKPT_VM_TIMEOUT:-600} ;;
 esac
 # --foreground: Ctrl-C still reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
@@ -190,6 +223,14 @@ start=$(date +%s%N)
 set +e
 if [ "$mode" = demo ]; then
 	run_qemu | tee "$log"
+	qrc=${PIPESTATUS[0]}
+elif [ "$mode" = zdtm ]; then
+	# One line per test as it finishes.
+	run_qemu | tee "$log" | while IFS= read -r line; do
+		case $line in
+		ZDTM-RESULT\ *) read -r _ n c _ <<< "$line"; printf '  %-32s %s\n' "$n" "${c%$'\r'}" ;;
+		esac
+	done
 	qrc=${PIPESTATUS[0]}
 else
 	run_qemu > "$log"
@@ -218,6 +259,9 @@ set +e
 "$top/tests/vm/judge.py" "${judge[@]}" "$log"
 jrc=$?
 set -e
+if [ "$mode" = zdtm ]; then
+	"$top/tests/zdtm/report.sh" "$log" || jrc=1
+fi
 if [ $jrc = 0 ] && [ "$qrc" != 0 ]; then
 	echo "run.sh: failing: qemu exited with status $qrc" >&2
 	jrc=1

@@ -1,0 +1,345 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The ZDTM lane, in the VM (busybox sh): runs CRIU's ZDTM static tests
+# (built by tests/zdtm/build.sh, packed into /zdtm by tests/vm/run.sh)
+# through ckpt, following ZDTM's protocol.
+#
+#   sh /zdtm/lane.sh [--ktap] [--scope check|in|all] [NAME...]
+#
+# For each test (from /zdtm/tests: NAME SCOPE AREA SUID ARGS...):
+#   1. native run: start it in its own directory with ZDTM's options
+#      (--pidfile, --outfile, ...; as an unprivileged user unless ZDTM runs
+#      it as root), wait for its pid file, SIGTERM, wait until it is gone,
+#      PASS if the last line of its output file says PASS;
+#   2. ckpt run: start it again, wait for the pid file, `ckpt checkpoint
+#      PID --tree --kill` into tmpfs, wait until every process of the tree
+#      is gone, `ckpt restart --detach` (the same pids), kill the restored
+#      tree, restart the same image a second time, then SIGTERM and read
+#      PASS or FAIL as above.
+# One line per test: "ZDTM-RESULT NAME CLASS SCOPE AREA REASON", CLASS one
+# of PASS, FAIL, REFUSED, RESTART-FAILED, HANG, NATIVE-FAIL; then
+# "ZDTM-SUMMARY ...".  The lane fails if a test in scope (SCOPE in or
+# check) is anything but PASS or NATIVE-FAIL, or any test FAILs; it then
+# says "lane=failed" and exits 1.
+# --ktap prints KTAP (for `make check`, tests/vm/guest/tests/zdtm.sh) as
+# well.  --scope: only tests of that scope (check: the `make check` subset;
+# in: all tests in scope; default all).  ZDTM_TIMEOUT: seconds per step
+# (default 60).
+Z=${ZDTM_DIR:-/zdtm}
+CKPT=${CKPT:-/ckpt}
+T=${ZDTM_TIMEOUT:-60}
+work=/tmp/zdtm
+imgdir=/tmp/zdtm-img
+ktap=0 only=all
+while [ $# -gt 0 ]; do
+	case $1 in
+	--ktap) ktap=1; shift ;;
+	--scope) only=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+
+if [ ! -f "$Z/tests" ]; then
+	echo "zdtm: $Z/tests missing: the ZDTM tests were not built (tests/zdtm/build.sh)"
+	if [ $ktap = 1 ]; then
+		echo "TAP version 13"; echo "1..1"; echo "not ok 1 zdtm_built"
+		echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
+	fi
+	exit 1
+fi
+mkdir -p "$work" "$imgdir"
+chmod 777 "$work"
+
+# --- helpers --------------------------------------------------------------------
+# alive PID: the process exists and is not a zombie.
+alive() {
+	[ -d "/proc/$1" ] || return 1
+	{ read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+# wait_dead PID SECONDS: until PID is a zombie or gone.
+wait_dead() {
+	n=0
+	while alive "$1"; do
+		[ $n -lt $(($2 * 10)) ] || return 1
+		sleep 0.1; n=$((n + 1))
+	done
+}
+# wait_vanish SECONDS PID...: until none of the PIDs exists (reaped).
+wait_vanish() {
+	s=$1; shift
+	n=0
+	for p in "$@"; do
+		while [ -d "/proc/$p" ]; do
+			[ $n -lt $((s * 10)) ] || return 1
+			sleep 0.1; n=$((n + 1))
+		done
+	done
+}
+# tree PID: PID and all its descendants (from the ppid of every process).
+tree() {
+	for s in /proc/[0-9]*/stat; do
+		{ read -r x < "$s"; } 2>/dev/null || continue
+		r=${x##*) }
+		set -- $r
+		echo "${x%% *} $2"
+	done | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			q = root; out = root
+			while (q != "") {
+				n = split(q, a, " "); q = ""
+				for (i = 1; i <= n; i++) if (a[i] in kids) {
+					q = q kids[a[i]]; out = out kids[a[i]]
+				}
+			}
+			print out
+		}'
+}
+# kill_tree PID: SIGKILL PID and its descendants, wait until they are reaped.
+kill_tree() {
+	pids=$(tree "$1")
+	kill -STOP $pids 2>/dev/null
+	pids=$(tree "$1")
+	kill -KILL $pids 2>/dev/null
+	wait_vanish 20 $pids
+}
+# last_words FILE...: the last lines of the first existing FILE, on one line.
+last_words() {
+	for f in "$@"; do
+		if [ -s "$f" ]; then
+			tail -n 3 "$f" | sed -E 's/^[0-9:.]+: +[0-9]+: +//' | tr '\n' ' ' | cut -c1-240
+			return
+		fi
+	done
+	echo "(no output)"
+}
+passed() { [ -f "$1" ] && tail -n 1 "$1" | grep -qw PASS; }
+
+# start NAME SUID ARGS...: start the test in $dir; sets $pid.  The test forks
+# its daemon and exits once the daemon is ready and the pid file written.
+start() {
+	name=$1 suid=$2
+	shift 2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	chmod 777 "$dir"
+	if [ "$suid" = 1 ]; then
+		(cd "$dir" && exec timeout "$T" "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
+	else
+		(cd "$dir" && ZDTM_UID=18943 ZDTM_GID=58467 ZDTM_GROUPS="27495 48244" \
+			exec timeout "$T" "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
+	fi
+	src=$?
+	pid=
+	[ -s "$dir/$name.pid" ] && read -r pid < "$dir/$name.pid"
+	[ $src = 0 ] && [ -n "$pid" ] && alive "$pid"
+}
+# stop NAME: SIGTERM, wait, PASS?  Sets $why when it did not pass.
+stop() {
+	why=
+	kill -TERM "$pid" 2>/dev/null
+	if ! wait_dead "$pid" "$T"; then
+		why="did not exit within ${T}s of SIGTERM: $(last_words "$dir/$1.out.inprogress")"
+		kill_tree "$pid"
+		return 2
+	fi
+	wait_vanish 10 "$pid"
+	passed "$dir/$1.out" && return 0
+	why=$(last_words "$dir/$1.out" "$dir/$1.out.inprogress" "$dir.stdout")
+	return 1
+}
+# restart NAME IMAGE NTH [OPTION]: sets $why on failure; 0 ok, 1 refused or
+# failed, 2 hung, 3 wrong.
+restart() {
+	why=
+	timeout "$T" "$CKPT" restart "$2" --detach --quiet $4 > "$dir.rst" 2> "$dir.rst.err"
+	rc=$?
+	if [ $rc = 124 ] || [ $rc = 143 ]; then
+		why="$3 restart did not finish within ${T}s"
+		[ -n "$pid" ] && alive "$pid" && kill_tree "$pid"
+		return 2
+	fi
+	if [ $rc != 0 ]; then
+		why="$3 restart: $(tail -n 1 "$dir.rst.err" | sed 's/^ckpt: //')"
+		return 1
+	fi
+	read -r rpid < "$dir.rst"
+	if [ "$rpid" != "$pid" ]; then
+		why="$3 restart gave pid $rpid, not $pid"
+		return 3
+	fi
+	sleep 0.1
+	if ! alive "$pid"; then
+		why="the process died just after the $3 restart: $(last_words "$dir/$1.out" "$dir/$1.out.inprogress")"
+		return 3
+	fi
+	return 0
+}
+
+npass=0 nfail=0 nref=0 nrst=0 nhang=0 nnat=0 lanefail=0 kn=0 kpass=0 kfail=0
+# details NAME: what the test and ckpt said, for the console log.
+details() {
+	for f in "$dir/$1.out" "$dir/$1.out.inprogress" "$dir.stdout" "$dir.ckpt.err" "$dir.rst.err"; do
+		[ -s "$f" ] || continue
+		echo "zdtm: $1: --- ${f##*/}"
+		tail -n 12 "$f" | sed "s/^/zdtm: $1: | /"
+	done
+}
+report() { # NAME CLASS SCOPE AREA REASON
+	[ "$2" = PASS ] || details "$1"
+	echo "ZDTM-RESULT $1 $2 $3 $4 $5"
+	case $2 in
+	PASS) npass=$((npass + 1)) ;;
+	FAIL) nfail=$((nfail + 1)) ;;
+	REFUSED) nref=$((nref + 1)) ;;
+	RESTART-FAILED) nrst=$((nrst + 1)) ;;
+	HANG) nhang=$((nhang + 1)) ;;
+	NATIVE-FAIL) nnat=$((nnat + 1)) ;;
+	esac
+	bad=0
+	case $3:$2 in
+	*:FAIL) bad=1 ;;
+	in:PASS|check:PASS|*:NATIVE-FAIL|out:*) ;;
+	*) bad=1 ;;
+	esac
+	[ $bad = 0 ] || lanefail=1
+	if [ $ktap = 1 ]; then
+		kn=$((kn + 1))
+		if [ $bad = 0 ] && [ "$2" != NATIVE-FAIL ]; then
+			kpass=$((kpass + 1)); echo "ok $kn zdtm_$1"
+		else
+			kfail=$((kfail + 1)); echo "not ok $kn zdtm_$1"; echo "# $1: $2 $5"
+		fi
+	fi
+}
+
+# run_one NAME SCOPE AREA SUID ARGS...
+run_one() {
+	name=$1 scope=$2 area=$3 suid=$4
+	shift 4
+	dir=$work/$name
+	img=$imgdir/$name.img
+	rm -f "$img"
+	echo "zdtm: $name ($scope, $area)"
+	skip=$(awk -v n="$name" '$1 == n { $1 = ""; print substr($0, 2) }' "$Z/skip" 2>/dev/null)
+	if [ -n "$skip" ]; then
+		report "$name" HANG "$scope" "$area" "not run (marked hang in the scope list): $skip"
+		return
+	fi
+
+	# 1. native
+	if ! start "$name" "$suid" "$@"; then
+		[ -n "$pid" ] && kill_tree "$pid"
+		report "$name" NATIVE-FAIL "$scope" "$area" "start: $(last_words "$dir/$name.out.inprogress" "$dir/$name.out" "$dir.stdout")"
+		return
+	fi
+	stop "$name"
+	case $? in
+	0) ;;
+	*) report "$name" NATIVE-FAIL "$scope" "$area" "$why"; return ;;
+	esac
+
+	# 2. through ckpt
+	if ! start "$name" "$suid" "$@"; then
+		[ -n "$pid" ] && kill_tree "$pid"
+		report "$name" NATIVE-FAIL "$scope" "$area" "second start: $(last_words "$dir/$name.out.inprogress" "$dir.stdout")"
+		return
+	fi
+	pids=$(tree "$pid")
+	echo "zdtm: $name: checkpoint $pids"
+	timeout "$T" "$CKPT" checkpoint "$pid" --tree --kill --quiet -o "$img" > "$dir.ckpt" 2> "$dir.ckpt.err"
+	rc=$?
+	if [ $rc = 124 ] || [ $rc = 143 ]; then
+		kill_tree "$pid"
+		report "$name" HANG "$scope" "$area" "checkpoint did not finish within ${T}s"
+		return
+	fi
+	if [ $rc != 0 ]; then
+		reason=$(tail -n 1 "$dir.ckpt.err" | sed 's/^ckpt: //')
+		# The checkpoint's error is generic; `ckpt check` names the cause
+		# (and should have known it in advance).
+		if alive "$pid"; then
+			chk=$(timeout "$T" "$CKPT" check "$pid" --tree 2>&1 | tail -n 1)
+			case $chk in
+			*"cannot be checkpointed: "*) reason=${chk#*cannot be checkpointed: } ;;
+			*) reason="$reason [ckpt check: $chk]" ;;
+			esac
+		fi
+		if ! alive "$pid"; then
+			report "$name" FAIL "$scope" "$area" "checkpoint refused ($reason) but the process died"
+			kill_tree "$pid"
+			return
+		fi
+		stop "$name"
+		case $? in
+		0) report "$name" REFUSED "$scope" "$area" "$reason" ;;
+		*) report "$name" FAIL "$scope" "$area" "checkpoint refused ($reason), then the process failed: $why" ;;
+		esac
+		rm -f "$img"
+		return
+	fi
+	if ! wait_vanish "$T" $pids; then
+		kill_tree "$pid"
+		report "$name" HANG "$scope" "$area" "the checkpointed tree was not gone ${T}s after --kill"
+		rm -f "$img"
+		return
+	fi
+	note=
+	for nth in first second; do
+		echo "zdtm: $name: $nth restart"
+		restart "$name" "$img" "$nth"
+		rc=$?
+		# The first copy ran a moment and may have written to its files
+		# (its log): then the image cannot be restored again as it is.
+		if [ $rc = 1 ] && [ $nth = second ]; then
+			case $why in
+			*"changed since the checkpoint"*)
+				note=" (second restore with --ignore-changed: $why)"
+				restart "$name" "$img" "$nth" --ignore-changed
+				rc=$? ;;
+			esac
+		fi
+		case $rc in
+		0) ;;
+		1) report "$name" RESTART-FAILED "$scope" "$area" "$why" ;;
+		2) report "$name" HANG "$scope" "$area" "$why" ;;
+		*) report "$name" FAIL "$scope" "$area" "$why"; alive "$pid" && kill_tree "$pid" ;;
+		esac
+		[ $rc = 0 ] || { rm -f "$img"; return; }
+		# Restore the same image a second time, after killing the first copy.
+		[ $nth = second ] || kill_tree "$pid"
+	done
+	echo "zdtm: $name: SIGTERM"
+	stop "$name"
+	case $? in
+	0) report "$name" PASS "$scope" "$area" "${note# }" ;;
+	2) report "$name" HANG "$scope" "$area" "after restart: $why$note" ;;
+	*) report "$name" FAIL "$scope" "$area" "after restart: $why$note" ;;
+	esac
+	rm -f "$img"
+}
+
+total=0
+[ $# -gt 0 ] && want=" $* " || want=
+sel=$(while read -r name scope rest; do
+	[ -z "$want" ] || case $want in *" $name "*) ;; *) continue ;; esac
+	case $only:$scope in all:* | in:in | in:check | check:check) echo "$name" ;; esac
+done < "$Z/tests")
+ntests=$(echo $sel | wc -w)
+[ $ktap = 0 ] || { echo "TAP version 13"; echo "1..$ntests"; }
+echo "zdtm: $ntests tests of CRIU $(cat "$Z/version" 2>/dev/null), ${T}s per step"
+sel=" $(echo $sel) "
+while read -r name scope area suid args <&3; do
+	case $sel in *" $name "*) ;; *) continue ;; esac
+	# shellcheck disable=SC2086 # ARGS are words
+	run_one "$name" "$scope" "$area" "$suid" $args < /dev/null 3<&-
+	rm -rf "$work/$name" "$work/$name".*
+done 3< "$Z/tests"
+
+[ $lanefail = 0 ] && verdict=ok || verdict=failed
+echo "ZDTM-SUMMARY pass=$npass fail=$nfail refused=$nref restart-failed=$nrst hang=$nhang native-fail=$nnat lane=$verdict"
+[ $ktap = 0 ] || echo "# Totals: pass:$kpass fail:$kfail xfail:0 xpass:0 skip:0 error:0"
+[ $lanefail = 0 ]
