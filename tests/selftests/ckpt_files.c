@@ -706,6 +706,10 @@ static int round_trip(struct __test_metadata *_metadata, const char *img, const 
 		return -1;
 	}
 	kill_reap(pid);
+	/* Its killed children come to the test (a subreaper): their pids must be
+	 * free again. */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
 	snprintf(go, sizeof(go), "/tmp/files-go-%d", pid);
 	close(open(go, O_WRONLY | O_CREAT, 0600));
 	rc = sh("timeout -s KILL 60 " CKPT " restart %s -q", img);
@@ -776,7 +780,7 @@ TEST_F_TIMEOUT(files, proc_file_of_another_process_is_refused, 60)
 
 TEST_F_TIMEOUT(files, chroot, 120)
 {
-	EXPECT_EQ(0, round_trip(_metadata, self->img, "chroot", false));
+	check_refuses(_metadata, "chroot", "chroot");
 	sh("rm -rf " JAIL);
 }
 
