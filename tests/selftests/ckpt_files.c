@@ -117,6 +117,7 @@ static int pty_setup(void)
 	CHECK(tcgetattr(pty.slave, &t) == 0);
 	t.c_lflag &= ~ECHO;
 	CHECK(tcsetattr(pty.slave, TCSANOW, &t) == 0);
+	CHECK(fchown(pty.slave, 1234, 5) == 0 && fchmod(pty.slave, 0620) == 0);
 	pty.ws = (struct winsize){ .ws_row = 33, .ws_col = 101 };
 	CHECK(ioctl(pty.master, TIOCSWINSZ, &pty.ws) == 0);
 	return 0;
@@ -131,6 +132,12 @@ static int pty_verify(void)
 	CHECK(ptsname(pty.master) && !strcmp(ptsname(pty.master), pty.name));
 	CHECK(ttyname(pty.slave) && !strcmp(ttyname(pty.slave), pty.name));
 	CHECK(tcgetsid(pty.slave) == getpid());
+	{
+		struct stat st;
+
+		CHECK(fstat(pty.slave, &st) == 0 && st.st_uid == 1234 && st.st_gid == 5);
+		CHECK((st.st_mode & 07777) == 0620);
+	}
 	CHECK(tcgetattr(pty.slave, &t) == 0 && !(t.c_lflag & ECHO));
 	CHECK(ioctl(pty.slave, TIOCGWINSZ, &ws) == 0 && ws.ws_row == 33 && ws.ws_col == 101);
 	/* master -> slave, no echo back */
@@ -180,9 +187,39 @@ static int fifo_verify(void)
 	return 0;
 }
 
+/* dfifo: a deleted fifo, opened read-only and write-only, with bytes in it. */
+#define DFIFO "/tmp/files-dfifo"
+static int dfifo_r, dfifo_w;
+
+static int dfifo_setup(void)
+{
+	unlink(DFIFO);
+	CHECK(mkfifo(DFIFO, 0640) == 0);
+	dfifo_r = open(DFIFO, O_RDONLY | O_NONBLOCK);
+	CHECK(dfifo_r >= 0);
+	dfifo_w = open(DFIFO, O_WRONLY);
+	CHECK(dfifo_w >= 0 && write(dfifo_w, "xyz", 3) == 3);
+	CHECK(unlink(DFIFO) == 0);
+	return 0;
+}
+
+static int dfifo_verify(void)
+{
+	char buf[8] = "";
+	struct stat st;
+
+	CHECK(fstat(dfifo_r, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_nlink == 0);
+	CHECK((st.st_mode & 07777) == 0640);
+	CHECK((fcntl(dfifo_w, F_GETFL) & O_ACCMODE) == O_WRONLY);
+	CHECK(write(dfifo_w, "w", 1) == 1);
+	CHECK(read_all(dfifo_r, buf, 4, 2000) == 4 && !memcmp(buf, "xyzw", 4));
+	CHECK(access(DFIFO, F_OK) != 0);
+	return 0;
+}
+
 /* shro: read-only shared anonymous memory (one with data, one never
  * written); devzero: MAP_SHARED of /dev/zero. */
-static unsigned char *shro, *shro2, *zmap;
+static unsigned char *shro, *shro2, *zmap, *zro;
 
 static int shro_setup(void)
 {
@@ -210,9 +247,12 @@ static int devzero_setup(void)
 
 	CHECK(fd >= 0);
 	zmap = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(zmap != MAP_FAILED);
+	zro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(zmap != MAP_FAILED && zro != MAP_FAILED);
 	close(fd);
 	fill(zmap, 4096, 9);
+	fill(zro, 4096, 4);
+	CHECK(mprotect(zro, 4096, PROT_READ) == 0);
 	return 0;
 }
 
@@ -220,21 +260,28 @@ static int devzero_verify(void)
 {
 	CHECK(same(zmap, 4096, 9));
 	CHECK(zmap[4096] == 0 && zmap[2 * 4096 - 1] == 0);
+	CHECK(same(zro, 4096, 4));
 	CHECK(shared_with_child(zmap + 100, 0x5a));
 	return 0;
 }
 
 /* memfd: an open memfd mapped shared and privately, and a second one mapped
  * only (its fd closed). */
-static int mfd;
+static int mfd, mfd2;
 static unsigned char *mshared, *mprivate, *monly;
 
 static int memfd_setup(void)
 {
 	int fd2;
 
+	char path[64];
+
 	mfd = memfd_create("files-memfd", 0);
 	CHECK(mfd >= 0 && ftruncate(mfd, 3 * 4096) == 0);
+	/* A second open file description of the same memfd. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	mfd2 = open(path, O_RDONLY);
+	CHECK(mfd2 >= 0 && lseek(mfd2, 7, SEEK_SET) == 7);
 	mshared = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	CHECK(mshared != MAP_FAILED);
 	fill(mshared, 3 * 4096, 1);
@@ -260,6 +307,9 @@ static int memfd_verify(void)
 	/* The shared mapping and the fd are one file. */
 	mshared[5] = 0x42;
 	CHECK(pread(mfd, &b, 1, 5) == 1 && b == 0x42);
+	CHECK(pread(mfd2, &b, 1, 5) == 1 && b == 0x42);
+	CHECK(lseek(mfd2, 0, SEEK_CUR) == 7 && lseek(mfd, 0, SEEK_CUR) == 0);
+	CHECK((fcntl(mfd2, F_GETFL) & O_ACCMODE) == O_RDONLY);
 	CHECK(shared_with_child(monly + 7, 0x17));
 	return 0;
 }
@@ -352,21 +402,28 @@ static int chroot_verify(void)
 	return 0;
 }
 
-/* dcwd: a working directory that was removed. */
+/* dcwd: a working directory that was removed, also open as a directory. */
 #define DCWD "/tmp/files-dcwd"
+static int dcwd_fd;
+
 static int dcwd_setup(void)
 {
 	rmdir(DCWD);
-	CHECK(mkdir(DCWD, 0711) == 0 && chdir(DCWD) == 0 && rmdir(DCWD) == 0);
+	CHECK(mkdir(DCWD, 0711) == 0 && chdir(DCWD) == 0);
+	dcwd_fd = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK(dcwd_fd >= 0 && rmdir(DCWD) == 0);
 	return 0;
 }
 
 static int dcwd_verify(void)
 {
-	struct stat st;
+	struct stat st, fst;
 
 	CHECK(stat(".", &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 0);
 	CHECK((st.st_mode & 07777) == 0711);
+	/* The open directory is the working directory. */
+	CHECK(fstat(dcwd_fd, &fst) == 0 && fst.st_ino == st.st_ino && fst.st_dev == st.st_dev);
+	CHECK(openat(dcwd_fd, "y", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT);
 	CHECK(access(DCWD, F_OK) != 0);
 	CHECK(open("x", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT);
 	return 0;
@@ -391,6 +448,7 @@ static int ghost_setup(void)
 	ga = open(GHOST_A, O_RDWR | O_CREAT | O_TRUNC, 0640);
 	CHECK(ga >= 0 && write(ga, buf, sizeof(buf)) == sizeof(buf));
 	CHECK(lseek(ga, 5000, SEEK_SET) == 5000);
+	CHECK(fchown(ga, 1234, 5678) == 0 && fchmod(ga, 0640) == 0);
 	ga_shared = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ga, 0);
 	ga_private = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, ga, 4096);
 	CHECK(ga_shared != MAP_FAILED && ga_private != MAP_FAILED);
@@ -418,6 +476,7 @@ static int ghost_verify(void)
 
 	CHECK(fstat(ga, &st) == 0 && st.st_nlink == 0 && st.st_size == GHOST_A_SIZE);
 	CHECK((st.st_mode & 07777) == 0640 && S_ISREG(st.st_mode));
+	CHECK(st.st_uid == 1234 && st.st_gid == 5678);
 	CHECK(lseek(ga, 0, SEEK_CUR) == 5000);
 	CHECK((fcntl(ga, F_GETFL) & O_ACCMODE) == O_RDWR);
 	CHECK(pread(ga, buf, sizeof(buf), 0) == sizeof(buf) && same(buf, sizeof(buf), 11));
@@ -443,6 +502,28 @@ static int ghostbig_setup(void)
 
 	CHECK(fd >= 0 && ftruncate(fd, GHOST_LIMIT + 1) == 0);
 	CHECK(unlink("/tmp/files-ghost-big") == 0);
+	return 0;
+}
+
+/* ptyunread: bytes written to a pty's master and not read by the slave. */
+static int ptyunread_setup(void)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY), s;
+
+	CHECK(m >= 0 && !grantpt(m) && !unlockpt(m));
+	s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	CHECK(s >= 0 && write(m, "unread\n", 7) == 7);
+	return 0;
+}
+
+/* hardlink: an unlinked name of a file that has another one. */
+static int hardlink_setup(void)
+{
+	int fd = open("/tmp/files-hl-a", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	unlink("/tmp/files-hl-b");
+	CHECK(fd >= 0 && link("/tmp/files-hl-a", "/tmp/files-hl-b") == 0);
+	CHECK(unlink("/tmp/files-hl-a") == 0);
 	return 0;
 }
 
@@ -477,8 +558,9 @@ static int opath_verify(void)
 }
 
 /* ancestor: the program (A) makes a pipe and shared memory, forks T, and
- * exits; T (reparented to the test, a subreaper) keeps both, and forks a
- * child C that shares them.  The tree of T is checkpointed. */
+ * exits a little later (as a launcher does once its child is ready): the
+ * checkpoint of T's tree starts while A still holds both.  T (reparented to
+ * the test, a subreaper) keeps them, and forks a child C that shares them. */
 static int anc_pipe[2];
 static volatile unsigned char *anc_shm;
 static pid_t anc_child;
@@ -518,6 +600,7 @@ static const struct prog {
 } progs[] = {
 	{ "pty", pty_setup, pty_verify },
 	{ "fifo", fifo_setup, fifo_verify },
+	{ "dfifo", dfifo_setup, dfifo_verify },
 	{ "shro", shro_setup, shro_verify },
 	{ "devzero", devzero_setup, devzero_verify },
 	{ "memfd", memfd_setup, memfd_verify },
@@ -527,6 +610,8 @@ static const struct prog {
 	{ "dcwd", dcwd_setup, dcwd_verify },
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
+	{ "ptyunread", ptyunread_setup, NULL },
+	{ "hardlink", hardlink_setup, NULL },
 	{ "opath", opath_setup, opath_verify },
 	{ "ancestor", ancestor_setup, ancestor_verify },
 };
@@ -561,11 +646,14 @@ __attribute__((constructor)) static void files_prog(void)
 	if (rc)
 		_exit(rc);
 	if (!strcmp(mode, "ancestor")) {
-		/* A: forks T, which carries on; A exits at once. */
-		pid_t a = getpid(), t = fork();
+		/* A: forks T, which carries on; A exits a second later. */
+		pid_t t = fork();
 
-		if (t)
+		if (t) {
+			close(ready);
+			sleep_ms(1000);
 			_exit(t < 0 ? 3 : 0);
+		}
 		anc_child = fork();
 		if (anc_child == 0) {
 			char c = 0;
@@ -579,9 +667,6 @@ __attribute__((constructor)) static void files_prog(void)
 			anc_shm[0] = 2;
 			_exit(0);
 		}
-		/* Until A is gone: T's parent changes. */
-		for (int i = 0; i < 1000 && getppid() == a; i++)
-			sleep_ms(10);
 	}
 	snprintf(go_path, sizeof(go_path), "/tmp/files-go-%d", getpid());
 	{
@@ -651,8 +736,7 @@ static pid_t start_prog(const char *m)
 		return -1;
 	}
 	close(ready[0]);
-	if (t != pid)
-		waitpid(pid, NULL, 0);	/* A, which exited */
+	/* For "ancestor", t is A's child T: A exits by itself (reaped later). */
 	return t;
 }
 
@@ -753,6 +837,11 @@ TEST_F_TIMEOUT(files, fifo_write_only_and_read_write, 120)
 	unlink(FIFO);
 }
 
+TEST_F_TIMEOUT(files, deleted_fifo, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "dfifo", false));
+}
+
 TEST_F_TIMEOUT(files, read_only_shared_anonymous_memory, 120)
 {
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "shro", false));
@@ -797,6 +886,17 @@ TEST_F_TIMEOUT(files, deleted_files, 120)
 TEST_F_TIMEOUT(files, deleted_file_over_the_limit_is_refused, 60)
 {
 	check_refuses(_metadata, "ghostbig", "limit");
+}
+
+TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
+{
+	check_refuses(_metadata, "ptyunread", "unread");
+}
+
+TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file_is_refused, 60)
+{
+	check_refuses(_metadata, "hardlink", "hard links");
+	unlink("/tmp/files-hl-b");
 }
 
 TEST_F_TIMEOUT(files, symlink_opened_with_o_path, 120)
