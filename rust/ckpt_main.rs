@@ -37,6 +37,12 @@ module! {
     authors: ["The ckpt developers"],
     description: "In-kernel checkpoint/restart of processes",
     license: "GPL",
+    params: {
+        ghost_max: u64 {
+            default: 67108864,
+            description: "Largest deleted file (bytes) whose contents a checkpoint saves; a larger one is refused",
+        },
+    },
 }
 
 #[pin_data(PinnedDrop)]

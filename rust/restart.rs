@@ -23,7 +23,7 @@
 
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
-use crate::image::{self, AnyRecord, OrderChecker, RecordHeader};
+use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
 use crate::objects::{cpu, creds, files, mm, pipe, shm, signal, task};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
@@ -147,6 +147,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) creds: image::Creds<'a>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     pub(crate) pipes: KVec<image::PipeRec<'a>>,
+    /// Every pseudo-terminal end of the image.
+    pub(crate) ptys: KVec<image::Pty>,
+    /// Owners of deleted files.
+    pub(crate) owners: KVec<image::FileOwner>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -385,7 +389,7 @@ fn restore(
     check_caller(plan, why).map_err(Failed::Before)?;
     if plan.leader() {
         // Phase 2: open what the process refers to.
-        let opened = files::open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
+        let mut opened = files::open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
         // One process of those sharing an fd table installs it.
         let install = sess
             .files_opened(plan.task.files, plan.files_sharers)
@@ -396,7 +400,8 @@ fn restore(
         files::check_owners(plan, why).map_err(Failed::Before)?;
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
         // Phase 3: the point of no return.
-        overlay(plan, sess, &opened, install, rd, buf, first_pages, why).map_err(Failed::After)?;
+        overlay(plan, sess, &mut opened, install, rd, buf, first_pages, why)
+            .map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
     } else {
         // The thread's own state refers to memory (rseq): wait for the address space.
@@ -417,7 +422,7 @@ fn restore(
 fn overlay(
     p: &Plan<'_>,
     sess: &Session,
-    opened: &files::Opened,
+    opened: &mut files::Opened,
     install: bool,
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
@@ -541,6 +546,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut creds = None;
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
+    let mut ptys = KVec::new();
+    let mut owners = KVec::new();
     let mut nthreads = 0u32;
     let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
@@ -581,13 +588,22 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
+            AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL)?,
+            AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL)?,
             _ => {}
         }
     }
-    // Only the files (and their pipes) this process uses.
-    let mut files = KVec::new();
+    // Only the files (and their pipes) this process uses, and the deleted files and
+    // memfds whose contents those that are other opens of them share.
+    let mut files: KVec<image::FileRec<'_>> = KVec::new();
     for f in all_files.iter() {
-        if fds.iter().any(|d| d.file == f.id) || vmas.iter().any(|v| v.file == f.id) {
+        let used = |id: u32| fds.iter().any(|d| d.file == id) || vmas.iter().any(|v| v.file == id);
+        let owner_of_used = ((f.kind == filekind::GHOST && f.rdev == 0)
+            || f.kind == filekind::MEMFD)
+            && all_files
+                .iter()
+                .any(|g| g.kind == filekind::GHOST && g.rdev == f.id && used(g.id));
+        if used(f.id) || owner_of_used {
             files.push(*f, GFP_KERNEL)?;
         }
     }
@@ -625,6 +641,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         creds: creds.ok_or_else(|| lacks(why))?,
         files,
         pipes,
+        ptys,
+        owners,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;
@@ -639,6 +657,23 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
 impl<'a> Plan<'a> {
     pub(crate) fn file(&self, id: u32) -> Option<&image::FileRec<'a>> {
         self.files.iter().find(|f| f.id == id)
+    }
+
+    /// The pseudo-terminal master record of file `id`, if it is one.
+    pub(crate) fn pty_master(&self, id: u32) -> Option<&image::Pty> {
+        self.ptys.iter().find(|t| t.file == id && t.master == 1)
+    }
+
+    /// Whether file `id` is an end of a pseudo-terminal pair whose master is in the
+    /// image (and so is made again, not substituted).
+    pub(crate) fn pty_in_image(&self, id: u32) -> bool {
+        self.ptys.iter().any(|t| {
+            t.file == id
+                && self
+                    .ptys
+                    .iter()
+                    .any(|m| m.master == 1 && m.index == t.index)
+        })
     }
 
     /// Whether the task leads its process (and so restores what its threads share).

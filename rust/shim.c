@@ -47,6 +47,7 @@
 #include <linux/completion.h>
 #include <linux/shmem_fs.h>
 #include <linux/tty.h>
+#include <linux/poll.h>
 #include <linux/tty_driver.h>
 #include <linux/sched/jobctl.h>
 #include <uapi/linux/membarrier.h>
@@ -1028,9 +1029,14 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 		fi->kind = CKPT_FK_DIR;
 	else if (S_ISCHR(mode))
 		fi->kind = CKPT_FK_CHR;
+	else if (S_ISLNK(mode))
+		fi->kind = CKPT_FK_LNK;
 	else
 		fi->kind = CKPT_FK_OTHER;
 	fi->refs = min_t(long, file_count(f), U32_MAX);
+	fi->nlink = inode->i_nlink;
+	fi->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+	fi->gid = from_kgid_munged(current_user_ns(), inode->i_gid);
 	fi->ino = inode->i_ino;
 	fi->inode_key = (u64)(unsigned long)inode;
 	if (shmem_file(f))
@@ -1105,6 +1111,33 @@ int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char 
 	path_put(&pwd);
 	path_put(&rt);
 	return ret < 0 ? ret : 0;
+}
+
+/*
+ * 1, and the mode and the identity of the inode of @t's working directory, if
+ * that was deleted; else 0.
+ */
+int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
+{
+	struct path pwd;
+	int ret;
+
+	*mode = 0;
+	*key = 0;
+	task_lock(t);
+	if (!t->fs) {
+		task_unlock(t);
+		return -ESRCH;
+	}
+	get_fs_pwd(t->fs, &pwd);
+	task_unlock(t);
+	ret = d_unlinked(pwd.dentry);
+	if (ret) {
+		*mode = d_inode(pwd.dentry)->i_mode;
+		*key = (u64)(unsigned long)d_inode(pwd.dentry);
+	}
+	path_put(&pwd);
+	return ret;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -1458,7 +1491,8 @@ struct file *ckpt_open_path(const char *path, u32 flags, int *err)
 {
 	struct file *f;
 
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	/* O_NOCTTY stays: a terminal reopened never becomes a controlling terminal. */
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
 	f = filp_open(path, flags | O_LARGEFILE, 0);
 	if (IS_ERR(f)) {
 		*err = PTR_ERR(f);
@@ -1466,6 +1500,150 @@ struct file *ckpt_open_path(const char *path, u32 flags, int *err)
 	}
 	*err = 0;
 	return f;
+}
+
+/*
+ * If @f is an open pseudo-terminal master or slave: its pair's number, lock,
+ * the slave's termios and the window size; returns 1 (0: not a pty end).
+ */
+int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
+{
+	struct tty_struct *tty, *slave;
+	int i;
+
+	memset(pi, 0, sizeof(*pi));
+	if (!S_ISCHR(file_inode(f)->i_mode) || (f->f_mode & FMODE_PATH) || !f->private_data)
+		return 0;
+	if (!(imajor(file_inode(f)) == TTYAUX_MAJOR && iminor(file_inode(f)) == 2) &&
+	    (imajor(file_inode(f)) < UNIX98_PTY_SLAVE_MAJOR ||
+	     imajor(file_inode(f)) >= UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT))
+		return 0;
+	tty = ((struct tty_file_private *)f->private_data)->tty;	/* file_tty(), private to drivers/tty */
+	if (!tty || tty->driver->type != TTY_DRIVER_TYPE_PTY ||
+	    !(tty->driver->flags & TTY_DRIVER_DEVPTS_MEM))
+		return 0;
+	pi->master = tty->driver->subtype == PTY_TYPE_MASTER;
+	slave = pi->master ? tty->link : tty;
+	if (!slave)
+		return 0;
+	pi->index = tty->index;
+	pi->locked = pi->master && test_bit(TTY_PTY_LOCK, &tty->flags);
+	/* Bytes waiting to be read (a complete line in canonical mode) are not saved. */
+	pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
+	if (slave->driver_data) {
+		struct inode *si = d_inode((struct dentry *)slave->driver_data);
+
+		pi->uid = from_kuid_munged(current_user_ns(), si->i_uid);
+		pi->gid = from_kgid_munged(current_user_ns(), si->i_gid);
+		pi->mode = si->i_mode;
+	}
+	down_read(&slave->termios_rwsem);
+	pi->flags[0] = slave->termios.c_iflag;
+	pi->flags[1] = slave->termios.c_oflag;
+	pi->flags[2] = slave->termios.c_cflag;
+	pi->flags[3] = slave->termios.c_lflag;
+	pi->speed[0] = slave->termios.c_ispeed;
+	pi->speed[1] = slave->termios.c_ospeed;
+	pi->line = slave->termios.c_line;
+	for (i = 0; i < 19 && i < NCCS; i++)
+		pi->cc[i] = slave->termios.c_cc[i];
+	up_read(&slave->termios_rwsem);
+	mutex_lock(&slave->winsize_mutex);
+	pi->winsize[0] = slave->winsize.ws_row;
+	pi->winsize[1] = slave->winsize.ws_col;
+	pi->winsize[2] = slave->winsize.ws_xpixel;
+	pi->winsize[3] = slave->winsize.ws_ypixel;
+	mutex_unlock(&slave->winsize_mutex);
+	return 1;
+}
+
+/*
+ * A new open file description of @f's file with @flags and the caller's
+ * credentials; with @check, only if the caller may open it so (the permission
+ * check an open by path would make, which the path of a deleted file cannot).
+ */
+struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
+{
+	struct file *n;
+	int mask = 0;
+
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_TMPFILE);
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		mask |= MAY_READ;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		mask |= MAY_WRITE;
+	if (check && !(flags & O_PATH)) {
+		*err = inode_permission(file_mnt_idmap(f), file_inode(f), mask);
+		if (*err)
+			return NULL;
+	}
+	n = dentry_open(&f->f_path, flags | O_LARGEFILE, current_cred());
+	if (IS_ERR(n)) {
+		*err = PTR_ERR(n);
+		return NULL;
+	}
+	*err = 0;
+	return n;
+}
+
+/*
+ * A new unnamed regular file (O_TMPFILE) in directory @dir, open for reading
+ * and writing, with exactly @mode (the umask does not apply).
+ */
+struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
+{
+	struct inode *inode;
+	struct file *f;
+
+	f = filp_open(dir, O_TMPFILE | O_RDWR | O_LARGEFILE, mode & 07777);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	inode = file_inode(f);
+	if ((inode->i_mode & 07777) != (mode & 07777)) {
+		struct iattr ia = {
+			.ia_valid = ATTR_MODE,
+			.ia_mode = (inode->i_mode & S_IFMT) | (mode & 07777),
+		};
+
+		inode_lock(inode);
+		*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+		inode_unlock(inode);
+		if (*err) {
+			fput(f);
+			return NULL;
+		}
+	}
+	*err = 0;
+	return f;
+}
+
+/* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
+int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
+{
+	struct inode *inode = file_inode(f);
+	struct iattr ia = {
+		.ia_valid = ATTR_UID | ATTR_GID,
+		.ia_vfsuid = VFSUIDT_INIT(make_kuid(current_user_ns(), uid)),
+		.ia_vfsgid = VFSGIDT_INIT(make_kgid(current_user_ns(), gid)),
+	};
+	int ret;
+
+	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
+	    !gid_valid(make_kgid(current_user_ns(), gid)))
+		return -EINVAL;
+	inode_lock(inode);
+	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+	inode_unlock(inode);
+	return ret;
+}
+
+int ckpt_file_truncate(struct file *f, u64 size)
+{
+	if (size > LLONG_MAX)
+		return -EFBIG;
+	return vfs_truncate(&f->f_path, size);
 }
 
 int ckpt_file_seek(struct file *f, s64 pos)

@@ -160,6 +160,7 @@ ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n);
 #define CKPT_FK_CHR	3
 #define CKPT_FK_FIFO	4
 #define CKPT_FK_PIPE	5
+#define CKPT_FK_LNK	6	/* a symlink (opened with O_PATH|O_NOFOLLOW) */
 #define CKPT_FK_SOCKET	100
 #define CKPT_FK_ANON	101	/* anon inode: eventfd, epoll, io_uring, ... */
 #define CKPT_FK_OTHER	102
@@ -180,9 +181,11 @@ struct ckpt_file_info {
 	u32 refs;		/* references to the open file (file_count) */
 	u32 pipe_opens;		/* open files on the pipe (readers + writers) */
 	u32 seals;		/* memfd seals (F_SEAL_*) */
-	u32 pad;
+	u32 nlink;		/* links of the inode */
 	u64 ino;		/* inode number (a SysV segment's: its shmid) */
 	u64 inode_key;		/* identity of the inode */
+	u32 uid;		/* owner, in the caller's user namespace */
+	u32 gid;
 };
 
 struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
@@ -191,6 +194,7 @@ void ckpt_file_put(struct file *f);
 int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
 int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
 int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen);
+int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key);
 
 /* ---- trees and restart sessions ------------------------------------- */
 
@@ -269,6 +273,25 @@ int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
 struct file *ckpt_open_path(const char *path, u32 flags, int *err);
+/* A pseudo-terminal end (ckpt_file_pty). */
+struct ckpt_pty_info {
+	u32 index;
+	u32 master;
+	u32 locked;
+	u32 unread;		/* the master or the slave has input to read */
+	u32 uid, gid, mode;	/* the slave's node */
+	u32 flags[4];		/* the slave's c_iflag, c_oflag, c_cflag, c_lflag */
+	u32 speed[2];		/* c_ispeed, c_ospeed */
+	u16 winsize[4];
+	u8 line;
+	u8 cc[19];
+};
+
+int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
+struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err);
+struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
+int ckpt_file_truncate(struct file *f, u64 size);
+int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
 int ckpt_file_seek(struct file *f, s64 pos);
 struct file *ckpt_fget(int fd);
 int ckpt_cur_close_fds(void);

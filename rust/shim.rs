@@ -177,6 +177,7 @@ pub(crate) mod fk {
     pub(crate) const CHR: u32 = 3;
     pub(crate) const FIFO: u32 = 4;
     pub(crate) const PIPE: u32 = 5;
+    pub(crate) const LNK: u32 = 6;
     pub(crate) const SOCKET: u32 = 100;
     pub(crate) const ANON: u32 = 101;
 }
@@ -200,9 +201,29 @@ pub(crate) struct FileInfo {
     pub(crate) refs: u32,
     pub(crate) pipe_opens: u32,
     pub(crate) seals: u32,
-    pub(crate) pad: u32,
+    pub(crate) nlink: u32,
     pub(crate) ino: u64,
     pub(crate) inode_key: u64,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+/// `struct ckpt_pty_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PtyInfo {
+    pub(crate) index: u32,
+    pub(crate) master: u32,
+    pub(crate) locked: u32,
+    pub(crate) unread: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) mode: u32,
+    pub(crate) flags: [u32; 4],
+    pub(crate) speed: [u32; 2],
+    pub(crate) winsize: [u16; 4],
+    pub(crate) line: u8,
+    pub(crate) cc: [u8; 19],
 }
 
 /// `struct ckpt_layout`.
@@ -359,6 +380,7 @@ mod ffi {
             len: u32,
         ) -> i32;
         pub(super) fn ckpt_pipe_peek(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_task_cwd_deleted(t: *mut c_void, mode: *mut u32, key: *mut u64) -> i32;
         pub(super) fn ckpt_task_fs(
             t: *mut c_void,
             umask: *mut u32,
@@ -402,6 +424,16 @@ mod ffi {
             force: bool,
         ) -> i32;
         pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
+        pub(super) fn ckpt_file_reopen(
+            f: *mut c_void,
+            flags: u32,
+            check: bool,
+            err: *mut i32,
+        ) -> *mut c_void;
+        pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
+        pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
         pub(super) fn ckpt_cur_close_fds() -> i32;
@@ -743,6 +775,15 @@ impl TaskRef {
     }
 
     /// umask, cwd and root; the paths are written into the buffers, their lengths returned.
+    /// The mode and the inode identity (as [`FileInfo::inode_key`]) of the working
+    /// directory if it was deleted.
+    pub(crate) fn cwd_deleted(&self) -> Result<Option<(u32, u64)>> {
+        let (mut mode, mut key) = (0, 0);
+        // SAFETY: The task is valid; both are valid out pointers.
+        let r = errno(unsafe { ffi::ckpt_task_cwd_deleted(self.ptr(), &mut mode, &mut key) })?;
+        Ok((r == 1).then_some((mode, key)))
+    }
+
     pub(crate) fn fs(&self, cwd: &mut [u8], root: &mut [u8]) -> Result<(u32, usize, usize)> {
         let mut umask = 0;
         // SAFETY: The task is valid; the buffers are writable for their lengths.
@@ -944,6 +985,50 @@ impl FileRef {
         NonNull::new(f)
             .map(Self)
             .ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// The pseudo-terminal pair this file is an end of, if it is one.
+    pub(crate) fn pty(&self) -> Option<PtyInfo> {
+        let mut pi = PtyInfo::default();
+        // SAFETY: The file is valid; `pi` is a valid out pointer.
+        (unsafe { ffi::ckpt_file_pty(self.0.as_ptr(), &mut pi) } == 1).then_some(pi)
+    }
+
+    /// A new open file description of this file with `flags` and the caller's
+    /// credentials; with `check`, only if the caller may open the file so.
+    pub(crate) fn reopen(&self, flags: u32, check: bool) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: The file is valid; a non-null result carries a reference.
+        let f = unsafe { ffi::ckpt_file_reopen(self.0.as_ptr(), flags, check, &mut err) };
+        NonNull::new(f)
+            .map(Self)
+            .ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// A new unnamed regular file (`O_TMPFILE`) in directory `dir` (NUL-terminated),
+    /// open for reading and writing, with exactly `mode`.
+    pub(crate) fn tmpfile(dir: &[u8], mode: u32) -> Result<Self> {
+        if dir.last() != Some(&0) {
+            return Err(EINVAL);
+        }
+        let mut err = 0;
+        // SAFETY: `dir` is NUL-terminated; a non-null result carries a reference.
+        let f = unsafe { ffi::ckpt_open_tmpfile(dir.as_ptr(), mode, &mut err) };
+        NonNull::new(f)
+            .map(Self)
+            .ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// Gives the file's inode an owner.
+    pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_chown(self.0.as_ptr(), uid, gid) }).map(|_| ())
+    }
+
+    /// Sets the file's size.
+    pub(crate) fn truncate(&self, size: u64) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_truncate(self.0.as_ptr(), size) }).map(|_| ())
     }
 
     /// Sets the file position.

@@ -184,7 +184,8 @@ impl<'a> ImageWriter<'a> {
 pub(crate) struct ObjMap {
     map: RBTree<u64, u32>,
     next: u32,
-    /// The memfds defined (id, file, size), whose contents follow the pages.
+    /// The memfds and deleted files defined (id, file, size), whose contents follow the
+    /// pages.
     pub(crate) memfds: KVec<(u32, FileRef, u64)>,
 }
 
@@ -208,6 +209,12 @@ impl ObjMap {
         let id = self.fresh();
         self.map.try_create_and_insert(key, id, GFP_KERNEL)?;
         Ok(id)
+    }
+
+    /// Makes `key` another name of object `id`.
+    pub(crate) fn alias(&mut self, key: u64, id: u32) -> Result {
+        self.map.try_create_and_insert(key, id, GFP_KERNEL)?;
+        Ok(())
     }
 
     /// A new id for an object nobody else refers to.

@@ -59,6 +59,12 @@ pub const PAGE_SIZE: usize = 4096;
 /// Exclusive upper bound of user addresses on x86_64 with 4-level paging
 /// (`TASK_SIZE_MAX`); with 5-level paging a later format version can raise it.
 pub const USER_ADDR_END: u64 = 0x0000_7fff_ffff_f000;
+/// `S_IFMT`: the file type bits of a mode.
+pub const S_IFMT: u32 = 0o170000;
+/// `S_IFREG`: a regular file.
+pub const S_IFREG: u32 = 0o100000;
+/// `O_PATH` (x86_64).
+pub const O_PATH: u32 = 0o10000000;
 /// Address of the legacy vsyscall page, the one mapping above [`USER_ADDR_END`].
 pub const VSYSCALL_ADDR: u64 = 0xffff_ffff_ff60_0000;
 /// Bit set in a record kind whose records an old reader may skip.
@@ -205,6 +211,15 @@ pub mod kind {
     /// [`super::Fown`]: optional (an old reader skips it; the file then comes back
     /// without its `SIGIO` owner).
     pub const FOWN: u16 = super::KIND_OPTIONAL | 0x0302;
+    /// [`super::Pty`]: optional (an old reader skips it; a pseudo-terminal
+    /// master then cannot be restored). Since format 1.2.
+    pub const PTY: u16 = super::KIND_OPTIONAL | 0x0304;
+    /// [`super::FileOwner`]: optional (an old reader skips it; a deleted file
+    /// then comes back owned by its restarter). Since format 1.2.
+    pub const FILE_OWNER: u16 = super::KIND_OPTIONAL | 0x0305;
+    /// [`super::CwdDeleted`]: optional (an old reader skips it and cannot enter
+    /// the deleted directory). Since format 1.2.
+    pub const CWD_DELETED: u16 = super::KIND_OPTIONAL | 0x0321;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -232,6 +247,9 @@ pub mod kind {
             VDSO => "vdso",
             TASK_ATTRS => "task-attrs",
             FOWN => "fown",
+            PTY => "pty",
+            FILE_OWNER => "file-owner",
+            CWD_DELETED => "cwd-deleted",
             _ => "unknown",
         }
     }
@@ -241,7 +259,7 @@ pub mod kind {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | TASK_ATTRS | FOWN => Some(1),
+            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             _ => None,
         }
     }
@@ -421,6 +439,12 @@ pub enum AnyRecord<'a> {
     TaskAttrs(TaskAttrs),
     /// [`Fown`].
     Fown(Fown),
+    /// [`Pty`].
+    Pty(Pty),
+    /// [`CwdDeleted`].
+    CwdDeleted(CwdDeleted),
+    /// [`FileOwner`].
+    FileOwner(FileOwner),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -451,6 +475,9 @@ impl<'a> AnyRecord<'a> {
             kind::VDSO => Self::Vdso(VdsoId::from_payload(p)?),
             kind::TASK_ATTRS => Self::TaskAttrs(TaskAttrs::from_payload(p)?),
             kind::FOWN => Self::Fown(Fown::from_payload(p)?),
+            kind::PTY => Self::Pty(Pty::from_payload(p)?),
+            kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
+            kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -170,6 +170,9 @@ impl OrderChecker {
                 self.fds_left -= 1;
             }
             R::Fs(f) => self.define(f.id)?,
+            R::Pty(t) => self.uses(t.file)?,
+            R::CwdDeleted(c) => self.uses(c.fs)?,
+            R::FileOwner(o) => self.uses(o.file)?,
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
             R::Creds(c) => self.define(c.id)?,

@@ -6,7 +6,7 @@
 //! [`super::pipe`]'s, shared memory and memfds [`super::shm`]'s, terminals
 //! [`super::tty`]'s.
 
-use super::O_NONBLOCK;
+use super::{O_ACCMODE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_WRONLY};
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, filekind, Fd, FileRec, FilesRec, Fown, FsRec};
 use crate::restart::{refuse, Plan};
@@ -18,6 +18,45 @@ use kernel::prelude::*;
 
 /// `TMPFS_MAGIC`.
 const TMPFS_MAGIC: u32 = 0x0102_1994;
+/// `PROC_SUPER_MAGIC`.
+pub(crate) const PROC_SUPER_MAGIC: u32 = 0x9fa0;
+/// `O_PATH`.
+const O_PATH: u32 = image::O_PATH;
+
+/// Filesystems whose files have no contents of their own to change (procfs, sysfs,
+/// debugfs, tracefs, cgroup and cgroup2, securityfs, bpffs): their sizes and times
+/// say nothing about whether a file is the one the image had.
+pub(crate) fn is_pseudo_fs(magic: u32) -> bool {
+    matches!(
+        magic,
+        PROC_SUPER_MAGIC
+            | 0x6265_6572
+            | 0x6462_6720
+            | 0x7472_6163
+            | 0x0027_e0eb
+            | 0x6367_7270
+            | 0x7363_6673
+            | 0xcafe_4a11
+    )
+}
+
+/// The pid `N` of a path under `/proc/N`, if it is one.
+pub(crate) fn proc_pid(path: &[u8]) -> Option<(i32, usize)> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || n > 9 || (n < rest.len() && rest[n] != b'/') {
+        return None;
+    }
+    let pid = rest[..n]
+        .iter()
+        .fold(0i32, |a, &c| a * 10 + i32::from(c - b'0'));
+    Some((pid, 6 + n))
+}
+
+/// Largest deleted file whose contents a checkpoint saves (module parameter).
+fn ghost_max() -> u64 {
+    *crate::module_parameters::ghost_max.value()
+}
 
 /// Character devices that carry no state worth saving: `/dev/null`, `zero`, `full`,
 /// `random`, `urandom`.
@@ -46,8 +85,11 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
             format_args!("{what}: {kind} {p} is not supported yet"),
         )
     };
+    if fi.flags & O_PATH != 0 && !matches!(fi.kind, fk::REG | fk::DIR | fk::LNK | fk::CHR) {
+        return Err(refuse(why, "O_PATH file"));
+    }
     match fi.kind {
-        fk::REG | fk::DIR | fk::CHR | fk::FIFO if !path.starts_with(b"/") => Err(refuse(
+        fk::REG | fk::DIR | fk::CHR | fk::FIFO | fk::LNK if !path.starts_with(b"/") => Err(refuse(
             why,
             "file outside the filesystem tree (pidfd, namespace file, ...)",
         )),
@@ -65,10 +107,41 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
             format_args!("{what}: memfd {p} (hugetlbfs or too large) is not supported",),
         )),
         fk::REG if path.starts_with(b"/SYSV") => Err(refuse(why, "SysV shared memory")),
-        fk::REG | fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted file")),
+        // A kernel-internal shmem file ("/dev/zero (deleted)"): shared anonymous
+        // memory opened as a file (/proc/PID/map_files).
+        fk::REG if fi.fs_magic == TMPFS_MAGIC && fi.unlinked == 0 && path.ends_with(b" (deleted)") => {
+            Err(refuse(why, "shared anonymous memory opened as a file"))
+        }
+        fk::REG if fi.unlinked != 0 && fi.flags & O_PATH != 0 => {
+            Err(refuse(why, "deleted file opened with O_PATH"))
+        }
+        fk::REG if fi.unlinked != 0 && fi.size > ghost_max() => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: deleted file {p} has {} bytes, over the limit of {} (module parameter ghost_max)",
+                fi.size,
+                ghost_max()
+            ),
+        )),
+        fk::REG if fi.unlinked != 0 && !path.ends_with(b" (deleted)") => {
+            Err(refuse(why, "deleted file"))
+        }
+        fk::REG if fi.unlinked != 0 && fi.nlink != 0 => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {p} was unlinked but the file has other names (hard links), which are not saved"
+            ),
+        )),
+        fk::REG if fi.unlinked != 0 => Ok(filekind::GHOST),
+        fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted directory")),
         fk::REG => Ok(filekind::REG),
         fk::DIR => Ok(filekind::DIR),
+        fk::LNK if fi.flags & O_PATH != 0 && fi.unlinked == 0 => Ok(filekind::SYMLINK),
         fk::CHR if is_stateless_chardev(fi.rdev) => Ok(filekind::CHR),
+        fk::CHR if is_tty(fi.rdev) && path.ends_with(b" (deleted)") => Err(why.set(
+            eopnotsupp(),
+            format_args!("{what}: terminal {p} is gone (its pseudo-terminal master was closed)"),
+        )),
         fk::CHR if is_tty(fi.rdev) => Ok(filekind::TTY),
         fk::CHR => Err(why.set(
             eopnotsupp(),
@@ -78,12 +151,62 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
                 fi.rdev & 0xfffff
             ),
         )),
-        fk::FIFO if fi.unlinked != 0 => Err(refuse(why, "deleted fifo")),
+        fk::FIFO if fi.unlinked != 0 && (fi.nlink != 0 || !path.ends_with(b" (deleted)")) => {
+            Err(refuse(why, "deleted fifo with other names"))
+        }
         fk::FIFO => Ok(filekind::FIFO),
         fk::PIPE => Ok(filekind::PIPE),
         fk::SOCKET => Err(refuse(why, "socket")),
         fk::ANON => Err(refuse(why, "anonymous-inode file")),
         _ => Err(refuse(why, "special file")),
+    }
+}
+
+/// [`file_kind`] of an open file of a process whose working directory, if deleted, is
+/// the inode `cwd` (else 0): a deleted directory is accepted if it is that one, which
+/// a restarter makes again.
+fn fd_kind(fi: &FileInfo, path: &[u8], what: What, cwd: u64, why: &mut Reason) -> Result<u8> {
+    if fi.kind == fk::DIR
+        && fi.unlinked != 0
+        && cwd != 0
+        && fi.inode_key == cwd
+        && path.ends_with(b" (deleted)")
+    {
+        return Ok(filekind::DIR);
+    }
+    file_kind(fi, path, what, why)
+}
+
+/// Refuses a pseudo-terminal end with bytes waiting to be read (not saved yet).
+fn pty_settled(f: &FileRef, what: What, why: &mut Reason) -> Result {
+    match f.pty() {
+        Some(pi) if pi.unread != 0 => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: pseudo-terminal {} has unread input ({}), which is not saved yet",
+                pi.index,
+                if pi.master != 0 { "master" } else { "slave" }
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a file under `/proc/N` of another process than `tgid`: restart reopens a
+/// process's own entries as `/proc/self/...` and could not name another's.
+fn proc_owner(fi: &FileInfo, path: &[u8], tgid: i32, what: What, why: &mut Reason) -> Result {
+    if fi.fs_magic != PROC_SUPER_MAGIC {
+        return Ok(());
+    }
+    match proc_pid(path) {
+        Some((pid, _)) if pid != tgid => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {} belongs to another process ({pid}); only a process's own /proc entries can be restored",
+                path_str(path)
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -109,13 +232,38 @@ pub(crate) mod fmt_what {
 }
 use fmt_what::What;
 
-/// Refuses fds the image cannot describe.
+/// Refuses fds, a working directory and a root the image cannot describe.
 pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (_, cl, rl) = t.fs(&mut path, &mut root)?;
+    if &root[..rl] != b"/" {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "the process runs in a chroot (root directory {}): restoring a root directory is not supported yet",
+                path_str(&root[..rl])
+            ),
+        ));
+    }
+    if t.cwd_deleted()?.is_some() && !path[..cl].ends_with(b" (deleted)") {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "the working directory {} was deleted and cannot be named",
+                path_str(&path[..cl])
+            ),
+        ));
+    }
     let mut fd = 0u32;
+    let tgid = t.info().tgid;
+    let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
         let (fi, n) = f.info(&mut path)?;
-        file_kind(&fi, &path[..n], What::Fd(fd), why)?;
+        if fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)? == filekind::TTY {
+            pty_settled(&f, What::Fd(fd), why)?;
+        }
+        proc_owner(&fi, &path[..n], tgid, What::Fd(fd), why)?;
         precheck_owner(t, &f, fd, why)?;
         if fd >= image::MAX_FD {
             return Err(why.set(eopnotsupp(), format_args!("fd {fd} is too large")));
@@ -161,7 +309,7 @@ pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Resul
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (fi, n) = f.info(&mut path)?;
     match file_kind(&fi, &path[..n], What::Mapping(addr), why)? {
-        filekind::REG | filekind::CHR | filekind::MEMFD => Ok(()),
+        filekind::REG | filekind::CHR | filekind::MEMFD | filekind::GHOST => Ok(()),
         _ => Err(why.set(
             eopnotsupp(),
             format_args!(
@@ -180,10 +328,35 @@ struct Uses {
     shm: bool,
 }
 
+/// How long [`leaks`] waits for references held outside the tree to go away.
+const LEAK_WAIT_MS: i64 = 3000;
+/// How often it looks again meanwhile.
+const LEAK_POLL_MS: i64 = 50;
+
 /// Refuses a process tree that shares a pipe or shared memory with a process outside
 /// it: the image could not give both sides the same object back. `procs`: the
 /// thread-group leaders of the (quiescent) tree.
+///
+/// An outsider that is on its way out (an ancestor that made the pipe or memory,
+/// handed it down and exits, as a launcher does once its child is ready) drops its
+/// references by itself: the check waits for that, up to [`LEAK_WAIT_MS`], before it
+/// refuses.
 pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    let mut waited = 0;
+    loop {
+        match leaks_now(procs, why) {
+            Err(e)
+                if e == EBUSY && waited < LEAK_WAIT_MS && !crate::shim::fatal_signal_pending() =>
+            {
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(LEAK_POLL_MS));
+                waited += LEAK_POLL_MS;
+            }
+            r => return r,
+        }
+    }
+}
+
+fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
     let mut uses: KVec<Uses> = KVec::new();
     let mut note = |f: FileRef, shm: bool| -> Result {
         match uses.iter_mut().find(|u| u.file.key() == f.key()) {
@@ -241,9 +414,12 @@ pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
             ));
         }
         if fi.pipe_key != 0 {
+            // A file open for reading and writing (a fifo opened O_RDWR) counts as a
+            // reader and a writer of its pipe.
+            let ends = if fi.flags & 3 == 2 { 2 } else { 1 };
             match pipes.iter_mut().find(|p| p.0 == fi.pipe_key) {
-                Some(p) => p.1 += 1,
-                None => pipes.push((fi.pipe_key, 1, fi.pipe_opens), GFP_KERNEL)?,
+                Some(p) => p.1 += ends,
+                None => pipes.push((fi.pipe_key, ends, fi.pipe_opens), GFP_KERNEL)?,
             }
         }
     }
@@ -264,7 +440,7 @@ pub(crate) fn define_mapped(
     path: &mut KVec<u8>,
 ) -> Result<u32> {
     let mut why = Reason::new();
-    define_file(w, objs, f, path, What::Mapping(0), &mut why)
+    define_file(w, objs, f, path, What::Mapping(0), (0, 0), &mut why)
 }
 
 fn define_file(
@@ -273,13 +449,29 @@ fn define_file(
     f: &FileRef,
     path: &mut KVec<u8>,
     what: What,
+    (tgid, cwd): (i32, u64),
     why: &mut Reason,
 ) -> Result<u32> {
     if let Some(id) = objs.get(f.key()) {
         return Ok(id);
     }
     let (fi, n) = f.info(path)?;
-    let kind = file_kind(&fi, &path[..n], what, why)?;
+    let kind = fd_kind(&fi, &path[..n], what, cwd, why)?;
+    if tgid != 0 {
+        proc_owner(&fi, &path[..n], tgid, what, why)?;
+    }
+    if kind == filekind::TTY {
+        pty_settled(f, what, why)?;
+    }
+    // Another open of a deleted file or memfd already saved refers to that one's
+    // contents (a memfd's as a ghost).
+    let ghost_key = fi.inode_key | 1;
+    let ghost_of = if kind == filekind::GHOST || kind == filekind::MEMFD {
+        objs.get(ghost_key).unwrap_or(0)
+    } else {
+        0
+    };
+    let kind = if ghost_of != 0 { filekind::GHOST } else { kind };
     let pipe = if fi.pipe_key != 0 {
         super::pipe::define(w, objs, f, &fi, what, why)?
     } else {
@@ -294,10 +486,10 @@ fn define_file(
         pos: fi.pos,
         size: fi.size,
         mtime_ns: fi.mtime_ns,
-        rdev: if kind == filekind::MEMFD {
-            fi.seals
-        } else {
-            fi.rdev
+        rdev: match kind {
+            filekind::MEMFD => fi.seals,
+            filekind::GHOST => ghost_of,
+            _ => fi.rdev,
         },
         pipe,
         path: &path[..n],
@@ -310,9 +502,45 @@ fn define_file(
             signum,
         })?;
     }
+    if kind == filekind::TTY {
+        if let Some(pi) = f.pty() {
+            w.record(&image::Pty {
+                file: id,
+                index: pi.index,
+                master: pi.master as u8,
+                locked: pi.locked as u8,
+                uid: pi.uid,
+                gid: pi.gid,
+                mode: pi.mode,
+                flags: pi.flags,
+                line: pi.line,
+                cc: pi.cc,
+                speed: pi.speed,
+                winsize: pi.winsize,
+            })?;
+        }
+    }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
+        objs.alias(ghost_key, id)?;
         objs.memfds.push((id, f.clone(), fi.size), GFP_KERNEL)?;
+    }
+    if kind == filekind::GHOST && ghost_of == 0 {
+        // Read through a file of its own (this one may be write-only), if the
+        // checkpointer may read it.
+        let r = f.reopen(0, true).map_err(|e| {
+            why.set(
+                e,
+                format_args!("{what}: cannot read deleted file {}", path_str(&path[..n])),
+            )
+        })?;
+        objs.alias(ghost_key, id)?;
+        objs.memfds.push((id, r, fi.size), GFP_KERNEL)?;
+        w.record(&image::FileOwner {
+            file: id,
+            uid: fi.uid,
+            gid: fi.gid,
+        })?;
     }
     Ok(id)
 }
@@ -333,8 +561,9 @@ pub(crate) fn write_files(
     // Pass 1: define every file; remember (fd, file id, cloexec).
     let mut fds: KVec<Fd> = KVec::new();
     let mut fd = 0u32;
+    let owner = (t.info().tgid, t.cwd_deleted()?.map_or(0, |c| c.1));
     while let Some(f) = t.next_file(&mut fd) {
-        let file = define_file(w, objs, &f, &mut bufs.path, What::Fd(fd), why)?;
+        let file = define_file(w, objs, &f, &mut bufs.path, What::Fd(fd), owner, why)?;
         let cloexec = t.fd_cloexec(fd).unwrap_or(false);
         fds.push(
             Fd {
@@ -373,13 +602,17 @@ pub(crate) fn write_fs(
         cwd: &bufs.path[..cl],
         root: &bufs.path2[..rl],
     })?;
+    if let Some((mode, _)) = t.cwd_deleted()? {
+        w.record(&image::CwdDeleted { fs: id, mode })?;
+    }
     Ok(id)
 }
 
 // ---------------------------------------------------------------------------
 // Restart.
 
-/// Every fd of the plan must refer to a file the image has (not to shared memory).
+/// Every fd of the plan must refer to a file the image has (not to shared memory); an
+/// open of a deleted file or memfd saved with another must name that one.
 pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
     for f in p.fds.iter() {
         if p.file(f.file).is_none_or(|f| f.kind == filekind::SHMEM) {
@@ -387,6 +620,21 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
                 why,
                 EINVAL,
                 format_args!("fd {} refers to no file", f.fd),
+            ));
+        }
+    }
+    for f in p.files.iter() {
+        if f.kind == filekind::GHOST
+            && f.rdev != 0
+            && !p.files.iter().any(|g| {
+                g.id == f.rdev
+                    && ((g.kind == filekind::GHOST && g.rdev == 0) || g.kind == filekind::MEMFD)
+            })
+        {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("deleted file {} refers to no deleted file", f.id),
             ));
         }
     }
@@ -479,6 +727,12 @@ pub(crate) struct Opened {
     pub(crate) files: KVec<(u32, FileRef)>,
     /// Memfds this process created (id, size, seals): it fills and seals them.
     pub(crate) memfds: KVec<(u32, u64, u32)>,
+    /// Deleted files this process made again (id, size, a writable file): it fills
+    /// them.
+    pub(crate) ghosts: KVec<(u32, u64, FileRef)>,
+    /// The memory objects of read-only shared anonymous mappings, by start address
+    /// (filled in phase 3).
+    pub(crate) shm: KVec<(u64, FileRef)>,
 }
 
 impl Opened {
@@ -493,27 +747,80 @@ pub(crate) fn open_one(
     f: &image::FileRec<'_>,
     args: &CkptRestartArgs,
     pipes: &[CkptRestartPipe],
+    writer: &mut Option<FileRef>,
     why: &mut Reason,
 ) -> Result<FileRef> {
     let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
     let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
     Ok(match f.kind {
         filekind::PIPE => super::pipe::open(f, pipes, why)?,
-        filekind::TTY if inherit => super::tty::open_inherited(p, f, args, why)?,
+        filekind::TTY if p.pty_master(f.id).is_some() => {
+            super::tty::open_pty_master(p, f, pipes, why)?
+        }
+        filekind::TTY if inherit && !p.pty_in_image(f.id) => {
+            super::tty::open_inherited(p, f, args, why)?
+        }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        filekind::GHOST => open_ghost(p, f, writer, why)?,
+        filekind::FIFO if f.path.ends_with(b" (deleted)") => {
+            super::pipe::open_deleted_fifo(f, pipes, why)?
+        }
         _ => {
-            let path = path_z(f.path)?;
-            let flags = if f.kind == filekind::FIFO {
-                f.flags | O_NONBLOCK
+            // The process's own /proc entries are reopened as /proc/self's (whatever
+            // pid it has now); another process's are never reopened.
+            let path = match proc_pid(f.path) {
+                Some((pid, n)) if pid == p.task.tgid => {
+                    let mut v = path_z(b"/proc/self")?;
+                    v.pop();
+                    v.extend_from_slice(&f.path[n..], GFP_KERNEL)?;
+                    v.push(0, GFP_KERNEL)?;
+                    v
+                }
+                Some((pid, _)) => {
+                    return Err(refuse(
+                        why,
+                        eopnotsupp(),
+                        format_args!("{} is another process's ({pid})", path_str(f.path)),
+                    ))
+                }
+                // The deleted working directory, which `ckpt restart` made again
+                // and entered.
+                None if f.kind == filekind::DIR && f.path.ends_with(b" (deleted)") => {
+                    if f.path != p.fs.cwd {
+                        return Err(refuse(
+                            why,
+                            EINVAL,
+                            format_args!(
+                                "deleted directory {} is not the working directory",
+                                path_str(f.path)
+                            ),
+                        ));
+                    }
+                    path_z(b".")?
+                }
+                None => path_z(f.path)?,
+            };
+            // A terminal reopened never becomes a controlling terminal (`ckpt restart`
+            // gives the process its own back).
+            let flags = match f.kind {
+                filekind::FIFO => f.flags | O_NONBLOCK,
+                filekind::TTY => f.flags | O_NOCTTY,
+                _ => f.flags,
+            };
+            // A write-only fifo opens only while it has a reader.
+            let _reader = if f.kind == filekind::FIFO && f.flags & O_ACCMODE == O_WRONLY {
+                Some(FileRef::open(&path, O_RDONLY | O_NONBLOCK).map_err(|e| {
+                    refuse(why, e, format_args!("cannot open {}", path_str(f.path)))
+                })?)
             } else {
-                f.flags
+                None
             };
             let file = FileRef::open(&path, flags)
                 .map_err(|e| refuse(why, e, format_args!("cannot open {}", path_str(f.path))))?;
             if f.kind == filekind::REG && strict {
                 let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
                 let (fi, _) = file.info(&mut pb)?;
-                if fi.size != f.size || fi.mtime_ns != f.mtime_ns {
+                if !is_pseudo_fs(fi.fs_magic) && (fi.size != f.size || fi.mtime_ns != f.mtime_ns) {
                     return Err(refuse(
                         why,
                         Error::from_errno(-(kernel::bindings::ESTALE as i32)),
@@ -539,6 +846,51 @@ pub(crate) fn open_one(
     })
 }
 
+/// Makes a deleted file ("/DIR/NAME (deleted)") again: a new unnamed file in DIR with
+/// its mode, size and owner, opened with its flags at its offset; `writer` gets a
+/// writable file of it, through which phase 3 fills it.
+fn open_ghost(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    writer: &mut Option<FileRef>,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let name = f.path.strip_suffix(b" (deleted)").ok_or(EINVAL)?;
+    let slash = name.iter().rposition(|&c| c == b'/').ok_or(EINVAL)?;
+    let dir = path_z(if slash == 0 { b"/" } else { &name[..slash] })?;
+    let cant = |why: &mut Reason, e: Error| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "cannot make deleted file {} again (an O_TMPFILE file in its directory)",
+                path_str(f.path)
+            ),
+        )
+    };
+    let tmp = FileRef::tmpfile(&dir, f.mode).map_err(|e| cant(why, e))?;
+    tmp.truncate(f.size).map_err(|e| cant(why, e))?;
+    if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
+        tmp.chown(o.uid, o.gid).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!(
+                    "cannot give deleted file {} its owner {}:{}",
+                    path_str(f.path),
+                    o.uid,
+                    o.gid
+                ),
+            )
+        })?;
+    }
+    let file = tmp.reopen(f.flags, false).map_err(|e| cant(why, e))?;
+    file.seek(f.pos)
+        .map_err(|e| refuse(why, e, format_args!("cannot seek {}", path_str(f.path))))?;
+    *writer = Some(tmp);
+    Ok(file)
+}
+
 /// Opens (or takes from the session) every file the process refers to, and puts
 /// buffered bytes back into its pipes.
 pub(crate) fn open_files(
@@ -551,6 +903,8 @@ pub(crate) fn open_files(
     let mut out = Opened {
         files: KVec::new(),
         memfds: KVec::new(),
+        ghosts: KVec::new(),
+        shm: KVec::new(),
     };
     for f in p.files.iter() {
         if f.kind == filekind::SHMEM {
@@ -562,10 +916,29 @@ pub(crate) fn open_files(
             continue;
         }
         let mut made = false;
+        let mut writer = None;
+        let owner = if f.kind == filekind::GHOST && f.rdev != 0 {
+            Some(out.get(f.rdev).ok_or(EINVAL)?.clone())
+        } else {
+            None
+        };
         let file = sess.file(f.id, || {
             made = true;
-            open_one(p, f, args, pipes, why)
+            if let Some(o) = &owner {
+                // Another open of a deleted file or memfd made above.
+                let file = o.reopen(f.flags, false).map_err(|e| {
+                    refuse(why, e, format_args!("cannot reopen {}", path_str(f.path)))
+                })?;
+                file.seek(f.pos).map_err(|e| {
+                    refuse(why, e, format_args!("cannot seek {}", path_str(f.path)))
+                })?;
+                return Ok(file);
+            }
+            open_one(p, f, args, pipes, &mut writer, why)
         })?;
+        if let Some(w) = writer {
+            out.ghosts.push((f.id, f.size, w), GFP_KERNEL)?;
+        }
         if made && f.kind == filekind::MEMFD {
             out.memfds.push((f.id, f.size, f.rdev), GFP_KERNEL)?;
         }

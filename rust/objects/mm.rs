@@ -346,9 +346,10 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
             (backing::ANON_SHARED, Some(k)) => {
                 k == Some(filekind::SHMEM) || k == Some(filekind::SYSVSHM)
             }
-            (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => {
-                k == Some(filekind::REG) || k == Some(filekind::CHR) || k == Some(filekind::MEMFD)
-            }
+            (backing::FILE_PRIVATE | backing::FILE_SHARED, Some(k)) => matches!(
+                k,
+                Some(filekind::REG | filekind::CHR | filekind::MEMFD | filekind::GHOST)
+            ),
             _ => false,
         };
         if !ok {
@@ -358,11 +359,19 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
                 format_args!("vma {:#x}: bad file reference", v.start),
             ));
         }
-        if v.backing == backing::ANON_SHARED && v.prot & PROT_WRITE == 0 {
+        // Read-only shared memory is filled through its object, which a 1.0 image
+        // does not name and a SysV segment's attachment cannot write.
+        if v.backing == backing::ANON_SHARED
+            && v.prot & PROT_WRITE == 0
+            && kind.is_none_or(|k| k != Some(filekind::SHMEM))
+        {
             return Err(refuse(
                 why,
                 eopnotsupp(),
-                format_args!("read-only shared anonymous mapping at {:#x}", v.start),
+                format_args!(
+                    "read-only shared anonymous mapping at {:#x} (old image or SysV)",
+                    v.start
+                ),
             ));
         }
     }
@@ -496,14 +505,14 @@ pub(crate) fn check_vdso(p: &Plan<'_>, why: &mut Reason) -> Result {
     Ok(())
 }
 
-/// Calls `f(addr, first, n, force)` for each run of `n` pages of `pg` from page `first` at
-/// consecutive addresses inside one mapping of the plan that may hold pages (`force`:
-/// the mapping is read-only).
+/// Calls `f(vma, addr, first, n, force)` for each run of `n` pages of `pg` from page
+/// `first` at consecutive addresses inside one mapping `vma` of the plan that may hold
+/// pages (`force`: the mapping is read-only).
 fn page_runs(
     p: &Plan<'_>,
     pg: &image::Pages<'_>,
     why: &mut Reason,
-    mut f: impl FnMut(u64, usize, usize, bool) -> Result,
+    mut f: impl FnMut(&image::Vma<'_>, u64, usize, usize, bool) -> Result,
 ) -> Result {
     if pg.mm != p.mm.id {
         return Err(why.set(EINVAL, format_args!("pages of an unknown mm")));
@@ -532,11 +541,25 @@ fn page_runs(
         {
             n += 1;
         }
-        f(a, i, n, v.prot & PROT_WRITE == 0)
+        f(v, a, i, n, v.prot & PROT_WRITE == 0)
             .map_err(|e| why.set(e, format_args!("cannot fill pages at {a:#x}")))?;
         i += n;
     }
     Ok(())
+}
+
+/// The memory object behind a read-only shared anonymous mapping (whose pages cannot
+/// be written through the mapping).
+fn ro_shared<'a>(opened: &'a Opened, v: &image::Vma<'_>) -> Option<&'a FileRef> {
+    if v.backing != backing::ANON_SHARED || v.prot & PROT_WRITE != 0 {
+        return None;
+    }
+    opened.shm.iter().find(|s| s.0 == v.start).map(|s| &s.1)
+}
+
+/// Offset in its memory object of address `a` of shared mapping `v`.
+fn shm_offset(v: &image::Vma<'_>, a: u64) -> i64 {
+    (a - v.start + (v.pgoff << 12)) as i64
 }
 
 /// Applies the page record `h`, whose header was just read, straight from the image:
@@ -579,7 +602,15 @@ fn pages_in_place(
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
     // The data, run by run, into place.
-    page_runs(p, &pg, why, |a, _, n, force| {
+    page_runs(p, &pg, why, |v, a, _, n, force| {
+        if let Some(file) = ro_shared(opened, v) {
+            // Read-only shared memory cannot be written through the mapping: through
+            // its object.
+            let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
+            rd.exact(&mut data)?;
+            check.update(&data);
+            return file.write_at(&data, shm_offset(v, a));
+        }
         held.clear();
         cur::hold_pages(a, n, force, held)?;
         let got = rd.file.read_pages(held, &mut rd.pos)?;
@@ -636,7 +667,7 @@ pub(crate) fn restore_exe(p: &Plan<'_>, why: &mut Reason) -> Result {
 pub(crate) fn restore_mappings(
     p: &Plan<'_>,
     sess: &Session,
-    opened: &Opened,
+    opened: &mut Opened,
     why: &mut Reason,
 ) -> Result {
     // The address space; the restarter's rseq area goes with it. Its SysV
@@ -651,12 +682,12 @@ pub(crate) fn restore_mappings(
     // memfds come last, once sealed ([`restore_sealed_mappings`]).
     for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
         if advice(v) != 0 {
-            map_vma(p, sess, opened, v, why)?;
+            keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
     }
     for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
         if advice(v) == 0 {
-            map_vma(p, sess, opened, v, why)?;
+            keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
     }
     for &(s, e) in sysv.iter() {
@@ -668,6 +699,17 @@ pub(crate) fn restore_mappings(
         *w = p.mm.auxv_word(i);
     }
     cur::set_layout(&p.mm.layout, &auxv[..n])?;
+    Ok(())
+}
+
+/// Keeps the memory object of read-only shared anonymous mapping `v` (which
+/// [`map_vma`] returned): its pages are written through it.
+fn keep_ro_shared(opened: &mut Opened, v: &Vma<'_>, shm: Option<FileRef>) -> Result {
+    if let Some(f) = shm {
+        if v.prot & PROT_WRITE == 0 {
+            opened.shm.push((v.start, f), GFP_KERNEL)?;
+        }
+    }
     Ok(())
 }
 
@@ -705,11 +747,17 @@ fn advice(v: &Vma<'_>) -> u32 {
 }
 
 /// Maps `v` where the image had it, and gives it its madvise() properties.
-fn map_vma(p: &Plan<'_>, sess: &Session, opened: &Opened, v: &Vma<'_>, why: &mut Reason) -> Result {
+fn map_vma(
+    p: &Plan<'_>,
+    sess: &Session,
+    opened: &Opened,
+    v: &Vma<'_>,
+    why: &mut Reason,
+) -> Result<Option<FileRef>> {
     let len = v.end - v.start;
-    let shm;
+    let mut shm = None;
     let (file, share, off) = match v.backing {
-        backing::VDSO | backing::VVAR | backing::VSYSCALL => return Ok(()),
+        backing::VDSO | backing::VVAR | backing::VSYSCALL => return Ok(None),
         backing::FILE_PRIVATE | backing::FILE_SHARED => (
             opened.get(v.file),
             if v.backing == backing::FILE_SHARED {
@@ -724,8 +772,8 @@ fn map_vma(p: &Plan<'_>, sess: &Session, opened: &Opened, v: &Vma<'_>, why: &mut
         }
         backing::ANON_SHARED if v.file != 0 => {
             // One memory object for every process that maps it.
-            shm = shm::shared_anon(p, sess, v.file, why)?;
-            (Some(&shm), MAP_SHARED, v.pgoff << 12)
+            shm = Some(shm::shared_anon(p, sess, v.file, why)?);
+            (shm.as_ref(), MAP_SHARED, v.pgoff << 12)
         }
         backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
         _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
@@ -743,7 +791,7 @@ fn map_vma(p: &Plan<'_>, sess: &Session, opened: &Opened, v: &Vma<'_>, why: &mut
         cur::vma_advise(v.start, v.end, advice(v))
             .map_err(|e| why.set(e, format_args!("cannot advise {:#x}-{:#x}", v.start, v.end)))?;
     }
-    Ok(())
+    Ok(shm)
 }
 
 /// Fills the new address space (and the memfds this process made) from the page
@@ -774,9 +822,13 @@ pub(crate) fn restore_pages(
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
             if let AnyRecord::Pages(pg) = &r {
                 if pg.mm == p.mm.id {
-                    page_runs(p, pg, why, |a, i, n, force| {
+                    page_runs(p, pg, why, |v, a, i, n, force| {
                         let ps = image::PAGE_SIZE;
-                        cur::fill_pages(a, &pg.data[i * ps..(i + n) * ps], force)
+                        let data = &pg.data[i * ps..(i + n) * ps];
+                        match ro_shared(opened, v) {
+                            Some(file) => file.write_at(data, shm_offset(v, a)),
+                            None => cur::fill_pages(a, data, force),
+                        }
                     })?;
                 } else {
                     shm::fill_memfd(opened, pg, why)?;

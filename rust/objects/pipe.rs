@@ -5,7 +5,7 @@
 //! passes them in; fifos are opened by path.
 
 use super::files::{fmt_what::What, path_str, path_z, Opened};
-use super::{O_ACCMODE, O_NONBLOCK, O_WRONLY};
+use super::{O_ACCMODE, O_NONBLOCK, O_RDWR, O_WRONLY};
 use crate::checkpoint::Reason;
 use crate::image::{self, filekind, PipeRec};
 use crate::restart::{refuse, Plan};
@@ -91,6 +91,40 @@ pub(crate) fn open(
     Ok(file)
 }
 
+/// Opens deleted fifo file `f` ("/DIR/NAME (deleted)") again: through the fifo the
+/// restarter made for its pipe, opened read-write and unlinked at once, passed as the
+/// pipe's `rfd`.
+pub(crate) fn open_deleted_fifo(
+    f: &image::FileRec<'_>,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let Some(q) = pipes.iter().find(|q| q.id == f.pipe) else {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("no fifo was passed for deleted fifo {}", path_str(f.path)),
+        ));
+    };
+    let given =
+        FileRef::fd(q.rfd).map_err(|e| refuse(why, e, format_args!("fd {} is not open", q.rfd)))?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, _) = given.info(&mut pb)?;
+    if fi.kind != crate::shim::fk::FIFO || fi.unlinked == 0 {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("fd {} is not a deleted fifo", q.rfd),
+        ));
+    }
+    // The given file is a reader: a write-only open does not fail.
+    let file = given
+        .reopen(f.flags | O_NONBLOCK, false)
+        .map_err(|e| refuse(why, e, format_args!("cannot reopen {}", path_str(f.path))))?;
+    file.set_flags(f.flags);
+    Ok(file)
+}
+
 /// Puts the buffered bytes of the plan's pipes back (once per pipe in the session).
 pub(crate) fn refill(
     p: &Plan<'_>,
@@ -124,7 +158,12 @@ pub(crate) fn refill(
                     format_args!("fifo {} is too small", path_str(f.path)),
                 ));
             }
-            let w = FileRef::open(&path_z(f.path)?, O_WRONLY | O_NONBLOCK).map_err(|e| {
+            let w = if f.path.ends_with(b" (deleted)") {
+                opened_fifo.reopen(O_RDWR | O_NONBLOCK, false)
+            } else {
+                FileRef::open(&path_z(f.path)?, O_RDWR | O_NONBLOCK)
+            }
+            .map_err(|e| {
                 refuse(
                     why,
                     e,

@@ -11,7 +11,7 @@ use crate::image::{self, Ctty};
 use crate::restart::{refuse, Plan};
 use crate::shim::{FileRef, TaskRef};
 use crate::stream::ImageWriter;
-use crate::uapi::CkptRestartArgs;
+use crate::uapi::{CkptRestartArgs, CkptRestartPipe};
 use kernel::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -35,6 +35,38 @@ pub(crate) fn write_ctty(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
 
 // ---------------------------------------------------------------------------
 // Restart.
+
+/// The master of the pseudo-terminal pair `ckpt restart` made again for the image's
+/// master `f`, passed as the "pipe" of the file's id.
+pub(crate) fn open_pty_master(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let index = p.pty_master(f.id).map_or(0, |t| t.index);
+    let Some(q) = pipes.iter().find(|q| q.id == f.id) else {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("no master was passed for pseudo-terminal {index} of the image"),
+        ));
+    };
+    let file = FileRef::fd(q.rfd)
+        .map_err(|e| refuse(why, e, format_args!("pty fd {} is not open", q.rfd)))?;
+    if !file
+        .pty()
+        .is_some_and(|t| t.master == 1 && t.index == index)
+    {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("fd {} is not the master of pseudo-terminal {index}", q.rfd),
+        ));
+    }
+    file.set_flags(f.flags);
+    Ok(file)
+}
 
 /// The caller's stdio fd that stands for the image's terminal file `f`.
 pub(crate) fn open_inherited(

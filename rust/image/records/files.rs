@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! File records: [`FileRec`], [`PipeRec`], [`FilesRec`], [`Fd`], [`FsRec`] and
-//! [`Fown`].
+//! File records: [`FileRec`] (with [`FileOwner`]), [`PipeRec`], [`FilesRec`], [`Fd`],
+//! [`FsRec`] (with [`CwdDeleted`]) and [`Fown`].
 
 use super::super::*;
 
@@ -34,8 +34,18 @@ pub mod filekind {
     /// `d_path` shows it, `rdev` its shmid, `size` its size. Only `vma`
     /// records refer to it. Since format 1.1.
     pub const SYSVSHM: u8 = 9;
+    /// A deleted regular file (its last link is gone): `path` is
+    /// `/DIR/NAME (deleted)` as `d_path` shows it, `size` its size, `mode` its
+    /// mode. `rdev` is 0 if this record carries the file's contents, else the
+    /// id of the earlier `ghost` or `memfd` record of the same file (another
+    /// open of it). The contents are in [`super::Pages`] records naming the
+    /// record's id, as a memfd's. Since format 1.2.
+    pub const GHOST: u8 = 10;
+    /// A symbolic link opened with `O_PATH | O_NOFOLLOW` (the link itself):
+    /// `path` is the link's path. Since format 1.2.
+    pub const SYMLINK: u8 = 11;
     /// Largest defined value.
-    pub const MAX: u8 = 9;
+    pub const MAX: u8 = 11;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -49,6 +59,8 @@ pub mod filekind {
             SHMEM => "shmem",
             MEMFD => "memfd",
             SYSVSHM => "sysv-shm",
+            GHOST => "ghost",
+            SYMLINK => "symlink",
             _ => "unknown",
         }
     }
@@ -121,6 +133,42 @@ fixed_record! {
                 || (f.path.starts_with(b"/memfd:") && f.size <= USER_ADDR_END),
             "file: bad memfd",
         )?;
+        check(
+            f.kind != filekind::GHOST
+                || (f.path.ends_with(b" (deleted)")
+                    && f.size <= USER_ADDR_END
+                    && f.rdev < f.id
+                    && f.mode & S_IFMT == S_IFREG),
+            "file: bad deleted file",
+        )?;
+        check(
+            f.kind != filekind::SYMLINK || f.flags & O_PATH != 0,
+            "file: symlink not opened with O_PATH",
+        )?;
+    }
+}
+
+/// The owner of the file of the [`FileRec`] it follows (a deleted file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileOwner {
+    /// Id of the file record.
+    pub file: u32,
+    /// Owner (`st_uid`), as the checkpointer's user namespace names it.
+    pub uid: u32,
+    /// Group (`st_gid`).
+    pub gid: u32,
+}
+
+fixed_record! {
+    impl<'a> for FileOwner, kind::FILE_OWNER,
+    {
+        file: u32,
+        uid: u32,
+        gid: u32,
+    },
+    |o| {
+        check(o.file != 0, "file-owner: zero file id")?;
+        check(o.uid != u32::MAX && o.gid != u32::MAX, "file-owner: bad id")?;
     }
 }
 
@@ -276,5 +324,28 @@ fixed_record! {
         check(f.kind <= owner::PGRP, "fown: bad owner kind")?;
         check(f.pid >= 0, "fown: bad owner")?;
         check(f.signum as usize <= NSIG, "fown: bad signal")?;
+    }
+}
+
+/// The working directory of the [`FsRec`] it follows was deleted (`cwd` ends with
+/// ` (deleted)`): a restarter makes it again, empty, with `mode`, enters it and
+/// removes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CwdDeleted {
+    /// Id of the fs record.
+    pub fs: u32,
+    /// The directory's mode (`st_mode`).
+    pub mode: u32,
+}
+
+fixed_record! {
+    impl<'a> for CwdDeleted, kind::CWD_DELETED,
+    {
+        fs: u32,
+        mode: u32,
+    },
+    |c| {
+        check(c.fs != 0, "cwd-deleted: zero fs id")?;
+        check(c.mode & S_IFMT == 0o040000, "cwd-deleted: not a directory")?;
     }
 }

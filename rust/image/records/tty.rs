@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Terminal records: [`Ctty`], the controlling terminal.
+//! Terminal records: [`Ctty`], the controlling terminal, and [`Pty`], a
+//! pseudo-terminal end.
 
 use super::super::*;
 
@@ -29,5 +30,93 @@ fixed_record! {
             c.path.starts_with(b"/dev/") && !c.path.contains(&0),
             "ctty: bad path",
         )?;
+    }
+}
+
+/// Number of control characters in a [`Pty`]'s termios (`NCCS` of `struct ktermios`).
+pub const NCCS: usize = 19;
+
+/// One end of a pseudo-terminal pair, for the `tty` [`FileRec`] it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pty {
+    /// Id of the file record.
+    pub file: u32,
+    /// The pair's number (`N` of `/dev/pts/N`).
+    pub index: u32,
+    /// 1: the master (`/dev/ptmx`), 0: the slave.
+    pub master: u8,
+    /// 1: the slave is still locked (`TIOCSPTLCK`).
+    pub locked: u8,
+    /// Owner of the slave's node (`/dev/pts/N`).
+    pub uid: u32,
+    /// Group of the slave's node.
+    pub gid: u32,
+    /// Mode of the slave's node.
+    pub mode: u32,
+    /// The slave's termios: `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`.
+    pub flags: [u32; 4],
+    /// `c_line`.
+    pub line: u8,
+    /// `c_cc`.
+    pub cc: [u8; NCCS],
+    /// `c_ispeed`, `c_ospeed`.
+    pub speed: [u32; 2],
+    /// The window size: rows, columns, x and y pixels.
+    pub winsize: [u16; 4],
+}
+
+impl<'a> Record<'a> for Pty {
+    const KIND: u16 = kind::PTY;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.file)?;
+        e.u32(self.index)?;
+        e.u8(self.master)?;
+        e.u8(self.locked)?;
+        e.u32(self.uid)?;
+        e.u32(self.gid)?;
+        e.u32(self.mode)?;
+        for v in self.flags {
+            e.u32(v)?;
+        }
+        e.u8(self.line)?;
+        e.bytes(&self.cc)?;
+        for v in self.speed {
+            e.u32(v)?;
+        }
+        for v in self.winsize {
+            e.u16(v)?;
+        }
+        Ok(())
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let mut t = Self {
+            file: d.u32()?,
+            index: d.u32()?,
+            master: d.u8()?,
+            locked: d.u8()?,
+            uid: d.u32()?,
+            gid: d.u32()?,
+            mode: d.u32()?,
+            flags: [0; 4],
+            line: 0,
+            cc: [0; NCCS],
+            speed: [0; 2],
+            winsize: [0; 4],
+        };
+        for v in t.flags.iter_mut() {
+            *v = d.u32()?;
+        }
+        t.line = d.u8()?;
+        t.cc.copy_from_slice(d.bytes(NCCS)?);
+        for v in t.speed.iter_mut() {
+            *v = d.u32()?;
+        }
+        for v in t.winsize.iter_mut() {
+            *v = d.u16()?;
+        }
+        check(t.file != 0, "pty: zero file id")?;
+        check(t.master <= 1 && t.locked <= 1, "pty: bad flag")?;
+        check(t.index < 1 << 20, "pty: bad index")?;
+        Ok(t)
     }
 }

@@ -375,6 +375,37 @@ impl Builder {
                 }));
             }
             AnyRecord::Creds(c) => self.creds.push(creds(&c)),
+            AnyRecord::Pty(t) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    m.insert(
+                        "pty".to_string(),
+                        json!({
+                            "file": t.file,
+                            "index": t.index,
+                            "master": t.master != 0,
+                            "locked": t.locked != 0,
+                            "slave_owner": {"uid": t.uid, "gid": t.gid, "mode": t.mode},
+                            "termios": {
+                                "iflag": t.flags[0], "oflag": t.flags[1],
+                                "cflag": t.flags[2], "lflag": t.flags[3],
+                                "line": t.line, "cc": t.cc.to_vec(),
+                                "ispeed": t.speed[0], "ospeed": t.speed[1],
+                            },
+                            "winsize": t.winsize,
+                        }),
+                    );
+                }
+            }
+            AnyRecord::FileOwner(o) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    m.insert("owner".to_string(), json!({"uid": o.uid, "gid": o.gid}));
+                }
+            }
+            AnyRecord::CwdDeleted(c) => {
+                if let Some(Value::Object(m)) = self.fs.last_mut() {
+                    m.insert("cwd_deleted_mode".to_string(), json!(c.mode));
+                }
+            }
         }
     }
 

@@ -517,6 +517,29 @@ impl<'w, W: Write> Text<'w, W> {
                 };
                 writeln!(self.out, "  fd {} -> {file}{cloexec}", f.fd)
             }
+            AnyRecord::Pty(t) => writeln!(
+                o,
+                "  pty {} ({}{}, slave {}:{} {:04o}): termios iflag {:#o} oflag {:#o} cflag {:#o} \
+                 lflag {:#o}, window {}x{}",
+                t.index,
+                if t.master != 0 { "master" } else { "slave" },
+                if t.locked != 0 { ", locked" } else { "" },
+                t.uid,
+                t.gid,
+                t.mode & 0o7777,
+                t.flags[0],
+                t.flags[1],
+                t.flags[2],
+                t.flags[3],
+                t.winsize[1],
+                t.winsize[0]
+            ),
+            AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
+            AnyRecord::CwdDeleted(c) => writeln!(
+                o,
+                "  the working directory was deleted (mode {:04o})",
+                c.mode & 0o7777
+            ),
             AnyRecord::Fs(f) => writeln!(
                 o,
                 "fs #{}: cwd {}, root {}, umask {:04o}",

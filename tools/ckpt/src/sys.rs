@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
 
 use crate::restart::{check_moves, plan_moves, Move, Special, VdsoError};
 
@@ -491,4 +491,170 @@ pub fn set_foreground(path: &std::path::Path, pgid: i32) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `struct termios2` (the kernel's `ktermios` as `TCSETS2` takes it).
+#[repr(C)]
+struct Termios2 {
+    flags: [u32; 4],
+    line: u8,
+    cc: [u8; 19],
+    speed: [u32; 2],
+}
+
+/// `TCSETS2`: `_IOW('T', 0x2B, struct termios2)`.
+const TCSETS2: libc::c_ulong = 0x402C_542B;
+/// `TIOCGPTPEER`: `_IO('T', 0x41)`.
+const TIOCGPTPEER: libc::c_ulong = 0x5441;
+
+/// What a pseudo-terminal pair is given when it is made again.
+pub struct PtySetup<'a> {
+    /// Its number (`N` of `/dev/pts/N`).
+    pub index: u32,
+    /// Whether the slave stays locked.
+    pub locked: bool,
+    /// The slave's termios: `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`.
+    pub flags: [u32; 4],
+    /// `c_line`.
+    pub line: u8,
+    /// `c_cc`.
+    pub cc: &'a [u8; 19],
+    /// `c_ispeed`, `c_ospeed`.
+    pub speed: [u32; 2],
+    /// Rows, columns, x and y pixels.
+    pub winsize: [u16; 4],
+    /// Owner, group and mode of the slave's node.
+    pub owner: (u32, u32, u32),
+}
+
+/// Makes a pseudo-terminal pair numbered `s.index` (opening `/dev/ptmx` until the
+/// kernel hands out that number, which it does lowest first) with the slave's
+/// termios and the window size of `s`; returns its master.
+pub fn make_pty(s: &PtySetup<'_>) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut spare = Vec::new();
+    let master = loop {
+        let m = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open("/dev/ptmx")?;
+        let mut n: libc::c_uint = 0;
+        // SAFETY: TIOCGPTN writes an unsigned int; `m` is open.
+        if unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCGPTN, &mut n) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        match n.cmp(&s.index) {
+            std::cmp::Ordering::Equal => break m,
+            std::cmp::Ordering::Less if spare.len() < 4096 => spare.push(m),
+            _ => return Err(io::Error::from_raw_os_error(libc::EBUSY)),
+        }
+    };
+    drop(spare);
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int; `master` is open.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd, owned here.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `slave` is a new fd nobody else owns.
+    let slave = unsafe { File::from_raw_fd(slave) };
+    let t = Termios2 {
+        flags: s.flags,
+        line: s.line,
+        cc: *s.cc,
+        speed: s.speed,
+    };
+    let ws = libc::winsize {
+        ws_row: s.winsize[0],
+        ws_col: s.winsize[1],
+        ws_xpixel: s.winsize[2],
+        ws_ypixel: s.winsize[3],
+    };
+    // SAFETY: TCSETS2 reads a struct termios2, TIOCSWINSZ a struct winsize;
+    // both fds are open.
+    unsafe {
+        if libc::ioctl(slave.as_raw_fd(), TCSETS2 as _, &t) < 0
+            || libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let (uid, gid, mode) = s.owner;
+    // SAFETY: plain calls on an open fd.
+    unsafe {
+        if libc::fchown(slave.as_raw_fd(), uid, gid) < 0
+            || libc::fchmod(slave.as_raw_fd(), mode & 0o7777) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    drop(slave);
+    if s.locked {
+        let lock: libc::c_int = 1;
+        // SAFETY: as above.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &lock) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(master)
+}
+
+/// Enters a new empty directory `path` with `mode` and removes it: the working
+/// directory of a process whose directory was deleted.
+pub fn enter_deleted_dir(path: &std::path::Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path)?;
+    let r = std::fs::set_permissions(
+        path,
+        std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777),
+    )
+    .and_then(|_| std::env::set_current_dir(path));
+    let rm = std::fs::remove_dir(path);
+    r.and(rm)
+}
+
+/// A new fifo with `mode` in the directory of `path` (`/DIR/NAME (deleted)`), open
+/// for reading and writing (non-blocking), and unlinked: a deleted fifo again.
+pub fn deleted_fifo(path: &[u8], mode: u32, id: u32) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.strip_suffix(b" (deleted)").unwrap_or(path);
+    let dir = match name.iter().rposition(|&c| c == b'/') {
+        Some(0) | None => &b"/"[..],
+        Some(i) => &name[..i],
+    };
+    let mut tmp = dir.to_vec();
+    tmp.extend_from_slice(format!("/.ckpt-fifo-{}-{id}", std::process::id()).as_bytes());
+    let tmp =
+        std::ffi::CString::new(tmp).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `tmp` is NUL-terminated.
+    if unsafe { libc::mkfifo(tmp.as_ptr(), (mode & 0o7777) as libc::mode_t) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(tmp.as_bytes()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(p);
+    let rm = std::fs::remove_file(p);
+    let f = f?;
+    rm?;
+    // The mode as the image had it (mkfifo applied the umask).
+    // SAFETY: a plain call on an open fd.
+    if unsafe { libc::fchmod(f.as_raw_fd(), (mode & 0o7777) as libc::mode_t) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(f)
 }

@@ -297,6 +297,134 @@ fn fs() {
 }
 
 #[test]
+fn ghost_and_symlink_files() {
+    rt!(
+        FileRec {
+            id: 12,
+            kind: filekind::GHOST,
+            flags: 2,
+            mode: 0o100640,
+            pos: 5000,
+            size: 12388,
+            mtime_ns: 1,
+            rdev: 0,
+            pipe: 0,
+            path: b"/tmp/a (deleted)",
+        },
+        File
+    );
+    rt!(
+        FileRec {
+            id: 13,
+            kind: filekind::GHOST,
+            flags: 0,
+            mode: 0o100600,
+            pos: 1,
+            size: 0,
+            mtime_ns: 0,
+            rdev: 12,
+            pipe: 0,
+            path: b"/tmp/a (deleted)",
+        },
+        File
+    );
+    rt!(
+        FileRec {
+            id: 14,
+            kind: filekind::SYMLINK,
+            flags: O_PATH | 0o400000,
+            mode: 0o120777,
+            pos: 0,
+            size: 22,
+            mtime_ns: 0,
+            rdev: 0,
+            pipe: 0,
+            path: b"/tmp/link",
+        },
+        File
+    );
+}
+
+#[test]
+fn ghost_and_symlink_files_are_checked() {
+    let ghost = FileRec {
+        id: 12,
+        kind: filekind::GHOST,
+        flags: 2,
+        mode: 0o100640,
+        pos: 0,
+        size: 1,
+        mtime_ns: 0,
+        rdev: 0,
+        pipe: 0,
+        path: b"/tmp/a (deleted)",
+    };
+    let bad = |f: FileRec<'_>| {
+        let mut buf = vec![0u8; 8192];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            f.encode(&mut e).unwrap();
+            e.len()
+        };
+        FileRec::from_payload(&buf[..n]).is_err()
+    };
+    assert!(bad(FileRec {
+        path: b"/tmp/a",
+        ..ghost
+    }));
+    assert!(bad(FileRec { rdev: 12, ..ghost }));
+    assert!(bad(FileRec {
+        mode: 0o040755,
+        ..ghost
+    }));
+    assert!(bad(FileRec {
+        kind: filekind::SYMLINK,
+        flags: 0,
+        ..ghost
+    }));
+}
+
+#[test]
+fn pty_and_cwd_deleted() {
+    rt!(
+        Pty {
+            file: 3,
+            index: 7,
+            master: 1,
+            locked: 0,
+            uid: 1000,
+            gid: 5,
+            mode: 0o20620,
+            flags: [0o2400, 0o5, 0o277, 0o105063],
+            line: 0,
+            cc: [3; NCCS],
+            speed: [38400, 38400],
+            winsize: [33, 101, 0, 0],
+        },
+        Pty
+    );
+    rt!(
+        CwdDeleted {
+            fs: 4,
+            mode: 0o040711
+        },
+        CwdDeleted
+    );
+    let mut buf = vec![0u8; 64];
+    let n = {
+        let mut e = Enc::new(&mut buf);
+        CwdDeleted {
+            fs: 4,
+            mode: 0o100600,
+        }
+        .encode(&mut e)
+        .unwrap();
+        e.len()
+    };
+    assert!(CwdDeleted::from_payload(&buf[..n]).is_err());
+}
+
+#[test]
 fn rseq() {
     rt!(
         Rseq {

@@ -13,7 +13,7 @@ use crate::errno;
 use crate::sys;
 use crate::uapi::CkptRestartPipe;
 
-use super::plan::PipePlan;
+use super::plan::{PipePlan, PtyPlan};
 
 /// The pipes the root restarter created for the image's pipes.
 #[derive(Default)]
@@ -22,6 +22,8 @@ pub(super) struct Pipes {
     pub(super) args: Vec<CkptRestartPipe>,
     /// The pipes, held open (and inherited by every process created after).
     held: Vec<(io::PipeReader, io::PipeWriter)>,
+    /// The masters of the pseudo-terminal pairs and the deleted fifos made again.
+    held_files: Vec<std::fs::File>,
 }
 
 impl Pipes {
@@ -39,6 +41,68 @@ impl Pipes {
                 pad: 0,
             });
             self.held.push((r, w));
+        }
+        Ok(())
+    }
+}
+
+impl Pipes {
+    /// Makes every pseudo-terminal pair whose master the image has again, with its
+    /// number, termios, window size and slave owner (before a session leader takes
+    /// its slave as controlling terminal); each master is passed as the "pipe" of
+    /// the master's file id.
+    pub(super) fn make_ptys(&mut self, plan: &[PtyPlan]) -> Result<(), String> {
+        for t in plan {
+            let p = &t.pty;
+            let setup = sys::PtySetup {
+                index: p.index,
+                locked: p.locked != 0,
+                flags: p.flags,
+                line: p.line,
+                cc: &p.cc,
+                speed: p.speed,
+                winsize: p.winsize,
+                owner: (p.uid, p.gid, p.mode),
+            };
+            let m = sys::make_pty(&setup).map_err(|e| {
+                format!(
+                    "cannot make pseudo-terminal {} again: {}",
+                    p.index,
+                    errno::describe(&e)
+                )
+            })?;
+            self.args.push(CkptRestartPipe {
+                id: t.file,
+                rfd: m.as_raw_fd(),
+                wfd: -1,
+                pad: 0,
+            });
+            self.held_files.push(m);
+        }
+        Ok(())
+    }
+
+    /// Makes every deleted fifo again: a new fifo in its directory, opened and
+    /// unlinked at once, passed as the fifo's pipe.
+    pub(super) fn make_deleted_fifos(
+        &mut self,
+        plan: &[(u32, Vec<u8>, u32)],
+    ) -> Result<(), String> {
+        for (id, path, mode) in plan {
+            let f = sys::deleted_fifo(path, *mode, *id).map_err(|e| {
+                format!(
+                    "cannot make deleted fifo {} again: {}",
+                    crate::names::path(path),
+                    errno::describe(&e)
+                )
+            })?;
+            self.args.push(CkptRestartPipe {
+                id: *id,
+                rfd: f.as_raw_fd(),
+                wfd: f.as_raw_fd(),
+                pad: 0,
+            });
+            self.held_files.push(f);
         }
         Ok(())
     }

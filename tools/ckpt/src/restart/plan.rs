@@ -49,6 +49,17 @@ pub struct SysvPlan {
     pub size: u64,
 }
 
+/// A pseudo-terminal pair of the image whose master a process had open: the
+/// restarter makes it again with its number (the pty record of the master).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PtyPlan {
+    /// The master's file id (the module takes the new master as the "pipe" of
+    /// that id).
+    pub file: u32,
+    /// The record.
+    pub pty: crate::image::Pty,
+}
+
 /// A controlling terminal: its path, the foreground process group, whether the
 /// process leads the terminal's session.
 pub type CttyPlan = (Vec<u8>, i32, bool);
@@ -79,6 +90,8 @@ pub struct ProcPlan {
     pub files: u32,
     /// Working directory.
     pub cwd: Vec<u8>,
+    /// The mode of the working directory if it was deleted.
+    pub cwd_deleted: Option<u32>,
     /// Root directory.
     pub root: Vec<u8>,
     /// `[vdso]`, `[vvar]`, `[vvar_vclock]` mappings.
@@ -102,6 +115,11 @@ pub struct Plan {
     /// The pipes to create: every pipe of the image but those of fifos
     /// (which the module reopens by path and refills itself).
     pub pipes: Vec<PipePlan>,
+    /// The pseudo-terminal pairs to make.
+    pub ptys: Vec<PtyPlan>,
+    /// The deleted fifos to make (an unlinked fifo for each): pipe id, the
+    /// fifo's path (`/DIR/NAME (deleted)`) and mode.
+    pub deleted_fifos: Vec<(u32, Vec<u8>, u32)>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
 }
@@ -181,6 +199,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut sysv = Vec::new();
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
+    let mut ptys = Vec::new();
+    let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+    let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
         match rec {
@@ -209,6 +230,11 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 }
             }
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
+            AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
+            AnyRecord::Pty(t) if t.master == 1 => ptys.push(PtyPlan {
+                file: t.file,
+                pty: t,
+            }),
             AnyRecord::Ctty(c) => {
                 if let Some(t) = tasks.last() {
                     ctty.push((t.pid, (c.path.to_vec(), c.fg_pgid, c.leader != 0)));
@@ -242,7 +268,12 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 capacity: p.capacity,
                 buffered: p.data.len(),
             }),
-            AnyRecord::File(f) if f.kind == filekind::FIFO => fifo_pipes.push(f.pipe),
+            AnyRecord::File(f) if f.kind == filekind::FIFO => {
+                fifo_pipes.push(f.pipe);
+                if f.path.ends_with(b" (deleted)") && !deleted_fifos.iter().any(|d| d.0 == f.pipe) {
+                    deleted_fifos.push((f.pipe, f.path.to_vec(), f.mode));
+                }
+            }
             AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
                 // "/SYSV%08x (deleted)"
                 let key = std::str::from_utf8(&f.path[5..13.min(f.path.len())])
@@ -296,6 +327,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             ctty: ctty.iter().find(|c| c.0 == t.pid).map(|c| c.1.clone()),
             files: t.files,
             cwd,
+            cwd_deleted: cwd_deleted
+                .iter()
+                .find(|c| c.0 == t.fs && !zombie)
+                .map(|c| c.1),
             root,
             specials,
             vmas,
@@ -328,6 +363,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         procs: ordered,
         sysv,
         pipes,
+        ptys,
+        deleted_fifos,
         kernel_release,
     })
 }

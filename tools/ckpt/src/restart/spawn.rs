@@ -296,6 +296,12 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.create(&plan.pipes) {
             return e;
         }
+        if let Err(e) = ctx.pipes.make_ptys(&plan.ptys) {
+            return e;
+        }
+        if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
+            return e;
+        }
     }
     if idx == 0 {
         if let Err(e) = attach_sysv(plan) {
@@ -365,7 +371,18 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         Err(e) => return format!("cannot read /proc/self/maps: {}", errno::describe(&e)),
     };
     let cwd = Path::new(OsStr::from_bytes(&me.cwd));
-    if let Err(e) = std::env::set_current_dir(cwd) {
+    if let Some(mode) = me.cwd_deleted {
+        // "/DIR (deleted)": made again, entered and removed.
+        let dir = me.cwd.strip_suffix(b" (deleted)").unwrap_or(&me.cwd);
+        let dir = Path::new(OsStr::from_bytes(dir));
+        if let Err(e) = sys::enter_deleted_dir(dir, mode) {
+            return format!(
+                "cannot make the deleted working directory {} again: {}",
+                dir.display(),
+                errno::describe(&e)
+            );
+        }
+    } else if let Err(e) = std::env::set_current_dir(cwd) {
         return format!(
             "cannot change to the image's working directory {}: {}",
             cwd.display(),

@@ -1,0 +1,913 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Files and mappings that must come back exactly, or be refused at
+ * checkpoint time with a reason (issue 10):
+ *
+ * - a pseudo-terminal pair the program opened, the session's controlling
+ *   terminal it made of it, and /dev/tty;
+ * - a fifo opened write-only and read-write, with bytes buffered in it;
+ * - read-only shared anonymous memory, MAP_SHARED of /dev/zero, memfd
+ *   mappings (shared and private, the fd closed);
+ * - files under /proc (its own /proc/PID entries and global ones); a /proc
+ *   entry of another process is refused;
+ * - a deleted working directory; a chroot'ed process;
+ * - deleted ("ghost") files, open and mapped, with their contents, offsets,
+ *   flags and mappings; one larger than the limit is refused;
+ * - a symlink opened with O_PATH|O_NOFOLLOW;
+ * - a tree whose pipe and shared memory came from an ancestor that exited.
+ *
+ * Each program runs on its own (the test binary exec'ed with
+ * CKPT_FILES_PROG=MODE, so no harness state comes along), sets up its state,
+ * says it is ready, and waits for a "go" file.  The test checkpoints it with
+ * `ckpt checkpoint --kill`, creates the go file and restarts it with `ckpt
+ * restart`: the restored program checks its own state and exits 0, or with
+ * the line of the first check that failed (its log: /tmp/files-MODE.log).
+ */
+#include "ckpt_util.h"
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include "kselftest_harness.h"
+
+#define CKPT "/ckpt"
+#define GHOST_LIMIT (64ULL << 20)	/* the module's default ghost_max */
+
+/* ---- the programs -------------------------------------------------------- */
+
+static char go_path[64];
+static const char *mode;
+
+#define CHECK(c)							\
+	do {								\
+		if (!(c)) {						\
+			printf("%s: check failed at line %d: %s (errno %d)\n", \
+			       mode, __LINE__, #c, errno);		\
+			fflush(stdout);					\
+			return __LINE__ % 200 + 1;			\
+		}							\
+	} while (0)
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 7 + seed);
+}
+
+static int same(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * 7 + seed))
+			return 0;
+	return 1;
+}
+
+/* Whether a child that writes @v at @p is seen by this process (MAP_SHARED). */
+static int shared_with_child(volatile unsigned char *p, unsigned char v)
+{
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		*p = v;
+		_exit(0);
+	}
+	if (c < 0 || waitpid(c, &status, 0) != c || status)
+		return 0;
+	return *p == v;
+}
+
+static ssize_t read_all(int fd, char *buf, size_t n, int ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < n && poll(&pf, 1, ms) == 1) {
+		ssize_t r = read(fd, buf + got, n - got);
+
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/* pty: a pair, its slave the controlling terminal, /dev/tty; no echo,
+ * a window size. */
+static struct {
+	int master, slave, tty;
+	char name[64];
+	struct winsize ws;
+} pty;
+
+static int pty_setup(void)
+{
+	struct termios t;
+
+	pty.master = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(pty.master >= 0 && !grantpt(pty.master) && !unlockpt(pty.master));
+	snprintf(pty.name, sizeof(pty.name), "%s", ptsname(pty.master));
+	pty.slave = open(pty.name, O_RDWR);
+	CHECK(pty.slave >= 0);
+	CHECK(ioctl(pty.slave, TIOCSCTTY, 0) == 0);
+	pty.tty = open("/dev/tty", O_RDWR);
+	CHECK(pty.tty >= 0);
+	CHECK(tcgetattr(pty.slave, &t) == 0);
+	t.c_lflag &= ~ECHO;
+	CHECK(tcsetattr(pty.slave, TCSANOW, &t) == 0);
+	CHECK(fchown(pty.slave, 1234, 5) == 0 && fchmod(pty.slave, 0620) == 0);
+	pty.ws = (struct winsize){ .ws_row = 33, .ws_col = 101 };
+	CHECK(ioctl(pty.master, TIOCSWINSZ, &pty.ws) == 0);
+	return 0;
+}
+
+static int pty_verify(void)
+{
+	struct winsize ws;
+	struct termios t;
+	char buf[64] = "";
+
+	CHECK(ptsname(pty.master) && !strcmp(ptsname(pty.master), pty.name));
+	CHECK(ttyname(pty.slave) && !strcmp(ttyname(pty.slave), pty.name));
+	CHECK(tcgetsid(pty.slave) == getpid());
+	{
+		struct stat st;
+
+		CHECK(fstat(pty.slave, &st) == 0 && st.st_uid == 1234 && st.st_gid == 5);
+		CHECK((st.st_mode & 07777) == 0620);
+	}
+	CHECK(tcgetattr(pty.slave, &t) == 0 && !(t.c_lflag & ECHO));
+	CHECK(ioctl(pty.slave, TIOCGWINSZ, &ws) == 0 && ws.ws_row == 33 && ws.ws_col == 101);
+	/* master -> slave, no echo back */
+	CHECK(write(pty.master, "ping\n", 5) == 5);
+	CHECK(read_all(pty.slave, buf, 5, 2000) == 5 && !memcmp(buf, "ping\n", 5));
+	CHECK(read_all(pty.master, buf, sizeof(buf), 100) == 0);
+	/* slave -> master, /dev/tty -> master */
+	CHECK(write(pty.slave, "pong", 4) == 4);
+	CHECK(read_all(pty.master, buf, 4, 2000) == 4 && !memcmp(buf, "pong", 4));
+	CHECK(write(pty.tty, "tty", 3) == 3);
+	CHECK(read_all(pty.master, buf, 3, 2000) == 3 && !memcmp(buf, "tty", 3));
+	return 0;
+}
+
+/* fifo: O_RDWR and O_WRONLY opens of a fifo, three bytes buffered. */
+#define FIFO "/tmp/files-fifo"
+static int fifo_rw, fifo_wo;
+
+static int fifo_setup(void)
+{
+	int r;
+
+	unlink(FIFO);
+	CHECK(mkfifo(FIFO, 0600) == 0);
+	/* The write-only one first (a lower fd): it is opened first again. */
+	r = open(FIFO, O_RDONLY | O_NONBLOCK);
+	CHECK(r >= 0);
+	fifo_wo = open(FIFO, O_WRONLY);
+	CHECK(fifo_wo >= 0);
+	fifo_rw = open(FIFO, O_RDWR);
+	CHECK(fifo_rw >= 0);
+	close(r);
+	CHECK(write(fifo_wo, "abc", 3) == 3);
+	return 0;
+}
+
+static int fifo_verify(void)
+{
+	char buf[8] = "";
+
+	CHECK((fcntl(fifo_wo, F_GETFL) & O_ACCMODE) == O_WRONLY);
+	CHECK((fcntl(fifo_rw, F_GETFL) & O_ACCMODE) == O_RDWR);
+	CHECK(write(fifo_wo, "de", 2) == 2);
+	CHECK(read_all(fifo_rw, buf, 5, 2000) == 5 && !memcmp(buf, "abcde", 5));
+	CHECK(write(fifo_rw, "f", 1) == 1);
+	CHECK(read_all(fifo_rw, buf, 1, 2000) == 1 && buf[0] == 'f');
+	return 0;
+}
+
+/* dfifo: a deleted fifo, opened read-only and write-only, with bytes in it. */
+#define DFIFO "/tmp/files-dfifo"
+static int dfifo_r, dfifo_w;
+
+static int dfifo_setup(void)
+{
+	unlink(DFIFO);
+	CHECK(mkfifo(DFIFO, 0640) == 0);
+	dfifo_r = open(DFIFO, O_RDONLY | O_NONBLOCK);
+	CHECK(dfifo_r >= 0);
+	dfifo_w = open(DFIFO, O_WRONLY);
+	CHECK(dfifo_w >= 0 && write(dfifo_w, "xyz", 3) == 3);
+	CHECK(unlink(DFIFO) == 0);
+	return 0;
+}
+
+static int dfifo_verify(void)
+{
+	char buf[8] = "";
+	struct stat st;
+
+	CHECK(fstat(dfifo_r, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_nlink == 0);
+	CHECK((st.st_mode & 07777) == 0640);
+	CHECK((fcntl(dfifo_w, F_GETFL) & O_ACCMODE) == O_WRONLY);
+	CHECK(write(dfifo_w, "w", 1) == 1);
+	CHECK(read_all(dfifo_r, buf, 4, 2000) == 4 && !memcmp(buf, "xyzw", 4));
+	CHECK(access(DFIFO, F_OK) != 0);
+	return 0;
+}
+
+/* shro: read-only shared anonymous memory (one with data, one never
+ * written); devzero: MAP_SHARED of /dev/zero. */
+static unsigned char *shro, *shro2, *zmap, *zro;
+
+static int shro_setup(void)
+{
+	shro = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(shro != MAP_FAILED);
+	fill(shro, 3 * 4096, 5);
+	CHECK(mprotect(shro, 3 * 4096, PROT_READ) == 0);
+	shro2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(shro2 != MAP_FAILED);
+	return 0;
+}
+
+static int shro_verify(void)
+{
+	CHECK(same(shro, 3 * 4096, 5));
+	CHECK(shro2[0] == 0 && shro2[4095] == 0);
+	CHECK(mprotect(shro, 3 * 4096, PROT_READ | PROT_WRITE) == 0);
+	CHECK(shared_with_child(shro + 4096, 0xa5));
+	return 0;
+}
+
+static int devzero_setup(void)
+{
+	int fd = open("/dev/zero", O_RDWR);
+
+	CHECK(fd >= 0);
+	zmap = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	zro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(zmap != MAP_FAILED && zro != MAP_FAILED);
+	close(fd);
+	fill(zmap, 4096, 9);
+	fill(zro, 4096, 4);
+	CHECK(mprotect(zro, 4096, PROT_READ) == 0);
+	return 0;
+}
+
+static int devzero_verify(void)
+{
+	CHECK(same(zmap, 4096, 9));
+	CHECK(zmap[4096] == 0 && zmap[2 * 4096 - 1] == 0);
+	CHECK(same(zro, 4096, 4));
+	CHECK(shared_with_child(zmap + 100, 0x5a));
+	return 0;
+}
+
+/* memfd: an open memfd mapped shared and privately, and a second one mapped
+ * only (its fd closed). */
+static int mfd, mfd2;
+static unsigned char *mshared, *mprivate, *monly;
+
+static int memfd_setup(void)
+{
+	int fd2;
+
+	char path[64];
+
+	mfd = memfd_create("files-memfd", 0);
+	CHECK(mfd >= 0 && ftruncate(mfd, 3 * 4096) == 0);
+	/* A second open file description of the same memfd. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	mfd2 = open(path, O_RDONLY);
+	CHECK(mfd2 >= 0 && lseek(mfd2, 7, SEEK_SET) == 7);
+	mshared = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	CHECK(mshared != MAP_FAILED);
+	fill(mshared, 3 * 4096, 1);
+	mprivate = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 4096);
+	CHECK(mprivate != MAP_FAILED);
+	mprivate[0] = 0xee;
+	fd2 = memfd_create("files-memfd-2", 0);
+	CHECK(fd2 >= 0 && ftruncate(fd2, 4096) == 0);
+	monly = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	CHECK(monly != MAP_FAILED);
+	fill(monly, 4096, 3);
+	close(fd2);
+	return 0;
+}
+
+static int memfd_verify(void)
+{
+	unsigned char b = 0;
+
+	CHECK(same(mshared, 3 * 4096, 1));
+	CHECK(mprivate[0] == 0xee && mprivate[1] == (unsigned char)(4097 * 7 + 1));
+	CHECK(same(monly, 4096, 3));
+	/* The shared mapping and the fd are one file. */
+	mshared[5] = 0x42;
+	CHECK(pread(mfd, &b, 1, 5) == 1 && b == 0x42);
+	CHECK(pread(mfd2, &b, 1, 5) == 1 && b == 0x42);
+	CHECK(lseek(mfd2, 0, SEEK_CUR) == 7 && lseek(mfd, 0, SEEK_CUR) == 0);
+	CHECK((fcntl(mfd2, F_GETFL) & O_ACCMODE) == O_RDONLY);
+	CHECK(shared_with_child(monly + 7, 0x17));
+	return 0;
+}
+
+/* proc: its own /proc/PID/status (part read), /proc/self/stat, and
+ * /proc/meminfo. */
+static int proc_status, proc_stat, proc_meminfo;
+
+static int proc_setup(void)
+{
+	char path[64], buf[16];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", getpid());
+	proc_status = open(path, O_RDONLY);
+	CHECK(proc_status >= 0 && read(proc_status, buf, sizeof(buf)) == sizeof(buf));
+	proc_stat = open("/proc/self/stat", O_RDONLY);
+	proc_meminfo = open("/proc/meminfo", O_RDONLY);
+	CHECK(proc_stat >= 0 && proc_meminfo >= 0);
+	return 0;
+}
+
+/* Whether the proc file @fd describes this process ("Pid:\t%d"). */
+static int proc_is_mine(int fd)
+{
+	char buf[4096], want[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", getpid());
+	return strstr(buf, want) != NULL;
+}
+
+static int proc_verify(void)
+{
+	char buf[64], want[32];
+	ssize_t n;
+
+	CHECK(lseek(proc_status, 0, SEEK_CUR) == 16);
+	CHECK(proc_is_mine(proc_status));
+	n = pread(proc_stat, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 0);
+	buf[n] = 0;
+	snprintf(want, sizeof(want), "%d (", getpid());
+	CHECK(!strncmp(buf, want, strlen(want)));
+	n = pread(proc_meminfo, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 0 && !strncmp(buf, "MemTotal:", 9));
+	return 0;
+}
+
+/* procother: a /proc entry of another process (its parent, the test). */
+static int procother_setup(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", getppid());
+	CHECK(open(path, O_RDONLY) >= 0);
+	return 0;
+}
+
+/* chroot: the process lives in a chroot with a file open inside it. */
+#define JAIL "/tmp/files-jail"
+static int jail_fd;
+
+static int chroot_setup(void)
+{
+	int fd;
+
+	mkdir(JAIL, 0755);
+	mkdir(JAIL "/sub", 0755);
+	fd = open(JAIL "/sub/data", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, "jailed", 6) == 6);
+	close(fd);
+	CHECK(chroot(JAIL) == 0 && chdir("/sub") == 0);
+	jail_fd = open("/sub/data", O_RDONLY);
+	CHECK(jail_fd >= 0);
+	return 0;
+}
+
+static int chroot_verify(void)
+{
+	char buf[8] = "", cwd[64] = "";
+	struct stat st;
+
+	CHECK(pread(jail_fd, buf, 6, 0) == 6 && !memcmp(buf, "jailed", 6));
+	CHECK(getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, "/sub"));
+	CHECK(stat("/sub/data", &st) == 0 && st.st_size == 6);
+	CHECK(access("/tmp/files-jail", F_OK) != 0);
+	return 0;
+}
+
+/* dcwd: a working directory that was removed, also open as a directory. */
+#define DCWD "/tmp/files-dcwd"
+static int dcwd_fd;
+
+static int dcwd_setup(void)
+{
+	rmdir(DCWD);
+	CHECK(mkdir(DCWD, 0711) == 0 && chdir(DCWD) == 0);
+	dcwd_fd = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK(dcwd_fd >= 0 && rmdir(DCWD) == 0);
+	return 0;
+}
+
+static int dcwd_verify(void)
+{
+	struct stat st, fst;
+
+	CHECK(stat(".", &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 0);
+	CHECK((st.st_mode & 07777) == 0711);
+	/* The open directory is the working directory. */
+	CHECK(fstat(dcwd_fd, &fst) == 0 && fst.st_ino == st.st_ino && fst.st_dev == st.st_dev);
+	CHECK(openat(dcwd_fd, "y", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT);
+	CHECK(access(DCWD, F_OK) != 0);
+	CHECK(open("x", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT);
+	return 0;
+}
+
+/* ghost: deleted files: one open read-write at an offset and mapped shared
+ * (and privately, modified), one open read-only with O_APPEND-less flags,
+ * one only mapped (its fd closed). */
+#define GHOST_A "/tmp/files-ghost-a"
+#define GHOST_B "/tmp/files-ghost-b"
+#define GHOST_C "/tmp/files-ghost-c"
+#define GHOST_A_SIZE (3 * 4096 + 100)
+static int ga, gb;
+static unsigned char *ga_shared, *ga_private, *gc_map;
+
+static int ghost_setup(void)
+{
+	unsigned char buf[GHOST_A_SIZE];
+	int gc;
+
+	fill(buf, sizeof(buf), 11);
+	ga = open(GHOST_A, O_RDWR | O_CREAT | O_TRUNC, 0640);
+	CHECK(ga >= 0 && write(ga, buf, sizeof(buf)) == sizeof(buf));
+	CHECK(lseek(ga, 5000, SEEK_SET) == 5000);
+	CHECK(fchown(ga, 1234, 5678) == 0 && fchmod(ga, 0640) == 0);
+	ga_shared = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ga, 0);
+	ga_private = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, ga, 4096);
+	CHECK(ga_shared != MAP_FAILED && ga_private != MAP_FAILED);
+	ga_private[1] = 0x99;
+	gb = open(GHOST_B, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(gb >= 0 && write(gb, "bee", 3) == 3);
+	close(gb);
+	gb = open(GHOST_B, O_RDONLY | O_NOATIME);
+	CHECK(gb >= 0 && lseek(gb, 1, SEEK_SET) == 1);
+	gc = open(GHOST_C, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(gc >= 0 && ftruncate(gc, 8192) == 0);
+	gc_map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, gc, 0);
+	CHECK(gc_map != MAP_FAILED);
+	fill(gc_map + 4096, 4096, 13);
+	close(gc);
+	CHECK(!unlink(GHOST_A) && !unlink(GHOST_B) && !unlink(GHOST_C));
+	return 0;
+}
+
+static int ghost_verify(void)
+{
+	unsigned char buf[GHOST_A_SIZE], b = 0;
+	struct stat st;
+	char c = 0;
+
+	CHECK(fstat(ga, &st) == 0 && st.st_nlink == 0 && st.st_size == GHOST_A_SIZE);
+	CHECK((st.st_mode & 07777) == 0640 && S_ISREG(st.st_mode));
+	CHECK(st.st_uid == 1234 && st.st_gid == 5678);
+	CHECK(lseek(ga, 0, SEEK_CUR) == 5000);
+	CHECK((fcntl(ga, F_GETFL) & O_ACCMODE) == O_RDWR);
+	CHECK(pread(ga, buf, sizeof(buf), 0) == sizeof(buf) && same(buf, sizeof(buf), 11));
+	CHECK(same(ga_shared, GHOST_A_SIZE, 11));
+	CHECK(ga_private[1] == 0x99 && ga_private[0] == (unsigned char)(4096 * 7 + 11));
+	/* The mapping and the fd are one file. */
+	ga_shared[3] = 0x77;
+	CHECK(pread(ga, &b, 1, 3) == 1 && b == 0x77);
+	CHECK(fstat(gb, &st) == 0 && st.st_nlink == 0 && st.st_size == 3);
+	CHECK((fcntl(gb, F_GETFL) & (O_ACCMODE | O_NOATIME)) == (O_RDONLY | O_NOATIME));
+	CHECK(read(gb, &c, 1) == 1 && c == 'e');
+	CHECK(write(gb, "x", 1) < 0);
+	CHECK(gc_map[0] == 0 && same(gc_map + 4096, 4096, 13));
+	CHECK(shared_with_child(gc_map + 9, 0x3c));
+	CHECK(access(GHOST_A, F_OK) != 0 && access(GHOST_B, F_OK) != 0);
+	return 0;
+}
+
+/* ghostbig: a deleted file larger than the limit (sparse). */
+static int ghostbig_setup(void)
+{
+	int fd = open("/tmp/files-ghost-big", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(fd >= 0 && ftruncate(fd, GHOST_LIMIT + 1) == 0);
+	CHECK(unlink("/tmp/files-ghost-big") == 0);
+	return 0;
+}
+
+/* ptyunread: bytes written to a pty's master and not read by the slave. */
+static int ptyunread_setup(void)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY), s;
+
+	CHECK(m >= 0 && !grantpt(m) && !unlockpt(m));
+	s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	CHECK(s >= 0 && write(m, "unread\n", 7) == 7);
+	return 0;
+}
+
+/* hardlink: an unlinked name of a file that has another one. */
+static int hardlink_setup(void)
+{
+	int fd = open("/tmp/files-hl-a", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	unlink("/tmp/files-hl-b");
+	CHECK(fd >= 0 && link("/tmp/files-hl-a", "/tmp/files-hl-b") == 0);
+	CHECK(unlink("/tmp/files-hl-a") == 0);
+	return 0;
+}
+
+/* opath: a symlink opened with O_PATH|O_NOFOLLOW, and a file through
+ * O_PATH. */
+#define LINK "/tmp/files-link"
+static int opath_link, opath_file;
+
+static int opath_setup(void)
+{
+	unlink(LINK);
+	CHECK(symlink("/tmp/files-link-target", LINK) == 0);
+	opath_link = open(LINK, O_PATH | O_NOFOLLOW);
+	CHECK(opath_link >= 0);
+	opath_file = open("/tmp", O_PATH | O_DIRECTORY);
+	CHECK(opath_file >= 0);
+	return 0;
+}
+
+static int opath_verify(void)
+{
+	char buf[64] = "";
+	struct stat st;
+
+	CHECK(fstatat(opath_link, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode));
+	CHECK(readlinkat(opath_link, "", buf, sizeof(buf)) == 22);
+	CHECK(!memcmp(buf, "/tmp/files-link-target", 22));
+	CHECK(fcntl(opath_link, F_GETFL) & O_PATH);
+	CHECK(fcntl(opath_file, F_GETFL) & O_PATH);
+	CHECK(fstat(opath_file, &st) == 0 && S_ISDIR(st.st_mode));
+	return 0;
+}
+
+/* ancestor: the program (A) makes a pipe and shared memory, forks T, and
+ * exits a little later (as a launcher does once its child is ready): the
+ * checkpoint of T's tree starts while A still holds both.  T (reparented to
+ * the test, a subreaper) keeps them, and forks a child C that shares them. */
+static int anc_pipe[2];
+static volatile unsigned char *anc_shm;
+static pid_t anc_child;
+
+static int ancestor_setup(void)
+{
+	anc_shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(anc_shm != MAP_FAILED && pipe(anc_pipe) == 0);
+	anc_shm[0] = 1;
+	CHECK(write(anc_pipe[1], "q", 1) == 1);
+	return 0;
+}
+
+static int ancestor_verify(void)
+{
+	char c = 0;
+	int status;
+
+	CHECK(read_all(anc_pipe[0], &c, 1, 2000) == 1 && c == 'q');
+	CHECK(anc_shm[0] == 1);
+	/* The child is restored with us and still shares both. */
+	CHECK(write(anc_pipe[1], "z", 1) == 1);
+	kill(anc_child, SIGUSR1);
+	CHECK(waitpid(anc_child, &status, 0) == anc_child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(anc_shm[0] == 2);
+	return 0;
+}
+
+static volatile sig_atomic_t anc_go;
+static void anc_usr1(int s) { (void)s; anc_go = 1; }
+
+static const struct prog {
+	const char *mode;
+	int (*setup)(void);
+	int (*verify)(void);
+} progs[] = {
+	{ "pty", pty_setup, pty_verify },
+	{ "fifo", fifo_setup, fifo_verify },
+	{ "dfifo", dfifo_setup, dfifo_verify },
+	{ "shro", shro_setup, shro_verify },
+	{ "devzero", devzero_setup, devzero_verify },
+	{ "memfd", memfd_setup, memfd_verify },
+	{ "proc", proc_setup, proc_verify },
+	{ "procother", procother_setup, NULL },
+	{ "chroot", chroot_setup, chroot_verify },
+	{ "dcwd", dcwd_setup, dcwd_verify },
+	{ "ghost", ghost_setup, ghost_verify },
+	{ "ghostbig", ghostbig_setup, NULL },
+	{ "ptyunread", ptyunread_setup, NULL },
+	{ "hardlink", hardlink_setup, NULL },
+	{ "opath", opath_setup, opath_verify },
+	{ "ancestor", ancestor_setup, ancestor_verify },
+};
+
+__attribute__((constructor)) static void files_prog(void)
+{
+	const struct prog *p = NULL;
+	char log[64];
+	int ready, fd, rc;
+
+	mode = getenv("CKPT_FILES_PROG");
+	if (!mode)
+		return;
+	ready = atoi(getenv("CKPT_FILES_READY") ?: "-1");
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!strcmp(progs[i].mode, mode))
+			p = &progs[i];
+	snprintf(log, sizeof(log), "/tmp/files-%s.log", mode);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (!p || fd < 0)
+		_exit(2);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	fd = open("/dev/null", O_RDWR);
+	dup2(fd, 0);
+	close(fd);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (setsid() < 0)
+		_exit(2);
+	rc = p->setup();
+	if (rc)
+		_exit(rc);
+	if (!strcmp(mode, "ancestor")) {
+		/* A: forks T, which carries on; A exits a second later. */
+		pid_t t = fork();
+
+		if (t) {
+			close(ready);
+			sleep_ms(1000);
+			_exit(t < 0 ? 3 : 0);
+		}
+		anc_child = fork();
+		if (anc_child == 0) {
+			char c = 0;
+
+			close(ready);
+			signal(SIGUSR1, anc_usr1);
+			while (!anc_go)
+				sleep_ms(10);
+			if (read_all(anc_pipe[0], &c, 1, 2000) != 1 || c != 'z')
+				_exit(4);
+			anc_shm[0] = 2;
+			_exit(0);
+		}
+	}
+	snprintf(go_path, sizeof(go_path), "/tmp/files-go-%d", getpid());
+	{
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "R%d\n", getpid());
+
+		if (write(ready, msg, n) != n)
+			_exit(3);
+	}
+	close(ready);
+	while (access(go_path, F_OK))
+		sleep_ms(20);
+	rc = p->verify ? p->verify() : 0;
+	printf("%s: %s\n", mode, rc ? "FAILED" : "ok");
+	_exit(rc);
+}
+
+/* ---- the test side ------------------------------------------------------- */
+
+/* Runs a shell command; returns its exit code (or 128 + signal). */
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* Starts program @m (in a process group of its own); returns its pid once
+ * it is ready, or -1.  For "ancestor", the pid is T's (A's child). */
+static pid_t start_prog(const char *m)
+{
+	int ready[2];
+	char msg[16] = "", num[16];
+	pid_t pid, t = -1;
+	struct pollfd pf;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(ready[0]);
+		if (ckpt_dev_fd >= 0)
+			close(ckpt_dev_fd);
+		snprintf(num, sizeof(num), "%d", ready[1]);
+		setenv("CKPT_FILES_PROG", m, 1);
+		setenv("CKPT_FILES_READY", num, 1);
+		execl("/proc/self/exe", "ckpt_files", (char *)NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	pf = (struct pollfd){ .fd = ready[0], .events = POLLIN };
+	if (poll(&pf, 1, 20000) != 1 || read(ready[0], msg, sizeof(msg) - 1) < 2 ||
+	    sscanf(msg, "R%d", &t) != 1) {
+		close(ready[0]);
+		kill(-pid, SIGKILL);
+		kill_reap(pid);
+		return -1;
+	}
+	close(ready[0]);
+	/* For "ancestor", t is A's child T: A exits by itself (reaped later). */
+	return t;
+}
+
+static void show_log(struct __test_metadata *_metadata, const char *m)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/files-%s.log", m);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		TH_LOG("%s: %s", m, line);
+	if (f)
+		fclose(f);
+}
+
+FIXTURE(files) {
+	char img[64];
+};
+
+FIXTURE_SETUP(files)
+{
+	/* Restored programs are orphans: the test reaps them. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	snprintf(self->img, sizeof(self->img), "/tmp/files-%d.img", getpid());
+}
+
+FIXTURE_TEARDOWN(files)
+{
+	unlink(self->img);
+}
+
+/* Checkpoints program @m (tree: with its descendants) and kills it,
+ * restarts it and lets it check itself; returns its exit code. */
+static int round_trip(struct __test_metadata *_metadata, const char *img, const char *m,
+		      bool tree)
+{
+	pid_t pid = start_prog(m);
+	char go[64];
+	int rc;
+
+	if (pid <= 0) {
+		show_log(_metadata, m);
+		return -1;
+	}
+	rc = sh(CKPT " checkpoint %d -o %s --kill -q %s", pid, img, tree ? "--tree" : "");
+	if (rc) {
+		TH_LOG("%s: checkpoint failed (%d)", m, rc);
+		kill(-getsid(pid), SIGKILL);
+		kill_reap(pid);
+		return -1;
+	}
+	kill_reap(pid);
+	/* Its killed children come to the test (a subreaper): their pids must be
+	 * free again. */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/files-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	rc = sh("timeout -s KILL 60 " CKPT " restart %s -q", img);
+	unlink(go);
+	if (rc)
+		show_log(_metadata, m);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	return rc;
+}
+
+/* `ckpt check` of program @m refuses it, with @word in the reason. */
+static void check_refuses(struct __test_metadata *_metadata, const char *m, const char *word)
+{
+	pid_t pid = start_prog(m);
+	char out[] = "/tmp/files-check.out", line[512] = "";
+	FILE *f;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	rc = sh(CKPT " check %d > %s 2>&1", pid, out);
+	f = fopen(out, "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(0, rc) TH_LOG("%s: check accepted it: %s", m, line);
+	EXPECT_NE(NULL, strstr(line, word)) TH_LOG("%s: reason: %s", m, line);
+	kill_reap(pid);
+}
+
+TEST_F_TIMEOUT(files, pty_pair_and_controlling_terminal, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "pty", false));
+}
+
+TEST_F_TIMEOUT(files, fifo_write_only_and_read_write, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "fifo", false));
+	unlink(FIFO);
+}
+
+TEST_F_TIMEOUT(files, deleted_fifo, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "dfifo", false));
+}
+
+TEST_F_TIMEOUT(files, read_only_shared_anonymous_memory, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "shro", false));
+}
+
+TEST_F_TIMEOUT(files, shared_dev_zero_mapping, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "devzero", false));
+}
+
+TEST_F_TIMEOUT(files, memfd_mappings, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "memfd", false));
+}
+
+TEST_F_TIMEOUT(files, proc_files_of_its_own, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "proc", false));
+}
+
+TEST_F_TIMEOUT(files, proc_file_of_another_process_is_refused, 60)
+{
+	check_refuses(_metadata, "procother", "/proc");
+}
+
+TEST_F_TIMEOUT(files, chroot, 120)
+{
+	check_refuses(_metadata, "chroot", "chroot");
+	sh("rm -rf " JAIL);
+}
+
+TEST_F_TIMEOUT(files, deleted_working_directory, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "dcwd", false));
+}
+
+TEST_F_TIMEOUT(files, deleted_files, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ghost", false));
+}
+
+TEST_F_TIMEOUT(files, deleted_file_over_the_limit_is_refused, 60)
+{
+	check_refuses(_metadata, "ghostbig", "limit");
+}
+
+TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
+{
+	check_refuses(_metadata, "ptyunread", "unread");
+}
+
+TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file_is_refused, 60)
+{
+	check_refuses(_metadata, "hardlink", "hard links");
+	unlink("/tmp/files-hl-b");
+}
+
+TEST_F_TIMEOUT(files, symlink_opened_with_o_path, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "opath", false));
+	unlink(LINK);
+}
+
+TEST_F_TIMEOUT(files, tree_sharing_with_an_exited_ancestor, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ancestor", true));
+}
+
+TEST_HARNESS_MAIN
