@@ -16,6 +16,7 @@
  */
 #include "ckpt_util.h"
 #include <dirent.h>
+#include <grp.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
@@ -410,6 +411,44 @@ static int verify_prctl(struct probe *p)
 	CHECK(5, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs %d",
 	      prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
 	return 0;
+}
+
+/*
+ * A process of another user, restored by root: it must be counted as that
+ * user's (RLIMIT_NPROC), or a later setuid(2) of its own -- which moves a task
+ * to the ucounts of its uid -- makes the count underflow when it exits
+ * (WARNING in dec_rlimit_ucounts, which the VM's log judge fails on).
+ */
+static void setup_user(struct probe *p)
+{
+	p->v[0] = 4321;
+	if (setgroups(0, NULL) || setresgid(4321, 4321, 4321) || setresuid(4321, 4321, 4321))
+		say("setresuid: %s\n", strerror(errno));
+}
+
+static int verify_user(struct probe *p)
+{
+	int status = -1;
+	pid_t c;
+
+	CHECK(1, getuid() == (uid_t)p->v[0] && geteuid() == (uid_t)p->v[0], "uid %d euid %d",
+	      (int)getuid(), (int)geteuid());
+	CHECK(2, getgid() == (gid_t)p->v[0], "gid %d", (int)getgid());
+	/* setuid to its own uid re-reads the ucounts of the uid. */
+	CHECK(3, setuid(getuid()) == 0, "setuid: %s", strerror(errno));
+	c = fork();
+	if (c == 0)
+		_exit(setuid(getuid()) ? 1 : 0);
+	CHECK(4, c > 0 && waitpid(c, &status, 0) == c && WIFEXITED(status) &&
+		 WEXITSTATUS(status) == 0, "child status %#x", status);
+	return 0;
+}
+
+TEST(other_user_is_counted_as_that_user)
+{
+	struct probe p = { "user", setup_user, verify_user };
+
+	ROUND_TRIP(&p, 0);
 }
 
 TEST(prctl_flags)
@@ -991,6 +1030,9 @@ static int verify_stopped_child(struct probe *p)
 	kill(c, SIGCONT);
 	CHECK(3, waitpid(c, &status, WCONTINUED) == c && WIFCONTINUED(status),
 	      "not continued: %#x", status);
+	/* Woken; give it the time to leave the stop (the state can lag the report). */
+	for (i = 0; i < 100 && proc_state(c) == 'T'; i++)
+		sleep_ms(10);
 	CHECK(4, proc_state(c) == 'S' || proc_state(c) == 'R', "child state %c", proc_state(c));
 	kill(c, SIGTERM);
 	CHECK(5, waitpid(c, &status, 0) == c && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,

@@ -658,3 +658,100 @@ pub fn deleted_fifo(path: &[u8], mode: u32, id: u32) -> io::Result<File> {
     }
     Ok(f)
 }
+
+/// Takes the image's user and group ids (`ids`) with the kernel's own system calls,
+/// keeping the caller's capabilities: the module then restores the image's
+/// capability sets (and checks the ids) itself.
+///
+/// Why here and not in the module: `setresuid(2)` moves the process's count from
+/// the old user to the new one (`alloc_uid()` and `set_cred_ucounts()` are not
+/// exported, so a module that writes the ids of a `struct cred` leaves the count
+/// with the old user, and a later `setuid(2)` of the restored process underflows
+/// it), and it runs the LSM hooks of a uid change (SafeSetID, SELinux). Nothing
+/// happens when the ids are already the caller's. Call with one thread only: the
+/// raw system calls change the calling thread, and threads made later inherit.
+pub fn take_ids(ids: &crate::restart::IdsPlan) -> io::Result<()> {
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    // SAFETY: getresuid/getresgid write three ids to valid pointers.
+    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
+    let same_u = [r, e, s] == ids.uids[..3];
+    // SAFETY: As above.
+    unsafe { libc::getresgid(&mut r, &mut e, &mut s) };
+    let same_g = [r, e, s] == ids.gids[..3];
+    // SAFETY: getgroups(0, NULL) returns the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    let mut groups = vec![0u32; n.max(0) as usize];
+    // SAFETY: `groups` has room for `n` entries.
+    let n = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
+    groups.truncate(n.max(0) as usize);
+    let same_groups = {
+        let (mut a, mut b) = (groups.clone(), ids.groups.clone());
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    };
+    if same_u && same_g && same_groups {
+        return Ok(());
+    }
+    let ok = |r: libc::c_long| {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // Capabilities before the change: kept through it (SECBIT_KEEP_CAPS), then
+    // made effective again, so that the module can still judge and apply the
+    // image's sets (never more than these).
+    // struct __user_cap_header_struct { u32 version; int pid; } and two
+    // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }.
+    let mut hdr: [u32; 2] = [0x2008_0522, 0]; // _LINUX_CAPABILITY_VERSION_3, self
+    let mut data = [0u32; 6];
+    // SAFETY: capget with a version-3 header fills two data structs.
+    ok(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) })?;
+    // SAFETY: Raw system calls with integer arguments and valid buffers; each
+    // changes the calling thread only (the restarter has no other thread yet).
+    unsafe {
+        ok(libc::syscall(
+            libc::SYS_prctl,
+            libc::PR_SET_KEEPCAPS,
+            1,
+            0,
+            0,
+            0,
+        ))?;
+        if !same_groups {
+            ok(libc::syscall(
+                libc::SYS_setgroups,
+                ids.groups.len(),
+                ids.groups.as_ptr(),
+            ))?;
+        }
+        if !same_g {
+            ok(libc::syscall(
+                libc::SYS_setresgid,
+                ids.gids[0],
+                ids.gids[1],
+                ids.gids[2],
+            ))?;
+        }
+        if !same_u {
+            ok(libc::syscall(
+                libc::SYS_setresuid,
+                ids.uids[0],
+                ids.uids[1],
+                ids.uids[2],
+            ))?;
+        }
+        ok(libc::syscall(
+            libc::SYS_prctl,
+            libc::PR_SET_KEEPCAPS,
+            0,
+            0,
+            0,
+            0,
+        ))?;
+        ok(libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()))?;
+    }
+    Ok(())
+}

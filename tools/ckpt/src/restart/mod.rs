@@ -53,7 +53,7 @@ mod tty;
 mod vdso;
 
 pub use plan::{
-    open_image, plan, CttyPlan, PipePlan, Plan, PlanError, ProcPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, IdsPlan, PipePlan, Plan, PlanError, ProcPlan, Special, SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

@@ -60,6 +60,19 @@ pub struct PtyPlan {
     pub pty: crate::image::Pty,
 }
 
+/// The user and group ids of a process (its leader's credentials), which the
+/// restarter takes with the kernel's own system calls before the module restores
+/// the rest (see `super::spawn::take_ids`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdsPlan {
+    /// Real, effective, saved and filesystem user ids.
+    pub uids: [u32; 4],
+    /// Real, effective, saved and filesystem group ids.
+    pub gids: [u32; 4],
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
 /// A controlling terminal: its path, the foreground process group, whether the
 /// process leads the terminal's session.
 pub type CttyPlan = (Vec<u8>, i32, bool);
@@ -102,6 +115,8 @@ pub struct ProcPlan {
     pub attrs: Option<TaskAttrs>,
     /// Its other threads' attributes, by thread id.
     pub thread_attrs: Vec<(i32, TaskAttrs)>,
+    /// Its leader's user and group ids (none for a zombie).
+    pub ids: Option<IdsPlan>,
 }
 
 /// What restarting an image takes, read from its records before the pages.
@@ -178,6 +193,7 @@ struct TaskSeen {
     fs: u32,
     mm: u32,
     files: u32,
+    creds: u32,
     attrs: Option<TaskAttrs>,
 }
 
@@ -202,6 +218,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut ptys = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
+    let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
         match rec {
@@ -222,6 +239,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 fs: t.fs,
                 mm: t.mm,
                 files: t.files,
+                creds: t.creds,
                 attrs: None,
             }),
             AnyRecord::TaskAttrs(a) => {
@@ -229,6 +247,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     t.attrs = Some(a);
                 }
             }
+            AnyRecord::Creds(c) => creds.push((
+                c.id,
+                IdsPlan {
+                    uids: c.uids,
+                    gids: c.gids,
+                    groups: (0..c.ngroups()).map(|i| c.group(i)).collect(),
+                },
+            )),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
             AnyRecord::Pty(t) if t.master == 1 => ptys.push(PtyPlan {
@@ -340,6 +366,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
                 .filter_map(|u| Some((u.pid, u.attrs?)))
                 .collect(),
+            ids: if zombie {
+                None
+            } else {
+                creds
+                    .iter()
+                    .find(|(id, _)| *id == t.creds)
+                    .map(|(_, c)| c.clone())
+            },
         });
     }
     // The root first, then parents before their children.

@@ -422,6 +422,18 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ),
         };
     }
+    // The image's user and group ids, taken with the system calls (see
+    // `sys::take_ids`), before the threads that inherit them.
+    if let Some(ids) = &me.ids {
+        if let Err(e) = sys::take_ids(ids) {
+            return format!(
+                "cannot take the image's user and group ids (uid {}, gid {}): {}",
+                ids.uids[0],
+                ids.gids[0],
+                errno::describe(&e)
+            );
+        }
+    }
     // The module holds the status pipe open until the restored tasks run, and
     // writes to it why if they die after the point of no return.
     let (flags, status_fd) = match ctx.status.as_ref() {
