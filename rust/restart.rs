@@ -146,6 +146,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) signal: image::SignalRec<'a>,
     pub(crate) creds: image::Creds<'a>,
     pub(crate) files: KVec<image::FileRec<'a>>,
+    /// Pipe files of `files` that are not the first description of their pipe end
+    /// in the image (see [`crate::objects::pipe::open`]).
+    pub(crate) pipe_reopen: KVec<u32>,
     pub(crate) pipes: KVec<image::PipeRec<'a>>,
     /// Every pseudo-terminal end of the image.
     pub(crate) ptys: KVec<image::Pty>,
@@ -607,6 +610,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             files.push(*f, GFP_KERNEL)?;
         }
     }
+    let mut pipe_reopen = KVec::new();
+    for f in files.iter().filter(|f| f.kind == filekind::PIPE) {
+        if !crate::objects::pipe::first_of_its_end(f, &all_files) {
+            pipe_reopen.push(f.id, GFP_KERNEL)?;
+        }
+    }
     let mut fowns = KVec::new();
     for o in all_fowns.iter() {
         if fds.iter().any(|d| d.file == o.file) {
@@ -640,6 +649,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         signal: signal.ok_or_else(|| lacks(why))?,
         creds: creds.ok_or_else(|| lacks(why))?,
         files,
+        pipe_reopen,
         pipes,
         ptys,
         owners,

@@ -753,7 +753,7 @@ pub(crate) fn open_one(
     let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
     let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
     Ok(match f.kind {
-        filekind::PIPE => super::pipe::open(f, pipes, why)?,
+        filekind::PIPE => super::pipe::open(f, pipes, p.pipe_reopen.contains(&f.id), why)?,
         filekind::TTY if p.pty_master(f.id).is_some() => {
             super::tty::open_pty_master(p, f, pipes, why)?
         }

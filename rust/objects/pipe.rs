@@ -67,10 +67,30 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
     Ok(())
 }
 
-/// Takes the end of an anonymous pipe that the restarter created for pipe file `f`.
+/// Whether pipe file `f` is the first open file description of its pipe end among
+/// `all` (the image's files): the lowest id opened read-only (the read end) or
+/// write-only (the write end). That one is the end the restarter created; every
+/// other description of the pipe (a second `open` of `/proc/PID/fd/N`, a read-write
+/// one) was a file of its own, with its own flags and offset, and is opened again.
+pub(crate) fn first_of_its_end(f: &image::FileRec<'_>, all: &[image::FileRec<'_>]) -> bool {
+    let acc = f.flags & O_ACCMODE;
+    acc != O_RDWR
+        && !all.iter().any(|g| {
+            g.kind == filekind::PIPE
+                && g.pipe == f.pipe
+                && g.flags & O_ACCMODE == acc
+                && g.id < f.id
+        })
+}
+
+/// Takes the end of an anonymous pipe that the restarter created for pipe file `f`,
+/// or (`reopen`: not the first description of its end, see [`first_of_its_end`])
+/// opens a new description of that pipe through `/proc/self/fd`, as the program
+/// once did.
 pub(crate) fn open(
     f: &image::FileRec<'_>,
     pipes: &[CkptRestartPipe],
+    reopen: bool,
     why: &mut Reason,
 ) -> Result<FileRef> {
     let Some(q) = pipes.iter().find(|q| q.id == f.pipe) else {
@@ -85,8 +105,33 @@ pub(crate) fn open(
     } else {
         q.rfd
     };
-    let file =
-        FileRef::fd(fd).map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?;
+    let file = if reopen {
+        let mut path = KVec::new();
+        path.extend_from_slice(b"/proc/self/fd/", GFP_KERNEL)?;
+        let mut digits = [0u8; 12];
+        let mut n = digits.len();
+        let mut v = fd.max(0) as u32;
+        loop {
+            n -= 1;
+            digits[n] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        path.extend_from_slice(&digits[n..], GFP_KERNEL)?;
+        path.push(0, GFP_KERNEL)?;
+        // Never blocks: the restarter holds both ends open.
+        FileRef::open(&path, (f.flags & O_ACCMODE) | O_NONBLOCK).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!("cannot open pipe {} again through /proc/self/fd", f.pipe),
+            )
+        })?
+    } else {
+        FileRef::fd(fd).map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?
+    };
     file.set_flags(f.flags);
     Ok(file)
 }

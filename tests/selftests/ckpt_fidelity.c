@@ -694,6 +694,48 @@ TEST(sched_deadline_refused)
 
 /* ---- (b) pipe flags and SIGIO owners -------------------------------------- */
 
+/*
+ * Two descriptions of one pipe end (a second one opened through /proc, as
+ * ZDTM's pipe02 does) keep their own flags: they are two files, not one.
+ */
+static void setup_two_descriptions(struct probe *p)
+{
+	char path[64];
+	int a[2];
+
+	if (pipe(a))
+		_exit(92);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", a[0]);
+	p->fd[0] = a[0];
+	p->fd[1] = a[1];
+	p->fd[2] = open(path, O_RDONLY | O_NONBLOCK);
+	if (p->fd[2] < 0)
+		say("reopen: %s\n", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		p->v[i] = fcntl(p->fd[i], F_GETFL);
+}
+
+static int verify_two_descriptions(struct probe *p)
+{
+	char c = 0;
+
+	for (int i = 0; i < 3; i++)
+		CHECK(1 + i, fcntl(p->fd[i], F_GETFL) == p->v[i], "fd %d flags %#x, want %#lx",
+		      p->fd[i], fcntl(p->fd[i], F_GETFL), p->v[i]);
+	/* Still one pipe: what goes in at fd[1] comes out at either reader. */
+	CHECK(4, read(p->fd[2], &c, 1) < 0 && errno == EAGAIN, "empty pipe did not say EAGAIN");
+	CHECK(5, write(p->fd[1], "x", 1) == 1, "write: %s", strerror(errno));
+	CHECK(6, read(p->fd[2], &c, 1) == 1 && c == 'x', "the second reader read %d", c);
+	return 0;
+}
+
+TEST(pipe_end_with_two_descriptions)
+{
+	struct probe p = { "twodesc", setup_two_descriptions, verify_two_descriptions };
+
+	ROUND_TRIP(&p, 0);
+}
+
 static void setup_nonblock(struct probe *p)
 {
 	int a[2], b[2];
