@@ -422,6 +422,21 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ),
         };
     }
+    // Its descriptor limit, which the module's placing of the descriptors obeys
+    // (raising the hard limit needs CAP_SYS_RESOURCE, as for the module).
+    if let Some((cur, max)) = me.nofile {
+        let l = libc::rlimit {
+            rlim_cur: cur,
+            rlim_max: max,
+        };
+        // SAFETY: setrlimit reads a valid struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
+            return format!(
+                "cannot take the image's descriptor limit ({cur}, {max}): {}",
+                errno::describe(&io::Error::last_os_error())
+            );
+        }
+    }
     // The image's user and group ids, taken with the system calls (see
     // `sys::take_ids`), before the threads that inherit them.
     if let Some(ids) = &me.ids {
