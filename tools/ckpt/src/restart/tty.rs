@@ -34,6 +34,18 @@ pub(super) fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
                 errno::describe(&e)
             )
         })?;
+    } else if !inside(me.pgid) && idx != 0 && me.pgid != plan.root().pgid {
+        // Its group's leader is gone (it made the group, then exited and was
+        // reaped): a helper with the group's id makes the group again, this
+        // process joins it, and the helper goes.
+        group_without_leader(me.pgid).map_err(|e| {
+            format!(
+                "cannot make process group {} again for {}: {}",
+                me.pgid,
+                me.pid,
+                errno::describe(&e)
+            )
+        })?;
     } else if inside(me.pgid) && sys::getpgrp() != me.pgid {
         sys::setpgid(me.pgid).map_err(|e| {
             format!(
@@ -72,4 +84,34 @@ pub(super) fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Makes process group `pgid` in the caller's session, with no process of that id
+/// left in it, and puts the caller into it.
+fn group_without_leader(pgid: i32) -> std::io::Result<()> {
+    let helper = match sys::clone3_signal(0, Some(pgid), libc::SIGCHLD)? {
+        sys::Fork::Child => {
+            let _ = sys::setpgid(0);
+            loop {
+                // SAFETY: pause has no preconditions.
+                unsafe { libc::pause() };
+            }
+        }
+        sys::Fork::Parent(pid) => pid,
+    };
+    let mut r = Err(std::io::Error::from_raw_os_error(libc::ETIMEDOUT));
+    for _ in 0..1000 {
+        // SAFETY: no memory is involved.
+        if unsafe { libc::getpgid(helper) } == helper {
+            r = sys::setpgid(helper);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: `helper` is this process's child, killed and reaped here.
+    unsafe {
+        libc::kill(helper, libc::SIGKILL);
+        libc::waitpid(helper, std::ptr::null_mut(), 0);
+    }
+    r
 }
