@@ -434,6 +434,7 @@ fn overlay(
 ) -> Result {
     mm::restore_mappings(p, sess, opened, why)?;
     mm::restore_pages(p, opened, rd, buf, first, why)?;
+    opened.date_ghosts(why)?;
     rd.account
         .finish()
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;

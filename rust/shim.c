@@ -1763,6 +1763,17 @@ void ckpt_file_set_flags(struct file *f, u32 flags)
 	spin_unlock(&f->f_lock);
 }
 
+/* The modification time of @f's inode (the access time is left). */
+int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
+{
+	struct timespec64 t[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		ns_to_timespec64(mtime_ns),
+	};
+
+	return vfs_utimes(&f->f_path, t);
+}
+
 bool ckpt_file_readable(struct file *f)
 {
 	return f->f_mode & FMODE_READ;

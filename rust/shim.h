@@ -301,6 +301,7 @@ void ckpt_cur_install_fd(int fd, struct file *f);
 ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
 void ckpt_file_set_flags(struct file *f, u32 flags);
+int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_blocked(u64 mask);

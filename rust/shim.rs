@@ -459,6 +459,7 @@ mod ffi {
             out: *mut *mut c_void,
         ) -> isize;
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
+        pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_blocked(mask: u64);
@@ -1059,6 +1060,12 @@ impl FileRef {
             return Err(Error::from_errno(n as i32));
         }
         Ok(n as usize)
+    }
+
+    /// Sets its modification time (`utimensat(2)`'s rules), leaving the access time.
+    pub(crate) fn set_mtime(&self, mtime_ns: i64) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_set_mtime(self.0.as_ptr(), mtime_ns) }).map(|_| ())
     }
 
     /// Sets the `fcntl(F_SETFL)` part of the open flags.

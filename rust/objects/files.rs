@@ -727,9 +727,9 @@ pub(crate) struct Opened {
     pub(crate) files: KVec<(u32, FileRef)>,
     /// Memfds this process created (id, size, seals): it fills and seals them.
     pub(crate) memfds: KVec<(u32, u64, u32)>,
-    /// Deleted files this process made again (id, size, a writable file): it fills
-    /// them.
-    pub(crate) ghosts: KVec<(u32, u64, FileRef)>,
+    /// Deleted files this process made again (id, size, a writable file, the
+    /// modification time): it fills them, then gives them back their time.
+    pub(crate) ghosts: KVec<(u32, u64, FileRef, i64)>,
     /// The memory objects of read-only shared anonymous mappings, by start address
     /// (filled in phase 3).
     pub(crate) shm: KVec<(u64, FileRef)>,
@@ -738,6 +738,20 @@ pub(crate) struct Opened {
 impl Opened {
     pub(crate) fn get(&self, id: u32) -> Option<&FileRef> {
         self.files.iter().find(|(i, _)| *i == id).map(|(_, f)| f)
+    }
+
+    /// Gives the deleted files this process made again, now filled, their
+    /// modification time back (writing them set it to now).
+    pub(crate) fn date_ghosts(&self, why: &mut Reason) -> Result {
+        for (id, _, w, mtime) in self.ghosts.iter() {
+            w.set_mtime(*mtime).map_err(|e| {
+                why.set(
+                    e,
+                    format_args!("cannot set the modification time of deleted file {id}"),
+                )
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -937,7 +951,7 @@ pub(crate) fn open_files(
             open_one(p, f, args, pipes, &mut writer, why)
         })?;
         if let Some(w) = writer {
-            out.ghosts.push((f.id, f.size, w), GFP_KERNEL)?;
+            out.ghosts.push((f.id, f.size, w, f.mtime_ns), GFP_KERNEL)?;
         }
         if made && f.kind == filekind::MEMFD {
             out.memfds.push((f.id, f.size, f.rdev), GFP_KERNEL)?;

@@ -192,7 +192,7 @@ pub(crate) fn fill_memfd(opened: &Opened, pg: &image::Pages<'_>, why: &mut Reaso
     // A memfd, or a deleted file (through a writable file of its own).
     let (size, file) = if let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) {
         (size, opened.get(pg.mm).ok_or(EINVAL)?)
-    } else if let Some((_, size, w)) = opened.ghosts.iter().find(|g| g.0 == pg.mm) {
+    } else if let Some((_, size, w, _)) = opened.ghosts.iter().find(|g| g.0 == pg.mm) {
         (*size, w)
     } else {
         return Ok(());
