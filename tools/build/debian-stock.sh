@@ -347,6 +347,14 @@ cp "$B/ckpt" "$B/ckpt-verify" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 for t in "${selftests[@]}"; do cp "$B/selftests/$t" "$ird/selftests/"; done
 for f in "${samples[@]}"; do cp "$B/$f" "$ird/samples/"; done
 cp -r "$top/tests/vm/guest/." "$ird/guest/"; rm -f "$ird/guest/init"
+# The ZDTM lane's `make check` subset (guest/tests/zdtm.sh runs it), as
+# tests/vm/run.sh packs it.
+Z=$B/zdtm
+[ -f "$Z/tests" ] || "$top/tests/zdtm/build.sh" "$Z" || die "cannot build the ZDTM tests (tests/zdtm/build.sh)"
+mkdir -p "$ird/zdtm/bin"
+cp "$top/tests/zdtm/lane.sh" "$Z/version" "$Z/skip" "$ird/zdtm/"
+awk '$2 == "check"' "$Z/tests" > "$ird/zdtm/tests"
+while read -r name _; do cp "$Z/bin/$name" "$ird/zdtm/bin/"; done < "$ird/zdtm/tests"
 # /init: like tests/vm/guest/init (same markers for judge.py), without
 # kmemleak (off in Debian's kernel); runs every selftest and the guest tests
 # (module.sh, tool.sh, verify.sh = /ckpt-verify, tree.sh, shared.sh).
