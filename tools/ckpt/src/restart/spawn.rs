@@ -347,6 +347,21 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                 }
                 None => restarter(ctx, j),
             },
+            Ok(Fork::Parent(pid)) if c.zombie.is_some() => {
+                // A zombie is finished (in its group, exited) before anything of
+                // the image runs again: the restored parent may look at it at once.
+                // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: waitid writes a siginfo_t; WNOWAIT leaves the zombie as is.
+                unsafe {
+                    libc::waitid(
+                        libc::P_PID,
+                        pid as libc::id_t,
+                        &mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    )
+                };
+            }
             Ok(Fork::Parent(_)) => {}
             Err(e) => {
                 return format!(
