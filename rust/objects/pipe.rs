@@ -106,29 +106,17 @@ pub(crate) fn open(
         q.rfd
     };
     let file = if reopen {
-        let mut path = KVec::new();
-        path.extend_from_slice(b"/proc/self/fd/", GFP_KERNEL)?;
-        let mut digits = [0u8; 12];
-        let mut n = digits.len();
-        let mut v = fd.max(0) as u32;
-        loop {
-            n -= 1;
-            digits[n] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        path.extend_from_slice(&digits[n..], GFP_KERNEL)?;
-        path.push(0, GFP_KERNEL)?;
+        let path = kernel::str::CString::try_from_fmt(format_args!("/proc/self/fd/{fd}"))?;
         // Never blocks: the restarter holds both ends open.
-        FileRef::open(&path, (f.flags & O_ACCMODE) | O_NONBLOCK).map_err(|e| {
-            refuse(
-                why,
-                e,
-                format_args!("cannot open pipe {} again through /proc/self/fd", f.pipe),
-            )
-        })?
+        FileRef::open(path.to_bytes_with_nul(), (f.flags & O_ACCMODE) | O_NONBLOCK).map_err(
+            |e| {
+                refuse(
+                    why,
+                    e,
+                    format_args!("cannot open pipe {} again through /proc/self/fd", f.pipe),
+                )
+            },
+        )?
     } else {
         FileRef::fd(fd).map_err(|e| refuse(why, e, format_args!("pipe fd {fd} is not open")))?
     };
