@@ -6,7 +6,8 @@ use crate::checkpoint::{self, Reason};
 use crate::shell::{self, Image, QUEUE};
 use crate::shim::{self, FileRef};
 use crate::uapi::{
-    self, CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion,
+    self, CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
+    CkptVersion,
 };
 use kernel::{
     bindings,
@@ -35,6 +36,9 @@ unsafe impl kernel::transmute::FromBytes for CkptRestartArgs {}
 unsafe impl kernel::transmute::AsBytes for CkptRestartArgs {}
 // SAFETY: All-integer `repr(C)` struct without padding.
 unsafe impl kernel::transmute::FromBytes for CkptRestartPipe {}
+
+// SAFETY: All-integer `repr(C)` struct without padding.
+unsafe impl kernel::transmute::FromBytes for CkptRestartFile {}
 
 /// Most pipes one restart may pass.
 const MAX_RESTART_PIPES: u32 = 4096;
@@ -210,9 +214,26 @@ fn ioc_restart(slot: &crate::restart::SessionSlot, user: UserSlice) -> Result<is
         }
         pipes.push(p, GFP_KERNEL)?;
     }
+    if args.nfiles > MAX_RESTART_PIPES {
+        return Err(EINVAL);
+    }
+    let n = args.nfiles as usize;
+    let mut files = KVec::with_capacity(n, GFP_KERNEL)?;
+    let mut fr = UserSlice::new(
+        UserPtr::from_addr(args.files as usize),
+        n * core::mem::size_of::<CkptRestartFile>(),
+    )
+    .reader();
+    for _ in 0..n {
+        files.push(fr.read::<CkptRestartFile>()?, GFP_KERNEL)?;
+    }
+    let given = crate::restart::Given {
+        pipes: &pipes,
+        files: &files,
+    };
     // On success this returns into the restored program: nothing may be written to the
     // caller's (now replaced) memory.
-    crate::restart::restart(slot, &args, &pipes, &mut why).inspect_err(|e| {
+    crate::restart::restart(slot, &args, &given, &mut why).inspect_err(|e| {
         if *e == EINTR {
             // Killed after the point of no return (already logged), or interrupted.
             return;

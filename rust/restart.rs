@@ -27,7 +27,7 @@ use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
 use crate::objects::{cpu, creds, files, mm, pipe, shm, signal, task};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
-use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
+use crate::uapi::{self, CkptRestartArgs, CkptRestartFile, CkptRestartPipe};
 use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
 
@@ -164,19 +164,50 @@ pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>)
 /// restart joined through the same open `/dev/ckpt`), or starts one.
 pub(crate) type SessionSlot = kernel::sync::Mutex<Option<Arc<Session>>>;
 
+/// What the restarter made for the image's objects that only userspace creates, as
+/// `CKPT_IOC_RESTART` passed them.
+pub(crate) struct Given<'a> {
+    /// A fresh pipe for each pipe object of the image.
+    pub(crate) pipes: &'a [CkptRestartPipe],
+    /// A file for each file of the image of a kind only userspace creates.
+    pub(crate) files: &'a [CkptRestartFile],
+}
+
+impl Given<'_> {
+    /// The file the restarter passed for file `id` of the image.
+    // The first kinds that use it (sockets, event fds) are being added.
+    #[allow(dead_code)]
+    pub(crate) fn file(&self, id: u32, why: &mut Reason) -> Result<FileRef> {
+        let Some(g) = self.files.iter().find(|g| g.id == id) else {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("no file was passed for file {id} of the image"),
+            ));
+        };
+        FileRef::fd(g.fd).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!("fd {} passed for file {id} is not open", g.fd),
+            )
+        })
+    }
+}
+
 /// `CKPT_IOC_RESTART`.
 #[inline(never)]
 pub(crate) fn restart(
     slot: &SessionSlot,
     args: &CkptRestartArgs,
-    pipes: &[CkptRestartPipe],
+    given: &Given<'_>,
     why: &mut Reason,
 ) -> Result<isize> {
     if args.flags & !uapi::CKPT_RESTART_FLAGS != 0
         || args.pad != 0
         || args.pad2 != 0
         || args.pad3 != 0
-        || args.reserved != [0; 2]
+        || args.pad4 != 0
         || (args.flags & uapi::CKPT_RESTART_STATUS_FD == 0 && args.status_fd != 0)
     {
         return Err(refuse(
@@ -271,7 +302,7 @@ pub(crate) fn restart(
         &plan,
         &sess,
         args,
-        pipes,
+        given,
         &mut rd,
         &mut buf,
         first_pages,
@@ -383,7 +414,7 @@ fn restore(
     plan: &Plan<'_>,
     sess: &Session,
     args: &CkptRestartArgs,
-    pipes: &[CkptRestartPipe],
+    given: &Given<'_>,
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first_pages: (RecordHeader, Stop),
@@ -392,7 +423,7 @@ fn restore(
     check_caller(plan, why).map_err(Failed::Before)?;
     if plan.leader() {
         // Phase 2: open what the process refers to.
-        let mut opened = files::open_files(plan, sess, args, pipes, why).map_err(Failed::Before)?;
+        let mut opened = files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?;
         // One process of those sharing an fd table installs it.
         let install = sess
             .files_opened(plan.task.files, plan.files_sharers)

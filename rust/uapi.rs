@@ -112,6 +112,17 @@ pub struct CkptRestartPipe {
     pub pad: u32,
 }
 
+/// `struct ckpt_restart_file`: a file the restarter made for one file of the image
+/// that only userspace can create (a socket, an event fd, an epoll set, ...).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptRestartFile {
+    /// File (open file description) id in the image.
+    pub id: u32,
+    /// The file, in the caller.
+    pub fd: i32,
+}
+
 /// `struct ckpt_restart_args`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,8 +151,12 @@ pub struct CkptRestartArgs {
     pub status_fd: i32,
     /// Must be zero.
     pub pad3: u32,
+    /// User pointer to `nfiles` [`CkptRestartFile`]s.
+    pub files: u64,
+    /// Entries at `files`.
+    pub nfiles: u32,
     /// Must be zero.
-    pub reserved: [u64; 2],
+    pub pad4: u32,
     /// Out: why it failed.
     pub reason: [u8; CKPT_REASON_LEN],
 }

@@ -9,11 +9,11 @@
 use super::{O_ACCMODE, O_NOCTTY, O_NONBLOCK, O_RDONLY, O_WRONLY};
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, filekind, Fd, FileRec, FilesRec, Fown, FsRec};
-use crate::restart::{refuse, Plan};
+use crate::restart::{refuse, Given, Plan};
 use crate::session::Session;
 use crate::shim::{self, cur, cur_attrs, fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
-use crate::uapi::{self, CkptRestartArgs, CkptRestartPipe};
+use crate::uapi::{self, CkptRestartArgs};
 use kernel::prelude::*;
 
 /// `TMPFS_MAGIC`.
@@ -760,10 +760,11 @@ pub(crate) fn open_one(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
     args: &CkptRestartArgs,
-    pipes: &[CkptRestartPipe],
+    given: &Given<'_>,
     writer: &mut Option<FileRef>,
     why: &mut Reason,
 ) -> Result<FileRef> {
+    let pipes = given.pipes;
     let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
     let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
     Ok(match f.kind {
@@ -911,7 +912,7 @@ pub(crate) fn open_files(
     p: &Plan<'_>,
     sess: &Session,
     args: &CkptRestartArgs,
-    pipes: &[CkptRestartPipe],
+    given: &Given<'_>,
     why: &mut Reason,
 ) -> Result<Opened> {
     let mut out = Opened {
@@ -948,7 +949,7 @@ pub(crate) fn open_files(
                 })?;
                 return Ok(file);
             }
-            open_one(p, f, args, pipes, &mut writer, why)
+            open_one(p, f, args, given, &mut writer, why)
         })?;
         if let Some(w) = writer {
             out.ghosts.push((f.id, f.size, w, f.mtime_ns), GFP_KERNEL)?;
@@ -958,7 +959,7 @@ pub(crate) fn open_files(
         }
         out.files.push((f.id, file), GFP_KERNEL)?;
     }
-    super::pipe::refill(p, sess, &out, pipes, why)?;
+    super::pipe::refill(p, sess, &out, given.pipes, why)?;
     Ok(out)
 }
 

@@ -90,6 +90,16 @@ struct ckpt_restart_pipe {
 };
 
 /*
+ * A file the restarter made for one file of the image that only userspace can
+ * create (a socket, an event fd, an epoll set, ...): the module checks that it
+ * is of the image's kind and installs it in the image's place.
+ */
+struct ckpt_restart_file {
+	__u32 id;		/* file (open file description) id in the image */
+	__s32 fd;		/* the file, in the caller */
+};
+
+/*
  * CKPT_IOC_RESTART: like Linux-CR's sys_restart(): overlays the calling
  * task with task @task of the image read from @fd, "like exec".  Every
  * task of the image (each thread, each process of a tree; zombies excepted)
@@ -114,7 +124,9 @@ struct ckpt_restart_args {
 	__u32 pad2;		/* must be zero */
 	__s32 status_fd;	/* in: with CKPT_RESTART_STATUS_FD, see above; else zero */
 	__u32 pad3;		/* must be zero */
-	__u64 reserved[2];	/* must be zero */
+	__u64 files;		/* in: struct ckpt_restart_file[nfiles] */
+	__u32 nfiles;		/* in: entries at @files */
+	__u32 pad4;		/* must be zero */
 	char reason[240];	/* out: why it failed */
 };
 

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartPipe, CkptVersion,
+    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe, CkptVersion,
     CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION, CKPT_REASON_LEN,
 };
 
@@ -161,7 +161,8 @@ impl Device {
     /// `CKPT_IOC_RESTART`: overlays the calling process with the image at
     /// `image`, like exec. Returns only if the module refused; on success the
     /// calling process continues as the restored program. `pipes` are the
-    /// fresh pipes standing in for the image's, `stdio` the fds standing in
+    /// fresh pipes standing in for the image's, `files` the files it made for the
+    /// image's files that only userspace creates, `stdio` the fds standing in
     /// for its terminals (with `CKPT_RESTART_INHERIT_STDIO`).
     ///
     /// Allocates nothing before the ioctl, so that it may follow
@@ -171,11 +172,12 @@ impl Device {
         image: BorrowedFd<'_>,
         flags: u64,
         pipes: &[CkptRestartPipe],
+        files: &[CkptRestartFile],
         stdio: [i32; 3],
         task: i32,
         status_fd: i32,
     ) -> RestartError {
-        let mut a = restart_args(image, flags, pipes, stdio, task, status_fd);
+        let mut a = restart_args(image, flags, pipes, files, stdio, task, status_fd);
         let error = match self.ioctl(&mut a) {
             Err(e) => e,
             // Only a module that did not restart anything returns 0.
@@ -193,6 +195,7 @@ pub fn restart_args(
     image: BorrowedFd<'_>,
     flags: u64,
     pipes: &[CkptRestartPipe],
+    files: &[CkptRestartFile],
     stdio: [i32; 3],
     task: i32,
     status_fd: i32,
@@ -208,7 +211,9 @@ pub fn restart_args(
         pad2: 0,
         status_fd,
         pad3: 0,
-        reserved: [0; 2],
+        files: files.as_ptr() as u64,
+        nfiles: files.len() as u32,
+        pad4: 0,
         reason: [0; CKPT_REASON_LEN],
     }
 }
