@@ -9,8 +9,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe, CkptVersion,
-    CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION, CKPT_REASON_LEN,
+    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
+    CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION,
+    CKPT_REASON_LEN,
 };
 
 /// A uapi struct and the ioctl request that takes it.
