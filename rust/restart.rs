@@ -24,7 +24,7 @@
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
-use crate::objects::{cpu, creds, files, mm, pipe, shm, signal, task};
+use crate::objects::{cpu, creds, files, locks, mm, pipe, shm, signal, task, timers};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartFile, CkptRestartPipe};
@@ -144,6 +144,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) fs: image::FsRec<'a>,
     pub(crate) sighand: image::Sighand<'a>,
     pub(crate) signal: image::SignalRec<'a>,
+    /// The POSIX timers of its process.
+    pub(crate) timers: KVec<image::PosixTimer>,
+    /// The file locks of its fd table.
+    pub(crate) locks: KVec<image::FileLock>,
     pub(crate) creds: image::Creds<'a>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     /// Pipe files of `files` that are not the first description of their pipe end
@@ -432,6 +436,9 @@ fn restore(
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
         files::check_owners(plan, why).map_err(Failed::Before)?;
+        if install {
+            locks::check(plan, &opened, why).map_err(Failed::Before)?;
+        }
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
         // Phase 3: the point of no return.
         overlay(plan, sess, &mut opened, install, rd, buf, first_pages, why)
@@ -477,8 +484,10 @@ fn overlay(
     if install {
         files::install_fds(p, opened, why)?;
         files::restore_owners(p, opened, why)?;
+        locks::restore(p, opened, why)?;
     }
     signal::restore_process(p)?;
+    timers::restore(p, why)?;
     creds::restore_rlimits(p)
 }
 
@@ -578,6 +587,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut fs = None;
     let mut sighand = None;
     let mut signal = None;
+    let mut ptimers = KVec::new();
+    let mut flocks = KVec::new();
     let mut creds = None;
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
@@ -620,6 +631,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Fs(f) if f.id == task.fs => fs = Some(f),
             AnyRecord::Sighand(s) if s.id == task.sighand => sighand = Some(s),
             AnyRecord::Signal(s) if s.id == task.signal => signal = Some(s),
+            AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
+            AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
             AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
@@ -679,6 +692,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         fs: fs.ok_or_else(|| lacks(why))?,
         sighand: sighand.ok_or_else(|| lacks(why))?,
         signal: signal.ok_or_else(|| lacks(why))?,
+        timers: ptimers,
+        locks: flocks,
         creds: creds.ok_or_else(|| lacks(why))?,
         files,
         pipe_reopen,
@@ -735,5 +750,6 @@ fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
     mm::check_vdso(p, why)?;
     access::may_take_creds(p, why)?;
     access::may_dump_as_root(p, why)?;
-    access::may_take_rlimits(p, why)
+    access::may_take_rlimits(p, why)?;
+    timers::check_caller(p, why)
 }

@@ -1084,6 +1084,11 @@ impl FileRef {
         self.0.as_ptr()
     }
 
+    /// The `struct file` pointer, for the other thin wrappers (`objects/locks.rs`).
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// The caller's `fd`, which must be open for writing.
     pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
         let mut err = 0;

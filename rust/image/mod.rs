@@ -220,6 +220,12 @@ pub mod kind {
     /// [`super::CwdDeleted`]: optional (an old reader skips it and cannot enter
     /// the deleted directory). Since format 1.2.
     pub const CWD_DELETED: u16 = super::KIND_OPTIONAL | 0x0321;
+    /// [`super::PosixTimer`]: not optional (a reader that skipped it would bring
+    /// the process back without its timers).
+    pub const POSIX_TIMER: u16 = 0x0602;
+    /// [`super::FileLock`]: not optional (a reader that skipped it would bring the
+    /// files back unlocked).
+    pub const FILE_LOCK: u16 = 0x0318;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -250,6 +256,8 @@ pub mod kind {
             PTY => "pty",
             FILE_OWNER => "file-owner",
             CWD_DELETED => "cwd-deleted",
+            POSIX_TIMER => "posix-timer",
+            FILE_LOCK => "file-lock",
             _ => "unknown",
         }
     }
@@ -260,6 +268,7 @@ pub mod kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
             | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            POSIX_TIMER | FILE_LOCK => Some(1),
             _ => None,
         }
     }
@@ -445,6 +454,10 @@ pub enum AnyRecord<'a> {
     CwdDeleted(CwdDeleted),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`PosixTimer`].
+    PosixTimer(PosixTimer),
+    /// [`FileLock`].
+    FileLock(FileLock),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -478,6 +491,8 @@ impl<'a> AnyRecord<'a> {
             kind::PTY => Self::Pty(Pty::from_payload(p)?),
             kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
+            kind::POSIX_TIMER => Self::PosixTimer(PosixTimer::from_payload(p)?),
+            kind::FILE_LOCK => Self::FileLock(FileLock::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

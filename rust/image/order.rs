@@ -175,6 +175,11 @@ impl OrderChecker {
             R::FileOwner(o) => self.uses(o.file)?,
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
+            R::PosixTimer(t) => self.uses(t.signal)?,
+            R::FileLock(l) => {
+                self.uses(l.files)?;
+                self.uses(l.file)?;
+            }
             R::Creds(c) => self.define(c.id)?,
             R::Task(t) => {
                 for id in [t.mm, t.files, t.fs, t.sighand, t.signal, t.creds] {

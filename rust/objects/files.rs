@@ -270,7 +270,7 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
         }
         fd += 1;
     }
-    Ok(())
+    super::locks::precheck(t, why)
 }
 
 /// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
@@ -584,6 +584,7 @@ pub(crate) fn write_files(
     for d in fds.iter() {
         w.record(d)?;
     }
+    super::locks::write(w, objs, id, t, why)?;
     Ok(id)
 }
 

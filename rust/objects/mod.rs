@@ -12,11 +12,13 @@
 pub(crate) mod cpu;
 pub(crate) mod creds;
 pub(crate) mod files;
+pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod pipe;
 pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod task;
+pub(crate) mod timers;
 pub(crate) mod tty;
 
 // Values of the user ABI (`PROT_*`, `MAP_*`, `O_*`) the restore side passes on.

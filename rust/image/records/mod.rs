@@ -6,17 +6,21 @@
 mod cpu;
 mod creds;
 mod files;
+mod locks;
 mod mm;
 mod signal;
 mod stream;
 mod task;
+mod timers;
 mod tty;
 
 pub use cpu::*;
 pub use creds::*;
 pub use files::*;
+pub use locks::*;
 pub use mm::*;
 pub use signal::*;
 pub use stream::*;
 pub use task::*;
+pub use timers::*;
 pub use tty::*;

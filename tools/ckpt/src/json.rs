@@ -406,6 +406,52 @@ impl Builder {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));
                 }
             }
+            AnyRecord::FileLock(l) => {
+                let id = json!(l.file);
+                if let Some(Value::Object(f)) =
+                    self.files.iter_mut().rev().find(|f| f.get("id") == Some(&id))
+                {
+                    let lock = json!({
+                        "files": l.files,
+                        "kind": l.kind,
+                        "type": l.ltype,
+                        "start": l.start,
+                        "end": l.end,
+                        "pid": l.pid,
+                    });
+                    match f.get_mut("locks") {
+                        Some(Value::Array(a)) => a.push(lock),
+                        _ => {
+                            f.insert("locks".to_string(), Value::Array(vec![lock]));
+                        }
+                    }
+                }
+            }
+            AnyRecord::PosixTimer(t) => {
+                let id = json!(t.signal);
+                if let Some(Value::Object(m)) =
+                    self.signals.iter_mut().rev().find(|m| m.get("id") == Some(&id))
+                {
+                    let timer = json!({
+                        "id": t.id,
+                        "clock": t.clock,
+                        "notify": t.notify,
+                        "signo": t.signo,
+                        "tid": t.tid,
+                        "flags": t.flags,
+                        "value": t.value,
+                        "value_ns": t.value_ns,
+                        "interval_ns": t.interval_ns,
+                        "overrun": t.overrun,
+                    });
+                    match m.get_mut("posix_timers") {
+                        Some(Value::Array(a)) => a.push(timer),
+                        _ => {
+                            m.insert("posix_timers".to_string(), Value::Array(vec![timer]));
+                        }
+                    }
+                }
+            }
         }
     }
 

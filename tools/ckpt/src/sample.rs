@@ -396,6 +396,15 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     for (fd, file, flags) in FDS {
         w.record(&Fd { fd, file, flags })?;
     }
+    w.record(&FileLock {
+        files: id::FILES,
+        file: id::DATA,
+        kind: lockkind::POSIX,
+        ltype: 1,
+        start: 0,
+        end: LOCK_TO_EOF,
+        pid: 1234,
+    })?;
     w.record(&FsRec {
         id: id::FS,
         umask: 0o022,
@@ -414,6 +423,19 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             Itimer::default(),
         ],
         shared: SigQueue::new(1 << (10 - 1), &SIGINFO_USR1),
+    })?;
+    w.record(&PosixTimer {
+        signal: id::SIGNAL,
+        id: 0,
+        clock: 1,
+        notify: sigev::SIGNAL,
+        signo: 14,
+        tid: 0,
+        flags: 0,
+        value: 0x1234,
+        value_ns: 250_000_000,
+        interval_ns: 100_000_000,
+        overrun: 2,
     })?;
     w.record(&Creds {
         id: id::CREDS,

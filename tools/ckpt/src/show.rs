@@ -540,6 +540,67 @@ impl<'w, W: Write> Text<'w, W> {
                 "  the working directory was deleted (mode {:04o})",
                 c.mode & 0o7777
             ),
+            AnyRecord::FileLock(l) => writeln!(
+                o,
+                "  file #{}: {} {} lock{}{}",
+                l.file,
+                if l.ltype == 1 { "write" } else { "read" },
+                match l.kind {
+                    lockkind::POSIX => "POSIX",
+                    lockkind::FLOCK => "flock",
+                    _ => "OFD",
+                },
+                if l.kind == lockkind::FLOCK {
+                    String::new()
+                } else if l.end == LOCK_TO_EOF {
+                    format!(" on bytes {}..EOF", l.start)
+                } else {
+                    format!(" on bytes {}..={}", l.start, l.end)
+                },
+                if l.pid != 0 {
+                    format!(", held by {}", l.pid)
+                } else {
+                    String::new()
+                }
+            ),
+            AnyRecord::PosixTimer(t) => writeln!(
+                o,
+                "  posix timer {} (clock {}): {}{}{}, {}{}",
+                t.id,
+                t.clock,
+                if t.value_ns == 0 && t.flags & ptimer::SIGNAL_QUEUED == 0 {
+                    "disarmed".to_string()
+                } else if t.flags & ptimer::ABSTIME != 0 {
+                    format!("at {} ns", t.value_ns)
+                } else {
+                    names::duration(t.value_ns)
+                },
+                if t.interval_ns != 0 {
+                    format!(" every {}", names::duration(t.interval_ns))
+                } else {
+                    String::new()
+                },
+                if t.flags & ptimer::SIGNAL_QUEUED != 0 {
+                    " (signal queued)"
+                } else {
+                    ""
+                },
+                match t.notify {
+                    sigev::NONE => "no signal".to_string(),
+                    sigev::THREAD_ID => format!(
+                        "{} to thread {} value {:#x}",
+                        names::signal(t.signo),
+                        t.tid,
+                        t.value
+                    ),
+                    _ => format!("{} value {:#x}", names::signal(t.signo), t.value),
+                },
+                if t.overrun != 0 {
+                    format!(", overrun {}", t.overrun)
+                } else {
+                    String::new()
+                }
+            ),
             AnyRecord::Fs(f) => writeln!(
                 o,
                 "fs #{}: cwd {}, root {}, umask {:04o}",

@@ -49,6 +49,7 @@ mod plan;
 mod spawn;
 mod status;
 mod sysv;
+mod timers;
 mod tty;
 mod vdso;
 

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::errno;
-use crate::image::{backing, filekind, AnyRecord, TaskAttrs, TASK_LEADER, TASK_ZOMBIE};
+use crate::image::{backing, filekind, AnyRecord, PosixTimer, TaskAttrs, TASK_LEADER, TASK_ZOMBIE};
 use crate::reader::{Item, ReadError, Reader};
 
 /// A special mapping of the image (the vDSO or its data pages).
@@ -120,6 +120,10 @@ pub struct ProcPlan {
     /// Its `RLIMIT_NOFILE` (soft, hard), which the restarter takes before the
     /// module places the descriptors (the module restores limits after them).
     pub nofile: Option<(u64, u64)>,
+    /// Its `ITIMER_VIRTUAL` and `ITIMER_PROF`: (time left, interval) in ns.
+    pub cpu_itimers: [(u64, u64); 2],
+    /// Its POSIX timers.
+    pub timers: Vec<PosixTimer>,
 }
 
 /// What restarting an image takes, read from its records before the pages.
@@ -197,6 +201,7 @@ struct TaskSeen {
     mm: u32,
     files: u32,
     creds: u32,
+    signal: u32,
     attrs: Option<TaskAttrs>,
 }
 
@@ -223,6 +228,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
     let mut nofile: Vec<(i32, (u64, u64))> = Vec::new();
+    let mut cpu_itimers: Vec<(u32, [(u64, u64); 2])> = Vec::new();
+    let mut ptimers: Vec<PosixTimer> = Vec::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
         match rec {
@@ -244,6 +251,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 mm: t.mm,
                 files: t.files,
                 creds: t.creds,
+                signal: t.signal,
                 attrs: None,
             }),
             AnyRecord::TaskAttrs(a) => {
@@ -259,6 +267,11 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     groups: (0..c.ngroups()).map(|i| c.group(i)).collect(),
                 },
             )),
+            AnyRecord::Signal(s) => cpu_itimers.push((
+                s.id,
+                [1, 2].map(|i| (s.itimers[i].value_ns, s.itimers[i].interval_ns)),
+            )),
+            AnyRecord::PosixTimer(t) => ptimers.push(t),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
             AnyRecord::Pty(t) if t.master == 1 => ptys.push(PtyPlan {
@@ -376,6 +389,19 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .filter_map(|u| Some((u.pid, u.attrs?)))
                 .collect(),
             nofile: nofile.iter().find(|n| n.0 == t.pid && !zombie).map(|n| n.1),
+            cpu_itimers: cpu_itimers
+                .iter()
+                .find(|c| c.0 == t.signal && !zombie)
+                .map_or([(0, 0); 2], |c| c.1),
+            timers: if zombie {
+                Vec::new()
+            } else {
+                ptimers
+                    .iter()
+                    .filter(|p| p.signal == t.signal)
+                    .copied()
+                    .collect()
+            },
             ids: if zombie {
                 None
             } else {

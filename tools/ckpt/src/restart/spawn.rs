@@ -28,6 +28,7 @@ use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
+use super::timers;
 use super::tty::join_groups;
 use super::vdso::VdsoError;
 
@@ -470,6 +471,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         Some(w) if ctx.flags & uapi::CKPT_RESTART_STATUS_FD != 0 => (ctx.flags, w.as_raw_fd()),
         _ => (ctx.flags & !uapi::CKPT_RESTART_STATUS_FD, 0),
     };
+    // The timers' signals are blocked before the threads, which inherit the mask.
+    if let Err(e) = timers::block_signals(me) {
+        return format!("process {}: {e}", me.pid);
+    }
     // From the move on, nothing may use the vDSO: the threads, then the ioctl.
     for &tid in &me.threads {
         let args = Box::leak(Box::new(dev::restart_args(
@@ -495,6 +500,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                 return format!("process {}: {e}", me.pid);
             }
         }
+    }
+    // The timers, once the threads a timer may signal exist.
+    if let Err(e) = timers::make(me) {
+        return format!("process {}: {e}", me.pid);
     }
     let e = ctx.dev.restart(
         ctx.image.as_fd(),
