@@ -141,8 +141,9 @@ static void read_timer(struct k_itimer *timr, struct ckpt_ptimer *p)
 	if (!hlist_unhashed(&timr->ignored_list))
 		p->flags |= CKPT_PT_IGNORED;
 	if (timr->it_sigev_notify & SIGEV_THREAD_ID) {
+		/* Called under RCU: the thread, if it still runs. */
 		p->tid = pid_nr_ns(timr->it_pid, task_active_pid_ns(current));
-		if (!p->tid)
+		if (!p->tid || !pid_task(timr->it_pid, PIDTYPE_PID))
 			p->flags |= CKPT_PT_TID_GONE;
 	}
 	if (!hrtimer_clock(timr->it_clock))
@@ -163,8 +164,11 @@ static void read_timer(struct k_itimer *timr, struct ckpt_ptimer *p)
 	}
 	if (!none && !queued)
 		return;		/* disarmed (or fired once, its signal delivered) */
-	if (!none && !iv)
-		return;		/* one-shot, fired: its signal is in the saved queue */
+	if (!none && !iv) {
+		/* One-shot, fired, its signal queued: fires again at restart. */
+		p->flags |= CKPT_PT_SIGNAL_QUEUED;
+		return;
+	}
 	if (iv > 0 && exp <= now)
 		exp += ((now - exp) / iv + 1) * iv;
 	rem = exp - now;

@@ -25,7 +25,7 @@ struct ckpt_ptimer {
 };
 
 #define CKPT_PT_ABSTIME		1	/* absolute expiry on CLOCK_REALTIME/TAI */
-#define CKPT_PT_SIGNAL_QUEUED	2	/* periodic; its signal is queued */
+#define CKPT_PT_SIGNAL_QUEUED	2	/* its signal is queued, not delivered */
 #define CKPT_PT_IGNORED		4	/* parked: its signal is ignored */
 #define CKPT_PT_TID_GONE	8	/* the target thread is not visible */
 

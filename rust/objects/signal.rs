@@ -112,14 +112,36 @@ pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
     }
     cur::set_sigactions(&sa)?;
     let real = p.signal.itimers[0];
-    cur::set_itimer_real(real.value_ns, real.interval_ns);
+    let refire = alarm_refires(p);
+    if !refire {
+        cur::set_itimer_real(real.value_ns, real.interval_ns);
+    }
     // The process's shared pending signals (queued to the leader: no exported way
     // reaches the shared queue), once the leader blocks what it blocked: a blocked
     // signal that is ignored (SIG_IGN, or ignored by default as SIGCHLD) is pending
     // only because it is blocked, and would be dropped when sent to a task that does
     // not block it.
     cur::set_blocked(p.tsig.blocked);
-    requeue(p, &p.signal.shared)
+    requeue(p, &p.signal.shared, refire)?;
+    if refire {
+        // At once: the timer sends its SIGALRM to the process as it would have.
+        cur::set_itimer_real(1, real.interval_ns);
+    }
+    Ok(())
+}
+
+/// `SIGALRM`.
+const SIGALRM: i32 = 14;
+
+/// Whether the process's pending `SIGALRM` is its periodic `ITIMER_REAL`'s, waiting to
+/// be delivered: the kernel re-arms that timer when it takes the signal from the
+/// process's shared queue, which a requeued signal (queued to the leader) is not. The
+/// timer then fires again at once instead, and the saved signal is not requeued.
+fn alarm_refires(p: &Plan<'_>) -> bool {
+    let real = p.signal.itimers[0];
+    real.value_ns == 0
+        && real.interval_ns != 0
+        && p.signal.shared.pending & (1u64 << (SIGALRM - 1)) != 0
 }
 
 /// Restores a task's own signal state: alternate stack, blocked mask, pending signals.
@@ -130,7 +152,7 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
         p.tsig.altstack_flags,
     );
     cur::set_blocked(p.tsig.blocked);
-    requeue(p, &p.tsig.pending)
+    requeue(p, &p.tsig.pending, false)
 }
 
 /// Queues the signals of `q` for the caller: each saved siginfo, then every other
@@ -138,12 +160,19 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
 /// kernel would send it (`SI_KERNEL`). A pending `SIGSTOP` is not queued: the process
 /// stops at the end of the restart instead (see [`stops`]); nor is the signal of a
 /// periodic POSIX timer, which its timer queues again (see [`timers`]).
-fn requeue(p: &Plan<'_>, q: &SigQueue<'_>) -> Result {
+/// With `alarm`, a pending `SIGALRM` is not queued either (see [`alarm_refires`]).
+fn requeue(p: &Plan<'_>, q: &SigQueue<'_>, alarm: bool) -> Result {
     let mut queued = 0u64;
+    if alarm {
+        queued |= 1u64 << (SIGALRM - 1);
+    }
     for i in 0..q.len() {
         let s = q.get(i);
         queued |= 1u64 << (s.signo() - 1);
-        if !is_sigstop(s.info) && !timers::requeued_by_timer(p, s.info) {
+        if !is_sigstop(s.info)
+            && !timers::requeued_by_timer(p, s.info)
+            && !(alarm && s.signo() == SIGALRM)
+        {
             cur::queue_signal(s.info)?;
         }
     }

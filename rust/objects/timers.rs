@@ -13,9 +13,11 @@
 //! exactly the timers of the image, then (phase 3) gives each CPU-time interval timer
 //! its exact expiry, counted from the end of the restore (the restore's own CPU time
 //! is not charged to the program), and each POSIX timer the overrun count of its last
-//! signal. A periodic timer whose signal was queued and not delivered at checkpoint
-//! is made to expire at once instead, so that its own signal is queued again and the
-//! timer re-arms on delivery as it would have (the saved queue entry is dropped).
+//! signal. A timer whose signal was queued and not delivered at checkpoint is made to
+//! expire at once instead, so that its own signal is queued again and a periodic
+//! timer re-arms on delivery as it would have (the saved queue entry is dropped: the
+//! queue is read before the timers, so an entry of a timer in the saved queue is
+//! still queued when the timer is read).
 //!
 //! Refused at checkpoint: timers on CPU-time clocks (the process's CPU time starts
 //! from zero in a new process, so their expiries cannot come back) and alarm clocks,

@@ -10,10 +10,10 @@ pub mod ptimer {
     /// `value_ns` is an absolute expiry on the timer's clock (`TIMER_ABSTIME` on
     /// `CLOCK_REALTIME` or `CLOCK_TAI`), not the time left.
     pub const ABSTIME: u32 = 1;
-    /// The timer is periodic and its signal was queued, not yet delivered: the
-    /// timer re-arms when the signal is delivered. A restarter makes it expire at
-    /// once, so that its own signal is queued again (the saved queue entry of
-    /// the timer is not queued a second time).
+    /// The timer's signal was queued, not yet delivered (a periodic timer re-arms
+    /// when it is delivered). A restarter makes the timer expire at once, so that
+    /// its own signal is queued again (the saved queue entry of the timer is not
+    /// queued a second time).
     pub const SIGNAL_QUEUED: u32 = 2;
     /// Every flag.
     pub const ALL: u32 = ABSTIME | SIGNAL_QUEUED;
@@ -99,9 +99,8 @@ fixed_record! {
             "posix-timer: absolute expiry on a relative clock",
         )?;
         check(
-            t.flags & ptimer::SIGNAL_QUEUED == 0
-                || (t.interval_ns != 0 && t.notify != sigev::NONE),
-            "posix-timer: queued signal of a timer that does not re-arm",
+            t.flags & ptimer::SIGNAL_QUEUED == 0 || t.notify != sigev::NONE,
+            "posix-timer: queued signal of a timer without one",
         )?;
         check(t.overrun <= i32::MAX as u32, "posix-timer: bad overrun")?;
     }

@@ -724,10 +724,11 @@ fn posix_timer() {
         (
             PosixTimer {
                 flags: ptimer::SIGNAL_QUEUED,
-                interval_ns: 0,
+                notify: sigev::NONE,
+                tid: 0,
                 ..t
             },
-            "posix-timer: queued signal of a timer that does not re-arm",
+            "posix-timer: queued signal of a timer without one",
         ),
         (
             PosixTimer {

@@ -4,7 +4,7 @@
 //! restored one, just before the ioctl (only a system call creates a timer or
 //! starts a process's CPU-time accounting): each POSIX timer with its id
 //! (`PR_TIMER_CREATE_RESTORE_IDS`), clock and `sigevent`, armed with the time
-//! it had left (a periodic timer whose signal was queued: expiring at once, so
+//! it had left (a timer whose signal was queued: expiring at once, so
 //! that the timer queues its own signal again); each armed `ITIMER_VIRTUAL` and
 //! `ITIMER_PROF` far in the future, the module then giving it its exact expiry.
 //! Their signals are blocked first (the threads inherit the mask): one that
