@@ -18,6 +18,11 @@
 //! of no return every lock is tested: one that another process holds conflicting
 //! refuses the restart, naming the holder.
 //!
+//! A restored POSIX lock names as its holder (`F_GETLK`'s `l_pid`) the process that
+//! installs the table: exact unless another process sharing the table (`CLONE_FILES`)
+//! took it. A flock lock whose description only a mapping still holds (its fds closed)
+//! is not seen.
+//!
 //! Waiters are not saved: a process blocked in `F_SETLKW`, `F_OFD_SETLKW` or `flock`
 //! at checkpoint time is interrupted by the checkpoint's stop like by a signal, and
 //! its system call is restarted when it runs again, so it waits again (the lock it

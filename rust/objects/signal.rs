@@ -158,8 +158,8 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
 /// Queues the signals of `q` for the caller: each saved siginfo, then every other
 /// pending signal (pending without a queue entry, as when the queue was full) as the
 /// kernel would send it (`SI_KERNEL`). A pending `SIGSTOP` is not queued: the process
-/// stops at the end of the restart instead (see [`stops`]); nor is the signal of a
-/// periodic POSIX timer, which its timer queues again (see [`timers`]).
+/// stops at the end of the restart instead (see [`stops`]); nor is a POSIX timer's
+/// queued signal, which its timer queues again (see [`timers`]).
 /// With `alarm`, a pending `SIGALRM` is not queued either (see [`alarm_refires`]).
 fn requeue(p: &Plan<'_>, q: &SigQueue<'_>, alarm: bool) -> Result {
     let mut queued = 0u64;
