@@ -674,7 +674,13 @@ pub(crate) fn restore_mappings(
     // attachments stay until the image's are made (a segment marked for removal
     // would go with its last attachment).
     let sysv = cur::sysv_ranges()?;
-    cur::unmap_all()?;
+    // A process that had unmapped its vDSO and vvar comes back without them (the
+    // restarter's were left where they are: see `ckpt restart`'s vDSO moves).
+    let specials = !p
+        .vmas
+        .iter()
+        .any(|v| matches!(v.backing, backing::VDSO | backing::VVAR));
+    cur::unmap_all(specials)?;
     cur::set_rseq(0, 0, 0)?;
     // Mappings with madvise() properties first, each given them at once: mapped next
     // to a neighbour that has them already, a mapping without them is not merged
