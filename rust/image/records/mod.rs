@@ -5,6 +5,7 @@
 
 mod cpu;
 mod creds;
+mod event;
 mod files;
 mod mm;
 mod signal;
@@ -14,6 +15,7 @@ mod tty;
 
 pub use cpu::*;
 pub use creds::*;
+pub use event::*;
 pub use files::*;
 pub use mm::*;
 pub use signal::*;
