@@ -187,6 +187,23 @@ impl Events {
     /// The fd the restarter holds for file `id` of the image (a target of an
     /// epoll entry), or why there is none.
     fn target(&self, plan: &Plan, pipes: &[CkptRestartPipe], id: u32) -> Result<RawFd, String> {
+        self.target_and_kick(plan, pipes, id).map(|t| t.0)
+    }
+
+    /// [`Events::target`], and for the read end of a pipe its write end (a
+    /// byte written there makes the target readable).
+    fn target_and_kick(
+        &self,
+        plan: &Plan,
+        pipes: &[CkptRestartPipe],
+        id: u32,
+    ) -> Result<(RawFd, Option<RawFd>), String> {
+        let kick = plan
+            .files
+            .iter()
+            .find(|f| f.0 == id && f.1 == filekind::PIPE && f.2 & 3 == libc::O_RDONLY as u32)
+            .and_then(|f| pipes.iter().find(|p| p.id == f.3))
+            .map(|p| p.wfd);
         let Some(&(_, kind, flags, pipe)) = plan.files.iter().find(|f| f.0 == id) else {
             return Err(format!(
                 "an epoll set watches file {id}, which the image lacks"
@@ -212,7 +229,7 @@ impl Events {
             k if filekind::is_event(k) => self.args.iter().find(|a| a.id == id).map(|a| a.fd),
             _ => None,
         };
-        found.ok_or_else(|| {
+        found.map(|fd| (fd, kick)).ok_or_else(|| {
             format!(
                 "an epoll set watches file {id} ({}), which the restarter does not make: not supported yet",
                 filekind::name(kind)
@@ -258,12 +275,17 @@ impl Events {
                 return Err("the image's epoll sets watch each other in a loop".to_string());
             }
         }
-        // (epoll fd, target fd, entry), in that order.
-        let mut adds: Vec<(RawFd, RawFd, EpollItem)> = Vec::new();
+        // (epoll fd, target fd, kick fd, entry), in that order; in each set the
+        // fired one-shot entries first (see `add_all`).
+        let mut adds: Vec<Add> = Vec::new();
         for s in order {
             let epfd = self.target(plan, pipes, s)?;
-            for i in plan.epoll_items.iter().filter(|i| i.file == s) {
-                adds.push((epfd, self.target(plan, pipes, i.target)?, *i));
+            let mut items: Vec<&EpollItem> =
+                plan.epoll_items.iter().filter(|i| i.file == s).collect();
+            items.sort_by_key(|i| !disarmed(i.events));
+            for i in items {
+                let (t, kick) = self.target_and_kick(plan, pipes, i.target)?;
+                adds.push((epfd, t, kick.unwrap_or(-1), *i));
             }
         }
         let (mut r, w) =
@@ -300,11 +322,33 @@ impl Events {
     }
 }
 
+/// An epoll entry to add: the set, the target, the write end of the target's
+/// pipe if it is a read end (else -1), the entry.
+type Add = (RawFd, RawFd, RawFd, EpollItem);
+
+/// `EPOLLONESHOT`.
+const EPOLLONESHOT: u32 = 1 << 30;
+/// The flag bits of an entry (`EP_PRIVATE_BITS`): `EPOLLWAKEUP`,
+/// `EPOLLONESHOT`, `EPOLLET`, `EPOLLEXCLUSIVE`.
+const PRIVATE_BITS: u32 = (1 << 29) | (1 << 30) | (1 << 31) | (1 << 28);
+
+/// Whether an entry is a one-shot entry that fired (only its flags are left).
+fn disarmed(events: u32) -> bool {
+    events & EPOLLONESHOT != 0 && events & !PRIVATE_BITS == 0
+}
+
 /// In the helper process: moves `keep` (updated) and the sources of `adds`
 /// above every entry's fd number, then adds each entry with its target at that
 /// number.
-fn add_all(adds: &[(RawFd, RawFd, EpollItem)], keep: &mut RawFd) -> Result<(), String> {
-    let top = adds.iter().map(|a| a.2.tfd as RawFd).max().unwrap_or(0) + 1;
+///
+/// `EPOLL_CTL_ADD` always adds `EPOLLERR | EPOLLHUP`; only firing leaves a
+/// one-shot entry with no event bits. So a fired one-shot entry is added for
+/// the events its target has ready now (after a byte written into it if it
+/// is an empty pipe's read end, read back after), and fired with an
+/// `epoll_wait` while it is alone ready in its set (its set's fired entries
+/// come first).
+fn add_all(adds: &[Add], keep: &mut RawFd) -> Result<(), String> {
+    let top = adds.iter().map(|a| a.3.tfd as RawFd).max().unwrap_or(0) + 1;
     let mut moved: Vec<(RawFd, RawFd)> = Vec::new();
     let mut high = |fd: RawFd| -> Result<RawFd, String> {
         if let Some(m) = moved.iter().find(|m| m.0 == fd) {
@@ -320,17 +364,34 @@ fn add_all(adds: &[(RawFd, RawFd, EpollItem)], keep: &mut RawFd) -> Result<(), S
     };
     *keep = high(*keep)?;
     let mut srcs = Vec::with_capacity(adds.len());
-    for (ep, t, i) in adds {
-        srcs.push((high(*ep)?, high(*t)?, *i));
+    for (ep, t, kick, i) in adds {
+        let kick = if *kick >= 0 { high(*kick)? } else { -1 };
+        srcs.push((high(*ep)?, high(*t)?, kick, *i));
     }
-    for (ep, t, i) in srcs {
+    for (ep, t, kick, i) in srcs {
         let tfd = i.tfd as RawFd;
         // SAFETY: plain system call; `tfd` is below every fd the helper still uses.
         if unsafe { libc::dup2(t, tfd) } < 0 {
             return Err(last(format!("cannot place a file at fd {tfd}")));
         }
+        let fire = disarmed(i.events);
+        let (mut ready, mut kicked) = (0u32, false);
+        if fire {
+            ready = poll_now(tfd);
+            if ready == 0 && kick >= 0 {
+                // SAFETY: one byte from a valid buffer.
+                kicked = unsafe { libc::write(kick, b"k".as_ptr().cast(), 1) } == 1;
+                ready = poll_now(tfd);
+            }
+            if ready == 0 {
+                return Err(format!(
+                    "epoll file {}: cannot fire its one-shot entry for fd {tfd} again: the file is ready for no event",
+                    i.file
+                ));
+            }
+        }
         let mut ev = libc::epoll_event {
-            events: i.events,
+            events: i.events | ready,
             u64: i.data,
         };
         // SAFETY: `ev` is a valid epoll_event.
@@ -340,8 +401,40 @@ fn add_all(adds: &[(RawFd, RawFd, EpollItem)], keep: &mut RawFd) -> Result<(), S
                 i.events, i.file
             )));
         }
+        if fire {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 8];
+            // SAFETY: `out` has room for 8 events.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 8, 0) };
+            let mut byte = [0u8; 1];
+            // SAFETY: one byte into a valid buffer; the byte written above is there.
+            if kicked && unsafe { libc::read(tfd, byte.as_mut_ptr().cast(), 1) } != 1 {
+                return Err(last("cannot take back the byte written into a pipe"));
+            }
+            if n != 1 || out[0].u64 != i.data {
+                return Err(format!(
+                    "epoll file {}: its one-shot entry for fd {tfd} did not fire again",
+                    i.file
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// The events (`POLLIN`, `POLLOUT`, `POLLPRI`, `POLLRDHUP`, `POLLERR`,
+/// `POLLHUP`, which have the values of their `EPOLL*`) `fd` has ready now.
+fn poll_now(fd: RawFd) -> u32 {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLOUT | libc::POLLPRI | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+        return 0;
+    }
+    let all = libc::POLLIN | libc::POLLOUT | libc::POLLPRI | libc::POLLRDHUP;
+    (p.revents & (all | libc::POLLERR | libc::POLLHUP)) as u32
 }
 
 /// Adds watch `wd` on `path` for `mask` to inotify file `fd`, with that watch
