@@ -158,6 +158,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) ptys: KVec<image::Pty>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
+    /// The state records of the image's event-loop files (eventfd, timerfd,
+    /// signalfd, epoll entries, inotify watches).
+    pub(crate) events: KVec<AnyRecord<'a>>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -179,8 +182,6 @@ pub(crate) struct Given<'a> {
 
 impl Given<'_> {
     /// The file the restarter passed for file `id` of the image.
-    // The first kinds that use it (sockets, event fds) are being added.
-    #[allow(dead_code)]
     pub(crate) fn file(&self, id: u32, why: &mut Reason) -> Result<FileRef> {
         let Some(g) = self.files.iter().find(|g| g.id == id) else {
             return Err(refuse(
@@ -594,6 +595,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
+    let mut events = KVec::new();
     let mut nthreads = 0u32;
     let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
@@ -638,6 +640,11 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL)?,
+            AnyRecord::Eventfd(_)
+            | AnyRecord::Timerfd(_)
+            | AnyRecord::Signalfd(_)
+            | AnyRecord::EpollItem(_)
+            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL)?,
             _ => {}
         }
     }
@@ -700,6 +707,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         pipes,
         ptys,
         owners,
+        events,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;

@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -226,6 +226,16 @@ pub mod kind {
     /// [`super::FileLock`]: not optional (a reader that skipped it would bring the
     /// files back unlocked).
     pub const FILE_LOCK: u16 = 0x0318;
+    /// [`super::EventfdRec`]. Since format 1.3.
+    pub const EVENTFD: u16 = 0x0350;
+    /// [`super::TimerfdRec`]. Since format 1.3.
+    pub const TIMERFD: u16 = 0x0351;
+    /// [`super::SignalfdRec`]. Since format 1.3.
+    pub const SIGNALFD: u16 = 0x0352;
+    /// [`super::EpollItem`]. Since format 1.3.
+    pub const EPOLL_ITEM: u16 = 0x0353;
+    /// [`super::InotifyWatch`]. Since format 1.3.
+    pub const INOTIFY_WATCH: u16 = 0x0354;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -258,6 +268,11 @@ pub mod kind {
             CWD_DELETED => "cwd-deleted",
             POSIX_TIMER => "posix-timer",
             FILE_LOCK => "file-lock",
+            EVENTFD => "eventfd",
+            TIMERFD => "timerfd",
+            SIGNALFD => "signalfd",
+            EPOLL_ITEM => "epoll-item",
+            INOTIFY_WATCH => "inotify-watch",
             _ => "unknown",
         }
     }
@@ -269,6 +284,7 @@ pub mod kind {
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
             | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
+            EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             _ => None,
         }
     }
@@ -458,6 +474,16 @@ pub enum AnyRecord<'a> {
     PosixTimer(PosixTimer),
     /// [`FileLock`].
     FileLock(FileLock),
+    /// [`EventfdRec`].
+    Eventfd(EventfdRec),
+    /// [`TimerfdRec`].
+    Timerfd(TimerfdRec),
+    /// [`SignalfdRec`].
+    Signalfd(SignalfdRec),
+    /// [`EpollItem`].
+    EpollItem(EpollItem),
+    /// [`InotifyWatch`].
+    InotifyWatch(InotifyWatch<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -493,6 +519,11 @@ impl<'a> AnyRecord<'a> {
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
             kind::POSIX_TIMER => Self::PosixTimer(PosixTimer::from_payload(p)?),
             kind::FILE_LOCK => Self::FileLock(FileLock::from_payload(p)?),
+            kind::EVENTFD => Self::Eventfd(EventfdRec::from_payload(p)?),
+            kind::TIMERFD => Self::Timerfd(TimerfdRec::from_payload(p)?),
+            kind::SIGNALFD => Self::Signalfd(SignalfdRec::from_payload(p)?),
+            kind::EPOLL_ITEM => Self::EpollItem(EpollItem::from_payload(p)?),
+            kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -11,8 +11,11 @@
 
 pub(crate) mod cpu;
 pub(crate) mod creds;
+pub(crate) mod epoll;
+pub(crate) mod event;
 pub(crate) mod files;
 pub(crate) mod locks;
+pub(crate) mod inotify;
 pub(crate) mod mm;
 pub(crate) mod pipe;
 pub(crate) mod shm;

@@ -5,6 +5,7 @@
 
 mod cpu;
 mod creds;
+mod event;
 mod files;
 mod locks;
 mod mm;
@@ -16,6 +17,7 @@ mod tty;
 
 pub use cpu::*;
 pub use creds::*;
+pub use event::*;
 pub use files::*;
 pub use locks::*;
 pub use mm::*;

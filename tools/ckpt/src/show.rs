@@ -535,6 +535,34 @@ impl<'w, W: Write> Text<'w, W> {
                 t.winsize[0]
             ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
+            AnyRecord::Eventfd(e) => writeln!(
+                o,
+                "  eventfd count {}{}",
+                e.count,
+                if e.flags != 0 { ", semaphore" } else { "" }
+            ),
+            AnyRecord::Timerfd(t) => writeln!(
+                o,
+                "  timerfd clock {}, flags {:#o}, {} ns left, interval {} ns, {} expirations unread",
+                t.clockid, t.settime_flags, t.value_ns, t.interval_ns, t.ticks
+            ),
+            AnyRecord::Signalfd(sf) => writeln!(o, "  signalfd mask {:#018x}", sf.mask),
+            AnyRecord::EpollItem(e) => {
+                let target = self.file(e.target);
+                let epoll = self.file(e.file);
+                writeln!(
+                    self.out,
+                    "  {epoll} watches fd {} -> {target}: events {:#x}, data {:#x}",
+                    e.tfd, e.events, e.data
+                )
+            }
+            AnyRecord::InotifyWatch(w) => writeln!(
+                o,
+                "  inotify watch {} on {} (mask {:#x})",
+                w.wd,
+                names::path(w.path),
+                w.mask
+            ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,
                 "  the working directory was deleted (mode {:04o})",

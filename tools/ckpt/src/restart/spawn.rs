@@ -24,6 +24,7 @@ use crate::names;
 use crate::sys::{self, Fork, MoveError};
 use crate::uapi;
 
+use super::events::Events;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
@@ -65,6 +66,8 @@ struct Ctx<'a> {
     /// The pipes the root restarter created for the image's pipes (inherited by
     /// every process it creates).
     pipes: Pipes,
+    /// The event-loop files the root restarter made (inherited likewise).
+    events: Events,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -113,6 +116,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         report_pid: plan.procs.len() > 1,
         detached: o.detach,
         pipes: Pipes::default(),
+        events: Events::default(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -301,6 +305,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
+            return e;
+        }
+        // The event-loop files, then the entries of the epoll sets, whose
+        // targets are all made by now.
+        if let Err(e) = ctx.events.create(plan) {
+            return e;
+        }
+        if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args) {
             return e;
         }
     }
@@ -509,7 +521,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &[],
+        &ctx.events.args,
         stdio,
         me.pid,
         status_fd,
