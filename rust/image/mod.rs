@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -205,6 +205,9 @@ pub mod kind {
     /// [`super::VdsoId`]: optional (an old reader skips it and checks only the
     /// vDSO's place and size).
     pub const VDSO: u16 = super::KIND_OPTIONAL | 0x0403;
+    /// [`super::VdsoText`]: optional (an old reader skips it; without it a restart
+    /// under a kernel whose vDSO differs is refused). Since format 1.3.
+    pub const VDSO_TEXT: u16 = super::KIND_OPTIONAL | 0x0404;
     /// [`super::TaskAttrs`]: optional (an old reader skips it; the task then comes
     /// back with the restarter's scheduling, prctl and job-control state).
     pub const TASK_ATTRS: u16 = super::KIND_OPTIONAL | 0x0104;
@@ -245,6 +248,7 @@ pub mod kind {
             RSEQ => "rseq",
             CTTY => "ctty",
             VDSO => "vdso",
+            VDSO_TEXT => "vdso-text",
             TASK_ATTRS => "task-attrs",
             FOWN => "fown",
             PTY => "pty",
@@ -259,7 +263,7 @@ pub mod kind {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             _ => None,
         }
     }
@@ -435,6 +439,8 @@ pub enum AnyRecord<'a> {
     Ctty(Ctty<'a>),
     /// [`VdsoId`].
     Vdso(VdsoId),
+    /// [`VdsoText`].
+    VdsoText(VdsoText<'a>),
     /// [`TaskAttrs`].
     TaskAttrs(TaskAttrs),
     /// [`Fown`].
@@ -473,6 +479,7 @@ impl<'a> AnyRecord<'a> {
             kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
             kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
             kind::VDSO => Self::Vdso(VdsoId::from_payload(p)?),
+            kind::VDSO_TEXT => Self::VdsoText(VdsoText::from_payload(p)?),
             kind::TASK_ATTRS => Self::TaskAttrs(TaskAttrs::from_payload(p)?),
             kind::FOWN => Self::Fown(Fown::from_payload(p)?),
             kind::PTY => Self::Pty(Pty::from_payload(p)?),

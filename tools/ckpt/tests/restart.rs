@@ -592,7 +592,7 @@ fn move_for_real(images: &[Vec<Special>]) -> bool {
             let Ok(mut f) = std::fs::File::open("/proc/self/maps") else {
                 ckpt::sys::exit_now(1)
             };
-            if ckpt::sys::move_specials(&mut f, image, &[]).is_err() {
+            if ckpt::sys::move_specials(&mut f, image, &[], false).is_err() {
                 ckpt::sys::exit_now(2)
             }
             // No vDSO from here on.
