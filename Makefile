@@ -7,6 +7,9 @@
 #   make check   every test: the tool's cargo tests, KUnit in the module, and the
 #                selftests in the VM; prints "N passed, N failed"
 #   make bench   benchmarks in the VM (ratios measured side by side)
+#   make cross-kernel  images restarted under another kernel: the guest
+#                kernel and Debian's stock 7.2 (vDSO proxy), guest 7.2 and
+#                7.3 (tests/cross-kernel.sh; needs root for Debian's chroot)
 #   make zdtm    CRIU's ZDTM static tests through ckpt in the VM (the peer-suite
 #                lane: fetched from Debian's criu source package, never
 #                committed); prints a class per test and fails if a test in
@@ -22,7 +25,8 @@ LLVM ?= -19
 B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module tool verify userprogs zdtm-tests demo check bench zdtm vm clean fmt
+.PHONY: all deps kernel module tool verify userprogs zdtm-tests demo check bench zdtm vm clean fmt \
+	cross-kernel
 
 all: module tool verify userprogs
 
@@ -72,6 +76,9 @@ check: deps
 
 bench: all
 	@tests/vm/run.sh bench
+
+cross-kernel: all
+	@tests/cross-kernel.sh
 
 zdtm: all zdtm-tests
 	@tests/vm/run.sh zdtm

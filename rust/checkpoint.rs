@@ -532,7 +532,7 @@ fn write_image(
         hostname: &node[..nl],
         writer: crate::VERSION.as_bytes(),
     })?;
-    mm::write_vdso_id(&mut w, &tree.procs[0].leader.mm().ok_or(ESRCH)?, why)?;
+    crate::objects::vdso::write(&mut w, &tree.procs[0].leader.mm().ok_or(ESRCH)?, why)?;
     // Each process: its address space, then what its threads share, then the threads.
     let mut mms = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
     for (p, st) in tree.procs.iter().zip(states.iter()) {

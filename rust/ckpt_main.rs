@@ -13,6 +13,7 @@ use kernel::{
 
 mod access;
 mod checkpoint;
+mod compat;
 mod device;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;

@@ -136,6 +136,7 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
             | uapi::CKPT_FEAT_RESTART
             | uapi::CKPT_FEAT_SHELL
             | uapi::CKPT_FEAT_STATUS_FD
+            | uapi::CKPT_FEAT_VDSO_PROXY
             | if crate::lsm::LsmWatch::active() {
                 uapi::CKPT_FEAT_LSM_WATCH
             } else {

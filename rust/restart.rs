@@ -24,7 +24,7 @@
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
-use crate::objects::{cpu, creds, files, locks, mm, pipe, shm, signal, task, timers};
+use crate::objects::{cpu, creds, files, locks, mm, pipe, shm, signal, task, timers, vdso};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartFile, CkptRestartPipe};
@@ -134,6 +134,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) rseq: Option<image::Rseq>,
     /// The identity of the checkpointing kernel's vDSO (images since format 1.2).
     pub(crate) vdso: Option<image::VdsoId>,
+    /// That vDSO itself (images since format 1.3): what a proxy is built from.
+    pub(crate) vdso_text: Option<&'a [u8]>,
+    /// Where each live thread of the process (the leader included) was stopped.
+    pub(crate) thread_ips: KVec<u64>,
     /// Its scheduling, prctl and job-control attributes (images since 1.2).
     pub(crate) attrs: Option<image::TaskAttrs>,
     /// `SIGIO` owners of the files of its fd table.
@@ -425,7 +429,7 @@ fn restore(
     first_pages: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> core::result::Result<u64, Failed> {
-    check_caller(plan, why).map_err(Failed::Before)?;
+    let proxy = check_caller(plan, args.flags, why).map_err(Failed::Before)?;
     if plan.leader() {
         // Phase 2: open what the process refers to.
         let mut opened = files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?;
@@ -442,8 +446,18 @@ fn restore(
         }
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
         // Phase 3: the point of no return.
-        overlay(plan, sess, &mut opened, install, rd, buf, first_pages, why)
-            .map_err(Failed::After)?;
+        overlay(
+            plan,
+            sess,
+            &mut opened,
+            proxy.as_ref(),
+            install,
+            rd,
+            buf,
+            first_pages,
+            why,
+        )
+        .map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
     } else {
         // The thread's own state refers to memory (rseq): wait for the address space.
@@ -465,6 +479,7 @@ fn overlay(
     p: &Plan<'_>,
     sess: &Session,
     opened: &mut files::Opened,
+    proxy: Option<&vdso::Proxy>,
     install: bool,
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
@@ -472,6 +487,9 @@ fn overlay(
     why: &mut Reason,
 ) -> Result {
     mm::restore_mappings(p, sess, opened, why)?;
+    if let Some(px) = proxy {
+        vdso::map_proxy(px, why)?;
+    }
     mm::restore_pages(p, opened, rd, buf, first, why)?;
     opened.date_ghosts(why)?;
     rd.account
@@ -550,11 +568,13 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     };
     let mut header = None;
     let mut vdso = None;
+    let mut vdso_text = None;
     let mut live = 0u32;
     for r in meta.iter() {
         match r {
             AnyRecord::Header(h) => header = Some(h),
             AnyRecord::Vdso(v) => vdso = Some(v),
+            AnyRecord::VdsoText(t) => vdso_text = Some(t.data),
             AnyRecord::Task(t) if t.flags & image::TASK_ZOMBIE == 0 => live += 1,
             _ => {}
         }
@@ -597,13 +617,17 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut owners = KVec::new();
     let mut events = KVec::new();
     let mut nthreads = 0u32;
+    let mut thread_ips = KVec::new();
     let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
     let (mut in_mm, mut in_files, mut in_task) = (0u32, 0u32, false);
+    // Whether the last task seen is a live thread of the process.
+    let mut in_process = false;
     for r in meta.iter() {
         match r {
             AnyRecord::Task(t) => {
                 in_task = t.pid == pid;
+                in_process = t.tgid == task.tgid && t.flags & image::TASK_ZOMBIE == 0;
                 if t.tgid == task.tgid && t.flags & image::TASK_ZOMBIE == 0 {
                     nthreads += 1;
                 }
@@ -614,7 +638,11 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
                     files_sharers += 1;
                 }
             }
-            AnyRecord::Regs(r) if in_task => regs = Some(r),
+            AnyRecord::Regs(r) if in_task => {
+                regs = Some(r);
+                thread_ips.push(r.r[image::REG_RIP], GFP_KERNEL)?;
+            }
+            AnyRecord::Regs(r) if in_process => thread_ips.push(r.r[image::REG_RIP], GFP_KERNEL)?,
             AnyRecord::Xstate(x) if in_task => xstate = Some(x),
             AnyRecord::ThreadSignals(t) if in_task => tsig = Some(t),
             AnyRecord::Rlimits(r) if in_task => rlimits = Some(r),
@@ -691,6 +719,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         rlimits,
         rseq,
         vdso,
+        vdso_text,
+        thread_ips,
         attrs,
         fowns,
         mm: mm.ok_or_else(|| lacks(why))?,
@@ -747,17 +777,20 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The caller must stand where the image expects and may take on its identity.
-fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
+/// The caller must stand where the image expects and may take on its identity. For
+/// a leader, returns the vDSO proxy to map, if this kernel's vDSO is not the image's.
+fn check_caller(p: &Plan<'_>, flags: u64, why: &mut Reason) -> Result<Option<vdso::Proxy>> {
     task::check_caller(p, why)?;
     if !p.leader() {
         // A thread takes its process's creds too; the rest is the leader's to check.
-        return access::may_take_creds(p, why);
+        access::may_take_creds(p, why)?;
+        return Ok(None);
     }
     files::check_fs(p, why)?;
-    mm::check_vdso(p, why)?;
+    let proxy = vdso::check(p, flags, why)?;
     access::may_take_creds(p, why)?;
     access::may_dump_as_root(p, why)?;
     access::may_take_rlimits(p, why)?;
-    timers::check_caller(p, why)
+    timers::check_caller(p, why)?;
+    Ok(proxy)
 }

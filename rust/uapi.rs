@@ -21,6 +21,9 @@ pub const CKPT_FEAT_SHELL: u64 = 1 << 2;
 pub const CKPT_FEAT_LSM_WATCH: u64 = 1 << 3;
 /// Feature bit: [`CKPT_RESTART_STATUS_FD`] is understood.
 pub const CKPT_FEAT_STATUS_FD: u64 = 1 << 4;
+/// Feature bit: a restart under a kernel whose vDSO differs puts a proxy where the
+/// image's vDSO was, and [`CKPT_RESTART_VDSO_PROXY`] is understood.
+pub const CKPT_FEAT_VDSO_PROXY: u64 = 1 << 5;
 
 /// Leave the target stopped (as by `SIGSTOP`) after the checkpoint.
 pub const CKPT_CHECKPOINT_STOP: u64 = 0;
@@ -92,9 +95,15 @@ pub const CKPT_RESTART_INHERIT_STDIO: u64 = 1 << 1;
 /// Restart: hold [`CkptRestartArgs::status_fd`] open to the end, and report a failure
 /// after the point of no return to it ([`CKPT_STATUS_FAILED`], a length byte, the reason).
 pub const CKPT_RESTART_STATUS_FD: u64 = 1 << 2;
+/// Restart: put a vDSO proxy where the image's vDSO was even if this kernel's vDSO
+/// has the same symbols (the caller's vDSO must then overlap no mapping of the
+/// image); tests the proxy on one kernel.
+pub const CKPT_RESTART_VDSO_PROXY: u64 = 1 << 3;
 /// All valid restart flags.
-pub const CKPT_RESTART_FLAGS: u64 =
-    CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO | CKPT_RESTART_STATUS_FD;
+pub const CKPT_RESTART_FLAGS: u64 = CKPT_RESTART_IGNORE_CHANGED
+    | CKPT_RESTART_INHERIT_STDIO
+    | CKPT_RESTART_STATUS_FD
+    | CKPT_RESTART_VDSO_PROXY;
 /// First byte of the report written to [`CkptRestartArgs::status_fd`].
 pub const CKPT_STATUS_FAILED: u8 = b'E';
 

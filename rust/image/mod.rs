@@ -205,6 +205,9 @@ pub mod kind {
     /// [`super::VdsoId`]: optional (an old reader skips it and checks only the
     /// vDSO's place and size).
     pub const VDSO: u16 = super::KIND_OPTIONAL | 0x0403;
+    /// [`super::VdsoText`]: optional (an old reader skips it; without it a restart
+    /// under a kernel whose vDSO differs is refused). Since format 1.3.
+    pub const VDSO_TEXT: u16 = super::KIND_OPTIONAL | 0x0404;
     /// [`super::TaskAttrs`]: optional (an old reader skips it; the task then comes
     /// back with the restarter's scheduling, prctl and job-control state).
     pub const TASK_ATTRS: u16 = super::KIND_OPTIONAL | 0x0104;
@@ -261,6 +264,7 @@ pub mod kind {
             RSEQ => "rseq",
             CTTY => "ctty",
             VDSO => "vdso",
+            VDSO_TEXT => "vdso-text",
             TASK_ATTRS => "task-attrs",
             FOWN => "fown",
             PTY => "pty",
@@ -282,7 +286,7 @@ pub mod kind {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             _ => None,
@@ -460,6 +464,8 @@ pub enum AnyRecord<'a> {
     Ctty(Ctty<'a>),
     /// [`VdsoId`].
     Vdso(VdsoId),
+    /// [`VdsoText`].
+    VdsoText(VdsoText<'a>),
     /// [`TaskAttrs`].
     TaskAttrs(TaskAttrs),
     /// [`Fown`].
@@ -512,6 +518,7 @@ impl<'a> AnyRecord<'a> {
             kind::RSEQ => Self::Rseq(Rseq::from_payload(p)?),
             kind::CTTY => Self::Ctty(Ctty::from_payload(p)?),
             kind::VDSO => Self::Vdso(VdsoId::from_payload(p)?),
+            kind::VDSO_TEXT => Self::VdsoText(VdsoText::from_payload(p)?),
             kind::TASK_ATTRS => Self::TaskAttrs(TaskAttrs::from_payload(p)?),
             kind::FOWN => Self::Fown(Fown::from_payload(p)?),
             kind::PTY => Self::Pty(Pty::from_payload(p)?),

@@ -25,6 +25,7 @@ pub struct OrderChecker {
     tasks: u32,
     ntasks: u32,
     vdso: bool,
+    vdso_text: bool,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -95,6 +96,12 @@ impl OrderChecker {
                     return bad("vdso record not once before the tasks");
                 }
                 self.vdso = true;
+            }
+            R::VdsoText(_) => {
+                if !self.vdso || self.vdso_text || self.tasks != 0 || self.mms != 0 {
+                    return bad("vdso-text record not once after the vdso record");
+                }
+                self.vdso_text = true;
             }
             R::Header(hd) => {
                 if self.account.records != 0 || self.ntasks != 0 {

@@ -55,7 +55,7 @@ pub(crate) fn proc_pid(path: &[u8]) -> Option<(i32, usize)> {
 
 /// Largest deleted file whose contents a checkpoint saves (module parameter).
 fn ghost_max() -> u64 {
-    *crate::module_parameters::ghost_max.value()
+    crate::compat::param(crate::module_parameters::ghost_max.value())
 }
 
 /// Character devices that carry no state worth saving: `/dev/null`, `zero`, `full`,

@@ -111,7 +111,10 @@ fn classify(
 }
 
 /// Walks the mappings of `m`, calling `f` on each with its file.
-fn for_each_vma(m: &MmRef, mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result) -> Result {
+pub(super) fn for_each_vma(
+    m: &MmRef,
+    mut f: impl FnMut(&VmaInfo, Option<&FileRef>) -> Result,
+) -> Result {
     let mut addr = 0u64;
     while let Some((vi, file)) = m.vma_from(addr)? {
         f(&vi, file.as_ref())?;
@@ -382,7 +385,7 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
 }
 
 /// Copies the pages of `[start, end)` of `m` (at most [`image::MAX_VDSO_LEN`] bytes).
-fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
+pub(super) fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
     let len = (end - start) as usize;
     if len > image::MAX_VDSO_LEN {
         return Err(E2BIG);
@@ -403,109 +406,6 @@ fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
         i += 1;
     });
     Ok(buf)
-}
-
-/// The `[vdso]` mapping of `m`, if any.
-fn vdso_range(m: &MmRef) -> Result<Option<(u64, u64)>> {
-    let mut range = None;
-    for_each_vma(m, |vi, _| {
-        if vi.flags & vmai::SPECIAL != 0 && vi.name() == b"[vdso]" {
-            range = Some((vi.start, vi.end));
-        }
-        Ok(())
-    })?;
-    Ok(range)
-}
-
-/// The identity of the vDSO mapped at `[start, end)` in `m`.
-fn vdso_id(m: &MmRef, start: u64, end: u64, why: &mut Reason) -> Result<image::VdsoId> {
-    let bytes = read_range(m, start, end)?;
-    let s = image::vdso::symbols(&bytes).map_err(|e| {
-        why.set(
-            EINVAL,
-            format_args!("the vDSO at {start:#x} cannot be read: {}", e.describe()),
-        )
-    })?;
-    Ok(image::VdsoId {
-        size: end - start,
-        digest: s.digest,
-        nsyms: s.nsyms,
-    })
-}
-
-/// Writes the identity of the vDSO the process of `m` uses (nothing if it has none):
-/// a restart under a kernel whose vDSO symbols differ must not let libc's cached
-/// pointers into the old one run the new one's code.
-pub(crate) fn write_vdso_id(w: &mut ImageWriter<'_>, m: &MmRef, why: &mut Reason) -> Result {
-    if let Some((start, end)) = vdso_range(m)? {
-        w.record(&vdso_id(m, start, end, why)?)?;
-    }
-    Ok(())
-}
-
-/// The vDSO cannot be moved from here: it must already be where the image had it,
-/// and the caller's must not overlap a mapping of the image. Its symbols must be
-/// the image's (same kernel build): no vDSO proxy yet.
-pub(crate) fn check_vdso(p: &Plan<'_>, why: &mut Reason) -> Result {
-    if let Some(want) = p.vdso {
-        let me = shim::TaskRef::current().mm().ok_or(ESRCH)?;
-        let have = match vdso_range(&me)? {
-            Some((start, end)) => Some(vdso_id(&me, start, end, why)?),
-            None => None,
-        };
-        if have != Some(want) {
-            return Err(refuse(
-                why,
-                EXDEV,
-                format_args!(
-                    "the image was taken under a kernel whose vDSO differs from this one's \
-                     ({} symbols, digest {:#x}; here: {}): restoring would send the \
-                     program's cached vDSO calls into other code",
-                    want.nsyms,
-                    want.digest,
-                    match have {
-                        Some(h) => h.nsyms,
-                        None => 0,
-                    }
-                ),
-            ));
-        }
-    }
-    for v in p
-        .vmas
-        .iter()
-        .filter(|v| matches!(v.backing, backing::VDSO | backing::VVAR))
-    {
-        let mut name = [0u8; 40];
-        let n = v.name.len().min(name.len() - 1);
-        name[..n].copy_from_slice(&v.name[..n]);
-        let name = CStr::from_bytes_until_nul(&name).map_err(|_| EINVAL)?;
-        if cur::special(name) != Some((v.start, v.end)) {
-            return Err(refuse(
-                why,
-                EINVAL,
-                format_args!(
-                    "{} must be at {:#x}-{:#x} (`ckpt restart` moves it there)",
-                    path_str(v.name),
-                    v.start,
-                    v.end
-                ),
-            ));
-        }
-    }
-    for name in [c"[vdso]", c"[vvar]", c"[vvar_vclock]"] {
-        if let Some((s, e)) = cur::special(name) {
-            let kept = p.vmas.iter().any(|v| v.start == s && v.end == e);
-            if !kept && p.vmas.iter().any(|v| v.start < e && s < v.end) {
-                return Err(refuse(
-                    why,
-                    EINVAL,
-                    format_args!("the caller's vDSO at {s:#x} overlaps a mapping of the image"),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Calls `f(vma, addr, first, n, force)` for each run of `n` pages of `pg` from page

@@ -347,9 +347,6 @@ TEST_F(rs, semantic_corruptions_are_refused)
 		{ 0x0001, 0, 4, 2, 3, "foreign architecture" },
 		{ 0x0001, 0, 0, 2, 2, "future format version" },
 		{ K_PAGES, 0, 8, 8, 0xffff888000000000ULL, "page address in kernel space" },
-		/* Another kernel's vDSO: same size, symbols elsewhere or fewer. */
-		{ K_VDSO, 0, 8, 8, 0x0123456789abcdefULL, "vDSO symbols of another kernel" },
-		{ K_VDSO, 0, 16, 4, 1, "vDSO with other symbols" },
 	};
 	struct edit none = { 0xffff, 0, 0, 0, 0, "" };
 	char l[128];
@@ -370,6 +367,140 @@ TEST_F(rs, semantic_corruptions_are_refused)
 					 (void *)&edits[i]);
 		EXPECT_TRUE(refused(status)) TH_LOG("%s: status %#x", edits[i].what, status);
 	}
+}
+
+/*
+ * vDSO proxy refusals.  A restart under a kernel whose vDSO differs (here: an
+ * image whose vDSO text was edited, or CKPT_RESTART_VDSO_PROXY) forwards the
+ * program's vDSO calls through a proxy; when none can be built, it refuses
+ * with EXDEV and says why, and the caller lives on.
+ */
+struct vdso_edit {
+	const char *from, *to;	/* rename a symbol of the vDSO text (same length) */
+	int drop_text;		/* hide the vDSO text (an image before format 1.3) */
+	uint64_t digest;	/* with drop_text: the identity's digest */
+	uint64_t rip;		/* else if nonzero: the leader's instruction pointer */
+};
+
+static void do_vdso_edit(unsigned char *m, size_t *n, void *arg)
+{
+	const struct vdso_edit *e = arg;
+	size_t off = 8;
+	int regs = 0;
+
+	while (off + 12 <= *n) {
+		uint16_t kind = le16(m + off);
+		uint32_t len = le32(m + off + 4);
+		unsigned char *p = m + off + 12;
+
+		if (kind == K_VDSO_TEXT && e->from) {
+			size_t k, fl = strlen(e->from);
+
+			for (k = 1; k + fl + 1 < len; k++)
+				if (!p[k - 1] && !memcmp(p + k, e->from, fl + 1)) {
+					memcpy(p + k, e->to, fl);
+					break;
+				}
+		}
+		if (kind == K_VDSO_TEXT && e->drop_text)
+			m[off] = 0xfe;	/* an optional kind nobody knows: skipped */
+		if (kind == K_VDSO && e->drop_text)
+			put_le64(p + 8, e->digest);
+		if (kind == K_REGS && e->rip && regs++ == 0)
+			put_le64(p + 16 * 8, e->rip);
+		off += 12 + len;
+	}
+	reseal(m, *n);
+}
+
+/* Restarts an edited copy of img with flags: 0 if refused with errno want and a
+ * reason containing word (the reason is logged). */
+static int vdso_refused(struct __test_metadata *_metadata, FIXTURE_DATA(rs) *self,
+			const struct vdso_edit *e, uint64_t flags, int want, const char *word)
+{
+	char bad[80];
+	struct stat st;
+	unsigned char *m;
+	size_t n;
+	int fd, status, pfd[2];
+	char reason[256] = "";
+	ssize_t r;
+	pid_t pid;
+
+	snprintf(bad, sizeof(bad), "%s.vdso", self->img);
+	if (stat(self->img, &st) || pipe(pfd))
+		return -1;
+	n = st.st_size;
+	m = malloc(n);
+	fd = open(self->img, O_RDONLY);
+	if (!m || fd < 0 || read(fd, m, n) != (ssize_t)n)
+		return -1;
+	close(fd);
+	do_vdso_edit(m, &n, (void *)e);
+	fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, m, n) != (ssize_t)n)
+		return -1;
+	close(fd);
+	free(m);
+	pid = fork();
+	if (pid == 0) {
+		struct ckpt_restart_args a;
+		int dev = open(CKPT_DEV, O_RDWR), img = open(bad, O_RDONLY);
+
+		close(pfd[0]);
+		if (dev < 0 || img < 0 || chdir(self->ip->cwd) || move_specials(self->ip))
+			_exit(99);
+		memset(&a, 0, sizeof(a));
+		a.fd = img;
+		a.flags = flags;
+		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		if (write(pfd[1], a.reason, strlen(a.reason)) < 0)
+			_exit(98);
+		_exit(errno == want && strstr(a.reason, word) ? 0 : 100 + errno);
+	}
+	close(pfd[1]);
+	r = read(pfd[0], reason, sizeof(reason) - 1);
+	reason[r > 0 ? r : 0] = 0;
+	TH_LOG("%s: %s", word, reason);
+	close(pfd[0]);
+	unlink(bad);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST_F(rs, vdso_proxy_refusals)
+{
+	/* The image's vDSO exports a function this kernel's lacks and no system
+	 * call stands in for. */
+	struct vdso_edit missing = { .from = "__vdso_getcpu", .to = "__vdso_getcpX" };
+	/* A thread stopped inside the image's vDSO code (rip set below). */
+	struct vdso_edit inside = { 0 };
+	/* Another kernel's vDSO, and an image without the vDSO text. */
+	struct vdso_edit old = { .drop_text = 1, .digest = 0x0123456789abcdefULL };
+	struct vdso_edit none = { 0 };
+	uint64_t vdso = 0;
+	char l[128];
+	int i;
+
+	ASSERT_EQ(0, start(&self->s, 1));
+	ask(&self->s, 'c', l, sizeof(l));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	for (i = 0; i < self->ip->nspecial; i++)
+		if (!strcmp(self->ip->special[i].name, "[vdso]"))
+			vdso = self->ip->special[i].start;
+	ASSERT_NE(0, vdso);
+	inside.rip = vdso + 0x10;
+	EXPECT_EQ(0, vdso_refused(_metadata, self, &missing, 0, EXDEV, "__vdso_getcpX"));
+	EXPECT_EQ(0, vdso_refused(_metadata, self, &inside, CKPT_RESTART_VDSO_PROXY, EXDEV,
+				  "stopped inside its vDSO"));
+	EXPECT_EQ(0, vdso_refused(_metadata, self, &old, 0, EXDEV, "format 1.3"));
+	/* The same image unedited, proxied: refused only for where the caller's vDSO
+	 * is (this restarter moved it onto the image's), not for its symbols. */
+	EXPECT_EQ(0, vdso_refused(_metadata, self, &none, CKPT_RESTART_VDSO_PROXY, EINVAL,
+				  "overlaps a mapping of the image"));
 }
 
 TEST_F_TIMEOUT(rs, corrupted_images_are_refused, 600)

@@ -238,6 +238,8 @@ static inline pid_t spawn_restartee(int mb, int *ctl, int *rep)
 #define K_VMA	0x0401
 #define K_PAGES	0x0402
 #define K_VDSO	0x8403
+#define K_VDSO_TEXT	0x8404
+#define K_REGS	0x0200
 #define K_END	0x00ff
 
 struct img_plan {

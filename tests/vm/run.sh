@@ -4,7 +4,8 @@
 # Boot the guest kernel in QEMU with ckpt.ko and the test programs, and
 # judge the result.
 #
-#   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|shell|carry-save|carry-load
+#   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|shell|carry-save|carry-load|
+#                                 cross-save|cross-load
 #
 #   check   run /guest/check.sh (selftests, guest shell tests, the `check`
 #           subset of the ZDTM lane); print the failures and "N passed,
@@ -18,6 +19,11 @@
 #   carry-save, carry-load
 #           the two boots of the image carry-over test (with --disk): save a
 #           checkpoint image on the disk, then restart it after a fresh boot
+#   cross-save, cross-load
+#           the two boots of a cross-kernel test (tests/cross-kernel.sh, with
+#           --disk): save a vDSO-using program's image on the disk, restart
+#           it under another kernel (CKPT_KDIR, CKPT_KO; ckpt.expect= in
+#           CKPT_VM_APPEND)
 #
 #   --disk FILE     attach FILE as a virtio-blk disk (/dev/vda in the guest),
 #                   creating a 64 MiB raw file first if it does not exist;
@@ -60,7 +66,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|zdtm|shell|carry-save|carry-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|shell|carry-save|carry-load|cross-save|cross-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -239,7 +245,7 @@ fi
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 case $mode in
-carry-*) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
+carry-*|cross-*) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
 *) judge=(--mode "$mode") ;;
 esac
 [ "${CKPT_VM_VERBOSE:-0}" != 1 ] || judge+=(-v)

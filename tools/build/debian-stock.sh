@@ -51,6 +51,13 @@
 #                      print-fatal-signals=1; GLIBC_TUNABLES=glibc.pthread.rseq=0
 #                      reaches the test programs' environment)
 #   CKPT_VM_SMP        guest CPUs (default 2)
+#   CKPT_DEBIAN_MODE   check (default: every test) or cross-save/cross-load,
+#                      the two boots of a cross-kernel test
+#                      (tests/cross-kernel.sh): /guest/MODE.sh only
+#   CKPT_CROSS_TAR     cross-save: the file the guest writes its tar to
+#                      (through a virtio serial port: Debian's virtio-blk is
+#                      a module); cross-load: the tar put into the
+#                      initramfs as /cross.tar
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -347,6 +354,12 @@ cp "$B/ckpt" "$B/ckpt-verify" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 for t in "${selftests[@]}"; do cp "$B/selftests/$t" "$ird/selftests/"; done
 for f in "${samples[@]}"; do cp "$B/$f" "$ird/samples/"; done
 cp -r "$top/tests/vm/guest/." "$ird/guest/"; rm -f "$ird/guest/init"
+dmode=${CKPT_DEBIAN_MODE:-check}
+case $dmode in check|cross-save|cross-load) ;; *) die "CKPT_DEBIAN_MODE=$dmode: check, cross-save or cross-load" ;; esac
+if [ "$dmode" = cross-load ]; then
+	[ -f "${CKPT_CROSS_TAR:-}" ] || die "cross-load needs CKPT_CROSS_TAR (the tar cross-save wrote)"
+	cp "$CKPT_CROSS_TAR" "$ird/cross.tar"
+fi
 # The ZDTM lane's `make check` subset (guest/tests/zdtm.sh runs it), as
 # tests/vm/run.sh packs it.
 Z=$B/zdtm
@@ -376,8 +389,14 @@ if insmod /ckpt.ko; then
 	echo "CKPT-VM-INSMOD ok $(up)"
 	echo "CKPT-DEBIAN taint-after=$(cat /proc/sys/kernel/tainted)"
 	cd /tmp
-	for t in /selftests/*; do run "$t" "$t"; done
-	for t in /guest/tests/*.sh; do run "$t" sh "$t"; done
+	mode=check
+	for w in $(cat /proc/cmdline); do case $w in ckpt.mode=*) mode=${w#*=} ;; esac; done
+	if [ "$mode" = check ]; then
+		for t in /selftests/*; do run "$t" "$t"; done
+		for t in /guest/tests/*.sh; do run "$t" sh "$t"; done
+	else
+		sh "/guest/$mode.sh"
+	fi
 	echo "CKPT-VM-MODE rc=0 $(up)"
 	cd /
 	if rmmod ckpt; then echo "CKPT-VM-RMMOD ok $(up)"; else echo "CKPT-VM-RMMOD FAILED rc=$?"; rc=1; fi
@@ -394,11 +413,19 @@ chmod 755 "$ird/init"
 
 step "boot (QEMU TCG) and tests"
 console=$K/console.log
+[ "$dmode" = check ] || console=$K/console-$dmode.log
 timeout=${CKPT_VM_TIMEOUT:-900}
+port=()
+if [ "$dmode" = cross-save ]; then
+	[ -n "${CKPT_CROSS_TAR:-}" ] || die "cross-save needs CKPT_CROSS_TAR (where the tar goes)"
+	rm -f "$CKPT_CROSS_TAR"
+	port=(-device virtio-serial-pci -chardev "file,id=cross,path=$CKPT_CROSS_TAR"
+	      -device virtserialport,chardev=cross,name=ckpt.cross)
+fi
 set +e
 timeout --foreground -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp "${CKPT_VM_SMP:-2}" -no-reboot \
-	-nic none -nographic -kernel "$K/vmlinuz" -initrd "$K/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 ${CKPT_VM_APPEND:-}" </dev/null > "$console" 2>&1
+	-nic none -nographic -kernel "$K/vmlinuz" -initrd "$K/initramfs.cpio.gz" "${port[@]}" \
+	-append "console=ttyS0 panic=-1 loglevel=7 printk.time=1 ckpt.mode=$dmode ${CKPT_VM_APPEND:-}" </dev/null > "$console" 2>&1
 qrc=$?
 set -e
 judge=(--mode check --allow-no-kunit -v)

@@ -29,6 +29,7 @@ struct ckpt_version {
 #define CKPT_FEAT_SHELL		(1ULL << 2)
 #define CKPT_FEAT_LSM_WATCH	(1ULL << 3)
 #define CKPT_FEAT_STATUS_FD	(1ULL << 4)	/* CKPT_RESTART_STATUS_FD is understood */
+#define CKPT_FEAT_VDSO_PROXY	(1ULL << 5)	/* vDSO proxy; CKPT_RESTART_VDSO_PROXY is understood */
 
 /* What to do with the target once its image is written. */
 #define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
@@ -68,8 +69,9 @@ struct ckpt_check_args {
 #define CKPT_RESTART_IGNORE_CHANGED	(1ULL << 0)	/* reopen files even if their size or mtime changed */
 #define CKPT_RESTART_INHERIT_STDIO	(1ULL << 1)	/* the image's terminals become stdio[] */
 #define CKPT_RESTART_STATUS_FD		(1ULL << 2)	/* report to @status_fd (below) */
+#define CKPT_RESTART_VDSO_PROXY		(1ULL << 3)	/* a vDSO proxy even for the same vDSO */
 #define CKPT_RESTART_FLAGS	(CKPT_RESTART_IGNORE_CHANGED | CKPT_RESTART_INHERIT_STDIO | \
-				 CKPT_RESTART_STATUS_FD)
+				 CKPT_RESTART_STATUS_FD | CKPT_RESTART_VDSO_PROXY)
 
 /*
  * With CKPT_RESTART_STATUS_FD, the module holds the file behind @status_fd (a

@@ -343,3 +343,29 @@ fixed_record! {
         )?;
     }
 }
+
+/// The checkpointing kernel's vDSO itself: the bytes of its `[vdso]` mapping
+/// (optional, at most one, right after the [`VdsoId`]; since format 1.3). A restart
+/// under a kernel whose vDSO differs puts a proxy built from it where the vDSO was
+/// (see [`crate::image::vdso::build_proxy`]); it is never executed as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VdsoText<'a> {
+    /// The mapping's bytes: whole pages, at most [`MAX_VDSO_LEN`].
+    pub data: &'a [u8],
+}
+
+impl<'a> Record<'a> for VdsoText<'a> {
+    const KIND: u16 = kind::VDSO_TEXT;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.data.len() as u32)?;
+        e.bytes(self.data)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let n = d.u32()? as usize;
+        check(
+            n != 0 && n <= MAX_VDSO_LEN && n % PAGE_SIZE == 0,
+            "vdso-text: bad size",
+        )?;
+        Ok(Self { data: d.bytes(n)? })
+    }
+}

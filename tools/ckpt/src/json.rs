@@ -248,6 +248,23 @@ impl Builder {
                     );
                 }
             }
+            AnyRecord::VdsoText(t) => {
+                if let Value::Object(h) = &mut self.header {
+                    let mut names = Vec::new();
+                    let _ = crate::image::vdso::for_each_symbol(t.data, |s| {
+                        names.push(json!({
+                            "name": String::from_utf8_lossy(s.name),
+                            "offset": s.value,
+                            "size": s.size,
+                        }));
+                        Ok(())
+                    });
+                    h.insert(
+                        "vdso_text".to_string(),
+                        json!({"size": t.data.len(), "symbols": names}),
+                    );
+                }
+            }
             AnyRecord::Rlimits(r) => self.task_field("rlimits", json!(r.lim)),
             AnyRecord::Ctty(c) => self.task_field(
                 "ctty",

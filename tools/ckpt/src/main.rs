@@ -87,6 +87,11 @@ enum Command {
         /// The image's terminals become ckpt's standard input, output and error
         #[arg(long)]
         inherit_stdio: bool,
+        /// Forward the program's vDSO calls through a proxy even if this
+        /// kernel's vDSO is the image's (what a restart under another kernel
+        /// does; for testing it on one kernel)
+        #[arg(long)]
+        vdso_proxy: bool,
         /// Do not print the "restarting" line
         #[arg(short, long)]
         quiet: bool,
@@ -145,6 +150,7 @@ fn version(dev_path: &Path) -> Res {
         (uapi::CKPT_FEAT_SHELL, "shell"),
         (uapi::CKPT_FEAT_LSM_WATCH, "lsm-watch"),
         (uapi::CKPT_FEAT_STATUS_FD, "status-fd"),
+        (uapi::CKPT_FEAT_VDSO_PROXY, "vdso-proxy"),
     ];
     let mut names: Vec<String> = feats
         .iter()
@@ -334,6 +340,7 @@ fn main() -> ExitCode {
             detach,
             ignore_changed,
             inherit_stdio,
+            vdso_proxy,
             quiet,
         } => {
             let mut flags = 0;
@@ -342,6 +349,9 @@ fn main() -> ExitCode {
             }
             if *inherit_stdio {
                 flags |= uapi::CKPT_RESTART_INHERIT_STDIO;
+            }
+            if *vdso_proxy {
+                flags |= uapi::CKPT_RESTART_VDSO_PROXY;
             }
             let o = restart::Options {
                 file: file.clone(),

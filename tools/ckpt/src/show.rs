@@ -241,6 +241,27 @@ impl<'w, W: Write> Text<'w, W> {
                 "  vdso: {} bytes, {} symbols, digest {:#018x}",
                 v.size, v.nsyms, v.digest
             ),
+            AnyRecord::VdsoText(t) => {
+                writeln!(o, "  vdso text: {} bytes", t.data.len())?;
+                let mut r = Ok(());
+                let parsed = crate::image::vdso::for_each_symbol(t.data, |s| {
+                    if r.is_ok() {
+                        r = writeln!(
+                            o,
+                            "    {:#06x} {:5} {}",
+                            s.value,
+                            s.size,
+                            String::from_utf8_lossy(s.name)
+                        );
+                    }
+                    Ok(())
+                });
+                r?;
+                match parsed {
+                    Ok(()) => Ok(()),
+                    Err(e) => writeln!(o, "    (unreadable: {})", e.describe()),
+                }
+            }
             AnyRecord::Ctty(c) => writeln!(
                 o,
                 "  controlling terminal: {}, foreground group {}{}",

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
 
-use crate::restart::{check_moves, plan_moves, Move, Special, VdsoError};
+use crate::restart::{check_moves, plan_moves, plan_park, Move, Special, VdsoError};
 
 /// `CLONE_NEWPID`.
 pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
@@ -269,10 +269,15 @@ const MAPS_BUF: usize = 64 << 10;
 /// Afterwards the C library's cached pointers into the vDSO are stale:
 /// nothing that may use it (`clock_gettime`, `gettimeofday`, `time`,
 /// `std::time`) may be called until the process image is replaced.
+///
+/// With `proxy` (the module puts a vDSO proxy where the image's vDSO was),
+/// they are only moved out of the way of the image's mappings, if they are in
+/// it ([`plan_park`]).
 pub fn move_specials(
     maps: &mut File,
     image: &[Special],
     vmas: &[(u64, u64)],
+    proxy: bool,
 ) -> Result<(), MoveError> {
     let mut buf = [0u8; MAPS_BUF];
     let mut n = 0;
@@ -291,7 +296,12 @@ pub fn move_specials(
     }
     let text = std::str::from_utf8(&buf[..n])
         .map_err(|_| MoveError::Maps(io::Error::other("/proc/self/maps is not UTF-8")))?;
-    let moves = plan_moves(text, image, vmas).map_err(MoveError::Plan)?;
+    let moves = if proxy {
+        plan_park(text, vmas)
+    } else {
+        plan_moves(text, image, vmas)
+    }
+    .map_err(MoveError::Plan)?;
     check_moves(text, &moves).map_err(MoveError::Plan)?;
     for m in moves.iter() {
         // SAFETY: `check_moves` verified, on the listing of this very
@@ -314,6 +324,22 @@ pub fn move_specials(
         }
     }
     Ok(())
+}
+
+/// The identity of this process's vDSO (`None` if it has none or it does not
+/// parse).
+pub fn own_vdso() -> Option<crate::image::vdso::VdsoSyms> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let m = crate::restart::maps(&maps).find(|m| m.name == "[vdso]")?;
+    let len = usize::try_from(m.end - m.start).ok()?;
+    if len > crate::image::MAX_VDSO_LEN {
+        return None;
+    }
+    // SAFETY: `[start, end)` is this process's vDSO mapping, made readable by the
+    // kernel; nothing unmaps or moves it while this runs (the restarter moves it
+    // only later, single-threaded).
+    let bytes = unsafe { std::slice::from_raw_parts(m.start as *const u8, len) };
+    crate::image::vdso::symbols(bytes).ok()
 }
 
 /// Creates a thread of the calling process with thread id `tid` (clone3

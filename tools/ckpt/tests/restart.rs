@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 
 use ckpt::image::*;
 use ckpt::restart::{
-    check_moves, maps, open_image, plan, plan_moves, Mapping, Move, PipePlan, PlanError, Special,
-    VdsoError,
+    check_moves, maps, open_image, plan, plan_moves, plan_park, Mapping, Move, PipePlan, PlanError,
+    Special, VdsoError,
 };
 use ckpt::sample;
 use ckpt::writer::ImageWriter;
@@ -357,6 +357,51 @@ fn maps_parse() {
     assert_eq!(m[0].name, "/dev/shm/a b (deleted)");
 }
 
+/// With a vDSO proxy, the restarter's vDSO stays where it is unless it is in
+/// the image's way; then the whole block moves by one distance, clear of
+/// everything.
+#[test]
+fn vdso_parks_out_of_the_image_way() {
+    let vmas = sample_vmas();
+    // Far from every mapping of the image: nothing to do.
+    let text = listing(0x7ffc_8a6f_c000, 0x7ffc_8a70_0000);
+    assert!(plan_park(&text, &vmas).unwrap().is_empty());
+    // On the image's own vDSO (where a proxy goes): moved, layout kept.
+    let (vvar, vdso) = (0x7fff_f7fc_0000u64, 0x7fff_f7fc_4000u64);
+    let text = listing(vvar, vdso);
+    let moves = plan_park(&text, &vmas).unwrap();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    let to = |n: &str| moves.iter().find(|m| m.name == n).unwrap().to;
+    assert_eq!(to("[vdso]") - to("[vvar]"), vdso - vvar);
+    for m in moves.iter() {
+        let dest = (m.to, m.to + m.len);
+        assert!(!vmas.iter().any(|v| v.0 < dest.1 && dest.0 < v.1), "{m:?}");
+    }
+    check_moves(&text, &moves).unwrap();
+}
+
+#[test]
+fn vdso_text_record_round_trips_and_is_ordered() {
+    let data = vec![0xabu8; 8192];
+    let r = VdsoText { data: &data };
+    let mut buf = vec![0u8; 9000];
+    let mut e = Enc::new(&mut buf);
+    r.encode(&mut e).unwrap();
+    let n = e.len();
+    assert_eq!(VdsoText::from_payload(&buf[..n]).unwrap(), r);
+    // Not whole pages, or empty: refused.
+    for len in [0usize, 100, 4097] {
+        let d = vec![0u8; len];
+        let mut buf = vec![0u8; len + 8];
+        let mut e = Enc::new(&mut buf);
+        VdsoText { data: &d }.encode(&mut e).unwrap();
+        let n = e.len();
+        assert!(VdsoText::from_payload(&buf[..n]).is_err(), "{len}");
+    }
+    assert_eq!(kind::name(kind::VDSO_TEXT), "vdso-text");
+    assert_eq!(kind::VDSO_TEXT & KIND_OPTIONAL, KIND_OPTIONAL);
+}
+
 #[test]
 fn vdso_in_place_is_left_alone() {
     let image = sample_specials();
@@ -592,7 +637,7 @@ fn move_for_real(images: &[Vec<Special>]) -> bool {
             let Ok(mut f) = std::fs::File::open("/proc/self/maps") else {
                 ckpt::sys::exit_now(1)
             };
-            if ckpt::sys::move_specials(&mut f, image, &[]).is_err() {
+            if ckpt::sys::move_specials(&mut f, image, &[], false).is_err() {
                 ckpt::sys::exit_now(2)
             }
             // No vDSO from here on.

@@ -62,5 +62,6 @@ pub use plan::{
 };
 pub use spawn::{run, Options};
 pub use vdso::{
-    check_moves, maps, plan_moves, Mapping, Move, Moves, VdsoError, MAX_MOVES, SPECIAL_NAMES,
+    check_moves, maps, plan_moves, plan_park, Mapping, Move, Moves, VdsoError, MAX_MOVES,
+    SPECIAL_NAMES,
 };

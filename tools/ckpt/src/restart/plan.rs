@@ -13,6 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::errno;
+use crate::image::vdso::{self, VdsoSyms};
 use crate::image::{
     backing, filekind, AnyRecord, EpollItem, EventfdRec, PosixTimer, SignalfdRec, TaskAttrs,
     TimerfdRec, TASK_LEADER, TASK_ZOMBIE,
@@ -183,6 +184,9 @@ pub struct Plan {
     pub epoll_items: Vec<EpollItem>,
     /// Every file of the image (for the targets of epoll entries).
     pub files: Vec<FileSeen>,
+    /// The identity of the vDSO the image was taken with: its symbols' summary
+    /// (from its text when the image carries it), if the image says.
+    pub vdso: Option<VdsoSyms>,
 }
 
 impl Plan {
@@ -202,6 +206,8 @@ pub enum PlanError {
     Orphans(usize),
     /// A record it needs is missing.
     Missing(&'static str),
+    /// The image's vDSO text is not a vDSO.
+    BadVdso(&'static str),
 }
 
 impl From<ReadError> for PlanError {
@@ -219,6 +225,7 @@ impl fmt::Display for PlanError {
                 "{n} processes of the image have no parent in it (a broken tree)"
             ),
             Self::Missing(what) => write!(f, "the image has no {what} record"),
+            Self::BadVdso(e) => write!(f, "the image's vDSO text cannot be read: {e}"),
         }
     }
 }
@@ -262,6 +269,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut sysv = Vec::new();
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
+    let mut vdso_id = None;
+    let mut vdso_text = None;
     let mut ptys = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
@@ -304,6 +313,16 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             AnyRecord::Header(h) => {
                 root_pid = h.root_pid;
                 kernel_release = String::from_utf8_lossy(h.kernel_release).into_owned();
+            }
+            AnyRecord::Vdso(v) => {
+                vdso_id = Some(VdsoSyms {
+                    nsyms: v.nsyms,
+                    digest: v.digest,
+                })
+            }
+            AnyRecord::VdsoText(t) => {
+                vdso_text =
+                    Some(vdso::symbols(t.data).map_err(|e| PlanError::BadVdso(e.describe()))?)
             }
             AnyRecord::Task(t) => tasks.push(TaskSeen {
                 pid: t.pid,
@@ -507,6 +526,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         events,
         epoll_items,
         files,
+        vdso: vdso_text.or(vdso_id),
     })
 }
 

@@ -68,6 +68,9 @@ struct Ctx<'a> {
     pipes: Pipes,
     /// The event-loop files the root restarter made (inherited likewise).
     events: Events,
+    /// The module puts a vDSO proxy where the image's vDSO was: this kernel's
+    /// vDSO is not the image's (or `--vdso-proxy`).
+    vdso_proxy: bool,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -105,6 +108,18 @@ pub fn run(o: &Options) -> Result<u8, String> {
     } else {
         o.flags
     };
+    // Another kernel's vDSO (or one asked for): the module forwards the
+    // program's vDSO calls through a proxy where its vDSO was.
+    let vdso_proxy = o.flags & uapi::CKPT_RESTART_VDSO_PROXY != 0
+        || plan.vdso.is_some_and(|w| sys::own_vdso() != Some(w));
+    if vdso_proxy && v.features & uapi::CKPT_FEAT_VDSO_PROXY == 0 {
+        return Err(format!(
+            "{name} was taken under a kernel whose vDSO differs from this one's, and the \
+             module behind {} cannot forward the program's vDSO calls (it lacks the \
+             vdso-proxy feature; see `ckpt version`)",
+            o.device.display()
+        ));
+    }
     let (status_r, status_w) =
         io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
     let mut ctx = Ctx {
@@ -117,6 +132,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         detached: o.detach,
         pipes: Pipes::default(),
         events: Events::default(),
+        vdso_proxy,
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -432,7 +448,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     } else {
         [-1; 3]
     };
-    if let Err(e) = sys::move_specials(&mut maps, &me.specials, &me.vmas) {
+    if let Err(e) = sys::move_specials(&mut maps, &me.specials, &me.vmas, ctx.vdso_proxy) {
         return match e {
             MoveError::Maps(e) => {
                 format!("cannot read /proc/self/maps: {}", errno::describe(&e))

@@ -298,13 +298,49 @@ pub fn plan_moves(
     Ok(moves)
 }
 
+/// Decides how to get this process's special mappings (listed in `maps`, its
+/// `/proc/self/maps`) out of the way of the image's mappings `vmas` when a
+/// vDSO proxy takes the image's vDSO address: nothing to do if none overlaps
+/// one; otherwise all of them move by one distance (their layout is what the
+/// vDSO code relies on) to a free range. Allocates nothing unless it fails.
+pub fn plan_park(maps_text: &str, vmas: &[(u64, u64)]) -> Result<Moves, VdsoError> {
+    let own_special = || maps(maps_text).filter_map(|m| Some((special_name(m.name)?, m)));
+    if !own_special().any(|(_, m)| vmas.iter().any(|v| overlaps(*v, (m.start, m.end)))) {
+        return Ok(Moves::default());
+    }
+    let lo = own_special().map(|(_, m)| m.start).min().unwrap_or(0);
+    let hi = own_special().map(|(_, m)| m.end).max().unwrap_or(0);
+    let to =
+        find_free(maps_text, vmas.iter().copied(), hi - lo).ok_or(VdsoError::NoScratch(hi - lo))?;
+    let mut moves = Moves::default();
+    for (name, m) in own_special() {
+        moves.push(Move {
+            name,
+            from: m.start,
+            to: to + (m.start - lo),
+            len: m.end - m.start,
+        });
+    }
+    Ok(moves)
+}
+
 /// A free range of `len` bytes: next to a mapping or destination, clear of
 /// every mapping and destination by [`SCRATCH_MARGIN`].
 fn find_scratch(maps_text: &str, image: &[Special], len: u64) -> Option<u64> {
+    find_free(maps_text, image.iter().map(|s| (s.start, s.end)), len)
+}
+
+/// A free range of `len` bytes: next to a mapping or a range of `more`, clear
+/// of every mapping and range by [`SCRATCH_MARGIN`].
+fn find_free(
+    maps_text: &str,
+    more: impl Iterator<Item = (u64, u64)> + Clone,
+    len: u64,
+) -> Option<u64> {
     let busy = || {
         maps(maps_text)
             .map(|m| (m.start, m.end))
-            .chain(image.iter().map(|s| (s.start, s.end)))
+            .chain(more.clone())
             .filter(|r| r.0 < USER_ADDR_END)
     };
     let free = |c: u64| {
