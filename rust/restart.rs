@@ -154,6 +154,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) ptys: KVec<image::Pty>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
+    /// Every unix socket of the image, and their queued buffers.
+    pub(crate) unix: KVec<image::UnixSock<'a>>,
+    pub(crate) unix_skbs: KVec<image::UnixSkb<'a>>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -175,8 +178,6 @@ pub(crate) struct Given<'a> {
 
 impl Given<'_> {
     /// The file the restarter passed for file `id` of the image.
-    // The first kinds that use it (sockets, event fds) are being added.
-    #[allow(dead_code)]
     pub(crate) fn file(&self, id: u32, why: &mut Reason) -> Result<FileRef> {
         let Some(g) = self.files.iter().find(|g| g.id == id) else {
             return Err(refuse(
@@ -583,6 +584,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
+    let mut unix = KVec::new();
+    let mut unix_skbs = KVec::new();
     let mut nthreads = 0u32;
     let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
@@ -625,6 +628,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL)?,
+            AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL)?,
+            AnyRecord::UnixSkb(q) => unix_skbs.push(q, GFP_KERNEL)?,
             _ => {}
         }
     }
@@ -685,6 +690,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         pipes,
         ptys,
         owners,
+        unix,
+        unix_skbs,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;

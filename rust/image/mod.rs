@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -220,6 +220,10 @@ pub mod kind {
     /// [`super::CwdDeleted`]: optional (an old reader skips it and cannot enter
     /// the deleted directory). Since format 1.2.
     pub const CWD_DELETED: u16 = super::KIND_OPTIONAL | 0x0321;
+    /// [`super::UnixSock`]. Since format 1.3.
+    pub const UNIX_SOCK: u16 = 0x0340;
+    /// [`super::UnixSkb`]. Since format 1.3.
+    pub const UNIX_SKB: u16 = 0x0341;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -250,6 +254,8 @@ pub mod kind {
             PTY => "pty",
             FILE_OWNER => "file-owner",
             CWD_DELETED => "cwd-deleted",
+            UNIX_SOCK => "unix",
+            UNIX_SKB => "unix-skb",
             _ => "unknown",
         }
     }
@@ -259,7 +265,7 @@ pub mod kind {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED | UNIX_SOCK | UNIX_SKB => Some(1),
             _ => None,
         }
     }
@@ -445,6 +451,10 @@ pub enum AnyRecord<'a> {
     CwdDeleted(CwdDeleted),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`UnixSock`].
+    UnixSock(UnixSock<'a>),
+    /// [`UnixSkb`].
+    UnixSkb(UnixSkb<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -478,6 +488,8 @@ impl<'a> AnyRecord<'a> {
             kind::PTY => Self::Pty(Pty::from_payload(p)?),
             kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
+            kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
+            kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -173,6 +173,8 @@ impl OrderChecker {
             R::Pty(t) => self.uses(t.file)?,
             R::CwdDeleted(c) => self.uses(c.fs)?,
             R::FileOwner(o) => self.uses(o.file)?,
+            R::UnixSock(u) => self.uses(u.file)?,
+            R::UnixSkb(_) => {}
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
             R::Creds(c) => self.define(c.id)?,

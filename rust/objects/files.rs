@@ -156,6 +156,7 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
         }
         fk::FIFO => Ok(filekind::FIFO),
         fk::PIPE => Ok(filekind::PIPE),
+        fk::SOCKET if fi.flags & O_PATH == 0 => Ok(filekind::UNIX),
         fk::SOCKET => Err(refuse(why, "socket")),
         fk::ANON => Err(refuse(why, "anonymous-inode file")),
         _ => Err(refuse(why, "special file")),
@@ -260,8 +261,10 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
         let (fi, n) = f.info(&mut path)?;
-        if fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)? == filekind::TTY {
-            pty_settled(&f, What::Fd(fd), why)?;
+        match fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)? {
+            filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
+            filekind::UNIX => super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?,
+            _ => {}
         }
         proc_owner(&fi, &path[..n], tgid, What::Fd(fd), why)?;
         precheck_owner(t, &f, fd, why)?;
@@ -403,12 +406,19 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
     for u in uses.iter() {
         let (fi, n) = u.file.info(&mut path)?;
         // The tree's references, and ours (`u.file`).
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm) {
+        let socket = fi.kind == fk::SOCKET;
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || socket) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
                     "{} {} is also used by a process outside the tree",
-                    if u.shm { "shared memory" } else { "pipe" },
+                    if u.shm {
+                        "shared memory"
+                    } else if socket {
+                        "socket"
+                    } else {
+                        "pipe"
+                    },
                     path_str(&path[..n])
                 ),
             ));
@@ -462,6 +472,9 @@ fn define_file(
     }
     if kind == filekind::TTY {
         pty_settled(f, what, why)?;
+    }
+    if kind == filekind::UNIX {
+        super::unix::precheck(f, &path[..n], what, why)?;
     }
     // Another open of a deleted file or memfd already saved refers to that one's
     // contents (a memfd's as a ghost).
@@ -519,6 +532,9 @@ fn define_file(
                 winsize: pi.winsize,
             })?;
         }
+    }
+    if kind == filekind::UNIX {
+        super::unix::define(w, f, id, what, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
@@ -776,6 +792,7 @@ pub(crate) fn open_one(
             super::tty::open_inherited(p, f, args, why)?
         }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?

@@ -18,6 +18,7 @@ pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod task;
 pub(crate) mod tty;
+pub(crate) mod unix;
 
 // Values of the user ABI (`PROT_*`, `MAP_*`, `O_*`) the restore side passes on.
 pub(crate) const PROT_WRITE: u32 = 2;

@@ -44,8 +44,12 @@ pub mod filekind {
     /// A symbolic link opened with `O_PATH | O_NOFOLLOW` (the link itself):
     /// `path` is the link's path. Since format 1.2.
     pub const SYMLINK: u8 = 11;
+    /// A unix socket: its state is the [`super::UnixSock`] record naming this
+    /// file (and its queue the [`super::UnixSkb`] records after it); `path` is
+    /// `socket:[INODE]`. The restarter creates it. Since format 1.3.
+    pub const UNIX: u8 = 20;
     /// Largest defined value.
-    pub const MAX: u8 = 11;
+    pub const MAX: u8 = 20;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -61,6 +65,7 @@ pub mod filekind {
             SYSVSHM => "sysv-shm",
             GHOST => "ghost",
             SYMLINK => "symlink",
+            UNIX => "unix",
             _ => "unknown",
         }
     }
@@ -112,7 +117,8 @@ fixed_record! {
         let piped = matches!(f.kind, filekind::PIPE | filekind::FIFO);
         check(piped == (f.pipe != 0), "file: pipe reference mismatch")?;
         check(
-            matches!(f.kind, filekind::PIPE | filekind::SHMEM) || f.path.first() == Some(&b'/'),
+            matches!(f.kind, filekind::PIPE | filekind::SHMEM | filekind::UNIX)
+                || f.path.first() == Some(&b'/'),
             "file: path not absolute",
         )?;
         check(

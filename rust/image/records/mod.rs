@@ -11,6 +11,7 @@ mod signal;
 mod stream;
 mod task;
 mod tty;
+mod unix;
 
 pub use cpu::*;
 pub use creds::*;
@@ -20,3 +21,4 @@ pub use signal::*;
 pub use stream::*;
 pub use task::*;
 pub use tty::*;
+pub use unix::*;

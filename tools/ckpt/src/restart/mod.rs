@@ -46,6 +46,7 @@
 
 mod pipes;
 mod plan;
+mod sockets;
 mod spawn;
 mod status;
 mod sysv;
@@ -53,7 +54,8 @@ mod tty;
 mod vdso;
 
 pub use plan::{
-    open_image, plan, CttyPlan, IdsPlan, PipePlan, Plan, PlanError, ProcPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, IdsPlan, PipePlan, Plan, PlanError, ProcPlan, SockPlan, Special,
+    SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

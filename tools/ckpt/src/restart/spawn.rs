@@ -25,6 +25,7 @@ use crate::sys::{self, Fork, MoveError};
 use crate::uapi;
 
 use super::pipes::Pipes;
+use super::sockets::Sockets;
 use super::plan::{open_image, plan, Plan};
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -64,6 +65,9 @@ struct Ctx<'a> {
     /// The pipes the root restarter created for the image's pipes (inherited by
     /// every process it creates).
     pipes: Pipes,
+    /// The unix sockets the root restarter made for the image's (inherited
+    /// likewise), passed to the ioctl as files.
+    sockets: Sockets,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -112,6 +116,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         report_pid: plan.procs.len() > 1,
         detached: o.detach,
         pipes: Pipes::default(),
+        sockets: Sockets::default(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -300,6 +305,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
+            return e;
+        }
+        let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
+        if let Err(e) = ctx.sockets.create(&plan.sockets, ids) {
             return e;
         }
     }
@@ -500,7 +509,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &[],
+        &ctx.sockets.args,
         stdio,
         me.pid,
         status_fd,
