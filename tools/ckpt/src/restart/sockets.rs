@@ -320,6 +320,21 @@ struct Maker<'a> {
     /// Socket files to remove at the end (stand-ins' and those the program had
     /// removed).
     remove: Vec<Vec<u8>>,
+    /// Directories made for sockets bound in directories removed since, to
+    /// remove at the end (deepest last).
+    rmdirs: Vec<Vec<u8>>,
+    /// Socket files made for sockets that keep them.
+    kept: Vec<Vec<u8>>,
+}
+
+/// A datagram socket bound to a path the program removed since: bound late, one
+/// at a time, and its file removed at once (another socket may have had the
+/// same path later).
+fn bound_then_removed(s: &SockPlan) -> bool {
+    s.sock_type == libc::SOCK_DGRAM
+        && s.flags & (unix_flags::BOUND | unix_flags::UNLINKED)
+            == unix_flags::BOUND | unix_flags::UNLINKED
+        && s.name.first() != Some(&0)
 }
 
 /// The socket file of the image with inode `ino`.
@@ -369,7 +384,7 @@ impl Maker<'_> {
     fn new_sock(&mut self, s: &SockPlan) -> Result<OwnedFd, String> {
         let fd = socket(s.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
         let _ = setopt(fd.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
-        if s.flags & unix_flags::BOUND != 0 {
+        if s.flags & unix_flags::BOUND != 0 && !bound_then_removed(s) {
             self.bind_as(fd.as_raw_fd(), s)?;
         }
         shut(fd.as_raw_fd(), early_shutdown(self.plan, s), s)?;
@@ -377,6 +392,20 @@ impl Maker<'_> {
     }
 
     fn bind_as(&mut self, fd: RawFd, s: &SockPlan) -> Result<(), String> {
+        if s.flags & unix_flags::UNLINKED != 0 && s.name.first() != Some(&0) {
+            // Its directory may be gone too: made again for the while.
+            let file = fs_path(&s.name, &s.path);
+            let mut at = 0;
+            while let Some(i) = file[at + 1..].iter().position(|&c| c == b'/') {
+                at += 1 + i;
+                let dir = file[..at].to_vec();
+                let c = cpath(&dir).map_err(|e| err(crate::names::path(&dir), e))?;
+                // SAFETY: `c` is NUL-terminated.
+                if unsafe { libc::mkdir(c.as_ptr(), 0o700) } == 0 {
+                    self.rmdirs.push(dir);
+                }
+            }
+        }
         let made = bind(fd, s.sock_type, &s.name, &s.path)?;
         if let Some(file) = made {
             let (mode, uid, gid) = s.file_owner;
@@ -392,8 +421,103 @@ impl Maker<'_> {
             }
             if s.flags & unix_flags::UNLINKED != 0 {
                 self.remove.push(file);
+            } else {
+                self.kept.push(file);
             }
         }
+        Ok(())
+    }
+
+    /// Sends datagram socket `r`'s queue into it again, each datagram from its
+    /// sender (or a stand-in for a sender that is gone).
+    fn fill_dgram(
+        &mut self,
+        r: &SockPlan,
+        dead_peers: &mut HashMap<u64, (OwnedFd, Option<Vec<u8>>)>,
+    ) -> Result<(), String> {
+        let plan = self.plan;
+        for (sender, sname, data) in &r.queue {
+            let rfd = self.fd(r.ino);
+            let from = file_sock(plan, *sender).map(|x| (x.ino, x.peer));
+            let to = if r.name.is_empty() { None } else { Some(target(&r.name, &r.path)) };
+            let res = match from {
+                // Its pair: connected already.
+                Some((ino, peer)) if peer == r.ino && r.peer == ino && ino != r.ino => {
+                    send(self.fd(ino), data, None)
+                }
+                Some((ino, _)) if to.is_some() => send(self.fd(ino), data, to.as_deref()),
+                Some(_) => Err(io::Error::from_raw_os_error(libc::EDESTADDRREQ)),
+                // From its closed peer: through the stand-in, named as the
+                // sender was.
+                None if dead_peers.contains_key(&r.ino) => {
+                    let (t, named) = dead_peers.get_mut(&r.ino).ok_or(String::new())?;
+                    match named {
+                        Some(n) if n != sname => Err(io::Error::from_raw_os_error(libc::EADDRINUSE)),
+                        Some(_) => send(t.as_raw_fd(), data, None),
+                        None => {
+                            if !sname.is_empty() {
+                                if let Some(file) = bind(t.as_raw_fd(), r.sock_type, sname, &[])? {
+                                    self.remove.push(file);
+                                }
+                            }
+                            *named = Some(sname.clone());
+                            send(t.as_raw_fd(), data, None)
+                        }
+                    }
+                }
+                // A sender that is gone: a stand-in with its name.
+                None => {
+                    let t = socket(r.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
+                    let _ = setopt(t.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
+                    if !sname.is_empty() {
+                        if let Some(file) = bind(t.as_raw_fd(), r.sock_type, sname, &[])? {
+                            self.remove.push(file);
+                        }
+                    }
+                    let res = match &to {
+                        Some(_) => send(t.as_raw_fd(), data, to.as_deref()),
+                        None => Err(io::Error::from_raw_os_error(libc::EDESTADDRREQ)),
+                    };
+                    self.standins.push(t);
+                    res
+                }
+            };
+            let _ = rfd;
+            res.map_err(|e| {
+                err(
+                    format!(
+                        "cannot put a {}-byte datagram from {} back into unix socket {}",
+                        data.len(),
+                        shown(sname),
+                        shown(&r.name)
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A datagram socket something connected to is "connected" even when that
+    /// something is gone: a stand-in connects to it again.
+    fn dgram_connected(&self, s: &SockPlan, targets: &[u64]) -> Result<(), String> {
+        if s.state != unix_state::ESTABLISHED
+            || s.peer != 0
+            || s.flags & unix_flags::PEER_DEAD != 0
+            || targets.contains(&s.ino)
+        {
+            return Ok(());
+        }
+        if s.name.is_empty() {
+            return Err(format!(
+                "unix datagram socket {} was connected to by a socket that is gone, and has no name to connect to again",
+                shown(&s.name)
+            ));
+        }
+        let t = socket(s.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
+        connect_raw(t.as_raw_fd(), &target(&s.name, &s.path)).map_err(|e| {
+            err(format!("cannot connect a unix datagram socket to {}", shown(&s.name)), e)
+        })?;
         Ok(())
     }
 
@@ -577,6 +701,7 @@ impl Maker<'_> {
             }
         }
         // Datagram sockets: pairs connected to each other, the others on their own.
+        let mut dead_peers: HashMap<u64, (OwnedFd, Option<Vec<u8>>)> = HashMap::new();
         for s in files().filter(|s| !stream(s)) {
             if self.made.contains_key(&s.ino) {
                 continue;
@@ -588,71 +713,39 @@ impl Maker<'_> {
                 let (a, b) = socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
                 for (fd, x) in [(&a, s), (&b, p)] {
                     let _ = setopt(fd.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
-                    if x.flags & unix_flags::BOUND != 0 {
+                    if x.flags & unix_flags::BOUND != 0 && !bound_then_removed(x) {
                         self.bind_as(fd.as_raw_fd(), x)?;
                     }
                 }
                 self.made.insert(s.ino, a);
                 self.made.insert(p.ino, b);
             } else if s.flags & unix_flags::PEER_DEAD != 0 {
+                // Its closed peer: a stand-in, which also sends what that peer
+                // had sent.
                 let (a, b) = socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
                 let _ = setopt(a.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
-                if s.flags & unix_flags::BOUND != 0 {
+                let _ = setopt(b.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
+                if s.flags & unix_flags::BOUND != 0 && !bound_then_removed(s) {
                     self.bind_as(a.as_raw_fd(), s)?;
                 }
                 self.made.insert(s.ino, a);
-                self.standins.push(b);
+                dead_peers.insert(s.ino, (b, None::<Vec<u8>>));
             } else {
                 let fd = self.new_sock(s)?;
                 self.made.insert(s.ino, fd);
             }
         }
         // Datagram queues, before the connections that would keep other senders out.
-        for r in files().filter(|s| !stream(s)) {
-            for (sender, sname, data) in &r.queue {
-                let rfd = self.fd(r.ino);
-                let from = file_sock(plan, *sender).map(|x| (x.ino, x.peer));
-                let to = if r.name.is_empty() { None } else { Some(target(&r.name, &r.path)) };
-                let res = match from {
-                    // Its pair: connected already.
-                    Some((ino, peer)) if peer == r.ino && r.peer == ino && ino != r.ino => {
-                        send(self.fd(ino), data, None)
-                    }
-                    Some((ino, _)) if to.is_some() => send(self.fd(ino), data, to.as_deref()),
-                    Some(_) => Err(io::Error::from_raw_os_error(libc::EDESTADDRREQ)),
-                    // A sender that is gone: a stand-in with its name.
-                    None => {
-                        let t = socket(r.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
-                        let _ = setopt(t.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
-                        if !sname.is_empty() {
-                            if let Some(file) = bind(t.as_raw_fd(), r.sock_type, sname, &[])? {
-                                self.remove.push(file);
-                            }
-                        }
-                        let res = match &to {
-                            Some(_) => send(t.as_raw_fd(), data, to.as_deref()),
-                            None => Err(io::Error::from_raw_os_error(libc::EDESTADDRREQ)),
-                        };
-                        self.standins.push(t);
-                        res
-                    }
-                };
-                let _ = rfd;
-                res.map_err(|e| {
-                    err(
-                        format!(
-                            "cannot put a {}-byte datagram from {} back into unix socket {}",
-                            data.len(),
-                            shown(sname),
-                            shown(&r.name)
-                        ),
-                        e,
-                    )
-                })?;
-            }
+        for r in files().filter(|s| !stream(s) && !bound_then_removed(s)) {
+            self.fill_dgram(r, &mut dead_peers)?;
         }
         // Datagram connections to named sockets.
+        let mut targets: Vec<u64> = Vec::new();
         for s in files().filter(|s| !stream(s) && s.peer != 0) {
+            targets.push(s.peer);
+            if file_sock(plan, s.peer).is_some_and(bound_then_removed) {
+                continue;
+            }
             let Some(p) = file_sock(plan, s.peer) else {
                 return Err(format!(
                     "unix datagram socket {} of the image is connected to a socket the image does not have",
@@ -671,6 +764,46 @@ impl Maker<'_> {
             connect_raw(self.fd(s.ino), &target(&p.name, &p.path)).map_err(|e| {
                 err(format!("cannot connect a unix datagram socket to {}", shown(&p.name)), e)
             })?;
+        }
+        // Datagram sockets bound to paths removed since, one at a time: bound,
+        // filled, connected to, the file removed.
+        for x in files().filter(|s| bound_then_removed(s)) {
+            // A later socket of the image holds the path now: its file is moved
+            // aside for the while.
+            let file = fs_path(&x.name, &x.path);
+            let mut aside = file.clone();
+            aside.extend_from_slice(b".ckpt-aside");
+            let moved = self.kept.contains(&file)
+                && std::fs::rename(
+                    std::ffi::OsStr::from_bytes(&file),
+                    std::ffi::OsStr::from_bytes(&aside),
+                )
+                .is_ok();
+            self.bind_as(self.fd(x.ino), x)?;
+            self.fill_dgram(x, &mut dead_peers)?;
+            for s in files().filter(|s| !stream(s) && s.peer == x.ino) {
+                if x.peer == s.ino && x.ino != s.ino {
+                    continue;
+                }
+                connect_raw(self.fd(s.ino), &target(&x.name, &x.path)).map_err(|e| {
+                    err(format!("cannot connect a unix datagram socket to {}", shown(&x.name)), e)
+                })?;
+            }
+            self.dgram_connected(x, &targets)?;
+            for p in self.remove.drain(..) {
+                unlink(&p);
+            }
+            if moved {
+                std::fs::rename(
+                    std::ffi::OsStr::from_bytes(&aside),
+                    std::ffi::OsStr::from_bytes(&file),
+                )
+                .map_err(|e| err(format!("cannot move {} back", crate::names::path(&file)), e))?;
+            }
+        }
+        self.standins.extend(dead_peers.into_values().map(|(t, _)| t));
+        for s in files().filter(|s| !stream(s) && !bound_then_removed(s)) {
+            self.dgram_connected(s, &targets)?;
         }
         // Shutdown state, options, backlogs.
         for s in files() {
@@ -808,10 +941,19 @@ impl Sockets {
             made: HashMap::new(),
             standins: Vec::new(),
             remove: Vec::new(),
+            rmdirs: Vec::new(),
+            kept: Vec::new(),
         };
         let r = m.make();
+        m.standins.clear();
         for p in m.remove.drain(..) {
             unlink(&p);
+        }
+        for d in m.rmdirs.drain(..).rev() {
+            if let Ok(c) = cpath(&d) {
+                // SAFETY: `c` is NUL-terminated.
+                unsafe { libc::rmdir(c.as_ptr()) };
+            }
         }
         r?;
         for s in plan.iter().filter(|s| s.file != 0) {
