@@ -58,7 +58,9 @@ fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result
     if ui.flags & uf::FOREIGN_NET != 0 {
         return Err(why.set(
             eopnotsupp(),
-            format_args!("{what}: unix {t} socket {n} belongs to another network namespace: not supported"),
+            format_args!(
+                "{what}: unix {t} socket {n} belongs to another network namespace: not supported"
+            ),
         ));
     }
     if ui.nfds != 0 {
@@ -79,15 +81,25 @@ fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result
     if ui.err != 0 {
         return Err(why.set(
             eopnotsupp(),
-            format_args!("{what}: {whose} unix {t} socket {n} has a pending error (errno {}): not supported", ui.err),
+            format_args!(
+                "{what}: {whose} unix {t} socket {n} has a pending error (errno {}): not supported",
+                ui.err
+            ),
         ));
     }
-    if !matches!(ui.sock_type as u8, image::unix_type::STREAM | image::unix_type::DGRAM | image::unix_type::SEQPACKET)
-        || !matches!(ui.state as u8, unix_state::ESTABLISHED | unix_state::CLOSE | unix_state::LISTEN)
-    {
+    if !matches!(
+        ui.sock_type as u8,
+        image::unix_type::STREAM | image::unix_type::DGRAM | image::unix_type::SEQPACKET
+    ) || !matches!(
+        ui.state as u8,
+        unix_state::ESTABLISHED | unix_state::CLOSE | unix_state::LISTEN
+    ) {
         return Err(why.set(
             eopnotsupp(),
-            format_args!("{what}: unix socket of type {} in state {}: not supported", ui.sock_type, ui.state),
+            format_args!(
+                "{what}: unix socket of type {} in state {}: not supported",
+                ui.sock_type, ui.state
+            ),
         ));
     }
     Ok(())
@@ -101,7 +113,10 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
         Err(e) if e.to_errno() == -(kernel::bindings::ENOTSOCK as i32) => {
             return Err(why.set(
                 eopnotsupp(),
-                format_args!("{what}: socket {} is not a unix socket: not supported yet", path_str(path)),
+                format_args!(
+                    "{what}: socket {} is not a unix socket: not supported yet",
+                    path_str(path)
+                ),
             ))
         }
         Err(e) => return Err(e),
@@ -173,20 +188,30 @@ fn write_queue(
     let n = shim_unix::queue(f, embryo, &mut buf).map_err(|e| {
         why.set(
             e,
-            format_args!("{what}: the queue of unix socket {} changed while saving", Name(ui.name())),
+            format_args!(
+                "{what}: the queue of unix socket {} changed while saving",
+                Name(ui.name())
+            ),
         )
     })?;
     for s in shim_unix::skbs(&buf[..n]) {
         if s.nfds != 0 || s.oob {
             return Err(why.set(
                 eopnotsupp(),
-                format_args!("{what}: unix socket {} has files in flight or out-of-band data: not supported", Name(ui.name())),
+                format_args!(
+                    "{what}: unix socket {} has files in flight or out-of-band data: not supported",
+                    Name(ui.name())
+                ),
             ));
         }
         if s.data.len() > MAX_SKB {
             return Err(why.set(
                 eopnotsupp(),
-                format_args!("{what}: unix socket {} holds a message of {} bytes: too large", Name(ui.name()), s.data.len()),
+                format_args!(
+                    "{what}: unix socket {} holds a message of {} bytes: too large",
+                    Name(ui.name()),
+                    s.data.len()
+                ),
             ));
         }
         w.record(&UnixSkb {
@@ -342,7 +367,10 @@ pub(crate) fn open(
         refuse(
             why,
             e,
-            format_args!("the file passed for unix socket {} is not a unix socket", Name(rec.name)),
+            format_args!(
+                "the file passed for unix socket {} is not a unix socket",
+                Name(rec.name)
+            ),
         )
     })?;
     let (qlen, qbytes) = p

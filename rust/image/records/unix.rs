@@ -213,7 +213,10 @@ impl<'a> Record<'a> for UnixSkb<'a> {
         let sender_name = d.str()?;
         let n = d.u32()? as usize;
         let data = d.bytes(n)?;
-        check(sender_name.len() <= UNIX_NAME_MAX, "unix-skb: name too long")?;
+        check(
+            sender_name.len() <= UNIX_NAME_MAX,
+            "unix-skb: name too long",
+        )?;
         Ok(Self {
             owner,
             sender,

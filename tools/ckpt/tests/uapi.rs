@@ -98,8 +98,8 @@ fn entries() -> Vec<Entry> {
         "ckpt_restart_args",
         CkptRestartArgs,
         [
-            fd, npipes, flags, pipes, stdio, pad, task, pad2, status_fd, pad3, files, nfiles,
-            pad4, reason
+            fd, npipes, flags, pipes, stdio, pad, task, pad2, status_fd, pad3, files, nfiles, pad4,
+            reason
         ]
     );
     strukt!(v, "ckpt_restart_file", CkptRestartFile, [id, fd]);

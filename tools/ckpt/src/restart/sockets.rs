@@ -143,7 +143,15 @@ fn getopt(fd: RawFd, opt: libc::c_int) -> io::Result<libc::c_int> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for writing.
-    cvt(unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&mut v as *mut libc::c_int).cast(), &mut len) })?;
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
     Ok(v)
 }
 
@@ -247,15 +255,16 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
     match connect_raw(probe.as_raw_fd(), p) {
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        _ => {
-            return Err(format!(
-                "{shown}: a running socket answers there (is the checkpointed program still running?)"
-            ))
-        }
+        _ => return Err(format!(
+            "{shown}: a running socket answers there (is the checkpointed program still running?)"
+        )),
     }
     // SAFETY: `c` is NUL-terminated.
     if unsafe { libc::unlink(c.as_ptr()) } != 0 {
-        return Err(err(format!("cannot remove the stale socket file {shown}"), last()));
+        return Err(err(
+            format!("cannot remove the stale socket file {shown}"),
+            last(),
+        ));
     }
     Ok(())
 }
@@ -292,7 +301,8 @@ fn bind(fd: RawFd, ty: i32, name: &[u8], path: &[u8]) -> Result<Option<Vec<u8>>,
             ));
         };
         let dir = if dir.is_empty() { &b"/"[..] } else { dir };
-        let here = std::env::current_dir().map_err(|e| err("cannot read the working directory", e))?;
+        let here =
+            std::env::current_dir().map_err(|e| err("cannot read the working directory", e))?;
         std::env::set_current_dir(std::ffi::OsStr::from_bytes(dir))
             .map_err(|e| err(format!("cannot enter {}", crate::names::path(dir)), e))?;
         let r = bind_raw(fd, name);
@@ -372,7 +382,12 @@ fn shut(fd: RawFd, bits: u8, s: &SockPlan) -> Result<(), String> {
     // SAFETY: shutdown takes no pointers.
     cvt(unsafe { libc::shutdown(fd, i32::from(bits) - 1) })
         .map(|_| ())
-        .map_err(|e| err(format!("cannot shut unix socket {} down", shown(&s.name)), e))
+        .map_err(|e| {
+            err(
+                format!("cannot shut unix socket {} down", shown(&s.name)),
+                e,
+            )
+        })
 }
 
 impl Maker<'_> {
@@ -439,7 +454,11 @@ impl Maker<'_> {
         for (sender, sname, data) in &r.queue {
             let rfd = self.fd(r.ino);
             let from = file_sock(plan, *sender).map(|x| (x.ino, x.peer));
-            let to = if r.name.is_empty() { None } else { Some(target(&r.name, &r.path)) };
+            let to = if r.name.is_empty() {
+                None
+            } else {
+                Some(target(&r.name, &r.path))
+            };
             let res = match from {
                 // Its pair: connected already.
                 Some((ino, peer)) if peer == r.ino && r.peer == ino && ino != r.ino => {
@@ -452,7 +471,9 @@ impl Maker<'_> {
                 None if dead_peers.contains_key(&r.ino) => {
                     let (t, named) = dead_peers.get_mut(&r.ino).ok_or(String::new())?;
                     match named {
-                        Some(n) if n != sname => Err(io::Error::from_raw_os_error(libc::EADDRINUSE)),
+                        Some(n) if n != sname => {
+                            Err(io::Error::from_raw_os_error(libc::EADDRINUSE))
+                        }
                         Some(_) => send(t.as_raw_fd(), data, None),
                         None => {
                             if !sname.is_empty() {
@@ -467,7 +488,8 @@ impl Maker<'_> {
                 }
                 // A sender that is gone: a stand-in with its name.
                 None => {
-                    let t = socket(r.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
+                    let t =
+                        socket(r.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
                     let _ = setopt(t.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
                     if !sname.is_empty() {
                         if let Some(file) = bind(t.as_raw_fd(), r.sock_type, sname, &[])? {
@@ -516,7 +538,13 @@ impl Maker<'_> {
         }
         let t = socket(s.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
         connect_raw(t.as_raw_fd(), &target(&s.name, &s.path)).map_err(|e| {
-            err(format!("cannot connect a unix datagram socket to {}", shown(&s.name)), e)
+            err(
+                format!(
+                    "cannot connect a unix datagram socket to {}",
+                    shown(&s.name)
+                ),
+                e,
+            )
         })?;
         Ok(())
     }
@@ -552,7 +580,9 @@ impl Maker<'_> {
         let listener = self
             .plan
             .iter()
-            .find(|l| l.file != 0 && l.state == unix_state::LISTEN && l.name == lname && l.sock_type == ty)
+            .find(|l| {
+                l.file != 0 && l.state == unix_state::LISTEN && l.name == lname && l.sock_type == ty
+            })
             .map(|l| l.ino);
         let mut temp = None;
         let lfd = match listener {
@@ -573,7 +603,10 @@ impl Maker<'_> {
             None => socket(ty).map_err(|e| err("cannot create a unix socket", e))?,
         };
         connect_raw(c.as_raw_fd(), &target(lname, lpath)).map_err(|e| {
-            err(format!("cannot connect a unix socket to {}", shown(lname)), e)
+            err(
+                format!("cannot connect a unix socket to {}", shown(lname)),
+                e,
+            )
         })?;
         // SAFETY: accept4 may take null address pointers.
         let a = cvt(unsafe {
@@ -686,10 +719,15 @@ impl Maker<'_> {
                 };
                 let c = match client {
                     Some(c) => self.new_sock(c)?,
-                    None => socket(l.sock_type).map_err(|e| err("cannot create a unix socket", e))?,
+                    None => {
+                        socket(l.sock_type).map_err(|e| err("cannot create a unix socket", e))?
+                    }
                 };
                 connect_raw(c.as_raw_fd(), &target(&l.name, &l.path)).map_err(|e| {
-                    err(format!("cannot connect a unix socket to {}", shown(&l.name)), e)
+                    err(
+                        format!("cannot connect a unix socket to {}", shown(&l.name)),
+                        e,
+                    )
                 })?;
                 self.fill_from(e, c.as_raw_fd())?;
                 match client {
@@ -710,7 +748,8 @@ impl Maker<'_> {
                 .filter(|p| p.peer == s.ino && p.ino != s.ino && !self.made.contains_key(&p.ino))
                 .cloned();
             if let Some(p) = mutual.as_ref() {
-                let (a, b) = socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
+                let (a, b) =
+                    socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
                 for (fd, x) in [(&a, s), (&b, p)] {
                     let _ = setopt(fd.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
                     if x.flags & unix_flags::BOUND != 0 && !bound_then_removed(x) {
@@ -722,7 +761,8 @@ impl Maker<'_> {
             } else if s.flags & unix_flags::PEER_DEAD != 0 {
                 // Its closed peer: a stand-in, which also sends what that peer
                 // had sent.
-                let (a, b) = socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
+                let (a, b) =
+                    socketpair(s.sock_type).map_err(|e| err("cannot create a socket pair", e))?;
                 let _ = setopt(a.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
                 let _ = setopt(b.as_raw_fd(), libc::SO_SNDBUF, FILL_SNDBUF);
                 if s.flags & unix_flags::BOUND != 0 && !bound_then_removed(s) {
@@ -762,7 +802,13 @@ impl Maker<'_> {
                 ));
             }
             connect_raw(self.fd(s.ino), &target(&p.name, &p.path)).map_err(|e| {
-                err(format!("cannot connect a unix datagram socket to {}", shown(&p.name)), e)
+                err(
+                    format!(
+                        "cannot connect a unix datagram socket to {}",
+                        shown(&p.name)
+                    ),
+                    e,
+                )
             })?;
         }
         // Datagram sockets bound to paths removed since, one at a time: bound,
@@ -786,7 +832,13 @@ impl Maker<'_> {
                     continue;
                 }
                 connect_raw(self.fd(s.ino), &target(&x.name, &x.path)).map_err(|e| {
-                    err(format!("cannot connect a unix datagram socket to {}", shown(&x.name)), e)
+                    err(
+                        format!(
+                            "cannot connect a unix datagram socket to {}",
+                            shown(&x.name)
+                        ),
+                        e,
+                    )
                 })?;
             }
             self.dgram_connected(x, &targets)?;
@@ -801,7 +853,8 @@ impl Maker<'_> {
                 .map_err(|e| err(format!("cannot move {} back", crate::names::path(&file)), e))?;
             }
         }
-        self.standins.extend(dead_peers.into_values().map(|(t, _)| t));
+        self.standins
+            .extend(dead_peers.into_values().map(|(t, _)| t));
         for s in files().filter(|s| !stream(s) && !bound_then_removed(s)) {
             self.dgram_connected(s, &targets)?;
         }
@@ -824,7 +877,8 @@ impl Maker<'_> {
     fn options(&self, fd: RawFd, s: &SockPlan) -> Result<(), String> {
         let what = |o: &str| format!("cannot set {o} of unix socket {}", shown(&s.name));
         let flag = |bit: u32| libc::c_int::from(s.flags & bit != 0);
-        setopt(fd, libc::SO_PASSCRED, flag(unix_flags::PASSCRED)).map_err(|e| err(what("SO_PASSCRED"), e))?;
+        setopt(fd, libc::SO_PASSCRED, flag(unix_flags::PASSCRED))
+            .map_err(|e| err(what("SO_PASSCRED"), e))?;
         if s.flags & unix_flags::PASSSEC != 0 {
             setopt(fd, libc::SO_PASSSEC, 1).map_err(|e| err(what("SO_PASSSEC"), e))?;
         }
@@ -848,9 +902,16 @@ impl Maker<'_> {
             }
             let _ = setopt(fd, opt, want / 2);
             if getopt(fd, opt).ok() != Some(want) {
-                let force = if opt == libc::SO_SNDBUF { libc::SO_SNDBUFFORCE } else { libc::SO_RCVBUFFORCE };
+                let force = if opt == libc::SO_SNDBUF {
+                    libc::SO_SNDBUFFORCE
+                } else {
+                    libc::SO_RCVBUFFORCE
+                };
                 setopt(fd, force, want / 2).map_err(|e| {
-                    err(format!("{} ({want} bytes, over net.core's maximum)", what(name)), e)
+                    err(
+                        format!("{} ({want} bytes, over net.core's maximum)", what(name)),
+                        e,
+                    )
                 })?;
             }
         }
@@ -858,10 +919,12 @@ impl Maker<'_> {
             setopt(fd, libc::SO_RCVLOWAT, s.rcvlowat).map_err(|e| err(what("SO_RCVLOWAT"), e))?;
         }
         if s.timeo_us.0 != 0 {
-            set_timeo(fd, libc::SO_RCVTIMEO, s.timeo_us.0).map_err(|e| err(what("SO_RCVTIMEO"), e))?;
+            set_timeo(fd, libc::SO_RCVTIMEO, s.timeo_us.0)
+                .map_err(|e| err(what("SO_RCVTIMEO"), e))?;
         }
         if s.timeo_us.1 != 0 {
-            set_timeo(fd, libc::SO_SNDTIMEO, s.timeo_us.1).map_err(|e| err(what("SO_SNDTIMEO"), e))?;
+            set_timeo(fd, libc::SO_SNDTIMEO, s.timeo_us.1)
+                .map_err(|e| err(what("SO_SNDTIMEO"), e))?;
         }
         if s.peek_off >= 0 {
             setopt(fd, libc::SO_PEEK_OFF, s.peek_off).map_err(|e| err(what("SO_PEEK_OFF"), e))?;
@@ -923,7 +986,11 @@ fn back(w: Was) {
 impl Sockets {
     /// Makes every unix socket of the image (`plan`) again, as user and group
     /// `ids` (effective; the image's root process's) when the restarter may.
-    pub(super) fn create(&mut self, plan: &[SockPlan], ids: Option<(u32, u32)>) -> Result<(), String> {
+    pub(super) fn create(
+        &mut self,
+        plan: &[SockPlan],
+        ids: Option<(u32, u32)>,
+    ) -> Result<(), String> {
         if plan.is_empty() {
             return Ok(());
         }

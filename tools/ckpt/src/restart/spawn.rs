@@ -25,8 +25,8 @@ use crate::sys::{self, Fork, MoveError};
 use crate::uapi;
 
 use super::pipes::Pipes;
-use super::sockets::Sockets;
 use super::plan::{open_image, plan, Plan};
+use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
 use super::tty::join_groups;
