@@ -255,9 +255,11 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
     match connect_raw(probe.as_raw_fd(), p) {
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "{shown}: a running socket answers there (is the checkpointed program still running?)"
-        )),
+        ))
+        }
     }
     // SAFETY: `c` is NUL-terminated.
     if unsafe { libc::unlink(c.as_ptr()) } != 0 {
