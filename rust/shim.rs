@@ -404,7 +404,7 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all() -> i32;
+        pub(super) fn ckpt_cur_unmap_all(specials: bool) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
@@ -502,7 +502,8 @@ mod ffi {
         pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
         pub(super) fn ckpt_cur_sys_admin() -> bool;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
-        pub(super) fn ckpt_cur_stop_group() -> i32;
+        pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
+        pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
     }
 }
@@ -1406,11 +1407,11 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but the vDSO and its data pages, and but SysV shared memory
-    /// attachments (see [`sysv_ranges`]).
-    pub(crate) fn unmap_all() -> Result {
+    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]) and,
+    /// unless `specials`, the vDSO and its data pages.
+    pub(crate) fn unmap_all(specials: bool) -> Result {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all(specials) }).map(|_| ())
     }
 
     /// The caller's SysV shared memory attachments (start, end), at most 64.
@@ -1756,10 +1757,17 @@ pub(crate) mod cur_attrs {
         unsafe { ffi::ckpt_cur_set_exec_attrs(pdeath_signal, dumpable) }
     }
 
-    /// Sends `SIGSTOP` to the caller's process.
-    pub(crate) fn stop_group() -> Result {
+    /// Sends stop signal `sig` to the caller's process.
+    pub(crate) fn stop_group(sig: i32) -> Result {
+        // SAFETY: No preconditions; `kill_pid` checks the signal number.
+        errno(unsafe { ffi::ckpt_cur_stop_group(sig) }).map(|_| ())
+    }
+
+    /// Whether the caller's process group is orphaned (POSIX): the kernel discards
+    /// the terminal stop signals sent to it.
+    pub(crate) fn pgrp_orphaned() -> bool {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_stop_group() }).map(|_| ())
+        unsafe { ffi::ckpt_cur_pgrp_orphaned() }
     }
 
     /// Recomputes whether the caller has a signal to handle before user mode.

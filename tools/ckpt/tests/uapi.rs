@@ -93,6 +93,7 @@ fn entries() -> Vec<Entry> {
         [pid, status, flags, reserved, reason]
     );
     strukt!(v, "ckpt_restart_pipe", CkptRestartPipe, [id, rfd, wfd, pad]);
+    strukt!(v, "ckpt_restart_file", CkptRestartFile, [id, fd]);
     strukt!(
         v,
         "ckpt_restart_args",
