@@ -103,7 +103,6 @@ fn entries() -> Vec<Entry> {
             reason
         ]
     );
-    strukt!(v, "ckpt_restart_file", CkptRestartFile, [id, fd]);
     v
 }
 
