@@ -9,7 +9,7 @@
 
 use crate::access;
 use crate::image::{self, Header};
-use crate::objects::{creds, files, mm, shm, signal, task, tty};
+use crate::objects::{creds, files, mm, shm, signal, task, tty, unix};
 use crate::shim::{self, ti, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
@@ -171,7 +171,7 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
 pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
     let t = find_target(pid, why)?;
     if !tree {
-        let r = precheck(&t, why);
+        let r = precheck(&t, why).and_then(|_| unix::outside(&[&t.leader], why));
         crate::lsm::explain(&t.leader, why);
         return r;
     }
@@ -280,7 +280,8 @@ impl Tree {
                 ));
             }
         }
-        files::leaks(&leaders, why)
+        files::leaks(&leaders, why)?;
+        unix::outside(&leaders, why)
     }
 
     /// Every live thread of the tree.
@@ -424,6 +425,8 @@ pub(crate) fn checkpoint(
     }
     if whole {
         tree.check(why)?;
+    } else {
+        unix::outside(&[&tree.procs[0].leader], why)?;
     }
     let bytes = write_image(&tree, &q, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {

@@ -165,6 +165,9 @@ pub(crate) struct Plan<'a> {
     /// The state records of the image's event-loop files (eventfd, timerfd,
     /// signalfd, epoll entries, inotify watches).
     pub(crate) events: KVec<AnyRecord<'a>>,
+    /// Every unix socket of the image, and their queued buffers.
+    pub(crate) unix: KVec<image::UnixSock<'a>>,
+    pub(crate) unix_skbs: KVec<image::UnixSkb<'a>>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -616,6 +619,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
     let mut events = KVec::new();
+    let mut unix = KVec::new();
+    let mut unix_skbs = KVec::new();
     let mut nthreads = 0u32;
     let mut thread_ips = KVec::new();
     let mut files_sharers = 0u32;
@@ -673,6 +678,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             | AnyRecord::Signalfd(_)
             | AnyRecord::EpollItem(_)
             | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL)?,
+            AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL)?,
+            AnyRecord::UnixSkb(q) => unix_skbs.push(q, GFP_KERNEL)?,
             _ => {}
         }
     }
@@ -738,6 +745,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         ptys,
         owners,
         events,
+        unix,
+        unix_skbs,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;

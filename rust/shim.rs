@@ -1105,6 +1105,11 @@ impl FileRef {
         self.0.as_ptr() as u64
     }
 
+    /// The `struct file` pointer, for the shims of other objects (valid while `self` is).
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// What the file is; its path goes to `path`, whose length is returned.
     pub(crate) fn info(&self, path: &mut [u8]) -> Result<(FileInfo, usize)> {
         let mut fi = FileInfo::default();

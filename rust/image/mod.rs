@@ -239,6 +239,10 @@ pub mod kind {
     pub const EPOLL_ITEM: u16 = 0x0353;
     /// [`super::InotifyWatch`]. Since format 1.3.
     pub const INOTIFY_WATCH: u16 = 0x0354;
+    /// [`super::UnixSock`]. Since format 1.3.
+    pub const UNIX_SOCK: u16 = 0x0340;
+    /// [`super::UnixSkb`]. Since format 1.3.
+    pub const UNIX_SKB: u16 = 0x0341;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -277,6 +281,8 @@ pub mod kind {
             SIGNALFD => "signalfd",
             EPOLL_ITEM => "epoll-item",
             INOTIFY_WATCH => "inotify-watch",
+            UNIX_SOCK => "unix",
+            UNIX_SKB => "unix-skb",
             _ => "unknown",
         }
     }
@@ -289,6 +295,7 @@ pub mod kind {
             | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
+            UNIX_SOCK | UNIX_SKB => Some(1),
             _ => None,
         }
     }
@@ -490,6 +497,10 @@ pub enum AnyRecord<'a> {
     EpollItem(EpollItem),
     /// [`InotifyWatch`].
     InotifyWatch(InotifyWatch<'a>),
+    /// [`UnixSock`].
+    UnixSock(UnixSock<'a>),
+    /// [`UnixSkb`].
+    UnixSkb(UnixSkb<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -531,6 +542,8 @@ impl<'a> AnyRecord<'a> {
             kind::SIGNALFD => Self::Signalfd(SignalfdRec::from_payload(p)?),
             kind::EPOLL_ITEM => Self::EpollItem(EpollItem::from_payload(p)?),
             kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
+            kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
+            kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

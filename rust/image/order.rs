@@ -188,6 +188,8 @@ impl OrderChecker {
                 self.uses(e.file)?;
                 self.uses(e.target)?;
             }
+            R::UnixSock(u) => self.uses(u.file)?,
+            R::UnixSkb(_) => {}
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
             R::PosixTimer(t) => self.uses(t.signal)?,

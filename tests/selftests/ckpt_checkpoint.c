@@ -208,11 +208,10 @@ TEST_F(ck, bad_requests)
 	EXPECT_LT(0, progress(self->counter, 50));
 }
 
+/* A socket of a family ckpt does not restore (unix sockets it does). */
 static void socket_child(int ready, void *arg)
 {
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+	if (socket(AF_INET, SOCK_DGRAM, 0) < 0 && socket(AF_NETLINK, SOCK_RAW, 0) < 0)
 		_exit(3);
 	say_ready(ready);
 	for (;;)

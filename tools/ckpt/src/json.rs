@@ -418,6 +418,49 @@ impl Builder {
                     m.insert("owner".to_string(), json!({"uid": o.uid, "gid": o.gid}));
                 }
             }
+            AnyRecord::UnixSock(u) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    let s = json!({
+                        "file": u.file,
+                        "ino": u.ino,
+                        "peer": u.peer,
+                        "listener": u.listener,
+                        "type": crate::image::unix_type::name(u.sock_type),
+                        "state": u.state,
+                        "shutdown": u.shutdown,
+                        "flags": u.flags,
+                        "backlog": u.backlog,
+                        "sndbuf": u.sndbuf,
+                        "rcvbuf": u.rcvbuf,
+                        "peek_off": u.peek_off,
+                        "name": crate::names::unix_name(u.name),
+                        "peer_name": crate::names::unix_name(u.peer_name),
+                        "path": String::from_utf8_lossy(u.path),
+                        "queue": [],
+                    });
+                    match m.get_mut("unix") {
+                        Some(Value::Array(a)) => a.push(s),
+                        _ => {
+                            m.insert("unix".to_string(), json!([s]));
+                        }
+                    }
+                }
+            }
+            AnyRecord::UnixSkb(q) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    if let Some(Value::Array(a)) = m.get_mut("unix") {
+                        if let Some(Value::Object(s)) = a.last_mut() {
+                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
+                                qa.push(json!({
+                                    "sender": q.sender,
+                                    "sender_name": crate::names::unix_name(q.sender_name),
+                                    "bytes": q.data.len(),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
             AnyRecord::CwdDeleted(c) => {
                 if let Some(Value::Object(m)) = self.fs.last_mut() {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));

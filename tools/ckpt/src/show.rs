@@ -584,6 +584,35 @@ impl<'w, W: Write> Text<'w, W> {
                 names::path(w.path),
                 w.mask
             ),
+            AnyRecord::UnixSock(u) => writeln!(
+                o,
+                "  unix {} socket{} inode {}, state {}, name {}, peer {} {}, shutdown {}, \
+                 flags {:#x}, backlog {}, sndbuf {}, rcvbuf {}, peek_off {}",
+                crate::image::unix_type::name(u.sock_type),
+                if u.file == 0 {
+                    format!(" waiting in listener {}:", u.listener)
+                } else {
+                    String::new()
+                },
+                u.ino,
+                u.state,
+                crate::names::unix_name(u.name),
+                u.peer,
+                crate::names::unix_name(u.peer_name),
+                u.shutdown,
+                u.flags,
+                u.backlog,
+                u.sndbuf,
+                u.rcvbuf,
+                u.peek_off
+            ),
+            AnyRecord::UnixSkb(q) => writeln!(
+                o,
+                "    queued: {} bytes from inode {} ({})",
+                q.data.len(),
+                q.sender,
+                crate::names::unix_name(q.sender_name)
+            ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,
                 "  the working directory was deleted (mode {:04o})",

@@ -49,6 +49,7 @@
 mod events;
 mod pipes;
 mod plan;
+mod sockets;
 mod spawn;
 mod status;
 mod sysv;
@@ -58,7 +59,7 @@ mod vdso;
 
 pub use plan::{
     open_image, plan, CttyPlan, EventPlan, EventState, IdsPlan, PipePlan, Plan, PlanError,
-    ProcPlan, Special, SysvPlan,
+    ProcPlan, SockPlan, Special, SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

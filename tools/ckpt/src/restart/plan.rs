@@ -42,6 +42,51 @@ pub struct PipePlan {
     pub buffered: usize,
 }
 
+/// A unix socket of the image (a file, or a connection waiting in a listener's
+/// accept queue) with its receive queue, which the root restarter makes again
+/// (see `super::sockets`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SockPlan {
+    /// The file record (0: a connection not accepted yet).
+    pub file: u32,
+    /// Its inode at checkpoint time (0: not accepted yet).
+    pub ino: u64,
+    /// Its peer's (0: none, closed or not accepted yet).
+    pub peer: u64,
+    /// The listener whose accept queue it waits in (not accepted yet).
+    pub listener: u64,
+    /// `SOCK_*` type.
+    pub sock_type: i32,
+    /// `crate::image::unix_state`.
+    pub state: u8,
+    /// `RCV_SHUTDOWN | SEND_SHUTDOWN`.
+    pub shutdown: u8,
+    /// `crate::image::unix_flags`.
+    pub flags: u32,
+    /// Listen backlog.
+    pub backlog: u32,
+    /// `SO_SNDBUF`, `SO_RCVBUF` as `getsockopt` reports them.
+    pub sndbuf: u32,
+    /// `SO_RCVBUF`.
+    pub rcvbuf: u32,
+    /// `SO_PEEK_OFF`.
+    pub peek_off: i32,
+    /// `SO_RCVLOWAT`.
+    pub rcvlowat: i32,
+    /// `SO_RCVTIMEO`, `SO_SNDTIMEO` in microseconds (0: none).
+    pub timeo_us: (i64, i64),
+    /// Mode, owner and group of its socket file (bound to a path).
+    pub file_owner: (u32, u32, u32),
+    /// Its address (`sun_path` bytes).
+    pub name: Vec<u8>,
+    /// Its peer's.
+    pub peer_name: Vec<u8>,
+    /// The absolute path of its socket file at checkpoint time.
+    pub path: Vec<u8>,
+    /// Its receive queue: sender inode, sender address, bytes; in order.
+    pub queue: Vec<(u64, Vec<u8>, Vec<u8>)>,
+}
+
 /// A SysV shared memory segment the image's processes had attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SysvPlan {
@@ -173,6 +218,8 @@ pub struct Plan {
     pub pipes: Vec<PipePlan>,
     /// The pseudo-terminal pairs to make.
     pub ptys: Vec<PtyPlan>,
+    /// The unix sockets to make, in image order.
+    pub sockets: Vec<SockPlan>,
     /// The deleted fifos to make (an unlinked fifo for each): pipe id, the
     /// fifo's path (`/DIR/NAME (deleted)`) and mode.
     pub deleted_fifos: Vec<(u32, Vec<u8>, u32)>,
@@ -272,6 +319,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut vdso_id = None;
     let mut vdso_text = None;
     let mut ptys = Vec::new();
+    let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
@@ -365,6 +413,33 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 file: t.file,
                 pty: t,
             }),
+            AnyRecord::UnixSock(u) => sockets.push(SockPlan {
+                file: u.file,
+                ino: u.ino,
+                peer: u.peer,
+                listener: u.listener,
+                sock_type: i32::from(u.sock_type),
+                state: u.state,
+                shutdown: u.shutdown,
+                flags: u.flags,
+                backlog: u.backlog,
+                sndbuf: u.sndbuf,
+                rcvbuf: u.rcvbuf,
+                peek_off: u.peek_off,
+                rcvlowat: u.rcvlowat,
+                timeo_us: (u.rcvtimeo_us, u.sndtimeo_us),
+                file_owner: (u.file_mode, u.file_uid, u.file_gid),
+                name: u.name.to_vec(),
+                peer_name: u.peer_name.to_vec(),
+                path: u.path.to_vec(),
+                queue: Vec::new(),
+            }),
+            AnyRecord::UnixSkb(q) => {
+                if let Some(s) = sockets.last_mut() {
+                    s.queue
+                        .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
+                }
+            }
             AnyRecord::Rlimits(l) => {
                 if let Some(t) = tasks.last() {
                     nofile.push((t.pid, l.lim[7])); // RLIMIT_NOFILE
@@ -521,6 +596,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         sysv,
         pipes,
         ptys,
+        sockets,
         deleted_fifos,
         kernel_release,
         events,

@@ -22,11 +22,12 @@ use crate::dev::{self, Device};
 use crate::errno;
 use crate::names;
 use crate::sys::{self, Fork, MoveError};
-use crate::uapi;
+use crate::uapi::{self, CkptRestartFile};
 
 use super::events::Events;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
+use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
 use super::timers;
@@ -71,6 +72,12 @@ struct Ctx<'a> {
     /// The module puts a vDSO proxy where the image's vDSO was: this kernel's
     /// vDSO is not the image's (or `--vdso-proxy`).
     vdso_proxy: bool,
+    /// The unix sockets the root restarter made for the image's (inherited
+    /// likewise), passed to the ioctl as files.
+    sockets: Sockets,
+    /// Every file the root restarter made for the image (sockets and event-loop
+    /// files), as the ioctl takes them.
+    made: Vec<CkptRestartFile>,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -133,6 +140,8 @@ pub fn run(o: &Options) -> Result<u8, String> {
         pipes: Pipes::default(),
         events: Events::default(),
         vdso_proxy,
+        sockets: Sockets::default(),
+        made: Vec::new(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -323,6 +332,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
             return e;
         }
+        let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
+        if let Err(e) = ctx.sockets.create(&plan.sockets, ids) {
+            return e;
+        }
         // The event-loop files, then the entries of the epoll sets, whose
         // targets are all made by now.
         if let Err(e) = ctx.events.create(plan) {
@@ -331,6 +344,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args) {
             return e;
         }
+        ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
     }
     if idx == 0 {
         if let Err(e) = attach_sysv(plan) {
@@ -537,7 +551,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &ctx.events.args,
+        &ctx.made,
         stdio,
         me.pid,
         status_fd,
