@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -189,6 +189,8 @@ pub mod kind {
     pub const VMA: u16 = 0x0401;
     /// [`super::Pages`].
     pub const PAGES: u16 = 0x0402;
+    /// [`super::PageRefs`] (since format 1.3; not optional).
+    pub const PAGE_REFS: u16 = 0x0404;
     /// [`super::Sighand`].
     pub const SIGHAND: u16 = 0x0600;
     /// [`super::SignalRec`].
@@ -238,6 +240,7 @@ pub mod kind {
             MM => "mm",
             VMA => "vma",
             PAGES => "pages",
+            PAGE_REFS => "page-refs",
             SIGHAND => "sighand",
             SIGNAL => "signal",
             THREAD_SIGNALS => "thread-signals",
@@ -258,8 +261,8 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | VMA | PAGES | PAGE_REFS | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY
+            | VDSO | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             _ => None,
         }
     }
@@ -421,6 +424,8 @@ pub enum AnyRecord<'a> {
     Vma(Vma<'a>),
     /// [`Pages`].
     Pages(Pages<'a>),
+    /// [`PageRefs`].
+    PageRefs(PageRefs<'a>),
     /// [`Sighand`].
     Sighand(Sighand<'a>),
     /// [`SignalRec`].
@@ -466,6 +471,7 @@ impl<'a> AnyRecord<'a> {
             kind::MM => Self::Mm(MmRec::from_payload(p)?),
             kind::VMA => Self::Vma(Vma::from_payload(p)?),
             kind::PAGES => Self::Pages(Pages::from_payload(p)?),
+            kind::PAGE_REFS => Self::PageRefs(PageRefs::from_payload(p)?),
             kind::SIGHAND => Self::Sighand(Sighand::from_payload(p)?),
             kind::SIGNAL => Self::Signal(SignalRec::from_payload(p)?),
             kind::THREAD_SIGNALS => Self::ThreadSignals(ThreadSignals::from_payload(p)?),
