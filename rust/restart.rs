@@ -271,9 +271,12 @@ pub(crate) fn restart(
             key = u64::from(h.check);
         }
         let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
-        if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
+        if matches!(
+            r,
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) | AnyRecord::End(_)
+        ) {
             // Fed to the order checker when applied, in phase 3.
-            let stop = if matches!(r, AnyRecord::Pages(_)) {
+            let stop = if matches!(r, AnyRecord::Pages(_) | AnyRecord::PageRefs(_)) {
                 Stop::Pages
             } else {
                 Stop::End
@@ -463,8 +466,8 @@ fn overlay(
     first: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> Result {
-    mm::restore_mappings(p, sess, opened, why)?;
-    mm::restore_pages(p, opened, rd, buf, first, why)?;
+    let kept = mm::restore_mappings(p, sess, opened, why)?;
+    mm::restore_pages(p, opened, rd, buf, first, &kept, why)?;
     opened.date_ghosts(why)?;
     rd.account
         .finish()
@@ -630,9 +633,19 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     }
     // Only the files (and their pipes) this process uses, and the deleted files and
     // memfds whose contents those that are other opens of them share.
+    // The ids the process refers to, sorted: tens of thousands of mappings and
+    // descriptors are looked up in log time.
+    let mut refd = KVec::with_capacity(fds.len() + vmas.len(), GFP_KERNEL)?;
+    for &id in fds.iter().map(|d| &d.file) {
+        refd.push(id, GFP_KERNEL)?;
+    }
+    for v in vmas.iter().filter(|v| v.file != 0) {
+        refd.push(v.file, GFP_KERNEL)?;
+    }
+    refd.sort_unstable();
     let mut files: KVec<image::FileRec<'_>> = KVec::new();
     for f in all_files.iter() {
-        let used = |id: u32| fds.iter().any(|d| d.file == id) || vmas.iter().any(|v| v.file == id);
+        let used = |id: u32| refd.binary_search(&id).is_ok();
         let owner_of_used = ((f.kind == filekind::GHOST && f.rdev == 0)
             || f.kind == filekind::MEMFD)
             && all_files

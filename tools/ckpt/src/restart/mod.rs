@@ -41,9 +41,12 @@
 //! - `pipes.rs`, `sysv.rs`: the pipes and SysV segments the root restarter
 //!   creates for the whole tree;
 //! - `tty.rs`: sessions, process groups, the controlling terminal;
+//! - `cow.rs`: the pages a restarter shares with the processes it forks
+//!   (copy-on-write sharing in the image);
 //! - `status.rs`: the status pipe protocol, and the restored process's wait
 //!   status as `ckpt`'s exit code.
 
+mod cow;
 mod pipes;
 mod plan;
 mod spawn;

@@ -24,6 +24,7 @@ use crate::names;
 use crate::sys::{self, Fork, MoveError};
 use crate::uapi;
 
+use super::cow;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
@@ -64,6 +65,10 @@ struct Ctx<'a> {
     /// The pipes the root restarter created for the image's pipes (inherited by
     /// every process it creates).
     pipes: Pipes,
+    /// The pages of each address space that others share copy-on-write.
+    cow: &'a cow::Referenced,
+    /// The mappings the restarters above made for them (see `cow::prefill`).
+    cow_made: Vec<(u64, u64)>,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -103,6 +108,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
     };
     let (status_r, status_w) =
         io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
+    let cow = cow::scan(&image, plan.pages_at);
     let mut ctx = Ctx {
         plan: &plan,
         dev: &dev,
@@ -112,6 +118,8 @@ pub fn run(o: &Options) -> Result<u8, String> {
         report_pid: plan.procs.len() > 1,
         detached: o.detach,
         pipes: Pipes::default(),
+        cow: &cow,
+        cow_made: Vec::new(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -310,6 +318,16 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     }
     if let Err(e) = join_groups(plan, idx) {
         return e;
+    }
+    // The pages it shares with the processes below it, before they are forked
+    // (an optimisation: the module makes them exact either way).
+    if plan
+        .procs
+        .iter()
+        .skip(1)
+        .any(|c| c.ppid == me.pid && c.zombie.is_none())
+    {
+        cow::prefill(me, ctx.image, ctx.cow, &mut ctx.cow_made);
     }
     // Its children, each with its pid; zombies die at once, the others restore
     // themselves.
