@@ -570,16 +570,8 @@ fn write_image(
     let mut memfds = core::mem::take(&mut objs.memfds);
     memfds.sort_unstable_by_key(|m| m.0);
     let mut next_memfd = memfds.iter().peekable();
-    // Pages a process shares with an ancestor, copy-on-write, are written once.
-    let mut parent = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
-    for p in tree.procs.iter() {
-        let ppid = p.info.ppid;
-        parent.push(
-            tree.procs.iter().position(|q| q.info.tgid == ppid),
-            GFP_KERNEL,
-        )?;
-    }
-    let mut sharing = mm::Sharing::new(parent)?;
+    // Pages processes share copy-on-write are written once.
+    let mut sharing = mm::Sharing::new(mms.len())?;
     for (k, m) in mms.iter().enumerate() {
         while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
             shm::write_memfd_pages(&mut w, *id, f, *size)?;

@@ -900,8 +900,9 @@ long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 /*
  * For each i with want[i] set: whether @mm maps, at addrs[i] (ascending), the
  * very page pages[i] (on which the caller holds a reference, so that it cannot
- * have been freed and reused): want[i] is left set only then.  Nothing is
- * faulted in (FOLL_DUMP); consecutive addresses are looked up together.
+ * have been freed and reused): want[i] is left set only then.  A page mapped
+ * by one address space only is not looked up.  Nothing is faulted in
+ * (FOLL_DUMP); consecutive addresses are looked up together.
  */
 int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
 		       u8 *want)
@@ -917,11 +918,15 @@ int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *cons
 		u32 run = 1, j;
 		long got;
 
+		/* A page only its own process maps is nobody else's. */
+		if (want[i] && !folio_maybe_mapped_shared(page_folio(pages[i])))
+			want[i] = 0;
 		if (!want[i]) {
 			i++;
 			continue;
 		}
 		while (i + run < n && run < DUMP_BATCH && want[i + run] &&
+		       folio_maybe_mapped_shared(page_folio(pages[i + run])) &&
 		       addrs[i + run] == addrs[i] + ((u64)run << PAGE_SHIFT))
 			run++;
 		got = get_user_pages_remote(mm, addrs[i], run, FOLL_DUMP | FOLL_FORCE, got_pages,

@@ -235,40 +235,30 @@ pub(crate) fn write_mm(
 }
 
 /// Copy-on-write sharing in a tree: which pages of a process are the very pages of
-/// an ancestor's at the same address (as fork left them, not written since). Those
-/// are written once, with the ancestor's, and named by an [`image::PageRefs`] record
-/// for the descendant, whose own page records leave them out.
+/// an earlier process's at the same address (as fork left them in a parent and its
+/// children, or in two children, and neither wrote since). Those are written once,
+/// with the earlier process's, and named by an [`image::PageRefs`] record for the
+/// later one, whose own page records leave them out.
 pub(crate) struct Sharing {
-    /// Per address space (in tree order, parents first): its parent's index.
-    parent: KVec<Option<usize>>,
-    /// Per address space: the addresses given as references to an ancestor's pages.
+    /// Per address space (in tree order): the addresses given as references to an
+    /// earlier one's pages.
     refs: KVec<KVec<u64>>,
 }
 
 impl Sharing {
-    /// For address spaces whose parents are `parent` (indexes into the same order).
-    pub(crate) fn new(parent: KVec<Option<usize>>) -> Result<Self> {
-        let mut refs = KVec::with_capacity(parent.len(), GFP_KERNEL)?;
-        for _ in 0..parent.len() {
+    /// For `n` address spaces.
+    pub(crate) fn new(n: usize) -> Result<Self> {
+        let mut refs = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
             refs.push(KVec::new(), GFP_KERNEL)?;
         }
-        Ok(Self { parent, refs })
-    }
-
-    fn descends(&self, mut d: usize, from: usize) -> bool {
-        while let Some(p) = self.parent.get(d).copied().flatten() {
-            if p == from {
-                return true;
-            }
-            d = p;
-        }
-        false
+        Ok(Self { refs })
     }
 }
 
 /// Whether the page at an address of mapping `x` of a process can be the very page of
-/// its descendant's mapping `y` there: both private anonymous memory of the same extent
-/// (as fork copies a mapping).
+/// another process's mapping `y` there: both private anonymous memory of the same
+/// extent (as fork copies a mapping).
 fn inheritable(x: &Mapping, y: &Mapping) -> bool {
     matches!(x.backing, backing::ANON | backing::HEAP | backing::STACK)
         && x.backing == y.backing
@@ -276,16 +266,17 @@ fn inheritable(x: &Mapping, y: &Mapping) -> bool {
         && y.vi.semflags & image::vmflag::SHARED == 0
 }
 
-/// A descendant whose mappings `ranges` (ascending) match some of the writer's.
+/// A later process whose mappings `ranges` (ascending) match some of the writer's.
 struct Heir {
     index: usize,
     ranges: KVec<(u64, u64)>,
 }
 
 /// Writes the pages that hold data of address space `k` of `mms`, in address order,
-/// with references for the descendants that map the same pages. Shared memory whose
+/// with references for the later address spaces that map the same pages (a page
+/// mapped by one process only is not looked up elsewhere). Shared memory whose
 /// pages an earlier address space of the image wrote (`shm`: object id, first page,
-/// pages) is not written again; nor are pages an ancestor's records hold.
+/// pages) is not written again; nor are pages an earlier address space's records hold.
 pub(crate) fn write_pages(
     mms: &[MmDump],
     k: usize,
@@ -296,9 +287,6 @@ pub(crate) fn write_pages(
     let me = &mms[k];
     let mut heirs = KVec::new();
     for (d, other) in mms.iter().enumerate().skip(k + 1) {
-        if !sharing.descends(d, k) {
-            continue;
-        }
         let mut ranges = KVec::new();
         let (mut a, mut b) = (0, 0);
         while a < me.maps.len() && b < other.maps.len() {

@@ -319,16 +319,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
-    // The pages it shares with the processes below it, before they are forked
-    // (an optimisation: the module makes them exact either way).
-    if plan
-        .procs
-        .iter()
-        .skip(1)
-        .any(|c| c.ppid == me.pid && c.zombie.is_none())
-    {
-        cow::prefill(me, ctx.image, ctx.cow, &mut ctx.cow_made);
-    }
+    // The pages the processes below it share, before they are forked (an
+    // optimisation: the module makes them exact either way).
+    cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
     // themselves.
     for (j, c) in plan.procs.iter().enumerate() {
