@@ -711,7 +711,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
 
 impl<'a> Plan<'a> {
     pub(crate) fn file(&self, id: u32) -> Option<&image::FileRec<'a>> {
-        self.files.iter().find(|f| f.id == id)
+        // In image order: ids ascending (the order checker saw to it).
+        let i = self.files.binary_search_by_key(&id, |f| f.id).ok()?;
+        self.files.get(i)
     }
 
     /// The pseudo-terminal master record of file `id`, if it is one.

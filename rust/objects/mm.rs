@@ -879,6 +879,27 @@ fn pages_in_place(
     rd.exact(&mut buf[8..])
         .map_err(|e| page_records(why, Bad::io(e)))?;
     let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
+    // Scattered pages (runs of a page or two, as in a process of many small
+    // mappings): one read of the whole record beats a read per run.
+    let runs = 1
+        + (1..n)
+            .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
+            .count();
+    if runs * 4 > n {
+        buf.resize(h.len as usize, 0, GFP_KERNEL)?;
+        let at = image::Pages::prefix_len(n);
+        rd.exact(&mut buf[at..])
+            .map_err(|e| page_records(why, Bad::io(e)))?;
+        h.verify(buf).map_err(|e| bad(why, e))?;
+        let r = AnyRecord::decode(h, buf).map_err(|e| bad(why, e))?;
+        if let AnyRecord::Pages(pg) = &r {
+            own_pages(p, opened, pg, shared, why)?;
+        }
+        return rd
+            .account
+            .feed(h, &r)
+            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())));
+    }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
     // The data, run by run, into place.
@@ -1088,6 +1109,30 @@ fn map_vma(
     Ok(shm)
 }
 
+/// Applies `pg`, a page record of this process read whole and checked.
+fn own_pages(
+    p: &Plan<'_>,
+    opened: &Opened,
+    pg: &image::Pages<'_>,
+    shared: &mut Shared<'_>,
+    why: &mut Reason,
+) -> Result {
+    page_runs(p, pg, why, |v, a, i, n, force| {
+        let ps = image::PAGE_SIZE;
+        let data = &pg.data[i * ps..(i + n) * ps];
+        if let Some(file) = ro_shared(opened, v) {
+            return file.write_at(data, shm_offset(v, a));
+        }
+        if !within(shared.kept, a) {
+            return cur::fill_pages(a, data, force);
+        }
+        for (j, page) in data.chunks(ps).enumerate() {
+            shared.put(v, a + (j * ps) as u64, page)?;
+        }
+        Ok(())
+    })
+}
+
 /// Fills the new address space (and the memfds this process made) from the page
 /// records, the first of which (`first`) phase 1 read into `buf`, up to the [`End`]
 /// record.
@@ -1118,20 +1163,7 @@ pub(crate) fn restore_pages(
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
             match &r {
                 AnyRecord::Pages(pg) if pg.mm == p.mm.id => {
-                    page_runs(p, pg, why, |v, a, i, n, force| {
-                        let ps = image::PAGE_SIZE;
-                        let data = &pg.data[i * ps..(i + n) * ps];
-                        if let Some(file) = ro_shared(opened, v) {
-                            return file.write_at(data, shm_offset(v, a));
-                        }
-                        if !within(shared.kept, a) {
-                            return cur::fill_pages(a, data, force);
-                        }
-                        for (j, page) in data.chunks(ps).enumerate() {
-                            shared.put(v, a + (j * ps) as u64, page)?;
-                        }
-                        Ok(())
-                    })?;
+                    own_pages(p, opened, pg, &mut shared, why)?
                 }
                 AnyRecord::Pages(pg) => {
                     shared.source(p, pg, why)?;
