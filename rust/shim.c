@@ -1354,7 +1354,6 @@ static bool vma_is_named_special(struct vm_area_struct *vma)
 	return vma->vm_ops && vma->vm_ops->name && vma->vm_ops->name(vma);
 }
 
-/* Unmaps everything in current's address space but the vdso & co. */
 static bool vma_is_sysv(struct vm_area_struct *vma)
 {
 	struct file *f = vma->vm_file;
@@ -1364,11 +1363,6 @@ static bool vma_is_sysv(struct vm_area_struct *vma)
 	       !strncmp(f->f_path.dentry->d_name.name, "SYSV", 4);
 }
 
-/* Unmaps everything but the named special mappings, the SysV shared
- * memory attachments (dropped afterwards, see ckpt_cur_sysv_ranges(): a
- * segment marked for removal must stay attached until it is attached
- * again) and the mappings that are exactly one of the @nkeep (start, end)
- * pairs of @keep (ascending) and that ckpt_cur_anon_ranges() would list. */
 /* Flags a private anonymous mapping of the restarter may have and still be
  * taken over by a restart (see ckpt_cur_anon_ranges()). */
 #define KEEPABLE_FLAGS                                                                      \
@@ -1403,7 +1397,14 @@ static bool range_kept(struct vm_area_struct *vma, const u64 *keep, u32 nkeep)
 	       vma_keepable(vma);
 }
 
-int ckpt_cur_unmap_all(const u64 *keep, u32 nkeep)
+/*
+ * Unmaps everything in current's address space but its SysV attachments
+ * (dropped afterwards, see ckpt_cur_sysv_ranges(): a segment marked for
+ * removal must stay attached until it is attached again), unless @specials
+ * the vdso & co, and the mappings that are exactly one of the @nkeep (start,
+ * end) pairs of @keep (ascending) and that ckpt_cur_anon_ranges() would list.
+ */
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1414,8 +1415,9 @@ int ckpt_cur_unmap_all(const u64 *keep, u32 nkeep)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr); vma && (vma_is_named_special(vma) || vma_is_sysv(vma) ||
-						       range_kept(vma, keep, nkeep));
+		for (vma = find_vma(mm, addr);
+		     vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma) ||
+			     range_kept(vma, keep, nkeep));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {
@@ -2814,8 +2816,14 @@ int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
 	/* A completed group stop, or one under way (some threads still to stop). */
 	if (sig->flags & SIGNAL_STOP_STOPPED) {
 		a->stop_signal = sig->group_exit_code & 0x7f;
+		/*
+		 * Its parent was told already (and cleared the code): each
+		 * stopped thread still keeps the stop signal in its jobctl.
+		 */
 		if (!a->stop_signal)
-			a->stop_signal = SIGSTOP;	/* its parent was told already */
+			a->stop_signal = t->jobctl & JOBCTL_STOP_SIGMASK;
+		if (!a->stop_signal)
+			a->stop_signal = SIGSTOP;
 	} else {
 		for_each_thread(t, th) {
 			if (th->jobctl & JOBCTL_STOP_PENDING) {
@@ -3020,9 +3028,40 @@ void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable)
 
 /* Stops current's process as SIGSTOP would (delivered on the way back to user
  * mode); every task of the restart calls ckpt_cur_recalc_sigpending() after. */
-int ckpt_cur_stop_group(void)
+int ckpt_cur_stop_group(int sig)
 {
-	return kill_pid(task_tgid(current), SIGSTOP, 1);
+	return kill_pid(task_tgid(current), sig, 1);
+}
+
+/*
+ * Whether current's process group is orphaned in the POSIX sense (no member
+ * has a parent in another group of the same session): the kernel then
+ * discards SIGTSTP, SIGTTIN and SIGTTOU.  The same test as the kernel's
+ * is_current_pgrp_orphaned(), which is not exported; tasklist_lock is not
+ * either, so the walk runs under RCU.
+ */
+bool ckpt_cur_pgrp_orphaned(void)
+{
+	struct pid *pgrp;
+	struct task_struct *p;
+	bool orphaned = true;
+
+	rcu_read_lock();
+	pgrp = task_pgrp(current);
+	do_each_pid_task(pgrp, PIDTYPE_PGID, p) {
+		struct task_struct *parent = rcu_dereference(p->real_parent);
+
+		if ((p->exit_state && thread_group_empty(p)) ||
+		    is_global_init(parent))
+			continue;
+		if (task_pgrp(parent) != pgrp &&
+		    task_session(parent) == task_session(p)) {
+			orphaned = false;
+			break;
+		}
+	} while_each_pid_task(pgrp, PIDTYPE_PGID, p);
+	rcu_read_unlock();
+	return orphaned;
 }
 
 void ckpt_cur_recalc_sigpending(void)

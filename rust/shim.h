@@ -261,7 +261,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(const u64 *keep, u32 nkeep);
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)
@@ -343,5 +343,6 @@ int ckpt_cur_set_exe(const char *path, bool allow_setid);
 bool ckpt_cur_checkpoint_restore_capable(void);
 bool ckpt_cur_sys_admin(void);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
-int ckpt_cur_stop_group(void);
+int ckpt_cur_stop_group(int sig);
+bool ckpt_cur_pgrp_orphaned(void);
 void ckpt_cur_recalc_sigpending(void);

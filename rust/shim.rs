@@ -406,7 +406,7 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all(keep: *const u64, nkeep: u32) -> i32;
+        pub(super) fn ckpt_cur_unmap_all(specials: bool, keep: *const u64, nkeep: u32) -> i32;
         pub(super) fn ckpt_cur_keep_or_fill(addr: u64, data: *const u8, force: bool) -> i32;
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
         pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
@@ -507,7 +507,8 @@ mod ffi {
         pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
         pub(super) fn ckpt_cur_sys_admin() -> bool;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
-        pub(super) fn ckpt_cur_stop_group() -> i32;
+        pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
+        pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
     }
 }
@@ -1440,10 +1441,10 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but the vDSO and its data pages, but SysV shared memory
-    /// attachments (see [`sysv_ranges`]), and but the mappings that are exactly one of
-    /// `keep` (ascending) and that [`anon_ranges`] lists.
-    pub(crate) fn unmap_all(keep: &[(u64, u64)]) -> Result {
+    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]),
+    /// unless `specials` the vDSO and its data pages, and the mappings that are
+    /// exactly one of `keep` (ascending) and that [`anon_ranges`] lists.
+    pub(crate) fn unmap_all(specials: bool, keep: &[(u64, u64)]) -> Result {
         // Tuples have no guaranteed layout: the pairs go flat.
         let mut flat = KVec::with_capacity(keep.len() * 2, GFP_KERNEL)?;
         for &(s, e) in keep {
@@ -1451,7 +1452,8 @@ pub(crate) mod cur {
             flat.push(e, GFP_KERNEL)?;
         }
         // SAFETY: `flat` holds `keep.len()` pairs.
-        errno(unsafe { ffi::ckpt_cur_unmap_all(flat.as_ptr(), keep.len() as u32) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all(specials, flat.as_ptr(), keep.len() as u32) })
+            .map(|_| ())
     }
 
     /// The caller's plain private anonymous mappings, which a restart may take over
@@ -1848,10 +1850,17 @@ pub(crate) mod cur_attrs {
         unsafe { ffi::ckpt_cur_set_exec_attrs(pdeath_signal, dumpable) }
     }
 
-    /// Sends `SIGSTOP` to the caller's process.
-    pub(crate) fn stop_group() -> Result {
+    /// Sends stop signal `sig` to the caller's process.
+    pub(crate) fn stop_group(sig: i32) -> Result {
+        // SAFETY: No preconditions; `kill_pid` checks the signal number.
+        errno(unsafe { ffi::ckpt_cur_stop_group(sig) }).map(|_| ())
+    }
+
+    /// Whether the caller's process group is orphaned (POSIX): the kernel discards
+    /// the terminal stop signals sent to it.
+    pub(crate) fn pgrp_orphaned() -> bool {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_stop_group() }).map(|_| ())
+        unsafe { ffi::ckpt_cur_pgrp_orphaned() }
     }
 
     /// Recomputes whether the caller has a signal to handle before user mode.
