@@ -573,11 +573,13 @@ fn write_image(
     let mut memfds = core::mem::take(&mut objs.memfds);
     memfds.sort_unstable_by_key(|m| m.0);
     let mut next_memfd = memfds.iter().peekable();
-    for m in mms.iter() {
+    // Pages processes share copy-on-write are written once.
+    let mut sharing = mm::Sharing::new(mms.len())?;
+    for (k, m) in mms.iter().enumerate() {
         while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
             shm::write_memfd_pages(&mut w, *id, f, *size)?;
         }
-        m.write_pages(&mut w, &mut shm)?;
+        mm::write_pages(&mms, k, &mut sharing, &mut w, &mut shm)?;
     }
     for (id, f, size) in next_memfd {
         shm::write_memfd_pages(&mut w, *id, f, *size)?;

@@ -283,9 +283,12 @@ pub(crate) fn restart(
             key = u64::from(h.check);
         }
         let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
-        if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
+        if matches!(
+            r,
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) | AnyRecord::End(_)
+        ) {
             // Fed to the order checker when applied, in phase 3.
-            let stop = if matches!(r, AnyRecord::Pages(_)) {
+            let stop = if matches!(r, AnyRecord::Pages(_) | AnyRecord::PageRefs(_)) {
                 Stop::Pages
             } else {
                 Stop::End
@@ -489,11 +492,11 @@ fn overlay(
     first: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> Result {
-    mm::restore_mappings(p, sess, opened, why)?;
+    let kept = mm::restore_mappings(p, sess, opened, why)?;
     if let Some(px) = proxy {
         vdso::map_proxy(px, why)?;
     }
-    mm::restore_pages(p, opened, rd, buf, first, why)?;
+    mm::restore_pages(p, opened, rd, buf, first, &kept, why)?;
     opened.date_ghosts(why)?;
     rd.account
         .finish()
@@ -685,9 +688,19 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     }
     // Only the files (and their pipes) this process uses, and the deleted files and
     // memfds whose contents those that are other opens of them share.
+    // The ids the process refers to, sorted: tens of thousands of mappings and
+    // descriptors are looked up in log time.
+    let mut refd = KVec::with_capacity(fds.len() + vmas.len(), GFP_KERNEL)?;
+    for &id in fds.iter().map(|d| &d.file) {
+        refd.push(id, GFP_KERNEL)?;
+    }
+    for v in vmas.iter().filter(|v| v.file != 0) {
+        refd.push(v.file, GFP_KERNEL)?;
+    }
+    refd.sort_unstable();
     let mut files: KVec<image::FileRec<'_>> = KVec::new();
     for f in all_files.iter() {
-        let used = |id: u32| fds.iter().any(|d| d.file == id) || vmas.iter().any(|v| v.file == id);
+        let used = |id: u32| refd.binary_search(&id).is_ok();
         let owner_of_used = ((f.kind == filekind::GHOST && f.rdev == 0)
             || f.kind == filekind::MEMFD)
             && all_files
@@ -760,7 +773,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
 
 impl<'a> Plan<'a> {
     pub(crate) fn file(&self, id: u32) -> Option<&image::FileRec<'a>> {
-        self.files.iter().find(|f| f.id == id)
+        // In image order: ids ascending (the order checker saw to it).
+        let i = self.files.binary_search_by_key(&id, |f| f.id).ok()?;
+        self.files.get(i)
     }
 
     /// The pseudo-terminal master record of file `id`, if it is one.

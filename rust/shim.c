@@ -41,6 +41,7 @@
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -751,6 +752,22 @@ static bool file_is_private_shmem(struct file *f)
 	return inode->i_sb->s_magic == TMPFS_MAGIC && IS_PRIVATE(inode);
 }
 
+/* The image's vmflag bits (image::vmflag) of VMA flags @f. */
+static u32 vma_semflags(vm_flags_t f)
+{
+	return ((f & VM_SHARED) ? 1u << 0 : 0) | ((f & VM_GROWSDOWN) ? 1u << 1 : 0) |
+	       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
+	       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
+	       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
+	       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0);
+}
+
+static u32 vma_prot(vm_flags_t f)
+{
+	return ((f & VM_READ) ? PROT_READ : 0) | ((f & VM_WRITE) ? PROT_WRITE : 0) |
+	       ((f & VM_EXEC) ? PROT_EXEC : 0);
+}
+
 /* The first VMA ending above addr.  Returns 1 and fills vi (and *file, with a
  * reference, for file mappings), 0 if there is none, or -errno. */
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file)
@@ -806,11 +823,7 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 			vi->flags |= CKPT_VMA_SHMEM;
 		*file = get_file(vma->vm_file);
 	}
-	vi->semflags = ((f & VM_SHARED) ? 1u << 0 : 0) | ((f & VM_GROWSDOWN) ? 1u << 1 : 0) |
-		       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
-		       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
-		       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
-		       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0);
+	vi->semflags = vma_semflags(f);
 	mmap_read_unlock(mm);
 	return 1;
 }
@@ -888,10 +901,65 @@ long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 	return ret ? ret : stored;
 }
 
-void ckpt_pages_put(struct page **pages, u32 n)
+/*
+ * For each i with want[i] set: whether @mm maps, at addrs[i] (ascending), the
+ * very page pages[i] (on which the caller holds a reference, so that it cannot
+ * have been freed and reused): want[i] is left set only then.  A page mapped
+ * by one address space only is not looked up.  Nothing is faulted in
+ * (FOLL_DUMP); consecutive addresses are looked up together.
+ */
+int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
+		       u8 *want)
+{
+	struct page *got_pages[DUMP_BATCH];
+	u32 i = 0;
+	int ret;
+
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	while (i < n) {
+		u32 run = 1, j;
+		long got;
+
+		/* A page only its own process maps is nobody else's. */
+		if (want[i] && !folio_maybe_mapped_shared(page_folio(pages[i])))
+			want[i] = 0;
+		if (!want[i]) {
+			i++;
+			continue;
+		}
+		while (i + run < n && run < DUMP_BATCH && want[i + run] &&
+		       folio_maybe_mapped_shared(page_folio(pages[i + run])) &&
+		       addrs[i + run] == addrs[i] + ((u64)run << PAGE_SHIFT))
+			run++;
+		got = get_user_pages_remote(mm, addrs[i], run, FOLL_DUMP | FOLL_FORCE, got_pages,
+					    NULL);
+		if (got <= 0) {
+			/* A hole (or the zero page) at addrs[i]: not that page. */
+			want[i++] = 0;
+			continue;
+		}
+		for (j = 0; j < got; j++) {
+			want[i + j] = got_pages[j] == pages[i + j];
+			put_page(got_pages[j]);
+		}
+		i += got;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/* Drops references taken by ckpt_mm_pin_pages() (@pinned false) or pins taken
+ * by ckpt_cur_hold_pages() (@pinned: the pages were written, marked dirty). */
+void ckpt_pages_put(struct page **pages, u32 n, bool pinned)
 {
 	u32 i;
 
+	if (pinned) {
+		unpin_user_pages_dirty_lock(pages, n, true);
+		return;
+	}
 	for (i = 0; i < n; i++)
 		put_page(pages[i]);
 }
@@ -929,36 +997,6 @@ static ssize_t no_restart(ssize_t r)
 	if (r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND)
 		return -EINTR;
 	return r;
-}
-
-/* Writes whole pages at the file's position without copying them first:
- * one bvec iov_iter per call. */
-ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n)
-{
-	struct iov_iter iter;
-	struct bio_vec *bv = pages_iter(&iter, ITER_SOURCE, pages, n);
-	ssize_t done = 0;
-
-	if (!bv)
-		return -ENOMEM;
-	while (iov_iter_count(&iter)) {
-		loff_t pos = f->f_pos;
-		ssize_t w = no_restart(vfs_iter_write(f, &iter, &pos, 0));
-
-		if (w <= 0) {
-			done = w ? w : -EIO;
-			break;
-		}
-		if (!(f->f_mode & FMODE_STREAM))
-			f->f_pos = pos;
-		done += w;
-		if (fatal_signal_pending(current)) {
-			done = -EINTR;
-			break;
-		}
-	}
-	kvfree(bv);
-	return done;
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -1329,15 +1367,48 @@ static bool vma_is_sysv(struct vm_area_struct *vma)
 	       !strncmp(f->f_path.dentry->d_name.name, "SYSV", 4);
 }
 
-/* Unmaps everything but the named special mappings and the SysV shared
- * memory attachments (dropped afterwards, see ckpt_cur_sysv_ranges(): a
- * segment marked for removal must stay attached until it is attached
- * again). */
+/* Flags a private anonymous mapping of the restarter may have and still be
+ * taken over by a restart (see ckpt_cur_anon_ranges()). */
+#define KEEPABLE_FLAGS                                                                      \
+	(VM_READ | VM_WRITE | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN | \
+	 VM_ACCOUNT | VM_SOFTDIRTY | VM_MAYBE_GUARD)
+
+static bool vma_keepable(struct vm_area_struct *vma)
+{
+	if (!vma_is_anonymous(vma) || vma->vm_file || (vma->vm_flags & ~KEEPABLE_FLAGS) ||
+	    userfaultfd_armed(vma) || vma_policy(vma))
+		return false;
+#ifdef CONFIG_ANON_VMA_NAME
+	if (vma->anon_name)
+		return false;
+#endif
+	return true;
+}
+
+static bool range_kept(struct vm_area_struct *vma, const u64 *keep, u32 nkeep)
+{
+	u32 lo = 0, hi = nkeep;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (keep[2 * mid] < vma->vm_start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nkeep && keep[2 * lo] == vma->vm_start && keep[2 * lo + 1] == vma->vm_end &&
+	       vma_keepable(vma);
+}
+
 /*
- * Unmaps everything in current's address space but its SysV attachments and,
- * unless @specials, the vdso & co.
+ * Unmaps everything in current's address space but its SysV attachments
+ * (dropped afterwards, see ckpt_cur_sysv_ranges(): a segment marked for
+ * removal must stay attached until it is attached again), unless @specials
+ * the vdso & co, and the mappings that are exactly one of the @nkeep (start,
+ * end) pairs of @keep (ascending) and that ckpt_cur_anon_ranges() would list.
  */
-int ckpt_cur_unmap_all(bool specials)
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1348,7 +1419,9 @@ int ckpt_cur_unmap_all(bool specials)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr); vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma));
+		for (vma = find_vma(mm, addr);
+		     vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma) ||
+			     range_kept(vma, keep, nkeep));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {
@@ -1410,11 +1483,11 @@ int ckpt_cur_set_layout(const u64 *l, const u64 *auxv, u32 auxv_len)
 
 /*
  * Fills @npages whole pages of current's memory from @addr (page-aligned)
- * with @data, as access_process_vm() writes: get_user_pages faults each
- * page in (a fresh anonymous page is allocated without the trap and fixup
- * that a copy_to_user into never-touched memory takes per page), and the
- * data is copied through the kernel mapping, FILL_BATCH pages per mmap_lock
- * hold.  @force writes through read-only private mappings (into a COW copy)
+ * with @data: pin_user_pages faults each page in and pins it (FOLL_PIN, as
+ * any writer of page contents through GUP must: a merely referenced anonymous
+ * page could be swapped out under the write), the data is copied through the
+ * kernel mapping and the pages are unpinned dirty, FILL_BATCH pages per
+ * mmap_lock hold.  @force writes through read-only private mappings (into a COW copy)
  * as ptrace would.
  */
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
@@ -1434,24 +1507,21 @@ int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
 			return -EINTR;
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
+		got = pin_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
 					    NULL);
 		if (got <= 0) {
 			mmap_read_unlock(mm);
 			return got ? got : -EFAULT;
 		}
 		for (i = 0; i < got; i++) {
-			struct page *page = pages[i];
-			void *k = kmap_local_page(page);
+			void *k = kmap_local_page(pages[i]);
 
 			memcpy(k, data + ((size_t)(done + i) << PAGE_SHIFT), PAGE_SIZE);
 			kunmap_local(k);
-			/* GUP marked it dirty before the write; a shared (shmem) page
-			 * is marked again after it, as access_process_vm() does. */
-			if (!PageAnon(page))
-				set_page_dirty_lock(page);
-			put_page(page);
 		}
+		/* Written: dirty, anonymous or not (a clean anonymous page in the
+		 * swap cache would otherwise be dropped with the data). */
+		unpin_user_pages_dirty_lock(pages, got, true);
 		mmap_read_unlock(mm);
 		done += got;
 		cond_resched();
@@ -1479,7 +1549,7 @@ long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
 			got = -EINTR;
 			break;
 		}
-		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), npages - done,
+		got = pin_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), npages - done,
 					    flags, out + done, NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0) {
@@ -1490,8 +1560,97 @@ long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
 	}
 	if (done == npages)
 		return done;
-	ckpt_pages_put(out, done);
+	unpin_user_pages(out, done);
 	return got;
+}
+
+/*
+ * Gives the page of current's memory at @addr the contents @data: keeps the
+ * anonymous page there if it holds them already (a page shared copy-on-write
+ * with the process this one was forked from), else writes them as
+ * ckpt_cur_fill_pages() does.  Returns 1 if kept, 0 if written, or -errno.
+ */
+int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force)
+{
+	struct mm_struct *mm = current->mm;
+	struct page *page;
+	bool same = false;
+	long got;
+
+	if (!mm || !PAGE_ALIGNED(addr))
+		return -EFAULT;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	got = get_user_pages_remote(mm, addr, 1, FOLL_DUMP | FOLL_FORCE, &page, NULL);
+	mmap_read_unlock(mm);
+	if (got == 1) {
+		if (PageAnon(page)) {
+			const void *k = kmap_local_page(page);
+
+			same = !memcmp(k, data, PAGE_SIZE);
+			kunmap_local(k);
+		}
+		put_page(page);
+	}
+	if (same)
+		return 1;
+	return ckpt_cur_fill_pages(addr, data, 1, force);
+}
+
+/*
+ * The private anonymous mappings of current that a restart may take over as
+ * they are (with their pages): plain ones, with no file, policy, name,
+ * userfaultfd, lock or madvise state.  Up to @max (start, end, prot,
+ * image vmflag bits) quadruples into @out; returns how many, or -errno.
+ */
+long ckpt_cur_anon_ranges(u64 *out, u32 max)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long n = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for_each_vma(vmi, vma) {
+		if (!vma_keepable(vma))
+			continue;
+		if (n == max) {
+			n = -E2BIG;
+			break;
+		}
+		out[4 * n] = vma->vm_start;
+		out[4 * n + 1] = vma->vm_end;
+		out[4 * n + 2] = vma_prot(vma->vm_flags);
+		out[4 * n + 3] = vma_semflags(vma->vm_flags);
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+/*
+ * Drops the pages of [start, end) of current's mapping there (one that
+ * ckpt_cur_anon_ranges() lists), as madvise(MADV_DONTNEED) would: the range
+ * reads as zeroes again.
+ */
+int ckpt_cur_zap(u64 start, u64 end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+		return -EINVAL;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, start);
+	if (!vma || vma->vm_start > start || vma->vm_end < end || !vma_keepable(vma))
+		ret = -EINVAL;
+	else
+		zap_vma_range(vma, start, end - start);
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 struct file *ckpt_open_path(const char *path, u32 flags, int *err)
@@ -1722,17 +1881,16 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 
 /*
  * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
- * no intermediate buffer), pages of a user address space held by
- * ckpt_cur_hold_pages(); those that are not anonymous (shmem) are marked
- * dirty afterwards, as access_process_vm() does after a write.  Returns the
- * bytes read (fewer only at the end of the file) or -errno.
+ * no intermediate buffer), pages of a user address space pinned by
+ * ckpt_cur_hold_pages() (FOLL_PIN, as direct I/O into user memory takes them;
+ * ckpt_pages_put() marks them dirty as it unpins them).  Returns the bytes
+ * read (fewer only at the end of the file) or -errno.
  */
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos)
 {
 	struct iov_iter iter;
 	struct bio_vec *bv = pages_iter(&iter, ITER_DEST, pages, n);
 	ssize_t done = 0;
-	u32 i;
 
 	if (!bv)
 		return -ENOMEM;
@@ -1753,9 +1911,6 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 			break;
 		}
 	}
-	for (i = 0; i < n; i++)
-		if (!PageAnon(pages[i]))
-			set_page_dirty_lock(pages[i]);
 	kvfree(bv);
 	return done;
 }

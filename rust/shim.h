@@ -148,10 +148,11 @@ int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 e
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
 long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 		       struct page **out, u64 *addrs, u32 max, u64 *next);
-void ckpt_pages_put(struct page **pages, u32 n);
+void ckpt_pages_put(struct page **pages, u32 n, bool pinned);
+int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
+		       u8 *want);
 const void *ckpt_page_map(struct page *page);
 void ckpt_page_unmap(const void *addr);
-ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n);
 
 /* ---- files ------------------------------------------------------------ */
 
@@ -260,7 +261,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(bool specials);
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)
@@ -272,6 +273,9 @@ long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 o
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
+int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force);
+long ckpt_cur_anon_ranges(u64 *out, u32 max);
+int ckpt_cur_zap(u64 start, u64 end);
 struct file *ckpt_open_path(const char *path, u32 flags, int *err);
 /* A pseudo-terminal end (ckpt_file_pty). */
 struct ckpt_pty_info {

@@ -30,6 +30,7 @@ struct MmAcc {
     obj: Obj,
     vmas: Vec<Value>,
     pages: u64,
+    shared_pages: u64,
     page_records: u64,
     addrs: Vec<u64>,
 }
@@ -323,6 +324,7 @@ impl Builder {
                 obj: mm(&m),
                 vmas: Vec::new(),
                 pages: 0,
+                shared_pages: 0,
                 page_records: 0,
                 addrs: Vec::new(),
             }),
@@ -339,6 +341,11 @@ impl Builder {
                     if list {
                         m.addrs.extend((0..p.count()).map(|i| p.addr(i)));
                     }
+                }
+            }
+            AnyRecord::PageRefs(p) => {
+                if let Some(m) = self.mms.iter_mut().rev().find(|m| m.id == p.mm) {
+                    m.shared_pages += p.count() as u64;
                 }
             }
             AnyRecord::File(f) => self.files.push(file(&f)),
@@ -588,6 +595,7 @@ impl Builder {
                     "count": m.pages,
                     "bytes": m.pages * PAGE_SIZE as u64,
                     "records": m.page_records,
+                    "shared": m.shared_pages,
                 }));
                 if self.list_pages {
                     pages.insert("addrs".into(), json!(m.addrs));

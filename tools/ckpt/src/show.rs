@@ -452,6 +452,27 @@ impl<'w, W: Write> Text<'w, W> {
                 );
                 writeln!(self.out, "{}", line.trim_end())
             }
+            AnyRecord::PageRefs(p) => {
+                let n = p.count();
+                write!(
+                    o,
+                    "pages of mm #{}: {n} page{} shared with mm #{} (copy-on-write), {:#x}-{:#x}",
+                    p.mm,
+                    if n == 1 { "" } else { "s" },
+                    p.src,
+                    p.addr(0),
+                    p.addr(n - 1) + PAGE_SIZE as u64
+                )?;
+                if self.list_pages {
+                    for i in 0..n {
+                        if i % 6 == 0 {
+                            write!(o, "\n   ")?;
+                        }
+                        write!(o, " {:#x}", p.addr(i))?;
+                    }
+                }
+                writeln!(o)
+            }
             AnyRecord::Pages(p) => {
                 let n = p.count();
                 let of = match self.files.get(&p.mm) {

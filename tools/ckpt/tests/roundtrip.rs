@@ -199,6 +199,30 @@ fn pages() {
 }
 
 #[test]
+fn page_refs() {
+    let a: Vec<u8> = (0..MAX_PAGES_PER_RECORD as u64)
+        .flat_map(|i| (0x7f00_0000_0000 + i * 0x1000).to_le_bytes())
+        .collect();
+    rt!(
+        PageRefs {
+            mm: u32::MAX,
+            src: 1,
+            addrs: &a
+        },
+        PageRefs
+    );
+    let one = 0x40_3000u64.to_le_bytes();
+    rt!(
+        PageRefs {
+            mm: 3,
+            src: 2,
+            addrs: &one
+        },
+        PageRefs
+    );
+}
+
+#[test]
 fn files() {
     for f in sample::files() {
         rt!(f, File);

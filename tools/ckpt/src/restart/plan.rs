@@ -190,6 +190,12 @@ pub struct ProcPlan {
     pub specials: Vec<Special>,
     /// Every mapping `(start, end)` but `[vsyscall]`.
     pub vmas: Vec<(u64, u64)>,
+    /// Image id of its address space (0 for a zombie).
+    pub mm: u32,
+    /// Its private anonymous mappings `(start, end, prot, vmflag bits)`, which
+    /// the restarter may make and fill before it forks the processes below it
+    /// (see `super::cow`).
+    pub anon_vmas: Vec<(u64, u64, u32, u32)>,
     /// Its leader's attributes (images since format 1.2).
     pub attrs: Option<TaskAttrs>,
     /// Its other threads' attributes, by thread id.
@@ -234,6 +240,9 @@ pub struct Plan {
     /// The identity of the vDSO the image was taken with: its symbols' summary
     /// (from its text when the image carries it), if the image says.
     pub vdso: Option<VdsoSyms>,
+    /// Offset in the image of the first record after the metadata (a page
+    /// record, or the end record).
+    pub pages_at: u64,
 }
 
 impl Plan {
@@ -298,8 +307,14 @@ struct TaskSeen {
     attrs: Option<TaskAttrs>,
 }
 
-/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
-type MmSeen = (u32, Vec<Special>, Vec<(u64, u64)>);
+/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all,
+/// the private anonymous ones.
+type MmSeen = (
+    u32,
+    Vec<Special>,
+    Vec<(u64, u64)>,
+    Vec<(u64, u64, u32, u32)>,
+);
 
 /// Reads the records of an image up to its first page record and extracts
 /// what restarting it takes. The records read are verified as `ckpt show`
@@ -329,6 +344,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut events: Vec<EventPlan> = Vec::new();
     let mut epoll_items = Vec::new();
     let mut files = Vec::new();
+    let mut pages_at = 0;
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
         if let AnyRecord::File(f) = &rec {
@@ -450,12 +466,15 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     ctty.push((t.pid, (c.path.to_vec(), c.fg_pgid, c.leader != 0)));
                 }
             }
-            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new())),
+            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new(), Vec::new())),
             AnyRecord::Vma(v) => {
-                let Some((_, specials, vmas)) = mms.last_mut() else {
+                let Some((_, specials, vmas, anon)) = mms.last_mut() else {
                     continue;
                 };
                 match v.backing {
+                    backing::ANON | backing::HEAP | backing::STACK => {
+                        anon.push((v.start, v.end, v.prot, v.flags));
+                    }
                     backing::VSYSCALL => continue,
                     backing::VDSO | backing::VVAR => {
                         let name = if v.name.is_empty() {
@@ -496,7 +515,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     size: f.size,
                 });
             }
-            AnyRecord::Pages(_) | AnyRecord::End(_) => break,
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) | AnyRecord::End(_) => {
+                pages_at = e.offset;
+                break;
+            }
             _ => {}
         }
     }
@@ -516,10 +538,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .ok_or(PlanError::Missing("fs"))?;
             (cwd.clone(), root.clone())
         };
-        let (specials, vmas) = match mms.iter().find(|(id, _, _)| *id == mm) {
-            Some((_, s, v)) => (s.clone(), v.clone()),
+        let (specials, vmas, anon_vmas) = match mms.iter().find(|m| m.0 == mm) {
+            Some((_, s, v, a)) => (s.clone(), v.clone(), a.clone()),
             // The module refuses a live task without one.
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         procs.push(ProcPlan {
             pid: t.pid,
@@ -544,6 +566,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             root,
             specials,
             vmas,
+            mm: if zombie { 0 } else { mm },
+            anon_vmas,
             attrs: t.attrs,
             thread_attrs: tasks
                 .iter()
@@ -603,6 +627,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         epoll_items,
         files,
         vdso: vdso_text.or(vdso_id),
+        pages_at,
     })
 }
 

@@ -25,6 +25,7 @@ use crate::sys::{self, Fork, MoveError};
 use crate::uapi::{self, CkptRestartFile};
 
 use super::events::Events;
+use super::cow;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::sockets::Sockets;
@@ -78,6 +79,10 @@ struct Ctx<'a> {
     /// Every file the root restarter made for the image (sockets and event-loop
     /// files), as the ioctl takes them.
     made: Vec<CkptRestartFile>,
+    /// The pages of each address space that others share copy-on-write.
+    cow: &'a cow::Referenced,
+    /// The mappings the restarters above made for them (see `cow::prefill`).
+    cow_made: Vec<(u64, u64)>,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -129,6 +134,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
     }
     let (status_r, status_w) =
         io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
+    let cow = cow::scan(&image, plan.pages_at);
     let mut ctx = Ctx {
         plan: &plan,
         dev: &dev,
@@ -142,6 +148,8 @@ pub fn run(o: &Options) -> Result<u8, String> {
         vdso_proxy,
         sockets: Sockets::default(),
         made: Vec::new(),
+        cow: &cow,
+        cow_made: Vec::new(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -354,6 +362,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
+    // The pages the processes below it share, before they are forked (an
+    // optimisation: the module makes them exact either way).
+    cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
     // themselves.
     for (j, c) in plan.procs.iter().enumerate() {
