@@ -12,6 +12,7 @@
 pub(crate) mod cpu;
 pub(crate) mod creds;
 pub(crate) mod files;
+pub(crate) mod layout;
 pub(crate) mod mm;
 pub(crate) mod pipe;
 pub(crate) mod shm;
