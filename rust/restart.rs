@@ -571,7 +571,11 @@ fn read_meta(rd: &mut Reader, buf: &mut KVVec<u8>, why: &mut Reason) -> Result<M
     };
     let mut nrec = 0u32;
     loop {
+        // Where this record starts, and the account there (optional records a
+        // reader skips are counted when skipped: read again from here, they are
+        // counted once).
         let pos = rd.pos;
+        let account = rd.account.clone();
         nrec += 1;
         let h = match rd.next(buf) {
             Ok(h) => h,
@@ -582,7 +586,7 @@ fn read_meta(rd: &mut Reader, buf: &mut KVVec<u8>, why: &mut Reason) -> Result<M
             // Fed to the order checker when applied, in phase 3.
             meta.pages_pos = pos;
             meta.nrec = nrec - 1;
-            meta.account = rd.account.clone();
+            meta.account = account;
             return Ok(meta);
         }
         rd.account

@@ -781,13 +781,16 @@ int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 e
 	}
 	mi->auxv_len = i;
 	mi->map_count = mm->map_count;
+	/* get_file_rcu(): files are SLAB_TYPESAFE_BY_RCU, so a plain RCU read could
+	 * copy the path of a file recycled by a concurrent PR_SET_MM_EXE_FILE. */
 	rcu_read_lock();
-	exe_file = rcu_dereference(mm->exe_file);
+	exe_file = get_file_rcu(&mm->exe_file);
+	rcu_read_unlock();
 	if (exe_file) {
 		exe_path = exe_file->f_path;
 		path_get(&exe_path);
+		fput(exe_file);
 	}
-	rcu_read_unlock();
 	mmap_read_unlock(mm);
 	exe[0] = 0;
 	if (exe_path.dentry) {

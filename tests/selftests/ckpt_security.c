@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
@@ -1514,16 +1515,25 @@ static struct {
 	uint32_t flags, node_id, mm_cid, slice;
 } __attribute__((aligned(32))) rs_area;
 
+/* The thread's registered area: glibc's (it registers one for every thread),
+ * or rs_area where the C library does not. */
+static volatile uint32_t *rseq_cpu_id(void)
+{
+	if (__rseq_size > 0)
+		return (volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+	return &rs_area.cpu_id;
+}
+
 static void rseq_setup(void)
 {
-	if (syscall(334 /* rseq */, &rs_area, 32, 0, 0x53053053))
+	if (__rseq_size == 0 && syscall(334 /* rseq */, &rs_area, 32, 0, 0x53053053))
 		_exit(20);
 }
 
 static void rseq_answer(char cmd, char *out, size_t len)
 {
 	(void)cmd;
-	snprintf(out, len, "cpu %d", (int)*(volatile uint32_t *)&rs_area.cpu_id);
+	snprintf(out, len, "cpu %d", (int)*rseq_cpu_id());
 }
 
 /*
