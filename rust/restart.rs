@@ -24,7 +24,7 @@
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
-use crate::objects::{cpu, creds, files, layout, mm, pipe, shm, signal, task};
+use crate::objects::{cpu, creds, files, layout, locks, mm, pipe, shm, signal, task, timers};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartFile, CkptRestartPipe};
@@ -157,6 +157,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) fs: image::FsRec<'a>,
     pub(crate) sighand: image::Sighand<'a>,
     pub(crate) signal: image::SignalRec<'a>,
+    /// The POSIX timers of its process.
+    pub(crate) timers: KVec<image::PosixTimer>,
+    /// The file locks of its fd table.
+    pub(crate) locks: KVec<image::FileLock>,
     pub(crate) creds: image::Creds<'a>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     /// Pipe files of `files` that are not the first description of their pipe end
@@ -167,6 +171,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) ptys: KVec<image::Pty>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
+    /// The state records of the image's event-loop files (eventfd, timerfd,
+    /// signalfd, epoll entries, inotify watches).
+    pub(crate) events: KVec<AnyRecord<'a>>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -188,8 +195,6 @@ pub(crate) struct Given<'a> {
 
 impl Given<'_> {
     /// The file the restarter passed for file `id` of the image.
-    // The first kinds that use it (sockets, event fds) are being added.
-    #[allow(dead_code)]
     pub(crate) fn file(&self, id: u32, why: &mut Reason) -> Result<FileRef> {
         let Some(g) = self.files.iter().find(|g| g.id == id) else {
             return Err(refuse(
@@ -435,6 +440,9 @@ fn restore(
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
         files::check_owners(plan, why).map_err(Failed::Before)?;
+        if install {
+            locks::check(plan, &opened, why).map_err(Failed::Before)?;
+        }
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
         // Phase 3: the point of no return.
         overlay(plan, sess, &mut opened, install, rd, buf, first_pages, why)
@@ -480,8 +488,10 @@ fn overlay(
     if install {
         files::install_fds(p, opened, why)?;
         files::restore_owners(p, opened, why)?;
+        locks::restore(p, opened, why)?;
     }
     signal::restore_process(p)?;
+    timers::restore(p, why)?;
     creds::restore_rlimits(p)
 }
 
@@ -661,11 +671,14 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut fs = None;
     let mut sighand = None;
     let mut signal = None;
+    let mut ptimers = KVec::new();
+    let mut flocks = KVec::new();
     let mut creds = None;
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
+    let mut events = KVec::new();
     let mut nthreads = 0u32;
     let mut files_sharers = 0u32;
     // Records that belong to the last mm, fd table and task seen.
@@ -703,11 +716,18 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Fs(f) if f.id == task.fs => fs = Some(f),
             AnyRecord::Sighand(s) if s.id == task.sighand => sighand = Some(s),
             AnyRecord::Signal(s) if s.id == task.signal => signal = Some(s),
+            AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
+            AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
             AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::Eventfd(_)
+            | AnyRecord::Timerfd(_)
+            | AnyRecord::Signalfd(_)
+            | AnyRecord::EpollItem(_)
+            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             _ => {}
         }
     }
@@ -775,12 +795,15 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         fs: fs.ok_or_else(|| lacks(why))?,
         sighand: sighand.ok_or_else(|| lacks(why))?,
         signal: signal.ok_or_else(|| lacks(why))?,
+        timers: ptimers,
+        locks: flocks,
         creds: creds.ok_or_else(|| lacks(why))?,
         files,
         pipe_reopen,
         pipes,
         ptys,
         owners,
+        events,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;
@@ -845,5 +868,6 @@ fn check_caller(p: &Plan<'_>, why: &mut Reason) -> Result {
     mm::check_vdso(p, why)?;
     access::may_take_creds(p, why)?;
     access::may_dump_as_root(p, why)?;
-    access::may_take_rlimits(p, why)
+    access::may_take_rlimits(p, why)?;
+    timers::check_caller(p, why)
 }

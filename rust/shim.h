@@ -263,7 +263,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(void);
+int ckpt_cur_unmap_all(bool specials);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)
@@ -346,3 +346,13 @@ void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
 int ckpt_cur_stop_group(int sig);
 bool ckpt_cur_pgrp_orphaned(void);
 void ckpt_cur_recalc_sigpending(void);
+
+/* ---- event-loop files -------------------------------------------------- */
+
+long ckpt_file_fdinfo(struct file *f, char *buf, u32 len);
+bool ckpt_file_is_eventfd(struct file *f);
+u32 ckpt_file_poll(struct file *f);
+bool ckpt_file_watched(struct file *f);
+u64 ckpt_clock_ns(int clockid);
+int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
+			  const void *fh, u32 fhlen, char *buf, u32 buflen);

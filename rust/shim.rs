@@ -407,7 +407,7 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all() -> i32;
+        pub(super) fn ckpt_cur_unmap_all(specials: bool) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
@@ -1097,6 +1097,11 @@ impl FileRef {
         self.0.as_ptr()
     }
 
+    /// The `struct file` pointer, for the other thin wrappers (`objects/locks.rs`).
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// The caller's `fd`, which must be open for writing.
     pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
         let mut err = 0;
@@ -1436,11 +1441,11 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but the vDSO and its data pages, and but SysV shared memory
-    /// attachments (see [`sysv_ranges`]).
-    pub(crate) fn unmap_all() -> Result {
+    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]) and,
+    /// unless `specials`, the vDSO and its data pages.
+    pub(crate) fn unmap_all(specials: bool) -> Result {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all(specials) }).map(|_| ())
     }
 
     /// The caller's SysV shared memory attachments (start, end), at most 64.
@@ -1804,4 +1809,111 @@ pub(crate) mod cur_attrs {
         // SAFETY: No preconditions.
         unsafe { ffi::ckpt_cur_recalc_sigpending() }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Event-loop files (eventfd, timerfd, signalfd, epoll, inotify).
+
+mod ffi_event {
+    use super::*;
+    use core::ffi::c_long;
+
+    extern "C" {
+        pub(super) fn ckpt_file_fdinfo(f: *mut c_void, buf: *mut u8, len: u32) -> c_long;
+        pub(super) fn ckpt_file_is_eventfd(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_file_poll(f: *mut c_void) -> u32;
+        pub(super) fn ckpt_file_watched(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_clock_ns(clockid: i32) -> u64;
+        pub(super) fn ckpt_task_handle_path(
+            t: *mut c_void,
+            dev: u32,
+            ino: u64,
+            ty: i32,
+            fh: *const u8,
+            fhlen: u32,
+            buf: *mut u8,
+            buflen: u32,
+        ) -> i32;
+    }
+}
+
+impl TaskRef {
+    /// The path of the inode with number `ino` on device `dev` that file handle
+    /// `fh` (of type `ty`) names, found through the mounts of the task's root,
+    /// working directory and open files, into `path`; returns its length.
+    pub(crate) fn handle_path(
+        &self,
+        dev: u32,
+        ino: u64,
+        ty: i32,
+        fh: &[u8],
+        path: &mut [u8],
+    ) -> Result<usize> {
+        // SAFETY: The task is valid; `fh` is readable and `path` writable for their
+        // lengths.
+        errno(unsafe {
+            ffi_event::ckpt_task_handle_path(
+                self.ptr(),
+                dev,
+                ino,
+                ty,
+                fh.as_ptr(),
+                len32(fh),
+                path.as_mut_ptr(),
+                len32(path),
+            )
+        })?;
+        Ok(cstr_len(path))
+    }
+}
+
+/// Largest fdinfo text read (an epoll set of some 40 000 watched files).
+const MAX_FDINFO: usize = 4 << 20;
+
+impl FileRef {
+    /// What the file's `show_fdinfo` prints (the lines of `/proc/PID/fdinfo/N`
+    /// after `pos`, `flags`, `mnt_id` and `ino`).
+    pub(crate) fn fdinfo(&self) -> Result<KVVec<u8>> {
+        let mut len = 4096;
+        loop {
+            let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+            // SAFETY: The file is valid; `buf` is writable for its length.
+            let n =
+                unsafe { ffi_event::ckpt_file_fdinfo(self.raw(), buf.as_mut_ptr(), len32(&buf)) }
+                    as isize;
+            if n == EOVERFLOW.to_errno() as isize && len < MAX_FDINFO {
+                len *= 4;
+                continue;
+            }
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            buf.truncate(n as usize);
+            return Ok(buf);
+        }
+    }
+
+    /// Whether it is an eventfd.
+    pub(crate) fn is_eventfd(&self) -> bool {
+        // SAFETY: The file is valid.
+        unsafe { ffi_event::ckpt_file_is_eventfd(self.raw()) }
+    }
+
+    /// The events (`EPOLL*`) it reports now.
+    pub(crate) fn poll_now(&self) -> u32 {
+        // SAFETY: The file is valid.
+        unsafe { ffi_event::ckpt_file_poll(self.raw()) }
+    }
+
+    /// Whether some epoll instance watches it.
+    pub(crate) fn watched(&self) -> bool {
+        // SAFETY: The file is valid.
+        unsafe { ffi_event::ckpt_file_watched(self.raw()) }
+    }
+}
+
+/// The time of clock `clockid` (a timerfd's) in ns.
+pub(crate) fn clock_ns(clockid: i32) -> u64 {
+    // SAFETY: No preconditions; the shim reads the realtime clock for others.
+    unsafe { ffi_event::ckpt_clock_ns(clockid) }
 }

@@ -161,6 +161,9 @@ pub(crate) struct ObjMap {
     /// The memfds and deleted files defined (id, file, size), whose contents follow the
     /// pages.
     pub(crate) memfds: KVec<(u32, FileRef, u64)>,
+    /// The epoll files defined with the fd table being written (id, file, fd),
+    /// whose interest lists follow that table.
+    pub(crate) epolls: KVec<(u32, FileRef, u32)>,
 }
 
 impl ObjMap {
@@ -170,6 +173,7 @@ impl ObjMap {
             map: RBTree::new(),
             next: 1,
             memfds: KVec::new(),
+            epolls: KVec::new(),
         }
     }
 

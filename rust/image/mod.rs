@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -220,6 +220,22 @@ pub mod kind {
     /// [`super::CwdDeleted`]: optional (an old reader skips it and cannot enter
     /// the deleted directory). Since format 1.2.
     pub const CWD_DELETED: u16 = super::KIND_OPTIONAL | 0x0321;
+    /// [`super::PosixTimer`]: not optional (a reader that skipped it would bring
+    /// the process back without its timers).
+    pub const POSIX_TIMER: u16 = 0x0602;
+    /// [`super::FileLock`]: not optional (a reader that skipped it would bring the
+    /// files back unlocked).
+    pub const FILE_LOCK: u16 = 0x0318;
+    /// [`super::EventfdRec`]. Since format 1.3.
+    pub const EVENTFD: u16 = 0x0350;
+    /// [`super::TimerfdRec`]. Since format 1.3.
+    pub const TIMERFD: u16 = 0x0351;
+    /// [`super::SignalfdRec`]. Since format 1.3.
+    pub const SIGNALFD: u16 = 0x0352;
+    /// [`super::EpollItem`]. Since format 1.3.
+    pub const EPOLL_ITEM: u16 = 0x0353;
+    /// [`super::InotifyWatch`]. Since format 1.3.
+    pub const INOTIFY_WATCH: u16 = 0x0354;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -250,6 +266,13 @@ pub mod kind {
             PTY => "pty",
             FILE_OWNER => "file-owner",
             CWD_DELETED => "cwd-deleted",
+            POSIX_TIMER => "posix-timer",
+            FILE_LOCK => "file-lock",
+            EVENTFD => "eventfd",
+            TIMERFD => "timerfd",
+            SIGNALFD => "signalfd",
+            EPOLL_ITEM => "epoll-item",
+            INOTIFY_WATCH => "inotify-watch",
             _ => "unknown",
         }
     }
@@ -260,6 +283,8 @@ pub mod kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
             | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            POSIX_TIMER | FILE_LOCK => Some(1),
+            EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             _ => None,
         }
     }
@@ -445,6 +470,20 @@ pub enum AnyRecord<'a> {
     CwdDeleted(CwdDeleted),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`PosixTimer`].
+    PosixTimer(PosixTimer),
+    /// [`FileLock`].
+    FileLock(FileLock),
+    /// [`EventfdRec`].
+    Eventfd(EventfdRec),
+    /// [`TimerfdRec`].
+    Timerfd(TimerfdRec),
+    /// [`SignalfdRec`].
+    Signalfd(SignalfdRec),
+    /// [`EpollItem`].
+    EpollItem(EpollItem),
+    /// [`InotifyWatch`].
+    InotifyWatch(InotifyWatch<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -478,6 +517,13 @@ impl<'a> AnyRecord<'a> {
             kind::PTY => Self::Pty(Pty::from_payload(p)?),
             kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
+            kind::POSIX_TIMER => Self::PosixTimer(PosixTimer::from_payload(p)?),
+            kind::FILE_LOCK => Self::FileLock(FileLock::from_payload(p)?),
+            kind::EVENTFD => Self::Eventfd(EventfdRec::from_payload(p)?),
+            kind::TIMERFD => Self::Timerfd(TimerfdRec::from_payload(p)?),
+            kind::SIGNALFD => Self::Signalfd(SignalfdRec::from_payload(p)?),
+            kind::EPOLL_ITEM => Self::EpollItem(EpollItem::from_payload(p)?),
+            kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

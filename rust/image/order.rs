@@ -173,8 +173,21 @@ impl OrderChecker {
             R::Pty(t) => self.uses(t.file)?,
             R::CwdDeleted(c) => self.uses(c.fs)?,
             R::FileOwner(o) => self.uses(o.file)?,
+            R::Eventfd(e) => self.uses(e.file)?,
+            R::Timerfd(t) => self.uses(t.file)?,
+            R::Signalfd(s) => self.uses(s.file)?,
+            R::InotifyWatch(w) => self.uses(w.file)?,
+            R::EpollItem(e) => {
+                self.uses(e.file)?;
+                self.uses(e.target)?;
+            }
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
+            R::PosixTimer(t) => self.uses(t.signal)?,
+            R::FileLock(l) => {
+                self.uses(l.files)?;
+                self.uses(l.file)?;
+            }
             R::Creds(c) => self.define(c.id)?,
             R::Task(t) => {
                 for id in [t.mm, t.files, t.fs, t.sighand, t.signal, t.creds] {

@@ -157,7 +157,7 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
         fk::FIFO => Ok(filekind::FIFO),
         fk::PIPE => Ok(filekind::PIPE),
         fk::SOCKET => Err(refuse(why, "socket")),
-        fk::ANON => Err(refuse(why, "anonymous-inode file")),
+        fk::ANON => super::event::file_kind(path, what, why),
         _ => Err(refuse(why, "special file")),
     }
 }
@@ -260,8 +260,12 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
         let (fi, n) = f.info(&mut path)?;
-        if fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)? == filekind::TTY {
+        let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
+        if kind == filekind::TTY {
             pty_settled(&f, What::Fd(fd), why)?;
+        }
+        if filekind::is_event(kind) {
+            super::event::precheck(t, &f, kind, fd, why)?;
         }
         proc_owner(&fi, &path[..n], tgid, What::Fd(fd), why)?;
         precheck_owner(t, &f, fd, why)?;
@@ -270,7 +274,7 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
         }
         fd += 1;
     }
-    Ok(())
+    super::locks::precheck(t, why)
 }
 
 /// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
@@ -402,13 +406,22 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
     let mut pipes: KVec<(u64, u32, u32)> = KVec::new();
     for u in uses.iter() {
         let (fi, n) = u.file.info(&mut path)?;
+        // An event file shared with a process outside the tree: that one
+        // would keep the old file, the restored tree a new one.
+        let event = fi.kind == fk::ANON && super::event::kind_of(&path[..n]).is_some();
         // The tree's references, and ours (`u.file`).
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm) {
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
                     "{} {} is also used by a process outside the tree",
-                    if u.shm { "shared memory" } else { "pipe" },
+                    if u.shm {
+                        "shared memory"
+                    } else if event {
+                        "event file"
+                    } else {
+                        "pipe"
+                    },
                     path_str(&path[..n])
                 ),
             ));
@@ -440,7 +453,7 @@ pub(crate) fn define_mapped(
     path: &mut KVec<u8>,
 ) -> Result<u32> {
     let mut why = Reason::new();
-    define_file(w, objs, f, path, What::Mapping(0), (0, 0), &mut why)
+    define_file(w, objs, f, path, What::Mapping(0), (0, 0), None, &mut why)
 }
 
 fn define_file(
@@ -450,6 +463,7 @@ fn define_file(
     path: &mut KVec<u8>,
     what: What,
     (tgid, cwd): (i32, u64),
+    task: Option<&TaskRef>,
     why: &mut Reason,
 ) -> Result<u32> {
     if let Some(id) = objs.get(f.key()) {
@@ -520,6 +534,16 @@ fn define_file(
             })?;
         }
     }
+    if filekind::is_event(kind) {
+        let (Some(t), What::Fd(fd)) = (task, what) else {
+            return Err(EINVAL);
+        };
+        if kind == filekind::EPOLL {
+            // Its interest list follows the fd table, whose files it watches.
+            objs.epolls.push((id, f.clone(), fd), GFP_KERNEL)?;
+        }
+        super::event::write_state(w, id, kind, t, f, what, why)?;
+    }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
         objs.alias(ghost_key, id)?;
@@ -563,7 +587,16 @@ pub(crate) fn write_files(
     let mut fd = 0u32;
     let owner = (t.info().tgid, t.cwd_deleted()?.map_or(0, |c| c.1));
     while let Some(f) = t.next_file(&mut fd) {
-        let file = define_file(w, objs, &f, &mut bufs.path, What::Fd(fd), owner, why)?;
+        let file = define_file(
+            w,
+            objs,
+            &f,
+            &mut bufs.path,
+            What::Fd(fd),
+            owner,
+            Some(t),
+            why,
+        )?;
         let cloexec = t.fd_cloexec(fd).unwrap_or(false);
         fds.push(
             Fd {
@@ -584,6 +617,8 @@ pub(crate) fn write_files(
     for d in fds.iter() {
         w.record(d)?;
     }
+    super::locks::write(w, objs, id, t, why)?;
+    super::epoll::write_items(w, objs, t, why)?;
     Ok(id)
 }
 
@@ -776,6 +811,7 @@ pub(crate) fn open_one(
             super::tty::open_inherited(p, f, args, why)?
         }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?

@@ -11,13 +11,18 @@
 
 pub(crate) mod cpu;
 pub(crate) mod creds;
+pub(crate) mod epoll;
+pub(crate) mod event;
 pub(crate) mod files;
+pub(crate) mod inotify;
 pub(crate) mod layout;
+pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod pipe;
 pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod task;
+pub(crate) mod timers;
 pub(crate) mod tty;
 
 // Values of the user ABI (`PROT_*`, `MAP_*`, `O_*`) the restore side passes on.
@@ -27,6 +32,7 @@ pub(crate) const MAP_PRIVATE: u32 = 0x02;
 pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
 pub(crate) const MAP_GROWSDOWN: u32 = 0x0100;
 pub(crate) const MAP_LOCKED: u32 = 0x2000;
+pub(crate) const MAP_FIXED: u32 = 0x10;
 pub(crate) const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 pub(crate) const O_ACCMODE: u32 = 3;
 pub(crate) const O_RDONLY: u32 = 0;

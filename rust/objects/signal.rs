@@ -3,6 +3,7 @@
 //! Signals: dispositions, the blocked mask, pending and queued signals, the alternate
 //! stack, and interval timers.
 
+use super::timers;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, Itimer, SigAction, SigQueue, Sighand, SignalRec, ThreadSignals};
 use crate::restart::Plan;
@@ -13,22 +14,10 @@ use kernel::prelude::*;
 /// Queue entries read at first; a longer queue is read again with room for all.
 const QUEUE_GUESS: usize = 64;
 
-/// Refuses signal state the image cannot describe yet.
+/// Refuses signal state the image cannot describe yet (the timers: see
+/// [`super::timers`]).
 pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
-    let st = t.sigstate(&mut [], &mut [])?;
-    if st.virt_expires != 0 || st.prof_expires != 0 {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!("ITIMER_VIRTUAL/ITIMER_PROF timers are armed; not supported yet"),
-        ));
-    }
-    if st.posix_timers != 0 {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!("POSIX timers (timer_create) are not supported yet"),
-        ));
-    }
-    Ok(())
+    super::timers::precheck(t, why)
 }
 
 /// Writes the signal-handler table of `t`; returns its id.
@@ -77,6 +66,7 @@ fn read_state(t: &TaskRef) -> Result<(shim::SigState, KVVec<u8>, KVVec<u8>)> {
 /// Writes the process-wide signal state of `t`; returns its id.
 pub(crate) fn write_signal(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
     let (st, _, shared) = read_state(t)?;
+    let [virt, prof] = timers::cpu_itimers(t)?;
     let id = objs.fresh();
     w.record(&SignalRec {
         id,
@@ -85,11 +75,12 @@ pub(crate) fn write_signal(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskR
                 value_ns: st.real_value_ns,
                 interval_ns: st.real_interval_ns,
             },
-            Itimer::default(),
-            Itimer::default(),
+            virt,
+            prof,
         ],
         shared: SigQueue::new(st.shared_pending, &shared),
     })?;
+    timers::write(w, id, t)?;
     Ok(id)
 }
 
@@ -124,14 +115,36 @@ pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
     }
     cur::set_sigactions(&sa)?;
     let real = p.signal.itimers[0];
-    cur::set_itimer_real(real.value_ns, real.interval_ns);
+    let refire = alarm_refires(p);
+    if !refire {
+        cur::set_itimer_real(real.value_ns, real.interval_ns);
+    }
     // The process's shared pending signals (queued to the leader: no exported way
     // reaches the shared queue), once the leader blocks what it blocked: a blocked
     // signal that is ignored (SIG_IGN, or ignored by default as SIGCHLD) is pending
     // only because it is blocked, and would be dropped when sent to a task that does
     // not block it.
     cur::set_blocked(p.tsig.blocked);
-    requeue(&p.signal.shared)
+    requeue(p, &p.signal.shared, refire)?;
+    if refire {
+        // At once: the timer sends its SIGALRM to the process as it would have.
+        cur::set_itimer_real(1, real.interval_ns);
+    }
+    Ok(())
+}
+
+/// `SIGALRM`.
+const SIGALRM: i32 = 14;
+
+/// Whether the process's pending `SIGALRM` is its periodic `ITIMER_REAL`'s, waiting to
+/// be delivered: the kernel re-arms that timer when it takes the signal from the
+/// process's shared queue, which a requeued signal (queued to the leader) is not. The
+/// timer then fires again at once instead, and the saved signal is not requeued.
+fn alarm_refires(p: &Plan<'_>) -> bool {
+    let real = p.signal.itimers[0];
+    real.value_ns == 0
+        && real.interval_ns != 0
+        && p.signal.shared.pending & (1u64 << (SIGALRM - 1)) != 0
 }
 
 /// Restores a task's own signal state: alternate stack, blocked mask, pending signals.
@@ -142,19 +155,27 @@ pub(crate) fn restore_thread(p: &Plan<'_>) -> Result {
         p.tsig.altstack_flags,
     );
     cur::set_blocked(p.tsig.blocked);
-    requeue(&p.tsig.pending)
+    requeue(p, &p.tsig.pending, false)
 }
 
 /// Queues the signals of `q` for the caller: each saved siginfo, then every other
 /// pending signal (pending without a queue entry, as when the queue was full) as the
 /// kernel would send it (`SI_KERNEL`). A pending `SIGSTOP` is not queued: the process
-/// stops at the end of the restart instead (see [`stops`]).
-fn requeue(q: &SigQueue<'_>) -> Result {
+/// stops at the end of the restart instead (see [`stops`]); nor is a POSIX timer's
+/// queued signal, which its timer queues again (see [`timers`]).
+/// With `alarm`, a pending `SIGALRM` is not queued either (see [`alarm_refires`]).
+fn requeue(p: &Plan<'_>, q: &SigQueue<'_>, alarm: bool) -> Result {
     let mut queued = 0u64;
+    if alarm {
+        queued |= 1u64 << (SIGALRM - 1);
+    }
     for i in 0..q.len() {
         let s = q.get(i);
         queued |= 1u64 << (s.signo() - 1);
-        if !is_sigstop(s.info) {
+        if !is_sigstop(s.info)
+            && !timers::requeued_by_timer(p, s.info)
+            && !(alarm && s.signo() == SIGALRM)
+        {
             cur::queue_signal(s.info)?;
         }
     }

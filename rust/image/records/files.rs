@@ -44,8 +44,27 @@ pub mod filekind {
     /// A symbolic link opened with `O_PATH | O_NOFOLLOW` (the link itself):
     /// `path` is the link's path. Since format 1.2.
     pub const SYMLINK: u8 = 11;
+    /// An eventfd: `path` is `anon_inode:[eventfd]`; its state is in the
+    /// [`super::EventfdRec`] that follows. The restarter makes it. Since 1.3.
+    pub const EVENTFD: u8 = 12;
+    /// A timerfd (`anon_inode:[timerfd]`, [`super::TimerfdRec`]). Since 1.3.
+    pub const TIMERFD: u8 = 13;
+    /// A signalfd (`anon_inode:[signalfd]`, [`super::SignalfdRec`]). Since 1.3.
+    pub const SIGNALFD: u8 = 14;
+    /// An epoll file (`anon_inode:[eventpoll]`); its interest list is in
+    /// [`super::EpollItem`] records after the fd table. Since 1.3.
+    pub const EPOLL: u8 = 15;
+    /// An inotify file (`anon_inode:inotify`); its watches are in the
+    /// [`super::InotifyWatch`] records that follow. Since 1.3.
+    pub const INOTIFY: u8 = 16;
     /// Largest defined value.
-    pub const MAX: u8 = 11;
+    pub const MAX: u8 = 16;
+
+    /// Whether `k` is one of the event-loop kinds ([`EVENTFD`] to
+    /// [`INOTIFY`]), anonymous-inode files the restarter makes.
+    pub fn is_event(k: u8) -> bool {
+        (EVENTFD..=INOTIFY).contains(&k)
+    }
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -61,6 +80,11 @@ pub mod filekind {
             SYSVSHM => "sysv-shm",
             GHOST => "ghost",
             SYMLINK => "symlink",
+            EVENTFD => "eventfd",
+            TIMERFD => "timerfd",
+            SIGNALFD => "signalfd",
+            EPOLL => "epoll",
+            INOTIFY => "inotify",
             _ => "unknown",
         }
     }
@@ -112,8 +136,14 @@ fixed_record! {
         let piped = matches!(f.kind, filekind::PIPE | filekind::FIFO);
         check(piped == (f.pipe != 0), "file: pipe reference mismatch")?;
         check(
-            matches!(f.kind, filekind::PIPE | filekind::SHMEM) || f.path.first() == Some(&b'/'),
+            matches!(f.kind, filekind::PIPE | filekind::SHMEM)
+                || filekind::is_event(f.kind)
+                || f.path.first() == Some(&b'/'),
             "file: path not absolute",
+        )?;
+        check(
+            !filekind::is_event(f.kind) || f.path.starts_with(b"anon_inode:"),
+            "file: event file without its anonymous-inode name",
         )?;
         check(
             f.kind != filekind::SHMEM || (f.size > 0 && f.size % PAGE_SIZE as u64 == 0),

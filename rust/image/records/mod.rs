@@ -5,18 +5,24 @@
 
 mod cpu;
 mod creds;
+mod event;
 mod files;
+mod locks;
 mod mm;
 mod signal;
 mod stream;
 mod task;
+mod timers;
 mod tty;
 
 pub use cpu::*;
 pub use creds::*;
+pub use event::*;
 pub use files::*;
+pub use locks::*;
 pub use mm::*;
 pub use signal::*;
 pub use stream::*;
 pub use task::*;
+pub use timers::*;
 pub use tty::*;

@@ -406,6 +406,113 @@ impl Builder {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));
                 }
             }
+            AnyRecord::FileLock(l) => {
+                let id = json!(l.file);
+                if let Some(Value::Object(f)) =
+                    self.files.iter_mut().rev().find(|f| f.get("id") == Some(&id))
+                {
+                    let lock = json!({
+                        "files": l.files,
+                        "kind": l.kind,
+                        "type": l.ltype,
+                        "start": l.start,
+                        "end": l.end,
+                        "pid": l.pid,
+                    });
+                    match f.get_mut("locks") {
+                        Some(Value::Array(a)) => a.push(lock),
+                        _ => {
+                            f.insert("locks".to_string(), Value::Array(vec![lock]));
+                        }
+                    }
+                }
+            }
+            AnyRecord::PosixTimer(t) => {
+                let id = json!(t.signal);
+                if let Some(Value::Object(m)) =
+                    self.signals.iter_mut().rev().find(|m| m.get("id") == Some(&id))
+                {
+                    let timer = json!({
+                        "id": t.id,
+                        "clock": t.clock,
+                        "notify": t.notify,
+                        "signo": t.signo,
+                        "tid": t.tid,
+                        "flags": t.flags,
+                        "value": t.value,
+                        "value_ns": t.value_ns,
+                        "interval_ns": t.interval_ns,
+                        "overrun": t.overrun,
+                    });
+                    match m.get_mut("posix_timers") {
+                        Some(Value::Array(a)) => a.push(timer),
+                        _ => {
+                            m.insert("posix_timers".to_string(), Value::Array(vec![timer]));
+                        }
+                    }
+                }
+            }
+            AnyRecord::Eventfd(e) => self.file_state(
+                e.file,
+                "eventfd",
+                json!({"count": e.count, "semaphore": e.flags != 0}),
+            ),
+            AnyRecord::Timerfd(t) => self.file_state(
+                t.file,
+                "timerfd",
+                json!({
+                    "clockid": t.clockid, "settime_flags": t.settime_flags,
+                    "ticks": t.ticks, "value_ns": t.value_ns,
+                    "interval_ns": t.interval_ns, "now_ns": t.now_ns,
+                }),
+            ),
+            AnyRecord::Signalfd(sf) => {
+                self.file_state(sf.file, "signalfd", json!({"mask": sf.mask}))
+            }
+            AnyRecord::EpollItem(e) => self.file_list(
+                e.file,
+                "epoll",
+                json!({"tfd": e.tfd, "target": e.target, "events": e.events, "data": e.data}),
+            ),
+            AnyRecord::InotifyWatch(w) => self.file_list(
+                w.file,
+                "inotify",
+                json!({
+                    "wd": w.wd, "mask": w.mask, "dev": w.dev, "ino": w.ino,
+                    "path": s(w.path),
+                }),
+            ),
+        }
+    }
+
+    /// Sets `key` of file `id` to `v`.
+    fn file_state(&mut self, id: u32, key: &str, v: Value) {
+        let id = json!(id);
+        if let Some(Value::Object(f)) = self
+            .files
+            .iter_mut()
+            .rev()
+            .find(|f| f.get("id") == Some(&id))
+        {
+            f.insert(key.to_string(), v);
+        }
+    }
+
+    /// Appends `v` to the list `key` of file `id`.
+    fn file_list(&mut self, id: u32, key: &str, v: Value) {
+        let id = json!(id);
+        if let Some(Value::Object(f)) = self
+            .files
+            .iter_mut()
+            .rev()
+            .find(|f| f.get("id") == Some(&id))
+        {
+            match f.get_mut(key) {
+                Some(Value::Array(a)) => a.push(v),
+                _ => {
+                    f.insert(key.to_string(), Value::Array(vec![v]));
+                }
+            }
         }
     }
 

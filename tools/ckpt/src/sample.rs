@@ -52,6 +52,75 @@ pub mod id {
     pub const CREDS: u32 = 11;
     /// The address space.
     pub const MM: u32 = 12;
+    /// An eventfd (not in the fd table: its records are there for the
+    /// readers and the fuzzer).
+    pub const EVENTFD: u32 = 13;
+    /// A timerfd.
+    pub const TIMERFD: u32 = 14;
+    /// A signalfd.
+    pub const SIGNALFD: u32 = 15;
+    /// An inotify file.
+    pub const INOTIFY: u32 = 16;
+    /// An epoll set watching the eventfd and the inotify file.
+    pub const EPOLL: u32 = 17;
+}
+
+/// The event-loop files and their records (after the address space).
+pub fn write_events(w: &mut ImageWriter) -> Result<()> {
+    let anon = |id, kind, path| file(id, kind, 0o4002, 0o600, path);
+    w.record(&anon(
+        id::EVENTFD,
+        filekind::EVENTFD,
+        b"anon_inode:[eventfd]",
+    ))?;
+    w.record(&EventfdRec {
+        file: id::EVENTFD,
+        count: 1 << 33,
+        flags: EFD_SEMAPHORE,
+    })?;
+    w.record(&anon(
+        id::TIMERFD,
+        filekind::TIMERFD,
+        b"anon_inode:[timerfd]",
+    ))?;
+    w.record(&TimerfdRec {
+        file: id::TIMERFD,
+        clockid: 1,
+        settime_flags: TFD_TIMER_ABSTIME,
+        ticks: 3,
+        value_ns: 1_500_000_000,
+        interval_ns: 1_000_000_000,
+        now_ns: 42_000_000_000,
+    })?;
+    w.record(&anon(
+        id::SIGNALFD,
+        filekind::SIGNALFD,
+        b"anon_inode:[signalfd]",
+    ))?;
+    w.record(&SignalfdRec {
+        file: id::SIGNALFD,
+        mask: 1 << (10 - 1),
+    })?;
+    w.record(&anon(id::INOTIFY, filekind::INOTIFY, b"anon_inode:inotify"))?;
+    w.record(&InotifyWatch {
+        file: id::INOTIFY,
+        wd: 2,
+        mask: 0x100,
+        dev: 0x16,
+        ino: 1234,
+        path: b"/tmp/watched",
+    })?;
+    w.record(&anon(id::EPOLL, filekind::EPOLL, b"anon_inode:[eventpoll]"))?;
+    for (tfd, target, events) in [(9, id::EVENTFD, 1u32), (10, id::INOTIFY, 1 | 1 << 31)] {
+        w.record(&EpollItem {
+            file: id::EPOLL,
+            tfd,
+            target,
+            events,
+            data: 0x1234_5678_9abc_def0 + u64::from(tfd),
+        })?;
+    }
+    Ok(())
 }
 
 /// What image to build.
@@ -396,6 +465,15 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     for (fd, file, flags) in FDS {
         w.record(&Fd { fd, file, flags })?;
     }
+    w.record(&FileLock {
+        files: id::FILES,
+        file: id::DATA,
+        kind: lockkind::POSIX,
+        ltype: 1,
+        start: 0,
+        end: LOCK_TO_EOF,
+        pid: 1234,
+    })?;
     w.record(&FsRec {
         id: id::FS,
         umask: 0o022,
@@ -415,6 +493,19 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         ],
         shared: SigQueue::new(1 << (10 - 1), &SIGINFO_USR1),
     })?;
+    w.record(&PosixTimer {
+        signal: id::SIGNAL,
+        id: 0,
+        clock: 1,
+        notify: sigev::SIGNAL,
+        signo: 14,
+        tid: 0,
+        flags: 0,
+        value: 0x1234,
+        value_ns: 250_000_000,
+        interval_ns: 100_000_000,
+        overrun: 2,
+    })?;
     w.record(&Creds {
         id: id::CREDS,
         uids: [1000; 4],
@@ -429,6 +520,7 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     for v in &vmas {
         w.record(v)?;
     }
+    write_events(w)?;
     let area = xstate_area();
     for t in 0..spec.threads {
         w.record(&task(t))?;

@@ -535,10 +535,99 @@ impl<'w, W: Write> Text<'w, W> {
                 t.winsize[0]
             ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
+            AnyRecord::Eventfd(e) => writeln!(
+                o,
+                "  eventfd count {}{}",
+                e.count,
+                if e.flags != 0 { ", semaphore" } else { "" }
+            ),
+            AnyRecord::Timerfd(t) => writeln!(
+                o,
+                "  timerfd clock {}, flags {:#o}, {} ns left, interval {} ns, {} expirations unread",
+                t.clockid, t.settime_flags, t.value_ns, t.interval_ns, t.ticks
+            ),
+            AnyRecord::Signalfd(sf) => writeln!(o, "  signalfd mask {:#018x}", sf.mask),
+            AnyRecord::EpollItem(e) => {
+                let target = self.file(e.target);
+                let epoll = self.file(e.file);
+                writeln!(
+                    self.out,
+                    "  {epoll} watches fd {} -> {target}: events {:#x}, data {:#x}",
+                    e.tfd, e.events, e.data
+                )
+            }
+            AnyRecord::InotifyWatch(w) => writeln!(
+                o,
+                "  inotify watch {} on {} (mask {:#x})",
+                w.wd,
+                names::path(w.path),
+                w.mask
+            ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,
                 "  the working directory was deleted (mode {:04o})",
                 c.mode & 0o7777
+            ),
+            AnyRecord::FileLock(l) => writeln!(
+                o,
+                "  file #{}: {} {} lock{}{}",
+                l.file,
+                if l.ltype == 1 { "write" } else { "read" },
+                match l.kind {
+                    lockkind::POSIX => "POSIX",
+                    lockkind::FLOCK => "flock",
+                    _ => "OFD",
+                },
+                if l.kind == lockkind::FLOCK {
+                    String::new()
+                } else if l.end == LOCK_TO_EOF {
+                    format!(" on bytes {}..EOF", l.start)
+                } else {
+                    format!(" on bytes {}..={}", l.start, l.end)
+                },
+                if l.pid != 0 {
+                    format!(", held by {}", l.pid)
+                } else {
+                    String::new()
+                }
+            ),
+            AnyRecord::PosixTimer(t) => writeln!(
+                o,
+                "  posix timer {} (clock {}): {}{}{}, {}{}",
+                t.id,
+                t.clock,
+                if t.value_ns == 0 && t.flags & ptimer::SIGNAL_QUEUED == 0 {
+                    "disarmed".to_string()
+                } else if t.flags & ptimer::ABSTIME != 0 {
+                    format!("at {} ns", t.value_ns)
+                } else {
+                    names::duration(t.value_ns)
+                },
+                if t.interval_ns != 0 {
+                    format!(" every {}", names::duration(t.interval_ns))
+                } else {
+                    String::new()
+                },
+                if t.flags & ptimer::SIGNAL_QUEUED != 0 {
+                    " (signal queued)"
+                } else {
+                    ""
+                },
+                match t.notify {
+                    sigev::NONE => "no signal".to_string(),
+                    sigev::THREAD_ID => format!(
+                        "{} to thread {} value {:#x}",
+                        names::signal(t.signo),
+                        t.tid,
+                        t.value
+                    ),
+                    _ => format!("{} value {:#x}", names::signal(t.signo), t.value),
+                },
+                if t.overrun != 0 {
+                    format!(", overrun {}", t.overrun)
+                } else {
+                    String::new()
+                }
             ),
             AnyRecord::Fs(f) => writeln!(
                 o,

@@ -686,3 +686,108 @@ fn fown() {
         );
     }
 }
+
+#[test]
+fn posix_timer() {
+    let t = PosixTimer {
+        signal: 4,
+        id: 7,
+        clock: 0,
+        notify: sigev::THREAD_ID,
+        signo: 34,
+        tid: 1234,
+        flags: ptimer::ABSTIME,
+        value: 0xdead_beef,
+        value_ns: 1_700_000_000_000_000_000,
+        interval_ns: 5_000_000,
+        overrun: 3,
+    };
+    rt!(t, PosixTimer);
+    let bad: [(PosixTimer, &str); 10] = [
+        (
+            PosixTimer { signal: 0, ..t },
+            "posix-timer: no signal object",
+        ),
+        (PosixTimer { id: -1, ..t }, "posix-timer: bad id"),
+        (PosixTimer { clock: 2, ..t }, "posix-timer: bad clock"),
+        (
+            PosixTimer { notify: 2, ..t },
+            "posix-timer: bad notification",
+        ),
+        (PosixTimer { signo: 65, ..t }, "posix-timer: bad signal"),
+        (PosixTimer { tid: 0, ..t }, "posix-timer: bad thread"),
+        (PosixTimer { flags: 8, ..t }, "posix-timer: bad flags"),
+        (
+            PosixTimer { clock: 1, ..t },
+            "posix-timer: absolute expiry on a relative clock",
+        ),
+        (
+            PosixTimer {
+                flags: ptimer::SIGNAL_QUEUED,
+                notify: sigev::NONE,
+                tid: 0,
+                ..t
+            },
+            "posix-timer: queued signal of a timer without one",
+        ),
+        (
+            PosixTimer {
+                overrun: u32::MAX,
+                ..t
+            },
+            "posix-timer: bad overrun",
+        ),
+    ];
+    for (o, msg) in bad {
+        let mut buf = vec![0u8; 128];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            o.encode(&mut e).unwrap();
+            e.len()
+        };
+        assert_eq!(
+            PosixTimer::from_payload(&buf[..n]).err(),
+            Some(ImageError::Malformed(msg))
+        );
+    }
+}
+
+#[test]
+fn file_lock() {
+    let l = FileLock {
+        files: 7,
+        file: 6,
+        kind: lockkind::OFD,
+        ltype: 0,
+        start: 10,
+        end: 19,
+        pid: 0,
+    };
+    rt!(l, FileLock);
+    let bad: [(FileLock, &str); 6] = [
+        (FileLock { files: 0, ..l }, "file-lock: no file or fd table"),
+        (FileLock { kind: 4, ..l }, "file-lock: bad kind"),
+        (FileLock { ltype: 2, ..l }, "file-lock: bad type"),
+        (FileLock { start: 20, ..l }, "file-lock: bad range"),
+        (
+            FileLock {
+                kind: lockkind::FLOCK,
+                ..l
+            },
+            "file-lock: flock lock on a range",
+        ),
+        (FileLock { pid: -1, ..l }, "file-lock: bad pid"),
+    ];
+    for (o, msg) in bad {
+        let mut buf = vec![0u8; 128];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            o.encode(&mut e).unwrap();
+            e.len()
+        };
+        assert_eq!(
+            FileLock::from_payload(&buf[..n]).err(),
+            Some(ImageError::Malformed(msg))
+        );
+    }
+}

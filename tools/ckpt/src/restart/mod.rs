@@ -40,20 +40,25 @@
 //!   ([`run`]);
 //! - `pipes.rs`, `sysv.rs`: the pipes and SysV segments the root restarter
 //!   creates for the whole tree;
+//! - `events.rs`: the event-loop files (eventfd, timerfd, signalfd, epoll,
+//!   inotify) the root restarter makes, and the epoll entries it adds;
 //! - `tty.rs`: sessions, process groups, the controlling terminal;
 //! - `status.rs`: the status pipe protocol, and the restored process's wait
 //!   status as `ckpt`'s exit code.
 
+mod events;
 mod pipes;
 mod plan;
 mod spawn;
 mod status;
 mod sysv;
+mod timers;
 mod tty;
 mod vdso;
 
 pub use plan::{
-    open_image, plan, CttyPlan, IdsPlan, PipePlan, Plan, PlanError, ProcPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, EventPlan, EventState, IdsPlan, PipePlan, Plan, PlanError,
+    ProcPlan, Special, SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

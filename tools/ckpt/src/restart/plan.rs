@@ -13,7 +13,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::errno;
-use crate::image::{backing, filekind, AnyRecord, TaskAttrs, TASK_LEADER, TASK_ZOMBIE};
+use crate::image::{
+    backing, filekind, AnyRecord, EpollItem, EventfdRec, PosixTimer, SignalfdRec, TaskAttrs,
+    TimerfdRec, TASK_LEADER, TASK_ZOMBIE,
+};
 use crate::reader::{Item, ReadError, Reader};
 
 /// A special mapping of the image (the vDSO or its data pages).
@@ -77,6 +80,36 @@ pub struct IdsPlan {
 /// process leads the terminal's session.
 pub type CttyPlan = (Vec<u8>, i32, bool);
 
+/// The state an event-loop file of the image is made with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventState {
+    /// An eventfd.
+    Eventfd(EventfdRec),
+    /// A timerfd.
+    Timerfd(TimerfdRec),
+    /// A signalfd.
+    Signalfd(SignalfdRec),
+    /// An epoll set (its entries are [`Plan::epoll_items`]).
+    Epoll,
+    /// An inotify file and its watches: watch descriptor, mask, path.
+    Inotify(Vec<(i32, u32, Vec<u8>)>),
+}
+
+/// An event-loop file of the image, which the root restarter makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventPlan {
+    /// Its [`crate::image::FileRec`] id.
+    pub id: u32,
+    /// Its open flags (`O_NONBLOCK`).
+    pub flags: u32,
+    /// What to make.
+    pub state: EventState,
+}
+
+/// A file of the image as an epoll entry's target: its id, kind, open flags
+/// and pipe id.
+pub type FileSeen = (u32, u8, u32, u32);
+
 /// One process of the image, as the restarter recreates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcPlan {
@@ -120,6 +153,10 @@ pub struct ProcPlan {
     /// Its resource limits, `(soft, hard)` for each `RLIMIT_*`, which the restarter
     /// takes with `setrlimit(2)` (see `spawn::take_rlimits`).
     pub rlimits: Option<[(u64, u64); crate::image::NRLIMITS]>,
+    /// Its `ITIMER_VIRTUAL` and `ITIMER_PROF`: (time left, interval) in ns.
+    pub cpu_itimers: [(u64, u64); 2],
+    /// Its POSIX timers.
+    pub timers: Vec<PosixTimer>,
 }
 
 /// What restarting an image takes, read from its records before the pages.
@@ -140,6 +177,12 @@ pub struct Plan {
     pub deleted_fifos: Vec<(u32, Vec<u8>, u32)>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
+    /// The event-loop files to make.
+    pub events: Vec<EventPlan>,
+    /// The entries of the image's epoll sets.
+    pub epoll_items: Vec<EpollItem>,
+    /// Every file of the image (for the targets of epoll entries).
+    pub files: Vec<FileSeen>,
 }
 
 impl Plan {
@@ -197,6 +240,7 @@ struct TaskSeen {
     mm: u32,
     files: u32,
     creds: u32,
+    signal: u32,
     attrs: Option<TaskAttrs>,
 }
 
@@ -223,9 +267,40 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
     let mut rlimits: Vec<(i32, [(u64, u64); crate::image::NRLIMITS])> = Vec::new();
+    let mut cpu_itimers: Vec<(u32, [(u64, u64); 2])> = Vec::new();
+    let mut ptimers: Vec<PosixTimer> = Vec::new();
+    let mut events: Vec<EventPlan> = Vec::new();
+    let mut epoll_items = Vec::new();
+    let mut files = Vec::new();
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
+        if let AnyRecord::File(f) = &rec {
+            files.push((f.id, f.kind, f.flags, f.pipe));
+        }
         match rec {
+            AnyRecord::File(f) if filekind::is_event(f.kind) => events.push(EventPlan {
+                id: f.id,
+                flags: f.flags,
+                state: match f.kind {
+                    filekind::EPOLL => EventState::Epoll,
+                    filekind::INOTIFY => EventState::Inotify(Vec::new()),
+                    // Filled by the record that follows.
+                    _ => EventState::Epoll,
+                },
+            }),
+            AnyRecord::Eventfd(x) => set_state(&mut events, x.file, EventState::Eventfd(x)),
+            AnyRecord::Timerfd(x) => set_state(&mut events, x.file, EventState::Timerfd(x)),
+            AnyRecord::Signalfd(x) => set_state(&mut events, x.file, EventState::Signalfd(x)),
+            AnyRecord::InotifyWatch(w) => {
+                if let Some(EventPlan {
+                    state: EventState::Inotify(ws),
+                    ..
+                }) = events.iter_mut().find(|e| e.id == w.file)
+                {
+                    ws.push((w.wd, w.mask, w.path.to_vec()));
+                }
+            }
+            AnyRecord::EpollItem(i) => epoll_items.push(i),
             AnyRecord::Header(h) => {
                 root_pid = h.root_pid;
                 kernel_release = String::from_utf8_lossy(h.kernel_release).into_owned();
@@ -244,6 +319,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 mm: t.mm,
                 files: t.files,
                 creds: t.creds,
+                signal: t.signal,
                 attrs: None,
             }),
             AnyRecord::TaskAttrs(a) => {
@@ -259,6 +335,11 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     groups: (0..c.ngroups()).map(|i| c.group(i)).collect(),
                 },
             )),
+            AnyRecord::Signal(s) => cpu_itimers.push((
+                s.id,
+                [1, 2].map(|i| (s.itimers[i].value_ns, s.itimers[i].interval_ns)),
+            )),
+            AnyRecord::PosixTimer(t) => ptimers.push(t),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
             AnyRecord::Pty(t) if t.master == 1 => ptys.push(PtyPlan {
@@ -379,6 +460,19 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .iter()
                 .find(|n| n.0 == t.pid && !zombie)
                 .map(|n| n.1),
+            cpu_itimers: cpu_itimers
+                .iter()
+                .find(|c| c.0 == t.signal && !zombie)
+                .map_or([(0, 0); 2], |c| c.1),
+            timers: if zombie {
+                Vec::new()
+            } else {
+                ptimers
+                    .iter()
+                    .filter(|p| p.signal == t.signal)
+                    .copied()
+                    .collect()
+            },
             ids: if zombie {
                 None
             } else {
@@ -413,7 +507,17 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         ptys,
         deleted_fifos,
         kernel_release,
+        events,
+        epoll_items,
+        files,
     })
+}
+
+/// Gives event file `id` the state its record says.
+fn set_state(events: &mut [EventPlan], id: u32, state: EventState) {
+    if let Some(e) = events.iter_mut().find(|e| e.id == id) {
+        e.state = state;
+    }
 }
 
 /// Opens an image for restart: a regular file (the module reads it at

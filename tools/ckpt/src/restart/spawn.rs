@@ -24,10 +24,12 @@ use crate::names;
 use crate::sys::{self, Fork, MoveError};
 use crate::uapi;
 
+use super::events::Events;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
+use super::timers;
 use super::tty::join_groups;
 use super::vdso::VdsoError;
 
@@ -64,6 +66,8 @@ struct Ctx<'a> {
     /// The pipes the root restarter created for the image's pipes (inherited by
     /// every process it creates).
     pipes: Pipes,
+    /// The event-loop files the root restarter made (inherited likewise).
+    events: Events,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -112,6 +116,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         report_pid: plan.procs.len() > 1,
         detached: o.detach,
         pipes: Pipes::default(),
+        events: Events::default(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -302,6 +307,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
             return e;
         }
+        // The event-loop files, then the entries of the epoll sets, whose
+        // targets are all made by now.
+        if let Err(e) = ctx.events.create(plan) {
+            return e;
+        }
+        if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args) {
+            return e;
+        }
     }
     if idx == 0 {
         if let Err(e) = attach_sysv(plan) {
@@ -461,6 +474,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         Some(w) if ctx.flags & uapi::CKPT_RESTART_STATUS_FD != 0 => (ctx.flags, w.as_raw_fd()),
         _ => (ctx.flags & !uapi::CKPT_RESTART_STATUS_FD, 0),
     };
+    // The timers' signals are blocked before the threads, which inherit the mask.
+    if let Err(e) = timers::block_signals(me) {
+        return format!("process {}: {e}", me.pid);
+    }
     // From the move on, nothing may use the vDSO: the threads, then the ioctl.
     for &tid in &me.threads {
         let args = Box::leak(Box::new(dev::restart_args(
@@ -487,11 +504,15 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             }
         }
     }
+    // The timers, once the threads a timer may signal exist.
+    if let Err(e) = timers::make(me) {
+        return format!("process {}: {e}", me.pid);
+    }
     let e = ctx.dev.restart(
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &[],
+        &ctx.events.args,
         stdio,
         me.pid,
         status_fd,

@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event-loop files that must come back with their exact state, or be refused
+ * at checkpoint time with a reason (issue 11):
+ *
+ * - eventfd: a count above 32 bits, a semaphore-mode eventfd, O_NONBLOCK;
+ * - timerfd: time left and interval of relative and absolute timers, one
+ *   expired and unread, expirations set with TFD_IOC_SET_TICKS;
+ * - signalfd: its mask; a blocked signal sent after restart is read from it;
+ * - epoll: the entries' events and data (a pipe with data, an eventfd, the
+ *   same eventfd under a second fd), EPOLL_CTL_MOD/DEL/ADD on the restored
+ *   set (the entries' keys), a consumed EPOLLONESHOT entry, a nested set, a
+ *   set shared by a parent and its child;
+ * - inotify: a watch keeps its watch descriptor and reports files created
+ *   after restart; with events queued, it is refused;
+ * - an epoll entry whose fd was closed (its file still open elsewhere) is
+ *   refused.
+ *
+ * As in ckpt_files.c, each program is the test binary exec'ed with
+ * CKPT_EVENTS_PROG=MODE: it sets up its state, says it is ready and waits for
+ * a "go" file; the test checkpoints it with `ckpt checkpoint --kill`, creates
+ * the go file and restarts it with `ckpt restart`; the restored program
+ * checks its own state and exits 0, or with the line of the first check that
+ * failed (its log: /tmp/events-MODE.log).
+ */
+#include "ckpt_util.h"
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include "kselftest_harness.h"
+
+#define CKPT "/ckpt"
+
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
+
+/* ---- the programs -------------------------------------------------------- */
+
+static char go_path[64];
+static const char *mode;
+
+#define CHECK(c)							\
+	do {								\
+		if (!(c)) {						\
+			printf("%s: check failed at line %d: %s (errno %d)\n", \
+			       mode, __LINE__, #c, errno);		\
+			fflush(stdout);					\
+			return __LINE__ % 200 + 1;			\
+		}							\
+	} while (0)
+
+static uint64_t rd64(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, 8) != 8)
+		return (uint64_t)-1;
+	return v;
+}
+
+static uint64_t ns_of(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000ULL + t->tv_nsec;
+}
+
+/* eventfd: a count above 32 bits, a semaphore with 3. */
+static int efd_big, efd_sem;
+#define BIG_COUNT ((1ULL << 33) + 7)
+
+static int eventfd_setup(void)
+{
+	uint64_t v = BIG_COUNT - 5;
+
+	efd_big = eventfd(5, EFD_NONBLOCK);
+	efd_sem = eventfd(3, EFD_SEMAPHORE);
+	CHECK(efd_big >= 0 && efd_sem >= 0);
+	CHECK(write(efd_big, &v, 8) == 8);
+	return 0;
+}
+
+static int eventfd_verify(void)
+{
+	CHECK(fcntl(efd_big, F_GETFL) & O_NONBLOCK);
+	CHECK(!(fcntl(efd_sem, F_GETFL) & O_NONBLOCK));
+	CHECK(rd64(efd_big) == BIG_COUNT);
+	CHECK(rd64(efd_big) == (uint64_t)-1 && errno == EAGAIN);
+	for (int i = 0; i < 3; i++)
+		CHECK(rd64(efd_sem) == 1);
+	CHECK(fcntl(efd_sem, F_SETFL, O_NONBLOCK) == 0);
+	CHECK(rd64(efd_sem) == (uint64_t)-1 && errno == EAGAIN);
+	return 0;
+}
+
+/* timerfd: relative (30 s, every 10 s), absolute on CLOCK_REALTIME (in
+ * 60 s), one-shot expired and unread, and one with 5 expirations set. */
+static int tfd_rel, tfd_abs, tfd_fired, tfd_ticks;
+static uint64_t abs_at;
+
+static int timerfd_setup(void)
+{
+	struct itimerspec rel = { .it_value = { 30, 0 }, .it_interval = { 10, 0 } };
+	struct itimerspec shot = { .it_value = { 0, 10 * 1000 * 1000 } };
+	struct itimerspec far = { .it_value = { 3600, 0 } };
+	struct itimerspec abs = {};
+	struct timespec now;
+	uint64_t five = 5;
+
+	tfd_rel = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	tfd_abs = timerfd_create(CLOCK_REALTIME, 0);
+	tfd_fired = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK);
+	tfd_ticks = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	CHECK(tfd_rel >= 0 && tfd_abs >= 0 && tfd_fired >= 0 && tfd_ticks >= 0);
+	CHECK(timerfd_settime(tfd_rel, 0, &rel, NULL) == 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	abs_at = ns_of(&now) + 60ULL * 1000000000ULL;
+	abs.it_value.tv_sec = abs_at / 1000000000ULL;
+	abs.it_value.tv_nsec = abs_at % 1000000000ULL;
+	CHECK(timerfd_settime(tfd_abs, TFD_TIMER_ABSTIME, &abs, NULL) == 0);
+	CHECK(timerfd_settime(tfd_fired, 0, &shot, NULL) == 0);
+	CHECK(timerfd_settime(tfd_ticks, 0, &far, NULL) == 0);
+	CHECK(ioctl(tfd_ticks, TFD_IOC_SET_TICKS, &five) == 0);
+	sleep_ms(50);
+	return 0;
+}
+
+static int timerfd_verify(void)
+{
+	struct itimerspec it;
+	struct timespec now;
+
+	CHECK(timerfd_gettime(tfd_rel, &it) == 0);
+	CHECK(it.it_interval.tv_sec == 10 && it.it_interval.tv_nsec == 0);
+	CHECK(ns_of(&it.it_value) > 0 && ns_of(&it.it_value) <= 30ULL * 1000000000ULL);
+	CHECK(rd64(tfd_rel) == (uint64_t)-1 && errno == EAGAIN);
+	/* Absolute: it fires at the same wall-clock time. */
+	CHECK(timerfd_gettime(tfd_abs, &it) == 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	CHECK(it.it_interval.tv_sec == 0 && it.it_value.tv_sec <= 60);
+	{
+		uint64_t left = ns_of(&it.it_value), at = ns_of(&now) + left;
+
+		CHECK(at + 50000000ULL > abs_at && at < abs_at + 50000000ULL);
+	}
+	/* Expired, unread: one expiration, then disarmed. */
+	CHECK(rd64(tfd_fired) == 1);
+	CHECK(timerfd_gettime(tfd_fired, &it) == 0);
+	CHECK(ns_of(&it.it_value) == 0 && ns_of(&it.it_interval) == 0);
+	/* Five expirations set by the ioctl, still armed for an hour. */
+	CHECK(rd64(tfd_ticks) == 5);
+	CHECK(timerfd_gettime(tfd_ticks, &it) == 0);
+	CHECK(it.it_value.tv_sec > 3500 && it.it_value.tv_sec <= 3600);
+	return 0;
+}
+
+/* signalfd: SIGUSR1 and SIGUSR2 blocked and read through it. */
+static int sfd;
+
+static int signalfd_setup(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	CHECK(sfd >= 0);
+	return 0;
+}
+
+static int signalfd_verify(void)
+{
+	struct signalfd_siginfo si;
+	char path[64], buf[512];
+	int fd, n;
+
+	CHECK(read(sfd, &si, sizeof(si)) < 0 && errno == EAGAIN);
+	CHECK(kill(getpid(), SIGUSR2) == 0);
+	CHECK(read(sfd, &si, sizeof(si)) == sizeof(si));
+	CHECK(si.ssi_signo == SIGUSR2 && si.ssi_pid == (uint32_t)getpid());
+	CHECK(kill(getpid(), SIGUSR1) == 0);
+	CHECK(read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGUSR1);
+	/* The mask, as fdinfo shows it: SIGUSR1 (10) and SIGUSR2 (12). */
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", sfd);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0);
+	buf[n] = 0;
+	CHECK(strstr(buf, "sigmask:\t0000000000000a00"));
+	return 0;
+}
+
+/*
+ * epoll: set ep watches the read end of a pipe holding a byte (data 0x1111),
+ * an eventfd with count 1 (edge-triggered, 0x2222) and the same eventfd under
+ * a second fd (0x5555); ep3 watches the pipe's write end with EPOLLONESHOT
+ * (0x3333), consumed before the checkpoint; ep2 watches ep (0x4444).
+ */
+static int ep, ep2, ep3, ep_pipe[2], ep_efd, ep_efd2;
+
+static int epoll_add(int epfd, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int epoll_setup(void)
+{
+	struct epoll_event ev;
+
+	CHECK(pipe(ep_pipe) == 0);
+	CHECK(write(ep_pipe[1], "x", 1) == 1);
+	ep_efd = eventfd(1, EFD_NONBLOCK);
+	CHECK(ep_efd >= 0);
+	ep_efd2 = dup(ep_efd);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ep2 = epoll_create1(0);
+	ep3 = epoll_create1(0);
+	CHECK(ep >= 0 && ep2 >= 0 && ep3 >= 0 && ep_efd2 >= 0);
+	CHECK(epoll_add(ep, ep_pipe[0], EPOLLIN, 0x1111) == 0);
+	CHECK(epoll_add(ep, ep_efd, EPOLLIN | EPOLLET, 0x2222) == 0);
+	CHECK(epoll_add(ep, ep_efd2, EPOLLIN, 0x5555) == 0);
+	CHECK(epoll_add(ep3, ep_pipe[1], EPOLLOUT | EPOLLONESHOT, 0x3333) == 0);
+	CHECK(epoll_add(ep2, ep, EPOLLIN, 0x4444) == 0);
+	CHECK(epoll_wait(ep3, &ev, 1, 1000) == 1 && ev.data.u64 == 0x3333);
+	CHECK(epoll_wait(ep3, &ev, 1, 0) == 0);
+	return 0;
+}
+
+/* The data of the ready entries of @epfd, as a bit set of 0x1111 -> 1,
+ * 0x2222 -> 2, ... */
+static unsigned ready(int epfd)
+{
+	struct epoll_event ev[8];
+	unsigned got = 0;
+	int n = epoll_wait(epfd, ev, 8, 100);
+
+	for (int i = 0; i < n; i++)
+		got |= 1u << (ev[i].data.u64 / 0x1111);
+	return got;
+}
+
+static int epoll_verify(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x6666 };
+	char c;
+
+	CHECK(fcntl(ep, F_GETFD) & FD_CLOEXEC);
+	CHECK(!(fcntl(ep2, F_GETFD) & FD_CLOEXEC));
+	/* The nested set sees the inner one ready. */
+	CHECK(ready(ep2) == 1u << 4);
+	CHECK(ready(ep) == ((1u << 1) | (1u << 2) | (1u << 5)));
+	/* Edge-triggered: not again until the eventfd changes. */
+	CHECK(ready(ep) == ((1u << 1) | (1u << 5)));
+	/* The consumed one-shot entry stays quiet until re-armed. */
+	CHECK(epoll_wait(ep3, &ev, 1, 0) == 0);
+	ev = (struct epoll_event){ .events = EPOLLOUT | EPOLLONESHOT, .data.u64 = 0x3333 };
+	CHECK(epoll_ctl(ep3, EPOLL_CTL_MOD, ep_pipe[1], &ev) == 0);
+	CHECK(ready(ep3) == 1u << 3);
+	/* The keys: MOD, DEL and ADD find the entries under their fds. */
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = 0x6666 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, ep_pipe[0], &ev) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, ep_efd2, NULL) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, ep_efd2, NULL) < 0 && errno == ENOENT);
+	CHECK(epoll_add(ep, ep_efd, EPOLLIN, 0x7777) < 0 && errno == EEXIST);
+	CHECK(ready(ep) == 1u << 6);
+	CHECK(read(ep_pipe[0], &c, 1) == 1 && c == 'x');
+	CHECK(ready(ep) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, ep_efd, NULL) == 0);
+	CHECK(epoll_add(ep, ep_efd, EPOLLIN, 0x7777) == 0);
+	CHECK(ready(ep) == 1u << 7);
+	CHECK(rd64(ep_efd) == 1);
+	CHECK(ready(ep) == 0);
+	CHECK(ready(ep2) == 0);
+	return 0;
+}
+
+/* A set shared by a parent and its child: the child writes to the pipe the
+ * set watches once restored; the parent sees it through the set. */
+static int tree_ep, tree_pipe[2];
+static pid_t tree_child;
+
+static int epolltree_setup(void)
+{
+	CHECK(pipe(tree_pipe) == 0);
+	tree_ep = epoll_create1(0);
+	CHECK(tree_ep >= 0);
+	CHECK(epoll_add(tree_ep, tree_pipe[0], EPOLLIN, 0xabcd) == 0);
+	tree_child = fork();
+	CHECK(tree_child >= 0);
+	if (tree_child == 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0xdcba };
+
+		while (access(go_path, F_OK))
+			sleep_ms(20);
+		/* The same set, restored once for both. */
+		if (epoll_ctl(tree_ep, EPOLL_CTL_MOD, tree_pipe[0], &ev))
+			_exit(5);
+		if (write(tree_pipe[1], "y", 1) != 1)
+			_exit(6);
+		_exit(0);
+	}
+	return 0;
+}
+
+static int epolltree_verify(void)
+{
+	struct epoll_event ev;
+	int st;
+
+	CHECK(waitpid(tree_child, &st, 0) == tree_child);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(epoll_wait(tree_ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0xdcba);
+	return 0;
+}
+
+/* inotify: watch 1 on dir A removed (its IN_IGNORED read), watch 2 on dir B
+ * for IN_CREATE; after restart a file made in B is reported under wd 2. */
+static int ino_fd;
+static char ino_a[64], ino_b[64];
+
+static int inotify_setup(void)
+{
+	char buf[4096];
+	int w1, w2;
+
+	snprintf(ino_a, sizeof(ino_a), "/tmp/events-ino-a-%d", getpid());
+	snprintf(ino_b, sizeof(ino_b), "/tmp/events-ino-b-%d", getpid());
+	CHECK(mkdir(ino_a, 0755) == 0 && mkdir(ino_b, 0755) == 0);
+	ino_fd = inotify_init1(IN_NONBLOCK);
+	CHECK(ino_fd >= 0);
+	w1 = inotify_add_watch(ino_fd, ino_a, IN_CREATE);
+	w2 = inotify_add_watch(ino_fd, ino_b, IN_CREATE | IN_DELETE);
+	CHECK(w1 == 1 && w2 == 2);
+	CHECK(inotify_rm_watch(ino_fd, w1) == 0);
+	CHECK(read(ino_fd, buf, sizeof(buf)) > 0);
+	CHECK(read(ino_fd, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+	return 0;
+}
+
+static int inotify_verify(void)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	struct inotify_event *e = (struct inotify_event *)buf;
+	char path[128];
+	int n;
+
+	CHECK(read(ino_fd, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+	snprintf(path, sizeof(path), "%s/new", ino_b);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	n = read(ino_fd, buf, sizeof(buf));
+	CHECK(n >= (int)sizeof(*e));
+	CHECK(e->wd == 2 && (e->mask & IN_CREATE) && !strcmp(e->name, "new"));
+	/* The next watch gets the next descriptor. */
+	CHECK(inotify_add_watch(ino_fd, ino_a, IN_CREATE) == 3);
+	unlink(path);
+	rmdir(ino_a);
+	rmdir(ino_b);
+	return 0;
+}
+
+/* Refused: an inotify file with an event queued. */
+static int inoqueued_setup(void)
+{
+	char path[128];
+
+	snprintf(ino_b, sizeof(ino_b), "/tmp/events-inoq-%d", getpid());
+	CHECK(mkdir(ino_b, 0755) == 0);
+	ino_fd = inotify_init1(0);
+	CHECK(ino_fd >= 0 && inotify_add_watch(ino_fd, ino_b, IN_CREATE) == 1);
+	snprintf(path, sizeof(path), "%s/f", ino_b);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	return 0;
+}
+
+/* Refused: an epoll entry whose fd was closed, its file open elsewhere. */
+static int epollclosed_setup(void)
+{
+	int e = eventfd(0, 0);
+
+	ep = epoll_create1(0);
+	CHECK(e >= 0 && ep >= 0);
+	ep_efd2 = dup(e);
+	CHECK(epoll_add(ep, e, EPOLLIN, 1) == 0);
+	close(e);
+	return 0;
+}
+
+static const struct prog {
+	const char *mode;
+	int (*setup)(void);
+	int (*verify)(void);
+} progs[] = {
+	{ "eventfd", eventfd_setup, eventfd_verify },
+	{ "timerfd", timerfd_setup, timerfd_verify },
+	{ "signalfd", signalfd_setup, signalfd_verify },
+	{ "epoll", epoll_setup, epoll_verify },
+	{ "epolltree", epolltree_setup, epolltree_verify },
+	{ "inotify", inotify_setup, inotify_verify },
+	{ "inoqueued", inoqueued_setup, NULL },
+	{ "epollclosed", epollclosed_setup, NULL },
+};
+
+__attribute__((constructor)) static void events_prog(void)
+{
+	const struct prog *p = NULL;
+	char log[64];
+	int ready, fd, rc;
+
+	mode = getenv("CKPT_EVENTS_PROG");
+	if (!mode)
+		return;
+	ready = atoi(getenv("CKPT_EVENTS_READY") ?: "-1");
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!strcmp(progs[i].mode, mode))
+			p = &progs[i];
+	snprintf(log, sizeof(log), "/tmp/events-%s.log", mode);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (!p || fd < 0)
+		_exit(2);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	fd = open("/dev/null", O_RDWR);
+	dup2(fd, 0);
+	close(fd);
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (setsid() < 0)
+		_exit(2);
+	snprintf(go_path, sizeof(go_path), "/tmp/events-go-%d", getpid());
+	rc = p->setup();
+	if (rc)
+		_exit(rc);
+	{
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "R%d\n", getpid());
+
+		if (write(ready, msg, n) != n)
+			_exit(3);
+	}
+	close(ready);
+	while (access(go_path, F_OK))
+		sleep_ms(20);
+	rc = p->verify ? p->verify() : 0;
+	printf("%s: %s\n", mode, rc ? "FAILED" : "ok");
+	_exit(rc);
+}
+
+/* ---- the test side ------------------------------------------------------- */
+
+/* Runs a shell command; returns its exit code (or 128 + signal). */
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* Starts program @m (in a session of its own); returns its pid once it is
+ * ready, or -1. */
+static pid_t start_prog(const char *m)
+{
+	int ready[2];
+	char msg[16] = "", num[16];
+	pid_t pid, t = -1;
+	struct pollfd pf;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(ready[0]);
+		if (ckpt_dev_fd >= 0)
+			close(ckpt_dev_fd);
+		snprintf(num, sizeof(num), "%d", ready[1]);
+		setenv("CKPT_EVENTS_PROG", m, 1);
+		setenv("CKPT_EVENTS_READY", num, 1);
+		execl("/proc/self/exe", "ckpt_events", (char *)NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	pf = (struct pollfd){ .fd = ready[0], .events = POLLIN };
+	if (poll(&pf, 1, 20000) != 1 || read(ready[0], msg, sizeof(msg) - 1) < 2 ||
+	    sscanf(msg, "R%d", &t) != 1) {
+		close(ready[0]);
+		kill(-pid, SIGKILL);
+		kill_reap(pid);
+		return -1;
+	}
+	close(ready[0]);
+	return t;
+}
+
+static void show_log(struct __test_metadata *_metadata, const char *m)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/events-%s.log", m);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		TH_LOG("%s: %s", m, line);
+	if (f)
+		fclose(f);
+}
+
+FIXTURE(events) {
+	char img[64];
+};
+
+FIXTURE_SETUP(events)
+{
+	/* Restored programs are orphans: the test reaps them. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	snprintf(self->img, sizeof(self->img), "/tmp/events-%d.img", getpid());
+}
+
+FIXTURE_TEARDOWN(events)
+{
+	unlink(self->img);
+}
+
+/* Checkpoints program @m (tree: with its descendants) and kills it,
+ * restarts it and lets it check itself; returns its exit code. */
+static int round_trip(struct __test_metadata *_metadata, const char *img, const char *m,
+		      bool tree)
+{
+	pid_t pid = start_prog(m);
+	char go[64];
+	int rc;
+
+	if (pid <= 0) {
+		show_log(_metadata, m);
+		return -1;
+	}
+	rc = sh(CKPT " checkpoint %d -o %s --kill -q %s > /tmp/events-ckpt.out 2>&1", pid, img,
+		tree ? "--tree" : "");
+	if (rc) {
+		char line[512] = "";
+		FILE *f = fopen("/tmp/events-ckpt.out", "r");
+
+		if (f && !fgets(line, sizeof(line), f))
+			line[0] = 0;
+		if (f)
+			fclose(f);
+		TH_LOG("%s: checkpoint failed (%d): %s", m, rc, line);
+		kill(-getsid(pid), SIGKILL);
+		kill_reap(pid);
+		return -1;
+	}
+	kill_reap(pid);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/events-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	rc = sh("timeout -s KILL 60 " CKPT " restart %s -q", img);
+	unlink(go);
+	if (rc)
+		show_log(_metadata, m);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	return rc;
+}
+
+/* `ckpt check` of program @m refuses it, with @word in the reason. */
+static void check_refuses(struct __test_metadata *_metadata, const char *m, const char *word)
+{
+	pid_t pid = start_prog(m);
+	char out[] = "/tmp/events-check.out", line[512] = "";
+	FILE *f;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	rc = sh(CKPT " check %d > %s 2>&1", pid, out);
+	f = fopen(out, "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(0, rc) TH_LOG("%s: check accepted it: %s", m, line);
+	EXPECT_NE(NULL, strstr(line, word)) TH_LOG("%s: reason: %s", m, line);
+	kill_reap(pid);
+}
+
+TEST_F_TIMEOUT(events, eventfd_count_and_semaphore, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "eventfd", false));
+}
+
+TEST_F_TIMEOUT(events, timerfd_time_left_interval_and_expirations, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "timerfd", false));
+}
+
+TEST_F_TIMEOUT(events, signalfd_mask_reads_signals_sent_after_restart, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "signalfd", false));
+}
+
+TEST_F_TIMEOUT(events, epoll_entries_keys_oneshot_and_nested_sets, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epoll", false));
+}
+
+TEST_F_TIMEOUT(events, epoll_set_shared_by_a_parent_and_its_child, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epolltree", true));
+}
+
+TEST_F_TIMEOUT(events, inotify_watch_descriptor_and_new_events, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "inotify", false));
+}
+
+TEST_F_TIMEOUT(events, inotify_with_queued_events_is_refused, 60)
+{
+	check_refuses(_metadata, "inoqueued", "queued");
+	sh("rm -rf /tmp/events-inoq-*");
+}
+
+TEST_F_TIMEOUT(events, epoll_entry_of_a_closed_fd_is_refused, 60)
+{
+	check_refuses(_metadata, "epollclosed", "closed");
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The image's event-loop files: no kernel function a module may call creates
+//! an eventfd, a timerfd, a signalfd, an epoll set or an inotify file, so the
+//! root restarter makes each one with the system calls, in the state the image
+//! gives it, before it creates the processes below it (which inherit them, as
+//! they inherit the pipes), and the ioctl is told which file of the image each
+//! one stands for (`struct ckpt_restart_file`); the module checks and installs
+//! them.
+//!
+//! The entries of an epoll set are keyed by (file, fd number): each is added
+//! with `epoll_ctl` by a short-lived helper process that holds the target file
+//! at the image's fd number (its own fds moved above those numbers first), so
+//! that the module, installing the same files at the same numbers, gives the
+//! program the very keys it had. Every target is a file the restarter made
+//! (a pipe, a pseudo-terminal master, an event file); epoll sets watched by
+//! other epoll sets are filled first.
+
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::errno;
+use crate::image::{filekind, EpollItem, TFD_TIMER_ABSTIME};
+use crate::sys::{self, Fork};
+use crate::uapi::{CkptRestartFile, CkptRestartPipe};
+
+use super::plan::{EventState, Plan};
+
+/// `TFD_IOC_SET_TICKS`: `_IOW('T', 0, __u64)`.
+const TFD_IOC_SET_TICKS: libc::c_ulong = 0x4008_5400;
+/// `INOTIFY_IOC_SETNEXTWD`: `_IOW('I', 0, __s32)`.
+const INOTIFY_IOC_SETNEXTWD: libc::c_ulong = 0x4004_4900;
+/// `IN_DONT_FOLLOW`: a watch is on the inode the path names, not a link's target.
+const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+
+/// The event files the root restarter made.
+#[derive(Default)]
+pub(super) struct Events {
+    /// What the ioctl is told: each file's image id and fd.
+    pub(super) args: Vec<CkptRestartFile>,
+    /// The files, held open (and inherited by every process created after).
+    held: Vec<OwnedFd>,
+}
+
+/// The last error as a message.
+fn last(what: impl std::fmt::Display) -> String {
+    format!("{what}: {}", errno::describe(&io::Error::last_os_error()))
+}
+
+/// Takes ownership of a new fd, or says why there is none.
+fn owned(fd: RawFd, what: impl std::fmt::Display) -> Result<OwnedFd, String> {
+    if fd < 0 {
+        return Err(last(what));
+    }
+    // SAFETY: `fd` was just returned by the kernel and nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A timespec of `ns` nanoseconds.
+fn ts(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    }
+}
+
+impl Events {
+    /// Makes every event-loop file of the image in its state (the epoll sets
+    /// empty: [`Events::fill_epolls`] adds their entries).
+    pub(super) fn create(&mut self, plan: &Plan) -> Result<(), String> {
+        for e in &plan.events {
+            let nonblock = (e.flags & libc::O_NONBLOCK as u32) as i32;
+            let fd = match &e.state {
+                EventState::Eventfd(x) => {
+                    let sem = if x.flags != 0 { libc::EFD_SEMAPHORE } else { 0 };
+                    // SAFETY: plain system call.
+                    let fd = owned(
+                        unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | sem | nonblock) },
+                        "cannot make an eventfd",
+                    )?;
+                    if x.count != 0 {
+                        let b = x.count.to_ne_bytes();
+                        // SAFETY: `b` is 8 readable bytes; adding to a zero
+                        // counter never blocks.
+                        if unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), 8) } != 8 {
+                            return Err(last(format!(
+                                "cannot set eventfd {} to {}",
+                                e.id, x.count
+                            )));
+                        }
+                    }
+                    fd
+                }
+                EventState::Timerfd(x) => {
+                    // SAFETY: plain system call.
+                    let fd = owned(
+                        unsafe {
+                            libc::timerfd_create(x.clockid as i32, libc::TFD_CLOEXEC | nonblock)
+                        },
+                        format!("cannot make a timerfd on clock {}", x.clockid),
+                    )?;
+                    if x.value_ns != 0 || x.interval_ns != 0 {
+                        let value = if x.settime_flags & TFD_TIMER_ABSTIME != 0 {
+                            x.now_ns + x.value_ns
+                        } else if x.value_ns == 0 && x.ticks != 0 {
+                            // A periodic timer that expired and waits to be read
+                            // (read re-arms it): the next expiration one interval on.
+                            x.interval_ns
+                        } else {
+                            x.value_ns
+                        };
+                        let its = libc::itimerspec {
+                            it_interval: ts(x.interval_ns),
+                            it_value: ts(value),
+                        };
+                        // SAFETY: `its` is a valid itimerspec; no old value wanted.
+                        let r = unsafe {
+                            libc::timerfd_settime(
+                                fd.as_raw_fd(),
+                                x.settime_flags as i32,
+                                &its,
+                                std::ptr::null_mut(),
+                            )
+                        };
+                        if r != 0 {
+                            return Err(last(format!("cannot arm timerfd {}", e.id)));
+                        }
+                    }
+                    if x.ticks != 0 {
+                        // SAFETY: the ioctl reads one u64.
+                        let r = unsafe {
+                            libc::ioctl(fd.as_raw_fd(), TFD_IOC_SET_TICKS as _, &x.ticks)
+                        };
+                        if r != 0 {
+                            return Err(last(format!(
+                                "cannot give timerfd {} its {} expirations (TFD_IOC_SET_TICKS)",
+                                e.id, x.ticks
+                            )));
+                        }
+                    }
+                    fd
+                }
+                EventState::Signalfd(x) => {
+                    let mut set: libc::sigset_t = unsafe_zeroed_sigset();
+                    for s in 1..=64 {
+                        if x.mask & (1u64 << (s - 1)) != 0 {
+                            // SAFETY: `set` is a valid sigset_t.
+                            unsafe { libc::sigaddset(&mut set, s) };
+                        }
+                    }
+                    // SAFETY: `set` is a valid sigset_t.
+                    owned(
+                        unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | nonblock) },
+                        "cannot make a signalfd",
+                    )?
+                }
+                EventState::Epoll => {
+                    // SAFETY: plain system call.
+                    owned(
+                        unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) },
+                        "cannot make an epoll set",
+                    )?
+                }
+                EventState::Inotify(watches) => {
+                    // SAFETY: plain system call.
+                    let fd = owned(
+                        unsafe { libc::inotify_init1(libc::IN_CLOEXEC | nonblock) },
+                        "cannot make an inotify file",
+                    )?;
+                    let mut ws = watches.clone();
+                    ws.sort_by_key(|w| w.0);
+                    for (wd, mask, path) in &ws {
+                        add_watch(&fd, *wd, *mask, path)?;
+                    }
+                    fd
+                }
+            };
+            self.args.push(CkptRestartFile {
+                id: e.id,
+                fd: fd.as_raw_fd(),
+            });
+            self.held.push(fd);
+        }
+        Ok(())
+    }
+
+    /// The fd the restarter holds for file `id` of the image (a target of an
+    /// epoll entry), or why there is none.
+    fn target(&self, plan: &Plan, pipes: &[CkptRestartPipe], id: u32) -> Result<RawFd, String> {
+        self.target_and_kick(plan, pipes, id).map(|t| t.0)
+    }
+
+    /// [`Events::target`], and for the read end of a pipe its write end (a
+    /// byte written there makes the target readable).
+    fn target_and_kick(
+        &self,
+        plan: &Plan,
+        pipes: &[CkptRestartPipe],
+        id: u32,
+    ) -> Result<(RawFd, Option<RawFd>), String> {
+        let kick = plan
+            .files
+            .iter()
+            .find(|f| f.0 == id && f.1 == filekind::PIPE && f.2 & 3 == libc::O_RDONLY as u32)
+            .and_then(|f| pipes.iter().find(|p| p.id == f.3))
+            .map(|p| p.wfd);
+        let Some(&(_, kind, flags, pipe)) = plan.files.iter().find(|f| f.0 == id) else {
+            return Err(format!(
+                "an epoll set watches file {id}, which the image lacks"
+            ));
+        };
+        let acc = flags & libc::O_ACCMODE as u32;
+        let found = match kind {
+            filekind::PIPE => {
+                // The first description of its end is the pipe the restarter made.
+                let first = acc != libc::O_RDWR as u32
+                    && !plan.files.iter().any(|g| {
+                        g.1 == filekind::PIPE && g.3 == pipe && g.2 & 3 == acc && g.0 < id
+                    });
+                pipes.iter().find(|p| p.id == pipe && first).map(|p| {
+                    if acc == libc::O_WRONLY as u32 {
+                        p.wfd
+                    } else {
+                        p.rfd
+                    }
+                })
+            }
+            filekind::TTY => pipes.iter().find(|p| p.id == id).map(|p| p.rfd),
+            k if filekind::is_event(k) => self.args.iter().find(|a| a.id == id).map(|a| a.fd),
+            _ => None,
+        };
+        found.map(|fd| (fd, kick)).ok_or_else(|| {
+            format!(
+                "an epoll set watches file {id} ({}), which the restarter does not make: not supported yet",
+                filekind::name(kind)
+            )
+        })
+    }
+
+    /// Adds every entry of the image's epoll sets (see the module doc); the
+    /// pipes and pseudo-terminal masters the restarter made are `pipes`.
+    pub(super) fn fill_epolls(&self, plan: &Plan, pipes: &[CkptRestartPipe]) -> Result<(), String> {
+        if plan.epoll_items.is_empty() {
+            return Ok(());
+        }
+        // Inner sets first: a set is filled once every set it watches is.
+        let is_epoll = |id: u32| {
+            plan.events
+                .iter()
+                .any(|e| e.id == id && e.state == EventState::Epoll)
+        };
+        let mut order: Vec<u32> = Vec::new();
+        let sets: Vec<u32> = plan
+            .events
+            .iter()
+            .filter(|e| e.state == EventState::Epoll)
+            .map(|e| e.id)
+            .collect();
+        while order.len() < sets.len() {
+            let before = order.len();
+            for &s in &sets {
+                if order.contains(&s) {
+                    continue;
+                }
+                let ready = plan
+                    .epoll_items
+                    .iter()
+                    .filter(|i| i.file == s && is_epoll(i.target))
+                    .all(|i| order.contains(&i.target));
+                if ready {
+                    order.push(s);
+                }
+            }
+            if order.len() == before {
+                return Err("the image's epoll sets watch each other in a loop".to_string());
+            }
+        }
+        // (epoll fd, target fd, kick fd, entry), in that order; in each set the
+        // fired one-shot entries first (see `add_all`).
+        let mut adds: Vec<Add> = Vec::new();
+        for s in order {
+            let epfd = self.target(plan, pipes, s)?;
+            let mut items: Vec<&EpollItem> =
+                plan.epoll_items.iter().filter(|i| i.file == s).collect();
+            items.sort_by_key(|i| !disarmed(i.events));
+            for i in items {
+                let (t, kick) = self.target_and_kick(plan, pipes, i.target)?;
+                adds.push((epfd, t, kick.unwrap_or(-1), *i));
+            }
+        }
+        let (mut r, w) =
+            io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
+        match sys::fork() {
+            Ok(Fork::Child) => {
+                drop(r);
+                let mut out = w.as_raw_fd();
+                let msg = add_all(&adds, &mut out).err().unwrap_or_default();
+                // SAFETY: `msg` is readable for its length; a short write only
+                // shortens the message.
+                let _ = unsafe { libc::write(out, msg.as_ptr().cast(), msg.len()) };
+                sys::exit_now(if msg.is_empty() { 0 } else { 1 })
+            }
+            Ok(Fork::Parent(child)) => {
+                drop(w);
+                let mut msg = String::new();
+                let _ = r.read_to_string(&mut msg);
+                let st = sys::waitpid(child)
+                    .map_err(|e| format!("waiting for {child}: {}", errno::describe(&e)))?;
+                if !msg.is_empty() {
+                    return Err(msg);
+                }
+                if !libc::WIFEXITED(st.1) || libc::WEXITSTATUS(st.1) != 0 {
+                    return Err("the helper adding the epoll entries failed".to_string());
+                }
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "cannot create the process adding the epoll entries: {}",
+                errno::describe(&e)
+            )),
+        }
+    }
+}
+
+/// An epoll entry to add: the set, the target, the write end of the target's
+/// pipe if it is a read end (else -1), the entry.
+type Add = (RawFd, RawFd, RawFd, EpollItem);
+
+/// `EPOLLONESHOT`.
+const EPOLLONESHOT: u32 = 1 << 30;
+/// The flag bits of an entry (`EP_PRIVATE_BITS`): `EPOLLWAKEUP`,
+/// `EPOLLONESHOT`, `EPOLLET`, `EPOLLEXCLUSIVE`.
+const PRIVATE_BITS: u32 = (1 << 29) | (1 << 30) | (1 << 31) | (1 << 28);
+
+/// Whether an entry is a one-shot entry that fired (only its flags are left).
+fn disarmed(events: u32) -> bool {
+    events & EPOLLONESHOT != 0 && events & !PRIVATE_BITS == 0
+}
+
+/// In the helper process: moves `keep` (updated) and the sources of `adds`
+/// above every entry's fd number, then adds each entry with its target at that
+/// number.
+///
+/// `EPOLL_CTL_ADD` always adds `EPOLLERR | EPOLLHUP`; only firing leaves a
+/// one-shot entry with no event bits. So a fired one-shot entry is added for
+/// the events its target has ready now (after a byte written into it if it
+/// is an empty pipe's read end, read back after), and fired with an
+/// `epoll_wait` while it is alone ready in its set (its set's fired entries
+/// come first).
+fn add_all(adds: &[Add], keep: &mut RawFd) -> Result<(), String> {
+    let top = adds.iter().map(|a| a.3.tfd as RawFd).max().unwrap_or(0) + 1;
+    let mut moved: Vec<(RawFd, RawFd)> = Vec::new();
+    let mut high = |fd: RawFd| -> Result<RawFd, String> {
+        if let Some(m) = moved.iter().find(|m| m.0 == fd) {
+            return Ok(m.1);
+        }
+        // SAFETY: plain system call.
+        let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, top) };
+        if n < 0 {
+            return Err(last(format!("cannot move fd {fd} above {top}")));
+        }
+        moved.push((fd, n));
+        Ok(n)
+    };
+    *keep = high(*keep)?;
+    let mut srcs = Vec::with_capacity(adds.len());
+    for (ep, t, kick, i) in adds {
+        let kick = if *kick >= 0 { high(*kick)? } else { -1 };
+        srcs.push((high(*ep)?, high(*t)?, kick, *i));
+    }
+    for (ep, t, kick, i) in srcs {
+        let tfd = i.tfd as RawFd;
+        // SAFETY: plain system call; `tfd` is below every fd the helper still uses.
+        if unsafe { libc::dup2(t, tfd) } < 0 {
+            return Err(last(format!("cannot place a file at fd {tfd}")));
+        }
+        let fire = disarmed(i.events);
+        let (mut ready, mut kicked) = (0u32, false);
+        if fire {
+            ready = poll_now(tfd);
+            if ready == 0 && kick >= 0 {
+                // SAFETY: one byte from a valid buffer.
+                kicked = unsafe { libc::write(kick, b"k".as_ptr().cast(), 1) } == 1;
+                ready = poll_now(tfd);
+            }
+            if ready == 0 {
+                return Err(format!(
+                    "epoll file {}: cannot fire its one-shot entry for fd {tfd} again: the file is ready for no event",
+                    i.file
+                ));
+            }
+        }
+        let mut ev = libc::epoll_event {
+            events: i.events | ready,
+            u64: i.data,
+        };
+        // SAFETY: `ev` is a valid epoll_event.
+        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, tfd, &mut ev) } != 0 {
+            return Err(last(format!(
+                "cannot add fd {tfd} (events {:#x}) to epoll file {}",
+                i.events, i.file
+            )));
+        }
+        if fire {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 8];
+            // SAFETY: `out` has room for 8 events.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 8, 0) };
+            let mut byte = [0u8; 1];
+            // SAFETY: one byte into a valid buffer; the byte written above is there.
+            if kicked && unsafe { libc::read(tfd, byte.as_mut_ptr().cast(), 1) } != 1 {
+                return Err(last("cannot take back the byte written into a pipe"));
+            }
+            if n != 1 || out[0].u64 != i.data {
+                return Err(format!(
+                    "epoll file {}: its one-shot entry for fd {tfd} did not fire again",
+                    i.file
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The events (`POLLIN`, `POLLOUT`, `POLLPRI`, `POLLRDHUP`, `POLLERR`,
+/// `POLLHUP`, which have the values of their `EPOLL*`) `fd` has ready now.
+fn poll_now(fd: RawFd) -> u32 {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLOUT | libc::POLLPRI | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+        return 0;
+    }
+    let all = libc::POLLIN | libc::POLLOUT | libc::POLLPRI | libc::POLLRDHUP;
+    (p.revents & (all | libc::POLLERR | libc::POLLHUP)) as u32
+}
+
+/// Adds watch `wd` on `path` for `mask` to inotify file `fd`, with that watch
+/// descriptor.
+fn add_watch(fd: &OwnedFd, wd: i32, mask: u32, path: &[u8]) -> Result<(), String> {
+    let shown = crate::names::path(path);
+    // SAFETY: the ioctl takes its argument by value.
+    if unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            INOTIFY_IOC_SETNEXTWD as _,
+            wd as libc::c_ulong,
+        )
+    } != 0
+    {
+        return Err(last(format!(
+            "cannot choose watch descriptor {wd} (INOTIFY_IOC_SETNEXTWD)"
+        )));
+    }
+    let c = std::ffi::CString::new(path.to_vec())
+        .map_err(|_| format!("inotify watch on {shown}: a NUL in the path"))?;
+    // SAFETY: `c` is a NUL-terminated path.
+    let got = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask | IN_DONT_FOLLOW) };
+    if got < 0 {
+        return Err(last(format!("cannot watch {shown} with inotify")));
+    }
+    if got != wd {
+        return Err(format!(
+            "inotify watch on {shown} got watch descriptor {got}, not the image's {wd}"
+        ));
+    }
+    Ok(())
+}
+
+/// An empty signal set.
+fn unsafe_zeroed_sigset() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset then makes it a valid empty set.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is writable.
+    unsafe { libc::sigemptyset(&mut set) };
+    set
+}
