@@ -108,8 +108,8 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
             format_args!("{pid} is the calling process; run the checkpoint from another one"),
         ));
     }
-    if !access::may_checkpoint(&t) {
-        return Err(no_access(pid, why));
+    if let Err(d) = access::may_checkpoint(&t) {
+        return Err(no_access(pid, d, why));
     }
     // A thread id stands for its whole process.
     let leader = if info.flags & ti::LEADER != 0 {
@@ -136,13 +136,10 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
     })
 }
 
-fn no_access(pid: i32, why: &mut Reason) -> Error {
+fn no_access(pid: i32, d: access::Denied, why: &mut Reason) -> Error {
     why.set(
-        EPERM,
-        format_args!(
-            "no permission to checkpoint {pid} (needs ptrace rights: the same user, \
-             dumpable, no capabilities beyond the caller's)"
-        ),
+        d.errno(),
+        format_args!("no permission to checkpoint {pid} ({})", d.why()),
     )
 }
 
@@ -229,12 +226,13 @@ impl Tree {
                     format_args!("process {} of the tree is exiting", info.tgid),
                 ));
             }
-            if !access::may_checkpoint(&p) {
+            if let Err(d) = access::may_checkpoint(&p) {
                 return Err(why.set(
-                    EPERM,
+                    d.errno(),
                     format_args!(
-                        "no permission to checkpoint process {} below {root_pid} (needs ptrace rights)",
-                        info.tgid
+                        "no permission to checkpoint process {} below {root_pid} ({})",
+                        info.tgid,
+                        d.why()
                     ),
                 ));
             }
@@ -385,13 +383,14 @@ pub(crate) fn checkpoint(
         // program may have completed since the first look), and a thread that an
         // in-flight clone added since is found now.
         for p in tree.procs.iter() {
-            if !access::may_checkpoint(&p.leader) {
+            if let Err(d) = access::may_checkpoint(&p.leader) {
                 return Err(why.set(
-                    EPERM,
+                    d.errno(),
                     format_args!(
                         "no permission to checkpoint {} any more: it changed credentials \
-                         (exec of a set-id program?) while being stopped",
-                        p.info.tgid
+                         (exec of a set-id program?) while being stopped ({})",
+                        p.info.tgid,
+                        d.why()
                     ),
                 ));
             }

@@ -23,6 +23,8 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
@@ -147,9 +149,8 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
  * What __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) and commoncap's
  * cap_ptrace_access_check() look at, as CKPT_AF_* facts about current and t,
  * read the way the kernel reads them (under task_lock, credentials before
- * dumpability); Rust decides (rust/access.rs, may_checkpoint).  LSM ptrace
- * policy (Yama, SELinux) cannot be consulted from a module:
- * Documentation/ckpt/admin-guide.rst says so.
+ * dumpability); Rust decides (rust/access.rs, may_checkpoint).  The LSMs'
+ * ptrace policy is asked by ckpt_task_attach_by_kernel().
  */
 u32 ckpt_task_access_facts(struct task_struct *t)
 {
@@ -182,6 +183,64 @@ u32 ckpt_task_access_facts(struct task_struct *t)
 	rcu_read_unlock();
 	task_unlock(t);
 	return f;
+}
+
+/*
+ * The kernel's own ptrace-attach decision about t's process, the LSMs' ptrace
+ * hooks included (Yama's ptrace_scope, SELinux, AppArmor, Landlock and
+ * commoncap): ptrace_may_access() and security_ptrace_access_check() are not
+ * exported, but opening /proc/PID/mem runs mm_access(task,
+ * PTRACE_MODE_ATTACH_FSCREDS) -> __ptrace_may_access() in the caller's context,
+ * under the task's exec_update_lock.  The open is made on a private procfs
+ * instance of the caller's pid namespace (vfs_kern_mount, without the mount
+ * system call's checks, which have nothing to do with the question), not
+ * through the caller's /proc, which may be missing, mounted with hidepid, or
+ * another namespace's; dentry_open() skips the file mode check (0600, the
+ * target's owner), which is not ptrace's question.  Returns 0, or the open's error (-EACCES or -EPERM: the
+ * kernel refused; -ESRCH: t is gone or has no memory any more).  Rust decides
+ * what that means (rust/access.rs).
+ */
+int ckpt_task_attach_by_kernel(struct task_struct *t)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct file_system_type *fs;
+	struct vfsmount *mnt;
+	struct path path;
+	struct file *f;
+	char name[24];
+	pid_t nr;
+	int ret;
+
+	if (same_thread_group(t, current))
+		return 0;
+	nr = task_tgid_nr_ns(t, ns);
+	if (!nr)
+		return -ESRCH;
+	fs = get_fs_type("proc");
+	if (!fs)
+		return -ENOENT;
+	mnt = vfs_kern_mount(fs, SB_KERNMOUNT, fs->name, NULL);
+	module_put(fs->owner);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	snprintf(name, sizeof(name), "%d/mem", nr);
+	ret = vfs_path_lookup(mnt->mnt_root, mnt, name, 0, &path);
+	if (!ret) {
+		/* No inode permission check: the question is ptrace's, not the file mode's. */
+		f = dentry_open(&path, O_RDONLY | O_LARGEFILE, current_cred());
+		path_put(&path);
+		if (IS_ERR(f))
+			ret = PTR_ERR(f);
+		else
+			fput(f);
+	}
+	if (ret == -ENOENT)
+		ret = -ESRCH;
+	/* The number was t's while t still holds it (t can only lose it by being reaped). */
+	if (!ret && (!pid_alive(t) || task_tgid_nr_ns(t, ns) != nr))
+		ret = -ESRCH;
+	mntput(mnt);
+	return ret;
 }
 
 bool ckpt_task_is_current_group(struct task_struct *t)
@@ -727,13 +786,16 @@ int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 e
 	}
 	mi->auxv_len = i;
 	mi->map_count = mm->map_count;
+	/* get_file_rcu(): files are SLAB_TYPESAFE_BY_RCU, so a plain RCU read could
+	 * copy the path of a file recycled by a concurrent PR_SET_MM_EXE_FILE. */
 	rcu_read_lock();
-	exe_file = rcu_dereference(mm->exe_file);
+	exe_file = get_file_rcu(&mm->exe_file);
+	rcu_read_unlock();
 	if (exe_file) {
 		exe_path = exe_file->f_path;
 		path_get(&exe_path);
+		fput(exe_file);
 	}
-	rcu_read_unlock();
 	mmap_read_unlock(mm);
 	exe[0] = 0;
 	if (exe_path.dentry) {
@@ -2111,27 +2173,20 @@ int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_pr
 
 /* Resource limits: lowering is free, raising a hard limit needs
  * CAP_SYS_RESOURCE (as setrlimit(2)). */
-int ckpt_cur_rlimits(const u64 *lim, bool apply)
+int ckpt_cur_set_soft_rlimits(const u64 *soft)
 {
 	struct task_struct *leader = current->group_leader;
 	struct rlimit *r = current->signal->rlim;
-	int i;
+	int i, ret = 0;
 
-	for (i = 0; i < RLIM_NLIMITS; i++) {
-		if (lim[2 * i] > lim[2 * i + 1])
-			return -EINVAL;
-		if (lim[2 * i + 1] > READ_ONCE(r[i].rlim_max) && !capable(CAP_SYS_RESOURCE))
-			return -EPERM;
-	}
-	if (!apply)
-		return 0;
 	task_lock(leader);
-	for (i = 0; i < RLIM_NLIMITS; i++) {
-		r[i].rlim_cur = lim[2 * i];
-		r[i].rlim_max = lim[2 * i + 1];
-	}
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (soft[i] > r[i].rlim_max)
+			ret = -EPERM;
+	for (i = 0; !ret && i < RLIM_NLIMITS; i++)
+		r[i].rlim_cur = soft[i];
 	task_unlock(leader);
-	return 0;
+	return ret;
 }
 
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
@@ -2290,25 +2345,60 @@ void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig)
  * gone with its address space), then, if @ptr, registers the image's area as
  * rseq(2) would, resetting the IDs the kernel keeps up to date in it.
  */
+/* kernel/rseq.c's ORIG_RSEQ_SIZE: the first struct rseq's size. */
+#define CKPT_ORIG_RSEQ_SIZE 32
+
+/*
+ * What rseq(2) asks of an area (rseq_length_valid()): the original size
+ * (32) at a 32-byte boundary, or at least the feature size
+ * (AT_RSEQ_FEATURE_SIZE) at an AT_RSEQ_ALIGN boundary.
+ */
+bool ckpt_rseq_area_valid(u64 ptr, u32 len)
+{
+#ifdef CONFIG_RSEQ
+	if (len < CKPT_ORIG_RSEQ_SIZE)
+		return false;
+	if (len == CKPT_ORIG_RSEQ_SIZE)
+		return IS_ALIGNED(ptr, CKPT_ORIG_RSEQ_SIZE);
+	return IS_ALIGNED(ptr, rseq_alloc_align()) && len >= offsetof(struct rseq, end);
+#else
+	return false;
+#endif
+}
+
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig)
 {
 #ifdef CONFIG_RSEQ
 	struct rseq __user *r = (struct rseq __user *)(unsigned long)ptr;
 
+	u32 version = 1;
+
 	rseq_execve(current);
 	if (!ptr)
 		return 0;
-	if (len < 32 || !access_ok(r, len))
+	if (!ckpt_rseq_area_valid(ptr, len))
 		return -EINVAL;
+	if (!access_ok(r, len))
+		return -EFAULT;
+	/* Longer registrations are the v2 ABI on generic-entry architectures. */
+	if (IS_ENABLED(CONFIG_GENERIC_IRQ_ENTRY) && len > CKPT_ORIG_RSEQ_SIZE)
+		version = 2;
 	if (put_user(0UL, &r->rseq_cs) ||
 	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id_start) ||
 	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id) ||
 	    put_user(0U, &r->node_id) || put_user(0U, &r->mm_cid))
 		return -EFAULT;
+#ifdef CONFIG_RSEQ_SLICE_EXTENSION
+	/* Slice extensions start off, as after a registration without
+	 * RSEQ_FLAG_SLICE_EXT_DEFAULT_ON. */
+	if (version > 1 && put_user(0U, &r->slice_ctrl.all))
+		return -EFAULT;
+	current->rseq.slice.state.enabled = false;
+#endif
 	current->rseq.usrptr = r;
 	current->rseq.len = len;
 	current->rseq.sig = sig;
-	current->rseq.event.has_rseq = 1;
+	current->rseq.event.has_rseq = version;
 	rseq_force_update();
 	return 0;
 #else
@@ -2479,7 +2569,6 @@ struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
 	}
 	f->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	f->f_flags |= O_LARGEFILE;
-	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
 	SHMEM_I(file_inode(f))->seals = 0;
 	if (size) {
 		ret = vfs_truncate(&f->f_path, size);
@@ -2489,7 +2578,22 @@ struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
 			return NULL;
 		}
 	}
+	/* The mode last (a 0400 memfd can still be sized), under the inode lock. */
+	inode_lock(file_inode(f));
+	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
+	inode_unlock(file_inode(f));
 	return f;
+}
+
+void ckpt_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* vm.memfd_noexec as memfd_create() sees it for current (its pid namespaces'). */
+int ckpt_memfd_noexec_scope(void)
+{
+	return pidns_memfd_noexec_scope(task_active_pid_ns(current));
 }
 
 /*

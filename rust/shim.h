@@ -51,6 +51,7 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
 #define CKPT_AF_SAME_USERNS	(1u << 5)	/* same user namespace */
 #define CKPT_AF_CAPS_SUBSET	(1u << 6)	/* t's permitted caps within current's */
 u32 ckpt_task_access_facts(struct task_struct *t);
+int ckpt_task_attach_by_kernel(struct task_struct *t);
 bool ckpt_task_is_current_group(struct task_struct *t);
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 int ckpt_task_signal(struct task_struct *t, int sig);
@@ -211,6 +212,8 @@ struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
+int ckpt_memfd_noexec_scope(void);
+void ckpt_cond_resched(void);
 struct file *ckpt_cur_sysv_file(u64 shmid);
 int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
 		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
@@ -313,7 +316,7 @@ void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info);
 int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
-int ckpt_cur_rlimits(const u64 *lim, bool apply);
+int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
 		       u64 clear_child_tid, u64 robust_list);
 void ckpt_cur_set_regs(const u64 *regs);
@@ -321,6 +324,7 @@ int ckpt_cur_xstate_size(u64 *features);
 u64 ckpt_cpu_xfeatures(void);
 int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
+bool ckpt_rseq_area_valid(u64 ptr, u32 len);
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
 void ckpt_cur_kill(void);
 

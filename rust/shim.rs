@@ -283,6 +283,8 @@ mod ffi {
             mode: u32,
             err: *mut i32,
         ) -> *mut c_void;
+        pub(super) fn ckpt_memfd_noexec_scope() -> i32;
+        pub(super) fn ckpt_cond_resched();
         pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
         pub(super) fn ckpt_cur_sysv_file(shmid: u64) -> *mut c_void;
         pub(super) fn ckpt_cur_sigframe(
@@ -313,6 +315,7 @@ mod ffi {
         pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
+        pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
         pub(super) fn ckpt_task_is_current_group(t: *mut c_void) -> bool;
         pub(super) fn ckpt_task_threads(t: *mut c_void, out: *mut *mut c_void, max: u32) -> i32;
         pub(super) fn ckpt_task_signal(t: *mut c_void, sig: i32) -> i32;
@@ -477,7 +480,7 @@ mod ffi {
             no_new_privs: bool,
             apply: bool,
         ) -> i32;
-        pub(super) fn ckpt_cur_rlimits(lim: *const u64, apply: bool) -> i32;
+        pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
             personality: u32,
@@ -492,6 +495,7 @@ mod ffi {
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
         pub(super) fn ckpt_cur_kill();
         pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
+        pub(super) fn ckpt_rseq_area_valid(ptr: u64, len: u32) -> bool;
         pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
         pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
         pub(super) fn ckpt_file_owner(
@@ -625,6 +629,14 @@ impl TaskRef {
     pub(crate) fn access_facts(&self) -> u32 {
         // SAFETY: The task is valid.
         unsafe { ffi::ckpt_task_access_facts(self.ptr()) }
+    }
+
+    /// The kernel's own ptrace-attach decision about this task's process, with the
+    /// LSMs' ptrace hooks (Yama, SELinux, AppArmor, Landlock, commoncap): the check
+    /// that opening its `/proc/PID/mem` makes in the caller's context.
+    pub(crate) fn attach_by_kernel(&self) -> Result {
+        // SAFETY: The task is valid.
+        errno(unsafe { ffi::ckpt_task_attach_by_kernel(self.ptr()) }).map(|_| ())
     }
 
     /// Whether this task is in the caller's own thread group.
@@ -1422,6 +1434,28 @@ pub(crate) fn memfd_new(name: &CStr, size: u64, mode: u32) -> Result<FileRef> {
         .ok_or_else(|| Error::from_errno(err))
 }
 
+/// `vm.memfd_noexec` as `memfd_create(2)` applies it to the caller (the strictest of its
+/// pid namespaces'): 0 executable memfds allowed, 1 not by default, 2 never.
+pub(crate) fn memfd_noexec_scope() -> i32 {
+    // SAFETY: Reads the caller's pid namespaces; no arguments.
+    unsafe { ffi::ckpt_memfd_noexec_scope() }
+}
+
+/// Whether `rseq(2)` would accept an area of `len` bytes at `ptr`: its length and
+/// alignment rules (`rseq_length_valid()`).
+pub(crate) fn rseq_area_valid(ptr: u64, len: u32) -> bool {
+    // SAFETY: Pure arithmetic on the arguments.
+    unsafe { ffi::ckpt_rseq_area_valid(ptr, len) }
+}
+
+/// Gives the CPU away if something else should run (`cond_resched()`): long loops
+/// over an image's records call it.
+pub(crate) fn cond_resched() {
+    // SAFETY: Called in process context, without spinlocks held (Rust code here
+    // holds none across it).
+    unsafe { ffi::ckpt_cond_resched() }
+}
+
 /// Operations on the calling task, for restart. Each changes the caller; the
 /// functions that only check say so.
 pub(crate) mod cur {
@@ -1676,15 +1710,15 @@ pub(crate) mod cur {
         errno(unsafe { ffi::ckpt_cur_creds(c, groups.as_ptr(), nnp, apply) }).map(|_| ())
     }
 
-    /// Checks (`apply == false`) or sets the resource limits.
-    pub(crate) fn rlimits(lim: &[(u64, u64); 16], apply: bool) -> Result {
-        let mut raw = [0u64; 32];
-        for (i, (c, m)) in lim.iter().enumerate() {
-            raw[2 * i] = *c;
-            raw[2 * i + 1] = *m;
+    /// Sets the soft resource limits to `lim`'s, each within the caller's hard limit
+    /// (`EPERM` if one is above it; nothing is set then).
+    pub(crate) fn set_soft_rlimits(lim: &[(u64, u64); 16]) -> Result {
+        let mut soft = [0u64; 16];
+        for i in 0..soft.len() {
+            soft[i] = lim[i].0;
         }
-        // SAFETY: `raw` has 32 words.
-        errno(unsafe { ffi::ckpt_cur_rlimits(raw.as_ptr(), apply) }).map(|_| ())
+        // SAFETY: `soft` has 16 words.
+        errno(unsafe { ffi::ckpt_cur_set_soft_rlimits(soft.as_ptr()) }).map(|_| ())
     }
 
     /// Sets comm, personality, umask, the child tid pointers and the robust list.

@@ -22,32 +22,6 @@ impl Sink for FileRef {
     }
 }
 
-/// An in-memory image, for the shell interface.
-pub(crate) struct MemSink {
-    pub(crate) data: KVVec<u8>,
-    limit: usize,
-}
-
-impl MemSink {
-    /// An empty image that may grow to `limit` bytes.
-    pub(crate) fn new(limit: usize) -> Self {
-        Self {
-            data: KVVec::new(),
-            limit,
-        }
-    }
-}
-
-impl Sink for MemSink {
-    fn put(&mut self, buf: &[u8]) -> Result {
-        if self.data.len() + buf.len() > self.limit {
-            return Err(EFBIG);
-        }
-        self.data.extend_from_slice(buf, GFP_KERNEL)?;
-        Ok(())
-    }
-}
-
 /// Maps an image encoding error to an errno (a bug in the writer, or a value that
 /// the format cannot hold).
 pub(crate) fn encode_errno(e: ImageError) -> Error {

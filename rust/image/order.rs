@@ -9,7 +9,7 @@ use super::*;
 /// only inside an address space, [`Fd`] only inside a fd table, per-task
 /// records only after a [`Task`], VMAs ascending and non-overlapping, every
 /// referenced object id defined before use.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct OrderChecker {
     started: bool,
     ended: bool,

@@ -202,9 +202,9 @@ pub struct ProcPlan {
     pub thread_attrs: Vec<(i32, TaskAttrs)>,
     /// Its leader's user and group ids (none for a zombie).
     pub ids: Option<IdsPlan>,
-    /// Its `RLIMIT_NOFILE` (soft, hard), which the restarter takes before the
-    /// module places the descriptors (the module restores limits after them).
-    pub nofile: Option<(u64, u64)>,
+    /// Its resource limits, `(soft, hard)` for each `RLIMIT_*`, which the restarter
+    /// takes with `setrlimit(2)` (see `spawn::take_rlimits`).
+    pub rlimits: Option<[(u64, u64); crate::image::NRLIMITS]>,
     /// Its `ITIMER_VIRTUAL` and `ITIMER_PROF`: (time left, interval) in ns.
     pub cpu_itimers: [(u64, u64); 2],
     /// Its POSIX timers.
@@ -338,7 +338,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
-    let mut nofile: Vec<(i32, (u64, u64))> = Vec::new();
+    let mut rlimits: Vec<(i32, [(u64, u64); crate::image::NRLIMITS])> = Vec::new();
     let mut cpu_itimers: Vec<(u32, [(u64, u64); 2])> = Vec::new();
     let mut ptimers: Vec<PosixTimer> = Vec::new();
     let mut events: Vec<EventPlan> = Vec::new();
@@ -458,7 +458,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             }
             AnyRecord::Rlimits(l) => {
                 if let Some(t) = tasks.last() {
-                    nofile.push((t.pid, l.lim[7])); // RLIMIT_NOFILE
+                    rlimits.push((t.pid, l.lim));
                 }
             }
             AnyRecord::Ctty(c) => {
@@ -574,7 +574,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
                 .filter_map(|u| Some((u.pid, u.attrs?)))
                 .collect(),
-            nofile: nofile.iter().find(|n| n.0 == t.pid && !zombie).map(|n| n.1),
+            rlimits: rlimits
+                .iter()
+                .find(|n| n.0 == t.pid && !zombie)
+                .map(|n| n.1),
             cpu_itimers: cpu_itimers
                 .iter()
                 .find(|c| c.0 == t.signal && !zombie)

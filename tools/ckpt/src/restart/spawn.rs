@@ -491,19 +491,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ),
         };
     }
-    // Its descriptor limit, which the module's placing of the descriptors obeys
-    // (raising the hard limit needs CAP_SYS_RESOURCE, as for the module).
-    if let Some((cur, max)) = me.nofile {
-        let l = libc::rlimit {
-            rlim_cur: cur,
-            rlim_max: max,
-        };
-        // SAFETY: setrlimit reads a valid struct.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
-            return format!(
-                "cannot take the image's descriptor limit ({cur}, {max}): {}",
-                errno::describe(&io::Error::last_os_error())
-            );
+    // Its resource limits, through setrlimit(2) (see `take_rlimits`).
+    if let Some(lim) = &me.rlimits {
+        if let Err(e) = take_rlimits(lim) {
+            return e;
         }
     }
     // The image's user and group ids, taken with the system calls (see
@@ -582,4 +573,53 @@ fn failure(e: &dev::RestartError) -> String {
         e.reason.clone()
     };
     format!("{reason} ({})", errno::name(code))
+}
+
+/// The names of the `RLIMIT_*` resources, in the kernel's order.
+const RLIMIT_NAMES: [&str; crate::image::NRLIMITS] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+/// Takes the image's resource limits with `setrlimit(2)`, so that what the system
+/// call does and checks happens: the LSMs' `task_setrlimit` hook (SELinux
+/// `process:setrlimit`, AppArmor's rlimit rules), `fs.nr_open` for
+/// `RLIMIT_NOFILE`, `CAP_SYS_RESOURCE` to raise a hard limit, and the arming of
+/// the CPU-time limit. The module requires the hard limits (and `RLIMIT_CPU`'s soft
+/// one) to be the image's already, and sets only the other soft limits itself, at
+/// the end: until then each is its hard limit, so that the restore itself is held
+/// by no more than the image allows (`RLIMIT_NOFILE` is exact at once: the module
+/// places the descriptors under it).
+fn take_rlimits(lim: &[(u64, u64); crate::image::NRLIMITS]) -> Result<(), String> {
+    const CPU: usize = 0;
+    const NOFILE: usize = 7;
+    for (i, &(cur, max)) in lim.iter().enumerate() {
+        let l = libc::rlimit {
+            rlim_cur: if i == CPU || i == NOFILE { cur } else { max },
+            rlim_max: max,
+        };
+        // SAFETY: setrlimit reads a valid struct.
+        if unsafe { libc::setrlimit(i as _, &l) } != 0 {
+            return Err(format!(
+                "cannot take the image's {} ({cur}, {max}): {}",
+                RLIMIT_NAMES[i],
+                errno::describe(&io::Error::last_os_error())
+            ));
+        }
+    }
+    Ok(())
 }
