@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-THREADS, ROUNDS, STEP = 4, 60000, 2000
+THREADS, ROUNDS, STEP = 4, 24000, 1000
 
 
 def chain(i, log=None, progress=None, lock=None):

@@ -34,7 +34,7 @@
 #
 # Environment:
 #   CKPT_VM_TIMEOUT    seconds before the VM is killed (check, demo: 600;
-#                      programs: 900; bench: 1800; zdtm: 3600); a timeout
+#                      programs: 1200; bench: 1800; zdtm: 3600); a timeout
 #                      is a failure
 #   CKPT_ZDTM_TESTS    zdtm: only these tests (names, space-separated)
 #   CKPT_KVM=1         use KVM (-accel kvm -cpu host,-arch-capabilities)
@@ -242,7 +242,7 @@ fi
 case $mode in
 bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
 zdtm) timeout=${CKPT_VM_TIMEOUT:-3600} ;;
-programs) timeout=${CKPT_VM_TIMEOUT:-900} ;;
+programs) timeout=${CKPT_VM_TIMEOUT:-1200} ;;
 *) timeout=${CKPT_VM_TIMEOUT:-600} ;;
 esac
 # --foreground: Ctrl-C still reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
@@ -299,7 +299,7 @@ if [ "$mode" = zdtm ]; then
 	"$top/tests/zdtm/report.sh" "$log" || jrc=1
 fi
 if [ "$mode" = programs ]; then
-	tr -d '\r' < "$log" | awk '$1 == "PROGRAMS-RESULT" { n[$3]++ } END { for (c in n) printf "%s%s %d", sep, c, n[c]; sep = ", "; print "" }' |
+	tr -d '\r' < "$log" | awk '$1 == "PROGRAMS-RESULT" { n[$3]++ } END { for (c in n) { printf "%s%s %d", sep, c, n[c]; sep = ", " }; print "" }' |
 		sed 's/^/programs: /'
 	if tr -d '\r' < "$log" | grep -q '^PROGRAMS-RESULT [^ ]* UNEXPECTED-PASS'; then
 		echo "programs: !!! tests listed in tests/programs/refused passed: remove them from the list !!!"

@@ -6,7 +6,13 @@
 # its suite and this recipe.  A warm cache makes this a no-op.  Prints the
 # image's path on stdout.
 #
-#   tools/build/userland.sh [PACKAGE-LIST]     (default tests/programs/packages)
+#   tools/build/userland.sh [--cpio] [PACKAGE-LIST]   (default tests/programs/packages)
+#
+#   --cpio   print instead the path of a gzip'ed newc cpio archive of the same
+#            tree (made from the image with debugfs on first use, then
+#            cached beside it): for kernels that cannot mount the image
+#            (Debian's stock kernel has ext4 and virtio-blk as modules), the
+#            tree is appended to the initramfs
 #
 # How (no root needed, nothing of the system's apt touched):
 #   1. read the suite (CKPT_USERLAND_SUITE, default trixie: Debian's stable
@@ -20,7 +26,9 @@
 #   3. unpack each .deb (dpkg-deb --fsys-tarfile) into a merged-/usr tree,
 #      then do by hand the little of the maintainer scripts the tests need:
 #      /etc/passwd and /etc/group from base-passwd, the awk alternative,
-#      /bin/sh; drop documentation, manual pages and locales;
+#      /bin/sh, Python's compiled modules (compileall, run by the tree's
+#      own python through the tree's loader); drop documentation, manual
+#      pages and locales;
 #   4. mke2fs -d: an ext4 image (no journal) of the tree, without mounting
 #      anything.
 # The guest mounts the image read-only (tests/vm/guest/programs.sh).  Packages
@@ -39,11 +47,13 @@ top=$(cd "$here/../.." && pwd)
 log() { printf '[userland] %s\n' "$*" >&2; }
 die() { printf '[userland] ERROR: %s\n' "$*" >&2; exit 1; }
 
+cpio=0
+[ "${1:-}" != --cpio ] || { cpio=1; shift; }
 list=${1:-$top/tests/programs/packages}
 [ -f "$list" ] || die "no package list $list"
 suite=${CKPT_USERLAND_SUITE:-trixie}
 # Bump when the way the tree is made changes (invalidates the cache).
-recipe=1
+recipe=2
 mapfile -t pkgs < <(sed 's/#.*//' "$list" | tr -s ' \t' '\n' | sed '/^$/d' | LC_ALL=C sort -u)
 [ ${#pkgs[@]} -gt 0 ] || die "$list names no package"
 key=$( { echo "recipe $recipe"; echo "suite $suite"; printf '%s\n' "${pkgs[@]}"; } | sha256sum | cut -c1-12)
@@ -56,12 +66,27 @@ if ! flock -n 9; then
 	log "another build of $out is running; waiting for it"
 	flock 9
 fi
+# as_cpio: the tree of the image as $out/root.cpio.gz, under /debian.
+as_cpio() {
+	if [ ! -f "$out/root.cpio.gz" ]; then
+		log "cpio archive of $img"
+		rm -rf "$out/x"
+		mkdir -p "$out/x/debian"
+		debugfs -R "rdump / $out/x/debian" "$img" 2>/dev/null || die "debugfs rdump of $img failed"
+		rm -rf "$out/x/debian/lost+found"
+		(cd "$out/x" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+			gzip -1 > "$out/root.cpio.gz.tmp"
+		mv "$out/root.cpio.gz.tmp" "$out/root.cpio.gz"
+		rm -rf "$out/x"
+	fi
+	echo "$out/root.cpio.gz"
+}
 if [ -f "$out/.built" ] && [ -f "$img" ] && [ "${CKPT_REFRESH:-0}" != 1 ]; then
 	log "Debian $suite userland ($(wc -l < "$out/packages.lock") packages) cached in $out"
-	echo "$img"
+	if [ $cpio = 1 ]; then as_cpio; else echo "$img"; fi
 	exit 0
 fi
-rm -f "$out/.built"
+rm -f "$out/.built" "$out/root.cpio.gz"
 t0=$(date +%s)
 
 # --- 1. the suite, through a private apt configuration ---------------------------
@@ -136,6 +161,18 @@ done
 [ -e "$root/usr/bin/awk" ] || { [ -e "$root/usr/bin/mawk" ] && ln -s mawk "$root/usr/bin/awk"; } || true
 [ -e "$root/usr/bin/sh" ] || ln -s dash "$root/usr/bin/sh"
 echo ckpt-lane > "$root/etc/hostname"
+# Python's compiled modules (python3's postinst would make them): the guest's
+# tree is read-only, and compiling under TCG costs seconds per run.  The
+# tree's own python runs here through the tree's dynamic loader.
+for py in "$root"/usr/bin/python3.[0-9]*; do
+	case $py in *[!0-9.]) continue ;; esac
+	v=${py##*/}
+	log "compiling the $v standard library"
+	PYTHONHOME=$root/usr "$root/usr/lib64/ld-linux-x86-64.so.2" --library-path "$root/usr/lib/x86_64-linux-gnu" \
+		"$py" -m compileall -q -s "$root" -p / \
+		-x '/(test|tests|idlelib|tkinter|turtledemo|lib2to3|ensurepip|pydoc_data)/' \
+		"$root/usr/lib/$v" >&2 || die "compiling the $v standard library failed"
+done
 # Mount points of the guest (tests/vm/guest/programs.sh) and a clean /tmp.
 mkdir -p "$root"/{proc,sys,dev,tmp,run,root,lane,oldroot,var/tmp}
 chmod 1777 "$root/tmp" "$root/var/tmp"
@@ -156,4 +193,4 @@ mv "$img.tmp" "$img"
 rm -rf "$root"
 touch "$out/.built"
 log "built in $(( $(date +%s) - t0 )) s: $img"
-echo "$img"
+if [ $cpio = 1 ]; then as_cpio; else echo "$img"; fi

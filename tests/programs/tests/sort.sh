@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# GNU sort of 400000 numbers through pipes: awk makes them, sort (two
-# threads, 1 MiB of buffer, so it spills sorted runs into temporary files
+# GNU sort of 150000 numbers through pipes: awk makes them, sort (two
+# threads, 512 KiB of buffer, so it spills sorted runs into temporary files
 # and merges them) sorts, sha256sum digests.  The tree (sh, awk, sort,
 # sha256sum) is checkpointed once sort has written temporary files, killed
 # and restarted: the digest is the one of the same pipeline run untouched
@@ -11,8 +11,8 @@ name=sort
 . /lane/lib.sh
 ktap_plan 6
 mkdir -p "$W/tmp" "$W/reftmp"
-pipeline='awk "BEGIN { srand(7); for (i = 0; i < 400000; i++) print int(rand() * 1e9) }" |
-	sort -n -S 1M --parallel=2 -T "$T" | sha256sum > "$O"'
+pipeline='awk "BEGIN { srand(7); for (i = 0; i < 150000; i++) print int(rand() * 1e9) }" |
+	sort -n -S 512K --parallel=2 -T "$T" | sha256sum > "$O"'
 t0=$(date +%s)
 T=$W/reftmp O=$W/ref setsid sh -c "$pipeline" 2> "$W/ref.err" < /dev/null
 note "untouched: $(( $(date +%s) - t0 )) s: $(cat "$W/ref" 2>/dev/null)"

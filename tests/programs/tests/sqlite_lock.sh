@@ -4,23 +4,22 @@
 # The sqlite3 shell holding a write transaction (BEGIN IMMEDIATE: its POSIX
 # lock on the database, and the rollback journal) with 500 rows inserted,
 # while a python3 watcher (tests/programs/lockwatch.py) in the same tree
-# tries every 0.2 s to take the write lock.  Both are checkpointed, killed
-# and restarted together: the watcher found the lock taken at every try
-# before and after, until the test sends COMMIT through the shell's FIFO;
-# then the lock is free and the 500 rows are there, for the watcher and for
-# a new sqlite3.
+# tries every 0.2 s to take the write lock.  The shell reads SQL from a FIFO
+# its parent holds open (see sqlite.sh).  All are checkpointed, killed and
+# restarted together: the watcher found the lock taken at every try before
+# and after, until the test sends COMMIT; then the lock is free and the 500
+# rows are there, for the watcher and for a new sqlite3.
 name=sqlite_lock
 . /lane/lib.sh
 ktap_plan 9
 db=$W/db
 sqlite3 -batch "$db" 'CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT NOT NULL)'
 mkfifo "$W/sql"
-setsid sh -c 'sqlite3 -batch "$0" < "$1" > "$2" 2>&1 & sleep 1; python3 /lane/lockwatch.py "$0" > "$3" 2>&1 & wait' \
-	"$db" "$W/sql" "$W/out" "$W/watch" < /dev/null &
+setsid sh -c 'sqlite3 -batch "$0" < "$1" > "$2" 2>&1 & exec 3> "$1"; sleep 1
+	python3 /lane/lockwatch.py "$0" > "$3" 2>&1 & wait' "$db" "$W/sql" "$W/out" "$W/watch" < /dev/null &
 root=$!
 sessions=$root
-exec 3> "$W/sql"
-cat >&3 <<'SQL'
+cat > "$W/sql" <<'SQL'
 BEGIN IMMEDIATE;
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500)
 INSERT INTO t SELECT x, printf('row %d', x) FROM c;
@@ -31,8 +30,7 @@ before=$(lines "$W/watch")
 cycle "$root"
 gated $up lock_seen_after within 60 locked $((before + 3))
 sent=$(lines "$W/watch")
-[ "$up" = 1 ] && printf 'COMMIT;\nSELECT count(*) FROM t;\n' >&3
-exec 3>&-
+[ "$up" = 1 ] && printf 'COMMIT;\nSELECT count(*) FROM t;\n.quit\n' > "$W/sql"
 gated $up free_after_commit wait_for "$W/watch" '^free ' 60
 # Every try until the commit was sent found the lock taken, none saw a row.
 held() { head -n "$sent" "$W/watch" | awk '$1 != "locked" || $3 != 0 { bad = 1 } END { exit bad || NR == 0 }'; }

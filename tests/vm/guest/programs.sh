@@ -3,7 +3,8 @@
 #
 # The real-programs lane inside the VM (busybox sh, from /init).  The Debian
 # userland built by tools/build/userland.sh is /dev/vda (attached read-only
-# by tests/vm/run.sh): it is mounted on /debian with proc, sysfs, /dev (with
+# by tests/vm/run.sh; or, for Debian's stock kernel, the tree is /debian in
+# the initramfs): it is mounted on /debian with proc, sysfs, /dev (with
 # devpts and /dev/shm), and fresh tmpfs on /tmp, /run and /lane; the lane
 # (/programs of the initramfs: tests/programs/) and the tool go to /lane.
 # Then, in a new mount namespace, pivot_root makes the Debian tree the real
@@ -14,9 +15,15 @@
 D=/debian
 fail() { echo "programs: $*"; echo "CKPT-TEST-BEGIN programs-setup"; echo "not ok 1 setup # $*"
 	echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"; echo "CKPT-TEST-END programs-setup rc=1"; exit 0; }
-[ -b /dev/vda ] || fail "no /dev/vda: the userland image is not attached"
-mkdir -p "$D"
-mount -t ext4 -o ro /dev/vda "$D" || fail "cannot mount /dev/vda (ext4) on $D"
+if [ -x "$D/bin/sh" ]; then
+	# The tree came in the initramfs (tools/build/userland.sh --cpio, for a
+	# kernel that cannot mount the image): a mount of its own for pivot_root.
+	mount --bind "$D" "$D" || fail "cannot bind-mount $D"
+else
+	[ -b /dev/vda ] || fail "no /dev/vda: the userland image is not attached"
+	mkdir -p "$D"
+	mount -t ext4 -o ro /dev/vda "$D" || fail "cannot mount /dev/vda (ext4) on $D"
+fi
 [ -x "$D/bin/sh" ] || fail "$D/bin/sh missing: not a userland image"
 mount -t proc proc "$D/proc" &&
 	mount -t sysfs sysfs "$D/sys" &&
