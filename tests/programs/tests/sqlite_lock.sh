@@ -3,8 +3,9 @@
 #
 # The sqlite3 shell holding a write transaction (BEGIN IMMEDIATE: its POSIX
 # lock on the database, and the rollback journal) with 500 rows inserted,
-# while a python3 watcher (tests/programs/lockwatch.py) in the same tree
-# tries every 0.2 s to take the write lock.  The shell reads SQL from a FIFO
+# while a watcher in the same tree (tests/programs/lockwatch.sh: a shell
+# loop starting a new sqlite3 for each try) tries every 0.2 s to take the
+# write lock.  The shell reads SQL from a FIFO
 # its parent holds open (see sqlite.sh).  All are checkpointed, killed and
 # restarted together: the watcher found the lock taken at every try before
 # and after, until the test sends COMMIT; then the lock is free and the 500
@@ -16,7 +17,7 @@ db=$W/db
 sqlite3 -batch "$db" 'CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT NOT NULL)'
 mkfifo "$W/sql"
 setsid sh -c 'sqlite3 -batch "$0" < "$1" > "$2" 2>&1 & exec 3> "$1"; sleep 1
-	python3 /lane/lockwatch.py "$0" > "$3" 2>&1 & wait' "$db" "$W/sql" "$W/out" "$W/watch" < /dev/null &
+	sh /lane/lockwatch.sh "$0" > "$3" 2>&1 & wait' "$db" "$W/sql" "$W/out" "$W/watch" < /dev/null &
 root=$!
 sessions=$root
 cat > "$W/sql" <<'SQL'
