@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-THREADS, ROUNDS, STEP = 4, 24000, 1000
+THREADS, ROUNDS, STEP = 4, 40000, 1000
 
 
 def chain(i, log=None, progress=None, lock=None):

@@ -17,14 +17,14 @@ root=$!
 sessions=$root
 halfway() { p=$(cat "$W/progress" 2>/dev/null); [ "${p:-0}" -ge 16000 ]; }
 ktap_check working within 120 halfway
-note "progress at the checkpoint: $(cat "$W/progress") of 96000 rounds; threads: $(ls /proc/$root/task | tr '\n' ' ')"
+note "progress at the checkpoint: $(cat "$W/progress") of 160000 rounds; threads: $(ls /proc/$root/task | tr '\n' ' ')"
 cycle "$root"
 gated $up finished within 300 gone "$root"
 gated $up same_digests cmp -s "$W/expect" "$W/result"
-# Each log: steps 1000, 2000, ... 24000, once each, in order.
+# Each log: steps 1000, 2000, ... 40000, once each, in order.
 logs_ok() {
 	for i in 0 1 2 3; do
-		awk -v i=$i '$1 != i || $2 != NR * 1000 { bad = 1 } END { exit bad || NR != 24 }' "$W/t$i.log" || return 1
+		awk -v i=$i '$1 != i || $2 != NR * 1000 { bad = 1 } END { exit bad || NR != 40 }' "$W/t$i.log" || return 1
 	done
 }
 gated $up logs_in_order logs_ok
