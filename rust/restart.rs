@@ -254,6 +254,7 @@ pub(crate) fn restart(
     }
 
     // Phase 1: every record up to the first page record.
+    let mut ph = crate::timing::Phases::start();
     let mut meta = Meta {
         arena: KVVec::new(),
         recs: KVec::new(),
@@ -294,6 +295,7 @@ pub(crate) fn restart(
         meta.recs.push((h, off), GFP_KERNEL)?;
     };
     let plan = plan(&meta, args.task, why)?;
+    ph.mark("read");
 
     // Meet the other tasks of this restart; from here on a failure fails them all.
     let sess = join(slot, key, plan.live, plan.task.tgid, why)?;
@@ -306,12 +308,14 @@ pub(crate) fn restart(
         &mut rd,
         &mut buf,
         first_pages,
+        &mut ph,
         why,
     );
     match r {
         Ok(ax) => {
             core::mem::forget(part);
             if plan.leader() {
+                ph.log("restart", plan.task.pid);
                 pr_info!(
                     "restarted process {} ({}, {} threads) from image of {}\n",
                     shim::current_pid(),
@@ -418,6 +422,7 @@ fn restore(
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first_pages: (RecordHeader, Stop),
+    ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> core::result::Result<u64, Failed> {
     check_caller(plan, why).map_err(Failed::Before)?;
@@ -433,8 +438,9 @@ fn restore(
             .map_err(Failed::Before)?;
         files::check_owners(plan, why).map_err(Failed::Before)?;
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
+        ph.mark("open");
         // Phase 3: the point of no return.
-        overlay(plan, sess, &mut opened, install, rd, buf, first_pages, why)
+        overlay(plan, sess, &mut opened, install, rd, buf, first_pages, ph, why)
             .map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
     } else {
@@ -443,7 +449,9 @@ fn restore(
     }
     let entry = restore_task(plan, why).map_err(Failed::After)?;
     signal::restore_stop(plan).map_err(Failed::After)?;
+    ph.mark("task");
     sess.done_and_wait().map_err(Failed::After)?;
+    ph.mark("wait");
     signal::recalc_pending();
     // CPU state last: nothing can fail any more.
     Ok(cpu::set_regs(plan, entry))
@@ -461,10 +469,13 @@ fn overlay(
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first: (RecordHeader, Stop),
+    ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result {
     mm::restore_mappings(p, sess, opened, why)?;
+    ph.mark("map");
     mm::restore_pages(p, opened, rd, buf, first, why)?;
+    ph.mark("pages");
     opened.date_ghosts(why)?;
     rd.account
         .finish()
@@ -479,7 +490,9 @@ fn overlay(
         files::restore_owners(p, opened, why)?;
     }
     signal::restore_process(p)?;
-    creds::restore_rlimits(p)
+    creds::restore_rlimits(p)?;
+    ph.mark("fds");
+    Ok(())
 }
 
 /// What every task sets on itself: its signal state, identity, credentials, rseq
