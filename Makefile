@@ -6,7 +6,8 @@
 #                the tool and the samples, boot a VM and show checkpoint/restart
 #   make check   every test: the tool's cargo tests, KUnit in the module, and the
 #                selftests in the VM; prints "N passed, N failed"
-#   make bench   benchmarks in the VM (ratios measured side by side)
+#   make bench   ckpt against CRIU, side by side in one boot of Debian's stock
+#                kernel (tools/build/debian-stock.sh bench; needs root)
 #   make zdtm    CRIU's ZDTM static tests through ckpt in the VM (the peer-suite
 #                lane: fetched from Debian's criu source package, never
 #                committed); prints a class per test and fails if a test in
@@ -70,8 +71,9 @@ demo: all
 check: deps
 	@tests/check.sh
 
-bench: all
-	@tests/vm/run.sh bench
+# The project's own kernel's bench (ratios to memcpy): tests/vm/run.sh bench.
+bench: tool userprogs
+	@tools/build/debian-stock.sh bench
 
 zdtm: all zdtm-tests
 	@tests/vm/run.sh zdtm

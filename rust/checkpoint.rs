@@ -431,8 +431,7 @@ pub(crate) fn checkpoint(
         tree.check(why)?;
     }
     ph.mark("precheck");
-    let bytes =
-        write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
+    let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,

@@ -18,6 +18,7 @@ mod device;
 mod image;
 mod lsm;
 mod objects;
+mod parallel;
 mod restart;
 mod session;
 mod shell;

@@ -440,8 +440,18 @@ fn restore(
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
         ph.mark("open");
         // Phase 3: the point of no return.
-        overlay(plan, sess, &mut opened, install, rd, buf, first_pages, ph, why)
-            .map_err(Failed::After)?;
+        overlay(
+            plan,
+            sess,
+            &mut opened,
+            install,
+            rd,
+            buf,
+            first_pages,
+            ph,
+            why,
+        )
+        .map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
     } else {
         // The thread's own state refers to memory (rseq): wait for the address space.

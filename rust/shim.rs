@@ -880,10 +880,35 @@ impl MmRef {
 /// Every entry is a `struct page` on which this object holds a reference.
 pub(crate) struct HeldPages(KVec<*mut c_void>);
 
+// SAFETY: Page references may be used and dropped from any thread (the contents are
+// mapped with `kmap_local_page` by the thread that reads them, for that time only).
+unsafe impl Send for HeldPages {}
+
 impl HeldPages {
     /// Room for `n` pages.
     pub(crate) fn with_capacity(n: usize) -> Result<Self> {
         Ok(Self(KVec::with_capacity(n, GFP_KERNEL)?))
+    }
+
+    /// No pages and no room (allocates nothing).
+    pub(crate) fn empty() -> Self {
+        Self(KVec::new())
+    }
+
+    /// Number of pages it has room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// Moves the references of `other` to the end of these (no room: `EINVAL`).
+    pub(crate) fn append(&mut self, other: &mut HeldPages) -> Result {
+        if other.len() > self.room() {
+            return Err(EINVAL);
+        }
+        self.0.extend_from_slice(&other.0, GFP_KERNEL)?;
+        // The references are these now (not dropped: moved).
+        other.0.clear();
+        Ok(())
     }
 
     fn room(&self) -> usize {

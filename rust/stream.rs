@@ -7,6 +7,7 @@
 //! and hands out object ids (Linux-CR's "objhash").
 
 use crate::image::{self, Enc, End, ImageError, Record, RecordHeader, StreamAccount};
+use crate::parallel::PageHash;
 use crate::shim::{FileRef, HeldPages};
 use kernel::{prelude::*, rbtree::RBTree};
 
@@ -74,11 +75,17 @@ const OUT_BUF: usize = 256 * 1024;
 const SCRATCH: usize = 64 * 1024;
 
 /// Writes records to a [`Sink`], buffering small writes.
+///
+/// The pages of a page record are written after the record's header, which holds
+/// their check: [`ImageWriter::record_with_pages`] has another CPU hash a record's
+/// pages while this one writes the previous record's, whose header is out already
+/// (the pages are then "pending" until the next record, or the end, is written).
 pub(crate) struct ImageWriter<'a> {
     sink: &'a mut dyn Sink,
     account: StreamAccount,
     scratch: KVVec<u8>,
     out: KVVec<u8>,
+    pending: Option<HeldPages>,
 }
 
 impl<'a> ImageWriter<'a> {
@@ -89,6 +96,7 @@ impl<'a> ImageWriter<'a> {
             account: StreamAccount::new(),
             scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?,
             out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
+            pending: None,
         };
         w.put(&image::MAGIC)?;
         Ok(w)
@@ -113,8 +121,22 @@ impl<'a> ImageWriter<'a> {
         Ok(())
     }
 
+    /// Writes the pages of the last page record, if not yet written; returns their
+    /// (emptied) holder.
+    fn write_pending(&mut self) -> Result<Option<HeldPages>> {
+        match self.pending.take() {
+            Some(mut pages) => {
+                let r = self.sink.put_pages(&pages);
+                pages.clear();
+                r.map(|()| Some(pages))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Writes one record.
     pub(crate) fn record<'r, R: Record<'r>>(&mut self, r: &R) -> Result {
+        self.write_pending()?;
         let n = loop {
             let mut e = Enc::new(&mut self.scratch);
             match r.encode(&mut e) {
@@ -136,13 +158,15 @@ impl<'a> ImageWriter<'a> {
     }
 
     /// Writes one record whose payload is `parts` followed by the contents of `pages`;
-    /// the pages go to the sink without being copied here.
+    /// the pages go to the sink without being copied here. Takes the pages (they are
+    /// written with the next record at the latest) and leaves `pages` empty, with
+    /// the same room.
     pub(crate) fn record_with_pages(
         &mut self,
         kind: u16,
         version: u16,
         parts: &[&[u8]],
-        pages: &HeldPages,
+        pages: &mut HeldPages,
     ) -> Result {
         let len = parts.iter().map(|p| p.len()).sum::<usize>() + pages.len() * image::PAGE_SIZE;
         if len > image::MAX_RECORD_LEN as usize {
@@ -152,11 +176,22 @@ impl<'a> ImageWriter<'a> {
         for p in parts {
             h.update(p);
         }
-        pages.for_each_bytes(|b| h.update(b));
+        let room = pages.capacity();
+        let batch = core::mem::replace(pages, HeldPages::empty());
+        // This record's pages are hashed on another CPU while this one writes the
+        // previous record's.
+        let job = PageHash::start(h, batch)?;
+        let written = self.write_pending();
+        let (h, batch) = job.wait();
+        *pages = match written? {
+            Some(p) => p,
+            None => HeldPages::with_capacity(room)?,
+        };
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
         self.emit(&hdr, parts)?;
         self.flush()?;
-        self.sink.put_pages(pages)
+        self.pending = Some(batch);
+        Ok(())
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
@@ -170,6 +205,7 @@ impl<'a> ImageWriter<'a> {
 
     /// Writes the [`End`] record and flushes; returns the stream's size.
     pub(crate) fn finish(mut self) -> Result<u64> {
+        self.write_pending()?;
         let end = End {
             account: self.account,
         };

@@ -67,7 +67,10 @@ impl Phases {
             return;
         }
         let mut line = [0u8; 256];
-        let mut w = Cursor { buf: &mut line, len: 0 };
+        let mut w = Cursor {
+            buf: &mut line,
+            len: 0,
+        };
         for (name, ns) in &self.marks[..self.n] {
             let _ = core::fmt::Write::write_fmt(
                 &mut w,

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
+use crate::parallel::PendingCheck;
 use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
 use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
@@ -315,7 +316,7 @@ impl PageBatch {
             kind::PAGES,
             1,
             &[&mm, &count, &self.addr_bytes],
-            &self.pages,
+            &mut self.pages,
         );
         self.pages.clear();
         self.addrs.clear();
@@ -566,6 +567,11 @@ fn shm_offset(v: &image::Vma<'_>, a: u64) -> i64 {
 /// reads its addresses (into `buf`) and checks them, then reads its data into the
 /// caller's pages they name, verifies the record's check over those pages and feeds
 /// the record to the order checker.
+///
+/// The check over the data is computed on another CPU while the next record is read
+/// (`pending`): a bad record is found one record later, past the point of no return
+/// either way. `held` (room for a record's pages) and `run` are scratch holders.
+#[allow(clippy::too_many_arguments)]
 fn pages_in_place(
     rd: &mut Reader,
     p: &Plan<'_>,
@@ -573,6 +579,8 @@ fn pages_in_place(
     h: &RecordHeader,
     buf: &mut KVVec<u8>,
     held: &mut HeldPages,
+    run: &mut HeldPages,
+    pending: &mut Option<PendingCheck>,
     why: &mut Reason,
 ) -> Result {
     let bad = |why: &mut Reason, e: image::ImageError| page_records(why, Bad::Image(e));
@@ -601,40 +609,60 @@ fn pages_in_place(
     let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
-    // The data, run by run, into place.
+    // The data, run by run, into place; the pages stay held (in `held`) for the check.
+    held.clear();
     page_runs(p, &pg, why, |v, a, _, n, force| {
         if let Some(file) = ro_shared(opened, v) {
             // Read-only shared memory cannot be written through the mapping: through
-            // its object.
+            // its object. The check takes the data in order: what is held first.
+            held.for_each_bytes(|b| check.update(b));
+            held.clear();
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
         }
-        held.clear();
-        cur::hold_pages(a, n, force, held)?;
-        let got = rd.file.read_pages(held, &mut rd.pos)?;
+        run.clear();
+        cur::hold_pages(a, n, force, run)?;
+        let got = rd.file.read_pages(run, &mut rd.pos)?;
         if got != n * image::PAGE_SIZE {
             return Err(short_read());
         }
-        held.for_each_bytes(|b| check.update(b));
-        held.clear();
-        Ok(())
+        held.append(run)
     })
     .map_err(|e| {
         held.clear();
+        run.clear();
         if e == short_read() {
             bad(why, image::ImageError::Truncated)
         } else {
             e
         }
     })?;
-    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
-        return Err(bad(why, image::ImageError::BadCheck { kind: h.kind }));
-    }
     rd.account
         .feed(h, &AnyRecord::Pages(pg))
-        .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
+        .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))?;
+    // The previous record's check (computed meanwhile), then this one's starts.
+    let spare = match pending.take() {
+        Some(c) => check_done(c, why)?,
+        None => HeldPages::with_capacity(held.capacity())?,
+    };
+    let pages = core::mem::replace(held, spare);
+    *pending = Some(PendingCheck::start(check, pages, h)?);
+    Ok(())
+}
+
+/// Waits for the check of a page record read into place; returns the emptied holder
+/// of its pages.
+fn check_done(c: PendingCheck, why: &mut Reason) -> Result<HeldPages> {
+    let kind = c.kind();
+    match c.finish() {
+        (true, pages) => Ok(pages),
+        (false, _) => Err(page_records(
+            why,
+            Bad::Image(image::ImageError::BadCheck { kind }),
+        )),
+    }
 }
 
 /// The executable link (`/proc/PID/exe`): the image's program, opened as exec opens
@@ -810,11 +838,14 @@ pub(crate) fn restore_pages(
 ) -> Result {
     // The pages.  The first page record was read and checked in phase 1 and is
     // copied into place from `buf`; each later one is read straight into place:
-    // its addresses first, checked, then its data into the pages they name, and
-    // its check is verified over those pages before anything else is read.  A
-    // bad record stops the restart there, as a bad record found before it was
+    // its addresses first, checked, then its data into the pages they name; its
+    // check is computed over those pages on another CPU while the next record is
+    // read, and verified before that one's starts (and before the end).  A bad
+    // record stops the restart there, as a bad record found before it was
     // applied would: past the point of no return, the process is killed.
     let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
+    let mut run = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
+    let mut pending = None;
     let (mut h, mut stop) = first;
     let mut buffered = true;
     loop {
@@ -845,7 +876,17 @@ pub(crate) fn restore_pages(
         h = next;
         buffered = !(known && h.kind == image::kind::PAGES);
         if !buffered {
-            pages_in_place(rd, p, opened, &h, buf, &mut held, why)?;
+            pages_in_place(
+                rd,
+                p,
+                opened,
+                &h,
+                buf,
+                &mut held,
+                &mut run,
+                &mut pending,
+                why,
+            )?;
             continue;
         }
         rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
@@ -861,6 +902,9 @@ pub(crate) fn restore_pages(
             Ok(AnyRecord::End(_)) => Stop::End,
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
+    }
+    if let Some(c) = pending.take() {
+        check_done(c, why)?;
     }
     Ok(())
 }

@@ -244,6 +244,11 @@ static int run(char *const argv[], double *secs)
 	pid = fork();
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		char t0s[32];
+
+		/* `ckpt` reports its own phases relative to this (see its timing.rs). */
+		snprintf(t0s, sizeof(t0s), "%llu", (unsigned long long)(t0 * 1e9));
+		setenv("CKPT_TIMING_T0", t0s, 1);
 
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -364,6 +369,27 @@ static void rm_rf(const char *path)
 	waitpid(pid, NULL, 0);
 }
 
+/* The "ckpt-timing ..." line `ckpt` printed into DIR/ckpt.log, after the tag. */
+static int tool_timing(char *out, size_t len)
+{
+	char path[256], line[1024];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ckpt.log", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "ckpt-timing ", 12)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, len, "%s", line + 12);
+			found = 1;
+		}
+	fclose(f);
+	return found;
+}
+
 /* ---- ckpt's own breakdown, from the module's timing lines in /dev/kmsg ---- */
 
 static int kmsg = -1;
@@ -476,6 +502,20 @@ static void fields_print(const char *label, const struct fields *f, double wall_
 	printf(" outside-module=%.1f (ms, medians)\n", wall_ms - total);
 }
 
+/* Prints the medians of the tool's marks (ms since the bench forked it). */
+static void tool_print(const char *label, const struct fields *f)
+{
+	printf("BENCH   %-10s", label);
+	for (int i = 0; i < f->n; i++) {
+		double col[MAXRUNS];
+
+		for (int r = 0; r < f->runs; r++)
+			col[r] = f->v[r][i];
+		printf(" %s@%.1f", f->name[i], median(col, f->runs));
+	}
+	printf(" (ms since fork, medians)\n");
+}
+
 /* ---- CRIU's own numbers: stats-dump (protobuf DumpStatsEntry) ------------ */
 
 static uint64_t varint(const unsigned char **p, const unsigned char *end)
@@ -542,7 +582,7 @@ static const char *tool_name[NTOOLS] = { "ckpt", "criu" };
 struct result {
 	double dump[MAXRUNS], restore[MAXRUNS], frozen[MAXRUNS], size[MAXRUNS];
 	int n, nfrozen;
-	struct fields cp, rs;
+	struct fields cp, rs, tcp, trs;
 };
 
 static int one(int tool, const struct work *w, uint64_t seed, char *self, struct result *res)
@@ -580,6 +620,8 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 		reap_all();
 		return -1;
 	}
+	if (tool == CKPT && tool_timing(line, sizeof(line)))
+		fields_add(&res->tcp, line);
 	if (tool == CKPT && kmsg_timing("checkpoint", line, sizeof(line))) {
 		fields_add(&res->cp, line);
 		char *f = strstr(line, "frozen=");
@@ -640,6 +682,8 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 	reap_all();
 	if (tool == CKPT && kmsg_timing("restart", line, sizeof(line)))
 		fields_add(&res->rs, line);
+	if (tool == CKPT && tool_timing(line, sizeof(line)))
+		fields_add(&res->trs, line);
 	rm_rf(img);
 	res->dump[res->n] = td;
 	res->restore[res->n] = tr;
@@ -840,9 +884,13 @@ int main(int argc, char **argv)
 		if (res[i][CKPT].cp.runs)
 			fields_print("checkpoint", &res[i][CKPT].cp,
 				     median(res[i][CKPT].dump, res[i][CKPT].n) * 1e3);
+		if (res[i][CKPT].tcp.runs)
+			tool_print("ckpt tool", &res[i][CKPT].tcp);
 		if (res[i][CKPT].rs.runs)
 			fields_print("restart", &res[i][CKPT].rs,
 				     median(res[i][CKPT].restore, res[i][CKPT].n) * 1e3);
+		if (res[i][CKPT].trs.runs)
+			tool_print("ckpt tool", &res[i][CKPT].trs);
 	}
 	for (int i = 0; i < nw; i++)
 		for (int k = 0; k < NTOOLS; k++)
