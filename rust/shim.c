@@ -2658,8 +2658,14 @@ int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
 	/* A completed group stop, or one under way (some threads still to stop). */
 	if (sig->flags & SIGNAL_STOP_STOPPED) {
 		a->stop_signal = sig->group_exit_code & 0x7f;
+		/*
+		 * Its parent was told already (and cleared the code): each
+		 * stopped thread still keeps the stop signal in its jobctl.
+		 */
 		if (!a->stop_signal)
-			a->stop_signal = SIGSTOP;	/* its parent was told already */
+			a->stop_signal = t->jobctl & JOBCTL_STOP_SIGMASK;
+		if (!a->stop_signal)
+			a->stop_signal = SIGSTOP;
 	} else {
 		for_each_thread(t, th) {
 			if (th->jobctl & JOBCTL_STOP_PENDING) {
@@ -2864,9 +2870,40 @@ void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable)
 
 /* Stops current's process as SIGSTOP would (delivered on the way back to user
  * mode); every task of the restart calls ckpt_cur_recalc_sigpending() after. */
-int ckpt_cur_stop_group(void)
+int ckpt_cur_stop_group(int sig)
 {
-	return kill_pid(task_tgid(current), SIGSTOP, 1);
+	return kill_pid(task_tgid(current), sig, 1);
+}
+
+/*
+ * Whether current's process group is orphaned in the POSIX sense (no member
+ * has a parent in another group of the same session): the kernel then
+ * discards SIGTSTP, SIGTTIN and SIGTTOU.  The same test as the kernel's
+ * is_current_pgrp_orphaned(), which is not exported; tasklist_lock is not
+ * either, so the walk runs under RCU.
+ */
+bool ckpt_cur_pgrp_orphaned(void)
+{
+	struct pid *pgrp;
+	struct task_struct *p;
+	bool orphaned = true;
+
+	rcu_read_lock();
+	pgrp = task_pgrp(current);
+	do_each_pid_task(pgrp, PIDTYPE_PGID, p) {
+		struct task_struct *parent = rcu_dereference(p->real_parent);
+
+		if ((p->exit_state && thread_group_empty(p)) ||
+		    is_global_init(parent))
+			continue;
+		if (task_pgrp(parent) != pgrp &&
+		    task_session(parent) == task_session(p)) {
+			orphaned = false;
+			break;
+		}
+	} while_each_pid_task(pgrp, PIDTYPE_PGID, p);
+	rcu_read_unlock();
+	return orphaned;
 }
 
 void ckpt_cur_recalc_sigpending(void)

@@ -502,7 +502,8 @@ mod ffi {
         pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
         pub(super) fn ckpt_cur_sys_admin() -> bool;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
-        pub(super) fn ckpt_cur_stop_group() -> i32;
+        pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
+        pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
     }
 }
@@ -1776,10 +1777,17 @@ pub(crate) mod cur_attrs {
         unsafe { ffi::ckpt_cur_set_exec_attrs(pdeath_signal, dumpable) }
     }
 
-    /// Sends `SIGSTOP` to the caller's process.
-    pub(crate) fn stop_group() -> Result {
+    /// Sends stop signal `sig` to the caller's process.
+    pub(crate) fn stop_group(sig: i32) -> Result {
+        // SAFETY: No preconditions; `kill_pid` checks the signal number.
+        errno(unsafe { ffi::ckpt_cur_stop_group(sig) }).map(|_| ())
+    }
+
+    /// Whether the caller's process group is orphaned (POSIX): the kernel discards
+    /// the terminal stop signals sent to it.
+    pub(crate) fn pgrp_orphaned() -> bool {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_stop_group() }).map(|_| ())
+        unsafe { ffi::ckpt_cur_pgrp_orphaned() }
     }
 
     /// Recomputes whether the caller has a signal to handle before user mode.

@@ -186,6 +186,12 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
 
 /// `SIGSTOP`.
 const SIGSTOP: i32 = 19;
+/// The terminal stop signals.
+const SIGTSTP: i32 = 20;
+const SIGTTIN: i32 = 21;
+const SIGTTOU: i32 = 22;
+/// The default disposition.
+const SIG_DFL: u64 = 0;
 
 /// Whether a saved `siginfo` is a `SIGSTOP`.
 fn is_sigstop(info: &[u8]) -> bool {
@@ -203,16 +209,30 @@ pub(crate) fn stops(p: &Plan<'_>) -> bool {
         || queued(&p.tsig.pending)
 }
 
-/// Job control: a process that was stopped comes back stopped. `SIGSTOP` is sent to
-/// it while every task of the restart is still in the kernel; each stops on its way
-/// back to user mode (see [`recalc_pending`]) and stays stopped until `SIGCONT`.
-/// Its parent is told again, with `SIGSTOP` as the stop signal (a `SIGTSTP` could
-/// run a handler instead, or be discarded in an orphaned process group).
+/// Job control: a process that was stopped comes back stopped. Its stop signal is
+/// sent to it while every task of the restart is still in the kernel; each stops on
+/// its way back to user mode (see [`recalc_pending`]) and stays stopped until
+/// `SIGCONT`, and its parent is told again with the same stop signal (what
+/// `waitid(WSTOPPED)` reports). A terminal stop signal (`SIGTSTP`, `SIGTTIN`,
+/// `SIGTTOU`) is only sent when it stops the process for certain: its disposition
+/// is the default and the process group is not orphaned (else the kernel would run
+/// a handler or discard it); otherwise, and for a pending `SIGSTOP`, `SIGSTOP`.
 pub(crate) fn restore_stop(p: &Plan<'_>) -> Result {
-    if stops(p) {
-        shim::cur_attrs::stop_group()?;
+    if !stops(p) {
+        return Ok(());
     }
-    Ok(())
+    let saved = p.attrs.map_or(0, |a| a.stop_signal) as i32;
+    let sig = match saved {
+        SIGTSTP | SIGTTIN | SIGTTOU
+            if p.leader()
+                && p.sighand.action(saved as usize - 1).handler == SIG_DFL
+                && !shim::cur_attrs::pgrp_orphaned() =>
+        {
+            saved
+        }
+        _ => SIGSTOP,
+    };
+    shim::cur_attrs::stop_group(sig)
 }
 
 /// After the session's last wait: a signal sent to the process while the task waited

@@ -1089,4 +1089,55 @@ TEST(stopped_child_in_a_tree)
 	ROUND_TRIP(&p, 1);
 }
 
+/*
+ * In a tree: the child C, alone in its process group (not orphaned: its
+ * parent is in another group of the session), was stopped by SIGTSTP.  After
+ * the restart the parent's waitid(WSTOPPED) reports SIGTSTP again, not
+ * SIGSTOP (CRIU's ZDTM stopped03).
+ */
+static void setup_tstp_child(struct probe *p)
+{
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		for (;;)
+			pause();
+	}
+	setpgid(c, c);
+	kill(c, SIGTSTP);
+	if (waitpid(c, &status, WUNTRACED) != c || !WIFSTOPPED(status) ||
+	    WSTOPSIG(status) != SIGTSTP)
+		say("child did not stop by SIGTSTP: %#x\n", status);
+	p->v[0] = c;
+}
+
+static int verify_tstp_child(struct probe *p)
+{
+	pid_t c = p->v[0];
+	siginfo_t si = { 0 };
+	int status = 0, i;
+
+	for (i = 0; i < 500 && proc_state(c) != 'T'; i++)
+		sleep_ms(10);
+	CHECK(1, proc_state(c) == 'T', "child state %c", proc_state(c));
+	CHECK(2, waitid(P_PID, c, &si, WSTOPPED | WNOWAIT) == 0, "waitid: %s", strerror(errno));
+	CHECK(3, si.si_code == CLD_STOPPED && si.si_status == SIGTSTP,
+	      "stop reported as code %d signal %d", si.si_code, si.si_status);
+	kill(c, SIGCONT);
+	kill(c, SIGTERM);
+	CHECK(4, waitpid(c, &status, 0) == c && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+	      "child status %#x", status);
+	return 0;
+}
+
+TEST(tstp_stopped_child_in_a_tree)
+{
+	struct probe p = { "tstptree", setup_tstp_child, verify_tstp_child };
+
+	ROUND_TRIP(&p, 1);
+}
+
 TEST_HARNESS_MAIN
