@@ -1316,7 +1316,6 @@ static bool vma_is_named_special(struct vm_area_struct *vma)
 	return vma->vm_ops && vma->vm_ops->name && vma->vm_ops->name(vma);
 }
 
-/* Unmaps everything in current's address space but the vdso & co. */
 static bool vma_is_sysv(struct vm_area_struct *vma)
 {
 	struct file *f = vma->vm_file;
@@ -1330,7 +1329,11 @@ static bool vma_is_sysv(struct vm_area_struct *vma)
  * memory attachments (dropped afterwards, see ckpt_cur_sysv_ranges(): a
  * segment marked for removal must stay attached until it is attached
  * again). */
-int ckpt_cur_unmap_all(void)
+/*
+ * Unmaps everything in current's address space but its SysV attachments and,
+ * unless @specials, the vdso & co.
+ */
+int ckpt_cur_unmap_all(bool specials)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1341,7 +1344,7 @@ int ckpt_cur_unmap_all(void)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr); vma && (vma_is_named_special(vma) || vma_is_sysv(vma));
+		for (vma = find_vma(mm, addr); vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {

@@ -260,7 +260,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(void);
+int ckpt_cur_unmap_all(bool specials);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)

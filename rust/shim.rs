@@ -404,7 +404,7 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all() -> i32;
+        pub(super) fn ckpt_cur_unmap_all(specials: bool) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
@@ -1427,11 +1427,11 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but the vDSO and its data pages, and but SysV shared memory
-    /// attachments (see [`sysv_ranges`]).
-    pub(crate) fn unmap_all() -> Result {
+    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]) and,
+    /// unless `specials`, the vDSO and its data pages.
+    pub(crate) fn unmap_all(specials: bool) -> Result {
         // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all() }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_unmap_all(specials) }).map(|_| ())
     }
 
     /// The caller's SysV shared memory attachments (start, end), at most 64.

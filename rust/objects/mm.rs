@@ -5,8 +5,8 @@
 use super::files::{self, path_str, Opened};
 use super::shm;
 use super::{
-    MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED,
-    PROT_WRITE,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE,
+    MAP_SHARED, PROT_WRITE,
 };
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
@@ -361,16 +361,19 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
             ));
         }
         // Read-only shared memory is filled through its object, which a 1.0 image
-        // does not name and a SysV segment's attachment cannot write.
+        // does not name; a SysV attachment made read-only by mprotect() through a
+        // writable attachment first ([`sysv_filled_writable`]), but not one attached
+        // with SHM_RDONLY.
         if v.backing == backing::ANON_SHARED
             && v.prot & PROT_WRITE == 0
             && kind.is_none_or(|k| k != Some(filekind::SHMEM))
+            && !(kind == Some(Some(filekind::SYSVSHM)) && v.flags & image::vmflag::MAYWRITE != 0)
         {
             return Err(refuse(
                 why,
                 eopnotsupp(),
                 format_args!(
-                    "read-only shared anonymous mapping at {:#x} (old image or SysV)",
+                    "read-only shared anonymous mapping at {:#x} (old image or SysV SHM_RDONLY)",
                     v.start
                 ),
             ));
@@ -702,7 +705,13 @@ pub(crate) fn restore_mappings(
     // attachments stay until the image's are made (a segment marked for removal
     // would go with its last attachment).
     let sysv = cur::sysv_ranges()?;
-    cur::unmap_all()?;
+    // A process that had unmapped its vDSO and vvar comes back without them (the
+    // restarter's were left where they are: see `ckpt restart`'s vDSO moves).
+    let specials = !p
+        .vmas
+        .iter()
+        .any(|v| matches!(v.backing, backing::VDSO | backing::VVAR));
+    cur::unmap_all(specials)?;
     cur::set_rseq(0, 0, 0)?;
     // Mappings with madvise() properties first, each given them at once: mapped next
     // to a neighbour that has them already, a mapping without them is not merged
@@ -743,7 +752,8 @@ fn keep_ro_shared(opened: &mut Opened, v: &Vma<'_>, shm: Option<FileRef>) -> Res
 
 /// Maps the shared mappings of write-sealed memfds, once [`shm::seal_memfds`] sealed
 /// them: `mmap` then refuses them writable and clears their `VM_MAYWRITE`, as it did
-/// for the original.
+/// for the original. And maps the read-only SysV attachments again read-only, once
+/// their pages are in ([`sysv_filled_writable`]).
 pub(crate) fn restore_sealed_mappings(
     p: &Plan<'_>,
     sess: &Session,
@@ -753,7 +763,35 @@ pub(crate) fn restore_sealed_mappings(
     for v in p.vmas.iter().filter(|v| shm::write_sealed(p, v)) {
         map_vma(p, sess, opened, v, why)?;
     }
+    for v in p.vmas.iter().filter(|v| sysv_filled_writable(p, v)) {
+        // Over the writable one: the segment keeps an attachment throughout (one
+        // marked for removal would go with its last).
+        cur::mmap(
+            opened.get(v.file),
+            v.start,
+            v.end - v.start,
+            v.prot,
+            MAP_SHARED | MAP_FIXED,
+            v.pgoff << 12,
+        )
+        .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
+        if advice(v) != 0 {
+            cur::vma_advise(v.start, v.end, advice(v)).map_err(|e| {
+                why.set(e, format_args!("cannot advise {:#x}-{:#x}", v.start, v.end))
+            })?;
+        }
+    }
     Ok(())
+}
+
+/// Whether `v` is a SysV attachment that was made read-only with `mprotect()` (the
+/// segment was attached writable): it is mapped writable first, so that its pages
+/// can be written through it, and read-only once they are.
+fn sysv_filled_writable(p: &Plan<'_>, v: &Vma<'_>) -> bool {
+    v.backing == backing::ANON_SHARED
+        && v.prot & PROT_WRITE == 0
+        && v.flags & image::vmflag::MAYWRITE != 0
+        && p.file(v.file).is_some_and(|f| f.kind == filekind::SYSVSHM)
 }
 
 /// The madvise() properties of `v` ([`shim::adv`] bits) to give it; none for the
@@ -813,7 +851,12 @@ fn map_vma(
     if v.flags & image::vmflag::LOCKED != 0 {
         flags |= MAP_LOCKED;
     }
-    cur::mmap(file, v.start, len, v.prot, flags, off)
+    let prot = if sysv_filled_writable(p, v) {
+        v.prot | PROT_WRITE
+    } else {
+        v.prot
+    };
+    cur::mmap(file, v.start, len, prot, flags, off)
         .map_err(|e| why.set(e, format_args!("cannot map {:#x}-{:#x}", v.start, v.end)))?;
     if advice(v) != 0 {
         cur::vma_advise(v.start, v.end, advice(v))

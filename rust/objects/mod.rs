@@ -26,6 +26,7 @@ pub(crate) const MAP_PRIVATE: u32 = 0x02;
 pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
 pub(crate) const MAP_GROWSDOWN: u32 = 0x0100;
 pub(crate) const MAP_LOCKED: u32 = 0x2000;
+pub(crate) const MAP_FIXED: u32 = 0x10;
 pub(crate) const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 pub(crate) const O_ACCMODE: u32 = 3;
 pub(crate) const O_RDONLY: u32 = 0;

@@ -93,11 +93,15 @@ fn entries() -> Vec<Entry> {
         [pid, status, flags, reserved, reason]
     );
     strukt!(v, "ckpt_restart_pipe", CkptRestartPipe, [id, rfd, wfd, pad]);
+    strukt!(v, "ckpt_restart_file", CkptRestartFile, [id, fd]);
     strukt!(
         v,
         "ckpt_restart_args",
         CkptRestartArgs,
-        [fd, npipes, flags, pipes, stdio, pad, task, pad2, status_fd, pad3, reserved, reason]
+        [
+            fd, npipes, flags, pipes, stdio, pad, task, pad2, status_fd, pad3, files, nfiles, pad4,
+            reason
+        ]
     );
     v
 }
