@@ -6,7 +6,8 @@
 #                the tool and the samples, boot a VM and show checkpoint/restart
 #   make check   every test: the tool's cargo tests, KUnit in the module, and the
 #                selftests in the VM; prints "N passed, N failed"
-#   make bench   benchmarks in the VM (ratios measured side by side)
+#   make bench   ckpt against CRIU, side by side in one boot of Debian's stock
+#                kernel (tools/build/debian-stock.sh bench; needs root)
 #   make cross-kernel  images restarted under another kernel: the guest
 #                kernel and Debian's stock 7.2 (vDSO proxy), guest 7.2 and
 #                7.3 (tests/cross-kernel.sh; needs root for Debian's chroot)
@@ -83,8 +84,9 @@ demo: all
 check: deps
 	@tests/check.sh
 
-bench: all
-	@tests/vm/run.sh bench
+# The project's own kernel's bench (ratios to memcpy): tests/vm/run.sh bench.
+bench: tool userprogs
+	@tools/build/debian-stock.sh bench
 
 cross-kernel: all
 	@tests/cross-kernel.sh

@@ -347,6 +347,8 @@ pub(crate) fn checkpoint(
     } else {
         None
     };
+    let mut ph = crate::timing::Phases::start();
+    let mut frozen_at;
     let mut attempt = 0;
     let (tree, q) = loop {
         attempt += 1;
@@ -356,6 +358,8 @@ pub(crate) fn checkpoint(
         } else {
             Tree::single(t)?
         };
+        ph.mark("find");
+        frozen_at = ph.since_start();
         let q = shim::Quiesce::start(&tree.threads()?)?;
         match q.wait(QUIESCE_TIMEOUT_MS) {
             Ok(()) => {}
@@ -419,6 +423,7 @@ pub(crate) fn checkpoint(
             })?;
         }
     }
+    ph.mark("quiesce");
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
@@ -427,7 +432,8 @@ pub(crate) fn checkpoint(
     } else {
         unix::outside(&[&tree.procs[0].leader], why)?;
     }
-    let bytes = write_image(&tree, &q, sink, why).map_err(|e| held_error(e, pid, why))?;
+    ph.mark("precheck");
+    let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -447,6 +453,10 @@ pub(crate) fn checkpoint(
         }
     }
     drop(q);
+    ph.mark("release");
+    let frozen = ph.since_start() - frozen_at;
+    ph.extra("frozen", frozen);
+    ph.log("checkpoint", pid);
     Ok(bytes)
 }
 
@@ -486,6 +496,7 @@ fn write_image(
     tree: &Tree,
     q: &shim::Quiesce,
     sink: &mut dyn Sink,
+    ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result<u64> {
     let mut bufs = Bufs::new()?;
@@ -513,6 +524,7 @@ fn write_image(
         }
         states.push(st, GFP_KERNEL)?;
     }
+    ph.mark("regs");
     let xstate = states[0][0].xstate();
     let ntasks = tree.procs.iter().map(|p| p.threads.len()).sum::<usize>() + tree.zombies.len();
     let mut release = [0u8; 65];
@@ -566,6 +578,7 @@ fn write_image(
     for (_, info) in tree.zombies.iter() {
         task::write_zombie(&mut w, info)?;
     }
+    ph.mark("meta");
     // Pages last: a restarter validates everything else before it changes anything.
     // Address spaces and memfd contents, in id order.
     let mut shm = KVec::new();
@@ -583,5 +596,7 @@ fn write_image(
     for (id, f, size) in next_memfd {
         shm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
-    w.finish()
+    let bytes = w.finish()?;
+    ph.mark("pages");
+    Ok(bytes)
 }

@@ -27,6 +27,7 @@ mod shim_unix;
 mod stream;
 #[cfg(CONFIG_KUNIT = "y")]
 mod tests;
+mod timing;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod uapi;
 
@@ -43,6 +44,10 @@ module! {
         ghost_max: u64 {
             default: 67108864,
             description: "Largest deleted file (bytes) whose contents a checkpoint saves; a larger one is refused",
+        },
+        timing: u32 {
+            default: 0,
+            description: "1: log the time of each phase of every checkpoint and restart (\"timing ...\" lines)",
         },
     },
 }

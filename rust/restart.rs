@@ -280,6 +280,7 @@ pub(crate) fn restart(
 
     // Phase 1: every record up to the first page record, read once per session: the
     // first task of the image reads them, the others share what it read.
+    let mut ph = crate::timing::Phases::start();
     let mut buf = KVVec::new();
     let meta = match shared_meta(slot, &mut rd, &mut buf, why)? {
         Some(m) => m,
@@ -308,6 +309,7 @@ pub(crate) fn restart(
     };
     let key = meta.key;
     let plan = plan(&meta, args.task, why)?;
+    ph.mark("read");
 
     // Meet the other tasks of this restart; from here on a failure fails them all.
     let sess = join(slot, key, plan.live, plan.task.tgid, &meta, why)?;
@@ -320,12 +322,14 @@ pub(crate) fn restart(
         &mut rd,
         &mut buf,
         first_pages,
+        &mut ph,
         why,
     );
     match r {
         Ok(ax) => {
             core::mem::forget(part);
             if plan.leader() {
+                ph.log("restart", plan.task.pid);
                 pr_info!(
                     "restarted process {} ({}, {} threads) from image of {}\n",
                     shim::current_pid(),
@@ -433,6 +437,7 @@ fn restore(
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first_pages: (RecordHeader, Stop),
+    ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> core::result::Result<u64, Failed> {
     let proxy = check_caller(plan, args.flags, why).map_err(Failed::Before)?;
@@ -451,6 +456,7 @@ fn restore(
             locks::check(plan, &opened, why).map_err(Failed::Before)?;
         }
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
+        ph.mark("open");
         // Phase 3: the point of no return.
         overlay(
             plan,
@@ -461,6 +467,7 @@ fn restore(
             rd,
             buf,
             first_pages,
+            ph,
             why,
         )
         .map_err(Failed::After)?;
@@ -471,7 +478,9 @@ fn restore(
     }
     let entry = restore_task(plan, why).map_err(Failed::After)?;
     signal::restore_stop(plan).map_err(Failed::After)?;
+    ph.mark("task");
     sess.done_and_wait().map_err(Failed::After)?;
+    ph.mark("wait");
     signal::recalc_pending();
     // CPU state last: nothing can fail any more.
     Ok(cpu::set_regs(plan, entry))
@@ -490,13 +499,16 @@ fn overlay(
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first: (RecordHeader, Stop),
+    ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result {
     let kept = mm::restore_mappings(p, sess, opened, why)?;
     if let Some(px) = proxy {
         vdso::map_proxy(px, why)?;
     }
+    ph.mark("map");
     mm::restore_pages(p, opened, rd, buf, first, &kept, why)?;
+    ph.mark("pages");
     opened.date_ghosts(why)?;
     rd.account
         .finish()
@@ -513,7 +525,9 @@ fn overlay(
     }
     signal::restore_process(p)?;
     timers::restore(p, why)?;
-    creds::restore_rlimits(p)
+    creds::restore_rlimits(p)?;
+    ph.mark("fds");
+    Ok(())
 }
 
 /// What every task sets on itself: its signal state, identity, credentials, rseq

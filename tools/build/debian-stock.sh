@@ -5,11 +5,16 @@
 # linux-image-7.2.*-amd64 in sid) and test it by booting that kernel's own
 # vmlinuz under QEMU (TCG).
 #
-#   tools/build/debian-stock.sh [all|build|vm]
+#   tools/build/debian-stock.sh [all|build|vm|bench]
 #
 #   all     (default) build, then boot and judge
 #   build   only set up the chroot, prepare the kernel tree and build ckpt.ko
 #   vm      only boot and judge (ckpt.ko from an earlier build)
+#   bench   build, then boot the stock kernel with Debian's criu (and the
+#           libraries it needs, unpacked from sid's .debs) in the initramfs
+#           and run tests/bench/ckpt_vs_criu: ckpt and CRIU side by side,
+#           interleaved, on the same workloads (`make bench`); prints its
+#           "BENCH" lines and judges the console log
 #
 # Steps (each is skipped when its result is cached):
 #   1. read sid through a private apt configuration (the system's sources
@@ -64,6 +69,11 @@
 #                      (through a virtio serial port: Debian's virtio-blk is
 #                      a module); cross-load: the tar put into the
 #                      initramfs as /cross.tar
+#   CKPT_VM_MEM        bench: guest memory (default 5G: a 1 GiB process, its
+#                      image on tmpfs and the references' buffers)
+#   CKPT_BENCH_RUNS    bench: runs per tool and workload (default 5)
+#   CKPT_BENCH_WORK    bench: workloads (default mem:1,mem:16,mem:256,
+#                      mem:1024,threads:8,tree:4; see tests/bench/ckpt_vs_criu.c)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,8 +83,8 @@ D=$CKPT_CACHE/debian
 root=$D/sid
 B=$top/build
 mode=${1:-all}
-case $mode in all|build|vm) ;; -h|--help) awk 'NR>=4&&/^#/{sub(/^# ?/,"");print;next}NR>=4{exit}' "$0"; exit 0 ;;
-*) echo "usage: $0 [all|build|vm]" >&2; exit 2 ;; esac
+case $mode in all|build|vm|bench) ;; -h|--help) awk 'NR>=4&&/^#/{sub(/^# ?/,"");print;next}NR>=4{exit}' "$0"; exit 0 ;;
+*) echo "usage: $0 [all|build|vm|bench]" >&2; exit 2 ;; esac
 
 log() { printf '[debian] %s\n' "$*" >&2; }
 die() { printf '[debian] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -333,6 +343,121 @@ if [ "$mode" != vm ]; then
 	case $vm in "$KREL "*) ;; *) die "vermagic '$vm' is not for $KREL" ;; esac
 fi
 [ "$mode" != build ] || { step_end; log "built: $K/ckpt.ko"; exit 0; }
+
+# --- 5b. the bench: ckpt and CRIU side by side -------------------------------------
+if [ "$mode" = bench ]; then
+	step "criu and its libraries (sid .debs)"
+	umount_all
+	# Debian's criu and the closure of its dependencies, downloaded through
+	# the private apt configuration and unpacked (dpkg-deb -x) into a tree
+	# that goes into the initramfs as is.
+	cr=$D/criu-root
+	cdebs=$D/criu-debs
+	mkdir -p "$cdebs"
+	closure=$(HCACHE depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+		--no-replaces --no-enhances criu | grep -v '^ ' | grep -v '^<' | sort -u)
+	[ -n "$closure" ] || die "no criu in sid"
+	for p in $closure; do
+		ls "$cdebs/${p}_"*.deb >/dev/null 2>&1 || (cd "$cdebs" && HAPT download "$p" >&2) ||
+			die "cannot download $p"
+	done
+	id=$(ls "$cdebs" | sort | md5sum | cut -d' ' -f1)
+	if [ "$(cat "$cr/.ckpt-debs" 2>/dev/null)" != "$id" ]; then
+		rm -rf "$cr"; mkdir -p "$cr"
+		for f in "$cdebs"/*.deb; do dpkg-deb -x "$f" "$cr"; done
+		rm -rf "$cr/usr/share/doc" "$cr/usr/share/man" "$cr/usr/share/locale" \
+			"$cr/usr/share/lintian" "$cr/etc"
+		echo "$id" > "$cr/.ckpt-debs"
+	fi
+	criu_ver=$(dpkg-deb -f "$(ls "$cdebs"/criu_*.deb | head -n1)" Version)
+	log "criu $criu_ver and $(echo "$closure" | wc -w) packages unpacked in $cr"
+	[ -x "$B/bench/ckpt_vs_criu" ] && [ -x "$B/ckpt" ] ||
+		die "$B/bench/ckpt_vs_criu or $B/ckpt missing: run 'make tool userprogs' first"
+	busybox=$(command -v busybox || true)
+	[ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
+
+	step "bench initramfs"
+	ird=$K/bench-initramfs
+	rm -rf "$ird"; mkdir -p "$ird"/{bin,sbin,dev,proc,sys,tmp,root,guest,bench,etc,run}
+	cp -a "$cr/." "$ird/"
+	rm -f "$ird/.ckpt-debs"
+	# usrmerge: /lib and /lib64 are links into /usr (the dynamic linker's path).
+	[ -e "$ird/lib" ] || ln -s usr/lib "$ird/lib"
+	[ -e "$ird/lib64" ] || ln -s usr/lib64 "$ird/lib64"
+	mkdir -p "$ird/usr/bin" "$ird/usr/sbin"
+	cp "$busybox" "$ird/bin/busybox"
+	"$busybox" --list-full | while read -r a; do
+		[ "$a" = bin/busybox ] || [ -e "$ird/$a" ] || ln -s /bin/busybox "$ird/$a"
+	done
+	cp "$K/ckpt.ko" "$ird/ckpt.ko"
+	cp "$B/ckpt" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
+	for f in "$B"/bench/*; do cp "$f" "$ird/bench/"; done
+	cp "$top/tests/vm/guest/bench.sh" "$ird/guest/"
+	cat > "$ird/init" <<'INIT'
+#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=vt100
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /dev/pts /dev/shm /sys/fs/cgroup && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+up() { read -r u _ < /proc/uptime; echo "t=$u"; }
+echo "CKPT-VM-BEGIN mode=bench kernel=$(uname -r) $(up)"
+echo "CKPT-DEBIAN $(grep -c ^processor /proc/cpuinfo) CPUs; $(grep MemTotal /proc/meminfo)"
+rc=0
+if insmod /ckpt.ko timing=1; then
+	echo "CKPT-VM-INSMOD ok $(up)"
+	cd /tmp
+	sh /guest/bench.sh
+	mrc=$?
+	echo "CKPT-VM-MODE rc=$mrc $(up)"
+	[ "$mrc" = 0 ] || rc=1
+	cd /
+	if rmmod ckpt; then echo "CKPT-VM-RMMOD ok $(up)"; else echo "CKPT-VM-RMMOD FAILED rc=$?"; rc=1; fi
+else
+	echo "CKPT-VM-INSMOD FAILED rc=$?"
+	rc=1
+fi
+echo "CKPT-VM-DONE rc=$rc"
+sync
+poweroff -f
+INIT
+	chmod 755 "$ird/init"
+	(cd "$ird" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 > "$K/bench-initramfs.cpio.gz"
+
+	step "bench boot (QEMU TCG)"
+	console=$K/console-bench.log
+	timeout=${CKPT_VM_TIMEOUT:-3600}
+	app="console=ttyS0 panic=-1 loglevel=4 printk.time=1"
+	app+=" ckpt.bench_runs=${CKPT_BENCH_RUNS:-5}"
+	app+=" ckpt.bench_work=${CKPT_BENCH_WORK:-mem:1,mem:16,mem:256,mem:1024,threads:8,tree:4}"
+	set +e
+	# -erms,-fsrm: TCG emulates `rep movsb` a byte at a time (see tests/vm/run.sh).
+	timeout --foreground -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max,-erms,-fsrm \
+		-m "${CKPT_VM_MEM:-5G}" -smp "${CKPT_VM_SMP:-2}" -no-reboot -nic none -nographic \
+		-kernel "$K/vmlinuz" -initrd "$K/bench-initramfs.cpio.gz" \
+		-append "$app ${CKPT_VM_APPEND:-}" </dev/null > "$console" 2>&1
+	qrc=$?
+	set -e
+	step_end
+	tr -d '\r' < "$console" | grep '^BENCH \|^# ' || log "no BENCH lines in $console"
+	judge=(--mode bench --allow-no-kunit)
+	case $qrc in
+	0) ;;
+	124|137) log "TIMEOUT after $timeout s"; judge+=(--timed-out "$timeout") ;;
+	*) log "qemu exited with status $qrc" ;;
+	esac
+	set +e
+	"$top/tests/vm/judge.py" "${judge[@]}" "$console"
+	jrc=$?
+	set -e
+	[ "$qrc" = 0 ] || jrc=1
+	log "console: $console; $KREL, criu $criu_ver; times: ${TIMES[*]}"
+	exit "$jrc"
+fi
 
 # --- 5. boot the stock kernel ------------------------------------------------------
 step "initramfs"

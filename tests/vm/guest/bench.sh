@@ -1,10 +1,31 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench` inside the VM.  Each result is one console line starting with
-# "BENCH " (the host prints exactly those lines): checkpoint and restart of a
-# 1 GiB process as ratios to memcpy measured in the same run, and the
-# latency of checkpoint and restart of a 10 MiB process.
-mb=1024
-for w in $(cat /proc/cmdline); do case $w in ckpt.bench_mb=*) mb=${w#*=} ;; esac; done
-/bench/ckpt_bench "$mb"
+# The benchmarks inside the VM.  Each result is one console line starting
+# with "BENCH " (the host prints exactly those lines).
+#
+# With CRIU in the guest (the Debian stock kernel's bench boot,
+# `tools/build/debian-stock.sh bench`, which `make bench` runs):
+# /bench/ckpt_vs_criu, ckpt and CRIU side by side on the same workloads,
+# interleaved (kernel command line: ckpt.bench_runs=N runs per tool,
+# ckpt.bench_work=LIST workloads).  Without CRIU (tests/vm/run.sh bench,
+# the project's own kernel): /bench/ckpt_bench, checkpoint and restart of
+# a ckpt.bench_mb MiB process as ratios to memcpy in the same run.
+mb=1024 runs=5 work=
+for w in $(cat /proc/cmdline); do
+	case $w in
+	ckpt.bench_mb=*) mb=${w#*=} ;;
+	ckpt.bench_runs=*) runs=${w#*=} ;;
+	ckpt.bench_work=*) work=${w#*=} ;;
+	esac
+done
+if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
+	# CRIU's kernel feature detection connects to itself over TCP.
+	ip link set lo up
+	echo "BENCH kernel $(uname -r); criu $(/usr/sbin/criu --version 2>&1 | sed -n 's/^Version: //p');" \
+		"$(/ckpt version 2>&1 | tr -s ' \n' ' ')"
+	/usr/sbin/criu check >/tmp/criu-check.log 2>&1 || { echo "# criu check:"; sed 's/^/#   /' /tmp/criu-check.log; }
+	/bench/ckpt_vs_criu -r "$runs" ${work:+-w "$work"}
+else
+	/bench/ckpt_bench "$mb"
+fi

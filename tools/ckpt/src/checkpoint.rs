@@ -201,10 +201,16 @@ pub fn run(
             });
         }
     }
+    let ioctl = |fd: BorrowedFd<'_>| {
+        crate::timing::mark("ioctl");
+        let r = dev.checkpoint(pid, fd, flags);
+        crate::timing::mark("ioctl-done");
+        r
+    };
     let r = if out.regular {
-        run_direct(|fd| dev.checkpoint(pid, fd, flags), out, progress)
+        run_direct(ioctl, out, progress)
     } else {
-        run_with(|fd| dev.checkpoint(pid, fd, flags), out, progress)
+        run_with(ioctl, out, progress)
     };
     *committed.lock().unwrap_or_else(|e| e.into_inner()) = r.is_ok();
     r

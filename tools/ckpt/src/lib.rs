@@ -30,4 +30,5 @@ pub mod restart;
 pub mod sample;
 pub mod show;
 pub mod sys;
+pub mod timing;
 pub mod writer;

@@ -15,7 +15,7 @@ use ckpt::dev::{c_string, Device};
 use ckpt::reader::Cause;
 use ckpt::restart;
 use ckpt::show::{self, ShowError};
-use ckpt::{errno, image, uapi};
+use ckpt::{errno, image, timing, uapi};
 
 #[derive(Parser)]
 #[command(
@@ -311,6 +311,7 @@ fn do_show(file: &Path, opts: &show::Options) -> Res {
 }
 
 fn main() -> ExitCode {
+    timing::mark("main");
     let cli = Cli::parse();
     let r = match &cli.command {
         Command::Version => version(&cli.device),
@@ -375,6 +376,7 @@ fn main() -> ExitCode {
             },
         ),
     };
+    timing::report();
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(code, msg)) => {

@@ -92,6 +92,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
     let name = o.file.display();
     let image = open_image(&o.file)?;
     let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
+    crate::timing::mark("plan");
     let dev = Device::open(&o.device).map_err(|e| errno::open_device(&o.device, &e))?;
     let v = dev.version().map_err(|e| errno::version(&o.device, &e))?;
     if v.abi_version != uapi::CKPT_ABI_VERSION {
@@ -176,8 +177,10 @@ pub fn run(o: &Options) -> Result<u8, String> {
             }
         }
     };
+    crate::timing::mark("spawned");
     drop(ctx.status.take());
     let st = read_status(status_r);
+    crate::timing::mark("restored");
     let closed = Instant::now();
     if let Some(why) = &st.late {
         eprintln!("ckpt: restart failed after the point of no return: {why}");
