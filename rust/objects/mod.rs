@@ -24,8 +24,8 @@ pub(crate) mod signal;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod tty;
-pub(crate) mod vdso;
 pub(crate) mod unix;
+pub(crate) mod vdso;
 
 // Values of the user ABI (`PROT_*`, `MAP_*`, `O_*`) the restore side passes on.
 pub(crate) const PROT_WRITE: u32 = 2;

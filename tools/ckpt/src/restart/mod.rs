@@ -48,8 +48,8 @@
 //! - `status.rs`: the status pipe protocol, and the restored process's wait
 //!   status as `ckpt`'s exit code.
 
-mod events;
 mod cow;
+mod events;
 mod pipes;
 mod plan;
 mod sockets;

@@ -24,8 +24,8 @@ use crate::names;
 use crate::sys::{self, Fork, MoveError};
 use crate::uapi::{self, CkptRestartFile};
 
-use super::events::Events;
 use super::cow;
+use super::events::Events;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
 use super::sockets::Sockets;
