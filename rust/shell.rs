@@ -188,6 +188,8 @@ impl Queue {
 /// checkpoint fails.
 struct QueueSink {
     data: KVVec<u8>,
+    /// Bytes of `data` charged to the queue's budget.
+    charged: usize,
     ticket: u64,
     /// Whether the charge went to the queue with the image.
     queued: bool,
@@ -195,12 +197,22 @@ struct QueueSink {
 
 impl Sink for QueueSink {
     fn put(&mut self, buf: &[u8]) -> Result {
-        let (len, cap) = (self.data.len(), self.data.capacity());
+        let len = self.data.len();
         let need = len.checked_add(buf.len()).ok_or(EFBIG)?;
-        if need > cap {
-            let new_cap = need.max(cap.saturating_mul(2)).max(64 << 10);
-            QUEUE.lock().grow(self.ticket, new_cap - cap)?;
-            self.data.reserve(new_cap - len, GFP_KERNEL_ACCOUNT)?;
+        if need > self.charged {
+            // What is charged is what was asked for (the allocator may round the
+            // buffer up: that slack is not counted twice). Doubling, unless the
+            // budget only has room for what is needed: an image that fits is never
+            // refused for the slack of its buffer.
+            let mut want = need.max(self.charged.saturating_mul(2)).max(64 << 10);
+            if QUEUE.lock().grow(self.ticket, want - self.charged).is_err() {
+                want = need;
+                QUEUE.lock().grow(self.ticket, want - self.charged)?;
+            }
+            self.charged = want;
+            if self.data.capacity() < want {
+                self.data.reserve(want - len, GFP_KERNEL_ACCOUNT)?;
+            }
         }
         self.data.extend_from_slice(buf, GFP_KERNEL_ACCOUNT)?;
         Ok(())
@@ -253,6 +265,7 @@ pub(crate) fn write(line: &[u8]) -> Result {
     })?;
     let mut sink = QueueSink {
         data: KVVec::new(),
+        charged: 0,
         ticket,
         queued: false,
     };
