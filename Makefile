@@ -14,6 +14,11 @@
 #                lane: fetched from Debian's criu source package, never
 #                committed); prints a class per test and fails if a test in
 #                scope (tests/zdtm/scope) does not pass
+#   make programs  the real-programs lane: Debian programs (python3, sqlite3,
+#                tmux, ...) checkpointed in the middle of their work in the VM,
+#                from a Debian userland built into ~/.cache/ckpt (cached, keyed
+#                by tests/programs/packages); also a stage of `make check`
+#   make userland  only build that userland image (prints its path)
 #   make         build ckpt.ko, the tool, samples and selftests
 #
 # KDIR=/path/to/kernel/build builds the module against another kernel (e.g. a
@@ -25,8 +30,8 @@ LLVM ?= -19
 B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps kernel module tool verify userprogs zdtm-tests demo check bench zdtm vm clean fmt \
-	cross-kernel
+.PHONY: all deps kernel module tool verify userprogs zdtm-tests userland demo check bench zdtm programs vm \
+	clean fmt cross-kernel
 
 all: module tool verify userprogs
 
@@ -68,6 +73,10 @@ userprogs: kernel
 zdtm-tests:
 	@tests/zdtm/build.sh
 
+# The Debian userland of the real-programs lane.
+userland: deps
+	@tools/build/userland.sh
+
 demo: all
 	@tests/vm/run.sh demo
 
@@ -82,6 +91,9 @@ cross-kernel: all
 
 zdtm: all zdtm-tests
 	@tests/vm/run.sh zdtm
+
+programs: all userland
+	@tests/vm/run.sh programs
 
 vm: all
 	@tests/vm/run.sh shell

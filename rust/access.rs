@@ -3,14 +3,17 @@
 //! Who may checkpoint or restart what: the access decisions, in one place.
 //!
 //! - Checkpoint: the caller needs ptrace-attach rights over every process it saves,
-//!   commoncap's capability rule included ([`may_checkpoint`]); `shim.c` only reads
-//!   the facts (`ckpt_task_access_facts`), the rule is here. `checkpoint.rs` asks
+//!   commoncap's capability rule and the LSMs' ptrace policy included
+//!   ([`may_checkpoint`]); `shim.c` only reads the facts (`ckpt_task_access_facts`)
+//!   and asks the kernel (`ckpt_task_attach_by_kernel`), the rule is here. `checkpoint.rs` asks
 //!   when it finds the target and again once every thread is held.
-//! - Restart: the image's credentials and limits must be no more than the caller
-//!   has ([`may_take_creds`], [`may_take_rlimits`]; the comparison is done in
-//!   `shim.c`, `ckpt_cur_creds`/`ckpt_cur_rlimits` with `commit` false), and obey
-//!   the rules of `capset(2)` and `prctl(2)` ([`capset_rules`]). Both are asked
-//!   before the point of no return; the restore then applies the same values.
+//! - Restart: the image's credentials must be no more than the caller has
+//!   ([`may_take_creds`]; the comparison is done in `shim.c`, `ckpt_cur_creds`
+//!   with `commit` false), and obey the rules of `capset(2)` and `prctl(2)`
+//!   ([`capset_rules`]); its ids and hard resource limits the restarter takes with
+//!   the system calls, whose LSM hooks and checks a module cannot run
+//!   ([`may_take_rlimits`]). All is asked before the point of no return; the
+//!   restore then applies the same values.
 //!
 //! Still in C, to be moved here: the "no more than the caller" comparison of
 //! `ckpt_cur_creds` (issue 9).
@@ -22,8 +25,65 @@ use crate::restart::Plan;
 use crate::shim::{self, af, cur, TaskRef};
 use kernel::prelude::*;
 
-/// Whether the caller may checkpoint `t`: the rules of ptrace attach
-/// (`PTRACE_MODE_ATTACH_REALCREDS`) without the LSM hooks a module cannot call.
+/// Why the caller may not checkpoint a process ([`may_checkpoint`]).
+pub(crate) enum Denied {
+    /// ckpt's statement of the ptrace rules ([`ptrace_rules`]) says no.
+    Rules,
+    /// The kernel's own ptrace-attach check, with the LSMs' hooks, says no (its error).
+    Kernel(Error),
+    /// The process went away while being asked about.
+    Gone,
+}
+
+impl Denied {
+    /// The error the refusal is reported with.
+    pub(crate) fn errno(&self) -> Error {
+        match self {
+            Self::Rules => EPERM,
+            Self::Kernel(e) => *e,
+            Self::Gone => ESRCH,
+        }
+    }
+
+    /// Why, in words, after "no permission to checkpoint PID".
+    pub(crate) fn why(&self) -> &'static str {
+        match self {
+            Self::Rules => {
+                "needs ptrace rights: the same user, dumpable, no capabilities beyond the caller's"
+            }
+            Self::Kernel(_) => {
+                "the kernel's ptrace-attach policy refused it: an LSM such as Yama's \
+                 ptrace_scope, SELinux or AppArmor, or /proc/PID/mem not openable"
+            }
+            Self::Gone => "it exited",
+        }
+    }
+}
+
+/// Whether the caller may checkpoint `t`: what ptrace attach needs, LSMs included.
+///
+/// Both must agree: ckpt's own statement of the rules of
+/// `PTRACE_MODE_ATTACH_REALCREDS` ([`ptrace_rules`]), and the kernel's decision with
+/// every LSM's ptrace hook (Yama's `ptrace_scope`, SELinux `process:ptrace`,
+/// AppArmor `ptrace (trace)`, Landlock domains, commoncap), obtained the exported
+/// way: the check opening the process's `/proc/PID/mem` makes
+/// ([`TaskRef::attach_by_kernel`]; it runs with the caller's filesystem ids, so a
+/// caller whose ids differ from the target's also needs to be able to open that
+/// file, as a debugger does).
+pub(crate) fn may_checkpoint(t: &TaskRef) -> core::result::Result<(), Denied> {
+    if !ptrace_rules(t) {
+        return Err(Denied::Rules);
+    }
+    match t.attach_by_kernel() {
+        Ok(()) => Ok(()),
+        Err(e) if e == ESRCH => Err(Denied::Gone),
+        Err(e) => Err(Denied::Kernel(e)),
+    }
+}
+
+/// ckpt's statement of the rules of ptrace attach (`PTRACE_MODE_ATTACH_REALCREDS`),
+/// which the kernel's own check ([`TaskRef::attach_by_kernel`]) judges with the
+/// filesystem ids instead:
 ///
 /// - its own threads, always;
 /// - else the caller's real uid and gid must be the target's real, effective and saved
@@ -34,7 +94,7 @@ use kernel::prelude::*;
 ///   both in one user namespace, unless the caller has `CAP_SYS_PTRACE` over the
 ///   target's namespace (a process that holds capabilities, ambient or kept, is not
 ///   open to every process of its uid).
-pub(crate) fn may_checkpoint(t: &TaskRef) -> bool {
+fn ptrace_rules(t: &TaskRef) -> bool {
     let f = t.access_facts();
     let has = |bit| f & bit != 0;
     if has(af::SAME_GROUP) {
@@ -86,15 +146,36 @@ pub(crate) fn may_name_setid_exe() -> bool {
     crate::shim::cur_attrs::checkpoint_restore_capable()
 }
 
-/// The image's resource limits must not exceed the caller's.
+/// `RLIMIT_CPU`, whose soft limit arms a timer when set.
+const RLIMIT_CPU: usize = 0;
+
+/// The image's resource limits must be ones the caller took with `setrlimit(2)`:
+/// its hard limits, and `RLIMIT_CPU`'s soft one, must already be the image's.
+///
+/// A module cannot make `setrlimit(2)`'s decisions (`security_task_setrlimit`, the
+/// LSMs' hook: SELinux `process:setrlimit`, AppArmor's rlimit rules, is not
+/// exported, nor is `do_prlimit`): the restarter makes the call, which also checks
+/// `fs.nr_open`, `CAP_SYS_RESOURCE` to raise a hard limit, and arms the CPU-time
+/// limit. The restore then sets only the other soft limits, each within its hard
+/// limit, which the system call lets anyone do and no LSM judges.
 pub(crate) fn may_take_rlimits(p: &Plan<'_>, why: &mut Reason) -> Result {
-    if let Some(r) = &p.rlimits {
-        cur::rlimits(&r.lim, false).map_err(|e| {
-            why.set(
-                e,
-                format_args!("the image's resource limits exceed the caller's"),
-            )
-        })?;
+    let Some(r) = &p.rlimits else {
+        return Ok(());
+    };
+    let now = TaskRef::current().rlimits()?;
+    for i in 0..r.lim.len() {
+        let (soft, hard) = r.lim[i];
+        let (cur_soft, cur_hard) = now[i];
+        if hard != cur_hard || (i == RLIMIT_CPU && soft != cur_soft) {
+            return Err(why.set(
+                EPERM,
+                format_args!(
+                    "resource limit {i} of the image ({soft}, {hard}) is not the caller's \
+                     ({cur_soft}, {cur_hard}): the restarter takes the hard limits and \
+                     RLIMIT_CPU with setrlimit(2) first, as ckpt restart does"
+                ),
+            ));
+        }
     }
     Ok(())
 }

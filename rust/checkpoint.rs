@@ -9,7 +9,7 @@
 
 use crate::access;
 use crate::image::{self, Header};
-use crate::objects::{creds, files, mm, shm, signal, task, tty};
+use crate::objects::{creds, files, mm, shm, signal, task, tty, unix};
 use crate::shim::{self, ti, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
@@ -108,8 +108,8 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
             format_args!("{pid} is the calling process; run the checkpoint from another one"),
         ));
     }
-    if !access::may_checkpoint(&t) {
-        return Err(no_access(pid, why));
+    if let Err(d) = access::may_checkpoint(&t) {
+        return Err(no_access(pid, d, why));
     }
     // A thread id stands for its whole process.
     let leader = if info.flags & ti::LEADER != 0 {
@@ -136,13 +136,10 @@ pub(crate) fn find_target(pid: i32, why: &mut Reason) -> Result<Target> {
     })
 }
 
-fn no_access(pid: i32, why: &mut Reason) -> Error {
+fn no_access(pid: i32, d: access::Denied, why: &mut Reason) -> Error {
     why.set(
-        EPERM,
-        format_args!(
-            "no permission to checkpoint {pid} (needs ptrace rights: the same user, \
-             dumpable, no capabilities beyond the caller's)"
-        ),
+        d.errno(),
+        format_args!("no permission to checkpoint {pid} ({})", d.why()),
     )
 }
 
@@ -171,7 +168,7 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
 pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
     let t = find_target(pid, why)?;
     if !tree {
-        let r = precheck(&t, why);
+        let r = precheck(&t, why).and_then(|_| unix::outside(&[&t.leader], why));
         crate::lsm::explain(&t.leader, why);
         return r;
     }
@@ -229,12 +226,13 @@ impl Tree {
                     format_args!("process {} of the tree is exiting", info.tgid),
                 ));
             }
-            if !access::may_checkpoint(&p) {
+            if let Err(d) = access::may_checkpoint(&p) {
                 return Err(why.set(
-                    EPERM,
+                    d.errno(),
                     format_args!(
-                        "no permission to checkpoint process {} below {root_pid} (needs ptrace rights)",
-                        info.tgid
+                        "no permission to checkpoint process {} below {root_pid} ({})",
+                        info.tgid,
+                        d.why()
                     ),
                 ));
             }
@@ -280,7 +278,8 @@ impl Tree {
                 ));
             }
         }
-        files::leaks(&leaders, why)
+        files::leaks(&leaders, why)?;
+        unix::outside(&leaders, why)
     }
 
     /// Every live thread of the tree.
@@ -384,13 +383,14 @@ pub(crate) fn checkpoint(
         // program may have completed since the first look), and a thread that an
         // in-flight clone added since is found now.
         for p in tree.procs.iter() {
-            if !access::may_checkpoint(&p.leader) {
+            if let Err(d) = access::may_checkpoint(&p.leader) {
                 return Err(why.set(
-                    EPERM,
+                    d.errno(),
                     format_args!(
                         "no permission to checkpoint {} any more: it changed credentials \
-                         (exec of a set-id program?) while being stopped",
-                        p.info.tgid
+                         (exec of a set-id program?) while being stopped ({})",
+                        p.info.tgid,
+                        d.why()
                     ),
                 ));
             }
@@ -424,6 +424,8 @@ pub(crate) fn checkpoint(
     }
     if whole {
         tree.check(why)?;
+    } else {
+        unix::outside(&[&tree.procs[0].leader], why)?;
     }
     let bytes = write_image(&tree, &q, sink, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
@@ -570,11 +572,13 @@ fn write_image(
     let mut memfds = core::mem::take(&mut objs.memfds);
     memfds.sort_unstable_by_key(|m| m.0);
     let mut next_memfd = memfds.iter().peekable();
-    for m in mms.iter() {
+    // Pages processes share copy-on-write are written once.
+    let mut sharing = mm::Sharing::new(mms.len())?;
+    for (k, m) in mms.iter().enumerate() {
         while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
             shm::write_memfd_pages(&mut w, *id, f, *size)?;
         }
-        m.write_pages(&mut w, &mut shm)?;
+        mm::write_pages(&mms, k, &mut sharing, &mut w, &mut shm)?;
     }
     for (id, f, size) in next_memfd {
         shm::write_memfd_pages(&mut w, *id, f, *size)?;

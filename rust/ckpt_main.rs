@@ -23,6 +23,7 @@ mod restart;
 mod session;
 mod shell;
 mod shim;
+mod shim_unix;
 mod stream;
 #[cfg(CONFIG_KUNIT = "y")]
 mod tests;

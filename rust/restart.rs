@@ -24,7 +24,7 @@
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
-use crate::objects::{cpu, creds, files, locks, mm, pipe, shm, signal, task, timers, vdso};
+use crate::objects::{cpu, creds, files, layout, locks, mm, pipe, shm, signal, task, timers, vdso};
 use crate::session::Session;
 use crate::shim::{self, cur, FileRef};
 use crate::uapi::{self, CkptRestartArgs, CkptRestartFile, CkptRestartPipe};
@@ -81,7 +81,7 @@ impl Reader {
         h: &RecordHeader,
         buf: &mut KVVec<u8>,
     ) -> core::result::Result<(), Bad> {
-        buf.resize(h.len as usize, 0, GFP_KERNEL)
+        buf.resize(h.len as usize, 0, GFP_KERNEL_ACCOUNT)
             .map_err(|_| Bad::Errno(ENOMEM))?;
         self.exact(buf).map_err(Bad::io)?;
         h.verify(buf).map_err(Bad::Image)
@@ -105,16 +105,29 @@ impl Bad {
 }
 
 /// The records of an image but its pages, kept as payloads in one arena.
-struct Meta {
+pub(crate) struct Meta {
     arena: KVVec<u8>,
     recs: KVec<(RecordHeader, usize)>,
+    /// Identifies the image (its first record's check, its header's time and root).
+    pub(crate) key: u64,
+    /// Where its first page (or end) record starts, the records before it, and the
+    /// order checker's state there.
+    pages_pos: i64,
+    nrec: u32,
+    account: OrderChecker,
 }
 
 impl Meta {
     fn iter(&self) -> impl Iterator<Item = AnyRecord<'_>> {
-        self.recs.iter().filter_map(move |(h, off)| {
-            AnyRecord::decode(h, &self.arena[*off..*off + h.len as usize]).ok()
-        })
+        self.recs
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, (h, off))| {
+                if i % 1024 == 1023 {
+                    shim::cond_resched();
+                }
+                AnyRecord::decode(h, &self.arena[*off..*off + h.len as usize]).ok()
+            })
     }
 }
 
@@ -165,6 +178,9 @@ pub(crate) struct Plan<'a> {
     /// The state records of the image's event-loop files (eventfd, timerfd,
     /// signalfd, epoll entries, inotify watches).
     pub(crate) events: KVec<AnyRecord<'a>>,
+    /// Every unix socket of the image, and their queued buffers.
+    pub(crate) unix: KVec<image::UnixSock<'a>>,
+    pub(crate) unix_skbs: KVec<image::UnixSkb<'a>>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -262,50 +278,39 @@ pub(crate) fn restart(
         ));
     }
 
-    // Phase 1: every record up to the first page record.
-    let mut meta = Meta {
-        arena: KVVec::new(),
-        recs: KVec::new(),
-    };
+    // Phase 1: every record up to the first page record, read once per session: the
+    // first task of the image reads them, the others share what it read.
     let mut buf = KVVec::new();
-    let mut nrec = 0u32;
-    let mut key = 0u64;
-    let first_pages = loop {
-        nrec += 1;
-        let h = match rd.next(&mut buf) {
-            Ok(h) => h,
-            Err(b) => return Err(bad(why, b, nrec)),
-        };
-        if nrec == 1 {
-            key = u64::from(h.check);
-        }
-        let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
-        if matches!(r, AnyRecord::Pages(_) | AnyRecord::End(_)) {
-            // Fed to the order checker when applied, in phase 3.
-            let stop = if matches!(r, AnyRecord::Pages(_)) {
-                Stop::Pages
-            } else {
-                Stop::End
-            };
-            break (h, stop);
-        }
-        if let AnyRecord::Header(hd) = &r {
-            key ^= hd.time_ns ^ (u64::from(hd.root_pid as u32) << 32);
-        }
-        rd.account
-            .feed(&h, &r)
-            .map_err(|e| bad(why, Bad::Image(e), nrec))?;
-        if meta.arena.len() + buf.len() > MAX_META {
-            return Err(refuse(why, EFBIG, format_args!("image metadata too large")));
-        }
-        let off = meta.arena.len();
-        meta.arena.extend_from_slice(&buf, GFP_KERNEL)?;
-        meta.recs.push((h, off), GFP_KERNEL)?;
+    let meta = match shared_meta(slot, &mut rd, &mut buf, why)? {
+        Some(m) => m,
+        None => Arc::new(read_meta(&mut rd, &mut buf, why)?, GFP_KERNEL_ACCOUNT)?,
     };
+    // Positioned at the first page (or end) record, as the reader of the metadata was.
+    rd.pos = meta.pages_pos;
+    rd.account = meta.account.clone();
+    let nrec = meta.nrec + 1;
+    let first_pages = match rd.next(&mut buf) {
+        Ok(h) => {
+            let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
+            match r {
+                AnyRecord::Pages(_) | AnyRecord::PageRefs(_) => (h, Stop::Pages),
+                AnyRecord::End(_) => (h, Stop::End),
+                _ => {
+                    return Err(bad(
+                        why,
+                        Bad::Image(image::ImageError::BadOrder("metadata after the pages")),
+                        nrec,
+                    ))
+                }
+            }
+        }
+        Err(b) => return Err(bad(why, b, nrec)),
+    };
+    let key = meta.key;
     let plan = plan(&meta, args.task, why)?;
 
     // Meet the other tasks of this restart; from here on a failure fails them all.
-    let sess = join(slot, key, plan.live, plan.task.tgid, why)?;
+    let sess = join(slot, key, plan.live, plan.task.tgid, &meta, why)?;
     let part = Part { sess: &sess };
     let r = restore(
         &plan,
@@ -395,6 +400,7 @@ fn join(
     key: u64,
     live: u32,
     pid: i32,
+    meta: &Arc<Meta>,
     why: &mut Reason,
 ) -> Result<Arc<Session>> {
     let mut s = slot.lock();
@@ -411,7 +417,7 @@ fn join(
             return Ok(cur.clone());
         }
     }
-    let new = Session::new(key, live)?;
+    let new = Session::new(key, live, meta.clone())?;
     new.join(pid)?;
     *s = Some(new.clone());
     Ok(new)
@@ -486,11 +492,11 @@ fn overlay(
     first: (RecordHeader, Stop),
     why: &mut Reason,
 ) -> Result {
-    mm::restore_mappings(p, sess, opened, why)?;
+    let kept = mm::restore_mappings(p, sess, opened, why)?;
     if let Some(px) = proxy {
         vdso::map_proxy(px, why)?;
     }
-    mm::restore_pages(p, opened, rd, buf, first, why)?;
+    mm::restore_pages(p, opened, rd, buf, first, &kept, why)?;
     opened.date_ghosts(why)?;
     rd.account
         .finish()
@@ -549,6 +555,89 @@ fn bad(why: &mut Reason, b: Bad, nrec: u32) -> Error {
             refuse(why, err, format_args!("record {nrec}: {}", e.describe()))
         }
         Bad::Errno(e) => refuse(why, e, format_args!("reading record {nrec} failed")),
+    }
+}
+
+/// Reads the image's first record (its header) and, if a session of this open file
+/// restores that image and still takes tasks, returns the metadata its first task
+/// read (`None`: read it).
+fn shared_meta(
+    slot: &SessionSlot,
+    rd: &mut Reader,
+    buf: &mut KVVec<u8>,
+    why: &mut Reason,
+) -> Result<Option<Arc<Meta>>> {
+    let start = rd.pos;
+    let first = rd.next(buf);
+    // Read again by whoever reads the metadata.
+    rd.pos = start;
+    rd.account = OrderChecker::new();
+    let key = match first {
+        Ok(h) => match AnyRecord::decode(&h, buf) {
+            Ok(AnyRecord::Header(hd)) => image_key(&h, &hd),
+            _ => return Ok(None),
+        },
+        Err(b) => return Err(bad(why, b, 1)),
+    };
+    let s = slot.lock();
+    Ok(s.as_ref()
+        .filter(|c| c.accepting() && c.meta().key == key)
+        .map(|c| c.meta().clone()))
+}
+
+/// What identifies an image: its header record's check, time and root pid.
+fn image_key(h: &RecordHeader, hd: &image::Header<'_>) -> u64 {
+    u64::from(h.check) ^ hd.time_ns ^ (u64::from(hd.root_pid as u32) << 32)
+}
+
+/// Reads every record up to the first page (or end) record.
+fn read_meta(rd: &mut Reader, buf: &mut KVVec<u8>, why: &mut Reason) -> Result<Meta> {
+    let mut meta = Meta {
+        arena: KVVec::new(),
+        recs: KVec::new(),
+        key: 0,
+        pages_pos: 0,
+        nrec: 0,
+        account: OrderChecker::new(),
+    };
+    let mut nrec = 0u32;
+    loop {
+        // Where this record starts, and the account there (optional records a
+        // reader skips are counted when skipped: read again from here, they are
+        // counted once).
+        let pos = rd.pos;
+        let account = rd.account.clone();
+        nrec += 1;
+        let h = match rd.next(buf) {
+            Ok(h) => h,
+            Err(b) => return Err(bad(why, b, nrec)),
+        };
+        let r = AnyRecord::decode(&h, buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
+        if matches!(
+            r,
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) | AnyRecord::End(_)
+        ) {
+            // Fed to the order checker when applied, in phase 3.
+            meta.pages_pos = pos;
+            meta.nrec = nrec - 1;
+            meta.account = account;
+            return Ok(meta);
+        }
+        rd.account
+            .feed(&h, &r)
+            .map_err(|e| bad(why, Bad::Image(e), nrec))?;
+        if let (1, AnyRecord::Header(hd)) = (nrec, &r) {
+            meta.key = image_key(&h, hd);
+        }
+        if meta.arena.len() + buf.len() > MAX_META {
+            return Err(refuse(why, EFBIG, format_args!("image metadata too large")));
+        }
+        let off = meta.arena.len();
+        meta.arena.extend_from_slice(buf, GFP_KERNEL_ACCOUNT)?;
+        meta.recs.push((h, off), GFP_KERNEL_ACCOUNT)?;
+        if nrec % 1024 == 0 {
+            shim::cond_resched();
+        }
     }
 }
 
@@ -616,6 +705,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
     let mut events = KVec::new();
+    let mut unix = KVec::new();
+    let mut unix_skbs = KVec::new();
     let mut nthreads = 0u32;
     let mut thread_ips = KVec::new();
     let mut files_sharers = 0u32;
@@ -648,64 +739,79 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             AnyRecord::Rlimits(r) if in_task => rlimits = Some(r),
             AnyRecord::Rseq(r) if in_task => rseq = Some(r),
             AnyRecord::TaskAttrs(a) if in_task => attrs = Some(a),
-            AnyRecord::Fown(f) => all_fowns.push(f, GFP_KERNEL)?,
+            AnyRecord::Fown(f) => all_fowns.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Mm(m) => {
                 in_mm = m.id;
                 if m.id == task.mm {
                     mm = Some(m);
                 }
             }
-            AnyRecord::Vma(v) if in_mm == task.mm => vmas.push(v, GFP_KERNEL)?,
+            AnyRecord::Vma(v) if in_mm == task.mm => vmas.push(v, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Files(f) => in_files = f.id,
-            AnyRecord::Fd(f) if in_files == task.files => fds.push(f, GFP_KERNEL)?,
+            AnyRecord::Fd(f) if in_files == task.files => fds.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Fs(f) if f.id == task.fs => fs = Some(f),
             AnyRecord::Sighand(s) if s.id == task.sighand => sighand = Some(s),
             AnyRecord::Signal(s) if s.id == task.signal => signal = Some(s),
             AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
             AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
             AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
-            AnyRecord::File(f) => all_files.push(f, GFP_KERNEL)?,
-            AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL)?,
-            AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL)?,
-            AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL)?,
+            AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Eventfd(_)
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
             | AnyRecord::EpollItem(_)
-            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL)?,
+            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::UnixSkb(q) => unix_skbs.push(q, GFP_KERNEL_ACCOUNT)?,
             _ => {}
         }
     }
     // Only the files (and their pipes) this process uses, and the deleted files and
-    // memfds whose contents those that are other opens of them share.
+    // memfds whose contents those that are other opens of them share. Looked up in
+    // sorted id lists: an image may hold hundreds of thousands of files, fds and
+    // mappings (each used to be searched linearly for each file).
+    let by_fds = sorted_ids(fds.iter().map(|d| d.file))?;
+    let by_vmas = sorted_ids(vmas.iter().map(|v| v.file))?;
+    let used = |id: u32| by_fds.binary_search(&id).is_ok() || by_vmas.binary_search(&id).is_ok();
+    let owners_of_used = sorted_ids(
+        all_files
+            .iter()
+            .filter(|g| g.kind == filekind::GHOST && g.rdev != 0 && used(g.id))
+            .map(|g| g.rdev),
+    )?;
     let mut files: KVec<image::FileRec<'_>> = KVec::new();
-    for f in all_files.iter() {
-        let used = |id: u32| fds.iter().any(|d| d.file == id) || vmas.iter().any(|v| v.file == id);
+    for (i, f) in all_files.iter().enumerate() {
         let owner_of_used = ((f.kind == filekind::GHOST && f.rdev == 0)
             || f.kind == filekind::MEMFD)
-            && all_files
-                .iter()
-                .any(|g| g.kind == filekind::GHOST && g.rdev == f.id && used(g.id));
+            && owners_of_used.binary_search(&f.id).is_ok();
         if used(f.id) || owner_of_used {
-            files.push(*f, GFP_KERNEL)?;
+            files.push(*f, GFP_KERNEL_ACCOUNT)?;
+        }
+        if i % 1024 == 1023 {
+            shim::cond_resched();
         }
     }
     let mut pipe_reopen = KVec::new();
     for f in files.iter().filter(|f| f.kind == filekind::PIPE) {
         if !crate::objects::pipe::first_of_its_end(f, &all_files) {
-            pipe_reopen.push(f.id, GFP_KERNEL)?;
+            pipe_reopen.push(f.id, GFP_KERNEL_ACCOUNT)?;
         }
+        shim::cond_resched();
     }
     let mut fowns = KVec::new();
     for o in all_fowns.iter() {
-        if fds.iter().any(|d| d.file == o.file) {
-            fowns.push(*o, GFP_KERNEL)?;
+        if by_fds.binary_search(&o.file).is_ok() {
+            fowns.push(*o, GFP_KERNEL_ACCOUNT)?;
         }
     }
+    let by_pipe = sorted_ids(files.iter().map(|f| f.pipe))?;
     let mut pipes = KVec::new();
     for q in all_pipes.iter() {
-        if files.iter().any(|f| f.pipe == q.id) {
-            pipes.push(*q, GFP_KERNEL)?;
+        if by_pipe.binary_search(&q.id).is_ok() {
+            pipes.push(*q, GFP_KERNEL_ACCOUNT)?;
         }
     }
     let p = Plan {
@@ -738,9 +844,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
         ptys,
         owners,
         events,
+        unix,
+        unix_skbs,
     };
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;
+    layout::check_plan(&p, why)?;
     files::check_plan(&p, why)?;
     pipe::check_plan(&p, why)?;
     cpu::check_plan(&p, why)?;
@@ -749,9 +858,24 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
     Ok(p)
 }
 
+/// The ids `ids` yields, sorted, for binary searches.
+fn sorted_ids(ids: impl Iterator<Item = u32>) -> Result<KVVec<u32>> {
+    let mut v = KVVec::new();
+    for (i, id) in ids.enumerate() {
+        v.push(id, GFP_KERNEL_ACCOUNT)?;
+        if i % 4096 == 4095 {
+            shim::cond_resched();
+        }
+    }
+    v.sort_unstable();
+    Ok(v)
+}
+
 impl<'a> Plan<'a> {
     pub(crate) fn file(&self, id: u32) -> Option<&image::FileRec<'a>> {
-        self.files.iter().find(|f| f.id == id)
+        // In image order: ids ascending (the order checker saw to it).
+        let i = self.files.binary_search_by_key(&id, |f| f.id).ok()?;
+        self.files.get(i)
     }
 
     /// The pseudo-terminal master record of file `id`, if it is one.

@@ -14,6 +14,7 @@
 //!   (the last step before the registers); if one fails, all of them die: a tree is
 //!   never left half-restored.
 
+use crate::restart::Meta;
 use crate::shim::{self, FileRef, Gate};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
@@ -25,6 +26,8 @@ const MEET_TIMEOUT_MS: u32 = 60_000;
 pub(crate) struct Session {
     /// Identifies the image (its header's check and time).
     key: u64,
+    /// The image's records but its pages, read once for all its tasks.
+    meta: Arc<Meta>,
     /// Tasks of the image that restore themselves (its live tasks).
     expected: u32,
     #[pin]
@@ -52,11 +55,12 @@ struct State {
 
 impl Session {
     /// A session for an image identified by `key` with `expected` live tasks.
-    pub(crate) fn new(key: u64, expected: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(key: u64, expected: u32, meta: Arc<Meta>) -> Result<Arc<Self>> {
         let gate = Gate::new()?;
         Arc::pin_init(
             pin_init!(Session {
                 key,
+                meta,
                 expected,
                 state <- new_mutex!(
                     State {
@@ -76,6 +80,11 @@ impl Session {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The image's records but its pages, as its first task read them.
+    pub(crate) fn meta(&self) -> &Arc<Meta> {
+        &self.meta
     }
 
     /// Whether another task of the same restart may still join.

@@ -11,8 +11,10 @@
 //!   "writer", "reader" and "uid" below mean the opener's.
 //! - Each image belongs to the effective uid (as the initial user namespace sees it) that
 //!   asked for it; only that uid can read it back (root's images are root's alone too).
-//! - At most [`PER_UID`] images per uid and [`TOTAL_BYTES`] bytes in all are kept; a write
-//!   beyond that fails with `ENOSPC` (count) or `EFBIG` (size).
+//! - At most [`PER_UID`] images per uid and [`TOTAL_BYTES`] bytes in all are kept, at most
+//!   [`PER_UID_BYTES`] for one uid other than root, checkpoints in progress included (their
+//!   buffers are charged as they grow); a write beyond that fails with `ENOSPC` (count) or
+//!   `EFBIG` (size). The buffers are charged to the writer's memory cgroup.
 //! - A reader gets the oldest image of its uid; the image leaves the queue when the reader
 //!   opens it with its first `read` and is freed on `close`. With none queued, `read`
 //!   fails with `ENODATA`.
@@ -20,14 +22,18 @@
 
 use crate::checkpoint::{self, Reason};
 use crate::shim;
-use crate::stream::MemSink;
+use crate::stream::Sink;
 use crate::uapi;
 use kernel::prelude::*;
+use kernel::time::{BootTime, Instant};
 
-/// Most uncollected images one uid may have.
+/// Most uncollected images one uid may have (checkpoints in progress included).
 pub(crate) const PER_UID: usize = 4;
-/// Most bytes all uncollected images may take.
+/// Most bytes all uncollected images may take, checkpoints in progress included.
 pub(crate) const TOTAL_BYTES: usize = 256 << 20;
+/// Most of [`TOTAL_BYTES`] one uid other than root may take, so that one user
+/// cannot keep the others out.
+pub(crate) const PER_UID_BYTES: usize = TOTAL_BYTES / 4;
 /// How long an image waits for its reader.
 pub(crate) const TTL_NS: u64 = 10 * 60 * 1_000_000_000;
 
@@ -35,14 +41,31 @@ pub(crate) const TTL_NS: u64 = 10 * 60 * 1_000_000_000;
 pub(crate) struct Image {
     pub(crate) owner: u32,
     pub(crate) pid: i32,
-    pub(crate) taken_ns: u64,
+    /// When it was taken (boot time: not moved by clock changes).
+    taken: Instant<BootTime>,
     pub(crate) data: KVVec<u8>,
+    /// What it is charged to the queue's budget (its buffer's capacity).
+    charged: usize,
 }
 
-/// The queue of uncollected images.
+/// A shell checkpoint in progress: what its buffer holds so far.
+struct Writing {
+    ticket: u64,
+    owner: u32,
+    bytes: usize,
+}
+
+/// The queue of uncollected images, and the budget of the checkpoints writing them.
+///
+/// Every byte an image's buffer holds is charged before it is allocated, while the
+/// checkpoint is still running, so that concurrent writers together stay within
+/// [`TOTAL_BYTES`] (each used to buffer up to the whole room before the first check).
 pub(crate) struct Queue {
     images: KVec<Image>,
+    /// Charged to the queued images.
     bytes: usize,
+    writing: KVec<Writing>,
+    next_ticket: u64,
 }
 
 impl Queue {
@@ -51,13 +74,15 @@ impl Queue {
         Self {
             images: KVec::new(),
             bytes: 0,
+            writing: KVec::new(),
+            next_ticket: 0,
         }
     }
 
-    fn expire(&mut self, now: u64) {
+    fn expire(&mut self) {
         let mut i = 0;
         while i < self.images.len() {
-            if now.saturating_sub(self.images[i].taken_ns) > TTL_NS {
+            if self.images[i].taken.elapsed().as_nanos() as u64 > TTL_NS {
                 let img = self.images.remove(i);
                 if let Ok(img) = img {
                     pr_info!(
@@ -65,7 +90,7 @@ impl Queue {
                         img.pid,
                         img.owner
                     );
-                    self.bytes -= img.data.len();
+                    self.bytes -= img.charged;
                 }
             } else {
                 i += 1;
@@ -73,41 +98,120 @@ impl Queue {
         }
     }
 
-    /// Room left for `owner`: (images, bytes).
-    fn room(&mut self, owner: u32) -> (usize, usize) {
-        self.expire(shim::now_ns());
-        let mine = self.images.iter().filter(|i| i.owner == owner).count();
-        (PER_UID.saturating_sub(mine), TOTAL_BYTES - self.bytes)
+    /// `owner`'s images and checkpoints in progress: (count, bytes).
+    fn owner_use(&self, owner: u32) -> (usize, usize) {
+        let mut n = 0;
+        let mut bytes = 0;
+        for i in self.images.iter().filter(|i| i.owner == owner) {
+            n += 1;
+            bytes += i.charged;
+        }
+        for w in self.writing.iter().filter(|w| w.owner == owner) {
+            n += 1;
+            bytes += w.bytes;
+        }
+        (n, bytes)
     }
 
-    fn push(&mut self, img: Image) -> Result {
-        let n = img.data.len();
-        if n > TOTAL_BYTES - self.bytes {
-            return Err(EFBIG);
-        }
-        // Checked again: other writers may have queued images meanwhile.
-        if self.images.iter().filter(|i| i.owner == img.owner).count() >= PER_UID {
+    /// Starts a checkpoint of `owner`'s: its ticket, or `ENOSPC` when `owner`
+    /// already has [`PER_UID`] images, written or being written.
+    fn begin(&mut self, owner: u32) -> Result<u64> {
+        self.expire();
+        if self.owner_use(owner).0 >= PER_UID {
             return Err(ENOSPC);
         }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.writing.push(
+            Writing {
+                ticket,
+                owner,
+                bytes: 0,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(ticket)
+    }
+
+    /// Charges `n` more bytes to checkpoint `ticket`, or `EFBIG` if that goes beyond
+    /// [`TOTAL_BYTES`] in all or [`PER_UID_BYTES`] for its (non-root) owner.
+    fn grow(&mut self, ticket: u64, n: usize) -> Result {
+        let Some(i) = self.writing.iter().position(|w| w.ticket == ticket) else {
+            return Err(EINVAL);
+        };
+        let owner = self.writing[i].owner;
+        let all = self.bytes + self.writing.iter().map(|w| w.bytes).sum::<usize>();
+        if n > TOTAL_BYTES - all || (owner != 0 && self.owner_use(owner).1 + n > PER_UID_BYTES) {
+            return Err(EFBIG);
+        }
+        self.writing[i].bytes += n;
+        Ok(())
+    }
+
+    /// Ends checkpoint `ticket`; returns what it was charged.
+    fn end(&mut self, ticket: u64) -> usize {
+        match self.writing.iter().position(|w| w.ticket == ticket) {
+            Some(i) => self.writing.remove(i).map(|w| w.bytes).unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// Queues the image of checkpoint `ticket`, moving its charge to the queue.
+    fn push(&mut self, ticket: u64, mut img: Image) -> Result {
+        self.images.reserve(1, GFP_KERNEL)?;
+        img.charged = self.end(ticket);
+        self.bytes += img.charged;
         self.images.push(img, GFP_KERNEL)?;
-        self.bytes += n;
         Ok(())
     }
 
     /// Takes the oldest image of `owner`.
     pub(crate) fn take(&mut self, owner: u32) -> Option<Image> {
-        self.expire(shim::now_ns());
+        self.expire();
         let i = self.images.iter().position(|i| i.owner == owner)?;
         let img = self.images.remove(i).ok()?;
-        self.bytes -= img.data.len();
+        self.bytes -= img.charged;
         Some(img)
     }
 
-    /// Drops everything, the queue's own buffer included (module unload: the static
+    /// Drops everything, the queue's own buffers included (module unload: the static
     /// outlives the module's data).
     pub(crate) fn clear(&mut self) {
         self.images = KVec::new();
+        self.writing = KVec::new();
         self.bytes = 0;
+    }
+}
+
+/// Where a shell checkpoint writes its image: memory charged to the queue's budget
+/// before it is allocated (and to the writer's memory cgroup), released when the
+/// checkpoint fails.
+struct QueueSink {
+    data: KVVec<u8>,
+    ticket: u64,
+    /// Whether the charge went to the queue with the image.
+    queued: bool,
+}
+
+impl Sink for QueueSink {
+    fn put(&mut self, buf: &[u8]) -> Result {
+        let (len, cap) = (self.data.len(), self.data.capacity());
+        let need = len.checked_add(buf.len()).ok_or(EFBIG)?;
+        if need > cap {
+            let new_cap = need.max(cap.saturating_mul(2)).max(64 << 10);
+            QUEUE.lock().grow(self.ticket, new_cap - cap)?;
+            self.data.reserve(new_cap - len, GFP_KERNEL_ACCOUNT)?;
+        }
+        self.data.extend_from_slice(buf, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+}
+
+impl Drop for QueueSink {
+    fn drop(&mut self) {
+        if !self.queued {
+            QUEUE.lock().end(self.ticket);
+        }
     }
 }
 
@@ -144,21 +248,29 @@ pub(crate) fn write(line: &[u8]) -> Result {
         pr_info!("shell: expected \"PID [resume|stop|kill]\"\n");
     })?;
     let owner = shim::current_global_euid();
-    let (images, bytes) = QUEUE.lock().room(owner);
-    if images == 0 {
+    let ticket = QUEUE.lock().begin(owner).inspect_err(|_| {
         pr_info!("shell: uid {owner} already has {PER_UID} uncollected images\n");
-        return Err(ENOSPC);
-    }
-    let mut sink = MemSink::new(bytes);
+    })?;
+    let mut sink = QueueSink {
+        data: KVVec::new(),
+        ticket,
+        queued: false,
+    };
     let mut why = Reason::new();
     checkpoint::checkpoint(cmd.pid, cmd.flags, &mut sink, &mut why).inspect_err(|e| {
         crate::log_failure("checkpoint", cmd.pid, *e, &why);
     })?;
-    QUEUE.lock().push(Image {
-        owner,
-        pid: cmd.pid,
-        taken_ns: shim::now_ns(),
-        data: sink.data,
-    })?;
+    let data = core::mem::replace(&mut sink.data, KVVec::new());
+    QUEUE.lock().push(
+        ticket,
+        Image {
+            owner,
+            pid: cmd.pid,
+            taken: Instant::now(),
+            data,
+            charged: 0,
+        },
+    )?;
+    sink.queued = true;
     Ok(())
 }

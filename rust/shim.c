@@ -23,6 +23,8 @@
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
@@ -41,6 +43,7 @@
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -146,9 +149,8 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
  * What __ptrace_may_access(PTRACE_MODE_ATTACH_REALCREDS) and commoncap's
  * cap_ptrace_access_check() look at, as CKPT_AF_* facts about current and t,
  * read the way the kernel reads them (under task_lock, credentials before
- * dumpability); Rust decides (rust/access.rs, may_checkpoint).  LSM ptrace
- * policy (Yama, SELinux) cannot be consulted from a module:
- * Documentation/ckpt/admin-guide.rst says so.
+ * dumpability); Rust decides (rust/access.rs, may_checkpoint).  The LSMs'
+ * ptrace policy is asked by ckpt_task_attach_by_kernel().
  */
 u32 ckpt_task_access_facts(struct task_struct *t)
 {
@@ -181,6 +183,64 @@ u32 ckpt_task_access_facts(struct task_struct *t)
 	rcu_read_unlock();
 	task_unlock(t);
 	return f;
+}
+
+/*
+ * The kernel's own ptrace-attach decision about t's process, the LSMs' ptrace
+ * hooks included (Yama's ptrace_scope, SELinux, AppArmor, Landlock and
+ * commoncap): ptrace_may_access() and security_ptrace_access_check() are not
+ * exported, but opening /proc/PID/mem runs mm_access(task,
+ * PTRACE_MODE_ATTACH_FSCREDS) -> __ptrace_may_access() in the caller's context,
+ * under the task's exec_update_lock.  The open is made on a private procfs
+ * instance of the caller's pid namespace (vfs_kern_mount, without the mount
+ * system call's checks, which have nothing to do with the question), not
+ * through the caller's /proc, which may be missing, mounted with hidepid, or
+ * another namespace's; dentry_open() skips the file mode check (0600, the
+ * target's owner), which is not ptrace's question.  Returns 0, or the open's error (-EACCES or -EPERM: the
+ * kernel refused; -ESRCH: t is gone or has no memory any more).  Rust decides
+ * what that means (rust/access.rs).
+ */
+int ckpt_task_attach_by_kernel(struct task_struct *t)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct file_system_type *fs;
+	struct vfsmount *mnt;
+	struct path path;
+	struct file *f;
+	char name[24];
+	pid_t nr;
+	int ret;
+
+	if (same_thread_group(t, current))
+		return 0;
+	nr = task_tgid_nr_ns(t, ns);
+	if (!nr)
+		return -ESRCH;
+	fs = get_fs_type("proc");
+	if (!fs)
+		return -ENOENT;
+	mnt = vfs_kern_mount(fs, SB_KERNMOUNT, fs->name, NULL);
+	module_put(fs->owner);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	snprintf(name, sizeof(name), "%d/mem", nr);
+	ret = vfs_path_lookup(mnt->mnt_root, mnt, name, 0, &path);
+	if (!ret) {
+		/* No inode permission check: the question is ptrace's, not the file mode's. */
+		f = dentry_open(&path, O_RDONLY | O_LARGEFILE, current_cred());
+		path_put(&path);
+		if (IS_ERR(f))
+			ret = PTR_ERR(f);
+		else
+			fput(f);
+	}
+	if (ret == -ENOENT)
+		ret = -ESRCH;
+	/* The number was t's while t still holds it (t can only lose it by being reaped). */
+	if (!ret && (!pid_alive(t) || task_tgid_nr_ns(t, ns) != nr))
+		ret = -ESRCH;
+	mntput(mnt);
+	return ret;
 }
 
 bool ckpt_task_is_current_group(struct task_struct *t)
@@ -726,13 +786,16 @@ int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 e
 	}
 	mi->auxv_len = i;
 	mi->map_count = mm->map_count;
+	/* get_file_rcu(): files are SLAB_TYPESAFE_BY_RCU, so a plain RCU read could
+	 * copy the path of a file recycled by a concurrent PR_SET_MM_EXE_FILE. */
 	rcu_read_lock();
-	exe_file = rcu_dereference(mm->exe_file);
+	exe_file = get_file_rcu(&mm->exe_file);
+	rcu_read_unlock();
 	if (exe_file) {
 		exe_path = exe_file->f_path;
 		path_get(&exe_path);
+		fput(exe_file);
 	}
-	rcu_read_unlock();
 	mmap_read_unlock(mm);
 	exe[0] = 0;
 	if (exe_path.dentry) {
@@ -749,6 +812,23 @@ static bool file_is_private_shmem(struct file *f)
 	struct inode *inode = file_inode(f);
 
 	return inode->i_sb->s_magic == TMPFS_MAGIC && IS_PRIVATE(inode);
+}
+
+/* The image's vmflag bits (image::vmflag) of VMA flags @f. */
+static u32 vma_semflags(vm_flags_t f)
+{
+	return ((f & VM_SHARED) ? 1u << 0 : 0) | ((f & VM_GROWSDOWN) ? 1u << 1 : 0) |
+	       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
+	       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
+	       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
+	       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0) |
+	       ((f & VM_DROPPABLE) ? 1u << 10 : 0);
+}
+
+static u32 vma_prot(vm_flags_t f)
+{
+	return ((f & VM_READ) ? PROT_READ : 0) | ((f & VM_WRITE) ? PROT_WRITE : 0) |
+	       ((f & VM_EXEC) ? PROT_EXEC : 0);
 }
 
 /* The first VMA ending above addr.  Returns 1 and fills vi (and *file, with a
@@ -806,12 +886,7 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 			vi->flags |= CKPT_VMA_SHMEM;
 		*file = get_file(vma->vm_file);
 	}
-	vi->semflags = ((f & VM_SHARED) ? 1u << 0 : 0) | ((f & VM_GROWSDOWN) ? 1u << 1 : 0) |
-		       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
-		       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
-		       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
-		       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0) |
-		       ((f & VM_DROPPABLE) ? 1u << 10 : 0);
+	vi->semflags = vma_semflags(f);
 	mmap_read_unlock(mm);
 	return 1;
 }
@@ -889,10 +964,65 @@ long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 	return ret ? ret : stored;
 }
 
-void ckpt_pages_put(struct page **pages, u32 n)
+/*
+ * For each i with want[i] set: whether @mm maps, at addrs[i] (ascending), the
+ * very page pages[i] (on which the caller holds a reference, so that it cannot
+ * have been freed and reused): want[i] is left set only then.  A page mapped
+ * by one address space only is not looked up.  Nothing is faulted in
+ * (FOLL_DUMP); consecutive addresses are looked up together.
+ */
+int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
+		       u8 *want)
+{
+	struct page *got_pages[DUMP_BATCH];
+	u32 i = 0;
+	int ret;
+
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	while (i < n) {
+		u32 run = 1, j;
+		long got;
+
+		/* A page only its own process maps is nobody else's. */
+		if (want[i] && !folio_maybe_mapped_shared(page_folio(pages[i])))
+			want[i] = 0;
+		if (!want[i]) {
+			i++;
+			continue;
+		}
+		while (i + run < n && run < DUMP_BATCH && want[i + run] &&
+		       folio_maybe_mapped_shared(page_folio(pages[i + run])) &&
+		       addrs[i + run] == addrs[i] + ((u64)run << PAGE_SHIFT))
+			run++;
+		got = get_user_pages_remote(mm, addrs[i], run, FOLL_DUMP | FOLL_FORCE, got_pages,
+					    NULL);
+		if (got <= 0) {
+			/* A hole (or the zero page) at addrs[i]: not that page. */
+			want[i++] = 0;
+			continue;
+		}
+		for (j = 0; j < got; j++) {
+			want[i + j] = got_pages[j] == pages[i + j];
+			put_page(got_pages[j]);
+		}
+		i += got;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/* Drops references taken by ckpt_mm_pin_pages() (@pinned false) or pins taken
+ * by ckpt_cur_hold_pages() (@pinned: the pages were written, marked dirty). */
+void ckpt_pages_put(struct page **pages, u32 n, bool pinned)
 {
 	u32 i;
 
+	if (pinned) {
+		unpin_user_pages_dirty_lock(pages, n, true);
+		return;
+	}
 	for (i = 0; i < n; i++)
 		put_page(pages[i]);
 }
@@ -930,36 +1060,6 @@ static ssize_t no_restart(ssize_t r)
 	if (r == -ERESTARTSYS || r == -ERESTARTNOINTR || r == -ERESTARTNOHAND)
 		return -EINTR;
 	return r;
-}
-
-/* Writes whole pages at the file's position without copying them first:
- * one bvec iov_iter per call. */
-ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n)
-{
-	struct iov_iter iter;
-	struct bio_vec *bv = pages_iter(&iter, ITER_SOURCE, pages, n);
-	ssize_t done = 0;
-
-	if (!bv)
-		return -ENOMEM;
-	while (iov_iter_count(&iter)) {
-		loff_t pos = f->f_pos;
-		ssize_t w = no_restart(vfs_iter_write(f, &iter, &pos, 0));
-
-		if (w <= 0) {
-			done = w ? w : -EIO;
-			break;
-		}
-		if (!(f->f_mode & FMODE_STREAM))
-			f->f_pos = pos;
-		done += w;
-		if (fatal_signal_pending(current)) {
-			done = -EINTR;
-			break;
-		}
-	}
-	kvfree(bv);
-	return done;
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -1330,15 +1430,48 @@ static bool vma_is_sysv(struct vm_area_struct *vma)
 	       !strncmp(f->f_path.dentry->d_name.name, "SYSV", 4);
 }
 
-/* Unmaps everything but the named special mappings and the SysV shared
- * memory attachments (dropped afterwards, see ckpt_cur_sysv_ranges(): a
- * segment marked for removal must stay attached until it is attached
- * again). */
+/* Flags a private anonymous mapping of the restarter may have and still be
+ * taken over by a restart (see ckpt_cur_anon_ranges()). */
+#define KEEPABLE_FLAGS                                                                      \
+	(VM_READ | VM_WRITE | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN | \
+	 VM_ACCOUNT | VM_SOFTDIRTY | VM_MAYBE_GUARD)
+
+static bool vma_keepable(struct vm_area_struct *vma)
+{
+	if (!vma_is_anonymous(vma) || vma->vm_file || (vma->vm_flags & ~KEEPABLE_FLAGS) ||
+	    userfaultfd_armed(vma) || vma_policy(vma))
+		return false;
+#ifdef CONFIG_ANON_VMA_NAME
+	if (vma->anon_name)
+		return false;
+#endif
+	return true;
+}
+
+static bool range_kept(struct vm_area_struct *vma, const u64 *keep, u32 nkeep)
+{
+	u32 lo = 0, hi = nkeep;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (keep[2 * mid] < vma->vm_start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nkeep && keep[2 * lo] == vma->vm_start && keep[2 * lo + 1] == vma->vm_end &&
+	       vma_keepable(vma);
+}
+
 /*
- * Unmaps everything in current's address space but its SysV attachments and,
- * unless @specials, the vdso & co.
+ * Unmaps everything in current's address space but its SysV attachments
+ * (dropped afterwards, see ckpt_cur_sysv_ranges(): a segment marked for
+ * removal must stay attached until it is attached again), unless @specials
+ * the vdso & co, and the mappings that are exactly one of the @nkeep (start,
+ * end) pairs of @keep (ascending) and that ckpt_cur_anon_ranges() would list.
  */
-int ckpt_cur_unmap_all(bool specials)
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep)
 {
 	struct mm_struct *mm = current->mm;
 	u64 addr = 0;
@@ -1349,7 +1482,9 @@ int ckpt_cur_unmap_all(bool specials)
 		int ret;
 
 		mmap_read_lock(mm);
-		for (vma = find_vma(mm, addr); vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma));
+		for (vma = find_vma(mm, addr);
+		     vma && ((!specials && vma_is_named_special(vma)) || vma_is_sysv(vma) ||
+			     range_kept(vma, keep, nkeep));
 		     vma = find_vma(mm, vma->vm_end))
 			;
 		if (!vma) {
@@ -1411,11 +1546,11 @@ int ckpt_cur_set_layout(const u64 *l, const u64 *auxv, u32 auxv_len)
 
 /*
  * Fills @npages whole pages of current's memory from @addr (page-aligned)
- * with @data, as access_process_vm() writes: get_user_pages faults each
- * page in (a fresh anonymous page is allocated without the trap and fixup
- * that a copy_to_user into never-touched memory takes per page), and the
- * data is copied through the kernel mapping, FILL_BATCH pages per mmap_lock
- * hold.  @force writes through read-only private mappings (into a COW copy)
+ * with @data: pin_user_pages faults each page in and pins it (FOLL_PIN, as
+ * any writer of page contents through GUP must: a merely referenced anonymous
+ * page could be swapped out under the write), the data is copied through the
+ * kernel mapping and the pages are unpinned dirty, FILL_BATCH pages per
+ * mmap_lock hold.  @force writes through read-only private mappings (into a COW copy)
  * as ptrace would.
  */
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
@@ -1435,24 +1570,21 @@ int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
 			return -EINTR;
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
+		got = pin_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), n, flags, pages,
 					    NULL);
 		if (got <= 0) {
 			mmap_read_unlock(mm);
 			return got ? got : -EFAULT;
 		}
 		for (i = 0; i < got; i++) {
-			struct page *page = pages[i];
-			void *k = kmap_local_page(page);
+			void *k = kmap_local_page(pages[i]);
 
 			memcpy(k, data + ((size_t)(done + i) << PAGE_SHIFT), PAGE_SIZE);
 			kunmap_local(k);
-			/* GUP marked it dirty before the write; a shared (shmem) page
-			 * is marked again after it, as access_process_vm() does. */
-			if (!PageAnon(page))
-				set_page_dirty_lock(page);
-			put_page(page);
 		}
+		/* Written: dirty, anonymous or not (a clean anonymous page in the
+		 * swap cache would otherwise be dropped with the data). */
+		unpin_user_pages_dirty_lock(pages, got, true);
 		mmap_read_unlock(mm);
 		done += got;
 		cond_resched();
@@ -1480,7 +1612,7 @@ long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
 			got = -EINTR;
 			break;
 		}
-		got = get_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), npages - done,
+		got = pin_user_pages_remote(mm, addr + ((u64)done << PAGE_SHIFT), npages - done,
 					    flags, out + done, NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0) {
@@ -1491,8 +1623,97 @@ long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
 	}
 	if (done == npages)
 		return done;
-	ckpt_pages_put(out, done);
+	unpin_user_pages(out, done);
 	return got;
+}
+
+/*
+ * Gives the page of current's memory at @addr the contents @data: keeps the
+ * anonymous page there if it holds them already (a page shared copy-on-write
+ * with the process this one was forked from), else writes them as
+ * ckpt_cur_fill_pages() does.  Returns 1 if kept, 0 if written, or -errno.
+ */
+int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force)
+{
+	struct mm_struct *mm = current->mm;
+	struct page *page;
+	bool same = false;
+	long got;
+
+	if (!mm || !PAGE_ALIGNED(addr))
+		return -EFAULT;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	got = get_user_pages_remote(mm, addr, 1, FOLL_DUMP | FOLL_FORCE, &page, NULL);
+	mmap_read_unlock(mm);
+	if (got == 1) {
+		if (PageAnon(page)) {
+			const void *k = kmap_local_page(page);
+
+			same = !memcmp(k, data, PAGE_SIZE);
+			kunmap_local(k);
+		}
+		put_page(page);
+	}
+	if (same)
+		return 1;
+	return ckpt_cur_fill_pages(addr, data, 1, force);
+}
+
+/*
+ * The private anonymous mappings of current that a restart may take over as
+ * they are (with their pages): plain ones, with no file, policy, name,
+ * userfaultfd, lock or madvise state.  Up to @max (start, end, prot,
+ * image vmflag bits) quadruples into @out; returns how many, or -errno.
+ */
+long ckpt_cur_anon_ranges(u64 *out, u32 max)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long n = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for_each_vma(vmi, vma) {
+		if (!vma_keepable(vma))
+			continue;
+		if (n == max) {
+			n = -E2BIG;
+			break;
+		}
+		out[4 * n] = vma->vm_start;
+		out[4 * n + 1] = vma->vm_end;
+		out[4 * n + 2] = vma_prot(vma->vm_flags);
+		out[4 * n + 3] = vma_semflags(vma->vm_flags);
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+/*
+ * Drops the pages of [start, end) of current's mapping there (one that
+ * ckpt_cur_anon_ranges() lists), as madvise(MADV_DONTNEED) would: the range
+ * reads as zeroes again.
+ */
+int ckpt_cur_zap(u64 start, u64 end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end)
+		return -EINVAL;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, start);
+	if (!vma || vma->vm_start > start || vma->vm_end < end || !vma_keepable(vma))
+		ret = -EINVAL;
+	else
+		zap_vma_range(vma, start, end - start);
+	mmap_read_unlock(mm);
+	return ret;
 }
 
 struct file *ckpt_open_path(const char *path, u32 flags, int *err)
@@ -1723,17 +1944,16 @@ ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 
 /*
  * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
- * no intermediate buffer), pages of a user address space held by
- * ckpt_cur_hold_pages(); those that are not anonymous (shmem) are marked
- * dirty afterwards, as access_process_vm() does after a write.  Returns the
- * bytes read (fewer only at the end of the file) or -errno.
+ * no intermediate buffer), pages of a user address space pinned by
+ * ckpt_cur_hold_pages() (FOLL_PIN, as direct I/O into user memory takes them;
+ * ckpt_pages_put() marks them dirty as it unpins them).  Returns the bytes
+ * read (fewer only at the end of the file) or -errno.
  */
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos)
 {
 	struct iov_iter iter;
 	struct bio_vec *bv = pages_iter(&iter, ITER_DEST, pages, n);
 	ssize_t done = 0;
-	u32 i;
 
 	if (!bv)
 		return -ENOMEM;
@@ -1754,9 +1974,6 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 			break;
 		}
 	}
-	for (i = 0; i < n; i++)
-		if (!PageAnon(pages[i]))
-			set_page_dirty_lock(pages[i]);
 	kvfree(bv);
 	return done;
 }
@@ -1957,27 +2174,20 @@ int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_pr
 
 /* Resource limits: lowering is free, raising a hard limit needs
  * CAP_SYS_RESOURCE (as setrlimit(2)). */
-int ckpt_cur_rlimits(const u64 *lim, bool apply)
+int ckpt_cur_set_soft_rlimits(const u64 *soft)
 {
 	struct task_struct *leader = current->group_leader;
 	struct rlimit *r = current->signal->rlim;
-	int i;
+	int i, ret = 0;
 
-	for (i = 0; i < RLIM_NLIMITS; i++) {
-		if (lim[2 * i] > lim[2 * i + 1])
-			return -EINVAL;
-		if (lim[2 * i + 1] > READ_ONCE(r[i].rlim_max) && !capable(CAP_SYS_RESOURCE))
-			return -EPERM;
-	}
-	if (!apply)
-		return 0;
 	task_lock(leader);
-	for (i = 0; i < RLIM_NLIMITS; i++) {
-		r[i].rlim_cur = lim[2 * i];
-		r[i].rlim_max = lim[2 * i + 1];
-	}
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (soft[i] > r[i].rlim_max)
+			ret = -EPERM;
+	for (i = 0; !ret && i < RLIM_NLIMITS; i++)
+		r[i].rlim_cur = soft[i];
 	task_unlock(leader);
-	return 0;
+	return ret;
 }
 
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
@@ -2136,25 +2346,60 @@ void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig)
  * gone with its address space), then, if @ptr, registers the image's area as
  * rseq(2) would, resetting the IDs the kernel keeps up to date in it.
  */
+/* kernel/rseq.c's ORIG_RSEQ_SIZE: the first struct rseq's size. */
+#define CKPT_ORIG_RSEQ_SIZE 32
+
+/*
+ * What rseq(2) asks of an area (rseq_length_valid()): the original size
+ * (32) at a 32-byte boundary, or at least the feature size
+ * (AT_RSEQ_FEATURE_SIZE) at an AT_RSEQ_ALIGN boundary.
+ */
+bool ckpt_rseq_area_valid(u64 ptr, u32 len)
+{
+#ifdef CONFIG_RSEQ
+	if (len < CKPT_ORIG_RSEQ_SIZE)
+		return false;
+	if (len == CKPT_ORIG_RSEQ_SIZE)
+		return IS_ALIGNED(ptr, CKPT_ORIG_RSEQ_SIZE);
+	return IS_ALIGNED(ptr, rseq_alloc_align()) && len >= offsetof(struct rseq, end);
+#else
+	return false;
+#endif
+}
+
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig)
 {
 #ifdef CONFIG_RSEQ
 	struct rseq __user *r = (struct rseq __user *)(unsigned long)ptr;
 
+	u32 version = 1;
+
 	rseq_execve(current);
 	if (!ptr)
 		return 0;
-	if (len < 32 || !access_ok(r, len))
+	if (!ckpt_rseq_area_valid(ptr, len))
 		return -EINVAL;
+	if (!access_ok(r, len))
+		return -EFAULT;
+	/* Longer registrations are the v2 ABI on generic-entry architectures. */
+	if (IS_ENABLED(CONFIG_GENERIC_IRQ_ENTRY) && len > CKPT_ORIG_RSEQ_SIZE)
+		version = 2;
 	if (put_user(0UL, &r->rseq_cs) ||
 	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id_start) ||
 	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &r->cpu_id) ||
 	    put_user(0U, &r->node_id) || put_user(0U, &r->mm_cid))
 		return -EFAULT;
+#ifdef CONFIG_RSEQ_SLICE_EXTENSION
+	/* Slice extensions start off, as after a registration without
+	 * RSEQ_FLAG_SLICE_EXT_DEFAULT_ON. */
+	if (version > 1 && put_user(0U, &r->slice_ctrl.all))
+		return -EFAULT;
+	current->rseq.slice.state.enabled = false;
+#endif
 	current->rseq.usrptr = r;
 	current->rseq.len = len;
 	current->rseq.sig = sig;
-	current->rseq.event.has_rseq = 1;
+	current->rseq.event.has_rseq = version;
 	rseq_force_update();
 	return 0;
 #else
@@ -2325,7 +2570,6 @@ struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
 	}
 	f->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	f->f_flags |= O_LARGEFILE;
-	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
 	SHMEM_I(file_inode(f))->seals = 0;
 	if (size) {
 		ret = vfs_truncate(&f->f_path, size);
@@ -2335,7 +2579,22 @@ struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
 			return NULL;
 		}
 	}
+	/* The mode last (a 0400 memfd can still be sized), under the inode lock. */
+	inode_lock(file_inode(f));
+	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
+	inode_unlock(file_inode(f));
 	return f;
+}
+
+void ckpt_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* vm.memfd_noexec as memfd_create() sees it for current (its pid namespaces'). */
+int ckpt_memfd_noexec_scope(void)
+{
+	return pidns_memfd_noexec_scope(task_active_pid_ns(current));
 }
 
 /*

@@ -51,6 +51,7 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
 #define CKPT_AF_SAME_USERNS	(1u << 5)	/* same user namespace */
 #define CKPT_AF_CAPS_SUBSET	(1u << 6)	/* t's permitted caps within current's */
 u32 ckpt_task_access_facts(struct task_struct *t);
+int ckpt_task_attach_by_kernel(struct task_struct *t);
 bool ckpt_task_is_current_group(struct task_struct *t);
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 int ckpt_task_signal(struct task_struct *t, int sig);
@@ -148,10 +149,11 @@ int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 e
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
 long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 		       struct page **out, u64 *addrs, u32 max, u64 *next);
-void ckpt_pages_put(struct page **pages, u32 n);
+void ckpt_pages_put(struct page **pages, u32 n, bool pinned);
+int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
+		       u8 *want);
 const void *ckpt_page_map(struct page *page);
 void ckpt_page_unmap(const void *addr);
-ssize_t ckpt_file_write_pages(struct file *f, struct page **pages, u32 n);
 
 /* ---- files ------------------------------------------------------------ */
 
@@ -210,6 +212,8 @@ struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_file_get(struct file *f);
 struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
+int ckpt_memfd_noexec_scope(void);
+void ckpt_cond_resched(void);
 struct file *ckpt_cur_sysv_file(u64 shmid);
 int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
 		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
@@ -260,7 +264,7 @@ void ckpt_layout(struct ckpt_layout *l);
 struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
-int ckpt_cur_unmap_all(bool specials);
+int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)
@@ -272,6 +276,9 @@ long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 o
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
+int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force);
+long ckpt_cur_anon_ranges(u64 *out, u32 max);
+int ckpt_cur_zap(u64 start, u64 end);
 struct file *ckpt_open_path(const char *path, u32 flags, int *err);
 /* A pseudo-terminal end (ckpt_file_pty). */
 struct ckpt_pty_info {
@@ -309,7 +316,7 @@ void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info);
 int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
-int ckpt_cur_rlimits(const u64 *lim, bool apply);
+int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
 		       u64 clear_child_tid, u64 robust_list);
 void ckpt_cur_set_regs(const u64 *regs);
@@ -317,6 +324,7 @@ int ckpt_cur_xstate_size(u64 *features);
 u64 ckpt_cpu_xfeatures(void);
 int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
+bool ckpt_rseq_area_valid(u64 ptr, u32 len);
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
 void ckpt_cur_kill(void);
 

@@ -283,6 +283,8 @@ mod ffi {
             mode: u32,
             err: *mut i32,
         ) -> *mut c_void;
+        pub(super) fn ckpt_memfd_noexec_scope() -> i32;
+        pub(super) fn ckpt_cond_resched();
         pub(super) fn ckpt_memfd_seal(f: *mut c_void, seals: u32) -> i32;
         pub(super) fn ckpt_cur_sysv_file(shmid: u64) -> *mut c_void;
         pub(super) fn ckpt_cur_sigframe(
@@ -313,6 +315,7 @@ mod ffi {
         pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
+        pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
         pub(super) fn ckpt_task_is_current_group(t: *mut c_void) -> bool;
         pub(super) fn ckpt_task_threads(t: *mut c_void, out: *mut *mut c_void, max: u32) -> i32;
         pub(super) fn ckpt_task_signal(t: *mut c_void, sig: i32) -> i32;
@@ -362,14 +365,16 @@ mod ffi {
             max: u32,
             next: *mut u64,
         ) -> isize;
-        pub(super) fn ckpt_pages_put(pages: *mut *mut c_void, n: u32);
-        pub(super) fn ckpt_page_map(page: *mut c_void) -> *const c_void;
-        pub(super) fn ckpt_page_unmap(addr: *const c_void);
-        pub(super) fn ckpt_file_write_pages(
-            f: *mut c_void,
+        pub(super) fn ckpt_pages_put(pages: *mut *mut c_void, n: u32, pinned: bool);
+        pub(super) fn ckpt_mm_same_pages(
+            mm: *mut c_void,
+            addrs: *const u64,
             pages: *const *mut c_void,
             n: u32,
-        ) -> isize;
+            want: *mut u8,
+        ) -> i32;
+        pub(super) fn ckpt_page_map(page: *mut c_void) -> *const c_void;
+        pub(super) fn ckpt_page_unmap(addr: *const c_void);
         pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
         pub(super) fn ckpt_file_put(f: *mut c_void);
@@ -404,7 +409,10 @@ mod ffi {
         pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
-        pub(super) fn ckpt_cur_unmap_all(specials: bool) -> i32;
+        pub(super) fn ckpt_cur_unmap_all(specials: bool, keep: *const u64, nkeep: u32) -> i32;
+        pub(super) fn ckpt_cur_keep_or_fill(addr: u64, data: *const u8, force: bool) -> i32;
+        pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
+        pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
         pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
@@ -472,7 +480,7 @@ mod ffi {
             no_new_privs: bool,
             apply: bool,
         ) -> i32;
-        pub(super) fn ckpt_cur_rlimits(lim: *const u64, apply: bool) -> i32;
+        pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
             personality: u32,
@@ -487,6 +495,7 @@ mod ffi {
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
         pub(super) fn ckpt_cur_kill();
         pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
+        pub(super) fn ckpt_rseq_area_valid(ptr: u64, len: u32) -> bool;
         pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
         pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
         pub(super) fn ckpt_file_owner(
@@ -620,6 +629,14 @@ impl TaskRef {
     pub(crate) fn access_facts(&self) -> u32 {
         // SAFETY: The task is valid.
         unsafe { ffi::ckpt_task_access_facts(self.ptr()) }
+    }
+
+    /// The kernel's own ptrace-attach decision about this task's process, with the
+    /// LSMs' ptrace hooks (Yama, SELinux, AppArmor, Landlock, commoncap): the check
+    /// that opening its `/proc/PID/mem` makes in the caller's context.
+    pub(crate) fn attach_by_kernel(&self) -> Result {
+        // SAFETY: The task is valid.
+        errno(unsafe { ffi::ckpt_task_attach_by_kernel(self.ptr()) }).map(|_| ())
     }
 
     /// Whether this task is in the caller's own thread group.
@@ -872,19 +889,67 @@ impl MmRef {
         }
         Ok(next)
     }
+
+    /// For each `i` with `want[i]` set: whether this mm maps, at `addrs[i]`
+    /// (ascending), the very page `pages` holds as its `i`th; `want[i]` stays set
+    /// only then. Nothing is faulted in.
+    pub(crate) fn same_pages(&self, addrs: &[u64], pages: &HeldPages, want: &mut [u8]) -> Result {
+        let n = addrs.len();
+        if pages.len() != n || want.len() != n {
+            return Err(EINVAL);
+        }
+        // SAFETY: The mm is valid; the three arrays hold `n` entries each; the pages
+        // are held (type invariant of `HeldPages`) for the duration of the call.
+        errno(unsafe {
+            ffi::ckpt_mm_same_pages(
+                self.0.as_ptr(),
+                addrs.as_ptr(),
+                pages.0.as_ptr(),
+                n as u32,
+                want.as_mut_ptr(),
+            )
+        })
+        .map(|_| ())
+    }
 }
 
-/// Page references taken by [`MmRef::pin_pages`], dropped together.
+/// Page references taken by [`MmRef::pin_pages`] (or pins taken by
+/// [`cur::hold_pages`]), dropped together.
 ///
 /// # Invariants
 ///
-/// Every entry is a `struct page` on which this object holds a reference.
-pub(crate) struct HeldPages(KVec<*mut c_void>);
+/// Every entry is a `struct page` on which this object holds a reference (a pin, if
+/// `pinned`).
+pub(crate) struct HeldPages(KVec<*mut c_void>, bool);
 
 impl HeldPages {
     /// Room for `n` pages.
     pub(crate) fn with_capacity(n: usize) -> Result<Self> {
-        Ok(Self(KVec::with_capacity(n, GFP_KERNEL)?))
+        Ok(Self(KVec::with_capacity(n, GFP_KERNEL)?, false))
+    }
+
+    /// Drops the pages from entry `from` on whose address (`addrs`, in step with the
+    /// pages) `skip` says to, keeping the order of the others.
+    pub(crate) fn drop_from(
+        &mut self,
+        from: usize,
+        addrs: &mut KVec<u64>,
+        mut skip: impl FnMut(u64) -> bool,
+    ) {
+        let mut kept = from;
+        for i in from..self.0.len() {
+            if skip(addrs[i]) {
+                // SAFETY: The entry holds a reference (type invariant), dropped once
+                // here and then no longer an entry.
+                unsafe { ffi::ckpt_pages_put(&mut self.0[i], 1, self.1) };
+            } else {
+                self.0[kept] = self.0[i];
+                addrs[kept] = addrs[i];
+                kept += 1;
+            }
+        }
+        self.0.truncate(kept);
+        addrs.truncate(kept);
     }
 
     fn room(&self) -> usize {
@@ -914,9 +979,10 @@ impl HeldPages {
 
     /// Drops every reference.
     pub(crate) fn clear(&mut self) {
-        // SAFETY: We hold a reference on each page; they are dropped once, here.
-        unsafe { ffi::ckpt_pages_put(self.0.as_mut_ptr(), self.0.len() as u32) };
+        // SAFETY: We hold a reference (or a pin) on each page; they are dropped once, here.
+        unsafe { ffi::ckpt_pages_put(self.0.as_mut_ptr(), self.0.len() as u32, self.1) };
         self.0.clear();
+        self.1 = false;
     }
 }
 
@@ -1105,6 +1171,11 @@ impl FileRef {
         self.0.as_ptr() as u64
     }
 
+    /// The `struct file` pointer, for the shims of other objects (valid while `self` is).
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// What the file is; its path goes to `path`, whose length is returned.
     pub(crate) fn info(&self, path: &mut [u8]) -> Result<(FileInfo, usize)> {
         let mut fi = FileInfo::default();
@@ -1122,21 +1193,6 @@ impl FileRef {
             errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
                 as usize,
         )
-    }
-
-    /// Writes the contents of `pages` at the file's position, without copying them first.
-    pub(crate) fn write_pages(&self, pages: &HeldPages) -> Result {
-        // SAFETY: The file is valid; `pages` holds references on `len` pages.
-        let n = unsafe {
-            ffi::ckpt_file_write_pages(self.0.as_ptr(), pages.0.as_ptr(), pages.len() as u32)
-        };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        if n as usize != pages.len() * image::PAGE_SIZE {
-            return Err(EIO);
-        }
-        Ok(())
     }
 
     /// Writes all of `buf` at the file's position.
@@ -1378,6 +1434,28 @@ pub(crate) fn memfd_new(name: &CStr, size: u64, mode: u32) -> Result<FileRef> {
         .ok_or_else(|| Error::from_errno(err))
 }
 
+/// `vm.memfd_noexec` as `memfd_create(2)` applies it to the caller (the strictest of its
+/// pid namespaces'): 0 executable memfds allowed, 1 not by default, 2 never.
+pub(crate) fn memfd_noexec_scope() -> i32 {
+    // SAFETY: Reads the caller's pid namespaces; no arguments.
+    unsafe { ffi::ckpt_memfd_noexec_scope() }
+}
+
+/// Whether `rseq(2)` would accept an area of `len` bytes at `ptr`: its length and
+/// alignment rules (`rseq_length_valid()`).
+pub(crate) fn rseq_area_valid(ptr: u64, len: u32) -> bool {
+    // SAFETY: Pure arithmetic on the arguments.
+    unsafe { ffi::ckpt_rseq_area_valid(ptr, len) }
+}
+
+/// Gives the CPU away if something else should run (`cond_resched()`): long loops
+/// over an image's records call it.
+pub(crate) fn cond_resched() {
+    // SAFETY: Called in process context, without spinlocks held (Rust code here
+    // holds none across it).
+    unsafe { ffi::ckpt_cond_resched() }
+}
+
 /// Operations on the calling task, for restart. Each changes the caller; the
 /// functions that only check say so.
 pub(crate) mod cur {
@@ -1407,11 +1485,68 @@ pub(crate) mod cur {
         (r == 0).then_some((s, e))
     }
 
-    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]) and,
-    /// unless `specials`, the vDSO and its data pages.
-    pub(crate) fn unmap_all(specials: bool) -> Result {
-        // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_unmap_all(specials) }).map(|_| ())
+    /// Unmaps everything but SysV shared memory attachments (see [`sysv_ranges`]),
+    /// unless `specials` the vDSO and its data pages, and the mappings that are
+    /// exactly one of `keep` (ascending) and that [`anon_ranges`] lists.
+    pub(crate) fn unmap_all(specials: bool, keep: &[(u64, u64)]) -> Result {
+        // Tuples have no guaranteed layout: the pairs go flat.
+        let mut flat = KVec::with_capacity(keep.len() * 2, GFP_KERNEL)?;
+        for &(s, e) in keep {
+            flat.push(s, GFP_KERNEL)?;
+            flat.push(e, GFP_KERNEL)?;
+        }
+        // SAFETY: `flat` holds `keep.len()` pairs.
+        errno(unsafe { ffi::ckpt_cur_unmap_all(specials, flat.as_ptr(), keep.len() as u32) })
+            .map(|_| ())
+    }
+
+    /// The caller's plain private anonymous mappings, which a restart may take over
+    /// with their pages: (start, end, prot, image vmflag bits), ascending.
+    pub(crate) fn anon_ranges() -> Result<KVec<(u64, u64, u32, u32)>> {
+        let mut max = 256usize;
+        loop {
+            let mut raw = KVVec::from_elem(0u64, 4 * max, GFP_KERNEL)?;
+            // SAFETY: `raw` has room for `max` quadruples.
+            let r = unsafe { ffi::ckpt_cur_anon_ranges(raw.as_mut_ptr(), max as u32) };
+            if r == -(kernel::bindings::E2BIG as isize) && max < (1 << 20) {
+                max *= 4;
+                continue;
+            }
+            let n = errno(r as i32)? as usize;
+            let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+            for i in 0..n {
+                out.push(
+                    (
+                        raw[4 * i],
+                        raw[4 * i + 1],
+                        raw[4 * i + 2] as u32,
+                        raw[4 * i + 3] as u32,
+                    ),
+                    GFP_KERNEL,
+                )?;
+            }
+            return Ok(out);
+        }
+    }
+
+    /// Gives the caller's page at `addr` the contents `data` (one page): keeps the
+    /// anonymous page there if it holds them already (shared copy-on-write with the
+    /// process the caller was forked from), else writes them (`force`: through a
+    /// read-only private mapping). `true`: kept.
+    pub(crate) fn keep_or_fill(addr: u64, data: &[u8], force: bool) -> Result<bool> {
+        if data.len() != image::PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: `data` is readable for one page.
+        let r = unsafe { ffi::ckpt_cur_keep_or_fill(addr, data.as_ptr(), force) };
+        Ok(errno(r)? == 1)
+    }
+
+    /// Drops the pages of `[start, end)` of one of the caller's [`anon_ranges`], as
+    /// `madvise(MADV_DONTNEED)` would.
+    pub(crate) fn zap(start: u64, end: u64) -> Result {
+        // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
+        errno(unsafe { ffi::ckpt_cur_zap(start, end) }).map(|_| ())
     }
 
     /// The caller's SysV shared memory attachments (start, end), at most 64.
@@ -1482,7 +1617,8 @@ pub(crate) mod cur {
     /// (page-aligned) into `pages`, faulted in for writing (`force`: through read-only
     /// private mappings, into a copy as ptrace writes).
     pub(crate) fn hold_pages(addr: u64, n: usize, force: bool, pages: &mut HeldPages) -> Result {
-        if n > pages.room() {
+        // Pins and plain references are not mixed in one set.
+        if n > pages.room() || (pages.len() != 0 && !pages.1) {
             return Err(EINVAL);
         }
         // SAFETY: `pages` has room for `n` more entries, which the shim initialises, each
@@ -1498,8 +1634,9 @@ pub(crate) mod cur {
         if r < 0 {
             return Err(Error::from_errno(r as i32));
         }
-        // SAFETY: The shim initialised `n <= room` entries.
+        // SAFETY: The shim initialised `n <= room` entries, each pinned.
         unsafe { pages.0.inc_len(n) };
+        pages.1 = true;
         Ok(())
     }
 
@@ -1573,15 +1710,15 @@ pub(crate) mod cur {
         errno(unsafe { ffi::ckpt_cur_creds(c, groups.as_ptr(), nnp, apply) }).map(|_| ())
     }
 
-    /// Checks (`apply == false`) or sets the resource limits.
-    pub(crate) fn rlimits(lim: &[(u64, u64); 16], apply: bool) -> Result {
-        let mut raw = [0u64; 32];
-        for (i, (c, m)) in lim.iter().enumerate() {
-            raw[2 * i] = *c;
-            raw[2 * i + 1] = *m;
+    /// Sets the soft resource limits to `lim`'s, each within the caller's hard limit
+    /// (`EPERM` if one is above it; nothing is set then).
+    pub(crate) fn set_soft_rlimits(lim: &[(u64, u64); 16]) -> Result {
+        let mut soft = [0u64; 16];
+        for i in 0..soft.len() {
+            soft[i] = lim[i].0;
         }
-        // SAFETY: `raw` has 32 words.
-        errno(unsafe { ffi::ckpt_cur_rlimits(raw.as_ptr(), apply) }).map(|_| ())
+        // SAFETY: `soft` has 16 words.
+        errno(unsafe { ffi::ckpt_cur_set_soft_rlimits(soft.as_ptr()) }).map(|_| ())
     }
 
     /// Sets comm, personality, umask, the child tid pointers and the robust list.

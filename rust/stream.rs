@@ -14,52 +14,11 @@ use kernel::{prelude::*, rbtree::RBTree};
 pub(crate) trait Sink {
     /// Writes all of `buf` or fails.
     fn put(&mut self, buf: &[u8]) -> Result;
-
-    /// Writes the contents of `pages`; by default through [`Sink::put`], a page at a time.
-    fn put_pages(&mut self, pages: &HeldPages) -> Result {
-        let mut res = Ok(());
-        pages.for_each_bytes(|b| {
-            if res.is_ok() {
-                res = self.put(b);
-            }
-        });
-        res
-    }
 }
 
 impl Sink for FileRef {
     fn put(&mut self, buf: &[u8]) -> Result {
         self.write_all(buf)
-    }
-
-    fn put_pages(&mut self, pages: &HeldPages) -> Result {
-        self.write_pages(pages)
-    }
-}
-
-/// An in-memory image, for the shell interface.
-pub(crate) struct MemSink {
-    pub(crate) data: KVVec<u8>,
-    limit: usize,
-}
-
-impl MemSink {
-    /// An empty image that may grow to `limit` bytes.
-    pub(crate) fn new(limit: usize) -> Self {
-        Self {
-            data: KVVec::new(),
-            limit,
-        }
-    }
-}
-
-impl Sink for MemSink {
-    fn put(&mut self, buf: &[u8]) -> Result {
-        if self.data.len() + buf.len() > self.limit {
-            return Err(EFBIG);
-        }
-        self.data.extend_from_slice(buf, GFP_KERNEL)?;
-        Ok(())
     }
 }
 
@@ -79,6 +38,8 @@ pub(crate) struct ImageWriter<'a> {
     account: StreamAccount,
     scratch: KVVec<u8>,
     out: KVVec<u8>,
+    /// The copy of the pages of the record being written.
+    pages: KVVec<u8>,
 }
 
 impl<'a> ImageWriter<'a> {
@@ -89,6 +50,7 @@ impl<'a> ImageWriter<'a> {
             account: StreamAccount::new(),
             scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?,
             out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
+            pages: KVVec::new(),
         };
         w.put(&image::MAGIC)?;
         Ok(w)
@@ -135,8 +97,10 @@ impl<'a> ImageWriter<'a> {
         res
     }
 
-    /// Writes one record whose payload is `parts` followed by the contents of `pages`;
-    /// the pages go to the sink without being copied here.
+    /// Writes one record whose payload is `parts` followed by the contents of `pages`.
+    /// Each page is copied once, and the copy is what is hashed and written: a page
+    /// that something else writes meanwhile (memory shared with a process that runs,
+    /// `process_vm_writev`, I/O in flight) cannot make the record's check wrong.
     pub(crate) fn record_with_pages(
         &mut self,
         kind: u16,
@@ -152,11 +116,22 @@ impl<'a> ImageWriter<'a> {
         for p in parts {
             h.update(p);
         }
-        pages.for_each_bytes(|b| h.update(b));
+        let n = pages.len() * image::PAGE_SIZE;
+        if self.pages.len() < n {
+            self.pages.resize(n, 0, GFP_KERNEL)?;
+        }
+        let mut at = 0;
+        pages.for_each_bytes(|b| {
+            // Hashed from the copy while it is still in the cache.
+            let copy = &mut self.pages[at..at + image::PAGE_SIZE];
+            copy.copy_from_slice(b);
+            h.update(copy);
+            at += image::PAGE_SIZE;
+        });
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
         self.emit(&hdr, parts)?;
         self.flush()?;
-        self.sink.put_pages(pages)
+        self.sink.put(&self.pages[..n])
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {

@@ -13,6 +13,11 @@
 #                lane), kernel log checks
 #   5. carry     two boots sharing a disk: an image saved in the first is
 #                restarted in the second (and after a module reload)
+#   6. programs  tests/vm/run.sh programs: the real-programs lane (Debian
+#                programs checkpointed in the middle of their work; the
+#                userland is built into ~/.cache/ckpt on first use); tests
+#                listed in tests/programs/refused count as skipped while
+#                their checkpoint is refused
 #
 # Prints each stage's result and ends with one line "N passed, N failed"
 # summing all stages (a build failure, or a stage that fails without
@@ -152,6 +157,23 @@ else
 		cp=$((cp + p)) cf=$((cf + f)) cs=$((cs + s))
 	done
 	record carry "$cp" "$cf" "$cs" "$cp passed, $cf failed, $cs skipped ($(took))"
+fi
+
+# --- 6. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
+stage "programs: tests/vm/run.sh programs"
+if [ ! -f build/ckpt.ko ]; then
+	record programs 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	set +e
+	tests/vm/run.sh programs 2>&1 | tee "$logs/programs.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r p f s < <(summary_of "$logs/programs.log") || true
+	p=${p:-0} f=${f:-0} s=${s:-0}
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	note=
+	grep -q 'UNEXPECTED-PASS' "$logs/programs.log" && note="; !!! listed as refused but passed: trim tests/programs/refused"
+	record programs "$p" "$f" "$s" "$p passed, $f failed, $s skipped or known refusals ($(took))$note"
 fi
 
 # --- summary ------------------------------------------------------------------------

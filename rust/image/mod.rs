@@ -189,6 +189,8 @@ pub mod kind {
     pub const VMA: u16 = 0x0401;
     /// [`super::Pages`].
     pub const PAGES: u16 = 0x0402;
+    /// [`super::PageRefs`] (since format 1.3; not optional).
+    pub const PAGE_REFS: u16 = 0x0404;
     /// [`super::Sighand`].
     pub const SIGHAND: u16 = 0x0600;
     /// [`super::SignalRec`].
@@ -239,6 +241,10 @@ pub mod kind {
     pub const EPOLL_ITEM: u16 = 0x0353;
     /// [`super::InotifyWatch`]. Since format 1.3.
     pub const INOTIFY_WATCH: u16 = 0x0354;
+    /// [`super::UnixSock`]. Since format 1.3.
+    pub const UNIX_SOCK: u16 = 0x0340;
+    /// [`super::UnixSkb`]. Since format 1.3.
+    pub const UNIX_SKB: u16 = 0x0341;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -257,6 +263,7 @@ pub mod kind {
             MM => "mm",
             VMA => "vma",
             PAGES => "pages",
+            PAGE_REFS => "page-refs",
             SIGHAND => "sighand",
             SIGNAL => "signal",
             THREAD_SIGNALS => "thread-signals",
@@ -277,6 +284,8 @@ pub mod kind {
             SIGNALFD => "signalfd",
             EPOLL_ITEM => "epoll-item",
             INOTIFY_WATCH => "inotify-watch",
+            UNIX_SOCK => "unix",
+            UNIX_SKB => "unix-skb",
             _ => "unknown",
         }
     }
@@ -285,10 +294,11 @@ pub mod kind {
     pub fn max_version(kind: u16) -> Option<u16> {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
-            | VMA | PAGES | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY | VDSO
-            | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | VMA | PAGES | PAGE_REFS | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY
+            | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
+            UNIX_SOCK | UNIX_SKB => Some(1),
             _ => None,
         }
     }
@@ -450,6 +460,8 @@ pub enum AnyRecord<'a> {
     Vma(Vma<'a>),
     /// [`Pages`].
     Pages(Pages<'a>),
+    /// [`PageRefs`].
+    PageRefs(PageRefs<'a>),
     /// [`Sighand`].
     Sighand(Sighand<'a>),
     /// [`SignalRec`].
@@ -490,6 +502,10 @@ pub enum AnyRecord<'a> {
     EpollItem(EpollItem),
     /// [`InotifyWatch`].
     InotifyWatch(InotifyWatch<'a>),
+    /// [`UnixSock`].
+    UnixSock(UnixSock<'a>),
+    /// [`UnixSkb`].
+    UnixSkb(UnixSkb<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -511,6 +527,7 @@ impl<'a> AnyRecord<'a> {
             kind::MM => Self::Mm(MmRec::from_payload(p)?),
             kind::VMA => Self::Vma(Vma::from_payload(p)?),
             kind::PAGES => Self::Pages(Pages::from_payload(p)?),
+            kind::PAGE_REFS => Self::PageRefs(PageRefs::from_payload(p)?),
             kind::SIGHAND => Self::Sighand(Sighand::from_payload(p)?),
             kind::SIGNAL => Self::Signal(SignalRec::from_payload(p)?),
             kind::THREAD_SIGNALS => Self::ThreadSignals(ThreadSignals::from_payload(p)?),
@@ -531,6 +548,8 @@ impl<'a> AnyRecord<'a> {
             kind::SIGNALFD => Self::Signalfd(SignalfdRec::from_payload(p)?),
             kind::EPOLL_ITEM => Self::EpollItem(EpollItem::from_payload(p)?),
             kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
+            kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
+            kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -9,7 +9,7 @@ use super::*;
 /// only inside an address space, [`Fd`] only inside a fd table, per-task
 /// records only after a [`Task`], VMAs ascending and non-overlapping, every
 /// referenced object id defined before use.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct OrderChecker {
     started: bool,
     ended: bool,
@@ -21,6 +21,9 @@ pub struct OrderChecker {
     in_task: bool,
     pages_mm: u32,
     last_page: Option<u64>,
+    /// The source mm of the [`PageRefs`] just read: the next record is a
+    /// [`Pages`] record of it (or more references to it).
+    refs_src: u32,
     mms: u32,
     tasks: u32,
     ntasks: u32,
@@ -74,8 +77,16 @@ impl OrderChecker {
         if self.fds_left > 0 && !matches!(r, R::Fd(_)) {
             return bad("fewer fd records than the fd table announced");
         }
-        if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::End(_)) {
+        if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::PageRefs(_) | R::End(_)) {
             return bad("record after the page records");
+        }
+        match r {
+            R::Pages(p) if self.refs_src == 0 || p.mm == self.refs_src => self.refs_src = 0,
+            R::PageRefs(p) if self.refs_src == 0 || p.src == self.refs_src => {}
+            _ if self.refs_src != 0 => {
+                return bad("page references not followed by their source's pages")
+            }
+            _ => {}
         }
         if !matches!(
             r,
@@ -156,6 +167,18 @@ impl OrderChecker {
                 )?;
                 self.last_page = Some(p.addr(p.count() - 1));
             }
+            R::PageRefs(p) => {
+                self.uses(p.mm)?;
+                if self.mms == 0 {
+                    return bad("pages before any mm");
+                }
+                // Among the source's pages (the next record is one), so before
+                // the pages of the mm they belong to (a later one).
+                if p.src < self.pages_mm {
+                    return bad("page references after their source's pages");
+                }
+                self.refs_src = p.src;
+            }
             R::File(f) => {
                 self.define(f.id)?;
                 self.uses(f.pipe)?;
@@ -188,6 +211,8 @@ impl OrderChecker {
                 self.uses(e.file)?;
                 self.uses(e.target)?;
             }
+            R::UnixSock(u) => self.uses(u.file)?,
+            R::UnixSkb(_) => {}
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
             R::PosixTimer(t) => self.uses(t.signal)?,

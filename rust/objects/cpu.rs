@@ -80,6 +80,19 @@ pub(crate) fn write(
 
 /// The image's FPU state must fit this CPU.
 pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    // The rseq area as rseq(2) would register it (length and alignment), checked
+    // before the point of no return.
+    if let Some(r) = p.rseq.filter(|r| r.ptr != 0) {
+        if !shim::rseq_area_valid(r.ptr, r.len) {
+            return Err(why.set(
+                EINVAL,
+                format_args!(
+                    "rseq area of {} bytes at {:#x}: rseq(2) would refuse it (length or alignment)",
+                    r.len, r.ptr
+                ),
+            ));
+        }
+    }
     let (size, features) = cur::xstate_size()?;
     if let Some(x) = &p.xstate {
         if x.xstate_bv & !features != 0 {

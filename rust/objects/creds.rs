@@ -75,10 +75,11 @@ pub(crate) fn restore(p: &Plan<'_>) -> Result {
     Ok(())
 }
 
-/// Sets the image's resource limits (checked by [`crate::access::may_take_rlimits`]).
+/// Sets the image's soft resource limits; the hard ones (and `RLIMIT_CPU`) the
+/// restarter took with `setrlimit(2)` ([`crate::access::may_take_rlimits`]).
 pub(crate) fn restore_rlimits(p: &Plan<'_>) -> Result {
     if let Some(r) = &p.rlimits {
-        cur::rlimits(&r.lim, true)?;
+        cur::set_soft_rlimits(&r.lim)?;
     }
     Ok(())
 }

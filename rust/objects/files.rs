@@ -156,6 +156,7 @@ fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason)
         }
         fk::FIFO => Ok(filekind::FIFO),
         fk::PIPE => Ok(filekind::PIPE),
+        fk::SOCKET if fi.flags & O_PATH == 0 => Ok(filekind::UNIX),
         fk::SOCKET => Err(refuse(why, "socket")),
         fk::ANON => super::event::file_kind(path, what, why),
         _ => Err(refuse(why, "special file")),
@@ -261,8 +262,10 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     while let Some(f) = t.next_file(&mut fd) {
         let (fi, n) = f.info(&mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
-        if kind == filekind::TTY {
-            pty_settled(&f, What::Fd(fd), why)?;
+        match kind {
+            filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
+            filekind::UNIX => super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?,
+            _ => {}
         }
         if filekind::is_event(kind) {
             super::event::precheck(t, &f, kind, fd, why)?;
@@ -410,7 +413,8 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
         // would keep the old file, the restored tree a new one.
         let event = fi.kind == fk::ANON && super::event::kind_of(&path[..n]).is_some();
         // The tree's references, and ours (`u.file`).
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event) {
+        let socket = fi.kind == fk::SOCKET;
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || socket) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
@@ -419,6 +423,8 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                         "shared memory"
                     } else if event {
                         "event file"
+                    } else if socket {
+                        "socket"
                     } else {
                         "pipe"
                     },
@@ -476,6 +482,9 @@ fn define_file(
     }
     if kind == filekind::TTY {
         pty_settled(f, what, why)?;
+    }
+    if kind == filekind::UNIX {
+        super::unix::precheck(f, &path[..n], what, why)?;
     }
     // Another open of a deleted file or memfd already saved refers to that one's
     // contents (a memfd's as a ghost).
@@ -543,6 +552,9 @@ fn define_file(
             objs.epolls.push((id, f.clone(), fd), GFP_KERNEL)?;
         }
         super::event::write_state(w, id, kind, t, f, what, why)?;
+    }
+    if kind == filekind::UNIX {
+        super::unix::define(w, f, id, what, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
@@ -812,6 +824,7 @@ pub(crate) fn open_one(
         }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
         k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
+        filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?

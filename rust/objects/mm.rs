@@ -263,46 +263,121 @@ pub(crate) fn write_mm(
     Ok(MmDump { id, mm, maps })
 }
 
-impl MmDump {
-    /// Writes the pages that hold data, in address order. Shared memory whose pages an
-    /// earlier address space of the image wrote (`shm`: object id, first page, pages)
-    /// is not written again.
-    pub(crate) fn write_pages(
-        &self,
-        w: &mut ImageWriter<'_>,
-        shm: &mut KVec<(u32, u64, u64)>,
-    ) -> Result {
-        let mut batch = PageBatch::new(self.id)?;
-        for mp in self.maps.iter() {
-            let Some(anon_only) = mp.content() else {
-                continue;
-            };
-            if mp.backing == backing::ANON_SHARED && mp.file != 0 {
-                let (first, n) = (mp.vi.pgoff, (mp.vi.end - mp.vi.start) >> 12);
-                if shm
-                    .iter()
-                    .any(|&(id, f, m)| id == mp.file && f <= first && first + n <= f + m)
-                {
-                    continue;
+/// Copy-on-write sharing in a tree: which pages of a process are the very pages of
+/// an earlier process's at the same address (as fork left them in a parent and its
+/// children, or in two children, and neither wrote since). Those are written once,
+/// with the earlier process's, and named by an [`image::PageRefs`] record for the
+/// later one, whose own page records leave them out.
+pub(crate) struct Sharing {
+    /// Per address space (in tree order): the addresses given as references to an
+    /// earlier one's pages.
+    refs: KVec<KVec<u64>>,
+}
+
+impl Sharing {
+    /// For `n` address spaces.
+    pub(crate) fn new(n: usize) -> Result<Self> {
+        let mut refs = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            refs.push(KVec::new(), GFP_KERNEL)?;
+        }
+        Ok(Self { refs })
+    }
+}
+
+/// Whether the page at an address of mapping `x` of a process can be the very page of
+/// another process's mapping `y` there: both private anonymous memory of the same
+/// extent (as fork copies a mapping).
+fn inheritable(x: &Mapping, y: &Mapping) -> bool {
+    matches!(x.backing, backing::ANON | backing::HEAP | backing::STACK)
+        && x.backing == y.backing
+        && (x.vi.start, x.vi.end) == (y.vi.start, y.vi.end)
+        && y.vi.semflags & image::vmflag::SHARED == 0
+}
+
+/// A later process whose mappings `ranges` (ascending) match some of the writer's.
+struct Heir {
+    index: usize,
+    ranges: KVec<(u64, u64)>,
+}
+
+/// Writes the pages that hold data of address space `k` of `mms`, in address order,
+/// with references for the later address spaces that map the same pages (a page
+/// mapped by one process only is not looked up elsewhere). Shared memory whose
+/// pages an earlier address space of the image wrote (`shm`: object id, first page,
+/// pages) is not written again; nor are pages an earlier address space's records hold.
+pub(crate) fn write_pages(
+    mms: &[MmDump],
+    k: usize,
+    sharing: &mut Sharing,
+    w: &mut ImageWriter<'_>,
+    shm: &mut KVec<(u32, u64, u64)>,
+) -> Result {
+    let me = &mms[k];
+    let mut heirs = KVec::new();
+    for (d, other) in mms.iter().enumerate().skip(k + 1) {
+        let mut ranges = KVec::new();
+        let (mut a, mut b) = (0, 0);
+        while a < me.maps.len() && b < other.maps.len() {
+            let (x, y) = (&me.maps[a], &other.maps[b]);
+            if x.vi.start == y.vi.start {
+                if inheritable(x, y) {
+                    ranges.push((x.vi.start, x.vi.end), GFP_KERNEL)?;
                 }
-                shm.push((mp.file, first, n), GFP_KERNEL)?;
-            }
-            let mut addr = mp.vi.start;
-            while addr < mp.vi.end {
-                addr = self.mm.pin_pages(
-                    addr,
-                    mp.vi.end,
-                    anon_only,
-                    &mut batch.pages,
-                    &mut batch.addrs,
-                )?;
-                if batch.full() {
-                    batch.flush(w)?;
-                }
+                a += 1;
+                b += 1;
+            } else if x.vi.start < y.vi.start {
+                a += 1;
+            } else {
+                b += 1;
             }
         }
-        batch.flush(w)
+        if !ranges.is_empty() {
+            heirs.push(Heir { index: d, ranges }, GFP_KERNEL)?;
+        }
     }
+    let mut skip = core::mem::take(&mut sharing.refs[k]);
+    skip.sort_unstable();
+    let mut si = 0;
+    let mut batch = PageBatch::new(me.id)?;
+    for mp in me.maps.iter() {
+        let Some(anon_only) = mp.content() else {
+            continue;
+        };
+        if mp.backing == backing::ANON_SHARED && mp.file != 0 {
+            let (first, n) = (mp.vi.pgoff, (mp.vi.end - mp.vi.start) >> 12);
+            if shm
+                .iter()
+                .any(|&(id, f, m)| id == mp.file && f <= first && first + n <= f + m)
+            {
+                continue;
+            }
+            shm.push((mp.file, first, n), GFP_KERNEL)?;
+        }
+        let mut addr = mp.vi.start;
+        while addr < mp.vi.end {
+            let before = batch.pages.len();
+            addr = me.mm.pin_pages(
+                addr,
+                mp.vi.end,
+                anon_only,
+                &mut batch.pages,
+                &mut batch.addrs,
+            )?;
+            if si < skip.len() {
+                batch.pages.drop_from(before, &mut batch.addrs, |a| {
+                    while si < skip.len() && skip[si] < a {
+                        si += 1;
+                    }
+                    si < skip.len() && skip[si] == a
+                });
+            }
+            if batch.full() {
+                batch.flush(w, mms, &heirs, sharing)?;
+            }
+        }
+    }
+    batch.flush(w, mms, &heirs, sharing)
 }
 
 /// Pages collected for one [`image::Pages`] record: held, not copied, until written.
@@ -311,6 +386,7 @@ struct PageBatch {
     pages: HeldPages,
     addrs: KVec<u64>,
     addr_bytes: KVec<u8>,
+    want: KVec<u8>,
 }
 
 const BATCH: usize = image::MAX_PAGES_PER_RECORD as usize;
@@ -322,6 +398,7 @@ impl PageBatch {
             pages: HeldPages::with_capacity(BATCH)?,
             addrs: KVec::with_capacity(BATCH, GFP_KERNEL)?,
             addr_bytes: KVec::with_capacity(BATCH * 8, GFP_KERNEL)?,
+            want: KVec::with_capacity(BATCH, GFP_KERNEL)?,
         })
     }
 
@@ -329,9 +406,51 @@ impl PageBatch {
         self.pages.len() == BATCH
     }
 
-    fn flush(&mut self, w: &mut ImageWriter<'_>) -> Result {
+    /// Writes the [`image::PageRefs`] of the heirs that map pages of the batch, then
+    /// the batch.
+    fn flush(
+        &mut self,
+        w: &mut ImageWriter<'_>,
+        mms: &[MmDump],
+        heirs: &[Heir],
+        sharing: &mut Sharing,
+    ) -> Result {
         if self.pages.len() == 0 {
             return Ok(());
+        }
+        for h in heirs {
+            self.want.clear();
+            let mut r = 0;
+            let mut any = false;
+            for &a in self.addrs.iter() {
+                while r < h.ranges.len() && h.ranges[r].1 <= a {
+                    r += 1;
+                }
+                let inside = r < h.ranges.len() && h.ranges[r].0 <= a;
+                any |= inside;
+                self.want.push(u8::from(inside), GFP_KERNEL)?;
+            }
+            if !any {
+                continue;
+            }
+            let heir = &mms[h.index];
+            heir.mm
+                .same_pages(&self.addrs, &self.pages, &mut self.want)?;
+            self.addr_bytes.clear();
+            for (a, &same) in self.addrs.iter().zip(self.want.iter()) {
+                if same != 0 {
+                    self.addr_bytes
+                        .extend_from_slice(&a.to_le_bytes(), GFP_KERNEL)?;
+                    sharing.refs[h.index].push(*a, GFP_KERNEL)?;
+                }
+            }
+            if !self.addr_bytes.is_empty() {
+                w.record(&image::PageRefs {
+                    mm: heir.id,
+                    src: self.mm,
+                    addrs: &self.addr_bytes,
+                })?;
+            }
         }
         self.addr_bytes.clear();
         for a in self.addrs.iter() {
@@ -434,6 +553,168 @@ pub(super) fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
     Ok(buf)
 }
 
+/// The mapping of the plan that holds address `a` (the plan's mappings are ascending
+/// and disjoint: the order checker saw to it).
+fn vma_at<'a, 'p>(p: &'p Plan<'a>, a: u64) -> Option<&'p image::Vma<'a>> {
+    let i = p.vmas.partition_point(|v| v.start <= a);
+    let v = p.vmas.get(i.checked_sub(1)?)?;
+    (a < v.end).then_some(v)
+}
+
+/// Whether address `a` lies in one of the `kept` ranges (ascending).
+fn within(kept: &[(u64, u64)], a: u64) -> bool {
+    let i = kept.partition_point(|r| r.0 <= a);
+    i > 0 && a < kept[i - 1].1
+}
+
+/// What restoring the pages keeps track of for copy-on-write sharing: the mappings of
+/// the restarter taken over with their pages ([`take_over`]), the pages in them that
+/// were given their contents, and the references waiting for their source's pages.
+pub(crate) struct Shared<'k> {
+    kept: &'k [(u64, u64)],
+    restored: KVec<u64>,
+    pending: Option<(u32, KVec<u64>)>,
+}
+
+impl<'k> Shared<'k> {
+    /// For the mappings `kept` that [`restore_mappings`] took over.
+    pub(crate) fn new(kept: &'k [(u64, u64)]) -> Self {
+        Self {
+            kept,
+            restored: KVec::new(),
+            pending: None,
+        }
+    }
+
+    /// Notes the references of `r` if they are this process's.
+    fn refs(&mut self, p: &Plan<'_>, r: &image::PageRefs<'_>, why: &mut Reason) -> Result {
+        if r.mm != p.mm.id {
+            return Ok(());
+        }
+        if !matches!(&self.pending, Some((src, _)) if *src == r.src) {
+            self.pending = Some((r.src, KVec::new()));
+        }
+        let Some((_, list)) = &mut self.pending else {
+            return Err(EINVAL);
+        };
+        for i in 0..r.count() {
+            let a = r.addr(i);
+            let ok = vma_at(p, a).is_some_and(|v| {
+                matches!(
+                    v.backing,
+                    backing::ANON | backing::HEAP | backing::STACK | backing::FILE_PRIVATE
+                )
+            });
+            if !ok {
+                return Err(why.set(
+                    EINVAL,
+                    format_args!("page reference {a:#x} outside a private mapping"),
+                ));
+            }
+            list.push(a, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the page at `a` (of mapping `v`) its contents `data`: in a mapping taken
+    /// over, the page already there if it holds them (shared with the process this one
+    /// was forked from), else a copy.
+    fn put(&mut self, v: &image::Vma<'_>, a: u64, data: &[u8]) -> Result {
+        let force = v.prot & PROT_WRITE == 0;
+        if within(self.kept, a) {
+            cur::keep_or_fill(a, data, force)?;
+            self.restored.push(a, GFP_KERNEL)?;
+            Ok(())
+        } else {
+            cur::fill_pages(a, data, force)
+        }
+    }
+
+    /// Applies the references waiting for `pg`, another address space's page record.
+    fn source(&mut self, p: &Plan<'_>, pg: &image::Pages<'_>, why: &mut Reason) -> Result {
+        let Some((src, addrs)) = self.pending.take() else {
+            return Ok(());
+        };
+        if src != pg.mm {
+            return Err(why.set(
+                EINVAL,
+                format_args!("page references not followed by their source's pages"),
+            ));
+        }
+        let mut i = 0;
+        for &a in addrs.iter() {
+            while i < pg.count() && pg.addr(i) < a {
+                i += 1;
+            }
+            if i == pg.count() || pg.addr(i) != a || pg.data.is_empty() {
+                return Err(why.set(
+                    EINVAL,
+                    format_args!("page reference {a:#x} not in its source's record"),
+                ));
+            }
+            let v = vma_at(p, a).ok_or(EINVAL)?;
+            self.put(v, a, pg.page(i))
+                .map_err(|e| why.set(e, format_args!("cannot fill the page at {a:#x}")))?;
+        }
+        Ok(())
+    }
+
+    /// Drops, from the mappings taken over, every page that was not given contents:
+    /// what the restarter had there is not the image's.
+    fn finish(mut self) -> Result {
+        self.restored.sort_unstable();
+        for &(s, e) in self.kept {
+            let mut at = s;
+            let from = self.restored.partition_point(|&a| a < s);
+            for &a in self.restored[from..].iter().take_while(|&&a| a < e) {
+                if a > at {
+                    cur::zap(at, a)?;
+                }
+                at = a + image::PAGE_SIZE as u64;
+            }
+            if at < e {
+                cur::zap(at, e)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The restarter's private anonymous mappings that are exactly a run of the image's
+/// (adjacent, same protection and flags, anonymous memory): taken over with their
+/// pages (the restarter made them and filled them before it forked the processes
+/// below it, which then share their pages copy-on-write as the image's did).
+/// Ascending.
+fn take_over(p: &Plan<'_>) -> Result<KVec<(u64, u64)>> {
+    let have = cur::anon_ranges()?;
+    let mut kept = KVec::new();
+    let mut j = 0;
+    for &(s, e, prot, flags) in have.iter() {
+        while j < p.vmas.len() && p.vmas[j].start < s {
+            j += 1;
+        }
+        let mut at = s;
+        let mut k = j;
+        while at < e
+            && k < p.vmas.len()
+            && p.vmas[k].start == at
+            && matches!(
+                p.vmas[k].backing,
+                backing::ANON | backing::HEAP | backing::STACK
+            )
+            && p.vmas[k].prot == prot
+            && p.vmas[k].flags == flags
+        {
+            at = p.vmas[k].end;
+            k += 1;
+        }
+        if at == e && k > j {
+            kept.push((s, e), GFP_KERNEL)?;
+        }
+    }
+    Ok(kept)
+}
+
 /// Calls `f(vma, addr, first, n, force)` for each run of `n` pages of `pg` from page
 /// `first` at consecutive addresses inside one mapping `vma` of the plan that may hold
 /// pages (`force`: the mapping is read-only).
@@ -449,10 +730,7 @@ fn page_runs(
     let mut i = 0;
     while i < pg.count() {
         let a = pg.addr(i);
-        let v = p
-            .vmas
-            .iter()
-            .find(|v| v.start <= a && a < v.end)
+        let v = vma_at(p, a)
             .ok_or_else(|| why.set(EINVAL, format_args!("page {a:#x} outside every mapping")))?;
         if matches!(
             v.backing,
@@ -503,6 +781,7 @@ fn pages_in_place(
     h: &RecordHeader,
     buf: &mut KVVec<u8>,
     held: &mut HeldPages,
+    shared: &mut Shared<'_>,
     why: &mut Reason,
 ) -> Result {
     let bad = |why: &mut Reason, e: image::ImageError| page_records(why, Bad::Image(e));
@@ -517,6 +796,7 @@ fn pages_in_place(
         h.verify(buf).map_err(|e| bad(why, e))?;
         let r = AnyRecord::decode(h, buf).map_err(|e| bad(why, e))?;
         if let AnyRecord::Pages(pg) = &r {
+            shared.source(p, pg, why)?;
             shm::fill_memfd(opened, pg, why)?;
         }
         return rd
@@ -529,6 +809,27 @@ fn pages_in_place(
     rd.exact(&mut buf[8..])
         .map_err(|e| page_records(why, Bad::io(e)))?;
     let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
+    // Scattered pages (runs of a page or two, as in a process of many small
+    // mappings): one read of the whole record beats a read per run.
+    let runs = 1
+        + (1..n)
+            .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
+            .count();
+    if runs * 4 > n {
+        buf.resize(h.len as usize, 0, GFP_KERNEL)?;
+        let at = image::Pages::prefix_len(n);
+        rd.exact(&mut buf[at..])
+            .map_err(|e| page_records(why, Bad::io(e)))?;
+        h.verify(buf).map_err(|e| bad(why, e))?;
+        let r = AnyRecord::decode(h, buf).map_err(|e| bad(why, e))?;
+        if let AnyRecord::Pages(pg) = &r {
+            own_pages(p, opened, pg, shared, why)?;
+        }
+        return rd
+            .account
+            .feed(h, &r)
+            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())));
+    }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
     // The data, run by run, into place.
@@ -540,6 +841,17 @@ fn pages_in_place(
             rd.exact(&mut data)?;
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
+        }
+        if within(shared.kept, a) {
+            // A mapping taken over: its pages may be shared with the parent's, and
+            // are kept if they hold the data.
+            let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
+            rd.exact(&mut data)?;
+            check.update(&data);
+            for (i, page) in data.chunks(image::PAGE_SIZE).enumerate() {
+                shared.put(v, a + (i * image::PAGE_SIZE) as u64, page)?;
+            }
+            return Ok(());
         }
         held.clear();
         cur::hold_pages(a, n, force, held)?;
@@ -592,14 +904,15 @@ pub(crate) fn restore_exe(p: &Plan<'_>, why: &mut Reason) -> Result {
 }
 
 /// Replaces the caller's address space by the image's mappings and layout (by the
-/// leader, past the point of no return; the pages follow: [`restore_pages`]).
+/// leader, past the point of no return; the pages follow: [`restore_pages`]). Returns
+/// the mappings taken over from the caller ([`take_over`]).
 #[inline(never)]
 pub(crate) fn restore_mappings(
     p: &Plan<'_>,
     sess: &Session,
     opened: &mut Opened,
     why: &mut Reason,
-) -> Result {
+) -> Result<KVec<(u64, u64)>> {
     // The address space; the restarter's rseq area goes with it. Its SysV
     // attachments stay until the image's are made (a segment marked for removal
     // would go with its last attachment).
@@ -610,18 +923,20 @@ pub(crate) fn restore_mappings(
         .vmas
         .iter()
         .any(|v| matches!(v.backing, backing::VDSO | backing::VVAR));
-    cur::unmap_all(specials)?;
+    let kept = take_over(p)?;
+    cur::unmap_all(specials, &kept)?;
     cur::set_rseq(0, 0, 0)?;
     // Mappings with madvise() properties first, each given them at once: mapped next
     // to a neighbour that has them already, a mapping without them is not merged
     // into it (nor it into the neighbour). The shared mappings of write-sealed
     // memfds come last, once sealed ([`restore_sealed_mappings`]).
-    for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
+    let fresh = |v: &&Vma<'_>| !shm::write_sealed(p, v) && !within(&kept, v.start);
+    for v in p.vmas.iter().filter(fresh) {
         if advice(v) != 0 {
             keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
     }
-    for v in p.vmas.iter().filter(|v| !shm::write_sealed(p, v)) {
+    for v in p.vmas.iter().filter(fresh) {
         if advice(v) == 0 {
             keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
@@ -635,7 +950,7 @@ pub(crate) fn restore_mappings(
         *w = p.mm.auxv_word(i);
     }
     cur::set_layout(&p.mm.layout, &auxv[..n])?;
-    Ok(())
+    Ok(kept)
 }
 
 /// Keeps the memory object of read-only shared anonymous mapping `v` (which
@@ -768,6 +1083,30 @@ fn map_vma(
     Ok(shm)
 }
 
+/// Applies `pg`, a page record of this process read whole and checked.
+fn own_pages(
+    p: &Plan<'_>,
+    opened: &Opened,
+    pg: &image::Pages<'_>,
+    shared: &mut Shared<'_>,
+    why: &mut Reason,
+) -> Result {
+    page_runs(p, pg, why, |v, a, i, n, force| {
+        let ps = image::PAGE_SIZE;
+        let data = &pg.data[i * ps..(i + n) * ps];
+        if let Some(file) = ro_shared(opened, v) {
+            return file.write_at(data, shm_offset(v, a));
+        }
+        if !within(shared.kept, a) {
+            return cur::fill_pages(a, data, force);
+        }
+        for (j, page) in data.chunks(ps).enumerate() {
+            shared.put(v, a + (j * ps) as u64, page)?;
+        }
+        Ok(())
+    })
+}
+
 /// Fills the new address space (and the memfds this process made) from the page
 /// records, the first of which (`first`) phase 1 read into `buf`, up to the [`End`]
 /// record.
@@ -780,8 +1119,10 @@ pub(crate) fn restore_pages(
     rd: &mut Reader,
     buf: &mut KVVec<u8>,
     first: (RecordHeader, Stop),
+    kept: &[(u64, u64)],
     why: &mut Reason,
 ) -> Result {
+    let mut shared = Shared::new(kept);
     // The pages.  The first page record was read and checked in phase 1 and is
     // copied into place from `buf`; each later one is read straight into place:
     // its addresses first, checked, then its data into the pages they name, and
@@ -794,19 +1135,16 @@ pub(crate) fn restore_pages(
     loop {
         if buffered {
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
-            if let AnyRecord::Pages(pg) = &r {
-                if pg.mm == p.mm.id {
-                    page_runs(p, pg, why, |v, a, i, n, force| {
-                        let ps = image::PAGE_SIZE;
-                        let data = &pg.data[i * ps..(i + n) * ps];
-                        match ro_shared(opened, v) {
-                            Some(file) => file.write_at(data, shm_offset(v, a)),
-                            None => cur::fill_pages(a, data, force),
-                        }
-                    })?;
-                } else {
+            match &r {
+                AnyRecord::Pages(pg) if pg.mm == p.mm.id => {
+                    own_pages(p, opened, pg, &mut shared, why)?
+                }
+                AnyRecord::Pages(pg) => {
+                    shared.source(p, pg, why)?;
                     shm::fill_memfd(opened, pg, why)?;
                 }
+                AnyRecord::PageRefs(r) => shared.refs(p, r, why)?,
+                _ => {}
             }
             rd.account
                 .feed(&h, &r)
@@ -819,7 +1157,7 @@ pub(crate) fn restore_pages(
         h = next;
         buffered = !(known && h.kind == image::kind::PAGES);
         if !buffered {
-            pages_in_place(rd, p, opened, &h, buf, &mut held, why)?;
+            pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
             continue;
         }
         rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
@@ -831,10 +1169,10 @@ pub(crate) fn restore_pages(
             continue;
         }
         stop = match AnyRecord::decode(&h, buf) {
-            Ok(AnyRecord::Pages(_)) => Stop::Pages,
+            Ok(AnyRecord::Pages(_) | AnyRecord::PageRefs(_)) => Stop::Pages,
             Ok(AnyRecord::End(_)) => Stop::End,
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
     }
-    Ok(())
+    shared.finish()
 }

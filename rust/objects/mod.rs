@@ -15,6 +15,7 @@ pub(crate) mod epoll;
 pub(crate) mod event;
 pub(crate) mod files;
 pub(crate) mod inotify;
+pub(crate) mod layout;
 pub(crate) mod locks;
 pub(crate) mod mm;
 pub(crate) mod pipe;
@@ -24,6 +25,7 @@ pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod tty;
 pub(crate) mod vdso;
+pub(crate) mod unix;
 
 // Values of the user ABI (`PROT_*`, `MAP_*`, `O_*`) the restore side passes on.
 pub(crate) const PROT_WRITE: u32 = 2;

@@ -237,10 +237,30 @@ pub(crate) fn write_sealed(p: &Plan<'_>, v: &image::Vma<'_>) -> bool {
             .is_some_and(|f| f.kind == filekind::MEMFD && f.rdev & WRITE_SEALS != 0)
 }
 
+/// `F_SEAL_EXEC`.
+const SEAL_EXEC: u32 = 0x20;
+/// `MEMFD_NOEXEC_SCOPE_NOEXEC_ENFORCED`: `vm.memfd_noexec` 2.
+const NOEXEC_ENFORCED: i32 = 2;
+
 /// Memfd seals (in `rdev`) as the kernel knows them, and none that a shared writable
-/// mapping of the image would break: such a memfd never existed.
+/// mapping of the image would break: such a memfd never existed. And what
+/// `memfd_create(2)` would refuse the caller now: under `vm.memfd_noexec` 2, a memfd
+/// that is not made non-executable for good (`MFD_NOEXEC_SEAL`: no execute bit,
+/// `F_SEAL_EXEC`).
 pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let noexec = shim::memfd_noexec_scope() >= NOEXEC_ENFORCED;
     for f in p.files.iter().filter(|f| f.kind == filekind::MEMFD) {
+        if noexec && (f.mode & 0o111 != 0 || f.rdev & SEAL_EXEC == 0) {
+            return Err(refuse(
+                why,
+                EACCES,
+                format_args!(
+                    "memfd {} may be executable, which vm.memfd_noexec = 2 forbids \
+                     (memfd_create(2) would need MFD_NOEXEC_SEAL)",
+                    f.id
+                ),
+            ));
+        }
         if f.rdev & !ALL_SEALS != 0 {
             return Err(refuse(
                 why,

@@ -102,7 +102,10 @@ pub(crate) fn write_thread_signals(w: &mut ImageWriter<'_>, t: &TaskRef) -> Resu
 /// Restores the signal handlers and the process-wide signal state (by the leader).
 pub(crate) fn restore_process(p: &Plan<'_>) -> Result {
     let mut sa = KVec::from_elem(SigActionRaw::default(), image::NSIG, GFP_KERNEL)?;
-    for (o, a) in sa.iter_mut().zip(p.sighand.actions()) {
+    // By index: a zip of the two iterators made code objtool warned about (it
+    // falls through to the next function).
+    for (i, o) in sa.iter_mut().enumerate() {
+        let a = p.sighand.action(i);
         *o = SigActionRaw {
             handler: a.handler,
             flags: a.flags,

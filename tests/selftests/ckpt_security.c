@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/rseq.h>
 
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
@@ -741,6 +742,125 @@ TEST_F(sec, stop_and_kill_need_signal_permission)
 	kill_reap(t);
 }
 
+/* ---- LSMs: the kernel's own ptrace policy (Yama's ptrace_scope) ------------ */
+
+#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
+
+/* A process of USER (dumpable) that waits. */
+static void user_child(int ready, void *arg)
+{
+	(void)arg;
+	if (getuid() != USER && become(USER))
+		_exit(30);
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(31);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+static int yama_scope(void)
+{
+	FILE *f = fopen(YAMA_SCOPE, "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int set_yama_scope(int v)
+{
+	FILE *f = fopen(YAMA_SCOPE, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%d\n", v) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/*
+ * Whether USER may checkpoint t (own: a child of its own instead): 0, or the
+ * errno both CKPT_IOC_CHECK and CKPT_IOC_CHECKPOINT refuse with (the check's
+ * reason must then name the kernel's policy); 100 and more: the test broke.
+ */
+static int user_may_checkpoint(int dev, pid_t t, const char *img, int own)
+{
+	pid_t checker = fork();
+	int status;
+
+	if (checker < 0)
+		return 100;
+	if (checker == 0) {
+		char reason[256] = "";
+		int fd, st, ck;
+
+		if (become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+			_exit(101);
+		if (own) {
+			t = spawn_ready(user_child, NULL);
+			if (t < 0)
+				_exit(102);
+		}
+		fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			_exit(103);
+		st = ckpt_check(dev, t, reason, sizeof(reason));
+		ck = ckpt_checkpoint(dev, t, fd, CKPT_CHECKPOINT_RESUME, NULL);
+		if (own)
+			kill_reap(t);
+		if (st < 0 || ck != -st)
+			_exit(104);
+		if (st && !strstr(reason, "ptrace-attach policy"))
+			_exit(105);
+		_exit(st);
+	}
+	if (waitpid(checker, &status, 0) != checker || !WIFEXITED(status))
+		return 110;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Checkpointing needs what ptrace attach needs, LSMs included: with Yama,
+ * ptrace_scope 1 keeps a user to its own descendants, 2 keeps everyone
+ * without CAP_SYS_PTRACE out (3, which no one may undo until reboot, is not
+ * set here).  Needs a kernel with Yama (Debian's: tools/build/debian-stock.sh).
+ */
+TEST_F(sec, yama_ptrace_scope_is_obeyed)
+{
+	int old = yama_scope();
+	char img[80];
+	pid_t t;
+
+	if (old < 0)
+		SKIP(return, "no Yama in this kernel (%s)", YAMA_SCOPE);
+	ASSERT_GT(3, old);
+	snprintf(img, sizeof(img), "%s.yama", self->img);
+	t = spawn_ready(user_child, NULL);
+	ASSERT_LT(0, t);
+
+	/* 0: classic ptrace rules, a process of the same user is open to it. */
+	ASSERT_EQ(0, set_yama_scope(0));
+	EXPECT_EQ(0, user_may_checkpoint(self->dev, t, img, 0));
+	/* 1: only its descendants. */
+	ASSERT_EQ(0, set_yama_scope(1));
+	EXPECT_EQ(EACCES, user_may_checkpoint(self->dev, t, img, 0));
+	EXPECT_EQ(0, user_may_checkpoint(self->dev, t, img, 1));
+	/* 2: only with CAP_SYS_PTRACE: not a user's own child, but root's. */
+	ASSERT_EQ(0, set_yama_scope(2));
+	EXPECT_EQ(EACCES, user_may_checkpoint(self->dev, t, img, 1));
+	EXPECT_EQ(0, ckpt_check(self->dev, t, NULL, 0));
+
+	EXPECT_EQ(0, set_yama_scope(old));
+	EXPECT_NE('T', proc_state(t));
+	kill_reap(t);
+	unlink(img);
+}
+
 /* ---- A12: a stopped target continued during the checkpoint -------------- */
 
 static volatile int usr1_seen;
@@ -1259,6 +1379,418 @@ TEST_F(sec, restart_keeps_capset_and_securebits_rules)
 	/* Setting and locking a defined bit is what prctl(2) allows a caller
 	 * with CAP_SETPCAP: restored (it then reads end-of-file and exits 5). */
 	EXPECT_EQ(5, restart_edited_creds(self->img, 76, 0, 0x3, -1));
+}
+
+/* ---- A11: the shell queue's budget --------------------------------------- */
+
+#define BIG_MB 36
+
+/* A process of USER with BIG_MB MiB of dirty memory. */
+static void big_user_child(int ready, void *arg)
+{
+	size_t len = (size_t)BIG_MB << 20;
+	char *p;
+
+	(void)arg;
+	if (become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(30);
+	p = malloc(len);
+	if (!p)
+		_exit(31);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1 + (i >> 12);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* As uid (the opener), "echo PID > /dev/ckpt": 0 or the write's errno. */
+static int shell_checkpoint_as(uid_t uid, pid_t t)
+{
+	pid_t w = fork();
+	int status;
+
+	if (w < 0)
+		return -1;
+	if (w == 0) {
+		char cmd[32];
+		int fd;
+
+		if (uid && become(uid))
+			_exit(100);
+		fd = open(CKPT_DEV, O_WRONLY);
+		if (fd < 0)
+			_exit(101);
+		snprintf(cmd, sizeof(cmd), "%d", t);
+		_exit(write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd) ? 0 : errno);
+	}
+	if (waitpid(w, &status, 0) != w || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* As uid, reads back its queued images; their count. */
+static int shell_drain_as(uid_t uid)
+{
+	pid_t r = fork();
+	int status;
+
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		static char buf[1 << 16];
+		int n = 0;
+
+		if (uid && become(uid))
+			_exit(100);
+		for (;;) {
+			int fd = open(CKPT_DEV, O_RDONLY);
+			ssize_t got = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+
+			if (got <= 0) {
+				close(fd);
+				_exit(n);
+			}
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+			close(fd);
+			n++;
+		}
+	}
+	if (waitpid(r, &status, 0) != r || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Each byte of a shell image is charged to the queue's budget while the
+ * checkpoint writes it, and one uid other than root gets at most half of it:
+ * a user's second big image does not fit, root's does.
+ */
+TEST_F_TIMEOUT(sec, shell_budget_is_charged_and_per_user, 300)
+{
+	pid_t t;
+	int a, b, c;
+
+	t = spawn_ready(big_user_child, NULL);
+	ASSERT_LT(0, t);
+	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
+	a = shell_checkpoint_as(USER, t);
+	b = shell_checkpoint_as(USER, t);
+	c = shell_checkpoint_as(0, t);
+	chmod(CKPT_DEV, 0600);
+	EXPECT_EQ(0, a);
+	EXPECT_EQ(EFBIG, b);
+	EXPECT_EQ(0, c);
+	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
+	EXPECT_EQ(1, shell_drain_as(USER));
+	chmod(CKPT_DEV, 0600);
+	EXPECT_EQ(1, shell_drain_as(0));
+	EXPECT_NE('T', proc_state(t));
+	kill_reap(t);
+}
+
+/* ---- A18: rseq registration with rseq(2)'s rules ------------------------ */
+
+#define K_RSEQ 0x8102
+
+/* A registered struct rseq (the original 32 bytes, 32-byte aligned). */
+static struct {
+	uint32_t cpu_id_start, cpu_id;
+	uint64_t rseq_cs;
+	uint32_t flags, node_id, mm_cid, slice;
+} __attribute__((aligned(32))) rs_area;
+
+/* The thread's registered area: glibc's (it registers one for every thread),
+ * or rs_area where the C library does not. */
+static volatile uint32_t *rseq_cpu_id(void)
+{
+	if (__rseq_size > 0)
+		return (volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+	return &rs_area.cpu_id;
+}
+
+static void rseq_setup(void)
+{
+	if (__rseq_size == 0 && syscall(334 /* rseq */, &rs_area, 32, 0, 0x53053053))
+		_exit(20);
+}
+
+static void rseq_answer(char cmd, char *out, size_t len)
+{
+	(void)cmd;
+	snprintf(out, len, "cpu %d", (int)*rseq_cpu_id());
+}
+
+/*
+ * A restored rseq registration obeys rseq(2)'s length and alignment rules: an
+ * image whose area is misaligned is refused before the point of no return
+ * (it used to be registered as it was); the real one comes back working.
+ */
+TEST_F_TIMEOUT(sec, rseq_area_obeys_the_syscall_rules, 120)
+{
+	unsigned char *m;
+	char bad[80], l[64];
+	size_t n, p;
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, rseq_setup, rseq_answer));
+	ASSERT_EQ(0, strncmp("cpu ", prog_ask(&self->p, 'r', l, sizeof(l)), 4));
+	ASSERT_NE(0, strcmp("cpu -1", l));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	m = img_load(self->img, &n);
+	ASSERT_NE(NULL, m);
+	p = rec_nth(m, n, K_RSEQ, 0);
+	ASSERT_NE(0, p);
+	put_le64(m + p, le64(m + p) + 8);	/* 8-byte aligned only */
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.rseq", self->img);
+	ASSERT_EQ(0, img_store(bad, m, n));
+	free(m);
+	ASSERT_EQ(0, prog_restart(&self->p, bad));
+	st = prog_ended(&self->p, 30000);
+	unlink(bad);
+	EXPECT_TRUE(refused_early(st) && WEXITSTATUS(st) == 100 + EINVAL) TH_LOG("status %#x", st);
+	prog_end(&self->p);
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	EXPECT_EQ(0, strncmp("cpu ", prog_ask(&self->p, 'r', l, sizeof(l)), 4)) TH_LOG("%s", l);
+	EXPECT_NE(0, strcmp("cpu -1", l));
+}
+
+/* ---- A19: the memory layout with prctl(PR_SET_MM_MAP)'s rules ----------- */
+
+#define K_MM 0x0400
+
+/* Restarts a copy of img whose mm layout word i is v: the restarter's status. */
+static int restart_with_layout(struct prog *p, const char *img, int i, uint64_t v)
+{
+	unsigned char *m;
+	char bad[80];
+	size_t n, off;
+	int st;
+
+	m = img_load(img, &n);
+	if (!m || !(off = rec_nth(m, n, K_MM, 0)))
+		return -1;
+	put_le64(m + off + 8 + 8 * i, v);
+	reseal(m, n);
+	snprintf(bad, sizeof(bad), "%s.mm", img);
+	st = img_store(bad, m, n);
+	free(m);
+	if (st || prog_restart(p, bad))
+		return -1;
+	st = prog_ended(p, 30000);
+	unlink(bad);
+	prog_end(p);
+	return st;
+}
+
+/*
+ * The layout words (code, data, brk, arguments, environment) are checked as
+ * prctl(PR_SET_MM_MAP) checks them, before the point of no return: an image
+ * whose data ends before it starts, or whose code does, is refused (it used to
+ * be set as it was).
+ */
+TEST_F_TIMEOUT(sec, mm_layout_obeys_prctl_rules, 120)
+{
+	unsigned char *m;
+	uint64_t start_code, end_data;
+	size_t n, off;
+	char l[64];
+	int st;
+
+	ASSERT_EQ(0, prog_start(&self->p, NULL, winch_answer));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	m = img_load(self->img, &n);
+	ASSERT_NE(NULL, m);
+	off = rec_nth(m, n, K_MM, 0);
+	ASSERT_NE(0, off);
+	start_code = le64(m + off + 8);
+	end_data = le64(m + off + 8 + 24);
+	free(m);
+	/* start_data above end_data */
+	st = restart_with_layout(&self->p, self->img, 2, end_data + 4096);
+	EXPECT_TRUE(refused_early(st) && WEXITSTATUS(st) == 100 + EINVAL) TH_LOG("status %#x", st);
+	/* end_code at start_code */
+	st = restart_with_layout(&self->p, self->img, 1, start_code);
+	EXPECT_TRUE(refused_early(st) && WEXITSTATUS(st) == 100 + EINVAL) TH_LOG("status %#x", st);
+	/* The image as it is comes back. */
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	EXPECT_EQ(0, strncmp("winch", prog_ask(&self->p, 's', l, sizeof(l)), 5)) TH_LOG("%s", l);
+}
+
+/* ---- A14: vm.memfd_noexec ----------------------------------------------- */
+
+#define MEMFD_NOEXEC "/proc/sys/vm/memfd_noexec"
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+static unsigned int nx_flags;
+
+static void nx_setup(void)
+{
+	int fd = memfd_create("nx", nx_flags);
+
+	if (fd != 5 || ftruncate(fd, 4096))
+		_exit(20);
+}
+
+static void nx_answer(char cmd, char *out, size_t len)
+{
+	struct stat st;
+
+	(void)cmd;
+	if (fstat(5, &st))
+		st.st_mode = 0;
+	snprintf(out, len, "mode %o seals %#x", st.st_mode & 07777, fcntl(5, F_GET_SEALS));
+}
+
+static int sysctl_int(const char *path, int set)
+{
+	FILE *f = fopen(path, set < 0 ? "r" : "w");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (set < 0 ? fscanf(f, "%d", &v) != 1 : fprintf(f, "%d\n", set) < 0)
+		v = -1;
+	else if (set >= 0)
+		v = set;
+	return fclose(f) ? -1 : v;
+}
+
+/*
+ * Restoring a memfd is a memfd_create(2): under vm.memfd_noexec 2 only one
+ * made non-executable for good (MFD_NOEXEC_SEAL) may come back.
+ */
+TEST_F_TIMEOUT(sec, memfd_noexec_is_obeyed, 120)
+{
+	int old = sysctl_int(MEMFD_NOEXEC, -1), st;
+	char before[64], l[64];
+
+	if (old < 0)
+		SKIP(return, "no %s", MEMFD_NOEXEC);
+	if (old >= 2)
+		SKIP(return, "vm.memfd_noexec is already 2");
+	/* An executable memfd: refused under 2, restored under the old value. */
+	nx_flags = MFD_EXEC;
+	ASSERT_EQ(0, prog_start(&self->p, nx_setup, nx_answer));
+	prog_ask(&self->p, 'f', before, sizeof(before));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	ASSERT_EQ(2, sysctl_int(MEMFD_NOEXEC, 2));
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	st = prog_ended(&self->p, 30000);
+	ASSERT_EQ(old, sysctl_int(MEMFD_NOEXEC, old));
+	EXPECT_TRUE(refused_early(st) && WEXITSTATUS(st) == 100 + EACCES) TH_LOG("status %#x", st);
+	prog_end(&self->p);
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	EXPECT_STREQ(before, prog_ask(&self->p, 'f', l, sizeof(l)));
+	prog_end(&self->p);
+	/* A sealed non-executable one comes back under 2 too. */
+	nx_flags = MFD_NOEXEC_SEAL;
+	ASSERT_EQ(0, prog_start(&self->p, nx_setup, nx_answer));
+	prog_ask(&self->p, 'f', before, sizeof(before));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	ASSERT_EQ(2, sysctl_int(MEMFD_NOEXEC, 2));
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	EXPECT_STREQ(before, prog_ask(&self->p, 'f', l, sizeof(l)));
+	ASSERT_EQ(old, sysctl_int(MEMFD_NOEXEC, old));
+}
+
+/* ---- A4/A19: resource limits go through setrlimit(2) ------------------- */
+
+static void limits_setup(void)
+{
+	struct rlimit cpu = { 3, RLIM_INFINITY }, mq = { 1000, 2000 }, core = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CPU, &cpu) || setrlimit(RLIMIT_MSGQUEUE, &mq) ||
+	    setrlimit(RLIMIT_CORE, &core))
+		_exit(20);
+}
+
+static void limits_answer(char cmd, char *out, size_t len)
+{
+	struct rlimit cpu, mq;
+
+	if (cmd == 's')
+		for (;;)	/* burns CPU time until RLIMIT_CPU ends it */
+			__asm__ volatile("" ::: "memory");
+	getrlimit(RLIMIT_CPU, &cpu);
+	getrlimit(RLIMIT_MSGQUEUE, &mq);
+	snprintf(out, len, "cpu %llu mq %llu %llu", (unsigned long long)cpu.rlim_cur,
+		 (unsigned long long)mq.rlim_cur, (unsigned long long)mq.rlim_max);
+}
+
+/* A restart by a caller that did not take the image's limits: 0 if refused so. */
+static int restart_without_limits(const char *img, const struct img_plan *ip)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct ckpt_restart_pipe pp[16];
+		struct ckpt_restart_args a;
+		int dev = open(CKPT_DEV, O_RDWR), fd = open(img, O_RDONLY), q[2];
+
+		if (dev < 0 || fd < 0 || chdir(ip->cwd) || move_specials(ip))
+			_exit(99);
+		for (int i = 0; i < ip->npipes; i++) {
+			if (pipe(q))
+				_exit(98);
+			pp[i].id = ip->pipe[i].id;
+			pp[i].rfd = q[0];
+			pp[i].wfd = q[1];
+			pp[i].pad = 0;
+		}
+		memset(&a, 0, sizeof(a));
+		a.fd = fd;
+		a.npipes = ip->npipes;
+		a.pipes = (uint64_t)(uintptr_t)pp;
+		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+		ioctl(dev, CKPT_IOC_RESTART, &a);
+		_exit(errno == EPERM && strstr(a.reason, "setrlimit") ? 0 : 100 + errno);
+	}
+	for (int i = 0; i < 1500 && waitpid(pid, &status, WNOHANG) != pid; i++)
+		sleep_ms(20);
+	if (kill(pid, 0) == 0) {
+		kill_reap(pid);
+		return -2;	/* restored: not refused */
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
+}
+
+/*
+ * The image's hard limits (and RLIMIT_CPU) are the restarter's to take with
+ * setrlimit(2), which runs the LSMs' task_setrlimit hook, checks fs.nr_open
+ * and arms the CPU-time limit: a restart without it is refused, and a restored
+ * RLIMIT_CPU ends a spinning process (it was a dead letter).
+ */
+TEST_F_TIMEOUT(sec, rlimits_are_taken_through_setrlimit, 180)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	char l[128];
+	int st;
+
+	ASSERT_NE(NULL, ip);
+	ASSERT_EQ(0, prog_start(&self->p, limits_setup, limits_answer));
+	ASSERT_STREQ("cpu 3 mq 1000 2000", prog_ask(&self->p, 'l', l, sizeof(l)));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	ASSERT_TRUE(ip->has_rlimits);
+	EXPECT_EQ(0, restart_without_limits(self->img, ip));
+	free(ip);
+	/* Taken (as ckpt restart does): restored, and the CPU limit works. */
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	ASSERT_STREQ("cpu 3 mq 1000 2000", prog_ask(&self->p, 'l', l, sizeof(l)));
+	ASSERT_EQ(1, write(self->p.ctl, "s", 1));
+	st = prog_ended(&self->p, 60000);
+	EXPECT_TRUE(st > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU) TH_LOG("status %#x", st);
 }
 
 /* ---- failure reporting of the tool ------------------------------------- */

@@ -10,6 +10,9 @@
  *   reason, and left running.
  * - A session leader's controlling terminal and foreground group come back.
  * - A tree checkpoint refuses a descendant the caller may not trace.
+ * - Pages a parent and its child share copy-on-write come back shared (the
+ *   same physical pages), each process's own pages its own, and a write
+ *   after the restart stays in the process that made it.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
@@ -369,6 +372,223 @@ TEST_F_TIMEOUT(tree, controlling_terminal_comes_back, 120)
 	kill(g, SIGKILL);
 	kill(s, SIGKILL);
 	close(master);
+}
+
+/*
+ * The processes of cow_pages_come_back_shared, run before the harness
+ * (exec'ed with CKPT_COW_CHILD=the ready fd): COW_PAGES pages at COW_ADDR,
+ * page i filled with i + 1, then two children.  The first writes the first
+ * byte of page 5 and drops pages COW_KEEP and up (shrinks the mapping and
+ * grows it back: the guest kernel has no madvise); the second changes
+ * nothing; then the parent writes the first byte of page 7.  All the other
+ * pages stay shared.
+ */
+#define COW_ADDR 0x5a5a00000000UL
+#define COW_PAGES 32
+#define COW_KEEP 11
+
+__attribute__((constructor)) static void cow_child(void)
+{
+	const char *r = getenv("CKPT_COW_CHILD");
+	long ps = sysconf(_SC_PAGESIZE);
+	int ready, null, i, up[2];
+	unsigned char *m;
+	pid_t c[2];
+
+	if (!r)
+		return;
+	ready = atoi(r);
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	setsid();
+	m = mmap((void *)COW_ADDR, COW_PAGES * ps, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != (void *)COW_ADDR || pipe(up))
+		_exit(3);
+	for (i = 0; i < COW_PAGES; i++)
+		memset(m + i * ps, i + 1, ps);
+	for (i = 0; i < 2; i++) {
+		c[i] = fork();
+		if (c[i] < 0)
+			_exit(3);
+		if (c[i] == 0) {
+			close(up[0]);
+			if (i == 0) {
+				m[5 * ps] = 0xc5;
+				if (mremap(m, COW_PAGES * ps, COW_KEEP * ps, 0) != m ||
+				    mremap(m, COW_KEEP * ps, COW_PAGES * ps, 0) != m)
+					_exit(4);
+			}
+			if (write(up[1], "c", 1) != 1)
+				_exit(4);
+			close(up[1]);
+			for (;;)
+				pause();
+		}
+	}
+	close(up[1]);
+	for (i = 0; i < 2; i++)
+		if (read(up[0], &null, 1) != 1)
+			_exit(4);
+	close(up[0]);
+	m[7 * ps] = 0xa7;
+	if (write(ready, c, sizeof(c)) != sizeof(c))
+		_exit(5);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+/* The pagemap entry of page i of the region in pid (bit 63: present; bits
+ * 0-54: the frame, shown to root). */
+static uint64_t cow_pagemap(pid_t pid, int i)
+{
+	char path[64];
+	uint64_t e = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (COW_ADDR / sysconf(_SC_PAGESIZE) + i) * 8) != 8)
+		e = 0;
+	close(fd);
+	return e;
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_PFN(e) ((e) & ((1ULL << 55) - 1))
+
+/* The first byte of page i of the region in pid, if the rest of the page is
+ * uniform (and equal to it but on pages 5 and 7), else -1. */
+static int cow_byte(pid_t pid, int i)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned char *b = malloc(ps);
+	char path[64];
+	int fd, v = -1;
+	long j;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	if (b && fd >= 0 && pread(fd, b, ps, COW_ADDR + i * ps) == ps) {
+		v = b[0];
+		for (j = 2; j < ps; j++)
+			if (b[j] != b[1])
+				break;
+		if (j < ps || (b[1] != b[0] && i != 5 && i != 7))
+			v = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return v;
+}
+
+/* What page i of the parent (0) and the children (1, 2) hold. */
+static int cow_want(int who, int i)
+{
+	if (who == 0 && i == 7)
+		return 0xa7;
+	if (who == 1 && i == 5)
+		return 0xc5;
+	if (who == 1 && i >= COW_KEEP)
+		return 0;
+	return i + 1;
+}
+
+/* Checks the region of the parent and the children (pids[3]) as they left it:
+ * contents, and which pages are the very same page. */
+static int cow_expect(struct __test_metadata *_metadata, const pid_t *pids, const char *when)
+{
+	int i, a, b, bad = 0;
+
+	for (i = 0; i < COW_PAGES; i++) {
+		uint64_t e[3];
+
+		for (a = 0; a < 3; a++) {
+			e[a] = cow_pagemap(pids[a], i);
+			if (cow_byte(pids[a], i) != cow_want(a, i)) {
+				TH_LOG("%s: page %d of process %d holds %d, not %d", when, i, a,
+				       cow_byte(pids[a], i), cow_want(a, i));
+				bad++;
+			}
+		}
+		if (i >= COW_KEEP && (e[1] & PM_PRESENT)) {
+			TH_LOG("%s: dropped page %d is back", when, i);
+			bad++;
+		}
+		for (a = 0; a < 3; a++)
+			for (b = a + 1; b < 3; b++) {
+				int same = (e[a] & PM_PRESENT) && (e[b] & PM_PRESENT) &&
+					   PM_PFN(e[a]) == PM_PFN(e[b]);
+				int want = cow_want(a, i) == i + 1 && cow_want(b, i) == i + 1;
+
+				if (same != want) {
+					TH_LOG("%s: page %d of processes %d and %d: %s (%#llx %#llx)",
+					       when, i, a, b, same ? "shared" : "not shared",
+					       (unsigned long long)e[a], (unsigned long long)e[b]);
+					bad++;
+				}
+			}
+	}
+	return bad;
+}
+
+TEST_F_TIMEOUT(tree, cow_pages_come_back_shared, 120)
+{
+	int ready[2], fd, i;
+	uint64_t bytes = 0;
+	char cmd[256], txt[16];
+	unsigned char v = 0x33;
+	pid_t pids[3];
+
+	ASSERT_EQ(0, pipe(ready));
+	pids[0] = fork();
+	ASSERT_LE(0, pids[0]);
+	if (pids[0] == 0) {
+		close(ready[0]);
+		snprintf(txt, sizeof(txt), "%d", ready[1]);
+		setenv("CKPT_COW_CHILD", txt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(2 * sizeof(pid_t), read(ready[0], pids + 1, 2 * sizeof(pid_t)));
+	close(ready[0]);
+	ASSERT_EQ(0, cow_expect(_metadata, pids, "before"));
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(pids[0], NULL, 0);
+	ASSERT_EQ(0, all_gone(pids, 3, 10000));
+	/* The shared pages are in the image once, named for the children. */
+	snprintf(cmd, sizeof(cmd), CKPT " show %s | grep -q 'shared with mm'", self->img);
+	EXPECT_EQ(0, run(cmd)) TH_LOG("no page-refs record");
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !(exists(pids[1]) && exists(pids[2])); i++)
+		sleep_ms(20);
+	sleep_ms(100);
+	EXPECT_EQ(0, cow_expect(_metadata, pids, "after restart"));
+	/* A write after the restart (through /proc/PID/mem, as a store would)
+	 * stays in the process that made it: copy-on-write again. */
+	snprintf(cmd, sizeof(cmd), "/proc/%d/mem", pids[2]);
+	fd = open(cmd, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pwrite(fd, &v, 1, COW_ADDR + 3 * sysconf(_SC_PAGESIZE) + 1));
+	close(fd);
+	EXPECT_EQ(4, cow_byte(pids[0], 3)) TH_LOG("the child's write leaked into its parent");
+	EXPECT_EQ(4, cow_byte(pids[1], 3)) TH_LOG("the child's write leaked into its sibling");
+	EXPECT_NE(PM_PFN(cow_pagemap(pids[0], 3)), PM_PFN(cow_pagemap(pids[2], 3)));
+	EXPECT_EQ(PM_PFN(cow_pagemap(pids[0], 3)), PM_PFN(cow_pagemap(pids[1], 3)));
+	for (i = 0; i < 3; i++)
+		kill(pids[i], SIGKILL);
 }
 
 TEST_HARNESS_MAIN

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -231,6 +232,7 @@ static inline pid_t spawn_restartee(int mb, int *ctl, int *rep)
 /* ---- reading what restart needs from an image -------------------------- */
 
 #define K_TASK	0x0100
+#define K_RLIMITS 0x0101
 #define K_FILE	0x0300
 #define K_PIPE	0x0301
 #define K_FD	0x0311
@@ -253,6 +255,9 @@ struct img_plan {
 	struct { uint32_t id, pipe, flags; } file[64];
 	int nfds;
 	struct { uint32_t fd, file; } fd[64];
+	/* The first task's resource limits (soft, hard), if the image has them. */
+	int has_rlimits;
+	uint64_t rlim[16][2];
 	/* Record boundaries, for corruption tests. */
 	int nrec;
 	struct { uint32_t off, len; uint16_t kind; } rec[4096];
@@ -291,6 +296,15 @@ static inline int img_plan(const char *path, struct img_plan *ip)
 		switch (kind) {
 		case K_TASK:
 			ip->pid = (int32_t)le32(p);
+			break;
+		case K_RLIMITS:
+			if (!ip->has_rlimits && le32(p) == 16) {
+				for (int i = 0; i < 16; i++) {
+					ip->rlim[i][0] = le64(p + 4 + 16 * i);
+					ip->rlim[i][1] = le64(p + 12 + 16 * i);
+				}
+				ip->has_rlimits = 1;
+			}
 			break;
 		case K_FS: {
 			uint16_t n = le16(p + 8);
@@ -510,6 +524,16 @@ static inline pid_t restart_image(const char *path, const struct img_plan *ip,
 		(void)keep_fd;
 		if (dev < 0 || img < 0 || chdir(ip->cwd) || move_specials(ip))
 			_exit(99);
+		/* The image's hard limits, and RLIMIT_CPU, through setrlimit(2), as
+		 * ckpt restart takes them (soft limits: the module's). */
+		for (int i = 0; ip->has_rlimits && i < 16; i++) {
+			struct rlimit rl = { ip->rlim[i][1], ip->rlim[i][1] };
+
+			if (i == RLIMIT_CPU || i == RLIMIT_NOFILE)
+				rl.rlim_cur = ip->rlim[i][0];
+			if (setrlimit(i, &rl))
+				_exit(100 + errno);
+		}
 		memset(&a, 0, sizeof(a));
 		a.fd = img;
 		a.npipes = npipes;

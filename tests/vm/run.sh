@@ -4,7 +4,7 @@
 # Boot the guest kernel in QEMU with ckpt.ko and the test programs, and
 # judge the result.
 #
-#   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|shell|carry-save|carry-load|
+#   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|programs|shell|carry-save|carry-load|
 #                                 cross-save|cross-load
 #
 #   check   run /guest/check.sh (selftests, guest shell tests, the `check`
@@ -15,6 +15,15 @@
 #   zdtm    the ZDTM lane (tests/zdtm/lane.sh): CRIU's ZDTM static tests
 #           through ckpt; prints one line per test, the table and a summary;
 #           exit 1 if the lane failed (see tests/zdtm/scope) or the judge did
+#   programs
+#           the real-programs lane (tests/programs/): Debian programs
+#           (python3, sqlite3, tmux, ...) from the userland image of
+#           tools/build/userland.sh (built and cached on first use), attached
+#           read-only as /dev/vda and made the root of the lane's mount
+#           namespace; each is checkpointed in the middle of its work,
+#           killed, restarted and checked; prints one line per test and
+#           "N passed, N failed, N skipped" (KUnit cases are judged but not
+#           counted: the check mode counts them); exit 1 on failure
 #   shell   interactive shell in the VM (Ctrl-A X quits QEMU); not judged
 #   carry-save, carry-load
 #           the two boots of the image carry-over test (with --disk): save a
@@ -31,7 +40,8 @@
 #
 # Environment:
 #   CKPT_VM_TIMEOUT    seconds before the VM is killed (check, demo: 600;
-#                      bench: 1800; zdtm: 3600); a timeout is a failure
+#                      programs: 1200; bench: 1800; zdtm: 3600); a timeout
+#                      is a failure
 #   CKPT_ZDTM_TESTS    zdtm: only these tests (names, space-separated)
 #   CKPT_KVM=1         use KVM (-accel kvm -cpu host,-arch-capabilities)
 #                      instead of TCG
@@ -66,7 +76,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|zdtm|shell|carry-save|carry-load|cross-save|cross-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -101,6 +111,11 @@ if [ "$mode" = check ] || [ "$mode" = zdtm ]; then
 		"$top/tests/zdtm/build.sh" "$zdtm" || die "cannot build the ZDTM tests (tests/zdtm/build.sh)"
 	fi
 fi
+# The real-programs lane's Debian userland (cached in ~/.cache/ckpt/userland).
+if [ "$mode" = programs ]; then
+	[ -z "$disk" ] || die "programs: the userland image is the VM's disk; no --disk"
+	userland=$("$top/tools/build/userland.sh") || die "cannot build the userland (tools/build/userland.sh)"
+fi
 
 # --- initramfs ----------------------------------------------------------------
 # Described as a gen_init_cpio list: no staging tree, no root needed, and one
@@ -120,7 +135,7 @@ cleanup() {
 trap cleanup EXIT
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
-		/guest /samples /selftests /bench /zdtm /zdtm/bin; do
+		/guest /samples /selftests /bench /zdtm /zdtm/bin /programs; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -167,6 +182,17 @@ trap cleanup EXIT
 			echo "file /zdtm/bin/$name $zdtm/bin/$name 0755 0 0"
 		done < "$vm/.zdtm-tests.$$"
 	fi
+	if [ "$mode" = programs ]; then
+		(cd "$top/tests/programs" && find . -mindepth 1 ! -name packages | LC_ALL=C sort) |
+			while read -r f; do
+				f=${f#./}
+				if [ -d "$top/tests/programs/$f" ]; then
+					echo "dir /programs/$f 0755 0 0"
+				else
+					echo "file /programs/$f $top/tests/programs/$f 0644 0 0"
+				fi
+			done
+	fi
 	(cd "$top/tests/vm/guest" && find . -mindepth 1 ! -name init | LC_ALL=C sort) |
 		while read -r f; do
 			f=${f#./}
@@ -202,6 +228,7 @@ if [ -n "$disk" ]; then
 	fi
 	drive=(-drive "file=$disk,format=raw,if=virtio")
 fi
+[ "$mode" != programs ] || drive=(-drive "file=$userland,format=raw,if=virtio,readonly=on")
 append="console=ttyS0 panic=-1 loglevel=7 ckpt.mode=$mode"
 append+=" ckpt.leakwait=${CKPT_VM_LEAK_WAIT:-5} ${CKPT_VM_APPEND:-}"
 # The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
@@ -221,6 +248,7 @@ fi
 case $mode in
 bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
 zdtm) timeout=${CKPT_VM_TIMEOUT:-3600} ;;
+programs) timeout=${CKPT_VM_TIMEOUT:-1200} ;;
 *) timeout=${CKPT_VM_TIMEOUT:-600} ;;
 esac
 # --foreground: Ctrl-C still reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
@@ -235,6 +263,14 @@ elif [ "$mode" = zdtm ]; then
 	run_qemu | tee "$log" | while IFS= read -r line; do
 		case $line in
 		ZDTM-RESULT\ *) read -r _ n c _ <<< "$line"; printf '  %-32s %s\n' "$n" "${c%$'\r'}" ;;
+		esac
+	done
+	qrc=${PIPESTATUS[0]}
+elif [ "$mode" = programs ]; then
+	# One line per test as it finishes.
+	run_qemu | tee "$log" | while IFS= read -r line; do
+		case $line in
+		PROGRAMS-RESULT\ *) read -r _ n c r <<< "${line%$'\r'}"; printf '  %-16s %-16s %s\n' "$n" "$c" "$r" ;;
 		esac
 	done
 	qrc=${PIPESTATUS[0]}
@@ -267,6 +303,14 @@ jrc=$?
 set -e
 if [ "$mode" = zdtm ]; then
 	"$top/tests/zdtm/report.sh" "$log" || jrc=1
+fi
+if [ "$mode" = programs ]; then
+	tr -d '\r' < "$log" | awk '$1 == "PROGRAMS-RESULT" { n[$3]++ } END { for (c in n) { printf "%s%s %d", sep, c, n[c]; sep = ", " }; print "" }' |
+		sed 's/^/programs: /'
+	if tr -d '\r' < "$log" | grep -q '^PROGRAMS-RESULT [^ ]* UNEXPECTED-PASS'; then
+		echo "programs: !!! tests listed in tests/programs/refused passed: remove them from the list !!!"
+		tr -d '\r' < "$log" | sed -n 's/^PROGRAMS-RESULT \([^ ]*\) UNEXPECTED-PASS.*/programs: !!!   \1/p'
+	fi
 fi
 if [ $jrc = 0 ] && [ "$qrc" != 0 ]; then
 	echo "run.sh: failing: qemu exited with status $qrc" >&2

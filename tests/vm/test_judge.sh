@@ -111,6 +111,11 @@ expect_output selftest_not_ok_named "^FAIL: /selftests/ckpt_dev: not ok dev.unkn
 	expect kunit_not_ok 1 "3 passed, 1 failed, 2 skipped"
 expect_output kunit_not_ok_named "^FAIL: kunit ckpt_image.param_case: not ok"
 
+# The programs lane's boot: KUnit cases are judged, only failures counted.
+clean | expect programs_mode_kunit_uncounted 0 "2 passed, 0 failed, 1 skipped" --mode programs
+{ boot; kunit "not ok 2 param_case"; insmod_ok; selftest ckpt_dev; finish; } |
+	expect programs_mode_kunit_failure 1 "2 passed, 1 failed, 1 skipped" --mode programs
+
 { boot; echo '[    3.261000] ------------[ cut here ]------------'
   echo '[    3.262279] WARNING: CPU: 0 PID: 1 at rust/ckpt_main.rs:42 init_module+0x13/0x1000 [ckpt]'
   echo '[    3.262613] Modules linked in: ckpt(O+)'

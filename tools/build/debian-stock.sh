@@ -34,7 +34,11 @@
 #      and the static programs of build/ (selftests, samples, ckpt,
 #      ckpt-verify; run `make tool verify userprogs` first), run the
 #      selftests and the guest tests, and judge the console log with
-#      tests/vm/judge.py (--allow-no-kunit: Debian's kernel has no KUnit)
+#      tests/vm/judge.py (--allow-no-kunit: Debian's kernel has no KUnit);
+#      then, with CKPT_PROGRAMS=1, the real-programs lane (tests/programs/;
+#      not run by default on this kernel yet): the Debian userland of tools/build/userland.sh is
+#      appended to the initramfs as a second cpio archive (this kernel has
+#      ext4 and virtio-blk as modules), /guest/programs.sh runs it
 #
 # Everything lives in $CKPT_CACHE/debian (default ~/.cache/ckpt/debian):
 # sid/ (the chroot; the tree is sid/build/linux-$KREL, the module sources
@@ -46,7 +50,9 @@
 #   CKPT_DEBIAN_KREL   kernel release to use instead of the newest
 #                      (e.g. 7.2.13+deb14-amd64)
 #   CKPT_REFRESH=1     re-read sid even if the lists are less than a day old
-#   CKPT_VM_TIMEOUT    seconds before the VM is killed (default 900)
+#   CKPT_VM_TIMEOUT    seconds before the VM is killed (default 900, 1500
+#                      with the real-programs lane)
+#   CKPT_PROGRAMS=1    with the real-programs lane (check mode only)
 #   CKPT_VM_APPEND     extra kernel command line arguments (for example
 #                      print-fatal-signals=1; GLIBC_TUNABLES=glibc.pthread.rseq=0
 #                      reaches the test programs' environment)
@@ -360,6 +366,15 @@ if [ "$dmode" = cross-load ]; then
 	[ -f "${CKPT_CROSS_TAR:-}" ] || die "cross-load needs CKPT_CROSS_TAR (the tar cross-save wrote)"
 	cp "$CKPT_CROSS_TAR" "$ird/cross.tar"
 fi
+# The real-programs lane: its tests, and the Debian tree as a second archive.
+programs=${CKPT_PROGRAMS:-0}
+[ "$dmode" = check ] || programs=0
+if [ "$programs" = 1 ]; then
+	mkdir -p "$ird/programs"
+	cp -R "$top/tests/programs/." "$ird/programs/"
+	rm -f "$ird/programs/packages"
+	ucpio=$("$here/userland.sh" --cpio) || die "cannot build the userland (tools/build/userland.sh)"
+fi
 # The ZDTM lane's `make check` subset (guest/tests/zdtm.sh runs it), as
 # tests/vm/run.sh packs it.
 Z=$B/zdtm
@@ -394,6 +409,7 @@ if insmod /ckpt.ko; then
 	if [ "$mode" = check ]; then
 		for t in /selftests/*; do run "$t" "$t"; done
 		for t in /guest/tests/*.sh; do run "$t" sh "$t"; done
+		[ ! -d /programs ] || sh /guest/programs.sh
 	else
 		sh "/guest/$mode.sh"
 	fi
@@ -410,6 +426,7 @@ poweroff -f
 EOF
 chmod 755 "$ird/init"
 (cd "$ird" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$K/initramfs.cpio.gz"
+[ "$programs" != 1 ] || cat "$ucpio" >> "$K/initramfs.cpio.gz"
 
 step "boot (QEMU TCG) and tests"
 console=$K/console.log
@@ -422,6 +439,7 @@ if [ "$dmode" = cross-save ]; then
 	port=(-device virtio-serial-pci -chardev "file,id=cross,path=$CKPT_CROSS_TAR"
 	      -device virtserialport,chardev=cross,name=ckpt.cross)
 fi
+[ "$programs" != 1 ] || timeout=${CKPT_VM_TIMEOUT:-1500}
 set +e
 timeout --foreground -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp "${CKPT_VM_SMP:-2}" -no-reboot \
 	-nic none -nographic -kernel "$K/vmlinuz" -initrd "$K/initramfs.cpio.gz" "${port[@]}" \

@@ -57,14 +57,18 @@ pub mod filekind {
     /// An inotify file (`anon_inode:inotify`); its watches are in the
     /// [`super::InotifyWatch`] records that follow. Since 1.3.
     pub const INOTIFY: u8 = 16;
-    /// Largest defined value.
-    pub const MAX: u8 = 16;
 
     /// Whether `k` is one of the event-loop kinds ([`EVENTFD`] to
     /// [`INOTIFY`]), anonymous-inode files the restarter makes.
     pub fn is_event(k: u8) -> bool {
         (EVENTFD..=INOTIFY).contains(&k)
     }
+    /// A unix socket: its state is the [`super::UnixSock`] record naming this
+    /// file (and its queue the [`super::UnixSkb`] records after it); `path` is
+    /// `socket:[INODE]`. The restarter creates it. Since format 1.3.
+    pub const UNIX: u8 = 20;
+    /// Largest defined value.
+    pub const MAX: u8 = 20;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -85,6 +89,7 @@ pub mod filekind {
             SIGNALFD => "signalfd",
             EPOLL => "epoll",
             INOTIFY => "inotify",
+            UNIX => "unix",
             _ => "unknown",
         }
     }
@@ -136,7 +141,7 @@ fixed_record! {
         let piped = matches!(f.kind, filekind::PIPE | filekind::FIFO);
         check(piped == (f.pipe != 0), "file: pipe reference mismatch")?;
         check(
-            matches!(f.kind, filekind::PIPE | filekind::SHMEM)
+            matches!(f.kind, filekind::PIPE | filekind::SHMEM | filekind::UNIX)
                 || filekind::is_event(f.kind)
                 || f.path.first() == Some(&b'/'),
             "file: path not absolute",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory records: [`MmRec`], [`Vma`] and [`Pages`].
+//! Memory records: [`MmRec`], [`Vma`], [`Pages`] and [`PageRefs`].
 
 use super::super::*;
 
@@ -323,6 +323,71 @@ impl<'a> Record<'a> for Pages<'a> {
         let addrs = d.bytes(n * 8)?;
         let data = d.bytes(n * PAGE_SIZE)?;
         Self::checked(mm, addrs, data)
+    }
+}
+
+/// Pages of address space `mm` that were the very pages (copy-on-write shared, as
+/// fork left them) of address space `src` at the same addresses: their contents are
+/// those of the [`Pages`] record of `src` that follows this record at once (a
+/// restarter gives them that page's contents, or the page itself when its process
+/// was forked from `src`'s with it). `src` precedes `mm` in the image (a parent
+/// before its descendants), and `mm`'s own [`Pages`] records leave these addresses
+/// out. Mandatory: a reader that does not know it cannot restore `mm` (since 1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRefs<'a> {
+    /// [`MmRec`] id of the address space whose pages these are.
+    pub mm: u32,
+    /// [`MmRec`] id of the address space whose next [`Pages`] record holds them.
+    pub src: u32,
+    /// `count` little-endian page addresses, ascending, each one of that record's.
+    pub addrs: &'a [u8],
+}
+
+impl PageRefs<'_> {
+    /// Number of pages.
+    pub fn count(&self) -> usize {
+        self.addrs.len() / 8
+    }
+    /// Address of page `i`.
+    pub fn addr(&self, i: usize) -> u64 {
+        le64(&self.addrs[i * 8..])
+    }
+}
+
+impl<'a> Record<'a> for PageRefs<'a> {
+    const KIND: u16 = kind::PAGE_REFS;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.mm)?;
+        e.u32(self.src)?;
+        e.u32(self.count() as u32)?;
+        e.bytes(self.addrs)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let mm = d.u32()?;
+        let src = d.u32()?;
+        check(src != 0 && src < mm, "page-refs: source not an earlier mm")?;
+        let n = d.u32()?;
+        check(
+            n >= 1 && n <= MAX_PAGES_PER_RECORD,
+            "page-refs: bad page count",
+        )?;
+        let addrs = d.bytes(n as usize * 8)?;
+        let r = Self { mm, src, addrs };
+        let mut prev = None;
+        for i in 0..r.count() {
+            let a = r.addr(i);
+            check(
+                a & (PAGE_SIZE as u64 - 1) == 0,
+                "page-refs: unaligned address",
+            )?;
+            check(a < USER_ADDR_END, "page-refs: address outside user space")?;
+            check(
+                prev.is_none_or(|q| q < a),
+                "page-refs: addresses not ascending",
+            )?;
+            prev = Some(a);
+        }
+        Ok(r)
     }
 }
 

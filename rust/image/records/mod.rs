@@ -14,6 +14,7 @@ mod stream;
 mod task;
 mod timers;
 mod tty;
+mod unix;
 
 pub use cpu::*;
 pub use creds::*;
@@ -26,3 +27,4 @@ pub use stream::*;
 pub use task::*;
 pub use timers::*;
 pub use tty::*;
+pub use unix::*;

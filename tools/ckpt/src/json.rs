@@ -30,6 +30,7 @@ struct MmAcc {
     obj: Obj,
     vmas: Vec<Value>,
     pages: u64,
+    shared_pages: u64,
     page_records: u64,
     addrs: Vec<u64>,
 }
@@ -323,6 +324,7 @@ impl Builder {
                 obj: mm(&m),
                 vmas: Vec::new(),
                 pages: 0,
+                shared_pages: 0,
                 page_records: 0,
                 addrs: Vec::new(),
             }),
@@ -339,6 +341,11 @@ impl Builder {
                     if list {
                         m.addrs.extend((0..p.count()).map(|i| p.addr(i)));
                     }
+                }
+            }
+            AnyRecord::PageRefs(p) => {
+                if let Some(m) = self.mms.iter_mut().rev().find(|m| m.id == p.mm) {
+                    m.shared_pages += p.count() as u64;
                 }
             }
             AnyRecord::File(f) => self.files.push(file(&f)),
@@ -416,6 +423,49 @@ impl Builder {
             AnyRecord::FileOwner(o) => {
                 if let Some(Value::Object(m)) = self.files.last_mut() {
                     m.insert("owner".to_string(), json!({"uid": o.uid, "gid": o.gid}));
+                }
+            }
+            AnyRecord::UnixSock(u) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    let s = json!({
+                        "file": u.file,
+                        "ino": u.ino,
+                        "peer": u.peer,
+                        "listener": u.listener,
+                        "type": crate::image::unix_type::name(u.sock_type),
+                        "state": u.state,
+                        "shutdown": u.shutdown,
+                        "flags": u.flags,
+                        "backlog": u.backlog,
+                        "sndbuf": u.sndbuf,
+                        "rcvbuf": u.rcvbuf,
+                        "peek_off": u.peek_off,
+                        "name": crate::names::unix_name(u.name),
+                        "peer_name": crate::names::unix_name(u.peer_name),
+                        "path": String::from_utf8_lossy(u.path),
+                        "queue": [],
+                    });
+                    match m.get_mut("unix") {
+                        Some(Value::Array(a)) => a.push(s),
+                        _ => {
+                            m.insert("unix".to_string(), json!([s]));
+                        }
+                    }
+                }
+            }
+            AnyRecord::UnixSkb(q) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    if let Some(Value::Array(a)) = m.get_mut("unix") {
+                        if let Some(Value::Object(s)) = a.last_mut() {
+                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
+                                qa.push(json!({
+                                    "sender": q.sender,
+                                    "sender_name": crate::names::unix_name(q.sender_name),
+                                    "bytes": q.data.len(),
+                                }));
+                            }
+                        }
+                    }
                 }
             }
             AnyRecord::CwdDeleted(c) => {
@@ -545,6 +595,7 @@ impl Builder {
                     "count": m.pages,
                     "bytes": m.pages * PAGE_SIZE as u64,
                     "records": m.page_records,
+                    "shared": m.shared_pages,
                 }));
                 if self.list_pages {
                     pages.insert("addrs".into(), json!(m.addrs));

@@ -245,6 +245,16 @@ pub fn path(b: &[u8]) -> String {
     }
 }
 
+/// A unix socket address: its path, `@name` for an abstract name, `(unnamed)`.
+pub fn unix_name(b: &[u8]) -> String {
+    match b {
+        [] => "(unnamed)".to_string(),
+        [0, rest @ ..] => format!("@{}", path(rest)),
+        // A path name ends with the NUL the kernel keeps.
+        p => path(p.split(|&c| c == 0).next().unwrap_or(p)),
+    }
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(b: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -452,6 +452,27 @@ impl<'w, W: Write> Text<'w, W> {
                 );
                 writeln!(self.out, "{}", line.trim_end())
             }
+            AnyRecord::PageRefs(p) => {
+                let n = p.count();
+                write!(
+                    o,
+                    "pages of mm #{}: {n} page{} shared with mm #{} (copy-on-write), {:#x}-{:#x}",
+                    p.mm,
+                    if n == 1 { "" } else { "s" },
+                    p.src,
+                    p.addr(0),
+                    p.addr(n - 1) + PAGE_SIZE as u64
+                )?;
+                if self.list_pages {
+                    for i in 0..n {
+                        if i % 6 == 0 {
+                            write!(o, "\n   ")?;
+                        }
+                        write!(o, " {:#x}", p.addr(i))?;
+                    }
+                }
+                writeln!(o)
+            }
             AnyRecord::Pages(p) => {
                 let n = p.count();
                 let of = match self.files.get(&p.mm) {
@@ -583,6 +604,35 @@ impl<'w, W: Write> Text<'w, W> {
                 w.wd,
                 names::path(w.path),
                 w.mask
+            ),
+            AnyRecord::UnixSock(u) => writeln!(
+                o,
+                "  unix {} socket{} inode {}, state {}, name {}, peer {} {}, shutdown {}, \
+                 flags {:#x}, backlog {}, sndbuf {}, rcvbuf {}, peek_off {}",
+                crate::image::unix_type::name(u.sock_type),
+                if u.file == 0 {
+                    format!(" waiting in listener {}:", u.listener)
+                } else {
+                    String::new()
+                },
+                u.ino,
+                u.state,
+                crate::names::unix_name(u.name),
+                u.peer,
+                crate::names::unix_name(u.peer_name),
+                u.shutdown,
+                u.flags,
+                u.backlog,
+                u.sndbuf,
+                u.rcvbuf,
+                u.peek_off
+            ),
+            AnyRecord::UnixSkb(q) => writeln!(
+                o,
+                "    queued: {} bytes from inode {} ({})",
+                q.data.len(),
+                q.sender,
+                crate::names::unix_name(q.sender_name)
             ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,

@@ -509,6 +509,64 @@ fn page_order() {
     }
 }
 
+fn write_refs(w: &mut ImageWriter, mm: u32, src: u32, addrs: &[u64]) {
+    let a: Vec<u8> = addrs.iter().flat_map(|a| a.to_le_bytes()).collect();
+    w.record(&PageRefs { mm, src, addrs: &a }).unwrap();
+}
+
+#[test]
+fn page_refs_order() {
+    let two = |w: &mut ImageWriter| {
+        an_mm(w, 1);
+        an_mm(w, 2);
+    };
+    // Valid: references right before their source's pages, before the pages of
+    // the mm they belong to.
+    let img = image_with(two, |w| {
+        write_refs(w, 2, 1, &[0x1000]);
+        write_pages(w, 1, &[0x1000, 0x3000]);
+        write_refs(w, 2, 1, &[0x4000]);
+        write_refs(w, 2, 1, &[0x5000]);
+        write_pages(w, 1, &[0x4000, 0x5000]);
+        write_pages(w, 2, &[0x3000]);
+    });
+    reader::validate(img.as_slice()).unwrap();
+    // Not followed by the source's pages: another mm's, or the end.
+    let img = image_with(two, |w| {
+        write_refs(w, 2, 1, &[0x1000]);
+        write_pages(w, 2, &[0x1000]);
+    });
+    assert_eq!(
+        image_error(&img),
+        ImageError::BadOrder("page references not followed by their source's pages")
+    );
+    let img = image_with(two, |w| write_refs(w, 2, 1, &[0x1000]));
+    assert_eq!(
+        image_error(&img),
+        ImageError::BadOrder("page references not followed by their source's pages")
+    );
+    // After the source's pages were done.
+    let img = image_with(two, |w| {
+        write_pages(w, 1, &[0x1000]);
+        write_pages(w, 2, &[0x1000]);
+        write_refs(w, 2, 1, &[0x1000]);
+        write_pages(w, 1, &[0x2000]);
+    });
+    assert_eq!(
+        image_error(&img),
+        ImageError::BadOrder("page references after their source's pages")
+    );
+    // A source that is not an earlier mm.
+    let img = image_with(two, |w| {
+        write_refs(w, 1, 2, &[0x1000]);
+        write_pages(w, 2, &[0x1000]);
+    });
+    assert_eq!(
+        image_error(&img),
+        malformed("page-refs: source not an earlier mm")
+    );
+}
+
 /// `OrderChecker::uses` only checks that an id was defined, not that it is
 /// an object of the right type: page records naming a file, tasks whose
 /// `mm` is a pipe, fds whose `file` is a credentials object... all pass.

@@ -199,6 +199,30 @@ fn pages() {
 }
 
 #[test]
+fn page_refs() {
+    let a: Vec<u8> = (0..MAX_PAGES_PER_RECORD as u64)
+        .flat_map(|i| (0x7f00_0000_0000 + i * 0x1000).to_le_bytes())
+        .collect();
+    rt!(
+        PageRefs {
+            mm: u32::MAX,
+            src: 1,
+            addrs: &a
+        },
+        PageRefs
+    );
+    let one = 0x40_3000u64.to_le_bytes();
+    rt!(
+        PageRefs {
+            mm: 3,
+            src: 2,
+            addrs: &one
+        },
+        PageRefs
+    );
+}
+
+#[test]
 fn files() {
     for f in sample::files() {
         rt!(f, File);
@@ -790,4 +814,93 @@ fn file_lock() {
             Some(ImageError::Malformed(msg))
         );
     }
+}
+
+#[test]
+fn unix_sockets() {
+    let listener = UnixSock {
+        file: 5,
+        ino: 4242,
+        peer: 0,
+        listener: 0,
+        sock_type: unix_type::STREAM,
+        state: unix_state::LISTEN,
+        shutdown: 0,
+        flags: unix_flags::BOUND | unix_flags::PASSCRED,
+        backlog: 7,
+        sndbuf: 212992,
+        rcvbuf: 212992,
+        peek_off: -1,
+        rcvlowat: 1,
+        rcvtimeo_us: 0,
+        sndtimeo_us: 1_500_000,
+        file_mode: 0o140755,
+        file_uid: 1000,
+        file_gid: 1000,
+        name: b"/run/app.sock\0",
+        peer_name: b"",
+        path: b"/run/app.sock",
+    };
+    rt!(listener, UnixSock);
+    let waiting = UnixSock {
+        file: 0,
+        ino: 0,
+        peer: 4343,
+        listener: 4242,
+        state: unix_state::ESTABLISHED,
+        flags: 0,
+        path: b"",
+        ..listener
+    };
+    rt!(waiting, UnixSock);
+    rt!(
+        UnixSkb {
+            owner: 0,
+            sender: 4343,
+            sender_name: b"\0abstract",
+            data: b"early bytes",
+        },
+        UnixSkb
+    );
+    let bad = |u: UnixSock<'_>| {
+        let mut buf = vec![0u8; 1024];
+        let n = {
+            let mut e = Enc::new(&mut buf);
+            u.encode(&mut e).unwrap();
+            e.len()
+        };
+        UnixSock::from_payload(&buf[..n]).is_err()
+    };
+    assert!(bad(UnixSock {
+        sock_type: 3,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        sock_type: unix_type::DGRAM,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        listener: 1,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        file: 0,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        peer: 9,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        flags: 0x200,
+        ..listener
+    }));
+    assert!(bad(UnixSock {
+        shutdown: 4,
+        ..waiting
+    }));
+    assert!(bad(UnixSock {
+        name: &[b'x'; 109],
+        ..listener
+    }));
 }

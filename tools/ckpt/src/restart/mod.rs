@@ -43,12 +43,16 @@
 //! - `events.rs`: the event-loop files (eventfd, timerfd, signalfd, epoll,
 //!   inotify) the root restarter makes, and the epoll entries it adds;
 //! - `tty.rs`: sessions, process groups, the controlling terminal;
+//! - `cow.rs`: the pages a restarter shares with the processes it forks
+//!   (copy-on-write sharing in the image);
 //! - `status.rs`: the status pipe protocol, and the restored process's wait
 //!   status as `ckpt`'s exit code.
 
 mod events;
+mod cow;
 mod pipes;
 mod plan;
+mod sockets;
 mod spawn;
 mod status;
 mod sysv;
@@ -58,7 +62,7 @@ mod vdso;
 
 pub use plan::{
     open_image, plan, CttyPlan, EventPlan, EventState, IdsPlan, PipePlan, Plan, PlanError,
-    ProcPlan, Special, SysvPlan,
+    ProcPlan, SockPlan, Special, SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

@@ -42,6 +42,51 @@ pub struct PipePlan {
     pub buffered: usize,
 }
 
+/// A unix socket of the image (a file, or a connection waiting in a listener's
+/// accept queue) with its receive queue, which the root restarter makes again
+/// (see `super::sockets`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SockPlan {
+    /// The file record (0: a connection not accepted yet).
+    pub file: u32,
+    /// Its inode at checkpoint time (0: not accepted yet).
+    pub ino: u64,
+    /// Its peer's (0: none, closed or not accepted yet).
+    pub peer: u64,
+    /// The listener whose accept queue it waits in (not accepted yet).
+    pub listener: u64,
+    /// `SOCK_*` type.
+    pub sock_type: i32,
+    /// `crate::image::unix_state`.
+    pub state: u8,
+    /// `RCV_SHUTDOWN | SEND_SHUTDOWN`.
+    pub shutdown: u8,
+    /// `crate::image::unix_flags`.
+    pub flags: u32,
+    /// Listen backlog.
+    pub backlog: u32,
+    /// `SO_SNDBUF`, `SO_RCVBUF` as `getsockopt` reports them.
+    pub sndbuf: u32,
+    /// `SO_RCVBUF`.
+    pub rcvbuf: u32,
+    /// `SO_PEEK_OFF`.
+    pub peek_off: i32,
+    /// `SO_RCVLOWAT`.
+    pub rcvlowat: i32,
+    /// `SO_RCVTIMEO`, `SO_SNDTIMEO` in microseconds (0: none).
+    pub timeo_us: (i64, i64),
+    /// Mode, owner and group of its socket file (bound to a path).
+    pub file_owner: (u32, u32, u32),
+    /// Its address (`sun_path` bytes).
+    pub name: Vec<u8>,
+    /// Its peer's.
+    pub peer_name: Vec<u8>,
+    /// The absolute path of its socket file at checkpoint time.
+    pub path: Vec<u8>,
+    /// Its receive queue: sender inode, sender address, bytes; in order.
+    pub queue: Vec<(u64, Vec<u8>, Vec<u8>)>,
+}
+
 /// A SysV shared memory segment the image's processes had attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SysvPlan {
@@ -145,15 +190,21 @@ pub struct ProcPlan {
     pub specials: Vec<Special>,
     /// Every mapping `(start, end)` but `[vsyscall]`.
     pub vmas: Vec<(u64, u64)>,
+    /// Image id of its address space (0 for a zombie).
+    pub mm: u32,
+    /// Its private anonymous mappings `(start, end, prot, vmflag bits)`, which
+    /// the restarter may make and fill before it forks the processes below it
+    /// (see `super::cow`).
+    pub anon_vmas: Vec<(u64, u64, u32, u32)>,
     /// Its leader's attributes (images since format 1.2).
     pub attrs: Option<TaskAttrs>,
     /// Its other threads' attributes, by thread id.
     pub thread_attrs: Vec<(i32, TaskAttrs)>,
     /// Its leader's user and group ids (none for a zombie).
     pub ids: Option<IdsPlan>,
-    /// Its `RLIMIT_NOFILE` (soft, hard), which the restarter takes before the
-    /// module places the descriptors (the module restores limits after them).
-    pub nofile: Option<(u64, u64)>,
+    /// Its resource limits, `(soft, hard)` for each `RLIMIT_*`, which the restarter
+    /// takes with `setrlimit(2)` (see `spawn::take_rlimits`).
+    pub rlimits: Option<[(u64, u64); crate::image::NRLIMITS]>,
     /// Its `ITIMER_VIRTUAL` and `ITIMER_PROF`: (time left, interval) in ns.
     pub cpu_itimers: [(u64, u64); 2],
     /// Its POSIX timers.
@@ -173,6 +224,8 @@ pub struct Plan {
     pub pipes: Vec<PipePlan>,
     /// The pseudo-terminal pairs to make.
     pub ptys: Vec<PtyPlan>,
+    /// The unix sockets to make, in image order.
+    pub sockets: Vec<SockPlan>,
     /// The deleted fifos to make (an unlinked fifo for each): pipe id, the
     /// fifo's path (`/DIR/NAME (deleted)`) and mode.
     pub deleted_fifos: Vec<(u32, Vec<u8>, u32)>,
@@ -187,6 +240,9 @@ pub struct Plan {
     /// The identity of the vDSO the image was taken with: its symbols' summary
     /// (from its text when the image carries it), if the image says.
     pub vdso: Option<VdsoSyms>,
+    /// Offset in the image of the first record after the metadata (a page
+    /// record, or the end record).
+    pub pages_at: u64,
 }
 
 impl Plan {
@@ -251,8 +307,14 @@ struct TaskSeen {
     attrs: Option<TaskAttrs>,
 }
 
-/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all.
-type MmSeen = (u32, Vec<Special>, Vec<(u64, u64)>);
+/// An mm's mappings, as [`plan`] keeps them: its id, special mappings, all,
+/// the private anonymous ones.
+type MmSeen = (
+    u32,
+    Vec<Special>,
+    Vec<(u64, u64)>,
+    Vec<(u64, u64, u32, u32)>,
+);
 
 /// Reads the records of an image up to its first page record and extracts
 /// what restarting it takes. The records read are verified as `ckpt show`
@@ -272,15 +334,17 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut vdso_id = None;
     let mut vdso_text = None;
     let mut ptys = Vec::new();
+    let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
-    let mut nofile: Vec<(i32, (u64, u64))> = Vec::new();
+    let mut rlimits: Vec<(i32, [(u64, u64); crate::image::NRLIMITS])> = Vec::new();
     let mut cpu_itimers: Vec<(u32, [(u64, u64); 2])> = Vec::new();
     let mut ptimers: Vec<PosixTimer> = Vec::new();
     let mut events: Vec<EventPlan> = Vec::new();
     let mut epoll_items = Vec::new();
     let mut files = Vec::new();
+    let mut pages_at = 0;
     while let Some(e) = r.next_record()? {
         let Item::Record(rec) = e.item else { continue };
         if let AnyRecord::File(f) = &rec {
@@ -365,9 +429,36 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 file: t.file,
                 pty: t,
             }),
+            AnyRecord::UnixSock(u) => sockets.push(SockPlan {
+                file: u.file,
+                ino: u.ino,
+                peer: u.peer,
+                listener: u.listener,
+                sock_type: i32::from(u.sock_type),
+                state: u.state,
+                shutdown: u.shutdown,
+                flags: u.flags,
+                backlog: u.backlog,
+                sndbuf: u.sndbuf,
+                rcvbuf: u.rcvbuf,
+                peek_off: u.peek_off,
+                rcvlowat: u.rcvlowat,
+                timeo_us: (u.rcvtimeo_us, u.sndtimeo_us),
+                file_owner: (u.file_mode, u.file_uid, u.file_gid),
+                name: u.name.to_vec(),
+                peer_name: u.peer_name.to_vec(),
+                path: u.path.to_vec(),
+                queue: Vec::new(),
+            }),
+            AnyRecord::UnixSkb(q) => {
+                if let Some(s) = sockets.last_mut() {
+                    s.queue
+                        .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
+                }
+            }
             AnyRecord::Rlimits(l) => {
                 if let Some(t) = tasks.last() {
-                    nofile.push((t.pid, l.lim[7])); // RLIMIT_NOFILE
+                    rlimits.push((t.pid, l.lim));
                 }
             }
             AnyRecord::Ctty(c) => {
@@ -375,12 +466,15 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     ctty.push((t.pid, (c.path.to_vec(), c.fg_pgid, c.leader != 0)));
                 }
             }
-            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new())),
+            AnyRecord::Mm(m) => mms.push((m.id, Vec::new(), Vec::new(), Vec::new())),
             AnyRecord::Vma(v) => {
-                let Some((_, specials, vmas)) = mms.last_mut() else {
+                let Some((_, specials, vmas, anon)) = mms.last_mut() else {
                     continue;
                 };
                 match v.backing {
+                    backing::ANON | backing::HEAP | backing::STACK => {
+                        anon.push((v.start, v.end, v.prot, v.flags));
+                    }
                     backing::VSYSCALL => continue,
                     backing::VDSO | backing::VVAR => {
                         let name = if v.name.is_empty() {
@@ -421,7 +515,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     size: f.size,
                 });
             }
-            AnyRecord::Pages(_) | AnyRecord::End(_) => break,
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) | AnyRecord::End(_) => {
+                pages_at = e.offset;
+                break;
+            }
             _ => {}
         }
     }
@@ -441,10 +538,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .ok_or(PlanError::Missing("fs"))?;
             (cwd.clone(), root.clone())
         };
-        let (specials, vmas) = match mms.iter().find(|(id, _, _)| *id == mm) {
-            Some((_, s, v)) => (s.clone(), v.clone()),
+        let (specials, vmas, anon_vmas) = match mms.iter().find(|m| m.0 == mm) {
+            Some((_, s, v, a)) => (s.clone(), v.clone(), a.clone()),
             // The module refuses a live task without one.
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         procs.push(ProcPlan {
             pid: t.pid,
@@ -469,13 +566,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             root,
             specials,
             vmas,
+            mm: if zombie { 0 } else { mm },
+            anon_vmas,
             attrs: t.attrs,
             thread_attrs: tasks
                 .iter()
                 .filter(|u| u.tgid == t.tgid && u.pid != t.pid && u.flags & TASK_ZOMBIE == 0)
                 .filter_map(|u| Some((u.pid, u.attrs?)))
                 .collect(),
-            nofile: nofile.iter().find(|n| n.0 == t.pid && !zombie).map(|n| n.1),
+            rlimits: rlimits
+                .iter()
+                .find(|n| n.0 == t.pid && !zombie)
+                .map(|n| n.1),
             cpu_itimers: cpu_itimers
                 .iter()
                 .find(|c| c.0 == t.signal && !zombie)
@@ -521,12 +623,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         sysv,
         pipes,
         ptys,
+        sockets,
         deleted_fifos,
         kernel_release,
         events,
         epoll_items,
         files,
         vdso: vdso_text.or(vdso_id),
+        pages_at,
     })
 }
 

@@ -22,11 +22,13 @@ use crate::dev::{self, Device};
 use crate::errno;
 use crate::names;
 use crate::sys::{self, Fork, MoveError};
-use crate::uapi;
+use crate::uapi::{self, CkptRestartFile};
 
 use super::events::Events;
+use super::cow;
 use super::pipes::Pipes;
 use super::plan::{open_image, plan, Plan};
+use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
 use super::timers;
@@ -71,6 +73,16 @@ struct Ctx<'a> {
     /// The module puts a vDSO proxy where the image's vDSO was: this kernel's
     /// vDSO is not the image's (or `--vdso-proxy`).
     vdso_proxy: bool,
+    /// The unix sockets the root restarter made for the image's (inherited
+    /// likewise), passed to the ioctl as files.
+    sockets: Sockets,
+    /// Every file the root restarter made for the image (sockets and event-loop
+    /// files), as the ioctl takes them.
+    made: Vec<CkptRestartFile>,
+    /// The pages of each address space that others share copy-on-write.
+    cow: &'a cow::Referenced,
+    /// The mappings the restarters above made for them (see `cow::prefill`).
+    cow_made: Vec<(u64, u64)>,
 }
 
 /// Restarts the image as `o` says; returns the exit code of `ckpt`: the
@@ -122,6 +134,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
     }
     let (status_r, status_w) =
         io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
+    let cow = cow::scan(&image, plan.pages_at);
     let mut ctx = Ctx {
         plan: &plan,
         dev: &dev,
@@ -133,6 +146,10 @@ pub fn run(o: &Options) -> Result<u8, String> {
         pipes: Pipes::default(),
         events: Events::default(),
         vdso_proxy,
+        sockets: Sockets::default(),
+        made: Vec::new(),
+        cow: &cow,
+        cow_made: Vec::new(),
     };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
@@ -323,6 +340,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
             return e;
         }
+        let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
+        if let Err(e) = ctx.sockets.create(&plan.sockets, ids) {
+            return e;
+        }
         // The event-loop files, then the entries of the epoll sets, whose
         // targets are all made by now.
         if let Err(e) = ctx.events.create(plan) {
@@ -331,6 +352,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args) {
             return e;
         }
+        ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
     }
     if idx == 0 {
         if let Err(e) = attach_sysv(plan) {
@@ -340,6 +362,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
+    // The pages the processes below it share, before they are forked (an
+    // optimisation: the module makes them exact either way).
+    cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
     // themselves.
     for (j, c) in plan.procs.iter().enumerate() {
@@ -466,19 +491,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             ),
         };
     }
-    // Its descriptor limit, which the module's placing of the descriptors obeys
-    // (raising the hard limit needs CAP_SYS_RESOURCE, as for the module).
-    if let Some((cur, max)) = me.nofile {
-        let l = libc::rlimit {
-            rlim_cur: cur,
-            rlim_max: max,
-        };
-        // SAFETY: setrlimit reads a valid struct.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
-            return format!(
-                "cannot take the image's descriptor limit ({cur}, {max}): {}",
-                errno::describe(&io::Error::last_os_error())
-            );
+    // Its resource limits, through setrlimit(2) (see `take_rlimits`).
+    if let Some(lim) = &me.rlimits {
+        if let Err(e) = take_rlimits(lim) {
+            return e;
         }
     }
     // The image's user and group ids, taken with the system calls (see
@@ -537,7 +553,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &ctx.events.args,
+        &ctx.made,
         stdio,
         me.pid,
         status_fd,
@@ -557,4 +573,53 @@ fn failure(e: &dev::RestartError) -> String {
         e.reason.clone()
     };
     format!("{reason} ({})", errno::name(code))
+}
+
+/// The names of the `RLIMIT_*` resources, in the kernel's order.
+const RLIMIT_NAMES: [&str; crate::image::NRLIMITS] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+/// Takes the image's resource limits with `setrlimit(2)`, so that what the system
+/// call does and checks happens: the LSMs' `task_setrlimit` hook (SELinux
+/// `process:setrlimit`, AppArmor's rlimit rules), `fs.nr_open` for
+/// `RLIMIT_NOFILE`, `CAP_SYS_RESOURCE` to raise a hard limit, and the arming of
+/// the CPU-time limit. The module requires the hard limits (and `RLIMIT_CPU`'s soft
+/// one) to be the image's already, and sets only the other soft limits itself, at
+/// the end: until then each is its hard limit, so that the restore itself is held
+/// by no more than the image allows (`RLIMIT_NOFILE` is exact at once: the module
+/// places the descriptors under it).
+fn take_rlimits(lim: &[(u64, u64); crate::image::NRLIMITS]) -> Result<(), String> {
+    const CPU: usize = 0;
+    const NOFILE: usize = 7;
+    for (i, &(cur, max)) in lim.iter().enumerate() {
+        let l = libc::rlimit {
+            rlim_cur: if i == CPU || i == NOFILE { cur } else { max },
+            rlim_max: max,
+        };
+        // SAFETY: setrlimit reads a valid struct.
+        if unsafe { libc::setrlimit(i as _, &l) } != 0 {
+            return Err(format!(
+                "cannot take the image's {} ({cur}, {max}): {}",
+                RLIMIT_NAMES[i],
+                errno::describe(&io::Error::last_os_error())
+            ));
+        }
+    }
+    Ok(())
 }

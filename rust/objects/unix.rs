@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix sockets (stream, datagram, seqpacket): their state, names, peers and
+//! receive queues, read at checkpoint without consuming anything; at restart the
+//! restarter (`ckpt restart`) makes them again -- socketpair, bind, listen, connect,
+//! accept, the queued data sent again in order, shutdown and options, in the
+//! image's processes' name -- and passes them in; this side checks that what was
+//! passed is what the image had and installs it.
+//!
+//! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
+//! files in flight (`SCM_RIGHTS`), a pending out-of-band byte, a pending error,
+//! another network namespace, a socket of another family.
+
+use super::files::{fmt_what::What, path_str};
+use crate::checkpoint::{eopnotsupp, Reason};
+use crate::image::{self, unix_flags, unix_state, UnixSkb, UnixSock};
+use crate::restart::{refuse, Given, Plan};
+use crate::shim::{fk, FileRef, TaskRef};
+use crate::shim_unix::{self, uf, UnixInfo};
+use crate::stream::ImageWriter;
+use core::fmt;
+use kernel::prelude::*;
+
+/// Largest buffer of a queue saved (a record holds it whole).
+const MAX_SKB: usize = image::MAX_RECORD_LEN as usize - 1024;
+
+/// A socket's address for messages: a path, `@name` for an abstract name.
+struct Name<'a>(&'a [u8]);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [] => write!(f, "(unnamed)"),
+            [0, rest @ ..] => write!(f, "@{}", path_str(rest)),
+            // A path name ends with the NUL the kernel keeps.
+            p => write!(f, "{}", path_str(p.split(|&c| c == 0).next().unwrap_or(p))),
+        }
+    }
+}
+
+fn type_name(t: u32) -> &'static str {
+    image::unix_type::name(t as u8)
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoint.
+
+/// Refuses what a socket (and, for a listener, each connection waiting to be
+/// accepted) holds that cannot come back.
+fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result {
+    let t = type_name(ui.sock_type);
+    let n = Name(ui.name());
+    let whose = if waiting {
+        "a connection waiting to be accepted by"
+    } else {
+        "the"
+    };
+    if ui.flags & uf::FOREIGN_NET != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: unix {t} socket {n} belongs to another network namespace: not supported"
+            ),
+        ));
+    }
+    if ui.nfds != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {whose} unix {t} socket {n} has {} file descriptors in flight (SCM_RIGHTS) in its receive queue: not supported yet",
+                ui.nfds
+            ),
+        ));
+    }
+    if ui.flags & uf::OOB != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("{what}: {whose} unix {t} socket {n} has an out-of-band byte pending (MSG_OOB): not supported"),
+        ));
+    }
+    if ui.err != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {whose} unix {t} socket {n} has a pending error (errno {}): not supported",
+                ui.err
+            ),
+        ));
+    }
+    if !matches!(
+        ui.sock_type as u8,
+        image::unix_type::STREAM | image::unix_type::DGRAM | image::unix_type::SEQPACKET
+    ) || !matches!(
+        ui.state as u8,
+        unix_state::ESTABLISHED | unix_state::CLOSE | unix_state::LISTEN
+    ) {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: unix socket of type {} in state {}: not supported",
+                ui.sock_type, ui.state
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a socket that is not a unix socket, or holds what cannot be restored.
+pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -> Result {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let ui = match shim_unix::info(f, -1, &mut pb) {
+        Ok(ui) => ui,
+        Err(e) if e.to_errno() == -(kernel::bindings::ENOTSOCK as i32) => {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: socket {} is not a unix socket: not supported yet",
+                    path_str(path)
+                ),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    settled(&ui, what, false, why)?;
+    if ui.state as u8 == unix_state::LISTEN {
+        for i in 0..ui.qlen as i32 {
+            match shim_unix::info(f, i, &mut pb) {
+                Ok(e) => settled(&e, what, true, why)?,
+                Err(e) if e == ENOENT => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The record of a socket (or waiting connection: `listener` its listener's inode).
+fn sock_rec<'a>(ui: &'a UnixInfo, file: u32, listener: u64, path: &'a [u8]) -> UnixSock<'a> {
+    UnixSock {
+        file,
+        ino: ui.ino,
+        peer: if ui.flags & (unix_flags::PEER_DEAD | unix_flags::PEER_EMBRYO) != 0 {
+            0
+        } else {
+            ui.peer_ino
+        },
+        listener,
+        sock_type: ui.sock_type as u8,
+        state: ui.state as u8,
+        shutdown: ui.shutdown as u8 & image::UNIX_SHUTDOWN_MASK,
+        flags: ui.flags & unix_flags::ALL,
+        backlog: ui.backlog,
+        sndbuf: ui.sndbuf.max(0) as u32,
+        rcvbuf: ui.rcvbuf.max(0) as u32,
+        peek_off: ui.peek_off.max(-1),
+        rcvlowat: ui.rcvlowat,
+        rcvtimeo_us: ui.rcvtimeo_us.max(0),
+        sndtimeo_us: ui.sndtimeo_us.max(0),
+        file_mode: ui.file_mode,
+        file_uid: ui.file_uid,
+        file_gid: ui.file_gid,
+        name: ui.name(),
+        peer_name: ui.peer_name(),
+        path: if ui.name().first().is_some_and(|&c| c != 0) {
+            path
+        } else {
+            &[]
+        },
+    }
+}
+
+/// Writes the receive queue of socket `f` (or its `embryo`-th waiting connection),
+/// whose state is `ui`, as [`UnixSkb`] records owned by `owner`.
+fn write_queue(
+    w: &mut ImageWriter<'_>,
+    f: &FileRef,
+    embryo: i32,
+    ui: &UnixInfo,
+    owner: u64,
+    what: What,
+    why: &mut Reason,
+) -> Result {
+    if ui.qlen == 0 || ui.state as u8 == unix_state::LISTEN {
+        return Ok(());
+    }
+    let size = ui.qbytes as usize + ui.qlen as usize * (shim_unix::SKB_HDR + 8);
+    let mut buf = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let n = shim_unix::queue(f, embryo, &mut buf).map_err(|e| {
+        why.set(
+            e,
+            format_args!(
+                "{what}: the queue of unix socket {} changed while saving",
+                Name(ui.name())
+            ),
+        )
+    })?;
+    for s in shim_unix::skbs(&buf[..n]) {
+        if s.nfds != 0 || s.oob {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: unix socket {} has files in flight or out-of-band data: not supported",
+                    Name(ui.name())
+                ),
+            ));
+        }
+        if s.data.len() > MAX_SKB {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: unix socket {} holds a message of {} bytes: too large",
+                    Name(ui.name()),
+                    s.data.len()
+                ),
+            ));
+        }
+        w.record(&UnixSkb {
+            owner,
+            sender: s.sender,
+            sender_name: s.sender_name,
+            data: s.data,
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the socket of file `f` (file record `id`): its state, its queue, and for
+/// a listener each connection waiting to be accepted with its queue.
+pub(crate) fn define(
+    w: &mut ImageWriter<'_>,
+    f: &FileRef,
+    id: u32,
+    what: What,
+    why: &mut Reason,
+) -> Result {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let ui = shim_unix::info(f, -1, &mut pb)?;
+    settled(&ui, what, false, why)?;
+    let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
+    w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
+    write_queue(w, f, -1, &ui, ui.ino, what, why)?;
+    if ui.state as u8 == unix_state::LISTEN {
+        let mut eb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        for i in 0..ui.qlen as i32 {
+            let e = match shim_unix::info(f, i, &mut eb) {
+                Ok(e) => e,
+                Err(e) if e == ENOENT => break,
+                Err(e) => return Err(e),
+            };
+            settled(&e, what, true, why)?;
+            w.record(&sock_rec(&e, 0, ui.ino, &[]))?;
+            write_queue(w, f, i, &e, 0, what, why)?;
+        }
+    }
+    Ok(())
+}
+
+/// A unix socket found in the tree, for [`outside`].
+struct Found {
+    ino: u64,
+    pid: i32,
+    fd: u32,
+    ui: UnixInfo,
+}
+
+/// Refuses unix sockets connected to sockets outside the processes `procs` (a
+/// tree, or one process): a peer, a listener that has not accepted a connection
+/// of the tree yet, or a connection from outside waiting in a listener of the
+/// tree. The image could not give both ends back.
+pub(crate) fn outside(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    let mut found: KVec<Found> = KVec::new();
+    // Clients whose connection waits in a listener of the tree.
+    let mut waiting: KVec<(u64, usize)> = KVec::new();
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    for t in procs {
+        let mut fd = 0u32;
+        let pid = t.info().tgid;
+        while let Some(f) = t.next_file(&mut fd) {
+            let (fi, _) = f.info(&mut path)?;
+            if fi.kind == fk::SOCKET {
+                if let Ok(ui) = shim_unix::info(&f, -1, &mut path) {
+                    if ui.state as u8 == unix_state::LISTEN {
+                        for i in 0..ui.qlen as i32 {
+                            let Ok(e) = shim_unix::info(&f, i, &mut path) else {
+                                break;
+                            };
+                            if e.peer_ino != 0 {
+                                waiting.push((e.peer_ino, found.len()), GFP_KERNEL)?;
+                            }
+                        }
+                    }
+                    found.push(
+                        Found {
+                            ino: ui.ino,
+                            pid,
+                            fd,
+                            ui,
+                        },
+                        GFP_KERNEL,
+                    )?;
+                }
+            }
+            fd += 1;
+        }
+    }
+    for s in found.iter() {
+        let (pid, fd, t) = (s.pid, s.fd, type_name(s.ui.sock_type));
+        let peer = Name(s.ui.peer_name());
+        let dead = s.ui.flags & unix_flags::PEER_DEAD != 0;
+        if s.ui.peer_ino != 0 && !dead && !found.iter().any(|o| o.ino == s.ui.peer_ino) {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "fd {fd} of process {pid}: unix {t} socket {} is connected to {peer} (socket inode {}), which is outside the checkpointed processes: not supported",
+                    Name(s.ui.name()),
+                    s.ui.peer_ino
+                ),
+            ));
+        }
+        if s.ui.flags & unix_flags::PEER_EMBRYO != 0 && !waiting.iter().any(|w| w.0 == s.ino) {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "fd {fd} of process {pid}: unix {t} socket is connected to {peer}, a listening socket outside the checkpointed processes that has not accepted the connection yet: not supported"
+                ),
+            ));
+        }
+    }
+    for (client, l) in waiting.iter() {
+        if !found.iter().any(|o| o.ino == *client) {
+            let l = &found[*l];
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "fd {} of process {}: listening unix socket {} has a connection from a socket outside the checkpointed processes (inode {client}) waiting to be accepted: not supported",
+                    l.fd,
+                    l.pid,
+                    Name(l.ui.name())
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Restart.
+
+/// Takes the socket the restarter made for unix socket file `f` and checks it
+/// against the image: type, state, name, shutdown, the amount queued and its peer.
+pub(crate) fn open(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    given: &Given<'_>,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let Some(rec) = p.unix.iter().find(|u| u.file == f.id) else {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("unix socket file {} has no socket record", f.id),
+        ));
+    };
+    let file = given.file(f.id, why)?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let ui = shim_unix::info(&file, -1, &mut pb).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "the file passed for unix socket {} is not a unix socket",
+                Name(rec.name)
+            ),
+        )
+    })?;
+    let (qlen, qbytes) = p
+        .unix_skbs
+        .iter()
+        .filter(|q| q.owner == rec.ino)
+        .fold((0u32, 0u64), |(n, b), q| (n + 1, b + q.data.len() as u64));
+    let stream = rec.sock_type != image::unix_type::DGRAM;
+    let bad = if ui.sock_type as u8 != rec.sock_type {
+        Some("type")
+    } else if ui.state as u8 != rec.state {
+        Some("state")
+    } else if ui.name() != rec.name {
+        Some("name")
+    } else if ui.shutdown as u8 & image::UNIX_SHUTDOWN_MASK != rec.shutdown {
+        Some("shutdown state")
+    } else if (ui.flags ^ rec.flags) & (unix_flags::BOUND | unix_flags::PEER_DEAD) != 0 {
+        Some("binding or peer")
+    } else if rec.state != unix_state::LISTEN
+        && (u64::from(ui.qbytes) != qbytes || (!stream && ui.qlen != qlen))
+    {
+        Some("queued data")
+    } else {
+        None
+    };
+    if let Some(what) = bad {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the socket passed for unix {} socket {} differs from the image's in its {what}",
+                image::unix_type::name(rec.sock_type),
+                Name(rec.name)
+            ),
+        ));
+    }
+    // Both ends in the image: the peer passed for the peer's file.
+    if rec.peer != 0 {
+        if let Some(peer) = p.unix.iter().find(|u| u.ino == rec.peer && u.file != 0) {
+            let pf = given.file(peer.file, why)?;
+            let pi = shim_unix::info(&pf, -1, &mut pb)?;
+            if pi.ino != ui.peer_ino {
+                return Err(refuse(
+                    why,
+                    EINVAL,
+                    format_args!(
+                        "the unix socket passed for {} is not connected to the one passed for its peer",
+                        Name(rec.name)
+                    ),
+                ));
+            }
+        }
+    }
+    file.set_flags(f.flags);
+    Ok(file)
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unix sockets, read for a checkpoint: what the Rust side cannot reach (the
+ * socket behind a file, struct unix_sock, the skbs of a receive queue and
+ * their private control block). No policy: the callers decide what is saved
+ * and what is refused.
+ */
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/nsproxy.h>
+#include <linux/skbuff.h>
+#include <linux/sched.h>
+#include <linux/cred.h>
+#include <linux/jiffies.h>
+#include <linux/namei.h>
+#include <linux/dcache.h>
+#include <net/sock.h>
+#include <net/scm.h>
+#include <net/af_unix.h>
+#include <net/net_namespace.h>
+
+#include "shim_unix.h"
+
+/*
+ * The private control block of unix skbs (net/unix/af_unix.h): the same fields
+ * under the same condition. Both the guest's and Debian's kernels build without
+ * structure randomization, so the layout is the declared one.
+ */
+struct ckpt_unix_skb_parms {
+	struct pid *pid;
+	kuid_t uid;
+	kgid_t gid;
+	struct scm_fp_list *fp;
+#ifdef CONFIG_SECURITY_NETWORK
+	u32 secid;
+#endif
+	u32 consumed;
+};
+
+#define CKPT_UNIXCB(skb) (*(struct ckpt_unix_skb_parms *)&((skb)->cb))
+/* net/unix/af_unix.h: hashes above this are abstract names. */
+#define CKPT_UNIX_HASH_MOD (256 - 1)
+
+struct sock *unix_peer_get(struct sock *sk);
+
+/*
+ * The socket of file @f (embryo < 0) or the @embryo-th connection waiting in its
+ * accept queue, with a reference; NULL if there is none.
+ */
+static struct sock *unix_sock_of(struct file *f, s32 embryo, int *err)
+{
+	struct socket *sock = sock_from_file(f);
+	struct sock *sk, *found = NULL;
+	struct sk_buff *skb;
+	s32 i = 0;
+
+	*err = -ENOTSOCK;
+	if (!sock || !sock->sk || READ_ONCE(sock->ops)->family != PF_UNIX)
+		return NULL;
+	sk = sock->sk;
+	if (embryo < 0) {
+		sock_hold(sk);
+		return sk;
+	}
+	*err = -ENOENT;
+	if (READ_ONCE(sk->sk_state) != TCP_LISTEN)
+		return NULL;
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		if (i++ == embryo) {
+			found = skb->sk;
+			if (found)
+				sock_hold(found);
+			break;
+		}
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	return found;
+}
+
+/* The name of @sk into @name; returns its length (0: unnamed). */
+static u32 unix_name(struct sock *sk, u8 *name)
+{
+	struct unix_address *addr = smp_load_acquire(&unix_sk(sk)->addr);
+	int n;
+
+	if (!addr)
+		return 0;
+	n = addr->len - (int)offsetof(struct sockaddr_un, sun_path);
+	n = clamp(n, 0, CKPT_UNIX_NAME_MAX);
+	memcpy(name, addr->name->sun_path, n);
+	return n;
+}
+
+static s64 timeo_us(long t)
+{
+	if (t == MAX_SCHEDULE_TIMEOUT)
+		return 0;
+	return div_u64((u64)t * USEC_PER_SEC, HZ);
+}
+
+int ckpt_unix_ino(struct file *f, u64 *ino, u32 *type, u32 *state)
+{
+	int err;
+	struct sock *sk = unix_sock_of(f, -1, &err);
+
+	if (!sk)
+		return err;
+	*ino = sock_i_ino(sk);
+	*type = sk->sk_type;
+	*state = READ_ONCE(sk->sk_state);
+	sock_put(sk);
+	return 0;
+}
+
+int ckpt_unix_info(struct file *f, s32 embryo, struct ckpt_unix_info *ui, char *path,
+		   u32 pathlen)
+{
+	struct sock *sk, *peer;
+	struct unix_sock *u;
+	struct sk_buff *skb;
+	struct path p = {};
+	int err;
+
+	memset(ui, 0, sizeof(*ui));
+	if (pathlen)
+		path[0] = 0;
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	u = unix_sk(sk);
+	ui->ino = sock_i_ino(sk);
+	ui->type = sk->sk_type;
+	ui->state = READ_ONCE(sk->sk_state);
+	ui->shutdown = READ_ONCE(sk->sk_shutdown);
+	ui->backlog = READ_ONCE(sk->sk_max_ack_backlog);
+	ui->sndbuf = READ_ONCE(sk->sk_sndbuf);
+	ui->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	ui->peek_off = READ_ONCE(sk->sk_peek_off);
+	ui->err = READ_ONCE(sk->sk_err);
+	ui->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
+	ui->rcvtimeo_us = timeo_us(READ_ONCE(sk->sk_rcvtimeo));
+	ui->sndtimeo_us = timeo_us(READ_ONCE(sk->sk_sndtimeo));
+	ui->nfds = atomic_read(&u->scm_stat.nr_fds);
+	if (sk->sk_scm_credentials)
+		ui->flags |= CKPT_UNIX_PASSCRED;
+	if (sk->sk_scm_security)
+		ui->flags |= CKPT_UNIX_PASSSEC;
+	if (sk->sk_scm_pidfd)
+		ui->flags |= CKPT_UNIX_PASSPIDFD;
+	if (!sk->sk_scm_rights)
+		ui->flags |= CKPT_UNIX_NORIGHTS;
+	if (sk->sk_reuse)
+		ui->flags |= CKPT_UNIX_REUSEADDR;
+	if (!net_eq(sock_net(sk), current->nsproxy->net_ns))
+		ui->flags |= CKPT_UNIX_FOREIGN_NET;
+#if IS_ENABLED(CONFIG_AF_UNIX_OOB)
+	if (READ_ONCE(u->oob_skb))
+		ui->flags |= CKPT_UNIX_OOB;
+#endif
+	ui->namelen = unix_name(sk, ui->name);
+	/* Bound itself (in the path table, or hashed by an abstract name), not
+	 * merely given its listener's name by accept. */
+	if (ui->namelen && (!hlist_unhashed(&sk->sk_bind_node) || sk->sk_hash > CKPT_UNIX_HASH_MOD))
+		ui->flags |= CKPT_UNIX_BOUND;
+
+	unix_state_lock(sk);
+	p = u->path;
+	path_get(&p);
+	unix_state_unlock(sk);
+	if (p.dentry) {
+		struct inode *inode = d_inode(p.dentry);
+
+		if (d_unlinked(p.dentry))
+			ui->flags |= CKPT_UNIX_UNLINKED;
+		if (inode) {
+			ui->file_mode = inode->i_mode;
+			ui->file_uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+			ui->file_gid = from_kgid_munged(current_user_ns(), inode->i_gid);
+		}
+		if (pathlen) {
+			char *s = d_path(&p, path, pathlen);
+
+			if (!IS_ERR(s))
+				memmove(path, s, strlen(s) + 1);
+		}
+		path_put(&p);
+	}
+
+	peer = unix_peer_get(sk);
+	if (peer) {
+		if (sock_flag(peer, SOCK_DEAD))
+			ui->flags |= CKPT_UNIX_PEER_DEAD;
+		ui->peer_ino = sock_i_ino(peer);
+		if (!ui->peer_ino && !sock_flag(peer, SOCK_DEAD))
+			ui->flags |= CKPT_UNIX_PEER_EMBRYO;
+		ui->peer_namelen = unix_name(peer, ui->peer_name);
+		sock_put(peer);
+	}
+
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		ui->qlen++;
+		if (ui->state != TCP_LISTEN)
+			ui->qbytes += skb->len - CKPT_UNIXCB(skb).consumed;
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	sock_put(sk);
+	return 0;
+}
+
+int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
+{
+	struct sock *sk;
+	struct unix_sock *u;
+	struct sk_buff *skb;
+	u32 n = 0;
+	int err;
+
+	BUILD_BUG_ON(sizeof(struct ckpt_unix_skb_parms) > sizeof_field(struct sk_buff, cb));
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	u = unix_sk(sk);
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
+		sock_put(sk);
+		return 0;
+	}
+	/* Readers take iolock to consume (and to move a stream skb's consumed
+	 * mark); writers append under the queue lock. */
+	err = mutex_lock_interruptible(&u->iolock);
+	if (err) {
+		sock_put(sk);
+		return err;
+	}
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		struct ckpt_unix_skb *h = buf + n;
+		u32 off = CKPT_UNIXCB(skb).consumed;
+		u32 len = skb->len - off;
+		u32 need = sizeof(*h) + round_up(len, 8);
+
+		if (n + need > buflen || need < len) {
+			err = -EOVERFLOW;
+			break;
+		}
+		memset(h, 0, sizeof(*h));
+		h->len = len;
+		h->nfds = CKPT_UNIXCB(skb).fp ? CKPT_UNIXCB(skb).fp->count : 0;
+#if IS_ENABLED(CONFIG_AF_UNIX_OOB)
+		h->oob = skb == READ_ONCE(u->oob_skb);
+#endif
+		if (skb->sk) {
+			h->sender_ino = sock_i_ino(skb->sk);
+			h->sender_namelen = unix_name(skb->sk, h->sender_name);
+		}
+		err = skb_copy_bits(skb, off, (void *)(h + 1), len);
+		if (err)
+			break;
+		n += need;
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	mutex_unlock(&u->iolock);
+	sock_put(sk);
+	return err ? err : n;
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix sockets as the C shim (`shim_unix.c`) reads them.
+
+use crate::shim::FileRef;
+use core::ffi::c_void;
+use kernel::prelude::*;
+
+/// `CKPT_UNIX_NAME_MAX`.
+pub(crate) const NAME_MAX: usize = 108;
+
+/// `struct ckpt_unix_info` flags beyond the image's ([`crate::image::unix_flags`]).
+pub(crate) mod uf {
+    /// An out-of-band byte is pending.
+    pub(crate) const OOB: u32 = 0x1000;
+    /// Another network namespace than the caller's.
+    pub(crate) const FOREIGN_NET: u32 = 0x2000;
+}
+
+/// `struct ckpt_unix_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct UnixInfo {
+    pub(crate) ino: u64,
+    pub(crate) peer_ino: u64,
+    pub(crate) sock_type: u32,
+    pub(crate) state: u32,
+    pub(crate) shutdown: u32,
+    pub(crate) flags: u32,
+    pub(crate) backlog: u32,
+    pub(crate) qlen: u32,
+    pub(crate) qbytes: u32,
+    pub(crate) nfds: u32,
+    pub(crate) sndbuf: i32,
+    pub(crate) rcvbuf: i32,
+    pub(crate) peek_off: i32,
+    pub(crate) err: i32,
+    pub(crate) rcvlowat: i32,
+    pub(crate) namelen: u32,
+    pub(crate) peer_namelen: u32,
+    pub(crate) file_mode: u32,
+    pub(crate) file_uid: u32,
+    pub(crate) file_gid: u32,
+    pub(crate) rcvtimeo_us: i64,
+    pub(crate) sndtimeo_us: i64,
+    pub(crate) name: [u8; NAME_MAX],
+    pub(crate) peer_name: [u8; NAME_MAX],
+}
+
+impl Default for UnixInfo {
+    fn default() -> Self {
+        // SAFETY: Plain integers and byte arrays: all zeroes is a valid value.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
+impl UnixInfo {
+    /// Its address.
+    pub(crate) fn name(&self) -> &[u8] {
+        &self.name[..(self.namelen as usize).min(NAME_MAX)]
+    }
+
+    /// Its peer's address.
+    pub(crate) fn peer_name(&self) -> &[u8] {
+        &self.peer_name[..(self.peer_namelen as usize).min(NAME_MAX)]
+    }
+}
+
+/// Size of `struct ckpt_unix_skb`, the header of each buffer [`queue`] writes.
+pub(crate) const SKB_HDR: usize = 136;
+
+mod ffi {
+    use super::*;
+    extern "C" {
+        pub(super) fn ckpt_unix_info(
+            f: *mut c_void,
+            embryo: i32,
+            ui: *mut UnixInfo,
+            path: *mut u8,
+            pathlen: u32,
+        ) -> i32;
+        pub(super) fn ckpt_unix_queue(f: *mut c_void, embryo: i32, buf: *mut u8, len: u32) -> i32;
+    }
+}
+
+fn errno(ret: i32) -> Result<i32> {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The state of the unix socket of `f` (`embryo` < 0), or of the `embryo`-th
+/// connection waiting in its accept queue (`ENOENT` past the last); the socket
+/// file's path, if it has one, goes to `path` (NUL-terminated).
+pub(crate) fn info(f: &FileRef, embryo: i32, path: &mut [u8]) -> Result<UnixInfo> {
+    let mut ui = UnixInfo::default();
+    let len = path.len().min(u32::MAX as usize) as u32;
+    // SAFETY: The file is valid while `f` is; `ui` and `path` are valid for writing.
+    errno(unsafe { ffi::ckpt_unix_info(f.as_ptr(), embryo, &mut ui, path.as_mut_ptr(), len) })?;
+    Ok(ui)
+}
+
+/// Copies the receive queue of the socket (or connection, as [`info`]) without
+/// consuming it: for each buffer a `struct ckpt_unix_skb` ([`SKB_HDR`] bytes) and
+/// its data padded to 8 bytes. `EOVERFLOW`: `buf` is too small.
+pub(crate) fn queue(f: &FileRef, embryo: i32, buf: &mut [u8]) -> Result<usize> {
+    let len = buf.len().min(u32::MAX as usize) as u32;
+    // SAFETY: The file is valid while `f` is; `buf` is writable for `len` bytes.
+    Ok(errno(unsafe { ffi::ckpt_unix_queue(f.as_ptr(), embryo, buf.as_mut_ptr(), len) })? as usize)
+}
+
+/// One buffer of a copied queue.
+pub(crate) struct Skb<'a> {
+    pub(crate) nfds: u32,
+    pub(crate) oob: bool,
+    pub(crate) sender: u64,
+    pub(crate) sender_name: &'a [u8],
+    pub(crate) data: &'a [u8],
+}
+
+/// The buffers of a queue [`queue`] copied.
+pub(crate) fn skbs(mut b: &[u8]) -> impl Iterator<Item = Skb<'_>> {
+    core::iter::from_fn(move || {
+        if b.len() < SKB_HDR {
+            return None;
+        }
+        let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let len = u32_at(0) as usize;
+        let nfds = u32_at(4);
+        let mut ino = [0u8; 8];
+        ino.copy_from_slice(&b[8..16]);
+        let namelen = (u32_at(16) as usize).min(NAME_MAX);
+        let oob = u32_at(20) != 0;
+        let total = SKB_HDR + len.div_ceil(8) * 8;
+        if b.len() < SKB_HDR + len {
+            return None;
+        }
+        let (this, rest) = b.split_at(total.min(b.len()));
+        b = rest;
+        Some(Skb {
+            nfds,
+            oob,
+            sender: u64::from_ne_bytes(ino),
+            sender_name: &this[24..24 + namelen],
+            data: &this[SKB_HDR..SKB_HDR + len],
+        })
+    })
+}

@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_sockets: unix sockets across a checkpoint and a restart.
+ *
+ * Each test forks a child that makes sockets in some state (socketpairs of
+ * each type, listeners with connections not accepted yet, named and abstract
+ * names, data queued both ways, shutdown, options), remembers what it expects,
+ * says it is ready and waits until its parent changes -- which happens only
+ * when it runs again restored, a child of `ckpt restart`.  The test
+ * checkpoints it (killing it), restarts the image with the tool, and the
+ * restored child checks the sockets and exits 0, or with the number of the
+ * first failed check after printing what it saw into its log, which the test
+ * shows.  Refusals (a peer outside the checkpointed processes, files in
+ * flight) are checked with `CKPT_IOC_CHECK` and the checkpoint itself.
+ */
+#include "ckpt_util.h"
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "kselftest_harness.h"
+
+#define CKPT "/ckpt"
+
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+
+struct probe {
+	const char *name;
+	void (*setup)(struct probe *p);
+	int (*verify)(struct probe *p);	/* 0, or the number of the failed check */
+	int fd[8];
+	long v[4];
+	pid_t kid;
+	char path[108];
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(1, b, n < (int)sizeof(b) ? n : (int)sizeof(b) - 1) < 0)
+		_exit(90);
+}
+
+#define CHECK(n, cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			say("check %d failed: " #cond ": ", n);		\
+			say(__VA_ARGS__);				\
+			say("\n");					\
+			return n;					\
+		}							\
+	} while (0)
+
+static char logpath[128];
+
+/* The harness's results page is shared anonymous memory: gone from the child. */
+static void unmap_shared_anon(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long s[16], e[16];
+	int n = 0;
+
+	if (!f)
+		return;
+	while (n < 16 && fgets(line, sizeof(line), f)) {
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &s[n], &e[n], perms) == 3 && perms[3] == 's' &&
+		    strstr(line, "/dev/zero"))
+			n++;
+	}
+	fclose(f);
+	while (n--)
+		munmap((void *)s[n], e[n] - s[n]);
+}
+
+static void child(int ready, void *arg)
+{
+	struct probe *p = arg;
+	int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int null = open("/dev/null", O_RDONLY);
+	pid_t parent = getppid();
+	int fd;
+
+	if (log < 0 || null < 0)
+		_exit(91);
+	dup2(null, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != ready)
+			close(fd);
+	unmap_shared_anon();
+	p->setup(p);
+	say_ready(ready);
+	while (getppid() == parent)
+		sleep_ms(5);
+	_exit(p->verify(p));
+}
+
+static void show_log(struct __test_metadata *_metadata)
+{
+	char line[256];
+	FILE *f = fopen(logpath, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		TH_LOG("child: %s", line);
+	}
+	fclose(f);
+}
+
+/* Checkpoints the child (tree: with its children) killing it, restarts the
+ * image with the tool; returns the restored child's exit code, or -1. */
+static int round_trip(struct __test_metadata *_metadata, struct probe *p, int tree)
+{
+	char img[64], cmd[256];
+	int dev = ckpt_open(), fd, status, ret;
+	pid_t pid;
+
+	snprintf(logpath, sizeof(logpath), "/tmp/sk-%s-%d.log", p->name, getpid());
+	if (dev < 0) {
+		TH_LOG("no %s", CKPT_DEV);
+		return -1;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	pid = spawn_ready(child, p);
+	if (pid < 0)
+		return -1;
+	fd = image_file(img, sizeof(img), p->name);
+	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL |
+			      (tree ? CKPT_CHECKPOINT_TREE : 0), NULL);
+	close(fd);
+	close(dev);
+	ckpt_dev_fd = -1;
+	if (ret) {
+		TH_LOG("checkpoint of %d failed: %s", pid, strerror(-ret));
+		kill_reap(pid);
+		show_log(_metadata);
+		return -1;
+	}
+	while (waitpid(-1, &status, 0) > 0)
+		;
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
+	status = system(cmd);
+	show_log(_metadata);
+	unlink(img);
+	unlink(logpath);
+	if (!WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+#define ROUND_TRIP(p, tree) ASSERT_EQ(0, round_trip(_metadata, p, tree))
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void must(int ok, int code)
+{
+	if (!ok)
+		_exit(code);
+}
+
+static socklen_t mkaddr(struct sockaddr_un *a, const char *name, int abstract)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n > sizeof(a->sun_path) - 2)
+		n = sizeof(a->sun_path) - 2;
+	if (n)
+		memcpy(a->sun_path + !!abstract, name, n);
+	return offsetof(struct sockaddr_un, sun_path) + n + (n ? 1 : 0);
+}
+
+static int sock_bound(int type, const char *name, int abstract)
+{
+	struct sockaddr_un a;
+	socklen_t len = mkaddr(&a, name, abstract);
+	int fd = socket(AF_UNIX, type, 0);
+
+	if (!abstract)
+		unlink(name);
+	must(fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0, 80);
+	return fd;
+}
+
+static int sock_connect(int type, const char *name, int abstract)
+{
+	struct sockaddr_un a;
+	socklen_t len = mkaddr(&a, name, abstract);
+	int fd = socket(AF_UNIX, type, 0);
+
+	must(fd >= 0 && connect(fd, (struct sockaddr *)&a, len) == 0, 81);
+	return fd;
+}
+
+/* Whether fd's name (peer: its peer's) is `name`. */
+static int name_is(int fd, int peer, const char *name, int abstract)
+{
+	struct sockaddr_un a, want;
+	socklen_t len = sizeof(a), wlen = mkaddr(&want, name, abstract);
+	int r = peer ? getpeername(fd, (struct sockaddr *)&a, &len)
+		     : getsockname(fd, (struct sockaddr *)&a, &len);
+
+	if (r)
+		return 0;
+	if (!name)
+		return len == sizeof(sa_family_t);
+	if (!abstract)
+		return len > offsetof(struct sockaddr_un, sun_path) && !strcmp(a.sun_path, name);
+	return len == wlen && !memcmp(&a, &want, len);
+}
+
+static void put(int fd, const char *s)
+{
+	must(send(fd, s, strlen(s), MSG_DONTWAIT) == (ssize_t)strlen(s), 82);
+}
+
+/* Reads exactly n bytes (a stream may return them in pieces). */
+static int get(int fd, char *buf, int n)
+{
+	int got = 0;
+
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, MSG_DONTWAIT);
+
+		if (r <= 0)
+			return got ? got : (int)r;
+		got += r;
+	}
+	buf[got] = 0;
+	return got;
+}
+
+/* Nothing more to read right now. */
+static int drained(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* ---- socketpairs ------------------------------------------------------------ */
+
+/* Python's asyncio: a non-blocking stream socketpair with nothing queued. */
+static void setup_asyncio_pair(struct probe *p)
+{
+	must(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p->fd), 70);
+}
+
+static int verify_asyncio_pair(struct probe *p)
+{
+	char b[16];
+
+	CHECK(1, fcntl(p->fd[0], F_GETFL) & O_NONBLOCK, "fd 0 lost O_NONBLOCK");
+	CHECK(2, fcntl(p->fd[1], F_GETFD) & FD_CLOEXEC, "fd 1 lost FD_CLOEXEC");
+	CHECK(3, drained(p->fd[0]) && drained(p->fd[1]), "data appeared");
+	CHECK(4, name_is(p->fd[0], 0, NULL, 0) && name_is(p->fd[1], 1, NULL, 0), "names");
+	CHECK(5, send(p->fd[1], "\0", 1, MSG_DONTWAIT) == 1 && get(p->fd[0], b, 1) == 1,
+	      "wakeup byte lost: %s", strerror(errno));
+	put(p->fd[0], "x");
+	CHECK(6, get(p->fd[1], b, 1) == 1 && b[0] == 'x', "reverse byte lost");
+	return 0;
+}
+
+TEST(asyncio_socketpair)
+{
+	struct probe p = { "asyncio", setup_asyncio_pair, verify_asyncio_pair };
+
+	ROUND_TRIP(&p, 0);
+}
+
+static void setup_stream_data(struct probe *p)
+{
+	char c;
+
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	put(p->fd[0], "hello ");
+	put(p->fd[0], "world");
+	put(p->fd[1], "0123456789");
+	/* Partly read: the rest must come back. */
+	must(read(p->fd[1], &c, 1) == 1 && c == 'h', 71);
+	must(read(p->fd[0], &c, 1) == 1 && c == '0', 71);
+}
+
+static int verify_stream_data(struct probe *p)
+{
+	char b[64];
+
+	CHECK(1, get(p->fd[1], b, 10) == 10 && !strcmp(b, "ello world"), "read '%s'", b);
+	CHECK(2, drained(p->fd[1]), "more data");
+	CHECK(3, get(p->fd[0], b, 9) == 9 && !strcmp(b, "123456789"), "read '%s'", b);
+	CHECK(4, drained(p->fd[0]), "more data");
+	put(p->fd[0], "again");
+	CHECK(5, get(p->fd[1], b, 5) == 5 && !strcmp(b, "again"), "read '%s'", b);
+	return 0;
+}
+
+TEST(stream_pair_queued_both_ways)
+{
+	struct probe p = { "streamdata", setup_stream_data, verify_stream_data };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* Records keep their boundaries: seqpacket (v[0] = type) and datagram pairs. */
+static void setup_records(struct probe *p)
+{
+	must(!socketpair(AF_UNIX, p->v[0], 0, p->fd), 70);
+	put(p->fd[0], "one");
+	put(p->fd[0], "three");
+	put(p->fd[0], "twenty-seven");
+	put(p->fd[1], "back");
+	put(p->fd[1], "b");
+}
+
+static int verify_records(struct probe *p)
+{
+	const char *want[] = { "one", "three", "twenty-seven" };
+	char b[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ssize_t n = recv(p->fd[1], b, sizeof(b), MSG_DONTWAIT);
+
+		CHECK(1 + i, n == (ssize_t)strlen(want[i]) && !memcmp(b, want[i], n),
+		      "record %d: %zd bytes", i, n);
+	}
+	CHECK(4, drained(p->fd[1]), "more records");
+	CHECK(5, recv(p->fd[0], b, sizeof(b), MSG_DONTWAIT) == 4, "record 'back'");
+	CHECK(6, recv(p->fd[0], b, sizeof(b), MSG_DONTWAIT) == 1 && b[0] == 'b', "record 'b'");
+	put(p->fd[1], "more");
+	CHECK(7, recv(p->fd[0], b, sizeof(b), MSG_DONTWAIT) == 4, "new record");
+	return 0;
+}
+
+TEST(seqpacket_pair_records)
+{
+	struct probe p = { "seqpacket", setup_records, verify_records, .v = { SOCK_SEQPACKET } };
+
+	ROUND_TRIP(&p, 0);
+}
+
+TEST(dgram_pair_records)
+{
+	struct probe p = { "dgrampair", setup_records, verify_records, .v = { SOCK_DGRAM } };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- listeners -------------------------------------------------------------- */
+
+/*
+ * A listener (v[0]: abstract name) with one accepted connection carrying data
+ * both ways and two connections not accepted yet, the first of which already
+ * sent something.
+ */
+static void setup_listener(struct probe *p)
+{
+	int abs = p->v[0];
+	char c;
+
+	snprintf(p->path, sizeof(p->path), "/tmp/ckpt-sk-%d", getpid());
+	p->fd[0] = sock_bound(SOCK_STREAM, p->path, abs);
+	must(!listen(p->fd[0], 7), 72);
+	p->fd[1] = sock_connect(SOCK_STREAM, p->path, abs);
+	p->fd[2] = accept(p->fd[0], NULL, NULL);
+	must(p->fd[2] >= 0, 73);
+	put(p->fd[1], "request");
+	put(p->fd[2], "reply");
+	must(read(p->fd[2], &c, 1) == 1, 74);
+	p->fd[3] = sock_connect(SOCK_STREAM, p->path, abs);
+	put(p->fd[3], "early");
+	p->fd[4] = sock_connect(SOCK_STREAM, p->path, abs);
+}
+
+static int verify_listener(struct probe *p)
+{
+	int abs = p->v[0], a, b;
+	char buf[64];
+
+	CHECK(1, name_is(p->fd[0], 0, p->path, abs), "listener name");
+	CHECK(2, name_is(p->fd[2], 0, p->path, abs), "accepted socket's name");
+	CHECK(3, name_is(p->fd[1], 1, p->path, abs), "client's peer name");
+	CHECK(4, name_is(p->fd[1], 0, NULL, 0), "client is named");
+	CHECK(5, get(p->fd[2], buf, 6) == 6 && !strcmp(buf, "equest"), "server read '%s'", buf);
+	CHECK(6, get(p->fd[1], buf, 5) == 5 && !strcmp(buf, "reply"), "client read '%s'", buf);
+	CHECK(7, name_is(p->fd[3], 1, p->path, abs), "waiting client's peer name");
+	a = accept(p->fd[0], NULL, NULL);
+	CHECK(8, a >= 0, "accept: %s", strerror(errno));
+	CHECK(9, get(a, buf, 5) == 5 && !strcmp(buf, "early"), "early data '%s'", buf);
+	put(a, "welcome");
+	CHECK(10, get(p->fd[3], buf, 7) == 7, "reply to the first waiting client");
+	b = accept(p->fd[0], NULL, NULL);
+	CHECK(11, b >= 0, "second accept: %s", strerror(errno));
+	put(p->fd[4], "late");
+	CHECK(12, get(b, buf, 4) == 4 && !strcmp(buf, "late"), "second waiting client");
+	CHECK(13, fcntl(p->fd[0], F_SETFL, O_NONBLOCK) == 0 && accept(p->fd[0], NULL, NULL) < 0 &&
+		  errno == EAGAIN, "a third connection appeared");
+	if (!abs)
+		unlink(p->path);
+	return 0;
+}
+
+TEST(listener_with_unaccepted_connections)
+{
+	struct probe p = { "listener", setup_listener, verify_listener };
+
+	ROUND_TRIP(&p, 0);
+}
+
+TEST(abstract_listener)
+{
+	struct probe p = { "abstract", setup_listener, verify_listener, .v = { 1 } };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- datagrams ---------------------------------------------------------------- */
+
+/* A bound datagram socket (syslog-like) with datagrams from a connected
+ * client, an unnamed one and a named one that was closed since. */
+static void setup_dgram_server(struct probe *p)
+{
+	struct sockaddr_un a;
+	socklen_t len;
+	char other[108];
+	int gone;
+
+	snprintf(p->path, sizeof(p->path), "/tmp/ckpt-log-%d", getpid());
+	snprintf(other, sizeof(other), "/tmp/ckpt-logc-%d", getpid());
+	p->fd[0] = sock_bound(SOCK_DGRAM, p->path, 0);
+	p->fd[1] = sock_connect(SOCK_DGRAM, p->path, 0);
+	put(p->fd[1], "<13>first");
+	p->fd[2] = socket(AF_UNIX, SOCK_DGRAM, 0);
+	len = mkaddr(&a, p->path, 0);
+	must(sendto(p->fd[2], "second", 6, 0, (struct sockaddr *)&a, len) == 6, 75);
+	gone = sock_bound(SOCK_DGRAM, other, 0);
+	must(sendto(gone, "third", 5, 0, (struct sockaddr *)&a, len) == 5, 75);
+	close(gone);
+	unlink(other);
+}
+
+static int verify_dgram_server(struct probe *p)
+{
+	struct sockaddr_un from;
+	socklen_t len = sizeof(from);
+	char b[64], other[108];
+	ssize_t n;
+
+	snprintf(other, sizeof(other), "/tmp/ckpt-logc-%d", getpid());
+	CHECK(1, name_is(p->fd[0], 0, p->path, 0), "server name");
+	CHECK(2, name_is(p->fd[1], 1, p->path, 0), "client's peer");
+	n = recvfrom(p->fd[0], b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+	CHECK(3, n == 9 && !memcmp(b, "<13>first", 9), "first: %zd", n);
+	len = sizeof(from);
+	n = recvfrom(p->fd[0], b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+	CHECK(4, n == 6 && !memcmp(b, "second", 6), "second: %zd", n);
+	len = sizeof(from);
+	n = recvfrom(p->fd[0], b, sizeof(b), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+	CHECK(5, n == 5 && !memcmp(b, "third", 5), "third: %zd", n);
+	CHECK(6, len > offsetof(struct sockaddr_un, sun_path) && !strcmp(from.sun_path, other),
+	      "third's sender '%s'", len > 2 ? from.sun_path : "");
+	CHECK(7, drained(p->fd[0]), "more datagrams");
+	put(p->fd[1], "<13>after");
+	CHECK(8, recv(p->fd[0], b, sizeof(b), MSG_DONTWAIT) == 9, "send after restart");
+	unlink(p->path);
+	return 0;
+}
+
+TEST(dgram_bound_server_queue)
+{
+	struct probe p = { "dgramserver", setup_dgram_server, verify_dgram_server };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- shutdown ---------------------------------------------------------------- */
+
+static void setup_shutdown(struct probe *p)
+{
+	int gone[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	put(p->fd[0], "last words");
+	must(!shutdown(p->fd[0], SHUT_WR), 76);
+	must(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, gone), 70);
+	put(gone[1], "orphan");
+	close(gone[1]);
+	p->fd[2] = gone[0];
+}
+
+static int verify_shutdown(struct probe *p)
+{
+	char b[64];
+
+	CHECK(1, get(p->fd[1], b, 10) == 10, "data before EOF");
+	CHECK(2, recv(p->fd[1], b, 1, MSG_DONTWAIT) == 0, "no EOF");
+	CHECK(3, send(p->fd[0], "x", 1, MSG_DONTWAIT) < 0 && errno == EPIPE,
+	      "write after SHUT_WR: %s", strerror(errno));
+	put(p->fd[1], "other way");
+	CHECK(4, get(p->fd[0], b, 9) == 9, "the other direction is open");
+	CHECK(5, recv(p->fd[2], b, sizeof(b), MSG_DONTWAIT) == 6, "orphan record");
+	CHECK(6, recv(p->fd[2], b, sizeof(b), MSG_DONTWAIT) == 0, "EOF from the closed peer");
+	CHECK(7, send(p->fd[2], "x", 1, MSG_DONTWAIT) < 0 && errno == EPIPE,
+	      "write to a closed peer: %s", strerror(errno));
+	return 0;
+}
+
+TEST(shutdown_and_closed_peer)
+{
+	struct probe p = { "shutdown", setup_shutdown, verify_shutdown };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- options ------------------------------------------------------------------ */
+
+static int getint(int fd, int opt)
+{
+	int v = -7;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len))
+		return -8;
+	return v;
+}
+
+static void setup_options(struct probe *p)
+{
+	int one = 1, v;
+	struct timeval tv = { 3, 250000 };
+
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	must(!setsockopt(p->fd[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 77);
+	v = 50000;
+	must(!setsockopt(p->fd[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 77);
+	v = 70000;
+	must(!setsockopt(p->fd[1], SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 77);
+	must(!setsockopt(p->fd[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 77);
+	v = 2;
+	must(!setsockopt(p->fd[1], SOL_SOCKET, SO_PEEK_OFF, &v, sizeof(v)), 77);
+	put(p->fd[0], "abcdef");
+	must(fcntl(p->fd[1], F_SETFL, O_NONBLOCK) == 0, 77);
+	p->v[0] = getint(p->fd[0], SO_SNDBUF);
+	p->v[1] = getint(p->fd[1], SO_RCVBUF);
+	/* As the kernel reports it (rounded to its clock ticks). */
+	v = sizeof(tv);
+	must(!getsockopt(p->fd[1], SOL_SOCKET, SO_RCVTIMEO, &tv, (socklen_t *)&v), 77);
+	p->v[2] = tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+static int verify_options(struct probe *p)
+{
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+	char b[16];
+
+	CHECK(1, getint(p->fd[0], SO_PASSCRED) == 1, "SO_PASSCRED %d", getint(p->fd[0], SO_PASSCRED));
+	CHECK(2, getint(p->fd[1], SO_PASSCRED) == 0, "SO_PASSCRED on the peer");
+	CHECK(3, getint(p->fd[0], SO_SNDBUF) == p->v[0], "SO_SNDBUF %d, want %ld",
+	      getint(p->fd[0], SO_SNDBUF), p->v[0]);
+	CHECK(4, getint(p->fd[1], SO_RCVBUF) == p->v[1], "SO_RCVBUF %d, want %ld",
+	      getint(p->fd[1], SO_RCVBUF), p->v[1]);
+	CHECK(5, !getsockopt(p->fd[1], SOL_SOCKET, SO_RCVTIMEO, &tv, &len) &&
+		  tv.tv_sec * 1000000L + tv.tv_usec == p->v[2], "SO_RCVTIMEO %ld.%06ld, want %ld us",
+	      (long)tv.tv_sec, (long)tv.tv_usec, p->v[2]);
+	CHECK(6, getint(p->fd[1], SO_PEEK_OFF) == 2, "SO_PEEK_OFF %d", getint(p->fd[1], SO_PEEK_OFF));
+	CHECK(7, recv(p->fd[1], b, 2, MSG_PEEK) == 2 && !memcmp(b, "cd", 2), "peek at offset");
+	CHECK(8, fcntl(p->fd[1], F_GETFL) & O_NONBLOCK, "O_NONBLOCK");
+	CHECK(9, !(fcntl(p->fd[0], F_GETFL) & O_NONBLOCK), "O_NONBLOCK on the other end");
+	return 0;
+}
+
+TEST(socket_options)
+{
+	struct probe p = { "options", setup_options, verify_options };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- a tree ------------------------------------------------------------------- */
+
+/* Parent and child each hold one end of a pair with data queued both ways, and
+ * the child a connection to the parent's listener that is not accepted yet. */
+static void setup_tree(struct probe *p)
+{
+	pid_t parent = getpid();
+
+	must(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, p->fd), 70);
+	snprintf(p->path, sizeof(p->path), "/tmp/ckpt-tree-%d", getpid());
+	p->fd[2] = sock_bound(SOCK_STREAM, p->path, 0);
+	must(!listen(p->fd[2], 4), 72);
+	p->kid = fork();
+	must(p->kid >= 0, 78);
+	if (p->kid == 0) {
+		char b[64];
+		int c;
+
+		close(p->fd[0]);
+		close(p->fd[2]);
+		c = sock_connect(SOCK_STREAM, p->path, 0);
+		put(c, "from child");
+		put(p->fd[1], "up");
+		/* Blocked until the restored parent sends: it is restored too, with
+		 * its pid. */
+		if (recv(p->fd[1], b, sizeof(b), 0) != 4 || memcmp(b, "down", 4))
+			_exit(2);
+		if (recv(p->fd[1], b, sizeof(b), 0) != 4 || memcmp(b, "more", 4))
+			_exit(4);
+		put(c, "!");
+		_exit(getppid() == parent ? 0 : 3);
+	}
+	close(p->fd[1]);
+	/* The child's "up" and its connection are in. */
+	while (recv(p->fd[0], (char[4]){}, 4, MSG_PEEK) != 2)
+		sleep_ms(1);
+	sleep_ms(50);
+}
+
+static int verify_tree(struct probe *p)
+{
+	char b[64];
+	int a, st;
+
+	put(p->fd[0], "down");
+	put(p->fd[0], "more");
+	CHECK(1, recv(p->fd[0], b, sizeof(b), MSG_DONTWAIT) == 2, "child's record");
+	a = accept(p->fd[2], NULL, NULL);
+	CHECK(2, a >= 0, "accept: %s", strerror(errno));
+	CHECK(3, get(a, b, 10) == 10 && !strcmp(b, "from child"), "read '%s'", b);
+	CHECK(4, waitpid(p->kid, &st, 0) == p->kid, "waitpid: %s", strerror(errno));
+	CHECK(5, WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	CHECK(6, recv(a, b, 1, 0) == 1 && b[0] == '!', "child's last byte");
+	unlink(p->path);
+	return 0;
+}
+
+TEST(tree_shares_sockets)
+{
+	struct probe p = { "tree", setup_tree, verify_tree };
+
+	ROUND_TRIP(&p, 1);
+}
+
+/* ---- refusals ----------------------------------------------------------------- */
+
+static void setup_outside(struct probe *p)
+{
+	(void)p;
+}
+
+/* Keeps only p->fd[0] (and the ready pipe). */
+static void outside_child(int ready, void *arg)
+{
+	struct probe *p = arg;
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != ready && fd != p->fd[0])
+			close(fd);
+	say_ready(ready);
+	pause();
+}
+
+/* Checks that `pid` is refused by CKPT_IOC_CHECK and the checkpoint, the
+ * reason containing `why`. */
+static void expect_refused(struct __test_metadata *_metadata, pid_t pid, const char *why)
+{
+	char reason[256] = "";
+	int dev = ckpt_open(), fd, ret;
+	char img[64];
+
+	ASSERT_LE(0, dev);
+	ret = ckpt_check(dev, pid, reason, sizeof(reason));
+	TH_LOG("check: %d: %s", ret, reason);
+	EXPECT_NE(0, ret);
+	EXPECT_NE(NULL, strstr(reason, why));
+	fd = image_file(img, sizeof(img), "refused");
+	EXPECT_NE(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	close(fd);
+	unlink(img);
+	close(dev);
+	ckpt_dev_fd = -1;
+}
+
+/* A process connected to a socket of a process outside (here: the test): the
+ * reason names the peer. */
+TEST(peer_outside_is_refused)
+{
+	struct probe p = { "outside", setup_outside, NULL };
+	char path[108];
+	int l, pair[2], outside_fd;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/tmp/ckpt-outside-%d", getpid());
+	l = sock_bound(SOCK_DGRAM, path, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+	outside_fd = sock_connect(SOCK_DGRAM, path, 0);
+	p.fd[0] = outside_fd;
+	pid = spawn_ready(outside_child, &p);
+	ASSERT_LT(0, pid);
+	close(outside_fd);
+	expect_refused(_metadata, pid, path);
+	kill_reap(pid);
+	/* The other end of a socketpair held outside. */
+	p.fd[0] = pair[1];
+	pid = spawn_ready(outside_child, &p);
+	ASSERT_LT(0, pid);
+	close(pair[1]);
+	expect_refused(_metadata, pid, "outside the checkpointed processes");
+	kill_reap(pid);
+	close(pair[0]);
+	close(l);
+	unlink(path);
+}
+
+/* Files in flight (SCM_RIGHTS) are refused with that reason. */
+static void rights_child(int ready, void *arg)
+{
+	int sv[2], fd = open("/dev/null", O_RDONLY);
+	char cb[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { "x", 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	(void)arg;
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 70);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	must(sendmsg(sv[0], &m, 0) == 1, 79);
+	say_ready(ready);
+	pause();
+}
+
+TEST(files_in_flight_are_refused)
+{
+	pid_t pid = spawn_ready(rights_child, NULL);
+
+	ASSERT_LT(0, pid);
+	expect_refused(_metadata, pid, "SCM_RIGHTS");
+	kill_reap(pid);
+}
+
+TEST_HARNESS_MAIN
