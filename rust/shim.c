@@ -821,7 +821,8 @@ static u32 vma_semflags(vm_flags_t f)
 	       ((f & VM_LOCKED) ? 1u << 2 : 0) | ((f & VM_DONTCOPY) ? 1u << 3 : 0) |
 	       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
 	       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
-	       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0);
+	       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0) |
+	       ((f & VM_DROPPABLE) ? 1u << 10 : 0);
 }
 
 static u32 vma_prot(vm_flags_t f)

@@ -5,8 +5,8 @@
 use super::files::{self, path_str, Opened};
 use super::shm;
 use super::{
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED, MAP_PRIVATE,
-    MAP_SHARED, PROT_WRITE,
+    MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED,
+    MAP_PRIVATE, MAP_SHARED, PROT_WRITE,
 };
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
@@ -27,6 +27,10 @@ impl Mapping {
     /// Whether its contents go into the image, and if so whether only anonymous
     /// (privately modified) pages do.
     fn content(&self) -> Option<bool> {
+        if self.vi.semflags & image::vmflag::DROPPABLE != 0 {
+            // Pages the kernel may drop at any time: left out, as if dropped.
+            return None;
+        }
         match self.backing {
             backing::ANON | backing::HEAP | backing::STACK | backing::ANON_SHARED => Some(false),
             backing::FILE_PRIVATE if self.vi.flags & vmai::ANON_VMA != 0 => Some(true),
@@ -34,6 +38,13 @@ impl Mapping {
         }
     }
 }
+
+/// The [`image::vmflag`] bits a droppable mapping may have: those `mmap(MAP_DROPPABLE)`
+/// and `madvise()` can give it.
+const DROPPABLE_OK: u32 = {
+    use image::vmflag::*;
+    DROPPABLE | DONTFORK | DONTDUMP | MAYREAD | MAYWRITE | MAYEXEC | HUGEPAGE | NOHUGEPAGE
+};
 
 /// Decides what backs a mapping; refuses what cannot be saved.
 fn classify(
@@ -70,19 +81,31 @@ fn classify(
             format_args!("mapping {:#x}-{:#x} is hugetlbfs", range.0, range.1),
         ));
     }
+    // A droppable mapping (MAP_DROPPABLE, which implies VM_WIPEONFORK): private
+    // anonymous memory the kernel may zero at any time (the vDSO getrandom states
+    // of glibc). Its pages are left out and it comes back empty, as if dropped; a
+    // locked one could not be mapped again (mmap refuses MAP_LOCKED with it).
+    let droppable = vi.flags & vmai::DROPPABLE != 0;
+    if droppable && (file.is_some() || vi.semflags & !DROPPABLE_OK != 0) {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "mapping {:#x}-{:#x} is droppable (MAP_DROPPABLE) and shared, locked or a stack: \
+                 not supported",
+                range.0, range.1
+            ),
+        ));
+    }
     // Protections a restart could not give back: refused rather than silently lost.
-    const LOST: [(u32, &str); 6] = [
-        (vmai::DROPPABLE, "is droppable (MAP_DROPPABLE)"),
-        (
-            vmai::WIPEONFORK,
-            "is MADV_WIPEONFORK (fork must not copy it)",
-        ),
+    let wipeonfork = if droppable { 0 } else { vmai::WIPEONFORK };
+    let lost: [(u32, &str); 5] = [
+        (wipeonfork, "is MADV_WIPEONFORK (fork must not copy it)"),
         (vmai::SEALED, "is sealed (mseal)"),
         (vmai::PKEY, "has a protection key"),
         (vmai::SHADOW_STACK, "is a shadow stack"),
         (vmai::LOCKONFAULT, "is locked on fault (MLOCK_ONFAULT)"),
     ];
-    if let Some((_, what)) = LOST.iter().find(|(bit, _)| vi.flags & bit != 0) {
+    if let Some((_, what)) = lost.iter().find(|(bit, _)| vi.flags & bit != 0) {
         return Err(why.set(
             eopnotsupp(),
             format_args!(
@@ -99,6 +122,9 @@ fn classify(
         } else {
             backing::FILE_PRIVATE
         });
+    }
+    if droppable {
+        return Ok(backing::ANON);
     }
     // The same tests /proc/PID/maps uses to name [heap] and [stack].
     if vi.start <= brk && vi.end >= start_brk && brk > start_brk {
@@ -709,7 +735,8 @@ fn page_runs(
         if matches!(
             v.backing,
             backing::VDSO | backing::VVAR | backing::FILE_SHARED
-        ) {
+        ) || v.flags & image::vmflag::DROPPABLE != 0
+        {
             return Err(why.set(
                 EINVAL,
                 format_args!("page {a:#x} in a mapping without contents"),
@@ -1029,6 +1056,10 @@ fn map_vma(
             (shm.as_ref(), MAP_SHARED, v.pgoff << 12)
         }
         backing::ANON_SHARED => (None, MAP_SHARED | MAP_ANONYMOUS, 0),
+        // Empty, as the kernel could have left it by dropping its pages.
+        backing::ANON if v.flags & image::vmflag::DROPPABLE != 0 => {
+            (None, MAP_DROPPABLE | MAP_ANONYMOUS, 0)
+        }
         _ => (None, MAP_PRIVATE | MAP_ANONYMOUS, 0),
     };
     let mut flags = share | MAP_FIXED_NOREPLACE;

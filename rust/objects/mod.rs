@@ -31,6 +31,7 @@ pub(crate) mod vdso;
 pub(crate) const PROT_WRITE: u32 = 2;
 pub(crate) const MAP_SHARED: u32 = 0x01;
 pub(crate) const MAP_PRIVATE: u32 = 0x02;
+pub(crate) const MAP_DROPPABLE: u32 = 0x08;
 pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
 pub(crate) const MAP_GROWSDOWN: u32 = 0x0100;
 pub(crate) const MAP_LOCKED: u32 = 0x2000;

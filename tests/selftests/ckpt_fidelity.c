@@ -7,7 +7,7 @@
  * scheduling policy, oom_score_adj, the dumpable flag, THP disable, child
  * subreaper, parent-death signal, membarrier registrations, no_new_privs,
  * O_NONBLOCK and the SIGIO owner of pipe ends, /proc/self/exe, a zombie's
- * process group, a stopped process), remembers what it set, and waits until
+ * process group, a stopped process, droppable memory), remembers what it set, and waits until
  * its parent changes -- which happens only when it runs again as a restored
  * process, a child of `ckpt restart`.  The test checkpoints it (killing it),
  * restarts the image with the tool, and the restored child checks its own
@@ -16,11 +16,14 @@
  */
 #include "ckpt_util.h"
 #include <dirent.h>
+#include <elf.h>
 #include <grp.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include "kselftest_harness.h"
 
@@ -505,6 +508,162 @@ static int verify_membarrier(struct probe *p)
 TEST(membarrier)
 {
 	struct probe p = { "membarrier", setup_membarrier, verify_membarrier };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* ---- droppable memory (MAP_DROPPABLE) ------------------------------------ */
+
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
+/* The vDSO's getrandom, as glibc 2.41 calls it; found through the vDSO's
+ * section headers (a static program has no dynamic linker to ask). */
+typedef ssize_t (*vgetrandom_t)(void *buf, size_t len, unsigned int flags, void *state,
+				size_t state_len);
+
+static vgetrandom_t vdso_getrandom(void)
+{
+	const Elf64_Ehdr *eh = (const void *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Shdr *sh;
+	const Elf64_Phdr *ph;
+	uintptr_t base = (uintptr_t)eh, load = 0;
+
+	if (!eh)
+		return NULL;
+	ph = (const void *)(base + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD) {
+			load = base + ph[i].p_offset - ph[i].p_vaddr;
+			break;
+		}
+	sh = (const void *)(base + eh->e_shoff);
+	for (int i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Sym *sym = (const void *)(base + sh[i].sh_offset);
+		const char *str = (const void *)(base + sh[sh[i].sh_link].sh_offset);
+
+		if (sh[i].sh_type != SHT_DYNSYM)
+			continue;
+		for (size_t j = 0; j < sh[i].sh_size / sizeof(*sym); j++)
+			if (sym[j].st_shndx != SHN_UNDEF &&
+			    !strcmp(str + sym[j].st_name, "__vdso_getrandom"))
+				return (vgetrandom_t)(load + sym[j].st_value);
+	}
+	return NULL;
+}
+
+/* struct vgetrandom_state (include/vdso/getrandom.h): batch and key, then the
+ * generation of the kernel's RNG the key came from (never 0 once seeded). */
+#define VGR_GENERATION 128
+
+struct vgr_params {
+	uint32_t size, prot, flags, reserved[13];
+};
+
+/* The mapping of /proc/self/smaps that starts at addr: its end, protection
+ * and whether its VmFlags have `dp`; 0, or -1 when there is none. */
+static int smaps_entry(unsigned long addr, unsigned long *end, char perms[8], int *dp)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char pr[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &s, &e, pr) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+			if (found)
+				break;
+			if (s == addr) {
+				found = 1;
+				*end = e;
+				memcpy(perms, pr, 8);
+				*dp = 0;
+			}
+		} else if (found && !strncmp(line, "VmFlags:", 8)) {
+			*dp = strstr(line, " dp") != NULL;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+static int all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * A vDSO getrandom state in a droppable page (as the vDSO asks for it), seeded
+ * by a call, and a droppable mapping of our own, written and made read-only.
+ * Both come back at the same place, droppable, with the same protection and
+ * empty -- as if the kernel had dropped their pages -- and the vDSO getrandom
+ * reseeds the zeroed state and goes on giving random bytes.
+ */
+static void setup_droppable(struct probe *p)
+{
+	vgetrandom_t vgr = vdso_getrandom();
+	struct vgr_params params = { 0 };
+	unsigned char buf[32];
+	char *own, *state;
+
+	if (!vgr || vgr(NULL, 0, 0, &params, ~0UL) || !(params.flags & MAP_DROPPABLE)) {
+		say("no vDSO getrandom\n");
+		_exit(80);
+	}
+	state = mmap(NULL, 4096, params.prot, params.flags, -1, 0);
+	own = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+	if (state == MAP_FAILED || own == MAP_FAILED)
+		_exit(81);
+	memset(own, 0xa5, 3 * 4096);
+	if (mprotect(own, 3 * 4096, PROT_READ))
+		_exit(82);
+	if (vgr(buf, sizeof(buf), 0, state, params.size) != sizeof(buf))
+		_exit(83);
+	if (!*(uint64_t *)(state + VGR_GENERATION))
+		_exit(84);
+	if (getrandom(buf, sizeof(buf), 0) != sizeof(buf))
+		_exit(85);
+	p->v[0] = (long)vgr;
+	p->v[1] = (long)state;
+	p->v[2] = (long)own;
+	p->v[3] = params.size;
+}
+
+static int verify_droppable(struct probe *p)
+{
+	vgetrandom_t vgr = (vgetrandom_t)p->v[0];
+	unsigned char *state = (void *)p->v[1], *own = (void *)p->v[2];
+	unsigned char buf[32] = { 0 };
+	unsigned long end;
+	char perms[8];
+	int dp;
+
+	CHECK(1, smaps_entry(p->v[1], &end, perms, &dp) == 0, "no mapping at %#lx", p->v[1]);
+	CHECK(2, end == p->v[1] + 4096 && !strcmp(perms, "rw-p") && dp,
+	      "state mapping %#lx-%#lx %s dp=%d", p->v[1], end, perms, dp);
+	CHECK(3, smaps_entry(p->v[2], &end, perms, &dp) == 0, "no mapping at %#lx", p->v[2]);
+	CHECK(4, end == p->v[2] + 3 * 4096 && !strcmp(perms, "r--p") && dp,
+	      "own mapping %#lx-%#lx %s dp=%d", p->v[2], end, perms, dp);
+	CHECK(5, all_zero(own, 3 * 4096), "own droppable mapping not empty");
+	CHECK(6, all_zero(state, 4096), "getrandom state not empty");
+	CHECK(7, vgr(buf, sizeof(buf), 0, state, p->v[3]) == sizeof(buf), "vDSO getrandom failed");
+	CHECK(8, !all_zero(buf, sizeof(buf)), "vDSO getrandom gave zeros");
+	CHECK(9, *(uint64_t *)(state + VGR_GENERATION) != 0, "state not reseeded");
+	CHECK(10, getrandom(buf, sizeof(buf), 0) == sizeof(buf), "getrandom: %s", strerror(errno));
+	return 0;
+}
+
+TEST(droppable_memory_comes_back_empty)
+{
+	struct probe p = { "droppable", setup_droppable, verify_droppable };
 
 	ROUND_TRIP(&p, 0);
 }

@@ -9,7 +9,7 @@
  *       mapping, unknown seal bits);
  *   A3  let a caller read, stop or kill a process with capabilities it
  *       lacks, or signal one it could not signal with kill(2);
- *   A9  lose WIPEONFORK, mseal, protection keys or DROPPABLE silently, or
+ *   A9  lose WIPEONFORK, mseal or protection keys silently, or
  *       forget DONTFORK/DONTDUMP;
  *   A20 lose a blocked pending signal, or die of a pending SIGSTOP after
  *       the point of no return;
@@ -35,9 +35,6 @@
 
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE 0x08
 #endif
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -1038,16 +1035,6 @@ static int make_lockonfault(void)
 	return syscall(SYS_mlock2, p, 8192, 1 /* MLOCK_ONFAULT */);
 }
 
-static int make_droppable(void)
-{
-	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return -1;
-	p[0] = 1;
-	return 0;
-}
-
 static void vm_child(int ready, void *arg)
 {
 	const struct vm_case *c = arg;
@@ -1065,7 +1052,6 @@ TEST_F(sec, lost_memory_protections_are_refused)
 		{ "MADV_WIPEONFORK", "WIPEONFORK", make_wipeonfork },
 		{ "mseal", "sealed", make_mseal },
 		{ "protection key", "protection key", make_pkey },
-		{ "MAP_DROPPABLE", "droppable", make_droppable },
 		{ "mlock2(MLOCK_ONFAULT)", "locked on fault", make_lockonfault },
 	};
 	char reason[256];

@@ -119,8 +119,11 @@ pub mod vmflag {
     pub const HUGEPAGE: u32 = 1 << 8;
     /// `MADV_NOHUGEPAGE`.
     pub const NOHUGEPAGE: u32 = 1 << 9;
+    /// `MAP_DROPPABLE` (since 1.3): private anonymous memory the kernel may zero at
+    /// any time; its pages are never in the image (it comes back empty).
+    pub const DROPPABLE: u32 = 1 << 10;
     /// All defined bits.
-    pub const ALL: u32 = (1 << 10) - 1;
+    pub const ALL: u32 = (1 << 11) - 1;
 }
 
 /// What backs a [`Vma`].
@@ -211,6 +214,13 @@ fixed_record! {
         check(v.prot & !7 == 0, "vma: bad protection")?;
         check(v.flags & !vmflag::ALL == 0, "vma: unknown flags")?;
         check(v.backing <= backing::MAX, "vma: unknown backing")?;
+        // What mmap(MAP_DROPPABLE) makes: private anonymous, neither locked nor a stack.
+        check(
+            v.flags & vmflag::DROPPABLE == 0
+                || (v.backing == backing::ANON
+                    && v.flags & (vmflag::SHARED | vmflag::GROWSDOWN | vmflag::LOCKED) == 0),
+            "vma: bad droppable mapping",
+        )?;
         let file_backed = matches!(v.backing, backing::FILE_PRIVATE | backing::FILE_SHARED);
         // Shared anonymous memory refers to its object (since 1.1; 0 in 1.0 images).
         check(

@@ -40,6 +40,7 @@ pub const VMFLAGS: &[(u64, &str)] = &[
     (vmflag::MAYEXEC as u64, "mayexec"),
     (vmflag::HUGEPAGE as u64, "hugepage"),
     (vmflag::NOHUGEPAGE as u64, "nohugepage"),
+    (vmflag::DROPPABLE as u64, "droppable"),
 ];
 
 /// `Task::flags` names.
