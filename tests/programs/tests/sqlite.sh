@@ -17,13 +17,16 @@ mkfifo "$W/sql"
 setsid sh -c 'sqlite3 -batch "$0" < "$1" > "$2" 2>&1 & exec 3> "$1"; wait' "$db" "$W/sql" "$W/out" < /dev/null &
 root=$!
 sessions=$root
+# The checker below reads the database while the shell writes it: both wait
+# for the other's lock (a busy timeout), as programs sharing a database do.
 cat > "$W/sql" <<'SQL'
+.timeout 60000
 CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT NOT NULL);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
 INSERT INTO t SELECT x, printf('row %d', x) FROM c;
 SELECT 'one', count(*), sum(k) FROM t;
 SQL
-count() { [ "$(sqlite3 -batch "$db" 'SELECT count(*) FROM t' 2>/dev/null)" = "$1" ]; }
+count() { [ "$(sqlite3 -batch -cmd '.timeout 5000' "$db" 'SELECT count(*) FROM t' 2>/dev/null)" = "$1" ]; }
 ktap_check created within 60 count 1000
 cycle "$root"
 # The restored shell reads on from the FIFO.
