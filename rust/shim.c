@@ -576,7 +576,8 @@ int ckpt_task_xstate(struct task_struct *t, void *buf, u32 size)
 
 /* ---- signals -------------------------------------------------------------- */
 
-static struct sighand_struct *lock_sighand(struct task_struct *t, unsigned long *flags)
+/* lock_task_sighand() is not exported: the same, for the shim files. */
+struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags)
 {
 	struct sighand_struct *sh;
 
@@ -600,7 +601,7 @@ int ckpt_task_sigactions(struct task_struct *t, struct ckpt_sigaction *out)
 	unsigned long flags;
 	int i;
 
-	sh = lock_sighand(t, &flags);
+	sh = ckpt_lock_sighand(t, &flags);
 	if (!sh)
 		return -ESRCH;
 	for (i = 0; i < _NSIG; i++) {
@@ -644,7 +645,7 @@ int ckpt_task_sigstate(struct task_struct *t, struct ckpt_sigstate *st,
 
 	BUILD_BUG_ON(sizeof(kernel_siginfo_t) != CKPT_SIGINFO_LEN);
 	memset(st, 0, sizeof(*st));
-	sh = lock_sighand(t, &flags);
+	sh = ckpt_lock_sighand(t, &flags);
 	if (!sh)
 		return -ESRCH;
 	sig = t->signal;
@@ -2916,7 +2917,7 @@ int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
 	es = rcu_dereference(t->exec_state);
 	a->dumpable = es ? READ_ONCE(es->dumpable) : TASK_DUMPABLE_OFF;
 	rcu_read_unlock();
-	sh = lock_sighand(t, &flags);
+	sh = ckpt_lock_sighand(t, &flags);
 	if (!sh)
 		return -ESRCH;
 	sig = t->signal;

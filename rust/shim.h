@@ -347,6 +347,8 @@ int ckpt_cur_set_exe(const char *path, bool allow_setid);
 bool ckpt_cur_checkpoint_restore_capable(void);
 bool ckpt_cur_sys_admin(void);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
+struct sighand_struct;
+struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
 int ckpt_cur_stop_group(int sig);
 bool ckpt_cur_pgrp_orphaned(void);
 void ckpt_cur_recalc_sigpending(void);

@@ -17,6 +17,7 @@
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 
+#include "shim.h"
 #include "shim_timers.h"
 
 /* The process CPU times the interval timers count (PROF: user + system, VIRT:
@@ -39,24 +40,6 @@ static u64 left(u64 expires, u64 now)
 }
 
 /* t's signal-handler lock (lock_task_sighand() is not exported). */
-static struct sighand_struct *lock_sighand(struct task_struct *t, unsigned long *flags)
-{
-	struct sighand_struct *sh;
-
-	rcu_read_lock();
-	for (;;) {
-		sh = rcu_dereference(t->sighand);
-		if (!sh)
-			break;
-		spin_lock_irqsave(&sh->siglock, *flags);
-		if (likely(sh == rcu_access_pointer(t->sighand)))
-			break;
-		spin_unlock_irqrestore(&sh->siglock, *flags);
-	}
-	rcu_read_unlock();
-	return sh;
-}
-
 int ckpt_task_cpu_itimers(struct task_struct *t, struct ckpt_cpu_itimers *out)
 {
 	struct sighand_struct *sh;
@@ -65,7 +48,7 @@ int ckpt_task_cpu_itimers(struct task_struct *t, struct ckpt_cpu_itimers *out)
 	u64 prof = 0, virt = 0;
 
 	memset(out, 0, sizeof(*out));
-	sh = lock_sighand(t, &flags);
+	sh = ckpt_lock_sighand(t, &flags);
 	if (!sh)
 		return -ESRCH;
 	sig = t->signal;
