@@ -2316,6 +2316,13 @@ int ckpt_cur_set_xstate(const void *buf, u32 size)
 	if (size != rs->n * rs->size)
 		return -EINVAL;
 	/*
+	 * With CONFIG_X86_DEBUG_FPU (Debian's kernels) a regset write from a
+	 * kernel thread warns (x86_task_fpu() of the worker): only the
+	 * signal-frame path loads FPU state there.
+	 */
+	if (IS_ENABLED(CONFIG_X86_DEBUG_FPU))
+		return -EOPNOTSUPP;
+	/*
 	 * Save our user registers into fpstate now (TIF_NEED_FPU_LOAD): the job
 	 * may finish before we ever sleep, and must not race live registers.
 	 */
@@ -2323,7 +2330,7 @@ int ckpt_cur_set_xstate(const void *buf, u32 size)
 	kernel_fpu_end();
 	INIT_WORK_ONSTACK(&j.work, xstate_job_fn);
 	init_completion(&j.done);
-	queue_work(system_wq, &j.work);
+	queue_work(system_percpu_wq, &j.work);
 	/* Uninterruptible: the job uses our stack; it cannot block for long. */
 	wait_for_completion(&j.done);
 	destroy_work_on_stack(&j.work);
@@ -2785,26 +2792,65 @@ int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *le
 	return 1;
 }
 
-/* A syscall instruction (0f 05) in current's vDSO, or 0. */
-static u64 vdso_syscall(void)
+/* The first syscall instruction (0f 05) in [@s, @e) of current's memory, or 0. */
+static u64 find_syscall(u64 s, u64 e, u8 *buf, u32 *budget)
 {
-	u64 s, e, a, found = 0;
-	u8 *buf;
+	u64 a;
 	int i;
 
-	if (ckpt_cur_special("[vdso]", &s, &e))
-		return 0;
+	for (a = s; a < e && *budget; a += PAGE_SIZE, (*budget)--) {
+		if (copy_from_user(buf, (const void __user *)a, PAGE_SIZE))
+			return 0;
+		for (i = 0; i + 1 < PAGE_SIZE; i++)
+			if (buf[i] == 0x0f && buf[i + 1] == 0x05)
+				return a + i;
+	}
+	return 0;
+}
+
+/* Executable mappings searched for a syscall instruction, and pages read at most. */
+#define SYSCALL_SCAN_VMAS 32
+#define SYSCALL_SCAN_PAGES 4096
+
+/*
+ * A syscall instruction (0f 05) current can execute: in its vDSO, or where a
+ * process has none (unmapped, or the vDSO proxy is off and it was never
+ * there), in its executable mappings (its libc's syscall wrappers), or 0.
+ * The CPU decodes from the instruction pointer, so the two bytes may be part
+ * of a longer instruction: rt_sigreturn replaces every register anyway.
+ */
+static u64 user_syscall(void)
+{
+	struct mm_struct *mm = current->mm;
+	struct { u64 s, e; } r[SYSCALL_SCAN_VMAS];
+	u32 budget = SYSCALL_SCAN_PAGES;
+	struct vm_area_struct *vma;
+	u64 s, e, found = 0;
+	int n = 0, i;
+	u8 *buf;
+
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return 0;
-	for (a = s; a < e && !found; a += PAGE_SIZE) {
-		if (copy_from_user(buf, (const void __user *)a, PAGE_SIZE))
-			break;
-		for (i = 0; i + 1 < PAGE_SIZE; i++)
-			if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
-				found = a + i;
+	if (!ckpt_cur_special("[vdso]", &s, &e))
+		found = find_syscall(s, e, buf, &budget);
+	if (!found) {
+		VMA_ITERATOR(vmi, mm, 0);
+
+		mmap_read_lock(mm);
+		for_each_vma(vmi, vma) {
+			if (n == SYSCALL_SCAN_VMAS)
 				break;
+			if ((vma->vm_flags & (VM_EXEC | VM_READ)) == (VM_EXEC | VM_READ) &&
+			    !(vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+				r[n].s = vma->vm_start;
+				r[n++].e = vma->vm_end;
 			}
+		}
+		mmap_read_unlock(mm);
+		/* Read without mmap_lock: a fault takes it. */
+		for (i = 0; i < n && !found; i++)
+			found = find_syscall(r[i].s, r[i].e, buf, &budget);
 	}
 	kfree(buf);
 	return found;
@@ -2816,7 +2862,7 @@ static u64 vdso_syscall(void)
  * @blocked and alternate stack @ss_*, through rt_sigreturn: writes a
  * signal frame below the red zone under @v's stack pointer, as a signal
  * delivery would, and gives in *@sp and *@ip where the ioctl must return
- * (to a syscall instruction in the vDSO, with rax = __NR_rt_sigreturn).
+ * (to a syscall instruction, with rax = __NR_rt_sigreturn).
  * The kernel's own sigreturn then loads the registers and the FPU state,
  * validating them as for any signal frame.  (The alternative, an XSTATE
  * regset write from another context, is what ptrace does, and
@@ -2837,7 +2883,7 @@ int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 s
 	};
 	unsigned long fp, frame;
 	struct rt_sigframe *f;
-	u64 sys = vdso_syscall();
+	u64 sys = user_syscall();
 	int ret = -EFAULT;
 
 	if (!sys)

@@ -1752,8 +1752,9 @@ pub(crate) mod cur {
 
     /// Writes a signal frame for the user state `regs` + `xs` (XSAVE area), blocked
     /// mask and alternate stack below `regs`' stack pointer; returns the stack
-    /// pointer and the address of a `syscall` instruction in the vDSO where the
-    /// ioctl returns with `rax` = `rt_sigreturn`, which loads that state.
+    /// pointer and the address of a `syscall` instruction (in the vDSO, else in an
+    /// executable mapping) where the ioctl returns with `rax` = `rt_sigreturn`,
+    /// which loads that state.
     pub(crate) fn sigframe(
         regs: &[u64; NREGS],
         xs: &[u8],

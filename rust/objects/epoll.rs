@@ -80,12 +80,14 @@ pub(crate) fn items(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<It
 
 /// Whether the restarter makes a file of this kind, and can so add it to an
 /// epoll set before the ioctl: an anonymous pipe, a pseudo-terminal master, an
-/// event-loop file.
+/// event-loop file, a unix socket.
 fn restarter_makes(f: &FileRef, fi: &crate::shim::FileInfo, path: &[u8]) -> bool {
     match fi.kind {
         fk::PIPE => true,
         fk::ANON => kind_of(path).is_some(),
         fk::CHR => f.pty().is_some_and(|p| p.master != 0),
+        // Unix sockets (any other socket is refused as a file of the table).
+        fk::SOCKET => true,
         _ => false,
     }
 }
@@ -137,7 +139,7 @@ pub(crate) fn targets(
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "{what}: its epoll set watches fd {tfd} ({}), which a restart cannot watch again yet (only pipes, pseudo-terminal masters and event files)",
+                    "{what}: its epoll set watches fd {tfd} ({}), which a restart cannot watch again yet (only pipes, pseudo-terminal masters, event files and unix sockets)",
                     path_str(&path[..pl])
                 ),
             ));

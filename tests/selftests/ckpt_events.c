@@ -32,7 +32,10 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include "kselftest_harness.h"
 
 #define CKPT "/ckpt"
@@ -324,6 +327,72 @@ static int epolltree_verify(void)
 	return 0;
 }
 
+/* An epoll set watching unix sockets (what asyncio's event loop holds): a
+ * connected pair with 5 bytes queued (0x1111), the other end's fired one-shot
+ * entry (0x2222), a listener with an abstract name (0x3333). */
+static int es_ep, es_pair[2], es_lsn;
+static char es_name[64];
+
+static socklen_t es_addr(struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path + 1, es_name, strlen(es_name));
+	return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(es_name);
+}
+
+static int epollsock_setup(void)
+{
+	struct sockaddr_un a;
+	struct epoll_event ev;
+	socklen_t len;
+
+	snprintf(es_name, sizeof(es_name), "ckpt-epollsock-%d", getpid());
+	len = es_addr(&a);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, es_pair) == 0);
+	es_lsn = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(es_lsn >= 0);
+	CHECK(bind(es_lsn, (struct sockaddr *)&a, len) == 0 && listen(es_lsn, 4) == 0);
+	es_ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(es_ep >= 0);
+	CHECK(epoll_add(es_ep, es_pair[0], EPOLLIN, 0x1111) == 0);
+	CHECK(epoll_add(es_ep, es_pair[1], EPOLLOUT | EPOLLONESHOT, 0x2222) == 0);
+	CHECK(epoll_add(es_ep, es_lsn, EPOLLIN, 0x3333) == 0);
+	CHECK(epoll_wait(es_ep, &ev, 1, 1000) == 1 && ev.data.u64 == 0x2222);
+	CHECK(write(es_pair[1], "hello", 5) == 5);
+	return 0;
+}
+
+static int epollsock_verify(void)
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLONESHOT, .data.u64 = 0x2222 };
+	struct sockaddr_un a;
+	socklen_t len = es_addr(&a);
+	char buf[8];
+	int c, s;
+
+	/* The queued bytes make the pair's end ready; nothing else is. */
+	CHECK(ready(es_ep) == 1u << 1);
+	CHECK(read(es_pair[0], buf, sizeof(buf)) == 5 && !memcmp(buf, "hello", 5));
+	CHECK(ready(es_ep) == 0);
+	/* The listener, under its name, reports a new connection. */
+	c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(c >= 0 && connect(c, (struct sockaddr *)&a, len) == 0);
+	CHECK(ready(es_ep) == 1u << 3);
+	s = accept(es_lsn, NULL, NULL);
+	CHECK(s >= 0 && write(c, "x", 1) == 1 && read(s, buf, 1) == 1 && buf[0] == 'x');
+	CHECK(ready(es_ep) == 0);
+	/* The fired one-shot entry, re-armed, fires once. */
+	CHECK(epoll_ctl(es_ep, EPOLL_CTL_MOD, es_pair[1], &ev) == 0);
+	CHECK(ready(es_ep) == 1u << 2);
+	CHECK(ready(es_ep) == 0);
+	/* The pair still carries bytes both ways. */
+	CHECK(write(es_pair[0], "ok", 2) == 2 && read(es_pair[1], buf, 2) == 2);
+	close(c);
+	close(s);
+	return 0;
+}
+
 /* inotify: watch 1 on dir A removed (its IN_IGNORED read), watch 2 on dir B
  * for IN_CREATE; after restart a file made in B is reported under wd 2. */
 static int ino_fd;
@@ -406,6 +475,7 @@ static const struct prog {
 	{ "signalfd", signalfd_setup, signalfd_verify },
 	{ "epoll", epoll_setup, epoll_verify },
 	{ "epolltree", epolltree_setup, epolltree_verify },
+	{ "epollsock", epollsock_setup, epollsock_verify },
 	{ "inotify", inotify_setup, inotify_verify },
 	{ "inoqueued", inoqueued_setup, NULL },
 	{ "epollclosed", epollclosed_setup, NULL },
@@ -626,6 +696,11 @@ TEST_F_TIMEOUT(events, epoll_entries_keys_oneshot_and_nested_sets, 120)
 TEST_F_TIMEOUT(events, epoll_set_shared_by_a_parent_and_its_child, 120)
 {
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "epolltree", true));
+}
+
+TEST_F_TIMEOUT(events, epoll_set_watching_unix_sockets, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epollsock", false));
 }
 
 TEST_F_TIMEOUT(events, inotify_watch_descriptor_and_new_events, 120)

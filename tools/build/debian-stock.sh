@@ -371,6 +371,9 @@ if [ "$mode" = bench ]; then
 	fi
 	criu_ver=$(dpkg-deb -f "$(ls "$cdebs"/criu_*.deb | head -n1)" Version)
 	log "criu $criu_ver and $(echo "$closure" | wc -w) packages unpacked in $cr"
+	# The tool and programs of this tree, not whatever build/ last held.
+	log "make tool userprogs"
+	make -s -C "$top" tool userprogs >&2
 	[ -x "$B/bench/ckpt_vs_criu" ] && [ -x "$B/ckpt" ] ||
 		die "$B/bench/ckpt_vs_criu or $B/ckpt missing: run 'make tool userprogs' first"
 	busybox=$(command -v busybox || true)
@@ -467,7 +470,10 @@ busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
 ! readelf -l "$busybox" | grep -q 'program interpreter' || die "$busybox is dynamic (apt-get install busybox-static)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
-# Every selftest and sample the tree has (the guest tests use the samples).
+# Every selftest and sample the tree has (the guest tests use the samples),
+# built from this tree now: a stale build/ would test other code.
+log "make tool verify userprogs"
+make -s -C "$top" tool verify userprogs >&2
 selftests=() samples=()
 for f in "$top"/tests/selftests/*.c; do f=${f##*/}; selftests+=("${f%.c}"); done
 for f in "$top"/samples/*.c; do f=${f##*/}; samples+=("samples/${f%.c}"); done

@@ -186,8 +186,14 @@ impl Events {
 
     /// The fd the restarter holds for file `id` of the image (a target of an
     /// epoll entry), or why there is none.
-    fn target(&self, plan: &Plan, pipes: &[CkptRestartPipe], id: u32) -> Result<RawFd, String> {
-        self.target_and_kick(plan, pipes, id).map(|t| t.0)
+    fn target(
+        &self,
+        plan: &Plan,
+        pipes: &[CkptRestartPipe],
+        sockets: &[CkptRestartFile],
+        id: u32,
+    ) -> Result<RawFd, String> {
+        self.target_and_kick(plan, pipes, sockets, id).map(|t| t.0)
     }
 
     /// [`Events::target`], and for the read end of a pipe its write end (a
@@ -196,6 +202,7 @@ impl Events {
         &self,
         plan: &Plan,
         pipes: &[CkptRestartPipe],
+        sockets: &[CkptRestartFile],
         id: u32,
     ) -> Result<(RawFd, Option<RawFd>), String> {
         let kick = plan
@@ -227,6 +234,7 @@ impl Events {
             }
             filekind::TTY => pipes.iter().find(|p| p.id == id).map(|p| p.rfd),
             k if filekind::is_event(k) => self.args.iter().find(|a| a.id == id).map(|a| a.fd),
+            filekind::UNIX => sockets.iter().find(|a| a.id == id).map(|a| a.fd),
             _ => None,
         };
         found.map(|fd| (fd, kick)).ok_or_else(|| {
@@ -239,7 +247,12 @@ impl Events {
 
     /// Adds every entry of the image's epoll sets (see the module doc); the
     /// pipes and pseudo-terminal masters the restarter made are `pipes`.
-    pub(super) fn fill_epolls(&self, plan: &Plan, pipes: &[CkptRestartPipe]) -> Result<(), String> {
+    pub(super) fn fill_epolls(
+        &self,
+        plan: &Plan,
+        pipes: &[CkptRestartPipe],
+        sockets: &[CkptRestartFile],
+    ) -> Result<(), String> {
         if plan.epoll_items.is_empty() {
             return Ok(());
         }
@@ -279,12 +292,12 @@ impl Events {
         // fired one-shot entries first (see `add_all`).
         let mut adds: Vec<Add> = Vec::new();
         for s in order {
-            let epfd = self.target(plan, pipes, s)?;
+            let epfd = self.target(plan, pipes, sockets, s)?;
             let mut items: Vec<&EpollItem> =
                 plan.epoll_items.iter().filter(|i| i.file == s).collect();
             items.sort_by_key(|i| !disarmed(i.events));
             for i in items {
-                let (t, kick) = self.target_and_kick(plan, pipes, i.target)?;
+                let (t, kick) = self.target_and_kick(plan, pipes, sockets, i.target)?;
                 adds.push((epfd, t, kick.unwrap_or(-1), *i));
             }
         }
