@@ -331,11 +331,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
         if s.ui.peer_ino != 0 && !dead && !found.iter().any(|o| o.ino == s.ui.peer_ino) {
             let (a, hint, b) = match reconnectable(&s.ui) {
                 Ok(()) if ext => continue,
-                Ok(()) => (
-                    " (ckpt checkpoint --external-unix connects it to ",
-                    "that name again at restart",
-                    ")",
-                ),
+                Ok(()) => (" (", "--external-unix reconnects it at restart", ")"),
                 Err(no) if ext => (" (", no, ")"),
                 Err(_) => ("", "", ""),
             };
