@@ -120,6 +120,7 @@ impl<'a> ImageWriter<'a> {
         if self.pages.len() < n {
             self.pages.resize(n, 0, GFP_KERNEL)?;
         }
+        let t = crate::timing::sub_start();
         let mut at = 0;
         pages.for_each_bytes(|b| {
             // Hashed from the copy while it is still in the cache.
@@ -128,10 +129,14 @@ impl<'a> ImageWriter<'a> {
             h.update(copy);
             at += image::PAGE_SIZE;
         });
+        crate::timing::sub_end(crate::timing::Sub::Copy, t);
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
         self.emit(&hdr, parts)?;
         self.flush()?;
-        self.sink.put(&self.pages[..n])
+        let t = crate::timing::sub_start();
+        let r = self.sink.put(&self.pages[..n]);
+        crate::timing::sub_end(crate::timing::Sub::Write, t);
+        r
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
