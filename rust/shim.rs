@@ -1140,12 +1140,7 @@ impl FileRef {
         // SAFETY: The file is valid; `pages` holds references on its `len` pages, of
         // which the `n` from entry `from` on are passed.
         let n = unsafe {
-            ffi::ckpt_file_read_pages(
-                self.0.as_ptr(),
-                pages.0.as_ptr().add(from),
-                n as u32,
-                pos,
-            )
+            ffi::ckpt_file_read_pages(self.0.as_ptr(), pages.0.as_ptr().add(from), n as u32, pos)
         };
         if n < 0 {
             return Err(Error::from_errno(n as i32));

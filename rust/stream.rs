@@ -207,7 +207,9 @@ impl<'a> ImageWriter<'a> {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
+        let t = crate::timing::sub_start();
         p.job.done.wait_for_completion();
+        crate::timing::sub_end(crate::timing::Sub::Idle, t);
         let (buf, check) = {
             let mut out = p.job.out.lock();
             (core::mem::take(&mut out.0), out.1)

@@ -28,10 +28,13 @@ pub(crate) enum Sub {
     Fill,
     /// Restart: hashing page data.
     Hash,
+    /// Either: waiting for the work item that copies or hashes on another CPU
+    /// (0 when it overlapped entirely with this CPU's work).
+    Idle,
 }
 
-const SUB_NAMES: [&str; 6] = ["pin", "copy", "write", "fault", "fill", "hash"];
-static SUBS: [AtomicI64; 6] = [const { AtomicI64::new(0) }; 6];
+const SUB_NAMES: [&str; 7] = ["pin", "copy", "write", "fault", "fill", "hash", "idle"];
+static SUBS: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
 
 fn on() -> bool {
     *crate::module_parameters::timing.value() != 0

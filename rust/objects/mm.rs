@@ -1240,7 +1240,9 @@ impl Hashing {
         let Some((job, h)) = self.pending.take() else {
             return Ok(());
         };
+        let t = crate::timing::sub_start();
         job.done.wait_for_completion();
+        crate::timing::sub_end(crate::timing::Sub::Idle, t);
         let c = job.check.load(Ordering::Acquire);
         if c >> 32 == 0 || c as u32 != h.check {
             return Err(page_records(
@@ -1283,7 +1285,9 @@ impl Hashing {
         workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
             hash_held(&mut pages, &mut check);
             let c = RecordHeader::seal(kind, version, len, &check).check;
-            theirs.check.store(u64::from(c) | 1 << 32, Ordering::Release);
+            theirs
+                .check
+                .store(u64::from(c) | 1 << 32, Ordering::Release);
             theirs.done.complete_all();
         })?;
         self.pending = Some((job, *h));
