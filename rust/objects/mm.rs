@@ -1138,16 +1138,31 @@ pub(crate) fn restore_pages(
     why: &mut Reason,
 ) -> Result {
     let mut shared = Shared::new(kept);
-    // The pages.  The first page record was read and checked in phase 1 and is
-    // copied into place from `buf`; each later one is read straight into place:
-    // its addresses first, checked, then its data into the pages they name, and
-    // its check is verified over those pages before anything else is read.  A
-    // bad record stops the restart there, as a bad record found before it was
-    // applied would: past the point of no return, the process is killed.
+    // The pages.  Phase 1 read the header of the first page record (`Stop::Unread`)
+    // or, for another first record, all of it, which is applied from `buf`; each
+    // page record is read straight into place: its addresses first, checked, then
+    // its data into the pages they name, and its check is verified over those
+    // pages (on another CPU, while the next record is read: [`Hashing`]).  A bad
+    // record stops the restart there, as a bad record found before it was applied
+    // would: past the point of no return, the process is killed.
     let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
     let mut hashing = Hashing::new();
     let (mut h, mut stop) = first;
     let mut buffered = true;
+    if stop == Stop::Unread {
+        pages_in_place(
+            rd,
+            p,
+            opened,
+            &h,
+            buf,
+            &mut held,
+            &mut hashing,
+            &mut shared,
+            why,
+        )?;
+        (stop, buffered) = (Stop::Pages, false);
+    }
     loop {
         if buffered {
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
