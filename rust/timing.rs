@@ -37,7 +37,7 @@ const SUB_NAMES: [&str; 7] = ["pin", "copy", "write", "fault", "fill", "hash", "
 static SUBS: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
 
 fn on() -> bool {
-    *crate::module_parameters::timing.value() != 0
+    crate::compat::param::<u32>(crate::module_parameters::timing.value()) != 0
 }
 
 /// Starts timing a part (`None` without the `timing` parameter).

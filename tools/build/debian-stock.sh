@@ -89,6 +89,11 @@ case $mode in all|build|vm|bench) ;; -h|--help) awk 'NR>=4&&/^#/{sub(/^# ?/,"");
 log() { printf '[debian] %s\n' "$*" >&2; }
 die() { printf '[debian] ERROR: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mount)"
+# One run at a time per cache: every tree shares $D (the chroot, the module
+# build, the initramfs); a second run waits.
+mkdir -p "$D"
+exec 8>"$D/.lock"
+flock -n 8 || { log "another run holds $D/.lock; waiting"; flock 8; }
 
 # Step timing: "step NAME" starts one, the next "step" (or "step_end") ends it.
 declare -a TIMES=()
@@ -328,8 +333,7 @@ log "layout: $(wc -l < "$K/layout-mismatches.txt") mismatched types, none of tas
 # --- 4. ckpt.ko ------------------------------------------------------------------
 if [ "$mode" != vm ]; then
 	step "ckpt.ko"
-	# One source and build directory per checkout: helpers in several
-	# worktrees may build at once.
+	# One source and build directory per checkout (the chroot is shared).
 	src=/build/ckpt-$(printf %s "$top" | md5sum | cut -c1-8)
 	rm -rf "$root$src"; mkdir -p "$root$src"
 	(cd "$top" && git ls-files -co --exclude-standard -- Kbuild include rust | tar -cf - -T -) |
@@ -340,7 +344,7 @@ if [ "$mode" != vm ]; then
 		die "building ckpt.ko failed (log: $K/module-build.log)"
 	fi
 	# The bench keeps its module, initramfs and console in this checkout's
-	# build/debian (another checkout's vm or bench run may read $K).
+	# build/debian: another checkout's run does not overwrite them.
 	if [ "$mode" = bench ]; then KO=$B/debian; mkdir -p "$KO"; else KO=$K; fi
 	cp "$root$src/ckpt.ko" "$KO/ckpt.ko"
 	vm=$(modinfo -F vermagic "$KO/ckpt.ko")
