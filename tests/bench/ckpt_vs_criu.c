@@ -6,7 +6,7 @@
  * result (the host shows exactly those lines) and a table at the end.
  *
  *   ckpt_vs_criu [-r RUNS] [-w WORKLOADS] [-c CRIU] [-k CKPT] [-d DIR] [-n]
- *   ckpt_vs_criu target KIND MIB N SEED    (the workload itself; internal)
+ *   ckpt_vs_criu target KIND MIB N SEED FD DIR   (the workload; internal)
  *
  * -n: ckpt alone (no CRIU; `make check` runs one small workload so, on the
  * project's kernel, to show the times and breakdown: it fails on errors,
@@ -317,7 +317,7 @@ static pid_t start_target(const struct work *w, uint64_t seed, char *self)
 		for (int fd = 4; fd < 1024; fd++)
 			close(fd);
 		snprintf(rfd, sizeof(rfd), "%d", 3);
-		execl(self, "bench_target", "target", w->kind, mib, n, sd, rfd, NULL);
+		execl(self, "bench_target", "target", w->kind, mib, n, sd, rfd, dir, NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -664,8 +664,11 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 	}
 	/* The restored process answers once it runs. */
 	kill(pid, SIGUSR1);
+	/* A restored process that never answers fails the bench, not hangs it. */
+	alarm(900);
 	fd = open(fifo, O_RDONLY);
 	if (fd < 0 || read(fd, c, 1) != 1 || c[0] != 'r') {
+		alarm(0);
 		printf("# %s: the restored %s:%zu did not answer\n", tool_name[tool], w->kind, w->mib);
 		kill(-pid, SIGKILL);
 		reap_all();
@@ -675,6 +678,7 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 	tr = now() - t0;
 	if (read(fd, c, 1) != 1 || c[0] != 'v' || waitpid(pid, &st, 0) != pid ||
 	    !WIFEXITED(st) || WEXITSTATUS(st)) {
+		alarm(0);
 		printf("# %s: the restored %s:%zu FAILED to verify its memory\n", tool_name[tool],
 		       w->kind, w->mib);
 		close(fd);
@@ -682,6 +686,7 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 		rm_rf(img);
 		return -2;
 	}
+	alarm(0);
 	close(fd);
 	reap_all();
 	if (tool == CKPT && kmsg_timing("restart", line, sizeof(line)))
@@ -787,6 +792,9 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "target")) {
 		if (argc < 7)
 			return 2;
+		/* -d DIR of the bench: where the answer fifo is. */
+		if (argc > 7)
+			dir = argv[7];
 		return target(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]),
 			      strtoull(argv[5], NULL, 0), atoi(argv[6]));
 	}
