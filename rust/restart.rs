@@ -290,22 +290,32 @@ pub(crate) fn restart(
     rd.pos = meta.pages_pos;
     rd.account = meta.account.clone();
     let nrec = meta.nrec + 1;
-    let first_pages = match rd.next(&mut buf) {
-        Ok(h) => {
-            let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
-            match r {
-                AnyRecord::Pages(_) | AnyRecord::PageRefs(_) => (h, Stop::Pages),
-                AnyRecord::End(_) => (h, Stop::End),
-                _ => {
-                    return Err(bad(
-                        why,
-                        Bad::Image(image::ImageError::BadOrder("metadata after the pages")),
-                        nrec,
-                    ))
-                }
-            }
+    // A page record's header only: its data is read straight into place, checked
+    // there, after the point of no return like every later one (`Stop::Unread`).
+    let first_pages = loop {
+        let (h, known) = rd.header().map_err(|b| bad(why, b, nrec))?;
+        if known && h.kind == image::kind::PAGES {
+            break (h, Stop::Unread);
         }
-        Err(b) => return Err(bad(why, b, nrec)),
+        rd.payload(&h, &mut buf).map_err(|b| bad(why, b, nrec))?;
+        if !known {
+            rd.account
+                .skip(&h)
+                .map_err(|e| bad(why, Bad::Image(e), nrec))?;
+            continue;
+        }
+        let r = AnyRecord::decode(&h, &buf).map_err(|e| bad(why, Bad::Image(e), nrec))?;
+        break match r {
+            AnyRecord::Pages(_) | AnyRecord::PageRefs(_) => (h, Stop::Pages),
+            AnyRecord::End(_) => (h, Stop::End),
+            _ => {
+                return Err(bad(
+                    why,
+                    Bad::Image(image::ImageError::BadOrder("metadata after the pages")),
+                    nrec,
+                ))
+            }
+        };
     };
     let key = meta.key;
     let plan = plan(&meta, args.task, why)?;
@@ -553,6 +563,8 @@ pub(crate) fn page_records(why: &mut Reason, b: Bad) -> Error {
 pub(crate) enum Stop {
     Pages,
     End,
+    /// A page record whose header alone was read.
+    Unread,
 }
 
 fn bad(why: &mut Reason, b: Bad, nrec: u32) -> Error {

@@ -952,6 +952,11 @@ impl HeldPages {
         addrs.truncate(kept);
     }
 
+    /// How many pages it has room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     fn room(&self) -> usize {
         self.0.capacity() - self.0.len()
     }
@@ -985,6 +990,10 @@ impl HeldPages {
         self.1 = false;
     }
 }
+
+// SAFETY: The references a `HeldPages` holds are not tied to the thread that took them:
+// the pages can be read and the references dropped from any thread (a work item).
+unsafe impl Send for HeldPages {}
 
 impl Drop for HeldPages {
     fn drop(&mut self) {
@@ -1118,10 +1127,20 @@ impl FileRef {
     /// Reads whole pages at `*pos` straight into `pages` (pages of a user address space
     /// held by [`cur::hold_pages`]); returns the bytes read, fewer only at the end of the
     /// file.
-    pub(crate) fn read_pages(&self, pages: &HeldPages, pos: &mut i64) -> Result<usize> {
-        // SAFETY: The file is valid; `pages` holds references on `len` pages.
+    /// Only the pages of `pages` from entry `from` on are read into.
+    pub(crate) fn read_pages_from(
+        &self,
+        pages: &HeldPages,
+        from: usize,
+        pos: &mut i64,
+    ) -> Result<usize> {
+        let Some(n) = pages.len().checked_sub(from) else {
+            return Err(EINVAL);
+        };
+        // SAFETY: The file is valid; `pages` holds references on its `len` pages, of
+        // which the `n` from entry `from` on are passed.
         let n = unsafe {
-            ffi::ckpt_file_read_pages(self.0.as_ptr(), pages.0.as_ptr(), pages.len() as u32, pos)
+            ffi::ckpt_file_read_pages(self.0.as_ptr(), pages.0.as_ptr().add(from), n as u32, pos)
         };
         if n < 0 {
             return Err(Error::from_errno(n as i32));

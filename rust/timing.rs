@@ -5,11 +5,52 @@
 //! the time of each of its phases in milliseconds (`make bench` reads them from the
 //! kernel log). Without it, a [`Phases`] records nothing: one branch per phase.
 
+use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
 /// Most phases one operation records.
-const MAX: usize = 10;
+const MAX: usize = 12;
+
+/// Parts of the page phases, summed over a whole operation and logged after the
+/// phases as `NAME=MS` (a diagnostic: operations that run at once add up together).
+#[derive(Clone, Copy)]
+pub(crate) enum Sub {
+    /// Checkpoint: finding and referencing the pages (GUP, zero-page scan).
+    Pin,
+    /// Checkpoint: copying and hashing page data.
+    Copy,
+    /// Checkpoint: writing page data to the image.
+    Write,
+    /// Restart: faulting in (allocating, zeroing) the pages to fill.
+    Fault,
+    /// Restart: reading page data into place.
+    Fill,
+    /// Restart: hashing page data.
+    Hash,
+    /// Either: waiting for the work item that copies or hashes on another CPU
+    /// (0 when it overlapped entirely with this CPU's work).
+    Idle,
+}
+
+const SUB_NAMES: [&str; 7] = ["pin", "copy", "write", "fault", "fill", "hash", "idle"];
+static SUBS: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
+
+fn on() -> bool {
+    crate::compat::param::<u32>(crate::module_parameters::timing.value()) != 0
+}
+
+/// Starts timing a part (`None` without the `timing` parameter).
+pub(crate) fn sub_start() -> Option<Instant<Monotonic>> {
+    on().then(Instant::<Monotonic>::now)
+}
+
+/// Adds the time since `t` (from [`sub_start`]) to part `s`.
+pub(crate) fn sub_end(s: Sub, t: Option<Instant<Monotonic>>) {
+    if let Some(t) = t {
+        SUBS[s as usize].fetch_add(t.elapsed().as_nanos(), Ordering::Relaxed);
+    }
+}
 
 /// The phases of one operation, in order.
 pub(crate) struct Phases {
@@ -24,8 +65,13 @@ impl Phases {
     /// Starts timing (only if the `timing` parameter is set).
     pub(crate) fn start() -> Self {
         let now = Instant::<Monotonic>::now();
+        if on() {
+            for s in SUBS.iter() {
+                s.store(0, Ordering::Relaxed);
+            }
+        }
         Self {
-            on: crate::compat::param::<u32>(crate::module_parameters::timing.value()) != 0,
+            on: on(),
             start: now,
             last: now,
             marks: [("", 0); MAX],
@@ -76,6 +122,15 @@ impl Phases {
                 &mut w,
                 format_args!(" {name}={}.{:03}", ns / 1_000_000, (ns / 1000) % 1000),
             );
+        }
+        for (name, s) in SUB_NAMES.iter().zip(SUBS.iter()) {
+            let ns = s.load(Ordering::Relaxed);
+            if ns != 0 {
+                let _ = core::fmt::Write::write_fmt(
+                    &mut w,
+                    format_args!(" {name}={}.{:03}", ns / 1_000_000, (ns / 1000) % 1000),
+                );
+            }
         }
         let total = self.start.elapsed().as_nanos();
         let n = w.len;

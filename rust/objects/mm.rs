@@ -14,7 +14,10 @@ use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
 use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
+use kernel::sync::{Arc, Completion};
+use kernel::workqueue;
 
 /// One mapping, classified.
 struct Mapping {
@@ -357,6 +360,7 @@ pub(crate) fn write_pages(
         let mut addr = mp.vi.start;
         while addr < mp.vi.end {
             let before = batch.pages.len();
+            let t = crate::timing::sub_start();
             addr = me.mm.pin_pages(
                 addr,
                 mp.vi.end,
@@ -364,6 +368,7 @@ pub(crate) fn write_pages(
                 &mut batch.pages,
                 &mut batch.addrs,
             )?;
+            crate::timing::sub_end(crate::timing::Sub::Pin, t);
             if si < skip.len() {
                 batch.pages.drop_from(before, &mut batch.addrs, |a| {
                     while si < skip.len() && skip[si] < a {
@@ -463,7 +468,7 @@ impl PageBatch {
             kind::PAGES,
             1,
             &[&mm, &count, &self.addr_bytes],
-            &self.pages,
+            &mut self.pages,
         );
         self.pages.clear();
         self.addrs.clear();
@@ -774,6 +779,7 @@ fn shm_offset(v: &image::Vma<'_>, a: u64) -> i64 {
 /// reads its addresses (into `buf`) and checks them, then reads its data into the
 /// caller's pages they name, verifies the record's check over those pages and feeds
 /// the record to the order checker.
+#[allow(clippy::too_many_arguments)]
 fn pages_in_place(
     rd: &mut Reader,
     p: &Plan<'_>,
@@ -781,6 +787,7 @@ fn pages_in_place(
     h: &RecordHeader,
     buf: &mut KVVec<u8>,
     held: &mut HeldPages,
+    hashing: &mut Hashing,
     shared: &mut Shared<'_>,
     why: &mut Reason,
 ) -> Result {
@@ -832,13 +839,16 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
-    // The data, run by run, into place.
-    page_runs(p, &pg, why, |v, a, _, n, force| {
+    // The data, run by run, into place; the pages filled in place are hashed
+    // together at the end of the record, on another CPU ([`Hashing`]).
+    let r = page_runs(p, &pg, why, |v, a, _, n, force| {
+        use crate::timing::{sub_end, sub_start, Sub};
         if let Some(file) = ro_shared(opened, v) {
             // Read-only shared memory cannot be written through the mapping: through
             // its object.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
+            hash_held(held, &mut check);
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
         }
@@ -847,33 +857,38 @@ fn pages_in_place(
             // are kept if they hold the data.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
+            hash_held(held, &mut check);
             check.update(&data);
             for (i, page) in data.chunks(image::PAGE_SIZE).enumerate() {
                 shared.put(v, a + (i * image::PAGE_SIZE) as u64, page)?;
             }
             return Ok(());
         }
-        held.clear();
+        let before = held.len();
+        let t = sub_start();
         cur::hold_pages(a, n, force, held)?;
-        let got = rd.file.read_pages(held, &mut rd.pos)?;
+        sub_end(Sub::Fault, t);
+        let t = sub_start();
+        let got = rd.file.read_pages_from(held, before, &mut rd.pos)?;
+        sub_end(Sub::Fill, t);
         if got != n * image::PAGE_SIZE {
             return Err(short_read());
         }
-        held.for_each_bytes(|b| check.update(b));
-        held.clear();
         Ok(())
-    })
-    .map_err(|e| {
+    });
+    if let Err(e) = r {
         held.clear();
-        if e == short_read() {
+        return Err(if e == short_read() {
             bad(why, image::ImageError::Truncated)
         } else {
             e
-        }
-    })?;
-    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
-        return Err(bad(why, image::ImageError::BadCheck { kind: h.kind }));
+        });
     }
+    let pages = core::mem::replace(
+        held,
+        HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?,
+    );
+    hashing.push(pages, check, h, why)?;
     rd.account
         .feed(h, &AnyRecord::Pages(pg))
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
@@ -1123,15 +1138,31 @@ pub(crate) fn restore_pages(
     why: &mut Reason,
 ) -> Result {
     let mut shared = Shared::new(kept);
-    // The pages.  The first page record was read and checked in phase 1 and is
-    // copied into place from `buf`; each later one is read straight into place:
-    // its addresses first, checked, then its data into the pages they name, and
-    // its check is verified over those pages before anything else is read.  A
-    // bad record stops the restart there, as a bad record found before it was
-    // applied would: past the point of no return, the process is killed.
+    // The pages.  Phase 1 read the header of the first page record (`Stop::Unread`)
+    // or, for another first record, all of it, which is applied from `buf`; each
+    // page record is read straight into place: its addresses first, checked, then
+    // its data into the pages they name, and its check is verified over those
+    // pages (on another CPU, while the next record is read: [`Hashing`]).  A bad
+    // record stops the restart there, as a bad record found before it was applied
+    // would: past the point of no return, the process is killed.
     let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
+    let mut hashing = Hashing::new();
     let (mut h, mut stop) = first;
     let mut buffered = true;
+    if stop == Stop::Unread {
+        pages_in_place(
+            rd,
+            p,
+            opened,
+            &h,
+            buf,
+            &mut held,
+            &mut hashing,
+            &mut shared,
+            why,
+        )?;
+        (stop, buffered) = (Stop::Pages, false);
+    }
     loop {
         if buffered {
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
@@ -1157,7 +1188,17 @@ pub(crate) fn restore_pages(
         h = next;
         buffered = !(known && h.kind == image::kind::PAGES);
         if !buffered {
-            pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
+            pages_in_place(
+                rd,
+                p,
+                opened,
+                &h,
+                buf,
+                &mut held,
+                &mut hashing,
+                &mut shared,
+                why,
+            )?;
             continue;
         }
         rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
@@ -1174,5 +1215,120 @@ pub(crate) fn restore_pages(
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
     }
+    hashing.finish(why)?;
     shared.finish()
+}
+
+/// Hashes the pages `held` holds into `check` (in order, before data that follows
+/// them in the record) and drops them.
+fn hash_held(held: &mut HeldPages, check: &mut image::Hasher) {
+    let t = crate::timing::sub_start();
+    held.for_each_bytes(|b| check.update(b));
+    crate::timing::sub_end(crate::timing::Sub::Hash, t);
+    held.clear();
+}
+
+/// The check of one page record whose pages are read into place, computed by a
+/// work item on another CPU while the restarter reads the next record.
+#[pin_data]
+struct HashJob {
+    #[pin]
+    done: Completion,
+    /// The record's check, with bit 32 set once computed.
+    check: AtomicU64,
+}
+
+/// Records whose checks are being computed elsewhere: at most one, verified
+/// before the next is handed over and at the end ([`Hashing::finish`]); waited for
+/// on every path (a work item never outlives the restart that made it).
+struct Hashing {
+    pending: Option<(Arc<HashJob>, RecordHeader)>,
+}
+
+impl Hashing {
+    fn new() -> Self {
+        Self { pending: None }
+    }
+
+    /// Waits for the record in flight, if any; fails if its check is wrong.
+    fn wait(&mut self, why: &mut Reason) -> Result {
+        let Some((job, h)) = self.pending.take() else {
+            return Ok(());
+        };
+        let t = crate::timing::sub_start();
+        job.done.wait_for_completion();
+        crate::timing::sub_end(crate::timing::Sub::Idle, t);
+        let c = job.check.load(Ordering::Acquire);
+        if c >> 32 == 0 || c as u32 != h.check {
+            return Err(page_records(
+                why,
+                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Hands over the record `h` whose check `check` has hashed up to `pages`, the
+    /// rest of its data (after verifying the one before).
+    fn push(
+        &mut self,
+        pages: HeldPages,
+        mut check: image::Hasher,
+        h: &RecordHeader,
+        why: &mut Reason,
+    ) -> Result {
+        self.wait(why)?;
+        if pages.len() == 0 {
+            return self.verify_now(check, h, why);
+        }
+        let job = Arc::pin_init(
+            pin_init!(HashJob {
+                done <- Completion::new(),
+                check: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        );
+        let Ok(job) = job else {
+            // No memory for the work item: hashed here.
+            let mut pages = pages;
+            hash_held(&mut pages, &mut check);
+            return self.verify_now(check, h, why);
+        };
+        let (kind, version, len) = (h.kind, h.version, h.len);
+        let theirs = job.clone();
+        let mut pages = pages;
+        workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+            hash_held(&mut pages, &mut check);
+            let c = RecordHeader::seal(kind, version, len, &check).check;
+            theirs
+                .check
+                .store(u64::from(c) | 1 << 32, Ordering::Release);
+            theirs.done.complete_all();
+        })?;
+        self.pending = Some((job, *h));
+        Ok(())
+    }
+
+    fn verify_now(&self, check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
+        if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
+            return Err(page_records(
+                why,
+                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for and verifies the last record.
+    fn finish(mut self, why: &mut Reason) -> Result {
+        self.wait(why)
+    }
+}
+
+impl Drop for Hashing {
+    fn drop(&mut self) {
+        if let Some((job, _)) = self.pending.take() {
+            job.done.wait_for_completion();
+        }
+    }
 }

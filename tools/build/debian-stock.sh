@@ -333,7 +333,8 @@ log "layout: $(wc -l < "$K/layout-mismatches.txt") mismatched types, none of tas
 # --- 4. ckpt.ko ------------------------------------------------------------------
 if [ "$mode" != vm ]; then
 	step "ckpt.ko"
-	src=/build/ckpt
+	# One source and build directory per checkout (the chroot is shared).
+	src=/build/ckpt-$(printf %s "$top" | md5sum | cut -c1-8)
 	rm -rf "$root$src"; mkdir -p "$root$src"
 	(cd "$top" && git ls-files -co --exclude-standard -- Kbuild include rust | tar -cf - -T -) |
 		tar -xf - -C "$root$src"
@@ -342,9 +343,12 @@ if [ "$mode" != vm ]; then
 	if ! IN make -C "$tree" M="$src" "${KV[@]}" -j"$(nproc)" modules 2>&1 | tee "$K/module-build.log" >&2; then
 		die "building ckpt.ko failed (log: $K/module-build.log)"
 	fi
-	cp "$root$src/ckpt.ko" "$K/ckpt.ko"
-	vm=$(modinfo -F vermagic "$K/ckpt.ko")
-	log "ckpt.ko: $K/ckpt.ko (vermagic: $vm)"
+	# The bench keeps its module, initramfs and console in this checkout's
+	# build/debian: another checkout's run does not overwrite them.
+	if [ "$mode" = bench ]; then KO=$B/debian; mkdir -p "$KO"; else KO=$K; fi
+	cp "$root$src/ckpt.ko" "$KO/ckpt.ko"
+	vm=$(modinfo -F vermagic "$KO/ckpt.ko")
+	log "ckpt.ko: $KO/ckpt.ko (vermagic: $vm)"
 	case $vm in "$KREL "*) ;; *) die "vermagic '$vm' is not for $KREL" ;; esac
 fi
 [ "$mode" != build ] || { step_end; log "built: $K/ckpt.ko"; exit 0; }
@@ -385,7 +389,7 @@ if [ "$mode" = bench ]; then
 	[ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
 
 	step "bench initramfs"
-	ird=$K/bench-initramfs
+	ird=$KO/bench-initramfs
 	rm -rf "$ird"; mkdir -p "$ird"/{bin,sbin,dev,proc,sys,tmp,root,guest,bench,etc,run}
 	cp -a "$cr/." "$ird/"
 	rm -f "$ird/.ckpt-debs"
@@ -397,7 +401,7 @@ if [ "$mode" = bench ]; then
 	"$busybox" --list-full | while read -r a; do
 		[ "$a" = bin/busybox ] || [ -e "$ird/$a" ] || ln -s /bin/busybox "$ird/$a"
 	done
-	cp "$K/ckpt.ko" "$ird/ckpt.ko"
+	cp "$KO/ckpt.ko" "$ird/ckpt.ko"
 	cp "$B/ckpt" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 	for f in "$B"/bench/*; do cp "$f" "$ird/bench/"; done
 	cp "$top/tests/vm/guest/bench.sh" "$ird/guest/"
@@ -434,10 +438,10 @@ poweroff -f
 INIT
 	chmod 755 "$ird/init"
 	(cd "$ird" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
-		gzip -1 > "$K/bench-initramfs.cpio.gz"
+		gzip -1 > "$KO/bench-initramfs.cpio.gz"
 
 	step "bench boot (QEMU TCG)"
-	console=$K/console-bench.log
+	console=$KO/console-bench.log
 	timeout=${CKPT_VM_TIMEOUT:-3600}
 	app="console=ttyS0 panic=-1 loglevel=4 printk.time=1"
 	app+=" ckpt.bench_runs=${CKPT_BENCH_RUNS:-5}"
@@ -446,7 +450,7 @@ INIT
 	# -erms,-fsrm: TCG emulates `rep movsb` a byte at a time (see tests/vm/run.sh).
 	timeout --foreground -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max,-erms,-fsrm \
 		-m "${CKPT_VM_MEM:-5G}" -smp "${CKPT_VM_SMP:-2}" -no-reboot -nic none -nographic \
-		-kernel "$K/vmlinuz" -initrd "$K/bench-initramfs.cpio.gz" \
+		-kernel "$K/vmlinuz" -initrd "$KO/bench-initramfs.cpio.gz" \
 		-append "$app ${CKPT_VM_APPEND:-}" </dev/null > "$console" 2>&1
 	qrc=$?
 	set -e

@@ -180,6 +180,7 @@ pub fn run(
     out: Output,
     progress: bool,
 ) -> Result<Outcome, Failure> {
+    crate::timing::mark("output");
     let progress = (progress && io::stderr().is_terminal()).then_some(pid);
     let committed = Arc::new(Mutex::new(false));
     if let Some(path) = out.remove.clone() {

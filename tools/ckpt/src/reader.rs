@@ -138,6 +138,9 @@ pub struct Reader<R> {
     checker: OrderChecker,
     ended: bool,
     done: bool,
+    /// A record header read by [`Reader::peek_header`] (and how many of its
+    /// bytes the input had), for the next [`Reader::next_record`].
+    peeked: Option<([u8; REC_HDR_LEN], usize)>,
 }
 
 impl<R: Read> Reader<R> {
@@ -165,7 +168,35 @@ impl<R: Read> Reader<R> {
             checker: OrderChecker::new(),
             ended: false,
             done: false,
+            peeked: None,
         })
+    }
+
+    /// The offset and header of the next record, without reading its payload
+    /// (`None` at the end of the input, or if the header is incomplete or
+    /// invalid: [`Reader::next_record`] then says why). `restart` stops at
+    /// the first page record this way, before reading megabytes of pages.
+    pub fn peek_header(&mut self) -> Result<Option<(u64, RecordHeader)>, ReadError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.peeked.is_none() {
+            let mut hb = [0u8; REC_HDR_LEN];
+            let n = read_full(&mut self.input, &mut hb).map_err(|e| ReadError {
+                index: self.index + 1,
+                offset: self.offset,
+                kind: None,
+                cause: Cause::Io(e),
+            })?;
+            self.peeked = Some((hb, n));
+        }
+        let Some((hb, n)) = self.peeked else {
+            return Ok(None);
+        };
+        if n < REC_HDR_LEN {
+            return Ok(None);
+        }
+        Ok(RecordHeader::parse(&hb).ok().map(|(h, _)| (self.offset, h)))
     }
 
     /// Bytes consumed so far.
@@ -200,8 +231,14 @@ impl<R: Read> Reader<R> {
             kind,
             cause,
         };
-        let mut hb = [0u8; REC_HDR_LEN];
-        let n = read_full(&mut self.input, &mut hb).map_err(|e| err(None, Cause::Io(e)))?;
+        let (hb, n) = match self.peeked.take() {
+            Some(p) => p,
+            None => {
+                let mut hb = [0u8; REC_HDR_LEN];
+                let n = read_full(&mut self.input, &mut hb).map_err(|e| err(None, Cause::Io(e)))?;
+                (hb, n)
+            }
+        };
         if self.ended {
             if n == 0 {
                 return Ok(None);

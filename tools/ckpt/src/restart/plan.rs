@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::errno;
 use crate::image::vdso::{self, VdsoSyms};
 use crate::image::{
-    backing, filekind, AnyRecord, EpollItem, EventfdRec, PosixTimer, SignalfdRec, TaskAttrs,
+    backing, filekind, kind, AnyRecord, EpollItem, EventfdRec, PosixTimer, SignalfdRec, TaskAttrs,
     TimerfdRec, TASK_LEADER, TASK_ZOMBIE,
 };
 use crate::reader::{Item, ReadError, Reader};
@@ -345,7 +345,15 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut epoll_items = Vec::new();
     let mut files = Vec::new();
     let mut pages_at = 0;
-    while let Some(e) = r.next_record()? {
+    loop {
+        // The pages (or the end) follow the metadata: stop before reading them.
+        if let Some((at, h)) = r.peek_header()? {
+            if matches!(h.kind, kind::PAGES | kind::PAGE_REFS | kind::END) {
+                pages_at = at;
+                break;
+            }
+        }
+        let Some(e) = r.next_record()? else { break };
         let Item::Record(rec) = e.item else { continue };
         if let AnyRecord::File(f) = &rec {
             files.push((f.id, f.kind, f.flags, f.pipe));

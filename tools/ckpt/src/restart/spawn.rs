@@ -91,6 +91,7 @@ struct Ctx<'a> {
 pub fn run(o: &Options) -> Result<u8, String> {
     let name = o.file.display();
     let image = open_image(&o.file)?;
+    crate::timing::mark("image");
     let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
     crate::timing::mark("plan");
     let dev = Device::open(&o.device).map_err(|e| errno::open_device(&o.device, &e))?;
