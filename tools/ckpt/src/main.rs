@@ -168,7 +168,13 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
                     _ => a,
                 };
                 let known: &[&str] = if sub == "checkpoint" {
-                    &["--leave-running", "--kill", "--tree", "--quiet"]
+                    &[
+                        "--leave-running",
+                        "--kill",
+                        "--tree",
+                        "--external-unix",
+                        "--quiet",
+                    ]
                 } else {
                     &[
                         "--pid-ns",
@@ -201,6 +207,7 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
             leave_running: has("--leave-running"),
             kill: has("--kill"),
             tree: has("--tree"),
+            external_unix: has("--external-unix"),
             quiet: has("--quiet"),
         }
     } else {
@@ -524,6 +531,7 @@ mod tests {
         let answered = [
             "ckpt checkpoint 42 -o /tmp/x.img --kill -q",
             "ckpt checkpoint 42 --output /tmp/x.img --tree --quiet",
+            "ckpt checkpoint 42 -o f --external-unix --tree",
             "ckpt checkpoint 42 -o - --leave-running",
             "ckpt --device /dev/x checkpoint 7 -o f",
             "ckpt checkpoint 7 -o f --device /dev/x",
