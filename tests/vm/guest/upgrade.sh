@@ -26,7 +26,7 @@
 #              file offset, a shared anonymous mapping, a session and
 #              process groups; on SIGUSR1 each process checks its ids,
 #              counters, the pipes' sequence and the file's records
-#   threads    samples/threads 4: tids, TLS, stacks, signal masks, counters
+#   threads    samples/threads 2: tids, TLS, stacks, signal masks, counters
 #   counter    samples/counter: a running checksum of a 64 MiB buffer, one
 #              numbered line per 200 ms: the numbers must follow each other
 #              without a gap or a repeat across every switch, the checksum
@@ -126,7 +126,7 @@ next_kernel() {
 		case $_w in ckpt.stage=* | ckpt.ko=*) ;; *) _cmd="$_cmd$_w " ;; esac
 	done
 	_cmd="${_cmd}ckpt.stage=$((stage + 1)) ckpt.ko=/kernels/$_next/ckpt.ko"
-	echo "# next: $(name_of "$_next"), initramfs $(wc -c < /tmp/next.cpio) bytes, $_cmd"
+	echo "# t=$(now) next: $(name_of "$_next"), initramfs $(wc -c < /tmp/next.cpio) bytes, $_cmd"
 	/ckpt kexec "/kernels/$_next/bzImage" --initrd /tmp/next.cpio --append "$_cmd" --load-only
 }
 
@@ -143,6 +143,7 @@ leave() {
 		return
 	fi
 	sleep 1
+	echo "# t=$(now) loaded"
 	echo "UPGRADE-CHECKPOINT stage=$stage $(name_of "$cur")"
 	t0=$(now)
 	saved=0
@@ -175,7 +176,7 @@ if [ "$stage" = 0 ]; then
 	# Far from the pids the next kernels' own boots take.
 	echo 30000 > /proc/sys/kernel/ns_last_pid
 	setsid /samples/tree "$D/tree.data" >> "$D/tree.out" 2>&1 &
-	/samples/threads 4 >> "$D/threads.out" 2>&1 &
+	/samples/threads 2 >> "$D/threads.out" 2>&1 &
 	TT=$!
 	/samples/counter >> "$D/counter.out" 2>&1 &
 	TC=$!
@@ -191,7 +192,7 @@ if [ "$stage" = 0 ]; then
 	set -- $(grep '^ready' "$D/tree.out") x x x x x x
 	TP=$2 TA=${3#a=} TB=${4#b=} TG=${5#g=} TZ=${6#z=}
 	echo "$TP $TA $TB $TG $TZ $TT $TC $TV" > "$D/pids"
-	echo "# jobs: tree P=$TP A=$TA B=$TB G=$TG Z=$TZ, threads $TT, counter $TC, vdsoclock $TV"
+	echo "# t=$(now) jobs: tree P=$TP A=$TA B=$TB G=$TG Z=$TZ, threads $TT, counter $TC, vdsoclock $TV"
 	[ "$up" = 1 ] && leave
 else
 	ktap_check "${tag}_disk" mount /dev/vda "$D"
@@ -230,7 +231,7 @@ else
 		ktap_check "${tag}_tree_ok" grep -q "^OK tree P=$TP A=$TA B=$TB G=$TG Z=$TZ " "$D/tree.out"
 		ktap_check "${tag}_threads_verdict" wait_for "$D/threads.out" '^(OK|FAIL)' 90
 		sed 's/^/# threads: /' "$D/threads.out"
-		ktap_check "${tag}_threads_ok" grep -q '^OK threads=4 ' "$D/threads.out"
+		ktap_check "${tag}_threads_ok" grep -q '^OK threads=2 ' "$D/threads.out"
 		echo "# counter: $(counter_last) lines; vdsoclock: $(vdso_last "$D/vdso.out") ticks"
 		kill "$TC" "$TV"
 		ktap_check "${tag}_jobs_end" within 30 dead $TP $TA $TB $TG $TT $TC $TV
