@@ -175,7 +175,7 @@ else
 	read -r p f s < <(summary_of "$logs/upgrade.log") || true
 	p=${p:-0} f=${f:-0} s=${s:-0}
 	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
-	dt=$(tr -d '\r' < "$logs/upgrade.log" | sed -n 's/.*UPGRADE-DOWNTIME .*: \([0-9.]* s\) .*/\1/p' | head -n1)
+	dt=$(sed -n 's/^  downtime .*: \([0-9.]* s\) .*/\1/p' "$logs/upgrade.log" | head -n1)
 	record upgrade "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took); downtime ${dt:-?})"
 fi
 

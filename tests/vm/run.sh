@@ -344,10 +344,20 @@ elif [ "$mode" = upgrade ]; then
 		esac
 	done | tee "$vm/.upgrade-times.$$"
 	qrc=${PIPESTATUS[0]}
-	# Host-side downtime: a checkpoint's start to the restore in the next kernel.
-	awk '/UPGRADE-CHECKPOINT/ { sub(/^ *\[host /, ""); t = $1 + 0 }
-	     /UPGRADE-RESTORED/ && t { sub(/^ *\[host /, ""); printf "  host clock: checkpoint to restored %.1f s (with the test'"'"'s module unload and leak scan)\n", $1 - t; t = 0 }' \
-		"$vm/.upgrade-times.$$"
+	# The downtime of each switch, by the host's clock: the checkpoint
+	# (UPGRADE-CHECKPOINT to UPGRADE-SAVED) plus the kexec, the boot and
+	# the restart (CKPT-VM-KEXEC to UPGRADE-RESTORED); the test's module
+	# unload and leak scan in between are left out.
+	sed -E 's/^ *\[host ([0-9.]+)\] /\1 /' "$vm/.upgrade-times.$$" | awk '
+		$2 == "UPGRADE-CHECKPOINT" { c = $1; from = $4 }
+		$2 == "UPGRADE-SAVED" && c { s = $1 - c }
+		$2 == "CKPT-VM-KEXEC" && c { k = $1 }
+		$2 == "UPGRADE-RESTORED" && k {
+			to = $4; sub(/:$/, "", to)
+			printf "  downtime %s -> %s: %.1f s (checkpoint %.1f s; kexec, boot, restart %.1f s)\n",
+				from, to, s + $1 - k, s, $1 - k
+			c = k = 0
+		}'
 	rm -f "$vm/.upgrade-times.$$"
 else
 	run_qemu > "$log"
