@@ -205,6 +205,15 @@ if [ "$stage" = 0 ]; then
 	TP=$2 TA=${3#a=} TB=${4#b=} TG=${5#g=} TZ=${6#z=}
 	echo "$TP $TA $TB $TG $TZ $TT $TC $TV" > "$D/pids"
 	echo "# t=$(now) jobs: tree P=$TP A=$TA B=$TB G=$TG Z=$TZ, threads $TT, counter $TC, vdsoclock $TV"
+	# All or nothing: a job that cannot be checkpointed (here: no such
+	# process) stops `save` before it checkpoints or kills any job.
+	refuses() {
+		! /bin/ckpt-upgrade save /tmp/refused $TC 999999 2> /tmp/refused.err &&
+			runs "$TC" counter && [ ! -e /tmp/refused/job-1.img ] &&
+			grep -q 'job 999999 cannot be checkpointed; nothing was' /tmp/refused.err
+	}
+	ktap_check "${tag}_save_all_or_nothing" refuses
+	sed 's/^/# /' /tmp/refused.err
 	[ "$up" = 1 ] && leave
 else
 	ktap_check "${tag}_disk" mount /dev/vda "$D"

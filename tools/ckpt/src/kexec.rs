@@ -67,10 +67,7 @@ pub fn load(o: &Options) -> Result<(), String> {
             }
             _ => "",
         };
-        return Err(format!(
-            "kexec_file_load {}: {e}{hint}",
-            o.kernel.display()
-        ));
+        return Err(format!("kexec_file_load {}: {e}{hint}", o.kernel.display()));
     }
     if o.load_only {
         return Ok(());
