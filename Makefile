@@ -11,6 +11,11 @@
 #   make cross-kernel  images restarted under another kernel: the guest
 #                kernel and Debian's stock 7.2 (vDSO proxy), guest 7.2 and
 #                7.3 (tests/cross-kernel.sh; needs root for Debian's chroot)
+#   make upgrade-demo  a kernel upgrade and downgrade under running jobs in
+#                one QEMU boot: jobs started under the guest kernel 7.2 are
+#                checkpointed, the VM kexecs into 7.3 (ckpt kexec), they are
+#                restarted and go on, then back to 7.2; prints the downtime
+#                (tests/upgrade.sh; builds the 7.3 kernel once, cached)
 #   make zdtm    CRIU's ZDTM static tests through ckpt in the VM (the peer-suite
 #                lane: fetched from Debian's criu source package, never
 #                committed); prints a class per test and fails if a test in
@@ -32,7 +37,7 @@ B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module tool verify userprogs zdtm-tests userland demo check bench zdtm programs vm \
-	clean fmt cross-kernel
+	clean fmt cross-kernel upgrade-demo
 
 all: module tool verify userprogs
 
@@ -91,6 +96,9 @@ bench: tool userprogs
 
 cross-kernel: all
 	@tests/cross-kernel.sh
+
+upgrade-demo: all
+	@tests/upgrade.sh
 
 zdtm: all zdtm-tests
 	@tests/vm/run.sh zdtm

@@ -13,7 +13,11 @@
 #                lane), kernel log checks
 #   5. carry     two boots sharing a disk: an image saved in the first is
 #                restarted in the second (and after a module reload)
-#   6. programs  tests/vm/run.sh programs: the real-programs lane (Debian
+#   6. upgrade   tests/upgrade.sh --quick: one VM boot kexecs from the guest
+#                kernel into itself under running jobs (checkpointed before,
+#                restarted after, then checking their state); `make
+#                upgrade-demo` does it 7.2 -> 7.3 -> 7.2
+#   7. programs  tests/vm/run.sh programs: the real-programs lane (Debian
 #                programs checkpointed in the middle of their work; the
 #                userland is built into ~/.cache/ckpt on first use); tests
 #                listed in tests/programs/refused count as skipped while
@@ -159,7 +163,23 @@ else
 	record carry "$cp" "$cf" "$cs" "$cp passed, $cf failed, $cs skipped ($(took))"
 fi
 
-# --- 6. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
+# --- 6. kernel switch: jobs checkpointed, kexec, restarted ---------------------------
+stage "upgrade: tests/upgrade.sh --quick (kexec into the same kernel)"
+if [ ! -f build/ckpt.ko ]; then
+	record upgrade 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	set +e
+	tests/upgrade.sh --quick 2>&1 | tee "$logs/upgrade.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r p f s < <(summary_of "$logs/upgrade.log") || true
+	p=${p:-0} f=${f:-0} s=${s:-0}
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	dt=$(sed -n 's/^  downtime .*: \([0-9.]* s\) .*/\1/p' "$logs/upgrade.log" | head -n1)
+	record upgrade "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took); downtime ${dt:-?})"
+fi
+
+# --- 7. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
 stage "programs: tests/vm/run.sh programs"
 if [ ! -f build/ckpt.ko ]; then
 	record programs 0 0 0 "not run: no build/ckpt.ko (the build failed)"

@@ -3,7 +3,7 @@
 """Judge the serial console log of a ckpt test VM run.
 
     tests/vm/judge.py [--mode check|demo|bench|zdtm|programs] [--timed-out SECONDS]
-                      [--allow-no-kunit] [-v] console.log
+                      [--allow-no-kunit] [--boots N] [-v] console.log
 
 Counts every test case and every problem, prints each failure with context
 and ends with one line "N passed, N failed, N skipped".  Exits 1 if anything
@@ -24,7 +24,10 @@ failed, 2 on usage errors.  What is judged:
   (c) the kernel log: each WARNING, BUG, Oops, lockdep report, hung task,
       kmemleak report, ... is one failure, printed with context.
   (d) the CKPT-VM-* markers from /init: insmod and rmmod succeeded, the
-      mode script exited 0, and "CKPT-VM-DONE rc=0" is present.
+      mode script exited 0, and "CKPT-VM-DONE rc=0" is present -- in each
+      boot when the guest kexecs into other kernels (each /init prints
+      CKPT-VM-BEGIN; --boots N: exactly N boots), with its own kmemleak
+      report; "CKPT-VM-KEXEC FAILED" is a failure.
 """
 
 import argparse
@@ -251,12 +254,12 @@ class Judge:
 
     # -- (c) kernel log problems ---------------------------------------------
     def kernel_log(self):
-        leak = self.leak_section()
+        leaks = self.leak_sections()
         last = -10 ** 9         # line of the last incident's start
         for i, line in enumerate(self.lines):
             if BENIGN.search(line):
                 continue
-            if leak and leak[0] - 5 <= i <= leak[1]:
+            if any(b - 5 <= i <= e for b, e in leaks):
                 continue        # judged as one report by kmemleak()
             kind = next((w for w, rx in HEADERS if rx.search(line)), None)
             if kind is not None:
@@ -269,8 +272,9 @@ class Judge:
             last = i
             self.fail(f"kernel log: {kind}", i - CONTEXT_BEFORE, i + CONTEXT_AFTER)
 
-    def leak_section(self):
-        """(begin, end) of a non-empty kmemleak report printed by /init."""
+    def leak_sections(self):
+        """(begin, end) of each non-empty kmemleak report printed by /init."""
+        found = []
         begin = None
         for i, line in enumerate(self.lines):
             if "CKPT-VM-KMEMLEAK BEGIN" in line and begin is None:
@@ -278,32 +282,46 @@ class Judge:
             elif "CKPT-VM-KMEMLEAK END" in line and begin is not None:
                 body = [ln for ln in self.lines[begin + 1:i]
                         if ln.strip() and self.kernel_text(ln) is None]
-                return (begin, i) if body else None
-        return None
+                if body:
+                    found.append((begin, i))
+                begin = None
+        return found
 
-    def kmemleak(self):
+    def kmemleak(self, lo, hi):
         begin = None
-        for i, line in enumerate(self.lines):
+        for i in range(lo, hi):
+            line = self.lines[i]
             if "CKPT-VM-KMEMLEAK unavailable" in line:
                 self.fail("kmemleak unavailable (CONFIG_DEBUG_KMEMLEAK off or disabled)", i)
                 return
             if "CKPT-VM-KMEMLEAK BEGIN" in line and begin is None:
                 begin = i
-        leak = self.leak_section()
-        if leak:
-            b, e = leak
-            n = sum(1 for ln in self.lines[b:e] if "unreferenced object 0x" in ln)
-            self.fail(f"kmemleak: {n} unreferenced object(s) after rmmod",
-                      b - 1, min(e + 1, b + 60))
-        elif begin is not None and not any(
-                "CKPT-VM-KMEMLEAK END" in ln for ln in self.lines[begin:]):
+        for b, e in self.leak_sections():
+            if lo <= b < hi:
+                n = sum(1 for ln in self.lines[b:e] if "unreferenced object 0x" in ln)
+                self.fail(f"kmemleak: {n} unreferenced object(s) after rmmod",
+                          b - 1, min(e + 1, b + 60))
+                return
+        if begin is not None and not any(
+                "CKPT-VM-KMEMLEAK END" in ln for ln in self.lines[begin:hi]):
             self.fail("kmemleak report is incomplete", begin, begin + CONTEXT_AFTER)
 
     # -- (d) markers ---------------------------------------------------------
-    def markers(self):
+    def boots(self):
+        """[lo, hi) line ranges, one per boot: a kexec boots the next kernel
+        in the same VM, whose /init prints its own markers."""
+        starts = [i for i, _ in self.find(re.compile(r"CKPT-VM-BEGIN mode="))]
+        if not starts:
+            return [(0, len(self.lines))]
+        starts[0] = 0
+        return list(zip(starts, starts[1:] + [len(self.lines)]))
+
+    def markers(self, lo, hi, last_boot):
         def marker(rx):
-            for i, m in self.find(re.compile(rx)):
-                return i, m
+            for i in range(lo, hi):
+                m = re.search(rx, self.lines[i])
+                if m:
+                    return i, m
             return None, None
 
         i_ins, m_ins = marker(r"CKPT-VM-INSMOD (ok|FAILED.*)")
@@ -328,9 +346,12 @@ class Judge:
             elif m_rm.group(1) != "ok":
                 self.fail(f"rmmod ckpt {m_rm.group(1)}", i_rm - 10, i_rm + 1)
                 explained = True
-        n = len(self.lines)
+        n = hi
+        i_kx, m_kx = marker(r"CKPT-VM-KEXEC (FAILED.*)")
+        if m_kx is not None:
+            self.fail(f"kexec {m_kx.group(1)}", i_kx - 10, i_kx + 1)
         if m_done is None:
-            if self.args.timed_out:
+            if self.args.timed_out and last_boot:
                 title = (f"VM timed out after {self.args.timed_out} s "
                          "(no CKPT-VM-DONE marker); last lines")
             else:
@@ -339,7 +360,7 @@ class Judge:
             self.fail(title, n - 25, n)
         elif m_done.group(1) != "0" and not explained:
             self.fail(f"CKPT-VM-DONE rc={m_done.group(1)}", i_done - 10, i_done + 1)
-        elif self.args.timed_out:
+        elif self.args.timed_out and last_boot:
             self.fail(f"VM timed out after {self.args.timed_out} s", n - 10, n)
 
     def run(self):
@@ -351,8 +372,14 @@ class Judge:
                       "#[kunit_tests] suite)")
         self.programs()
         self.kernel_log()
-        self.kmemleak()
-        self.markers()
+        boots = self.boots()
+        for k, (lo, hi) in enumerate(boots):
+            self.kmemleak(lo, hi)
+            self.markers(lo, hi, k == len(boots) - 1)
+        if self.args.boots and len(boots) != self.args.boots:
+            self.fail(f"{len(boots)} boot(s) of the guest, {self.args.boots} expected "
+                      "(a kexec did not happen or did not boot)",
+                      len(self.lines) - 25, len(self.lines))
 
 
 def main():
@@ -361,6 +388,8 @@ def main():
     ap.add_argument("--mode", default="check", choices=["check", "demo", "bench", "zdtm", "programs"])
     ap.add_argument("--timed-out", type=int, metavar="SECONDS", default=0)
     ap.add_argument("--allow-no-kunit", action="store_true")
+    ap.add_argument("--boots", type=int, metavar="N", default=0,
+                    help="the guest must boot N kernels (kexec), each judged like one boot")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     try:

@@ -5,7 +5,7 @@
 # judge the result.
 #
 #   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|programs|shell|carry-save|carry-load|
-#                                 cross-save|cross-load
+#                                 cross-save|cross-load|upgrade
 #
 #   check   run /guest/check.sh (selftests, guest shell tests, the `check`
 #           subset of the ZDTM lane); print the failures and "N passed,
@@ -33,6 +33,13 @@
 #           --disk): save a vDSO-using program's image on the disk, restart
 #           it under another kernel (CKPT_KDIR, CKPT_KO; ckpt.expect= in
 #           CKPT_VM_APPEND)
+#   upgrade kernel switches under running jobs in one VM (tests/upgrade.sh,
+#           /guest/upgrade.sh): the first kernel starts jobs and checkpoints
+#           them, kexecs into the next kernel of CKPT_UPGRADE_PLAN, which
+#           restarts them, and so on; each boot is judged (--boots); the
+#           jobs' files and images are on the disk (default: a fresh
+#           build/vm/upgrade.disk); prints the guest's UPGRADE-* lines with
+#           the host's clock
 #
 #   --disk FILE     attach FILE as a virtio-blk disk (/dev/vda in the guest),
 #                   creating a 64 MiB raw file first if it does not exist;
@@ -54,6 +61,10 @@
 #   CKPT_KDIR          kernel build dir (default: the one in build/kdir)
 #   CKPT_KO            module to load (default: build/ckpt.ko)
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
+#   CKPT_UPGRADE_SLOTS upgrade: the kernels, "KDIR:KO KDIR:KO ..." (slot 0,
+#                      1, ...; default: CKPT_KDIR and CKPT_KO, one slot)
+#   CKPT_UPGRADE_PLAN  upgrade: the slot of each boot (default "0 0": one
+#                      kexec from the kernel into itself)
 #
 # Inputs are what `make all` leaves in build/: ckpt.ko, ckpt (the tool, if
 # built), ckpt-verify (if built), samples/, selftests/, and for check and
@@ -76,7 +87,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load|upgrade) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -96,6 +107,21 @@ gen_cpio=$kdir/usr/gen_init_cpio
 [ -f "$bzimage" ] || die "$bzimage missing: run 'make kernel'"
 [ -x "$gen_cpio" ] || die "$gen_cpio missing: run 'make kernel'"
 ko=${CKPT_KO:-$B/ckpt.ko}
+# The kernel switch: its kernels (slots), and the first boot's.
+if [ "$mode" = upgrade ]; then
+	read -r -a up_slots <<< "${CKPT_UPGRADE_SLOTS:-$kdir:$ko}"
+	read -r -a up_plan <<< "${CKPT_UPGRADE_PLAN:-0 0}"
+	[ ${#up_plan[@]} -ge 2 ] || die "CKPT_UPGRADE_PLAN: two boots at least"
+	for s in "${up_plan[@]}"; do
+		[ -n "${up_slots[$s]:-}" ] || die "CKPT_UPGRADE_PLAN: no slot $s in CKPT_UPGRADE_SLOTS"
+	done
+	for s in "${up_slots[@]}"; do
+		[ -f "${s%%:*}/arch/x86/boot/bzImage" ] && [ -f "${s#*:}" ] || die "upgrade slot $s: no bzImage or module"
+	done
+	kdir=${up_slots[${up_plan[0]}]%%:*}
+	ko=${up_slots[${up_plan[0]}]#*:}
+	[ -n "$disk" ] || { mkdir -p "$vm"; disk=$vm/upgrade.disk; rm -f "$disk"; truncate -s 256M "$disk"; }
+fi
 [ -f "$ko" ] || echo "run.sh: warning: $ko missing ('make module'); the guest will report insmod failure" >&2
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found (apt-get install busybox-static)"
@@ -135,9 +161,34 @@ cleanup() {
 trap cleanup EXIT
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
-		/guest /samples /selftests /bench /zdtm /zdtm/bin /programs; do
+		/guest /samples /selftests /bench /zdtm /zdtm/bin /programs /kernels /var /var/lib; do
 		echo "dir $d 0755 0 0"
 	done
+	if [ "$mode" = upgrade ]; then
+		for i in "${!up_slots[@]}"; do
+			k=${up_slots[$i]%%:*}
+			echo "dir /kernels/$i 0755 0 0"
+			# kexec_file_load takes only a bzImage that says it may be
+			# loaded above 4 GiB (xloadflags bit 1, set by
+			# CONFIG_RELOCATABLE, which the guest config lacks).  A
+			# non-relocatable kernel decompresses itself to its link
+			# address, wherever it is loaded; the VM has less than
+			# 4 GiB: a copy with the bit set boots the same.
+			python3 - "$k/arch/x86/boot/bzImage" "$vm/.bzImage.$$.$i" <<-'EOF'
+			import sys
+			b = bytearray(open(sys.argv[1], "rb").read())
+			if b[0x202:0x206] != b"HdrS":
+			    sys.exit("not a bzImage: " + sys.argv[1])
+			b[0x236] |= 0x2                 # XLF_CAN_BE_LOADED_ABOVE_4G
+			open(sys.argv[2], "wb").write(b)
+			EOF
+			echo "file /kernels/$i/bzImage $vm/.bzImage.$$.$i 0644 0 0"
+			echo "file /kernels/$i/ckpt.ko ${up_slots[$i]#*:} 0644 0 0"
+			basename "$k" > "$vm/.kname.$$.$i"
+			echo "file /kernels/$i/name $vm/.kname.$$.$i 0644 0 0"
+		done
+		echo "file /bin/ckpt-upgrade $top/tools/ckpt-upgrade 0755 0 0"
+	fi
 	echo "nod /dev/console 0600 0 0 c 5 1"
 	echo "file /bin/busybox $busybox 0755 0 0"
 	"$busybox" --list-full | while read -r applet; do
@@ -204,7 +255,7 @@ trap cleanup EXIT
 		done
 } > "$list"
 "$gen_cpio" "$list" | gzip -1 > "$initrd"
-rm -f "$vm/.zdtm-tests.$$"
+rm -f "$vm/.zdtm-tests.$$" "$vm"/.kname.$$.* "$vm"/.bzImage.$$.*
 
 # --- QEMU ---------------------------------------------------------------------
 if [ "${CKPT_KVM:-0}" = 1 ]; then
@@ -231,6 +282,12 @@ fi
 [ "$mode" != programs ] || drive=(-drive "file=$userland,format=raw,if=virtio,readonly=on")
 append="console=ttyS0 panic=-1 loglevel=7 ckpt.mode=$mode"
 append+=" ckpt.leakwait=${CKPT_VM_LEAK_WAIT:-5} ${CKPT_VM_APPEND:-}"
+if [ "$mode" = upgrade ]; then
+	# pci=noacpi: under TCG the ACPI interrupt link of the virtio disk
+	# (_SB_.LNKC) takes 10 to 50 s to enable at each boot (the AML
+	# interpreter with the debug options); the downtime is the boot's.
+	append+=" pci=noacpi ckpt.plan=$(IFS=,; echo "${up_plan[*]}")"
+fi
 # The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
 case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; zdtm) mem=${CKPT_VM_MEM:-3G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac
 qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 -no-reboot -nic none
@@ -249,6 +306,7 @@ case $mode in
 bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
 zdtm) timeout=${CKPT_VM_TIMEOUT:-3600} ;;
 programs) timeout=${CKPT_VM_TIMEOUT:-1200} ;;
+upgrade) timeout=${CKPT_VM_TIMEOUT:-$((300 * ${#up_plan[@]}))} ;;
 *) timeout=${CKPT_VM_TIMEOUT:-600} ;;
 esac
 # --foreground: Ctrl-C still reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
@@ -274,6 +332,33 @@ elif [ "$mode" = programs ]; then
 		esac
 	done
 	qrc=${PIPESTATUS[0]}
+elif [ "$mode" = upgrade ]; then
+	# The guest's UPGRADE-* lines as they come, with the host's clock (the
+	# guest's restarts with each kernel), and the results.
+	run_qemu | tee "$log" | while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		UPGRADE-* | CKPT-VM-BEGIN* | CKPT-VM-KEXEC* | "not ok "*)
+			us=${EPOCHREALTIME/./}
+			printf '  [host %d.%03d] %s\n' $((us / 1000000)) $((us / 1000 % 1000)) "$line" ;;
+		esac
+	done | tee "$vm/.upgrade-times.$$"
+	qrc=${PIPESTATUS[0]}
+	# The downtime of each switch, by the host's clock: the checkpoint
+	# (UPGRADE-CHECKPOINT to UPGRADE-SAVED) plus the kexec, the boot and
+	# the restart (CKPT-VM-KEXEC to UPGRADE-RESTORED); the test's module
+	# unload and leak scan in between are left out.
+	sed -E 's/^ *\[host ([0-9.]+)\] /\1 /' "$vm/.upgrade-times.$$" | awk '
+		$2 == "UPGRADE-CHECKPOINT" { c = $1; from = $4 }
+		$2 == "UPGRADE-SAVED" && c { s = $1 - c }
+		$2 == "CKPT-VM-KEXEC" && c { k = $1 }
+		$2 == "UPGRADE-RESTORED" && k {
+			to = $4; sub(/:$/, "", to)
+			printf "  downtime %s -> %s: %.1f s (checkpoint %.1f s; kexec, boot, restart %.1f s)\n",
+				from, to, s + $1 - k, s, $1 - k
+			c = k = 0
+		}'
+	rm -f "$vm/.upgrade-times.$$"
 else
 	run_qemu > "$log"
 	qrc=$?
@@ -282,6 +367,7 @@ set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 case $mode in
 carry-*|cross-*) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
+upgrade) judge=(--mode check --boots ${#up_plan[@]}) ;;
 *) judge=(--mode "$mode") ;;
 esac
 [ "${CKPT_VM_VERBOSE:-0}" != 1 ] || judge+=(-v)

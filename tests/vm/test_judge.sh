@@ -213,6 +213,21 @@ kunit > "$tmp/kunit"
 { boot; kunit; insmod_ok; echo 'demo: checkpointed pid 7'; finish; } |
 	expect demo_mode 0 "2 passed, 0 failed, 1 skipped" --mode demo
 
+# Kernel switches (kexec) in one VM: each boot is judged on its own.
+kexec_to_next() { echo 'CKPT-VM-KEXEC t=9.25'; echo '[    9.260000] kexec_core: Starting new kernel'; }
+{ clean; kexec_to_next; clean; } | sed '/Power down/d' |
+	expect kexec_two_boots 0 "8 passed, 0 failed, 4 skipped" --boots 2
+{ clean; kexec_to_next; clean; } |
+	expect kexec_boot_missing 1 "8 passed, 1 failed, 4 skipped" --boots 3
+expect_output kexec_boot_missing_named "^FAIL: 2 boot\(s\) of the guest, 3 expected" --boots 3
+{ clean; kexec_to_next; boot; kunit; insmod_ok; selftest ckpt_dev; echo 'CKPT-VM-MODE rc=0'; } |
+	expect kexec_second_boot_unfinished 1 "8 passed, 1 failed, 4 skipped" --boots 2
+{ boot; kunit; insmod_ok; selftest ckpt_dev; finish "" 'unreferenced object 0xff11 (size 8):'
+  kexec_to_next; clean; } |
+	expect kexec_first_boot_leak 1 "8 passed, 1 failed, 4 skipped" --boots 2
+{ clean; echo 'CKPT-VM-KEXEC FAILED: kexec_file_load: Operation not permitted'; } |
+	expect kexec_failed 1 "4 passed, 1 failed, 2 skipped"
+
 echo "1..$n"
 echo "# Totals: pass:$npass fail:$nfail xfail:0 xpass:0 skip:0 error:0"
 echo "$npass passed, $nfail failed"

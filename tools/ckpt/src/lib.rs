@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod dev;
 pub mod errno;
 pub mod json;
+pub mod kexec;
 pub mod names;
 pub mod reader;
 pub mod restart;

@@ -15,7 +15,7 @@ use ckpt::dev::{c_string, Device};
 use ckpt::reader::Cause;
 use ckpt::restart;
 use ckpt::show::{self, ShowError};
-use ckpt::{errno, image, timing, uapi};
+use ckpt::{errno, image, kexec, timing, uapi};
 
 #[derive(Parser, Debug, PartialEq)]
 #[command(
@@ -103,6 +103,32 @@ enum Command {
         /// Do not print the "restarting" line
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Boot another kernel with kexec_file_load(2), without firmware or
+    /// boot loader: the step between `checkpoint` and `restart` of a kernel
+    /// upgrade or downgrade (see the admin guide)
+    ///
+    /// Syncs the filesystems, then reboots into KERNEL at once (unless
+    /// --load-only): whatever still runs is lost, so checkpoint it first.
+    /// Needs CAP_SYS_BOOT and a kernel with CONFIG_KEXEC_FILE.
+    Kexec {
+        /// The kernel image (bzImage); none with --exec
+        #[arg(required_unless_present = "exec")]
+        kernel: Option<PathBuf>,
+        /// Its initramfs (default: none)
+        #[arg(long, value_name = "FILE")]
+        initrd: Option<PathBuf>,
+        /// The new kernel's command line (default: this kernel's, /proc/cmdline)
+        #[arg(long, value_name = "CMDLINE")]
+        append: Option<String>,
+        /// Only load the kernel; `kexec -e` (kexec-tools) or a later
+        /// `reboot(LINUX_REBOOT_CMD_KEXEC)` boots it
+        #[arg(long, conflicts_with = "exec")]
+        load_only: bool,
+        /// Boot the kernel loaded before (`--load-only`, or kexec-tools'
+        /// `kexec -s -l`): loading it ahead keeps the jobs' downtime shorter
+        #[arg(long, conflicts_with_all = ["kernel", "initrd", "append"])]
+        exec: bool,
     },
     /// Verify an image and print what it holds
     Show {
@@ -416,6 +442,23 @@ fn do_show(file: &Path, opts: &show::Options) -> Res {
     }
 }
 
+fn do_kexec(kernel: &Path, initrd: Option<&Path>, append: Option<&str>, load_only: bool) -> Res {
+    let cmdline = match append {
+        Some(c) => c.to_string(),
+        None => std::fs::read_to_string("/proc/cmdline")
+            .map_err(|e| Fail::new(1, format!("/proc/cmdline: {}", errno::describe(&e))))?
+            .trim_end()
+            .to_string(),
+    };
+    kexec::load(&kexec::Options {
+        kernel: kernel.to_path_buf(),
+        initrd: initrd.map(Path::to_path_buf),
+        cmdline,
+        load_only,
+    })
+    .map_err(|m| Fail::new(1, m))
+}
+
 fn main() -> ExitCode {
     timing::mark("main");
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -496,6 +539,16 @@ fn main() -> ExitCode {
                 Err(msg) => Err(Fail::new(1, msg)),
             }
         }
+        Command::Kexec {
+            kernel,
+            initrd,
+            append,
+            load_only,
+            exec,
+        } => match kernel {
+            Some(k) if !*exec => do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only),
+            _ => kexec::exec().map_err(|m| Fail::new(1, m)),
+        },
         Command::Show { file, json, pages } => do_show(
             file,
             &show::Options {
