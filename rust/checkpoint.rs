@@ -281,8 +281,35 @@ impl Tree {
                 ));
             }
         }
+        self.sessions(&infos, why)?;
         files::leaks(&leaders, why)?;
         unix::outside(&leaders, ext, why)
+    }
+
+    /// A restart makes each process by forking it from its parent, where it starts in
+    /// its parent's session, and can only lead a new session or stay: a process below
+    /// the root in another session than its parent's that it does not lead (it was
+    /// reparented out of its session's subtree, or its parent made a session of its
+    /// own after forking it) could not be made again.
+    fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
+        let zombies = self.zombies.iter().map(|(_, i)| i);
+        for pi in Iterator::chain(infos.iter().skip(1), zombies) {
+            let Some(parent) = infos.iter().find(|q| q.tgid == pi.ppid) else {
+                continue;
+            };
+            if pi.sid != pi.tgid && pi.sid != parent.sid {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "process {} is in session {}, its parent {} in session {}: a process \
+                         outside its parent's session that does not lead its own cannot be made \
+                         again (not supported yet)",
+                        pi.tgid, pi.sid, parent.tgid, parent.sid
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every live thread of the tree.

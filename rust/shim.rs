@@ -1108,6 +1108,35 @@ impl FileRef {
         errno(unsafe { ffi::ckpt_file_truncate(self.0.as_ptr(), size) }).map(|_| ())
     }
 
+    /// The first range `[data, hole)` (byte offsets) at or after `from` that may hold
+    /// data (`SEEK_DATA`, then `SEEK_HOLE`); `None` past the last data. A filesystem
+    /// that does not track holes reports the whole file as data. Moves the file
+    /// position: only for a file of ckpt's own ([`FileRef::reopen`]).
+    pub(crate) fn data_from(&self, from: u64) -> Result<Option<(u64, u64)>> {
+        let seek = |pos: u64, whence: u32| -> Result<Option<u64>> {
+            // SAFETY: The file is valid (type invariant); vfs_llseek() takes the
+            // locks it needs and checks `whence` and `pos` itself.
+            let r = unsafe {
+                bindings::vfs_llseek(
+                    self.0.as_ptr().cast::<bindings::file>(),
+                    pos as bindings::loff_t,
+                    whence as i32,
+                )
+            };
+            match r {
+                r if r == -(bindings::ENXIO as bindings::loff_t) => Ok(None),
+                r if r < 0 => Err(Error::from_errno(r as i32)),
+                r => Ok(Some(r as u64)),
+            }
+        };
+        let Some(data) = seek(from, bindings::SEEK_DATA)? else {
+            return Ok(None);
+        };
+        // Data ends at a hole at the latest at the end of the file.
+        let hole = seek(data, bindings::SEEK_HOLE)?.ok_or(EIO)?;
+        Ok(Some((data, hole.max(data))))
+    }
+
     /// Sets the file position.
     pub(crate) fn seek(&self, pos: i64) -> Result {
         // SAFETY: The file is valid.

@@ -24,6 +24,8 @@ struct Mapping {
     vi: VmaInfo,
     backing: u8,
     file: u32,
+    /// The memory object of shared anonymous memory (its pages are found through it).
+    shm: Option<FileRef>,
 }
 
 impl Mapping {
@@ -223,6 +225,7 @@ pub(crate) fn write_mm(
                 vi: *vi,
                 backing: b,
                 file: fid,
+                shm: file.filter(|_| b == backing::ANON_SHARED).cloned(),
             },
             GFP_KERNEL,
         )?;
@@ -357,17 +360,23 @@ pub(crate) fn write_pages(
             }
             shm.push((mp.file, first, n), GFP_KERNEL)?;
         }
+        // Shared memory: only where its object holds data (the object's holes are
+        // read as zeros, and looking at them page by page would fill them).
+        let data = mp.shm.as_ref().map(|f| f.reopen(0, false)).transpose()?;
         let mut addr = mp.vi.start;
         while addr < mp.vi.end {
+            let mut end = mp.vi.end;
+            if let Some(f) = &data {
+                match shm_data(f, &mp.vi, addr)? {
+                    Some(r) => (addr, end) = r,
+                    None => break,
+                }
+            }
             let before = batch.pages.len();
             let t = crate::timing::sub_start();
-            addr = me.mm.pin_pages(
-                addr,
-                mp.vi.end,
-                anon_only,
-                &mut batch.pages,
-                &mut batch.addrs,
-            )?;
+            addr = me
+                .mm
+                .pin_pages(addr, end, anon_only, &mut batch.pages, &mut batch.addrs)?;
             crate::timing::sub_end(crate::timing::Sub::Pin, t);
             if si < skip.len() {
                 batch.pages.drop_from(before, &mut batch.addrs, |a| {
@@ -383,6 +392,25 @@ pub(crate) fn write_pages(
         }
     }
     batch.flush(w, mms, &heirs, sharing)
+}
+
+/// The next addresses `[start, end)` at or after `addr` of shared memory mapping `vi`
+/// where its memory object `f` (opened for ckpt: [`FileRef::data_from`] moves its
+/// position) may hold data; `None` if there are none.
+fn shm_data(f: &FileRef, vi: &VmaInfo, addr: u64) -> Result<Option<(u64, u64)>> {
+    let ps = image::PAGE_SIZE as u64;
+    // File offset of the mapping's start.
+    let base = vi.pgoff << 12;
+    let Some((data, hole)) = f.data_from(base + (addr - vi.start))? else {
+        return Ok(None);
+    };
+    let start = (vi.start + (data - base)) & !(ps - 1);
+    if start >= vi.end {
+        return Ok(None);
+    }
+    let hole = hole.max(data + 1).next_multiple_of(ps);
+    let end = (vi.start + (hole - base)).min(vi.end);
+    Ok(Some((start.max(addr), end)))
 }
 
 /// Pages collected for one [`image::Pages`] record: held, not copied, until written.

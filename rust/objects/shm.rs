@@ -96,8 +96,15 @@ pub(crate) fn write_memfd_pages(
     let mut chunk = KVVec::from_elem(0u8, BATCH * image::PAGE_SIZE, GFP_KERNEL)?;
     let mut data = KVVec::with_capacity(BATCH * image::PAGE_SIZE, GFP_KERNEL)?;
     let mut addrs = KVec::with_capacity(BATCH * 8, GFP_KERNEL)?;
+    // Holes are zeros: skipped without reading them (through a file of ckpt's own,
+    // whose position the search may move).
+    let holes = file.reopen(0, false)?;
     let mut off = 0u64;
     while off < size {
+        match holes.data_from(off)? {
+            Some((data, _)) => off = off.max(data & !(image::PAGE_SIZE as u64 - 1)),
+            None => break,
+        }
         let mut pos = off as i64;
         let got = file.read_at(&mut chunk, &mut pos)?;
         if got == 0 {

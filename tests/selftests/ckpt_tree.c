@@ -10,6 +10,8 @@
  *   reason, and left running.
  * - A session leader's controlling terminal and foreground group come back.
  * - A tree checkpoint refuses a descendant the caller may not trace.
+ * - A tree with a process in another session than its parent's, which it does
+ *   not lead, is refused with a reason (a restart could not make it again).
  * - Pages a parent and its child share copy-on-write come back shared (the
  *   same physical pages), each process's own pages its own, and a write
  *   after the restart stays in the process that made it.
@@ -239,6 +241,72 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
 	close(pfd[0]);
+	kill(-p, SIGKILL);
+	kill_reap(p);
+}
+
+/* A session leader P whose child M forks O and then makes a session of its own:
+ * O stays in P's session, below M, which is not in it. */
+static void resessioned(int ready, void *arg)
+{
+	int p[2];
+	pid_t m;
+	char c;
+
+	(void)arg;
+	if (pipe(p) || setsid() < 0)
+		_exit(2);
+	m = fork();
+	if (m == 0) {
+		if (fork() == 0) {
+			for (;;)
+				pause();
+		}
+		setsid();
+		if (write(p[1], "M", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	if (m < 0 || read(p[0], &c, 1) != 1)
+		_exit(4);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, process_outside_its_parents_session_is_refused)
+{
+	struct ckpt_check_args a;
+	uint64_t bytes = 0;
+	char path[64];
+	pid_t p, m = 0;
+	FILE *f;
+	int fd;
+
+	p = spawn_ready(resessioned, NULL);
+	ASSERT_LT(0, p);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", p, p);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%d", &m));
+	fclose(f);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	/* A restart forks O from M, in M's session: it could not join P's again. */
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	memset(&a, 0, sizeof(a));
+	a.pid = p;
+	a.flags = CKPT_CHECKPOINT_TREE;
+	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+	EXPECT_EQ(EOPNOTSUPP, a.status);
+	EXPECT_NE(NULL, strstr(a.reason, "session")) TH_LOG("%s", a.reason);
+	/* Refused, it runs on. */
+	sleep_ms(200);
+	EXPECT_NE('T', proc_state(p));
+	EXPECT_NE('T', proc_state(m));
+	kill(-m, SIGKILL);
 	kill(-p, SIGKILL);
 	kill_reap(p);
 }

@@ -133,7 +133,8 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 zdtm=$B/zdtm
 if [ "$mode" = check ] || [ "$mode" = zdtm ]; then
 	if [ ! -f "$zdtm/tests" ] || [ "$top/tests/zdtm/scope" -nt "$zdtm/tests" ] ||
-		[ "$top/tests/zdtm/build.sh" -nt "$zdtm/tests" ]; then
+		[ "$top/tests/zdtm/build.sh" -nt "$zdtm/tests" ] ||
+		[ "$top/tests/zdtm/reaper.c" -nt "$zdtm/tests" ]; then
 		"$top/tests/zdtm/build.sh" "$zdtm" || die "cannot build the ZDTM tests (tests/zdtm/build.sh)"
 	fi
 fi
@@ -221,6 +222,7 @@ trap cleanup EXIT
 		echo "file /zdtm/lane.sh $top/tests/zdtm/lane.sh 0755 0 0"
 		echo "file /zdtm/version $zdtm/version 0644 0 0"
 		echo "file /zdtm/skip $zdtm/skip 0644 0 0"
+		echo "file /zdtm/bin/zdtm-reaper $zdtm/bin/zdtm-reaper 0755 0 0"
 		if [ "$mode" = check ]; then
 			awk '$2 == "check"' "$zdtm/tests" > "$vm/.zdtm-tests.$$"
 		elif [ -n "${CKPT_ZDTM_TESTS:-}" ]; then

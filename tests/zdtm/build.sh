@@ -11,10 +11,15 @@
 # builds them with CRIU's own makefiles in the cache, under a lock (the
 # cache is shared by work trees).  Leaves in OUTDIR:
 #   bin/NAME    the stripped test programs
-#   tests       one line per test: NAME SCOPE AREA SUID ARGS...
+#   tests       one line per test: NAME SCOPE AREA SUID NS ARGS...
 #               (SUID is 1 if ZDTM runs the test as root, 0 if as an
-#               unprivileged user; ARGS are the options ZDTM's makefile
-#               starts it with, paths relative to the test's directory)
+#               unprivileged user; NS is 1 for a test marked `ns` in the
+#               scope list, started under bin/zdtm-reaper, 2 for `ns-noreap`
+#               (the reaper with ZDTM_NOREAP); ARGS are the
+#               options ZDTM's makefile starts it with, paths relative to
+#               the test's directory)
+#   bin/zdtm-reaper  the stand-in for a pid namespace's init
+#               (tests/zdtm/reaper.c)
 #   skip        NAME REASON: tests marked `hang` in the scope list, which
 #               the lane reports as HANG without running them
 #   version     the CRIU version the tests come from
@@ -33,7 +38,7 @@ names=()
 for r in "${rows[@]}"; do
 	set -- $r
 	case $2 in in|check|out) ;; *) log "scope: $1: bad scope '$2'"; exit 1 ;; esac
-	case ${4:-} in ''|hang) ;; *) log "scope: $1: bad flag '$4'"; exit 1 ;; esac
+	case ${4:-} in ''|hang|ns|ns-noreap) ;; *) log "scope: $1: bad flag '$4'"; exit 1 ;; esac
 	[ -f "$static/$1.c" ] || { log "scope: $1: no such test in $(basename "$src")"; exit 1; }
 	names+=("$1")
 done
@@ -66,10 +71,14 @@ sys.exit(0 if "suid" in d.get("flags", "").split() else 1)' "$static/$name.desc"
 	fi
 	cmd=$(grep -F -- "./$name --pidfile=" "$static/.ckpt-cmdlines" | head -n1)
 	[ -n "$cmd" ] || { log "$name: no command line"; exit 1; }
-	echo "$name $2 $3 $suid ${cmd#"./$name "}"
+	case ${4:-} in ns) ns=1 ;; ns-noreap) ns=2 ;; *) ns=0 ;; esac
+	echo "$name $2 $3 $suid $ns ${cmd#"./$name "}"
 done > "$out.new/tests"
 sed -n 's/^\([^#[:space:]]*\)[[:space:]].*[[:space:]]hang[[:space:]]*\(#[[:space:]]*\(.*\)\)\{0,1\}$/\1 \3/p' \
 	"$here/scope" > "$out.new/skip"
+${CC:-gcc} -static -O2 -Wall -o "$out.new/bin/zdtm-reaper" "$here/reaper.c" ||
+	{ log "cannot build zdtm-reaper"; exit 1; }
+strip "$out.new/bin/zdtm-reaper"
 basename "$src" | sed 's/^criu-//' > "$out.new/version"
 rm -rf "$out"
 mv "$out.new" "$out"

@@ -7,11 +7,16 @@
 #
 #   sh /zdtm/lane.sh [--ktap] [--scope check|in|all] [NAME...]
 #
-# For each test (from /zdtm/tests: NAME SCOPE AREA SUID ARGS...):
+# For each test (from /zdtm/tests: NAME SCOPE AREA SUID NS ARGS...):
 #   1. native run: start it in its own directory with ZDTM's options
 #      (--pidfile, --outfile, ...; as an unprivileged user unless ZDTM runs
 #      it as root), wait for its pid file, SIGTERM, wait until it is gone,
 #      PASS if the last line of its output file says PASS;
+#      a test ZDTM runs only in a new pid namespace (NS 1, or 2: without
+#      reaping, ZDTM_NOREAP) is started
+#      under /zdtm/bin/zdtm-reaper (tests/zdtm/reaper.c), a subreaper that
+#      stands in for the namespace's init, and the reaper's tree is the one
+#      checkpointed and restarted;
 #   2. ckpt run: start it again, wait for the pid file, `ckpt checkpoint
 #      PID --tree --kill` into tmpfs, wait until every process of the tree
 #      is gone, `ckpt restart --detach` (the same pids), kill the restored
@@ -29,6 +34,10 @@
 Z=${ZDTM_DIR:-/zdtm}
 CKPT=${CKPT:-/ckpt}
 T=${ZDTM_TIMEOUT:-60}
+# poll: the longest a poll() may take (from the test's start to the SIGTERM
+# that ends it), 5 s by default: the test's own knob for slow machines; a
+# checkpoint, two restarts and the kills between them take longer in a TCG VM.
+export ZDTM_DELTA=${ZDTM_DELTA:-30}
 work=/tmp/zdtm
 imgdir=/tmp/zdtm-img
 ktap=0 only=all
@@ -116,26 +125,56 @@ last_words() {
 	done
 	echo "(no output)"
 }
+# slow PID: while PID (a `timeout` running ckpt) runs, every 20 s, the kernel
+# stacks of its descendants' threads, for the console log (where a slow step
+# spends its time).
+slow() {
+	n=0
+	while [ -d "/proc/$1" ] && alive "$1"; do
+		sleep 0.2; n=$((n + 1))
+		[ $((n % 100)) = 0 ] || continue
+		for p in $(tree "$1"); do
+			for t in /proc/$p/task/*; do
+				[ -r "$t/stack" ] || continue
+				echo "zdtm: slow $((n / 5))s: $p/${t##*/} $(tr '\n' ' ' < "$t/comm" 2>/dev/null)"
+				sed 's/^/zdtm:   /' "$t/stack" 2>/dev/null
+			done
+		done
+	done
+}
 passed() { [ -f "$1" ] && tail -n 1 "$1" | grep -qw PASS; }
 
-# start NAME SUID ARGS...: start the test in $dir; sets $pid.  The test forks
-# its daemon and exits once the daemon is ready and the pid file written.
+# start NAME SUID NS ARGS...: start the test in $dir; sets $pid, and $root:
+# the root of the tree to checkpoint ($pid, or with NS 1 or 2 the reaper the
+# test runs under).  The test forks its daemon and exits once the daemon is ready
+# and the pid file written.
 start() {
-	name=$1 suid=$2
-	shift 2
+	name=$1 suid=$2 ns=$3
+	shift 3
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	chmod 777 "$dir"
+	reaper= noreap=
+	[ "$ns" = 0 ] || reaper=$Z/bin/zdtm-reaper
+	[ "$ns" != 2 ] || noreap=1
 	if [ "$suid" = 1 ]; then
-		(cd "$dir" && exec timeout "$T" "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
+		(cd "$dir" || exit 1; [ -z "$noreap" ] || export ZDTM_NOREAP=1
+		 exec timeout "$T" $reaper "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
 	else
-		(cd "$dir" && ZDTM_UID=18943 ZDTM_GID=58467 ZDTM_GROUPS="27495 48244" \
-			exec timeout "$T" "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
+		(cd "$dir" || exit 1; [ -z "$noreap" ] || export ZDTM_NOREAP=1
+		 ZDTM_UID=18943 ZDTM_GID=58467 ZDTM_GROUPS="27495 48244" \
+			exec timeout "$T" $reaper "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
 	fi
 	src=$?
-	pid=
+	pid= root=
 	[ -s "$dir/$name.pid" ] && read -r pid < "$dir/$name.pid"
-	[ $src = 0 ] && [ -n "$pid" ] && alive "$pid"
+	[ $src = 0 ] && [ -n "$pid" ] && alive "$pid" || return 1
+	root=$pid
+	if [ "$ns" != 0 ]; then
+		{ read -r st < "/proc/$pid/stat"; } 2>/dev/null || return 1
+		set -- ${st##*) }
+		root=$2
+	fi
 }
 # stop NAME: SIGTERM, wait, PASS?  Sets $why when it did not pass.
 stop() {
@@ -159,7 +198,7 @@ restart() {
 	rc=$?
 	if [ $rc = 124 ] || [ $rc = 143 ]; then
 		why="$3 restart did not finish within ${T}s"
-		[ -n "$pid" ] && alive "$pid" && kill_tree "$pid"
+		[ -n "$root" ] && alive "$root" && kill_tree "$root"
 		return 2
 	fi
 	if [ $rc != 0 ]; then
@@ -167,8 +206,8 @@ restart() {
 		return 1
 	fi
 	read -r rpid < "$dir.rst"
-	if [ "$rpid" != "$pid" ]; then
-		why="$3 restart gave pid $rpid, not $pid"
+	if [ "$rpid" != "$root" ]; then
+		why="$3 restart gave pid $rpid, not $root"
 		return 3
 	fi
 	sleep 0.1
@@ -216,10 +255,10 @@ report() { # NAME CLASS SCOPE AREA REASON
 	fi
 }
 
-# run_one NAME SCOPE AREA SUID ARGS...
+# run_one NAME SCOPE AREA SUID NS ARGS...
 run_one() {
-	name=$1 scope=$2 area=$3 suid=$4
-	shift 4
+	name=$1 scope=$2 area=$3 suid=$4 ns=$5
+	shift 5
 	dir=$work/$name
 	img=$imgdir/$name.img
 	rm -f "$img"
@@ -231,29 +270,33 @@ run_one() {
 	fi
 
 	# 1. native
-	if ! start "$name" "$suid" "$@"; then
-		[ -n "$pid" ] && kill_tree "$pid"
+	if ! start "$name" "$suid" "$ns" "$@"; then
+		[ -n "$pid" ] && kill_tree "${root:-$pid}"
 		report "$name" NATIVE-FAIL "$scope" "$area" "start: $(last_words "$dir/$name.out.inprogress" "$dir/$name.out" "$dir.stdout")"
 		return
 	fi
 	stop "$name"
-	case $? in
+	rc=$?
+	[ "$root" = "$pid" ] || kill_tree "$root"
+	case $rc in
 	0) ;;
 	*) report "$name" NATIVE-FAIL "$scope" "$area" "$why"; return ;;
 	esac
 
 	# 2. through ckpt
-	if ! start "$name" "$suid" "$@"; then
-		[ -n "$pid" ] && kill_tree "$pid"
+	if ! start "$name" "$suid" "$ns" "$@"; then
+		[ -n "$pid" ] && kill_tree "${root:-$pid}"
 		report "$name" NATIVE-FAIL "$scope" "$area" "second start: $(last_words "$dir/$name.out.inprogress" "$dir.stdout")"
 		return
 	fi
-	pids=$(tree "$pid")
+	pids=$(tree "$root")
 	echo "zdtm: $name: checkpoint $pids"
-	timeout "$T" "$CKPT" checkpoint "$pid" --tree --kill --quiet -o "$img" > "$dir.ckpt" 2> "$dir.ckpt.err"
+	timeout "$T" "$CKPT" checkpoint "$root" --tree --kill --quiet -o "$img" > "$dir.ckpt" 2> "$dir.ckpt.err" &
+	slow "$!"
+	wait "$!"
 	rc=$?
 	if [ $rc = 124 ] || [ $rc = 143 ]; then
-		kill_tree "$pid"
+		kill_tree "$root"
 		report "$name" HANG "$scope" "$area" "checkpoint did not finish within ${T}s"
 		return
 	fi
@@ -262,7 +305,7 @@ run_one() {
 		# The checkpoint's error is generic; `ckpt check` names the cause
 		# (and should have known it in advance).
 		if alive "$pid"; then
-			chk=$(timeout "$T" "$CKPT" check "$pid" --tree 2>&1 | tail -n 1)
+			chk=$(timeout "$T" "$CKPT" check "$root" --tree 2>&1 | tail -n 1)
 			case $chk in
 			*"cannot be checkpointed: "*) reason=${chk#*cannot be checkpointed: } ;;
 			*) reason="$reason [ckpt check: $chk]" ;;
@@ -270,11 +313,13 @@ run_one() {
 		fi
 		if ! alive "$pid"; then
 			report "$name" FAIL "$scope" "$area" "checkpoint refused ($reason) but the process died"
-			kill_tree "$pid"
+			kill_tree "$root"
 			return
 		fi
 		stop "$name"
-		case $? in
+		rc=$?
+		[ "$root" = "$pid" ] || kill_tree "$root"
+		case $rc in
 		0) report "$name" REFUSED "$scope" "$area" "$reason" ;;
 		*) report "$name" FAIL "$scope" "$area" "checkpoint refused ($reason), then the process failed: $why" ;;
 		esac
@@ -282,7 +327,7 @@ run_one() {
 		return
 	fi
 	if ! wait_vanish "$T" $pids; then
-		kill_tree "$pid"
+		kill_tree "$root"
 		report "$name" HANG "$scope" "$area" "the checkpointed tree was not gone ${T}s after --kill"
 		rm -f "$img"
 		return
@@ -306,15 +351,17 @@ run_one() {
 		0) ;;
 		1) report "$name" RESTART-FAILED "$scope" "$area" "$why" ;;
 		2) report "$name" HANG "$scope" "$area" "$why" ;;
-		*) report "$name" FAIL "$scope" "$area" "$why"; alive "$pid" && kill_tree "$pid" ;;
+		*) report "$name" FAIL "$scope" "$area" "$why"; alive "$root" && kill_tree "$root" ;;
 		esac
 		[ $rc = 0 ] || { rm -f "$img"; return; }
 		# Restore the same image a second time, after killing the first copy.
-		[ $nth = second ] || kill_tree "$pid"
+		[ $nth = second ] || kill_tree "$root"
 	done
 	echo "zdtm: $name: SIGTERM"
 	stop "$name"
-	case $? in
+	rc=$?
+	[ "$root" = "$pid" ] || kill_tree "$root"
+	case $rc in
 	0) report "$name" PASS "$scope" "$area" "${note# }" ;;
 	2) report "$name" HANG "$scope" "$area" "after restart: $why$note" ;;
 	*) report "$name" FAIL "$scope" "$area" "after restart: $why$note" ;;
@@ -332,10 +379,10 @@ ntests=$(echo $sel | wc -w)
 [ $ktap = 0 ] || { echo "TAP version 13"; echo "1..$ntests"; }
 echo "zdtm: $ntests tests of CRIU $(cat "$Z/version" 2>/dev/null), ${T}s per step"
 sel=" $(echo $sel) "
-while read -r name scope area suid args <&3; do
+while read -r name scope area suid ns args <&3; do
 	case $sel in *" $name "*) ;; *) continue ;; esac
 	# shellcheck disable=SC2086 # ARGS are words
-	run_one "$name" "$scope" "$area" "$suid" $args < /dev/null 3<&-
+	run_one "$name" "$scope" "$area" "$suid" "$ns" $args < /dev/null 3<&-
 	rm -rf "$work/$name" "$work/$name".*
 done 3< "$Z/tests"
 
