@@ -952,11 +952,6 @@ impl HeldPages {
         addrs.truncate(kept);
     }
 
-    /// How many pages it has room for.
-    pub(crate) fn capacity(&self) -> usize {
-        self.0.capacity()
-    }
-
     fn room(&self) -> usize {
         self.0.capacity() - self.0.len()
     }

@@ -496,7 +496,7 @@ impl PageBatch {
             kind::PAGES,
             1,
             &[&mm, &count, &self.addr_bytes],
-            &mut self.pages,
+            &self.pages,
         );
         self.pages.clear();
         self.addrs.clear();
