@@ -961,19 +961,30 @@ impl HeldPages {
         self.0.len()
     }
 
-    /// Calls `f` on the contents of each page in turn.
-    pub(crate) fn for_each_bytes(&self, mut f: impl FnMut(&[u8])) {
-        for p in self.0.iter() {
-            // SAFETY: We hold a reference on the page (type invariant); the mapping is
-            // released before the next one is made.
-            unsafe {
-                let k = ffi::ckpt_page_map(*p);
-                f(core::slice::from_raw_parts(
-                    k.cast::<u8>(),
-                    image::PAGE_SIZE,
-                ));
-                ffi::ckpt_page_unmap(k);
-            }
+    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes).
+    ///
+    /// The page may be written at the same time (memory shared with a process that runs,
+    /// I/O in flight): it is read through a raw pointer, never as a `&[u8]`, as
+    /// `kernel::page::Page::read_raw` does, and the copy is what callers hash and write.
+    pub(crate) fn copy_page(&self, i: usize, dst: &mut [u8]) {
+        let dst = &mut dst[..image::PAGE_SIZE];
+        // SAFETY: We hold a reference on the page (type invariant); the mapping is
+        // released right after the copy. The source is only read through the raw
+        // pointer, and `dst` is a distinct, exclusively borrowed buffer of the size
+        // copied.
+        unsafe {
+            let k = ffi::ckpt_page_map(self.0[i]);
+            core::ptr::copy_nonoverlapping(k.cast::<u8>(), dst.as_mut_ptr(), image::PAGE_SIZE);
+            ffi::ckpt_page_unmap(k);
+        }
+    }
+
+    /// Calls `f` on a copy of each page in turn (made in `bounce`, see
+    /// [`HeldPages::copy_page`]).
+    pub(crate) fn for_each_copy(&self, bounce: &mut [u8], mut f: impl FnMut(&[u8])) {
+        for i in 0..self.0.len() {
+            self.copy_page(i, bounce);
+            f(&bounce[..image::PAGE_SIZE]);
         }
     }
 

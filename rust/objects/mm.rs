@@ -544,12 +544,10 @@ pub(super) fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
         addr = m.pin_pages(addr, end, false, &mut held, &mut addrs)?;
     }
     // Pages left out were zero-filled: the buffer already says so.
-    let mut i = 0;
-    held.for_each_bytes(|b| {
-        let off = (addrs[i] - start) as usize;
-        buf[off..off + image::PAGE_SIZE].copy_from_slice(b);
-        i += 1;
-    });
+    for (i, &a) in addrs.iter().enumerate() {
+        let off = (a - start) as usize;
+        held.copy_page(i, &mut buf[off..off + image::PAGE_SIZE]);
+    }
     Ok(buf)
 }
 
@@ -832,6 +830,9 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
+    // Hashed from copies of the filled pages (another process of the restart may
+    // share them).
+    let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
     // The data, run by run, into place.
     page_runs(p, &pg, why, |v, a, _, n, force| {
         if let Some(file) = ro_shared(opened, v) {
@@ -859,7 +860,7 @@ fn pages_in_place(
         if got != n * image::PAGE_SIZE {
             return Err(short_read());
         }
-        held.for_each_bytes(|b| check.update(b));
+        held.for_each_copy(&mut bounce, |b| check.update(b));
         held.clear();
         Ok(())
     })
@@ -937,6 +938,7 @@ pub(crate) fn restore_mappings(
         }
     }
     for v in p.vmas.iter().filter(fresh) {
+        crate::fault::step_why(crate::fault::Op::Restart, "a mapping", why)?;
         if advice(v) == 0 {
             keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
@@ -1133,6 +1135,7 @@ pub(crate) fn restore_pages(
     let (mut h, mut stop) = first;
     let mut buffered = true;
     loop {
+        crate::fault::step_why(crate::fault::Op::Restart, "a page record", why)?;
         if buffered {
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
             match &r {
