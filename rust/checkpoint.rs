@@ -153,6 +153,15 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
             format_args!("process is not visible in the caller's pid namespace"),
         ));
     }
+    // Review finding A27: paths are names in the checkpointer's mount table.
+    if !t.leader.same_mntns() {
+        return Err(why.set(
+            EINVAL,
+            format_args!(
+                "process is in another mount namespace: the paths it uses name files the restart would not find"
+            ),
+        ));
+    }
     let m = t
         .leader
         .mm()

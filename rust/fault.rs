@@ -9,8 +9,9 @@
 //! allocation would), the reason "fault injected at restart step N (what)" and a log
 //! line. Writing 0 disarms it; reading tells N and how many steps were counted since.
 //! Steps are counted across every task of every restart (or checkpoint) that runs, so
-//! the knob is meant for one operation at a time (the selftest
-//! `ckpt_faults`).
+//! the knob is meant for one operation at a time (the selftests
+//! `ckpt_security.restart_failing_at_any_step_leaves_nothing` and
+//! `ckpt_security.checkpoint_failing_at_any_step_leaves_the_target`).
 
 use crate::checkpoint::Reason;
 use core::fmt;
