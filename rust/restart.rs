@@ -460,11 +460,7 @@ fn restore(
     before("caller", why)?;
     if plan.leader() {
         // Phase 2: open what the process refers to.
-        let mut opened = {
-            // The image's files are opened with its task's rights, never the caller's.
-            let _as = crate::objects::creds::act_as(plan, why).map_err(Failed::Before)?;
-            files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?
-        };
+        let mut opened = files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?;
         before("open files", why)?;
         // One process of those sharing an fd table installs it.
         let install = sess

@@ -317,9 +317,6 @@ void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info);
 int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
-int ckpt_cur_act_as(u32 fsuid, u32 fsgid, const u32 *groups, u32 ngroups, u64 cap_eff,
-		    const struct cred **old);
-void ckpt_cur_revert_creds(const struct cred *old);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

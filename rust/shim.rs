@@ -514,15 +514,6 @@ mod ffi {
         pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
-        pub(super) fn ckpt_cur_act_as(
-            fsuid: u32,
-            fsgid: u32,
-            groups: *const u32,
-            ngroups: u32,
-            cap_eff: u64,
-            old: *mut *const c_void,
-        ) -> i32;
-        pub(super) fn ckpt_cur_revert_creds(old: *const c_void);
         pub(super) fn ckpt_task_same_mntns(t: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_permitted_xfeatures() -> u64;
     }
@@ -1735,37 +1726,6 @@ pub(crate) mod cur {
     pub(crate) fn permitted_xfeatures() -> u64 {
         // SAFETY: No preconditions.
         unsafe { ffi::ckpt_cur_permitted_xfeatures() }
-    }
-
-    /// Acts with the file-system identity of an image's task until the guard is dropped:
-    /// its fsuid, fsgid and supplementary `groups`, and of the caller's effective
-    /// capabilities only those in `cap_eff` (review finding A13: the image's files are
-    /// opened with the image's rights, never the restarter's).
-    pub(crate) fn act_as(fsuid: u32, fsgid: u32, groups: &[u32], cap_eff: u64) -> Result<ActingAs> {
-        let mut old = core::ptr::null();
-        // SAFETY: `groups` has `len` entries; `old` is a valid out pointer, set on
-        // success to the caller's credentials, kept until the guard reverts to them.
-        errno(unsafe {
-            ffi::ckpt_cur_act_as(
-                fsuid,
-                fsgid,
-                groups.as_ptr(),
-                groups.len() as u32,
-                cap_eff,
-                &mut old,
-            )
-        })?;
-        Ok(ActingAs(old))
-    }
-
-    /// The caller's own credentials again when dropped (see [`act_as`]).
-    pub(crate) struct ActingAs(*const c_void);
-
-    impl Drop for ActingAs {
-        fn drop(&mut self) {
-            // SAFETY: `self.0` is what `ckpt_cur_act_as` returned, reverted to once.
-            unsafe { ffi::ckpt_cur_revert_creds(self.0) };
-        }
     }
 
     /// Checks (`apply == false`) or sets the credentials.

@@ -5,7 +5,6 @@
 //! leader (limits). Whether the caller may take them on is [`crate::access`]'s
 //! decision, made before anything changes.
 
-use crate::checkpoint::Reason;
 use crate::image::{self, Creds, Rlimits};
 use crate::restart::Plan;
 use crate::shim::{self, cur, CredsRaw, TaskRef};
@@ -74,22 +73,6 @@ pub(crate) fn restore(p: &Plan<'_>) -> Result {
         shim::cur_attrs::set_exec_attrs(a.pdeath_signal, a.dumpable);
     }
     Ok(())
-}
-
-/// Acts, until the guard is dropped, with the file-system rights of the image's task:
-/// its fsuid, fsgid, groups, and of the caller's effective capabilities those the task
-/// had (the caller's rights to take on the credentials were checked already).
-pub(crate) fn act_as(p: &Plan<'_>, why: &mut Reason) -> Result<cur::ActingAs> {
-    let (c, groups) = creds_of(&p.creds)?;
-    cur::act_as(c.uids[3], c.gids[3], &groups, c.caps[2]).map_err(|e| {
-        why.set(
-            e,
-            format_args!(
-                "cannot act as the image's task (fsuid {}, fsgid {})",
-                c.uids[3], c.gids[3]
-            ),
-        )
-    })
 }
 
 /// Sets the image's soft resource limits; the hard ones (and `RLIMIT_CPU`) the

@@ -2182,65 +2182,6 @@ TEST_F_TIMEOUT(sec, checkpoint_failing_at_any_step_leaves_the_target, 600)
 	unlink("/tmp/ckpt-fault-data");
 }
 
-/* ---- A13: the image's files are opened with the image's rights --------- */
-
-#define A13_FILE "/tmp/ckpt-a13-file"
-
-static void as_user_setup(void)
-{
-	if (become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
-		_exit(30);
-	if (open(A13_FILE, O_RDONLY) != 5)
-		_exit(31);
-}
-
-static void a13_answer(char cmd, char *out, size_t len)
-{
-	char b[32] = "";
-
-	(void)cmd;
-	if (pread(5, b, sizeof(b) - 1, 0) < 0)
-		strcpy(b, "?");
-	snprintf(out, len, "%s", b);
-}
-
-static int put_file(const char *path, const char *text, uid_t uid)
-{
-	int fd;
-
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-	    fchown(fd, uid, uid))
-		return -1;
-	return close(fd);
-}
-
-TEST_F(sec, root_restarting_a_user_image_opens_files_as_the_user)
-{
-	char l[128];
-	int st;
-
-	ASSERT_EQ(0, put_file(A13_FILE, "user-data", USER));
-	ASSERT_EQ(0, prog_start(&self->p, as_user_setup, a13_answer));
-	ASSERT_STREQ("user-data", prog_ask(&self->p, 'r', l, sizeof(l)));
-	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
-	/* The file is now root's alone (same inode, size and mtime: the restart
-	 * sees the file it saved). */
-	ASSERT_EQ(0, chown(A13_FILE, 0, 0));
-	ASSERT_EQ(0, prog_restart(&self->p, self->img));
-	st = prog_ended(&self->p, 5000);
-	if (!st)
-		TH_LOG("restored; it reads: %s", prog_ask(&self->p, 'r', l, sizeof(l)));
-	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 100 + EACCES) TH_LOG("status %#x", st);
-	/* With the file the user's again, root restores the image. */
-	prog_end(&self->p);
-	ASSERT_EQ(0, chown(A13_FILE, USER, USER));
-	ASSERT_EQ(0, prog_restart(&self->p, self->img));
-	EXPECT_STREQ("user-data", prog_ask(&self->p, 'r', l, sizeof(l)));
-	unlink(A13_FILE);
-}
-
 /* ---- A27: a process in another mount namespace -------------------------- */
 
 static void other_mntns_child(int ready, void *arg)
