@@ -25,6 +25,8 @@
 #                from a Debian userland built into ~/.cache/ckpt (cached, keyed
 #                by tests/programs/packages); also a stage of `make check`
 #   make userland  only build that userland image (prints its path)
+#   make fuzz N=1000000  the image reader's mutation fuzzer with N cases (its
+#                fast 20 000 run in make check's cargo stage)
 #   make         build ckpt.ko, the tool, samples and selftests
 #
 # KDIR=/path/to/kernel/build builds the module against another kernel (e.g. a
@@ -37,7 +39,7 @@ B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module tool verify userprogs zdtm-tests userland demo check bench zdtm programs vm \
-	clean fmt cross-kernel upgrade-demo
+	clean fmt cross-kernel upgrade-demo fuzz
 
 all: module tool verify userprogs
 
@@ -108,6 +110,11 @@ programs: all userland
 
 vm: all
 	@tests/vm/run.sh shell
+
+N ?= 1000000
+fuzz:
+	CKPT_FUZZ_CASES=$(N) cargo test --release --locked --manifest-path tools/ckpt/Cargo.toml \
+		--test fuzz -- --nocapture
 
 fmt:
 	rustfmt --edition 2021 rust/ckpt_main.rs

@@ -8,6 +8,7 @@
 //! of object, next to its restore); this file orders them into one stream.
 
 use crate::access;
+use crate::fault::{self, Op};
 use crate::image::{self, Header};
 use crate::objects::{creds, files, mm, shm, signal, task, tty, unix};
 use crate::shim::{self, ti, TaskRef};
@@ -150,6 +151,15 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
         return Err(why.set(
             EINVAL,
             format_args!("process is not visible in the caller's pid namespace"),
+        ));
+    }
+    // Review finding A27: paths are names in the checkpointer's mount table.
+    if !t.leader.same_mntns() {
+        return Err(why.set(
+            EINVAL,
+            format_args!(
+                "process is in another mount namespace: the paths it uses name files the restart would not find"
+            ),
         ));
     }
     let m = t
@@ -382,6 +392,7 @@ pub(crate) fn checkpoint(
     let mut attempt = 0;
     let (tree, q) = loop {
         attempt += 1;
+        fault::step_why(Op::Checkpoint, "find the target", why)?;
         let t = find_target(pid, why)?;
         let tree = if whole {
             Tree::below(t, why)?
@@ -390,7 +401,9 @@ pub(crate) fn checkpoint(
         };
         ph.mark("find");
         frozen_at = ph.since_start();
+        fault::step_why(Op::Checkpoint, "quiesce", why)?;
         let q = shim::Quiesce::start(&tree.threads()?)?;
+        fault::step_why(Op::Checkpoint, "safe point", why)?;
         match q.wait(QUIESCE_TIMEOUT_MS) {
             Ok(()) => {}
             // A thread exited on its way to the safe point: look again (a process
@@ -454,6 +467,7 @@ pub(crate) fn checkpoint(
         }
     }
     ph.mark("quiesce");
+    fault::step_why(Op::Checkpoint, "precheck", why)?;
     for p in tree.procs.iter() {
         precheck(p, why)?;
     }
@@ -467,6 +481,7 @@ pub(crate) fn checkpoint(
         )?;
     }
     ph.mark("precheck");
+    fault::step_why(Op::Checkpoint, "write the image", why)?;
     let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
@@ -480,6 +495,7 @@ pub(crate) fn checkpoint(
             format_args!("{pid} was continued (SIGCONT) during the checkpoint; try again"),
         ));
     }
+    fault::step_why(Op::Checkpoint, "stop or kill", why)?;
     // Act while the threads are still parked, so that they see the signal first thing.
     if let Some(sig) = signal {
         for p in tree.procs.iter() {

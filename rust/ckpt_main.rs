@@ -7,6 +7,7 @@
 //! stream is defined once in [`image`] and documented in `Documentation/ckpt/`.
 
 use kernel::{
+    bindings,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
 };
@@ -15,6 +16,7 @@ mod access;
 mod checkpoint;
 mod compat;
 mod device;
+mod fault;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
 mod lsm;
@@ -57,10 +59,63 @@ struct CkptModule {
     #[pin]
     _dev: MiscDeviceRegistration<device::CkptFile>,
     _lsm: lsm::LsmWatch,
+    #[pin]
+    _faults: fault::Knobs,
+    /// Last: waits, at unload, for every task to leave the module's code.
+    _quiet: Quiet,
+}
+
+/// The device's `file_operations` with `owner` set (see [`own_fops`]).
+static mut FOPS: core::mem::MaybeUninit<bindings::file_operations> =
+    core::mem::MaybeUninit::uninit();
+
+/// Points the misc device at a copy of its `file_operations` whose `owner` is this
+/// module (`kernel::miscdevice` leaves it unset), so that the VFS holds the module for
+/// every open file and drops that reference only after `release` has returned: the
+/// module's own reference, dropped inside `release`, is then never the last one (the
+/// put-then-return race). A file opened before this runs (during `init`) only has the
+/// module's own reference.
+///
+/// # Safety
+///
+/// `misc` is the registered device; called once, from `init`.
+unsafe fn own_fops(misc: *mut bindings::miscdevice, module: &'static ThisModule) {
+    // SAFETY: Called once, before any reader of `FOPS` exists (the device points at it
+    // only below); `misc` is valid and its `fops` points at the vtable's operations.
+    unsafe {
+        let fops = &raw mut FOPS;
+        (*fops).write(core::ptr::read((*misc).fops));
+        (*fops).assume_init_mut().owner = module.as_ptr();
+        // `misc_open` reads it (under the misc lock, which is not exported): one aligned
+        // pointer store, either value of which is valid.
+        core::ptr::write_volatile(&raw mut (*misc).fops, (*fops).as_ptr());
+    }
+}
+
+/// At unload, waits until no task runs the module's code any more: the last act of
+/// the park work (`ckpt_park_fn`) is the `module_put` of the reference its queueing
+/// took, and it still returns through this module's text. A task preempted after that
+/// put has not been through a voluntary context switch, which RCU Tasks waits for.
+struct Quiet;
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        #[cfg(CONFIG_TASKS_RCU)]
+        // SAFETY: Sleeps; called from the module's exit, in process context.
+        unsafe {
+            bindings::synchronize_rcu_tasks()
+        };
+        #[cfg(not(CONFIG_TASKS_RCU))]
+        // SAFETY: As above (without RCU Tasks the kernel is not preemptible in ways it
+        // tracks: a normal grace period is what it offers).
+        unsafe {
+            bindings::synchronize_rcu()
+        };
+    }
 }
 
 impl kernel::InPlaceModule for CkptModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Called once, before the device (the queue's only user) exists.
         unsafe { shell::QUEUE.init() };
         pr_info!(
@@ -71,10 +126,14 @@ impl kernel::InPlaceModule for CkptModule {
         try_pin_init!(Self {
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ckpt" }),
             _lsm: lsm::LsmWatch::start(),
+            _faults <- fault::Knobs::new(),
+            _quiet: Quiet,
         })
-        .pin_chain(|this| {
+        .pin_chain(move |this| {
             // SAFETY: The registration is initialised; `minor` is set by `misc_register`.
             let minor = unsafe { (*this._dev.as_raw()).minor };
+            // SAFETY: The device is registered; this is `init`, run once.
+            unsafe { own_fops(this._dev.as_raw(), module) };
             lsm::LsmWatch::ignore_own_device(minor);
             Ok(())
         })

@@ -25,7 +25,7 @@ struct Marks {
     when: [u64; NR],
 }
 
-const NR: usize = 6;
+const NR: usize = 7;
 const WHAT: [&str; NR] = [
     "created a socket",
     "opened a device",
@@ -33,6 +33,7 @@ const WHAT: [&str; NR] = [
     "opened a perf event",
     "used bpf(2)",
     "set up io_uring",
+    "changed its capabilities",
 ];
 
 extern "C" {
@@ -122,6 +123,7 @@ pub(crate) fn explain(t: &TaskRef, why: &mut Reason) {
             1 | 2 => write!(why, " ({}:{})", d >> 20, d & 0xfffff),
             3 => write!(why, " (type {d})"),
             4 => write!(why, " (command {d})"),
+            6 => write!(why, " (capset, effective {d:#x})"),
             _ => Ok(()),
         };
     }

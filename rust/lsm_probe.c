@@ -12,94 +12,134 @@
  * process may not be checkpointable, while the checkpoint itself decides by
  * inspecting the process's present state.
  *
- * Probe handlers run in any context: the table is fixed-size, allocated
- * once, and guarded by a raw spinlock with interrupts off.
+ * Probe handlers run in process context with preemption off, on hot paths of
+ * the whole system (every fork, exit, socket(), open of a device): a process
+ * the observer never marked costs one RCU hash lookup and takes no lock.  The
+ * marks live in a resizable RCU hash table keyed by tgid (per-bucket locks,
+ * taken only to add or remove a process); a process's bits are set with
+ * atomic operations, so marking a process again is lock-free as well.
  */
+#include <linux/cred.h>
 #include <linux/fprobe.h>
 #include <linux/fs.h>
 #include <linux/kdev_t.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
-#include <linux/vmalloc.h>
 
 #include "lsm_probe.h"
 
-#define SLOTS 2048	/* power of two */
+/* At most this many processes are remembered (about 200 bytes each). */
+#define MAX_ENTRIES 32768
 
 struct entry {
-	pid_t tgid;	/* 0: free */
-	u32 flags;
+	struct rhash_head node;
+	pid_t tgid;
+	unsigned long flags;	/* BIT(CKPT_LSM_*), atomic bit operations */
 	u32 detail[CKPT_LSM_NR];
 	u64 when[CKPT_LSM_NR];
+	struct rcu_head rcu;
 };
 
-static struct entry *table;
-static DEFINE_RAW_SPINLOCK(table_lock);
+static const struct rhashtable_params params = {
+	.key_len = sizeof(pid_t),
+	.key_offset = offsetof(struct entry, tgid),
+	.head_offset = offsetof(struct entry, node),
+	.automatic_shrinking = true,
+};
+
+static struct rhashtable table;
+static bool table_on;
+static atomic_t entries = ATOMIC_INIT(0);
 static atomic_t dropped = ATOMIC_INIT(0);
 static bool tp_exit, tp_fork;
 
-static struct entry *slot(pid_t tgid, bool create)
+static struct entry *lookup(pid_t tgid)
 {
-	u32 h = (u32)tgid * 2654435761u, i;
+	return rhashtable_lookup(&table, &tgid, params);
+}
 
-	for (i = 0; i < SLOTS; i++) {
-		struct entry *e = &table[(h + i) & (SLOTS - 1)];
+/* A new entry for tgid, a copy of @from's marks if given; NULL if full or out of memory. */
+static struct entry *new_entry(pid_t tgid, const struct entry *from)
+{
+	struct entry *e;
 
-		if (e->tgid == tgid)
-			return e;
-		if (!e->tgid) {
-			if (!create)
-				return NULL;
-			memset(e, 0, sizeof(*e));
-			e->tgid = tgid;
-			return e;
-		}
+	if (atomic_inc_return(&entries) > MAX_ENTRIES)
+		goto full;
+	e = kzalloc(sizeof(*e), GFP_ATOMIC | __GFP_NOWARN);
+	if (!e)
+		goto full;
+	if (from) {
+		e->flags = READ_ONCE(from->flags);
+		memcpy(e->detail, from->detail, sizeof(e->detail));
+		memcpy(e->when, from->when, sizeof(e->when));
 	}
+	e->tgid = tgid;
+	return e;
+full:
+	atomic_dec(&entries);
+	atomic_inc(&dropped);
 	return NULL;
+}
+
+static void free_entry(struct entry *e)
+{
+	atomic_dec(&entries);
+	kfree_rcu(e, rcu);
+}
+
+/* The entry of tgid, inserted (as a copy of @from, if given) if there is none. */
+static struct entry *get_entry(pid_t tgid, const struct entry *from)
+{
+	struct entry *e = lookup(tgid), *old;
+
+	if (e)
+		return e;
+	e = new_entry(tgid, from);
+	if (!e)
+		return NULL;
+	old = rhashtable_lookup_get_insert_fast(&table, &e->node, params);
+	if (!old)
+		return e;
+	atomic_dec(&entries);
+	kfree(e);	/* never published */
+	if (IS_ERR(old)) {
+		atomic_inc(&dropped);
+		return NULL;
+	}
+	return old;	/* a concurrent insertion won */
 }
 
 static void mark(pid_t tgid, unsigned int what, u32 detail)
 {
 	struct entry *e;
-	unsigned long flags;
 
-	raw_spin_lock_irqsave(&table_lock, flags);
-	e = slot(tgid, true);
-	if (e) {
-		if (!(e->flags & BIT(what))) {
-			e->when[what] = ktime_get_real_ns();
-			e->detail[what] = detail;
-		}
-		e->flags |= BIT(what);
-	} else {
-		atomic_inc(&dropped);
+	rcu_read_lock();
+	e = lookup(tgid);
+	if (e && test_bit(what, &e->flags)) {
+		rcu_read_unlock();
+		return;		/* the common case once marked: no write at all */
 	}
-	raw_spin_unlock_irqrestore(&table_lock, flags);
+	e = e ?: get_entry(tgid, NULL);
+	/* The first to set the bit tells when and what (a racing reader may see 0). */
+	if (e && !test_and_set_bit(what, &e->flags)) {
+		WRITE_ONCE(e->detail[what], detail);
+		WRITE_ONCE(e->when[what], ktime_get_real_ns());
+	}
+	rcu_read_unlock();
 }
 
-/* Removing from an open-addressing table: re-insert the rest of the run. */
 static void forget(pid_t tgid)
 {
-	unsigned long flags;
 	struct entry *e;
-	u32 i, j;
 
-	raw_spin_lock_irqsave(&table_lock, flags);
-	e = slot(tgid, false);
-	if (e) {
-		i = e - table;
-		e->tgid = 0;
-		for (j = (i + 1) & (SLOTS - 1); table[j].tgid; j = (j + 1) & (SLOTS - 1)) {
-			struct entry moved = table[j];
-
-			table[j].tgid = 0;
-			*slot(moved.tgid, true) = moved;
-		}
-	}
-	raw_spin_unlock_irqrestore(&table_lock, flags);
+	rcu_read_lock();
+	e = lookup(tgid);
+	if (e && !rhashtable_remove_fast(&table, &e->node, params))
+		free_entry(e);
+	rcu_read_unlock();
 }
 
 static dev_t own_rdev;	/* /dev/ckpt: a coordinator may keep it open */
@@ -196,6 +236,22 @@ static int on_uring(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
 	return 0;
 }
 
+/*
+ * security_capset(new, old, effective, inheritable, permitted): the process
+ * changed its capability sets (detail: the low word of the new effective set).
+ * Seen when it happens, so `ckpt check` tells at once that a restart needs a
+ * caller holding the capabilities the process keeps.
+ */
+static int on_capset(struct fprobe *fp, unsigned long ip, unsigned long ret_ip,
+		     struct ftrace_regs *regs, void *data)
+{
+	const kernel_cap_t *eff = (const kernel_cap_t *)ARG(2);
+
+	if (user_task() && eff)
+		mark(current->tgid, CKPT_LSM_CAPSET, (u32)eff->val);
+	return 0;
+}
+
 static struct hook {
 	const char *name;
 	struct fprobe fp;
@@ -207,6 +263,7 @@ static struct hook {
 	{ "security_perf_event_open", { .entry_handler = on_perf } },
 	{ "security_bpf", { .entry_handler = on_bpf } },
 	{ "security_uring_allowed", { .entry_handler = on_uring } },
+	{ "security_capset", { .entry_handler = on_capset } },
 };
 
 static void on_exit(void *data, struct task_struct *p, bool group_dead)
@@ -217,23 +274,15 @@ static void on_exit(void *data, struct task_struct *p, bool group_dead)
 
 static void on_fork(void *data, struct task_struct *parent, struct task_struct *child)
 {
-	struct entry *e, copy;
-	unsigned long flags;
+	struct entry *e;
 
 	if (child->tgid == parent->tgid)
 		return;		/* a thread: same process, same marks */
-	raw_spin_lock_irqsave(&table_lock, flags);
-	e = slot(parent->tgid, false);
-	if (e) {
-		copy = *e;
-		copy.tgid = child->tgid;
-		e = slot(child->tgid, true);
-		if (e)
-			*e = copy;
-		else
-			atomic_inc(&dropped);
-	}
-	raw_spin_unlock_irqrestore(&table_lock, flags);
+	rcu_read_lock();
+	e = lookup(parent->tgid);
+	if (e)
+		get_entry(child->tgid, e);
+	rcu_read_unlock();
 }
 
 struct tp_find {
@@ -262,9 +311,10 @@ int ckpt_lsm_start(void)
 	struct tracepoint *exit_tp, *fork_tp;
 	int ret, i, watched = 0;
 
-	table = vzalloc(array_size(SLOTS, sizeof(*table)));
-	if (!table)
-		return -ENOMEM;
+	ret = rhashtable_init(&table, &params);
+	if (ret)
+		return ret;
+	table_on = true;
 	exit_tp = tracepoint_named("sched_process_exit");
 	fork_tp = tracepoint_named("sched_process_fork");
 	if (!exit_tp || !fork_tp) {
@@ -296,6 +346,11 @@ fail:
 	return ret;
 }
 
+static void free_on_stop(void *p, void *arg)
+{
+	kfree(p);	/* no probe runs any more: nobody can see it */
+}
+
 void ckpt_lsm_stop(void)
 {
 	int i;
@@ -312,29 +367,30 @@ void ckpt_lsm_stop(void)
 	if (tp_exit || tp_fork)
 		tracepoint_synchronize_unregister();
 	tp_exit = tp_fork = false;
-	vfree(table);
-	table = NULL;
+	if (table_on)
+		rhashtable_free_and_destroy(&table, free_on_stop, NULL);
+	table_on = false;
+	atomic_set(&entries, 0);
 }
 
 int ckpt_lsm_query(struct task_struct *t, struct ckpt_lsm_marks *m)
 {
-	unsigned long flags;
 	struct entry *e;
 	int i;
 
 	memset(m, 0, sizeof(*m));
-	if (!table)
+	if (!table_on)
 		return -EOPNOTSUPP;
-	raw_spin_lock_irqsave(&table_lock, flags);
-	e = slot(t->tgid, false);
+	rcu_read_lock();
+	e = lookup(t->tgid);
 	if (e) {
-		m->flags = e->flags;
+		m->flags = READ_ONCE(e->flags);
 		for (i = 0; i < CKPT_LSM_NR; i++) {
-			m->detail[i] = e->detail[i];
-			m->when[i] = e->when[i];
+			m->detail[i] = READ_ONCE(e->detail[i]);
+			m->when[i] = READ_ONCE(e->when[i]);
 		}
 	}
-	raw_spin_unlock_irqrestore(&table_lock, flags);
+	rcu_read_unlock();
 	m->dropped = atomic_read(&dropped);
 	return 0;
 }

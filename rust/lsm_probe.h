@@ -14,7 +14,8 @@ struct task_struct;
 #define CKPT_LSM_PERF	3	/* opened a perf event (detail: type) */
 #define CKPT_LSM_BPF	4	/* used bpf(2) (detail: command) */
 #define CKPT_LSM_URING	5	/* set up io_uring */
-#define CKPT_LSM_NR	6
+#define CKPT_LSM_CAPSET	6	/* changed its capabilities (detail: low word of effective) */
+#define CKPT_LSM_NR	7
 
 struct ckpt_lsm_marks {
 	u32 flags;		/* BIT(CKPT_LSM_*) */

@@ -23,6 +23,7 @@
 
 use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
+use crate::fault::{self, Op};
 use crate::image::{self, filekind, AnyRecord, OrderChecker, RecordHeader};
 use crate::objects::{cpu, creds, files, layout, locks, mm, pipe, shm, signal, task, timers, vdso};
 use crate::session::Session;
@@ -278,6 +279,7 @@ pub(crate) fn restart(
         ));
     }
 
+    fault::step_why(Op::Restart, "image magic", why)?;
     // Phase 1: every record up to the first page record, read once per session: the
     // first task of the image reads them, the others share what it read.
     let mut ph = crate::timing::Phases::start();
@@ -317,12 +319,21 @@ pub(crate) fn restart(
             }
         };
     };
+    fault::step_why(Op::Restart, "metadata", why)?;
     let key = meta.key;
     let plan = plan(&meta, args.task, why)?;
     ph.mark("read");
+    fault::step_why(Op::Restart, "plan", why)?;
 
     // Meet the other tasks of this restart; from here on a failure fails them all.
-    let sess = join(slot, key, plan.live, plan.task.tgid, &meta, why)?;
+    let sess = join(
+        slot,
+        key,
+        plan.live,
+        (plan.task.tgid, plan.task.pid),
+        &meta,
+        why,
+    )?;
     let part = Part { sess: &sess };
     let r = restore(
         &plan,
@@ -413,7 +424,7 @@ fn join(
     slot: &SessionSlot,
     key: u64,
     live: u32,
-    pid: i32,
+    (pid, tid): (i32, i32),
     meta: &Arc<Meta>,
     why: &mut Reason,
 ) -> Result<Arc<Session>> {
@@ -427,12 +438,12 @@ fn join(
                     format_args!("another image is being restarted through this open file"),
                 ));
             }
-            cur.join(pid)?;
+            cur.join(pid, tid, why)?;
             return Ok(cur.clone());
         }
     }
     let new = Session::new(key, live, meta.clone())?;
-    new.join(pid)?;
+    new.join(pid, tid, why)?;
     *s = Some(new.clone());
     Ok(new)
 }
@@ -450,10 +461,17 @@ fn restore(
     ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> core::result::Result<u64, Failed> {
+    let before =
+        |what, why: &mut Reason| fault::step_why(Op::Restart, what, why).map_err(Failed::Before);
+    let after =
+        |what, why: &mut Reason| fault::step_why(Op::Restart, what, why).map_err(Failed::After);
+    before("join", why)?;
     let proxy = check_caller(plan, args.flags, why).map_err(Failed::Before)?;
+    before("caller", why)?;
     if plan.leader() {
         // Phase 2: open what the process refers to.
         let mut opened = files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?;
+        before("open files", why)?;
         // One process of those sharing an fd table installs it.
         let install = sess
             .files_opened(plan.task.files, plan.files_sharers)
@@ -461,11 +479,14 @@ fn restore(
         // Its threads must be off the restarter's code before its memory goes.
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
+        before("threads", why)?;
         files::check_owners(plan, why).map_err(Failed::Before)?;
         if install {
             locks::check(plan, &opened, why).map_err(Failed::Before)?;
         }
+        before("owners and locks", why)?;
         mm::restore_exe(plan, why).map_err(Failed::Before)?;
+        before("executable", why)?;
         ph.mark("open");
         // Phase 3: the point of no return.
         overlay(
@@ -482,12 +503,15 @@ fn restore(
         )
         .map_err(Failed::After)?;
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
+        after("process ready", why)?;
     } else {
         // The thread's own state refers to memory (rseq): wait for the address space.
         sess.wait_process(plan.task.tgid).map_err(Failed::Before)?;
     }
     let entry = restore_task(plan, why).map_err(Failed::After)?;
+    after("task", why)?;
     signal::restore_stop(plan).map_err(Failed::After)?;
+    after("stop", why)?;
     ph.mark("task");
     sess.done_and_wait().map_err(Failed::After)?;
     ph.mark("wait");
@@ -512,12 +536,16 @@ fn overlay(
     ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result {
+    let step = |what, why: &mut Reason| fault::step_why(Op::Restart, what, why);
+    step("point of no return", why)?;
     let kept = mm::restore_mappings(p, sess, opened, why)?;
+    step("mappings", why)?;
     if let Some(px) = proxy {
         vdso::map_proxy(px, why)?;
     }
     ph.mark("map");
     mm::restore_pages(p, opened, rd, buf, first, &kept, why)?;
+    step("pages", why)?;
     ph.mark("pages");
     opened.date_ghosts(why)?;
     rd.account
@@ -527,15 +555,21 @@ fn overlay(
     // memfds, which mmap restricts as it would have.
     shm::seal_memfds(opened, why)?;
     mm::restore_sealed_mappings(p, sess, opened, why)?;
+    step("seals", why)?;
     // File descriptors at their numbers (by one process of those sharing the table).
     if install {
         files::install_fds(p, opened, why)?;
+        step("fds", why)?;
         files::restore_owners(p, opened, why)?;
         locks::restore(p, opened, why)?;
+        step("file owners and locks", why)?;
     }
     signal::restore_process(p)?;
+    step("signals", why)?;
     timers::restore(p, why)?;
+    step("timers", why)?;
     creds::restore_rlimits(p)?;
+    step("rlimits", why)?;
     ph.mark("fds");
     Ok(())
 }
@@ -545,8 +579,10 @@ fn overlay(
 #[inline(never)]
 fn restore_task(p: &Plan<'_>, why: &mut Reason) -> Result<cpu::Entry> {
     signal::restore_thread(p)?;
+    fault::step_why(Op::Restart, "thread signals", why)?;
     task::restore(p);
     creds::restore(p)?;
+    fault::step_why(Op::Restart, "creds", why)?;
     cpu::restore(p, why)
 }
 
@@ -669,8 +705,13 @@ fn read_meta(rd: &mut Reader, buf: &mut KVVec<u8>, why: &mut Reason) -> Result<M
 
 /// Resolves the references of task `pid` of the image (0: its root process) and checks
 /// what the format cannot.
+///
+/// The plan is boxed, and written straight into its box: it is large (1.5 KiB:
+/// registers, signal state, the records the task uses) and lives for the whole restart,
+/// whose stack also carries the restore's frames (review finding A24: `restart` had a
+/// 3.8 KiB frame, `plan` 4.2 KiB).
 #[inline(never)]
-fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
+fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>> {
     let missing = |why: &mut Reason, what: &str| {
         refuse(why, EINVAL, format_args!("image has no {what} record"))
     };
@@ -840,39 +881,51 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<Plan<'a>> {
             pipes.push(*q, GFP_KERNEL_ACCOUNT)?;
         }
     }
-    let p = Plan {
-        live,
-        nthreads,
-        files_sharers,
-        task,
-        regs: regs.ok_or_else(|| missing(why, "regs"))?,
-        xstate,
-        tsig: tsig.ok_or_else(|| missing(why, "thread-signals"))?,
-        rlimits,
-        rseq,
-        vdso,
-        vdso_text,
-        thread_ips,
-        attrs,
-        fowns,
-        mm: mm.ok_or_else(|| lacks(why))?,
-        vmas,
-        fds,
-        fs: fs.ok_or_else(|| lacks(why))?,
-        sighand: sighand.ok_or_else(|| lacks(why))?,
-        signal: signal.ok_or_else(|| lacks(why))?,
-        timers: ptimers,
-        locks: flocks,
-        creds: creds.ok_or_else(|| lacks(why))?,
-        files,
-        pipe_reopen,
-        pipes,
-        ptys,
-        owners,
-        events,
-        unix,
-        unix_skbs,
+    // Written straight into the box (a `Plan` on the stack would double the frame).
+    let b = KBox::<Plan<'a>>::new_uninit(GFP_KERNEL_ACCOUNT)?;
+    let regs = regs.ok_or_else(|| missing(why, "regs"))?;
+    let tsig = tsig.ok_or_else(|| missing(why, "thread-signals"))?;
+    let (Some(mm), Some(fs), Some(sighand), Some(signal), Some(creds)) =
+        (mm, fs, sighand, signal, creds)
+    else {
+        return Err(lacks(why));
     };
+    let p = KBox::write(
+        b,
+        Plan {
+            live,
+            nthreads,
+            files_sharers,
+            task,
+            regs,
+            xstate,
+            tsig,
+            rlimits,
+            rseq,
+            vdso,
+            vdso_text,
+            thread_ips,
+            attrs,
+            fowns,
+            mm,
+            vmas,
+            fds,
+            fs,
+            sighand,
+            signal,
+            timers: ptimers,
+            locks: flocks,
+            creds,
+            files,
+            pipe_reopen,
+            pipes,
+            ptys,
+            owners,
+            events,
+            unix,
+            unix_skbs,
+        },
+    );
     // What the format cannot check, object by object.
     mm::check_plan(&p, why)?;
     layout::check_plan(&p, why)?;

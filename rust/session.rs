@@ -14,9 +14,10 @@
 //!   (the last step before the registers); if one fails, all of them die: a tree is
 //!   never left half-restored.
 
+use crate::checkpoint::Reason;
 use crate::restart::Meta;
 use crate::shim::{self, FileRef, Gate};
-use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Arc, sync::Mutex, task::Task};
 
 /// How long the tasks of one restart wait for each other.
 const MEET_TIMEOUT_MS: u32 = 60_000;
@@ -37,8 +38,8 @@ pub(crate) struct Session {
 
 struct State {
     arrived: u32,
-    /// The process (image pid) of each task that arrived.
-    arrivals: KVec<i32>,
+    /// Each task that arrived.
+    arrivals: KVec<Arrival>,
     done: u32,
     failed: bool,
     /// Files of the image, by object id, opened by the first task that needed them.
@@ -51,6 +52,17 @@ struct State {
     opened: KVec<u32>,
     /// Fd tables (image ids) one of their processes installs.
     claimed: KVec<u32>,
+}
+
+/// A task of the image claimed by a caller.
+struct Arrival {
+    /// Its process (image pid).
+    pid: i32,
+    /// The task itself (image tid).
+    tid: i32,
+    /// The leader of the caller's thread group: the tasks of one process of the image
+    /// are the threads of one process.
+    group: ARef<Task>,
 }
 
 impl Session {
@@ -98,9 +110,11 @@ impl Session {
         self.key == key && self.expected == expected
     }
 
-    /// Counts the caller, a task of process `pid` of the image, in; `EBUSY` if every
-    /// task of the image already came.
-    pub(crate) fn join(&self, pid: i32) -> Result {
+    /// Counts the caller, task `tid` of process `pid` of the image, in; `EBUSY` if every
+    /// task of the image already came or another caller claimed `tid`, `EINVAL` if the
+    /// caller is not a thread of the process that claimed `pid`'s other tasks.
+    pub(crate) fn join(&self, pid: i32, tid: i32, why: &mut Reason) -> Result {
+        let group: ARef<Task> = kernel::current!().group_leader().into();
         {
             let mut s = self.state.lock();
             if s.failed {
@@ -109,7 +123,24 @@ impl Session {
             if s.arrived >= self.expected {
                 return Err(EBUSY);
             }
-            s.arrivals.push(pid, GFP_KERNEL)?;
+            if s.arrivals.iter().any(|a| a.tid == tid) {
+                return Err(why.set(
+                    EBUSY,
+                    format_args!("task {tid} of the image is already being restored"),
+                ));
+            }
+            if s.arrivals
+                .iter()
+                .any(|a| a.pid == pid && a.group.as_ptr() != group.as_ptr())
+            {
+                return Err(why.set(
+                    EINVAL,
+                    format_args!(
+                        "task {tid} of the image belongs to process {pid}, whose other tasks another process restores"
+                    ),
+                ));
+            }
+            s.arrivals.push(Arrival { pid, tid, group }, GFP_KERNEL)?;
             s.arrived += 1;
         }
         self.gate.bump();
@@ -120,7 +151,7 @@ impl Session {
     /// leader replaces the address space, under threads that may still be running
     /// the restarter's code on their way to the ioctl.
     pub(crate) fn wait_threads(&self, pid: i32, n: u32) -> Result {
-        self.wait_until(|s| s.arrivals.iter().filter(|&&p| p == pid).count() >= n as usize)
+        self.wait_until(|s| s.arrivals.iter().filter(|a| a.pid == pid).count() >= n as usize)
     }
 
     /// Marks the session failed: every task of it dies instead of returning.

@@ -54,6 +54,7 @@ u32 ckpt_task_access_facts(struct task_struct *t);
 int ckpt_task_attach_by_kernel(struct task_struct *t);
 bool ckpt_task_is_current_group(struct task_struct *t);
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
+bool ckpt_task_same_mntns(struct task_struct *t);
 int ckpt_task_signal(struct task_struct *t, int sig);
 bool ckpt_task_fatal_pending(struct task_struct *t);
 
@@ -316,6 +317,7 @@ void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info);
 int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
+u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
 		       u64 clear_child_tid, u64 robust_list);

@@ -514,6 +514,8 @@ mod ffi {
         pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
+        pub(super) fn ckpt_task_same_mntns(t: *mut c_void) -> bool;
+        pub(super) fn ckpt_cur_permitted_xfeatures() -> u64;
     }
 }
 
@@ -767,6 +769,13 @@ impl TaskRef {
         }
     }
 
+    /// Whether it is in the caller's mount namespace (else the paths it uses name
+    /// files of another mount table).
+    pub(crate) fn same_mntns(&self) -> bool {
+        // SAFETY: The task is valid (type invariant).
+        unsafe { ffi::ckpt_task_same_mntns(self.ptr()) }
+    }
+
     /// Its `rseq(2)` registration: (area, length, signature); area 0 if none.
     pub(crate) fn rseq(&self) -> (u64, u32, u32) {
         let (mut p, mut l, mut s) = (0, 0, 0);
@@ -961,19 +970,30 @@ impl HeldPages {
         self.0.len()
     }
 
-    /// Calls `f` on the contents of each page in turn.
-    pub(crate) fn for_each_bytes(&self, mut f: impl FnMut(&[u8])) {
-        for p in self.0.iter() {
-            // SAFETY: We hold a reference on the page (type invariant); the mapping is
-            // released before the next one is made.
-            unsafe {
-                let k = ffi::ckpt_page_map(*p);
-                f(core::slice::from_raw_parts(
-                    k.cast::<u8>(),
-                    image::PAGE_SIZE,
-                ));
-                ffi::ckpt_page_unmap(k);
-            }
+    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes).
+    ///
+    /// The page may be written at the same time (memory shared with a process that runs,
+    /// I/O in flight): it is read through a raw pointer, never as a `&[u8]`, as
+    /// `kernel::page::Page::read_raw` does, and the copy is what callers hash and write.
+    pub(crate) fn copy_page(&self, i: usize, dst: &mut [u8]) {
+        let dst = &mut dst[..image::PAGE_SIZE];
+        // SAFETY: We hold a reference on the page (type invariant); the mapping is
+        // released right after the copy. The source is only read through the raw
+        // pointer, and `dst` is a distinct, exclusively borrowed buffer of the size
+        // copied.
+        unsafe {
+            let k = ffi::ckpt_page_map(self.0[i]);
+            core::ptr::copy_nonoverlapping(k.cast::<u8>(), dst.as_mut_ptr(), image::PAGE_SIZE);
+            ffi::ckpt_page_unmap(k);
+        }
+    }
+
+    /// Calls `f` on a copy of each page in turn (made in `bounce`, see
+    /// [`HeldPages::copy_page`]).
+    pub(crate) fn for_each_copy(&self, bounce: &mut [u8], mut f: impl FnMut(&[u8])) {
+        for i in 0..self.0.len() {
+            self.copy_page(i, bounce);
+            f(&bounce[..image::PAGE_SIZE]);
         }
     }
 
@@ -1742,6 +1762,13 @@ pub(crate) mod cur {
         }
         // SAFETY: `info` holds a whole siginfo.
         errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr()) }).map(|_| ())
+    }
+
+    /// The XSAVE features the caller's process may use: dynamic ones (AMX tile data)
+    /// only with `arch_prctl(ARCH_REQ_XCOMP_PERM)`.
+    pub(crate) fn permitted_xfeatures() -> u64 {
+        // SAFETY: No preconditions.
+        unsafe { ffi::ckpt_cur_permitted_xfeatures() }
     }
 
     /// Checks (`apply == false`) or sets the credentials.

@@ -428,3 +428,14 @@ out:
 	kfree(f);
 	return ret;
 }
+
+/* The XSAVE features current's thread group may use (ARCH_REQ_XCOMP_PERM). */
+u64 ckpt_cur_permitted_xfeatures(void)
+{
+	/* x86_task_fpu(), without its CONFIG_X86_DEBUG_FPU wrapper (as ckpt_cur_sigframe):
+	 * the permission of the thread group lives in its leader's. */
+	struct fpu *fpu = (struct fpu *)((void *)current->group_leader +
+					 sizeof(*current->group_leader));
+
+	return READ_ONCE(fpu->perm.__state_perm);
+}

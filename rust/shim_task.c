@@ -492,3 +492,15 @@ void ckpt_cur_recalc_sigpending(void)
 	recalc_sigpending();
 	spin_unlock_irq(&current->sighand->siglock);
 }
+
+/* Whether t is in current's mount namespace (its paths name current's files). */
+bool ckpt_task_same_mntns(struct task_struct *t)
+{
+	struct mnt_namespace *ns = NULL;
+
+	task_lock(t);
+	if (t->nsproxy)
+		ns = t->nsproxy->mnt_ns;
+	task_unlock(t);
+	return ns && ns == current->nsproxy->mnt_ns;
+}

@@ -77,6 +77,7 @@ impl<'a> ImageWriter<'a> {
 
     /// Writes one record.
     pub(crate) fn record<'r, R: Record<'r>>(&mut self, r: &R) -> Result {
+        crate::fault::step(crate::fault::Op::Checkpoint, "a record")?;
         let n = loop {
             let mut e = Enc::new(&mut self.scratch);
             match r.encode(&mut e) {
@@ -108,6 +109,7 @@ impl<'a> ImageWriter<'a> {
         parts: &[&[u8]],
         pages: &HeldPages,
     ) -> Result {
+        crate::fault::step(crate::fault::Op::Checkpoint, "a page record")?;
         let len = parts.iter().map(|p| p.len()).sum::<usize>() + pages.len() * image::PAGE_SIZE;
         if len > image::MAX_RECORD_LEN as usize {
             return Err(EINVAL);
@@ -121,14 +123,12 @@ impl<'a> ImageWriter<'a> {
             self.pages.resize(n, 0, GFP_KERNEL)?;
         }
         let t = crate::timing::sub_start();
-        let mut at = 0;
-        pages.for_each_bytes(|b| {
+        for i in 0..pages.len() {
             // Hashed from the copy while it is still in the cache.
-            let copy = &mut self.pages[at..at + image::PAGE_SIZE];
-            copy.copy_from_slice(b);
+            let copy = &mut self.pages[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
+            pages.copy_page(i, copy);
             h.update(copy);
-            at += image::PAGE_SIZE;
-        });
+        }
         crate::timing::sub_end(crate::timing::Sub::Copy, t);
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
         self.emit(&hdr, parts)?;

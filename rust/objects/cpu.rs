@@ -104,6 +104,18 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
                 ),
             ));
         }
+        // Review finding A17: a dynamic feature (AMX tile data) also needs the
+        // process's permission, or the signal frame that loads the state drops it.
+        let allowed = features & cur::permitted_xfeatures();
+        if x.xstate_bv & !allowed != 0 {
+            return Err(why.set(
+                EPERM,
+                format_args!(
+                    "image uses FPU state {:#x} the caller may not use (arch_prctl ARCH_REQ_XCOMP_PERM)",
+                    x.xstate_bv & !allowed
+                ),
+            ));
+        }
         if size == 0 {
             return Err(why.set(eopnotsupp(), format_args!("this CPU has no XSAVE")));
         }

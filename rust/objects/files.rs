@@ -971,6 +971,7 @@ pub(crate) fn open_files(
         shm: KVec::new(),
     };
     for f in p.files.iter() {
+        crate::fault::step_why(crate::fault::Op::Restart, "open a file", why)?;
         if f.kind == filekind::SHMEM {
             continue;
         }

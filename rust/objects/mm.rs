@@ -577,12 +577,10 @@ pub(super) fn read_range(m: &MmRef, start: u64, end: u64) -> Result<KVec<u8>> {
         addr = m.pin_pages(addr, end, false, &mut held, &mut addrs)?;
     }
     // Pages left out were zero-filled: the buffer already says so.
-    let mut i = 0;
-    held.for_each_bytes(|b| {
-        let off = (addrs[i] - start) as usize;
-        buf[off..off + image::PAGE_SIZE].copy_from_slice(b);
-        i += 1;
-    });
+    for (i, &a) in addrs.iter().enumerate() {
+        let off = (a - start) as usize;
+        held.copy_page(i, &mut buf[off..off + image::PAGE_SIZE]);
+    }
     Ok(buf)
 }
 
@@ -867,6 +865,9 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
+    // Hashed from copies of the filled pages (another process of the restart may
+    // share them).
+    let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
     // The data, run by run, into place; the pages filled in place are hashed
     // together at the end of the record, on another CPU ([`Hashing`]).
     let r = page_runs(p, &pg, why, |v, a, _, n, force| {
@@ -876,7 +877,7 @@ fn pages_in_place(
             // its object.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check);
+            hash_held(held, &mut check, &mut bounce);
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
         }
@@ -885,7 +886,7 @@ fn pages_in_place(
             // are kept if they hold the data.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check);
+            hash_held(held, &mut check, &mut bounce);
             check.update(&data);
             for (i, page) in data.chunks(image::PAGE_SIZE).enumerate() {
                 shared.put(v, a + (i * image::PAGE_SIZE) as u64, page)?;
@@ -980,6 +981,7 @@ pub(crate) fn restore_mappings(
         }
     }
     for v in p.vmas.iter().filter(fresh) {
+        crate::fault::step_why(crate::fault::Op::Restart, "a mapping", why)?;
         if advice(v) == 0 {
             keep_ro_shared(opened, v, map_vma(p, sess, opened, v, why)?)?;
         }
@@ -1192,6 +1194,7 @@ pub(crate) fn restore_pages(
         (stop, buffered) = (Stop::Pages, false);
     }
     loop {
+        crate::fault::step_why(crate::fault::Op::Restart, "a page record", why)?;
         if buffered {
             let r = AnyRecord::decode(&h, buf).map_err(|_| EINVAL)?;
             match &r {
@@ -1249,9 +1252,11 @@ pub(crate) fn restore_pages(
 
 /// Hashes the pages `held` holds into `check` (in order, before data that follows
 /// them in the record) and drops them.
-fn hash_held(held: &mut HeldPages, check: &mut image::Hasher) {
+/// Hashes the pages `held` from copies made in `bounce` (another process of the
+/// restart may share them and write them meanwhile), and drops them.
+fn hash_held(held: &mut HeldPages, check: &mut image::Hasher, bounce: &mut [u8]) {
     let t = crate::timing::sub_start();
-    held.for_each_bytes(|b| check.update(b));
+    held.for_each_copy(bounce, |b| check.update(b));
     crate::timing::sub_end(crate::timing::Sub::Hash, t);
     held.clear();
 }
@@ -1309,6 +1314,7 @@ impl Hashing {
         if pages.len() == 0 {
             return self.verify_now(check, h, why);
         }
+        let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
         let job = Arc::pin_init(
             pin_init!(HashJob {
                 done <- Completion::new(),
@@ -1319,14 +1325,14 @@ impl Hashing {
         let Ok(job) = job else {
             // No memory for the work item: hashed here.
             let mut pages = pages;
-            hash_held(&mut pages, &mut check);
+            hash_held(&mut pages, &mut check, &mut bounce);
             return self.verify_now(check, h, why);
         };
         let (kind, version, len) = (h.kind, h.version, h.len);
         let theirs = job.clone();
         let mut pages = pages;
         workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            hash_held(&mut pages, &mut check);
+            hash_held(&mut pages, &mut check, &mut bounce);
             let c = RecordHeader::seal(kind, version, len, &check).check;
             theirs
                 .check

@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
@@ -1859,6 +1860,357 @@ TEST_F(sec, detached_restart_reports_late_failure)
 	TH_LOG("tool said: %s", l);
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0) TH_LOG("tool status %#x", st);
 	EXPECT_NE(NULL, strstr(l, "point of no return"));
+}
+
+/* ---- the LSM observer sees a capability change as it happens ----------- */
+
+/* Drops every capability but CAP_KILL and CAP_CHOWN, then says so. */
+static void capset_child(int ready, void *arg)
+{
+	if (set_caps(1ULL << CAP_KILL | 1ULL << CAP_CHOWN))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(sec, capability_change_is_seen_live)
+{
+	struct ckpt_version v;
+	char reason[256];
+	pid_t t;
+
+	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_VERSION, &v));
+	if (!(v.features & CKPT_FEAT_LSM_WATCH))
+		SKIP(return, "the LSM observer is off in this kernel");
+	t = spawn_ready(capset_child, NULL);
+	ASSERT_LT(0, t);
+	EXPECT_EQ(0, ckpt_check(self->dev, t, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "seen: changed its capabilities (capset, effective 0x21)"))
+		TH_LOG("reason: %s", reason);
+	kill_reap(t);
+	/* A process that never changed them has nothing to tell. */
+	t = spawn_ready(counting_child, (void *)shared_counter());
+	ASSERT_LT(0, t);
+	EXPECT_EQ(0, ckpt_check(self->dev, t, reason, sizeof(reason)));
+	EXPECT_STREQ("", reason);
+	kill_reap(t);
+}
+
+/* ---- A22: one task of the image, one caller; one process, one process -- */
+
+static pid_t sleeper_tid;
+
+static void *sleeper(void *arg)
+{
+	sleeper_tid = syscall(SYS_gettid);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void two_threads_setup(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, sleeper, NULL))
+		_exit(20);
+	while (!__atomic_load_n(&sleeper_tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+}
+
+static void tid_answer(char cmd, char *out, size_t len)
+{
+	snprintf(out, len, "%d", sleeper_tid);
+}
+
+struct claim {
+	int dev;
+	int img;
+	pid_t task;
+	int ret;
+	int err;
+	char reason[240];
+};
+
+/* A thread's CKPT_IOC_RESTART as task c->task of the image. */
+static void *claim_task(void *arg)
+{
+	struct claim *c = arg;
+	struct ckpt_restart_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.fd = c->img;
+	a.task = c->task;
+	c->ret = ioctl(c->dev, CKPT_IOC_RESTART, &a);
+	c->err = errno;
+	memcpy(c->reason, a.reason, sizeof(c->reason));
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sec, a_task_of_the_image_is_claimed_once, 120)
+{
+	struct claim first, second;
+	struct timespec until;
+	char l[64];
+	pthread_t th;
+	pid_t x;
+	int status, done;
+
+	ASSERT_EQ(0, prog_start(&self->p, two_threads_setup, tid_answer));
+	prog_ask(&self->p, 't', l, sizeof(l));
+	ASSERT_LT(0, atoi(l));
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	memset(&first, 0, sizeof(first));
+	first.dev = self->dev;
+	first.img = open(self->img, O_RDONLY);
+	ASSERT_LE(0, first.img);
+	first.task = atoi(l);
+	second = first;
+	second.img = open(self->img, O_RDONLY);
+	ASSERT_LE(0, second.img);
+	/* Another process, through the same open /dev/ckpt, claims the thread and
+	 * waits for its leader (which never comes). */
+	x = fork();
+	ASSERT_LE(0, x);
+	if (x == 0) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, claim_task, &first))
+			_exit(1);
+		pthread_join(t, NULL);
+		_exit(2);
+	}
+	sleep_ms(500);
+	/* A second claim of the same task is refused at once, not left to time out. */
+	ASSERT_EQ(0, pthread_create(&th, NULL, claim_task, &second));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	done = !pthread_timedjoin_np(th, NULL, &until);
+	kill(x, SIGKILL);
+	waitpid(x, &status, 0);
+	if (!done)
+		pthread_join(th, NULL);
+	EXPECT_TRUE(done) TH_LOG("the second claim waited for the first");
+	EXPECT_EQ(-1, second.ret);
+	EXPECT_EQ(EBUSY, second.err);
+	EXPECT_NE(NULL, strstr(second.reason, "already being restored")) TH_LOG("reason: %s", second.reason);
+	close(first.img);
+	close(second.img);
+}
+
+/* ---- fault injection: a failure at any step leaves nothing half-done ---- */
+
+#define KNOBS "/sys/kernel/debug/ckpt/"
+
+/* Arms knob (restart_fail_nth, checkpoint_fail_nth) with n; 0 or -1. */
+static int arm_fault(const char *knob, int n)
+{
+	char path[128], v[16];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), KNOBS "%s", knob);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	len = snprintf(v, sizeof(v), "%d\n", n);
+	ret = write(fd, v, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* Steps counted since the knob was armed, or -1. */
+static int fault_steps(const char *knob)
+{
+	char path[128], v[64];
+	int fd, n, nth, count;
+
+	snprintf(path, sizeof(path), KNOBS "%s", knob);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	v[n] = 0;
+	return sscanf(v, "%d %d", &nth, &count) == 2 ? count : -1;
+}
+
+/* Whether the kernel log from fd (/dev/kmsg, non-blocking) on has a line with s. */
+static int kmsg_has(int fd, const char *s)
+{
+	char rec[1024];
+	ssize_t n;
+	int found = 0;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		if (strstr(rec, s))
+			found = 1;
+	}
+	return found;
+}
+
+static char *fault_heap;
+
+/* Some state of every kind a restart rebuilds: heap pages, a file, a memfd
+ * mapping, a signal handler, a blocked signal. */
+static void fault_setup(void)
+{
+	int fd = open("/tmp/ckpt-fault-data", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int mfd = memfd_create("fault", 0);
+	sigset_t s;
+	char *m;
+
+	fault_heap = malloc(1 << 20);
+	if (fd < 0 || mfd < 0 || !fault_heap || write(fd, "file", 4) != 4 || ftruncate(mfd, 8192))
+		_exit(20);
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (m == MAP_FAILED)
+		_exit(21);
+	strcpy(m, "memfd");
+	for (int i = 0; i < 1 << 20; i++)
+		fault_heap[i] = i * 7;
+	signal(SIGUSR1, SIG_IGN);
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+}
+
+static void fault_answer(char cmd, char *out, size_t len)
+{
+	unsigned sum = 0;
+	char f[8] = "";
+
+	(void)cmd;
+	for (int i = 0; i < 1 << 20; i++)
+		sum = sum * 31 + (unsigned char)fault_heap[i];
+	if (pread(5, f, 4, 0) != 4)
+		strcpy(f, "?");
+	snprintf(out, len, "sum %08x file %.4s", sum, f);
+}
+
+TEST_F_TIMEOUT(sec, restart_failing_at_any_step_leaves_nothing, 600)
+{
+	char want[128], l[128], line[64];
+	int n, st, steps, failed = 0, restored = 0, kmsg;
+	pid_t pid;
+
+	if (arm_fault("restart_fail_nth", 0))
+		SKIP(return, "no " KNOBS "restart_fail_nth");
+	ASSERT_EQ(0, prog_start(&self->p, fault_setup, fault_answer));
+	prog_ask(&self->p, 's', want, sizeof(want));
+	ASSERT_EQ(0, strncmp(want, "sum ", 4)) TH_LOG("%s", want);
+	ASSERT_EQ(0, prog_checkpoint(self->dev, &self->p, self->img));
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg);
+	for (n = 1; n < 400 && !restored; n++) {
+		lseek(kmsg, 0, SEEK_END);
+		ASSERT_EQ(0, arm_fault("restart_fail_nth", n));
+		ASSERT_EQ(0, prog_restart(&self->p, self->img));
+		pid = self->p.pid;
+		st = prog_ended(&self->p, 10000);
+		steps = fault_steps("restart_fail_nth");
+		if (!st) {
+			/* Every step passed: the program is back, as it was. */
+			EXPECT_LT(steps, n) TH_LOG("step %d was reached but did not fail", n);
+			EXPECT_STREQ(want, prog_ask(&self->p, 's', l, sizeof(l)));
+			restored = 1;
+			break;
+		}
+		failed++;
+		/* The caller is told: refused with ENOMEM before the point of no
+		 * return, killed after it; the log says which step. */
+		EXPECT_TRUE((WIFEXITED(st) && WEXITSTATUS(st) == 100 + ENOMEM) ||
+			    (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+			TH_LOG("step %d: status %#x", n, st);
+		EXPECT_GE(steps, n);
+		snprintf(line, sizeof(line), "fault injected at restart step %d ", n);
+		EXPECT_TRUE(kmsg_has(kmsg, line)) TH_LOG("no log line for step %d", n);
+		/* Nothing of the image is left. */
+		EXPECT_EQ(-1, kill(pid, 0));
+		EXPECT_EQ(ESRCH, errno);
+	}
+	arm_fault("restart_fail_nth", 0);
+	close(kmsg);
+	unlink("/tmp/ckpt-fault-data");
+	TH_LOG("%d restart steps failed one by one, then the restart succeeded", failed);
+	EXPECT_TRUE(restored);
+	EXPECT_LE(15, failed);
+}
+
+TEST_F_TIMEOUT(sec, checkpoint_failing_at_any_step_leaves_the_target, 600)
+{
+	char want[128], l[128];
+	int n, ret, failed = 0, done = 0, fd, status;
+
+	if (arm_fault("checkpoint_fail_nth", 0))
+		SKIP(return, "no " KNOBS "checkpoint_fail_nth");
+	ASSERT_EQ(0, prog_start(&self->p, fault_setup, fault_answer));
+	prog_ask(&self->p, 's', want, sizeof(want));
+	for (n = 1; n < 400 && !done; n++) {
+		ASSERT_EQ(0, arm_fault("checkpoint_fail_nth", n));
+		fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, fd);
+		ret = ckpt_checkpoint(self->dev, self->p.pid, fd, CKPT_CHECKPOINT_KILL, NULL);
+		close(fd);
+		if (!ret) {
+			EXPECT_LT(fault_steps("checkpoint_fail_nth"), n);
+			waitpid(self->p.pid, &status, 0);
+			self->p.pid = 0;
+			prog_close(&self->p);
+			done = 1;
+			break;
+		}
+		failed++;
+		EXPECT_EQ(-ENOMEM, ret) TH_LOG("step %d", n);
+		/* Neither killed nor left stopped: it answers as before. */
+		EXPECT_STREQ(want, prog_ask(&self->p, 's', l, sizeof(l))) TH_LOG("step %d", n);
+	}
+	arm_fault("checkpoint_fail_nth", 0);
+	TH_LOG("%d checkpoint steps failed one by one, then the checkpoint succeeded", failed);
+	ASSERT_TRUE(done);
+	EXPECT_LE(10, failed);
+	/* And the image of the last try is whole. */
+	ASSERT_EQ(0, prog_restart(&self->p, self->img));
+	EXPECT_STREQ(want, prog_ask(&self->p, 's', l, sizeof(l)));
+	unlink("/tmp/ckpt-fault-data");
+}
+
+/* ---- A27: a process in another mount namespace -------------------------- */
+
+static void other_mntns_child(int ready, void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(sec, process_in_another_mount_namespace_is_refused)
+{
+	char reason[256];
+	pid_t t = spawn_ready(other_mntns_child, NULL);
+	int fd, ret;
+
+	ASSERT_LT(0, t);
+	/* Its paths name files of its own mount table, which the restart
+	 * would look up in another one. */
+	EXPECT_EQ(EINVAL, ckpt_check(self->dev, t, reason, sizeof(reason)));
+	EXPECT_NE(NULL, strstr(reason, "mount namespace")) TH_LOG("reason: %s", reason);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ret = ckpt_checkpoint(self->dev, t, fd, CKPT_CHECKPOINT_RESUME, NULL);
+	close(fd);
+	EXPECT_EQ(-EINVAL, ret);
+	kill_reap(t);
 }
 
 TEST_HARNESS_MAIN

@@ -63,6 +63,11 @@ pub mod id {
     pub const INOTIFY: u32 = 16;
     /// An epoll set watching the eventfd and the inotify file.
     pub const EPOLL: u32 = 17;
+    /// A unix socket (in [`super::v13`] only).
+    pub const UNIX: u32 = 18;
+    /// A second address space, sharing a page with the first (in [`super::v13`]
+    /// only: a forked child's, whose task is not in the image).
+    pub const MM2: u32 = 19;
 }
 
 /// The event-loop files and their records (after the address space).
@@ -130,6 +135,10 @@ pub struct Spec {
     pub threads: u32,
     /// Page addresses, one list per [`Pages`] record.
     pub pages: Vec<Vec<u64>>,
+    /// Also every optional record and every kind format 1.3 added (vDSO identity and
+    /// text, unix socket and its queued bytes, page references, pty, ctty, rseq,
+    /// owners, deleted cwd): the fuzzer's seed for them.
+    pub v13: bool,
 }
 
 /// One thread, one page: every record kind in a small image (about 7 KiB).
@@ -137,6 +146,7 @@ pub fn small() -> Vec<u8> {
     build(&Spec {
         threads: 1,
         pages: vec![vec![0x40_3000]],
+        v13: false,
     })
 }
 
@@ -145,6 +155,7 @@ pub fn tiny() -> Vec<u8> {
     build(&Spec {
         threads: 1,
         pages: vec![],
+        v13: false,
     })
 }
 
@@ -153,7 +164,58 @@ pub fn full() -> Vec<u8> {
     build(&Spec {
         threads: 2,
         pages: full_pages(),
+        v13: false,
     })
+}
+
+/// Like [`small`] with every record kind of format 1.3, the optional ones included.
+pub fn v13() -> Vec<u8> {
+    build(&Spec {
+        threads: 2,
+        pages: vec![vec![0x40_3000], vec![0x100_0000, 0x100_1000]],
+        v13: true,
+    })
+}
+
+/// The unix socket of [`v13`]: its file, its state and a queued message.
+pub fn write_unix(w: &mut ImageWriter) -> Result<()> {
+    w.record(&file(
+        id::UNIX,
+        filekind::UNIX,
+        0o2,
+        0o140777,
+        b"socket:[4321]",
+    ))?;
+    w.record(&UnixSock {
+        file: id::UNIX,
+        ino: 4321,
+        peer: 0,
+        listener: 0,
+        sock_type: unix_type::DGRAM,
+        state: unix_state::CLOSE,
+        shutdown: 0,
+        flags: unix_flags::PASSCRED,
+        backlog: 0,
+        sndbuf: 212_992,
+        rcvbuf: 212_992,
+        peek_off: -1,
+        rcvlowat: 1,
+        rcvtimeo_us: 0,
+        sndtimeo_us: 0,
+        file_mode: 0,
+        file_uid: 0,
+        file_gid: 0,
+        name: b"\0sample",
+        peer_name: b"",
+        path: b"",
+    })?;
+    w.record(&UnixSkb {
+        owner: 4321,
+        sender: 0,
+        sender_name: b"\0other",
+        data: b"queued datagram",
+    })?;
+    Ok(())
 }
 
 /// The page addresses of [`full`].
@@ -442,6 +504,15 @@ pub fn xstate_area() -> Vec<u8> {
 /// Writes the sample into `w`, without the end record.
 pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     w.record(&header(spec.threads))?;
+    if spec.v13 {
+        w.record(&VdsoId {
+            size: 2 * PAGE_SIZE as u64,
+            digest: 0x0123_4567_89ab_cdef,
+            nsyms: 6,
+        })?;
+        let text: Vec<u8> = (0..2 * PAGE_SIZE).map(|i| (i % 251) as u8).collect();
+        w.record(&VdsoText { data: &text })?;
+    }
     w.record(&PipeRec {
         id: id::PIPE,
         capacity: 65536,
@@ -480,6 +551,31 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         cwd: b"/home/user",
         root: b"/",
     })?;
+    if spec.v13 {
+        w.record(&CwdDeleted {
+            fs: id::FS,
+            mode: 0o40755,
+        })?;
+        w.record(&FileOwner {
+            file: id::DATA,
+            uid: 1000,
+            gid: 1000,
+        })?;
+        w.record(&Pty {
+            file: id::NULL,
+            index: 3,
+            master: 0,
+            locked: 0,
+            uid: 1000,
+            gid: 5,
+            mode: 0o620,
+            flags: [0x500, 0x5, 0xbf, 0x8a3b],
+            line: 0,
+            cc: [3; NCCS],
+            speed: [38400, 38400],
+            winsize: [24, 80, 0, 0],
+        })?;
+    }
     w.record(&sighand())?;
     w.record(&SignalRec {
         id: id::SIGNAL,
@@ -521,6 +617,23 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         w.record(v)?;
     }
     write_events(w)?;
+    if spec.v13 {
+        write_unix(w)?;
+    }
+    if spec.v13 {
+        let shared: Vec<&Vma> = vmas
+            .iter()
+            .filter(|v| v.start <= 0x100_0000 && 0x100_0000 < v.end)
+            .collect();
+        w.record(&MmRec {
+            id: id::MM2,
+            nr_vmas: shared.len() as u32,
+            ..mm(0)
+        })?;
+        for v in shared {
+            w.record(v)?;
+        }
+    }
     let area = xstate_area();
     for t in 0..spec.threads {
         w.record(&task(t))?;
@@ -528,6 +641,20 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             w.record(&rlimits())?;
         }
         w.record(&regs(t))?;
+        if spec.v13 {
+            w.record(&Rseq {
+                ptr: 0x7f00_0002_0000 + 0x20 * u64::from(t),
+                len: 32,
+                sig: 0x5305_3053,
+            })?;
+            if t == 0 {
+                w.record(&Ctty {
+                    fg_pgid: ROOT_PID,
+                    leader: 0,
+                    path: b"/dev/pts/3",
+                })?;
+            }
+        }
         w.record(&Xstate {
             xstate_bv: XSTATE_BV,
             area: &area,
@@ -559,7 +686,16 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         })?;
     }
     // Page records come last.
-    for list in &spec.pages {
+    for (n, list) in spec.pages.iter().enumerate() {
+        if spec.v13 && n == 1 {
+            // The first page of this record, also the address space's (as a forked
+            // child's page shared with its parent would be).
+            w.record(&PageRefs {
+                mm: id::MM2,
+                src: id::MM,
+                addrs: &list[0].to_le_bytes(),
+            })?;
+        }
         let addrs: Vec<u8> = list.iter().flat_map(|a| a.to_le_bytes()).collect();
         let data: Vec<u8> = list.iter().flat_map(|&a| page_content(a)).collect();
         w.record(&Pages {
