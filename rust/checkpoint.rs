@@ -9,8 +9,8 @@
 
 use crate::access;
 use crate::image::{self, Header};
-use crate::objects::{creds, files, mm, shm, signal, task, tty, unix};
-use crate::shim::{self, ti, TaskRef};
+use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, tty, unix};
+use crate::shim::{self, ti, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
 use core::fmt::{self, Write};
@@ -160,6 +160,7 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
     task::precheck(&t.threads, why)?;
     files::precheck(&t.leader, why)?;
     signal::precheck(&t.leader, why)?;
+    sysvipc::precheck(t.info.tgid, &t.threads, why)?;
     Ok(())
 }
 
@@ -331,6 +332,7 @@ pub(crate) fn checkpoint(
     pid: i32,
     flags: u64,
     sink: &mut dyn Sink,
+    sysv_chan: Option<&FileRef>,
     why: &mut Reason,
 ) -> Result<u64> {
     let both = uapi::CKPT_CHECKPOINT_RESUME | uapi::CKPT_CHECKPOINT_KILL;
@@ -433,7 +435,24 @@ pub(crate) fn checkpoint(
         unix::outside(&[&tree.procs[0].leader], why)?;
     }
     ph.mark("precheck");
-    let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
+    // The SysV objects, read by the caller now that the processes are held.
+    let sysv = match sysv_chan {
+        Some(chan) => {
+            let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
+            for p in tree.procs.iter() {
+                leaders.push(&p.leader, GFP_KERNEL)?;
+            }
+            let mut zpids = KVec::with_capacity(tree.zombies.len(), GFP_KERNEL)?;
+            for (_, z) in tree.zombies.iter() {
+                zpids.push(z.tgid, GFP_KERNEL)?;
+            }
+            sysvipc::collect(chan, &leaders, &zpids, why)?
+        }
+        None => KVVec::new(),
+    };
+    ph.mark("sysv");
+    let bytes =
+        write_image(&tree, &q, sink, &sysv, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -496,6 +515,7 @@ fn write_image(
     tree: &Tree,
     q: &shim::Quiesce,
     sink: &mut dyn Sink,
+    sysv: &[u8],
     ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result<u64> {
@@ -547,6 +567,7 @@ fn write_image(
         writer: crate::VERSION.as_bytes(),
     })?;
     crate::objects::vdso::write(&mut w, &tree.procs[0].leader.mm().ok_or(ESRCH)?, why)?;
+    sysvipc::write(&mut w, sysv)?;
     // Each process: its address space, then what its threads share, then the threads.
     let mut mms = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
     for (p, st) in tree.procs.iter().zip(states.iter()) {

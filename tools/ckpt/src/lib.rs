@@ -30,5 +30,6 @@ pub mod restart;
 pub mod sample;
 pub mod show;
 pub mod sys;
+pub mod sysv;
 pub mod timing;
 pub mod writer;

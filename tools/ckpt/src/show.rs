@@ -634,6 +634,27 @@ impl<'w, W: Write> Text<'w, W> {
                 q.sender,
                 crate::names::unix_name(q.sender_name)
             ),
+            AnyRecord::SemSet(s) => writeln!(
+                o,
+                "SysV semaphore set {} (key {:#x}, mode {:04o}, uid {}): {} semaphores, values {:?}",
+                s.perm.id,
+                s.perm.key,
+                s.perm.mode,
+                s.perm.uid,
+                s.nsems(),
+                (0..s.nsems()).map(|i| s.value(i)).collect::<Vec<_>>()
+            ),
+            AnyRecord::MsgQueue(q) => writeln!(
+                o,
+                "SysV message queue {} (key {:#x}, mode {:04o}, uid {}): {} messages, limit {} bytes",
+                q.perm.id, q.perm.key, q.perm.mode, q.perm.uid, q.count, q.qbytes
+            ),
+            AnyRecord::SysvMsg(m) => writeln!(
+                o,
+                "  message of type {}: {} bytes",
+                m.mtype,
+                m.data.len()
+            ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,
                 "  the working directory was deleted (mode {:04o})",

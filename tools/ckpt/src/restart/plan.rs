@@ -219,6 +219,8 @@ pub struct Plan {
     pub procs: Vec<ProcPlan>,
     /// The SysV shared memory segments to attach.
     pub sysv: Vec<SysvPlan>,
+    /// The SysV semaphore sets and message queues to give back.
+    pub ipc: Vec<crate::sysv::Object>,
     /// The pipes to create: every pipe of the image but those of fifos
     /// (which the module reopens by path and refills itself).
     pub pipes: Vec<PipePlan>,
@@ -329,6 +331,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut pipes = Vec::new();
     let mut fifo_pipes = Vec::new();
     let mut sysv = Vec::new();
+    let mut ipc: Vec<crate::sysv::Object> = Vec::new();
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
     let mut vdso_id = None;
@@ -503,6 +506,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     deleted_fifos.push((f.pipe, f.path.to_vec(), f.mode));
                 }
             }
+            AnyRecord::SemSet(s) => ipc.push(crate::sysv::Object::Sem(
+                s.perm,
+                (0..s.nsems()).map(|i| s.value(i)).collect(),
+            )),
+            AnyRecord::MsgQueue(q) => {
+                ipc.push(crate::sysv::Object::Msg(q.perm, q.qbytes, Vec::new()))
+            }
+            AnyRecord::SysvMsg(m) => {
+                if let Some(crate::sysv::Object::Msg(_, _, msgs)) = ipc.last_mut() {
+                    msgs.push((m.mtype, m.data.to_vec()));
+                }
+            }
             AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
                 // "/SYSV%08x (deleted)"
                 let key = std::str::from_utf8(&f.path[5..13.min(f.path.len())])
@@ -621,6 +636,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     Ok(Plan {
         procs: ordered,
         sysv,
+        ipc,
         pipes,
         ptys,
         sockets,

@@ -352,12 +352,18 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.events.create(plan) {
             return e;
         }
-        if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args, &ctx.sockets.args) {
+        if let Err(e) = ctx
+            .events
+            .fill_epolls(plan, &ctx.pipes.args, &ctx.sockets.args)
+        {
             return e;
         }
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
     }
     if idx == 0 {
+        if let Err(e) = crate::sysv::make(&plan.ipc) {
+            return e;
+        }
         if let Err(e) = attach_sysv(plan) {
             return e;
         }
