@@ -904,3 +904,71 @@ fn unix_sockets() {
         ..listener
     }));
 }
+
+#[test]
+fn sysv_ipc() {
+    let perm = IpcPerm {
+        id: 7,
+        key: 0x1234,
+        uid: 1,
+        gid: 2,
+        cuid: 3,
+        cgid: 4,
+        mode: 0o600,
+    };
+    rt!(
+        SemSet {
+            perm,
+            values: &[1, 0, 0xff, 0x7f],
+        },
+        SemSet
+    );
+    rt!(
+        MsgQueue {
+            perm,
+            qbytes: 16384,
+            count: 3,
+        },
+        MsgQueue
+    );
+    rt!(
+        SysvMsg {
+            queue: 7,
+            mtype: 42,
+            data: b"text",
+        },
+        SysvMsg
+    );
+    let enc = |s: &SemSet<'_>| {
+        let mut buf = vec![0u8; 256];
+        let mut e = Enc::new(&mut buf);
+        s.encode(&mut e).unwrap();
+        let n = e.len();
+        buf.truncate(n);
+        buf
+    };
+    // A value above SEMVMX, an odd length, no semaphore, a mode bit beyond 0777.
+    for (values, mode) in [
+        (&[0u8, 0x80][..], 0o600),
+        (&[1u8, 0, 2][..], 0o600),
+        (&[][..], 0o600),
+        (&[1u8, 0][..], 0o1600),
+    ] {
+        let b = enc(&SemSet {
+            perm: IpcPerm { mode, ..perm },
+            values,
+        });
+        assert!(SemSet::from_payload(&b).is_err());
+    }
+    let mut buf = vec![0u8; 64];
+    let mut e = Enc::new(&mut buf);
+    SysvMsg {
+        queue: 7,
+        mtype: 0,
+        data: b"",
+    }
+    .encode(&mut e)
+    .unwrap();
+    let n = e.len();
+    assert!(SysvMsg::from_payload(&buf[..n]).is_err());
+}
