@@ -245,6 +245,9 @@ pub mod kind {
     pub const UNIX_SOCK: u16 = 0x0340;
     /// [`super::UnixSkb`]. Since format 1.3.
     pub const UNIX_SKB: u16 = 0x0341;
+    /// [`super::UnixFds`]: not optional (a reader that skipped it would queue the
+    /// message without its files). Since format 1.4.
+    pub const UNIX_FDS: u16 = 0x0342;
     /// [`super::SemSet`]: not optional (a reader that skipped it would bring the
     /// processes back without their semaphores). Since format 1.4.
     pub const SEM_SET: u16 = 0x0500;
@@ -293,6 +296,7 @@ pub mod kind {
             INOTIFY_WATCH => "inotify-watch",
             UNIX_SOCK => "unix",
             UNIX_SKB => "unix-skb",
+            UNIX_FDS => "unix-fds",
             SEM_SET => "sysv-sem",
             MSG_QUEUE => "sysv-msgq",
             SYSV_MSG => "sysv-msg",
@@ -308,7 +312,7 @@ pub mod kind {
             | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
-            UNIX_SOCK | UNIX_SKB => Some(1),
+            UNIX_SOCK | UNIX_SKB | UNIX_FDS => Some(1),
             SEM_SET | MSG_QUEUE | SYSV_MSG => Some(1),
             _ => None,
         }
@@ -517,6 +521,8 @@ pub enum AnyRecord<'a> {
     UnixSock(UnixSock<'a>),
     /// [`UnixSkb`].
     UnixSkb(UnixSkb<'a>),
+    /// [`UnixFds`].
+    UnixFds(UnixFds<'a>),
     /// [`SemSet`].
     SemSet(SemSet<'a>),
     /// [`MsgQueue`].
@@ -567,6 +573,7 @@ impl<'a> AnyRecord<'a> {
             kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
             kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
             kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
+            kind::UNIX_FDS => Self::UnixFds(UnixFds::from_payload(p)?),
             kind::SEM_SET => Self::SemSet(SemSet::from_payload(p)?),
             kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
             kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),

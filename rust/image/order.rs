@@ -32,6 +32,8 @@ pub struct OrderChecker {
     /// The [`MsgQueue`] whose messages come next, and how many are left.
     msgq: i32,
     msgs_left: u32,
+    /// The record just fed was a [`UnixSkb`].
+    after_skb: bool,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -219,6 +221,14 @@ impl OrderChecker {
             }
             R::UnixSock(u) => self.uses(u.file)?,
             R::UnixSkb(_) => {}
+            R::UnixFds(f) => {
+                if !self.after_skb {
+                    return bad("unix-fds record not after a unix-skb record");
+                }
+                for i in 0..f.count() {
+                    self.uses(f.file(i))?;
+                }
+            }
             R::SemSet(_) | R::MsgQueue(_) | R::SysvMsg(_) if self.mms != 0 || self.tasks != 0 => {
                 return bad("SysV IPC record after the first address space or task");
             }
@@ -263,6 +273,7 @@ impl OrderChecker {
                 }
             }
         }
+        self.after_skb = matches!(r, R::UnixSkb(_));
         self.account.add(h);
         Ok(())
     }

@@ -504,6 +504,20 @@ impl Builder {
                     }
                 }
             }
+            AnyRecord::UnixFds(u) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    if let Some(Value::Array(a)) = m.get_mut("unix") {
+                        if let Some(Value::Object(s)) = a.last_mut() {
+                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
+                                if let Some(Value::Object(q)) = qa.last_mut() {
+                                    let ids: Vec<u32> = (0..u.count()).map(|i| u.file(i)).collect();
+                                    q.insert("files".into(), json!(ids));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             AnyRecord::CwdDeleted(c) => {
                 if let Some(Value::Object(m)) = self.fs.last_mut() {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));

@@ -634,6 +634,11 @@ impl<'w, W: Write> Text<'w, W> {
                 q.sender,
                 crate::names::unix_name(q.sender_name)
             ),
+            AnyRecord::UnixFds(u) => writeln!(
+                o,
+                "      with files in flight (SCM_RIGHTS): {:?}",
+                (0..u.count()).map(|i| u.file(i)).collect::<Vec<_>>()
+            ),
             AnyRecord::SemSet(s) => writeln!(
                 o,
                 "SysV semaphore set {} (key {:#x}, mode {:04o}, uid {}): {} semaphores, values {:?}",

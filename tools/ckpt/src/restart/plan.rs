@@ -85,6 +85,8 @@ pub struct SockPlan {
     pub path: Vec<u8>,
     /// Its receive queue: sender inode, sender address, bytes; in order.
     pub queue: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    /// The files in flight (`SCM_RIGHTS`) of each buffer of `queue`, by file id.
+    pub queue_fds: Vec<Vec<u32>>,
 }
 
 /// A SysV shared memory segment the image's processes had attached.
@@ -221,6 +223,9 @@ pub struct Plan {
     pub sysv: Vec<SysvPlan>,
     /// The SysV semaphore sets and message queues to give back.
     pub ipc: Vec<crate::sysv::Object>,
+    /// Every pipe file of the image: (file id, pipe id, open flags), in id
+    /// order (files in flight in sockets are sent as these).
+    pub pipe_files: Vec<(u32, u32, u32)>,
     /// The pipes to create: every pipe of the image but those of fifos
     /// (which the module reopens by path and refills itself).
     pub pipes: Vec<PipePlan>,
@@ -332,6 +337,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut fifo_pipes = Vec::new();
     let mut sysv = Vec::new();
     let mut ipc: Vec<crate::sysv::Object> = Vec::new();
+    let mut pipe_files = Vec::new();
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
     let mut vdso_id = None;
@@ -452,11 +458,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 peer_name: u.peer_name.to_vec(),
                 path: u.path.to_vec(),
                 queue: Vec::new(),
+                queue_fds: Vec::new(),
             }),
             AnyRecord::UnixSkb(q) => {
                 if let Some(s) = sockets.last_mut() {
                     s.queue
                         .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
+                    s.queue_fds.push(Vec::new());
+                }
+            }
+            AnyRecord::UnixFds(u) => {
+                if let Some(f) = sockets.last_mut().and_then(|s| s.queue_fds.last_mut()) {
+                    f.extend((0..u.count()).map(|i| u.file(i)));
                 }
             }
             AnyRecord::Rlimits(l) => {
@@ -517,6 +530,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 if let Some(crate::sysv::Object::Msg(_, _, msgs)) = ipc.last_mut() {
                     msgs.push((m.mtype, m.data.to_vec()));
                 }
+            }
+            AnyRecord::File(f) if f.kind == filekind::PIPE => {
+                pipe_files.push((f.id, f.pipe, f.flags))
             }
             AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
                 // "/SYSV%08x (deleted)"
@@ -637,6 +653,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         procs: ordered,
         sysv,
         ipc,
+        pipe_files,
         pipes,
         ptys,
         sockets,

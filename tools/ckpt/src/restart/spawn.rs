@@ -344,7 +344,8 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
-        if let Err(e) = ctx.sockets.create(&plan.sockets, ids) {
+        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args);
+        if let Err(e) = ctx.sockets.create(&plan.sockets, ids, &inflight) {
             return e;
         }
         // The event-loop files, then the entries of the epoll sets, whose
