@@ -160,7 +160,6 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
     task::precheck(&t.threads, why)?;
     files::precheck(&t.leader, why)?;
     signal::precheck(&t.leader, why)?;
-    sysvipc::precheck(t.info.tgid, &t.threads, why)?;
     Ok(())
 }
 
@@ -428,6 +427,7 @@ pub(crate) fn checkpoint(
     ph.mark("quiesce");
     for p in tree.procs.iter() {
         precheck(p, why)?;
+        sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
     }
     if whole {
         tree.check(why)?;
@@ -438,15 +438,18 @@ pub(crate) fn checkpoint(
     // The SysV objects, read by the caller now that the processes are held.
     let sysv = match sysv_chan {
         Some(chan) => {
-            let mut leaders = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
+            let mut threads = KVec::new();
+            let mut pids = KVec::new();
             for p in tree.procs.iter() {
-                leaders.push(&p.leader, GFP_KERNEL)?;
+                pids.push(p.info.tgid, GFP_KERNEL)?;
+                for t in p.threads.iter() {
+                    threads.push(t, GFP_KERNEL)?;
+                }
             }
-            let mut zpids = KVec::with_capacity(tree.zombies.len(), GFP_KERNEL)?;
             for (_, z) in tree.zombies.iter() {
-                zpids.push(z.tgid, GFP_KERNEL)?;
+                pids.push(z.tgid, GFP_KERNEL)?;
             }
-            sysvipc::collect(chan, &leaders, &zpids, why)?
+            sysvipc::collect(chan, &threads, &pids, why)?
         }
         None => KVVec::new(),
     };

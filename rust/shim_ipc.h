@@ -9,8 +9,10 @@ struct task_struct;
 
 /* ckpt_task_sysv() flags */
 #define CKPT_SYSV_OTHER_NS	1	/* another IPC namespace than the caller's */
-#define CKPT_SYSV_UNDO		2	/* it has a semaphore undo list (SEM_UNDO) */
 
+/* @ns 0: the task has exited (no namespaces any more). */
 int ckpt_task_sysv(struct task_struct *t, u64 *ns, u32 *flags);
+/* 1 if the task (held) has semaphore undo entries (SEM_UNDO), else 0. */
+int ckpt_task_sem_undo(struct task_struct *t);
 
 #endif

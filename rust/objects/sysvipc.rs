@@ -15,7 +15,8 @@
 //! image. At restart the tool makes them again, with their ids, before the
 //! restart ioctl; the module has nothing to check (it cannot read them).
 //!
-//! Refused at checkpoint: semaphore undo state (`SEM_UNDO`: the adjustments
+//! Refused at checkpoint (with the processes held, not by `CKPT_IOC_CHECK`):
+//! semaphore undo state (`SEM_UNDO`: the adjustments
 //! are private to `ipc/sem.c` and could not be given back exactly), and a tree
 //! whose processes are in different IPC namespaces.
 
@@ -33,15 +34,15 @@ mod ffi {
     use core::ffi::c_void;
     extern "C" {
         pub(super) fn ckpt_task_sysv(t: *mut c_void, ns: *mut u64, flags: *mut u32) -> i32;
+        pub(super) fn ckpt_task_sem_undo(t: *mut c_void) -> i32;
     }
 }
 
 /// `CKPT_SYSV_OTHER_NS`.
 const OTHER_NS: u32 = 1;
-/// `CKPT_SYSV_UNDO`.
-const UNDO: u32 = 2;
 
-/// `t`'s IPC namespace (its inode number) and `CKPT_SYSV_*` flags.
+/// `t`'s IPC namespace (its inode number; 0: `t` has exited) and `CKPT_SYSV_*`
+/// flags.
 fn task_sysv(t: &TaskRef) -> Result<(u64, u32)> {
     let (mut ns, mut flags) = (0u64, 0u32);
     // SAFETY: The task reference is live; both outputs are writable.
@@ -55,11 +56,13 @@ fn task_sysv(t: &TaskRef) -> Result<(u64, u32)> {
 // ---------------------------------------------------------------------------
 // Checkpoint.
 
-/// Refuses a process with semaphore undo state.
-pub(crate) fn precheck(pid: i32, threads: &[TaskRef], why: &mut Reason) -> Result {
+/// Refuses a process with semaphore undo state. Its threads must be held: the
+/// kernel frees an exiting task's undo list without a lock.
+pub(crate) fn precheck_held(pid: i32, threads: &[TaskRef], why: &mut Reason) -> Result {
     for t in threads {
-        let (_, flags) = task_sysv(t)?;
-        if flags & UNDO != 0 {
+        // SAFETY: The task reference is live and the task is held at a safe point
+        // (not exiting), so its undo list stays.
+        if unsafe { ffi::ckpt_task_sem_undo(t.as_raw()) } != 0 {
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
@@ -73,18 +76,23 @@ pub(crate) fn precheck(pid: i32, threads: &[TaskRef], why: &mut Reason) -> Resul
     Ok(())
 }
 
-/// Asks the tool, on `chan`, for the SysV objects of the processes `procs` (and
-/// zombies `zombies`, by pid), quiesced; returns the records it answered, checked.
+/// Asks the tool, on `chan`, for the SysV objects of the processes `procs` (their
+/// live threads; `pids` with the zombies' pids too), quiesced; returns the
+/// records it answered, checked.
 pub(crate) fn collect(
     chan: &FileRef,
     procs: &[&TaskRef],
-    zombies: &[i32],
+    pids: &[i32],
     why: &mut Reason,
 ) -> Result<KVVec<u8>> {
     let mut ns0 = None;
     let mut own = false;
     for t in procs {
         let (ns, flags) = task_sysv(t)?;
+        if ns == 0 {
+            // An exited thread group leader: its threads are asked below.
+            continue;
+        }
         match ns0 {
             None => ns0 = Some(ns),
             Some(n) if n != ns => {
@@ -93,7 +101,7 @@ pub(crate) fn collect(
                     format_args!(
                         "process {} is in another IPC namespace than {}: not supported",
                         t.info().tgid,
-                        procs[0].info().tgid
+                        pids[0]
                     ),
                 ))
             }
@@ -101,16 +109,13 @@ pub(crate) fn collect(
         }
         own = flags & OTHER_NS != 0;
     }
-    let n = procs.len() + zombies.len();
+    let n = pids.len();
     let mut req = KVec::with_capacity(12 + 4 * n, GFP_KERNEL)?;
     req.extend_from_slice(&uapi::CKPT_SYSV_MAGIC.to_le_bytes(), GFP_KERNEL)?;
     req.extend_from_slice(&u32::from(own).to_le_bytes(), GFP_KERNEL)?;
     req.extend_from_slice(&(n as u32).to_le_bytes(), GFP_KERNEL)?;
-    for t in procs {
-        req.extend_from_slice(&t.info().tgid.to_le_bytes(), GFP_KERNEL)?;
-    }
-    for z in zombies {
-        req.extend_from_slice(&z.to_le_bytes(), GFP_KERNEL)?;
+    for p in pids {
+        req.extend_from_slice(&p.to_le_bytes(), GFP_KERNEL)?;
     }
     let lost = |e: Error, why: &mut Reason| {
         why.set(

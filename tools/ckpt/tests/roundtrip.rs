@@ -972,3 +972,21 @@ fn sysv_ipc() {
     let n = e.len();
     assert!(SysvMsg::from_payload(&buf[..n]).is_err());
 }
+
+#[test]
+fn unix_fds() {
+    let ids: Vec<u8> = [3u32, 9].iter().flat_map(|x| x.to_le_bytes()).collect();
+    rt!(UnixFds { files: &ids }, UnixFds);
+    let enc = |files: &[u8]| {
+        let mut buf = vec![0u8; 4096];
+        let mut e = Enc::new(&mut buf);
+        UnixFds { files }.encode(&mut e).unwrap();
+        let n = e.len();
+        buf.truncate(n);
+        buf
+    };
+    // No file, file id 0, more than SCM_MAX_FD.
+    assert!(UnixFds::from_payload(&enc(&[])).is_err());
+    assert!(UnixFds::from_payload(&enc(&[0, 0, 0, 0])).is_err());
+    assert!(UnixFds::from_payload(&enc(&[1u8; 4 * (UNIX_MAX_FDS + 1)])).is_err());
+}
