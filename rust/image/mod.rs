@@ -255,6 +255,8 @@ pub mod kind {
     pub const MSG_QUEUE: u16 = 0x0501;
     /// [`super::SysvMsg`]. Since format 1.4.
     pub const SYSV_MSG: u16 = 0x0502;
+    /// [`super::IpcNs`]. Since format 1.4.
+    pub const IPC_NS: u16 = 0x0503;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -300,6 +302,7 @@ pub mod kind {
             SEM_SET => "sysv-sem",
             MSG_QUEUE => "sysv-msgq",
             SYSV_MSG => "sysv-msg",
+            IPC_NS => "sysv-ns",
             _ => "unknown",
         }
     }
@@ -313,7 +316,7 @@ pub mod kind {
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             UNIX_SOCK | UNIX_SKB | UNIX_FDS => Some(1),
-            SEM_SET | MSG_QUEUE | SYSV_MSG => Some(1),
+            SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             _ => None,
         }
     }
@@ -529,6 +532,8 @@ pub enum AnyRecord<'a> {
     MsgQueue(MsgQueue),
     /// [`SysvMsg`].
     SysvMsg(SysvMsg<'a>),
+    /// [`IpcNs`].
+    IpcNs(IpcNs),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -577,6 +582,7 @@ impl<'a> AnyRecord<'a> {
             kind::SEM_SET => Self::SemSet(SemSet::from_payload(p)?),
             kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
             kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),
+            kind::IPC_NS => Self::IpcNs(IpcNs::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -34,6 +34,8 @@ pub struct OrderChecker {
     msgs_left: u32,
     /// The record just fed was a [`UnixSkb`].
     after_skb: bool,
+    /// An [`IpcNs`] record was read.
+    ipc_ns: bool,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -229,10 +231,18 @@ impl OrderChecker {
                     self.uses(f.file(i))?;
                 }
             }
-            R::SemSet(_) | R::MsgQueue(_) | R::SysvMsg(_) if self.mms != 0 || self.tasks != 0 => {
+            R::SemSet(_) | R::MsgQueue(_) | R::SysvMsg(_) | R::IpcNs(_)
+                if self.mms != 0 || self.tasks != 0 =>
+            {
                 return bad("SysV IPC record after the first address space or task");
             }
             R::SemSet(_) => {}
+            R::IpcNs(_) => {
+                if self.ipc_ns {
+                    return bad("second sysv-ns record");
+                }
+                self.ipc_ns = true;
+            }
             R::MsgQueue(q) => {
                 self.msgq = q.perm.id;
                 self.msgs_left = q.count;

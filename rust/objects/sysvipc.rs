@@ -12,8 +12,10 @@
 //! request on it (the tree's pids, and whether the tree has an IPC namespace of
 //! its own), the tool answers with the records of the objects the tree uses,
 //! and this side checks them with the image decoder and writes them into the
-//! image. At restart the tool makes them again, with their ids, before the
-//! restart ioctl; the module has nothing to check (it cannot read them).
+//! image. Processes with an IPC namespace of their own get every object of it,
+//! and its limits ([`image::IpcNs`]), in a new namespace at restart. At restart
+//! the tool makes them again, with their ids, before the restart ioctl; the
+//! module has nothing to check (it cannot read them).
 //!
 //! Refused at checkpoint (with the processes held, not by `CKPT_IOC_CHECK`):
 //! semaphore undo state (`SEM_UNDO`: the adjustments
@@ -143,6 +145,8 @@ pub(crate) fn collect(
     // Checked now, before anything is written: each record decodes and the
     // messages follow their queue.
     let mut msgs = (0i32, 0u32);
+    let mut first = true;
+    let mut saw_ns = false;
     for r in records(&buf) {
         let r = r.map_err(|e| {
             why.set(
@@ -150,7 +154,13 @@ pub(crate) fn collect(
                 format_args!("bad SysV IPC record from ckpt checkpoint: {}", e.describe()),
             )
         })?;
+        let was_first = first;
+        first = false;
         let ok = match r {
+            AnyRecord::IpcNs(n) => {
+                saw_ns = true;
+                was_first && (n.flags & image::IPC_NS_OWN != 0) == own
+            }
             AnyRecord::SemSet(_) => msgs.1 == 0,
             AnyRecord::MsgQueue(q) => {
                 let ok = msgs.1 == 0;
@@ -170,10 +180,10 @@ pub(crate) fn collect(
             ));
         }
     }
-    if msgs.1 != 0 {
+    if msgs.1 != 0 || (own && !saw_ns) {
         return Err(why.set(
             EINVAL,
-            format_args!("SysV IPC records from ckpt checkpoint: messages missing"),
+            format_args!("SysV IPC records from ckpt checkpoint: messages or namespace missing"),
         ));
     }
     Ok(buf)
@@ -194,7 +204,10 @@ fn records(mut b: &[u8]) -> impl Iterator<Item = image::Result<AnyRecord<'_>>> {
         if b.len() - 8 < len
             || !matches!(
                 kind,
-                image::kind::SEM_SET | image::kind::MSG_QUEUE | image::kind::SYSV_MSG
+                image::kind::SEM_SET
+                    | image::kind::MSG_QUEUE
+                    | image::kind::SYSV_MSG
+                    | image::kind::IPC_NS
             )
         {
             b = &[];
@@ -205,6 +218,7 @@ fn records(mut b: &[u8]) -> impl Iterator<Item = image::Result<AnyRecord<'_>>> {
         Some(match kind {
             image::kind::SEM_SET => image::SemSet::from_payload(p).map(AnyRecord::SemSet),
             image::kind::MSG_QUEUE => image::MsgQueue::from_payload(p).map(AnyRecord::MsgQueue),
+            image::kind::IPC_NS => image::IpcNs::from_payload(p).map(AnyRecord::IpcNs),
             _ => image::SysvMsg::from_payload(p).map(AnyRecord::SysvMsg),
         })
     })
@@ -217,6 +231,7 @@ pub(crate) fn write(w: &mut ImageWriter<'_>, recs: &[u8]) -> Result {
             AnyRecord::SemSet(s) => w.record(&s)?,
             AnyRecord::MsgQueue(q) => w.record(&q)?,
             AnyRecord::SysvMsg(m) => w.record(&m)?,
+            AnyRecord::IpcNs(n) => w.record(&n)?,
             _ => return Err(EINVAL),
         }
     }

@@ -18,6 +18,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <pthread.h>
+#include <sched.h>
 #include "kselftest_harness.h"
 
 #define CKPT "/ckpt"
@@ -291,6 +292,103 @@ TEST(sem_undo_refused)
 	remove_objs(&o);
 	unlink(img);
 	unlink(err);
+}
+
+/*
+ * A user with an IPC namespace of its own: every object of it comes back, in
+ * a new namespace with its limits; the restored process checks them itself
+ * (the test cannot see them) and says how it went in the done file.
+ */
+static void ns_user(int ready, void *arg)
+{
+	struct objs *o = arg;
+	pid_t parent = getppid();
+	static const unsigned short vals[3] = { 5, 6, 7 };
+	unsigned short v[3];
+	struct msgbuf_ m = { .mtype = 3 };
+	int r = 0, fd, sem, msg;
+	char txt[32];
+	FILE *f;
+
+	if (unshare(CLONE_NEWIPC))
+		_exit(90);
+	fd = open("/proc/sys/kernel/msgmnb", O_WRONLY);
+	if (fd < 0 || write(fd, "12000\n", 6) != 6)
+		_exit(91);
+	close(fd);
+	sem = semget(0x5eed, 3, IPC_CREAT | 0600);
+	msg = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	strcpy(m.mtext, "private");
+	if (sem < 0 || msg < 0 ||
+	    semctl(sem, 0, SETALL, (union semun){ .array = (unsigned short *)vals }) ||
+	    msgsnd(msg, &m, 8, IPC_NOWAIT))
+		_exit(92);
+	say_ready(ready);
+	while (getppid() == parent)
+		sleep_ms(2);
+	while (access(o->go, F_OK))
+		sleep_ms(2);
+	if (semget(0x5eed, 0, 0) != sem || semctl(sem, 0, GETALL, (union semun){ .array = v }) ||
+	    memcmp(v, vals, sizeof(v)))
+		r |= 1;
+	if (msgrcv(msg, &m, sizeof(m.mtext), 3, IPC_NOWAIT) != 8 || strcmp(m.mtext, "private"))
+		r |= 2;
+	f = fopen("/proc/sys/kernel/msgmnb", "r");
+	if (!f || !fgets(txt, sizeof(txt), f) || atoi(txt) != 12000)
+		r |= 4;
+	if (f)
+		fclose(f);
+	/* In a namespace of its own, not its new parent's (ckpt restart). */
+	{
+		char mine[64] = "", theirs[64] = "", path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", getppid());
+		if (readlink("/proc/self/ns/ipc", mine, sizeof(mine) - 1) <= 0 ||
+		    readlink(path, theirs, sizeof(theirs) - 1) <= 0 || !strcmp(mine, theirs))
+			r |= 8;
+	}
+	fd = open(o->done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	snprintf(txt, sizeof(txt), "%d", r);
+	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
+		_exit(94);
+	close(fd);
+	_exit(r ? 10 + r : 0);
+}
+
+TEST(own_ipc_namespace_comes_back)
+{
+	char img[64], err[64], pidtxt[16], out[512] = "";
+	struct objs o;
+	pid_t pid, rs;
+	int st;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
+	snprintf(o.go, sizeof(o.go), "/tmp/sysv-go-%d", getpid());
+	snprintf(o.done, sizeof(o.done), "/tmp/sysv-done-%d", getpid());
+	unlink(o.go);
+	unlink(o.done);
+	pid = spawn_ready(ns_user, &o);
+	ASSERT_LT(0, pid);
+	snprintf(img, sizeof(img), "/tmp/sysv-ns-%d.img", getpid());
+	snprintf(pidtxt, sizeof(pidtxt), "%d", pid);
+	st = run_tool(err, 1, (char *const[]){ "ckpt", "checkpoint", pidtxt, "-o", img, "--kill",
+					       "--quiet", NULL });
+	read_file(err, out, sizeof(out));
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("%s", out);
+	waitpid(pid, &st, 0);
+	rs = run_tool(err, 0, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
+	ASSERT_LT(0, rs);
+	close(open(o.go, O_WRONLY | O_CREAT, 0644));
+	ASSERT_EQ(rs, waitpid(rs, &st, 0));
+	read_file(err, out, sizeof(out));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x: %s", st, out);
+	read_file(o.done, out, sizeof(out));
+	EXPECT_STREQ("0", out);
+	unlink(img);
+	unlink(err);
+	unlink(o.go);
+	unlink(o.done);
 }
 
 static void *idle(void *arg)

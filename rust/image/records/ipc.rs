@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! SysV IPC records: semaphore sets ([`SemSet`]) and message queues
-//! ([`MsgQueue`], each followed by its [`SysvMsg`] records in queue order).
+//! SysV IPC records: the IPC namespace ([`IpcNs`]), semaphore sets
+//! ([`SemSet`]) and message queues ([`MsgQueue`], each followed by its
+//! [`SysvMsg`] records in queue order).
 //! SysV shared memory segments are file records (`filekind::SYSVSHM`).
 
 use super::super::*;
@@ -163,5 +164,57 @@ impl<'a> Record<'a> for SysvMsg<'a> {
         let data = d.bytes(n)?;
         check(queue >= 0 && mtype > 0, "sysv-msg: bad queue or type")?;
         Ok(Self { queue, mtype, data })
+    }
+}
+
+/// [`IpcNs::flags`]: the processes had an IPC namespace of their own (not the
+/// checkpointer's); the restart makes a new one.
+pub const IPC_NS_OWN: u32 = 1;
+
+/// The processes' IPC namespace: whether it was their own, and its limits
+/// (`/proc/sys/kernel/{msgmax,msgmnb,msgmni,sem,shmmax,shmall,shmmni}`), which a
+/// new namespace gets back. Written once, before the semaphore sets and queues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpcNs {
+    /// [`IPC_NS_OWN`].
+    pub flags: u32,
+    /// `msgmax`, `msgmnb`, `msgmni`.
+    pub msgmax: u32,
+    pub msgmnb: u32,
+    pub msgmni: u32,
+    /// `sem`: `SEMMSL`, `SEMMNS`, `SEMOPM`, `SEMMNI`.
+    pub semmsl: u32,
+    pub semmns: u32,
+    pub semopm: u32,
+    pub semmni: u32,
+    /// `shmmax`, `shmall`, `shmmni`.
+    pub shmmax: u64,
+    pub shmall: u64,
+    pub shmmni: u32,
+}
+
+fixed_record! {
+    impl<'a> for IpcNs, kind::IPC_NS,
+    {
+        flags: u32,
+        msgmax: u32,
+        msgmnb: u32,
+        msgmni: u32,
+        semmsl: u32,
+        semmns: u32,
+        semopm: u32,
+        semmni: u32,
+        shmmax: u64,
+        shmall: u64,
+        shmmni: u32,
+    },
+    |n| {
+        check(n.flags & !IPC_NS_OWN == 0, "sysv-ns: unknown flags")?;
+        check(
+            [n.msgmax, n.msgmnb, n.msgmni, n.semmsl, n.semmns, n.semopm, n.semmni, n.shmmni]
+                .iter()
+                .all(|&v| v <= i32::MAX as u32),
+            "sysv-ns: limit out of range",
+        )?;
     }
 }

@@ -483,6 +483,19 @@ impl Builder {
                     }
                 }
             }
+            AnyRecord::IpcNs(n) => {
+                self.sysv.push(json!({
+                    "type": "namespace",
+                    "own": n.flags & IPC_NS_OWN != 0,
+                    "msgmax": n.msgmax,
+                    "msgmnb": n.msgmnb,
+                    "msgmni": n.msgmni,
+                    "sem": [n.semmsl, n.semmns, n.semopm, n.semmni],
+                    "shmmax": n.shmmax,
+                    "shmall": n.shmall,
+                    "shmmni": n.shmmni,
+                }));
+            }
             AnyRecord::SemSet(s) => {
                 let values: Vec<u16> = (0..s.nsems()).map(|i| s.value(i)).collect();
                 let mut o = ipc_perm(&s.perm);

@@ -68,6 +68,19 @@ pub mod id {
 /// A SysV semaphore set and a message queue with two messages (before the
 /// first address space).
 pub fn write_sysv(w: &mut ImageWriter) -> Result<()> {
+    w.record(&IpcNs {
+        flags: IPC_NS_OWN,
+        msgmax: 8192,
+        msgmnb: 16384,
+        msgmni: 32000,
+        semmsl: 32000,
+        semmns: 1_024_000_000,
+        semopm: 500,
+        semmni: 32000,
+        shmmax: 1 << 40,
+        shmall: 1 << 28,
+        shmmni: 4096,
+    })?;
     let perm = IpcPerm {
         id: 32768,
         key: 0x5c01,

@@ -639,6 +639,13 @@ impl<'w, W: Write> Text<'w, W> {
                 "      with files in flight (SCM_RIGHTS): {:?}",
                 (0..u.count()).map(|i| u.file(i)).collect::<Vec<_>>()
             ),
+            AnyRecord::IpcNs(n) => writeln!(
+                o,
+                "SysV IPC namespace{}: msgmax {}, msgmnb {}, msgmni {}, sem {} {} {} {}, shmmax {}, shmall {}, shmmni {}",
+                if n.flags & IPC_NS_OWN != 0 { " of their own" } else { "" },
+                n.msgmax, n.msgmnb, n.msgmni, n.semmsl, n.semmns, n.semopm, n.semmni,
+                n.shmmax, n.shmall, n.shmmni
+            ),
             AnyRecord::SemSet(s) => writeln!(
                 o,
                 "SysV semaphore set {} (key {:#x}, mode {:04o}, uid {}): {} semaphores, values {:?}",

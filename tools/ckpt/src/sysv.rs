@@ -10,6 +10,10 @@
 //! their ids, keys, owners, modes, semaphore values, queue limit and queued
 //! messages (read with `MSG_COPY`, which leaves them queued).
 //!
+//! Processes with an IPC namespace of their own (no process outside them in
+//! it) have all its objects saved, and its limits; the restart makes a new
+//! namespace for them ([`new_ns`]).
+//!
 //! Restart: [`make`] gives each object back under its id (through
 //! `/proc/sys/kernel/{sem,msg}_next_id`), key, creator, owner and mode, with
 //! its values or messages. An object that still exists with that id is kept
@@ -24,7 +28,9 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
 use crate::errno;
-use crate::image::{Enc, IpcPerm, MsgQueue, Record, SemSet, SysvMsg, IPC_MODE_MASK};
+use crate::image::{
+    Enc, IpcNs, IpcPerm, MsgQueue, Record, SemSet, SysvMsg, IPC_MODE_MASK, IPC_NS_OWN,
+};
 use crate::sys;
 use crate::uapi;
 
@@ -318,18 +324,12 @@ pub fn serve(mut chan: UnixStream) -> Result<(), String> {
         .map_err(|e| format!("SysV IPC channel: {e}"))?;
     let pids: Vec<i32> = p.chunks(4).map(|c| u32_at(c, 0) as i32).collect();
     let answer = if own {
-        // Saving the objects of a namespace of the processes' own needs a new
-        // one at restart, which ckpt restart does not make yet; an empty one
-        // is fine.
-        let first = pids.first().copied().unwrap_or(0);
-        match objects_in_ns_of(first) {
-            Ok(true) => Err(format!(
-                "the processes have an IPC namespace of their own that holds SysV semaphore sets \
-                 or message queues: not supported yet (ckpt restart does not create IPC namespaces)"
-            )),
-            Ok(false) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        in_own_ns(&pids).and_then(|(ns, o)| {
+            let mut recs = Vec::new();
+            put(&mut recs, &ns, 128)?;
+            recs.extend(encode(&o)?);
+            Ok(recs)
+        })
     } else {
         collect(&pids, false).and_then(|o| encode(&o))
     };
@@ -348,11 +348,86 @@ pub fn serve(mut chan: UnixStream) -> Result<(), String> {
     }
 }
 
-/// Whether the IPC namespace of process `pid` holds semaphore sets or message
-/// queues (read in a thread that enters it).
-fn objects_in_ns_of(pid: i32) -> Result<bool, String> {
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/ipc"))
-        .map_err(|e| format!("cannot open the IPC namespace of {pid}: {e}"))?;
+/// The limits of the caller's IPC namespace (`/proc/sys/kernel`).
+fn limits(flags: u32) -> Result<IpcNs, String> {
+    let read = |name: &str| -> Result<Vec<u64>, String> {
+        let t = std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+            .map_err(|e| format!("cannot read /proc/sys/kernel/{name}: {e}"))?;
+        t.split_whitespace()
+            .map(|w| {
+                w.parse()
+                    .map_err(|_| format!("bad /proc/sys/kernel/{name}"))
+            })
+            .collect()
+    };
+    let one = |name: &str| -> Result<u64, String> {
+        read(name)?
+            .first()
+            .copied()
+            .ok_or_else(|| format!("bad /proc/sys/kernel/{name}"))
+    };
+    let sem = read("sem")?;
+    if sem.len() != 4 {
+        return Err("bad /proc/sys/kernel/sem".into());
+    }
+    let small = |v: u64| v.min(i32::MAX as u64) as u32;
+    Ok(IpcNs {
+        flags,
+        msgmax: small(one("msgmax")?),
+        msgmnb: small(one("msgmnb")?),
+        msgmni: small(one("msgmni")?),
+        semmsl: small(sem[0]),
+        semmns: small(sem[1]),
+        semopm: small(sem[2]),
+        semmni: small(sem[3]),
+        shmmax: one("shmmax")?,
+        shmall: one("shmall")?,
+        shmmni: small(one("shmmni")?),
+    })
+}
+
+/// The IPC namespace of the first of `pids` that still has one (an exited
+/// leader has none: its threads are looked at), and its inode.
+fn ns_of(pids: &[i32]) -> Result<(std::fs::File, u64), String> {
+    use std::os::unix::fs::MetadataExt;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(f) = std::fs::File::open(t.path().join("ns/ipc")) {
+                if let Ok(m) = f.metadata() {
+                    return Ok((f, m.ino()));
+                }
+            }
+        }
+    }
+    Err("cannot open the IPC namespace of the processes".into())
+}
+
+/// For processes `pids` with an IPC namespace of their own: refuses if a
+/// process outside them is in it too, else returns its limits and every
+/// semaphore set and message queue in it (read in a thread that enters it).
+fn in_own_ns(pids: &[i32]) -> Result<(IpcNs, Vec<Object>), String> {
+    use std::os::unix::fs::MetadataExt;
+    let (ns, ino) = ns_of(pids)?;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pids.contains(&pid) {
+                continue;
+            }
+            if std::fs::metadata(e.path().join("ns/ipc")).is_ok_and(|m| m.ino() == ino) {
+                return Err(format!(
+                    "the IPC namespace of the processes is also the namespace of process {pid}, \
+                     which is not checkpointed: its SysV objects cannot be saved for the \
+                     processes alone"
+                ));
+            }
+        }
+    }
     std::thread::scope(|s| {
         s.spawn(|| {
             use std::os::fd::AsRawFd;
@@ -360,17 +435,44 @@ fn objects_in_ns_of(pid: i32) -> Result<bool, String> {
             // thread's IPC namespace.
             if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWIPC) } < 0 {
                 return Err(format!(
-                    "cannot enter the IPC namespace of {pid}: {}",
+                    "cannot enter the IPC namespace of the processes: {}",
                     io::Error::last_os_error()
                 ));
             }
-            let n =
-                ids("sem").map(|v| v.len()).unwrap_or(0) + ids("msg").map(|v| v.len()).unwrap_or(0);
-            Ok(n != 0)
+            Ok((limits(IPC_NS_OWN)?, collect(pids, true)?))
         })
         .join()
         .unwrap_or_else(|_| Err("the SysV IPC thread panicked".into()))
     })
+}
+
+/// Makes the calling process a new IPC namespace with the limits of `ns`
+/// (whose processes had one of their own).
+pub fn new_ns(ns: &IpcNs) -> Result<(), String> {
+    // SAFETY: no memory is involved.
+    if unsafe { libc::unshare(libc::CLONE_NEWIPC) } < 0 {
+        return Err(format!(
+            "cannot make a new IPC namespace: {}",
+            errno::describe(&io::Error::last_os_error())
+        ));
+    }
+    let sem = format!("{} {} {} {}\n", ns.semmsl, ns.semmns, ns.semopm, ns.semmni);
+    for (name, v) in [
+        ("msgmax", ns.msgmax.to_string()),
+        ("msgmnb", ns.msgmnb.to_string()),
+        ("msgmni", ns.msgmni.to_string()),
+        ("sem", sem),
+        ("shmmax", ns.shmmax.to_string()),
+        ("shmall", ns.shmall.to_string()),
+        ("shmmni", ns.shmmni.to_string()),
+    ] {
+        std::fs::write(
+            format!("/proc/sys/kernel/{name}"),
+            format!("{}\n", v.trim_end()),
+        )
+        .map_err(|e| format!("cannot set /proc/sys/kernel/{name} in the new IPC namespace: {e}"))?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

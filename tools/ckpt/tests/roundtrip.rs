@@ -939,6 +939,22 @@ fn sysv_ipc() {
         },
         SysvMsg
     );
+    rt!(
+        IpcNs {
+            flags: IPC_NS_OWN,
+            msgmax: 8192,
+            msgmnb: 16384,
+            msgmni: 32000,
+            semmsl: 32000,
+            semmns: 1024000000,
+            semopm: 500,
+            semmni: 32000,
+            shmmax: u64::MAX >> 8,
+            shmall: u64::MAX >> 8,
+            shmmni: 4096,
+        },
+        IpcNs
+    );
     let enc = |s: &SemSet<'_>| {
         let mut buf = vec![0u8; 256];
         let mut e = Enc::new(&mut buf);

@@ -223,6 +223,9 @@ pub struct Plan {
     pub sysv: Vec<SysvPlan>,
     /// The SysV semaphore sets and message queues to give back.
     pub ipc: Vec<crate::sysv::Object>,
+    /// The processes' IPC namespace, if the image says (a new one is made when
+    /// they had their own).
+    pub ipc_ns: Option<crate::image::IpcNs>,
     /// Every pipe file of the image: (file id, pipe id, open flags), in id
     /// order (files in flight in sockets are sent as these).
     pub pipe_files: Vec<(u32, u32, u32)>,
@@ -338,6 +341,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut sysv = Vec::new();
     let mut ipc: Vec<crate::sysv::Object> = Vec::new();
     let mut pipe_files = Vec::new();
+    let mut ipc_ns = None;
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
     let mut vdso_id = None;
@@ -519,6 +523,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     deleted_fifos.push((f.pipe, f.path.to_vec(), f.mode));
                 }
             }
+            AnyRecord::IpcNs(n) => ipc_ns = Some(n),
             AnyRecord::SemSet(s) => ipc.push(crate::sysv::Object::Sem(
                 s.perm,
                 (0..s.nsems()).map(|i| s.value(i)).collect(),
@@ -653,6 +658,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         procs: ordered,
         sysv,
         ipc,
+        ipc_ns,
         pipe_files,
         pipes,
         ptys,

@@ -362,6 +362,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
     }
     if idx == 0 {
+        if let Some(ns) = plan
+            .ipc_ns
+            .filter(|n| n.flags & crate::image::IPC_NS_OWN != 0)
+        {
+            if let Err(e) = crate::sysv::new_ns(&ns) {
+                return e;
+            }
+        }
         if let Err(e) = crate::sysv::make(&plan.ipc) {
             return e;
         }
