@@ -10,8 +10,8 @@
 use crate::access;
 use crate::fault::{self, Op};
 use crate::image::{self, Header};
-use crate::objects::{creds, files, mm, shm, signal, task, tty, unix};
-use crate::shim::{self, ti, TaskRef};
+use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, tty, unix};
+use crate::shim::{self, ti, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
 use core::fmt::{self, Write};
@@ -371,6 +371,7 @@ pub(crate) fn checkpoint(
     pid: i32,
     flags: u64,
     sink: &mut dyn Sink,
+    sysv_chan: Option<&FileRef>,
     why: &mut Reason,
 ) -> Result<u64> {
     let both = uapi::CKPT_CHECKPOINT_RESUME | uapi::CKPT_CHECKPOINT_KILL;
@@ -470,6 +471,7 @@ pub(crate) fn checkpoint(
     fault::step_why(Op::Checkpoint, "precheck", why)?;
     for p in tree.procs.iter() {
         precheck(p, why)?;
+        sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
     }
     if whole {
         tree.check(flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0, why)?;
@@ -481,8 +483,28 @@ pub(crate) fn checkpoint(
         )?;
     }
     ph.mark("precheck");
+    // The SysV objects, read by the caller now that the processes are held.
+    let sysv = match sysv_chan {
+        Some(chan) => {
+            let mut threads = KVec::new();
+            let mut pids = KVec::new();
+            for p in tree.procs.iter() {
+                pids.push(p.info.tgid, GFP_KERNEL)?;
+                for t in p.threads.iter() {
+                    threads.push(t, GFP_KERNEL)?;
+                }
+            }
+            for (_, z) in tree.zombies.iter() {
+                pids.push(z.tgid, GFP_KERNEL)?;
+            }
+            sysvipc::collect(chan, &threads, &pids, why)?
+        }
+        None => KVVec::new(),
+    };
+    ph.mark("sysv");
     fault::step_why(Op::Checkpoint, "write the image", why)?;
-    let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
+    let bytes =
+        write_image(&tree, &q, sink, &sysv, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -546,6 +568,7 @@ fn write_image(
     tree: &Tree,
     q: &shim::Quiesce,
     sink: &mut dyn Sink,
+    sysv: &[u8],
     ph: &mut crate::timing::Phases,
     why: &mut Reason,
 ) -> Result<u64> {
@@ -597,6 +620,7 @@ fn write_image(
         writer: crate::VERSION.as_bytes(),
     })?;
     crate::objects::vdso::write(&mut w, &tree.procs[0].leader.mm().ok_or(ESRCH)?, why)?;
+    sysvipc::write(&mut w, sysv)?;
     // Each process: its address space, then what its threads share, then the threads.
     let mut mms = KVec::with_capacity(tree.procs.len(), GFP_KERNEL)?;
     for (p, st) in tree.procs.iter().zip(states.iter()) {

@@ -137,6 +137,7 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
             | uapi::CKPT_FEAT_SHELL
             | uapi::CKPT_FEAT_STATUS_FD
             | uapi::CKPT_FEAT_VDSO_PROXY
+            | uapi::CKPT_FEAT_SYSV
             | if crate::lsm::LsmWatch::active() {
                 uapi::CKPT_FEAT_LSM_WATCH
             } else {
@@ -151,10 +152,22 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
 fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckpointArgs = r.read()?;
-    if args.reserved != [0; 4] {
+    let sysv = args.flags & uapi::CKPT_CHECKPOINT_SYSV != 0;
+    if args.reserved[1..] != [0; 3] || (!sysv && args.reserved[0] != 0) {
         return Err(EINVAL);
     }
     let mut why = Reason::new();
+    let chan = if sysv {
+        let fd = i32::try_from(args.reserved[0]).map_err(|_| EINVAL)?;
+        Some(FileRef::writable_fd(fd).inspect_err(|_| {
+            pr_info!(
+                "checkpoint of {}: SysV channel fd {fd} is not a socket open for writing\n",
+                args.pid
+            );
+        })?)
+    } else {
+        None
+    };
     let mut out = FileRef::writable_fd(args.fd).inspect_err(|e| {
         if *e == EINVAL {
             pr_info!(
@@ -166,7 +179,7 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
             pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
         }
     })?;
-    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, &mut why)
+    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, chan.as_ref(), &mut why)
         .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;
     args.bytes = bytes;
     w.write(&args)?;

@@ -182,6 +182,8 @@ pub(crate) struct Plan<'a> {
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,
     pub(crate) unix_skbs: KVec<image::UnixSkb<'a>>,
+    /// Files in flight: (receiving socket's inode, how many) per buffer.
+    pub(crate) unix_fds: KVec<(u64, u32)>,
 }
 
 pub(crate) fn refuse(why: &mut Reason, e: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -774,6 +776,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut events = KVec::new();
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
+    let mut unix_fds = KVec::new();
+    let mut inflight = KVec::new();
+    let mut skb_owner = 0u64;
     let mut nthreads = 0u32;
     let mut thread_ips = KVec::new();
     let mut files_sharers = 0u32;
@@ -832,7 +837,16 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::EpollItem(_)
             | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
-            AnyRecord::UnixSkb(q) => unix_skbs.push(q, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::UnixSkb(q) => {
+                skb_owner = q.owner;
+                unix_skbs.push(q, GFP_KERNEL_ACCOUNT)?
+            }
+            AnyRecord::UnixFds(u) => {
+                unix_fds.push((skb_owner, u.count() as u32), GFP_KERNEL_ACCOUNT)?;
+                for i in 0..u.count() {
+                    inflight.push(u.file(i), GFP_KERNEL_ACCOUNT)?;
+                }
+            }
             _ => {}
         }
     }
@@ -840,7 +854,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     // memfds whose contents those that are other opens of them share. Looked up in
     // sorted id lists: an image may hold hundreds of thousands of files, fds and
     // mappings (each used to be searched linearly for each file).
-    let by_fds = sorted_ids(fds.iter().map(|d| d.file))?;
+    // Files in flight in a socket's queue are opened too (the restarter passed
+    // them again; their flags and a pipe's bytes are set here).
+    let by_fds = sorted_ids(Iterator::chain(
+        fds.iter().map(|d| d.file),
+        inflight.iter().copied(),
+    ))?;
     let by_vmas = sorted_ids(vmas.iter().map(|v| v.file))?;
     let used = |id: u32| by_fds.binary_search(&id).is_ok() || by_vmas.binary_search(&id).is_ok();
     let owners_of_used = sorted_ids(
@@ -924,6 +943,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             events,
             unix,
             unix_skbs,
+            unix_fds,
         },
     );
     // What the format cannot check, object by object.

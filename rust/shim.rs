@@ -1033,6 +1033,18 @@ impl Drop for FileRef {
     }
 }
 
+impl FileRef {
+    /// Takes over a file reference the C shim took (`get_file`).
+    ///
+    /// # Safety
+    ///
+    /// `p` is null or a `struct file` pointer whose reference the caller owns and
+    /// gives to the result.
+    pub(crate) unsafe fn from_owned(p: *mut c_void) -> Option<Self> {
+        NonNull::new(p).map(Self)
+    }
+}
+
 impl Clone for FileRef {
     fn clone(&self) -> Self {
         // SAFETY: By the type invariant the file is live; the shim takes a new reference

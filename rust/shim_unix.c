@@ -265,3 +265,48 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 	sock_put(sk);
 	return err ? err : n;
 }
+
+int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max)
+{
+	struct sock *sk;
+	struct unix_sock *u;
+	struct sk_buff *skb;
+	u32 n = 0, i;
+	int err;
+
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	u = unix_sk(sk);
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
+		sock_put(sk);
+		return 0;
+	}
+	err = mutex_lock_interruptible(&u->iolock);
+	if (err) {
+		sock_put(sk);
+		return err;
+	}
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		struct scm_fp_list *fp = CKPT_UNIXCB(skb).fp;
+
+		if (!fp)
+			continue;
+		if (n + fp->count > max) {
+			err = -E2BIG;
+			break;
+		}
+		for (i = 0; i < fp->count; i++)
+			files[n++] = get_file(fp->fp[i]);
+	}
+	spin_unlock(&sk->sk_receive_queue.lock);
+	mutex_unlock(&u->iolock);
+	sock_put(sk);
+	if (err) {
+		while (n)
+			fput(files[--n]);
+		return err;
+	}
+	return n;
+}

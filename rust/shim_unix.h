@@ -65,6 +65,9 @@ struct ckpt_unix_skb {
 int ckpt_unix_info(struct file *f, s32 embryo, struct ckpt_unix_info *ui, char *path,
 		   u32 pathlen);
 int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen);
+/* The files in flight (SCM_RIGHTS) in the receive queue, in order, each with a
+ * reference (at most @max: -E2BIG); returns how many. */
+int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max);
 int ckpt_unix_ino(struct file *f, u64 *ino, u32 *type, u32 *state);
 
 #endif

@@ -80,6 +80,12 @@ mod ffi {
             pathlen: u32,
         ) -> i32;
         pub(super) fn ckpt_unix_queue(f: *mut c_void, embryo: i32, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_unix_inflight(
+            f: *mut c_void,
+            embryo: i32,
+            files: *mut *mut c_void,
+            max: u32,
+        ) -> i32;
     }
 }
 
@@ -147,4 +153,28 @@ pub(crate) fn skbs(mut b: &[u8]) -> impl Iterator<Item = Skb<'_>> {
             data: &this[SKB_HDR..SKB_HDR + len],
         })
     })
+}
+
+/// Most files in flight in one receive queue that are saved.
+pub(crate) const MAX_INFLIGHT: usize = 1024;
+
+/// The files in flight (`SCM_RIGHTS`) in the receive queue of the socket (or
+/// connection, as [`info`]), in queue order. `E2BIG`: more than
+/// [`MAX_INFLIGHT`].
+pub(crate) fn inflight(f: &FileRef, embryo: i32) -> Result<KVec<FileRef>> {
+    let mut raw = KVec::from_elem(core::ptr::null_mut::<c_void>(), MAX_INFLIGHT, GFP_KERNEL)?;
+    // SAFETY: The file is valid while `f` is; `raw` has room for `MAX_INFLIGHT`
+    // pointers.
+    let n = errno(unsafe {
+        ffi::ckpt_unix_inflight(f.as_ptr(), embryo, raw.as_mut_ptr(), MAX_INFLIGHT as u32)
+    })? as usize;
+    let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+    for p in raw.iter().take(n) {
+        // SAFETY: The shim took one reference on each of the first `n` files, which
+        // are given to the result.
+        if let Some(f) = unsafe { FileRef::from_owned(*p) } {
+            out.push(f, GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
 }

@@ -24,6 +24,8 @@ pub const CKPT_FEAT_STATUS_FD: u64 = 1 << 4;
 /// Feature bit: a restart under a kernel whose vDSO differs puts a proxy where the
 /// image's vDSO was, and [`CKPT_RESTART_VDSO_PROXY`] is understood.
 pub const CKPT_FEAT_VDSO_PROXY: u64 = 1 << 5;
+/// Feature bit: [`CKPT_CHECKPOINT_SYSV`] is understood.
+pub const CKPT_FEAT_SYSV: u64 = 1 << 6;
 
 /// Leave the target stopped (as by `SIGSTOP`) after the checkpoint.
 pub const CKPT_CHECKPOINT_STOP: u64 = 0;
@@ -33,6 +35,10 @@ pub const CKPT_CHECKPOINT_RESUME: u64 = 1 << 0;
 pub const CKPT_CHECKPOINT_KILL: u64 = 1 << 1;
 /// Checkpoint the target and all its descendants (a process tree).
 pub const CKPT_CHECKPOINT_TREE: u64 = 1 << 2;
+/// `reserved[0]` of [`CkptCheckpointArgs`] is a stream socket on which the module
+/// asks for the SysV semaphore sets and message queues of the processes once they
+/// are quiesced (see `rust/objects/sysvipc.rs`).
+pub const CKPT_CHECKPOINT_SYSV: u64 = 1 << 3;
 /// Accept unix datagram sockets connected to a named socket outside the
 /// checkpointed processes (`/dev/log`): the restart connects them to that name
 /// again. Also a [`CkptCheckArgs::flags`] bit.
@@ -41,7 +47,11 @@ pub const CKPT_CHECKPOINT_EXTERNAL_UNIX: u64 = 1 << 6;
 pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME
     | CKPT_CHECKPOINT_KILL
     | CKPT_CHECKPOINT_TREE
+    | CKPT_CHECKPOINT_SYSV
     | CKPT_CHECKPOINT_EXTERNAL_UNIX;
+/// The request on the SysV channel starts with this (`"SYSV"`), then `u32` flags
+/// (1: the processes have an IPC namespace of their own), `u32` n, n `i32` pids.
+pub const CKPT_SYSV_MAGIC: u32 = 0x5653_5953;
 
 /// `struct ckpt_version`.
 #[repr(C)]

@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 3;
+pub const FORMAT_MINOR: u16 = 4;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -159,7 +159,7 @@ pub type Result<T> = core::result::Result<T, ImageError>;
 // Record kinds.
 
 /// Record kinds. Ranges by area: 0x00xx stream, 0x01xx task, 0x02xx CPU,
-/// 0x03xx files, 0x04xx memory, 0x06xx signals, 0x07xx credentials.
+/// 0x03xx files, 0x04xx memory, 0x05xx SysV IPC, 0x06xx signals, 0x07xx credentials.
 pub mod kind {
     /// [`super::Header`].
     pub const HEADER: u16 = 0x0001;
@@ -245,6 +245,18 @@ pub mod kind {
     pub const UNIX_SOCK: u16 = 0x0340;
     /// [`super::UnixSkb`]. Since format 1.3.
     pub const UNIX_SKB: u16 = 0x0341;
+    /// [`super::UnixFds`]: not optional (a reader that skipped it would queue the
+    /// message without its files). Since format 1.4.
+    pub const UNIX_FDS: u16 = 0x0342;
+    /// [`super::SemSet`]: not optional (a reader that skipped it would bring the
+    /// processes back without their semaphores). Since format 1.4.
+    pub const SEM_SET: u16 = 0x0500;
+    /// [`super::MsgQueue`]. Since format 1.4.
+    pub const MSG_QUEUE: u16 = 0x0501;
+    /// [`super::SysvMsg`]. Since format 1.4.
+    pub const SYSV_MSG: u16 = 0x0502;
+    /// [`super::IpcNs`]. Since format 1.4.
+    pub const IPC_NS: u16 = 0x0503;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -286,6 +298,11 @@ pub mod kind {
             INOTIFY_WATCH => "inotify-watch",
             UNIX_SOCK => "unix",
             UNIX_SKB => "unix-skb",
+            UNIX_FDS => "unix-fds",
+            SEM_SET => "sysv-sem",
+            MSG_QUEUE => "sysv-msgq",
+            SYSV_MSG => "sysv-msg",
+            IPC_NS => "sysv-ns",
             _ => "unknown",
         }
     }
@@ -298,7 +315,8 @@ pub mod kind {
             | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
-            UNIX_SOCK | UNIX_SKB => Some(1),
+            UNIX_SOCK | UNIX_SKB | UNIX_FDS => Some(1),
+            SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             _ => None,
         }
     }
@@ -506,6 +524,16 @@ pub enum AnyRecord<'a> {
     UnixSock(UnixSock<'a>),
     /// [`UnixSkb`].
     UnixSkb(UnixSkb<'a>),
+    /// [`UnixFds`].
+    UnixFds(UnixFds<'a>),
+    /// [`SemSet`].
+    SemSet(SemSet<'a>),
+    /// [`MsgQueue`].
+    MsgQueue(MsgQueue),
+    /// [`SysvMsg`].
+    SysvMsg(SysvMsg<'a>),
+    /// [`IpcNs`].
+    IpcNs(IpcNs),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -550,6 +578,11 @@ impl<'a> AnyRecord<'a> {
             kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
             kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
             kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
+            kind::UNIX_FDS => Self::UnixFds(UnixFds::from_payload(p)?),
+            kind::SEM_SET => Self::SemSet(SemSet::from_payload(p)?),
+            kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
+            kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),
+            kind::IPC_NS => Self::IpcNs(IpcNs::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -29,6 +29,13 @@ pub struct OrderChecker {
     ntasks: u32,
     vdso: bool,
     vdso_text: bool,
+    /// The [`MsgQueue`] whose messages come next, and how many are left.
+    msgq: i32,
+    msgs_left: u32,
+    /// The record just fed was a [`UnixSkb`].
+    after_skb: bool,
+    /// An [`IpcNs`] record was read.
+    ipc_ns: bool,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -76,6 +83,9 @@ impl OrderChecker {
         }
         if self.fds_left > 0 && !matches!(r, R::Fd(_)) {
             return bad("fewer fd records than the fd table announced");
+        }
+        if self.msgs_left > 0 && !matches!(r, R::SysvMsg(_)) {
+            return bad("fewer messages than the message queue announced");
         }
         if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::PageRefs(_) | R::End(_)) {
             return bad("record after the page records");
@@ -213,6 +223,36 @@ impl OrderChecker {
             }
             R::UnixSock(u) => self.uses(u.file)?,
             R::UnixSkb(_) => {}
+            R::UnixFds(f) => {
+                if !self.after_skb {
+                    return bad("unix-fds record not after a unix-skb record");
+                }
+                for i in 0..f.count() {
+                    self.uses(f.file(i))?;
+                }
+            }
+            R::SemSet(_) | R::MsgQueue(_) | R::SysvMsg(_) | R::IpcNs(_)
+                if self.mms != 0 || self.tasks != 0 =>
+            {
+                return bad("SysV IPC record after the first address space or task");
+            }
+            R::SemSet(_) => {}
+            R::IpcNs(_) => {
+                if self.ipc_ns {
+                    return bad("second sysv-ns record");
+                }
+                self.ipc_ns = true;
+            }
+            R::MsgQueue(q) => {
+                self.msgq = q.perm.id;
+                self.msgs_left = q.count;
+            }
+            R::SysvMsg(m) => {
+                if self.msgs_left == 0 || m.queue != self.msgq {
+                    return bad("message outside its message queue");
+                }
+                self.msgs_left -= 1;
+            }
             R::Sighand(s) => self.define(s.id)?,
             R::Signal(s) => self.define(s.id)?,
             R::PosixTimer(t) => self.uses(t.signal)?,
@@ -243,6 +283,7 @@ impl OrderChecker {
                 }
             }
         }
+        self.after_skb = matches!(r, R::UnixSkb(_));
         self.account.add(h);
         Ok(())
     }

@@ -220,6 +220,8 @@ pub(crate) mod fmt_what {
     pub(crate) enum What {
         Fd(u32),
         Mapping(u64),
+        /// A file in flight in a unix socket's queue (`SCM_RIGHTS`).
+        InFlight,
     }
 
     impl fmt::Display for What {
@@ -227,6 +229,7 @@ pub(crate) mod fmt_what {
             match self {
                 What::Fd(n) => write!(f, "fd {n}"),
                 What::Mapping(a) => write!(f, "mapping at {a:#x}"),
+                What::InFlight => write!(f, "a file in flight (SCM_RIGHTS)"),
             }
         }
     }
@@ -388,6 +391,12 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
             let Some(f) = t.next_file(&mut fd) else {
                 break;
             };
+            // The files in flight in a socket's queue are the tree's too.
+            if let Ok(v) = crate::shim_unix::inflight(&f, -1) {
+                for x in v {
+                    note(x, false)?;
+                }
+            }
             note(f, false)?;
             fd += 1;
         }
@@ -475,7 +484,7 @@ fn define_file(
     if let Some(id) = objs.get(f.key()) {
         return Ok(id);
     }
-    let (fi, n) = f.info(path)?;
+    let (mut fi, mut n) = f.info(path)?;
     let kind = fd_kind(&fi, &path[..n], what, cwd, why)?;
     if tgid != 0 {
         proc_owner(&fi, &path[..n], tgid, what, why)?;
@@ -483,8 +492,19 @@ fn define_file(
     if kind == filekind::TTY {
         pty_settled(f, what, why)?;
     }
+    // The files in flight in a unix socket's queue are defined before it.
+    let mut inflight = KVec::new();
     if kind == filekind::UNIX {
         super::unix::precheck(f, &path[..n], what, why)?;
+        let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let ui = crate::shim_unix::info(f, -1, &mut pb)?;
+        if ui.nfds != 0 {
+            for x in super::unix::inflight(f, &ui, what, why)?.iter() {
+                let id = define_file(w, objs, x, path, What::InFlight, (0, 0), None, why)?;
+                inflight.push(id, GFP_KERNEL)?;
+            }
+            (fi, n) = f.info(path)?;
+        }
     }
     // Another open of a deleted file or memfd already saved refers to that one's
     // contents (a memfd's as a ghost).
@@ -554,7 +574,7 @@ fn define_file(
         super::event::write_state(w, id, kind, t, f, what, why)?;
     }
     if kind == filekind::UNIX {
-        super::unix::define(w, f, id, what, why)?;
+        super::unix::define(w, f, id, &inflight, what, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.

@@ -21,6 +21,7 @@ pub(crate) mod mm;
 pub(crate) mod pipe;
 pub(crate) mod shm;
 pub(crate) mod signal;
+pub(crate) mod sysvipc;
 pub(crate) mod task;
 pub(crate) mod timers;
 pub(crate) mod tty;

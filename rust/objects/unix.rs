@@ -7,8 +7,13 @@
 //! image's processes' name -- and passes them in; this side checks that what was
 //! passed is what the image had and installs it.
 //!
+//! Files in flight (`SCM_RIGHTS`) are saved as files of the image ([`inflight`]:
+//! pipes so far), named after the buffer that carries them
+//! ([`image::UnixFds`]); the restarter sends them again with the buffer.
+//!
 //! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
-//! files in flight (`SCM_RIGHTS`), a pending out-of-band byte, a pending error,
+//! files in flight other than pipes, or in a connection not accepted yet, a
+//! pending out-of-band byte, a pending error,
 //! another network namespace, a socket of another family.
 
 use super::files::{fmt_what::What, path_str};
@@ -63,7 +68,7 @@ fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result
             ),
         ));
     }
-    if ui.nfds != 0 {
+    if ui.nfds != 0 && waiting {
         return Err(why.set(
             eopnotsupp(),
             format_args!(
@@ -131,7 +136,50 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
             }
         }
     }
+    if ui.nfds != 0 {
+        inflight(f, &ui, what, why)?;
+    }
     Ok(())
+}
+
+/// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (state
+/// `ui`), in queue order; refuses those the image cannot give back in flight:
+/// only pipes can be, so far (the restarter makes them and passes them again).
+pub(crate) fn inflight(
+    f: &FileRef,
+    ui: &UnixInfo,
+    what: What,
+    why: &mut Reason,
+) -> Result<KVec<FileRef>> {
+    let files = shim_unix::inflight(f, -1).map_err(|e| {
+        if e == E2BIG {
+            why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: unix socket {} has more than {} files in flight (SCM_RIGHTS): not supported",
+                    Name(ui.name()),
+                    shim_unix::MAX_INFLIGHT
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    for x in files.iter() {
+        let (fi, n) = x.info(&mut pb)?;
+        if fi.kind != crate::shim::fk::PIPE {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: unix socket {} has a file in flight (SCM_RIGHTS) that is not a pipe ({}): not supported yet",
+                    Name(ui.name()),
+                    path_str(&pb[..n])
+                ),
+            ));
+        }
+    }
+    Ok(files)
 }
 
 /// The record of a socket (or waiting connection: `listener` its listener's inode).
@@ -177,6 +225,7 @@ fn write_queue(
     embryo: i32,
     ui: &UnixInfo,
     owner: u64,
+    mut fds: &[u32],
     what: What,
     why: &mut Reason,
 ) -> Result {
@@ -195,11 +244,11 @@ fn write_queue(
         )
     })?;
     for s in shim_unix::skbs(&buf[..n]) {
-        if s.nfds != 0 || s.oob {
+        if s.oob || s.nfds as usize > fds.len() || s.nfds as usize > image::UNIX_MAX_FDS {
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "{what}: unix socket {} has files in flight or out-of-band data: not supported",
+                    "{what}: unix socket {} has out-of-band data, or its files in flight changed: not supported",
                     Name(ui.name())
                 ),
             ));
@@ -220,16 +269,36 @@ fn write_queue(
             sender_name: s.sender_name,
             data: s.data,
         })?;
+        if s.nfds != 0 {
+            let (mine, rest) = fds.split_at(s.nfds as usize);
+            let mut ids = KVec::with_capacity(mine.len() * 4, GFP_KERNEL)?;
+            for id in mine {
+                ids.extend_from_slice(&id.to_le_bytes(), GFP_KERNEL)?;
+            }
+            w.record(&image::UnixFds { files: &ids })?;
+            fds = rest;
+        }
+    }
+    if !fds.is_empty() {
+        return Err(why.set(
+            EAGAIN,
+            format_args!(
+                "{what}: the files in flight of unix socket {} changed while saving",
+                Name(ui.name())
+            ),
+        ));
     }
     Ok(())
 }
 
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
+/// `fds`: the ids of its files in flight, in queue order (see [`inflight`]).
 pub(crate) fn define(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
     id: u32,
+    fds: &[u32],
     what: What,
     why: &mut Reason,
 ) -> Result {
@@ -238,7 +307,7 @@ pub(crate) fn define(
     settled(&ui, what, false, why)?;
     let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
     w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
-    write_queue(w, f, -1, &ui, ui.ino, what, why)?;
+    write_queue(w, f, -1, &ui, ui.ino, fds, what, why)?;
     if ui.state as u8 == unix_state::LISTEN {
         let mut eb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         for i in 0..ui.qlen as i32 {
@@ -249,7 +318,7 @@ pub(crate) fn define(
             };
             settled(&e, what, true, why)?;
             w.record(&sock_rec(&e, 0, ui.ino, &[]))?;
-            write_queue(w, f, i, &e, 0, what, why)?;
+            write_queue(w, f, i, &e, 0, &[], what, why)?;
         }
     }
     Ok(())
@@ -405,6 +474,12 @@ pub(crate) fn open(
         .iter()
         .filter(|q| q.owner == rec.ino)
         .fold((0u32, 0u64), |(n, b), q| (n + 1, b + q.data.len() as u64));
+    let nfds: u32 = p
+        .unix_fds
+        .iter()
+        .filter(|q| q.0 == rec.ino)
+        .map(|q| q.1)
+        .sum();
     let stream = rec.sock_type != image::unix_type::DGRAM;
     let bad = if ui.sock_type as u8 != rec.sock_type {
         Some("type")
@@ -420,6 +495,8 @@ pub(crate) fn open(
         && (u64::from(ui.qbytes) != qbytes || (!stream && ui.qlen != qlen))
     {
         Some("queued data")
+    } else if rec.state != unix_state::LISTEN && ui.nfds != nfds {
+        Some("files in flight")
     } else {
         None
     };

@@ -799,6 +799,89 @@ static void rights_child(int ready, void *arg)
 	pause();
 }
 
+/*
+ * Pipes in flight come back in flight: a datagram pair carries the read end
+ * of a pipe with bytes in it (non-blocking), then a plain datagram; a stream
+ * pair carries the write end; both ends are closed in the process, so that
+ * the queues hold the pipe's only files.
+ */
+static int send_fd(int via, const char *data, int fd)
+{
+	char cb[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)data, strlen(data) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(via, &m, 0) == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+/* Receives one message into b (NUL-terminated); returns the fd it carried
+ * (-1: none), or -2 on error. */
+static int recv_fd(int via, char *b, size_t len)
+{
+	char cb[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { b, len - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(via, &m, MSG_DONTWAIT);
+	int fd = -1;
+
+	if (n < 0)
+		return -2;
+	b[n] = 0;
+	c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void setup_pipes_in_flight(struct probe *p)
+{
+	int pp[2];
+
+	must(!pipe(pp), 70);
+	must(write(pp[1], "buffered", 8) == 8, 71);
+	must(!fcntl(pp[0], F_SETFL, O_NONBLOCK), 72);
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd), 73);
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd + 2), 74);
+	must(!send_fd(p->fd[0], "r", pp[0]), 75);
+	put(p->fd[0], "plain");
+	must(!send_fd(p->fd[2], "w", pp[1]), 76);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+static int verify_pipes_in_flight(struct probe *p)
+{
+	char b[64];
+	int r, w;
+
+	r = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(1, r >= 0 && !strcmp(b, "r"), "read end: %d '%s'", r, b);
+	CHECK(2, recv_fd(p->fd[1], b, sizeof(b)) == -1 && !strcmp(b, "plain"), "'%s'", b);
+	w = recv_fd(p->fd[3], b, sizeof(b));
+	CHECK(3, w >= 0 && !strcmp(b, "w"), "write end: %d '%s'", w, b);
+	CHECK(4, fcntl(r, F_GETFL) & O_NONBLOCK, "flags %#x", fcntl(r, F_GETFL));
+	CHECK(5, read(r, b, 8) == 8 && !memcmp(b, "buffered", 8), "pipe bytes");
+	CHECK(6, write(w, "x", 1) == 1 && read(r, b, 2) == 1 && b[0] == 'x', "pipe");
+	CHECK(7, read(r, b, 1) < 0 && errno == EAGAIN, "more bytes");
+	CHECK(8, drained(p->fd[1]) && drained(p->fd[3]), "more messages");
+	return 0;
+}
+
+TEST(pipes_in_flight)
+{
+	struct probe p = { "inflight", setup_pipes_in_flight, verify_pipes_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
 TEST(files_in_flight_are_refused)
 {
 	pid_t pid = spawn_ready(rights_child, NULL);

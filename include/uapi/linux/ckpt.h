@@ -30,16 +30,20 @@ struct ckpt_version {
 #define CKPT_FEAT_LSM_WATCH	(1ULL << 3)
 #define CKPT_FEAT_STATUS_FD	(1ULL << 4)	/* CKPT_RESTART_STATUS_FD is understood */
 #define CKPT_FEAT_VDSO_PROXY	(1ULL << 5)	/* vDSO proxy; CKPT_RESTART_VDSO_PROXY is understood */
+#define CKPT_FEAT_SYSV		(1ULL << 6)	/* CKPT_CHECKPOINT_SYSV is understood */
 
 /* What to do with the target once its image is written. */
 #define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
 #define CKPT_CHECKPOINT_RESUME	(1ULL << 0)	/* let it run on */
 #define CKPT_CHECKPOINT_KILL	(1ULL << 1)	/* SIGKILL it */
 #define CKPT_CHECKPOINT_TREE	(1ULL << 2)	/* the target and all its descendants */
+#define CKPT_CHECKPOINT_SYSV	(1ULL << 3)	/* reserved[0]: the SysV IPC channel (a stream socket) */
 /* unix datagram sockets connected to a named socket outside: reconnected at restart */
 #define CKPT_CHECKPOINT_EXTERNAL_UNIX	(1ULL << 6)
 #define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE | \
-				 CKPT_CHECKPOINT_EXTERNAL_UNIX)
+				 CKPT_CHECKPOINT_SYSV | CKPT_CHECKPOINT_EXTERNAL_UNIX)
+/* The request the module writes on the SysV IPC channel starts with this. */
+#define CKPT_SYSV_MAGIC		0x56535953	/* "SYSV" */
 
 /*
  * CKPT_IOC_CHECKPOINT: like Linux-CR's sys_checkpoint(pid, fd, flags).
@@ -52,7 +56,7 @@ struct ckpt_checkpoint_args {
 	__s32 fd;		/* in: output */
 	__u64 flags;		/* in: CKPT_CHECKPOINT_* */
 	__u64 bytes;		/* out: bytes written */
-	__u64 reserved[4];	/* must be zero */
+	__u64 reserved[4];	/* must be zero (reserved[0]: see CKPT_CHECKPOINT_SYSV) */
 };
 
 /*

@@ -225,3 +225,43 @@ impl<'a> Record<'a> for UnixSkb<'a> {
         })
     }
 }
+
+/// The files in flight (`SCM_RIGHTS`) attached to the [`UnixSkb`] just before,
+/// in order: ids of [`FileRec`] records written before. Since format 1.4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixFds<'a> {
+    /// `u32` file ids, little-endian.
+    pub files: &'a [u8],
+}
+
+/// `SCM_MAX_FD`: most files one message carries.
+pub const UNIX_MAX_FDS: usize = 253;
+
+impl UnixFds<'_> {
+    /// Number of files.
+    pub fn count(&self) -> usize {
+        self.files.len() / 4
+    }
+
+    /// File id `i` (< [`UnixFds::count`]).
+    pub fn file(&self, i: usize) -> u32 {
+        let b = &self.files[4 * i..4 * i + 4];
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
+
+impl<'a> Record<'a> for UnixFds<'a> {
+    const KIND: u16 = kind::UNIX_FDS;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.count() as u32)?;
+        e.bytes(self.files)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let n = d.u32()? as usize;
+        check((1..=UNIX_MAX_FDS).contains(&n), "unix-fds: bad count")?;
+        let files = d.bytes(4 * n)?;
+        let r = Self { files };
+        check((0..n).all(|i| r.file(i) != 0), "unix-fds: file id 0")?;
+        Ok(r)
+    }
+}

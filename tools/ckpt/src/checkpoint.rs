@@ -130,6 +130,8 @@ pub enum Failure {
     Pipe(io::Error),
     /// The output could not be written or synced.
     Write(String, io::Error),
+    /// The SysV semaphore sets or message queues could not be saved (why).
+    Sysv(String),
     /// The module reports another size than what came through the pipe.
     Size {
         /// What the module says it wrote.
@@ -202,9 +204,27 @@ pub fn run(
             });
         }
     }
+    let sysv = dev
+        .version()
+        .is_ok_and(|v| v.features & crate::uapi::CKPT_FEAT_SYSV != 0);
+    let sysv_err: Mutex<Option<String>> = Mutex::new(None);
     let ioctl = |fd: BorrowedFd<'_>| {
         crate::timing::mark("ioctl");
-        let r = dev.checkpoint(pid, fd, flags);
+        let r = if sysv {
+            let (mine, theirs) = std::os::unix::net::UnixStream::pair()?;
+            thread::scope(|s| {
+                let h = s.spawn(move || crate::sysv::serve(mine));
+                let r = dev.checkpoint_sysv(pid, fd, flags, theirs.as_fd());
+                // The module has let go of it: the server sees the end.
+                drop(theirs);
+                if let Ok(Err(why)) = h.join() {
+                    *sysv_err.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                }
+                r
+            })
+        } else {
+            dev.checkpoint(pid, fd, flags)
+        };
         crate::timing::mark("ioctl-done");
         r
     };
@@ -212,6 +232,10 @@ pub fn run(
         run_direct(ioctl, out, progress)
     } else {
         run_with(ioctl, out, progress)
+    };
+    let r = match (r, sysv_err.into_inner().unwrap_or_else(|e| e.into_inner())) {
+        (Err(Failure::Ioctl(_)), Some(why)) => Err(Failure::Sysv(why)),
+        (r, _) => r,
     };
     *committed.lock().unwrap_or_else(|e| e.into_inner()) = r.is_ok();
     r

@@ -132,6 +132,26 @@ impl Device {
         Ok(a.bytes)
     }
 
+    /// [`Device::checkpoint`] with `CKPT_CHECKPOINT_SYSV`: the module asks for
+    /// the SysV objects on `chan` (see [`crate::sysv::serve`]).
+    pub fn checkpoint_sysv(
+        &self,
+        pid: i32,
+        out: BorrowedFd<'_>,
+        flags: u64,
+        chan: BorrowedFd<'_>,
+    ) -> io::Result<u64> {
+        let mut a = CkptCheckpointArgs {
+            pid,
+            fd: out.as_raw_fd(),
+            flags: flags | crate::uapi::CKPT_CHECKPOINT_SYSV,
+            ..Default::default()
+        };
+        a.reserved[0] = chan.as_raw_fd() as u64;
+        self.ioctl(&mut a)?;
+        Ok(a.bytes)
+    }
+
     /// `CKPT_IOC_CHECK` (`flags`: 0 or `CKPT_CHECKPOINT_TREE`).
     pub fn check(&self, pid: i32, flags: u64) -> io::Result<CheckResult> {
         let mut a = CkptCheckArgs {

@@ -48,8 +48,22 @@ pub struct Builder {
     sighands: Vec<Value>,
     signals: Vec<Value>,
     creds: Vec<Value>,
+    sysv: Vec<Value>,
     end: Value,
     skipped: Vec<Value>,
+}
+
+/// The identity and permissions of a SysV object.
+fn ipc_perm(p: &IpcPerm) -> Obj {
+    obj(json!({
+        "id": p.id,
+        "key": p.key,
+        "uid": p.uid,
+        "gid": p.gid,
+        "cuid": p.cuid,
+        "cgid": p.cgid,
+        "mode": format!("{:04o}", p.mode),
+    }))
 }
 
 /// A signal queue.
@@ -204,6 +218,7 @@ impl Builder {
             sighands: Vec::new(),
             signals: Vec::new(),
             creds: Vec::new(),
+            sysv: Vec::new(),
             end: Value::Null,
             skipped: Vec::new(),
         }
@@ -468,6 +483,54 @@ impl Builder {
                     }
                 }
             }
+            AnyRecord::IpcNs(n) => {
+                self.sysv.push(json!({
+                    "type": "namespace",
+                    "own": n.flags & IPC_NS_OWN != 0,
+                    "msgmax": n.msgmax,
+                    "msgmnb": n.msgmnb,
+                    "msgmni": n.msgmni,
+                    "sem": [n.semmsl, n.semmns, n.semopm, n.semmni],
+                    "shmmax": n.shmmax,
+                    "shmall": n.shmall,
+                    "shmmni": n.shmmni,
+                }));
+            }
+            AnyRecord::SemSet(s) => {
+                let values: Vec<u16> = (0..s.nsems()).map(|i| s.value(i)).collect();
+                let mut o = ipc_perm(&s.perm);
+                o.insert("type".into(), json!("sem"));
+                o.insert("values".into(), json!(values));
+                self.sysv.push(Value::Object(o));
+            }
+            AnyRecord::MsgQueue(q) => {
+                let mut o = ipc_perm(&q.perm);
+                o.insert("type".into(), json!("msg"));
+                o.insert("qbytes".into(), json!(q.qbytes));
+                o.insert("messages".into(), json!([]));
+                self.sysv.push(Value::Object(o));
+            }
+            AnyRecord::SysvMsg(m) => {
+                if let Some(Value::Object(o)) = self.sysv.last_mut() {
+                    if let Some(Value::Array(a)) = o.get_mut("messages") {
+                        a.push(json!({"mtype": m.mtype, "bytes": m.data.len()}));
+                    }
+                }
+            }
+            AnyRecord::UnixFds(u) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    if let Some(Value::Array(a)) = m.get_mut("unix") {
+                        if let Some(Value::Object(s)) = a.last_mut() {
+                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
+                                if let Some(Value::Object(q)) = qa.last_mut() {
+                                    let ids: Vec<u32> = (0..u.count()).map(|i| u.file(i)).collect();
+                                    q.insert("files".into(), json!(ids));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             AnyRecord::CwdDeleted(c) => {
                 if let Some(Value::Object(m)) = self.fs.last_mut() {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));
@@ -625,6 +688,9 @@ impl Builder {
             "creds": self.creds,
             "end": self.end,
         }));
+        if !self.sysv.is_empty() {
+            doc.insert("sysv".into(), Value::Array(self.sysv));
+        }
         if !self.skipped.is_empty() {
             doc.insert("skipped".into(), Value::Array(self.skipped));
         }

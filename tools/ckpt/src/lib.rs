@@ -31,5 +31,6 @@ pub mod restart;
 pub mod sample;
 pub mod show;
 pub mod sys;
+pub mod sysv;
 pub mod timing;
 pub mod writer;

@@ -402,6 +402,7 @@ fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bo
                     format!("reading the image from the module: {}", errno::describe(&e))
                 }
                 Failure::Write(n, e) => format!("{n}: write error: {}", errno::describe(&e)),
+                Failure::Sysv(why) => format!("cannot checkpoint {pid}: {why}"),
                 Failure::Size { reported, copied } => format!(
                     "the module reports {reported} bytes but {copied} arrived; image of {pid} \
                      not written to {name}: report this bug"

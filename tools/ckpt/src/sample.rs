@@ -70,6 +70,59 @@ pub mod id {
     pub const MM2: u32 = 19;
 }
 
+/// A SysV semaphore set and a message queue with two messages (before the
+/// first address space).
+pub fn write_sysv(w: &mut ImageWriter) -> Result<()> {
+    w.record(&IpcNs {
+        flags: IPC_NS_OWN,
+        msgmax: 8192,
+        msgmnb: 16384,
+        msgmni: 32000,
+        semmsl: 32000,
+        semmns: 1_024_000_000,
+        semopm: 500,
+        semmni: 32000,
+        shmmax: 1 << 40,
+        shmall: 1 << 28,
+        shmmni: 4096,
+    })?;
+    let perm = IpcPerm {
+        id: 32768,
+        key: 0x5c01,
+        uid: 1000,
+        gid: 1000,
+        cuid: 1000,
+        cgid: 100,
+        mode: 0o640,
+    };
+    w.record(&SemSet {
+        perm,
+        values: &[1, 0, 0, 0, 0xff, 0x7f],
+    })?;
+    let q = IpcPerm {
+        id: 65536,
+        key: 0,
+        mode: 0o600,
+        ..perm
+    };
+    w.record(&MsgQueue {
+        perm: q,
+        qbytes: 16384,
+        count: 2,
+    })?;
+    w.record(&SysvMsg {
+        queue: q.id,
+        mtype: 5,
+        data: b"first",
+    })?;
+    w.record(&SysvMsg {
+        queue: q.id,
+        mtype: 1,
+        data: b"",
+    })?;
+    Ok(())
+}
+
 /// The event-loop files and their records (after the address space).
 pub fn write_events(w: &mut ImageWriter) -> Result<()> {
     let anon = |id, kind, path| file(id, kind, 0o4002, 0o600, path);
@@ -612,6 +665,7 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         groups: &GROUPS,
     })?;
     let vmas = vmas();
+    write_sysv(w)?;
     w.record(&mm(vmas.len() as u32))?;
     for v in &vmas {
         w.record(v)?;

@@ -634,6 +634,39 @@ impl<'w, W: Write> Text<'w, W> {
                 q.sender,
                 crate::names::unix_name(q.sender_name)
             ),
+            AnyRecord::UnixFds(u) => writeln!(
+                o,
+                "      with files in flight (SCM_RIGHTS): {:?}",
+                (0..u.count()).map(|i| u.file(i)).collect::<Vec<_>>()
+            ),
+            AnyRecord::IpcNs(n) => writeln!(
+                o,
+                "SysV IPC namespace{}: msgmax {}, msgmnb {}, msgmni {}, sem {} {} {} {}, shmmax {}, shmall {}, shmmni {}",
+                if n.flags & IPC_NS_OWN != 0 { " of their own" } else { "" },
+                n.msgmax, n.msgmnb, n.msgmni, n.semmsl, n.semmns, n.semopm, n.semmni,
+                n.shmmax, n.shmall, n.shmmni
+            ),
+            AnyRecord::SemSet(s) => writeln!(
+                o,
+                "SysV semaphore set {} (key {:#x}, mode {:04o}, uid {}): {} semaphores, values {:?}",
+                s.perm.id,
+                s.perm.key,
+                s.perm.mode,
+                s.perm.uid,
+                s.nsems(),
+                (0..s.nsems()).map(|i| s.value(i)).collect::<Vec<_>>()
+            ),
+            AnyRecord::MsgQueue(q) => writeln!(
+                o,
+                "SysV message queue {} (key {:#x}, mode {:04o}, uid {}): {} messages, limit {} bytes",
+                q.perm.id, q.perm.key, q.perm.mode, q.perm.uid, q.count, q.qbytes
+            ),
+            AnyRecord::SysvMsg(m) => writeln!(
+                o,
+                "  message of type {}: {} bytes",
+                m.mtype,
+                m.data.len()
+            ),
             AnyRecord::CwdDeleted(c) => writeln!(
                 o,
                 "  the working directory was deleted (mode {:04o})",

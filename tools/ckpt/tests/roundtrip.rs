@@ -904,3 +904,105 @@ fn unix_sockets() {
         ..listener
     }));
 }
+
+#[test]
+fn sysv_ipc() {
+    let perm = IpcPerm {
+        id: 7,
+        key: 0x1234,
+        uid: 1,
+        gid: 2,
+        cuid: 3,
+        cgid: 4,
+        mode: 0o600,
+    };
+    rt!(
+        SemSet {
+            perm,
+            values: &[1, 0, 0xff, 0x7f],
+        },
+        SemSet
+    );
+    rt!(
+        MsgQueue {
+            perm,
+            qbytes: 16384,
+            count: 3,
+        },
+        MsgQueue
+    );
+    rt!(
+        SysvMsg {
+            queue: 7,
+            mtype: 42,
+            data: b"text",
+        },
+        SysvMsg
+    );
+    rt!(
+        IpcNs {
+            flags: IPC_NS_OWN,
+            msgmax: 8192,
+            msgmnb: 16384,
+            msgmni: 32000,
+            semmsl: 32000,
+            semmns: 1024000000,
+            semopm: 500,
+            semmni: 32000,
+            shmmax: u64::MAX >> 8,
+            shmall: u64::MAX >> 8,
+            shmmni: 4096,
+        },
+        IpcNs
+    );
+    let enc = |s: &SemSet<'_>| {
+        let mut buf = vec![0u8; 256];
+        let mut e = Enc::new(&mut buf);
+        s.encode(&mut e).unwrap();
+        let n = e.len();
+        buf.truncate(n);
+        buf
+    };
+    // A value above SEMVMX, an odd length, no semaphore, a mode bit beyond 0777.
+    for (values, mode) in [
+        (&[0u8, 0x80][..], 0o600),
+        (&[1u8, 0, 2][..], 0o600),
+        (&[][..], 0o600),
+        (&[1u8, 0][..], 0o1600),
+    ] {
+        let b = enc(&SemSet {
+            perm: IpcPerm { mode, ..perm },
+            values,
+        });
+        assert!(SemSet::from_payload(&b).is_err());
+    }
+    let mut buf = vec![0u8; 64];
+    let mut e = Enc::new(&mut buf);
+    SysvMsg {
+        queue: 7,
+        mtype: 0,
+        data: b"",
+    }
+    .encode(&mut e)
+    .unwrap();
+    let n = e.len();
+    assert!(SysvMsg::from_payload(&buf[..n]).is_err());
+}
+
+#[test]
+fn unix_fds() {
+    let ids: Vec<u8> = [3u32, 9].iter().flat_map(|x| x.to_le_bytes()).collect();
+    rt!(UnixFds { files: &ids }, UnixFds);
+    let enc = |files: &[u8]| {
+        let mut buf = vec![0u8; 4096];
+        let mut e = Enc::new(&mut buf);
+        UnixFds { files }.encode(&mut e).unwrap();
+        let n = e.len();
+        buf.truncate(n);
+        buf
+    };
+    // No file, file id 0, more than SCM_MAX_FD.
+    assert!(UnixFds::from_payload(&enc(&[])).is_err());
+    assert!(UnixFds::from_payload(&enc(&[0, 0, 0, 0])).is_err());
+    assert!(UnixFds::from_payload(&enc(&[1u8; 4 * (UNIX_MAX_FDS + 1)])).is_err());
+}

@@ -15,6 +15,51 @@ use crate::uapi::CkptRestartPipe;
 
 use super::plan::{PipePlan, PtyPlan};
 
+/// The fd of the pipes made (`args`) that stands for each pipe file of the image
+/// that is in flight in a socket's queue, by file id: the end it opens, if the
+/// file is the first of that end in the image (the module takes that fd for it,
+/// and opens later ones again), with the file's flags (`O_NONBLOCK`). A file in
+/// flight without one is refused when its socket is made.
+pub(super) fn inflight_fds(
+    plan: &super::plan::Plan,
+    args: &[CkptRestartPipe],
+) -> std::collections::HashMap<u32, std::os::fd::RawFd> {
+    let mut out = std::collections::HashMap::new();
+    let wanted: Vec<u32> = plan
+        .sockets
+        .iter()
+        .flat_map(|s| s.queue_fds.iter().flatten().copied())
+        .collect();
+    for &(id, pipe, flags) in plan.pipe_files.iter().filter(|f| wanted.contains(&f.0)) {
+        let write = flags & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32;
+        let first = plan
+            .pipe_files
+            .iter()
+            .filter(|f| {
+                f.1 == pipe && (f.2 & libc::O_ACCMODE as u32 == libc::O_WRONLY as u32) == write
+            })
+            .map(|f| f.0)
+            .min();
+        let Some(q) = args.iter().find(|q| q.id == pipe) else {
+            continue;
+        };
+        if first != Some(id) {
+            continue;
+        }
+        let fd = if write { q.wfd } else { q.rfd };
+        // SAFETY: F_SETFL on an fd this process holds open.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                (flags & libc::O_NONBLOCK as u32) as libc::c_int,
+            )
+        };
+        out.insert(id, fd);
+    }
+    out
+}
+
 /// The pipes the root restarter created for the image's pipes.
 #[derive(Default)]
 pub(super) struct Pipes {

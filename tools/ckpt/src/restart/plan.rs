@@ -85,6 +85,8 @@ pub struct SockPlan {
     pub path: Vec<u8>,
     /// Its receive queue: sender inode, sender address, bytes; in order.
     pub queue: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    /// The files in flight (`SCM_RIGHTS`) of each buffer of `queue`, by file id.
+    pub queue_fds: Vec<Vec<u32>>,
 }
 
 /// A SysV shared memory segment the image's processes had attached.
@@ -219,6 +221,14 @@ pub struct Plan {
     pub procs: Vec<ProcPlan>,
     /// The SysV shared memory segments to attach.
     pub sysv: Vec<SysvPlan>,
+    /// The SysV semaphore sets and message queues to give back.
+    pub ipc: Vec<crate::sysv::Object>,
+    /// The processes' IPC namespace, if the image says (a new one is made when
+    /// they had their own).
+    pub ipc_ns: Option<crate::image::IpcNs>,
+    /// Every pipe file of the image: (file id, pipe id, open flags), in id
+    /// order (files in flight in sockets are sent as these).
+    pub pipe_files: Vec<(u32, u32, u32)>,
     /// The pipes to create: every pipe of the image but those of fifos
     /// (which the module reopens by path and refills itself).
     pub pipes: Vec<PipePlan>,
@@ -329,6 +339,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut pipes = Vec::new();
     let mut fifo_pipes = Vec::new();
     let mut sysv = Vec::new();
+    let mut ipc: Vec<crate::sysv::Object> = Vec::new();
+    let mut pipe_files = Vec::new();
+    let mut ipc_ns = None;
     let mut ctty: Vec<(i32, CttyPlan)> = Vec::new();
     let mut kernel_release = String::new();
     let mut vdso_id = None;
@@ -457,11 +470,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 peer_name: u.peer_name.to_vec(),
                 path: u.path.to_vec(),
                 queue: Vec::new(),
+                queue_fds: Vec::new(),
             }),
             AnyRecord::UnixSkb(q) => {
                 if let Some(s) = sockets.last_mut() {
                     s.queue
                         .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
+                    s.queue_fds.push(Vec::new());
+                }
+            }
+            AnyRecord::UnixFds(u) => {
+                if let Some(f) = sockets.last_mut().and_then(|s| s.queue_fds.last_mut()) {
+                    f.extend((0..u.count()).map(|i| u.file(i)));
                 }
             }
             AnyRecord::Rlimits(l) => {
@@ -510,6 +530,22 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 if f.path.ends_with(b" (deleted)") && !deleted_fifos.iter().any(|d| d.0 == f.pipe) {
                     deleted_fifos.push((f.pipe, f.path.to_vec(), f.mode));
                 }
+            }
+            AnyRecord::IpcNs(n) => ipc_ns = Some(n),
+            AnyRecord::SemSet(s) => ipc.push(crate::sysv::Object::Sem(
+                s.perm,
+                (0..s.nsems()).map(|i| s.value(i)).collect(),
+            )),
+            AnyRecord::MsgQueue(q) => {
+                ipc.push(crate::sysv::Object::Msg(q.perm, q.qbytes, Vec::new()))
+            }
+            AnyRecord::SysvMsg(m) => {
+                if let Some(crate::sysv::Object::Msg(_, _, msgs)) = ipc.last_mut() {
+                    msgs.push((m.mtype, m.data.to_vec()));
+                }
+            }
+            AnyRecord::File(f) if f.kind == filekind::PIPE => {
+                pipe_files.push((f.id, f.pipe, f.flags))
             }
             AnyRecord::File(f) if f.kind == filekind::SYSVSHM => {
                 // "/SYSV%08x (deleted)"
@@ -629,6 +665,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     Ok(Plan {
         procs: ordered,
         sysv,
+        ipc,
+        ipc_ns,
+        pipe_files,
         pipes,
         ptys,
         sockets,

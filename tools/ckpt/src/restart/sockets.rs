@@ -173,6 +173,56 @@ fn set_timeo(fd: RawFd, opt: libc::c_int, us: i64) -> io::Result<()> {
     .map(|_| ())
 }
 
+/// Sends `data` as one message carrying the files `fds` (`SCM_RIGHTS`), to `to`
+/// if given.
+fn send_fds(fd: RawFd, data: &[u8], to: Option<&[u8]>, fds: &[RawFd]) -> io::Result<()> {
+    if fds.is_empty() {
+        return send(fd, data, to);
+    }
+    let (mut a, alen) = match to {
+        Some(name) => {
+            let (a, l) = addr(name)?;
+            (Some(a), l)
+        }
+        None => (None, 0),
+    };
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let payload = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(payload as u32) } as usize;
+    let mut ctl = vec![0u64; space.div_ceil(8)];
+    // SAFETY: all-zero is a valid msghdr.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(a) = a.as_mut() {
+        msg.msg_name = (a as *mut libc::sockaddr_un).cast();
+        msg.msg_namelen = alen;
+    }
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer holds one header and `payload` bytes (CMSG_SPACE),
+    // so CMSG_FIRSTHDR is not null and CMSG_DATA has room for the fds.
+    let n = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(c), payload);
+        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        return Err(last());
+    }
+    if n as usize != data.len() {
+        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+    }
+    Ok(())
+}
+
 /// Sends `data` as one message (a datagram, a seqpacket record, a stream buffer),
 /// to `to` if given.
 fn send(fd: RawFd, data: &[u8], to: Option<&[u8]>) -> io::Result<()> {
@@ -337,6 +387,8 @@ struct Maker<'a> {
     rmdirs: Vec<Vec<u8>>,
     /// Socket files made for sockets that keep them.
     kept: Vec<Vec<u8>>,
+    /// The fd to send for each file in flight (`SCM_RIGHTS`), by file id.
+    inflight: &'a HashMap<u32, RawFd>,
 }
 
 /// A datagram socket bound to a path the program removed since: bound late, one
@@ -397,6 +449,23 @@ impl Maker<'_> {
         self.made.get(&ino).map_or(-1, |f| f.as_raw_fd())
     }
 
+    /// The fds to send with buffer `i` of `s`'s queue (its files in flight).
+    fn fds_of(&self, s: &SockPlan, i: usize) -> Result<Vec<RawFd>, String> {
+        let Some(ids) = s.queue_fds.get(i) else {
+            return Ok(Vec::new());
+        };
+        ids.iter()
+            .map(|id| {
+                self.inflight.get(id).copied().ok_or_else(|| {
+                    format!(
+                        "unix socket {} holds file {id} in flight, which cannot be made again",
+                        shown(&s.name)
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// A new socket for `s`, bound if it was.
     fn new_sock(&mut self, s: &SockPlan) -> Result<OwnedFd, String> {
         let fd = socket(s.sock_type).map_err(|e| err("cannot create a unix socket", e))?;
@@ -453,7 +522,9 @@ impl Maker<'_> {
         dead_peers: &mut HashMap<u64, (OwnedFd, Option<Vec<u8>>)>,
     ) -> Result<(), String> {
         let plan = self.plan;
-        for (sender, sname, data) in &r.queue {
+        for (i, (sender, sname, data)) in r.queue.iter().enumerate() {
+            let fds = self.fds_of(r, i)?;
+            let send = |fd, data: &[u8], to: Option<&[u8]>| send_fds(fd, data, to, &fds);
             let rfd = self.fd(r.ino);
             let from = file_sock(plan, *sender).map(|x| (x.ino, x.peer));
             let to = if r.name.is_empty() {
@@ -553,8 +624,9 @@ impl Maker<'_> {
 
     /// Sends `s`'s queue into it from `from` (its peer).
     fn fill_from(&self, s: &SockPlan, from: RawFd) -> Result<(), String> {
-        for (_, _, data) in &s.queue {
-            send(from, data, None).map_err(|e| {
+        for (i, (_, _, data)) in s.queue.iter().enumerate() {
+            let fds = self.fds_of(s, i)?;
+            send_fds(from, data, None, &fds).map_err(|e| {
                 err(
                     format!(
                         "cannot put {} queued bytes back into unix socket {}",
@@ -1002,25 +1074,32 @@ fn back(w: Was) {
 impl Sockets {
     /// Makes every unix socket of the image (`plan`) again, as user and group
     /// `ids` (effective; the image's root process's) when the restarter may.
+    /// `inflight`: the fd to send for each file in flight, by file id.
     pub(super) fn create(
         &mut self,
         plan: &[SockPlan],
         ids: Option<(u32, u32)>,
+        inflight: &HashMap<u32, RawFd>,
     ) -> Result<(), String> {
         if plan.is_empty() {
             return Ok(());
         }
         let was = as_user(ids)?;
-        let r = self.make_all(plan);
+        let r = self.make_all(plan, inflight);
         if let Some(w) = was {
             back(w);
         }
         r
     }
 
-    fn make_all(&mut self, plan: &[SockPlan]) -> Result<(), String> {
+    fn make_all(
+        &mut self,
+        plan: &[SockPlan],
+        inflight: &HashMap<u32, RawFd>,
+    ) -> Result<(), String> {
         let mut m = Maker {
             plan,
+            inflight,
             made: HashMap::new(),
             standins: Vec::new(),
             remove: Vec::new(),

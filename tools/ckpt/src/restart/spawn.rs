@@ -345,7 +345,8 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
-        if let Err(e) = ctx.sockets.create(&plan.sockets, ids) {
+        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args);
+        if let Err(e) = ctx.sockets.create(&plan.sockets, ids, &inflight) {
             return e;
         }
         // The event-loop files, then the entries of the epoll sets, whose
@@ -362,6 +363,17 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
     }
     if idx == 0 {
+        if let Some(ns) = plan
+            .ipc_ns
+            .filter(|n| n.flags & crate::image::IPC_NS_OWN != 0)
+        {
+            if let Err(e) = crate::sysv::new_ns(&ns) {
+                return e;
+            }
+        }
+        if let Err(e) = crate::sysv::make(&plan.ipc) {
+            return e;
+        }
         if let Err(e) = attach_sysv(plan) {
             return e;
         }
