@@ -151,9 +151,10 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
 fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckpointArgs = r.read()?;
-    if args.reserved != [0; 4] {
+    if args.reserved != [0; 3] {
         return Err(EINVAL);
     }
+    let mut incr = crate::objects::track::Request::read(args.incr, args.flags)?;
     let mut why = Reason::new();
     let mut out = FileRef::writable_fd(args.fd).inspect_err(|e| {
         if *e == EINVAL {
@@ -166,8 +167,11 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
             pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
         }
     })?;
-    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, &mut why)
+    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, incr.as_mut(), &mut why)
         .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;
+    if let Some(req) = incr.as_ref() {
+        req.write_back(args.incr)?;
+    }
     args.bytes = bytes;
     w.write(&args)?;
     Ok(0)

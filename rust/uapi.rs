@@ -33,9 +33,20 @@ pub const CKPT_CHECKPOINT_RESUME: u64 = 1 << 0;
 pub const CKPT_CHECKPOINT_KILL: u64 = 1 << 1;
 /// Checkpoint the target and all its descendants (a process tree).
 pub const CKPT_CHECKPOINT_TREE: u64 = 1 << 2;
+/// Start dirty tracking: after the image is written (the target still held), the
+/// kernel's soft-dirty bits of the target are cleared; the image gets a `track`
+/// record whose id [`CkptIncr::track_id`] returns. Needs [`CkptCheckpointArgs::incr`].
+pub const CKPT_CHECKPOINT_TRACK: u64 = 1 << 3;
+/// Incremental: write only the pages written since the checkpoint whose track id
+/// is [`CkptIncr::parent`], the others as references to that parent image. Needs
+/// [`CkptCheckpointArgs::incr`].
+pub const CKPT_CHECKPOINT_PARENT: u64 = 1 << 4;
 /// All valid checkpoint flags.
-pub const CKPT_CHECKPOINT_FLAGS: u64 =
-    CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE;
+pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME
+    | CKPT_CHECKPOINT_KILL
+    | CKPT_CHECKPOINT_TREE
+    | CKPT_CHECKPOINT_TRACK
+    | CKPT_CHECKPOINT_PARENT;
 
 /// `struct ckpt_version`.
 #[repr(C)]
@@ -65,9 +76,43 @@ pub struct CkptCheckpointArgs {
     pub flags: u64,
     /// Out: bytes written.
     pub bytes: u64,
+    /// With [`CKPT_CHECKPOINT_TRACK`] or [`CKPT_CHECKPOINT_PARENT`]: address of a
+    /// [`CkptIncr`]; otherwise zero.
+    pub incr: u64,
     /// Must be zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
+
+/// `struct ckpt_incr`: what an incremental or tracking checkpoint needs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptIncr {
+    /// In, with [`CKPT_CHECKPOINT_PARENT`]: the parent image's track id.
+    pub parent: u64,
+    /// In: `/proc/PID/pagemap` of the target, open for reading.
+    pub pagemap_fd: i32,
+    /// In, with [`CKPT_CHECKPOINT_TRACK`]: `/proc/PID/clear_refs` of the target, open
+    /// for writing (otherwise -1).
+    pub clear_refs_fd: i32,
+    /// In, with [`CKPT_CHECKPOINT_PARENT`]: address of the parent's path (recorded in
+    /// the image for restart; not opened by the kernel).
+    pub path: u64,
+    /// In: length of that path (at most 4096).
+    pub path_len: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// In: address of a scratch buffer the kernel uses for the scans.
+    pub scratch: u64,
+    /// In: its size in bytes (at least [`CKPT_INCR_SCRATCH_MIN`]).
+    pub scratch_len: u64,
+    /// Out, with [`CKPT_CHECKPOINT_TRACK`]: the new image's track id.
+    pub track_id: u64,
+    /// Must be zero.
+    pub reserved: u64,
+}
+
+/// Smallest [`CkptIncr::scratch_len`].
+pub const CKPT_INCR_SCRATCH_MIN: u64 = 4096;
 
 /// Length of [`CkptCheckArgs::reason`].
 pub const CKPT_REASON_LEN: usize = 240;

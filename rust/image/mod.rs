@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 3;
+pub const FORMAT_MINOR: u16 = 4;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -245,6 +245,13 @@ pub mod kind {
     pub const UNIX_SOCK: u16 = 0x0340;
     /// [`super::UnixSkb`]. Since format 1.3.
     pub const UNIX_SKB: u16 = 0x0341;
+    /// [`super::Parent`]: not optional (a reader that skipped it would restore
+    /// without the parent's pages). Since format 1.4.
+    pub const PARENT: u16 = 0x0002;
+    /// [`super::Track`]: optional (an old reader skips it). Since format 1.4.
+    pub const TRACK: u16 = super::KIND_OPTIONAL | 0x0003;
+    /// [`super::ParentPages`]: not optional. Since format 1.4.
+    pub const PARENT_PAGES: u16 = 0x0405;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -286,6 +293,9 @@ pub mod kind {
             INOTIFY_WATCH => "inotify-watch",
             UNIX_SOCK => "unix",
             UNIX_SKB => "unix-skb",
+            PARENT => "parent",
+            TRACK => "track",
+            PARENT_PAGES => "parent-pages",
             _ => "unknown",
         }
     }
@@ -299,6 +309,7 @@ pub mod kind {
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             UNIX_SOCK | UNIX_SKB => Some(1),
+            PARENT | TRACK | PARENT_PAGES => Some(1),
             _ => None,
         }
     }
@@ -506,6 +517,12 @@ pub enum AnyRecord<'a> {
     UnixSock(UnixSock<'a>),
     /// [`UnixSkb`].
     UnixSkb(UnixSkb<'a>),
+    /// [`Parent`].
+    Parent(Parent<'a>),
+    /// [`Track`].
+    Track(Track),
+    /// [`ParentPages`].
+    ParentPages(ParentPages<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -550,6 +567,9 @@ impl<'a> AnyRecord<'a> {
             kind::INOTIFY_WATCH => Self::InotifyWatch(InotifyWatch::from_payload(p)?),
             kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
             kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
+            kind::PARENT => Self::Parent(Parent::from_payload(p)?),
+            kind::TRACK => Self::Track(Track::from_payload(p)?),
+            kind::PARENT_PAGES => Self::ParentPages(ParentPages::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

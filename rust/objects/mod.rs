@@ -23,6 +23,7 @@ pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod task;
 pub(crate) mod timers;
+pub(crate) mod track;
 pub(crate) mod tty;
 pub(crate) mod unix;
 pub(crate) mod vdso;
