@@ -180,6 +180,18 @@ pub fn run(
     out: Output,
     progress: bool,
 ) -> Result<Outcome, Failure> {
+    run_incr(dev, pid, flags, None, out, progress)
+}
+
+/// [`run`], with the arguments of an incremental or tracking checkpoint.
+pub fn run_incr(
+    dev: &Device,
+    pid: i32,
+    flags: u64,
+    mut incr: Option<&mut crate::uapi::CkptIncr>,
+    out: Output,
+    progress: bool,
+) -> Result<Outcome, Failure> {
     let progress = (progress && io::stderr().is_terminal()).then_some(pid);
     let committed = Arc::new(Mutex::new(false));
     if let Some(path) = out.remove.clone() {
@@ -203,7 +215,10 @@ pub fn run(
     }
     let ioctl = |fd: BorrowedFd<'_>| {
         crate::timing::mark("ioctl");
-        let r = dev.checkpoint(pid, fd, flags);
+        let r = match incr.as_deref_mut() {
+            Some(i) => dev.checkpoint_incr(pid, fd, flags, i),
+            None => dev.checkpoint(pid, fd, flags),
+        };
         crate::timing::mark("ioctl-done");
         r
     };

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
+    CkptCheckArgs, CkptCheckpointArgs, CkptIncr, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
     CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION,
     CKPT_REASON_LEN,
 };
@@ -126,6 +126,26 @@ impl Device {
             pid,
             fd: out.as_raw_fd(),
             flags,
+            ..Default::default()
+        };
+        self.ioctl(&mut a)?;
+        Ok(a.bytes)
+    }
+
+    /// `CKPT_IOC_CHECKPOINT` of an incremental or tracking checkpoint: `incr` (whose
+    /// addresses must stay valid during the call) gets the new track id.
+    pub fn checkpoint_incr(
+        &self,
+        pid: i32,
+        out: BorrowedFd<'_>,
+        flags: u64,
+        incr: &mut CkptIncr,
+    ) -> io::Result<u64> {
+        let mut a = CkptCheckpointArgs {
+            pid,
+            fd: out.as_raw_fd(),
+            flags,
+            incr: incr as *mut CkptIncr as u64,
             ..Default::default()
         };
         self.ioctl(&mut a)?;
