@@ -159,7 +159,11 @@ fn outcome(r: &Result<reader::Totals, reader::ReadError>) -> &'static str {
 
 #[test]
 fn mutations_never_panic() {
-    let seeds = [sample::tiny(), sample::small(), sample::tiny()];
+    let seeds = [
+        sample::tiny(),
+        sample::small(),
+        sample::incremental(&sample::tracked()),
+    ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut seen: BTreeMap<(&str, bool), u32> = BTreeMap::new();
     for i in 0..20_000u32 {
