@@ -345,7 +345,10 @@ pub(crate) fn checkpoint(
     let whole = flags & uapi::CKPT_CHECKPOINT_TREE != 0;
     let incremental = uapi::CKPT_CHECKPOINT_TRACK | uapi::CKPT_CHECKPOINT_PARENT;
     if flags & incremental != 0 && incr.is_none() {
-        return Err(why.set(EINVAL, format_args!("incremental checkpoint without its arguments")));
+        return Err(why.set(
+            EINVAL,
+            format_args!("incremental checkpoint without its arguments"),
+        ));
     }
     if flags & incremental != 0 && whole {
         return Err(why.set(

@@ -84,7 +84,10 @@ impl OrderChecker {
             return bad("fewer fd records than the fd table announced");
         }
         if self.pages_mm != 0
-            && !matches!(r, R::Pages(_) | R::PageRefs(_) | R::ParentPages(_) | R::End(_))
+            && !matches!(
+                r,
+                R::Pages(_) | R::PageRefs(_) | R::ParentPages(_) | R::End(_)
+            )
         {
             return bad("record after the page records");
         }

@@ -196,10 +196,13 @@ impl Request {
         }
         let mut path = KVec::new();
         if parent {
-            path = UserSlice::new(UserPtr::from_addr(args.path as usize), args.path_len as usize)
-                .reader()
-                .read_all(&mut path, GFP_KERNEL)
-                .map(|_| path)?;
+            path = UserSlice::new(
+                UserPtr::from_addr(args.path as usize),
+                args.path_len as usize,
+            )
+            .reader()
+            .read_all(&mut path, GFP_KERNEL)
+            .map(|_| path)?;
         }
         Ok(Some(Self {
             args,
@@ -242,9 +245,7 @@ impl Session {
             -1
         };
         // SAFETY: `mm` is held (`mmget`) for the call; the out pointers are valid.
-        let r = unsafe {
-            ffi::ckpt_track_files(mm, req.args.pagemap_fd, crfd, &mut pm, &mut cr)
-        };
+        let r = unsafe { ffi::ckpt_track_files(mm, req.args.pagemap_fd, crfd, &mut pm, &mut cr) };
         if r == -(kernel::bindings::EOPNOTSUPP as i32) {
             return Err(why.set(
                 eopnotsupp(),
@@ -405,8 +406,7 @@ impl Changes {
                 break;
             }
             let (s, e) = (r.start.max(start), r.end.min(end));
-            let changed =
-                PAGE_IS_SOFT_DIRTY | PAGE_IS_FILE | PAGE_IS_PFNZERO | PAGE_IS_GUARD;
+            let changed = PAGE_IS_SOFT_DIRTY | PAGE_IS_FILE | PAGE_IS_PFNZERO | PAGE_IS_GUARD;
             f(s, e, r.categories & changed == 0)?;
         }
         Ok(())

@@ -116,7 +116,8 @@ fn index(
     })?;
     let me = files.len();
     files.push(f.try_clone().map_err(|e| e.to_string())?);
-    let mut rd = Reader::new(io::BufReader::with_capacity(1 << 20, f)).map_err(|e| rerr(path, e))?;
+    let mut rd =
+        Reader::new(io::BufReader::with_capacity(1 << 20, f)).map_err(|e| rerr(path, e))?;
     let mut tasks: Vec<(i32, u32)> = Vec::new();
     let mut own: HashMap<u32, Vec<(u64, Source)>> = HashMap::new();
     let mut runs: HashMap<u32, Vec<(u64, u32)>> = HashMap::new();
@@ -173,7 +174,8 @@ fn index(
     };
     let mut out = Index::default();
     for (tgid, mm) in tasks {
-        let mut pages: BTreeMap<u64, Source> = own.remove(&mm).unwrap_or_default().into_iter().collect();
+        let mut pages: BTreeMap<u64, Source> =
+            own.remove(&mm).unwrap_or_default().into_iter().collect();
         if let Some(rs) = runs.get(&mm) {
             let from = up.procs.get(&tgid);
             for &(start, n) in rs {
@@ -221,9 +223,7 @@ impl<W: Write> Out<W> {
 pub fn resolve(mut image: File, path: &Path) -> Result<File, String> {
     let h = head(path)?;
     let Some((id, acc, raw)) = h.parent else {
-        image
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| e.to_string())?;
+        image.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
         return Ok(image);
     };
     let mut files = Vec::new();
@@ -243,8 +243,13 @@ pub fn resolve(mut image: File, path: &Path) -> Result<File, String> {
     }
     // SAFETY: `fd` was just created and is owned by nothing else.
     let mut mem = unsafe { File::from_raw_fd(fd) };
-    flatten(&child, &up, &files, BufWriter::with_capacity(1 << 20, &mut mem))
-        .map_err(|e| format!("{}: resolving its parent images: {e}", path.display()))?;
+    flatten(
+        &child,
+        &up,
+        &files,
+        BufWriter::with_capacity(1 << 20, &mut mem),
+    )
+    .map_err(|e| format!("{}: resolving its parent images: {e}", path.display()))?;
     mem.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     Ok(mem)
 }
@@ -309,7 +314,8 @@ fn flatten<W: Write>(child: &[u8], up: &Index, files: &[File], w: W) -> io::Resu
             continue;
         }
         let from = mm_of_tgid.get(&mm).and_then(|t| up.procs.get(t));
-        let mut all: BTreeMap<u64, Option<usize>> = own.iter().map(|&(a, o)| (a, Some(o))).collect();
+        let mut all: BTreeMap<u64, Option<usize>> =
+            own.iter().map(|&(a, o)| (a, Some(o))).collect();
         if let Some(from) = from {
             for (start, n) in runs {
                 let end = start + ((n as u64) << 12);

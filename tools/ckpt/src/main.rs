@@ -115,6 +115,10 @@ enum Command {
         /// List the address of every saved page
         #[arg(long)]
         pages: bool,
+        /// An incremental image with its parents' pages (the image `ckpt
+        /// restart` restores), not as stored
+        #[arg(long)]
+        resolve: bool,
     },
 }
 
@@ -381,16 +385,25 @@ fn do_checkpoint(
     }
 }
 
-fn do_show(file: &Path, opts: &show::Options) -> Res {
+fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     let name = file.display();
-    let input: Box<dyn Read> =
-        if file == Path::new("-") {
-            Box::new(io::stdin().lock())
+    let input: Box<dyn Read> = if file == Path::new("-") {
+        if resolve {
+            return Err(Fail::new(
+                1,
+                "--resolve needs an image file, not standard input",
+            ));
+        }
+        Box::new(io::stdin().lock())
+    } else {
+        let f = File::open(file)
+            .map_err(|e| Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e))))?;
+        if resolve {
+            Box::new(ckpt::chain::resolve(f, file).map_err(|e| Fail::new(1, e))?)
         } else {
-            Box::new(File::open(file).map_err(|e| {
-                Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e)))
-            })?)
-        };
+            Box::new(f)
+        }
+    };
     // Large reads: the payloads of page records are up to 2 MiB.
     let input = io::BufReader::with_capacity(1 << 20, input);
     let stdout = io::stdout();
@@ -428,13 +441,12 @@ fn main() -> ExitCode {
             quiet,
         } => {
             let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
-            let tree = tree
-                | if *track || (parent.is_some() && !*kill) {
+            let tree =
+                tree | if *track || (parent.is_some() && !*kill) {
                     uapi::CKPT_CHECKPOINT_TRACK
                 } else {
                     0
-                }
-                | if parent.is_some() {
+                } | if parent.is_some() {
                     uapi::CKPT_CHECKPOINT_PARENT
                 } else {
                     0
@@ -483,8 +495,14 @@ fn main() -> ExitCode {
                 Err(msg) => Err(Fail::new(1, msg)),
             }
         }
-        Command::Show { file, json, pages } => do_show(
+        Command::Show {
             file,
+            json,
+            pages,
+            resolve,
+        } => do_show(
+            file,
+            *resolve,
             &show::Options {
                 json: *json,
                 pages: *pages,
