@@ -63,14 +63,30 @@ static void wait_usr1(int n)
 		usleep(2000);
 }
 
-/* The target: fill, say ready, on SIGUSR1 dirty 1%, on the 2nd verify. */
-static int target(size_t mib, int ready)
+/*
+ * How the 1% of pages are written: SPREAD, every 100th page (with THP every
+ * huge page gets one write: soft-dirty bits are per huge page, so all of it
+ * is written again); BLOCK, one contiguous run of 1% of the pages.
+ */
+enum pattern { SPREAD, BLOCK };
+
+static int written(size_t page, size_t pages, enum pattern pat)
 {
-	size_t words = mib * MIB / 8, per = PAGE / 8, i;
-	uint64_t *p = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+	if (pat == SPREAD)
+		return page % 100 == 0;
+	return page >= pages / 2 && page < pages / 2 + pages / 100;
+}
+
+/* The target: fill, say ready, on SIGUSR1 write 1%, on the 2nd verify. */
+static int target(size_t mib, enum pattern pat, int nothp, int ready)
+{
+	size_t words = mib * MIB / 8, per = PAGE / 8, pages = mib * MIB / PAGE, i;
+	uint64_t *p;
 	char c = 'r';
 
+	if (nothp)
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	p = mmap(NULL, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 2;
 	signal(SIGUSR1, on_usr1);
@@ -79,9 +95,10 @@ static int target(size_t mib, int ready)
 	if (write(ready, &c, 1) != 1)
 		return 3;
 	wait_usr1(1);
-	for (i = 0; i < words; i += per * 100)
-		for (size_t j = i; j < i + per && j < words; j++)
-			p[j] = word(j, 1);
+	for (i = 0; i < pages; i++)
+		if (written(i, pages, pat))
+			for (size_t j = i * per; j < (i + 1) * per; j++)
+				p[j] = word(j, 1);
 	c = 'd';
 	if (write(ready, &c, 1) != 1)
 		return 3;
@@ -89,7 +106,7 @@ static int target(size_t mib, int ready)
 	/* Restored from the chain: verify. */
 	wait_usr1(2);
 	for (i = 0; i < words; i++)
-		if (p[i] != word(i, (i / per) % 100 == 0))
+		if (p[i] != word(i, written(i / per, pages, pat)))
 			return 1;
 	return 0;
 }
@@ -158,12 +175,12 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static int workload(size_t mib, int runs, enum pattern pat, int nothp, const char *label);
+
 int main(int argc, char **argv)
 {
-	double full[MAXRUNS], track[MAXRUNS], incr[MAXRUNS], sfull = 0, sincr = 0, rst[MAXRUNS];
-	int runs = 3, opt, r, n = 0, failed = 0;
+	int runs = 3, opt, failed = 0;
 	size_t mib = 1024;
-	char a[256], b[256], c[256];
 
 	while ((opt = getopt(argc, argv, "m:r:k:d:")) != -1) {
 		switch (opt) {
@@ -183,6 +200,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	failed |= workload(mib, runs, SPREAD, 1, "every 100th page, no THP");
+	failed |= workload(mib, runs, BLOCK, 0, "one block, THP");
+	failed |= workload(mib, runs, SPREAD, 0, "every 100th page, THP");
+	return failed;
+}
+
+static int workload(size_t mib, int runs, enum pattern pat, int nothp, const char *label)
+{
+	double full[MAXRUNS], track[MAXRUNS], incr[MAXRUNS], sfull = 0, sincr = 0, rst[MAXRUNS];
+	int r, n = 0, failed = 0;
+	char a[256], b[256], c[256];
+
 	snprintf(a, sizeof(a), "%s/full.img", dir);
 	snprintf(b, sizeof(b), "%s/base.img", dir);
 	snprintf(c, sizeof(c), "%s/incr.img", dir);
@@ -197,7 +226,7 @@ int main(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			close(pfd[0]);
-			_exit(target(mib, pfd[1]));
+			_exit(target(mib, pat, nothp, pfd[1]));
 		}
 		close(pfd[1]);
 		if (read(pfd[0], &ch, 1) != 1)
@@ -248,8 +277,8 @@ int main(int argc, char **argv)
 		}
 		unlink(b);
 		unlink(c);
-		printf("BENCH incr run %d: frozen full %.1f ms, tracking %.1f ms, incremental %.1f ms\n",
-		       r + 1, full[n], track[n], incr[n]);
+		printf("BENCH incr run %d (%s): frozen full %.1f ms, tracking %.1f ms, incremental "
+		       "%.1f ms\n", r + 1, label, full[n], track[n], incr[n]);
 		n++;
 		continue;
 fail:
@@ -261,11 +290,11 @@ fail:
 	{
 		double f = median(full, n), t = median(track, n), i = median(incr, n);
 
-		printf("BENCH incr %zu MiB, 1%% of pages written: frozen ms full %.1f, tracking full "
-		       "%.1f, incremental %.1f; incremental/full %.3f (target <= 0.10); image MiB full "
-		       "%.1f, incremental %.1f; restart of the chain %.0f ms (n=%d)%s\n",
-		       mib, f, t, i, f > 0 ? i / f : -1, sfull, sincr, median(rst, n) * 1000, n,
-		       failed ? "; SOME RUNS FAILED" : "; every restored process verified");
+		printf("BENCH incr %zu MiB, 1%% of pages written (%s): frozen ms full %.1f, "
+		       "tracking full %.1f, incremental %.1f; incremental/full %.3f (target <= 0.10); "
+		       "image MiB full %.1f, incremental %.1f; restart of the chain %.0f ms (n=%d)%s\n",
+		       mib, label, f, t, i, f > 0 ? i / f : -1, sfull, sincr, median(rst, n) * 1000,
+		       n, failed ? "; SOME RUNS FAILED" : "; every restored process verified");
 	}
 	return failed;
 }
