@@ -303,7 +303,6 @@ fn flatten<W: Write>(child: &[u8], up: &Index, files: &[File], w: W) -> io::Resu
         }
     }
     let mut buf = Vec::with_capacity(8 + MAX_PAGES_PER_RECORD as usize * (8 + PAGE_SIZE));
-    let mut page = vec![0u8; PAGE_SIZE];
     for (mm, (own, runs, offs)) in groups {
         if runs.is_empty() {
             // Not an address space with runs (a memfd's contents): as written.
@@ -336,15 +335,28 @@ fn flatten<W: Write>(child: &[u8], up: &Index, files: &[File], w: W) -> io::Resu
             for (a, _) in chunk {
                 buf.extend_from_slice(&a.to_le_bytes());
             }
-            for &(a, src) in chunk {
-                match src {
-                    Some(o) => buf.extend_from_slice(&child[o..o + PAGE_SIZE]),
-                    None => {
-                        let (fi, fo) = from.and_then(|f| f.get(&a)).copied().unwrap();
-                        files[fi].read_exact_at(&mut page, fo)?;
-                        buf.extend_from_slice(&page);
-                    }
+            // The parent's pages that follow each other in one file: one read.
+            let src = |a: u64| from.and_then(|f| f.get(&a)).copied();
+            let mut i = 0;
+            while i < chunk.len() {
+                let (a, own) = chunk[i];
+                if let Some(o) = own {
+                    buf.extend_from_slice(&child[o..o + PAGE_SIZE]);
+                    i += 1;
+                    continue;
                 }
+                let (fi, fo) = src(a).ok_or_else(|| io::Error::other("lost a parent page"))?;
+                let mut n = 1;
+                while i + n < chunk.len()
+                    && chunk[i + n].1.is_none()
+                    && src(chunk[i + n].0) == Some((fi, fo + (n * PAGE_SIZE) as u64))
+                {
+                    n += 1;
+                }
+                let at = buf.len();
+                buf.resize(at + n * PAGE_SIZE, 0);
+                files[fi].read_exact_at(&mut buf[at..], fo)?;
+                i += n;
             }
             out.record(kind::PAGES, &buf)?;
         }
