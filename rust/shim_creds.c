@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Credentials and resource limits: read from a parked task; set on the
+ * calling task only within what the caller holds (the grant policy is in
+ * rust/objects/creds.rs).
+ *
+ * Rules (as for every rust/shim*.c): only EXPORTed symbols; every function
+ * does one small thing under the locks the kernel wants for it; no policy
+ * lives here (that is Rust's job).
+ */
+#include "shim_internal.h"
+
+int ckpt_task_rlimits(struct task_struct *t, u64 *out)
+{
+	struct task_struct *leader;
+	int i;
+
+	rcu_read_lock();
+	leader = READ_ONCE(t->group_leader);
+	get_task_struct(leader);
+	rcu_read_unlock();
+	task_lock(leader);
+	if (!leader->signal) {
+		task_unlock(leader);
+		put_task_struct(leader);
+		return -ESRCH;
+	}
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		out[2 * i] = leader->signal->rlim[i].rlim_cur;
+		out[2 * i + 1] = leader->signal->rlim[i].rlim_max;
+	}
+	task_unlock(leader);
+	put_task_struct(leader);
+	return 0;
+}
+
+int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *cred = get_task_cred(t);
+	u32 i;
+
+	c->uid = from_kuid_munged(ns, cred->uid);
+	c->euid = from_kuid_munged(ns, cred->euid);
+	c->suid = from_kuid_munged(ns, cred->suid);
+	c->fsuid = from_kuid_munged(ns, cred->fsuid);
+	c->gid = from_kgid_munged(ns, cred->gid);
+	c->egid = from_kgid_munged(ns, cred->egid);
+	c->sgid = from_kgid_munged(ns, cred->sgid);
+	c->fsgid = from_kgid_munged(ns, cred->fsgid);
+	c->cap_inheritable = cred->cap_inheritable.val;
+	c->cap_permitted = cred->cap_permitted.val;
+	c->cap_effective = cred->cap_effective.val;
+	c->cap_bset = cred->cap_bset.val;
+	c->cap_ambient = cred->cap_ambient.val;
+	c->securebits = cred->securebits;
+	c->ngroups = cred->group_info ? cred->group_info->ngroups : 0;
+	for (i = 0; i < c->ngroups && i < max; i++)
+		groups[i] = from_kgid_munged(ns, cred->group_info->gid[i]);
+	put_cred(cred);
+	return c->ngroups > max ? -E2BIG : 0;
+}
+
+/*
+ * Credentials of the image, for the caller: never more than it has.  Ids
+ * may change only with CAP_SETUID/CAP_SETGID; capability sets only shrink
+ * (each must be a subset of what the caller has); securebits only with
+ * CAP_SETPCAP.  With @apply false only checks.
+ */
+int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *old = current_cred();
+	struct group_info *gi = NULL;
+	struct cred *new;
+	kuid_t uids[4];
+	kgid_t gids[4];
+	const u32 *iu = &c->uid, *ig = &c->gid;
+	bool uid_change = false, gid_change = false, groups_change = false;
+	u32 i;
+
+	for (i = 0; i < 4; i++) {
+		uids[i] = make_kuid(ns, iu[i]);
+		gids[i] = make_kgid(ns, ig[i]);
+		if (!uid_valid(uids[i]) || !gid_valid(gids[i]))
+			return -EINVAL;
+	}
+	uid_change = !uid_eq(uids[0], old->uid) || !uid_eq(uids[1], old->euid) ||
+		     !uid_eq(uids[2], old->suid) || !uid_eq(uids[3], old->fsuid);
+	gid_change = !gid_eq(gids[0], old->gid) || !gid_eq(gids[1], old->egid) ||
+		     !gid_eq(gids[2], old->sgid) || !gid_eq(gids[3], old->fsgid);
+	if (c->ngroups > NGROUPS_MAX)
+		return -EINVAL;
+	if (!old->group_info || old->group_info->ngroups != c->ngroups) {
+		groups_change = true;
+	} else {
+		for (i = 0; i < c->ngroups; i++)
+			if (!gid_eq(old->group_info->gid[i], make_kgid(ns, groups[i])))
+				groups_change = true;
+	}
+	if (uid_change && !ns_capable(ns, CAP_SETUID))
+		return -EPERM;
+	if ((gid_change || groups_change) && !ns_capable(ns, CAP_SETGID))
+		return -EPERM;
+	if ((c->cap_inheritable & ~old->cap_inheritable.val & ~old->cap_permitted.val) ||
+	    (c->cap_permitted & ~old->cap_permitted.val) ||
+	    (c->cap_effective & ~c->cap_permitted) ||
+	    (c->cap_bset & ~old->cap_bset.val) ||
+	    (c->cap_ambient & ~(c->cap_permitted & c->cap_inheritable)))
+		return -EPERM;
+	if (c->securebits != old->securebits && !ns_capable(ns, CAP_SETPCAP))
+		return -EPERM;
+	if (!apply)
+		return 0;
+	if (groups_change) {
+		gi = groups_alloc(c->ngroups);
+		if (!gi)
+			return -ENOMEM;
+		for (i = 0; i < c->ngroups; i++) {
+			kgid_t g = make_kgid(ns, groups[i]);
+
+			if (!gid_valid(g)) {
+				put_group_info(gi);
+				return -EINVAL;
+			}
+			gi->gid[i] = g;
+		}
+		groups_sort(gi);
+	}
+	new = prepare_creds();
+	if (!new) {
+		if (gi)
+			put_group_info(gi);
+		return -ENOMEM;
+	}
+	new->uid = uids[0];
+	new->euid = uids[1];
+	new->suid = uids[2];
+	new->fsuid = uids[3];
+	new->gid = gids[0];
+	new->egid = gids[1];
+	new->sgid = gids[2];
+	new->fsgid = gids[3];
+	new->cap_inheritable.val = c->cap_inheritable;
+	new->cap_permitted.val = c->cap_permitted;
+	new->cap_effective.val = c->cap_effective;
+	new->cap_bset.val = c->cap_bset;
+	new->cap_ambient.val = c->cap_ambient;
+	new->securebits = c->securebits;
+	if (gi) {
+		set_groups(new, gi);
+		put_group_info(gi);
+	}
+	if (no_new_privs)
+		task_set_no_new_privs(current);
+	return commit_creds(new);
+}
+
+/* Resource limits: lowering is free, raising a hard limit needs
+ * CAP_SYS_RESOURCE (as setrlimit(2)). */
+int ckpt_cur_set_soft_rlimits(const u64 *soft)
+{
+	struct task_struct *leader = current->group_leader;
+	struct rlimit *r = current->signal->rlim;
+	int i, ret = 0;
+
+	task_lock(leader);
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (soft[i] > r[i].rlim_max)
+			ret = -EPERM;
+	for (i = 0; !ret && i < RLIM_NLIMITS; i++)
+		r[i].rlim_cur = soft[i];
+	task_unlock(leader);
+	return ret;
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event-loop files (eventfd, timerfd, signalfd, epoll, inotify): their state
+ * is read as /proc/PID/fdinfo shows it, through the file's own show_fdinfo;
+ * readiness and clocks.
+ *
+ * Rules (as for every rust/shim*.c): only EXPORTed symbols; every function
+ * does one small thing under the locks the kernel wants for it; no policy
+ * lives here (that is Rust's job).
+ */
+#include "shim_internal.h"
+
+/* Runs @f's show_fdinfo into @buf (a seq_file of our own, as fs/proc/fd.c
+ * does); returns the length, -EOPNOTSUPP if the file has none, -EOVERFLOW if
+ * @len was too small. */
+long ckpt_file_fdinfo(struct file *f, char *buf, u32 len)
+{
+	struct seq_file m = { .buf = buf, .size = len, .file = f };
+
+	if (!f->f_op->show_fdinfo)
+		return -EOPNOTSUPP;
+	f->f_op->show_fdinfo(&m, f);
+	if (seq_has_overflowed(&m))
+		return -EOVERFLOW;
+	return m.count;
+}
+
+/* Whether @f is an eventfd (the kernel's own test). */
+bool ckpt_file_is_eventfd(struct file *f)
+{
+	struct eventfd_ctx *ctx = eventfd_ctx_fileget(f);
+
+	if (IS_ERR(ctx))
+		return false;
+	eventfd_ctx_put(ctx);
+	return true;
+}
+
+/* The events @f reports now (its poll with no wait queue). */
+u32 ckpt_file_poll(struct file *f)
+{
+	return (__force u32)vfs_poll(f, NULL);
+}
+
+/* Whether some epoll instance watches @f. */
+bool ckpt_file_watched(struct file *f)
+{
+	return READ_ONCE(f->f_ep) != NULL;
+}
+
+/* The time of clock @clockid (a timerfd's clock) in ns. */
+u64 ckpt_clock_ns(int clockid)
+{
+	switch (clockid) {
+	case CLOCK_MONOTONIC:
+		return ktime_get_ns();
+	case CLOCK_BOOTTIME:
+	case CLOCK_BOOTTIME_ALARM:
+		return ktime_get_boottime_ns();
+	default:
+		return ktime_get_real_ns();
+	}
+}
+
+#if IS_ENABLED(CONFIG_EXPORTFS)
+/* Accepts only dentries connected to their filesystem's root (a path names them). */
+static int ckpt_connected(void *ctx, struct dentry *d)
+{
+	return !(d->d_flags & DCACHE_DISCONNECTED);
+}
+
+/* The path (through mount @on) of the inode that file handle @fh (@fhlen bytes,
+ * @type) names on the filesystem of device @dev, if its number is @ino and the
+ * path leads back to it. */
+static int handle_path_on(const struct path *on, u32 dev, u64 ino, int type,
+			  const void *fh, u32 fhlen, char *buf, u32 buflen)
+{
+	struct path p, q;
+	struct dentry *d;
+	int ret;
+
+	if (on->mnt->mnt_sb->s_dev != dev)
+		return -EXDEV;
+	d = exportfs_decode_fh(on->mnt, (struct fid *)fh, fhlen / 4, type,
+			       ckpt_connected, NULL);
+	if (IS_ERR_OR_NULL(d))
+		return d ? PTR_ERR(d) : -ESTALE;
+	ret = -ESTALE;
+	if (d_inode(d)->i_ino != ino || d_unlinked(d))
+		goto out;
+	p.mnt = on->mnt;
+	p.dentry = d;
+	ret = ckpt_path_of(&p, buf, buflen);
+	if (ret < 0)
+		goto out;
+	/* The name must lead back to the inode (not a bind mount's hidden part). */
+	if (kern_path(buf, 0, &q)) {
+		ret = -ESTALE;
+		goto out;
+	}
+	if (d_inode(q.dentry) != d_inode(d))
+		ret = -ESTALE;
+	path_put(&q);
+out:
+	dput(d);
+	return ret;
+}
+
+/* The path of an inode named by a file handle (see handle_path_on()), looked up
+ * through the mounts of @t's root, working directory and open files. */
+int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
+			  const void *fh, u32 fhlen, char *buf, u32 buflen)
+{
+	struct path root = {}, pwd = {};
+	unsigned int fd = 0;
+	struct file *f;
+	int ret;
+
+	if (fhlen > MAX_HANDLE_SZ || fhlen % 4)
+		return -EINVAL;
+	task_lock(t);
+	if (t->fs) {
+		get_fs_root(t->fs, &root);
+		get_fs_pwd(t->fs, &pwd);
+	}
+	task_unlock(t);
+	ret = -ENOENT;
+	if (root.mnt)
+		ret = handle_path_on(&root, dev, ino, type, fh, fhlen, buf, buflen);
+	if (ret < 0 && pwd.mnt)
+		ret = handle_path_on(&pwd, dev, ino, type, fh, fhlen, buf, buflen);
+	path_put(&root);
+	path_put(&pwd);
+	while (ret < 0 && (f = fget_task_next(t, &fd))) {
+		ret = handle_path_on(&f->f_path, dev, ino, type, fh, fhlen, buf, buflen);
+		fput(f);
+		fd++;
+	}
+	return ret < 0 ? ret : 0;
+}
+#else
+/* Without exportfs, file handles cannot be decoded: no watch can be named. */
+int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
+			  const void *fh, u32 fhlen, char *buf, u32 buflen)
+{
+	return -EOPNOTSUPP;
+}
+#endif

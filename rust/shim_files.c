@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Files: the fd table and fs state of a parked task, pipes, terminals,
+ * memfds, SIGIO owners, and the files a restart opens and installs.
+ *
+ * Rules (as for every rust/shim*.c): only EXPORTed symbols; every function
+ * does one small thing under the locks the kernel wants for it; no policy
+ * lives here (that is Rust's job).
+ */
+#include "shim_internal.h"
+
+struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd)
+{
+	unsigned int n = *fd;
+	struct file *f = fget_task_next(t, &n);
+
+	*fd = n;
+	return f;
+}
+
+int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
+{
+	struct files_struct *files;
+	int ret = -EBADF;
+
+	task_lock(t);
+	files = t->files;
+	if (files) {
+		spin_lock(&files->file_lock);
+		ret = close_on_exec(fd, files) ? 1 : 0;
+		spin_unlock(&files->file_lock);
+	}
+	task_unlock(t);
+	return ret;
+}
+
+void ckpt_file_put(struct file *f)
+{
+	fput(f);
+}
+
+static struct pipe_inode_info *file_pipe(struct file *f)
+{
+	struct inode *inode = file_inode(f);
+
+	/* Pipes and opened fifos keep the pipe in both places. */
+	if (S_ISFIFO(inode->i_mode) && inode->i_pipe && f->private_data == inode->i_pipe)
+		return inode->i_pipe;
+	return NULL;
+}
+
+int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen)
+{
+	struct inode *inode = file_inode(f);
+	struct timespec64 mt = inode_get_mtime(inode);
+	umode_t mode = inode->i_mode;
+	u32 magic = inode->i_sb->s_magic;
+	struct pipe_inode_info *pipe;
+	int ret;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->flags = f->f_flags;
+	fi->mode = mode;
+	fi->pos = f->f_pos;
+	fi->size = i_size_read(inode);
+	fi->mtime_ns = timespec64_to_ns(&mt);
+	fi->fs_magic = magic;
+	fi->unlinked = d_unlinked(f->f_path.dentry);
+	fi->rdev = (MAJOR(inode->i_rdev) << 20) | MINOR(inode->i_rdev);
+	if (S_ISSOCK(mode) || magic == SOCKFS_MAGIC)
+		fi->kind = CKPT_FK_SOCKET;
+	else if (magic == ANON_INODE_FS_MAGIC)
+		fi->kind = CKPT_FK_ANON;
+	else if (S_ISFIFO(mode))
+		fi->kind = magic == PIPEFS_MAGIC ? CKPT_FK_PIPE : CKPT_FK_FIFO;
+	else if (S_ISREG(mode))
+		fi->kind = CKPT_FK_REG;
+	else if (S_ISDIR(mode))
+		fi->kind = CKPT_FK_DIR;
+	else if (S_ISCHR(mode))
+		fi->kind = CKPT_FK_CHR;
+	else if (S_ISLNK(mode))
+		fi->kind = CKPT_FK_LNK;
+	else
+		fi->kind = CKPT_FK_OTHER;
+	fi->refs = min_t(long, file_count(f), U32_MAX);
+	fi->nlink = inode->i_nlink;
+	fi->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
+	fi->gid = from_kgid_munged(current_user_ns(), inode->i_gid);
+	fi->ino = inode->i_ino;
+	fi->inode_key = (u64)(unsigned long)inode;
+	if (shmem_file(f))
+		fi->seals = SHMEM_I(inode)->seals;
+	pipe = file_pipe(f);
+	if (pipe) {
+		fi->pipe_key = (u64)(unsigned long)pipe;
+		pipe_lock(pipe);
+		fi->pipe_opens = pipe->readers + pipe->writers;
+		fi->pipe_capacity = pipe->max_usage << PAGE_SHIFT;
+		fi->pipe_len = 0;
+		{
+			unsigned int tail = pipe->tail, head = pipe->head;
+			unsigned int mask = pipe->ring_size - 1;
+
+			for (; tail != head; tail++)
+				fi->pipe_len += pipe->bufs[tail & mask].len;
+		}
+		pipe_unlock(pipe);
+	}
+	ret = ckpt_path_of(&f->f_path, path, pathlen);
+	return ret < 0 ? ret : 0;
+}
+
+/* Copy the bytes buffered in a pipe without consuming them. */
+int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen)
+{
+	struct pipe_inode_info *pipe = file_pipe(f);
+	unsigned int tail, head, mask;
+	u32 n = 0;
+
+	if (!pipe)
+		return -EINVAL;
+	pipe_lock(pipe);
+	tail = pipe->tail;
+	head = pipe->head;
+	mask = pipe->ring_size - 1;
+	for (; tail != head; tail++) {
+		struct pipe_buffer *b = &pipe->bufs[tail & mask];
+		void *kaddr;
+
+		if (n + b->len > buflen) {
+			pipe_unlock(pipe);
+			return -EOVERFLOW;
+		}
+		kaddr = kmap_local_page(b->page);
+		memcpy(buf + n, kaddr + b->offset, b->len);
+		kunmap_local(kaddr);
+		n += b->len;
+	}
+	pipe_unlock(pipe);
+	return n;
+}
+
+int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen)
+{
+	struct path pwd, rt;
+	int ret;
+
+	task_lock(t);
+	if (!t->fs) {
+		task_unlock(t);
+		return -ESRCH;
+	}
+	*umask = t->fs->umask;
+	get_fs_pwd(t->fs, &pwd);
+	get_fs_root(t->fs, &rt);
+	task_unlock(t);
+	ret = ckpt_path_of(&pwd, cwd, cwdlen);
+	if (ret >= 0)
+		ret = ckpt_path_of(&rt, root, rootlen);
+	path_put(&pwd);
+	path_put(&rt);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * 1, and the mode and the identity of the inode of @t's working directory, if
+ * that was deleted; else 0.
+ */
+int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
+{
+	struct path pwd;
+	int ret;
+
+	*mode = 0;
+	*key = 0;
+	task_lock(t);
+	if (!t->fs) {
+		task_unlock(t);
+		return -ESRCH;
+	}
+	get_fs_pwd(t->fs, &pwd);
+	task_unlock(t);
+	ret = d_unlinked(pwd.dentry);
+	if (ret) {
+		*mode = d_inode(pwd.dentry)->i_mode;
+		*key = (u64)(unsigned long)d_inode(pwd.dentry);
+	}
+	path_put(&pwd);
+	return ret;
+}
+
+struct file *ckpt_open_path(const char *path, u32 flags, int *err)
+{
+	struct file *f;
+
+	/* O_NOCTTY stays: a terminal reopened never becomes a controlling terminal. */
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
+	f = filp_open(path, flags | O_LARGEFILE, 0);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	*err = 0;
+	return f;
+}
+
+/*
+ * If @f is an open pseudo-terminal master or slave: its pair's number, lock,
+ * the slave's termios and the window size; returns 1 (0: not a pty end).
+ */
+int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
+{
+	struct tty_struct *tty, *slave;
+	int i;
+
+	memset(pi, 0, sizeof(*pi));
+	if (!S_ISCHR(file_inode(f)->i_mode) || (f->f_mode & FMODE_PATH) || !f->private_data)
+		return 0;
+	if (!(imajor(file_inode(f)) == TTYAUX_MAJOR && iminor(file_inode(f)) == 2) &&
+	    (imajor(file_inode(f)) < UNIX98_PTY_SLAVE_MAJOR ||
+	     imajor(file_inode(f)) >= UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT))
+		return 0;
+	tty = ((struct tty_file_private *)f->private_data)->tty;	/* file_tty(), private to drivers/tty */
+	if (!tty || tty->driver->type != TTY_DRIVER_TYPE_PTY ||
+	    !(tty->driver->flags & TTY_DRIVER_DEVPTS_MEM))
+		return 0;
+	pi->master = tty->driver->subtype == PTY_TYPE_MASTER;
+	slave = pi->master ? tty->link : tty;
+	if (!slave)
+		return 0;
+	pi->index = tty->index;
+	pi->locked = pi->master && test_bit(TTY_PTY_LOCK, &tty->flags);
+	/* Bytes waiting to be read (a complete line in canonical mode) are not saved. */
+	pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
+	if (slave->driver_data) {
+		struct inode *si = d_inode((struct dentry *)slave->driver_data);
+
+		pi->uid = from_kuid_munged(current_user_ns(), si->i_uid);
+		pi->gid = from_kgid_munged(current_user_ns(), si->i_gid);
+		pi->mode = si->i_mode;
+	}
+	down_read(&slave->termios_rwsem);
+	pi->flags[0] = slave->termios.c_iflag;
+	pi->flags[1] = slave->termios.c_oflag;
+	pi->flags[2] = slave->termios.c_cflag;
+	pi->flags[3] = slave->termios.c_lflag;
+	pi->speed[0] = slave->termios.c_ispeed;
+	pi->speed[1] = slave->termios.c_ospeed;
+	pi->line = slave->termios.c_line;
+	for (i = 0; i < 19 && i < NCCS; i++)
+		pi->cc[i] = slave->termios.c_cc[i];
+	up_read(&slave->termios_rwsem);
+	mutex_lock(&slave->winsize_mutex);
+	pi->winsize[0] = slave->winsize.ws_row;
+	pi->winsize[1] = slave->winsize.ws_col;
+	pi->winsize[2] = slave->winsize.ws_xpixel;
+	pi->winsize[3] = slave->winsize.ws_ypixel;
+	mutex_unlock(&slave->winsize_mutex);
+	return 1;
+}
+
+/*
+ * A new open file description of @f's file with @flags and the caller's
+ * credentials; with @check, only if the caller may open it so (the permission
+ * check an open by path would make, which the path of a deleted file cannot).
+ */
+struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
+{
+	struct file *n;
+	int mask = 0;
+
+	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_TMPFILE);
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		mask |= MAY_READ;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		mask |= MAY_WRITE;
+	if (check && !(flags & O_PATH)) {
+		*err = inode_permission(file_mnt_idmap(f), file_inode(f), mask);
+		if (*err)
+			return NULL;
+	}
+	n = dentry_open(&f->f_path, flags | O_LARGEFILE, current_cred());
+	if (IS_ERR(n)) {
+		*err = PTR_ERR(n);
+		return NULL;
+	}
+	*err = 0;
+	return n;
+}
+
+/*
+ * A new unnamed regular file (O_TMPFILE) in directory @dir, open for reading
+ * and writing, with exactly @mode (the umask does not apply).
+ */
+struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
+{
+	struct inode *inode;
+	struct file *f;
+
+	f = filp_open(dir, O_TMPFILE | O_RDWR | O_LARGEFILE, mode & 07777);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	inode = file_inode(f);
+	if ((inode->i_mode & 07777) != (mode & 07777)) {
+		struct iattr ia = {
+			.ia_valid = ATTR_MODE,
+			.ia_mode = (inode->i_mode & S_IFMT) | (mode & 07777),
+		};
+
+		inode_lock(inode);
+		*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+		inode_unlock(inode);
+		if (*err) {
+			fput(f);
+			return NULL;
+		}
+	}
+	*err = 0;
+	return f;
+}
+
+/* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
+int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
+{
+	struct inode *inode = file_inode(f);
+	struct iattr ia = {
+		.ia_valid = ATTR_UID | ATTR_GID,
+		.ia_vfsuid = VFSUIDT_INIT(make_kuid(current_user_ns(), uid)),
+		.ia_vfsgid = VFSGIDT_INIT(make_kgid(current_user_ns(), gid)),
+	};
+	int ret;
+
+	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
+	    !gid_valid(make_kgid(current_user_ns(), gid)))
+		return -EINVAL;
+	inode_lock(inode);
+	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+	inode_unlock(inode);
+	return ret;
+}
+
+int ckpt_file_truncate(struct file *f, u64 size)
+{
+	if (size > LLONG_MAX)
+		return -EFBIG;
+	return vfs_truncate(&f->f_path, size);
+}
+
+int ckpt_file_seek(struct file *f, s64 pos)
+{
+	loff_t r;
+
+	if (!(f->f_mode & FMODE_LSEEK))
+		return pos ? -ESPIPE : 0;
+	r = vfs_llseek(f, pos, SEEK_SET);
+	if (r < 0)
+		return r;
+	return r == pos ? 0 : -EIO;
+}
+
+struct file *ckpt_fget(int fd)
+{
+	return fget(fd);
+}
+
+int ckpt_cur_close_fds(void)
+{
+	unsigned int fd = 0;
+	struct file *f;
+
+	while ((f = fget_task_next(current, &fd))) {
+		fput(f);
+		close_fd(fd);
+		fd++;
+	}
+	return 0;
+}
+
+int ckpt_cur_reserve_fd(bool cloexec)
+{
+	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
+}
+
+void ckpt_cur_unreserve_fd(int fd)
+{
+	put_unused_fd(fd);
+}
+
+/* Installs @f (taking a new reference) at the reserved @fd. */
+void ckpt_cur_install_fd(int fd, struct file *f)
+{
+	fd_install(fd, get_file(f));
+}
+
+/* Reads up to @len bytes at *pos (the whole of it unless EOF comes first). */
+ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		loff_t p = *pos;
+		ssize_t n = no_restart(kernel_read(f, buf + done, len - done, &p));
+
+		if (n < 0)
+			return done ? done : n;
+		if (n == 0)
+			break;
+		*pos = p;
+		done += n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return done;
+}
+
+/*
+ * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
+ * no intermediate buffer), pages of a user address space pinned by
+ * ckpt_cur_hold_pages() (FOLL_PIN, as direct I/O into user memory takes them;
+ * ckpt_pages_put() marks them dirty as it unpins them).  Returns the bytes
+ * read (fewer only at the end of the file) or -errno.
+ */
+ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos)
+{
+	struct iov_iter iter;
+	struct bio_vec *bv = pages_iter(&iter, ITER_DEST, pages, n);
+	ssize_t done = 0;
+
+	if (!bv)
+		return -ENOMEM;
+	while (iov_iter_count(&iter)) {
+		loff_t p = *pos;
+		ssize_t r = no_restart(vfs_iter_read(f, &iter, &p, 0));
+
+		if (r < 0) {
+			done = r;
+			break;
+		}
+		if (r == 0)
+			break;
+		*pos = p;
+		done += r;
+		if (fatal_signal_pending(current)) {
+			done = -EINTR;
+			break;
+		}
+	}
+	kvfree(bv);
+	return done;
+}
+
+/* The O_APPEND/O_NONBLOCK/O_DIRECT/O_NOATIME part of f_flags, as fcntl(F_SETFL). */
+void ckpt_file_set_flags(struct file *f, u32 flags)
+{
+	const u32 settable = O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT | O_NOATIME;
+
+	spin_lock(&f->f_lock);
+	f->f_flags = (f->f_flags & ~settable) | (flags & settable);
+	spin_unlock(&f->f_lock);
+}
+
+/* The modification time of @f's inode (the access time is left). */
+int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
+{
+	struct timespec64 t[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		ns_to_timespec64(mtime_ns),
+	};
+
+	return vfs_utimes(&f->f_path, t);
+}
+
+bool ckpt_file_readable(struct file *f)
+{
+	return f->f_mode & FMODE_READ;
+}
+
+struct file *ckpt_file_get(struct file *f)
+{
+	return get_file(f);
+}
+
+/*
+ * A memfd as memfd_create("NAME", MFD_ALLOW_SEALING) makes one (a shmem file
+ * named "memfd:NAME"), of @size bytes (sparse) and mode @mode; sealing stays
+ * open until ckpt_memfd_seal().  (memfd_alloc_file is not exported.)
+ */
+struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err)
+{
+	struct file *f;
+	char *full;
+	int ret;
+
+	if (size > MAX_LFS_FILESIZE) {
+		*err = -EFBIG;
+		return NULL;
+	}
+	full = kasprintf(GFP_KERNEL, "memfd:%s", name);
+	if (!full) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	f = shmem_file_setup(full, 0, mk_vma_flags(VMA_NORESERVE_BIT));
+	kfree(full);
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	f->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	f->f_flags |= O_LARGEFILE;
+	SHMEM_I(file_inode(f))->seals = 0;
+	if (size) {
+		ret = vfs_truncate(&f->f_path, size);
+		if (ret) {
+			fput(f);
+			*err = ret;
+			return NULL;
+		}
+	}
+	/* The mode last (a 0400 memfd can still be sized), under the inode lock. */
+	inode_lock(file_inode(f));
+	file_inode(f)->i_mode = S_IFREG | (mode & 07777);
+	inode_unlock(file_inode(f));
+	return f;
+}
+
+/* vm.memfd_noexec as memfd_create() sees it for current (its pid namespaces'). */
+int ckpt_memfd_noexec_scope(void)
+{
+	return pidns_memfd_noexec_scope(task_active_pid_ns(current));
+}
+
+/*
+ * Adds seals to a memfd made by ckpt_memfd_new() with the mechanics of
+ * memfd_add_seals() (mm/memfd.c, not exported): only defined bits; no seal
+ * after F_SEAL_SEAL; F_SEAL_EXEC on an executable file implies the write
+ * seals; F_SEAL_WRITE denies writable shared mappings from now on and fails
+ * (EBUSY) while one exists.  Which seals an image may ask for is Rust's call.
+ */
+int ckpt_memfd_seal(struct file *f, u32 seals)
+{
+	const u32 all = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+			F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+	struct inode *inode = file_inode(f);
+	unsigned int *cur;
+	int ret = 0;
+
+	if (!shmem_file(f) || (seals & ~all))
+		return -EINVAL;
+	inode_lock(inode);
+	cur = &SHMEM_I(inode)->seals;
+	if (*cur & F_SEAL_SEAL) {
+		ret = seals & ~*cur ? -EPERM : 0;
+		goto out;
+	}
+	if ((seals & F_SEAL_EXEC) && (inode->i_mode & 0111))
+		seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+	if ((seals & F_SEAL_WRITE) && !(*cur & F_SEAL_WRITE)) {
+		ret = mapping_deny_writable(f->f_mapping);
+		if (ret)
+			goto out;
+	}
+	*cur |= seals;
+out:
+	inode_unlock(inode);
+	return ret;
+}
+
+/* Writes all of @buf at @pos (not the file position). */
+ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		loff_t p = pos + done;
+		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &p));
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * @t's controlling terminal: its kernel name ("pts/3", "ttyS0") in @name,
+ * its foreground process group in *@fg (0: none), whether @t leads the
+ * session in *@leader.  Returns 1, 0 if it has none, or -errno.
+ * (lock_task_sighand() is not exported: the same, open-coded.)
+ */
+int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader)
+{
+	struct sighand_struct *sighand;
+	struct tty_struct *tty = NULL;
+	unsigned long flags;
+	struct pid *pgrp;
+
+	*fg = 0;
+	*leader = false;
+	rcu_read_lock();
+	sighand = rcu_dereference(t->sighand);
+	if (!sighand) {
+		rcu_read_unlock();
+		return -ESRCH;
+	}
+	spin_lock_irqsave(&sighand->siglock, flags);
+	if (likely(sighand == rcu_access_pointer(t->sighand))) {
+		tty = tty_kref_get(t->signal->tty);
+		*leader = t->signal->leader;
+	}
+	spin_unlock_irqrestore(&sighand->siglock, flags);
+	rcu_read_unlock();
+	if (!tty)
+		return 0;
+	if (tty->driver->type == TTY_DRIVER_TYPE_PTY && tty->driver->subtype == PTY_TYPE_SLAVE)
+		snprintf(name, len, "pts/%d", tty->index);	/* devpts names it "ptsN" */
+	else
+		strscpy(name, tty_name(tty), len);
+	pgrp = tty_get_pgrp(tty);
+	if (pgrp)
+		*fg = pid_vnr(pgrp);
+	put_pid(pgrp);
+	tty_kref_put(tty);
+	return 1;
+}
+
+/*
+ * The SIGIO owner of f: *kind 0 thread, 1 process, 2 process group, its
+ * number in the caller's pid namespace in *nr (-1: not visible there), the
+ * F_SETSIG signal in *signum.  Returns whether f has an owner or a signal.
+ */
+bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
+{
+	struct fown_struct *o = file_f_owner(f);
+
+	*kind = 1;
+	*nr = 0;
+	*signum = 0;
+	if (!o)
+		return false;
+	read_lock_irq(&o->lock);
+	*signum = o->signum;
+	if (o->pid) {
+		*nr = pid_nr_ns(o->pid, task_active_pid_ns(current));
+		if (!*nr)
+			*nr = -1;
+		*kind = o->pid_type == PIDTYPE_PID ? 0 : o->pid_type == PIDTYPE_PGID ? 2 : 1;
+	}
+	read_unlock_irq(&o->lock);
+	return *nr || *signum;
+}
+
+/*
+ * Makes nr (in current's pid namespace; 0: none) of kind 0/1/2 the SIGIO owner
+ * of f, as current (whose credentials decide whom SIGIO may reach), and signum
+ * its F_SETSIG signal.
+ */
+int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum)
+{
+	enum pid_type type = kind == 0 ? PIDTYPE_PID : kind == 2 ? PIDTYPE_PGID : PIDTYPE_TGID;
+	struct pid *pid = NULL;
+	int ret;
+
+	if (!valid_signal(signum))
+		return -EINVAL;
+	ret = file_f_owner_allocate(f);
+	if (ret)
+		return ret;
+	rcu_read_lock();
+	if (nr) {
+		pid = find_vpid(nr);
+		if (!pid) {
+			rcu_read_unlock();
+			return -ESRCH;
+		}
+	}
+	__f_setown(f, pid, type, 1);
+	rcu_read_unlock();
+	file_f_owner(f)->signum = signum;
+	return 0;
+}
+
+/* Whether nr (in current's pid namespace) is a thread (kind 0) of current's
+ * process, the process itself (1), or its process group (2). */
+bool ckpt_cur_owns(u32 kind, s32 nr)
+{
+	struct task_struct *t;
+	bool ok = false;
+
+	rcu_read_lock();
+	switch (kind) {
+	case 0:
+		t = pid_task(find_vpid(nr), PIDTYPE_PID);
+		ok = t && same_thread_group(t, current);
+		break;
+	case 1:
+		ok = nr == task_tgid_vnr(current);
+		break;
+	case 2:
+		ok = nr == task_pgrp_vnr(current);
+		break;
+	}
+	rcu_read_unlock();
+	return ok;
+}
+
+/*
+ * O_ASYNC on f, installed at fd: what fcntl(F_SETFL) does, through the file's
+ * ->fasync (which sets FASYNC and registers fd for SIGIO).
+ */
+int ckpt_file_set_async(struct file *f, int fd)
+{
+	int ret;
+
+	if (f->f_flags & FASYNC)
+		return 0;
+	if (!f->f_op->fasync) {
+		spin_lock(&f->f_lock);
+		f->f_flags |= FASYNC;
+		spin_unlock(&f->f_lock);
+		return 0;
+	}
+	ret = f->f_op->fasync(fd, f, 1);
+	return ret < 0 ? ret : 0;
+}
