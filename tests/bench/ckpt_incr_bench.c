@@ -235,6 +235,8 @@ static int workload(size_t mib, int runs, enum pattern pat, int nothp, const cha
 		if (sh(NULL, "%s checkpoint %d -o %s --leave-running --quiet", ckpt, pid, a))
 			goto fail;
 		full[n] = kmsg_frozen();
+		sfull = size_mib(a);
+		unlink(a);
 		if (sh(NULL, "%s checkpoint %d -o %s --track --leave-running --quiet", ckpt, pid, b))
 			goto fail;
 		track[n] = kmsg_frozen();
@@ -247,9 +249,7 @@ static int workload(size_t mib, int runs, enum pattern pat, int nothp, const cha
 		close(pfd[0]);
 		while (waitpid(-1, &st, 0) > 0)
 			;
-		sfull = size_mib(a);
 		sincr = size_mib(c);
-		unlink(a);
 		/* The chain: restarted detached, told to verify, waited for. */
 		t = now();
 		if (sh(NULL, "%s restart %s --detach --quiet > %s/pid", ckpt, c, dir))

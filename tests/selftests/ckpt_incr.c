@@ -23,7 +23,7 @@
 
 #define CKPT "/ckpt"
 #define PAGE 4096UL
-#define MAIN_PAGES (64UL << 20) / PAGE
+#define MAIN_PAGES ((64UL << 20) / PAGE)
 #define SMALL 16
 
 #ifndef MADV_COLLAPSE
@@ -34,6 +34,8 @@
 #endif
 
 /* What the child has; in its own memory (restored with it). */
+/* Pages of the main mapping (64 MiB; less where only refusals are tested). */
+static size_t main_pages = MAIN_PAGES;
 static unsigned char *mainr, *dn, *remapr, *moved, *moved_from, *forkr, *thp, *ksm;
 static volatile sig_atomic_t go;
 static int phase;
@@ -102,8 +104,13 @@ static void setup(void)
 	size_t i;
 	unsigned char *t;
 
-	mainr = map(MAIN_PAGES * PAGE);
-	for (i = 0; i < MAIN_PAGES; i++)
+	mainr = map(main_pages * PAGE);
+	/*
+	 * Soft-dirty bits are per huge page: one write dirties 2 MiB.  The main
+	 * mapping is tracked page by page; the THP mapping below is the trap.
+	 */
+	madvise(mainr, main_pages * PAGE, MADV_NOHUGEPAGE);
+	for (i = 0; i < main_pages; i++)
 		fill(mainr + i * PAGE, seed(1, i, 0));
 	dn = map(SMALL * PAGE);
 	remapr = map(SMALL * PAGE);
@@ -134,7 +141,7 @@ static void mutate(int ph)
 	size_t i;
 	pid_t pid;
 
-	for (i = 0; i < MAIN_PAGES; i++)
+	for (i = 0; i < main_pages; i++)
 		if (main_gen(i, ph) == ph)
 			fill(mainr + i * PAGE, seed(1, i, ph));
 	if (ph == 1) {
@@ -199,7 +206,7 @@ static int verify(int ph)
 {
 	size_t i;
 
-	for (i = 0; i < MAIN_PAGES; i++)
+	for (i = 0; i < main_pages; i++)
 		CHECK(1, same(mainr + i * PAGE, seed(1, i, main_gen(i, ph))),
 		      "main page %zu wrong (want generation %d)", i, main_gen(i, ph));
 	for (i = 0; i < SMALL; i++) {
@@ -401,17 +408,31 @@ static void rounds_test(struct __test_metadata *_metadata, int rounds)
 	unlink(logpath);
 }
 
-TEST(dirty_one_percent)
+FIXTURE(incr) {
+	int unused;
+};
+
+FIXTURE_SETUP(incr)
+{
+	(void)self;
+}
+
+FIXTURE_TEARDOWN(incr)
+{
+	(void)self;
+}
+
+TEST_F_TIMEOUT(incr, dirty_one_percent, 300)
 {
 	rounds_test(_metadata, 1);
 }
 
-TEST(chain_of_three)
+TEST_F_TIMEOUT(incr, chain_of_three, 300)
 {
 	rounds_test(_metadata, 2);
 }
 
-TEST(wrong_parent_refused)
+TEST_F_TIMEOUT(incr, wrong_parent_refused, 300)
 {
 	char a[64], b[64], plain[64], c[64], err[64], cmd[512];
 	int rounds = 1, st;
@@ -419,6 +440,7 @@ TEST(wrong_parent_refused)
 
 	if (!soft_dirty())
 		SKIP(return, "no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY) in this kernel");
+	main_pages = 1024;
 	pid = start(_metadata, &rounds);
 	ASSERT_GT(pid, 0);
 	snprintf(a, sizeof(a), "/tmp/incr-a-%d.img", getpid());
