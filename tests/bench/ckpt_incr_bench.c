@@ -225,6 +225,8 @@ static int workload(size_t mib, int runs, enum pattern pat, int nothp, const cha
 			return 1;
 		pid = fork();
 		if (pid == 0) {
+			/* Nothing ckpt would refuse (/dev/kmsg is a device). */
+			close(kmsg);
 			close(pfd[0]);
 			_exit(target(mib, pat, nothp, pfd[1]));
 		}
