@@ -10,7 +10,7 @@
 use crate::access;
 use crate::fault::{self, Op};
 use crate::image::{self, Header};
-use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, tty, unix};
+use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, track, tty, unix};
 use crate::shim::{self, ti, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap, Sink};
 use crate::uapi;
@@ -367,11 +367,16 @@ const ATTEMPTS: u32 = 5;
 
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` (with
 /// [`uapi::CKPT_CHECKPOINT_TREE`]: of its process tree) to `sink`; returns its size.
+///
+/// With [`uapi::CKPT_CHECKPOINT_TRACK`] or [`uapi::CKPT_CHECKPOINT_PARENT`], `incr` is
+/// what the caller passed for them (see [`crate::objects::track`]); its track id is
+/// set on success.
 pub(crate) fn checkpoint(
     pid: i32,
     flags: u64,
     sink: &mut dyn Sink,
     sysv_chan: Option<&FileRef>,
+    mut incr: Option<&mut track::Request>,
     why: &mut Reason,
 ) -> Result<u64> {
     let both = uapi::CKPT_CHECKPOINT_RESUME | uapi::CKPT_CHECKPOINT_KILL;
@@ -379,6 +384,28 @@ pub(crate) fn checkpoint(
         return Err(why.set(EINVAL, format_args!("bad flags {flags:#x}")));
     }
     let whole = flags & uapi::CKPT_CHECKPOINT_TREE != 0;
+    let incremental = uapi::CKPT_CHECKPOINT_TRACK | uapi::CKPT_CHECKPOINT_PARENT;
+    if flags & incremental != 0 && incr.is_none() {
+        return Err(why.set(
+            EINVAL,
+            format_args!("incremental checkpoint without its arguments"),
+        ));
+    }
+    if flags & incremental != 0 && whole {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("incremental checkpoints of process trees: not supported yet"),
+        ));
+    }
+    if flags & incremental != 0 && !track::supported() {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "incremental checkpoints need soft-dirty bits (CONFIG_MEM_SOFT_DIRTY), which this \
+                 kernel lacks"
+            ),
+        ));
+    }
     // Stopping or killing the target afterwards is a kill(2) by the caller: checked
     // before anything is done.
     let signal = if flags & uapi::CKPT_CHECKPOINT_KILL != 0 {
@@ -503,8 +530,27 @@ pub(crate) fn checkpoint(
     };
     ph.mark("sysv");
     fault::step_why(Op::Checkpoint, "write the image", why)?;
-    let bytes =
-        write_image(&tree, &q, sink, &sysv, &mut ph, why).map_err(|e| held_error(e, pid, why))?;
+    let session = match incr.as_deref() {
+        Some(req) => Some(track::Session::start(
+            req,
+            &tree.procs[0].leader.mm().ok_or(ESRCH)?,
+            why,
+        )?),
+        None => None,
+    };
+    let inc = match (incr.as_deref(), session.as_ref()) {
+        (Some(req), Some(s)) => Some((req, s)),
+        _ => None,
+    };
+    let (bytes, account) = write_image(&tree, &q, sink, &sysv, &mut ph, inc, why)
+        .map_err(|e| held_error(e, pid, why))?;
+    if let Some(s) = session.as_ref() {
+        s.finish(account, why)?;
+        if let (Some(req), Some(id)) = (incr.as_deref_mut(), s.track) {
+            req.args.track_id = id;
+        }
+        ph.mark("track");
+    }
     if !q.intact() {
         return Err(why.set(
             ESRCH,
@@ -570,8 +616,9 @@ fn write_image(
     sink: &mut dyn Sink,
     sysv: &[u8],
     ph: &mut crate::timing::Phases,
+    incr: Option<(&track::Request, &track::Session)>,
     why: &mut Reason,
-) -> Result<u64> {
+) -> Result<(u64, image::StreamAccount)> {
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
     // Every thread's CPU state first, each read while the thread is pinned (a killed
@@ -619,6 +666,14 @@ fn write_image(
         hostname: &node[..nl],
         writer: crate::VERSION.as_bytes(),
     })?;
+    if let Some((req, sess)) = incr {
+        if let Some(p) = sess.parent_record(req) {
+            w.record(&p)?;
+        }
+        if let Some(id) = sess.track {
+            w.record(&image::Track { id })?;
+        }
+    }
     crate::objects::vdso::write(&mut w, &tree.procs[0].leader.mm().ok_or(ESRCH)?, why)?;
     sysvipc::write(&mut w, sysv)?;
     // Each process: its address space, then what its threads share, then the threads.
@@ -665,12 +720,21 @@ fn write_image(
         while let Some((id, f, size)) = next_memfd.next_if(|x| x.0 < m.id) {
             shm::write_memfd_pages(&mut w, *id, f, *size)?;
         }
-        mm::write_pages(&mms, k, &mut sharing, &mut w, &mut shm)?;
+        // An incremental checkpoint is of one process: its address space's changes.
+        let changes = match incr {
+            Some((_, sess)) if k == 0 => sess.changes(m.mm())?,
+            _ => None,
+        };
+        if changes.is_some() {
+            ph.mark("scan");
+        }
+        mm::write_pages(&mms, k, &mut sharing, &mut w, &mut shm, changes.as_ref())?;
     }
     for (id, f, size) in next_memfd {
         shm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
+    let account = w.account();
     let bytes = w.finish()?;
     ph.mark("pages");
-    Ok(bytes)
+    Ok((bytes, account))
 }

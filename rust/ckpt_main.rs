@@ -118,6 +118,8 @@ impl kernel::InPlaceModule for CkptModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Called once, before the device (the queue's only user) exists.
         unsafe { shell::QUEUE.init() };
+        // SAFETY: Called once, before the device (the table's only user) exists.
+        unsafe { objects::track::TRACKS.init() };
         pr_info!(
             "{VERSION} loaded: /dev/ckpt, image format {}.{}\n",
             image::FORMAT_MAJOR,
@@ -144,6 +146,7 @@ impl kernel::InPlaceModule for CkptModule {
 impl PinnedDrop for CkptModule {
     fn drop(self: Pin<&mut Self>) {
         shell::QUEUE.lock().clear();
+        objects::track::TRACKS.lock().forget();
         pr_info!("unloaded\n");
     }
 }

@@ -153,9 +153,10 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckpointArgs = r.read()?;
     let sysv = args.flags & uapi::CKPT_CHECKPOINT_SYSV != 0;
-    if args.reserved[1..] != [0; 3] || (!sysv && args.reserved[0] != 0) {
+    if args.reserved[1..] != [0; 2] || (!sysv && args.reserved[0] != 0) {
         return Err(EINVAL);
     }
+    let mut incr = crate::objects::track::Request::read(args.incr, args.flags)?;
     let mut why = Reason::new();
     let chan = if sysv {
         let fd = i32::try_from(args.reserved[0]).map_err(|_| EINVAL)?;
@@ -179,8 +180,18 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
             pr_info!("checkpoint of {}: fd {} is not open for writing\n", args.pid, args.fd);
         }
     })?;
-    let bytes = checkpoint::checkpoint(args.pid, args.flags, &mut out, chan.as_ref(), &mut why)
-        .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;
+    let bytes = checkpoint::checkpoint(
+        args.pid,
+        args.flags,
+        &mut out,
+        chan.as_ref(),
+        incr.as_mut(),
+        &mut why,
+    )
+    .inspect_err(|e| crate::log_failure("checkpoint", args.pid, *e, &why))?;
+    if let Some(req) = incr.as_ref() {
+        req.write_back(args.incr)?;
+    }
     args.bytes = bytes;
     w.write(&args)?;
     Ok(0)

@@ -731,6 +731,16 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     for r in meta.iter() {
         match r {
             AnyRecord::Header(h) => header = Some(h),
+            AnyRecord::Parent(_) => {
+                return Err(refuse(
+                    why,
+                    EINVAL,
+                    format_args!(
+                        "incremental image: its pages are partly its parent's; \
+                         `ckpt restart` resolves the chain"
+                    ),
+                ))
+            }
             AnyRecord::Vdso(v) => vdso = Some(v),
             AnyRecord::VdsoText(t) => vdso_text = Some(t.data),
             AnyRecord::Task(t) if t.flags & image::TASK_ZOMBIE == 0 => live += 1,

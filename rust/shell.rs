@@ -270,9 +270,11 @@ pub(crate) fn write(line: &[u8]) -> Result {
         queued: false,
     };
     let mut why = Reason::new();
-    checkpoint::checkpoint(cmd.pid, cmd.flags, &mut sink, None, &mut why).inspect_err(|e| {
-        crate::log_failure("checkpoint", cmd.pid, *e, &why);
-    })?;
+    checkpoint::checkpoint(cmd.pid, cmd.flags, &mut sink, None, None, &mut why).inspect_err(
+        |e| {
+            crate::log_failure("checkpoint", cmd.pid, *e, &why);
+        },
+    )?;
     let data = core::mem::replace(&mut sink.data, KVVec::new());
     QUEUE.lock().push(
         ticket,

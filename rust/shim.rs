@@ -844,6 +844,11 @@ impl Drop for MmRef {
 }
 
 impl MmRef {
+    /// The `mm_struct` pointer, for the shims of other objects (valid while `self` is).
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.0.as_ptr()
+    }
+
     /// Layout fields and auxv; the executable's path goes to `exe`, its length is returned.
     pub(crate) fn info(&self, mi: &mut MmInfo, exe: &mut [u8]) -> Result<usize> {
         // SAFETY: The mm is valid; `mi` and `exe` are valid for writing.

@@ -148,6 +148,11 @@ impl<'a> ImageWriter<'a> {
         Ok(())
     }
 
+    /// The account of the records written so far (what the end record will hold).
+    pub(crate) fn account(&self) -> StreamAccount {
+        self.account
+    }
+
     /// Writes the [`End`] record and flushes; returns the stream's size.
     pub(crate) fn finish(mut self) -> Result<u64> {
         let end = End {

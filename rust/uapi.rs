@@ -39,6 +39,14 @@ pub const CKPT_CHECKPOINT_TREE: u64 = 1 << 2;
 /// asks for the SysV semaphore sets and message queues of the processes once they
 /// are quiesced (see `rust/objects/sysvipc.rs`).
 pub const CKPT_CHECKPOINT_SYSV: u64 = 1 << 3;
+/// Start dirty tracking: after the image is written (the target still held), the
+/// kernel's soft-dirty bits of the target are cleared; the image gets a `track`
+/// record whose id [`CkptIncr::track_id`] returns. Needs [`CkptCheckpointArgs::incr`].
+pub const CKPT_CHECKPOINT_TRACK: u64 = 1 << 4;
+/// Incremental: write only the pages written since the checkpoint whose track id
+/// is [`CkptIncr::parent`], the others as references to that parent image. Needs
+/// [`CkptCheckpointArgs::incr`].
+pub const CKPT_CHECKPOINT_PARENT: u64 = 1 << 5;
 /// Accept unix datagram sockets connected to a named socket outside the
 /// checkpointed processes (`/dev/log`): the restart connects them to that name
 /// again. Also a [`CkptCheckArgs::flags`] bit.
@@ -48,6 +56,8 @@ pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME
     | CKPT_CHECKPOINT_KILL
     | CKPT_CHECKPOINT_TREE
     | CKPT_CHECKPOINT_SYSV
+    | CKPT_CHECKPOINT_TRACK
+    | CKPT_CHECKPOINT_PARENT
     | CKPT_CHECKPOINT_EXTERNAL_UNIX;
 /// The request on the SysV channel starts with this (`"SYSV"`), then `u32` flags
 /// (1: the processes have an IPC namespace of their own), `u32` n, n `i32` pids.
@@ -81,9 +91,43 @@ pub struct CkptCheckpointArgs {
     pub flags: u64,
     /// Out: bytes written.
     pub bytes: u64,
+    /// With [`CKPT_CHECKPOINT_TRACK`] or [`CKPT_CHECKPOINT_PARENT`]: address of a
+    /// [`CkptIncr`]; otherwise zero.
+    pub incr: u64,
     /// Must be zero.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
+
+/// `struct ckpt_incr`: what an incremental or tracking checkpoint needs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptIncr {
+    /// In, with [`CKPT_CHECKPOINT_PARENT`]: the parent image's track id.
+    pub parent: u64,
+    /// In: `/proc/PID/pagemap` of the target, open for reading.
+    pub pagemap_fd: i32,
+    /// In, with [`CKPT_CHECKPOINT_TRACK`]: `/proc/PID/clear_refs` of the target, open
+    /// for writing (otherwise -1).
+    pub clear_refs_fd: i32,
+    /// In, with [`CKPT_CHECKPOINT_PARENT`]: address of the parent's path (recorded in
+    /// the image for restart; not opened by the kernel).
+    pub path: u64,
+    /// In: length of that path (at most 4096).
+    pub path_len: u32,
+    /// Must be zero.
+    pub pad: u32,
+    /// In: address of a scratch buffer the kernel uses for the scans.
+    pub scratch: u64,
+    /// In: its size in bytes (at least [`CKPT_INCR_SCRATCH_MIN`]).
+    pub scratch_len: u64,
+    /// Out, with [`CKPT_CHECKPOINT_TRACK`]: the new image's track id.
+    pub track_id: u64,
+    /// Must be zero.
+    pub reserved: u64,
+}
+
+/// Smallest [`CkptIncr::scratch_len`].
+pub const CKPT_INCR_SCRATCH_MIN: u64 = 4096;
 
 /// Length of [`CkptCheckArgs::reason`].
 pub const CKPT_REASON_LEN: usize = 240;

@@ -257,6 +257,13 @@ pub mod kind {
     pub const SYSV_MSG: u16 = 0x0502;
     /// [`super::IpcNs`]. Since format 1.4.
     pub const IPC_NS: u16 = 0x0503;
+    /// [`super::Parent`]: not optional (a reader that skipped it would restore
+    /// without the parent's pages). Since format 1.4.
+    pub const PARENT: u16 = 0x0002;
+    /// [`super::Track`]: optional (an old reader skips it). Since format 1.4.
+    pub const TRACK: u16 = super::KIND_OPTIONAL | 0x0003;
+    /// [`super::ParentPages`]: not optional. Since format 1.4.
+    pub const PARENT_PAGES: u16 = 0x0405;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -303,6 +310,9 @@ pub mod kind {
             MSG_QUEUE => "sysv-msgq",
             SYSV_MSG => "sysv-msg",
             IPC_NS => "sysv-ns",
+            PARENT => "parent",
+            TRACK => "track",
+            PARENT_PAGES => "parent-pages",
             _ => "unknown",
         }
     }
@@ -317,6 +327,7 @@ pub mod kind {
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             UNIX_SOCK | UNIX_SKB | UNIX_FDS => Some(1),
             SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
+            PARENT | TRACK | PARENT_PAGES => Some(1),
             _ => None,
         }
     }
@@ -534,6 +545,12 @@ pub enum AnyRecord<'a> {
     SysvMsg(SysvMsg<'a>),
     /// [`IpcNs`].
     IpcNs(IpcNs),
+    /// [`Parent`].
+    Parent(Parent<'a>),
+    /// [`Track`].
+    Track(Track),
+    /// [`ParentPages`].
+    ParentPages(ParentPages<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -583,6 +600,9 @@ impl<'a> AnyRecord<'a> {
             kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
             kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),
             kind::IPC_NS => Self::IpcNs(IpcNs::from_payload(p)?),
+            kind::PARENT => Self::Parent(Parent::from_payload(p)?),
+            kind::TRACK => Self::Track(Track::from_payload(p)?),
+            kind::PARENT_PAGES => Self::ParentPages(ParentPages::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

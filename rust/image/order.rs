@@ -36,6 +36,12 @@ pub struct OrderChecker {
     after_skb: bool,
     /// An [`IpcNs`] record was read.
     ipc_ns: bool,
+    /// A [`Parent`] record was read (the image is incremental).
+    parent: bool,
+    /// A [`Track`] record was read.
+    track: bool,
+    /// End of the last [`ParentPages`] run of address space `pages_mm`.
+    last_run_end: u64,
     /// Ids of defined objects, kept small: the highest defined id; ids are
     /// assigned in increasing order by writers.
     max_id: u32,
@@ -87,7 +93,12 @@ impl OrderChecker {
         if self.msgs_left > 0 && !matches!(r, R::SysvMsg(_)) {
             return bad("fewer messages than the message queue announced");
         }
-        if self.pages_mm != 0 && !matches!(r, R::Pages(_) | R::PageRefs(_) | R::End(_)) {
+        if self.pages_mm != 0
+            && !matches!(
+                r,
+                R::Pages(_) | R::PageRefs(_) | R::ParentPages(_) | R::End(_)
+            )
+        {
             return bad("record after the page records");
         }
         match r {
@@ -170,12 +181,47 @@ impl OrderChecker {
                 if p.mm != self.pages_mm {
                     self.pages_mm = p.mm;
                     self.last_page = None;
+                    self.last_run_end = 0;
                 }
                 check(
                     self.last_page.is_none_or(|l| l < p.addr(0)),
                     "pages not ascending",
                 )?;
                 self.last_page = Some(p.addr(p.count() - 1));
+            }
+            R::ParentPages(p) => {
+                self.uses(p.mm)?;
+                if !self.parent {
+                    return bad("parent-pages in an image without a parent");
+                }
+                if self.mms == 0 {
+                    return bad("pages before any mm");
+                }
+                if p.mm < self.pages_mm {
+                    return bad("page records not grouped by mm");
+                }
+                if p.mm != self.pages_mm {
+                    self.pages_mm = p.mm;
+                    self.last_page = None;
+                    self.last_run_end = 0;
+                }
+                check(
+                    p.run(0).0 >= self.last_run_end,
+                    "parent-pages: runs not ascending",
+                )?;
+                self.last_run_end = p.run_end(p.count() - 1);
+            }
+            R::Parent(_) => {
+                if self.account.records != 1 {
+                    return bad("parent record not right after the header");
+                }
+                self.parent = true;
+            }
+            R::Track(_) => {
+                if self.track || self.mms != 0 || self.tasks != 0 {
+                    return bad("track record not once before the address spaces");
+                }
+                self.track = true;
             }
             R::PageRefs(p) => {
                 self.uses(p.mm)?;

@@ -196,6 +196,13 @@ pub(crate) struct MmDump {
     maps: KVec<Mapping>,
 }
 
+impl MmDump {
+    /// The address space.
+    pub(crate) fn mm(&self) -> &MmRef {
+        &self.mm
+    }
+}
+
 /// Writes the address space: files it maps, the mm record and its mappings.
 pub(crate) fn write_mm(
     w: &mut ImageWriter<'_>,
@@ -312,12 +319,17 @@ struct Heir {
 /// mapped by one process only is not looked up elsewhere). Shared memory whose
 /// pages an earlier address space of the image wrote (`shm`: object id, first page,
 /// pages) is not written again; nor are pages an earlier address space's records hold.
+///
+/// With `changes` (an incremental checkpoint of a single process): the pages the
+/// scan found unchanged since the parent image are written as [`image::ParentPages`]
+/// runs after the address space's own page records, the others as usual.
 pub(crate) fn write_pages(
     mms: &[MmDump],
     k: usize,
     sharing: &mut Sharing,
     w: &mut ImageWriter<'_>,
     shm: &mut KVec<(u32, u64, u64)>,
+    changes: Option<&super::track::Changes>,
 ) -> Result {
     let me = &mms[k];
     let mut heirs = KVec::new();
@@ -346,6 +358,7 @@ pub(crate) fn write_pages(
     skip.sort_unstable();
     let mut si = 0;
     let mut batch = PageBatch::new(me.id)?;
+    let mut runs: KVec<(u64, u64)> = KVec::new();
     for mp in me.maps.iter() {
         let Some(anon_only) = mp.content() else {
             continue;
@@ -359,6 +372,21 @@ pub(crate) fn write_pages(
                 continue;
             }
             shm.push((mp.file, first, n), GFP_KERNEL)?;
+        }
+        let incr = changes.filter(|c| {
+            mp.backing != backing::ANON_SHARED
+                && mp.vi.semflags & image::vmflag::SHARED == 0
+                && c.usable(mp.vi.vm_flags)
+        });
+        if let Some(c) = incr {
+            c.for_each(mp.vi.start, mp.vi.end, |s, e, from_parent| {
+                if from_parent {
+                    push_run(&mut runs, s, e)
+                } else {
+                    batch.pin_range(me, s, e, anon_only, w, mms, &heirs, sharing)
+                }
+            })?;
+            continue;
         }
         // Shared memory: only where its object holds data (the object's holes are
         // read as zeros, and looking at them page by page would fill them).
@@ -391,7 +419,40 @@ pub(crate) fn write_pages(
             }
         }
     }
-    batch.flush(w, mms, &heirs, sharing)
+    batch.flush(w, mms, &heirs, sharing)?;
+    write_runs(w, me.id, &runs)
+}
+
+/// Appends `[s, e)` to `runs`, merged with the last run if adjacent.
+fn push_run(runs: &mut KVec<(u64, u64)>, s: u64, e: u64) -> Result {
+    if let Some(last) = runs.last_mut() {
+        if last.1 == s {
+            last.1 = e;
+            return Ok(());
+        }
+    }
+    Ok(runs.push((s, e), GFP_KERNEL)?)
+}
+
+/// Writes `runs` as [`image::ParentPages`] records of address space `mm`.
+fn write_runs(w: &mut ImageWriter<'_>, mm: u32, runs: &[(u64, u64)]) -> Result {
+    let per = image::MAX_RUNS_PER_RECORD as usize;
+    let mut bytes = KVec::with_capacity(runs.len().min(per) * image::RUN_LEN, GFP_KERNEL)?;
+    for chunk in runs.chunks(per) {
+        bytes.clear();
+        for &(s, e) in chunk {
+            // Runs longer than u32 pages (16 TiB) are split.
+            let mut s = s;
+            while s < e {
+                let n = ((e - s) >> 12).min(u32::MAX as u64);
+                bytes.extend_from_slice(&s.to_le_bytes(), GFP_KERNEL)?;
+                bytes.extend_from_slice(&(n as u32).to_le_bytes(), GFP_KERNEL)?;
+                s += n << 12;
+            }
+        }
+        w.record(&image::ParentPages { mm, runs: &bytes })?;
+    }
+    Ok(())
 }
 
 /// The next addresses `[start, end)` at or after `addr` of shared memory mapping `vi`
@@ -437,6 +498,31 @@ impl PageBatch {
 
     fn full(&self) -> bool {
         self.pages.len() == BATCH
+    }
+
+    /// Takes the data pages of `[start, end)` of `me`, writing full batches.
+    #[allow(clippy::too_many_arguments)]
+    fn pin_range(
+        &mut self,
+        me: &MmDump,
+        start: u64,
+        end: u64,
+        anon_only: bool,
+        w: &mut ImageWriter<'_>,
+        mms: &[MmDump],
+        heirs: &[Heir],
+        sharing: &mut Sharing,
+    ) -> Result {
+        let mut addr = start;
+        while addr < end {
+            addr = me
+                .mm
+                .pin_pages(addr, end, anon_only, &mut self.pages, &mut self.addrs)?;
+            if self.full() {
+                self.flush(w, mms, heirs, sharing)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the [`image::PageRefs`] of the heirs that map pages of the batch, then

@@ -24,6 +24,7 @@ pub(crate) mod signal;
 pub(crate) mod sysvipc;
 pub(crate) mod task;
 pub(crate) mod timers;
+pub(crate) mod track;
 pub(crate) mod tty;
 pub(crate) mod unix;
 pub(crate) mod vdso;

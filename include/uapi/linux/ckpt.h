@@ -38,10 +38,13 @@ struct ckpt_version {
 #define CKPT_CHECKPOINT_KILL	(1ULL << 1)	/* SIGKILL it */
 #define CKPT_CHECKPOINT_TREE	(1ULL << 2)	/* the target and all its descendants */
 #define CKPT_CHECKPOINT_SYSV	(1ULL << 3)	/* reserved[0]: the SysV IPC channel (a stream socket) */
+#define CKPT_CHECKPOINT_TRACK	(1ULL << 4)	/* start dirty tracking (needs @incr) */
+#define CKPT_CHECKPOINT_PARENT	(1ULL << 5)	/* only pages written since the parent (needs @incr) */
 /* unix datagram sockets connected to a named socket outside: reconnected at restart */
 #define CKPT_CHECKPOINT_EXTERNAL_UNIX	(1ULL << 6)
 #define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE | \
-				 CKPT_CHECKPOINT_SYSV | CKPT_CHECKPOINT_EXTERNAL_UNIX)
+				 CKPT_CHECKPOINT_SYSV | CKPT_CHECKPOINT_TRACK | CKPT_CHECKPOINT_PARENT | \
+				 CKPT_CHECKPOINT_EXTERNAL_UNIX)
 /* The request the module writes on the SysV IPC channel starts with this. */
 #define CKPT_SYSV_MAGIC		0x56535953	/* "SYSV" */
 
@@ -56,8 +59,29 @@ struct ckpt_checkpoint_args {
 	__s32 fd;		/* in: output */
 	__u64 flags;		/* in: CKPT_CHECKPOINT_* */
 	__u64 bytes;		/* out: bytes written */
-	__u64 reserved[4];	/* must be zero (reserved[0]: see CKPT_CHECKPOINT_SYSV) */
+	__u64 incr;		/* in: struct ckpt_incr * with TRACK or PARENT, else 0 */
+	__u64 reserved[3];	/* must be zero (reserved[0]: see CKPT_CHECKPOINT_SYSV) */
 };
+
+/*
+ * Incremental checkpoints (CKPT_CHECKPOINT_TRACK, CKPT_CHECKPOINT_PARENT): the
+ * target's /proc files the kernel reads its soft-dirty bits from and clears
+ * them through, and a scratch buffer for those scans.
+ */
+struct ckpt_incr {
+	__u64 parent;		/* in, PARENT: the parent image's track id */
+	__s32 pagemap_fd;	/* in: /proc/PID/pagemap, open for reading */
+	__s32 clear_refs_fd;	/* in, TRACK: /proc/PID/clear_refs, open for writing; else -1 */
+	__u64 path;		/* in, PARENT: the parent's path, recorded in the image */
+	__u32 path_len;		/* in: its length (at most 4096) */
+	__u32 pad;		/* must be zero */
+	__u64 scratch;		/* in: scratch buffer for the scans */
+	__u64 scratch_len;	/* in: its size, at least CKPT_INCR_SCRATCH_MIN */
+	__u64 track_id;		/* out, TRACK: the new image's track id */
+	__u64 reserved;		/* must be zero */
+};
+
+#define CKPT_INCR_SCRATCH_MIN	4096
 
 /*
  * CKPT_IOC_CHECK: could @pid be checkpointed now?  Returns 0 and

@@ -50,6 +50,7 @@ const TESTS: &[&str] = &[
     "regs",
     "rlimits",
     "leave_running",
+    "incremental_chain",
 ];
 
 type Res<T> = Result<T, String>;
@@ -1232,6 +1233,96 @@ fn t_rlimits(s: &Snap, img: &Img<'_>) -> Check {
 
 /// The process after a --leave-running checkpoint: /proc shows the same
 /// state, and it still answers.
+/// Whether the kernel has soft-dirty bits: new mappings show "sd" in smaps.
+fn soft_dirty() -> bool {
+    fs::read_to_string("/proc/self/smaps")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("VmFlags:") && l.contains(" sd"))
+        })
+        .unwrap_or(false)
+}
+
+/// A tracking checkpoint and an incremental one of the (idle) target: the child
+/// names its parent, holds few pages itself, and with its chain resolved
+/// (`ckpt show --resolve`) has the pages of a full image (`full`, the first one).
+fn t_incremental(pid: i32, full: &Value) -> Check {
+    let mut c = Check::default();
+    if !soft_dirty() {
+        c.note("skipped: no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY) in this kernel");
+        return c;
+    }
+    const BASE: &str = "/tmp/verify-base.img";
+    const NEXT: &str = "/tmp/verify-next.img";
+    c.run(|c| {
+        let p = pid.to_string();
+        run_tool(&[
+            "checkpoint",
+            &p,
+            "-o",
+            BASE,
+            "--track",
+            "--leave-running",
+            "--quiet",
+        ])?;
+        run_tool(&[
+            "checkpoint",
+            &p,
+            "-o",
+            NEXT,
+            "--parent",
+            BASE,
+            "--leave-running",
+            "--quiet",
+        ])?;
+        let json = |args: &[&str]| -> Res<Value> {
+            serde_json::from_slice(&run_tool(args)?).map_err(|e| format!("ckpt show: {e}"))
+        };
+        let base = json(&["show", "--json", BASE])?;
+        let next = json(&["show", "--json", NEXT])?;
+        let whole = json(&["show", "--json", "--resolve", NEXT])?;
+        let track = u(&base["header"], "track")?;
+        c.eq(
+            "child's parent track id",
+            track,
+            next["header"]["parent"]["track"].as_u64().unwrap_or(0),
+        );
+        c.eq(
+            "resolved image has no parent",
+            true,
+            whole["header"].get("parent").is_none(),
+        );
+        let count = |d: &Value, key: &str| -> u64 {
+            d["mms"]
+                .as_array()
+                .map(|m| {
+                    m.iter()
+                        .map(|m| m["pages"][key].as_u64().unwrap_or(0))
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        let (own, from_parent) = (count(&next, "count"), count(&next, "parent"));
+        let (all, resolved) = (count(full, "count"), count(&whole, "count"));
+        c.note(format!(
+            "full image {all} pages; incremental: {own} own, {from_parent} from the parent; \
+             resolved {resolved}"
+        ));
+        if own * 4 > all {
+            c.bad(format!(
+                "the incremental image holds {own} of {all} pages itself"
+            ));
+        }
+        if resolved + 64 < all || resolved > all + 64 {
+            c.bad(format!("resolved {resolved} pages, the full image {all}"));
+        }
+        Ok(())
+    });
+    let _ = fs::remove_file(BASE);
+    let _ = fs::remove_file(NEXT);
+    c
+}
+
 fn t_leave_running(before: &Snap, t: &mut Target) -> Check {
     let mut c = Check::default();
     c.run(|c| {
@@ -1337,12 +1428,14 @@ fn main() -> ExitCode {
     k.result("regs", t_regs(&snap, &img, pid));
     k.result("rlimits", t_rlimits(&snap, &img));
     let mut c = t_leave_running(&snap, &mut t);
+    let inc = t_incremental(pid, &doc);
     match t.stop() {
         Ok(7) => {}
         Ok(n) => c.bad(format!("restartee exited with {n} on 'x', not 7")),
         Err(e) => c.bad(e),
     }
     k.result("leave_running", c);
+    k.result("incremental_chain", inc);
     let _ = fs::remove_file(IMAGE);
     let _ = fs::remove_file(DATA);
     k.finish()

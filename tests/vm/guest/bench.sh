@@ -17,6 +17,7 @@ for w in $(cat /proc/cmdline); do
 	ckpt.bench_mb=*) mb=${w#*=} ;;
 	ckpt.bench_runs=*) runs=${w#*=} ;;
 	ckpt.bench_work=*) work=${w#*=} ;;
+	ckpt.bench_incr_mb=*) incr_mb=${w#*=} ;;
 	esac
 done
 if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
@@ -26,6 +27,13 @@ if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
 		"$(/ckpt version 2>&1 | tr -s ' \n' ' ')"
 	/usr/sbin/criu check >/tmp/criu-check.log 2>&1 || { echo "# criu check:"; sed 's/^/#   /' /tmp/criu-check.log; }
 	/bench/ckpt_vs_criu -r "$runs" ${work:+-w "$work"}
+	# Incremental checkpoints: frozen time against a full checkpoint's
+	# (needs soft-dirty bits: new mappings show "sd" in smaps).
+	if grep -q '^VmFlags:.* sd' /proc/self/smaps && [ -x /bench/ckpt_incr_bench ]; then
+		/bench/ckpt_incr_bench -m "${incr_mb:-1024}" -r "$(( runs < 3 ? runs : 3 ))"
+	else
+		echo "BENCH incr: skipped (no soft-dirty bits, CONFIG_MEM_SOFT_DIRTY, in this kernel)"
+	fi
 else
 	/bench/ckpt_bench "$mb"
 fi

@@ -182,6 +182,18 @@ pub fn run(
     out: Output,
     progress: bool,
 ) -> Result<Outcome, Failure> {
+    run_incr(dev, pid, flags, None, out, progress)
+}
+
+/// [`run`], with the arguments of an incremental or tracking checkpoint.
+pub fn run_incr(
+    dev: &Device,
+    pid: i32,
+    flags: u64,
+    mut incr: Option<&mut crate::uapi::CkptIncr>,
+    out: Output,
+    progress: bool,
+) -> Result<Outcome, Failure> {
     crate::timing::mark("output");
     let progress = (progress && io::stderr().is_terminal()).then_some(pid);
     let committed = Arc::new(Mutex::new(false));
@@ -214,7 +226,8 @@ pub fn run(
             let (mine, theirs) = std::os::unix::net::UnixStream::pair()?;
             thread::scope(|s| {
                 let h = s.spawn(move || crate::sysv::serve(mine));
-                let r = dev.checkpoint_sysv(pid, fd, flags, theirs.as_fd());
+                let r =
+                    dev.checkpoint_with(pid, fd, flags, Some(theirs.as_fd()), incr.as_deref_mut());
                 // The module has let go of it: the server sees the end.
                 drop(theirs);
                 if let Ok(Err(why)) = h.join() {
@@ -223,7 +236,7 @@ pub fn run(
                 r
             })
         } else {
-            dev.checkpoint(pid, fd, flags)
+            dev.checkpoint_with(pid, fd, flags, None, incr.as_deref_mut())
         };
         crate::timing::mark("ioctl-done");
         r

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
+    CkptCheckArgs, CkptCheckpointArgs, CkptIncr, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
     CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION,
     CKPT_REASON_LEN,
 };
@@ -132,22 +132,34 @@ impl Device {
         Ok(a.bytes)
     }
 
-    /// [`Device::checkpoint`] with `CKPT_CHECKPOINT_SYSV`: the module asks for
-    /// the SysV objects on `chan` (see [`crate::sysv::serve`]).
-    pub fn checkpoint_sysv(
+    /// `CKPT_IOC_CHECKPOINT` with its optional parts: with `chan`,
+    /// `CKPT_CHECKPOINT_SYSV` (the module asks for the SysV objects on `chan`, see
+    /// [`crate::sysv::serve`]); with `incr` (whose addresses must stay valid during
+    /// the call), an incremental or tracking checkpoint (`incr` gets the new track
+    /// id).
+    pub fn checkpoint_with(
         &self,
         pid: i32,
         out: BorrowedFd<'_>,
         flags: u64,
-        chan: BorrowedFd<'_>,
+        chan: Option<BorrowedFd<'_>>,
+        incr: Option<&mut CkptIncr>,
     ) -> io::Result<u64> {
         let mut a = CkptCheckpointArgs {
             pid,
             fd: out.as_raw_fd(),
-            flags: flags | crate::uapi::CKPT_CHECKPOINT_SYSV,
+            flags: flags
+                | if chan.is_some() {
+                    crate::uapi::CKPT_CHECKPOINT_SYSV
+                } else {
+                    0
+                },
+            incr: incr.map_or(0, |i| i as *mut CkptIncr as u64),
             ..Default::default()
         };
-        a.reserved[0] = chan.as_raw_fd() as u64;
+        if let Some(c) = chan {
+            a.reserved[0] = c.as_raw_fd() as u64;
+        }
         self.ioctl(&mut a)?;
         Ok(a.bytes)
     }

@@ -31,6 +31,7 @@ struct MmAcc {
     vmas: Vec<Value>,
     pages: u64,
     shared_pages: u64,
+    parent_pages: u64,
     page_records: u64,
     addrs: Vec<u64>,
 }
@@ -340,6 +341,7 @@ impl Builder {
                 vmas: Vec::new(),
                 pages: 0,
                 shared_pages: 0,
+                parent_pages: 0,
                 page_records: 0,
                 addrs: Vec::new(),
             }),
@@ -361,6 +363,29 @@ impl Builder {
             AnyRecord::PageRefs(p) => {
                 if let Some(m) = self.mms.iter_mut().rev().find(|m| m.id == p.mm) {
                     m.shared_pages += p.count() as u64;
+                }
+            }
+            AnyRecord::ParentPages(p) => {
+                if let Some(m) = self.mms.iter_mut().rev().find(|m| m.id == p.mm) {
+                    m.parent_pages += p.pages();
+                }
+            }
+            AnyRecord::Parent(p) => {
+                if let Value::Object(h) = &mut self.header {
+                    let a = p.account;
+                    h.insert(
+                        "parent".to_string(),
+                        json!({
+                            "track": p.track,
+                            "path": String::from_utf8_lossy(p.path),
+                            "account": {"records": a.records, "bytes": a.bytes, "chain": a.chain},
+                        }),
+                    );
+                }
+            }
+            AnyRecord::Track(t) => {
+                if let Value::Object(h) = &mut self.header {
+                    h.insert("track".to_string(), json!(t.id));
                 }
             }
             AnyRecord::File(f) => self.files.push(file(&f)),
@@ -659,6 +684,7 @@ impl Builder {
                     "bytes": m.pages * PAGE_SIZE as u64,
                     "records": m.page_records,
                     "shared": m.shared_pages,
+                    "parent": m.parent_pages,
                 }));
                 if self.list_pages {
                     pages.insert("addrs".into(), json!(m.addrs));

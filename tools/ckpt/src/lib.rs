@@ -20,6 +20,7 @@ pub mod image;
 pub mod uapi;
 
 pub mod attrs;
+pub mod chain;
 pub mod checkpoint;
 pub mod dev;
 pub mod errno;

@@ -57,6 +57,15 @@ enum Command {
         /// name again
         #[arg(long)]
         external_unix: bool,
+        /// Start dirty tracking: a later `checkpoint --parent` of this image writes
+        /// only the pages written since (needs CONFIG_MEM_SOFT_DIRTY)
+        #[arg(long, conflicts_with = "tree")]
+        track: bool,
+        /// Incremental: write only the pages written since PARENT (an image of this
+        /// process taken with --track or --parent); `ckpt restart` reads PARENT too.
+        /// Tracks again unless --kill
+        #[arg(long, value_name = "PARENT", conflicts_with = "tree")]
+        parent: Option<PathBuf>,
         /// Show neither progress nor the final summary
         #[arg(short, long)]
         quiet: bool,
@@ -140,6 +149,10 @@ enum Command {
         /// List the address of every saved page
         #[arg(long)]
         pages: bool,
+        /// An incremental image with its parents' pages (the image `ckpt
+        /// restart` restores), not as stored
+        #[arg(long)]
+        resolve: bool,
     },
 }
 
@@ -199,6 +212,7 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
                         "--kill",
                         "--tree",
                         "--external-unix",
+                        "--track",
                         "--quiet",
                     ]
                 } else {
@@ -224,7 +238,7 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
     let device = PathBuf::from(device.unwrap_or("/dev/ckpt"));
     let command = if sub == "checkpoint" {
         let pid: i32 = positional?.parse().ok().filter(|&p| p >= 1)?;
-        if has("--kill") && has("--leave-running") {
+        if (has("--kill") && has("--leave-running")) || (has("--track") && has("--tree")) {
             return None;
         }
         Command::Checkpoint {
@@ -234,6 +248,8 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
             kill: has("--kill"),
             tree: has("--tree"),
             external_unix: has("--external-unix"),
+            track: has("--track"),
+            parent: None,
             quiet: has("--quiet"),
         }
     } else {
@@ -364,9 +380,83 @@ fn obstacle(dev: &Device, pid: i32, flags: u64, e: &io::Error) -> Option<String>
     ))
 }
 
-fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bool) -> Res {
+/// The files and buffers an incremental or tracking checkpoint of `pid` passes to
+/// the module (kept alive for the call).
+struct IncrFiles {
+    _pagemap: File,
+    _clear_refs: Option<File>,
+    _path: Vec<u8>,
+    _scratch: Vec<u8>,
+    args: uapi::CkptIncr,
+}
+
+fn incr_files(pid: i32, flags: u64, parent: Option<&Path>) -> Result<IncrFiles, Fail> {
+    let proc = |name: &str, write: bool| {
+        let p = format!("/proc/{pid}/{name}");
+        std::fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .open(&p)
+            .map_err(|e| Fail::new(1, format!("{p}: cannot open: {}", errno::describe(&e))))
+    };
+    let pagemap = proc("pagemap", false)?;
+    let clear_refs = if flags & uapi::CKPT_CHECKPOINT_TRACK != 0 {
+        Some(proc("clear_refs", true)?)
+    } else {
+        None
+    };
+    let mut args = uapi::CkptIncr {
+        pagemap_fd: std::os::fd::AsRawFd::as_raw_fd(&pagemap),
+        clear_refs_fd: clear_refs
+            .as_ref()
+            .map_or(-1, std::os::fd::AsRawFd::as_raw_fd),
+        ..Default::default()
+    };
+    let mut path = Vec::new();
+    if let Some(p) = parent {
+        let head = ckpt::chain::head(p).map_err(|e| Fail::new(1, e))?;
+        args.parent = head.track.ok_or_else(|| {
+            Fail::new(
+                1,
+                format!(
+                    "{}: not taken with dirty tracking (checkpoint --track or --parent):                      it cannot be a parent",
+                    p.display()
+                ),
+            )
+        })?;
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        path = std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()).to_vec();
+        args.path = path.as_ptr() as u64;
+        args.path_len = path.len() as u32;
+    }
+    let mut scratch = vec![0u8; 1 << 20];
+    args.scratch = scratch.as_mut_ptr() as u64;
+    args.scratch_len = scratch.len() as u64;
+    Ok(IncrFiles {
+        _pagemap: pagemap,
+        _clear_refs: clear_refs,
+        _path: path,
+        _scratch: scratch,
+        args,
+    })
+}
+
+fn do_checkpoint(
+    dev_path: &Path,
+    pid: i32,
+    output: &Path,
+    flags: u64,
+    parent: Option<&Path>,
+    quiet: bool,
+) -> Res {
     let dev = open_device(dev_path)?;
     timing::mark("device");
+    let incremental = uapi::CKPT_CHECKPOINT_TRACK | uapi::CKPT_CHECKPOINT_PARENT;
+    let mut incr = if flags & incremental != 0 {
+        Some(incr_files(pid, flags, parent)?)
+    } else {
+        None
+    };
     let out = if output == Path::new("-") {
         Output::stdout().map_err(|e| Fail::new(1, e.to_string()))?
     } else {
@@ -382,7 +472,14 @@ fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bo
         })?
     };
     let name = out.name().to_string();
-    match checkpoint::run(&dev, pid, flags, out, !quiet) {
+    match checkpoint::run_incr(
+        &dev,
+        pid,
+        flags,
+        incr.as_mut().map(|i| &mut i.args),
+        out,
+        !quiet,
+    ) {
         Ok(o) => {
             if !quiet {
                 eprintln!(
@@ -396,6 +493,18 @@ fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bo
         Err(f) => Err(Fail::new(
             1,
             match f {
+                Failure::Ioctl(e) if flags & incremental != 0 => {
+                    let what = match parent {
+                        Some(p) => format!(" against parent {}", p.display()),
+                        None => " with dirty tracking".to_string(),
+                    };
+                    format!(
+                        "incremental checkpoint of {pid}{what} refused: {} (the kernel log says \
+                         why: a parent that is not the last tracked checkpoint of {pid}, or a \
+                         kernel without CONFIG_MEM_SOFT_DIRTY)",
+                        errno::describe(&e)
+                    )
+                }
                 Failure::Ioctl(e) => obstacle(&dev, pid, flags, &e)
                     .unwrap_or_else(|| errno::checkpoint(dev_path, pid, &e)),
                 Failure::Pipe(e) => {
@@ -412,16 +521,25 @@ fn do_checkpoint(dev_path: &Path, pid: i32, output: &Path, flags: u64, quiet: bo
     }
 }
 
-fn do_show(file: &Path, opts: &show::Options) -> Res {
+fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     let name = file.display();
-    let input: Box<dyn Read> =
-        if file == Path::new("-") {
-            Box::new(io::stdin().lock())
+    let input: Box<dyn Read> = if file == Path::new("-") {
+        if resolve {
+            return Err(Fail::new(
+                1,
+                "--resolve needs an image file, not standard input",
+            ));
+        }
+        Box::new(io::stdin().lock())
+    } else {
+        let f = File::open(file)
+            .map_err(|e| Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e))))?;
+        if resolve {
+            Box::new(ckpt::chain::resolve(f, file).map_err(|e| Fail::new(1, e))?)
         } else {
-            Box::new(File::open(file).map_err(|e| {
-                Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e)))
-            })?)
-        };
+            Box::new(f)
+        }
+    };
     // Large reads: the payloads of page records are up to 2 MiB.
     let input = io::BufReader::with_capacity(1 << 20, input);
     let stdout = io::stdout();
@@ -474,9 +592,21 @@ fn main() -> ExitCode {
             kill,
             tree,
             external_unix,
+            track,
+            parent,
             quiet,
         } => {
             let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
+            let tree =
+                tree | if *track || (parent.is_some() && !*kill) {
+                    uapi::CKPT_CHECKPOINT_TRACK
+                } else {
+                    0
+                } | if parent.is_some() {
+                    uapi::CKPT_CHECKPOINT_PARENT
+                } else {
+                    0
+                };
             let ext = if *external_unix {
                 uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
             } else {
@@ -491,7 +621,7 @@ fn main() -> ExitCode {
                 } else {
                     uapi::CKPT_CHECKPOINT_STOP
                 };
-            do_checkpoint(&cli.device, *pid, output, flags, *quiet)
+            do_checkpoint(&cli.device, *pid, output, flags, parent.as_deref(), *quiet)
         }
         Command::Check {
             pid,
@@ -550,8 +680,14 @@ fn main() -> ExitCode {
             Some(k) if !*exec => do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only),
             _ => kexec::exec().map_err(|m| Fail::new(1, m)),
         },
-        Command::Show { file, json, pages } => do_show(
+        Command::Show {
             file,
+            json,
+            pages,
+            resolve,
+        } => do_show(
+            file,
+            *resolve,
             &show::Options {
                 json: *json,
                 pages: *pages,

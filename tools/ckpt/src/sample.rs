@@ -192,41 +192,88 @@ pub struct Spec {
     /// text, unix socket and its queued bytes, page references, pty, ctty, rseq,
     /// owners, deleted cwd): the fuzzer's seed for them.
     pub v13: bool,
+    /// A [`Track`] record with this id.
+    pub track: Option<u64>,
+    /// A [`Parent`] record: the parent's track id and account (path
+    /// [`PARENT_PATH`]).
+    pub parent: Option<(u64, StreamAccount)>,
+    /// [`ParentPages`] runs (start, pages) after the page records.
+    pub runs: Vec<(u64, u32)>,
+}
+
+/// [`Parent::path`] in the sample's incremental images.
+pub const PARENT_PATH: &str = "parent.img";
+/// [`Track::id`] of [`tracked`].
+pub const TRACK_ID: u64 = 0x1234_5678_9abc_def1;
+
+/// [`full`] with a [`Track`] record: a parent for [`incremental`].
+pub fn tracked() -> Vec<u8> {
+    build(&Spec {
+        track: Some(TRACK_ID),
+        ..spec(2, full_pages())
+    })
+}
+
+/// An image taken against `parent` (a [`tracked`] image, at [`PARENT_PATH`]):
+/// one new page ([`INCR_NEW_PAGE`]), the parent's pages in runs except
+/// [`INCR_DROPPED_PAGE`] (as if zapped since), and a track id of its own.
+pub fn incremental(parent: &[u8]) -> Vec<u8> {
+    let end = &parent[parent.len() - 24..];
+    let word = |i: usize| u64::from_le_bytes(end[i * 8..i * 8 + 8].try_into().unwrap());
+    let account = StreamAccount {
+        records: word(0),
+        bytes: word(1),
+        chain: word(2),
+    };
+    build(&Spec {
+        track: Some(TRACK_ID + 1),
+        parent: Some((TRACK_ID, account)),
+        runs: vec![
+            (0x40_3000, 1),
+            (0x100_0000, 2),
+            (0x7f00_0000_0000, 1),
+            (0x7fff_fffd_e000, 2),
+        ],
+        ..spec(2, vec![vec![INCR_NEW_PAGE]])
+    })
+}
+
+/// The page [`incremental`] holds itself.
+pub const INCR_NEW_PAGE: u64 = 0x100_2000;
+/// A page of [`full`] that [`incremental`] does not take from its parent.
+pub const INCR_DROPPED_PAGE: u64 = 0x102_0000;
+
+fn spec(threads: u32, pages: Vec<Vec<u64>>) -> Spec {
+    Spec {
+        threads,
+        pages,
+        v13: false,
+        track: None,
+        parent: None,
+        runs: Vec::new(),
+    }
 }
 
 /// One thread, one page: every record kind in a small image (about 7 KiB).
 pub fn small() -> Vec<u8> {
-    build(&Spec {
-        threads: 1,
-        pages: vec![vec![0x40_3000]],
-        v13: false,
-    })
+    build(&spec(1, vec![vec![0x40_3000]]))
 }
 
 /// Like [`small`] but without pages: every other kind in about 3 KiB.
 pub fn tiny() -> Vec<u8> {
-    build(&Spec {
-        threads: 1,
-        pages: vec![],
-        v13: false,
-    })
+    build(&spec(1, vec![]))
 }
 
 /// Two threads and pages in several records.
 pub fn full() -> Vec<u8> {
-    build(&Spec {
-        threads: 2,
-        pages: full_pages(),
-        v13: false,
-    })
+    build(&spec(2, full_pages()))
 }
 
 /// Like [`small`] with every record kind of format 1.3, the optional ones included.
 pub fn v13() -> Vec<u8> {
     build(&Spec {
-        threads: 2,
-        pages: vec![vec![0x40_3000], vec![0x100_0000, 0x100_1000]],
         v13: true,
+        ..spec(2, vec![vec![0x40_3000], vec![0x100_0000, 0x100_1000]])
     })
 }
 
@@ -557,6 +604,16 @@ pub fn xstate_area() -> Vec<u8> {
 /// Writes the sample into `w`, without the end record.
 pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
     w.record(&header(spec.threads))?;
+    if let Some((track, account)) = spec.parent {
+        w.record(&Parent {
+            track,
+            account,
+            path: PARENT_PATH.as_bytes(),
+        })?;
+    }
+    if let Some(id) = spec.track {
+        w.record(&Track { id })?;
+    }
     if spec.v13 {
         w.record(&VdsoId {
             size: 2 * PAGE_SIZE as u64,
@@ -756,6 +813,17 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             mm: id::MM,
             addrs: &addrs,
             data: &data,
+        })?;
+    }
+    if !spec.runs.is_empty() {
+        let runs: Vec<u8> = spec
+            .runs
+            .iter()
+            .flat_map(|&(a, n)| a.to_le_bytes().into_iter().chain(n.to_le_bytes()))
+            .collect();
+        w.record(&ParentPages {
+            mm: id::MM,
+            runs: &runs,
         })?;
     }
     Ok(())

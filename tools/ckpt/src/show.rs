@@ -452,6 +452,42 @@ impl<'w, W: Write> Text<'w, W> {
                 );
                 writeln!(self.out, "{}", line.trim_end())
             }
+            AnyRecord::Parent(p) => writeln!(
+                o,
+                "incremental: taken against parent {} (track id {:#018x}, {} bytes, chain {:#018x})",
+                String::from_utf8_lossy(p.path),
+                p.track,
+                p.account.bytes,
+                p.account.chain
+            ),
+            AnyRecord::Track(t) => writeln!(
+                o,
+                "dirty tracking started: track id {:#018x} (a later `checkpoint --parent` names it)",
+                t.id
+            ),
+            AnyRecord::ParentPages(p) => {
+                let n = p.count();
+                write!(
+                    o,
+                    "pages of mm #{}: {} page{} unchanged since the parent, in {n} run{}, {:#x}-{:#x}",
+                    p.mm,
+                    p.pages(),
+                    if p.pages() == 1 { "" } else { "s" },
+                    if n == 1 { "" } else { "s" },
+                    p.run(0).0,
+                    p.run_end(n - 1)
+                )?;
+                if self.list_pages {
+                    for i in 0..n {
+                        if i % 4 == 0 {
+                            write!(o, "\n   ")?;
+                        }
+                        let (s, k) = p.run(i);
+                        write!(o, " {s:#x}+{k}")?;
+                    }
+                }
+                writeln!(o)
+            }
             AnyRecord::PageRefs(p) => {
                 let n = p.count();
                 write!(

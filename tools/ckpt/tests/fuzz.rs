@@ -228,7 +228,12 @@ fn cases() -> u32 {
 
 #[test]
 fn mutations_never_panic() {
-    let seeds = [sample::tiny(), sample::small(), sample::v13()];
+    let seeds = [
+        sample::tiny(),
+        sample::small(),
+        sample::v13(),
+        sample::incremental(&sample::tracked()),
+    ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut seen: BTreeMap<(&str, bool), u32> = BTreeMap::new();
     let n = cases();

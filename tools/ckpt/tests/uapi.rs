@@ -64,9 +64,13 @@ fn entries() -> Vec<Entry> {
             CKPT_CHECKPOINT_RESUME,
             CKPT_CHECKPOINT_KILL,
             CKPT_CHECKPOINT_TREE,
+            CKPT_CHECKPOINT_EXTERNAL_UNIX,
             CKPT_CHECKPOINT_SYSV,
             CKPT_SYSV_MAGIC,
+            CKPT_CHECKPOINT_TRACK,
+            CKPT_CHECKPOINT_PARENT,
             CKPT_CHECKPOINT_FLAGS,
+            CKPT_INCR_SCRATCH_MIN,
             CKPT_RESTART_IGNORE_CHANGED,
             CKPT_RESTART_INHERIT_STDIO,
             CKPT_RESTART_STATUS_FD,
@@ -89,7 +93,24 @@ fn entries() -> Vec<Entry> {
         v,
         "ckpt_checkpoint_args",
         CkptCheckpointArgs,
-        [pid, fd, flags, bytes, reserved]
+        [pid, fd, flags, bytes, incr, reserved]
+    );
+    strukt!(
+        v,
+        "ckpt_incr",
+        CkptIncr,
+        [
+            parent,
+            pagemap_fd,
+            clear_refs_fd,
+            path,
+            path_len,
+            pad,
+            scratch,
+            scratch_len,
+            track_id,
+            reserved
+        ]
     );
     strukt!(
         v,

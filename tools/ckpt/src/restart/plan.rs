@@ -717,5 +717,6 @@ pub fn open_image(path: &Path) -> Result<File, String> {
         };
         return Err(format!("{p}: {SEEKABLE} (this is {what})"));
     }
-    Ok(file)
+    // An incremental image: with its parents' pages, as one image.
+    crate::chain::resolve(file, path)
 }

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Chains of incremental images: `chain::resolve` gives the child with its
+//! parent's pages, and refuses a wrong or missing parent.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::PathBuf;
+
+use ckpt::chain;
+use ckpt::image::AnyRecord;
+use ckpt::reader::{Item, Reader};
+use ckpt::sample;
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ckpt-chain-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The pages of a whole image: address to contents.
+fn pages(mut f: File) -> BTreeMap<u64, Vec<u8>> {
+    let mut img = Vec::new();
+    f.read_to_end(&mut img).unwrap();
+    let mut rd = Reader::new(img.as_slice()).unwrap();
+    let mut out = BTreeMap::new();
+    while let Some(e) = rd.next_record().unwrap() {
+        match e.item {
+            Item::Record(AnyRecord::Pages(p)) => {
+                for i in 0..p.count() {
+                    out.insert(p.addr(i), p.page(i).to_vec());
+                }
+            }
+            Item::Record(AnyRecord::Parent(_) | AnyRecord::ParentPages(_)) => {
+                panic!("a resolved image still refers to its parent")
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn resolves_a_child_with_its_parent() {
+    let d = dir("ok");
+    let parent = sample::tracked();
+    fs::write(d.join(sample::PARENT_PATH), &parent).unwrap();
+    let child = d.join("child.img");
+    fs::write(&child, sample::incremental(&parent)).unwrap();
+    let got = pages(chain::resolve(File::open(&child).unwrap(), &child).unwrap());
+    let mut want: Vec<u64> = sample::full_pages().concat();
+    want.retain(|&a| a != sample::INCR_DROPPED_PAGE);
+    want.push(sample::INCR_NEW_PAGE);
+    want.sort_unstable();
+    assert_eq!(got.keys().copied().collect::<Vec<_>>(), want);
+    for (a, data) in &got {
+        assert_eq!(*data, sample::page_content(*a), "page {a:#x}");
+    }
+    // An image without a parent is itself.
+    let p = d.join(sample::PARENT_PATH);
+    let same = pages(chain::resolve(File::open(&p).unwrap(), &p).unwrap());
+    assert_eq!(same.len(), sample::full_pages().concat().len());
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn refuses_a_wrong_or_missing_parent() {
+    let d = dir("bad");
+    let parent = sample::tracked();
+    let child = d.join("child.img");
+    fs::write(&child, sample::incremental(&parent)).unwrap();
+    let err = chain::resolve(File::open(&child).unwrap(), &child)
+        .err()
+        .unwrap();
+    assert!(err.contains("needs its parent image"), "{err}");
+    // Another image (same track id, other contents) in its place.
+    fs::write(d.join(sample::PARENT_PATH), sample::incremental(&parent)).unwrap();
+    let err = chain::resolve(File::open(&child).unwrap(), &child)
+        .err()
+        .unwrap();
+    assert!(err.contains("not the parent image"), "{err}");
+    // An untracked image in its place.
+    fs::write(d.join(sample::PARENT_PATH), sample::full()).unwrap();
+    let err = chain::resolve(File::open(&child).unwrap(), &child)
+        .err()
+        .unwrap();
+    assert!(err.contains("not the parent image"), "{err}");
+    fs::remove_dir_all(&d).unwrap();
+}
