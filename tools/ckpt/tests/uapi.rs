@@ -64,6 +64,7 @@ fn entries() -> Vec<Entry> {
             CKPT_CHECKPOINT_RESUME,
             CKPT_CHECKPOINT_KILL,
             CKPT_CHECKPOINT_TREE,
+            CKPT_CHECKPOINT_EXTERNAL_UNIX,
             CKPT_CHECKPOINT_SYSV,
             CKPT_SYSV_MAGIC,
             CKPT_CHECKPOINT_FLAGS,
