@@ -129,6 +129,17 @@ pub(crate) mod adv {
     pub(crate) const NOHUGEPAGE: u32 = 1 << 3;
 }
 
+/// [`cur::creds_differ`] bits (`CKPT_CREDS_*`): which of the image's ids are not
+/// the caller's.
+pub(crate) mod differ {
+    /// The real, effective, saved or filesystem uid.
+    pub(crate) const UIDS: u32 = 1 << 0;
+    /// The real, effective, saved or filesystem gid.
+    pub(crate) const GIDS: u32 = 1 << 1;
+    /// The supplementary groups.
+    pub(crate) const GROUPS: u32 = 1 << 2;
+}
+
 /// [`TaskRef::access_facts`] bits (`CKPT_AF_*`): what the ptrace access rules
 /// look at.
 pub(crate) mod af {
@@ -473,12 +484,18 @@ mod ffi {
         pub(super) fn ckpt_cur_set_blocked(mask: u64);
         pub(super) fn ckpt_cur_set_altstack(sp: u64, size: u64, flags: u32);
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
-        pub(super) fn ckpt_cur_queue_signal(info: *const u8) -> i32;
-        pub(super) fn ckpt_cur_creds(
+        pub(super) fn ckpt_cur_queue_signal(info: *const u8, keep_sender: bool) -> i32;
+        pub(super) fn ckpt_cur_creds_differ(
             c: *const CredsRaw,
             groups: *const u32,
+            mine: *mut CredsRaw,
+        ) -> i32;
+        pub(super) fn ckpt_cur_ns_capable(cap: i32) -> bool;
+        pub(super) fn ckpt_cur_commit_creds(
+            c: *const CredsRaw,
+            groups: *const u32,
+            set_groups: bool,
             no_new_privs: bool,
-            apply: bool,
         ) -> i32;
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
@@ -1692,26 +1709,67 @@ pub(crate) mod cur {
         unsafe { ffi::ckpt_cur_set_itimer_real(value_ns, interval_ns) }
     }
 
-    /// Queues a saved signal (48-byte siginfo) for the caller.
-    pub(crate) fn queue_signal(info: &[u8]) -> Result {
-        if info.len() != SIGINFO_LEN {
+    /// Queues a saved signal (48-byte siginfo) for the caller: with its sender uid if
+    /// `keep_sender(si_code)` says so, else as sent by the caller's uid. `EINVAL` for
+    /// a bad signal number or `SIGKILL` (`keep_sender` is not asked then).
+    pub(crate) fn queue_signal(info: &[u8], keep_sender: impl FnOnce(i32) -> bool) -> Result {
+        let word = |at: usize| info.get(at..at + 4).and_then(|b| b.try_into().ok());
+        let (Some(signo), Some(code)) = (word(0), word(8)) else {
+            return Err(EINVAL);
+        };
+        let (signo, code) = (i32::from_ne_bytes(signo), i32::from_ne_bytes(code));
+        if info.len() != SIGINFO_LEN
+            || !(1..=bindings::_NSIG as i32).contains(&signo)
+            || signo == bindings::SIGKILL as i32
+        {
             return Err(EINVAL);
         }
+        let keep = keep_sender(code);
         // SAFETY: `info` holds a whole siginfo.
-        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr()) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr(), keep) }).map(|_| ())
     }
 
-    /// Checks (`apply == false`) or sets the credentials.
-    pub(crate) fn creds(c: &CredsRaw, groups: &[u32], nnp: bool, apply: bool) -> Result {
+    /// The caller's credentials (its subjective ones, without groups) and which of
+    /// `c`'s ids are not the caller's ([`differ`] bits); `EINVAL` if an id of
+    /// `c` has no mapping in the caller's user namespace, or for too many groups.
+    pub(crate) fn creds_differ(c: &CredsRaw, groups: &[u32]) -> Result<(CredsRaw, u32)> {
+        if groups.len() != c.ngroups as usize {
+            return Err(EINVAL);
+        }
+        let mut mine = CredsRaw::default();
+        // SAFETY: `groups` has `ngroups` entries; `mine` is a valid out pointer.
+        let d = errno(unsafe { ffi::ckpt_cur_creds_differ(c, groups.as_ptr(), &mut mine) })?;
+        Ok((mine, d as u32))
+    }
+
+    /// Whether the caller has capability `cap` in its own user namespace
+    /// (`ns_capable()`: audited, and marks the caller as having used a privilege).
+    pub(crate) fn ns_capable(cap: u32) -> bool {
+        // SAFETY: No preconditions; the kernel checks the capability number.
+        unsafe { ffi::ckpt_cur_ns_capable(cap as i32) }
+    }
+
+    /// Whether the caller has capability `cap` in the initial user namespace
+    /// (`capable()`: audited, and marks the caller as having used a privilege).
+    pub(crate) fn capable(cap: u32) -> bool {
+        // SAFETY: No preconditions; the kernel checks the capability number.
+        unsafe { bindings::capable(cap as i32) }
+    }
+
+    /// Makes `c` the caller's credentials, its groups too if `set_groups`, and sets
+    /// no_new_privs if `nnp`. The caller decided it may
+    /// ([`crate::access::may_grant_creds`]).
+    pub(crate) fn commit_creds(c: &CredsRaw, groups: &[u32], set_groups: bool, nnp: bool) -> Result {
         if groups.len() != c.ngroups as usize {
             return Err(EINVAL);
         }
         // SAFETY: `groups` has `ngroups` entries.
-        errno(unsafe { ffi::ckpt_cur_creds(c, groups.as_ptr(), nnp, apply) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_commit_creds(c, groups.as_ptr(), set_groups, nnp) })
+            .map(|_| ())
     }
 
-    /// Sets the soft resource limits to `lim`'s, each within the caller's hard limit
-    /// (`EPERM` if one is above it; nothing is set then).
+    /// Sets the soft resource limits to `lim`'s; the caller decided each is within
+    /// its hard limit (`EPERM` if one is above it by now; nothing is set then).
     pub(crate) fn set_soft_rlimits(lim: &[(u64, u64); 16]) -> Result {
         let mut soft = [0u64; 16];
         for i in 0..soft.len() {
