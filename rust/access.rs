@@ -159,7 +159,11 @@ pub(crate) fn may_grant_creds(c: &CredsRaw, groups: &[u32]) -> Result<bool> {
 /// limits the image's, whose soft ones the decoder keeps within them.
 pub(crate) fn soft_rlimits_within_hard(lim: &[(u64, u64)]) -> Result {
     let now = TaskRef::current().rlimits()?;
-    if lim.iter().zip(now.iter()).any(|((soft, _), (_, hard))| soft > hard) {
+    if lim
+        .iter()
+        .zip(now.iter())
+        .any(|((soft, _), (_, hard))| soft > hard)
+    {
         return Err(EPERM);
     }
     Ok(())

@@ -352,7 +352,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.events.create(plan) {
             return e;
         }
-        if let Err(e) = ctx.events.fill_epolls(plan, &ctx.pipes.args, &ctx.sockets.args) {
+        if let Err(e) = ctx
+            .events
+            .fill_epolls(plan, &ctx.pipes.args, &ctx.sockets.args)
+        {
             return e;
         }
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
