@@ -39,10 +39,11 @@ all: module tool verify userprogs
 deps:
 	@tools/build/deps.sh
 
-# The kernel build directory, remembered in build/kdir.
+# The kernel build directory, remembered in build/kdir (written through a
+# file of this make's own: two makes of one tree must not share it).
 kernel: deps
 	@mkdir -p $(B)
-	@tools/build/kernel.sh > $(B)/kdir.new && mv $(B)/kdir.new $(B)/kdir
+	@tools/build/kernel.sh > $(B)/kdir.new.$$$$ && mv $(B)/kdir.new.$$$$ $(B)/kdir
 	@echo "kernel: $$(cat $(B)/kdir)"
 
 ifeq ($(KDIR),)
