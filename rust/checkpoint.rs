@@ -163,12 +163,14 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
     Ok(())
 }
 
-/// `CKPT_IOC_CHECK`: could `pid` (with `tree`: its process tree) be checkpointed now?
-/// Does not stop the target, so the answer is a snapshot.
-pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
+/// `CKPT_IOC_CHECK`: could `pid` (with [`uapi::CKPT_CHECKPOINT_TREE`] in `flags`: its
+/// process tree) be checkpointed now? Does not stop the target, so the answer is a
+/// snapshot.
+pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
+    let ext = flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0;
     let t = find_target(pid, why)?;
-    if !tree {
-        let r = precheck(&t, why).and_then(|_| unix::outside(&[&t.leader], why));
+    if flags & uapi::CKPT_CHECKPOINT_TREE == 0 {
+        let r = precheck(&t, why).and_then(|_| unix::outside(&[&t.leader], ext, why));
         crate::lsm::explain(&t.leader, why);
         return r;
     }
@@ -179,7 +181,7 @@ pub(crate) fn check(pid: i32, tree: bool, why: &mut Reason) -> Result {
             return Err(e);
         }
     }
-    tree.check(why)
+    tree.check(ext, why)
 }
 
 /// A process tree: its live processes (the root first, parents before children) and its
@@ -259,8 +261,9 @@ impl Tree {
 
     /// What only a tree can hold that its image could not give back: processes that
     /// share an address space without being threads of one process (CLONE_VM, vfork),
-    /// and objects shared with processes outside the tree.
-    fn check(&self, why: &mut Reason) -> Result {
+    /// and objects shared with processes outside the tree (`ext`: but for unix
+    /// datagram sockets connected outside, see [`unix::outside`]).
+    fn check(&self, ext: bool, why: &mut Reason) -> Result {
         let mut infos = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
         let mut leaders = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
         for p in self.procs.iter() {
@@ -279,7 +282,7 @@ impl Tree {
             }
         }
         files::leaks(&leaders, why)?;
-        unix::outside(&leaders, why)
+        unix::outside(&leaders, ext, why)
     }
 
     /// Every live thread of the tree.
@@ -428,9 +431,13 @@ pub(crate) fn checkpoint(
         precheck(p, why)?;
     }
     if whole {
-        tree.check(why)?;
+        tree.check(flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0, why)?;
     } else {
-        unix::outside(&[&tree.procs[0].leader], why)?;
+        unix::outside(
+            &[&tree.procs[0].leader],
+            flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0,
+            why,
+        )?;
     }
     ph.mark("precheck");
     let bytes = write_image(&tree, &q, sink, &mut ph, why).map_err(|e| held_error(e, pid, why))?;

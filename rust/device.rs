@@ -177,12 +177,12 @@ fn ioc_checkpoint(user: UserSlice) -> Result<isize> {
 fn ioc_check(user: UserSlice) -> Result<isize> {
     let (mut r, mut w) = user.reader_writer();
     let mut args: CkptCheckArgs = r.read()?;
-    if args.reserved != 0 || args.flags & !uapi::CKPT_CHECKPOINT_TREE != 0 {
+    let known = uapi::CKPT_CHECKPOINT_TREE | uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX;
+    if args.reserved != 0 || args.flags & !known != 0 {
         return Err(EINVAL);
     }
     let mut why = Reason::new();
-    let tree = args.flags & uapi::CKPT_CHECKPOINT_TREE != 0;
-    args.status = match checkpoint::check(args.pid, tree, &mut why) {
+    args.status = match checkpoint::check(args.pid, args.flags, &mut why) {
         Ok(()) => 0,
         Err(e) => -e.to_errno(),
     };

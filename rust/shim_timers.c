@@ -8,6 +8,10 @@
  */
 
 #include <linux/hrtimer.h>
+/* 7.3 moved struct hrtimer_clock_base into its own header. */
+#if __has_include(<linux/hrtimer_bases.h>)
+#include <linux/hrtimer_bases.h>
+#endif
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/posix-timers.h>

@@ -25,7 +25,7 @@ impl Phases {
     pub(crate) fn start() -> Self {
         let now = Instant::<Monotonic>::now();
         Self {
-            on: *crate::module_parameters::timing.value() != 0,
+            on: crate::compat::param::<u32>(crate::module_parameters::timing.value()) != 0,
             start: now,
             last: now,
             marks: [("", 0); MAX],

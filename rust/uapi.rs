@@ -33,9 +33,15 @@ pub const CKPT_CHECKPOINT_RESUME: u64 = 1 << 0;
 pub const CKPT_CHECKPOINT_KILL: u64 = 1 << 1;
 /// Checkpoint the target and all its descendants (a process tree).
 pub const CKPT_CHECKPOINT_TREE: u64 = 1 << 2;
+/// Accept unix datagram sockets connected to a named socket outside the
+/// checkpointed processes (`/dev/log`): the restart connects them to that name
+/// again. Also a [`CkptCheckArgs::flags`] bit.
+pub const CKPT_CHECKPOINT_EXTERNAL_UNIX: u64 = 1 << 6;
 /// All valid checkpoint flags.
-pub const CKPT_CHECKPOINT_FLAGS: u64 =
-    CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE;
+pub const CKPT_CHECKPOINT_FLAGS: u64 = CKPT_CHECKPOINT_RESUME
+    | CKPT_CHECKPOINT_KILL
+    | CKPT_CHECKPOINT_TREE
+    | CKPT_CHECKPOINT_EXTERNAL_UNIX;
 
 /// `struct ckpt_version`.
 #[repr(C)]
@@ -80,7 +86,8 @@ pub struct CkptCheckArgs {
     pub pid: i32,
     /// Out: 0 if the target can be checkpointed now, else a positive errno.
     pub status: i32,
-    /// In: `0` or [`CKPT_CHECKPOINT_TREE`] (check the whole process tree).
+    /// In: `0`, [`CKPT_CHECKPOINT_TREE`] (check the whole process tree),
+    /// [`CKPT_CHECKPOINT_EXTERNAL_UNIX`] (as the checkpoint would take it).
     pub flags: u64,
     /// Must be zero.
     pub reserved: u64,

@@ -263,11 +263,32 @@ struct Found {
     ui: UnixInfo,
 }
 
+/// Whether datagram socket `ui`, connected to a socket outside the checkpointed
+/// processes, comes back as it is by connecting to its peer's name again: the
+/// peer has an absolute path or an abstract name, and nothing from it waits in
+/// `ui`'s queue (the restarter could not send it in the peer's name).
+fn reconnectable(ui: &UnixInfo) -> Result<(), &'static str> {
+    if ui.sock_type as u8 != image::unix_type::DGRAM {
+        return Err("a stream connection cannot be made again with its peer's state");
+    }
+    match ui.peer_name() {
+        [0, _, ..] | [b'/', ..] => {}
+        [] => return Err("its peer has no name to connect to again"),
+        _ => return Err("its peer's name is a relative path"),
+    }
+    if ui.qlen != 0 {
+        return Err("messages wait in its queue");
+    }
+    Ok(())
+}
+
 /// Refuses unix sockets connected to sockets outside the processes `procs` (a
 /// tree, or one process): a peer, a listener that has not accepted a connection
 /// of the tree yet, or a connection from outside waiting in a listener of the
-/// tree. The image could not give both ends back.
-pub(crate) fn outside(procs: &[&TaskRef], why: &mut Reason) -> Result {
+/// tree. The image could not give both ends back. With `ext`
+/// ([`crate::uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX`]) a datagram socket connected to
+/// a named socket outside is taken: a restart connects it to that name again.
+pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result {
     let mut found: KVec<Found> = KVec::new();
     // Clients whose connection waits in a listener of the tree.
     let mut waiting: KVec<(u64, usize)> = KVec::new();
@@ -308,12 +329,18 @@ pub(crate) fn outside(procs: &[&TaskRef], why: &mut Reason) -> Result {
         let peer = Name(s.ui.peer_name());
         let dead = s.ui.flags & unix_flags::PEER_DEAD != 0;
         if s.ui.peer_ino != 0 && !dead && !found.iter().any(|o| o.ino == s.ui.peer_ino) {
+            let (a, hint, b) = match reconnectable(&s.ui) {
+                Ok(()) if ext => continue,
+                Ok(()) => (" (", "--external-unix reconnects it at restart", ")"),
+                Err(no) if ext => (" (", no, ")"),
+                Err(_) => ("", "", ""),
+            };
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "fd {fd} of process {pid}: unix {t} socket {} is connected to {peer} (socket inode {}), which is outside the checkpointed processes: not supported",
+                    "fd {fd} of process {pid}: unix {t} socket {} is connected to {peer} (socket inode {}), which is outside the checkpointed processes: not supported{a}{hint}{b}",
                     Name(s.ui.name()),
-                    s.ui.peer_ino
+                    s.ui.peer_ino,
                 ),
             ));
         }
@@ -422,6 +449,20 @@ pub(crate) fn open(
                     ),
                 ));
             }
+        } else if !p.unix.iter().any(|u| u.ino == rec.peer)
+            && (ui.peer_ino == 0 || ui.peer_name() != rec.peer_name)
+        {
+            // A datagram socket connected outside the image: connected again to
+            // the same name.
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the unix socket passed for {} is not connected to {}, its peer outside the image",
+                    Name(rec.name),
+                    Name(rec.peer_name)
+                ),
+            ));
         }
     }
     file.set_flags(f.flags);

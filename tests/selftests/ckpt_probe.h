@@ -58,6 +58,8 @@ static void say(const char *fmt, ...)
 	} while (0)
 
 static char logpath[128];
+/* CKPT_CHECKPOINT_* flags a test adds to probe_round_trip()'s checkpoint. */
+static uint64_t probe_ckpt_flags;
 
 /* Unmaps the shared anonymous memory the harness shares with the test (its
  * results page): a checkpoint of a tree refuses memory shared with a process
@@ -156,7 +158,7 @@ static int probe_round_trip(struct __test_metadata *_metadata, struct probe *p, 
 		return -1;
 	if (settle_ms)
 		sleep_ms(settle_ms);
-	ret = checkpoint_into(dev, pid, CKPT_CHECKPOINT_KILL |
+	ret = checkpoint_into(dev, pid, CKPT_CHECKPOINT_KILL | probe_ckpt_flags |
 			      (flags & PROBE_TREE ? CKPT_CHECKPOINT_TREE : 0), img, sizeof(img),
 			      p->name);
 	close(dev);

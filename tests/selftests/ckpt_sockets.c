@@ -605,6 +605,52 @@ TEST(peer_outside_is_refused)
 	unlink(path);
 }
 
+/* A datagram socket connected to a log socket outside (as syslog(3) holds one
+ * connected to /dev/log): refused, the reason naming --external-unix; with
+ * it, restored connected to the same name, and what it sends after the restart
+ * reaches the outside socket. */
+static void setup_extlog(struct probe *p)
+{
+	p->fd[0] = sock_connect(SOCK_DGRAM, p->path, 0);
+	put(p->fd[0], "before");
+}
+
+static int verify_extlog(struct probe *p)
+{
+	CHECK(1, name_is(p->fd[0], 1, p->path, 0), "peer name");
+	CHECK(2, send(p->fd[0], "after", 5, 0) == 5, "send after restart: %s", strerror(errno));
+	return 0;
+}
+
+TEST(dgram_to_outside_reconnected_with_external_unix)
+{
+	struct probe p = { "extlog", setup_extlog, verify_extlog };
+	char b[16], cmd[160];
+	pid_t pid;
+	int l;
+
+	snprintf(p.path, sizeof(p.path), "/tmp/ckpt-extlog-%d", getpid());
+	l = sock_bound(SOCK_DGRAM, p.path, 0);
+	snprintf(logpath, sizeof(logpath), "/tmp/sk-extlog-check-%d.log", getpid());
+	pid = spawn_ready(child, &p);
+	ASSERT_LT(0, pid);
+	expect_refused(_metadata, pid, "--external-unix");
+	snprintf(cmd, sizeof(cmd), CKPT " check --external-unix %d > /dev/null", pid);
+	EXPECT_EQ(0, system(cmd));
+	kill_reap(pid);
+	unlink(logpath);
+	ASSERT_EQ(6, recv(l, b, sizeof(b), MSG_DONTWAIT));
+	probe_ckpt_flags = CKPT_CHECKPOINT_EXTERNAL_UNIX;
+	ROUND_TRIP(&p, 0);
+	probe_ckpt_flags = 0;
+	EXPECT_EQ(6, recv(l, b, sizeof(b), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(b, "before", 6));
+	EXPECT_EQ(5, recv(l, b, sizeof(b), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(b, "after", 5));
+	close(l);
+	unlink(p.path);
+}
+
 /* Files in flight (SCM_RIGHTS) are refused with that reason. */
 static void rights_child(int ready, void *arg)
 {

@@ -89,6 +89,11 @@ case $mode in all|build|vm|bench) ;; -h|--help) awk 'NR>=4&&/^#/{sub(/^# ?/,"");
 log() { printf '[debian] %s\n' "$*" >&2; }
 die() { printf '[debian] ERROR: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mount)"
+# One run at a time per cache: every tree shares $D (the chroot, the module
+# build, the initramfs); a second run waits.
+mkdir -p "$D"
+exec 8>"$D/.lock"
+flock -n 8 || { log "another run holds $D/.lock; waiting"; flock 8; }
 
 # Step timing: "step NAME" starts one, the next "step" (or "step_end") ends it.
 declare -a TIMES=()

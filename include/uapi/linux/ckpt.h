@@ -36,7 +36,10 @@ struct ckpt_version {
 #define CKPT_CHECKPOINT_RESUME	(1ULL << 0)	/* let it run on */
 #define CKPT_CHECKPOINT_KILL	(1ULL << 1)	/* SIGKILL it */
 #define CKPT_CHECKPOINT_TREE	(1ULL << 2)	/* the target and all its descendants */
-#define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE)
+/* unix datagram sockets connected to a named socket outside: reconnected at restart */
+#define CKPT_CHECKPOINT_EXTERNAL_UNIX	(1ULL << 6)
+#define CKPT_CHECKPOINT_FLAGS	(CKPT_CHECKPOINT_RESUME | CKPT_CHECKPOINT_KILL | CKPT_CHECKPOINT_TREE | \
+				 CKPT_CHECKPOINT_EXTERNAL_UNIX)
 
 /*
  * CKPT_IOC_CHECKPOINT: like Linux-CR's sys_checkpoint(pid, fd, flags).
@@ -60,7 +63,7 @@ struct ckpt_checkpoint_args {
 struct ckpt_check_args {
 	__s32 pid;		/* in */
 	__s32 status;		/* out: 0 or errno */
-	__u64 flags;		/* in: 0 or CKPT_CHECKPOINT_TREE */
+	__u64 flags;		/* in: 0, CKPT_CHECKPOINT_TREE, CKPT_CHECKPOINT_EXTERNAL_UNIX */
 	__u64 reserved;		/* must be zero */
 	char reason[240];	/* out */
 };

@@ -52,6 +52,11 @@ enum Command {
         /// Take the process and all its descendants (threads, children, zombies)
         #[arg(long)]
         tree: bool,
+        /// Take unix datagram sockets connected to a named socket outside the
+        /// checkpointed processes (/dev/log): the restart connects them to that
+        /// name again
+        #[arg(long)]
+        external_unix: bool,
         /// Show neither progress nor the final summary
         #[arg(short, long)]
         quiet: bool,
@@ -64,6 +69,9 @@ enum Command {
         /// Check the process and all its descendants, as `checkpoint --tree` takes them
         #[arg(long)]
         tree: bool,
+        /// As `checkpoint --external-unix` would take it
+        #[arg(long)]
+        external_unix: bool,
     },
     /// Restart a process from its image, and wait for it
     ///
@@ -186,9 +194,8 @@ fn version(dev_path: &Path) -> Res {
     Ok(())
 }
 
-fn check(dev_path: &Path, pid: i32, tree: bool) -> Res {
+fn check(dev_path: &Path, pid: i32, flags: u64) -> Res {
     let dev = open_device(dev_path)?;
-    let flags = if tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
     let r = dev
         .check(pid, flags)
         .map_err(|e| Fail::new(1, errno::check(dev_path, pid, &e)))?;
@@ -223,7 +230,10 @@ fn obstacle(dev: &Device, pid: i32, flags: u64, e: &io::Error) -> Option<String>
         return None;
     }
     let r = dev
-        .check(pid, flags & uapi::CKPT_CHECKPOINT_TREE)
+        .check(
+            pid,
+            flags & (uapi::CKPT_CHECKPOINT_TREE | uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX),
+        )
         .ok()
         .filter(|r| r.status != 0 && !r.reason.is_empty())?;
     Some(format!(
@@ -321,10 +331,17 @@ fn main() -> ExitCode {
             leave_running,
             kill,
             tree,
+            external_unix,
             quiet,
         } => {
             let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
+            let ext = if *external_unix {
+                uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
+            } else {
+                0
+            };
             let flags = tree
+                | ext
                 | if *kill {
                     uapi::CKPT_CHECKPOINT_KILL
                 } else if *leave_running {
@@ -334,7 +351,20 @@ fn main() -> ExitCode {
                 };
             do_checkpoint(&cli.device, *pid, output, flags, *quiet)
         }
-        Command::Check { pid, tree } => check(&cli.device, *pid, *tree),
+        Command::Check {
+            pid,
+            tree,
+            external_unix,
+        } => {
+            let mut flags = 0;
+            if *tree {
+                flags |= uapi::CKPT_CHECKPOINT_TREE;
+            }
+            if *external_unix {
+                flags |= uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX;
+            }
+            check(&cli.device, *pid, flags)
+        }
         Command::Restart {
             file,
             pid_ns,

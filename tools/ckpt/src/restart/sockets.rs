@@ -789,10 +789,24 @@ impl Maker<'_> {
                 continue;
             }
             let Some(p) = file_sock(plan, s.peer) else {
-                return Err(format!(
-                    "unix datagram socket {} of the image is connected to a socket the image does not have",
-                    shown(&s.name)
-                ));
+                // Connected to a named socket outside the checkpointed processes
+                // (taken with --external-unix): connected to that name again.
+                if s.peer_name.is_empty() {
+                    return Err(format!(
+                        "unix datagram socket {} of the image is connected to a socket the image does not have",
+                        shown(&s.name)
+                    ));
+                }
+                connect_raw(self.fd(s.ino), &target(&s.peer_name, &[])).map_err(|e| {
+                    err(
+                        format!(
+                            "cannot connect a unix datagram socket to {} outside the image again",
+                            shown(&s.peer_name)
+                        ),
+                        e,
+                    )
+                })?;
+                continue;
             };
             if p.peer == s.ino && p.ino != s.ino {
                 continue;
