@@ -8,21 +8,22 @@
 //!   and asks the kernel (`ckpt_task_attach_by_kernel`), the rule is here. `checkpoint.rs` asks
 //!   when it finds the target and again once every thread is held.
 //! - Restart: the image's credentials must be no more than the caller has
-//!   ([`may_take_creds`]; the comparison is done in `shim.c`, `ckpt_cur_creds`
-//!   with `commit` false), and obey the rules of `capset(2)` and `prctl(2)`
-//!   ([`capset_rules`]); its ids and hard resource limits the restarter takes with
-//!   the system calls, whose LSM hooks and checks a module cannot run
-//!   ([`may_take_rlimits`]). All is asked before the point of no return; the
-//!   restore then applies the same values.
-//!
-//! Still in C, to be moved here: the "no more than the caller" comparison of
-//! `ckpt_cur_creds` (issue 9).
+//!   ([`may_grant_creds`]: C only says which ids differ from the caller's and what
+//!   the caller holds, `ckpt_cur_creds_differ`, and answers `ns_capable`), and obey
+//!   the rules of `capset(2)` and `prctl(2)` ([`capset_rules`]); its ids and hard
+//!   resource limits the restarter takes with the system calls, whose LSM hooks and
+//!   checks a module cannot run ([`may_take_rlimits`]); soft limits stay within the
+//!   hard ones ([`soft_rlimits_within_hard`]); a queued signal that claims a user
+//!   sender keeps its uid only for a caller who may signal anyone
+//!   ([`signal_keeps_sender`]). All is asked before the point of no return; the
+//!   restore asks [`may_grant_creds`] again and applies the same values.
 
 use crate::checkpoint::Reason;
 use crate::image;
 use crate::objects::creds::creds_of;
 use crate::restart::Plan;
-use crate::shim::{self, af, cur, TaskRef};
+use crate::shim::{self, af, cur, differ, CredsRaw, TaskRef};
+use kernel::bindings;
 use kernel::prelude::*;
 
 /// Why the caller may not checkpoint a process ([`may_checkpoint`]).
@@ -117,12 +118,62 @@ pub(crate) fn may_take_creds(p: &Plan<'_>, why: &mut Reason) -> Result {
         )
     })?;
     let (creds, groups) = creds_of(&p.creds)?;
-    cur::creds(&creds, &groups, p.creds.no_new_privs != 0, false).map_err(|e| {
+    may_grant_creds(&creds, &groups).map_err(|e| {
         why.set(
             e,
             format_args!("the image's credentials are more than the caller has"),
         )
-    })
+    })?;
+    Ok(())
+}
+
+/// Whether the caller may take on credentials `c` with supplementary `groups`:
+/// never more than it has. Ids may change only with `CAP_SETUID` (uids) or
+/// `CAP_SETGID` (gids, groups) in the caller's user namespace; each capability set
+/// only shrinks (the inheritable set within the caller's inheritable and permitted
+/// ones, effective within the new permitted, ambient within the new permitted and
+/// inheritable); securebits change only with `CAP_SETPCAP`. Returns whether the
+/// groups differ from the caller's (they are set only then). `EINVAL` if an id has
+/// no mapping in the caller's user namespace, `EPERM` if the caller may not.
+pub(crate) fn may_grant_creds(c: &CredsRaw, groups: &[u32]) -> Result<bool> {
+    let (mine, d) = cur::creds_differ(c, groups)?;
+    if d & differ::UIDS != 0 && !cur::ns_capable(CAP_SETUID) {
+        return Err(EPERM);
+    }
+    if d & (differ::GIDS | differ::GROUPS) != 0 && !cur::ns_capable(CAP_SETGID) {
+        return Err(EPERM);
+    }
+    let [oi, op, _, ob, _] = mine.caps;
+    let [i, p, e, b, a] = c.caps;
+    if i & !oi & !op != 0 || p & !op != 0 || e & !p != 0 || b & !ob != 0 || a & !(p & i) != 0 {
+        return Err(EPERM);
+    }
+    if c.securebits != mine.securebits && !cur::ns_capable(CAP_SETPCAP) {
+        return Err(EPERM);
+    }
+    Ok(d & differ::GROUPS != 0)
+}
+
+/// Whether soft resource limits `lim` are each within the caller's hard limit, as
+/// `setrlimit(2)` wants (`EPERM` otherwise). [`may_take_rlimits`] made the hard
+/// limits the image's, whose soft ones the decoder keeps within them.
+pub(crate) fn soft_rlimits_within_hard(lim: &[(u64, u64)]) -> Result {
+    let now = TaskRef::current().rlimits()?;
+    if lim
+        .iter()
+        .zip(now.iter())
+        .any(|((soft, _), (_, hard))| soft > hard)
+    {
+        return Err(EPERM);
+    }
+    Ok(())
+}
+
+/// Whether a queued signal whose `si_code` says a user sent it (`<= 0`) keeps the
+/// image's sender uid: only for a caller who may send signals to anyone
+/// (`CAP_KILL`); otherwise the signal is said to come from the caller.
+pub(crate) fn signal_keeps_sender(si_code: i32) -> bool {
+    si_code > 0 || cur::capable(CAP_KILL)
 }
 
 /// A process that dumps core as root (dumpable mode 2, `suid_dumpable`) only for a
@@ -145,6 +196,12 @@ pub(crate) fn may_dump_as_root(p: &Plan<'_>, why: &mut Reason) -> Result {
 pub(crate) fn may_name_setid_exe() -> bool {
     crate::shim::cur_attrs::checkpoint_restore_capable()
 }
+
+/// Capabilities the rules above name (`CAP_*`).
+const CAP_KILL: u32 = bindings::CAP_KILL;
+const CAP_SETGID: u32 = bindings::CAP_SETGID;
+const CAP_SETUID: u32 = bindings::CAP_SETUID;
+const CAP_SETPCAP: u32 = bindings::CAP_SETPCAP;
 
 /// `RLIMIT_CPU`, whose soft limit arms a timer when set.
 const RLIMIT_CPU: usize = 0;

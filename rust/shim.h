@@ -40,7 +40,6 @@ struct ckpt_task_info {
 };
 
 struct task_struct *ckpt_task_get_by_vpid(s32 nr);
-void ckpt_task_put(struct task_struct *t);
 void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
 /* ckpt_task_access_facts(): what the ptrace access rules look at. */
 #define CKPT_AF_SAME_GROUP	(1u << 0)	/* t is in current's thread group */
@@ -144,8 +143,6 @@ struct ckpt_vma_info {
 	char name[32];		/* vm_ops->name() for special mappings */
 };
 
-struct mm_struct *ckpt_task_mm(struct task_struct *t);
-void ckpt_mm_put(struct mm_struct *mm);
 int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 exelen);
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
 long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
@@ -193,7 +190,6 @@ struct ckpt_file_info {
 
 struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd);
-void ckpt_file_put(struct file *f);
 int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
 int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
 int ckpt_task_fs(struct task_struct *t, u32 *umask, char *cwd, u32 cwdlen, char *root, u32 rootlen);
@@ -210,8 +206,6 @@ void ckpt_gate_bump(struct ckpt_gate *g);
 int ckpt_gate_wait(struct ckpt_gate *g, u32 seen, u32 timeout_ms);
 int ckpt_cur_threads(bool *leader, bool *shared);
 struct file *ckpt_shmem_new(u64 size, int *err);
-struct file *ckpt_file_get(struct file *f);
-struct task_struct *ckpt_task_get(struct task_struct *t);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
 int ckpt_memfd_noexec_scope(void);
 void ckpt_cond_resched(void);
@@ -262,7 +256,6 @@ void ckpt_layout(struct ckpt_layout *l);
 
 /* ---- restart: changes to the calling task ------------------------------ */
 
-struct task_struct *ckpt_task_current(void);
 s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
@@ -315,8 +308,15 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_blocked(u64 mask);
 void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
-int ckpt_cur_queue_signal(const void *info);
-int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply);
+int ckpt_cur_queue_signal(const void *info, bool keep_sender);
+/* ckpt_cur_creds_differ(): which of the image's ids are not the caller's. */
+#define CKPT_CREDS_UIDS		(1u << 0)	/* real, effective, saved or fs uid */
+#define CKPT_CREDS_GIDS		(1u << 1)	/* real, effective, saved or fs gid */
+#define CKPT_CREDS_GROUPS	(1u << 2)	/* the supplementary groups */
+int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct ckpt_creds *mine);
+bool ckpt_cur_ns_capable(int cap);
+int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
+			  bool no_new_privs);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

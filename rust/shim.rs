@@ -9,6 +9,10 @@
 use crate::image;
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use kernel::fs::File;
+use kernel::mm::MmWithUser;
+use kernel::sync::aref::ARef;
+use kernel::task::Task;
 use kernel::{bindings, prelude::*};
 
 /// `struct ckpt_task_info`.
@@ -127,6 +131,17 @@ pub(crate) mod adv {
     pub(crate) const DONTDUMP: u32 = 1 << 1;
     pub(crate) const HUGEPAGE: u32 = 1 << 2;
     pub(crate) const NOHUGEPAGE: u32 = 1 << 3;
+}
+
+/// [`cur::creds_differ`] bits (`CKPT_CREDS_*`): which of the image's ids are not
+/// the caller's.
+pub(crate) mod differ {
+    /// The real, effective, saved or filesystem uid.
+    pub(crate) const UIDS: u32 = 1 << 0;
+    /// The real, effective, saved or filesystem gid.
+    pub(crate) const GIDS: u32 = 1 << 1;
+    /// The supplementary groups.
+    pub(crate) const GROUPS: u32 = 1 << 2;
 }
 
 /// [`TaskRef::access_facts`] bits (`CKPT_AF_*`): what the ptrace access rules
@@ -275,8 +290,6 @@ mod ffi {
         pub(super) fn ckpt_gate_wait(g: *mut c_void, seen: u32, timeout_ms: u32) -> i32;
         pub(super) fn ckpt_cur_threads(leader: *mut bool, shared: *mut bool) -> i32;
         pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
-        pub(super) fn ckpt_file_get(f: *mut c_void) -> *mut c_void;
-        pub(super) fn ckpt_task_get(t: *mut c_void) -> *mut c_void;
         pub(super) fn ckpt_memfd_new(
             name: *const u8,
             size: u64,
@@ -312,7 +325,6 @@ mod ffi {
             pos: i64,
         ) -> isize;
         pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
-        pub(super) fn ckpt_task_put(t: *mut c_void);
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
         pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
@@ -345,8 +357,6 @@ mod ffi {
             groups: *mut u32,
             max: u32,
         ) -> i32;
-        pub(super) fn ckpt_task_mm(t: *mut c_void) -> *mut c_void;
-        pub(super) fn ckpt_mm_put(mm: *mut c_void);
         pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
             -> i32;
         pub(super) fn ckpt_mm_vma(
@@ -377,7 +387,6 @@ mod ffi {
         pub(super) fn ckpt_page_unmap(addr: *const c_void);
         pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
-        pub(super) fn ckpt_file_put(f: *mut c_void);
         pub(super) fn ckpt_file_info(
             f: *mut c_void,
             fi: *mut FileInfo,
@@ -406,7 +415,6 @@ mod ffi {
         pub(super) fn ckpt_revert_creds(old: *const c_void);
         pub(super) fn ckpt_layout(l: *mut Layout);
 
-        pub(super) fn ckpt_task_current() -> *mut c_void;
         pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
         pub(super) fn ckpt_cur_unmap_all(specials: bool, keep: *const u64, nkeep: u32) -> i32;
@@ -473,12 +481,18 @@ mod ffi {
         pub(super) fn ckpt_cur_set_blocked(mask: u64);
         pub(super) fn ckpt_cur_set_altstack(sp: u64, size: u64, flags: u32);
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
-        pub(super) fn ckpt_cur_queue_signal(info: *const u8) -> i32;
-        pub(super) fn ckpt_cur_creds(
+        pub(super) fn ckpt_cur_queue_signal(info: *const u8, keep_sender: bool) -> i32;
+        pub(super) fn ckpt_cur_creds_differ(
             c: *const CredsRaw,
             groups: *const u32,
+            mine: *mut CredsRaw,
+        ) -> i32;
+        pub(super) fn ckpt_cur_ns_capable(cap: i32) -> bool;
+        pub(super) fn ckpt_cur_commit_creds(
+            c: *const CredsRaw,
+            groups: *const u32,
+            set_groups: bool,
             no_new_privs: bool,
-            apply: bool,
         ) -> i32;
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
@@ -535,24 +549,10 @@ fn cstr_len(b: &[u8]) -> usize {
     b.iter().position(|&c| c == 0).unwrap_or(b.len())
 }
 
-/// A counted reference to a `task_struct`.
-///
-/// # Invariants
-///
-/// `self.0` points to a live `task_struct` on which this object holds a reference.
-pub(crate) struct TaskRef(NonNull<c_void>);
-
-// SAFETY: A task reference may be used and dropped from any thread.
-unsafe impl Send for TaskRef {}
-// SAFETY: The shim functions taking a task are safe to call concurrently.
-unsafe impl Sync for TaskRef {}
-
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we own a reference, released exactly once here.
-        unsafe { ffi::ckpt_task_put(self.0.as_ptr()) };
-    }
-}
+/// A counted reference to a `task_struct`: the kernel crate's [`ARef<Task>`], with the
+/// shim's operations on tasks as methods.
+#[derive(Clone)]
+pub(crate) struct TaskRef(ARef<Task>);
 
 /// Tasks a shim function lists: `fill(out, max)` stores up to `max` task pointers, each
 /// with a reference, at `out` and returns how many, or `-E2BIG` (then a larger array is
@@ -571,51 +571,54 @@ fn collect(first: usize, fill: impl Fn(*mut *mut c_void, u32) -> i32) -> Result<
         // SAFETY: The shim initialised `n <= want` entries.
         unsafe { raw.inc_len(n) };
         for p in raw.iter() {
-            // The shim took a reference on each; from here `TaskRef` owns it. The push
-            // does not allocate: `out` has room for `want >= n` entries.
-            if let Some(nn) = NonNull::new(*p) {
-                out.push(TaskRef(nn), GFP_KERNEL)?;
+            // The push does not allocate: `out` has room for `want >= n` entries.
+            // SAFETY: The shim took a reference on each task it listed, which the new
+            // `TaskRef` owns from here.
+            if let Some(t) = unsafe { TaskRef::from_counted(*p) } {
+                out.push(t, GFP_KERNEL)?;
             }
         }
         return Ok(out);
     }
 }
 
-impl Clone for TaskRef {
-    fn clone(&self) -> Self {
-        // SAFETY: By the type invariant the task is live; the shim takes a new reference
-        // (and returns the same pointer), which the new value owns.
-        Self(unsafe { NonNull::new_unchecked(ffi::ckpt_task_get(self.0.as_ptr())) })
-    }
-}
-
 impl TaskRef {
+    /// Takes over a reference the shim took on task `p` (none for null).
+    ///
+    /// # Safety
+    ///
+    /// `p` is null or a `task_struct` on which the caller owns a reference, which
+    /// the result owns from then on.
+    unsafe fn from_counted(p: *mut c_void) -> Option<Self> {
+        // SAFETY: `Task` is a transparent wrapper of `task_struct`, and the reference
+        // passes to the `ARef` (the function's contract).
+        NonNull::new(p.cast::<Task>()).map(|t| Self(unsafe { ARef::from_raw(t) }))
+    }
+
     /// Looks up a task by pid in the caller's pid namespace.
     pub(crate) fn by_vpid(pid: i32) -> Option<Self> {
         // SAFETY: No preconditions; a non-null result carries a reference for us.
-        NonNull::new(unsafe { ffi::ckpt_task_get_by_vpid(pid) }).map(Self)
+        unsafe { Self::from_counted(ffi::ckpt_task_get_by_vpid(pid)) }
     }
 
     /// The calling task.
     pub(crate) fn current() -> Self {
-        // SAFETY: `current` is always valid; the shim takes a reference for us.
-        let p = unsafe { ffi::ckpt_task_current() };
-        // The current task pointer is never null.
-        Self(NonNull::new(p).unwrap_or(NonNull::dangling()))
+        let me: &Task = kernel::current!();
+        Self(me.into())
     }
 
     fn ptr(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.0.as_ptr().cast()
     }
 
     /// The `task_struct` pointer, for the other thin wrappers (`lsm.rs`).
     pub(crate) fn as_raw(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.ptr()
     }
 
     /// Identity of the task, for comparisons.
     pub(crate) fn key(&self) -> usize {
-        self.0.as_ptr() as usize
+        self.ptr() as usize
     }
 
     /// A snapshot of its ids and state.
@@ -786,14 +789,18 @@ impl TaskRef {
 
     /// Its address space, if it has one.
     pub(crate) fn mm(&self) -> Option<MmRef> {
-        // SAFETY: The task is valid; a non-null result carries an mm_users reference.
-        NonNull::new(unsafe { ffi::ckpt_task_mm(self.ptr()) }).map(MmRef)
+        // SAFETY: The task is valid (`get_task_mm()` takes its `task_lock`).
+        let mm = unsafe { bindings::get_task_mm(self.0.as_ptr()) };
+        // `MmWithUser` is a transparent wrapper of `mm_struct`; a non-null result
+        // carries an `mmget` reference, which the `ARef` owns.
+        // SAFETY: As just said.
+        NonNull::new(mm.cast::<MmWithUser>()).map(|m| MmRef(unsafe { ARef::from_raw(m) }))
     }
 
     /// The open file at the lowest fd `>= *fd`, which is updated to that fd.
     pub(crate) fn next_file(&self, fd: &mut u32) -> Option<FileRef> {
         // SAFETY: The task is valid; `fd` is a valid in/out pointer.
-        NonNull::new(unsafe { ffi::ckpt_task_next_file(self.ptr(), fd) }).map(FileRef)
+        unsafe { FileRef::from_counted(ffi::ckpt_task_next_file(self.ptr(), fd)) }
     }
 
     /// Whether `fd` is close-on-exec.
@@ -829,30 +836,24 @@ impl TaskRef {
     }
 }
 
-/// A reference on an address space (`mm_users`).
-///
-/// # Invariants
-///
-/// `self.0` points to an `mm_struct` on which this object holds an `mmget` reference.
-pub(crate) struct MmRef(NonNull<c_void>);
-
-impl Drop for MmRef {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we own an mm_users reference.
-        unsafe { ffi::ckpt_mm_put(self.0.as_ptr()) };
-    }
-}
+/// A reference on an address space (`mm_users`): the kernel crate's
+/// [`ARef<MmWithUser>`], with the shim's operations on address spaces as methods.
+pub(crate) struct MmRef(ARef<MmWithUser>);
 
 impl MmRef {
+    fn ptr(&self) -> *mut c_void {
+        self.0.as_raw().cast()
+    }
+
     /// The `mm_struct` pointer, for the shims of other objects (valid while `self` is).
     pub(crate) fn as_raw(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.ptr()
     }
 
     /// Layout fields and auxv; the executable's path goes to `exe`, its length is returned.
     pub(crate) fn info(&self, mi: &mut MmInfo, exe: &mut [u8]) -> Result<usize> {
         // SAFETY: The mm is valid; `mi` and `exe` are valid for writing.
-        errno(unsafe { ffi::ckpt_mm_info(self.0.as_ptr(), mi, exe.as_mut_ptr(), len32(exe)) })?;
+        errno(unsafe { ffi::ckpt_mm_info(self.ptr(), mi, exe.as_mut_ptr(), len32(exe)) })?;
         Ok(cstr_len(exe))
     }
 
@@ -861,9 +862,10 @@ impl MmRef {
         let mut vi = VmaInfo::default();
         let mut file = core::ptr::null_mut();
         // SAFETY: The mm is valid; `vi` and `file` are valid out pointers.
-        let r = errno(unsafe { ffi::ckpt_mm_vma(self.0.as_ptr(), addr, &mut vi, &mut file) })?;
+        let r = errno(unsafe { ffi::ckpt_mm_vma(self.ptr(), addr, &mut vi, &mut file) })?;
         // A non-null file carries a reference for us.
-        let file = NonNull::new(file).map(FileRef);
+        // SAFETY: A non-null `file` carries a reference, which the `FileRef` owns.
+        let file = unsafe { FileRef::from_counted(file) };
         Ok(if r == 0 { None } else { Some((vi, file)) })
     }
 
@@ -883,7 +885,7 @@ impl MmRef {
         // shim initialises (`n` of them), each page with a reference now owned by `pages`.
         let n = unsafe {
             ffi::ckpt_mm_pin_pages(
-                self.0.as_ptr(),
+                self.ptr(),
                 start,
                 end,
                 anon_only,
@@ -916,7 +918,7 @@ impl MmRef {
         // are held (type invariant of `HeldPages`) for the duration of the call.
         errno(unsafe {
             ffi::ckpt_mm_same_pages(
-                self.0.as_ptr(),
+                self.ptr(),
                 addrs.as_ptr(),
                 pages.0.as_ptr(),
                 n as u32,
@@ -1021,22 +1023,10 @@ impl Drop for HeldPages {
     }
 }
 
-/// A counted reference to a `struct file`.
-///
-/// # Invariants
-///
-/// `self.0` points to a `struct file` on which this object holds a reference.
-pub(crate) struct FileRef(NonNull<c_void>);
-
-// SAFETY: File references may be used and dropped from any thread.
-unsafe impl Send for FileRef {}
-
-impl Drop for FileRef {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we own a reference.
-        unsafe { ffi::ckpt_file_put(self.0.as_ptr()) };
-    }
-}
+/// A counted reference to a `struct file`: the kernel crate's [`ARef<File>`], with the
+/// shim's operations on files as methods.
+#[derive(Clone)]
+pub(crate) struct FileRef(ARef<File>);
 
 impl FileRef {
     /// Takes over a file reference the C shim took (`get_file`).
@@ -1046,29 +1036,39 @@ impl FileRef {
     /// `p` is null or a `struct file` pointer whose reference the caller owns and
     /// gives to the result.
     pub(crate) unsafe fn from_owned(p: *mut c_void) -> Option<Self> {
-        NonNull::new(p).map(Self)
-    }
-}
-
-impl Clone for FileRef {
-    fn clone(&self) -> Self {
-        // SAFETY: By the type invariant the file is live; the shim takes a new reference
-        // (and returns the same pointer), which the new value owns.
-        Self(unsafe { NonNull::new_unchecked(ffi::ckpt_file_get(self.0.as_ptr())) })
+        let p = NonNull::new(p.cast::<File>())?;
+        // SAFETY: The caller gives us its reference on the live file `p`.
+        Some(Self(unsafe { ARef::from_raw(p) }))
     }
 }
 
 impl FileRef {
+    /// Takes over a reference the shim took on file `p` (none for null).
+    ///
+    /// # Safety
+    ///
+    /// `p` is null or a `struct file` on which the caller owns a reference, which the
+    /// result owns from then on.
+    unsafe fn from_counted(p: *mut c_void) -> Option<Self> {
+        // SAFETY: `File` is a transparent wrapper of `struct file`, and the reference
+        // passes to the `ARef` (the function's contract).
+        NonNull::new(p.cast::<File>()).map(|f| Self(unsafe { ARef::from_raw(f) }))
+    }
+
+    fn ptr(&self) -> *mut c_void {
+        self.0.as_ptr().cast()
+    }
+
     /// Sets the seals of a shmem file (a memfd).
     pub(crate) fn seal(&self, seals: u32) -> Result {
         // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_memfd_seal(self.0.as_ptr(), seals) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_memfd_seal(self.ptr(), seals) }).map(|_| ())
     }
 
     /// Writes all of `buf` at `pos` (not at the file position).
     pub(crate) fn write_at(&self, buf: &[u8], pos: i64) -> Result {
         // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_pwrite(self.0.as_ptr(), buf.as_ptr(), buf.len(), pos) };
+        let n = unsafe { ffi::ckpt_file_pwrite(self.ptr(), buf.as_ptr(), buf.len(), pos) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -1078,9 +1078,7 @@ impl FileRef {
     /// The caller's `fd`.
     pub(crate) fn fd(fd: i32) -> Result<Self> {
         // SAFETY: No preconditions; a non-null result carries a reference.
-        NonNull::new(unsafe { ffi::ckpt_fget(fd) })
-            .map(Self)
-            .ok_or(EBADF)
+        unsafe { FileRef::from_counted(ffi::ckpt_fget(fd)) }.ok_or(EBADF)
     }
 
     /// Opens `path` (NUL-terminated) with the caller's rights.
@@ -1091,16 +1089,15 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_open_path(path.as_ptr(), flags, &mut err) };
-        NonNull::new(f)
-            .map(Self)
-            .ok_or_else(|| Error::from_errno(err))
+        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }
 
     /// The pseudo-terminal pair this file is an end of, if it is one.
     pub(crate) fn pty(&self) -> Option<PtyInfo> {
         let mut pi = PtyInfo::default();
         // SAFETY: The file is valid; `pi` is a valid out pointer.
-        (unsafe { ffi::ckpt_file_pty(self.0.as_ptr(), &mut pi) } == 1).then_some(pi)
+        (unsafe { ffi::ckpt_file_pty(self.ptr(), &mut pi) } == 1).then_some(pi)
     }
 
     /// A new open file description of this file with `flags` and the caller's
@@ -1108,10 +1105,9 @@ impl FileRef {
     pub(crate) fn reopen(&self, flags: u32, check: bool) -> Result<Self> {
         let mut err = 0;
         // SAFETY: The file is valid; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_file_reopen(self.0.as_ptr(), flags, check, &mut err) };
-        NonNull::new(f)
-            .map(Self)
-            .ok_or_else(|| Error::from_errno(err))
+        let f = unsafe { ffi::ckpt_file_reopen(self.ptr(), flags, check, &mut err) };
+        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }
 
     /// A new unnamed regular file (`O_TMPFILE`) in directory `dir` (NUL-terminated),
@@ -1123,21 +1119,20 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: `dir` is NUL-terminated; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_open_tmpfile(dir.as_ptr(), mode, &mut err) };
-        NonNull::new(f)
-            .map(Self)
-            .ok_or_else(|| Error::from_errno(err))
+        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }
 
     /// Gives the file's inode an owner.
     pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result {
         // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_chown(self.0.as_ptr(), uid, gid) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_file_chown(self.ptr(), uid, gid) }).map(|_| ())
     }
 
     /// Sets the file's size.
     pub(crate) fn truncate(&self, size: u64) -> Result {
         // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_truncate(self.0.as_ptr(), size) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_file_truncate(self.ptr(), size) }).map(|_| ())
     }
 
     /// The first range `[data, hole)` (byte offsets) at or after `from` that may hold
@@ -1172,13 +1167,13 @@ impl FileRef {
     /// Sets the file position.
     pub(crate) fn seek(&self, pos: i64) -> Result {
         // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_seek(self.0.as_ptr(), pos) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_file_seek(self.ptr(), pos) }).map(|_| ())
     }
 
     /// Reads into `buf` at `*pos` until it is full or the file ends; returns the length.
     pub(crate) fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize> {
         // SAFETY: The file is valid; `buf` is writable for its length.
-        let n = unsafe { ffi::ckpt_file_read(self.0.as_ptr(), buf.as_mut_ptr(), buf.len(), pos) };
+        let n = unsafe { ffi::ckpt_file_read(self.ptr(), buf.as_mut_ptr(), buf.len(), pos) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -1201,7 +1196,7 @@ impl FileRef {
         // SAFETY: The file is valid; `pages` holds references on its `len` pages, of
         // which the `n` from entry `from` on are passed.
         let n = unsafe {
-            ffi::ckpt_file_read_pages(self.0.as_ptr(), pages.0.as_ptr().add(from), n as u32, pos)
+            ffi::ckpt_file_read_pages(self.ptr(), pages.0.as_ptr().add(from), n as u32, pos)
         };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
@@ -1212,28 +1207,28 @@ impl FileRef {
     /// Sets its modification time (`utimensat(2)`'s rules), leaving the access time.
     pub(crate) fn set_mtime(&self, mtime_ns: i64) -> Result {
         // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_mtime(self.0.as_ptr(), mtime_ns) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_file_set_mtime(self.ptr(), mtime_ns) }).map(|_| ())
     }
 
     /// Sets the `fcntl(F_SETFL)` part of the open flags.
     pub(crate) fn set_flags(&self, flags: u32) {
         // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_set_flags(self.0.as_ptr(), flags) }
+        unsafe { ffi::ckpt_file_set_flags(self.ptr(), flags) }
     }
 
     /// Whether it is open for reading.
     pub(crate) fn readable(&self) -> bool {
         // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_readable(self.0.as_ptr()) }
+        unsafe { ffi::ckpt_file_readable(self.ptr()) }
     }
 
     fn raw(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.ptr()
     }
 
     /// The `struct file` pointer, for the other thin wrappers (`objects/locks.rs`).
     pub(crate) fn as_raw(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.ptr()
     }
 
     /// The caller's `fd`, which must be open for writing.
@@ -1241,28 +1236,25 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: No preconditions; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_fget_writable(fd, &mut err) };
-        NonNull::new(f)
-            .map(Self)
-            .ok_or_else(|| Error::from_errno(err))
+        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }
 
     /// Identity of the open file description.
     pub(crate) fn key(&self) -> u64 {
-        self.0.as_ptr() as u64
+        self.ptr() as u64
     }
 
     /// The `struct file` pointer, for the shims of other objects (valid while `self` is).
     pub(crate) fn as_ptr(&self) -> *mut c_void {
-        self.0.as_ptr()
+        self.ptr()
     }
 
     /// What the file is; its path goes to `path`, whose length is returned.
     pub(crate) fn info(&self, path: &mut [u8]) -> Result<(FileInfo, usize)> {
         let mut fi = FileInfo::default();
         // SAFETY: The file is valid; `fi` and `path` are valid for writing.
-        errno(unsafe {
-            ffi::ckpt_file_info(self.0.as_ptr(), &mut fi, path.as_mut_ptr(), len32(path))
-        })?;
+        errno(unsafe { ffi::ckpt_file_info(self.ptr(), &mut fi, path.as_mut_ptr(), len32(path)) })?;
         Ok((fi, cstr_len(path)))
     }
 
@@ -1270,7 +1262,7 @@ impl FileRef {
     pub(crate) fn pipe_peek(&self, buf: &mut [u8]) -> Result<usize> {
         // SAFETY: The file is valid; `buf` is writable for its length.
         Ok(
-            errno(unsafe { ffi::ckpt_pipe_peek(self.0.as_ptr(), buf.as_mut_ptr(), len32(buf)) })?
+            errno(unsafe { ffi::ckpt_pipe_peek(self.ptr(), buf.as_mut_ptr(), len32(buf)) })?
                 as usize,
         )
     }
@@ -1278,7 +1270,7 @@ impl FileRef {
     /// Writes all of `buf` at the file's position.
     pub(crate) fn write_all(&self, buf: &[u8]) -> Result {
         // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_write(self.0.as_ptr(), buf.as_ptr(), buf.len()) };
+        let n = unsafe { ffi::ckpt_file_write(self.ptr(), buf.as_ptr(), buf.len()) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -1497,9 +1489,8 @@ pub(crate) fn shmem_new(size: u64) -> Result<FileRef> {
     // SAFETY: `err` is a valid out pointer.
     let f = unsafe { ffi::ckpt_shmem_new(size, &mut err) };
     // The shim returns a new reference, which `FileRef` owns.
-    NonNull::new(f)
-        .map(FileRef)
-        .ok_or_else(|| Error::from_errno(err))
+    // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+    unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
 }
 
 /// A new memfd named `name` (NUL-terminated, without the `memfd:` prefix) of `size`
@@ -1509,9 +1500,8 @@ pub(crate) fn memfd_new(name: &CStr, size: u64, mode: u32) -> Result<FileRef> {
     // SAFETY: `name` is NUL-terminated; `err` is a valid out pointer.
     let f = unsafe { ffi::ckpt_memfd_new(name.as_ptr().cast(), size, mode, &mut err) };
     // A non-null result carries a reference, which `FileRef` owns.
-    NonNull::new(f)
-        .map(FileRef)
-        .ok_or_else(|| Error::from_errno(err))
+    // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+    unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
 }
 
 /// `vm.memfd_noexec` as `memfd_create(2)` applies it to the caller (the strictest of its
@@ -1554,7 +1544,7 @@ pub(crate) mod cur {
     pub(crate) fn sysv_file(shmid: u64) -> Option<FileRef> {
         // SAFETY: No preconditions; a non-null result carries a reference, which
         // `FileRef` owns.
-        NonNull::new(unsafe { ffi::ckpt_cur_sysv_file(shmid) }).map(FileRef)
+        unsafe { FileRef::from_counted(ffi::ckpt_cur_sysv_file(shmid)) }
     }
 
     /// Where the caller's special mapping `name` (NUL-terminated) is.
@@ -1772,13 +1762,24 @@ pub(crate) mod cur {
         unsafe { ffi::ckpt_cur_set_itimer_real(value_ns, interval_ns) }
     }
 
-    /// Queues a saved signal (48-byte siginfo) for the caller.
-    pub(crate) fn queue_signal(info: &[u8]) -> Result {
-        if info.len() != SIGINFO_LEN {
+    /// Queues a saved signal (48-byte siginfo) for the caller: with its sender uid if
+    /// `keep_sender(si_code)` says so, else as sent by the caller's uid. `EINVAL` for
+    /// a bad signal number or `SIGKILL` (`keep_sender` is not asked then).
+    pub(crate) fn queue_signal(info: &[u8], keep_sender: impl FnOnce(i32) -> bool) -> Result {
+        let word = |at: usize| info.get(at..at + 4).and_then(|b| b.try_into().ok());
+        let (Some(signo), Some(code)) = (word(0), word(8)) else {
+            return Err(EINVAL);
+        };
+        let (signo, code) = (i32::from_ne_bytes(signo), i32::from_ne_bytes(code));
+        if info.len() != SIGINFO_LEN
+            || !(1..=bindings::_NSIG as i32).contains(&signo)
+            || signo == bindings::SIGKILL as i32
+        {
             return Err(EINVAL);
         }
+        let keep = keep_sender(code);
         // SAFETY: `info` holds a whole siginfo.
-        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr()) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr(), keep) }).map(|_| ())
     }
 
     /// The XSAVE features the caller's process may use: dynamic ones (AMX tile data)
@@ -1788,17 +1789,52 @@ pub(crate) mod cur {
         unsafe { ffi::ckpt_cur_permitted_xfeatures() }
     }
 
-    /// Checks (`apply == false`) or sets the credentials.
-    pub(crate) fn creds(c: &CredsRaw, groups: &[u32], nnp: bool, apply: bool) -> Result {
+    /// The caller's credentials (its subjective ones, without groups) and which of
+    /// `c`'s ids are not the caller's ([`differ`] bits); `EINVAL` if an id of
+    /// `c` has no mapping in the caller's user namespace, or for too many groups.
+    pub(crate) fn creds_differ(c: &CredsRaw, groups: &[u32]) -> Result<(CredsRaw, u32)> {
+        if groups.len() != c.ngroups as usize {
+            return Err(EINVAL);
+        }
+        let mut mine = CredsRaw::default();
+        // SAFETY: `groups` has `ngroups` entries; `mine` is a valid out pointer.
+        let d = errno(unsafe { ffi::ckpt_cur_creds_differ(c, groups.as_ptr(), &mut mine) })?;
+        Ok((mine, d as u32))
+    }
+
+    /// Whether the caller has capability `cap` in its own user namespace
+    /// (`ns_capable()`: audited, and marks the caller as having used a privilege).
+    pub(crate) fn ns_capable(cap: u32) -> bool {
+        // SAFETY: No preconditions; the kernel checks the capability number.
+        unsafe { ffi::ckpt_cur_ns_capable(cap as i32) }
+    }
+
+    /// Whether the caller has capability `cap` in the initial user namespace
+    /// (`capable()`: audited, and marks the caller as having used a privilege).
+    pub(crate) fn capable(cap: u32) -> bool {
+        // SAFETY: No preconditions; the kernel checks the capability number.
+        unsafe { bindings::capable(cap as i32) }
+    }
+
+    /// Makes `c` the caller's credentials, its groups too if `set_groups`, and sets
+    /// no_new_privs if `nnp`. The caller decided it may
+    /// ([`crate::access::may_grant_creds`]).
+    pub(crate) fn commit_creds(
+        c: &CredsRaw,
+        groups: &[u32],
+        set_groups: bool,
+        nnp: bool,
+    ) -> Result {
         if groups.len() != c.ngroups as usize {
             return Err(EINVAL);
         }
         // SAFETY: `groups` has `ngroups` entries.
-        errno(unsafe { ffi::ckpt_cur_creds(c, groups.as_ptr(), nnp, apply) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_commit_creds(c, groups.as_ptr(), set_groups, nnp) })
+            .map(|_| ())
     }
 
-    /// Sets the soft resource limits to `lim`'s, each within the caller's hard limit
-    /// (`EPERM` if one is above it; nothing is set then).
+    /// Sets the soft resource limits to `lim`'s; the caller decided each is within
+    /// its hard limit (`EPERM` if one is above it by now; nothing is set then).
     pub(crate) fn set_soft_rlimits(lim: &[(u64, u64); 16]) -> Result {
         let mut soft = [0u64; 16];
         for i in 0..soft.len() {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Credentials and resource limits: read from a parked task; set on the
- * calling task only within what the caller holds (the grant policy is in
- * rust/objects/creds.rs).
+ * Credentials and resource limits: read from a parked task; the facts the
+ * grant decision needs; set on the calling task once Rust decided it may
+ * (the grant policy is rust/access.rs's may_grant_creds).
  *
  * Rules (as for every rust/shim*.c): only EXPORTed symbols; every function
  * does one small thing under the locks the kernel wants for it; no policy
@@ -34,11 +34,9 @@ int ckpt_task_rlimits(struct task_struct *t, u64 *out)
 	return 0;
 }
 
-int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max)
+static void creds_fill(const struct cred *cred, struct ckpt_creds *c)
 {
 	struct user_namespace *ns = current_user_ns();
-	const struct cred *cred = get_task_cred(t);
-	u32 i;
 
 	c->uid = from_kuid_munged(ns, cred->uid);
 	c->euid = from_kuid_munged(ns, cred->euid);
@@ -55,28 +53,26 @@ int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u3
 	c->cap_ambient = cred->cap_ambient.val;
 	c->securebits = cred->securebits;
 	c->ngroups = cred->group_info ? cred->group_info->ngroups : 0;
+}
+
+int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *cred = get_task_cred(t);
+	u32 i;
+
+	creds_fill(cred, c);
 	for (i = 0; i < c->ngroups && i < max; i++)
 		groups[i] = from_kgid_munged(ns, cred->group_info->gid[i]);
 	put_cred(cred);
 	return c->ngroups > max ? -E2BIG : 0;
 }
 
-/*
- * Credentials of the image, for the caller: never more than it has.  Ids
- * may change only with CAP_SETUID/CAP_SETGID; capability sets only shrink
- * (each must be a subset of what the caller has); securebits only with
- * CAP_SETPCAP.  With @apply false only checks.
- */
-int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_privs, bool apply)
+/* The image's ids in the caller's user namespace; -EINVAL if one has no mapping. */
+static int creds_ids(const struct ckpt_creds *c, kuid_t *uids, kgid_t *gids)
 {
 	struct user_namespace *ns = current_user_ns();
-	const struct cred *old = current_cred();
-	struct group_info *gi = NULL;
-	struct cred *new;
-	kuid_t uids[4];
-	kgid_t gids[4];
 	const u32 *iu = &c->uid, *ig = &c->gid;
-	bool uid_change = false, gid_change = false, groups_change = false;
 	u32 i;
 
 	for (i = 0; i < 4; i++) {
@@ -85,34 +81,77 @@ int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_pr
 		if (!uid_valid(uids[i]) || !gid_valid(gids[i]))
 			return -EINVAL;
 	}
-	uid_change = !uid_eq(uids[0], old->uid) || !uid_eq(uids[1], old->euid) ||
-		     !uid_eq(uids[2], old->suid) || !uid_eq(uids[3], old->fsuid);
-	gid_change = !gid_eq(gids[0], old->gid) || !gid_eq(gids[1], old->egid) ||
-		     !gid_eq(gids[2], old->sgid) || !gid_eq(gids[3], old->fsgid);
+	return 0;
+}
+
+/*
+ * Facts for the grant decision (rust/access.rs, may_grant_creds): the
+ * caller's (subjective) credentials into @mine, and which of the image's
+ * ids are not the caller's: CKPT_CREDS_UIDS, _GIDS, _GROUPS.  -EINVAL if an
+ * image uid or gid has no mapping in the caller's user namespace or there
+ * are more than NGROUPS_MAX groups.
+ */
+int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct ckpt_creds *mine)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *old = current_cred();
+	kuid_t uids[4];
+	kgid_t gids[4];
+	int differ = 0, ret;
+	u32 i;
+
+	ret = creds_ids(c, uids, gids);
+	if (ret)
+		return ret;
+	if (!uid_eq(uids[0], old->uid) || !uid_eq(uids[1], old->euid) ||
+	    !uid_eq(uids[2], old->suid) || !uid_eq(uids[3], old->fsuid))
+		differ |= CKPT_CREDS_UIDS;
+	if (!gid_eq(gids[0], old->gid) || !gid_eq(gids[1], old->egid) ||
+	    !gid_eq(gids[2], old->sgid) || !gid_eq(gids[3], old->fsgid))
+		differ |= CKPT_CREDS_GIDS;
 	if (c->ngroups > NGROUPS_MAX)
 		return -EINVAL;
 	if (!old->group_info || old->group_info->ngroups != c->ngroups) {
-		groups_change = true;
+		differ |= CKPT_CREDS_GROUPS;
 	} else {
 		for (i = 0; i < c->ngroups; i++)
 			if (!gid_eq(old->group_info->gid[i], make_kgid(ns, groups[i])))
-				groups_change = true;
+				differ |= CKPT_CREDS_GROUPS;
 	}
-	if (uid_change && !ns_capable(ns, CAP_SETUID))
-		return -EPERM;
-	if ((gid_change || groups_change) && !ns_capable(ns, CAP_SETGID))
-		return -EPERM;
-	if ((c->cap_inheritable & ~old->cap_inheritable.val & ~old->cap_permitted.val) ||
-	    (c->cap_permitted & ~old->cap_permitted.val) ||
-	    (c->cap_effective & ~c->cap_permitted) ||
-	    (c->cap_bset & ~old->cap_bset.val) ||
-	    (c->cap_ambient & ~(c->cap_permitted & c->cap_inheritable)))
-		return -EPERM;
-	if (c->securebits != old->securebits && !ns_capable(ns, CAP_SETPCAP))
-		return -EPERM;
-	if (!apply)
-		return 0;
-	if (groups_change) {
+	creds_fill(old, mine);
+	return differ;
+}
+
+/* Whether current has @cap in its own user namespace (ns_capable(): audited,
+ * and marks the task as having used a privilege, as the syscalls do). */
+bool ckpt_cur_ns_capable(int cap)
+{
+	return ns_capable(current_user_ns(), cap);
+}
+
+/*
+ * Makes the image's credentials the caller's: rust/access.rs decided that
+ * the caller may (may_grant_creds, just before, on this task).  The groups
+ * are set only when they differ from the caller's; -EINVAL if one has no
+ * mapping in the caller's user namespace.
+ */
+int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
+			  bool no_new_privs)
+{
+	struct user_namespace *ns = current_user_ns();
+	struct group_info *gi = NULL;
+	struct cred *new;
+	kuid_t uids[4];
+	kgid_t gids[4];
+	int ret;
+	u32 i;
+
+	ret = creds_ids(c, uids, gids);
+	if (ret)
+		return ret;
+	if (set_groups_too) {
+		if (c->ngroups > NGROUPS_MAX)
+			return -EINVAL;
 		gi = groups_alloc(c->ngroups);
 		if (!gi)
 			return -ENOMEM;
@@ -156,8 +195,12 @@ int ckpt_cur_creds(const struct ckpt_creds *c, const u32 *groups, bool no_new_pr
 	return commit_creds(new);
 }
 
-/* Resource limits: lowering is free, raising a hard limit needs
- * CAP_SYS_RESOURCE (as setrlimit(2)). */
+/*
+ * Sets current's soft resource limits (rust/objects/creds.rs decided each is
+ * within its hard limit).  Under the lock, a soft limit above its hard one is
+ * still refused (-EPERM) and nothing set: every writer of rlim_cur keeps
+ * that invariant (as do_prlimit() does), whatever a racing thread did.
+ */
 int ckpt_cur_set_soft_rlimits(const u64 *soft)
 {
 	struct task_struct *leader = current->group_leader;

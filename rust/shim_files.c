@@ -34,11 +34,6 @@ int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
 	return ret;
 }
 
-void ckpt_file_put(struct file *f)
-{
-	fput(f);
-}
-
 static struct pipe_inode_info *file_pipe(struct file *f)
 {
 	struct inode *inode = file_inode(f);
@@ -476,11 +471,6 @@ int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
 bool ckpt_file_readable(struct file *f)
 {
 	return f->f_mode & FMODE_READ;
-}
-
-struct file *ckpt_file_get(struct file *f)
-{
-	return get_file(f);
 }
 
 /*

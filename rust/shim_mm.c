@@ -10,16 +10,6 @@
  */
 #include "shim_internal.h"
 
-struct mm_struct *ckpt_task_mm(struct task_struct *t)
-{
-	return get_task_mm(t);
-}
-
-void ckpt_mm_put(struct mm_struct *mm)
-{
-	mmput(mm);
-}
-
 /* The path of @p in @buf (@len bytes), as d_path() writes it; its length or -errno. */
 int ckpt_path_of(const struct path *p, char *buf, u32 len)
 {

@@ -26,11 +26,6 @@ struct task_struct *ckpt_task_get_by_vpid(s32 nr)
 	return t;
 }
 
-void ckpt_task_put(struct task_struct *t)
-{
-	put_task_struct(t);
-}
-
 void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
@@ -216,12 +211,6 @@ bool ckpt_task_fatal_pending(struct task_struct *t)
 	return __fatal_signal_pending(t) || (READ_ONCE(t->flags) & PF_EXITING);
 }
 
-/* current, with a reference. */
-struct task_struct *ckpt_task_current(void)
-{
-	return get_task_struct(current);
-}
-
 /* current's process id in its own pid namespace. */
 s32 ckpt_current_pid(void)
 {
@@ -298,11 +287,6 @@ int ckpt_cur_threads(bool *leader, bool *shared)
 		return -EINVAL;
 	*shared = atomic_read(&current->mm->mm_users) != n;
 	return n;
-}
-
-struct task_struct *ckpt_task_get(struct task_struct *t)
-{
-	return get_task_struct(t);
 }
 
 /*

@@ -5,6 +5,7 @@
 //! leader (limits). Whether the caller may take them on is [`crate::access`]'s
 //! decision, made before anything changes.
 
+use crate::access;
 use crate::image::{self, Creds, Rlimits};
 use crate::restart::Plan;
 use crate::shim::{self, cur, CredsRaw, TaskRef};
@@ -61,24 +62,28 @@ pub(crate) fn creds_of(c: &image::Creds<'_>) -> Result<(CredsRaw, KVec<u32>)> {
     ))
 }
 
-/// Takes on the image's credentials (checked by [`crate::access::may_take_creds`]),
+/// Takes on the image's credentials (checked by [`crate::access::may_take_creds`],
+/// and again here by [`access::may_grant_creds`]),
 /// then sets again what `commit_creds()` resets when the credentials change: the
 /// task's parent-death signal and its process's dumpable mode (checked by
 /// [`crate::access::may_dump_as_root`]). Every thread writes the process's mode
 /// after its own credentials, so the last write stands.
 pub(crate) fn restore(p: &Plan<'_>) -> Result {
     let (creds, groups) = creds_of(&p.creds)?;
-    cur::creds(&creds, &groups, p.creds.no_new_privs != 0, true)?;
+    let set_groups = access::may_grant_creds(&creds, &groups)?;
+    cur::commit_creds(&creds, &groups, set_groups, p.creds.no_new_privs != 0)?;
     if let Some(a) = &p.attrs {
         shim::cur_attrs::set_exec_attrs(a.pdeath_signal, a.dumpable);
     }
     Ok(())
 }
 
-/// Sets the image's soft resource limits; the hard ones (and `RLIMIT_CPU`) the
+/// Sets the image's soft resource limits, each within its hard limit
+/// ([`access::soft_rlimits_within_hard`]); the hard ones (and `RLIMIT_CPU`) the
 /// restarter took with `setrlimit(2)` ([`crate::access::may_take_rlimits`]).
 pub(crate) fn restore_rlimits(p: &Plan<'_>) -> Result {
     if let Some(r) = &p.rlimits {
+        access::soft_rlimits_within_hard(&r.lim)?;
         cur::set_soft_rlimits(&r.lim)?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! stack, and interval timers.
 
 use super::timers;
+use crate::access;
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, Itimer, SigAction, SigQueue, Sighand, SignalRec, ThreadSignals};
 use crate::restart::Plan;
@@ -176,7 +177,7 @@ fn requeue(p: &Plan<'_>, q: &SigQueue<'_>, alarm: bool) -> Result {
             && !timers::requeued_by_timer(p, s.info)
             && !(alarm && s.signo() == SIGALRM)
         {
-            cur::queue_signal(s.info)?;
+            cur::queue_signal(s.info, access::signal_keeps_sender)?;
         }
     }
     let rest = q.pending & !queued & !(1u64 << (SIGSTOP - 1));
@@ -185,7 +186,7 @@ fn requeue(p: &Plan<'_>, q: &SigQueue<'_>, alarm: bool) -> Result {
             let mut info = [0u8; SIGINFO_LEN];
             info[..4].copy_from_slice(&sig.to_le_bytes());
             info[8..12].copy_from_slice(&SI_KERNEL.to_le_bytes());
-            cur::queue_signal(&info)?;
+            cur::queue_signal(&info, access::signal_keeps_sender)?;
         }
     }
     Ok(())

@@ -60,150 +60,11 @@ struct probe {
 	char s[256];
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char b[512];
-	va_list ap;
-	int n;
+#define PROBE_TAG "fid"
+#include "ckpt_probe.h"
 
-	va_start(ap, fmt);
-	n = vsnprintf(b, sizeof(b), fmt, ap);
-	va_end(ap);
-	if (n > 0 && write(1, b, n < (int)sizeof(b) ? n : (int)sizeof(b) - 1) < 0)
-		_exit(90);
-}
-
-#define CHECK(n, cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			say("check %d failed: " #cond ": ", n);		\
-			say(__VA_ARGS__);				\
-			say("\n");					\
-			return n;					\
-		}							\
-	} while (0)
-
-static char logpath[128];
-
-/* Unmaps the shared anonymous memory the harness shares with the test (its
- * results page): a checkpoint of a tree refuses memory shared with a process
- * outside it.  The child never reports through the harness. */
-static void unmap_shared_anon(void)
-{
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long s[16], e[16];
-	int n = 0;
-
-	if (!f)
-		return;
-	while (n < 16 && fgets(line, sizeof(line), f)) {
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &s[n], &e[n], perms) == 3 && perms[3] == 's' &&
-		    strstr(line, "/dev/zero"))
-			n++;
-	}
-	fclose(f);
-	while (n--)
-		munmap((void *)s[n], e[n] - s[n]);
-}
-
-/* The child: stdio to its log, nothing else open but the ready pipe; sets its
- * state, says it is ready, then waits for a new parent and checks. */
-static void child(int ready, void *arg)
-{
-	struct probe *p = arg;
-	int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int null = open("/dev/null", O_RDONLY);
-	pid_t parent = getppid();
-	int fd;
-
-	if (log < 0 || null < 0)
-		_exit(91);
-	dup2(null, 0);
-	dup2(log, 1);
-	dup2(log, 2);
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != ready)
-			close(fd);
-	unmap_shared_anon();
-	p->setup(p);
-	say_ready(ready);
-	/* Restored: the parent is `ckpt restart` now. */
-	while (getppid() == parent)
-		sleep_ms(5);
-	_exit(p->verify(p));
-}
-
-/* Prints the child's log through the harness. */
-static void show_log(struct __test_metadata *_metadata)
-{
-	char line[256];
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("child: %s", line);
-	}
-	fclose(f);
-}
-
-static int run(const char *cmd)
-{
-	return system(cmd);
-}
-
-/*
- * Checkpoints the child (with tree: its whole tree) into img and kills it,
- * then restarts the image with the tool and waits for the restored child;
- * returns its wait status as the tool reports it (its exit code), or -1.
- */
-static int round_trip(struct __test_metadata *_metadata, struct probe *p, int tree)
-{
-	char img[64], cmd[256];
-	int dev = ckpt_open(), fd, status, ret;
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "/tmp/fid-%s-%d.log", p->name, getpid());
-	if (dev < 0) {
-		TH_LOG("no %s", CKPT_DEV);
-		return -1;
-	}
-	/* Orphans of the killed tree come here, and are reaped before the restart
-	 * needs their pids. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	pid = spawn_ready(child, p);
-	if (pid < 0)
-		return -1;
-	fd = image_file(img, sizeof(img), p->name);
-	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL |
-			      (tree ? CKPT_CHECKPOINT_TREE : 0), NULL);
-	close(fd);
-	close(dev);
-	ckpt_dev_fd = -1;
-	if (ret) {
-		TH_LOG("checkpoint of %d failed: %s", pid, strerror(-ret));
-		kill_reap(pid);
-		show_log(_metadata);
-		return -1;
-	}
-	while (waitpid(-1, &status, 0) > 0)
-		;
-	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
-	status = run(cmd);
-	show_log(_metadata);
-	unlink(img);
-	unlink(logpath);
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-#define ROUND_TRIP(p, tree) ASSERT_EQ(0, round_trip(_metadata, p, tree))
+#define ROUND_TRIP(p, tree) \
+	ASSERT_EQ(0, probe_round_trip(_metadata, p, PROBE_ORPHANS | ((tree) ? PROBE_TREE : 0), 0))
 
 /* ---- (a) task attributes -------------------------------------------------- */
 
@@ -772,7 +633,7 @@ TEST(sched_fifo_refused_without_privilege)
 {
 	struct probe p = { "fifo-refused", setup_fifo_dropped, verify_sched };
 	char img[64], cmd[256], out[512] = "";
-	int dev = ckpt_open(), fd, status;
+	int dev = ckpt_open(), status;
 	FILE *f;
 	pid_t pid;
 
@@ -780,9 +641,7 @@ TEST(sched_fifo_refused_without_privilege)
 	snprintf(logpath, sizeof(logpath), "/tmp/fid-%s-%d.log", p.name, getpid());
 	pid = spawn_ready(child, &p);
 	ASSERT_LT(0, pid);
-	fd = image_file(img, sizeof(img), p.name);
-	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL));
-	close(fd);
+	ASSERT_EQ(0, checkpoint_into(dev, pid, CKPT_CHECKPOINT_KILL, img, sizeof(img), p.name));
 	close(dev);
 	ckpt_dev_fd = -1;
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -834,7 +693,7 @@ static void deadline_child(int ready, void *arg)
 TEST(sched_deadline_refused)
 {
 	char reason[256] = "", img[64];
-	int dev = ckpt_open(), fd;
+	int dev = ckpt_open();
 	pid_t pid;
 
 	ASSERT_LE(0, dev);
@@ -843,9 +702,7 @@ TEST(sched_deadline_refused)
 		SKIP(return, "SCHED_DEADLINE not available");
 	EXPECT_EQ(EOPNOTSUPP, ckpt_check(dev, pid, reason, sizeof(reason)));
 	EXPECT_NE(NULL, strstr(reason, "SCHED_DEADLINE")) TH_LOG("reason: %s", reason);
-	fd = image_file(img, sizeof(img), "deadline");
-	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(dev, pid, fd, 0, NULL));
-	close(fd);
+	EXPECT_EQ(-EOPNOTSUPP, checkpoint_into(dev, pid, 0, img, sizeof(img), "deadline"));
 	unlink(img);
 	kill_reap(pid);
 	close(dev);
@@ -1129,7 +986,7 @@ static void stopped_round_trip(struct __test_metadata *_metadata, int sig)
 {
 	struct probe p = { "stopped", setup_nothing, verify_ran };
 	char img[64], cmd[256];
-	int dev = ckpt_open(), fd, status, i;
+	int dev = ckpt_open(), status, i;
 	pid_t pid, tool;
 
 	ASSERT_LE(0, dev);
@@ -1140,9 +997,7 @@ static void stopped_round_trip(struct __test_metadata *_metadata, int sig)
 		kill(pid, sig);
 		ASSERT_EQ(0, wait_state(pid, 'T', 5000));
 	}
-	fd = image_file(img, sizeof(img), "stopped");
-	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL));
-	close(fd);
+	ASSERT_EQ(0, checkpoint_into(dev, pid, CKPT_CHECKPOINT_KILL, img, sizeof(img), "stopped"));
 	close(dev);
 	ckpt_dev_fd = -1;
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

@@ -17,7 +17,7 @@
  * - a tree whose pipe and shared memory came from an ancestor that exited.
  *
  * Each program runs on its own (the test binary exec'ed with
- * CKPT_FILES_PROG=MODE, so no harness state comes along), sets up its state,
+ * CKPT_PROG=MODE, so no harness state comes along), sets up its state,
  * says it is ready, and waits for a "go" file.  The test checkpoints it with
  * `ckpt checkpoint --kill`, creates the go file and restarts it with `ckpt
  * restart`: the restored program checks its own state and exits 0, or with
@@ -33,22 +33,11 @@
 #include "kselftest_harness.h"
 
 #define CKPT "/ckpt"
+#define PROG_NAME "files"
+#include "ckpt_prog.h"
 #define GHOST_LIMIT (64ULL << 20)	/* the module's default ghost_max */
 
 /* ---- the programs -------------------------------------------------------- */
-
-static char go_path[64];
-static const char *mode;
-
-#define CHECK(c)							\
-	do {								\
-		if (!(c)) {						\
-			printf("%s: check failed at line %d: %s (errno %d)\n", \
-			       mode, __LINE__, #c, errno);		\
-			fflush(stdout);					\
-			return __LINE__ % 200 + 1;			\
-		}							\
-	} while (0)
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
@@ -593,11 +582,7 @@ static int ancestor_verify(void)
 static volatile sig_atomic_t anc_go;
 static void anc_usr1(int s) { (void)s; anc_go = 1; }
 
-static const struct prog {
-	const char *mode;
-	int (*setup)(void);
-	int (*verify)(void);
-} progs[] = {
+static const struct prog progs[] = {
 	{ "pty", pty_setup, pty_verify },
 	{ "fifo", fifo_setup, fifo_verify },
 	{ "dfifo", dfifo_setup, dfifo_verify },
@@ -616,142 +601,41 @@ static const struct prog {
 	{ "ancestor", ancestor_setup, ancestor_verify },
 };
 
+/* "ancestor", A: forks T, which carries on (and says it is ready); A exits a
+ * second later. */
+static void ancestor_fork(int ready)
+{
+	pid_t t;
+
+	if (strcmp(mode, "ancestor"))
+		return;
+	t = fork();
+	if (t) {
+		close(ready);
+		sleep_ms(1000);
+		_exit(t < 0 ? 3 : 0);
+	}
+	anc_child = fork();
+	if (anc_child == 0) {
+		char c = 0;
+
+		close(ready);
+		signal(SIGUSR1, anc_usr1);
+		while (!anc_go)
+			sleep_ms(10);
+		if (read_all(anc_pipe[0], &c, 1, 2000) != 1 || c != 'z')
+			_exit(4);
+		anc_shm[0] = 2;
+		_exit(0);
+	}
+}
+
 __attribute__((constructor)) static void files_prog(void)
 {
-	const struct prog *p = NULL;
-	char log[64];
-	int ready, fd, rc;
-
-	mode = getenv("CKPT_FILES_PROG");
-	if (!mode)
-		return;
-	ready = atoi(getenv("CKPT_FILES_READY") ?: "-1");
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
-		if (!strcmp(progs[i].mode, mode))
-			p = &progs[i];
-	snprintf(log, sizeof(log), "/tmp/files-%s.log", mode);
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!p || fd < 0)
-		_exit(2);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	fd = open("/dev/null", O_RDWR);
-	dup2(fd, 0);
-	close(fd);
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (setsid() < 0)
-		_exit(2);
-	rc = p->setup();
-	if (rc)
-		_exit(rc);
-	if (!strcmp(mode, "ancestor")) {
-		/* A: forks T, which carries on; A exits a second later. */
-		pid_t t = fork();
-
-		if (t) {
-			close(ready);
-			sleep_ms(1000);
-			_exit(t < 0 ? 3 : 0);
-		}
-		anc_child = fork();
-		if (anc_child == 0) {
-			char c = 0;
-
-			close(ready);
-			signal(SIGUSR1, anc_usr1);
-			while (!anc_go)
-				sleep_ms(10);
-			if (read_all(anc_pipe[0], &c, 1, 2000) != 1 || c != 'z')
-				_exit(4);
-			anc_shm[0] = 2;
-			_exit(0);
-		}
-	}
-	snprintf(go_path, sizeof(go_path), "/tmp/files-go-%d", getpid());
-	{
-		char msg[16];
-		int n = snprintf(msg, sizeof(msg), "R%d\n", getpid());
-
-		if (write(ready, msg, n) != n)
-			_exit(3);
-	}
-	close(ready);
-	while (access(go_path, F_OK))
-		sleep_ms(20);
-	rc = p->verify ? p->verify() : 0;
-	printf("%s: %s\n", mode, rc ? "FAILED" : "ok");
-	_exit(rc);
+	prog_main(progs, sizeof(progs) / sizeof(progs[0]), ancestor_fork);
 }
 
 /* ---- the test side ------------------------------------------------------- */
-
-/* Runs a shell command; returns its exit code (or 128 + signal). */
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-/* Starts program @m (in a process group of its own); returns its pid once
- * it is ready, or -1.  For "ancestor", the pid is T's (A's child). */
-static pid_t start_prog(const char *m)
-{
-	int ready[2];
-	char msg[16] = "", num[16];
-	pid_t pid, t = -1;
-	struct pollfd pf;
-
-	if (pipe(ready))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(ready[0]);
-		if (ckpt_dev_fd >= 0)
-			close(ckpt_dev_fd);
-		snprintf(num, sizeof(num), "%d", ready[1]);
-		setenv("CKPT_FILES_PROG", m, 1);
-		setenv("CKPT_FILES_READY", num, 1);
-		execl("/proc/self/exe", "ckpt_files", (char *)NULL);
-		_exit(127);
-	}
-	close(ready[1]);
-	pf = (struct pollfd){ .fd = ready[0], .events = POLLIN };
-	if (poll(&pf, 1, 20000) != 1 || read(ready[0], msg, sizeof(msg) - 1) < 2 ||
-	    sscanf(msg, "R%d", &t) != 1) {
-		close(ready[0]);
-		kill(-pid, SIGKILL);
-		kill_reap(pid);
-		return -1;
-	}
-	close(ready[0]);
-	/* For "ancestor", t is A's child T: A exits by itself (reaped later). */
-	return t;
-}
-
-static void show_log(struct __test_metadata *_metadata, const char *m)
-{
-	char path[64], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/tmp/files-%s.log", m);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		TH_LOG("%s: %s", m, line);
-	if (f)
-		fclose(f);
-}
 
 FIXTURE(files) {
 	char img[64];
@@ -767,63 +651,6 @@ FIXTURE_SETUP(files)
 FIXTURE_TEARDOWN(files)
 {
 	unlink(self->img);
-}
-
-/* Checkpoints program @m (tree: with its descendants) and kills it,
- * restarts it and lets it check itself; returns its exit code. */
-static int round_trip(struct __test_metadata *_metadata, const char *img, const char *m,
-		      bool tree)
-{
-	pid_t pid = start_prog(m);
-	char go[64];
-	int rc;
-
-	if (pid <= 0) {
-		show_log(_metadata, m);
-		return -1;
-	}
-	rc = sh(CKPT " checkpoint %d -o %s --kill -q %s", pid, img, tree ? "--tree" : "");
-	if (rc) {
-		TH_LOG("%s: checkpoint failed (%d)", m, rc);
-		kill(-getsid(pid), SIGKILL);
-		kill_reap(pid);
-		return -1;
-	}
-	kill_reap(pid);
-	/* Its killed children come to the test (a subreaper): their pids must be
-	 * free again. */
-	while (waitpid(-1, NULL, 0) > 0)
-		;
-	snprintf(go, sizeof(go), "/tmp/files-go-%d", pid);
-	close(open(go, O_WRONLY | O_CREAT, 0600));
-	rc = sh("timeout -s KILL 60 " CKPT " restart %s -q", img);
-	unlink(go);
-	if (rc)
-		show_log(_metadata, m);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	return rc;
-}
-
-/* `ckpt check` of program @m refuses it, with @word in the reason. */
-static void check_refuses(struct __test_metadata *_metadata, const char *m, const char *word)
-{
-	pid_t pid = start_prog(m);
-	char out[] = "/tmp/files-check.out", line[512] = "";
-	FILE *f;
-	int rc;
-
-	ASSERT_LT(0, pid);
-	rc = sh(CKPT " check %d > %s 2>&1", pid, out);
-	f = fopen(out, "r");
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = 0;
-		fclose(f);
-	}
-	EXPECT_NE(0, rc) TH_LOG("%s: check accepted it: %s", m, line);
-	EXPECT_NE(NULL, strstr(line, word)) TH_LOG("%s: reason: %s", m, line);
-	kill_reap(pid);
 }
 
 TEST_F_TIMEOUT(files, pty_pair_and_controlling_terminal, 120)

@@ -110,7 +110,7 @@ static void holder(int ready, void *arg)
 static pid_t checkpoint_holder(struct __test_metadata *_metadata, char *img, size_t len,
 			       const char *tag)
 {
-	int dev = ckpt_open(), fd, ret, status;
+	int dev = ckpt_open(), ret, status;
 	pid_t pid;
 
 	if (dev < 0)
@@ -118,9 +118,7 @@ static pid_t checkpoint_holder(struct __test_metadata *_metadata, char *img, siz
 	pid = spawn_ready(holder, NULL);
 	if (pid < 0)
 		return -1;
-	fd = image_file(img, len, tag);
-	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL);
-	close(fd);
+	ret = checkpoint_into(dev, pid, CKPT_CHECKPOINT_KILL, img, len, tag);
 	close(dev);
 	ckpt_dev_fd = -1;
 	if (ret) {

@@ -36,136 +36,11 @@ struct probe {
 	char path[108];
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char b[512];
-	va_list ap;
-	int n;
+#define PROBE_TAG "sk"
+#include "ckpt_probe.h"
 
-	va_start(ap, fmt);
-	n = vsnprintf(b, sizeof(b), fmt, ap);
-	va_end(ap);
-	if (n > 0 && write(1, b, n < (int)sizeof(b) ? n : (int)sizeof(b) - 1) < 0)
-		_exit(90);
-}
-
-#define CHECK(n, cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			say("check %d failed: " #cond ": ", n);		\
-			say(__VA_ARGS__);				\
-			say("\n");					\
-			return n;					\
-		}							\
-	} while (0)
-
-static char logpath[128];
-/* Checkpoint flags a test adds to round_trip's. */
-static __u64 extra_flags;
-
-/* The harness's results page is shared anonymous memory: gone from the child. */
-static void unmap_shared_anon(void)
-{
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long s[16], e[16];
-	int n = 0;
-
-	if (!f)
-		return;
-	while (n < 16 && fgets(line, sizeof(line), f)) {
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &s[n], &e[n], perms) == 3 && perms[3] == 's' &&
-		    strstr(line, "/dev/zero"))
-			n++;
-	}
-	fclose(f);
-	while (n--)
-		munmap((void *)s[n], e[n] - s[n]);
-}
-
-static void child(int ready, void *arg)
-{
-	struct probe *p = arg;
-	int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int null = open("/dev/null", O_RDONLY);
-	pid_t parent = getppid();
-	int fd;
-
-	if (log < 0 || null < 0)
-		_exit(91);
-	dup2(null, 0);
-	dup2(log, 1);
-	dup2(log, 2);
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != ready)
-			close(fd);
-	unmap_shared_anon();
-	p->setup(p);
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_ms(5);
-	_exit(p->verify(p));
-}
-
-static void show_log(struct __test_metadata *_metadata)
-{
-	char line[256];
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("child: %s", line);
-	}
-	fclose(f);
-}
-
-/* Checkpoints the child (tree: with its children) killing it, restarts the
- * image with the tool; returns the restored child's exit code, or -1. */
-static int round_trip(struct __test_metadata *_metadata, struct probe *p, int tree)
-{
-	char img[64], cmd[256];
-	int dev = ckpt_open(), fd, status, ret;
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "/tmp/sk-%s-%d.log", p->name, getpid());
-	if (dev < 0) {
-		TH_LOG("no %s", CKPT_DEV);
-		return -1;
-	}
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	pid = spawn_ready(child, p);
-	if (pid < 0)
-		return -1;
-	fd = image_file(img, sizeof(img), p->name);
-	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL | extra_flags |
-			      (tree ? CKPT_CHECKPOINT_TREE : 0), NULL);
-	close(fd);
-	close(dev);
-	ckpt_dev_fd = -1;
-	if (ret) {
-		TH_LOG("checkpoint of %d failed: %s", pid, strerror(-ret));
-		kill_reap(pid);
-		show_log(_metadata);
-		return -1;
-	}
-	while (waitpid(-1, &status, 0) > 0)
-		;
-	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
-	status = system(cmd);
-	show_log(_metadata);
-	unlink(img);
-	unlink(logpath);
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-#define ROUND_TRIP(p, tree) ASSERT_EQ(0, round_trip(_metadata, p, tree))
+#define ROUND_TRIP(p, tree) \
+	ASSERT_EQ(0, probe_round_trip(_metadata, p, PROBE_ORPHANS | ((tree) ? PROBE_TREE : 0), 0))
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -685,7 +560,7 @@ static void outside_child(int ready, void *arg)
 static void expect_refused(struct __test_metadata *_metadata, pid_t pid, const char *why)
 {
 	char reason[256] = "";
-	int dev = ckpt_open(), fd, ret;
+	int dev = ckpt_open(), ret;
 	char img[64];
 
 	ASSERT_LE(0, dev);
@@ -693,9 +568,7 @@ static void expect_refused(struct __test_metadata *_metadata, pid_t pid, const c
 	TH_LOG("check: %d: %s", ret, reason);
 	EXPECT_NE(0, ret);
 	EXPECT_NE(NULL, strstr(reason, why));
-	fd = image_file(img, sizeof(img), "refused");
-	EXPECT_NE(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	close(fd);
+	EXPECT_NE(0, checkpoint_into(dev, pid, CKPT_CHECKPOINT_RESUME, img, sizeof(img), "refused"));
 	unlink(img);
 	close(dev);
 	ckpt_dev_fd = -1;
@@ -767,9 +640,9 @@ TEST(dgram_to_outside_reconnected_with_external_unix)
 	kill_reap(pid);
 	unlink(logpath);
 	ASSERT_EQ(6, recv(l, b, sizeof(b), MSG_DONTWAIT));
-	extra_flags = CKPT_CHECKPOINT_EXTERNAL_UNIX;
+	probe_ckpt_flags = CKPT_CHECKPOINT_EXTERNAL_UNIX;
 	ROUND_TRIP(&p, 0);
-	extra_flags = 0;
+	probe_ckpt_flags = 0;
 	EXPECT_EQ(6, recv(l, b, sizeof(b), MSG_DONTWAIT));
 	EXPECT_EQ(0, memcmp(b, "before", 6));
 	EXPECT_EQ(5, recv(l, b, sizeof(b), MSG_DONTWAIT));

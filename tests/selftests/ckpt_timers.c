@@ -87,30 +87,6 @@ static void sleep_full(int ms)
 		;
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char b[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b, sizeof(b), fmt, ap);
-	va_end(ap);
-	if (n > 0 && write(1, b, n < (int)sizeof(b) ? n : (int)sizeof(b) - 1) < 0)
-		_exit(90);
-}
-
-#define CHECK(n, cond, ...)						\
-	do {								\
-		if (!(cond)) {						\
-			say("check %d failed: " #cond ": ", n);		\
-			say(__VA_ARGS__);				\
-			say("\n");					\
-			return n;					\
-		}							\
-	} while (0)
-
 struct probe {
 	const char *name;
 	void (*setup)(struct probe *p);
@@ -118,108 +94,13 @@ struct probe {
 	long v[16];
 };
 
-static char logpath[128];
+/* The child waits for its new parent in 1 ms steps, signals or not. */
+#define PROBE_WAIT() sleep_full(1)
+#define PROBE_TAG "tmr"
+#include "ckpt_probe.h"
 
-static void unmap_shared_anon(void)
-{
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long s[16], e[16];
-	int n = 0;
-
-	if (!f)
-		return;
-	while (n < 16 && fgets(line, sizeof(line), f)) {
-		char perms[8];
-
-		if (sscanf(line, "%lx-%lx %7s", &s[n], &e[n], perms) == 3 && perms[3] == 's' &&
-		    strstr(line, "/dev/zero"))
-			n++;
-	}
-	fclose(f);
-	while (n--)
-		munmap((void *)s[n], e[n] - s[n]);
-}
-
-static void child(int ready, void *arg)
-{
-	struct probe *p = arg;
-	int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int null = open("/dev/null", O_RDONLY);
-	pid_t parent = getppid();
-	int fd;
-
-	if (log < 0 || null < 0)
-		_exit(91);
-	dup2(null, 0);
-	dup2(log, 1);
-	dup2(log, 2);
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != ready)
-			close(fd);
-	unmap_shared_anon();
-	p->setup(p);
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_full(1);
-	_exit(p->verify(p));
-}
-
-static void show_log(struct __test_metadata *_metadata)
-{
-	char line[256];
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("child: %s", line);
-	}
-	fclose(f);
-}
-
-/* Checkpoints the child into an image, kills it, restarts the image with the
- * tool; returns the restored child's exit code, or -1. */
-static int round_trip(struct __test_metadata *_metadata, struct probe *p)
-{
-	char img[64], cmd[256];
-	int dev = ckpt_open(), fd, status, ret;
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "/tmp/tmr-%s-%d.log", p->name, getpid());
-	if (dev < 0) {
-		TH_LOG("no %s", CKPT_DEV);
-		return -1;
-	}
-	pid = spawn_ready(child, p);
-	if (pid < 0)
-		return -1;
-	/* Let the timers run a little before the checkpoint. */
-	sleep_ms(p->v[15]);
-	fd = image_file(img, sizeof(img), p->name);
-	ret = ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_KILL, NULL);
-	close(fd);
-	close(dev);
-	ckpt_dev_fd = -1;
-	if (ret) {
-		TH_LOG("checkpoint of %d failed: %s", pid, strerror(-ret));
-		kill_reap(pid);
-		show_log(_metadata);
-		return -1;
-	}
-	waitpid(pid, &status, 0);
-	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet", img);
-	status = system(cmd);
-	show_log(_metadata);
-	unlink(img);
-	unlink(logpath);
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-#define ROUND_TRIP(p) ASSERT_EQ(0, round_trip(_metadata, p))
+/* Lets the timers run p->v[15] ms before the checkpoint. */
+#define ROUND_TRIP(p) ASSERT_EQ(0, probe_round_trip(_metadata, p, 0, (p)->v[15]))
 
 /* ---- interval timers --------------------------------------------------- */
 
@@ -545,7 +426,7 @@ static void cputime_child(int ready, void *arg)
 TEST(cputime_timer_refused)
 {
 	char reason[256] = "", img[64];
-	int dev = ckpt_open(), fd;
+	int dev = ckpt_open();
 	pid_t pid;
 
 	ASSERT_LE(0, dev);
@@ -553,9 +434,7 @@ TEST(cputime_timer_refused)
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(EOPNOTSUPP, ckpt_check(dev, pid, reason, sizeof(reason)));
 	EXPECT_NE(NULL, strstr(reason, "counts CPU time")) TH_LOG("reason: %s", reason);
-	fd = image_file(img, sizeof(img), "cputime");
-	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(dev, pid, fd, 0, NULL));
-	close(fd);
+	EXPECT_EQ(-EOPNOTSUPP, checkpoint_into(dev, pid, 0, img, sizeof(img), "cputime"));
 	unlink(img);
 	kill_reap(pid);
 	close(dev);

@@ -161,6 +161,20 @@ static inline int image_file(char *path, size_t len, const char *tag)
 	return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 }
 
+/* Checkpoints @pid with @flags into a new image file (image_file(): its path
+ * into @img); returns 0 or -errno. */
+static inline int checkpoint_into(int dev, pid_t pid, uint64_t flags, char *img, size_t len,
+				  const char *tag)
+{
+	int fd = image_file(img, len, tag), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ckpt_checkpoint(dev, pid, fd, flags, NULL);
+	close(fd);
+	return ret;
+}
+
 static inline int has_magic(int fd)
 {
 	unsigned char m[8];

@@ -54,6 +54,27 @@ macro_rules! rt {
     }};
 }
 
+/// Each `(record, message)` of `$cases` encodes, and `$ty` refuses its payload with
+/// exactly `ImageError::Malformed(message)`: the bad-record table of a record type.
+macro_rules! refused {
+    ($ty:ident, $cases:expr) => {
+        for (r, msg) in $cases {
+            let mut buf = vec![0u8; 1 << 16];
+            let n = {
+                let mut e = Enc::new(&mut buf);
+                r.encode(&mut e).expect("encodes");
+                e.len()
+            };
+            assert_eq!(
+                $ty::from_payload(&buf[..n]).err(),
+                Some(ImageError::Malformed(msg)),
+                "{}: {r:?}",
+                stringify!($ty)
+            );
+        }
+    };
+}
+
 #[test]
 fn header() {
     rt!(sample::header(3), Header);
@@ -383,29 +404,35 @@ fn ghost_and_symlink_files_are_checked() {
         pipe: 0,
         path: b"/tmp/a (deleted)",
     };
-    let bad = |f: FileRec<'_>| {
-        let mut buf = vec![0u8; 8192];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            f.encode(&mut e).unwrap();
-            e.len()
-        };
-        FileRec::from_payload(&buf[..n]).is_err()
-    };
-    assert!(bad(FileRec {
-        path: b"/tmp/a",
-        ..ghost
-    }));
-    assert!(bad(FileRec { rdev: 12, ..ghost }));
-    assert!(bad(FileRec {
-        mode: 0o040755,
-        ..ghost
-    }));
-    assert!(bad(FileRec {
-        kind: filekind::SYMLINK,
-        flags: 0,
-        ..ghost
-    }));
+    refused!(
+        FileRec,
+        [
+            (
+                FileRec {
+                    path: b"/tmp/a",
+                    ..ghost
+                },
+                "file: bad deleted file",
+            ),
+            (FileRec { rdev: 12, ..ghost }, "file: bad deleted file"),
+            (
+                FileRec {
+                    mode: 0o040755,
+                    ..ghost
+                },
+                "file: bad deleted file",
+            ),
+            (
+                FileRec {
+                    kind: filekind::SYMLINK,
+                    flags: 0,
+                    ..ghost
+                },
+                "file: symlink not opened with O_PATH",
+            ),
+            (FileRec { id: 0, ..ghost }, "file: zero id"),
+        ]
+    );
 }
 
 #[test]
@@ -434,18 +461,52 @@ fn pty_and_cwd_deleted() {
         },
         CwdDeleted
     );
-    let mut buf = vec![0u8; 64];
-    let n = {
-        let mut e = Enc::new(&mut buf);
-        CwdDeleted {
-            fs: 4,
-            mode: 0o100600,
-        }
-        .encode(&mut e)
-        .unwrap();
-        e.len()
+    let cwd = CwdDeleted {
+        fs: 4,
+        mode: 0o040711,
     };
-    assert!(CwdDeleted::from_payload(&buf[..n]).is_err());
+    refused!(
+        CwdDeleted,
+        [
+            (
+                CwdDeleted {
+                    mode: 0o100600,
+                    ..cwd
+                },
+                "cwd-deleted: not a directory",
+            ),
+            (CwdDeleted { fs: 0, ..cwd }, "cwd-deleted: zero fs id"),
+        ]
+    );
+    let pty = Pty {
+        file: 3,
+        index: 7,
+        master: 1,
+        locked: 0,
+        uid: 1000,
+        gid: 5,
+        mode: 0o20620,
+        flags: [0o2400, 0o5, 0o277, 0o105063],
+        line: 0,
+        cc: [3; NCCS],
+        speed: [38400, 38400],
+        winsize: [33, 101, 0, 0],
+    };
+    refused!(
+        Pty,
+        [
+            (Pty { file: 0, ..pty }, "pty: zero file id"),
+            (Pty { master: 2, ..pty }, "pty: bad flag"),
+            (Pty { locked: 2, ..pty }, "pty: bad flag"),
+            (
+                Pty {
+                    index: 1 << 20,
+                    ..pty
+                },
+                "pty: bad index"
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -668,18 +729,7 @@ fn task_attrs() {
             "task-attrs: bad stop signal",
         ),
     ];
-    for (a, msg) in bad {
-        let mut buf = vec![0u8; 256];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            a.encode(&mut e).unwrap();
-            e.len()
-        };
-        assert_eq!(
-            TaskAttrs::from_payload(&buf[..n]).err(),
-            Some(ImageError::Malformed(msg))
-        );
-    }
+    refused!(TaskAttrs, bad);
 }
 
 #[test]
@@ -697,18 +747,7 @@ fn fown() {
         (Fown { pid: -1, ..f }, "fown: bad owner"),
         (Fown { signum: 65, ..f }, "fown: bad signal"),
     ];
-    for (o, msg) in bad {
-        let mut buf = vec![0u8; 64];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            o.encode(&mut e).unwrap();
-            e.len()
-        };
-        assert_eq!(
-            Fown::from_payload(&buf[..n]).err(),
-            Some(ImageError::Malformed(msg))
-        );
-    }
+    refused!(Fown, bad);
 }
 
 #[test]
@@ -762,18 +801,7 @@ fn posix_timer() {
             "posix-timer: bad overrun",
         ),
     ];
-    for (o, msg) in bad {
-        let mut buf = vec![0u8; 128];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            o.encode(&mut e).unwrap();
-            e.len()
-        };
-        assert_eq!(
-            PosixTimer::from_payload(&buf[..n]).err(),
-            Some(ImageError::Malformed(msg))
-        );
-    }
+    refused!(PosixTimer, bad);
 }
 
 #[test]
@@ -802,18 +830,7 @@ fn file_lock() {
         ),
         (FileLock { pid: -1, ..l }, "file-lock: bad pid"),
     ];
-    for (o, msg) in bad {
-        let mut buf = vec![0u8; 128];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            o.encode(&mut e).unwrap();
-            e.len()
-        };
-        assert_eq!(
-            FileLock::from_payload(&buf[..n]).err(),
-            Some(ImageError::Malformed(msg))
-        );
-    }
+    refused!(FileLock, bad);
 }
 
 #[test]
@@ -862,47 +879,424 @@ fn unix_sockets() {
         },
         UnixSkb
     );
-    let bad = |u: UnixSock<'_>| {
-        let mut buf = vec![0u8; 1024];
-        let n = {
-            let mut e = Enc::new(&mut buf);
-            u.encode(&mut e).unwrap();
-            e.len()
-        };
-        UnixSock::from_payload(&buf[..n]).is_err()
+    refused!(
+        UnixSock,
+        [
+            (
+                UnixSock {
+                    sock_type: 3,
+                    ..listener
+                },
+                "unix: bad type",
+            ),
+            (
+                UnixSock {
+                    sock_type: unix_type::DGRAM,
+                    ..listener
+                },
+                "unix: bad listener",
+            ),
+            (
+                UnixSock {
+                    listener: 1,
+                    ..listener
+                },
+                "unix: a socket is a file or waits in a listener",
+            ),
+            (
+                UnixSock {
+                    file: 0,
+                    ..listener
+                },
+                "unix: a socket is a file or waits in a listener",
+            ),
+            (
+                UnixSock {
+                    peer: 9,
+                    ..listener
+                },
+                "unix: a peer without a connection",
+            ),
+            (
+                UnixSock {
+                    flags: 0x200,
+                    ..listener
+                },
+                "unix: unknown flags",
+            ),
+            (
+                UnixSock {
+                    shutdown: 4,
+                    ..waiting
+                },
+                "unix: bad shutdown",
+            ),
+            (
+                UnixSock {
+                    name: &[b'x'; 109],
+                    ..listener
+                },
+                "unix: name too long",
+            ),
+            (
+                UnixSock {
+                    state: 5,
+                    ..listener
+                },
+                "unix: bad state",
+            ),
+            (
+                UnixSock { ino: 0, ..listener },
+                "unix: a socket file without an inode",
+            ),
+            (
+                UnixSock { ino: 77, ..waiting },
+                "unix: an unaccepted connection with an inode",
+            ),
+            (
+                UnixSock {
+                    name: b"",
+                    state: unix_state::CLOSE,
+                    ..listener
+                },
+                "unix: bound without a name",
+            ),
+            (
+                UnixSock {
+                    peek_off: -2,
+                    ..listener
+                },
+                "unix: bad peek offset",
+            ),
+            (
+                UnixSock {
+                    rcvtimeo_us: -1,
+                    ..listener
+                },
+                "unix: bad timeout",
+            ),
+            (
+                UnixSock {
+                    flags: unix_flags::PEER_DEAD,
+                    ..waiting
+                },
+                "unix: a closed or unaccepted peer with an inode",
+            ),
+        ]
+    );
+    let long = [b'y'; 109];
+    refused!(
+        UnixSkb,
+        [(
+            UnixSkb {
+                owner: 0,
+                sender: 1,
+                sender_name: &long,
+                data: b"",
+            },
+            "unix-skb: name too long",
+        )]
+    );
+}
+
+#[test]
+fn event_files() {
+    let efd = EventfdRec {
+        file: 3,
+        count: 1 << 40,
+        flags: EFD_SEMAPHORE,
     };
-    assert!(bad(UnixSock {
-        sock_type: 3,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        sock_type: unix_type::DGRAM,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        listener: 1,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        file: 0,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        peer: 9,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        flags: 0x200,
-        ..listener
-    }));
-    assert!(bad(UnixSock {
-        shutdown: 4,
-        ..waiting
-    }));
-    assert!(bad(UnixSock {
-        name: &[b'x'; 109],
-        ..listener
-    }));
+    rt!(efd, Eventfd);
+    refused!(
+        EventfdRec,
+        [
+            (EventfdRec { file: 0, ..efd }, "eventfd: zero file id"),
+            (
+                EventfdRec {
+                    count: u64::MAX,
+                    ..efd
+                },
+                "eventfd: count out of range",
+            ),
+            (EventfdRec { flags: 2, ..efd }, "eventfd: unknown flags"),
+        ]
+    );
+    let tfd = TimerfdRec {
+        file: 4,
+        clockid: 1,
+        settime_flags: TFD_TIMER_ABSTIME,
+        ticks: 3,
+        value_ns: 5_000_000,
+        interval_ns: 1_000_000,
+        now_ns: 1_700_000_000_000_000_000,
+    };
+    rt!(tfd, Timerfd);
+    refused!(
+        TimerfdRec,
+        [
+            (TimerfdRec { file: 0, ..tfd }, "timerfd: zero file id"),
+            (TimerfdRec { clockid: 2, ..tfd }, "timerfd: bad clock"),
+            (
+                TimerfdRec {
+                    settime_flags: 4,
+                    ..tfd
+                },
+                "timerfd: unknown settime flags",
+            ),
+            (
+                TimerfdRec {
+                    settime_flags: 0,
+                    ..tfd
+                },
+                "timerfd: absolute time of a relative timer",
+            ),
+            (
+                TimerfdRec {
+                    value_ns: u64::MAX,
+                    ..tfd
+                },
+                "timerfd: time out of range",
+            ),
+            (
+                TimerfdRec {
+                    interval_ns: i64::MAX as u64,
+                    ..tfd
+                },
+                "timerfd: time out of range",
+            ),
+        ]
+    );
+    let sfd = SignalfdRec {
+        file: 5,
+        mask: 1 << 9,
+    };
+    rt!(sfd, Signalfd);
+    refused!(
+        SignalfdRec,
+        [(SignalfdRec { file: 0, ..sfd }, "signalfd: zero file id")]
+    );
+}
+
+#[test]
+fn epoll_and_inotify() {
+    let item = EpollItem {
+        file: 6,
+        tfd: 9,
+        target: 3,
+        events: 1 | (1 << 30),
+        data: 0xfeed,
+    };
+    rt!(item, EpollItem);
+    refused!(
+        EpollItem,
+        [
+            (EpollItem { file: 0, ..item }, "epoll-item: zero file id"),
+            (EpollItem { target: 0, ..item }, "epoll-item: zero file id"),
+            (
+                EpollItem { target: 6, ..item },
+                "epoll-item: an epoll watching itself",
+            ),
+            (
+                EpollItem {
+                    tfd: MAX_FD,
+                    ..item
+                },
+                "epoll-item: fd number too large",
+            ),
+            (
+                EpollItem {
+                    events: 1 << 20,
+                    ..item
+                },
+                "epoll-item: unknown events",
+            ),
+        ]
+    );
+    let watch = InotifyWatch {
+        file: 7,
+        wd: 1,
+        mask: 0x100 | 0x8000_0000,
+        dev: 0x801,
+        ino: 1234,
+        path: b"/tmp/watched",
+    };
+    rt!(watch, InotifyWatch);
+    refused!(
+        InotifyWatch,
+        [
+            (
+                InotifyWatch { file: 0, ..watch },
+                "inotify-watch: zero file id",
+            ),
+            (
+                InotifyWatch { wd: 0, ..watch },
+                "inotify-watch: bad watch descriptor",
+            ),
+            (
+                InotifyWatch {
+                    mask: 0x1000,
+                    ..watch
+                },
+                "inotify-watch: unknown mask bits",
+            ),
+            (
+                InotifyWatch {
+                    path: b"tmp/watched",
+                    ..watch
+                },
+                "inotify-watch: path not absolute",
+            ),
+            (
+                InotifyWatch {
+                    path: b"/tmp/a\0b",
+                    ..watch
+                },
+                "inotify-watch: path not absolute",
+            ),
+        ]
+    );
+}
+
+#[test]
+fn small_records_are_checked() {
+    let ctty = Ctty {
+        fg_pgid: 40,
+        leader: 1,
+        path: b"/dev/pts/3",
+    };
+    rt!(ctty, Ctty);
+    refused!(
+        Ctty,
+        [
+            (
+                Ctty {
+                    fg_pgid: -1,
+                    ..ctty
+                },
+                "ctty: bad process group"
+            ),
+            (Ctty { leader: 2, ..ctty }, "ctty: bad leader flag"),
+            (
+                Ctty {
+                    path: b"/tmp/pts",
+                    ..ctty
+                },
+                "ctty: bad path",
+            ),
+        ]
+    );
+    let owner = FileOwner {
+        file: 8,
+        uid: 1000,
+        gid: 1000,
+    };
+    rt!(owner, FileOwner);
+    refused!(
+        FileOwner,
+        [
+            (FileOwner { file: 0, ..owner }, "file-owner: zero file id"),
+            (
+                FileOwner {
+                    uid: u32::MAX,
+                    ..owner
+                },
+                "file-owner: bad id",
+            ),
+            (
+                FileOwner {
+                    gid: u32::MAX,
+                    ..owner
+                },
+                "file-owner: bad id",
+            ),
+        ]
+    );
+    let rseq = Rseq {
+        ptr: 0x7fff_0000_1000,
+        len: 32,
+        sig: 0x5305_3053,
+    };
+    refused!(
+        Rseq,
+        [
+            (
+                Rseq {
+                    ptr: USER_ADDR_END - 16,
+                    ..rseq
+                },
+                "rseq: area outside user space",
+            ),
+            (Rseq { len: 31, ..rseq }, "rseq: bad length"),
+            (Rseq { len: 4097, ..rseq }, "rseq: bad length"),
+        ]
+    );
+    let page = |a: u64| a.to_le_bytes();
+    let (a, b) = (page(0x40_3000), page(0x40_2000));
+    let two: Vec<u8> = [a, b].concat();
+    let unaligned = page(0x40_3008);
+    let kernel = page(USER_ADDR_END);
+    let refs = PageRefs {
+        mm: 3,
+        src: 2,
+        addrs: &a,
+    };
+    refused!(
+        PageRefs,
+        [
+            (
+                PageRefs { src: 0, ..refs },
+                "page-refs: source not an earlier mm",
+            ),
+            (
+                PageRefs { src: 3, ..refs },
+                "page-refs: source not an earlier mm",
+            ),
+            (PageRefs { addrs: b"", ..refs }, "page-refs: bad page count",),
+            (
+                PageRefs {
+                    addrs: &unaligned,
+                    ..refs
+                },
+                "page-refs: unaligned address",
+            ),
+            (
+                PageRefs {
+                    addrs: &kernel,
+                    ..refs
+                },
+                "page-refs: address outside user space",
+            ),
+            (
+                PageRefs {
+                    addrs: &two,
+                    ..refs
+                },
+                "page-refs: addresses not ascending",
+            ),
+        ]
+    );
+    let creds = Creds {
+        id: 11,
+        uids: [0, 1, 2, 3],
+        gids: [4, 5, 6, 7],
+        caps: [0; 5],
+        securebits: 0,
+        no_new_privs: 0,
+        groups: &sample::GROUPS,
+    };
+    refused!(
+        Creds,
+        [
+            (Creds { id: 0, ..creds }, "creds: zero id"),
+            (
+                Creds {
+                    no_new_privs: 2,
+                    ..creds
+                },
+                "creds: bad no_new_privs",
+            ),
+        ]
+    );
 }
 
 #[test]
