@@ -180,7 +180,17 @@ pub fn run(o: &Options) -> Result<u8, String> {
     };
     crate::timing::mark("spawned");
     drop(ctx.status.take());
-    let st = read_status(status_r);
+    // A restarter that failed before the ioctl took over: the others wait for
+    // it in the module, holding the status pipe; they go at once (a pid
+    // namespace goes with its init).
+    let st = read_status(status_r, |pids| {
+        if !init {
+            for &p in pids.iter().filter(|&&p| p != child) {
+                sys::kill_now(p);
+            }
+        }
+        sys::kill_now(child);
+    });
     crate::timing::mark("restored");
     let closed = Instant::now();
     if let Some(why) = &st.late {

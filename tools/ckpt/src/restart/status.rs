@@ -52,11 +52,45 @@ pub(super) struct Status {
     pub(super) pids: Vec<i32>,
 }
 
-/// Reads the status pipe until every restarter closed it.
-pub(super) fn read_status(mut r: io::PipeReader) -> Status {
+/// Reads the status pipe until every restarter closed it. `on_failed` is
+/// called once, with the pids known by then, as soon as a restarter says it
+/// failed: the others wait for it in the module, holding the pipe, and must
+/// be killed for the pipe to end.
+pub(super) fn read_status(mut r: io::PipeReader, mut on_failed: impl FnMut(&[i32])) -> Status {
     let mut b = Vec::new();
-    let _ = r.read_to_end(&mut b);
+    let mut chunk = [0u8; 512];
+    let mut told = false;
+    loop {
+        match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => b.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        if !told && failed_before_ioctl(&b) {
+            on_failed(&parse_status(&b).pids);
+            told = true;
+        }
+    }
     parse_status(&b)
+}
+
+/// Whether the whole messages at the start of `b` (a message cut short by a
+/// read ends the walk: its bytes are not messages) hold a restarter's failure
+/// before the ioctl took over, and no report of the module.
+fn failed_before_ioctl(b: &[u8]) -> bool {
+    let (mut i, mut failed) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            MSG_FAILED => failed = true,
+            MSG_PID if i + 4 < b.len() => i += 4,
+            MSG_PID => break,
+            uapi::CKPT_STATUS_FAILED => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    failed
 }
 
 /// The messages of the status pipe.
@@ -170,8 +204,9 @@ mod tests {
         send_pid(&mut w, 4242);
         send_pid(&mut w, -7);
         send_failed(Some(w));
+        let mut told = Vec::new();
         assert_eq!(
-            read_status(r),
+            read_status(r, |p| told.extend_from_slice(p)),
             Status {
                 failed: true,
                 late: None,
@@ -181,7 +216,29 @@ mod tests {
         let (r, w) = io::pipe().unwrap();
         send_failed(None);
         drop(w);
-        assert_eq!(read_status(r), Status::default());
+        assert_eq!(read_status(r, |_| panic!("no failure")), Status::default());
+        assert_eq!(told, vec![4242, -7]);
+        // A pid cut short whose bytes look like a failure is not one yet.
+        let mut cut = vec![MSG_PID];
+        cut.extend_from_slice(&0x4646i32.to_le_bytes()[..2]);
+        assert!(!failed_before_ioctl(&cut));
+        assert!(failed_before_ioctl(&[MSG_PID, 1, 0, 0, 0, MSG_FAILED]));
+        // A failure is told while the pipe is still open (the others hold it).
+        let (r, mut w) = io::pipe().unwrap();
+        send_pid(&mut w, 11);
+        w.write_all(&[MSG_FAILED]).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            // Closed only once the failure was told.
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+            drop(w);
+        });
+        let st = read_status(r, |p| {
+            assert_eq!(p, &[11]);
+            tx.send(()).unwrap();
+        });
+        holder.join().unwrap();
+        assert!(st.failed);
         // The module's report after the point of no return; its text is not parsed.
         let mut m = vec![uapi::CKPT_STATUS_FAILED, 9];
         m.extend_from_slice(b"Pages bad");
