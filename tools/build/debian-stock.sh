@@ -498,6 +498,9 @@ done
 cp "$K/ckpt.ko" "$ird/ckpt.ko"
 cp "$B/ckpt" "$B/ckpt-verify" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 for t in "${selftests[@]}"; do cp "$B/selftests/$t" "$ird/selftests/"; done
+# The bench programs (guest/tests/bench.sh runs a 16 MiB round trip).
+mkdir -p "$ird/bench"
+for f in "$B"/bench/*; do [ -x "$f" ] && cp "$f" "$ird/bench/"; done
 for f in "${samples[@]}"; do cp "$B/$f" "$ird/samples/"; done
 cp -r "$top/tests/vm/guest/." "$ird/guest/"; rm -f "$ird/guest/init"
 dmode=${CKPT_DEBIAN_MODE:-check}
