@@ -365,6 +365,10 @@ impl Tree {
 /// up.
 const ATTEMPTS: u32 = 5;
 
+/// How long a checkpoint waits before looking again at a tree one of whose
+/// processes was exiting (between attempts).
+const EXIT_WAIT_MS: i64 = 50;
+
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` (with
 /// [`uapi::CKPT_CHECKPOINT_TREE`]: of its process tree) to `sink`; returns its size.
 ///
@@ -423,7 +427,15 @@ pub(crate) fn checkpoint(
         fault::step_why(Op::Checkpoint, "find the target", why)?;
         let t = find_target(pid, why)?;
         let tree = if whole {
-            Tree::below(t, why)?
+            match Tree::below(t, why) {
+                // A process of the tree is exiting: a moment later it is a zombie,
+                // which is saved as one.
+                Err(e) if e == EAGAIN && attempt < ATTEMPTS => {
+                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_MS));
+                    continue;
+                }
+                r => r?,
+            }
         } else {
             Tree::single(t)?
         };
