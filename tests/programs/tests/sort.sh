@@ -3,7 +3,9 @@
 #
 # GNU sort of 150000 numbers through pipes: awk makes them, sort (two
 # threads, 512 KiB of buffer, so it spills sorted runs into temporary files
-# and merges them) sorts, sha256sum digests.  The tree (sh, awk, sort,
+# and merges them) sorts, sha256sum digests.  The producer holds the pipe
+# open 4 s after its numbers (on an idle machine the whole pipeline would
+# otherwise end before the checkpoint).  The tree (sh, awk, sleep, sort,
 # sha256sum) is checkpointed once sort has written temporary files, killed
 # and restarted: the digest is the one of the same pipeline run untouched
 # before.
@@ -11,7 +13,7 @@ name=sort
 . /lane/lib.sh
 ktap_plan 6
 mkdir -p "$W/tmp" "$W/reftmp"
-pipeline='awk "BEGIN { srand(7); for (i = 0; i < 150000; i++) print int(rand() * 1e9) }" |
+pipeline='{ awk "BEGIN { srand(7); for (i = 0; i < 150000; i++) print int(rand() * 1e9) }"; sleep 4; } |
 	sort -n -S 512K --parallel=2 -T "$T" | sha256sum > "$O"'
 t0=$(date +%s)
 T=$W/reftmp O=$W/ref setsid sh -c "$pipeline" 2> "$W/ref.err" < /dev/null
