@@ -522,8 +522,6 @@ mod ffi {
         pub(super) fn ckpt_cur_owns(kind: u32, nr: i32) -> bool;
         pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
         pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
-        pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
-        pub(super) fn ckpt_cur_sys_admin() -> bool;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
         pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
@@ -1908,19 +1906,6 @@ pub(crate) mod cur_attrs {
         }
         // SAFETY: `path` is NUL-terminated.
         errno(unsafe { ffi::ckpt_cur_set_exe(path.as_ptr(), allow_setid) }).map(|_| ())
-    }
-
-    /// Whether the caller may name any program its executable (`CAP_CHECKPOINT_RESTORE`
-    /// or `CAP_SYS_ADMIN` in its user namespace).
-    pub(crate) fn checkpoint_restore_capable() -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_checkpoint_restore_capable() }
-    }
-
-    /// Whether the caller has `CAP_SYS_ADMIN`.
-    pub(crate) fn sys_admin() -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_sys_admin() }
     }
 
     /// Sets the caller's parent-death signal and its (process's) dumpable mode.
