@@ -9,6 +9,7 @@
 use crate::image;
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use kernel::fs::file::FileDescriptorReservation;
 use kernel::fs::File;
 use kernel::mm::MmWithUser;
 use kernel::sync::aref::ARef;
@@ -453,9 +454,6 @@ mod ffi {
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
         pub(super) fn ckpt_cur_close_fds() -> i32;
-        pub(super) fn ckpt_cur_reserve_fd(cloexec: bool) -> i32;
-        pub(super) fn ckpt_cur_unreserve_fd(fd: i32);
-        pub(super) fn ckpt_cur_install_fd(fd: i32, f: *mut c_void);
         pub(super) fn ckpt_file_read(
             f: *mut c_void,
             buf: *mut u8,
@@ -1632,22 +1630,19 @@ pub(crate) mod cur {
         unsafe { ffi::ckpt_cur_close_fds() };
     }
 
-    /// Reserves the lowest free fd.
-    pub(crate) fn reserve_fd(cloexec: bool) -> Result<i32> {
-        // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_reserve_fd(cloexec) })
+    /// Reserves the lowest free fd (the kernel crate's reservation: given back when
+    /// dropped unused, see [`install_fd`]).
+    pub(crate) fn reserve_fd(cloexec: bool) -> Result<FileDescriptorReservation> {
+        FileDescriptorReservation::get_unused_fd_flags(if cloexec {
+            bindings::O_CLOEXEC
+        } else {
+            0
+        })
     }
 
-    /// Gives back a reserved fd.
-    pub(crate) fn unreserve_fd(fd: i32) {
-        // SAFETY: `fd` was reserved by `reserve_fd` and not installed.
-        unsafe { ffi::ckpt_cur_unreserve_fd(fd) }
-    }
-
-    /// Installs `f` at the reserved `fd`.
-    pub(crate) fn install_fd(fd: i32, f: &FileRef) {
-        // SAFETY: `fd` was reserved by `reserve_fd`; the shim takes its own reference.
-        unsafe { ffi::ckpt_cur_install_fd(fd, f.raw()) }
+    /// Installs `f` (a new reference) at the reserved fd `r`.
+    pub(crate) fn install_fd(r: FileDescriptorReservation, f: &FileRef) {
+        r.fd_install(f.0.clone())
     }
 
     /// Sets all signal dispositions.
