@@ -179,7 +179,7 @@ pub(crate) fn signal_keeps_sender(si_code: i32) -> bool {
 /// A process that dumps core as root (dumpable mode 2, `suid_dumpable`) only for a
 /// caller with `CAP_SYS_ADMIN`; modes 0 and 1 anyone may set (`PR_SET_DUMPABLE`).
 pub(crate) fn may_dump_as_root(p: &Plan<'_>, why: &mut Reason) -> Result {
-    if p.attrs.is_some_and(|a| a.dumpable == 2) && !crate::shim::cur_attrs::sys_admin() {
+    if p.attrs.is_some_and(|a| a.dumpable == 2) && !cur::capable(CAP_SYS_ADMIN) {
         return Err(why.set(
             EPERM,
             format_args!(
@@ -194,14 +194,17 @@ pub(crate) fn may_dump_as_root(p: &Plan<'_>, why: &mut Reason) -> Result {
 /// caller who may masquerade as any program (`prctl(PR_SET_MM_EXE_FILE)`'s rule:
 /// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` in its user namespace).
 pub(crate) fn may_name_setid_exe() -> bool {
-    crate::shim::cur_attrs::checkpoint_restore_capable()
+    // checkpoint_restore_ns_capable(), in its order (each asked is audited).
+    cur::ns_capable(CAP_CHECKPOINT_RESTORE) || cur::ns_capable(CAP_SYS_ADMIN)
 }
 
 /// Capabilities the rules above name (`CAP_*`).
+const CAP_CHECKPOINT_RESTORE: u32 = bindings::CAP_CHECKPOINT_RESTORE;
 const CAP_KILL: u32 = bindings::CAP_KILL;
 const CAP_SETGID: u32 = bindings::CAP_SETGID;
 const CAP_SETUID: u32 = bindings::CAP_SETUID;
 const CAP_SETPCAP: u32 = bindings::CAP_SETPCAP;
+const CAP_SYS_ADMIN: u32 = bindings::CAP_SYS_ADMIN;
 
 /// `RLIMIT_CPU`, whose soft limit arms a timer when set.
 const RLIMIT_CPU: usize = 0;

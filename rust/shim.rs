@@ -9,6 +9,7 @@
 use crate::image;
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use kernel::fs::file::FileDescriptorReservation;
 use kernel::fs::File;
 use kernel::mm::MmWithUser;
 use kernel::sync::aref::ARef;
@@ -453,9 +454,6 @@ mod ffi {
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
         pub(super) fn ckpt_cur_close_fds() -> i32;
-        pub(super) fn ckpt_cur_reserve_fd(cloexec: bool) -> i32;
-        pub(super) fn ckpt_cur_unreserve_fd(fd: i32);
-        pub(super) fn ckpt_cur_install_fd(fd: i32, f: *mut c_void);
         pub(super) fn ckpt_file_read(
             f: *mut c_void,
             buf: *mut u8,
@@ -522,8 +520,6 @@ mod ffi {
         pub(super) fn ckpt_cur_owns(kind: u32, nr: i32) -> bool;
         pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
         pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
-        pub(super) fn ckpt_cur_checkpoint_restore_capable() -> bool;
-        pub(super) fn ckpt_cur_sys_admin() -> bool;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
         pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
@@ -1716,22 +1712,19 @@ pub(crate) mod cur {
         unsafe { ffi::ckpt_cur_close_fds() };
     }
 
-    /// Reserves the lowest free fd.
-    pub(crate) fn reserve_fd(cloexec: bool) -> Result<i32> {
-        // SAFETY: No preconditions.
-        errno(unsafe { ffi::ckpt_cur_reserve_fd(cloexec) })
+    /// Reserves the lowest free fd (the kernel crate's reservation: given back when
+    /// dropped unused, see [`install_fd`]).
+    pub(crate) fn reserve_fd(cloexec: bool) -> Result<FileDescriptorReservation> {
+        FileDescriptorReservation::get_unused_fd_flags(if cloexec {
+            bindings::O_CLOEXEC
+        } else {
+            0
+        })
     }
 
-    /// Gives back a reserved fd.
-    pub(crate) fn unreserve_fd(fd: i32) {
-        // SAFETY: `fd` was reserved by `reserve_fd` and not installed.
-        unsafe { ffi::ckpt_cur_unreserve_fd(fd) }
-    }
-
-    /// Installs `f` at the reserved `fd`.
-    pub(crate) fn install_fd(fd: i32, f: &FileRef) {
-        // SAFETY: `fd` was reserved by `reserve_fd`; the shim takes its own reference.
-        unsafe { ffi::ckpt_cur_install_fd(fd, f.raw()) }
+    /// Installs `f` (a new reference) at the reserved fd `r`.
+    pub(crate) fn install_fd(r: FileDescriptorReservation, f: &FileRef) {
+        r.fd_install(f.0.clone())
     }
 
     /// Sets all signal dispositions.
@@ -1997,19 +1990,6 @@ pub(crate) mod cur_attrs {
         }
         // SAFETY: `path` is NUL-terminated.
         errno(unsafe { ffi::ckpt_cur_set_exe(path.as_ptr(), allow_setid) }).map(|_| ())
-    }
-
-    /// Whether the caller may name any program its executable (`CAP_CHECKPOINT_RESTORE`
-    /// or `CAP_SYS_ADMIN` in its user namespace).
-    pub(crate) fn checkpoint_restore_capable() -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_checkpoint_restore_capable() }
-    }
-
-    /// Whether the caller has `CAP_SYS_ADMIN`.
-    pub(crate) fn sys_admin() -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_sys_admin() }
     }
 
     /// Sets the caller's parent-death signal and its (process's) dumpable mode.

@@ -374,22 +374,6 @@ int ckpt_cur_close_fds(void)
 	return 0;
 }
 
-int ckpt_cur_reserve_fd(bool cloexec)
-{
-	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
-}
-
-void ckpt_cur_unreserve_fd(int fd)
-{
-	put_unused_fd(fd);
-}
-
-/* Installs @f (taking a new reference) at the reserved @fd. */
-void ckpt_cur_install_fd(int fd, struct file *f)
-{
-	fd_install(fd, get_file(f));
-}
-
 /* Reads up to @len bytes at *pos (the whole of it unless EOF comes first). */
 ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
 {

@@ -403,19 +403,6 @@ int ckpt_cur_set_exe(const char *path, bool allow_setid)
 	return 0;
 }
 
-/* Whether current may masquerade as any program (prctl(PR_SET_MM_EXE_FILE)'s
- * rule: CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in its user namespace). */
-bool ckpt_cur_checkpoint_restore_capable(void)
-{
-	return checkpoint_restore_ns_capable(current_user_ns());
-}
-
-/* Whether current has CAP_SYS_ADMIN in the initial user namespace. */
-bool ckpt_cur_sys_admin(void)
-{
-	return capable(CAP_SYS_ADMIN);
-}
-
 /*
  * What commit_creds() resets when the credentials change, set again after
  * them: the parent-death signal (of the calling thread) and the dumpable mode

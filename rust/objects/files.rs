@@ -1042,13 +1042,13 @@ pub(crate) fn install_fds(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Re
         let file = opened.get(d.file).ok_or(EINVAL)?;
         loop {
             match cur::reserve_fd(d.flags & image::FD_CLOEXEC != 0) {
-                Ok(n) if (n as u32) < d.fd => holes.push(n, GFP_KERNEL)?,
-                Ok(n) if n as u32 == d.fd => {
-                    cur::install_fd(n, file);
+                Ok(r) if r.reserved_fd() < d.fd => holes.push(r, GFP_KERNEL)?,
+                Ok(r) if r.reserved_fd() == d.fd => {
+                    cur::install_fd(r, file);
                     break;
                 }
-                Ok(n) => {
-                    cur::unreserve_fd(n);
+                Ok(r) => {
+                    drop(r);
                     res = Err(why.set(EMFILE, format_args!("cannot place fd {}", d.fd)));
                     break;
                 }
@@ -1062,8 +1062,7 @@ pub(crate) fn install_fds(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Re
             break;
         }
     }
-    for n in holes.iter() {
-        cur::unreserve_fd(*n);
-    }
+    // The holes' reservations are given back (and any on an early return).
+    drop(holes);
     res
 }
