@@ -27,6 +27,7 @@ mod shell;
 mod shim;
 mod shim_unix;
 mod stream;
+mod sys;
 #[cfg(CONFIG_KUNIT = "y")]
 mod tests;
 mod timing;

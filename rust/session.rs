@@ -16,7 +16,8 @@
 
 use crate::checkpoint::Reason;
 use crate::restart::Meta;
-use crate::shim::{self, FileRef, Gate};
+use crate::shim::{self, FileRef};
+use crate::sys::sync::{new_killable_condvar, CondVar};
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Arc, sync::Mutex, task::Task};
 
 /// How long the tasks of one restart wait for each other.
@@ -33,7 +34,9 @@ pub(crate) struct Session {
     expected: u32,
     #[pin]
     state: Mutex<State>,
-    gate: Gate,
+    /// Notified after every change of `state`.
+    #[pin]
+    changed: CondVar,
 }
 
 struct State {
@@ -68,7 +71,6 @@ struct Arrival {
 impl Session {
     /// A session for an image identified by `key` with `expected` live tasks.
     pub(crate) fn new(key: u64, expected: u32, meta: Arc<Meta>) -> Result<Arc<Self>> {
-        let gate = Gate::new()?;
         Arc::pin_init(
             pin_init!(Session {
                 key,
@@ -88,7 +90,7 @@ impl Session {
                     },
                     "ckpt::Session::state"
                 ),
-                gate,
+                changed <- new_killable_condvar!("ckpt::Session::changed"),
             }),
             GFP_KERNEL,
         )
@@ -143,7 +145,7 @@ impl Session {
             s.arrivals.push(Arrival { pid, tid, group }, GFP_KERNEL)?;
             s.arrived += 1;
         }
-        self.gate.bump();
+        self.changed.notify_all();
         Ok(())
     }
 
@@ -162,7 +164,7 @@ impl Session {
             core::mem::take(&mut s.files)
         };
         drop(files);
-        self.gate.bump();
+        self.changed.notify_all();
     }
 
     /// The file with image id `id`: the one another task opened, or the one `open`
@@ -196,7 +198,7 @@ impl Session {
     /// signal handlers: its threads may go on.
     pub(crate) fn process_ready(&self, pid: i32) -> Result {
         self.state.lock().ready.push(pid, GFP_KERNEL)?;
-        self.gate.bump();
+        self.changed.notify_all();
         Ok(())
     }
 
@@ -208,29 +210,29 @@ impl Session {
     /// Waits until `cond` holds of the state; `Err` if the session failed, or the wait
     /// timed out or was killed (then the session is failed).
     fn wait_until(&self, cond: impl Fn(&State) -> bool) -> Result {
+        let mut s = self.state.lock();
+        let mut waited = Ok(());
         loop {
-            let seen = {
-                let s = self.state.lock();
-                if s.failed {
-                    return Err(EINTR);
-                }
-                if cond(&s) {
-                    return Ok(());
-                }
-                self.gate.gen()
-            };
-            if let Err(e) = self.gate.wait(seen, MEET_TIMEOUT_MS) {
+            if s.failed {
+                return Err(EINTR);
+            }
+            if cond(&s) {
+                return Ok(());
+            }
+            if let Err(e) = waited {
                 if e == ETIMEDOUT {
                     pr_info!(
                         "restart: {} of {} tasks restored themselves within {} s; giving up\n",
-                        self.state.lock().done,
+                        s.done,
                         self.expected,
                         MEET_TIMEOUT_MS / 1000
                     );
                 }
+                drop(s);
                 self.fail();
                 return Err(e);
             }
+            (s, waited) = self.changed.wait_killable_timeout(s, MEET_TIMEOUT_MS);
         }
     }
 
@@ -248,7 +250,7 @@ impl Session {
             }
             first
         };
-        self.gate.bump();
+        self.changed.notify_all();
         if first {
             self.wait_until(|s| s.opened.iter().filter(|&&f| f == files).count() >= n as usize)?;
         }
@@ -270,7 +272,7 @@ impl Session {
             }
         };
         drop(files);
-        self.gate.bump();
+        self.changed.notify_all();
         self.wait_until(|s| s.done >= self.expected)
     }
 }

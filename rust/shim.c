@@ -67,12 +67,6 @@ void ckpt_module_put(void)
 	module_put(THIS_MODULE);
 }
 
-/* The caller's effective uid as the initial user namespace sees it. */
-u32 ckpt_current_global_euid(void)
-{
-	return from_kuid(&init_user_ns, current_euid());
-}
-
 /*
  * Makes the credentials of whoever opened the file of @k current's (subjective)
  * ones, as an interface that acts on read() and write() must judge them (not

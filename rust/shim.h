@@ -39,7 +39,6 @@ struct ckpt_task_info {
 	u64 files_key, mm_key;	/* identities of its fd table and address space */
 };
 
-struct task_struct *ckpt_task_get_by_vpid(s32 nr);
 void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
 /* ckpt_task_access_facts(): what the ptrace access rules look at. */
 #define CKPT_AF_SAME_GROUP	(1u << 0)	/* t is in current's thread group */
@@ -51,10 +50,8 @@ void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti);
 #define CKPT_AF_CAPS_SUBSET	(1u << 6)	/* t's permitted caps within current's */
 u32 ckpt_task_access_facts(struct task_struct *t);
 int ckpt_task_attach_by_kernel(struct task_struct *t);
-bool ckpt_task_is_current_group(struct task_struct *t);
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 bool ckpt_task_same_mntns(struct task_struct *t);
-int ckpt_task_signal(struct task_struct *t, int sig);
 bool ckpt_task_fatal_pending(struct task_struct *t);
 
 /* ---- quiescing ---------------------------------------------------------- */
@@ -198,12 +195,6 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key);
 /* ---- trees and restart sessions ------------------------------------- */
 
 int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u32 max);
-struct ckpt_gate;
-struct ckpt_gate *ckpt_gate_new(void);
-void ckpt_gate_free(struct ckpt_gate *g);
-u32 ckpt_gate_gen(struct ckpt_gate *g);
-void ckpt_gate_bump(struct ckpt_gate *g);
-int ckpt_gate_wait(struct ckpt_gate *g, u32 seen, u32 timeout_ms);
 int ckpt_cur_threads(bool *leader, bool *shared);
 struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
@@ -228,7 +219,6 @@ int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen);
 bool ckpt_fatal_signal_pending(void);
 bool ckpt_module_get(void);
 void ckpt_module_put(void);
-u32 ckpt_current_global_euid(void);
 struct kiocb;
 struct cred;
 const struct cred *ckpt_override_creds(struct kiocb *k);
@@ -256,7 +246,6 @@ void ckpt_layout(struct ckpt_layout *l);
 
 /* ---- restart: changes to the calling task ------------------------------ */
 
-s32 ckpt_current_pid(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
@@ -311,7 +300,6 @@ int ckpt_cur_queue_signal(const void *info, bool keep_sender);
 #define CKPT_CREDS_GIDS		(1u << 1)	/* real, effective, saved or fs gid */
 #define CKPT_CREDS_GROUPS	(1u << 2)	/* the supplementary groups */
 int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct ckpt_creds *mine);
-bool ckpt_cur_ns_capable(int cap);
 int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
 			  bool no_new_privs);
 u64 ckpt_cur_permitted_xfeatures(void);
@@ -325,7 +313,6 @@ int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
 bool ckpt_rseq_area_valid(u64 ptr, u32 len);
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
-void ckpt_cur_kill(void);
 
 /* ---- task attributes, SIGIO owners, the executable ---------------------- */
 
@@ -346,7 +333,6 @@ int ckpt_cur_set_exe(const char *path, bool allow_setid);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
 struct sighand_struct;
 struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
-int ckpt_cur_stop_group(int sig);
 bool ckpt_cur_pgrp_orphaned(void);
 void ckpt_cur_recalc_sigpending(void);
 

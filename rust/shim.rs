@@ -7,6 +7,7 @@
 //! drops its reference, so the rest of the module is safe Rust.
 
 use crate::image;
+use crate::sys;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::fs::file::FileDescriptorReservation;
@@ -284,11 +285,6 @@ mod ffi {
     extern "C" {
         pub(super) fn ckpt_task_descendants(t: *mut c_void, out: *mut *mut c_void, max: u32)
             -> i32;
-        pub(super) fn ckpt_gate_new() -> *mut c_void;
-        pub(super) fn ckpt_gate_free(g: *mut c_void);
-        pub(super) fn ckpt_gate_gen(g: *mut c_void) -> u32;
-        pub(super) fn ckpt_gate_bump(g: *mut c_void);
-        pub(super) fn ckpt_gate_wait(g: *mut c_void, seen: u32, timeout_ms: u32) -> i32;
         pub(super) fn ckpt_cur_threads(leader: *mut bool, shared: *mut bool) -> i32;
         pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_memfd_new(
@@ -325,13 +321,10 @@ mod ffi {
             len: usize,
             pos: i64,
         ) -> isize;
-        pub(super) fn ckpt_task_get_by_vpid(nr: i32) -> *mut c_void;
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
         pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
-        pub(super) fn ckpt_task_is_current_group(t: *mut c_void) -> bool;
         pub(super) fn ckpt_task_threads(t: *mut c_void, out: *mut *mut c_void, max: u32) -> i32;
-        pub(super) fn ckpt_task_signal(t: *mut c_void, sig: i32) -> i32;
         pub(super) fn ckpt_quiesce_start(threads: *const *mut c_void, n: u32) -> *mut c_void;
         pub(super) fn ckpt_quiesce_wait(q: *mut c_void, timeout_ms: u32) -> i32;
         pub(super) fn ckpt_quiesce_intact(q: *mut c_void) -> bool;
@@ -411,12 +404,10 @@ mod ffi {
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
         pub(super) fn ckpt_module_get() -> bool;
         pub(super) fn ckpt_module_put();
-        pub(super) fn ckpt_current_global_euid() -> u32;
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
         pub(super) fn ckpt_revert_creds(old: *const c_void);
         pub(super) fn ckpt_layout(l: *mut Layout);
 
-        pub(super) fn ckpt_current_pid() -> i32;
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
         pub(super) fn ckpt_cur_unmap_all(specials: bool, keep: *const u64, nkeep: u32) -> i32;
         pub(super) fn ckpt_cur_keep_or_fill(addr: u64, data: *const u8, force: bool) -> i32;
@@ -485,7 +476,6 @@ mod ffi {
             groups: *const u32,
             mine: *mut CredsRaw,
         ) -> i32;
-        pub(super) fn ckpt_cur_ns_capable(cap: i32) -> bool;
         pub(super) fn ckpt_cur_commit_creds(
             c: *const CredsRaw,
             groups: *const u32,
@@ -505,7 +495,6 @@ mod ffi {
         pub(super) fn ckpt_cur_xstate_size(features: *mut u64) -> i32;
         pub(super) fn ckpt_cpu_xfeatures() -> u64;
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
-        pub(super) fn ckpt_cur_kill();
         pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
         pub(super) fn ckpt_rseq_area_valid(ptr: u64, len: u32) -> bool;
         pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
@@ -521,7 +510,6 @@ mod ffi {
         pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
         pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
-        pub(super) fn ckpt_cur_stop_group(sig: i32) -> i32;
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
         pub(super) fn ckpt_cur_recalc_sigpending();
         pub(super) fn ckpt_task_same_mntns(t: *mut c_void) -> bool;
@@ -593,8 +581,7 @@ impl TaskRef {
 
     /// Looks up a task by pid in the caller's pid namespace.
     pub(crate) fn by_vpid(pid: i32) -> Option<Self> {
-        // SAFETY: No preconditions; a non-null result carries a reference for us.
-        unsafe { Self::from_counted(ffi::ckpt_task_get_by_vpid(pid)) }
+        sys::task::by_vpid(pid).map(Self)
     }
 
     /// The calling task.
@@ -642,8 +629,7 @@ impl TaskRef {
 
     /// Whether this task is in the caller's own thread group.
     pub(crate) fn is_current_group(&self) -> bool {
-        // SAFETY: The task is valid.
-        unsafe { ffi::ckpt_task_is_current_group(self.ptr()) }
+        sys::task::is_current_group(&self.0)
     }
 
     /// Every thread of its group (itself included), leader first.
@@ -682,8 +668,7 @@ impl TaskRef {
     /// Sends `sig` to its thread group as `kill(2)` from the caller would, with the
     /// same permission checks (`sig` 0: only the checks).
     pub(crate) fn signal_group(&self, sig: i32) -> Result {
-        // SAFETY: The task is valid.
-        errno(unsafe { ffi::ckpt_task_signal(self.ptr(), sig) }).map(|_| ())
+        sys::task::signal_group(&self.0, sig)
     }
 
     /// General registers of a quiescent task, and whether it was in a syscall.
@@ -1357,8 +1342,7 @@ pub(crate) fn cpu_xfeatures() -> u64 {
 
 /// The caller's pid (tgid) in its pid namespace.
 pub(crate) fn current_pid() -> i32 {
-    // SAFETY: No preconditions.
-    unsafe { ffi::ckpt_current_pid() }
+    sys::task::current_pid()
 }
 
 /// Wall-clock time in ns.
@@ -1408,8 +1392,7 @@ impl Drop for AsOpener {
 
 /// The caller's effective uid in the initial user namespace.
 pub(crate) fn current_global_euid() -> u32 {
-    // SAFETY: No preconditions.
-    unsafe { ffi::ckpt_current_global_euid() }
+    sys::cred::current_global_euid()
 }
 
 /// Whether the caller is being killed.
@@ -1425,57 +1408,6 @@ pub(crate) fn c_layout() -> Layout {
     // SAFETY: `l` is a valid out pointer.
     unsafe { ffi::ckpt_layout(&mut l) };
     l
-}
-
-/// A wait queue with a generation counter, for tasks that wait on state kept elsewhere
-/// (under a mutex): read [`Gate::gen`] while holding the mutex, drop it, then
-/// [`Gate::wait`]; whoever changes the state calls [`Gate::bump`] afterwards.
-///
-/// # Invariants
-///
-/// The pointer is a live `struct ckpt_gate` owned by this value.
-pub(crate) struct Gate(NonNull<c_void>);
-
-// SAFETY: The gate is a wait queue and an atomic: usable from any thread.
-unsafe impl Send for Gate {}
-// SAFETY: As above; every operation is internally synchronised.
-unsafe impl Sync for Gate {}
-
-impl Gate {
-    /// A new gate.
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: No preconditions.
-        NonNull::new(unsafe { ffi::ckpt_gate_new() })
-            .map(Self)
-            .ok_or(ENOMEM)
-    }
-
-    /// The current generation.
-    pub(crate) fn gen(&self) -> u32 {
-        // SAFETY: By the type invariant the gate is live.
-        unsafe { ffi::ckpt_gate_gen(self.0.as_ptr()) }
-    }
-
-    /// Announces a change to every waiter.
-    pub(crate) fn bump(&self) {
-        // SAFETY: By the type invariant the gate is live.
-        unsafe { ffi::ckpt_gate_bump(self.0.as_ptr()) }
-    }
-
-    /// Waits (killable) until the generation is not `seen`: `ETIMEDOUT` after
-    /// `timeout_ms`, `EINTR` on a fatal signal.
-    pub(crate) fn wait(&self, seen: u32, timeout_ms: u32) -> Result {
-        // SAFETY: By the type invariant the gate is live.
-        errno(unsafe { ffi::ckpt_gate_wait(self.0.as_ptr(), seen, timeout_ms) }).map(|_| ())
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we own the gate; nobody waits on it any more
-        // (waiters hold a reference to its owner).
-        unsafe { ffi::ckpt_gate_free(self.0.as_ptr()) }
-    }
 }
 
 /// A new shared anonymous memory object of `size` bytes (what `MAP_SHARED |
@@ -1798,8 +1730,7 @@ pub(crate) mod cur {
     /// Whether the caller has capability `cap` in its own user namespace
     /// (`ns_capable()`: audited, and marks the caller as having used a privilege).
     pub(crate) fn ns_capable(cap: u32) -> bool {
-        // SAFETY: No preconditions; the kernel checks the capability number.
-        unsafe { ffi::ckpt_cur_ns_capable(cap as i32) }
+        sys::cred::ns_capable(cap)
     }
 
     /// Whether the caller has capability `cap` in the initial user namespace
@@ -1910,8 +1841,7 @@ pub(crate) mod cur {
 
     /// Kills the caller (it never returns to user mode).
     pub(crate) fn kill() {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_kill() }
+        sys::task::kill_current()
     }
 }
 
@@ -2000,8 +1930,7 @@ pub(crate) mod cur_attrs {
 
     /// Sends stop signal `sig` to the caller's process.
     pub(crate) fn stop_group(sig: i32) -> Result {
-        // SAFETY: No preconditions; `kill_pid` checks the signal number.
-        errno(unsafe { ffi::ckpt_cur_stop_group(sig) }).map(|_| ())
+        sys::task::signal_own_group(sig)
     }
 
     /// Whether the caller's process group is orphaned (POSIX): the kernel discards

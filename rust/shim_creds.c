@@ -122,13 +122,6 @@ int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct 
 	return differ;
 }
 
-/* Whether current has @cap in its own user namespace (ns_capable(): audited,
- * and marks the task as having used a privilege, as the syscalls do). */
-bool ckpt_cur_ns_capable(int cap)
-{
-	return ns_capable(current_user_ns(), cap);
-}
-
 /*
  * Makes the image's credentials the caller's: rust/access.rs decided that
  * the caller may (may_grant_creds, just before, on this task).  The groups

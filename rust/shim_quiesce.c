@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Quiescing: parking every thread of a target at a known point (a task work
- * run on its way back to user mode) and holding it there while it is read;
- * the gate tasks of one restart wait on.
+ * run on its way back to user mode) and holding it there while it is read.
  *
  * Rules (as for every rust/shim*.c): only EXPORTed symbols; every function
  * does one small thing under the locks the kernel wants for it; no policy
@@ -230,53 +229,4 @@ void ckpt_quiesce_release(struct ckpt_quiesce *q)
 	WRITE_ONCE(q->released, true);
 	wake_up_all(&q->wq);
 	ckpt_quiesce_put(q);
-}
-
-/*
- * A gate: tasks of one restart wait on it for a change of the state they
- * share (kept in Rust, under a mutex); whoever changes that state bumps the
- * gate.  A waiter reads the generation while it still holds the mutex, so
- * no change is missed.  Waits are killable, not interruptible: the pending
- * signals a restart installs must not cut them short.
- */
-struct ckpt_gate {
-	wait_queue_head_t wq;
-	atomic_t gen;
-};
-
-struct ckpt_gate *ckpt_gate_new(void)
-{
-	struct ckpt_gate *g = kzalloc(sizeof(*g), GFP_KERNEL);
-
-	if (g)
-		init_waitqueue_head(&g->wq);
-	return g;
-}
-
-void ckpt_gate_free(struct ckpt_gate *g)
-{
-	kfree(g);
-}
-
-u32 ckpt_gate_gen(struct ckpt_gate *g)
-{
-	return atomic_read_acquire(&g->gen);
-}
-
-void ckpt_gate_bump(struct ckpt_gate *g)
-{
-	atomic_inc_return_release(&g->gen);
-	wake_up_all(&g->wq);
-}
-
-/* 0 once the generation is no longer @seen, -ETIMEDOUT, or -EINTR on a
- * fatal signal. */
-int ckpt_gate_wait(struct ckpt_gate *g, u32 seen, u32 timeout_ms)
-{
-	long r = wait_event_killable_timeout(g->wq, (u32)atomic_read_acquire(&g->gen) != seen,
-					     msecs_to_jiffies(timeout_ms));
-
-	if (r < 0)
-		return -EINTR;
-	return r == 0 ? -ETIMEDOUT : 0;
 }

@@ -11,21 +11,6 @@
  */
 #include "shim_internal.h"
 
-struct task_struct *ckpt_task_get_by_vpid(s32 nr)
-{
-	struct pid *pid;
-	struct task_struct *t;
-
-	if (nr <= 0)
-		return NULL;
-	pid = find_get_pid(nr);
-	if (!pid)
-		return NULL;
-	t = get_pid_task(pid, PIDTYPE_PID);
-	put_pid(pid);
-	return t;
-}
-
 void ckpt_task_info(struct task_struct *t, struct ckpt_task_info *ti)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
@@ -171,11 +156,6 @@ int ckpt_task_attach_by_kernel(struct task_struct *t)
 	return ret;
 }
 
-bool ckpt_task_is_current_group(struct task_struct *t)
-{
-	return same_thread_group(t, current);
-}
-
 /* Threads of t's group, each with a reference; returns the count, or
  * -E2BIG with the count needed in out[0]'s place when max is too small. */
 int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
@@ -199,22 +179,9 @@ int ckpt_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
 	return ret;
 }
 
-/* kill(2) of t's process by current, with its permission checks (sig 0: only
- * the checks). */
-int ckpt_task_signal(struct task_struct *t, int sig)
-{
-	return kill_pid(task_tgid(t), sig, 0);
-}
-
 bool ckpt_task_fatal_pending(struct task_struct *t)
 {
 	return __fatal_signal_pending(t) || (READ_ONCE(t->flags) & PF_EXITING);
-}
-
-/* current's process id in its own pid namespace. */
-s32 ckpt_current_pid(void)
-{
-	return task_tgid_vnr(current);
 }
 
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,
@@ -231,11 +198,6 @@ void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_chi
 #ifdef CONFIG_FUTEX
 	current->futex.robust_list = (struct robust_list_head __user *)(unsigned long)robust_list;
 #endif
-}
-
-void ckpt_cur_kill(void)
-{
-	force_sig(SIGKILL);
 }
 
 /*
@@ -417,13 +379,6 @@ void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable)
 	es = rcu_dereference_protected(current->exec_state, true);
 	if (es && dumpable <= TASK_DUMPABLE_ROOT)
 		WRITE_ONCE(es->dumpable, dumpable);
-}
-
-/* Stops current's process as SIGSTOP would (delivered on the way back to user
- * mode); every task of the restart calls ckpt_cur_recalc_sigpending() after. */
-int ckpt_cur_stop_group(int sig)
-{
-	return kill_pid(task_tgid(current), sig, 1);
 }
 
 /*
