@@ -55,18 +55,6 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
 	return done;
 }
 
-/* An open /dev/ckpt pins the module (the Rust misc device layer sets no
- * file_operations owner). */
-bool ckpt_module_get(void)
-{
-	return try_module_get(THIS_MODULE);
-}
-
-void ckpt_module_put(void)
-{
-	module_put(THIS_MODULE);
-}
-
 /*
  * Makes the credentials of whoever opened the file of @k current's (subjective)
  * ones, as an interface that acts on read() and write() must judge them (not
@@ -81,11 +69,6 @@ const struct cred *ckpt_override_creds(struct kiocb *k)
 void ckpt_revert_creds(const struct cred *old)
 {
 	revert_creds(old);
-}
-
-u64 ckpt_now_ns(void)
-{
-	return ktime_get_real_ns();
 }
 
 int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen)

@@ -147,8 +147,6 @@ long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 void ckpt_pages_put(struct page **pages, u32 n, bool pinned);
 int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *const *pages, u32 n,
 		       u8 *want);
-const void *ckpt_page_map(struct page *page);
-void ckpt_page_unmap(const void *addr);
 
 /* ---- files ------------------------------------------------------------ */
 
@@ -214,11 +212,8 @@ ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len);
 
 /* ---- misc -------------------------------------------------------------- */
 
-u64 ckpt_now_ns(void);
 int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen);
 bool ckpt_fatal_signal_pending(void);
-bool ckpt_module_get(void);
-void ckpt_module_put(void);
 struct kiocb;
 struct cred;
 const struct cred *ckpt_override_creds(struct kiocb *k);
@@ -249,13 +244,11 @@ void ckpt_layout(struct ckpt_layout *l);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
-int ckpt_cur_munmap(u64 start, u64 len);
 #define CKPT_ADV_DONTFORK	(1u << 0)
 #define CKPT_ADV_DONTDUMP	(1u << 1)
 #define CKPT_ADV_HUGEPAGE	(1u << 2)
 #define CKPT_ADV_NOHUGEPAGE	(1u << 3)
 int ckpt_cur_vma_advise(u64 start, u64 end, u32 what);
-long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
@@ -283,7 +276,6 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 int ckpt_file_truncate(struct file *f, u64 size);
 int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
 int ckpt_file_seek(struct file *f, s64 pos);
-struct file *ckpt_fget(int fd);
 int ckpt_cur_close_fds(void);
 ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);

@@ -377,8 +377,6 @@ mod ffi {
             n: u32,
             want: *mut u8,
         ) -> i32;
-        pub(super) fn ckpt_page_map(page: *mut c_void) -> *const c_void;
-        pub(super) fn ckpt_page_unmap(addr: *const c_void);
         pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
         pub(super) fn ckpt_file_info(
@@ -399,11 +397,8 @@ mod ffi {
         ) -> i32;
         pub(super) fn ckpt_fget_writable(fd: i32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_write(f: *mut c_void, buf: *const u8, len: usize) -> isize;
-        pub(super) fn ckpt_now_ns() -> u64;
         pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
-        pub(super) fn ckpt_module_get() -> bool;
-        pub(super) fn ckpt_module_put();
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
         pub(super) fn ckpt_revert_creds(old: *const c_void);
         pub(super) fn ckpt_layout(l: *mut Layout);
@@ -414,16 +409,7 @@ mod ffi {
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
         pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
-        pub(super) fn ckpt_cur_munmap(start: u64, len: u64) -> i32;
         pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
-        pub(super) fn ckpt_cur_mmap(
-            f: *mut c_void,
-            addr: u64,
-            len: u64,
-            prot: u32,
-            flags: u32,
-            off: u64,
-        ) -> isize;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
         pub(super) fn ckpt_cur_fill_pages(
             addr: u64,
@@ -443,7 +429,6 @@ mod ffi {
         pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
         pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
-        pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
         pub(super) fn ckpt_cur_close_fds() -> i32;
         pub(super) fn ckpt_file_read(
             f: *mut c_void,
@@ -965,15 +950,8 @@ impl HeldPages {
     /// `kernel::page::Page::read_raw` does, and the copy is what callers hash and write.
     pub(crate) fn copy_page(&self, i: usize, dst: &mut [u8]) {
         let dst = &mut dst[..image::PAGE_SIZE];
-        // SAFETY: We hold a reference on the page (type invariant); the mapping is
-        // released right after the copy. The source is only read through the raw
-        // pointer, and `dst` is a distinct, exclusively borrowed buffer of the size
-        // copied.
-        unsafe {
-            let k = ffi::ckpt_page_map(self.0[i]);
-            core::ptr::copy_nonoverlapping(k.cast::<u8>(), dst.as_mut_ptr(), image::PAGE_SIZE);
-            ffi::ckpt_page_unmap(k);
-        }
+        // SAFETY: We hold a reference on the page (type invariant).
+        unsafe { sys::mm::copy_from_page(self.0[i].cast(), dst) }
     }
 
     /// Calls `f` on a copy of each page in turn (made in `bounce`, see
@@ -1058,8 +1036,7 @@ impl FileRef {
 
     /// The caller's `fd`.
     pub(crate) fn fd(fd: i32) -> Result<Self> {
-        // SAFETY: No preconditions; a non-null result carries a reference.
-        unsafe { FileRef::from_counted(ffi::ckpt_fget(fd)) }.ok_or(EBADF)
+        sys::file::fget(fd).map(Self)
     }
 
     /// Opens `path` (NUL-terminated) with the caller's rights.
@@ -1347,8 +1324,8 @@ pub(crate) fn current_pid() -> i32 {
 
 /// Wall-clock time in ns.
 pub(crate) fn now_ns() -> u64 {
-    // SAFETY: No preconditions.
-    unsafe { ffi::ckpt_now_ns() }
+    use kernel::time::{ClockSource, RealTime};
+    RealTime::ktime_get() as u64
 }
 
 /// `uname -r` and the host name, into the buffers; returns their lengths.
@@ -1360,14 +1337,12 @@ pub(crate) fn uts(release: &mut [u8; 65], node: &mut [u8; 65]) -> (usize, usize)
 
 /// Pins the module while a `/dev/ckpt` file is open.
 pub(crate) fn module_get() -> bool {
-    // SAFETY: No preconditions.
-    unsafe { ffi::ckpt_module_get() }
+    sys::module::get()
 }
 
 /// Unpins the module (one call per successful [`module_get`]).
 pub(crate) fn module_put() {
-    // SAFETY: Paired with a successful `module_get`.
-    unsafe { ffi::ckpt_module_put() }
+    sys::module::put()
 }
 
 /// While alive, the caller acts with the credentials of whoever opened the file of a
@@ -1561,8 +1536,7 @@ pub(crate) mod cur {
 
     /// Unmaps `[start, end)`.
     pub(crate) fn munmap(start: u64, end: u64) -> Result {
-        // SAFETY: No preconditions (`vm_munmap` on the caller's own mm).
-        errno(unsafe { ffi::ckpt_cur_munmap(start, end - start) }).map(|_| ())
+        sys::mm::munmap(start, end - start)
     }
 
     /// Gives the caller's mapping that is exactly `[start, end)` the [`adv`]
@@ -1581,13 +1555,7 @@ pub(crate) mod cur {
         flags: u32,
         off: u64,
     ) -> Result {
-        let f = file.map_or(core::ptr::null_mut(), |f| f.raw());
-        // SAFETY: `f` is null or a valid file kept alive by `file`.
-        let r = unsafe { ffi::ckpt_cur_mmap(f, addr, len, prot, flags, off) };
-        if r < 0 {
-            return Err(Error::from_errno(r as i32));
-        }
-        Ok(())
+        sys::mm::mmap_at(file.map(|f| &*f.0), addr, len, prot, flags, off)
     }
 
     /// Sets the mm layout fields and auxv.

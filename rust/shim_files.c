@@ -356,11 +356,6 @@ int ckpt_file_seek(struct file *f, s64 pos)
 	return r == pos ? 0 : -EIO;
 }
 
-struct file *ckpt_fget(int fd)
-{
-	return fget(fd);
-}
-
 int ckpt_cur_close_fds(void)
 {
 	unsigned int fd = 0;

@@ -298,17 +298,6 @@ void ckpt_pages_put(struct page **pages, u32 n, bool pinned)
 		put_page(pages[i]);
 }
 
-/* Maps one page for reading (kmap_local: unmap before mapping the next). */
-const void *ckpt_page_map(struct page *page)
-{
-	return kmap_local_page(page);
-}
-
-void ckpt_page_unmap(const void *addr)
-{
-	kunmap_local(addr);
-}
-
 /* Where current's special mapping @name ([vdso], [vvar], ...) is. */
 int ckpt_cur_special(const char *name, u64 *start, u64 *end)
 {
@@ -415,15 +404,6 @@ int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep)
 			return ret;
 		addr = end;
 	}
-}
-
-long ckpt_cur_mmap(struct file *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
-{
-	unsigned long r = vm_mmap(f, addr, len, prot, flags, off);
-
-	if (IS_ERR_VALUE(r))
-		return (long)r;
-	return r == addr ? 0 : -EFAULT;
 }
 
 /* Layout fields and auxv, as prctl(PR_SET_MM_MAP) would set them. */
@@ -698,11 +678,6 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
 	}
 	mmap_read_unlock(mm);
 	return n;
-}
-
-int ckpt_cur_munmap(u64 start, u64 len)
-{
-	return vm_munmap(start, len);
 }
 
 /*

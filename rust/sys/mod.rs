@@ -8,5 +8,8 @@
 //! [`crate::shim`].
 
 pub(crate) mod cred;
+pub(crate) mod file;
+pub(crate) mod mm;
+pub(crate) mod module;
 pub(crate) mod sync;
 pub(crate) mod task;

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The caller's address space and pages: `vm_mmap`/`vm_munmap` and short-lived page
+//! mappings (`kmap_local_page`), through `kernel::bindings`.
+
+use kernel::{bindings, fs::File, prelude::*};
+
+/// `vm_mmap()` in the caller's address space at exactly `addr` (`EFAULT` if the kernel
+/// put the mapping elsewhere); anonymous memory without a `file`.
+pub(crate) fn mmap_at(
+    file: Option<&File>,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    off: u64,
+) -> Result {
+    let file = file.map_or(core::ptr::null_mut(), |f| f.as_ptr());
+    // SAFETY: `file` is null or a live file (borrowed); `vm_mmap` checks everything
+    // else and works on current's mm.
+    let r = unsafe {
+        bindings::vm_mmap(
+            file,
+            addr as usize,
+            len as usize,
+            prot as usize,
+            flags as usize,
+            off as usize,
+        )
+    } as u64;
+    // IS_ERR_VALUE(): the last page of the address space holds the error numbers.
+    if r > u64::MAX - u64::from(bindings::MAX_ERRNO) {
+        return Err(Error::from_errno(r as i64 as i32));
+    }
+    if r != addr {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
+/// `vm_munmap()` of `[start, start + len)` in the caller's address space.
+pub(crate) fn munmap(start: u64, len: u64) -> Result {
+    // SAFETY: No preconditions: `vm_munmap` checks the range, in current's mm.
+    kernel::error::to_result(unsafe { bindings::vm_munmap(start as usize, len as usize) })
+}
+
+/// Copies `dst.len()` bytes (at most a page) from the start of `page`, through a short
+/// local mapping. The page may be written at the same time (memory shared with a
+/// process that runs, I/O in flight): it is read through a raw pointer, never as a
+/// `&[u8]`.
+///
+/// # Safety
+///
+/// `page` is a `struct page` the caller holds a reference on for the call.
+pub(crate) unsafe fn copy_from_page(page: *mut bindings::page, dst: &mut [u8]) {
+    let len = dst.len().min(kernel::page::PAGE_SIZE);
+    // SAFETY: The page is live (the caller's contract); the mapping is released right
+    // after the copy. The source is only read through the raw pointer, and `dst` is a
+    // distinct, exclusively borrowed buffer of at least the size copied.
+    unsafe {
+        let k = bindings::kmap_local_page(page);
+        core::ptr::copy_nonoverlapping(k.cast::<u8>(), dst.as_mut_ptr(), len);
+        bindings::kunmap_local(k);
+    }
+}
