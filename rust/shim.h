@@ -108,7 +108,6 @@ struct ckpt_creds {
 	u32 ngroups;
 };
 
-int ckpt_task_creds(struct task_struct *t, struct ckpt_creds *c, u32 *groups, u32 max);
 
 /* ---- memory ----------------------------------------------------------- */
 
@@ -287,13 +286,6 @@ void ckpt_cur_set_blocked(u64 mask);
 void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info, bool keep_sender);
-/* ckpt_cur_creds_differ(): which of the image's ids are not the caller's. */
-#define CKPT_CREDS_UIDS		(1u << 0)	/* real, effective, saved or fs uid */
-#define CKPT_CREDS_GIDS		(1u << 1)	/* real, effective, saved or fs gid */
-#define CKPT_CREDS_GROUPS	(1u << 2)	/* the supplementary groups */
-int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct ckpt_creds *mine);
-int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
-			  bool no_new_privs);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

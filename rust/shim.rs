@@ -135,7 +135,7 @@ pub(crate) mod adv {
     pub(crate) const NOHUGEPAGE: u32 = 1 << 3;
 }
 
-/// [`cur::creds_differ`] bits (`CKPT_CREDS_*`): which of the image's ids are not
+/// [`cur::creds_differ`] bits: which of the image's ids are not
 /// the caller's.
 pub(crate) mod differ {
     /// The real, effective, saved or filesystem uid.
@@ -345,12 +345,6 @@ mod ffi {
             max_shared: u32,
         ) -> i32;
         pub(super) fn ckpt_task_rlimits(t: *mut c_void, out: *mut u64) -> i32;
-        pub(super) fn ckpt_task_creds(
-            t: *mut c_void,
-            c: *mut CredsRaw,
-            groups: *mut u32,
-            max: u32,
-        ) -> i32;
         pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
             -> i32;
         pub(super) fn ckpt_mm_vma(
@@ -456,17 +450,6 @@ mod ffi {
         pub(super) fn ckpt_cur_set_altstack(sp: u64, size: u64, flags: u32);
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_queue_signal(info: *const u8, keep_sender: bool) -> i32;
-        pub(super) fn ckpt_cur_creds_differ(
-            c: *const CredsRaw,
-            groups: *const u32,
-            mine: *mut CredsRaw,
-        ) -> i32;
-        pub(super) fn ckpt_cur_commit_creds(
-            c: *const CredsRaw,
-            groups: *const u32,
-            set_groups: bool,
-            no_new_privs: bool,
-        ) -> i32;
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -718,24 +701,7 @@ impl TaskRef {
 
     /// Its credentials; supplementary groups are appended to `groups`.
     pub(crate) fn creds(&self, groups: &mut KVec<u32>) -> Result<CredsRaw> {
-        let mut c = CredsRaw::default();
-        let mut want = 32usize;
-        loop {
-            groups.clear();
-            groups.reserve(want, GFP_KERNEL)?;
-            // SAFETY: The task is valid; `groups` has room for `want` entries.
-            let r = unsafe {
-                ffi::ckpt_task_creds(self.ptr(), &mut c, groups.as_mut_ptr(), want as u32)
-            };
-            if r == -(bindings::E2BIG as i32) && want < image::MAX_GROUPS {
-                want = (c.ngroups as usize).min(image::MAX_GROUPS);
-                continue;
-            }
-            errno(r)?;
-            // SAFETY: The shim wrote `ngroups` entries (at most `want`).
-            unsafe { groups.inc_len((c.ngroups as usize).min(want)) };
-            return Ok(c);
-        }
+        sys::cred::of_task(&self.0, groups, image::MAX_GROUPS)
     }
 
     /// Whether it is in the caller's mount namespace (else the paths it uses name
@@ -1689,10 +1655,7 @@ pub(crate) mod cur {
         if groups.len() != c.ngroups as usize {
             return Err(EINVAL);
         }
-        let mut mine = CredsRaw::default();
-        // SAFETY: `groups` has `ngroups` entries; `mine` is a valid out pointer.
-        let d = errno(unsafe { ffi::ckpt_cur_creds_differ(c, groups.as_ptr(), &mut mine) })?;
-        Ok((mine, d as u32))
+        sys::cred::differ_from_current(c, groups)
     }
 
     /// Whether the caller has capability `cap` in its own user namespace
@@ -1720,9 +1683,7 @@ pub(crate) mod cur {
         if groups.len() != c.ngroups as usize {
             return Err(EINVAL);
         }
-        // SAFETY: `groups` has `ngroups` entries.
-        errno(unsafe { ffi::ckpt_cur_commit_creds(c, groups.as_ptr(), set_groups, nnp) })
-            .map(|_| ())
+        sys::cred::commit(c, set_groups.then_some(groups), nnp)
     }
 
     /// Sets the soft resource limits to `lim`'s; the caller decided each is within

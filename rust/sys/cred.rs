@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Credentials and capabilities of the caller, through exported functions and the
-//! kernel crate's [`Kuid`].
+//! Credentials and capabilities: read from a task, compared with and set on the caller,
+//! through exported functions (`get_task_cred`, `prepare_creds`, `commit_creds`,
+//! `groups_alloc`, `make_kuid`, ...) and the kernel crate's [`Kuid`]. Whether the
+//! caller may take on credentials is decided by `access::may_grant_creds`, never here.
 
-use kernel::{bindings, task::Kuid};
+use crate::shim::{differ, CredsRaw};
+use kernel::{bindings, prelude::*, task::Kuid, task::Task};
 
 /// Whether the caller has capability `cap` in its own user namespace (`ns_capable()`:
 /// audited, and marks the task as having used a privilege, as the syscalls do).
@@ -17,4 +20,233 @@ pub(crate) fn ns_capable(cap: u32) -> bool {
 /// is that uid).
 pub(crate) fn current_global_euid() -> u32 {
     Kuid::current_euid().into_raw().val
+}
+
+/// `cred`'s ids and capabilities as the caller's user namespace sees them, and its
+/// number of supplementary groups.
+///
+/// # Safety
+///
+/// `cred` is a live `struct cred`.
+unsafe fn fill(cred: *const bindings::cred) -> CredsRaw {
+    // SAFETY: The caller's own user namespace is live.
+    let ns = unsafe { bindings::current_user_ns() };
+    // SAFETY: `cred` is live (the function's contract); credentials never change once
+    // they are shared, and its group_info is null or live as long as it.
+    unsafe {
+        let c = &*cred;
+        let u = |k| bindings::from_kuid_munged(ns, k);
+        let g = |k| bindings::from_kgid_munged(ns, k);
+        CredsRaw {
+            uids: [u(c.uid), u(c.euid), u(c.suid), u(c.fsuid)],
+            gids: [g(c.gid), g(c.egid), g(c.sgid), g(c.fsgid)],
+            caps: [
+                c.cap_inheritable.val,
+                c.cap_permitted.val,
+                c.cap_effective.val,
+                c.cap_bset.val,
+                c.cap_ambient.val,
+            ],
+            securebits: c.securebits,
+            ngroups: if c.group_info.is_null() {
+                0
+            } else {
+                (*c.group_info).ngroups as u32
+            },
+        }
+    }
+}
+
+/// The supplementary groups of `gi` (null: none).
+///
+/// # Safety
+///
+/// `gi` is null or a live `struct group_info` that outlives the result.
+unsafe fn group_slice<'a>(gi: *const bindings::group_info) -> &'a [bindings::kgid_t] {
+    if gi.is_null() {
+        return &[];
+    }
+    // SAFETY: `gi` is live (the function's contract), with `ngroups` entries in `gid`.
+    unsafe { (*gi).gid.as_slice((*gi).ngroups as usize) }
+}
+
+/// `t`'s credentials, its supplementary groups (as the caller's user namespace sees
+/// them) in `groups`; `E2BIG` if there are more than `max`.
+pub(crate) fn of_task(t: &Task, groups: &mut KVec<u32>, max: usize) -> Result<CredsRaw> {
+    // SAFETY: `t` is a valid task; the result carries a reference on its credentials.
+    let cred = unsafe { bindings::get_task_cred(t.as_ptr()) };
+    // SAFETY: `cred` is live until the `put_cred` below.
+    let c = unsafe { fill(cred) };
+    // SAFETY: As above.
+    let gids = unsafe { group_slice((*cred).group_info) };
+    // SAFETY: The caller's own user namespace is live.
+    let ns = unsafe { bindings::current_user_ns() };
+    groups.clear();
+    let r = if gids.len() > max {
+        Err(E2BIG)
+    } else {
+        groups.reserve(gids.len(), GFP_KERNEL).map_err(Error::from)
+    };
+    if r.is_ok() {
+        for g in gids {
+            // SAFETY: `ns` is live; `from_kgid_munged` takes any id.
+            let g = unsafe { bindings::from_kgid_munged(ns, *g) };
+            // The push does not allocate: there is room for every group.
+            let _ = groups.push(g, GFP_KERNEL);
+        }
+    }
+    // SAFETY: The reference `get_task_cred` took; `gids` is not used any more.
+    unsafe { bindings::put_cred(cred) };
+    r.map(|_| c)
+}
+
+/// The image's ids in the caller's user namespace; `EINVAL` if one has no mapping.
+fn kids(c: &CredsRaw) -> Result<([bindings::kuid_t; 4], [bindings::kgid_t; 4])> {
+    // SAFETY: The caller's own user namespace is live.
+    let ns = unsafe { bindings::current_user_ns() };
+    let mut uids = [bindings::kuid_t { val: 0 }; 4];
+    let mut gids = [bindings::kgid_t { val: 0 }; 4];
+    for i in 0..4 {
+        // SAFETY: `ns` is live; `make_kuid`/`make_kgid` take any id.
+        (uids[i], gids[i]) = unsafe {
+            (
+                bindings::make_kuid(ns, c.uids[i]),
+                bindings::make_kgid(ns, c.gids[i]),
+            )
+        };
+        // INVALID_UID and INVALID_GID are -1.
+        if uids[i].val == u32::MAX || gids[i].val == u32::MAX {
+            return Err(EINVAL);
+        }
+    }
+    Ok((uids, gids))
+}
+
+/// Facts for the grant decision (`access::may_grant_creds`): the caller's
+/// (subjective) credentials, and which of `c`'s ids are not the caller's
+/// ([`differ`] bits). `EINVAL` if an id of `c` has no mapping in the caller's user
+/// namespace or there are more than `NGROUPS_MAX` groups.
+pub(crate) fn differ_from_current(c: &CredsRaw, groups: &[u32]) -> Result<(CredsRaw, u32)> {
+    let (uids, gids) = kids(c)?;
+    if groups.len() > bindings::NGROUPS_MAX as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: The caller's own user namespace is live.
+    let ns = unsafe { bindings::current_user_ns() };
+    // SAFETY: current's subjective credentials: only current replaces them, and they
+    // stay live while current runs this.
+    let old = unsafe { &*(*Task::current_raw()).cred };
+    let mut d = 0;
+    let ou = [old.uid, old.euid, old.suid, old.fsuid];
+    let og = [old.gid, old.egid, old.sgid, old.fsgid];
+    if (0..4).any(|i| uids[i].val != ou[i].val) {
+        d |= differ::UIDS;
+    }
+    if (0..4).any(|i| gids[i].val != og[i].val) {
+        d |= differ::GIDS;
+    }
+    // SAFETY: `old`'s group_info is null or live as long as `old`.
+    let mine = unsafe { group_slice(old.group_info) };
+    // SAFETY: `ns` is live; `make_kgid` takes any id.
+    let same =
+        |(m, g): (&bindings::kgid_t, &u32)| m.val == unsafe { bindings::make_kgid(ns, *g) }.val;
+    if old.group_info.is_null()
+        || mine.len() != groups.len()
+        || !mine.iter().zip(groups.iter()).all(same)
+    {
+        d |= differ::GROUPS;
+    }
+    // SAFETY: `old` is live (above).
+    Ok((unsafe { fill(old) }, d))
+}
+
+/// Drops a reference on a group list (`put_group_info()`).
+///
+/// # Safety
+///
+/// `gi` is a live `struct group_info` on which the caller owns a reference.
+unsafe fn put_group_info(gi: *mut bindings::group_info) {
+    // SAFETY: `gi` is live (the function's contract); its usage count is a refcount.
+    if unsafe { bindings::refcount_dec_and_test(&raw mut (*gi).usage) } {
+        // SAFETY: The last reference, dropped above.
+        unsafe { bindings::groups_free(gi) };
+    }
+}
+
+/// The group list of `groups` (sorted, as the kernel keeps it), with a reference;
+/// `EINVAL` if one has no mapping in the caller's user namespace.
+fn group_info(groups: &[u32]) -> Result<*mut bindings::group_info> {
+    if groups.len() > bindings::NGROUPS_MAX as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: No preconditions; a non-null result carries a reference.
+    let gi = unsafe { bindings::groups_alloc(groups.len() as i32) };
+    if gi.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: The caller's own user namespace is live.
+    let ns = unsafe { bindings::current_user_ns() };
+    for (i, g) in groups.iter().enumerate() {
+        // SAFETY: `ns` is live; `make_kgid` takes any id.
+        let k = unsafe { bindings::make_kgid(ns, *g) };
+        if k.val == u32::MAX {
+            // SAFETY: Our reference from `groups_alloc`.
+            unsafe { put_group_info(gi) };
+            return Err(EINVAL);
+        }
+        // SAFETY: `gi` was allocated with `groups.len()` entries, not yet shared.
+        unsafe { (*gi).gid.as_mut_slice(groups.len())[i] = k };
+    }
+    // SAFETY: `gi` is live and filled.
+    unsafe { bindings::groups_sort(gi) };
+    Ok(gi)
+}
+
+/// Makes `c` the caller's credentials (`prepare_creds`, `commit_creds`), with
+/// supplementary groups `groups` if given, and sets no_new_privs if `no_new_privs`.
+/// `access::may_grant_creds` decided, just before, on this task, that the caller may.
+/// `EINVAL` if an id has no mapping in the caller's user namespace.
+pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -> Result {
+    let (uids, gids) = kids(c)?;
+    let gi = groups.map(group_info).transpose()?;
+    // SAFETY: No preconditions; a non-null result is a new, private copy.
+    let new = unsafe { bindings::prepare_creds() };
+    if new.is_null() {
+        if let Some(gi) = gi {
+            // SAFETY: Our reference from `group_info`.
+            unsafe { put_group_info(gi) };
+        }
+        return Err(ENOMEM);
+    }
+    // SAFETY: `new` is ours until `commit_creds` (nobody else sees it yet).
+    unsafe {
+        let n = &mut *new;
+        [n.uid, n.euid, n.suid, n.fsuid] = uids;
+        [n.gid, n.egid, n.sgid, n.fsgid] = gids;
+        n.cap_inheritable.val = c.caps[0];
+        n.cap_permitted.val = c.caps[1];
+        n.cap_effective.val = c.caps[2];
+        n.cap_bset.val = c.caps[3];
+        n.cap_ambient.val = c.caps[4];
+        n.securebits = c.securebits;
+    }
+    if let Some(gi) = gi {
+        // SAFETY: `new` is ours; `set_groups` takes its own reference on `gi`, and we
+        // drop ours.
+        unsafe {
+            bindings::set_groups(new, gi);
+            put_group_info(gi);
+        }
+    }
+    if no_new_privs {
+        // SAFETY: `task_set_no_new_privs(current)`: an atomic bit of current's own.
+        unsafe {
+            bindings::set_bit(
+                bindings::PFA_NO_NEW_PRIVS as usize,
+                &raw mut (*Task::current_raw()).atomic_flags,
+            )
+        };
+    }
+    // SAFETY: `new` came from `prepare_creds` on this task; `commit_creds` takes it.
+    kernel::error::to_result(unsafe { bindings::commit_creds(new) })
 }
