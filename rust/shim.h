@@ -282,8 +282,6 @@ void ckpt_file_set_flags(struct file *f, u32 flags);
 int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
-void ckpt_cur_set_blocked(u64 mask);
-void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 int ckpt_cur_queue_signal(const void *info, bool keep_sender);
 u64 ckpt_cur_permitted_xfeatures(void);

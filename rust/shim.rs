@@ -446,8 +446,6 @@ mod ffi {
         pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
-        pub(super) fn ckpt_cur_set_blocked(mask: u64);
-        pub(super) fn ckpt_cur_set_altstack(sp: u64, size: u64, flags: u32);
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_queue_signal(info: *const u8, keep_sender: bool) -> i32;
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
@@ -1605,14 +1603,12 @@ pub(crate) mod cur {
 
     /// Sets the blocked mask.
     pub(crate) fn set_blocked(mask: u64) {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_set_blocked(mask) }
+        sys::signal::set_blocked(mask)
     }
 
     /// Sets the alternate signal stack.
     pub(crate) fn set_altstack(sp: u64, size: u64, flags: u32) {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_set_altstack(sp, size, flags) }
+        sys::signal::set_altstack(sp, size, flags)
     }
 
     /// Arms `ITIMER_REAL`.

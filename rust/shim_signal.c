@@ -132,21 +132,6 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa)
 	return 0;
 }
 
-void ckpt_cur_set_blocked(u64 mask)
-{
-	sigset_t set;
-
-	siginitset(&set, mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
-	sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
-void ckpt_cur_set_altstack(u64 sp, u64 size, u32 flags)
-{
-	current->sas_ss_sp = sp;
-	current->sas_ss_size = size;
-	current->sas_ss_flags = flags & SS_AUTODISARM;
-}
-
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns)
 {
 #ifdef CONFIG_POSIX_TIMERS

@@ -11,5 +11,6 @@ pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod mm;
 pub(crate) mod module;
+pub(crate) mod signal;
 pub(crate) mod sync;
 pub(crate) mod task;
