@@ -210,6 +210,38 @@ int ckpt_unix_info(struct file *f, s32 embryo, struct ckpt_unix_info *ui, char *
 	return 0;
 }
 
+/*
+ * The receive queue of the socket of @f (or of its embryo), locked for a walk:
+ * iolock (readers take it to consume, and to move a stream skb's consumed
+ * mark), then the queue lock (writers append under it).  NULL with *err 0 for
+ * a listening socket (its queue holds embryos, not data), or with an error.
+ */
+static struct sock *unix_queue_lock(struct file *f, s32 embryo, int *err)
+{
+	struct sock *sk = unix_sock_of(f, embryo, err);
+
+	if (!sk)
+		return NULL;
+	*err = 0;
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		goto out;
+	*err = mutex_lock_interruptible(&unix_sk(sk)->iolock);
+	if (*err)
+		goto out;
+	spin_lock(&sk->sk_receive_queue.lock);
+	return sk;
+out:
+	sock_put(sk);
+	return NULL;
+}
+
+static void unix_queue_unlock(struct sock *sk)
+{
+	spin_unlock(&sk->sk_receive_queue.lock);
+	mutex_unlock(&unix_sk(sk)->iolock);
+	sock_put(sk);
+}
+
 int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 {
 	struct sock *sk;
@@ -219,22 +251,10 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 	int err;
 
 	BUILD_BUG_ON(sizeof(struct ckpt_unix_skb_parms) > sizeof_field(struct sk_buff, cb));
-	sk = unix_sock_of(f, embryo, &err);
+	sk = unix_queue_lock(f, embryo, &err);
 	if (!sk)
 		return err;
 	u = unix_sk(sk);
-	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
-		sock_put(sk);
-		return 0;
-	}
-	/* Readers take iolock to consume (and to move a stream skb's consumed
-	 * mark); writers append under the queue lock. */
-	err = mutex_lock_interruptible(&u->iolock);
-	if (err) {
-		sock_put(sk);
-		return err;
-	}
-	spin_lock(&sk->sk_receive_queue.lock);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
 		struct ckpt_unix_skb *h = buf + n;
 		u32 off = CKPT_UNIXCB(skb).consumed;
@@ -260,34 +280,20 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 			break;
 		n += need;
 	}
-	spin_unlock(&sk->sk_receive_queue.lock);
-	mutex_unlock(&u->iolock);
-	sock_put(sk);
+	unix_queue_unlock(sk);
 	return err ? err : n;
 }
 
 int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max)
 {
 	struct sock *sk;
-	struct unix_sock *u;
 	struct sk_buff *skb;
 	u32 n = 0, i;
 	int err;
 
-	sk = unix_sock_of(f, embryo, &err);
+	sk = unix_queue_lock(f, embryo, &err);
 	if (!sk)
 		return err;
-	u = unix_sk(sk);
-	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
-		sock_put(sk);
-		return 0;
-	}
-	err = mutex_lock_interruptible(&u->iolock);
-	if (err) {
-		sock_put(sk);
-		return err;
-	}
-	spin_lock(&sk->sk_receive_queue.lock);
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
 		struct scm_fp_list *fp = CKPT_UNIXCB(skb).fp;
 
@@ -300,9 +306,7 @@ int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max)
 		for (i = 0; i < fp->count; i++)
 			files[n++] = get_file(fp->fp[i]);
 	}
-	spin_unlock(&sk->sk_receive_queue.lock);
-	mutex_unlock(&u->iolock);
-	sock_put(sk);
+	unix_queue_unlock(sk);
 	if (err) {
 		while (n)
 			fput(files[--n]);
