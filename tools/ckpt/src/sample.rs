@@ -254,6 +254,29 @@ fn spec(threads: u32, pages: Vec<Vec<u64>>) -> Spec {
     }
 }
 
+/// The record kinds every process's image has, all of them in [`small`]: what the
+/// tests and the fuzz target's seeds check their images cover.
+pub const PROCESS_KINDS: [u16; 18] = [
+    kind::HEADER,
+    kind::END,
+    kind::TASK,
+    kind::RLIMITS,
+    kind::REGS,
+    kind::XSTATE,
+    kind::FILE,
+    kind::PIPE,
+    kind::FILES,
+    kind::FD,
+    kind::FS,
+    kind::MM,
+    kind::VMA,
+    kind::PAGES,
+    kind::SIGHAND,
+    kind::SIGNAL,
+    kind::THREAD_SIGNALS,
+    kind::CREDS,
+];
+
 /// One thread, one page: every record kind in a small image (about 7 KiB).
 pub fn small() -> Vec<u8> {
     build(&spec(1, vec![vec![0x40_3000]]))

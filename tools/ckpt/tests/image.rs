@@ -37,26 +37,7 @@ fn every_kind_is_in_the_small_sample() {
     while let Some(e) = r.next_record().unwrap() {
         kinds.push(e.header.kind);
     }
-    for k in [
-        kind::HEADER,
-        kind::END,
-        kind::TASK,
-        kind::RLIMITS,
-        kind::REGS,
-        kind::XSTATE,
-        kind::FILE,
-        kind::PIPE,
-        kind::FILES,
-        kind::FD,
-        kind::FS,
-        kind::MM,
-        kind::VMA,
-        kind::PAGES,
-        kind::SIGHAND,
-        kind::SIGNAL,
-        kind::THREAD_SIGNALS,
-        kind::CREDS,
-    ] {
+    for k in sample::PROCESS_KINDS {
         assert!(kinds.contains(&k), "kind {} missing", kind::name(k));
     }
     assert_eq!(kinds.first(), Some(&kind::HEADER));
