@@ -435,36 +435,33 @@ fn ghost_and_symlink_files_are_checked() {
     );
 }
 
+/// A pty record: the round trip's, and the one the bad-record table alters.
+const PTY: Pty = Pty {
+    file: 3,
+    index: 7,
+    master: 1,
+    locked: 0,
+    uid: 1000,
+    gid: 5,
+    mode: 0o20620,
+    flags: [0o2400, 0o5, 0o277, 0o105063],
+    line: 0,
+    cc: [3; NCCS],
+    speed: [38400, 38400],
+    winsize: [33, 101, 0, 0],
+};
+
+/// A deleted working directory's record, as [`PTY`].
+const CWD: CwdDeleted = CwdDeleted {
+    fs: 4,
+    mode: 0o040711,
+};
+
 #[test]
 fn pty_and_cwd_deleted() {
-    rt!(
-        Pty {
-            file: 3,
-            index: 7,
-            master: 1,
-            locked: 0,
-            uid: 1000,
-            gid: 5,
-            mode: 0o20620,
-            flags: [0o2400, 0o5, 0o277, 0o105063],
-            line: 0,
-            cc: [3; NCCS],
-            speed: [38400, 38400],
-            winsize: [33, 101, 0, 0],
-        },
-        Pty
-    );
-    rt!(
-        CwdDeleted {
-            fs: 4,
-            mode: 0o040711
-        },
-        CwdDeleted
-    );
-    let cwd = CwdDeleted {
-        fs: 4,
-        mode: 0o040711,
-    };
+    rt!(PTY, Pty);
+    rt!(CWD, CwdDeleted);
+    let cwd = CWD;
     refused!(
         CwdDeleted,
         [
@@ -478,20 +475,7 @@ fn pty_and_cwd_deleted() {
             (CwdDeleted { fs: 0, ..cwd }, "cwd-deleted: zero fs id"),
         ]
     );
-    let pty = Pty {
-        file: 3,
-        index: 7,
-        master: 1,
-        locked: 0,
-        uid: 1000,
-        gid: 5,
-        mode: 0o20620,
-        flags: [0o2400, 0o5, 0o277, 0o105063],
-        line: 0,
-        cc: [3; NCCS],
-        speed: [38400, 38400],
-        winsize: [33, 101, 0, 0],
-    };
+    let pty = PTY;
     refused!(
         Pty,
         [
@@ -509,16 +493,16 @@ fn pty_and_cwd_deleted() {
     );
 }
 
+/// An rseq registration: the round trip's, and the one the bad-record table alters.
+const RSEQ: Rseq = Rseq {
+    ptr: 0x7fff_0000_1000,
+    len: 32,
+    sig: 0x5305_3053,
+};
+
 #[test]
 fn rseq() {
-    rt!(
-        Rseq {
-            ptr: 0x7fff_0000_1000,
-            len: 32,
-            sig: 0x5305_3053,
-        },
-        Rseq
-    );
+    rt!(RSEQ, Rseq);
 }
 
 #[test]
@@ -1211,11 +1195,7 @@ fn small_records_are_checked() {
             ),
         ]
     );
-    let rseq = Rseq {
-        ptr: 0x7fff_0000_1000,
-        len: 32,
-        sig: 0x5305_3053,
-    };
+    let rseq = RSEQ;
     refused!(
         Rseq,
         [
