@@ -1300,6 +1300,41 @@ TEST_F(sec, pending_sigstop_stops_instead_of_failing)
 /* ---- A4: capability and securebits rules of capset(2)/prctl(2) ---------- */
 
 /*
+ * In a forked child: restarts image path (planned in ip) with a fresh pipe for
+ * each of its pipes, after dropping drop_bset from its bounding set (if >= 0).
+ * Exits 0 if refused with EPERM for a reason that mentions why, else 100 +
+ * errno (97 to 99: the setup failed).  Restored (not refused), the program
+ * runs on: the parent ends it.
+ */
+static void restart_expecting_refusal(const char *path, const struct img_plan *ip,
+				      int drop_bset, const char *why)
+{
+	struct ckpt_restart_pipe pp[16];
+	struct ckpt_restart_args a;
+	int dev = open(CKPT_DEV, O_RDWR), fd = open(path, O_RDONLY), q[2];
+
+	if (dev < 0 || fd < 0 || chdir(ip->cwd) || move_specials(ip))
+		_exit(99);
+	for (int i = 0; i < ip->npipes; i++) {
+		if (pipe(q))
+			_exit(98);
+		pp[i].id = ip->pipe[i].id;
+		pp[i].rfd = q[0];
+		pp[i].wfd = q[1];
+		pp[i].pad = 0;
+	}
+	if (drop_bset >= 0 && prctl(PR_CAPBSET_DROP, drop_bset, 0, 0, 0))
+		_exit(97);
+	memset(&a, 0, sizeof(a));
+	a.fd = fd;
+	a.npipes = ip->npipes;
+	a.pipes = (uint64_t)(uintptr_t)pp;
+	a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+	ioctl(dev, CKPT_IOC_RESTART, &a);
+	_exit(errno == EPERM && strstr(a.reason, why) ? 0 : 100 + errno);
+}
+
+/*
  * Restarts a copy of img with its credentials' field at off (a u64 if wide,
  * else a u32) set to v, in a child that first drops drop_bset from its
  * bounding set (if >= 0).  Returns 0 if refused with EPERM, else 100 + errno
@@ -1327,32 +1362,8 @@ static int restart_edited_creds(const char *img, size_t off, int wide, uint64_t 
 		return -1;
 	free(m);
 	pid = fork();
-	if (pid == 0) {
-		struct ckpt_restart_pipe pp[16];
-		struct ckpt_restart_args a;
-		int dev = open(CKPT_DEV, O_RDWR), fd = open(bad, O_RDONLY), q[2];
-
-		if (dev < 0 || fd < 0 || chdir(ip->cwd) || move_specials(ip))
-			_exit(99);
-		for (int i = 0; i < ip->npipes; i++) {
-			if (pipe(q))
-				_exit(98);
-			pp[i].id = ip->pipe[i].id;
-			pp[i].rfd = q[0];
-			pp[i].wfd = q[1];
-			pp[i].pad = 0;
-		}
-		if (drop_bset >= 0 && prctl(PR_CAPBSET_DROP, drop_bset, 0, 0, 0))
-			_exit(97);
-		memset(&a, 0, sizeof(a));
-		a.fd = fd;
-		a.npipes = ip->npipes;
-		a.pipes = (uint64_t)(uintptr_t)pp;
-		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
-		ioctl(dev, CKPT_IOC_RESTART, &a);
-		/* Restored (not refused): the program runs on; end it. */
-		_exit(errno == EPERM && strstr(a.reason, "credentials") ? 0 : 100 + errno);
-	}
+	if (pid == 0)
+		restart_expecting_refusal(bad, ip, drop_bset, "credentials");
 	status = -1;
 	for (int i = 0; i < 250 && waitpid(pid, &status, WNOHANG) != pid; i++)
 		sleep_ms(20);
@@ -1734,29 +1745,8 @@ static int restart_without_limits(const char *img, const struct img_plan *ip)
 
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		struct ckpt_restart_pipe pp[16];
-		struct ckpt_restart_args a;
-		int dev = open(CKPT_DEV, O_RDWR), fd = open(img, O_RDONLY), q[2];
-
-		if (dev < 0 || fd < 0 || chdir(ip->cwd) || move_specials(ip))
-			_exit(99);
-		for (int i = 0; i < ip->npipes; i++) {
-			if (pipe(q))
-				_exit(98);
-			pp[i].id = ip->pipe[i].id;
-			pp[i].rfd = q[0];
-			pp[i].wfd = q[1];
-			pp[i].pad = 0;
-		}
-		memset(&a, 0, sizeof(a));
-		a.fd = fd;
-		a.npipes = ip->npipes;
-		a.pipes = (uint64_t)(uintptr_t)pp;
-		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
-		ioctl(dev, CKPT_IOC_RESTART, &a);
-		_exit(errno == EPERM && strstr(a.reason, "setrlimit") ? 0 : 100 + errno);
-	}
+	if (pid == 0)
+		restart_expecting_refusal(img, ip, -1, "setrlimit");
 	for (int i = 0; i < 1500 && waitpid(pid, &status, WNOHANG) != pid; i++)
 		sleep_ms(20);
 	if (kill(pid, 0) == 0) {
