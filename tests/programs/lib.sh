@@ -27,6 +27,7 @@
 # "PROGRAMS-RESULT NAME CLASS REASON" (PASS, FAIL, REFUSED, REFUSED-KNOWN,
 # UNEXPECTED-PASS) for the host's table.
 . /lane/ktap.sh
+. /lane/wait-lib.sh
 CKPT=/lane/ckpt
 W=/tmp/prog-$name
 rm -rf "$W"
@@ -38,54 +39,10 @@ known=$(awk -v n="$name" '$1 == n { $1 = ""; sub(/^ +/, ""); print; exit }' /lan
 note() { echo "# $name: $*"; }
 # show FILE [LINES]: the last lines of FILE as KTAP comments.
 show() { [ -f "$1" ] && tail -n "${2:-8}" "$1" | sed "s|^|# $name: ${1##*/}: |"; true; }
-# wait_for FILE ERE SECONDS: until a line of FILE matches ERE.
-wait_for() {
-	_w=0
-	while [ "$_w" -lt $(($3 * 5)) ]; do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.2
-		_w=$((_w + 1))
-	done
-	return 1
-}
-# within SECONDS CMD...: until CMD succeeds.
-within() {
-	_w=0 _n=$(($1 * 5))
-	shift
-	while ! "$@"; do
-		_w=$((_w + 1))
-		[ "$_w" -lt "$_n" ] || return 1
-		sleep 0.2
-	done
-}
 # lines FILE: its number of lines (0 if missing).
 lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 # more_lines FILE N: FILE has more than N lines.
 more_lines() { [ "$(lines "$1")" -gt "$2" ]; }
-# stat_of PID: the fields of /proc/PID/stat after "(comm) ".
-stat_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null; }
-# alive PID: exists and is not a zombie.
-alive() { _s=$(stat_of "$1" | cut -d' ' -f1); [ -n "$_s" ] && [ "$_s" != Z ]; }
-# gone PID...: none of them exists any more (not even as a zombie).
-gone() { for _p in "$@"; do [ ! -e "/proc/$_p" ] || return 1; done; }
-# tree PID: PID and its descendants.
-tree() {
-	for _s in /proc/[0-9]*/stat; do
-		{ read -r _x < "$_s"; } 2>/dev/null || continue
-		_r=${_x##*) }
-		set -- $_r
-		echo "${_x%% *} $2"
-	done | awk -v root="$1" '
-		{ kids[$2] = kids[$2] " " $1 }
-		END {
-			q = root; out = root
-			while (q != "") {
-				n = split(q, a, " "); q = ""
-				for (i = 1; i <= n; i++) if (a[i] in kids) { q = q kids[a[i]]; out = out kids[a[i]] }
-			}
-			print out
-		}'
-}
 # session SID: the pids of session SID.
 session() {
 	for _s in /proc/[0-9]*/stat; do
@@ -106,12 +63,6 @@ kill_sessions() {
 			_n=$((_n + 1))
 		done
 	done
-}
-# gated GATE NAME CMD...: ktap_check if GATE is 1, else fails at once.
-gated() {
-	_g=$1
-	shift
-	if [ "$_g" = 1 ]; then ktap_check "$@"; else ktap_fail "$1"; fi
 }
 result_class=
 result() { result_class=$1; shift; echo "PROGRAMS-RESULT $name $result_class $*"; }

@@ -61,13 +61,8 @@ mkdir -p "$work" "$imgdir"
 chmod 777 "$work"
 
 # --- helpers --------------------------------------------------------------------
-# alive PID: the process exists and is not a zombie.
-alive() {
-	[ -d "/proc/$1" ] || return 1
-	{ read -r st < "/proc/$1/stat"; } 2>/dev/null || return 1
-	st=${st##*) }
-	[ "${st%% *}" != Z ]
-}
+# alive, tree (and the other waits of the guest's tests).
+. /guest/wait-lib.sh
 # wait_dead PID SECONDS: until PID is a zombie or gone.
 wait_dead() {
 	n=0
@@ -86,26 +81,6 @@ wait_vanish() {
 			sleep 0.1; n=$((n + 1))
 		done
 	done
-}
-# tree PID: PID and all its descendants (from the ppid of every process).
-tree() {
-	for s in /proc/[0-9]*/stat; do
-		{ read -r x < "$s"; } 2>/dev/null || continue
-		r=${x##*) }
-		set -- $r
-		echo "${x%% *} $2"
-	done | awk -v root="$1" '
-		{ kids[$2] = kids[$2] " " $1 }
-		END {
-			q = root; out = root
-			while (q != "") {
-				n = split(q, a, " "); q = ""
-				for (i = 1; i <= n; i++) if (a[i] in kids) {
-					q = q kids[a[i]]; out = out kids[a[i]]
-				}
-			}
-			print out
-		}'
 }
 # kill_tree PID: SIGKILL PID and its descendants, wait until they are reaped.
 kill_tree() {

@@ -31,7 +31,7 @@ mount -t proc proc "$D/proc" &&
 	mount -t tmpfs -o mode=1777 tmpfs "$D/tmp" &&
 	mount -t tmpfs -o mode=755 tmpfs "$D/run" &&
 	mount -t tmpfs -o mode=755 tmpfs "$D/lane" || fail "cannot mount the tree's filesystems"
-cp -R /programs/. "$D/lane/" && cp /ckpt "$D/lane/ckpt" && cp /guest/ktap.sh "$D/lane/ktap.sh" ||
+cp -R /programs/. "$D/lane/" && cp /ckpt "$D/lane/ckpt" && cp /guest/ktap.sh /guest/wait-lib.sh "$D/lane/" ||
 	fail "cannot copy the lane into $D/lane"
 echo "programs: Debian userland: $(cat "$D/etc/debian_version" 2>/dev/null), $(grep -vc '^#' "$D/etc/ckpt-lane-packages" 2>/dev/null) packages"
 # The tree's own /bin/sh runs the lane: busybox is gone once /oldroot is.

@@ -41,6 +41,7 @@
 # /init, after the test's module unload and leak scan) to UPGRADE-RESTORED.
 . /guest/ktap.sh
 . /guest/vdso-lib.sh
+. /guest/wait-lib.sh
 D=/var/lib/ckpt-upgrade
 I=$D/images
 export CKPT=/ckpt
@@ -62,37 +63,6 @@ rm -f /kexec.next
 
 now() { read -r _u _ < /proc/uptime; echo "$_u"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-# wait_for FILE ERE SECONDS: until a line of FILE matches ERE.
-wait_for() {
-	_w=0
-	while [ "$_w" -lt $(($3 * 5)) ]; do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.2
-		_w=$((_w + 1))
-	done
-	return 1
-}
-state_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-# runs PID COMM: PID exists, is not a zombie, and is called COMM.
-runs() {
-	_s=$(state_of "$1")
-	[ -n "$_s" ] && [ "$_s" != Z ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
-}
-dead() {
-	for _d in "$@"; do
-		_s=$(state_of "$_d")
-		[ -z "$_s" ] || [ "$_s" = Z ] || return 1
-	done
-}
-within() {
-	_w=0 _n=$(($1 * 5))
-	shift
-	while ! "$@"; do
-		_w=$((_w + 1))
-		[ "$_w" -lt "$_n" ] || return 1
-		sleep 0.2
-	done
-}
 # counter_ok: every line of counter.out numbered one more than the one
 # before, from 1, with the same pid and a checksum matching the buffer.
 counter_ok() {

@@ -18,54 +18,13 @@
 # Every wait has a timeout (the VM is 2 TCG CPUs); a step that cannot run
 # because an earlier one failed fails at once.
 . /guest/ktap.sh
+. /guest/wait-lib.sh
 ktap_plan 26
 T=/tmp/tree-test
 rm -rf "$T"
 mkdir -p "$T"
 cleanup_pids=
 
-# wait_for FILE ERE SECONDS: until a line of FILE matches ERE.
-wait_for() {
-	_w=0
-	while [ "$_w" -lt $(($3 * 5)) ]; do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.2
-		_w=$((_w + 1))
-	done
-	return 1
-}
-# stat_of PID: the fields of /proc/PID/stat after "(comm) ": state ppid pgrp
-# session ...; empty if PID is gone.
-stat_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null; }
-state_of() { stat_of "$1" | cut -d' ' -f1; }
-# dead PID...: every PID is gone or a zombie.
-dead() {
-	for _d in "$@"; do
-		_s=$(state_of "$_d")
-		[ -z "$_s" ] || [ "$_s" = Z ] || return 1
-	done
-}
-# gone PID...: no PID exists any more (not even as a zombie).
-gone() {
-	for _d in "$@"; do
-		[ ! -e "/proc/$_d" ] || return 1
-	done
-}
-# within SECONDS CMD...: until CMD succeeds.
-within() {
-	_w=0 _n=$(($1 * 5))
-	shift
-	while ! "$@"; do
-		_w=$((_w + 1))
-		[ "$_w" -lt "$_n" ] || return 1
-		sleep 0.2
-	done
-}
-# runs PID COMM: PID exists, is not a zombie, and is called COMM.
-runs() {
-	_s=$(state_of "$1")
-	[ -n "$_s" ] && [ "$_s" != Z ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
-}
 # kids PID: the pids whose parent is PID.
 kids() {
 	for _d in /proc/[0-9]*; do
@@ -73,12 +32,6 @@ kids() {
 		[ "$3" = "$1" ] && echo "${_d#/proc/}"
 	done
 	true
-}
-# gated GATE NAME CMD...: ktap_check if GATE is 1, else fails at once.
-gated() {
-	_g=$1
-	shift
-	if [ "$_g" = 1 ]; then ktap_check "$@"; else ktap_fail "$1"; fi
 }
 # cpu PID: utime + stime of PID in ticks.
 cpu() { stat_of "$1" | awk '{ print $12 + $13 }'; }
