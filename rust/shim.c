@@ -112,6 +112,18 @@ void ckpt_layout(struct ckpt_layout *l)
 	l->creds_size = sizeof(struct ckpt_creds);
 	l->sigstate_size = sizeof(struct ckpt_sigstate);
 	l->sigaction_size = sizeof(struct ckpt_sigaction);
+	l->task_signal = offsetof(struct task_struct, signal);
+	l->task_sas_ss_sp = offsetof(struct task_struct, sas_ss_sp);
+	l->task_sas_ss_size = offsetof(struct task_struct, sas_ss_size);
+	l->task_sas_ss_flags = offsetof(struct task_struct, sas_ss_flags);
+	l->task_atomic_flags = offsetof(struct task_struct, atomic_flags);
+	l->cred_fsgid = offsetof(struct cred, fsgid);
+	l->cred_securebits = offsetof(struct cred, securebits);
+	l->cred_cap_inheritable = offsetof(struct cred, cap_inheritable);
+	l->cred_cap_ambient = offsetof(struct cred, cap_ambient);
+	l->cred_group_info = offsetof(struct cred, group_info);
+	l->group_info_ngroups = offsetof(struct group_info, ngroups);
+	l->group_info_gid = offsetof(struct group_info, gid);
 }
 
 void ckpt_cond_resched(void)

@@ -232,6 +232,10 @@ struct ckpt_layout {
 	/* The shim's own structs, shared with Rust (rust/shim.rs). */
 	u64 task_info_size, task_info_files_key, file_info_size, file_info_inode_key;
 	u64 vma_info_size, mm_info_size, creds_size, sigstate_size, sigaction_size;
+	/* More kernel fields Rust reads (rust/sys/). */
+	u64 task_signal, task_sas_ss_sp, task_sas_ss_size, task_sas_ss_flags, task_atomic_flags;
+	u64 cred_fsgid, cred_securebits, cred_cap_inheritable, cred_cap_ambient, cred_group_info;
+	u64 group_info_ngroups, group_info_gid;
 };
 
 void ckpt_layout(struct ckpt_layout *l);

@@ -272,6 +272,18 @@ pub(crate) struct Layout {
     pub(crate) creds_size: u64,
     pub(crate) sigstate_size: u64,
     pub(crate) sigaction_size: u64,
+    pub(crate) task_signal: u64,
+    pub(crate) task_sas_ss_sp: u64,
+    pub(crate) task_sas_ss_size: u64,
+    pub(crate) task_sas_ss_flags: u64,
+    pub(crate) task_atomic_flags: u64,
+    pub(crate) cred_fsgid: u64,
+    pub(crate) cred_securebits: u64,
+    pub(crate) cred_cap_inheritable: u64,
+    pub(crate) cred_cap_ambient: u64,
+    pub(crate) cred_group_info: u64,
+    pub(crate) group_info_ngroups: u64,
+    pub(crate) group_info_gid: u64,
 }
 
 /// Number of general registers (`CKPT_NREGS`).

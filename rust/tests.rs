@@ -47,6 +47,52 @@ mod layout {
         assert_eq!(c.file_f_mode, offset_of!(bindings::file, f_mode) as u64);
         assert_eq!(c.cred_uid, offset_of!(bindings::cred, uid) as u64);
         assert_eq!(c.cred_euid, offset_of!(bindings::cred, euid) as u64);
+        // What rust/sys/ reads.
+        assert_eq!(
+            c.task_signal,
+            offset_of!(bindings::task_struct, signal) as u64
+        );
+        assert_eq!(
+            c.task_sas_ss_sp,
+            offset_of!(bindings::task_struct, sas_ss_sp) as u64
+        );
+        assert_eq!(
+            c.task_sas_ss_size,
+            offset_of!(bindings::task_struct, sas_ss_size) as u64
+        );
+        assert_eq!(
+            c.task_sas_ss_flags,
+            offset_of!(bindings::task_struct, sas_ss_flags) as u64
+        );
+        assert_eq!(
+            c.task_atomic_flags,
+            offset_of!(bindings::task_struct, atomic_flags) as u64
+        );
+        assert_eq!(c.cred_fsgid, offset_of!(bindings::cred, fsgid) as u64);
+        assert_eq!(
+            c.cred_securebits,
+            offset_of!(bindings::cred, securebits) as u64
+        );
+        assert_eq!(
+            c.cred_cap_inheritable,
+            offset_of!(bindings::cred, cap_inheritable) as u64
+        );
+        assert_eq!(
+            c.cred_cap_ambient,
+            offset_of!(bindings::cred, cap_ambient) as u64
+        );
+        assert_eq!(
+            c.cred_group_info,
+            offset_of!(bindings::cred, group_info) as u64
+        );
+        assert_eq!(
+            c.group_info_ngroups,
+            offset_of!(bindings::group_info, ngroups) as u64
+        );
+        assert_eq!(
+            c.group_info_gid,
+            offset_of!(bindings::group_info, gid) as u64
+        );
     }
 
     /// The shim's structs that cross between C and Rust have one layout.
