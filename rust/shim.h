@@ -287,7 +287,6 @@ int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
-int ckpt_cur_queue_signal(const void *info, bool keep_sender);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

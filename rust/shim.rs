@@ -459,7 +459,6 @@ mod ffi {
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
-        pub(super) fn ckpt_cur_queue_signal(info: *const u8, keep_sender: bool) -> i32;
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1638,15 +1637,13 @@ pub(crate) mod cur {
             return Err(EINVAL);
         };
         let (signo, code) = (i32::from_ne_bytes(signo), i32::from_ne_bytes(code));
-        if info.len() != SIGINFO_LEN
-            || !(1..=bindings::_NSIG as i32).contains(&signo)
-            || signo == bindings::SIGKILL as i32
-        {
+        let Ok(info) = info.try_into() else {
+            return Err(EINVAL);
+        };
+        if !(1..=bindings::_NSIG as i32).contains(&signo) || signo == bindings::SIGKILL as i32 {
             return Err(EINVAL);
         }
-        let keep = keep_sender(code);
-        // SAFETY: `info` holds a whole siginfo.
-        errno(unsafe { ffi::ckpt_cur_queue_signal(info.as_ptr(), keep) }).map(|_| ())
+        sys::signal::queue(info, keep_sender(code))
     }
 
     /// The XSAVE features the caller's process may use: dynamic ones (AMX tile data)

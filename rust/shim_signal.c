@@ -151,17 +151,3 @@ void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns)
 	spin_unlock_irq(&current->sighand->siglock);
 #endif
 }
-
-/* Re-queues a saved signal for current; unless @keep_sender (Rust's call,
- * rust/access.rs signal_keeps_sender), as sent by the caller's uid. */
-int ckpt_cur_queue_signal(const void *info, bool keep_sender)
-{
-	kernel_siginfo_t ki;
-
-	memcpy(&ki, info, sizeof(ki));
-	if (ki.si_signo < 1 || ki.si_signo > _NSIG || ki.si_signo == SIGKILL)
-		return -EINVAL;
-	if (!keep_sender)
-		ki.si_uid = from_kuid_munged(current_user_ns(), current_uid());
-	return send_sig_info(ki.si_signo, &ki, current);
-}
