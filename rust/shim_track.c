@@ -153,23 +153,3 @@ bool ckpt_vm_mergeable(u64 vm_flags)
 {
 	return vm_flags & VM_MERGEABLE;
 }
-
-u64 ckpt_random_u64(void)
-{
-	return get_random_u64();
-}
-
-void ckpt_mm_grab(struct mm_struct *mm)
-{
-	mmgrab(mm);
-}
-
-void ckpt_mm_drop(struct mm_struct *mm)
-{
-	mmdrop(mm);
-}
-
-void ckpt_track_fput(struct file *f)
-{
-	fput(f);
-}

@@ -24,9 +24,5 @@ long ckpt_track_scan(struct file *pm, u64 start, u64 end, u64 scratch, u64 len,
 int ckpt_track_clear(struct file *cr, u64 scratch);
 bool ckpt_mm_has_pins(struct mm_struct *mm);
 bool ckpt_vm_mergeable(u64 vm_flags);
-u64 ckpt_random_u64(void);
-void ckpt_mm_grab(struct mm_struct *mm);
-void ckpt_mm_drop(struct mm_struct *mm);
-void ckpt_track_fput(struct file *f);
 
 #endif /* CKPT_SHIM_TRACK_H */

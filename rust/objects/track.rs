@@ -28,7 +28,9 @@ use crate::shim::MmRef;
 use crate::uapi::{self, CkptIncr};
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use kernel::mm::Mm;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 mod ffi {
@@ -65,10 +67,6 @@ mod ffi {
         pub(super) fn ckpt_track_clear(cr: *mut c_void, scratch: u64) -> i32;
         pub(super) fn ckpt_mm_has_pins(mm: *mut c_void) -> bool;
         pub(super) fn ckpt_vm_mergeable(vm_flags: u64) -> bool;
-        pub(super) fn ckpt_random_u64() -> u64;
-        pub(super) fn ckpt_mm_grab(mm: *mut c_void);
-        pub(super) fn ckpt_mm_drop(mm: *mut c_void);
-        pub(super) fn ckpt_track_fput(f: *mut c_void);
     }
 }
 
@@ -101,14 +99,14 @@ struct TrackFile(NonNull<c_void>);
 impl Drop for TrackFile {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own a reference.
-        unsafe { ffi::ckpt_track_fput(self.0.as_ptr()) };
+        unsafe { kernel::bindings::fput(self.0.as_ptr().cast()) };
     }
 }
 
 /// The last tracking checkpoint of an address space.
 struct Entry {
-    /// The `mm_struct`, with an `mmgrab` reference (dropped by [`Tracks::forget`]).
-    mm: usize,
+    /// The `mm_struct` (an `mmgrab` reference: its address is not reused).
+    mm: ARef<Mm>,
     id: u64,
     account: StreamAccount,
 }
@@ -127,32 +125,27 @@ impl Tracks {
     }
 
     fn find(&self, mm: usize) -> Option<&Entry> {
-        self.0.iter().find(|e| e.mm == mm)
+        self.0.iter().find(|e| e.mm.as_raw() as usize == mm)
     }
 
     fn set(&mut self, mm: usize, id: u64, account: StreamAccount) -> Result {
-        if let Some(e) = self.0.iter_mut().find(|e| e.mm == mm) {
+        if let Some(e) = self.0.iter_mut().find(|e| e.mm.as_raw() as usize == mm) {
             e.id = id;
             e.account = account;
             return Ok(());
         }
         if self.0.len() >= MAX_TRACKED {
-            let old = self.0.remove(0)?;
-            // SAFETY: Entries hold an `mmgrab` reference, given up here.
-            unsafe { ffi::ckpt_mm_drop(old.mm as *mut c_void) };
+            self.0.remove(0)?;
         }
-        self.0.push(Entry { mm, id, account }, GFP_KERNEL)?;
         // SAFETY: `mm` is a live `mm_struct` (the caller holds an `mmget` on it).
-        unsafe { ffi::ckpt_mm_grab(mm as *mut c_void) };
+        let mm: ARef<Mm> = unsafe { Mm::from_raw(mm as *const kernel::bindings::mm_struct) }.into();
+        self.0.push(Entry { mm, id, account }, GFP_KERNEL)?;
         Ok(())
     }
 
     /// Forgets everything (module unload).
     pub(crate) fn forget(&mut self) {
-        for e in self.0.drain_all() {
-            // SAFETY: Entries hold an `mmgrab` reference, given up here.
-            unsafe { ffi::ckpt_mm_drop(e.mm as *mut c_void) };
-        }
+        self.0.clear();
     }
 }
 
@@ -294,7 +287,7 @@ impl Session {
         };
         let track = if req.track {
             // SAFETY: No preconditions.
-            Some(unsafe { ffi::ckpt_random_u64() }.max(1))
+            Some(unsafe { kernel::bindings::get_random_u64() }.max(1))
         } else {
             None
         };
