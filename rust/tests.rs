@@ -11,6 +11,13 @@ mod layout {
     use core::mem::{offset_of, size_of};
     use kernel::bindings;
 
+    /// Asserts that each C offset in `$c` is the bindings' (`FIELD = TYPE.MEMBER`).
+    macro_rules! offsets_match {
+        ($c:expr; $($field:ident = $ty:ident . $member:ident),* $(,)?) => {
+            $(assert_eq!($c.$field, offset_of!(bindings::$ty, $member) as u64);)*
+        };
+    }
+
     /// Every field the module (and the kernel crate on its behalf: `Task::pid`,
     /// `current!().mm()`, `File::flags`, `Credential::euid`...) reads through
     /// `kernel::bindings` sits where C puts it. bindgen drops the alignment of empty
@@ -23,75 +30,34 @@ mod layout {
             c.task_struct_size,
             size_of::<bindings::task_struct>() as u64
         );
-        assert_eq!(c.task_pid, offset_of!(bindings::task_struct, pid) as u64);
-        assert_eq!(c.task_tgid, offset_of!(bindings::task_struct, tgid) as u64);
-        assert_eq!(c.task_mm, offset_of!(bindings::task_struct, mm) as u64);
-        assert_eq!(c.task_comm, offset_of!(bindings::task_struct, comm) as u64);
-        assert_eq!(
-            c.task_group_leader,
-            offset_of!(bindings::task_struct, group_leader) as u64
-        );
-        assert_eq!(
-            c.task_real_cred,
-            offset_of!(bindings::task_struct, real_cred) as u64
-        );
-        assert_eq!(c.task_cred, offset_of!(bindings::task_struct, cred) as u64);
-        assert_eq!(
-            c.task_flags,
-            offset_of!(bindings::task_struct, flags) as u64
-        );
         assert_eq!(c.mm_struct_size, size_of::<bindings::mm_struct>() as u64);
         assert_eq!(c.file_size, size_of::<bindings::file>() as u64);
-        assert_eq!(c.file_f_flags, offset_of!(bindings::file, f_flags) as u64);
-        assert_eq!(c.file_f_cred, offset_of!(bindings::file, f_cred) as u64);
-        assert_eq!(c.file_f_mode, offset_of!(bindings::file, f_mode) as u64);
-        assert_eq!(c.cred_uid, offset_of!(bindings::cred, uid) as u64);
-        assert_eq!(c.cred_euid, offset_of!(bindings::cred, euid) as u64);
-        // What rust/sys/ reads.
-        assert_eq!(
-            c.task_signal,
-            offset_of!(bindings::task_struct, signal) as u64
-        );
-        assert_eq!(
-            c.task_sas_ss_sp,
-            offset_of!(bindings::task_struct, sas_ss_sp) as u64
-        );
-        assert_eq!(
-            c.task_sas_ss_size,
-            offset_of!(bindings::task_struct, sas_ss_size) as u64
-        );
-        assert_eq!(
-            c.task_sas_ss_flags,
-            offset_of!(bindings::task_struct, sas_ss_flags) as u64
-        );
-        assert_eq!(
-            c.task_atomic_flags,
-            offset_of!(bindings::task_struct, atomic_flags) as u64
-        );
-        assert_eq!(c.cred_fsgid, offset_of!(bindings::cred, fsgid) as u64);
-        assert_eq!(
-            c.cred_securebits,
-            offset_of!(bindings::cred, securebits) as u64
-        );
-        assert_eq!(
-            c.cred_cap_inheritable,
-            offset_of!(bindings::cred, cap_inheritable) as u64
-        );
-        assert_eq!(
-            c.cred_cap_ambient,
-            offset_of!(bindings::cred, cap_ambient) as u64
-        );
-        assert_eq!(
-            c.cred_group_info,
-            offset_of!(bindings::cred, group_info) as u64
-        );
-        assert_eq!(
-            c.group_info_ngroups,
-            offset_of!(bindings::group_info, ngroups) as u64
-        );
-        assert_eq!(
-            c.group_info_gid,
-            offset_of!(bindings::group_info, gid) as u64
+        offsets_match!(c;
+            task_pid = task_struct.pid,
+            task_tgid = task_struct.tgid,
+            task_mm = task_struct.mm,
+            task_comm = task_struct.comm,
+            task_group_leader = task_struct.group_leader,
+            task_real_cred = task_struct.real_cred,
+            task_cred = task_struct.cred,
+            task_flags = task_struct.flags,
+            file_f_flags = file.f_flags,
+            file_f_cred = file.f_cred,
+            file_f_mode = file.f_mode,
+            cred_uid = cred.uid,
+            cred_euid = cred.euid,
+            task_signal = task_struct.signal,
+            task_sas_ss_sp = task_struct.sas_ss_sp,
+            task_sas_ss_size = task_struct.sas_ss_size,
+            task_sas_ss_flags = task_struct.sas_ss_flags,
+            task_atomic_flags = task_struct.atomic_flags,
+            cred_fsgid = cred.fsgid,
+            cred_securebits = cred.securebits,
+            cred_cap_inheritable = cred.cap_inheritable,
+            cred_cap_ambient = cred.cap_ambient,
+            cred_group_info = cred.group_info,
+            group_info_ngroups = group_info.ngroups,
+            group_info_gid = group_info.gid,
         );
     }
 
