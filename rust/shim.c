@@ -89,6 +89,32 @@ void ckpt_revert_creds(const struct cred *old)
 	revert_creds(old);
 }
 
+/*
+ * The module parameter "unprivileged" (writable by root at run time through
+ * /sys/module/ckpt/parameters/unprivileged).  What it means is
+ * rust/access.rs's may_use_device(); every operation reads it once.
+ */
+static bool ckpt_unprivileged;
+module_param_named(unprivileged, ckpt_unprivileged, bool, 0644);
+MODULE_PARM_DESC(unprivileged,
+		 "1: every user who can open /dev/ckpt may use it, for their own processes only; 0 (default): only openers with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN");
+
+bool ckpt_unprivileged_mode(void)
+{
+	return READ_ONCE(ckpt_unprivileged);
+}
+
+/* Whether whoever opened @f had @cap in the initial user namespace. */
+bool ckpt_file_capable(struct file *f, int cap)
+{
+	return file_ns_capable(f, &init_user_ns, cap);
+}
+
+bool ckpt_kiocb_capable(struct kiocb *k, int cap)
+{
+	return file_ns_capable(k->ki_filp, &init_user_ns, cap);
+}
+
 u64 ckpt_now_ns(void)
 {
 	return ktime_get_real_ns();

@@ -233,6 +233,10 @@ struct kiocb;
 struct cred;
 const struct cred *ckpt_override_creds(struct kiocb *k);
 void ckpt_revert_creds(const struct cred *old);
+struct file;
+bool ckpt_unprivileged_mode(void);
+bool ckpt_file_capable(struct file *f, int cap);
+bool ckpt_kiocb_capable(struct kiocb *k, int cap);
 
 /* ---- layout guard ------------------------------------------------------ */
 
@@ -317,6 +321,9 @@ int ckpt_cur_creds_differ(const struct ckpt_creds *c, const u32 *groups, struct 
 bool ckpt_cur_ns_capable(int cap);
 int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
 			  bool no_new_privs);
+int ckpt_cur_override_image_creds(const struct ckpt_creds *c, const u32 *groups,
+				  bool set_groups_too, const struct cred **old);
+void ckpt_cur_revert_image_creds(const struct cred *old);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

@@ -413,6 +413,9 @@ mod ffi {
         pub(super) fn ckpt_current_global_euid() -> u32;
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
         pub(super) fn ckpt_revert_creds(old: *const c_void);
+        pub(super) fn ckpt_unprivileged_mode() -> bool;
+        pub(super) fn ckpt_file_capable(f: *mut c_void, cap: i32) -> bool;
+        pub(super) fn ckpt_kiocb_capable(k: *mut c_void, cap: i32) -> bool;
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_current_pid() -> i32;
@@ -494,6 +497,13 @@ mod ffi {
             set_groups: bool,
             no_new_privs: bool,
         ) -> i32;
+        pub(super) fn ckpt_cur_override_image_creds(
+            c: *const CredsRaw,
+            groups: *const u32,
+            set_groups: bool,
+            old: *mut *const c_void,
+        ) -> i32;
+        pub(super) fn ckpt_cur_revert_image_creds(old: *const c_void);
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1410,6 +1420,33 @@ impl Drop for AsOpener {
     }
 }
 
+/// The module parameter `unprivileged` (root may change it at run time).
+pub(crate) fn unprivileged_mode() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_unprivileged_mode() }
+}
+
+/// Who opened `/dev/ckpt`: what [`crate::access::may_use_device`] asks about.
+pub(crate) enum Opener {
+    /// The file of an ioctl.
+    File(*mut bindings::file),
+    /// The request of a read or write.
+    Kiocb(*mut bindings::kiocb),
+}
+
+impl Opener {
+    /// Whether the opener had capability `cap` in the initial user namespace
+    /// (`file_ns_capable()`: judged by the file's `f_cred`, not by the caller).
+    pub(crate) fn capable(&self, cap: u32) -> bool {
+        match *self {
+            // SAFETY: The file of the ioctl being served, open for the whole call.
+            Self::File(f) => unsafe { ffi::ckpt_file_capable(f.cast(), cap as i32) },
+            // SAFETY: The live request of the read or write being served.
+            Self::Kiocb(k) => unsafe { ffi::ckpt_kiocb_capable(k.cast(), cap as i32) },
+        }
+    }
+}
+
 /// The caller's effective uid in the initial user namespace.
 pub(crate) fn current_global_euid() -> u32 {
     // SAFETY: No preconditions.
@@ -1831,6 +1868,33 @@ pub(crate) mod cur {
         // SAFETY: `groups` has `ngroups` entries.
         errno(unsafe { ffi::ckpt_cur_commit_creds(c, groups.as_ptr(), set_groups, nnp) })
             .map(|_| ())
+    }
+
+    /// Makes `c` (and its groups if `set_groups`) the caller's subjective credentials
+    /// until the guard is dropped: what opens and permission checks use. The caller
+    /// decided it may take them on ([`crate::access::may_grant_creds`]).
+    pub(crate) fn as_image(c: &CredsRaw, groups: &[u32], set_groups: bool) -> Result<AsImage> {
+        if groups.len() != c.ngroups as usize {
+            return Err(EINVAL);
+        }
+        let mut old = core::ptr::null();
+        // SAFETY: `groups` has `ngroups` entries; `old` is a valid out pointer.
+        errno(unsafe {
+            ffi::ckpt_cur_override_image_creds(c, groups.as_ptr(), set_groups, &mut old)
+        })?;
+        Ok(AsImage(old))
+    }
+
+    /// The image's credentials in force ([`as_image`]); dropping it restores the
+    /// caller's. Not `Send`: it must be dropped by the task that made it.
+    pub(crate) struct AsImage(*const c_void);
+
+    impl Drop for AsImage {
+        fn drop(&mut self) {
+            // SAFETY: The credentials `ckpt_cur_override_image_creds` replaced, on
+            // this task (the guard is not `Send`).
+            unsafe { ffi::ckpt_cur_revert_image_creds(self.0) }
+        }
     }
 
     /// Sets the soft resource limits to `lim`'s; the caller decided each is within

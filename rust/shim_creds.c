@@ -130,37 +130,39 @@ bool ckpt_cur_ns_capable(int cap)
 }
 
 /*
- * Makes the image's credentials the caller's: rust/access.rs decided that
- * the caller may (may_grant_creds, just before, on this task).  The groups
- * are set only when they differ from the caller's; -EINVAL if one has no
- * mapping in the caller's user namespace.
+ * The image's credentials as a new set prepared from the caller's (its LSM
+ * labels and everything else the image does not name stay the caller's);
+ * the groups are set only when @set_groups_too.  NULL with *@err set on
+ * failure: -EINVAL if an id has no mapping in the caller's user namespace.
  */
-int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
-			  bool no_new_privs)
+static struct cred *image_creds(const struct ckpt_creds *c, const u32 *groups,
+				bool set_groups_too, int *err)
 {
 	struct user_namespace *ns = current_user_ns();
 	struct group_info *gi = NULL;
 	struct cred *new;
 	kuid_t uids[4];
 	kgid_t gids[4];
-	int ret;
 	u32 i;
 
-	ret = creds_ids(c, uids, gids);
-	if (ret)
-		return ret;
+	*err = creds_ids(c, uids, gids);
+	if (*err)
+		return NULL;
 	if (set_groups_too) {
+		*err = -EINVAL;
 		if (c->ngroups > NGROUPS_MAX)
-			return -EINVAL;
+			return NULL;
+		*err = -ENOMEM;
 		gi = groups_alloc(c->ngroups);
 		if (!gi)
-			return -ENOMEM;
+			return NULL;
 		for (i = 0; i < c->ngroups; i++) {
 			kgid_t g = make_kgid(ns, groups[i]);
 
 			if (!gid_valid(g)) {
 				put_group_info(gi);
-				return -EINVAL;
+				*err = -EINVAL;
+				return NULL;
 			}
 			gi->gid[i] = g;
 		}
@@ -170,7 +172,8 @@ int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool se
 	if (!new) {
 		if (gi)
 			put_group_info(gi);
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
 	new->uid = uids[0];
 	new->euid = uids[1];
@@ -190,9 +193,56 @@ int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool se
 		set_groups(new, gi);
 		put_group_info(gi);
 	}
+	*err = 0;
+	return new;
+}
+
+/*
+ * Makes the image's credentials the caller's: rust/access.rs decided that
+ * the caller may (may_grant_creds, just before, on this task).  The groups
+ * are set only when they differ from the caller's; -EINVAL if one has no
+ * mapping in the caller's user namespace.
+ */
+int ckpt_cur_commit_creds(const struct ckpt_creds *c, const u32 *groups, bool set_groups_too,
+			  bool no_new_privs)
+{
+	struct cred *new;
+	int err;
+
+	new = image_creds(c, groups, set_groups_too, &err);
+	if (!new)
+		return err;
 	if (no_new_privs)
 		task_set_no_new_privs(current);
 	return commit_creds(new);
+}
+
+/*
+ * Makes the image's credentials current's subjective ones (what open(),
+ * permission checks and new files' owners use) until
+ * ckpt_cur_revert_image_creds(@*old): the restart opens the image's files
+ * with the rights of the process it restores, never the restarter's
+ * (rust/access.rs decided, may_grant_creds, that the caller may take them
+ * on).  Returns 0 or the error of image_creds().
+ */
+int ckpt_cur_override_image_creds(const struct ckpt_creds *c, const u32 *groups,
+				  bool set_groups_too, const struct cred **old)
+{
+	struct cred *new;
+	int err;
+
+	new = image_creds(c, groups, set_groups_too, &err);
+	if (!new)
+		return err;
+	*old = override_creds(new);
+	return 0;
+}
+
+/* Ends ckpt_cur_override_image_creds(); drops the overriding set (the files
+ * opened with it hold their own references). */
+void ckpt_cur_revert_image_creds(const struct cred *old)
+{
+	put_cred(revert_creds(old));
 }
 
 /*
