@@ -284,6 +284,7 @@ static int as_user(user_case fn, struct ctx *c)
 			dev = open(CKPT_DEV, O_RDWR | O_CLOEXEC);
 		if (dev < 0)
 			_exit(211);
+		c->reason[0] = 0;
 		status = fn(dev, c);
 		if (write(rp[1], c->reason, strlen(c->reason)) < 0)
 			_exit(212);
