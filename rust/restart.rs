@@ -473,10 +473,8 @@ fn restore(
     if plan.leader() {
         // Phase 2: open what the process refers to, with its credentials (A13).
         let creds = access::ImageCreds::of(plan).map_err(Failed::Before)?;
-        let mut opened = {
-            let _as = creds.apply().map_err(Failed::Before)?;
-            files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?
-        };
+        let mut opened =
+            files::open_files(plan, sess, args, given, &creds, why).map_err(Failed::Before)?;
         before("open files", why)?;
         // One process of those sharing an fd table installs it.
         let install = sess

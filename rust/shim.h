@@ -296,6 +296,7 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
 struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 int ckpt_file_truncate(struct file *f, u64 size);
+int ckpt_file_chmod(struct file *f, u32 mode);
 int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
 int ckpt_file_seek(struct file *f, s64 pos);
 struct file *ckpt_fget(int fd);

@@ -453,6 +453,7 @@ mod ffi {
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
         pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
+        pub(super) fn ckpt_file_chmod(f: *mut c_void, mode: u32) -> i32;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_fget(fd: i32) -> *mut c_void;
         pub(super) fn ckpt_cur_close_fds() -> i32;
@@ -1131,6 +1132,12 @@ impl FileRef {
         let f = unsafe { ffi::ckpt_open_tmpfile(dir.as_ptr(), mode, &mut err) };
         // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
         unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// Sets the mode bits (`07777`) of the file's inode, as `fchmod(2)` does.
+    pub(crate) fn chmod(&self, mode: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_chmod(self.ptr(), mode) }).map(|_| ())
     }
 
     /// Gives the file's inode an owner.
