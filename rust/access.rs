@@ -7,6 +7,11 @@
 //!   ([`may_checkpoint`]); `shim.c` only reads the facts (`ckpt_task_access_facts`)
 //!   and asks the kernel (`ckpt_task_attach_by_kernel`), the rule is here. `checkpoint.rs` asks
 //!   when it finds the target and again once every thread is held.
+//! - Who may use `/dev/ckpt` at all ([`may_use_device`]): in the default root-only
+//!   mode whoever opened it must hold `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` in
+//!   the initial user namespace; in the unprivileged mode (module parameter
+//!   `unprivileged=1`) anyone who could open it may, and every rule below is what
+//!   keeps a user to their own processes and their own rights.
 //! - Restart: the image's credentials must be no more than the caller has
 //!   ([`may_grant_creds`]: C only says which ids differ from the caller's and what
 //!   the caller holds, `ckpt_cur_creds_differ`, and answers `ns_capable`), and obey
@@ -16,7 +21,10 @@
 //!   hard ones ([`soft_rlimits_within_hard`]); a queued signal that claims a user
 //!   sender keeps its uid only for a caller who may signal anyone
 //!   ([`signal_keeps_sender`]). All is asked before the point of no return; the
-//!   restore asks [`may_grant_creds`] again and applies the same values.
+//!   restore asks [`may_grant_creds`] again and applies the same values. The files
+//!   the image names are opened, and its executable link made, with the image's
+//!   credentials ([`ImageCreds`]), not the restarter's: a root restarter of a user's
+//!   image opens nothing the user could not.
 
 use crate::checkpoint::Reason;
 use crate::image;
@@ -25,6 +33,25 @@ use crate::restart::Plan;
 use crate::shim::{self, af, cur, differ, CredsRaw, TaskRef};
 use kernel::bindings;
 use kernel::prelude::*;
+
+/// Whether the opener of `/dev/ckpt` may use it (every operation but
+/// `CKPT_IOC_VERSION` asks, reading the mode once): in root-only mode (the
+/// default, module parameter `unprivileged=0`) the opener must hold
+/// `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` in the initial user namespace,
+/// judged by the file's credentials (`f_cred`) as for any file-based interface, so
+/// that a file mode or group grant alone does not open ckpt to users; in the
+/// unprivileged mode (`unprivileged=1`) anyone who could open the device may, and
+/// the per-operation rules ([`may_checkpoint`], [`may_take_creds`], ...) keep them to
+/// their own processes and rights. `EPERM` otherwise.
+pub(crate) fn may_use_device(opener: &shim::Opener) -> Result {
+    if shim::unprivileged_mode()
+        || opener.capable(CAP_CHECKPOINT_RESTORE)
+        || opener.capable(CAP_SYS_ADMIN)
+    {
+        return Ok(());
+    }
+    Err(EPERM)
+}
 
 /// Why the caller may not checkpoint a process ([`may_checkpoint`]).
 pub(crate) enum Denied {
@@ -124,7 +151,45 @@ pub(crate) fn may_take_creds(p: &Plan<'_>, why: &mut Reason) -> Result {
             format_args!("the image's credentials are more than the caller has"),
         )
     })?;
+    if p.creds.no_new_privs == 0 && TaskRef::current().info().flags & shim::ti::NO_NEW_PRIVS != 0 {
+        return Err(why.set(
+            EPERM,
+            format_args!(
+                "the image's process may gain privileges through execve() (no_new_privs off) \
+                 and the caller may not: no_new_privs cannot be cleared"
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// The image's credentials, to open its files and make its executable link with
+/// ([`ImageCreds::apply`]): the restored process's rights, never the restarter's
+/// (a root restarter of a user's image must not open root's files for it). Made
+/// once [`may_take_creds`] allowed them, which this asks again.
+pub(crate) struct ImageCreds {
+    creds: CredsRaw,
+    groups: KVec<u32>,
+    set_groups: bool,
+}
+
+impl ImageCreds {
+    /// The image's credentials, if the caller may take them on (`EPERM` if not).
+    pub(crate) fn of(p: &Plan<'_>) -> Result<Self> {
+        let (creds, groups) = creds_of(&p.creds)?;
+        let set_groups = may_grant_creds(&creds, &groups)?;
+        Ok(Self {
+            creds,
+            groups,
+            set_groups,
+        })
+    }
+
+    /// Makes them the caller's subjective credentials (what `open()`, permission
+    /// checks, new files' owners and LSM file hooks use) until the guard is dropped.
+    pub(crate) fn apply(&self) -> Result<cur::AsImage> {
+        cur::as_image(&self.creds, &self.groups, self.set_groups)
+    }
 }
 
 /// Whether the caller may take on credentials `c` with supplementary `groups`:

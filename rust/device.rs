@@ -73,8 +73,11 @@ impl MiscDevice for CkptFile {
         .inspect_err(|_| crate::shim::module_put())
     }
 
-    fn ioctl(me: Pin<&CkptFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&CkptFile>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
+        if cmd != uapi::CKPT_IOC_VERSION {
+            crate::access::may_use_device(&shim::Opener::File(file.as_ptr()))?;
+        }
         match cmd {
             uapi::CKPT_IOC_VERSION => ioc_version(user),
             uapi::CKPT_IOC_CHECKPOINT => ioc_checkpoint(user),
@@ -91,6 +94,7 @@ impl MiscDevice for CkptFile {
             return Err(EINVAL);
         }
         let n = iov.copy_from_iter(&mut line[..len]);
+        crate::access::may_use_device(&shim::Opener::Kiocb(kiocb.as_raw()))?;
         let _opener = shim::as_opener(kiocb.as_raw());
         shell::write(&line[..n])?;
         Ok(n)
@@ -98,6 +102,7 @@ impl MiscDevice for CkptFile {
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
         let raw = kiocb.as_raw();
+        crate::access::may_use_device(&shim::Opener::Kiocb(raw))?;
         let me = kiocb.file();
         let mut reading = me.reading.lock();
         if reading.is_none() {

@@ -471,8 +471,10 @@ fn restore(
     let proxy = check_caller(plan, args.flags, why).map_err(Failed::Before)?;
     before("caller", why)?;
     if plan.leader() {
-        // Phase 2: open what the process refers to.
-        let mut opened = files::open_files(plan, sess, args, given, why).map_err(Failed::Before)?;
+        // Phase 2: open what the process refers to, with its credentials (A13).
+        let creds = access::ImageCreds::of(plan).map_err(Failed::Before)?;
+        let mut opened =
+            files::open_files(plan, sess, args, given, &creds, why).map_err(Failed::Before)?;
         before("open files", why)?;
         // One process of those sharing an fd table installs it.
         let install = sess
@@ -487,13 +489,14 @@ fn restore(
             locks::check(plan, &opened, why).map_err(Failed::Before)?;
         }
         before("owners and locks", why)?;
-        mm::restore_exe(plan, why).map_err(Failed::Before)?;
+        mm::restore_exe(plan, &creds, why).map_err(Failed::Before)?;
         before("executable", why)?;
         ph.mark("open");
         // Phase 3: the point of no return.
         overlay(
             plan,
             sess,
+            &creds,
             &mut opened,
             proxy.as_ref(),
             install,
@@ -529,6 +532,7 @@ fn restore(
 fn overlay(
     p: &Plan<'_>,
     sess: &Session,
+    creds: &access::ImageCreds,
     opened: &mut files::Opened,
     proxy: Option<&vdso::Proxy>,
     install: bool,
@@ -562,7 +566,11 @@ fn overlay(
     if install {
         files::install_fds(p, opened, why)?;
         step("fds", why)?;
-        files::restore_owners(p, opened, why)?;
+        {
+            // The SIGIO owner records who set it: the image's process.
+            let _as = creds.apply()?;
+            files::restore_owners(p, opened, why)?;
+        }
         locks::restore(p, opened, why)?;
         step("file owners and locks", why)?;
     }

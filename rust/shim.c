@@ -71,6 +71,21 @@ void ckpt_revert_creds(const struct cred *old)
 	revert_creds(old);
 }
 
+/*
+ * The module parameter "unprivileged" (writable by root at run time through
+ * /sys/module/ckpt/parameters/unprivileged).  What it means is
+ * rust/access.rs's may_use_device(); every operation reads it once.
+ */
+static bool ckpt_unprivileged;
+module_param_named(unprivileged, ckpt_unprivileged, bool, 0644);
+MODULE_PARM_DESC(unprivileged,
+		 "1: every user who can open /dev/ckpt may use it, for their own processes only; 0 (default): only openers with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN");
+
+bool ckpt_unprivileged_mode(void)
+{
+	return READ_ONCE(ckpt_unprivileged);
+}
+
 int ckpt_uts(char *release, u32 rlen, char *node, u32 nlen)
 {
 	struct new_utsname *u = utsname();

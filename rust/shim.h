@@ -217,6 +217,8 @@ struct kiocb;
 struct cred;
 const struct cred *ckpt_override_creds(struct kiocb *k);
 void ckpt_revert_creds(const struct cred *old);
+struct file;
+bool ckpt_unprivileged_mode(void);
 
 /* ---- layout guard ------------------------------------------------------ */
 
@@ -277,6 +279,7 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
 struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 int ckpt_file_truncate(struct file *f, u64 size);
+int ckpt_file_chmod(struct file *f, u32 mode);
 int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
 int ckpt_file_seek(struct file *f, s64 pos);
 int ckpt_cur_close_fds(void);
@@ -287,6 +290,8 @@ int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
+const struct cred *ckpt_cur_override_image_creds(const struct cred *new);
+void ckpt_cur_revert_image_creds(const struct cred *old);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

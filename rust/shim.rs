@@ -407,6 +407,7 @@ mod ffi {
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
         pub(super) fn ckpt_revert_creds(old: *const c_void);
+        pub(super) fn ckpt_unprivileged_mode() -> bool;
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
@@ -434,6 +435,7 @@ mod ffi {
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
         pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
+        pub(super) fn ckpt_file_chmod(f: *mut c_void, mode: u32) -> i32;
         pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
         pub(super) fn ckpt_cur_close_fds() -> i32;
         pub(super) fn ckpt_file_read(
@@ -459,6 +461,10 @@ mod ffi {
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
+        pub(super) fn ckpt_cur_override_image_creds(
+            new: *const bindings::cred,
+        ) -> *const bindings::cred;
+        pub(super) fn ckpt_cur_revert_image_creds(old: *const bindings::cred);
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1056,6 +1062,12 @@ impl FileRef {
         unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }
 
+    /// Sets the mode bits (`07777`) of the file's inode, as `fchmod(2)` does.
+    pub(crate) fn chmod(&self, mode: u32) -> Result {
+        // SAFETY: The file is valid.
+        errno(unsafe { ffi::ckpt_file_chmod(self.ptr(), mode) }).map(|_| ())
+    }
+
     /// Gives the file's inode an owner.
     pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result {
         // SAFETY: The file is valid.
@@ -1338,6 +1350,57 @@ impl Drop for AsOpener {
         // SAFETY: The credentials `ckpt_override_creds` replaced, on the same task.
         unsafe { ffi::ckpt_revert_creds(self.0) }
     }
+}
+
+/// The module parameter `unprivileged` (root may change it at run time).
+pub(crate) fn unprivileged_mode() -> bool {
+    // SAFETY: No preconditions.
+    unsafe { ffi::ckpt_unprivileged_mode() }
+}
+
+/// Who opened `/dev/ckpt`: what [`crate::access::may_use_device`] asks about.
+pub(crate) enum Opener {
+    /// The file of an ioctl.
+    File(*mut bindings::file),
+    /// The request of a read or write.
+    Kiocb(*mut bindings::kiocb),
+}
+
+impl Opener {
+    /// Whether the opener had capability `cap` in the initial user namespace
+    /// (`file_ns_capable()`: judged by the file's `f_cred`, not by the caller).
+    pub(crate) fn capable(&self, cap: u32) -> bool {
+        let f = match *self {
+            Self::File(f) => f,
+            // SAFETY: The live request of the read or write being served holds its file.
+            Self::Kiocb(k) => unsafe { (*k).ki_filp },
+        };
+        // SAFETY: `f` is open for the whole call; `init_user_ns` is static.
+        unsafe { bindings::file_ns_capable(f, &raw mut bindings::init_user_ns, cap as i32) }
+    }
+}
+
+/// `override_creds(new)` (a static inline in C).
+///
+/// # Safety
+///
+/// `new` is a prepared credential set of the calling task, kept alive until the
+/// matching [`ffi_revert_image_creds`] on the same task.
+pub(crate) unsafe fn ffi_override_image_creds(
+    new: *const bindings::cred,
+) -> *const bindings::cred {
+    // SAFETY: As the caller promised.
+    unsafe { ffi::ckpt_cur_override_image_creds(new) }
+}
+
+/// `put_cred(revert_creds(old))`.
+///
+/// # Safety
+///
+/// `old` was returned by [`ffi_override_image_creds`] on the calling task, once.
+pub(crate) unsafe fn ffi_revert_image_creds(old: *const bindings::cred) {
+    // SAFETY: As the caller promised.
+    unsafe { ffi::ckpt_cur_revert_image_creds(old) }
 }
 
 /// The caller's effective uid in the initial user namespace.
@@ -1690,6 +1753,18 @@ pub(crate) mod cur {
         }
         sys::cred::commit(c, set_groups.then_some(groups), nnp)
     }
+
+    /// Makes `c` (and its groups if `set_groups`) the caller's subjective credentials
+    /// until the guard is dropped: what opens and permission checks use. The caller
+    /// decided it may take them on ([`crate::access::may_grant_creds`]).
+    pub(crate) fn as_image(c: &CredsRaw, groups: &[u32], set_groups: bool) -> Result<AsImage> {
+        if groups.len() != c.ngroups as usize {
+            return Err(EINVAL);
+        }
+        sys::cred::as_image(c, set_groups.then_some(groups))
+    }
+
+    pub(crate) use sys::cred::AsImage;
 
     /// Sets the soft resource limits to `lim`'s; the caller decided each is within
     /// its hard limit (`EPERM` if one is above it by now; nothing is set then).

@@ -337,6 +337,22 @@ int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
 	return ret;
 }
 
+/* fchmod(2)'s chmod_common() on the file's inode: the mode bits (07777). */
+int ckpt_file_chmod(struct file *f, u32 mode)
+{
+	struct inode *inode = file_inode(f);
+	struct iattr ia = {
+		.ia_valid = ATTR_MODE | ATTR_CTIME,
+		.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO),
+	};
+	int ret;
+
+	inode_lock(inode);
+	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+	inode_unlock(inode);
+	return ret;
+}
+
 int ckpt_file_truncate(struct file *f, u64 size)
 {
 	if (size > LLONG_MAX)

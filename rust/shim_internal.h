@@ -22,6 +22,7 @@
 #include <linux/bvec.h>
 #include <linux/uio.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mount.h>

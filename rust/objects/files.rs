@@ -828,12 +828,24 @@ pub(crate) fn open_one(
     f: &image::FileRec<'_>,
     args: &CkptRestartArgs,
     given: &Given<'_>,
+    creds: &crate::access::ImageCreds,
     writer: &mut Option<FileRef>,
     why: &mut Reason,
 ) -> Result<FileRef> {
     let pipes = given.pipes;
     let inherit = args.flags & uapi::CKPT_RESTART_INHERIT_STDIO != 0;
     let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
+    // What the image names (paths, deleted files, memfds) is opened or made with the
+    // image's credentials (A13); what the restarter made and passed (pipes, fifos,
+    // ptys, sockets, event files) or asked to inherit is its own to give.
+    let passed = match f.kind {
+        filekind::PIPE | filekind::UNIX => true,
+        k if filekind::is_event(k) => true,
+        filekind::TTY => p.pty_master(f.id).is_some() || (inherit && !p.pty_in_image(f.id)),
+        filekind::FIFO => f.path.ends_with(b" (deleted)"),
+        _ => false,
+    };
+    let _as = if passed { None } else { Some(creds.apply()?) };
     Ok(match f.kind {
         filekind::PIPE => super::pipe::open(f, pipes, p.pipe_reopen.contains(&f.id), why)?,
         filekind::TTY if p.pty_master(f.id).is_some() => {
@@ -968,6 +980,9 @@ fn open_ghost(
             )
         })?;
     }
+    // Its mode once more, as its owner set it last: making it (without
+    // CAP_FSETID) and giving it an owner may have dropped set-ID bits.
+    tmp.chmod(f.mode).map_err(|e| cant(why, e))?;
     let file = tmp.reopen(f.flags, false).map_err(|e| cant(why, e))?;
     file.seek(f.pos)
         .map_err(|e| refuse(why, e, format_args!("cannot seek {}", path_str(f.path))))?;
@@ -982,6 +997,7 @@ pub(crate) fn open_files(
     sess: &Session,
     args: &CkptRestartArgs,
     given: &Given<'_>,
+    creds: &crate::access::ImageCreds,
     why: &mut Reason,
 ) -> Result<Opened> {
     let mut out = Opened {
@@ -1019,7 +1035,7 @@ pub(crate) fn open_files(
                 })?;
                 return Ok(file);
             }
-            open_one(p, f, args, given, &mut writer, why)
+            open_one(p, f, args, given, creds, &mut writer, why)
         })?;
         if let Some(w) = writer {
             out.ghosts.push((f.id, f.size, w, f.mtime_ns), GFP_KERNEL)?;

@@ -1012,14 +1012,21 @@ fn pages_in_place(
 /// The executable link (`/proc/PID/exe`): the image's program, opened as exec opens
 /// it (regular, executable for the caller, not on a `noexec` mount, no writer; its
 /// writes are then denied). A set-ID program only for a caller who may masquerade
-/// ([`crate::access::may_name_setid_exe`]). By the leader in phase 2: a failure
+/// ([`crate::access::may_name_setid_exe`], asked of the restarter's credentials;
+/// the program is opened with the image's). By the leader in phase 2: a failure
 /// leaves the caller as it was but for its link, and it exits.
-pub(crate) fn restore_exe(p: &Plan<'_>, why: &mut Reason) -> Result {
+pub(crate) fn restore_exe(
+    p: &Plan<'_>,
+    creds: &crate::access::ImageCreds,
+    why: &mut Reason,
+) -> Result {
     if p.mm.exe.is_empty() {
         return Ok(());
     }
     let path = files::path_z(p.mm.exe)?;
-    shim::cur_attrs::set_exe(&path, crate::access::may_name_setid_exe()).map_err(|e| {
+    let setid = crate::access::may_name_setid_exe();
+    let _as = creds.apply()?;
+    shim::cur_attrs::set_exe(&path, setid).map_err(|e| {
         let hint = if e == EPERM {
             " (a set-ID program: that takes CAP_CHECKPOINT_RESTORE)"
         } else {

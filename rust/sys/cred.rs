@@ -202,11 +202,11 @@ fn group_info(groups: &[u32]) -> Result<*mut bindings::group_info> {
     Ok(gi)
 }
 
-/// Makes `c` the caller's credentials (`prepare_creds`, `commit_creds`), with
-/// supplementary groups `groups` if given, and sets no_new_privs if `no_new_privs`.
-/// `access::may_grant_creds` decided, just before, on this task, that the caller may.
-/// `EINVAL` if an id has no mapping in the caller's user namespace.
-pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -> Result {
+/// A new credential set prepared from the caller's (`prepare_creds`: its LSM
+/// labels and everything else the image does not name stay the caller's) with
+/// `c`'s ids, capabilities and securebits, and supplementary groups `groups` if
+/// given. `EINVAL` if an id has no mapping in the caller's user namespace.
+fn prepare(c: &CredsRaw, groups: Option<&[u32]>) -> Result<*mut bindings::cred> {
     let (uids, gids) = kids(c)?;
     let gi = groups.map(group_info).transpose()?;
     // SAFETY: No preconditions; a non-null result is a new, private copy.
@@ -218,7 +218,7 @@ pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -
         }
         return Err(ENOMEM);
     }
-    // SAFETY: `new` is ours until `commit_creds` (nobody else sees it yet).
+    // SAFETY: `new` is ours until it is committed or installed (nobody else sees it).
     unsafe {
         let n = &mut *new;
         [n.uid, n.euid, n.suid, n.fsuid] = uids;
@@ -238,6 +238,15 @@ pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -
             put_group_info(gi);
         }
     }
+    Ok(new)
+}
+
+/// Makes `c` the caller's credentials (`prepare_creds`, `commit_creds`), with
+/// supplementary groups `groups` if given, and sets no_new_privs if `no_new_privs`.
+/// `access::may_grant_creds` decided, just before, on this task, that the caller may.
+/// `EINVAL` if an id has no mapping in the caller's user namespace.
+pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -> Result {
+    let new = prepare(c, groups)?;
     if no_new_privs {
         // SAFETY: `task_set_no_new_privs(current)`: an atomic bit of current's own.
         unsafe {
@@ -249,4 +258,35 @@ pub(crate) fn commit(c: &CredsRaw, groups: Option<&[u32]>, no_new_privs: bool) -
     }
     // SAFETY: `new` came from `prepare_creds` on this task; `commit_creds` takes it.
     kernel::error::to_result(unsafe { bindings::commit_creds(new) })
+}
+
+/// The image's credentials in force as the caller's subjective ones ([`as_image`]);
+/// dropping it restores the caller's.
+///
+/// # Invariants
+///
+/// `old` is what `override_creds` returned on the task that made the guard, and
+/// the overriding set holds the one reference `prepare_creds` gave. Not `Send`
+/// (a raw pointer field): it is dropped by the task that made it.
+pub(crate) struct AsImage {
+    old: *const bindings::cred,
+}
+
+/// Makes `c` (and `groups` if given) the caller's subjective credentials until the
+/// guard is dropped: what opens, permission checks and new files' owners use. The
+/// caller decided it may take them on (`access::may_grant_creds`).
+pub(crate) fn as_image(c: &CredsRaw, groups: Option<&[u32]>) -> Result<AsImage> {
+    let new = prepare(c, groups)?;
+    // SAFETY: `new` is a prepared set of this task; the C helper (`override_creds`
+    // is a static inline) installs it without taking a reference.
+    let old = unsafe { crate::shim::ffi_override_image_creds(new) };
+    // INVARIANT: `old` from `override_creds` on this task; `new` keeps its reference.
+    Ok(AsImage { old })
+}
+
+impl Drop for AsImage {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, on the task that installed the override.
+        unsafe { crate::shim::ffi_revert_image_creds(self.old) }
+    }
 }

@@ -571,6 +571,7 @@ TEST_F(ck, shell_interface)
 	EXPECT_EQ(-ENOSPC, shell_write(cmd));
 	/* Another uid sees none of them (the device opened to all for a moment:
 	 * the opener's uid is what counts). */
+	ASSERT_EQ(0, ckpt_unprivileged(1));
 	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
 	if (fork() == 0) {
 		int fd;
@@ -585,6 +586,7 @@ TEST_F(ck, shell_interface)
 
 		wait(&status);
 		chmod(CKPT_DEV, 0600);
+		ckpt_unprivileged(0);
 		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
 	}
 	/* "PID stop" stops it; the queued images are collected. */

@@ -955,6 +955,7 @@ TEST_F(sec, shell_judges_the_opener_not_the_caller)
 	close(fd);
 	/* USER opens the device (opened to all for the test) and hands the fd to
 	 * a set-uid-root program, which reads once and writes once. */
+	ASSERT_EQ(0, ckpt_unprivileged(1));
 	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
 	deputy = fork();
 	ASSERT_LE(0, deputy);
@@ -976,6 +977,7 @@ TEST_F(sec, shell_judges_the_opener_not_the_caller)
 	}
 	ASSERT_EQ(deputy, waitpid(deputy, &status, 0));
 	chmod(CKPT_DEV, 0600);
+	ckpt_unprivileged(0);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
 	/* Root's process lives, and root's image is still root's. */
 	EXPECT_NE('Z', proc_state(t));
@@ -1486,17 +1488,21 @@ TEST_F_TIMEOUT(sec, shell_budget_is_charged_and_per_user, 300)
 
 	t = spawn_ready(big_user_child, NULL);
 	ASSERT_LT(0, t);
+	ASSERT_EQ(0, ckpt_unprivileged(1));
 	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
 	a = shell_checkpoint_as(USER, t);
 	b = shell_checkpoint_as(USER, t);
 	c = shell_checkpoint_as(0, t);
 	chmod(CKPT_DEV, 0600);
+	ckpt_unprivileged(0);
 	EXPECT_EQ(0, a);
 	EXPECT_EQ(EFBIG, b);
 	EXPECT_EQ(0, c);
+	ASSERT_EQ(0, ckpt_unprivileged(1));
 	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
 	EXPECT_EQ(1, shell_drain_as(USER));
 	chmod(CKPT_DEV, 0600);
+	ckpt_unprivileged(0);
 	EXPECT_EQ(1, shell_drain_as(0));
 	EXPECT_NE('T', proc_state(t));
 	kill_reap(t);

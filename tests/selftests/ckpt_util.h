@@ -42,6 +42,23 @@ static inline int ckpt_open(void)
 	return ckpt_dev_fd;
 }
 
+/*
+ * Sets the module's mode (parameter "unprivileged": 1 lets every opener use
+ * /dev/ckpt under the per-process rules, 0 keeps it to openers with
+ * CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN); 0 or -1.  Tests that open the
+ * device to other users (chmod 0666) switch it on for that time.
+ */
+static inline int ckpt_unprivileged(int on)
+{
+	int fd = open("/sys/module/ckpt/parameters/unprivileged", O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, on ? "1\n" : "0\n", 2) == 2;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* CKPT_IOC_CHECKPOINT; returns 0 or -errno; *bytes gets the image size. */
 static inline int ckpt_checkpoint(int dev, pid_t pid, int fd, uint64_t flags, uint64_t *bytes)
 {

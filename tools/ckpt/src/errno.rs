@@ -107,10 +107,37 @@ pub fn open_device(path: &Path, err: &io::Error) -> String {
     }
 }
 
+/// Where the module says which mode it is in (`unprivileged`: `Y` or `N`).
+const MODE_PARAM: &str = "/sys/module/ckpt/parameters/unprivileged";
+
+/// Why a caller without privileges is refused everything: the module is in
+/// root-only mode (read from its parameter), if it is and the caller is not root.
+pub fn root_only() -> Option<&'static str> {
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return None;
+    }
+    let mode = std::fs::read_to_string(MODE_PARAM).ok()?;
+    (mode.trim() == "N").then_some(
+        "ckpt is in root-only mode (module parameter unprivileged=0): only openers of the \
+         device with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN may use it; an administrator can \
+         turn on the unprivileged mode (Documentation/ckpt/admin-guide.rst, \"Permissions\")",
+    )
+}
+
+/// An `EPERM` that the module's root-only mode explains.
+fn refused_for_mode(err: &io::Error) -> Option<String> {
+    if err.raw_os_error() != Some(libc::EPERM) {
+        return None;
+    }
+    Some(format!("{} ({})", root_only()?, describe(err)))
+}
+
 /// What an error of an ioctl that applies to any command means.
 fn common(dev: &Path, err: &io::Error) -> Option<String> {
     let d = dev.display();
     Some(match err.raw_os_error()? {
+        libc::EPERM => refused_for_mode(err)?,
         libc::ENOTTY => format!(
             "{d} does not know this request ({}): it is not /dev/ckpt, or the module \
              is older than the tool; compare with `ckpt version`",
@@ -128,6 +155,9 @@ fn common(dev: &Path, err: &io::Error) -> Option<String> {
 /// What a failed `CKPT_IOC_CHECKPOINT` of `pid` means, and what to do.
 pub fn checkpoint(dev: &Path, pid: i32, err: &io::Error) -> String {
     let e = describe(err);
+    if let Some(m) = refused_for_mode(err) {
+        return m;
+    }
     match err.raw_os_error() {
         Some(libc::ESRCH) => format!("no such process {pid} ({e})"),
         Some(libc::EPERM) | Some(libc::EACCES) => format!(
@@ -156,6 +186,9 @@ pub fn checkpoint(dev: &Path, pid: i32, err: &io::Error) -> String {
 /// What a failed `CKPT_IOC_CHECK` (the ioctl itself, not its verdict) means.
 pub fn check(dev: &Path, pid: i32, err: &io::Error) -> String {
     let e = describe(err);
+    if let Some(m) = refused_for_mode(err) {
+        return m;
+    }
     match err.raw_os_error() {
         Some(libc::ESRCH) => format!("no such process {pid} ({e})"),
         Some(libc::EPERM) | Some(libc::EACCES) => format!(

@@ -596,6 +596,9 @@ fn failure(e: &dev::RestartError) -> String {
     let reason = if e.reason.is_empty() {
         match code {
             libc::ENOTTY => "the module does not know CKPT_IOC_RESTART".to_string(),
+            libc::EPERM => errno::root_only()
+                .map(str::to_string)
+                .unwrap_or_else(|| errno::text(&e.error)),
             _ => errno::text(&e.error),
         }
     } else {

@@ -1,0 +1,955 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_perms: the permission matrix (Documentation/ckpt/admin-guide.rst,
+ * "Permissions" and "Security model"), in both modes of the module
+ * parameter "unprivileged":
+ *
+ *   root_only     (unprivileged=0, the default): a user who opened
+ *                 /dev/ckpt (the node opened to all for the test, as a
+ *                 udev rule could) gets EPERM for every operation; with an
+ *                 fd root opened and handed over, the ioctls still judge
+ *                 the caller by the rules below;
+ *   unprivileged  (unprivileged=1): every user may use it, for their own,
+ *                 dumpable, not more privileged processes only, and a
+ *                 restart never gives more than the caller has.
+ *
+ * The caller is USER, a child of the (root) test with no capabilities.
+ * Each case asserts the errno and that nothing was made: no image bytes, the
+ * target neither stopped nor killed, the restarter still itself.
+ */
+#define _GNU_SOURCE
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "ckpt_util.h"
+#include "kselftest_harness.h"
+
+#define USER 1000
+#define OTHER 2000
+#define MODE_PARAM "/sys/module/ckpt/parameters/unprivileged"
+#define SUID_HELPER "/tmp/ckpt-perms-suid"
+#define PLAIN_EXE "/tmp/ckpt-perms-exe"
+#define ROOT_FILE "/tmp/ckpt-perms-rootfile"
+#define K_CREDS 0x0700
+
+/*
+ * As a copy of this program run with CKPT_PERMS_PAUSE set (the set-uid
+ * helper, or the plain copy whose path becomes set-uid): wait to be killed.
+ */
+__attribute__((constructor)) static void paused_copy(void)
+{
+	if (!getenv("CKPT_PERMS_PAUSE"))
+		return;
+	for (;;)
+		pause();
+}
+
+/* ---- the mode ------------------------------------------------------------ */
+
+static int mode_get(void)
+{
+	char c = 0;
+	int fd = open(MODE_PARAM, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == '1' ? 1 : c == 'N' || c == '0' ? 0 : -1;
+}
+
+static int mode_set(int on)
+{
+	int fd = open(MODE_PARAM, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, on ? "1\n" : "0\n", 2) == 2;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* ---- privileges ---------------------------------------------------------- */
+
+static int become(uid_t uid)
+{
+	return setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid);
+}
+
+static int set_caps(uint64_t caps)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].permitted = d[0].effective = (uint32_t)caps;
+	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
+	return syscall(SYS_capset, &h, d);
+}
+
+static void stdio_null(void)
+{
+	int n = open("/dev/null", O_RDWR);
+
+	if (n < 0 || dup2(n, 0) < 0 || dup2(n, 1) < 0 || dup2(n, 2) < 0)
+		_exit(40);
+	if (n > 2)
+		close(n);
+}
+
+/* Copies this program to path, owned by root with mode. */
+static int copy_self(const char *path, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open("/proc/self/exe", O_RDONLY), out;
+
+	unlink(path);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	if (fchown(out, 0, 0) || fchmod(out, mode))
+		return -1;
+	return close(out);
+}
+
+/* ---- targets -------------------------------------------------------------- */
+
+enum target {
+	T_OWN,		/* USER, dumpable */
+	T_OTHER,	/* OTHER, dumpable */
+	T_ROOT,		/* root */
+	T_NODUMP,	/* USER, PR_SET_DUMPABLE 0 */
+	T_CAPS,		/* USER holding CAP_NET_ADMIN */
+	T_SETUID,	/* USER's program that exec'd a set-uid-root one */
+	T_OWN_FILE,	/* USER, dumpable, holding ROOT_FILE open */
+	T_GROUP,	/* USER with supplementary group USER */
+};
+
+static void target_child(int ready, void *arg)
+{
+	enum target t = (enum target)(uintptr_t)arg;
+	int keep = -1;
+
+	stdio_null();
+	if (t == T_OWN_FILE) {
+		keep = open(ROOT_FILE, O_RDONLY);
+		if (keep < 0)
+			_exit(30);
+	}
+	switch (t) {
+	case T_ROOT:
+		break;
+	case T_OTHER:
+		if (become(OTHER))
+			_exit(31);
+		break;
+	case T_CAPS:
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || become(USER) ||
+		    set_caps(1ULL << CAP_NET_ADMIN))
+			_exit(32);
+		break;
+	case T_GROUP: {
+		gid_t g = USER;
+
+		if (setgroups(1, &g) || setresgid(USER, USER, USER) ||
+		    setresuid(USER, USER, USER))
+			_exit(33);
+		break;
+	}
+	default:
+		if (become(USER))
+			_exit(34);
+	}
+	if (prctl(PR_SET_DUMPABLE, t == T_NODUMP ? 0 : 1, 0, 0, 0))
+		_exit(35);
+	if (t == T_SETUID) {
+		char *argv[] = { SUID_HELPER, NULL };
+
+		say_ready(ready);
+		setenv("CKPT_PERMS_PAUSE", "1", 1);
+		execv(SUID_HELPER, argv);
+		_exit(36);
+	}
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* The effective uid of pid (/proc/PID/status), or -1. */
+static long proc_euid(pid_t pid)
+{
+	char path[64], line[256];
+	long r = -1, real, e;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %ld %ld", &real, &e) == 2)
+			r = e;
+	fclose(f);
+	return r;
+}
+
+static pid_t start_target(enum target t)
+{
+	pid_t pid = spawn_ready(target_child, (void *)(uintptr_t)t);
+
+	if (pid > 0 && t == T_SETUID) {
+		/* Until the exec made it root. */
+		for (int i = 0; i < 500 && proc_euid(pid) != 0; i++)
+			sleep_ms(10);
+		if (proc_euid(pid) != 0) {
+			kill_reap(pid);
+			return -1;
+		}
+	}
+	return pid;
+}
+
+/* Neither stopped nor dead. */
+static int untouched(pid_t pid)
+{
+	char s = proc_state(pid);
+
+	return s && s != 'T' && s != 'Z' && s != 'X';
+}
+
+/* ---- running a case as USER ---------------------------------------------- */
+
+/* Which /dev/ckpt fd USER uses: its own open, or one root opened for it. */
+enum fdkind { OWN_FD, ROOT_FD };
+
+struct ctx {
+	int root_dev;		/* the test's own fd (root's) */
+	enum fdkind fdk;
+	int pre_fd;		/* opened by root for the case (an image), or -1 */
+	pid_t pid;		/* the case's target */
+	const char *out;	/* where a checkpoint writes */
+	struct img_plan *ip;	/* the image restarted (read by root) */
+	int in_group;		/* USER keeps supplementary group USER */
+	char reason[256];
+};
+
+typedef int (*user_case)(int dev, struct ctx *c);
+
+/*
+ * Runs fn(dev, c) in a child as USER without capabilities; returns what it
+ * returned (an errno, 0 for success) or 200+ if the child broke; the
+ * child's reason text lands in c->reason.
+ */
+static int as_user(user_case fn, struct ctx *c)
+{
+	int rp[2], status, dev;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe(rp))
+		return 201;
+	pid = fork();
+	if (pid < 0)
+		return 202;
+	if (pid == 0) {
+		close(rp[0]);
+		if (c->fdk == ROOT_FD) {
+			dev = dup(c->root_dev);
+			close(c->root_dev);
+		} else {
+			close(c->root_dev);
+			dev = -1;
+		}
+		if (c->in_group) {
+			gid_t g = USER;
+
+			if (setgroups(1, &g) || setresgid(USER, USER, USER) ||
+			    setresuid(USER, USER, USER))
+				_exit(210);
+		} else if (become(USER)) {
+			_exit(210);
+		}
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+			_exit(210);
+		if (c->fdk == OWN_FD)
+			dev = open(CKPT_DEV, O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			_exit(211);
+		c->reason[0] = 0;
+		status = fn(dev, c);
+		if (write(rp[1], c->reason, strlen(c->reason)) < 0)
+			_exit(212);
+		_exit(status);
+	}
+	close(rp[1]);
+	n = read(rp[0], c->reason, sizeof(c->reason) - 1);
+	c->reason[n > 0 ? n : 0] = 0;
+	close(rp[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 203;
+	return WEXITSTATUS(status);
+}
+
+/* CKPT_IOC_CHECK and CKPT_IOC_CHECKPOINT (resume) must agree: their errno. */
+static int case_checkpoint(int dev, struct ctx *c)
+{
+	int fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int st, ck;
+
+	if (fd < 0)
+		return 220;
+	st = ckpt_check(dev, c->pid, c->reason, sizeof(c->reason));
+	ck = ckpt_checkpoint(dev, c->pid, fd, CKPT_CHECKPOINT_RESUME, NULL);
+	close(fd);
+	if (st < 0)
+		return -st == -ck ? -st : 221;	/* the ioctl itself refused */
+	if (ck != -st)
+		return 222;
+	return st;
+}
+
+/* CKPT_IOC_CHECKPOINT with flags (kill, stop, tree): its errno. */
+static uint64_t ckpt_flags;
+
+static int case_checkpoint_flags(int dev, struct ctx *c)
+{
+	int fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC, 0600), ck;
+
+	if (fd < 0)
+		return 220;
+	ck = ckpt_checkpoint(dev, c->pid, fd, ckpt_flags, NULL);
+	close(fd);
+	return -ck;
+}
+
+/*
+ * CKPT_IOC_RESTART of the image at c->pre_fd (opened by root), planned in
+ * c->ip: with fresh pipes for the image's pipes.  Returns the errno;
+ * returning at all means the restarter was not replaced.
+ */
+static int restart_ioctl(int dev, int img, const struct img_plan *ip, char *reason, size_t len)
+{
+	struct ckpt_restart_pipe pp[16];
+	struct ckpt_restart_args a;
+	int q[2];
+
+	if (chdir(ip->cwd) || move_specials(ip))
+		return 230;
+	for (int i = 0; i < ip->npipes && i < 16; i++) {
+		if (pipe(q))
+			return 231;
+		pp[i].id = ip->pipe[i].id;
+		pp[i].rfd = q[0];
+		pp[i].wfd = q[1];
+		pp[i].pad = 0;
+	}
+	memset(&a, 0, sizeof(a));
+	a.fd = img;
+	a.npipes = ip->npipes;
+	a.pipes = (uint64_t)(uintptr_t)pp;
+	a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+	if (ioctl(dev, CKPT_IOC_RESTART, &a) == 0)
+		return 232;
+	snprintf(reason, len, "%s", a.reason);
+	return errno;
+}
+
+static int case_restart(int dev, struct ctx *c)
+{
+	int e = restart_ioctl(dev, c->pre_fd, c->ip, c->reason, sizeof(c->reason));
+
+	/* Still USER: nothing came with the refusal. */
+	if (getuid() != USER || geteuid() != USER || getgid() != USER)
+		return 233;
+	return e;
+}
+
+/* The shell interface: read one queued image; its errno (0: read one). */
+static int case_shell_read(int dev, struct ctx *c)
+{
+	char buf[4096];
+
+	(void)c;
+	if (read(dev, buf, sizeof(buf)) >= 0)
+		return 0;
+	return errno;
+}
+
+/* The shell interface: "PID" and "PID kill" of c->pid; the errno both gave. */
+static int case_shell_echo(int dev, struct ctx *c)
+{
+	char cmd[64];
+	int e1, e2;
+
+	snprintf(cmd, sizeof(cmd), "%d\n", c->pid);
+	e1 = write(dev, cmd, strlen(cmd)) >= 0 ? 0 : errno;
+	snprintf(cmd, sizeof(cmd), "%d kill\n", c->pid);
+	e2 = write(dev, cmd, strlen(cmd)) >= 0 ? 0 : errno;
+	return e1 == e2 ? e1 : 240;
+}
+
+/* ---- the fixture ------------------------------------------------------------ */
+
+#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
+
+/* Yama's ptrace_scope (-1: no Yama), or sets it to v (v >= 0). */
+static int yama(int v)
+{
+	char c = 0;
+	int fd = open(YAMA_SCOPE, v < 0 ? O_RDONLY : O_WRONLY);
+
+	if (fd < 0)
+		return -1;
+	if (v >= 0) {
+		c = '0' + v;
+		v = write(fd, &c, 1) == 1 ? v : -1;
+	} else {
+		v = read(fd, &c, 1) == 1 ? c - '0' : -1;
+	}
+	close(fd);
+	return v;
+}
+
+FIXTURE(perm) {
+	int dev;
+	int old_mode;
+	int old_yama;
+	char img[64];
+	char out[64];
+};
+
+FIXTURE_VARIANT(perm) {
+	int unprivileged;
+};
+
+FIXTURE_VARIANT_ADD(perm, root_only) {
+	.unprivileged = 0,
+};
+
+FIXTURE_VARIANT_ADD(perm, unprivileged) {
+	.unprivileged = 1,
+};
+
+FIXTURE_SETUP(perm)
+{
+	self->dev = ckpt_open();
+	ASSERT_LE(0, self->dev);
+	self->old_mode = mode_get();
+	ASSERT_LE(0, self->old_mode) TH_LOG("no %s: the module lacks the parameter", MODE_PARAM);
+	ASSERT_EQ(0, mode_set(variant->unprivileged));
+	/* The classic ptrace rules (ckpt_security tests Yama's). */
+	self->old_yama = yama(-1);
+	if (self->old_yama > 0)
+		ASSERT_EQ(0, yama(0));
+	/* Opened to every user, as a udev rule could: the mode is what counts. */
+	ASSERT_EQ(0, chmod(CKPT_DEV, 0666));
+	snprintf(self->img, sizeof(self->img), "/tmp/ckpt-perms-%d.img", getpid());
+	snprintf(self->out, sizeof(self->out), "/tmp/ckpt-perms-%d.out", getpid());
+	unlink(self->out);
+}
+
+FIXTURE_TEARDOWN(perm)
+{
+	chmod(CKPT_DEV, 0600);
+	if (self->old_mode >= 0)
+		mode_set(self->old_mode);
+	if (self->old_yama > 0)
+		yama(self->old_yama);
+	unlink(self->img);
+	unlink(self->out);
+	close(self->dev);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_size;
+}
+
+/*
+ * USER checkpoints target t: in unprivileged mode with its own fd it gets
+ * want; in root-only mode EPERM with its own fd, and want with root's fd
+ * (the ioctls judge the caller).  A refusal writes nothing and leaves the
+ * target running.
+ */
+static void expect_checkpoint(struct __test_metadata *_metadata, FIXTURE_DATA(perm) *self,
+			      const FIXTURE_VARIANT(perm) *variant, enum target t, int want)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
+	int got;
+
+	c.pid = start_target(t);
+	ASSERT_LT(0, c.pid);
+	c.fdk = OWN_FD;
+	got = as_user(case_checkpoint, &c);
+	EXPECT_EQ(variant->unprivileged ? want : EPERM, got) TH_LOG("own fd: %s", c.reason);
+	if (!variant->unprivileged) {
+		c.fdk = ROOT_FD;
+		got = as_user(case_checkpoint, &c);
+		EXPECT_EQ(want, got) TH_LOG("root's fd: %s", c.reason);
+	}
+	if (want) {
+		EXPECT_EQ(0, file_size(self->out));
+		/* Neither may it stop or kill what it may not read. */
+		for (int i = 0; i < 2; i++) {
+			ckpt_flags = i ? CKPT_CHECKPOINT_KILL : CKPT_CHECKPOINT_STOP;
+			c.fdk = variant->unprivileged ? OWN_FD : ROOT_FD;
+			EXPECT_EQ(want, as_user(case_checkpoint_flags, &c));
+			EXPECT_EQ(0, file_size(self->out));
+		}
+	} else {
+		EXPECT_LT(4096, file_size(self->out));
+	}
+	EXPECT_TRUE(untouched(c.pid)) TH_LOG("state %c", proc_state(c.pid));
+	kill_reap(c.pid);
+}
+
+TEST_F(perm, own_process)
+{
+	expect_checkpoint(_metadata, self, variant, T_OWN, 0);
+}
+
+TEST_F(perm, other_uid)
+{
+	expect_checkpoint(_metadata, self, variant, T_OTHER, EPERM);
+}
+
+TEST_F(perm, root_target)
+{
+	expect_checkpoint(_metadata, self, variant, T_ROOT, EPERM);
+}
+
+TEST_F(perm, non_dumpable_target)
+{
+	expect_checkpoint(_metadata, self, variant, T_NODUMP, EPERM);
+}
+
+TEST_F(perm, target_with_capabilities_beyond_the_callers)
+{
+	expect_checkpoint(_metadata, self, variant, T_CAPS, EPERM);
+}
+
+TEST_F(perm, setuid_execd_target)
+{
+	ASSERT_EQ(0, copy_self(SUID_HELPER, 04755));
+	expect_checkpoint(_metadata, self, variant, T_SETUID, EPERM);
+	unlink(SUID_HELPER);
+}
+
+/*
+ * Pids of another user: a tree of USER's own process with a descendant that
+ * is another user's (a set-uid program it ran) is refused as a whole; and a
+ * restarter without CAP_CHECKPOINT_RESTORE never gets a pid it asks for
+ * (ckpt gives none: clone3()'s set_tid is the kernel's rule).
+ */
+static void tree_parent(int ready, void *arg)
+{
+	pid_t kid;
+
+	(void)arg;
+	stdio_null();
+	if (setpgid(0, 0) || become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(30);
+	kid = fork();
+	if (kid == 0) {
+		char *argv[] = { SUID_HELPER, NULL };
+
+		setenv("CKPT_PERMS_PAUSE", "1", 1);
+		execv(SUID_HELPER, argv);
+		_exit(31);
+	}
+	/* Ready once the child runs the set-uid program. */
+	for (int i = 0; i < 500 && proc_euid(kid) != 0; i++)
+		sleep_ms(10);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+static int case_set_tid(int dev, struct ctx *c)
+{
+	struct clone_args {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+			 tls, set_tid, set_tid_size, cgroup;
+	} ca;
+	pid_t want = c->pid;
+	long r;
+
+	(void)dev;
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(uintptr_t)&want;
+	ca.set_tid_size = 1;
+	r = syscall(435 /* clone3 */, &ca, sizeof(ca));
+	if (r == 0)
+		_exit(0);
+	if (r > 0) {
+		waitpid(r, NULL, 0);
+		return 0;
+	}
+	return errno;
+}
+
+TEST_F(perm, pids_of_another_user)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
+	pid_t victim;
+
+	ASSERT_EQ(0, copy_self(SUID_HELPER, 04755));
+	c.pid = spawn_ready(tree_parent, NULL);
+	ASSERT_LT(0, c.pid);
+	ckpt_flags = CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_RESUME;
+	c.fdk = OWN_FD;
+	EXPECT_EQ(EPERM, as_user(case_checkpoint_flags, &c));
+	c.fdk = ROOT_FD;
+	EXPECT_EQ(EPERM, as_user(case_checkpoint_flags, &c));
+	EXPECT_EQ(0, file_size(self->out));
+	EXPECT_TRUE(untouched(c.pid));
+	kill(-c.pid, SIGKILL);
+	kill_reap(c.pid);
+	/* A pid another user's process just had, now free: not USER's to take. */
+	victim = start_target(T_OTHER);
+	ASSERT_LT(0, victim);
+	kill_reap(victim);
+	c.pid = victim;
+	EXPECT_EQ(EPERM, as_user(case_set_tid, &c));
+	unlink(SUID_HELPER);
+}
+
+/* ---- restart: never more than the caller has ------------------------------- */
+
+/*
+ * Root checkpoints a process of target kind t into self->img; then edit(m,
+ * n, p) changes its credentials record at payload offset p (the checks are
+ * recomputed).  USER restarts it: EPERM, with a reason naming why, in both
+ * modes and with both fds (root-only: its own fd is refused before).
+ */
+typedef void (*img_edit)(unsigned char *m, size_t n, size_t p);
+
+static void expect_restart_refused(struct __test_metadata *_metadata, FIXTURE_DATA(perm) *self,
+				   const FIXTURE_VARIANT(perm) *variant, enum target t,
+				   img_edit edit, void (*after)(void), const char *word)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out };
+	unsigned char *m;
+	size_t n, p;
+	pid_t pid;
+	int fd, got;
+	struct stat st;
+
+	pid = start_target(t);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	if (edit) {
+		ASSERT_EQ(0, fstat(fd, &st));
+		n = st.st_size;
+		m = malloc(n);
+		ASSERT_NE(NULL, m);
+		ASSERT_EQ((ssize_t)n, pread(fd, m, n, 0));
+		/* The first creds record's payload. */
+		p = 8;
+		while (p + 12 <= n && le16(m + p) != K_CREDS)
+			p += 12 + le32(m + p + 4);
+		ASSERT_GT(n, p + 12);
+		edit(m, n, p + 12);
+		reseal(m, n);
+		ASSERT_EQ((ssize_t)n, pwrite(fd, m, n, 0));
+		free(m);
+	}
+	if (after)
+		after();
+	c.pre_fd = fd;
+	c.ip = calloc(1, sizeof(*c.ip));
+	ASSERT_NE(NULL, c.ip);
+	ASSERT_EQ(0, img_plan(self->img, c.ip));
+	c.in_group = t == T_GROUP;
+	c.fdk = OWN_FD;
+	got = as_user(case_restart, &c);
+	if (variant->unprivileged) {
+		EXPECT_EQ(EPERM, got) TH_LOG("own fd: %s", c.reason);
+		EXPECT_NE(NULL, strstr(c.reason, word)) TH_LOG("reason: %s", c.reason);
+	} else {
+		EXPECT_EQ(EPERM, got);
+	}
+	c.fdk = ROOT_FD;
+	c.reason[0] = 0;
+	got = as_user(case_restart, &c);
+	EXPECT_EQ(EPERM, got) TH_LOG("root's fd: %s", c.reason);
+	EXPECT_NE(NULL, strstr(c.reason, word)) TH_LOG("reason: %s", c.reason);
+	free(c.ip);
+	close(fd);
+}
+
+static void edit_uid0(unsigned char *m, size_t n, size_t p)
+{
+	(void)n;
+	for (int i = 0; i < 4; i++)
+		put_le32(m + p + 4 + 4 * i, 0);
+}
+
+static void edit_group0(unsigned char *m, size_t n, size_t p)
+{
+	(void)n;
+	/* Its one supplementary group (USER) becomes root's. */
+	if (le32(m + p + 84) == 1)
+		put_le32(m + p + 88, 0);
+}
+
+static void edit_caps(unsigned char *m, size_t n, size_t p)
+{
+	(void)n;
+	put_le64(m + p + 36 + 8, 1ULL << CAP_SYS_ADMIN);	/* permitted */
+	put_le64(m + p + 36 + 16, 1ULL << CAP_SYS_ADMIN);	/* effective */
+}
+
+static void make_exe_setuid(void)
+{
+	if (chmod(PLAIN_EXE, 04755))
+		_exit(1);
+}
+
+TEST_F(perm, image_edited_to_claim_uid_0)
+{
+	expect_restart_refused(_metadata, self, variant, T_OWN, edit_uid0, NULL, "credentials");
+}
+
+TEST_F(perm, image_edited_to_claim_an_extra_group)
+{
+	expect_restart_refused(_metadata, self, variant, T_GROUP, edit_group0, NULL,
+			       "credentials");
+}
+
+TEST_F(perm, image_edited_to_claim_capabilities)
+{
+	expect_restart_refused(_metadata, self, variant, T_OWN, edit_caps, NULL, "credentials");
+}
+
+/* A process of USER running a plain program, whose path is then made
+ * set-uid root: the restored executable link must not name it. */
+static void plain_exe_child(int ready, void *arg)
+{
+	char *argv[] = { PLAIN_EXE, NULL };
+
+	(void)arg;
+	stdio_null();
+	if (become(USER))
+		_exit(30);
+	say_ready(ready);
+	setenv("CKPT_PERMS_PAUSE", "1", 1);
+	execv(PLAIN_EXE, argv);
+	_exit(31);
+}
+
+TEST_F(perm, exe_path_to_a_setuid_binary)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out };
+	char link[256];
+	pid_t pid;
+	int fd, got;
+
+	ASSERT_EQ(0, copy_self(PLAIN_EXE, 0755));
+	pid = spawn_ready(plain_exe_child, NULL);
+	ASSERT_LT(0, pid);
+	for (int i = 0; i < 500; i++) {
+		char path[64];
+		ssize_t k;
+
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		k = readlink(path, link, sizeof(link) - 1);
+		link[k > 0 ? k : 0] = 0;
+		if (!strcmp(link, PLAIN_EXE))
+			break;
+		sleep_ms(10);
+	}
+	ASSERT_STREQ(PLAIN_EXE, link);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	make_exe_setuid();
+	c.pre_fd = fd;
+	c.ip = calloc(1, sizeof(*c.ip));
+	ASSERT_NE(NULL, c.ip);
+	ASSERT_EQ(0, img_plan(self->img, c.ip));
+	c.fdk = variant->unprivileged ? OWN_FD : ROOT_FD;
+	got = as_user(case_restart, &c);
+	EXPECT_EQ(EPERM, got) TH_LOG("%s", c.reason);
+	EXPECT_NE(NULL, strstr(c.reason, "set-ID")) TH_LOG("reason: %s", c.reason);
+	if (!variant->unprivileged) {
+		c.fdk = OWN_FD;
+		EXPECT_EQ(EPERM, as_user(case_restart, &c));
+	}
+	free(c.ip);
+	close(fd);
+	unlink(PLAIN_EXE);
+}
+
+/* A caller under no_new_privs cannot restore a process without it: the
+ * restored program could gain privileges by execve() that the caller
+ * gave up. */
+static int case_restart_nnp(int dev, struct ctx *c)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return 250;
+	return case_restart(dev, c);
+}
+
+TEST_F(perm, no_new_privs_is_not_cleared)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out };
+	pid_t pid;
+	int fd;
+
+	pid = start_target(T_OWN);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	c.pre_fd = fd;
+	c.ip = calloc(1, sizeof(*c.ip));
+	ASSERT_NE(NULL, c.ip);
+	ASSERT_EQ(0, img_plan(self->img, c.ip));
+	c.fdk = variant->unprivileged ? OWN_FD : ROOT_FD;
+	EXPECT_EQ(EPERM, as_user(case_restart_nnp, &c)) TH_LOG("%s", c.reason);
+	EXPECT_NE(NULL, strstr(c.reason, "no_new_privs")) TH_LOG("reason: %s", c.reason);
+	free(c.ip);
+	close(fd);
+}
+
+/* ---- the shell interface ---------------------------------------------------- */
+
+TEST_F(perm, reading_another_users_queued_image)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
+	char cmd[64], buf[4096];
+	ssize_t n;
+	pid_t t;
+	int fd;
+
+	/* Root queues an image of a root process. */
+	t = start_target(T_ROOT);
+	ASSERT_LT(0, t);
+	snprintf(cmd, sizeof(cmd), "%d\n", t);
+	fd = open(CKPT_DEV, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
+	close(fd);
+	c.fdk = OWN_FD;
+	EXPECT_EQ(variant->unprivileged ? ENODATA : EPERM, as_user(case_shell_read, &c));
+	/* Still root's, whole. */
+	fd = open(CKPT_DEV, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	EXPECT_EQ((ssize_t)sizeof(buf), n);
+	EXPECT_EQ(0, memcmp(buf, ckpt_magic, 8));
+	kill_reap(t);
+}
+
+TEST_F(perm, echo_of_a_foreign_pid)
+{
+	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
+	enum target ts[] = { T_ROOT, T_OTHER, T_NODUMP };
+
+	for (unsigned int i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		c.pid = start_target(ts[i]);
+		ASSERT_LT(0, c.pid);
+		c.fdk = OWN_FD;
+		EXPECT_EQ(EPERM, as_user(case_shell_echo, &c)) TH_LOG("target kind %d", ts[i]);
+		EXPECT_TRUE(untouched(c.pid));
+		/* Nothing queued for USER (or refused to look, root-only). */
+		EXPECT_EQ(variant->unprivileged ? ENODATA : EPERM, as_user(case_shell_read, &c));
+		kill_reap(c.pid);
+	}
+	/* USER's own process: queued for USER, and only in unprivileged mode. */
+	c.pid = start_target(T_OWN);
+	ASSERT_LT(0, c.pid);
+	EXPECT_EQ(variant->unprivileged ? 0 : EPERM, as_user(case_shell_echo, &c));
+	EXPECT_EQ(variant->unprivileged ? 0 : EPERM, as_user(case_shell_read, &c));
+	kill_reap(c.pid);
+	/* "PID kill" killed it in unprivileged mode: collect the second image. */
+	if (variant->unprivileged)
+		EXPECT_EQ(0, as_user(case_shell_read, &c));
+}
+
+/* ---- A13: files are opened with the image's credentials --------------------- */
+
+/*
+ * As root, restarts the image at fd (planned in ip) in a child; returns its
+ * pid.  The child exits 100 + errno if refused (0 + a check of the reason
+ * if it names word), or becomes the image's program.
+ */
+static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
+{
+	char reason[256] = "";
+	pid_t r = fork();
+	int e;
+
+	if (r)
+		return r;
+	e = restart_ioctl(open(CKPT_DEV, O_RDWR), fd, ip, reason, sizeof(reason));
+	if (e != EACCES)
+		_exit(100 + e);
+	_exit(strstr(reason, word) ? 0 : 99);
+}
+
+/*
+ * A process of USER holds a file open that root then makes root-only; root
+ * restarts the image: the file is opened with USER's rights, not root's, so
+ * the restart is refused (EACCES, naming the file) and the restarter lives.
+ * With the file readable by USER again, the same restart works: the refusal
+ * was the file's.
+ */
+TEST_F(perm, root_restart_of_a_user_image_opens_as_the_user)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	fd = open(ROOT_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(5, write(fd, "root\n", 5));
+	close(fd);
+	pid = start_target(T_OWN_FILE);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	ASSERT_EQ(0, chmod(ROOT_FILE, 0600));
+	r = root_restart(fd, ip, ROOT_FILE);
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* Readable by USER again: restored, as USER. */
+	ASSERT_EQ(0, chmod(ROOT_FILE, 0644));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart(fd, ip, ROOT_FILE);
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG));
+	kill_reap(r);
+	close(fd);
+	unlink(ROOT_FILE);
+	free(ip);
+}
+
+TEST_HARNESS_MAIN
