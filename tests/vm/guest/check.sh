@@ -13,18 +13,18 @@ run() {
 	echo "CKPT-TEST-END $name rc=$?"
 }
 cd /tmp || exit 1
-# ckpt.only=NAME on the kernel command line (CKPT_VM_APPEND): only that
-# program (a selftest or a guest test), while working on it.
+# ckpt.only=NAME[,NAME...] on the kernel command line (CKPT_VM_APPEND): only
+# those programs (selftests or guest tests), while working on them.
 only=
 for w in $(cat /proc/cmdline); do
 	case $w in ckpt.only=*) only=${w#*=} ;; esac
 done
 for t in /selftests/*; do
-	[ -z "$only" ] || [ "${t##*/}" = "$only" ] || continue
+	[ -z "$only" ] || case ",$only," in *",${t##*/},"*) ;; *) continue ;; esac
 	[ -x "$t" ] && run "$t" "$t"
 done
 for t in /guest/tests/*.sh; do
-	[ -z "$only" ] || [ "${t##*/}" = "$only" ] || continue
+	[ -z "$only" ] || case ",$only," in *",${t##*/},"*) ;; *) continue ;; esac
 	[ -f "$t" ] && run "$t" sh "$t"
 done
 exit 0
