@@ -275,7 +275,7 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
             filekind::UNIX => {
                 super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?;
                 // The event files in flight in its queue, as they will be saved.
-                if let Ok(v) = crate::shim_unix::inflight(&f, -1) {
+                if let Ok(v) = super::unix::all_inflight(&f) {
                     let mut xp = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
                     for x in v.iter() {
                         let (xi, xn) = x.info(&mut xp)?;
@@ -410,7 +410,7 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 break;
             };
             // The files in flight in a socket's queue are the tree's too.
-            if let Ok(v) = crate::shim_unix::inflight(&f, -1) {
+            if let Ok(v) = super::unix::all_inflight(&f) {
                 for x in v {
                     note(x, false)?;
                 }
@@ -512,12 +512,32 @@ fn define_file(
     }
     // The files in flight in a unix socket's queue are defined before it.
     let mut inflight = KVec::new();
+    let mut embryo_fds: KVec<KVec<u32>> = KVec::new();
     if kind == filekind::UNIX {
         super::unix::precheck(f, &path[..n], what, why)?;
         let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         let ui = crate::shim_unix::info(f, -1, &mut pb)?;
+        if ui.state as u8 == image::unix_state::LISTEN {
+            // Those of the connections not accepted yet, each its own list.
+            for i in 0..ui.qlen as i32 {
+                let e = match crate::shim_unix::info(f, i, &mut pb) {
+                    Ok(e) => e,
+                    Err(e) if e == ENOENT => break,
+                    Err(e) => return Err(e),
+                };
+                let mut ids = KVec::new();
+                if e.nfds != 0 {
+                    for x in super::unix::inflight(f, i, &e, what, why)?.iter() {
+                        let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
+                        ids.push(id, GFP_KERNEL)?;
+                    }
+                }
+                embryo_fds.push(ids, GFP_KERNEL)?;
+            }
+            (fi, n) = f.info(path)?;
+        }
         if ui.nfds != 0 {
-            for x in super::unix::inflight(f, &ui, what, why)?.iter() {
+            for x in super::unix::inflight(f, -1, &ui, what, why)?.iter() {
                 // An event file in flight is read in the socket's process (an
                 // epoll set's entries are keyed by that process's fd numbers).
                 let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
@@ -594,7 +614,7 @@ fn define_file(
         super::event::write_state(w, id, kind, t, f, what, why)?;
     }
     if kind == filekind::UNIX {
-        super::unix::define(w, f, id, &inflight, objs.root, what, why)?;
+        super::unix::define(w, f, id, &inflight, &embryo_fds, objs.root, what, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.

@@ -13,7 +13,7 @@
 //!
 //! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
 //! files in flight other than pipes, event-loop files and regular files (see
-//! [`restorable_in_flight`]), or in a connection not accepted yet, a
+//! [`restorable_in_flight`]), a
 //! pending out-of-band byte, a pending error,
 //! another network namespace, a socket of another family.
 
@@ -66,15 +66,6 @@ fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result
             eopnotsupp(),
             format_args!(
                 "{what}: unix {t} socket {n} belongs to another network namespace: not supported"
-            ),
-        ));
-    }
-    if ui.nfds != 0 && waiting {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!(
-                "{what}: {whose} unix {t} socket {n} has {} file descriptors in flight (SCM_RIGHTS) in its receive queue: not supported yet",
-                ui.nfds
             ),
         ));
     }
@@ -131,16 +122,38 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
     if ui.state as u8 == unix_state::LISTEN {
         for i in 0..ui.qlen as i32 {
             match shim_unix::info(f, i, &mut pb) {
-                Ok(e) => settled(&e, what, true, why)?,
+                Ok(e) => {
+                    settled(&e, what, true, why)?;
+                    if e.nfds != 0 {
+                        inflight(f, i, &e, what, why)?;
+                    }
+                }
                 Err(e) if e == ENOENT => break,
                 Err(e) => return Err(e),
             }
         }
     }
     if ui.nfds != 0 {
-        inflight(f, &ui, what, why)?;
+        inflight(f, -1, &ui, what, why)?;
     }
     Ok(())
+}
+
+/// Every file in flight in socket `f`'s queue and, for a listener, in the
+/// queues of its connections not accepted yet (for the tree's count of each
+/// file's references, and the checks of event files).
+pub(crate) fn all_inflight(f: &FileRef) -> Result<KVec<FileRef>> {
+    let mut out = shim_unix::inflight(f, -1).unwrap_or(KVec::new());
+    // ENOENT past the last connection waiting (at once for a socket that is
+    // not a listener).
+    let mut i = 0;
+    while let Ok(v) = shim_unix::inflight(f, i) {
+        for x in v {
+            out.push(x, GFP_KERNEL)?;
+        }
+        i += 1;
+    }
+    Ok(out)
 }
 
 /// Whether a file of image kind `kind` can be given back in flight: the
@@ -150,18 +163,20 @@ pub(crate) fn restorable_in_flight(kind: u8) -> bool {
     kind == image::filekind::PIPE || kind == image::filekind::REG || image::filekind::is_event(kind)
 }
 
-/// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (state
-/// `ui`), in queue order; refuses those the image cannot give back in flight:
+/// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (or of
+/// its `embryo`-th connection not accepted yet; state `ui`), in queue order;
+/// refuses those the image cannot give back in flight:
 /// pipes, event-loop files (eventfd, timerfd, signalfd, epoll, inotify) and
 /// regular files can be (see [`restorable_in_flight`]); sockets, memfds,
 /// deleted files and the others not yet.
 pub(crate) fn inflight(
     f: &FileRef,
+    embryo: i32,
     ui: &UnixInfo,
     what: What,
     why: &mut Reason,
 ) -> Result<KVec<FileRef>> {
-    let files = shim_unix::inflight(f, -1).map_err(|e| {
+    let files = shim_unix::inflight(f, embryo).map_err(|e| {
         if e == E2BIG {
             why.set(
                 eopnotsupp(),
@@ -330,13 +345,15 @@ fn write_queue(
 
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
-/// `fds`: the ids of its files in flight, in queue order (see [`inflight`]);
+/// `fds`: the ids of its files in flight, in queue order (see [`inflight`]),
+/// `embryo_fds` those of each connection not accepted yet;
 /// `root`: the checkpointed root process's pid (see [`write_queue`]).
 pub(crate) fn define(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
     id: u32,
     fds: &[u32],
+    embryo_fds: &[KVec<u32>],
     root: i32,
     what: What,
     why: &mut Reason,
@@ -359,7 +376,8 @@ pub(crate) fn define(
             settled(&e, what, true, why)?;
             w.record(&sock_rec(&e, 0, ui.ino, &[]))?;
             // Accepted, it takes its listener's options.
-            write_queue(w, f, i, &e, 0, &[], (root, passcred), what, why)?;
+            let fds = embryo_fds.get(i as usize).map_or(&[][..], |v| &v[..]);
+            write_queue(w, f, i, &e, 0, fds, (root, passcred), what, why)?;
         }
     }
     Ok(())

@@ -832,6 +832,54 @@ static int verify_files_in_flight(struct probe *p)
 	return 0;
 }
 
+/* Files in flight to a connection not accepted yet: a pipe's read end with
+ * bytes in it and an eventfd, each only in flight; the restored listener
+ * accepts the connection and receives them. */
+static void setup_embryo_in_flight(struct probe *p)
+{
+	char name[64];
+	int pp[2], e;
+
+	snprintf(name, sizeof(name), "ckpt-embryo-%d", getpid());
+	p->fd[0] = sock_bound(SOCK_STREAM, name, 1);
+	must(!listen(p->fd[0], 4), 70);
+	p->fd[1] = sock_connect(SOCK_STREAM, name, 1);
+	must(!pipe(pp) && write(pp[1], "buffered", 8) == 8, 71);
+	e = eventfd(3, 0);
+	must(e >= 0, 72);
+	must(!send_fd(p->fd[1], "r", pp[0]), 73);
+	must(!send_fd(p->fd[1], "e", e), 74);
+	close(pp[0]);
+	close(pp[1]);
+	close(e);
+}
+
+static int verify_embryo_in_flight(struct probe *p)
+{
+	uint64_t v = 0;
+	char b[64];
+	int a, r, e;
+
+	a = accept(p->fd[0], NULL, NULL);
+	CHECK(1, a >= 0, "accept: %s", strerror(errno));
+	r = recv_fd(a, b, 2);
+	CHECK(2, r >= 0 && !strcmp(b, "r"), "pipe: %d '%s'", r, b);
+	CHECK(3, read(r, b, 8) == 8 && !memcmp(b, "buffered", 8), "pipe bytes");
+	CHECK(4, read(r, b, 1) == 0, "the pipe's writer came back");
+	e = recv_fd(a, b, 2);
+	CHECK(5, e >= 0 && !strcmp(b, "e"), "eventfd: %d '%s'", e, b);
+	CHECK(6, read(e, &v, 8) == 8 && v == 3, "eventfd count %llu", (unsigned long long)v);
+	CHECK(7, drained(a), "more data");
+	return 0;
+}
+
+TEST(files_in_flight_to_a_connection_not_accepted)
+{
+	struct probe p = { "embryo", setup_embryo_in_flight, verify_embryo_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
 TEST(event_and_regular_files_in_flight)
 {
 	struct probe p = { "inflight2", setup_files_in_flight, verify_files_in_flight };
