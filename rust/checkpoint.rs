@@ -633,6 +633,7 @@ fn write_image(
 ) -> Result<(u64, image::StreamAccount)> {
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
+    objs.root = tree.procs[0].info.tgid;
     // Every thread's CPU state first, each read while the thread is pinned (a killed
     // thread cannot go away under the reader); the root leader's tells what the CPU had.
     let mut states = KVec::new();

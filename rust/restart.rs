@@ -204,6 +204,13 @@ pub(crate) struct Given<'a> {
 }
 
 impl Given<'_> {
+    /// The file the restarter passed for file `id` of the image, if it passed one
+    /// (for a file only some images have it pass: a regular file in flight).
+    pub(crate) fn passed(&self, id: u32) -> Option<Result<FileRef>> {
+        let g = self.files.iter().find(|g| g.id == id)?;
+        Some(FileRef::fd(g.fd))
+    }
+
     /// The file the restarter passed for file `id` of the image.
     pub(crate) fn file(&self, id: u32, why: &mut Reason) -> Result<FileRef> {
         let Some(g) = self.files.iter().find(|g| g.id == id) else {

@@ -251,6 +251,8 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 	int err;
 
 	BUILD_BUG_ON(sizeof(struct ckpt_unix_skb_parms) > sizeof_field(struct sk_buff, cb));
+	/* shim_unix.rs reads it at fixed offsets (SKB_HDR). */
+	BUILD_BUG_ON(sizeof(struct ckpt_unix_skb) != 152);
 	sk = unix_queue_lock(f, embryo, &err);
 	if (!sk)
 		return err;
@@ -274,6 +276,12 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen)
 		if (skb->sk) {
 			h->sender_ino = sock_i_ino(skb->sk);
 			h->sender_namelen = unix_name(skb->sk, h->sender_name);
+		}
+		if (CKPT_UNIXCB(skb).pid) {
+			h->creds = 1;
+			h->pid = pid_vnr(CKPT_UNIXCB(skb).pid);
+			h->uid = from_kuid_munged(current_user_ns(), CKPT_UNIXCB(skb).uid);
+			h->gid = from_kgid_munged(current_user_ns(), CKPT_UNIXCB(skb).gid);
 		}
 		err = skb_copy_bits(skb, off, (void *)(h + 1), len);
 		if (err)
@@ -313,4 +321,33 @@ int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max)
 		return err;
 	}
 	return n;
+}
+
+int ckpt_unix_foreign_creds(struct file *f, s32 embryo, s32 pid)
+{
+	struct sock *sk;
+	struct sk_buff *skb;
+	int err, found = 0;
+
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	if (READ_ONCE(sk->sk_state) != TCP_LISTEN) {
+		spin_lock(&sk->sk_receive_queue.lock);
+		skb_queue_walk(&sk->sk_receive_queue, skb) {
+			struct pid *p = CKPT_UNIXCB(skb).pid;
+			s32 nr;
+
+			if (!p)
+				continue;
+			nr = pid_vnr(p);
+			if (nr != pid) {
+				found = nr > 0 ? nr : INT_MAX;
+				break;
+			}
+		}
+		spin_unlock(&sk->sk_receive_queue.lock);
+	}
+	sock_put(sk);
+	return found;
 }

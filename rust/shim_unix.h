@@ -59,6 +59,10 @@ struct ckpt_unix_skb {
 	u32 sender_namelen;
 	u32 oob;		/* the pending out-of-band byte */
 	u8 sender_name[CKPT_UNIX_NAME_MAX];
+	u32 creds;		/* 1: it carries credentials (SCM_CREDENTIALS) */
+	s32 pid;		/* the sender's, as the caller sees it (0: not visible) */
+	u32 uid;
+	u32 gid;
 	u8 pad[4];
 };
 
@@ -69,5 +73,9 @@ int ckpt_unix_queue(struct file *f, s32 embryo, void *buf, u32 buflen);
  * reference (at most @max: -E2BIG); returns how many. */
 int ckpt_unix_inflight(struct file *f, s32 embryo, void **files, u32 max);
 int ckpt_unix_ino(struct file *f, u64 *ino, u32 *type, u32 *state);
+/* The pid (as the caller sees it; INT_MAX: not visible) of the first buffer in the
+ * receive queue of the socket (or connection, as ckpt_unix_info) that carries
+ * another process's credentials (SCM_CREDENTIALS) than @pid's; 0: none. */
+int ckpt_unix_foreign_creds(struct file *f, s32 embryo, s32 pid);
 
 #endif

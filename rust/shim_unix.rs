@@ -67,7 +67,7 @@ impl UnixInfo {
 }
 
 /// Size of `struct ckpt_unix_skb`, the header of each buffer [`queue`] writes.
-pub(crate) const SKB_HDR: usize = 136;
+pub(crate) const SKB_HDR: usize = 152;
 
 mod ffi {
     use super::*;
@@ -80,6 +80,7 @@ mod ffi {
             pathlen: u32,
         ) -> i32;
         pub(super) fn ckpt_unix_queue(f: *mut c_void, embryo: i32, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_unix_foreign_creds(f: *mut c_void, embryo: i32, pid: i32) -> i32;
         pub(super) fn ckpt_unix_inflight(
             f: *mut c_void,
             embryo: i32,
@@ -123,6 +124,9 @@ pub(crate) struct Skb<'a> {
     pub(crate) oob: bool,
     pub(crate) sender: u64,
     pub(crate) sender_name: &'a [u8],
+    /// Its credentials (`SCM_CREDENTIALS`): pid as the caller sees it (0: not
+    /// visible), uid, gid; `None`: it carries none.
+    pub(crate) creds: Option<(i32, u32, u32)>,
     pub(crate) data: &'a [u8],
 }
 
@@ -139,6 +143,7 @@ pub(crate) fn skbs(mut b: &[u8]) -> impl Iterator<Item = Skb<'_>> {
         ino.copy_from_slice(&b[8..16]);
         let namelen = (u32_at(16) as usize).min(NAME_MAX);
         let oob = u32_at(20) != 0;
+        let creds = (u32_at(132) != 0).then(|| (u32_at(136) as i32, u32_at(140), u32_at(144)));
         let total = SKB_HDR + len.div_ceil(8) * 8;
         if b.len() < SKB_HDR + len {
             return None;
@@ -150,6 +155,7 @@ pub(crate) fn skbs(mut b: &[u8]) -> impl Iterator<Item = Skb<'_>> {
             oob,
             sender: u64::from_ne_bytes(ino),
             sender_name: &this[24..24 + namelen],
+            creds,
             data: &this[SKB_HDR..SKB_HDR + len],
         })
     })
@@ -177,4 +183,17 @@ pub(crate) fn inflight(f: &FileRef, embryo: i32) -> Result<KVec<FileRef>> {
         }
     }
     Ok(out)
+}
+
+/// The pid (-1: not visible to the caller) of the first buffer queued in the
+/// socket (or connection, as [`info`]) that carries the credentials
+/// (`SCM_CREDENTIALS`) of another process than `pid`, if one does.
+pub(crate) fn foreign_creds(f: &FileRef, embryo: i32, pid: i32) -> Result<Option<i32>> {
+    // SAFETY: The file is valid while `f` is.
+    let r = errno(unsafe { ffi::ckpt_unix_foreign_creds(f.as_ptr(), embryo, pid) })?;
+    Ok(match r {
+        0 => None,
+        i32::MAX => Some(-1),
+        p => Some(p),
+    })
 }

@@ -172,9 +172,12 @@ pub(crate) struct ObjMap {
     /// The memfds and deleted files defined (id, file, size), whose contents follow the
     /// pages.
     pub(crate) memfds: KVec<(u32, FileRef, u64)>,
-    /// The epoll files defined with the fd table being written (id, file, fd),
-    /// whose interest lists follow that table.
-    pub(crate) epolls: KVec<(u32, FileRef, u32)>,
+    /// The epoll files defined with the fd table being written (id, file, where:
+    /// an fd, or in flight in a socket of the table), whose interest lists follow
+    /// that table.
+    pub(crate) epolls: KVec<(u32, FileRef, crate::objects::files::fmt_what::What)>,
+    /// The checkpointed root process's pid (0: unknown).
+    pub(crate) root: i32,
 }
 
 impl ObjMap {
@@ -185,6 +188,7 @@ impl ObjMap {
             next: 1,
             memfds: KVec::new(),
             epolls: KVec::new(),
+            root: 0,
         }
     }
 

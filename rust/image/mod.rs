@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 4;
+pub const FORMAT_MINOR: u16 = 5;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -248,6 +248,9 @@ pub mod kind {
     /// [`super::UnixFds`]: not optional (a reader that skipped it would queue the
     /// message without its files). Since format 1.4.
     pub const UNIX_FDS: u16 = 0x0342;
+    /// [`super::UnixCreds`]: not optional (a reader that skipped it would queue
+    /// the message with the restarter's credentials, or none). Since format 1.5.
+    pub const UNIX_CREDS: u16 = 0x0355;
     /// [`super::SemSet`]: not optional (a reader that skipped it would bring the
     /// processes back without their semaphores). Since format 1.4.
     pub const SEM_SET: u16 = 0x0500;
@@ -306,6 +309,7 @@ pub mod kind {
             UNIX_SOCK => "unix",
             UNIX_SKB => "unix-skb",
             UNIX_FDS => "unix-fds",
+            UNIX_CREDS => "unix-creds",
             SEM_SET => "sysv-sem",
             MSG_QUEUE => "sysv-msgq",
             SYSV_MSG => "sysv-msg",
@@ -325,7 +329,7 @@ pub mod kind {
             | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
-            UNIX_SOCK | UNIX_SKB | UNIX_FDS => Some(1),
+            UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS => Some(1),
             SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             PARENT | TRACK | PARENT_PAGES => Some(1),
             _ => None,
@@ -537,6 +541,8 @@ pub enum AnyRecord<'a> {
     UnixSkb(UnixSkb<'a>),
     /// [`UnixFds`].
     UnixFds(UnixFds<'a>),
+    /// [`UnixCreds`].
+    UnixCreds(UnixCreds),
     /// [`SemSet`].
     SemSet(SemSet<'a>),
     /// [`MsgQueue`].
@@ -596,6 +602,7 @@ impl<'a> AnyRecord<'a> {
             kind::UNIX_SOCK => Self::UnixSock(UnixSock::from_payload(p)?),
             kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
             kind::UNIX_FDS => Self::UnixFds(UnixFds::from_payload(p)?),
+            kind::UNIX_CREDS => Self::UnixCreds(UnixCreds::from_payload(p)?),
             kind::SEM_SET => Self::SemSet(SemSet::from_payload(p)?),
             kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
             kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),

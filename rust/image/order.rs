@@ -32,8 +32,10 @@ pub struct OrderChecker {
     /// The [`MsgQueue`] whose messages come next, and how many are left.
     msgq: i32,
     msgs_left: u32,
-    /// The record just fed was a [`UnixSkb`].
+    /// The record just fed was a [`UnixSkb`] (or its [`UnixCreds`]).
     after_skb: bool,
+    /// The record just fed was a [`UnixCreds`].
+    after_creds: bool,
     /// An [`IpcNs`] record was read.
     ipc_ns: bool,
     /// A [`Parent`] record was read (the image is incremental).
@@ -269,6 +271,11 @@ impl OrderChecker {
             }
             R::UnixSock(u) => self.uses(u.file)?,
             R::UnixSkb(_) => {}
+            R::UnixCreds(_) => {
+                if !self.after_skb || self.after_creds {
+                    return bad("unix-creds record not just after a unix-skb record");
+                }
+            }
             R::UnixFds(f) => {
                 if !self.after_skb {
                     return bad("unix-fds record not after a unix-skb record");
@@ -329,7 +336,8 @@ impl OrderChecker {
                 }
             }
         }
-        self.after_skb = matches!(r, R::UnixSkb(_));
+        self.after_skb = matches!(r, R::UnixSkb(_) | R::UnixCreds(_));
+        self.after_creds = matches!(r, R::UnixCreds(_));
         self.account.add(h);
         Ok(())
     }

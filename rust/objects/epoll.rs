@@ -149,9 +149,9 @@ pub(crate) fn targets(
     Ok(out)
 }
 
-/// Refuses an epoll file (`fd` of `t`) whose interest list cannot be saved.
-pub(crate) fn precheck(t: &TaskRef, f: &FileRef, fd: u32, why: &mut Reason) -> Result {
-    targets(t, f, What::Fd(fd), why).map(|_| ())
+/// Refuses an epoll file (`what` of `t`) whose interest list cannot be saved.
+pub(crate) fn precheck(t: &TaskRef, f: &FileRef, what: What, why: &mut Reason) -> Result {
+    targets(t, f, what, why).map(|_| ())
 }
 
 /// Writes the interest lists of the epoll files defined with `t`'s fd table
@@ -163,12 +163,12 @@ pub(crate) fn write_items(
     why: &mut Reason,
 ) -> Result {
     let epolls = core::mem::take(&mut objs.epolls);
-    for (id, f, fd) in epolls.iter() {
-        for (it, target) in targets(t, f, What::Fd(*fd), why)? {
+    for (id, f, what) in epolls.iter() {
+        for (it, target) in targets(t, f, *what, why)? {
             let Some(tid) = objs.get(target.key()) else {
                 return Err(why.set(
                     EINVAL,
-                    format_args!("fd {fd}: the file its epoll set watches was not saved"),
+                    format_args!("{what}: the file its epoll set watches was not saved"),
                 ));
             };
             w.record(&EpollItem {

@@ -79,6 +79,17 @@ pub(crate) fn kind_of(path: &[u8]) -> Option<u8> {
 
 /// The image kind of an anonymous-inode file, or a refusal naming it.
 pub(crate) fn file_kind(path: &[u8], what: What, why: &mut Reason) -> Result<u8> {
+    if path == b"anon_inode:[fanotify]" {
+        // fdinfo names each mark's inode by file handle and device, not by a
+        // path a restart could mark again; resolving handles to paths is not
+        // done yet.
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: a fanotify group (its marks name inodes by file handle, not by path): not supported yet"
+            ),
+        ));
+    }
     kind_of(path).ok_or_else(|| {
         why.set(
             eopnotsupp(),
@@ -181,12 +192,13 @@ pub(crate) fn read_state(f: &FileRef, kind: u8, what: What, why: &mut Reason) ->
 // ---------------------------------------------------------------------------
 // Checkpoint.
 
-/// Refuses an event-loop file (`fd` of `t`) whose state cannot be saved.
-pub(crate) fn precheck(t: &TaskRef, f: &FileRef, kind: u8, fd: u32, why: &mut Reason) -> Result {
+/// Refuses an event-loop file (`what` of `t`: an fd, or in flight in a socket
+/// of `t`) whose state cannot be saved.
+pub(crate) fn precheck(t: &TaskRef, f: &FileRef, kind: u8, what: What, why: &mut Reason) -> Result {
     match kind {
-        filekind::INOTIFY => super::inotify::precheck(t, f, What::Fd(fd), why),
-        filekind::EPOLL => super::epoll::precheck(t, f, fd, why),
-        _ => read_state(f, kind, What::Fd(fd), why).map(|_| ()),
+        filekind::INOTIFY => super::inotify::precheck(t, f, what, why),
+        filekind::EPOLL => super::epoll::precheck(t, f, what, why),
+        _ => read_state(f, kind, what, why).map(|_| ()),
     }
 }
 

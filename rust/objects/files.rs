@@ -77,7 +77,12 @@ pub(crate) fn path_str(p: &[u8]) -> &str {
 }
 
 /// The image kind of a file, or a refusal naming `what` (e.g. "fd 3").
-fn file_kind(fi: &FileInfo, path: &[u8], what: fmt_what::What, why: &mut Reason) -> Result<u8> {
+pub(crate) fn file_kind(
+    fi: &FileInfo,
+    path: &[u8],
+    what: fmt_what::What,
+    why: &mut Reason,
+) -> Result<u8> {
     let p = path_str(path);
     let refuse = |why: &mut Reason, kind: &str| {
         why.set(
@@ -267,11 +272,24 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
         match kind {
             filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
-            filekind::UNIX => super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?,
+            filekind::UNIX => {
+                super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?;
+                // The event files in flight in its queue, as they will be saved.
+                if let Ok(v) = super::unix::all_inflight(&f) {
+                    let mut xp = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+                    for x in v.iter() {
+                        let (xi, xn) = x.info(&mut xp)?;
+                        let xk = file_kind(&xi, &xp[..xn], What::InFlight, why)?;
+                        if filekind::is_event(xk) {
+                            super::event::precheck(t, x, xk, What::InFlight, why)?;
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         if filekind::is_event(kind) {
-            super::event::precheck(t, &f, kind, fd, why)?;
+            super::event::precheck(t, &f, kind, What::Fd(fd), why)?;
         }
         proc_owner(&fi, &path[..n], tgid, What::Fd(fd), why)?;
         precheck_owner(t, &f, fd, why)?;
@@ -392,7 +410,7 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 break;
             };
             // The files in flight in a socket's queue are the tree's too.
-            if let Ok(v) = crate::shim_unix::inflight(&f, -1) {
+            if let Ok(v) = super::unix::all_inflight(&f) {
                 for x in v {
                     note(x, false)?;
                 }
@@ -494,13 +512,35 @@ fn define_file(
     }
     // The files in flight in a unix socket's queue are defined before it.
     let mut inflight = KVec::new();
+    let mut embryo_fds: KVec<KVec<u32>> = KVec::new();
     if kind == filekind::UNIX {
         super::unix::precheck(f, &path[..n], what, why)?;
         let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         let ui = crate::shim_unix::info(f, -1, &mut pb)?;
+        if ui.state as u8 == image::unix_state::LISTEN {
+            // Those of the connections not accepted yet, each its own list.
+            for i in 0..ui.qlen as i32 {
+                let e = match crate::shim_unix::info(f, i, &mut pb) {
+                    Ok(e) => e,
+                    Err(e) if e == ENOENT => break,
+                    Err(e) => return Err(e),
+                };
+                let mut ids = KVec::new();
+                if e.nfds != 0 {
+                    for x in super::unix::inflight(f, i, &e, what, why)?.iter() {
+                        let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
+                        ids.push(id, GFP_KERNEL)?;
+                    }
+                }
+                embryo_fds.push(ids, GFP_KERNEL)?;
+            }
+            (fi, n) = f.info(path)?;
+        }
         if ui.nfds != 0 {
-            for x in super::unix::inflight(f, &ui, what, why)?.iter() {
-                let id = define_file(w, objs, x, path, What::InFlight, (0, 0), None, why)?;
+            for x in super::unix::inflight(f, -1, &ui, what, why)?.iter() {
+                // An event file in flight is read in the socket's process (an
+                // epoll set's entries are keyed by that process's fd numbers).
+                let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
                 inflight.push(id, GFP_KERNEL)?;
             }
             (fi, n) = f.info(path)?;
@@ -564,17 +604,17 @@ fn define_file(
         }
     }
     if filekind::is_event(kind) {
-        let (Some(t), What::Fd(fd)) = (task, what) else {
+        let (Some(t), What::Fd(_) | What::InFlight) = (task, what) else {
             return Err(EINVAL);
         };
         if kind == filekind::EPOLL {
             // Its interest list follows the fd table, whose files it watches.
-            objs.epolls.push((id, f.clone(), fd), GFP_KERNEL)?;
+            objs.epolls.push((id, f.clone(), what), GFP_KERNEL)?;
         }
         super::event::write_state(w, id, kind, t, f, what, why)?;
     }
     if kind == filekind::UNIX {
-        super::unix::define(w, f, id, &inflight, what, why)?;
+        super::unix::define(w, f, id, &inflight, &embryo_fds, objs.root, what, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
@@ -937,9 +977,55 @@ pub(crate) fn open_one(
                     refuse(why, e, format_args!("cannot seek {}", path_str(f.path)))
                 })?;
             }
+            if f.kind == filekind::REG {
+                if let Some(g) = given.passed(f.id) {
+                    // In flight in a socket's queue: the restarter opened it and
+                    // sent it again; that file is the image's (also where an fd
+                    // holds it), checked against the one opened here.
+                    let g = g.map_err(|e| {
+                        refuse(
+                            why,
+                            e,
+                            format_args!("the fd passed for file {} is not open", f.id),
+                        )
+                    })?;
+                    return in_flight_reg(f, &file, g, why);
+                }
+            }
             file
         }
     })
+}
+
+/// Checks the regular file the restarter opened and sent in flight for file `f`
+/// of the image (`g`) against `mine`, the one the module opened by its path: the
+/// same inode, access mode and offset; then gives it the image's flags.
+fn in_flight_reg(
+    f: &image::FileRec<'_>,
+    mine: &FileRef,
+    g: FileRef,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (a, _) = mine.info(&mut pb)?;
+    let (b, _) = g.info(&mut pb)?;
+    if b.kind != fk::REG
+        || a.inode_key != b.inode_key
+        || (a.flags ^ b.flags) & (O_ACCMODE | O_PATH) != 0
+        || b.pos != f.pos
+    {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the file passed for {} (file {}, in flight) is not that file, or not opened as the image's",
+                path_str(f.path),
+                f.id
+            ),
+        ));
+    }
+    g.set_flags(f.flags);
+    Ok(g)
 }
 
 /// Makes a deleted file ("/DIR/NAME (deleted)") again: a new unnamed file in DIR with

@@ -8,11 +8,12 @@
 //! passed is what the image had and installs it.
 //!
 //! Files in flight (`SCM_RIGHTS`) are saved as files of the image ([`inflight`]:
-//! pipes so far), named after the buffer that carries them
+//! pipes, event-loop files, regular files), named after the buffer that carries them
 //! ([`image::UnixFds`]); the restarter sends them again with the buffer.
 //!
 //! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
-//! files in flight other than pipes, or in a connection not accepted yet, a
+//! files in flight other than pipes, event-loop files and regular files (see
+//! [`restorable_in_flight`]), a
 //! pending out-of-band byte, a pending error,
 //! another network namespace, a socket of another family.
 
@@ -65,15 +66,6 @@ fn settled(ui: &UnixInfo, what: What, waiting: bool, why: &mut Reason) -> Result
             eopnotsupp(),
             format_args!(
                 "{what}: unix {t} socket {n} belongs to another network namespace: not supported"
-            ),
-        ));
-    }
-    if ui.nfds != 0 && waiting {
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!(
-                "{what}: {whose} unix {t} socket {n} has {} file descriptors in flight (SCM_RIGHTS) in its receive queue: not supported yet",
-                ui.nfds
             ),
         ));
     }
@@ -130,28 +122,61 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
     if ui.state as u8 == unix_state::LISTEN {
         for i in 0..ui.qlen as i32 {
             match shim_unix::info(f, i, &mut pb) {
-                Ok(e) => settled(&e, what, true, why)?,
+                Ok(e) => {
+                    settled(&e, what, true, why)?;
+                    if e.nfds != 0 {
+                        inflight(f, i, &e, what, why)?;
+                    }
+                }
                 Err(e) if e == ENOENT => break,
                 Err(e) => return Err(e),
             }
         }
     }
     if ui.nfds != 0 {
-        inflight(f, &ui, what, why)?;
+        inflight(f, -1, &ui, what, why)?;
     }
     Ok(())
 }
 
-/// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (state
-/// `ui`), in queue order; refuses those the image cannot give back in flight:
-/// only pipes can be, so far (the restarter makes them and passes them again).
+/// Every file in flight in socket `f`'s queue and, for a listener, in the
+/// queues of its connections not accepted yet (for the tree's count of each
+/// file's references, and the checks of event files).
+pub(crate) fn all_inflight(f: &FileRef) -> Result<KVec<FileRef>> {
+    let mut out = shim_unix::inflight(f, -1).unwrap_or(KVec::new());
+    // ENOENT past the last connection waiting (at once for a socket that is
+    // not a listener).
+    let mut i = 0;
+    while let Ok(v) = shim_unix::inflight(f, i) {
+        for x in v {
+            out.push(x, GFP_KERNEL)?;
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Whether a file of image kind `kind` can be given back in flight: the
+/// restarter makes it (a pipe, an event-loop file) or opens it by its path (a
+/// regular file) and sends it again with its buffer.
+pub(crate) fn restorable_in_flight(kind: u8) -> bool {
+    kind == image::filekind::PIPE || kind == image::filekind::REG || image::filekind::is_event(kind)
+}
+
+/// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (or of
+/// its `embryo`-th connection not accepted yet; state `ui`), in queue order;
+/// refuses those the image cannot give back in flight:
+/// pipes, event-loop files (eventfd, timerfd, signalfd, epoll, inotify) and
+/// regular files can be (see [`restorable_in_flight`]); sockets, memfds,
+/// deleted files and the others not yet.
 pub(crate) fn inflight(
     f: &FileRef,
+    embryo: i32,
     ui: &UnixInfo,
     what: What,
     why: &mut Reason,
 ) -> Result<KVec<FileRef>> {
-    let files = shim_unix::inflight(f, -1).map_err(|e| {
+    let files = shim_unix::inflight(f, embryo).map_err(|e| {
         if e == E2BIG {
             why.set(
                 eopnotsupp(),
@@ -168,12 +193,14 @@ pub(crate) fn inflight(
     let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     for x in files.iter() {
         let (fi, n) = x.info(&mut pb)?;
-        if fi.kind != crate::shim::fk::PIPE {
+        let kind = super::files::file_kind(&fi, &pb[..n], What::InFlight, why)?;
+        if !restorable_in_flight(kind) {
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "{what}: unix socket {} has a file in flight (SCM_RIGHTS) that is not a pipe ({}): not supported yet",
+                    "{what}: unix socket {} has a file in flight (SCM_RIGHTS) that a restart cannot send again yet ({}, {}): only pipes, event-loop files and regular files",
                     Name(ui.name()),
+                    image::filekind::name(kind),
                     path_str(&pb[..n])
                 ),
             ));
@@ -219,6 +246,14 @@ fn sock_rec<'a>(ui: &'a UnixInfo, file: u32, listener: u64, path: &'a [u8]) -> U
 
 /// Writes the receive queue of socket `f` (or its `embryo`-th waiting connection),
 /// whose state is `ui`, as [`UnixSkb`] records owned by `owner`.
+///
+/// A buffer's credentials (`SCM_CREDENTIALS`) follow it ([`image::UnixCreds`]):
+/// a restart sends them again only as the image's root process (`root`), which
+/// the restarter is when it fills the queues (no other process of the image
+/// exists yet, and the kernel takes only a live pid). Other credentials are
+/// refused where the program reads them (`passcred`: the receiver, or for a
+/// connection not accepted yet its listener, has `SO_PASSCRED` or
+/// `SO_PASSPIDFD`); elsewhere the buffer comes back without them.
 fn write_queue(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
@@ -226,6 +261,7 @@ fn write_queue(
     ui: &UnixInfo,
     owner: u64,
     mut fds: &[u32],
+    (root, passcred): (i32, bool),
     what: What,
     why: &mut Reason,
 ) -> Result {
@@ -269,6 +305,22 @@ fn write_queue(
             sender_name: s.sender_name,
             data: s.data,
         })?;
+        match s.creds {
+            Some((pid, uid, gid)) if pid == root && pid > 0 => {
+                w.record(&image::UnixCreds { pid, uid, gid })?
+            }
+            Some((pid, _, _)) if passcred => {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "{what}: unix socket {} (SO_PASSCRED) has a message queued with the credentials (SCM_CREDENTIALS) of {}, which a restart cannot give it (only the root process's, {root}): not supported",
+                        Name(ui.name()),
+                        Sender(pid)
+                    ),
+                ));
+            }
+            _ => {}
+        }
         if s.nfds != 0 {
             let (mine, rest) = fds.split_at(s.nfds as usize);
             let mut ids = KVec::with_capacity(mine.len() * 4, GFP_KERNEL)?;
@@ -293,12 +345,16 @@ fn write_queue(
 
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
-/// `fds`: the ids of its files in flight, in queue order (see [`inflight`]).
+/// `fds`: the ids of its files in flight, in queue order (see [`inflight`]),
+/// `embryo_fds` those of each connection not accepted yet;
+/// `root`: the checkpointed root process's pid (see [`write_queue`]).
 pub(crate) fn define(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
     id: u32,
     fds: &[u32],
+    embryo_fds: &[KVec<u32>],
+    root: i32,
     what: What,
     why: &mut Reason,
 ) -> Result {
@@ -307,7 +363,8 @@ pub(crate) fn define(
     settled(&ui, what, false, why)?;
     let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
     w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
-    write_queue(w, f, -1, &ui, ui.ino, fds, what, why)?;
+    let passcred = ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) != 0;
+    write_queue(w, f, -1, &ui, ui.ino, fds, (root, passcred), what, why)?;
     if ui.state as u8 == unix_state::LISTEN {
         let mut eb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         for i in 0..ui.qlen as i32 {
@@ -318,10 +375,66 @@ pub(crate) fn define(
             };
             settled(&e, what, true, why)?;
             w.record(&sock_rec(&e, 0, ui.ino, &[]))?;
-            write_queue(w, f, i, &e, 0, &[], what, why)?;
+            // Accepted, it takes its listener's options.
+            let fds = embryo_fds.get(i as usize).map_or(&[][..], |v| &v[..]);
+            write_queue(w, f, i, &e, 0, fds, (root, passcred), what, why)?;
         }
     }
     Ok(())
+}
+
+/// Refuses socket `f` (`fd` of process `pid`, state `ui`) if a program would read
+/// credentials (`SCM_CREDENTIALS`) of a queued buffer that a restart cannot give
+/// back: another process's than the root's (`root`; see [`write_queue`]), in its
+/// queue or, for a listener, in a connection not accepted yet.
+fn foreign_creds(
+    f: &FileRef,
+    ui: &UnixInfo,
+    root: i32,
+    pid: i32,
+    fd: u32,
+    why: &mut Reason,
+) -> Result {
+    if ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) == 0 {
+        return Ok(());
+    }
+    let n = if ui.state as u8 == unix_state::LISTEN {
+        ui.qlen as i32
+    } else {
+        0
+    };
+    for embryo in -1..n {
+        let other = match shim_unix::foreign_creds(f, embryo, root) {
+            Ok(o) => o,
+            Err(e) if e == ENOENT => break,
+            Err(e) => return Err(e),
+        };
+        if let Some(other) = other {
+            let whose = Sender(other);
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "fd {fd} of process {pid}: unix socket {} (SO_PASSCRED) has a message queued{} with the credentials (SCM_CREDENTIALS) of {whose}, which a restart cannot give it (only the root process's, {root}): not supported",
+                    Name(ui.name()),
+                    if embryo < 0 { "" } else { " in a connection not accepted yet" },
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The sender of a buffer, by its pid (not positive: not visible), for messages.
+struct Sender(i32);
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 0 {
+            write!(f, "process {}", self.0)
+        } else {
+            write!(f, "a process of another pid namespace")
+        }
+    }
 }
 
 /// A unix socket found in the tree, for [`outside`].
@@ -362,6 +475,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
     // Clients whose connection waits in a listener of the tree.
     let mut waiting: KVec<(u64, usize)> = KVec::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let root = procs.first().map_or(0, |t| t.info().tgid);
     for t in procs {
         let mut fd = 0u32;
         let pid = t.info().tgid;
@@ -369,6 +483,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
             let (fi, _) = f.info(&mut path)?;
             if fi.kind == fk::SOCKET {
                 if let Ok(ui) = shim_unix::info(&f, -1, &mut path) {
+                    foreign_creds(&f, &ui, root, pid, fd, why)?;
                     if ui.state as u8 == unix_state::LISTEN {
                         for i in 0..ui.qlen as i32 {
                             let Ok(e) = shim_unix::info(&f, i, &mut path) else {

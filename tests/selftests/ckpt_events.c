@@ -14,7 +14,12 @@
  * - inotify: a watch keeps its watch descriptor and reports files created
  *   after restart; with events queued, it is refused;
  * - an epoll entry whose fd was closed (its file still open elsewhere) is
- *   refused.
+ *   refused, and so is a fanotify group;
+ * - timers across a downtime (4 s between checkpoint and restart): relative
+ *   timerfds, absolute timerfds on CLOCK_MONOTONIC, POSIX timers on
+ *   CLOCK_MONOTONIC and ITIMER_REAL keep the time they had left (the downtime
+ *   is not counted); an absolute periodic timerfd on CLOCK_REALTIME keeps its
+ *   date and counts every period missed during the downtime.
  *
  * As in ckpt_files.c, each program is the test binary exec'ed with
  * CKPT_PROG=MODE: it sets up its state, says it is ready and waits for
@@ -33,6 +38,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <stddef.h>
@@ -148,6 +154,87 @@ static int timerfd_verify(void)
 	CHECK(rd64(tfd_ticks) == 5);
 	CHECK(timerfd_gettime(tfd_ticks, &it) == 0);
 	CHECK(it.it_value.tv_sec > 3500 && it.it_value.tv_sec <= 3600);
+	return 0;
+}
+
+/*
+ * Timers across a downtime: each monotonic timer has 100 s left at setup; the
+ * wall-clock one is due 1 s after setup, then every 250 ms.  After the restart,
+ * with E seconds gone on CLOCK_MONOTONIC since setup (the downtime D >= 4 s
+ * included), a timer that kept its time left has about 100 - (E - D) s left:
+ * more than 100 - E + 3; the wall-clock one counts 1 + (E - 1) / 0.25 periods.
+ */
+static int dt_rel, dt_mabs, dt_rabs;
+static int dt_posix;
+static uint64_t dt_t0, dt_w0;
+
+static uint64_t now_on(clockid_t c)
+{
+	struct timespec t;
+
+	clock_gettime(c, &t);
+	return ns_of(&t);
+}
+
+static int downtime_setup(void)
+{
+	struct itimerspec rel = { .it_value = { 100, 0 } };
+	struct itimerspec mabs = {}, rabs = { .it_interval = { 0, 250 * 1000 * 1000 } };
+	struct itimerval real = { .it_value = { 100, 0 } };
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	sigset_t alrm;
+
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	CHECK(sigprocmask(SIG_BLOCK, &alrm, NULL) == 0);
+	dt_rel = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	dt_mabs = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	dt_rabs = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+	CHECK(dt_rel >= 0 && dt_mabs >= 0 && dt_rabs >= 0);
+	CHECK(syscall(SYS_timer_create, CLOCK_MONOTONIC, &sev, &dt_posix) == 0);
+	dt_t0 = now_on(CLOCK_MONOTONIC);
+	dt_w0 = now_on(CLOCK_REALTIME);
+	mabs.it_value.tv_sec = (dt_t0 + 100000000000ULL) / 1000000000ULL;
+	mabs.it_value.tv_nsec = (dt_t0 + 100000000000ULL) % 1000000000ULL;
+	rabs.it_value.tv_sec = (dt_w0 + 1000000000ULL) / 1000000000ULL;
+	rabs.it_value.tv_nsec = (dt_w0 + 1000000000ULL) % 1000000000ULL;
+	CHECK(timerfd_settime(dt_rel, 0, &rel, NULL) == 0);
+	CHECK(timerfd_settime(dt_mabs, TFD_TIMER_ABSTIME, &mabs, NULL) == 0);
+	CHECK(timerfd_settime(dt_rabs, TFD_TIMER_ABSTIME, &rabs, NULL) == 0);
+	CHECK(syscall(SYS_timer_settime, dt_posix, 0, &rel, NULL) == 0);
+	CHECK(setitimer(ITIMER_REAL, &real, NULL) == 0);
+	return 0;
+}
+
+static int downtime_verify(void)
+{
+	uint64_t e = now_on(CLOCK_MONOTONIC) - dt_t0, w, want, ticks;
+	uint64_t floor_ns = 100000000000ULL + 3000000000ULL - e;
+	struct itimerspec it;
+	struct itimerval real;
+
+	printf("downtime: %llu ms since setup\n", (unsigned long long)(e / 1000000));
+	CHECK(e > 4000000000ULL && e < 90000000000ULL);
+	CHECK(timerfd_gettime(dt_rel, &it) == 0);
+	printf("relative timerfd: %llu ms left\n", (unsigned long long)(ns_of(&it.it_value) / 1000000));
+	CHECK(ns_of(&it.it_value) > floor_ns && ns_of(&it.it_value) <= 100000000000ULL);
+	CHECK(timerfd_gettime(dt_mabs, &it) == 0);
+	printf("absolute monotonic timerfd: %llu ms left\n",
+	       (unsigned long long)(ns_of(&it.it_value) / 1000000));
+	CHECK(ns_of(&it.it_value) > floor_ns && ns_of(&it.it_value) <= 100000000000ULL);
+	CHECK(syscall(SYS_timer_gettime, dt_posix, &it) == 0);
+	printf("POSIX timer: %llu ms left\n", (unsigned long long)(ns_of(&it.it_value) / 1000000));
+	CHECK(ns_of(&it.it_value) > floor_ns && ns_of(&it.it_value) <= 100000000000ULL);
+	CHECK(getitimer(ITIMER_REAL, &real) == 0);
+	printf("ITIMER_REAL: %ld s left\n", (long)real.it_value.tv_sec);
+	CHECK(real.it_value.tv_sec * 1000000000ULL > floor_ns - 1000000000ULL);
+	/* The wall-clock deadline: every period since, the downtime's included. */
+	ticks = rd64(dt_rabs);
+	w = now_on(CLOCK_REALTIME) - dt_w0;
+	want = 1 + (w - 1000000000ULL) / 250000000ULL;
+	printf("wall-clock timerfd: %llu expirations, %llu expected\n",
+	       (unsigned long long)ticks, (unsigned long long)want);
+	CHECK(ticks + 1 >= want && ticks <= want);
 	return 0;
 }
 
@@ -454,6 +541,17 @@ static int epollclosed_setup(void)
 	return 0;
 }
 
+/* Refused: a fanotify group with a mark on a directory. */
+static int fanotify_setup(void)
+{
+	int fa = syscall(SYS_fanotify_init, 0 /* FAN_CLASS_NOTIF */, O_RDONLY);
+
+	CHECK(fa >= 0);
+	CHECK(syscall(SYS_fanotify_mark, fa, 1 /* FAN_MARK_ADD */, 0x20ULL /* FAN_OPEN */,
+		      AT_FDCWD, "/tmp") == 0);
+	return 0;
+}
+
 static const struct prog progs[] = {
 	{ "eventfd", eventfd_setup, eventfd_verify },
 	{ "timerfd", timerfd_setup, timerfd_verify },
@@ -464,6 +562,8 @@ static const struct prog progs[] = {
 	{ "inotify", inotify_setup, inotify_verify },
 	{ "inoqueued", inoqueued_setup, NULL },
 	{ "epollclosed", epollclosed_setup, NULL },
+	{ "downtime", downtime_setup, downtime_verify },
+	{ "fanotify", fanotify_setup, NULL },
 };
 
 __attribute__((constructor)) static void events_prog(void)
@@ -499,6 +599,13 @@ TEST_F_TIMEOUT(events, timerfd_time_left_interval_and_expirations, 120)
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "timerfd", false));
 }
 
+TEST_F_TIMEOUT(events, timers_keep_time_left_across_a_downtime, 150)
+{
+	round_trip_downtime_ms = 4000;
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "downtime", false));
+	round_trip_downtime_ms = 0;
+}
+
 TEST_F_TIMEOUT(events, signalfd_mask_reads_signals_sent_after_restart, 120)
 {
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "signalfd", false));
@@ -528,6 +635,11 @@ TEST_F_TIMEOUT(events, inotify_with_queued_events_is_refused, 60)
 {
 	check_refuses(_metadata, "inoqueued", "queued");
 	sh("rm -rf /tmp/events-inoq-*");
+}
+
+TEST_F_TIMEOUT(events, fanotify_group_is_refused, 60)
+{
+	check_refuses(_metadata, "fanotify", "fanotify");
 }
 
 TEST_F_TIMEOUT(events, epoll_entry_of_a_closed_fd_is_refused, 60)

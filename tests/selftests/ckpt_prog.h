@@ -178,6 +178,10 @@ static void show_log(struct __test_metadata *_metadata, const char *m)
 
 /* Checkpoints program @m (tree: with its descendants) into @img and kills
  * it, restarts it and lets it check itself; returns its exit code. */
+/* Milliseconds round_trip() waits between the checkpoint and the restart (a
+ * downtime the restored program can see on its clocks). */
+static unsigned int round_trip_downtime_ms;
+
 static int round_trip(struct __test_metadata *_metadata, const char *img, const char *m,
 		      bool tree)
 {
@@ -209,6 +213,8 @@ static int round_trip(struct __test_metadata *_metadata, const char *img, const 
 	 * free again. */
 	while (waitpid(-1, NULL, 0) > 0)
 		;
+	if (round_trip_downtime_ms)
+		usleep(round_trip_downtime_ms * 1000);
 	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
 	close(open(go, O_WRONLY | O_CREAT, 0600));
 	rc = sh("timeout -s KILL 60 " CKPT " restart %s -q", img);

@@ -15,6 +15,8 @@
  */
 #include "ckpt_util.h"
 #include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -651,10 +653,10 @@ TEST(dgram_to_outside_reconnected_with_external_unix)
 	unlink(p.path);
 }
 
-/* Files in flight (SCM_RIGHTS) are refused with that reason. */
+/* A unix socket in flight (SCM_RIGHTS) is refused with that reason. */
 static void rights_child(int ready, void *arg)
 {
-	int sv[2], fd = open("/dev/null", O_RDONLY);
+	int sv[2], other[2], fd;
 	char cb[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { "x", 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
@@ -663,6 +665,8 @@ static void rights_child(int ready, void *arg)
 
 	(void)arg;
 	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 70);
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, other), 70);
+	fd = other[0];
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
@@ -753,6 +757,250 @@ TEST(pipes_in_flight)
 	struct probe p = { "inflight", setup_pipes_in_flight, verify_pipes_in_flight };
 
 	ROUND_TRIP(&p, 0);
+}
+
+/*
+ * Other files in flight come back in flight, each the very file it was (CRIU's
+ * scm05 sends an epoll set the same way): a datagram pair carries an eventfd
+ * (semaphore mode, count 5, non-blocking), twice an epoll set watching the
+ * receiving socket itself, and a regular file at offset 3 that an fd of the
+ * process also holds (one open file: reading through one moves the other).
+ * The eventfd and the epoll set are closed in the process: the queue holds
+ * their only references.
+ */
+static void setup_files_in_flight(struct probe *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x1234 };
+	int e, ep, f;
+
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd), 70);
+	e = eventfd(5, EFD_SEMAPHORE | EFD_NONBLOCK);
+	must(e >= 0, 71);
+	ep = epoll_create1(0);
+	must(ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, p->fd[1], &ev), 72);
+	unlink(p->path);
+	f = open(p->path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	must(f >= 0 && write(f, "0123456789", 10) == 10 && lseek(f, 3, SEEK_SET) == 3, 73);
+	must(!send_fd(p->fd[0], "e", e), 74);
+	must(!send_fd(p->fd[0], "p", ep), 75);
+	must(!send_fd(p->fd[0], "p", ep), 76);
+	must(!send_fd(p->fd[0], "f", f), 77);
+	close(e);
+	close(ep);
+	p->fd[2] = f;
+}
+
+static int verify_files_in_flight(struct probe *p)
+{
+	struct epoll_event ev = { 0 };
+	int e, ep, ep2, f, x;
+	uint64_t v = 0;
+	char b[64];
+
+	e = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(1, e >= 0 && !strcmp(b, "e"), "eventfd: %d '%s'", e, b);
+	CHECK(2, fcntl(e, F_GETFL) & O_NONBLOCK, "eventfd flags %#x", fcntl(e, F_GETFL));
+	CHECK(3, read(e, &v, 8) == 8 && v == 1, "eventfd read %llu (semaphore)",
+	      (unsigned long long)v);
+	for (x = 0; x < 4 && read(e, &v, 8) == 8; x++)
+		;
+	CHECK(4, x == 4 && read(e, &v, 8) < 0 && errno == EAGAIN, "eventfd count %d+1", x);
+	ep = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(5, ep >= 0 && !strcmp(b, "p"), "epoll: %d '%s'", ep, b);
+	ep2 = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(6, ep2 >= 0 && !strcmp(b, "p"), "epoll again: %d '%s'", ep2, b);
+	/* The queue still holds "f": the set reports the socket readable. */
+	CHECK(7, epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 0x1234 && ev.events == EPOLLIN,
+	      "epoll_wait: events %#x data %#llx", ev.events, (unsigned long long)ev.data.u64);
+	/* Both messages carried one set: an entry added through one is in the other. */
+	ev.events = EPOLLIN;
+	ev.data.u64 = 7;
+	CHECK(8, !epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev), "epoll_ctl: %s", strerror(errno));
+	CHECK(9, epoll_ctl(ep2, EPOLL_CTL_ADD, e, &ev) < 0 && errno == EEXIST,
+	      "two sets came back for one");
+	CHECK(10, epoll_ctl(ep, EPOLL_CTL_ADD, p->fd[1], &ev) < 0 && errno == EEXIST,
+	      "the entry for the socket is missing");
+	f = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(11, f >= 0 && !strcmp(b, "f"), "file: %d '%s'", f, b);
+	CHECK(12, (fcntl(f, F_GETFL) & O_ACCMODE) == O_RDWR, "file flags %#x", fcntl(f, F_GETFL));
+	CHECK(13, lseek(f, 0, SEEK_CUR) == 3, "offset %ld", (long)lseek(f, 0, SEEK_CUR));
+	CHECK(14, read(f, b, 2) == 2 && !memcmp(b, "34", 2), "file bytes");
+	CHECK(15, lseek(p->fd[2], 0, SEEK_CUR) == 5, "not one open file with fd %d: offset %ld",
+	      p->fd[2], (long)lseek(p->fd[2], 0, SEEK_CUR));
+	CHECK(16, drained(p->fd[1]), "more messages");
+	CHECK(17, epoll_wait(ep, &ev, 1, 0) == 0, "the socket still reported readable");
+	return 0;
+}
+
+/* Files in flight to a connection not accepted yet: a pipe's read end with
+ * bytes in it and an eventfd, each only in flight; the restored listener
+ * accepts the connection and receives them. */
+static void setup_embryo_in_flight(struct probe *p)
+{
+	char name[64];
+	int pp[2], e;
+
+	snprintf(name, sizeof(name), "ckpt-embryo-%d", getpid());
+	p->fd[0] = sock_bound(SOCK_STREAM, name, 1);
+	must(!listen(p->fd[0], 4), 70);
+	p->fd[1] = sock_connect(SOCK_STREAM, name, 1);
+	must(!pipe(pp) && write(pp[1], "buffered", 8) == 8, 71);
+	e = eventfd(3, 0);
+	must(e >= 0, 72);
+	must(!send_fd(p->fd[1], "r", pp[0]), 73);
+	must(!send_fd(p->fd[1], "e", e), 74);
+	close(pp[0]);
+	close(pp[1]);
+	close(e);
+}
+
+static int verify_embryo_in_flight(struct probe *p)
+{
+	uint64_t v = 0;
+	char b[64];
+	int a, r, e;
+
+	a = accept(p->fd[0], NULL, NULL);
+	CHECK(1, a >= 0, "accept: %s", strerror(errno));
+	r = recv_fd(a, b, 2);
+	CHECK(2, r >= 0 && !strcmp(b, "r"), "pipe: %d '%s'", r, b);
+	CHECK(3, read(r, b, 8) == 8 && !memcmp(b, "buffered", 8), "pipe bytes");
+	CHECK(4, read(r, b, 1) == 0, "the pipe's writer came back");
+	e = recv_fd(a, b, 2);
+	CHECK(5, e >= 0 && !strcmp(b, "e"), "eventfd: %d '%s'", e, b);
+	CHECK(6, read(e, &v, 8) == 8 && v == 3, "eventfd count %llu", (unsigned long long)v);
+	CHECK(7, drained(a), "more data");
+	return 0;
+}
+
+TEST(files_in_flight_to_a_connection_not_accepted)
+{
+	struct probe p = { "embryo", setup_embryo_in_flight, verify_embryo_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
+TEST(event_and_regular_files_in_flight)
+{
+	struct probe p = { "inflight2", setup_files_in_flight, verify_files_in_flight };
+
+	snprintf(p.path, sizeof(p.path), "/tmp/ckpt-inflight-%d", getpid());
+	ROUND_TRIP(&p, 0);
+	unlink(p.path);
+}
+
+/*
+ * SCM_CREDENTIALS of queued messages: a datagram pair whose receiver has
+ * SO_PASSCRED (the kernel attaches the sender's credentials), a stream pair
+ * whose sender passes them explicitly, and a datagram pair where nobody asks
+ * for them (none attached: a receiver turning SO_PASSCRED on later reads pid
+ * 0).  The process is the image's root: after the restart each message
+ * carries its pid and ids again.
+ */
+static int recv_creds(int via, char *b, size_t len, struct ucred *uc)
+{
+	char cb[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { b, len - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(via, &m, MSG_DONTWAIT);
+
+	if (n < 0)
+		return -1;
+	b[n] = 0;
+	c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_CREDENTIALS)
+		return 0;
+	memcpy(uc, CMSG_DATA(c), sizeof(*uc));
+	return 1;
+}
+
+static void setup_creds(struct probe *p)
+{
+	struct ucred uc = { getpid(), getuid(), getgid() };
+	char cb[CMSG_SPACE(sizeof(uc))];
+	struct iovec iov = { "explicit", 8 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int one = 1;
+
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd), 70);
+	must(!setsockopt(p->fd[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 71);
+	put(p->fd[0], "auto");
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd + 2), 72);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof(uc));
+	memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+	must(sendmsg(p->fd[2], &m, 0) == 8, 73);
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd + 4), 74);
+	put(p->fd[4], "none");
+	p->v[0] = getpid();
+}
+
+static int verify_creds(struct probe *p)
+{
+	struct ucred uc = { 0 };
+	int one = 1;
+	char b[64];
+
+	CHECK(1, getpid() == p->v[0], "pid %d, was %ld", getpid(), p->v[0]);
+	CHECK(2, recv_creds(p->fd[1], b, sizeof(b), &uc) == 1 && !strcmp(b, "auto"),
+	      "'%s' without credentials", b);
+	CHECK(3, uc.pid == getpid() && uc.uid == getuid() && uc.gid == getgid(),
+	      "credentials pid %d uid %d gid %d", uc.pid, uc.uid, uc.gid);
+	/* Read with SO_PASSCRED turned on now: the explicit credentials. */
+	must(!setsockopt(p->fd[3], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 90);
+	memset(&uc, 0, sizeof(uc));
+	CHECK(4, recv_creds(p->fd[3], b, sizeof(b), &uc) == 1 && !strcmp(b, "explicit"),
+	      "'%s' without credentials", b);
+	CHECK(5, uc.pid == getpid() && uc.uid == getuid() && uc.gid == getgid(),
+	      "credentials pid %d uid %d gid %d", uc.pid, uc.uid, uc.gid);
+	must(!setsockopt(p->fd[5], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 91);
+	memset(&uc, 0, sizeof(uc));
+	CHECK(6, recv_creds(p->fd[5], b, sizeof(b), &uc) == 1 && !strcmp(b, "none"), "'%s'", b);
+	CHECK(7, uc.pid == 0, "credentials attached: pid %d", uc.pid);
+	CHECK(8, drained(p->fd[1]) && drained(p->fd[3]) && drained(p->fd[5]), "more messages");
+	return 0;
+}
+
+TEST(credentials_of_queued_messages)
+{
+	struct probe p = { "creds", setup_creds, verify_creds };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/* A message queued with another process's credentials, read by a socket with
+ * SO_PASSCRED: refused with that reason. */
+static void creds_child(int ready, void *arg)
+{
+	int sv[2], one = 1;
+	pid_t kid;
+
+	(void)arg;
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 70);
+	must(!setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 71);
+	kid = fork();
+	if (kid == 0) {
+		put(sv[0], "from a child");
+		_exit(0);
+	}
+	must(kid > 0 && waitpid(kid, NULL, 0) == kid, 72);
+	close(sv[0]);
+	say_ready(ready);
+	pause();
+}
+
+TEST(credentials_of_another_process_are_refused)
+{
+	pid_t pid = spawn_ready(creds_child, NULL);
+
+	ASSERT_LT(0, pid);
+	expect_refused(_metadata, pid, "SCM_CREDENTIALS");
+	kill_reap(pid);
 }
 
 TEST(files_in_flight_are_refused)

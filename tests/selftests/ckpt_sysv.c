@@ -11,10 +11,12 @@
  * them). The restored process then uses them by id. An object that exists
  * again and differs refuses the restart, naming the way out (ipcrm); a
  * process with semaphore undo state (SEM_UNDO) is refused at checkpoint. A
- * threaded process (its threads share an empty undo list) is not.
+ * threaded process (its threads share an empty undo list) is not. A restart
+ * that fails (a fault injected in the module) removes the objects it made.
  */
 #include "ckpt_util.h"
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <pthread.h>
@@ -252,6 +254,77 @@ TEST(sysv_objects_come_back)
 	read_file(err, out, sizeof(out));
 	EXPECT_NE(NULL, strstr(out, "ipcrm")) TH_LOG("%s", out);
 	EXPECT_EQ(2, msgctl(msg, IPC_STAT, &qd) == 0 ? (int)qd.msg_qnum : -1);
+	remove_objs(&o);
+	unlink(img);
+	unlink(err);
+	unlink(o.go);
+	unlink(o.done);
+}
+
+/* Arms the module's restart fault knob with n (0: off); 0 or -1. */
+static int arm_restart_fault(int n)
+{
+	const char *knob = "/sys/kernel/debug/ckpt/restart_fail_nth";
+	char v[16];
+	int fd, len, ret;
+
+	fd = open(knob, O_WRONLY);
+	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		fd = open(knob, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	len = snprintf(v, sizeof(v), "%d\n", n);
+	ret = write(fd, v, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A restart that fails after `ckpt restart` made the objects again (here: at
+ * the module's first step) leaves none of them behind; the next restart makes
+ * them again and succeeds.
+ */
+TEST(failed_restart_removes_the_objects_it_made)
+{
+	char img[64], err[64], out[512];
+	struct msqid_ds qd;
+	struct objs o;
+	int st, sem, priv, msg;
+	pid_t rs;
+
+	if (arm_restart_fault(0))
+		SKIP(return, "no restart fault knob");
+	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
+	make_objs(&o, 0);
+	ASSERT_LE(0, o.sem);
+	ASSERT_LE(0, o.priv);
+	ASSERT_LE(0, o.msg);
+	sem = o.sem, priv = o.priv, msg = o.msg;
+	ASSERT_LT(0, checkpoint_user(_metadata, &o, img, sizeof(img), err));
+	remove_objs(&o);
+	ASSERT_EQ(0, arm_restart_fault(1));
+	st = run_tool(err, 1, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
+	arm_restart_fault(0);
+	read_file(err, out, sizeof(out));
+	EXPECT_FALSE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("restart: %s", out);
+	EXPECT_NE(NULL, strstr(out, "fault injected")) TH_LOG("%s", out);
+	/* Nothing left behind. */
+	EXPECT_EQ(-1, semctl(sem, 0, GETVAL));
+	EXPECT_EQ(-1, semctl(priv, 0, GETVAL));
+	EXPECT_EQ(-1, msgctl(msg, IPC_STAT, &qd));
+	/* And the image still restarts. */
+	rs = run_tool(err, 0, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
+	ASSERT_LT(0, rs);
+	for (int waited = 0; waited < 10000; waited += 5) {
+		if (msgctl(msg, IPC_STAT, &qd) == 0 && qd.msg_qnum == 3 &&
+		    semctl(priv, 0, GETVAL) >= 0)
+			break;
+		sleep_ms(5);
+	}
+	EXPECT_EQ(3, msgctl(msg, IPC_STAT, &qd) == 0 ? (int)qd.msg_qnum : -1);
+	close(open(o.go, O_WRONLY | O_CREAT, 0644));
+	ASSERT_EQ(rs, waitpid(rs, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
 	remove_objs(&o);
 	unlink(img);
 	unlink(err);

@@ -265,3 +265,33 @@ impl<'a> Record<'a> for UnixFds<'a> {
         Ok(r)
     }
 }
+
+/// The credentials (`SCM_CREDENTIALS`) attached to the [`UnixSkb`] just before:
+/// the sender's process id, user and group as the checkpointer saw them. A
+/// buffer without credentials has no such record (a receiver reads pid 0 and the
+/// overflow ids). Since format 1.5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixCreds {
+    /// The sending process (its thread-group id).
+    pub pid: i32,
+    /// Its user id.
+    pub uid: u32,
+    /// Its group id.
+    pub gid: u32,
+}
+
+impl<'a> Record<'a> for UnixCreds {
+    const KIND: u16 = kind::UNIX_CREDS;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.i32(self.pid)?;
+        e.u32(self.uid)?;
+        e.u32(self.gid)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let pid = d.i32()?;
+        let uid = d.u32()?;
+        let gid = d.u32()?;
+        check(pid > 0, "unix-creds: bad pid")?;
+        Ok(Self { pid, uid, gid })
+    }
+}

@@ -542,6 +542,22 @@ impl Builder {
                     }
                 }
             }
+            AnyRecord::UnixCreds(c) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    if let Some(Value::Array(a)) = m.get_mut("unix") {
+                        if let Some(Value::Object(s)) = a.last_mut() {
+                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
+                                if let Some(Value::Object(q)) = qa.last_mut() {
+                                    q.insert(
+                                        "creds".into(),
+                                        json!({"pid": c.pid, "uid": c.uid, "gid": c.gid}),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             AnyRecord::UnixFds(u) => {
                 if let Some(Value::Object(m)) = self.files.last_mut() {
                     if let Some(Value::Array(a)) = m.get_mut("unix") {

@@ -338,6 +338,11 @@ pub fn write_unix(w: &mut ImageWriter) -> Result<()> {
         sender_name: b"\0other",
         data: b"queued datagram",
     })?;
+    w.record(&UnixCreds {
+        pid: 4000,
+        uid: 1000,
+        gid: 1000,
+    })?;
     Ok(())
 }
 

@@ -670,6 +670,11 @@ impl<'w, W: Write> Text<'w, W> {
                 q.sender,
                 crate::names::unix_name(q.sender_name)
             ),
+            AnyRecord::UnixCreds(c) => writeln!(
+                o,
+                "      with credentials (SCM_CREDENTIALS): pid {}, uid {}, gid {}",
+                c.pid, c.uid, c.gid
+            ),
             AnyRecord::UnixFds(u) => writeln!(
                 o,
                 "      with files in flight (SCM_RIGHTS): {:?}",

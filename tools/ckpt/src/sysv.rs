@@ -636,6 +636,25 @@ fn fill(o: &Object) -> io::Result<()> {
     }
 }
 
+/// The objects of `objs` that do not exist now: those a restart makes.
+pub fn absent(objs: &[Object]) -> Vec<Object> {
+    objs.iter()
+        .filter(|o| matches!(current(o), Ok(None)))
+        .cloned()
+        .collect()
+}
+
+/// Removes the objects of `objs` (made by a restart that then failed) that are
+/// still exactly as the image had them (nobody used them since), so that a
+/// failed restart leaves nothing behind.
+pub fn remove_unused(objs: &[Object]) {
+    for o in objs {
+        if matches!(current(o), Ok(Some(ref now)) if now == o) {
+            remove(o, o.perm().id);
+        }
+    }
+}
+
 /// Gives back every object of `objs` (see the module documentation).
 pub fn make(objs: &[Object]) -> Result<(), String> {
     for o in objs {

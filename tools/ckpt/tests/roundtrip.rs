@@ -1380,3 +1380,26 @@ fn unix_fds() {
     assert!(UnixFds::from_payload(&enc(&[0, 0, 0, 0])).is_err());
     assert!(UnixFds::from_payload(&enc(&[1u8; 4 * (UNIX_MAX_FDS + 1)])).is_err());
 }
+
+#[test]
+fn unix_creds() {
+    rt!(
+        UnixCreds {
+            pid: 42,
+            uid: 1000,
+            gid: 100
+        },
+        UnixCreds
+    );
+    refused!(
+        UnixCreds,
+        [(
+            UnixCreds {
+                pid: 0,
+                uid: 0,
+                gid: 0
+            },
+            "unix-creds: bad pid"
+        )]
+    );
+}

@@ -56,6 +56,22 @@ fn owned(fd: RawFd, what: impl std::fmt::Display) -> Result<OwnedFd, String> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether `clock` is a wall clock (`CLOCK_REALTIME`, `CLOCK_REALTIME_ALARM`):
+/// an absolute expiry on it is a date, kept across a restart.
+fn wall_clock(clock: u32) -> bool {
+    clock == libc::CLOCK_REALTIME as u32 || clock == libc::CLOCK_REALTIME_ALARM as u32
+}
+
+/// The time on `clock` now, in nanoseconds.
+fn clock_now(clock: u32) -> u64 {
+    let mut t = ts(0);
+    // SAFETY: `t` is a valid timespec to write.
+    unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut t) };
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
 /// A timespec of `ns` nanoseconds.
 fn ts(ns: u64) -> libc::timespec {
     libc::timespec {
@@ -100,14 +116,25 @@ impl Events {
                         format!("cannot make a timerfd on clock {}", x.clockid),
                     )?;
                     if x.value_ns != 0 || x.interval_ns != 0 {
-                        let value = if x.settime_flags & TFD_TIMER_ABSTIME != 0 {
-                            x.now_ns + x.value_ns
-                        } else if x.value_ns == 0 && x.ticks != 0 {
-                            // A periodic timer that expired and waits to be read
-                            // (read re-arms it): the next expiration one interval on.
+                        // A periodic timer that expired and waits to be read
+                        // (read re-arms it): the next expiration one interval on.
+                        let left = if x.value_ns == 0 && x.ticks != 0 {
                             x.interval_ns
                         } else {
                             x.value_ns
+                        };
+                        let abs = x.settime_flags & TFD_TIMER_ABSTIME != 0;
+                        let value = if abs && wall_clock(x.clockid) {
+                            // A wall-clock deadline stays: past it, the timer
+                            // fires at once and counts the periods missed.
+                            x.now_ns + x.value_ns
+                        } else if abs {
+                            // A monotonic or boot-time clock restarts with the
+                            // machine: the time left is kept, counted from now
+                            // (as for a relative timer and the POSIX timers).
+                            clock_now(x.clockid).saturating_add(left)
+                        } else {
+                            left
                         };
                         let its = libc::itimerspec {
                             it_interval: ts(x.interval_ns),
@@ -177,6 +204,36 @@ impl Events {
             };
             self.args.push(CkptRestartFile {
                 id: e.id,
+                fd: fd.as_raw_fd(),
+            });
+            self.held.push(fd);
+        }
+        Ok(())
+    }
+
+    /// Opens every regular file in flight in a socket's queue (`SCM_RIGHTS`) by its
+    /// path, with its flags, at its offset, to be sent again with its buffer; the
+    /// ioctl is told which file of the image each one is, and the module checks it
+    /// against the file it opens by that path itself.
+    pub(super) fn open_inflight(&mut self, plan: &Plan) -> Result<(), String> {
+        for (id, path, flags, pos) in &plan.inflight_regs {
+            let shown = crate::names::path(path);
+            let c = std::ffi::CString::new(path.as_slice())
+                .map_err(|_| format!("file {shown} in flight: its path holds a NUL"))?;
+            let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOCTTY) as u32;
+            // SAFETY: `c` is NUL-terminated; open takes no other pointer.
+            let fd = owned(
+                unsafe { libc::open(c.as_ptr(), ((*flags & keep) as i32) | libc::O_CLOEXEC) },
+                format!("cannot open {shown}, a file in flight (SCM_RIGHTS)"),
+            )?;
+            if *flags & libc::O_PATH as u32 == 0 && *pos != 0 {
+                // SAFETY: plain system call on an fd we own.
+                if unsafe { libc::lseek(fd.as_raw_fd(), *pos, libc::SEEK_SET) } != *pos {
+                    return Err(last(format!("cannot seek {shown} to {pos}")));
+                }
+            }
+            self.args.push(CkptRestartFile {
+                id: *id,
                 fd: fd.as_raw_fd(),
             });
             self.held.push(fd);

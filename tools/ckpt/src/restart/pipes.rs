@@ -15,16 +15,26 @@ use crate::uapi::CkptRestartPipe;
 
 use super::plan::{PipePlan, PtyPlan};
 
-/// The fd of the pipes made (`args`) that stands for each pipe file of the image
-/// that is in flight in a socket's queue, by file id: the end it opens, if the
-/// file is the first of that end in the image (the module takes that fd for it,
-/// and opens later ones again), with the file's flags (`O_NONBLOCK`). A file in
+/// The fd that stands for each file of the image that is in flight in a
+/// socket's queue, by file id: for a pipe file, the end of the pipes made
+/// (`args`) it opens, if the file is the first of that end in the image (the
+/// module takes that fd for it, and opens later ones again), with the file's
+/// flags (`O_NONBLOCK`); for an event-loop file or a regular file, the file
+/// made or opened for it (`files`, see `Events::open_inflight`). A file in
 /// flight without one is refused when its socket is made.
 pub(super) fn inflight_fds(
     plan: &super::plan::Plan,
     args: &[CkptRestartPipe],
+    files: &[crate::uapi::CkptRestartFile],
 ) -> std::collections::HashMap<u32, std::os::fd::RawFd> {
     let mut out = std::collections::HashMap::new();
+    for s in &plan.sockets {
+        for &id in s.queue_fds.iter().flatten() {
+            if let Some(f) = files.iter().find(|f| f.id == id) {
+                out.insert(id, f.fd);
+            }
+        }
+    }
     let wanted: Vec<u32> = plan
         .sockets
         .iter()

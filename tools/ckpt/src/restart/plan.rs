@@ -87,6 +87,9 @@ pub struct SockPlan {
     pub queue: Vec<(u64, Vec<u8>, Vec<u8>)>,
     /// The files in flight (`SCM_RIGHTS`) of each buffer of `queue`, by file id.
     pub queue_fds: Vec<Vec<u32>>,
+    /// The credentials (`SCM_CREDENTIALS`: pid, uid, gid) of each buffer of
+    /// `queue`, if it carried them.
+    pub queue_creds: Vec<Option<(i32, u32, u32)>>,
 }
 
 /// A SysV shared memory segment the image's processes had attached.
@@ -247,6 +250,9 @@ pub struct Plan {
     pub epoll_items: Vec<EpollItem>,
     /// Every file of the image (for the targets of epoll entries).
     pub files: Vec<FileSeen>,
+    /// The regular files in flight in sockets' queues (`SCM_RIGHTS`), which the
+    /// restarter opens and sends again: file id, path, open flags, offset.
+    pub inflight_regs: Vec<(u32, Vec<u8>, u32, i64)>,
     /// The identity of the vDSO the image was taken with: its symbols' summary
     /// (from its text when the image carries it), if the image says.
     pub vdso: Option<VdsoSyms>,
@@ -357,6 +363,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut events: Vec<EventPlan> = Vec::new();
     let mut epoll_items = Vec::new();
     let mut files = Vec::new();
+    // Regular files by id (path, flags, offset), for those in flight.
+    let mut regs: std::collections::HashMap<u32, (Vec<u8>, u32, i64)> =
+        std::collections::HashMap::new();
+    let mut inflight_regs = Vec::new();
     let mut pages_at = 0;
     loop {
         // The pages (or the end) follow the metadata: stop before reading them.
@@ -370,6 +380,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         let Item::Record(rec) = e.item else { continue };
         if let AnyRecord::File(f) = &rec {
             files.push((f.id, f.kind, f.flags, f.pipe));
+            if f.kind == filekind::REG {
+                regs.insert(f.id, (f.path.to_vec(), f.flags, f.pos));
+            }
         }
         match rec {
             AnyRecord::File(f) if filekind::is_event(f.kind) => events.push(EventPlan {
@@ -471,17 +484,31 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 path: u.path.to_vec(),
                 queue: Vec::new(),
                 queue_fds: Vec::new(),
+                queue_creds: Vec::new(),
             }),
             AnyRecord::UnixSkb(q) => {
                 if let Some(s) = sockets.last_mut() {
                     s.queue
                         .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
                     s.queue_fds.push(Vec::new());
+                    s.queue_creds.push(None);
+                }
+            }
+            AnyRecord::UnixCreds(c) => {
+                if let Some(x) = sockets.last_mut().and_then(|s| s.queue_creds.last_mut()) {
+                    *x = Some((c.pid, c.uid, c.gid));
                 }
             }
             AnyRecord::UnixFds(u) => {
                 if let Some(f) = sockets.last_mut().and_then(|s| s.queue_fds.last_mut()) {
                     f.extend((0..u.count()).map(|i| u.file(i)));
+                }
+                for id in (0..u.count()).map(|i| u.file(i)) {
+                    if let Some((path, flags, pos)) = regs.get(&id) {
+                        if !inflight_regs.iter().any(|r: &(u32, _, _, _)| r.0 == id) {
+                            inflight_regs.push((id, path.clone(), *flags, *pos));
+                        }
+                    }
                 }
             }
             AnyRecord::Rlimits(l) => {
@@ -676,6 +703,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         events,
         epoll_items,
         files,
+        inflight_regs,
         vdso: vdso_text.or(vdso_id),
         pages_at,
     })

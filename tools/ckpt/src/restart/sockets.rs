@@ -173,10 +173,16 @@ fn set_timeo(fd: RawFd, opt: libc::c_int, us: i64) -> io::Result<()> {
     .map(|_| ())
 }
 
-/// Sends `data` as one message carrying the files `fds` (`SCM_RIGHTS`), to `to`
-/// if given.
-fn send_fds(fd: RawFd, data: &[u8], to: Option<&[u8]>, fds: &[RawFd]) -> io::Result<()> {
-    if fds.is_empty() {
+/// Sends `data` as one message carrying the files `fds` (`SCM_RIGHTS`) and the
+/// credentials `creds` (`SCM_CREDENTIALS`: pid, uid, gid), to `to` if given.
+fn send_fds(
+    fd: RawFd,
+    data: &[u8],
+    to: Option<&[u8]>,
+    fds: &[RawFd],
+    creds: Option<libc::ucred>,
+) -> io::Result<()> {
+    if fds.is_empty() && creds.is_none() {
         return send(fd, data, to);
     }
     let (mut a, alen) = match to {
@@ -191,8 +197,19 @@ fn send_fds(fd: RawFd, data: &[u8], to: Option<&[u8]>, fds: &[RawFd]) -> io::Res
         iov_len: data.len(),
     };
     let payload = std::mem::size_of_val(fds);
+    let cred_len = std::mem::size_of::<libc::ucred>();
     // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE(payload as u32) } as usize;
+    let space = unsafe {
+        (if fds.is_empty() {
+            0
+        } else {
+            libc::CMSG_SPACE(payload as u32)
+        }) + (if creds.is_some() {
+            libc::CMSG_SPACE(cred_len as u32)
+        } else {
+            0
+        })
+    } as usize;
     let mut ctl = vec![0u64; space.div_ceil(8)];
     // SAFETY: all-zero is a valid msghdr.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -204,14 +221,33 @@ fn send_fds(fd: RawFd, data: &[u8], to: Option<&[u8]>, fds: &[RawFd]) -> io::Res
     msg.msg_iovlen = 1;
     msg.msg_control = ctl.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
-    // SAFETY: the control buffer holds one header and `payload` bytes (CMSG_SPACE),
-    // so CMSG_FIRSTHDR is not null and CMSG_DATA has room for the fds.
+    // SAFETY: the control buffer (8-byte aligned) holds, for each control
+    // message sent, CMSG_SPACE of its payload: the first header at its start
+    // (CMSG_FIRSTHDR is not null), the second right after the first's space; each
+    // CMSG_DATA has room for what is copied.
     let n = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
-        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(c), payload);
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        if !fds.is_empty() {
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+            std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(c), payload);
+            c = msg
+                .msg_control
+                .cast::<u8>()
+                .add(libc::CMSG_SPACE(payload as u32) as usize)
+                .cast::<libc::cmsghdr>();
+        }
+        if let Some(cr) = creds {
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_CREDENTIALS;
+            (*c).cmsg_len = libc::CMSG_LEN(cred_len as u32) as _;
+            std::ptr::copy_nonoverlapping(
+                (&cr as *const libc::ucred).cast::<u8>(),
+                libc::CMSG_DATA(c),
+                cred_len,
+            );
+        }
         libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
     };
     if n < 0 {
@@ -389,6 +425,9 @@ struct Maker<'a> {
     kept: Vec<Vec<u8>>,
     /// The fd to send for each file in flight (`SCM_RIGHTS`), by file id.
     inflight: &'a HashMap<u32, RawFd>,
+    /// The image's root process's pid (credentials of buffers it sent are sent
+    /// again with the restarter's, which is that process now).
+    root_pid: i32,
 }
 
 /// A datagram socket bound to a path the program removed since: bound late, one
@@ -447,6 +486,23 @@ fn shut(fd: RawFd, bits: u8, s: &SockPlan) -> Result<(), String> {
 impl Maker<'_> {
     fn fd(&self, ino: u64) -> RawFd {
         self.made.get(&ino).map_or(-1, |f| f.as_raw_fd())
+    }
+
+    /// The credentials to send with buffer `i` of `s`'s queue: those it carried
+    /// if they were the image's root process's (the restarter is that process
+    /// now, with its pid), else none (the checkpoint refused such a buffer where
+    /// a program would see them: see `rust/objects/unix.rs`).
+    fn creds_of(&self, s: &SockPlan, i: usize) -> Option<libc::ucred> {
+        let (pid, uid, gid) = (*s.queue_creds.get(i)?)?;
+        if pid != self.root_pid {
+            return None;
+        }
+        Some(libc::ucred {
+            // SAFETY: getpid takes no arguments.
+            pid: unsafe { libc::getpid() },
+            uid,
+            gid,
+        })
     }
 
     /// The fds to send with buffer `i` of `s`'s queue (its files in flight).
@@ -524,7 +580,8 @@ impl Maker<'_> {
         let plan = self.plan;
         for (i, (sender, sname, data)) in r.queue.iter().enumerate() {
             let fds = self.fds_of(r, i)?;
-            let send = |fd, data: &[u8], to: Option<&[u8]>| send_fds(fd, data, to, &fds);
+            let creds = self.creds_of(r, i);
+            let send = |fd, data: &[u8], to: Option<&[u8]>| send_fds(fd, data, to, &fds, creds);
             let rfd = self.fd(r.ino);
             let from = file_sock(plan, *sender).map(|x| (x.ino, x.peer));
             let to = if r.name.is_empty() {
@@ -626,7 +683,7 @@ impl Maker<'_> {
     fn fill_from(&self, s: &SockPlan, from: RawFd) -> Result<(), String> {
         for (i, (_, _, data)) in s.queue.iter().enumerate() {
             let fds = self.fds_of(s, i)?;
-            send_fds(from, data, None, &fds).map_err(|e| {
+            send_fds(from, data, None, &fds, self.creds_of(s, i)).map_err(|e| {
                 err(
                     format!(
                         "cannot put {} queued bytes back into unix socket {}",
@@ -1074,18 +1131,20 @@ fn back(w: Was) {
 impl Sockets {
     /// Makes every unix socket of the image (`plan`) again, as user and group
     /// `ids` (effective; the image's root process's) when the restarter may.
-    /// `inflight`: the fd to send for each file in flight, by file id.
+    /// `inflight`: the fd to send for each file in flight, by file id;
+    /// `root_pid`: the image's root process's pid.
     pub(super) fn create(
         &mut self,
         plan: &[SockPlan],
         ids: Option<(u32, u32)>,
         inflight: &HashMap<u32, RawFd>,
+        root_pid: i32,
     ) -> Result<(), String> {
         if plan.is_empty() {
             return Ok(());
         }
         let was = as_user(ids)?;
-        let r = self.make_all(plan, inflight);
+        let r = self.make_all(plan, inflight, root_pid);
         if let Some(w) = was {
             back(w);
         }
@@ -1096,10 +1155,12 @@ impl Sockets {
         &mut self,
         plan: &[SockPlan],
         inflight: &HashMap<u32, RawFd>,
+        root_pid: i32,
     ) -> Result<(), String> {
         let mut m = Maker {
             plan,
             inflight,
+            root_pid,
             made: HashMap::new(),
             standins: Vec::new(),
             remove: Vec::new(),

@@ -153,6 +153,16 @@ pub fn run(o: &Options) -> Result<u8, String> {
         cow: &cow,
         cow_made: Vec::new(),
     };
+    // The SysV objects the restart makes in this IPC namespace, removed again if
+    // it fails (in an IPC namespace of their own, they go with it).
+    let own_ipc = plan
+        .ipc_ns
+        .is_some_and(|n| n.flags & crate::image::IPC_NS_OWN != 0);
+    let fresh_ipc = if own_ipc {
+        Vec::new()
+    } else {
+        crate::sysv::absent(&plan.ipc)
+    };
     // `shown`: the pid the restored program has (for messages); `init`:
     // whether `child` is a pid namespace's init standing between.
     let (child, shown, init) = if !o.pid_ns {
@@ -206,6 +216,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         }
         sys::kill_now(child);
         let _ = sys::waitpid(child);
+        crate::sysv::remove_unused(&fresh_ipc);
         return Ok(1);
     }
     if o.detach {
@@ -354,14 +365,21 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
             return e;
         }
-        let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
-        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args);
-        if let Err(e) = ctx.sockets.create(&plan.sockets, ids, &inflight) {
+        // The event-loop files (before the sockets, which may carry them in
+        // flight), the regular files in flight, then the sockets, then the
+        // entries of the epoll sets, whose targets are all made by then.
+        if let Err(e) = ctx.events.create(plan) {
             return e;
         }
-        // The event-loop files, then the entries of the epoll sets, whose
-        // targets are all made by now.
-        if let Err(e) = ctx.events.create(plan) {
+        if let Err(e) = ctx.events.open_inflight(plan) {
+            return e;
+        }
+        let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
+        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args, &ctx.events.args);
+        if let Err(e) = ctx
+            .sockets
+            .create(&plan.sockets, ids, &inflight, plan.root().pid)
+        {
             return e;
         }
         if let Err(e) = ctx
