@@ -175,6 +175,9 @@ pub(crate) struct ObjMap {
     /// The epoll files defined with the fd table being written (id, file, fd),
     /// whose interest lists follow that table.
     pub(crate) epolls: KVec<(u32, FileRef, u32)>,
+    /// The pids of the processes of the image (a file under `/proc/N` of one of
+    /// them is reopened at restart).
+    pub(crate) procs: KVec<i32>,
 }
 
 impl ObjMap {
@@ -185,6 +188,7 @@ impl ObjMap {
             next: 1,
             memfds: KVec::new(),
             epolls: KVec::new(),
+            procs: KVec::new(),
         }
     }
 

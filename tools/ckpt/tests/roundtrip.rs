@@ -1211,6 +1211,31 @@ fn small_records_are_checked() {
             ),
         ]
     );
+    let target = LinkTarget {
+        file: 8,
+        target: b"/tmp/elsewhere",
+    };
+    rt!(target, LinkTarget);
+    refused!(
+        LinkTarget,
+        [
+            (LinkTarget { file: 0, ..target }, "link-target: no file"),
+            (
+                LinkTarget {
+                    target: b"",
+                    ..target
+                },
+                "link-target: bad target"
+            ),
+            (
+                LinkTarget {
+                    target: b"/tmp/a\0b",
+                    ..target
+                },
+                "link-target: bad target"
+            ),
+        ]
+    );
     let rseq = Rseq {
         ptr: 0x7fff_0000_1000,
         len: 32,
