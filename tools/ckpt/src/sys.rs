@@ -650,6 +650,23 @@ pub fn enter_deleted_dir(path: &std::path::Path, mode: u32) -> io::Result<()> {
     r.and(rm)
 }
 
+/// Opens `path` with `O_PATH | O_CLOEXEC | extra` (through `open(2)` itself: the
+/// standard library masks `O_PATH` out of its custom flags under musl, whose
+/// `O_ACCMODE` includes it).
+pub fn open_o_path(path: &std::path::Path, extra: libc::c_int) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is NUL-terminated.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// A deleted directory or symbolic link like `n` again: made at its name
 /// (`/DIR/NAME (deleted)`, with the missing directories above it, or under a
 /// temporary name in its directory if the name is taken), given its mode and
@@ -720,10 +737,7 @@ pub fn deleted_node(n: &crate::restart::DeletedNode) -> io::Result<File> {
                 .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
                 .open(&at)
         } else {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&at)
+            open_o_path(&at, libc::O_NOFOLLOW)
         }
     })();
     let rm = if n.target.is_some() {

@@ -14,7 +14,6 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -521,11 +520,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     let mut made = ctx.made.clone();
     let mut _outer = None;
     if me.root != b"/" {
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open("/")
-        {
+        match sys::open_o_path(Path::new("/"), libc::O_DIRECTORY) {
             Ok(f) => {
                 made.push(CkptRestartFile {
                     id: uapi::CKPT_RESTART_FILE_ROOT,
