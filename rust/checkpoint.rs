@@ -146,7 +146,7 @@ fn no_access(pid: i32, d: access::Denied, why: &mut Reason) -> Error {
 
 /// Everything that makes a target impossible to save faithfully, checked before a single
 /// byte is written. The target must be quiescent for the answer to hold.
-pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
+pub(crate) fn precheck(t: &Target, procs: &[i32], why: &mut Reason) -> Result {
     if t.info.flags & ti::FOREIGN_NS != 0 {
         return Err(why.set(
             EINVAL,
@@ -168,7 +168,7 @@ pub(crate) fn precheck(t: &Target, why: &mut Reason) -> Result {
         .ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
     mm::precheck(&m, why)?;
     task::precheck(&t.threads, why)?;
-    files::precheck(&t.leader, why)?;
+    files::precheck(&t.leader, procs, why)?;
     signal::precheck(&t.leader, why)?;
     Ok(())
 }
@@ -180,13 +180,14 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     let ext = flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0;
     let t = find_target(pid, why)?;
     if flags & uapi::CKPT_CHECKPOINT_TREE == 0 {
-        let r = precheck(&t, why).and_then(|_| unix::outside(&[&t.leader], ext, why));
+        let r = precheck(&t, &[], why).and_then(|_| unix::outside(&[&t.leader], ext, why));
         crate::lsm::explain(&t.leader, why);
         return r;
     }
     let tree = Tree::below(t, why)?;
+    let procs = tree.pids()?;
     for p in tree.procs.iter() {
-        if let Err(e) = precheck(p, why) {
+        if let Err(e) = precheck(p, &procs, why) {
             crate::lsm::explain(&p.leader, why);
             return Err(e);
         }
@@ -202,6 +203,18 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
+    /// The pids of its processes, live and zombie.
+    pub(crate) fn pids(&self) -> Result<KVec<i32>> {
+        let mut v = KVec::new();
+        for p in self.procs.iter() {
+            v.push(p.info.tgid, GFP_KERNEL)?;
+        }
+        for (_, z) in self.zombies.iter() {
+            v.push(z.tgid, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
     /// The tree of just `t`'s process.
     fn single(t: Target) -> Result<Self> {
         let mut procs = KVec::new();
@@ -508,8 +521,9 @@ pub(crate) fn checkpoint(
     }
     ph.mark("quiesce");
     fault::step_why(Op::Checkpoint, "precheck", why)?;
+    let procs = if whole { tree.pids()? } else { KVec::new() };
     for p in tree.procs.iter() {
-        precheck(p, why)?;
+        precheck(p, &procs, why)?;
         sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
     }
     if whole {
@@ -634,6 +648,7 @@ fn write_image(
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
     objs.root = tree.procs[0].info.tgid;
+    objs.procs = tree.pids()?;
     // Every thread's CPU state first, each read while the thread is pinned (a killed
     // thread cannot go away under the reader); the root leader's tells what the CPU had.
     let mut states = KVec::new();

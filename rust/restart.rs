@@ -136,6 +136,8 @@ impl Meta {
 pub(crate) struct Plan<'a> {
     /// The image's tasks that restore themselves (all but zombies).
     pub(crate) live: u32,
+    /// The pids of the image's processes (live and zombie).
+    pub(crate) procs: KVec<i32>,
     /// Tasks of the process (threads, the leader included).
     pub(crate) nthreads: u32,
     /// Processes sharing its fd table (`CLONE_FILES`), itself included.
@@ -475,7 +477,13 @@ fn restore(
     let after =
         |what, why: &mut Reason| fault::step_why(Op::Restart, what, why).map_err(Failed::After);
     before("join", why)?;
-    let proxy = check_caller(plan, args.flags, why).map_err(Failed::Before)?;
+    // A chroot'ed process's files are opened by the names the image has, outside.
+    let swap = if plan.leader() {
+        files::outer_root(plan, given, why).map_err(Failed::Before)?
+    } else {
+        None
+    };
+    let proxy = check_caller(plan, args.flags, swap.as_ref(), why).map_err(Failed::Before)?;
     before("caller", why)?;
     if plan.leader() {
         // Phase 2: open what the process refers to, with its credentials (A13).
@@ -514,6 +522,8 @@ fn restore(
             why,
         )
         .map_err(Failed::After)?;
+        // Back in the chroot before any task of the process may run.
+        drop(swap);
         sess.process_ready(plan.task.tgid).map_err(Failed::After)?;
         after("process ready", why)?;
     } else {
@@ -743,7 +753,13 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut vdso = None;
     let mut vdso_text = None;
     let mut live = 0u32;
+    let mut procs = KVec::new();
     for r in meta.iter() {
+        if let AnyRecord::Task(t) = &r {
+            if t.pid == t.tgid {
+                procs.push(t.pid, GFP_KERNEL)?;
+            }
+        }
         match r {
             AnyRecord::Header(h) => header = Some(h),
             AnyRecord::Parent(_) => {
@@ -938,6 +954,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
         b,
         Plan {
             live,
+            procs,
             nthreads,
             files_sharers,
             task,
@@ -1027,14 +1044,19 @@ impl<'a> Plan<'a> {
 
 /// The caller must stand where the image expects and may take on its identity. For
 /// a leader, returns the vDSO proxy to map, if this kernel's vDSO is not the image's.
-fn check_caller(p: &Plan<'_>, flags: u64, why: &mut Reason) -> Result<Option<vdso::Proxy>> {
+fn check_caller(
+    p: &Plan<'_>,
+    flags: u64,
+    swap: Option<&shim::RootSwap>,
+    why: &mut Reason,
+) -> Result<Option<vdso::Proxy>> {
     task::check_caller(p, why)?;
     if !p.leader() {
         // A thread takes its process's creds too; the rest is the leader's to check.
         access::may_take_creds(p, why)?;
         return Ok(None);
     }
-    files::check_fs(p, why)?;
+    files::check_fs(p, swap, why)?;
     let proxy = vdso::check(p, flags, why)?;
     access::may_take_creds(p, why)?;
     access::may_dump_as_root(p, why)?;

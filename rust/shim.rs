@@ -199,6 +199,35 @@ pub(crate) mod fk {
     pub(crate) const ANON: u32 = 101;
 }
 
+/// The calling task's root directory, replaced for a while by another (see
+/// [`RootSwap::enter`]); dropping it gives the task its root back.
+pub(crate) struct RootSwap(*mut c_void);
+
+impl RootSwap {
+    /// Makes `dir` the caller's root directory until the returned value is dropped.
+    /// The caller's threads share it (`CLONE_FS`): call it only while they are held.
+    pub(crate) fn enter(dir: &FileRef) -> Result<Self> {
+        let mut old = core::ptr::null_mut();
+        // SAFETY: The file is valid; `old` is a valid out pointer.
+        errno(unsafe { ffi::ckpt_cur_swap_root(dir.ptr(), &mut old) })?;
+        Ok(Self(old))
+    }
+
+    /// The name of the root it replaced, seen from `dir`, in `buf`; returns its length.
+    pub(crate) fn old_name(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `self.0` is the path the swap saved; `buf` is valid for writing.
+        let n = errno(unsafe { ffi::ckpt_saved_root_name(self.0, buf.as_mut_ptr(), len32(buf)) })?;
+        Ok(n as usize)
+    }
+}
+
+impl Drop for RootSwap {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from `ckpt_cur_swap_root` and is given back once.
+        unsafe { ffi::ckpt_cur_restore_root(self.0) }
+    }
+}
+
 /// `struct ckpt_file_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -459,6 +488,12 @@ mod ffi {
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
         pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_file_proc_own_ns(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_file_other_name(f: *mut c_void, path: *mut u8, pathlen: u32) -> i32;
+        pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_cur_swap_root(dir: *mut c_void, old: *mut *mut c_void) -> i32;
+        pub(super) fn ckpt_cur_restore_root(old: *mut c_void);
+        pub(super) fn ckpt_saved_root_name(p: *const c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_override_image_creds(
@@ -1161,6 +1196,13 @@ impl FileRef {
         unsafe { ffi::ckpt_file_set_flags(self.ptr(), flags) }
     }
 
+    /// Whether it is a file of the procfs of the caller's pid namespace (whose
+    /// pids are the ones the caller sees).
+    pub(crate) fn proc_own_ns(&self) -> bool {
+        // SAFETY: The file is valid.
+        unsafe { ffi::ckpt_file_proc_own_ns(self.ptr()) }
+    }
+
     /// Whether it is open for reading.
     pub(crate) fn readable(&self) -> bool {
         // SAFETY: The file is valid.
@@ -1201,6 +1243,23 @@ impl FileRef {
         // SAFETY: The file is valid; `fi` and `path` are valid for writing.
         errno(unsafe { ffi::ckpt_file_info(self.ptr(), &mut fi, path.as_mut_ptr(), len32(path)) })?;
         Ok((fi, cstr_len(path)))
+    }
+
+    /// Another name (hard link) of its inode, reachable through its mount, in `path`;
+    /// returns its length (`ENOENT`: none).
+    pub(crate) fn other_name(&self, path: &mut [u8]) -> Result<usize> {
+        // SAFETY: The file is valid; `path` is valid for writing.
+        errno(unsafe { ffi::ckpt_file_other_name(self.ptr(), path.as_mut_ptr(), len32(path)) })?;
+        Ok(cstr_len(path))
+    }
+
+    /// What this symbolic link (opened with `O_PATH`) points to, in `buf`; returns
+    /// its length.
+    pub(crate) fn link_target(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: The file is valid; `buf` is valid for writing.
+        let n =
+            errno(unsafe { ffi::ckpt_file_link_target(self.ptr(), buf.as_mut_ptr(), len32(buf)) })?;
+        Ok(n as usize)
     }
 
     /// Copies the bytes buffered in this pipe into `buf`; returns how many.

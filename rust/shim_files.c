@@ -463,6 +463,111 @@ int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
 	return vfs_utimes(&f->f_path, t);
 }
 
+/*
+ * Another name of @f's inode (a hard link still in a directory), through @f's
+ * mount, in @path: its length, or -ENOENT if it has none that names it there.
+ */
+int ckpt_file_other_name(struct file *f, char *path, u32 pathlen)
+{
+	struct inode *inode = file_inode(f);
+	struct dentry *alias = d_find_alias(inode);
+	struct path p = { .mnt = f->f_path.mnt }, q;
+	int ret;
+
+	if (!alias)
+		return -ENOENT;
+	p.dentry = alias;
+	ret = ckpt_path_of(&p, path, pathlen);
+	dput(alias);
+	if (ret < 0)
+		return ret;
+	/* The name must lead back to this inode from the caller's root. */
+	if (kern_path(path, 0, &q))
+		return -ENOENT;
+	if (d_inode(q.dentry) != inode)
+		ret = -ENOENT;
+	path_put(&q);
+	return ret;
+}
+
+/*
+ * Makes @dir (a directory) the calling task's root directory for a while, as
+ * set_fs_root() would; *@old gets the root it had, to give back with
+ * ckpt_cur_restore_root(). Mechanism only: whether that is allowed is the
+ * caller's decision (the task already held @dir).
+ */
+int ckpt_cur_swap_root(struct file *dir, struct path **old)
+{
+	struct fs_struct *fs = current->fs;
+	struct path *o;
+
+	if (!d_is_dir(dir->f_path.dentry))
+		return -ENOTDIR;
+	o = kmalloc(sizeof(*o), GFP_KERNEL);
+	if (!o)
+		return -ENOMEM;
+	path_get(&dir->f_path);
+	write_seqlock(&fs->seq);
+	*o = fs->root;
+	fs->root = dir->f_path;
+	write_sequnlock(&fs->seq);
+	*old = o;
+	return 0;
+}
+
+/* Gives the calling task back the root @old that ckpt_cur_swap_root() took. */
+void ckpt_cur_restore_root(struct path *old)
+{
+	struct fs_struct *fs = current->fs;
+	struct path cur;
+
+	write_seqlock(&fs->seq);
+	cur = fs->root;
+	fs->root = *old;
+	write_sequnlock(&fs->seq);
+	path_put(&cur);
+	kfree(old);
+}
+
+/* The name of @p, the root ckpt_cur_swap_root() took, seen from the current root. */
+int ckpt_saved_root_name(const struct path *p, char *buf, u32 len)
+{
+	return ckpt_path_of(p, buf, len);
+}
+
+/* The target of @f, a symbolic link opened with O_PATH, in @buf: its length. */
+int ckpt_file_link_target(struct file *f, char *buf, u32 len)
+{
+	DEFINE_DELAYED_CALL(done);
+	const char *t;
+	size_t n;
+
+	if (!d_is_symlink(f->f_path.dentry))
+		return -EINVAL;
+	t = vfs_get_link(f->f_path.dentry, &done);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	n = strlen(t);
+	if (n >= len) {
+		do_delayed_call(&done);
+		return -ENAMETOOLONG;
+	}
+	memcpy(buf, t, n + 1);
+	do_delayed_call(&done);
+	return n;
+}
+
+/*
+ * Whether @f, a file of procfs, names pids as the caller sees them: its procfs
+ * is that of the caller's pid namespace.
+ */
+bool ckpt_file_proc_own_ns(struct file *f)
+{
+	struct super_block *sb = file_inode(f)->i_sb;
+
+	return sb->s_magic == PROC_SUPER_MAGIC && proc_pid_ns(sb) == task_active_pid_ns(current);
+}
+
 bool ckpt_file_readable(struct file *f)
 {
 	return f->f_mode & FMODE_READ;

@@ -54,6 +54,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/tty.h>
 #include <linux/poll.h>
+#include <linux/proc_fs.h>
 #include <linux/eventfd.h>
 #include <linux/seq_file.h>
 #include <linux/exportfs.h>

@@ -178,6 +178,9 @@ pub(crate) struct ObjMap {
     pub(crate) epolls: KVec<(u32, FileRef, crate::objects::files::fmt_what::What)>,
     /// The checkpointed root process's pid (0: unknown).
     pub(crate) root: i32,
+    /// The pids of the processes of the image (a file under `/proc/N` of one of
+    /// them is reopened at restart).
+    pub(crate) procs: KVec<i32>,
 }
 
 impl ObjMap {
@@ -189,6 +192,7 @@ impl ObjMap {
             memfds: KVec::new(),
             epolls: KVec::new(),
             root: 0,
+            procs: KVec::new(),
         }
     }
 

@@ -193,6 +193,11 @@ pub struct CkptRestartFile {
     pub fd: i32,
 }
 
+/// The id of a [`CkptRestartFile`] that is no file of the image but the directory
+/// the image's paths are names in (the restarter's root before it entered the
+/// image's root directory, for a process that ran in a chroot).
+pub const CKPT_RESTART_FILE_ROOT: u32 = u32::MAX;
+
 /// `struct ckpt_restart_args`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -225,6 +225,9 @@ pub mod kind {
     /// [`super::CwdDeleted`]: optional (an old reader skips it and cannot enter
     /// the deleted directory). Since format 1.2.
     pub const CWD_DELETED: u16 = super::KIND_OPTIONAL | 0x0321;
+    /// [`super::LinkTarget`]: not optional (a reader that skipped it could not make
+    /// the deleted symlink again). Since format 1.4 (session 6).
+    pub const LINK_TARGET: u16 = 0x0306;
     /// [`super::PosixTimer`]: not optional (a reader that skipped it would bring
     /// the process back without its timers).
     pub const POSIX_TIMER: u16 = 0x0602;
@@ -299,6 +302,7 @@ pub mod kind {
             PTY => "pty",
             FILE_OWNER => "file-owner",
             CWD_DELETED => "cwd-deleted",
+            LINK_TARGET => "link-target",
             POSIX_TIMER => "posix-timer",
             FILE_LOCK => "file-lock",
             EVENTFD => "eventfd",
@@ -326,7 +330,8 @@ pub mod kind {
         match kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | PAGE_REFS | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY
-            | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED => Some(1),
+            | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED
+            | LINK_TARGET => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS => Some(1),
@@ -521,6 +526,8 @@ pub enum AnyRecord<'a> {
     CwdDeleted(CwdDeleted),
     /// [`FileOwner`].
     FileOwner(FileOwner),
+    /// [`LinkTarget`].
+    LinkTarget(LinkTarget<'a>),
     /// [`PosixTimer`].
     PosixTimer(PosixTimer),
     /// [`FileLock`].
@@ -592,6 +599,7 @@ impl<'a> AnyRecord<'a> {
             kind::PTY => Self::Pty(Pty::from_payload(p)?),
             kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
+            kind::LINK_TARGET => Self::LinkTarget(LinkTarget::from_payload(p)?),
             kind::POSIX_TIMER => Self::PosixTimer(PosixTimer::from_payload(p)?),
             kind::FILE_LOCK => Self::FileLock(FileLock::from_payload(p)?),
             kind::EVENTFD => Self::Eventfd(EventfdRec::from_payload(p)?),

@@ -76,6 +76,23 @@ pub(crate) fn path_str(p: &[u8]) -> &str {
     core::str::from_utf8(p).unwrap_or("(non-UTF-8 path)")
 }
 
+/// What `f` is, and its path in `path` (the length is returned). An open file whose
+/// name was unlinked but whose inode has another name (a hard link) is described by
+/// that name, as an open file of it: a restart reopens the same inode there.
+fn info_named(f: &FileRef, path: &mut [u8]) -> Result<(FileInfo, usize)> {
+    let (mut fi, n) = f.info(path)?;
+    if fi.kind != fk::REG || fi.unlinked == 0 || fi.nlink == 0 || fi.flags & O_PATH != 0 {
+        return Ok((fi, n));
+    }
+    match f.other_name(path) {
+        Ok(m) if !path[..m].ends_with(b" (deleted)") => {
+            fi.unlinked = 0;
+            Ok((fi, m))
+        }
+        _ => f.info(path),
+    }
+}
+
 /// The image kind of a file, or a refusal naming `what` (e.g. "fd 3").
 pub(crate) fn file_kind(
     fi: &FileInfo,
@@ -134,14 +151,21 @@ pub(crate) fn file_kind(
         fk::REG if fi.unlinked != 0 && fi.nlink != 0 => Err(why.set(
             eopnotsupp(),
             format_args!(
-                "{what}: {p} was unlinked but the file has other names (hard links), which are not saved"
+                "{what}: {p} was unlinked and the file's other names (hard links) cannot be reached from here"
             ),
         )),
         fk::REG if fi.unlinked != 0 => Ok(filekind::GHOST),
-        fk::DIR if fi.unlinked != 0 => Err(refuse(why, "deleted directory")),
+        // A deleted directory is empty: a restarter makes an empty one again, and
+        // removes it.
+        fk::DIR if fi.unlinked != 0 && !path.ends_with(b" (deleted)") => {
+            Err(refuse(why, "deleted directory"))
+        }
         fk::REG => Ok(filekind::REG),
         fk::DIR => Ok(filekind::DIR),
-        fk::LNK if fi.flags & O_PATH != 0 && fi.unlinked == 0 => Ok(filekind::SYMLINK),
+        // A deleted one is made again from its target (a [`image::LinkTarget`]).
+        fk::LNK if fi.flags & O_PATH != 0 && (fi.unlinked == 0 || path.ends_with(b" (deleted)")) => {
+            Ok(filekind::SYMLINK)
+        }
         fk::CHR if is_stateless_chardev(fi.rdev) => Ok(filekind::CHR),
         fk::CHR if is_tty(fi.rdev) && path.ends_with(b" (deleted)") => Err(why.set(
             eopnotsupp(),
@@ -198,17 +222,26 @@ fn pty_settled(f: &FileRef, what: What, why: &mut Reason) -> Result {
     }
 }
 
-/// Refuses a file under `/proc/N` of another process than `tgid`: restart reopens a
-/// process's own entries as `/proc/self/...` and could not name another's.
-fn proc_owner(fi: &FileInfo, path: &[u8], tgid: i32, what: What, why: &mut Reason) -> Result {
+/// Refuses a file under `/proc/N` of a process that is neither `tgid` nor one of
+/// `procs` (the processes of the image): restart reopens a process's own entries as
+/// `/proc/self/...` and another's of the image at its pid, which the restart gives it
+/// again; a process outside the image could not be named.
+fn proc_owner(
+    fi: &FileInfo,
+    path: &[u8],
+    tgid: i32,
+    procs: &[i32],
+    what: What,
+    why: &mut Reason,
+) -> Result {
     if fi.fs_magic != PROC_SUPER_MAGIC {
         return Ok(());
     }
     match proc_pid(path) {
-        Some((pid, _)) if pid != tgid => Err(why.set(
+        Some((pid, _)) if pid != tgid && !procs.contains(&pid) => Err(why.set(
             eopnotsupp(),
             format_args!(
-                "{what}: {} belongs to another process ({pid}); only a process's own /proc entries can be restored",
+                "{what}: {} belongs to a process outside the checkpointed tree ({pid}); only the /proc entries of the tree's processes can be restored",
                 path_str(path)
             ),
         )),
@@ -242,15 +275,17 @@ pub(crate) mod fmt_what {
 use fmt_what::What;
 
 /// Refuses fds, a working directory and a root the image cannot describe.
-pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
+pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (_, cl, rl) = t.fs(&mut path, &mut root)?;
-    if &root[..rl] != b"/" {
+    // A chroot comes back: `ckpt restart` enters the root directory again, by its
+    // name.
+    if root[..rl].ends_with(b" (deleted)") || !root[..rl].starts_with(b"/") {
         return Err(why.set(
             eopnotsupp(),
             format_args!(
-                "the process runs in a chroot (root directory {}): restoring a root directory is not supported yet",
+                "the process runs in a chroot whose root directory {} cannot be named",
                 path_str(&root[..rl])
             ),
         ));
@@ -268,7 +303,7 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     let tgid = t.info().tgid;
     let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
-        let (fi, n) = f.info(&mut path)?;
+        let (fi, n) = info_named(&f, &mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
         match kind {
             filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
@@ -291,8 +326,8 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
         if filekind::is_event(kind) {
             super::event::precheck(t, &f, kind, What::Fd(fd), why)?;
         }
-        proc_owner(&fi, &path[..n], tgid, What::Fd(fd), why)?;
-        precheck_owner(t, &f, fd, why)?;
+        proc_owner(&fi, &path[..n], tgid, procs, What::Fd(fd), why)?;
+        precheck_owner(t, &f, fd, procs, why)?;
         if fd >= image::MAX_FD {
             return Err(why.set(eopnotsupp(), format_args!("fd {fd} is too large")));
         }
@@ -302,16 +337,16 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
 }
 
 /// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
-/// `t`'s process, the process itself or its process group (those come back with
-/// their ids).
-fn precheck_owner(t: &TaskRef, f: &FileRef, fd: u32, why: &mut Reason) -> Result {
+/// `t`'s process, the process itself, its process group or another process of the
+/// image (`procs`; those come back with their ids).
+fn precheck_owner(t: &TaskRef, f: &FileRef, fd: u32, procs: &[i32], why: &mut Reason) -> Result {
     let Some((kind, nr, _)) = f.owner() else {
         return Ok(());
     };
     let info = t.info();
     let ok = match (kind, nr) {
         (_, 0) => true,
-        (image::owner::PID, n) => n == info.tgid,
+        (image::owner::PID, n) => n == info.tgid || procs.contains(&n),
         (image::owner::PGRP, n) => n == info.pgid,
         (_, n) if n > 0 => t.threads()?.iter().any(|th| th.info().pid == n),
         _ => false,
@@ -322,7 +357,7 @@ fn precheck_owner(t: &TaskRef, f: &FileRef, fd: u32, why: &mut Reason) -> Result
     Err(why.set(
         eopnotsupp(),
         format_args!(
-            "fd {fd}: its SIGIO owner ({} {nr}) is not this process, one of its threads or its process group: not supported",
+            "fd {fd}: its SIGIO owner ({} {nr}) is not this process, one of its threads, its process group or another process of the checkpointed tree: not supported",
             match kind {
                 image::owner::TID => "thread",
                 image::owner::PGRP => "process group",
@@ -335,7 +370,7 @@ fn precheck_owner(t: &TaskRef, f: &FileRef, fd: u32, why: &mut Reason) -> Result
 /// Refuses a mapped file the image cannot describe.
 pub(crate) fn precheck_mapped(f: &FileRef, addr: u64, why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-    let (fi, n) = f.info(&mut path)?;
+    let (fi, n) = info_named(f, &mut path)?;
     match file_kind(&fi, &path[..n], What::Mapping(addr), why)? {
         filekind::REG | filekind::CHR | filekind::MEMFD | filekind::GHOST => Ok(()),
         _ => Err(why.set(
@@ -502,10 +537,10 @@ fn define_file(
     if let Some(id) = objs.get(f.key()) {
         return Ok(id);
     }
-    let (mut fi, mut n) = f.info(path)?;
+    let (mut fi, mut n) = info_named(f, path)?;
     let kind = fd_kind(&fi, &path[..n], what, cwd, why)?;
     if tgid != 0 {
-        proc_owner(&fi, &path[..n], tgid, what, why)?;
+        proc_owner(&fi, &path[..n], tgid, &objs.procs, what, why)?;
     }
     if kind == filekind::TTY {
         pty_settled(f, what, why)?;
@@ -543,7 +578,7 @@ fn define_file(
                 let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
                 inflight.push(id, GFP_KERNEL)?;
             }
-            (fi, n) = f.info(path)?;
+            (fi, n) = info_named(f, path)?;
         }
     }
     // Another open of a deleted file or memfd already saved refers to that one's
@@ -637,6 +672,30 @@ fn define_file(
             uid: fi.uid,
             gid: fi.gid,
         })?;
+    }
+    // A deleted directory or symbolic link: its owner, and a link's target.
+    if (kind == filekind::DIR || kind == filekind::SYMLINK) && fi.unlinked != 0 {
+        w.record(&image::FileOwner {
+            file: id,
+            uid: fi.uid,
+            gid: fi.gid,
+        })?;
+        if kind == filekind::SYMLINK {
+            let mut t = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+            let tl = f.link_target(&mut t).map_err(|e| {
+                why.set(
+                    e,
+                    format_args!(
+                        "{what}: cannot read deleted symbolic link {}",
+                        path_str(&path[..n])
+                    ),
+                )
+            })?;
+            w.record(&image::LinkTarget {
+                file: id,
+                target: &t[..tl],
+            })?;
+        }
     }
     Ok(id)
 }
@@ -754,6 +813,22 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
 pub(crate) fn check_owners(p: &Plan<'_>, why: &mut Reason) -> Result {
     for o in p.fowns.iter().filter(|o| o.pid != 0) {
         let own_process = o.kind == image::owner::PID && o.pid == p.task.tgid;
+        // Another process of the image: there with its pid once its parent made it.
+        if o.kind == image::owner::PID && !own_process && p.procs.contains(&o.pid) {
+            let mut waited = 0;
+            while TaskRef::by_vpid(o.pid).is_none() {
+                if waited >= PROC_WAIT_MS || shim::fatal_signal_pending() {
+                    return Err(refuse(
+                        why,
+                        ESRCH,
+                        format_args!("the SIGIO owner {} of a file was not restored", o.pid),
+                    ));
+                }
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+                waited += 10;
+            }
+            continue;
+        }
         if !own_process && !cur_attrs::owns(o.kind, o.pid) {
             return Err(refuse(
                 why,
@@ -801,12 +876,49 @@ pub(crate) fn restore_owners(p: &Plan<'_>, opened: &Opened, why: &mut Reason) ->
     Ok(())
 }
 
-/// The caller must stand in the image's working directory and root.
-pub(crate) fn check_fs(p: &Plan<'_>, why: &mut Reason) -> Result {
+/// For a process that ran in a chroot (its root is not `/`): makes the directory the
+/// image's paths are names in (which `ckpt restart` passes as
+/// [`uapi::CKPT_RESTART_FILE_ROOT`]: its own root before it entered the image's)
+/// the caller's root while its files are opened; the chroot comes back when the
+/// returned value is dropped. Leaders only (their threads are held meanwhile).
+pub(crate) fn outer_root(
+    p: &Plan<'_>,
+    given: &Given<'_>,
+    why: &mut Reason,
+) -> Result<Option<shim::RootSwap>> {
+    if p.fs.root == b"/" {
+        return Ok(None);
+    }
+    if !given
+        .files
+        .iter()
+        .any(|g| g.id == uapi::CKPT_RESTART_FILE_ROOT)
+    {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the process ran with the root directory {}: the restarter must pass the directory its paths are names in (`ckpt restart` does)",
+                path_str(p.fs.root)
+            ),
+        ));
+    }
+    let dir = given.file(uapi::CKPT_RESTART_FILE_ROOT, why)?;
+    shim::RootSwap::enter(&dir)
+        .map(Some)
+        .map_err(|e| refuse(why, e, format_args!("cannot use the root directory passed")))
+}
+
+/// The caller must stand in the image's working directory and root (`swap`: the
+/// root it entered, while [`outer_root`] holds another).
+pub(crate) fn check_fs(p: &Plan<'_>, swap: Option<&shim::RootSwap>, why: &mut Reason) -> Result {
     let mut cwd = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let me = TaskRef::current();
-    let (_, cl, rl) = me.fs(&mut cwd, &mut root)?;
+    let (_, cl, mut rl) = me.fs(&mut cwd, &mut root)?;
+    if let Some(s) = swap {
+        rl = s.old_name(&mut root)?;
+    }
     if &cwd[..cl] != p.fs.cwd || &root[..rl] != p.fs.root {
         return Err(refuse(
             why,
@@ -898,6 +1010,9 @@ pub(crate) fn open_one(
         k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
+        filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
+            open_made_deleted(f, given, fk::LNK, why)?
+        }
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?
         }
@@ -912,6 +1027,11 @@ pub(crate) fn open_one(
                     v.push(0, GFP_KERNEL)?;
                     v
                 }
+                // Another process of the image's, at its pid (the restart gives it
+                // again).
+                Some((pid, _)) if p.procs.contains(&pid) => {
+                    return open_proc_of(f, pid, why);
+                }
                 Some((pid, _)) => {
                     return Err(refuse(
                         why,
@@ -923,14 +1043,8 @@ pub(crate) fn open_one(
                 // and entered.
                 None if f.kind == filekind::DIR && f.path.ends_with(b" (deleted)") => {
                     if f.path != p.fs.cwd {
-                        return Err(refuse(
-                            why,
-                            EINVAL,
-                            format_args!(
-                                "deleted directory {} is not the working directory",
-                                path_str(f.path)
-                            ),
-                        ));
+                        // Another: the one `ckpt restart` made again and passed.
+                        return open_made_deleted(f, given, fk::DIR, why);
                     }
                     path_z(b".")?
                 }
@@ -1026,6 +1140,81 @@ fn in_flight_reg(
     }
     g.set_flags(f.flags);
     Ok(g)
+}
+
+/// Opens `f`, a deleted directory or symbolic link, from the one `ckpt restart` made
+/// again (with its owner, mode or target) and removed, and passed as file `f.id`.
+fn open_made_deleted(
+    f: &image::FileRec<'_>,
+    given: &Given<'_>,
+    kind: u32,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let made = given.file(f.id, why)?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, _) = made.info(&mut pb)?;
+    if fi.kind != kind || fi.unlinked == 0 || fi.mode != f.mode {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the file passed for {} is not a deleted {} with its mode",
+                path_str(f.path),
+                if kind == fk::DIR {
+                    "directory"
+                } else {
+                    "symbolic link"
+                }
+            ),
+        ));
+    }
+    let file = made
+        .reopen(f.flags, false)
+        .map_err(|e| refuse(why, e, format_args!("cannot reopen {}", path_str(f.path))))?;
+    if kind == fk::DIR {
+        file.seek(f.pos)
+            .map_err(|e| refuse(why, e, format_args!("cannot seek {}", path_str(f.path))))?;
+    }
+    Ok(file)
+}
+
+/// How long [`open_proc_of`] waits for the process to exist.
+const PROC_WAIT_MS: i64 = 5000;
+
+/// Opens `f`, a file under `/proc/PID` of process `pid` of the image (not the
+/// caller's). Every process of the image is made with its pid before its parent
+/// restarts; one on another branch of the tree may not be there yet: waits for it
+/// (up to [`PROC_WAIT_MS`]). The procfs must be the caller's pid namespace's: in
+/// another (`ckpt restart --pid-ns`), `PID` would name another process.
+fn open_proc_of(f: &image::FileRec<'_>, pid: i32, why: &mut Reason) -> Result<FileRef> {
+    let path = path_z(f.path)?;
+    let mut waited = 0;
+    let file = loop {
+        match FileRef::open(&path, f.flags) {
+            Err(e) if e == ENOENT && waited < PROC_WAIT_MS && !shim::fatal_signal_pending() => {
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+                waited += 10;
+            }
+            r => {
+                break r.map_err(|e| {
+                    refuse(why, e, format_args!("cannot open {}", path_str(f.path)))
+                })?
+            }
+        }
+    };
+    if !file.proc_own_ns() {
+        return Err(refuse(
+            why,
+            eopnotsupp(),
+            format_args!(
+                "{} is process {pid}'s, whose pid the /proc mounted here does not show (another pid namespace)",
+                path_str(f.path)
+            ),
+        ));
+    }
+    file.seek(f.pos)
+        .map_err(|e| refuse(why, e, format_args!("cannot seek {}", path_str(f.path))))?;
+    Ok(file)
 }
 
 /// Makes a deleted file ("/DIR/NAME (deleted)") again: a new unnamed file in DIR with

@@ -9,11 +9,14 @@
  * - read-only shared anonymous memory, MAP_SHARED of /dev/zero, memfd
  *   mappings (shared and private, the fd closed);
  * - files under /proc (its own /proc/PID entries and global ones); a /proc
- *   entry of another process is refused;
- * - a deleted working directory; a chroot'ed process;
+ *   entry of a process outside the tree is refused;
+ * - a deleted working directory; a chroot'ed process (its root, its working
+ *   directory inside it, files inside and outside it);
  * - deleted ("ghost") files, open and mapped, with their contents, offsets,
- *   flags and mappings; one larger than the limit is refused;
- * - a symlink opened with O_PATH|O_NOFOLLOW;
+ *   flags and mappings; one larger than the limit is refused; an unlinked
+ *   name of a file that has another one (the same inode comes back);
+ * - a symlink opened with O_PATH|O_NOFOLLOW; a deleted one, and an open
+ *   deleted directory (whose parent is deleted too);
  * - a tree whose pipe and shared memory came from an ancestor that exited.
  *
  * Each program runs on its own (the test binary exec'ed with
@@ -373,6 +376,9 @@ static int chroot_setup(void)
 	fd = open(JAIL "/sub/data", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	CHECK(fd >= 0 && write(fd, "jailed", 6) == 6);
 	close(fd);
+	/* The go file stays outside the jail. */
+	go_dir = open("/tmp", O_PATH | O_DIRECTORY);
+	CHECK(go_dir >= 0);
 	CHECK(chroot(JAIL) == 0 && chdir("/sub") == 0);
 	jail_fd = open("/sub/data", O_RDONLY);
 	CHECK(jail_fd >= 0);
@@ -505,14 +511,74 @@ static int ptyunread_setup(void)
 	return 0;
 }
 
-/* hardlink: an unlinked name of a file that has another one. */
+/* hardlink: an unlinked name of a file that has another one: the same inode
+ * comes back, at its offset, through the name that is left. */
+static int hl_fd;
+static struct stat hl_st;
+
 static int hardlink_setup(void)
 {
-	int fd = open("/tmp/files-hl-a", O_RDWR | O_CREAT | O_TRUNC, 0600);
-
+	hl_fd = open("/tmp/files-hl-a", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	unlink("/tmp/files-hl-b");
-	CHECK(fd >= 0 && link("/tmp/files-hl-a", "/tmp/files-hl-b") == 0);
+	CHECK(hl_fd >= 0 && link("/tmp/files-hl-a", "/tmp/files-hl-b") == 0);
 	CHECK(unlink("/tmp/files-hl-a") == 0);
+	CHECK(write(hl_fd, "linked", 6) == 6 && fstat(hl_fd, &hl_st) == 0);
+	return 0;
+}
+
+static int hardlink_verify(void)
+{
+	struct stat st, named;
+	char buf[8] = "";
+
+	CHECK(fstat(hl_fd, &st) == 0 && stat("/tmp/files-hl-b", &named) == 0);
+	CHECK(st.st_ino == hl_st.st_ino && st.st_dev == hl_st.st_dev);
+	CHECK(st.st_ino == named.st_ino && st.st_nlink == 1);
+	CHECK(lseek(hl_fd, 0, SEEK_CUR) == 6);
+	CHECK(fcntl(hl_fd, F_GETFL) & O_RDWR);
+	CHECK(pread(hl_fd, buf, 6, 0) == 6 && !memcmp(buf, "linked", 6));
+	CHECK(access("/tmp/files-hl-a", F_OK) != 0);
+	return 0;
+}
+
+/* ddir: an open directory that was removed, with its parent (not the working
+ * directory); dlink: a symlink opened with O_PATH, then removed. */
+#define DDIR "/tmp/files-ddir"
+#define DLINK "/tmp/files-dlink"
+static int ddir_fd, dlink_fd;
+
+static int ddir_setup(void)
+{
+	rmdir(DDIR "/sub");
+	rmdir(DDIR);
+	CHECK(mkdir(DDIR, 0755) == 0 && mkdir(DDIR "/sub", 0710) == 0);
+	ddir_fd = open(DDIR "/sub", O_RDONLY | O_DIRECTORY);
+	CHECK(ddir_fd >= 0 && rmdir(DDIR "/sub") == 0 && rmdir(DDIR) == 0);
+	unlink(DLINK);
+	CHECK(symlink("/tmp/files-nowhere", DLINK) == 0);
+	dlink_fd = open(DLINK, O_PATH | O_NOFOLLOW);
+	CHECK(dlink_fd >= 0 && unlink(DLINK) == 0);
+	return 0;
+}
+
+static int ddir_verify(void)
+{
+	char buf[64] = "", fdpath[64];
+	struct stat st;
+
+	CHECK(fstat(ddir_fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 0);
+	CHECK((st.st_mode & 07777) == 0710 && st.st_uid == getuid());
+	CHECK(openat(ddir_fd, "x", O_RDWR | O_CREAT, 0600) < 0 && errno == ENOENT);
+	CHECK(access(DDIR, F_OK) != 0);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", ddir_fd);
+	CHECK(readlink(fdpath, buf, sizeof(buf)) > 0 && strstr(buf, "(deleted)"));
+	CHECK(fstatat(dlink_fd, "", &st, AT_EMPTY_PATH) == 0 && S_ISLNK(st.st_mode));
+	CHECK(st.st_nlink == 0);
+	memset(buf, 0, sizeof(buf));
+	CHECK(readlinkat(dlink_fd, "", buf, sizeof(buf)) == 18);
+	CHECK(!memcmp(buf, "/tmp/files-nowhere", 18));
+	CHECK(fcntl(dlink_fd, F_GETFL) & O_PATH);
+	CHECK(access(DLINK, F_OK) != 0);
 	return 0;
 }
 
@@ -596,7 +662,8 @@ static const struct prog progs[] = {
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
-	{ "hardlink", hardlink_setup, NULL },
+	{ "hardlink", hardlink_setup, hardlink_verify },
+	{ "ddir", ddir_setup, ddir_verify },
 	{ "opath", opath_setup, opath_verify },
 	{ "ancestor", ancestor_setup, ancestor_verify },
 };
@@ -696,7 +763,7 @@ TEST_F_TIMEOUT(files, proc_file_of_another_process_is_refused, 60)
 
 TEST_F_TIMEOUT(files, chroot, 120)
 {
-	check_refuses(_metadata, "chroot", "chroot");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "chroot", false));
 	sh("rm -rf " JAIL);
 }
 
@@ -720,10 +787,15 @@ TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
 	check_refuses(_metadata, "ptyunread", "unread");
 }
 
-TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file_is_refused, 60)
+TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file, 120)
 {
-	check_refuses(_metadata, "hardlink", "hard links");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "hardlink", false));
 	unlink("/tmp/files-hl-b");
+}
+
+TEST_F_TIMEOUT(files, deleted_directory_and_symlink, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ddir", false));
 }
 
 TEST_F_TIMEOUT(files, symlink_opened_with_o_path, 120)

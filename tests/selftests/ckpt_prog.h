@@ -30,8 +30,11 @@
 
 /* ---- the programs -------------------------------------------------------- */
 
-/* The go file the program waits for, and its mode. */
+/* The go file the program waits for, and its mode; go_dir: a directory the
+ * go file's name is looked up in instead (set by a program that leaves the
+ * file system tree the go file is in: a chroot). */
 static char go_path[64];
+static int go_dir = -1;
 static const char *mode;
 
 /* In a setup or verify function: fail with the line unless @c. */
@@ -100,7 +103,8 @@ static void prog_main(const struct prog *progs, size_t n, void (*after_setup)(in
 			_exit(3);
 	}
 	close(ready);
-	while (access(go_path, F_OK))
+	while (go_dir >= 0 ? faccessat(go_dir, strrchr(go_path, '/') + 1, F_OK, 0)
+			   : access(go_path, F_OK))
 		sleep_ms(20);
 	rc = p->verify ? p->verify() : 0;
 	printf("%s: %s\n", mode, rc ? "FAILED" : "ok");

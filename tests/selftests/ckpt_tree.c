@@ -6,6 +6,9 @@
  *   only after the other processes already replaced their memory) leaves no
  *   task behind: every process of the restart dies, none runs on half
  *   restored.
+ * - A tree one of whose restarters fails before its ioctl (it cannot make a
+ *   child with its pid) while the others already wait in the module: `ckpt
+ *   restart` kills them and fails at once, saying why; no task is left.
  * - A tree that shares a pipe with a process outside it is refused with a
  *   reason, and left running.
  * - A session leader's controlling terminal and foreground group come back.
@@ -185,6 +188,93 @@ TEST_F_TIMEOUT(tree, half_restored_tree_leaves_nothing, 180)
 	for (i = 0; i < 5; i++)
 		if (exists(pids[i]))
 			kill(pids[i], SIGKILL);
+}
+
+/* Holds pid @want with a child that sleeps (clone3 with set_tid); returns
+ * its pid, or -1. */
+static pid_t hold_pid(pid_t want)
+{
+	struct clone_args {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+			 tls, set_tid, set_tid_size, cgroup;
+	} ca;
+	long pid;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(unsigned long)&want;
+	ca.set_tid_size = 1;
+	pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* Whether file @path contains @what. */
+static int file_has(const char *path, const char *what)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+TEST_F_TIMEOUT(tree, restarter_failing_before_the_ioctl_fails_the_tree, 120)
+{
+	pid_t pids[5], p, holder, rest[4];
+	struct timespec t0, t1;
+	uint64_t bytes = 0;
+	int fd, status, i;
+	char cmd[256];
+
+	p = start_tree("/tmp/tree-early.out", "/tmp/tree-early.data", pids);
+	ASSERT_LT(0, p);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(p, &status, 0);
+	ASSERT_EQ(0, all_gone(pids, 5, 10000)) TH_LOG("the tree did not die");
+
+	/* G's pid is taken: A's restarter cannot make G and fails before its
+	 * ioctl, while P's (and B's) already wait in the module for the rest. */
+	holder = hold_pid(pids[3]);
+	ASSERT_EQ(pids[3], holder) TH_LOG("cannot hold pid %d", pids[3]);
+	snprintf(cmd, sizeof(cmd),
+		 CKPT " restart %s --quiet --ignore-changed >/dev/null 2>/tmp/tree-early.err",
+		 self->img);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	status = run(cmd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
+	EXPECT_TRUE(file_has("/tmp/tree-early.err", "restart failed"))
+		TH_LOG("ckpt restart did not say it failed");
+	EXPECT_TRUE(file_has("/tmp/tree-early.err", "with its pid"))
+		TH_LOG("ckpt restart did not say why");
+	/* At once: the tool killed the waiting restarters (nothing timed out). */
+	EXPECT_GT(30, t1.tv_sec - t0.tv_sec);
+	rest[0] = pids[0];
+	rest[1] = pids[1];
+	rest[2] = pids[2];
+	rest[3] = pids[4];
+	EXPECT_EQ(0, all_gone(rest, 4, 10000)) TH_LOG("a restarter is left");
+	for (i = 0; i < 4; i++)
+		if (exists(rest[i]))
+			kill(rest[i], SIGKILL);
+	kill(holder, SIGKILL);
+	waitpid(holder, &status, 0);
+	unlink("/tmp/tree-early.err");
 }
 
 /* A child of the test that forks one more; its stdout is a pipe the test

@@ -133,6 +133,12 @@ struct ckpt_restart_file {
 };
 
 /*
+ * The id of a ckpt_restart_file that is the directory the image's paths are
+ * names in (the restarter's root before it entered a chroot'ed image's root).
+ */
+#define CKPT_RESTART_FILE_ROOT	0xffffffffU
+
+/*
  * CKPT_IOC_RESTART: like Linux-CR's sys_restart(): overlays the calling
  * task with task @task of the image read from @fd, "like exec".  Every
  * task of the image (each thread, each process of a tree; zombies excepted)

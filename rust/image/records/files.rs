@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! File records: [`FileRec`] (with [`FileOwner`]), [`PipeRec`], [`FilesRec`], [`Fd`],
-//! [`FsRec`] (with [`CwdDeleted`]) and [`Fown`].
+//! [`FsRec`] (with [`CwdDeleted`]), [`Fown`] and [`LinkTarget`].
 
 use super::super::*;
 
@@ -382,5 +382,31 @@ fixed_record! {
     |c| {
         check(c.fs != 0, "cwd-deleted: zero fs id")?;
         check(c.mode & S_IFMT == 0o040000, "cwd-deleted: not a directory")?;
+    }
+}
+
+/// The target of the deleted symbolic link, opened with `O_PATH`, of the [`FileRec`]
+/// it names (its path ends with ` (deleted)`): a restarter makes the link again with
+/// this target, opens it and removes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkTarget<'a> {
+    /// Id of the file record.
+    pub file: u32,
+    /// What the link points to (`readlink(2)`).
+    pub target: &'a [u8],
+}
+
+fixed_record! {
+    impl<'a> for LinkTarget<'a>, kind::LINK_TARGET,
+    {
+        file: u32,
+        target: str,
+    },
+    |l| {
+        check(l.file != 0, "link-target: no file")?;
+        check(
+            !l.target.is_empty() && !l.target.contains(&0),
+            "link-target: bad target",
+        )?;
     }
 }

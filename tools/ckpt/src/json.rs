@@ -465,6 +465,14 @@ impl Builder {
                     m.insert("owner".to_string(), json!({"uid": o.uid, "gid": o.gid}));
                 }
             }
+            AnyRecord::LinkTarget(l) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    m.insert(
+                        "link_target".to_string(),
+                        Value::String(String::from_utf8_lossy(l.target).into_owned()),
+                    );
+                }
+            }
             AnyRecord::UnixSock(u) => {
                 if let Some(Value::Object(m)) = self.files.last_mut() {
                     let s = json!({

@@ -699,6 +699,10 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             uid: 1000,
             gid: 1000,
         })?;
+        w.record(&LinkTarget {
+            file: id::DATA,
+            target: b"/home/user/target",
+        })?;
         w.record(&Pty {
             file: id::NULL,
             index: 3,

@@ -613,6 +613,9 @@ impl<'w, W: Write> Text<'w, W> {
                 t.winsize[0]
             ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
+            AnyRecord::LinkTarget(l) => {
+                writeln!(o, "  link target {}", String::from_utf8_lossy(l.target))
+            }
             AnyRecord::Eventfd(e) => writeln!(
                 o,
                 "  eventfd count {}{}",

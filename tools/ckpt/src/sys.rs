@@ -650,6 +650,107 @@ pub fn enter_deleted_dir(path: &std::path::Path, mode: u32) -> io::Result<()> {
     r.and(rm)
 }
 
+/// Opens `path` with `O_PATH | O_CLOEXEC | extra` (through `open(2)` itself: the
+/// standard library masks `O_PATH` out of its custom flags under musl, whose
+/// `O_ACCMODE` includes it).
+pub fn open_o_path(path: &std::path::Path, extra: libc::c_int) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is NUL-terminated.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// A deleted directory or symbolic link like `n` again: made at its name
+/// (`/DIR/NAME (deleted)`, with the missing directories above it, or under a
+/// temporary name in its directory if the name is taken), given its mode and
+/// owner, opened (a link with `O_PATH`), then removed with the directories made
+/// for it.
+pub fn deleted_node(n: &crate::restart::DeletedNode) -> io::Result<File> {
+    use std::ffi::{CString, OsStr};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::{Path, PathBuf};
+    let name = n.path.strip_suffix(b" (deleted)").unwrap_or(&n.path);
+    let name = Path::new(OsStr::from_bytes(name));
+    let einval = || io::Error::from_raw_os_error(libc::EINVAL);
+    let parent = name.parent().ok_or_else(einval)?;
+    // The directories above it that are gone, made for it (outermost last).
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut p = parent;
+    while std::fs::symlink_metadata(p).is_err() {
+        made.push(p.to_path_buf());
+        p = p.parent().ok_or_else(einval)?;
+    }
+    let cleanup = |made: &[PathBuf]| {
+        for d in made {
+            let _ = std::fs::remove_dir(d);
+        }
+    };
+    for d in made.iter().rev() {
+        if let Err(e) = std::fs::create_dir(d) {
+            cleanup(&made);
+            return Err(e);
+        }
+    }
+    let make = |at: &Path| -> io::Result<()> {
+        match &n.target {
+            Some(t) => std::os::unix::fs::symlink(OsStr::from_bytes(t), at),
+            None => std::fs::create_dir(at),
+        }
+    };
+    let mut at = name.to_path_buf();
+    let r = match make(&at) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            at = parent.join(format!(".ckpt-deleted-{}-{}", std::process::id(), n.id));
+            make(&at)
+        }
+        r => r,
+    };
+    if let Err(e) = r {
+        cleanup(&made);
+        return Err(e);
+    }
+    let opened = (|| {
+        let c = CString::new(at.as_os_str().as_bytes()).map_err(|_| einval())?;
+        if let Some((uid, gid)) = n.owner {
+            // SAFETY: `c` is NUL-terminated.
+            if unsafe { libc::lchown(c.as_ptr(), uid, gid) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if n.target.is_none() {
+            // The mode as the image had it (mkdir applied the umask); after the
+            // owner, which clears set-id bits.
+            std::fs::set_permissions(
+                &at,
+                std::os::unix::fs::PermissionsExt::from_mode(n.mode & 0o7777),
+            )?;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&at)
+        } else {
+            open_o_path(&at, libc::O_NOFOLLOW)
+        }
+    })();
+    let rm = if n.target.is_some() {
+        std::fs::remove_file(&at)
+    } else {
+        std::fs::remove_dir(&at)
+    };
+    cleanup(&made);
+    let f = opened?;
+    rm?;
+    Ok(f)
+}
+
 /// A new fifo with `mode` in the directory of `path` (`/DIR/NAME (deleted)`), open
 /// for reading and writing (non-blocking), and unlinked: a deleted fifo again.
 pub fn deleted_fifo(path: &[u8], mode: u32, id: u32) -> io::Result<File> {

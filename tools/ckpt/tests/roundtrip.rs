@@ -1195,6 +1195,31 @@ fn small_records_are_checked() {
             ),
         ]
     );
+    let target = LinkTarget {
+        file: 8,
+        target: b"/tmp/elsewhere",
+    };
+    rt!(target, LinkTarget);
+    refused!(
+        LinkTarget,
+        [
+            (LinkTarget { file: 0, ..target }, "link-target: no file"),
+            (
+                LinkTarget {
+                    target: b"",
+                    ..target
+                },
+                "link-target: bad target"
+            ),
+            (
+                LinkTarget {
+                    target: b"/tmp/a\0b",
+                    ..target
+                },
+                "link-target: bad target"
+            ),
+        ]
+    );
     let rseq = RSEQ;
     refused!(
         Rseq,

@@ -61,8 +61,8 @@ mod tty;
 mod vdso;
 
 pub use plan::{
-    open_image, plan, CttyPlan, EventPlan, EventState, IdsPlan, PipePlan, Plan, PlanError,
-    ProcPlan, SockPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PipePlan, Plan,
+    PlanError, ProcPlan, SockPlan, Special, SysvPlan,
 };
 pub use spawn::{run, Options};
 pub use vdso::{

@@ -216,6 +216,17 @@ pub struct ProcPlan {
     pub timers: Vec<PosixTimer>,
 }
 
+/// A deleted directory or symbolic link the image has open: its file id, path
+/// (`/DIR/NAME (deleted)`), mode, owner and, for a link, target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletedNode {
+    pub id: u32,
+    pub path: Vec<u8>,
+    pub mode: u32,
+    pub owner: Option<(u32, u32)>,
+    pub target: Option<Vec<u8>>,
+}
+
 /// What restarting an image takes, read from its records before the pages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -242,6 +253,9 @@ pub struct Plan {
     /// The deleted fifos to make (an unlinked fifo for each): pipe id, the
     /// fifo's path (`/DIR/NAME (deleted)`) and mode.
     pub deleted_fifos: Vec<(u32, Vec<u8>, u32)>,
+    /// The deleted directories and symbolic links to make (each again, then
+    /// opened and removed).
+    pub deleted_nodes: Vec<DeletedNode>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
     /// The event-loop files to make.
@@ -355,6 +369,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut ptys = Vec::new();
     let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+    let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
     let mut rlimits: Vec<(i32, [(u64, u64); crate::image::NRLIMITS])> = Vec::new();
@@ -385,6 +400,28 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             }
         }
         match rec {
+            AnyRecord::File(f)
+                if (f.kind == filekind::DIR || f.kind == filekind::SYMLINK)
+                    && f.path.ends_with(b" (deleted)") =>
+            {
+                deleted_nodes.push(DeletedNode {
+                    id: f.id,
+                    path: f.path.to_vec(),
+                    mode: f.mode,
+                    owner: None,
+                    target: None,
+                })
+            }
+            AnyRecord::FileOwner(o) => {
+                if let Some(n) = deleted_nodes.iter_mut().find(|n| n.id == o.file) {
+                    n.owner = Some((o.uid, o.gid));
+                }
+            }
+            AnyRecord::LinkTarget(l) => {
+                if let Some(n) = deleted_nodes.iter_mut().find(|n| n.id == l.file) {
+                    n.target = Some(l.target.to_vec());
+                }
+            }
             AnyRecord::File(f) if filekind::is_event(f.kind) => events.push(EventPlan {
                 id: f.id,
                 flags: f.flags,
@@ -699,6 +736,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         ptys,
         sockets,
         deleted_fifos,
+        deleted_nodes,
         kernel_release,
         events,
         epoll_items,

@@ -79,6 +79,9 @@ struct Ctx<'a> {
     /// Every file the root restarter made for the image (sockets and event-loop
     /// files), as the ioctl takes them.
     made: Vec<CkptRestartFile>,
+    /// The deleted directories and symbolic links the root restarter made
+    /// again (held open; passed to the ioctl in `made`).
+    deleted: Vec<File>,
     /// The pages of each address space that others share copy-on-write.
     cow: &'a cow::Referenced,
     /// The mappings the restarters above made for them (see `cow::prefill`).
@@ -150,6 +153,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         vdso_proxy,
         sockets: Sockets::default(),
         made: Vec::new(),
+        deleted: Vec::new(),
         cow: &cow,
         cow_made: Vec::new(),
     };
@@ -389,6 +393,30 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
+        // The deleted directories and symbolic links, made again and removed.
+        for n in &plan.deleted_nodes {
+            match sys::deleted_node(n) {
+                Ok(f) => {
+                    ctx.made.push(CkptRestartFile {
+                        id: n.id,
+                        fd: f.as_raw_fd(),
+                    });
+                    ctx.deleted.push(f);
+                }
+                Err(e) => {
+                    return format!(
+                        "cannot make deleted {} {} again: {}",
+                        if n.target.is_some() {
+                            "symbolic link"
+                        } else {
+                            "directory"
+                        },
+                        crate::names::path(&n.path),
+                        errno::describe(&e)
+                    )
+                }
+            }
+        }
     }
     if idx == 0 {
         if let Some(ns) = plan
@@ -505,7 +533,21 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             errno::describe(&e)
         );
     }
+    // A chroot'ed process: its paths are names in this root, which the module
+    // is given to open its files.
+    let mut made = ctx.made.clone();
+    let mut _outer = None;
     if me.root != b"/" {
+        match sys::open_o_path(Path::new("/"), libc::O_DIRECTORY) {
+            Ok(f) => {
+                made.push(CkptRestartFile {
+                    id: uapi::CKPT_RESTART_FILE_ROOT,
+                    fd: f.as_raw_fd(),
+                });
+                _outer = Some(f);
+            }
+            Err(e) => return format!("cannot open /: {}", errno::describe(&e)),
+        }
         let root = Path::new(OsStr::from_bytes(&me.root));
         if let Err(e) = std::os::unix::fs::chroot(root) {
             return format!(
@@ -600,7 +642,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         ctx.image.as_fd(),
         flags,
         &ctx.pipes.args,
-        &ctx.made,
+        &made,
         stdio,
         me.pid,
         status_fd,
