@@ -17,6 +17,7 @@ mod checkpoint;
 mod compat;
 mod device;
 mod fault;
+mod handover;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
 mod lsm;
@@ -120,6 +121,7 @@ impl kernel::InPlaceModule for CkptModule {
         unsafe { shell::QUEUE.init() };
         // SAFETY: Called once, before the device (the table's only user) exists.
         unsafe { objects::track::TRACKS.init() };
+        handover::init();
         pr_info!(
             "{VERSION} loaded: /dev/ckpt, image format {}.{}\n",
             image::FORMAT_MAJOR,
@@ -147,6 +149,7 @@ impl PinnedDrop for CkptModule {
     fn drop(self: Pin<&mut Self>) {
         shell::QUEUE.lock().clear();
         objects::track::TRACKS.lock().forget();
+        handover::exit();
         pr_info!("unloaded\n");
     }
 }

@@ -44,13 +44,22 @@
 D=/var/lib/ckpt-upgrade
 I=$D/images
 export CKPT=/ckpt
-plan=0 stage=0
+plan=0 stage=0 kho=0
 for w in $(cat /proc/cmdline); do
 	case $w in
 	ckpt.plan=*) plan=${w#*=} ;;
 	ckpt.stage=*) stage=${w#*=} ;;
+	ckpt.kho=1) kho=1 ;;
 	esac
 done
+# ckpt.kho=1 (tests/upgrade.sh --kho, booted with kho=on): the images never
+# touch the disk; they live in the initramfs' tmpfs and cross each kexec in
+# memory the kernel preserves (kexec handover, `ckpt handover`).
+via=--disk
+if [ "$kho" = 1 ]; then
+	I=/tmp/ckpt-images
+	via=--kho
+fi
 slots=$(echo "$plan" | tr , ' ')
 set -- $slots
 nstages=$#
@@ -118,7 +127,7 @@ next_kernel() {
 	[ "$((stage + 2))" -lt "$nstages" ] || _keep=" "
 	_keepko=" $(echo $slots | cut -d' ' -f$((stage + 2))-) "
 	(cd / && find . -xdev \( -path ./selftests -o -path ./bench -o -path ./zdtm \
-		-o -path ./programs -o -path ./kexec.next -o -path ./ckpt-verify \
+		-o -path ./programs -o -path ./kexec.next -o -path ./ckpt-verify -o -path ./tmp/ckpt-images \
 		-o -path ./samples/sharedfd -o -path ./samples/sysv -o -path ./samples/memfd \
 		-o -path ./samples/restartee \) -prune -o -print |
 		while read -r _f; do
@@ -159,11 +168,15 @@ leave() {
 	echo "UPGRADE-CHECKPOINT stage=$stage $(name_of "$cur")"
 	t0=$(now)
 	saved=0
-	/bin/ckpt-upgrade save "$I" $TP $TT $TC $TV && saved=1
+	/bin/ckpt-upgrade save $via "$I" $TP $TT $TC $TV && saved=1
 	t1=$(now)
 	echo "UPGRADE-SAVED stage=$stage $(name_of "$cur") in $(sub "$t1" "$t0") s"
 	[ "$saved" = 1 ] && ktap_pass "${tag}_checkpoint" || ktap_fail "${tag}_checkpoint"
 	ls -l "$I" | sed 's/^/# /'
+	if [ "$kho" = 1 ]; then
+		# The images go in preserved memory, not on the disk.
+		ktap_check "${tag}_handover_put" sh -c "/ckpt handover status | tee /dev/stderr | grep -q 'next kernel: [1-9]'"
+	fi
 	ktap_check "${tag}_jobs_gone" within 10 dead $TP $TA $TB $TG $TT $TC $TV
 	if [ "$saved" != 1 ]; then
 		kill -9 $TP $TA $TB $TG $TT $TC $TV 2>/dev/null
@@ -220,13 +233,23 @@ else
 	read -r TP TA TB TG TZ TT TC TV < "$D/pids"
 	vlast=$(vdso_last "$D/vdso.out")
 	clast=$(counter_last)
+	if [ "$kho" = 1 ]; then
+		/ckpt handover status | sed 's/^/# /'
+		ktap_check "${tag}_images_not_on_disk" sh -c "[ ! -e $D/images ] && [ ! -e $I ]"
+		ktap_check "${tag}_handover_in" sh -c "/ckpt handover status | grep -q 'previous kernel: [1-9]'"
+	fi
 	t0=$(now)
-	/bin/ckpt-upgrade restore "$I" > /tmp/restore.out 2>&1
+	/bin/ckpt-upgrade restore $via "$I" > /tmp/restore.out 2>&1
 	rc=$?
 	t1=$(now)
 	echo "UPGRADE-RESTORED stage=$stage $(name_of "$cur"): restart began $(sub "$t0" 0) s after boot, took $(sub "$t1" "$t0") s"
 	sed 's/^/# /' /tmp/restore.out
 	[ "$rc" = 0 ] && ktap_pass "${tag}_restore" || ktap_fail "${tag}_restore"
+	if [ "$kho" = 1 ]; then
+		# Taken and freed: nothing left from the previous kernel.
+		ktap_check "${tag}_handover_released" sh -c "/ckpt handover status | grep -q 'previous kernel: 0 bytes'"
+		rm -rf "$I"
+	fi
 	same_pids() {
 		runs "$TP" tree && runs "$TA" tree && runs "$TB" tree && runs "$TG" tree &&
 			[ "$(state_of "$TZ")" = Z ] && runs "$TT" threads && runs "$TC" counter &&
