@@ -25,7 +25,7 @@
 #                               `get` after (the jobs' own files stay on it)
 #
 # Needs what `make all` leaves in build/.  The 7.3 module is built from a
-# copy of the sources in build/upgrade/src-7.3 (the tree's own objects stay
+# copy of the sources in build/src-7.3 (the tree's own objects stay
 # 7.2's).  Console: build/vm/console-upgrade.log.  Exits 1 on failure.
 set -euo pipefail
 
@@ -57,8 +57,8 @@ case $how in
 --full)
 	log "the 7.3 guest kernel (built once, cached)"
 	k73=$(CKPT_KSERIES=7.3 nice -n 19 tools/build/kernel.sh)
-	log "ckpt.ko for $(basename "$k73") (sources copied to $X/src-7.3)"
-	src=$X/src-7.3
+	log "ckpt.ko for $(basename "$k73") (sources copied to $B/src-7.3)"
+	src=$B/src-7.3
 	mkdir -p "$src"
 	# tar keeps the mtimes: only what changed is rebuilt.
 	tar -C "$top" -cf - Kbuild include rust | (cd "$src" && tar -xf - --overwrite)
