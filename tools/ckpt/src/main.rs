@@ -705,6 +705,34 @@ fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     }
 }
 
+/// Before a kexec: says what the module hands to the next kernel in
+/// preserved memory, and warns when the next kernel's command line lacks
+/// `kho=on` (that kernel would not take it). Silent without the module.
+fn handover_note(dev_path: &Path, append: Option<&str>) {
+    let Ok(dev) = Device::open(dev_path) else {
+        return;
+    };
+    let feat = dev.version().map(|v| v.features).unwrap_or(0);
+    if feat & uapi::CKPT_FEAT_HANDOVER == 0 {
+        return;
+    }
+    let Ok(a) = dev.handover(uapi::CKPT_HANDOVER_STATUS) else {
+        return;
+    };
+    if a.out_size == 0 {
+        return;
+    }
+    println!(
+        "# kexec handover: {} bytes go to the next kernel",
+        a.out_size
+    );
+    if let Some(c) = append {
+        if !c.split_whitespace().any(|w| w == "kho=on") {
+            eprintln!("ckpt: warning: the new command line lacks kho=on: that kernel will not take what was handed over");
+        }
+    }
+}
+
 fn do_kexec(kernel: &Path, initrd: Option<&Path>, append: Option<&str>, load_only: bool) -> Res {
     let cmdline = match append {
         Some(c) => c.to_string(),
@@ -821,7 +849,10 @@ fn main() -> ExitCode {
             load_only,
             exec,
         } => match kernel {
-            Some(k) if !*exec => do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only),
+            Some(k) if !*exec => {
+                handover_note(&cli.device, append.as_deref());
+                do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only)
+            }
             _ => kexec::exec().map_err(|m| Fail::new(1, m)),
         },
         Command::Handover { op } => do_handover(&cli.device, op),
