@@ -27,7 +27,8 @@
 #                 offsets), every answer right
 #   7.3-7.2       the reverse
 #
-# Works from either series' tree: build/kdir may be 7.2's or 7.3's
+# CKPT_OTHER_KDIR=DIR: the other series' kernel build to use instead of
+# building it.  Works from either series' tree: build/kdir may be 7.2's or 7.3's
 # (CKPT_KSERIES=7.3 make all); the other series' module is built from a copy
 # of the sources in build/src-SERIES (shared with tests/upgrade.sh).
 #
@@ -66,7 +67,11 @@ need() {
 		k=$own
 	else
 		log "the $1 guest kernel (built once, cached)"
-		k=$(CKPT_KSERIES=$1 nice -n 19 tools/build/kernel.sh)
+		if [ -n "${CKPT_OTHER_KDIR:-}" ]; then
+			k=$CKPT_OTHER_KDIR
+		else
+			k=$(CKPT_KSERIES=$1 nice -n 19 tools/build/kernel.sh)
+		fi
 		log "ckpt.ko for $(basename "$k") (sources copied to $B/src-$1)"
 		mkdir -p "$B/src-$1"
 		# tar keeps the mtimes: only what changed is rebuilt.
