@@ -24,6 +24,7 @@
 #                               disk: `ckpt handover put` before the kexec,
 #                               `get` after (the jobs' own files stay on it)
 #
+# CKPT_OTHER_KDIR=DIR: the 7.3 kernel build to use instead of building it.
 # Needs what `make all` leaves in build/.  The 7.3 module is built from a
 # copy of the sources in build/src-7.3 (the tree's own objects stay
 # 7.2's).  Console: build/vm/console-upgrade.log.  Exits 1 on failure.
@@ -56,7 +57,7 @@ case $how in
 	slots="$k72:$X/ckpt-7.2.ko" plan="0 0 0" ;;
 --full)
 	log "the 7.3 guest kernel (built once, cached)"
-	k73=$(CKPT_KSERIES=7.3 nice -n 19 tools/build/kernel.sh)
+	k73=${CKPT_OTHER_KDIR:-$(CKPT_KSERIES=7.3 nice -n 19 tools/build/kernel.sh)}
 	log "ckpt.ko for $(basename "$k73") (sources copied to $B/src-7.3)"
 	src=$B/src-7.3
 	mkdir -p "$src"
