@@ -17,6 +17,7 @@ mod checkpoint;
 mod compat;
 mod device;
 mod fault;
+mod handover;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod image;
 mod lsm;
@@ -121,6 +122,7 @@ impl kernel::InPlaceModule for CkptModule {
         unsafe { shell::QUEUE.init() };
         // SAFETY: Called once, before the device (the table's only user) exists.
         unsafe { objects::track::TRACKS.init() };
+        handover::init();
         pr_info!(
             "{VERSION} loaded: /dev/ckpt, image format {}.{}\n",
             image::FORMAT_MAJOR,
@@ -148,6 +150,7 @@ impl PinnedDrop for CkptModule {
     fn drop(self: Pin<&mut Self>) {
         shell::QUEUE.lock().clear();
         objects::track::TRACKS.lock().forget();
+        handover::exit();
         pr_info!("unloaded\n");
     }
 }

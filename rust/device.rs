@@ -83,6 +83,7 @@ impl MiscDevice for CkptFile {
             uapi::CKPT_IOC_CHECKPOINT => ioc_checkpoint(user),
             uapi::CKPT_IOC_CHECK => ioc_check(user),
             uapi::CKPT_IOC_RESTART => ioc_restart(&me.restart, user),
+            uapi::CKPT_IOC_HANDOVER => crate::handover::ioctl(user),
             _ => Err(ENOTTY),
         }
     }
@@ -143,6 +144,7 @@ fn ioc_version(user: UserSlice) -> Result<isize> {
             | uapi::CKPT_FEAT_STATUS_FD
             | uapi::CKPT_FEAT_VDSO_PROXY
             | uapi::CKPT_FEAT_SYSV
+            | uapi::CKPT_FEAT_HANDOVER
             | if crate::lsm::LsmWatch::active() {
                 uapi::CKPT_FEAT_LSM_WATCH
             } else {

@@ -242,6 +242,18 @@ struct ckpt_layout {
 
 void ckpt_layout(struct ckpt_layout *l);
 
+/* ---- kexec handover (shim_kho.c) -------------------------------------- */
+
+bool ckpt_kho_enabled(void);
+bool ckpt_kho_boot(void);
+int ckpt_kho_put(u64 buf, u64 len);
+void ckpt_kho_drop(void);
+s64 ckpt_kho_take(void);
+void ckpt_kho_sizes(u64 *in, u64 *out);
+s64 ckpt_kho_read(u64 buf, u64 off, u64 len);
+void ckpt_kho_release(void);
+void ckpt_kho_exit(void);
+
 #endif /* CKPT_SHIM_H */
 
 /* ---- restart: changes to the calling task ------------------------------ */

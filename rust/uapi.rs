@@ -26,6 +26,8 @@ pub const CKPT_FEAT_STATUS_FD: u64 = 1 << 4;
 pub const CKPT_FEAT_VDSO_PROXY: u64 = 1 << 5;
 /// Feature bit: [`CKPT_CHECKPOINT_SYSV`] is understood.
 pub const CKPT_FEAT_SYSV: u64 = 1 << 6;
+/// Feature bit: `CKPT_IOC_HANDOVER` is understood.
+pub const CKPT_FEAT_HANDOVER: u64 = 1 << 9;
 
 /// Leave the target stopped (as by `SIGSTOP`) after the checkpoint.
 pub const CKPT_CHECKPOINT_STOP: u64 = 0;
@@ -253,6 +255,45 @@ const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
         | ((size as u32) << IOC_SIZESHIFT)
 }
 
+/// `struct ckpt_handover_args`: images kept across a kexec in preserved memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CkptHandoverArgs {
+    /// `CKPT_HANDOVER_*` op.
+    pub op: u32,
+    /// Out: `CKPT_HANDOVER_ENABLED`, `CKPT_HANDOVER_KHO_BOOT`.
+    pub flags: u32,
+    /// PUT, GET: user buffer.
+    pub buf: u64,
+    /// PUT, GET: bytes at `buf`.
+    pub len: u64,
+    /// GET: where in the incoming set.
+    pub offset: u64,
+    /// Out: bytes the previous kernel handed over (0: none left).
+    pub in_size: u64,
+    /// Out: bytes put for the next kernel (0: none).
+    pub out_size: u64,
+    /// Out: GET: bytes copied.
+    pub done: u64,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// Handover op: only the sizes and flags.
+pub const CKPT_HANDOVER_STATUS: u32 = 0;
+/// Handover op: hand bytes to the next kernel.
+pub const CKPT_HANDOVER_PUT: u32 = 1;
+/// Handover op: read the incoming set.
+pub const CKPT_HANDOVER_GET: u32 = 2;
+/// Handover op: free the incoming set.
+pub const CKPT_HANDOVER_RELEASE: u32 = 3;
+/// Handover op: withdraw the outgoing set.
+pub const CKPT_HANDOVER_DROP: u32 = 4;
+/// Handover flag: KHO is on (PUT works).
+pub const CKPT_HANDOVER_ENABLED: u32 = 1 << 0;
+/// Handover flag: this kernel was booted by a kexec with KHO.
+pub const CKPT_HANDOVER_KHO_BOOT: u32 = 1 << 1;
+
 /// `CKPT_IOC_VERSION`.
 pub const CKPT_IOC_VERSION: u32 = ioc(IOC_READ, 0x00, core::mem::size_of::<CkptVersion>());
 /// `CKPT_IOC_CHECKPOINT`.
@@ -272,4 +313,10 @@ pub const CKPT_IOC_CHECK: u32 = ioc(
     IOC_READ | IOC_WRITE,
     0x03,
     core::mem::size_of::<CkptCheckArgs>(),
+);
+/// `CKPT_IOC_HANDOVER`.
+pub const CKPT_IOC_HANDOVER: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x10,
+    core::mem::size_of::<CkptHandoverArgs>(),
 );

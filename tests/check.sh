@@ -13,11 +13,18 @@
 #                lane), kernel log checks
 #   5. carry     two boots sharing a disk: an image saved in the first is
 #                restarted in the second (and after a module reload)
-#   6. upgrade   tests/upgrade.sh --quick: one VM boot kexecs from the guest
-#                kernel into itself under running jobs (checkpointed before,
-#                restarted after, then checking their state); `make
+#   6. upgrade   tests/upgrade.sh --quick --kho: one VM boot kexecs from the
+#                guest kernel into itself under running jobs (checkpointed
+#                before, their images handed over in preserved memory, no
+#                disk; restarted after, then checking their state); `make
 #                upgrade-demo` does it 7.2 -> 7.3 -> 7.2
-#   7. programs  tests/vm/run.sh programs: the real-programs lane (Debian
+#   7. cross     tests/cross-kernel.sh 7.2-7.3 7.3-7.2: an image taken under
+#                one series' guest kernel restarted under the other's, both
+#                ways, then again through a forced vDSO proxy; builds the
+#                other series' kernel first (cached: ~15 min on 2 cores the
+#                first time) and its module from a copy of the sources.
+#                CKPT_CHECK_CROSS=0 skips it
+#   8. programs  tests/vm/run.sh programs: the real-programs lane (Debian
 #                programs checkpointed in the middle of their work; the
 #                userland is built into ~/.cache/ckpt on first use); tests
 #                listed in tests/programs/refused count as skipped while
@@ -164,12 +171,12 @@ else
 fi
 
 # --- 6. kernel switch: jobs checkpointed, kexec, restarted ---------------------------
-stage "upgrade: tests/upgrade.sh --quick (kexec into the same kernel)"
+stage "upgrade: tests/upgrade.sh --quick --kho (kexec into the same kernel, images in preserved memory)"
 if [ ! -f build/ckpt.ko ]; then
 	record upgrade 0 0 0 "not run: no build/ckpt.ko (the build failed)"
 else
 	set +e
-	tests/upgrade.sh --quick 2>&1 | tee "$logs/upgrade.log"
+	tests/upgrade.sh --quick --kho 2>&1 | tee "$logs/upgrade.log"
 	rc=${PIPESTATUS[0]}
 	set -e
 	read -r p f s < <(summary_of "$logs/upgrade.log") || true
@@ -179,7 +186,24 @@ else
 	record upgrade "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took); downtime ${dt:-?})"
 fi
 
-# --- 7. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
+# --- 7. another kernel: images restarted under the other series' kernel -----------
+stage "cross: tests/cross-kernel.sh 7.2-7.3 7.3-7.2 (images across kernel series)"
+if [ ! -f build/ckpt.ko ]; then
+	record cross 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+elif [ "${CKPT_CHECK_CROSS:-1}" = 0 ]; then
+	record cross 0 0 1 "skipped (CKPT_CHECK_CROSS=0)"
+else
+	set +e
+	tests/cross-kernel.sh 7.2-7.3 7.3-7.2 2>&1 | tee "$logs/cross.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	read -r p f s < <(summary_of "$logs/cross.log") || true
+	p=${p:-0} f=${f:-0} s=${s:-0}
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	record cross "$p" "$f" "$s" "$p passed, $f failed ($(took))"
+fi
+
+# --- 8. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
 stage "programs: tests/vm/run.sh programs"
 if [ ! -f build/ckpt.ko ]; then
 	record programs 0 0 0 "not run: no build/ckpt.ko (the build failed)"

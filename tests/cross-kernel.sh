@@ -19,10 +19,18 @@
 #                 lacks and no system call replaces: restart must refuse
 #                 with that reason
 #   7.2-7.3       guest 7.2.13 -> guest 7.3.4 (same config and toolchain;
-#                 builds the 7.3 kernel first, CKPT_KSERIES=7.3): the
+#                 builds the other series' kernel first, cached): the
 #                 program must go on, every answer right (through a proxy
-#                 if the vDSOs differ)
+#                 if the vDSOs differ); then the image is restarted again
+#                 through a forced vDSO proxy (`ckpt restart --vdso-proxy`:
+#                 the two vDSOs export the same symbols at the same
+#                 offsets), every answer right
 #   7.3-7.2       the reverse
+#
+# CKPT_OTHER_KDIR=DIR: the other series' kernel build to use instead of
+# building it.  Works from either series' tree: build/kdir may be 7.2's or 7.3's
+# (CKPT_KSERIES=7.3 make all); the other series' module is built from a copy
+# of the sources in build/src-SERIES (shared with tests/upgrade.sh).
 #
 # Needs what `make all` leaves in build/ and root (Debian's chroot, see
 # tools/build/debian-stock.sh).  The guest boots carry the image on a disk
@@ -44,28 +52,41 @@ log() { printf '[cross] %s\n' "$*" >&2; }
 
 [ -f "$B/ckpt.ko" ] && [ -f "$B/kdir" ] && [ -x "$B/samples/vdsoclock" ] ||
 	{ log "run 'make all' first"; exit 2; }
-k72=$(cat "$B/kdir")
-ko72=$X/ckpt-7.2.ko
-cp "$B/ckpt.ko" "$ko72"
+# The tree's own kernel (build/kdir: 7.2, or 7.3 after CKPT_KSERIES=7.3 make)
+# and module; the other series' kernel is built (cached) and its module built
+# from a copy of the sources in $B/src-SERIES (the tree's objects stay its own).
+own=$(cat "$B/kdir")
+own_series=$(basename "$own" | cut -d. -f1-2)
+cp "$B/ckpt.ko" "$X/ckpt-$own_series.ko"
+
+# need SERIES: sets kdir_SERIES (k72/k73) and ko_SERIES (ko72/ko73).
+need() {
+	local v=${1/./} k
+	[ -z "$(eval echo "\${k$v:-}")" ] || return 0
+	if [ "$1" = "$own_series" ]; then
+		k=$own
+	else
+		log "the $1 guest kernel (built once, cached)"
+		if [ -n "${CKPT_OTHER_KDIR:-}" ]; then
+			k=$CKPT_OTHER_KDIR
+		else
+			k=$(CKPT_KSERIES=$1 nice -n 19 tools/build/kernel.sh)
+		fi
+		log "ckpt.ko for $(basename "$k") (sources copied to $B/src-$1)"
+		mkdir -p "$B/src-$1"
+		# tar keeps the mtimes: only what changed is rebuilt.
+		tar -C "$top" -cf - Kbuild include rust | (cd "$B/src-$1" && tar -xf - --overwrite)
+		make -s -C "$k" M="$B/src-$1" LLVM="$LLVM" modules >&2
+		cp "$B/src-$1/ckpt.ko" "$X/ckpt-$1.ko"
+	fi
+	eval "k$v=\$k ko$v=\$X/ckpt-$1.ko"
+}
 
 need_debian() {
 	[ -n "${deb_ok:-}" ] && return
 	sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 	$sudo env CKPT_CACHE="$CKPT_CACHE" tools/build/debian-stock.sh build >&2
 	deb_ok=1
-}
-
-need_73() {
-	[ -n "${k73:-}" ] && return
-	log "the 7.3 guest kernel (built once, cached)"
-	k73=$(CKPT_KSERIES=7.3 nice -n 19 tools/build/kernel.sh)
-	ko73=$X/ckpt-7.3.ko
-	log "ckpt.ko for $(basename "$k73")"
-	make -s -C "$k73" M="$top" LLVM="$LLVM" modules >&2
-	cp "$top/ckpt.ko" "$ko73"
-	# Back to the 7.2 objects for the rest of the tree.
-	make -s -C "$k72" M="$top" LLVM="$LLVM" modules >&2
-	cmp -s "$top/ckpt.ko" "$ko72" || cp "$top/ckpt.ko" "$B/ckpt.ko"
 }
 
 passed=0 failed=0 results=()
@@ -105,26 +126,30 @@ for pair in "${pairs[@]}"; do
 	rm -f "$disk" "$X/$pair.tar"
 	case $pair in
 	guest-debian)
+		need 7.2
 		need_debian
 		l1=$(guest_boot cross-save "$k72" "$ko72" "$disk" any)
 		cp "$disk" "$X/$pair.tar"
 		l2=$(debian_boot cross-load "$X/$pair.tar" proxy)
 		;;
 	debian-guest)
+		need 7.2
 		need_debian
 		l1=$(debian_boot cross-save "$X/$pair.tar" any)
 		cp "$X/$pair.tar" "$disk" && truncate -s 64M "$disk"
 		l2=$(guest_boot cross-load "$k72" "$ko72" "$disk" refuse:__vdso_sgx_enter_enclave)
 		;;
 	7.2-7.3)
-		need_73
+		need 7.2
+		need 7.3
 		l1=$(guest_boot cross-save "$k72" "$ko72" "$disk" any)
-		l2=$(guest_boot cross-load "$k73" "$ko73" "$disk" any)
+		l2=$(guest_boot cross-load "$k73" "$ko73" "$disk" both)
 		;;
 	7.3-7.2)
-		need_73
+		need 7.2
+		need 7.3
 		l1=$(guest_boot cross-save "$k73" "$ko73" "$disk" any)
-		l2=$(guest_boot cross-load "$k72" "$ko72" "$disk" any)
+		l2=$(guest_boot cross-load "$k72" "$ko72" "$disk" both)
 		;;
 	*) log "unknown pair $pair"; exit 2 ;;
 	esac

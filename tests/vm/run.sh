@@ -63,6 +63,8 @@
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
 #   CKPT_UPGRADE_SLOTS upgrade: the kernels, "KDIR:KO KDIR:KO ..." (slot 0,
 #                      1, ...; default: CKPT_KDIR and CKPT_KO, one slot)
+#   CKPT_UPGRADE_KHO   upgrade: 1 boots with kho=on and hands the images
+#                      over in preserved memory (kexec handover), no disk
 #   CKPT_UPGRADE_PLAN  upgrade: the slot of each boot (default "0 0": one
 #                      kexec from the kernel into itself)
 #
@@ -289,6 +291,9 @@ if [ "$mode" = upgrade ]; then
 	# (_SB_.LNKC) takes 10 to 50 s to enable at each boot (the AML
 	# interpreter with the debug options); the downtime is the boot's.
 	append+=" pci=noacpi ckpt.plan=$(IFS=,; echo "${up_plan[*]}")"
+	# CKPT_UPGRADE_KHO=1: the images cross each kexec in preserved
+	# memory (kexec handover), not on the disk.
+	[ "${CKPT_UPGRADE_KHO:-0}" != 1 ] || append+=" kho=on ckpt.kho=1"
 fi
 # The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
 case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; zdtm) mem=${CKPT_VM_MEM:-3G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac

@@ -31,6 +31,7 @@ struct ckpt_version {
 #define CKPT_FEAT_STATUS_FD	(1ULL << 4)	/* CKPT_RESTART_STATUS_FD is understood */
 #define CKPT_FEAT_VDSO_PROXY	(1ULL << 5)	/* vDSO proxy; CKPT_RESTART_VDSO_PROXY is understood */
 #define CKPT_FEAT_SYSV		(1ULL << 6)	/* CKPT_CHECKPOINT_SYSV is understood */
+#define CKPT_FEAT_HANDOVER	(1ULL << 9)	/* CKPT_IOC_HANDOVER is understood */
 
 /* What to do with the target once its image is written. */
 #define CKPT_CHECKPOINT_STOP	0		/* leave it stopped (SIGSTOP) */
@@ -169,9 +170,46 @@ struct ckpt_restart_args {
 	char reason[240];	/* out: why it failed */
 };
 
+/*
+ * CKPT_IOC_HANDOVER: bytes kept across a kexec in memory the kernel
+ * preserves for its successor (kexec handover, CONFIG_KEXEC_HANDOVER, on
+ * when booted with kho=on), so that no disk is needed: the `ckpt handover`
+ * commands put a packed set of images there before `ckpt kexec`, and take it
+ * back in the next kernel, whose module found it at load.  Every op but
+ * STATUS needs CAP_SYS_BOOT.  Every op fills @flags, @in_size, @out_size.
+ *   STATUS   nothing else
+ *   PUT      hands @len bytes at @buf to the next kernel, in place of what
+ *            was put before (EOPNOTSUPP without KHO; EEXIST when a set put
+ *            by an earlier load of the module is still registered)
+ *   GET      copies up to @len bytes of the incoming set from @offset to
+ *            @buf; @done says how many (0 at the end; ENODATA: no set)
+ *   RELEASE  frees the incoming set
+ *   DROP     withdraws the outgoing set
+ */
+struct ckpt_handover_args {
+	__u32 op;		/* in: CKPT_HANDOVER_* */
+	__u32 flags;		/* out: CKPT_HANDOVER_ENABLED, CKPT_HANDOVER_KHO_BOOT */
+	__u64 buf;		/* in: PUT, GET: user buffer */
+	__u64 len;		/* in: PUT, GET: bytes at @buf */
+	__u64 offset;		/* in: GET: where in the incoming set */
+	__u64 in_size;		/* out: bytes the previous kernel handed over (0: none left) */
+	__u64 out_size;		/* out: bytes put for the next kernel (0: none) */
+	__u64 done;		/* out: GET: bytes copied */
+	__u64 reserved[2];	/* must be zero */
+};
+
+#define CKPT_HANDOVER_STATUS	0
+#define CKPT_HANDOVER_PUT	1
+#define CKPT_HANDOVER_GET	2
+#define CKPT_HANDOVER_RELEASE	3
+#define CKPT_HANDOVER_DROP	4
+#define CKPT_HANDOVER_ENABLED	(1U << 0)	/* KHO is on: PUT works */
+#define CKPT_HANDOVER_KHO_BOOT	(1U << 1)	/* this kernel was booted by a kexec with KHO */
+
 #define CKPT_IOC_VERSION	_IOR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 #define CKPT_IOC_CHECKPOINT	_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_checkpoint_args)
 #define CKPT_IOC_RESTART	_IOWR(CKPT_IOC_MAGIC, 0x02, struct ckpt_restart_args)
 #define CKPT_IOC_CHECK		_IOWR(CKPT_IOC_MAGIC, 0x03, struct ckpt_check_args)
+#define CKPT_IOC_HANDOVER	_IOWR(CKPT_IOC_MAGIC, 0x10, struct ckpt_handover_args)
 
 #endif /* _UAPI_LINUX_CKPT_H */

@@ -8,6 +8,9 @@
 #   proxy         the program continues, its vDSO calls answered right,
 #                 through a vDSO proxy (the two kernels' vDSOs differ)
 #   any           the program continues, its vDSO calls answered right
+#   both          as any; then it is killed and the image restarted again
+#                 through a vDSO proxy even if the vDSOs have the same
+#                 symbols (--vdso-proxy): it continues, answered right
 #   refuse:WORD   restart is refused with a reason containing WORD
 . /guest/ktap.sh
 . /guest/vdso-lib.sh
@@ -18,10 +21,12 @@ done
 cd /tmp || exit 1
 src=/cross.tar
 [ -f "$src" ] || src=/dev/vda
-case $expect in proxy) ktap_plan 4 ;; *) ktap_plan 3 ;; esac
+case $expect in proxy) ktap_plan 4 ;; both) ktap_plan 7 ;; *) ktap_plan 3 ;; esac
 ktap_check cross_load_read tar -xf "$src" -C /tmp x.img x.out x.kernel
 echo "# image taken under $(cat /tmp/x.kernel), restarted under $(uname -r)"
 last=$(vdso_last /tmp/x.out)
+# The output as the image left it (the second restart of `both` starts from it).
+cp /tmp/x.out /tmp/x.out0
 /ckpt restart /tmp/x.img --ignore-changed --detach --quiet > /tmp/x.pid 2> /tmp/x.err
 rc=$?
 sed 's/^/# /' /tmp/x.err
@@ -42,6 +47,20 @@ refuse:*)
 			echo "# this kernel's vDSO moved into place"
 	fi
 	kill "$pid" 2>/dev/null
+	if [ "$expect" = both ]; then
+		gone() { ! kill -0 "$pid" 2>/dev/null; }
+		i=0
+		while ! gone && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		cp /tmp/x.out0 /tmp/x.out
+		last=$(vdso_last /tmp/x.out)
+		/ckpt restart /tmp/x.img --ignore-changed --vdso-proxy --detach --quiet > /tmp/x.pid 2> /tmp/x.err
+		sed 's/^/# /' /tmp/x.err
+		pid=$(cat /tmp/x.pid)
+		ktap_check cross_load_proxy_continues vdso_continues /tmp/x.out "$last"
+		ktap_check cross_load_proxy_answers_right vdso_all_ok /tmp/x.out
+		ktap_check cross_load_proxy_proxied vdso_proxied "$pid" /tmp/x.out
+		kill "$pid" 2>/dev/null
+	fi
 	;;
 esac
 ktap_finish

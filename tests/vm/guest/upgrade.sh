@@ -34,6 +34,13 @@
 #   vdsoclock  samples/vdsoclock: vDSO calls through pointers resolved in
 #              the first kernel, checked against the system call (through a
 #              vDSO proxy when the kernels' vDSOs differ)
+#   vdsoproxy  a second vdsoclock, restarted after every kexec through a vDSO
+#              proxy even when the kernels' vDSO symbols are the same (`ckpt
+#              restart --vdso-proxy`; 7.2.13 and 7.3.4 built by one clang
+#              export the same symbols at the same offsets): its
+#              clock_gettime, gettimeofday, time and getcpu go through the
+#              proxy (a proxy of a proxy from the second switch on) into the
+#              new kernel's vDSO and must answer right
 #
 # Lines for the host, which times them with its clock (tests/vm/run.sh: the
 # guest's restarts with each kernel, and misses the kexec itself): the
@@ -45,13 +52,22 @@
 D=/var/lib/ckpt-upgrade
 I=$D/images
 export CKPT=/ckpt
-plan=0 stage=0
+plan=0 stage=0 kho=0
 for w in $(cat /proc/cmdline); do
 	case $w in
 	ckpt.plan=*) plan=${w#*=} ;;
 	ckpt.stage=*) stage=${w#*=} ;;
+	ckpt.kho=1) kho=1 ;;
 	esac
 done
+# ckpt.kho=1 (tests/upgrade.sh --kho, booted with kho=on): the images never
+# touch the disk; they live in the initramfs' tmpfs and cross each kexec in
+# memory the kernel preserves (kexec handover, `ckpt handover`).
+via=--disk
+if [ "$kho" = 1 ]; then
+	I=/tmp/ckpt-images
+	via=--kho
+fi
 slots=$(echo "$plan" | tr , ' ')
 set -- $slots
 nstages=$#
@@ -88,7 +104,7 @@ next_kernel() {
 	[ "$((stage + 2))" -lt "$nstages" ] || _keep=" "
 	_keepko=" $(echo $slots | cut -d' ' -f$((stage + 2))-) "
 	(cd / && find . -xdev \( -path ./selftests -o -path ./bench -o -path ./zdtm \
-		-o -path ./programs -o -path ./kexec.next -o -path ./ckpt-verify \
+		-o -path ./programs -o -path ./kexec.next -o -path ./ckpt-verify -o -path ./tmp/ckpt-images \
 		-o -path ./samples/sharedfd -o -path ./samples/sysv -o -path ./samples/memfd \
 		-o -path ./samples/restartee \) -prune -o -print |
 		while read -r _f; do
@@ -119,7 +135,7 @@ leave() {
 	else
 		# No kernel to go to: the jobs stay where they are (the test ends them).
 		ktap_fail "${tag}_next_kernel_loaded"
-		kill -9 $TP $TA $TB $TG $TT $TC $TV 2>/dev/null
+		kill -9 $TP $TA $TB $TG $TT $TC $TV $TW 2>/dev/null
 		sleep 1
 		umount "$D"
 		return
@@ -129,14 +145,18 @@ leave() {
 	echo "UPGRADE-CHECKPOINT stage=$stage $(name_of "$cur")"
 	t0=$(now)
 	saved=0
-	/bin/ckpt-upgrade save "$I" $TP $TT $TC $TV && saved=1
+	/bin/ckpt-upgrade save $via "$I" $TP $TT $TC $TV "$TW,--vdso-proxy" && saved=1
 	t1=$(now)
 	echo "UPGRADE-SAVED stage=$stage $(name_of "$cur") in $(sub "$t1" "$t0") s"
 	[ "$saved" = 1 ] && ktap_pass "${tag}_checkpoint" || ktap_fail "${tag}_checkpoint"
 	ls -l "$I" | sed 's/^/# /'
-	ktap_check "${tag}_jobs_gone" within 10 dead $TP $TA $TB $TG $TT $TC $TV
+	if [ "$kho" = 1 ]; then
+		# The images go in preserved memory, not on the disk.
+		ktap_check "${tag}_handover_put" sh -c "/ckpt handover status | tee /dev/stderr | grep -q 'next kernel: [1-9]'"
+	fi
+	ktap_check "${tag}_jobs_gone" within 10 dead $TP $TA $TB $TG $TT $TC $TV $TW
 	if [ "$saved" != 1 ]; then
-		kill -9 $TP $TA $TB $TG $TT $TC $TV 2>/dev/null
+		kill -9 $TP $TA $TB $TG $TT $TC $TV $TW 2>/dev/null
 		sleep 1
 		umount "$D"
 		return
@@ -164,17 +184,20 @@ if [ "$stage" = 0 ]; then
 	TC=$!
 	/samples/vdsoclock >> "$D/vdso.out" 2>&1 &
 	TV=$!
+	/samples/vdsoclock >> "$D/vdso2.out" 2>&1 &
+	TW=$!
 	up=1
 	wait_for "$D/tree.out" '^ready' 60 || up=0
 	wait_for "$D/threads.out" '^ready' 60 || up=0
 	wait_for "$D/counter.out" '^counter 3 ' 60 || up=0
 	wait_for "$D/vdso.out" '^tick 3 ' 60 || up=0
+	wait_for "$D/vdso2.out" '^tick 3 ' 60 || up=0
 	[ "$up" = 1 ] && ktap_pass "${tag}_jobs_started" || ktap_fail "${tag}_jobs_started"
 	# ready P a=A b=B g=G z=Z
 	set -- $(grep '^ready' "$D/tree.out") x x x x x x
 	TP=$2 TA=${3#a=} TB=${4#b=} TG=${5#g=} TZ=${6#z=}
-	echo "$TP $TA $TB $TG $TZ $TT $TC $TV" > "$D/pids"
-	echo "# t=$(now) jobs: tree P=$TP A=$TA B=$TB G=$TG Z=$TZ, threads $TT, counter $TC, vdsoclock $TV"
+	echo "$TP $TA $TB $TG $TZ $TT $TC $TV $TW" > "$D/pids"
+	echo "# t=$(now) jobs: tree P=$TP A=$TA B=$TB G=$TG Z=$TZ, threads $TT, counter $TC, vdsoclock $TV, vdsoproxy $TW"
 	# All or nothing: a job that cannot be checkpointed (here: no such
 	# process) stops `save` before it checkpoints or kills any job.
 	refuses() {
@@ -187,20 +210,31 @@ if [ "$stage" = 0 ]; then
 	[ "$up" = 1 ] && leave
 else
 	ktap_check "${tag}_disk" mount /dev/vda "$D"
-	read -r TP TA TB TG TZ TT TC TV < "$D/pids"
+	read -r TP TA TB TG TZ TT TC TV TW < "$D/pids"
 	vlast=$(vdso_last "$D/vdso.out")
+	wlast=$(vdso_last "$D/vdso2.out")
 	clast=$(counter_last)
+	if [ "$kho" = 1 ]; then
+		/ckpt handover status | sed 's/^/# /'
+		ktap_check "${tag}_images_not_on_disk" sh -c "[ ! -e $D/images ] && [ ! -e $I ]"
+		ktap_check "${tag}_handover_in" sh -c "/ckpt handover status | grep -q 'previous kernel: [1-9]'"
+	fi
 	t0=$(now)
-	/bin/ckpt-upgrade restore "$I" > /tmp/restore.out 2>&1
+	/bin/ckpt-upgrade restore $via "$I" > /tmp/restore.out 2>&1
 	rc=$?
 	t1=$(now)
 	echo "UPGRADE-RESTORED stage=$stage $(name_of "$cur"): restart began $(sub "$t0" 0) s after boot, took $(sub "$t1" "$t0") s"
 	sed 's/^/# /' /tmp/restore.out
 	[ "$rc" = 0 ] && ktap_pass "${tag}_restore" || ktap_fail "${tag}_restore"
+	if [ "$kho" = 1 ]; then
+		# Taken and freed: nothing left from the previous kernel.
+		ktap_check "${tag}_handover_released" sh -c "/ckpt handover status | grep -q 'previous kernel: 0 bytes'"
+		rm -rf "$I"
+	fi
 	same_pids() {
 		runs "$TP" tree && runs "$TA" tree && runs "$TB" tree && runs "$TG" tree &&
 			[ "$(state_of "$TZ")" = Z ] && runs "$TT" threads && runs "$TC" counter &&
-			runs "$TV" vdsoclock
+			runs "$TV" vdsoclock && runs "$TW" vdsoclock
 	}
 	ktap_check "${tag}_same_pids" same_pids
 	ktap_check "${tag}_counter_continues" within 20 counter_grows "$clast"
@@ -209,6 +243,10 @@ else
 	ktap_check "${tag}_vdso_answers_right" vdso_all_ok "$D/vdso.out"
 	vdso_proxied "$TV" "$D/vdso.out" > /tmp/proxy.out && echo "# vdsoclock: through a vDSO proxy" ||
 		echo "# vdsoclock: this kernel's vDSO moved into place"
+	# The forced proxy across the kexec: in place, and every answer right.
+	ktap_check "${tag}_vdsoproxy_proxied" vdso_proxied "$TW" "$D/vdso2.out"
+	ktap_check "${tag}_vdsoproxy_continues" vdso_continues "$D/vdso2.out" "$wlast"
+	ktap_check "${tag}_vdsoproxy_answers_right" vdso_all_ok "$D/vdso2.out"
 	if [ "$stage" -lt "$last" ]; then
 		leave
 	else
@@ -220,10 +258,10 @@ else
 		ktap_check "${tag}_threads_verdict" wait_for "$D/threads.out" '^(OK|FAIL)' 90
 		sed 's/^/# threads: /' "$D/threads.out"
 		ktap_check "${tag}_threads_ok" grep -q '^OK threads=2 ' "$D/threads.out"
-		echo "# counter: $(counter_last) lines; vdsoclock: $(vdso_last "$D/vdso.out") ticks"
-		kill "$TC" "$TV"
-		ktap_check "${tag}_jobs_end" within 30 dead $TP $TA $TB $TG $TT $TC $TV
-		for p in $TP $TA $TB $TG $TT $TC $TV; do
+		echo "# counter: $(counter_last) lines; vdsoclock: $(vdso_last "$D/vdso.out") ticks; vdsoproxy: $(vdso_last "$D/vdso2.out") ticks"
+		kill "$TC" "$TV" "$TW"
+		ktap_check "${tag}_jobs_end" within 30 dead $TP $TA $TB $TG $TT $TC $TV $TW
+		for p in $TP $TA $TB $TG $TT $TC $TV $TW; do
 			case $(cat "/proc/$p/comm" 2>/dev/null) in
 			tree | threads | counter | vdsoclock) kill -9 "$p" 2>/dev/null ;;
 			esac

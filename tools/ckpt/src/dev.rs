@@ -9,9 +9,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::uapi::{
-    CkptCheckArgs, CkptCheckpointArgs, CkptIncr, CkptRestartArgs, CkptRestartFile, CkptRestartPipe,
-    CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT, CKPT_IOC_RESTART, CKPT_IOC_VERSION,
-    CKPT_REASON_LEN,
+    CkptCheckArgs, CkptCheckpointArgs, CkptHandoverArgs, CkptIncr, CkptRestartArgs,
+    CkptRestartFile, CkptRestartPipe, CkptVersion, CKPT_IOC_CHECK, CKPT_IOC_CHECKPOINT,
+    CKPT_IOC_HANDOVER, CKPT_IOC_RESTART, CKPT_IOC_VERSION, CKPT_REASON_LEN,
 };
 
 /// A uapi struct and the ioctl request that takes it.
@@ -34,6 +34,10 @@ impl Request for CkptCheckArgs {
 
 impl Request for CkptRestartArgs {
     const REQUEST: u32 = CKPT_IOC_RESTART;
+}
+
+impl Request for CkptHandoverArgs {
+    const REQUEST: u32 = CKPT_IOC_HANDOVER;
 }
 
 /// An open `/dev/ckpt`.
@@ -89,8 +93,8 @@ impl Device {
         // `#[repr(C)]` uapi struct `T` (it encodes `size_of::<T>()`), `arg` is
         // a valid, exclusive pointer to such a struct for the whole call, and
         // the kernel reads and writes at most that many bytes through it; the
-        // one pointer such a struct holds (`CkptRestartArgs::pipes`) is set by
-        // `restart` from a slice of the length it passes. The fd is open and
+        // pointers such a struct holds (`CkptRestartArgs::pipes`,
+        // `CkptHandoverArgs::buf`) are set from a slice of the length passed. The fd is open and
         // owned by `self`.
         let r = unsafe {
             libc::ioctl(
@@ -104,6 +108,42 @@ impl Device {
         } else {
             Ok(())
         }
+    }
+
+    /// `CKPT_IOC_HANDOVER` without a buffer: `op` with `len`/`offset` unused.
+    pub fn handover(&self, op: u32) -> io::Result<CkptHandoverArgs> {
+        let mut a = CkptHandoverArgs {
+            op,
+            ..Default::default()
+        };
+        self.ioctl(&mut a)?;
+        Ok(a)
+    }
+
+    /// `CKPT_IOC_HANDOVER` PUT: hands `data` to the next kernel.
+    pub fn handover_put(&self, data: &[u8]) -> io::Result<CkptHandoverArgs> {
+        let mut a = CkptHandoverArgs {
+            op: crate::uapi::CKPT_HANDOVER_PUT,
+            buf: data.as_ptr() as u64,
+            len: data.len() as u64,
+            ..Default::default()
+        };
+        self.ioctl(&mut a)?;
+        Ok(a)
+    }
+
+    /// `CKPT_IOC_HANDOVER` GET: reads the incoming set from `offset` into
+    /// `buf`; returns the byte count (0 at the end) and the status.
+    pub fn handover_get(&self, offset: u64, buf: &mut [u8]) -> io::Result<CkptHandoverArgs> {
+        let mut a = CkptHandoverArgs {
+            op: crate::uapi::CKPT_HANDOVER_GET,
+            buf: buf.as_mut_ptr() as u64,
+            len: buf.len() as u64,
+            offset,
+            ..Default::default()
+        };
+        self.ioctl(&mut a)?;
+        Ok(a)
     }
 
     /// `CKPT_IOC_VERSION`.

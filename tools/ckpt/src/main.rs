@@ -15,7 +15,7 @@ use ckpt::dev::{c_string, Device};
 use ckpt::reader::Cause;
 use ckpt::restart;
 use ckpt::show::{self, ShowError};
-use ckpt::{errno, image, kexec, timing, uapi};
+use ckpt::{errno, handover, image, kexec, timing, uapi};
 
 #[derive(Parser, Debug, PartialEq)]
 #[command(
@@ -139,6 +139,13 @@ enum Command {
         #[arg(long, conflicts_with_all = ["kernel", "initrd", "append"])]
         exec: bool,
     },
+    /// Keep the files of a directory (a kernel switch's images) across a
+    /// kexec in memory the kernel preserves for the next one (kexec
+    /// handover: CONFIG_KEXEC_HANDOVER, booted with kho=on): no disk needed
+    Handover {
+        #[command(subcommand)]
+        op: HandoverOp,
+    },
     /// Verify an image and print what it holds
     Show {
         /// The image, `-` for standard input
@@ -175,6 +182,142 @@ type Res = Result<(), Fail>;
 /// (another command, `--help`, a repeated or unknown flag, `--flag=value`,
 /// grouped short flags, `--`) returns `None` and goes to clap, which gives
 /// the same result or the error.
+/// `ckpt handover` operations.
+#[derive(Subcommand, Debug, PartialEq)]
+enum HandoverOp {
+    /// Whether handover is on, and the sizes of the sets in memory
+    Status,
+    /// Hand the regular files of DIR to the next kernel (in place of what
+    /// was put before); then `ckpt kexec`
+    Put {
+        /// The directory
+        dir: PathBuf,
+    },
+    /// In the kernel booted by the kexec: write the files the previous
+    /// kernel handed over into DIR, then free their memory
+    Get {
+        /// The directory (created if missing)
+        dir: PathBuf,
+        /// Keep the set in memory (a later `get` or `release` frees it)
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Free the set the previous kernel handed over
+    Release,
+    /// Withdraw what `put` handed to the next kernel
+    Drop,
+}
+
+fn handover_status(a: &uapi::CkptHandoverArgs) -> String {
+    format!(
+        "kexec handover {}{}; from the previous kernel: {} bytes; for the next kernel: {} bytes",
+        if a.flags & uapi::CKPT_HANDOVER_ENABLED != 0 {
+            "on"
+        } else {
+            "off (needs CONFIG_KEXEC_HANDOVER and kho=on)"
+        },
+        if a.flags & uapi::CKPT_HANDOVER_KHO_BOOT != 0 {
+            ", booted by a kexec with handover"
+        } else {
+            ""
+        },
+        a.in_size,
+        a.out_size
+    )
+}
+
+fn do_handover(dev_path: &Path, op: &HandoverOp) -> Res {
+    let dev = open_device(dev_path)?;
+    let v = dev
+        .version()
+        .map_err(|e| Fail::new(1, errno::version(dev_path, &e)))?;
+    if v.features & uapi::CKPT_FEAT_HANDOVER == 0 {
+        return Err(Fail::new(
+            1,
+            "the loaded module has no kexec handover (CKPT_FEAT_HANDOVER)".to_string(),
+        ));
+    }
+    let ioc = |what: &str, e: io::Error| {
+        Fail::new(1, format!("handover {what}: {}", errno::describe(&e)))
+    };
+    match op {
+        HandoverOp::Status => {
+            let a = dev
+                .handover(uapi::CKPT_HANDOVER_STATUS)
+                .map_err(|e| ioc("status", e))?;
+            println!("{}", handover_status(&a));
+        }
+        HandoverOp::Put { dir } => {
+            let a = dev
+                .handover(uapi::CKPT_HANDOVER_STATUS)
+                .map_err(|e| ioc("status", e))?;
+            if a.flags & uapi::CKPT_HANDOVER_ENABLED == 0 {
+                return Err(Fail::new(1, handover_status(&a)));
+            }
+            let (data, n) = handover::pack(dir)
+                .map_err(|e| Fail::new(1, format!("{}: {}", dir.display(), errno::describe(&e))))?;
+            let a = dev.handover_put(&data).map_err(|e| ioc("put", e))?;
+            println!(
+                "# handover: {n} files, {} bytes kept for the next kernel",
+                a.out_size
+            );
+        }
+        HandoverOp::Get { dir, keep } => {
+            let a = dev
+                .handover(uapi::CKPT_HANDOVER_STATUS)
+                .map_err(|e| ioc("status", e))?;
+            if a.in_size == 0 {
+                return Err(Fail::new(
+                    1,
+                    format!("nothing handed over: {}", handover_status(&a)),
+                ));
+            }
+            let mut data = vec![0u8; a.in_size as usize];
+            let mut at = 0usize;
+            while at < data.len() {
+                let r = dev
+                    .handover_get(at as u64, &mut data[at..])
+                    .map_err(|e| ioc("get", e))?;
+                if r.done == 0 {
+                    return Err(Fail::new(
+                        1,
+                        format!("handover get: ended at {at} of {} bytes", data.len()),
+                    ));
+                }
+                at += r.done as usize;
+            }
+            let files = handover::unpack(&data).map_err(|e| Fail::new(1, e.to_string()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Fail::new(1, format!("{}: {}", dir.display(), errno::describe(&e))))?;
+            for (name, bytes) in &files {
+                let p = dir.join(name);
+                std::fs::write(&p, bytes).map_err(|e| {
+                    Fail::new(1, format!("{}: {}", p.display(), errno::describe(&e)))
+                })?;
+            }
+            if !keep {
+                dev.handover(uapi::CKPT_HANDOVER_RELEASE)
+                    .map_err(|e| ioc("release", e))?;
+            }
+            println!(
+                "# handover: {} files, {} bytes from the previous kernel into {}",
+                files.len(),
+                data.len(),
+                dir.display()
+            );
+        }
+        HandoverOp::Release => {
+            dev.handover(uapi::CKPT_HANDOVER_RELEASE)
+                .map_err(|e| ioc("release", e))?;
+        }
+        HandoverOp::Drop => {
+            dev.handover(uapi::CKPT_HANDOVER_DROP)
+                .map_err(|e| ioc("drop", e))?;
+        }
+    }
+    Ok(())
+}
+
 fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
     let mut it = args.iter().skip(1).map(|a| a.to_str());
     let sub = it.next()??;
@@ -296,6 +439,7 @@ fn version(dev_path: &Path) -> Res {
         (uapi::CKPT_FEAT_LSM_WATCH, "lsm-watch"),
         (uapi::CKPT_FEAT_STATUS_FD, "status-fd"),
         (uapi::CKPT_FEAT_VDSO_PROXY, "vdso-proxy"),
+        (uapi::CKPT_FEAT_HANDOVER, "handover"),
     ];
     let mut names: Vec<String> = feats
         .iter()
@@ -561,6 +705,34 @@ fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     }
 }
 
+/// Before a kexec: says what the module hands to the next kernel in
+/// preserved memory, and warns when the next kernel's command line lacks
+/// `kho=on` (that kernel would not take it). Silent without the module.
+fn handover_note(dev_path: &Path, append: Option<&str>) {
+    let Ok(dev) = Device::open(dev_path) else {
+        return;
+    };
+    let feat = dev.version().map(|v| v.features).unwrap_or(0);
+    if feat & uapi::CKPT_FEAT_HANDOVER == 0 {
+        return;
+    }
+    let Ok(a) = dev.handover(uapi::CKPT_HANDOVER_STATUS) else {
+        return;
+    };
+    if a.out_size == 0 {
+        return;
+    }
+    println!(
+        "# kexec handover: {} bytes go to the next kernel",
+        a.out_size
+    );
+    if let Some(c) = append {
+        if !c.split_whitespace().any(|w| w == "kho=on") {
+            eprintln!("ckpt: warning: the new command line lacks kho=on: that kernel will not take what was handed over");
+        }
+    }
+}
+
 fn do_kexec(kernel: &Path, initrd: Option<&Path>, append: Option<&str>, load_only: bool) -> Res {
     let cmdline = match append {
         Some(c) => c.to_string(),
@@ -677,9 +849,13 @@ fn main() -> ExitCode {
             load_only,
             exec,
         } => match kernel {
-            Some(k) if !*exec => do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only),
+            Some(k) if !*exec => {
+                handover_note(&cli.device, append.as_deref());
+                do_kexec(k, initrd.as_deref(), append.as_deref(), *load_only)
+            }
             _ => kexec::exec().map_err(|m| Fail::new(1, m)),
         },
+        Command::Handover { op } => do_handover(&cli.device, op),
         Command::Show {
             file,
             json,

@@ -60,6 +60,14 @@ fn entries() -> Vec<Entry> {
             CKPT_FEAT_STATUS_FD,
             CKPT_FEAT_VDSO_PROXY,
             CKPT_FEAT_SYSV,
+            CKPT_FEAT_HANDOVER,
+            CKPT_HANDOVER_STATUS,
+            CKPT_HANDOVER_PUT,
+            CKPT_HANDOVER_GET,
+            CKPT_HANDOVER_RELEASE,
+            CKPT_HANDOVER_DROP,
+            CKPT_HANDOVER_ENABLED,
+            CKPT_HANDOVER_KHO_BOOT,
             CKPT_CHECKPOINT_STOP,
             CKPT_CHECKPOINT_RESUME,
             CKPT_CHECKPOINT_KILL,
@@ -82,6 +90,7 @@ fn entries() -> Vec<Entry> {
             CKPT_IOC_CHECKPOINT,
             CKPT_IOC_RESTART,
             CKPT_IOC_CHECK,
+            CKPT_IOC_HANDOVER,
         ]
     );
     strukt!(
@@ -118,6 +127,12 @@ fn entries() -> Vec<Entry> {
         "ckpt_check_args",
         CkptCheckArgs,
         [pid, status, flags, reserved, reason]
+    );
+    strukt!(
+        v,
+        "ckpt_handover_args",
+        CkptHandoverArgs,
+        [op, flags, buf, len, offset, in_size, out_size, done, reserved]
     );
     strukt!(v, "ckpt_restart_pipe", CkptRestartPipe, [id, rfd, wfd, pad]);
     strukt!(v, "ckpt_restart_file", CkptRestartFile, [id, fd]);
