@@ -11,5 +11,5 @@
 ktap_plan 2
 [ -x /ckpt-fuzz ] || { ktap_skip fuzz_seeds "no /ckpt-fuzz"; ktap_skip fuzz_campaign "no /ckpt-fuzz"; ktap_finish; }
 ktap_check fuzz_seeds fuzz_seeds
-ktap_check fuzz_campaign fuzz_run "${fuzz_cases:-400}"
+ktap_check fuzz_campaign fuzz_run "${fuzz_cases:-250}"
 ktap_finish
