@@ -33,7 +33,7 @@ if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
 	/bench/ckpt_vs_criu -r "$runs" ${work:+-w "$work"}
 	# The LSM observer's cost on fork, exit and socket (module loaded vs not).
 	. /guest/observer-bench.sh
-	observer_bench "${obs_rounds:-5}" 2000 "BENCH " timing=1
+	observer_bench "${obs_rounds:-5}" 1000 "BENCH " timing=1
 	# Incremental checkpoints: frozen time against a full checkpoint's
 	# (needs soft-dirty bits: new mappings show "sd" in smaps).
 	if grep -q '^VmFlags:.* sd' /proc/self/smaps && [ -x /bench/ckpt_incr_bench ]; then
@@ -44,5 +44,5 @@ if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
 else
 	/bench/ckpt_bench "$mb"
 	. /guest/observer-bench.sh
-	observer_bench "${obs_rounds:-5}" 2000 "BENCH "
+	observer_bench "${obs_rounds:-5}" 1000 "BENCH "
 fi
