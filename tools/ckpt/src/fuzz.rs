@@ -315,7 +315,7 @@ fn attack_one<'a>(
                     v.end = if rng.chance(2) {
                         USER_ADDR_END
                     } else {
-                        v.start + (1 << 40)
+                        v.start.wrapping_add(1 << 40)
                     };
                     "vma-huge"
                 }
