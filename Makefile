@@ -25,8 +25,11 @@
 #                from a Debian userland built into ~/.cache/ckpt (cached, keyed
 #                by tests/programs/packages); also a stage of `make check`
 #   make userland  only build that userland image (prints its path)
-#   make fuzz N=1000000  the image reader's mutation fuzzer with N cases (its
-#                fast 20 000 run in make check's cargo stage)
+#   make fuzz N=1000000  the fuzzers with N cases each: the image reader's
+#                (its fast 20 000 run in make check's cargo stage), then the
+#                module's restart in the VM under the KASAN guest kernel
+#                (tests/fuzz.sh; builds that kernel once, cached; a short
+#                campaign on the ordinary kernel runs in make check)
 #   make         build ckpt.ko, the tool, samples and selftests
 #
 # KDIR=/path/to/kernel/build builds the module against another kernel (e.g. a
@@ -66,6 +69,7 @@ tool:
 	cargo build --quiet --release --locked --target x86_64-unknown-linux-musl \
 		--manifest-path tools/ckpt/Cargo.toml
 	@mkdir -p $(B) && cp tools/ckpt/target/x86_64-unknown-linux-musl/release/ckpt $(B)/ckpt
+	@cp tools/ckpt/target/x86_64-unknown-linux-musl/release/ckpt-fuzz $(B)/ckpt-fuzz
 
 # ckpt-verify: compares `ckpt show --json` with /proc inside the VM.
 verify:
@@ -112,9 +116,9 @@ vm: all
 	@tests/vm/run.sh shell
 
 N ?= 1000000
-fuzz:
-	CKPT_FUZZ_CASES=$(N) cargo test --release --locked --manifest-path tools/ckpt/Cargo.toml \
-		--test fuzz -- --nocapture
+N ?= 10000
+fuzz: deps
+	@tests/fuzz.sh $(N)
 
 fmt:
 	rustfmt --edition 2021 rust/ckpt_main.rs

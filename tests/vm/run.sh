@@ -5,7 +5,7 @@
 # judge the result.
 #
 #   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|programs|shell|carry-save|carry-load|
-#                                 cross-save|cross-load|upgrade
+#                                 cross-save|cross-load|upgrade|fuzz
 #
 #   check   run /guest/check.sh (selftests, guest shell tests, the `check`
 #           subset of the ZDTM lane); print the failures and "N passed,
@@ -24,6 +24,10 @@
 #           killed, restarted and checked; prints one line per test and
 #           "N passed, N failed, N skipped" (KUnit cases are judged but not
 #           counted: the check mode counts them); exit 1 on failure
+#   fuzz    the restart fuzzer (tests/fuzz.sh, `make fuzz`, runs it on the
+#           KASAN kernel): /guest/fuzz.sh, ckpt.fuzz_cases=N (in
+#           CKPT_VM_APPEND) hostile images fed to the restart by
+#           /ckpt-fuzz; judged like check; prints its CKPT-FUZZ lines
 #   shell   interactive shell in the VM (Ctrl-A X quits QEMU); not judged
 #   carry-save, carry-load
 #           the two boots of the image carry-over test (with --disk): save a
@@ -89,7 +93,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load|upgrade) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load|upgrade|fuzz) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -208,6 +212,9 @@ trap cleanup EXIT
 	if [ -f "$B/ckpt-verify" ]; then
 		echo "file /ckpt-verify $B/ckpt-verify 0755 0 0"
 	fi
+	if [ -f "$B/ckpt-fuzz" ]; then
+		echo "file /ckpt-fuzz $B/ckpt-fuzz 0755 0 0"
+	fi
 	# Only binaries whose source still exists (no stale tests).
 	for src in "$top"/samples/*.c "$top"/tests/selftests/*.c "$top"/tests/bench/*.c; do
 		[ -f "$src" ] || continue
@@ -313,6 +320,7 @@ case $mode in
 bench) timeout=${CKPT_VM_TIMEOUT:-1800} ;;
 zdtm) timeout=${CKPT_VM_TIMEOUT:-3600} ;;
 programs) timeout=${CKPT_VM_TIMEOUT:-1200} ;;
+fuzz) timeout=${CKPT_VM_TIMEOUT:-14400} ;;
 upgrade) timeout=${CKPT_VM_TIMEOUT:-$((300 * ${#up_plan[@]}))} ;;
 *) timeout=${CKPT_VM_TIMEOUT:-600} ;;
 esac
@@ -336,6 +344,14 @@ elif [ "$mode" = programs ]; then
 	run_qemu | tee "$log" | while IFS= read -r line; do
 		case $line in
 		PROGRAMS-RESULT\ *) read -r _ n c r <<< "${line%$'\r'}"; printf '  %-16s %-16s %s\n' "$n" "$c" "$r" ;;
+		esac
+	done
+	qrc=${PIPESTATUS[0]}
+elif [ "$mode" = fuzz ]; then
+	# The fuzzer's lines as they come (progress every 1000 cases).
+	run_qemu | tee "$log" | while IFS= read -r line; do
+		case $line in
+		CKPT-FUZZ*) printf '  %s\n' "${line%$'\r'}" ;;
 		esac
 	done
 	qrc=${PIPESTATUS[0]}
@@ -373,7 +389,7 @@ fi
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 case $mode in
-carry-*|cross-*) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
+carry-*|cross-*|fuzz) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
 upgrade) judge=(--mode check --boots ${#up_plan[@]}) ;;
 *) judge=(--mode "$mode") ;;
 esac

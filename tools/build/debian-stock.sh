@@ -404,7 +404,7 @@ if [ "$mode" = bench ]; then
 	cp "$KO/ckpt.ko" "$ird/ckpt.ko"
 	cp "$B/ckpt" "$ird/"; ln -s /ckpt "$ird/bin/ckpt"
 	for f in "$B"/bench/*; do cp "$f" "$ird/bench/"; done
-	cp "$top/tests/vm/guest/bench.sh" "$ird/guest/"
+	cp "$top/tests/vm/guest/bench.sh" "$top/tests/vm/guest/observer-bench.sh" "$ird/guest/"
 	cat > "$ird/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=vt100

@@ -4,6 +4,11 @@
 # Configure and build the guest kernel into a cache outside the clone, keyed
 # by kernel version, config fragment and toolchain.  A warm cache makes this
 # a no-op.  Prints the build directory (KDIR for `make`) on stdout.
+#
+# CKPT_KFLAVOR=kasan builds the fuzz lane's kernel instead: the fragment
+# tools/build/ckpt-kasan.config on top of ckpt.config (KASAN, KFENCE, UBSAN,
+# failslab, fail_page_alloc), cached in its own directory (…/kbuild/VERSION-
+# kasan-KEY), about twice as long to build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
@@ -12,10 +17,17 @@ log() { printf '[kernel] %s\n' "$*" >&2; }
 src=$("$here/kernel-source.sh")
 kver=$(make -s -C "$src" kernelversion 2>/dev/null)
 toolchain="$(rustc --version) | $(bindgen --version 2>&1 | head -n1) | $(clang-19 --version | head -n1)"
-key=$( { cat "$here/ckpt.config"; echo "$toolchain"; basename "$src"; } | sha256sum | cut -c1-12)
-out=$CKPT_CACHE/kbuild/$kver-$key
+frags=("$here/ckpt.config")
+flavor=${CKPT_KFLAVOR:-}
+case $flavor in
+"") ;;
+kasan) frags+=("$here/ckpt-kasan.config") ;;
+*) log "unknown CKPT_KFLAVOR=$flavor (known: kasan)"; exit 1 ;;
+esac
+key=$( { cat "${frags[@]}"; echo "$toolchain"; basename "$src"; } | sha256sum | cut -c1-12)
+out=$CKPT_CACHE/kbuild/$kver${flavor:+-$flavor}-$key
 mkdir -p "$out"
-echo "$kver" > "$CKPT_CACHE/kbuild/.last-version"
+[ -n "$flavor" ] || echo "$kver" > "$CKPT_CACHE/kbuild/.last-version"
 # One build per tree at a time: a second caller waits for the first.
 exec 9>"$out/.lock"
 if ! flock -n 9; then
@@ -37,7 +49,7 @@ if [ ! -f "$out/.ckpt-configured" ]; then
     log "configuring Linux $kver in $out"
     "${M[@]}" -s tinyconfig >&2
     "${M[@]}" -s kvm_guest.config >&2
-    (cd "$out" && KCONFIG_CONFIG=.config "$src/scripts/kconfig/merge_config.sh" -m -O "$out" .config "$here/ckpt.config" >&2)
+    (cd "$out" && KCONFIG_CONFIG=.config "$src/scripts/kconfig/merge_config.sh" -m -O "$out" .config "${frags[@]}" >&2)
     "${M[@]}" -s olddefconfig >&2
     bad=0
     # An option this kernel's Kconfig no longer has (7.3 folded PROC_SYSCTL
@@ -53,7 +65,7 @@ if [ ! -f "$out/.ckpt-configured" ]; then
                 fi; } ;;
             "# CONFIG_"*" is not set") o=${line#\# }; o=${o%% *}; grep -q "^$o=" "$out/.config" && { log "config: wanted $o unset"; bad=1; } ;;
         esac
-    done < "$here/ckpt.config"
+    done < <(cat "${frags[@]}")
     [ $bad = 0 ] || { log "config fragment not satisfied"; exit 1; }
     "${M[@]}" -s rustavailable >&2
     touch "$out/.ckpt-configured"

@@ -11,6 +11,9 @@
 # ckpt.bench_work=LIST workloads).  Without CRIU (tests/vm/run.sh bench,
 # the project's own kernel): /bench/ckpt_bench, checkpoint and restart of
 # a ckpt.bench_mb MiB process as ratios to memcpy in the same run.
+# Both end with the LSM observer's cost (/guest/observer-bench.sh:
+# fork+exit and socket+close with ckpt.ko loaded vs not,
+# ckpt.bench_observer_rounds=N rounds, default 5).
 mb=1024 runs=5 work=
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -18,6 +21,7 @@ for w in $(cat /proc/cmdline); do
 	ckpt.bench_runs=*) runs=${w#*=} ;;
 	ckpt.bench_work=*) work=${w#*=} ;;
 	ckpt.bench_incr_mb=*) incr_mb=${w#*=} ;;
+	ckpt.bench_observer_rounds=*) obs_rounds=${w#*=} ;;
 	esac
 done
 if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
@@ -27,6 +31,9 @@ if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
 		"$(/ckpt version 2>&1 | tr -s ' \n' ' ')"
 	/usr/sbin/criu check >/tmp/criu-check.log 2>&1 || { echo "# criu check:"; sed 's/^/#   /' /tmp/criu-check.log; }
 	/bench/ckpt_vs_criu -r "$runs" ${work:+-w "$work"}
+	# The LSM observer's cost on fork, exit and socket (module loaded vs not).
+	. /guest/observer-bench.sh
+	observer_bench "${obs_rounds:-5}" 1000 "BENCH " timing=1
 	# Incremental checkpoints: frozen time against a full checkpoint's
 	# (needs soft-dirty bits: new mappings show "sd" in smaps).
 	if grep -q '^VmFlags:.* sd' /proc/self/smaps && [ -x /bench/ckpt_incr_bench ]; then
@@ -36,4 +43,6 @@ if [ -x /usr/sbin/criu ] && [ -x /bench/ckpt_vs_criu ]; then
 	fi
 else
 	/bench/ckpt_bench "$mb"
+	. /guest/observer-bench.sh
+	observer_bench "${obs_rounds:-5}" 1000 "BENCH "
 fi

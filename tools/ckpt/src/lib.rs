@@ -24,6 +24,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod dev;
 pub mod errno;
+pub mod fuzz;
 pub mod handover;
 pub mod json;
 pub mod kexec;

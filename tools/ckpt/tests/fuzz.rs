@@ -8,135 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use ckpt::image::{ImageError, MAX_RECORD_LEN, REC_HDR_LEN};
+use ckpt::fuzz::{attack, mutate, splice, Rng};
+use ckpt::image::ImageError;
 use ckpt::reader;
 use ckpt::sample;
 use ckpt::show::{self, Options};
 use ckpt::writer::{reseal, walk};
-
-/// xorshift64*: small, fast, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.next().is_multiple_of(one_in)
-    }
-}
-
-/// Values that tend to sit on boundaries of the checks.
-const INTERESTING: [u64; 16] = [
-    0,
-    1,
-    2,
-    0x7f,
-    0xff,
-    0x1000,
-    0xffff,
-    1 << 20,
-    (1 << 20) - 1,
-    0x7fff_ffff,
-    0xffff_ffff,
-    0x8000_0000,
-    0x7fff_ffff_f000,
-    0xffff_ffff_ff60_0000,
-    0x8000_0000_0000_0000,
-    u64::MAX,
-];
-
-fn mutate(rng: &mut Rng, img: &mut Vec<u8>) {
-    let records = walk(img);
-    match rng.below(9) {
-        0 => {
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(img.len());
-                img[i] ^= 1 << rng.below(8);
-            }
-        }
-        1 => {
-            let i = rng.below(img.len());
-            img[i] = rng.next() as u8;
-        }
-        2 => {
-            let at = rng.below(img.len() + 1);
-            let n = 1 + rng.below(16);
-            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-            img.splice(at..at, bytes);
-        }
-        3 => {
-            let at = rng.below(img.len());
-            let n = (1 + rng.below(64)).min(img.len() - at);
-            img.drain(at..at + n);
-        }
-        4 if !records.is_empty() => {
-            // Rewrite a length field.
-            let (off, h) = records[rng.below(records.len())];
-            let len = match rng.below(5) {
-                0 => rng.next() as u32,
-                1 => h.len.wrapping_add(rng.below(9) as u32).wrapping_sub(4),
-                2 => 0,
-                3 => MAX_RECORD_LEN,
-                _ => u32::MAX,
-            };
-            img[off + 4..off + 8].copy_from_slice(&len.to_le_bytes());
-        }
-        5 if !records.is_empty() => {
-            // Store an interesting value inside a payload.
-            let (off, h) = records[rng.below(records.len())];
-            let width = [1usize, 2, 4, 8][rng.below(4)];
-            if h.len as usize >= width {
-                let at = off + REC_HDR_LEN + rng.below(h.len as usize - width + 1);
-                let v = INTERESTING[rng.below(INTERESTING.len())];
-                img[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
-            }
-        }
-        6 if records.len() >= 2 => {
-            // Swap two records.
-            let a = rng.below(records.len());
-            let b = rng.below(records.len());
-            let (a, b) = (a.min(b), a.max(b));
-            if a != b {
-                let span = |i: usize| {
-                    let (o, h) = records[i];
-                    o..o + REC_HDR_LEN + h.len as usize
-                };
-                let (ra, rb) = (span(a), span(b));
-                let mut out = img[..ra.start].to_vec();
-                out.extend_from_slice(&img[rb.clone()]);
-                out.extend_from_slice(&img[ra.end..rb.start]);
-                out.extend_from_slice(&img[ra.clone()]);
-                out.extend_from_slice(&img[rb.end..]);
-                *img = out;
-            }
-        }
-        7 if !records.is_empty() => {
-            // Duplicate or drop a record.
-            let (o, h) = records[rng.below(records.len())];
-            let span = o..o + REC_HDR_LEN + h.len as usize;
-            if rng.chance(2) {
-                let copy = img[span.clone()].to_vec();
-                img.splice(span.end..span.end, copy);
-            } else {
-                img.drain(span);
-            }
-        }
-        _ => {
-            // Truncate.
-            let n = rng.below(img.len());
-            img.truncate(n);
-        }
-    }
-}
 
 /// A short name for an outcome, for the histogram.
 fn outcome(r: &Result<reader::Totals, reader::ReadError>) -> &'static str {
@@ -267,4 +144,70 @@ fn mutations_never_panic() {
         );
     }
     assert!(seen.get(&("bad-check", false)).copied().unwrap_or(0) > n / 20);
+}
+
+/// The semantic attacks and splices of `ckpt-fuzz` (the VM's restart fuzzer):
+/// an attacked image keeps valid checks (the damage reaches the decoders, the
+/// order checker and the module's restart), the reader never panics on them,
+/// and most attacks apply.
+#[test]
+fn attacks_keep_valid_checks() {
+    let seeds = [sample::small(), sample::v13()];
+    let mut rng = Rng(0x5EED_0F_A77AC);
+    let mut names: BTreeMap<&str, u32> = BTreeMap::new();
+    let n = cases() / 8;
+    let mut applied = 0;
+    for i in 0..n {
+        let mut img = seeds[i as usize % seeds.len()].clone();
+        if let Some(a) = attack(&mut rng, &mut img) {
+            applied += 1;
+            *names.entry(a).or_default() += 1;
+            let r = reader::validate(img.as_slice());
+            assert!(
+                !matches!(
+                    r.as_ref().err().and_then(|e| e.image_error()),
+                    Some(ImageError::BadCheck { .. })
+                ),
+                "attack {a} (case {i}) left a bad check"
+            );
+        }
+        let other = &seeds[(i as usize + 1) % seeds.len()];
+        let _ = reader::validate(splice(&mut rng, &img, other).as_slice());
+    }
+    println!("attacks: {names:?}");
+    assert!(applied > n * 9 / 10, "{applied} of {n} attacks applied");
+    assert!(names.len() >= 20, "few kinds of attack: {names:?}");
+}
+
+/// A case is a function of the campaign's seed and its number (so a crash in
+/// the VM is replayed with `ckpt-fuzz --only N`).
+#[test]
+fn cases_are_reproducible() {
+    let seeds = vec![sample::small(), sample::v13()];
+    for i in [0u64, 1, 77, 123_456] {
+        assert_eq!(
+            ckpt::fuzz::case(7, i, &seeds),
+            ckpt::fuzz::case(7, i, &seeds)
+        );
+    }
+}
+
+/// The partial reseal the VM fuzzer uses gives what a full one gives.
+#[test]
+fn partial_reseal_matches_full() {
+    let seed = sample::v13();
+    let mut rng = Rng(42);
+    for _ in 0..500 {
+        let mut a = seed.clone();
+        mutate(&mut rng, &mut a);
+        let from = a
+            .iter()
+            .zip(&seed)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(seed.len()));
+        let mut b = a.clone();
+        reseal(&mut a);
+        ckpt::fuzz::reseal_from(&mut b, from);
+        assert_eq!(a, b);
+    }
 }
