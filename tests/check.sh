@@ -17,6 +17,11 @@
 #                kernel into itself under running jobs (checkpointed before,
 #                restarted after, then checking their state); `make
 #                upgrade-demo` does it 7.2 -> 7.3 -> 7.2
+#   6b. migrate  tests/migrate.sh --quick: two VMs on a QEMU socket network;
+#                a 64 MiB process moves from one to the other with `ckpt
+#                migrate`/`ckpt receive` and checks itself (`make
+#                migrate-demo`: 1 GiB); then --xsave: the receiver's CPU lacks
+#                AVX, a process holding AVX state is refused and goes on
 #   7. programs  tests/vm/run.sh programs: the real-programs lane (Debian
 #                programs checkpointed in the middle of their work; the
 #                userland is built into ~/.cache/ckpt on first use); tests
@@ -177,6 +182,27 @@ else
 	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
 	dt=$(sed -n 's/^  downtime .*: \([0-9.]* s\) .*/\1/p' "$logs/upgrade.log" | head -n1)
 	record upgrade "$p" "$f" "$s" "$p passed, $f failed, $s skipped ($(took); downtime ${dt:-?})"
+fi
+
+# --- 6b. live migration between two VMs ----------------------------------------------
+stage "migrate: tests/migrate.sh --quick, --xsave (two VMs, a socket network)"
+if [ ! -f build/ckpt.ko ]; then
+	record migrate 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	mp=0 mf=0 dts=
+	for how in --quick --xsave; do
+		set +e
+		tests/migrate.sh "$how" 2>&1 | tee "$logs/migrate${how#-}.log"
+		rc=${PIPESTATUS[0]}
+		set -e
+		read -r p f s < <(summary_of "$logs/migrate${how#-}.log") || true
+		p=${p:-0} f=${f:-0}
+		[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+		mp=$((mp + p)) mf=$((mf + f))
+		dt=$(sed -n 's/.*MIGRATE-RESULT .*downtime_ms=\([0-9.]*\) full_dump_ms=\([0-9.]*\).*/\1 of \2 ms/p' "$logs/migrate${how#-}.log" | head -n1)
+		[ -z "$dt" ] || dts="$dt"
+	done
+	record migrate "$mp" "$mf" 0 "$mp passed, $mf failed ($(took); downtime ${dts:-?})"
 fi
 
 # --- 7. real programs: Debian's python3, sqlite3, tmux, ... ---------------------

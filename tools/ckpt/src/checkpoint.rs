@@ -64,6 +64,17 @@ impl Output {
         })
     }
 
+    /// An open regular file (a memfd spool): written from its current
+    /// offset, never removed.
+    pub fn from_file(file: File, name: &str) -> Self {
+        Self {
+            file,
+            name: name.to_string(),
+            remove: None,
+            regular: true,
+        }
+    }
+
     /// Name for messages.
     pub fn name(&self) -> &str {
         &self.name

@@ -26,6 +26,7 @@ pub mod dev;
 pub mod errno;
 pub mod json;
 pub mod kexec;
+pub mod migrate;
 pub mod names;
 pub mod reader;
 pub mod restart;

@@ -113,6 +113,59 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Move a running process to another machine: pre-copy rounds while it
+    /// runs, then a short freeze for the last pages; `ckpt receive` restores
+    /// it there, then the original is killed (see the admin guide)
+    ///
+    /// Prints the rounds, the downtime (the frozen time of the last round) and
+    /// round 0's frozen time (a full dump's) for comparison. If the receiver
+    /// fails, the process runs on here.
+    Migrate {
+        /// The process (a single process, as `checkpoint --track` takes it)
+        #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+        pid: i32,
+        /// The receiver, `HOST:PORT` (`ckpt receive --listen PORT` there)
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// Most checkpoint rounds before the final one (round 0 included)
+        #[arg(long, value_name = "N", default_value_t = 8,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_rounds: u32,
+        /// Keep trying to connect for this long (seconds)
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        connect_timeout: u64,
+        /// As `checkpoint --external-unix`
+        #[arg(long)]
+        external_unix: bool,
+        /// Print only the summary line
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Receive a process that `ckpt migrate` sends, restore it, and wait for
+    /// it (as `ckpt restart` does)
+    Receive {
+        /// Where to listen: PORT (all addresses) or ADDR:PORT
+        #[arg(long, value_name = "[ADDR:]PORT")]
+        listen: String,
+        /// Where the received images go (default: a new directory in $TMPDIR)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the images after the restart
+        #[arg(long)]
+        keep: bool,
+        /// As `restart --pid-ns`
+        #[arg(long)]
+        pid_ns: bool,
+        /// As `restart --detach`
+        #[arg(long)]
+        detach: bool,
+        /// As `restart --ignore-changed`
+        #[arg(long)]
+        ignore_changed: bool,
+        /// No progress lines
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Boot another kernel with kexec_file_load(2), without firmware or
     /// boot loader: the step between `checkpoint` and `restart` of a kernel
     /// upgrade or downgrade (see the admin guide)
@@ -521,6 +574,32 @@ fn do_checkpoint(
     }
 }
 
+fn do_migrate(dev_path: &Path, o: &ckpt::migrate::MigrateOptions) -> Res {
+    let dev = open_device(dev_path)?;
+    let s = ckpt::migrate::migrate(&dev, o).map_err(|m| Fail::new(1, m))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let (Some(first), Some(last)) = (s.rounds.first(), s.rounds.last()) else {
+        return Ok(());
+    };
+    let bytes: u64 = s.rounds.iter().map(|r| r.bytes).sum();
+    println!(
+        "migrated {} to {} (pid {} there): {} rounds, {:.1} MiB sent; downtime {:.1} ms \
+         (frozen in the last round, {:.1} MiB), full dump {:.1} ms (round 0): {:.1}%; \
+         switchover {:.1} ms",
+        o.pid,
+        s.peer,
+        s.new_pid,
+        s.rounds.len(),
+        bytes as f64 / 1048576.0,
+        ms(last.frozen),
+        last.bytes as f64 / 1048576.0,
+        ms(first.frozen),
+        100.0 * last.frozen.as_secs_f64() / first.frozen.as_secs_f64().max(1e-9),
+        ms(s.switchover)
+    );
+    Ok(())
+}
+
 fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     let name = file.display();
     let input: Box<dyn Read> = if file == Path::new("-") {
@@ -665,6 +744,60 @@ fn main() -> ExitCode {
                 flags,
             };
             match restart::run(&o) {
+                Ok(0) => Ok(()),
+                Ok(code) => Err(Fail(code, None)),
+                Err(msg) => Err(Fail::new(1, msg)),
+            }
+        }
+        Command::Migrate {
+            pid,
+            to,
+            max_rounds,
+            connect_timeout,
+            external_unix,
+            quiet,
+        } => do_migrate(
+            &cli.device,
+            &ckpt::migrate::MigrateOptions {
+                pid: *pid,
+                to: to.clone(),
+                max_rounds: *max_rounds,
+                connect_timeout: std::time::Duration::from_secs(*connect_timeout),
+                flags: if *external_unix {
+                    uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
+                } else {
+                    0
+                },
+                quiet: *quiet,
+            },
+        ),
+        Command::Receive {
+            listen,
+            dir,
+            keep,
+            pid_ns,
+            detach,
+            ignore_changed,
+            quiet,
+        } => {
+            let o = ckpt::migrate::ReceiveOptions {
+                listen: listen.clone(),
+                dir: dir.clone(),
+                keep: *keep,
+                restart: restart::Options {
+                    file: PathBuf::new(),
+                    device: cli.device.clone(),
+                    pid_ns: *pid_ns,
+                    detach: *detach,
+                    quiet: *quiet,
+                    flags: if *ignore_changed {
+                        uapi::CKPT_RESTART_IGNORE_CHANGED
+                    } else {
+                        0
+                    },
+                },
+            };
+            match ckpt::migrate::receive(&o) {
                 Ok(0) => Ok(()),
                 Ok(code) => Err(Fail(code, None)),
                 Err(msg) => Err(Fail::new(1, msg)),

@@ -1,0 +1,29 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The receiving VM of the live-migration lane (tests/migrate.sh): `ckpt
+# receive` on port 7070 of 169.254.77.2 restores what migrate-send.sh sends
+# and waits for it: the migrated worker checks its memory and exits 0.  With
+# ckpt.xsave=1 a first migration must be refused (its worker holds AVX state
+# this VM's CPU lacks).
+xsave=0
+for w in $(cat /proc/cmdline); do
+	case $w in ckpt.xsave=*) xsave=${w#*=} ;; esac
+done
+ip link set lo up
+ip link set eth0 up && ip addr add 169.254.77.2/16 dev eth0 || echo "migrate-recv: no eth0"
+grep -q ' avx ' /proc/cpuinfo && echo "migrate-recv: this CPU has AVX" || echo "migrate-recv: this CPU has no AVX"
+cd / || exit 1
+if [ "$xsave" = 1 ]; then
+	echo "CKPT-TEST-BEGIN migrate:xsave-refused-recv"
+	/ckpt receive --listen 7070
+	rc=$?
+	# Refused: the restart failed with the reason, and said so to the sender.
+	[ $rc = 1 ] && rc=0 || rc=1
+	echo "CKPT-TEST-END migrate:xsave-refused-recv rc=$rc"
+fi
+echo "CKPT-TEST-BEGIN migrate:receive"
+/ckpt receive --listen 7070
+rc=$?
+[ ! -f /tmp/ckpt-migrate-worker.log ] || cat /tmp/ckpt-migrate-worker.log
+echo "CKPT-TEST-END migrate:receive rc=$rc"
