@@ -22,6 +22,7 @@ pub mod uapi;
 pub mod attrs;
 pub mod chain;
 pub mod checkpoint;
+pub mod compress;
 pub mod dev;
 pub mod errno;
 pub mod json;

@@ -66,6 +66,11 @@ enum Command {
         /// Tracks again unless --kill
         #[arg(long, value_name = "PARENT", conflicts_with = "tree")]
         parent: Option<PathBuf>,
+        /// Write the image compressed (zstd, on every CPU): taken into memory
+        /// first, compressed after the process was let go; `restart`, `show`
+        /// and `--parent` read compressed images as they are
+        #[arg(long)]
+        compress: bool,
         /// Show neither progress nor the final summary
         #[arg(short, long)]
         quiet: bool,
@@ -303,6 +308,7 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
             external_unix: has("--external-unix"),
             track: has("--track"),
             parent: None,
+            compress: false,
             quiet: has("--quiet"),
         }
     } else {
@@ -500,6 +506,7 @@ fn do_checkpoint(
     output: &Path,
     flags: u64,
     parent: Option<&Path>,
+    compress: bool,
     quiet: bool,
 ) -> Res {
     let dev = open_device(dev_path)?;
@@ -525,14 +532,51 @@ fn do_checkpoint(
         })?
     };
     let name = out.name().to_string();
-    match checkpoint::run_incr(
+    // Compressed: the module writes into a memfd, compressed into `out` after.
+    let (spool, target) = if compress {
+        let m = ckpt::compress::memfd(c"ckpt-image")
+            .map_err(|e| Fail::new(1, format!("memfd_create: {}", errno::describe(&e))))?;
+        let keep = m
+            .try_clone()
+            .map_err(|e| Fail::new(1, errno::describe(&e)))?;
+        (Some((keep, out)), Output::from_file(m, &name))
+    } else {
+        (None, out)
+    };
+    let r = checkpoint::run_incr(
         &dev,
         pid,
         flags,
         incr.as_mut().map(|i| &mut i.args),
-        out,
+        target,
         !quiet,
-    ) {
+    );
+    let r = match (r, spool) {
+        (Ok(o), Some((mem, out))) => {
+            let t = std::time::Instant::now();
+            match out.write_compressed(&mem, ckpt::compress::threads()) {
+                Ok(c) => {
+                    if !quiet {
+                        eprintln!(
+                            "compressed {} bytes to {c} ({:.1}%) in {:.2} s",
+                            o.bytes,
+                            100.0 * c as f64 / o.bytes.max(1) as f64,
+                            t.elapsed().as_secs_f64()
+                        );
+                    }
+                    Ok(o)
+                }
+                Err(e) => Err(checkpoint::Failure::Write(name.clone(), e)),
+            }
+        }
+        (Ok(o), None) => Ok(o),
+        (Err(f), Some((_, out))) => {
+            out.discard();
+            Err(f)
+        }
+        (Err(f), None) => Err(f),
+    };
+    match r {
         Ok(o) => {
             if !quiet {
                 eprintln!(
@@ -614,11 +658,15 @@ fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
         let f = File::open(file)
             .map_err(|e| Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e))))?;
         if resolve {
+            let f = ckpt::compress::plain(f, file).map_err(|e| Fail::new(1, e))?;
             Box::new(ckpt::chain::resolve(f, file).map_err(|e| Fail::new(1, e))?)
         } else {
             Box::new(f)
         }
     };
+    // A compressed image: decompressed as it is read.
+    let input = ckpt::compress::reader(io::BufReader::with_capacity(1 << 20, input))
+        .map_err(|e| Fail::new(1, format!("{name}: {}", errno::describe(&e))))?;
     // Large reads: the payloads of page records are up to 2 MiB.
     let input = io::BufReader::with_capacity(1 << 20, input);
     let stdout = io::stdout();
@@ -673,6 +721,7 @@ fn main() -> ExitCode {
             external_unix,
             track,
             parent,
+            compress,
             quiet,
         } => {
             let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
@@ -700,7 +749,15 @@ fn main() -> ExitCode {
                 } else {
                     uapi::CKPT_CHECKPOINT_STOP
                 };
-            do_checkpoint(&cli.device, *pid, output, flags, parent.as_deref(), *quiet)
+            do_checkpoint(
+                &cli.device,
+                *pid,
+                output,
+                flags,
+                parent.as_deref(),
+                *compress,
+                *quiet,
+            )
         }
         Command::Check {
             pid,
