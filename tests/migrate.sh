@@ -83,8 +83,10 @@ src=$?
 wait "$rpid"
 rrc=$?
 set -e
-tr -d '\r' < "$B/vm/console-migrate-send.log" | grep -E '^(ckpt: round|migrated |MIGRATE-RESULT|migrate-send|ckpt: )' || true
-tr -d '\r' < "$B/vm/console-migrate-recv.log" | grep -E '^(ckpt: |migrate-recv)' || true
+for side in send recv; do
+	tr -d '\r' < "$B/vm/console-migrate-$side.log" | sed -n 's/^# //p' |
+		grep -E '^(ckpt: |migrated |MIGRATE-RESULT|migrate-)' | sed "s/^/$side: /" || true
+done
 p=0 f=0
 for side in send recv; do
 	echo "--- $side:"

@@ -18,8 +18,17 @@ for w in $(cat /proc/cmdline); do
 	ckpt.maxpct=*) maxpct=${w#*=} ;;
 	esac
 done
+. /guest/ktap.sh
+# result NAME RC: one KTAP test (the judge reads KTAP between the markers).
+result() {
+	ktap_plan 1
+	if [ "$2" = 0 ]; then ktap_pass "$1"; else ktap_fail "$1"; fi
+	echo "# Totals: pass:$ktap_npass fail:$ktap_nfail xfail:0 xpass:0 skip:0 error:0"
+	ktap_n=0 ktap_npass=0 ktap_nfail=0
+}
+say() { echo "# $*"; }
 ip link set lo up
-ip link set eth0 up && ip addr add 169.254.77.1/16 dev eth0 || echo "migrate-send: no eth0"
+ip link set eth0 up && ip addr add 169.254.77.1/16 dev eth0 || say "migrate-send: no eth0"
 cd / || exit 1
 to=169.254.77.2:7070
 
@@ -39,18 +48,19 @@ if [ "$xsave" = 1 ]; then
 	if start avx avx; then
 		/ckpt migrate "$wpid" --to "$to" --connect-timeout 600 > /tmp/avx.out 2>&1
 		mrc=$?
-		cat /tmp/avx.out
-		[ $mrc = 1 ] || { echo "migrate-send: the AVX worker's migration was not refused"; rc=1; }
-		grep -q "AVX" /tmp/avx.out || { echo "migrate-send: no AVX in the reason"; rc=1; }
-		grep -q "resumed" /tmp/avx.out || { echo "migrate-send: not resumed"; rc=1; }
+		sed 's/^/# /' /tmp/avx.out
+		[ $mrc = 1 ] || { say "migrate-send: the AVX worker's migration was not refused"; rc=1; }
+		grep -q "AVX" /tmp/avx.out || { say "migrate-send: no AVX in the reason"; rc=1; }
+		grep -q "resumed" /tmp/avx.out || { say "migrate-send: not resumed"; rc=1; }
 		sleep 1
 		kill -USR1 "$wpid"
 		wait "$wpid"
 		wrc=$?
-		[ $wrc = 0 ] || { echo "migrate-send: the resumed worker's check failed: $wrc"; rc=1; }
+		[ $wrc = 0 ] || { say "migrate-send: the resumed worker's check failed: $wrc"; rc=1; }
 	else
-		echo "migrate-send: the worker did not start"; rc=1
+		say "migrate-send: the worker did not start"; rc=1
 	fi
+	result xsave_refused_and_resumed "$rc"
 	echo "CKPT-TEST-END migrate:xsave-refused rc=$rc"
 fi
 
@@ -59,11 +69,11 @@ rc=0
 if start plain; then
 	/ckpt migrate "$wpid" --to "$to" --connect-timeout 600 > /tmp/plain.out 2> /tmp/plain.err
 	mrc=$?
-	cat /tmp/plain.err /tmp/plain.out
+	cat /tmp/plain.err /tmp/plain.out | sed 's/^/# /'
 	wait "$wpid"
 	wrc=$?
-	[ $mrc = 0 ] || { echo "migrate-send: ckpt migrate failed: $mrc"; rc=1; }
-	[ $wrc = 137 ] || { echo "migrate-send: the original ended with $wrc, not SIGKILL"; rc=1; }
+	[ $mrc = 0 ] || { say "migrate-send: ckpt migrate failed: $mrc"; rc=1; }
+	[ $wrc = 137 ] || { say "migrate-send: the original ended with $wrc, not SIGKILL"; rc=1; }
 	# migrated P to A (pid N there): R rounds, M MiB sent; downtime D ms (...), full dump F ms (round 0): X%; ...
 	line=$(grep '^migrated ' /tmp/plain.out)
 	if [ -n "$line" ]; then
@@ -74,11 +84,12 @@ if start plain; then
 				if ($i == "dump") f = $(i + 1)
 			}
 			p = f > 0 ? 100 * d / f : 0
-			printf "MIGRATE-RESULT mib=%s rounds=%s downtime_ms=%s full_dump_ms=%s ratio=%.1f%%\n", mib, r, d, f, p
-			if (max != "" && p > max) { printf "MIGRATE-RESULT downtime over %s%% of a full dump\n", max; exit 1 }
+			printf "# MIGRATE-RESULT mib=%s rounds=%s downtime_ms=%s full_dump_ms=%s ratio=%.1f%%\n", mib, r, d, f, p
+			if (max != "" && p > max) { printf "# MIGRATE-RESULT downtime over %s%% of a full dump\n", max; exit 1 }
 		}' || rc=1
 	fi
 else
-	echo "migrate-send: the worker did not start"; rc=1
+	say "migrate-send: the worker did not start"; rc=1
 fi
+result migrate_send "$rc"
 echo "CKPT-TEST-END migrate:send rc=$rc"

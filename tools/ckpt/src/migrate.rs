@@ -432,12 +432,16 @@ pub fn migrate(dev: &Device, o: &MigrateOptions) -> Result<Summary, String> {
     let mut rounds: Vec<Round> = Vec::new();
     let mut parent: Option<(u64, Vec<u8>)> = None;
     let mut n: u32 = 0;
+    // Pre-copy needs dirty tracking; without it (no CONFIG_MEM_SOFT_DIRTY), one
+    // round with the process stopped throughout.
+    let mut precopy = true;
     loop {
         // Round 0, then at least one pre-copy round (the pages written while
         // round 0 was sent), then more while they shrink, up to `max` rounds.
         let k = rounds.len();
-        let last =
-            k >= max as usize || (k >= 2 && converged(rounds[k - 1].bytes, rounds[k - 2].bytes));
+        let last = !precopy
+            || k >= max as usize
+            || (k >= 2 && converged(rounds[k - 1].bytes, rounds[k - 2].bytes));
         let name = round_name(n);
         let mut flags = o.flags;
         flags |= if last {
@@ -452,16 +456,29 @@ pub fn migrate(dev: &Device, o: &MigrateOptions) -> Result<Summary, String> {
         let spool = memfd(c"ckpt-migrate").map_err(|e| format!("memfd_create: {e}"))?;
         let keep = spool.try_clone().map_err(|e| e.to_string())?;
         let frozen_at = Instant::now();
+        let incr = if precopy { Some(&mut args) } else { None };
         let out = checkpoint::run_incr(
             dev,
             pid,
             flags,
-            Some(&mut args),
+            incr,
             Output::from_file(spool, &name),
             false,
         );
         let outcome = match out {
             Ok(x) => x,
+            Err(Failure::Ioctl(e))
+                if rounds.is_empty() && precopy && e.raw_os_error() == Some(libc::EOPNOTSUPP) =>
+            {
+                if !o.quiet {
+                    eprintln!(
+                        "ckpt: no dirty tracking in this kernel (CONFIG_MEM_SOFT_DIRTY): \
+                         one round, {pid} stopped throughout"
+                    );
+                }
+                precopy = false;
+                continue;
+            }
             Err(f) => return Err(abort(&mut sock, describe_failure(pid, f))),
         };
         let frozen = outcome.elapsed;
