@@ -21,14 +21,21 @@ start() {
 	while [ ! -f "$d/ready" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
-start
-/ckpt checkpoint "$wpid" -o "$d/full.img" --compress --kill
+# The worker's pages are random-looking: the ratio is measured on a sleep.
+sleep 1000 &
+spid=$!
+/ckpt checkpoint "$spid" -o "$d/sleep.img" --leave-running --quiet
+/ckpt checkpoint "$spid" -o "$d/sleep.zst" --kill --compress --quiet
 rc=$?
+wait "$spid"
+plain=$(wc -c < "$d/sleep.img") size=$(wc -c < "$d/sleep.zst")
+echo "# a sleep's image: $plain bytes, compressed $size"
+ktap_check compress_checkpoint test "$rc" = 0 -a "$((size * 2))" -lt "$plain"
+start
+/ckpt checkpoint "$wpid" -o "$d/full.img" --compress --kill --quiet
 wait "$wpid"
-size=$(wc -c < "$d/full.img")
-echo "# compressed image: $size bytes"
-ktap_check compress_checkpoint test "$rc" = 0 -a "$size" -lt 16777216
-ktap_check compress_show /ckpt show "$d/full.img" > /dev/null
+/ckpt show "$d/full.img" > /dev/null
+ktap_check compress_show test $? = 0
 /ckpt restart "$d/full.img" --quiet
 ktap_check compress_restart test $? = 0
 
