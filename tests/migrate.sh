@@ -13,15 +13,15 @@
 #
 #   tests/migrate.sh             a 1 GiB worker; the downtime must be at most
 #                                10% of the full dump's frozen time
-#   tests/migrate.sh --quick     a 64 MiB worker (the `migrate` stage of
-#                                `make check`)
-#   tests/migrate.sh --xsave     the receiving VM's CPU lacks AVX (-cpu
-#                                max,-avx,-avx2...): a worker holding AVX
-#                                state is refused (with the reason) and goes
-#                                on on the sender; one that holds none moves
+#   tests/migrate.sh --quick     (the `migrate` stage of `make check`) 32 MiB
+#                                workers, and the receiving VM's CPU lacks
+#                                AVX (-cpu max,-avx,-avx2,...): a worker
+#                                holding AVX state is refused (with the
+#                                reason) and goes on on the sender; one that
+#                                holds none moves and checks itself there
 #
 # Environment: CKPT_MIGRATE_MIB (the worker's size), CKPT_MIGRATE_RECV_CPU
-# (the receiver's -cpu with --xsave), CKPT_VM_TIMEOUT.  Consoles:
+# (the receiver's -cpu with --quick), CKPT_VM_TIMEOUT.  Consoles:
 # build/vm/console-migrate-send.log and console-migrate-recv.log.  Prints
 # "N passed, N failed"; exits 1 on failure.
 set -euo pipefail
@@ -37,10 +37,9 @@ how=${1:---full}
 mib=1024 xsave=0 maxpct=10 smem=3G rmem=4G rcpu=max
 case $how in
 --full) ;;
---quick) mib=64 maxpct= smem=2G rmem=2G ;;
---xsave) mib=64 maxpct= smem=2G rmem=2G xsave=1
+--quick|--xsave) mib=32 maxpct= smem=2G rmem=2G xsave=1
 	rcpu=${CKPT_MIGRATE_RECV_CPU:-max,-avx,-avx2,-fma,-f16c,-avx-vnni,-vaes,-vpclmulqdq} ;;
-*) log "usage: tests/migrate.sh [--quick|--xsave]"; exit 2 ;;
+*) log "usage: tests/migrate.sh [--quick]"; exit 2 ;;
 esac
 mib=${CKPT_MIGRATE_MIB:-$mib}
 
