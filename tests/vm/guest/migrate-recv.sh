@@ -19,7 +19,9 @@ result() {
 	ktap_n=0 ktap_npass=0 ktap_nfail=0
 }
 ip link set lo up
+ip link set eth0 mtu 65000 2>/dev/null
 ip link set eth0 up && ip addr add 169.254.77.2/16 dev eth0 || echo "# migrate-recv: no eth0"
+ip link show eth0 | sed "s/^/# /"
 grep -q ' avx ' /proc/cpuinfo && echo "# migrate-recv: this CPU has AVX" || echo "# migrate-recv: this CPU has no AVX"
 cd / || exit 1
 if [ "$xsave" = 1 ]; then
