@@ -16,6 +16,12 @@
 #                checkpointed, the VM kexecs into 7.3 (ckpt kexec), they are
 #                restarted and go on, then back to 7.2; prints the downtime
 #                (tests/upgrade.sh; builds the 7.3 kernel once, cached)
+#   make migrate-demo  live migration between two VMs on a QEMU socket
+#                network: a 1 GiB process writing 1% of its pages moves with
+#                `ckpt migrate`/`ckpt receive` and checks itself; prints the
+#                rounds, the downtime and a full dump's frozen time
+#                (tests/migrate.sh; --quick is a stage of make check, --xsave
+#                restores on a CPU without AVX)
 #   make zdtm    CRIU's ZDTM static tests through ckpt in the VM (the peer-suite
 #                lane: fetched from Debian's criu source package, never
 #                committed); prints a class per test and fails if a test in
@@ -42,7 +48,7 @@ B := $(CURDIR)/build
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all deps kernel module tool verify userprogs zdtm-tests userland demo check bench zdtm programs vm \
-	clean fmt cross-kernel upgrade-demo fuzz
+	clean fmt cross-kernel upgrade-demo migrate-demo fuzz
 
 all: module tool verify userprogs
 
@@ -105,6 +111,9 @@ cross-kernel: all
 
 upgrade-demo: all
 	@tests/upgrade.sh
+
+migrate-demo: all
+	@tests/migrate.sh
 
 zdtm: all zdtm-tests
 	@tests/vm/run.sh zdtm

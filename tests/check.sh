@@ -24,7 +24,12 @@
 #                other series' kernel first (cached: ~15 min on 2 cores the
 #                first time) and its module from a copy of the sources.
 #                CKPT_CHECK_CROSS=0 skips it
-#   8. programs  tests/vm/run.sh programs: the real-programs lane (Debian
+#   8. migrate   tests/migrate.sh --quick: two VMs on a QEMU socket network,
+#                the receiver's CPU without AVX; a 32 MiB process holding AVX
+#                state is refused and goes on, one holding none moves with
+#                `ckpt migrate`/`ckpt receive` and checks itself (`make
+#                migrate-demo`: 1 GiB, same CPUs, downtime measured)
+#   9. programs  tests/vm/run.sh programs: the real-programs lane (Debian
 #                programs checkpointed in the middle of their work; the
 #                userland is built into ~/.cache/ckpt on first use); tests
 #                listed in tests/programs/refused count as skipped while
@@ -203,7 +208,28 @@ else
 	record cross "$p" "$f" "$s" "$p passed, $f failed ($(took))"
 fi
 
-# --- 8. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
+# --- 8. live migration between two VMs ----------------------------------------------
+stage "migrate: tests/migrate.sh --quick (two VMs, a socket network)"
+if [ ! -f build/ckpt.ko ]; then
+	record migrate 0 0 0 "not run: no build/ckpt.ko (the build failed)"
+else
+	mp=0 mf=0 dts=
+	for how in --quick; do
+		set +e
+		tests/migrate.sh "$how" 2>&1 | tee "$logs/migrate${how#-}.log"
+		rc=${PIPESTATUS[0]}
+		set -e
+		read -r p f s < <(summary_of "$logs/migrate${how#-}.log") || true
+		p=${p:-0} f=${f:-0}
+		[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+		mp=$((mp + p)) mf=$((mf + f))
+		dt=$(sed -n 's/.*MIGRATE-RESULT .*downtime_ms=\([0-9.]*\) full_dump_ms=\([0-9.]*\).*/\1 of \2 ms/p' "$logs/migrate${how#-}.log" | head -n1)
+		[ -z "$dt" ] || dts="$dt"
+	done
+	record migrate "$mp" "$mf" 0 "$mp passed, $mf failed ($(took); downtime ${dts:-?})"
+fi
+
+# --- 9. real programs: Debian's python3, sqlite3, tmux, ... ---------------------
 stage "programs: tests/vm/run.sh programs"
 if [ ! -f build/ckpt.ko ]; then
 	record programs 0 0 0 "not run: no build/ckpt.ko (the build failed)"

@@ -95,29 +95,34 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
     }
     let (size, features) = cur::xstate_size()?;
     if let Some(x) = &p.xstate {
-        if x.xstate_bv & !features != 0 {
+        if size == 0 {
+            return Err(why.set(eopnotsupp(), format_args!("this CPU has no XSAVE")));
+        }
+        // What this CPU lacks is refused only if the process holds state there: a
+        // component in its initial state comes back as the CPU's own initial state.
+        let lacking = x.xstate_bv & !features & !x.idle(x.xstate_bv & !features);
+        if lacking != 0 {
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "image uses FPU state {:#x} this CPU lacks (has {features:#x})",
-                    x.xstate_bv & !features
+                    "the process holds {} register state ({lacking:#x}) this CPU lacks \
+                     (it has {features:#x}: {})",
+                    image::XfeatureNames(lacking),
+                    image::XfeatureNames(features)
                 ),
             ));
         }
         // Review finding A17: a dynamic feature (AMX tile data) also needs the
         // process's permission, or the signal frame that loads the state drops it.
         let allowed = features & cur::permitted_xfeatures();
-        if x.xstate_bv & !allowed != 0 {
+        if x.xstate_bv & features & !allowed != 0 {
             return Err(why.set(
                 EPERM,
                 format_args!(
                     "image uses FPU state {:#x} the caller may not use (arch_prctl ARCH_REQ_XCOMP_PERM)",
-                    x.xstate_bv & !allowed
+                    x.xstate_bv & features & !allowed
                 ),
             ));
-        }
-        if size == 0 {
-            return Err(why.set(eopnotsupp(), format_args!("this CPU has no XSAVE")));
         }
     }
     Ok(())
@@ -150,10 +155,17 @@ pub(crate) fn restore(p: &Plan<'_>, why: &mut Reason) -> Result<Entry> {
     let Some(x) = &p.xstate else {
         return Ok(Entry::Direct);
     };
-    let (size, _) = cur::xstate_size()?;
+    let (size, features) = cur::xstate_size()?;
     let mut area = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
     let n = x.area.len().min(size);
     area[..n].copy_from_slice(&x.area[..n]);
+    // Components this CPU lacks (in their initial state: `check_plan`) are not
+    // loaded: XSTATE_BV names only what this CPU has.
+    if x.xstate_bv & !features != 0 {
+        if let Some(bv) = area.get_mut(image::XSAVE_HDR_OFFSET..image::XSAVE_HDR_OFFSET + 8) {
+            bv.copy_from_slice(&(x.xstate_bv & features).to_le_bytes());
+        }
+    }
     // The FPU state goes in as a signal return would load it; where no frame can be
     // written (no room below the stack pointer, no vDSO), as ptrace would set it.
     let alt = (

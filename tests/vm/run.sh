@@ -5,7 +5,7 @@
 # judge the result.
 #
 #   tests/vm/run.sh [--disk FILE] check|demo|bench|zdtm|programs|shell|carry-save|carry-load|
-#                                 cross-save|cross-load|upgrade|fuzz
+#                                 cross-save|cross-load|upgrade|fuzz|migrate-send|migrate-recv
 #
 #   check   run /guest/check.sh (selftests, guest shell tests, the `check`
 #           subset of the ZDTM lane); print the failures and "N passed,
@@ -44,6 +44,12 @@
 #           jobs' files and images are on the disk (default: a fresh
 #           build/vm/upgrade.disk); prints the guest's UPGRADE-* lines with
 #           the host's clock
+#   migrate-send, migrate-recv
+#           the two VMs of the live-migration lane (tests/migrate.sh, which
+#           boots both at once, joined by a QEMU socket network: CKPT_VM_NET):
+#           the sender migrates a worker (tests/selftests/ckpt_migrate.c
+#           --worker) with `ckpt migrate`, the receiver restores it with `ckpt
+#           receive` and the worker checks its memory
 #
 #   --disk FILE     attach FILE as a virtio-blk disk (/dev/vda in the guest),
 #                   creating a 64 MiB raw file first if it does not exist;
@@ -64,6 +70,11 @@
 #                      max,-erms,-fsrm, see below)
 #   CKPT_KDIR          kernel build dir (default: the one in build/kdir)
 #   CKPT_KO            module to load (default: build/ckpt.ko)
+#   CKPT_VM_NET        a network card (virtio-net) on a QEMU socket network
+#                      instead of none: the socket netdev's options
+#                      ("listen=127.0.0.1:PORT" or "connect=127.0.0.1:PORT");
+#                      CKPT_VM_MAC its MAC address
+#   CKPT_VM_MEM        guest memory (default 2G; bench 5G, zdtm 3G)
 #   CKPT_VM_VERBOSE=1  also print a result line per KUnit suite and program
 #   CKPT_UPGRADE_SLOTS upgrade: the kernels, "KDIR:KO KDIR:KO ..." (slot 0,
 #                      1, ...; default: CKPT_KDIR and CKPT_KO, one slot)
@@ -93,7 +104,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) [ $# -ge 2 ] || die "--disk needs a FILE"; disk=$2; shift 2 ;;
 	--disk=*) disk=${1#--disk=}; shift ;;
-	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load|upgrade|fuzz) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
+	check|demo|bench|zdtm|programs|shell|carry-save|carry-load|cross-save|cross-load|upgrade|fuzz|migrate-send|migrate-recv) [ -z "$mode" ] || die "one MODE only"; mode=$1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -304,7 +315,12 @@ if [ "$mode" = upgrade ]; then
 fi
 # The benchmarks hold a 1 GiB process, its 1 GiB image in tmpfs and a restored copy.
 case $mode in bench) mem=${CKPT_VM_MEM:-5G} ;; zdtm) mem=${CKPT_VM_MEM:-3G} ;; *) mem=${CKPT_VM_MEM:-2G} ;; esac
-qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 -no-reboot -nic none
+net=(-nic none)
+if [ -n "${CKPT_VM_NET:-}" ]; then
+	net=(-netdev "socket,id=n0,$CKPT_VM_NET"
+	     -device "virtio-net-pci,netdev=n0,mac=${CKPT_VM_MAC:-52:54:00:c7:00:01}")
+fi
+qemu=(qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp 2 -no-reboot "${net[@]}"
       -kernel "$bzimage" -initrd "$initrd" -append "$append" "${drive[@]}")
 
 if [ "$mode" = shell ]; then
@@ -389,7 +405,7 @@ fi
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 case $mode in
-carry-*|cross-*|fuzz) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
+carry-*|cross-*|fuzz|migrate-*) judge=(--mode check) ;;	# judged like check: KTAP and a clean log
 upgrade) judge=(--mode check --boots ${#up_plan[@]}) ;;
 *) judge=(--mode "$mode") ;;
 esac

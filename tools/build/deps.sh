@@ -24,7 +24,8 @@ need_root() {
 # --- Debian packages (bookworm) -------------------------------------------
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
       cpio busybox-static qemu-system-x86 make gcc libc6-dev python3 kmod xz-utils
-      zstd ca-certificates debootstrap e2fsprogs)
+      zstd ca-certificates debootstrap e2fsprogs
+      musl-tools)   # musl-gcc: the zstd crate's C library in the static tool
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -71,6 +71,85 @@ pub const XSAVE_HDR_OFFSET: usize = 512;
 /// Size of the legacy area plus the XSAVE header.
 pub const XSAVE_MIN_LEN: usize = 576;
 
+/// The XSAVE components whose place in the standard layout is the same on every
+/// CPU that has them, and whose initial state is all zeros: (bit, offset, size) of
+/// AVX (the upper halves of YMM0-15) and AVX-512 (opmask, upper halves of ZMM0-15,
+/// ZMM16-31).
+pub const XSAVE_ZERO_INIT: [(u32, usize, usize); 4] = [
+    (2, 576, 256),
+    (5, 1088, 64),
+    (6, 1152, 512),
+    (7, 1664, 1024),
+];
+
+/// XSAVE components by name, for messages: `XfeatureNames(bits)` displays as
+/// "AVX, PKRU" (and the number of those it has no name for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XfeatureNames(pub u64);
+
+impl core::fmt::Display for XfeatureNames {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const NAMES: [&str; 20] = [
+            "x87",
+            "SSE",
+            "AVX",
+            "MPX bounds",
+            "MPX CSR",
+            "AVX-512 opmask",
+            "AVX-512 ZMM_Hi256",
+            "AVX-512 Hi16_ZMM",
+            "PT",
+            "PKRU",
+            "PASID",
+            "CET user",
+            "CET supervisor",
+            "HDC",
+            "UINTR",
+            "LBR",
+            "HWP",
+            "AMX tile config",
+            "AMX tile data",
+            "APX",
+        ];
+        let mut sep = "";
+        for (i, name) in NAMES.iter().enumerate() {
+            if self.0 & (1u64 << i) != 0 {
+                write!(f, "{sep}{name}")?;
+                sep = ", ";
+            }
+        }
+        for i in NAMES.len()..64 {
+            if self.0 & (1u64 << i) != 0 {
+                write!(f, "{sep}component {i}")?;
+                sep = ", ";
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Xstate<'_> {
+    /// Of the components `bits`, those that are in their initial state in the area
+    /// although XSTATE_BV marks them in use: a CPU may mark a component in use
+    /// whatever it holds (QEMU's TCG marks all), and loading the initial state is
+    /// the same as loading nothing. Only the components of [`XSAVE_ZERO_INIT`].
+    pub fn idle(&self, bits: u64) -> u64 {
+        let mut idle = 0;
+        for &(bit, off, size) in &XSAVE_ZERO_INIT {
+            if bits & (1u64 << bit) == 0 {
+                continue;
+            }
+            match self.area.get(off..off + size) {
+                Some(d) if d.iter().all(|&b| b == 0) => idle |= 1u64 << bit,
+                // Not in the area at all: the state was never saved, it is initial.
+                None if self.area.len() <= off => idle |= 1u64 << bit,
+                _ => {}
+            }
+        }
+        idle
+    }
+}
+
 impl<'a> Record<'a> for Xstate<'a> {
     const KIND: u16 = kind::XSTATE;
     fn encode(&self, e: &mut Enc<'_>) -> Result<()> {

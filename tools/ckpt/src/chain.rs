@@ -55,7 +55,20 @@ fn rerr(path: &Path, e: reader::ReadError) -> String {
 /// Reads the records of `path` before its first address space.
 pub fn head(path: &Path) -> Result<Head, String> {
     let f = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-    let mut rd = Reader::new(io::BufReader::new(f)).map_err(|e| rerr(path, e))?;
+    // Decompressed as far as read (a compressed image's start only).
+    let r = crate::compress::reader(io::BufReader::new(f))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    head_from(r, path)
+}
+
+/// [`head`] of the open (uncompressed) image `f`, read from its start.
+fn head_of(mut f: File, path: &Path) -> Result<Head, String> {
+    f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    head_from(io::BufReader::new(f), path)
+}
+
+fn head_from<R: Read>(r: R, path: &Path) -> Result<Head, String> {
+    let mut rd = Reader::new(r).map_err(|e| rerr(path, e))?;
     let mut h = Head {
         track: None,
         parent: None,
@@ -114,6 +127,7 @@ fn index(
         ),
         None => format!("{}: cannot open: {e}", path.display()),
     })?;
+    let f = crate::compress::plain(f, path)?;
     let me = files.len();
     files.push(f.try_clone().map_err(|e| e.to_string())?);
     let mut rd =
@@ -221,7 +235,7 @@ impl<W: Write> Out<W> {
 /// `image` (open, at `path`) as a whole image: itself if it has no parent, else
 /// a memfd holding it with its chain resolved.
 pub fn resolve(mut image: File, path: &Path) -> Result<File, String> {
-    let h = head(path)?;
+    let h = head_of(image.try_clone().map_err(|e| e.to_string())?, path)?;
     let Some((id, acc, raw)) = h.parent else {
         image.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
         return Ok(image);

@@ -64,13 +64,44 @@ impl Output {
         })
     }
 
+    /// An open regular file (a memfd spool): written from its current
+    /// offset, never removed.
+    pub fn from_file(file: File, name: &str) -> Self {
+        Self {
+            file,
+            name: name.to_string(),
+            remove: None,
+            regular: true,
+        }
+    }
+
     /// Name for messages.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Writes all of `mem` compressed (see [`crate::compress`]) and syncs;
+    /// removes the output if that fails. Returns the compressed size.
+    pub fn write_compressed(self, mem: &File, threads: u32) -> io::Result<u64> {
+        let r = crate::compress::compress(
+            mem,
+            io::BufWriter::with_capacity(1 << 20, &self.file),
+            threads,
+        )
+        .and_then(|n| {
+            if self.regular {
+                self.file.sync_all()?;
+            }
+            Ok(n)
+        });
+        if r.is_err() {
+            self.discard();
+        }
+        r
+    }
+
     /// Throws away what was written.
-    fn discard(self) {
+    pub fn discard(self) {
         if let Some(p) = self.remove {
             drop(self.file);
             let _ = fs::remove_file(p);

@@ -66,6 +66,11 @@ enum Command {
         /// Tracks again unless --kill
         #[arg(long, value_name = "PARENT", conflicts_with = "tree")]
         parent: Option<PathBuf>,
+        /// Write the image compressed (zstd, on every CPU): taken into memory
+        /// first, compressed after the process was let go; `restart`, `show`
+        /// and `--parent` read compressed images as they are
+        #[arg(long)]
+        compress: bool,
         /// Show neither progress nor the final summary
         #[arg(short, long)]
         quiet: bool,
@@ -110,6 +115,59 @@ enum Command {
         #[arg(long)]
         vdso_proxy: bool,
         /// Do not print the "restarting" line
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Move a running process to another machine: pre-copy rounds while it
+    /// runs, then a short freeze for the last pages; `ckpt receive` restores
+    /// it there, then the original is killed (see the admin guide)
+    ///
+    /// Prints the rounds, the downtime (the frozen time of the last round) and
+    /// round 0's frozen time (a full dump's) for comparison. If the receiver
+    /// fails, the process runs on here.
+    Migrate {
+        /// The process (a single process, as `checkpoint --track` takes it)
+        #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+        pid: i32,
+        /// The receiver, `HOST:PORT` (`ckpt receive --listen PORT` there)
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// Most checkpoint rounds before the final one (round 0 included)
+        #[arg(long, value_name = "N", default_value_t = 8,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_rounds: u32,
+        /// Keep trying to connect for this long (seconds)
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        connect_timeout: u64,
+        /// As `checkpoint --external-unix`
+        #[arg(long)]
+        external_unix: bool,
+        /// Print only the summary line
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Receive a process that `ckpt migrate` sends, restore it, and wait for
+    /// it (as `ckpt restart` does)
+    Receive {
+        /// Where to listen: PORT (all addresses) or ADDR:PORT
+        #[arg(long, value_name = "[ADDR:]PORT")]
+        listen: String,
+        /// Where the received images go (default: a new directory in $TMPDIR)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the images after the restart
+        #[arg(long)]
+        keep: bool,
+        /// As `restart --pid-ns`
+        #[arg(long)]
+        pid_ns: bool,
+        /// As `restart --detach`
+        #[arg(long)]
+        detach: bool,
+        /// As `restart --ignore-changed`
+        #[arg(long)]
+        ignore_changed: bool,
+        /// No progress lines
         #[arg(short, long)]
         quiet: bool,
     },
@@ -393,6 +451,7 @@ fn fast_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
             external_unix: has("--external-unix"),
             track: has("--track"),
             parent: None,
+            compress: false,
             quiet: has("--quiet"),
         }
     } else {
@@ -591,6 +650,7 @@ fn do_checkpoint(
     output: &Path,
     flags: u64,
     parent: Option<&Path>,
+    compress: bool,
     quiet: bool,
 ) -> Res {
     let dev = open_device(dev_path)?;
@@ -616,14 +676,51 @@ fn do_checkpoint(
         })?
     };
     let name = out.name().to_string();
-    match checkpoint::run_incr(
+    // Compressed: the module writes into a memfd, compressed into `out` after.
+    let (spool, target) = if compress {
+        let m = ckpt::compress::memfd(c"ckpt-image")
+            .map_err(|e| Fail::new(1, format!("memfd_create: {}", errno::describe(&e))))?;
+        let keep = m
+            .try_clone()
+            .map_err(|e| Fail::new(1, errno::describe(&e)))?;
+        (Some((keep, out)), Output::from_file(m, &name))
+    } else {
+        (None, out)
+    };
+    let r = checkpoint::run_incr(
         &dev,
         pid,
         flags,
         incr.as_mut().map(|i| &mut i.args),
-        out,
+        target,
         !quiet,
-    ) {
+    );
+    let r = match (r, spool) {
+        (Ok(o), Some((mem, out))) => {
+            let t = std::time::Instant::now();
+            match out.write_compressed(&mem, ckpt::compress::threads()) {
+                Ok(c) => {
+                    if !quiet {
+                        eprintln!(
+                            "compressed {} bytes to {c} ({:.1}%) in {:.2} s",
+                            o.bytes,
+                            100.0 * c as f64 / o.bytes.max(1) as f64,
+                            t.elapsed().as_secs_f64()
+                        );
+                    }
+                    Ok(o)
+                }
+                Err(e) => Err(checkpoint::Failure::Write(name.clone(), e)),
+            }
+        }
+        (Ok(o), None) => Ok(o),
+        (Err(f), Some((_, out))) => {
+            out.discard();
+            Err(f)
+        }
+        (Err(f), None) => Err(f),
+    };
+    match r {
         Ok(o) => {
             if !quiet {
                 eprintln!(
@@ -665,6 +762,32 @@ fn do_checkpoint(
     }
 }
 
+fn do_migrate(dev_path: &Path, o: &ckpt::migrate::MigrateOptions) -> Res {
+    let dev = open_device(dev_path)?;
+    let s = ckpt::migrate::migrate(&dev, o).map_err(|m| Fail::new(1, m))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let (Some(first), Some(last)) = (s.rounds.first(), s.rounds.last()) else {
+        return Ok(());
+    };
+    let bytes: u64 = s.rounds.iter().map(|r| r.bytes).sum();
+    println!(
+        "migrated {} to {} (pid {} there): {} rounds, {:.1} MiB sent; downtime {:.1} ms \
+         (frozen in the last round, {:.1} MiB), full dump {:.1} ms (round 0): {:.1}%; \
+         switchover {:.1} ms",
+        o.pid,
+        s.peer,
+        s.new_pid,
+        s.rounds.len(),
+        bytes as f64 / 1048576.0,
+        ms(last.frozen),
+        last.bytes as f64 / 1048576.0,
+        ms(first.frozen),
+        100.0 * last.frozen.as_secs_f64() / first.frozen.as_secs_f64().max(1e-9),
+        ms(s.switchover)
+    );
+    Ok(())
+}
+
 fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
     let name = file.display();
     let input: Box<dyn Read> = if file == Path::new("-") {
@@ -679,11 +802,15 @@ fn do_show(file: &Path, resolve: bool, opts: &show::Options) -> Res {
         let f = File::open(file)
             .map_err(|e| Fail::new(1, format!("{name}: cannot open: {}", errno::describe(&e))))?;
         if resolve {
+            let f = ckpt::compress::plain(f, file).map_err(|e| Fail::new(1, e))?;
             Box::new(ckpt::chain::resolve(f, file).map_err(|e| Fail::new(1, e))?)
         } else {
             Box::new(f)
         }
     };
+    // A compressed image: decompressed as it is read.
+    let input = ckpt::compress::reader(io::BufReader::with_capacity(1 << 20, input))
+        .map_err(|e| Fail::new(1, format!("{name}: {}", errno::describe(&e))))?;
     // Large reads: the payloads of page records are up to 2 MiB.
     let input = io::BufReader::with_capacity(1 << 20, input);
     let stdout = io::stdout();
@@ -766,6 +893,7 @@ fn main() -> ExitCode {
             external_unix,
             track,
             parent,
+            compress,
             quiet,
         } => {
             let tree = if *tree { uapi::CKPT_CHECKPOINT_TREE } else { 0 };
@@ -793,7 +921,15 @@ fn main() -> ExitCode {
                 } else {
                     uapi::CKPT_CHECKPOINT_STOP
                 };
-            do_checkpoint(&cli.device, *pid, output, flags, parent.as_deref(), *quiet)
+            do_checkpoint(
+                &cli.device,
+                *pid,
+                output,
+                flags,
+                parent.as_deref(),
+                *compress,
+                *quiet,
+            )
         }
         Command::Check {
             pid,
@@ -837,6 +973,60 @@ fn main() -> ExitCode {
                 flags,
             };
             match restart::run(&o) {
+                Ok(0) => Ok(()),
+                Ok(code) => Err(Fail(code, None)),
+                Err(msg) => Err(Fail::new(1, msg)),
+            }
+        }
+        Command::Migrate {
+            pid,
+            to,
+            max_rounds,
+            connect_timeout,
+            external_unix,
+            quiet,
+        } => do_migrate(
+            &cli.device,
+            &ckpt::migrate::MigrateOptions {
+                pid: *pid,
+                to: to.clone(),
+                max_rounds: *max_rounds,
+                connect_timeout: std::time::Duration::from_secs(*connect_timeout),
+                flags: if *external_unix {
+                    uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
+                } else {
+                    0
+                },
+                quiet: *quiet,
+            },
+        ),
+        Command::Receive {
+            listen,
+            dir,
+            keep,
+            pid_ns,
+            detach,
+            ignore_changed,
+            quiet,
+        } => {
+            let o = ckpt::migrate::ReceiveOptions {
+                listen: listen.clone(),
+                dir: dir.clone(),
+                keep: *keep,
+                restart: restart::Options {
+                    file: PathBuf::new(),
+                    device: cli.device.clone(),
+                    pid_ns: *pid_ns,
+                    detach: *detach,
+                    quiet: *quiet,
+                    flags: if *ignore_changed {
+                        uapi::CKPT_RESTART_IGNORE_CHANGED
+                    } else {
+                        0
+                    },
+                },
+            };
+            match ckpt::migrate::receive(&o) {
                 Ok(0) => Ok(()),
                 Ok(code) => Err(Fail(code, None)),
                 Err(msg) => Err(Fail::new(1, msg)),

@@ -89,3 +89,36 @@ fn refuses_a_wrong_or_missing_parent() {
     assert!(err.contains("not the parent image"), "{err}");
     fs::remove_dir_all(&d).unwrap();
 }
+
+/// Compressed images (`checkpoint --compress`) read as the images they hold: a
+/// compressed child with a compressed parent resolves, and `show` reads them.
+#[test]
+fn compressed_chain() {
+    let d = dir("zstd");
+    let zip = |img: &[u8], path: &std::path::Path| {
+        let mem = ckpt::compress::memfd(c"test").unwrap();
+        std::io::Write::write_all(&mut &mem, img).unwrap();
+        let n = ckpt::compress::compress(&mem, File::create(path).unwrap(), 2).unwrap();
+        assert_eq!(n, fs::metadata(path).unwrap().len());
+        assert!(ckpt::compress::is_compressed(&File::open(path).unwrap()));
+    };
+    let parent = sample::tracked();
+    zip(&parent, &d.join(sample::PARENT_PATH));
+    let child = d.join("child.img");
+    let inc = sample::incremental(&parent);
+    zip(&inc, &child);
+    // `--parent` reads a compressed parent's head.
+    assert!(chain::head(&child).unwrap().parent.is_some());
+    let f = ckpt::compress::open(&child).unwrap();
+    let got = pages(chain::resolve(f, &child).unwrap());
+    assert!(got.contains_key(&sample::INCR_NEW_PAGE));
+    assert_eq!(got.len(), sample::full_pages().concat().len());
+    // `show`: streamed, decompressed on the fly; an uncompressed image as is.
+    let mut out = Vec::new();
+    let r = ckpt::compress::reader(File::open(&child).unwrap()).unwrap();
+    ckpt::show::show(std::io::BufReader::new(r), &mut out, &Default::default()).unwrap();
+    let mut plain = Vec::new();
+    ckpt::show::show(&inc[..], &mut plain, &Default::default()).unwrap();
+    assert_eq!(out, plain);
+    fs::remove_dir_all(&d).unwrap();
+}

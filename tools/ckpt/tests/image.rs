@@ -273,3 +273,34 @@ fn optional_records_are_skipped() {
     assert_eq!(v["skipped"][1]["version"], 7);
     assert!(show_text(&img, false).contains("optional kind 0x8123 version 1, 12 bytes: skipped"));
 }
+
+/// XSAVE components a CPU lacks are dropped only in their initial state.
+#[test]
+fn xstate_idle_components() {
+    let mut area = vec![0u8; 2688];
+    area[512..520].copy_from_slice(&0xe7u64.to_le_bytes());
+    let x = ckpt::image::Xstate {
+        xstate_bv: 0xe7,
+        area: &area,
+    };
+    // AVX and AVX-512 all zeros: idle; x87 and SSE are never dropped.
+    assert_eq!(x.idle(0xe7), 0xe4);
+    area[576 + 255] = 1;
+    area[1664] = 1;
+    let x = ckpt::image::Xstate {
+        xstate_bv: 0xe7,
+        area: &area,
+    };
+    assert_eq!(x.idle(0xe7), 0x60);
+    // A component past the end of the area was never saved.
+    let short = &area[..1088];
+    let x = ckpt::image::Xstate {
+        xstate_bv: 0xe7,
+        area: short,
+    };
+    assert_eq!(x.idle(0xe0), 0xe0);
+    assert_eq!(
+        ckpt::image::XfeatureNames(0x204 | 1 << 40).to_string(),
+        "AVX, PKRU, component 40"
+    );
+}

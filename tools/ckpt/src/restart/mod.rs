@@ -64,7 +64,7 @@ pub use plan::{
     open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PipePlan, Plan,
     PlanError, ProcPlan, SockPlan, Special, SysvPlan,
 };
-pub use spawn::{run, Options};
+pub use spawn::{run, run_hooked, Options};
 pub use vdso::{
     check_moves, maps, plan_moves, plan_park, Mapping, Move, Moves, VdsoError, MAX_MOVES,
     SPECIAL_NAMES,

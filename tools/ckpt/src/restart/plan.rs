@@ -783,6 +783,8 @@ pub fn open_image(path: &Path) -> Result<File, String> {
         };
         return Err(format!("{p}: {SEEKABLE} (this is {what})"));
     }
-    // An incremental image: with its parents' pages, as one image.
+    // A compressed image: decompressed; an incremental image: with its parents'
+    // pages, as one image.
+    let file = crate::compress::plain(file, path)?;
     crate::chain::resolve(file, path)
 }

@@ -92,6 +92,14 @@ struct Ctx<'a> {
 /// restored process's (or 128 + its signal), or 0 with `--detach`, or 1 if
 /// the restart failed (already reported). `Err`: a message for the user.
 pub fn run(o: &Options) -> Result<u8, String> {
+    run_hooked(o, &mut |_| {})
+}
+
+/// [`run`], calling `hook` once the restart is decided, before waiting for the
+/// restored process: `Ok(pid)` when it runs, `Err(why)` when the restart failed
+/// after the restarters were started (an `Err` return of this function is a
+/// failure before them). `ckpt receive` acknowledges a migration this way.
+pub fn run_hooked(o: &Options, hook: &mut dyn FnMut(Result<i32, &str>)) -> Result<u8, String> {
     let name = o.file.display();
     let image = open_image(&o.file)?;
     crate::timing::mark("image");
@@ -211,6 +219,12 @@ pub fn run(o: &Options) -> Result<u8, String> {
         eprintln!("ckpt: restart failed after the point of no return: {why}");
     }
     if st.failed {
+        let why = st
+            .late
+            .as_deref()
+            .or(st.why.as_deref())
+            .unwrap_or("the restarter failed");
+        hook(Err(why));
         // The restarter (or, after the point of no return, the module) said why. The others of a tree wait for it in the module:
         // they go too (a pid namespace goes with its init).
         if !init {
@@ -223,6 +237,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
         crate::sysv::remove_unused(&fresh_ipc);
         return Ok(1);
     }
+    hook(Ok(st.pids.first().copied().unwrap_or(shown)));
     if o.detach {
         println!("{}", st.pids.first().copied().unwrap_or(child));
         return Ok(0);
@@ -338,7 +353,7 @@ fn restarter(ctx: &mut Ctx<'_>, idx: usize) -> ! {
 /// exits 1.
 fn fail(ctx: &mut Ctx<'_>, msg: &str) -> ! {
     eprintln!("ckpt: restart failed: {msg}");
-    status::send_failed(ctx.status.take());
+    status::send_failed(ctx.status.take(), msg);
     sys::exit_now(1)
 }
 
@@ -466,8 +481,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                         joined = join_groups(plan, j);
                     }
                     if let Err(e) = joined {
-                        eprintln!("ckpt: restart failed: zombie {}: {e}", c.pid);
-                        status::send_failed(ctx.status.take());
+                        let why = format!("zombie {}: {e}", c.pid);
+                        eprintln!("ckpt: restart failed: {why}");
+                        status::send_failed(ctx.status.take(), &why);
                         sys::exit_now(1)
                     }
                     drop(ctx.status.take());

@@ -23,6 +23,9 @@ use crate::{names, uapi};
 const MSG_FAILED: u8 = b'F';
 /// A restarter's message on the status pipe: its pid (4 bytes follow).
 const MSG_PID: u8 = b'P';
+/// A restarter's message on the status pipe: why it failed (a length byte and
+/// the text follow; sent before [`MSG_FAILED`]).
+const MSG_WHY: u8 = b'W';
 
 /// Tells the parent the restarter's pid `pid` (as the parent's namespace
 /// sees it); a failure to tell is ignored.
@@ -33,10 +36,18 @@ pub(super) fn send_pid(w: &mut io::PipeWriter, pid: i32) {
 }
 
 /// Tells the parent that this restarter failed, if it still holds the
-/// write end `w` (then closes it).
-pub(super) fn send_failed(w: Option<io::PipeWriter>) {
+/// write end `w` (then closes it), and why (`why`, cut at 255 bytes).
+pub(super) fn send_failed(w: Option<io::PipeWriter>, why: &str) {
     if let Some(mut w) = w {
-        let _ = w.write_all(&[MSG_FAILED]);
+        let mut n = why.len().min(255);
+        while !why.is_char_boundary(n) {
+            n -= 1;
+        }
+        let mut m = Vec::with_capacity(n + 3);
+        m.extend_from_slice(&[MSG_WHY, n as u8]);
+        m.extend_from_slice(&why.as_bytes()[..n]);
+        m.push(MSG_FAILED);
+        let _ = w.write_all(&m);
     }
 }
 
@@ -48,6 +59,8 @@ pub(super) struct Status {
     pub(super) failed: bool,
     /// The module's report of a failure after the point of no return.
     pub(super) late: Option<String>,
+    /// A restarter's reason for its failure.
+    pub(super) why: Option<String>,
     /// Pids of the restarters (as the parent sees them), the root's first.
     pub(super) pids: Vec<i32>,
 }
@@ -85,6 +98,10 @@ fn failed_before_ioctl(b: &[u8]) -> bool {
             MSG_FAILED => failed = true,
             MSG_PID if i + 4 < b.len() => i += 4,
             MSG_PID => break,
+            MSG_WHY if i + 1 < b.len() && i + 1 + usize::from(b[i + 1]) < b.len() => {
+                i += 1 + usize::from(b[i + 1])
+            }
+            MSG_WHY => break,
             uapi::CKPT_STATUS_FAILED => return false,
             _ => {}
         }
@@ -105,6 +122,12 @@ fn parse_status(b: &[u8]) -> Status {
                 let text = &b[i + 2..(i + 2 + n).min(b.len())];
                 st.failed = true;
                 st.late = Some(String::from_utf8_lossy(text).into_owned());
+                i += 1 + n;
+            }
+            MSG_WHY if i + 1 < b.len() => {
+                let n = usize::from(b[i + 1]);
+                let text = &b[i + 2..(i + 2 + n).min(b.len())];
+                st.why = Some(String::from_utf8_lossy(text).into_owned());
                 i += 1 + n;
             }
             MSG_PID if i + 4 < b.len() => {
@@ -172,6 +195,7 @@ mod tests {
             Status {
                 failed: true,
                 late: None,
+                why: None,
                 pids: vec![]
             }
         );
@@ -182,6 +206,7 @@ mod tests {
             Status {
                 failed: false,
                 late: None,
+                why: None,
                 pids: vec![4242]
             }
         );
@@ -191,6 +216,7 @@ mod tests {
             Status {
                 failed: true,
                 late: None,
+                why: None,
                 pids: vec![4242]
             }
         );
@@ -203,18 +229,21 @@ mod tests {
         let (r, mut w) = io::pipe().unwrap();
         send_pid(&mut w, 4242);
         send_pid(&mut w, -7);
-        send_failed(Some(w));
+        send_failed(Some(w), "no such file (F E W P)");
         let mut told = Vec::new();
         assert_eq!(
             read_status(r, |p| told.extend_from_slice(p)),
             Status {
                 failed: true,
                 late: None,
+                why: Some("no such file (F E W P)".into()),
                 pids: vec![4242, -7]
             }
         );
+        // A reason cut short is not a failure yet.
+        assert!(!failed_before_ioctl(&[MSG_WHY, 5, b'F', b'F']));
         let (r, w) = io::pipe().unwrap();
-        send_failed(None);
+        send_failed(None, "x");
         drop(w);
         assert_eq!(read_status(r, |_| panic!("no failure")), Status::default());
         assert_eq!(told, vec![4242, -7]);
@@ -249,6 +278,7 @@ mod tests {
             Status {
                 failed: true,
                 late: Some("Pages bad".into()),
+                why: None,
                 pids: vec![7]
             }
         );
