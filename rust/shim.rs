@@ -496,10 +496,8 @@ mod ffi {
         pub(super) fn ckpt_saved_root_name(p: *const c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
-        pub(super) fn ckpt_cur_override_image_creds(
-            new: *const bindings::cred,
-        ) -> *const bindings::cred;
-        pub(super) fn ckpt_cur_revert_image_creds(old: *const bindings::cred);
+        pub(super) fn ckpt_cur_override_image_creds(new: *const c_void) -> *const c_void;
+        pub(super) fn ckpt_cur_revert_image_creds(old: *const c_void);
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1445,11 +1443,9 @@ impl Opener {
 ///
 /// `new` is a prepared credential set of the calling task, kept alive until the
 /// matching [`ffi_revert_image_creds`] on the same task.
-pub(crate) unsafe fn ffi_override_image_creds(
-    new: *const bindings::cred,
-) -> *const bindings::cred {
+pub(crate) unsafe fn ffi_override_image_creds(new: *const bindings::cred) -> *const bindings::cred {
     // SAFETY: As the caller promised.
-    unsafe { ffi::ckpt_cur_override_image_creds(new) }
+    unsafe { ffi::ckpt_cur_override_image_creds(new.cast()).cast() }
 }
 
 /// `put_cred(revert_creds(old))`.
@@ -1459,7 +1455,7 @@ pub(crate) unsafe fn ffi_override_image_creds(
 /// `old` was returned by [`ffi_override_image_creds`] on the calling task, once.
 pub(crate) unsafe fn ffi_revert_image_creds(old: *const bindings::cred) {
     // SAFETY: As the caller promised.
-    unsafe { ffi::ckpt_cur_revert_image_creds(old) }
+    unsafe { ffi::ckpt_cur_revert_image_creds(old.cast()) }
 }
 
 /// The caller's effective uid in the initial user namespace.

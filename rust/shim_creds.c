@@ -34,34 +34,6 @@ int ckpt_task_rlimits(struct task_struct *t, u64 *out)
 }
 
 /*
- * Makes the image's credentials current's subjective ones (what open(),
- * permission checks and new files' owners use) until
- * ckpt_cur_revert_image_creds(@*old): the restart opens the image's files
- * with the rights of the process it restores, never the restarter's
- * (rust/access.rs decided, may_grant_creds, that the caller may take them
- * on).  Returns 0 or the error of image_creds().
- */
-int ckpt_cur_override_image_creds(const struct ckpt_creds *c, const u32 *groups,
-				  bool set_groups_too, const struct cred **old)
-{
-	struct cred *new;
-	int err;
-
-	new = image_creds(c, groups, set_groups_too, &err);
-	if (!new)
-		return err;
-	*old = override_creds(new);
-	return 0;
-}
-
-/* Ends ckpt_cur_override_image_creds(); drops the overriding set (the files
- * opened with it hold their own references). */
-void ckpt_cur_revert_image_creds(const struct cred *old)
-{
-	put_cred(revert_creds(old));
-}
-
-/*
  * Makes @new (prepared by rust/sys/cred.rs from the image's ids) current's
  * subjective credentials until ckpt_cur_revert_image_creds() is given the
  * returned set: what open(), permission checks and new files' owners use.
