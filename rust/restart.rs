@@ -222,7 +222,8 @@ impl Given<'_> {
                 format_args!("no file was passed for file {id} of the image"),
             ));
         };
-        FileRef::fd(g.fd).map_err(|e| {
+        // An O_PATH file too (a deleted symbolic link, the root of a chroot).
+        FileRef::fd_raw(g.fd).map_err(|e| {
             refuse(
                 why,
                 e,

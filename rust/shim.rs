@@ -1053,6 +1053,11 @@ impl FileRef {
         sys::file::fget(fd).map(Self)
     }
 
+    /// As [`FileRef::fd`], but an `O_PATH` file too.
+    pub(crate) fn fd_raw(fd: i32) -> Result<Self> {
+        sys::file::fget_raw(fd).map(Self)
+    }
+
     /// Opens `path` (NUL-terminated) with the caller's rights.
     pub(crate) fn open(path: &[u8], flags: u32) -> Result<Self> {
         if path.last() != Some(&0) {

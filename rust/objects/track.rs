@@ -145,7 +145,9 @@ impl Tracks {
 
     /// Forgets everything (module unload).
     pub(crate) fn forget(&mut self) {
-        self.0.clear();
+        // A new, empty vector: `clear` would keep the old one's buffer, which a
+        // static never frees (kmemleak found it after rmmod).
+        self.0 = KVec::new();
     }
 }
 
