@@ -152,7 +152,8 @@ enum Command {
         /// Where to listen: PORT (all addresses) or ADDR:PORT
         #[arg(long, value_name = "[ADDR:]PORT")]
         listen: String,
-        /// Where the received images go (default: a new directory in $TMPDIR)
+        /// Where the received images go, a directory that does not exist yet
+        /// (made mode 0700; default: one of a random name in $TMPDIR)
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Keep the images after the restart

@@ -20,6 +20,7 @@
 //! both sides start with [`MAGIC`]; then frames of a 16-byte header (`u32`
 //! kind, `u32` flags, `u64` payload length, little-endian) and the payload.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -642,19 +643,11 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     let mut hello = MAGIC.to_vec();
     write_frame(&mut hello, kind::HELLO, 0, &hello_payload()).map_err(|e| e.to_string())?;
     sock.write_all(&hello).map_err(|e| e.to_string())?;
-    let (dir, made) = match &o.dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("ckpt-receive.{}", std::process::id())),
-            true,
-        ),
+    let dir = match make_dir(o.dir.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return Err(fail(&mut sock, e)),
     };
-    if let Err(e) = fs::create_dir_all(&dir) {
-        return Err(fail(
-            &mut sock,
-            format!("{}: cannot create: {}", dir.display(), errno::describe(&e)),
-        ));
-    }
+    let mut names = HashSet::new();
     let mut files: Vec<PathBuf> = Vec::new();
     let cleanup = |files: &[PathBuf]| {
         if o.keep {
@@ -663,9 +656,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
         for f in files {
             let _ = fs::remove_file(f);
         }
-        if made {
-            let _ = fs::remove_dir(&dir);
-        }
+        let _ = fs::remove_dir(&dir);
     };
     let mut bytes = 0u64;
     let last = loop {
@@ -683,7 +674,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
             }
         };
         match h.kind {
-            kind::IMAGE => match store(&mut sock, &h, &dir) {
+            kind::IMAGE => match store(&mut sock, &h, &dir, &mut names) {
                 Ok((round, path)) => {
                     bytes += h.len;
                     files.push(path.clone());
@@ -752,10 +743,84 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     r
 }
 
-/// Stores the image of frame `h` in `dir`; returns its round and path.
-fn store(sock: &mut TcpStream, h: &Header, dir: &Path) -> Result<(u32, PathBuf), String> {
+/// Makes the receiver's directory, mode 0700: `dir` if given (its parent must
+/// exist), else a new one of a random name in `$TMPDIR`. An existing directory
+/// is refused: someone else may have made it, and its files.
+pub fn make_dir(dir: Option<&Path>) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mk = |d: &Path| fs::DirBuilder::new().mode(0o700).create(d);
+    if let Some(d) = dir {
+        return match mk(d) {
+            Ok(()) => Ok(d.to_path_buf()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(format!(
+                "{}: already exists: the receiver makes its directory itself (name one that \
+                 does not exist)",
+                d.display()
+            )),
+            Err(e) => Err(format!(
+                "{}: cannot create: {}",
+                d.display(),
+                errno::describe(&e)
+            )),
+        };
+    }
+    let tmp = std::env::temp_dir();
+    for _ in 0..16 {
+        let mut r = [0u8; 8];
+        random(&mut r).map_err(|e| format!("getrandom: {e}"))?;
+        let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let d = tmp.join(format!("ckpt-receive.{name}"));
+        match mk(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(format!(
+                    "{}: cannot create: {}",
+                    d.display(),
+                    errno::describe(&e)
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "{}: cannot make a new directory there",
+        tmp.display()
+    ))
+}
+
+/// Fills `buf` with random bytes (getrandom(2)).
+pub fn random(buf: &mut [u8]) -> io::Result<()> {
+    let mut n = 0;
+    while n < buf.len() {
+        // SAFETY: The pointer and length describe the rest of `buf`.
+        let k = unsafe { libc::getrandom(buf[n..].as_mut_ptr().cast(), buf.len() - n, 0) };
+        if k < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        n += k as usize;
+    }
+    Ok(())
+}
+
+/// Stores the image of frame `h` (its payload follows in `r`) in `dir`, as a new
+/// file (never one that exists, never through a symlink); `names`: the names
+/// stored so far (a name comes once). Returns its round and path.
+pub fn store<R: Read>(
+    r: &mut R,
+    h: &Header,
+    dir: &Path,
+    names: &mut HashSet<String>,
+) -> Result<(u32, PathBuf), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if h.len < 8 {
+        return Err(format!("image frame of {} bytes: too short", h.len));
+    }
     let mut p = [0u8; 8];
-    sock.read_exact(&mut p).map_err(|e| e.to_string())?;
+    r.read_exact(&mut p).map_err(|e| e.to_string())?;
     let round = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
     let nlen = u32::from_le_bytes([p[4], p[5], p[6], p[7]]) as usize;
     if nlen > MAX_NAME || 8 + nlen as u64 > h.len {
@@ -764,16 +829,26 @@ fn store(sock: &mut TcpStream, h: &Header, dir: &Path) -> Result<(u32, PathBuf),
         ));
     }
     let mut name = vec![0u8; nlen];
-    sock.read_exact(&mut name).map_err(|e| e.to_string())?;
+    r.read_exact(&mut name).map_err(|e| e.to_string())?;
     let name = String::from_utf8(name).unwrap_or_default();
     if !valid_name(&name) {
         return Err(format!("image frame of round {round}: bad name {name:?}"));
     }
+    if !names.insert(name.clone()) {
+        return Err(format!(
+            "image frame of round {round}: the name {name:?} was already sent"
+        ));
+    }
     let path = dir.join(&name);
-    let mut f = File::create(&path)
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
         .map_err(|e| format!("{}: cannot create: {}", path.display(), errno::describe(&e)))?;
     let want = h.len - 8 - nlen as u64;
-    let got = io::copy(&mut (&mut *sock).take(want), &mut f)
+    let got = io::copy(&mut (&mut *r).take(want), &mut f)
         .map_err(|e| format!("{}: {}", path.display(), errno::describe(&e)))?;
     if got != want {
         return Err(format!(
@@ -844,5 +919,81 @@ mod tests {
         assert!(e.contains("no module"), "{e}");
         a.write_all(b"GET / HTTP/1.0\r\n").unwrap();
         assert!(read_hello(&mut b).is_err());
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ckpt-mig-test.{}.{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn image_frame(name: &str, body: &[u8]) -> (Header, Vec<u8>) {
+        let mut p = 0u32.to_le_bytes().to_vec();
+        p.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        p.extend_from_slice(name.as_bytes());
+        p.extend_from_slice(body);
+        let h = Header {
+            kind: kind::IMAGE,
+            flags: 0,
+            len: p.len() as u64,
+        };
+        (h, p)
+    }
+
+    /// The receiver's directory: new, 0700, never one that exists.
+    #[test]
+    fn receive_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = make_dir(None).unwrap();
+        let b = make_dir(None).unwrap();
+        assert_ne!(a, b);
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("ckpt-receive."));
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        fs::remove_dir(&a).unwrap();
+        fs::remove_dir(&b).unwrap();
+        let d = scratch("dir");
+        assert_eq!(make_dir(Some(&d)).unwrap(), d);
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let e = make_dir(Some(&d)).unwrap_err();
+        assert!(e.contains("already exists"), "{e}");
+        fs::remove_dir(&d).unwrap();
+    }
+
+    /// Images are stored as new files: not through a symlink planted in the
+    /// directory, not over an existing file, a name only once.
+    #[test]
+    fn store_new_files_only() {
+        let d = scratch("store");
+        make_dir(Some(&d)).unwrap();
+        let victim = d.join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("round-0.img")).unwrap();
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-0.img", b"evil");
+        let e = store(&mut &p[..], &h, &d, &mut names).unwrap_err();
+        assert!(e.contains("cannot create"), "{e}");
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        let (h, p) = image_frame("victim", b"evil");
+        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new()).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-1.img", b"image");
+        let (_, path) = store(&mut &p[..], &h, &d, &mut names).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"image");
+        fs::remove_file(&path).unwrap();
+        let e = store(&mut &p[..], &h, &d, &mut names).unwrap_err();
+        assert!(e.contains("already sent"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
     }
 }
