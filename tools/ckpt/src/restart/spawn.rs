@@ -50,6 +50,8 @@ pub struct Options {
     pub quiet: bool,
     /// `CKPT_RESTART_*`.
     pub flags: u64,
+    /// Refuse an image with credentials outside this.
+    pub limit: Option<super::plan::IdLimit>,
 }
 
 /// What the restarter processes need, shared by copy-on-fork.
@@ -105,6 +107,9 @@ pub fn run_hooked(o: &Options, hook: &mut dyn FnMut(Result<i32, &str>)) -> Resul
     crate::timing::mark("image");
     let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
     crate::timing::mark("plan");
+    if let Some(l) = &o.limit {
+        l.check(&plan).map_err(|e| format!("{name}: {e}"))?;
+    }
     let dev = Device::open(&o.device).map_err(|e| errno::open_device(&o.device, &e))?;
     let v = dev.version().map_err(|e| errno::version(&o.device, &e))?;
     if v.abi_version != uapi::CKPT_ABI_VERSION {
