@@ -178,6 +178,10 @@ enum Command {
         /// receiver's own user when it does not run as root
         #[arg(long, value_name = "USER")]
         as_user: Option<String>,
+        /// The most bytes of images to take from the sender, all rounds
+        /// together (default: half of this machine's memory)
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
         /// Where the received images go, a directory that does not exist yet
         /// (made mode 0700; default: one of a random name in $TMPDIR)
         #[arg(long, value_name = "DIR")]
@@ -999,6 +1003,7 @@ fn main() -> ExitCode {
                 quiet: *quiet,
                 flags,
                 limit: None,
+                confined: false,
             };
             match restart::run(&o) {
                 Ok(0) => Ok(()),
@@ -1041,6 +1046,7 @@ fn main() -> ExitCode {
             accept_timeout,
             timeout,
             as_user,
+            max_bytes,
             dir,
             keep,
             pid_ns,
@@ -1055,6 +1061,7 @@ fn main() -> ExitCode {
                 accept_timeout: accept_timeout.map(std::time::Duration::from_secs),
                 timeout: std::time::Duration::from_secs(*timeout),
                 as_user: as_user.clone(),
+                max_bytes: max_bytes.unwrap_or_else(ckpt::compress::half_ram),
                 dir: dir.clone(),
                 keep: *keep,
                 restart: restart::Options {
@@ -1069,6 +1076,7 @@ fn main() -> ExitCode {
                         0
                     },
                     limit: None,
+                    confined: false,
                 },
             };
             match ckpt::migrate::receive(&o) {

@@ -728,6 +728,8 @@ pub struct ReceiveOptions {
     pub timeout: Duration,
     /// `--as-user`: restore only processes of this user (name or uid).
     pub as_user: Option<String>,
+    /// The most bytes of images stored (all rounds together).
+    pub max_bytes: u64,
     /// Where the images go (default: a new directory in `$TMPDIR`).
     pub dir: Option<PathBuf>,
     /// Keep the images after the restart.
@@ -922,6 +924,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
         Err(e) => return Err(fail(&mut sock, e)),
     };
     let mut names = HashSet::new();
+    let mut left = o.max_bytes;
     let mut files: Vec<PathBuf> = Vec::new();
     let cleanup = |files: &[PathBuf]| {
         if o.keep {
@@ -948,7 +951,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
             }
         };
         match h.kind {
-            kind::IMAGE => match store(&mut sock, &h, &dir, &mut names) {
+            kind::IMAGE => match store(&mut sock, &h, &dir, &mut names, &mut left) {
                 Ok((round, path)) => {
                     bytes += h.len;
                     files.push(path.clone());
@@ -994,6 +997,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     let mut ro = o.restart.clone();
     ro.file = last;
     ro.limit = limit;
+    ro.confined = true;
     let mut sock = Some(sock);
     let mut told = false;
     let r = restart::run_hooked(&ro, &mut |r| {
@@ -1087,17 +1091,28 @@ pub fn random(buf: &mut [u8]) -> io::Result<()> {
 
 /// Stores the image of frame `h` (its payload follows in `r`) in `dir`, as a new
 /// file (never one that exists, never through a symlink); `names`: the names
-/// stored so far (a name comes once). Returns its round and path.
+/// stored so far (a name comes once); `left`: how many more bytes may be
+/// stored (`--max-bytes`), less this frame's afterwards. Returns its round and
+/// path.
 pub fn store<R: Read>(
     r: &mut R,
     h: &Header,
     dir: &Path,
     names: &mut HashSet<String>,
+    left: &mut u64,
 ) -> Result<(u32, PathBuf), String> {
     use std::os::unix::fs::OpenOptionsExt;
     if h.len < 8 {
         return Err(format!("image frame of {} bytes: too short", h.len));
     }
+    if h.len > *left {
+        return Err(format!(
+            "image frame of {} bytes: more than this receiver takes ({} bytes left of \
+             --max-bytes)",
+            h.len, *left
+        ));
+    }
+    *left -= h.len;
     let mut p = [0u8; 8];
     r.read_exact(&mut p).map_err(|e| e.to_string())?;
     let round = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
@@ -1293,6 +1308,30 @@ mod tests {
         );
     }
 
+    /// `--max-bytes`: a frame larger than what is left is refused before
+    /// anything is stored.
+    #[test]
+    fn store_max_bytes() {
+        let d = scratch("max");
+        make_dir(Some(&d)).unwrap();
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-0.img", &[1u8; 100]);
+        let mut left = h.len * 2 - 1;
+        store(&mut &p[..], &h, &d, &mut names, &mut left).unwrap();
+        assert_eq!(left, h.len - 1);
+        let (h, p) = image_frame("round-1.img", &[1u8; 100]);
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut left).unwrap_err();
+        assert!(e.contains("--max-bytes"), "{e}");
+        assert!(!d.join("round-1.img").exists());
+        let huge = Header {
+            kind: kind::IMAGE,
+            flags: 0,
+            len: u64::MAX,
+        };
+        assert!(store(&mut &p[..], &huge, &d, &mut names, &mut left).is_err());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
     fn scratch(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("ckpt-mig-test.{}.{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
@@ -1353,18 +1392,18 @@ mod tests {
         std::os::unix::fs::symlink(&victim, d.join("round-0.img")).unwrap();
         let mut names = HashSet::new();
         let (h, p) = image_frame("round-0.img", b"evil");
-        let e = store(&mut &p[..], &h, &d, &mut names).unwrap_err();
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap_err();
         assert!(e.contains("cannot create"), "{e}");
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         let (h, p) = image_frame("victim", b"evil");
-        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new()).is_err());
+        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new(), &mut u64::MAX).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         let mut names = HashSet::new();
         let (h, p) = image_frame("round-1.img", b"image");
-        let (_, path) = store(&mut &p[..], &h, &d, &mut names).unwrap();
+        let (_, path) = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"image");
         fs::remove_file(&path).unwrap();
-        let e = store(&mut &p[..], &h, &d, &mut names).unwrap_err();
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap_err();
         assert!(e.contains("already sent"), "{e}");
         fs::remove_dir_all(&d).unwrap();
     }

@@ -822,6 +822,12 @@ fn set_state(events: &mut [EventPlan], id: u32, state: EventState) {
 /// Opens an image for restart: a regular file (the module reads it at
 /// offsets of its own), never standard input, a pipe or a device.
 pub fn open_image(path: &Path) -> Result<File, String> {
+    open_image_with(path, false)
+}
+
+/// [`open_image`]; `confined` (a received image): the parents of an incremental
+/// image only in its own directory (`chain::resolve_with`).
+pub fn open_image_with(path: &Path, confined: bool) -> Result<File, String> {
     const SEEKABLE: &str = "restart needs a seekable image file";
     if path == Path::new("-") {
         return Err(format!(
@@ -851,5 +857,5 @@ pub fn open_image(path: &Path) -> Result<File, String> {
     // A compressed image: decompressed; an incremental image: with its parents'
     // pages, as one image.
     let file = crate::compress::plain(file, path)?;
-    crate::chain::resolve(file, path)
+    crate::chain::resolve_with(file, path, confined)
 }

@@ -27,7 +27,7 @@ use crate::uapi::{self, CkptRestartFile};
 use super::cow;
 use super::events::Events;
 use super::pipes::Pipes;
-use super::plan::{open_image, plan, Plan};
+use super::plan::{plan, Plan};
 use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -52,6 +52,8 @@ pub struct Options {
     pub flags: u64,
     /// Refuse an image with credentials outside this.
     pub limit: Option<super::plan::IdLimit>,
+    /// A received image: its parents only in its directory.
+    pub confined: bool,
 }
 
 /// What the restarter processes need, shared by copy-on-fork.
@@ -103,7 +105,7 @@ pub fn run(o: &Options) -> Result<u8, String> {
 /// failure before them). `ckpt receive` acknowledges a migration this way.
 pub fn run_hooked(o: &Options, hook: &mut dyn FnMut(Result<i32, &str>)) -> Result<u8, String> {
     let name = o.file.display();
-    let image = open_image(&o.file)?;
+    let image = super::plan::open_image_with(&o.file, o.confined)?;
     crate::timing::mark("image");
     let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
     crate::timing::mark("plan");
