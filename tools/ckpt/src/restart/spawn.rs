@@ -388,17 +388,35 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_ptys(&plan.ptys) {
             return e;
         }
-        if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
-            return e;
-        }
-        // The event-loop files (before the sockets, which may carry them in
-        // flight), the regular files in flight, then the sockets, then the
-        // entries of the epoll sets, whose targets are all made by then.
-        if let Err(e) = ctx.events.create(plan) {
-            return e;
-        }
-        if let Err(e) = ctx.events.open_inflight(plan) {
-            return e;
+        // What is made or opened by path for the image (deleted fifos, inotify
+        // watches, regular files in flight, deleted directories and links) is
+        // made with the image's filesystem identity, without the restarter's
+        // filesystem capabilities: nothing its user could not.
+        let as_image = || {
+            sys::AsImage::take(me.ids.as_ref()).map_err(|e| {
+                format!(
+                    "cannot take the image's filesystem ids: {}",
+                    errno::describe(&e)
+                )
+            })
+        };
+        {
+            let _as = match as_image() {
+                Ok(a) => a,
+                Err(e) => return e,
+            };
+            if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
+                return e;
+            }
+            // The event-loop files (before the sockets, which may carry them in
+            // flight), the regular files in flight, then the sockets, then the
+            // entries of the epoll sets, whose targets are all made by then.
+            if let Err(e) = ctx.events.create(plan) {
+                return e;
+            }
+            if let Err(e) = ctx.events.open_inflight(plan) {
+                return e;
+            }
         }
         let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
         let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args, &ctx.events.args);
@@ -416,6 +434,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         }
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
         // The deleted directories and symbolic links, made again and removed.
+        let _as = match as_image() {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
         for n in &plan.deleted_nodes {
             match sys::deleted_node(n) {
                 Ok(f) => {
