@@ -1392,18 +1392,18 @@ mod tests {
         std::os::unix::fs::symlink(&victim, d.join("round-0.img")).unwrap();
         let mut names = HashSet::new();
         let (h, p) = image_frame("round-0.img", b"evil");
-        let e = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap_err();
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap_err();
         assert!(e.contains("cannot create"), "{e}");
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         let (h, p) = image_frame("victim", b"evil");
-        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new(), &mut u64::MAX).is_err());
+        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new(), &mut { u64::MAX }).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         let mut names = HashSet::new();
         let (h, p) = image_frame("round-1.img", b"image");
-        let (_, path) = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap();
+        let (_, path) = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"image");
         fs::remove_file(&path).unwrap();
-        let e = store(&mut &p[..], &h, &d, &mut names, &mut u64::MAX).unwrap_err();
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap_err();
         assert!(e.contains("already sent"), "{e}");
         fs::remove_dir_all(&d).unwrap();
     }

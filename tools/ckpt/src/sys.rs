@@ -786,11 +786,14 @@ fn open_dir_at(dir: Option<&OwnedFd>, name: &[u8]) -> io::Result<OwnedFd> {
     })
 }
 
+/// Directories made on the way: (parent fd, name), outermost first.
+type Made = Vec<(OwnedFd, Vec<u8>)>;
+
 /// The directory `/A/B/C` opened component by component from `/` without
 /// following a symlink anywhere; `make`: missing components are made (mode
 /// 0700, with the caller's identity: see [`AsImage`]) and listed in the
 /// returned vector (parent fd, name), outermost first.
-fn walk_dir(path: &[u8], make: bool) -> io::Result<(OwnedFd, Vec<(OwnedFd, Vec<u8>)>)> {
+fn walk_dir(path: &[u8], make: bool) -> io::Result<(OwnedFd, Made)> {
     if path.first() != Some(&b'/') {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
