@@ -212,6 +212,20 @@ static int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* The shared secret of both sides (`--key`), and one the receiver lacks. */
+#define KEY "/tmp/ckpt-migrate.key"
+#define BADKEY "/tmp/ckpt-migrate.badkey"
+
+static int write_key(const char *path, const char *key)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int ok = fd >= 0 && write(fd, key, strlen(key)) == (ssize_t)strlen(key);
+
+	if (fd >= 0)
+		close(fd);
+	return ok && chmod(path, 0600) == 0;
+}
+
 /* Starts `ckpt receive` on 127.0.0.1:port, output in log; fail: the test hook. */
 static pid_t receiver(int port, const char *log, const char *fail)
 {
@@ -231,7 +245,8 @@ static pid_t receiver(int port, const char *log, const char *fail)
 	if (fail)
 		setenv("CKPT_TEST_RECEIVE_FAIL", fail, 1);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	execl(CKPT, CKPT, "receive", "--listen", addr, (char *)NULL);
+	execl(CKPT, CKPT, "receive", "--listen", addr, "--key", KEY, "--timeout", "120",
+	      (char *)NULL);
 	_exit(127);
 }
 
@@ -277,6 +292,8 @@ FIXTURE_SETUP(mig)
 	self->port = 20000 + getpid() % 10000;
 	snprintf(self->out, sizeof(self->out), "/tmp/migrate-%d.out", getpid());
 	snprintf(self->rlog, sizeof(self->rlog), "/tmp/migrate-%d.recv", getpid());
+	ASSERT_TRUE(write_key(KEY, "ckpt_migrate selftest key 0123456789"));
+	ASSERT_TRUE(write_key(BADKEY, "not the receiver's key 0123456789"));
 	self->worker = spawn_ready(worker_child, &mib);
 	ASSERT_GT(self->worker, 0);
 }
@@ -296,7 +313,7 @@ TEST_F_TIMEOUT(mig, loopback, 300)
 	int st;
 
 	ASSERT_GT(r, 0);
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 > %s 2>&1",
+	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(0, st);
@@ -319,7 +336,7 @@ TEST_F_TIMEOUT(mig, receiver_fails, 300)
 	int st;
 
 	ASSERT_GT(r, 0);
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 > %s 2>&1",
+	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(1, st);
@@ -342,11 +359,37 @@ TEST_F_TIMEOUT(mig, no_receiver, 120)
 {
 	int st;
 
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 1 > %s 2>&1",
+	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 1 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(1, st);
 	EXPECT_TRUE(contains(self->out, "cannot connect"));
+	EXPECT_NE('T', proc_state(self->worker));
+	kill(self->worker, SIGUSR1);
+	ASSERT_EQ(self->worker, waitpid(self->worker, &st, 0));
+	self->worker = -1;
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("worker status %#x", st);
+}
+
+/* The sender lacks the receiver's key: refused before any checkpoint, the
+ * process untouched, and the receiver waits on for a sender with the key. */
+TEST_F_TIMEOUT(mig, wrong_key, 120)
+{
+	pid_t r = receiver(self->port, self->rlog, NULL);
+	int st;
+
+	ASSERT_GT(r, 0);
+	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " BADKEY
+		 " > %s 2>&1", self->worker, self->port, self->out);
+	show(_metadata, self->out);
+	EXPECT_EQ(1, st);
+	EXPECT_TRUE(contains(self->out, "authentication failed"));
+	sleep_ms(200);
+	EXPECT_EQ(0, waitpid(r, &st, WNOHANG)) TH_LOG("the receiver gave up");
+	kill(r, SIGKILL);
+	waitpid(r, &st, 0);
+	show(_metadata, self->rlog);
+	EXPECT_TRUE(contains(self->rlog, "does not hold the same key"));
 	EXPECT_NE('T', proc_state(self->worker));
 	kill(self->worker, SIGUSR1);
 	ASSERT_EQ(self->worker, waitpid(self->worker, &st, 0));

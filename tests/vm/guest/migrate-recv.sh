@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The receiving VM of the live-migration lane (tests/migrate.sh): `ckpt
-# receive` on port 7070 of 169.254.77.2 restores what migrate-send.sh sends
+# receive --listen 169.254.77.2:7070 --key` (the lane's key) restores what migrate-send.sh sends
 # and waits for it: the migrated worker checks its memory and exits 0.  With
 # ckpt.xsave=1 a first migration must be refused (its worker holds AVX state
 # this VM's CPU lacks).
@@ -24,9 +24,11 @@ ip link set eth0 up && ip addr add 169.254.77.2/16 dev eth0 || echo "# migrate-r
 ip link show eth0 | sed "s/^/# /"
 grep -q ' avx ' /proc/cpuinfo && echo "# migrate-recv: this CPU has AVX" || echo "# migrate-recv: this CPU has no AVX"
 cd / || exit 1
+# The lane's shared secret (the same in migrate-send.sh).
+(umask 077; printf 'ckpt migrate lane key 0123456789\n' > /tmp/migrate.key)
 if [ "$xsave" = 1 ]; then
 	echo "CKPT-TEST-BEGIN migrate:xsave-refused-recv"
-	/ckpt receive --listen 7070 > /tmp/recv1.out 2>&1
+	/ckpt receive --listen 169.254.77.2:7070 --key /tmp/migrate.key > /tmp/recv1.out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/recv1.out
 	# Refused: the restart failed with the reason, and said so to the sender.
@@ -35,7 +37,7 @@ if [ "$xsave" = 1 ]; then
 	echo "CKPT-TEST-END migrate:xsave-refused-recv rc=$rc"
 fi
 echo "CKPT-TEST-BEGIN migrate:receive"
-/ckpt receive --listen 7070 > /tmp/recv2.out 2>&1
+/ckpt receive --listen 169.254.77.2:7070 --key /tmp/migrate.key > /tmp/recv2.out 2>&1
 rc=$?
 sed 's/^/# /' /tmp/recv2.out
 [ ! -f /tmp/ckpt-migrate-worker.log ] || sed 's/^/# worker: /' /tmp/ckpt-migrate-worker.log

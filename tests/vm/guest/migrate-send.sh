@@ -33,6 +33,8 @@ ip link set lo up
 ip link set eth0 mtu 65000 2>/dev/null
 ip link set eth0 up && ip addr add 169.254.77.1/16 dev eth0 || say "migrate-send: no eth0"
 cd / || exit 1
+# The lane's shared secret (the same in migrate-recv.sh).
+(umask 077; printf 'ckpt migrate lane key 0123456789\n' > /tmp/migrate.key)
 to=169.254.77.2:7070
 
 # start NAME [avx]: a worker, its pid in $wpid once its memory is filled.
@@ -49,7 +51,7 @@ if [ "$xsave" = 1 ]; then
 	echo "CKPT-TEST-BEGIN migrate:xsave-refused"
 	rc=0
 	if start avx avx; then
-		/ckpt migrate "$wpid" --to "$to" --connect-timeout 600 > /tmp/avx.out 2>&1
+		/ckpt migrate "$wpid" --to "$to" --key /tmp/migrate.key --connect-timeout 600 > /tmp/avx.out 2>&1
 		mrc=$?
 		sed 's/^/# /' /tmp/avx.out
 		[ $mrc = 1 ] || { say "migrate-send: the AVX worker's migration was not refused"; rc=1; }
@@ -70,7 +72,7 @@ fi
 echo "CKPT-TEST-BEGIN migrate:send"
 rc=0
 if start plain; then
-	/ckpt migrate "$wpid" --to "$to" --connect-timeout 600 > /tmp/plain.out 2> /tmp/plain.err
+	/ckpt migrate "$wpid" --to "$to" --key /tmp/migrate.key --connect-timeout 600 > /tmp/plain.out 2> /tmp/plain.err
 	mrc=$?
 	cat /tmp/plain.err /tmp/plain.out | sed 's/^/# /'
 	wait "$wpid"

@@ -52,9 +52,27 @@ fn rerr(path: &Path, e: reader::ReadError) -> String {
     format!("{}: record {}: {what}", path.display(), e.index)
 }
 
+/// Opens `path` for reading without waiting (a fifo), without becoming its
+/// controlling terminal, not through a symlink as its last component if
+/// `nofollow`; anything but a regular file is refused before a byte is read.
+pub fn open_regular(path: &Path, nofollow: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(
+            libc::O_NONBLOCK | libc::O_NOCTTY | if nofollow { libc::O_NOFOLLOW } else { 0 },
+        )
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
 /// Reads the records of `path` before its first address space.
 pub fn head(path: &Path) -> Result<Head, String> {
-    let f = File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    let f =
+        open_regular(path, false).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
     // Decompressed as far as read (a compressed image's start only).
     let r = crate::compress::reader(io::BufReader::new(f))
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -105,13 +123,39 @@ pub fn locate(child: &Path, recorded: &Path) -> PathBuf {
     }
 }
 
+/// Where the parent named `recorded` by the received image at `child` is: only
+/// a file of that name in the child's own directory (the receiver's), never a
+/// path elsewhere on this machine.
+pub fn locate_confined(child: &Path, recorded: &Path) -> Result<PathBuf, String> {
+    let dir = child.parent().unwrap_or(Path::new("."));
+    match recorded.file_name() {
+        Some(name) if recorded.components().count() == 1 => Ok(dir.join(name)),
+        _ => Err(format!(
+            "{}: its parent image {} is not a file of its directory: a received image's \
+             parents are looked for there only",
+            child.display(),
+            recorded.display()
+        )),
+    }
+}
+
+fn find(child: &Path, recorded: &Path, confined: bool) -> Result<PathBuf, String> {
+    if confined {
+        locate_confined(child, recorded)
+    } else {
+        Ok(locate(child, recorded))
+    }
+}
+
 /// Reads the image at `path` (file `files.len()` of the chain), resolving its own
-/// parent first; `expect`: the track id and account its child recorded for it.
+/// parent first; `expect`: the track id and account its child recorded for it;
+/// `confined`: parents only in the child's directory, not through symlinks.
 fn index(
     path: &Path,
     expect: Option<(u64, StreamAccount, &Path)>,
     files: &mut Vec<File>,
     depth: usize,
+    confined: bool,
 ) -> Result<Index, String> {
     if depth > MAX_DEPTH {
         return Err(format!(
@@ -119,7 +163,7 @@ fn index(
             path.display()
         ));
     }
-    let f = File::open(path).map_err(|e| match expect {
+    let f = open_regular(path, confined).map_err(|e| match expect {
         Some((_, _, child)) => format!(
             "{} needs its parent image {} (taken against it): cannot open: {e}",
             child.display(),
@@ -181,8 +225,8 @@ fn index(
     }
     let up = match &parent {
         Some((id, acc, raw)) => {
-            let p = locate(path, raw);
-            index(&p, Some((*id, *acc, path)), files, depth + 1)?
+            let p = find(path, raw, confined)?;
+            index(&p, Some((*id, *acc, path)), files, depth + 1, confined)?
         }
         None => Index::default(),
     };
@@ -234,15 +278,21 @@ impl<W: Write> Out<W> {
 
 /// `image` (open, at `path`) as a whole image: itself if it has no parent, else
 /// a memfd holding it with its chain resolved.
-pub fn resolve(mut image: File, path: &Path) -> Result<File, String> {
+pub fn resolve(image: File, path: &Path) -> Result<File, String> {
+    resolve_with(image, path, false)
+}
+
+/// [`resolve`]; `confined` (a received image): its parents only in its own
+/// directory ([`locate_confined`]), not through symlinks.
+pub fn resolve_with(mut image: File, path: &Path, confined: bool) -> Result<File, String> {
     let h = head_of(image.try_clone().map_err(|e| e.to_string())?, path)?;
     let Some((id, acc, raw)) = h.parent else {
         image.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
         return Ok(image);
     };
     let mut files = Vec::new();
-    let parent = locate(path, &raw);
-    let up = index(&parent, Some((id, acc, path)), &mut files, 1)?;
+    let parent = find(path, &raw, confined)?;
+    let up = index(&parent, Some((id, acc, path)), &mut files, 1, confined)?;
     let mut child = Vec::new();
     image
         .seek(SeekFrom::Start(0))

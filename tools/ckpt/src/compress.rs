@@ -38,21 +38,63 @@ pub fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
+/// Half of this machine's RAM: the default limit of what an image may
+/// decompress to and of what `ckpt receive` stores.
+pub fn half_ram() -> u64 {
+    // SAFETY: A plain query.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || size <= 0 {
+        return 1 << 30;
+    }
+    (pages as u64).saturating_mul(size as u64) / 2
+}
+
+/// The limit of what the compressed file `f` may decompress to: the content
+/// size its first frame declares, else `limit` (default [`half_ram`]).
+pub fn out_limit(f: &File, limit: Option<u64>) -> u64 {
+    let mut head = [0u8; 18];
+    let n = f.read_at(&mut head, 0).unwrap_or(0);
+    match zstd::zstd_safe::get_frame_content_size(&head[..n]) {
+        Ok(Some(size)) => size,
+        _ => limit.unwrap_or_else(half_ram),
+    }
+}
+
 /// `f` (the file at `path`) as an uncompressed image, at offset 0: itself, or a
-/// memfd holding what it decompresses to.
-pub fn plain(mut f: File, path: &Path) -> Result<File, String> {
+/// memfd holding what it decompresses to, at most [`out_limit`] bytes.
+pub fn plain(f: File, path: &Path) -> Result<File, String> {
+    plain_limited(f, path, None)
+}
+
+/// [`plain`], with `limit` the most a compressed image without a declared
+/// content size may decompress to (default [`half_ram`]).
+pub fn plain_limited(mut f: File, path: &Path, limit: Option<u64>) -> Result<File, String> {
     if !is_compressed(&f) {
         f.seek(SeekFrom::Start(0))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(f);
     }
+    let max = out_limit(&f, limit);
     let mut out = memfd(c"ckpt-unzstd").map_err(|e| format!("memfd_create: {e}"))?;
-    f.seek(SeekFrom::Start(0))
-        .and_then(|_| {
-            zstd::stream::copy_decode(io::BufReader::with_capacity(1 << 20, &f), &mut out)
-        })
-        .and_then(|_| out.seek(SeekFrom::Start(0)))
+    let got = f
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| zstd::stream::read::Decoder::new(io::BufReader::with_capacity(1 << 20, &f)))
+        .and_then(|d| io::copy(&mut d.take(max.saturating_add(1)), &mut out))
         .map_err(|e| format!("{}: decompressing the image: {e}", path.display()))?;
+    if got > max {
+        return Err(format!(
+            "{}: decompressing the image: it holds more than {max} bytes (its declared size, \
+             or half of this machine's memory): refused",
+            path.display()
+        ));
+    }
+    out.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(out)
 }
 
@@ -115,4 +157,41 @@ pub fn compress<W: Write>(src: &File, dst: W, threads: u32) -> io::Result<u64> {
 /// The number of compression workers: one per CPU this process may use.
 pub fn threads() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_of(b: &[u8]) -> File {
+        let mut f = memfd(c"test").unwrap();
+        f.write_all(b).unwrap();
+        f
+    }
+
+    /// A small frame of many zeros stops at the limit, whether the frame
+    /// declares its size (a lie is caught) or not.
+    #[test]
+    fn decompression_is_bounded() {
+        let p = Path::new("bomb.img");
+        let zeros = vec![0u8; 4 << 20];
+        // Streamed: no content size in the header.
+        let mut z = Vec::new();
+        let mut e = zstd::stream::Encoder::new(&mut z, 3).unwrap();
+        e.write_all(&zeros).unwrap();
+        e.finish().unwrap();
+        assert!(z.len() < 4096);
+        let f = file_of(&z);
+        assert_eq!(out_limit(&f, Some(1 << 20)), 1 << 20);
+        let err = plain_limited(f, p, Some(1 << 20)).unwrap_err();
+        assert!(err.contains("more than 1048576 bytes"), "{err}");
+        let mut out = plain_limited(file_of(&z), p, Some(4 << 20)).unwrap();
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        assert_eq!(v, zeros);
+        // With its size in the header: that size is the limit.
+        let d = zstd::bulk::compress(&zeros, 3).unwrap();
+        assert_eq!(out_limit(&file_of(&d), None), 4 << 20);
+        assert!(plain(file_of(&d), p).is_ok());
+    }
 }

@@ -27,6 +27,7 @@ pub mod dev;
 pub mod errno;
 pub mod fuzz;
 pub mod handover;
+pub mod hmac;
 pub mod json;
 pub mod kexec;
 pub mod migrate;

@@ -129,9 +129,17 @@ enum Command {
         /// The process (a single process, as `checkpoint --track` takes it)
         #[arg(value_parser = clap::value_parser!(i32).range(1..))]
         pid: i32,
-        /// The receiver, `HOST:PORT` (`ckpt receive --listen PORT` there)
+        /// The receiver, `HOST:PORT` (`ckpt receive --listen ADDR:PORT` there)
         #[arg(long, value_name = "HOST:PORT")]
         to: String,
+        /// The shared secret, a file only its owner may read (at least 16
+        /// bytes; the same on the receiver): both sides prove they hold it
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Give up when the receiver says nothing for this long (seconds)
+        #[arg(long, value_name = "SECONDS", default_value_t = 300,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
         /// Most checkpoint rounds before the final one (round 0 included)
         #[arg(long, value_name = "N", default_value_t = 8,
               value_parser = clap::value_parser!(u32).range(1..))]
@@ -149,10 +157,33 @@ enum Command {
     /// Receive a process that `ckpt migrate` sends, restore it, and wait for
     /// it (as `ckpt restart` does)
     Receive {
-        /// Where to listen: PORT (all addresses) or ADDR:PORT
-        #[arg(long, value_name = "[ADDR:]PORT")]
+        /// Where to listen: ADDR:PORT (0.0.0.0:PORT for every address)
+        #[arg(long, value_name = "ADDR:PORT")]
         listen: String,
-        /// Where the received images go (default: a new directory in $TMPDIR)
+        /// The shared secret, a file only its owner may read (at least 16
+        /// bytes; the same on the sender): both sides prove they hold it
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Give up when no sender proved the key within this long (seconds;
+        /// default: wait for ever)
+        #[arg(long, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        accept_timeout: Option<u64>,
+        /// Give up when the sender says nothing for this long (seconds)
+        #[arg(long, value_name = "SECONDS", default_value_t = 300,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+        /// Restore only processes of this user (name or uid: every uid, every
+        /// gid one of its groups, no capabilities unless root); default: the
+        /// receiver's own user when it does not run as root
+        #[arg(long, value_name = "USER")]
+        as_user: Option<String>,
+        /// The most bytes of images to take from the sender, all rounds
+        /// together (default: half of this machine's memory)
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
+        /// Where the received images go, a directory that does not exist yet
+        /// (made mode 0700; default: one of a random name in $TMPDIR)
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Keep the images after the restart
@@ -971,6 +1002,8 @@ fn main() -> ExitCode {
                 detach: *detach,
                 quiet: *quiet,
                 flags,
+                limit: None,
+                confined: false,
             };
             match restart::run(&o) {
                 Ok(0) => Ok(()),
@@ -981,36 +1014,54 @@ fn main() -> ExitCode {
         Command::Migrate {
             pid,
             to,
+            key,
+            timeout,
             max_rounds,
             connect_timeout,
             external_unix,
             quiet,
-        } => do_migrate(
-            &cli.device,
-            &ckpt::migrate::MigrateOptions {
-                pid: *pid,
-                to: to.clone(),
-                max_rounds: *max_rounds,
-                connect_timeout: std::time::Duration::from_secs(*connect_timeout),
-                flags: if *external_unix {
-                    uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
-                } else {
-                    0
+        } => match ckpt::migrate::Key::read(key) {
+            Err(m) => Err(Fail::new(1, m)),
+            Ok(key) => do_migrate(
+                &cli.device,
+                &ckpt::migrate::MigrateOptions {
+                    pid: *pid,
+                    to: to.clone(),
+                    max_rounds: *max_rounds,
+                    connect_timeout: std::time::Duration::from_secs(*connect_timeout),
+                    flags: if *external_unix {
+                        uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX
+                    } else {
+                        0
+                    },
+                    quiet: *quiet,
+                    key,
+                    timeout: std::time::Duration::from_secs(*timeout),
                 },
-                quiet: *quiet,
-            },
-        ),
+            ),
+        },
         Command::Receive {
             listen,
+            key,
+            accept_timeout,
+            timeout,
+            as_user,
+            max_bytes,
             dir,
             keep,
             pid_ns,
             detach,
             ignore_changed,
             quiet,
-        } => {
+        } => (|| {
+            let key = ckpt::migrate::Key::read(key).map_err(|m| Fail::new(1, m))?;
             let o = ckpt::migrate::ReceiveOptions {
                 listen: listen.clone(),
+                key,
+                accept_timeout: accept_timeout.map(std::time::Duration::from_secs),
+                timeout: std::time::Duration::from_secs(*timeout),
+                as_user: as_user.clone(),
+                max_bytes: max_bytes.unwrap_or_else(ckpt::compress::half_ram),
                 dir: dir.clone(),
                 keep: *keep,
                 restart: restart::Options {
@@ -1024,6 +1075,8 @@ fn main() -> ExitCode {
                     } else {
                         0
                     },
+                    limit: None,
+                    confined: false,
                 },
             };
             match ckpt::migrate::receive(&o) {
@@ -1031,7 +1084,7 @@ fn main() -> ExitCode {
                 Ok(code) => Err(Fail(code, None)),
                 Err(msg) => Err(Fail::new(1, msg)),
             }
-        }
+        })(),
         Command::Kexec {
             kernel,
             initrd,

@@ -20,6 +20,7 @@
 //! both sides start with [`MAGIC`]; then frames of a 16-byte header (`u32`
 //! kind, `u32` flags, `u64` payload length, little-endian) and the payload.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -29,25 +30,35 @@ use std::time::{Duration, Instant};
 
 use crate::checkpoint::{self, Failure, Output};
 use crate::dev::Device;
-use crate::{errno, restart, uapi};
+use crate::{errno, hmac, restart, uapi};
 
 /// What each side sends first.
 pub const MAGIC: [u8; 8] = *b"CKPTMIG\n";
 /// The protocol's version, in [`kind::HELLO`].
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Length of the nonce in [`kind::HELLO`].
+const NONCE: usize = 32;
+/// Shortest key.
+pub const MIN_KEY: usize = 16;
 
 /// Frame kinds.
 pub mod kind {
-    /// Both ways, first: `u32` protocol version, `u32` zero.
+    /// Both ways, first: `u32` protocol version, `u32` zero, 32 random bytes
+    /// (the nonce).
     pub const HELLO: u32 = 1;
     /// Source: `u32` round, `u32` name length, the name, the image.
     pub const IMAGE: u32 = 2;
     /// Receiver: `u32` round: the image is stored.
     pub const STORED: u32 = 3;
-    /// Receiver: `i32` pid: the process runs on the receiver.
+    /// Receiver: `i32` pid and its HMAC ([`mac`] `"restored"`): the process runs
+    /// on the receiver.
     pub const RESTORED: u32 = 4;
     /// Either side: UTF-8 text, why it gives up; the connection ends.
     pub const FAILED: u32 = 5;
+    /// Both ways, after the `HELLO`s: the HMAC-SHA256 under the shared key of
+    /// the side's role and both nonces ([`mac`]); the sender's first, the
+    /// receiver's after it checked the sender's.
+    pub const AUTH: u32 = 6;
 }
 
 /// Flag of an [`kind::IMAGE`] frame: the last image; restore it.
@@ -134,14 +145,120 @@ pub fn read_small<R: Read>(r: &mut R, h: &Header) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
-fn hello_payload() -> [u8; 8] {
-    let mut p = [0u8; 8];
+fn hello_payload(nonce: &[u8; NONCE]) -> Vec<u8> {
+    let mut p = vec![0u8; 8];
     p[0..4].copy_from_slice(&VERSION.to_le_bytes());
+    p.extend_from_slice(nonce);
     p
 }
 
-/// Reads the peer's magic and `HELLO`; `Err` says why it is not a peer.
-fn read_hello<R: Read>(r: &mut R) -> Result<(), String> {
+/// The magic and a `HELLO` frame with `nonce`.
+fn hello(nonce: &[u8; NONCE]) -> Vec<u8> {
+    let mut m = MAGIC.to_vec();
+    // Writing into a Vec cannot fail.
+    let _ = write_frame(&mut m, kind::HELLO, 0, &hello_payload(nonce));
+    m
+}
+
+/// A new nonce.
+fn nonce() -> Result<[u8; NONCE], String> {
+    let mut n = [0u8; NONCE];
+    random(&mut n).map_err(|e| format!("getrandom: {e}"))?;
+    Ok(n)
+}
+
+/// The shared secret of `ckpt migrate --key` and `ckpt receive --key`: the
+/// contents of a file only its owner may read, at least [`MIN_KEY`] bytes.
+#[derive(Clone)]
+pub struct Key(Vec<u8>);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+impl Key {
+    /// Reads the key file `path`.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let p = path.display();
+        let mut f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| format!("key file {p}: cannot open: {}", errno::describe(&e)))?;
+        let m = f
+            .metadata()
+            .map_err(|e| format!("key file {p}: {}", errno::describe(&e)))?;
+        if !m.is_file() {
+            return Err(format!("key file {p}: not a regular file"));
+        }
+        if m.mode() & 0o077 != 0 {
+            return Err(format!(
+                "key file {p}: group or others may access it (mode {:o}): `chmod 600 {p}`",
+                m.mode() & 0o7777
+            ));
+        }
+        let mut k = Vec::new();
+        (&mut f)
+            .take(64 << 10)
+            .read_to_end(&mut k)
+            .map_err(|e| format!("key file {p}: {}", errno::describe(&e)))?;
+        Self::new(k).map_err(|e| format!("key file {p}: {e}"))
+    }
+
+    /// The key `k`.
+    pub fn new(k: Vec<u8>) -> Result<Self, String> {
+        if k.len() < MIN_KEY {
+            return Err(format!(
+                "{} bytes: a key has at least {MIN_KEY} (make one with `head -c 32 \
+                 /dev/urandom > FILE`)",
+                k.len()
+            ));
+        }
+        Ok(Self(k))
+    }
+}
+
+/// The HMAC-SHA256 under `key` that proves `role` (`"sender"`, `"receiver"`,
+/// `"restored"`) of the connection of nonces `ns` (the sender's) and `nr` (the
+/// receiver's), over `extra`.
+pub fn mac(key: &Key, role: &str, ns: &[u8], nr: &[u8], extra: &[u8]) -> [u8; hmac::LEN] {
+    hmac::hmac_sha256(
+        &key.0,
+        &[b"ckpt-migrate 2 ", role.as_bytes(), b"\0", ns, nr, extra],
+    )
+}
+
+/// Reads the peer's `AUTH` and checks it is `want`.
+fn read_auth<R: Read>(r: &mut R, want: &[u8; hmac::LEN]) -> Result<(), String> {
+    let h = read_header(r)
+        .map_err(|e| format!("reading the peer's proof of the key: {}", describe_io(&e)))?
+        .ok_or("the peer closed the connection")?;
+    let p = read_small(r, &h)
+        .map_err(|e| format!("reading the peer's proof of the key: {}", describe_io(&e)))?;
+    match h.kind {
+        kind::AUTH if hmac::equal(&p, want) => Ok(()),
+        kind::AUTH => Err("the peer does not hold the same key (--key): refused".into()),
+        kind::FAILED => Err(format!("the peer refuses: {}", String::from_utf8_lossy(&p))),
+        k => Err(format!(
+            "unexpected frame of kind {k} instead of the peer's proof of the key"
+        )),
+    }
+}
+
+/// An I/O error, a timeout said as such.
+fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "timed out (--timeout)".into(),
+        _ => errno::describe(e),
+    }
+}
+
+/// Reads the peer's magic and `HELLO`; returns its nonce; `Err` says why it is
+/// not a peer.
+fn read_hello<R: Read>(r: &mut R) -> Result<[u8; NONCE], String> {
     let mut m = [0u8; 8];
     r.read_exact(&mut m)
         .map_err(|e| format!("reading the peer's greeting: {e}"))?;
@@ -155,12 +272,14 @@ fn read_hello<R: Read>(r: &mut R) -> Result<(), String> {
     match h.kind {
         kind::HELLO if p.len() >= 4 => {
             let v = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-            if v != VERSION {
+            if v != VERSION || p.len() != 8 + NONCE {
                 return Err(format!(
                     "the peer speaks migration protocol {v}, this tool {VERSION}"
                 ));
             }
-            Ok(())
+            let mut n = [0u8; NONCE];
+            n.copy_from_slice(&p[8..]);
+            Ok(n)
         }
         kind::FAILED => Err(format!("the peer refuses: {}", String::from_utf8_lossy(&p))),
         k => Err(format!("unexpected frame of kind {k} in the greeting")),
@@ -207,6 +326,10 @@ pub struct MigrateOptions {
     pub flags: u64,
     /// No line per round.
     pub quiet: bool,
+    /// The shared secret.
+    pub key: Key,
+    /// How long to wait for the receiver at most, each time.
+    pub timeout: Duration,
 }
 
 /// One round.
@@ -395,6 +518,22 @@ fn send_image(
     }
 }
 
+/// The sender's side of the greeting: sends its `HELLO`, reads the receiver's,
+/// proves the key, then has the receiver prove it (before any image goes out,
+/// and before its `RESTORED` is believed). Returns both nonces.
+pub fn greet_receiver<S: Read + Write>(
+    sock: &mut S,
+    key: &Key,
+) -> Result<([u8; NONCE], [u8; NONCE]), String> {
+    let ns = nonce()?;
+    sock.write_all(&hello(&ns)).map_err(|e| describe_io(&e))?;
+    let nr = read_hello(sock)?;
+    write_frame(sock, kind::AUTH, 0, &mac(key, "sender", &ns, &nr, &[]))
+        .map_err(|e| describe_io(&e))?;
+    read_auth(sock, &mac(key, "receiver", &ns, &nr, &[]))?;
+    Ok((ns, nr))
+}
+
 /// Migrates `o.pid` to `o.to`. On success the original is killed; on failure it
 /// runs on (resumed if the last round had stopped it), except if the connection
 /// was lost after the last image was sent: then the receiver may have restored
@@ -416,13 +555,9 @@ pub fn migrate(dev: &Device, o: &MigrateOptions) -> Result<Summary, String> {
     let mut sock = connect(&o.to, o.connect_timeout)?;
     let peer = sock.peer_addr().map_err(|e| e.to_string())?;
     let _ = sock.set_nodelay(true);
-    let mut hello = MAGIC.to_vec();
-    let mut f = Vec::new();
-    write_frame(&mut f, kind::HELLO, 0, &hello_payload()).map_err(|e| e.to_string())?;
-    hello.extend_from_slice(&f);
-    sock.write_all(&hello)
-        .map_err(|e| format!("{peer}: {}", errno::describe(&e)))?;
-    read_hello(&mut sock).map_err(|e| format!("{peer}: {e}"))?;
+    let t = Some(o.timeout.max(Duration::from_secs(1)));
+    let _ = sock.set_read_timeout(t).and(sock.set_write_timeout(t));
+    let (ns, nr) = greet_receiver(&mut sock, &o.key).map_err(|e| format!("{peer}: {e}"))?;
     // Tell the receiver why, then fail (the process runs on).
     let abort = |sock: &mut TcpStream, msg: String| -> String {
         let _ = write_frame(sock, kind::FAILED, 0, msg.as_bytes());
@@ -515,7 +650,12 @@ pub fn migrate(dev: &Device, o: &MigrateOptions) -> Result<Summary, String> {
         // The final round: the receiver restores, then says so.
         let verdict = match read_header(&mut sock) {
             Ok(Some(h)) if h.kind == kind::RESTORED => match read_small(&mut sock, &h) {
-                Ok(p) if p.len() >= 4 => Ok(i32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+                Ok(p)
+                    if p.len() == 4 + hmac::LEN
+                        && hmac::equal(&p[4..], &mac(&o.key, "restored", &ns, &nr, &p[..4])) =>
+                {
+                    Ok(i32::from_le_bytes([p[0], p[1], p[2], p[3]]))
+                }
                 _ => Err(None),
             },
             Ok(Some(h)) if h.kind == kind::FAILED => {
@@ -578,8 +718,18 @@ fn resume(pid: i32) {
 /// What `ckpt receive` was asked to do.
 #[derive(Clone, Debug)]
 pub struct ReceiveOptions {
-    /// `[ADDR:]PORT` to listen on.
+    /// `ADDR:PORT` to listen on.
     pub listen: String,
+    /// The shared secret.
+    pub key: Key,
+    /// How long to wait for a sender that proves the key (none: for ever).
+    pub accept_timeout: Option<Duration>,
+    /// How long to wait for the sender at most, each time.
+    pub timeout: Duration,
+    /// `--as-user`: restore only processes of this user (name or uid).
+    pub as_user: Option<String>,
+    /// The most bytes of images stored (all rounds together).
+    pub max_bytes: u64,
     /// Where the images go (default: a new directory in `$TMPDIR`).
     pub dir: Option<PathBuf>,
     /// Keep the images after the restart.
@@ -588,15 +738,119 @@ pub struct ReceiveOptions {
     pub restart: restart::Options,
 }
 
-fn listen_addr(s: &str) -> Result<Vec<SocketAddr>, String> {
-    let full = if s.parse::<u16>().is_ok() {
-        format!("0.0.0.0:{s}")
-    } else {
-        s.to_string()
+/// The limit of what a receiver restores: the user `as_user` (a name or uid)
+/// and its groups; by default the receiver's own user and groups when it does
+/// not run as root, else none.
+pub fn id_limit(as_user: Option<&str>) -> Result<Option<restart::IdLimit>, String> {
+    let pw = match as_user {
+        Some(u) => {
+            let c = std::ffi::CString::new(u).map_err(|_| format!("--as-user {u:?}: bad name"))?;
+            // SAFETY: Plain lookups with a NUL-terminated name; the entry is
+            // copied out at once (the tool has one thread here).
+            let p = unsafe {
+                match u.parse::<u32>() {
+                    Ok(uid) => libc::getpwuid(uid),
+                    Err(_) => libc::getpwnam(c.as_ptr()),
+                }
+            };
+            if p.is_null() {
+                return Err(format!("--as-user {u}: no such user"));
+            }
+            p
+        }
+        // SAFETY: No memory is involved.
+        None if unsafe { libc::geteuid() } != 0 => {
+            // SAFETY: As above.
+            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+            let mut g = vec![0 as libc::gid_t; 65536];
+            // SAFETY: `g` has room for the count given.
+            let n = unsafe { libc::getgroups(g.len() as i32, g.as_mut_ptr()) };
+            g.truncate(n.max(0) as usize);
+            g.push(gid);
+            return Ok(Some(restart::IdLimit { uid, gids: g }));
+        }
+        None => return Ok(None),
     };
-    full.to_socket_addrs()
+    // SAFETY: `pw` is the entry found above, valid until the next lookup.
+    let (uid, gid, name) = unsafe {
+        (
+            (*pw).pw_uid,
+            (*pw).pw_gid,
+            std::ffi::CStr::from_ptr((*pw).pw_name).to_owned(),
+        )
+    };
+    let mut g = vec![0 as libc::gid_t; 1024];
+    let mut n = g.len() as libc::c_int;
+    // SAFETY: `g` has room for `n` groups; the name is NUL-terminated.
+    if unsafe { libc::getgrouplist(name.as_ptr(), gid, g.as_mut_ptr(), &mut n) } < 0 {
+        return Err(format!("--as-user: user {uid} is in too many groups"));
+    }
+    g.truncate(n.max(0) as usize);
+    if !g.contains(&gid) {
+        g.push(gid);
+    }
+    Ok(Some(restart::IdLimit { uid, gids: g }))
+}
+
+/// The addresses of `--listen ADDR:PORT`; a bare port is refused (no implicit
+/// listening on every address).
+pub fn listen_addr(s: &str) -> Result<Vec<SocketAddr>, String> {
+    if s.parse::<u16>().is_ok() {
+        return Err(format!(
+            "--listen {s}: give the address too, ADDR:PORT (e.g. 192.0.2.7:{s}; \
+             0.0.0.0:{s} listens on every address)"
+        ));
+    }
+    s.to_socket_addrs()
         .map(|a| a.collect())
         .map_err(|e| format!("--listen {s}: {e}"))
+}
+
+/// Waits until `l` has a connection or `deadline` passed.
+fn accept(l: &TcpListener, deadline: Option<Instant>) -> Result<(TcpStream, SocketAddr), String> {
+    if let Some(d) = deadline {
+        loop {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("no sender proved the key in time (--accept-timeout)".into());
+            }
+            let mut p = libc::pollfd {
+                fd: l.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: One valid pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, ms) };
+            if n > 0 {
+                break;
+            }
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(format!("poll: {e}"));
+                }
+            }
+        }
+    }
+    l.accept()
+        .map_err(|e| format!("accept: {}", errno::describe(&e)))
+}
+
+/// The receiver's side of the greeting on a new connection: reads the sender's
+/// `HELLO`, sends its own, checks the sender's `AUTH`. Returns both nonces.
+pub fn greet_sender<S: Read + Write>(
+    sock: &mut S,
+    key: &Key,
+) -> Result<([u8; NONCE], [u8; NONCE]), String> {
+    let ns = read_hello(sock)?;
+    let nr = nonce()?;
+    sock.write_all(&hello(&nr)).map_err(|e| describe_io(&e))?;
+    if let Err(e) = read_auth(sock, &mac(key, "sender", &ns, &nr, &[])) {
+        let _ = write_frame(sock, kind::FAILED, 0, b"authentication failed");
+        return Err(e);
+    }
+    Ok((ns, nr))
 }
 
 /// Receives the images of one migration and restores the last. Returns the
@@ -605,18 +859,37 @@ fn listen_addr(s: &str) -> Result<Vec<SocketAddr>, String> {
 /// told).
 pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     let addrs = listen_addr(&o.listen)?;
+    let limit = id_limit(o.as_user.as_deref())?;
     let l = TcpListener::bind(&addrs[..])
         .map_err(|e| format!("cannot listen on {}: {}", o.listen, errno::describe(&e)))?;
     let local = l.local_addr().map_err(|e| e.to_string())?;
     if !o.restart.quiet {
         eprintln!("ckpt: listening on {local}");
     }
-    let (mut sock, peer) = l
-        .accept()
-        .map_err(|e| format!("accept: {}", errno::describe(&e)))?;
+    // Connections that do not prove the key are dropped; the first that does
+    // is the sender.
+    let deadline = o.accept_timeout.map(|t| Instant::now() + t);
+    let t = Some(o.timeout.max(Duration::from_secs(1)));
+    let (mut sock, peer, ns, nr) = loop {
+        let (mut sock, peer) = accept(&l, deadline)?;
+        let _ = sock.set_nodelay(true);
+        // The greeting of a stranger: a short wait only.
+        let short = Some(
+            o.timeout
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        );
+        let _ = sock
+            .set_read_timeout(short)
+            .and(sock.set_write_timeout(short));
+        match greet_sender(&mut sock, &o.key) {
+            Ok((ns, nr)) => {
+                let _ = sock.set_read_timeout(t).and(sock.set_write_timeout(t));
+                break (sock, peer, ns, nr);
+            }
+            Err(e) => eprintln!("ckpt: {peer}: {e}; waiting for another sender"),
+        }
+    };
     drop(l);
-    let _ = sock.set_nodelay(true);
-    read_hello(&mut sock).map_err(|e| format!("{peer}: {e}"))?;
     let fail = |sock: &mut TcpStream, msg: String| -> String {
         let _ = write_frame(sock, kind::FAILED, 0, msg.as_bytes());
         msg
@@ -639,22 +912,19 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     if let Err(e) = can {
         return Err(fail(&mut sock, e));
     }
-    let mut hello = MAGIC.to_vec();
-    write_frame(&mut hello, kind::HELLO, 0, &hello_payload()).map_err(|e| e.to_string())?;
-    sock.write_all(&hello).map_err(|e| e.to_string())?;
-    let (dir, made) = match &o.dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("ckpt-receive.{}", std::process::id())),
-            true,
-        ),
+    write_frame(
+        &mut sock,
+        kind::AUTH,
+        0,
+        &mac(&o.key, "receiver", &ns, &nr, &[]),
+    )
+    .map_err(|e| format!("{peer}: {}", describe_io(&e)))?;
+    let dir = match make_dir(o.dir.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return Err(fail(&mut sock, e)),
     };
-    if let Err(e) = fs::create_dir_all(&dir) {
-        return Err(fail(
-            &mut sock,
-            format!("{}: cannot create: {}", dir.display(), errno::describe(&e)),
-        ));
-    }
+    let mut names = HashSet::new();
+    let mut left = o.max_bytes;
     let mut files: Vec<PathBuf> = Vec::new();
     let cleanup = |files: &[PathBuf]| {
         if o.keep {
@@ -663,9 +933,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
         for f in files {
             let _ = fs::remove_file(f);
         }
-        if made {
-            let _ = fs::remove_dir(&dir);
-        }
+        let _ = fs::remove_dir(&dir);
     };
     let mut bytes = 0u64;
     let last = loop {
@@ -683,7 +951,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
             }
         };
         match h.kind {
-            kind::IMAGE => match store(&mut sock, &h, &dir) {
+            kind::IMAGE => match store(&mut sock, &h, &dir, &mut names, &mut left) {
                 Ok((round, path)) => {
                     bytes += h.len;
                     files.push(path.clone());
@@ -728,6 +996,8 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     }
     let mut ro = o.restart.clone();
     ro.file = last;
+    ro.limit = limit;
+    ro.confined = true;
     let mut sock = Some(sock);
     let mut told = false;
     let r = restart::run_hooked(&ro, &mut |r| {
@@ -735,7 +1005,11 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
         cleanup(&files);
         let Some(mut s) = sock.take() else { return };
         let _ = match r {
-            Ok(pid) => write_frame(&mut s, kind::RESTORED, 0, &pid.to_le_bytes()),
+            Ok(pid) => {
+                let mut p = pid.to_le_bytes().to_vec();
+                p.extend_from_slice(&mac(&o.key, "restored", &ns, &nr, &pid.to_le_bytes()));
+                write_frame(&mut s, kind::RESTORED, 0, &p)
+            }
             Err(why) => write_frame(&mut s, kind::FAILED, 0, why.as_bytes()),
         };
     });
@@ -752,10 +1026,95 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
     r
 }
 
-/// Stores the image of frame `h` in `dir`; returns its round and path.
-fn store(sock: &mut TcpStream, h: &Header, dir: &Path) -> Result<(u32, PathBuf), String> {
+/// Makes the receiver's directory, mode 0700: `dir` if given (its parent must
+/// exist), else a new one of a random name in `$TMPDIR`. An existing directory
+/// is refused: someone else may have made it, and its files.
+pub fn make_dir(dir: Option<&Path>) -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mk = |d: &Path| fs::DirBuilder::new().mode(0o700).create(d);
+    if let Some(d) = dir {
+        return match mk(d) {
+            Ok(()) => Ok(d.to_path_buf()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(format!(
+                "{}: already exists: the receiver makes its directory itself (name one that \
+                 does not exist)",
+                d.display()
+            )),
+            Err(e) => Err(format!(
+                "{}: cannot create: {}",
+                d.display(),
+                errno::describe(&e)
+            )),
+        };
+    }
+    let tmp = std::env::temp_dir();
+    for _ in 0..16 {
+        let mut r = [0u8; 8];
+        random(&mut r).map_err(|e| format!("getrandom: {e}"))?;
+        let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let d = tmp.join(format!("ckpt-receive.{name}"));
+        match mk(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(format!(
+                    "{}: cannot create: {}",
+                    d.display(),
+                    errno::describe(&e)
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "{}: cannot make a new directory there",
+        tmp.display()
+    ))
+}
+
+/// Fills `buf` with random bytes (getrandom(2)).
+pub fn random(buf: &mut [u8]) -> io::Result<()> {
+    let mut n = 0;
+    while n < buf.len() {
+        // SAFETY: The pointer and length describe the rest of `buf`.
+        let k = unsafe { libc::getrandom(buf[n..].as_mut_ptr().cast(), buf.len() - n, 0) };
+        if k < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        n += k as usize;
+    }
+    Ok(())
+}
+
+/// Stores the image of frame `h` (its payload follows in `r`) in `dir`, as a new
+/// file (never one that exists, never through a symlink); `names`: the names
+/// stored so far (a name comes once); `left`: how many more bytes may be
+/// stored (`--max-bytes`), less this frame's afterwards. Returns its round and
+/// path.
+pub fn store<R: Read>(
+    r: &mut R,
+    h: &Header,
+    dir: &Path,
+    names: &mut HashSet<String>,
+    left: &mut u64,
+) -> Result<(u32, PathBuf), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if h.len < 8 {
+        return Err(format!("image frame of {} bytes: too short", h.len));
+    }
+    if h.len > *left {
+        return Err(format!(
+            "image frame of {} bytes: more than this receiver takes ({} bytes left of \
+             --max-bytes)",
+            h.len, *left
+        ));
+    }
+    *left -= h.len;
     let mut p = [0u8; 8];
-    sock.read_exact(&mut p).map_err(|e| e.to_string())?;
+    r.read_exact(&mut p).map_err(|e| e.to_string())?;
     let round = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
     let nlen = u32::from_le_bytes([p[4], p[5], p[6], p[7]]) as usize;
     if nlen > MAX_NAME || 8 + nlen as u64 > h.len {
@@ -764,16 +1123,26 @@ fn store(sock: &mut TcpStream, h: &Header, dir: &Path) -> Result<(u32, PathBuf),
         ));
     }
     let mut name = vec![0u8; nlen];
-    sock.read_exact(&mut name).map_err(|e| e.to_string())?;
+    r.read_exact(&mut name).map_err(|e| e.to_string())?;
     let name = String::from_utf8(name).unwrap_or_default();
     if !valid_name(&name) {
         return Err(format!("image frame of round {round}: bad name {name:?}"));
     }
+    if !names.insert(name.clone()) {
+        return Err(format!(
+            "image frame of round {round}: the name {name:?} was already sent"
+        ));
+    }
     let path = dir.join(&name);
-    let mut f = File::create(&path)
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
         .map_err(|e| format!("{}: cannot create: {}", path.display(), errno::describe(&e)))?;
     let want = h.len - 8 - nlen as u64;
-    let got = io::copy(&mut (&mut *sock).take(want), &mut f)
+    let got = io::copy(&mut (&mut *r).take(want), &mut f)
         .map_err(|e| format!("{}: {}", path.display(), errno::describe(&e)))?;
     if got != want {
         return Err(format!(
@@ -833,10 +1202,8 @@ mod tests {
     #[test]
     fn hello_roundtrip() {
         let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut m = MAGIC.to_vec();
-        write_frame(&mut m, kind::HELLO, 0, &hello_payload()).unwrap();
-        a.write_all(&m).unwrap();
-        read_hello(&mut b).unwrap();
+        a.write_all(&hello(&[7; NONCE])).unwrap();
+        assert_eq!(read_hello(&mut b).unwrap(), [7; NONCE]);
         let mut m = MAGIC.to_vec();
         write_frame(&mut m, kind::FAILED, 0, b"no module").unwrap();
         b.write_all(&m).unwrap();
@@ -844,5 +1211,200 @@ mod tests {
         assert!(e.contains("no module"), "{e}");
         a.write_all(b"GET / HTTP/1.0\r\n").unwrap();
         assert!(read_hello(&mut b).is_err());
+        // A version 1 peer.
+        let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut m = MAGIC.to_vec();
+        write_frame(&mut m, kind::HELLO, 0, &[1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        a.write_all(&m).unwrap();
+        let e = read_hello(&mut b).unwrap_err();
+        assert!(e.contains("protocol 1"), "{e}");
+    }
+
+    fn key(b: u8) -> Key {
+        Key::new(vec![b; 32]).unwrap()
+    }
+
+    type Nonces = Result<([u8; NONCE], [u8; NONCE]), String>;
+
+    /// Both sides of the greeting, each in its own thread over a socket pair.
+    fn handshake(ks: Key, kr: Key) -> (Nonces, Nonces) {
+        let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let t = Some(Duration::from_secs(5));
+        a.set_read_timeout(t).unwrap();
+        b.set_read_timeout(t).unwrap();
+        let r = std::thread::spawn(move || {
+            let g = greet_sender(&mut b, &kr);
+            if let Ok((ns, nr)) = &g {
+                write_frame(&mut b, kind::AUTH, 0, &mac(&kr, "receiver", ns, nr, &[])).unwrap();
+            }
+            g
+        });
+        let s = greet_receiver(&mut a, &ks);
+        (s, r.join().unwrap())
+    }
+
+    /// The same key: both sides agree on the nonces. Another key: the receiver
+    /// refuses the sender, and the sender learns it.
+    #[test]
+    fn key_handshake() {
+        let (s, r) = handshake(key(1), key(1));
+        let (s, r) = (s.unwrap(), r.unwrap());
+        assert_eq!(s, r);
+        assert_ne!(s.0, s.1);
+        let (s, r) = handshake(key(1), key(2));
+        let r = r.unwrap_err();
+        assert!(r.contains("does not hold the same key"), "{r}");
+        let s = s.unwrap_err();
+        assert!(s.contains("authentication failed"), "{s}");
+    }
+
+    /// A receiver without the key cannot prove itself to the sender, even by
+    /// replaying the sender's own proof.
+    #[test]
+    fn receiver_must_prove_the_key() {
+        let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let fake = std::thread::spawn(move || {
+            let ns = read_hello(&mut b).unwrap();
+            b.write_all(&hello(&ns)).unwrap();
+            let h = read_header(&mut b).unwrap().unwrap();
+            let p = read_small(&mut b, &h).unwrap();
+            write_frame(&mut b, kind::AUTH, 0, &p).unwrap();
+        });
+        let e = greet_receiver(&mut a, &key(1)).unwrap_err();
+        assert!(e.contains("does not hold the same key"), "{e}");
+        fake.join().unwrap();
+        // Proofs of one role or connection do not pass for another.
+        let k = key(1);
+        let m = |role, nr: u8, x: u8| mac(&k, role, &[1], &[nr], &[x]);
+        assert_ne!(m("sender", 2, 0), m("receiver", 2, 0));
+        assert_ne!(m("sender", 2, 0), m("sender", 3, 0));
+        assert_ne!(m("restored", 2, 5), m("restored", 2, 6));
+    }
+
+    #[test]
+    fn key_files_and_addresses() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = scratch("key");
+        fs::create_dir(&d).unwrap();
+        let f = d.join("key");
+        fs::write(&f, [9u8; 32]).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Key::read(&f).unwrap_err();
+        assert!(e.contains("chmod 600"), "{e}");
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Key::read(&f).unwrap().0, vec![9u8; 32]);
+        fs::write(&f, b"short").unwrap();
+        let e = Key::read(&f).unwrap_err();
+        assert!(e.contains("at least 16"), "{e}");
+        assert!(Key::read(&d).is_err());
+        fs::remove_dir_all(&d).unwrap();
+        // No implicit "every address".
+        let e = listen_addr("7070").unwrap_err();
+        assert!(e.contains("ADDR:PORT"), "{e}");
+        assert_eq!(
+            listen_addr("127.0.0.1:7070").unwrap(),
+            vec!["127.0.0.1:7070".parse().unwrap()]
+        );
+    }
+
+    /// `--max-bytes`: a frame larger than what is left is refused before
+    /// anything is stored.
+    #[test]
+    fn store_max_bytes() {
+        let d = scratch("max");
+        make_dir(Some(&d)).unwrap();
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-0.img", &[1u8; 100]);
+        let mut left = h.len * 2 - 1;
+        store(&mut &p[..], &h, &d, &mut names, &mut left).unwrap();
+        assert_eq!(left, h.len - 1);
+        let (h, p) = image_frame("round-1.img", &[1u8; 100]);
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut left).unwrap_err();
+        assert!(e.contains("--max-bytes"), "{e}");
+        assert!(!d.join("round-1.img").exists());
+        let huge = Header {
+            kind: kind::IMAGE,
+            flags: 0,
+            len: u64::MAX,
+        };
+        assert!(store(&mut &p[..], &huge, &d, &mut names, &mut left).is_err());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ckpt-mig-test.{}.{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn image_frame(name: &str, body: &[u8]) -> (Header, Vec<u8>) {
+        let mut p = 0u32.to_le_bytes().to_vec();
+        p.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        p.extend_from_slice(name.as_bytes());
+        p.extend_from_slice(body);
+        let h = Header {
+            kind: kind::IMAGE,
+            flags: 0,
+            len: p.len() as u64,
+        };
+        (h, p)
+    }
+
+    /// The receiver's directory: new, 0700, never one that exists.
+    #[test]
+    fn receive_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = make_dir(None).unwrap();
+        let b = make_dir(None).unwrap();
+        assert_ne!(a, b);
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("ckpt-receive."));
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        fs::remove_dir(&a).unwrap();
+        fs::remove_dir(&b).unwrap();
+        let d = scratch("dir");
+        assert_eq!(make_dir(Some(&d)).unwrap(), d);
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let e = make_dir(Some(&d)).unwrap_err();
+        assert!(e.contains("already exists"), "{e}");
+        fs::remove_dir(&d).unwrap();
+    }
+
+    /// Images are stored as new files: not through a symlink planted in the
+    /// directory, not over an existing file, a name only once.
+    #[test]
+    fn store_new_files_only() {
+        let d = scratch("store");
+        make_dir(Some(&d)).unwrap();
+        let victim = d.join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("round-0.img")).unwrap();
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-0.img", b"evil");
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap_err();
+        assert!(e.contains("cannot create"), "{e}");
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        let (h, p) = image_frame("victim", b"evil");
+        assert!(store(&mut &p[..], &h, &d, &mut HashSet::new(), &mut { u64::MAX }).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        let mut names = HashSet::new();
+        let (h, p) = image_frame("round-1.img", b"image");
+        let (_, path) = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"image");
+        fs::remove_file(&path).unwrap();
+        let e = store(&mut &p[..], &h, &d, &mut names, &mut { u64::MAX }).unwrap_err();
+        assert!(e.contains("already sent"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::restart::{check_moves, plan_moves, plan_park, Move, Special, VdsoError};
 
@@ -667,48 +667,210 @@ pub fn open_o_path(path: &std::path::Path, extra: libc::c_int) -> io::Result<Fil
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
+/// The filesystem identity of the image's process, taken for a while by the
+/// root restarter: its fsuid, fsgid and supplementary groups, on this thread
+/// only (raw system calls). Going from fsuid 0 to another, the kernel drops
+/// the filesystem capabilities (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`,
+/// `CAP_FOWNER`, `CAP_CHOWN`, `CAP_MKNOD`...) from the effective set, and gives
+/// them back on the way back: what is opened or made meanwhile is what the
+/// image's user could. Dropping it gives the restarter's identity back.
+pub struct AsImage {
+    uid: u32,
+    gid: u32,
+    groups: Option<Vec<u32>>,
+}
+
+fn groups_now() -> Vec<u32> {
+    // SAFETY: getgroups(0, NULL) returns the count.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    let mut g = vec![0u32; n.max(0) as usize];
+    // SAFETY: `g` has room for `n` entries.
+    let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
+    g.truncate(n.max(0) as usize);
+    g
+}
+
+fn set_groups(g: &[u32]) -> io::Result<()> {
+    // SAFETY: A raw system call (this thread only) with a valid buffer.
+    if unsafe { libc::syscall(libc::SYS_setgroups, g.len(), g.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn fsuid(id: u32) -> u32 {
+    // SAFETY: A raw system call; it returns the previous fsuid.
+    unsafe { libc::syscall(libc::SYS_setfsuid, id) as u32 }
+}
+
+fn fsgid(id: u32) -> u32 {
+    // SAFETY: A raw system call; it returns the previous fsgid.
+    unsafe { libc::syscall(libc::SYS_setfsgid, id) as u32 }
+}
+
+impl AsImage {
+    /// Takes `ids`' filesystem identity (none: keeps the restarter's).
+    pub fn take(ids: Option<&crate::restart::IdsPlan>) -> io::Result<Self> {
+        let (uid, gid) = (fsuid(u32::MAX), fsgid(u32::MAX));
+        let Some(ids) = ids else {
+            return Ok(Self {
+                uid,
+                gid,
+                groups: None,
+            });
+        };
+        let old = groups_now();
+        let groups = {
+            let (mut a, mut b) = (old.clone(), ids.groups.clone());
+            a.sort_unstable();
+            b.sort_unstable();
+            if a == b {
+                None
+            } else {
+                set_groups(&ids.groups)?;
+                Some(old)
+            }
+        };
+        let me = Self { uid, gid, groups };
+        fsgid(ids.gids[3]);
+        fsuid(ids.uids[3]);
+        if fsuid(u32::MAX) != ids.uids[3] || fsgid(u32::MAX) != ids.gids[3] {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        Ok(me)
+    }
+}
+
+impl Drop for AsImage {
+    fn drop(&mut self) {
+        fsuid(self.uid);
+        fsgid(self.gid);
+        if let Some(g) = &self.groups {
+            let _ = set_groups(g);
+        }
+    }
+}
+
+fn cstr(b: &[u8]) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(b).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn fd_or_err(fd: libc::c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn rc(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Opens directory `name` in `dir` (`None`: `/` itself) with `O_PATH`, never
+/// through a symlink.
+fn open_dir_at(dir: Option<&OwnedFd>, name: &[u8]) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: `c` is NUL-terminated; `at` is open or AT_FDCWD.
+    fd_or_err(unsafe {
+        libc::openat(
+            at,
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })
+}
+
+/// Directories made on the way: (parent fd, name), outermost first.
+type Made = Vec<(OwnedFd, Vec<u8>)>;
+
+/// The directory `/A/B/C` opened component by component from `/` without
+/// following a symlink anywhere; `make`: missing components are made (mode
+/// 0700, with the caller's identity: see [`AsImage`]) and listed in the
+/// returned vector (parent fd, name), outermost first.
+fn walk_dir(path: &[u8], make: bool) -> io::Result<(OwnedFd, Made)> {
+    if path.first() != Some(&b'/') {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut cur = open_dir_at(None, b"/")?;
+    let mut made = Vec::new();
+    for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        if c == b"." || c == b".." {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let next = match open_dir_at(Some(&cur), c) {
+            Err(e) if make && e.raw_os_error() == Some(libc::ENOENT) => {
+                let n = cstr(c)?;
+                // SAFETY: `n` is NUL-terminated, `cur` open.
+                rc(unsafe { libc::mkdirat(cur.as_raw_fd(), n.as_ptr(), 0o700) })?;
+                let fd = open_dir_at(Some(&cur), c)?;
+                made.push((cur.try_clone()?, c.to_vec()));
+                fd
+            }
+            r => r?,
+        };
+        cur = next;
+    }
+    Ok((cur, made))
+}
+
+fn unlink_at(dir: &OwnedFd, name: &[u8], flags: libc::c_int) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is NUL-terminated, `dir` open.
+    rc(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), flags) })
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: `st` is written by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open, `st` writable.
+    rc(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
 /// A deleted directory or symbolic link like `n` again: made at its name
 /// (`/DIR/NAME (deleted)`, with the missing directories above it, or under a
-/// temporary name in its directory if the name is taken), given its mode and
-/// owner, opened (a link with `O_PATH`), then removed with the directories made
-/// for it.
+/// temporary name in its directory if the name is taken), opened (a link with
+/// `O_PATH`), given its owner and mode through that fd, then removed with the
+/// directories made for it. Every step is relative to an fd of the directory
+/// and never follows a symlink; run it as the image's user ([`AsImage`]): the
+/// directories above are made with that identity, and the owner is given only
+/// if that user may.
 pub fn deleted_node(n: &crate::restart::DeletedNode) -> io::Result<File> {
-    use std::ffi::{CString, OsStr};
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::path::{Path, PathBuf};
     let name = n.path.strip_suffix(b" (deleted)").unwrap_or(&n.path);
-    let name = Path::new(OsStr::from_bytes(name));
     let einval = || io::Error::from_raw_os_error(libc::EINVAL);
-    let parent = name.parent().ok_or_else(einval)?;
-    // The directories above it that are gone, made for it (outermost last).
-    let mut made: Vec<PathBuf> = Vec::new();
-    let mut p = parent;
-    while std::fs::symlink_metadata(p).is_err() {
-        made.push(p.to_path_buf());
-        p = p.parent().ok_or_else(einval)?;
+    let cut = name.iter().rposition(|&c| c == b'/').ok_or_else(einval)?;
+    let (parent, base) = (&name[..cut.max(1)], &name[cut + 1..]);
+    if base.is_empty() || base == b"." || base == b".." {
+        return Err(einval());
     }
-    let cleanup = |made: &[PathBuf]| {
-        for d in made {
-            let _ = std::fs::remove_dir(d);
+    let (dir, made) = walk_dir(parent, true)?;
+    let cleanup = |made: &[(OwnedFd, Vec<u8>)]| {
+        for (d, c) in made.iter().rev() {
+            let _ = unlink_at(d, c, libc::AT_REMOVEDIR);
         }
     };
-    for d in made.iter().rev() {
-        if let Err(e) = std::fs::create_dir(d) {
-            cleanup(&made);
-            return Err(e);
-        }
-    }
-    let make = |at: &Path| -> io::Result<()> {
+    let make = |at: &[u8]| -> io::Result<()> {
+        let c = cstr(at)?;
         match &n.target {
-            Some(t) => std::os::unix::fs::symlink(OsStr::from_bytes(t), at),
-            None => std::fs::create_dir(at),
+            Some(t) => {
+                let t = cstr(t)?;
+                // SAFETY: Both NUL-terminated; `dir` open.
+                rc(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) })
+            }
+            // SAFETY: `c` NUL-terminated; `dir` open.
+            None => rc(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o700) }),
         }
     };
-    let mut at = name.to_path_buf();
+    let mut at = base.to_vec();
     let r = match make(&at) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            at = parent.join(format!(".ckpt-deleted-{}-{}", std::process::id(), n.id));
+            at = format!(".ckpt-deleted-{}-{}", std::process::id(), n.id).into_bytes();
             make(&at)
         }
         r => r,
@@ -718,33 +880,54 @@ pub fn deleted_node(n: &crate::restart::DeletedNode) -> io::Result<File> {
         return Err(e);
     }
     let opened = (|| {
-        let c = CString::new(at.as_os_str().as_bytes()).map_err(|_| einval())?;
+        let c = cstr(&at)?;
+        let flags = match n.target {
+            Some(_) => libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            None => libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        };
+        // SAFETY: `c` NUL-terminated; `dir` open.
+        let fd = fd_or_err(unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) })?;
+        let st = fstat(&fd)?;
+        let want = if n.target.is_some() {
+            libc::S_IFLNK
+        } else {
+            libc::S_IFDIR
+        };
+        if st.st_mode & libc::S_IFMT != want {
+            return Err(io::Error::from_raw_os_error(libc::ESTALE));
+        }
         if let Some((uid, gid)) = n.owner {
-            // SAFETY: `c` is NUL-terminated.
-            if unsafe { libc::lchown(c.as_ptr(), uid, gid) } < 0 {
-                return Err(io::Error::last_os_error());
+            if (st.st_uid, st.st_gid) != (uid, gid) {
+                // SAFETY: `fd` open; AT_EMPTY_PATH changes the fd's own inode
+                // (an O_PATH link too).
+                rc(unsafe {
+                    libc::fchownat(
+                        fd.as_raw_fd(),
+                        c"".as_ptr(),
+                        uid,
+                        gid,
+                        libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                })?;
             }
         }
         if n.target.is_none() {
-            // The mode as the image had it (mkdir applied the umask); after the
+            // The mode as the image had it (mkdir applied 0700); after the
             // owner, which clears set-id bits.
-            std::fs::set_permissions(
-                &at,
-                std::os::unix::fs::PermissionsExt::from_mode(n.mode & 0o7777),
-            )?;
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-                .open(&at)
-        } else {
-            open_o_path(&at, libc::O_NOFOLLOW)
+            // SAFETY: `fd` open.
+            rc(unsafe { libc::fchmod(fd.as_raw_fd(), (n.mode & 0o7777) as libc::mode_t) })?;
         }
+        Ok(File::from(fd))
     })();
-    let rm = if n.target.is_some() {
-        std::fs::remove_file(&at)
-    } else {
-        std::fs::remove_dir(&at)
-    };
+    let rm = unlink_at(
+        &dir,
+        &at,
+        if n.target.is_some() {
+            0
+        } else {
+            libc::AT_REMOVEDIR
+        },
+    );
     cleanup(&made);
     let f = opened?;
     rm?;
@@ -753,37 +936,46 @@ pub fn deleted_node(n: &crate::restart::DeletedNode) -> io::Result<File> {
 
 /// A new fifo with `mode` in the directory of `path` (`/DIR/NAME (deleted)`), open
 /// for reading and writing (non-blocking), and unlinked: a deleted fifo again.
+/// Relative to an fd of the directory, never through a symlink; run it as the
+/// image's user ([`AsImage`]).
 pub fn deleted_fifo(path: &[u8], mode: u32, id: u32) -> io::Result<File> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::OpenOptionsExt;
     let name = path.strip_suffix(b" (deleted)").unwrap_or(path);
     let dir = match name.iter().rposition(|&c| c == b'/') {
         Some(0) | None => &b"/"[..],
         Some(i) => &name[..i],
     };
-    let mut tmp = dir.to_vec();
-    tmp.extend_from_slice(format!("/.ckpt-fifo-{}-{id}", std::process::id()).as_bytes());
-    let tmp =
-        std::ffi::CString::new(tmp).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `tmp` is NUL-terminated.
-    if unsafe { libc::mkfifo(tmp.as_ptr(), (mode & 0o7777) as libc::mode_t) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(tmp.as_bytes()));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(p);
-    let rm = std::fs::remove_file(p);
+    let (dir, _) = walk_dir(dir, false)?;
+    let tmp = format!(".ckpt-fifo-{}-{id}", std::process::id()).into_bytes();
+    let c = cstr(&tmp)?;
+    // SAFETY: `c` is NUL-terminated, `dir` open.
+    rc(unsafe {
+        libc::mknodat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::S_IFIFO | (mode & 0o7777) as libc::mode_t,
+            0,
+        )
+    })?;
+    // SAFETY: As above.
+    let f = fd_or_err(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    });
+    let rm = unlink_at(&dir, &tmp, 0);
     let f = f?;
     rm?;
+    if fstat(&f)?.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(io::Error::from_raw_os_error(libc::ESTALE));
+    }
     // The mode as the image had it (mkfifo applied the umask).
     // SAFETY: a plain call on an open fd.
     if unsafe { libc::fchmod(f.as_raw_fd(), (mode & 0o7777) as libc::mode_t) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(f)
+    Ok(File::from(f))
 }
 
 /// Takes the image's user and group ids (`ids`) with the kernel's own system calls,
@@ -881,4 +1073,94 @@ pub fn take_ids(ids: &crate::restart::IdsPlan) -> io::Result<()> {
         ok(libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod deleted_tests {
+    use super::*;
+    use crate::restart::DeletedNode;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ckpt-deleted-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).unwrap();
+        d
+    }
+
+    fn node(
+        path: &std::path::Path,
+        target: Option<&[u8]>,
+        owner: Option<(u32, u32)>,
+    ) -> DeletedNode {
+        let mut p = path.as_os_str().as_bytes().to_vec();
+        p.extend_from_slice(b" (deleted)");
+        DeletedNode {
+            id: 7,
+            path: p,
+            mode: 0o751,
+            owner,
+            target: target.map(|t| t.to_vec()),
+        }
+    }
+
+    /// Made again with its mode, the directories above it made and removed;
+    /// a symlink in the path is never followed (a swapped parent).
+    #[test]
+    fn deleted_dir_and_link() {
+        let d = scratch("dir");
+        let f = deleted_node(&node(&d.join("gone/deeper/x"), None, None)).unwrap();
+        let m = f.metadata().unwrap();
+        assert!(m.is_dir());
+        assert_eq!(m.mode() & 0o7777, 0o751);
+        assert!(!d.join("gone").exists());
+        let f = deleted_node(&node(&d.join("l"), Some(b"/etc/passwd"), None)).unwrap();
+        drop(f);
+        assert!(std::fs::symlink_metadata(d.join("l")).is_err());
+        // A parent that is a symlink (to a directory the attacker wants
+        // changed): refused, nothing made there.
+        let victim = d.join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("swapped")).unwrap();
+        let e = deleted_node(&node(&d.join("swapped/x"), None, None)).unwrap_err();
+        assert!(
+            matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// As the image's user (not root): nothing made where the user may not
+    /// write, no owner given away, missing parents not made as root.
+    #[test]
+    fn deleted_node_as_the_image() {
+        // SAFETY: No memory is involved.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let d = scratch("ids");
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let ids = crate::restart::IdsPlan {
+            uids: [65534; 4],
+            gids: [65534; 4],
+            groups: vec![65534],
+        };
+        let _as = AsImage::take(Some(&ids)).unwrap();
+        let e = deleted_node(&node(&d.join("gone/x"), None, None)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+        let e =
+            deleted_fifo(d.join("fifo (deleted)").as_os_str().as_bytes(), 0o600, 1).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+        drop(_as);
+        assert!(!d.join("gone").exists());
+        // Root's own: the owner given; a fifo made and gone.
+        let f = deleted_node(&node(&d.join("x"), None, Some((65534, 65534)))).unwrap();
+        assert_eq!(f.metadata().unwrap().uid(), 65534);
+        let f = deleted_fifo(d.join("fifo (deleted)").as_os_str().as_bytes(), 0o640, 1).unwrap();
+        assert_eq!(f.metadata().unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

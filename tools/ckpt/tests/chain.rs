@@ -122,3 +122,52 @@ fn compressed_chain() {
     assert_eq!(out, plain);
     fs::remove_dir_all(&d).unwrap();
 }
+
+/// A parent that is not a regular file (a fifo with no writer) is refused at
+/// once, not waited for; a received image's parent is looked for only in its
+/// directory and not through a symlink.
+#[test]
+fn parents_are_regular_files_and_confined() {
+    let d = dir("confined");
+    let parent = sample::tracked();
+    let child = d.join("child.img");
+    fs::write(&child, sample::incremental(&parent)).unwrap();
+    let fifo = std::ffi::CString::new(
+        d.join(sample::PARENT_PATH)
+            .as_os_str()
+            .as_encoded_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    // SAFETY: A NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let err = chain::resolve(File::open(&child).unwrap(), &child)
+        .err()
+        .unwrap();
+    assert!(err.contains("not a regular file"), "{err}");
+    fs::remove_file(d.join(sample::PARENT_PATH)).unwrap();
+    // The parent elsewhere, a symlink to it beside the child.
+    let elsewhere = dir("elsewhere");
+    fs::write(elsewhere.join(sample::PARENT_PATH), &parent).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.join(sample::PARENT_PATH),
+        d.join(sample::PARENT_PATH),
+    )
+    .unwrap();
+    assert!(chain::resolve(File::open(&child).unwrap(), &child).is_ok());
+    let err = chain::resolve_with(File::open(&child).unwrap(), &child, true)
+        .err()
+        .unwrap();
+    assert!(err.contains("needs its parent image"), "{err}");
+    // A recorded path elsewhere: only its name in the child's directory.
+    let p = chain::locate_confined(&child, std::path::Path::new("/etc/shadow"));
+    assert!(p.is_err());
+    let p = chain::locate_confined(&child, std::path::Path::new("../x/parent.img"));
+    assert!(p.is_err());
+    assert_eq!(
+        chain::locate_confined(&child, std::path::Path::new("round-0.img")).unwrap(),
+        d.join("round-0.img")
+    );
+    fs::remove_dir_all(&d).unwrap();
+    fs::remove_dir_all(&elsewhere).unwrap();
+}

@@ -149,3 +149,62 @@ fn usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// `ckpt receive`: an explicit address and a key file are required; a peer
+/// without the key is turned away (and the receiver waits for another); a
+/// peer with it is told why this machine cannot restart.
+#[test]
+fn receive_needs_address_and_key() {
+    use ckpt::migrate::{greet_receiver, Key};
+    use std::os::unix::fs::PermissionsExt;
+    let key = tmp("migrate.key");
+    std::fs::write(&key, [0x5au8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let k = key.to_str().unwrap();
+    let o = ckpt(&["receive", "--listen", "7070", "--key", k]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("give the address too"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ckpt(&["receive", "--listen", "127.0.0.1:7070"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A port of our own choosing, free at the time.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_ckpt"))
+        .args([
+            "--device",
+            "/nonexistent/ckpt",
+            "receive",
+            "--listen",
+            &addr,
+        ])
+        .args(["--key", k, "--accept-timeout", "20"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let conn = || loop {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let wrong = Key::new(vec![1u8; 32]).unwrap();
+    let e = greet_receiver(&mut conn(), &wrong).unwrap_err();
+    assert!(e.contains("authentication failed"), "{e}");
+    let right = Key::new(vec![0x5au8; 32]).unwrap();
+    let e = greet_receiver(&mut conn(), &right).unwrap_err();
+    assert!(e.contains("/nonexistent/ckpt"), "{e}");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("does not hold the same key"), "{e}");
+}

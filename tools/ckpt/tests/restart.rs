@@ -677,3 +677,42 @@ fn vdso_moves_for_real() {
     let onto_exe = own_specials_shifted(&text, exe.start.wrapping_sub(base) as i64);
     assert!(!move_for_real(&[onto_exe]));
 }
+
+/// `receive --as-user`: the image's uids, gids, groups and capabilities must be
+/// the user's.
+#[test]
+fn id_limit() {
+    use ckpt::restart::IdLimit;
+    let img = sample::small();
+    let p = plan(img.as_slice()).expect("plan");
+    assert!(!p.creds.is_empty());
+    let user = IdLimit {
+        uid: 1000,
+        gids: vec![4, 24, 1000, 27],
+    };
+    user.check(&p).unwrap();
+    let e = IdLimit {
+        uid: 1001,
+        gids: user.gids.clone(),
+    }
+    .check(&p)
+    .unwrap_err();
+    assert!(e.contains("uid 1000, not 1001"), "{e}");
+    let e = IdLimit {
+        uid: 1000,
+        gids: vec![1000, 4],
+    }
+    .check(&p)
+    .unwrap_err();
+    assert!(e.contains("group 24"), "{e}");
+    let mut q = p.clone();
+    q.creds[0].caps[1] = 1 << 21;
+    q.creds[0].caps[2] = 1 << 21;
+    let e = user.check(&q).unwrap_err();
+    assert!(e.contains("capabilities"), "{e}");
+    // Root may hold capabilities.
+    q.creds.iter_mut().for_each(|c| {
+        c.ids.uids = [0; 4];
+    });
+    IdLimit { uid: 0, ..user }.check(&q).unwrap();
+}

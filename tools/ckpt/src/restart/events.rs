@@ -218,14 +218,12 @@ impl Events {
     pub(super) fn open_inflight(&mut self, plan: &Plan) -> Result<(), String> {
         for (id, path, flags, pos) in &plan.inflight_regs {
             let shown = crate::names::path(path);
-            let c = std::ffi::CString::new(path.as_slice())
-                .map_err(|_| format!("file {shown} in flight: its path holds a NUL"))?;
-            let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOCTTY) as u32;
-            // SAFETY: `c` is NUL-terminated; open takes no other pointer.
-            let fd = owned(
-                unsafe { libc::open(c.as_ptr(), ((*flags & keep) as i32) | libc::O_CLOEXEC) },
-                format!("cannot open {shown}, a file in flight (SCM_RIGHTS)"),
-            )?;
+            let fd = open_inflight_file(path, *flags).map_err(|e| {
+                format!(
+                    "cannot open {shown}, a file in flight (SCM_RIGHTS): {}",
+                    errno::describe(&e)
+                )
+            })?;
             if *flags & libc::O_PATH as u32 == 0 && *pos != 0 {
                 // SAFETY: plain system call on an fd we own.
                 if unsafe { libc::lseek(fd.as_raw_fd(), *pos, libc::SEEK_SET) } != *pos {
@@ -507,6 +505,49 @@ fn poll_now(fd: RawFd) -> u32 {
     (p.revents & (all | libc::POLLERR | libc::POLLHUP)) as u32
 }
 
+/// Opens the regular file `path` in flight with the image's open `flags`: never
+/// through a symlink as its last component, without waiting (a fifo) or
+/// becoming a controlling terminal; anything but a regular file is refused;
+/// `O_NONBLOCK` is then as the image had it.
+pub fn open_inflight_file(path: &[u8], flags: u32) -> std::io::Result<OwnedFd> {
+    let c = std::ffi::CString::new(path)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOCTTY) as u32;
+    let f = ((flags & keep) as i32)
+        | libc::O_CLOEXEC
+        | libc::O_NOCTTY
+        | libc::O_NOFOLLOW
+        | libc::O_NONBLOCK;
+    // SAFETY: `c` is NUL-terminated; open takes no other pointer.
+    let fd = unsafe { libc::open(c.as_ptr(), f) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `st` is written by fstat on an open fd.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: As above.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(std::io::Error::other(
+            "not a regular file (the image says it is one)",
+        ));
+    }
+    if flags & libc::O_PATH as u32 == 0 && flags & libc::O_NONBLOCK as u32 == 0 {
+        // SAFETY: Plain fcntl calls on an open fd.
+        unsafe {
+            let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            if fl < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(fd)
+}
+
 /// Adds watch `wd` on `path` for `mask` to inotify file `fd`, with that watch
 /// descriptor.
 fn add_watch(fd: &OwnedFd, wd: i32, mask: u32, path: &[u8]) -> Result<(), String> {
@@ -546,4 +587,92 @@ fn unsafe_zeroed_sigset() -> libc::sigset_t {
     // SAFETY: `set` is writable.
     unsafe { libc::sigemptyset(&mut set) };
     set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn scratch(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ckpt-inflight-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir(&d).unwrap();
+        d
+    }
+
+    /// A path in flight that is no longer a regular file: a fifo is refused at
+    /// once (never waited on), a device and a symlink too; a regular file opens
+    /// with the image's flags (no `O_NONBLOCK` added).
+    #[test]
+    fn inflight_only_regular_files() {
+        let d = scratch("reg");
+        let fifo = d.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: A NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_inflight_file(fifo.as_os_str().as_bytes(), libc::O_RDONLY as u32).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = open_inflight_file(b"/dev/null", libc::O_RDWR as u32).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let file = d.join("file");
+        std::fs::write(&file, b"data").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let e = open_inflight_file(link.as_os_str().as_bytes(), libc::O_RDONLY as u32).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        let fd = open_inflight_file(file.as_os_str().as_bytes(), libc::O_RDWR as u32).unwrap();
+        // SAFETY: A plain fcntl on an open fd.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(fl & libc::O_NONBLOCK, 0);
+        assert_eq!(fl & libc::O_ACCMODE, libc::O_RDWR);
+        let fd = open_inflight_file(
+            file.as_os_str().as_bytes(),
+            (libc::O_RDONLY | libc::O_NONBLOCK) as u32,
+        )
+        .unwrap();
+        // SAFETY: As above.
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        assert_ne!(fl & libc::O_NONBLOCK, 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// With the image's filesystem identity, an in-flight file or an inotify
+    /// watch its user may not read is refused, even to a root restarter.
+    #[test]
+    fn inflight_and_watches_as_the_image() {
+        // SAFETY: No memory is involved.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let d = scratch("ids");
+        let secret = d.join("secret");
+        std::fs::write(&secret, b"root only").unwrap();
+        std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let ids = crate::restart::IdsPlan {
+            uids: [65534; 4],
+            gids: [65534; 4],
+            groups: vec![65534],
+        };
+        let p = secret.as_os_str().as_bytes();
+        {
+            let _as = sys::AsImage::take(Some(&ids)).unwrap();
+            let e = open_inflight_file(p, libc::O_RDONLY as u32).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+            // SAFETY: Plain system calls.
+            let ino = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+            assert!(ino >= 0);
+            // SAFETY: `ino` was just made.
+            let ino = unsafe { OwnedFd::from_raw_fd(ino) };
+            let e = add_watch(&ino, 1, libc::IN_ACCESS, p).unwrap_err();
+            assert!(
+                e.contains("Permission denied") || e.contains("EACCES"),
+                "{e}"
+            );
+        }
+        // The restarter's own identity again.
+        assert!(open_inflight_file(p, libc::O_RDONLY as u32).is_ok());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -60,6 +60,7 @@ mod timers;
 mod tty;
 mod vdso;
 
+pub use plan::IdLimit;
 pub use plan::{
     open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PipePlan, Plan,
     PlanError, ProcPlan, SockPlan, Special, SysvPlan,

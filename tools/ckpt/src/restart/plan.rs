@@ -127,6 +127,63 @@ pub struct IdsPlan {
     pub groups: Vec<u32>,
 }
 
+/// The credentials of a `creds` record of the image (of any task, thread or
+/// zombie), for [`IdLimit::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredsSeen {
+    /// The ids.
+    pub ids: IdsPlan,
+    /// Inheritable, permitted, effective, bounding, ambient.
+    pub caps: [u64; 5],
+}
+
+/// Whose processes a restart may make: `receive --as-user`, or the receiver's
+/// own user when it does not run as root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdLimit {
+    /// Every uid of the image must be this one.
+    pub uid: u32,
+    /// Every gid and supplementary group must be one of these.
+    pub gids: Vec<u32>,
+}
+
+impl IdLimit {
+    /// `Err` names the first credentials of `plan` outside the limit; with a
+    /// uid other than 0, capabilities in the permitted, effective or ambient
+    /// set are outside too.
+    pub fn check(&self, plan: &Plan) -> Result<(), String> {
+        for c in &plan.creds {
+            let i = &c.ids;
+            if let Some(u) = i.uids.iter().find(|&&u| u != self.uid) {
+                return Err(format!(
+                    "the image holds a process of uid {u}, not {} (--as-user)",
+                    self.uid
+                ));
+            }
+            if let Some(g) = i
+                .gids
+                .iter()
+                .chain(&i.groups)
+                .find(|g| !self.gids.contains(g))
+            {
+                return Err(format!(
+                    "the image holds a process in group {g}, which user {} is not in \
+                     (--as-user)",
+                    self.uid
+                ));
+            }
+            if self.uid != 0 && (c.caps[1] | c.caps[2] | c.caps[4]) != 0 {
+                return Err(format!(
+                    "the image holds a process of uid {} with capabilities ({:#x}), which \
+                     the user does not have (--as-user)",
+                    self.uid, c.caps[1]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A controlling terminal: its path, the foreground process group, whether the
 /// process leads the terminal's session.
 pub type CttyPlan = (Vec<u8>, i32, bool);
@@ -273,6 +330,8 @@ pub struct Plan {
     /// Offset in the image of the first record after the metadata (a page
     /// record, or the end record).
     pub pages_at: u64,
+    /// Every `creds` record.
+    pub creds: Vec<CredsSeen>,
 }
 
 impl Plan {
@@ -372,6 +431,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
+    let mut all_creds: Vec<CredsSeen> = Vec::new();
     let mut rlimits: Vec<(i32, [(u64, u64); crate::image::NRLIMITS])> = Vec::new();
     let mut cpu_itimers: Vec<(u32, [(u64, u64); 2])> = Vec::new();
     let mut ptimers: Vec<PosixTimer> = Vec::new();
@@ -481,14 +541,18 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     t.attrs = Some(a);
                 }
             }
-            AnyRecord::Creds(c) => creds.push((
-                c.id,
-                IdsPlan {
+            AnyRecord::Creds(c) => {
+                let ids = IdsPlan {
                     uids: c.uids,
                     gids: c.gids,
                     groups: (0..c.ngroups()).map(|i| c.group(i)).collect(),
-                },
-            )),
+                };
+                all_creds.push(CredsSeen {
+                    ids: ids.clone(),
+                    caps: c.caps,
+                });
+                creds.push((c.id, ids));
+            }
             AnyRecord::Signal(s) => cpu_itimers.push((
                 s.id,
                 [1, 2].map(|i| (s.itimers[i].value_ns, s.itimers[i].interval_ns)),
@@ -742,6 +806,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         epoll_items,
         files,
         inflight_regs,
+        creds: all_creds,
         vdso: vdso_text.or(vdso_id),
         pages_at,
     })
@@ -757,6 +822,12 @@ fn set_state(events: &mut [EventPlan], id: u32, state: EventState) {
 /// Opens an image for restart: a regular file (the module reads it at
 /// offsets of its own), never standard input, a pipe or a device.
 pub fn open_image(path: &Path) -> Result<File, String> {
+    open_image_with(path, false)
+}
+
+/// [`open_image`]; `confined` (a received image): the parents of an incremental
+/// image only in its own directory (`chain::resolve_with`).
+pub fn open_image_with(path: &Path, confined: bool) -> Result<File, String> {
     const SEEKABLE: &str = "restart needs a seekable image file";
     if path == Path::new("-") {
         return Err(format!(
@@ -786,5 +857,5 @@ pub fn open_image(path: &Path) -> Result<File, String> {
     // A compressed image: decompressed; an incremental image: with its parents'
     // pages, as one image.
     let file = crate::compress::plain(file, path)?;
-    crate::chain::resolve(file, path)
+    crate::chain::resolve_with(file, path, confined)
 }

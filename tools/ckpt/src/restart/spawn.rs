@@ -27,7 +27,7 @@ use crate::uapi::{self, CkptRestartFile};
 use super::cow;
 use super::events::Events;
 use super::pipes::Pipes;
-use super::plan::{open_image, plan, Plan};
+use super::plan::{plan, Plan};
 use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -50,6 +50,10 @@ pub struct Options {
     pub quiet: bool,
     /// `CKPT_RESTART_*`.
     pub flags: u64,
+    /// Refuse an image with credentials outside this.
+    pub limit: Option<super::plan::IdLimit>,
+    /// A received image: its parents only in its directory.
+    pub confined: bool,
 }
 
 /// What the restarter processes need, shared by copy-on-fork.
@@ -101,10 +105,13 @@ pub fn run(o: &Options) -> Result<u8, String> {
 /// failure before them). `ckpt receive` acknowledges a migration this way.
 pub fn run_hooked(o: &Options, hook: &mut dyn FnMut(Result<i32, &str>)) -> Result<u8, String> {
     let name = o.file.display();
-    let image = open_image(&o.file)?;
+    let image = super::plan::open_image_with(&o.file, o.confined)?;
     crate::timing::mark("image");
     let plan = plan(BufReader::new(&image)).map_err(|e| format!("{name}: {e}"))?;
     crate::timing::mark("plan");
+    if let Some(l) = &o.limit {
+        l.check(&plan).map_err(|e| format!("{name}: {e}"))?;
+    }
     let dev = Device::open(&o.device).map_err(|e| errno::open_device(&o.device, &e))?;
     let v = dev.version().map_err(|e| errno::version(&o.device, &e))?;
     if v.abi_version != uapi::CKPT_ABI_VERSION {
@@ -381,17 +388,35 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         if let Err(e) = ctx.pipes.make_ptys(&plan.ptys) {
             return e;
         }
-        if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
-            return e;
-        }
-        // The event-loop files (before the sockets, which may carry them in
-        // flight), the regular files in flight, then the sockets, then the
-        // entries of the epoll sets, whose targets are all made by then.
-        if let Err(e) = ctx.events.create(plan) {
-            return e;
-        }
-        if let Err(e) = ctx.events.open_inflight(plan) {
-            return e;
+        // What is made or opened by path for the image (deleted fifos, inotify
+        // watches, regular files in flight, deleted directories and links) is
+        // made with the image's filesystem identity, without the restarter's
+        // filesystem capabilities: nothing its user could not.
+        let as_image = || {
+            sys::AsImage::take(me.ids.as_ref()).map_err(|e| {
+                format!(
+                    "cannot take the image's filesystem ids: {}",
+                    errno::describe(&e)
+                )
+            })
+        };
+        {
+            let _as = match as_image() {
+                Ok(a) => a,
+                Err(e) => return e,
+            };
+            if let Err(e) = ctx.pipes.make_deleted_fifos(&plan.deleted_fifos) {
+                return e;
+            }
+            // The event-loop files (before the sockets, which may carry them in
+            // flight), the regular files in flight, then the sockets, then the
+            // entries of the epoll sets, whose targets are all made by then.
+            if let Err(e) = ctx.events.create(plan) {
+                return e;
+            }
+            if let Err(e) = ctx.events.open_inflight(plan) {
+                return e;
+            }
         }
         let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
         let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args, &ctx.events.args);
@@ -409,6 +434,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         }
         ctx.made = [&ctx.sockets.args[..], &ctx.events.args[..]].concat();
         // The deleted directories and symbolic links, made again and removed.
+        let _as = match as_image() {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
         for n in &plan.deleted_nodes {
             match sys::deleted_node(n) {
                 Ok(f) => {
