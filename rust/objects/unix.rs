@@ -37,7 +37,20 @@ impl fmt::Display for Name<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             [] => write!(f, "(unnamed)"),
-            [0, rest @ ..] => write!(f, "@{}", path_str(rest)),
+            // An abstract name may hold any byte, NULs included: those and other
+            // unprintable bytes are escaped (a NUL would end the reason the
+            // tool prints).
+            [0, rest @ ..] => {
+                f.write_str("@")?;
+                for &c in rest {
+                    if c.is_ascii_graphic() || c == b' ' {
+                        write!(f, "{}", c as char)?;
+                    } else {
+                        write!(f, "\\x{c:02x}")?;
+                    }
+                }
+                Ok(())
+            }
             // A path name ends with the NUL the kernel keeps.
             p => write!(f, "{}", path_str(p.split(|&c| c == 0).next().unwrap_or(p))),
         }
