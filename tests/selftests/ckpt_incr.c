@@ -6,13 +6,14 @@
  * A child fills 64 MiB and a few small mappings, the test takes a tracking
  * checkpoint while it runs on, the child then writes 1% of its pages and
  * goes through the traps of dirty tracking (MADV_DONTNEED, munmap + mmap at
- * the same address, mremap, a mapping shrunk and grown again in place, 4 MiB
- * moved by mremap onto another 4 MiB (whole page tables moved, soft-dirty bits
- * clear), a private file mapping replaced by one of another file, fork and
- * copy-on-write, THP collapse and split, KSM), the test takes an incremental
- * checkpoint (and, in the chain test, a second round), kills it, restarts the last image with the tool, and the
- * restored child checks every page of every mapping and exits 0, or with the
- * number of the first failed check (its log says what it saw).  Other tests:
+ * the same address, mremap, a mapping shrunk and grown again in place, 2 MiB
+ * moved by mremap onto another 2 MiB (a whole page table moved, soft-dirty
+ * bits clear), a private file mapping replaced by one of another file, fork
+ * and copy-on-write, THP collapse and split, KSM), the test takes an
+ * incremental checkpoint (and, in the chain test, a second round), kills it,
+ * restarts the last image with the tool, and the restored child checks every
+ * page of every mapping and exits 0, or with the number of the first failed
+ * check (its log says what it saw).  Other tests:
  * a parent that is not the last tracking checkpoint, or was not taken with
  * tracking, is refused at checkpoint time; a replaced or missing parent file
  * is refused at restart.  Needs CONFIG_MEM_SOFT_DIRTY (skipped without).
@@ -33,6 +34,8 @@
 #define PAGE 4096UL
 #define MAIN_PAGES ((64UL << 20) / PAGE)
 #define SMALL 16
+/* One page table's worth: mremap() moves it as a whole. */
+#define BIG (2UL << 20)
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -45,7 +48,7 @@
 /* Pages of the main mapping (64 MiB; less where only refusals are tested). */
 static size_t main_pages = MAIN_PAGES;
 static unsigned char *mainr, *dn, *remapr, *moved, *moved_from, *forkr, *thp, *ksm, *shr;
-/* Two 2 MiB-aligned regions: the first is moved onto the second whole. */
+/* Two 2 MiB-aligned 2 MiB regions: the first is moved onto the second whole. */
 static unsigned char *big, *bigdst;
 /* A private mapping of file A, replaced in place by one of file B. */
 static unsigned char *filer;
@@ -191,13 +194,13 @@ static void setup(void)
 	forkr = map(SMALL * PAGE);
 	ksm = map(SMALL * PAGE);
 	shr = map(SMALL * PAGE);
-	big = map_aligned(4UL << 20, 2UL << 20);
-	bigdst = map_aligned(4UL << 20, 2UL << 20);
+	big = map_aligned(BIG, 2UL << 20);
+	bigdst = map_aligned(BIG, 2UL << 20);
 	filer = map_file('a', 11, map(SMALL * PAGE));
 	/* Copies of file A's pages 0-3 (anonymous pages in the parent). */
 	for (i = 0; i < 4; i++)
 		fill(filer + i * PAGE, seed(11, i, 1));
-	for (i = 0; i < (4UL << 20) / PAGE; i++) {
+	for (i = 0; i < BIG / PAGE; i++) {
 		fill(big + i * PAGE, seed(8, i, 0));
 		fill(bigdst + i * PAGE, seed(9, i, 0));
 	}
@@ -270,12 +273,11 @@ static void mutate(int ph)
 			_exit(97);
 		sink += shr[8 * PAGE] + shr[9 * PAGE];
 		/*
-		 * 4 MiB moved onto another 4 MiB, both 2 MiB-aligned: the kernel
-		 * moves whole page tables, leaving the pages' soft-dirty bits as
+		 * 2 MiB moved onto another 2 MiB, both aligned: the kernel
+		 * moves the whole page table, leaving the pages' soft-dirty bits as
 		 * they were (clean), at addresses where the parent had others.
 		 */
-		if (mremap(big, 4UL << 20, 4UL << 20, MREMAP_MAYMOVE | MREMAP_FIXED, bigdst) !=
-		    bigdst)
+		if (mremap(big, BIG, BIG, MREMAP_MAYMOVE | MREMAP_FIXED, bigdst) != bigdst)
 			_exit(98);
 		/* Another file in the same place; its page 0 written. */
 		map_file('b', 12, filer);
@@ -349,7 +351,7 @@ static int verify(int ph)
 	}
 	for (i = 0; i < SMALL; i++)
 		CHECK(18, same(filer + i * PAGE, seed(12, i, i == 0)), "file page %zu wrong", i);
-	for (i = 0; i < (4UL << 20) / PAGE; i++)
+	for (i = 0; i < BIG / PAGE; i++)
 		CHECK(17, same(bigdst + i * PAGE, seed(8, i, 0)), "moved 2 MiB page %zu wrong", i);
 	for (i = 0; i < (2UL << 20) / PAGE; i++)
 		CHECK(14, same(thp + i * PAGE, seed(7, i, i == 5 || i == 300)), "thp page %zu", i);
@@ -515,7 +517,9 @@ static void rounds_test(struct __test_metadata *_metadata, int rounds)
 		}
 		ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --parent %s %s --quiet", pid, img[r],
 				 img[r - 1], r == rounds ? "--kill" : "--leave-running"));
-		/* Only what changed: about 1% of 64 MiB and the small mappings. */
+		TH_LOG("image %d: %lld bytes, the full one %lld", r, (long long)size_of(img[r]),
+		       (long long)size_of(img[0]));
+		/* Only what changed: about 1% of 64 MiB, 2 MiB moved, the small mappings. */
 		EXPECT_LT(size_of(img[r]) * 10, size_of(img[0]))
 			TH_LOG("image %d: %lld bytes, the full one %lld", r,
 			       (long long)size_of(img[r]), (long long)size_of(img[0]));
