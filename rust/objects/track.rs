@@ -96,11 +96,11 @@ mod ffi {
 use ffi::{Region, VmaId};
 
 /// The mappings of the held address space `mm`, ascending.
-fn layout(mm: *mut c_void) -> Result<KVec<VmaId>> {
+fn layout(mm: *mut c_void) -> Result<KVVec<VmaId>> {
     // SAFETY: `mm` is held by the caller.
     let mut cap = unsafe { ffi::ckpt_track_map_count(mm) } as usize + 16;
     loop {
-        let mut v = KVec::from_elem(VmaId::default(), cap, GFP_KERNEL)?;
+        let mut v = KVVec::from_elem(VmaId::default(), cap, GFP_KERNEL)?;
         // SAFETY: `mm` is held; `v` has room for `cap` entries.
         let n = unsafe { ffi::ckpt_track_layout(mm, v.as_mut_ptr(), cap as u32) };
         if n == -(kernel::bindings::E2BIG as isize) && cap < (1 << 24) {
@@ -118,8 +118,8 @@ fn layout(mm: *mut c_void) -> Result<KVec<VmaId>> {
 /// The anonymous lineages (`anon_vma`) that two mappings of `l` share over the same
 /// page offsets (as `mremap(MREMAP_DONTUNMAP)` leaves them): their pages cannot be
 /// told apart by lineage and offset. Appended to `out`.
-fn ambiguous(l: &[VmaId], out: &mut KVec<u64>) -> Result {
-    let mut v: KVec<(u64, u64, u64)> = KVec::with_capacity(l.len(), GFP_KERNEL)?;
+fn ambiguous(l: &[VmaId], out: &mut KVVec<u64>) -> Result {
+    let mut v: KVVec<(u64, u64, u64)> = KVVec::with_capacity(l.len(), GFP_KERNEL)?;
     for m in l.iter().filter(|m| m.anon != 0) {
         let first = m.rel.wrapping_add(m.start >> 12);
         v.push(
@@ -141,12 +141,12 @@ fn ambiguous(l: &[VmaId], out: &mut KVec<u64>) -> Result {
 /// whose soft-dirty bit is clear be the page the parent image holds at its address.
 /// Elsewhere the pages came from another place (a mapping moved by `mremap`, whose
 /// whole page tables the kernel may move with their bits clear) or are new.
-fn trusted(then: &[VmaId], now: &[VmaId]) -> Result<KVec<(u64, u64)>> {
-    let mut amb = KVec::new();
+fn trusted(then: &[VmaId], now: &[VmaId]) -> Result<KVVec<(u64, u64)>> {
+    let mut amb = KVVec::new();
     ambiguous(then, &mut amb)?;
     ambiguous(now, &mut amb)?;
     amb.sort_unstable();
-    let mut out: KVec<(u64, u64)> = KVec::new();
+    let mut out: KVVec<(u64, u64)> = KVVec::new();
     let (mut i, mut j) = (0, 0);
     while i < then.len() && j < now.len() {
         let (p, c) = (&then[i], &now[j]);
@@ -207,7 +207,7 @@ struct Entry {
     id: u64,
     account: StreamAccount,
     /// Its mappings when the track id was given.
-    layout: KVec<VmaId>,
+    layout: KVVec<VmaId>,
 }
 
 /// The remembered tracking checkpoints, oldest first.
@@ -227,7 +227,7 @@ impl Tracks {
         self.0.iter().find(|e| e.mm.as_raw() as usize == mm)
     }
 
-    fn set(&mut self, mm: usize, id: u64, account: StreamAccount, layout: KVec<VmaId>) -> Result {
+    fn set(&mut self, mm: usize, id: u64, account: StreamAccount, layout: KVVec<VmaId>) -> Result {
         if let Some(e) = self.0.iter_mut().find(|e| e.mm.as_raw() as usize == mm) {
             e.id = id;
             e.account = account;
@@ -428,7 +428,7 @@ impl Session {
         }
         // SAFETY: The mm is held.
         let pins = unsafe { ffi::ckpt_mm_has_pins(m.as_raw()) };
-        let mut regions = KVec::new();
+        let mut regions = KVVec::new();
         let chunk = 4096usize;
         let mut buf = KVec::from_elem(Region::default(), chunk, GFP_KERNEL)?;
         let mut start = 0u64;
@@ -461,7 +461,7 @@ impl Session {
         let trusted = match TRACKS.lock().find(self.mm) {
             Some(e) if Some(e.id) == self.parent.map(|p| p.0) => trusted(&e.layout, &now)?,
             // Forgotten since the start (another tracking checkpoint): trust nothing.
-            _ => KVec::new(),
+            _ => KVVec::new(),
         };
         Ok(Some(Changes {
             regions,
@@ -492,9 +492,9 @@ impl Session {
 /// The pages of an address space as the scan found them.
 pub(crate) struct Changes {
     /// Present or swapped pages, ascending, with their `PAGE_IS_*` categories.
-    regions: KVec<Region>,
+    regions: KVVec<Region>,
     /// Where the mappings are those of the parent (see [`trusted`]): ascending.
-    trusted: KVec<(u64, u64)>,
+    trusted: KVVec<(u64, u64)>,
     /// Pages may be written behind the page tables: nothing is taken from the parent.
     pins: bool,
 }
