@@ -140,6 +140,43 @@ int ckpt_track_clear(struct file *cr, u64 scratch)
 	return n == 1 ? 0 : -EIO;
 }
 
+/* How many mappings @mm has now (a hint for the size of a layout). */
+u32 ckpt_track_map_count(struct mm_struct *mm)
+{
+	return READ_ONCE(mm->map_count);
+}
+
+/*
+ * The mappings of @mm with what says where their pages come from, at most
+ * @max into @out: extent, pgoff - (start >> PAGE_SHIFT) (mremap keeps
+ * pgoff, so a moved mapping has another one), anon_vma (its anonymous pages'
+ * lineage) and file.  The pointers are only compared, never followed.
+ * Returns the number of mappings, -E2BIG if there are more, or -errno.
+ */
+long ckpt_track_layout(struct mm_struct *mm, struct ckpt_vma_id *out, u32 max)
+{
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+	long n = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for_each_vma(vmi, vma) {
+		if (n == max) {
+			n = -E2BIG;
+			break;
+		}
+		out[n].start = vma->vm_start;
+		out[n].end = vma->vm_end;
+		out[n].rel = vma->vm_pgoff - (vma->vm_start >> PAGE_SHIFT);
+		out[n].anon = (u64)(unsigned long)vma->anon_vma;
+		out[n].file = (u64)(unsigned long)vma->vm_file;
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
 /* Whether pages of @mm may be written behind its page tables: long-term pins
  * (io_uring fixed buffers, RDMA) are counted in pinned_vm. */
 bool ckpt_mm_has_pins(struct mm_struct *mm)

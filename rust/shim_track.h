@@ -13,6 +13,11 @@ struct ckpt_region {
 	u64 start, end, categories;
 };
 
+/* One mapping of an address space, as ckpt_track_layout() identifies it. */
+struct ckpt_vma_id {
+	u64 start, end, rel, anon, file;
+};
+
 /* Smallest scratch buffer: the scan arguments and a few regions. */
 #define CKPT_TRACK_SCRATCH_MIN	4096
 
@@ -22,6 +27,8 @@ int ckpt_track_files(struct mm_struct *mm, int pagemap_fd, int clear_refs_fd, st
 long ckpt_track_scan(struct file *pm, u64 start, u64 end, u64 scratch, u64 len,
 		     struct ckpt_region *out, u32 max, u64 *walk_end);
 int ckpt_track_clear(struct file *cr, u64 scratch);
+u32 ckpt_track_map_count(struct mm_struct *mm);
+long ckpt_track_layout(struct mm_struct *mm, struct ckpt_vma_id *out, u32 max);
 bool ckpt_mm_has_pins(struct mm_struct *mm);
 bool ckpt_vm_mergeable(u64 vm_flags);
 

@@ -15,12 +15,19 @@
 //! dumped as in a full checkpoint.
 //!
 //! Exact by the kernel's soft-dirty rules: every write fault, copy-on-write
-//! (fork), THP collapse and mremap (moved entries) sets the bit; a new mapping
-//! (`munmap` + `mmap` at the same place) is soft-dirty as a whole; a page zapped by
-//! `MADV_DONTNEED` is absent or the zero page, never referenced. What the bit does
-//! not see is treated as written: mappings KSM may merge (`VM_MERGEABLE`: a merge
-//! drops the bit) and address spaces with long-term pinned pages (written behind the
-//! page tables), and shared mappings (written through other address spaces).
+//! (fork) and THP collapse sets the bit; a new mapping (`munmap` + `mmap` at the
+//! same place), and one a new mapping was merged into, is soft-dirty as a whole
+//! (`VM_SOFTDIRTY`); a page zapped by `MADV_DONTNEED` (or unmapped and mapped
+//! again) is absent or the zero page: never referenced, so it is a hole after the
+//! chain is resolved. What the bit does not see is treated as written: mappings KSM
+//! may merge (`VM_MERGEABLE`: a merge drops the bit), address spaces with
+//! long-term pinned pages (written behind the page tables), shared mappings
+//! (written through other address spaces), and pages that moved: `mremap` marks
+//! the entries it moves one by one, but moves whole page tables (2 MiB-aligned
+//! extents) with their bits as they were. So the tracking checkpoint remembers
+//! each mapping's lineage (`anon_vma`, file, and `vm_pgoff` relative to its
+//! address, which a move keeps) and a page is taken from the parent only where
+//! the mapping at its address now is, by lineage, the parent's mapping there.
 
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, StreamAccount};
@@ -45,7 +52,23 @@ mod ffi {
         pub(crate) categories: u64,
     }
 
+    /// `struct ckpt_vma_id`: a mapping and where its pages come from.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, PartialEq, Eq)]
+    pub(crate) struct VmaId {
+        pub(crate) start: u64,
+        pub(crate) end: u64,
+        /// `vm_pgoff - (vm_start >> PAGE_SHIFT)`: changed by a move (`mremap`).
+        pub(crate) rel: u64,
+        /// The `anon_vma` (the lineage of its anonymous pages), only compared.
+        pub(crate) anon: u64,
+        /// The file, only compared.
+        pub(crate) file: u64,
+    }
+
     extern "C" {
+        pub(super) fn ckpt_track_map_count(mm: *mut c_void) -> u32;
+        pub(super) fn ckpt_track_layout(mm: *mut c_void, out: *mut VmaId, max: u32) -> isize;
         pub(super) fn ckpt_track_supported() -> bool;
         pub(super) fn ckpt_track_files(
             mm: *mut c_void,
@@ -70,7 +93,81 @@ mod ffi {
     }
 }
 
-use ffi::Region;
+use ffi::{Region, VmaId};
+
+/// The mappings of the held address space `mm`, ascending.
+fn layout(mm: *mut c_void) -> Result<KVVec<VmaId>> {
+    // SAFETY: `mm` is held by the caller.
+    let mut cap = unsafe { ffi::ckpt_track_map_count(mm) } as usize + 16;
+    loop {
+        let mut v = KVVec::from_elem(VmaId::default(), cap, GFP_KERNEL)?;
+        // SAFETY: `mm` is held; `v` has room for `cap` entries.
+        let n = unsafe { ffi::ckpt_track_layout(mm, v.as_mut_ptr(), cap as u32) };
+        if n == -(kernel::bindings::E2BIG as isize) && cap < (1 << 24) {
+            cap *= 2;
+            continue;
+        }
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        v.truncate(n as usize);
+        return Ok(v);
+    }
+}
+
+/// The anonymous lineages (`anon_vma`) that two mappings of `l` share over the same
+/// page offsets (as `mremap(MREMAP_DONTUNMAP)` leaves them): their pages cannot be
+/// told apart by lineage and offset. Appended to `out`.
+fn ambiguous(l: &[VmaId], out: &mut KVVec<u64>) -> Result {
+    let mut v: KVVec<(u64, u64, u64)> = KVVec::with_capacity(l.len(), GFP_KERNEL)?;
+    for m in l.iter().filter(|m| m.anon != 0) {
+        let first = m.rel.wrapping_add(m.start >> 12);
+        v.push(
+            (m.anon, first, first.wrapping_add((m.end - m.start) >> 12)),
+            GFP_KERNEL,
+        )?;
+    }
+    v.sort_unstable();
+    for w in v.windows(2) {
+        if w[0].0 == w[1].0 && w[1].1 < w[0].2 {
+            out.push(w[0].0, GFP_KERNEL)?;
+        }
+    }
+    Ok(())
+}
+
+/// The address ranges (ascending, disjoint) where the address space `now` has the
+/// same mapping, by lineage, file and offset, as `then` had: only there can a page
+/// whose soft-dirty bit is clear be the page the parent image holds at its address.
+/// Elsewhere the pages came from another place (a mapping moved by `mremap`, whose
+/// whole page tables the kernel may move with their bits clear) or are new.
+fn trusted(then: &[VmaId], now: &[VmaId]) -> Result<KVVec<(u64, u64)>> {
+    let mut amb = KVVec::new();
+    ambiguous(then, &mut amb)?;
+    ambiguous(now, &mut amb)?;
+    amb.sort_unstable();
+    let mut out: KVVec<(u64, u64)> = KVVec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < then.len() && j < now.len() {
+        let (p, c) = (&then[i], &now[j]);
+        let (s, e) = (p.start.max(c.start), p.end.min(c.end));
+        if s < e
+            && (p.rel, p.anon, p.file) == (c.rel, c.anon, c.file)
+            && amb.binary_search(&c.anon).is_err()
+        {
+            match out.last_mut() {
+                Some(last) if last.1 == s => last.1 = e,
+                _ => out.push((s, e), GFP_KERNEL)?,
+            }
+        }
+        if p.end <= c.end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    Ok(out)
+}
 
 // SAFETY: All-integer `repr(C)` struct without padding: any bit pattern is valid.
 unsafe impl kernel::transmute::FromBytes for CkptIncr {}
@@ -109,6 +206,8 @@ struct Entry {
     mm: ARef<Mm>,
     id: u64,
     account: StreamAccount,
+    /// Its mappings when the track id was given.
+    layout: KVVec<VmaId>,
 }
 
 /// The remembered tracking checkpoints, oldest first.
@@ -128,10 +227,11 @@ impl Tracks {
         self.0.iter().find(|e| e.mm.as_raw() as usize == mm)
     }
 
-    fn set(&mut self, mm: usize, id: u64, account: StreamAccount) -> Result {
+    fn set(&mut self, mm: usize, id: u64, account: StreamAccount, layout: KVVec<VmaId>) -> Result {
         if let Some(e) = self.0.iter_mut().find(|e| e.mm.as_raw() as usize == mm) {
             e.id = id;
             e.account = account;
+            e.layout = layout;
             return Ok(());
         }
         if self.0.len() >= MAX_TRACKED {
@@ -139,7 +239,15 @@ impl Tracks {
         }
         // SAFETY: `mm` is a live `mm_struct` (the caller holds an `mmget` on it).
         let mm: ARef<Mm> = unsafe { Mm::from_raw(mm as *const kernel::bindings::mm_struct) }.into();
-        self.0.push(Entry { mm, id, account }, GFP_KERNEL)?;
+        self.0.push(
+            Entry {
+                mm,
+                id,
+                account,
+                layout,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 
@@ -321,7 +429,7 @@ impl Session {
         }
         // SAFETY: The mm is held.
         let pins = unsafe { ffi::ckpt_mm_has_pins(m.as_raw()) };
-        let mut regions = KVec::new();
+        let mut regions = KVVec::new();
         let chunk = 4096usize;
         let mut buf = KVec::from_elem(Region::default(), chunk, GFP_KERNEL)?;
         let mut start = 0u64;
@@ -350,7 +458,17 @@ impl Session {
             }
             start = walk_end;
         }
-        Ok(Some(Changes { regions, pins }))
+        let now = layout(m.as_raw())?;
+        let trusted = match TRACKS.lock().find(self.mm) {
+            Some(e) if Some(e.id) == self.parent.map(|p| p.0) => trusted(&e.layout, &now)?,
+            // Forgotten since the start (another tracking checkpoint): trust nothing.
+            _ => KVVec::new(),
+        };
+        Ok(Some(Changes {
+            regions,
+            trusted,
+            pins,
+        }))
     }
 
     /// After the image is written (the target still held): starts tracking anew,
@@ -367,14 +485,17 @@ impl Session {
                 format_args!("clearing the soft-dirty bits failed"),
             ));
         }
-        TRACKS.lock().set(self.mm, id, account)
+        let l = layout(self.mm as *mut c_void)?;
+        TRACKS.lock().set(self.mm, id, account, l)
     }
 }
 
 /// The pages of an address space as the scan found them.
 pub(crate) struct Changes {
     /// Present or swapped pages, ascending, with their `PAGE_IS_*` categories.
-    regions: KVec<Region>,
+    regions: KVVec<Region>,
+    /// Where the mappings are those of the parent (see [`trusted`]): ascending.
+    trusted: KVVec<(u64, u64)>,
     /// Pages may be written behind the page tables: nothing is taken from the parent.
     pins: bool,
 }
@@ -402,7 +523,32 @@ impl Changes {
             }
             let (s, e) = (r.start.max(start), r.end.min(end));
             let changed = PAGE_IS_SOFT_DIRTY | PAGE_IS_FILE | PAGE_IS_PFNZERO | PAGE_IS_GUARD;
-            f(s, e, r.categories & changed == 0)?;
+            if r.categories & changed != 0 {
+                f(s, e, false)?;
+                continue;
+            }
+            // Unchanged by the bit: from the parent only where the mapping is the
+            // parent's own.
+            let mut a = s;
+            let mut k = self.trusted.partition_point(|t| t.1 <= a);
+            while a < e {
+                match self.trusted.get(k) {
+                    Some(&(ts, te)) if ts <= a => {
+                        let b = te.min(e);
+                        f(a, b, true)?;
+                        a = b;
+                        k += 1;
+                    }
+                    Some(&(ts, _)) if ts < e => {
+                        f(a, ts, false)?;
+                        a = ts;
+                    }
+                    _ => {
+                        f(a, e, false)?;
+                        a = e;
+                    }
+                }
+            }
         }
         Ok(())
     }
