@@ -544,6 +544,12 @@ int ckpt_file_link_target(struct file *f, char *buf, u32 len)
 
 	if (!d_is_symlink(f->f_path.dentry))
 		return -EINVAL;
+	/*
+	 * A magic link (procfs fd/, map_files/, ns/ ...) has its own ->readlink;
+	 * its ->get_link jumps the caller's nameidata, which this path has none of.
+	 */
+	if (d_inode(f->f_path.dentry)->i_op->readlink)
+		return -EOPNOTSUPP;
 	t = vfs_get_link(f->f_path.dentry, &done);
 	if (IS_ERR(t))
 		return PTR_ERR(t);

@@ -162,6 +162,15 @@ pub(crate) fn file_kind(
         }
         fk::REG => Ok(filekind::REG),
         fk::DIR => Ok(filekind::DIR),
+        // A procfs "link" that went away (/proc/PID/fd/N or map_files/* whose fd or
+        // mapping is gone, so its dentry was invalidated): a magic link, not a
+        // symbolic link with a target to make again.
+        fk::LNK if fi.fs_magic == PROC_SUPER_MAGIC && fi.unlinked != 0 => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {p} is a stale procfs magic link (its fd or mapping is gone); it cannot be restored"
+            ),
+        )),
         // A deleted one is made again from its target (a [`image::LinkTarget`]).
         fk::LNK if fi.flags & O_PATH != 0 && (fi.unlinked == 0 || path.ends_with(b" (deleted)")) => {
             Ok(filekind::SYMLINK)

@@ -16,7 +16,8 @@
  *   flags and mappings; one larger than the limit is refused; an unlinked
  *   name of a file that has another one (the same inode comes back);
  * - a symlink opened with O_PATH|O_NOFOLLOW; a deleted one, and an open
- *   deleted directory (whose parent is deleted too);
+ *   deleted directory (whose parent is deleted too); a stale procfs magic
+ *   link opened with O_PATH (its fd closed) is refused;
  * - a tree whose pipe and shared memory came from an ancestor that exited.
  *
  * Each program runs on its own (the test binary exec'ed with
@@ -500,6 +501,29 @@ static int ghostbig_setup(void)
 	return 0;
 }
 
+/* magiclink: an O_PATH|O_NOFOLLOW fd of /proc/self/fd/N whose fd N was
+ * closed (a stat of the name invalidates the dentry the O_PATH fd holds: it
+ * reads "... (deleted)"), then N opened again: a stale magic link, refused
+ * (it once oopsed the checkpoint: vfs_get_link on it needs a nameidata). */
+#define MAGIC_FD 40
+
+static int magiclink_setup(void)
+{
+	struct stat st;
+	char buf[128];
+	int ml, null = open("/dev/null", O_RDONLY);
+
+	CHECK(null >= 0 && dup2(null, MAGIC_FD) == MAGIC_FD);
+	ml = open("/proc/self/fd/40", O_PATH | O_NOFOLLOW);
+	CHECK(ml >= 0 && close(MAGIC_FD) == 0);
+	CHECK(stat("/proc/self/fd/40", &st) < 0);
+	CHECK(dup2(null, MAGIC_FD) == MAGIC_FD);
+	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", ml);
+	memset(buf + 64, 0, 64);
+	CHECK(readlink(buf, buf + 64, 63) > 0 && strstr(buf + 64, "(deleted)"));
+	return 0;
+}
+
 /* ptyunread: bytes written to a pty's master and not read by the slave. */
 static int ptyunread_setup(void)
 {
@@ -662,6 +686,7 @@ static const struct prog progs[] = {
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
+	{ "magiclink", magiclink_setup, NULL },
 	{ "hardlink", hardlink_setup, hardlink_verify },
 	{ "ddir", ddir_setup, ddir_verify },
 	{ "opath", opath_setup, opath_verify },
@@ -780,6 +805,19 @@ TEST_F_TIMEOUT(files, deleted_files, 120)
 TEST_F_TIMEOUT(files, deleted_file_over_the_limit_is_refused, 60)
 {
 	check_refuses(_metadata, "ghostbig", "limit");
+}
+
+TEST_F_TIMEOUT(files, stale_procfs_magic_link_is_refused, 60)
+{
+	pid_t pid;
+
+	check_refuses(_metadata, "magiclink", "magic link");
+	/* The checkpoint itself refuses it too, with the reason (no oops). */
+	pid = start_prog("magiclink");
+	ASSERT_LT(0, pid);
+	EXPECT_NE(0, sh(CKPT " checkpoint %d -o %s > /tmp/files-ml.out 2>&1", pid, self->img));
+	EXPECT_EQ(0, sh("grep -q 'magic link' /tmp/files-ml.out"));
+	kill_reap(pid);
 }
 
 TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
