@@ -310,6 +310,7 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 const struct cred *ckpt_cur_override_image_creds(const struct cred *new);
 void ckpt_cur_revert_image_creds(const struct cred *old);
+void ckpt_cred_drop_private_keyrings(struct cred *new);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

@@ -498,6 +498,7 @@ mod ffi {
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_override_image_creds(new: *const c_void) -> *const c_void;
         pub(super) fn ckpt_cur_revert_image_creds(old: *const c_void);
+        pub(super) fn ckpt_cred_drop_private_keyrings(new: *mut c_void);
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1461,6 +1462,18 @@ pub(crate) unsafe fn ffi_override_image_creds(new: *const bindings::cred) -> *co
 pub(crate) unsafe fn ffi_revert_image_creds(old: *const bindings::cred) {
     // SAFETY: As the caller promised.
     unsafe { ffi::ckpt_cur_revert_image_creds(old.cast()) }
+}
+
+/// Drops the process and thread keyrings of `new` (the caller's, copied by
+/// `prepare_creds`).
+///
+/// # Safety
+///
+/// `new` is a credential set from `prepare_creds` on the calling task, not yet
+/// installed or shared.
+pub(crate) unsafe fn ffi_drop_private_keyrings(new: *mut bindings::cred) {
+    // SAFETY: As the caller promised.
+    unsafe { ffi::ckpt_cred_drop_private_keyrings(new.cast()) }
 }
 
 /// The caller's effective uid in the initial user namespace.

@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -889,22 +890,84 @@ TEST_F(perm, echo_of_a_foreign_pid)
 /* ---- A13: files are opened with the image's credentials --------------------- */
 
 /*
- * As root, restarts the image at fd (planned in ip) in a child; returns its
- * pid.  The child exits 100 + errno if refused (0 + a check of the reason
- * if it names word), or becomes the image's program.
+ * Root takes USER's ids as `ckpt restart` does (sys::take_ids): keeping its
+ * capabilities through setresuid(2), then making them effective again.
  */
-static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
+static int take_user_ids_keeping_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || become(USER) ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
+		return -1;
+	return syscall(SYS_capset, &h, d);
+}
+
+/*
+ * As root, restarts the image at fd (planned in ip) in a child; returns its
+ * pid.  The child takes USER's ids first if take_ids (the module never
+ * changes the uids itself).  It exits 100 + errno if refused with another
+ * errno than want (0 + a check of the reason if it names word), or becomes
+ * the image's program.
+ */
+static pid_t root_restart_ids(int fd, const struct img_plan *ip, bool take_ids, int want,
+			      const char *word)
 {
 	char reason[256] = "";
 	pid_t r = fork();
-	int e;
+	int e, dev;
 
 	if (r)
 		return r;
-	e = restart_ioctl(open(CKPT_DEV, O_RDWR), fd, ip, reason, sizeof(reason));
-	if (e != EACCES)
+	dev = open(CKPT_DEV, O_RDWR);
+	if (take_ids && take_user_ids_keeping_caps())
+		_exit(98);
+	e = restart_ioctl(dev, fd, ip, reason, sizeof(reason));
+	if (e != want)
 		_exit(100 + e);
 	_exit(strstr(reason, word) ? 0 : 99);
+}
+
+static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
+{
+	return root_restart_ids(fd, ip, true, EACCES, word);
+}
+
+/*
+ * Root restarts USER's image without taking USER's uids first: refused
+ * (EPERM, saying so), since credentials the module made would keep root's
+ * user (user_struct, ucounts: its keyring and per-user counts).  Having taken
+ * them, the same restart works.
+ */
+TEST_F(perm, root_restart_without_taking_the_uids_is_refused)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	pid = start_target(T_OWN);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	r = root_restart_ids(fd, ip, false, EPERM, "setresuid");
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart_ids(fd, ip, true, EPERM, "");
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("status %#x", status);
+	kill_reap(r);
+	close(fd);
+	free(ip);
 }
 
 /*
