@@ -305,9 +305,13 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 			.ia_mode = (inode->i_mode & S_IFMT) | (mode & 07777),
 		};
 
-		inode_lock(inode);
-		*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-		inode_unlock(inode);
+		*err = mnt_want_write_file(f);
+		if (!*err) {
+			inode_lock(inode);
+			*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+			inode_unlock(inode);
+			mnt_drop_write_file(f);
+		}
 		if (*err) {
 			fput(f);
 			return NULL;
@@ -316,6 +320,16 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 	*err = 0;
 	return f;
 }
+
+/*
+ * fchown(2) and fchmod(2) bracket notify_change() with mnt_want_write_file()
+ * (the mount's write count, and freeze protection: sb_start_write) and ask the
+ * path-based LSMs first (security_path_chown/chmod: AppArmor, TOMOYO).  The
+ * two security_path_* hooks are not exported in 7.2 (security/security.c), so
+ * a module cannot run them: notify_change() still runs security_inode_setattr
+ * (SELinux, Smack, and the inode hooks of every LSM), and the restart only
+ * gives files it made the owner and mode the image records.
+ */
 
 /* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
 int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
@@ -331,9 +345,13 @@ int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
 	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
 	    !gid_valid(make_kgid(current_user_ns(), gid)))
 		return -EINVAL;
+	ret = mnt_want_write_file(f);
+	if (ret)
+		return ret;
 	inode_lock(inode);
 	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
 	inode_unlock(inode);
+	mnt_drop_write_file(f);
 	return ret;
 }
 
@@ -341,15 +359,17 @@ int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
 int ckpt_file_chmod(struct file *f, u32 mode)
 {
 	struct inode *inode = file_inode(f);
-	struct iattr ia = {
-		.ia_valid = ATTR_MODE | ATTR_CTIME,
-		.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO),
-	};
+	struct iattr ia = { .ia_valid = ATTR_MODE | ATTR_CTIME };
 	int ret;
 
+	ret = mnt_want_write_file(f);
+	if (ret)
+		return ret;
 	inode_lock(inode);
+	ia.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO);
 	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
 	inode_unlock(inode);
+	mnt_drop_write_file(f);
 	return ret;
 }
 
