@@ -300,6 +300,7 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 void ckpt_file_set_flags(struct file *f, u32 flags);
 int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
+int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev);
 bool ckpt_file_proc_own_ns(struct file *f);
 int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);

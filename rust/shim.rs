@@ -488,6 +488,7 @@ mod ffi {
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
         pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_file_watch_facts(f: *mut c_void, ino: *mut u64, sdev: *mut u32) -> i32;
         pub(super) fn ckpt_file_proc_own_ns(f: *mut c_void) -> bool;
         pub(super) fn ckpt_file_other_name(f: *mut c_void, path: *mut u8, pathlen: u32) -> i32;
         pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
@@ -1211,6 +1212,15 @@ impl FileRef {
     pub(crate) fn readable(&self) -> bool {
         // SAFETY: The file is valid.
         unsafe { ffi::ckpt_file_readable(self.ptr()) }
+    }
+
+    /// The inode's number and device (as an inotify file's fdinfo shows them), and
+    /// whether the caller may read it (what `inotify_add_watch` asks: `Err` if not).
+    pub(crate) fn watch_facts(&self) -> (u64, u32, Result) {
+        let (mut ino, mut sdev) = (0u64, 0u32);
+        // SAFETY: The file is valid; `ino` and `sdev` are valid for writing.
+        let r = errno(unsafe { ffi::ckpt_file_watch_facts(self.ptr(), &mut ino, &mut sdev) });
+        (ino, sdev, r.map(|_| ()))
     }
 
     fn raw(&self) -> *mut c_void {

@@ -600,6 +600,21 @@ bool ckpt_file_readable(struct file *f)
 }
 
 /*
+ * What inotify_add_watch() asks of the inode @f names: read permission for the
+ * caller (inotify_find_inode: path_permission(MAY_READ), i.e. inode_permission
+ * through the mount's idmap); returns 0 or -errno.  @ino and @sdev get the
+ * inode's number and device as an inotify file's fdinfo shows them.
+ */
+int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev)
+{
+	struct inode *inode = file_inode(f);
+
+	*ino = inode->i_ino;
+	*sdev = inode->i_sb->s_dev;
+	return inode_permission(file_mnt_idmap(f), inode, MAY_READ);
+}
+
+/*
  * A memfd as memfd_create("NAME", MFD_ALLOW_SEALING) makes one (a shmem file
  * named "memfd:NAME"), of @size bytes (sparse) and mode @mode; sealing stays
  * open until ckpt_memfd_seal().  (memfd_alloc_file is not exported.)

@@ -1016,7 +1016,7 @@ pub(crate) fn open_one(
             super::tty::open_inherited(p, f, args, why)?
         }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
-        k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
+        k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {

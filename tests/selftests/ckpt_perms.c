@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -34,6 +35,7 @@
 #define SUID_HELPER "/tmp/ckpt-perms-suid"
 #define PLAIN_EXE "/tmp/ckpt-perms-exe"
 #define ROOT_FILE "/tmp/ckpt-perms-rootfile"
+#define WATCH_DIR "/tmp/ckpt-perms-watched"
 #define K_CREDS 0x0700
 
 /*
@@ -133,6 +135,7 @@ enum target {
 	T_SETUID,	/* USER's program that exec'd a set-uid-root one */
 	T_OWN_FILE,	/* USER, dumpable, holding ROOT_FILE open */
 	T_GROUP,	/* USER with supplementary group USER */
+	T_INOTIFY,	/* USER, with an inotify watch on WATCH_DIR */
 };
 
 static void target_child(int ready, void *arg)
@@ -179,6 +182,12 @@ static void target_child(int ready, void *arg)
 		setenv("CKPT_PERMS_PAUSE", "1", 1);
 		execv(SUID_HELPER, argv);
 		_exit(36);
+	}
+	if (t == T_INOTIFY) {
+		int in = inotify_init1(IN_CLOEXEC);
+
+		if (in < 0 || inotify_add_watch(in, WATCH_DIR, IN_CREATE | IN_DELETE) != 1)
+			_exit(37);
 	}
 	say_ready(ready);
 	for (;;)
@@ -1013,6 +1022,67 @@ TEST_F(perm, root_restart_of_a_user_image_opens_as_the_user)
 	close(fd);
 	unlink(ROOT_FILE);
 	free(ip);
+}
+
+/*
+ * `ckpt restart`, as root, of image img; returns its exit code, its output in
+ * out, and the restored pid in *pid (0 if none).
+ */
+static int root_tool_restart(const char *img, char *out, size_t len, pid_t *pid)
+{
+	char cmd[256];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "timeout -s KILL 60 /ckpt restart --detach -q %s 2>&1", img);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	st = pclose(p);
+	*pid = 0;
+	sscanf(out, "%d", pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * A process of USER watches a directory (inotify) that root then makes
+ * root-only; root restarts the image with `ckpt restart`, which adds the
+ * watch with its own rights: the module checks each watch with USER's
+ * (inotify_add_watch(2) wants read permission), so the restart is refused,
+ * naming the directory.  With the directory readable again, it works.
+ */
+TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
+{
+	char out[512];
+	pid_t pid, r;
+	int fd;
+
+	rmdir(WATCH_DIR);
+	ASSERT_EQ(0, mkdir(WATCH_DIR, 0755));
+	pid = start_target(T_INOTIFY);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	close(fd);
+	kill_reap(pid);
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0700));
+	EXPECT_NE(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	if (r > 0 && proc_euid(r) == USER)
+		kill(r, SIGKILL);
+	EXPECT_NE(NULL, strstr(out, WATCH_DIR)) TH_LOG("reason: %s", out);
+	/* Readable by USER again: restored. */
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0755));
+	EXPECT_EQ(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	EXPECT_LT(0, r);
+	if (r > 0) {
+		EXPECT_EQ(USER, proc_euid(r));
+		kill(r, SIGKILL);
+	}
+	rmdir(WATCH_DIR);
 }
 
 TEST_HARNESS_MAIN
