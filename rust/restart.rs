@@ -178,6 +178,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) ptys: KVec<image::Pty>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
+    /// Targets of deleted symbolic links.
+    pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
     /// signalfd, epoll entries, inotify watches).
     pub(crate) events: KVec<AnyRecord<'a>>,
@@ -815,6 +817,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
+    let mut link_targets = KVec::new();
     let mut events = KVec::new();
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
@@ -873,6 +876,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::LinkTarget(l) => link_targets.push(l, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Eventfd(_)
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
@@ -983,6 +987,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             pipes,
             ptys,
             owners,
+            link_targets,
             events,
             unix,
             unix_skbs,

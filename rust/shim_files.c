@@ -258,7 +258,9 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 /*
  * A new open file description of @f's file with @flags and the caller's
  * credentials; with @check, only if the caller may open it so (the permission
- * check an open by path would make, which the path of a deleted file cannot).
+ * check an open by path would make, which the path of a deleted file cannot:
+ * may_open()'s EISDIR, ELOOP, append-only and O_NOATIME rules, then
+ * inode_permission()).
  */
 struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
 {
@@ -271,7 +273,20 @@ struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		mask |= MAY_WRITE;
 	if (check && !(flags & O_PATH)) {
-		*err = inode_permission(file_mnt_idmap(f), file_inode(f), mask);
+		struct inode *inode = file_inode(f);
+
+		/* may_open()'s rules beyond the permission bits. */
+		*err = 0;
+		if (S_ISDIR(inode->i_mode) && (mask & MAY_WRITE))
+			*err = -EISDIR;
+		else if (S_ISLNK(inode->i_mode))
+			*err = -ELOOP;
+		else if (IS_APPEND(inode) && (mask & MAY_WRITE) && !(flags & O_APPEND))
+			*err = -EPERM;
+		else if ((flags & O_NOATIME) && !inode_owner_or_capable(file_mnt_idmap(f), inode))
+			*err = -EPERM;
+		if (!*err)
+			*err = inode_permission(file_mnt_idmap(f), inode, mask);
 		if (*err)
 			return NULL;
 	}

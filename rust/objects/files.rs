@@ -1020,7 +1020,7 @@ pub(crate) fn open_one(
         filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
-            open_made_deleted(f, given, fk::LNK, why)?
+            open_made_deleted(p, f, given, fk::LNK, why)?
         }
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?
@@ -1053,7 +1053,7 @@ pub(crate) fn open_one(
                 None if f.kind == filekind::DIR && f.path.ends_with(b" (deleted)") => {
                     if f.path != p.fs.cwd {
                         // Another: the one `ckpt restart` made again and passed.
-                        return open_made_deleted(f, given, fk::DIR, why);
+                        return open_made_deleted(p, f, given, fk::DIR, why);
                     }
                     path_z(b".")?
                 }
@@ -1152,13 +1152,40 @@ fn in_flight_reg(
 }
 
 /// Opens `f`, a deleted directory or symbolic link, from the one `ckpt restart` made
-/// again (with its owner, mode or target) and removed, and passed as file `f.id`.
+/// again (with its owner, mode or target) and removed, and passed as file `f.id`:
+/// it must be a deleted one of that kind with the image's mode, owner
+/// ([`image::FileOwner`]) and, for a link, target ([`image::LinkTarget`]); it is
+/// opened with the image's flags as an open by path would be, with the permission
+/// check (the caller holds the image's credentials): a directory only for reading
+/// (or `O_PATH`), a link only with `O_PATH`.
 fn open_made_deleted(
+    p: &Plan<'_>,
     f: &image::FileRec<'_>,
     given: &Given<'_>,
     kind: u32,
     why: &mut Reason,
 ) -> Result<FileRef> {
+    let what = if kind == fk::DIR {
+        "directory"
+    } else {
+        "symbolic link"
+    };
+    let flags_ok = if kind == fk::DIR {
+        f.flags & O_PATH != 0 || f.flags & O_ACCMODE == O_RDONLY
+    } else {
+        f.flags & O_PATH != 0
+    };
+    if !flags_ok {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "deleted {what} {} has open flags {:#o}: a directory opens only for reading, a symbolic link only with O_PATH",
+                path_str(f.path),
+                f.flags
+            ),
+        ));
+    }
     let made = given.file(f.id, why)?;
     let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (fi, _) = made.info(&mut pb)?;
@@ -1167,18 +1194,64 @@ fn open_made_deleted(
             why,
             EINVAL,
             format_args!(
-                "the file passed for {} is not a deleted {} with its mode",
+                "the file passed for {} is not a deleted {what} with its mode",
                 path_str(f.path),
-                if kind == fk::DIR {
-                    "directory"
-                } else {
-                    "symbolic link"
-                }
             ),
         ));
     }
+    if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
+        if (fi.uid, fi.gid) != (o.uid, o.gid) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the {what} passed for {} is owned by {}:{}, not by the image's {}:{}",
+                    path_str(f.path),
+                    fi.uid,
+                    fi.gid,
+                    o.uid,
+                    o.gid
+                ),
+            ));
+        }
+    }
+    if kind == fk::LNK {
+        let Some(want) = p.link_targets.iter().find(|l| l.file == f.id) else {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "deleted symbolic link {} has no target in the image",
+                    path_str(f.path)
+                ),
+            ));
+        };
+        let mut t = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let n = made.link_target(&mut t).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!(
+                    "cannot read the symbolic link passed for {}",
+                    path_str(f.path)
+                ),
+            )
+        })?;
+        if t[..n] != *want.target {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the symbolic link passed for {} points to {}, not to the image's {}",
+                    path_str(f.path),
+                    path_str(&t[..n]),
+                    path_str(want.target)
+                ),
+            ));
+        }
+    }
     let file = made
-        .reopen(f.flags, false)
+        .reopen(f.flags, true)
         .map_err(|e| refuse(why, e, format_args!("cannot reopen {}", path_str(f.path))))?;
     if kind == fk::DIR {
         file.seek(f.pos)
