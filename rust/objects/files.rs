@@ -14,6 +14,7 @@ use crate::session::Session;
 use crate::shim::{self, cur, cur_attrs, fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use crate::uapi::{self, CkptRestartArgs};
+use core::fmt;
 use kernel::prelude::*;
 
 /// `TMPFS_MAGIC`.
@@ -816,26 +817,58 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
     Ok(())
 }
 
+/// Waits until process `pid` of the image (not the caller's) is restored with that
+/// pid by this restart ([`Session::restores_with_pid`]): every process of the image is
+/// made with its pid before its parent restarts, and one on another branch of the
+/// tree may not have come yet (up to [`PROC_WAIT_MS`]). A zombie of the image, or a
+/// process outside the restart that has the pid, is refused (`ESRCH`): `what`
+/// names what refers to it.
+fn wait_image_process(
+    p: &Plan<'_>,
+    sess: &Session,
+    pid: i32,
+    what: fmt::Arguments<'_>,
+    why: &mut Reason,
+) -> Result {
+    if p.zombies.contains(&pid) {
+        return Err(refuse(
+            why,
+            ESRCH,
+            format_args!("{what} is process {pid} of the image, a zombie, which is not restored"),
+        ));
+    }
+    let mut waited = 0;
+    while !sess.restores_with_pid(pid) {
+        if waited >= PROC_WAIT_MS || shim::fatal_signal_pending() {
+            return Err(refuse(
+                why,
+                ESRCH,
+                format_args!(
+                    "{what} is process {pid} of the image, which this restart does not restore with that pid"
+                ),
+            ));
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+        waited += 10;
+    }
+    Ok(())
+}
+
 /// The `SIGIO` owners of the process's files must be the process, one of its threads
 /// or its process group, with the ids of the image (the checkpoint refused others).
 /// Checked once the process's threads exist.
-pub(crate) fn check_owners(p: &Plan<'_>, why: &mut Reason) -> Result {
+pub(crate) fn check_owners(p: &Plan<'_>, sess: &Session, why: &mut Reason) -> Result {
     for o in p.fowns.iter().filter(|o| o.pid != 0) {
         let own_process = o.kind == image::owner::PID && o.pid == p.task.tgid;
-        // Another process of the image: there with its pid once its parent made it.
+        // Another process of the image: the one this restart gives its pid.
         if o.kind == image::owner::PID && !own_process && p.procs.contains(&o.pid) {
-            let mut waited = 0;
-            while TaskRef::by_vpid(o.pid).is_none() {
-                if waited >= PROC_WAIT_MS || shim::fatal_signal_pending() {
-                    return Err(refuse(
-                        why,
-                        ESRCH,
-                        format_args!("the SIGIO owner {} of a file was not restored", o.pid),
-                    ));
-                }
-                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
-                waited += 10;
-            }
+            wait_image_process(
+                p,
+                sess,
+                o.pid,
+                format_args!("the SIGIO owner of a file"),
+                why,
+            )?;
             continue;
         }
         if !own_process && !cur_attrs::owns(o.kind, o.pid) {
@@ -1264,10 +1297,10 @@ fn open_made_deleted(
 const PROC_WAIT_MS: i64 = 5000;
 
 /// Opens `f`, a file under `/proc/PID` of process `pid` of the image (not the
-/// caller's). Every process of the image is made with its pid before its parent
-/// restarts; one on another branch of the tree may not be there yet: waits for it
-/// (up to [`PROC_WAIT_MS`]). The procfs must be the caller's pid namespace's: in
-/// another (`ckpt restart --pid-ns`), `PID` would name another process.
+/// caller's), which [`open_files`] waited for: the process this restart gives that
+/// pid ([`wait_image_process`]); the wait here covers only its procfs entry. The
+/// procfs must be the caller's pid namespace's: in another (`ckpt restart
+/// --pid-ns`), `PID` would name another process.
 fn open_proc_of(f: &image::FileRec<'_>, pid: i32, why: &mut Reason) -> Result<FileRef> {
     let path = path_z(f.path)?;
     let mut waited = 0;
@@ -1380,6 +1413,13 @@ pub(crate) fn open_files(
         } else {
             None
         };
+        // A file under /proc/PID of another process of the image: that process must be
+        // the one this restart gives the pid (waited for outside the session's lock).
+        if let Some((pid, _)) = proc_pid(f.path) {
+            if pid != p.task.tgid && p.procs.contains(&pid) {
+                wait_image_process(p, sess, pid, format_args!("{}", path_str(f.path)), why)?;
+            }
+        }
         let file = sess.file(f.id, || {
             made = true;
             if let Some(o) = &owner {
