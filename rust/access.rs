@@ -136,6 +136,26 @@ fn ptrace_rules(t: &TaskRef) -> bool {
 
 /// The image's credentials must be no more than the caller has.
 pub(crate) fn may_take_creds(p: &Plan<'_>, why: &mut Reason) -> Result {
+    let (creds, groups) = creds_of(&p.creds)?;
+    let (mine, d) = cur::creds_differ(&creds, &groups)?;
+    if d & differ::UIDS != 0 {
+        return Err(why.set(
+            EPERM,
+            format_args!(
+                "the image's credentials' uids (real, effective, saved, fs: {} {} {} {}) are not \
+                 the caller's ({} {} {} {}): the restarter takes the image's uids with \
+                 setresuid(2) (and setfsuid(2)) first; the module never changes them",
+                creds.uids[0],
+                creds.uids[1],
+                creds.uids[2],
+                creds.uids[3],
+                mine.uids[0],
+                mine.uids[1],
+                mine.uids[2],
+                mine.uids[3]
+            ),
+        ));
+    }
     capset_rules(&p.creds).map_err(|e| {
         why.set(
             e,
@@ -144,7 +164,6 @@ pub(crate) fn may_take_creds(p: &Plan<'_>, why: &mut Reason) -> Result {
             ),
         )
     })?;
-    let (creds, groups) = creds_of(&p.creds)?;
     may_grant_creds(&creds, &groups).map_err(|e| {
         why.set(
             e,
@@ -193,8 +212,12 @@ impl ImageCreds {
 }
 
 /// Whether the caller may take on credentials `c` with supplementary `groups`:
-/// never more than it has. Ids may change only with `CAP_SETUID` (uids) or
-/// `CAP_SETGID` (gids, groups) in the caller's user namespace; each capability set
+/// never more than it has. The uids never change: a set the module prepares keeps
+/// the caller's user (`user_struct`, `ucounts`: the user keyring, the process count
+/// and the other per-user limits), which only `setresuid(2)` moves (`alloc_uid()`,
+/// `set_cred_ucounts()` are not exported), so the restarter takes the image's uids
+/// first. Gids and groups may change only with `CAP_SETGID` in the caller's user
+/// namespace; each capability set
 /// only shrinks (the inheritable set within the caller's inheritable and permitted
 /// ones, effective within the new permitted, ambient within the new permitted and
 /// inheritable); securebits change only with `CAP_SETPCAP`. Returns whether the
@@ -202,7 +225,7 @@ impl ImageCreds {
 /// no mapping in the caller's user namespace, `EPERM` if the caller may not.
 pub(crate) fn may_grant_creds(c: &CredsRaw, groups: &[u32]) -> Result<bool> {
     let (mine, d) = cur::creds_differ(c, groups)?;
-    if d & differ::UIDS != 0 && !cur::ns_capable(CAP_SETUID) {
+    if d & differ::UIDS != 0 {
         return Err(EPERM);
     }
     if d & (differ::GIDS | differ::GROUPS) != 0 && !cur::ns_capable(CAP_SETGID) {
@@ -267,7 +290,6 @@ pub(crate) fn may_name_setid_exe() -> bool {
 const CAP_CHECKPOINT_RESTORE: u32 = bindings::CAP_CHECKPOINT_RESTORE;
 const CAP_KILL: u32 = bindings::CAP_KILL;
 const CAP_SETGID: u32 = bindings::CAP_SETGID;
-const CAP_SETUID: u32 = bindings::CAP_SETUID;
 const CAP_SETPCAP: u32 = bindings::CAP_SETPCAP;
 const CAP_SYS_ADMIN: u32 = bindings::CAP_SYS_ADMIN;
 

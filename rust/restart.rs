@@ -138,6 +138,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) live: u32,
     /// The pids of the image's processes (live and zombie).
     pub(crate) procs: KVec<i32>,
+    /// The pids of the image's zombie processes (`ckpt restart` makes them again,
+    /// outside the restart).
+    pub(crate) zombies: KVec<i32>,
     /// Tasks of the process (threads, the leader included).
     pub(crate) nthreads: u32,
     /// Processes sharing its fd table (`CLONE_FILES`), itself included.
@@ -178,6 +181,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) ptys: KVec<image::Pty>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
+    /// Targets of deleted symbolic links.
+    pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
     /// signalfd, epoll entries, inotify watches).
     pub(crate) events: KVec<AnyRecord<'a>>,
@@ -500,7 +505,7 @@ fn restore(
         sess.wait_threads(plan.task.tgid, plan.nthreads)
             .map_err(Failed::Before)?;
         before("threads", why)?;
-        files::check_owners(plan, why).map_err(Failed::Before)?;
+        files::check_owners(plan, sess, why).map_err(Failed::Before)?;
         if install {
             locks::check(plan, &opened, why).map_err(Failed::Before)?;
         }
@@ -755,10 +760,14 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut vdso_text = None;
     let mut live = 0u32;
     let mut procs = KVec::new();
+    let mut zombies = KVec::new();
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
             if t.pid == t.tgid {
                 procs.push(t.pid, GFP_KERNEL)?;
+                if t.flags & image::TASK_ZOMBIE != 0 {
+                    zombies.push(t.pid, GFP_KERNEL)?;
+                }
             }
         }
         match r {
@@ -815,6 +824,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
     let mut owners = KVec::new();
+    let mut link_targets = KVec::new();
     let mut events = KVec::new();
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
@@ -873,6 +883,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::LinkTarget(l) => link_targets.push(l, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Eventfd(_)
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
@@ -956,6 +967,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
         Plan {
             live,
             procs,
+            zombies,
             nthreads,
             files_sharers,
             task,
@@ -983,6 +995,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             pipes,
             ptys,
             owners,
+            link_targets,
             events,
             unix,
             unix_skbs,

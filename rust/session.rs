@@ -16,7 +16,7 @@
 
 use crate::checkpoint::Reason;
 use crate::restart::Meta;
-use crate::shim::{self, FileRef};
+use crate::shim::{self, FileRef, TaskRef};
 use crate::sys::sync::{new_killable_condvar, CondVar};
 use kernel::{new_mutex, prelude::*, sync::aref::ARef, sync::Arc, sync::Mutex, task::Task};
 
@@ -154,6 +154,19 @@ impl Session {
     /// the restarter's code on their way to the ioctl.
     pub(crate) fn wait_threads(&self, pid: i32, n: u32) -> Result {
         self.wait_until(|s| s.arrivals.iter().filter(|a| a.pid == pid).count() >= n as usize)
+    }
+
+    /// Whether process `pid` of the image is restored by the process that has pid
+    /// `pid` in the caller's pid namespace: it joined this session, and the task the
+    /// pid names now is the leader of the thread group that restores it.
+    pub(crate) fn restores_with_pid(&self, pid: i32) -> bool {
+        let Some(t) = TaskRef::by_vpid(pid) else {
+            return false;
+        };
+        let s = self.state.lock();
+        s.arrivals
+            .iter()
+            .any(|a| a.pid == pid && a.group.as_ptr().cast() == t.as_raw())
     }
 
     /// Marks the session failed: every task of it dies instead of returning.

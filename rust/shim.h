@@ -300,6 +300,7 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 void ckpt_file_set_flags(struct file *f, u32 flags);
 int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
 bool ckpt_file_readable(struct file *f);
+int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev);
 bool ckpt_file_proc_own_ns(struct file *f);
 int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);
@@ -310,6 +311,7 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 const struct cred *ckpt_cur_override_image_creds(const struct cred *new);
 void ckpt_cur_revert_image_creds(const struct cred *old);
+void ckpt_cred_drop_private_keyrings(struct cred *new);
 u64 ckpt_cur_permitted_xfeatures(void);
 int ckpt_cur_set_soft_rlimits(const u64 *soft);
 void ckpt_cur_set_misc(const char *comm, u32 personality, u32 umask, u64 set_child_tid,

@@ -488,6 +488,7 @@ mod ffi {
         pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
         pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
         pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_file_watch_facts(f: *mut c_void, ino: *mut u64, sdev: *mut u32) -> i32;
         pub(super) fn ckpt_file_proc_own_ns(f: *mut c_void) -> bool;
         pub(super) fn ckpt_file_other_name(f: *mut c_void, path: *mut u8, pathlen: u32) -> i32;
         pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
@@ -498,6 +499,7 @@ mod ffi {
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_override_image_creds(new: *const c_void) -> *const c_void;
         pub(super) fn ckpt_cur_revert_image_creds(old: *const c_void);
+        pub(super) fn ckpt_cred_drop_private_keyrings(new: *mut c_void);
         pub(super) fn ckpt_cur_set_soft_rlimits(soft: *const u64) -> i32;
         pub(super) fn ckpt_cur_set_misc(
             comm: *const u8,
@@ -1212,6 +1214,15 @@ impl FileRef {
         unsafe { ffi::ckpt_file_readable(self.ptr()) }
     }
 
+    /// The inode's number and device (as an inotify file's fdinfo shows them), and
+    /// whether the caller may read it (what `inotify_add_watch` asks: `Err` if not).
+    pub(crate) fn watch_facts(&self) -> (u64, u32, Result) {
+        let (mut ino, mut sdev) = (0u64, 0u32);
+        // SAFETY: The file is valid; `ino` and `sdev` are valid for writing.
+        let r = errno(unsafe { ffi::ckpt_file_watch_facts(self.ptr(), &mut ino, &mut sdev) });
+        (ino, sdev, r.map(|_| ()))
+    }
+
     fn raw(&self) -> *mut c_void {
         self.ptr()
     }
@@ -1461,6 +1472,18 @@ pub(crate) unsafe fn ffi_override_image_creds(new: *const bindings::cred) -> *co
 pub(crate) unsafe fn ffi_revert_image_creds(old: *const bindings::cred) {
     // SAFETY: As the caller promised.
     unsafe { ffi::ckpt_cur_revert_image_creds(old.cast()) }
+}
+
+/// Drops the process and thread keyrings of `new` (the caller's, copied by
+/// `prepare_creds`).
+///
+/// # Safety
+///
+/// `new` is a credential set from `prepare_creds` on the calling task, not yet
+/// installed or shared.
+pub(crate) unsafe fn ffi_drop_private_keyrings(new: *mut bindings::cred) {
+    // SAFETY: As the caller promised.
+    unsafe { ffi::ckpt_cred_drop_private_keyrings(new.cast()) }
 }
 
 /// The caller's effective uid in the initial user namespace.

@@ -52,6 +52,22 @@ void ckpt_cur_revert_image_creds(const struct cred *old)
 }
 
 /*
+ * Drops the process and thread keyrings of @new, a set prepared from the
+ * caller's and not yet installed: the restored process (or what is opened for
+ * it) must not possess the restarter's (copy_creds() drops the thread keyring
+ * of every new task, and the process keyring of a new process, the same way).
+ */
+void ckpt_cred_drop_private_keyrings(struct cred *new)
+{
+#ifdef CONFIG_KEYS
+	key_put(new->thread_keyring);
+	new->thread_keyring = NULL;
+	key_put(new->process_keyring);
+	new->process_keyring = NULL;
+#endif
+}
+
+/*
  * Sets current's soft resource limits (rust/objects/creds.rs decided each is
  * within its hard limit).  Under the lock, a soft limit above its hard one is
  * still refused (-EPERM) and nothing set: every writer of rlim_cur keeps

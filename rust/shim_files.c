@@ -258,7 +258,9 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 /*
  * A new open file description of @f's file with @flags and the caller's
  * credentials; with @check, only if the caller may open it so (the permission
- * check an open by path would make, which the path of a deleted file cannot).
+ * check an open by path would make, which the path of a deleted file cannot:
+ * may_open()'s EISDIR, ELOOP, append-only and O_NOATIME rules, then
+ * inode_permission()).
  */
 struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
 {
@@ -271,7 +273,20 @@ struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		mask |= MAY_WRITE;
 	if (check && !(flags & O_PATH)) {
-		*err = inode_permission(file_mnt_idmap(f), file_inode(f), mask);
+		struct inode *inode = file_inode(f);
+
+		/* may_open()'s rules beyond the permission bits. */
+		*err = 0;
+		if (S_ISDIR(inode->i_mode) && (mask & MAY_WRITE))
+			*err = -EISDIR;
+		else if (S_ISLNK(inode->i_mode))
+			*err = -ELOOP;
+		else if (IS_APPEND(inode) && (mask & MAY_WRITE) && !(flags & O_APPEND))
+			*err = -EPERM;
+		else if ((flags & O_NOATIME) && !inode_owner_or_capable(file_mnt_idmap(f), inode))
+			*err = -EPERM;
+		if (!*err)
+			*err = inode_permission(file_mnt_idmap(f), inode, mask);
 		if (*err)
 			return NULL;
 	}
@@ -305,9 +320,13 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 			.ia_mode = (inode->i_mode & S_IFMT) | (mode & 07777),
 		};
 
-		inode_lock(inode);
-		*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-		inode_unlock(inode);
+		*err = mnt_want_write_file(f);
+		if (!*err) {
+			inode_lock(inode);
+			*err = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
+			inode_unlock(inode);
+			mnt_drop_write_file(f);
+		}
 		if (*err) {
 			fput(f);
 			return NULL;
@@ -316,6 +335,16 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 	*err = 0;
 	return f;
 }
+
+/*
+ * fchown(2) and fchmod(2) bracket notify_change() with mnt_want_write_file()
+ * (the mount's write count, and freeze protection: sb_start_write) and ask the
+ * path-based LSMs first (security_path_chown/chmod: AppArmor, TOMOYO).  The
+ * two security_path_* hooks are not exported in 7.2 (security/security.c), so
+ * a module cannot run them: notify_change() still runs security_inode_setattr
+ * (SELinux, Smack, and the inode hooks of every LSM), and the restart only
+ * gives files it made the owner and mode the image records.
+ */
 
 /* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
 int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
@@ -331,9 +360,13 @@ int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
 	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
 	    !gid_valid(make_kgid(current_user_ns(), gid)))
 		return -EINVAL;
+	ret = mnt_want_write_file(f);
+	if (ret)
+		return ret;
 	inode_lock(inode);
 	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
 	inode_unlock(inode);
+	mnt_drop_write_file(f);
 	return ret;
 }
 
@@ -341,15 +374,17 @@ int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
 int ckpt_file_chmod(struct file *f, u32 mode)
 {
 	struct inode *inode = file_inode(f);
-	struct iattr ia = {
-		.ia_valid = ATTR_MODE | ATTR_CTIME,
-		.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO),
-	};
+	struct iattr ia = { .ia_valid = ATTR_MODE | ATTR_CTIME };
 	int ret;
 
+	ret = mnt_want_write_file(f);
+	if (ret)
+		return ret;
 	inode_lock(inode);
+	ia.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO);
 	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
 	inode_unlock(inode);
+	mnt_drop_write_file(f);
 	return ret;
 }
 
@@ -544,6 +579,12 @@ int ckpt_file_link_target(struct file *f, char *buf, u32 len)
 
 	if (!d_is_symlink(f->f_path.dentry))
 		return -EINVAL;
+	/*
+	 * A magic link (procfs fd/, map_files/, ns/ ...) has its own ->readlink;
+	 * its ->get_link jumps the caller's nameidata, which this path has none of.
+	 */
+	if (d_inode(f->f_path.dentry)->i_op->readlink)
+		return -EOPNOTSUPP;
 	t = vfs_get_link(f->f_path.dentry, &done);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
@@ -571,6 +612,21 @@ bool ckpt_file_proc_own_ns(struct file *f)
 bool ckpt_file_readable(struct file *f)
 {
 	return f->f_mode & FMODE_READ;
+}
+
+/*
+ * What inotify_add_watch() asks of the inode @f names: read permission for the
+ * caller (inotify_find_inode: path_permission(MAY_READ), i.e. inode_permission
+ * through the mount's idmap); returns 0 or -errno.  @ino and @sdev get the
+ * inode's number and device as an inotify file's fdinfo shows them.
+ */
+int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev)
+{
+	struct inode *inode = file_inode(f);
+
+	*ino = inode->i_ino;
+	*sdev = inode->i_sb->s_dev;
+	return inode_permission(file_mnt_idmap(f), inode, MAY_READ);
 }
 
 /*

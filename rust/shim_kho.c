@@ -101,7 +101,11 @@ static void out_drop(void)
 /*
  * ckpt_kho_put - hand @len bytes at @buf over to the next kernel, in place
  * of what was handed over before.  -EOPNOTSUPP without KHO, -EEXIST when a
- * set registered by an earlier load of the module is still published.
+ * set registered by an earlier load of the module is still published,
+ * -E2BIG when the folios would need a header larger than the page allocator
+ * gives (PAGE_SIZE << MAX_PAGE_ORDER).  The new set is made and preserved
+ * first and replaces the previous one only once published: on any error the
+ * previous set stays handed over as it was.
  */
 int ckpt_kho_put(u64 buf, u64 len)
 {
@@ -116,7 +120,6 @@ int ckpt_kho_put(u64 buf, u64 len)
 	if (!len || len > CKPT_KHO_MAX)
 		return -EINVAL;
 	guard(mutex)(&ckpt_kho_lock);
-	out_drop();
 
 	cap = DIV_ROUND_UP(len, PAGE_SIZE);
 	s.folios = kvmalloc_array(cap, sizeof(*s.folios), GFP_KERNEL);
@@ -149,7 +152,11 @@ int ckpt_kho_put(u64 buf, u64 len)
 	}
 	s.size = len;
 
-	hf = folio_alloc(GFP_KERNEL | __GFP_ZERO, get_order(hdr_size(s.nr)));
+	if (hdr_size(s.nr) > (PAGE_SIZE << MAX_PAGE_ORDER)) {
+		err = -E2BIG;
+		goto fail;
+	}
+	hf = folio_alloc(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN, get_order(hdr_size(s.nr)));
 	if (!hf) {
 		err = -ENOMEM;
 		goto fail;
@@ -170,11 +177,25 @@ int ckpt_kho_put(u64 buf, u64 len)
 	err = kho_preserve_folio(hf);
 	if (err)
 		goto unpreserve;
+	/*
+	 * One subtree of the name: the previous set's is taken down for the
+	 * new one, and put back if the new one cannot be published (the space
+	 * it took in KHO's tree was just given back, so that succeeds; if it
+	 * did not, the previous set is dropped whole rather than left
+	 * preserved and unpublished).
+	 */
+	if (kho_out.hdr)
+		kho_remove_subtree(kho_out.hdr);
 	err = kho_add_subtree(CKPT_KHO_NAME, s.hdr, hdr_size(s.nr));
 	if (err) {
+		if (kho_out.hdr &&
+		    kho_add_subtree(CKPT_KHO_NAME, kho_out.hdr, hdr_size(kho_out.nr)))
+			out_drop();
 		kho_unpreserve_folio(hf);
 		goto unpreserve;
 	}
+	/* The previous set, unpublished above: unpreserved and freed. */
+	out_drop();
 	kho_out = s;
 	return 0;
 

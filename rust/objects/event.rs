@@ -247,6 +247,7 @@ pub(crate) fn open(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
     given: &Given<'_>,
+    creds: &crate::access::ImageCreds,
     why: &mut Reason,
 ) -> Result<FileRef> {
     let file = given.file(f.id, why)?;
@@ -311,7 +312,7 @@ pub(crate) fn open(
         }
         (State::Other, _) if f.kind == filekind::EPOLL => super::epoll::check(p, f, &file, why)?,
         (State::Other, _) if f.kind == filekind::INOTIFY => {
-            super::inotify::check(p, f, &file, why)?
+            super::inotify::check(p, f, &file, creds, why)?
         }
         _ => {
             return Err(refuse(

@@ -14,6 +14,7 @@ use crate::session::Session;
 use crate::shim::{self, cur, cur_attrs, fk, FileInfo, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use crate::uapi::{self, CkptRestartArgs};
+use core::fmt;
 use kernel::prelude::*;
 
 /// `TMPFS_MAGIC`.
@@ -162,6 +163,15 @@ pub(crate) fn file_kind(
         }
         fk::REG => Ok(filekind::REG),
         fk::DIR => Ok(filekind::DIR),
+        // A procfs "link" that went away (/proc/PID/fd/N or map_files/* whose fd or
+        // mapping is gone, so its dentry was invalidated): a magic link, not a
+        // symbolic link with a target to make again.
+        fk::LNK if fi.fs_magic == PROC_SUPER_MAGIC && fi.unlinked != 0 => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {p} is a stale procfs magic link (its fd or mapping is gone); it cannot be restored"
+            ),
+        )),
         // A deleted one is made again from its target (a [`image::LinkTarget`]).
         fk::LNK if fi.flags & O_PATH != 0 && (fi.unlinked == 0 || path.ends_with(b" (deleted)")) => {
             Ok(filekind::SYMLINK)
@@ -807,26 +817,58 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
     Ok(())
 }
 
+/// Waits until process `pid` of the image (not the caller's) is restored with that
+/// pid by this restart ([`Session::restores_with_pid`]): every process of the image is
+/// made with its pid before its parent restarts, and one on another branch of the
+/// tree may not have come yet (up to [`PROC_WAIT_MS`]). A zombie of the image, or a
+/// process outside the restart that has the pid, is refused (`ESRCH`): `what`
+/// names what refers to it.
+fn wait_image_process(
+    p: &Plan<'_>,
+    sess: &Session,
+    pid: i32,
+    what: fmt::Arguments<'_>,
+    why: &mut Reason,
+) -> Result {
+    if p.zombies.contains(&pid) {
+        return Err(refuse(
+            why,
+            ESRCH,
+            format_args!("{what} is process {pid} of the image, a zombie, which is not restored"),
+        ));
+    }
+    let mut waited = 0;
+    while !sess.restores_with_pid(pid) {
+        if waited >= PROC_WAIT_MS || shim::fatal_signal_pending() {
+            return Err(refuse(
+                why,
+                ESRCH,
+                format_args!(
+                    "{what} is process {pid} of the image, which this restart does not restore with that pid"
+                ),
+            ));
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
+        waited += 10;
+    }
+    Ok(())
+}
+
 /// The `SIGIO` owners of the process's files must be the process, one of its threads
 /// or its process group, with the ids of the image (the checkpoint refused others).
 /// Checked once the process's threads exist.
-pub(crate) fn check_owners(p: &Plan<'_>, why: &mut Reason) -> Result {
+pub(crate) fn check_owners(p: &Plan<'_>, sess: &Session, why: &mut Reason) -> Result {
     for o in p.fowns.iter().filter(|o| o.pid != 0) {
         let own_process = o.kind == image::owner::PID && o.pid == p.task.tgid;
-        // Another process of the image: there with its pid once its parent made it.
+        // Another process of the image: the one this restart gives its pid.
         if o.kind == image::owner::PID && !own_process && p.procs.contains(&o.pid) {
-            let mut waited = 0;
-            while TaskRef::by_vpid(o.pid).is_none() {
-                if waited >= PROC_WAIT_MS || shim::fatal_signal_pending() {
-                    return Err(refuse(
-                        why,
-                        ESRCH,
-                        format_args!("the SIGIO owner {} of a file was not restored", o.pid),
-                    ));
-                }
-                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(10));
-                waited += 10;
-            }
+            wait_image_process(
+                p,
+                sess,
+                o.pid,
+                format_args!("the SIGIO owner of a file"),
+                why,
+            )?;
             continue;
         }
         if !own_process && !cur_attrs::owns(o.kind, o.pid) {
@@ -1007,11 +1049,11 @@ pub(crate) fn open_one(
             super::tty::open_inherited(p, f, args, why)?
         }
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
-        k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
+        k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
         filekind::GHOST => open_ghost(p, f, writer, why)?,
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
-            open_made_deleted(f, given, fk::LNK, why)?
+            open_made_deleted(p, f, given, fk::LNK, why)?
         }
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?
@@ -1044,7 +1086,7 @@ pub(crate) fn open_one(
                 None if f.kind == filekind::DIR && f.path.ends_with(b" (deleted)") => {
                     if f.path != p.fs.cwd {
                         // Another: the one `ckpt restart` made again and passed.
-                        return open_made_deleted(f, given, fk::DIR, why);
+                        return open_made_deleted(p, f, given, fk::DIR, why);
                     }
                     path_z(b".")?
                 }
@@ -1143,13 +1185,40 @@ fn in_flight_reg(
 }
 
 /// Opens `f`, a deleted directory or symbolic link, from the one `ckpt restart` made
-/// again (with its owner, mode or target) and removed, and passed as file `f.id`.
+/// again (with its owner, mode or target) and removed, and passed as file `f.id`:
+/// it must be a deleted one of that kind with the image's mode, owner
+/// ([`image::FileOwner`]) and, for a link, target ([`image::LinkTarget`]); it is
+/// opened with the image's flags as an open by path would be, with the permission
+/// check (the caller holds the image's credentials): a directory only for reading
+/// (or `O_PATH`), a link only with `O_PATH`.
 fn open_made_deleted(
+    p: &Plan<'_>,
     f: &image::FileRec<'_>,
     given: &Given<'_>,
     kind: u32,
     why: &mut Reason,
 ) -> Result<FileRef> {
+    let what = if kind == fk::DIR {
+        "directory"
+    } else {
+        "symbolic link"
+    };
+    let flags_ok = if kind == fk::DIR {
+        f.flags & O_PATH != 0 || f.flags & O_ACCMODE == O_RDONLY
+    } else {
+        f.flags & O_PATH != 0
+    };
+    if !flags_ok {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "deleted {what} {} has open flags {:#o}: a directory opens only for reading, a symbolic link only with O_PATH",
+                path_str(f.path),
+                f.flags
+            ),
+        ));
+    }
     let made = given.file(f.id, why)?;
     let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (fi, _) = made.info(&mut pb)?;
@@ -1158,18 +1227,64 @@ fn open_made_deleted(
             why,
             EINVAL,
             format_args!(
-                "the file passed for {} is not a deleted {} with its mode",
+                "the file passed for {} is not a deleted {what} with its mode",
                 path_str(f.path),
-                if kind == fk::DIR {
-                    "directory"
-                } else {
-                    "symbolic link"
-                }
             ),
         ));
     }
+    if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
+        if (fi.uid, fi.gid) != (o.uid, o.gid) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the {what} passed for {} is owned by {}:{}, not by the image's {}:{}",
+                    path_str(f.path),
+                    fi.uid,
+                    fi.gid,
+                    o.uid,
+                    o.gid
+                ),
+            ));
+        }
+    }
+    if kind == fk::LNK {
+        let Some(want) = p.link_targets.iter().find(|l| l.file == f.id) else {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "deleted symbolic link {} has no target in the image",
+                    path_str(f.path)
+                ),
+            ));
+        };
+        let mut t = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let n = made.link_target(&mut t).map_err(|e| {
+            refuse(
+                why,
+                e,
+                format_args!(
+                    "cannot read the symbolic link passed for {}",
+                    path_str(f.path)
+                ),
+            )
+        })?;
+        if t[..n] != *want.target {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the symbolic link passed for {} points to {}, not to the image's {}",
+                    path_str(f.path),
+                    path_str(&t[..n]),
+                    path_str(want.target)
+                ),
+            ));
+        }
+    }
     let file = made
-        .reopen(f.flags, false)
+        .reopen(f.flags, true)
         .map_err(|e| refuse(why, e, format_args!("cannot reopen {}", path_str(f.path))))?;
     if kind == fk::DIR {
         file.seek(f.pos)
@@ -1182,10 +1297,10 @@ fn open_made_deleted(
 const PROC_WAIT_MS: i64 = 5000;
 
 /// Opens `f`, a file under `/proc/PID` of process `pid` of the image (not the
-/// caller's). Every process of the image is made with its pid before its parent
-/// restarts; one on another branch of the tree may not be there yet: waits for it
-/// (up to [`PROC_WAIT_MS`]). The procfs must be the caller's pid namespace's: in
-/// another (`ckpt restart --pid-ns`), `PID` would name another process.
+/// caller's), which [`open_files`] waited for: the process this restart gives that
+/// pid ([`wait_image_process`]); the wait here covers only its procfs entry. The
+/// procfs must be the caller's pid namespace's: in another (`ckpt restart
+/// --pid-ns`), `PID` would name another process.
 fn open_proc_of(f: &image::FileRec<'_>, pid: i32, why: &mut Reason) -> Result<FileRef> {
     let path = path_z(f.path)?;
     let mut waited = 0;
@@ -1298,6 +1413,13 @@ pub(crate) fn open_files(
         } else {
             None
         };
+        // A file under /proc/PID of another process of the image: that process must be
+        // the one this restart gives the pid (waited for outside the session's lock).
+        if let Some((pid, _)) = proc_pid(f.path) {
+            if pid != p.task.tgid && p.procs.contains(&pid) {
+                wait_image_process(p, sess, pid, format_args!("{}", path_str(f.path)), why)?;
+            }
+        }
         let file = sess.file(f.id, || {
             made = true;
             if let Some(o) = &owner {

@@ -169,13 +169,20 @@ pub(crate) fn write_watches(
 // ---------------------------------------------------------------------------
 // Restart.
 
+/// `O_NOFOLLOW`: the restarter adds each watch with `IN_DONT_FOLLOW`.
+const O_NOFOLLOW: u32 = 0o400000;
+
 /// The inotify file the restarter made for file `f` must have the image's
-/// watches: the same watch descriptors with the same masks, no other. (Each
-/// watches the inode its path names now, as a file reopened by path.)
+/// watches: the same watch descriptors with the same masks, no other. Each
+/// watches the inode its path names now, as a file reopened by path, and one the
+/// image's credentials may read, as `inotify_add_watch` wants (A13: the restarter
+/// made the watches with its own rights; a root restarter of a user's image must
+/// not let it watch what the user could not).
 pub(crate) fn check(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
     file: &FileRef,
+    creds: &crate::access::ImageCreds,
     why: &mut Reason,
 ) -> Result {
     let have = watches(file, What::Fd(0), why)?;
@@ -186,7 +193,7 @@ pub(crate) fn check(
         })
     };
     for w in want() {
-        if !have.iter().any(|h| h.wd == w.wd && h.mask == w.mask) {
+        let Some(h) = have.iter().find(|h| h.wd == w.wd && h.mask == w.mask) else {
             return Err(refuse(
                 why,
                 EINVAL,
@@ -197,7 +204,8 @@ pub(crate) fn check(
                     path_str(w.path)
                 ),
             ));
-        }
+        };
+        watched_as_image(f, w, h, creds, why)?;
     }
     if have.len() != want().count() {
         return Err(refuse(
@@ -210,4 +218,61 @@ pub(crate) fn check(
         ));
     }
     Ok(())
+}
+
+/// Watch `h` of the inotify file passed for file `f` (the image's watch `w`) is on
+/// the inode `w`'s path names, looked up with the image's credentials, and those may
+/// read it (`inotify_add_watch`'s `MAY_READ`).
+fn watched_as_image(
+    f: &image::FileRec<'_>,
+    w: &InotifyWatch<'_>,
+    h: &Watch,
+    creds: &crate::access::ImageCreds,
+    why: &mut Reason,
+) -> Result {
+    let path = super::files::path_z(w.path)?;
+    let _as = creds.apply()?;
+    let named = FileRef::open(&path, image::O_PATH | O_NOFOLLOW).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "inotify watch {} of file {}: {} cannot be looked up with the image's credentials",
+                w.wd,
+                f.id,
+                path_str(w.path)
+            ),
+        )
+    })?;
+    let (ino, dev, may_read) = named.watch_facts();
+    if ino != h.ino || dev != h.dev {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "inotify watch {} of the file passed for file {} is not on {} (inode {} on device {}:{}, the path names inode {} on {}:{})",
+                w.wd,
+                f.id,
+                path_str(w.path),
+                h.ino,
+                h.dev >> 20,
+                h.dev & 0xfffff,
+                ino,
+                dev >> 20,
+                dev & 0xfffff
+            ),
+        ));
+    }
+    may_read.map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "inotify watch {} of file {}: the image's credentials may not read {}, which inotify_add_watch(2) requires",
+                w.wd,
+                f.id,
+                path_str(w.path)
+            ),
+        )
+    })
 }

@@ -205,7 +205,9 @@ fn group_info(groups: &[u32]) -> Result<*mut bindings::group_info> {
 /// A new credential set prepared from the caller's (`prepare_creds`: its LSM
 /// labels and everything else the image does not name stay the caller's) with
 /// `c`'s ids, capabilities and securebits, and supplementary groups `groups` if
-/// given. `EINVAL` if an id has no mapping in the caller's user namespace.
+/// given; without the caller's process and thread keyrings. Its user (`user`,
+/// `ucounts`, and so the user keyring and the per-user counts) stays the caller's:
+/// `access::may_grant_creds` allows no uid other than the caller's. `EINVAL` if an id has no mapping in the caller's user namespace.
 fn prepare(c: &CredsRaw, groups: Option<&[u32]>) -> Result<*mut bindings::cred> {
     let (uids, gids) = kids(c)?;
     let gi = groups.map(group_info).transpose()?;
@@ -230,6 +232,9 @@ fn prepare(c: &CredsRaw, groups: Option<&[u32]>) -> Result<*mut bindings::cred> 
         n.cap_ambient.val = c.caps[4];
         n.securebits = c.securebits;
     }
+    // The restarter's process and thread keyrings stay the restarter's.
+    // SAFETY: `new` is ours, from `prepare_creds` on this task, not yet shared.
+    unsafe { crate::shim::ffi_drop_private_keyrings(new) };
     if let Some(gi) = gi {
         // SAFETY: `new` is ours; `set_groups` takes its own reference on `gi`, and we
         // drop ours.

@@ -4,7 +4,8 @@
  *
  * The device node exists and is a misc character device, CKPT_IOC_VERSION
  * reports the ABI this header describes, and ioctls the module does not
- * know fail with ENOTTY.  Every test is skipped when /dev/ckpt is missing
+ * know fail with ENOTTY; in a boot with kho=on, a failed CKPT_IOC_HANDOVER
+ * PUT keeps the set put before.  Every test is skipped when /dev/ckpt is missing
  * (module not loaded), so this binary is harmless outside the test VM.
  */
 #include <errno.h>
@@ -89,6 +90,47 @@ TEST_F(dev, foreign_magic)
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(self->fd, _IOR('k', 0x00, struct ckpt_version), &v));
 	EXPECT_EQ(ENOTTY, errno);
+}
+
+/* One CKPT_IOC_HANDOVER op: 0 or the errno; @a has the sizes after it. */
+static int handover(int fd, struct ckpt_handover_args *a, __u32 op, const void *buf, __u64 len)
+{
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->buf = (__u64)(unsigned long)buf;
+	a->len = len;
+	return ioctl(fd, CKPT_IOC_HANDOVER, a) ? errno : 0;
+}
+
+/*
+ * Kexec handover (a boot with kho=on only): a PUT that fails keeps the set
+ * handed over before, whole (it was dropped first once).
+ */
+TEST_F(dev, handover_failed_put_keeps_the_previous_set)
+{
+	static char data[3 * 4096 + 5];
+	struct ckpt_handover_args a;
+	int rw = open(CKPT_DEV, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, rw);
+	ASSERT_EQ(0, handover(rw, &a, CKPT_HANDOVER_STATUS, NULL, 0));
+	if (!(a.flags & CKPT_HANDOVER_ENABLED)) {
+		close(rw);
+		SKIP(return, "kexec handover off (boot with kho=on)");
+	}
+	memset(data, 'k', sizeof(data));
+	ASSERT_EQ(0, handover(rw, &a, CKPT_HANDOVER_PUT, data, sizeof(data)));
+	EXPECT_EQ(sizeof(data), a.out_size);
+	/* Unreadable bytes: EFAULT, and the first set stays. */
+	EXPECT_EQ(EFAULT, handover(rw, &a, CKPT_HANDOVER_PUT, (void *)4096, 8192));
+	ASSERT_EQ(0, handover(rw, &a, CKPT_HANDOVER_STATUS, NULL, 0));
+	EXPECT_EQ(sizeof(data), a.out_size);
+	/* A second good PUT replaces it. */
+	ASSERT_EQ(0, handover(rw, &a, CKPT_HANDOVER_PUT, data, 100));
+	EXPECT_EQ(100, a.out_size);
+	ASSERT_EQ(0, handover(rw, &a, CKPT_HANDOVER_DROP, NULL, 0));
+	EXPECT_EQ(0, a.out_size);
+	close(rw);
 }
 
 TEST_HARNESS_MAIN

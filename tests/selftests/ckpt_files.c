@@ -9,14 +9,16 @@
  * - read-only shared anonymous memory, MAP_SHARED of /dev/zero, memfd
  *   mappings (shared and private, the fd closed);
  * - files under /proc (its own /proc/PID entries and global ones); a /proc
- *   entry of a process outside the tree is refused;
+ *   entry of a process outside the tree is refused, and one of a zombie of
+ *   the tree is refused at restart;
  * - a deleted working directory; a chroot'ed process (its root, its working
  *   directory inside it, files inside and outside it);
  * - deleted ("ghost") files, open and mapped, with their contents, offsets,
  *   flags and mappings; one larger than the limit is refused; an unlinked
  *   name of a file that has another one (the same inode comes back);
  * - a symlink opened with O_PATH|O_NOFOLLOW; a deleted one, and an open
- *   deleted directory (whose parent is deleted too);
+ *   deleted directory (whose parent is deleted too); a stale procfs magic
+ *   link opened with O_PATH (its fd closed) is refused;
  * - a tree whose pipe and shared memory came from an ancestor that exited.
  *
  * Each program runs on its own (the test binary exec'ed with
@@ -500,6 +502,48 @@ static int ghostbig_setup(void)
 	return 0;
 }
 
+/* magiclink: an O_PATH|O_NOFOLLOW fd of /proc/self/fd/N whose fd N was
+ * closed (a stat of the name invalidates the dentry the O_PATH fd holds: it
+ * reads "... (deleted)"), then N opened again: a stale magic link, refused
+ * (it once oopsed the checkpoint: vfs_get_link on it needs a nameidata). */
+#define MAGIC_FD 40
+
+static int magiclink_setup(void)
+{
+	struct stat st;
+	char buf[128];
+	int ml, null = open("/dev/null", O_RDONLY);
+
+	CHECK(null >= 0 && dup2(null, MAGIC_FD) == MAGIC_FD);
+	ml = open("/proc/self/fd/40", O_PATH | O_NOFOLLOW);
+	CHECK(ml >= 0 && close(MAGIC_FD) == 0);
+	CHECK(stat("/proc/self/fd/40", &st) < 0);
+	CHECK(dup2(null, MAGIC_FD) == MAGIC_FD);
+	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", ml);
+	memset(buf + 64, 0, 64);
+	CHECK(readlink(buf, buf + 64, 63) > 0 && strstr(buf + 64, "(deleted)"));
+	return 0;
+}
+
+/* proczombie: /proc/CHILD/status of a child that exited and was not reaped
+ * (a zombie of the tree): the restart refuses it, as nothing of the restart
+ * gives that pid (ckpt restart makes zombies again outside it). */
+static int proczombie_setup(void)
+{
+	char path[64];
+	pid_t c = fork();
+
+	CHECK(c >= 0);
+	if (c == 0)
+		_exit(0);
+	for (int i = 0; i < 500 && proc_state(c) != 'Z'; i++)
+		sleep_ms(10);
+	CHECK(proc_state(c) == 'Z');
+	snprintf(path, sizeof(path), "/proc/%d/status", c);
+	CHECK(open(path, O_RDONLY) >= 0);
+	return 0;
+}
+
 /* ptyunread: bytes written to a pty's master and not read by the slave. */
 static int ptyunread_setup(void)
 {
@@ -662,6 +706,8 @@ static const struct prog progs[] = {
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
+	{ "magiclink", magiclink_setup, NULL },
+	{ "proczombie", proczombie_setup, NULL },
 	{ "hardlink", hardlink_setup, hardlink_verify },
 	{ "ddir", ddir_setup, ddir_verify },
 	{ "opath", opath_setup, opath_verify },
@@ -780,6 +826,37 @@ TEST_F_TIMEOUT(files, deleted_files, 120)
 TEST_F_TIMEOUT(files, deleted_file_over_the_limit_is_refused, 60)
 {
 	check_refuses(_metadata, "ghostbig", "limit");
+}
+
+TEST_F_TIMEOUT(files, stale_procfs_magic_link_is_refused, 60)
+{
+	pid_t pid;
+
+	check_refuses(_metadata, "magiclink", "magic link");
+	/* The checkpoint itself refuses it too, with the reason (no oops). */
+	pid = start_prog("magiclink");
+	ASSERT_LT(0, pid);
+	EXPECT_NE(0, sh(CKPT " checkpoint %d -o %s > /tmp/files-ml.out 2>&1", pid, self->img));
+	EXPECT_EQ(0, sh("grep -q 'magic link' /tmp/files-ml.out"));
+	kill_reap(pid);
+}
+
+TEST_F_TIMEOUT(files, proc_file_of_a_zombie_is_refused_at_restart, 120)
+{
+	pid_t pid = start_prog("proczombie");
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --tree --kill -q > /tmp/files-pz.out 2>&1",
+			pid, self->img));
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	EXPECT_NE(0, sh("timeout -s KILL 60 " CKPT " restart %s -q > /tmp/files-pz.out 2>&1",
+			self->img));
+	EXPECT_EQ(0, sh("grep -q zombie /tmp/files-pz.out"));
+	sh("cat /tmp/files-pz.out");
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)

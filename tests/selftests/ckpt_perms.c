@@ -21,6 +21,8 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/inotify.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -33,6 +35,10 @@
 #define SUID_HELPER "/tmp/ckpt-perms-suid"
 #define PLAIN_EXE "/tmp/ckpt-perms-exe"
 #define ROOT_FILE "/tmp/ckpt-perms-rootfile"
+#define WATCH_DIR "/tmp/ckpt-perms-watched"
+#define DLINK "/tmp/ckpt-perms-dlink"
+#define DLINK_TARGET "target-of-the-image"
+#define FK_SYMLINK 11
 #define K_CREDS 0x0700
 
 /*
@@ -132,6 +138,8 @@ enum target {
 	T_SETUID,	/* USER's program that exec'd a set-uid-root one */
 	T_OWN_FILE,	/* USER, dumpable, holding ROOT_FILE open */
 	T_GROUP,	/* USER with supplementary group USER */
+	T_INOTIFY,	/* USER, with an inotify watch on WATCH_DIR */
+	T_DLINK,	/* USER, holding DLINK (a symlink it made) open with O_PATH, deleted */
 };
 
 static void target_child(int ready, void *arg)
@@ -178,6 +186,18 @@ static void target_child(int ready, void *arg)
 		setenv("CKPT_PERMS_PAUSE", "1", 1);
 		execv(SUID_HELPER, argv);
 		_exit(36);
+	}
+	if (t == T_DLINK) {
+		unlink(DLINK);
+		if (symlink(DLINK_TARGET, DLINK) || open(DLINK, O_PATH | O_NOFOLLOW) < 0 ||
+		    unlink(DLINK))
+			_exit(38);
+	}
+	if (t == T_INOTIFY) {
+		int in = inotify_init1(IN_CLOEXEC);
+
+		if (in < 0 || inotify_add_watch(in, WATCH_DIR, IN_CREATE | IN_DELETE) != 1)
+			_exit(37);
 	}
 	say_ready(ready);
 	for (;;)
@@ -336,7 +356,9 @@ static int case_checkpoint_flags(int dev, struct ctx *c)
  * c->ip: with fresh pipes for the image's pipes.  Returns the errno;
  * returning at all means the restarter was not replaced.
  */
-static int restart_ioctl(int dev, int img, const struct img_plan *ip, char *reason, size_t len)
+static int restart_ioctl_files(int dev, int img, const struct img_plan *ip,
+			       const struct ckpt_restart_file *files, unsigned int nfiles,
+			       char *reason, size_t len)
 {
 	struct ckpt_restart_pipe pp[16];
 	struct ckpt_restart_args a;
@@ -357,10 +379,17 @@ static int restart_ioctl(int dev, int img, const struct img_plan *ip, char *reas
 	a.npipes = ip->npipes;
 	a.pipes = (uint64_t)(uintptr_t)pp;
 	a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+	a.files = (uint64_t)(uintptr_t)files;
+	a.nfiles = nfiles;
 	if (ioctl(dev, CKPT_IOC_RESTART, &a) == 0)
 		return 232;
 	snprintf(reason, len, "%s", a.reason);
 	return errno;
+}
+
+static int restart_ioctl(int dev, int img, const struct img_plan *ip, char *reason, size_t len)
+{
+	return restart_ioctl_files(dev, img, ip, NULL, 0, reason, len);
 }
 
 static int case_restart(int dev, struct ctx *c)
@@ -889,22 +918,84 @@ TEST_F(perm, echo_of_a_foreign_pid)
 /* ---- A13: files are opened with the image's credentials --------------------- */
 
 /*
- * As root, restarts the image at fd (planned in ip) in a child; returns its
- * pid.  The child exits 100 + errno if refused (0 + a check of the reason
- * if it names word), or becomes the image's program.
+ * Root takes USER's ids as `ckpt restart` does (sys::take_ids): keeping its
+ * capabilities through setresuid(2), then making them effective again.
  */
-static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
+static int take_user_ids_keeping_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || become(USER) ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
+		return -1;
+	return syscall(SYS_capset, &h, d);
+}
+
+/*
+ * As root, restarts the image at fd (planned in ip) in a child; returns its
+ * pid.  The child takes USER's ids first if take_ids (the module never
+ * changes the uids itself).  It exits 100 + errno if refused with another
+ * errno than want (0 + a check of the reason if it names word), or becomes
+ * the image's program.
+ */
+static pid_t root_restart_ids(int fd, const struct img_plan *ip, bool take_ids, int want,
+			      const char *word)
 {
 	char reason[256] = "";
 	pid_t r = fork();
-	int e;
+	int e, dev;
 
 	if (r)
 		return r;
-	e = restart_ioctl(open(CKPT_DEV, O_RDWR), fd, ip, reason, sizeof(reason));
-	if (e != EACCES)
+	dev = open(CKPT_DEV, O_RDWR);
+	if (take_ids && take_user_ids_keeping_caps())
+		_exit(98);
+	e = restart_ioctl(dev, fd, ip, reason, sizeof(reason));
+	if (e != want)
 		_exit(100 + e);
 	_exit(strstr(reason, word) ? 0 : 99);
+}
+
+static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
+{
+	return root_restart_ids(fd, ip, true, EACCES, word);
+}
+
+/*
+ * Root restarts USER's image without taking USER's uids first: refused
+ * (EPERM, saying so), since credentials the module made would keep root's
+ * user (user_struct, ucounts: its keyring and per-user counts).  Having taken
+ * them, the same restart works.
+ */
+TEST_F(perm, root_restart_without_taking_the_uids_is_refused)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	pid = start_target(T_OWN);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	r = root_restart_ids(fd, ip, false, EPERM, "setresuid");
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart_ids(fd, ip, true, EPERM, "");
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("status %#x", status);
+	kill_reap(r);
+	close(fd);
+	free(ip);
 }
 
 /*
@@ -950,6 +1041,161 @@ TEST_F(perm, root_restart_of_a_user_image_opens_as_the_user)
 	close(fd);
 	unlink(ROOT_FILE);
 	free(ip);
+}
+
+/*
+ * As root, in a child: makes the deleted symbolic link the image names again
+ * (DLINK -> target, made after taking USER's ids if user_owned, else as
+ * root), opened with O_PATH and removed, and restarts the image at fd with it
+ * as file id, having taken USER's ids.  The child exits 0 if refused with
+ * EINVAL and a reason naming word, 100 + errno if refused otherwise, or
+ * becomes the image's program.
+ */
+static pid_t root_restart_dlink(int fd, const struct img_plan *ip, uint32_t id,
+				const char *target, bool user_owned, const char *word)
+{
+	struct ckpt_restart_file rf = { .id = id };
+	char reason[256] = "";
+	pid_t r = fork();
+	int e, dev;
+
+	if (r)
+		return r;
+	dev = open(CKPT_DEV, O_RDWR);
+	unlink(DLINK);
+	if (user_owned && take_user_ids_keeping_caps())
+		_exit(98);
+	if (symlink(target, DLINK))
+		_exit(97);
+	rf.fd = open(DLINK, O_PATH | O_NOFOLLOW);
+	if (rf.fd < 0 || unlink(DLINK))
+		_exit(96);
+	if (!user_owned && take_user_ids_keeping_caps())
+		_exit(98);
+	e = restart_ioctl_files(dev, fd, ip, &rf, 1, reason, sizeof(reason));
+	if (e != EINVAL)
+		_exit(100 + e);
+	_exit(strstr(reason, word) ? 0 : 99);
+}
+
+/* Waits up to 5 s for child r to exit: its status, or -1 (then it is killed:
+ * it became the image's program). */
+static int wait_exit(pid_t r)
+{
+	int status;
+
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(r, &status, WNOHANG) == r)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		sleep_ms(10);
+	}
+	kill_reap(r);
+	return -1;
+}
+
+/*
+ * A process of USER holds a deleted symbolic link (O_PATH); root restarts
+ * it, passing the link it made again: one owned by root, or pointing
+ * elsewhere, is refused (the image's owner and target, not only the mode);
+ * the right one is taken.
+ */
+TEST_F(perm, made_deleted_symlink_must_have_the_images_owner_and_target)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	uint32_t id = 0;
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	pid = start_target(T_DLINK);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	for (int i = 0; i < ip->nfiles; i++)
+		if (ip->file[i].kind == FK_SYMLINK)
+			id = ip->file[i].id;
+	ASSERT_NE(0, id);
+	r = root_restart_dlink(fd, ip, id, DLINK_TARGET, false, "owned by");
+	ASSERT_LT(0, r);
+	EXPECT_EQ(0, wait_exit(r)) TH_LOG("root-owned link: not refused");
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart_dlink(fd, ip, id, "elsewhere", true, "points to");
+	ASSERT_LT(0, r);
+	EXPECT_EQ(0, wait_exit(r)) TH_LOG("link to elsewhere: not refused");
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart_dlink(fd, ip, id, DLINK_TARGET, true, "");
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("right one: status %#x", status);
+	kill_reap(r);
+	close(fd);
+	free(ip);
+}
+
+/*
+ * `ckpt restart`, as root, of image img; returns its exit code, its output in
+ * out, and the restored pid in *pid (0 if none).
+ */
+static int root_tool_restart(const char *img, char *out, size_t len, pid_t *pid)
+{
+	char cmd[256];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "timeout -s KILL 60 /ckpt restart --detach -q %s 2>&1", img);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	st = pclose(p);
+	*pid = 0;
+	sscanf(out, "%d", pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * A process of USER watches a directory (inotify) that root then makes
+ * root-only; root restarts the image with `ckpt restart`, which adds the
+ * watch with its own rights: the module checks each watch with USER's
+ * (inotify_add_watch(2) wants read permission), so the restart is refused,
+ * naming the directory.  With the directory readable again, it works.
+ */
+TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
+{
+	char out[512];
+	pid_t pid, r;
+	int fd;
+
+	rmdir(WATCH_DIR);
+	ASSERT_EQ(0, mkdir(WATCH_DIR, 0755));
+	pid = start_target(T_INOTIFY);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	close(fd);
+	kill_reap(pid);
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0700));
+	EXPECT_NE(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	if (r > 0 && proc_euid(r) == USER)
+		kill(r, SIGKILL);
+	EXPECT_NE(NULL, strstr(out, WATCH_DIR)) TH_LOG("reason: %s", out);
+	/* Readable by USER again: restored. */
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0755));
+	EXPECT_EQ(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	EXPECT_LT(0, r);
+	if (r > 0) {
+		EXPECT_EQ(USER, proc_euid(r));
+		kill(r, SIGKILL);
+	}
+	rmdir(WATCH_DIR);
 }
 
 TEST_HARNESS_MAIN

@@ -283,7 +283,7 @@ struct img_plan {
 	int npipes;
 	struct { uint32_t id, capacity; } pipe[16];
 	int nfiles;
-	struct { uint32_t id, pipe, flags; } file[64];
+	struct { uint32_t id, pipe, flags; unsigned char kind; } file[64];
 	int nfds;
 	struct { uint32_t fd, file; } fd[64];
 	/* The first task's resource limits (soft, hard), if the image has them. */
@@ -366,6 +366,7 @@ static inline int img_plan(const char *path, struct img_plan *ip)
 			if (ip->nfiles < 64) {
 				ip->file[ip->nfiles].id = le32(p);
 				ip->file[ip->nfiles].flags = le32(p + 5);
+				ip->file[ip->nfiles].kind = p[4];
 				ip->file[ip->nfiles].pipe = le32(p + 41);
 				ip->nfiles++;
 			}

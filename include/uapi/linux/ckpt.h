@@ -179,8 +179,10 @@ struct ckpt_restart_args {
  * STATUS needs CAP_SYS_BOOT.  Every op fills @flags, @in_size, @out_size.
  *   STATUS   nothing else
  *   PUT      hands @len bytes at @buf to the next kernel, in place of what
- *            was put before (EOPNOTSUPP without KHO; EEXIST when a set put
- *            by an earlier load of the module is still registered)
+ *            was put before, which a failed PUT leaves in place (EOPNOTSUPP
+ *            without KHO; EEXIST when a set put by an earlier load of the
+ *            module is still registered; E2BIG: too many folios for one
+ *            header)
  *   GET      copies up to @len bytes of the incoming set from @offset to
  *            @buf; @done says how many (0 at the end; ENODATA: no set)
  *   RELEASE  frees the incoming set
