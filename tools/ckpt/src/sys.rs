@@ -993,10 +993,12 @@ pub fn take_ids(ids: &crate::restart::IdsPlan) -> io::Result<()> {
     let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
     // SAFETY: getresuid/getresgid write three ids to valid pointers.
     unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
-    let same_u = [r, e, s] == ids.uids[..3];
+    // SAFETY: setfsuid(-1)/setfsgid(-1) change nothing and return the current fs ids.
+    let (fsu, fsg) = unsafe { (libc::setfsuid(u32::MAX), libc::setfsgid(u32::MAX)) };
+    let same_u = [r, e, s] == ids.uids[..3] && fsu as u32 == ids.uids[3];
     // SAFETY: As above.
     unsafe { libc::getresgid(&mut r, &mut e, &mut s) };
-    let same_g = [r, e, s] == ids.gids[..3];
+    let same_g = [r, e, s] == ids.gids[..3] && fsg as u32 == ids.gids[3];
     // SAFETY: getgroups(0, NULL) returns the count.
     let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
     let mut groups = vec![0u32; n.max(0) as usize];
@@ -1061,6 +1063,24 @@ pub fn take_ids(ids: &crate::restart::IdsPlan) -> io::Result<()> {
                 ids.uids[1],
                 ids.uids[2],
             ))?;
+        }
+        // The filesystem ids last (setresuid/setresgid made them the effective
+        // ones); the module refuses an image whose ids are not the caller's.
+        if !same_g {
+            libc::setfsgid(ids.gids[3]);
+        }
+        if !same_u {
+            libc::setfsuid(ids.uids[3]);
+            // A session keyring of the program's own, not the restarter's
+            // (KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous one).
+            // Kernels without keys (ENOSYS, EOPNOTSUPP) have none to leave.
+            let r = libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<u8>());
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP)) {
+                    return Err(e);
+                }
+            }
         }
         ok(libc::syscall(
             libc::SYS_prctl,
