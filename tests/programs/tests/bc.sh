@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# bc doing arbitrary precision arithmetic (n! for n = 100, 200, ... 2400,
+# bc doing arbitrary precision arithmetic (n! for n = 100, 200, ... 4800,
 # printing for each its number of digits and its remainder modulo 1000003),
 # checkpointed in the middle, killed and restarted: it goes on and prints
 # the same lines as an untouched bc doing the same beside it.
@@ -10,7 +10,7 @@ name=bc
 ktap_plan 5
 cat > "$W/f.bc" <<'BC'
 define f(n) { auto i, r; r = 1; for (i = 2; i <= n; i++) r *= i; return (r); }
-for (k = 1; k <= 24; k++) { x = f(k * 100); print k, " ", length(x), " ", x % 1000003, "\n"; }
+for (k = 1; k <= 48; k++) { x = f(k * 100); print k, " ", length(x), " ", x % 1000003, "\n"; }
 quit
 BC
 setsid bc -q "$W/f.bc" > "$W/ref" 2>&1 < /dev/null &
@@ -23,7 +23,7 @@ root=$!
 cpu() { stat_of "$root" | awk '{ print $12 + $13 }'; }
 busy() { c=$(cpu); [ "${c:-0}" -ge 50 ]; }
 ktap_check working within 60 busy
-note "$(cpu) ticks of CPU time, $(lines "$W/out") of 24 lines out at the checkpoint"
+note "$(cpu) ticks of CPU time, $(lines "$W/out") of 48 lines out at the checkpoint"
 cycle "$root"
 gated $up finished within 300 gone "$root"
 wait "$ref"
