@@ -24,7 +24,10 @@
 //!   restore asks [`may_grant_creds`] again and applies the same values. The files
 //!   the image names are opened, and its executable link made, with the image's
 //!   credentials ([`ImageCreds`]), not the restarter's: a root restarter of a user's
-//!   image opens nothing the user could not.
+//!   image opens nothing the user could not; but a deleted file is made again in a
+//!   directory its user may no longer write to with the restarter's
+//!   `CAP_DAC_OVERRIDE` (contents from the image, owner and mode still the user's to
+//!   give: [`ImageCreds::apply_to_make_ghost`]).
 
 use crate::checkpoint::Reason;
 use crate::image;
@@ -171,6 +174,8 @@ pub(crate) struct ImageCreds {
     creds: CredsRaw,
     groups: KVec<u32>,
     set_groups: bool,
+    /// Whether the caller holds `CAP_DAC_OVERRIDE` ([`ImageCreds::apply_to_make_ghost`]).
+    dac_override: bool,
 }
 
 impl ImageCreds {
@@ -182,6 +187,9 @@ impl ImageCreds {
             creds,
             groups,
             set_groups,
+            // Asked now, of the caller's own credentials (not the image's, which
+            // are in force while files are opened).
+            dac_override: cur::ns_capable(CAP_DAC_OVERRIDE),
         })
     }
 
@@ -189,6 +197,22 @@ impl ImageCreds {
     /// checks, new files' owners and LSM file hooks use) until the guard is dropped.
     pub(crate) fn apply(&self) -> Result<cur::AsImage> {
         cur::as_image(&self.creds, &self.groups, self.set_groups)
+    }
+
+    /// The credentials to make a deleted file of the image again (an `O_TMPFILE`
+    /// file in its directory) with: the image's, so that it belongs to the image's
+    /// filesystem ids, plus `CAP_DAC_OVERRIDE` if the caller itself holds it, since
+    /// the directory may no longer let the image's user create files (the process
+    /// made the file, then the directory became read-only). Making it discloses
+    /// nothing: its contents come from the image, its directory's are not read.
+    /// Giving it its owner and mode stays under [`ImageCreds::apply`]: never an
+    /// owner or set-ID bits the image's user could not give.
+    pub(crate) fn apply_to_make_ghost(&self) -> Result<cur::AsImage> {
+        let mut c = self.creds;
+        if self.dac_override {
+            c.caps[2] |= 1 << CAP_DAC_OVERRIDE;
+        }
+        cur::as_image(&c, &self.groups, self.set_groups)
     }
 }
 
@@ -265,6 +289,7 @@ pub(crate) fn may_name_setid_exe() -> bool {
 
 /// Capabilities the rules above name (`CAP_*`).
 const CAP_CHECKPOINT_RESTORE: u32 = bindings::CAP_CHECKPOINT_RESTORE;
+const CAP_DAC_OVERRIDE: u32 = bindings::CAP_DAC_OVERRIDE;
 const CAP_KILL: u32 = bindings::CAP_KILL;
 const CAP_SETGID: u32 = bindings::CAP_SETGID;
 const CAP_SETUID: u32 = bindings::CAP_SETUID;

@@ -1009,7 +1009,7 @@ pub(crate) fn open_one(
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
         k if filekind::is_event(k) => super::event::open(p, f, given, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
-        filekind::GHOST => open_ghost(p, f, writer, why)?,
+        filekind::GHOST => open_ghost(p, f, creds, writer, why)?,
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
             open_made_deleted(f, given, fk::LNK, why)?
         }
@@ -1223,6 +1223,7 @@ fn open_proc_of(f: &image::FileRec<'_>, pid: i32, why: &mut Reason) -> Result<Fi
 fn open_ghost(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
+    creds: &crate::access::ImageCreds,
     writer: &mut Option<FileRef>,
     why: &mut Reason,
 ) -> Result<FileRef> {
@@ -1239,7 +1240,12 @@ fn open_ghost(
             ),
         )
     };
-    let tmp = FileRef::tmpfile(&dir, f.mode).map_err(|e| cant(why, e))?;
+    // Made as the image's user, even in a directory that user may no longer write
+    // to, if the caller may; its owner and mode below as the image's user only.
+    let tmp = {
+        let _make = creds.apply_to_make_ghost()?;
+        FileRef::tmpfile(&dir, f.mode).map_err(|e| cant(why, e))?
+    };
     tmp.truncate(f.size).map_err(|e| cant(why, e))?;
     if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
         tmp.chown(o.uid, o.gid).map_err(|e| {

@@ -33,6 +33,8 @@
 #define SUID_HELPER "/tmp/ckpt-perms-suid"
 #define PLAIN_EXE "/tmp/ckpt-perms-exe"
 #define ROOT_FILE "/tmp/ckpt-perms-rootfile"
+#define GHOST_DIR "/tmp/ckpt-perms-ghosts"
+#define GHOST_FD 20
 #define K_CREDS 0x0700
 
 /*
@@ -949,6 +951,79 @@ TEST_F(perm, root_restart_of_a_user_image_opens_as_the_user)
 	kill_reap(r);
 	close(fd);
 	unlink(ROOT_FILE);
+	free(ip);
+}
+
+/*
+ * USER's process holds an O_TMPFILE file (set-uid, its own) in its directory,
+ * which it then makes read-only (ZDTM's unlink_fstat041): root's restart
+ * makes the file again there although USER may no longer create files in it
+ * (root's CAP_DAC_OVERRIDE), owned by USER, with its mode and contents.
+ */
+static void ghost_child(int ready, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	stdio_null();
+	if (become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(30);
+	fd = open(GHOST_DIR, O_RDWR | O_TMPFILE, 0600);
+	if (fd < 0 || dup2(fd, GHOST_FD) != GHOST_FD || close(fd) ||
+	    write(GHOST_FD, "ghost", 5) != 5 || fchmod(GHOST_FD, 04640) ||
+	    chmod(GHOST_DIR, 0500))
+		_exit(31);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(perm, root_restart_makes_a_ghost_in_a_read_only_directory)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	char path[64], buf[8] = "";
+	struct stat st;
+	int fd, g;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	rmdir(GHOST_DIR);
+	ASSERT_EQ(0, mkdir(GHOST_DIR, 0700));
+	ASSERT_EQ(0, chown(GHOST_DIR, USER, USER));
+	pid = spawn_ready(ghost_child, NULL);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	r = root_restart(fd, ip, GHOST_DIR);
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", r, GHOST_FD);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(USER, st.st_uid);
+	EXPECT_EQ(04640, st.st_mode & 07777);
+	EXPECT_EQ(5, st.st_size);
+	g = open(path, O_RDONLY);
+	ASSERT_LE(0, g);
+	EXPECT_EQ(5, read(g, buf, sizeof(buf)));
+	EXPECT_STREQ("ghost", buf);
+	close(g);
+	kill_reap(r);
+	/* USER's own restart, without CAP_DAC_OVERRIDE: no more than USER may. */
+	if (variant->unprivileged) {
+		struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = fd,
+				 .ip = ip, .fdk = OWN_FD };
+
+		ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+		EXPECT_EQ(EACCES, as_user(case_restart, &c)) TH_LOG("%s", c.reason);
+		EXPECT_NE(NULL, strstr(c.reason, GHOST_DIR)) TH_LOG("reason: %s", c.reason);
+	}
+	close(fd);
+	rmdir(GHOST_DIR);
 	free(ip);
 }
 
