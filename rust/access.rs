@@ -24,14 +24,17 @@
 //!   restore asks [`may_grant_creds`] again and applies the same values. The files
 //!   the image names are opened, and its executable link made, with the image's
 //!   credentials ([`ImageCreds`]), not the restarter's: a root restarter of a user's
-//!   image opens nothing the user could not; but a deleted file is made again in a
-//!   directory its user may no longer write to with the restarter's
-//!   `CAP_DAC_OVERRIDE` (contents from the image, owner and mode still the user's to
-//!   give: [`ImageCreds::apply_to_make_ghost`]).
+//!   image opens nothing the user could not. Two refinements, each what the user
+//!   could have had: a deleted file is made again in a directory its user may no
+//!   longer write to with the restarter's `CAP_DAC_OVERRIDE` (contents from the image,
+//!   owner and mode still the user's to give: [`ImageCreds::apply_to_make_ghost`]);
+//!   the program the process runs is mapped again if the user may execute it, as
+//!   `execve()` maps it, even if not read it ([`may_map_exec_only`]).
 
 use crate::checkpoint::Reason;
 use crate::image;
 use crate::objects::creds::creds_of;
+use crate::objects::{O_ACCMODE, O_RDONLY};
 use crate::restart::Plan;
 use crate::shim::{self, af, cur, differ, CredsRaw, TaskRef};
 use kernel::bindings;
@@ -285,6 +288,24 @@ pub(crate) fn may_dump_as_root(p: &Plan<'_>, why: &mut Reason) -> Result {
 pub(crate) fn may_name_setid_exe() -> bool {
     // checkpoint_restore_ns_capable(), in its order (each asked is audited).
     cur::ns_capable(CAP_CHECKPOINT_RESTORE) || cur::ns_capable(CAP_SYS_ADMIN)
+}
+
+/// Whether file `f` of the image, which the image's user may not open for reading,
+/// may be opened as `execve()` opens a program (execute permission only:
+/// [`shim::FileRef::open_exec`]) to be mapped again: what the user could have, since
+/// executing a program maps it for a user who may not read it (the kernel then
+/// makes the process non-dumpable, which `PR_SET_DUMPABLE` may undo). Only the
+/// process's own program (its executable link), a regular file opened read-only
+/// and mapped, that no fd of the process holds: an fd of it is opened by `open(2)`'s
+/// rules or refused. A file opened so is not shared with the other processes of
+/// the image (one with an fd of it opens its own, by those rules).
+pub(crate) fn may_map_exec_only(p: &Plan<'_>, f: &image::FileRec<'_>) -> bool {
+    f.kind == image::filekind::REG
+        && !p.mm.exe.is_empty()
+        && f.path == p.mm.exe
+        && f.flags & O_ACCMODE == O_RDONLY
+        && p.vmas.iter().any(|v| v.file == f.id)
+        && p.fds.iter().all(|d| d.file != f.id)
 }
 
 /// Capabilities the rules above name (`CAP_*`).

@@ -1304,7 +1304,7 @@ pub(crate) fn open_files(
         } else {
             None
         };
-        let file = sess.file(f.id, || {
+        let shared = sess.file(f.id, || {
             made = true;
             if let Some(o) = &owner {
                 // Another open of a deleted file or memfd made above.
@@ -1317,7 +1317,16 @@ pub(crate) fn open_files(
                 return Ok(file);
             }
             open_one(p, f, args, given, creds, &mut writer, why)
-        })?;
+        });
+        let file = match shared {
+            // The program, which its user may execute but not read: mapped as
+            // execve() maps it, for this process only.
+            Err(e) if e == EACCES && crate::access::may_map_exec_only(p, f) => {
+                let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
+                open_exec_mapped(f, creds, strict, why)?
+            }
+            r => r?,
+        };
         if let Some(w) = writer {
             out.ghosts.push((f.id, f.size, w, f.mtime_ns), GFP_KERNEL)?;
         }
@@ -1328,6 +1337,45 @@ pub(crate) fn open_files(
     }
     super::pipe::refill(p, sess, &out, given.pipes, why)?;
     Ok(out)
+}
+
+/// Opens `f`, the process's program, which the image's user may execute but not
+/// read, as `execve()` does, to map it ([`crate::access::may_map_exec_only`]
+/// decided it may); unchanged since the checkpoint unless `strict` is off, as
+/// [`open_one`] checks a regular file.
+fn open_exec_mapped(
+    f: &image::FileRec<'_>,
+    creds: &crate::access::ImageCreds,
+    strict: bool,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let _as = creds.apply()?;
+    let path = path_z(f.path)?;
+    let file = FileRef::open_exec(&path).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "cannot open {} (the program: its user may not read it, nor execute it)",
+                path_str(f.path)
+            ),
+        )
+    })?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, _) = file.info(&mut pb)?;
+    if strict && (fi.size != f.size || fi.mtime_ns != f.mtime_ns) {
+        return Err(refuse(
+            why,
+            Error::from_errno(-(kernel::bindings::ESTALE as i32)),
+            format_args!(
+                "{} changed since the checkpoint (size {} -> {})",
+                path_str(f.path),
+                f.size,
+                fi.size
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// Empties the caller's fd table and installs the image's at their numbers.
