@@ -138,6 +138,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) live: u32,
     /// The pids of the image's processes (live and zombie).
     pub(crate) procs: KVec<i32>,
+    /// How many of them restore themselves (not zombies): each opens its files.
+    pub(crate) live_procs: usize,
     /// Tasks of the process (threads, the leader included).
     pub(crate) nthreads: u32,
     /// Processes sharing its fd table (`CLONE_FILES`), itself included.
@@ -755,10 +757,14 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut vdso_text = None;
     let mut live = 0u32;
     let mut procs = KVec::new();
+    let mut live_procs = 0;
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
             if t.pid == t.tgid {
                 procs.push(t.pid, GFP_KERNEL)?;
+                if t.flags & image::TASK_ZOMBIE == 0 {
+                    live_procs += 1;
+                }
             }
         }
         match r {
@@ -956,6 +962,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
         Plan {
             live,
             procs,
+            live_procs,
             nthreads,
             files_sharers,
             task,

@@ -1325,6 +1325,16 @@ pub(crate) fn open_files(
                 let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
                 open_exec_mapped(f, creds, strict, why)?
             }
+            // Shared with another process of the image, which may open it.
+            Err(e) if e == EACCES && p.live_procs > 1 => {
+                match sess.file_of_another(f.id, p.live_procs)? {
+                    Some(file) => {
+                        made = false;
+                        file
+                    }
+                    None => return Err(e),
+                }
+            }
             r => r?,
         };
         if let Some(w) = writer {
