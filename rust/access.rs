@@ -24,11 +24,17 @@
 //!   restore asks [`may_grant_creds`] again and applies the same values. The files
 //!   the image names are opened, and its executable link made, with the image's
 //!   credentials ([`ImageCreds`]), not the restarter's: a root restarter of a user's
-//!   image opens nothing the user could not.
+//!   image opens nothing the user could not. Two refinements, each what the user
+//!   could have had: a deleted file is made again in a directory its user may no
+//!   longer write to with the restarter's `CAP_DAC_OVERRIDE` (contents from the image,
+//!   owner and mode still the user's to give: [`ImageCreds::apply_to_make_ghost`]);
+//!   the program the process runs is mapped again if the user may execute it, as
+//!   `execve()` maps it, even if not read it ([`may_map_exec_only`]).
 
 use crate::checkpoint::Reason;
 use crate::image;
 use crate::objects::creds::creds_of;
+use crate::objects::{O_ACCMODE, O_RDONLY};
 use crate::restart::Plan;
 use crate::shim::{self, af, cur, differ, CredsRaw, TaskRef};
 use kernel::bindings;
@@ -190,6 +196,8 @@ pub(crate) struct ImageCreds {
     creds: CredsRaw,
     groups: KVec<u32>,
     set_groups: bool,
+    /// Whether the caller holds `CAP_DAC_OVERRIDE` ([`ImageCreds::apply_to_make_ghost`]).
+    dac_override: bool,
 }
 
 impl ImageCreds {
@@ -201,6 +209,9 @@ impl ImageCreds {
             creds,
             groups,
             set_groups,
+            // Asked now, of the caller's own credentials (not the image's, which
+            // are in force while files are opened).
+            dac_override: cur::ns_capable(CAP_DAC_OVERRIDE),
         })
     }
 
@@ -208,6 +219,22 @@ impl ImageCreds {
     /// checks, new files' owners and LSM file hooks use) until the guard is dropped.
     pub(crate) fn apply(&self) -> Result<cur::AsImage> {
         cur::as_image(&self.creds, &self.groups, self.set_groups)
+    }
+
+    /// The credentials to make a deleted file of the image again (an `O_TMPFILE`
+    /// file in its directory) with: the image's, so that it belongs to the image's
+    /// filesystem ids, plus `CAP_DAC_OVERRIDE` if the caller itself holds it, since
+    /// the directory may no longer let the image's user create files (the process
+    /// made the file, then the directory became read-only). Making it discloses
+    /// nothing: its contents come from the image, its directory's are not read.
+    /// Giving it its owner and mode stays under [`ImageCreds::apply`]: never an
+    /// owner or set-ID bits the image's user could not give.
+    pub(crate) fn apply_to_make_ghost(&self) -> Result<cur::AsImage> {
+        let mut c = self.creds;
+        if self.dac_override {
+            c.caps[2] |= 1 << CAP_DAC_OVERRIDE;
+        }
+        cur::as_image(&c, &self.groups, self.set_groups)
     }
 }
 
@@ -286,8 +313,27 @@ pub(crate) fn may_name_setid_exe() -> bool {
     cur::ns_capable(CAP_CHECKPOINT_RESTORE) || cur::ns_capable(CAP_SYS_ADMIN)
 }
 
+/// Whether file `f` of the image, which the image's user may not open for reading,
+/// may be opened as `execve()` opens a program (execute permission only:
+/// [`shim::FileRef::open_exec`]) to be mapped again: what the user could have, since
+/// executing a program maps it for a user who may not read it (the kernel then
+/// makes the process non-dumpable, which `PR_SET_DUMPABLE` may undo). Only the
+/// process's own program (its executable link), a regular file opened read-only
+/// and mapped, that no fd of the process holds: an fd of it is opened by `open(2)`'s
+/// rules or refused. A file opened so is not shared with the other processes of
+/// the image (one with an fd of it opens its own, by those rules).
+pub(crate) fn may_map_exec_only(p: &Plan<'_>, f: &image::FileRec<'_>) -> bool {
+    f.kind == image::filekind::REG
+        && !p.mm.exe.is_empty()
+        && f.path == p.mm.exe
+        && f.flags & O_ACCMODE == O_RDONLY
+        && p.vmas.iter().any(|v| v.file == f.id)
+        && p.fds.iter().all(|d| d.file != f.id)
+}
+
 /// Capabilities the rules above name (`CAP_*`).
 const CAP_CHECKPOINT_RESTORE: u32 = bindings::CAP_CHECKPOINT_RESTORE;
+const CAP_DAC_OVERRIDE: u32 = bindings::CAP_DAC_OVERRIDE;
 const CAP_KILL: u32 = bindings::CAP_KILL;
 const CAP_SETGID: u32 = bindings::CAP_SETGID;
 const CAP_SETPCAP: u32 = bindings::CAP_SETPCAP;

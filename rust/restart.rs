@@ -141,6 +141,8 @@ pub(crate) struct Plan<'a> {
     /// The pids of the image's zombie processes (`ckpt restart` makes them again,
     /// outside the restart).
     pub(crate) zombies: KVec<i32>,
+    /// How many of them restore themselves (not zombies): each opens its files.
+    pub(crate) live_procs: usize,
     /// Tasks of the process (threads, the leader included).
     pub(crate) nthreads: u32,
     /// Processes sharing its fd table (`CLONE_FILES`), itself included.
@@ -761,12 +763,15 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut live = 0u32;
     let mut procs = KVec::new();
     let mut zombies = KVec::new();
+    let mut live_procs = 0;
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
             if t.pid == t.tgid {
                 procs.push(t.pid, GFP_KERNEL)?;
                 if t.flags & image::TASK_ZOMBIE != 0 {
                     zombies.push(t.pid, GFP_KERNEL)?;
+                } else {
+                    live_procs += 1;
                 }
             }
         }
@@ -968,6 +973,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             live,
             procs,
             zombies,
+            live_procs,
             nthreads,
             files_sharers,
             task,

@@ -55,6 +55,8 @@ struct State {
     opened: KVec<u32>,
     /// Fd tables (image ids) one of their processes installs.
     claimed: KVec<u32>,
+    /// Processes waiting for a file another opens ([`Session::file_of_another`]).
+    deferring: usize,
 }
 
 /// A task of the image claimed by a caller.
@@ -87,6 +89,7 @@ impl Session {
                         ready: KVec::new(),
                         opened: KVec::new(),
                         claimed: KVec::new(),
+                        deferring: 0,
                     },
                     "ckpt::Session::state"
                 ),
@@ -189,7 +192,31 @@ impl Session {
         }
         let f = open()?;
         s.files.push((id, f.clone()), GFP_KERNEL)?;
+        drop(s);
+        // For a process waiting in [`Session::file_of_another`].
+        self.changed.notify_all();
         Ok(f)
+    }
+
+    /// The file with image id `id`, which the caller (one of the `procs` processes
+    /// of the image) may not open itself (`EACCES`), as another process of the image
+    /// that shares it opens it: a file description inherited (or passed) from a
+    /// process with other rights, which the caller could have only so. Waits until
+    /// one opened it, or until each other process opened its files or waits here too
+    /// (`None`: none could).
+    pub(crate) fn file_of_another(&self, id: u32, procs: usize) -> Result<Option<FileRef>> {
+        self.state.lock().deferring += 1;
+        self.changed.notify_all();
+        let r = self.wait_until(|s| {
+            s.files.iter().any(|(i, _)| *i == id) || s.opened.len() + s.deferring >= procs
+        });
+        let mut s = self.state.lock();
+        s.deferring -= 1;
+        r?;
+        Ok(s.files
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, f)| f.clone()))
     }
 
     /// The shared anonymous memory object with image id `id` and `size` bytes.

@@ -340,6 +340,7 @@ int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum);
 bool ckpt_cur_owns(u32 kind, s32 nr);
 int ckpt_file_set_async(struct file *f, int fd);
 int ckpt_cur_set_exe(const char *path, bool allow_setid);
+struct file *ckpt_open_exec_file(const char *path, int *err);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);
 struct sighand_struct;
 struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);

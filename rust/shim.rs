@@ -462,6 +462,7 @@ mod ffi {
             err: *mut i32,
         ) -> *mut c_void;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
         pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
         pub(super) fn ckpt_file_chmod(f: *mut c_void, mode: u32) -> i32;
@@ -1085,6 +1086,20 @@ impl FileRef {
         let mut err = 0;
         // SAFETY: The file is valid; a non-null result carries a reference.
         let f = unsafe { ffi::ckpt_file_reopen(self.ptr(), flags, check, &mut err) };
+        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
+        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+    }
+
+    /// Opens `path` (NUL-terminated) read-only as `execve()` opens a program: with
+    /// execute permission, not read permission; to map it
+    /// ([`crate::access::may_map_exec_only`] decides when).
+    pub(crate) fn open_exec(path: &[u8]) -> Result<Self> {
+        if path.last() != Some(&0) {
+            return Err(EINVAL);
+        }
+        let mut err = 0;
+        // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
+        let f = unsafe { ffi::ckpt_open_exec_file(path.as_ptr(), &mut err) };
         // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
         unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
     }

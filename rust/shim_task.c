@@ -366,6 +366,25 @@ int ckpt_cur_set_exe(const char *path, bool allow_setid)
 }
 
 /*
+ * Opens @path as execve() opens a program (open_exec(): a regular file the
+ * caller may execute, on a mount that allows it, with no writer), to map it
+ * again; the write denial open_exec() takes is lifted at once, as for any
+ * mapped file.  When a file may be opened so is rust/access.rs's decision.
+ */
+struct file *ckpt_open_exec_file(const char *path, int *err)
+{
+	struct file *f = open_exec(path);
+
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	exe_file_allow_write_access(f);
+	*err = 0;
+	return f;
+}
+
+/*
  * What commit_creds() resets when the credentials change, set again after
  * them: the parent-death signal (of the calling thread) and the dumpable mode
  * (of its exec state, which its threads share).  Done with field writes:

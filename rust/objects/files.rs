@@ -1051,7 +1051,7 @@ pub(crate) fn open_one(
         filekind::MEMFD => super::shm::open_memfd(f, why)?,
         k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
-        filekind::GHOST => open_ghost(p, f, writer, why)?,
+        filekind::GHOST => open_ghost(p, f, creds, writer, why)?,
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
             open_made_deleted(p, f, given, fk::LNK, why)?
         }
@@ -1338,6 +1338,7 @@ fn open_proc_of(f: &image::FileRec<'_>, pid: i32, why: &mut Reason) -> Result<Fi
 fn open_ghost(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
+    creds: &crate::access::ImageCreds,
     writer: &mut Option<FileRef>,
     why: &mut Reason,
 ) -> Result<FileRef> {
@@ -1354,7 +1355,12 @@ fn open_ghost(
             ),
         )
     };
-    let tmp = FileRef::tmpfile(&dir, f.mode).map_err(|e| cant(why, e))?;
+    // Made as the image's user, even in a directory that user may no longer write
+    // to, if the caller may; its owner and mode below as the image's user only.
+    let tmp = {
+        let _make = creds.apply_to_make_ghost()?;
+        FileRef::tmpfile(&dir, f.mode).map_err(|e| cant(why, e))?
+    };
     tmp.truncate(f.size).map_err(|e| cant(why, e))?;
     if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
         tmp.chown(o.uid, o.gid).map_err(|e| {
@@ -1420,7 +1426,7 @@ pub(crate) fn open_files(
                 wait_image_process(p, sess, pid, format_args!("{}", path_str(f.path)), why)?;
             }
         }
-        let file = sess.file(f.id, || {
+        let shared = sess.file(f.id, || {
             made = true;
             if let Some(o) = &owner {
                 // Another open of a deleted file or memfd made above.
@@ -1433,7 +1439,26 @@ pub(crate) fn open_files(
                 return Ok(file);
             }
             open_one(p, f, args, given, creds, &mut writer, why)
-        })?;
+        });
+        let file = match shared {
+            // The program, which its user may execute but not read: mapped as
+            // execve() maps it, for this process only.
+            Err(e) if e == EACCES && crate::access::may_map_exec_only(p, f) => {
+                let strict = args.flags & uapi::CKPT_RESTART_IGNORE_CHANGED == 0;
+                open_exec_mapped(f, creds, strict, why)?
+            }
+            // Shared with another process of the image, which may open it.
+            Err(e) if e == EACCES && p.live_procs > 1 => {
+                match sess.file_of_another(f.id, p.live_procs)? {
+                    Some(file) => {
+                        made = false;
+                        file
+                    }
+                    None => return Err(e),
+                }
+            }
+            r => r?,
+        };
         if let Some(w) = writer {
             out.ghosts.push((f.id, f.size, w, f.mtime_ns), GFP_KERNEL)?;
         }
@@ -1444,6 +1469,45 @@ pub(crate) fn open_files(
     }
     super::pipe::refill(p, sess, &out, given.pipes, why)?;
     Ok(out)
+}
+
+/// Opens `f`, the process's program, which the image's user may execute but not
+/// read, as `execve()` does, to map it ([`crate::access::may_map_exec_only`]
+/// decided it may); unchanged since the checkpoint unless `strict` is off, as
+/// [`open_one`] checks a regular file.
+fn open_exec_mapped(
+    f: &image::FileRec<'_>,
+    creds: &crate::access::ImageCreds,
+    strict: bool,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let _as = creds.apply()?;
+    let path = path_z(f.path)?;
+    let file = FileRef::open_exec(&path).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "cannot open {} (the program: its user may not read it, nor execute it)",
+                path_str(f.path)
+            ),
+        )
+    })?;
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, _) = file.info(&mut pb)?;
+    if strict && (fi.size != f.size || fi.mtime_ns != f.mtime_ns) {
+        return Err(refuse(
+            why,
+            Error::from_errno(-(kernel::bindings::ESTALE as i32)),
+            format_args!(
+                "{} changed since the checkpoint (size {} -> {})",
+                path_str(f.path),
+                f.size,
+                fi.size
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// Empties the caller's fd table and installs the image's at their numbers.

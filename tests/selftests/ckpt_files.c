@@ -11,7 +11,8 @@
  * - files under /proc (its own /proc/PID entries and global ones); a /proc
  *   entry of a process outside the tree is refused, and one of a zombie of
  *   the tree is refused at restart;
- * - a deleted working directory; a chroot'ed process (its root, its working
+ * - a deleted working directory (of root's and of a user's process, which
+ *   only that user may enter); a chroot'ed process (its root, its working
  *   directory inside it, files inside and outside it);
  * - deleted ("ghost") files, open and mapped, with their contents, offsets,
  *   flags and mappings; one larger than the limit is refused; an unlinked
@@ -426,6 +427,37 @@ static int dcwd_verify(void)
 	return 0;
 }
 
+/* dcwduser: the same as a user (not root), in a directory of its own that
+ * only it may enter (0700, ZDTM's cwd02): the restart makes it again as that
+ * user, so that the user's process can enter and open it. */
+#define DCWD_USER "/tmp/files-dcwdu"
+#define DCWD_UID 1000
+
+static int dcwduser_setup(void)
+{
+	rmdir(DCWD_USER);
+	/* Its log stays writable by it. */
+	CHECK(fchown(1, DCWD_UID, DCWD_UID) == 0);
+	CHECK(setresgid(DCWD_UID, DCWD_UID, DCWD_UID) == 0 &&
+	      setresuid(DCWD_UID, DCWD_UID, DCWD_UID) == 0);
+	CHECK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
+	CHECK(mkdir(DCWD_USER, 0700) == 0 && chdir(DCWD_USER) == 0);
+	dcwd_fd = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK(dcwd_fd >= 0 && rmdir(DCWD_USER) == 0);
+	return 0;
+}
+
+static int dcwduser_verify(void)
+{
+	struct stat st, fst;
+
+	CHECK(getuid() == DCWD_UID && geteuid() == DCWD_UID);
+	CHECK(stat(".", &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 0);
+	CHECK((st.st_mode & 07777) == 0700 && st.st_uid == DCWD_UID && st.st_gid == DCWD_UID);
+	CHECK(fstat(dcwd_fd, &fst) == 0 && fst.st_ino == st.st_ino && fst.st_dev == st.st_dev);
+	return 0;
+}
+
 /* ghost: deleted files: one open read-write at an offset and mapped shared
  * (and privately, modified), one open read-only with O_APPEND-less flags,
  * one only mapped (its fd closed). */
@@ -703,6 +735,7 @@ static const struct prog progs[] = {
 	{ "procother", procother_setup, NULL },
 	{ "chroot", chroot_setup, chroot_verify },
 	{ "dcwd", dcwd_setup, dcwd_verify },
+	{ "dcwduser", dcwduser_setup, dcwduser_verify },
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
@@ -816,6 +849,11 @@ TEST_F_TIMEOUT(files, chroot, 120)
 TEST_F_TIMEOUT(files, deleted_working_directory, 120)
 {
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "dcwd", false));
+}
+
+TEST_F_TIMEOUT(files, deleted_working_directory_of_a_user, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "dcwduser", false));
 }
 
 TEST_F_TIMEOUT(files, deleted_files, 120)

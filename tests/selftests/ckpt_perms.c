@@ -39,6 +39,8 @@
 #define DLINK "/tmp/ckpt-perms-dlink"
 #define DLINK_TARGET "target-of-the-image"
 #define FK_SYMLINK 11
+#define GHOST_DIR "/tmp/ckpt-perms-ghosts"
+#define GHOST_FD 20
 #define K_CREDS 0x0700
 
 /*
@@ -49,6 +51,9 @@ __attribute__((constructor)) static void paused_copy(void)
 {
 	if (!getenv("CKPT_PERMS_PAUSE"))
 		return;
+	/* Its program open for reading, too. */
+	if (getenv("CKPT_PERMS_HOLD_EXE") && open("/proc/self/exe", O_RDONLY) < 0)
+		_exit(40);
 	for (;;)
 		pause();
 }
@@ -772,8 +777,9 @@ static void plain_exe_child(int ready, void *arg)
 {
 	char *argv[] = { PLAIN_EXE, NULL };
 
-	(void)arg;
 	stdio_null();
+	if (arg)
+		setenv("CKPT_PERMS_HOLD_EXE", "1", 1);
 	if (become(USER))
 		_exit(30);
 	say_ready(ready);
@@ -1196,6 +1202,177 @@ TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
 		kill(r, SIGKILL);
 	}
 	rmdir(WATCH_DIR);
+}
+
+ * A process of USER running a program USER may execute but not read (mode
+ * 0111, as ZDTM's dumpable02 makes its own): the restart maps it again as
+ * execve() did, with execute permission only, and the process runs as USER.
+ * A program USER may not even execute any more (0700) is refused, naming it.
+ */
+TEST_F(perm, root_restart_maps_a_program_the_user_may_only_execute)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	char link[256] = "";
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	ASSERT_EQ(0, copy_self(PLAIN_EXE, 0755));
+	pid = spawn_ready(plain_exe_child, NULL);
+	ASSERT_LT(0, pid);
+	for (int i = 0; i < 500 && strcmp(link, PLAIN_EXE); i++) {
+		char path[64];
+		ssize_t k;
+
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		k = readlink(path, link, sizeof(link) - 1);
+		link[k > 0 ? k : 0] = 0;
+		sleep_ms(10);
+	}
+	ASSERT_STREQ(PLAIN_EXE, link);
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	/* Not executable by USER: refused, naming the program. */
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0700));
+	r = root_restart(fd, ip, PLAIN_EXE);
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	/* Executable, not readable: restored, as USER, running it. */
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = root_restart(fd, ip, PLAIN_EXE);
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG));
+	kill_reap(r);
+	close(fd);
+	unlink(PLAIN_EXE);
+	free(ip);
+}
+
+/*
+ * The same with the program also open for reading (while it could be read):
+ * an fd is opened by open(2)'s rules, and USER may not read the program any
+ * more: refused, naming it.
+ */
+TEST_F(perm, root_restart_refuses_an_fd_of_a_program_the_user_may_only_execute)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	char path[64];
+	int fd, status;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	ASSERT_EQ(0, copy_self(PLAIN_EXE, 0755));
+	pid = spawn_ready(plain_exe_child, (void *)1);
+	ASSERT_LT(0, pid);
+	/* Until one of its fds is the program. */
+	for (int i = 0, held = 0; !held; i++) {
+		ASSERT_GT(500, i);
+		for (int n = 3; n < 10 && !held; n++) {
+			char link[256];
+			ssize_t k;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, n);
+			k = readlink(path, link, sizeof(link) - 1);
+			link[k > 0 ? k : 0] = 0;
+			held = !strcmp(link, PLAIN_EXE);
+		}
+		sleep_ms(10);
+	}
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	r = root_restart(fd, ip, PLAIN_EXE);
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	close(fd);
+	unlink(PLAIN_EXE);
+	free(ip);
+}
+
+/*
+ * USER's process holds an O_TMPFILE file (set-uid, its own) in its directory,
+ * which it then makes read-only (ZDTM's unlink_fstat041): root's restart
+ * makes the file again there although USER may no longer create files in it
+ * (root's CAP_DAC_OVERRIDE), owned by USER, with its mode and contents.
+ */
+static void ghost_child(int ready, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	stdio_null();
+	if (become(USER) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(30);
+	fd = open(GHOST_DIR, O_RDWR | O_TMPFILE, 0600);
+	if (fd < 0 || dup2(fd, GHOST_FD) != GHOST_FD || close(fd) ||
+	    write(GHOST_FD, "ghost", 5) != 5 || fchmod(GHOST_FD, 04640) ||
+	    chmod(GHOST_DIR, 0500))
+		_exit(31);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(perm, root_restart_makes_a_ghost_in_a_read_only_directory)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	char path[64], buf[8] = "";
+	struct stat st;
+	int fd, g;
+	pid_t pid, r;
+
+	ASSERT_NE(NULL, ip);
+	rmdir(GHOST_DIR);
+	ASSERT_EQ(0, mkdir(GHOST_DIR, 0700));
+	ASSERT_EQ(0, chown(GHOST_DIR, USER, USER));
+	pid = spawn_ready(ghost_child, NULL);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	ASSERT_EQ(0, img_plan(self->img, ip));
+	r = root_restart(fd, ip, GHOST_DIR);
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", r, GHOST_FD);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(USER, st.st_uid);
+	EXPECT_EQ(04640, st.st_mode & 07777);
+	EXPECT_EQ(5, st.st_size);
+	g = open(path, O_RDONLY);
+	ASSERT_LE(0, g);
+	EXPECT_EQ(5, read(g, buf, sizeof(buf)));
+	EXPECT_STREQ("ghost", buf);
+	close(g);
+	kill_reap(r);
+	/* USER's own restart, without CAP_DAC_OVERRIDE: no more than USER may. */
+	if (variant->unprivileged) {
+		struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = fd,
+				 .ip = ip, .fdk = OWN_FD };
+
+		ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+		EXPECT_EQ(EACCES, as_user(case_restart, &c)) TH_LOG("%s", c.reason);
+		EXPECT_NE(NULL, strstr(c.reason, GHOST_DIR)) TH_LOG("reason: %s", c.reason);
+	}
+	close(fd);
+	rmdir(GHOST_DIR);
+	free(ip);
 }
 
 TEST_HARNESS_MAIN

@@ -18,6 +18,10 @@
  * - Pages a parent and its child share copy-on-write come back shared (the
  *   same physical pages), each process's own pages its own, and a write
  *   after the restart stays in the process that made it.
+ * - A file a root parent opened, which its child of another user inherited
+ *   but could not open, comes back in both (the child takes the parent's,
+ *   whichever restores first: ZDTM's pid00); held by the child alone, it is
+ *   refused, naming the file.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
@@ -747,6 +751,131 @@ TEST_F_TIMEOUT(tree, cow_pages_come_back_shared, 120)
 	EXPECT_EQ(PM_PFN(cow_pagemap(pids[0], 3)), PM_PFN(cow_pagemap(pids[1], 3)));
 	for (i = 0; i < 3; i++)
 		kill(pids[i], SIGKILL);
+}
+
+/*
+ * The processes of file_inherited_by_a_child_of_another_user (exec'ed with
+ * CKPT_SHARED_CHILD="READY_FD KEEP"): root opens SHARED_FILE (root's, 0644)
+ * for writing at SHARED_FD after SHARED_PAD other files, forks a child that
+ * keeps only that fd and becomes SHARED_UID; the parent closes it unless KEEP.
+ * Both report their pids and pause.
+ */
+#define SHARED_FILE "/tmp/ckpt-tree-shared"
+#define SHARED_FD 300
+#define SHARED_PAD 200
+#define SHARED_UID 2000
+
+__attribute__((constructor)) static void shared_child(void)
+{
+	const char *r = getenv("CKPT_SHARED_CHILD");
+	int ready, keep, null, fd, i;
+	pid_t c[2];
+
+	if (!r || sscanf(r, "%d %d", &ready, &keep) != 2)
+		return;
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	setsid();
+	/* Files the parent opens before the shared one (the child has none). */
+	for (i = 0; i < SHARED_PAD; i++)
+		if (dup2(open("/dev/null", O_RDONLY), 10 + i) < 0)
+			_exit(3);
+	fd = open(SHARED_FILE, O_WRONLY | O_APPEND);
+	if (fd < 0 || dup2(fd, SHARED_FD) != SHARED_FD)
+		_exit(3);
+	close(fd);
+	c[0] = getpid();
+	c[1] = fork();
+	if (c[1] < 0)
+		_exit(3);
+	if (c[1] == 0) {
+		for (i = 3; i < SHARED_FD; i++)
+			if (i != ready)
+				close(i);
+		if (setresgid(SHARED_UID, SHARED_UID, SHARED_UID) ||
+		    setresuid(SHARED_UID, SHARED_UID, SHARED_UID))
+			_exit(4);
+		close(ready);
+		for (;;)
+			pause();
+	}
+	if (!keep)
+		close(SHARED_FD);
+	if (write(ready, c, sizeof(c)) != sizeof(c))
+		_exit(5);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+/* Checkpoints (tree, kill) the processes of shared_child; returns the
+ * status of `ckpt restart` (its reason in ERR), pids[] filled. */
+static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, int keep,
+		       pid_t pids[2], const char *err)
+{
+	char txt[32], cmd[256];
+	int ready[2], fd;
+
+	if (pipe(ready))
+		return -1;
+	pids[0] = fork();
+	if (pids[0] < 0)
+		return -1;
+	if (pids[0] == 0) {
+		close(ready[0]);
+		snprintf(txt, sizeof(txt), "%d %d", ready[1], keep);
+		setenv("CKPT_SHARED_CHILD", txt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	if (read(ready[0], pids, 2 * sizeof(pid_t)) != 2 * sizeof(pid_t))
+		return -1;
+	close(ready[0]);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ckpt_checkpoint(self->dev, pids[0], fd,
+				      CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, NULL))
+		return -1;
+	close(fd);
+	waitpid(pids[0], NULL, 0);
+	if (all_gone(pids, 2, 10000))
+		return -1;
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null 2>%s",
+		 self->img, err);
+	return run(cmd);
+}
+
+TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
+{
+	const char *err = "/tmp/ckpt-tree-shared.err";
+	char path[64], link[256], cmd[256];
+	pid_t pids[2];
+	ssize_t k;
+
+	unlink(SHARED_FILE);
+	ASSERT_EQ(0, close(open(SHARED_FILE, O_WRONLY | O_CREAT, 0644)));
+	/* Several times: whichever process of the two opens its files first. */
+	for (int round = 0; round < 3; round++) {
+		ASSERT_EQ(0, shared_tree(_metadata, self, 1, pids, err)) TH_LOG("round %d", round);
+		for (int i = 0; i < 100 && !(exists(pids[0]) && exists(pids[1])); i++)
+			sleep_ms(20);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pids[1], SHARED_FD);
+		k = readlink(path, link, sizeof(link) - 1);
+		link[k > 0 ? k : 0] = 0;
+		EXPECT_STREQ(SHARED_FILE, link) TH_LOG("round %d", round);
+		kill(pids[0], SIGKILL);
+		kill(pids[1], SIGKILL);
+		ASSERT_EQ(0, all_gone(pids, 2, 10000));
+	}
+	/* The child alone holds it: it could not have it, refused. */
+	EXPECT_NE(0, shared_tree(_metadata, self, 0, pids, err));
+	snprintf(cmd, sizeof(cmd), "grep -q 'cannot open " SHARED_FILE ".*EACCES' %s", err);
+	EXPECT_EQ(0, run(cmd)) TH_LOG("no reason naming the file");
+	EXPECT_FALSE(exists(pids[0]) || exists(pids[1]));
+	unlink(err);
+	unlink(SHARED_FILE);
 }
 
 TEST_HARNESS_MAIN

@@ -561,10 +561,15 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     };
     let cwd = Path::new(OsStr::from_bytes(&me.cwd));
     if let Some(mode) = me.cwd_deleted {
-        // "/DIR (deleted)": made again, entered and removed.
+        // "/DIR (deleted)": made again, entered and removed, with the process's
+        // filesystem identity (as the other deleted directories): owned by its
+        // user, who must be able to make it there and enter it, as the module
+        // then opens it (".") with the image's credentials.
         let dir = me.cwd.strip_suffix(b" (deleted)").unwrap_or(&me.cwd);
         let dir = Path::new(OsStr::from_bytes(dir));
-        if let Err(e) = sys::enter_deleted_dir(dir, mode) {
+        let made =
+            sys::AsImage::take(me.ids.as_ref()).and_then(|_as| sys::enter_deleted_dir(dir, mode));
+        if let Err(e) = made {
             return format!(
                 "cannot make the deleted working directory {} again: {}",
                 dir.display(),
