@@ -1204,6 +1204,7 @@ TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
 	rmdir(WATCH_DIR);
 }
 
+/*
  * A process of USER running a program USER may execute but not read (mode
  * 0111, as ZDTM's dumpable02 makes its own): the restart maps it again as
  * execve() did, with execute permission only, and the process runs as USER.
