@@ -115,6 +115,21 @@ static int advances(volatile uint64_t *c, int ms)
 	return 0;
 }
 
+/*
+ * spawn_ready() of a counting child, returning once its counter moves: the
+ * child says it is ready before it closes its end of the ready pipe, and a
+ * checkpoint taken in between would hold that pipe (a restart without it
+ * is refused).  Counting starts after the close.
+ */
+static pid_t spawn_counting(void (*fn)(int, void *), volatile uint64_t *c)
+{
+	pid_t pid = spawn_ready(fn, (void *)c);
+
+	if (pid > 0 && !advances(c, 10000))
+		return -1;
+	return pid;
+}
+
 struct job {
 	int dev;
 	pid_t pid;
@@ -150,7 +165,7 @@ TEST_F_TIMEOUT(load, twenty_checkpoints_at_once, 600)
 
 	ASSERT_NE(MAP_FAILED, (void *)c);
 	for (i = 0; i < NCONC; i++) {
-		j[i].pid = spawn_ready(counter_child, (void *)(c + i * 8));
+		j[i].pid = spawn_counting(counter_child, c + i * 8);
 		ASSERT_LT(0, j[i].pid);
 		j[i].dev = self->dev;
 		j[i].flags = CKPT_CHECKPOINT_RESUME;
@@ -184,7 +199,7 @@ TEST_F_TIMEOUT(load, two_checkpoints_of_one_process_at_once, 300)
 	pid_t pid;
 
 	ASSERT_NE(NULL, c);
-	pid = spawn_ready(counter_child, (void *)c);
+	pid = spawn_counting(counter_child, c);
 	ASSERT_LT(0, pid);
 	for (round = 0; round < 5; round++) {
 		for (i = 0; i < 2; i++) {
@@ -334,7 +349,7 @@ TEST_F_TIMEOUT(load, reader_closing_midway_leaves_the_target_running, 300)
 	int p[2];
 
 	ASSERT_NE(NULL, c);
-	j.pid = spawn_ready(big_child, (void *)c);
+	j.pid = spawn_counting(big_child, c);
 	ASSERT_LT(0, j.pid);
 	ASSERT_EQ(0, pipe(p));
 	j.fd = p[1];
@@ -362,7 +377,7 @@ TEST_F_TIMEOUT(load, rmmod_while_a_checkpoint_runs, 300)
 	int p[2];
 
 	ASSERT_NE(NULL, c);
-	j.pid = spawn_ready(big_child, (void *)c);
+	j.pid = spawn_counting(big_child, c);
 	ASSERT_LT(0, j.pid);
 	/* The checkpoint's own open file is the only one. */
 	close(self->dev);
@@ -482,7 +497,7 @@ TEST_F_TIMEOUT(load, restart_under_a_small_vm_limit_fails_cleanly, 300)
 	char out;
 
 	ASSERT_NE(NULL, c);
-	pid = spawn_ready(big_child, (void *)c);
+	pid = spawn_counting(big_child, c);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, checkpoint_into(self->dev, pid, CKPT_CHECKPOINT_KILL, img, sizeof(img), "vmlimit"));
 	waitpid(pid, NULL, 0);
@@ -541,7 +556,7 @@ TEST_F_TIMEOUT(load, failslab_during_checkpoint_and_restart, 900)
 	if (access(FAILSLAB "probability", W_OK))
 		SKIP(return, "no failslab in this kernel (CONFIG_FAILSLAB: the fuzz lane's kernel)");
 	ASSERT_NE(NULL, c);
-	pid = spawn_ready(counter_child, (void *)c);
+	pid = spawn_counting(counter_child, c);
 	ASSERT_LT(0, pid);
 	for (i = 0; i < 40; i++) {
 		int fd = image_file(img, sizeof(img), "failslab");
