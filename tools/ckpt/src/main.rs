@@ -529,6 +529,7 @@ fn version(dev_path: &Path) -> Res {
         (uapi::CKPT_FEAT_LSM_WATCH, "lsm-watch"),
         (uapi::CKPT_FEAT_STATUS_FD, "status-fd"),
         (uapi::CKPT_FEAT_VDSO_PROXY, "vdso-proxy"),
+        (uapi::CKPT_FEAT_SYSV, "sysv"),
         (uapi::CKPT_FEAT_HANDOVER, "handover"),
     ];
     let mut names: Vec<String> = feats
