@@ -1110,20 +1110,7 @@ pub(crate) fn open_one(
             let file = FileRef::open(&path, flags)
                 .map_err(|e| refuse(why, e, format_args!("cannot open {}", path_str(f.path))))?;
             if f.kind == filekind::REG && strict {
-                let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-                let (fi, _) = file.info(&mut pb)?;
-                if !is_pseudo_fs(fi.fs_magic) && (fi.size != f.size || fi.mtime_ns != f.mtime_ns) {
-                    return Err(refuse(
-                        why,
-                        Error::from_errno(-(kernel::bindings::ESTALE as i32)),
-                        format_args!(
-                            "{} changed since the checkpoint (size {} -> {})",
-                            path_str(f.path),
-                            f.size,
-                            fi.size
-                        ),
-                    ));
-                }
+                check_unchanged(f, &file, true, why)?;
             }
             if f.kind == filekind::FIFO {
                 file.set_flags(f.flags);
@@ -1493,21 +1480,38 @@ fn open_exec_mapped(
             ),
         )
     })?;
-    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-    let (fi, _) = file.info(&mut pb)?;
-    if strict && (fi.size != f.size || fi.mtime_ns != f.mtime_ns) {
-        return Err(refuse(
-            why,
-            Error::from_errno(-(kernel::bindings::ESTALE as i32)),
-            format_args!(
-                "{} changed since the checkpoint (size {} -> {})",
-                path_str(f.path),
-                f.size,
-                fi.size
-            ),
-        ));
+    if strict {
+        check_unchanged(f, &file, false, why)?;
     }
     Ok(file)
+}
+
+/// Refuses `file`, opened again for regular file `f` of the image, if its size or
+/// modification time is not the checkpoint's (`ESTALE`); a file of a pseudo
+/// filesystem (whose sizes mean nothing) passes if `pseudo_passes`.
+fn check_unchanged(
+    f: &image::FileRec<'_>,
+    file: &FileRef,
+    pseudo_passes: bool,
+    why: &mut Reason,
+) -> Result {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (fi, _) = file.info(&mut pb)?;
+    if (pseudo_passes && is_pseudo_fs(fi.fs_magic))
+        || (fi.size == f.size && fi.mtime_ns == f.mtime_ns)
+    {
+        return Ok(());
+    }
+    Err(refuse(
+        why,
+        Error::from_errno(-(kernel::bindings::ESTALE as i32)),
+        format_args!(
+            "{} changed since the checkpoint (size {} -> {})",
+            path_str(f.path),
+            f.size,
+            fi.size
+        ),
+    ))
 }
 
 /// Empties the caller's fd table and installs the image's at their numbers.
