@@ -65,14 +65,16 @@ pub(super) struct Status {
     pub(super) pids: Vec<i32>,
 }
 
-/// Reads the status pipe until every restarter closed it. `on_failed` is
-/// called once, with the pids known by then, as soon as a restarter says it
-/// failed: the others wait for it in the module, holding the pipe, and must
-/// be killed for the pipe to end.
+/// Reads the status pipe until every restarter closed it. As soon as a
+/// restarter says it failed, `on_failed` is called with the pids known by
+/// then, and again with each pid told later (a restarter that said its pid
+/// after the failure was said): the others wait for it in the module,
+/// holding the pipe, and must be killed for the pipe to end.
 pub(super) fn read_status(mut r: io::PipeReader, mut on_failed: impl FnMut(&[i32])) -> Status {
     let mut b = Vec::new();
     let mut chunk = [0u8; 512];
-    let mut told = false;
+    // How many pids went to `on_failed`; `None` until a failure is said.
+    let mut told: Option<usize> = None;
     loop {
         match r.read(&mut chunk) {
             Ok(0) => break,
@@ -80,10 +82,15 @@ pub(super) fn read_status(mut r: io::PipeReader, mut on_failed: impl FnMut(&[i32
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         }
-        if !told && failed_before_ioctl(&b) {
-            on_failed(&parse_status(&b).pids);
-            told = true;
+        if told.is_none() && !failed_before_ioctl(&b) {
+            continue;
         }
+        let pids = parse_status(&b).pids;
+        let from = told.unwrap_or(0).min(pids.len());
+        if told.is_none() || from < pids.len() {
+            on_failed(&pids[from..]);
+        }
+        told = Some(pids.len());
     }
     parse_status(&b)
 }
@@ -268,6 +275,24 @@ mod tests {
         });
         holder.join().unwrap();
         assert!(st.failed);
+        // A restarter that tells its pid after the failure was told is told
+        // too (it waits in the module like the others).
+        let (r, mut w) = io::pipe().unwrap();
+        send_pid(&mut w, 21);
+        w.write_all(&[MSG_FAILED]).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let late = std::thread::spawn(move || {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+            send_pid(&mut w, 22);
+        });
+        let mut told = Vec::new();
+        let st = read_status(r, |p| {
+            told.extend_from_slice(p);
+            let _ = tx.send(());
+        });
+        late.join().unwrap();
+        assert_eq!(told, vec![21, 22]);
+        assert_eq!(st.pids, vec![21, 22]);
         // The module's report after the point of no return; its text is not parsed.
         let mut m = vec![uapi::CKPT_STATUS_FAILED, 9];
         m.extend_from_slice(b"Pages bad");
