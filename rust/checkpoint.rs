@@ -433,8 +433,12 @@ pub(crate) fn checkpoint(
         None
     };
     let mut ph = crate::timing::Phases::start();
-    let mut frozen_at;
+    let mut frozen_at = None;
     let mut attempt = 0;
+    // The previous look's quiesce, while the next one is being set up: the threads it
+    // parked stay parked (see below), so that a tree that keeps creating threads
+    // converges (only threads born since the previous look can still run).
+    let mut prev: Option<shim::Quiesce> = None;
     let (tree, q) = loop {
         attempt += 1;
         fault::step_why(Op::Checkpoint, "find the target", why)?;
@@ -453,15 +457,24 @@ pub(crate) fn checkpoint(
             Tree::single(t)?
         };
         ph.mark("find");
-        frozen_at = ph.since_start();
+        // Frozen from the first look on: the threads parked then stay parked.
+        frozen_at.get_or_insert(ph.since_start());
         fault::step_why(Op::Checkpoint, "quiesce", why)?;
         let q = shim::Quiesce::start(&tree.threads()?)?;
+        // Only now is the previous look's quiesce released: a thread parked by it
+        // already has this one's park queued, and runs it on its way back to user
+        // mode before any instruction of its own (task works run until none is
+        // left), so it goes from one park to the next.
+        drop(prev.take());
         fault::step_why(Op::Checkpoint, "safe point", why)?;
         match q.wait(QUIESCE_TIMEOUT_MS) {
             Ok(()) => {}
             // A thread exited on its way to the safe point: look again (a process
             // that is going away is found so then).
-            Err(e) if e == ESRCH && attempt < ATTEMPTS => continue,
+            Err(e) if e == ESRCH && attempt < ATTEMPTS => {
+                prev = Some(q);
+                continue;
+            }
             Err(e) => {
                 return Err(if e == ETIMEDOUT {
                     why.set(
@@ -504,6 +517,7 @@ pub(crate) fn checkpoint(
                 format_args!("the threads or processes of {pid} kept changing while being stopped"),
             ));
         }
+        prev = Some(q);
     };
     if let Some(sig) = signal {
         for p in tree.procs.iter() {
@@ -598,7 +612,7 @@ pub(crate) fn checkpoint(
     }
     drop(q);
     ph.mark("release");
-    let frozen = ph.since_start() - frozen_at;
+    let frozen = ph.since_start() - frozen_at.unwrap_or_default();
     ph.extra("frozen", frozen);
     ph.log("checkpoint", pid);
     Ok(bytes)

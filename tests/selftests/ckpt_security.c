@@ -507,11 +507,12 @@ TEST_F_TIMEOUT(sec, thread_born_during_quiesce_is_saved, 180)
 	on_cpu(0);
 	/*
 	 * Each round either saves the chain (then no running thread may be
-	 * missing from the image) or is refused with EAGAIN.  On a loaded host
-	 * the emulated CPUs' timing can have several rounds in a row refused:
-	 * up to 16 rounds, until 4 were saved.
+	 * missing from the image) or is refused with EAGAIN.  The threads
+	 * parked by one look stay parked through the next, so only those born
+	 * since can still clone: most rounds are saved (before, a loaded host
+	 * had 6 rounds in a row refused).  Up to 8 rounds, until 4 were saved.
 	 */
-	for (int round = 0; round < 16 && tries < 4; round++) {
+	for (int round = 0; round < 8 && tries < 4; round++) {
 		int fd, n, nsaved = 0, missing = 0;
 		pid_t child;
 
@@ -563,7 +564,7 @@ TEST_F_TIMEOUT(sec, thread_born_during_quiesce_is_saved, 180)
 		EXPECT_EQ(0, missing);
 		kill_reap(child);
 	}
-	EXPECT_LT(0, tries) TH_LOG("no checkpoint succeeded");
+	EXPECT_EQ(4, tries) TH_LOG("only %d of 8 rounds saved the chain", tries);
 	free(ip);
 }
 
