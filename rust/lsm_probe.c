@@ -48,6 +48,14 @@ static const struct rhashtable_params params = {
 	.key_offset = offsetof(struct entry, tgid),
 	.head_offset = offsetof(struct entry, node),
 	.automatic_shrinking = true,
+	/*
+	 * Shrunk only while larger than this (8 KiB of buckets; it starts at
+	 * 64): a marked process that forks short-lived children would
+	 * otherwise have a small table grow at a fork and shrink at the exit
+	 * (3 entries in 4 buckets, then 2 in 8), each a deferred rehash of
+	 * the whole table.
+	 */
+	.min_size = 1024,
 };
 
 static struct rhashtable table;
