@@ -180,7 +180,9 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     let ext = flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0;
     let t = find_target(pid, why)?;
     if flags & uapi::CKPT_CHECKPOINT_TREE == 0 {
-        let r = precheck(&t, &[], why).and_then(|_| unix::outside(&[&t.leader], ext, why));
+        let r = precheck(&t, &[], why)
+            .and_then(|_| unix::outside(&[&t.leader], ext, why))
+            .and_then(|_| files::reopenable(&[&t.leader], why));
         crate::lsm::explain(&t.leader, why);
         return r;
     }
@@ -192,7 +194,9 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
             return Err(e);
         }
     }
-    tree.check(ext, why)
+    tree.check(ext, why)?;
+    let leaders = tree.leaders()?;
+    files::reopenable(&leaders, why)
 }
 
 /// A process tree: its live processes (the root first, parents before children) and its
@@ -211,6 +215,15 @@ impl Tree {
         }
         for (_, z) in self.zombies.iter() {
             v.push(z.tgid, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// The thread-group leaders of its live processes.
+    pub(crate) fn leaders(&self) -> Result<KVec<&TaskRef>> {
+        let mut v = KVec::with_capacity(self.procs.len(), GFP_KERNEL)?;
+        for p in self.procs.iter() {
+            v.push(&p.leader, GFP_KERNEL)?;
         }
         Ok(v)
     }
@@ -549,6 +562,7 @@ pub(crate) fn checkpoint(
             why,
         )?;
     }
+    files::reopenable(&tree.leaders()?, why)?;
     ph.mark("precheck");
     // The SysV objects, read by the caller now that the processes are held.
     let sysv = match sysv_chan {

@@ -346,6 +346,83 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
     super::locks::precheck(t, why)
 }
 
+/// One open file description that [`reopenable`] judges: where it was first seen,
+/// and whether a process holding it may open it again.
+struct Reopen {
+    file: FileRef,
+    pid: i32,
+    fd: u32,
+    ok: bool,
+    err: Error,
+}
+
+/// Refuses an open file that no process of the image holding it could open again by
+/// its path at restart, so that the checkpoint, not the restart, says so: a restart
+/// opens what the image names with the image's credentials (A13), and a file one
+/// process may not open it takes from another process of the image that shares it
+/// and may ([`crate::session::Session::file_of_another`]). Such a file was opened
+/// before its permissions changed, or before the process gave up the rights it
+/// opened it with. Judged for regular files, directories and character devices
+/// opened by path ([`access::may_reopen`], with each process's own credentials);
+/// a process in a chroot is not judged (its paths name files under its root).
+pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    let mut seen: KVec<Reopen> = KVec::new();
+    let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    for t in procs {
+        let (_, _, rl) = t.fs(&mut path, &mut root)?;
+        if &root[..rl] != b"/" {
+            continue;
+        }
+        let mut groups = KVec::new();
+        let creds = t.creds(&mut groups)?;
+        let _as = cur::as_image(&creds, &groups, true)?;
+        let mut fd = 0u32;
+        while let Some(f) = t.next_file(&mut fd) {
+            let (fi, n) = info_named(&f, &mut path)?;
+            let by_path = matches!(fi.kind, fk::REG | fk::DIR)
+                && fi.unlinked == 0
+                && fi.flags & O_PATH == 0
+                && proc_pid(&path[..n]).is_none()
+                && !path[..n].starts_with(b"/proc/")
+                && path[..n].starts_with(b"/");
+            if by_path {
+                let r = crate::access::may_reopen(&f, fi.flags);
+                match seen.iter_mut().find(|s| s.file.as_raw() == f.as_raw()) {
+                    Some(s) => s.ok |= r.is_ok(),
+                    None => seen.push(
+                        Reopen {
+                            file: f,
+                            pid: t.info().tgid,
+                            fd,
+                            ok: r.is_ok(),
+                            err: r.err().unwrap_or(EPERM),
+                        },
+                        GFP_KERNEL,
+                    )?,
+                }
+            }
+            fd += 1;
+        }
+    }
+    let Some(bad) = seen.iter().find(|s| !s.ok) else {
+        return Ok(());
+    };
+    let (_, n) = info_named(&bad.file, &mut path)?;
+    Err(why.set(
+        bad.err,
+        format_args!(
+            "fd {} of {}: {} could not be opened again by its user ({:?}): its permissions changed \
+             since it was opened, or the process gave up the rights it opened it with; a restart \
+             opens it with the process's credentials and would refuse it",
+            bad.fd,
+            bad.pid,
+            path_str(&path[..n]),
+            bad.err,
+        ),
+    ))
+}
+
 /// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
 /// `t`'s process, the process itself, its process group or another process of the
 /// image (`procs`; those come back with their ids).

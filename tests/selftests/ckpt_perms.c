@@ -1261,7 +1261,8 @@ TEST_F(perm, root_restart_maps_a_program_the_user_may_only_execute)
 /*
  * The same with the program also open for reading (while it could be read):
  * an fd is opened by open(2)'s rules, and USER may not read the program any
- * more: refused, naming it.
+ * more: refused, naming it -- by the checkpoint if the program is already
+ * execute-only then, by the restart if it was made so since.
  */
 TEST_F(perm, root_restart_refuses_an_fd_of_a_program_the_user_may_only_execute)
 {
@@ -1288,11 +1289,18 @@ TEST_F(perm, root_restart_refuses_an_fd_of_a_program_the_user_may_only_execute)
 		}
 		sleep_ms(10);
 	}
+	/* Execute-only already: the checkpoint is refused, as the restart would be. */
 	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
 	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EACCES, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	/* Checkpointed while readable, made execute-only since: the restart refuses. */
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0755));
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
 	kill_reap(pid);
+	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
 	ASSERT_EQ(0, img_plan(self->img, ip));
 	r = root_restart(fd, ip, PLAIN_EXE);
 	ASSERT_LT(0, r);

@@ -810,13 +810,11 @@ __attribute__((constructor)) static void shared_child(void)
 		pause();
 }
 
-/* Checkpoints (tree, kill) the processes of shared_child; returns the
- * status of `ckpt restart` (its reason in ERR), pids[] filled. */
-static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, int keep,
-		       pid_t pids[2], const char *err)
+/* Starts the processes of shared_child (pids[] filled); 0 or -1. */
+static int shared_start(int keep, pid_t pids[2])
 {
-	char txt[32], cmd[256];
-	int ready[2], fd;
+	char txt[32];
+	int ready[2];
 
 	if (pipe(ready))
 		return -1;
@@ -834,6 +832,19 @@ static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *se
 	if (read(ready[0], pids, 2 * sizeof(pid_t)) != 2 * sizeof(pid_t))
 		return -1;
 	close(ready[0]);
+	return 0;
+}
+
+/* Checkpoints (tree, kill) the processes of shared_child; returns the
+ * status of `ckpt restart` (its reason in ERR), pids[] filled. */
+static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, int keep,
+		       pid_t pids[2], const char *err)
+{
+	char cmd[256];
+	int fd;
+
+	if (shared_start(keep, pids))
+		return -1;
 	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ckpt_checkpoint(self->dev, pids[0], fd,
 				      CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, NULL))
@@ -852,6 +863,7 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 	const char *err = "/tmp/ckpt-tree-shared.err";
 	char path[64], link[256], cmd[256];
 	pid_t pids[2];
+	int fd;
 	ssize_t k;
 
 	unlink(SHARED_FILE);
@@ -869,11 +881,29 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 		kill(pids[1], SIGKILL);
 		ASSERT_EQ(0, all_gone(pids, 2, 10000));
 	}
-	/* The child alone holds it: it could not have it, refused. */
-	EXPECT_NE(0, shared_tree(_metadata, self, 0, pids, err));
-	snprintf(cmd, sizeof(cmd), "grep -q 'cannot open " SHARED_FILE ".*EACCES' %s", err);
-	EXPECT_EQ(0, run(cmd)) TH_LOG("no reason naming the file");
-	EXPECT_FALSE(exists(pids[0]) || exists(pids[1]));
+	/*
+	 * The child alone holds it: it could not open it again, so a restart
+	 * could not give it back.  `ckpt check` says so in advance, naming the
+	 * file, and the checkpoint is refused (EACCES) before anything is
+	 * written or killed.
+	 */
+	ASSERT_EQ(0, shared_start(0, pids));
+	snprintf(cmd, sizeof(cmd), CKPT " check --tree %d > %s 2>&1", pids[0], err);
+	EXPECT_NE(0, run(cmd));
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'fd %d of %d: " SHARED_FILE " could not be opened again.*EACCES' %s",
+		 SHARED_FD, pids[1], err);
+	EXPECT_EQ(0, run(cmd)) TH_LOG("ckpt check did not name the file");
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EACCES, ckpt_checkpoint(self->dev, pids[0], fd,
+					   CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	EXPECT_TRUE(exists(pids[0]) && exists(pids[1])) TH_LOG("a refused checkpoint killed");
+	kill(pids[1], SIGKILL);
+	kill(pids[0], SIGKILL);
+	waitpid(pids[0], NULL, 0);
+	EXPECT_EQ(0, all_gone(pids, 2, 10000));
 	unlink(err);
 	unlink(SHARED_FILE);
 }
