@@ -533,6 +533,112 @@ TEST(droppable_memory_comes_back_empty)
 	ROUND_TRIP(&p, 0);
 }
 
+/* The VmFlags line of the mapping of /proc/self/smaps that starts at addr,
+ * into out (size n); 0, or -1 when there is none. */
+static int vmflags_of(unsigned long addr, char *out, size_t n)
+{
+	char line[480];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int found = 0, ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			if (found)
+				break;
+			found = s == addr;
+		} else if (found && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, n, "%s", line + 8);
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Whether VmFlags line v has the two-letter flag fl. */
+static int has_flag(const char *v, const char *fl)
+{
+	char w[5];
+
+	snprintf(w, sizeof(w), " %s", fl);
+	for (const char *q = strstr(v, w); q; q = strstr(q + 1, w))
+		if (q[3] == ' ' || q[3] == '\n' || !q[3])
+			return 1;
+	return 0;
+}
+
+/*
+ * Four anonymous mappings, each given one madvise() property (DONTFORK: dc,
+ * DONTDUMP: dd, HUGEPAGE: hg, NOHUGEPAGE: nh), with a hole punched by
+ * MADV_DONTNEED in a fifth: each comes back with its property (and only
+ * it), the hole reads as zeroes and the rest as written.
+ */
+static const struct { int advice; const char *flag; } madv_cases[] = {
+	{ MADV_DONTFORK, "dc" },
+	{ MADV_DONTDUMP, "dd" },
+	{ MADV_HUGEPAGE, "hg" },
+	{ MADV_NOHUGEPAGE, "nh" },
+};
+
+static void setup_madvise(struct probe *p)
+{
+	char *m;
+
+	for (int i = 0; i < 4; i++) {
+		/* A guard page between the mappings keeps them apart. */
+		m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED || munmap(m + 2 * 4096, 4096))
+			_exit(81);
+		memset(m, 'a' + i, 2 * 4096);
+		if (madvise(m, 2 * 4096, madv_cases[i].advice)) {
+			say("madvise: %s\n", strerror(errno));
+			_exit(82);
+		}
+		p->v[i] = (long)m;
+	}
+	m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		_exit(83);
+	memset(m, 'z', 4 * 4096);
+	if (madvise(m + 4096, 2 * 4096, MADV_DONTNEED))
+		_exit(84);
+	p->v[4] = (long)m;
+}
+
+static int verify_madvise(struct probe *p)
+{
+	const unsigned char *h = (void *)p->v[4];
+	char v[512];
+
+	for (int i = 0; i < 4; i++) {
+		const unsigned char *m = (void *)p->v[i];
+
+		CHECK(1 + i, vmflags_of(p->v[i], v, sizeof(v)) == 0, "no mapping at %#lx", p->v[i]);
+		for (int j = 0; j < 4; j++)
+			CHECK(10 + i, has_flag(v, madv_cases[j].flag) == (i == j),
+			      "mapping %d: VmFlags%s", i, v);
+		for (int k = 0; k < 2 * 4096; k++)
+			CHECK(20 + i, m[k] == 'a' + i, "mapping %d byte %d is %#x", i, k, m[k]);
+	}
+	for (int k = 0; k < 4 * 4096; k++) {
+		int want = k >= 4096 && k < 3 * 4096 ? 0 : 'z';
+
+		CHECK(30, h[k] == want, "byte %d of the punched mapping is %#x", k, h[k]);
+	}
+	return 0;
+}
+
+TEST(madvise_properties_and_holes)
+{
+	struct probe p = { "madvise", setup_madvise, verify_madvise };
+
+	ROUND_TRIP(&p, 0);
+}
+
 /* A zombie in another process's group: the child forks A (a group of its own)
  * and Z (in A's group), Z exits and stays a zombie. */
 static void setup_zombie(struct probe *p)
