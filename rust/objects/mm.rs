@@ -16,7 +16,7 @@ use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, Completion};
+use kernel::sync::{new_spinlock, Arc, Completion, SpinLock};
 use kernel::workqueue;
 
 /// One mapping, classified.
@@ -951,11 +951,11 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
-    // Hashed from copies of the filled pages (another process of the restart may
-    // share them).
-    let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
+    // The record before, filled in place, is hashed on another CPU while this one
+    // fills this record ([`Hashing`]).
+    hashing.start(why)?;
     // The data, run by run, into place; the pages filled in place are hashed
-    // together at the end of the record, on another CPU ([`Hashing`]).
+    // together once the record is filled.
     let r = page_runs(p, &pg, why, |v, a, _, n, force| {
         use crate::timing::{sub_end, sub_start, Sub};
         if let Some(file) = ro_shared(opened, v) {
@@ -963,7 +963,7 @@ fn pages_in_place(
             // its object.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check, &mut bounce);
+            hash_held(held, &mut check);
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
         }
@@ -972,7 +972,7 @@ fn pages_in_place(
             // are kept if they hold the data.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check, &mut bounce);
+            hash_held(held, &mut check);
             check.update(&data);
             for (i, page) in data.chunks(image::PAGE_SIZE).enumerate() {
                 shared.put(v, a + (i * image::PAGE_SIZE) as u64, page)?;
@@ -1344,43 +1344,75 @@ pub(crate) fn restore_pages(
 }
 
 /// Hashes the pages `held` holds into `check` (in order, before data that follows
-/// them in the record) and drops them.
-/// Hashes the pages `held` from copies made in `bounce` (another process of the
-/// restart may share them and write them meanwhile), and drops them.
-fn hash_held(held: &mut HeldPages, check: &mut image::Hasher, bounce: &mut [u8]) {
+/// them in the record) and drops them. Each page is read in place word by word,
+/// never viewed as a slice: another process of the restart may share it and write
+/// it meanwhile (the check then fails, as it would have over a copy).
+fn hash_held(held: &mut HeldPages, check: &mut image::Hasher) {
     let t = crate::timing::sub_start();
-    held.for_each_copy(bounce, |b| check.update(b));
+    held.hash_all(check);
     crate::timing::sub_end(crate::timing::Sub::Hash, t);
     held.clear();
 }
 
 /// The check of one page record whose pages are read into place, computed by a
-/// work item on another CPU while the restarter reads the next record.
+/// work item on another CPU while the restarter fills the next record, or by the
+/// restarter itself if it needs the check before the work item started.
 #[pin_data]
 struct HashJob {
     #[pin]
     done: Completion,
-    /// The record's check, with bit 32 set once computed.
+    /// The record's pages and its check over what came before them, until whoever
+    /// hashes them (the work item or the restarter) takes them.
+    #[pin]
+    work: SpinLock<Option<(HeldPages, image::Hasher)>>,
+    /// The record's check, with bit 32 set once the work item computed it.
     check: AtomicU64,
 }
 
-/// Records whose checks are being computed elsewhere: at most one, verified
-/// before the next is handed over and at the end ([`Hashing::finish`]); waited for
-/// on every path (a work item never outlives the restart that made it).
+/// A page record filled in place whose check is not computed yet: its pages (the
+/// rest of its data), the check over what came before them, and its header.
+type Filled = (HeldPages, image::Hasher, RecordHeader);
+
+/// The checks of the page records filled in place. A record's check is computed
+/// once the next record is about to be filled ([`Hashing::start`]): by a work item
+/// on another CPU, meanwhile. When the restarter needs it (before it hands over the
+/// next) and the work item has not started (the other CPU was busy, or the host
+/// did not run it), the restarter computes it itself rather than wait for the work
+/// item to be scheduled; the last record's too, with nothing left to overlap
+/// ([`Hashing::finish`]). At most one record waits and one is in flight; every
+/// work item is waited for on every path (it never outlives the restart that
+/// made it).
 struct Hashing {
+    waiting: Option<Filled>,
     pending: Option<(Arc<HashJob>, RecordHeader)>,
+    /// Work items whose record the restarter hashed itself: waited for at the end.
+    taken: KVec<Arc<HashJob>>,
 }
 
 impl Hashing {
     fn new() -> Self {
-        Self { pending: None }
+        Self {
+            waiting: None,
+            pending: None,
+            taken: KVec::new(),
+        }
     }
 
-    /// Waits for the record in flight, if any; fails if its check is wrong.
+    /// Verifies the record in flight, if any (computing its check here if the work
+    /// item has not started); fails if its check is wrong.
     fn wait(&mut self, why: &mut Reason) -> Result {
         let Some((job, h)) = self.pending.take() else {
             return Ok(());
         };
+        let work = job.work.lock().take();
+        if let Some((mut pages, mut check)) = work {
+            if let Err(e) = self.taken.push(job.clone(), GFP_KERNEL) {
+                job.done.wait_for_completion();
+                return Err(e.into());
+            }
+            hash_held(&mut pages, &mut check);
+            return verify(check, &h, why);
+        }
         let t = crate::timing::sub_start();
         job.done.wait_for_completion();
         crate::timing::sub_end(crate::timing::Sub::Idle, t);
@@ -1394,62 +1426,96 @@ impl Hashing {
         Ok(())
     }
 
-    /// Hands over the record `h` whose check `check` has hashed up to `pages`, the
-    /// rest of its data (after verifying the one before).
+    /// Notes the record `h` whose check `check` has hashed up to `pages`, the rest of
+    /// its data: hashed when the next record is filled, or at the end.
     fn push(
         &mut self,
         pages: HeldPages,
-        mut check: image::Hasher,
+        check: image::Hasher,
         h: &RecordHeader,
         why: &mut Reason,
     ) -> Result {
-        self.wait(why)?;
         if pages.len() == 0 {
-            return self.verify_now(check, h, why);
+            return verify(check, h, why);
         }
-        let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
+        // One filled before and not handed over (nothing was filled in place
+        // since): hashed here.
+        self.here(why)?;
+        self.waiting = Some((pages, check, *h));
+        Ok(())
+    }
+
+    /// Hashes the waiting record on this CPU, if any, and verifies it.
+    fn here(&mut self, why: &mut Reason) -> Result {
+        let Some((mut pages, mut check, h)) = self.waiting.take() else {
+            return Ok(());
+        };
+        hash_held(&mut pages, &mut check);
+        verify(check, &h, why)
+    }
+
+    /// Hands the waiting record, if any, to a work item (after verifying the one in
+    /// flight before): called before this CPU fills the next record.
+    fn start(&mut self, why: &mut Reason) -> Result {
+        self.wait(why)?;
+        let Some((pages, check, h)) = self.waiting.take() else {
+            return Ok(());
+        };
         let job = Arc::pin_init(
             pin_init!(HashJob {
                 done <- Completion::new(),
+                work <- new_spinlock!(Some((pages, check))),
                 check: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         );
         let Ok(job) = job else {
-            // No memory for the work item: hashed here.
-            let mut pages = pages;
-            hash_held(&mut pages, &mut check, &mut bounce);
-            return self.verify_now(check, h, why);
+            // No memory for the work item (its pages went with it): the restart
+            // fails, as it does when a page cannot be read.
+            return Err(ENOMEM);
         };
         let (kind, version, len) = (h.kind, h.version, h.len);
         let theirs = job.clone();
-        let mut pages = pages;
-        workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            hash_held(&mut pages, &mut check, &mut bounce);
-            let c = RecordHeader::seal(kind, version, len, &check).check;
-            theirs
-                .check
-                .store(u64::from(c) | 1 << 32, Ordering::Release);
+        let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+            let work = theirs.work.lock().take();
+            if let Some((mut pages, mut check)) = work {
+                hash_held(&mut pages, &mut check);
+                let c = RecordHeader::seal(kind, version, len, &check).check;
+                theirs
+                    .check
+                    .store(u64::from(c) | 1 << 32, Ordering::Release);
+            }
             theirs.done.complete_all();
-        })?;
-        self.pending = Some((job, *h));
-        Ok(())
-    }
-
-    fn verify_now(&self, check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
-        if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
-            return Err(page_records(
-                why,
-                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
-            ));
+        });
+        if spawned.is_err() {
+            // No work item: hashed here.
+            let work = job.work.lock().take();
+            let Some((mut pages, mut check)) = work else {
+                return Err(EINVAL);
+            };
+            hash_held(&mut pages, &mut check);
+            return verify(check, &h, why);
         }
+        self.pending = Some((job, h));
         Ok(())
     }
 
-    /// Waits for and verifies the last record.
+    /// Verifies the record in flight, then hashes and verifies the last.
     fn finish(mut self, why: &mut Reason) -> Result {
-        self.wait(why)
+        self.wait(why)?;
+        self.here(why)
     }
+}
+
+/// Verifies record `h`'s check, `check` over its whole payload.
+fn verify(check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
+    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
+        return Err(page_records(
+            why,
+            Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for Hashing {
@@ -1457,5 +1523,10 @@ impl Drop for Hashing {
         if let Some((job, _)) = self.pending.take() {
             job.done.wait_for_completion();
         }
+        let t = crate::timing::sub_start();
+        for job in self.taken.iter() {
+            job.done.wait_for_completion();
+        }
+        crate::timing::sub_end(crate::timing::Sub::Idle, t);
     }
 }
