@@ -14,10 +14,7 @@ use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
 use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{new_spinlock, Arc, Completion, SpinLock};
-use kernel::workqueue;
 
 /// One mapping, classified.
 struct Mapping {
@@ -899,7 +896,6 @@ fn pages_in_place(
     h: &RecordHeader,
     buf: &mut KVVec<u8>,
     held: &mut HeldPages,
-    hashing: &mut Hashing,
     shared: &mut Shared<'_>,
     why: &mut Reason,
 ) -> Result {
@@ -951,11 +947,10 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
-    // The record before, filled in place, is hashed on another CPU while this one
-    // fills this record ([`Hashing`]).
-    hashing.start(why)?;
-    // The data, run by run, into place; the pages filled in place are hashed
-    // together once the record is filled.
+    // The data, run by run, into place; each run hashed right after it is filled,
+    // on this CPU, while it is still in the cache (a work item on the other CPU
+    // made the 1 GiB restart slower on the bench's host: see the admin guide's
+    // "Performance").
     let r = page_runs(p, &pg, why, |v, a, _, n, force| {
         use crate::timing::{sub_end, sub_start, Sub};
         if let Some(file) = ro_shared(opened, v) {
@@ -989,6 +984,7 @@ fn pages_in_place(
         if got != n * image::PAGE_SIZE {
             return Err(short_read());
         }
+        hash_held(held, &mut check);
         Ok(())
     });
     if let Err(e) = r {
@@ -999,11 +995,7 @@ fn pages_in_place(
             e
         });
     }
-    let pages = core::mem::replace(
-        held,
-        HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?,
-    );
-    hashing.push(pages, check, h, why)?;
+    verify(check, h, why)?;
     rd.account
         .feed(h, &AnyRecord::Pages(pg))
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
@@ -1265,25 +1257,14 @@ pub(crate) fn restore_pages(
     // or, for another first record, all of it, which is applied from `buf`; each
     // page record is read straight into place: its addresses first, checked, then
     // its data into the pages they name, and its check is verified over those
-    // pages (on another CPU, while the next record is read: [`Hashing`]).  A bad
+    // pages (each run hashed as soon as it is filled).  A bad
     // record stops the restart there, as a bad record found before it was applied
     // would: past the point of no return, the process is killed.
     let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
-    let mut hashing = Hashing::new();
     let (mut h, mut stop) = first;
     let mut buffered = true;
     if stop == Stop::Unread {
-        pages_in_place(
-            rd,
-            p,
-            opened,
-            &h,
-            buf,
-            &mut held,
-            &mut hashing,
-            &mut shared,
-            why,
-        )?;
+        pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
         (stop, buffered) = (Stop::Pages, false);
     }
     loop {
@@ -1312,17 +1293,7 @@ pub(crate) fn restore_pages(
         h = next;
         buffered = !(known && h.kind == image::kind::PAGES);
         if !buffered {
-            pages_in_place(
-                rd,
-                p,
-                opened,
-                &h,
-                buf,
-                &mut held,
-                &mut hashing,
-                &mut shared,
-                why,
-            )?;
+            pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
             continue;
         }
         rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
@@ -1339,7 +1310,6 @@ pub(crate) fn restore_pages(
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
     }
-    hashing.finish(why)?;
     shared.finish()
 }
 
@@ -1354,159 +1324,6 @@ fn hash_held(held: &mut HeldPages, check: &mut image::Hasher) {
     held.clear();
 }
 
-/// The check of one page record whose pages are read into place, computed by a
-/// work item on another CPU while the restarter fills the next record, or by the
-/// restarter itself if it needs the check before the work item started.
-#[pin_data]
-struct HashJob {
-    #[pin]
-    done: Completion,
-    /// The record's pages and its check over what came before them, until whoever
-    /// hashes them (the work item or the restarter) takes them.
-    #[pin]
-    work: SpinLock<Option<(HeldPages, image::Hasher)>>,
-    /// The record's check, with bit 32 set once the work item computed it.
-    check: AtomicU64,
-}
-
-/// A page record filled in place whose check is not computed yet: its pages (the
-/// rest of its data), the check over what came before them, and its header.
-type Filled = (HeldPages, image::Hasher, RecordHeader);
-
-/// The checks of the page records filled in place. A record's check is computed
-/// once the next record is about to be filled ([`Hashing::start`]): by a work item
-/// on another CPU, meanwhile. When the restarter needs it (before it hands over the
-/// next) and the work item has not started (the other CPU was busy, or the host
-/// did not run it), the restarter computes it itself rather than wait for the work
-/// item to be scheduled; the last record's too, with nothing left to overlap
-/// ([`Hashing::finish`]). At most one record waits and one is in flight; every
-/// work item is waited for on every path (it never outlives the restart that
-/// made it).
-struct Hashing {
-    waiting: Option<Filled>,
-    pending: Option<(Arc<HashJob>, RecordHeader)>,
-    /// Work items whose record the restarter hashed itself: waited for at the end.
-    taken: KVec<Arc<HashJob>>,
-}
-
-impl Hashing {
-    fn new() -> Self {
-        Self {
-            waiting: None,
-            pending: None,
-            taken: KVec::new(),
-        }
-    }
-
-    /// Verifies the record in flight, if any (computing its check here if the work
-    /// item has not started); fails if its check is wrong.
-    fn wait(&mut self, why: &mut Reason) -> Result {
-        let Some((job, h)) = self.pending.take() else {
-            return Ok(());
-        };
-        let work = job.work.lock().take();
-        if let Some((mut pages, mut check)) = work {
-            if let Err(e) = self.taken.push(job.clone(), GFP_KERNEL) {
-                job.done.wait_for_completion();
-                return Err(e.into());
-            }
-            hash_held(&mut pages, &mut check);
-            return verify(check, &h, why);
-        }
-        let t = crate::timing::sub_start();
-        job.done.wait_for_completion();
-        crate::timing::sub_end(crate::timing::Sub::Idle, t);
-        let c = job.check.load(Ordering::Acquire);
-        if c >> 32 == 0 || c as u32 != h.check {
-            return Err(page_records(
-                why,
-                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Notes the record `h` whose check `check` has hashed up to `pages`, the rest of
-    /// its data: hashed when the next record is filled, or at the end.
-    fn push(
-        &mut self,
-        pages: HeldPages,
-        check: image::Hasher,
-        h: &RecordHeader,
-        why: &mut Reason,
-    ) -> Result {
-        if pages.len() == 0 {
-            return verify(check, h, why);
-        }
-        // One filled before and not handed over (nothing was filled in place
-        // since): hashed here.
-        self.here(why)?;
-        self.waiting = Some((pages, check, *h));
-        Ok(())
-    }
-
-    /// Hashes the waiting record on this CPU, if any, and verifies it.
-    fn here(&mut self, why: &mut Reason) -> Result {
-        let Some((mut pages, mut check, h)) = self.waiting.take() else {
-            return Ok(());
-        };
-        hash_held(&mut pages, &mut check);
-        verify(check, &h, why)
-    }
-
-    /// Hands the waiting record, if any, to a work item (after verifying the one in
-    /// flight before): called before this CPU fills the next record.
-    fn start(&mut self, why: &mut Reason) -> Result {
-        self.wait(why)?;
-        let Some((pages, check, h)) = self.waiting.take() else {
-            return Ok(());
-        };
-        let job = Arc::pin_init(
-            pin_init!(HashJob {
-                done <- Completion::new(),
-                work <- new_spinlock!(Some((pages, check))),
-                check: AtomicU64::new(0),
-            }),
-            GFP_KERNEL,
-        );
-        let Ok(job) = job else {
-            // No memory for the work item (its pages went with it): the restart
-            // fails, as it does when a page cannot be read.
-            return Err(ENOMEM);
-        };
-        let (kind, version, len) = (h.kind, h.version, h.len);
-        let theirs = job.clone();
-        let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            let work = theirs.work.lock().take();
-            if let Some((mut pages, mut check)) = work {
-                hash_held(&mut pages, &mut check);
-                let c = RecordHeader::seal(kind, version, len, &check).check;
-                theirs
-                    .check
-                    .store(u64::from(c) | 1 << 32, Ordering::Release);
-            }
-            theirs.done.complete_all();
-        });
-        if spawned.is_err() {
-            // No work item: hashed here.
-            let work = job.work.lock().take();
-            let Some((mut pages, mut check)) = work else {
-                return Err(EINVAL);
-            };
-            hash_held(&mut pages, &mut check);
-            return verify(check, &h, why);
-        }
-        self.pending = Some((job, h));
-        Ok(())
-    }
-
-    /// Verifies the record in flight, then hashes and verifies the last.
-    fn finish(mut self, why: &mut Reason) -> Result {
-        self.wait(why)?;
-        self.here(why)
-    }
-}
-
 /// Verifies record `h`'s check, `check` over its whole payload.
 fn verify(check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
     if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
@@ -1516,17 +1333,4 @@ fn verify(check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
         ));
     }
     Ok(())
-}
-
-impl Drop for Hashing {
-    fn drop(&mut self) {
-        if let Some((job, _)) = self.pending.take() {
-            job.done.wait_for_completion();
-        }
-        let t = crate::timing::sub_start();
-        for job in self.taken.iter() {
-            job.done.wait_for_completion();
-        }
-        crate::timing::sub_end(crate::timing::Sub::Idle, t);
-    }
 }
