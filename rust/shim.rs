@@ -971,12 +971,19 @@ impl HeldPages {
         unsafe { sys::mm::copy_from_page(self.0[i].cast(), dst) }
     }
 
-    /// Calls `f` on a copy of each page in turn (made in `bounce`, see
-    /// [`HeldPages::copy_page`]).
-    pub(crate) fn for_each_copy(&self, bounce: &mut [u8], mut f: impl FnMut(&[u8])) {
-        for i in 0..self.0.len() {
-            self.copy_page(i, bounce);
-            f(&bounce[..image::PAGE_SIZE]);
+    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes) and feeds
+    /// the copy to `h`, in one pass (see [`sys::mm::copy_hash_page`]).
+    pub(crate) fn copy_hash_page(&self, i: usize, dst: &mut [u8], h: &mut image::Hasher) {
+        // SAFETY: We hold a reference on the page (type invariant).
+        unsafe { sys::mm::copy_hash_page(self.0[i].cast(), dst, h) }
+    }
+
+    /// Feeds every page in turn to `h`, read in place word by word (see
+    /// [`sys::mm::hash_page`]: never viewed as a slice, no copy).
+    pub(crate) fn hash_all(&self, h: &mut image::Hasher) {
+        for &p in self.0.iter() {
+            // SAFETY: We hold a reference on the page (type invariant).
+            unsafe { sys::mm::hash_page(p.cast(), h) }
         }
     }
 

@@ -99,7 +99,8 @@ impl<'a> ImageWriter<'a> {
     }
 
     /// Writes one record whose payload is `parts` followed by the contents of `pages`.
-    /// Each page is copied once, and the copy is what is hashed and written: a page
+    /// Each page is copied once, each word hashed as it is copied, and the copy is
+    /// what is written: a page
     /// that something else writes meanwhile (memory shared with a process that runs,
     /// `process_vm_writev`, I/O in flight) cannot make the record's check wrong.
     pub(crate) fn record_with_pages(
@@ -124,10 +125,9 @@ impl<'a> ImageWriter<'a> {
         }
         let t = crate::timing::sub_start();
         for i in 0..pages.len() {
-            // Hashed from the copy while it is still in the cache.
+            // Each word hashed as it is copied: what is hashed is the copy.
             let copy = &mut self.pages[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
-            pages.copy_page(i, copy);
-            h.update(copy);
+            pages.copy_hash_page(i, copy, &mut h);
         }
         crate::timing::sub_end(crate::timing::Sub::Copy, t);
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);

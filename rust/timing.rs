@@ -18,7 +18,7 @@ const MAX: usize = 12;
 pub(crate) enum Sub {
     /// Checkpoint: finding and referencing the pages (GUP, zero-page scan).
     Pin,
-    /// Checkpoint: copying and hashing page data.
+    /// Checkpoint: copying page data into the record's buffer, hashed as copied.
     Copy,
     /// Checkpoint: writing page data to the image.
     Write,
@@ -28,13 +28,10 @@ pub(crate) enum Sub {
     Fill,
     /// Restart: hashing page data.
     Hash,
-    /// Either: waiting for the work item that copies or hashes on another CPU
-    /// (0 when it overlapped entirely with this CPU's work).
-    Idle,
 }
 
-const SUB_NAMES: [&str; 7] = ["pin", "copy", "write", "fault", "fill", "hash", "idle"];
-static SUBS: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
+const SUB_NAMES: [&str; 6] = ["pin", "copy", "write", "fault", "fill", "hash"];
+static SUBS: [AtomicI64; 6] = [const { AtomicI64::new(0) }; 6];
 
 fn on() -> bool {
     crate::compat::param::<u32>(crate::module_parameters::timing.value()) != 0

@@ -94,6 +94,36 @@ impl Hasher {
         self.buf_len = rest.len();
     }
 
+    /// Feeds `n` words that `next` yields, each the native-endian value of 8 bytes of
+    /// memory in order (as a `u64` load of them gives): the same as [`Hasher::update`]
+    /// on those bytes. For data that must not be viewed as a slice (a page that
+    /// something may write meanwhile: the caller reads it word by word).
+    #[inline(always)]
+    pub fn update_words(&mut self, n: usize, mut next: impl FnMut() -> u64) {
+        let mut left = n;
+        while left > 0 && self.buf_len != 0 {
+            self.update(&next().to_ne_bytes());
+            left -= 1;
+        }
+        // The state in locals: stored once, not after every stripe.
+        let stripes = left / 4;
+        let mut v = self.v;
+        for _ in 0..stripes {
+            let s = [next(), next(), next(), next()];
+            v[0] = xround(v[0], u64::from_le(s[0]));
+            v[1] = xround(v[1], u64::from_le(s[1]));
+            v[2] = xround(v[2], u64::from_le(s[2]));
+            v[3] = xround(v[3], u64::from_le(s[3]));
+        }
+        self.v = v;
+        self.total = self.total.wrapping_add(32 * stripes as u64);
+        left -= 4 * stripes;
+        while left > 0 {
+            self.update(&next().to_ne_bytes());
+            left -= 1;
+        }
+    }
+
     /// The 64-bit digest.
     pub fn finish(&self) -> u64 {
         let v = &self.v;

@@ -14,10 +14,7 @@ use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
 use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, Completion};
-use kernel::workqueue;
 
 /// One mapping, classified.
 struct Mapping {
@@ -899,7 +896,6 @@ fn pages_in_place(
     h: &RecordHeader,
     buf: &mut KVVec<u8>,
     held: &mut HeldPages,
-    hashing: &mut Hashing,
     shared: &mut Shared<'_>,
     why: &mut Reason,
 ) -> Result {
@@ -951,11 +947,10 @@ fn pages_in_place(
     }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
-    // Hashed from copies of the filled pages (another process of the restart may
-    // share them).
-    let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
-    // The data, run by run, into place; the pages filled in place are hashed
-    // together at the end of the record, on another CPU ([`Hashing`]).
+    // The data, run by run, into place; each run hashed right after it is filled,
+    // on this CPU, while it is still in the cache (a work item on the other CPU
+    // made the 1 GiB restart slower on the bench's host: see the admin guide's
+    // "Performance").
     let r = page_runs(p, &pg, why, |v, a, _, n, force| {
         use crate::timing::{sub_end, sub_start, Sub};
         if let Some(file) = ro_shared(opened, v) {
@@ -963,7 +958,7 @@ fn pages_in_place(
             // its object.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check, &mut bounce);
+            hash_held(held, &mut check);
             check.update(&data);
             return file.write_at(&data, shm_offset(v, a));
         }
@@ -972,7 +967,7 @@ fn pages_in_place(
             // are kept if they hold the data.
             let mut data = KVVec::from_elem(0u8, n * image::PAGE_SIZE, GFP_KERNEL)?;
             rd.exact(&mut data)?;
-            hash_held(held, &mut check, &mut bounce);
+            hash_held(held, &mut check);
             check.update(&data);
             for (i, page) in data.chunks(image::PAGE_SIZE).enumerate() {
                 shared.put(v, a + (i * image::PAGE_SIZE) as u64, page)?;
@@ -989,6 +984,7 @@ fn pages_in_place(
         if got != n * image::PAGE_SIZE {
             return Err(short_read());
         }
+        hash_held(held, &mut check);
         Ok(())
     });
     if let Err(e) = r {
@@ -999,11 +995,7 @@ fn pages_in_place(
             e
         });
     }
-    let pages = core::mem::replace(
-        held,
-        HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?,
-    );
-    hashing.push(pages, check, h, why)?;
+    verify(check, h, why)?;
     rd.account
         .feed(h, &AnyRecord::Pages(pg))
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
@@ -1265,25 +1257,14 @@ pub(crate) fn restore_pages(
     // or, for another first record, all of it, which is applied from `buf`; each
     // page record is read straight into place: its addresses first, checked, then
     // its data into the pages they name, and its check is verified over those
-    // pages (on another CPU, while the next record is read: [`Hashing`]).  A bad
+    // pages (each run hashed as soon as it is filled).  A bad
     // record stops the restart there, as a bad record found before it was applied
     // would: past the point of no return, the process is killed.
     let mut held = HeldPages::with_capacity(image::MAX_PAGES_PER_RECORD as usize)?;
-    let mut hashing = Hashing::new();
     let (mut h, mut stop) = first;
     let mut buffered = true;
     if stop == Stop::Unread {
-        pages_in_place(
-            rd,
-            p,
-            opened,
-            &h,
-            buf,
-            &mut held,
-            &mut hashing,
-            &mut shared,
-            why,
-        )?;
+        pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
         (stop, buffered) = (Stop::Pages, false);
     }
     loop {
@@ -1312,17 +1293,7 @@ pub(crate) fn restore_pages(
         h = next;
         buffered = !(known && h.kind == image::kind::PAGES);
         if !buffered {
-            pages_in_place(
-                rd,
-                p,
-                opened,
-                &h,
-                buf,
-                &mut held,
-                &mut hashing,
-                &mut shared,
-                why,
-            )?;
+            pages_in_place(rd, p, opened, &h, buf, &mut held, &mut shared, why)?;
             continue;
         }
         rd.payload(&h, buf).map_err(|b| page_records(why, b))?;
@@ -1339,123 +1310,27 @@ pub(crate) fn restore_pages(
             _ => return Err(why.set(EINVAL, format_args!("unexpected record among the pages"))),
         };
     }
-    hashing.finish(why)?;
     shared.finish()
 }
 
 /// Hashes the pages `held` holds into `check` (in order, before data that follows
-/// them in the record) and drops them.
-/// Hashes the pages `held` from copies made in `bounce` (another process of the
-/// restart may share them and write them meanwhile), and drops them.
-fn hash_held(held: &mut HeldPages, check: &mut image::Hasher, bounce: &mut [u8]) {
+/// them in the record) and drops them. Each page is read in place word by word,
+/// never viewed as a slice: another process of the restart may share it and write
+/// it meanwhile (the check then fails, as it would have over a copy).
+fn hash_held(held: &mut HeldPages, check: &mut image::Hasher) {
     let t = crate::timing::sub_start();
-    held.for_each_copy(bounce, |b| check.update(b));
+    held.hash_all(check);
     crate::timing::sub_end(crate::timing::Sub::Hash, t);
     held.clear();
 }
 
-/// The check of one page record whose pages are read into place, computed by a
-/// work item on another CPU while the restarter reads the next record.
-#[pin_data]
-struct HashJob {
-    #[pin]
-    done: Completion,
-    /// The record's check, with bit 32 set once computed.
-    check: AtomicU64,
-}
-
-/// Records whose checks are being computed elsewhere: at most one, verified
-/// before the next is handed over and at the end ([`Hashing::finish`]); waited for
-/// on every path (a work item never outlives the restart that made it).
-struct Hashing {
-    pending: Option<(Arc<HashJob>, RecordHeader)>,
-}
-
-impl Hashing {
-    fn new() -> Self {
-        Self { pending: None }
+/// Verifies record `h`'s check, `check` over its whole payload.
+fn verify(check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
+    if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
+        return Err(page_records(
+            why,
+            Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
+        ));
     }
-
-    /// Waits for the record in flight, if any; fails if its check is wrong.
-    fn wait(&mut self, why: &mut Reason) -> Result {
-        let Some((job, h)) = self.pending.take() else {
-            return Ok(());
-        };
-        let t = crate::timing::sub_start();
-        job.done.wait_for_completion();
-        crate::timing::sub_end(crate::timing::Sub::Idle, t);
-        let c = job.check.load(Ordering::Acquire);
-        if c >> 32 == 0 || c as u32 != h.check {
-            return Err(page_records(
-                why,
-                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Hands over the record `h` whose check `check` has hashed up to `pages`, the
-    /// rest of its data (after verifying the one before).
-    fn push(
-        &mut self,
-        pages: HeldPages,
-        mut check: image::Hasher,
-        h: &RecordHeader,
-        why: &mut Reason,
-    ) -> Result {
-        self.wait(why)?;
-        if pages.len() == 0 {
-            return self.verify_now(check, h, why);
-        }
-        let mut bounce = KVec::from_elem(0u8, image::PAGE_SIZE, GFP_KERNEL)?;
-        let job = Arc::pin_init(
-            pin_init!(HashJob {
-                done <- Completion::new(),
-                check: AtomicU64::new(0),
-            }),
-            GFP_KERNEL,
-        );
-        let Ok(job) = job else {
-            // No memory for the work item: hashed here.
-            let mut pages = pages;
-            hash_held(&mut pages, &mut check, &mut bounce);
-            return self.verify_now(check, h, why);
-        };
-        let (kind, version, len) = (h.kind, h.version, h.len);
-        let theirs = job.clone();
-        let mut pages = pages;
-        workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-            hash_held(&mut pages, &mut check, &mut bounce);
-            let c = RecordHeader::seal(kind, version, len, &check).check;
-            theirs
-                .check
-                .store(u64::from(c) | 1 << 32, Ordering::Release);
-            theirs.done.complete_all();
-        })?;
-        self.pending = Some((job, *h));
-        Ok(())
-    }
-
-    fn verify_now(&self, check: image::Hasher, h: &RecordHeader, why: &mut Reason) -> Result {
-        if RecordHeader::seal(h.kind, h.version, h.len, &check).check != h.check {
-            return Err(page_records(
-                why,
-                Bad::Image(image::ImageError::BadCheck { kind: h.kind }),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Waits for and verifies the last record.
-    fn finish(mut self, why: &mut Reason) -> Result {
-        self.wait(why)
-    }
-}
-
-impl Drop for Hashing {
-    fn drop(&mut self) {
-        if let Some((job, _)) = self.pending.take() {
-            job.done.wait_for_completion();
-        }
-    }
+    Ok(())
 }

@@ -63,3 +63,63 @@ pub(crate) unsafe fn copy_from_page(page: *mut bindings::page, dst: &mut [u8]) {
         bindings::kunmap_local(k);
     }
 }
+
+/// Feeds the whole of `page` to `h`, through a short local mapping, read one aligned
+/// word at a time with volatile loads (`READ_ONCE`): like [`copy_from_page`], never as
+/// a `&[u8]`, since the page may be written at the same time (shared memory another
+/// process of a restart writes: the check then fails), and without a copy.
+///
+/// # Safety
+///
+/// `page` is a `struct page` the caller holds a reference on for the call.
+pub(crate) unsafe fn hash_page(page: *mut bindings::page, h: &mut crate::image::Hasher) {
+    const WORDS: usize = kernel::page::PAGE_SIZE / 8;
+    // SAFETY: The page is live (the caller's contract) and mapped for the duration of
+    // the loop, at a page-aligned address; each load is an aligned `u64` within its
+    // `PAGE_SIZE` bytes, made through the raw pointer only.
+    unsafe {
+        let k = bindings::kmap_local_page(page);
+        let mut q = k.cast::<u64>().cast_const();
+        h.update_words(WORDS, || {
+            let w = q.read_volatile();
+            q = q.add(1);
+            w
+        });
+        bindings::kunmap_local(k);
+    }
+}
+
+/// Copies the whole of `page` into `dst` (at least a page) and feeds the copy to `h`
+/// in the same pass: each aligned word is read once, with a volatile load as in
+/// [`hash_page`], and that value is both stored and hashed. What `h` saw is exactly
+/// what `dst` holds, even if the page is written meanwhile.
+///
+/// # Safety
+///
+/// `page` is a `struct page` the caller holds a reference on for the call.
+pub(crate) unsafe fn copy_hash_page(
+    page: *mut bindings::page,
+    dst: &mut [u8],
+    h: &mut crate::image::Hasher,
+) {
+    const WORDS: usize = kernel::page::PAGE_SIZE / 8;
+    let dst = &mut dst[..kernel::page::PAGE_SIZE];
+    let mut d = dst.as_mut_ptr().cast::<u64>();
+    // SAFETY: The page is live (the caller's contract) and mapped for the duration of
+    // the loop, at a page-aligned address; each load is an aligned `u64` within its
+    // `PAGE_SIZE` bytes, made through the raw pointer only. `dst` is an exclusively
+    // borrowed buffer of `PAGE_SIZE` bytes, distinct from the page, written in
+    // `WORDS` unaligned `u64` stores within it.
+    unsafe {
+        let k = bindings::kmap_local_page(page);
+        let mut q = k.cast::<u64>().cast_const();
+        h.update_words(WORDS, || {
+            let w = q.read_volatile();
+            d.write_unaligned(w);
+            q = q.add(1);
+            d = d.add(1);
+            w
+        });
+        bindings::kunmap_local(k);
+    }
+}

@@ -72,3 +72,27 @@ fn record_check_covers_the_framing() {
     assert_eq!(back, h);
     assert!(known);
 }
+
+/// `update_words` (the module's way of hashing pages word by word) is `update`
+/// on the same bytes, whatever came before.
+#[test]
+fn words_equal_bytes() {
+    let data: Vec<u8> = (0..4096u32 + 8).map(|i| (i * 31 + 7) as u8).collect();
+    for head in [0usize, 1, 8, 13, 32, 40] {
+        let words = &data[head..];
+        for n in [0usize, 1, 3, 4, 5, words.len() / 8] {
+            let mut a = Hasher::new(5);
+            a.update(&data[..head]);
+            a.update(&words[..n * 8]);
+            let mut b = Hasher::new(5);
+            b.update(&data[..head]);
+            let mut i = 0;
+            b.update_words(n, || {
+                let w = u64::from_ne_bytes(words[i * 8..i * 8 + 8].try_into().unwrap());
+                i += 1;
+                w
+            });
+            assert_eq!(a.finish(), b.finish(), "head {head}, {n} words");
+        }
+    }
+}
