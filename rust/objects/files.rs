@@ -562,6 +562,10 @@ fn define_file(
         super::unix::precheck(f, &path[..n], what, why)?;
         let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         let ui = crate::shim_unix::info(f, -1, &mut pb)?;
+        if let What::InFlight = what {
+            // One level only (no socket in flight within one in flight).
+            super::unix::in_flight_sock(&ui, &[], what, why)?;
+        }
         if ui.state as u8 == image::unix_state::LISTEN {
             // Those of the connections not accepted yet, each its own list.
             for i in 0..ui.qlen as i32 {
@@ -599,6 +603,17 @@ fn define_file(
     } else {
         0
     };
+    if ghost_of != 0 && matches!(what, What::InFlight) {
+        // A restarter makes a file in flight before the module opens anything:
+        // not another open of one the image has already.
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {} is another open file of a memfd or deleted file that the checkpoint saved already: not supported",
+                path_str(&path[..n])
+            ),
+        ));
+    }
     let kind = if ghost_of != 0 { filekind::GHOST } else { kind };
     let pipe = if fi.pipe_key != 0 {
         super::pipe::define(w, objs, f, &fi, what, why)?
@@ -1048,10 +1063,17 @@ pub(crate) fn open_one(
         filekind::TTY if inherit && !p.pty_in_image(f.id) => {
             super::tty::open_inherited(p, f, args, why)?
         }
-        filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        // In flight in a socket's queue: the restarter made it (empty) and sent it.
+        filekind::MEMFD => match given.passed(f.id) {
+            Some(g) => super::unix::in_flight_memfd(f, g?, writer, why)?,
+            None => super::shm::open_memfd(f, why)?,
+        },
         k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
-        filekind::GHOST => open_ghost(p, f, creds, writer, why)?,
+        filekind::GHOST => match given.passed(f.id) {
+            Some(g) if f.rdev == 0 => super::unix::in_flight_ghost(p, f, g?, writer, why)?,
+            _ => open_ghost(p, f, creds, writer, why)?,
+        },
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
             open_made_deleted(p, f, given, fk::LNK, why)?
         }
