@@ -16,7 +16,7 @@
 //!
 //! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
 //! files in flight of other kinds (see [`restorable_in_flight`]), a unix socket
-//! in flight that listens or itself carries files in flight ([`in_flight_sock`]),
+//! in flight that listens ([`in_flight_sock`]),
 //! a pending out-of-band byte, a pending error,
 //! another network namespace, a socket of another family.
 
@@ -152,6 +152,47 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
     if ui.nfds != 0 {
         inflight(f, -1, &ui, what, why)?;
     }
+    // The files in flight in the unix sockets it carries, and so on.
+    let mut seen = KVec::new();
+    seen.push(f.key(), GFP_KERNEL)?;
+    let mut todo = all_inflight(f)?;
+    while let Some(x) = todo.pop() {
+        let Ok(xi) = shim_unix::info(&x, -1, &mut pb) else {
+            continue;
+        };
+        if seen.contains(&x.key()) {
+            continue;
+        }
+        seen.push(x.key(), GFP_KERNEL)?;
+        if xi.nfds != 0 {
+            for y in inflight(&x, -1, &xi, what, why)? {
+                todo.push(y, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `out` every file in flight in socket `f`'s queues (see
+/// [`all_inflight`]) and, once each (`seen`: the keys of the sockets whose
+/// queues were walked), in the queues of the unix sockets among them, and so on:
+/// each reference held in flight once.
+pub(crate) fn walk_inflight(f: &FileRef, seen: &mut KVec<u64>, out: &mut KVec<FileRef>) -> Result {
+    if seen.contains(&f.key()) {
+        return Ok(());
+    }
+    seen.push(f.key(), GFP_KERNEL)?;
+    let mut todo = all_inflight(f)?;
+    while let Some(x) = todo.pop() {
+        let socket = shim_unix::is_unix(&x);
+        if socket && !seen.contains(&x.key()) {
+            seen.push(x.key(), GFP_KERNEL)?;
+            for y in all_inflight(&x)? {
+                todo.push(y, GFP_KERNEL)?;
+            }
+        }
+        out.push(x, GFP_KERNEL)?;
+    }
     Ok(())
 }
 
@@ -183,9 +224,10 @@ pub(crate) fn restorable_in_flight(kind: u8) -> bool {
 
 /// Refuses a unix socket in flight (state `ui`, in the queue of socket `carrier`)
 /// that a restart cannot send again as it is: a listener (its connections
-/// waiting would need a socket of their own in flight), or one that itself
-/// carries files in flight (sockets sent within sockets, possibly in a loop:
-/// the image keeps one level).
+/// waiting would need a socket of their own in flight). One that itself
+/// carries files in flight (sockets sent within sockets, possibly in a loop, as
+/// ZDTM's `scm06` does) is taken: its records come first, its queue once the
+/// files it carries are in the image (see `files::define_file`).
 pub(crate) fn in_flight_sock(
     ui: &UnixInfo,
     carrier: &[u8],
@@ -194,13 +236,10 @@ pub(crate) fn in_flight_sock(
 ) -> Result {
     settled(ui, What::InFlight, false, why)?;
     let t = type_name(ui.sock_type);
-    let no = if ui.state as u8 == unix_state::LISTEN {
-        "is a listening socket"
-    } else if ui.nfds != 0 {
-        "itself carries files in flight (sockets sent within sockets)"
-    } else {
+    if ui.state as u8 != unix_state::LISTEN {
         return Ok(());
-    };
+    }
+    let no = "is a listening socket";
     Err(why.set(
         eopnotsupp(),
         format_args!(
@@ -399,14 +438,15 @@ fn write_queue(
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
 /// `fds`: the ids of its files in flight, in queue order (see [`inflight`]),
-/// `embryo_fds` those of each connection not accepted yet;
+/// `embryo_fds` those of each connection not accepted yet (`None`: only its
+/// state, the queue comes later, [`define_queue`]: a socket in flight);
 /// `root`: the checkpointed root process's pid (see [`write_queue`]).
 pub(crate) fn define(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
     id: u32,
     fds: &[u32],
-    embryo_fds: &[KVec<u32>],
+    embryo_fds: Option<&[KVec<u32>]>,
     root: i32,
     what: What,
     why: &mut Reason,
@@ -416,6 +456,9 @@ pub(crate) fn define(
     settled(&ui, what, false, why)?;
     let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
     w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
+    let Some(embryo_fds) = embryo_fds else {
+        return Ok(());
+    };
     let passcred = ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) != 0;
     write_queue(w, f, -1, &ui, ui.ino, fds, (root, passcred), what, why)?;
     if ui.state as u8 == unix_state::LISTEN {
@@ -434,6 +477,22 @@ pub(crate) fn define(
         }
     }
     Ok(())
+}
+
+/// Writes the queue of socket `f` in flight (state `ui`), whose record
+/// [`define`] wrote before the files it carries (`fds`, in queue order).
+pub(crate) fn define_queue(
+    w: &mut ImageWriter<'_>,
+    f: &FileRef,
+    ui: &UnixInfo,
+    fds: &[u32],
+    root: i32,
+    why: &mut Reason,
+) -> Result {
+    let what = What::InFlight;
+    settled(ui, what, false, why)?;
+    let passcred = ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) != 0;
+    write_queue(w, f, -1, ui, ui.ino, fds, (root, passcred), what, why)
 }
 
 /// Refuses socket `f` (`fd` of process `pid`, state `ui`) if a program would read
@@ -529,6 +588,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
     let mut waiting: KVec<(u64, usize)> = KVec::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let root = procs.first().map_or(0, |t| t.info().tgid);
+    let mut walked = KVec::new();
     for t in procs {
         let mut fd = 0u32;
         let pid = t.info().tgid;
@@ -556,9 +616,12 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
                         },
                         GFP_KERNEL,
                     )?;
-                    // The unix sockets in flight in its queue are the tree's too
-                    // (their peers must be; a peer of the tree's is not outside).
-                    for x in all_inflight(&f)?.iter() {
+                    // The unix sockets in flight in its queue (and in theirs) are
+                    // the tree's too (their peers must be; a peer of the tree's is
+                    // not outside).
+                    let mut carried = KVec::new();
+                    walk_inflight(&f, &mut walked, &mut carried)?;
+                    for x in carried.iter() {
                         let Ok(xi) = shim_unix::info(x, -1, &mut path) else {
                             continue;
                         };
