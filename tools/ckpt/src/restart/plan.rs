@@ -467,6 +467,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut made_kinds: std::collections::HashMap<u32, InflightMade> =
         std::collections::HashMap::new();
     let mut inflight_made: Vec<InflightMade> = Vec::new();
+    // The socket the last unix-skb record belongs to.
+    let mut skb_at: Option<usize> = None;
     let mut pages_at = 0;
     loop {
         // The pages (or the end) follow the metadata: stop before reading them.
@@ -626,7 +628,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 queue_creds: Vec::new(),
             }),
             AnyRecord::UnixSkb(q) => {
-                if let Some(s) = sockets.last_mut() {
+                // Its owner's (a socket in flight has its queue after the
+                // carrying socket's records); a connection not accepted yet
+                // (owner 0) is the last socket record.
+                skb_at = match q.owner {
+                    0 => sockets.len().checked_sub(1),
+                    o => sockets.iter().rposition(|s| s.file != 0 && s.ino == o),
+                };
+                if let Some(s) = skb_at.and_then(|i| sockets.get_mut(i)) {
                     s.queue
                         .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
                     s.queue_fds.push(Vec::new());
@@ -634,12 +643,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 }
             }
             AnyRecord::UnixCreds(c) => {
-                if let Some(x) = sockets.last_mut().and_then(|s| s.queue_creds.last_mut()) {
+                let s = skb_at.and_then(|i| sockets.get_mut(i));
+                if let Some(x) = s.and_then(|s| s.queue_creds.last_mut()) {
                     *x = Some((c.pid, c.uid, c.gid));
                 }
             }
             AnyRecord::UnixFds(u) => {
-                if let Some(f) = sockets.last_mut().and_then(|s| s.queue_fds.last_mut()) {
+                let s = skb_at.and_then(|i| sockets.get_mut(i));
+                if let Some(f) = s.and_then(|s| s.queue_fds.last_mut()) {
                     f.extend((0..u.count()).map(|i| u.file(i)));
                 }
                 for id in (0..u.count()).map(|i| u.file(i)) {

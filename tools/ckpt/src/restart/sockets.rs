@@ -323,6 +323,28 @@ fn cpath(p: &[u8]) -> io::Result<CString> {
     CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
+/// How long a name held by a socket that only a loop of sockets in flight kept
+/// (garbage the kernel has not collected yet) is waited for.
+const GC_WAIT_MS: u64 = 1000;
+
+/// Whether `busy` stops being true while the kernel collects unix sockets that
+/// only sockets in flight still refer to (the checkpointed program's, killed
+/// while its sockets carried each other, as ZDTM's `scm06`: their names stay
+/// taken until then): the collection runs once a unix socket is closed.
+fn after_gc(mut busy: impl FnMut() -> bool) -> bool {
+    let mut waited = 0;
+    while busy() {
+        if waited >= GC_WAIT_MS {
+            return false;
+        }
+        // Closing a unix socket schedules the collection (unix_release_sock).
+        drop(socket(libc::SOCK_DGRAM));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 20;
+    }
+    true
+}
+
 /// Makes path `p` free for a new socket file: nothing there, or a stale socket
 /// file (removed). `ty`: the socket's type, to knock with.
 fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
@@ -339,8 +361,15 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
             "{shown}, the path of a unix socket of the image, exists and is not a socket"
         ));
     }
-    let probe = socket(ty).map_err(|e| err("cannot create a unix socket", e))?;
-    match connect_raw(probe.as_raw_fd(), p) {
+    let mut answer = Ok(());
+    after_gc(|| {
+        let Ok(probe) = socket(ty) else {
+            return false;
+        };
+        answer = connect_raw(probe.as_raw_fd(), p);
+        answer.is_ok()
+    });
+    match answer {
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         _ => {
@@ -365,7 +394,12 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
 fn bind(fd: RawFd, ty: i32, name: &[u8], path: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let shown_name = shown(name);
     if name.first() == Some(&0) {
-        return bind_raw(fd, name).map(|_| None).map_err(|e| {
+        let mut r = Ok(());
+        after_gc(|| {
+            r = bind_raw(fd, name);
+            matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE))
+        });
+        return r.map(|_| None).map_err(|e| {
             if e.raw_os_error() == Some(libc::EADDRINUSE) {
                 format!("unix socket name {shown_name} is in use (is the checkpointed program still running?)")
             } else {
