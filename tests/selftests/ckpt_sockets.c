@@ -655,28 +655,19 @@ TEST(dgram_to_outside_reconnected_with_external_unix)
 
 static int send_fd(int via, const char *data, int fd);
 
-/* A unix socket in flight (SCM_RIGHTS) that itself carries a file in flight
- * (arg 0: a pipe's read end; the loop of CRIU's scm06 is one too), or that
- * listens (arg 1), is refused with that reason. */
+/* A listening unix socket in flight (SCM_RIGHTS) is refused with that reason. */
 static void rights_child(int ready, void *arg)
 {
-	int sv[2], other[2], pp[2], l;
 	char name[64];
+	int sv[2], l;
 
+	(void)arg;
 	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 70);
-	if (arg) {
-		snprintf(name, sizeof(name), "ckpt-rights-%d", getpid());
-		l = sock_bound(SOCK_STREAM, name, 1);
-		must(!listen(l, 2), 71);
-		must(!send_fd(sv[0], "l", l), 79);
-		close(l);
-	} else {
-		must(!socketpair(AF_UNIX, SOCK_STREAM, 0, other), 70);
-		must(!pipe(pp), 71);
-		must(!send_fd(other[0], "p", pp[0]), 79);
-		must(!send_fd(sv[0], "s", other[1]), 79);
-		close(other[1]);
-	}
+	snprintf(name, sizeof(name), "ckpt-rights-%d", getpid());
+	l = sock_bound(SOCK_STREAM, name, 1);
+	must(!listen(l, 2), 71);
+	must(!send_fd(sv[0], "l", l), 79);
+	close(l);
 	say_ready(ready);
 	pause();
 }
@@ -1118,6 +1109,105 @@ TEST(sockets_in_flight)
 }
 
 /*
+ * Unix sockets in flight that carry files in flight, in a loop (CRIU's scm06):
+ * a datagram pair bound to abstract names (fds 0, 1) where each end sends both
+ * ends; the first also sends one end of a stream pair whose queue carries a
+ * pipe's read end and the stream pair's other end: neither stream end nor the
+ * read end is held by an fd (the pipe's write end is: fd 2).
+ */
+static void setup_nested_in_flight(struct probe *p)
+{
+	int s[2], pp[2], i, j;
+	char name[64];
+
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "ckpt-nest-%d-%d", i, getpid());
+		p->fd[i] = sock_bound(SOCK_DGRAM, name, 1);
+	}
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, s) && !pipe(pp), 70);
+	must(!send_fd(s[0], "p", pp[0]), 71);
+	must(!send_fd(s[0], "s", s[0]), 72);
+	p->fd[2] = pp[1];
+	close(pp[0]);
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "ckpt-nest-%d-%d", !i, getpid());
+		for (j = 0; j < 2; j++) {
+			struct sockaddr_un a;
+			socklen_t len = mkaddr(&a, name, 1);
+			char cb[CMSG_SPACE(sizeof(int))], d = 'a' + j;
+			struct iovec iov = { &d, 1 };
+			struct msghdr m = { .msg_name = &a, .msg_namelen = len, .msg_iov = &iov,
+					    .msg_iovlen = 1, .msg_control = cb,
+					    .msg_controllen = sizeof(cb) };
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &p->fd[j], sizeof(int));
+			must(sendmsg(p->fd[i], &m, 0) == 1, 73);
+		}
+	}
+	snprintf(name, sizeof(name), "ckpt-nest-1-%d", getpid());
+	{
+		struct sockaddr_un a;
+		socklen_t len = mkaddr(&a, name, 1);
+		char cb[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { "c", 1 };
+		struct msghdr m = { .msg_name = &a, .msg_namelen = len, .msg_iov = &iov,
+				    .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &s[1], sizeof(int));
+		must(sendmsg(p->fd[0], &m, 0) == 1, 74);
+	}
+	close(s[0]);
+	close(s[1]);
+	p->v[0] = getpid();
+}
+
+static int verify_nested_in_flight(struct probe *p)
+{
+	char b[64], name[64];
+	int i, j, x, s1, s0, r;
+
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 2; j++) {
+			x = recv_fd(p->fd[!i], b, 2);
+			CHECK(1, x >= 0 && b[0] == 'a' + j, "socket %d from %d: %d '%s'", j, i, x, b);
+			snprintf(name, sizeof(name), "ckpt-nest-%d-%ld", j, p->v[0]);
+			CHECK(2, name_is(x, 0, name, 1), "socket %d from %d: another name", j, i);
+			close(x);
+		}
+	}
+	s1 = recv_fd(p->fd[1], b, 2);
+	CHECK(3, s1 >= 0 && !strcmp(b, "c"), "stream end: %d '%s'", s1, b);
+	r = recv_fd(s1, b, 2);
+	CHECK(4, r >= 0 && !strcmp(b, "p"), "read end: %d '%s'", r, b);
+	s0 = recv_fd(s1, b, 2);
+	CHECK(5, s0 >= 0 && !strcmp(b, "s"), "other stream end: %d '%s'", s0, b);
+	CHECK(6, write(p->fd[2], "pipe", 4) == 4 && read(r, b, 4) == 4 && !memcmp(b, "pipe", 4),
+	      "pipe");
+	put(s0, "ping");
+	CHECK(7, get(s1, b, 4) == 4 && !memcmp(b, "ping", 4), "one way");
+	put(s1, "pong");
+	CHECK(8, get(s0, b, 4) == 4 && !memcmp(b, "pong", 4), "the other way");
+	CHECK(9, drained(p->fd[0]) && drained(p->fd[1]) && drained(s0) && drained(s1),
+	      "more messages");
+	return 0;
+}
+
+TEST(sockets_carrying_sockets_in_flight)
+{
+	struct probe p = { "nested", setup_nested_in_flight, verify_nested_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/*
  * SCM_CREDENTIALS of queued messages: a datagram pair whose receiver has
  * SO_PASSCRED (the kernel attaches the sender's credentials), a stream pair
  * whose sender passes them explicitly, and a datagram pair where nobody asks
@@ -1231,18 +1321,9 @@ TEST(credentials_of_another_process_are_refused)
 	kill_reap(pid);
 }
 
-TEST(socket_in_flight_carrying_files_is_refused)
-{
-	pid_t pid = spawn_ready(rights_child, NULL);
-
-	ASSERT_LT(0, pid);
-	expect_refused(_metadata, pid, "itself carries files in flight");
-	kill_reap(pid);
-}
-
 TEST(listening_socket_in_flight_is_refused)
 {
-	pid_t pid = spawn_ready(rights_child, (void *)1);
+	pid_t pid = spawn_ready(rights_child, NULL);
 
 	ASSERT_LT(0, pid);
 	expect_refused(_metadata, pid, "is a listening socket");
