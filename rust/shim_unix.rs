@@ -81,6 +81,12 @@ mod ffi {
         ) -> i32;
         pub(super) fn ckpt_unix_queue(f: *mut c_void, embryo: i32, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_unix_foreign_creds(f: *mut c_void, embryo: i32, pid: i32) -> i32;
+        pub(super) fn ckpt_unix_ino(
+            f: *mut c_void,
+            ino: *mut u64,
+            sock_type: *mut u32,
+            state: *mut u32,
+        ) -> i32;
         pub(super) fn ckpt_unix_inflight(
             f: *mut c_void,
             embryo: i32,
@@ -96,6 +102,13 @@ fn errno(ret: i32) -> Result<i32> {
     } else {
         Ok(ret)
     }
+}
+
+/// Whether `f` is a unix socket.
+pub(crate) fn is_unix(f: &FileRef) -> bool {
+    let (mut ino, mut t, mut st) = (0u64, 0u32, 0u32);
+    // SAFETY: The file is valid while `f` is; the out pointers are valid for writing.
+    unsafe { ffi::ckpt_unix_ino(f.as_ptr(), &mut ino, &mut t, &mut st) == 0 }
 }
 
 /// The state of the unix socket of `f` (`embryo` < 0), or of the `embryo`-th

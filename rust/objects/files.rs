@@ -319,8 +319,10 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
             filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
             filekind::UNIX => {
                 super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?;
-                // The event files in flight in its queue, as they will be saved.
-                if let Ok(v) = super::unix::all_inflight(&f) {
+                // The event files in flight in its queue (and in those of the
+                // sockets it carries), as they will be saved.
+                let mut v = KVec::new();
+                if super::unix::walk_inflight(&f, &mut KVec::new(), &mut v).is_ok() {
                     let mut xp = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
                     for x in v.iter() {
                         let (xi, xn) = x.info(&mut xp)?;
@@ -524,6 +526,8 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
     };
     // An fd table shared by processes (CLONE_FILES) holds its references once.
     let mut tables: KVec<u64> = KVec::new();
+    // The sockets whose queues were walked (each reference in flight once).
+    let mut walked: KVec<u64> = KVec::new();
     for t in procs {
         let table = t.info().files_key;
         let mut fd = 0u32;
@@ -531,11 +535,12 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
             let Some(f) = t.next_file(&mut fd) else {
                 break;
             };
-            // The files in flight in a socket's queue are the tree's too.
-            if let Ok(v) = super::unix::all_inflight(&f) {
-                for x in v {
-                    note(x, false)?;
-                }
+            // The files in flight in a socket's queue (and in those of the
+            // sockets it carries) are the tree's too.
+            let mut v = KVec::new();
+            super::unix::walk_inflight(&f, &mut walked, &mut v)?;
+            for x in v {
+                note(x, false)?;
             }
             note(f, false)?;
             fd += 1;
@@ -632,10 +637,19 @@ fn define_file(
     if kind == filekind::TTY {
         pty_settled(f, what, why)?;
     }
-    // The files in flight in a unix socket's queue are defined before it.
+    // The files in flight in a unix socket's queue are defined before it; a unix
+    // socket among them only by its records (sockets may carry each other), its
+    // queue after this one's (`later`).
     let mut inflight = KVec::new();
     let mut embryo_fds: KVec<KVec<u32>> = KVec::new();
-    if kind == filekind::UNIX {
+    let mut later: KVec<(FileRef, u32)> = KVec::new();
+    let in_flight_sock = kind == filekind::UNIX && matches!(what, What::InFlight);
+    if in_flight_sock {
+        super::unix::precheck(f, &path[..n], what, why)?;
+        let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let ui = crate::shim_unix::info(f, -1, &mut pb)?;
+        super::unix::in_flight_sock(&ui, &[], what, why)?;
+    } else if kind == filekind::UNIX {
         super::unix::precheck(f, &path[..n], what, why)?;
         let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
         let ui = crate::shim_unix::info(f, -1, &mut pb)?;
@@ -650,7 +664,7 @@ fn define_file(
                 let mut ids = KVec::new();
                 if e.nfds != 0 {
                     for x in super::unix::inflight(f, i, &e, what, why)?.iter() {
-                        let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
+                        let id = define_in_flight(w, objs, x, path, task, &mut later, why)?;
                         ids.push(id, GFP_KERNEL)?;
                     }
                 }
@@ -662,10 +676,16 @@ fn define_file(
             for x in super::unix::inflight(f, -1, &ui, what, why)?.iter() {
                 // An event file in flight is read in the socket's process (an
                 // epoll set's entries are keyed by that process's fd numbers).
-                let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
+                let id = define_in_flight(w, objs, x, path, task, &mut later, why)?;
                 inflight.push(id, GFP_KERNEL)?;
             }
             (fi, n) = info_named(f, path)?;
+        }
+        if let Some(id) = objs.get(f.key()) {
+            // It carries itself (or a socket it carries does): its records are
+            // written, its queue goes with the others'.
+            define_later(w, objs, path, task, later, why)?;
+            return Ok(id);
         }
     }
     // Another open of a deleted file or memfd already saved refers to that one's
@@ -676,6 +696,17 @@ fn define_file(
     } else {
         0
     };
+    if ghost_of != 0 && matches!(what, What::InFlight) {
+        // A restarter makes a file in flight before the module opens anything:
+        // not another open of one the image has already.
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: {} is another open file of a memfd or deleted file that the checkpoint saved already: not supported",
+                path_str(&path[..n])
+            ),
+        ));
+    }
     let kind = if ghost_of != 0 { filekind::GHOST } else { kind };
     let pipe = if fi.pipe_key != 0 {
         super::pipe::define(w, objs, f, &fi, what, why)?
@@ -736,7 +767,9 @@ fn define_file(
         super::event::write_state(w, id, kind, t, f, what, why)?;
     }
     if kind == filekind::UNIX {
-        super::unix::define(w, f, id, &inflight, &embryo_fds, objs.root, what, why)?;
+        let queues = (!in_flight_sock).then_some(&embryo_fds[..]);
+        super::unix::define(w, f, id, &inflight, queues, objs.root, what, why)?;
+        define_later(w, objs, path, task, later, why)?;
     }
     if kind == filekind::MEMFD {
         // Its contents go with the pages, at the end.
@@ -785,6 +818,53 @@ fn define_file(
         }
     }
     Ok(id)
+}
+
+/// Defines file `x`, in flight in a unix socket's queue; returns its id. A unix
+/// socket defined here has only its records written: its queue goes to `later`.
+fn define_in_flight(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    x: &FileRef,
+    path: &mut KVec<u8>,
+    task: Option<&TaskRef>,
+    later: &mut KVec<(FileRef, u32)>,
+    why: &mut Reason,
+) -> Result<u32> {
+    let new = objs.get(x.key()).is_none();
+    let id = define_file(w, objs, x, path, What::InFlight, (0, 0), task, why)?;
+    if new && crate::shim_unix::is_unix(x) {
+        later.push((x.clone(), id), GFP_KERNEL)?;
+    }
+    Ok(id)
+}
+
+/// Writes the queues of the unix sockets in flight of `later` (whose records are
+/// written), each once the files it carries are defined (sockets among them
+/// joining `later`): no recursion, however sockets carry each other.
+fn define_later(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    path: &mut KVec<u8>,
+    task: Option<&TaskRef>,
+    mut later: KVec<(FileRef, u32)>,
+    why: &mut Reason,
+) -> Result {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    while let Some((x, _)) = later.pop() {
+        let ui = crate::shim_unix::info(&x, -1, &mut pb)?;
+        let mut ids = KVec::new();
+        if ui.nfds != 0 {
+            for y in super::unix::inflight(&x, -1, &ui, What::InFlight, why)?.iter() {
+                ids.push(
+                    define_in_flight(w, objs, y, path, task, &mut later, why)?,
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        super::unix::define_queue(w, &x, &ui, &ids, objs.root, why)?;
+    }
+    Ok(())
 }
 
 /// Writes the open files and the fd table of `t`; returns the table's id.
@@ -1125,10 +1205,17 @@ pub(crate) fn open_one(
         filekind::TTY if inherit && !p.pty_in_image(f.id) => {
             super::tty::open_inherited(p, f, args, why)?
         }
-        filekind::MEMFD => super::shm::open_memfd(f, why)?,
+        // In flight in a socket's queue: the restarter made it (empty) and sent it.
+        filekind::MEMFD => match given.passed(f.id) {
+            Some(g) => super::unix::in_flight_memfd(f, g?, writer, why)?,
+            None => super::shm::open_memfd(f, why)?,
+        },
         k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
-        filekind::GHOST => open_ghost(p, f, creds, writer, why)?,
+        filekind::GHOST => match given.passed(f.id) {
+            Some(g) if f.rdev == 0 => super::unix::in_flight_ghost(p, f, g?, writer, why)?,
+            _ => open_ghost(p, f, creds, writer, why)?,
+        },
         filekind::SYMLINK if f.path.ends_with(b" (deleted)") => {
             open_made_deleted(p, f, given, fk::LNK, why)?
         }

@@ -196,11 +196,12 @@ pub(crate) fn shared_anon(
 /// Writes the contents of memfd `pg.mm` if this process made it (else nothing: another
 /// process's pages, checked and skipped).
 pub(crate) fn fill_memfd(opened: &Opened, pg: &image::Pages<'_>, why: &mut Reason) -> Result {
-    // A memfd, or a deleted file (through a writable file of its own).
-    let (size, file) = if let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) {
-        (size, opened.get(pg.mm).ok_or(EINVAL)?)
-    } else if let Some((_, size, w, _)) = opened.ghosts.iter().find(|g| g.0 == pg.mm) {
+    // A deleted file (or a memfd in flight not open for writing) through a
+    // writable file of its own, or a memfd.
+    let (size, file) = if let Some((_, size, w, _)) = opened.ghosts.iter().find(|g| g.0 == pg.mm) {
         (*size, w)
+    } else if let Some(&(_, size, _)) = opened.memfds.iter().find(|m| m.0 == pg.mm) {
+        (size, opened.get(pg.mm).ok_or(EINVAL)?)
     } else {
         return Ok(());
     };

@@ -8,13 +8,16 @@
 //! passed is what the image had and installs it.
 //!
 //! Files in flight (`SCM_RIGHTS`) are saved as files of the image ([`inflight`]:
-//! pipes, event-loop files, regular files), named after the buffer that carries them
-//! ([`image::UnixFds`]); the restarter sends them again with the buffer.
+//! pipes, event-loop files, regular files, memfds, deleted files, unix sockets),
+//! named after the buffer that carries them ([`image::UnixFds`]); the restarter
+//! sends them again with the buffer. A memfd or deleted file in flight is made
+//! again (empty) by the restarter and passed; this side checks it and fills it
+//! as its own ([`in_flight_memfd`], [`in_flight_ghost`]).
 //!
 //! Refused at checkpoint (with the reason): a peer outside the checkpointed tree,
-//! files in flight other than pipes, event-loop files and regular files (see
-//! [`restorable_in_flight`]), a
-//! pending out-of-band byte, a pending error,
+//! files in flight of other kinds (see [`restorable_in_flight`]), a unix socket
+//! in flight that listens ([`in_flight_sock`]),
+//! a pending out-of-band byte, a pending error,
 //! another network namespace, a socket of another family.
 
 use super::files::{fmt_what::What, path_str};
@@ -149,6 +152,47 @@ pub(crate) fn precheck(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -
     if ui.nfds != 0 {
         inflight(f, -1, &ui, what, why)?;
     }
+    // The files in flight in the unix sockets it carries, and so on.
+    let mut seen = KVec::new();
+    seen.push(f.key(), GFP_KERNEL)?;
+    let mut todo = all_inflight(f)?;
+    while let Some(x) = todo.pop() {
+        let Ok(xi) = shim_unix::info(&x, -1, &mut pb) else {
+            continue;
+        };
+        if seen.contains(&x.key()) {
+            continue;
+        }
+        seen.push(x.key(), GFP_KERNEL)?;
+        if xi.nfds != 0 {
+            for y in inflight(&x, -1, &xi, what, why)? {
+                todo.push(y, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `out` every file in flight in socket `f`'s queues (see
+/// [`all_inflight`]) and, once each (`seen`: the keys of the sockets whose
+/// queues were walked), in the queues of the unix sockets among them, and so on:
+/// each reference held in flight once.
+pub(crate) fn walk_inflight(f: &FileRef, seen: &mut KVec<u64>, out: &mut KVec<FileRef>) -> Result {
+    if seen.contains(&f.key()) {
+        return Ok(());
+    }
+    seen.push(f.key(), GFP_KERNEL)?;
+    let mut todo = all_inflight(f)?;
+    while let Some(x) = todo.pop() {
+        let socket = shim_unix::is_unix(&x);
+        if socket && !seen.contains(&x.key()) {
+            seen.push(x.key(), GFP_KERNEL)?;
+            for y in all_inflight(&x)? {
+                todo.push(y, GFP_KERNEL)?;
+            }
+        }
+        out.push(x, GFP_KERNEL)?;
+    }
     Ok(())
 }
 
@@ -170,18 +214,48 @@ pub(crate) fn all_inflight(f: &FileRef) -> Result<KVec<FileRef>> {
 }
 
 /// Whether a file of image kind `kind` can be given back in flight: the
-/// restarter makes it (a pipe, an event-loop file) or opens it by its path (a
-/// regular file) and sends it again with its buffer.
+/// restarter makes it (a pipe, an event-loop file, a unix socket; an empty memfd
+/// or deleted file, which the module fills) or opens it by its path (a regular
+/// file) and sends it again with its buffer.
 pub(crate) fn restorable_in_flight(kind: u8) -> bool {
-    kind == image::filekind::PIPE || kind == image::filekind::REG || image::filekind::is_event(kind)
+    use image::filekind::{GHOST, MEMFD, PIPE, REG, UNIX};
+    matches!(kind, PIPE | REG | MEMFD | GHOST | UNIX) || image::filekind::is_event(kind)
+}
+
+/// Refuses a unix socket in flight (state `ui`, in the queue of socket `carrier`)
+/// that a restart cannot send again as it is: a listener (its connections
+/// waiting would need a socket of their own in flight). One that itself
+/// carries files in flight (sockets sent within sockets, possibly in a loop, as
+/// ZDTM's `scm06` does) is taken: its records come first, its queue once the
+/// files it carries are in the image (see `files::define_file`).
+pub(crate) fn in_flight_sock(
+    ui: &UnixInfo,
+    carrier: &[u8],
+    what: What,
+    why: &mut Reason,
+) -> Result {
+    settled(ui, What::InFlight, false, why)?;
+    let t = type_name(ui.sock_type);
+    if ui.state as u8 != unix_state::LISTEN {
+        return Ok(());
+    }
+    let no = "is a listening socket";
+    Err(why.set(
+        eopnotsupp(),
+        format_args!(
+            "{what}: unix socket {} has a unix {t} socket {} in flight (SCM_RIGHTS) that {no}: not supported",
+            Name(carrier),
+            Name(ui.name()),
+        ),
+    ))
 }
 
 /// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (or of
 /// its `embryo`-th connection not accepted yet; state `ui`), in queue order;
 /// refuses those the image cannot give back in flight:
 /// pipes, event-loop files (eventfd, timerfd, signalfd, epoll, inotify) and
-/// regular files can be (see [`restorable_in_flight`]); sockets, memfds,
-/// deleted files and the others not yet.
+/// regular files, memfds, deleted files and unix sockets can be (see
+/// [`restorable_in_flight`], [`in_flight_sock`]); the others not yet.
 pub(crate) fn inflight(
     f: &FileRef,
     embryo: i32,
@@ -211,12 +285,17 @@ pub(crate) fn inflight(
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "{what}: unix socket {} has a file in flight (SCM_RIGHTS) that a restart cannot send again yet ({}, {}): only pipes, event-loop files and regular files",
+                    "{what}: unix socket {} has a file in flight (SCM_RIGHTS) that a restart cannot send again yet ({}, {}): only pipes, event-loop files, regular files, memfds, deleted files and unix sockets",
                     Name(ui.name()),
                     image::filekind::name(kind),
                     path_str(&pb[..n])
                 ),
             ));
+        }
+        if kind == image::filekind::UNIX {
+            let mut xb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+            let xi = shim_unix::info(x, -1, &mut xb)?;
+            in_flight_sock(&xi, ui.name(), what, why)?;
         }
     }
     Ok(files)
@@ -359,14 +438,15 @@ fn write_queue(
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
 /// `fds`: the ids of its files in flight, in queue order (see [`inflight`]),
-/// `embryo_fds` those of each connection not accepted yet;
+/// `embryo_fds` those of each connection not accepted yet (`None`: only its
+/// state, the queue comes later, [`define_queue`]: a socket in flight);
 /// `root`: the checkpointed root process's pid (see [`write_queue`]).
 pub(crate) fn define(
     w: &mut ImageWriter<'_>,
     f: &FileRef,
     id: u32,
     fds: &[u32],
-    embryo_fds: &[KVec<u32>],
+    embryo_fds: Option<&[KVec<u32>]>,
     root: i32,
     what: What,
     why: &mut Reason,
@@ -376,6 +456,9 @@ pub(crate) fn define(
     settled(&ui, what, false, why)?;
     let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
     w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
+    let Some(embryo_fds) = embryo_fds else {
+        return Ok(());
+    };
     let passcred = ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) != 0;
     write_queue(w, f, -1, &ui, ui.ino, fds, (root, passcred), what, why)?;
     if ui.state as u8 == unix_state::LISTEN {
@@ -394,6 +477,22 @@ pub(crate) fn define(
         }
     }
     Ok(())
+}
+
+/// Writes the queue of socket `f` in flight (state `ui`), whose record
+/// [`define`] wrote before the files it carries (`fds`, in queue order).
+pub(crate) fn define_queue(
+    w: &mut ImageWriter<'_>,
+    f: &FileRef,
+    ui: &UnixInfo,
+    fds: &[u32],
+    root: i32,
+    why: &mut Reason,
+) -> Result {
+    let what = What::InFlight;
+    settled(ui, what, false, why)?;
+    let passcred = ui.flags & (unix_flags::PASSCRED | unix_flags::PASSPIDFD) != 0;
+    write_queue(w, f, -1, ui, ui.ino, fds, (root, passcred), what, why)
 }
 
 /// Refuses socket `f` (`fd` of process `pid`, state `ui`) if a program would read
@@ -489,6 +588,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
     let mut waiting: KVec<(u64, usize)> = KVec::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let root = procs.first().map_or(0, |t| t.info().tgid);
+    let mut walked = KVec::new();
     for t in procs {
         let mut fd = 0u32;
         let pid = t.info().tgid;
@@ -516,6 +616,27 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
                         },
                         GFP_KERNEL,
                     )?;
+                    // The unix sockets in flight in its queue (and in theirs) are
+                    // the tree's too (their peers must be; a peer of the tree's is
+                    // not outside).
+                    let mut carried = KVec::new();
+                    walk_inflight(&f, &mut walked, &mut carried)?;
+                    for x in carried.iter() {
+                        let Ok(xi) = shim_unix::info(x, -1, &mut path) else {
+                            continue;
+                        };
+                        if !found.iter().any(|o| o.ino == xi.ino) {
+                            found.push(
+                                Found {
+                                    ino: xi.ino,
+                                    pid,
+                                    fd,
+                                    ui: xi,
+                                },
+                                GFP_KERNEL,
+                            )?;
+                        }
+                    }
                 }
             }
             fd += 1;
@@ -672,4 +793,124 @@ pub(crate) fn open(
     }
     file.set_flags(f.flags);
     Ok(file)
+}
+
+/// `TMPFS_MAGIC`: a memfd's filesystem.
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+/// `F_SEAL_SEAL`.
+const SEAL_SEAL: u32 = 0x01;
+
+/// Refuses the file `g` the restarter made and passed for file `f` of the image,
+/// in flight, unless it is a fresh one of that kind: a regular file (on a tmpfs
+/// named as the image's, for a memfd), empty, opened with the image's access
+/// mode.
+fn fresh_in_flight(
+    f: &image::FileRec<'_>,
+    g: &FileRef,
+    memfd: bool,
+    why: &mut Reason,
+) -> Result<crate::shim::FileInfo> {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (gi, n) = g.info(&mut pb)?;
+    let path = &pb[..n];
+    let access = f.flags & super::O_ACCMODE;
+    let named = if memfd {
+        gi.fs_magic == TMPFS_MAGIC && path == f.path && gi.seals & !f.rdev == 0
+    } else {
+        // An `O_TMPFILE` file of the deleted file's directory ("DIR/#INO (deleted)").
+        let dir = f
+            .path
+            .iter()
+            .rposition(|&c| c == b'/')
+            .map_or(&[][..], |i| &f.path[..=i]);
+        gi.unlinked != 0 && gi.nlink == 0 && !dir.is_empty() && path.starts_with(dir)
+    };
+    if gi.kind != crate::shim::fk::REG
+        || !named
+        || gi.size != 0
+        || gi.flags & (super::O_ACCMODE | image::O_PATH) != access
+    {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the file passed for {} (file {}, in flight) is not a new {} opened as the image's",
+                path_str(f.path),
+                f.id,
+                if memfd { "memfd" } else { "deleted file" }
+            ),
+        ));
+    }
+    Ok(gi)
+}
+
+/// Takes the memfd `g` the restarter made (empty, with the image's name) and sent
+/// in flight for memfd file `f` of the image: sized, given its mode, flags and
+/// offset here; filled and sealed with the memfds this process makes (the caller
+/// counts it as made), through `writer` (a writable file of it) if it is not
+/// open for writing.
+pub(crate) fn in_flight_memfd(
+    f: &image::FileRec<'_>,
+    g: FileRef,
+    writer: &mut Option<FileRef>,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let gi = fresh_in_flight(f, &g, true, why)?;
+    if gi.seals & SEAL_SEAL != 0 {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!("the memfd passed for {} is sealed", path_str(f.path)),
+        ));
+    }
+    let cant = |why: &mut Reason, e: Error| {
+        refuse(
+            why,
+            e,
+            format_args!("cannot make memfd {} (in flight) again", path_str(f.path)),
+        )
+    };
+    g.truncate(f.size).map_err(|e| cant(why, e))?;
+    g.chmod(f.mode).map_err(|e| cant(why, e))?;
+    if f.flags & super::O_ACCMODE != super::O_RDWR {
+        *writer = Some(g.reopen(super::O_RDWR, false).map_err(|e| cant(why, e))?);
+    }
+    g.set_flags(f.flags);
+    g.seek(f.pos).map_err(|e| cant(why, e))?;
+    Ok(g)
+}
+
+/// Takes the deleted file `g` the restarter made (an empty `O_TMPFILE` file in the
+/// directory of deleted file `f` of the image, opened with its access mode) and
+/// sent in flight: given its size, owner ([`image::FileOwner`]), mode, flags and
+/// offset here, as a deleted file made again by the module is; `writer` gets a
+/// writable file of it, through which it is filled.
+pub(crate) fn in_flight_ghost(
+    p: &Plan<'_>,
+    f: &image::FileRec<'_>,
+    g: FileRef,
+    writer: &mut Option<FileRef>,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    fresh_in_flight(f, &g, false, why)?;
+    let cant = |why: &mut Reason, e: Error| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "cannot make deleted file {} (in flight) again",
+                path_str(f.path)
+            ),
+        )
+    };
+    let w = g.reopen(super::O_RDWR, false).map_err(|e| cant(why, e))?;
+    w.truncate(f.size).map_err(|e| cant(why, e))?;
+    if let Some(o) = p.owners.iter().find(|o| o.file == f.id) {
+        w.chown(o.uid, o.gid).map_err(|e| cant(why, e))?;
+    }
+    w.chmod(f.mode).map_err(|e| cant(why, e))?;
+    g.set_flags(f.flags);
+    g.seek(f.pos).map_err(|e| cant(why, e))?;
+    *writer = Some(w);
+    Ok(g)
 }

@@ -653,25 +653,21 @@ TEST(dgram_to_outside_reconnected_with_external_unix)
 	unlink(p.path);
 }
 
-/* A unix socket in flight (SCM_RIGHTS) is refused with that reason. */
+static int send_fd(int via, const char *data, int fd);
+
+/* A listening unix socket in flight (SCM_RIGHTS) is refused with that reason. */
 static void rights_child(int ready, void *arg)
 {
-	int sv[2], other[2], fd;
-	char cb[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { "x", 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
-			    .msg_controllen = sizeof(cb) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	char name[64];
+	int sv[2], l;
 
 	(void)arg;
 	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 70);
-	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, other), 70);
-	fd = other[0];
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	must(sendmsg(sv[0], &m, 0) == 1, 79);
+	snprintf(name, sizeof(name), "ckpt-rights-%d", getpid());
+	l = sock_bound(SOCK_STREAM, name, 1);
+	must(!listen(l, 2), 71);
+	must(!send_fd(sv[0], "l", l), 79);
+	close(l);
 	say_ready(ready);
 	pause();
 }
@@ -890,6 +886,328 @@ TEST(event_and_regular_files_in_flight)
 }
 
 /*
+ * Memfds in flight come back in flight, each only in flight: one with its
+ * name, 10,000 bytes of contents (a hole in the middle), offset 5, O_APPEND
+ * and the seals F_SEAL_SHRINK | F_SEAL_GROW; one made without sealing
+ * (F_SEAL_SEAL), 3 bytes, read-only through a second open file of its own
+ * (/proc/self/fd) whose own open is closed.
+ */
+static void setup_memfds_in_flight(struct probe *p)
+{
+	char path[64];
+	int m, m2, r;
+
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd), 70);
+	m = memfd_create("ckpt-inflight", MFD_ALLOW_SEALING);
+	must(m >= 0 && write(m, "memfd contents", 14) == 14, 71);
+	must(pwrite(m, "tail", 4, 9996) == 4 && lseek(m, 5, SEEK_SET) == 5, 72);
+	must(!fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 73);
+	must(!fcntl(m, F_SETFL, O_APPEND), 74);
+	m2 = memfd_create("ckpt-inflight-2", 0);
+	must(m2 >= 0 && write(m2, "abc", 3) == 3, 75);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m2);
+	r = open(path, O_RDONLY);
+	must(r >= 0, 76);
+	must(!send_fd(p->fd[0], "m", m), 77);
+	must(!send_fd(p->fd[0], "r", r), 78);
+	close(m);
+	close(m2);
+	close(r);
+}
+
+static int verify_memfds_in_flight(struct probe *p)
+{
+	char b[64], link[128];
+	struct stat st;
+	ssize_t n;
+	int m, r;
+
+	m = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(1, m >= 0 && !strcmp(b, "m"), "memfd: %d '%s'", m, b);
+	snprintf(b, sizeof(b), "/proc/self/fd/%d", m);
+	n = readlink(b, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	CHECK(2, !strcmp(link, "/memfd:ckpt-inflight (deleted)"), "name '%s'", link);
+	CHECK(3, fcntl(m, F_GET_SEALS) == (F_SEAL_SHRINK | F_SEAL_GROW), "seals %#x",
+	      fcntl(m, F_GET_SEALS));
+	CHECK(4, !fstat(m, &st) && st.st_size == 10000, "size %ld", (long)st.st_size);
+	CHECK(5, lseek(m, 0, SEEK_CUR) == 5, "offset %ld", (long)lseek(m, 0, SEEK_CUR));
+	CHECK(6, (fcntl(m, F_GETFL) & (O_ACCMODE | O_APPEND)) == (O_RDWR | O_APPEND),
+	      "flags %#x", fcntl(m, F_GETFL));
+	CHECK(7, read(m, b, 9) == 9 && !memcmp(b, " contents", 9), "contents");
+	CHECK(8, pread(m, b, 8, 5000) == 8 && !memcmp(b, "\0\0\0\0\0\0\0\0", 8), "hole");
+	CHECK(9, pread(m, b, 5, 9996) == 4 && !memcmp(b, "tail", 4), "tail");
+	CHECK(10, ftruncate(m, 20000) < 0 && errno == EPERM, "grew: seals not applied");
+	CHECK(11, fcntl(m, F_ADD_SEALS, F_SEAL_WRITE) == 0, "cannot seal further: %s",
+	      strerror(errno));
+	r = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(12, r >= 0 && !strcmp(b, "r"), "second memfd: %d '%s'", r, b);
+	CHECK(13, (fcntl(r, F_GETFL) & O_ACCMODE) == O_RDONLY, "flags %#x", fcntl(r, F_GETFL));
+	CHECK(14, fcntl(r, F_GET_SEALS) == F_SEAL_SEAL, "seals %#x", fcntl(r, F_GET_SEALS));
+	CHECK(15, read(r, b, 8) == 3 && !memcmp(b, "abc", 3), "contents");
+	CHECK(16, write(r, "x", 1) < 0 && errno == EBADF, "writable");
+	snprintf(b, sizeof(b), "/proc/self/fd/%d", r);
+	n = readlink(b, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	CHECK(17, !strcmp(link, "/memfd:ckpt-inflight-2 (deleted)"), "name '%s'", link);
+	CHECK(18, drained(p->fd[1]), "more messages");
+	return 0;
+}
+
+TEST(memfds_in_flight)
+{
+	struct probe p = { "memfd", setup_memfds_in_flight, verify_memfds_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/*
+ * Deleted files in flight come back in flight, each only in flight: one open
+ * for reading and writing at offset 4 with O_APPEND, mode 0640; one read-only
+ * at offset 2, mode 0400, 6,000 bytes.
+ */
+static void setup_deleted_in_flight(struct probe *p)
+{
+	char path[128];
+	int f, g, r;
+
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	unlink(p->path);
+	f = open(p->path, O_RDWR | O_CREAT | O_EXCL, 0640);
+	must(f >= 0 && write(f, "deleted contents", 16) == 16, 71);
+	must(lseek(f, 4, SEEK_SET) == 4 && !fcntl(f, F_SETFL, O_APPEND), 72);
+	must(!unlink(p->path), 73);
+	snprintf(path, sizeof(path), "%s-ro", p->path);
+	unlink(path);
+	g = open(path, O_RDWR | O_CREAT | O_EXCL, 0400);
+	must(g >= 0 && write(g, "read only", 9) == 9 && pwrite(g, "end", 3, 5997) == 3, 74);
+	r = open(path, O_RDONLY);
+	must(r >= 0 && lseek(r, 2, SEEK_SET) == 2 && !unlink(path), 75);
+	close(g);
+	must(!send_fd(p->fd[0], "f", f), 76);
+	must(!send_fd(p->fd[0], "r", r), 77);
+	close(f);
+	close(r);
+}
+
+static int verify_deleted_in_flight(struct probe *p)
+{
+	char b[64];
+	struct stat st;
+	int f, r;
+
+	f = recv_fd(p->fd[1], b, 2);
+	CHECK(1, f >= 0 && !strcmp(b, "f"), "file: %d '%s'", f, b);
+	CHECK(2, !fstat(f, &st) && st.st_nlink == 0 && S_ISREG(st.st_mode), "nlink %ld",
+	      (long)st.st_nlink);
+	CHECK(3, (st.st_mode & 07777) == 0640 && st.st_size == 16, "mode %o size %ld",
+	      st.st_mode & 07777, (long)st.st_size);
+	CHECK(4, st.st_uid == getuid() && st.st_gid == getgid(), "owner %d:%d", st.st_uid,
+	      st.st_gid);
+	CHECK(5, lseek(f, 0, SEEK_CUR) == 4, "offset %ld", (long)lseek(f, 0, SEEK_CUR));
+	CHECK(6, (fcntl(f, F_GETFL) & (O_ACCMODE | O_APPEND)) == (O_RDWR | O_APPEND),
+	      "flags %#x", fcntl(f, F_GETFL));
+	CHECK(7, read(f, b, 12) == 12 && !memcmp(b, "ted contents", 12), "contents");
+	CHECK(8, write(f, "!", 1) == 1 && pread(f, b, 1, 16) == 1 && b[0] == '!', "append");
+	r = recv_fd(p->fd[1], b, 2);
+	CHECK(9, r >= 0 && !strcmp(b, "r"), "read-only file: %d '%s'", r, b);
+	CHECK(10, !fstat(r, &st) && st.st_nlink == 0 && (st.st_mode & 07777) == 0400 &&
+		  st.st_size == 6000, "nlink %ld mode %o size %ld", (long)st.st_nlink,
+	      st.st_mode & 07777, (long)st.st_size);
+	CHECK(11, (fcntl(r, F_GETFL) & O_ACCMODE) == O_RDONLY, "flags %#x", fcntl(r, F_GETFL));
+	CHECK(12, lseek(r, 0, SEEK_CUR) == 2, "offset %ld", (long)lseek(r, 0, SEEK_CUR));
+	CHECK(13, read(r, b, 7) == 7 && !memcmp(b, "ad only", 7), "contents");
+	CHECK(14, pread(r, b, 4, 5997) == 3 && !memcmp(b, "end", 3), "end");
+	CHECK(15, drained(p->fd[1]), "more data");
+	return 0;
+}
+
+TEST(deleted_files_in_flight)
+{
+	struct probe p = { "deleted", setup_deleted_in_flight, verify_deleted_in_flight };
+
+	snprintf(p.path, sizeof(p.path), "/tmp/ckpt-inflight-del-%d", getpid());
+	ROUND_TRIP(&p, 0);
+}
+
+/*
+ * Unix sockets in flight come back in flight, connected and with their queues:
+ * a stream pair (fds 0, 1) carries one end of another stream pair, whose other
+ * end the process keeps (fd 2), with bytes queued both ways; a datagram pair
+ * (fds 3, 4) carries both ends of a third, datagram, pair in one message, with
+ * a datagram queued in one of them.
+ */
+static void setup_sockets_in_flight(struct probe *p)
+{
+	char cb[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { "d", 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int s[2], d[2];
+
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, s), 71);
+	put(s[0], "to the one in flight");
+	put(s[1], "to the one kept");
+	must(!send_fd(p->fd[0], "s", s[1]), 72);
+	close(s[1]);
+	p->fd[2] = s[0];
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd + 3), 73);
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, d), 74);
+	put(d[0], "queued datagram");
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), d, 2 * sizeof(int));
+	must(sendmsg(p->fd[3], &m, 0) == 1, 75);
+	close(d[0]);
+	close(d[1]);
+}
+
+static int verify_sockets_in_flight(struct probe *p)
+{
+	char cb[CMSG_SPACE(2 * sizeof(int))], b[64];
+	struct iovec iov = { b, sizeof(b) - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+			    .msg_controllen = sizeof(cb) };
+	struct cmsghdr *c;
+	int s, d[2] = { -1, -1 }, type = 0;
+	socklen_t len = sizeof(type);
+
+	s = recv_fd(p->fd[1], b, 2);
+	CHECK(1, s >= 0 && !strcmp(b, "s"), "socket: %d '%s'", s, b);
+	CHECK(2, !getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) && type == SOCK_STREAM,
+	      "type %d", type);
+	CHECK(3, get(s, b, 20) == 20 && !memcmp(b, "to the one in flight", 20), "its queue");
+	CHECK(4, get(p->fd[2], b, 15) == 15 && !memcmp(b, "to the one kept", 15), "its peer's queue");
+	put(s, "ping");
+	CHECK(5, get(p->fd[2], b, 4) == 4 && !memcmp(b, "ping", 4), "one way");
+	put(p->fd[2], "pong");
+	CHECK(6, get(s, b, 4) == 4 && !memcmp(b, "pong", 4), "the other way");
+	CHECK(7, drained(s) && drained(p->fd[2]) && drained(p->fd[1]), "more data");
+	CHECK(8, recvmsg(p->fd[4], &m, MSG_DONTWAIT) == 1 && b[0] == 'd', "datagram carrier");
+	c = CMSG_FIRSTHDR(&m);
+	CHECK(9, c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(2 * sizeof(int)),
+	      "no two files");
+	memcpy(d, CMSG_DATA(c), sizeof(d));
+	CHECK(10, recv(d[1], b, sizeof(b), MSG_DONTWAIT) == 15 && !memcmp(b, "queued datagram", 15),
+	      "datagram queue");
+	CHECK(11, send(d[1], "back", 4, 0) == 4 && recv(d[0], b, sizeof(b), MSG_DONTWAIT) == 4 &&
+		  !memcmp(b, "back", 4), "datagram pair, one way");
+	CHECK(12, send(d[0], "forth", 5, 0) == 5 && recv(d[1], b, sizeof(b), MSG_DONTWAIT) == 5 &&
+		  !memcmp(b, "forth", 5), "datagram pair, the other way");
+	CHECK(13, drained(d[0]) && drained(d[1]) && drained(p->fd[4]), "more messages");
+	return 0;
+}
+
+TEST(sockets_in_flight)
+{
+	struct probe p = { "sockets", setup_sockets_in_flight, verify_sockets_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/*
+ * Unix sockets in flight that carry files in flight, in a loop (CRIU's scm06):
+ * a datagram pair bound to abstract names (fds 0, 1) where each end sends both
+ * ends; the first also sends one end of a stream pair whose queue carries a
+ * pipe's read end and the stream pair's other end: neither stream end nor the
+ * read end is held by an fd (the pipe's write end is: fd 2).
+ */
+static void setup_nested_in_flight(struct probe *p)
+{
+	int s[2], pp[2], i, j;
+	char name[64];
+
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "ckpt-nest-%d-%d", i, getpid());
+		p->fd[i] = sock_bound(SOCK_DGRAM, name, 1);
+	}
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, s) && !pipe(pp), 70);
+	must(!send_fd(s[0], "p", pp[0]), 71);
+	must(!send_fd(s[0], "s", s[0]), 72);
+	p->fd[2] = pp[1];
+	close(pp[0]);
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "ckpt-nest-%d-%d", !i, getpid());
+		for (j = 0; j < 2; j++) {
+			struct sockaddr_un a;
+			socklen_t len = mkaddr(&a, name, 1);
+			char cb[CMSG_SPACE(sizeof(int))], d = 'a' + j;
+			struct iovec iov = { &d, 1 };
+			struct msghdr m = { .msg_name = &a, .msg_namelen = len, .msg_iov = &iov,
+					    .msg_iovlen = 1, .msg_control = cb,
+					    .msg_controllen = sizeof(cb) };
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &p->fd[j], sizeof(int));
+			must(sendmsg(p->fd[i], &m, 0) == 1, 73);
+		}
+	}
+	snprintf(name, sizeof(name), "ckpt-nest-1-%d", getpid());
+	{
+		struct sockaddr_un a;
+		socklen_t len = mkaddr(&a, name, 1);
+		char cb[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { "c", 1 };
+		struct msghdr m = { .msg_name = &a, .msg_namelen = len, .msg_iov = &iov,
+				    .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &s[1], sizeof(int));
+		must(sendmsg(p->fd[0], &m, 0) == 1, 74);
+	}
+	close(s[0]);
+	close(s[1]);
+	p->v[0] = getpid();
+}
+
+static int verify_nested_in_flight(struct probe *p)
+{
+	char b[64], name[64];
+	int i, j, x, s1, s0, r;
+
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 2; j++) {
+			x = recv_fd(p->fd[!i], b, 2);
+			CHECK(1, x >= 0 && b[0] == 'a' + j, "socket %d from %d: %d '%s'", j, i, x, b);
+			snprintf(name, sizeof(name), "ckpt-nest-%d-%ld", j, p->v[0]);
+			CHECK(2, name_is(x, 0, name, 1), "socket %d from %d: another name", j, i);
+			close(x);
+		}
+	}
+	s1 = recv_fd(p->fd[1], b, 2);
+	CHECK(3, s1 >= 0 && !strcmp(b, "c"), "stream end: %d '%s'", s1, b);
+	r = recv_fd(s1, b, 2);
+	CHECK(4, r >= 0 && !strcmp(b, "p"), "read end: %d '%s'", r, b);
+	s0 = recv_fd(s1, b, 2);
+	CHECK(5, s0 >= 0 && !strcmp(b, "s"), "other stream end: %d '%s'", s0, b);
+	CHECK(6, write(p->fd[2], "pipe", 4) == 4 && read(r, b, 4) == 4 && !memcmp(b, "pipe", 4),
+	      "pipe");
+	put(s0, "ping");
+	CHECK(7, get(s1, b, 4) == 4 && !memcmp(b, "ping", 4), "one way");
+	put(s1, "pong");
+	CHECK(8, get(s0, b, 4) == 4 && !memcmp(b, "pong", 4), "the other way");
+	CHECK(9, drained(p->fd[0]) && drained(p->fd[1]) && drained(s0) && drained(s1),
+	      "more messages");
+	return 0;
+}
+
+TEST(sockets_carrying_sockets_in_flight)
+{
+	struct probe p = { "nested", setup_nested_in_flight, verify_nested_in_flight };
+
+	ROUND_TRIP(&p, 0);
+}
+
+/*
  * SCM_CREDENTIALS of queued messages: a datagram pair whose receiver has
  * SO_PASSCRED (the kernel attaches the sender's credentials), a stream pair
  * whose sender passes them explicitly, and a datagram pair where nobody asks
@@ -1003,12 +1321,12 @@ TEST(credentials_of_another_process_are_refused)
 	kill_reap(pid);
 }
 
-TEST(files_in_flight_are_refused)
+TEST(listening_socket_in_flight_is_refused)
 {
 	pid_t pid = spawn_ready(rights_child, NULL);
 
 	ASSERT_LT(0, pid);
-	expect_refused(_metadata, pid, "SCM_RIGHTS");
+	expect_refused(_metadata, pid, "is a listening socket");
 	kill_reap(pid);
 }
 

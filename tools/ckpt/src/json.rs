@@ -52,6 +52,8 @@ pub struct Builder {
     sysv: Vec<Value>,
     end: Value,
     skipped: Vec<Value>,
+    /// Where the last unix-skb record went: its socket (file, entry of `unix`).
+    skb_at: Option<(usize, usize)>,
 }
 
 /// The identity and permissions of a SysV object.
@@ -222,6 +224,17 @@ impl Builder {
             sysv: Vec::new(),
             end: Value::Null,
             skipped: Vec::new(),
+            skb_at: None,
+        }
+    }
+
+    /// The last buffer of the queue the last unix-skb record went to.
+    fn last_skb(&mut self) -> Option<&mut Obj> {
+        let (f, u) = self.skb_at?;
+        let s = self.files.get_mut(f)?.get_mut("unix")?.get_mut(u)?;
+        match s.get_mut("queue")?.as_array_mut()?.last_mut()? {
+            Value::Object(q) => Some(q),
+            _ => None,
         }
     }
 
@@ -502,17 +515,32 @@ impl Builder {
                 }
             }
             AnyRecord::UnixSkb(q) => {
-                if let Some(Value::Object(m)) = self.files.last_mut() {
-                    if let Some(Value::Array(a)) = m.get_mut("unix") {
-                        if let Some(Value::Object(s)) = a.last_mut() {
-                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
-                                qa.push(json!({
-                                    "sender": q.sender,
-                                    "sender_name": crate::names::unix_name(q.sender_name),
-                                    "bytes": q.data.len(),
-                                }));
-                            }
-                        }
+                // Its owner's queue (a socket in flight has its queue after
+                // the carrying socket's records); a connection not accepted
+                // yet (owner 0) is the last socket.
+                let unix_of = |f: &Value| f.get("unix").and_then(|a| a.as_array()).map(Vec::len);
+                self.skb_at = if q.owner == 0 {
+                    self.files
+                        .iter()
+                        .rposition(|f| unix_of(f).is_some())
+                        .and_then(|i| Some((i, unix_of(&self.files[i])?.checked_sub(1)?)))
+                } else {
+                    self.files.iter().enumerate().rev().find_map(|(i, f)| {
+                        let a = f.get("unix")?.as_array()?;
+                        let u = a.iter().position(|s| {
+                            s.get("ino") == Some(&json!(q.owner)) && s.get("file") != Some(&json!(0))
+                        })?;
+                        Some((i, u))
+                    })
+                };
+                if let Some((f, u)) = self.skb_at {
+                    let s = self.files[f].get_mut("unix").and_then(|a| a.get_mut(u));
+                    if let Some(Value::Array(qa)) = s.and_then(|s| s.get_mut("queue")) {
+                        qa.push(json!({
+                            "sender": q.sender,
+                            "sender_name": crate::names::unix_name(q.sender_name),
+                            "bytes": q.data.len(),
+                        }));
                     }
                 }
             }
@@ -551,33 +579,17 @@ impl Builder {
                 }
             }
             AnyRecord::UnixCreds(c) => {
-                if let Some(Value::Object(m)) = self.files.last_mut() {
-                    if let Some(Value::Array(a)) = m.get_mut("unix") {
-                        if let Some(Value::Object(s)) = a.last_mut() {
-                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
-                                if let Some(Value::Object(q)) = qa.last_mut() {
-                                    q.insert(
-                                        "creds".into(),
-                                        json!({"pid": c.pid, "uid": c.uid, "gid": c.gid}),
-                                    );
-                                }
-                            }
-                        }
-                    }
+                if let Some(q) = self.last_skb() {
+                    q.insert(
+                        "creds".into(),
+                        json!({"pid": c.pid, "uid": c.uid, "gid": c.gid}),
+                    );
                 }
             }
             AnyRecord::UnixFds(u) => {
-                if let Some(Value::Object(m)) = self.files.last_mut() {
-                    if let Some(Value::Array(a)) = m.get_mut("unix") {
-                        if let Some(Value::Object(s)) = a.last_mut() {
-                            if let Some(Value::Array(qa)) = s.get_mut("queue") {
-                                if let Some(Value::Object(q)) = qa.last_mut() {
-                                    let ids: Vec<u32> = (0..u.count()).map(|i| u.file(i)).collect();
-                                    q.insert("files".into(), json!(ids));
-                                }
-                            }
-                        }
-                    }
+                if let Some(q) = self.last_skb() {
+                    let ids: Vec<u32> = (0..u.count()).map(|i| u.file(i)).collect();
+                    q.insert("files".into(), json!(ids));
                 }
             }
             AnyRecord::CwdDeleted(c) => {

@@ -184,6 +184,111 @@ fn fifo_pipes_get_no_fresh_pipe() {
     assert!(r.specials.is_empty() && r.vmas.is_empty());
 }
 
+/// A datagram socket of the image (file `id`, inode `ino`), not connected.
+fn dgram(id: u32, ino: u64) -> UnixSock<'static> {
+    UnixSock {
+        file: id,
+        ino,
+        peer: 0,
+        listener: 0,
+        sock_type: unix_type::DGRAM,
+        state: unix_state::CLOSE,
+        shutdown: 0,
+        flags: 0,
+        backlog: 0,
+        sndbuf: 212_992,
+        rcvbuf: 212_992,
+        peek_off: -1,
+        rcvlowat: 1,
+        rcvtimeo_us: 0,
+        sndtimeo_us: 0,
+        file_mode: 0,
+        file_uid: 0,
+        file_gid: 0,
+        name: b"",
+        peer_name: b"",
+        path: b"",
+    }
+}
+
+/// Sockets in flight that carry each other: a socket's buffers go to their
+/// owner's queue, however the records interleave (the carrying socket's records
+/// come between a socket in flight's and its queue's); a memfd and a deleted
+/// file in flight are listed for the restarter to make.
+#[test]
+fn sockets_in_flight_carrying_each_other() {
+    let mut w = ImageWriter::new();
+    w.record(&sample::header(1)).unwrap();
+    w.record(&FileRec {
+        rdev: 0x20,
+        mode: 0o100600,
+        ..file(2, filekind::MEMFD, 0, b"/memfd:m (deleted)")
+    })
+    .unwrap();
+    w.record(&FileRec {
+        mode: 0o100600,
+        ..file(3, filekind::GHOST, 0, b"/tmp/g (deleted)")
+    })
+    .unwrap();
+    // Socket 4 in flight: its records, then socket 5 (an fd's) and its queue.
+    w.record(&file(4, filekind::UNIX, 0, b"socket:[100]"))
+        .unwrap();
+    w.record(&dgram(4, 100)).unwrap();
+    w.record(&file(5, filekind::UNIX, 0, b"socket:[200]"))
+        .unwrap();
+    w.record(&dgram(5, 200)).unwrap();
+    for data in [&b"a"[..], b"b"] {
+        w.record(&UnixSkb {
+            owner: 200,
+            sender: 100,
+            sender_name: b"",
+            data,
+        })
+        .unwrap();
+        w.record(&UnixFds {
+            files: &[4, 0, 0, 0, 5, 0, 0, 0],
+        })
+        .unwrap();
+    }
+    // Then socket 4's queue.
+    w.record(&UnixSkb {
+        owner: 100,
+        sender: 200,
+        sender_name: b"",
+        data: b"c",
+    })
+    .unwrap();
+    w.record(&UnixFds {
+        files: &[2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0],
+    })
+    .unwrap();
+    w.record(&FsRec {
+        id: 6,
+        umask: 0o022,
+        cwd: b"/",
+        root: b"/",
+    })
+    .unwrap();
+    w.record(&task(6)).unwrap();
+    let img = w.finish().unwrap();
+    let p = plan(img.as_slice()).expect("plan");
+    let s = |ino| p.sockets.iter().find(|s| s.ino == ino).unwrap();
+    assert_eq!(s(200).queue.len(), 2);
+    assert_eq!(s(200).queue_fds, vec![vec![4, 5], vec![4, 5]]);
+    assert_eq!(s(100).queue.len(), 1);
+    assert_eq!(s(100).queue[0].2, b"c");
+    assert_eq!(s(100).queue_fds, vec![vec![2, 3, 4]]);
+    let made: Vec<(u32, u8, u32)> = p
+        .inflight_made
+        .iter()
+        .map(|m| (m.id, m.kind, m.seals))
+        .collect();
+    assert_eq!(
+        made,
+        vec![(2, filekind::MEMFD, 0x20), (3, filekind::GHOST, 0)]
+    );
+}
+
 #[test]
 fn missing_records_are_refused() {
     let mut w = ImageWriter::new();

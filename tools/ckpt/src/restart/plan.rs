@@ -92,6 +92,24 @@ pub struct SockPlan {
     pub queue_creds: Vec<Option<(i32, u32, u32)>>,
 }
 
+/// A memfd or deleted file in flight in a socket's queue (`SCM_RIGHTS`), which
+/// the restarter makes again, empty, to send (see `super::sockets`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InflightMade {
+    /// The file record.
+    pub id: u32,
+    /// `filekind::MEMFD` or `filekind::GHOST`.
+    pub kind: u8,
+    /// Its path (`/memfd:NAME (deleted)`, `/DIR/NAME (deleted)`).
+    pub path: Vec<u8>,
+    /// Open flags.
+    pub flags: u32,
+    /// Mode.
+    pub mode: u32,
+    /// A memfd's seals.
+    pub seals: u32,
+}
+
 /// A SysV shared memory segment the image's processes had attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SysvPlan {
@@ -324,6 +342,9 @@ pub struct Plan {
     /// The regular files in flight in sockets' queues (`SCM_RIGHTS`), which the
     /// restarter opens and sends again: file id, path, open flags, offset.
     pub inflight_regs: Vec<(u32, Vec<u8>, u32, i64)>,
+    /// The memfds and deleted files in flight in sockets' queues, which the
+    /// restarter makes again empty and sends (the module fills them).
+    pub inflight_made: Vec<InflightMade>,
     /// The identity of the vDSO the image was taken with: its symbols' summary
     /// (from its text when the image carries it), if the image says.
     pub vdso: Option<VdsoSyms>,
@@ -442,6 +463,12 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut regs: std::collections::HashMap<u32, (Vec<u8>, u32, i64)> =
         std::collections::HashMap::new();
     let mut inflight_regs = Vec::new();
+    // Memfds and deleted files (their own contents) by id, for those in flight.
+    let mut made_kinds: std::collections::HashMap<u32, InflightMade> =
+        std::collections::HashMap::new();
+    let mut inflight_made: Vec<InflightMade> = Vec::new();
+    // The socket the last unix-skb record belongs to.
+    let mut skb_at: Option<usize> = None;
     let mut pages_at = 0;
     loop {
         // The pages (or the end) follow the metadata: stop before reading them.
@@ -457,6 +484,19 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             files.push((f.id, f.kind, f.flags, f.pipe));
             if f.kind == filekind::REG {
                 regs.insert(f.id, (f.path.to_vec(), f.flags, f.pos));
+            }
+            if f.kind == filekind::MEMFD || (f.kind == filekind::GHOST && f.rdev == 0) {
+                made_kinds.insert(
+                    f.id,
+                    InflightMade {
+                        id: f.id,
+                        kind: f.kind,
+                        path: f.path.to_vec(),
+                        flags: f.flags,
+                        mode: f.mode,
+                        seals: if f.kind == filekind::MEMFD { f.rdev } else { 0 },
+                    },
+                );
             }
         }
         match rec {
@@ -588,7 +628,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 queue_creds: Vec::new(),
             }),
             AnyRecord::UnixSkb(q) => {
-                if let Some(s) = sockets.last_mut() {
+                // Its owner's (a socket in flight has its queue after the
+                // carrying socket's records); a connection not accepted yet
+                // (owner 0) is the last socket record.
+                skb_at = match q.owner {
+                    0 => sockets.len().checked_sub(1),
+                    o => sockets.iter().rposition(|s| s.file != 0 && s.ino == o),
+                };
+                if let Some(s) = skb_at.and_then(|i| sockets.get_mut(i)) {
                     s.queue
                         .push((q.sender, q.sender_name.to_vec(), q.data.to_vec()));
                     s.queue_fds.push(Vec::new());
@@ -596,18 +643,25 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 }
             }
             AnyRecord::UnixCreds(c) => {
-                if let Some(x) = sockets.last_mut().and_then(|s| s.queue_creds.last_mut()) {
+                let s = skb_at.and_then(|i| sockets.get_mut(i));
+                if let Some(x) = s.and_then(|s| s.queue_creds.last_mut()) {
                     *x = Some((c.pid, c.uid, c.gid));
                 }
             }
             AnyRecord::UnixFds(u) => {
-                if let Some(f) = sockets.last_mut().and_then(|s| s.queue_fds.last_mut()) {
+                let s = skb_at.and_then(|i| sockets.get_mut(i));
+                if let Some(f) = s.and_then(|s| s.queue_fds.last_mut()) {
                     f.extend((0..u.count()).map(|i| u.file(i)));
                 }
                 for id in (0..u.count()).map(|i| u.file(i)) {
                     if let Some((path, flags, pos)) = regs.get(&id) {
                         if !inflight_regs.iter().any(|r: &(u32, _, _, _)| r.0 == id) {
                             inflight_regs.push((id, path.clone(), *flags, *pos));
+                        }
+                    }
+                    if let Some(m) = made_kinds.get(&id) {
+                        if !inflight_made.iter().any(|r| r.id == id) {
+                            inflight_made.push(m.clone());
                         }
                     }
                 }
@@ -806,6 +860,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         epoll_items,
         files,
         inflight_regs,
+        inflight_made,
         creds: all_creds,
         vdso: vdso_text.or(vdso_id),
         pages_at,

@@ -25,7 +25,9 @@ use crate::errno;
 use crate::image::{unix_flags, unix_state};
 use crate::uapi::CkptRestartFile;
 
-use super::plan::SockPlan;
+use crate::image::filekind;
+
+use super::plan::{InflightMade, Plan, SockPlan};
 
 /// The sockets the root restarter made for the image's.
 #[derive(Default)]
@@ -321,6 +323,28 @@ fn cpath(p: &[u8]) -> io::Result<CString> {
     CString::new(p).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
+/// How long a name held by a socket that only a loop of sockets in flight kept
+/// (garbage the kernel has not collected yet) is waited for.
+const GC_WAIT_MS: u64 = 1000;
+
+/// Whether `busy` stops being true while the kernel collects unix sockets that
+/// only sockets in flight still refer to (the checkpointed program's, killed
+/// while its sockets carried each other, as ZDTM's `scm06`: their names stay
+/// taken until then): the collection runs once a unix socket is closed.
+fn after_gc(mut busy: impl FnMut() -> bool) -> bool {
+    let mut waited = 0;
+    while busy() {
+        if waited >= GC_WAIT_MS {
+            return false;
+        }
+        // Closing a unix socket schedules the collection (unix_release_sock).
+        drop(socket(libc::SOCK_DGRAM));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += 20;
+    }
+    true
+}
+
 /// Makes path `p` free for a new socket file: nothing there, or a stale socket
 /// file (removed). `ty`: the socket's type, to knock with.
 fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
@@ -337,8 +361,15 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
             "{shown}, the path of a unix socket of the image, exists and is not a socket"
         ));
     }
-    let probe = socket(ty).map_err(|e| err("cannot create a unix socket", e))?;
-    match connect_raw(probe.as_raw_fd(), p) {
+    let mut answer = Ok(());
+    after_gc(|| {
+        let Ok(probe) = socket(ty) else {
+            return false;
+        };
+        answer = connect_raw(probe.as_raw_fd(), p);
+        answer.is_ok()
+    });
+    match answer {
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {}
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         _ => {
@@ -363,7 +394,12 @@ fn free_path(p: &[u8], ty: i32) -> Result<(), String> {
 fn bind(fd: RawFd, ty: i32, name: &[u8], path: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let shown_name = shown(name);
     if name.first() == Some(&0) {
-        return bind_raw(fd, name).map(|_| None).map_err(|e| {
+        let mut r = Ok(());
+        after_gc(|| {
+            r = bind_raw(fd, name);
+            matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE))
+        });
+        return r.map(|_| None).map_err(|e| {
             if e.raw_os_error() == Some(libc::EADDRINUSE) {
                 format!("unix socket name {shown_name} is in use (is the checkpointed program still running?)")
             } else {
@@ -428,6 +464,10 @@ struct Maker<'a> {
     /// The image's root process's pid (credentials of buffers it sent are sent
     /// again with the restarter's, which is that process now).
     root_pid: i32,
+    /// Queues that carry unix sockets in flight, filled once every socket is
+    /// made: the socket's index in `plan`, and (a copy of) the socket that
+    /// sends them.
+    deferred: Vec<(usize, OwnedFd)>,
 }
 
 /// A datagram socket bound to a path the program removed since: bound late, one
@@ -505,14 +545,21 @@ impl Maker<'_> {
         })
     }
 
-    /// The fds to send with buffer `i` of `s`'s queue (its files in flight).
+    /// The fds to send with buffer `i` of `s`'s queue (its files in flight): a
+    /// unix socket of the image is the one made for it.
     fn fds_of(&self, s: &SockPlan, i: usize) -> Result<Vec<RawFd>, String> {
         let Some(ids) = s.queue_fds.get(i) else {
             return Ok(Vec::new());
         };
         ids.iter()
             .map(|id| {
-                self.inflight.get(id).copied().ok_or_else(|| {
+                let sock = self
+                    .plan
+                    .iter()
+                    .find(|x| x.file == *id)
+                    .and_then(|x| self.made.get(&x.ino))
+                    .map(|f| f.as_raw_fd());
+                self.inflight.get(id).copied().or(sock).ok_or_else(|| {
                     format!(
                         "unix socket {} holds file {id} in flight, which cannot be made again",
                         shown(&s.name)
@@ -679,8 +726,36 @@ impl Maker<'_> {
         Ok(())
     }
 
-    /// Sends `s`'s queue into it from `from` (its peer).
-    fn fill_from(&self, s: &SockPlan, from: RawFd) -> Result<(), String> {
+    /// Whether `s`'s queue carries a unix socket of the image in flight.
+    fn carries_sockets(&self, s: &SockPlan) -> bool {
+        s.queue_fds
+            .iter()
+            .flatten()
+            .any(|id| self.plan.iter().any(|x| x.file == *id))
+    }
+
+    /// Sends `s`'s queue into it from `from` (its peer); one that carries unix
+    /// sockets in flight once every socket is made (see `deferred`).
+    fn fill_from(&mut self, s: &SockPlan, from: RawFd) -> Result<(), String> {
+        if self.carries_sockets(s) {
+            let at = self
+                .plan
+                .iter()
+                .position(|x| std::ptr::eq(x, s))
+                .ok_or("a unix socket outside the plan")?;
+            // SAFETY: F_DUPFD_CLOEXEC on an fd this process holds open; a
+            // non-negative result is a new fd we own.
+            let d = cvt(unsafe { libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 0) })
+                .map_err(|e| err("cannot duplicate a unix socket", e))?;
+            // SAFETY: `d` was just created and is owned by nobody else.
+            self.deferred.push((at, unsafe { OwnedFd::from_raw_fd(d) }));
+            return Ok(());
+        }
+        self.send_queue(s, from)
+    }
+
+    /// Sends `s`'s queue into it from `from`.
+    fn send_queue(&self, s: &SockPlan, from: RawFd) -> Result<(), String> {
         for (i, (_, _, data)) in s.queue.iter().enumerate() {
             let fds = self.fds_of(s, i)?;
             send_fds(from, data, None, &fds, self.creds_of(s, i)).map_err(|e| {
@@ -1003,6 +1078,10 @@ impl Maker<'_> {
         for s in files().filter(|s| !stream(s) && !bound_then_removed(s)) {
             self.dgram_connected(s, &targets)?;
         }
+        // The queues that carry sockets in flight, now that all are made.
+        for (at, from) in std::mem::take(&mut self.deferred) {
+            self.send_queue(&plan[at], from.as_raw_fd())?;
+        }
         // Shutdown state, options, backlogs.
         for s in files() {
             let fd = self.fd(s.ino);
@@ -1128,7 +1207,107 @@ fn back(w: Was) {
     }
 }
 
+/// `MFD_EXEC`, `MFD_NOEXEC_SEAL` (`linux/memfd.h`).
+const MFD_EXEC: libc::c_uint = 0x10;
+const MFD_NOEXEC_SEAL: libc::c_uint = 0x08;
+/// `F_SEAL_EXEC`.
+const F_SEAL_EXEC: u32 = 0x20;
+
+/// A new empty memfd for memfd `m` of the image (in flight), named as it was,
+/// open for sealing and with its access mode: the module gives it its size,
+/// mode, contents and seals. An image memfd sealed against executing without
+/// execute bits is made so (`MFD_NOEXEC_SEAL`); another executable, where
+/// `vm.memfd_noexec` lets it be.
+fn new_memfd(m: &InflightMade) -> io::Result<OwnedFd> {
+    let name = m.path.strip_prefix(b"/memfd:").unwrap_or(&m.path);
+    let name = name.strip_suffix(b" (deleted)").unwrap_or(name);
+    let c = cpath(name)?;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let exec = if m.seals & F_SEAL_EXEC != 0 && m.mode & 0o111 == 0 {
+        MFD_NOEXEC_SEAL
+    } else {
+        MFD_EXEC
+    };
+    // SAFETY: `c` is NUL-terminated; a non-negative result is a new fd we own.
+    let mut fd = unsafe { libc::memfd_create(c.as_ptr(), base | exec) };
+    if fd < 0 && last().raw_os_error() == Some(libc::EINVAL) {
+        // A kernel without the exec flags.
+        // SAFETY: As above.
+        fd = unsafe { libc::memfd_create(c.as_ptr(), base) };
+    }
+    if fd < 0 {
+        return Err(last());
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    reopen_as(unsafe { OwnedFd::from_raw_fd(fd) }, m.flags)
+}
+
+/// `fd` (open for reading and writing), or for another access mode in `flags` a
+/// file of its own opened again through `/proc/self/fd`.
+fn reopen_as(fd: OwnedFd, flags: u32) -> io::Result<OwnedFd> {
+    let access = flags as libc::c_int & libc::O_ACCMODE;
+    if access == libc::O_RDWR {
+        return Ok(fd);
+    }
+    let p = cpath(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+    // SAFETY: `p` is NUL-terminated; a non-negative result is a new fd we own.
+    let n = cvt(unsafe { libc::open(p.as_ptr(), access | libc::O_CLOEXEC) })?;
+    // SAFETY: As above.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// A new empty unnamed file (`O_TMPFILE`) in the directory of deleted file `m` of
+/// the image (in flight), opened with its access mode: the module gives it its
+/// size, owner, mode and contents.
+fn new_deleted(m: &InflightMade) -> io::Result<OwnedFd> {
+    let name = m.path.strip_suffix(b" (deleted)").unwrap_or(&m.path);
+    let slash = name
+        .iter()
+        .rposition(|&c| c == b'/')
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let dir = cpath(if slash == 0 { b"/" } else { &name[..slash] })?;
+    // SAFETY: `dir` is NUL-terminated; a non-negative result is a new fd we own.
+    let fd = cvt(unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
+        )
+    })?;
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    reopen_as(unsafe { OwnedFd::from_raw_fd(fd) }, m.flags)
+}
+
 impl Sockets {
+    /// Makes the memfds and deleted files in flight in the image's sockets'
+    /// queues again, empty (as the image's user: see `super::spawn`), to be sent
+    /// with their buffers; the ioctl is told which file of the image each is,
+    /// and the module checks and fills them.
+    pub(super) fn make_inflight(&mut self, plan: &Plan) -> Result<(), String> {
+        for m in &plan.inflight_made {
+            let (fd, what) = if m.kind == filekind::MEMFD {
+                (new_memfd(m), "memfd")
+            } else {
+                (new_deleted(m), "deleted file")
+            };
+            let fd = fd.map_err(|e| {
+                err(
+                    format!(
+                        "cannot make {what} {} (in flight, SCM_RIGHTS) again",
+                        crate::names::path(&m.path)
+                    ),
+                    e,
+                )
+            })?;
+            self.args.push(CkptRestartFile {
+                id: m.id,
+                fd: fd.as_raw_fd(),
+            });
+            self.held.push(fd);
+        }
+        Ok(())
+    }
+
     /// Makes every unix socket of the image (`plan`) again, as user and group
     /// `ids` (effective; the image's root process's) when the restarter may.
     /// `inflight`: the fd to send for each file in flight, by file id;
@@ -1166,8 +1345,10 @@ impl Sockets {
             remove: Vec::new(),
             rmdirs: Vec::new(),
             kept: Vec::new(),
+            deferred: Vec::new(),
         };
         let r = m.make();
+        m.deferred.clear();
         m.standins.clear();
         for p in m.remove.drain(..) {
             unlink(&p);

@@ -417,9 +417,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             if let Err(e) = ctx.events.open_inflight(plan) {
                 return e;
             }
+            // The memfds and deleted files in flight, made again empty.
+            if let Err(e) = ctx.sockets.make_inflight(plan) {
+                return e;
+            }
         }
         let ids = me.ids.as_ref().map(|i| (i.uids[1], i.gids[1]));
-        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args, &ctx.events.args);
+        let made = [&ctx.events.args[..], &ctx.sockets.args[..]].concat();
+        let inflight = super::pipes::inflight_fds(plan, &ctx.pipes.args, &made);
         if let Err(e) = ctx
             .sockets
             .create(&plan.sockets, ids, &inflight, plan.root().pid)
