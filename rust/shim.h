@@ -182,7 +182,6 @@ struct ckpt_file_info {
 	u32 gid;
 };
 
-struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd);
 int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
 int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
@@ -202,12 +201,9 @@ int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 s
 		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
 int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader);
 int ckpt_memfd_seal(struct file *f, u32 seals);
-ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);
 
 /* ---- output ----------------------------------------------------------- */
 
-struct file *ckpt_fget_writable(int fd, int *err);
-ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len);
 
 /* ---- misc -------------------------------------------------------------- */
 
@@ -272,7 +268,6 @@ long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
 int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force);
 long ckpt_cur_anon_ranges(u64 *out, u32 max);
 int ckpt_cur_zap(u64 start, u64 end);
-struct file *ckpt_open_path(const char *path, u32 flags, int *err);
 /* A pseudo-terminal end (ckpt_file_pty). */
 struct ckpt_pty_info {
 	u32 index;
@@ -288,19 +283,8 @@ struct ckpt_pty_info {
 };
 
 int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
-struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
-int ckpt_file_truncate(struct file *f, u64 size);
-int ckpt_file_chmod(struct file *f, u32 mode);
-int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
-int ckpt_file_seek(struct file *f, s64 pos);
-int ckpt_cur_close_fds(void);
-ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
-void ckpt_file_set_flags(struct file *f, u32 flags);
-int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
-bool ckpt_file_readable(struct file *f);
-int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev);
 bool ckpt_file_proc_own_ns(struct file *f);
 int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);
@@ -336,9 +320,6 @@ struct ckpt_task_attrs {
 
 int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a);
 bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum);
-int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum);
-bool ckpt_cur_owns(u32 kind, s32 nr);
-int ckpt_file_set_async(struct file *f, int fd);
 int ckpt_cur_set_exe(const char *path, bool allow_setid);
 struct file *ckpt_open_exec_file(const char *path, int *err);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);

@@ -356,12 +356,6 @@ mod ffi {
             fg: *mut i32,
             leader: *mut bool,
         ) -> i32;
-        pub(super) fn ckpt_file_pwrite(
-            f: *mut c_void,
-            buf: *const u8,
-            len: usize,
-            pos: i64,
-        ) -> isize;
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
         pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
@@ -412,7 +406,6 @@ mod ffi {
             n: u32,
             want: *mut u8,
         ) -> i32;
-        pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
         pub(super) fn ckpt_file_info(
             f: *mut c_void,
@@ -430,8 +423,6 @@ mod ffi {
             root: *mut u8,
             rootlen: u32,
         ) -> i32;
-        pub(super) fn ckpt_fget_writable(fd: i32, err: *mut i32) -> *mut c_void;
-        pub(super) fn ckpt_file_write(f: *mut c_void, buf: *const u8, len: usize) -> isize;
         pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
@@ -453,27 +444,9 @@ mod ffi {
             npages: u32,
             force: bool,
         ) -> i32;
-        pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
-        pub(super) fn ckpt_file_reopen(
-            f: *mut c_void,
-            flags: u32,
-            check: bool,
-            err: *mut i32,
-        ) -> *mut c_void;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
-        pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
-        pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
-        pub(super) fn ckpt_file_chmod(f: *mut c_void, mode: u32) -> i32;
-        pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
-        pub(super) fn ckpt_cur_close_fds() -> i32;
-        pub(super) fn ckpt_file_read(
-            f: *mut c_void,
-            buf: *mut u8,
-            len: usize,
-            pos: *mut i64,
-        ) -> isize;
         pub(super) fn ckpt_file_read_pages(
             f: *mut c_void,
             pages: *const *mut c_void,
@@ -486,10 +459,6 @@ mod ffi {
             force: bool,
             out: *mut *mut c_void,
         ) -> isize;
-        pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
-        pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
-        pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
-        pub(super) fn ckpt_file_watch_facts(f: *mut c_void, ino: *mut u64, sdev: *mut u32) -> i32;
         pub(super) fn ckpt_file_proc_own_ns(f: *mut c_void) -> bool;
         pub(super) fn ckpt_file_other_name(f: *mut c_void, path: *mut u8, pathlen: u32) -> i32;
         pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
@@ -524,9 +493,6 @@ mod ffi {
             nr: *mut i32,
             signum: *mut u32,
         ) -> bool;
-        pub(super) fn ckpt_file_set_owner(f: *mut c_void, kind: u32, nr: i32, signum: u32) -> i32;
-        pub(super) fn ckpt_cur_owns(kind: u32, nr: i32) -> bool;
-        pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
         pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
@@ -782,8 +748,7 @@ impl TaskRef {
 
     /// The open file at the lowest fd `>= *fd`, which is updated to that fd.
     pub(crate) fn next_file(&self, fd: &mut u32) -> Option<FileRef> {
-        // SAFETY: The task is valid; `fd` is a valid in/out pointer.
-        unsafe { FileRef::from_counted(ffi::ckpt_task_next_file(self.ptr(), fd)) }
+        sys::file::task_next(&self.0, fd).map(FileRef)
     }
 
     /// Whether `fd` is close-on-exec.
@@ -1043,12 +1008,7 @@ impl FileRef {
 
     /// Writes all of `buf` at `pos` (not at the file position).
     pub(crate) fn write_at(&self, buf: &[u8], pos: i64) -> Result {
-        // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_pwrite(self.ptr(), buf.as_ptr(), buf.len(), pos) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        Ok(())
+        sys::file::write_at(&self.0, buf, pos)
     }
 
     /// The caller's `fd`.
@@ -1063,14 +1023,7 @@ impl FileRef {
 
     /// Opens `path` (NUL-terminated) with the caller's rights.
     pub(crate) fn open(path: &[u8], flags: u32) -> Result<Self> {
-        if path.last() != Some(&0) {
-            return Err(EINVAL);
-        }
-        let mut err = 0;
-        // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_open_path(path.as_ptr(), flags, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::open(path, flags).map(Self)
     }
 
     /// The pseudo-terminal pair this file is an end of, if it is one.
@@ -1083,11 +1036,7 @@ impl FileRef {
     /// A new open file description of this file with `flags` and the caller's
     /// credentials; with `check`, only if the caller may open the file so.
     pub(crate) fn reopen(&self, flags: u32, check: bool) -> Result<Self> {
-        let mut err = 0;
-        // SAFETY: The file is valid; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_file_reopen(self.ptr(), flags, check, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::reopen(&self.0, flags, check).map(Self)
     }
 
     /// Opens `path` (NUL-terminated) read-only as `execve()` opens a program: with
@@ -1119,20 +1068,17 @@ impl FileRef {
 
     /// Sets the mode bits (`07777`) of the file's inode, as `fchmod(2)` does.
     pub(crate) fn chmod(&self, mode: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_chmod(self.ptr(), mode) }).map(|_| ())
+        sys::file::chmod(&self.0, mode)
     }
 
     /// Gives the file's inode an owner.
     pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_chown(self.ptr(), uid, gid) }).map(|_| ())
+        sys::file::chown(&self.0, uid, gid)
     }
 
     /// Sets the file's size.
     pub(crate) fn truncate(&self, size: u64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_truncate(self.ptr(), size) }).map(|_| ())
+        sys::file::truncate(&self.0, size)
     }
 
     /// The first range `[data, hole)` (byte offsets) at or after `from` that may hold
@@ -1166,18 +1112,12 @@ impl FileRef {
 
     /// Sets the file position.
     pub(crate) fn seek(&self, pos: i64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_seek(self.ptr(), pos) }).map(|_| ())
+        sys::file::seek(&self.0, pos)
     }
 
     /// Reads into `buf` at `*pos` until it is full or the file ends; returns the length.
     pub(crate) fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize> {
-        // SAFETY: The file is valid; `buf` is writable for its length.
-        let n = unsafe { ffi::ckpt_file_read(self.ptr(), buf.as_mut_ptr(), buf.len(), pos) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        Ok(n as usize)
+        sys::file::read_at(&self.0, buf, pos)
     }
 
     /// Reads whole pages at `*pos` straight into `pages` (pages of a user address space
@@ -1206,14 +1146,12 @@ impl FileRef {
 
     /// Sets its modification time (`utimensat(2)`'s rules), leaving the access time.
     pub(crate) fn set_mtime(&self, mtime_ns: i64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_mtime(self.ptr(), mtime_ns) }).map(|_| ())
+        sys::file::set_mtime(&self.0, mtime_ns)
     }
 
     /// Sets the `fcntl(F_SETFL)` part of the open flags.
     pub(crate) fn set_flags(&self, flags: u32) {
-        // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_set_flags(self.ptr(), flags) }
+        sys::file::set_flags(&self.0, flags)
     }
 
     /// Whether it is a file of the procfs of the caller's pid namespace (whose
@@ -1225,17 +1163,13 @@ impl FileRef {
 
     /// Whether it is open for reading.
     pub(crate) fn readable(&self) -> bool {
-        // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_readable(self.ptr()) }
+        sys::file::readable(&self.0)
     }
 
     /// The inode's number and device (as an inotify file's fdinfo shows them), and
     /// whether the caller may read it (what `inotify_add_watch` asks: `Err` if not).
     pub(crate) fn watch_facts(&self) -> (u64, u32, Result) {
-        let (mut ino, mut sdev) = (0u64, 0u32);
-        // SAFETY: The file is valid; `ino` and `sdev` are valid for writing.
-        let r = errno(unsafe { ffi::ckpt_file_watch_facts(self.ptr(), &mut ino, &mut sdev) });
-        (ino, sdev, r.map(|_| ()))
+        sys::file::watch_facts(&self.0)
     }
 
     fn raw(&self) -> *mut c_void {
@@ -1249,11 +1183,7 @@ impl FileRef {
 
     /// The caller's `fd`, which must be open for writing.
     pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
-        let mut err = 0;
-        // SAFETY: No preconditions; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_fget_writable(fd, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::fget_writable(fd).map(Self)
     }
 
     /// Identity of the open file description.
@@ -1302,15 +1232,7 @@ impl FileRef {
 
     /// Writes all of `buf` at the file's position.
     pub(crate) fn write_all(&self, buf: &[u8]) -> Result {
-        // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_write(self.ptr(), buf.as_ptr(), buf.len()) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        if n as usize != buf.len() {
-            return Err(EIO);
-        }
-        Ok(())
+        sys::file::write_all(&self.0, buf)
     }
 }
 
@@ -1744,8 +1666,7 @@ pub(crate) mod cur {
 
     /// Closes every fd.
     pub(crate) fn close_fds() {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_close_fds() };
+        sys::file::close_all();
     }
 
     /// Reserves the lowest free fd (the kernel crate's reservation: given back when
@@ -1996,14 +1917,12 @@ impl FileRef {
     /// Makes `nr` (of `kind`, as [`Self::owner`] says; 0: none) its `SIGIO` owner, on
     /// behalf of the caller's credentials, with `signum` as its `F_SETSIG` signal.
     pub(crate) fn set_owner(&self, kind: u32, nr: i32, signum: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_owner(self.raw(), kind, nr, signum) }).map(|_| ())
+        sys::file::set_owner(&self.0, kind, nr, signum)
     }
 
     /// Sets `O_ASYNC` as `fcntl(F_SETFL)` does, for the file installed at `fd`.
     pub(crate) fn set_async(&self, fd: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_async(self.raw(), fd as i32) }).map(|_| ())
+        sys::file::set_async(&self.0, fd)
     }
 }
 
@@ -2014,8 +1933,7 @@ pub(crate) mod cur_attrs {
     /// Whether `nr` is a thread (kind 0) of the caller's process, the process (1) or
     /// its process group (2).
     pub(crate) fn owns(kind: u32, nr: i32) -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_owns(kind, nr) }
+        sys::task::current_owns(kind, nr)
     }
 
     /// Makes the program at `path` (NUL-terminated) the caller's executable, as exec

@@ -9,15 +9,6 @@
  */
 #include "shim_internal.h"
 
-struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd)
-{
-	unsigned int n = *fd;
-	struct file *f = fget_task_next(t, &n);
-
-	*fd = n;
-	return f;
-}
-
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
 {
 	struct files_struct *files;
@@ -185,21 +176,6 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
 	return ret;
 }
 
-struct file *ckpt_open_path(const char *path, u32 flags, int *err)
-{
-	struct file *f;
-
-	/* O_NOCTTY stays: a terminal reopened never becomes a controlling terminal. */
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
-	f = filp_open(path, flags | O_LARGEFILE, 0);
-	if (IS_ERR(f)) {
-		*err = PTR_ERR(f);
-		return NULL;
-	}
-	*err = 0;
-	return f;
-}
-
 /*
  * If @f is an open pseudo-terminal master or slave: its pair's number, lock,
  * the slave's termios and the window size; returns 1 (0: not a pty end).
@@ -256,50 +232,6 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 }
 
 /*
- * A new open file description of @f's file with @flags and the caller's
- * credentials; with @check, only if the caller may open it so (the permission
- * check an open by path would make, which the path of a deleted file cannot:
- * may_open()'s EISDIR, ELOOP, append-only and O_NOATIME rules, then
- * inode_permission()).
- */
-struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
-{
-	struct file *n;
-	int mask = 0;
-
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_TMPFILE);
-	if ((flags & O_ACCMODE) != O_WRONLY)
-		mask |= MAY_READ;
-	if ((flags & O_ACCMODE) != O_RDONLY)
-		mask |= MAY_WRITE;
-	if (check && !(flags & O_PATH)) {
-		struct inode *inode = file_inode(f);
-
-		/* may_open()'s rules beyond the permission bits. */
-		*err = 0;
-		if (S_ISDIR(inode->i_mode) && (mask & MAY_WRITE))
-			*err = -EISDIR;
-		else if (S_ISLNK(inode->i_mode))
-			*err = -ELOOP;
-		else if (IS_APPEND(inode) && (mask & MAY_WRITE) && !(flags & O_APPEND))
-			*err = -EPERM;
-		else if ((flags & O_NOATIME) && !inode_owner_or_capable(file_mnt_idmap(f), inode))
-			*err = -EPERM;
-		if (!*err)
-			*err = inode_permission(file_mnt_idmap(f), inode, mask);
-		if (*err)
-			return NULL;
-	}
-	n = dentry_open(&f->f_path, flags | O_LARGEFILE, current_cred());
-	if (IS_ERR(n)) {
-		*err = PTR_ERR(n);
-		return NULL;
-	}
-	*err = 0;
-	return n;
-}
-
-/*
  * A new unnamed regular file (O_TMPFILE) in directory @dir, open for reading
  * and writing, with exactly @mode (the umask does not apply).
  */
@@ -337,111 +269,6 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 }
 
 /*
- * fchown(2) and fchmod(2) bracket notify_change() with mnt_want_write_file()
- * (the mount's write count, and freeze protection: sb_start_write) and ask the
- * path-based LSMs first (security_path_chown/chmod: AppArmor, TOMOYO).  The
- * two security_path_* hooks are not exported in 7.2 (security/security.c), so
- * a module cannot run them: notify_change() still runs security_inode_setattr
- * (SELinux, Smack, and the inode hooks of every LSM), and the restart only
- * gives files it made the owner and mode the image records.
- */
-
-/* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
-int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
-{
-	struct inode *inode = file_inode(f);
-	struct iattr ia = {
-		.ia_valid = ATTR_UID | ATTR_GID,
-		.ia_vfsuid = VFSUIDT_INIT(make_kuid(current_user_ns(), uid)),
-		.ia_vfsgid = VFSGIDT_INIT(make_kgid(current_user_ns(), gid)),
-	};
-	int ret;
-
-	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
-	    !gid_valid(make_kgid(current_user_ns(), gid)))
-		return -EINVAL;
-	ret = mnt_want_write_file(f);
-	if (ret)
-		return ret;
-	inode_lock(inode);
-	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-	inode_unlock(inode);
-	mnt_drop_write_file(f);
-	return ret;
-}
-
-/* fchmod(2)'s chmod_common() on the file's inode: the mode bits (07777). */
-int ckpt_file_chmod(struct file *f, u32 mode)
-{
-	struct inode *inode = file_inode(f);
-	struct iattr ia = { .ia_valid = ATTR_MODE | ATTR_CTIME };
-	int ret;
-
-	ret = mnt_want_write_file(f);
-	if (ret)
-		return ret;
-	inode_lock(inode);
-	ia.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO);
-	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-	inode_unlock(inode);
-	mnt_drop_write_file(f);
-	return ret;
-}
-
-int ckpt_file_truncate(struct file *f, u64 size)
-{
-	if (size > LLONG_MAX)
-		return -EFBIG;
-	return vfs_truncate(&f->f_path, size);
-}
-
-int ckpt_file_seek(struct file *f, s64 pos)
-{
-	loff_t r;
-
-	if (!(f->f_mode & FMODE_LSEEK))
-		return pos ? -ESPIPE : 0;
-	r = vfs_llseek(f, pos, SEEK_SET);
-	if (r < 0)
-		return r;
-	return r == pos ? 0 : -EIO;
-}
-
-int ckpt_cur_close_fds(void)
-{
-	unsigned int fd = 0;
-	struct file *f;
-
-	while ((f = fget_task_next(current, &fd))) {
-		fput(f);
-		close_fd(fd);
-		fd++;
-	}
-	return 0;
-}
-
-/* Reads up to @len bytes at *pos (the whole of it unless EOF comes first). */
-ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		loff_t p = *pos;
-		ssize_t n = no_restart(kernel_read(f, buf + done, len - done, &p));
-
-		if (n < 0)
-			return done ? done : n;
-		if (n == 0)
-			break;
-		*pos = p;
-		done += n;
-		if (fatal_signal_pending(current))
-			return -EINTR;
-	}
-	return done;
-}
-
-/*
  * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
  * no intermediate buffer), pages of a user address space pinned by
  * ckpt_cur_hold_pages() (FOLL_PIN, as direct I/O into user memory takes them;
@@ -475,27 +302,6 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 	}
 	kvfree(bv);
 	return done;
-}
-
-/* The O_APPEND/O_NONBLOCK/O_DIRECT/O_NOATIME part of f_flags, as fcntl(F_SETFL). */
-void ckpt_file_set_flags(struct file *f, u32 flags)
-{
-	const u32 settable = O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT | O_NOATIME;
-
-	spin_lock(&f->f_lock);
-	f->f_flags = (f->f_flags & ~settable) | (flags & settable);
-	spin_unlock(&f->f_lock);
-}
-
-/* The modification time of @f's inode (the access time is left). */
-int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
-{
-	struct timespec64 t[2] = {
-		{ .tv_nsec = UTIME_OMIT },
-		ns_to_timespec64(mtime_ns),
-	};
-
-	return vfs_utimes(&f->f_path, t);
 }
 
 /*
@@ -609,26 +415,6 @@ bool ckpt_file_proc_own_ns(struct file *f)
 	return sb->s_magic == PROC_SUPER_MAGIC && proc_pid_ns(sb) == task_active_pid_ns(current);
 }
 
-bool ckpt_file_readable(struct file *f)
-{
-	return f->f_mode & FMODE_READ;
-}
-
-/*
- * What inotify_add_watch() asks of the inode @f names: read permission for the
- * caller (inotify_find_inode: path_permission(MAY_READ), i.e. inode_permission
- * through the mount's idmap); returns 0 or -errno.  @ino and @sdev get the
- * inode's number and device as an inotify file's fdinfo shows them.
- */
-int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev)
-{
-	struct inode *inode = file_inode(f);
-
-	*ino = inode->i_ino;
-	*sdev = inode->i_sb->s_dev;
-	return inode_permission(file_mnt_idmap(f), inode, MAY_READ);
-}
-
 /*
  * A memfd as memfd_create("NAME", MFD_ALLOW_SEALING) makes one (a shmem file
  * named "memfd:NAME"), of @size bytes (sparse) and mode @mode; sealing stays
@@ -715,24 +501,6 @@ out:
 	return ret;
 }
 
-/* Writes all of @buf at @pos (not the file position). */
-ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		loff_t p = pos + done;
-		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &p));
-
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return -EIO;
-		done += n;
-	}
-	return done;
-}
-
 /*
  * @t's controlling terminal: its kernel name ("pts/3", "ttyS0") in @name,
  * its foreground process group in *@fg (0: none), whether @t leads the
@@ -801,76 +569,3 @@ bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
 	return *nr || *signum;
 }
 
-/*
- * Makes nr (in current's pid namespace; 0: none) of kind 0/1/2 the SIGIO owner
- * of f, as current (whose credentials decide whom SIGIO may reach), and signum
- * its F_SETSIG signal.
- */
-int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum)
-{
-	enum pid_type type = kind == 0 ? PIDTYPE_PID : kind == 2 ? PIDTYPE_PGID : PIDTYPE_TGID;
-	struct pid *pid = NULL;
-	int ret;
-
-	if (!valid_signal(signum))
-		return -EINVAL;
-	ret = file_f_owner_allocate(f);
-	if (ret)
-		return ret;
-	rcu_read_lock();
-	if (nr) {
-		pid = find_vpid(nr);
-		if (!pid) {
-			rcu_read_unlock();
-			return -ESRCH;
-		}
-	}
-	__f_setown(f, pid, type, 1);
-	rcu_read_unlock();
-	file_f_owner(f)->signum = signum;
-	return 0;
-}
-
-/* Whether nr (in current's pid namespace) is a thread (kind 0) of current's
- * process, the process itself (1), or its process group (2). */
-bool ckpt_cur_owns(u32 kind, s32 nr)
-{
-	struct task_struct *t;
-	bool ok = false;
-
-	rcu_read_lock();
-	switch (kind) {
-	case 0:
-		t = pid_task(find_vpid(nr), PIDTYPE_PID);
-		ok = t && same_thread_group(t, current);
-		break;
-	case 1:
-		ok = nr == task_tgid_vnr(current);
-		break;
-	case 2:
-		ok = nr == task_pgrp_vnr(current);
-		break;
-	}
-	rcu_read_unlock();
-	return ok;
-}
-
-/*
- * O_ASYNC on f, installed at fd: what fcntl(F_SETFL) does, through the file's
- * ->fasync (which sets FASYNC and registers fd for SIGIO).
- */
-int ckpt_file_set_async(struct file *f, int fd)
-{
-	int ret;
-
-	if (f->f_flags & FASYNC)
-		return 0;
-	if (!f->f_op->fasync) {
-		spin_lock(&f->f_lock);
-		f->f_flags |= FASYNC;
-		spin_unlock(&f->f_lock);
-		return 0;
-	}
-	ret = f->f_op->fasync(fd, f, 1);
-	return ret < 0 ? ret : 0;
-}

@@ -69,3 +69,35 @@ pub(crate) fn kill_current() {
     // SAFETY: No preconditions.
     unsafe { bindings::force_sig(bindings::SIGKILL as i32) }
 }
+
+/// Whether `nr` (in the caller's pid namespace) is a thread (kind 0) of the caller's
+/// process, the process itself (1), or its process group (2).
+pub(crate) fn current_owns(kind: u32, nr: i32) -> bool {
+    let me = kernel::current!();
+    match kind {
+        0 => {
+            let _rcu = kernel::sync::rcu::read_lock();
+            // SAFETY: Under the RCU read lock, as `find_vpid` and `pid_task` want (both
+            // take null); a task found stays valid until the lock is dropped.
+            let t = unsafe {
+                bindings::pid_task(bindings::find_vpid(nr), bindings::pid_type_PIDTYPE_PID)
+            };
+            // SAFETY: `t` is valid under the RCU read lock (above); `signal` is set when a
+            // task is created and never changes.
+            !t.is_null() && unsafe { (*t).signal == (*me.as_ptr()).signal }
+        }
+        1 => nr == me.tgid_nr_ns(None),
+        2 => {
+            // task_pgrp_vnr(current).
+            // SAFETY: current is live; a null namespace means current's own.
+            nr == unsafe {
+                bindings::__task_pid_nr_ns(
+                    me.as_ptr(),
+                    bindings::pid_type_PIDTYPE_PGID,
+                    core::ptr::null_mut(),
+                )
+            }
+        }
+        _ => false,
+    }
+}
