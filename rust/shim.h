@@ -149,18 +149,8 @@ int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *cons
 
 /* ---- files ------------------------------------------------------------ */
 
-#define CKPT_FK_REG	1
-#define CKPT_FK_DIR	2
-#define CKPT_FK_CHR	3
-#define CKPT_FK_FIFO	4
-#define CKPT_FK_PIPE	5
-#define CKPT_FK_LNK	6	/* a symlink (opened with O_PATH|O_NOFOLLOW) */
-#define CKPT_FK_SOCKET	100
-#define CKPT_FK_ANON	101	/* anon inode: eventfd, epoll, io_uring, ... */
-#define CKPT_FK_OTHER	102
-
 struct ckpt_file_info {
-	u32 kind;		/* CKPT_FK_* */
+	u32 kind;		/* what it is: set by Rust (shim.rs, fk) */
 	u32 flags;		/* f_flags */
 	u32 mode;		/* i_mode */
 	u32 rdev;		/* (major << 20) | minor */

@@ -187,16 +187,43 @@ impl VmaInfo {
     }
 }
 
-/// [`FileInfo::kind`] values (`CKPT_FK_*`).
+/// [`FileInfo::kind`] values: what a file is, by its inode's type and its file system.
 pub(crate) mod fk {
+    use kernel::bindings;
+
     pub(crate) const REG: u32 = 1;
     pub(crate) const DIR: u32 = 2;
     pub(crate) const CHR: u32 = 3;
+    /// A named pipe (a FIFO on a file system).
     pub(crate) const FIFO: u32 = 4;
+    /// A pipe of `pipe(2)` (pipefs).
     pub(crate) const PIPE: u32 = 5;
+    /// A symbolic link (opened with `O_PATH | O_NOFOLLOW`).
     pub(crate) const LNK: u32 = 6;
     pub(crate) const SOCKET: u32 = 100;
+    /// An anonymous inode: eventfd, epoll, io_uring, ...
     pub(crate) const ANON: u32 = 101;
+    pub(crate) const OTHER: u32 = 102;
+
+    /// The kind of a file whose inode has mode `mode` on a file system of `magic`.
+    pub(crate) fn of(mode: u32, magic: u32) -> u32 {
+        let fmt = mode & bindings::S_IFMT;
+        if fmt == bindings::S_IFSOCK || magic == bindings::SOCKFS_MAGIC {
+            SOCKET
+        } else if magic == bindings::ANON_INODE_FS_MAGIC {
+            ANON
+        } else {
+            match fmt {
+                bindings::S_IFIFO if magic == bindings::PIPEFS_MAGIC => PIPE,
+                bindings::S_IFIFO => FIFO,
+                bindings::S_IFREG => REG,
+                bindings::S_IFDIR => DIR,
+                bindings::S_IFCHR => CHR,
+                bindings::S_IFLNK => LNK,
+                _ => OTHER,
+            }
+        }
+    }
 }
 
 /// The calling task's root directory, replaced for a while by another (see
@@ -1000,8 +1027,21 @@ impl FileRef {
         self.0.as_ptr().cast()
     }
 
-    /// Sets the seals of a shmem file (a memfd).
+    /// Adds seals to a memfd of [`memfd_new`], as `fcntl(F_ADD_SEALS)` does: only the
+    /// seals the kernel defines; `F_SEAL_EXEC` on an executable file implies the write
+    /// seals (`memfd_add_seals()`).
     pub(crate) fn seal(&self, seals: u32) -> Result {
+        use bindings::{
+            F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+        };
+        const WRITES: u32 = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+        if seals & !(F_SEAL_SEAL | F_SEAL_EXEC | WRITES) != 0 {
+            return Err(EINVAL);
+        }
+        let mut seals = seals;
+        if seals & F_SEAL_EXEC != 0 && sys::file::inode_mode(&self.0) & 0o111 != 0 {
+            seals |= WRITES;
+        }
         // SAFETY: The file is valid.
         errno(unsafe { ffi::ckpt_memfd_seal(self.ptr(), seals) }).map(|_| ())
     }
@@ -1201,6 +1241,7 @@ impl FileRef {
         let mut fi = FileInfo::default();
         // SAFETY: The file is valid; `fi` and `path` are valid for writing.
         errno(unsafe { ffi::ckpt_file_info(self.ptr(), &mut fi, path.as_mut_ptr(), len32(path)) })?;
+        fi.kind = fk::of(fi.mode, fi.fs_magic);
         Ok((fi, cstr_len(path)))
     }
 

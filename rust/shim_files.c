@@ -53,22 +53,6 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 	fi->fs_magic = magic;
 	fi->unlinked = d_unlinked(f->f_path.dentry);
 	fi->rdev = (MAJOR(inode->i_rdev) << 20) | MINOR(inode->i_rdev);
-	if (S_ISSOCK(mode) || magic == SOCKFS_MAGIC)
-		fi->kind = CKPT_FK_SOCKET;
-	else if (magic == ANON_INODE_FS_MAGIC)
-		fi->kind = CKPT_FK_ANON;
-	else if (S_ISFIFO(mode))
-		fi->kind = magic == PIPEFS_MAGIC ? CKPT_FK_PIPE : CKPT_FK_FIFO;
-	else if (S_ISREG(mode))
-		fi->kind = CKPT_FK_REG;
-	else if (S_ISDIR(mode))
-		fi->kind = CKPT_FK_DIR;
-	else if (S_ISCHR(mode))
-		fi->kind = CKPT_FK_CHR;
-	else if (S_ISLNK(mode))
-		fi->kind = CKPT_FK_LNK;
-	else
-		fi->kind = CKPT_FK_OTHER;
 	fi->refs = min_t(long, file_count(f), U32_MAX);
 	fi->nlink = inode->i_nlink;
 	fi->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
@@ -466,21 +450,19 @@ int ckpt_memfd_noexec_scope(void)
 }
 
 /*
- * Adds seals to a memfd made by ckpt_memfd_new() with the mechanics of
- * memfd_add_seals() (mm/memfd.c, not exported): only defined bits; no seal
- * after F_SEAL_SEAL; F_SEAL_EXEC on an executable file implies the write
- * seals; F_SEAL_WRITE denies writable shared mappings from now on and fails
- * (EBUSY) while one exists.  Which seals an image may ask for is Rust's call.
+ * Adds @seals to a memfd made by ckpt_memfd_new() with the locking of
+ * memfd_add_seals() (mm/memfd.c, not exported): under the inode lock, none
+ * after F_SEAL_SEAL; F_SEAL_WRITE denies writable shared mappings from now on
+ * and fails (EBUSY) while one exists.  Which seals (and what they imply) is
+ * Rust's call (FileRef::seal).
  */
 int ckpt_memfd_seal(struct file *f, u32 seals)
 {
-	const u32 all = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-			F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
 	struct inode *inode = file_inode(f);
 	unsigned int *cur;
 	int ret = 0;
 
-	if (!shmem_file(f) || (seals & ~all))
+	if (!shmem_file(f))
 		return -EINVAL;
 	inode_lock(inode);
 	cur = &SHMEM_I(inode)->seals;
@@ -488,8 +470,6 @@ int ckpt_memfd_seal(struct file *f, u32 seals)
 		ret = seals & ~*cur ? -EPERM : 0;
 		goto out;
 	}
-	if ((seals & F_SEAL_EXEC) && (inode->i_mode & 0111))
-		seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 	if ((seals & F_SEAL_WRITE) && !(*cur & F_SEAL_WRITE)) {
 		ret = mapping_deny_writable(f->f_mapping);
 		if (ret)
