@@ -187,6 +187,22 @@ static pid_t checkpoint_user(struct __test_metadata *_metadata, struct objs *o, 
 	return pid;
 }
 
+/*
+ * Makes the objects, checkpoints a user of them into img (its name; tool
+ * errors to err) and removes them, so that the restart makes them again;
+ * o keeps their ids.
+ */
+static void checkpoint_removed(struct __test_metadata *_metadata, struct objs *o, char *img,
+			       size_t len, const char *err)
+{
+	make_objs(o, 0);
+	ASSERT_LE(0, o->sem);
+	ASSERT_LE(0, o->priv);
+	ASSERT_LE(0, o->msg);
+	ASSERT_LT(0, checkpoint_user(_metadata, o, img, len, err));
+	remove_objs(o);
+}
+
 TEST(sysv_objects_come_back)
 {
 	char img[64], err[64], out[512];
@@ -199,14 +215,8 @@ TEST(sysv_objects_come_back)
 	pid_t rs;
 
 	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
-	make_objs(&o, 0);
-	ASSERT_LE(0, o.sem);
-	ASSERT_LE(0, o.priv);
-	ASSERT_LE(0, o.msg);
+	checkpoint_removed(_metadata, &o, img, sizeof(img), err);
 	sem = o.sem, priv = o.priv, msg = o.msg;
-	ASSERT_LT(0, checkpoint_user(_metadata, &o, img, sizeof(img), err));
-	/* Gone, so that the restart makes them again. */
-	remove_objs(&o);
 	ASSERT_EQ(-1, semctl(sem, 0, GETVAL));
 	rs = run_tool(err, 0, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
 	ASSERT_LT(0, rs);
@@ -264,19 +274,7 @@ TEST(sysv_objects_come_back)
 /* Arms the module's restart fault knob with n (0: off); 0 or -1. */
 static int arm_restart_fault(int n)
 {
-	const char *knob = "/sys/kernel/debug/ckpt/restart_fail_nth";
-	char v[16];
-	int fd, len, ret;
-
-	fd = open(knob, O_WRONLY);
-	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
-		fd = open(knob, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	len = snprintf(v, sizeof(v), "%d\n", n);
-	ret = write(fd, v, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
+	return arm_fault("restart_fail_nth", n);
 }
 
 /*
@@ -295,13 +293,8 @@ TEST(failed_restart_removes_the_objects_it_made)
 	if (arm_restart_fault(0))
 		SKIP(return, "no restart fault knob");
 	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
-	make_objs(&o, 0);
-	ASSERT_LE(0, o.sem);
-	ASSERT_LE(0, o.priv);
-	ASSERT_LE(0, o.msg);
+	checkpoint_removed(_metadata, &o, img, sizeof(img), err);
 	sem = o.sem, priv = o.priv, msg = o.msg;
-	ASSERT_LT(0, checkpoint_user(_metadata, &o, img, sizeof(img), err));
-	remove_objs(&o);
 	ASSERT_EQ(0, arm_restart_fault(1));
 	st = run_tool(err, 1, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
 	arm_restart_fault(0);
