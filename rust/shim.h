@@ -188,7 +188,7 @@ int ckpt_memfd_noexec_scope(void);
 void ckpt_cond_resched(void);
 struct file *ckpt_cur_sysv_file(u64 shmid);
 int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
-		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
+		      u64 ss_size, u32 ss_flags, u64 sys, u64 *sp, u64 *ip);
 int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader);
 int ckpt_memfd_seal(struct file *f, u32 seals);
 

@@ -373,6 +373,7 @@ mod ffi {
             ss_sp: u64,
             ss_size: u64,
             ss_flags: u32,
+            sys: u64,
             sp: *mut u64,
             ip: *mut u64,
         ) -> i32;
@@ -1877,6 +1878,7 @@ pub(crate) mod cur {
         blocked: u64,
         altstack: (u64, u64, u32),
     ) -> Result<(u64, u64)> {
+        let sys = user_syscall().ok_or(ENOENT)?;
         let (mut sp, mut ip) = (0, 0);
         // SAFETY: `regs` has NREGS words, `xs` is readable for its length, the outputs
         // are valid.
@@ -1889,11 +1891,76 @@ pub(crate) mod cur {
                 altstack.0,
                 altstack.1,
                 altstack.2,
+                sys,
                 &mut sp,
                 &mut ip,
             )
         })?;
         Ok((sp, ip))
+    }
+
+    /// The first `syscall` instruction (`0f 05`) in `[s, e)` of the caller's memory,
+    /// reading at most `*budget` pages (counted down); `None` if there is none or a
+    /// page cannot be read.
+    fn find_syscall(s: u64, e: u64, buf: &mut [u8], budget: &mut u32) -> Option<u64> {
+        use kernel::uaccess::{UserPtr, UserSlice};
+        let page = kernel::page::PAGE_SIZE;
+        let mut a = s;
+        while a < e && *budget > 0 {
+            let user = UserSlice::new(UserPtr::from_addr(a as usize), page);
+            user.reader().read_slice(&mut buf[..page]).ok()?;
+            if let Some(i) = buf[..page].windows(2).position(|w| w == [0x0f, 0x05]) {
+                return Some(a + i as u64);
+            }
+            a += page as u64;
+            *budget -= 1;
+        }
+        None
+    }
+
+    /// A `syscall` instruction the caller can execute: in its vDSO, or where a process
+    /// has none (unmapped, or the vDSO proxy is off and it was never there), in its
+    /// first 32 readable executable mappings (its libc's syscall wrappers); at most
+    /// 4096 pages are read. The CPU decodes from the instruction pointer, so the two
+    /// bytes may be part of a longer instruction: `rt_sigreturn` replaces every
+    /// register anyway.
+    fn user_syscall() -> Option<u64> {
+        const SCAN_VMAS: usize = 32;
+        let mut budget = 4096u32;
+        let mut buf = KVec::from_elem(0u8, kernel::page::PAGE_SIZE, GFP_KERNEL).ok()?;
+        if let Some((s, e)) = special(c"[vdso]") {
+            if let Some(a) = find_syscall(s, e, &mut buf, &mut budget) {
+                return Some(a);
+            }
+        }
+        let mut r = [(0u64, 0u64); SCAN_VMAS];
+        let mut n = 0;
+        {
+            let me = kernel::current!();
+            let mm = me.mm()?;
+            let _lock = mm.mmap_read_lock();
+            let mut addr = 0;
+            while n < SCAN_VMAS {
+                // SAFETY: The mmap lock is held (`_lock`); `find_vma` wants no more.
+                let vma = unsafe { bindings::find_vma(mm.as_raw(), addr) };
+                if vma.is_null() {
+                    break;
+                }
+                // SAFETY: `vma` is valid while the mmap lock is held, longer than `v` is used.
+                let v = unsafe { kernel::mm::virt::VmaRef::from_raw(vma) };
+                let f = v.flags();
+                let rx = bindings::VM_EXEC | bindings::VM_READ;
+                if f & rx == rx && f & (bindings::VM_IO | bindings::VM_PFNMAP) == 0 {
+                    r[n] = (v.start() as u64, v.end() as u64);
+                    n += 1;
+                }
+                addr = v.end();
+            }
+        }
+        // Read without the mmap lock: a fault takes it.
+        r[..n]
+            .iter()
+            .find_map(|&(s, e)| find_syscall(s, e, &mut buf, &mut budget))
     }
 
     /// Loads the caller's user FPU state.
