@@ -127,7 +127,7 @@ pub(crate) mod vmai {
     pub(crate) const LOCKONFAULT: u32 = 1 << 10;
 }
 
-/// [`cur::vma_advise`] bits (`CKPT_ADV_*`).
+/// [`cur::vma_advise`] bits: the `madvise` advice a mapping had.
 pub(crate) mod adv {
     pub(crate) const DONTFORK: u32 = 1 << 0;
     pub(crate) const DONTDUMP: u32 = 1 << 1;
@@ -464,7 +464,7 @@ mod ffi {
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
         pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
-        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
+        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, set: u64, clear: u64) -> i32;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
         pub(super) fn ckpt_cur_fill_pages(
             addr: u64,
@@ -1642,8 +1642,24 @@ pub(crate) mod cur {
     /// Gives the caller's mapping that is exactly `[start, end)` the [`adv`]
     /// properties `what`, as `madvise` would.
     pub(crate) fn vma_advise(start: u64, end: u64, what: u32) -> Result {
+        use bindings::{VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE};
+        // The VMA flags `madvise` sets and clears for each advice.
+        let (mut set, mut clear) = (0, 0);
+        if what & adv::DONTFORK != 0 {
+            set |= VM_DONTCOPY;
+        }
+        if what & adv::DONTDUMP != 0 {
+            set |= VM_DONTDUMP;
+        }
+        if what & adv::HUGEPAGE != 0 {
+            set |= VM_HUGEPAGE;
+            clear |= VM_NOHUGEPAGE;
+        } else if what & adv::NOHUGEPAGE != 0 {
+            set |= VM_NOHUGEPAGE;
+            clear |= VM_HUGEPAGE;
+        }
         // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
-        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, what) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, set as u64, clear as u64) }).map(|_| ())
     }
 
     /// `vm_mmap` at exactly `addr`.

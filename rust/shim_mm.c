@@ -681,29 +681,18 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
 }
 
 /*
- * Sets the CKPT_ADV_* properties on current's mapping that is exactly
- * [start, end), as madvise(MADV_DONTFORK, MADV_DONTDUMP, MADV_HUGEPAGE,
- * MADV_NOHUGEPAGE) would on a whole mapping (do_madvise is not exported).
- * -EINVAL if no mapping is exactly there, or it is one madvise refuses.
+ * Sets the VMA flags @set and clears @clear on current's mapping that is
+ * exactly [start, end), as madvise() does on a whole mapping (do_madvise is
+ * not exported): which flags (MADV_DONTFORK, DONTDUMP, HUGEPAGE,
+ * NOHUGEPAGE) is Rust's (cur::vma_advise).  -EINVAL if no mapping is exactly
+ * there, or it is one madvise refuses (VM_SPECIAL, hugetlb).
  */
-int ckpt_cur_vma_advise(u64 start, u64 end, u32 what)
+int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
-	vm_flags_t set = 0, clear = 0;
 	int ret = 0;
 
-	if (what & CKPT_ADV_DONTFORK)
-		set |= VM_DONTCOPY;
-	if (what & CKPT_ADV_DONTDUMP)
-		set |= VM_DONTDUMP;
-	if (what & CKPT_ADV_HUGEPAGE) {
-		set |= VM_HUGEPAGE;
-		clear |= VM_NOHUGEPAGE;
-	} else if (what & CKPT_ADV_NOHUGEPAGE) {
-		set |= VM_NOHUGEPAGE;
-		clear |= VM_HUGEPAGE;
-	}
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
 	vma = find_vma(mm, start);
