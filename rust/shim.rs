@@ -1742,13 +1742,19 @@ pub(crate) mod cur {
         r.fd_install(f.0.clone())
     }
 
-    /// Sets all signal dispositions.
+    /// Sets all signal dispositions (but `SIGKILL`'s and `SIGSTOP`'s), each only with
+    /// what `sigaction(2)` could have set: its flags (never `SA_IMMUTABLE`), a mask
+    /// without `SIGKILL` and `SIGSTOP`.
     pub(crate) fn set_sigactions(sa: &[SigActionRaw]) -> Result {
-        if sa.len() != 64 {
-            return Err(EINVAL);
+        let sa: &[SigActionRaw; bindings::_NSIG as usize] = sa.try_into().map_err(|_| EINVAL)?;
+        let unblockable = (1u64 << (bindings::SIGKILL - 1)) | (1u64 << (bindings::SIGSTOP - 1));
+        let mut allowed = *sa;
+        for a in allowed.iter_mut() {
+            a.flags &= u64::from(bindings::UAPI_SA_FLAGS);
+            a.mask &= !unblockable;
         }
-        // SAFETY: `sa` has 64 entries.
-        unsafe { ffi::ckpt_cur_set_sigactions(sa.as_ptr()) };
+        // SAFETY: `allowed` has `_NSIG` entries.
+        unsafe { ffi::ckpt_cur_set_sigactions(allowed.as_ptr()) };
         Ok(())
     }
 
