@@ -181,7 +181,6 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key);
 /* ---- trees and restart sessions ------------------------------------- */
 
 int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u32 max);
-int ckpt_cur_threads(bool *leader, bool *shared);
 struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
 int ckpt_memfd_noexec_scope(void);

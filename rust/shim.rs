@@ -353,7 +353,6 @@ mod ffi {
     extern "C" {
         pub(super) fn ckpt_task_descendants(t: *mut c_void, out: *mut *mut c_void, max: u32)
             -> i32;
-        pub(super) fn ckpt_cur_threads(leader: *mut bool, shared: *mut bool) -> i32;
         pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_memfd_new(
             name: *const u8,
@@ -1537,10 +1536,7 @@ pub(crate) mod cur {
     /// The caller's thread count, whether it leads its group, and whether anybody but
     /// its threads uses its address space (or a thread is being created).
     pub(crate) fn threads() -> Result<(u32, bool, bool)> {
-        let (mut leader, mut shared) = (false, false);
-        // SAFETY: Both are valid out pointers.
-        let n = errno(unsafe { ffi::ckpt_cur_threads(&mut leader, &mut shared) })?;
-        Ok((n as u32, leader, shared))
+        sys::task::current_threads()
     }
 
     /// The file of the caller's attachment of SysV shared memory segment `shmid`.

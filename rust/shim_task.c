@@ -238,19 +238,6 @@ int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u3
 	return n;
 }
 
-/* current's thread count; *shared: somebody but its threads uses its
- * address space (or a thread is being created). */
-int ckpt_cur_threads(bool *leader, bool *shared)
-{
-	int n = get_nr_threads(current);
-
-	*leader = thread_group_leader(current);
-	if (!current->mm)
-		return -EINVAL;
-	*shared = atomic_read(&current->mm->mm_users) != n;
-	return n;
-}
-
 /*
  * What a process set with setpriority/sched_setattr/prctl and its job-control
  * state, as struct ckpt_task_attrs says.  Thread fields are t's own; the

@@ -101,3 +101,26 @@ pub(crate) fn current_owns(kind: u32, nr: i32) -> bool {
         _ => false,
     }
 }
+
+/// The caller's thread count (`get_nr_threads()`), whether it leads its thread group
+/// (`thread_group_leader()`), and whether anybody but its threads uses its address
+/// space, or a thread is being created (`mm_users` is not the thread count); `EINVAL`
+/// without an address space.
+pub(crate) fn current_threads() -> Result<(u32, bool, bool)> {
+    let me = kernel::current!();
+    let t = me.as_ptr();
+    // SAFETY: current is live and its `signal` is set for its whole life; the count is
+    // read once, as `READ_ONCE()` in `get_nr_threads()`; only current changes its own
+    // `exit_signal` as a leader.
+    let (n, leader) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*(*t).signal).nr_threads),
+            (*t).exit_signal >= 0,
+        )
+    };
+    let mm = me.mm().ok_or(EINVAL)?;
+    // SAFETY: current's mm is live while current runs this; `atomic_read` reads it once.
+    let users =
+        unsafe { bindings::atomic_read(&raw const (*mm.as_raw()).__bindgen_anon_1.mm_users) };
+    Ok((n as u32, leader, users != n))
+}
