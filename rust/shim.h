@@ -275,7 +275,7 @@ int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);
 int ckpt_cur_swap_root(struct file *dir, struct path **old);
 void ckpt_cur_restore_root(struct path *old);
-int ckpt_saved_root_name(const struct path *p, char *buf, u32 len);
+int ckpt_path_of(const struct path *p, char *buf, u32 len);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 const struct cred *ckpt_cur_override_image_creds(const struct cred *new);

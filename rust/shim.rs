@@ -243,7 +243,7 @@ impl RootSwap {
     /// The name of the root it replaced, seen from `dir`, in `buf`; returns its length.
     pub(crate) fn old_name(&self, buf: &mut [u8]) -> Result<usize> {
         // SAFETY: `self.0` is the path the swap saved; `buf` is valid for writing.
-        let n = errno(unsafe { ffi::ckpt_saved_root_name(self.0, buf.as_mut_ptr(), len32(buf)) })?;
+        let n = errno(unsafe { ffi::ckpt_path_of(self.0, buf.as_mut_ptr(), len32(buf)) })?;
         Ok(n as usize)
     }
 }
@@ -491,7 +491,7 @@ mod ffi {
         pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_swap_root(dir: *mut c_void, old: *mut *mut c_void) -> i32;
         pub(super) fn ckpt_cur_restore_root(old: *mut c_void);
-        pub(super) fn ckpt_saved_root_name(p: *const c_void, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_path_of(p: *const c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_override_image_creds(new: *const c_void) -> *const c_void;

@@ -354,12 +354,6 @@ void ckpt_cur_restore_root(struct path *old)
 	kfree(old);
 }
 
-/* The name of @p, the root ckpt_cur_swap_root() took, seen from the current root. */
-int ckpt_saved_root_name(const struct path *p, char *buf, u32 len)
-{
-	return ckpt_path_of(p, buf, len);
-}
-
 /* The target of @f, a symbolic link opened with O_PATH, in @buf: its length. */
 int ckpt_file_link_target(struct file *f, char *buf, u32 len)
 {
