@@ -300,7 +300,9 @@ struct ckpt_task_attrs {
 	s32 nice;
 	u32 rt_priority, pdeath_signal;
 	s32 oom_score_adj;
-	u32 dumpable, thp_disable, subreaper, membarrier, stop_signal;
+	u32 dumpable, thp_disable, subreaper;
+	u32 membarrier;		/* the mm's MEMBARRIER_STATE_* (Rust: the registrations) */
+	u32 stop_signal;
 };
 
 int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a);

@@ -2019,6 +2019,36 @@ pub(crate) struct TaskAttrsRaw {
     pub(crate) stop_signal: u32,
 }
 
+/// The `MEMBARRIER_CMD_REGISTER_*` commands (uapi `linux/membarrier.h`, as
+/// `MEMBARRIER_CMD_GET_REGISTRATIONS` reports them) a process with the mm membarrier
+/// state `state` (`MEMBARRIER_STATE_*`) registered: a registration counts when it is
+/// made or under way (`_READY`).
+fn membarrier_registrations(state: u32) -> u32 {
+    use bindings::*;
+    const MAP: [(u32, u32); 4] = [
+        (
+            MEMBARRIER_STATE_GLOBAL_EXPEDITED | MEMBARRIER_STATE_GLOBAL_EXPEDITED_READY,
+            1 << 2, // MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED | MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY,
+            1 << 4, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE
+                | MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE_READY,
+            1 << 6, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ | MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ_READY,
+            1 << 8, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ
+        ),
+    ];
+    MAP.iter()
+        .filter(|(st, _)| state & st != 0)
+        .fold(0, |r, (_, cmd)| r | cmd)
+}
+
 impl TaskRef {
     /// Its scheduling, prctl and job-control attributes (thread and process ones); the
     /// task must be quiescent.
@@ -2026,6 +2056,7 @@ impl TaskRef {
         let mut a = TaskAttrsRaw::default();
         // SAFETY: The task is valid; `a` is a valid out pointer of the C layout.
         errno(unsafe { ffi::ckpt_task_attrs(self.ptr(), &mut a) })?;
+        a.membarrier = membarrier_registrations(a.membarrier);
         Ok(a)
     }
 }

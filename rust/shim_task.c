@@ -291,19 +291,8 @@ int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
 	mm = get_task_mm(t);
 	if (mm) {
 #ifdef CONFIG_MEMBARRIER
-		int st = atomic_read(&mm->membarrier_state);
-
-		if (st & (MEMBARRIER_STATE_GLOBAL_EXPEDITED | MEMBARRIER_STATE_GLOBAL_EXPEDITED_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ;
+		/* The MEMBARRIER_STATE_* bits: Rust names the registrations. */
+		a->membarrier = atomic_read(&mm->membarrier_state);
 #endif
 		if (mm_flags_test(MMF_DISABLE_THP_COMPLETELY, mm))
 			a->thp_disable = 1;
