@@ -53,6 +53,19 @@ struct msgbuf_ {
 };
 
 /*
+ * In a user of the objects: says it is ready, then waits until it runs
+ * restarted (its parent changed) and the test made file go.
+ */
+static void restarted_and_told(int ready, pid_t parent, const char *go)
+{
+	say_ready(ready);
+	while (getppid() == parent)
+		sleep_ms(2);
+	while (access(go, F_OK))
+		sleep_ms(2);
+}
+
+/*
  * The user: sets the values and queues the messages (so that it is the last
  * to have used each object); once restored (its parent changed) and told to
  * go, takes message type 9 and the semaphores by id and says how it went in
@@ -82,11 +95,7 @@ static void user(int ready, void *arg)
 		if (semop(o->sem, &u, 1))
 			_exit(93);
 	}
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_ms(2);
-	while (access(o->go, F_OK))
-		sleep_ms(2);
+	restarted_and_told(ready, parent, o->go);
 	if (msgrcv(o->msg, &m, sizeof(m.mtext), 9, IPC_NOWAIT) < 0 || strcmp(m.mtext, "third"))
 		r |= 1;
 	if (semop(o->sem, &op, 1) || semctl(o->sem, 4, GETVAL) != 0)
@@ -389,11 +398,7 @@ static void ns_user(int ready, void *arg)
 	    semctl(sem, 0, SETALL, (union semun){ .array = (unsigned short *)vals }) ||
 	    msgsnd(msg, &m, 8, IPC_NOWAIT))
 		_exit(92);
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_ms(2);
-	while (access(o->go, F_OK))
-		sleep_ms(2);
+	restarted_and_told(ready, parent, o->go);
 	if (semget(0x5eed, 0, 0) != sem || semctl(sem, 0, GETALL, (union semun){ .array = v }) ||
 	    memcmp(v, vals, sizeof(v)))
 		r |= 1;

@@ -295,6 +295,20 @@ static void leaky(int ready, void *arg)
 	}
 }
 
+/* CKPT_IOC_CHECK of pid's tree says status, with a reason naming word. */
+static void expect_tree_check(struct __test_metadata *_metadata, int dev, pid_t pid, int status,
+			      const char *word)
+{
+	struct ckpt_check_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.pid = pid;
+	a.flags = CKPT_CHECKPOINT_TREE;
+	ASSERT_EQ(0, ioctl(dev, CKPT_IOC_CHECK, &a));
+	EXPECT_EQ(status, a.status);
+	EXPECT_NE(NULL, strstr(a.reason, word)) TH_LOG("%s", a.reason);
+}
+
 TEST_F(tree, pipe_to_an_outsider_is_refused)
 {
 	int pfd[2], fd, saved;
@@ -315,16 +329,7 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	EXPECT_EQ(-EBUSY, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
 	/* CKPT_IOC_CHECK with the tree flag says so in advance. */
-	{
-		struct ckpt_check_args a;
-
-		memset(&a, 0, sizeof(a));
-		a.pid = p;
-		a.flags = CKPT_CHECKPOINT_TREE;
-		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
-		EXPECT_EQ(EBUSY, a.status);
-		EXPECT_NE(NULL, strstr(a.reason, "outside the tree")) TH_LOG("%s", a.reason);
-	}
+	expect_tree_check(_metadata, self->dev, p, EBUSY, "outside the tree");
 	/* Without the tree flag, the process alone may be taken (its pipe with it). */
 	EXPECT_EQ(0, ckpt_check(self->dev, p, reason, sizeof(reason))) TH_LOG("%s", reason);
 	/* Refused, it runs on. */
@@ -367,7 +372,6 @@ static void resessioned(int ready, void *arg)
 
 TEST_F(tree, process_outside_its_parents_session_is_refused)
 {
-	struct ckpt_check_args a;
 	uint64_t bytes = 0;
 	char path[64];
 	pid_t p, m = 0;
@@ -386,12 +390,7 @@ TEST_F(tree, process_outside_its_parents_session_is_refused)
 	/* A restart forks O from M, in M's session: it could not join P's again. */
 	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	memset(&a, 0, sizeof(a));
-	a.pid = p;
-	a.flags = CKPT_CHECKPOINT_TREE;
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
-	EXPECT_EQ(EOPNOTSUPP, a.status);
-	EXPECT_NE(NULL, strstr(a.reason, "session")) TH_LOG("%s", a.reason);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "session");
 	/* Refused, it runs on. */
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
