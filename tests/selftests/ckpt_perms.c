@@ -855,7 +855,7 @@ TEST_F(perm, no_new_privs_is_not_cleared)
 TEST_F(perm, reading_another_users_queued_image)
 {
 	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
-	char cmd[64], buf[4096];
+	char buf[4096];
 	ssize_t n;
 	pid_t t;
 	int fd;
@@ -863,11 +863,7 @@ TEST_F(perm, reading_another_users_queued_image)
 	/* Root queues an image of a root process. */
 	t = start_target(T_ROOT);
 	ASSERT_LT(0, t);
-	snprintf(cmd, sizeof(cmd), "%d\n", t);
-	fd = open(CKPT_DEV, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
-	close(fd);
+	ASSERT_EQ(0, shell_queue(t));
 	c.fdk = OWN_FD;
 	EXPECT_EQ(variant->unprivileged ? ENODATA : EPERM, as_user(case_shell_read, &c));
 	/* Still root's, whole. */

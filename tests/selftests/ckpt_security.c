@@ -923,11 +923,7 @@ TEST_F(sec, shell_judges_the_opener_not_the_caller)
 	/* Root queues an image of a root process. */
 	t = spawn_ready(pausing_child, (void *)(uintptr_t)~0ULL);
 	ASSERT_LT(0, t);
-	snprintf(cmd, sizeof(cmd), "%d\n", t);
-	fd = open(CKPT_DEV, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
-	close(fd);
+	ASSERT_EQ(0, shell_queue(t));
 	/* USER opens the device (opened to all for the test) and hands the fd to
 	 * a set-uid-root program, which reads once and writes once. */
 	ASSERT_EQ(0, ckpt_unprivileged(1));

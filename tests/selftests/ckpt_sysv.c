@@ -52,6 +52,20 @@ struct msgbuf_ {
 	char mtext[128];
 };
 
+/* In a user of the objects: writes its findings r (0: all as before) to file
+ * done and exits with them. */
+static void __attribute__((noreturn)) report_done(const char *done, int r)
+{
+	char txt[16];
+	int fd = open(done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	snprintf(txt, sizeof(txt), "%d", r);
+	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
+		_exit(94);
+	close(fd);
+	_exit(r ? 10 + r : 0);
+}
+
 /*
  * In a user of the objects: says it is ready, then waits until it runs
  * restarted (its parent changed) and the test made file go.
@@ -77,8 +91,7 @@ static void user(int ready, void *arg)
 	pid_t parent = getppid();
 	struct msgbuf_ m;
 	struct sembuf op = { .sem_num = 4, .sem_op = -7, .sem_flg = IPC_NOWAIT };
-	int r = 0, fd;
-	char txt[16];
+	int r = 0;
 
 	if (semctl(o->sem, 0, SETALL, (union semun){ .array = (unsigned short *)sem_vals }) ||
 	    semctl(o->priv, 0, SETALL, (union semun){ .array = (unsigned short *)priv_vals }))
@@ -102,12 +115,7 @@ static void user(int ready, void *arg)
 		r |= 2;
 	if (semctl(o->priv, 1, GETVAL) != 9)
 		r |= 4;
-	fd = open(o->done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	snprintf(txt, sizeof(txt), "%d", r);
-	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
-		_exit(94);
-	close(fd);
-	_exit(r ? 10 + r : 0);
+	report_done(o->done, r);
 }
 
 static void make_objs(struct objs *o, int undo)
@@ -418,12 +426,7 @@ static void ns_user(int ready, void *arg)
 		    readlink(path, theirs, sizeof(theirs) - 1) <= 0 || !strcmp(mine, theirs))
 			r |= 8;
 	}
-	fd = open(o->done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	snprintf(txt, sizeof(txt), "%d", r);
-	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
-		_exit(94);
-	close(fd);
-	_exit(r ? 10 + r : 0);
+	report_done(o->done, r);
 }
 
 TEST(own_ipc_namespace_comes_back)

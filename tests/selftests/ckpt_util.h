@@ -694,6 +694,19 @@ static inline int set_caps(uint64_t caps)
 	return syscall(SYS_capset, &h, d);
 }
 
+/* Queues a checkpoint of pid through the shell interface (its number written
+ * to /dev/ckpt); 0 or -1. */
+static inline int shell_queue(pid_t pid)
+{
+	char cmd[32];
+	int fd = open(CKPT_DEV, O_WRONLY), n = snprintf(cmd, sizeof(cmd), "%d\n", pid);
+	int ok = fd >= 0 && write(fd, cmd, n) == n;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
 /* Copies this program to path, owned by root with mode. */
 static inline int copy_self(const char *path, mode_t mode)
 {
