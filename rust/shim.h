@@ -133,8 +133,8 @@ struct ckpt_mm_info {
 struct ckpt_vma_info {
 	u64 start, end, pgoff;
 	u64 vm_flags;		/* VM_* */
-	u32 prot;		/* PROT_* */
-	u32 flags;		/* CKPT_VMA_* */
+	u32 prot;		/* PROT_* (set by Rust) */
+	u32 flags;		/* CKPT_VMA_* (PFNMAP, HUGETLB, WIPEONFORK, LOCKONFAULT: by Rust) */
 	u32 semflags;		/* image vmflag bits */
 	char name[32];		/* vm_ops->name() for special mappings */
 };

@@ -127,6 +127,20 @@ pub(crate) mod vmai {
     pub(crate) const LOCKONFAULT: u32 = 1 << 10;
 }
 
+/// The `PROT_*` bits (user ABI: read 1, write 2, exec 4) of a mapping with VMA flags
+/// `vm_flags`.
+pub(crate) fn vm_prot(vm_flags: u64) -> u32 {
+    let f = vm_flags as bindings::vm_flags_t;
+    [
+        (bindings::VM_READ, 1),
+        (bindings::VM_WRITE, 2),
+        (bindings::VM_EXEC, 4),
+    ]
+    .iter()
+    .filter(|(vm, _)| f & vm != 0)
+    .fold(0, |p, (_, prot)| p | prot)
+}
+
 /// [`cur::vma_advise`] bits: the `madvise` advice a mapping had.
 pub(crate) mod adv {
     pub(crate) const DONTFORK: u32 = 1 << 0;
@@ -841,6 +855,21 @@ impl MmRef {
         // A non-null file carries a reference for us.
         // SAFETY: A non-null `file` carries a reference, which the `FileRef` owns.
         let file = unsafe { FileRef::from_counted(file) };
+        vi.prot = vm_prot(vi.vm_flags);
+        let f = vi.vm_flags as bindings::vm_flags_t;
+        for (vm, bit) in [
+            (
+                bindings::VM_PFNMAP | bindings::VM_IO | bindings::VM_MIXEDMAP,
+                vmai::PFNMAP,
+            ),
+            (bindings::VM_HUGETLB, vmai::HUGETLB),
+            (bindings::VM_WIPEONFORK, vmai::WIPEONFORK),
+            (bindings::VM_LOCKONFAULT, vmai::LOCKONFAULT),
+        ] {
+            if f & vm != 0 {
+                vi.flags |= bit;
+            }
+        }
         Ok(if r == 0 { None } else { Some((vi, file)) })
     }
 
@@ -1588,7 +1617,7 @@ pub(crate) mod cur {
                     (
                         raw[4 * i],
                         raw[4 * i + 1],
-                        raw[4 * i + 2] as u32,
+                        vm_prot(raw[4 * i + 2]),
                         raw[4 * i + 3] as u32,
                     ),
                     GFP_KERNEL,
