@@ -224,17 +224,8 @@ static pid_t hold_pid(pid_t want)
 static int file_has(const char *path, const char *what)
 {
 	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
+	return read_text(path, buf, sizeof(buf)) > 0 && strstr(buf, what) != NULL;
 }
 
 TEST_F_TIMEOUT(tree, restarter_failing_before_the_ioctl_fails_the_tree, 120)

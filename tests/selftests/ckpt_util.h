@@ -133,21 +133,31 @@ static inline void say_ready(int fd)
 	close(fd);
 }
 
+/* Reads up to len - 1 bytes of file path into buf, NUL-terminated; returns
+ * how many, or -1 if nothing could be read. */
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 /* The state letter of /proc/PID/stat (R, S, T, Z, ...), or 0. */
 static inline char proc_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
-	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (read_text(path, buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : 0;
 }
