@@ -306,7 +306,7 @@ struct ckpt_task_attrs {
 };
 
 int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a);
-bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum);
+bool ckpt_file_owner(struct file *f, u32 *type, s32 *nr, u32 *signum);
 int ckpt_cur_set_exe(const char *path, bool allow_setid);
 struct file *ckpt_open_exec_file(const char *path, int *err);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);

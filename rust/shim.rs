@@ -530,7 +530,7 @@ mod ffi {
         pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
         pub(super) fn ckpt_file_owner(
             f: *mut c_void,
-            kind: *mut u32,
+            ty: *mut u32,
             nr: *mut i32,
             signum: *mut u32,
         ) -> bool;
@@ -2095,9 +2095,15 @@ impl FileRef {
     /// group; nr -1: not visible in the caller's pid namespace), if it has an owner or
     /// an `F_SETSIG` signal.
     pub(crate) fn owner(&self) -> Option<(u32, i32, u32)> {
-        let (mut k, mut n, mut s) = (0, 0, 0);
+        let (mut ty, mut n, mut s) = (0, 0, 0);
         // SAFETY: The file is valid; the outputs are valid pointers.
-        unsafe { ffi::ckpt_file_owner(self.raw(), &mut k, &mut n, &mut s) }.then_some((k, n, s))
+        let some = unsafe { ffi::ckpt_file_owner(self.raw(), &mut ty, &mut n, &mut s) };
+        let kind = match ty {
+            bindings::pid_type_PIDTYPE_PID => 0,
+            bindings::pid_type_PIDTYPE_PGID => 2,
+            _ => 1,
+        };
+        some.then_some((kind, n, s))
     }
 
     /// Makes `nr` (of `kind`, as [`Self::owner`] says; 0: none) its `SIGIO` owner, on

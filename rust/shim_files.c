@@ -518,15 +518,16 @@ int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *le
 }
 
 /*
- * The SIGIO owner of f: *kind 0 thread, 1 process, 2 process group, its
- * number in the caller's pid namespace in *nr (-1: not visible there), the
- * F_SETSIG signal in *signum.  Returns whether f has an owner or a signal.
+ * The SIGIO owner of f: its pid type (PIDTYPE_*; PIDTYPE_TGID if none) in
+ * *type, its number in the caller's pid namespace in *nr (-1: not visible
+ * there), the F_SETSIG signal in *signum.  Returns whether f has an owner or
+ * a signal.
  */
-bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
+bool ckpt_file_owner(struct file *f, u32 *type, s32 *nr, u32 *signum)
 {
 	struct fown_struct *o = file_f_owner(f);
 
-	*kind = 1;
+	*type = PIDTYPE_TGID;
 	*nr = 0;
 	*signum = 0;
 	if (!o)
@@ -537,7 +538,7 @@ bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
 		*nr = pid_nr_ns(o->pid, task_active_pid_ns(current));
 		if (!*nr)
 			*nr = -1;
-		*kind = o->pid_type == PIDTYPE_PID ? 0 : o->pid_type == PIDTYPE_PGID ? 2 : 1;
+		*type = o->pid_type;
 	}
 	read_unlock_irq(&o->lock);
 	return *nr || *signum;
