@@ -9,52 +9,6 @@
  */
 #include "shim_internal.h"
 
-struct file *ckpt_fget_writable(int fd, int *err)
-{
-	struct file *f = fget(fd);
-
-	if (!f) {
-		*err = -EBADF;
-		return NULL;
-	}
-	if (!(f->f_mode & FMODE_WRITE)) {
-		fput(f);
-		*err = -EBADF;
-		return NULL;
-	}
-	if (!(f->f_mode & FMODE_CAN_WRITE)) {
-		/* Neither write nor write_iter: kernel_write() cannot use it. */
-		fput(f);
-		*err = -EINVAL;
-		return NULL;
-	}
-	*err = 0;
-	return f;
-}
-
-/* Write all of buf at the file's position (like write(2) on the caller's fd). */
-ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		loff_t pos = f->f_pos;
-		/* Never restart a half-written image: the caller sees EINTR. */
-		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &pos));
-
-		if (n < 0)
-			return n;	/* the image is incomplete either way */
-		if (n == 0)
-			return -EIO;
-		if (!(f->f_mode & FMODE_STREAM))
-			f->f_pos = pos;
-		done += n;
-		if (fatal_signal_pending(current))
-			return -EINTR;
-	}
-	return done;
-}
-
 /*
  * Makes the credentials of whoever opened the file of @k current's (subjective)
  * ones, as an interface that acts on read() and write() must judge them (not

@@ -133,8 +133,8 @@ struct ckpt_mm_info {
 struct ckpt_vma_info {
 	u64 start, end, pgoff;
 	u64 vm_flags;		/* VM_* */
-	u32 prot;		/* PROT_* */
-	u32 flags;		/* CKPT_VMA_* */
+	u32 prot;		/* PROT_* (set by Rust) */
+	u32 flags;		/* CKPT_VMA_* (PFNMAP, HUGETLB, WIPEONFORK, LOCKONFAULT: by Rust) */
 	u32 semflags;		/* image vmflag bits */
 	char name[32];		/* vm_ops->name() for special mappings */
 };
@@ -149,18 +149,8 @@ int ckpt_mm_same_pages(struct mm_struct *mm, const u64 *addrs, struct page *cons
 
 /* ---- files ------------------------------------------------------------ */
 
-#define CKPT_FK_REG	1
-#define CKPT_FK_DIR	2
-#define CKPT_FK_CHR	3
-#define CKPT_FK_FIFO	4
-#define CKPT_FK_PIPE	5
-#define CKPT_FK_LNK	6	/* a symlink (opened with O_PATH|O_NOFOLLOW) */
-#define CKPT_FK_SOCKET	100
-#define CKPT_FK_ANON	101	/* anon inode: eventfd, epoll, io_uring, ... */
-#define CKPT_FK_OTHER	102
-
 struct ckpt_file_info {
-	u32 kind;		/* CKPT_FK_* */
+	u32 kind;		/* what it is: set by Rust (shim.rs, fk) */
 	u32 flags;		/* f_flags */
 	u32 mode;		/* i_mode */
 	u32 rdev;		/* (major << 20) | minor */
@@ -182,7 +172,6 @@ struct ckpt_file_info {
 	u32 gid;
 };
 
-struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd);
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd);
 int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pathlen);
 int ckpt_pipe_peek(struct file *f, void *buf, u32 buflen);
@@ -192,22 +181,18 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key);
 /* ---- trees and restart sessions ------------------------------------- */
 
 int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u32 max);
-int ckpt_cur_threads(bool *leader, bool *shared);
 struct file *ckpt_shmem_new(u64 size, int *err);
 struct file *ckpt_memfd_new(const char *name, u64 size, u32 mode, int *err);
 int ckpt_memfd_noexec_scope(void);
 void ckpt_cond_resched(void);
 struct file *ckpt_cur_sysv_file(u64 shmid);
 int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
-		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip);
+		      u64 ss_size, u32 ss_flags, u64 sys, u64 *sp, u64 *ip);
 int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *leader);
 int ckpt_memfd_seal(struct file *f, u32 seals);
-ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos);
 
 /* ---- output ----------------------------------------------------------- */
 
-struct file *ckpt_fget_writable(int fd, int *err);
-ssize_t ckpt_file_write(struct file *f, const void *buf, size_t len);
 
 /* ---- misc -------------------------------------------------------------- */
 
@@ -261,18 +246,13 @@ void ckpt_kho_exit(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
-#define CKPT_ADV_DONTFORK	(1u << 0)
-#define CKPT_ADV_DONTDUMP	(1u << 1)
-#define CKPT_ADV_HUGEPAGE	(1u << 2)
-#define CKPT_ADV_NOHUGEPAGE	(1u << 3)
-int ckpt_cur_vma_advise(u64 start, u64 end, u32 what);
+int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
 int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force);
 long ckpt_cur_anon_ranges(u64 *out, u32 max);
 int ckpt_cur_zap(u64 start, u64 end);
-struct file *ckpt_open_path(const char *path, u32 flags, int *err);
 /* A pseudo-terminal end (ckpt_file_pty). */
 struct ckpt_pty_info {
 	u32 index;
@@ -288,25 +268,14 @@ struct ckpt_pty_info {
 };
 
 int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
-struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
-int ckpt_file_truncate(struct file *f, u64 size);
-int ckpt_file_chmod(struct file *f, u32 mode);
-int ckpt_file_chown(struct file *f, u32 uid, u32 gid);
-int ckpt_file_seek(struct file *f, s64 pos);
-int ckpt_cur_close_fds(void);
-ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
-void ckpt_file_set_flags(struct file *f, u32 flags);
-int ckpt_file_set_mtime(struct file *f, s64 mtime_ns);
-bool ckpt_file_readable(struct file *f);
-int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev);
 bool ckpt_file_proc_own_ns(struct file *f);
 int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);
 int ckpt_cur_swap_root(struct file *dir, struct path **old);
 void ckpt_cur_restore_root(struct path *old);
-int ckpt_saved_root_name(const struct path *p, char *buf, u32 len);
+int ckpt_path_of(const struct path *p, char *buf, u32 len);
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa);
 void ckpt_cur_set_itimer_real(u64 value_ns, u64 interval_ns);
 const struct cred *ckpt_cur_override_image_creds(const struct cred *new);
@@ -331,14 +300,13 @@ struct ckpt_task_attrs {
 	s32 nice;
 	u32 rt_priority, pdeath_signal;
 	s32 oom_score_adj;
-	u32 dumpable, thp_disable, subreaper, membarrier, stop_signal;
+	u32 dumpable, thp_disable, subreaper;
+	u32 membarrier;		/* the mm's MEMBARRIER_STATE_* (Rust: the registrations) */
+	u32 stop_signal;
 };
 
 int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a);
-bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum);
-int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum);
-bool ckpt_cur_owns(u32 kind, s32 nr);
-int ckpt_file_set_async(struct file *f, int fd);
+bool ckpt_file_owner(struct file *f, u32 *type, s32 *nr, u32 *signum);
 int ckpt_cur_set_exe(const char *path, bool allow_setid);
 struct file *ckpt_open_exec_file(const char *path, int *err);
 void ckpt_cur_set_exec_attrs(u32 pdeath_signal, u32 dumpable);

@@ -127,7 +127,21 @@ pub(crate) mod vmai {
     pub(crate) const LOCKONFAULT: u32 = 1 << 10;
 }
 
-/// [`cur::vma_advise`] bits (`CKPT_ADV_*`).
+/// The `PROT_*` bits (user ABI: read 1, write 2, exec 4) of a mapping with VMA flags
+/// `vm_flags`.
+pub(crate) fn vm_prot(vm_flags: u64) -> u32 {
+    let f = vm_flags as bindings::vm_flags_t;
+    [
+        (bindings::VM_READ, 1),
+        (bindings::VM_WRITE, 2),
+        (bindings::VM_EXEC, 4),
+    ]
+    .iter()
+    .filter(|(vm, _)| f & vm != 0)
+    .fold(0, |p, (_, prot)| p | prot)
+}
+
+/// [`cur::vma_advise`] bits: the `madvise` advice a mapping had.
 pub(crate) mod adv {
     pub(crate) const DONTFORK: u32 = 1 << 0;
     pub(crate) const DONTDUMP: u32 = 1 << 1;
@@ -187,16 +201,43 @@ impl VmaInfo {
     }
 }
 
-/// [`FileInfo::kind`] values (`CKPT_FK_*`).
+/// [`FileInfo::kind`] values: what a file is, by its inode's type and its file system.
 pub(crate) mod fk {
+    use kernel::bindings;
+
     pub(crate) const REG: u32 = 1;
     pub(crate) const DIR: u32 = 2;
     pub(crate) const CHR: u32 = 3;
+    /// A named pipe (a FIFO on a file system).
     pub(crate) const FIFO: u32 = 4;
+    /// A pipe of `pipe(2)` (pipefs).
     pub(crate) const PIPE: u32 = 5;
+    /// A symbolic link (opened with `O_PATH | O_NOFOLLOW`).
     pub(crate) const LNK: u32 = 6;
     pub(crate) const SOCKET: u32 = 100;
+    /// An anonymous inode: eventfd, epoll, io_uring, ...
     pub(crate) const ANON: u32 = 101;
+    pub(crate) const OTHER: u32 = 102;
+
+    /// The kind of a file whose inode has mode `mode` on a file system of `magic`.
+    pub(crate) fn of(mode: u32, magic: u32) -> u32 {
+        let fmt = mode & bindings::S_IFMT;
+        if fmt == bindings::S_IFSOCK || magic == bindings::SOCKFS_MAGIC {
+            SOCKET
+        } else if magic == bindings::ANON_INODE_FS_MAGIC {
+            ANON
+        } else {
+            match fmt {
+                bindings::S_IFIFO if magic == bindings::PIPEFS_MAGIC => PIPE,
+                bindings::S_IFIFO => FIFO,
+                bindings::S_IFREG => REG,
+                bindings::S_IFDIR => DIR,
+                bindings::S_IFCHR => CHR,
+                bindings::S_IFLNK => LNK,
+                _ => OTHER,
+            }
+        }
+    }
 }
 
 /// The calling task's root directory, replaced for a while by another (see
@@ -216,7 +257,7 @@ impl RootSwap {
     /// The name of the root it replaced, seen from `dir`, in `buf`; returns its length.
     pub(crate) fn old_name(&self, buf: &mut [u8]) -> Result<usize> {
         // SAFETY: `self.0` is the path the swap saved; `buf` is valid for writing.
-        let n = errno(unsafe { ffi::ckpt_saved_root_name(self.0, buf.as_mut_ptr(), len32(buf)) })?;
+        let n = errno(unsafe { ffi::ckpt_path_of(self.0, buf.as_mut_ptr(), len32(buf)) })?;
         Ok(n as usize)
     }
 }
@@ -326,7 +367,6 @@ mod ffi {
     extern "C" {
         pub(super) fn ckpt_task_descendants(t: *mut c_void, out: *mut *mut c_void, max: u32)
             -> i32;
-        pub(super) fn ckpt_cur_threads(leader: *mut bool, shared: *mut bool) -> i32;
         pub(super) fn ckpt_shmem_new(size: u64, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_memfd_new(
             name: *const u8,
@@ -346,6 +386,7 @@ mod ffi {
             ss_sp: u64,
             ss_size: u64,
             ss_flags: u32,
+            sys: u64,
             sp: *mut u64,
             ip: *mut u64,
         ) -> i32;
@@ -356,12 +397,6 @@ mod ffi {
             fg: *mut i32,
             leader: *mut bool,
         ) -> i32;
-        pub(super) fn ckpt_file_pwrite(
-            f: *mut c_void,
-            buf: *const u8,
-            len: usize,
-            pos: i64,
-        ) -> isize;
         pub(super) fn ckpt_task_info(t: *mut c_void, ti: *mut TaskInfo);
         pub(super) fn ckpt_task_access_facts(t: *mut c_void) -> u32;
         pub(super) fn ckpt_task_attach_by_kernel(t: *mut c_void) -> i32;
@@ -412,7 +447,6 @@ mod ffi {
             n: u32,
             want: *mut u8,
         ) -> i32;
-        pub(super) fn ckpt_task_next_file(t: *mut c_void, fd: *mut u32) -> *mut c_void;
         pub(super) fn ckpt_task_fd_cloexec(t: *mut c_void, fd: u32) -> i32;
         pub(super) fn ckpt_file_info(
             f: *mut c_void,
@@ -430,8 +464,6 @@ mod ffi {
             root: *mut u8,
             rootlen: u32,
         ) -> i32;
-        pub(super) fn ckpt_fget_writable(fd: i32, err: *mut i32) -> *mut c_void;
-        pub(super) fn ckpt_file_write(f: *mut c_void, buf: *const u8, len: usize) -> isize;
         pub(super) fn ckpt_uts(release: *mut u8, rlen: u32, node: *mut u8, nlen: u32) -> i32;
         pub(super) fn ckpt_fatal_signal_pending() -> bool;
         pub(super) fn ckpt_override_creds(k: *mut c_void) -> *const c_void;
@@ -445,7 +477,7 @@ mod ffi {
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
         pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
-        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, what: u32) -> i32;
+        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, set: u64, clear: u64) -> i32;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
         pub(super) fn ckpt_cur_fill_pages(
             addr: u64,
@@ -453,27 +485,9 @@ mod ffi {
             npages: u32,
             force: bool,
         ) -> i32;
-        pub(super) fn ckpt_open_path(path: *const u8, flags: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
-        pub(super) fn ckpt_file_reopen(
-            f: *mut c_void,
-            flags: u32,
-            check: bool,
-            err: *mut i32,
-        ) -> *mut c_void;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
-        pub(super) fn ckpt_file_truncate(f: *mut c_void, size: u64) -> i32;
-        pub(super) fn ckpt_file_chown(f: *mut c_void, uid: u32, gid: u32) -> i32;
-        pub(super) fn ckpt_file_chmod(f: *mut c_void, mode: u32) -> i32;
-        pub(super) fn ckpt_file_seek(f: *mut c_void, pos: i64) -> i32;
-        pub(super) fn ckpt_cur_close_fds() -> i32;
-        pub(super) fn ckpt_file_read(
-            f: *mut c_void,
-            buf: *mut u8,
-            len: usize,
-            pos: *mut i64,
-        ) -> isize;
         pub(super) fn ckpt_file_read_pages(
             f: *mut c_void,
             pages: *const *mut c_void,
@@ -486,16 +500,12 @@ mod ffi {
             force: bool,
             out: *mut *mut c_void,
         ) -> isize;
-        pub(super) fn ckpt_file_set_flags(f: *mut c_void, flags: u32);
-        pub(super) fn ckpt_file_set_mtime(f: *mut c_void, mtime_ns: i64) -> i32;
-        pub(super) fn ckpt_file_readable(f: *mut c_void) -> bool;
-        pub(super) fn ckpt_file_watch_facts(f: *mut c_void, ino: *mut u64, sdev: *mut u32) -> i32;
         pub(super) fn ckpt_file_proc_own_ns(f: *mut c_void) -> bool;
         pub(super) fn ckpt_file_other_name(f: *mut c_void, path: *mut u8, pathlen: u32) -> i32;
         pub(super) fn ckpt_file_link_target(f: *mut c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_swap_root(dir: *mut c_void, old: *mut *mut c_void) -> i32;
         pub(super) fn ckpt_cur_restore_root(old: *mut c_void);
-        pub(super) fn ckpt_saved_root_name(p: *const c_void, buf: *mut u8, len: u32) -> i32;
+        pub(super) fn ckpt_path_of(p: *const c_void, buf: *mut u8, len: u32) -> i32;
         pub(super) fn ckpt_cur_set_sigactions(sa: *const SigActionRaw) -> i32;
         pub(super) fn ckpt_cur_set_itimer_real(value_ns: u64, interval_ns: u64);
         pub(super) fn ckpt_cur_override_image_creds(new: *const c_void) -> *const c_void;
@@ -520,13 +530,10 @@ mod ffi {
         pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
         pub(super) fn ckpt_file_owner(
             f: *mut c_void,
-            kind: *mut u32,
+            ty: *mut u32,
             nr: *mut i32,
             signum: *mut u32,
         ) -> bool;
-        pub(super) fn ckpt_file_set_owner(f: *mut c_void, kind: u32, nr: i32, signum: u32) -> i32;
-        pub(super) fn ckpt_cur_owns(kind: u32, nr: i32) -> bool;
-        pub(super) fn ckpt_file_set_async(f: *mut c_void, fd: i32) -> i32;
         pub(super) fn ckpt_cur_set_exe(path: *const u8, allow_setid: bool) -> i32;
         pub(super) fn ckpt_cur_set_exec_attrs(pdeath_signal: u32, dumpable: u32);
         pub(super) fn ckpt_cur_pgrp_orphaned() -> bool;
@@ -782,8 +789,7 @@ impl TaskRef {
 
     /// The open file at the lowest fd `>= *fd`, which is updated to that fd.
     pub(crate) fn next_file(&self, fd: &mut u32) -> Option<FileRef> {
-        // SAFETY: The task is valid; `fd` is a valid in/out pointer.
-        unsafe { FileRef::from_counted(ffi::ckpt_task_next_file(self.ptr(), fd)) }
+        sys::file::task_next(&self.0, fd).map(FileRef)
     }
 
     /// Whether `fd` is close-on-exec.
@@ -849,6 +855,21 @@ impl MmRef {
         // A non-null file carries a reference for us.
         // SAFETY: A non-null `file` carries a reference, which the `FileRef` owns.
         let file = unsafe { FileRef::from_counted(file) };
+        vi.prot = vm_prot(vi.vm_flags);
+        let f = vi.vm_flags as bindings::vm_flags_t;
+        for (vm, bit) in [
+            (
+                bindings::VM_PFNMAP | bindings::VM_IO | bindings::VM_MIXEDMAP,
+                vmai::PFNMAP,
+            ),
+            (bindings::VM_HUGETLB, vmai::HUGETLB),
+            (bindings::VM_WIPEONFORK, vmai::WIPEONFORK),
+            (bindings::VM_LOCKONFAULT, vmai::LOCKONFAULT),
+        ] {
+            if f & vm != 0 {
+                vi.flags |= bit;
+            }
+        }
         Ok(if r == 0 { None } else { Some((vi, file)) })
     }
 
@@ -1042,20 +1063,28 @@ impl FileRef {
         self.0.as_ptr().cast()
     }
 
-    /// Sets the seals of a shmem file (a memfd).
+    /// Adds seals to a memfd of [`memfd_new`], as `fcntl(F_ADD_SEALS)` does: only the
+    /// seals the kernel defines; `F_SEAL_EXEC` on an executable file implies the write
+    /// seals (`memfd_add_seals()`).
     pub(crate) fn seal(&self, seals: u32) -> Result {
+        use bindings::{
+            F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+        };
+        const WRITES: u32 = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+        if seals & !(F_SEAL_SEAL | F_SEAL_EXEC | WRITES) != 0 {
+            return Err(EINVAL);
+        }
+        let mut seals = seals;
+        if seals & F_SEAL_EXEC != 0 && sys::file::inode_mode(&self.0) & 0o111 != 0 {
+            seals |= WRITES;
+        }
         // SAFETY: The file is valid.
         errno(unsafe { ffi::ckpt_memfd_seal(self.ptr(), seals) }).map(|_| ())
     }
 
     /// Writes all of `buf` at `pos` (not at the file position).
     pub(crate) fn write_at(&self, buf: &[u8], pos: i64) -> Result {
-        // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_pwrite(self.ptr(), buf.as_ptr(), buf.len(), pos) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        Ok(())
+        sys::file::write_at(&self.0, buf, pos)
     }
 
     /// The caller's `fd`.
@@ -1070,14 +1099,7 @@ impl FileRef {
 
     /// Opens `path` (NUL-terminated) with the caller's rights.
     pub(crate) fn open(path: &[u8], flags: u32) -> Result<Self> {
-        if path.last() != Some(&0) {
-            return Err(EINVAL);
-        }
-        let mut err = 0;
-        // SAFETY: `path` is NUL-terminated; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_open_path(path.as_ptr(), flags, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::open(path, flags).map(Self)
     }
 
     /// The pseudo-terminal pair this file is an end of, if it is one.
@@ -1090,11 +1112,7 @@ impl FileRef {
     /// A new open file description of this file with `flags` and the caller's
     /// credentials; with `check`, only if the caller may open the file so.
     pub(crate) fn reopen(&self, flags: u32, check: bool) -> Result<Self> {
-        let mut err = 0;
-        // SAFETY: The file is valid; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_file_reopen(self.ptr(), flags, check, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::reopen(&self.0, flags, check).map(Self)
     }
 
     /// Opens `path` (NUL-terminated) read-only as `execve()` opens a program: with
@@ -1126,20 +1144,17 @@ impl FileRef {
 
     /// Sets the mode bits (`07777`) of the file's inode, as `fchmod(2)` does.
     pub(crate) fn chmod(&self, mode: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_chmod(self.ptr(), mode) }).map(|_| ())
+        sys::file::chmod(&self.0, mode)
     }
 
     /// Gives the file's inode an owner.
     pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_chown(self.ptr(), uid, gid) }).map(|_| ())
+        sys::file::chown(&self.0, uid, gid)
     }
 
     /// Sets the file's size.
     pub(crate) fn truncate(&self, size: u64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_truncate(self.ptr(), size) }).map(|_| ())
+        sys::file::truncate(&self.0, size)
     }
 
     /// The first range `[data, hole)` (byte offsets) at or after `from` that may hold
@@ -1173,18 +1188,12 @@ impl FileRef {
 
     /// Sets the file position.
     pub(crate) fn seek(&self, pos: i64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_seek(self.ptr(), pos) }).map(|_| ())
+        sys::file::seek(&self.0, pos)
     }
 
     /// Reads into `buf` at `*pos` until it is full or the file ends; returns the length.
     pub(crate) fn read_at(&self, buf: &mut [u8], pos: &mut i64) -> Result<usize> {
-        // SAFETY: The file is valid; `buf` is writable for its length.
-        let n = unsafe { ffi::ckpt_file_read(self.ptr(), buf.as_mut_ptr(), buf.len(), pos) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        Ok(n as usize)
+        sys::file::read_at(&self.0, buf, pos)
     }
 
     /// Reads whole pages at `*pos` straight into `pages` (pages of a user address space
@@ -1213,14 +1222,12 @@ impl FileRef {
 
     /// Sets its modification time (`utimensat(2)`'s rules), leaving the access time.
     pub(crate) fn set_mtime(&self, mtime_ns: i64) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_mtime(self.ptr(), mtime_ns) }).map(|_| ())
+        sys::file::set_mtime(&self.0, mtime_ns)
     }
 
     /// Sets the `fcntl(F_SETFL)` part of the open flags.
     pub(crate) fn set_flags(&self, flags: u32) {
-        // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_set_flags(self.ptr(), flags) }
+        sys::file::set_flags(&self.0, flags)
     }
 
     /// Whether it is a file of the procfs of the caller's pid namespace (whose
@@ -1232,17 +1239,13 @@ impl FileRef {
 
     /// Whether it is open for reading.
     pub(crate) fn readable(&self) -> bool {
-        // SAFETY: The file is valid.
-        unsafe { ffi::ckpt_file_readable(self.ptr()) }
+        sys::file::readable(&self.0)
     }
 
     /// The inode's number and device (as an inotify file's fdinfo shows them), and
     /// whether the caller may read it (what `inotify_add_watch` asks: `Err` if not).
     pub(crate) fn watch_facts(&self) -> (u64, u32, Result) {
-        let (mut ino, mut sdev) = (0u64, 0u32);
-        // SAFETY: The file is valid; `ino` and `sdev` are valid for writing.
-        let r = errno(unsafe { ffi::ckpt_file_watch_facts(self.ptr(), &mut ino, &mut sdev) });
-        (ino, sdev, r.map(|_| ()))
+        sys::file::watch_facts(&self.0)
     }
 
     fn raw(&self) -> *mut c_void {
@@ -1256,11 +1259,7 @@ impl FileRef {
 
     /// The caller's `fd`, which must be open for writing.
     pub(crate) fn writable_fd(fd: i32) -> Result<Self> {
-        let mut err = 0;
-        // SAFETY: No preconditions; a non-null result carries a reference.
-        let f = unsafe { ffi::ckpt_fget_writable(fd, &mut err) };
-        // SAFETY: A non-null `f` carries a reference, which the `FileRef` owns.
-        unsafe { FileRef::from_counted(f) }.ok_or_else(|| Error::from_errno(err))
+        sys::file::fget_writable(fd).map(Self)
     }
 
     /// Identity of the open file description.
@@ -1278,6 +1277,7 @@ impl FileRef {
         let mut fi = FileInfo::default();
         // SAFETY: The file is valid; `fi` and `path` are valid for writing.
         errno(unsafe { ffi::ckpt_file_info(self.ptr(), &mut fi, path.as_mut_ptr(), len32(path)) })?;
+        fi.kind = fk::of(fi.mode, fi.fs_magic);
         Ok((fi, cstr_len(path)))
     }
 
@@ -1309,15 +1309,7 @@ impl FileRef {
 
     /// Writes all of `buf` at the file's position.
     pub(crate) fn write_all(&self, buf: &[u8]) -> Result {
-        // SAFETY: The file is valid; `buf` is readable for its length.
-        let n = unsafe { ffi::ckpt_file_write(self.ptr(), buf.as_ptr(), buf.len()) };
-        if n < 0 {
-            return Err(Error::from_errno(n as i32));
-        }
-        if n as usize != buf.len() {
-            return Err(EIO);
-        }
-        Ok(())
+        sys::file::write_all(&self.0, buf)
     }
 }
 
@@ -1580,10 +1572,7 @@ pub(crate) mod cur {
     /// The caller's thread count, whether it leads its group, and whether anybody but
     /// its threads uses its address space (or a thread is being created).
     pub(crate) fn threads() -> Result<(u32, bool, bool)> {
-        let (mut leader, mut shared) = (false, false);
-        // SAFETY: Both are valid out pointers.
-        let n = errno(unsafe { ffi::ckpt_cur_threads(&mut leader, &mut shared) })?;
-        Ok((n as u32, leader, shared))
+        sys::task::current_threads()
     }
 
     /// The file of the caller's attachment of SysV shared memory segment `shmid`.
@@ -1635,7 +1624,7 @@ pub(crate) mod cur {
                     (
                         raw[4 * i],
                         raw[4 * i + 1],
-                        raw[4 * i + 2] as u32,
+                        vm_prot(raw[4 * i + 2]),
                         raw[4 * i + 3] as u32,
                     ),
                     GFP_KERNEL,
@@ -1685,8 +1674,24 @@ pub(crate) mod cur {
     /// Gives the caller's mapping that is exactly `[start, end)` the [`adv`]
     /// properties `what`, as `madvise` would.
     pub(crate) fn vma_advise(start: u64, end: u64, what: u32) -> Result {
+        use bindings::{VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE};
+        // The VMA flags `madvise` sets and clears for each advice.
+        let (mut set, mut clear) = (0, 0);
+        if what & adv::DONTFORK != 0 {
+            set |= VM_DONTCOPY;
+        }
+        if what & adv::DONTDUMP != 0 {
+            set |= VM_DONTDUMP;
+        }
+        if what & adv::HUGEPAGE != 0 {
+            set |= VM_HUGEPAGE;
+            clear |= VM_NOHUGEPAGE;
+        } else if what & adv::NOHUGEPAGE != 0 {
+            set |= VM_NOHUGEPAGE;
+            clear |= VM_HUGEPAGE;
+        }
         // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
-        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, what) }).map(|_| ())
+        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, set as u64, clear as u64) }).map(|_| ())
     }
 
     /// `vm_mmap` at exactly `addr`.
@@ -1751,8 +1756,7 @@ pub(crate) mod cur {
 
     /// Closes every fd.
     pub(crate) fn close_fds() {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_close_fds() };
+        sys::file::close_all();
     }
 
     /// Reserves the lowest free fd (the kernel crate's reservation: given back when
@@ -1770,13 +1774,19 @@ pub(crate) mod cur {
         r.fd_install(f.0.clone())
     }
 
-    /// Sets all signal dispositions.
+    /// Sets all signal dispositions (but `SIGKILL`'s and `SIGSTOP`'s), each only with
+    /// what `sigaction(2)` could have set: its flags (never `SA_IMMUTABLE`), a mask
+    /// without `SIGKILL` and `SIGSTOP`.
     pub(crate) fn set_sigactions(sa: &[SigActionRaw]) -> Result {
-        if sa.len() != 64 {
-            return Err(EINVAL);
+        let sa: &[SigActionRaw; bindings::_NSIG as usize] = sa.try_into().map_err(|_| EINVAL)?;
+        let unblockable = (1u64 << (bindings::SIGKILL - 1)) | (1u64 << (bindings::SIGSTOP - 1));
+        let mut allowed = *sa;
+        for a in allowed.iter_mut() {
+            a.flags &= u64::from(bindings::UAPI_SA_FLAGS);
+            a.mask &= !unblockable;
         }
-        // SAFETY: `sa` has 64 entries.
-        unsafe { ffi::ckpt_cur_set_sigactions(sa.as_ptr()) };
+        // SAFETY: `allowed` has `_NSIG` entries.
+        unsafe { ffi::ckpt_cur_set_sigactions(allowed.as_ptr()) };
         Ok(())
     }
 
@@ -1922,6 +1932,7 @@ pub(crate) mod cur {
         blocked: u64,
         altstack: (u64, u64, u32),
     ) -> Result<(u64, u64)> {
+        let sys = user_syscall().ok_or(ENOENT)?;
         let (mut sp, mut ip) = (0, 0);
         // SAFETY: `regs` has NREGS words, `xs` is readable for its length, the outputs
         // are valid.
@@ -1934,11 +1945,76 @@ pub(crate) mod cur {
                 altstack.0,
                 altstack.1,
                 altstack.2,
+                sys,
                 &mut sp,
                 &mut ip,
             )
         })?;
         Ok((sp, ip))
+    }
+
+    /// The first `syscall` instruction (`0f 05`) in `[s, e)` of the caller's memory,
+    /// reading at most `*budget` pages (counted down); `None` if there is none or a
+    /// page cannot be read.
+    fn find_syscall(s: u64, e: u64, buf: &mut [u8], budget: &mut u32) -> Option<u64> {
+        use kernel::uaccess::{UserPtr, UserSlice};
+        let page = kernel::page::PAGE_SIZE;
+        let mut a = s;
+        while a < e && *budget > 0 {
+            let user = UserSlice::new(UserPtr::from_addr(a as usize), page);
+            user.reader().read_slice(&mut buf[..page]).ok()?;
+            if let Some(i) = buf[..page].windows(2).position(|w| w == [0x0f, 0x05]) {
+                return Some(a + i as u64);
+            }
+            a += page as u64;
+            *budget -= 1;
+        }
+        None
+    }
+
+    /// A `syscall` instruction the caller can execute: in its vDSO, or where a process
+    /// has none (unmapped, or the vDSO proxy is off and it was never there), in its
+    /// first 32 readable executable mappings (its libc's syscall wrappers); at most
+    /// 4096 pages are read. The CPU decodes from the instruction pointer, so the two
+    /// bytes may be part of a longer instruction: `rt_sigreturn` replaces every
+    /// register anyway.
+    fn user_syscall() -> Option<u64> {
+        const SCAN_VMAS: usize = 32;
+        let mut budget = 4096u32;
+        let mut buf = KVec::from_elem(0u8, kernel::page::PAGE_SIZE, GFP_KERNEL).ok()?;
+        if let Some((s, e)) = special(c"[vdso]") {
+            if let Some(a) = find_syscall(s, e, &mut buf, &mut budget) {
+                return Some(a);
+            }
+        }
+        let mut r = [(0u64, 0u64); SCAN_VMAS];
+        let mut n = 0;
+        {
+            let me = kernel::current!();
+            let mm = me.mm()?;
+            let _lock = mm.mmap_read_lock();
+            let mut addr = 0;
+            while n < SCAN_VMAS {
+                // SAFETY: The mmap lock is held (`_lock`); `find_vma` wants no more.
+                let vma = unsafe { bindings::find_vma(mm.as_raw(), addr) };
+                if vma.is_null() {
+                    break;
+                }
+                // SAFETY: `vma` is valid while the mmap lock is held, longer than `v` is used.
+                let v = unsafe { kernel::mm::virt::VmaRef::from_raw(vma) };
+                let f = v.flags();
+                let rx = bindings::VM_EXEC | bindings::VM_READ;
+                if f & rx == rx && f & (bindings::VM_IO | bindings::VM_PFNMAP) == 0 {
+                    r[n] = (v.start() as u64, v.end() as u64);
+                    n += 1;
+                }
+                addr = v.end();
+            }
+        }
+        // Read without the mmap lock: a fault takes it.
+        r[..n]
+            .iter()
+            .find_map(|&(s, e)| find_syscall(s, e, &mut buf, &mut budget))
     }
 
     /// Loads the caller's user FPU state.
@@ -1979,6 +2055,36 @@ pub(crate) struct TaskAttrsRaw {
     pub(crate) stop_signal: u32,
 }
 
+/// The `MEMBARRIER_CMD_REGISTER_*` commands (uapi `linux/membarrier.h`, as
+/// `MEMBARRIER_CMD_GET_REGISTRATIONS` reports them) a process with the mm membarrier
+/// state `state` (`MEMBARRIER_STATE_*`) registered: a registration counts when it is
+/// made or under way (`_READY`).
+fn membarrier_registrations(state: u32) -> u32 {
+    use bindings::*;
+    const MAP: [(u32, u32); 4] = [
+        (
+            MEMBARRIER_STATE_GLOBAL_EXPEDITED | MEMBARRIER_STATE_GLOBAL_EXPEDITED_READY,
+            1 << 2, // MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED | MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY,
+            1 << 4, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE
+                | MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE_READY,
+            1 << 6, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+        ),
+        (
+            MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ | MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ_READY,
+            1 << 8, // MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ
+        ),
+    ];
+    MAP.iter()
+        .filter(|(st, _)| state & st != 0)
+        .fold(0, |r, (_, cmd)| r | cmd)
+}
+
 impl TaskRef {
     /// Its scheduling, prctl and job-control attributes (thread and process ones); the
     /// task must be quiescent.
@@ -1986,6 +2092,7 @@ impl TaskRef {
         let mut a = TaskAttrsRaw::default();
         // SAFETY: The task is valid; `a` is a valid out pointer of the C layout.
         errno(unsafe { ffi::ckpt_task_attrs(self.ptr(), &mut a) })?;
+        a.membarrier = membarrier_registrations(a.membarrier);
         Ok(a)
     }
 }
@@ -1995,22 +2102,26 @@ impl FileRef {
     /// group; nr -1: not visible in the caller's pid namespace), if it has an owner or
     /// an `F_SETSIG` signal.
     pub(crate) fn owner(&self) -> Option<(u32, i32, u32)> {
-        let (mut k, mut n, mut s) = (0, 0, 0);
+        let (mut ty, mut n, mut s) = (0, 0, 0);
         // SAFETY: The file is valid; the outputs are valid pointers.
-        unsafe { ffi::ckpt_file_owner(self.raw(), &mut k, &mut n, &mut s) }.then_some((k, n, s))
+        let some = unsafe { ffi::ckpt_file_owner(self.raw(), &mut ty, &mut n, &mut s) };
+        let kind = match ty {
+            bindings::pid_type_PIDTYPE_PID => 0,
+            bindings::pid_type_PIDTYPE_PGID => 2,
+            _ => 1,
+        };
+        some.then_some((kind, n, s))
     }
 
     /// Makes `nr` (of `kind`, as [`Self::owner`] says; 0: none) its `SIGIO` owner, on
     /// behalf of the caller's credentials, with `signum` as its `F_SETSIG` signal.
     pub(crate) fn set_owner(&self, kind: u32, nr: i32, signum: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_owner(self.raw(), kind, nr, signum) }).map(|_| ())
+        sys::file::set_owner(&self.0, kind, nr, signum)
     }
 
     /// Sets `O_ASYNC` as `fcntl(F_SETFL)` does, for the file installed at `fd`.
     pub(crate) fn set_async(&self, fd: u32) -> Result {
-        // SAFETY: The file is valid.
-        errno(unsafe { ffi::ckpt_file_set_async(self.raw(), fd as i32) }).map(|_| ())
+        sys::file::set_async(&self.0, fd)
     }
 }
 
@@ -2021,8 +2132,7 @@ pub(crate) mod cur_attrs {
     /// Whether `nr` is a thread (kind 0) of the caller's process, the process (1) or
     /// its process group (2).
     pub(crate) fn owns(kind: u32, nr: i32) -> bool {
-        // SAFETY: No preconditions.
-        unsafe { ffi::ckpt_cur_owns(kind, nr) }
+        sys::task::current_owns(kind, nr)
     }
 
     /// Makes the program at `path` (NUL-terminated) the caller's executable, as exec

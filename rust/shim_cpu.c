@@ -284,84 +284,21 @@ int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig)
 #endif
 }
 
-/* The first syscall instruction (0f 05) in [@s, @e) of current's memory, or 0. */
-static u64 find_syscall(u64 s, u64 e, u8 *buf, u32 *budget)
-{
-	u64 a;
-	int i;
-
-	for (a = s; a < e && *budget; a += PAGE_SIZE, (*budget)--) {
-		if (copy_from_user(buf, (const void __user *)a, PAGE_SIZE))
-			return 0;
-		for (i = 0; i + 1 < PAGE_SIZE; i++)
-			if (buf[i] == 0x0f && buf[i + 1] == 0x05)
-				return a + i;
-	}
-	return 0;
-}
-
-/* Executable mappings searched for a syscall instruction, and pages read at most. */
-#define SYSCALL_SCAN_VMAS 32
-#define SYSCALL_SCAN_PAGES 4096
-
-/*
- * A syscall instruction (0f 05) current can execute: in its vDSO, or where a
- * process has none (unmapped, or the vDSO proxy is off and it was never
- * there), in its executable mappings (its libc's syscall wrappers), or 0.
- * The CPU decodes from the instruction pointer, so the two bytes may be part
- * of a longer instruction: rt_sigreturn replaces every register anyway.
- */
-static u64 user_syscall(void)
-{
-	struct mm_struct *mm = current->mm;
-	struct { u64 s, e; } r[SYSCALL_SCAN_VMAS];
-	u32 budget = SYSCALL_SCAN_PAGES;
-	struct vm_area_struct *vma;
-	u64 s, e, found = 0;
-	int n = 0, i;
-	u8 *buf;
-
-	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!buf)
-		return 0;
-	if (!ckpt_cur_special("[vdso]", &s, &e))
-		found = find_syscall(s, e, buf, &budget);
-	if (!found) {
-		VMA_ITERATOR(vmi, mm, 0);
-
-		mmap_read_lock(mm);
-		for_each_vma(vmi, vma) {
-			if (n == SYSCALL_SCAN_VMAS)
-				break;
-			if ((vma->vm_flags & (VM_EXEC | VM_READ)) == (VM_EXEC | VM_READ) &&
-			    !(vma->vm_flags & (VM_IO | VM_PFNMAP))) {
-				r[n].s = vma->vm_start;
-				r[n++].e = vma->vm_end;
-			}
-		}
-		mmap_read_unlock(mm);
-		/* Read without mmap_lock: a fault takes it. */
-		for (i = 0; i < n && !found; i++)
-			found = find_syscall(r[i].s, r[i].e, buf, &budget);
-	}
-	kfree(buf);
-	return found;
-}
-
 /*
  * Prepares the return of current into the user state @v (user_regs_struct
  * order) with XSAVE area @xs (@xlen bytes, uabi format), blocked mask
  * @blocked and alternate stack @ss_*, through rt_sigreturn: writes a
  * signal frame below the red zone under @v's stack pointer, as a signal
  * delivery would, and gives in *@sp and *@ip where the ioctl must return
- * (to a syscall instruction, with rax = __NR_rt_sigreturn).
+ * (to @sys, a syscall instruction current can execute (Rust finds one), with
+ * rax = __NR_rt_sigreturn).
  * The kernel's own sigreturn then loads the registers and the FPU state,
  * validating them as for any signal frame.  (The alternative, an XSTATE
  * regset write from another context, is what ptrace does, and
  * CONFIG_X86_DEBUG_FPU warns when a kernel thread does it.)
  */
 int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 ss_sp,
-		      u64 ss_size, u32 ss_flags, u64 *sp, u64 *ip)
+		      u64 ss_size, u32 ss_flags, u64 sys, u64 *sp, u64 *ip)
 {
 	const struct user_regs_struct *u = (const struct user_regs_struct *)v;
 	/* x86_task_fpu(current), without its CONFIG_X86_DEBUG_FPU wrapper. */
@@ -375,11 +312,8 @@ int ckpt_cur_sigframe(const u64 *v, const void *xs, u32 xlen, u64 blocked, u64 s
 	};
 	unsigned long fp, frame;
 	struct rt_sigframe *f;
-	u64 sys = user_syscall();
 	int ret = -EFAULT;
 
-	if (!sys)
-		return -ENOENT;
 	if (xlen < sizeof(struct fxregs_state) + sizeof(struct xstate_header) ||
 	    u->sp < 0x100000 || u->sp >= TASK_SIZE_MAX)
 		return -EINVAL;

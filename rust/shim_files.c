@@ -9,15 +9,6 @@
  */
 #include "shim_internal.h"
 
-struct file *ckpt_task_next_file(struct task_struct *t, u32 *fd)
-{
-	unsigned int n = *fd;
-	struct file *f = fget_task_next(t, &n);
-
-	*fd = n;
-	return f;
-}
-
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
 {
 	struct files_struct *files;
@@ -62,22 +53,6 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 	fi->fs_magic = magic;
 	fi->unlinked = d_unlinked(f->f_path.dentry);
 	fi->rdev = (MAJOR(inode->i_rdev) << 20) | MINOR(inode->i_rdev);
-	if (S_ISSOCK(mode) || magic == SOCKFS_MAGIC)
-		fi->kind = CKPT_FK_SOCKET;
-	else if (magic == ANON_INODE_FS_MAGIC)
-		fi->kind = CKPT_FK_ANON;
-	else if (S_ISFIFO(mode))
-		fi->kind = magic == PIPEFS_MAGIC ? CKPT_FK_PIPE : CKPT_FK_FIFO;
-	else if (S_ISREG(mode))
-		fi->kind = CKPT_FK_REG;
-	else if (S_ISDIR(mode))
-		fi->kind = CKPT_FK_DIR;
-	else if (S_ISCHR(mode))
-		fi->kind = CKPT_FK_CHR;
-	else if (S_ISLNK(mode))
-		fi->kind = CKPT_FK_LNK;
-	else
-		fi->kind = CKPT_FK_OTHER;
 	fi->refs = min_t(long, file_count(f), U32_MAX);
 	fi->nlink = inode->i_nlink;
 	fi->uid = from_kuid_munged(current_user_ns(), inode->i_uid);
@@ -185,21 +160,6 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
 	return ret;
 }
 
-struct file *ckpt_open_path(const char *path, u32 flags, int *err)
-{
-	struct file *f;
-
-	/* O_NOCTTY stays: a terminal reopened never becomes a controlling terminal. */
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
-	f = filp_open(path, flags | O_LARGEFILE, 0);
-	if (IS_ERR(f)) {
-		*err = PTR_ERR(f);
-		return NULL;
-	}
-	*err = 0;
-	return f;
-}
-
 /*
  * If @f is an open pseudo-terminal master or slave: its pair's number, lock,
  * the slave's termios and the window size; returns 1 (0: not a pty end).
@@ -256,50 +216,6 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 }
 
 /*
- * A new open file description of @f's file with @flags and the caller's
- * credentials; with @check, only if the caller may open it so (the permission
- * check an open by path would make, which the path of a deleted file cannot:
- * may_open()'s EISDIR, ELOOP, append-only and O_NOATIME rules, then
- * inode_permission()).
- */
-struct file *ckpt_file_reopen(struct file *f, u32 flags, bool check, int *err)
-{
-	struct file *n;
-	int mask = 0;
-
-	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_TMPFILE);
-	if ((flags & O_ACCMODE) != O_WRONLY)
-		mask |= MAY_READ;
-	if ((flags & O_ACCMODE) != O_RDONLY)
-		mask |= MAY_WRITE;
-	if (check && !(flags & O_PATH)) {
-		struct inode *inode = file_inode(f);
-
-		/* may_open()'s rules beyond the permission bits. */
-		*err = 0;
-		if (S_ISDIR(inode->i_mode) && (mask & MAY_WRITE))
-			*err = -EISDIR;
-		else if (S_ISLNK(inode->i_mode))
-			*err = -ELOOP;
-		else if (IS_APPEND(inode) && (mask & MAY_WRITE) && !(flags & O_APPEND))
-			*err = -EPERM;
-		else if ((flags & O_NOATIME) && !inode_owner_or_capable(file_mnt_idmap(f), inode))
-			*err = -EPERM;
-		if (!*err)
-			*err = inode_permission(file_mnt_idmap(f), inode, mask);
-		if (*err)
-			return NULL;
-	}
-	n = dentry_open(&f->f_path, flags | O_LARGEFILE, current_cred());
-	if (IS_ERR(n)) {
-		*err = PTR_ERR(n);
-		return NULL;
-	}
-	*err = 0;
-	return n;
-}
-
-/*
  * A new unnamed regular file (O_TMPFILE) in directory @dir, open for reading
  * and writing, with exactly @mode (the umask does not apply).
  */
@@ -337,111 +253,6 @@ struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err)
 }
 
 /*
- * fchown(2) and fchmod(2) bracket notify_change() with mnt_want_write_file()
- * (the mount's write count, and freeze protection: sb_start_write) and ask the
- * path-based LSMs first (security_path_chown/chmod: AppArmor, TOMOYO).  The
- * two security_path_* hooks are not exported in 7.2 (security/security.c), so
- * a module cannot run them: notify_change() still runs security_inode_setattr
- * (SELinux, Smack, and the inode hooks of every LSM), and the restart only
- * gives files it made the owner and mode the image records.
- */
-
-/* Gives @f's inode the owner @uid/@gid (as the caller's user namespace names them). */
-int ckpt_file_chown(struct file *f, u32 uid, u32 gid)
-{
-	struct inode *inode = file_inode(f);
-	struct iattr ia = {
-		.ia_valid = ATTR_UID | ATTR_GID,
-		.ia_vfsuid = VFSUIDT_INIT(make_kuid(current_user_ns(), uid)),
-		.ia_vfsgid = VFSGIDT_INIT(make_kgid(current_user_ns(), gid)),
-	};
-	int ret;
-
-	if (!uid_valid(make_kuid(current_user_ns(), uid)) ||
-	    !gid_valid(make_kgid(current_user_ns(), gid)))
-		return -EINVAL;
-	ret = mnt_want_write_file(f);
-	if (ret)
-		return ret;
-	inode_lock(inode);
-	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-	inode_unlock(inode);
-	mnt_drop_write_file(f);
-	return ret;
-}
-
-/* fchmod(2)'s chmod_common() on the file's inode: the mode bits (07777). */
-int ckpt_file_chmod(struct file *f, u32 mode)
-{
-	struct inode *inode = file_inode(f);
-	struct iattr ia = { .ia_valid = ATTR_MODE | ATTR_CTIME };
-	int ret;
-
-	ret = mnt_want_write_file(f);
-	if (ret)
-		return ret;
-	inode_lock(inode);
-	ia.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & ~S_IALLUGO);
-	ret = notify_change(file_mnt_idmap(f), f->f_path.dentry, &ia, NULL);
-	inode_unlock(inode);
-	mnt_drop_write_file(f);
-	return ret;
-}
-
-int ckpt_file_truncate(struct file *f, u64 size)
-{
-	if (size > LLONG_MAX)
-		return -EFBIG;
-	return vfs_truncate(&f->f_path, size);
-}
-
-int ckpt_file_seek(struct file *f, s64 pos)
-{
-	loff_t r;
-
-	if (!(f->f_mode & FMODE_LSEEK))
-		return pos ? -ESPIPE : 0;
-	r = vfs_llseek(f, pos, SEEK_SET);
-	if (r < 0)
-		return r;
-	return r == pos ? 0 : -EIO;
-}
-
-int ckpt_cur_close_fds(void)
-{
-	unsigned int fd = 0;
-	struct file *f;
-
-	while ((f = fget_task_next(current, &fd))) {
-		fput(f);
-		close_fd(fd);
-		fd++;
-	}
-	return 0;
-}
-
-/* Reads up to @len bytes at *pos (the whole of it unless EOF comes first). */
-ssize_t ckpt_file_read(struct file *f, void *buf, size_t len, s64 *pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		loff_t p = *pos;
-		ssize_t n = no_restart(kernel_read(f, buf + done, len - done, &p));
-
-		if (n < 0)
-			return done ? done : n;
-		if (n == 0)
-			break;
-		*pos = p;
-		done += n;
-		if (fatal_signal_pending(current))
-			return -EINTR;
-	}
-	return done;
-}
-
-/*
  * Reads whole pages from @f at *@pos straight into @pages (a bvec iov_iter,
  * no intermediate buffer), pages of a user address space pinned by
  * ckpt_cur_hold_pages() (FOLL_PIN, as direct I/O into user memory takes them;
@@ -475,27 +286,6 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 	}
 	kvfree(bv);
 	return done;
-}
-
-/* The O_APPEND/O_NONBLOCK/O_DIRECT/O_NOATIME part of f_flags, as fcntl(F_SETFL). */
-void ckpt_file_set_flags(struct file *f, u32 flags)
-{
-	const u32 settable = O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT | O_NOATIME;
-
-	spin_lock(&f->f_lock);
-	f->f_flags = (f->f_flags & ~settable) | (flags & settable);
-	spin_unlock(&f->f_lock);
-}
-
-/* The modification time of @f's inode (the access time is left). */
-int ckpt_file_set_mtime(struct file *f, s64 mtime_ns)
-{
-	struct timespec64 t[2] = {
-		{ .tv_nsec = UTIME_OMIT },
-		ns_to_timespec64(mtime_ns),
-	};
-
-	return vfs_utimes(&f->f_path, t);
 }
 
 /*
@@ -564,12 +354,6 @@ void ckpt_cur_restore_root(struct path *old)
 	kfree(old);
 }
 
-/* The name of @p, the root ckpt_cur_swap_root() took, seen from the current root. */
-int ckpt_saved_root_name(const struct path *p, char *buf, u32 len)
-{
-	return ckpt_path_of(p, buf, len);
-}
-
 /* The target of @f, a symbolic link opened with O_PATH, in @buf: its length. */
 int ckpt_file_link_target(struct file *f, char *buf, u32 len)
 {
@@ -607,26 +391,6 @@ bool ckpt_file_proc_own_ns(struct file *f)
 	struct super_block *sb = file_inode(f)->i_sb;
 
 	return sb->s_magic == PROC_SUPER_MAGIC && proc_pid_ns(sb) == task_active_pid_ns(current);
-}
-
-bool ckpt_file_readable(struct file *f)
-{
-	return f->f_mode & FMODE_READ;
-}
-
-/*
- * What inotify_add_watch() asks of the inode @f names: read permission for the
- * caller (inotify_find_inode: path_permission(MAY_READ), i.e. inode_permission
- * through the mount's idmap); returns 0 or -errno.  @ino and @sdev get the
- * inode's number and device as an inotify file's fdinfo shows them.
- */
-int ckpt_file_watch_facts(struct file *f, u64 *ino, u32 *sdev)
-{
-	struct inode *inode = file_inode(f);
-
-	*ino = inode->i_ino;
-	*sdev = inode->i_sb->s_dev;
-	return inode_permission(file_mnt_idmap(f), inode, MAY_READ);
 }
 
 /*
@@ -680,21 +444,19 @@ int ckpt_memfd_noexec_scope(void)
 }
 
 /*
- * Adds seals to a memfd made by ckpt_memfd_new() with the mechanics of
- * memfd_add_seals() (mm/memfd.c, not exported): only defined bits; no seal
- * after F_SEAL_SEAL; F_SEAL_EXEC on an executable file implies the write
- * seals; F_SEAL_WRITE denies writable shared mappings from now on and fails
- * (EBUSY) while one exists.  Which seals an image may ask for is Rust's call.
+ * Adds @seals to a memfd made by ckpt_memfd_new() with the locking of
+ * memfd_add_seals() (mm/memfd.c, not exported): under the inode lock, none
+ * after F_SEAL_SEAL; F_SEAL_WRITE denies writable shared mappings from now on
+ * and fails (EBUSY) while one exists.  Which seals (and what they imply) is
+ * Rust's call (FileRef::seal).
  */
 int ckpt_memfd_seal(struct file *f, u32 seals)
 {
-	const u32 all = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-			F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
 	struct inode *inode = file_inode(f);
 	unsigned int *cur;
 	int ret = 0;
 
-	if (!shmem_file(f) || (seals & ~all))
+	if (!shmem_file(f))
 		return -EINVAL;
 	inode_lock(inode);
 	cur = &SHMEM_I(inode)->seals;
@@ -702,8 +464,6 @@ int ckpt_memfd_seal(struct file *f, u32 seals)
 		ret = seals & ~*cur ? -EPERM : 0;
 		goto out;
 	}
-	if ((seals & F_SEAL_EXEC) && (inode->i_mode & 0111))
-		seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 	if ((seals & F_SEAL_WRITE) && !(*cur & F_SEAL_WRITE)) {
 		ret = mapping_deny_writable(f->f_mapping);
 		if (ret)
@@ -713,24 +473,6 @@ int ckpt_memfd_seal(struct file *f, u32 seals)
 out:
 	inode_unlock(inode);
 	return ret;
-}
-
-/* Writes all of @buf at @pos (not the file position). */
-ssize_t ckpt_file_pwrite(struct file *f, const void *buf, size_t len, s64 pos)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		loff_t p = pos + done;
-		ssize_t n = no_restart(kernel_write(f, buf + done, len - done, &p));
-
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return -EIO;
-		done += n;
-	}
-	return done;
 }
 
 /*
@@ -776,15 +518,16 @@ int ckpt_task_ctty(struct task_struct *t, char *name, u32 len, s32 *fg, bool *le
 }
 
 /*
- * The SIGIO owner of f: *kind 0 thread, 1 process, 2 process group, its
- * number in the caller's pid namespace in *nr (-1: not visible there), the
- * F_SETSIG signal in *signum.  Returns whether f has an owner or a signal.
+ * The SIGIO owner of f: its pid type (PIDTYPE_*; PIDTYPE_TGID if none) in
+ * *type, its number in the caller's pid namespace in *nr (-1: not visible
+ * there), the F_SETSIG signal in *signum.  Returns whether f has an owner or
+ * a signal.
  */
-bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
+bool ckpt_file_owner(struct file *f, u32 *type, s32 *nr, u32 *signum)
 {
 	struct fown_struct *o = file_f_owner(f);
 
-	*kind = 1;
+	*type = PIDTYPE_TGID;
 	*nr = 0;
 	*signum = 0;
 	if (!o)
@@ -795,82 +538,9 @@ bool ckpt_file_owner(struct file *f, u32 *kind, s32 *nr, u32 *signum)
 		*nr = pid_nr_ns(o->pid, task_active_pid_ns(current));
 		if (!*nr)
 			*nr = -1;
-		*kind = o->pid_type == PIDTYPE_PID ? 0 : o->pid_type == PIDTYPE_PGID ? 2 : 1;
+		*type = o->pid_type;
 	}
 	read_unlock_irq(&o->lock);
 	return *nr || *signum;
 }
 
-/*
- * Makes nr (in current's pid namespace; 0: none) of kind 0/1/2 the SIGIO owner
- * of f, as current (whose credentials decide whom SIGIO may reach), and signum
- * its F_SETSIG signal.
- */
-int ckpt_file_set_owner(struct file *f, u32 kind, s32 nr, u32 signum)
-{
-	enum pid_type type = kind == 0 ? PIDTYPE_PID : kind == 2 ? PIDTYPE_PGID : PIDTYPE_TGID;
-	struct pid *pid = NULL;
-	int ret;
-
-	if (!valid_signal(signum))
-		return -EINVAL;
-	ret = file_f_owner_allocate(f);
-	if (ret)
-		return ret;
-	rcu_read_lock();
-	if (nr) {
-		pid = find_vpid(nr);
-		if (!pid) {
-			rcu_read_unlock();
-			return -ESRCH;
-		}
-	}
-	__f_setown(f, pid, type, 1);
-	rcu_read_unlock();
-	file_f_owner(f)->signum = signum;
-	return 0;
-}
-
-/* Whether nr (in current's pid namespace) is a thread (kind 0) of current's
- * process, the process itself (1), or its process group (2). */
-bool ckpt_cur_owns(u32 kind, s32 nr)
-{
-	struct task_struct *t;
-	bool ok = false;
-
-	rcu_read_lock();
-	switch (kind) {
-	case 0:
-		t = pid_task(find_vpid(nr), PIDTYPE_PID);
-		ok = t && same_thread_group(t, current);
-		break;
-	case 1:
-		ok = nr == task_tgid_vnr(current);
-		break;
-	case 2:
-		ok = nr == task_pgrp_vnr(current);
-		break;
-	}
-	rcu_read_unlock();
-	return ok;
-}
-
-/*
- * O_ASYNC on f, installed at fd: what fcntl(F_SETFL) does, through the file's
- * ->fasync (which sets FASYNC and registers fd for SIGIO).
- */
-int ckpt_file_set_async(struct file *f, int fd)
-{
-	int ret;
-
-	if (f->f_flags & FASYNC)
-		return 0;
-	if (!f->f_op->fasync) {
-		spin_lock(&f->f_lock);
-		f->f_flags |= FASYNC;
-		spin_unlock(&f->f_lock);
-		return 0;
-	}
-	ret = f->f_op->fasync(fd, f, 1);
-	return ret < 0 ? ret : 0;
-}

@@ -80,8 +80,6 @@ static inline void copy_str(char *dst, u32 len, const char *src)
 		strscpy(dst, src ? src : "", len);
 }
 
-/* Shared by the shim files (each defined in the file of its area). */
-int ckpt_path_of(const struct path *p, char *buf, u32 len);
 
 /* A bvec iov_iter over @n whole pages (direction @dir); returns the bvec array
  * to kvfree() afterwards, or NULL. */

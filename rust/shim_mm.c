@@ -96,12 +96,6 @@ static u32 vma_semflags(vm_flags_t f)
 	       ((f & VM_DROPPABLE) ? 1u << 10 : 0);
 }
 
-static u32 vma_prot(vm_flags_t f)
-{
-	return ((f & VM_READ) ? PROT_READ : 0) | ((f & VM_WRITE) ? PROT_WRITE : 0) |
-	       ((f & VM_EXEC) ? PROT_EXEC : 0);
-}
-
 /* The first VMA ending above addr.  Returns 1 and fills vi (and *file, with a
  * reference, for file mappings), 0 if there is none, or -errno. */
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file)
@@ -125,17 +119,10 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 	vi->start = vma->vm_start;
 	vi->end = vma->vm_end;
 	vi->pgoff = vma->vm_pgoff;
+	/* prot and the CKPT_VMA_* bits vm_flags alone says are Rust's (MmRef::vma_from). */
 	vi->vm_flags = f;
-	vi->prot = ((f & VM_READ) ? PROT_READ : 0) | ((f & VM_WRITE) ? PROT_WRITE : 0) |
-		   ((f & VM_EXEC) ? PROT_EXEC : 0);
 	if (vma->anon_vma)
 		vi->flags |= CKPT_VMA_ANON_VMA;
-	if (f & (VM_PFNMAP | VM_IO | VM_MIXEDMAP))
-		vi->flags |= CKPT_VMA_PFNMAP;
-	if (is_vm_hugetlb_page(vma))
-		vi->flags |= CKPT_VMA_HUGETLB;
-	if (f & VM_WIPEONFORK)
-		vi->flags |= CKPT_VMA_WIPEONFORK;
 	if (f & VM_SEALED)
 		vi->flags |= CKPT_VMA_SEALED;
 	if (vma_pkey(vma))
@@ -144,8 +131,6 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 		vi->flags |= CKPT_VMA_SHADOW_STACK;
 	if (f & VM_DROPPABLE)
 		vi->flags |= CKPT_VMA_DROPPABLE;
-	if (f & VM_LOCKONFAULT)
-		vi->flags |= CKPT_VMA_LOCKONFAULT;
 	if (vma->vm_ops && vma->vm_ops->name) {
 		name = vma->vm_ops->name(vma);
 		if (name)
@@ -559,7 +544,7 @@ int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force)
 /*
  * The private anonymous mappings of current that a restart may take over as
  * they are (with their pages): plain ones, with no file, policy, name,
- * userfaultfd, lock or madvise state.  Up to @max (start, end, prot,
+ * userfaultfd, lock or madvise state.  Up to @max (start, end, vm_flags,
  * image vmflag bits) quadruples into @out; returns how many, or -errno.
  */
 long ckpt_cur_anon_ranges(u64 *out, u32 max)
@@ -580,7 +565,7 @@ long ckpt_cur_anon_ranges(u64 *out, u32 max)
 		}
 		out[4 * n] = vma->vm_start;
 		out[4 * n + 1] = vma->vm_end;
-		out[4 * n + 2] = vma_prot(vma->vm_flags);
+		out[4 * n + 2] = vma->vm_flags;	/* Rust makes it PROT_* */
 		out[4 * n + 3] = vma_semflags(vma->vm_flags);
 		n++;
 	}
@@ -681,29 +666,18 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
 }
 
 /*
- * Sets the CKPT_ADV_* properties on current's mapping that is exactly
- * [start, end), as madvise(MADV_DONTFORK, MADV_DONTDUMP, MADV_HUGEPAGE,
- * MADV_NOHUGEPAGE) would on a whole mapping (do_madvise is not exported).
- * -EINVAL if no mapping is exactly there, or it is one madvise refuses.
+ * Sets the VMA flags @set and clears @clear on current's mapping that is
+ * exactly [start, end), as madvise() does on a whole mapping (do_madvise is
+ * not exported): which flags (MADV_DONTFORK, DONTDUMP, HUGEPAGE,
+ * NOHUGEPAGE) is Rust's (cur::vma_advise).  -EINVAL if no mapping is exactly
+ * there, or it is one madvise refuses (VM_SPECIAL, hugetlb).
  */
-int ckpt_cur_vma_advise(u64 start, u64 end, u32 what)
+int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
-	vm_flags_t set = 0, clear = 0;
 	int ret = 0;
 
-	if (what & CKPT_ADV_DONTFORK)
-		set |= VM_DONTCOPY;
-	if (what & CKPT_ADV_DONTDUMP)
-		set |= VM_DONTDUMP;
-	if (what & CKPT_ADV_HUGEPAGE) {
-		set |= VM_HUGEPAGE;
-		clear |= VM_NOHUGEPAGE;
-	} else if (what & CKPT_ADV_NOHUGEPAGE) {
-		set |= VM_NOHUGEPAGE;
-		clear |= VM_HUGEPAGE;
-	}
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
 	vma = find_vma(mm, start);

@@ -109,6 +109,11 @@ int ckpt_task_sigstate(struct task_struct *t, struct ckpt_sigstate *st,
 	return 0;
 }
 
+/*
+ * Sets current's signal dispositions from @sa (_NSIG entries), under the
+ * siglock; SIGKILL's and SIGSTOP's are never changed.  Which flags and mask
+ * bits an image may give is Rust's (cur::set_sigactions).
+ */
 int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa)
 {
 	struct sighand_struct *sh = current->sighand;
@@ -121,12 +126,11 @@ int ckpt_cur_set_sigactions(const struct ckpt_sigaction *sa)
 		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 			continue;
 		k->sa_handler = (__sighandler_t)(unsigned long)sa[i].handler;
-		/* Only what sigaction(2) could have set (never SA_IMMUTABLE). */
-		k->sa_flags = sa[i].flags & UAPI_SA_FLAGS;
+		k->sa_flags = sa[i].flags;
 #ifdef __ARCH_HAS_SA_RESTORER
 		k->sa_restorer = (__sigrestore_t)(unsigned long)sa[i].restorer;
 #endif
-		k->sa_mask.sig[0] = sa[i].mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+		k->sa_mask.sig[0] = sa[i].mask;
 	}
 	spin_unlock_irq(&sh->siglock);
 	return 0;

@@ -238,19 +238,6 @@ int ckpt_task_descendants(struct task_struct *root, struct task_struct **out, u3
 	return n;
 }
 
-/* current's thread count; *shared: somebody but its threads uses its
- * address space (or a thread is being created). */
-int ckpt_cur_threads(bool *leader, bool *shared)
-{
-	int n = get_nr_threads(current);
-
-	*leader = thread_group_leader(current);
-	if (!current->mm)
-		return -EINVAL;
-	*shared = atomic_read(&current->mm->mm_users) != n;
-	return n;
-}
-
 /*
  * What a process set with setpriority/sched_setattr/prctl and its job-control
  * state, as struct ckpt_task_attrs says.  Thread fields are t's own; the
@@ -304,19 +291,8 @@ int ckpt_task_attrs(struct task_struct *t, struct ckpt_task_attrs *a)
 	mm = get_task_mm(t);
 	if (mm) {
 #ifdef CONFIG_MEMBARRIER
-		int st = atomic_read(&mm->membarrier_state);
-
-		if (st & (MEMBARRIER_STATE_GLOBAL_EXPEDITED | MEMBARRIER_STATE_GLOBAL_EXPEDITED_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
-		if (st & (MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ |
-			  MEMBARRIER_STATE_PRIVATE_EXPEDITED_RSEQ_READY))
-			a->membarrier |= MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ;
+		/* The MEMBARRIER_STATE_* bits: Rust names the registrations. */
+		a->membarrier = atomic_read(&mm->membarrier_state);
 #endif
 		if (mm_flags_test(MMF_DISABLE_THP_COMPLETELY, mm))
 			a->thp_disable = 1;

@@ -140,12 +140,6 @@ int ckpt_track_clear(struct file *cr, u64 scratch)
 	return n == 1 ? 0 : -EIO;
 }
 
-/* How many mappings @mm has now (a hint for the size of a layout). */
-u32 ckpt_track_map_count(struct mm_struct *mm)
-{
-	return READ_ONCE(mm->map_count);
-}
-
 /*
  * The mappings of @mm with what says where their pages come from, at most
  * @max into @out: extent, pgoff - (start >> PAGE_SHIFT) (mremap keeps
@@ -175,18 +169,4 @@ long ckpt_track_layout(struct mm_struct *mm, struct ckpt_vma_id *out, u32 max)
 	}
 	mmap_read_unlock(mm);
 	return n;
-}
-
-/* Whether pages of @mm may be written behind its page tables: long-term pins
- * (io_uring fixed buffers, RDMA) are counted in pinned_vm. */
-bool ckpt_mm_has_pins(struct mm_struct *mm)
-{
-	return atomic64_read(&mm->pinned_vm) != 0;
-}
-
-/* Whether a mapping with @vm_flags may hold KSM pages (their soft-dirty bit is
- * lost when KSM merges them). */
-bool ckpt_vm_mergeable(u64 vm_flags)
-{
-	return vm_flags & VM_MERGEABLE;
 }

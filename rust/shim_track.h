@@ -27,9 +27,6 @@ int ckpt_track_files(struct mm_struct *mm, int pagemap_fd, int clear_refs_fd, st
 long ckpt_track_scan(struct file *pm, u64 start, u64 end, u64 scratch, u64 len,
 		     struct ckpt_region *out, u32 max, u64 *walk_end);
 int ckpt_track_clear(struct file *cr, u64 scratch);
-u32 ckpt_track_map_count(struct mm_struct *mm);
 long ckpt_track_layout(struct mm_struct *mm, struct ckpt_vma_id *out, u32 max);
-bool ckpt_mm_has_pins(struct mm_struct *mm);
-bool ckpt_vm_mergeable(u64 vm_flags);
 
 #endif /* CKPT_SHIM_TRACK_H */

@@ -19,7 +19,7 @@
 //! the file still open elsewhere), and one watching a file the restarter does
 //! not make.
 
-use super::event::{after, kind_of, num};
+use super::event::{after, fdinfo_entries, kind_of, num};
 use super::files::{fmt_what::What, path_str};
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, AnyRecord, EpollItem};
@@ -39,18 +39,15 @@ pub(crate) struct Item {
 
 /// The interest list of epoll file `f`.
 pub(crate) fn items(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<Item>> {
-    let text = f.fdinfo().map_err(|e| {
-        why.set(
-            e,
-            format_args!("{what}: cannot read the interest list of its epoll set"),
-        )
-    })?;
-    let mut out = KVec::new();
-    for line in text.split(|&c| c == b'\n') {
-        if !line.starts_with(b"tfd:") {
-            continue;
-        }
-        let parse = || -> Option<Item> {
+    let reading = "the interest list of its epoll set";
+    fdinfo_entries(
+        f,
+        b"tfd:",
+        reading,
+        "the interest list",
+        what,
+        why,
+        |line| {
             let (tfd, _) = num(after(line, b"tfd:")?, 10)?;
             let (events, _) = num(after(line, b"events:")?, 16)?;
             let (data, _) = num(after(line, b"data:")?, 16)?;
@@ -63,16 +60,8 @@ pub(crate) fn items(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<It
                 pos,
                 ino,
             })
-        };
-        let Some(item) = parse() else {
-            return Err(why.set(
-                EINVAL,
-                format_args!("{what}: the interest list the kernel shows was not understood"),
-            ));
-        };
-        out.push(item, GFP_KERNEL)?;
-    }
-    Ok(out)
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------

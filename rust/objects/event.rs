@@ -61,6 +61,39 @@ pub(crate) fn field(text: &[u8], key: &[u8], radix: u32) -> Option<u64> {
     num(after(text, key)?, radix).map(|(v, _)| v)
 }
 
+/// The entries of file `f`'s fdinfo: each line that starts with `prefix`, parsed by
+/// `parse`. Refuses (naming `what`) if the fdinfo cannot be read (`cannot read
+/// {reading}`) or a line is not understood (`{shown} the kernel shows were not
+/// understood`): what epoll sets (their interest list) and inotify files (their
+/// watches) both need, at checkpoint and when the restart checks a file it was given.
+pub(crate) fn fdinfo_entries<T>(
+    f: &FileRef,
+    prefix: &[u8],
+    reading: &str,
+    shown: &str,
+    what: What,
+    why: &mut Reason,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<KVec<T>> {
+    let text = f
+        .fdinfo()
+        .map_err(|e| why.set(e, format_args!("{what}: cannot read {reading}")))?;
+    let mut out = KVec::new();
+    for line in text.split(|&c| c == b'\n') {
+        if !line.starts_with(prefix) {
+            continue;
+        }
+        let Some(entry) = parse(line) else {
+            return Err(why.set(
+                EINVAL,
+                format_args!("{what}: {shown} the kernel shows were not understood"),
+            ));
+        };
+        out.push(entry, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------
 // Kinds.
 

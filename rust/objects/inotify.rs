@@ -12,7 +12,7 @@
 //! not show them): a checkpoint refuses an inotify file with events queued
 //! rather than lose them.
 
-use super::event::{after, num};
+use super::event::{after, fdinfo_entries, num};
 use super::files::{fmt_what::What, path_str};
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, AnyRecord, InotifyWatch};
@@ -39,18 +39,15 @@ struct Watch {
 
 /// The watches of inotify file `f`.
 fn watches(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<Watch>> {
-    let text = f.fdinfo().map_err(|e| {
-        why.set(
-            e,
-            format_args!("{what}: cannot read the watches of its inotify file"),
-        )
-    })?;
-    let mut out = KVec::new();
-    for line in text.split(|&c| c == b'\n') {
-        if !line.starts_with(b"inotify wd:") {
-            continue;
-        }
-        let parse = || -> Option<Watch> {
+    let reading = "the watches of its inotify file";
+    fdinfo_entries(
+        f,
+        b"inotify wd:",
+        reading,
+        "the inotify watches",
+        what,
+        why,
+        |line| {
             let (wd, _) = num(after(line, b"wd:")?, 16)?;
             let (ino, _) = num(after(line, b"ino:")?, 16)?;
             let (dev, _) = num(after(line, b"sdev:")?, 16)?;
@@ -82,16 +79,8 @@ fn watches(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<Watch>> {
                 w.fh_type = i32::try_from(ty).ok()?;
             }
             Some(w)
-        };
-        let Some(w) = parse() else {
-            return Err(why.set(
-                EINVAL,
-                format_args!("{what}: the inotify watches the kernel shows were not understood"),
-            ));
-        };
-        out.push(w, GFP_KERNEL)?;
-    }
-    Ok(out)
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------

@@ -67,7 +67,6 @@ mod ffi {
     }
 
     extern "C" {
-        pub(super) fn ckpt_track_map_count(mm: *mut c_void) -> u32;
         pub(super) fn ckpt_track_layout(mm: *mut c_void, out: *mut VmaId, max: u32) -> isize;
         pub(super) fn ckpt_track_supported() -> bool;
         pub(super) fn ckpt_track_files(
@@ -88,8 +87,6 @@ mod ffi {
             walk_end: *mut u64,
         ) -> isize;
         pub(super) fn ckpt_track_clear(cr: *mut c_void, scratch: u64) -> i32;
-        pub(super) fn ckpt_mm_has_pins(mm: *mut c_void) -> bool;
-        pub(super) fn ckpt_vm_mergeable(vm_flags: u64) -> bool;
     }
 }
 
@@ -98,7 +95,7 @@ use ffi::{Region, VmaId};
 /// The mappings of the held address space `mm`, ascending.
 fn layout(mm: *mut c_void) -> Result<KVVec<VmaId>> {
     // SAFETY: `mm` is held by the caller.
-    let mut cap = unsafe { ffi::ckpt_track_map_count(mm) } as usize + 16;
+    let mut cap = unsafe { crate::sys::mm::map_count(mm.cast()) } as usize + 16;
     loop {
         let mut v = KVVec::from_elem(VmaId::default(), cap, GFP_KERNEL)?;
         // SAFETY: `mm` is held; `v` has room for `cap` entries.
@@ -428,7 +425,7 @@ impl Session {
             return Ok(None);
         }
         // SAFETY: The mm is held.
-        let pins = unsafe { ffi::ckpt_mm_has_pins(m.as_raw()) };
+        let pins = unsafe { crate::sys::mm::has_pins(m.as_raw().cast()) };
         let mut regions = KVVec::new();
         let chunk = 4096usize;
         let mut buf = KVec::from_elem(Region::default(), chunk, GFP_KERNEL)?;
@@ -504,8 +501,7 @@ impl Changes {
     /// Whether the pages of a mapping with `vm_flags` can be taken from the parent
     /// where the scan says so.
     pub(crate) fn usable(&self, vm_flags: u64) -> bool {
-        // SAFETY: No preconditions.
-        !self.pins && !unsafe { ffi::ckpt_vm_mergeable(vm_flags) }
+        !self.pins && vm_flags & kernel::bindings::VM_MERGEABLE as u64 == 0
     }
 
     /// Calls `f(start, end, from_parent)` for the pieces of `[start, end)` that hold

@@ -123,3 +123,25 @@ pub(crate) unsafe fn copy_hash_page(
         bindings::kunmap_local(k);
     }
 }
+
+/// How many mappings `mm` has now (`map_count`: a hint for the size of a layout).
+///
+/// # Safety
+///
+/// `mm` is a live `mm_struct` the caller holds (`mmget` or `mmgrab`).
+pub(crate) unsafe fn map_count(mm: *mut bindings::mm_struct) -> u32 {
+    // SAFETY: `mm` is live (the function's contract); the count is read once, as
+    // `READ_ONCE()` would, without the mmap lock.
+    unsafe { core::ptr::read_volatile(&raw const (*mm).__bindgen_anon_1.map_count) as u32 }
+}
+
+/// Whether pages of `mm` may be written behind its page tables: long-term pins
+/// (io_uring fixed buffers, RDMA) are counted in `pinned_vm`.
+///
+/// # Safety
+///
+/// `mm` is a live `mm_struct` the caller holds (`mmget` or `mmgrab`).
+pub(crate) unsafe fn has_pins(mm: *mut bindings::mm_struct) -> bool {
+    // SAFETY: `mm` is live (the function's contract); `atomic64_read` reads it once.
+    unsafe { bindings::atomic64_read(&raw const (*mm).__bindgen_anon_1.pinned_vm) != 0 }
+}

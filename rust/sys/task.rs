@@ -69,3 +69,58 @@ pub(crate) fn kill_current() {
     // SAFETY: No preconditions.
     unsafe { bindings::force_sig(bindings::SIGKILL as i32) }
 }
+
+/// Whether `nr` (in the caller's pid namespace) is a thread (kind 0) of the caller's
+/// process, the process itself (1), or its process group (2).
+pub(crate) fn current_owns(kind: u32, nr: i32) -> bool {
+    let me = kernel::current!();
+    match kind {
+        0 => {
+            let _rcu = kernel::sync::rcu::read_lock();
+            // SAFETY: Under the RCU read lock, as `find_vpid` and `pid_task` want (both
+            // take null); a task found stays valid until the lock is dropped.
+            let t = unsafe {
+                bindings::pid_task(bindings::find_vpid(nr), bindings::pid_type_PIDTYPE_PID)
+            };
+            // SAFETY: `t` is valid under the RCU read lock (above); `signal` is set when a
+            // task is created and never changes.
+            !t.is_null() && unsafe { (*t).signal == (*me.as_ptr()).signal }
+        }
+        1 => nr == me.tgid_nr_ns(None),
+        2 => {
+            // task_pgrp_vnr(current).
+            // SAFETY: current is live; a null namespace means current's own.
+            nr == unsafe {
+                bindings::__task_pid_nr_ns(
+                    me.as_ptr(),
+                    bindings::pid_type_PIDTYPE_PGID,
+                    core::ptr::null_mut(),
+                )
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The caller's thread count (`get_nr_threads()`), whether it leads its thread group
+/// (`thread_group_leader()`), and whether anybody but its threads uses its address
+/// space, or a thread is being created (`mm_users` is not the thread count); `EINVAL`
+/// without an address space.
+pub(crate) fn current_threads() -> Result<(u32, bool, bool)> {
+    let me = kernel::current!();
+    let t = me.as_ptr();
+    // SAFETY: current is live and its `signal` is set for its whole life; the count is
+    // read once, as `READ_ONCE()` in `get_nr_threads()`; only current changes its own
+    // `exit_signal` as a leader.
+    let (n, leader) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*(*t).signal).nr_threads),
+            (*t).exit_signal >= 0,
+        )
+    };
+    let mm = me.mm().ok_or(EINVAL)?;
+    // SAFETY: current's mm is live while current runs this; `atomic_read` reads it once.
+    let users =
+        unsafe { bindings::atomic_read(&raw const (*mm.as_raw()).__bindgen_anon_1.mm_users) };
+    Ok((n as u32, leader, users != n))
+}

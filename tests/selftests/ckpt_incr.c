@@ -410,20 +410,6 @@ static void unlink_files(pid_t pid)
 	unlink(path);
 }
 
-static int soft_dirty(void)
-{
-	char line[256];
-	int found = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "VmFlags:", 8) && strstr(line, " sd");
-	fclose(f);
-	return found;
-}
-
 static int wait_phase(pid_t pid, int ph)
 {
 	char path[96], c = 0;
@@ -444,19 +430,6 @@ static int wait_phase(pid_t pid, int ph)
 	return -1;
 }
 
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 static off_t size_of(const char *path)
 {
 	struct stat st;
@@ -466,16 +439,7 @@ static off_t size_of(const char *path)
 
 static void show_log(struct __test_metadata *_metadata)
 {
-	char line[256];
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("child: %s", line);
-	}
-	fclose(f);
+	SHOW_FILE(logpath, "child");
 }
 
 static pid_t start(struct __test_metadata *_metadata, int *rounds)
@@ -500,13 +464,13 @@ static void rounds_test(struct __test_metadata *_metadata, int rounds)
 	if (!soft_dirty())
 		SKIP(return, "no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY) in this kernel");
 	/* KSM merges the identical pages while the child waits (if it can). */
-	run("echo 1 > /sys/kernel/mm/ksm/run 2>/dev/null");
+	sh("echo 1 > /sys/kernel/mm/ksm/run 2>/dev/null");
 	pid = start(_metadata, &rounds);
 	ASSERT_GT(pid, 0);
 	sleep_ms(500);
 	for (r = 0; r <= rounds; r++)
 		snprintf(img[r], sizeof(img[r]), "/tmp/incr-%d-%d.img", getpid(), r);
-	ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid,
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid,
 			 img[0]));
 	for (r = 1; r <= rounds; r++) {
 		kill(pid, SIGUSR1);
@@ -515,7 +479,7 @@ static void rounds_test(struct __test_metadata *_metadata, int rounds)
 			show_log(_metadata);
 			kill_reap(pid);
 		}
-		ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --parent %s %s --quiet", pid, img[r],
+		ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --parent %s %s --quiet", pid, img[r],
 				 img[r - 1], r == rounds ? "--kill" : "--leave-running"));
 		TH_LOG("image %d: %lld bytes, the full one %lld", r, (long long)size_of(img[r]),
 		       (long long)size_of(img[0]));
@@ -526,11 +490,11 @@ static void rounds_test(struct __test_metadata *_metadata, int rounds)
 	}
 	while (waitpid(-1, &st, 0) > 0)
 		;
-	EXPECT_EQ(0, run(CKPT " show %s >/dev/null", img[rounds]));
-	st = run(CKPT " restart %s --quiet", img[rounds]);
+	EXPECT_EQ(0, sh(CKPT " show %s >/dev/null", img[rounds]));
+	st = sh(CKPT " restart %s --quiet", img[rounds]);
 	show_log(_metadata);
 	EXPECT_EQ(0, st);
-	run("echo 0 > /sys/kernel/mm/ksm/run 2>/dev/null");
+	sh("echo 0 > /sys/kernel/mm/ksm/run 2>/dev/null");
 	for (r = 0; r <= rounds; r++)
 		unlink(img[r]);
 	unlink_files(pid);
@@ -577,38 +541,38 @@ TEST_F_TIMEOUT(incr, wrong_parent_refused, 300)
 	snprintf(plain, sizeof(plain), "/tmp/incr-p-%d.img", getpid());
 	snprintf(c, sizeof(c), "/tmp/incr-c-%d.img", getpid());
 	snprintf(err, sizeof(err), "/tmp/incr-err-%d.txt", getpid());
-	ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid, a));
-	ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid, b));
-	ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --leave-running --quiet", pid, plain));
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid, a));
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --track --leave-running --quiet", pid, b));
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --leave-running --quiet", pid, plain));
 	/* Not the last tracking checkpoint: pages written in between would be lost. */
-	EXPECT_NE(0, run(CKPT " checkpoint %d -o %s --parent %s --leave-running --quiet 2>%s",
+	EXPECT_NE(0, sh(CKPT " checkpoint %d -o %s --parent %s --leave-running --quiet 2>%s",
 			 pid, c, a, err));
-	EXPECT_EQ(0, run("grep -q 'refused' %s", err));
+	EXPECT_EQ(0, sh("grep -q 'refused' %s", err));
 	/* Not taken with tracking. */
-	EXPECT_NE(0, run(CKPT " checkpoint %d -o %s --parent %s --leave-running --quiet 2>%s",
+	EXPECT_NE(0, sh(CKPT " checkpoint %d -o %s --parent %s --leave-running --quiet 2>%s",
 			 pid, c, plain, err));
-	EXPECT_EQ(0, run("grep -q 'dirty tracking' %s", err));
+	EXPECT_EQ(0, sh("grep -q 'dirty tracking' %s", err));
 	kill(pid, SIGUSR1);
 	ASSERT_EQ(0, wait_phase(pid, 1));
-	ASSERT_EQ(0, run(CKPT " checkpoint %d -o %s --parent %s --kill --quiet", pid, c, b));
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --parent %s --kill --quiet", pid, c, b));
 	while (waitpid(-1, &st, 0) > 0)
 		;
 	/* A parent replaced by another image of the same process. */
 	snprintf(cmd, sizeof(cmd), "cp %s %s.keep && cp %s %s", b, b, a, b);
-	ASSERT_EQ(0, run("%s", cmd));
-	EXPECT_NE(0, run(CKPT " restart %s --quiet 2>%s", c, err));
-	EXPECT_EQ(0, run("grep -q 'not the parent image' %s", err)) {
-		run("cat %s >&2", err);
+	ASSERT_EQ(0, sh("%s", cmd));
+	EXPECT_NE(0, sh(CKPT " restart %s --quiet 2>%s", c, err));
+	EXPECT_EQ(0, sh("grep -q 'not the parent image' %s", err)) {
+		sh("cat %s >&2", err);
 	}
 	/* A missing parent. */
 	unlink(b);
-	EXPECT_NE(0, run(CKPT " restart %s --quiet 2>%s", c, err));
-	EXPECT_EQ(0, run("grep -q 'needs its parent image' %s", err)) {
-		run("cat %s >&2", err);
+	EXPECT_NE(0, sh(CKPT " restart %s --quiet 2>%s", c, err));
+	EXPECT_EQ(0, sh("grep -q 'needs its parent image' %s", err)) {
+		sh("cat %s >&2", err);
 	}
 	/* The right one: restored and verified. */
-	ASSERT_EQ(0, run("mv %s.keep %s", b, b));
-	st = run(CKPT " restart %s --quiet", c);
+	ASSERT_EQ(0, sh("mv %s.keep %s", b, b));
+	st = sh(CKPT " restart %s --quiet", c);
 	show_log(_metadata);
 	EXPECT_EQ(0, st);
 	unlink(a);

@@ -185,33 +185,6 @@ static void worker_child(int ready, void *arg)
 	_exit(work(*(size_t *)arg, 1, ready, NULL, 0));
 }
 
-static int soft_dirty(void)
-{
-	char line[256];
-	int found = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, "VmFlags:", 8) && strstr(line, " sd");
-	fclose(f);
-	return found;
-}
-
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 /* The shared secret of both sides (`--key`), and one the receiver lacks. */
 #define KEY "/tmp/ckpt-migrate.key"
 #define BADKEY "/tmp/ckpt-migrate.badkey"
@@ -252,16 +225,7 @@ static pid_t receiver(int port, const char *log, const char *fail)
 
 static void show(struct __test_metadata *_metadata, const char *path)
 {
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("%s: %s", path, line);
-	}
-	fclose(f);
+	SHOW_FILE(path, path);
 }
 
 static int contains(const char *path, const char *what)
@@ -288,7 +252,7 @@ FIXTURE_SETUP(mig)
 
 	if (!soft_dirty())
 		SKIP(return, "no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY) in this kernel");
-	run("ip link set lo up 2>/dev/null");
+	sh("ip link set lo up 2>/dev/null");
 	self->port = 20000 + getpid() % 10000;
 	snprintf(self->out, sizeof(self->out), "/tmp/migrate-%d.out", getpid());
 	snprintf(self->rlog, sizeof(self->rlog), "/tmp/migrate-%d.recv", getpid());
@@ -313,7 +277,7 @@ TEST_F_TIMEOUT(mig, loopback, 300)
 	int st;
 
 	ASSERT_GT(r, 0);
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
+	st = sh(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(0, st);
@@ -336,7 +300,7 @@ TEST_F_TIMEOUT(mig, receiver_fails, 300)
 	int st;
 
 	ASSERT_GT(r, 0);
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
+	st = sh(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(1, st);
@@ -359,7 +323,7 @@ TEST_F_TIMEOUT(mig, no_receiver, 120)
 {
 	int st;
 
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 1 --key " KEY " > %s 2>&1",
+	st = sh(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 1 --key " KEY " > %s 2>&1",
 		 self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(1, st);
@@ -379,7 +343,7 @@ TEST_F_TIMEOUT(mig, wrong_key, 120)
 	int st;
 
 	ASSERT_GT(r, 0);
-	st = run(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " BADKEY
+	st = sh(CKPT " migrate %d --to 127.0.0.1:%d --connect-timeout 30 --key " BADKEY
 		 " > %s 2>&1", self->worker, self->port, self->out);
 	show(_metadata, self->out);
 	EXPECT_EQ(1, st);

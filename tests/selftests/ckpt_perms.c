@@ -86,21 +86,6 @@ static int mode_set(int on)
 
 /* ---- privileges ---------------------------------------------------------- */
 
-static int become(uid_t uid)
-{
-	return setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid);
-}
-
-static int set_caps(uint64_t caps)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	d[0].permitted = d[0].effective = (uint32_t)caps;
-	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
-	return syscall(SYS_capset, &h, d);
-}
 
 static void stdio_null(void)
 {
@@ -110,26 +95,6 @@ static void stdio_null(void)
 		_exit(40);
 	if (n > 2)
 		close(n);
-}
-
-/* Copies this program to path, owned by root with mode. */
-static int copy_self(const char *path, mode_t mode)
-{
-	char buf[65536];
-	ssize_t n;
-	int in = open("/proc/self/exe", O_RDONLY), out;
-
-	unlink(path);
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0700);
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return -1;
-	close(in);
-	if (fchown(out, 0, 0) || fchmod(out, mode))
-		return -1;
-	return close(out);
 }
 
 /* ---- targets -------------------------------------------------------------- */
@@ -612,19 +577,10 @@ static void tree_parent(int ready, void *arg)
 
 static int case_set_tid(int dev, struct ctx *c)
 {
-	struct clone_args {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
-			 tls, set_tid, set_tid_size, cgroup;
-	} ca;
-	pid_t want = c->pid;
 	long r;
 
 	(void)dev;
-	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = SIGCHLD;
-	ca.set_tid = (uint64_t)(uintptr_t)&want;
-	ca.set_tid_size = 1;
-	r = syscall(435 /* clone3 */, &ca, sizeof(ca));
+	r = fork_with_pid(c->pid);
 	if (r == 0)
 		_exit(0);
 	if (r > 0) {
@@ -663,6 +619,46 @@ TEST_F(perm, pids_of_another_user)
 /* ---- restart: never more than the caller has ------------------------------- */
 
 /*
+ * Checkpoints pid (left running) into img, then kills it; returns img's fd
+ * (open for reading and writing, at its end).
+ */
+static int checkpoint_killed(struct __test_metadata *_metadata, int dev, const char *img,
+			     pid_t pid)
+{
+	int fd;
+
+	ASSERT_LT(0, pid);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	kill_reap(pid);
+	return fd;
+}
+
+/* Child r (a restarter of root_restart*()) exits 0: refused as it should be. */
+static void expect_exit_0(struct __test_metadata *_metadata, pid_t r)
+{
+	int status;
+
+	ASSERT_LT(0, r);
+	ASSERT_EQ(r, waitpid(r, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+}
+
+/* Child r (a restarter) became the image's program and runs as USER; then killed. */
+static void expect_running_as_user(struct __test_metadata *_metadata, pid_t r)
+{
+	int status;
+
+	ASSERT_LT(0, r);
+	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
+		sleep_ms(10);
+	EXPECT_EQ(USER, proc_euid(r));
+	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("status %#x", status);
+	kill_reap(r);
+}
+
+/*
  * Root checkpoints a process of target kind t into self->img; then edit(m,
  * n, p) changes its credentials record at payload offset p (the checks are
  * recomputed).  USER restarts it: EPERM, with a reason naming why, in both
@@ -682,11 +678,7 @@ static void expect_restart_refused(struct __test_metadata *_metadata, FIXTURE_DA
 	struct stat st;
 
 	pid = start_target(t);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	if (edit) {
 		ASSERT_EQ(0, fstat(fd, &st));
 		n = st.st_size;
@@ -810,10 +802,7 @@ TEST_F(perm, exe_path_to_a_setuid_binary)
 		sleep_ms(10);
 	}
 	ASSERT_STREQ(PLAIN_EXE, link);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	make_exe_setuid();
 	c.pre_fd = fd;
 	c.ip = calloc(1, sizeof(*c.ip));
@@ -849,11 +838,7 @@ TEST_F(perm, no_new_privs_is_not_cleared)
 	int fd;
 
 	pid = start_target(T_OWN);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	c.pre_fd = fd;
 	c.ip = calloc(1, sizeof(*c.ip));
 	ASSERT_NE(NULL, c.ip);
@@ -870,7 +855,7 @@ TEST_F(perm, no_new_privs_is_not_cleared)
 TEST_F(perm, reading_another_users_queued_image)
 {
 	struct ctx c = { .root_dev = self->dev, .out = self->out, .pre_fd = -1 };
-	char cmd[64], buf[4096];
+	char buf[4096];
 	ssize_t n;
 	pid_t t;
 	int fd;
@@ -878,11 +863,7 @@ TEST_F(perm, reading_another_users_queued_image)
 	/* Root queues an image of a root process. */
 	t = start_target(T_ROOT);
 	ASSERT_LT(0, t);
-	snprintf(cmd, sizeof(cmd), "%d\n", t);
-	fd = open(CKPT_DEV, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
-	close(fd);
+	ASSERT_EQ(0, shell_queue(t));
 	c.fdk = OWN_FD;
 	EXPECT_EQ(variant->unprivileged ? ENODATA : EPERM, as_user(case_shell_read, &c));
 	/* Still root's, whole. */
@@ -969,6 +950,31 @@ static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
 }
 
 /*
+ * Checkpoints pid (USER's process, which uses path) into img; with path at
+ * mode deny, root's restart as USER is refused naming path; with path at mode
+ * allow, the same restart restores the process, running as USER.  Removes
+ * path at the end.
+ */
+static void refused_then_restored(struct __test_metadata *_metadata, int dev, const char *img,
+				  pid_t pid, const char *path, mode_t deny, mode_t allow)
+{
+	struct img_plan *ip = calloc(1, sizeof(*ip));
+	int fd;
+
+	ASSERT_NE(NULL, ip);
+	fd = checkpoint_killed(_metadata, dev, img, pid);
+	ASSERT_EQ(0, img_plan(img, ip));
+	ASSERT_EQ(0, chmod(path, deny));
+	expect_exit_0(_metadata, root_restart(fd, ip, path));
+	ASSERT_EQ(0, chmod(path, allow));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	expect_running_as_user(_metadata, root_restart(fd, ip, path));
+	close(fd);
+	unlink(path);
+	free(ip);
+}
+
+/*
  * Root restarts USER's image without taking USER's uids first: refused
  * (EPERM, saying so), since credentials the module made would keep root's
  * user (user_struct, ucounts: its keyring and per-user counts).  Having taken
@@ -977,29 +983,18 @@ static pid_t root_restart(int fd, const struct img_plan *ip, const char *word)
 TEST_F(perm, root_restart_without_taking_the_uids_is_refused)
 {
 	struct img_plan *ip = calloc(1, sizeof(*ip));
-	int fd, status;
+	int fd;
 	pid_t pid, r;
 
 	ASSERT_NE(NULL, ip);
 	pid = start_target(T_OWN);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	ASSERT_EQ(0, img_plan(self->img, ip));
 	r = root_restart_ids(fd, ip, false, EPERM, "setresuid");
-	ASSERT_LT(0, r);
-	ASSERT_EQ(r, waitpid(r, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	expect_exit_0(_metadata, r);
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	r = root_restart_ids(fd, ip, true, EPERM, "");
-	ASSERT_LT(0, r);
-	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
-		sleep_ms(10);
-	EXPECT_EQ(USER, proc_euid(r));
-	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("status %#x", status);
-	kill_reap(r);
+	expect_running_as_user(_metadata, r);
 	close(fd);
 	free(ip);
 }
@@ -1013,40 +1008,16 @@ TEST_F(perm, root_restart_without_taking_the_uids_is_refused)
  */
 TEST_F(perm, root_restart_of_a_user_image_opens_as_the_user)
 {
-	struct img_plan *ip = calloc(1, sizeof(*ip));
-	int fd, status;
-	pid_t pid, r;
+	int fd;
+	pid_t pid;
 
-	ASSERT_NE(NULL, ip);
 	fd = open(ROOT_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(5, write(fd, "root\n", 5));
 	close(fd);
 	pid = start_target(T_OWN_FILE);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
-	ASSERT_EQ(0, img_plan(self->img, ip));
-	ASSERT_EQ(0, chmod(ROOT_FILE, 0600));
-	r = root_restart(fd, ip, ROOT_FILE);
-	ASSERT_LT(0, r);
-	ASSERT_EQ(r, waitpid(r, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
-	/* Readable by USER again: restored, as USER. */
-	ASSERT_EQ(0, chmod(ROOT_FILE, 0644));
-	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
-	r = root_restart(fd, ip, ROOT_FILE);
-	ASSERT_LT(0, r);
-	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
-		sleep_ms(10);
-	EXPECT_EQ(USER, proc_euid(r));
-	EXPECT_EQ(0, waitpid(r, &status, WNOHANG));
-	kill_reap(r);
-	close(fd);
-	unlink(ROOT_FILE);
-	free(ip);
+	/* Root-only (0600): refused, naming it; readable by USER again (0644): restored. */
+	refused_then_restored(_metadata, self->dev, self->img, pid, ROOT_FILE, 0600, 0644);
 }
 
 /*
@@ -1109,16 +1080,12 @@ TEST_F(perm, made_deleted_symlink_must_have_the_images_owner_and_target)
 {
 	struct img_plan *ip = calloc(1, sizeof(*ip));
 	uint32_t id = 0;
-	int fd, status;
+	int fd;
 	pid_t pid, r;
 
 	ASSERT_NE(NULL, ip);
 	pid = start_target(T_DLINK);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	ASSERT_EQ(0, img_plan(self->img, ip));
 	for (int i = 0; i < ip->nfiles; i++)
 		if (ip->file[i].kind == FK_SYMLINK)
@@ -1133,12 +1100,7 @@ TEST_F(perm, made_deleted_symlink_must_have_the_images_owner_and_target)
 	EXPECT_EQ(0, wait_exit(r)) TH_LOG("link to elsewhere: not refused");
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	r = root_restart_dlink(fd, ip, id, DLINK_TARGET, true, "");
-	ASSERT_LT(0, r);
-	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
-		sleep_ms(10);
-	EXPECT_EQ(USER, proc_euid(r));
-	EXPECT_EQ(0, waitpid(r, &status, WNOHANG)) TH_LOG("right one: status %#x", status);
-	kill_reap(r);
+	expect_running_as_user(_metadata, r);
 	close(fd);
 	free(ip);
 }
@@ -1212,12 +1174,9 @@ TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
  */
 TEST_F(perm, root_restart_maps_a_program_the_user_may_only_execute)
 {
-	struct img_plan *ip = calloc(1, sizeof(*ip));
 	char link[256] = "";
-	int fd, status;
-	pid_t pid, r;
+	pid_t pid;
 
-	ASSERT_NE(NULL, ip);
 	ASSERT_EQ(0, copy_self(PLAIN_EXE, 0755));
 	pid = spawn_ready(plain_exe_child, NULL);
 	ASSERT_LT(0, pid);
@@ -1232,30 +1191,9 @@ TEST_F(perm, root_restart_maps_a_program_the_user_may_only_execute)
 	}
 	ASSERT_STREQ(PLAIN_EXE, link);
 	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
-	ASSERT_EQ(0, img_plan(self->img, ip));
-	/* Not executable by USER: refused, naming the program. */
-	ASSERT_EQ(0, chmod(PLAIN_EXE, 0700));
-	r = root_restart(fd, ip, PLAIN_EXE);
-	ASSERT_LT(0, r);
-	ASSERT_EQ(r, waitpid(r, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
-	/* Executable, not readable: restored, as USER, running it. */
-	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
-	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
-	r = root_restart(fd, ip, PLAIN_EXE);
-	ASSERT_LT(0, r);
-	for (int i = 0; i < 300 && proc_euid(r) != USER; i++)
-		sleep_ms(10);
-	EXPECT_EQ(USER, proc_euid(r));
-	EXPECT_EQ(0, waitpid(r, &status, WNOHANG));
-	kill_reap(r);
-	close(fd);
-	unlink(PLAIN_EXE);
-	free(ip);
+	/* Not executable by USER (0700): refused, naming the program; executable,
+	 * not readable (0111): restored, as USER, running it. */
+	refused_then_restored(_metadata, self->dev, self->img, pid, PLAIN_EXE, 0700, 0111);
 }
 
 /*
@@ -1268,7 +1206,7 @@ TEST_F(perm, root_restart_refuses_an_fd_of_a_program_the_user_may_only_execute)
 {
 	struct img_plan *ip = calloc(1, sizeof(*ip));
 	char path[64];
-	int fd, status;
+	int fd;
 	pid_t pid, r;
 
 	ASSERT_NE(NULL, ip);
@@ -1303,9 +1241,7 @@ TEST_F(perm, root_restart_refuses_an_fd_of_a_program_the_user_may_only_execute)
 	ASSERT_EQ(0, chmod(PLAIN_EXE, 0111));
 	ASSERT_EQ(0, img_plan(self->img, ip));
 	r = root_restart(fd, ip, PLAIN_EXE);
-	ASSERT_LT(0, r);
-	ASSERT_EQ(r, waitpid(r, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("status %#x", status);
+	expect_exit_0(_metadata, r);
 	close(fd);
 	unlink(PLAIN_EXE);
 	free(ip);
@@ -1348,11 +1284,7 @@ TEST_F(perm, root_restart_makes_a_ghost_in_a_read_only_directory)
 	ASSERT_EQ(0, mkdir(GHOST_DIR, 0700));
 	ASSERT_EQ(0, chown(GHOST_DIR, USER, USER));
 	pid = spawn_ready(ghost_child, NULL);
-	ASSERT_LT(0, pid);
-	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
-	kill_reap(pid);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	ASSERT_EQ(0, img_plan(self->img, ip));
 	r = root_restart(fd, ip, GHOST_DIR);
 	ASSERT_LT(0, r);

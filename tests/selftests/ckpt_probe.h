@@ -115,16 +115,7 @@ static void child(int ready, void *arg)
 /* Prints the child's log through the harness. */
 static void show_log(struct __test_metadata *_metadata)
 {
-	char line[256];
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		TH_LOG("child: %s", line);
-	}
-	fclose(f);
+	SHOW_FILE(logpath, "child");
 }
 
 /* probe_round_trip() flags. */

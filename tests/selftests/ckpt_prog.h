@@ -113,22 +113,6 @@ static void prog_main(const struct prog *progs, size_t n, void (*after_setup)(in
 
 /* ---- the test side ------------------------------------------------------- */
 
-/* Runs a shell command; returns its exit code (or 128 + signal). */
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 /* Starts program @m (in a session of its own); returns the pid it says it
  * has once it is ready (a process it forked, for some), or -1. */
 static pid_t start_prog(const char *m)
@@ -169,15 +153,10 @@ static pid_t start_prog(const char *m)
 /* Prints program @m's log through the harness. */
 static void show_log(struct __test_metadata *_metadata, const char *m)
 {
-	char path[64], line[256];
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/tmp/" PROG_NAME "-%s.log", m);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		TH_LOG("%s: %s", m, line);
-	if (f)
-		fclose(f);
+	SHOW_FILE(path, m);
 }
 
 /* Checkpoints program @m (tree: with its descendants) into @img and kills

@@ -147,23 +147,6 @@ static void on_cpu(int cpu)
 
 /* ---- privileges ------------------------------------------------------- */
 
-static int become(uid_t uid)
-{
-	return setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid);
-}
-
-/* Sets this process's permitted and effective capabilities to caps (bits). */
-static int set_caps(uint64_t caps)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	d[0].permitted = d[0].effective = (uint32_t)caps;
-	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
-	return syscall(SYS_capset, &h, d);
-}
-
 /* Drops to uid, keeping the capabilities caps; dumpable again afterwards. */
 static int become_with_caps(uid_t uid, uint64_t caps)
 {
@@ -349,21 +332,7 @@ FIXTURE_TEARDOWN(sec)
 
 static int make_suid_helper(void)
 {
-	char buf[65536];
-	ssize_t n;
-	int in = open("/proc/self/exe", O_RDONLY), out;
-
-	unlink(SUID_HELPER);
-	out = open(SUID_HELPER, O_WRONLY | O_CREAT | O_EXCL, 0700);
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return -1;
-	close(in);
-	if (fchown(out, 0, 0) || fchmod(out, 04755))
-		return -1;
-	return close(out);
+	return copy_self(SUID_HELPER, 04755);
 }
 
 #define BIG_ARGS 40
@@ -955,11 +924,7 @@ TEST_F(sec, shell_judges_the_opener_not_the_caller)
 	/* Root queues an image of a root process. */
 	t = spawn_ready(pausing_child, (void *)(uintptr_t)~0ULL);
 	ASSERT_LT(0, t);
-	snprintf(cmd, sizeof(cmd), "%d\n", t);
-	fd = open(CKPT_DEV, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ((ssize_t)strlen(cmd), write(fd, cmd, strlen(cmd)));
-	close(fd);
+	ASSERT_EQ(0, shell_queue(t));
 	/* USER opens the device (opened to all for the test) and hands the fd to
 	 * a set-uid-root program, which reads once and writes once. */
 	ASSERT_EQ(0, ckpt_unprivileged(1));
@@ -2004,33 +1969,13 @@ TEST_F_TIMEOUT(sec, a_task_of_the_image_is_claimed_once, 120)
 
 /* ---- fault injection: a failure at any step leaves nothing half-done ---- */
 
-#define KNOBS "/sys/kernel/debug/ckpt/"
-
-/* Arms knob (restart_fail_nth, checkpoint_fail_nth) with n; 0 or -1. */
-static int arm_fault(const char *knob, int n)
-{
-	char path[128], v[16];
-	int fd, len, ret;
-
-	snprintf(path, sizeof(path), KNOBS "%s", knob);
-	fd = open(path, O_WRONLY);
-	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
-		fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	len = snprintf(v, sizeof(v), "%d\n", n);
-	ret = write(fd, v, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 /* Steps counted since the knob was armed, or -1. */
 static int fault_steps(const char *knob)
 {
 	char path[128], v[64];
 	int fd, n, nth, count;
 
-	snprintf(path, sizeof(path), KNOBS "%s", knob);
+	snprintf(path, sizeof(path), CKPT_KNOBS "%s", knob);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -2105,7 +2050,7 @@ TEST_F_TIMEOUT(sec, restart_failing_at_any_step_leaves_nothing, 600)
 	pid_t pid;
 
 	if (arm_fault("restart_fail_nth", 0))
-		SKIP(return, "no " KNOBS "restart_fail_nth");
+		SKIP(return, "no " CKPT_KNOBS "restart_fail_nth");
 	ASSERT_EQ(0, prog_start(&self->p, fault_setup, fault_answer));
 	prog_ask(&self->p, 's', want, sizeof(want));
 	ASSERT_EQ(0, strncmp(want, "sum ", 4)) TH_LOG("%s", want);
@@ -2153,7 +2098,7 @@ TEST_F_TIMEOUT(sec, checkpoint_failing_at_any_step_leaves_the_target, 600)
 	int n, ret, failed = 0, done = 0, fd, status;
 
 	if (arm_fault("checkpoint_fail_nth", 0))
-		SKIP(return, "no " KNOBS "checkpoint_fail_nth");
+		SKIP(return, "no " CKPT_KNOBS "checkpoint_fail_nth");
 	ASSERT_EQ(0, prog_start(&self->p, fault_setup, fault_answer));
 	prog_ask(&self->p, 's', want, sizeof(want));
 	for (n = 1; n < 400 && !done; n++) {

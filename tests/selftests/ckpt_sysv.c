@@ -52,6 +52,33 @@ struct msgbuf_ {
 	char mtext[128];
 };
 
+/* In a user of the objects: writes its findings r (0: all as before) to file
+ * done and exits with them. */
+static void __attribute__((noreturn)) report_done(const char *done, int r)
+{
+	char txt[16];
+	int fd = open(done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	snprintf(txt, sizeof(txt), "%d", r);
+	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
+		_exit(94);
+	close(fd);
+	_exit(r ? 10 + r : 0);
+}
+
+/*
+ * In a user of the objects: says it is ready, then waits until it runs
+ * restarted (its parent changed) and the test made file go.
+ */
+static void restarted_and_told(int ready, pid_t parent, const char *go)
+{
+	say_ready(ready);
+	while (getppid() == parent)
+		sleep_ms(2);
+	while (access(go, F_OK))
+		sleep_ms(2);
+}
+
 /*
  * The user: sets the values and queues the messages (so that it is the last
  * to have used each object); once restored (its parent changed) and told to
@@ -64,8 +91,7 @@ static void user(int ready, void *arg)
 	pid_t parent = getppid();
 	struct msgbuf_ m;
 	struct sembuf op = { .sem_num = 4, .sem_op = -7, .sem_flg = IPC_NOWAIT };
-	int r = 0, fd;
-	char txt[16];
+	int r = 0;
 
 	if (semctl(o->sem, 0, SETALL, (union semun){ .array = (unsigned short *)sem_vals }) ||
 	    semctl(o->priv, 0, SETALL, (union semun){ .array = (unsigned short *)priv_vals }))
@@ -82,23 +108,14 @@ static void user(int ready, void *arg)
 		if (semop(o->sem, &u, 1))
 			_exit(93);
 	}
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_ms(2);
-	while (access(o->go, F_OK))
-		sleep_ms(2);
+	restarted_and_told(ready, parent, o->go);
 	if (msgrcv(o->msg, &m, sizeof(m.mtext), 9, IPC_NOWAIT) < 0 || strcmp(m.mtext, "third"))
 		r |= 1;
 	if (semop(o->sem, &op, 1) || semctl(o->sem, 4, GETVAL) != 0)
 		r |= 2;
 	if (semctl(o->priv, 1, GETVAL) != 9)
 		r |= 4;
-	fd = open(o->done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	snprintf(txt, sizeof(txt), "%d", r);
-	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
-		_exit(94);
-	close(fd);
-	_exit(r ? 10 + r : 0);
+	report_done(o->done, r);
 }
 
 static void make_objs(struct objs *o, int undo)
@@ -187,6 +204,22 @@ static pid_t checkpoint_user(struct __test_metadata *_metadata, struct objs *o, 
 	return pid;
 }
 
+/*
+ * Makes the objects, checkpoints a user of them into img (its name; tool
+ * errors to err) and removes them, so that the restart makes them again;
+ * o keeps their ids.
+ */
+static void checkpoint_removed(struct __test_metadata *_metadata, struct objs *o, char *img,
+			       size_t len, const char *err)
+{
+	make_objs(o, 0);
+	ASSERT_LE(0, o->sem);
+	ASSERT_LE(0, o->priv);
+	ASSERT_LE(0, o->msg);
+	ASSERT_LT(0, checkpoint_user(_metadata, o, img, len, err));
+	remove_objs(o);
+}
+
 TEST(sysv_objects_come_back)
 {
 	char img[64], err[64], out[512];
@@ -199,14 +232,8 @@ TEST(sysv_objects_come_back)
 	pid_t rs;
 
 	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
-	make_objs(&o, 0);
-	ASSERT_LE(0, o.sem);
-	ASSERT_LE(0, o.priv);
-	ASSERT_LE(0, o.msg);
+	checkpoint_removed(_metadata, &o, img, sizeof(img), err);
 	sem = o.sem, priv = o.priv, msg = o.msg;
-	ASSERT_LT(0, checkpoint_user(_metadata, &o, img, sizeof(img), err));
-	/* Gone, so that the restart makes them again. */
-	remove_objs(&o);
 	ASSERT_EQ(-1, semctl(sem, 0, GETVAL));
 	rs = run_tool(err, 0, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
 	ASSERT_LT(0, rs);
@@ -264,19 +291,7 @@ TEST(sysv_objects_come_back)
 /* Arms the module's restart fault knob with n (0: off); 0 or -1. */
 static int arm_restart_fault(int n)
 {
-	const char *knob = "/sys/kernel/debug/ckpt/restart_fail_nth";
-	char v[16];
-	int fd, len, ret;
-
-	fd = open(knob, O_WRONLY);
-	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
-		fd = open(knob, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	len = snprintf(v, sizeof(v), "%d\n", n);
-	ret = write(fd, v, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
+	return arm_fault("restart_fail_nth", n);
 }
 
 /*
@@ -295,13 +310,8 @@ TEST(failed_restart_removes_the_objects_it_made)
 	if (arm_restart_fault(0))
 		SKIP(return, "no restart fault knob");
 	snprintf(err, sizeof(err), "/tmp/sysv-err-%d", getpid());
-	make_objs(&o, 0);
-	ASSERT_LE(0, o.sem);
-	ASSERT_LE(0, o.priv);
-	ASSERT_LE(0, o.msg);
+	checkpoint_removed(_metadata, &o, img, sizeof(img), err);
 	sem = o.sem, priv = o.priv, msg = o.msg;
-	ASSERT_LT(0, checkpoint_user(_metadata, &o, img, sizeof(img), err));
-	remove_objs(&o);
 	ASSERT_EQ(0, arm_restart_fault(1));
 	st = run_tool(err, 1, (char *const[]){ "ckpt", "restart", img, "--quiet", NULL });
 	arm_restart_fault(0);
@@ -396,11 +406,7 @@ static void ns_user(int ready, void *arg)
 	    semctl(sem, 0, SETALL, (union semun){ .array = (unsigned short *)vals }) ||
 	    msgsnd(msg, &m, 8, IPC_NOWAIT))
 		_exit(92);
-	say_ready(ready);
-	while (getppid() == parent)
-		sleep_ms(2);
-	while (access(o->go, F_OK))
-		sleep_ms(2);
+	restarted_and_told(ready, parent, o->go);
 	if (semget(0x5eed, 0, 0) != sem || semctl(sem, 0, GETALL, (union semun){ .array = v }) ||
 	    memcmp(v, vals, sizeof(v)))
 		r |= 1;
@@ -420,12 +426,7 @@ static void ns_user(int ready, void *arg)
 		    readlink(path, theirs, sizeof(theirs) - 1) <= 0 || !strcmp(mine, theirs))
 			r |= 8;
 	}
-	fd = open(o->done, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	snprintf(txt, sizeof(txt), "%d", r);
-	if (fd < 0 || write(fd, txt, strlen(txt)) < 0)
-		_exit(94);
-	close(fd);
-	_exit(r ? 10 + r : 0);
+	report_done(o->done, r);
 }
 
 TEST(own_ipc_namespace_comes_back)

@@ -155,22 +155,35 @@ static int break_last_pages(const char *path)
 	return 0;
 }
 
+/*
+ * Starts the tree (start_tree(out, data)), checkpoints it into img with
+ * CKPT_CHECKPOINT_KILL and waits until all of pids are gone.
+ */
+static void checkpoint_killed_tree(struct __test_metadata *_metadata, int dev, const char *img,
+				   const char *out, const char *data, pid_t pids[5])
+{
+	uint64_t bytes = 0;
+	pid_t p = start_tree(out, data, pids);
+	int fd;
+
+	ASSERT_LT(0, p);
+	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(dev, pids[0], fd, CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL,
+				     &bytes));
+	close(fd);
+	waitpid(p, NULL, 0);
+	ASSERT_EQ(0, all_gone(pids, 5, 10000)) TH_LOG("the tree did not die");
+}
+
 TEST_F_TIMEOUT(tree, half_restored_tree_leaves_nothing, 180)
 {
-	pid_t pids[5], p;
-	uint64_t bytes = 0;
-	int fd, status, i;
+	pid_t pids[5];
+	int status, i;
 	char cmd[256];
 
-	p = start_tree("/tmp/tree-half.out", "/tmp/tree-half.data", pids);
-	ASSERT_LT(0, p);
-	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
-				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
-	close(fd);
-	waitpid(p, &status, 0);
-	ASSERT_EQ(0, all_gone(pids, 5, 10000)) TH_LOG("the tree did not die");
+	checkpoint_killed_tree(_metadata, self->dev, self->img, "/tmp/tree-half.out",
+			       "/tmp/tree-half.data", pids);
 
 	/* The intact image restores (and is then killed). */
 	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet --ignore-changed >/dev/null",
@@ -198,17 +211,8 @@ TEST_F_TIMEOUT(tree, half_restored_tree_leaves_nothing, 180)
  * its pid, or -1. */
 static pid_t hold_pid(pid_t want)
 {
-	struct clone_args {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
-			 tls, set_tid, set_tid_size, cgroup;
-	} ca;
-	long pid;
+	long pid = fork_with_pid(want);
 
-	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = SIGCHLD;
-	ca.set_tid = (uint64_t)(unsigned long)&want;
-	ca.set_tid_size = 1;
-	pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
 	if (pid == 0) {
 		for (;;)
 			pause();
@@ -220,36 +224,19 @@ static pid_t hold_pid(pid_t want)
 static int file_has(const char *path, const char *what)
 {
 	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
+	return read_text(path, buf, sizeof(buf)) > 0 && strstr(buf, what) != NULL;
 }
 
 TEST_F_TIMEOUT(tree, restarter_failing_before_the_ioctl_fails_the_tree, 120)
 {
-	pid_t pids[5], p, holder, rest[4];
+	pid_t pids[5], holder, rest[4];
 	struct timespec t0, t1;
-	uint64_t bytes = 0;
-	int fd, status, i;
+	int status, i;
 	char cmd[256];
 
-	p = start_tree("/tmp/tree-early.out", "/tmp/tree-early.data", pids);
-	ASSERT_LT(0, p);
-	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
-				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
-	close(fd);
-	waitpid(p, &status, 0);
-	ASSERT_EQ(0, all_gone(pids, 5, 10000)) TH_LOG("the tree did not die");
+	checkpoint_killed_tree(_metadata, self->dev, self->img, "/tmp/tree-early.out",
+			       "/tmp/tree-early.data", pids);
 
 	/* G's pid is taken: A's restarter cannot make G and fails before its
 	 * ioctl, while P's (and B's) already wait in the module for the rest. */
@@ -299,6 +286,20 @@ static void leaky(int ready, void *arg)
 	}
 }
 
+/* CKPT_IOC_CHECK of pid's tree says status, with a reason naming word. */
+static void expect_tree_check(struct __test_metadata *_metadata, int dev, pid_t pid, int status,
+			      const char *word)
+{
+	struct ckpt_check_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.pid = pid;
+	a.flags = CKPT_CHECKPOINT_TREE;
+	ASSERT_EQ(0, ioctl(dev, CKPT_IOC_CHECK, &a));
+	EXPECT_EQ(status, a.status);
+	EXPECT_NE(NULL, strstr(a.reason, word)) TH_LOG("%s", a.reason);
+}
+
 TEST_F(tree, pipe_to_an_outsider_is_refused)
 {
 	int pfd[2], fd, saved;
@@ -319,16 +320,7 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	EXPECT_EQ(-EBUSY, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
 	/* CKPT_IOC_CHECK with the tree flag says so in advance. */
-	{
-		struct ckpt_check_args a;
-
-		memset(&a, 0, sizeof(a));
-		a.pid = p;
-		a.flags = CKPT_CHECKPOINT_TREE;
-		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
-		EXPECT_EQ(EBUSY, a.status);
-		EXPECT_NE(NULL, strstr(a.reason, "outside the tree")) TH_LOG("%s", a.reason);
-	}
+	expect_tree_check(_metadata, self->dev, p, EBUSY, "outside the tree");
 	/* Without the tree flag, the process alone may be taken (its pipe with it). */
 	EXPECT_EQ(0, ckpt_check(self->dev, p, reason, sizeof(reason))) TH_LOG("%s", reason);
 	/* Refused, it runs on. */
@@ -371,7 +363,6 @@ static void resessioned(int ready, void *arg)
 
 TEST_F(tree, process_outside_its_parents_session_is_refused)
 {
-	struct ckpt_check_args a;
 	uint64_t bytes = 0;
 	char path[64];
 	pid_t p, m = 0;
@@ -390,12 +381,7 @@ TEST_F(tree, process_outside_its_parents_session_is_refused)
 	/* A restart forks O from M, in M's session: it could not join P's again. */
 	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	memset(&a, 0, sizeof(a));
-	a.pid = p;
-	a.flags = CKPT_CHECKPOINT_TREE;
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
-	EXPECT_EQ(EOPNOTSUPP, a.status);
-	EXPECT_NE(NULL, strstr(a.reason, "session")) TH_LOG("%s", a.reason);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "session");
 	/* Refused, it runs on. */
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));

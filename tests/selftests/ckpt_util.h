@@ -11,7 +11,9 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +22,14 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/ckpt.h>
 
 #define CKPT_DEV "/dev/ckpt"
@@ -129,21 +133,31 @@ static inline void say_ready(int fd)
 	close(fd);
 }
 
+/* Reads up to len - 1 bytes of file path into buf, NUL-terminated; returns
+ * how many, or -1 if nothing could be read. */
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
 /* The state letter of /proc/PID/stat (R, S, T, Z, ...), or 0. */
 static inline char proc_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
-	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (read_text(path, buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : 0;
 }
@@ -524,6 +538,25 @@ static inline int move_specials(const struct img_plan *ip)
 }
 
 /*
+ * fork() that gives the child pid @want (clone3 with set_tid, which needs
+ * CAP_CHECKPOINT_RESTORE): 0 in the child, its pid in the parent, or -1 with
+ * errno.
+ */
+static inline long fork_with_pid(pid_t want)
+{
+	struct clone_args {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+			 tls, set_tid, set_tid_size, cgroup;
+	} ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(uintptr_t)&want;
+	ca.set_tid_size = 1;
+	return syscall(435 /* clone3 */, &ca, sizeof(ca));
+}
+
+/*
  * Forks a restarter (with the image's pid if clone3 set_tid allows it) that
  * overlays itself with the image at path; pipes[] maps the image's pipe ids
  * to fresh pipes.  Returns its pid; the child _exit()s 100 + errno if the
@@ -532,18 +565,8 @@ static inline int move_specials(const struct img_plan *ip)
 static inline pid_t restart_image(const char *path, const struct img_plan *ip,
 				  struct ckpt_restart_pipe *pipes, int npipes, int keep_fd)
 {
-	struct clone_args {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
-			 tls, set_tid, set_tid_size, cgroup;
-	} ca;
-	pid_t tid = ip->pid;
-	long pid;
+	long pid = fork_with_pid(ip->pid);
 
-	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = SIGCHLD;
-	ca.set_tid = (uint64_t)(unsigned long)&tid;
-	ca.set_tid_size = 1;
-	pid = syscall(435 /* clone3 */, &ca, sizeof(ca));
 	if (pid < 0)
 		pid = fork();
 	if (pid)
@@ -611,6 +634,128 @@ static inline pid_t restart_with_fresh_pipes(const char *img, const struct img_p
 			close(pp[i].wfd);
 	}
 	return pid;
+}
+
+/* ---- shared by several selftests ------------------------------------------ */
+
+/* Runs a shell command; returns its exit code (or 128 + signal). */
+static inline int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/*
+ * Prints each line of file @path through the harness, after "@who: " (a
+ * macro: TH_LOG is the harness's, which is included after this header).
+ */
+#define SHOW_FILE(path, who)						\
+	do {								\
+		char _line[512];					\
+		FILE *_f = fopen(path, "r");				\
+									\
+		while (_f && fgets(_line, sizeof(_line), _f)) {		\
+			_line[strcspn(_line, "\n")] = 0;		\
+			TH_LOG("%s: %s", who, _line);			\
+		}							\
+		if (_f)							\
+			fclose(_f);					\
+	} while (0)
+
+/* Whether this kernel tracks soft-dirty pages (a VmFlags "sd" in smaps). */
+static inline int soft_dirty(void)
+{
+	char line[256];
+	int found = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "VmFlags:", 8) && strstr(line, " sd");
+	fclose(f);
+	return found;
+}
+
+/* Drops every group and takes uid (and the same gid) as real, effective, saved. */
+static inline int become(uid_t uid)
+{
+	return setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid);
+}
+
+/* Sets this process's permitted and effective capabilities to caps (bits). */
+static inline int set_caps(uint64_t caps)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].permitted = d[0].effective = (uint32_t)caps;
+	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
+	return syscall(SYS_capset, &h, d);
+}
+
+/* Queues a checkpoint of pid through the shell interface (its number written
+ * to /dev/ckpt); 0 or -1. */
+static inline int shell_queue(pid_t pid)
+{
+	char cmd[32];
+	int fd = open(CKPT_DEV, O_WRONLY), n = snprintf(cmd, sizeof(cmd), "%d\n", pid);
+	int ok = fd >= 0 && write(fd, cmd, n) == n;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Copies this program to path, owned by root with mode. */
+static inline int copy_self(const char *path, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open("/proc/self/exe", O_RDONLY), out;
+
+	unlink(path);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	if (fchown(out, 0, 0) || fchmod(out, mode))
+		return -1;
+	return close(out);
+}
+
+/* The module's fault-injection knobs (debugfs, rust/fault.rs). */
+#define CKPT_KNOBS "/sys/kernel/debug/ckpt/"
+
+/* Arms knob (restart_fail_nth, checkpoint_fail_nth) with n; 0 or -1. */
+static inline int arm_fault(const char *knob, int n)
+{
+	char path[128], v[16];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), CKPT_KNOBS "%s", knob);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 && errno == ENOENT && !mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	len = snprintf(v, sizeof(v), "%d\n", n);
+	ret = write(fd, v, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
 }
 
 #endif /* CKPT_UTIL_H */
