@@ -342,46 +342,7 @@ pub(crate) fn may_reopen(f: &shim::FileRef, flags: u32) -> Result {
     if flags & bindings::O_PATH != 0 {
         return Ok(());
     }
-    let mut mask = 0;
-    if flags & O_ACCMODE != bindings::O_WRONLY {
-        mask |= bindings::MAY_READ;
-    }
-    if flags & O_ACCMODE != O_RDONLY {
-        mask |= bindings::MAY_WRITE;
-    }
-    let file = f.as_raw().cast::<bindings::file>();
-    // SAFETY: `f` holds a reference on the file, so the file, its mount and its inode
-    // are live; `f_path` is the union's member in use (`__f_path` is its const alias,
-    // the same on 7.2 and 7.3); a mount's idmap is read once (`READ_ONCE` in
-    // `mnt_idmap()`).
-    let (idmap, inode) = unsafe {
-        (
-            core::ptr::read_volatile(&(*(*file).__bindgen_anon_1.f_path.mnt).mnt_idmap),
-            (*file).f_inode,
-        )
-    };
-    // SAFETY: The inode is live (above); mode and flags are read as `may_open()` does.
-    let (mode, iflags) = unsafe { (u32::from((*inode).i_mode), (*inode).i_flags) };
-    let write = mask & bindings::MAY_WRITE != 0;
-    if mode & bindings::S_IFMT == bindings::S_IFDIR && write {
-        return Err(EISDIR);
-    }
-    if mode & bindings::S_IFMT == bindings::S_IFLNK {
-        return Err(Error::from_errno(-(bindings::ELOOP as i32)));
-    }
-    if iflags & bindings::S_APPEND != 0 && write && flags & bindings::O_APPEND == 0 {
-        return Err(EPERM);
-    }
-    // SAFETY: Idmap and inode are live (above).
-    if flags & bindings::O_NOATIME != 0 && !unsafe { bindings::inode_owner_or_capable(idmap, inode) } {
-        return Err(EPERM);
-    }
-    // SAFETY: Idmap and inode are live (above); the caller's credentials are judged.
-    let r = unsafe { bindings::inode_permission(idmap, inode, mask as i32) };
-    if r < 0 {
-        return Err(Error::from_errno(r));
-    }
-    Ok(())
+    f.may_reopen(flags)
 }
 
 /// Capabilities the rules above name (`CAP_*`).

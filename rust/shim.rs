@@ -1109,6 +1109,13 @@ impl FileRef {
         (unsafe { ffi::ckpt_file_pty(self.ptr(), &mut pi) } == 1).then_some(pi)
     }
 
+    /// Whether the caller's credentials let it open this file again with `flags`
+    /// (`may_open()`'s rules and `inode_permission()`; see
+    /// [`crate::access::may_reopen`]).
+    pub(crate) fn may_reopen(&self, flags: u32) -> Result {
+        sys::file::may_reopen(&self.0, flags)
+    }
+
     /// A new open file description of this file with `flags` and the caller's
     /// credentials; with `check`, only if the caller may open the file so.
     pub(crate) fn reopen(&self, flags: u32, check: bool) -> Result<Self> {

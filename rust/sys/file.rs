@@ -154,8 +154,9 @@ pub(crate) fn open(path: &[u8], flags: u32) -> Result<ARef<File>> {
 
 /// `may_open()`'s rules beyond the permission bits, and `inode_permission()`: whether
 /// the caller may open `f`'s inode with `flags` (the check an open by path makes,
-/// which the path of a deleted file cannot).
-fn may_reopen(f: &File, flags: u32) -> Result {
+/// which the path of a deleted file cannot; also what a checkpoint asks of a file a
+/// restart will open by its path).
+pub(crate) fn may_reopen(f: &File, flags: u32) -> Result {
     let acc = flags & bindings::O_ACCMODE;
     let mut mask = 0;
     if acc != bindings::O_WRONLY {
