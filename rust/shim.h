@@ -246,7 +246,11 @@ void ckpt_kho_exit(void);
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
-int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear);
+/* ckpt_cur_vma_advise()'s @adv bits (rust/shim.rs: adv). */
+#define CKPT_ADV_SEQUENTIAL	(1u << 5)
+#define CKPT_ADV_RANDOM		(1u << 6)
+#define CKPT_ADV_MERGEABLE	(1u << 7)
+int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear, u32 adv);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
 long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);

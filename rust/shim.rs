@@ -147,6 +147,12 @@ pub(crate) mod adv {
     pub(crate) const DONTDUMP: u32 = 1 << 1;
     pub(crate) const HUGEPAGE: u32 = 1 << 2;
     pub(crate) const NOHUGEPAGE: u32 = 1 << 3;
+    pub(crate) const WIPEONFORK: u32 = 1 << 4;
+    /// The three below are `CKPT_ADV_*` of `ckpt_cur_vma_advise()` (their `VM_*`
+    /// flags are not in the bindings; KSM's needs `ksm_madvise()`).
+    pub(crate) const SEQUENTIAL: u32 = 1 << 5;
+    pub(crate) const RANDOM: u32 = 1 << 6;
+    pub(crate) const MERGEABLE: u32 = 1 << 7;
 }
 
 /// [`cur::creds_differ`] bits: which of the image's ids are not
@@ -477,7 +483,13 @@ mod ffi {
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
         pub(super) fn ckpt_cur_zap(start: u64, end: u64) -> i32;
         pub(super) fn ckpt_cur_sysv_ranges(out: *mut u64, max: u32) -> i32;
-        pub(super) fn ckpt_cur_vma_advise(start: u64, end: u64, set: u64, clear: u64) -> i32;
+        pub(super) fn ckpt_cur_vma_advise(
+            start: u64,
+            end: u64,
+            set: u64,
+            clear: u64,
+            adv: u32,
+        ) -> i32;
         pub(super) fn ckpt_cur_set_layout(layout: *const u64, auxv: *const u64, n: u32) -> i32;
         pub(super) fn ckpt_cur_fill_pages(
             addr: u64,
@@ -1681,7 +1693,7 @@ pub(crate) mod cur {
     /// Gives the caller's mapping that is exactly `[start, end)` the [`adv`]
     /// properties `what`, as `madvise` would.
     pub(crate) fn vma_advise(start: u64, end: u64, what: u32) -> Result {
-        use bindings::{VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE};
+        use bindings::{VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK};
         // The VMA flags `madvise` sets and clears for each advice.
         let (mut set, mut clear) = (0, 0);
         if what & adv::DONTFORK != 0 {
@@ -1689,6 +1701,10 @@ pub(crate) mod cur {
         }
         if what & adv::DONTDUMP != 0 {
             set |= VM_DONTDUMP;
+        }
+        // Private anonymous memory only (the image's validation says so).
+        if what & adv::WIPEONFORK != 0 {
+            set |= VM_WIPEONFORK;
         }
         if what & adv::HUGEPAGE != 0 {
             set |= VM_HUGEPAGE;
@@ -1698,7 +1714,10 @@ pub(crate) mod cur {
             clear |= VM_HUGEPAGE;
         }
         // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
-        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, set as u64, clear as u64) }).map(|_| ())
+        let cadv = what & (adv::SEQUENTIAL | adv::RANDOM | adv::MERGEABLE);
+        // SAFETY: No preconditions (the caller's own mm, under its mmap lock).
+        errno(unsafe { ffi::ckpt_cur_vma_advise(start, end, set as u64, clear as u64, cadv) })
+            .map(|_| ())
     }
 
     /// `vm_mmap` at exactly `addr`.

@@ -9,6 +9,7 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/ksm.h>
 
 /* The path of @p in @buf (@len bytes), as d_path() writes it; its length or -errno. */
 int ckpt_path_of(const struct path *p, char *buf, u32 len)
@@ -93,7 +94,9 @@ static u32 vma_semflags(vm_flags_t f)
 	       ((f & VM_DONTDUMP) ? 1u << 4 : 0) | ((f & VM_MAYREAD) ? 1u << 5 : 0) |
 	       ((f & VM_MAYWRITE) ? 1u << 6 : 0) | ((f & VM_MAYEXEC) ? 1u << 7 : 0) |
 	       ((f & VM_HUGEPAGE) ? 1u << 8 : 0) | ((f & VM_NOHUGEPAGE) ? 1u << 9 : 0) |
-	       ((f & VM_DROPPABLE) ? 1u << 10 : 0);
+	       ((f & VM_DROPPABLE) ? 1u << 10 : 0) | ((f & VM_WIPEONFORK) ? 1u << 11 : 0) |
+	       ((f & VM_SEQ_READ) ? 1u << 12 : 0) | ((f & VM_RAND_READ) ? 1u << 13 : 0) |
+	       ((f & VM_MERGEABLE) ? 1u << 14 : 0) | ((f & VM_NORESERVE) ? 1u << 15 : 0);
 }
 
 /* The first VMA ending above addr.  Returns 1 and fills vi (and *file, with a
@@ -669,10 +672,14 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max)
  * Sets the VMA flags @set and clears @clear on current's mapping that is
  * exactly [start, end), as madvise() does on a whole mapping (do_madvise is
  * not exported): which flags (MADV_DONTFORK, DONTDUMP, HUGEPAGE,
- * NOHUGEPAGE) is Rust's (cur::vma_advise).  -EINVAL if no mapping is exactly
- * there, or it is one madvise refuses (VM_SPECIAL, hugetlb).
+ * NOHUGEPAGE, WIPEONFORK) is Rust's (cur::vma_advise); @adv adds the
+ * CKPT_ADV_* ones whose VM_* flags the bindings lack: MADV_SEQUENTIAL and
+ * MADV_RANDOM, and MADV_MERGEABLE through ksm_madvise() (which registers the
+ * mm with KSM).  -EINVAL if no mapping is exactly there, or it is one
+ * madvise refuses (VM_SPECIAL, hugetlb); -EOPNOTSUPP for MERGEABLE without
+ * CONFIG_KSM.
  */
-int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear)
+int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear, u32 adv)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -682,10 +689,32 @@ int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear)
 		return -EINTR;
 	vma = find_vma(mm, start);
 	if (!vma || vma->vm_start != start || vma->vm_end != end ||
-	    (vma->vm_flags & (VM_SPECIAL | VM_HUGETLB)))
+	    (vma->vm_flags & (VM_SPECIAL | VM_HUGETLB))) {
 		ret = -EINVAL;
-	else
-		vm_flags_mod(vma, set, clear);
+		goto out;
+	}
+	if (adv & CKPT_ADV_SEQUENTIAL) {
+		set |= VM_SEQ_READ;
+		clear |= VM_RAND_READ;
+	} else if (adv & CKPT_ADV_RANDOM) {
+		set |= VM_RAND_READ;
+		clear |= VM_SEQ_READ;
+	}
+	if (adv & CKPT_ADV_MERGEABLE) {
+#ifdef CONFIG_KSM
+		vm_flags_t f = vma->vm_flags;
+
+		ret = ksm_madvise(vma, start, end, MADV_MERGEABLE, &f);
+		if (ret)
+			goto out;
+		set |= f & VM_MERGEABLE;
+#else
+		ret = -EOPNOTSUPP;
+		goto out;
+#endif
+	}
+	vm_flags_mod(vma, set, clear);
+out:
 	mmap_write_unlock(mm);
 	return ret;
 }

@@ -6,6 +6,7 @@ use super::files::{self, path_str, Opened};
 use super::shm;
 use super::{
     MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED,
+    MAP_NORESERVE,
     MAP_PRIVATE, MAP_SHARED, PROT_WRITE,
 };
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
@@ -45,7 +46,8 @@ impl Mapping {
 /// and `madvise()` can give it.
 const DROPPABLE_OK: u32 = {
     use image::vmflag::*;
-    DROPPABLE | DONTFORK | DONTDUMP | MAYREAD | MAYWRITE | MAYEXEC | HUGEPAGE | NOHUGEPAGE
+    DROPPABLE | WIPEONFORK | DONTFORK | DONTDUMP | MAYREAD | MAYWRITE | MAYEXEC | HUGEPAGE
+        | NOHUGEPAGE | SEQUENTIAL | RANDOM | NORESERVE
 };
 
 /// Decides what backs a mapping; refuses what cannot be saved.
@@ -99,9 +101,7 @@ fn classify(
         ));
     }
     // Protections a restart could not give back: refused rather than silently lost.
-    let wipeonfork = if droppable { 0 } else { vmai::WIPEONFORK };
-    let lost: [(u32, &str); 5] = [
-        (wipeonfork, "is MADV_WIPEONFORK (fork must not copy it)"),
+    let lost: [(u32, &str); 4] = [
         (vmai::SEALED, "is sealed (mseal)"),
         (vmai::PKEY, "has a protection key"),
         (vmai::SHADOW_STACK, "is a shadow stack"),
@@ -1150,6 +1150,10 @@ fn advice(v: &Vma<'_>) -> u32 {
         (vmflag::DONTDUMP, adv::DONTDUMP),
         (vmflag::HUGEPAGE, adv::HUGEPAGE),
         (vmflag::NOHUGEPAGE, adv::NOHUGEPAGE),
+        (vmflag::WIPEONFORK, adv::WIPEONFORK),
+        (vmflag::SEQUENTIAL, adv::SEQUENTIAL),
+        (vmflag::RANDOM, adv::RANDOM),
+        (vmflag::MERGEABLE, adv::MERGEABLE),
     ]
     .iter()
     .filter(|(f, _)| v.flags & f != 0)
@@ -1198,6 +1202,10 @@ fn map_vma(
     }
     if v.flags & image::vmflag::LOCKED != 0 {
         flags |= MAP_LOCKED;
+    }
+    // Not accounted against the commit limit, as mmap(MAP_NORESERVE) made it.
+    if v.flags & image::vmflag::NORESERVE != 0 {
+        flags |= MAP_NORESERVE;
     }
     let prot = if sysv_filled_writable(p, v) {
         v.prot | PROT_WRITE

@@ -37,6 +37,7 @@ pub(crate) const MAP_DROPPABLE: u32 = 0x08;
 pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
 pub(crate) const MAP_GROWSDOWN: u32 = 0x0100;
 pub(crate) const MAP_LOCKED: u32 = 0x2000;
+pub(crate) const MAP_NORESERVE: u32 = 0x4000;
 pub(crate) const MAP_FIXED: u32 = 0x10;
 pub(crate) const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 pub(crate) const O_ACCMODE: u32 = 3;

@@ -55,7 +55,7 @@ struct probe {
 	const char *name;
 	void (*setup)(struct probe *p);
 	int (*verify)(struct probe *p);	/* 0, or the number of the failed check */
-	long v[8];
+	long v[12];
 	int fd[4];
 	char s[256];
 };
@@ -571,24 +571,36 @@ static int has_flag(const char *v, const char *fl)
 	return 0;
 }
 
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+
 /*
- * Four anonymous mappings, each given one madvise() property (DONTFORK: dc,
- * DONTDUMP: dd, HUGEPAGE: hg, NOHUGEPAGE: nh), with a hole punched by
- * MADV_DONTNEED in a fifth: each comes back with its property (and only
- * it), the hole reads as zeroes and the rest as written.
+ * Eight anonymous mappings, each given one madvise() property (DONTFORK: dc,
+ * DONTDUMP: dd, HUGEPAGE: hg, NOHUGEPAGE: nh, WIPEONFORK: wf, SEQUENTIAL:
+ * sr, RANDOM: rr, MERGEABLE: mg, as ZDTM's maps02 uses them), with a hole
+ * punched by MADV_DONTNEED in a ninth, mapped MAP_NORESERVE (nr): each comes back with its property
+ * (and only it), the hole reads as zeroes and the rest as written; a child
+ * forked after the restart finds the wipe-on-fork mapping zero-filled and
+ * the others as written (but the DONTFORK one, which it does not have).
  */
-static const struct { int advice; const char *flag; } madv_cases[] = {
+#define NMADV 8
+static const struct { int advice; const char *flag; } madv_cases[NMADV] = {
 	{ MADV_DONTFORK, "dc" },
 	{ MADV_DONTDUMP, "dd" },
 	{ MADV_HUGEPAGE, "hg" },
 	{ MADV_NOHUGEPAGE, "nh" },
+	{ MADV_WIPEONFORK, "wf" },
+	{ MADV_SEQUENTIAL, "sr" },
+	{ MADV_RANDOM, "rr" },
+	{ MADV_MERGEABLE, "mg" },
 };
 
 static void setup_madvise(struct probe *p)
 {
 	char *m;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < NMADV; i++) {
 		/* A guard page between the mappings keeps them apart. */
 		m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED || munmap(m + 2 * 4096, 4096))
@@ -600,25 +612,28 @@ static void setup_madvise(struct probe *p)
 		}
 		p->v[i] = (long)m;
 	}
-	m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
 	if (m == MAP_FAILED)
 		_exit(83);
 	memset(m, 'z', 4 * 4096);
 	if (madvise(m + 4096, 2 * 4096, MADV_DONTNEED))
 		_exit(84);
-	p->v[4] = (long)m;
+	p->v[NMADV] = (long)m;
 }
 
 static int verify_madvise(struct probe *p)
 {
-	const unsigned char *h = (void *)p->v[4];
+	const unsigned char *h = (void *)p->v[NMADV];
 	char v[512];
+	pid_t c;
+	int st;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < NMADV; i++) {
 		const unsigned char *m = (void *)p->v[i];
 
 		CHECK(1 + i, vmflags_of(p->v[i], v, sizeof(v)) == 0, "no mapping at %#lx", p->v[i]);
-		for (int j = 0; j < 4; j++)
+		for (int j = 0; j < NMADV; j++)
 			CHECK(10 + i, has_flag(v, madv_cases[j].flag) == (i == j),
 			      "mapping %d: VmFlags%s", i, v);
 		for (int k = 0; k < 2 * 4096; k++)
@@ -629,6 +644,24 @@ static int verify_madvise(struct probe *p)
 
 		CHECK(30, h[k] == want, "byte %d of the punched mapping is %#x", k, h[k]);
 	}
+	CHECK(34, vmflags_of(p->v[NMADV], v, sizeof(v)) == 0 && has_flag(v, "nr"),
+	      "the MAP_NORESERVE mapping lost it: VmFlags%s", v);
+	c = fork();
+	CHECK(31, c >= 0, "fork: %s", strerror(errno));
+	if (c == 0) {
+		/* Mapping 0 (DONTFORK) is not there; 1-3 are copies; 4 is wiped. */
+		for (int i = 1; i < NMADV; i++) {
+			const unsigned char *m = (void *)p->v[i];
+
+			for (int k = 0; k < 2 * 4096; k++)
+				if (m[k] != (i == 4 ? 0 : 'a' + i))
+					_exit(10 + i);
+		}
+		_exit(vmflags_of(p->v[0], v, sizeof(v)) == 0 ? 9 : 0);
+	}
+	CHECK(32, waitpid(c, &st, 0) == c, "waitpid: %s", strerror(errno));
+	CHECK(33, WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the child forked after the restart saw status %#x", st);
 	return 0;
 }
 

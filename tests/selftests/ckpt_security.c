@@ -969,16 +969,6 @@ struct vm_case {
 	int (*make)(void);
 };
 
-static int make_wipeonfork(void)
-{
-	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return -1;
-	p[0] = 1;
-	return madvise(p, 8192, MADV_WIPEONFORK);
-}
-
 static int make_mseal(void)
 {
 	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1024,7 +1014,6 @@ static void vm_child(int ready, void *arg)
 TEST_F(sec, lost_memory_protections_are_refused)
 {
 	static const struct vm_case cases[] = {
-		{ "MADV_WIPEONFORK", "WIPEONFORK", make_wipeonfork },
 		{ "mseal", "sealed", make_mseal },
 		{ "protection key", "protection key", make_pkey },
 		{ "mlock2(MLOCK_ONFAULT)", "locked on fault", make_lockonfault },

@@ -122,8 +122,19 @@ pub mod vmflag {
     /// `MAP_DROPPABLE` (since 1.3): private anonymous memory the kernel may zero at
     /// any time; its pages are never in the image (it comes back empty).
     pub const DROPPABLE: u32 = 1 << 10;
+    /// `MADV_WIPEONFORK` (since 1.6): a child made by `fork` gets the mapping
+    /// zero-filled, not copied (private anonymous memory only).
+    pub const WIPEONFORK: u32 = 1 << 11;
+    /// `MADV_SEQUENTIAL` (since 1.6): read ahead aggressively.
+    pub const SEQUENTIAL: u32 = 1 << 12;
+    /// `MADV_RANDOM` (since 1.6): no read-ahead.
+    pub const RANDOM: u32 = 1 << 13;
+    /// `MADV_MERGEABLE` (since 1.6): KSM may merge its pages (private memory only).
+    pub const MERGEABLE: u32 = 1 << 14;
+    /// `MAP_NORESERVE` (since 1.6): no swap space reserved (`VM_NORESERVE`).
+    pub const NORESERVE: u32 = 1 << 15;
     /// All defined bits.
-    pub const ALL: u32 = (1 << 11) - 1;
+    pub const ALL: u32 = (1 << 16) - 1;
 }
 
 /// What backs a [`Vma`].
@@ -220,6 +231,25 @@ fixed_record! {
                 || (v.backing == backing::ANON
                     && v.flags & (vmflag::SHARED | vmflag::GROWSDOWN | vmflag::LOCKED) == 0),
             "vma: bad droppable mapping",
+        )?;
+        // What madvise(MADV_WIPEONFORK) accepts: private anonymous memory.
+        check(
+            v.flags & vmflag::WIPEONFORK == 0
+                || (matches!(v.backing, backing::ANON | backing::HEAP | backing::STACK)
+                    && v.flags & vmflag::SHARED == 0),
+            "vma: bad wipe-on-fork mapping",
+        )?;
+        check(
+            v.flags & (vmflag::SEQUENTIAL | vmflag::RANDOM)
+                != vmflag::SEQUENTIAL | vmflag::RANDOM,
+            "vma: both sequential and random",
+        )?;
+        // What KSM accepts: private memory.
+        check(
+            v.flags & vmflag::MERGEABLE == 0
+                || (v.flags & vmflag::SHARED == 0
+                    && !matches!(v.backing, backing::ANON_SHARED | backing::FILE_SHARED)),
+            "vma: bad mergeable mapping",
         )?;
         let file_backed = matches!(v.backing, backing::FILE_PRIVATE | backing::FILE_SHARED);
         // Shared anonymous memory refers to its object (since 1.1; 0 in 1.0 images).

@@ -40,6 +40,11 @@ pub const VMFLAGS: &[(u64, &str)] = &[
     (vmflag::MAYEXEC as u64, "mayexec"),
     (vmflag::HUGEPAGE as u64, "hugepage"),
     (vmflag::NOHUGEPAGE as u64, "nohugepage"),
+    (vmflag::WIPEONFORK as u64, "wipeonfork"),
+    (vmflag::SEQUENTIAL as u64, "sequential"),
+    (vmflag::RANDOM as u64, "random"),
+    (vmflag::MERGEABLE as u64, "mergeable"),
+    (vmflag::NORESERVE as u64, "noreserve"),
     (vmflag::DROPPABLE as u64, "droppable"),
 ];
 
