@@ -6,8 +6,7 @@ use super::files::{self, path_str, Opened};
 use super::shm;
 use super::{
     MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_LOCKED,
-    MAP_NORESERVE,
-    MAP_PRIVATE, MAP_SHARED, PROT_WRITE,
+    MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_WRITE,
 };
 use crate::checkpoint::{eopnotsupp, Bufs, Reason};
 use crate::image::{self, backing, filekind, kind, AnyRecord, MmRec, RecordHeader, Vma};
@@ -46,8 +45,18 @@ impl Mapping {
 /// and `madvise()` can give it.
 const DROPPABLE_OK: u32 = {
     use image::vmflag::*;
-    DROPPABLE | WIPEONFORK | DONTFORK | DONTDUMP | MAYREAD | MAYWRITE | MAYEXEC | HUGEPAGE
-        | NOHUGEPAGE | SEQUENTIAL | RANDOM | NORESERVE
+    DROPPABLE
+        | WIPEONFORK
+        | DONTFORK
+        | DONTDUMP
+        | MAYREAD
+        | MAYWRITE
+        | MAYEXEC
+        | HUGEPAGE
+        | NOHUGEPAGE
+        | SEQUENTIAL
+        | RANDOM
+        | NORESERVE
 };
 
 /// Decides what backs a mapping; refuses what cannot be saved.
