@@ -177,7 +177,7 @@ restart() {
 		return 2
 	fi
 	if [ $rc != 0 ]; then
-		why="$3 restart: $(tail -n 1 "$dir.rst.err" | sed 's/^ckpt: //')"
+		why="$3 restart: $(grep . "$dir.rst.err" | tail -n 1 | sed 's/^ckpt: //')"
 		return 1
 	fi
 	read -r rpid < "$dir.rst"

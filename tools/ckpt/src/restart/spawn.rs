@@ -11,7 +11,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -356,10 +356,18 @@ fn restarter(ctx: &mut Ctx<'_>, idx: usize) -> ! {
     fail(ctx, &msg)
 }
 
+/// Says on standard error why this restarter failed, in one write: the
+/// restarters of a tree share the file, and `eprintln!`'s pieces of several of
+/// them interleaved into one unreadable line.
+fn say_failed(why: &str) {
+    let line = format!("ckpt: restart failed: {why}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Says why the restart failed, on standard error and to the parent, and
 /// exits 1.
 fn fail(ctx: &mut Ctx<'_>, msg: &str) -> ! {
-    eprintln!("ckpt: restart failed: {msg}");
+    say_failed(msg);
     status::send_failed(ctx.status.take(), msg);
     sys::exit_now(1)
 }
@@ -516,7 +524,7 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                     }
                     if let Err(e) = joined {
                         let why = format!("zombie {}: {e}", c.pid);
-                        eprintln!("ckpt: restart failed: {why}");
+                        say_failed(&why);
                         status::send_failed(ctx.status.take(), &why);
                         sys::exit_now(1)
                     }
