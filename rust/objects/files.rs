@@ -376,9 +376,16 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
         if &root[..rl] != b"/" {
             continue;
         }
+        // Credentials the caller cannot take on for the question (an id without a
+        // mapping in its user namespace, too many groups): not judged here (the
+        // image's own checks refuse what a restart could not give).
         let mut groups = KVec::new();
-        let creds = t.creds(&mut groups)?;
-        let _as = cur::as_image(&creds, &groups, true)?;
+        let Ok(creds) = t.creds(&mut groups) else {
+            continue;
+        };
+        let Ok(_as) = cur::as_image(&creds, &groups, true) else {
+            continue;
+        };
         let mut fd = 0u32;
         while let Some(f) = t.next_file(&mut fd) {
             let (fi, n) = info_named(&f, &mut path)?;
