@@ -331,20 +331,6 @@ pub(crate) fn may_map_exec_only(p: &Plan<'_>, f: &image::FileRec<'_>) -> bool {
         && p.fds.iter().all(|d| d.file != f.id)
 }
 
-/// Whether the caller's credentials let it open `f`'s file again as an open by its
-/// path with `flags` would: `may_open()`'s rules (`EISDIR` to write a directory,
-/// `ELOOP` for a symbolic link, `EPERM` to write an append-only file without
-/// `O_APPEND` or for `O_NOATIME` on another's file) and then `inode_permission()`
-/// through the mount's idmap, which the LSMs' inode hooks judge too. Search
-/// permission on the directories of the path is not judged here (the open by path
-/// at restart judges it); `O_PATH` needs none of this.
-pub(crate) fn may_reopen(f: &shim::FileRef, flags: u32) -> Result {
-    if flags & bindings::O_PATH != 0 {
-        return Ok(());
-    }
-    f.may_reopen(flags)
-}
-
 /// Capabilities the rules above name (`CAP_*`).
 const CAP_CHECKPOINT_RESTORE: u32 = bindings::CAP_CHECKPOINT_RESTORE;
 const CAP_DAC_OVERRIDE: u32 = bindings::CAP_DAC_OVERRIDE;

@@ -1121,9 +1121,10 @@ impl FileRef {
         (unsafe { ffi::ckpt_file_pty(self.ptr(), &mut pi) } == 1).then_some(pi)
     }
 
-    /// Whether the caller's credentials let it open this file again with `flags`
-    /// (`may_open()`'s rules and `inode_permission()`; see
-    /// [`crate::access::may_reopen`]).
+    /// Whether the caller's credentials let it open this file again with `flags` as an
+    /// open by its path would: `may_open()`'s rules and `inode_permission()` through
+    /// the mount's idmap (the LSMs' inode hooks judge too); search permission on the
+    /// directories of a path is not judged here.
     pub(crate) fn may_reopen(&self, flags: u32) -> Result {
         sys::file::may_reopen(&self.0, flags)
     }

@@ -365,7 +365,7 @@ struct Reopen {
 /// and may ([`crate::session::Session::file_of_another`]). Such a file was opened
 /// before its permissions changed, or before the process gave up the rights it
 /// opened it with. Judged for regular files, directories and character devices
-/// opened by path ([`access::may_reopen`], with each process's own credentials);
+/// opened by path ([`FileRef::may_reopen`], with each process's own credentials);
 /// a process in a chroot is not judged (its paths name files under its root).
 pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
     let mut seen: KVec<Reopen> = KVec::new();
@@ -396,7 +396,7 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 && !path[..n].starts_with(b"/proc/")
                 && path[..n].starts_with(b"/");
             if by_path {
-                let r = crate::access::may_reopen(&f, fi.flags);
+                let r = f.may_reopen(fi.flags);
                 match seen.iter_mut().find(|s| s.file.as_raw() == f.as_raw()) {
                     Some(s) => s.ok |= r.is_ok(),
                     None => seen.push(

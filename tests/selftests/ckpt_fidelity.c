@@ -426,16 +426,18 @@ struct vgr_params {
 	uint32_t size, prot, flags, reserved[13];
 };
 
-/* The mapping of /proc/self/smaps that starts at addr: its end, protection
- * and whether its VmFlags have `dp`; 0, or -1 when there is none. */
-static int smaps_entry(unsigned long addr, unsigned long *end, char perms[8], int *dp)
+/* The mapping of /proc/self/smaps that starts at addr: its end and
+ * protection (if end and perms are given) and its VmFlags line, into flags
+ * (size n); 0, or -1 when there is none. */
+static int smaps_of(unsigned long addr, unsigned long *end, char perms[8], char *flags, size_t n)
 {
-	char line[512];
+	char line[480];
 	FILE *f = fopen("/proc/self/smaps", "r");
 	int found = 0;
 
 	if (!f)
 		return -1;
+	flags[0] = 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long s, e;
 		char pr[8];
@@ -445,16 +447,47 @@ static int smaps_entry(unsigned long addr, unsigned long *end, char perms[8], in
 				break;
 			if (s == addr) {
 				found = 1;
-				*end = e;
-				memcpy(perms, pr, 8);
-				*dp = 0;
+				if (end)
+					*end = e;
+				if (perms)
+					memcpy(perms, pr, 8);
 			}
 		} else if (found && !strncmp(line, "VmFlags:", 8)) {
-			*dp = strstr(line, " dp") != NULL;
+			snprintf(flags, n, "%s", line + 8);
 		}
 	}
 	fclose(f);
 	return found ? 0 : -1;
+}
+
+/* The VmFlags line of the mapping that starts at addr, into out (size n). */
+static int vmflags_of(unsigned long addr, char *out, size_t n)
+{
+	return smaps_of(addr, NULL, NULL, out, n);
+}
+
+/* Whether VmFlags line v has the two-letter flag fl. */
+static int has_flag(const char *v, const char *fl)
+{
+	char w[5];
+
+	snprintf(w, sizeof(w), " %s", fl);
+	for (const char *q = strstr(v, w); q; q = strstr(q + 1, w))
+		if (q[3] == ' ' || q[3] == '\n' || !q[3])
+			return 1;
+	return 0;
+}
+
+/* The mapping that starts at addr: its end, protection and whether its
+ * VmFlags have `dp`; 0, or -1 when there is none. */
+static int smaps_entry(unsigned long addr, unsigned long *end, char perms[8], int *dp)
+{
+	char v[480];
+
+	if (smaps_of(addr, end, perms, v, sizeof(v)))
+		return -1;
+	*dp = has_flag(v, "dp");
+	return 0;
 }
 
 static int all_zero(const unsigned char *b, size_t n)
@@ -532,48 +565,6 @@ TEST(droppable_memory_comes_back_empty)
 
 	ROUND_TRIP(&p, 0);
 }
-
-/* The VmFlags line of the mapping of /proc/self/smaps that starts at addr,
- * into out (size n); 0, or -1 when there is none. */
-static int vmflags_of(unsigned long addr, char *out, size_t n)
-{
-	char line[480];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int found = 0, ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			if (found)
-				break;
-			found = s == addr;
-		} else if (found && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, n, "%s", line + 8);
-			ret = 0;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
-/* Whether VmFlags line v has the two-letter flag fl. */
-static int has_flag(const char *v, const char *fl)
-{
-	char w[5];
-
-	snprintf(w, sizeof(w), " %s", fl);
-	for (const char *q = strstr(v, w); q; q = strstr(q + 1, w))
-		if (q[3] == ' ' || q[3] == '\n' || !q[3])
-			return 1;
-	return 0;
-}
-
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
 
 /*
  * Eight anonymous mappings, each given one madvise() property (DONTFORK: dc,
