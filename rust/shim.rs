@@ -427,6 +427,7 @@ mod ffi {
             max_shared: u32,
         ) -> i32;
         pub(super) fn ckpt_task_rlimits(t: *mut c_void, out: *mut u64) -> i32;
+        pub(super) fn ckpt_mm_merge_any(mm: *mut c_void) -> bool;
         pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
             -> i32;
         pub(super) fn ckpt_mm_vma(
@@ -849,6 +850,12 @@ impl MmRef {
     /// The `mm_struct` pointer, for the shims of other objects (valid while `self` is).
     pub(crate) fn as_raw(&self) -> *mut c_void {
         self.ptr()
+    }
+
+    /// Whether the process asked KSM to merge all its memory (`PR_SET_MEMORY_MERGE`).
+    pub(crate) fn merge_any(&self) -> bool {
+        // SAFETY: The mm is valid.
+        unsafe { ffi::ckpt_mm_merge_any(self.ptr()) }
     }
 
     /// Layout fields and auxv; the executable's path goes to `exe`, its length is returned.

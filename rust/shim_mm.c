@@ -86,6 +86,12 @@ static bool file_is_private_shmem(struct file *f)
 	return inode->i_sb->s_magic == TMPFS_MAGIC && IS_PRIVATE(inode);
 }
 
+/* Whether @mm asked KSM to merge all its memory (PR_SET_MEMORY_MERGE). */
+bool ckpt_mm_merge_any(struct mm_struct *mm)
+{
+	return mm_flags_test(MMF_VM_MERGE_ANY, mm);
+}
+
 /* The image's vmflag bits (image::vmflag) of VMA flags @f. */
 static u32 vma_semflags(vm_flags_t f)
 {

@@ -168,6 +168,16 @@ pub(crate) fn precheck(m: &MmRef, why: &mut Reason) -> Result {
     let mut mi = mm_info_buf()?;
     let mut exe = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     m.info(&mut mi, &mut exe)?;
+    // A process-wide setting a restart does not give back (each mapping's own
+    // MADV_MERGEABLE it does): refused rather than lost.
+    if m.merge_any() {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "the process asked KSM to merge all its memory (PR_SET_MEMORY_MERGE): not supported"
+            ),
+        ));
+    }
     let layout = mi.layout;
     for_each_vma(m, |vi, file| {
         let b = classify(vi, file, &layout, why)?;

@@ -969,6 +969,13 @@ struct vm_case {
 	int (*make)(void);
 };
 
+/* KSM for all of the process's memory (its mappings' own MADV_MERGEABLE
+ * comes back; this process-wide setting would not). */
+static int make_merge_any(void)
+{
+	return prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0);
+}
+
 static int make_mseal(void)
 {
 	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1015,6 +1022,7 @@ TEST_F(sec, lost_memory_protections_are_refused)
 {
 	static const struct vm_case cases[] = {
 		{ "mseal", "sealed", make_mseal },
+		{ "PR_SET_MEMORY_MERGE", "PR_SET_MEMORY_MERGE", make_merge_any },
 		{ "protection key", "protection key", make_pkey },
 		{ "mlock2(MLOCK_ONFAULT)", "locked on fault", make_lockonfault },
 	};
