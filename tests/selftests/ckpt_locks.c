@@ -106,6 +106,46 @@ static void holder(int ready, void *arg)
 	_exit(r ? 10 + r : 0);
 }
 
+/* The inode number of fd, as /proc/locks shows it (":INO "). */
+static int ino_tag(int fd, char *tag, size_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -1;
+	snprintf(tag, len, ":%llu ", (unsigned long long)st.st_ino);
+	return 0;
+}
+
+/*
+ * Whether /proc/locks shows the holder's three kinds of locks: POSIX on a,
+ * FLOCK on b, OFDLCK on c (read only: taking a lock to test would conflict
+ * with the restore).
+ */
+static int locks_back(int a, int b, int c)
+{
+	char ta[32], tb[32], tc[32], line[256];
+	int got = 0;
+	FILE *f;
+
+	if (ino_tag(a, ta, sizeof(ta)) || ino_tag(b, tb, sizeof(tb)) ||
+	    ino_tag(c, tc, sizeof(tc)))
+		return 0;
+	f = fopen("/proc/locks", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, " POSIX ") && strstr(line, ta))
+			got |= 1;
+		if (strstr(line, " FLOCK ") && strstr(line, tb))
+			got |= 2;
+		if (strstr(line, " OFDLCK ") && strstr(line, tc))
+			got |= 4;
+	}
+	fclose(f);
+	return got == 7;
+}
+
 /* Checkpoints the holder (killing it) into img; returns its pid or -1. */
 static pid_t checkpoint_holder(struct __test_metadata *_metadata, char *img, size_t len,
 			       const char *tag)
@@ -167,13 +207,12 @@ TEST(locks_come_back)
 	EXPECT_EQ(F_UNLCK, getlk(a, F_GETLK, F_WRLCK, 0, 0).l_type);
 	rs = start_restart(img, err);
 	ASSERT_LT(0, rs);
-	/* Restored: the POSIX write lock is back, with its holder's pid. */
-	for (waited = 0; waited < 10000; waited += 5) {
-		fl = getlk(a, F_GETLK, F_WRLCK, 0, 100);
-		if (fl.l_type != F_UNLCK)
-			break;
+	/* Restored: all three kinds are back (each file's locks come back in
+	 * turn, so wait for all of them), the POSIX write lock with its
+	 * holder's pid. */
+	for (waited = 0; waited < 10000 && !locks_back(a, b, c); waited += 5)
 		sleep_ms(5);
-	}
+	fl = getlk(a, F_GETLK, F_WRLCK, 0, 100);
 	EXPECT_EQ(F_WRLCK, fl.l_type);
 	EXPECT_EQ(pid, fl.l_pid);
 	EXPECT_EQ(0, fl.l_start);

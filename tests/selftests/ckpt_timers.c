@@ -233,12 +233,19 @@ static int verify_itimers_cadence(struct probe *p)
 	    count[0], count[1], count[2]);
 	for (int i = 0; i < 3; i++) {
 		CHECK(1 + 2 * i, count[i] >= 10, "only %ld %s", count[i], name[i]);
-		CHECK(2 + 2 * i, rate[i] * 2 >= p->v[i] && rate[i] <= 2 * p->v[i],
+		/*
+		 * Within 4x of before: the CPU timers fire on the ticks the
+		 * scheduler samples, which an overloaded host stretches (2.7x
+		 * seen), while an interval lost or restored in the wrong unit is
+		 * off by 1000x (the exact intervals: itimers_left_and_intervals).
+		 */
+		CHECK(2 + 2 * i, rate[i] * 4 >= p->v[i] && rate[i] <= 4 * p->v[i],
 		      "%s every %lld us, before every %lld us", name[i], (long long)rate[i] / 1000,
 		      (long long)p->v[i] / 1000);
 	}
-	/* The wall-clock one at its nominal 20 ms. */
-	CHECK(7, rate[2] >= 15 * MS && rate[2] <= 30 * MS, "SIGALRM every %lld us",
+	/* The wall-clock one never faster than its nominal 20 ms (signals the
+	 * process was not run in time for merge, so slower only under load). */
+	CHECK(7, rate[2] >= 15 * MS && rate[2] <= 60 * MS, "SIGALRM every %lld us",
 	      (long long)rate[2] / 1000);
 	return 0;
 }
