@@ -275,6 +275,7 @@ struct ckpt_pty_info {
 int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
+struct page *ckpt_file_cached_page(struct file *f, s64 pos, u32 len);
 bool ckpt_file_proc_own_ns(struct file *f);
 int ckpt_file_other_name(struct file *f, char *path, u32 pathlen);
 int ckpt_file_link_target(struct file *f, char *buf, u32 len);

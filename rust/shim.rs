@@ -501,6 +501,7 @@ mod ffi {
         pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
+        pub(super) fn ckpt_file_cached_page(f: *mut c_void, pos: i64, len: u32) -> *mut c_void;
         pub(super) fn ckpt_file_read_pages(
             f: *mut c_void,
             pages: *const *mut c_void,
@@ -1025,6 +1026,74 @@ impl HeldPages {
             // SAFETY: We hold a reference on the page (type invariant).
             unsafe { sys::mm::hash_page(p.cast(), h) }
         }
+    }
+
+    /// Feeds pages `from..to` in turn to `h`, as [`HeldPages::hash_all`] does.
+    pub(crate) fn hash_range(&self, from: usize, to: usize, h: &mut image::Hasher) {
+        for &p in &self.0[from..to] {
+            // SAFETY: We hold a reference on the page (type invariant).
+            unsafe { sys::mm::hash_page(p.cast(), h) }
+        }
+    }
+
+    /// Fills page `i` with the [`image::PAGE_SIZE`] bytes of `file` at `*pos` straight
+    /// from its page cache and feeds them to `h` in the same pass (one copy, one read of
+    /// each word: see [`sys::mm::copy_hash_between`]), then advances `*pos`. Returns
+    /// false, having done nothing, where the page cache cannot be read in place (see
+    /// `ckpt_file_cached_page`: not cached, past the end, a network file...) or `*pos`
+    /// is not a multiple of 8: the caller then reads through the file.
+    pub(crate) fn fill_hash_cached(
+        &self,
+        i: usize,
+        file: &FileRef,
+        pos: &mut i64,
+        h: &mut image::Hasher,
+    ) -> bool {
+        const PAGE: usize = image::PAGE_SIZE;
+        let off = (*pos as u64 as usize) & (PAGE - 1);
+        if off % 8 != 0 || i >= self.0.len() {
+            return false;
+        }
+        let first = PAGE - off;
+        // SAFETY: The file is valid; the shim returns a page with a reference, or null.
+        let a = unsafe { ffi::ckpt_file_cached_page(file.ptr(), *pos, first as u32) };
+        if a.is_null() {
+            return false;
+        }
+        let mut b = core::ptr::null_mut();
+        if off != 0 {
+            // SAFETY: As above, for the page that follows.
+            b = unsafe { ffi::ckpt_file_cached_page(file.ptr(), *pos + first as i64, off as u32) };
+            if b.is_null() {
+                let mut a = a;
+                // SAFETY: We hold the reference the shim took on `a`, dropped once here.
+                unsafe { ffi::ckpt_pages_put(&mut a, 1, false) };
+                return false;
+            }
+        }
+        let dst = self.0[i];
+        let mut pages = [a, b];
+        let n = if off != 0 { 2 } else { 1 };
+        if a == dst || b == dst {
+            // The restarted process maps the image file itself, there: through the file.
+            // SAFETY: We hold the references the shim took, dropped once here.
+            unsafe { ffi::ckpt_pages_put(pages.as_mut_ptr(), n, false) };
+            return false;
+        }
+        // SAFETY: `a` and `b` are page-cache pages we hold references on; `dst` is a page
+        // of the restarted process we hold (type invariant), distinct from both; the
+        // offsets and lengths are multiples of 8 within a page: `off..PAGE` of `a` to
+        // `0..first` of `dst`, `0..off` of `b` to `first..PAGE`.
+        unsafe {
+            sys::mm::copy_hash_between(a.cast(), off, dst.cast(), 0, first, h);
+            if off != 0 {
+                sys::mm::copy_hash_between(b.cast(), 0, dst.cast(), first, off, h);
+            }
+        }
+        // SAFETY: We hold the references the shim took, dropped once here.
+        unsafe { ffi::ckpt_pages_put(pages.as_mut_ptr(), n, false) };
+        *pos += PAGE as i64;
+        true
     }
 
     /// Drops every reference.

@@ -8,6 +8,7 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/pagemap.h>
 
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
 {
@@ -286,6 +287,36 @@ ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *po
 	}
 	kvfree(bv);
 	return done;
+}
+
+/*
+ * The page of @f's page cache that holds its bytes [@pos, @pos + @len) (one
+ * page), up to date and within i_size, with a reference (put_page() it) --
+ * where the page cache is what a read would return: a tmpfs file, or a file
+ * of a filesystem on a block device (not DAX).  A network or FUSE file's
+ * cache may be stale, an overlay file's is empty: NULL, as for a page not
+ * cached; the caller then reads through the file.  The LSM's read check is
+ * made by the reads of the same record's header, through the file.
+ */
+struct page *ckpt_file_cached_page(struct file *f, s64 pos, u32 len)
+{
+	struct address_space *m = f->f_mapping;
+	struct inode *inode = file_inode(f);
+	pgoff_t index = pos >> PAGE_SHIFT;
+	struct folio *folio;
+
+	if (pos < 0 || !len || offset_in_page(pos) + len > PAGE_SIZE ||
+	    pos + len > i_size_read(inode) || IS_DAX(inode) ||
+	    !(shmem_mapping(m) || inode->i_sb->s_bdev))
+		return NULL;
+	folio = filemap_get_folio(m, index);
+	if (IS_ERR(folio))
+		return NULL;
+	if (!folio_test_uptodate(folio)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio_file_page(folio, index);
 }
 
 /*

@@ -124,6 +124,48 @@ pub(crate) unsafe fn copy_hash_page(
     }
 }
 
+/// Copies the `len` bytes of `src` from byte `src_off` to `dst` from byte `dst_off`
+/// and feeds them to `h` in the same pass: each aligned word is read once with a
+/// volatile load and both stored (with a volatile store) and hashed, as in
+/// [`copy_hash_page`], so what `h` saw is what `dst` holds. Neither page is viewed as
+/// a slice: either may be written meanwhile (the file by a writer, the destination by
+/// another process of a restart that shares it: the check then fails).
+///
+/// # Safety
+///
+/// `src` and `dst` are distinct `struct page`s the caller holds references on for the
+/// call; `src_off`, `dst_off` and `len` are multiples of 8, with `src_off + len` and
+/// `dst_off + len` at most `PAGE_SIZE`.
+pub(crate) unsafe fn copy_hash_between(
+    src: *mut bindings::page,
+    src_off: usize,
+    dst: *mut bindings::page,
+    dst_off: usize,
+    len: usize,
+    h: &mut crate::image::Hasher,
+) {
+    // SAFETY: Both pages are live (the caller's contract) and mapped for the duration
+    // of the loop, at page-aligned addresses; every load and store is an aligned `u64`
+    // within the `PAGE_SIZE` bytes of its page (the offsets and length are multiples
+    // of 8 that stay within it), made through raw pointers only. Local mappings are
+    // released in the reverse order of their making.
+    unsafe {
+        let ks = bindings::kmap_local_page(src);
+        let kd = bindings::kmap_local_page(dst);
+        let mut q = ks.cast::<u8>().add(src_off).cast::<u64>().cast_const();
+        let mut d = kd.cast::<u8>().add(dst_off).cast::<u64>();
+        h.update_words(len / 8, || {
+            let w = q.read_volatile();
+            d.write_volatile(w);
+            q = q.add(1);
+            d = d.add(1);
+            w
+        });
+        bindings::kunmap_local(kd);
+        bindings::kunmap_local(ks);
+    }
+}
+
 /// How many mappings `mm` has now (`map_count`: a hint for the size of a layout).
 ///
 /// # Safety
