@@ -893,7 +893,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
             | AnyRecord::EpollItem(_)
-            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
+            | AnyRecord::InotifyWatch(_)
+            | AnyRecord::FanotifyGroup(_)
+            | AnyRecord::FanotifyMark(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSkb(q) => {
                 skb_owner = q.owner;

@@ -2218,6 +2218,11 @@ mod ffi_event {
         pub(super) fn ckpt_file_poll(f: *mut c_void) -> u32;
         pub(super) fn ckpt_file_watched(f: *mut c_void) -> bool;
         pub(super) fn ckpt_clock_ns(clockid: i32) -> u64;
+        pub(super) fn ckpt_fanotify_group(
+            f: *mut c_void,
+            flags: *mut u32,
+            answer_pending: *mut bool,
+        ) -> i32;
         pub(super) fn ckpt_task_handle_path(
             t: *mut c_void,
             dev: u32,
@@ -2303,6 +2308,16 @@ impl FileRef {
     pub(crate) fn watched(&self) -> bool {
         // SAFETY: The file is valid.
         unsafe { ffi_event::ckpt_file_watched(self.raw()) }
+    }
+
+    /// Of a fanotify file: its group's `fanotify_init()` flags with the
+    /// kernel's internal ones (`FANOTIFY_UNPRIV`), and whether a permission
+    /// event read from it waits for its answer. `EINVAL` if it is no fanotify file.
+    pub(crate) fn fanotify_group(&self) -> Result<(u32, bool)> {
+        let (mut flags, mut pending) = (0u32, false);
+        // SAFETY: The file is valid; both pointers are to locals written once.
+        errno(unsafe { ffi_event::ckpt_fanotify_group(self.raw(), &mut flags, &mut pending) })?;
+        Ok((flags, pending))
     }
 }
 

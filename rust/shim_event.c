@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Event-loop files (eventfd, timerfd, signalfd, epoll, inotify): their state
+ * Event-loop files (eventfd, timerfd, signalfd, epoll, inotify, fanotify): their state
  * is read as /proc/PID/fdinfo shows it, through the file's own show_fdinfo;
  * readiness and clocks.
  *
@@ -9,6 +9,7 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/fsnotify_backend.h>
 
 /* Runs @f's show_fdinfo into @buf (a seq_file of our own, as fs/proc/fd.c
  * does); returns the length, -EOPNOTSUPP if the file has none, -EOVERFLOW if
@@ -146,3 +147,28 @@ int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 	return -EOPNOTSUPP;
 }
 #endif
+
+/* Of the fanotify group of @f: the flags fanotify_init() gave it with the
+ * internal ones (FANOTIFY_UNPRIV; FAN_ENABLE_AUDIT, which fdinfo does not
+ * show), and whether a permission event was read from it and not answered yet
+ * (its access_list, under the lock fanotify_user.c takes for it). -EINVAL if
+ * @f is not a fanotify file (an anonymous-inode file fanotify_init() named
+ * "[fanotify]", whose private_data is its group). */
+int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending)
+{
+#if IS_ENABLED(CONFIG_FANOTIFY)
+	struct fsnotify_group *group;
+
+	if (file_inode(f)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    strcmp(f->f_path.dentry->d_name.name, "[fanotify]") || !f->private_data)
+		return -EINVAL;
+	group = f->private_data;
+	*flags = (u32)READ_ONCE(group->fanotify_data.flags);
+	spin_lock(&group->notification_lock);
+	*answer_pending = !list_empty(&group->fanotify_data.access_list);
+	spin_unlock(&group->notification_lock);
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
