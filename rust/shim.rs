@@ -2223,6 +2223,8 @@ mod ffi_event {
             flags: *mut u32,
             answer_pending: *mut bool,
         ) -> i32;
+        pub(super) fn ckpt_task_sb_path(t: *mut c_void, dev: u32, buf: *mut u8, buflen: u32)
+            -> i32;
         pub(super) fn ckpt_task_handle_path(
             t: *mut c_void,
             dev: u32,
@@ -2261,6 +2263,17 @@ impl TaskRef {
                 path.as_mut_ptr(),
                 len32(path),
             )
+        })?;
+        Ok(cstr_len(path))
+    }
+
+    /// A path on the filesystem of device `dev` (the root of a mount of it, or a
+    /// directory or file on it) found through the mounts of the task's root,
+    /// working directory and open files, into `path`; returns its length.
+    pub(crate) fn sb_path(&self, dev: u32, path: &mut [u8]) -> Result<usize> {
+        // SAFETY: The task is valid; `path` is writable for its length.
+        errno(unsafe {
+            ffi_event::ckpt_task_sb_path(self.ptr(), dev, path.as_mut_ptr(), len32(path))
         })?;
         Ok(cstr_len(path))
     }

@@ -139,7 +139,67 @@ int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 	}
 	return ret < 0 ? ret : 0;
 }
-#else
+#endif
+
+/* The path of @p if it is on the filesystem of device @dev and the path leads
+ * back to that filesystem. */
+static int sb_path_of(const struct path *p, u32 dev, char *buf, u32 buflen)
+{
+	struct path q;
+	int ret;
+
+	if (p->mnt->mnt_sb->s_dev != dev)
+		return -EXDEV;
+	ret = ckpt_path_of(p, buf, buflen);
+	if (ret < 0)
+		return ret;
+	if (kern_path(buf, 0, &q))
+		return -ESTALE;
+	if (q.mnt->mnt_sb->s_dev != dev)
+		ret = -ESTALE;
+	path_put(&q);
+	return ret;
+}
+
+/* A path on the filesystem of device @dev (what a fanotify filesystem mark
+ * names), through @on: the root of its mount, else @on itself. */
+static int sb_path_on(const struct path *on, u32 dev, char *buf, u32 buflen)
+{
+	struct path root = { .mnt = on->mnt, .dentry = on->mnt->mnt_root };
+	int ret = sb_path_of(&root, dev, buf, buflen);
+
+	return ret < 0 ? sb_path_of(on, dev, buf, buflen) : ret;
+}
+
+/* A path on the filesystem of device @dev (see sb_path_on()), through the
+ * mounts of @t's root, working directory and open files. */
+int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen)
+{
+	struct path root = {}, pwd = {};
+	unsigned int fd = 0;
+	struct file *f;
+	int ret = -ENOENT;
+
+	task_lock(t);
+	if (t->fs) {
+		get_fs_root(t->fs, &root);
+		get_fs_pwd(t->fs, &pwd);
+	}
+	task_unlock(t);
+	if (root.mnt)
+		ret = sb_path_on(&root, dev, buf, buflen);
+	if (ret < 0 && pwd.mnt)
+		ret = sb_path_on(&pwd, dev, buf, buflen);
+	path_put(&root);
+	path_put(&pwd);
+	while (ret < 0 && (f = fget_task_next(t, &fd))) {
+		ret = sb_path_on(&f->f_path, dev, buf, buflen);
+		fput(f);
+		fd++;
+	}
+	return ret < 0 ? ret : 0;
+}
+#if !IS_ENABLED(CONFIG_EXPORTFS)
 /* Without exportfs, file handles cannot be decoded: no watch can be named. */
 int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 			  const void *fh, u32 fhlen, char *buf, u32 buflen)

@@ -3,7 +3,7 @@
 //! fanotify groups: how `fanotify_init()` made them (class, `FAN_REPORT_*`,
 //! unlimited queue and marks, audit, `event_f_flags`, whether the maker had
 //! `CAP_SYS_ADMIN`) and their marks (mask, ignore mask, flags, the marked
-//! inode by path). fdinfo shows the init flags, the event flags and each mark
+//! inode or filesystem by path). fdinfo shows the init flags, the event flags and each mark
 //! with the inode's number, device and file handle; checkpoint turns the
 //! handle into a path through a mount of the process's, as for inotify
 //! ([`super::inotify`]). What fdinfo does not show (`FAN_ENABLE_AUDIT`, the
@@ -19,10 +19,16 @@
 //! consuming them), permission events read and not answered (the processes
 //! waiting for the answers would never get them), marks asking for permission
 //! events (the restart's own opening of the marked files would wait for
-//! answers nobody gives yet), mount, filesystem and mount-namespace marks
-//! (not supported yet), marks on inodes no path of the process's names (a
-//! deleted file), and ignore flags without an ignore mask (which
-//! `fanotify_mark()` cannot make again).
+//! answers nobody gives yet), mount and mount-namespace marks (not supported
+//! yet: a module cannot name a mount by a path), marks on inodes no path of
+//! the process's names (a deleted file) or on filesystems none is on, and
+//! ignore flags without an ignore mask (which `fanotify_mark()` cannot make
+//! again).
+//!
+//! A filesystem mark is named by a path on the filesystem (the root of a
+//! mount of it the process reaches, else its root, working directory or an
+//! open file on it); the restart marks the filesystem that path is on, which
+//! must have the image's device number.
 
 use super::event::{after, field, num};
 use super::files::{fmt_what::What, path_str};
@@ -195,22 +201,38 @@ fn named(
     }
     let mut paths = KVec::new();
     for m in g.marks.iter() {
-        let (ino, dev) = match m.object {
-            Object::Inode { ino, dev } => (ino, dev),
+        let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+        let n = match m.object {
+            Object::Inode { ino, dev } => {
+                let named = if m.fh_len == 0 {
+                    Err(eopnotsupp())
+                } else {
+                    t.handle_path(dev, ino, m.fh_type, &m.fh[..m.fh_len], &mut path)
+                };
+                named.map_err(|_| {
+                    why.set(
+                        eopnotsupp(),
+                        format_args!(
+                            "{what}: fanotify mark on inode {ino} on device {} cannot be named by a path of the process's (a deleted file?): not supported",
+                            Dev(dev)
+                        ),
+                    )
+                })?
+            }
+            Object::Filesystem(dev) => t.sb_path(dev, &mut path).map_err(|_| {
+                why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "{what}: fanotify filesystem mark on device {}, which no path of the process's is on: not supported",
+                        Dev(dev)
+                    ),
+                )
+            })?,
             Object::Mount(id) => {
                 return Err(why.set(
                     eopnotsupp(),
                     format_args!(
-                        "{what}: a fanotify mount mark (mount id {id}): not supported yet"
-                    ),
-                ))
-            }
-            Object::Filesystem(dev) => {
-                return Err(why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "{what}: a fanotify filesystem mark (device {}): not supported yet",
-                        Dev(dev)
+                        "{what}: a fanotify mount mark (mount id {id}): not supported yet (a module cannot name a mount by a path)"
                     ),
                 ))
             }
@@ -223,21 +245,6 @@ fn named(
                 ))
             }
         };
-        let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
-        let named = if m.fh_len == 0 {
-            Err(eopnotsupp())
-        } else {
-            t.handle_path(dev, ino, m.fh_type, &m.fh[..m.fh_len], &mut path)
-        };
-        let n = named.map_err(|_| {
-            why.set(
-                eopnotsupp(),
-                format_args!(
-                    "{what}: fanotify mark on inode {ino} on device {} cannot be named by a path of the process's (a deleted file?): not supported",
-                    Dev(dev)
-                ),
-            )
-        })?;
         path.truncate(n);
         let shown = path_str(&path);
         if m.mask & image::FANOTIFY_PERM_EVENTS != 0 {
@@ -307,12 +314,14 @@ pub(crate) fn write_records(
         unpriv: if g.unpriv { image::FANOTIFY_UNPRIV } else { 0 },
     })?;
     for (m, path) in g.marks.iter().zip(paths.iter()) {
-        let Object::Inode { ino, dev } = m.object else {
-            return Err(EINVAL);
+        let (mark_type, ino, dev) = match m.object {
+            Object::Inode { ino, dev } => (image::FAN_MARK_INODE, ino, dev),
+            Object::Filesystem(dev) => (image::FAN_MARK_FILESYSTEM, 0, dev),
+            _ => return Err(EINVAL),
         };
         w.record(&FanotifyMark {
             file: id,
-            mark_type: image::FAN_MARK_INODE,
+            mark_type,
             flags: m.flags,
             mask: m.mask,
             ignore_mask: m.ignore_mask,
@@ -403,8 +412,15 @@ pub(crate) fn check(
         let Some(m) = want_marks.next() else {
             return Err(differs(why, format_args!("more marks")));
         };
-        let Object::Inode { ino, dev } = h.object else {
-            return Err(differs(why, format_args!("another kind of mark")));
+        let (ino, dev) = match h.object {
+            Object::Inode { ino, dev } if m.mark_type == image::FAN_MARK_INODE => (Some(ino), dev),
+            Object::Filesystem(dev) if m.mark_type == image::FAN_MARK_FILESYSTEM => (None, dev),
+            _ => {
+                return Err(differs(
+                    why,
+                    format_args!("another kind of mark on {}", path_str(m.path)),
+                ))
+            }
         };
         if h.flags != m.flags || h.mask != m.mask || h.ignore_mask != m.ignore_mask {
             return Err(differs(
@@ -426,13 +442,14 @@ pub(crate) fn check(
     Ok(())
 }
 
-/// The mark on inode `ino` of device `dev` of the group passed for file `f` (the
-/// image's mark `m`) is on the inode `m`'s path names, looked up with the image's
-/// credentials, and those may read it (`fanotify_mark`'s `MAY_READ`).
+/// The mark on inode `ino` (`None`: on the filesystem) of device `dev` of the
+/// group passed for file `f` (the image's mark `m`) is on the inode `m`'s path
+/// names (on its filesystem), looked up with the image's credentials, and those
+/// may read it (`fanotify_mark`'s `MAY_READ`).
 fn marked_as_image(
     f: &image::FileRec<'_>,
     m: &FanotifyMark<'_>,
-    ino: u64,
+    ino: Option<u64>,
     dev: u32,
     creds: &crate::access::ImageCreds,
     why: &mut Reason,
@@ -451,14 +468,15 @@ fn marked_as_image(
         )
     })?;
     let (now_ino, now_dev, may_read) = named.watch_facts();
-    if now_ino != ino || now_dev != dev {
+    if ino.is_some_and(|i| i != now_ino) || now_dev != dev {
         return Err(refuse(
             why,
             EINVAL,
             format_args!(
-                "fanotify mark of the group passed for file {} is not on {} (inode {ino} on device {}, the path names inode {now_ino} on {})",
+                "fanotify mark of the group passed for file {} is not on {} (inode {} on device {}, the path names inode {now_ino} on {})",
                 f.id,
                 path_str(m.path),
+                ino.unwrap_or(0),
                 Dev(dev),
                 Dev(now_dev)
             ),

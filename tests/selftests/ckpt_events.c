@@ -16,8 +16,9 @@
  * - fanotify: groups of each kind (a permission class, FID reporting, made
  *   without CAP_SYS_ADMIN) keep their flags and marks (inode marks with an
  *   ignore mask, evictable) and report files touched after restart;
- *   refused: events queued, a mount or filesystem mark, a mark on a deleted
- *   file;
+ *   a filesystem mark (on a tmpfs of its own) reports files written on it;
+ *   refused: events queued, a mount mark, a filesystem mark on a filesystem
+ *   the process has no path on, a mark on a deleted file;
  * - an epoll entry whose fd was closed (its file still open elsewhere) is
  *   refused;
  * - timers across a downtime (4 s between checkpoint and restart): relative
@@ -41,6 +42,7 @@
 #include <sys/fanotify.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -786,15 +788,52 @@ static int fanmount_setup(void)
 	return 0;
 }
 
-/* Refused: a filesystem mark (on the filesystem of /proc, which has an fsid
- * if /tmp does not). */
+/* fanotify: a filesystem mark on a tmpfs of its own (mounted at D, the
+ * working directory: a path of the process's on that filesystem): after
+ * restart the fdinfo is the same and a file written anywhere on it is
+ * reported. */
+static char fanfs_dir[64];
+
 static int fanfs_setup(void)
 {
-	int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfs-%d", getpid());
+	CHECK(mkdir(fanfs_dir, 0755) == 0);
+	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
+	CHECK(chdir(fanfs_dir) == 0 && mkdir("sub", 0755) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanfs_dir) == 0);
+	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
+	CHECK(strstr(fan_info[0], "fanotify sdev:"));
+	return 0;
+}
 
-	CHECK(fa >= 0);
-	CHECK(fanotify_mark(fa, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN, AT_FDCWD, "/tmp") == 0 ||
-	      fanotify_mark(fa, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN, AT_FDCWD, "/") == 0);
+static int fanfs_verify(void)
+{
+	char info[2048], path[128];
+	int pid = -1;
+
+	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
+	snprintf(path, sizeof(path), "%s/sub/new", fanfs_dir);
+	CHECK(touch(path) == 0);
+	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
+	CHECK(chdir("/") == 0 && umount(fanfs_dir) == 0 && rmdir(fanfs_dir) == 0);
+	return 0;
+}
+
+/* Refused: a filesystem mark on a filesystem the process has no path on (a
+ * tmpfs of its own, neither its root, its working directory nor an open
+ * file's). */
+static int fanfsnopath_setup(void)
+{
+	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfsn-%d", getpid());
+	CHECK(mkdir(fanfs_dir, 0755) == 0);
+	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanfs_dir) == 0);
 	return 0;
 }
 
@@ -826,7 +865,8 @@ static const struct prog progs[] = {
 	{ "fanotify", fanotify_setup, fanotify_verify },
 	{ "fanqueued", fanqueued_setup, NULL },
 	{ "fanmount", fanmount_setup, NULL },
-	{ "fanfs", fanfs_setup, NULL },
+	{ "fanfs", fanfs_setup, fanfs_verify },
+	{ "fanfsnopath", fanfsnopath_setup, NULL },
 	{ "fandeleted", fandeleted_setup, NULL },
 };
 
@@ -918,9 +958,16 @@ TEST_F_TIMEOUT(events, fanotify_mount_mark_is_refused, 60)
 	check_refuses(_metadata, "fanmount", "mount mark");
 }
 
-TEST_F_TIMEOUT(events, fanotify_filesystem_mark_is_refused, 60)
+TEST_F_TIMEOUT(events, fanotify_filesystem_mark_and_new_events, 120)
 {
-	check_refuses(_metadata, "fanfs", "filesystem mark");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "fanfs", false));
+	sh("umount /tmp/events-fanfs-* 2>/dev/null; rmdir /tmp/events-fanfs-* 2>/dev/null");
+}
+
+TEST_F_TIMEOUT(events, fanotify_filesystem_mark_without_a_path_is_refused, 60)
+{
+	check_refuses(_metadata, "fanfsnopath", "no path");
+	sh("umount /tmp/events-fanfsn-*; rmdir /tmp/events-fanfsn-*");
 }
 
 TEST_F_TIMEOUT(events, fanotify_mark_on_a_deleted_file_is_refused, 60)

@@ -265,18 +265,22 @@ pub const FANOTIFY_PERM_EVENTS: u32 = 0x0007_0000 | 0x0010_0000;
 /// The mark flags a [`FanotifyMark`] keeps: `FAN_MARK_IGNORED_SURV_MODIFY`,
 /// `FAN_MARK_EVICTABLE`, `FAN_MARK_IGNORE`.
 pub const FANOTIFY_MARK_FLAG_BITS: u32 = 0x40 | 0x200 | 0x400;
-/// `FAN_MARK_INODE`: the only [`FanotifyMark::mark_type`] so far.
+/// `FAN_MARK_INODE`: a [`FanotifyMark::mark_type`], an inode's mark.
 pub const FAN_MARK_INODE: u32 = 0;
+/// `FAN_MARK_FILESYSTEM`: a [`FanotifyMark::mark_type`], a filesystem's mark
+/// (`path` is a path on it, `ino` 0).
+pub const FAN_MARK_FILESYSTEM: u32 = 0x100;
 
 /// One mark of a fanotify group, after its [`FanotifyGroup`] record, in the
 /// order the restart adds them (oldest first): the inode named by `path`
-/// (device `dev`, inode number `ino` at checkpoint time), with its event mask,
-/// ignore mask and flags. Since format 1.7.
+/// (device `dev`, inode number `ino` at checkpoint time), or the filesystem
+/// `path` is on (device `dev`), with its event mask, ignore mask and flags.
+/// Since format 1.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FanotifyMark<'a> {
     /// Id of the file record.
     pub file: u32,
-    /// What is marked: [`FAN_MARK_INODE`].
+    /// What is marked: [`FAN_MARK_INODE`] or [`FAN_MARK_FILESYSTEM`].
     pub mark_type: u32,
     /// Its flags ([`FANOTIFY_MARK_FLAG_BITS`]).
     pub flags: u32,
@@ -284,11 +288,12 @@ pub struct FanotifyMark<'a> {
     pub mask: u32,
     /// The events ignored.
     pub ignore_mask: u32,
-    /// The marked inode's device (`st_dev`, the kernel's encoding).
+    /// The marked inode's or filesystem's device (`st_dev`, the kernel's encoding).
     pub dev: u32,
-    /// The marked inode's number.
+    /// The marked inode's number (0 for a filesystem).
     pub ino: u64,
-    /// Its path, as the checkpointing process's root saw it.
+    /// Its path (a path on the filesystem), as the checkpointing process's
+    /// root saw it.
     pub path: &'a [u8],
 }
 
@@ -306,7 +311,10 @@ fixed_record! {
     },
     |m| {
         check(m.file != 0, "fanotify-mark: zero file id")?;
-        check(m.mark_type == FAN_MARK_INODE, "fanotify-mark: unknown mark type")?;
+        check(
+            m.mark_type == FAN_MARK_INODE || (m.mark_type == FAN_MARK_FILESYSTEM && m.ino == 0),
+            "fanotify-mark: unknown mark type",
+        )?;
         check(
             m.flags & !FANOTIFY_MARK_FLAG_BITS == 0,
             "fanotify-mark: unknown flags",

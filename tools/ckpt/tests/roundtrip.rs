@@ -1196,6 +1196,12 @@ fn fanotify_group_and_marks() {
         path: b"/tmp/marked",
     };
     rt!(m, FanotifyMark);
+    let fs = FanotifyMark {
+        mark_type: FAN_MARK_FILESYSTEM,
+        ino: 0,
+        ..m
+    };
+    rt!(fs, FanotifyMark);
     refused!(
         FanotifyMark,
         [
@@ -1205,6 +1211,10 @@ fn fanotify_group_and_marks() {
                     mark_type: 0x10,
                     ..m
                 },
+                "fanotify-mark: unknown mark type",
+            ),
+            (
+                FanotifyMark { ino: 5, ..fs },
                 "fanotify-mark: unknown mark type",
             ),
             (

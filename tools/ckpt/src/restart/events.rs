@@ -598,6 +598,8 @@ const FAN_MARK_IGNORED_MASK: u32 = 0x20;
 const FAN_MARK_IGNORED_SURV_MODIFY: u32 = 0x40;
 const FAN_MARK_EVICTABLE: u32 = 0x200;
 const FAN_MARK_IGNORE: u32 = 0x400;
+/// `FAN_MARK_FILESYSTEM`: the mark is on the filesystem the path is on.
+const FAN_MARK_FILESYSTEM: u32 = 0x100;
 /// `CAP_SYS_ADMIN`.
 const CAP_SYS_ADMIN: u32 = 21;
 
@@ -633,7 +635,8 @@ fn without_sys_admin<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Makes fanotify group `id` of the image as `fanotify_init()` made it
 /// (unprivileged if it was) and adds its marks, oldest first, each on the inode
-/// its path names (`FAN_MARK_DONT_FOLLOW`) with its flags, mask and ignore mask.
+/// its path names (`FAN_MARK_DONT_FOLLOW`) or the filesystem it is on, with its
+/// flags, mask and ignore mask.
 fn make_fanotify(
     id: u32,
     g: &crate::image::FanotifyGroup,
@@ -662,11 +665,14 @@ fn make_fanotify(
     if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
         return Err(last("cannot make a fanotify fd close-on-exec"));
     }
-    for (flags, mask, ignore, path) in marks {
+    for (mark_type, flags, mask, ignore, path) in marks {
         let shown = crate::names::path(path);
         let c = std::ffi::CString::new(path.clone())
             .map_err(|_| format!("fanotify mark on {shown}: a NUL in the path"))?;
-        let base = FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW | (flags & FAN_MARK_EVICTABLE);
+        let base = FAN_MARK_ADD
+            | FAN_MARK_DONT_FOLLOW
+            | (mark_type & FAN_MARK_FILESYSTEM)
+            | (flags & FAN_MARK_EVICTABLE);
         let mut calls = Vec::new();
         if *mask != 0 {
             calls.push((base, *mask));

@@ -224,8 +224,9 @@ pub enum EventState {
     Fanotify(Option<FanotifyGroup>, Vec<FanotifyMarkPlan>),
 }
 
-/// A fanotify mark to add: its flags (`FAN_MARK_*`), mask, ignore mask, path.
-pub type FanotifyMarkPlan = (u32, u32, u32, Vec<u8>);
+/// A fanotify mark to add: its type (`FAN_MARK_INODE`, `FAN_MARK_FILESYSTEM`),
+/// flags (`FAN_MARK_*`), mask, ignore mask, path.
+pub type FanotifyMarkPlan = (u32, u32, u32, u32, Vec<u8>);
 
 /// An event-loop file of the image, which the root restarter makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -566,7 +567,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     ..
                 }) = events.iter_mut().find(|e| e.id == m.file)
                 {
-                    ms.push((m.flags, m.mask, m.ignore_mask, m.path.to_vec()));
+                    ms.push((m.mark_type, m.flags, m.mask, m.ignore_mask, m.path.to_vec()));
                 }
             }
             AnyRecord::EpollItem(i) => epoll_items.push(i),
