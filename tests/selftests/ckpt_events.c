@@ -947,6 +947,56 @@ TEST_F_TIMEOUT(events, fanotify_groups_marks_and_new_events, 120)
 	sh("rm -rf /tmp/events-fan-*");
 }
 
+/* A restarter without CAP_SYS_ADMIN (dropped from its bounding set) cannot
+ * make the image's privileged fanotify groups: `ckpt restart` fails with
+ * fanotify_init's reason and nothing is restored; with it, the restart works. */
+TEST_F_TIMEOUT(events, fanotify_restart_without_cap_sys_admin_fails_cleanly, 120)
+{
+	char go[64], line[512] = "";
+	pid_t pid = start_prog("fanotify"), c;
+	int st = -1;
+	FILE *f;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --kill -q > /tmp/events-ckpt.out 2>&1", pid,
+			self->img));
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	c = fork();
+	ASSERT_LE(0, c);
+	if (c == 0) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "timeout -s KILL 60 " CKPT
+			 " restart %s -q > /tmp/events-nosysadmin.out 2>&1", self->img);
+		if (prctl(PR_CAPBSET_DROP, 21 /* CAP_SYS_ADMIN */, 0, 0, 0))
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) < 126);
+	f = fopen("/tmp/events-nosysadmin.out", "r");
+	if (f) {
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+
+		line[n] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(NULL, strstr(line, "fanotify group")) TH_LOG("restart said: %s", line);
+	EXPECT_NE(NULL, strstr(line, "not permitted")) TH_LOG("restart said: %s", line);
+	EXPECT_EQ(-1, kill(pid, 0));
+	/* With CAP_SYS_ADMIN: restored, and its checks pass. */
+	EXPECT_EQ(0, sh("timeout -s KILL 60 " CKPT " restart %s -q", self->img));
+	unlink(go);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sh("rm -rf /tmp/events-fan-*");
+}
+
 TEST_F_TIMEOUT(events, fanotify_with_queued_events_is_refused, 60)
 {
 	check_refuses(_metadata, "fanqueued", "queued");
