@@ -514,6 +514,7 @@ fn restore(
         before("owners and locks", why)?;
         mm::restore_exe(plan, &creds, why).map_err(Failed::Before)?;
         before("executable", why)?;
+        crate::objects::fanotify::recheck(plan, &opened, why).map_err(Failed::Before)?;
         ph.mark("open");
         // Phase 3: the point of no return.
         overlay(

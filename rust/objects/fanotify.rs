@@ -399,7 +399,7 @@ pub(crate) fn check(
             why,
             EBUSY,
             format_args!(
-                "the fanotify group passed for file {} has events queued (the restart touched a marked file)",
+                "fanotify file {}: the group passed has events queued (the restart's own opening of a marked file?)",
                 f.id
             ),
         ));
@@ -493,4 +493,31 @@ fn marked_as_image(
             ),
         )
     })
+}
+
+/// Once the process's files and executable are open (its last opening of files
+/// by path before the point of no return): refuses the restart if one of its
+/// fanotify groups has an event queued, which the restart's own opening of a
+/// marked file (after the group was checked) put there and the program never had.
+pub(crate) fn recheck(p: &Plan<'_>, opened: &super::files::Opened, why: &mut Reason) -> Result {
+    for f in p
+        .files
+        .iter()
+        .filter(|f| f.kind == image::filekind::FANOTIFY)
+    {
+        let Some(file) = opened.get(f.id) else {
+            continue;
+        };
+        if file.poll_now() & EPOLLIN != 0 {
+            return Err(refuse(
+                why,
+                EBUSY,
+                format_args!(
+                    "fanotify file {}: the restart's own opening of a marked file queued an event the program did not have",
+                    f.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

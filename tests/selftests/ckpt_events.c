@@ -837,6 +837,23 @@ static int fanfsnopath_setup(void)
 	return 0;
 }
 
+/* Refused at restart: a mark for FAN_OPEN on a file the program holds open
+ * (opened after the group, so its file comes after the group's in the image):
+ * the restart's own opening of the file by path queues an event the program
+ * never had. */
+static int fanself_setup(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/tmp/events-fans-%d", getpid());
+	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	CHECK(fan1 >= 0);
+	fan_h = open(path, O_CREAT | O_RDWR, 0644);
+	CHECK(fan_h > fan1);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, path) == 0);
+	return 0;
+}
+
 /* Refused: a mark on a deleted file (held open, so the inode lives). */
 static int fandeleted_setup(void)
 {
@@ -868,6 +885,7 @@ static const struct prog progs[] = {
 	{ "fanfs", fanfs_setup, fanfs_verify },
 	{ "fanfsnopath", fanfsnopath_setup, NULL },
 	{ "fandeleted", fandeleted_setup, NULL },
+	{ "fanself", fanself_setup, NULL },
 };
 
 __attribute__((constructor)) static void events_prog(void)
@@ -995,6 +1013,39 @@ TEST_F_TIMEOUT(events, fanotify_restart_without_cap_sys_admin_fails_cleanly, 120
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	sh("rm -rf /tmp/events-fan-*");
+}
+
+/* The restart refuses a fanotify group its own opening of a marked file gave
+ * an event (the program's file reopened by path), and restores nothing. */
+TEST_F_TIMEOUT(events, fanotify_event_caused_by_the_restart_is_refused, 120)
+{
+	char go[64], line[512] = "";
+	pid_t pid = start_prog("fanself");
+	FILE *f;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --kill -q > /tmp/events-ckpt.out 2>&1", pid,
+			self->img));
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	EXPECT_NE(0, sh("timeout -s KILL 60 " CKPT " restart %s -q > /tmp/events-self.out 2>&1",
+			self->img));
+	unlink(go);
+	f = fopen("/tmp/events-self.out", "r");
+	if (f) {
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+
+		line[n] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(NULL, strstr(line, "opening of a marked file")) TH_LOG("restart said: %s", line);
+	EXPECT_EQ(-1, kill(pid, 0));
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sh("rm -f /tmp/events-fans-*");
 }
 
 TEST_F_TIMEOUT(events, fanotify_with_queued_events_is_refused, 60)
