@@ -556,7 +556,8 @@ static int epollclosed_setup(void)
  * - fan1, FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | unlimited queue and
  *   marks: dir A for FAN_OPEN | FAN_CLOSE_WRITE on its children, file G for
  *   FAN_OPEN | FAN_CLOSE_WRITE with FAN_CLOSE_WRITE ignored (FAN_MARK_IGNORE),
- *   file H (held open) for FAN_MODIFY, evictable; an event read before;
+ *   file H (held open) for FAN_MODIFY, evictable; an event read before; an
+ *   epoll set watching it;
  * - fan2, FAN_REPORT_DFID_NAME | FAN_REPORT_FID, blocking: dir B for
  *   FAN_CREATE | FAN_ONDIR (a child process's mkdir is reported with its pid
  *   and name);
@@ -665,6 +666,9 @@ static int fanotify_setup(void)
 	CHECK(fan3 >= 0);
 	CHECK(fanotify_mark(fan3, FAN_MARK_ADD, FAN_CREATE, AT_FDCWD, fan_c) == 0);
 
+	/* An event loop's epoll set watches fan1. */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0 && epoll_add(ep, fan1, EPOLLIN, 0xfa1) == 0);
 	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
 	CHECK(fan_fdinfo(fan2, fan_info[1], sizeof(fan_info[1])) == 0);
 	CHECK(fan_fdinfo(fan3, fan_info[2], sizeof(fan_info[2])) == 0);
@@ -740,9 +744,16 @@ static int fanotify_verify(void)
 	CHECK(fcntl(fan1, F_GETFD) == FD_CLOEXEC && fcntl(fan2, F_GETFD) == 0);
 	CHECK(read(fan1, buf, sizeof(buf)) < 0 && errno == EAGAIN);
 
-	/* fan1: a file made in A, G opened for writing, H modified. */
+	/* fan1: a file made in A (the epoll set watching fan1 wakes up), G opened
+	 * for writing, H modified. */
+	CHECK(ready(ep) == 0);
 	snprintf(path, sizeof(path), "%s/new", fan_a);
 	CHECK(touch(path) == 0);
+	{
+		struct epoll_event ev;
+
+		CHECK(epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == 0xfa1);
+	}
 	CHECK(fan_events(fan1, path, &pid) == (FAN_OPEN | FAN_CLOSE_WRITE) && pid == getpid());
 	CHECK(touch(fan_g) == 0);
 	CHECK(fan_events(fan1, fan_g, &pid) == FAN_OPEN);
