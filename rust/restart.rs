@@ -186,7 +186,7 @@ pub(crate) struct Plan<'a> {
     /// Targets of deleted symbolic links.
     pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
-    /// signalfd, epoll entries, inotify watches).
+    /// signalfd, epoll entries, inotify watches, fanotify groups and marks).
     pub(crate) events: KVec<AnyRecord<'a>>,
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,

@@ -2206,7 +2206,7 @@ pub(crate) mod cur_attrs {
 }
 
 // ---------------------------------------------------------------------------
-// Event-loop files (eventfd, timerfd, signalfd, epoll, inotify).
+// Event-loop files (eventfd, timerfd, signalfd, epoll, inotify, fanotify).
 
 mod ffi_event {
     use super::*;
