@@ -4,10 +4,9 @@
 //! an eventfd, a timerfd, a signalfd, an epoll set, an inotify file or a
 //! fanotify group, so the root restarter makes each one with the system calls,
 //! in the state the image gives it, before it creates the processes below it
-//! (which inherit them, as
-//! they inherit the pipes), and the ioctl is told which file of the image each
-//! one stands for (`struct ckpt_restart_file`); the module checks and installs
-//! them.
+//! (which inherit them, as they inherit the pipes), and the ioctl is told which
+//! file of the image each one stands for (`struct ckpt_restart_file`); the
+//! module checks and installs them.
 //!
 //! The entries of an epoll set are keyed by (file, fd number): each is added
 //! with `epoll_ctl` by a short-lived helper process that holds the target file
