@@ -554,7 +554,8 @@ static int epollclosed_setup(void)
  * O_NONBLOCK and FD_CLOEXEC as they were, and by the events of files touched
  * after restart:
  * - fan1, FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | unlimited queue and
- *   marks: dir A for FAN_OPEN | FAN_CLOSE_WRITE on its children, file G for
+ *   marks: dir A for FAN_OPEN | FAN_CLOSE_WRITE on its children (and
+ *   FAN_CLOSE_NOWRITE in an ignored mask that survives modification), file G for
  *   FAN_OPEN | FAN_CLOSE_WRITE with FAN_CLOSE_WRITE ignored (FAN_MARK_IGNORE),
  *   file H (held open) for FAN_MODIFY, evictable; an event read before; an
  *   epoll set watching it;
@@ -638,6 +639,8 @@ static int fanotify_setup(void)
 	CHECK(fan1 >= 0);
 	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD,
 			    AT_FDCWD, fan_a) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+			    FAN_CLOSE_NOWRITE, AT_FDCWD, fan_a) == 0);
 	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE, AT_FDCWD, fan_g) == 0);
 	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_IGNORE, FAN_CLOSE_WRITE, AT_FDCWD,
 			    fan_g) == 0);
@@ -672,7 +675,8 @@ static int fanotify_setup(void)
 	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
 	CHECK(fan_fdinfo(fan2, fan_info[1], sizeof(fan_info[1])) == 0);
 	CHECK(fan_fdinfo(fan3, fan_info[2], sizeof(fan_info[2])) == 0);
-	CHECK(strstr(fan_info[0], "mflags:400") && strstr(fan_info[0], "mflags:200"));
+	CHECK(strstr(fan_info[0], "mflags:400") && strstr(fan_info[0], "mflags:200") &&
+	      strstr(fan_info[0], "mflags:40 "));
 	return 0;
 }
 
