@@ -27,8 +27,9 @@
 //!
 //! A filesystem mark is named by a path on the filesystem (the root of a
 //! mount of it the process reaches, else its root, working directory or an
-//! open file on it); the restart marks the filesystem that path is on, which
-//! must have the image's device number.
+//! open file on it); the restart marks the filesystem that path is on then (as
+//! an inode mark marks the inode its path names then, as files are reopened by
+//! path).
 
 use super::event::{after, field, num};
 use super::files::{fmt_what::What, path_str};
@@ -340,7 +341,7 @@ pub(crate) fn write_records(
 /// the same init and event flags, made with or without `CAP_SYS_ADMIN` as the
 /// image's was, no event queued, and the image's marks in its order, no
 /// other, each on the inode its path names now (looked up with the image's
-/// credentials, which must may read it, as `fanotify_mark()` asks: a root
+/// credentials, which must be allowed to read it, as `fanotify_mark()` asks: a root
 /// restarter of a user's image must not let it watch what the user could not).
 pub(crate) fn check(
     p: &Plan<'_>,
