@@ -186,7 +186,7 @@ pub(crate) struct Plan<'a> {
     /// Targets of deleted symbolic links.
     pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
-    /// signalfd, epoll entries, inotify watches).
+    /// signalfd, epoll entries, inotify watches, fanotify groups and marks).
     pub(crate) events: KVec<AnyRecord<'a>>,
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,
@@ -514,6 +514,7 @@ fn restore(
         before("owners and locks", why)?;
         mm::restore_exe(plan, &creds, why).map_err(Failed::Before)?;
         before("executable", why)?;
+        crate::objects::fanotify::recheck(plan, &opened, why).map_err(Failed::Before)?;
         ph.mark("open");
         // Phase 3: the point of no return.
         overlay(
@@ -893,7 +894,9 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
             | AnyRecord::EpollItem(_)
-            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
+            | AnyRecord::InotifyWatch(_)
+            | AnyRecord::FanotifyGroup(_)
+            | AnyRecord::FanotifyMark(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSkb(q) => {
                 skb_owner = q.owner;

@@ -328,5 +328,7 @@ bool ckpt_file_is_eventfd(struct file *f);
 u32 ckpt_file_poll(struct file *f);
 bool ckpt_file_watched(struct file *f);
 u64 ckpt_clock_ns(int clockid);
+int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending);
+int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen);
 int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 			  const void *fh, u32 fhlen, char *buf, u32 buflen);

@@ -2275,7 +2275,7 @@ pub(crate) mod cur_attrs {
 }
 
 // ---------------------------------------------------------------------------
-// Event-loop files (eventfd, timerfd, signalfd, epoll, inotify).
+// Event-loop files (eventfd, timerfd, signalfd, epoll, inotify, fanotify).
 
 mod ffi_event {
     use super::*;
@@ -2287,6 +2287,13 @@ mod ffi_event {
         pub(super) fn ckpt_file_poll(f: *mut c_void) -> u32;
         pub(super) fn ckpt_file_watched(f: *mut c_void) -> bool;
         pub(super) fn ckpt_clock_ns(clockid: i32) -> u64;
+        pub(super) fn ckpt_fanotify_group(
+            f: *mut c_void,
+            flags: *mut u32,
+            answer_pending: *mut bool,
+        ) -> i32;
+        pub(super) fn ckpt_task_sb_path(t: *mut c_void, dev: u32, buf: *mut u8, buflen: u32)
+            -> i32;
         pub(super) fn ckpt_task_handle_path(
             t: *mut c_void,
             dev: u32,
@@ -2325,6 +2332,17 @@ impl TaskRef {
                 path.as_mut_ptr(),
                 len32(path),
             )
+        })?;
+        Ok(cstr_len(path))
+    }
+
+    /// A path on the filesystem of device `dev` (the root of a mount of it, or a
+    /// directory or file on it) found through the mounts of the task's root,
+    /// working directory and open files, into `path`; returns its length.
+    pub(crate) fn sb_path(&self, dev: u32, path: &mut [u8]) -> Result<usize> {
+        // SAFETY: The task is valid; `path` is writable for its length.
+        errno(unsafe {
+            ffi_event::ckpt_task_sb_path(self.ptr(), dev, path.as_mut_ptr(), len32(path))
         })?;
         Ok(cstr_len(path))
     }
@@ -2372,6 +2390,16 @@ impl FileRef {
     pub(crate) fn watched(&self) -> bool {
         // SAFETY: The file is valid.
         unsafe { ffi_event::ckpt_file_watched(self.raw()) }
+    }
+
+    /// Of a fanotify file: its group's `fanotify_init()` flags with the
+    /// kernel's internal ones (`FANOTIFY_UNPRIV`), and whether a permission
+    /// event read from it waits for its answer. `EINVAL` if it is no fanotify file.
+    pub(crate) fn fanotify_group(&self) -> Result<(u32, bool)> {
+        let (mut flags, mut pending) = (0u32, false);
+        // SAFETY: The file is valid; both pointers are to locals written once.
+        errno(unsafe { ffi_event::ckpt_fanotify_group(self.raw(), &mut flags, &mut pending) })?;
+        Ok((flags, pending))
     }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Event-loop files (eventfd, timerfd, signalfd, epoll, inotify): their state
+ * Event-loop files (eventfd, timerfd, signalfd, epoll, inotify, fanotify): their state
  * is read as /proc/PID/fdinfo shows it, through the file's own show_fdinfo;
  * readiness and clocks.
  *
@@ -9,6 +9,7 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/fsnotify_backend.h>
 
 /* Runs @f's show_fdinfo into @buf (a seq_file of our own, as fs/proc/fd.c
  * does); returns the length, -EOPNOTSUPP if the file has none, -EOVERFLOW if
@@ -138,7 +139,67 @@ int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 	}
 	return ret < 0 ? ret : 0;
 }
-#else
+#endif
+
+/* The path of @p if it is on the filesystem of device @dev and the path leads
+ * back to that filesystem. */
+static int sb_path_of(const struct path *p, u32 dev, char *buf, u32 buflen)
+{
+	struct path q;
+	int ret;
+
+	if (p->mnt->mnt_sb->s_dev != dev)
+		return -EXDEV;
+	ret = ckpt_path_of(p, buf, buflen);
+	if (ret < 0)
+		return ret;
+	if (kern_path(buf, 0, &q))
+		return -ESTALE;
+	if (q.mnt->mnt_sb->s_dev != dev)
+		ret = -ESTALE;
+	path_put(&q);
+	return ret;
+}
+
+/* A path on the filesystem of device @dev (what a fanotify filesystem mark
+ * names), through @on: the root of its mount, else @on itself. */
+static int sb_path_on(const struct path *on, u32 dev, char *buf, u32 buflen)
+{
+	struct path root = { .mnt = on->mnt, .dentry = on->mnt->mnt_root };
+	int ret = sb_path_of(&root, dev, buf, buflen);
+
+	return ret < 0 ? sb_path_of(on, dev, buf, buflen) : ret;
+}
+
+/* A path on the filesystem of device @dev (see sb_path_on()), through the
+ * mounts of @t's root, working directory and open files. */
+int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen)
+{
+	struct path root = {}, pwd = {};
+	unsigned int fd = 0;
+	struct file *f;
+	int ret = -ENOENT;
+
+	task_lock(t);
+	if (t->fs) {
+		get_fs_root(t->fs, &root);
+		get_fs_pwd(t->fs, &pwd);
+	}
+	task_unlock(t);
+	if (root.mnt)
+		ret = sb_path_on(&root, dev, buf, buflen);
+	if (ret < 0 && pwd.mnt)
+		ret = sb_path_on(&pwd, dev, buf, buflen);
+	path_put(&root);
+	path_put(&pwd);
+	while (ret < 0 && (f = fget_task_next(t, &fd))) {
+		ret = sb_path_on(&f->f_path, dev, buf, buflen);
+		fput(f);
+		fd++;
+	}
+	return ret < 0 ? ret : 0;
+}
+#if !IS_ENABLED(CONFIG_EXPORTFS)
 /* Without exportfs, file handles cannot be decoded: no watch can be named. */
 int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 			  const void *fh, u32 fhlen, char *buf, u32 buflen)
@@ -146,3 +207,28 @@ int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 	return -EOPNOTSUPP;
 }
 #endif
+
+/* Of the fanotify group of @f: the flags fanotify_init() gave it with the
+ * internal ones (FANOTIFY_UNPRIV; FAN_ENABLE_AUDIT, which fdinfo does not
+ * show), and whether a permission event was read from it and not answered yet
+ * (its access_list, under the lock fanotify_user.c takes for it). -EINVAL if
+ * @f is not a fanotify file (an anonymous-inode file fanotify_init() named
+ * "[fanotify]", whose private_data is its group). */
+int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending)
+{
+#if IS_ENABLED(CONFIG_FANOTIFY)
+	struct fsnotify_group *group;
+
+	if (file_inode(f)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    strcmp(f->f_path.dentry->d_name.name, "[fanotify]") || !f->private_data)
+		return -EINVAL;
+	group = f->private_data;
+	*flags = (u32)READ_ONCE(group->fanotify_data.flags);
+	spin_lock(&group->notification_lock);
+	*answer_pending = !list_empty(&group->fanotify_data.access_list);
+	spin_unlock(&group->notification_lock);
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}

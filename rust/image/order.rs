@@ -266,6 +266,8 @@ impl OrderChecker {
             R::Timerfd(t) => self.uses(t.file)?,
             R::Signalfd(s) => self.uses(s.file)?,
             R::InotifyWatch(w) => self.uses(w.file)?,
+            R::FanotifyGroup(g) => self.uses(g.file)?,
+            R::FanotifyMark(m) => self.uses(m.file)?,
             R::EpollItem(e) => {
                 self.uses(e.file)?;
                 self.uses(e.target)?;

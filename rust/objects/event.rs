@@ -2,7 +2,8 @@
 
 //! Event-loop files with a state of their own: eventfd (its counter and
 //! semaphore mode), timerfd (clock, settings, time left, expirations not yet
-//! read), signalfd (its mask) and inotify (its watches). epoll sets are
+//! read), signalfd (its mask), inotify (its watches; [`super::inotify`]) and
+//! fanotify (its group and marks; [`super::fanotify`]). epoll sets are
 //! [`super::epoll`]'s.
 //!
 //! Checkpoint reads each one's state as `/proc/PID/fdinfo` shows it: the file's
@@ -10,7 +11,8 @@
 //! nothing is consumed. No kernel function a module may call creates these
 //! files, so at restart `ckpt restart` makes each one with the system calls
 //! (`eventfd`, `timerfd_create` + `timerfd_settime` + `TFD_IOC_SET_TICKS`,
-//! `signalfd`, `inotify_init1` + `INOTIFY_IOC_SETNEXTWD` + `inotify_add_watch`)
+//! `signalfd`, `inotify_init1` + `INOTIFY_IOC_SETNEXTWD` + `inotify_add_watch`,
+//! `fanotify_init` + `fanotify_mark`)
 //! and passes it in (`struct ckpt_restart_file`); the module checks that the
 //! file is of the kind and has the state of the image (the same fdinfo, read
 //! back) before it installs it.
@@ -106,23 +108,13 @@ pub(crate) fn kind_of(path: &[u8]) -> Option<u8> {
         b"anon_inode:[signalfd]" => filekind::SIGNALFD,
         b"anon_inode:[eventpoll]" => filekind::EPOLL,
         b"anon_inode:inotify" => filekind::INOTIFY,
+        b"anon_inode:[fanotify]" => filekind::FANOTIFY,
         _ => return None,
     })
 }
 
 /// The image kind of an anonymous-inode file, or a refusal naming it.
 pub(crate) fn file_kind(path: &[u8], what: What, why: &mut Reason) -> Result<u8> {
-    if path == b"anon_inode:[fanotify]" {
-        // fdinfo names each mark's inode by file handle and device, not by a
-        // path a restart could mark again; resolving handles to paths is not
-        // done yet.
-        return Err(why.set(
-            eopnotsupp(),
-            format_args!(
-                "{what}: a fanotify group (its marks name inodes by file handle, not by path): not supported yet"
-            ),
-        ));
-    }
     kind_of(path).ok_or_else(|| {
         why.set(
             eopnotsupp(),
@@ -144,7 +136,7 @@ pub(crate) enum State {
     Signalfd {
         mask: u64,
     },
-    /// epoll sets and inotify files: their records are written elsewhere.
+    /// epoll sets, inotify and fanotify files: their records are written elsewhere.
     Other,
 }
 
@@ -230,6 +222,7 @@ pub(crate) fn read_state(f: &FileRef, kind: u8, what: What, why: &mut Reason) ->
 pub(crate) fn precheck(t: &TaskRef, f: &FileRef, kind: u8, what: What, why: &mut Reason) -> Result {
     match kind {
         filekind::INOTIFY => super::inotify::precheck(t, f, what, why),
+        filekind::FANOTIFY => super::fanotify::precheck(t, f, what, why),
         filekind::EPOLL => super::epoll::precheck(t, f, what, why),
         _ => read_state(f, kind, what, why).map(|_| ()),
     }
@@ -256,6 +249,9 @@ pub(crate) fn write_state(
         State::Signalfd { mask } => w.record(&SignalfdRec { file: id, mask }),
         State::Other if kind == filekind::INOTIFY => {
             super::inotify::write_watches(w, id, t, f, what, why)
+        }
+        State::Other if kind == filekind::FANOTIFY => {
+            super::fanotify::write_records(w, id, t, f, what, why)
         }
         State::Other => Ok(()),
     }
@@ -346,6 +342,9 @@ pub(crate) fn open(
         (State::Other, _) if f.kind == filekind::EPOLL => super::epoll::check(p, f, &file, why)?,
         (State::Other, _) if f.kind == filekind::INOTIFY => {
             super::inotify::check(p, f, &file, creds, why)?
+        }
+        (State::Other, _) if f.kind == filekind::FANOTIFY => {
+            super::fanotify::check(p, f, &file, creds, why)?
         }
         _ => {
             return Err(refuse(

@@ -24,7 +24,7 @@ use kernel::prelude::*;
 /// `EPOLLIN`.
 const EPOLLIN: u32 = 1;
 /// Longest file handle (`MAX_HANDLE_SZ`).
-const MAX_HANDLE: usize = 128;
+pub(crate) const MAX_HANDLE: usize = 128;
 
 /// A watch, as fdinfo shows it.
 struct Watch {
@@ -61,26 +61,32 @@ fn watches(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<Watch>> {
                 fh_len: 0,
                 fh: [0; MAX_HANDLE],
             };
-            // No handle: a filesystem that cannot encode one.
-            if let Some(rest) = after(line, b"fhandle-bytes:") {
-                let (len, _) = num(rest, 16)?;
-                let (ty, _) = num(after(line, b"fhandle-type:")?, 16)?;
-                let hex = after(line, b"f_handle:")?;
-                let len = usize::try_from(len).ok()?;
-                if len > MAX_HANDLE || hex.len() < 2 * len {
-                    return None;
-                }
-                for i in 0..len {
-                    let hi = (hex[2 * i] as char).to_digit(16)?;
-                    let lo = (hex[2 * i + 1] as char).to_digit(16)?;
-                    w.fh[i] = (hi * 16 + lo) as u8;
-                }
-                w.fh_len = len;
-                w.fh_type = i32::try_from(ty).ok()?;
-            }
+            (w.fh_type, w.fh_len) = file_handle(line, &mut w.fh)?;
             Some(w)
         },
     )
+}
+
+/// The file handle an fdinfo line of an inotify watch or a fanotify inode
+/// mark shows, into `fh`: its type and length, `(0, 0)` if it has none (a
+/// filesystem that cannot encode one); `None` if it is not understood.
+pub(crate) fn file_handle(line: &[u8], fh: &mut [u8; MAX_HANDLE]) -> Option<(i32, usize)> {
+    let Some(rest) = after(line, b"fhandle-bytes:") else {
+        return Some((0, 0));
+    };
+    let (len, _) = num(rest, 16)?;
+    let (ty, _) = num(after(line, b"fhandle-type:")?, 16)?;
+    let hex = after(line, b"f_handle:")?;
+    let len = usize::try_from(len).ok()?;
+    if len > MAX_HANDLE || hex.len() < 2 * len {
+        return None;
+    }
+    for i in 0..len {
+        let hi = (hex[2 * i] as char).to_digit(16)?;
+        let lo = (hex[2 * i + 1] as char).to_digit(16)?;
+        fh[i] = (hi * 16 + lo) as u8;
+    }
+    Some((i32::try_from(ty).ok()?, len))
 }
 
 // ---------------------------------------------------------------------------
@@ -159,7 +165,7 @@ pub(crate) fn write_watches(
 // Restart.
 
 /// `O_NOFOLLOW`: the restarter adds each watch with `IN_DONT_FOLLOW`.
-const O_NOFOLLOW: u32 = 0o400000;
+pub(crate) const O_NOFOLLOW: u32 = 0o400000;
 
 /// The inotify file the restarter made for file `f` must have the image's
 /// watches: the same watch descriptors with the same masks, no other. Each

@@ -13,6 +13,7 @@ pub(crate) mod cpu;
 pub(crate) mod creds;
 pub(crate) mod epoll;
 pub(crate) mod event;
+pub(crate) mod fanotify;
 pub(crate) mod files;
 pub(crate) mod inotify;
 pub(crate) mod layout;

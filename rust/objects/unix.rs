@@ -253,7 +253,7 @@ pub(crate) fn in_flight_sock(
 /// The files in flight (`SCM_RIGHTS`) in the receive queue of socket `f` (or of
 /// its `embryo`-th connection not accepted yet; state `ui`), in queue order;
 /// refuses those the image cannot give back in flight:
-/// pipes, event-loop files (eventfd, timerfd, signalfd, epoll, inotify) and
+/// pipes, event-loop files (eventfd, timerfd, signalfd, epoll, inotify, fanotify) and
 /// regular files, memfds, deleted files and unix sockets can be (see
 /// [`restorable_in_flight`], [`in_flight_sock`]); the others not yet.
 pub(crate) fn inflight(

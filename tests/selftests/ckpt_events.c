@@ -13,8 +13,14 @@
  *   set shared by a parent and its child;
  * - inotify: a watch keeps its watch descriptor and reports files created
  *   after restart; with events queued, it is refused;
+ * - fanotify: groups of each kind (a permission class, FID reporting, made
+ *   without CAP_SYS_ADMIN) keep their flags and marks (inode marks with an
+ *   ignore mask, evictable) and report files touched after restart;
+ *   a filesystem mark (on a tmpfs of its own) reports files written on it;
+ *   refused: events queued, a mount mark, a filesystem mark on a filesystem
+ *   the process has no path on, a mark on a deleted file;
  * - an epoll entry whose fd was closed (its file still open elsewhere) is
- *   refused, and so is a fanotify group;
+ *   refused;
  * - timers across a downtime (4 s between checkpoint and restart): relative
  *   timerfds, absolute timerfds on CLOCK_MONOTONIC, POSIX timers on
  *   CLOCK_MONOTONIC and ITIMER_REAL keep the time they had left (the downtime
@@ -33,8 +39,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/fanotify.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -541,14 +549,337 @@ static int epollclosed_setup(void)
 	return 0;
 }
 
-/* Refused: a fanotify group with a mark on a directory. */
+/* fanotify: three groups, every one checked after restart against the fdinfo
+ * it had (init flags, event flags, each mark's inode, masks and flags), with
+ * O_NONBLOCK and FD_CLOEXEC as they were, and by the events of files touched
+ * after restart:
+ * - fan1, FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | unlimited queue and
+ *   marks: dir A for FAN_OPEN | FAN_CLOSE_WRITE on its children (and
+ *   FAN_CLOSE_NOWRITE in an ignored mask that survives modification), file G for
+ *   FAN_OPEN | FAN_CLOSE_WRITE with FAN_CLOSE_WRITE ignored (FAN_MARK_IGNORE),
+ *   file H (held open) for FAN_MODIFY, evictable; an event read before; an
+ *   epoll set watching it;
+ * - fan2, FAN_REPORT_DFID_NAME | FAN_REPORT_FID, blocking: dir B for
+ *   FAN_CREATE | FAN_ONDIR (a child process's mkdir is reported with its pid
+ *   and name);
+ * - fan3, made without CAP_SYS_ADMIN (unprivileged, FAN_REPORT_FID): dir C
+ *   for FAN_CREATE (a file a child process makes: its pid is not shown, 0). */
+#ifndef FAN_MARK_IGNORE
+#define FAN_MARK_IGNORE 0x00000400
+#endif
+#ifndef FAN_MARK_EVICTABLE
+#define FAN_MARK_EVICTABLE 0x00000200
+#endif
+static int fan1, fan2, fan3, fan_h;
+static char fan_a[64], fan_b[64], fan_c[64], fan_g[64], fan_hp[64];
+static char fan_info[3][2048];
+
+/* The lines of fd @fd's fdinfo that say what the group is ("flags:" and
+ * "fanotify ..."), into @out. */
+static int fan_fdinfo(int fd, char *out, size_t len)
+{
+	char path[64], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags:", 6) && strncmp(line, "fanotify", 8))
+			continue;
+		n += snprintf(out + n, len - n, "%s", line);
+	}
+	fclose(f);
+	return n < len ? 0 : -1;
+}
+
+/* Makes @path (mode 0644) and closes it. */
+static int touch(const char *path)
+{
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* Switches CAP_SYS_ADMIN in the effective set on or off. */
+static int sys_admin(bool on)
+{
+	struct { uint32_t version; int pid; } h = { 0x20080522, 0 };
+	struct { uint32_t eff, perm, inh; } d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	if (on)
+		d[0].eff |= 1u << 21;
+	else
+		d[0].eff &= ~(1u << 21);
+	return syscall(SYS_capset, &h, d);
+}
+
 static int fanotify_setup(void)
 {
-	int fa = syscall(SYS_fanotify_init, 0 /* FAN_CLASS_NOTIF */, O_RDONLY);
+	char buf[4096], path[128];
+	int n;
+
+	snprintf(fan_a, sizeof(fan_a), "/tmp/events-fan-a-%d", getpid());
+	snprintf(fan_b, sizeof(fan_b), "/tmp/events-fan-b-%d", getpid());
+	snprintf(fan_c, sizeof(fan_c), "/tmp/events-fan-c-%d", getpid());
+	snprintf(fan_g, sizeof(fan_g), "/tmp/events-fan-g-%d", getpid());
+	snprintf(fan_hp, sizeof(fan_hp), "/tmp/events-fan-h-%d", getpid());
+	CHECK(mkdir(fan_a, 0755) == 0 && mkdir(fan_b, 0755) == 0 && mkdir(fan_c, 0777) == 0);
+	CHECK(touch(fan_g) == 0);
+	fan_h = open(fan_hp, O_CREAT | O_RDWR, 0644);
+	CHECK(fan_h >= 0);
+
+	fan1 = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
+			     FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS, O_RDONLY | O_LARGEFILE);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD,
+			    AT_FDCWD, fan_a) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+			    FAN_CLOSE_NOWRITE, AT_FDCWD, fan_a) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE, AT_FDCWD, fan_g) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_IGNORE, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fan_g) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_EVICTABLE, FAN_MODIFY, AT_FDCWD,
+			    fan_hp) == 0);
+	/* An event read: the queue is empty again. */
+	snprintf(path, sizeof(path), "%s/before", fan_a);
+	CHECK(touch(path) == 0);
+	n = read(fan1, buf, sizeof(buf));
+	CHECK(n >= (int)FAN_EVENT_METADATA_LEN);
+	for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, n);
+	     m = FAN_EVENT_NEXT(m, n))
+		if (m->fd >= 0)
+			close(m->fd);
+	CHECK(read(fan1, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+	unlink(path);
+	CHECK(read(fan1, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+
+	fan2 = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID, O_RDONLY);
+	CHECK(fan2 >= 0);
+	CHECK(fanotify_mark(fan2, FAN_MARK_ADD, FAN_CREATE | FAN_ONDIR, AT_FDCWD, fan_b) == 0);
+
+	CHECK(sys_admin(false) == 0);
+	fan3 = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID | FAN_NONBLOCK, O_RDONLY);
+	CHECK(sys_admin(true) == 0);
+	CHECK(fan3 >= 0);
+	CHECK(fanotify_mark(fan3, FAN_MARK_ADD, FAN_CREATE, AT_FDCWD, fan_c) == 0);
+
+	/* An event loop's epoll set watches fan1. */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0 && epoll_add(ep, fan1, EPOLLIN, 0xfa1) == 0);
+	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
+	CHECK(fan_fdinfo(fan2, fan_info[1], sizeof(fan_info[1])) == 0);
+	CHECK(fan_fdinfo(fan3, fan_info[2], sizeof(fan_info[2])) == 0);
+	CHECK(strstr(fan_info[0], "mflags:400") && strstr(fan_info[0], "mflags:200") &&
+	      strstr(fan_info[0], "mflags:40 "));
+	return 0;
+}
+
+/* The events queued in fanotify group @fd (waiting up to a second for the
+ * first): ORed masks of the events on @name (the file the event's fd opens, or
+ * the name it reports; NULL: every event), and the pid of the last one. */
+static uint64_t fan_events(int fd, const char *name, int *pid)
+{
+	char buf[8192] __attribute__((aligned(8))), path[64], link[256];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t mask = 0;
+	int n;
+
+	if (poll(&p, 1, 1000) != 1)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (struct fanotify_event_metadata *m = (void *)buf; FAN_EVENT_OK(m, n);
+		     m = FAN_EVENT_NEXT(m, n)) {
+			bool ours = !name;
+
+			if (ours) {
+				if (m->fd >= 0)
+					close(m->fd);
+			} else if (m->fd >= 0) {
+				snprintf(path, sizeof(path), "/proc/self/fd/%d", m->fd);
+				memset(link, 0, sizeof(link));
+				ours = readlink(path, link, sizeof(link) - 1) > 0 &&
+				       !strcmp(link, name);
+				close(m->fd);
+			} else {
+				ours = memmem(m, m->event_len, name, strlen(name) + 1) != NULL;
+			}
+			if (ours) {
+				mask |= m->mask;
+				*pid = m->pid;
+			}
+		}
+		p.revents = 0;
+		if (poll(&p, 1, 0) != 1)
+			break;
+	}
+	return mask;
+}
+
+/* A child process makes directory (@dir) or file @path; its pid. */
+static pid_t child_make(const char *path, bool dir)
+{
+	pid_t c = fork();
+
+	if (c == 0)
+		_exit((dir ? mkdir(path, 0755) : touch(path)) ? 1 : 0);
+	if (c > 0 && waitpid(c, NULL, 0) != c)
+		return -1;
+	return c;
+}
+
+static int fanotify_verify(void)
+{
+	char info[2048], path[128], buf[256];
+	int pid = -1;
+	pid_t c;
+
+	/* The groups as they were. */
+	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
+	CHECK(fan_fdinfo(fan2, info, sizeof(info)) == 0 && !strcmp(info, fan_info[1]));
+	CHECK(fan_fdinfo(fan3, info, sizeof(info)) == 0 && !strcmp(info, fan_info[2]));
+	CHECK((fcntl(fan1, F_GETFL) & (O_NONBLOCK | O_ACCMODE)) == (O_NONBLOCK | O_RDWR));
+	CHECK(!(fcntl(fan2, F_GETFL) & O_NONBLOCK) && (fcntl(fan3, F_GETFL) & O_NONBLOCK));
+	CHECK(fcntl(fan1, F_GETFD) == FD_CLOEXEC && fcntl(fan2, F_GETFD) == 0);
+	CHECK(read(fan1, buf, sizeof(buf)) < 0 && errno == EAGAIN);
+
+	/* fan1: a file made in A (the epoll set watching fan1 wakes up), G opened
+	 * for writing, H modified. */
+	CHECK(ready(ep) == 0);
+	snprintf(path, sizeof(path), "%s/new", fan_a);
+	CHECK(touch(path) == 0);
+	{
+		struct epoll_event ev;
+
+		CHECK(epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == 0xfa1);
+	}
+	CHECK(fan_events(fan1, path, &pid) == (FAN_OPEN | FAN_CLOSE_WRITE) && pid == getpid());
+	CHECK(touch(fan_g) == 0);
+	CHECK(fan_events(fan1, fan_g, &pid) == FAN_OPEN);
+	CHECK(write(fan_h, "x", 1) == 1);
+	CHECK(fan_events(fan1, fan_hp, &pid) == FAN_MODIFY);
+
+	/* fan2: a directory a child makes in B, with the child's pid. */
+	snprintf(path, sizeof(path), "%s/sub", fan_b);
+	c = child_make(path, true);
+	CHECK(c > 0);
+	CHECK(fan_events(fan2, "sub", &pid) == (FAN_CREATE | FAN_ONDIR) && pid == c);
+
+	/* fan3 (unprivileged): the child's pid is not shown. */
+	snprintf(path, sizeof(path), "%s/sub", fan_c);
+	c = child_make(path, false);
+	CHECK(c > 0);
+	CHECK(fan_events(fan3, NULL, &pid) == FAN_CREATE && pid == 0);
+
+	sh("rm -rf /tmp/events-fan-*-%d", getpid());
+	return 0;
+}
+
+/* Refused: a fanotify group with an event queued. */
+static int fanqueued_setup(void)
+{
+	char path[128];
+	int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+
+	snprintf(path, sizeof(path), "/tmp/events-fanq-%d", getpid());
+	CHECK(fa >= 0 && touch(path) == 0);
+	CHECK(fanotify_mark(fa, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, path) == 0);
+	CHECK(touch(path) == 0);
+	return 0;
+}
+
+/* Refused: a mount mark (on the mount of /tmp). */
+static int fanmount_setup(void)
+{
+	int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
 
 	CHECK(fa >= 0);
-	CHECK(syscall(SYS_fanotify_mark, fa, 1 /* FAN_MARK_ADD */, 0x20ULL /* FAN_OPEN */,
-		      AT_FDCWD, "/tmp") == 0);
+	CHECK(fanotify_mark(fa, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, "/tmp") == 0);
+	return 0;
+}
+
+/* fanotify: a filesystem mark on a tmpfs of its own (mounted at D, the
+ * working directory: a path of the process's on that filesystem): after
+ * restart the fdinfo is the same and a file written anywhere on it is
+ * reported. */
+static char fanfs_dir[64];
+
+static int fanfs_setup(void)
+{
+	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfs-%d", getpid());
+	CHECK(mkdir(fanfs_dir, 0755) == 0);
+	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
+	CHECK(chdir(fanfs_dir) == 0 && mkdir("sub", 0755) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanfs_dir) == 0);
+	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
+	CHECK(strstr(fan_info[0], "fanotify sdev:"));
+	return 0;
+}
+
+static int fanfs_verify(void)
+{
+	char info[2048], path[128];
+	int pid = -1;
+
+	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
+	snprintf(path, sizeof(path), "%s/sub/new", fanfs_dir);
+	CHECK(touch(path) == 0);
+	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
+	CHECK(chdir("/") == 0 && umount(fanfs_dir) == 0 && rmdir(fanfs_dir) == 0);
+	return 0;
+}
+
+/* Refused: a filesystem mark on a filesystem the process has no path on (a
+ * tmpfs of its own, neither its root, its working directory nor an open
+ * file's). */
+static int fanfsnopath_setup(void)
+{
+	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfsn-%d", getpid());
+	CHECK(mkdir(fanfs_dir, 0755) == 0);
+	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanfs_dir) == 0);
+	return 0;
+}
+
+/* Refused at restart: a mark for FAN_OPEN on a file the program holds open
+ * (opened after the group, so its file comes after the group's in the image):
+ * the restart's own opening of the file by path queues an event the program
+ * never had. */
+static int fanself_setup(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/tmp/events-fans-%d", getpid());
+	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	CHECK(fan1 >= 0);
+	fan_h = open(path, O_CREAT | O_RDWR, 0644);
+	CHECK(fan_h > fan1);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, path) == 0);
+	return 0;
+}
+
+/* Refused: a mark on a deleted file (held open, so the inode lives). */
+static int fandeleted_setup(void)
+{
+	char path[128];
+	int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+
+	snprintf(path, sizeof(path), "/tmp/events-fand-%d", getpid());
+	fan_h = open(path, O_CREAT | O_RDWR, 0644);
+	CHECK(fa >= 0 && fan_h >= 0);
+	CHECK(fanotify_mark(fa, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, path) == 0);
+	CHECK(unlink(path) == 0);
 	return 0;
 }
 
@@ -563,7 +894,13 @@ static const struct prog progs[] = {
 	{ "inoqueued", inoqueued_setup, NULL },
 	{ "epollclosed", epollclosed_setup, NULL },
 	{ "downtime", downtime_setup, downtime_verify },
-	{ "fanotify", fanotify_setup, NULL },
+	{ "fanotify", fanotify_setup, fanotify_verify },
+	{ "fanqueued", fanqueued_setup, NULL },
+	{ "fanmount", fanmount_setup, NULL },
+	{ "fanfs", fanfs_setup, fanfs_verify },
+	{ "fanfsnopath", fanfsnopath_setup, NULL },
+	{ "fandeleted", fandeleted_setup, NULL },
+	{ "fanself", fanself_setup, NULL },
 };
 
 __attribute__((constructor)) static void events_prog(void)
@@ -637,9 +974,122 @@ TEST_F_TIMEOUT(events, inotify_with_queued_events_is_refused, 60)
 	sh("rm -rf /tmp/events-inoq-*");
 }
 
-TEST_F_TIMEOUT(events, fanotify_group_is_refused, 60)
+TEST_F_TIMEOUT(events, fanotify_groups_marks_and_new_events, 120)
 {
-	check_refuses(_metadata, "fanotify", "fanotify");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "fanotify", false));
+	sh("rm -rf /tmp/events-fan-*");
+}
+
+/* A restarter without CAP_SYS_ADMIN (dropped from its bounding set) cannot
+ * make the image's privileged fanotify groups: `ckpt restart` fails with
+ * fanotify_init's reason and nothing is restored; with it, the restart works. */
+TEST_F_TIMEOUT(events, fanotify_restart_without_cap_sys_admin_fails_cleanly, 120)
+{
+	char go[64], line[512] = "";
+	pid_t pid = start_prog("fanotify"), c;
+	int st = -1;
+	FILE *f;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --kill -q > /tmp/events-ckpt.out 2>&1", pid,
+			self->img));
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	c = fork();
+	ASSERT_LE(0, c);
+	if (c == 0) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "timeout -s KILL 60 " CKPT
+			 " restart %s -q > /tmp/events-nosysadmin.out 2>&1", self->img);
+		if (prctl(PR_CAPBSET_DROP, 21 /* CAP_SYS_ADMIN */, 0, 0, 0))
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) < 126);
+	f = fopen("/tmp/events-nosysadmin.out", "r");
+	if (f) {
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+
+		line[n] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(NULL, strstr(line, "fanotify group")) TH_LOG("restart said: %s", line);
+	EXPECT_NE(NULL, strstr(line, "not permitted")) TH_LOG("restart said: %s", line);
+	EXPECT_EQ(-1, kill(pid, 0));
+	/* With CAP_SYS_ADMIN: restored, and its checks pass. */
+	EXPECT_EQ(0, sh("timeout -s KILL 60 " CKPT " restart %s -q", self->img));
+	unlink(go);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sh("rm -rf /tmp/events-fan-*");
+}
+
+/* The restart refuses a fanotify group its own opening of a marked file gave
+ * an event (the program's file reopened by path), and restores nothing. */
+TEST_F_TIMEOUT(events, fanotify_event_caused_by_the_restart_is_refused, 120)
+{
+	char go[64], line[512] = "";
+	pid_t pid = start_prog("fanself");
+	FILE *f;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, sh(CKPT " checkpoint %d -o %s --kill -q > /tmp/events-ckpt.out 2>&1", pid,
+			self->img));
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	EXPECT_NE(0, sh("timeout -s KILL 60 " CKPT " restart %s -q > /tmp/events-self.out 2>&1",
+			self->img));
+	unlink(go);
+	f = fopen("/tmp/events-self.out", "r");
+	if (f) {
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+
+		line[n] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(NULL, strstr(line, "opening of a marked file")) TH_LOG("restart said: %s", line);
+	EXPECT_EQ(-1, kill(pid, 0));
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sh("rm -f /tmp/events-fans-*");
+}
+
+TEST_F_TIMEOUT(events, fanotify_with_queued_events_is_refused, 60)
+{
+	check_refuses(_metadata, "fanqueued", "queued");
+	sh("rm -f /tmp/events-fanq-*");
+}
+
+TEST_F_TIMEOUT(events, fanotify_mount_mark_is_refused, 60)
+{
+	check_refuses(_metadata, "fanmount", "mount mark");
+}
+
+TEST_F_TIMEOUT(events, fanotify_filesystem_mark_and_new_events, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "fanfs", false));
+	sh("umount /tmp/events-fanfs-* 2>/dev/null; rmdir /tmp/events-fanfs-* 2>/dev/null");
+}
+
+TEST_F_TIMEOUT(events, fanotify_filesystem_mark_without_a_path_is_refused, 60)
+{
+	check_refuses(_metadata, "fanfsnopath", "no path");
+	sh("umount /tmp/events-fanfsn-*; rmdir /tmp/events-fanfsn-*");
+}
+
+TEST_F_TIMEOUT(events, fanotify_mark_on_a_deleted_file_is_refused, 60)
+{
+	check_refuses(_metadata, "fandeleted", "cannot be named");
+	sh("rm -f /tmp/events-fand-*");
 }
 
 TEST_F_TIMEOUT(events, epoll_entry_of_a_closed_fd_is_refused, 60)

@@ -110,6 +110,7 @@ enum target {
 	T_GROUP,	/* USER with supplementary group USER */
 	T_INOTIFY,	/* USER, with an inotify watch on WATCH_DIR */
 	T_DLINK,	/* USER, holding DLINK (a symlink it made) open with O_PATH, deleted */
+	T_FANOTIFY,	/* USER, with an (unprivileged) fanotify mark on WATCH_DIR */
 };
 
 static void target_child(int ready, void *arg)
@@ -168,6 +169,14 @@ static void target_child(int ready, void *arg)
 
 		if (in < 0 || inotify_add_watch(in, WATCH_DIR, IN_CREATE | IN_DELETE) != 1)
 			_exit(37);
+	}
+	if (t == T_FANOTIFY) {
+		/* FAN_CLASS_NOTIF | FAN_REPORT_FID: what a user may make. */
+		int fa = syscall(SYS_fanotify_init, 0x200, O_RDONLY);
+
+		if (fa < 0 || syscall(SYS_fanotify_mark, fa, 1 /* FAN_MARK_ADD */,
+				      0x100ULL /* FAN_CREATE */, AT_FDCWD, WATCH_DIR))
+			_exit(39);
 	}
 	say_ready(ready);
 	for (;;)
@@ -1156,6 +1165,44 @@ TEST_F(perm, root_restart_of_a_user_inotify_watch_reads_as_the_user)
 		kill(r, SIGKILL);
 	EXPECT_NE(NULL, strstr(out, WATCH_DIR)) TH_LOG("reason: %s", out);
 	/* Readable by USER again: restored. */
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0755));
+	EXPECT_EQ(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	EXPECT_LT(0, r);
+	if (r > 0) {
+		EXPECT_EQ(USER, proc_euid(r));
+		kill(r, SIGKILL);
+	}
+	rmdir(WATCH_DIR);
+}
+
+/*
+ * The same with a fanotify group USER made (unprivileged: FAN_REPORT_FID)
+ * marking the directory: root's `ckpt restart` makes the group without
+ * CAP_SYS_ADMIN (so that it stays unprivileged) and marks the directory with
+ * its own rights; the module checks the mark with USER's (fanotify_mark(2)
+ * wants read permission): refused, naming the directory, while USER may not
+ * read it; restored as USER once it may.
+ */
+TEST_F(perm, root_restart_of_a_user_fanotify_mark_reads_as_the_user)
+{
+	char out[512];
+	pid_t pid, r;
+	int fd;
+
+	rmdir(WATCH_DIR);
+	ASSERT_EQ(0, mkdir(WATCH_DIR, 0755));
+	pid = start_target(T_FANOTIFY);
+	ASSERT_LT(0, pid);
+	fd = open(self->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pid, fd, CKPT_CHECKPOINT_RESUME, NULL));
+	close(fd);
+	kill_reap(pid);
+	ASSERT_EQ(0, chmod(WATCH_DIR, 0700));
+	EXPECT_NE(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	if (r > 0 && proc_euid(r) == USER)
+		kill(r, SIGKILL);
+	EXPECT_NE(NULL, strstr(out, WATCH_DIR)) TH_LOG("reason: %s", out);
 	ASSERT_EQ(0, chmod(WATCH_DIR, 0755));
 	EXPECT_EQ(0, root_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
 	EXPECT_LT(0, r);

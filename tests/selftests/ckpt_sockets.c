@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/fanotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -874,6 +875,55 @@ TEST(files_in_flight_to_a_connection_not_accepted)
 	struct probe p = { "embryo", setup_embryo_in_flight, verify_embryo_in_flight };
 
 	ROUND_TRIP(&p, 0);
+}
+
+/*
+ * A fanotify group in flight, its only reference (closed in the process): it
+ * comes back with its flags and its mark on a file, and reports the file
+ * written after the restart.
+ */
+static void setup_fanotify_in_flight(struct probe *p)
+{
+	int fa, f;
+
+	must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, p->fd), 80);
+	unlink(p->path);
+	f = open(p->path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	must(f >= 0 && !close(f), 81);
+	fa = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	must(fa >= 0 && !fanotify_mark(fa, FAN_MARK_ADD, FAN_CLOSE_WRITE, AT_FDCWD, p->path), 82);
+	must(!send_fd(p->fd[0], "a", fa), 83);
+	close(fa);
+}
+
+static int verify_fanotify_in_flight(struct probe *p)
+{
+	char b[4096] __attribute__((aligned(8)));
+	struct fanotify_event_metadata *m = (void *)b;
+	int fa, f, n;
+
+	fa = recv_fd(p->fd[1], b, sizeof(b));
+	CHECK(1, fa >= 0 && !strcmp(b, "a"), "fanotify: %d '%s'", fa, b);
+	CHECK(2, fcntl(fa, F_GETFL) & O_NONBLOCK, "fanotify flags %#x", fcntl(fa, F_GETFL));
+	CHECK(3, read(fa, b, sizeof(b)) < 0 && errno == EAGAIN, "events queued");
+	f = open(p->path, O_WRONLY);
+	CHECK(4, f >= 0 && !close(f), "cannot open %s", p->path);
+	n = read(fa, b, sizeof(b));
+	CHECK(5, n >= (int)FAN_EVENT_METADATA_LEN && m->mask == FAN_CLOSE_WRITE,
+	      "event: %d bytes, mask %#llx", n, n > 0 ? (unsigned long long)m->mask : 0ULL);
+	if (n > 0 && m->fd >= 0)
+		close(m->fd);
+	CHECK(6, drained(p->fd[1]), "more messages");
+	return 0;
+}
+
+TEST(fanotify_group_in_flight)
+{
+	struct probe p = { "fanflight", setup_fanotify_in_flight, verify_fanotify_in_flight };
+
+	snprintf(p.path, sizeof(p.path), "/tmp/ckpt-fanflight-%d", getpid());
+	ROUND_TRIP(&p, 0);
+	unlink(p.path);
 }
 
 TEST(event_and_regular_files_in_flight)

@@ -192,3 +192,148 @@ fixed_record! {
         )?;
     }
 }
+
+/// The `fanotify_init()` flags a fanotify group may have: the class
+/// (`FAN_CLASS_*`), `FAN_CLOEXEC`, `FAN_NONBLOCK`, `FAN_UNLIMITED_QUEUE`,
+/// `FAN_UNLIMITED_MARKS`, `FAN_ENABLE_AUDIT` and the `FAN_REPORT_*` flags.
+pub const FANOTIFY_INIT_BITS: u32 = 0x7fff;
+/// `FAN_ENABLE_AUDIT` (fdinfo does not show it).
+pub const FAN_ENABLE_AUDIT: u32 = 0x40;
+/// The class bits of [`FANOTIFY_INIT_BITS`] (`FAN_CLASS_CONTENT`,
+/// `FAN_CLASS_PRE_CONTENT`; neither is `FAN_CLASS_NOTIF`).
+pub const FANOTIFY_CLASS_BITS: u32 = 0x0c;
+/// The `event_f_flags` `fanotify_init()` accepts (`FANOTIFY_INIT_ALL_EVENT_F_BITS`:
+/// the access mode, `O_APPEND`, `O_NONBLOCK`, `O_DSYNC`, `O_SYNC`, `O_CLOEXEC`,
+/// `O_LARGEFILE`, `O_NOATIME`; x86_64 values).
+pub const FANOTIFY_EVENT_F_BITS: u32 =
+    0o3 | 0o2000 | 0o4000 | 0o10000 | 0o4010000 | 0o2000000 | 0o100000 | 0o1000000;
+/// [`FanotifyGroup::unpriv`]: the group was made without `CAP_SYS_ADMIN`
+/// (the kernel's `FANOTIFY_UNPRIV`: no pids of other processes in its events).
+pub const FANOTIFY_UNPRIV: u32 = 1;
+
+/// A fanotify group, for the `fanotify` [`FileRec`] it follows: what
+/// `fanotify_init()` was given. Its marks are the [`FanotifyMark`] records after
+/// it. Since format 1.7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FanotifyGroup {
+    /// Id of the file record.
+    pub file: u32,
+    /// The `fanotify_init()` flags ([`FANOTIFY_INIT_BITS`]).
+    pub flags: u32,
+    /// The `event_f_flags` (the open flags of the files its events carry).
+    pub event_f_flags: u32,
+    /// [`FANOTIFY_UNPRIV`] or 0.
+    pub unpriv: u32,
+}
+
+fixed_record! {
+    impl<'a> for FanotifyGroup, kind::FANOTIFY_GROUP,
+    {
+        file: u32,
+        flags: u32,
+        event_f_flags: u32,
+        unpriv: u32,
+    },
+    |g| {
+        check(g.file != 0, "fanotify-group: zero file id")?;
+        check(g.flags & !FANOTIFY_INIT_BITS == 0, "fanotify-group: unknown flags")?;
+        check(
+            g.flags & FANOTIFY_CLASS_BITS != FANOTIFY_CLASS_BITS,
+            "fanotify-group: bad class",
+        )?;
+        check(
+            g.event_f_flags & !FANOTIFY_EVENT_F_BITS == 0 && g.event_f_flags & 3 != 3,
+            "fanotify-group: bad event_f_flags",
+        )?;
+        check(g.unpriv & !FANOTIFY_UNPRIV == 0, "fanotify-group: unknown unpriv bits")?;
+    }
+}
+
+/// The event bits a fanotify mark's masks may hold (`FAN_*` events,
+/// `FAN_EVENT_ON_CHILD`, `FAN_ONDIR`).
+pub const FANOTIFY_MASK_BITS: u32 = 0x0000_1fff
+    | 0x0000_8000
+    | 0x0007_0000
+    | 0x0010_0000
+    | 0x0300_0000
+    | 0x0800_0000
+    | 0x1000_0000
+    | 0x4000_0000;
+/// The permission events (`FAN_OPEN_PERM`, `FAN_ACCESS_PERM`,
+/// `FAN_OPEN_EXEC_PERM`, `FAN_PRE_ACCESS`): never in a saved mark's `mask`.
+pub const FANOTIFY_PERM_EVENTS: u32 = 0x0007_0000 | 0x0010_0000;
+/// The mark flags a [`FanotifyMark`] keeps: `FAN_MARK_IGNORED_SURV_MODIFY`,
+/// `FAN_MARK_EVICTABLE`, `FAN_MARK_IGNORE`.
+pub const FANOTIFY_MARK_FLAG_BITS: u32 = 0x40 | 0x200 | 0x400;
+/// `FAN_MARK_INODE`: a [`FanotifyMark::mark_type`], an inode's mark.
+pub const FAN_MARK_INODE: u32 = 0;
+/// `FAN_MARK_FILESYSTEM`: a [`FanotifyMark::mark_type`], a filesystem's mark
+/// (`path` is a path on it, `ino` 0).
+pub const FAN_MARK_FILESYSTEM: u32 = 0x100;
+
+/// One mark of a fanotify group, after its [`FanotifyGroup`] record, in the
+/// order the restart adds them (oldest first): the inode named by `path`
+/// (device `dev`, inode number `ino` at checkpoint time), or the filesystem
+/// `path` is on (device `dev`), with its event mask, ignore mask and flags.
+/// Since format 1.7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FanotifyMark<'a> {
+    /// Id of the file record.
+    pub file: u32,
+    /// What is marked: [`FAN_MARK_INODE`] or [`FAN_MARK_FILESYSTEM`].
+    pub mark_type: u32,
+    /// Its flags ([`FANOTIFY_MARK_FLAG_BITS`]).
+    pub flags: u32,
+    /// The events reported ([`FANOTIFY_MASK_BITS`]).
+    pub mask: u32,
+    /// The events ignored.
+    pub ignore_mask: u32,
+    /// The marked inode's or filesystem's device (`st_dev`, the kernel's encoding).
+    pub dev: u32,
+    /// The marked inode's number (0 for a filesystem).
+    pub ino: u64,
+    /// Its path (a path on the filesystem), as the checkpointing process's
+    /// root saw it.
+    pub path: &'a [u8],
+}
+
+fixed_record! {
+    impl<'a> for FanotifyMark<'a>, kind::FANOTIFY_MARK,
+    {
+        file: u32,
+        mark_type: u32,
+        flags: u32,
+        mask: u32,
+        ignore_mask: u32,
+        dev: u32,
+        ino: u64,
+        path: str,
+    },
+    |m| {
+        check(m.file != 0, "fanotify-mark: zero file id")?;
+        check(
+            m.mark_type == FAN_MARK_INODE || (m.mark_type == FAN_MARK_FILESYSTEM && m.ino == 0),
+            "fanotify-mark: unknown mark type",
+        )?;
+        check(
+            m.flags & !FANOTIFY_MARK_FLAG_BITS == 0,
+            "fanotify-mark: unknown flags",
+        )?;
+        check(
+            (m.mask | m.ignore_mask) & !FANOTIFY_MASK_BITS == 0,
+            "fanotify-mark: unknown mask bits",
+        )?;
+        check(
+            m.mask & FANOTIFY_PERM_EVENTS == 0,
+            "fanotify-mark: permission events",
+        )?;
+        check(
+            m.mask != 0 || m.ignore_mask != 0,
+            "fanotify-mark: empty masks",
+        )?;
+        check(
+            m.path.first() == Some(&b'/') && !m.path.contains(&0),
+            "fanotify-mark: path not absolute",
+        )?;
+    }
+}

@@ -57,11 +57,15 @@ pub mod filekind {
     /// An inotify file (`anon_inode:inotify`); its watches are in the
     /// [`super::InotifyWatch`] records that follow. Since 1.3.
     pub const INOTIFY: u8 = 16;
+    /// A fanotify group (`anon_inode:[fanotify]`); how it was made is in the
+    /// [`super::FanotifyGroup`] record that follows, its marks in the
+    /// [`super::FanotifyMark`] records after that. Since 1.7.
+    pub const FANOTIFY: u8 = 17;
 
     /// Whether `k` is one of the event-loop kinds ([`EVENTFD`] to
-    /// [`INOTIFY`]), anonymous-inode files the restarter makes.
+    /// [`FANOTIFY`]), anonymous-inode files the restarter makes.
     pub fn is_event(k: u8) -> bool {
-        (EVENTFD..=INOTIFY).contains(&k)
+        (EVENTFD..=FANOTIFY).contains(&k)
     }
     /// A unix socket: its state is the [`super::UnixSock`] record naming this
     /// file (and its queue the [`super::UnixSkb`] records after it); `path` is
@@ -89,6 +93,7 @@ pub mod filekind {
             SIGNALFD => "signalfd",
             EPOLL => "epoll",
             INOTIFY => "inotify",
+            FANOTIFY => "fanotify",
             UNIX => "unix",
             _ => "unknown",
         }

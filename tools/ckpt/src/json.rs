@@ -673,6 +673,23 @@ impl Builder {
                     "path": s(w.path),
                 }),
             ),
+            AnyRecord::FanotifyGroup(g) => self.file_state(
+                g.file,
+                "fanotify",
+                json!({
+                    "flags": g.flags, "event_f_flags": g.event_f_flags,
+                    "unprivileged": g.unpriv != 0,
+                }),
+            ),
+            AnyRecord::FanotifyMark(m) => self.file_list(
+                m.file,
+                "fanotify_marks",
+                json!({
+                    "type": m.mark_type, "flags": m.flags, "mask": m.mask,
+                    "ignore_mask": m.ignore_mask, "dev": m.dev, "ino": m.ino,
+                    "path": s(m.path),
+                }),
+            ),
         }
     }
 

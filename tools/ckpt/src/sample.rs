@@ -68,6 +68,8 @@ pub mod id {
     /// A second address space, sharing a page with the first (in [`super::v13`]
     /// only: a forked child's, whose task is not in the image).
     pub const MM2: u32 = 19;
+    /// A fanotify group with a mark.
+    pub const FANOTIFY: u32 = 20;
 }
 
 /// A SysV semaphore set and a message queue with two messages (before the
@@ -178,6 +180,34 @@ pub fn write_events(w: &mut ImageWriter) -> Result<()> {
             data: 0x1234_5678_9abc_def0 + u64::from(tfd),
         })?;
     }
+    Ok(())
+}
+
+/// A fanotify group with a mark (after every other file: its id is the largest).
+pub fn write_fanotify(w: &mut ImageWriter) -> Result<()> {
+    let anon = |id, kind, path| file(id, kind, 0o4002, 0o600, path);
+    w.record(&anon(
+        id::FANOTIFY,
+        filekind::FANOTIFY,
+        b"anon_inode:[fanotify]",
+    ))?;
+    w.record(&FanotifyGroup {
+        file: id::FANOTIFY,
+        // FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_FID | FAN_REPORT_DFID_NAME.
+        flags: 0x0e03,
+        event_f_flags: 0o100000,
+        unpriv: 0,
+    })?;
+    w.record(&FanotifyMark {
+        file: id::FANOTIFY,
+        mark_type: FAN_MARK_INODE,
+        flags: 0x400,
+        mask: 0x4800_0100,
+        ignore_mask: 0x2,
+        dev: 0x16,
+        ino: 1235,
+        path: b"/tmp/marked",
+    })?;
     Ok(())
 }
 
@@ -777,6 +807,7 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             w.record(v)?;
         }
     }
+    write_fanotify(w)?;
     let area = xstate_area();
     for t in 0..spec.threads {
         w.record(&task(t))?;

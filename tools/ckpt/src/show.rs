@@ -644,6 +644,21 @@ impl<'w, W: Write> Text<'w, W> {
                 names::path(w.path),
                 w.mask
             ),
+            AnyRecord::FanotifyGroup(g) => writeln!(
+                o,
+                "  fanotify group flags {:#x}, event flags {:#o}{}",
+                g.flags,
+                g.event_f_flags,
+                if g.unpriv != 0 { ", unprivileged" } else { "" }
+            ),
+            AnyRecord::FanotifyMark(m) => writeln!(
+                o,
+                "  fanotify mark on {} (mask {:#x}, ignore mask {:#x}, flags {:#x})",
+                names::path(m.path),
+                m.mask,
+                m.ignore_mask,
+                m.flags
+            ),
             AnyRecord::UnixSock(u) => writeln!(
                 o,
                 "  unix {} socket{} inode {}, state {}, name {}, peer {} {}, shutdown {}, \

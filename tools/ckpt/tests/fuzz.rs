@@ -72,6 +72,8 @@ fn seeds_cover_every_record_kind() {
         kind::SIGNALFD,
         kind::EPOLL_ITEM,
         kind::INOTIFY_WATCH,
+        kind::FANOTIFY_GROUP,
+        kind::FANOTIFY_MARK,
         kind::UNIX_SOCK,
         kind::UNIX_SKB,
     ] {

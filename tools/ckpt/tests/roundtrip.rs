@@ -1142,6 +1142,116 @@ fn epoll_and_inotify() {
 }
 
 #[test]
+fn fanotify_group_and_marks() {
+    let g = FanotifyGroup {
+        file: 8,
+        flags: 0x0e03,
+        event_f_flags: 0o100000,
+        unpriv: FANOTIFY_UNPRIV,
+    };
+    rt!(g, FanotifyGroup);
+    refused!(
+        FanotifyGroup,
+        [
+            (
+                FanotifyGroup { file: 0, ..g },
+                "fanotify-group: zero file id"
+            ),
+            (
+                FanotifyGroup { flags: 0x8000, ..g },
+                "fanotify-group: unknown flags",
+            ),
+            (
+                FanotifyGroup { flags: 0x0c, ..g },
+                "fanotify-group: bad class",
+            ),
+            (
+                FanotifyGroup {
+                    event_f_flags: 3,
+                    ..g
+                },
+                "fanotify-group: bad event_f_flags",
+            ),
+            (
+                FanotifyGroup {
+                    event_f_flags: 0o100,
+                    ..g
+                },
+                "fanotify-group: bad event_f_flags",
+            ),
+            (
+                FanotifyGroup { unpriv: 2, ..g },
+                "fanotify-group: unknown unpriv bits",
+            ),
+        ]
+    );
+    let m = FanotifyMark {
+        file: 8,
+        mark_type: FAN_MARK_INODE,
+        flags: 0x400 | 0x40,
+        mask: 0x4800_0120,
+        ignore_mask: 0x2,
+        dev: 0x801,
+        ino: 99,
+        path: b"/tmp/marked",
+    };
+    rt!(m, FanotifyMark);
+    let fs = FanotifyMark {
+        mark_type: FAN_MARK_FILESYSTEM,
+        ino: 0,
+        ..m
+    };
+    rt!(fs, FanotifyMark);
+    refused!(
+        FanotifyMark,
+        [
+            (FanotifyMark { file: 0, ..m }, "fanotify-mark: zero file id"),
+            (
+                FanotifyMark {
+                    mark_type: 0x10,
+                    ..m
+                },
+                "fanotify-mark: unknown mark type",
+            ),
+            (
+                FanotifyMark { ino: 5, ..fs },
+                "fanotify-mark: unknown mark type",
+            ),
+            (
+                FanotifyMark { flags: 0x1, ..m },
+                "fanotify-mark: unknown flags",
+            ),
+            (
+                FanotifyMark {
+                    ignore_mask: 0x2000,
+                    ..m
+                },
+                "fanotify-mark: unknown mask bits",
+            ),
+            (
+                FanotifyMark { mask: 0x10000, ..m },
+                "fanotify-mark: permission events",
+            ),
+            (
+                FanotifyMark {
+                    mask: 0,
+                    ignore_mask: 0,
+                    ..m
+                },
+                "fanotify-mark: empty masks",
+            ),
+            (
+                FanotifyMark {
+                    path: b"marked",
+                    ..m
+                },
+                "fanotify-mark: path not absolute",
+            ),
+        ]
+    );
+}
+
+#[test]
 fn small_records_are_checked() {
     let ctty = Ctty {
         fg_pgid: 40,

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The image's event-loop files: no kernel function a module may call creates
-//! an eventfd, a timerfd, a signalfd, an epoll set or an inotify file, so the
-//! root restarter makes each one with the system calls, in the state the image
-//! gives it, before it creates the processes below it (which inherit them, as
-//! they inherit the pipes), and the ioctl is told which file of the image each
-//! one stands for (`struct ckpt_restart_file`); the module checks and installs
-//! them.
+//! an eventfd, a timerfd, a signalfd, an epoll set, an inotify file or a
+//! fanotify group, so the root restarter makes each one with the system calls,
+//! in the state the image gives it, before it creates the processes below it
+//! (which inherit them, as they inherit the pipes), and the ioctl is told which
+//! file of the image each one stands for (`struct ckpt_restart_file`); the
+//! module checks and installs them.
 //!
 //! The entries of an epoll set are keyed by (file, fd number): each is added
 //! with `epoll_ctl` by a short-lived helper process that holds the target file
@@ -187,6 +187,15 @@ impl Events {
                         unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) },
                         "cannot make an epoll set",
                     )?
+                }
+                EventState::Fanotify(group, marks) => {
+                    let Some(g) = group else {
+                        return Err(format!(
+                            "fanotify file {} of the image has no fanotify-group record",
+                            e.id
+                        ));
+                    };
+                    make_fanotify(e.id, g, marks)?
                 }
                 EventState::Inotify(watches) => {
                     // SAFETY: plain system call.
@@ -578,6 +587,123 @@ fn add_watch(fd: &OwnedFd, wd: i32, mask: u32, path: &[u8]) -> Result<(), String
         ));
     }
     Ok(())
+}
+
+/// `FAN_MARK_ADD`, `FAN_MARK_DONT_FOLLOW`, `FAN_MARK_IGNORED_MASK`,
+/// `FAN_MARK_IGNORED_SURV_MODIFY`, `FAN_MARK_EVICTABLE`, `FAN_MARK_IGNORE`.
+const FAN_MARK_ADD: u32 = 0x1;
+const FAN_MARK_DONT_FOLLOW: u32 = 0x4;
+const FAN_MARK_IGNORED_MASK: u32 = 0x20;
+const FAN_MARK_IGNORED_SURV_MODIFY: u32 = 0x40;
+const FAN_MARK_EVICTABLE: u32 = 0x200;
+const FAN_MARK_IGNORE: u32 = 0x400;
+/// `FAN_MARK_FILESYSTEM`: the mark is on the filesystem the path is on.
+const FAN_MARK_FILESYSTEM: u32 = 0x100;
+/// `CAP_SYS_ADMIN`.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Runs `f` with `CAP_SYS_ADMIN` out of the caller's effective set (put back
+/// after): a fanotify group made so is unprivileged (`FANOTIFY_UNPRIV`), as the
+/// image's was.
+fn without_sys_admin<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    // struct __user_cap_header_struct { u32 version; int pid; } and two
+    // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }.
+    let mut hdr: [u32; 2] = [0x2008_0522, 0]; // _LINUX_CAPABILITY_VERSION_3, self
+    let mut data = [0u32; 6];
+    // SAFETY: capget with a version-3 header fills two data structs.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } < 0 {
+        return Err(last("cannot read the restarter's capabilities"));
+    }
+    if data[0] & (1 << CAP_SYS_ADMIN) == 0 {
+        return Ok(f());
+    }
+    let mut less = data;
+    less[0] &= !(1 << CAP_SYS_ADMIN);
+    // SAFETY: capset with a version-3 header reads two data structs; it only
+    // lowers the calling thread's effective set.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, less.as_ptr()) } < 0 {
+        return Err(last("cannot leave CAP_SYS_ADMIN for a moment"));
+    }
+    let out = f();
+    // SAFETY: As above; the permitted set still holds what is raised again.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } < 0 {
+        return Err(last("cannot take CAP_SYS_ADMIN back"));
+    }
+    Ok(out)
+}
+
+/// Makes fanotify group `id` of the image as `fanotify_init()` made it
+/// (unprivileged if it was) and adds its marks, oldest first, each on the inode
+/// its path names (`FAN_MARK_DONT_FOLLOW`) or the filesystem it is on, with its
+/// flags, mask and ignore mask.
+fn make_fanotify(
+    id: u32,
+    g: &crate::image::FanotifyGroup,
+    marks: &[super::plan::FanotifyMarkPlan],
+) -> Result<OwnedFd, String> {
+    let init = || {
+        // SAFETY: plain system call.
+        unsafe { libc::syscall(libc::SYS_fanotify_init, g.flags, g.event_f_flags) as RawFd }
+    };
+    let raw = if g.unpriv != 0 {
+        without_sys_admin(init)?
+    } else {
+        init()
+    };
+    let fd = owned(
+        raw,
+        format!(
+            "cannot make fanotify group {id} (fanotify_init flags {:#x}, event flags {:#o}{}; the restart never has more rights than its caller)",
+            g.flags,
+            g.event_f_flags,
+            if g.unpriv != 0 { ", unprivileged" } else { "" }
+        ),
+    )?;
+    // Held by the restarter until the module takes it: never across an exec.
+    // SAFETY: plain fcntl on an fd we own.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(last("cannot make a fanotify fd close-on-exec"));
+    }
+    for (mark_type, flags, mask, ignore, path) in marks {
+        let shown = crate::names::path(path);
+        let c = std::ffi::CString::new(path.clone())
+            .map_err(|_| format!("fanotify mark on {shown}: a NUL in the path"))?;
+        let base = FAN_MARK_ADD
+            | FAN_MARK_DONT_FOLLOW
+            | (mark_type & FAN_MARK_FILESYSTEM)
+            | (flags & FAN_MARK_EVICTABLE);
+        let mut calls = Vec::new();
+        if *mask != 0 {
+            calls.push((base, *mask));
+        }
+        if *ignore != 0 {
+            let how = if flags & FAN_MARK_IGNORE != 0 {
+                FAN_MARK_IGNORE
+            } else {
+                FAN_MARK_IGNORED_MASK
+            };
+            calls.push((base | how | (flags & FAN_MARK_IGNORED_SURV_MODIFY), *ignore));
+        }
+        for (how, m) in calls {
+            // SAFETY: `c` is a NUL-terminated path; the mask is passed as a u64.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_fanotify_mark,
+                    fd.as_raw_fd(),
+                    how,
+                    u64::from(m),
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                )
+            };
+            if r != 0 {
+                return Err(last(format!(
+                    "cannot mark {shown} in fanotify group {id} (flags {how:#x}, mask {m:#x})"
+                )));
+            }
+        }
+    }
+    Ok(fd)
 }
 
 /// An empty signal set.

@@ -41,7 +41,7 @@
 //! - `pipes.rs`, `sysv.rs`: the pipes and SysV segments the root restarter
 //!   creates for the whole tree;
 //! - `events.rs`: the event-loop files (eventfd, timerfd, signalfd, epoll,
-//!   inotify) the root restarter makes, and the epoll entries it adds;
+//!   inotify, fanotify) the root restarter makes, and the epoll entries it adds;
 //! - `tty.rs`: sessions, process groups, the controlling terminal;
 //! - `cow.rs`: the pages a restarter shares with the processes it forks
 //!   (copy-on-write sharing in the image);

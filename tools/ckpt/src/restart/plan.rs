@@ -15,8 +15,8 @@ use std::path::Path;
 use crate::errno;
 use crate::image::vdso::{self, VdsoSyms};
 use crate::image::{
-    backing, filekind, kind, AnyRecord, EpollItem, EventfdRec, PosixTimer, SignalfdRec, TaskAttrs,
-    TimerfdRec, TASK_LEADER, TASK_ZOMBIE,
+    backing, filekind, kind, AnyRecord, EpollItem, EventfdRec, FanotifyGroup, PosixTimer,
+    SignalfdRec, TaskAttrs, TimerfdRec, TASK_LEADER, TASK_ZOMBIE,
 };
 use crate::reader::{Item, ReadError, Reader};
 
@@ -219,7 +219,14 @@ pub enum EventState {
     Epoll,
     /// An inotify file and its watches: watch descriptor, mask, path.
     Inotify(Vec<(i32, u32, Vec<u8>)>),
+    /// A fanotify group: how `fanotify_init()` made it (`None` until its
+    /// record is read), and its marks oldest first.
+    Fanotify(Option<FanotifyGroup>, Vec<FanotifyMarkPlan>),
 }
+
+/// A fanotify mark to add: its type (`FAN_MARK_INODE`, `FAN_MARK_FILESYSTEM`),
+/// flags (`FAN_MARK_*`), mask, ignore mask, path.
+pub type FanotifyMarkPlan = (u32, u32, u32, u32, Vec<u8>);
 
 /// An event-loop file of the image, which the root restarter makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -528,6 +535,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 state: match f.kind {
                     filekind::EPOLL => EventState::Epoll,
                     filekind::INOTIFY => EventState::Inotify(Vec::new()),
+                    filekind::FANOTIFY => EventState::Fanotify(None, Vec::new()),
                     // Filled by the record that follows.
                     _ => EventState::Epoll,
                 },
@@ -542,6 +550,24 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 }) = events.iter_mut().find(|e| e.id == w.file)
                 {
                     ws.push((w.wd, w.mask, w.path.to_vec()));
+                }
+            }
+            AnyRecord::FanotifyGroup(g) => {
+                if let Some(EventPlan {
+                    state: EventState::Fanotify(have, _),
+                    ..
+                }) = events.iter_mut().find(|e| e.id == g.file)
+                {
+                    *have = Some(g);
+                }
+            }
+            AnyRecord::FanotifyMark(m) => {
+                if let Some(EventPlan {
+                    state: EventState::Fanotify(_, ms),
+                    ..
+                }) = events.iter_mut().find(|e| e.id == m.file)
+                {
+                    ms.push((m.mark_type, m.flags, m.mask, m.ignore_mask, m.path.to_vec()));
                 }
             }
             AnyRecord::EpollItem(i) => epoll_items.push(i),

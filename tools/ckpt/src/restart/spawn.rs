@@ -397,7 +397,8 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
         // What is made or opened by path for the image (deleted fifos, inotify
-        // watches, regular files in flight, deleted directories and links) is
+        // watches, fanotify marks, regular files in flight, deleted directories
+        // and links) is
         // made with the image's filesystem identity, without the restarter's
         // filesystem capabilities: nothing its user could not.
         let as_image = || {
