@@ -1040,8 +1040,8 @@ impl HeldPages {
     /// from its page cache and feeds them to `h` in the same pass (one copy, one read of
     /// each word: see [`sys::mm::copy_hash_between`]), then advances `*pos`. Returns
     /// false, having done nothing, where the page cache cannot be read in place (see
-    /// `ckpt_file_cached_page`: not cached, past the end, a network file...) or `*pos`
-    /// is not a multiple of 8: the caller then reads through the file.
+    /// `ckpt_file_cached_page`: not cached, past the end, a network file...): the
+    /// caller then reads through the file.
     pub(crate) fn fill_hash_cached(
         &self,
         i: usize,
@@ -1051,7 +1051,7 @@ impl HeldPages {
     ) -> bool {
         const PAGE: usize = image::PAGE_SIZE;
         let off = (*pos as u64 as usize) & (PAGE - 1);
-        if off % 8 != 0 || i >= self.0.len() {
+        if i >= self.0.len() {
             return false;
         }
         let first = PAGE - off;
@@ -1080,14 +1080,22 @@ impl HeldPages {
             unsafe { ffi::ckpt_pages_put(pages.as_mut_ptr(), n, false) };
             return false;
         }
-        // SAFETY: `a` and `b` are page-cache pages we hold references on; `dst` is a page
-        // of the restarted process we hold (type invariant), distinct from both; the
-        // offsets and lengths are multiples of 8 within a page: `off..PAGE` of `a` to
-        // `0..first` of `dst`, `0..off` of `b` to `first..PAGE`.
-        unsafe {
-            sys::mm::copy_hash_between(a.cast(), off, dst.cast(), 0, first, h);
-            if off != 0 {
-                sys::mm::copy_hash_between(b.cast(), 0, dst.cast(), first, off, h);
+        if off % 8 != 0 {
+            // SAFETY: `a` and `b` are page-cache pages we hold references on; `dst` is a
+            // page of the restarted process we hold (type invariant), distinct from
+            // both; `off` is below `PAGE` and not a multiple of 8.
+            unsafe { sys::mm::copy_hash_shifted(a.cast(), b.cast(), off, dst.cast(), h) };
+        } else {
+            // SAFETY: `a` and `b` are page-cache pages we hold references on; `dst` is a
+            // page of the restarted process we hold (type invariant), distinct from
+            // both; the offsets and lengths are multiples of 8 within a page:
+            // `off..PAGE` of `a` to `0..first` of `dst`, `0..off` of `b` to
+            // `first..PAGE`.
+            unsafe {
+                sys::mm::copy_hash_between(a.cast(), off, dst.cast(), 0, first, h);
+                if off != 0 {
+                    sys::mm::copy_hash_between(b.cast(), 0, dst.cast(), first, off, h);
+                }
             }
         }
         // SAFETY: We hold the references the shim took, dropped once here.

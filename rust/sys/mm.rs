@@ -166,6 +166,63 @@ pub(crate) unsafe fn copy_hash_between(
     }
 }
 
+/// Copies into `dst` the `PAGE_SIZE` bytes that start at byte `off` of `a` and go on
+/// in `b`, where `off` is not a multiple of 8, and feeds them to `h` in the same pass.
+/// Each aligned word of `a` and `b` is read once with a volatile load; each word of
+/// `dst` is made of two of them (`off % 8` bytes into the first, little-endian) and
+/// both stored (volatile) and hashed, as in [`copy_hash_between`].
+///
+/// # Safety
+///
+/// `a`, `b` and `dst` are `struct page`s the caller holds references on for the call,
+/// `dst` distinct from both; `off` is below `PAGE_SIZE` and not a multiple of 8.
+pub(crate) unsafe fn copy_hash_shifted(
+    a: *mut bindings::page,
+    b: *mut bindings::page,
+    off: usize,
+    dst: *mut bindings::page,
+    h: &mut crate::image::Hasher,
+) {
+    const WORDS: usize = kernel::page::PAGE_SIZE / 8;
+    let shift = 8 * (off % 8) as u32;
+    // SAFETY: The three pages are live (the caller's contract) and mapped for the
+    // duration of the loop, at page-aligned addresses. The source words read are the
+    // aligned words `off / 8 ..= off / 8 + WORDS` of `a` followed by `b`: indexes below
+    // `WORDS` in `a`, the rest (at most `off / 8 < WORDS`) in `b`. Each is an aligned
+    // `u64` load within its page, each store an aligned `u64` within `dst`, all through
+    // raw pointers only. Local mappings are released in the reverse order of their
+    // making.
+    unsafe {
+        let ka = bindings::kmap_local_page(a).cast::<u64>().cast_const();
+        let kb = bindings::kmap_local_page(b).cast::<u64>().cast_const();
+        let kd = bindings::kmap_local_page(dst);
+        let mut i = off / 8;
+        let mut load = || {
+            let w = if i < WORDS {
+                ka.add(i).read_volatile()
+            } else {
+                kb.add(i - WORDS).read_volatile()
+            };
+            i += 1;
+            w
+        };
+        let mut prev = load();
+        let mut d = kd.cast::<u64>();
+        h.update_words(WORDS, || {
+            let next = load();
+            let w =
+                u64::from_le((u64::from_le(prev) >> shift) | (u64::from_le(next) << (64 - shift)));
+            prev = next;
+            d.write_volatile(w);
+            d = d.add(1);
+            w
+        });
+        bindings::kunmap_local(kd);
+        bindings::kunmap_local(kb.cast_mut().cast());
+        bindings::kunmap_local(ka.cast_mut().cast());
+    }
+}
+
 /// How many mappings `mm` has now (`map_count`: a hint for the size of a layout).
 ///
 /// # Safety
