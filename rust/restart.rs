@@ -186,7 +186,7 @@ pub(crate) struct Plan<'a> {
     /// Targets of deleted symbolic links.
     pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
-    /// signalfd, epoll entries, inotify watches).
+    /// signalfd, epoll entries, inotify watches) and pidfds.
     pub(crate) events: KVec<AnyRecord<'a>>,
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,
@@ -893,7 +893,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
             | AnyRecord::EpollItem(_)
-            | AnyRecord::InotifyWatch(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
+            | AnyRecord::InotifyWatch(_)
+            | AnyRecord::Pidfd(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSkb(q) => {
                 skb_owner = q.owner;

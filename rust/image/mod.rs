@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 6;
+pub const FORMAT_MINOR: u16 = 8;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -270,6 +270,9 @@ pub mod kind {
     pub const TRACK: u16 = super::KIND_OPTIONAL | 0x0003;
     /// [`super::ParentPages`]: not optional. Since format 1.4.
     pub const PARENT_PAGES: u16 = 0x0405;
+    /// [`super::PidfdRec`]: not optional (a reader that skipped it could not
+    /// give the pidfd its process). Since format 1.8.
+    pub const PIDFD: u16 = 0x0360;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -321,6 +324,7 @@ pub mod kind {
             PARENT => "parent",
             TRACK => "track",
             PARENT_PAGES => "parent-pages",
+            PIDFD => "pidfd",
             _ => "unknown",
         }
     }
@@ -337,6 +341,7 @@ pub mod kind {
             UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS => Some(1),
             SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             PARENT | TRACK | PARENT_PAGES => Some(1),
+            PIDFD => Some(1),
             _ => None,
         }
     }
@@ -564,6 +569,8 @@ pub enum AnyRecord<'a> {
     Track(Track),
     /// [`ParentPages`].
     ParentPages(ParentPages<'a>),
+    /// [`PidfdRec`].
+    Pidfd(PidfdRec),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -618,6 +625,7 @@ impl<'a> AnyRecord<'a> {
             kind::PARENT => Self::Parent(Parent::from_payload(p)?),
             kind::TRACK => Self::Track(Track::from_payload(p)?),
             kind::PARENT_PAGES => Self::ParentPages(ParentPages::from_payload(p)?),
+            kind::PIDFD => Self::Pidfd(PidfdRec::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

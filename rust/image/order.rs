@@ -266,6 +266,7 @@ impl OrderChecker {
             R::Timerfd(t) => self.uses(t.file)?,
             R::Signalfd(s) => self.uses(s.file)?,
             R::InotifyWatch(w) => self.uses(w.file)?,
+            R::Pidfd(p) => self.uses(p.file)?,
             R::EpollItem(e) => {
                 self.uses(e.file)?;
                 self.uses(e.target)?;

@@ -22,13 +22,33 @@
  *   but could not open, comes back in both (the child takes the parent's,
  *   whichever restores first: ZDTM's pid00); held by the child alone, it is
  *   refused, naming the file.
+ * - A parent's pidfds of its child (close-on-exec, PIDFD_NONBLOCK without
+ *   close-on-exec, PIDFD_THREAD) and of itself come back naming the restored
+ *   tasks: fdinfo's Pid, the fd and file flags as they were, a signal sent
+ *   through one reaches the child, poll says when it exits, waitid(P_PIDFD)
+ *   reaps it (and EAGAIN before, through the non-blocking one).  A pidfd of a
+ *   process outside the tree, of a zombie or of a reaped process is refused
+ *   with its reason, by CKPT_IOC_CHECK too.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
 #include "ckpt_util.h"
+#include <poll.h>
 #include <sched.h>
 #include <termios.h>
 #include "kselftest_harness.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#define PIDFD_THREAD O_EXCL
+#define PIDFD_NONBLOCK O_NONBLOCK
 
 #define TREE "/samples/tree"
 #define CKPT "/ckpt"
@@ -892,6 +912,260 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 	EXPECT_EQ(0, all_gone(pids, 2, 10000));
 	unlink(err);
 	unlink(SHARED_FILE);
+}
+
+/*
+ * The processes of pidfds_of_the_tree_come_back, run before the harness
+ * (exec'ed with CKPT_PIDFD_CHILD=the ready fd): P forks C (which exits with
+ * 42 on SIGUSR1) and holds pidfds: a of C (close-on-exec), b of C
+ * (PIDFD_NONBLOCK, not close-on-exec), t of C's thread (PIDFD_THREAD) and s
+ * of itself.  It reports "P C" and waits for SIGUSR2, then checks them and
+ * writes "ok" or what failed to PIDFD_RESULT, and exits.
+ */
+#define PIDFD_RESULT "/tmp/tree-pidfd.result"
+
+static volatile sig_atomic_t pidfd_go;
+
+static void pidfd_on_usr1(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+static void pidfd_on_usr2(int sig)
+{
+	(void)sig;
+	pidfd_go = 1;
+}
+
+/* The Pid: line of /proc/self/fdinfo/fd, or -2. */
+static int pidfd_fdinfo_pid(int fd)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (read_text(path, buf, sizeof(buf)) <= 0)
+		return -2;
+	p = strstr(buf, "\nPid:");
+	return p ? atoi(p + 5) : -2;
+}
+
+/* Checks P's pidfds after the restart; NULL if all is well. */
+static const char *pidfd_checks(pid_t c, const int fd[4], const int fdfl[4], const int fl[4])
+{
+	static char why[128];
+	struct pollfd pfd;
+	siginfo_t si;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (pidfd_fdinfo_pid(fd[i]) != (i == 3 ? getpid() : c)) {
+			snprintf(why, sizeof(why), "fdinfo Pid of pidfd %d: %d", i,
+				 pidfd_fdinfo_pid(fd[i]));
+			return why;
+		}
+		if (fcntl(fd[i], F_GETFD) != fdfl[i] || fcntl(fd[i], F_GETFL) != fl[i]) {
+			snprintf(why, sizeof(why), "flags of pidfd %d: fd %#x (was %#x), file %#x (was %#x)",
+				 i, fcntl(fd[i], F_GETFD), fdfl[i], fcntl(fd[i], F_GETFL), fl[i]);
+			return why;
+		}
+	}
+	pfd.fd = fd[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 0)
+		return "the pidfd is readable while the child runs";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[1], &si, WEXITED) != -1 || errno != EAGAIN)
+		return "waitid through the PIDFD_NONBLOCK pidfd did not say EAGAIN";
+	if (syscall(SYS_pidfd_send_signal, fd[0], SIGUSR1, NULL, 0))
+		return "pidfd_send_signal failed";
+	if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN))
+		return "the pidfd did not become readable when the child exited";
+	pfd.fd = fd[2];
+	if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN))
+		return "the PIDFD_THREAD pidfd did not become readable";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[0], &si, WEXITED))
+		return "waitid(P_PIDFD) failed";
+	if (si.si_pid != c || si.si_code != CLD_EXITED || si.si_status != 42)
+		return "waitid(P_PIDFD) reaped something else";
+	if (kill(c, 0) == 0 || errno != ESRCH)
+		return "the child is still there";
+	return NULL;
+}
+
+__attribute__((constructor)) static void pidfd_parent(void)
+{
+	const char *r = getenv("CKPT_PIDFD_CHILD");
+	int ready, null, fd[4], fdfl[4], fl[4], up[2], i;
+	const char *bad;
+	pid_t c, rep[2];
+	char x;
+
+	if (!r)
+		return;
+	ready = atoi(r);
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	setsid();
+	signal(SIGUSR2, pidfd_on_usr2);
+	if (pipe(up))
+		_exit(3);
+	c = fork();
+	if (c < 0)
+		_exit(3);
+	if (c == 0) {
+		signal(SIGUSR1, pidfd_on_usr1);
+		close(up[0]);
+		if (write(up[1], "c", 1) != 1)
+			_exit(4);
+		close(up[1]);
+		for (;;)
+			pause();
+	}
+	close(up[1]);
+	if (read(up[0], &x, 1) != 1)
+		_exit(4);
+	close(up[0]);
+	fd[0] = syscall(SYS_pidfd_open, c, 0);
+	fd[1] = syscall(SYS_pidfd_open, c, PIDFD_NONBLOCK);
+	fd[2] = syscall(SYS_pidfd_open, c, PIDFD_THREAD);
+	fd[3] = syscall(SYS_pidfd_open, getpid(), 0);
+	for (i = 0; i < 4; i++)
+		if (fd[i] < 0)
+			_exit(5);
+	if (fcntl(fd[1], F_SETFD, 0))
+		_exit(5);
+	for (i = 0; i < 4; i++) {
+		fdfl[i] = fcntl(fd[i], F_GETFD);
+		fl[i] = fcntl(fd[i], F_GETFL);
+	}
+	rep[0] = getpid();
+	rep[1] = c;
+	if (write(ready, rep, sizeof(rep)) != sizeof(rep))
+		_exit(6);
+	close(ready);
+	while (!pidfd_go)
+		pause();
+	bad = pidfd_checks(c, fd, fdfl, fl);
+	i = open(PIDFD_RESULT ".new", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (i >= 0) {
+		dprintf(i, "%s\n", bad ? bad : "ok");
+		close(i);
+		rename(PIDFD_RESULT ".new", PIDFD_RESULT);
+	}
+	_exit(bad ? 7 : 0);
+}
+
+TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
+{
+	char cmd[256], fdtxt[16], result[256] = "";
+	int ready[2], fd, i;
+	uint64_t bytes = 0;
+	pid_t s, rep[2];
+
+	unlink(PIDFD_RESULT);
+	ASSERT_EQ(0, pipe(ready));
+	s = fork();
+	ASSERT_LE(0, s);
+	if (s == 0) {
+		/* Exec'ed afresh: the harness's shared memory must not come along. */
+		close(ready[0]);
+		snprintf(fdtxt, sizeof(fdtxt), "%d", ready[1]);
+		setenv("CKPT_PIDFD_CHILD", fdtxt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(sizeof(rep), read(ready[0], rep, sizeof(rep)));
+	close(ready[0]);
+	ASSERT_EQ(s, rep[0]);
+	/* CKPT_IOC_CHECK of the tree says yes. */
+	expect_tree_check(_metadata, self->dev, s, 0, "");
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, s, fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(s, NULL, 0);
+	ASSERT_EQ(0, all_gone(rep, 2, 10000));
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !exists(rep[1]); i++)
+		sleep_ms(20);
+	ASSERT_TRUE(exists(rep[1])) TH_LOG("the child is not back");
+	ASSERT_EQ(0, kill(s, SIGUSR2));
+	for (i = 0; i < 500 && read_text(PIDFD_RESULT, result, sizeof(result)) <= 0; i++)
+		sleep_ms(20);
+	EXPECT_STREQ("ok\n", result);
+	if (exists(rep[1]))
+		kill(rep[1], SIGKILL);
+	kill(s, SIGKILL);
+	unlink(PIDFD_RESULT);
+}
+
+/* A child holding a pidfd of its parent: the test, outside the tree. */
+static void pidfd_of_parent(int ready, void *arg)
+{
+	(void)arg;
+	if (syscall(SYS_pidfd_open, getppid(), 0) < 0)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* A child holding a pidfd of its own child, which exited: a zombie, or
+ * reaped (arg non-NULL). */
+static void pidfd_of_exited(int ready, void *arg)
+{
+	pid_t c = fork();
+
+	if (c == 0)
+		_exit(0);
+	if (c < 0 || syscall(SYS_pidfd_open, c, 0) < 0)
+		_exit(3);
+	if (arg)
+		waitpid(c, NULL, 0);
+	else
+		waitid(P_PID, c, &(siginfo_t){ 0 }, WEXITED | WNOWAIT);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, pidfd_of_a_task_that_cannot_come_back_is_refused)
+{
+	static const struct {
+		void (*fn)(int, void *);
+		void *arg;
+		const char *word;
+	} cases[] = {
+		{ pidfd_of_parent, NULL, "outside the checkpointed tree" },
+		{ pidfd_of_exited, NULL, "zombie" },
+		{ pidfd_of_exited, "reaped", "exited and was reaped" },
+	};
+	uint64_t bytes = 0;
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t p = spawn_ready(cases[i].fn, cases[i].arg);
+
+		ASSERT_LT(0, p);
+		expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, cases[i].word);
+		fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes))
+			TH_LOG("case %u", i);
+		close(fd);
+		/* Refused, it runs on. */
+		EXPECT_NE('T', proc_state(p));
+		kill(p, SIGKILL);
+		kill_reap(p);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -68,6 +68,8 @@ pub mod id {
     /// A second address space, sharing a page with the first (in [`super::v13`]
     /// only: a forked child's, whose task is not in the image).
     pub const MM2: u32 = 19;
+    /// A pidfd of the root process (in [`super::v13`] only; not in the fd table).
+    pub const PIDFD: u32 = 20;
 }
 
 /// A SysV semaphore set and a message queue with two messages (before the
@@ -776,6 +778,19 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         for v in shared {
             w.record(v)?;
         }
+        w.record(&file(
+            id::PIDFD,
+            filekind::PIDFD,
+            0o4002,
+            0o700,
+            b"anon_inode:[pidfd]",
+        ))?;
+        w.record(&PidfdRec {
+            file: id::PIDFD,
+            pid: ROOT_PID,
+            tgid: ROOT_PID,
+            flags: PIDFD_NONBLOCK,
+        })?;
     }
     let area = xstate_area();
     for t in 0..spec.threads {

@@ -74,6 +74,7 @@ fn seeds_cover_every_record_kind() {
         kind::INOTIFY_WATCH,
         kind::UNIX_SOCK,
         kind::UNIX_SKB,
+        kind::PIDFD,
     ] {
         assert!(seen.contains(&k), "no seed has record kind {k:#06x}");
     }

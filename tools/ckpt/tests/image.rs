@@ -68,7 +68,7 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.6, x86_64, page size 4096",
+        "image format 1.8, x86_64, page size 4096",
         "2025-11-25 21:38:00.000 UTC on testhost, kernel 6.12.0-ckpt",
         "root pid 100, 2 tasks",
         "task 100 \"sample\" (tgid 100, ppid 1, pgid 100, sid 1) [leader]",
