@@ -141,6 +141,8 @@ pub(crate) struct Plan<'a> {
     /// The pids of the image's zombie processes (`ckpt restart` makes them again,
     /// outside the restart).
     pub(crate) zombies: KVec<i32>,
+    /// The parent of each zombie (zombie, parent: image pids).
+    pub(crate) zombie_parents: KVec<(i32, i32)>,
     /// How many of them restore themselves (not zombies): each opens its files.
     pub(crate) live_procs: usize,
     /// Tasks of the process (threads, the leader included).
@@ -763,6 +765,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut live = 0u32;
     let mut procs = KVec::new();
     let mut zombies = KVec::new();
+    let mut zombie_parents = KVec::new();
     let mut live_procs = 0;
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
@@ -770,6 +773,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
                 procs.push(t.pid, GFP_KERNEL)?;
                 if t.flags & image::TASK_ZOMBIE != 0 {
                     zombies.push(t.pid, GFP_KERNEL)?;
+                    zombie_parents.push((t.pid, t.ppid), GFP_KERNEL)?;
                 } else {
                     live_procs += 1;
                 }
@@ -974,6 +978,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             live,
             procs,
             zombies,
+            zombie_parents,
             live_procs,
             nthreads,
             files_sharers,

@@ -326,6 +326,7 @@ void ckpt_cur_recalc_sigpending(void);
 #define CKPT_PIDFD_NONBLOCK	(1u << 1)	/* O_NONBLOCK (PIDFD_NONBLOCK) */
 #define CKPT_PIDFD_AUTOKILL	(1u << 2)	/* kills its process when closed */
 #define CKPT_PIDFD_EXITED	(1u << 3)	/* the task has exited (a zombie) */
+#define CKPT_PIDFD_GROUP_DEAD	(1u << 4)	/* and so has its whole process */
 
 struct ckpt_pidfd_info {
 	s32 pid;	/* the task's pid in the caller's pid namespace (0: reaped, or not visible) */

@@ -2332,6 +2332,8 @@ pub(crate) mod pidfd_flags {
     pub(crate) const AUTOKILL: u32 = 1 << 2;
     /// The task has exited (a zombie).
     pub(crate) const EXITED: u32 = 1 << 3;
+    /// And so has its whole process (a zombie process).
+    pub(crate) const GROUP_DEAD: u32 = 1 << 4;
 }
 
 /// `struct ckpt_pidfd_info`.

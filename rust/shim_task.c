@@ -455,6 +455,8 @@ int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi)
 		pi->tgid = task_tgid_vnr(t);
 		if (t->exit_state)
 			pi->flags |= CKPT_PIDFD_EXITED;
+		if (t->exit_state && thread_group_leader(t) && thread_group_empty(t))
+			pi->flags |= CKPT_PIDFD_GROUP_DEAD;
 		/* The number names this pid in the caller's namespace (a pid
 		 * not visible there has none). */
 		if (!pi->pid || find_vpid(pi->pid) != pid)

@@ -3,9 +3,10 @@
 //! Pidfds (`pidfd_open`, `clone3(CLONE_PIDFD)`): a file that names a task by its
 //! `struct pid`. One comes back exactly when the task it names is a process of
 //! the checkpointed tree (or, with `PIDFD_THREAD`, one of their threads), which the
-//! restart gives back its pid; any other is refused at checkpoint (and by
-//! `CKPT_IOC_CHECK`) with its reason: a task outside the tree, one that has exited
-//! (reaped, or a zombie: not restored as a pidfd's target yet), a pidfd made with
+//! restart gives back its pid, a zombie of the tree included (the restart makes it
+//! again, a zombie with its pid); any other is refused at checkpoint (and by
+//! `CKPT_IOC_CHECK`) with its reason: a task outside the tree, one that was reaped
+//! (a pidfd of a gone task cannot be made), an exited thread, a pidfd made with
 //! `CLONE_PIDFD_AUTOKILL`, a pidfd in flight in a socket.
 //!
 //! Checkpoint saves the task's pid and process and the pidfd's `PIDFD_THREAD`
@@ -76,11 +77,14 @@ pub(crate) fn record(
             ),
         ));
     }
-    if pi.flags & pidfd_flags::EXITED != 0 {
+    // A zombie of the tree comes back a zombie with its pid; an exited thread (or
+    // the exited leader of a live process) does not.
+    let zombie = pi.flags & pidfd_flags::GROUP_DEAD != 0 && pi.tgid != tgid;
+    if pi.flags & pidfd_flags::EXITED != 0 && (thread || !zombie) {
         return Err(why.set(
             eopnotsupp(),
             format_args!(
-                "{what}: a pidfd of {whom} {}, which has exited (a zombie): not supported yet",
+                "{what}: a pidfd of {whom} {}, which has exited (of a zombie thread, or of an exited thread group leader whose threads run): not supported",
                 pi.pid
             ),
         ));
@@ -132,7 +136,8 @@ fn of(p: &Plan<'_>, id: u32, why: &mut Reason) -> Result<PidfdRec> {
 }
 
 /// Waits until the process pidfd `f` of the image refers to is restored with its
-/// pid by this restart (it may be on another branch of the tree, not there yet).
+/// pid by this restart (it may be on another branch of the tree, not there yet);
+/// for a zombie, until its parent is (whose restarter made it before it came).
 /// Called outside the session's lock, before [`open`].
 pub(crate) fn wait_target(
     p: &Plan<'_>,
@@ -151,6 +156,28 @@ pub(crate) fn wait_target(
             ),
         ));
     }
+    if let Some(&(_, ppid)) = p.zombie_parents.iter().find(|z| z.0 == rec.tgid) {
+        if rec.flags & PIDFD_THREAD != 0 {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "pidfd {} of the image refers to a thread of zombie {}",
+                    f.id, rec.tgid
+                ),
+            ));
+        }
+        return super::files::wait_image_process(
+            p,
+            sess,
+            ppid,
+            format_args!(
+                "the parent of zombie {}, the target of pidfd {}",
+                rec.tgid, f.id
+            ),
+            why,
+        );
+    }
     super::files::wait_image_process(
         p,
         sess,
@@ -162,7 +189,9 @@ pub(crate) fn wait_target(
 
 /// Takes the pidfd the restarter made for file `f` of the image and checks it: it
 /// names the task of the image (restored with its pid: [`wait_target`] waited for
-/// its process) and has the image's `PIDFD_THREAD`.
+/// its process; a zombie, made by its parent's restarter, which joined, and so has
+/// its pid: it is never reaped before the restart ends) and has the image's
+/// `PIDFD_THREAD`.
 pub(crate) fn open(
     p: &Plan<'_>,
     f: &image::FileRec<'_>,
@@ -182,10 +211,16 @@ pub(crate) fn open(
         )
     })?;
     let thread = rec.flags & PIDFD_THREAD != 0;
+    let exited = if p.zombies.contains(&rec.tgid) {
+        pidfd_flags::EXITED | pidfd_flags::GROUP_DEAD
+    } else {
+        0
+    };
     if pi.pid != rec.pid
         || pi.tgid != rec.tgid
         || (pi.flags & pidfd_flags::THREAD != 0) != thread
-        || pi.flags & (pidfd_flags::EXITED | pidfd_flags::AUTOKILL) != 0
+        || pi.flags & (pidfd_flags::EXITED | pidfd_flags::GROUP_DEAD) != exited
+        || pi.flags & pidfd_flags::AUTOKILL != 0
     {
         return Err(refuse(
             why,

@@ -23,12 +23,14 @@
  *   whichever restores first: ZDTM's pid00); held by the child alone, it is
  *   refused, naming the file.
  * - A parent's pidfds of its child (close-on-exec, PIDFD_NONBLOCK without
- *   close-on-exec, PIDFD_THREAD) and of itself come back naming the restored
- *   tasks: fdinfo's Pid, the fd and file flags as they were, a signal sent
- *   through one reaches the child, poll says when it exits, waitid(P_PIDFD)
- *   reaps it (and EAGAIN before, through the non-blocking one).  A pidfd of a
- *   process outside the tree, of a zombie or of a reaped process is refused
- *   with its reason, by CKPT_IOC_CHECK too.
+ *   close-on-exec, PIDFD_THREAD), of itself and of its zombie child come back
+ *   naming the restored tasks: fdinfo's Pid, the fd and file flags as they
+ *   were, a signal sent through one reaches the child, poll says when it
+ *   exits, waitid(P_PIDFD) reaps it (and EAGAIN before, through the
+ *   non-blocking one); the zombie's is readable and reaps it with its status.
+ *   A pidfd of a process outside the tree (the parent; a zombie child when
+ *   the process is checkpointed alone) or of a reaped process is refused with
+ *   its reason, by CKPT_IOC_CHECK too.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
@@ -917,9 +919,9 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 /*
  * The processes of pidfds_of_the_tree_come_back, run before the harness
  * (exec'ed with CKPT_PIDFD_CHILD=the ready fd): P forks C (which exits with
- * 42 on SIGUSR1) and holds pidfds: a of C (close-on-exec), b of C
- * (PIDFD_NONBLOCK, not close-on-exec), t of C's thread (PIDFD_THREAD) and s
- * of itself.  It reports "P C" and waits for SIGUSR2, then checks them and
+ * 42 on SIGUSR1) and Z (which exits with 7 at once, a zombie) and holds
+ * pidfds: a of C (close-on-exec), b of C (PIDFD_NONBLOCK, not close-on-exec),
+ * t of C's thread (PIDFD_THREAD), s of itself and z of Z.  It reports "P C" and waits for SIGUSR2, then checks them and
  * writes "ok" or what failed to PIDFD_RESULT, and exits.
  */
 #define PIDFD_RESULT "/tmp/tree-pidfd.result"
@@ -950,16 +952,19 @@ static int pidfd_fdinfo_pid(int fd)
 	return p ? atoi(p + 5) : -2;
 }
 
+#define PIDFDS 5
+
 /* Checks P's pidfds after the restart; NULL if all is well. */
-static const char *pidfd_checks(pid_t c, const int fd[4], const int fdfl[4], const int fl[4])
+static const char *pidfd_checks(pid_t c, pid_t z, const int fd[PIDFDS], const int fdfl[PIDFDS],
+				const int fl[PIDFDS])
 {
 	static char why[128];
 	struct pollfd pfd;
 	siginfo_t si;
 	int i;
 
-	for (i = 0; i < 4; i++) {
-		if (pidfd_fdinfo_pid(fd[i]) != (i == 3 ? getpid() : c)) {
+	for (i = 0; i < PIDFDS; i++) {
+		if (pidfd_fdinfo_pid(fd[i]) != (i == 3 ? getpid() : i == 4 ? z : c)) {
 			snprintf(why, sizeof(why), "fdinfo Pid of pidfd %d: %d", i,
 				 pidfd_fdinfo_pid(fd[i]));
 			return why;
@@ -970,8 +975,16 @@ static const char *pidfd_checks(pid_t c, const int fd[4], const int fdfl[4], con
 			return why;
 		}
 	}
-	pfd.fd = fd[0];
+	pfd.fd = fd[4];
 	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return "the zombie's pidfd is not readable";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[4], &si, WEXITED))
+		return "waitid(P_PIDFD) of the zombie failed";
+	if (si.si_pid != z || si.si_code != CLD_EXITED || si.si_status != 7)
+		return "waitid(P_PIDFD) of the zombie reaped something else";
+	pfd.fd = fd[0];
 	if (poll(&pfd, 1, 0) != 0)
 		return "the pidfd is readable while the child runs";
 	memset(&si, 0, sizeof(si));
@@ -997,9 +1010,9 @@ static const char *pidfd_checks(pid_t c, const int fd[4], const int fdfl[4], con
 __attribute__((constructor)) static void pidfd_parent(void)
 {
 	const char *r = getenv("CKPT_PIDFD_CHILD");
-	int ready, null, fd[4], fdfl[4], fl[4], up[2], i;
+	int ready, null, fd[PIDFDS], fdfl[PIDFDS], fl[PIDFDS], up[2], i;
 	const char *bad;
-	pid_t c, rep[2];
+	pid_t c, z, rep[3];
 	char x;
 
 	if (!r)
@@ -1029,27 +1042,36 @@ __attribute__((constructor)) static void pidfd_parent(void)
 	if (read(up[0], &x, 1) != 1)
 		_exit(4);
 	close(up[0]);
+	z = fork();
+	if (z < 0)
+		_exit(3);
+	if (z == 0)
+		_exit(7);
+	if (waitid(P_PID, z, &(siginfo_t){ 0 }, WEXITED | WNOWAIT))
+		_exit(4);
+	fd[4] = syscall(SYS_pidfd_open, z, 0);
 	fd[0] = syscall(SYS_pidfd_open, c, 0);
 	fd[1] = syscall(SYS_pidfd_open, c, PIDFD_NONBLOCK);
 	fd[2] = syscall(SYS_pidfd_open, c, PIDFD_THREAD);
 	fd[3] = syscall(SYS_pidfd_open, getpid(), 0);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < PIDFDS; i++)
 		if (fd[i] < 0)
 			_exit(5);
 	if (fcntl(fd[1], F_SETFD, 0))
 		_exit(5);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < PIDFDS; i++) {
 		fdfl[i] = fcntl(fd[i], F_GETFD);
 		fl[i] = fcntl(fd[i], F_GETFL);
 	}
 	rep[0] = getpid();
 	rep[1] = c;
+	rep[2] = z;
 	if (write(ready, rep, sizeof(rep)) != sizeof(rep))
 		_exit(6);
 	close(ready);
 	while (!pidfd_go)
 		pause();
-	bad = pidfd_checks(c, fd, fdfl, fl);
+	bad = pidfd_checks(c, z, fd, fdfl, fl);
 	i = open(PIDFD_RESULT ".new", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (i >= 0) {
 		dprintf(i, "%s\n", bad ? bad : "ok");
@@ -1064,7 +1086,7 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 	char cmd[256], fdtxt[16], result[256] = "";
 	int ready[2], fd, i;
 	uint64_t bytes = 0;
-	pid_t s, rep[2];
+	pid_t s, rep[3];
 
 	unlink(PIDFD_RESULT);
 	ASSERT_EQ(0, pipe(ready));
@@ -1090,12 +1112,15 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
 	close(fd);
 	waitpid(s, NULL, 0);
-	ASSERT_EQ(0, all_gone(rep, 2, 10000));
+	ASSERT_EQ(0, all_gone(rep, 3, 10000));
 	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
 	ASSERT_EQ(0, run(cmd));
 	for (i = 0; i < 100 && !exists(rep[1]); i++)
 		sleep_ms(20);
 	ASSERT_TRUE(exists(rep[1])) TH_LOG("the child is not back");
+	for (i = 0; i < 100 && !exists(rep[2]); i++)
+		sleep_ms(20);
+	ASSERT_TRUE(exists(rep[2])) TH_LOG("the zombie is not back");
 	ASSERT_EQ(0, kill(s, SIGUSR2));
 	for (i = 0; i < 500 && read_text(PIDFD_RESULT, result, sizeof(result)) <= 0; i++)
 		sleep_ms(20);
@@ -1141,12 +1166,15 @@ TEST_F(tree, pidfd_of_a_task_that_cannot_come_back_is_refused)
 	static const struct {
 		void (*fn)(int, void *);
 		void *arg;
+		uint64_t flags;
 		const char *word;
 	} cases[] = {
-		{ pidfd_of_parent, NULL, "outside the checkpointed tree" },
-		{ pidfd_of_exited, NULL, "zombie" },
-		{ pidfd_of_exited, "reaped", "exited and was reaped" },
+		{ pidfd_of_parent, NULL, CKPT_CHECKPOINT_TREE, "outside the checkpointed tree" },
+		/* Without the tree flag, its zombie child is not in the image. */
+		{ pidfd_of_exited, NULL, 0, "outside the checkpointed tree" },
+		{ pidfd_of_exited, "reaped", CKPT_CHECKPOINT_TREE, "exited and was reaped" },
 	};
+	struct ckpt_check_args a;
 	uint64_t bytes = 0;
 	unsigned int i;
 	int fd;
@@ -1155,10 +1183,15 @@ TEST_F(tree, pidfd_of_a_task_that_cannot_come_back_is_refused)
 		pid_t p = spawn_ready(cases[i].fn, cases[i].arg);
 
 		ASSERT_LT(0, p);
-		expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, cases[i].word);
+		memset(&a, 0, sizeof(a));
+		a.pid = p;
+		a.flags = cases[i].flags;
+		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+		EXPECT_EQ(EOPNOTSUPP, a.status) TH_LOG("case %u: %s", i, a.reason);
+		EXPECT_NE(NULL, strstr(a.reason, cases[i].word)) TH_LOG("case %u: %s", i, a.reason);
 		fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		ASSERT_LE(0, fd);
-		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes))
+		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, cases[i].flags, &bytes))
 			TH_LOG("case %u", i);
 		close(fd);
 		/* Refused, it runs on. */
