@@ -577,11 +577,12 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
         let (fi, n) = u.file.info(&mut path)?;
         // An event file shared with a process outside the tree: that one
         // would keep the old file, the restored tree a new one.
-        let event = (fi.kind == fk::ANON && super::event::kind_of(&path[..n]).is_some())
-            || fi.kind == fk::PIDFD;
+        // Or a pidfd: the outsider's would still name the killed task.
+        let event = fi.kind == fk::ANON && super::event::kind_of(&path[..n]).is_some();
+        let pidfd = fi.kind == fk::PIDFD;
         // The tree's references, and ours (`u.file`).
         let socket = fi.kind == fk::SOCKET;
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || socket) {
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || pidfd || socket) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
@@ -590,6 +591,8 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                         "shared memory"
                     } else if event {
                         "event file"
+                    } else if pidfd {
+                        "pidfd"
                     } else if socket {
                         "socket"
                     } else {

@@ -304,3 +304,14 @@ fn xstate_idle_components() {
         "AVX, PKRU, component 40"
     );
 }
+
+#[test]
+fn text_output_of_a_pidfd() {
+    let text = show_text(&sample::v13(), false);
+    for want in [
+        "file #20: pidfd anon_inode:[pidfd] flags rdwr|nonblock",
+        "  pidfd of process 100 (process 100), nonblocking",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
