@@ -29,8 +29,9 @@
  *   exits, waitid(P_PIDFD) reaps it (and EAGAIN before, through the
  *   non-blocking one); the zombie's is readable and reaps it with its status.
  *   A pidfd of a process outside the tree (the parent; a zombie child when
- *   the process is checkpointed alone) or of a reaped process is refused with
- *   its reason, by CKPT_IOC_CHECK too.
+ *   the process is checkpointed alone), of a reaped process, or shared with a
+ *   process outside the tree is refused with its reason, by CKPT_IOC_CHECK
+ *   too.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
@@ -48,6 +49,9 @@
 #endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
 #endif
 #define PIDFD_THREAD O_EXCL
 #define PIDFD_NONBLOCK O_NONBLOCK
@@ -1199,6 +1203,60 @@ TEST_F(tree, pidfd_of_a_task_that_cannot_come_back_is_refused)
 		kill(p, SIGKILL);
 		kill_reap(p);
 	}
+}
+
+/* A child holding a pidfd of itself at fd 50 (and nothing else it shares
+ * with the test at a lower fd). */
+static void pidfd_of_self_at_50(int ready, void *arg)
+{
+	int fd = syscall(SYS_pidfd_open, getpid(), 0);
+	int null = open("/dev/null", O_RDWR);
+
+	(void)arg;
+	if (fd < 0 || null < 0 || dup2(fd, 50) != 50)
+		_exit(3);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(fd);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, pidfd_shared_with_an_outsider_is_refused)
+{
+	uint64_t bytes = 0;
+	int pfd, mine, fd;
+	pid_t p;
+
+	p = spawn_ready(pidfd_of_self_at_50, NULL);
+	ASSERT_LT(0, p);
+	/* The test takes the very file (pidfd_getfd): it would keep the old one. */
+	pfd = syscall(SYS_pidfd_open, p, 0);
+	ASSERT_LE(0, pfd);
+	mine = syscall(SYS_pidfd_getfd, pfd, 50, 0);
+	ASSERT_LE(0, mine);
+	expect_tree_check(_metadata, self->dev, p, EBUSY, "pidfd anon_inode:[pidfd] is also used");
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBUSY, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	/* Once the test lets go of it, the pidfd is the tree's alone (what the
+	 * check says then, if anything, is about the harness's shared memory). */
+	close(mine);
+	{
+		struct ckpt_check_args a;
+
+		memset(&a, 0, sizeof(a));
+		a.pid = p;
+		a.flags = CKPT_CHECKPOINT_TREE;
+		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+		EXPECT_EQ(NULL, strstr(a.reason, "pidfd")) TH_LOG("%s", a.reason);
+	}
+	close(pfd);
+	kill(p, SIGKILL);
+	kill_reap(p);
 }
 
 TEST_HARNESS_MAIN
