@@ -27,7 +27,8 @@
  *   naming the restored tasks: fdinfo's Pid, the fd and file flags as they
  *   were, a signal sent through one reaches the child, poll says when it
  *   exits, waitid(P_PIDFD) reaps it (and EAGAIN before, through the
- *   non-blocking one); the zombie's is readable and reaps it with its status.
+ *   non-blocking one); the zombie's is readable and reaps it with its status;
+ *   a child's pidfd of its younger sibling (made after it at restart) too.
  *   A pidfd of a process outside the tree (the parent; a zombie child when
  *   the process is checkpointed alone), of a reaped process, or shared with a
  *   process outside the tree is refused with its reason, by CKPT_IOC_CHECK
@@ -925,8 +926,9 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
  * (exec'ed with CKPT_PIDFD_CHILD=the ready fd): P forks C (which exits with
  * 42 on SIGUSR1) and Z (which exits with 7 at once, a zombie) and holds
  * pidfds: a of C (close-on-exec), b of C (PIDFD_NONBLOCK, not close-on-exec),
- * t of C's thread (PIDFD_THREAD), s of itself and z of Z.  It reports "P C" and waits for SIGUSR2, then checks them and
- * writes "ok" or what failed to PIDFD_RESULT, and exits.
+ * t of C's thread (PIDFD_THREAD), s of itself and z of Z; then it forks D, of
+ * which C holds a pidfd.  It reports "P C" and waits for SIGUSR2, then checks them and
+ * writes "ok" or what failed to PIDFD_RESULT, and exits (D stays).
  */
 #define PIDFD_RESULT "/tmp/tree-pidfd.result"
 
@@ -957,6 +959,7 @@ static int pidfd_fdinfo_pid(int fd)
 }
 
 #define PIDFDS 5
+#define PIDFD_SIBLING_FD 60
 
 /* Checks P's pidfds after the restart; NULL if all is well. */
 static const char *pidfd_checks(pid_t c, pid_t z, const int fd[PIDFDS], const int fdfl[PIDFDS],
@@ -1014,9 +1017,9 @@ static const char *pidfd_checks(pid_t c, pid_t z, const int fd[PIDFDS], const in
 __attribute__((constructor)) static void pidfd_parent(void)
 {
 	const char *r = getenv("CKPT_PIDFD_CHILD");
-	int ready, null, fd[PIDFDS], fdfl[PIDFDS], fl[PIDFDS], up[2], i;
+	int ready, null, fd[PIDFDS], fdfl[PIDFDS], fl[PIDFDS], up[2], down[2], i;
 	const char *bad;
-	pid_t c, z, rep[3];
+	pid_t c, z, d, rep[4];
 	char x;
 
 	if (!r)
@@ -1028,21 +1031,46 @@ __attribute__((constructor)) static void pidfd_parent(void)
 	dup2(null, 2);
 	setsid();
 	signal(SIGUSR2, pidfd_on_usr2);
-	if (pipe(up))
+	if (pipe(up) || pipe(down))
 		_exit(3);
 	c = fork();
 	if (c < 0)
 		_exit(3);
 	if (c == 0) {
+		/* C holds a pidfd of its younger sibling D at PIDFD_SIBLING_FD: made
+		 * after C at restart, which C's restarter waits for. */
 		signal(SIGUSR1, pidfd_on_usr1);
 		close(up[0]);
+		close(down[1]);
+		if (read(down[0], &d, sizeof(d)) != sizeof(d))
+			_exit(4);
+		close(down[0]);
+		i = syscall(SYS_pidfd_open, d, 0);
+		if (i < 0 || dup2(i, PIDFD_SIBLING_FD) != PIDFD_SIBLING_FD)
+			_exit(4);
+		close(i);
 		if (write(up[1], "c", 1) != 1)
 			_exit(4);
 		close(up[1]);
 		for (;;)
 			pause();
 	}
+	d = fork();
+	if (d < 0)
+		_exit(3);
+	if (d == 0) {
+		close(up[0]);
+		close(up[1]);
+		close(down[0]);
+		close(down[1]);
+		for (;;)
+			pause();
+	}
 	close(up[1]);
+	close(down[0]);
+	if (write(down[1], &d, sizeof(d)) != sizeof(d))
+		_exit(4);
+	close(down[1]);
 	if (read(up[0], &x, 1) != 1)
 		_exit(4);
 	close(up[0]);
@@ -1070,6 +1098,7 @@ __attribute__((constructor)) static void pidfd_parent(void)
 	rep[0] = getpid();
 	rep[1] = c;
 	rep[2] = z;
+	rep[3] = d;
 	if (write(ready, rep, sizeof(rep)) != sizeof(rep))
 		_exit(6);
 	close(ready);
@@ -1090,7 +1119,8 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 	char cmd[256], fdtxt[16], result[256] = "";
 	int ready[2], fd, i;
 	uint64_t bytes = 0;
-	pid_t s, rep[3];
+	char path[64], info[1024], want[32];
+	pid_t s, rep[4];
 
 	unlink(PIDFD_RESULT);
 	ASSERT_EQ(0, pipe(ready));
@@ -1108,6 +1138,11 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 	ASSERT_EQ(sizeof(rep), read(ready[0], rep, sizeof(rep)));
 	close(ready[0]);
 	ASSERT_EQ(s, rep[0]);
+	/* C's pidfd of its sibling D, as fdinfo shows it. */
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", rep[1], PIDFD_SIBLING_FD);
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", rep[3]);
+	ASSERT_LT(0, read_text(path, info, sizeof(info)));
+	ASSERT_NE(NULL, strstr(info, want)) TH_LOG("%s", info);
 	/* CKPT_IOC_CHECK of the tree says yes. */
 	expect_tree_check(_metadata, self->dev, s, 0, "");
 	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -1116,7 +1151,7 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
 	close(fd);
 	waitpid(s, NULL, 0);
-	ASSERT_EQ(0, all_gone(rep, 3, 10000));
+	ASSERT_EQ(0, all_gone(rep, 4, 10000));
 	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
 	ASSERT_EQ(0, run(cmd));
 	for (i = 0; i < 100 && !exists(rep[1]); i++)
@@ -1125,12 +1160,18 @@ TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
 	for (i = 0; i < 100 && !exists(rep[2]); i++)
 		sleep_ms(20);
 	ASSERT_TRUE(exists(rep[2])) TH_LOG("the zombie is not back");
+	for (i = 0; i < 100 && !exists(rep[3]); i++)
+		sleep_ms(20);
+	memset(info, 0, sizeof(info));
+	EXPECT_LT(0, read_text(path, info, sizeof(info)));
+	EXPECT_NE(NULL, strstr(info, want)) TH_LOG("C's pidfd of D after the restart: %s", info);
 	ASSERT_EQ(0, kill(s, SIGUSR2));
 	for (i = 0; i < 500 && read_text(PIDFD_RESULT, result, sizeof(result)) <= 0; i++)
 		sleep_ms(20);
 	EXPECT_STREQ("ok\n", result);
 	if (exists(rep[1]))
 		kill(rep[1], SIGKILL);
+	kill(rep[3], SIGKILL);
 	kill(s, SIGKILL);
 	unlink(PIDFD_RESULT);
 }
