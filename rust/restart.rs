@@ -141,6 +141,8 @@ pub(crate) struct Plan<'a> {
     /// The pids of the image's zombie processes (`ckpt restart` makes them again,
     /// outside the restart).
     pub(crate) zombies: KVec<i32>,
+    /// The parent of each zombie (zombie, parent: image pids).
+    pub(crate) zombie_parents: KVec<(i32, i32)>,
     /// How many of them restore themselves (not zombies): each opens its files.
     pub(crate) live_procs: usize,
     /// Tasks of the process (threads, the leader included).
@@ -186,7 +188,7 @@ pub(crate) struct Plan<'a> {
     /// Targets of deleted symbolic links.
     pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
-    /// signalfd, epoll entries, inotify watches, fanotify groups and marks).
+    /// signalfd, epoll entries, inotify watches, fanotify groups and marks) and pidfds.
     pub(crate) events: KVec<AnyRecord<'a>>,
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,
@@ -764,6 +766,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut live = 0u32;
     let mut procs = KVec::new();
     let mut zombies = KVec::new();
+    let mut zombie_parents = KVec::new();
     let mut live_procs = 0;
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
@@ -771,6 +774,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
                 procs.push(t.pid, GFP_KERNEL)?;
                 if t.flags & image::TASK_ZOMBIE != 0 {
                     zombies.push(t.pid, GFP_KERNEL)?;
+                    zombie_parents.push((t.pid, t.ppid), GFP_KERNEL)?;
                 } else {
                     live_procs += 1;
                 }
@@ -896,7 +900,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::EpollItem(_)
             | AnyRecord::InotifyWatch(_)
             | AnyRecord::FanotifyGroup(_)
-            | AnyRecord::FanotifyMark(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
+            | AnyRecord::FanotifyMark(_)
+            | AnyRecord::Pidfd(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSkb(q) => {
                 skb_owner = q.owner;
@@ -976,6 +981,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             live,
             procs,
             zombies,
+            zombie_parents,
             live_procs,
             nthreads,
             files_sharers,

@@ -321,6 +321,22 @@ struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *f
 bool ckpt_cur_pgrp_orphaned(void);
 void ckpt_cur_recalc_sigpending(void);
 
+/* ---- pidfds ------------------------------------------------------------ */
+
+#define CKPT_PIDFD_THREAD	(1u << 0)	/* PIDFD_THREAD: one thread */
+#define CKPT_PIDFD_NONBLOCK	(1u << 1)	/* O_NONBLOCK (PIDFD_NONBLOCK) */
+#define CKPT_PIDFD_AUTOKILL	(1u << 2)	/* kills its process when closed */
+#define CKPT_PIDFD_EXITED	(1u << 3)	/* the task has exited (a zombie) */
+#define CKPT_PIDFD_GROUP_DEAD	(1u << 4)	/* and so has its whole process */
+
+struct ckpt_pidfd_info {
+	s32 pid;	/* the task's pid in the caller's pid namespace (0: reaped, or not visible) */
+	s32 tgid;	/* its process's */
+	u32 flags;	/* CKPT_PIDFD_* */
+};
+
+int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi);
+
 /* ---- event-loop files -------------------------------------------------- */
 
 long ckpt_file_fdinfo(struct file *f, char *buf, u32 len);

@@ -224,6 +224,11 @@ pub(crate) mod fk {
     /// An anonymous inode: eventfd, epoll, io_uring, ...
     pub(crate) const ANON: u32 = 101;
     pub(crate) const OTHER: u32 = 102;
+    /// A pidfd (a file of pidfs).
+    pub(crate) const PIDFD: u32 = 103;
+
+    /// `PID_FS_MAGIC` (`include/uapi/linux/magic.h`).
+    const PID_FS_MAGIC: u32 = 0x5049_4446;
 
     /// The kind of a file whose inode has mode `mode` on a file system of `magic`.
     pub(crate) fn of(mode: u32, magic: u32) -> u32 {
@@ -232,6 +237,8 @@ pub(crate) mod fk {
             SOCKET
         } else if magic == bindings::ANON_INODE_FS_MAGIC {
             ANON
+        } else if magic == PID_FS_MAGIC {
+            PIDFD
         } else {
             match fmt {
                 bindings::S_IFIFO if magic == bindings::PIPEFS_MAGIC => PIPE,
@@ -2415,4 +2422,51 @@ impl FileRef {
 pub(crate) fn clock_ns(clockid: i32) -> u64 {
     // SAFETY: No preconditions; the shim reads the realtime clock for others.
     unsafe { ffi_event::ckpt_clock_ns(clockid) }
+}
+
+// ---------------------------------------------------------------------------
+// Pidfds.
+
+/// `CKPT_PIDFD_*`: [`PidfdInfo::flags`].
+pub(crate) mod pidfd_flags {
+    /// `PIDFD_THREAD`: the pidfd refers to one thread.
+    pub(crate) const THREAD: u32 = 1 << 0;
+    /// `O_NONBLOCK` (`PIDFD_NONBLOCK`).
+    pub(crate) const NONBLOCK: u32 = 1 << 1;
+    /// Made by `clone3(CLONE_PIDFD_AUTOKILL)`: closing it kills the process.
+    pub(crate) const AUTOKILL: u32 = 1 << 2;
+    /// The task has exited (a zombie).
+    pub(crate) const EXITED: u32 = 1 << 3;
+    /// And so has its whole process (a zombie process).
+    pub(crate) const GROUP_DEAD: u32 = 1 << 4;
+}
+
+/// `struct ckpt_pidfd_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct PidfdInfo {
+    /// The task's pid in the caller's pid namespace (0: reaped, or not visible).
+    pub(crate) pid: i32,
+    /// Its process's.
+    pub(crate) tgid: i32,
+    /// [`pidfd_flags`].
+    pub(crate) flags: u32,
+}
+
+mod ffi_pidfd {
+    use super::*;
+
+    extern "C" {
+        pub(super) fn ckpt_file_pidfd(f: *mut c_void, pi: *mut PidfdInfo) -> i32;
+    }
+}
+
+impl FileRef {
+    /// What this pidfd refers to; `EBADF` if it is not a pidfd.
+    pub(crate) fn pidfd(&self) -> Result<PidfdInfo> {
+        let mut pi = PidfdInfo::default();
+        // SAFETY: The file is valid; `pi` is valid for writing.
+        errno(unsafe { ffi_pidfd::ckpt_file_pidfd(self.raw(), &mut pi) })?;
+        Ok(pi)
+    }
 }

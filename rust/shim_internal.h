@@ -63,6 +63,7 @@
 #include <linux/sched/jobctl.h>
 #include <uapi/linux/membarrier.h>
 #include <uapi/linux/prctl.h>
+#include <uapi/linux/pidfd.h>
 #include <uapi/linux/elf.h>
 #include <asm/user.h>
 #include <asm/fsgsbase.h>

@@ -425,3 +425,43 @@ bool ckpt_task_same_mntns(struct task_struct *t)
 	task_unlock(t);
 	return ns && ns == current->nsproxy->mnt_ns;
 }
+
+/* For a pidfd @f (a file of pidfs): the task its pid names, as the caller's
+ * pid namespace numbers it, and the pidfd's flags.  -EBADF if @f is not a
+ * pidfd.  pidfd_pid() is not exported: pidfs keeps the struct pid in the
+ * inode's i_private (fs/pidfs.c, pidfs_init_inode).  The pidfd's own
+ * show_fdinfo is never run here: it takes the seq_file's file for a procfs
+ * one. */
+int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi)
+{
+	struct inode *inode = file_inode(f);
+	struct pid *pid;
+	struct task_struct *t;
+
+	memset(pi, 0, sizeof(*pi));
+	if (inode->i_sb->s_magic != PID_FS_MAGIC || !inode->i_private)
+		return -EBADF;
+	pid = inode->i_private;
+	if (f->f_flags & PIDFD_THREAD)
+		pi->flags |= CKPT_PIDFD_THREAD;
+	if (f->f_flags & O_NONBLOCK)
+		pi->flags |= CKPT_PIDFD_NONBLOCK;
+	if (f->f_flags & PIDFD_AUTOKILL)
+		pi->flags |= CKPT_PIDFD_AUTOKILL;
+	rcu_read_lock();
+	t = pid_task(pid, PIDTYPE_PID);
+	if (t) {
+		pi->pid = pid_vnr(pid);
+		pi->tgid = task_tgid_vnr(t);
+		if (t->exit_state)
+			pi->flags |= CKPT_PIDFD_EXITED;
+		if (t->exit_state && thread_group_leader(t) && thread_group_empty(t))
+			pi->flags |= CKPT_PIDFD_GROUP_DEAD;
+		/* The number names this pid in the caller's namespace (a pid
+		 * not visible there has none). */
+		if (!pi->pid || find_vpid(pi->pid) != pid)
+			pi->pid = pi->tgid = 0;
+	}
+	rcu_read_unlock();
+	return 0;
+}

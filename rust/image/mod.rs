@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 7;
+pub const FORMAT_MINOR: u16 = 8;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -276,6 +276,9 @@ pub mod kind {
     /// [`super::FanotifyMark`]: not optional (a reader that skipped it would
     /// bring the group back without its marks). Since format 1.7.
     pub const FANOTIFY_MARK: u16 = 0x0357;
+    /// [`super::PidfdRec`]: not optional (a reader that skipped it could not
+    /// give the pidfd its process). Since format 1.8.
+    pub const PIDFD: u16 = 0x0360;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -329,6 +332,7 @@ pub mod kind {
             PARENT_PAGES => "parent-pages",
             FANOTIFY_GROUP => "fanotify-group",
             FANOTIFY_MARK => "fanotify-mark",
+            PIDFD => "pidfd",
             _ => "unknown",
         }
     }
@@ -346,6 +350,7 @@ pub mod kind {
             SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             PARENT | TRACK | PARENT_PAGES => Some(1),
             FANOTIFY_GROUP | FANOTIFY_MARK => Some(1),
+            PIDFD => Some(1),
             _ => None,
         }
     }
@@ -577,6 +582,8 @@ pub enum AnyRecord<'a> {
     FanotifyGroup(FanotifyGroup),
     /// [`FanotifyMark`].
     FanotifyMark(FanotifyMark<'a>),
+    /// [`PidfdRec`].
+    Pidfd(PidfdRec),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -633,6 +640,7 @@ impl<'a> AnyRecord<'a> {
             kind::PARENT_PAGES => Self::ParentPages(ParentPages::from_payload(p)?),
             kind::FANOTIFY_GROUP => Self::FanotifyGroup(FanotifyGroup::from_payload(p)?),
             kind::FANOTIFY_MARK => Self::FanotifyMark(FanotifyMark::from_payload(p)?),
+            kind::PIDFD => Self::Pidfd(PidfdRec::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

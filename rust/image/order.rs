@@ -268,6 +268,7 @@ impl OrderChecker {
             R::InotifyWatch(w) => self.uses(w.file)?,
             R::FanotifyGroup(g) => self.uses(g.file)?,
             R::FanotifyMark(m) => self.uses(m.file)?,
+            R::Pidfd(p) => self.uses(p.file)?,
             R::EpollItem(e) => {
                 self.uses(e.file)?;
                 self.uses(e.target)?;

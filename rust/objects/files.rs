@@ -114,7 +114,7 @@ pub(crate) fn file_kind(
     match fi.kind {
         fk::REG | fk::DIR | fk::CHR | fk::FIFO | fk::LNK if !path.starts_with(b"/") => Err(refuse(
             why,
-            "file outside the filesystem tree (pidfd, namespace file, ...)",
+            "file outside the filesystem tree (namespace file, ...)",
         )),
         // d_path shows "/memfd:NAME (deleted)" (simple_dname); the dentry is not
         // "unlinked": it never had a name in a directory.
@@ -198,6 +198,8 @@ pub(crate) fn file_kind(
         fk::SOCKET if fi.flags & O_PATH == 0 => Ok(filekind::UNIX),
         fk::SOCKET => Err(refuse(why, "socket")),
         fk::ANON => super::event::file_kind(path, what, why),
+        fk::PIDFD if matches!(what, What::Fd(_)) => Ok(filekind::PIDFD),
+        fk::PIDFD => Err(refuse(why, "pidfd")),
         _ => Err(refuse(why, "special file")),
     }
 }
@@ -337,6 +339,9 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
         }
         if filekind::is_event(kind) {
             super::event::precheck(t, &f, kind, What::Fd(fd), why)?;
+        }
+        if kind == filekind::PIDFD {
+            super::pidfd::record(&f, 0, tgid, procs, What::Fd(fd), why)?;
         }
         proc_owner(&fi, &path[..n], tgid, procs, What::Fd(fd), why)?;
         precheck_owner(t, &f, fd, procs, why)?;
@@ -572,10 +577,12 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
         let (fi, n) = u.file.info(&mut path)?;
         // An event file shared with a process outside the tree: that one
         // would keep the old file, the restored tree a new one.
+        // Or a pidfd: the outsider's would still name the killed task.
         let event = fi.kind == fk::ANON && super::event::kind_of(&path[..n]).is_some();
+        let pidfd = fi.kind == fk::PIDFD;
         // The tree's references, and ours (`u.file`).
         let socket = fi.kind == fk::SOCKET;
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || socket) {
+        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || pidfd || socket) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
@@ -584,6 +591,8 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                         "shared memory"
                     } else if event {
                         "event file"
+                    } else if pidfd {
+                        "pidfd"
                     } else if socket {
                         "socket"
                     } else {
@@ -772,6 +781,9 @@ fn define_file(
             objs.epolls.push((id, f.clone(), what), GFP_KERNEL)?;
         }
         super::event::write_state(w, id, kind, t, f, what, why)?;
+    }
+    if kind == filekind::PIDFD {
+        w.record(&super::pidfd::record(f, id, tgid, &objs.procs, what, why)?)?;
     }
     if kind == filekind::UNIX {
         let queues = (!in_flight_sock).then_some(&embryo_fds[..]);
@@ -987,7 +999,7 @@ pub(crate) fn check_plan(p: &Plan<'_>, why: &mut Reason) -> Result {
 /// tree may not have come yet (up to [`PROC_WAIT_MS`]). A zombie of the image, or a
 /// process outside the restart that has the pid, is refused (`ESRCH`): `what`
 /// names what refers to it.
-fn wait_image_process(
+pub(crate) fn wait_image_process(
     p: &Plan<'_>,
     sess: &Session,
     pid: i32,
@@ -1197,7 +1209,7 @@ pub(crate) fn open_one(
     // image's credentials (A13); what the restarter made and passed (pipes, fifos,
     // ptys, sockets, event files) or asked to inherit is its own to give.
     let passed = match f.kind {
-        filekind::PIPE | filekind::UNIX => true,
+        filekind::PIPE | filekind::UNIX | filekind::PIDFD => true,
         k if filekind::is_event(k) => true,
         filekind::TTY => p.pty_master(f.id).is_some() || (inherit && !p.pty_in_image(f.id)),
         filekind::FIFO => f.path.ends_with(b" (deleted)"),
@@ -1219,6 +1231,7 @@ pub(crate) fn open_one(
         },
         k if filekind::is_event(k) => super::event::open(p, f, given, creds, why)?,
         filekind::UNIX => super::unix::open(p, f, given, why)?,
+        filekind::PIDFD => super::pidfd::open(p, f, given, why)?,
         filekind::GHOST => match given.passed(f.id) {
             Some(g) if f.rdev == 0 => super::unix::in_flight_ghost(p, f, g?, writer, why)?,
             _ => open_ghost(p, f, creds, writer, why)?,
@@ -1583,6 +1596,10 @@ pub(crate) fn open_files(
             if pid != p.task.tgid && p.procs.contains(&pid) {
                 wait_image_process(p, sess, pid, format_args!("{}", path_str(f.path)), why)?;
             }
+        }
+        // A pidfd: the process it refers to, likewise.
+        if f.kind == filekind::PIDFD {
+            super::pidfd::wait_target(p, sess, f, why)?;
         }
         let shared = sess.file(f.id, || {
             made = true;

@@ -19,6 +19,7 @@ pub(crate) mod inotify;
 pub(crate) mod layout;
 pub(crate) mod locks;
 pub(crate) mod mm;
+pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod shm;
 pub(crate) mod signal;

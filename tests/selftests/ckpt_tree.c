@@ -22,13 +22,40 @@
  *   but could not open, comes back in both (the child takes the parent's,
  *   whichever restores first: ZDTM's pid00); held by the child alone, it is
  *   refused, naming the file.
+ * - A parent's pidfds of its child (close-on-exec, PIDFD_NONBLOCK without
+ *   close-on-exec, PIDFD_THREAD), of itself and of its zombie child come back
+ *   naming the restored tasks: fdinfo's Pid, the fd and file flags as they
+ *   were, a signal sent through one reaches the child, poll says when it
+ *   exits, waitid(P_PIDFD) reaps it (and EAGAIN before, through the
+ *   non-blocking one); the zombie's is readable and reaps it with its status;
+ *   a child's pidfd of its younger sibling (made after it at restart) too.
+ *   A pidfd of a process outside the tree (the parent; a zombie child when
+ *   the process is checkpointed alone), of a reaped process, or shared with a
+ *   process outside the tree is refused with its reason, by CKPT_IOC_CHECK
+ *   too.
  *
  * Uses /samples/tree (see samples/tree.c) and /ckpt.
  */
 #include "ckpt_util.h"
+#include <poll.h>
 #include <sched.h>
 #include <termios.h>
 #include "kselftest_harness.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#define PIDFD_THREAD O_EXCL
+#define PIDFD_NONBLOCK O_NONBLOCK
 
 #define TREE "/samples/tree"
 #define CKPT "/ckpt"
@@ -892,6 +919,385 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 	EXPECT_EQ(0, all_gone(pids, 2, 10000));
 	unlink(err);
 	unlink(SHARED_FILE);
+}
+
+/*
+ * The processes of pidfds_of_the_tree_come_back, run before the harness
+ * (exec'ed with CKPT_PIDFD_CHILD=the ready fd): P forks C (which exits with
+ * 42 on SIGUSR1) and Z (which exits with 7 at once, a zombie) and holds
+ * pidfds: a of C (close-on-exec), b of C (PIDFD_NONBLOCK, not close-on-exec),
+ * t of C's thread (PIDFD_THREAD), s of itself and z of Z; then it forks D, of
+ * which C holds a pidfd.  It reports "P C" and waits for SIGUSR2, then checks them and
+ * writes "ok" or what failed to PIDFD_RESULT, and exits (D stays).
+ */
+#define PIDFD_RESULT "/tmp/tree-pidfd.result"
+
+static volatile sig_atomic_t pidfd_go;
+
+static void pidfd_on_usr1(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+static void pidfd_on_usr2(int sig)
+{
+	(void)sig;
+	pidfd_go = 1;
+}
+
+/* The Pid: line of /proc/self/fdinfo/fd, or -2. */
+static int pidfd_fdinfo_pid(int fd)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (read_text(path, buf, sizeof(buf)) <= 0)
+		return -2;
+	p = strstr(buf, "\nPid:");
+	return p ? atoi(p + 5) : -2;
+}
+
+#define PIDFDS 5
+#define PIDFD_SIBLING_FD 60
+
+/* Checks P's pidfds after the restart; NULL if all is well. */
+static const char *pidfd_checks(pid_t c, pid_t z, const int fd[PIDFDS], const int fdfl[PIDFDS],
+				const int fl[PIDFDS])
+{
+	static char why[128];
+	struct pollfd pfd;
+	siginfo_t si;
+	int i;
+
+	for (i = 0; i < PIDFDS; i++) {
+		if (pidfd_fdinfo_pid(fd[i]) != (i == 3 ? getpid() : i == 4 ? z : c)) {
+			snprintf(why, sizeof(why), "fdinfo Pid of pidfd %d: %d", i,
+				 pidfd_fdinfo_pid(fd[i]));
+			return why;
+		}
+		if (fcntl(fd[i], F_GETFD) != fdfl[i] || fcntl(fd[i], F_GETFL) != fl[i]) {
+			snprintf(why, sizeof(why), "flags of pidfd %d: fd %#x (was %#x), file %#x (was %#x)",
+				 i, fcntl(fd[i], F_GETFD), fdfl[i], fcntl(fd[i], F_GETFL), fl[i]);
+			return why;
+		}
+	}
+	pfd.fd = fd[4];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return "the zombie's pidfd is not readable";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[4], &si, WEXITED))
+		return "waitid(P_PIDFD) of the zombie failed";
+	if (si.si_pid != z || si.si_code != CLD_EXITED || si.si_status != 7)
+		return "waitid(P_PIDFD) of the zombie reaped something else";
+	pfd.fd = fd[0];
+	if (poll(&pfd, 1, 0) != 0)
+		return "the pidfd is readable while the child runs";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[1], &si, WEXITED) != -1 || errno != EAGAIN)
+		return "waitid through the PIDFD_NONBLOCK pidfd did not say EAGAIN";
+	if (syscall(SYS_pidfd_send_signal, fd[0], SIGUSR1, NULL, 0))
+		return "pidfd_send_signal failed";
+	if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN))
+		return "the pidfd did not become readable when the child exited";
+	pfd.fd = fd[2];
+	if (poll(&pfd, 1, 10000) != 1 || !(pfd.revents & POLLIN))
+		return "the PIDFD_THREAD pidfd did not become readable";
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, fd[0], &si, WEXITED))
+		return "waitid(P_PIDFD) failed";
+	if (si.si_pid != c || si.si_code != CLD_EXITED || si.si_status != 42)
+		return "waitid(P_PIDFD) reaped something else";
+	if (kill(c, 0) == 0 || errno != ESRCH)
+		return "the child is still there";
+	return NULL;
+}
+
+__attribute__((constructor)) static void pidfd_parent(void)
+{
+	const char *r = getenv("CKPT_PIDFD_CHILD");
+	int ready, null, fd[PIDFDS], fdfl[PIDFDS], fl[PIDFDS], up[2], down[2], i;
+	const char *bad;
+	pid_t c, z, d, rep[4];
+	char x;
+
+	if (!r)
+		return;
+	ready = atoi(r);
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	setsid();
+	signal(SIGUSR2, pidfd_on_usr2);
+	if (pipe(up) || pipe(down))
+		_exit(3);
+	c = fork();
+	if (c < 0)
+		_exit(3);
+	if (c == 0) {
+		/* C holds a pidfd of its younger sibling D at PIDFD_SIBLING_FD: made
+		 * after C at restart, which C's restarter waits for. */
+		signal(SIGUSR1, pidfd_on_usr1);
+		close(up[0]);
+		close(down[1]);
+		if (read(down[0], &d, sizeof(d)) != sizeof(d))
+			_exit(4);
+		close(down[0]);
+		i = syscall(SYS_pidfd_open, d, 0);
+		if (i < 0 || dup2(i, PIDFD_SIBLING_FD) != PIDFD_SIBLING_FD)
+			_exit(4);
+		close(i);
+		if (write(up[1], "c", 1) != 1)
+			_exit(4);
+		close(up[1]);
+		for (;;)
+			pause();
+	}
+	d = fork();
+	if (d < 0)
+		_exit(3);
+	if (d == 0) {
+		close(up[0]);
+		close(up[1]);
+		close(down[0]);
+		close(down[1]);
+		for (;;)
+			pause();
+	}
+	close(up[1]);
+	close(down[0]);
+	if (write(down[1], &d, sizeof(d)) != sizeof(d))
+		_exit(4);
+	close(down[1]);
+	if (read(up[0], &x, 1) != 1)
+		_exit(4);
+	close(up[0]);
+	z = fork();
+	if (z < 0)
+		_exit(3);
+	if (z == 0)
+		_exit(7);
+	if (waitid(P_PID, z, &(siginfo_t){ 0 }, WEXITED | WNOWAIT))
+		_exit(4);
+	fd[4] = syscall(SYS_pidfd_open, z, 0);
+	fd[0] = syscall(SYS_pidfd_open, c, 0);
+	fd[1] = syscall(SYS_pidfd_open, c, PIDFD_NONBLOCK);
+	fd[2] = syscall(SYS_pidfd_open, c, PIDFD_THREAD);
+	fd[3] = syscall(SYS_pidfd_open, getpid(), 0);
+	for (i = 0; i < PIDFDS; i++)
+		if (fd[i] < 0)
+			_exit(5);
+	if (fcntl(fd[1], F_SETFD, 0))
+		_exit(5);
+	for (i = 0; i < PIDFDS; i++) {
+		fdfl[i] = fcntl(fd[i], F_GETFD);
+		fl[i] = fcntl(fd[i], F_GETFL);
+	}
+	rep[0] = getpid();
+	rep[1] = c;
+	rep[2] = z;
+	rep[3] = d;
+	if (write(ready, rep, sizeof(rep)) != sizeof(rep))
+		_exit(6);
+	close(ready);
+	while (!pidfd_go)
+		pause();
+	bad = pidfd_checks(c, z, fd, fdfl, fl);
+	i = open(PIDFD_RESULT ".new", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (i >= 0) {
+		dprintf(i, "%s\n", bad ? bad : "ok");
+		close(i);
+		rename(PIDFD_RESULT ".new", PIDFD_RESULT);
+	}
+	_exit(bad ? 7 : 0);
+}
+
+TEST_F_TIMEOUT(tree, pidfds_of_the_tree_come_back, 180)
+{
+	char cmd[256], fdtxt[16], result[256] = "";
+	int ready[2], fd, i;
+	uint64_t bytes = 0;
+	char path[64], info[1024], want[32];
+	pid_t s, rep[4];
+
+	unlink(PIDFD_RESULT);
+	ASSERT_EQ(0, pipe(ready));
+	s = fork();
+	ASSERT_LE(0, s);
+	if (s == 0) {
+		/* Exec'ed afresh: the harness's shared memory must not come along. */
+		close(ready[0]);
+		snprintf(fdtxt, sizeof(fdtxt), "%d", ready[1]);
+		setenv("CKPT_PIDFD_CHILD", fdtxt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(sizeof(rep), read(ready[0], rep, sizeof(rep)));
+	close(ready[0]);
+	ASSERT_EQ(s, rep[0]);
+	/* C's pidfd of its sibling D, as fdinfo shows it. */
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", rep[1], PIDFD_SIBLING_FD);
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", rep[3]);
+	ASSERT_LT(0, read_text(path, info, sizeof(info)));
+	ASSERT_NE(NULL, strstr(info, want)) TH_LOG("%s", info);
+	/* CKPT_IOC_CHECK of the tree says yes. */
+	expect_tree_check(_metadata, self->dev, s, 0, "");
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, s, fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(s, NULL, 0);
+	ASSERT_EQ(0, all_gone(rep, 4, 10000));
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !exists(rep[1]); i++)
+		sleep_ms(20);
+	ASSERT_TRUE(exists(rep[1])) TH_LOG("the child is not back");
+	for (i = 0; i < 100 && !exists(rep[2]); i++)
+		sleep_ms(20);
+	ASSERT_TRUE(exists(rep[2])) TH_LOG("the zombie is not back");
+	for (i = 0; i < 100 && !exists(rep[3]); i++)
+		sleep_ms(20);
+	memset(info, 0, sizeof(info));
+	EXPECT_LT(0, read_text(path, info, sizeof(info)));
+	EXPECT_NE(NULL, strstr(info, want)) TH_LOG("C's pidfd of D after the restart: %s", info);
+	ASSERT_EQ(0, kill(s, SIGUSR2));
+	for (i = 0; i < 500 && read_text(PIDFD_RESULT, result, sizeof(result)) <= 0; i++)
+		sleep_ms(20);
+	EXPECT_STREQ("ok\n", result);
+	if (exists(rep[1]))
+		kill(rep[1], SIGKILL);
+	kill(rep[3], SIGKILL);
+	kill(s, SIGKILL);
+	unlink(PIDFD_RESULT);
+}
+
+/* A child holding a pidfd of its parent: the test, outside the tree. */
+static void pidfd_of_parent(int ready, void *arg)
+{
+	(void)arg;
+	if (syscall(SYS_pidfd_open, getppid(), 0) < 0)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* A child holding a pidfd of its own child, which exited: a zombie, or
+ * reaped (arg non-NULL). */
+static void pidfd_of_exited(int ready, void *arg)
+{
+	pid_t c = fork();
+
+	if (c == 0)
+		_exit(0);
+	if (c < 0 || syscall(SYS_pidfd_open, c, 0) < 0)
+		_exit(3);
+	if (arg)
+		waitpid(c, NULL, 0);
+	else
+		waitid(P_PID, c, &(siginfo_t){ 0 }, WEXITED | WNOWAIT);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, pidfd_of_a_task_that_cannot_come_back_is_refused)
+{
+	static const struct {
+		void (*fn)(int, void *);
+		void *arg;
+		uint64_t flags;
+		const char *word;
+	} cases[] = {
+		{ pidfd_of_parent, NULL, CKPT_CHECKPOINT_TREE, "outside the checkpointed tree" },
+		/* Without the tree flag, its zombie child is not in the image. */
+		{ pidfd_of_exited, NULL, 0, "outside the checkpointed tree" },
+		{ pidfd_of_exited, "reaped", CKPT_CHECKPOINT_TREE, "exited and was reaped" },
+	};
+	struct ckpt_check_args a;
+	uint64_t bytes = 0;
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t p = spawn_ready(cases[i].fn, cases[i].arg);
+
+		ASSERT_LT(0, p);
+		memset(&a, 0, sizeof(a));
+		a.pid = p;
+		a.flags = cases[i].flags;
+		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+		EXPECT_EQ(EOPNOTSUPP, a.status) TH_LOG("case %u: %s", i, a.reason);
+		EXPECT_NE(NULL, strstr(a.reason, cases[i].word)) TH_LOG("case %u: %s", i, a.reason);
+		fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, cases[i].flags, &bytes))
+			TH_LOG("case %u", i);
+		close(fd);
+		/* Refused, it runs on. */
+		EXPECT_NE('T', proc_state(p));
+		kill(p, SIGKILL);
+		kill_reap(p);
+	}
+}
+
+/* A child holding a pidfd of itself at fd 50 (and nothing else it shares
+ * with the test at a lower fd). */
+static void pidfd_of_self_at_50(int ready, void *arg)
+{
+	int fd = syscall(SYS_pidfd_open, getpid(), 0);
+	int null = open("/dev/null", O_RDWR);
+
+	(void)arg;
+	if (fd < 0 || null < 0 || dup2(fd, 50) != 50)
+		_exit(3);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(fd);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, pidfd_shared_with_an_outsider_is_refused)
+{
+	uint64_t bytes = 0;
+	int pfd, mine, fd;
+	pid_t p;
+
+	p = spawn_ready(pidfd_of_self_at_50, NULL);
+	ASSERT_LT(0, p);
+	/* The test takes the very file (pidfd_getfd): it would keep the old one. */
+	pfd = syscall(SYS_pidfd_open, p, 0);
+	ASSERT_LE(0, pfd);
+	mine = syscall(SYS_pidfd_getfd, pfd, 50, 0);
+	ASSERT_LE(0, mine);
+	expect_tree_check(_metadata, self->dev, p, EBUSY, "pidfd anon_inode:[pidfd] is also used");
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBUSY, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	/* Once the test lets go of it, the pidfd is the tree's alone (what the
+	 * check says then, if anything, is about the harness's shared memory). */
+	close(mine);
+	{
+		struct ckpt_check_args a;
+
+		memset(&a, 0, sizeof(a));
+		a.pid = p;
+		a.flags = CKPT_CHECKPOINT_TREE;
+		ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECK, &a));
+		EXPECT_EQ(NULL, strstr(a.reason, "pidfd")) TH_LOG("%s", a.reason);
+	}
+	close(pfd);
+	kill(p, SIGKILL);
+	kill_reap(p);
 }
 
 TEST_HARNESS_MAIN

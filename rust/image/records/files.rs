@@ -71,8 +71,12 @@ pub mod filekind {
     /// file (and its queue the [`super::UnixSkb`] records after it); `path` is
     /// `socket:[INODE]`. The restarter creates it. Since format 1.3.
     pub const UNIX: u8 = 20;
+    /// A pidfd (`anon_inode:[pidfd]`): the task it refers to is in the
+    /// [`super::PidfdRec`] that follows; `flags` has its `PIDFD_THREAD` and
+    /// `O_NONBLOCK`. The restarter makes it (`pidfd_open`). Since format 1.8.
+    pub const PIDFD: u8 = 24;
     /// Largest defined value.
-    pub const MAX: u8 = 20;
+    pub const MAX: u8 = 24;
 
     /// Name of a kind, for diagnostics.
     pub fn name(k: u8) -> &'static str {
@@ -95,6 +99,7 @@ pub mod filekind {
             INOTIFY => "inotify",
             FANOTIFY => "fanotify",
             UNIX => "unix",
+            PIDFD => "pidfd",
             _ => "unknown",
         }
     }
@@ -148,8 +153,13 @@ fixed_record! {
         check(
             matches!(f.kind, filekind::PIPE | filekind::SHMEM | filekind::UNIX)
                 || filekind::is_event(f.kind)
+                || f.kind == filekind::PIDFD
                 || f.path.first() == Some(&b'/'),
             "file: path not absolute",
+        )?;
+        check(
+            f.kind != filekind::PIDFD || f.path == b"anon_inode:[pidfd]",
+            "file: pidfd without its anonymous-inode name",
         )?;
         check(
             !filekind::is_event(f.kind) || f.path.starts_with(b"anon_inode:"),

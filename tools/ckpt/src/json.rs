@@ -660,6 +660,16 @@ impl Builder {
             AnyRecord::Signalfd(sf) => {
                 self.file_state(sf.file, "signalfd", json!({"mask": sf.mask}))
             }
+            AnyRecord::Pidfd(p) => self.file_state(
+                p.file,
+                "pidfd",
+                json!({
+                    "pid": p.pid,
+                    "tgid": p.tgid,
+                    "thread": p.flags & crate::image::PIDFD_THREAD != 0,
+                    "nonblock": p.flags & crate::image::PIDFD_NONBLOCK != 0,
+                }),
+            ),
             AnyRecord::EpollItem(e) => self.file_list(
                 e.file,
                 "epoll",

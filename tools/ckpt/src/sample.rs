@@ -68,8 +68,10 @@ pub mod id {
     /// A second address space, sharing a page with the first (in [`super::v13`]
     /// only: a forked child's, whose task is not in the image).
     pub const MM2: u32 = 19;
+    /// A pidfd of the root process (in [`super::v13`] only; not in the fd table).
+    pub const PIDFD: u32 = 20;
     /// A fanotify group with a mark.
-    pub const FANOTIFY: u32 = 20;
+    pub const FANOTIFY: u32 = 21;
 }
 
 /// A SysV semaphore set and a message queue with two messages (before the
@@ -806,6 +808,19 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         for v in shared {
             w.record(v)?;
         }
+        w.record(&file(
+            id::PIDFD,
+            filekind::PIDFD,
+            0o4002,
+            0o700,
+            b"anon_inode:[pidfd]",
+        ))?;
+        w.record(&PidfdRec {
+            file: id::PIDFD,
+            pid: ROOT_PID,
+            tgid: ROOT_PID,
+            flags: PIDFD_NONBLOCK,
+        })?;
     }
     write_fanotify(w)?;
     let area = xstate_area();

@@ -628,6 +628,22 @@ impl<'w, W: Write> Text<'w, W> {
                 t.clockid, t.settime_flags, t.value_ns, t.interval_ns, t.ticks
             ),
             AnyRecord::Signalfd(sf) => writeln!(o, "  signalfd mask {:#018x}", sf.mask),
+            AnyRecord::Pidfd(p) => writeln!(
+                o,
+                "  pidfd of {} {} (process {}){}",
+                if p.flags & crate::image::PIDFD_THREAD != 0 {
+                    "thread"
+                } else {
+                    "process"
+                },
+                p.pid,
+                p.tgid,
+                if p.flags & crate::image::PIDFD_NONBLOCK != 0 {
+                    ", nonblocking"
+                } else {
+                    ""
+                }
+            ),
             AnyRecord::EpollItem(e) => {
                 let target = self.file(e.target);
                 let epoll = self.file(e.file);

@@ -76,6 +76,7 @@ fn seeds_cover_every_record_kind() {
         kind::FANOTIFY_MARK,
         kind::UNIX_SOCK,
         kind::UNIX_SKB,
+        kind::PIDFD,
     ] {
         assert!(seen.contains(&k), "no seed has record kind {k:#06x}");
     }

@@ -68,7 +68,7 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.7, x86_64, page size 4096",
+        "image format 1.8, x86_64, page size 4096",
         "fanotify group flags 0xe03, event flags 0o100000",
         "fanotify mark on /tmp/marked (mask 0x48000100, ignore mask 0x2, flags 0x400)",
         "2025-11-25 21:38:00.000 UTC on testhost, kernel 6.12.0-ckpt",
@@ -308,4 +308,15 @@ fn xstate_idle_components() {
         ckpt::image::XfeatureNames(0x204 | 1 << 40).to_string(),
         "AVX, PKRU, component 40"
     );
+}
+
+#[test]
+fn text_output_of_a_pidfd() {
+    let text = show_text(&sample::v13(), false);
+    for want in [
+        "file #20: pidfd anon_inode:[pidfd] flags rdwr|nonblock",
+        "  pidfd of process 100 (process 100), nonblocking",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
 }

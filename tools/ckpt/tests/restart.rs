@@ -821,3 +821,73 @@ fn id_limit() {
     });
     IdLimit { uid: 0, ..user }.check(&q).unwrap();
 }
+
+/// A pidfd is opened by the restarters of the processes whose fd table holds it.
+#[test]
+fn pidfds_are_planned_with_the_tables_that_hold_them() {
+    let mut w = ImageWriter::new();
+    w.record(&sample::header(1)).unwrap();
+    w.record(&file(2, filekind::PIDFD, 0, b"anon_inode:[pidfd]"))
+        .unwrap();
+    w.record(&PidfdRec {
+        file: 2,
+        pid: sample::ROOT_PID,
+        tgid: sample::ROOT_PID,
+        flags: PIDFD_NONBLOCK,
+    })
+    .unwrap();
+    w.record(&file(3, filekind::PIDFD, 0, b"anon_inode:[pidfd]"))
+        .unwrap();
+    w.record(&PidfdRec {
+        file: 3,
+        pid: 102,
+        tgid: 101,
+        flags: PIDFD_THREAD,
+    })
+    .unwrap();
+    w.record(&FilesRec { id: 4, count: 2 }).unwrap();
+    w.record(&Fd {
+        fd: 5,
+        file: 2,
+        flags: FD_CLOEXEC,
+    })
+    .unwrap();
+    w.record(&Fd {
+        fd: 9,
+        file: 2,
+        flags: 0,
+    })
+    .unwrap();
+    w.record(&FsRec {
+        id: 5,
+        umask: 0o022,
+        cwd: b"/",
+        root: b"/",
+    })
+    .unwrap();
+    w.record(&Task {
+        files: 4,
+        ..task(5)
+    })
+    .unwrap();
+    let img = w.finish().unwrap();
+    let p = plan(img.as_slice()).expect("plan");
+    assert_eq!(
+        p.pidfds,
+        vec![
+            ckpt::restart::PidfdPlan {
+                id: 2,
+                pid: sample::ROOT_PID,
+                flags: PIDFD_NONBLOCK,
+                tables: vec![4],
+            },
+            // No fd table holds it: no restarter opens it.
+            ckpt::restart::PidfdPlan {
+                id: 3,
+                pid: 102,
+                flags: PIDFD_THREAD,
+                tables: vec![],
+            },
+        ]
+    );
+}

@@ -1538,3 +1538,59 @@ fn unix_creds() {
         )]
     );
 }
+
+#[test]
+fn pidfd() {
+    let p = PidfdRec {
+        file: 9,
+        pid: 42,
+        tgid: 42,
+        flags: PIDFD_NONBLOCK,
+    };
+    rt!(p, Pidfd);
+    rt!(
+        PidfdRec {
+            pid: 43,
+            flags: PIDFD_THREAD,
+            ..p
+        },
+        Pidfd
+    );
+    refused!(
+        PidfdRec,
+        [
+            (PidfdRec { file: 0, ..p }, "pidfd: zero file id"),
+            (PidfdRec { pid: 0, ..p }, "pidfd: bad pid"),
+            (PidfdRec { tgid: -1, ..p }, "pidfd: bad pid"),
+            (PidfdRec { flags: 1, ..p }, "pidfd: unknown flags"),
+            (
+                PidfdRec { pid: 43, ..p },
+                "pidfd: a thread group named by a thread id",
+            ),
+        ]
+    );
+    // Its file record: with the pidfd's anonymous-inode name, and no other.
+    let f = FileRec {
+        id: 9,
+        kind: filekind::PIDFD,
+        flags: 0o4002,
+        mode: 0o700,
+        pos: 0,
+        size: 0,
+        mtime_ns: 0,
+        rdev: 0,
+        pipe: 0,
+        path: b"anon_inode:[pidfd]",
+    };
+    rt!(f, File);
+    refused!(
+        FileRec,
+        [(
+            FileRec {
+                path: b"anon_inode:[eventfd]",
+                ..f
+            },
+            "file: pidfd without its anonymous-inode name",
+        )]
+    );
+}

@@ -42,6 +42,8 @@
 //!   creates for the whole tree;
 //! - `events.rs`: the event-loop files (eventfd, timerfd, signalfd, epoll,
 //!   inotify, fanotify) the root restarter makes, and the epoll entries it adds;
+//! - `pidfds.rs`: the pidfds each restarter opens to the restored tasks
+//!   once they exist;
 //! - `tty.rs`: sessions, process groups, the controlling terminal;
 //! - `cow.rs`: the pages a restarter shares with the processes it forks
 //!   (copy-on-write sharing in the image);
@@ -50,6 +52,7 @@
 
 mod cow;
 mod events;
+mod pidfds;
 mod pipes;
 mod plan;
 mod sockets;
@@ -62,8 +65,8 @@ mod vdso;
 
 pub use plan::IdLimit;
 pub use plan::{
-    open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PipePlan, Plan,
-    PlanError, ProcPlan, SockPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PidfdPlan, PipePlan,
+    Plan, PlanError, ProcPlan, SockPlan, Special, SysvPlan,
 };
 pub use spawn::{run, run_hooked, Options};
 pub use vdso::{

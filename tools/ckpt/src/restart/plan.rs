@@ -239,6 +239,20 @@ pub struct EventPlan {
     pub state: EventState,
 }
 
+/// A pidfd of the image, which each restarter whose process holds it opens to
+/// the restored task (see `super::pidfds`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PidfdPlan {
+    /// Its [`crate::image::FileRec`] id.
+    pub id: u32,
+    /// The task it refers to (a thread with `PIDFD_THREAD`).
+    pub pid: i32,
+    /// `PIDFD_THREAD | PIDFD_NONBLOCK`, as `pidfd_open(2)` takes them.
+    pub flags: u32,
+    /// The fd tables (image ids) that hold it.
+    pub tables: Vec<u32>,
+}
+
 /// A file of the image as an epoll entry's target: its id, kind, open flags
 /// and pipe id.
 pub type FileSeen = (u32, u8, u32, u32);
@@ -344,6 +358,8 @@ pub struct Plan {
     pub events: Vec<EventPlan>,
     /// The entries of the image's epoll sets.
     pub epoll_items: Vec<EpollItem>,
+    /// The pidfds to open.
+    pub pidfds: Vec<PidfdPlan>,
     /// Every file of the image (for the targets of epoll entries).
     pub files: Vec<FileSeen>,
     /// The regular files in flight in sockets' queues (`SCM_RIGHTS`), which the
@@ -465,6 +481,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut ptimers: Vec<PosixTimer> = Vec::new();
     let mut events: Vec<EventPlan> = Vec::new();
     let mut epoll_items = Vec::new();
+    let mut pidfds: Vec<PidfdPlan> = Vec::new();
+    // (fd table, file) of every fd, and the table the fds being read are in.
+    let mut fd_files: Vec<(u32, u32)> = Vec::new();
+    let mut in_table = 0;
     let mut files = Vec::new();
     // Regular files by id (path, flags, offset), for those in flight.
     let mut regs: std::collections::HashMap<u32, (Vec<u8>, u32, i64)> =
@@ -571,6 +591,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 }
             }
             AnyRecord::EpollItem(i) => epoll_items.push(i),
+            AnyRecord::Pidfd(p) => pidfds.push(PidfdPlan {
+                id: p.file,
+                pid: p.pid,
+                flags: p.flags,
+                tables: Vec::new(),
+            }),
+            AnyRecord::Files(t) => in_table = t.id,
+            AnyRecord::Fd(d) => fd_files.push((in_table, d.file)),
             AnyRecord::Header(h) => {
                 root_pid = h.root_pid;
                 kernel_release = String::from_utf8_lossy(h.kernel_release).into_owned();
@@ -870,6 +898,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         ordered.push(procs.remove(i));
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
+    for p in &mut pidfds {
+        p.tables = fd_files
+            .iter()
+            .filter(|(_, f)| *f == p.id)
+            .map(|(t, _)| *t)
+            .collect();
+        p.tables.dedup();
+    }
     Ok(Plan {
         procs: ordered,
         sysv,
@@ -884,6 +920,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         kernel_release,
         events,
         epoll_items,
+        pidfds,
         files,
         inflight_regs,
         inflight_made,

@@ -702,6 +702,14 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     if let Err(e) = timers::make(me) {
         return format!("process {}: {e}", me.pid);
     }
+    // The pidfds it holds, once its threads (which a pidfd may name) exist.
+    let _pidfds = match super::pidfds::open(plan, me) {
+        Ok((held, args)) => {
+            made.extend(args);
+            held
+        }
+        Err(e) => return e,
+    };
     let e = ctx.dev.restart(
         ctx.image.as_fd(),
         flags,
