@@ -49,6 +49,10 @@ module! {
             default: 67108864,
             description: "Largest deleted file (bytes) whose contents a checkpoint saves; a larger one is refused",
         },
+        cache_fill: u32 {
+            default: 2,
+            description: "How a restart fills memory from an image file in the page cache (tmpfs, block filesystems): 0 reads it through the file, then hashes it; 1 copies and hashes in one pass where the data is 8-byte aligned in the file; 2 everywhere",
+        },
         timing: u32 {
             default: 0,
             description: "1: log the time of each phase of every checkpoint and restart (\"timing ...\" lines)",

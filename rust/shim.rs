@@ -1058,7 +1058,8 @@ impl HeldPages {
     ) -> bool {
         const PAGE: usize = image::PAGE_SIZE;
         let off = (*pos as u64 as usize) & (PAGE - 1);
-        if i >= self.0.len() {
+        let mode = crate::compat::param::<u32>(crate::module_parameters::cache_fill.value());
+        if i >= self.0.len() || mode == 0 || (mode == 1 && off % 8 != 0) {
             return false;
         }
         let first = PAGE - off;
