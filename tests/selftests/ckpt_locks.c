@@ -18,6 +18,7 @@
  * its read lease.
  */
 #include "ckpt_util.h"
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include "kselftest_harness.h"
@@ -767,6 +768,91 @@ TEST(read_lease_of_a_file_opened_for_writing_refuses_restart)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
 	EXPECT_NE(NULL, strstr(out, "read lease cannot be taken")) TH_LOG("stderr: %s", out);
 	EXPECT_EQ(0, leases_on(lease_r));
+	unlink(img);
+	unlink(err);
+	lease_cleanup();
+}
+
+/* A user's lease holder: as uid and gid 1000 (no capabilities), a read
+ * lease on lease_r, which it owns. */
+static void user_lease_waiter(int ready, void *arg)
+{
+	int null = open("/dev/null", O_RDWR), fd, i;
+	gid_t g = 1000;
+
+	(void)arg;
+	signal(SIGIO, SIG_IGN);
+	if (null < 0 || setgroups(1, &g) || setresgid(1000, 1000, 1000) ||
+	    setresuid(1000, 1000, 1000) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		_exit(91);
+	fd = open(lease_r, O_RDONLY);
+	if (fd < 0 || fcntl(fd, F_SETLEASE, F_RDLCK))
+		_exit(92);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	for (i = 3; i < 1024; i++)
+		if (i != ready && i != fd)
+			close(i);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* The image's user no longer owns the file (and has no CAP_LEASE): root's
+ * restart does not take the lease for it, and fails before the point of no
+ * return. */
+TEST(lease_the_image_user_may_not_take_refuses_restart)
+{
+	char img[64], err[64], out[512] = "";
+	int status, refs;
+	pid_t pid, rs;
+	FILE *f;
+
+	lease_paths();
+	snprintf(err, sizeof(err), "/tmp/ls-err-%d", getpid());
+	ASSERT_EQ(0, chown(lease_r, 1000, 1000));
+	ASSERT_LE(0, ckpt_open());
+	pid = spawn_ready(user_lease_waiter, NULL);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(1, leases_on(lease_r));
+	ASSERT_EQ(0, checkpoint_into(ckpt_dev_fd, pid, CKPT_CHECKPOINT_KILL, img, sizeof(img),
+				     "leaseperm"));
+	close(ckpt_dev_fd);
+	ckpt_dev_fd = -1;
+	waitpid(pid, &status, 0);
+	ASSERT_EQ(0, chmod(img, 0644));
+	/* Someone else's file now (still readable by the user). */
+	ASSERT_EQ(0, chown(lease_r, 2000, 2000));
+	refs = module_refs();
+	rs = start_restart(img, err);
+	ASSERT_LT(0, rs);
+	ASSERT_EQ(rs, waitpid(rs, &status, 0));
+	f = fopen(err, "r");
+	if (f) {
+		if (!fgets(out, sizeof(out), f))
+			out[0] = 0;
+		fclose(f);
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
+	EXPECT_NE(NULL, strstr(out, "file's owner or CAP_LEASE")) TH_LOG("stderr: %s", out);
+	EXPECT_EQ(0, leases_on(lease_r));
+	/* Given back to the user, it comes back. */
+	ASSERT_EQ(0, chown(lease_r, 1000, 1000));
+	rs = start_restart(img, err);
+	ASSERT_LT(0, rs);
+	for (status = 0; status < 10000 && leases_on(lease_r) != 1; status += 5)
+		sleep_ms(5);
+	EXPECT_EQ(1, leases_on(lease_r));
+	/* Killed (restored with its pid), its lease goes, and the module's
+	 * hold on itself with it. */
+	kill(pid, SIGKILL);
+	kill_reap(rs);
+	for (status = 0; status < 5000 && (leases_on(lease_r) || module_refs() != refs);
+	     status += 5)
+		sleep_ms(5);
+	EXPECT_EQ(0, leases_on(lease_r));
+	EXPECT_EQ(refs, module_refs());
 	unlink(img);
 	unlink(err);
 	lease_cleanup();
