@@ -329,4 +329,14 @@ fn text_and_json_of_a_lease() {
     // An image of format 1.8 has no lease records.
     let old = show_text(&sample::small(), false);
     assert!(!old.contains("lease"), "a lease in:\n{old}");
+    let v = show_json(&sample::v13(), false);
+    let data = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == sample::id::DATA)
+        .expect("the data file");
+    assert_eq!(data["lease"]["fd"], 7);
+    assert_eq!(data["lease"]["type"], 0);
+    assert_eq!(data["lease"]["files"], sample::id::FILES);
 }
