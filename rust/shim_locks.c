@@ -221,6 +221,12 @@ static void ckpt_lease_setup(struct file_lease *fl, void **priv)
 	if (fa && !fl->fl_fasync) {
 		rcu_assign_pointer(fl->fl_fasync, fa);
 		*priv = NULL;
+	} else if (fa && fl->fl_fasync->fa_file == filp) {
+		/* F_SETLEASE again (maybe through another fd): the break now
+		 * names that fd; the caller frees the unused entry. */
+		write_lock_irq(&fl->fl_fasync->fa_lock);
+		fl->fl_fasync->fa_fd = fa->fa_fd;
+		write_unlock_irq(&fl->fl_fasync->fa_lock);
 	}
 	spin_unlock(&filp->f_lock);
 	__f_setown(filp, task_pid(current), PIDTYPE_TGID, 0);

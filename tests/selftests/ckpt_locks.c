@@ -414,7 +414,8 @@ static void drop_shared_maps(void)
  * (its parent changed) it says what F_GETLEASE answers in lease_done's
  * "got" line, then waits for the breaks: each signal's handler records it
  * and the holder releases that lease (F_UNLCK).  Its last line says which
- * signals came and the si_fd of the F_SETSIG one.
+ * signals came and the si_fd of the F_SETSIG one (after the restart the
+ * write lease is taken again through a dup of w, whose fd it then names).
  */
 static void lease_holder(int ready, void *arg)
 {
@@ -423,7 +424,7 @@ static void lease_holder(int ready, void *arg)
 	struct sigaction sa = { .sa_sigaction = on_lease_signal, .sa_flags = SA_SIGINFO };
 	pid_t parent = getppid(), kid;
 	char msg[256];
-	int rel_r = 0, rel_w = 0, status, waited;
+	int rel_r = 0, rel_w = 0, status, waited, w2;
 
 	(void)arg;
 	if (r < 0 || w < 0 || null < 0)
@@ -460,6 +461,10 @@ static void lease_holder(int ready, void *arg)
 		sleep_ms(2);
 	snprintf(msg, sizeof(msg), "got %d %d %d\n", fcntl(r, F_GETLEASE), fcntl(d, F_GETLEASE),
 		 fcntl(w, F_GETLEASE));
+	/* Taken again through a dup of w, the lease's breaks name that fd. */
+	w2 = dup(w);
+	if (w2 < 0 || fcntl(w2, F_SETLEASE, F_WRLCK) || fcntl(w, F_GETLEASE) != F_WRLCK)
+		_exit(89);
 	write_text(lease_done, msg);
 	for (waited = 0; waited < 30000 && !(rel_r && rel_w); waited += 2) {
 		if (got_sigio && !rel_r) {
@@ -476,7 +481,7 @@ static void lease_holder(int ready, void *arg)
 	}
 	waitpid(kid, &status, 0);
 	snprintf(msg, sizeof(msg), "done %d %d %d %d %d %d %d\n", (int)got_sigio, (int)got_rt,
-		 (int)rt_fd, w, rel_r, rel_w, fcntl(r, F_GETLEASE));
+		 (int)rt_fd, w2, rel_r, rel_w, fcntl(r, F_GETLEASE));
 	write_text(lease_done, msg);
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 98);
 }
@@ -622,7 +627,7 @@ TEST(leases_come_back)
 		TH_LOG("%s", out);
 	EXPECT_LE(1, done[0]);		/* SIGIO for the read lease */
 	EXPECT_LE(1, done[1]);		/* SIGRTMIN+1 for the write lease */
-	EXPECT_EQ(done[3], done[2]);	/* naming the leased fd */
+	EXPECT_EQ(done[3], done[2]);	/* naming the fd it was last taken on */
 	EXPECT_EQ(1, done[4]);		/* each released with F_UNLCK */
 	EXPECT_EQ(1, done[5]);
 	EXPECT_EQ(F_UNLCK, done[6]);
