@@ -182,6 +182,7 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     if flags & uapi::CKPT_CHECKPOINT_TREE == 0 {
         let r = precheck(&t, &[], why)
             .and_then(|_| unix::outside(&[&t.leader], ext, why))
+            .and_then(|_| files::leased_leaks(&[&t.leader], why))
             .and_then(|_| files::reopenable(&[&t.leader], why));
         crate::lsm::explain(&t.leader, why);
         return r;
@@ -561,6 +562,7 @@ pub(crate) fn checkpoint(
             flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0,
             why,
         )?;
+        files::leased_leaks(&[&tree.procs[0].leader], why)?;
     }
     files::reopenable(&tree.leaders()?, why)?;
     ph.mark("precheck");

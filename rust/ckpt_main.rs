@@ -154,6 +154,7 @@ impl PinnedDrop for CkptModule {
     fn drop(self: Pin<&mut Self>) {
         shell::QUEUE.lock().clear();
         objects::track::TRACKS.lock().forget();
+        objects::locks::exit();
         handover::exit();
         pr_info!("unloaded\n");
     }

@@ -175,6 +175,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) timers: KVec<image::PosixTimer>,
     /// The file locks of its fd table.
     pub(crate) locks: KVec<image::FileLock>,
+    /// The leases its fd table's installer takes.
+    pub(crate) leases: KVec<image::FileLease>,
     pub(crate) creds: image::Creds<'a>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     /// Pipe files of `files` that are not the first description of their pipe end
@@ -512,6 +514,8 @@ fn restore(
         files::check_owners(plan, sess, why).map_err(Failed::Before)?;
         if install {
             locks::check(plan, &opened, why).map_err(Failed::Before)?;
+            let _as = creds.apply().map_err(Failed::Before)?;
+            locks::check_leases(plan, &opened, why).map_err(Failed::Before)?;
         }
         before("owners and locks", why)?;
         mm::restore_exe(plan, &creds, why).map_err(Failed::Before)?;
@@ -597,6 +601,7 @@ fn overlay(
         {
             // The SIGIO owner records who set it: the image's process.
             let _as = creds.apply()?;
+            locks::restore_leases(p, opened, why)?;
             files::restore_owners(p, opened, why)?;
         }
         locks::restore(p, opened, why)?;
@@ -829,6 +834,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut signal = None;
     let mut ptimers = KVec::new();
     let mut flocks = KVec::new();
+    let mut leases = KVec::new();
     let mut creds = None;
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
@@ -888,6 +894,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::Signal(s) if s.id == task.signal => signal = Some(s),
             AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
             AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
+            AnyRecord::FileLease(l) if l.files == task.files => leases.push(l, GFP_KERNEL)?,
             AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
@@ -1004,6 +1011,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             signal,
             timers: ptimers,
             locks: flocks,
+            leases,
             creds,
             files,
             pipe_reopen,

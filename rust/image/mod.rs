@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 8;
+pub const FORMAT_MINOR: u16 = 9;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -279,6 +279,9 @@ pub mod kind {
     /// [`super::PidfdRec`]: not optional (a reader that skipped it could not
     /// give the pidfd its process). Since format 1.8.
     pub const PIDFD: u16 = 0x0360;
+    /// [`super::FileLease`]: not optional (a reader that skipped it would bring
+    /// the file back without its lease). Since format 1.9.
+    pub const FILE_LEASE: u16 = 0x0361;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -333,6 +336,7 @@ pub mod kind {
             FANOTIFY_GROUP => "fanotify-group",
             FANOTIFY_MARK => "fanotify-mark",
             PIDFD => "pidfd",
+            FILE_LEASE => "file-lease",
             _ => "unknown",
         }
     }
@@ -351,6 +355,7 @@ pub mod kind {
             PARENT | TRACK | PARENT_PAGES => Some(1),
             FANOTIFY_GROUP | FANOTIFY_MARK => Some(1),
             PIDFD => Some(1),
+            FILE_LEASE => Some(1),
             _ => None,
         }
     }
@@ -584,6 +589,8 @@ pub enum AnyRecord<'a> {
     FanotifyMark(FanotifyMark<'a>),
     /// [`PidfdRec`].
     Pidfd(PidfdRec),
+    /// [`FileLease`].
+    FileLease(FileLease),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -641,6 +648,7 @@ impl<'a> AnyRecord<'a> {
             kind::FANOTIFY_GROUP => Self::FanotifyGroup(FanotifyGroup::from_payload(p)?),
             kind::FANOTIFY_MARK => Self::FanotifyMark(FanotifyMark::from_payload(p)?),
             kind::PIDFD => Self::Pidfd(PidfdRec::from_payload(p)?),
+            kind::FILE_LEASE => Self::FileLease(FileLease::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -317,6 +317,10 @@ impl OrderChecker {
                 self.uses(l.files)?;
                 self.uses(l.file)?;
             }
+            R::FileLease(l) => {
+                self.uses(l.files)?;
+                self.uses(l.file)?;
+            }
             R::Creds(c) => self.define(c.id)?,
             R::Task(t) => {
                 for id in [t.mm, t.files, t.fs, t.sighand, t.signal, t.creds] {

@@ -506,9 +506,22 @@ const LEAK_POLL_MS: i64 = 50;
 /// references by itself: the check waits for that, up to [`LEAK_WAIT_MS`], before it
 /// refuses.
 pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    leaks_of(procs, false, why)
+}
+
+/// For a process checkpointed alone (whose pipes and shared memory may go on with
+/// their other ends outside): refuses only a leased description that a process
+/// outside shares, as [`leaks`] does for a tree. The lease is the description's:
+/// the outsider would keep it on the old description while the restored process
+/// took it again on a new one.
+pub(crate) fn leased_leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
+    leaks_of(procs, true, why)
+}
+
+fn leaks_of(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
     let mut waited = 0;
     loop {
-        match leaks_now(procs, why) {
+        match leaks_now(procs, leases_only, why) {
             Err(e)
                 if e == EBUSY && waited < LEAK_WAIT_MS && !crate::shim::fatal_signal_pending() =>
             {
@@ -520,11 +533,14 @@ pub(crate) fn leaks(procs: &[&TaskRef], why: &mut Reason) -> Result {
     }
 }
 
-fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
+fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
     let mut uses: KVec<Uses> = KVec::new();
     let mut note = |f: FileRef, shm: bool| -> Result {
         match uses.iter_mut().find(|u| u.file.key() == f.key()) {
-            Some(u) => u.count += 1,
+            Some(u) => {
+                u.count += 1;
+                u.shm |= shm;
+            }
             None => uses.push(
                 Uses {
                     file: f,
@@ -562,9 +578,9 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
             let mut addr = 0u64;
             while let Some((vi, file)) = m.vma_from(addr)? {
                 if let Some(f) = file {
-                    if vi.flags & crate::shim::vmai::SHMEM != 0 {
-                        note(f, true)?;
-                    }
+                    // A mapping's file is the tree's reference too (counted for a
+                    // leased description; other regular files are not judged).
+                    note(f, vi.flags & crate::shim::vmai::SHMEM != 0)?;
                 }
                 addr = vi.end;
             }
@@ -582,12 +598,18 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
         let pidfd = fi.kind == fk::PIDFD;
         // The tree's references, and ours (`u.file`).
         let socket = fi.kind == fk::SOCKET;
-        if fi.refs > u.count + 1 && (fi.pipe_key != 0 || u.shm || event || pidfd || socket) {
+        // A leased description: the outsider would keep the lease's description,
+        // the restored tree a new one with the lease.
+        let leased = fi.refs > u.count + 1 && super::locks::lease_of(&u.file).is_some();
+        let judged = !leases_only && (fi.pipe_key != 0 || u.shm || event || pidfd || socket);
+        if fi.refs > u.count + 1 && (judged || leased) {
             return Err(why.set(
                 EBUSY,
                 format_args!(
                     "{} {} is also used by a process outside the tree",
-                    if u.shm {
+                    if leased {
+                        "leased file (F_SETLEASE)"
+                    } else if u.shm {
                         "shared memory"
                     } else if event {
                         "event file"
@@ -602,7 +624,7 @@ fn leaks_now(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 ),
             ));
         }
-        if fi.pipe_key != 0 {
+        if fi.pipe_key != 0 && !leases_only {
             // A file open for reading and writing (a fifo opened O_RDWR) counts as a
             // reader and a writer of its pipe.
             let ends = if fi.flags & 3 == 2 { 2 } else { 1 };

@@ -8,8 +8,26 @@
 //! and written as [`FileLock`] records: the flock and OFD locks the description itself
 //! owns (once per description, however many tables share it), and the POSIX locks
 //! the table owns (once per inode). Locks held by anyone else on the same files are
-//! not ours and are left alone. Refused: leases and delegations, and locks on files
-//! whose filesystem manages its own locks (NFS...).
+//! not ours and are left alone. Refused: locks on files whose filesystem manages
+//! its own locks (NFS...).
+//!
+//! Leases (`F_SETLEASE`) are owned by the open file description too: each leased
+//! description's lease is written once, as a [`FileLease`] record with its type and
+//! the descriptor its break signal names (the one `F_SETLEASE` was called on).
+//! Refused: a lease being broken (a break or its timeout pending: the holder's
+//! reply or the timeout cannot be carried over), delegations and pNFS layouts, a
+//! lease of a filesystem that sets leases itself, and (in [`super::files::leaks`])
+//! a leased description that a process outside the tree shares.
+//!
+//! A restored lease is taken in the holder's own name, through `vfs_setlease`
+//! (the image's credentials must own the file or have `CAP_LEASE`), with the
+//! module's copy of `fcntl`'s lease operations (those are static in the kernel):
+//! its break sends the `SIGIO` (or `F_SETSIG`) signal to the file's owner as
+//! `fcntl`'s does. While a lease the module set lasts, the module stays loaded
+//! (`rmmod` refuses; see [`exit`]).
+//! Before the point of no return each lease is tested: a file open for writing
+//! (read lease) or open at all (write lease) by another description refuses the
+//! restart.
 //!
 //! Restart: the process that installs a table takes the table's locks again with the
 //! kernel's own lock calls (`vfs_lock_file`, `locks_lock_inode_wait`), after its
@@ -29,7 +47,7 @@
 //! waited for belongs to whoever held it, in the image or not).
 
 use crate::checkpoint::{eopnotsupp, Reason};
-use crate::image::{lockkind, FileLock};
+use crate::image::{lockkind, FileLease, FileLock};
 use crate::objects::files::Opened;
 use crate::restart::{refuse, Plan};
 use crate::shim::{FileRef, TaskRef};
@@ -48,8 +66,12 @@ struct LockRaw {
     pad: u32,
 }
 
-const LKF_LEASE: u32 = 1;
 const LKF_FS_LOCKS: u32 = 2;
+
+/// `ckpt_file_lease`'s reasons a lease cannot come back.
+const LEASE_BREAKING: u32 = 1;
+const LEASE_DELEG: u32 = 2;
+const LEASE_FOREIGN: u32 = 4;
 
 mod ffi {
     use super::LockRaw;
@@ -67,6 +89,15 @@ mod ffi {
             n: *mut u32,
             flags: *mut u32,
         ) -> i32;
+        pub(super) fn ckpt_file_lease(
+            f: *mut c_void,
+            ltype: *mut u32,
+            fd: *mut i32,
+            bad: *mut u32,
+        ) -> i32;
+        pub(super) fn ckpt_lease_test(f: *mut c_void, ltype: u32) -> i32;
+        pub(super) fn ckpt_lease_set(f: *mut c_void, ltype: u32, fd: u32) -> i32;
+        pub(super) fn ckpt_locks_exit();
         pub(super) fn ckpt_cur_lock_file(
             f: *mut c_void,
             kind: u32,
@@ -109,6 +140,13 @@ fn file_locks(f: &FileRef, files_key: usize, posix: bool) -> Result<(KVec<LockRa
     }
 }
 
+/// At module exit: waits for the scan that watches the leases the module set (the
+/// module holds a reference to itself while one lasts, so none is left now).
+pub(crate) fn exit() {
+    // SAFETY: Called once, at module exit.
+    unsafe { ffi::ckpt_locks_exit() }
+}
+
 fn files_key(t: &TaskRef) -> usize {
     // SAFETY: The task reference is live.
     unsafe { ffi::ckpt_task_files_key(t.as_raw()) }
@@ -119,14 +157,64 @@ fn inode_key(f: &FileRef) -> usize {
     unsafe { ffi::ckpt_file_inode_key(f.as_raw()) }
 }
 
-/// Refuses locks that cannot come back: leases, locks a filesystem manages itself.
-fn refusable(flags: u32, fd: u32, why: &mut Reason) -> Result {
-    if flags & LKF_LEASE != 0 {
+/// The lease `f` holds: its type, the fd its break signal names (-1: none) and
+/// the `LEASE_*` reasons it cannot come back.
+pub(crate) struct Lease {
+    ltype: u32,
+    fd: i32,
+    bad: u32,
+}
+
+/// The lease `f` owns, if any.
+pub(crate) fn lease_of(f: &FileRef) -> Option<Lease> {
+    let mut l = Lease {
+        ltype: 0,
+        fd: -1,
+        bad: 0,
+    };
+    // SAFETY: `f` is a live file; the outputs are valid pointers.
+    let r = unsafe { ffi::ckpt_file_lease(f.as_raw(), &mut l.ltype, &mut l.fd, &mut l.bad) };
+    (r > 0).then_some(l)
+}
+
+/// Refuses a lease that cannot come back.
+fn lease_refusable(l: &Lease, fd: u32, why: &mut Reason) -> Result {
+    let what = if l.ltype == 1 { "write" } else { "read" };
+    if l.bad & LEASE_DELEG != 0 {
         return Err(why.set(
             eopnotsupp(),
-            format_args!("fd {fd} holds a lease (F_SETLEASE); not supported"),
+            format_args!(
+                "fd {fd} holds a delegation or layout (not an F_SETLEASE lease); not supported"
+            ),
         ));
     }
+    if l.bad & LEASE_FOREIGN != 0 {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "fd {fd} holds a lease set by another lease manager or on a filesystem that sets leases itself; not supported"
+            ),
+        ));
+    }
+    if l.bad & LEASE_BREAKING != 0 {
+        return Err(why.set(
+            EBUSY,
+            format_args!(
+                "fd {fd}: its {what} lease is being broken (a conflicting open waits for the holder, or the break's timeout is set); checkpoint once the holder released or downgraded it and the break is over"
+            ),
+        ));
+    }
+    if l.ltype > 1 {
+        return Err(why.set(
+            EINVAL,
+            format_args!("fd {fd}: its lease has an unknown type {}", l.ltype),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses locks that cannot come back: locks a filesystem manages itself.
+fn refusable(flags: u32, fd: u32, why: &mut Reason) -> Result {
     if flags & LKF_FS_LOCKS != 0 {
         return Err(why.set(
             eopnotsupp(),
@@ -145,6 +233,9 @@ pub(crate) fn precheck(t: &TaskRef, why: &mut Reason) -> Result {
     while let Some(f) = t.next_file(&mut fd) {
         let (_, flags) = file_locks(&f, table, true)?;
         refusable(flags, fd, why)?;
+        if let Some(l) = lease_of(&f) {
+            lease_refusable(&l, fd, why)?;
+        }
         fd += 1;
     }
     Ok(())
@@ -198,6 +289,25 @@ pub(crate) fn write(
         }
         if own && !own_seen {
             objs.define(f.key() | 1)?;
+        }
+        // The description's lease once in the image (marked by key | 2), with the
+        // first table that has it, named by the fd `F_SETLEASE` was called on if
+        // that table has it there, else by this one.
+        if let Some(l) = lease_of(&f) {
+            if objs.get(f.key() | 2).is_none() {
+                lease_refusable(&l, this, why)?;
+                let mut at = u32::try_from(l.fd).unwrap_or(u32::MAX);
+                let same = at != u32::MAX
+                    && t.next_file(&mut at)
+                        .is_some_and(|g| g.key() == f.key() && at == l.fd as u32);
+                w.record(&FileLease {
+                    files,
+                    file,
+                    fd: if same { l.fd as u32 } else { this },
+                    ltype: l.ltype,
+                })?;
+                objs.define(f.key() | 2)?;
+            }
         }
     }
     Ok(())
@@ -281,6 +391,99 @@ pub(crate) fn check(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
                     format_args!("cannot test the {} of file {}", name(l.kind), l.file),
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// Phase 2, under the image's credentials, by the process that installs the table:
+/// each lease of the image can be taken (the image's credentials own the file or
+/// have `CAP_LEASE`; nobody else has the file open in a way the lease excludes).
+pub(crate) fn check_leases(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
+    for l in p.leases.iter() {
+        let what = if l.ltype == 1 { "write" } else { "read" };
+        let Some(f) = opened.get(l.file) else {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!("a file lease refers to file {}, which is not open", l.file),
+            ));
+        };
+        if !p.fds.iter().any(|d| d.fd == l.fd && d.file == l.file) {
+            return Err(refuse(
+                why,
+                EINVAL,
+                format_args!(
+                    "the lease of file {} names fd {}, which does not refer to it",
+                    l.file, l.fd
+                ),
+            ));
+        }
+        // SAFETY: `f` is a live file.
+        let r = unsafe { ffi::ckpt_lease_test(f.as_raw(), l.ltype) };
+        if r == 0 {
+            continue;
+        }
+        let e = Error::from_errno(r);
+        return Err(if e == EAGAIN {
+            refuse(
+                why,
+                EBUSY,
+                format_args!(
+                    "file {} of the image (fd {}): its {what} lease cannot be taken: another process has the file open {} or holds a lease on it",
+                    l.file,
+                    l.fd,
+                    if l.ltype == 1 { "at all" } else { "for writing" }
+                ),
+            )
+        } else if e == EACCES {
+            refuse(
+                why,
+                EACCES,
+                format_args!(
+                    "file {} of the image (fd {}): its {what} lease needs the file's owner or CAP_LEASE, which the restart does not have",
+                    l.file, l.fd
+                ),
+            )
+        } else {
+            refuse(
+                why,
+                e,
+                format_args!(
+                    "file {} of the image (fd {}): its {what} lease cannot be taken on this file",
+                    l.file, l.fd
+                ),
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Phase 3, under the image's credentials, once the descriptors are installed and
+/// before the `SIGIO` owners are set (taking a lease makes the caller the file's
+/// owner if it has none): takes the table's leases again.
+pub(crate) fn restore_leases(p: &Plan<'_>, opened: &Opened, why: &mut Reason) -> Result {
+    for l in p.leases.iter() {
+        let f = opened.get(l.file).ok_or(EINVAL)?;
+        // SAFETY: `f` is a live file, installed at `l.fd` (checked in phase 2).
+        let r = unsafe { ffi::ckpt_lease_set(f.as_raw(), l.ltype, l.fd) };
+        if r < 0 {
+            return Err(why.set(
+                Error::from_errno(r),
+                format_args!(
+                    "cannot take the {} lease of file {} (fd {}) again",
+                    if l.ltype == 1 { "write" } else { "read" },
+                    l.file,
+                    l.fd
+                ),
+            ));
+        }
+        // A lease makes the caller the file's owner if it had none; the image's
+        // owner (none if it has no record) comes next.
+        if !p.fowns.iter().any(|o| o.file == l.file) {
+            f.set_owner(1, 0, 0).map_err(|e| {
+                why.set(e, format_args!("cannot clear the owner of file {}", l.file))
+            })?;
         }
     }
     Ok(())

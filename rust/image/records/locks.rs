@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! File lock records: [`FileLock`].
+//! File lock records: [`FileLock`], and [`FileLease`] (since format 1.9).
 
 use super::super::*;
 
@@ -62,5 +62,36 @@ fixed_record! {
             "file-lock: flock lock on a range",
         )?;
         check(l.pid >= 0, "file-lock: bad pid")?;
+    }
+}
+
+/// A lease (`fcntl(F_SETLEASE)`) that an open file description of the image
+/// holds; its owner is the description. Since format 1.9.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileLease {
+    /// Id of the [`FilesRec`] it follows: the process that installs that table
+    /// takes the lease again at restart.
+    pub files: u32,
+    /// Id of the [`FileRec`]: the description that holds the lease.
+    pub file: u32,
+    /// The descriptor of that table, referring to the description, that the
+    /// lease break signal names (`si_fd`): the one `F_SETLEASE` was called on.
+    pub fd: u32,
+    /// `F_RDLCK` (0) or `F_WRLCK` (1).
+    pub ltype: u32,
+}
+
+fixed_record! {
+    impl<'a> for FileLease, kind::FILE_LEASE,
+    {
+        files: u32,
+        file: u32,
+        fd: u32,
+        ltype: u32,
+    },
+    |l| {
+        check(l.files != 0 && l.file != 0, "file-lease: no file or fd table")?;
+        check(l.fd < i32::MAX as u32, "file-lease: bad fd")?;
+        check(l.ltype <= 1, "file-lease: bad type")?;
     }
 }

@@ -597,6 +597,17 @@ impl Builder {
                     m.insert("cwd_deleted_mode".to_string(), json!(c.mode));
                 }
             }
+            AnyRecord::FileLease(l) => {
+                let id = json!(l.file);
+                if let Some(Value::Object(f)) =
+                    self.files.iter_mut().rev().find(|f| f.get("id") == Some(&id))
+                {
+                    f.insert(
+                        "lease".to_string(),
+                        json!({"files": l.files, "fd": l.fd, "type": l.ltype}),
+                    );
+                }
+            }
             AnyRecord::FileLock(l) => {
                 let id = json!(l.file);
                 if let Some(Value::Object(f)) =

@@ -715,6 +715,15 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
         end: LOCK_TO_EOF,
         pid: 1234,
     })?;
+    if spec.v13 {
+        // The data file's description holds a read lease, taken on fd 7.
+        w.record(&FileLease {
+            files: id::FILES,
+            file: id::DATA,
+            fd: 7,
+            ltype: 0,
+        })?;
+    }
     w.record(&FsRec {
         id: id::FS,
         umask: 0o022,

@@ -747,6 +747,13 @@ impl<'w, W: Write> Text<'w, W> {
                 "  the working directory was deleted (mode {:04o})",
                 c.mode & 0o7777
             ),
+            AnyRecord::FileLease(l) => writeln!(
+                o,
+                "  file #{}: {} lease (F_SETLEASE), break signal for fd {}",
+                l.file,
+                if l.ltype == 1 { "write" } else { "read" },
+                l.fd
+            ),
             AnyRecord::FileLock(l) => writeln!(
                 o,
                 "  file #{}: {} {} lock{}{}",

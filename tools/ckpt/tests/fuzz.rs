@@ -77,6 +77,7 @@ fn seeds_cover_every_record_kind() {
         kind::UNIX_SOCK,
         kind::UNIX_SKB,
         kind::PIDFD,
+        kind::FILE_LEASE,
     ] {
         assert!(seen.contains(&k), "no seed has record kind {k:#06x}");
     }

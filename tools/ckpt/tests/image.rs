@@ -68,7 +68,7 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.8, x86_64, page size 4096",
+        "image format 1.9, x86_64, page size 4096",
         "fanotify group flags 0xe03, event flags 0o100000",
         "fanotify mark on /tmp/marked (mask 0x48000100, ignore mask 0x2, flags 0x400)",
         "2025-11-25 21:38:00.000 UTC on testhost, kernel 6.12.0-ckpt",
@@ -319,4 +319,24 @@ fn text_output_of_a_pidfd() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+#[test]
+fn text_and_json_of_a_lease() {
+    let text = show_text(&sample::v13(), false);
+    let want = "  file #6: read lease (F_SETLEASE), break signal for fd 7";
+    assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    // An image of format 1.8 has no lease records.
+    let old = show_text(&sample::small(), false);
+    assert!(!old.contains("lease"), "a lease in:\n{old}");
+    let v = show_json(&sample::v13(), false);
+    let data = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == sample::id::DATA)
+        .expect("the data file");
+    assert_eq!(data["lease"]["fd"], 7);
+    assert_eq!(data["lease"]["type"], 0);
+    assert_eq!(data["lease"]["files"], sample::id::FILES);
 }
