@@ -323,26 +323,80 @@ impl Tree {
     }
 
     /// A restart makes each process by forking it from its parent, where it starts in
-    /// its parent's session, and can only lead a new session or stay: a process below
-    /// the root in another session than its parent's that it does not lead (it was
-    /// reparented out of its session's subtree, or its parent made a session of its
-    /// own after forking it) could not be made again.
+    /// its parent's session, and can only lead a new session or stay. A process below
+    /// the root in another session than its parent's that it does not lead is made
+    /// again only when that session's leader is gone (it exited and was reaped, and
+    /// its pid is free): the restart then forks a short-lived helper with the
+    /// leader's pid that makes the session and creates the process for its parent
+    /// (`CLONE_PARENT`), so every such process of the session must have the same
+    /// parent, and `SIGCHLD` as its exit signal (the helper's, which `CLONE_PARENT`
+    /// gives it; a reparented process has it). Any other such process (its session's
+    /// leader is in the tree or alive elsewhere, or it is the root's session, which a
+    /// restart does not make) could not be made again.
     fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
-        let zombies = self.zombies.iter().map(|(_, i)| i);
-        for pi in Iterator::chain(infos.iter().skip(1), zombies) {
-            let Some(parent) = infos.iter().find(|q| q.tgid == pi.ppid) else {
+        const SIGCHLD: i32 = 17;
+        let zombies = || self.zombies.iter().map(|(_, i)| i);
+        let all = || Iterator::chain(infos.iter(), zombies());
+        let root = &infos[0];
+        let parent_sid = |pi: &shim::TaskInfo| {
+            infos
+                .iter()
+                .find(|q| q.tgid == pi.ppid)
+                .map(|parent| (parent.tgid, parent.sid))
+        };
+        for pi in Iterator::chain(infos.iter().skip(1), zombies()) {
+            let Some((ppid, psid)) = parent_sid(pi) else {
                 continue;
             };
-            if pi.sid != pi.tgid && pi.sid != parent.sid {
-                return Err(why.set(
+            if pi.sid == pi.tgid || pi.sid == psid {
+                continue;
+            }
+            let sid = pi.sid;
+            let refuse = |why: &mut Reason, what: core::fmt::Arguments<'_>| {
+                why.set(
                     eopnotsupp(),
                     format_args!(
-                        "process {} is in session {}, its parent {} in session {}: a process \
-                         outside its parent's session that does not lead its own cannot be made \
-                         again (not supported yet)",
-                        pi.tgid, pi.sid, parent.tgid, parent.sid
+                        "process {} is in session {sid}, its parent {ppid} in session {psid}: \
+                         a process outside its parent's session that does not lead its own \
+                         cannot be made again when {what} (not supported yet)",
+                        pi.tgid
                     ),
+                )
+            };
+            if sid <= 0 || sid == root.sid {
+                return Err(refuse(
+                    why,
+                    format_args!("the session is the root's, which a restart does not make"),
                 ));
+            }
+            if all().any(|q| q.tgid == sid) {
+                return Err(refuse(
+                    why,
+                    format_args!("the session's leader is in the tree but not its ancestor"),
+                ));
+            }
+            if crate::sys::task::by_vpid(sid).is_some() {
+                return Err(refuse(
+                    why,
+                    format_args!("the session's leader is alive outside the tree"),
+                ));
+            }
+            // Every process of the session whose parent is outside it: one helper
+            // makes them all, for one parent, with SIGCHLD.
+            for qi in all().skip(1) {
+                if qi.sid != sid || parent_sid(qi).is_some_and(|(_, s)| s == sid) {
+                    continue;
+                }
+                if qi.ppid != pi.ppid || qi.exit_signal != SIGCHLD {
+                    return Err(refuse(
+                        why,
+                        format_args!(
+                            "process {} of the session has another parent ({}) or an exit \
+                             signal ({}) other than SIGCHLD",
+                            qi.tgid, qi.ppid, qi.exit_signal
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

@@ -14,7 +14,15 @@
  * - A session leader's controlling terminal and foreground group come back.
  * - A tree checkpoint refuses a descendant the caller may not trace.
  * - A tree with a process in another session than its parent's, which it does
- *   not lead, is refused with a reason (a restart could not make it again).
+ *   not lead, is refused with a reason (a restart could not make it again)
+ *   when that session's leader is in the tree, or when orphans of a gone
+ *   leader's session have different parents.
+ * - A session leader that exited and was reaped, whose children (reparented
+ *   to a subreaper of the tree) stay in its session and process group, one of
+ *   them a zombie, another in a group of its own: after a restart every
+ *   process has its pid, parent, group and session again, the zombie its exit
+ *   status, a signal to the group reaches exactly its members, and no process
+ *   with the leader's pid (the restart's helper) or any other is left.
  * - Pages a parent and its child share copy-on-write come back shared (the
  *   same physical pages), each process's own pages its own, and a write
  *   after the restart stays in the process that made it.
@@ -39,6 +47,8 @@
 #include "ckpt_util.h"
 #include <poll.h>
 #include <sched.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include "kselftest_harness.h"
 
@@ -419,6 +429,93 @@ TEST_F(tree, process_outside_its_parents_session_is_refused)
 }
 
 /*
+ * The processes of orphans_of_a_gone_session_leader_come_back, run before the
+ * harness (exec'ed with CKPT_GONE_CHILD=the ready fd): R, a subreaper leading
+ * a session of its own, forks L, which makes a session of its own and forks
+ * O1 (which forks C), O2 (which makes a process group of its own) and Z
+ * (which exits with 7); then L exits and R reaps it: O1, O2 and Z are R's, in
+ * L's session, O1, C and Z in L's group; Z stays a zombie.  R writes
+ * "L O1 O2 C Z" to the ready fd.
+ */
+__attribute__((constructor)) static void gone_leader_child(void)
+{
+	const char *r = getenv("CKPT_GONE_CHILD");
+	int ready, p[2], null, st;
+	pid_t pids[4] = { 0 }, l;
+	char line[128], c;
+
+	if (!r)
+		return;
+	ready = atoi(r);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || setsid() < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) || pipe(p))
+		_exit(3);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	l = fork();
+	if (l == 0) {
+		int i;
+
+		close(ready);
+		setsid();
+		for (i = 0; i < 3; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0 && i == 0) {
+				close(p[1]);
+				if (fork() == 0) {
+					for (;;)
+						pause();
+				}
+				for (;;)
+					pause();
+			}
+			if (pids[i] == 0 && i == 1) {
+				close(p[1]);
+				setpgid(0, 0);
+				for (;;)
+					pause();
+			}
+			if (pids[i] == 0)
+				_exit(7);
+		}
+		/* Z has exited before L does. */
+		waitid(P_PID, pids[2], NULL, WEXITED | WNOWAIT);
+		if (write(p[1], pids, sizeof(pids)) != sizeof(pids))
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	if (l < 0 || read(p[0], pids, sizeof(pids)) != sizeof(pids) || waitpid(l, &st, 0) != l)
+		_exit(5);
+	/* O1's child C. */
+	{
+		char path[64];
+		FILE *f;
+		int n = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pids[0], pids[0]);
+		for (; n < 500 && !pids[3]; n++) {
+			f = fopen(path, "r");
+			if (f) {
+				if (fscanf(f, "%d", &pids[3]) != 1)
+					pids[3] = 0;
+				fclose(f);
+			}
+			if (!pids[3])
+				usleep(10000);
+		}
+	}
+	snprintf(line, sizeof(line), "%d %d %d %d %d\n", l, pids[0], pids[1], pids[3], pids[2]);
+	c = (char)strlen(line);
+	if (write(ready, line, c) != c)
+		_exit(6);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+/*
  * The process of controlling_terminal_comes_back, run before the harness
  * (exec'ed with CKPT_CTTY_CHILD=the pty's path): a session leader with the
  * pty as its controlling terminal and a child in the foreground group.
@@ -547,6 +644,217 @@ TEST_F_TIMEOUT(tree, controlling_terminal_comes_back, 120)
 	kill(g, SIGKILL);
 	kill(s, SIGKILL);
 	close(master);
+}
+
+/* The pids of /proc whose stat field n (stat_field) is v, at most max, in
+ * pids; returns how many. */
+static int procs_with(int n, long v, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int k = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		pid_t pid = atoi(e->d_name);
+
+		if (pid > 0 && stat_field(pid, n) == v && k < max)
+			pids[k++] = pid;
+	}
+	closedir(d);
+	return k;
+}
+
+/* Whether pid is one of the n of pids. */
+static int one_of(pid_t pid, const pid_t *pids, int n)
+{
+	while (n-- > 0)
+		if (pids[n] == pid)
+			return 1;
+	return 0;
+}
+
+TEST_F_TIMEOUT(tree, orphans_of_a_gone_session_leader_come_back, 120)
+{
+	/* R, O1, O2, C, Z, and what /proc said of each: ppid, pgrp, session,
+	 * state, exit code (stat fields 2, 3, 4, 1, 50). */
+	const int fields[5] = { 2, 3, 4, 1, 50 };
+	long before[5][5], after[5][5];
+	pid_t t[5], l, found[16];
+	int ready[2], fd, i, k, n;
+	uint64_t bytes = 0;
+	char line[128] = "", cmd[256];
+
+	ASSERT_EQ(0, pipe(ready));
+	t[0] = fork();
+	ASSERT_LE(0, t[0]);
+	if (t[0] == 0) {
+		char fdtxt[16];
+
+		close(ready[0]);
+		snprintf(fdtxt, sizeof(fdtxt), "%d", ready[1]);
+		setenv("CKPT_GONE_CHILD", fdtxt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_LT(0, read(ready[0], line, sizeof(line) - 1));
+	close(ready[0]);
+	ASSERT_EQ(5, sscanf(line, "%d %d %d %d %d", &l, &t[1], &t[2], &t[3], &t[4]));
+	ASSERT_FALSE(exists(l));
+	for (i = 0; i < 5; i++)
+		for (k = 0; k < 5; k++)
+			before[i][k] = stat_field(t[i], fields[k]);
+	/* As made: O1, O2 and Z are R's, all four in L's session. */
+	EXPECT_EQ(t[0], before[1][0]);
+	EXPECT_EQ(t[0], before[2][0]);
+	EXPECT_EQ(t[1], before[3][0]);
+	EXPECT_EQ(t[0], before[4][0]);
+	for (i = 1, k = 0; i < 5; i++)
+		k += before[i][2] != l;
+	EXPECT_EQ(0, k) TH_LOG("a process is not in L's session");
+	EXPECT_EQ(l, before[1][1]);
+	EXPECT_EQ(t[2], before[2][1]);
+	EXPECT_EQ('Z', proc_state(t[4]));
+	EXPECT_EQ(7 << 8, before[4][4]);
+	expect_tree_check(_metadata, self->dev, t[0], 0, "");
+
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, t[0], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(t[0], NULL, 0);
+	ASSERT_EQ(0, all_gone(t, 5, 10000)) TH_LOG("the tree did not die");
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !exists(t[3]); i++)
+		sleep_ms(20);
+	for (i = 0; i < 5; i++)
+		for (k = 0; k < 5; k++)
+			after[i][k] = stat_field(t[i], fields[k]);
+	/* R's parent is the restart's; the rest as before. */
+	for (i = 0, n = 0; i < 5; i++)
+		for (k = i ? 0 : 1; k < 5; k++) {
+			if (before[i][k] == after[i][k])
+				continue;
+			fprintf(stderr, "# process %d, stat field %d: %ld, was %ld\n", t[i],
+				fields[k], after[i][k], before[i][k]);
+			n++;
+		}
+	EXPECT_EQ(0, n);
+	/* No helper is left: nothing has L's pid, R has O1, O2 and Z alone,
+	 * and L's session holds O1, O2, C and Z alone. */
+	EXPECT_FALSE(exists(l));
+	n = procs_with(2, t[0], found, 16);
+	EXPECT_EQ(3, n);
+	for (i = 0, k = 0; i < n; i++)
+		k += !one_of(found[i], &t[1], 4) || found[i] == t[3];
+	EXPECT_EQ(0, k) TH_LOG("another child of R");
+	n = procs_with(4, l, found, 16);
+	EXPECT_EQ(4, n);
+	for (i = 0, k = 0; i < n; i++)
+		k += !one_of(found[i], &t[1], 4);
+	EXPECT_EQ(0, k) TH_LOG("another process in L's session");
+	/* A signal to L's group reaches O1 and C (and Z, which ignores it), not
+	 * O2 or R. */
+	EXPECT_EQ(0, kill(-l, SIGSTOP));
+	for (i = 0; i < 100 && (proc_state(t[1]) != 'T' || proc_state(t[3]) != 'T'); i++)
+		sleep_ms(20);
+	EXPECT_EQ('T', proc_state(t[1]));
+	EXPECT_EQ('T', proc_state(t[3]));
+	EXPECT_NE('T', proc_state(t[2]));
+	EXPECT_NE('T', proc_state(t[0]));
+	EXPECT_EQ('Z', proc_state(t[4]));
+	kill(-l, SIGKILL);
+	kill(t[2], SIGKILL);
+	kill(t[0], SIGKILL);
+	EXPECT_EQ(0, all_gone(t, 5, 10000));
+}
+
+/* R (a subreaper, leading a session) forks A, which forks L, which makes a
+ * session of its own and forks O1 and X, which forks O2 and exits: O2 goes to
+ * R. Then A becomes a subreaper and L exits: O1 goes to A. O1 and O2 are in
+ * the session of L, gone, with different parents. */
+static void split_orphans(int ready, void *arg)
+{
+	int l2a[2], a2l[2], a2r[2];
+	char c;
+
+	(void)arg;
+	if (setsid() < 0 || pipe(l2a) || pipe(a2l) || pipe(a2r) ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		_exit(2);
+	if (fork() == 0) {
+		pid_t l = fork();
+
+		if (l == 0) {
+			pid_t x;
+
+			setsid();
+			if (fork() == 0) {
+				for (;;)
+					pause();
+			}
+			x = fork();
+			if (x == 0) {
+				if (fork() == 0) {
+					for (;;)
+						pause();
+				}
+				_exit(0);
+			}
+			waitpid(x, NULL, 0);
+			/* O2 is R's now; L goes once A is a subreaper. */
+			if (write(l2a[1], "X", 1) != 1 || read(a2l[0], &c, 1) != 1)
+				_exit(3);
+			_exit(0);
+		}
+		if (read(l2a[0], &c, 1) != 1 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+		    write(a2l[1], "A", 1) != 1)
+			_exit(3);
+		waitpid(l, NULL, 0);
+		if (write(a2r[1], "L", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	if (read(a2r[0], &c, 1) != 1)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* Kills pid's descendants, then pid. */
+static void kill_descendants(pid_t pid)
+{
+	pid_t kids[16];
+	int i, n = procs_with(2, pid, kids, 16);
+
+	for (i = 0; i < n; i++)
+		kill_descendants(kids[i]);
+	kill(pid, SIGKILL);
+}
+
+TEST_F(tree, orphans_of_a_gone_session_leader_with_two_parents_are_refused)
+{
+	uint64_t bytes = 0;
+	pid_t p;
+	int fd;
+
+	p = spawn_ready(split_orphans, NULL);
+	ASSERT_LT(0, p);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "another parent");
+	sleep_ms(200);
+	EXPECT_NE('T', proc_state(p));
+	kill_descendants(p);
+	kill_reap(p);
 }
 
 /*

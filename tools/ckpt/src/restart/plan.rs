@@ -383,6 +383,92 @@ impl Plan {
     pub fn root(&self) -> &ProcPlan {
         &self.procs[0]
     }
+
+    /// The session process `idx` is made in by a helper: its session's, when it
+    /// neither leads that session nor shares it with its parent (the session's
+    /// leader is gone; [`check_sessions`] made sure). Such a process is not forked
+    /// by its parent: a helper forked by the parent with the leader's pid makes the
+    /// session again and creates it for the parent (see `super::spawn`).
+    pub fn helper_session(&self, idx: usize) -> Option<i32> {
+        let me = self.procs.get(idx).filter(|_| idx != 0)?;
+        let parent = self.procs.iter().find(|p| p.pid == me.ppid)?;
+        (me.sid != me.pid && me.sid != parent.sid).then_some(me.sid)
+    }
+}
+
+/// Checks the sessions and process groups of `procs` (the root first, parents
+/// before their children; an image is untrusted) before anything is made: pids
+/// are positive and unique, as are the ids of groups and sessions; a process of
+/// the image whose pid names a session leads it; and a process outside its
+/// parent's session that does not lead its own is in a session whose leader is
+/// gone, which one helper can make again: the leader's pid is no process of the
+/// image, the session is not the root's (which a restart does not make), and
+/// every such process of the session has the same parent and `SIGCHLD` as its
+/// exit signal. The module refuses to checkpoint any other such tree.
+pub fn check_sessions(procs: &[ProcPlan]) -> Result<(), PlanError> {
+    let bad = |m: String| Err(PlanError::Sessions(m));
+    let Some(root) = procs.first() else {
+        return bad("no process".into());
+    };
+    let find = |pid: i32| procs.iter().find(|p| p.pid == pid);
+    for (i, p) in procs.iter().enumerate() {
+        if p.pid <= 0 || p.pgid <= 0 || p.sid <= 0 {
+            return bad(format!(
+                "process {} has pid, group or session id {}, {}, {}",
+                p.pid, p.pid, p.pgid, p.sid
+            ));
+        }
+        if procs[..i].iter().any(|q| q.pid == p.pid) {
+            return bad(format!("pid {} is given twice", p.pid));
+        }
+        if let Some(l) = find(p.sid).filter(|l| l.sid != l.pid) {
+            return bad(format!(
+                "process {} is in session {}, whose leader {} is in session {}",
+                p.pid, p.sid, l.pid, l.sid
+            ));
+        }
+        if let Some(q) = procs.iter().find(|q| q.pgid == p.pgid && q.sid != p.sid) {
+            return bad(format!(
+                "processes {} and {} are in process group {} but in sessions {} and {}",
+                p.pid, q.pid, p.pgid, p.sid, q.sid
+            ));
+        }
+        if i == 0 {
+            continue;
+        }
+        let Some(parent) = find(p.ppid) else {
+            return Err(PlanError::Orphans(1));
+        };
+        if p.sid == p.pid || p.sid == parent.sid {
+            continue;
+        }
+        let why = if p.sid == root.sid {
+            Some("it is the root's session, which a restart does not make".to_string())
+        } else if find(p.sid).is_some() {
+            Some("its leader is in the image but not its ancestor".to_string())
+        } else if p.exit_signal != libc::SIGCHLD {
+            Some(format!("its exit signal is {}, not SIGCHLD", p.exit_signal))
+        } else {
+            procs[1..]
+                .iter()
+                .filter(|q| q.sid == p.sid && q.ppid != p.ppid)
+                .find(|q| find(q.ppid).is_some_and(|qp| qp.sid != p.sid))
+                .map(|q| {
+                    format!(
+                        "process {} of that session has another parent ({})",
+                        q.pid, q.ppid
+                    )
+                })
+        };
+        if let Some(why) = why {
+            return bad(format!(
+                "process {} is in session {}, its parent {} in session {}, and cannot be \
+                 made so: {why}",
+                p.pid, p.sid, parent.pid, parent.sid
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Why an image cannot be restarted (by this tool, before the module is
@@ -397,6 +483,8 @@ pub enum PlanError {
     Missing(&'static str),
     /// The image's vDSO text is not a vDSO.
     BadVdso(&'static str),
+    /// Its sessions cannot be made again (see [`check_sessions`]).
+    Sessions(String),
 }
 
 impl From<ReadError> for PlanError {
@@ -415,6 +503,7 @@ impl fmt::Display for PlanError {
             ),
             Self::Missing(what) => write!(f, "the image has no {what} record"),
             Self::BadVdso(e) => write!(f, "the image's vDSO text cannot be read: {e}"),
+            Self::Sessions(e) => write!(f, "the image's sessions cannot be made again: {e}"),
         }
     }
 }
@@ -897,6 +986,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         };
         ordered.push(procs.remove(i));
     }
+    check_sessions(&ordered)?;
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
     for p in &mut pidfds {
         p.tables = fd_files

@@ -27,7 +27,7 @@ use crate::uapi::{self, CkptRestartFile};
 use super::cow;
 use super::events::Events;
 use super::pipes::Pipes;
-use super::plan::{plan, Plan};
+use super::plan::{plan, Plan, ProcPlan};
 use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -499,66 +499,31 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     // optimisation: the module makes them exact either way).
     cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
-    // themselves.
+    // themselves. Those in a session whose leader is gone are made by a helper
+    // (see `session_helper`), one for each such session.
+    let mut helped: Vec<i32> = Vec::new();
     for (j, c) in plan.procs.iter().enumerate() {
         if j == 0 || c.ppid != me.pid {
             continue;
         }
-        // A child sharing its parent's fd table (CLONE_FILES) is made sharing it.
-        let share = if c.zombie.is_none() && c.files == me.files && c.files != 0 {
+        if let Some(sid) = plan.helper_session(j) {
+            if !helped.contains(&sid) {
+                helped.push(sid);
+                if let Err(e) = session_helper(ctx, idx, sid) {
+                    return e;
+                }
+            }
+            continue;
+        }
+        let share = if shares_files(me, c) {
             sys::CLONE_FILES
         } else {
             0
         };
-        match sys::clone3_signal(share, Some(c.pid), c.exit_signal) {
-            Ok(Fork::Child) => match c.zombie {
-                Some(status) => {
-                    // Its session and process group, as a live process's (the
-                    // group's leader, made just before, may still be creating it).
-                    let mut joined = join_groups(plan, j);
-                    for _ in 0..200 {
-                        if joined.is_ok() {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(10));
-                        joined = join_groups(plan, j);
-                    }
-                    if let Err(e) = joined {
-                        let why = format!("zombie {}: {e}", c.pid);
-                        say_failed(&why);
-                        status::send_failed(ctx.status.take(), &why);
-                        sys::exit_now(1)
-                    }
-                    drop(ctx.status.take());
-                    sys::set_comm(&c.comm);
-                    sys::exit_with_status(status)
-                }
-                None => restarter(ctx, j),
-            },
-            Ok(Fork::Parent(pid)) if c.zombie.is_some() => {
-                // A zombie is finished (in its group, exited) before anything of
-                // the image runs again: the restored parent may look at it at once.
-                // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: waitid writes a siginfo_t; WNOWAIT leaves the zombie as is.
-                unsafe {
-                    libc::waitid(
-                        libc::P_PID,
-                        pid as libc::id_t,
-                        &mut info,
-                        libc::WEXITED | libc::WNOWAIT,
-                    )
-                };
-            }
-            Ok(Fork::Parent(_)) => {}
-            Err(e) => {
-                return format!(
-                    "cannot create process {} (child of {}) with its pid: {}",
-                    c.pid,
-                    me.pid,
-                    errno::describe(&e)
-                )
-            }
+        match fork_child(ctx, j, share, c.exit_signal) {
+            Ok(pid) if c.zombie.is_some() => wait_zombie(pid),
+            Ok(_) => {}
+            Err(e) => return e,
         }
     }
     // The attributes the process sets on itself (see `crate::attrs`), now that
@@ -720,6 +685,146 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         status_fd,
     );
     failure(&e)
+}
+
+/// Whether child `c` of `me` is made sharing its fd table (`CLONE_FILES`).
+fn shares_files(me: &ProcPlan, c: &ProcPlan) -> bool {
+    c.zombie.is_none() && c.files == me.files && c.files != 0
+}
+
+/// Creates process `j` of the plan with its pid (`clone3` with `flags`), as a child
+/// of the caller or, with `CLONE_PARENT` (`exit_signal` 0), of the caller's parent;
+/// returns its pid. The child does not return: a zombie joins its session and group
+/// and exits with its status, the others restore themselves.
+fn fork_child(ctx: &mut Ctx<'_>, j: usize, flags: u64, exit_signal: i32) -> Result<i32, String> {
+    let plan = ctx.plan;
+    let c = &plan.procs[j];
+    match sys::clone3_signal(flags, Some(c.pid), exit_signal) {
+        Ok(Fork::Child) => match c.zombie {
+            Some(status) => {
+                // Its session and process group, as a live process's (the
+                // group's leader, made just before, may still be creating it).
+                let mut joined = join_groups(plan, j);
+                for _ in 0..200 {
+                    if joined.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                    joined = join_groups(plan, j);
+                }
+                if let Err(e) = joined {
+                    let why = format!("zombie {}: {e}", c.pid);
+                    say_failed(&why);
+                    status::send_failed(ctx.status.take(), &why);
+                    sys::exit_now(1)
+                }
+                drop(ctx.status.take());
+                sys::set_comm(&c.comm);
+                sys::exit_with_status(status)
+            }
+            None => restarter(ctx, j),
+        },
+        Ok(Fork::Parent(pid)) => Ok(pid),
+        Err(e) => Err(format!(
+            "cannot create process {} (child of {}) with its pid: {}",
+            c.pid,
+            c.ppid,
+            errno::describe(&e)
+        )),
+    }
+}
+
+/// Waits until zombie child `pid` has exited, leaving it a zombie: a zombie is
+/// finished (in its group, exited) before anything of the image runs again, as
+/// the restored parent may look at it at once.
+fn wait_zombie(pid: i32) {
+    // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes a siginfo_t; WNOWAIT leaves the zombie as is.
+    unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+}
+
+/// Makes the children of process `idx` (the caller) that are in session `sid`,
+/// whose leader is gone (see `Plan::helper_session`): a fork, in a session of
+/// its own, can only be the leader of it or be in its parent's. A helper with the
+/// leader's pid, forked by the caller, makes the session again (`setsid`) and
+/// creates them with their pids as the caller's children (`CLONE_PARENT`, with
+/// the helper's exit signal, `SIGCHLD`, as the plan checked theirs is); they
+/// start in its session and process group. The helper then exits and the caller
+/// reaps it: the session stays, held by its members, with no process of the
+/// leader's pid, as in the image. The pid of the helper is chosen as the others
+/// are, with no more permission.
+fn session_helper(ctx: &mut Ctx<'_>, idx: usize, sid: i32) -> Result<(), String> {
+    let plan = ctx.plan;
+    let me = &plan.procs[idx];
+    let made: Vec<usize> = (1..plan.procs.len())
+        .filter(|&k| plan.procs[k].ppid == me.pid && plan.helper_session(k) == Some(sid))
+        .collect();
+    // Those sharing the caller's fd table share it through the helper's, which
+    // is the caller's then.
+    let share = if made.iter().any(|&k| shares_files(me, &plan.procs[k])) {
+        sys::CLONE_FILES
+    } else {
+        0
+    };
+    let helper = match sys::clone3_signal(share, Some(sid), libc::SIGCHLD) {
+        Ok(Fork::Child) => {
+            // Nothing is closed here: the fd table may be the caller's.
+            if let Err(e) = sys::setsid() {
+                let why = format!(
+                    "the helper with pid {sid} cannot make its session again: {}",
+                    errno::describe(&e)
+                );
+                say_failed(&why);
+                sys::exit_now(1)
+            }
+            for &k in &made {
+                let c = &plan.procs[k];
+                let f = if shares_files(me, c) {
+                    sys::CLONE_FILES
+                } else {
+                    0
+                };
+                if let Err(e) = fork_child(ctx, k, sys::CLONE_PARENT | f, 0) {
+                    say_failed(&e);
+                    sys::exit_now(1)
+                }
+            }
+            sys::exit_now(0)
+        }
+        Ok(Fork::Parent(h)) => h,
+        Err(e) => {
+            return Err(format!(
+                "cannot create a helper with pid {sid} to make session {sid} again for \
+                 process {}: {}",
+                plan.procs[made[0]].pid,
+                errno::describe(&e)
+            ))
+        }
+    };
+    match sys::waitpid(helper) {
+        Ok((_, st)) if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 => {}
+        Ok(_) => return Err(format!("the helper that makes session {sid} again failed")),
+        Err(e) => {
+            return Err(format!(
+                "waiting for the helper of session {sid}: {}",
+                errno::describe(&e)
+            ))
+        }
+    }
+    for &k in &made {
+        if plan.procs[k].zombie.is_some() {
+            wait_zombie(plan.procs[k].pid);
+        }
+    }
+    Ok(())
 }
 
 /// `<reason> (<errno name>)` for a refused restart.
