@@ -324,79 +324,150 @@ impl Tree {
 
     /// A restart makes each process by forking it from its parent, where it starts in
     /// its parent's session, and can only lead a new session or stay. A process below
-    /// the root in another session than its parent's that it does not lead is made
-    /// again only when that session's leader is gone (it exited and was reaped, and
-    /// its pid is free): the restart then forks a short-lived helper with the
-    /// leader's pid that makes the session and creates the process for its parent
-    /// (`CLONE_PARENT`), so every such process of the session must have the same
-    /// parent, and `SIGCHLD` as its exit signal (the helper's, which `CLONE_PARENT`
-    /// gives it; a reparented process has it). Any other such process (its session's
-    /// leader is in the tree or alive elsewhere, or it is the root's session, which a
-    /// restart does not make) could not be made again.
+    /// the root in another session than its parent's that it does not lead comes back
+    /// (the tool's restart plan decides how by the same rules) when
+    /// - its parent made its session after forking it: it is still in the session the
+    ///   parent was made in (a parent leading its session is itself forked before its
+    ///   own parent's `setsid` when that gives it the session its children want);
+    /// - its session's leader is gone (exited and reaped: no task has its pid), the
+    ///   session is not the root's (which a restart does not make), and every such
+    ///   process of the session has the same parent and `SIGCHLD` as its exit signal
+    ///   (a helper with the leader's pid makes the session again and creates them for
+    ///   their parent with `CLONE_PARENT`, which gives them the helper's exit signal);
+    /// - it is alive, and its session's leader is alive and its sibling, with the same
+    ///   exit signal, sharing the parent's fd table if it does (the leader creates it
+    ///   for their parent with `CLONE_PARENT`).
+    ///
+    /// Any other such process could not be made again.
     fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
         const SIGCHLD: i32 = 17;
-        let zombies = || self.zombies.iter().map(|(_, i)| i);
-        let all = || Iterator::chain(infos.iter(), zombies());
-        let root = &infos[0];
-        let parent_sid = |pi: &shim::TaskInfo| {
-            infos
+        // Every process, live and zombie, the root first, parents before children.
+        let n = infos.len() + self.zombies.len();
+        let mut all: KVec<&shim::TaskInfo> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut left: KVec<&shim::TaskInfo> = KVec::with_capacity(n, GFP_KERNEL)?;
+        all.push(&infos[0], GFP_KERNEL)?;
+        for pi in Iterator::chain(infos[1..].iter(), self.zombies.iter().map(|(_, i)| i)) {
+            left.push(pi, GFP_KERNEL)?;
+        }
+        while !left.is_empty() {
+            let Some(k) = left
                 .iter()
-                .find(|q| q.tgid == pi.ppid)
-                .map(|parent| (parent.tgid, parent.sid))
-        };
-        for pi in Iterator::chain(infos.iter().skip(1), zombies()) {
-            let Some((ppid, psid)) = parent_sid(pi) else {
-                continue;
+                .position(|p| all.iter().any(|q| q.tgid == p.ppid))
+            else {
+                // Not a tree (cannot be: they descend from the root).
+                break;
             };
-            if pi.sid == pi.tgid || pi.sid == psid {
-                continue;
-            }
-            let sid = pi.sid;
-            let refuse = |why: &mut Reason, what: core::fmt::Arguments<'_>| {
-                why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "process {} is in session {sid}, its parent {ppid} in session {psid}: \
-                         a process outside its parent's session that does not lead its own \
-                         cannot be made again when {what} (not supported yet)",
-                        pi.tgid
-                    ),
-                )
+            all.push(left.remove(k)?, GFP_KERNEL)?;
+        }
+        let n = all.len();
+        let find = |pid: i32| all.iter().position(|p| p.tgid == pid);
+        let mut parent: KVec<usize> = KVec::with_capacity(n, GFP_KERNEL)?;
+        for p in all.iter() {
+            parent.push(find(p.ppid).unwrap_or(0), GFP_KERNEL)?;
+        }
+        // The session each process wants to be made in: its own if it does not lead
+        // it, else the lowest its children that want another want.
+        let mut want: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            want.push(0, GFP_KERNEL)?;
+        }
+        for i in (1..n).rev() {
+            let p = all[i];
+            want[i] = if p.sid != p.tgid {
+                p.sid
+            } else {
+                (i + 1..n)
+                    .filter(|&c| parent[c] == i && want[c] != 0 && want[c] != p.sid)
+                    .map(|c| want[c])
+                    .min()
+                    .unwrap_or(0)
             };
-            if sid <= 0 || sid == root.sid {
-                return Err(refuse(
-                    why,
-                    format_args!("the session is the root's, which a restart does not make"),
-                ));
-            }
-            if all().any(|q| q.tgid == sid) {
-                return Err(refuse(
-                    why,
-                    format_args!("the session's leader is in the tree but not its ancestor"),
-                ));
-            }
-            if crate::sys::task::by_vpid(sid).is_some() {
-                return Err(refuse(
-                    why,
-                    format_args!("the session's leader is alive outside the tree"),
-                ));
-            }
-            // Every process of the session whose parent is outside it: one helper
-            // makes them all, for one parent, with SIGCHLD.
-            for qi in all().skip(1) {
-                if qi.sid != sid || parent_sid(qi).is_some_and(|(_, s)| s == sid) {
-                    continue;
+        }
+        // The session each is made in (0: the caller's, which the root is made in),
+        // and, for those a helper makes, the helper's session.
+        let mut born: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut helper: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        born.push(0, GFP_KERNEL)?;
+        helper.push(0, GFP_KERNEL)?;
+        let root = all[0];
+        for i in 1..n {
+            let (p, qi) = (all[i], parent[i]);
+            let q = all[qi];
+            let after = if qi == 0 {
+                if root.sid == root.tgid {
+                    root.sid
+                } else {
+                    0
                 }
-                if qi.ppid != pi.ppid || qi.exit_signal != SIGCHLD {
-                    return Err(refuse(
-                        why,
+            } else {
+                q.sid
+            };
+            let early = q.sid == q.tgid && born[qi] != 0 && want[i] == born[qi];
+            let mut by_helper = 0;
+            let at = if p.sid == p.tgid || p.sid == q.sid {
+                if early && p.sid == p.tgid {
+                    born[qi]
+                } else {
+                    after
+                }
+            } else if early {
+                born[qi]
+            } else {
+                let what = if let Some(l) = find(p.sid).map(|l| all[l]) {
+                    let zombie = |t: &shim::TaskInfo| t.flags & ti::ZOMBIE != 0;
+                    let shares = |t: &shim::TaskInfo| !zombie(t) && t.files_key == q.files_key;
+                    if zombie(p)
+                        || zombie(l)
+                        || l.ppid != p.ppid
+                        || l.exit_signal != p.exit_signal
+                        || shares(p) && !shares(l)
+                    {
+                        Some("its session's leader is in the tree but neither its ancestor nor a live sibling that can make it")
+                    } else {
+                        None
+                    }
+                } else if p.sid == root.sid {
+                    Some("it is the root's session, which a restart does not make")
+                } else if crate::sys::task::by_vpid(p.sid).is_some() {
+                    Some("its session's leader is alive outside the tree")
+                } else if p.exit_signal != SIGCHLD {
+                    Some("its session's leader is gone and its exit signal is not SIGCHLD")
+                } else {
+                    by_helper = p.sid;
+                    None
+                };
+                if let Some(what) = what {
+                    return Err(why.set(
+                        eopnotsupp(),
                         format_args!(
-                            "process {} of the session has another parent ({}) or an exit \
-                             signal ({}) other than SIGCHLD",
-                            qi.tgid, qi.ppid, qi.exit_signal
+                            "process {} is in session {}, its parent {} in session {}: a \
+                             process outside its parent's session that does not lead its own \
+                             cannot be made again when {what} (not supported yet)",
+                            p.tgid, p.sid, q.tgid, q.sid
                         ),
                     ));
                 }
+                p.sid
+            };
+            born.push(at, GFP_KERNEL)?;
+            helper.push(by_helper, GFP_KERNEL)?;
+        }
+        // One helper makes a gone leader's session: for one parent.
+        for i in 1..n {
+            if helper[i] == 0 {
+                continue;
+            }
+            if let Some(k) = (1..n).find(|&k| helper[k] == helper[i] && all[k].ppid != all[i].ppid)
+            {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "processes {} and {} are in session {}, whose leader is gone, with \
+                         another parent each ({} and {}): they cannot be made again (not \
+                         supported yet)",
+                        all[i].tgid, all[k].tgid, helper[i], all[i].ppid, all[k].ppid
+                    ),
+                ));
             }
         }
         Ok(())

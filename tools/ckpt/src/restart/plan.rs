@@ -310,6 +310,8 @@ pub struct ProcPlan {
     pub cpu_itimers: [(u64, u64); 2],
     /// Its POSIX timers.
     pub timers: Vec<PosixTimer>,
+    /// How the restart makes it in its session (see [`sessions`]).
+    pub made: Made,
 }
 
 /// A deleted directory or symbolic link the image has open: its file id, path
@@ -383,34 +385,53 @@ impl Plan {
     pub fn root(&self) -> &ProcPlan {
         &self.procs[0]
     }
-
-    /// The session process `idx` is made in by a helper: its session's, when it
-    /// neither leads that session nor shares it with its parent (the session's
-    /// leader is gone; [`check_sessions`] made sure). Such a process is not forked
-    /// by its parent: a helper forked by the parent with the leader's pid makes the
-    /// session again and creates it for the parent (see `super::spawn`).
-    pub fn helper_session(&self, idx: usize) -> Option<i32> {
-        let me = self.procs.get(idx).filter(|_| idx != 0)?;
-        let parent = self.procs.iter().find(|p| p.pid == me.ppid)?;
-        (me.sid != me.pid && me.sid != parent.sid).then_some(me.sid)
-    }
 }
 
-/// Checks the sessions and process groups of `procs` (the root first, parents
-/// before their children; an image is untrusted) before anything is made: pids
-/// are positive and unique, as are the ids of groups and sessions; a process of
-/// the image whose pid names a session leads it; and a process outside its
-/// parent's session that does not lead its own is in a session whose leader is
-/// gone, which one helper can make again: the leader's pid is no process of the
-/// image, the session is not the root's (which a restart does not make), and
-/// every such process of the session has the same parent and `SIGCHLD` as its
-/// exit signal. The module refuses to checkpoint any other such tree.
-pub fn check_sessions(procs: &[ProcPlan]) -> Result<(), PlanError> {
+/// How the restart makes a process below the root, so that it starts in the
+/// session it must be in: a fork starts in its parent's session, and can only
+/// lead a new one or stay ([`sessions`] chooses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Made {
+    /// Forked by its parent once the parent is in its session and group.
+    Forked,
+    /// Forked by its parent before the parent makes a session of its own
+    /// (`setsid`): it starts in the session the parent was made in (the parent
+    /// made its session after forking it).
+    BeforeSetsid,
+    /// Created for its parent by a helper with the pid of its session's leader,
+    /// which is gone: the helper makes the session again (see
+    /// `super::spawn::session_helper`).
+    Helper(i32),
+    /// Created for its parent (`CLONE_PARENT`) by this sibling, its session's
+    /// leader (it was reparented to its leader's parent).
+    Sibling(i32),
+}
+
+/// Decides how each process of `procs` (the root first, parents before their
+/// children; an image is untrusted) is made in its session, before anything is
+/// made, checking that pids are positive and unique, as are the ids of groups
+/// and sessions, that a process of the image whose pid names a session leads
+/// it, and that a process group is in one session. A process outside its
+/// parent's session that does not lead its own comes back when
+/// - its parent made its session after forking it, still in the session the
+///   parent was made in ([`Made::BeforeSetsid`]; a parent that leads its session
+///   and has such children is itself forked before its parent's `setsid` where
+///   that gives it that session);
+/// - its session's leader is gone, the session is not the root's (which a
+///   restart does not make), and every such process of the session has the same
+///   parent and `SIGCHLD` as its exit signal ([`Made::Helper`]);
+/// - it is alive, and its session's leader is alive and its sibling, with the
+///   same exit signal, sharing the parent's fd table if it does
+///   ([`Made::Sibling`]).
+///
+/// The module refuses to checkpoint any other such tree, by the same rules.
+pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
     let bad = |m: String| Err(PlanError::Sessions(m));
     let Some(root) = procs.first() else {
         return bad("no process".into());
     };
-    let find = |pid: i32| procs.iter().find(|p| p.pid == pid);
+    let find = |pid: i32| procs.iter().position(|p| p.pid == pid);
+    let mut parent = vec![0; procs.len()];
     for (i, p) in procs.iter().enumerate() {
         if p.pid <= 0 || p.pgid <= 0 || p.sid <= 0 {
             return bad(format!(
@@ -421,7 +442,7 @@ pub fn check_sessions(procs: &[ProcPlan]) -> Result<(), PlanError> {
         if procs[..i].iter().any(|q| q.pid == p.pid) {
             return bad(format!("pid {} is given twice", p.pid));
         }
-        if let Some(l) = find(p.sid).filter(|l| l.sid != l.pid) {
+        if let Some(l) = find(p.sid).map(|l| &procs[l]).filter(|l| l.sid != l.pid) {
             return bad(format!(
                 "process {} is in session {}, whose leader {} is in session {}",
                 p.pid, p.sid, l.pid, l.sid
@@ -433,42 +454,101 @@ pub fn check_sessions(procs: &[ProcPlan]) -> Result<(), PlanError> {
                 p.pid, q.pid, p.pgid, p.sid, q.sid
             ));
         }
-        if i == 0 {
-            continue;
+        if i > 0 {
+            match find(p.ppid).filter(|&q| q < i) {
+                Some(q) => parent[i] = q,
+                None => return Err(PlanError::Orphans(1)),
+            }
         }
-        let Some(parent) = find(p.ppid) else {
-            return Err(PlanError::Orphans(1));
-        };
-        if p.sid == p.pid || p.sid == parent.sid {
-            continue;
-        }
-        let why = if p.sid == root.sid {
-            Some("it is the root's session, which a restart does not make".to_string())
-        } else if find(p.sid).is_some() {
-            Some("its leader is in the image but not its ancestor".to_string())
-        } else if p.exit_signal != libc::SIGCHLD {
-            Some(format!("its exit signal is {}, not SIGCHLD", p.exit_signal))
+    }
+    // The session each process wants to be made in: its own if it does not
+    // lead it, else the one its children that want another want (the lowest:
+    // such a child is forked before the process's setsid).
+    let mut want: Vec<Option<i32>> = vec![None; procs.len()];
+    for i in (1..procs.len()).rev() {
+        let p = &procs[i];
+        want[i] = if p.sid != p.pid {
+            Some(p.sid)
         } else {
-            procs[1..]
-                .iter()
-                .filter(|q| q.sid == p.sid && q.ppid != p.ppid)
-                .find(|q| find(q.ppid).is_some_and(|qp| qp.sid != p.sid))
-                .map(|q| {
-                    format!(
-                        "process {} of that session has another parent ({})",
-                        q.pid, q.ppid
-                    )
-                })
+            (i + 1..procs.len())
+                .filter(|&c| parent[c] == i)
+                .filter_map(|c| want[c].filter(|&w| w != p.sid))
+                .min()
         };
-        if let Some(why) = why {
+    }
+    // The session each process is made in (`None`: the caller's, which the
+    // root stays in when it does not lead its own), and how.
+    let mut born: Vec<Option<i32>> = vec![None; procs.len()];
+    let mut made = vec![Made::Forked; procs.len()];
+    for i in 1..procs.len() {
+        let (p, qi) = (&procs[i], parent[i]);
+        let q = &procs[qi];
+        // Its parent's session once the parent is in it.
+        let after = if qi == 0 {
+            (root.sid == root.pid).then_some(root.sid)
+        } else {
+            Some(q.sid)
+        };
+        // Whether the parent can fork it before its setsid, where it wants.
+        let early = q.sid == q.pid && born[qi].is_some() && want[i] == born[qi];
+        let (how, at) = if p.sid == p.pid || p.sid == q.sid {
+            if early && p.sid == p.pid {
+                (Made::BeforeSetsid, born[qi])
+            } else {
+                (Made::Forked, after)
+            }
+        } else if early {
+            (Made::BeforeSetsid, born[qi])
+        } else if let Some(l) = find(p.sid) {
+            let l = &procs[l];
+            let shares = |c: &ProcPlan| c.files == q.files && c.files != 0;
+            if p.zombie.is_some()
+                || l.zombie.is_some()
+                || l.ppid != p.ppid
+                || l.exit_signal != p.exit_signal
+                || shares(p) && !shares(l)
+            {
+                return bad(format!(
+                    "process {} is in session {}, its parent {} in session {}: its \
+                     session's leader is in the image but neither its ancestor nor a live \
+                     sibling that can make it",
+                    p.pid, p.sid, q.pid, q.sid
+                ));
+            }
+            (Made::Sibling(l.pid), Some(p.sid))
+        } else if p.sid == root.sid {
             return bad(format!(
-                "process {} is in session {}, its parent {} in session {}, and cannot be \
-                 made so: {why}",
-                p.pid, p.sid, parent.pid, parent.sid
+                "process {} is in session {}, its parent {} in session {}: it is the \
+                 root's session, which a restart does not make",
+                p.pid, p.sid, q.pid, q.sid
+            ));
+        } else {
+            (Made::Helper(p.sid), Some(p.sid))
+        };
+        made[i] = how;
+        born[i] = at;
+    }
+    // One helper makes a gone leader's session: for one parent, with SIGCHLD.
+    for (i, p) in procs.iter().enumerate() {
+        let Made::Helper(sid) = made[i] else {
+            continue;
+        };
+        if p.exit_signal != libc::SIGCHLD {
+            return bad(format!(
+                "process {} of session {sid}, whose leader is gone, has exit signal {}, \
+                 not SIGCHLD",
+                p.pid, p.exit_signal
+            ));
+        }
+        if let Some(k) = (1..procs.len()).find(|&k| made[k] == made[i] && procs[k].ppid != p.ppid) {
+            return bad(format!(
+                "processes {} and {} of session {sid}, whose leader is gone, have another \
+                 parent each ({} and {})",
+                p.pid, procs[k].pid, p.ppid, procs[k].ppid
             ));
         }
     }
-    Ok(())
+    Ok(made)
 }
 
 /// Why an image cannot be restarted (by this tool, before the module is
@@ -483,7 +563,7 @@ pub enum PlanError {
     Missing(&'static str),
     /// The image's vDSO text is not a vDSO.
     BadVdso(&'static str),
-    /// Its sessions cannot be made again (see [`check_sessions`]).
+    /// Its sessions cannot be made again (see [`sessions`]).
     Sessions(String),
 }
 
@@ -951,6 +1031,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .iter()
                 .find(|c| c.0 == t.signal && !zombie)
                 .map_or([(0, 0); 2], |c| c.1),
+            made: Made::Forked,
             timers: if zombie {
                 Vec::new()
             } else {
@@ -986,7 +1067,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         };
         ordered.push(procs.remove(i));
     }
-    check_sessions(&ordered)?;
+    let made = sessions(&ordered)?;
+    for (p, m) in ordered.iter_mut().zip(made) {
+        p.made = m;
+    }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
     for p in &mut pidfds {
         p.tables = fd_files

@@ -27,7 +27,7 @@ use crate::uapi::{self, CkptRestartFile};
 use super::cow;
 use super::events::Events;
 use super::pipes::Pipes;
-use super::plan::{plan, Plan, ProcPlan};
+use super::plan::{plan, Made, Plan, ProcPlan};
 use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -492,6 +492,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
     }
+    // The children it had forked before it made its session.
+    if let Err(e) = make_children(ctx, idx, true) {
+        return e;
+    }
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
@@ -499,32 +503,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     // optimisation: the module makes them exact either way).
     cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
-    // themselves. Those in a session whose leader is gone are made by a helper
-    // (see `session_helper`), one for each such session.
-    let mut helped: Vec<i32> = Vec::new();
-    for (j, c) in plan.procs.iter().enumerate() {
-        if j == 0 || c.ppid != me.pid {
-            continue;
-        }
-        if let Some(sid) = plan.helper_session(j) {
-            if !helped.contains(&sid) {
-                helped.push(sid);
-                if let Err(e) = session_helper(ctx, idx, sid) {
-                    return e;
-                }
-            }
-            continue;
-        }
-        let share = if shares_files(me, c) {
-            sys::CLONE_FILES
-        } else {
-            0
-        };
-        match fork_child(ctx, j, share, c.exit_signal) {
-            Ok(pid) if c.zombie.is_some() => wait_zombie(pid),
-            Ok(_) => {}
-            Err(e) => return e,
-        }
+    // themselves (see `make_children`), and the siblings it makes for its parent.
+    if let Err(e) = make_children(ctx, idx, false) {
+        return e;
     }
     // The attributes the process sets on itself (see `crate::attrs`), now that
     // the processes below it, which would inherit them, exist.
@@ -687,6 +668,54 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     failure(&e)
 }
 
+/// Makes the children of process `idx` (the caller), each with its pid, as
+/// their [`Made`] says: `early`, those it forks before it joins its session and
+/// group ([`Made::BeforeSetsid`]); else those it forks after ([`Made::Forked`]),
+/// those a helper makes in a gone leader's session ([`Made::Helper`], one helper
+/// for each session, see `session_helper`), and its siblings that it makes for
+/// its parent ([`Made::Sibling`]: it leads their session).
+fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), String> {
+    let plan = ctx.plan;
+    let me = &plan.procs[idx];
+    let mut helped: Vec<i32> = Vec::new();
+    for (j, c) in plan.procs.iter().enumerate() {
+        if j == 0 {
+            continue;
+        }
+        let (flags, exit_signal) = match c.made {
+            Made::Sibling(l) if l == me.pid && !early => {
+                // Its parent's child, sharing the parent's fd table through this
+                // process's (the plan checked it shares it then).
+                let parent = plan.procs.iter().find(|p| p.pid == c.ppid);
+                let share = parent.is_some_and(|q| shares_files(q, c));
+                let files = if share { sys::CLONE_FILES } else { 0 };
+                (sys::CLONE_PARENT | files, 0)
+            }
+            _ if c.ppid != me.pid => continue,
+            Made::BeforeSetsid if early => (0, c.exit_signal),
+            Made::Forked if !early => (0, c.exit_signal),
+            Made::Helper(sid) if !early => {
+                if !helped.contains(&sid) {
+                    helped.push(sid);
+                    session_helper(ctx, idx, sid)?;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let share = if flags == 0 && shares_files(me, c) {
+            sys::CLONE_FILES
+        } else {
+            0
+        };
+        let pid = fork_child(ctx, j, flags | share, exit_signal)?;
+        if c.zombie.is_some() && flags & sys::CLONE_PARENT == 0 {
+            wait_zombie(pid);
+        }
+    }
+    Ok(())
+}
+
 /// Whether child `c` of `me` is made sharing its fd table (`CLONE_FILES`).
 fn shares_files(me: &ProcPlan, c: &ProcPlan) -> bool {
     c.zombie.is_none() && c.files == me.files && c.files != 0
@@ -752,7 +781,7 @@ fn wait_zombie(pid: i32) {
 }
 
 /// Makes the children of process `idx` (the caller) that are in session `sid`,
-/// whose leader is gone (see `Plan::helper_session`): a fork, in a session of
+/// whose leader is gone ([`Made::Helper`]): a fork, in a session of
 /// its own, can only be the leader of it or be in its parent's. A helper with the
 /// leader's pid, forked by the caller, makes the session again (`setsid`) and
 /// creates them with their pids as the caller's children (`CLONE_PARENT`, with
@@ -765,7 +794,7 @@ fn session_helper(ctx: &mut Ctx<'_>, idx: usize, sid: i32) -> Result<(), String>
     let plan = ctx.plan;
     let me = &plan.procs[idx];
     let made: Vec<usize> = (1..plan.procs.len())
-        .filter(|&k| plan.procs[k].ppid == me.pid && plan.helper_session(k) == Some(sid))
+        .filter(|&k| plan.procs[k].ppid == me.pid && plan.procs[k].made == Made::Helper(sid))
         .collect();
     // Those sharing the caller's fd table share it through the helper's, which
     // is the caller's then.
