@@ -422,7 +422,10 @@ impl Tree {
                         || l.exit_signal != p.exit_signal
                         || shares(p) && !shares(l)
                     {
-                        Some("its session's leader is in the tree but neither its ancestor nor a live sibling that can make it")
+                        Some(
+                            "its session's leader is in the tree but neither its ancestor \
+                             nor a live sibling",
+                        )
                     } else {
                         None
                     }
@@ -440,9 +443,8 @@ impl Tree {
                     return Err(why.set(
                         eopnotsupp(),
                         format_args!(
-                            "process {} is in session {}, its parent {} in session {}: a \
-                             process outside its parent's session that does not lead its own \
-                             cannot be made again when {what} (not supported yet)",
+                            "process {} is in session {}, its parent {} in session {}: it \
+                             cannot be made again, as {what} (not supported yet)",
                             p.tgid, p.sid, q.tgid, q.sid
                         ),
                     ));

@@ -1151,3 +1151,149 @@ pub fn open_image_with(path: &Path, confined: bool) -> Result<File, String> {
     let file = crate::compress::plain(file, path)?;
     crate::chain::resolve_with(file, path, confined)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A live process with these ids (SIGCHLD, its own fd table).
+    fn proc(pid: i32, ppid: i32, pgid: i32, sid: i32) -> ProcPlan {
+        ProcPlan {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            exit_signal: libc::SIGCHLD,
+            threads: Vec::new(),
+            zombie: None,
+            comm: String::new(),
+            ctty: None,
+            files: pid as u32,
+            cwd: Vec::new(),
+            cwd_deleted: None,
+            root: Vec::new(),
+            specials: Vec::new(),
+            vmas: Vec::new(),
+            mm: pid as u32,
+            anon_vmas: Vec::new(),
+            attrs: None,
+            thread_attrs: Vec::new(),
+            ids: None,
+            rlimits: None,
+            cpu_itimers: [(0, 0); 2],
+            timers: Vec::new(),
+            made: Made::Forked,
+        }
+    }
+
+    fn refused(procs: &[ProcPlan], word: &str) {
+        match sessions(procs) {
+            Err(PlanError::Sessions(e)) => assert!(e.contains(word), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn orphans_of_a_gone_leader_are_made_by_a_helper() {
+        // R (subreaper) had L, which made session 5 and forked 6, 7 (its own
+        // group) and the zombie 8; L is gone, 6 forked 9.
+        let mut z = proc(8, 1, 5, 5);
+        z.zombie = Some(7 << 8);
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(6, 1, 5, 5),
+            proc(7, 1, 7, 5),
+            z,
+            proc(9, 6, 5, 5),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(
+            made,
+            [
+                Made::Forked,
+                Made::Helper(5),
+                Made::Helper(5),
+                Made::Helper(5),
+                Made::Forked
+            ]
+        );
+    }
+
+    #[test]
+    fn orphans_of_a_gone_leader_with_two_parents_are_refused() {
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(2, 1, 1, 1),
+            proc(6, 1, 5, 5),
+            proc(7, 2, 5, 5),
+        ];
+        refused(&procs, "another parent each");
+        let mut other = [proc(1, 0, 1, 1), proc(6, 1, 5, 5)];
+        other[1].exit_signal = libc::SIGUSR1;
+        refused(&other, "not SIGCHLD");
+    }
+
+    #[test]
+    fn children_forked_before_their_parents_setsid() {
+        // session00's DOUBLE_CHANGESID: D (session 2) forked 10, which forked
+        // 11, which forked 12; then 11 and 10 made sessions of their own.
+        let procs = [
+            proc(2, 0, 2, 2),
+            proc(3, 2, 3, 3),
+            proc(10, 3, 10, 10),
+            proc(11, 10, 11, 11),
+            proc(12, 11, 3, 3),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(
+            made,
+            [
+                Made::Forked,
+                Made::Forked,
+                Made::Forked,
+                Made::BeforeSetsid,
+                Made::BeforeSetsid
+            ]
+        );
+    }
+
+    #[test]
+    fn an_orphan_whose_leader_is_its_sibling() {
+        let procs = [proc(1, 0, 1, 1), proc(2, 1, 2, 2), proc(4, 1, 2, 2)];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(made, [Made::Forked, Made::Forked, Made::Sibling(2)]);
+        // Not a sibling: its leader's parent is another.
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(3, 1, 1, 1),
+            proc(2, 3, 2, 2),
+            proc(4, 1, 2, 2),
+        ];
+        refused(&procs, "neither its ancestor nor a live sibling");
+        // A zombie leader makes nothing.
+        let mut l = proc(2, 1, 2, 2);
+        l.zombie = Some(0);
+        refused(&[proc(1, 0, 1, 1), l, proc(4, 1, 2, 2)], "live sibling");
+    }
+
+    #[test]
+    fn the_roots_session_is_not_made() {
+        // The root (in session 9, outside) forked M, which forked O, then M
+        // made a session: a restart makes the root in the caller's session.
+        let procs = [proc(1, 0, 1, 9), proc(2, 1, 2, 2), proc(3, 2, 1, 9)];
+        refused(&procs, "root's session");
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        refused(&[proc(1, 0, 1, 1), proc(1, 1, 1, 1)], "given twice");
+        refused(&[proc(1, 0, 1, 1), proc(2, 1, 2, 0)], "session id");
+        // Session 2 names process 2, which is in session 1.
+        refused(
+            &[proc(1, 0, 1, 1), proc(2, 1, 1, 1), proc(3, 2, 3, 2)],
+            "whose leader",
+        );
+        // Group 1 in two sessions.
+        refused(&[proc(1, 0, 1, 1), proc(2, 1, 1, 2)], "process group 1");
+    }
+}
