@@ -336,7 +336,13 @@ impl Tree {
     ///   their parent with `CLONE_PARENT`, which gives them the helper's exit signal);
     /// - it is alive, and its session's leader is alive and its sibling, with the same
     ///   exit signal, sharing the parent's fd table if it does (the leader creates it
-    ///   for their parent with `CLONE_PARENT`).
+    ///   for their parent with `CLONE_PARENT`);
+    /// - it is alive with `SIGCHLD` as its exit signal (a reparented process's), not
+    ///   sharing its parent's fd table, its session's leader is in the tree (alive,
+    ///   and not the parent of another such process, or a zombie), and its parent is
+    ///   the first child subreaper above the leader (the parent is a subreaper from
+    ///   the start of the restart, and the leader forks the process again, through
+    ///   an intermediate that exits if it is alive, before it exits if a zombie).
     ///
     /// Any other such process could not be made again.
     fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
@@ -389,6 +395,32 @@ impl Tree {
         let mut helper: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
         born.push(0, GFP_KERNEL)?;
         helper.push(0, GFP_KERNEL)?;
+        // For those reparented from their session's leader, the leader.
+        let mut reparented: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        reparented.push(0, GFP_KERNEL)?;
+        // Whether a live process is a child subreaper.
+        let subreaper = |tgid: i32| {
+            self.procs
+                .iter()
+                .find(|t| t.info.tgid == tgid)
+                .and_then(|t| t.leader.attrs().ok())
+                .is_some_and(|a| a.subreaper != 0)
+        };
+        // The first subreaper above process `l` (by index), where its children go
+        // when it exits (and its grandchildren while it is not a subreaper).
+        let reaper_above = |l: usize| {
+            let mut a = l;
+            for _ in 0..n {
+                if a == 0 {
+                    return None;
+                }
+                a = parent[a];
+                if subreaper(all[a].tgid) {
+                    return Some(a);
+                }
+            }
+            None
+        };
         let root = all[0];
         for i in 1..n {
             let (p, qi) = (all[i], parent[i]);
@@ -404,6 +436,7 @@ impl Tree {
             };
             let early = q.sid == q.tgid && born[qi] != 0 && want[i] == born[qi];
             let mut by_helper = 0;
+            let mut by_leader = 0;
             let at = if p.sid == p.tgid || p.sid == q.sid {
                 if early && p.sid == p.tgid {
                     born[qi]
@@ -413,21 +446,29 @@ impl Tree {
             } else if early {
                 born[qi]
             } else {
-                let what = if let Some(l) = find(p.sid).map(|l| all[l]) {
+                let what = if let Some(li) = find(p.sid) {
+                    let l = all[li];
                     let zombie = |t: &shim::TaskInfo| t.flags & ti::ZOMBIE != 0;
                     let shares = |t: &shim::TaskInfo| !zombie(t) && t.files_key == q.files_key;
-                    if zombie(p)
-                        || zombie(l)
-                        || l.ppid != p.ppid
-                        || l.exit_signal != p.exit_signal
-                        || shares(p) && !shares(l)
+                    if !zombie(p)
+                        && !zombie(l)
+                        && l.ppid == p.ppid
+                        && l.exit_signal == p.exit_signal
+                        && (!shares(p) || shares(l))
                     {
+                        None
+                    } else if !zombie(p)
+                        && p.exit_signal == SIGCHLD
+                        && !shares(p)
+                        && reaper_above(li) == Some(qi)
+                    {
+                        by_leader = l.tgid;
+                        None
+                    } else {
                         Some(
                             "its session's leader is in the tree but neither its ancestor \
-                             nor a live sibling",
+                             nor a live sibling nor below it as a subreaper",
                         )
-                    } else {
-                        None
                     }
                 } else if p.sid == root.sid {
                     Some("it is the root's session, which a restart does not make")
@@ -453,6 +494,26 @@ impl Tree {
             };
             born.push(at, GFP_KERNEL)?;
             helper.push(by_helper, GFP_KERNEL)?;
+            reparented.push(by_leader, GFP_KERNEL)?;
+        }
+        // A live leader a process is reparented from is not a subreaper from the start
+        // (the parent of other such processes).
+        for i in 1..n {
+            let l = reparented[i];
+            let live = |t: &&shim::TaskInfo| t.tgid == l && t.flags & ti::ZOMBIE == 0;
+            if l != 0
+                && all.iter().any(live)
+                && (1..n).any(|k| all[k].ppid == l && reparented[k] != 0)
+            {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "process {} would be reparented from {l}, a subreaper of other such \
+                         processes: it cannot be made again (not supported yet)",
+                        all[i].tgid
+                    ),
+                ));
+            }
         }
         // One helper makes a gone leader's session: for one parent.
         for i in 1..n {

@@ -18,14 +18,15 @@
  *   (reparented to a subreaper of the tree), in its session and process
  *   group, one a zombie, one in a group of its own; a process whose parent
  *   made a session of its own after forking it; an orphan whose session's
- *   leader is its sibling.  After a restart every process has its pid,
+ *   leader is its sibling; orphans reparented to the subreaper from a live
+ *   and from a zombie session leader below it.  After a restart every process has its pid,
  *   parent, group and session again, the zombie its exit status, a signal to
  *   the group reaches exactly its members, and no process with the leader's
  *   pid (the restart's helper) or any other is left.
  * - Such a tree is refused with a reason (a restart could not make it again)
  *   when the session is the root's (which a restart does not make), when its
- *   leader is in the tree but neither an ancestor nor a sibling of the
- *   process, or when orphans of a gone leader's session have different
+ *   leader is in the tree but a subreaper stands between them (it could not
+ *   be reparented to its parent again), or when orphans of a gone leader's session have different
  *   parents.
  * - Pages a parent and its child share copy-on-write come back shared (the
  *   same physical pages), each process's own pages its own, and a write
@@ -451,7 +452,7 @@ __attribute__((constructor)) static void gone_leader_child(void)
 	const char *r = getenv("CKPT_GONE_CHILD");
 	int ready, p[2], null, st;
 	pid_t pids[4] = { 0 }, l;
-	char line[160], c;
+	char line[256], c;
 
 	if (!r)
 		return;
@@ -571,8 +572,58 @@ __attribute__((constructor)) static void gone_leader_child(void)
 		if (d < 0 || read(dr[0], dm, sizeof(dm)) != sizeof(dm))
 			_exit(10);
 		close(dr[0]);
-		snprintf(line, sizeof(line), "%d %d %d %d %d %d %d %d %d\n", l, pids[0], pids[1],
+		snprintf(line, sizeof(line), "%d %d %d %d %d %d %d %d %d", l, pids[0], pids[1],
 			 pids[3], pids[2], dm[0], dm[1], dm[2], dm[3]);
+	}
+	/* B's branch: B forks A, which makes a session and forks X, which forks
+	 * P and exits: P goes to R.  E's: E forks Y, which makes a session,
+	 * forks K and exits (E leaves it a zombie): K goes to R. */
+	{
+		int br[2], k;
+		pid_t b[3];
+
+		if (pipe(br))
+			_exit(11);
+		for (k = 0; k < 2; k++) {
+			if (fork() == 0) {
+				pid_t a;
+
+				close(br[0]);
+				b[0] = getpid();
+				a = fork();
+				if (a == 0) {
+					pid_t x;
+
+					setsid();
+					b[1] = getpid();
+					x = k ? 0 : fork();
+					if (x == 0) {
+						b[2] = fork();
+						if (b[2] == 0) {
+							for (;;)
+								pause();
+						}
+						if (write(br[1], b, sizeof(b)) != sizeof(b))
+							_exit(12);
+						_exit(0);
+					}
+					waitpid(x, NULL, 0);
+					for (;;)
+						pause();
+				}
+				if (k == 1)
+					waitid(P_PID, a, NULL, WEXITED | WNOWAIT);
+				for (;;)
+					pause();
+			}
+			if (read(br[0], b, sizeof(b)) != sizeof(b))
+				_exit(13);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %d %d %d", b[0],
+				 b[1], b[2]);
+		}
+		close(br[0]);
+		close(br[1]);
+		strcat(line, "\n");
 	}
 	c = (char)strlen(line);
 	if (write(ready, line, c) != c)
@@ -744,15 +795,16 @@ static int one_of(pid_t pid, const pid_t *pids, int n)
 
 TEST_F_TIMEOUT(tree, sessions_of_orphans_come_back, 120)
 {
-	/* R, O1, O2, C, Z, D, M, O, G, and what /proc said of each: ppid, pgrp,
-	 * session, state, exit code (stat fields 2, 3, 4, 1, 50). */
-	enum { R, O1, O2, C, Z, D, M, O, G, N };
+	/* R, O1, O2, C, Z, D, M, O, G, B, A, P, E, Y, K, and what /proc said of
+	 * each: ppid, pgrp, session, state, exit code (stat fields 2, 3, 4, 1,
+	 * 50). */
+	enum { R, O1, O2, C, Z, D, M, O, G, B, A, P, E, Y, K, N };
 	const int fields[5] = { 2, 3, 4, 1, 50 };
 	long before[N][5], after[N][5];
 	pid_t t[N], l, found[16];
 	int ready[2], fd, i, k, n;
 	uint64_t bytes = 0;
-	char line[160] = "", cmd[256];
+	char line[256] = "", cmd[256];
 
 	ASSERT_EQ(0, pipe(ready));
 	t[R] = fork();
@@ -769,9 +821,15 @@ TEST_F_TIMEOUT(tree, sessions_of_orphans_come_back, 120)
 	close(ready[1]);
 	ASSERT_LT(0, read(ready[0], line, sizeof(line) - 1));
 	close(ready[0]);
-	ASSERT_EQ(9, sscanf(line, "%d %d %d %d %d %d %d %d %d", &l, &t[O1], &t[O2], &t[C], &t[Z],
-			    &t[D], &t[M], &t[O], &t[G]));
+	ASSERT_EQ(15, sscanf(line, "%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &l, &t[O1],
+			     &t[O2], &t[C], &t[Z], &t[D], &t[M], &t[O], &t[G], &t[B], &t[A], &t[P],
+			     &t[E], &t[Y], &t[K]));
 	ASSERT_FALSE(exists(l));
+	/* Until P and K are R's and Y a zombie. */
+	for (i = 0; i < 250 && (stat_field(t[P], 2) != t[R] || stat_field(t[K], 2) != t[R] ||
+				proc_state(t[Y]) != 'Z');
+	     i++)
+		sleep_ms(20);
 	for (i = 0; i < N; i++)
 		for (k = 0; k < 5; k++)
 			before[i][k] = stat_field(t[i], fields[k]);
@@ -783,6 +841,13 @@ TEST_F_TIMEOUT(tree, sessions_of_orphans_come_back, 120)
 	EXPECT_EQ(t[R], before[Z][0]);
 	EXPECT_EQ(t[R], before[G][0]);
 	EXPECT_EQ(t[M], before[O][0]);
+	EXPECT_EQ(t[R], before[P][0]);
+	EXPECT_EQ(t[A], before[P][2]);
+	EXPECT_EQ(t[B], before[A][0]);
+	EXPECT_EQ(t[R], before[K][0]);
+	EXPECT_EQ(t[Y], before[K][2]);
+	EXPECT_EQ(t[E], before[Y][0]);
+	EXPECT_EQ('Z', proc_state(t[Y]));
 	for (i = O1, k = 0; i <= Z; i++)
 		k += before[i][2] != l;
 	EXPECT_EQ(0, k) TH_LOG("a process is not in L's session");
@@ -819,15 +884,20 @@ TEST_F_TIMEOUT(tree, sessions_of_orphans_come_back, 120)
 			n++;
 		}
 	EXPECT_EQ(0, n);
-	/* No helper is left: nothing has L's pid, R has O1, O2, Z, D and G
-	 * alone, L's session holds O1, O2, C and Z alone, D's D, O and G. */
+	/* No helper is left: nothing has L's pid, R has O1, O2, Z, D, G, B, P,
+	 * E and K alone, L's session holds O1, O2, C and Z alone, D's D, O and
+	 * G, A's A and P, Y's Y and K, and A has no child. */
 	EXPECT_FALSE(exists(l));
 	n = procs_with(2, t[R], found, 16);
-	EXPECT_EQ(5, n);
+	EXPECT_EQ(9, n);
 	for (i = 0, k = 0; i < n; i++)
 		k += !(found[i] == t[O1] || found[i] == t[O2] || found[i] == t[Z] ||
-		       found[i] == t[D] || found[i] == t[G]);
+		       found[i] == t[D] || found[i] == t[G] || found[i] == t[B] ||
+		       found[i] == t[P] || found[i] == t[E] || found[i] == t[K]);
 	EXPECT_EQ(0, k) TH_LOG("another child of R");
+	EXPECT_EQ(0, procs_with(2, t[A], found, 16));
+	EXPECT_EQ(2, procs_with(4, t[A], found, 16));
+	EXPECT_EQ(2, procs_with(4, t[Y], found, 16));
 	n = procs_with(4, l, found, 16);
 	EXPECT_EQ(4, n);
 	for (i = 0, k = 0; i < n; i++)
@@ -921,14 +991,15 @@ static void kill_descendants(pid_t pid)
 
 /* R (a subreaper, leading a session) forks B, which forks A, which makes a
  * session of its own and forks X, which forks O and exits: O goes to R, in A's
- * session, whose leader is alive but neither its ancestor nor its sibling. */
+ * session; then B becomes a subreaper, so that O is not where A's exit (or an
+ * intermediate's) would put it now. */
 static void leader_elsewhere(int ready, void *arg)
 {
-	int p[2];
+	int p[2], q[2];
 	char c;
 
 	(void)arg;
-	if (setsid() < 0 || pipe(p) || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+	if (setsid() < 0 || pipe(p) || pipe(q) || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
 		_exit(2);
 	if (fork() == 0) {
 		if (fork() == 0) {
@@ -949,10 +1020,13 @@ static void leader_elsewhere(int ready, void *arg)
 			for (;;)
 				pause();
 		}
+		if (read(p[0], &c, 1) != 1 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+		    write(q[1], "B", 1) != 1)
+			_exit(3);
 		for (;;)
 			pause();
 	}
-	if (read(p[0], &c, 1) != 1)
+	if (read(q[0], &c, 1) != 1)
 		_exit(3);
 	say_ready(ready);
 	for (;;)
@@ -971,7 +1045,7 @@ TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "neither its ancestor");
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "below it as a subreaper");
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
 	kill_descendants(p);

@@ -405,6 +405,11 @@ pub enum Made {
     /// Created for its parent (`CLONE_PARENT`) by this sibling, its session's
     /// leader (it was reparented to its leader's parent).
     Sibling(i32),
+    /// Forked by its session's leader, this process, and reparented to its
+    /// parent, a subreaper above the leader: a zombie leader forks it before it
+    /// exits; a live one through a short-lived intermediate process that exits
+    /// (see `super::spawn`). The parent is a subreaper from the start.
+    Reparented(i32),
 }
 
 /// Decides how each process of `procs` (the root first, parents before their
@@ -422,7 +427,11 @@ pub enum Made {
 ///   parent and `SIGCHLD` as its exit signal ([`Made::Helper`]);
 /// - it is alive, and its session's leader is alive and its sibling, with the
 ///   same exit signal, sharing the parent's fd table if it does
-///   ([`Made::Sibling`]).
+///   ([`Made::Sibling`]);
+/// - it is alive with `SIGCHLD` as its exit signal (a reparented process's), not
+///   sharing its parent's fd table, its session's leader is in the tree (alive,
+///   and not the parent of another such process, or a zombie), and its parent is
+///   the first child subreaper above the leader ([`Made::Reparented`]).
 ///
 /// The module refuses to checkpoint any other such tree, by the same rules.
 pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
@@ -499,23 +508,30 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
             }
         } else if early {
             (Made::BeforeSetsid, born[qi])
-        } else if let Some(l) = find(p.sid) {
-            let l = &procs[l];
+        } else if let Some(li) = find(p.sid) {
+            let l = &procs[li];
             let shares = |c: &ProcPlan| c.files == q.files && c.files != 0;
-            if p.zombie.is_some()
-                || l.zombie.is_some()
-                || l.ppid != p.ppid
-                || l.exit_signal != p.exit_signal
-                || shares(p) && !shares(l)
+            if p.zombie.is_none()
+                && l.zombie.is_none()
+                && l.ppid == p.ppid
+                && l.exit_signal == p.exit_signal
+                && (!shares(p) || shares(l))
             {
+                (Made::Sibling(l.pid), Some(p.sid))
+            } else if p.zombie.is_none()
+                && p.exit_signal == libc::SIGCHLD
+                && !shares(p)
+                && reaper_above(procs, &parent, li) == Some(qi)
+            {
+                (Made::Reparented(l.pid), Some(p.sid))
+            } else {
                 return bad(format!(
                     "process {} is in session {}, its parent {} in session {}: its \
                      session's leader is in the image but neither its ancestor nor a live \
-                     sibling that can make it",
+                     sibling nor below it as a subreaper",
                     p.pid, p.sid, q.pid, q.sid
                 ));
             }
-            (Made::Sibling(l.pid), Some(p.sid))
         } else if p.sid == root.sid {
             return bad(format!(
                 "process {} is in session {}, its parent {} in session {}: it is the \
@@ -527,6 +543,23 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
         };
         made[i] = how;
         born[i] = at;
+    }
+    // A live leader that makes reparented processes is not a subreaper from the
+    // start itself (the parent of other reparented processes): they would be its.
+    for (i, p) in procs.iter().enumerate() {
+        let Made::Reparented(l) = made[i] else {
+            continue;
+        };
+        let live = procs.iter().any(|x| x.pid == l && x.zombie.is_none());
+        let reaper =
+            (0..procs.len()).any(|k| procs[k].ppid == l && matches!(made[k], Made::Reparented(_)));
+        if live && reaper {
+            return bad(format!(
+                "process {} is to be reparented from {l}, which is a subreaper of other \
+                 such processes from the start",
+                p.pid
+            ));
+        }
     }
     // One helper makes a gone leader's session: for one parent, with SIGCHLD.
     for (i, p) in procs.iter().enumerate() {
@@ -549,6 +582,34 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
         }
     }
     Ok(made)
+}
+
+/// The first child subreaper above process `l` of `procs` (by index; `parent`:
+/// each one's parent's): where a child of `l` goes when `l` exits, or a child of
+/// a child of `l` when that child exits before `l` is a subreaper (`l` sets it
+/// last). `None` past the root, or if an attribute is missing.
+fn reaper_above(procs: &[ProcPlan], parent: &[usize], l: usize) -> Option<usize> {
+    let mut a = l;
+    for _ in 0..procs.len() {
+        if a == 0 {
+            return None;
+        }
+        a = parent[a];
+        if procs[a].attrs?.subreaper != 0 {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// Whether process `idx` of `procs` is a child subreaper from the start of its
+/// restart (before it forks anything): it is the parent of a reparented process
+/// (see [`Made::Reparented`]).
+pub fn early_subreaper(procs: &[ProcPlan], idx: usize) -> bool {
+    let me = &procs[idx];
+    procs
+        .iter()
+        .any(|c| c.ppid == me.pid && matches!(c.made, Made::Reparented(_)))
 }
 
 /// Why an image cannot be restarted (by this tool, before the module is
@@ -1153,11 +1214,11 @@ pub fn open_image_with(path: &Path, confined: bool) -> Result<File, String> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
 
     /// A live process with these ids (SIGCHLD, its own fd table).
-    fn proc(pid: i32, ppid: i32, pgid: i32, sid: i32) -> ProcPlan {
+    pub fn proc(pid: i32, ppid: i32, pgid: i32, sid: i32) -> ProcPlan {
         ProcPlan {
             pid,
             ppid,
@@ -1186,12 +1247,32 @@ mod tests {
         }
     }
 
-    fn refused(procs: &[ProcPlan], word: &str) {
+    pub fn refused(procs: &[ProcPlan], word: &str) {
         match sessions(procs) {
             Err(PlanError::Sessions(e)) => assert!(e.contains(word), "{e}"),
             other => panic!("{other:?}"),
         }
     }
+
+    /// Task attributes with this subreaper flag.
+    pub fn attrs(subreaper: u32) -> TaskAttrs {
+        TaskAttrs {
+            subreaper,
+            ..Default::default()
+        }
+    }
+
+    /// `p` with attributes (not a subreaper).
+    pub fn with_attrs(mut p: ProcPlan) -> ProcPlan {
+        p.attrs = Some(attrs(0));
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     #[test]
     fn orphans_of_a_gone_leader_are_made_by_a_helper() {
@@ -1295,5 +1376,40 @@ mod tests {
         );
         // Group 1 in two sessions.
         refused(&[proc(1, 0, 1, 1), proc(2, 1, 1, 2)], "process group 1");
+    }
+}
+
+#[cfg(test)]
+mod reparented {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn orphans_of_a_leader_below_a_subreaper_are_reparented_again() {
+        // child_subreaper_and_reparent: R (a subreaper) forked D, which forked
+        // SR, which made session 3 (and is a subreaper now) and forked H, which
+        // forked O and exited: O went to R. zombie_leader: D's zombie 5 made
+        // session 5 and forked 6, which went to R.
+        let mut r = proc(1, 0, 1, 1);
+        r.attrs = Some(attrs(1));
+        let mut sr = proc(3, 2, 3, 3);
+        sr.attrs = Some(attrs(1));
+        let mut z = proc(5, 2, 5, 5);
+        z.zombie = Some(0);
+        let procs = [
+            r.clone(),
+            with_attrs(proc(2, 1, 2, 2)),
+            sr,
+            with_attrs(proc(4, 1, 3, 3)),
+            z,
+            with_attrs(proc(6, 1, 5, 5)),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(made[3], Made::Reparented(3));
+        assert_eq!(made[5], Made::Reparented(5));
+        // A subreaper between the leader and the parent: refused.
+        let mut procs = procs;
+        procs[1].attrs = Some(attrs(1));
+        refused(&procs, "below it as a subreaper");
     }
 }

@@ -492,6 +492,18 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
     }
+    // The parent of processes reparented to it is a child subreaper before
+    // they are made (see `Made::Reparented`).
+    if super::plan::early_subreaper(&plan.procs, idx) {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return format!(
+                "process {}: cannot set the child subreaper flag: {}",
+                me.pid,
+                errno::describe(&io::Error::last_os_error())
+            );
+        }
+    }
     // The children it had forked before it made its session.
     if let Err(e) = make_children(ctx, idx, true) {
         return e;
@@ -691,6 +703,10 @@ fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), Strin
                 let files = if share { sys::CLONE_FILES } else { 0 };
                 (sys::CLONE_PARENT | files, 0)
             }
+            Made::Reparented(l) if l == me.pid && !early => {
+                reparented(ctx, j)?;
+                continue;
+            }
             _ if c.ppid != me.pid => continue,
             Made::BeforeSetsid if early => (0, c.exit_signal),
             Made::Forked if !early => (0, c.exit_signal),
@@ -714,6 +730,59 @@ fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// Makes process `j` of the plan, reparented from the caller, its session's live
+/// leader, to a subreaper above it ([`Made::Reparented`]): a short-lived
+/// intermediate child forks it and exits, and the caller reaps the intermediate.
+/// The intermediate's pid is chosen above every id of the image, so that it takes
+/// none of the pids the restart gives.
+fn reparented(ctx: &mut Ctx<'_>, j: usize) -> Result<(), String> {
+    let plan = ctx.plan;
+    let c = &plan.procs[j];
+    let above = plan
+        .procs
+        .iter()
+        .flat_map(|p| {
+            [p.pid, p.pgid, p.sid]
+                .into_iter()
+                .chain(p.threads.iter().copied())
+        })
+        .max()
+        .unwrap_or(0);
+    let mut forked = Err(io::Error::from_raw_os_error(libc::EEXIST));
+    for pid in (above + 1..).take(64) {
+        forked = sys::clone3_signal(0, Some(pid), libc::SIGCHLD);
+        if !matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EEXIST)) {
+            break;
+        }
+    }
+    let via = match forked {
+        Ok(Fork::Child) => {
+            if let Err(e) = fork_child(ctx, j, 0, libc::SIGCHLD) {
+                say_failed(&e);
+                sys::exit_now(1)
+            }
+            sys::exit_now(0)
+        }
+        Ok(Fork::Parent(pid)) => pid,
+        Err(e) => {
+            return Err(format!(
+                "cannot create a process to make {} and reparent it: {}",
+                c.pid,
+                errno::describe(&e)
+            ))
+        }
+    };
+    match sys::waitpid(via) {
+        Ok((_, st)) if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 => Ok(()),
+        Ok(_) => Err(format!("the process that makes {} failed", c.pid)),
+        Err(e) => Err(format!(
+            "waiting for the process that makes {}: {}",
+            c.pid,
+            errno::describe(&e)
+        )),
+    }
 }
 
 /// Whether child `c` of `me` is made sharing its fd table (`CLONE_FILES`).
@@ -741,6 +810,16 @@ fn fork_child(ctx: &mut Ctx<'_>, j: usize, flags: u64, exit_signal: i32) -> Resu
                     std::thread::sleep(Duration::from_millis(10));
                     joined = join_groups(plan, j);
                 }
+                // The processes of its session reparented to a subreaper above it
+                // when it exited: forked now, reparented when it exits.
+                let joined = joined.and_then(|_| {
+                    for (k, o) in plan.procs.iter().enumerate() {
+                        if o.made == Made::Reparented(c.pid) {
+                            fork_child(ctx, k, 0, libc::SIGCHLD)?;
+                        }
+                    }
+                    Ok(())
+                });
                 if let Err(e) = joined {
                     let why = format!("zombie {}: {e}", c.pid);
                     say_failed(&why);
