@@ -467,7 +467,8 @@ impl Tree {
                     } else {
                         Some(
                             "its session's leader is in the tree but neither its ancestor \
-                             nor a live sibling nor below it as a subreaper",
+                             nor a live sibling, and its parent is not the first subreaper \
+                             above that leader",
                         )
                     }
                 } else if p.sid == root.sid {

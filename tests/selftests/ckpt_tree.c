@@ -1045,7 +1045,7 @@ TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "below it as a subreaper");
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "not the first subreaper above");
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
 	kill_descendants(p);

@@ -528,7 +528,7 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
                 return bad(format!(
                     "process {} is in session {}, its parent {} in session {}: its \
                      session's leader is in the image but neither its ancestor nor a live \
-                     sibling nor below it as a subreaper",
+                     sibling, and its parent is not the first subreaper above that leader",
                     p.pid, p.sid, q.pid, q.sid
                 ));
             }
@@ -1410,6 +1410,6 @@ mod reparented {
         // A subreaper between the leader and the parent: refused.
         let mut procs = procs;
         procs[1].attrs = Some(attrs(1));
-        refused(&procs, "below it as a subreaper");
+        refused(&procs, "not the first subreaper above");
     }
 }

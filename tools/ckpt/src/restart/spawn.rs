@@ -735,8 +735,8 @@ fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), Strin
 /// Makes process `j` of the plan, reparented from the caller, its session's live
 /// leader, to a subreaper above it ([`Made::Reparented`]): a short-lived
 /// intermediate child forks it and exits, and the caller reaps the intermediate.
-/// The intermediate's pid is chosen above every id of the image, so that it takes
-/// none of the pids the restart gives.
+/// The intermediate's pid is chosen above every id of the image (any above
+/// `pid_max`), so that it takes none of the pids the restart gives.
 fn reparented(ctx: &mut Ctx<'_>, j: usize) -> Result<(), String> {
     let plan = ctx.plan;
     let c = &plan.procs[j];
@@ -756,6 +756,11 @@ fn reparented(ctx: &mut Ctx<'_>, j: usize) -> Result<(), String> {
         if !matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EEXIST)) {
             break;
         }
+    }
+    // Above pid_max: any pid (it could only take one a later process needs, which
+    // then fails with the reason).
+    if matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+        forked = sys::clone3_signal(0, None, libc::SIGCHLD);
     }
     let via = match forked {
         Ok(Fork::Child) => {
