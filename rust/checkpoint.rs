@@ -471,7 +471,7 @@ impl Tree {
                              above that leader",
                         )
                     }
-                } else if p.sid == root.sid {
+                } else if p.sid == root.sid || p.sid <= 0 {
                     Some("it is the root's session, which a restart does not make")
                 } else if crate::sys::task::by_vpid(p.sid).is_some() {
                     Some("its session's leader is alive outside the tree")

@@ -442,7 +442,9 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
     let find = |pid: i32| procs.iter().position(|p| p.pid == pid);
     let mut parent = vec![0; procs.len()];
     for (i, p) in procs.iter().enumerate() {
-        if p.pid <= 0 || p.pgid <= 0 || p.sid <= 0 {
+        // A group or session id 0: the root's, outside (a process started by
+        // the kernel, as init, is in session 0).
+        if p.pid <= 0 || p.pgid < 0 || p.sid < 0 {
             return bad(format!(
                 "process {} has pid, group or session id {}, {}, {}",
                 p.pid, p.pid, p.pgid, p.sid
@@ -532,7 +534,7 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
                     p.pid, p.sid, q.pid, q.sid
                 ));
             }
-        } else if p.sid == root.sid {
+        } else if p.sid == root.sid || p.sid == 0 {
             return bad(format!(
                 "process {} is in session {}, its parent {} in session {}: it is the \
                  root's session, which a restart does not make",
@@ -1367,8 +1369,10 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
+        // Session 0 (the kernel's, init's) is the root's, outside.
+        assert!(sessions(&[proc(1, 0, 5, 0), proc(2, 1, 5, 0)]).is_ok());
         refused(&[proc(1, 0, 1, 1), proc(1, 1, 1, 1)], "given twice");
-        refused(&[proc(1, 0, 1, 1), proc(2, 1, 2, 0)], "session id");
+        refused(&[proc(1, 0, 1, 1), proc(2, 1, 2, -1)], "session id");
         // Session 2 names process 2, which is in session 1.
         refused(
             &[proc(1, 0, 1, 1), proc(2, 1, 1, 1), proc(3, 2, 3, 2)],

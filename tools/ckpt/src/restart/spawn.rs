@@ -684,8 +684,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
 /// their [`Made`] says: `early`, those it forks before it joins its session and
 /// group ([`Made::BeforeSetsid`]); else those it forks after ([`Made::Forked`]),
 /// those a helper makes in a gone leader's session ([`Made::Helper`], one helper
-/// for each session, see `session_helper`), and its siblings that it makes for
-/// its parent ([`Made::Sibling`]: it leads their session).
+/// for each session, see `session_helper`), its siblings that it makes for its
+/// parent ([`Made::Sibling`]: it leads their session), and the processes of its
+/// session it makes to be reparented to a subreaper above it
+/// ([`Made::Reparented`], see `reparented`; a zombie makes them in `fork_child`).
 fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), String> {
     let plan = ctx.plan;
     let me = &plan.procs[idx];
