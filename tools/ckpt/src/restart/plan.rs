@@ -459,7 +459,10 @@ pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
                 p.pid, p.sid, l.pid, l.sid
             ));
         }
-        if let Some(q) = procs.iter().find(|q| q.pgid == p.pgid && q.sid != p.sid) {
+        if let Some(q) = procs
+            .iter()
+            .find(|q| p.pgid != 0 && q.pgid == p.pgid && q.sid != p.sid)
+        {
             return bad(format!(
                 "processes {} and {} are in process group {} but in sessions {} and {}",
                 p.pid, q.pid, p.pgid, p.sid, q.sid
