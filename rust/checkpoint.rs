@@ -324,24 +324,213 @@ impl Tree {
     }
 
     /// A restart makes each process by forking it from its parent, where it starts in
-    /// its parent's session, and can only lead a new session or stay: a process below
-    /// the root in another session than its parent's that it does not lead (it was
-    /// reparented out of its session's subtree, or its parent made a session of its
-    /// own after forking it) could not be made again.
+    /// its parent's session, and can only lead a new session or stay. A process below
+    /// the root in another session than its parent's that it does not lead comes back
+    /// (the tool's restart plan decides how by the same rules) when
+    /// - its parent made its session after forking it: it is still in the session the
+    ///   parent was made in (a parent leading its session is itself forked before its
+    ///   own parent's `setsid` when that gives it the session its children want);
+    /// - its session's leader is gone (exited and reaped: no task has its pid), the
+    ///   session is not the root's (which a restart does not make), and every such
+    ///   process of the session has the same parent and `SIGCHLD` as its exit signal
+    ///   (a helper with the leader's pid makes the session again and creates them for
+    ///   their parent with `CLONE_PARENT`, which gives them the helper's exit signal);
+    /// - it is alive, and its session's leader is alive and its sibling, with the same
+    ///   exit signal, sharing the parent's fd table if it does (the leader creates it
+    ///   for their parent with `CLONE_PARENT`);
+    /// - it is alive with `SIGCHLD` as its exit signal (a reparented process's), not
+    ///   sharing its parent's fd table, its session's leader is in the tree (alive,
+    ///   and not the parent of another such process, or a zombie), and its parent is
+    ///   the first child subreaper above the leader (the parent is a subreaper from
+    ///   the start of the restart, and the leader forks the process again, through
+    ///   an intermediate that exits if it is alive, before it exits if a zombie).
+    ///
+    /// Any other such process could not be made again.
     fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
-        let zombies = self.zombies.iter().map(|(_, i)| i);
-        for pi in Iterator::chain(infos.iter().skip(1), zombies) {
-            let Some(parent) = infos.iter().find(|q| q.tgid == pi.ppid) else {
-                continue;
+        const SIGCHLD: i32 = 17;
+        // Every process, live and zombie, the root first, parents before children.
+        let n = infos.len() + self.zombies.len();
+        let mut all: KVec<&shim::TaskInfo> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut left: KVec<&shim::TaskInfo> = KVec::with_capacity(n, GFP_KERNEL)?;
+        all.push(&infos[0], GFP_KERNEL)?;
+        for pi in Iterator::chain(infos[1..].iter(), self.zombies.iter().map(|(_, i)| i)) {
+            left.push(pi, GFP_KERNEL)?;
+        }
+        while !left.is_empty() {
+            let Some(k) = left
+                .iter()
+                .position(|p| all.iter().any(|q| q.tgid == p.ppid))
+            else {
+                // Not a tree (cannot be: they descend from the root).
+                break;
             };
-            if pi.sid != pi.tgid && pi.sid != parent.sid {
+            all.push(left.remove(k)?, GFP_KERNEL)?;
+        }
+        let n = all.len();
+        let find = |pid: i32| all.iter().position(|p| p.tgid == pid);
+        let mut parent: KVec<usize> = KVec::with_capacity(n, GFP_KERNEL)?;
+        for p in all.iter() {
+            parent.push(find(p.ppid).unwrap_or(0), GFP_KERNEL)?;
+        }
+        // The session each process wants to be made in: its own if it does not lead
+        // it, else the lowest its children that want another want.
+        let mut want: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            want.push(0, GFP_KERNEL)?;
+        }
+        for i in (1..n).rev() {
+            let p = all[i];
+            want[i] = if p.sid != p.tgid {
+                p.sid
+            } else {
+                (i + 1..n)
+                    .filter(|&c| parent[c] == i && want[c] != 0 && want[c] != p.sid)
+                    .map(|c| want[c])
+                    .min()
+                    .unwrap_or(0)
+            };
+        }
+        // The session each is made in (0: the caller's, which the root is made in),
+        // and, for those a helper makes, the helper's session.
+        let mut born: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut helper: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        born.push(0, GFP_KERNEL)?;
+        helper.push(0, GFP_KERNEL)?;
+        // For those reparented from their session's leader, the leader.
+        let mut reparented: KVec<i32> = KVec::with_capacity(n, GFP_KERNEL)?;
+        reparented.push(0, GFP_KERNEL)?;
+        // Whether a live process is a child subreaper.
+        let subreaper = |tgid: i32| {
+            self.procs
+                .iter()
+                .find(|t| t.info.tgid == tgid)
+                .and_then(|t| t.leader.attrs().ok())
+                .is_some_and(|a| a.subreaper != 0)
+        };
+        // The first subreaper above process `l` (by index), where its children go
+        // when it exits (and its grandchildren while it is not a subreaper).
+        let reaper_above = |l: usize| {
+            let mut a = l;
+            for _ in 0..n {
+                if a == 0 {
+                    return None;
+                }
+                a = parent[a];
+                if subreaper(all[a].tgid) {
+                    return Some(a);
+                }
+            }
+            None
+        };
+        let root = all[0];
+        for i in 1..n {
+            let (p, qi) = (all[i], parent[i]);
+            let q = all[qi];
+            let after = if qi == 0 {
+                if root.sid == root.tgid {
+                    root.sid
+                } else {
+                    0
+                }
+            } else {
+                q.sid
+            };
+            let early = q.sid == q.tgid && born[qi] != 0 && want[i] == born[qi];
+            let mut by_helper = 0;
+            let mut by_leader = 0;
+            let at = if p.sid == p.tgid || p.sid == q.sid {
+                if early && p.sid == p.tgid {
+                    born[qi]
+                } else {
+                    after
+                }
+            } else if early {
+                born[qi]
+            } else {
+                let what = if let Some(li) = find(p.sid) {
+                    let l = all[li];
+                    let zombie = |t: &shim::TaskInfo| t.flags & ti::ZOMBIE != 0;
+                    let shares = |t: &shim::TaskInfo| !zombie(t) && t.files_key == q.files_key;
+                    if !zombie(p)
+                        && !zombie(l)
+                        && l.ppid == p.ppid
+                        && l.exit_signal == p.exit_signal
+                        && (!shares(p) || shares(l))
+                    {
+                        None
+                    } else if !zombie(p)
+                        && p.exit_signal == SIGCHLD
+                        && !shares(p)
+                        && reaper_above(li) == Some(qi)
+                    {
+                        by_leader = l.tgid;
+                        None
+                    } else {
+                        Some(
+                            "its session's leader is in the tree but neither its ancestor \
+                             nor a live sibling, and its parent is not the first subreaper \
+                             above that leader",
+                        )
+                    }
+                } else if p.sid == root.sid || p.sid <= 0 {
+                    Some("it is the root's session, which a restart does not make")
+                } else if crate::sys::task::by_vpid(p.sid).is_some() {
+                    Some("its session's leader is alive outside the tree")
+                } else if p.exit_signal != SIGCHLD {
+                    Some("its session's leader is gone and its exit signal is not SIGCHLD")
+                } else {
+                    by_helper = p.sid;
+                    None
+                };
+                if let Some(what) = what {
+                    return Err(why.set(
+                        eopnotsupp(),
+                        format_args!(
+                            "process {} is in session {}, its parent {} in session {}: it \
+                             cannot be made again, as {what} (not supported yet)",
+                            p.tgid, p.sid, q.tgid, q.sid
+                        ),
+                    ));
+                }
+                p.sid
+            };
+            born.push(at, GFP_KERNEL)?;
+            helper.push(by_helper, GFP_KERNEL)?;
+            reparented.push(by_leader, GFP_KERNEL)?;
+        }
+        // A live leader a process is reparented from is not a subreaper from the start
+        // (the parent of other such processes).
+        for i in 1..n {
+            let l = reparented[i];
+            let live = |t: &&shim::TaskInfo| t.tgid == l && t.flags & ti::ZOMBIE == 0;
+            if l != 0
+                && all.iter().any(live)
+                && (1..n).any(|k| all[k].ppid == l && reparented[k] != 0)
+            {
                 return Err(why.set(
                     eopnotsupp(),
                     format_args!(
-                        "process {} is in session {}, its parent {} in session {}: a process \
-                         outside its parent's session that does not lead its own cannot be made \
-                         again (not supported yet)",
-                        pi.tgid, pi.sid, parent.tgid, parent.sid
+                        "process {} would be reparented from {l}, a subreaper of other such \
+                         processes: it cannot be made again (not supported yet)",
+                        all[i].tgid
+                    ),
+                ));
+            }
+        }
+        // One helper makes a gone leader's session: for one parent.
+        for i in 1..n {
+            if helper[i] == 0 {
+                continue;
+            }
+            if let Some(k) = (1..n).find(|&k| helper[k] == helper[i] && all[k].ppid != all[i].ppid)
+            {
+                return Err(why.set(
+                    eopnotsupp(),
+                    format_args!(
+                        "processes {} and {} are in session {}, whose leader is gone, with \
+                         another parent each ({} and {}): they cannot be made again (not \
+                         supported yet)",
+                        all[i].tgid, all[k].tgid, helper[i], all[i].ppid, all[k].ppid
                     ),
                 ));
             }

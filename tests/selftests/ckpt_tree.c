@@ -13,8 +13,21 @@
  *   reason, and left running.
  * - A session leader's controlling terminal and foreground group come back.
  * - A tree checkpoint refuses a descendant the caller may not trace.
- * - A tree with a process in another session than its parent's, which it does
- *   not lead, is refused with a reason (a restart could not make it again).
+ * - Processes in another session than their parent's, which they do not
+ *   lead, come back: orphans of a session leader that exited and was reaped
+ *   (reparented to a subreaper of the tree), in its session and process
+ *   group, one a zombie, one in a group of its own; a process whose parent
+ *   made a session of its own after forking it; an orphan whose session's
+ *   leader is its sibling; orphans reparented to the subreaper from a live
+ *   and from a zombie session leader below it.  After a restart every process has its pid,
+ *   parent, group and session again, the zombie its exit status, a signal to
+ *   the group reaches exactly its members, and no process with the leader's
+ *   pid (the restart's helper) or any other is left.
+ * - Such a tree is refused with a reason (a restart could not make it again)
+ *   when the session is the root's (which a restart does not make), when its
+ *   leader is in the tree but a subreaper stands between them (it could not
+ *   be reparented to its parent again), or when orphans of a gone leader's session have different
+ *   parents.
  * - Pages a parent and its child share copy-on-write come back shared (the
  *   same physical pages), each process's own pages its own, and a write
  *   after the restart stays in the process that made it.
@@ -39,6 +52,8 @@
 #include "ckpt_util.h"
 #include <poll.h>
 #include <sched.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include "kselftest_harness.h"
 
@@ -358,8 +373,9 @@ TEST_F(tree, pipe_to_an_outsider_is_refused)
 	kill_reap(p);
 }
 
-/* A session leader P whose child M forks O and then makes a session of its own:
- * O stays in P's session, below M, which is not in it. */
+/* P, in the session of the test (with a process group of its own), whose child
+ * M forks O and then makes a session of its own: O stays in the test's
+ * session, below M, which is not in it. */
 static void resessioned(int ready, void *arg)
 {
 	int p[2];
@@ -367,7 +383,7 @@ static void resessioned(int ready, void *arg)
 	char c;
 
 	(void)arg;
-	if (pipe(p) || setsid() < 0)
+	if (pipe(p) || setpgid(0, 0) < 0)
 		_exit(2);
 	m = fork();
 	if (m == 0) {
@@ -405,10 +421,11 @@ TEST_F(tree, process_outside_its_parents_session_is_refused)
 	fclose(f);
 	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
-	/* A restart forks O from M, in M's session: it could not join P's again. */
+	/* A restart makes P in the caller's session, not the test's: O could
+	 * not be made in the test's session. */
 	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "session");
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "the root's session");
 	/* Refused, it runs on. */
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
@@ -416,6 +433,204 @@ TEST_F(tree, process_outside_its_parents_session_is_refused)
 	kill(-m, SIGKILL);
 	kill(-p, SIGKILL);
 	kill_reap(p);
+}
+
+/*
+ * The processes of sessions_of_orphans_come_back, run before the harness
+ * (exec'ed with CKPT_GONE_CHILD=the ready fd): R, a subreaper leading a
+ * session of its own, forks L, which makes a session of its own and forks O1
+ * (which forks C), O2 (which makes a process group of its own) and Z (which
+ * exits with 7); then L exits and R reaps it: O1, O2 and Z are R's, in L's
+ * session, O1, C and Z in L's group; Z stays a zombie.  R also forks D, which
+ * makes a session of its own and forks M, which forks O and then makes a
+ * session of its own (O stays in D's, below M); and X, which forks G and
+ * exits: G is R's, in D's session.  R writes "L O1 O2 C Z D M O G" to the
+ * ready fd.
+ */
+__attribute__((constructor)) static void gone_leader_child(void)
+{
+	const char *r = getenv("CKPT_GONE_CHILD");
+	int ready, p[2], null, st;
+	pid_t pids[4] = { 0 }, l;
+	char line[256], c;
+
+	if (!r)
+		return;
+	ready = atoi(r);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || setsid() < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) || pipe(p))
+		_exit(3);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	l = fork();
+	if (l == 0) {
+		int i;
+
+		close(ready);
+		setsid();
+		for (i = 0; i < 3; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0 && i == 0) {
+				close(p[1]);
+				if (fork() == 0) {
+					for (;;)
+						pause();
+				}
+				for (;;)
+					pause();
+			}
+			if (pids[i] == 0 && i == 1) {
+				close(p[1]);
+				setpgid(0, 0);
+				for (;;)
+					pause();
+			}
+			if (pids[i] == 0)
+				_exit(7);
+		}
+		/* Z has exited before L does. */
+		waitid(P_PID, pids[2], NULL, WEXITED | WNOWAIT);
+		if (write(p[1], pids, sizeof(pids)) != sizeof(pids))
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	if (l < 0 || read(p[0], pids, sizeof(pids)) != sizeof(pids) || waitpid(l, &st, 0) != l)
+		_exit(5);
+	/* O1's child C. */
+	{
+		char path[64];
+		FILE *f;
+		int n = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pids[0], pids[0]);
+		for (; n < 500 && !pids[3]; n++) {
+			f = fopen(path, "r");
+			if (f) {
+				if (fscanf(f, "%d", &pids[3]) != 1)
+					pids[3] = 0;
+				fclose(f);
+			}
+			if (!pids[3])
+				usleep(10000);
+		}
+	}
+	/* D's branch: D, M, O, G. */
+	{
+		int dr[2], dp[2];
+		pid_t d, x, dm[4];
+
+		if (pipe(dr))
+			_exit(7);
+		d = fork();
+		if (d == 0) {
+			close(dr[0]);
+			if (setsid() < 0 || pipe(dp))
+				_exit(8);
+			dm[0] = getpid();
+			dm[1] = fork();
+			if (dm[1] == 0) {
+				pid_t o = fork();
+
+				if (o == 0) {
+					for (;;)
+						pause();
+				}
+				setsid();
+				if (write(dp[1], &o, sizeof(o)) != sizeof(o))
+					_exit(9);
+				for (;;)
+					pause();
+			}
+			if (read(dp[0], &dm[2], sizeof(pid_t)) != sizeof(pid_t))
+				_exit(9);
+			x = fork();
+			if (x == 0) {
+				pid_t g = fork();
+
+				if (g == 0) {
+					for (;;)
+						pause();
+				}
+				if (write(dp[1], &g, sizeof(g)) != sizeof(g))
+					_exit(9);
+				_exit(0);
+			}
+			if (read(dp[0], &dm[3], sizeof(pid_t)) != sizeof(pid_t) ||
+			    waitpid(x, NULL, 0) != x)
+				_exit(9);
+			close(dp[0]);
+			close(dp[1]);
+			if (write(dr[1], dm, sizeof(dm)) != sizeof(dm))
+				_exit(9);
+			close(dr[1]);
+			for (;;)
+				pause();
+		}
+		close(dr[1]);
+		if (d < 0 || read(dr[0], dm, sizeof(dm)) != sizeof(dm))
+			_exit(10);
+		close(dr[0]);
+		snprintf(line, sizeof(line), "%d %d %d %d %d %d %d %d %d", l, pids[0], pids[1],
+			 pids[3], pids[2], dm[0], dm[1], dm[2], dm[3]);
+	}
+	/* B's branch: B forks A, which makes a session and forks X, which forks
+	 * P and exits: P goes to R.  E's: E forks Y, which makes a session,
+	 * forks K and exits (E leaves it a zombie): K goes to R. */
+	{
+		int br[2], k;
+		pid_t b[3];
+
+		if (pipe(br))
+			_exit(11);
+		for (k = 0; k < 2; k++) {
+			if (fork() == 0) {
+				pid_t a;
+
+				close(br[0]);
+				b[0] = getpid();
+				a = fork();
+				if (a == 0) {
+					pid_t x;
+
+					setsid();
+					b[1] = getpid();
+					x = k ? 0 : fork();
+					if (x == 0) {
+						b[2] = fork();
+						if (b[2] == 0) {
+							for (;;)
+								pause();
+						}
+						if (write(br[1], b, sizeof(b)) != sizeof(b))
+							_exit(12);
+						_exit(0);
+					}
+					waitpid(x, NULL, 0);
+					for (;;)
+						pause();
+				}
+				if (k == 1)
+					waitid(P_PID, a, NULL, WEXITED | WNOWAIT);
+				for (;;)
+					pause();
+			}
+			if (read(br[0], b, sizeof(b)) != sizeof(b))
+				_exit(13);
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %d %d %d", b[0],
+				 b[1], b[2]);
+		}
+		close(br[0]);
+		close(br[1]);
+		strcat(line, "\n");
+	}
+	c = (char)strlen(line);
+	if (write(ready, line, c) != c)
+		_exit(6);
+	close(ready);
+	for (;;)
+		pause();
 }
 
 /*
@@ -547,6 +762,313 @@ TEST_F_TIMEOUT(tree, controlling_terminal_comes_back, 120)
 	kill(g, SIGKILL);
 	kill(s, SIGKILL);
 	close(master);
+}
+
+/* The pids of /proc whose stat field n (stat_field) is v, at most max, in
+ * pids; returns how many. */
+static int procs_with(int n, long v, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int k = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		pid_t pid = atoi(e->d_name);
+
+		if (pid > 0 && stat_field(pid, n) == v && k < max)
+			pids[k++] = pid;
+	}
+	closedir(d);
+	return k;
+}
+
+/* Whether pid is one of the n of pids. */
+static int one_of(pid_t pid, const pid_t *pids, int n)
+{
+	while (n-- > 0)
+		if (pids[n] == pid)
+			return 1;
+	return 0;
+}
+
+TEST_F_TIMEOUT(tree, sessions_of_orphans_come_back, 120)
+{
+	/* R, O1, O2, C, Z, D, M, O, G, B, A, P, E, Y, K, and what /proc said of
+	 * each: ppid, pgrp, session, state, exit code (stat fields 2, 3, 4, 1,
+	 * 50). */
+	enum { R, O1, O2, C, Z, D, M, O, G, B, A, P, E, Y, K, N };
+	const int fields[5] = { 2, 3, 4, 1, 50 };
+	long before[N][5], after[N][5];
+	pid_t t[N], l, found[16];
+	int ready[2], fd, i, k, n;
+	uint64_t bytes = 0;
+	char line[256] = "", cmd[256];
+
+	ASSERT_EQ(0, pipe(ready));
+	t[R] = fork();
+	ASSERT_LE(0, t[R]);
+	if (t[R] == 0) {
+		char fdtxt[16];
+
+		close(ready[0]);
+		snprintf(fdtxt, sizeof(fdtxt), "%d", ready[1]);
+		setenv("CKPT_GONE_CHILD", fdtxt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_LT(0, read(ready[0], line, sizeof(line) - 1));
+	close(ready[0]);
+	ASSERT_EQ(15, sscanf(line, "%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &l, &t[O1],
+			     &t[O2], &t[C], &t[Z], &t[D], &t[M], &t[O], &t[G], &t[B], &t[A], &t[P],
+			     &t[E], &t[Y], &t[K]));
+	ASSERT_FALSE(exists(l));
+	/* Until P and K are R's and Y a zombie. */
+	for (i = 0; i < 250 && (stat_field(t[P], 2) != t[R] || stat_field(t[K], 2) != t[R] ||
+				proc_state(t[Y]) != 'Z');
+	     i++)
+		sleep_ms(20);
+	for (i = 0; i < N; i++)
+		for (k = 0; k < 5; k++)
+			before[i][k] = stat_field(t[i], fields[k]);
+	/* As made: O1, O2, Z and G are R's, O1, O2, C and Z in L's session, O
+	 * below M in D's session, G in D's too. */
+	EXPECT_EQ(t[R], before[O1][0]);
+	EXPECT_EQ(t[R], before[O2][0]);
+	EXPECT_EQ(t[O1], before[C][0]);
+	EXPECT_EQ(t[R], before[Z][0]);
+	EXPECT_EQ(t[R], before[G][0]);
+	EXPECT_EQ(t[M], before[O][0]);
+	EXPECT_EQ(t[R], before[P][0]);
+	EXPECT_EQ(t[A], before[P][2]);
+	EXPECT_EQ(t[B], before[A][0]);
+	EXPECT_EQ(t[R], before[K][0]);
+	EXPECT_EQ(t[Y], before[K][2]);
+	EXPECT_EQ(t[E], before[Y][0]);
+	EXPECT_EQ('Z', proc_state(t[Y]));
+	for (i = O1, k = 0; i <= Z; i++)
+		k += before[i][2] != l;
+	EXPECT_EQ(0, k) TH_LOG("a process is not in L's session");
+	EXPECT_EQ(l, before[O1][1]);
+	EXPECT_EQ(t[O2], before[O2][1]);
+	EXPECT_EQ(t[D], before[O][2]);
+	EXPECT_EQ(t[M], before[M][2]);
+	EXPECT_EQ(t[D], before[G][2]);
+	EXPECT_EQ('Z', proc_state(t[Z]));
+	EXPECT_EQ(7 << 8, before[Z][4]);
+	expect_tree_check(_metadata, self->dev, t[R], 0, "");
+
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, t[R], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, &bytes));
+	close(fd);
+	waitpid(t[R], NULL, 0);
+	ASSERT_EQ(0, all_gone(t, N, 10000)) TH_LOG("the tree did not die");
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i < 100 && !exists(t[G]); i++)
+		sleep_ms(20);
+	for (i = 0; i < N; i++)
+		for (k = 0; k < 5; k++)
+			after[i][k] = stat_field(t[i], fields[k]);
+	/* R's parent is the restart's; the rest as before. */
+	for (i = 0, n = 0; i < N; i++)
+		for (k = i == R ? 1 : 0; k < 5; k++) {
+			if (before[i][k] == after[i][k])
+				continue;
+			fprintf(stderr, "# process %d, stat field %d: %ld, was %ld\n", t[i],
+				fields[k], after[i][k], before[i][k]);
+			n++;
+		}
+	EXPECT_EQ(0, n);
+	/* No helper is left: nothing has L's pid, R has O1, O2, Z, D, G, B, P,
+	 * E and K alone, L's session holds O1, O2, C and Z alone, D's D, O and
+	 * G, A's A and P, Y's Y and K, and A has no child. */
+	EXPECT_FALSE(exists(l));
+	n = procs_with(2, t[R], found, 16);
+	EXPECT_EQ(9, n);
+	for (i = 0, k = 0; i < n; i++)
+		k += !(found[i] == t[O1] || found[i] == t[O2] || found[i] == t[Z] ||
+		       found[i] == t[D] || found[i] == t[G] || found[i] == t[B] ||
+		       found[i] == t[P] || found[i] == t[E] || found[i] == t[K]);
+	EXPECT_EQ(0, k) TH_LOG("another child of R");
+	EXPECT_EQ(0, procs_with(2, t[A], found, 16));
+	EXPECT_EQ(2, procs_with(4, t[A], found, 16));
+	EXPECT_EQ(2, procs_with(4, t[Y], found, 16));
+	n = procs_with(4, l, found, 16);
+	EXPECT_EQ(4, n);
+	for (i = 0, k = 0; i < n; i++)
+		k += !one_of(found[i], &t[O1], 4);
+	EXPECT_EQ(0, k) TH_LOG("another process in L's session");
+	n = procs_with(4, t[D], found, 16);
+	EXPECT_EQ(3, n);
+	for (i = 0, k = 0; i < n; i++)
+		k += !(found[i] == t[D] || found[i] == t[O] || found[i] == t[G]);
+	EXPECT_EQ(0, k) TH_LOG("another process in D's session");
+	/* A signal to L's group reaches O1 and C (and Z, which ignores it), not
+	 * O2 or R. */
+	EXPECT_EQ(0, kill(-l, SIGSTOP));
+	for (i = 0; i < 100 && (proc_state(t[O1]) != 'T' || proc_state(t[C]) != 'T'); i++)
+		sleep_ms(20);
+	EXPECT_EQ('T', proc_state(t[O1]));
+	EXPECT_EQ('T', proc_state(t[C]));
+	EXPECT_NE('T', proc_state(t[O2]));
+	EXPECT_NE('T', proc_state(t[R]));
+	EXPECT_EQ('Z', proc_state(t[Z]));
+	kill(-l, SIGKILL);
+	for (i = 0; i < N; i++)
+		kill(t[i], SIGKILL);
+	EXPECT_EQ(0, all_gone(t, N, 10000));
+}
+
+/* R (a subreaper, leading a session) forks A, which forks L, which makes a
+ * session of its own and forks O1 and X, which forks O2 and exits: O2 goes to
+ * R. Then A becomes a subreaper and L exits: O1 goes to A. O1 and O2 are in
+ * the session of L, gone, with different parents. */
+static void split_orphans(int ready, void *arg)
+{
+	int l2a[2], a2l[2], a2r[2];
+	char c;
+
+	(void)arg;
+	if (setsid() < 0 || pipe(l2a) || pipe(a2l) || pipe(a2r) ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		_exit(2);
+	if (fork() == 0) {
+		pid_t l = fork();
+
+		if (l == 0) {
+			pid_t x;
+
+			setsid();
+			if (fork() == 0) {
+				for (;;)
+					pause();
+			}
+			x = fork();
+			if (x == 0) {
+				if (fork() == 0) {
+					for (;;)
+						pause();
+				}
+				_exit(0);
+			}
+			waitpid(x, NULL, 0);
+			/* O2 is R's now; L goes once A is a subreaper. */
+			if (write(l2a[1], "X", 1) != 1 || read(a2l[0], &c, 1) != 1)
+				_exit(3);
+			_exit(0);
+		}
+		if (read(l2a[0], &c, 1) != 1 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+		    write(a2l[1], "A", 1) != 1)
+			_exit(3);
+		waitpid(l, NULL, 0);
+		if (write(a2r[1], "L", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	if (read(a2r[0], &c, 1) != 1)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/* Kills pid's descendants, then pid. */
+static void kill_descendants(pid_t pid)
+{
+	pid_t kids[16];
+	int i, n = procs_with(2, pid, kids, 16);
+
+	for (i = 0; i < n; i++)
+		kill_descendants(kids[i]);
+	kill(pid, SIGKILL);
+}
+
+/* R (a subreaper, leading a session) forks B, which forks A, which makes a
+ * session of its own and forks X, which forks O and exits: O goes to R, in A's
+ * session; then B becomes a subreaper, so that O is not where A's exit (or an
+ * intermediate's) would put it now. */
+static void leader_elsewhere(int ready, void *arg)
+{
+	int p[2], q[2];
+	char c;
+
+	(void)arg;
+	if (setsid() < 0 || pipe(p) || pipe(q) || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		_exit(2);
+	if (fork() == 0) {
+		if (fork() == 0) {
+			pid_t x;
+
+			setsid();
+			x = fork();
+			if (x == 0) {
+				if (fork() == 0) {
+					for (;;)
+						pause();
+				}
+				_exit(0);
+			}
+			waitpid(x, NULL, 0);
+			if (write(p[1], "A", 1) != 1)
+				_exit(3);
+			for (;;)
+				pause();
+		}
+		if (read(p[0], &c, 1) != 1 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+		    write(q[1], "B", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	if (read(q[0], &c, 1) != 1)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
+{
+	uint64_t bytes = 0;
+	pid_t p;
+	int fd;
+
+	p = spawn_ready(leader_elsewhere, NULL);
+	ASSERT_LT(0, p);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "not the first subreaper above");
+	sleep_ms(200);
+	EXPECT_NE('T', proc_state(p));
+	kill_descendants(p);
+	kill_reap(p);
+}
+
+TEST_F(tree, orphans_of_a_gone_session_leader_with_two_parents_are_refused)
+{
+	uint64_t bytes = 0;
+	pid_t p;
+	int fd;
+
+	p = spawn_ready(split_orphans, NULL);
+	ASSERT_LT(0, p);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	close(fd);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "another parent each");
+	sleep_ms(200);
+	EXPECT_NE('T', proc_state(p));
+	kill_descendants(p);
+	kill_reap(p);
 }
 
 /*

@@ -15,6 +15,8 @@ use crate::restart::{check_moves, plan_moves, plan_park, Move, Special, VdsoErro
 pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 /// `CLONE_FILES`.
 pub const CLONE_FILES: u64 = libc::CLONE_FILES as u64;
+/// `CLONE_PARENT`.
+pub const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
 
 /// `struct clone_args` of `clone3(2)` (`CLONE_ARGS_SIZE_VER2`), declared
 /// here because not every C library the tool builds with has it.

@@ -310,6 +310,8 @@ pub struct ProcPlan {
     pub cpu_itimers: [(u64, u64); 2],
     /// Its POSIX timers.
     pub timers: Vec<PosixTimer>,
+    /// How the restart makes it in its session (see [`sessions`]).
+    pub made: Made,
 }
 
 /// A deleted directory or symbolic link the image has open: its file id, path
@@ -385,6 +387,236 @@ impl Plan {
     }
 }
 
+/// How the restart makes a process below the root, so that it starts in the
+/// session it must be in: a fork starts in its parent's session, and can only
+/// lead a new one or stay ([`sessions`] chooses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Made {
+    /// Forked by its parent once the parent is in its session and group.
+    Forked,
+    /// Forked by its parent before the parent makes a session of its own
+    /// (`setsid`): it starts in the session the parent was made in (the parent
+    /// made its session after forking it).
+    BeforeSetsid,
+    /// Created for its parent by a helper with the pid of its session's leader,
+    /// which is gone: the helper makes the session again (see
+    /// `super::spawn::session_helper`).
+    Helper(i32),
+    /// Created for its parent (`CLONE_PARENT`) by this sibling, its session's
+    /// leader (it was reparented to its leader's parent).
+    Sibling(i32),
+    /// Forked by its session's leader, this process, and reparented to its
+    /// parent, a subreaper above the leader: a zombie leader forks it before it
+    /// exits; a live one through a short-lived intermediate process that exits
+    /// (see `super::spawn`). The parent is a subreaper from the start.
+    Reparented(i32),
+}
+
+/// Decides how each process of `procs` (the root first, parents before their
+/// children; an image is untrusted) is made in its session, before anything is
+/// made, checking that pids are positive and unique, as are the ids of groups
+/// and sessions, that a process of the image whose pid names a session leads
+/// it, and that a process group is in one session. A process outside its
+/// parent's session that does not lead its own comes back when
+/// - its parent made its session after forking it, still in the session the
+///   parent was made in ([`Made::BeforeSetsid`]; a parent that leads its session
+///   and has such children is itself forked before its parent's `setsid` where
+///   that gives it that session);
+/// - its session's leader is gone, the session is not the root's (which a
+///   restart does not make), and every such process of the session has the same
+///   parent and `SIGCHLD` as its exit signal ([`Made::Helper`]);
+/// - it is alive, and its session's leader is alive and its sibling, with the
+///   same exit signal, sharing the parent's fd table if it does
+///   ([`Made::Sibling`]);
+/// - it is alive with `SIGCHLD` as its exit signal (a reparented process's), not
+///   sharing its parent's fd table, its session's leader is in the tree (alive,
+///   and not the parent of another such process, or a zombie), and its parent is
+///   the first child subreaper above the leader ([`Made::Reparented`]).
+///
+/// The module refuses to checkpoint any other such tree, by the same rules.
+pub fn sessions(procs: &[ProcPlan]) -> Result<Vec<Made>, PlanError> {
+    let bad = |m: String| Err(PlanError::Sessions(m));
+    let Some(root) = procs.first() else {
+        return bad("no process".into());
+    };
+    let find = |pid: i32| procs.iter().position(|p| p.pid == pid);
+    let mut parent = vec![0; procs.len()];
+    for (i, p) in procs.iter().enumerate() {
+        // A group or session id 0: the root's, outside (a process started by
+        // the kernel, as init, is in session 0).
+        if p.pid <= 0 || p.pgid < 0 || p.sid < 0 {
+            return bad(format!(
+                "process {} has pid, group or session id {}, {}, {}",
+                p.pid, p.pid, p.pgid, p.sid
+            ));
+        }
+        if procs[..i].iter().any(|q| q.pid == p.pid) {
+            return bad(format!("pid {} is given twice", p.pid));
+        }
+        if let Some(l) = find(p.sid).map(|l| &procs[l]).filter(|l| l.sid != l.pid) {
+            return bad(format!(
+                "process {} is in session {}, whose leader {} is in session {}",
+                p.pid, p.sid, l.pid, l.sid
+            ));
+        }
+        if let Some(q) = procs
+            .iter()
+            .find(|q| p.pgid != 0 && q.pgid == p.pgid && q.sid != p.sid)
+        {
+            return bad(format!(
+                "processes {} and {} are in process group {} but in sessions {} and {}",
+                p.pid, q.pid, p.pgid, p.sid, q.sid
+            ));
+        }
+        if i > 0 {
+            match find(p.ppid).filter(|&q| q < i) {
+                Some(q) => parent[i] = q,
+                None => return Err(PlanError::Orphans(1)),
+            }
+        }
+    }
+    // The session each process wants to be made in: its own if it does not
+    // lead it, else the one its children that want another want (the lowest:
+    // such a child is forked before the process's setsid).
+    let mut want: Vec<Option<i32>> = vec![None; procs.len()];
+    for i in (1..procs.len()).rev() {
+        let p = &procs[i];
+        want[i] = if p.sid != p.pid {
+            Some(p.sid)
+        } else {
+            (i + 1..procs.len())
+                .filter(|&c| parent[c] == i)
+                .filter_map(|c| want[c].filter(|&w| w != p.sid))
+                .min()
+        };
+    }
+    // The session each process is made in (`None`: the caller's, which the
+    // root stays in when it does not lead its own), and how.
+    let mut born: Vec<Option<i32>> = vec![None; procs.len()];
+    let mut made = vec![Made::Forked; procs.len()];
+    for i in 1..procs.len() {
+        let (p, qi) = (&procs[i], parent[i]);
+        let q = &procs[qi];
+        // Its parent's session once the parent is in it.
+        let after = if qi == 0 {
+            (root.sid == root.pid).then_some(root.sid)
+        } else {
+            Some(q.sid)
+        };
+        // Whether the parent can fork it before its setsid, where it wants.
+        let early = q.sid == q.pid && born[qi].is_some() && want[i] == born[qi];
+        let (how, at) = if p.sid == p.pid || p.sid == q.sid {
+            if early && p.sid == p.pid {
+                (Made::BeforeSetsid, born[qi])
+            } else {
+                (Made::Forked, after)
+            }
+        } else if early {
+            (Made::BeforeSetsid, born[qi])
+        } else if let Some(li) = find(p.sid) {
+            let l = &procs[li];
+            let shares = |c: &ProcPlan| c.files == q.files && c.files != 0;
+            if p.zombie.is_none()
+                && l.zombie.is_none()
+                && l.ppid == p.ppid
+                && l.exit_signal == p.exit_signal
+                && (!shares(p) || shares(l))
+            {
+                (Made::Sibling(l.pid), Some(p.sid))
+            } else if p.zombie.is_none()
+                && p.exit_signal == libc::SIGCHLD
+                && !shares(p)
+                && reaper_above(procs, &parent, li) == Some(qi)
+            {
+                (Made::Reparented(l.pid), Some(p.sid))
+            } else {
+                return bad(format!(
+                    "process {} is in session {}, its parent {} in session {}: its \
+                     session's leader is in the image but neither its ancestor nor a live \
+                     sibling, and its parent is not the first subreaper above that leader",
+                    p.pid, p.sid, q.pid, q.sid
+                ));
+            }
+        } else if p.sid == root.sid || p.sid == 0 {
+            return bad(format!(
+                "process {} is in session {}, its parent {} in session {}: it is the \
+                 root's session, which a restart does not make",
+                p.pid, p.sid, q.pid, q.sid
+            ));
+        } else {
+            (Made::Helper(p.sid), Some(p.sid))
+        };
+        made[i] = how;
+        born[i] = at;
+    }
+    // A live leader that makes reparented processes is not a subreaper from the
+    // start itself (the parent of other reparented processes): they would be its.
+    for (i, p) in procs.iter().enumerate() {
+        let Made::Reparented(l) = made[i] else {
+            continue;
+        };
+        let live = procs.iter().any(|x| x.pid == l && x.zombie.is_none());
+        let reaper =
+            (0..procs.len()).any(|k| procs[k].ppid == l && matches!(made[k], Made::Reparented(_)));
+        if live && reaper {
+            return bad(format!(
+                "process {} is to be reparented from {l}, which is a subreaper of other \
+                 such processes from the start",
+                p.pid
+            ));
+        }
+    }
+    // One helper makes a gone leader's session: for one parent, with SIGCHLD.
+    for (i, p) in procs.iter().enumerate() {
+        let Made::Helper(sid) = made[i] else {
+            continue;
+        };
+        if p.exit_signal != libc::SIGCHLD {
+            return bad(format!(
+                "process {} of session {sid}, whose leader is gone, has exit signal {}, \
+                 not SIGCHLD",
+                p.pid, p.exit_signal
+            ));
+        }
+        if let Some(k) = (1..procs.len()).find(|&k| made[k] == made[i] && procs[k].ppid != p.ppid) {
+            return bad(format!(
+                "processes {} and {} of session {sid}, whose leader is gone, have another \
+                 parent each ({} and {})",
+                p.pid, procs[k].pid, p.ppid, procs[k].ppid
+            ));
+        }
+    }
+    Ok(made)
+}
+
+/// The first child subreaper above process `l` of `procs` (by index; `parent`:
+/// each one's parent's): where a child of `l` goes when `l` exits, or a child of
+/// a child of `l` when that child exits before `l` is a subreaper (`l` sets it
+/// last). `None` past the root, or if an attribute is missing.
+fn reaper_above(procs: &[ProcPlan], parent: &[usize], l: usize) -> Option<usize> {
+    let mut a = l;
+    for _ in 0..procs.len() {
+        if a == 0 {
+            return None;
+        }
+        a = parent[a];
+        if procs[a].attrs?.subreaper != 0 {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// Whether process `idx` of `procs` is a child subreaper from the start of its
+/// restart (before it forks anything): it is the parent of a reparented process
+/// (see [`Made::Reparented`]).
+pub fn early_subreaper(procs: &[ProcPlan], idx: usize) -> bool {
+    let me = &procs[idx];
+    procs
+        .iter()
+        .any(|c| c.ppid == me.pid && matches!(c.made, Made::Reparented(_)))
+}
+
 /// Why an image cannot be restarted (by this tool, before the module is
 /// asked).
 #[derive(Debug)]
@@ -397,6 +629,8 @@ pub enum PlanError {
     Missing(&'static str),
     /// The image's vDSO text is not a vDSO.
     BadVdso(&'static str),
+    /// Its sessions cannot be made again (see [`sessions`]).
+    Sessions(String),
 }
 
 impl From<ReadError> for PlanError {
@@ -415,6 +649,7 @@ impl fmt::Display for PlanError {
             ),
             Self::Missing(what) => write!(f, "the image has no {what} record"),
             Self::BadVdso(e) => write!(f, "the image's vDSO text cannot be read: {e}"),
+            Self::Sessions(e) => write!(f, "the image's sessions cannot be made again: {e}"),
         }
     }
 }
@@ -862,6 +1097,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .iter()
                 .find(|c| c.0 == t.signal && !zombie)
                 .map_or([(0, 0); 2], |c| c.1),
+            made: Made::Forked,
             timers: if zombie {
                 Vec::new()
             } else {
@@ -896,6 +1132,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             return Err(PlanError::Orphans(procs.len()));
         };
         ordered.push(procs.remove(i));
+    }
+    let made = sessions(&ordered)?;
+    for (p, m) in ordered.iter_mut().zip(made) {
+        p.made = m;
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
     for p in &mut pidfds {
@@ -976,4 +1216,207 @@ pub fn open_image_with(path: &Path, confined: bool) -> Result<File, String> {
     // pages, as one image.
     let file = crate::compress::plain(file, path)?;
     crate::chain::resolve_with(file, path, confined)
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+
+    /// A live process with these ids (SIGCHLD, its own fd table).
+    pub fn proc(pid: i32, ppid: i32, pgid: i32, sid: i32) -> ProcPlan {
+        ProcPlan {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            exit_signal: libc::SIGCHLD,
+            threads: Vec::new(),
+            zombie: None,
+            comm: String::new(),
+            ctty: None,
+            files: pid as u32,
+            cwd: Vec::new(),
+            cwd_deleted: None,
+            root: Vec::new(),
+            specials: Vec::new(),
+            vmas: Vec::new(),
+            mm: pid as u32,
+            anon_vmas: Vec::new(),
+            attrs: None,
+            thread_attrs: Vec::new(),
+            ids: None,
+            rlimits: None,
+            cpu_itimers: [(0, 0); 2],
+            timers: Vec::new(),
+            made: Made::Forked,
+        }
+    }
+
+    pub fn refused(procs: &[ProcPlan], word: &str) {
+        match sessions(procs) {
+            Err(PlanError::Sessions(e)) => assert!(e.contains(word), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Task attributes with this subreaper flag.
+    pub fn attrs(subreaper: u32) -> TaskAttrs {
+        TaskAttrs {
+            subreaper,
+            ..Default::default()
+        }
+    }
+
+    /// `p` with attributes (not a subreaper).
+    pub fn with_attrs(mut p: ProcPlan) -> ProcPlan {
+        p.attrs = Some(attrs(0));
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn orphans_of_a_gone_leader_are_made_by_a_helper() {
+        // R (subreaper) had L, which made session 5 and forked 6, 7 (its own
+        // group) and the zombie 8; L is gone, 6 forked 9.
+        let mut z = proc(8, 1, 5, 5);
+        z.zombie = Some(7 << 8);
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(6, 1, 5, 5),
+            proc(7, 1, 7, 5),
+            z,
+            proc(9, 6, 5, 5),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(
+            made,
+            [
+                Made::Forked,
+                Made::Helper(5),
+                Made::Helper(5),
+                Made::Helper(5),
+                Made::Forked
+            ]
+        );
+    }
+
+    #[test]
+    fn orphans_of_a_gone_leader_with_two_parents_are_refused() {
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(2, 1, 1, 1),
+            proc(6, 1, 5, 5),
+            proc(7, 2, 5, 5),
+        ];
+        refused(&procs, "another parent each");
+        let mut other = [proc(1, 0, 1, 1), proc(6, 1, 5, 5)];
+        other[1].exit_signal = libc::SIGUSR1;
+        refused(&other, "not SIGCHLD");
+    }
+
+    #[test]
+    fn children_forked_before_their_parents_setsid() {
+        // session00's DOUBLE_CHANGESID: D (session 2) forked 10, which forked
+        // 11, which forked 12; then 11 and 10 made sessions of their own.
+        let procs = [
+            proc(2, 0, 2, 2),
+            proc(3, 2, 3, 3),
+            proc(10, 3, 10, 10),
+            proc(11, 10, 11, 11),
+            proc(12, 11, 3, 3),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(
+            made,
+            [
+                Made::Forked,
+                Made::Forked,
+                Made::Forked,
+                Made::BeforeSetsid,
+                Made::BeforeSetsid
+            ]
+        );
+    }
+
+    #[test]
+    fn an_orphan_whose_leader_is_its_sibling() {
+        let procs = [proc(1, 0, 1, 1), proc(2, 1, 2, 2), proc(4, 1, 2, 2)];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(made, [Made::Forked, Made::Forked, Made::Sibling(2)]);
+        // Not a sibling: its leader's parent is another.
+        let procs = [
+            proc(1, 0, 1, 1),
+            proc(3, 1, 1, 1),
+            proc(2, 3, 2, 2),
+            proc(4, 1, 2, 2),
+        ];
+        refused(&procs, "neither its ancestor nor a live sibling");
+        // A zombie leader makes nothing.
+        let mut l = proc(2, 1, 2, 2);
+        l.zombie = Some(0);
+        refused(&[proc(1, 0, 1, 1), l, proc(4, 1, 2, 2)], "live sibling");
+    }
+
+    #[test]
+    fn the_roots_session_is_not_made() {
+        // The root (in session 9, outside) forked M, which forked O, then M
+        // made a session: a restart makes the root in the caller's session.
+        let procs = [proc(1, 0, 1, 9), proc(2, 1, 2, 2), proc(3, 2, 1, 9)];
+        refused(&procs, "root's session");
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        // Session 0 (the kernel's, init's) is the root's, outside.
+        assert!(sessions(&[proc(1, 0, 5, 0), proc(2, 1, 5, 0)]).is_ok());
+        refused(&[proc(1, 0, 1, 1), proc(1, 1, 1, 1)], "given twice");
+        refused(&[proc(1, 0, 1, 1), proc(2, 1, 2, -1)], "session id");
+        // Session 2 names process 2, which is in session 1.
+        refused(
+            &[proc(1, 0, 1, 1), proc(2, 1, 1, 1), proc(3, 2, 3, 2)],
+            "whose leader",
+        );
+        // Group 1 in two sessions.
+        refused(&[proc(1, 0, 1, 1), proc(2, 1, 1, 2)], "process group 1");
+    }
+}
+
+#[cfg(test)]
+mod reparented {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn orphans_of_a_leader_below_a_subreaper_are_reparented_again() {
+        // child_subreaper_and_reparent: R (a subreaper) forked D, which forked
+        // SR, which made session 3 (and is a subreaper now) and forked H, which
+        // forked O and exited: O went to R. zombie_leader: D's zombie 5 made
+        // session 5 and forked 6, which went to R.
+        let mut r = proc(1, 0, 1, 1);
+        r.attrs = Some(attrs(1));
+        let mut sr = proc(3, 2, 3, 3);
+        sr.attrs = Some(attrs(1));
+        let mut z = proc(5, 2, 5, 5);
+        z.zombie = Some(0);
+        let procs = [
+            r.clone(),
+            with_attrs(proc(2, 1, 2, 2)),
+            sr,
+            with_attrs(proc(4, 1, 3, 3)),
+            z,
+            with_attrs(proc(6, 1, 5, 5)),
+        ];
+        let made = sessions(&procs).unwrap();
+        assert_eq!(made[3], Made::Reparented(3));
+        assert_eq!(made[5], Made::Reparented(5));
+        // A subreaper between the leader and the parent: refused.
+        let mut procs = procs;
+        procs[1].attrs = Some(attrs(1));
+        refused(&procs, "not the first subreaper above");
+    }
 }

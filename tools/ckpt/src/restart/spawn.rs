@@ -27,7 +27,7 @@ use crate::uapi::{self, CkptRestartFile};
 use super::cow;
 use super::events::Events;
 use super::pipes::Pipes;
-use super::plan::{plan, Plan};
+use super::plan::{plan, Made, Plan, ProcPlan};
 use super::sockets::Sockets;
 use super::status::{self, exit_code, hint_killed, read_status, report, KILLED_AT_ONCE};
 use super::sysv::attach_sysv;
@@ -492,6 +492,22 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
     }
+    // The parent of processes reparented to it is a child subreaper before
+    // they are made (see `Made::Reparented`).
+    if super::plan::early_subreaper(&plan.procs, idx) {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return format!(
+                "process {}: cannot set the child subreaper flag: {}",
+                me.pid,
+                errno::describe(&io::Error::last_os_error())
+            );
+        }
+    }
+    // The children it had forked before it made its session.
+    if let Err(e) = make_children(ctx, idx, true) {
+        return e;
+    }
     if let Err(e) = join_groups(plan, idx) {
         return e;
     }
@@ -499,67 +515,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     // optimisation: the module makes them exact either way).
     cow::prefill(plan, idx, ctx.image, ctx.cow, &mut ctx.cow_made);
     // Its children, each with its pid; zombies die at once, the others restore
-    // themselves.
-    for (j, c) in plan.procs.iter().enumerate() {
-        if j == 0 || c.ppid != me.pid {
-            continue;
-        }
-        // A child sharing its parent's fd table (CLONE_FILES) is made sharing it.
-        let share = if c.zombie.is_none() && c.files == me.files && c.files != 0 {
-            sys::CLONE_FILES
-        } else {
-            0
-        };
-        match sys::clone3_signal(share, Some(c.pid), c.exit_signal) {
-            Ok(Fork::Child) => match c.zombie {
-                Some(status) => {
-                    // Its session and process group, as a live process's (the
-                    // group's leader, made just before, may still be creating it).
-                    let mut joined = join_groups(plan, j);
-                    for _ in 0..200 {
-                        if joined.is_ok() {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(10));
-                        joined = join_groups(plan, j);
-                    }
-                    if let Err(e) = joined {
-                        let why = format!("zombie {}: {e}", c.pid);
-                        say_failed(&why);
-                        status::send_failed(ctx.status.take(), &why);
-                        sys::exit_now(1)
-                    }
-                    drop(ctx.status.take());
-                    sys::set_comm(&c.comm);
-                    sys::exit_with_status(status)
-                }
-                None => restarter(ctx, j),
-            },
-            Ok(Fork::Parent(pid)) if c.zombie.is_some() => {
-                // A zombie is finished (in its group, exited) before anything of
-                // the image runs again: the restored parent may look at it at once.
-                // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: waitid writes a siginfo_t; WNOWAIT leaves the zombie as is.
-                unsafe {
-                    libc::waitid(
-                        libc::P_PID,
-                        pid as libc::id_t,
-                        &mut info,
-                        libc::WEXITED | libc::WNOWAIT,
-                    )
-                };
-            }
-            Ok(Fork::Parent(_)) => {}
-            Err(e) => {
-                return format!(
-                    "cannot create process {} (child of {}) with its pid: {}",
-                    c.pid,
-                    me.pid,
-                    errno::describe(&e)
-                )
-            }
-        }
+    // themselves (see `make_children`), and the siblings it makes for its parent.
+    if let Err(e) = make_children(ctx, idx, false) {
+        return e;
     }
     // The attributes the process sets on itself (see `crate::attrs`), now that
     // the processes below it, which would inherit them, exist.
@@ -720,6 +678,268 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         status_fd,
     );
     failure(&e)
+}
+
+/// Makes the children of process `idx` (the caller), each with its pid, as
+/// their [`Made`] says: `early`, those it forks before it joins its session and
+/// group ([`Made::BeforeSetsid`]); else those it forks after ([`Made::Forked`]),
+/// those a helper makes in a gone leader's session ([`Made::Helper`], one helper
+/// for each session, see `session_helper`), its siblings that it makes for its
+/// parent ([`Made::Sibling`]: it leads their session), and the processes of its
+/// session it makes to be reparented to a subreaper above it
+/// ([`Made::Reparented`], see `reparented`; a zombie makes them in `fork_child`).
+fn make_children(ctx: &mut Ctx<'_>, idx: usize, early: bool) -> Result<(), String> {
+    let plan = ctx.plan;
+    let me = &plan.procs[idx];
+    let mut helped: Vec<i32> = Vec::new();
+    for (j, c) in plan.procs.iter().enumerate() {
+        if j == 0 {
+            continue;
+        }
+        let (flags, exit_signal) = match c.made {
+            Made::Sibling(l) if l == me.pid && !early => {
+                // Its parent's child, sharing the parent's fd table through this
+                // process's (the plan checked it shares it then).
+                let parent = plan.procs.iter().find(|p| p.pid == c.ppid);
+                let share = parent.is_some_and(|q| shares_files(q, c));
+                let files = if share { sys::CLONE_FILES } else { 0 };
+                (sys::CLONE_PARENT | files, 0)
+            }
+            Made::Reparented(l) if l == me.pid && !early => {
+                reparented(ctx, j)?;
+                continue;
+            }
+            _ if c.ppid != me.pid => continue,
+            Made::BeforeSetsid if early => (0, c.exit_signal),
+            Made::Forked if !early => (0, c.exit_signal),
+            Made::Helper(sid) if !early => {
+                if !helped.contains(&sid) {
+                    helped.push(sid);
+                    session_helper(ctx, idx, sid)?;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let share = if flags == 0 && shares_files(me, c) {
+            sys::CLONE_FILES
+        } else {
+            0
+        };
+        let pid = fork_child(ctx, j, flags | share, exit_signal)?;
+        if c.zombie.is_some() && flags & sys::CLONE_PARENT == 0 {
+            wait_zombie(pid);
+        }
+    }
+    Ok(())
+}
+
+/// Makes process `j` of the plan, reparented from the caller, its session's live
+/// leader, to a subreaper above it ([`Made::Reparented`]): a short-lived
+/// intermediate child forks it and exits, and the caller reaps the intermediate.
+/// The intermediate's pid is chosen above every id of the image (any above
+/// `pid_max`), so that it takes none of the pids the restart gives.
+fn reparented(ctx: &mut Ctx<'_>, j: usize) -> Result<(), String> {
+    let plan = ctx.plan;
+    let c = &plan.procs[j];
+    let above = plan
+        .procs
+        .iter()
+        .flat_map(|p| {
+            [p.pid, p.pgid, p.sid]
+                .into_iter()
+                .chain(p.threads.iter().copied())
+        })
+        .max()
+        .unwrap_or(0);
+    let mut forked = Err(io::Error::from_raw_os_error(libc::EEXIST));
+    for pid in (above + 1..).take(64) {
+        forked = sys::clone3_signal(0, Some(pid), libc::SIGCHLD);
+        if !matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EEXIST)) {
+            break;
+        }
+    }
+    // Above pid_max: any pid (it could only take one a later process needs, which
+    // then fails with the reason).
+    if matches!(&forked, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+        forked = sys::clone3_signal(0, None, libc::SIGCHLD);
+    }
+    let via = match forked {
+        Ok(Fork::Child) => {
+            if let Err(e) = fork_child(ctx, j, 0, libc::SIGCHLD) {
+                say_failed(&e);
+                sys::exit_now(1)
+            }
+            sys::exit_now(0)
+        }
+        Ok(Fork::Parent(pid)) => pid,
+        Err(e) => {
+            return Err(format!(
+                "cannot create a process to make {} and reparent it: {}",
+                c.pid,
+                errno::describe(&e)
+            ))
+        }
+    };
+    match sys::waitpid(via) {
+        Ok((_, st)) if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 => Ok(()),
+        Ok(_) => Err(format!("the process that makes {} failed", c.pid)),
+        Err(e) => Err(format!(
+            "waiting for the process that makes {}: {}",
+            c.pid,
+            errno::describe(&e)
+        )),
+    }
+}
+
+/// Whether child `c` of `me` is made sharing its fd table (`CLONE_FILES`).
+fn shares_files(me: &ProcPlan, c: &ProcPlan) -> bool {
+    c.zombie.is_none() && c.files == me.files && c.files != 0
+}
+
+/// Creates process `j` of the plan with its pid (`clone3` with `flags`), as a child
+/// of the caller or, with `CLONE_PARENT` (`exit_signal` 0), of the caller's parent;
+/// returns its pid. The child does not return: a zombie joins its session and group
+/// and exits with its status, the others restore themselves.
+fn fork_child(ctx: &mut Ctx<'_>, j: usize, flags: u64, exit_signal: i32) -> Result<i32, String> {
+    let plan = ctx.plan;
+    let c = &plan.procs[j];
+    match sys::clone3_signal(flags, Some(c.pid), exit_signal) {
+        Ok(Fork::Child) => match c.zombie {
+            Some(status) => {
+                // Its session and process group, as a live process's (the
+                // group's leader, made just before, may still be creating it).
+                let mut joined = join_groups(plan, j);
+                for _ in 0..200 {
+                    if joined.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                    joined = join_groups(plan, j);
+                }
+                // The processes of its session reparented to a subreaper above it
+                // when it exited: forked now, reparented when it exits.
+                let joined = joined.and_then(|_| {
+                    for (k, o) in plan.procs.iter().enumerate() {
+                        if o.made == Made::Reparented(c.pid) {
+                            fork_child(ctx, k, 0, libc::SIGCHLD)?;
+                        }
+                    }
+                    Ok(())
+                });
+                if let Err(e) = joined {
+                    let why = format!("zombie {}: {e}", c.pid);
+                    say_failed(&why);
+                    status::send_failed(ctx.status.take(), &why);
+                    sys::exit_now(1)
+                }
+                drop(ctx.status.take());
+                sys::set_comm(&c.comm);
+                sys::exit_with_status(status)
+            }
+            None => restarter(ctx, j),
+        },
+        Ok(Fork::Parent(pid)) => Ok(pid),
+        Err(e) => Err(format!(
+            "cannot create process {} (child of {}) with its pid: {}",
+            c.pid,
+            c.ppid,
+            errno::describe(&e)
+        )),
+    }
+}
+
+/// Waits until zombie child `pid` has exited, leaving it a zombie: a zombie is
+/// finished (in its group, exited) before anything of the image runs again, as
+/// the restored parent may look at it at once.
+fn wait_zombie(pid: i32) {
+    // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes a siginfo_t; WNOWAIT leaves the zombie as is.
+    unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+}
+
+/// Makes the children of process `idx` (the caller) that are in session `sid`,
+/// whose leader is gone ([`Made::Helper`]): a fork, in a session of
+/// its own, can only be the leader of it or be in its parent's. A helper with the
+/// leader's pid, forked by the caller, makes the session again (`setsid`) and
+/// creates them with their pids as the caller's children (`CLONE_PARENT`, with
+/// the helper's exit signal, `SIGCHLD`, as the plan checked theirs is); they
+/// start in its session and process group. The helper then exits and the caller
+/// reaps it: the session stays, held by its members, with no process of the
+/// leader's pid, as in the image. The pid of the helper is chosen as the others
+/// are, with no more permission.
+fn session_helper(ctx: &mut Ctx<'_>, idx: usize, sid: i32) -> Result<(), String> {
+    let plan = ctx.plan;
+    let me = &plan.procs[idx];
+    let made: Vec<usize> = (1..plan.procs.len())
+        .filter(|&k| plan.procs[k].ppid == me.pid && plan.procs[k].made == Made::Helper(sid))
+        .collect();
+    // Those sharing the caller's fd table share it through the helper's, which
+    // is the caller's then.
+    let share = if made.iter().any(|&k| shares_files(me, &plan.procs[k])) {
+        sys::CLONE_FILES
+    } else {
+        0
+    };
+    let helper = match sys::clone3_signal(share, Some(sid), libc::SIGCHLD) {
+        Ok(Fork::Child) => {
+            // Nothing is closed here: the fd table may be the caller's.
+            if let Err(e) = sys::setsid() {
+                let why = format!(
+                    "the helper with pid {sid} cannot make its session again: {}",
+                    errno::describe(&e)
+                );
+                say_failed(&why);
+                sys::exit_now(1)
+            }
+            for &k in &made {
+                let c = &plan.procs[k];
+                let f = if shares_files(me, c) {
+                    sys::CLONE_FILES
+                } else {
+                    0
+                };
+                if let Err(e) = fork_child(ctx, k, sys::CLONE_PARENT | f, 0) {
+                    say_failed(&e);
+                    sys::exit_now(1)
+                }
+            }
+            sys::exit_now(0)
+        }
+        Ok(Fork::Parent(h)) => h,
+        Err(e) => {
+            return Err(format!(
+                "cannot create a helper with pid {sid} to make session {sid} again for \
+                 process {}: {}",
+                plan.procs[made[0]].pid,
+                errno::describe(&e)
+            ))
+        }
+    };
+    match sys::waitpid(helper) {
+        Ok((_, st)) if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 => {}
+        Ok(_) => return Err(format!("the helper that makes session {sid} again failed")),
+        Err(e) => {
+            return Err(format!(
+                "waiting for the helper of session {sid}: {}",
+                errno::describe(&e)
+            ))
+        }
+    }
+    for &k in &made {
+        if plan.procs[k].zombie.is_some() {
+            wait_zombie(plan.procs[k].pid);
+        }
+    }
+    Ok(())
 }
 
 /// `<reason> (<errno name>)` for a refused restart.

@@ -34,6 +34,9 @@ pub(super) fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
                 errno::describe(&e)
             )
         })?;
+    } else if sys::getpgrp() == me.pgid {
+        // Already in it (a process made by a session's helper starts in the
+        // helper's group, the session's).
     } else if !inside(me.pgid) && idx != 0 && me.pgid != plan.root().pgid {
         // Its group's leader is gone (it made the group, then exited and was
         // reaped): a helper with the group's id makes the group again, this
@@ -46,7 +49,7 @@ pub(super) fn join_groups(plan: &Plan, idx: usize) -> Result<(), String> {
                 errno::describe(&e)
             )
         })?;
-    } else if inside(me.pgid) && sys::getpgrp() != me.pgid {
+    } else if inside(me.pgid) {
         sys::setpgid(me.pgid).map_err(|e| {
             format!(
                 "cannot put {} into process group {}: {}",
