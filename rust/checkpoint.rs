@@ -348,6 +348,19 @@ impl Tree {
     /// Any other such process could not be made again.
     fn sessions(&self, infos: &[shim::TaskInfo], why: &mut Reason) -> Result {
         const SIGCHLD: i32 = 17;
+        // The common case, at once: every process below the root is in its parent's
+        // session or leads its own (a parent is alive: a zombie's was, or it was
+        // reparented).
+        let zombies = self.zombies.iter().map(|(_, i)| i);
+        if Iterator::chain(infos.iter().skip(1), zombies).all(|pi| {
+            pi.sid == pi.tgid
+                || infos
+                    .iter()
+                    .find(|q| q.tgid == pi.ppid)
+                    .is_none_or(|q| q.sid == pi.sid)
+        }) {
+            return Ok(());
+        }
         // Every process, live and zombie, the root first, parents before children.
         let n = infos.len() + self.zombies.len();
         let mut all: KVec<&shim::TaskInfo> = KVec::with_capacity(n, GFP_KERNEL)?;
