@@ -1033,42 +1033,39 @@ static void leader_elsewhere(int ready, void *arg)
 		pause();
 }
 
-TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
+/*
+ * Checkpoints the tree fn makes (with CKPT_CHECKPOINT_TREE): refused with
+ * EOPNOTSUPP, its reason (and CKPT_IOC_CHECK's) naming word; it runs on.
+ */
+static void expect_tree_refused(struct __test_metadata *_metadata, int dev, const char *img,
+				void (*fn)(int, void *), const char *word)
 {
 	uint64_t bytes = 0;
 	pid_t p;
 	int fd;
 
-	p = spawn_ready(leader_elsewhere, NULL);
+	p = spawn_ready(fn, NULL);
 	ASSERT_LT(0, p);
-	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
+	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
 	close(fd);
-	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "not the first subreaper above");
+	expect_tree_check(_metadata, dev, p, EOPNOTSUPP, word);
 	sleep_ms(200);
 	EXPECT_NE('T', proc_state(p));
 	kill_descendants(p);
 	kill_reap(p);
 }
 
+TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
+{
+	expect_tree_refused(_metadata, self->dev, self->img, leader_elsewhere,
+			    "not the first subreaper above");
+}
+
 TEST_F(tree, orphans_of_a_gone_session_leader_with_two_parents_are_refused)
 {
-	uint64_t bytes = 0;
-	pid_t p;
-	int fd;
-
-	p = spawn_ready(split_orphans, NULL);
-	ASSERT_LT(0, p);
-	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, ckpt_checkpoint(self->dev, p, fd, CKPT_CHECKPOINT_TREE, &bytes));
-	close(fd);
-	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, "another parent each");
-	sleep_ms(200);
-	EXPECT_NE('T', proc_state(p));
-	kill_descendants(p);
-	kill_reap(p);
+	expect_tree_refused(_metadata, self->dev, self->img, split_orphans, "another parent each");
 }
 
 /*
