@@ -967,6 +967,7 @@ fn write_image(
     for (_, info) in tree.zombies.iter() {
         task::write_zombie(&mut w, info)?;
     }
+    crate::objects::tty::check_inputs(&objs, why)?;
     ph.mark("meta");
     // Pages last: a restarter validates everything else before it changes anything.
     // Address spaces and memfd contents, in id order.

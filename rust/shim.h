@@ -263,7 +263,8 @@ struct ckpt_pty_info {
 	u32 index;
 	u32 master;
 	u32 locked;
-	u32 unread;		/* the master or the slave has input to read */
+	u32 unread;		/* this end has input to read */
+	u32 raw_input;		/* ... which can be saved (pty_raw_input()) */
 	u32 uid, gid, mode;	/* the slave's node */
 	u32 flags[4];		/* the slave's c_iflag, c_oflag, c_cflag, c_lflag */
 	u32 speed[2];		/* c_ispeed, c_ospeed */
@@ -273,6 +274,7 @@ struct ckpt_pty_info {
 };
 
 int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
+int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
 struct page *ckpt_file_cached_page(struct file *f, s64 pos, u32 len);

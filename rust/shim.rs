@@ -316,6 +316,7 @@ pub(crate) struct PtyInfo {
     pub(crate) master: u32,
     pub(crate) locked: u32,
     pub(crate) unread: u32,
+    pub(crate) raw_input: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
     pub(crate) mode: u32,
@@ -506,6 +507,7 @@ mod ffi {
             force: bool,
         ) -> i32;
         pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
+        pub(super) fn ckpt_pty_take_input(f: *mut c_void, buf: *mut u8, cap: u32) -> i32;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_cached_page(f: *mut c_void, pos: i64, len: u32) -> *mut c_void;
@@ -1211,6 +1213,18 @@ impl FileRef {
         let mut pi = PtyInfo::default();
         // SAFETY: The file is valid; `pi` is a valid out pointer.
         (unsafe { ffi::ckpt_file_pty(self.ptr(), &mut pi) } == 1).then_some(pi)
+    }
+
+    /// The bytes waiting to be read at this pseudo-terminal end (which
+    /// [`Self::pty`] found to be one, with `raw_input`), read out into `buf` and
+    /// given back to the terminal in the same order: how many. `EOPNOTSUPP` if
+    /// the end is not in raw mode, `EBUSY` if more kept coming than `buf` holds.
+    pub(crate) fn pty_take_input(&self, buf: &mut [u8]) -> Result<usize> {
+        let cap = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: The file is valid and a pty end (`ckpt_file_pty()` said so);
+        // `buf` is valid for writes of `cap` bytes.
+        let n = unsafe { ffi::ckpt_pty_take_input(self.ptr(), buf.as_mut_ptr(), cap) };
+        Ok(errno(n)? as usize)
     }
 
     /// Whether the caller's credentials let it open this file again with `flags` as an

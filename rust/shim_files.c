@@ -8,7 +8,10 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/anon_inodes.h>
 #include <linux/pagemap.h>
+#include <linux/tty_flip.h>
+#include <linux/tty_ldisc.h>
 
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd)
 {
@@ -162,6 +165,95 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
 }
 
 /*
+ * Whether @tty's line discipline keeps its input as it came (n_tty in the
+ * mode it calls "raw": no line editing, echo, signals, flow control or
+ * character mapping) and reads hand it out as it is (not a master in packet
+ * mode): its unread bytes can then be read out and fed in again unchanged.
+ */
+static bool pty_raw_input(struct tty_struct *tty)
+{
+	struct tty_ldisc *ld = tty_ldisc_ref(tty);
+	bool raw;
+
+	if (!ld)
+		return false;
+	down_read(&tty->termios_rwsem);
+	raw = ld->ops->num == N_TTY && !tty->ctrl.packet &&
+	      !(tty->termios.c_iflag & (ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)) &&
+	      !(tty->termios.c_lflag & (ICANON | ISIG | ECHO));
+	up_read(&tty->termios_rwsem);
+	tty_ldisc_deref(ld);
+	return raw;
+}
+
+/* A file only for n_tty_read()'s O_NONBLOCK and job-control tests. */
+static const struct file_operations ckpt_tty_reader_fops = {
+	.owner = THIS_MODULE,
+};
+
+/*
+ * Reads out every byte waiting to be read at pseudo-terminal end @f (its
+ * line discipline's buffer, then what its flip buffer still held) into @buf
+ * (@cap bytes), and gives them back to the line discipline in the same
+ * order, so that the end's reader finds them as before. Returns how many
+ * (0: none), -EOPNOTSUPP if the end is not in raw mode (pty_raw_input()),
+ * -EBUSY if more kept coming than @cap (a writer outside the parked tasks).
+ *
+ * Nothing is held while reading (a read may wait for the flip buffer's work,
+ * which the exclusive lock below would hold up); the reads do not block (the
+ * reader file is O_NONBLOCK). The bytes go back under the flip buffer's
+ * exclusive lock: straight into the line discipline as far as it has room,
+ * the rest into the flip buffer behind them (and pushed). -ENOSPC: the flip
+ * buffer took fewer back than it had held (never seen: it held them before).
+ */
+int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap)
+{
+	struct tty_struct *tty = ((struct tty_file_private *)f->private_data)->tty;
+	struct tty_ldisc *ld;
+	struct file *reader;
+	size_t len = 0, fed;
+	int ret = 0;
+
+	if (!pty_raw_input(tty))
+		return -EOPNOTSUPP;
+	reader = anon_inode_getfile("[ckpt-tty]", &ckpt_tty_reader_fops, NULL,
+				    O_RDONLY | O_NONBLOCK);
+	if (IS_ERR(reader))
+		return PTR_ERR(reader);
+	ld = tty_ldisc_ref(tty);
+	if (!ld) {
+		fput(reader);
+		return -EAGAIN;
+	}
+	for (;;) {
+		void *cookie = NULL;
+		ssize_t n;
+
+		do {
+			n = ld->ops->read(tty, reader, buf + len, cap - len, &cookie, 0);
+			if (n > 0)
+				len += n;
+		} while (cookie);
+		if (n <= 0 || len == cap)
+			break;
+	}
+	if (len == cap)
+		ret = -EBUSY;
+	if (len) {
+		tty_buffer_lock_exclusive(tty->port);
+		fed = tty_ldisc_receive_buf(ld, buf, NULL, len);
+		if (fed < len && tty_insert_flip_string(tty->port, buf + fed, len - fed) != len - fed)
+			ret = -ENOSPC;
+		tty_buffer_unlock_exclusive(tty->port);
+		if (fed < len)
+			tty_flip_buffer_push(tty->port);	/* commits the rest */
+	}
+	tty_ldisc_deref(ld);
+	fput(reader);
+	return ret ?: (int)len;
+}
+
+/*
  * If @f is an open pseudo-terminal master or slave: its pair's number, lock,
  * the slave's termios and the window size; returns 1 (0: not a pty end).
  */
@@ -187,8 +279,9 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 		return 0;
 	pi->index = tty->index;
 	pi->locked = pi->master && test_bit(TTY_PTY_LOCK, &tty->flags);
-	/* Bytes waiting to be read (a complete line in canonical mode) are not saved. */
+	/* Bytes waiting to be read (a complete line in canonical mode). */
 	pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
+	pi->raw_input = pty_raw_input(tty);
 	if (slave->driver_data) {
 		struct inode *si = d_inode((struct dentry *)slave->driver_data);
 

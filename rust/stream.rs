@@ -176,6 +176,9 @@ pub(crate) struct ObjMap {
     /// an fd, or in flight in a socket of the table), whose interest lists follow
     /// that table.
     pub(crate) epolls: KVec<(u32, FileRef, crate::objects::files::fmt_what::What)>,
+    /// The pseudo-terminal ends written (pair number, master, whose input was
+    /// saved), see [`crate::objects::tty::write_pty`].
+    pub(crate) ptys: KVec<(u32, bool, bool)>,
     /// The checkpointed root process's pid (0: unknown).
     pub(crate) root: i32,
     /// The pids of the processes of the image (a file under `/proc/N` of one of
@@ -191,6 +194,7 @@ impl ObjMap {
             next: 1,
             memfds: KVec::new(),
             epolls: KVec::new(),
+            ptys: KVec::new(),
             root: 0,
             procs: KVec::new(),
         }

@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 9;
+pub const FORMAT_MINOR: u16 = 10;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -282,6 +282,9 @@ pub mod kind {
     /// [`super::FileLease`]: not optional (a reader that skipped it would bring
     /// the file back without its lease). Since format 1.9.
     pub const FILE_LEASE: u16 = 0x0361;
+    /// [`super::PtyInput`]: not optional (a reader that skipped it would lose the
+    /// bytes a process had not read yet). Since format 1.10.
+    pub const PTY_INPUT: u16 = 0x0362;
 
     /// The name of a kind, for diagnostics.
     pub fn name(kind: u16) -> &'static str {
@@ -337,6 +340,7 @@ pub mod kind {
             FANOTIFY_MARK => "fanotify-mark",
             PIDFD => "pidfd",
             FILE_LEASE => "file-lease",
+            PTY_INPUT => "pty-input",
             _ => "unknown",
         }
     }
@@ -355,7 +359,7 @@ pub mod kind {
             PARENT | TRACK | PARENT_PAGES => Some(1),
             FANOTIFY_GROUP | FANOTIFY_MARK => Some(1),
             PIDFD => Some(1),
-            FILE_LEASE => Some(1),
+            FILE_LEASE | PTY_INPUT => Some(1),
             _ => None,
         }
     }
@@ -591,6 +595,8 @@ pub enum AnyRecord<'a> {
     Pidfd(PidfdRec),
     /// [`FileLease`].
     FileLease(FileLease),
+    /// [`PtyInput`].
+    PtyInput(PtyInput<'a>),
 }
 
 impl<'a> AnyRecord<'a> {
@@ -649,6 +655,7 @@ impl<'a> AnyRecord<'a> {
             kind::FANOTIFY_MARK => Self::FanotifyMark(FanotifyMark::from_payload(p)?),
             kind::PIDFD => Self::Pidfd(PidfdRec::from_payload(p)?),
             kind::FILE_LEASE => Self::FileLease(FileLease::from_payload(p)?),
+            kind::PTY_INPUT => Self::PtyInput(PtyInput::from_payload(p)?),
             k => return Err(ImageError::UnknownKind(k)),
         })
     }

@@ -36,6 +36,8 @@ pub struct OrderChecker {
     after_skb: bool,
     /// The record just fed was a [`UnixCreds`].
     after_creds: bool,
+    /// The file id of the [`Pty`] record just fed (0: the last record was not one).
+    after_pty: u32,
     /// An [`IpcNs`] record was read.
     ipc_ns: bool,
     /// A [`Parent`] record was read (the image is incremental).
@@ -259,6 +261,11 @@ impl OrderChecker {
             }
             R::Fs(f) => self.define(f.id)?,
             R::Pty(t) => self.uses(t.file)?,
+            R::PtyInput(t) => {
+                if t.file != self.after_pty {
+                    return bad("pty-input not right after its file's pty record");
+                }
+            }
             R::CwdDeleted(c) => self.uses(c.fs)?,
             R::FileOwner(o) => self.uses(o.file)?,
             R::LinkTarget(l) => self.uses(l.file)?,
@@ -346,6 +353,10 @@ impl OrderChecker {
         }
         self.after_skb = matches!(r, R::UnixSkb(_) | R::UnixCreds(_));
         self.after_creds = matches!(r, R::UnixCreds(_));
+        self.after_pty = match r {
+            R::Pty(t) => t.file,
+            _ => 0,
+        };
         self.account.add(h);
         Ok(())
     }

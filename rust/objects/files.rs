@@ -219,21 +219,6 @@ fn fd_kind(fi: &FileInfo, path: &[u8], what: What, cwd: u64, why: &mut Reason) -
     file_kind(fi, path, what, why)
 }
 
-/// Refuses a pseudo-terminal end with bytes waiting to be read (not saved yet).
-fn pty_settled(f: &FileRef, what: What, why: &mut Reason) -> Result {
-    match f.pty() {
-        Some(pi) if pi.unread != 0 => Err(why.set(
-            eopnotsupp(),
-            format_args!(
-                "{what}: pseudo-terminal {} has unread input ({}), which is not saved yet",
-                pi.index,
-                if pi.master != 0 { "master" } else { "slave" }
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Refuses a file under `/proc/N` of a process that is neither `tgid` nor one of
 /// `procs` (the processes of the image): restart reopens a process's own entries as
 /// `/proc/self/...` and another's of the image at its pid, which the restart gives it
@@ -318,7 +303,7 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
         let (fi, n) = info_named(&f, &mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
         match kind {
-            filekind::TTY => pty_settled(&f, What::Fd(fd), why)?,
+            filekind::TTY => super::tty::pty_settled(&f, What::Fd(fd), why)?,
             filekind::UNIX => {
                 super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?;
                 // The event files in flight in its queue (and in those of the
@@ -586,6 +571,7 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
             }
         }
     }
+    super::tty::inputs_reachable(uses.iter().map(|u| &u.file), why)?;
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     // Open files on each pipe inside the tree: (pipe, files).
     let mut pipes: KVec<(u64, u32, u32)> = KVec::new();
@@ -673,7 +659,7 @@ fn define_file(
         proc_owner(&fi, &path[..n], tgid, &objs.procs, what, why)?;
     }
     if kind == filekind::TTY {
-        pty_settled(f, what, why)?;
+        super::tty::pty_settled(f, what, why)?;
     }
     // The files in flight in a unix socket's queue are defined before it; a unix
     // socket among them only by its records (sockets may carry each other), its
@@ -777,22 +763,7 @@ fn define_file(
         })?;
     }
     if kind == filekind::TTY {
-        if let Some(pi) = f.pty() {
-            w.record(&image::Pty {
-                file: id,
-                index: pi.index,
-                master: pi.master as u8,
-                locked: pi.locked as u8,
-                uid: pi.uid,
-                gid: pi.gid,
-                mode: pi.mode,
-                flags: pi.flags,
-                line: pi.line,
-                cc: pi.cc,
-                speed: pi.speed,
-                winsize: pi.winsize,
-            })?;
-        }
+        super::tty::write_pty(w, objs, f, id, what, why)?;
     }
     if filekind::is_event(kind) {
         let (Some(t), What::Fd(_) | What::InFlight) = (task, what) else {

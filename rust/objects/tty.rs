@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Terminals: the controlling terminal of a process (saved as a [`Ctty`] record) and,
-//! on restart, the kernel's half of giving a process its terminal back: with
+//! Terminals: the controlling terminal of a process (saved as a [`Ctty`] record), a
+//! pseudo-terminal end and the bytes waiting to be read at it ([`image::Pty`],
+//! [`image::PtyInput`]) and, on restart, the kernel's half of giving a process its
+//! terminal back: with
 //! `CKPT_RESTART_INHERIT_STDIO`, the image's terminal becomes the caller's stdio.
 //! Re-acquiring the controlling terminal and the foreground group is the tool's
 //! (`tools/ckpt`, `sys.rs`).
 
-use crate::checkpoint::Reason;
+use super::files::fmt_what::What;
+use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, Ctty};
 use crate::restart::{refuse, Plan};
 use crate::shim::{FileRef, TaskRef};
-use crate::stream::ImageWriter;
+use crate::stream::{ImageWriter, ObjMap};
 use crate::uapi::{CkptRestartArgs, CkptRestartPipe};
 use kernel::prelude::*;
 
@@ -31,6 +34,131 @@ pub(crate) fn write_ctty(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
         leader: leader as u32,
         path: &path[..5 + n],
     })
+}
+
+/// Refuses a pseudo-terminal end with bytes waiting to be read that its line
+/// discipline has already worked on (canonical mode, echo, signals, flow control or
+/// character mapping): given back, they would be worked on again.
+pub(crate) fn pty_settled(f: &FileRef, what: What, why: &mut Reason) -> Result {
+    match f.pty() {
+        Some(pi) if pi.unread != 0 && pi.raw_input == 0 => Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: pseudo-terminal {} has unread input ({}) in a mode that works on its bytes (canonical mode, echo, signals, flow control, character mapping or packet mode); it cannot be given back exactly",
+                pi.index,
+                if pi.master != 0 { "master" } else { "slave" }
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the [`image::Pty`] record of the pseudo-terminal end `f` (file `id`, which
+/// [`pty_settled`] accepted) and, for the first file of that end in the image, the
+/// bytes waiting to be read at it ([`image::PtyInput`]; the end keeps them).
+pub(crate) fn write_pty(
+    w: &mut ImageWriter<'_>,
+    objs: &mut ObjMap,
+    f: &FileRef,
+    id: u32,
+    what: What,
+    why: &mut Reason,
+) -> Result {
+    let Some(pi) = f.pty() else {
+        return Ok(());
+    };
+    w.record(&image::Pty {
+        file: id,
+        index: pi.index,
+        master: pi.master as u8,
+        locked: pi.locked as u8,
+        uid: pi.uid,
+        gid: pi.gid,
+        mode: pi.mode,
+        flags: pi.flags,
+        line: pi.line,
+        cc: pi.cc,
+        speed: pi.speed,
+        winsize: pi.winsize,
+    })?;
+    let master = pi.master != 0;
+    if objs
+        .ptys
+        .iter()
+        .any(|&(i, m, _)| i == pi.index && m == master)
+    {
+        return Ok(());
+    }
+    let mut input = false;
+    if pi.raw_input != 0 {
+        let mut buf = KVVec::from_elem(0u8, image::MAX_PTY_INPUT, GFP_KERNEL)?;
+        let n = f.pty_take_input(&mut buf).map_err(|e| {
+            if e == EBUSY {
+                why.set(
+                    e,
+                    format_args!(
+                        "{what}: pseudo-terminal {} kept receiving input while being saved (from a process outside the checkpoint)",
+                        pi.index
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        if n > 0 {
+            w.record(&image::PtyInput {
+                file: id,
+                data: &buf[..n],
+            })?;
+            input = true;
+        }
+    }
+    objs.ptys.push((pi.index, master, input), GFP_KERNEL)?;
+    Ok(())
+}
+
+/// Refuses bytes waiting at a pseudo-terminal slave in raw mode whose master is
+/// none of `files` (all the files of the processes to checkpoint), as
+/// [`check_inputs`] does for an image: `ckpt check` names it in advance.
+pub(crate) fn inputs_reachable<'a, I>(files: I, why: &mut Reason) -> Result
+where
+    I: Iterator<Item = &'a FileRef> + Clone,
+{
+    for f in files.clone() {
+        let Some(pi) = f.pty() else { continue };
+        if pi.master != 0 || pi.unread == 0 || pi.raw_input == 0 {
+            continue;
+        }
+        let mut others = files.clone();
+        if !others.any(|g| {
+            g.pty()
+                .is_some_and(|q| q.master != 0 && q.index == pi.index)
+        }) {
+            return Err(slave_input_refused(pi.index, why));
+        }
+    }
+    Ok(())
+}
+
+fn slave_input_refused(index: u32, why: &mut Reason) -> Error {
+    why.set(
+        eopnotsupp(),
+        format_args!(
+            "pseudo-terminal {index} has unread input at its slave, and its master is held by a process outside the checkpoint: the bytes could not be given back"
+        ),
+    )
+}
+
+/// Refuses an image with bytes waiting at a pseudo-terminal slave whose master it
+/// does not have: a restart opens such a slave again by its name, and only the
+/// master could give it the bytes.
+pub(crate) fn check_inputs(objs: &ObjMap, why: &mut Reason) -> Result {
+    for &(index, master, input) in objs.ptys.iter() {
+        if input && !master && !objs.ptys.iter().any(|&(i, m, _)| i == index && m) {
+            return Err(slave_input_refused(index, why));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

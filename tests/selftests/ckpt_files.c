@@ -587,6 +587,75 @@ static int ptyunread_setup(void)
 	return 0;
 }
 
+/* ptyraw: bytes waiting at both ends of a pty pair in raw mode, more at each
+ * than a line discipline's buffer holds (the rest waits in the flip buffer):
+ * the restored program, or the one that goes on after the checkpoint, reads
+ * exactly them, in order; the slave's output processing (ONLCR), applied when
+ * they were written, is not applied again. */
+#define PTYRAW_IN 6000
+#define PTYRAW_OUT 5000
+static int praw_m, praw_s;
+static unsigned char praw_in[PTYRAW_IN], praw_out[4 + PTYRAW_OUT];
+
+static int ptyraw_setup(void)
+{
+	struct termios t;
+
+	praw_m = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(praw_m >= 0 && !grantpt(praw_m) && !unlockpt(praw_m));
+	praw_s = open(ptsname(praw_m), O_RDWR | O_NOCTTY);
+	CHECK(praw_s >= 0 && tcgetattr(praw_s, &t) == 0);
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR;
+	CHECK(tcsetattr(praw_s, TCSANOW, &t) == 0);
+	fill(praw_in, PTYRAW_IN, 3);	/* every byte value, \r, \n and \0 too */
+	CHECK(write(praw_m, praw_in, PTYRAW_IN) == PTYRAW_IN);
+	memcpy(praw_out, "a\r\nb", 4);
+	for (int i = 0; i < PTYRAW_OUT; i++)
+		praw_out[4 + i] = 'A' + i % 26;
+	CHECK(write(praw_s, "a\nb", 3) == 3);
+	CHECK(write(praw_s, praw_out + 4, PTYRAW_OUT) == PTYRAW_OUT);
+	return 0;
+}
+
+static int ptyraw_verify(void)
+{
+	static char buf[PTYRAW_IN + 16];
+	struct termios t;
+
+	CHECK(tcgetattr(praw_s, &t) == 0 && !(t.c_lflag & ICANON));
+	CHECK((t.c_oflag & (OPOST | ONLCR)) == (OPOST | ONLCR));
+	CHECK(read_all(praw_m, buf, sizeof(praw_out), 2000) == sizeof(praw_out));
+	CHECK(!memcmp(buf, praw_out, sizeof(praw_out)));
+	CHECK(read_all(praw_m, buf, 1, 200) == 0);
+	CHECK(read_all(praw_s, buf, PTYRAW_IN, 2000) == PTYRAW_IN);
+	CHECK(!memcmp(buf, praw_in, PTYRAW_IN));
+	CHECK(read_all(praw_s, buf, 1, 200) == 0);
+	/* Both ways still work. */
+	CHECK(write(praw_m, "x\r", 2) == 2 && read_all(praw_s, buf, 2, 2000) == 2);
+	CHECK(!memcmp(buf, "x\r", 2));
+	CHECK(write(praw_s, "y\n", 2) == 2 && read_all(praw_m, buf, 3, 2000) == 3);
+	CHECK(!memcmp(buf, "y\r\n", 3));
+	return 0;
+}
+
+/* ptyslave: bytes waiting at a raw pty slave whose master the program does not
+ * have (its parent keeps it): they could not be given back, so the
+ * checkpoint is refused. */
+static int ptyslave_setup(void)
+{
+	struct termios t;
+
+	praw_m = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(praw_m >= 0 && !grantpt(praw_m) && !unlockpt(praw_m));
+	praw_s = open(ptsname(praw_m), O_RDWR | O_NOCTTY);
+	CHECK(praw_s >= 0 && tcgetattr(praw_s, &t) == 0);
+	cfmakeraw(&t);
+	CHECK(tcsetattr(praw_s, TCSANOW, &t) == 0);
+	CHECK(write(praw_m, "typed ahead", 11) == 11);
+	return 0;
+}
+
 /* hardlink: an unlinked name of a file that has another one: the same inode
  * comes back, at its offset, through the name that is left. */
 static int hl_fd;
@@ -739,6 +808,8 @@ static const struct prog progs[] = {
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
+	{ "ptyraw", ptyraw_setup, ptyraw_verify },
+	{ "ptyslave", ptyslave_setup, NULL },
 	{ "magiclink", magiclink_setup, NULL },
 	{ "proczombie", proczombie_setup, NULL },
 	{ "hardlink", hardlink_setup, hardlink_verify },
@@ -753,6 +824,18 @@ static void ancestor_fork(int ready)
 {
 	pid_t t;
 
+	if (!strcmp(mode, "ptyslave")) {
+		/* The child, with only the slave, is the program; the parent
+		 * keeps the master until it is killed. */
+		t = fork();
+		if (t) {
+			close(ready);
+			for (;;)
+				pause();
+		}
+		close(praw_m);
+		return;
+	}
 	if (strcmp(mode, "ancestor"))
 		return;
 	t = fork();
@@ -900,6 +983,53 @@ TEST_F_TIMEOUT(files, proc_file_of_a_zombie_is_refused_at_restart, 120)
 TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
 {
 	check_refuses(_metadata, "ptyunread", "unread");
+}
+
+TEST_F_TIMEOUT(files, pty_unread_input_in_raw_mode_comes_back, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ptyraw", false));
+}
+
+/* The checkpoint reads the bytes out and gives them back: the program that
+ * goes on reads them as if nothing happened. */
+TEST_F_TIMEOUT(files, pty_unread_input_stays_after_a_checkpoint, 120)
+{
+	pid_t pid = start_prog("ptyraw");
+	char go[64];
+	int rc, status = -1;
+
+	ASSERT_LT(0, pid);
+	rc = sh(CKPT " checkpoint %d -o %s --leave-running -q > /tmp/" PROG_NAME "-ckpt.out 2>&1",
+		pid, self->img);
+	EXPECT_EQ(0, rc) SHOW_FILE("/tmp/" PROG_NAME "-ckpt.out", "checkpoint");
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	unlink(go);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) show_log(_metadata, "ptyraw");
+}
+
+TEST_F_TIMEOUT(files, pty_unread_input_at_a_slave_without_its_master_is_refused, 60)
+{
+	pid_t pid = start_prog("ptyslave");
+	char line[512] = "";
+	FILE *f;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	rc = sh(CKPT " checkpoint %d -o %s -q > /tmp/" PROG_NAME "-ckpt.out 2>&1", pid, self->img);
+	f = fopen("/tmp/" PROG_NAME "-ckpt.out", "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	EXPECT_NE(0, rc);
+	EXPECT_NE(NULL, strstr(line, "master is held by a process outside")) TH_LOG("reason: %s", line);
+	kill(-getsid(pid), SIGKILL);
+	kill_reap(pid);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file, 120)

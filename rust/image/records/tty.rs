@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Terminal records: [`Ctty`], the controlling terminal, and [`Pty`], a
-//! pseudo-terminal end.
+//! Terminal records: [`Ctty`], the controlling terminal, [`Pty`], a
+//! pseudo-terminal end, and [`PtyInput`], the bytes waiting to be read at one.
 
 use super::super::*;
 
@@ -118,5 +118,38 @@ impl<'a> Record<'a> for Pty {
         check(t.master <= 1 && t.locked <= 1, "pty: bad flag")?;
         check(t.index < 1 << 20, "pty: bad index")?;
         Ok(t)
+    }
+}
+
+/// Most bytes a [`PtyInput`] holds: a line discipline's buffer (4 KiB) and a
+/// pseudo-terminal's flip buffer (8 KiB) with room to spare.
+pub const MAX_PTY_INPUT: usize = 64 << 10;
+
+/// The bytes waiting to be read at the pseudo-terminal end whose [`Pty`] record
+/// (of file `file`) it follows at once, as a reader of that end would have read
+/// them (the end was in raw mode: no line editing, echo or mapping). One per end,
+/// after the first file of that end. Since format 1.10.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PtyInput<'a> {
+    /// Id of the file record (the same as the [`Pty`] record's).
+    pub file: u32,
+    /// The bytes, oldest first.
+    pub data: &'a [u8],
+}
+
+impl<'a> Record<'a> for PtyInput<'a> {
+    const KIND: u16 = kind::PTY_INPUT;
+    fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
+        e.u32(self.file)?;
+        e.u32(self.data.len() as u32)?;
+        e.bytes(self.data)
+    }
+    fn decode(d: &mut Dec<'a>) -> Result<Self> {
+        let file = d.u32()?;
+        let n = d.u32()? as usize;
+        check(file != 0, "pty-input: zero file id")?;
+        check(n != 0 && n <= MAX_PTY_INPUT, "pty-input: bad length")?;
+        let data = d.bytes(n)?;
+        Ok(Self { file, data })
     }
 }

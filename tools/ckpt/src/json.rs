@@ -453,7 +453,7 @@ impl Builder {
             }
             AnyRecord::Creds(c) => self.creds.push(creds(&c)),
             AnyRecord::Pty(t) => {
-                if let Some(Value::Object(m)) = self.files.last_mut() {
+                if let Some(Value::Object(m)) = self.files.iter_mut().rev().find(|f| f["id"] == t.file) {
                     m.insert(
                         "pty".to_string(),
                         json!({
@@ -471,6 +471,14 @@ impl Builder {
                             "winsize": t.winsize,
                         }),
                     );
+                }
+            }
+            AnyRecord::PtyInput(t) => {
+                if let Some(Value::Object(m)) = self.files.iter_mut().rev().find(|f| f["id"] == t.file) {
+                    if let Some(Value::Object(p)) = m.get_mut("pty") {
+                        p.insert("input_len".to_string(), json!(t.data.len()));
+                        p.insert("input_hex".to_string(), json!(names::hex(t.data)));
+                    }
                 }
             }
             AnyRecord::FileOwner(o) => {

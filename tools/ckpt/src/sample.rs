@@ -758,6 +758,10 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             speed: [38400, 38400],
             winsize: [24, 80, 0, 0],
         })?;
+        w.record(&PtyInput {
+            file: id::NULL,
+            data: b"typed\x1b[A",
+        })?;
     }
     w.record(&sighand())?;
     w.record(&SignalRec {

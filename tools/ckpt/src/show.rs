@@ -612,6 +612,12 @@ impl<'w, W: Write> Text<'w, W> {
                 t.winsize[1],
                 t.winsize[0]
             ),
+            AnyRecord::PtyInput(t) => writeln!(
+                o,
+                "  {} bytes waiting to be read: {}",
+                t.data.len(),
+                names::escape(t.data, 32)
+            ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
             AnyRecord::LinkTarget(l) => {
                 writeln!(o, "  link target {}", String::from_utf8_lossy(l.target))

@@ -63,6 +63,7 @@ fn seeds_cover_every_record_kind() {
         kind::TASK_ATTRS,
         kind::FOWN,
         kind::PTY,
+        kind::PTY_INPUT,
         kind::FILE_OWNER,
         kind::CWD_DELETED,
         kind::POSIX_TIMER,

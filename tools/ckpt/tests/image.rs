@@ -68,7 +68,7 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.9, x86_64, page size 4096",
+        "image format 1.10, x86_64, page size 4096",
         "fanotify group flags 0xe03, event flags 0o100000",
         "fanotify mark on /tmp/marked (mask 0x48000100, ignore mask 0x2, flags 0x400)",
         "2025-11-25 21:38:00.000 UTC on testhost, kernel 6.12.0-ckpt",
@@ -319,6 +319,22 @@ fn text_output_of_a_pidfd() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+#[test]
+fn text_and_json_of_pty_input() {
+    let text = show_text(&sample::v13(), false);
+    let want = "  8 bytes waiting to be read: \"typed\\x1b[A\"";
+    assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    let v = show_json(&sample::v13(), false);
+    let null = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == sample::id::NULL)
+        .expect("the pty file");
+    assert_eq!(null["pty"]["input_len"], 8);
+    assert_eq!(null["pty"]["input_hex"], "74797065641b5b41");
 }
 
 #[test]

@@ -130,6 +130,9 @@ pub struct PtyPlan {
     pub file: u32,
     /// The record.
     pub pty: crate::image::Pty,
+    /// The bytes that were waiting to be read at the master (what the slave had
+    /// written), then at the slave ([`crate::image::PtyInput`]).
+    pub input: [Vec<u8>; 2],
 }
 
 /// The user and group ids of a process (its leader's credentials), which the
@@ -704,7 +707,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut kernel_release = String::new();
     let mut vdso_id = None;
     let mut vdso_text = None;
-    let mut ptys = Vec::new();
+    let mut ptys: Vec<PtyPlan> = Vec::new();
+    // The bytes waiting at pty ends (pair, master, bytes), and the pty record read last.
+    let mut pty_inputs: Vec<(u32, u8, Vec<u8>)> = Vec::new();
+    let mut last_pty = None;
     let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
@@ -889,10 +895,22 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             AnyRecord::PosixTimer(t) => ptimers.push(t),
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
-            AnyRecord::Pty(t) if t.master == 1 => ptys.push(PtyPlan {
-                file: t.file,
-                pty: t,
-            }),
+            AnyRecord::Pty(t) => {
+                last_pty = Some((t.index, t.master));
+                if t.master == 1 {
+                    ptys.push(PtyPlan {
+                        file: t.file,
+                        pty: t,
+                        input: [Vec::new(), Vec::new()],
+                    });
+                }
+            }
+            // Right after its file's pty record (the order checker saw to it).
+            AnyRecord::PtyInput(t) => {
+                if let Some((index, master)) = last_pty {
+                    pty_inputs.push((index, master, t.data.to_vec()));
+                }
+            }
             AnyRecord::UnixSock(u) => sockets.push(SockPlan {
                 file: u.file,
                 ino: u.ino,
@@ -1138,6 +1156,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         p.made = m;
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
+    for (index, master, data) in pty_inputs {
+        let Some(t) = ptys.iter_mut().find(|t| t.pty.index == index) else {
+            return Err(PlanError::Missing(
+                "the master of a pseudo-terminal with unread input at its slave",
+            ));
+        };
+        t.input[usize::from(master == 0)] = data;
+    }
     for p in &mut pidfds {
         p.tables = fd_files
             .iter()
