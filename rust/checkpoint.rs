@@ -266,6 +266,14 @@ impl Tree {
                 ));
             }
             if let Err(d) = access::may_checkpoint(&p) {
+                // It exited since it was found (a short-lived child): a moment later
+                // it is a zombie, which is saved as one.
+                if matches!(d, access::Denied::Gone) {
+                    return Err(why.set(
+                        EAGAIN,
+                        format_args!("process {} of the tree is exiting", info.tgid),
+                    ));
+                }
                 return Err(why.set(
                     d.errno(),
                     format_args!(

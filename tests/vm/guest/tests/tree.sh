@@ -13,13 +13,17 @@
 #    each copy: each checks itself and prints OK.
 # 3. `setsid sh -c 'yes | cat > /dev/null'`: --tree --kill, restart, sh, yes
 #    and cat run again with their pids, the pipe flows, sh reaps them.
+# 4. A shell forking short-lived children without pause (a sleep, a sh that
+#    runs a sleep): 60 checkpoints of its tree in a row (--leave-running) all
+#    succeed; a child that exits while the tree is being looked at is taken
+#    as the zombie it becomes a moment later, not a reason to fail.
 #
 # The helpers' own variables start with _ (ktap_check uses $n, the tree $g).
 # Every wait has a timeout (the VM is 2 TCG CPUs); a step that cannot run
 # because an earlier one failed fails at once.
 . /guest/ktap.sh
 . /guest/wait-lib.sh
-ktap_plan 26
+ktap_plan 27
 T=/tmp/tree-test
 rm -rf "$T"
 mkdir -p "$T"
@@ -178,6 +182,24 @@ gated $up pipeline_flows within 10 cpu_grows
 kill9 $y
 gated $up pipeline_sh_reaps within 20 dead $sh $c
 gated $up pipeline_tool_ends within 20 dead $tool
+
+# 4. A tree whose children come and go all the time.
+setsid sh -c 'while :; do sleep 0.02; sh -c "sleep 0.01; true"; done' < /dev/null > /dev/null 2>&1 &
+churn=$!
+cleanup_pids="$cleanup_pids $churn"
+_ok=0
+_i=0
+while [ $_i -lt 60 ]; do
+	_i=$((_i + 1))
+	if /ckpt checkpoint "$churn" --tree --leave-running -q -o "$T/churn.img" > "$T/churn.out" 2>&1; then
+		_ok=$((_ok + 1))
+	else
+		sed 's/^/# churn: /' "$T/churn.out"
+	fi
+done
+echo "# churning tree: $_ok of 60 checkpoints succeeded"
+ktap_check churning_tree_checkpoints test "$_ok" = 60
+kill -9 -"$churn" 2>/dev/null
 
 # Only what is still ours: pids may have been reused since.
 for _k in $cleanup_pids; do
