@@ -1061,6 +1061,14 @@ impl<'a> Plan<'a> {
         self.ptys.iter().find(|t| t.file == id && t.master == 1)
     }
 
+    /// The record of file `id` if it is a pseudo-terminal slave whose master was
+    /// closed (hung up), which the restarter makes again and passes.
+    pub(crate) fn pty_hung_up(&self, id: u32) -> Option<&image::Pty> {
+        self.ptys
+            .iter()
+            .find(|t| t.file == id && t.locked == image::PTY_HUNG_UP)
+    }
+
     /// Whether file `id` is an end of a pseudo-terminal pair whose master is in the
     /// image (and so is made again, not substituted).
     pub(crate) fn pty_in_image(&self, id: u32) -> bool {

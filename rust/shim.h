@@ -265,6 +265,7 @@ struct ckpt_pty_info {
 	u32 locked;
 	u32 unread;		/* this end has input to read */
 	u32 raw_input;		/* ... which can be saved (pty_raw_input()) */
+	u32 hung_up;		/* a slave whose master was closed */
 	u32 uid, gid, mode;	/* the slave's node */
 	u32 flags[4];		/* the slave's c_iflag, c_oflag, c_cflag, c_lflag */
 	u32 speed[2];		/* c_ispeed, c_ospeed */

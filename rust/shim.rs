@@ -317,6 +317,7 @@ pub(crate) struct PtyInfo {
     pub(crate) locked: u32,
     pub(crate) unread: u32,
     pub(crate) raw_input: u32,
+    pub(crate) hung_up: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
     pub(crate) mode: u32,

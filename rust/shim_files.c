@@ -279,9 +279,16 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 		return 0;
 	pi->index = tty->index;
 	pi->locked = pi->master && test_bit(TTY_PTY_LOCK, &tty->flags);
-	/* Bytes waiting to be read (a complete line in canonical mode). */
-	pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
-	pi->raw_input = pty_raw_input(tty);
+	/*
+	 * A slave whose master was closed was hung up (pty_close()): its files
+	 * read nothing and fail everything else, whatever was in it.
+	 */
+	pi->hung_up = !pi->master && test_bit(TTY_OTHER_CLOSED, &tty->flags);
+	if (!pi->hung_up) {
+		/* Bytes waiting to be read (a complete line in canonical mode). */
+		pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
+		pi->raw_input = pty_raw_input(tty);
+	}
 	if (slave->driver_data) {
 		struct inode *si = d_inode((struct dentry *)slave->driver_data);
 

@@ -177,10 +177,14 @@ pub(crate) fn file_kind(
             Ok(filekind::SYMLINK)
         }
         fk::CHR if is_stateless_chardev(fi.rdev) => Ok(filekind::CHR),
-        fk::CHR if is_tty(fi.rdev) && path.ends_with(b" (deleted)") => Err(why.set(
-            eopnotsupp(),
-            format_args!("{what}: terminal {p} is gone (its pseudo-terminal master was closed)"),
-        )),
+        // A pseudo-terminal slave whose master was closed (hung up): see
+        // `super::tty::pty_settled`.
+        fk::CHR if is_tty(fi.rdev) && path.ends_with(b" (deleted)") && fi.rdev >> 20 < 136 => {
+            Err(why.set(
+                eopnotsupp(),
+                format_args!("{what}: terminal {p} is gone"),
+            ))
+        }
         fk::CHR if is_tty(fi.rdev) => Ok(filekind::TTY),
         fk::CHR => Err(why.set(
             eopnotsupp(),
@@ -303,7 +307,7 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
         let (fi, n) = info_named(&f, &mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
         match kind {
-            filekind::TTY => super::tty::pty_settled(&f, What::Fd(fd), why)?,
+            filekind::TTY => super::tty::pty_settled(&f, &path[..n], What::Fd(fd), why)?,
             filekind::UNIX => {
                 super::unix::precheck(&f, &path[..n], What::Fd(fd), why)?;
                 // The event files in flight in its queue (and in those of the
@@ -659,7 +663,7 @@ fn define_file(
         proc_owner(&fi, &path[..n], tgid, &objs.procs, what, why)?;
     }
     if kind == filekind::TTY {
-        super::tty::pty_settled(f, what, why)?;
+        super::tty::pty_settled(f, &path[..n], what, why)?;
     }
     // The files in flight in a unix socket's queue are defined before it; a unix
     // socket among them only by its records (sockets may carry each other), its
@@ -1204,13 +1208,18 @@ pub(crate) fn open_one(
     let passed = match f.kind {
         filekind::PIPE | filekind::UNIX | filekind::PIDFD => true,
         k if filekind::is_event(k) => true,
-        filekind::TTY => p.pty_master(f.id).is_some() || (inherit && !p.pty_in_image(f.id)),
+        filekind::TTY => {
+            p.pty_hung_up(f.id).is_some()
+                || p.pty_master(f.id).is_some()
+                || (inherit && !p.pty_in_image(f.id))
+        }
         filekind::FIFO => f.path.ends_with(b" (deleted)"),
         _ => false,
     };
     let _as = if passed { None } else { Some(creds.apply()?) };
     Ok(match f.kind {
         filekind::PIPE => super::pipe::open(f, pipes, p.pipe_reopen.contains(&f.id), why)?,
+        filekind::TTY if p.pty_hung_up(f.id).is_some() => super::tty::open_hung_up(f, pipes, why)?,
         filekind::TTY if p.pty_master(f.id).is_some() => {
             super::tty::open_pty_master(p, f, pipes, why)?
         }

@@ -38,9 +38,19 @@ pub(crate) fn write_ctty(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
 
 /// Refuses a pseudo-terminal end with bytes waiting to be read that its line
 /// discipline has already worked on (canonical mode, echo, signals, flow control or
-/// character mapping): given back, they would be worked on again.
-pub(crate) fn pty_settled(f: &FileRef, what: What, why: &mut Reason) -> Result {
-    match f.pty() {
+/// character mapping): given back, they would be worked on again. A terminal file
+/// at `path` whose node was deleted is accepted only as a pseudo-terminal slave
+/// whose master was closed (hung up: it reads nothing and fails everything else,
+/// which a restart makes again).
+pub(crate) fn pty_settled(f: &FileRef, path: &[u8], what: What, why: &mut Reason) -> Result {
+    let pty = f.pty();
+    if path.ends_with(b" (deleted)") && !pty.is_some_and(|pi| pi.hung_up != 0) {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!("{what}: terminal {} is gone", super::files::path_str(path)),
+        ));
+    }
+    match pty {
         Some(pi) if pi.unread != 0 && pi.raw_input == 0 => Err(why.set(
             eopnotsupp(),
             format_args!(
@@ -71,7 +81,11 @@ pub(crate) fn write_pty(
         file: id,
         index: pi.index,
         master: pi.master as u8,
-        locked: pi.locked as u8,
+        locked: if pi.hung_up != 0 {
+            image::PTY_HUNG_UP
+        } else {
+            pi.locked as u8
+        },
         uid: pi.uid,
         gid: pi.gid,
         mode: pi.mode,
@@ -190,6 +204,40 @@ pub(crate) fn open_pty_master(
             why,
             EINVAL,
             format_args!("fd {} is not the master of pseudo-terminal {index}", q.rfd),
+        ));
+    }
+    file.set_flags(f.flags);
+    Ok(file)
+}
+
+/// The pseudo-terminal slave whose master was closed that `ckpt restart` made again
+/// for the image's hung-up slave `f` (a slave of a new pair whose master it closed),
+/// passed as the "pipe" of the file's id.
+pub(crate) fn open_hung_up(
+    f: &image::FileRec<'_>,
+    pipes: &[CkptRestartPipe],
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let Some(q) = pipes.iter().find(|q| q.id == f.id) else {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "no hung-up pseudo-terminal slave was passed for file {}",
+                f.id
+            ),
+        ));
+    };
+    let file = FileRef::fd(q.rfd)
+        .map_err(|e| refuse(why, e, format_args!("pty fd {} is not open", q.rfd)))?;
+    if !file.pty().is_some_and(|t| t.master == 0 && t.hung_up != 0) {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "fd {} is not a pseudo-terminal slave whose master was closed",
+                q.rfd
+            ),
         ));
     }
     file.set_flags(f.flags);

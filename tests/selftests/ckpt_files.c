@@ -656,6 +656,58 @@ static int ptyslave_setup(void)
 	return 0;
 }
 
+/* ptyclosed: a pty slave whose master was closed (the kernel hung it up and
+ * removed its node), open twice (one description also dup'ed, the other
+ * non-blocking): after restart each fd reads nothing, fails writes and ioctls
+ * with EIO, polls as hung up, and the descriptions are shared as before. */
+static int pc_s1, pc_s2, pc_s3;
+
+static int ptyclosed_state(void)
+{
+	char buf[8], link[64], path[64];
+	struct termios t;
+	struct pollfd pf = { .events = POLLIN };
+	ssize_t n;
+
+	CHECK(read(pc_s1, buf, 1) == 0 && read(pc_s2, buf, 1) == 0);
+	CHECK(write(pc_s1, "x", 1) < 0 && errno == EIO);
+	CHECK(tcgetattr(pc_s3, &t) < 0 && errno == EIO);
+	pf.fd = pc_s2;
+	CHECK(poll(&pf, 1, 0) == 1 && (pf.revents & POLLHUP));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pc_s1);
+	n = readlink(path, link, sizeof(link) - 1);
+	CHECK(n > 0);
+	link[n] = 0;
+	CHECK(!strncmp(link, "/dev/pts/", 9) && strstr(link, " (deleted)"));
+	return 0;
+}
+
+static int ptyclosed_setup(void)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	CHECK(m >= 0 && !grantpt(m) && !unlockpt(m));
+	pc_s1 = open(ptsname(m), O_RDWR | O_NOCTTY);
+	pc_s2 = open(ptsname(m), O_RDWR | O_NOCTTY | O_NONBLOCK);
+	CHECK(pc_s1 >= 0 && pc_s2 >= 0);
+	pc_s3 = dup(pc_s1);
+	CHECK(pc_s3 >= 0 && close(m) == 0);
+	return ptyclosed_state();
+}
+
+static int ptyclosed_verify(void)
+{
+	int rc = ptyclosed_state();
+
+	if (rc)
+		return rc;
+	CHECK(!(fcntl(pc_s1, F_GETFL) & O_NONBLOCK) && (fcntl(pc_s2, F_GETFL) & O_NONBLOCK));
+	/* s3 is s1's description, s2 its own. */
+	CHECK(fcntl(pc_s3, F_SETFL, O_NONBLOCK) == 0 && (fcntl(pc_s1, F_GETFL) & O_NONBLOCK));
+	CHECK(fcntl(pc_s2, F_SETFL, 0) == 0 && (fcntl(pc_s1, F_GETFL) & O_NONBLOCK));
+	return 0;
+}
+
 /* hardlink: an unlinked name of a file that has another one: the same inode
  * comes back, at its offset, through the name that is left. */
 static int hl_fd;
@@ -810,6 +862,7 @@ static const struct prog progs[] = {
 	{ "ptyunread", ptyunread_setup, NULL },
 	{ "ptyraw", ptyraw_setup, ptyraw_verify },
 	{ "ptyslave", ptyslave_setup, NULL },
+	{ "ptyclosed", ptyclosed_setup, ptyclosed_verify },
 	{ "magiclink", magiclink_setup, NULL },
 	{ "proczombie", proczombie_setup, NULL },
 	{ "hardlink", hardlink_setup, hardlink_verify },
@@ -1030,6 +1083,11 @@ TEST_F_TIMEOUT(files, pty_unread_input_at_a_slave_without_its_master_is_refused,
 	kill_reap(pid);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+
+TEST_F_TIMEOUT(files, pty_slave_whose_master_was_closed, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ptyclosed", false));
 }
 
 TEST_F_TIMEOUT(files, unlinked_name_of_a_hard_linked_file, 120)

@@ -36,6 +36,10 @@ fixed_record! {
 /// Number of control characters in a [`Pty`]'s termios (`NCCS` of `struct ktermios`).
 pub const NCCS: usize = 19;
 
+/// [`Pty::locked`] of a slave whose master was closed: the kernel hung it up (its
+/// files read nothing and fail everything else) and removed its node.
+pub const PTY_HUNG_UP: u8 = 2;
+
 /// One end of a pseudo-terminal pair, for the `tty` [`FileRec`] it follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pty {
@@ -45,7 +49,8 @@ pub struct Pty {
     pub index: u32,
     /// 1: the master (`/dev/ptmx`), 0: the slave.
     pub master: u8,
-    /// 1: the slave is still locked (`TIOCSPTLCK`).
+    /// 1: the slave is still locked (`TIOCSPTLCK`); [`PTY_HUNG_UP`] (a slave
+    /// only): its master was closed, so the slave was hung up (since format 1.10).
     pub locked: u8,
     /// Owner of the slave's node (`/dev/pts/N`).
     pub uid: u32,
@@ -115,7 +120,10 @@ impl<'a> Record<'a> for Pty {
             *v = d.u16()?;
         }
         check(t.file != 0, "pty: zero file id")?;
-        check(t.master <= 1 && t.locked <= 1, "pty: bad flag")?;
+        check(
+            t.master <= 1 && (t.locked <= 1 || (t.locked == PTY_HUNG_UP && t.master == 0)),
+            "pty: bad flag",
+        )?;
         check(t.index < 1 << 20, "pty: bad index")?;
         Ok(t)
     }

@@ -460,7 +460,8 @@ impl Builder {
                             "file": t.file,
                             "index": t.index,
                             "master": t.master != 0,
-                            "locked": t.locked != 0,
+                            "locked": t.locked == 1,
+                            "hung_up": t.locked == crate::image::PTY_HUNG_UP,
                             "slave_owner": {"uid": t.uid, "gid": t.gid, "mode": t.mode},
                             "termios": {
                                 "iflag": t.flags[0], "oflag": t.flags[1],

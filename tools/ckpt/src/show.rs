@@ -601,7 +601,11 @@ impl<'w, W: Write> Text<'w, W> {
                  lflag {:#o}, window {}x{}",
                 t.index,
                 if t.master != 0 { "master" } else { "slave" },
-                if t.locked != 0 { ", locked" } else { "" },
+                match t.locked {
+                    0 => "",
+                    crate::image::PTY_HUNG_UP => ", hung up: its master was closed",
+                    _ => ", locked",
+                },
                 t.uid,
                 t.gid,
                 t.mode & 0o7777,

@@ -599,6 +599,23 @@ fn give_input(f: &File, mut data: &[u8]) -> io::Result<()> {
     r
 }
 
+/// A new open file of the slave of pseudo-terminal master `master` (`TIOCGPTPEER`).
+pub fn pty_peer(master: &File) -> io::Result<File> {
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd, owned here.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `slave` is a new fd nobody else owns.
+    Ok(unsafe { File::from_raw_fd(slave) })
+}
+
 /// Makes a pseudo-terminal pair numbered `s.index` (opening `/dev/ptmx` until the
 /// kernel hands out that number, which it does lowest first) with the slave's
 /// termios and the window size of `s`; returns its master.
@@ -628,19 +645,7 @@ pub fn make_pty(s: &PtySetup<'_>) -> io::Result<File> {
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd, owned here.
-    let slave = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            TIOCGPTPEER as _,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `slave` is a new fd nobody else owns.
-    let slave = unsafe { File::from_raw_fd(slave) };
+    let slave = pty_peer(&master)?;
     let t = Termios2 {
         flags: s.flags,
         line: s.line,

@@ -107,7 +107,19 @@ impl Pipes {
     /// leader takes its slave as controlling terminal); each master is passed as
     /// the "pipe" of the master's file id.
     pub(super) fn make_ptys(&mut self, plan: &[PtyPlan]) -> Result<(), String> {
-        for t in plan {
+        // Hung-up slaves first: closing their master frees the number, which a pair
+        // of the image made next may have.
+        let hung = |t: &&PtyPlan| t.pty.locked == crate::image::PTY_HUNG_UP;
+        for (i, t) in plan.iter().enumerate().filter(|(_, t)| hung(t)) {
+            if plan[..i]
+                .iter()
+                .any(|u| hung(&u) && u.pty.index == t.pty.index)
+            {
+                continue;
+            }
+            self.make_hung_up(plan, t)?;
+        }
+        for t in plan.iter().filter(|t| !hung(t)) {
             let p = &t.pty;
             let setup = sys::PtySetup {
                 index: p.index,
@@ -135,6 +147,48 @@ impl Pipes {
             });
             self.held_files.push(m);
         }
+        Ok(())
+    }
+
+    /// Makes the hung-up slaves of the image with the number of `t`: a pair with that
+    /// number, the slave opened once for each of those files, then the master
+    /// closed (the kernel hangs the slave's files up); each is passed as the "pipe"
+    /// of its file id.
+    fn make_hung_up(&mut self, plan: &[PtyPlan], t: &PtyPlan) -> Result<(), String> {
+        let p = &t.pty;
+        let setup = sys::PtySetup {
+            index: p.index,
+            locked: false,
+            flags: p.flags,
+            line: p.line,
+            cc: &p.cc,
+            speed: p.speed,
+            winsize: p.winsize,
+            owner: (p.uid, p.gid, p.mode),
+            input: [&[], &[]],
+        };
+        let fail = |e: std::io::Error| {
+            format!(
+                "cannot make the hung-up pseudo-terminal slave {} again: {}",
+                p.index,
+                errno::describe(&e)
+            )
+        };
+        let master = sys::make_pty(&setup).map_err(fail)?;
+        for u in plan
+            .iter()
+            .filter(|u| u.pty.locked == crate::image::PTY_HUNG_UP && u.pty.index == p.index)
+        {
+            let slave = sys::pty_peer(&master).map_err(fail)?;
+            self.args.push(CkptRestartPipe {
+                id: u.file,
+                rfd: slave.as_raw_fd(),
+                wfd: -1,
+                pad: 0,
+            });
+            self.held_files.push(slave);
+        }
+        drop(master);
         Ok(())
     }
 

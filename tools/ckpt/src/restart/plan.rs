@@ -122,7 +122,10 @@ pub struct SysvPlan {
 }
 
 /// A pseudo-terminal pair of the image whose master a process had open: the
-/// restarter makes it again with its number (the pty record of the master).
+/// restarter makes it again with its number (the pty record of the master). Or a
+/// slave whose master was closed (`pty.locked` is [`crate::image::PTY_HUNG_UP`]):
+/// the restarter makes a pair with its number, opens the slave for `file` and
+/// closes the master, which hangs the slave up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PtyPlan {
     /// The master's file id (the module takes the new master as the "pipe" of
@@ -897,7 +900,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
             AnyRecord::Pty(t) => {
                 last_pty = Some((t.index, t.master));
-                if t.master == 1 {
+                if t.master == 1 || t.locked == crate::image::PTY_HUNG_UP {
                     ptys.push(PtyPlan {
                         file: t.file,
                         pty: t,
@@ -1157,7 +1160,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
     for (index, master, data) in pty_inputs {
-        let Some(t) = ptys.iter_mut().find(|t| t.pty.index == index) else {
+        let Some(t) = ptys
+            .iter_mut()
+            .find(|t| t.pty.index == index && t.pty.master == 1)
+        else {
             return Err(PlanError::Missing(
                 "the master of a pseudo-terminal with unread input at its slave",
             ));
