@@ -889,6 +889,7 @@ fn write_image(
     let mut objs = ObjMap::new();
     objs.root = tree.procs[0].info.tgid;
     objs.procs = tree.pids()?;
+    objs.pty_masters = crate::objects::tty::masters_in(&tree.leaders()?)?;
     // Every thread's CPU state first, each read while the thread is pinned (a killed
     // thread cannot go away under the reader); the root leader's tells what the CPU had.
     let mut states = KVec::new();

@@ -185,6 +185,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) pipes: KVec<image::PipeRec<'a>>,
     /// Every pseudo-terminal end of the image.
     pub(crate) ptys: KVec<image::Pty>,
+    /// The bytes that were waiting at pseudo-terminal ends.
+    pub(crate) pty_inputs: KVec<image::PtyInput<'a>>,
     /// Owners of deleted files.
     pub(crate) owners: KVec<image::FileOwner>,
     /// Targets of deleted symbolic links.
@@ -839,6 +841,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut all_files = KVec::new();
     let mut all_pipes = KVec::new();
     let mut ptys = KVec::new();
+    let mut pty_inputs = KVec::new();
     let mut owners = KVec::new();
     let mut link_targets = KVec::new();
     let mut events = KVec::new();
@@ -899,6 +902,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::PtyInput(t) => pty_inputs.push(t, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::LinkTarget(l) => link_targets.push(l, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Eventfd(_)
@@ -1017,6 +1021,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             pipe_reopen,
             pipes,
             ptys,
+            pty_inputs,
             owners,
             link_targets,
             events,

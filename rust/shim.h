@@ -264,7 +264,7 @@ struct ckpt_pty_info {
 	u32 master;
 	u32 locked;
 	u32 unread;		/* this end has input to read */
-	u32 raw_input;		/* ... which can be saved (pty_raw_input()) */
+	u32 input_mode;		/* how it can be saved: CKPT_PTY_INPUT_* or 0 */
 	u32 hung_up;		/* a slave whose master was closed */
 	u32 uid, gid, mode;	/* the slave's node */
 	u32 flags[4];		/* the slave's c_iflag, c_oflag, c_cflag, c_lflag */
@@ -275,7 +275,14 @@ struct ckpt_pty_info {
 };
 
 int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi);
-int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap);
+/* How the bytes waiting at a pty end are saved (pty_input_mode()). */
+#define CKPT_PTY_INPUT_RAW	1
+#define CKPT_PTY_INPUT_CANON	2
+/* A line end (ckpt_pty_take_input()) of a line an end-of-file character ended. */
+#define CKPT_PTY_EOF		0x80000000u
+int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap, u32 *ends, u32 max_ends, u32 *nends);
+int ckpt_pty_give_input(struct file *f, bool slave, int mode, const u8 *buf, u32 len,
+			const u32 *ends, u32 nends);
 struct file *ckpt_open_tmpfile(const char *dir, u32 mode, int *err);
 ssize_t ckpt_file_read_pages(struct file *f, struct page **pages, u32 n, s64 *pos);
 struct page *ckpt_file_cached_page(struct file *f, s64 pos, u32 len);

@@ -316,7 +316,7 @@ pub(crate) struct PtyInfo {
     pub(crate) master: u32,
     pub(crate) locked: u32,
     pub(crate) unread: u32,
-    pub(crate) raw_input: u32,
+    pub(crate) input_mode: u32,
     pub(crate) hung_up: u32,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
@@ -508,7 +508,23 @@ mod ffi {
             force: bool,
         ) -> i32;
         pub(super) fn ckpt_file_pty(f: *mut c_void, pi: *mut PtyInfo) -> i32;
-        pub(super) fn ckpt_pty_take_input(f: *mut c_void, buf: *mut u8, cap: u32) -> i32;
+        pub(super) fn ckpt_pty_take_input(
+            f: *mut c_void,
+            buf: *mut u8,
+            cap: u32,
+            ends: *mut u32,
+            max_ends: u32,
+            nends: *mut u32,
+        ) -> i32;
+        pub(super) fn ckpt_pty_give_input(
+            f: *mut c_void,
+            slave: bool,
+            mode: i32,
+            buf: *const u8,
+            len: u32,
+            ends: *const u32,
+            nends: u32,
+        ) -> i32;
         pub(super) fn ckpt_open_tmpfile(dir: *const u8, mode: u32, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_open_exec_file(path: *const u8, err: *mut i32) -> *mut c_void;
         pub(super) fn ckpt_file_cached_page(f: *mut c_void, pos: i64, len: u32) -> *mut c_void;
@@ -1216,16 +1232,59 @@ impl FileRef {
         (unsafe { ffi::ckpt_file_pty(self.ptr(), &mut pi) } == 1).then_some(pi)
     }
 
-    /// The bytes waiting to be read at this pseudo-terminal end (which
-    /// [`Self::pty`] found to be one, with `raw_input`), read out into `buf` and
-    /// given back to the terminal in the same order: how many. `EOPNOTSUPP` if
-    /// the end is not in raw mode, `EBUSY` if more kept coming than `buf` holds.
-    pub(crate) fn pty_take_input(&self, buf: &mut [u8]) -> Result<usize> {
+    /// The bytes waiting to be read at this pseudo-terminal end (which [`Self::pty`]
+    /// found to be one, with an `input_mode`), read out into `buf` and given back to
+    /// the terminal in the same order: how many, and in canonical mode how many line
+    /// ends it wrote to `ends` ([`crate::image::PtyInput`]). `EOPNOTSUPP` if the end's
+    /// mode does not allow it, `EBUSY` if more kept coming than `buf` holds.
+    pub(crate) fn pty_take_input(
+        &self,
+        buf: &mut [u8],
+        ends: &mut [u32],
+    ) -> Result<(usize, usize)> {
         let cap = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let max = u32::try_from(ends.len()).map_err(|_| EINVAL)?;
+        let mut nends = 0u32;
         // SAFETY: The file is valid and a pty end (`ckpt_file_pty()` said so);
-        // `buf` is valid for writes of `cap` bytes.
-        let n = unsafe { ffi::ckpt_pty_take_input(self.ptr(), buf.as_mut_ptr(), cap) };
-        Ok(errno(n)? as usize)
+        // `buf` is valid for writes of `cap` bytes, `ends` of `max` line ends.
+        let n = unsafe {
+            ffi::ckpt_pty_take_input(
+                self.ptr(),
+                buf.as_mut_ptr(),
+                cap,
+                ends.as_mut_ptr(),
+                max,
+                &mut nends,
+            )
+        };
+        Ok((errno(n)? as usize, (nends as usize).min(ends.len())))
+    }
+
+    /// Gives the master end of this pseudo-terminal master (`slave`: its slave) the
+    /// bytes of a [`crate::image::PtyInput`] in `mode`, which must be the end's.
+    pub(crate) fn pty_give_input(
+        &self,
+        slave: bool,
+        mode: u8,
+        data: &[u8],
+        ends: &[u32],
+    ) -> Result {
+        let len = u32::try_from(data.len()).map_err(|_| EINVAL)?;
+        let nends = u32::try_from(ends.len()).map_err(|_| EINVAL)?;
+        // SAFETY: The file is valid and a pty master (the caller checked); `data` and
+        // `ends` are valid for reads of their lengths.
+        errno(unsafe {
+            ffi::ckpt_pty_give_input(
+                self.ptr(),
+                slave,
+                i32::from(mode),
+                data.as_ptr(),
+                len,
+                ends.as_ptr(),
+                nends,
+            )
+        })
+        .map(|_| ())
     }
 
     /// Whether the caller's credentials let it open this file again with `flags` as an

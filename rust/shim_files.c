@@ -165,25 +165,143 @@ int ckpt_task_cwd_deleted(struct task_struct *t, u32 *mode, u64 *key)
 }
 
 /*
- * Whether @tty's line discipline keeps its input as it came (n_tty in the
- * mode it calls "raw": no line editing, echo, signals, flow control or
- * character mapping) and reads hand it out as it is (not a master in packet
- * mode): its unread bytes can then be read out and fed in again unchanged.
+ * How the bytes waiting to be read at @tty can be read out and fed in again
+ * unchanged (CKPT_PTY_INPUT_*), or 0 if they cannot.  Either way the line
+ * discipline is n_tty, the end is not in packet mode (a master's reads then
+ * carry status bytes) and its input is not handed to an external editor
+ * (EXTPROC).  Raw: n_tty keeps its input as it came (no line editing, echo,
+ * signals, flow control or character mapping).  Canonical: complete lines
+ * and the line being typed, already edited, echoed and mapped; fed again
+ * with all of that off (see pty_feed()).
  */
-static bool pty_raw_input(struct tty_struct *tty)
+static int pty_input_mode(struct tty_struct *tty)
 {
 	struct tty_ldisc *ld = tty_ldisc_ref(tty);
-	bool raw;
+	const struct ktermios *t = &tty->termios;
+	int mode = 0;
 
 	if (!ld)
-		return false;
+		return 0;
 	down_read(&tty->termios_rwsem);
-	raw = ld->ops->num == N_TTY && !tty->ctrl.packet &&
-	      !(tty->termios.c_iflag & (ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)) &&
-	      !(tty->termios.c_lflag & (ICANON | ISIG | ECHO));
+	if (ld->ops->num != N_TTY || tty->ctrl.packet || (t->c_lflag & EXTPROC))
+		mode = 0;
+	else if (t->c_lflag & ICANON)
+		mode = CKPT_PTY_INPUT_CANON;
+	else if (!(t->c_iflag & (ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)) &&
+		 !(t->c_lflag & (ISIG | ECHO)))
+		mode = CKPT_PTY_INPUT_RAW;
 	up_read(&tty->termios_rwsem);
 	tty_ldisc_deref(ld);
-	return raw;
+	return mode;
+}
+
+/* Whether @c ends a line in canonical mode under @t (as n_tty_set_termios()
+ * maps it: a VEOL of 0 makes NUL one). */
+static bool pty_line_end(const struct ktermios *t, u8 c)
+{
+	return c == '\n' || c == t->c_cc[VEOL] ||
+	       ((t->c_lflag & IEXTEN) && c == t->c_cc[VEOL2]);
+}
+
+/*
+ * Checks lines @buf (@len bytes, line ends @ends: offsets, CKPT_PTY_EOF for a
+ * line that an end-of-file character ended) against @t: no line holds an
+ * end-of-line character before its end (a quoted one: it would split the
+ * line), none a flow-control character that n_tty would take (IXON).  Picks
+ * two byte values none of them holds, nor a line end: *@spare for the editing
+ * characters while they are fed again, *@eof for their end-of-file character.
+ */
+static int pty_check_lines(const struct ktermios *t, const u8 *buf, u32 len, const u32 *ends,
+			   u32 nends, u8 *spare, u8 *eof)
+{
+	DECLARE_BITMAP(used, 256);
+	u32 i, k, start = 0;
+	int c, found = 0;
+
+	bitmap_zero(used, 256);
+	for (k = 0; k <= nends; k++) {
+		u32 end = k < nends ? ends[k] & ~CKPT_PTY_EOF : len;
+		bool ended = k < nends && !(ends[k] & CKPT_PTY_EOF);
+
+		if (end < start || end > len || (ended && (end == start ||
+							    !pty_line_end(t, buf[end - 1]))))
+			return -EINVAL;
+		for (i = start; i < end; i++) {
+			if (pty_line_end(t, buf[i]) && !(ended && i + 1 == end))
+				return -EOPNOTSUPP;
+			if ((t->c_iflag & IXON) &&
+			    (buf[i] == t->c_cc[VSTART] || buf[i] == t->c_cc[VSTOP]))
+				return -EOPNOTSUPP;
+			__set_bit(buf[i], used);
+		}
+		start = end;
+	}
+	for (c = 255; c > 0 && found < 2; c--) {
+		if (test_bit(c, used) || pty_line_end(t, c))
+			continue;
+		*(found++ ? eof : spare) = c;
+	}
+	return found == 2 ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * Feeds @len bytes to @tty's line discipline @ld as if they had just arrived,
+ * leaving it with the termios @orig: in raw @mode as they are (what exceeds
+ * the line discipline's room goes to the flip buffer behind them); in
+ * canonical mode as the lines @ends describe (see pty_check_lines()), under
+ * termios that edit, echo, map and signal nothing, then @orig again.  The
+ * flip buffer's exclusive lock keeps its work (and anything written to the
+ * terminal meanwhile) out.  Returns 0, -ENOSPC if they did not fit, or
+ * -EOPNOTSUPP if the lines cannot be fed exactly.
+ */
+static int pty_feed(struct tty_struct *tty, struct tty_ldisc *ld, int mode, const u8 *buf,
+		    u32 len, const u32 *ends, u32 nends, const struct ktermios *orig)
+{
+	struct ktermios t = *orig;
+	u32 k, at = 0;
+	u8 spare, eof;
+	size_t fed;
+	int ret = 0;
+
+	if (mode == CKPT_PTY_INPUT_RAW) {
+		if (!len)
+			return 0;
+		tty_buffer_lock_exclusive(tty->port);
+		fed = tty_ldisc_receive_buf(ld, buf, NULL, len);
+		if (fed < len && tty_insert_flip_string(tty->port, buf + fed, len - fed) != len - fed)
+			ret = -ENOSPC;
+		tty_buffer_unlock_exclusive(tty->port);
+		if (fed < len)
+			tty_flip_buffer_push(tty->port);	/* commits the rest */
+		return ret;
+	}
+	ret = pty_check_lines(orig, buf, len, ends, nends, &spare, &eof);
+	if (ret)
+		return ret;
+	t.c_iflag &= IXON | IXOFF | IXANY;	/* flow control stays as it is */
+	t.c_lflag = ICANON | (orig->c_lflag & IEXTEN);
+	t.c_cc[VERASE] = t.c_cc[VKILL] = t.c_cc[VWERASE] = spare;
+	t.c_cc[VLNEXT] = t.c_cc[VREPRINT] = spare;
+	t.c_cc[VEOF] = eof;
+	tty_buffer_lock_exclusive(tty->port);
+	tty_set_termios(tty, &t);
+	for (k = 0; k <= nends && !ret; k++) {
+		u32 end = k < nends ? ends[k] & ~CKPT_PTY_EOF : len;
+
+		if (end < at || end > len) {
+			ret = -EINVAL;
+			break;
+		}
+		if (end > at && tty_ldisc_receive_buf(ld, buf + at, NULL, end - at) != end - at)
+			ret = -ENOSPC;
+		if (!ret && k < nends && (ends[k] & CKPT_PTY_EOF) &&
+		    tty_ldisc_receive_buf(ld, &eof, NULL, 1) != 1)
+			ret = -ENOSPC;
+		at = end;
+	}
+	tty_set_termios(tty, (struct ktermios *)orig);
+	tty_buffer_unlock_exclusive(tty->port);
+	return ret;
 }
 
 /* A file only for n_tty_read()'s O_NONBLOCK and job-control tests. */
@@ -192,30 +310,77 @@ static const struct file_operations ckpt_tty_reader_fops = {
 };
 
 /*
- * Reads out every byte waiting to be read at pseudo-terminal end @f (its
- * line discipline's buffer, then what its flip buffer still held) into @buf
- * (@cap bytes), and gives them back to the line discipline in the same
- * order, so that the end's reader finds them as before. Returns how many
- * (0: none), -EOPNOTSUPP if the end is not in raw mode (pty_raw_input()),
- * -EBUSY if more kept coming than @cap (a writer outside the parked tasks).
+ * Reads from @ld at @tty through @reader into @buf + *@len until nothing is
+ * left to read; in canonical @mode one line per read, each line's end in
+ * @ends (CKPT_PTY_EOF: it ended with an end-of-file character, which a read
+ * does not return; an empty such line reads as 0 bytes).  -EBUSY if more
+ * kept coming than @cap or @max_ends.
+ */
+static int pty_read_out(struct tty_struct *tty, struct tty_ldisc *ld, struct file *reader,
+			int mode, const struct ktermios *t, u8 *buf, u32 cap, u32 *len,
+			u32 *ends, u32 max_ends, u32 *nends)
+{
+	for (;;) {
+		void *cookie = NULL;
+		u32 got = 0;
+		ssize_t n;
+
+		do {
+			n = ld->ops->read(tty, reader, buf + *len + got, cap - *len - got, &cookie, 0);
+			if (n > 0)
+				got += n;
+		} while (cookie);
+		if (n < 0 && !got)
+			return 0;	/* -EAGAIN: nothing more (or -EIO) */
+		*len += got;
+		if (mode == CKPT_PTY_INPUT_CANON) {
+			if (*nends == max_ends)
+				return -EBUSY;
+			ends[(*nends)++] = *len |
+				(got && pty_line_end(t, buf[*len - 1]) ? 0 : CKPT_PTY_EOF);
+		} else if (!got) {
+			return 0;
+		}
+		if (*len == cap)
+			return -EBUSY;
+	}
+}
+
+/*
+ * Reads out every byte waiting to be read at pseudo-terminal end @f into
+ * @buf (@cap bytes): in raw mode its line discipline's buffer then what its
+ * flip buffer still held; in canonical mode also its complete lines' ends
+ * (@ends, at most @max_ends, their number in *@nends), then the line being
+ * typed (read in non-canonical mode, which hands it out).  Then gives them
+ * back in the same order (pty_feed()), so that the end's reader finds them as
+ * before.  Returns how many bytes (0: none), -EOPNOTSUPP if the end's mode
+ * does not allow it (pty_input_mode(), pty_check_lines()), -EBUSY if more
+ * kept coming than fit (a writer outside the parked tasks).
  *
  * Nothing is held while reading (a read may wait for the flip buffer's work,
- * which the exclusive lock below would hold up); the reads do not block (the
- * reader file is O_NONBLOCK). The bytes go back under the flip buffer's
- * exclusive lock: straight into the line discipline as far as it has room,
- * the rest into the flip buffer behind them (and pushed). -ENOSPC: the flip
- * buffer took fewer back than it had held (never seen: it held them before).
+ * which pty_feed()'s exclusive lock would hold up); the reads do not block
+ * (the reader file is O_NONBLOCK).
  */
-int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap)
+int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap, u32 *ends, u32 max_ends, u32 *nends)
 {
 	struct tty_struct *tty = ((struct tty_file_private *)f->private_data)->tty;
+	int mode = pty_input_mode(tty);
+	struct ktermios orig, t;
 	struct tty_ldisc *ld;
 	struct file *reader;
-	size_t len = 0, fed;
-	int ret = 0;
+	u32 len = 0;
+	int ret, fed;
 
-	if (!pty_raw_input(tty))
+	*nends = 0;
+	if (!mode)
 		return -EOPNOTSUPP;
+	/*
+	 * The other end is closed: reads of an empty end return 0, which in
+	 * canonical mode is also an empty line an end-of-file character ended.
+	 * Such an end (rare: a master is raw) is saved only if it has no lines.
+	 */
+	if (mode == CKPT_PTY_INPUT_CANON && test_bit(TTY_OTHER_CLOSED, &tty->flags))
+		return vfs_poll(f, NULL) & EPOLLIN ? -EOPNOTSUPP : 0;
 	reader = anon_inode_getfile("[ckpt-tty]", &ckpt_tty_reader_fops, NULL,
 				    O_RDONLY | O_NONBLOCK);
 	if (IS_ERR(reader))
@@ -225,32 +390,63 @@ int ckpt_pty_take_input(struct file *f, u8 *buf, u32 cap)
 		fput(reader);
 		return -EAGAIN;
 	}
-	for (;;) {
-		void *cookie = NULL;
-		ssize_t n;
-
-		do {
-			n = ld->ops->read(tty, reader, buf + len, cap - len, &cookie, 0);
-			if (n > 0)
-				len += n;
-		} while (cookie);
-		if (n <= 0 || len == cap)
-			break;
+	down_read(&tty->termios_rwsem);
+	orig = tty->termios;
+	up_read(&tty->termios_rwsem);
+	t = orig;
+	ret = pty_read_out(tty, ld, reader, mode, &orig, buf, cap, &len, ends, max_ends, nends);
+	if (!ret && mode == CKPT_PTY_INPUT_CANON) {
+		/* The line being typed: the rest, which canonical reads leave. */
+		t.c_lflag &= ~(ICANON | ECHO | ECHONL | ISIG | IEXTEN);
+		t.c_iflag &= IXON | IXOFF | IXANY;
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		tty_set_termios(tty, &t);
+		ret = pty_read_out(tty, ld, reader, CKPT_PTY_INPUT_RAW, &orig, buf, cap, &len,
+				   ends, max_ends, nends);
 	}
-	if (len == cap)
-		ret = -EBUSY;
-	if (len) {
-		tty_buffer_lock_exclusive(tty->port);
-		fed = tty_ldisc_receive_buf(ld, buf, NULL, len);
-		if (fed < len && tty_insert_flip_string(tty->port, buf + fed, len - fed) != len - fed)
-			ret = -ENOSPC;
-		tty_buffer_unlock_exclusive(tty->port);
-		if (fed < len)
-			tty_flip_buffer_push(tty->port);	/* commits the rest */
+	fed = pty_feed(tty, ld, mode, buf, len, ends, *nends, &orig);
+	if (fed && mode == CKPT_PTY_INPUT_CANON) {
+		/*
+		 * Lines that cannot be fed as lines (pty_check_lines()): the
+		 * bytes go back all the same, in non-canonical mode, and turn
+		 * into one line as canonical mode comes back (their reader gets
+		 * them in one read); the checkpoint fails.
+		 */
+		pty_feed(tty, ld, CKPT_PTY_INPUT_RAW, buf, len, NULL, 0, &t);
+		tty_set_termios(tty, &orig);
 	}
 	tty_ldisc_deref(ld);
 	fput(reader);
-	return ret ?: (int)len;
+	return ret ?: fed ?: (int)len;
+}
+
+/*
+ * Gives the pseudo-terminal end of master @f (@slave: its slave) the bytes
+ * that were waiting to be read at it (a restart; see ckpt_pty_take_input()),
+ * in @mode, which must be the end's.  0, -EINVAL or an error of pty_feed().
+ */
+int ckpt_pty_give_input(struct file *f, bool slave, int mode, const u8 *buf, u32 len,
+			const u32 *ends, u32 nends)
+{
+	struct tty_struct *tty = ((struct tty_file_private *)f->private_data)->tty;
+	struct tty_ldisc *ld;
+	struct ktermios orig;
+	int ret;
+
+	if (slave)
+		tty = tty->link;
+	if (!tty || pty_input_mode(tty) != mode)
+		return -EINVAL;
+	ld = tty_ldisc_ref(tty);
+	if (!ld)
+		return -EAGAIN;
+	down_read(&tty->termios_rwsem);
+	orig = tty->termios;
+	up_read(&tty->termios_rwsem);
+	ret = pty_feed(tty, ld, mode, buf, len, ends, nends, &orig);
+	tty_ldisc_deref(ld);
+	return ret;
 }
 
 /*
@@ -287,7 +483,7 @@ int ckpt_file_pty(struct file *f, struct ckpt_pty_info *pi)
 	if (!pi->hung_up) {
 		/* Bytes waiting to be read (a complete line in canonical mode). */
 		pi->unread = !!(vfs_poll(f, NULL) & EPOLLIN);
-		pi->raw_input = pty_raw_input(tty);
+		pi->input_mode = pty_input_mode(tty);
 	}
 	if (slave->driver_data) {
 		struct inode *si = d_inode((struct dentry *)slave->driver_data);

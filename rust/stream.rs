@@ -179,6 +179,9 @@ pub(crate) struct ObjMap {
     /// The pseudo-terminal ends written (pair number, master, whose input was
     /// saved), see [`crate::objects::tty::write_pty`].
     pub(crate) ptys: KVec<(u32, bool, bool)>,
+    /// The numbers of the pseudo-terminal pairs whose master a process of the image
+    /// has open ([`crate::objects::tty::masters_in`]).
+    pub(crate) pty_masters: KVec<u32>,
     /// The checkpointed root process's pid (0: unknown).
     pub(crate) root: i32,
     /// The pids of the processes of the image (a file under `/proc/N` of one of
@@ -195,6 +198,7 @@ impl ObjMap {
             memfds: KVec::new(),
             epolls: KVec::new(),
             ptys: KVec::new(),
+            pty_masters: KVec::new(),
             root: 0,
             procs: KVec::new(),
         }

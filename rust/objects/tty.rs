@@ -51,10 +51,10 @@ pub(crate) fn pty_settled(f: &FileRef, path: &[u8], what: What, why: &mut Reason
         ));
     }
     match pty {
-        Some(pi) if pi.unread != 0 && pi.raw_input == 0 => Err(why.set(
+        Some(pi) if pi.unread != 0 && pi.input_mode == 0 => Err(why.set(
             eopnotsupp(),
             format_args!(
-                "{what}: pseudo-terminal {} has unread input ({}) in a mode that works on its bytes (canonical mode, echo, signals, flow control, character mapping or packet mode); it cannot be given back exactly",
+                "{what}: pseudo-terminal {} has unread input ({}) that cannot be given back exactly (its line discipline is not n_tty, or the master is in packet mode, or the end hands its input to an external editor)",
                 pi.index,
                 if pi.master != 0 { "master" } else { "slave" }
             ),
@@ -104,9 +104,17 @@ pub(crate) fn write_pty(
         return Ok(());
     }
     let mut input = false;
-    if pi.raw_input != 0 {
+    // A slave's bytes can come back only through its master: with the master
+    // outside, they are not even read out (that would disturb a terminal the tree
+    // does not own); complete lines waiting there are refused.
+    let reachable = master || objs.pty_masters.contains(&pi.index);
+    if !reachable && pi.unread != 0 {
+        return Err(slave_input_refused(pi.index, why));
+    }
+    if pi.input_mode != 0 && reachable {
         let mut buf = KVVec::from_elem(0u8, image::MAX_PTY_INPUT, GFP_KERNEL)?;
-        let n = f.pty_take_input(&mut buf).map_err(|e| {
+        let mut ends = KVVec::from_elem(0u32, image::MAX_PTY_LINES, GFP_KERNEL)?;
+        let (n, nends) = f.pty_take_input(&mut buf, &mut ends).map_err(|e| {
             if e == EBUSY {
                 why.set(
                     e,
@@ -115,13 +123,27 @@ pub(crate) fn write_pty(
                         pi.index
                     ),
                 )
+            } else if e == eopnotsupp() {
+                why.set(
+                    e,
+                    format_args!(
+                        "{what}: pseudo-terminal {} has unread lines that could not be given back exactly (a quoted end-of-line or flow-control character in a line, or lines at an end whose other end is closed)",
+                        pi.index
+                    ),
+                )
             } else {
                 e
             }
         })?;
-        if n > 0 {
+        if n > 0 || nends > 0 {
+            let mut wire = KVec::with_capacity(nends * 4, GFP_KERNEL)?;
+            for e in ends[..nends].iter() {
+                wire.extend_from_slice(&e.to_le_bytes(), GFP_KERNEL)?;
+            }
             w.record(&image::PtyInput {
                 file: id,
+                mode: pi.input_mode as u8,
+                ends: &wire,
                 data: &buf[..n],
             })?;
             input = true;
@@ -129,6 +151,23 @@ pub(crate) fn write_pty(
     }
     objs.ptys.push((pi.index, master, input), GFP_KERNEL)?;
     Ok(())
+}
+
+/// The numbers of the pseudo-terminal pairs whose master one of `procs` has open.
+pub(crate) fn masters_in(procs: &[&TaskRef]) -> Result<KVec<u32>> {
+    let mut v = KVec::new();
+    for t in procs {
+        let mut fd = 0u32;
+        while let Some(f) = t.next_file(&mut fd) {
+            if let Some(pi) = f.pty().filter(|pi| pi.master != 0) {
+                if !v.contains(&pi.index) {
+                    v.push(pi.index, GFP_KERNEL)?;
+                }
+            }
+            fd += 1;
+        }
+    }
+    Ok(v)
 }
 
 /// Refuses bytes waiting at a pseudo-terminal slave in raw mode whose master is
@@ -140,7 +179,7 @@ where
 {
     for f in files.clone() {
         let Some(pi) = f.pty() else { continue };
-        if pi.master != 0 || pi.unread == 0 || pi.raw_input == 0 {
+        if pi.master != 0 || pi.unread == 0 || pi.input_mode == 0 {
             continue;
         }
         let mut others = files.clone();
@@ -206,8 +245,38 @@ pub(crate) fn open_pty_master(
             format_args!("fd {} is not the master of pseudo-terminal {index}", q.rfd),
         ));
     }
+    give_inputs(p, index, &file, why)?;
     file.set_flags(f.flags);
     Ok(file)
+}
+
+/// Gives the ends of pair `index`, whose new master is `master`, the bytes that were
+/// waiting to be read at them ([`image::PtyInput`]): the restart opens each master
+/// once, for all its tasks.
+fn give_inputs(p: &Plan<'_>, index: u32, master: &FileRef, why: &mut Reason) -> Result {
+    for t in p.pty_inputs.iter() {
+        let Some(end) = p.ptys.iter().find(|e| e.file == t.file && e.index == index) else {
+            continue;
+        };
+        let mut ends = KVec::with_capacity(t.ends.len() / 4, GFP_KERNEL)?;
+        for e in t.line_ends() {
+            ends.push(e, GFP_KERNEL)?;
+        }
+        master
+            .pty_give_input(end.master == 0, t.mode, t.data, &ends)
+            .map_err(|e| {
+                refuse(
+                    why,
+                    e,
+                    format_args!(
+                        "cannot give pseudo-terminal {index} the {} bytes that were waiting at its {}",
+                        t.data.len(),
+                        if end.master != 0 { "master" } else { "slave" }
+                    ),
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// The pseudo-terminal slave whose master was closed that `ckpt restart` made again

@@ -4,7 +4,11 @@
  * checkpoint time with a reason (issue 10):
  *
  * - a pseudo-terminal pair the program opened, the session's controlling
- *   terminal it made of it, and /dev/tty;
+ *   terminal it made of it, and /dev/tty; the bytes waiting at a pair's
+ *   ends in raw mode and the lines in canonical mode (restored, and still
+ *   there for a program that runs on after its checkpoint); a slave whose
+ *   master was closed; refused: input at a master in packet mode, and at a
+ *   slave whose master is outside;
  * - a fifo opened write-only and read-write, with bytes buffered in it;
  * - read-only shared anonymous memory, MAP_SHARED of /dev/zero, memfd
  *   mappings (shared and private, the fd closed);
@@ -576,14 +580,63 @@ static int proczombie_setup(void)
 	return 0;
 }
 
-/* ptyunread: bytes written to a pty's master and not read by the slave. */
+/* ptyunread: bytes written by the slave and not read by a master in packet
+ * mode (TIOCPKT: its reads carry a status byte): refused. */
 static int ptyunread_setup(void)
 {
-	int m = posix_openpt(O_RDWR | O_NOCTTY), s;
+	int m = posix_openpt(O_RDWR | O_NOCTTY), s, on = 1;
 
-	CHECK(m >= 0 && !grantpt(m) && !unlockpt(m));
+	CHECK(m >= 0 && !grantpt(m) && !unlockpt(m) && ioctl(m, TIOCPKT, &on) == 0);
 	s = open(ptsname(m), O_RDWR | O_NOCTTY);
-	CHECK(s >= 0 && write(m, "unread\n", 7) == 7);
+	CHECK(s >= 0 && write(s, "unread", 6) == 6);
+	return 0;
+}
+
+/* ptycanon: lines waiting at a pty slave in canonical mode (echo off), as
+ * the line discipline edited them: a CR mapped to NL, a line ended by an
+ * end-of-file character, an empty one, and the line being typed with an
+ * erased character and a quoted ^C.  The restored (or still running)
+ * program reads the same lines, one per read, and the line being typed ends
+ * only when the master sends its newline. */
+static int pcanon_m, pcanon_s;
+
+static int ptycanon_setup(void)
+{
+	static const char in[] = "one\r" "two\n" "ab\x04" "\x04" "x\x7fy\x16\x03z";
+	struct termios t;
+
+	pcanon_m = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(pcanon_m >= 0 && !grantpt(pcanon_m) && !unlockpt(pcanon_m));
+	pcanon_s = open(ptsname(pcanon_m), O_RDWR | O_NOCTTY);
+	CHECK(pcanon_s >= 0 && tcgetattr(pcanon_s, &t) == 0);
+	CHECK((t.c_lflag & (ICANON | IEXTEN)) == (ICANON | IEXTEN) && (t.c_iflag & ICRNL));
+	CHECK(t.c_cc[VEOF] == 4 && t.c_cc[VERASE] == 0x7f && t.c_cc[VLNEXT] == 0x16);
+	t.c_lflag &= ~ECHO;
+	CHECK(tcsetattr(pcanon_s, TCSANOW, &t) == 0);
+	CHECK(write(pcanon_m, in, sizeof(in) - 1) == sizeof(in) - 1);
+	return 0;
+}
+
+static int ptycanon_verify(void)
+{
+	struct pollfd pf = { .fd = pcanon_s, .events = POLLIN };
+	struct termios t;
+	char buf[64];
+
+	CHECK(tcgetattr(pcanon_s, &t) == 0 && (t.c_lflag & ICANON) && !(t.c_lflag & ECHO));
+	CHECK(t.c_cc[VEOF] == 4 && t.c_cc[VERASE] == 0x7f);
+	CHECK(poll(&pf, 1, 2000) == 1);
+	CHECK(read(pcanon_s, buf, sizeof(buf)) == 4 && !memcmp(buf, "one\n", 4));
+	CHECK(read(pcanon_s, buf, sizeof(buf)) == 4 && !memcmp(buf, "two\n", 4));
+	CHECK(read(pcanon_s, buf, sizeof(buf)) == 2 && !memcmp(buf, "ab", 2));
+	CHECK(read(pcanon_s, buf, sizeof(buf)) == 0);
+	/* The line being typed is not a line yet. */
+	CHECK(poll(&pf, 1, 200) == 0);
+	CHECK(write(pcanon_m, "\n", 1) == 1);
+	CHECK(poll(&pf, 1, 2000) == 1);
+	CHECK(read(pcanon_s, buf, sizeof(buf)) == 4 && !memcmp(buf, "y\x03z\n", 4));
+	/* Nothing was echoed, before or after. */
+	CHECK(read_all(pcanon_m, buf, 1, 200) == 0);
 	return 0;
 }
 
@@ -861,6 +914,7 @@ static const struct prog progs[] = {
 	{ "ghostbig", ghostbig_setup, NULL },
 	{ "ptyunread", ptyunread_setup, NULL },
 	{ "ptyraw", ptyraw_setup, ptyraw_verify },
+	{ "ptycanon", ptycanon_setup, ptycanon_verify },
 	{ "ptyslave", ptyslave_setup, NULL },
 	{ "ptyclosed", ptyclosed_setup, ptyclosed_verify },
 	{ "magiclink", magiclink_setup, NULL },
@@ -1033,9 +1087,14 @@ TEST_F_TIMEOUT(files, proc_file_of_a_zombie_is_refused_at_restart, 120)
 		;
 }
 
-TEST_F_TIMEOUT(files, pty_with_unread_input_is_refused, 60)
+TEST_F_TIMEOUT(files, pty_with_unread_input_in_packet_mode_is_refused, 60)
 {
-	check_refuses(_metadata, "ptyunread", "unread");
+	check_refuses(_metadata, "ptyunread", "cannot be given back exactly");
+}
+
+TEST_F_TIMEOUT(files, pty_unread_lines_in_canonical_mode_come_back, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ptycanon", false));
 }
 
 TEST_F_TIMEOUT(files, pty_unread_input_in_raw_mode_comes_back, 120)
@@ -1043,23 +1102,38 @@ TEST_F_TIMEOUT(files, pty_unread_input_in_raw_mode_comes_back, 120)
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "ptyraw", false));
 }
 
+/* Checkpoints program @m with --leave-running and lets the program that
+ * goes on check itself; returns its exit code (-1: the checkpoint failed). */
+static int live_check(struct __test_metadata *_metadata, const char *img, const char *m)
+{
+	pid_t pid = start_prog(m);
+	char go[64];
+	int rc, status = -1;
+
+	if (pid <= 0)
+		return -1;
+	rc = sh(CKPT " checkpoint %d -o %s --leave-running -q > /tmp/" PROG_NAME "-ckpt.out 2>&1",
+		pid, img);
+	if (rc)
+		SHOW_FILE("/tmp/" PROG_NAME "-ckpt.out", "checkpoint");
+	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
+	close(open(go, O_WRONLY | O_CREAT, 0600));
+	if (waitpid(pid, &status, 0) != pid)
+		status = -1;
+	unlink(go);
+	if (rc)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		show_log(_metadata, m);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* The checkpoint reads the bytes out and gives them back: the program that
  * goes on reads them as if nothing happened. */
 TEST_F_TIMEOUT(files, pty_unread_input_stays_after_a_checkpoint, 120)
 {
-	pid_t pid = start_prog("ptyraw");
-	char go[64];
-	int rc, status = -1;
-
-	ASSERT_LT(0, pid);
-	rc = sh(CKPT " checkpoint %d -o %s --leave-running -q > /tmp/" PROG_NAME "-ckpt.out 2>&1",
-		pid, self->img);
-	EXPECT_EQ(0, rc) SHOW_FILE("/tmp/" PROG_NAME "-ckpt.out", "checkpoint");
-	snprintf(go, sizeof(go), "/tmp/" PROG_NAME "-go-%d", pid);
-	close(open(go, O_WRONLY | O_CREAT, 0600));
-	EXPECT_EQ(pid, waitpid(pid, &status, 0));
-	unlink(go);
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) show_log(_metadata, "ptyraw");
+	EXPECT_EQ(0, live_check(_metadata, self->img, "ptyraw"));
+	EXPECT_EQ(0, live_check(_metadata, self->img, "ptycanon"));
 }
 
 TEST_F_TIMEOUT(files, pty_unread_input_at_a_slave_without_its_master_is_refused, 60)

@@ -133,31 +133,87 @@ impl<'a> Record<'a> for Pty {
 /// pseudo-terminal's flip buffer (8 KiB) with room to spare.
 pub const MAX_PTY_INPUT: usize = 64 << 10;
 
+/// Most line ends a [`PtyInput`] holds (a line discipline's buffer of empty lines).
+pub const MAX_PTY_LINES: usize = 4096;
+
+/// [`PtyInput::mode`]: the end was in raw mode; the bytes are as they came.
+pub const PTY_INPUT_RAW: u8 = 1;
+/// [`PtyInput::mode`]: the end was in canonical mode; the bytes are lines.
+pub const PTY_INPUT_CANON: u8 = 2;
+/// In a line end of a [`PtyInput`]: the line ended with an end-of-file character
+/// (`VEOF`, which a read does not return), not with its last byte.
+pub const PTY_LINE_EOF: u32 = 1 << 31;
+
 /// The bytes waiting to be read at the pseudo-terminal end whose [`Pty`] record
 /// (of file `file`) it follows at once, as a reader of that end would have read
-/// them (the end was in raw mode: no line editing, echo or mapping). One per end,
-/// after the first file of that end. Since format 1.10.
+/// them. One per end, after the first file of that end. Since format 1.10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtyInput<'a> {
     /// Id of the file record (the same as the [`Pty`] record's).
     pub file: u32,
+    /// [`PTY_INPUT_RAW`] or [`PTY_INPUT_CANON`].
+    pub mode: u8,
+    /// In canonical mode, the end of each complete line in `data` (an offset,
+    /// ascending, with [`PTY_LINE_EOF`] for a line an end-of-file character ended),
+    /// as little-endian `u32`s; what follows the last is the line being typed.
+    pub ends: &'a [u8],
     /// The bytes, oldest first.
     pub data: &'a [u8],
+}
+
+impl PtyInput<'_> {
+    /// The line ends (see [`Self::ends`]).
+    pub fn line_ends(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ends
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    }
 }
 
 impl<'a> Record<'a> for PtyInput<'a> {
     const KIND: u16 = kind::PTY_INPUT;
     fn encode(&self, e: &mut Enc<'_>) -> Result<()> {
         e.u32(self.file)?;
+        e.u8(self.mode)?;
+        e.bytes(&[0; 3])?;
+        e.u32((self.ends.len() / 4) as u32)?;
+        e.bytes(self.ends)?;
         e.u32(self.data.len() as u32)?;
         e.bytes(self.data)
     }
     fn decode(d: &mut Dec<'a>) -> Result<Self> {
         let file = d.u32()?;
-        let n = d.u32()? as usize;
+        let mode = d.u8()?;
+        let pad = d.bytes(3)?;
+        let nends = d.u32()? as usize;
         check(file != 0, "pty-input: zero file id")?;
-        check(n != 0 && n <= MAX_PTY_INPUT, "pty-input: bad length")?;
+        check(
+            pad == [0; 3] && (mode == PTY_INPUT_RAW || mode == PTY_INPUT_CANON),
+            "pty-input: bad mode",
+        )?;
+        check(
+            nends <= MAX_PTY_LINES && (mode == PTY_INPUT_CANON || nends == 0),
+            "pty-input: bad line count",
+        )?;
+        let ends = d.bytes(nends * 4)?;
+        let n = d.u32()? as usize;
+        check(
+            n <= MAX_PTY_INPUT && (n != 0 || nends != 0),
+            "pty-input: bad length",
+        )?;
         let data = d.bytes(n)?;
-        Ok(Self { file, data })
+        let t = Self {
+            file,
+            mode,
+            ends,
+            data,
+        };
+        let mut at = 0;
+        for end in t.line_ends() {
+            let off = (end & !PTY_LINE_EOF) as usize;
+            check(off >= at && off <= n, "pty-input: bad line end")?;
+            at = off;
+        }
+        Ok(t)
     }
 }

@@ -479,6 +479,14 @@ impl Builder {
                     if let Some(Value::Object(p)) = m.get_mut("pty") {
                         p.insert("input_len".to_string(), json!(t.data.len()));
                         p.insert("input_hex".to_string(), json!(names::hex(t.data)));
+                        p.insert(
+                            "input_canonical".to_string(),
+                            json!(t.mode == crate::image::PTY_INPUT_CANON),
+                        );
+                        p.insert(
+                            "input_line_ends".to_string(),
+                            json!(t.line_ends().collect::<Vec<u32>>()),
+                        );
                     }
                 }
             }

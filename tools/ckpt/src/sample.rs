@@ -758,9 +758,13 @@ pub fn write(w: &mut ImageWriter, spec: &Spec) -> Result<()> {
             speed: [38400, 38400],
             winsize: [24, 80, 0, 0],
         })?;
+        // Two lines (the second ended with an end-of-file character), then the
+        // line being typed.
         w.record(&PtyInput {
             file: id::NULL,
-            data: b"typed\x1b[A",
+            mode: PTY_INPUT_CANON,
+            ends: &[3, 0, 0, 0, 5, 0, 0, 0x80],
+            data: b"ls\nabtyped\x1b[A",
         })?;
     }
     w.record(&sighand())?;

@@ -618,8 +618,13 @@ impl<'w, W: Write> Text<'w, W> {
             ),
             AnyRecord::PtyInput(t) => writeln!(
                 o,
-                "  {} bytes waiting to be read: {}",
+                "  {} bytes waiting to be read{}: {}",
                 t.data.len(),
+                if t.mode == crate::image::PTY_INPUT_CANON {
+                    format!(", {} complete lines", t.line_ends().count())
+                } else {
+                    String::new()
+                },
                 names::escape(t.data, 32)
             ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),

@@ -554,49 +554,6 @@ pub struct PtySetup<'a> {
     pub winsize: [u16; 4],
     /// Owner, group and mode of the slave's node.
     pub owner: (u32, u32, u32),
-    /// The bytes waiting to be read at the master, then at the slave (each end
-    /// was in raw mode: its line discipline keeps them as they come).
-    pub input: [&'a [u8]; 2],
-}
-
-/// Writes all of `data` to `f` without blocking for long: a terminal end whose
-/// other end has room for it (`ENOSPC` if that takes more than two seconds).
-fn give_input(f: &File, mut data: &[u8]) -> io::Result<()> {
-    let fd = f.as_raw_fd();
-    // SAFETY: plain fcntl calls on an open fd.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut r = Ok(());
-    while !data.is_empty() {
-        // SAFETY: `data` is valid for reads of its length.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n > 0 {
-            data = &data[n as usize..];
-            continue;
-        }
-        let e = io::Error::last_os_error();
-        if n == 0 || e.raw_os_error() != Some(libc::EAGAIN) {
-            r = Err(e);
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            r = Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            break;
-        }
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        // SAFETY: `p` is one valid pollfd.
-        unsafe { libc::poll(&mut p, 1, 100) };
-    }
-    // SAFETY: as above.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
-    r
 }
 
 /// A new open file of the slave of pseudo-terminal master `master` (`TIOCGPTPEER`).
@@ -658,20 +615,6 @@ pub fn make_pty(s: &PtySetup<'_>) -> io::Result<File> {
         ws_xpixel: s.winsize[2],
         ws_ypixel: s.winsize[3],
     };
-    if !s.input[0].is_empty() || !s.input[1].is_empty() {
-        // What the slave writes reaches the master as it is once the slave's output
-        // processing is off (the master's termios are the kernel's raw default), and
-        // what the master writes reaches the slave's line discipline as it is under
-        // the slave's own raw termios.
-        let mut raw = t;
-        raw.flags[1] &= !(libc::OPOST as u32);
-        // SAFETY: TCSETS2 reads a struct termios2; the fd is open.
-        if unsafe { libc::ioctl(slave.as_raw_fd(), TCSETS2 as _, &raw) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        give_input(&slave, s.input[0])?;
-        give_input(&master, s.input[1])?;
-    }
     // SAFETY: TCSETS2 reads a struct termios2, TIOCSWINSZ a struct winsize;
     // both fds are open.
     unsafe {

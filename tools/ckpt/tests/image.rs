@@ -324,7 +324,7 @@ fn text_output_of_a_pidfd() {
 #[test]
 fn text_and_json_of_pty_input() {
     let text = show_text(&sample::v13(), false);
-    let want = "  8 bytes waiting to be read: \"typed\\x1b[A\"";
+    let want = "  13 bytes waiting to be read, 2 complete lines: \"ls\\nabtyped\\x1b[A\"";
     assert!(text.contains(want), "missing {want:?} in:\n{text}");
     let v = show_json(&sample::v13(), false);
     let null = v["files"]
@@ -333,8 +333,13 @@ fn text_and_json_of_pty_input() {
         .iter()
         .find(|f| f["id"] == sample::id::NULL)
         .expect("the pty file");
-    assert_eq!(null["pty"]["input_len"], 8);
-    assert_eq!(null["pty"]["input_hex"], "74797065641b5b41");
+    assert_eq!(null["pty"]["input_len"], 13);
+    assert_eq!(null["pty"]["input_hex"], "6c730a616274797065641b5b41");
+    assert_eq!(null["pty"]["input_canonical"], true);
+    assert_eq!(
+        null["pty"]["input_line_ends"],
+        serde_json::json!([3, 0x8000_0005u32])
+    );
 }
 
 #[test]

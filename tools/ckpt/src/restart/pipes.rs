@@ -103,7 +103,7 @@ impl Pipes {
 
 impl Pipes {
     /// Makes every pseudo-terminal pair whose master the image has again, with its
-    /// number, termios, window size, slave owner and unread bytes (before a session
+    /// number, termios, window size and slave owner (before a session
     /// leader takes its slave as controlling terminal); each master is passed as
     /// the "pipe" of the master's file id.
     pub(super) fn make_ptys(&mut self, plan: &[PtyPlan]) -> Result<(), String> {
@@ -130,7 +130,6 @@ impl Pipes {
                 speed: p.speed,
                 winsize: p.winsize,
                 owner: (p.uid, p.gid, p.mode),
-                input: [&t.input[0], &t.input[1]],
             };
             let m = sys::make_pty(&setup).map_err(|e| {
                 format!(
@@ -165,7 +164,6 @@ impl Pipes {
             speed: p.speed,
             winsize: p.winsize,
             owner: (p.uid, p.gid, p.mode),
-            input: [&[], &[]],
         };
         let fail = |e: std::io::Error| {
             format!(

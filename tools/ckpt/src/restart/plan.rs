@@ -133,9 +133,6 @@ pub struct PtyPlan {
     pub file: u32,
     /// The record.
     pub pty: crate::image::Pty,
-    /// The bytes that were waiting to be read at the master (what the slave had
-    /// written), then at the slave ([`crate::image::PtyInput`]).
-    pub input: [Vec<u8>; 2],
 }
 
 /// The user and group ids of a process (its leader's credentials), which the
@@ -711,8 +708,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut vdso_id = None;
     let mut vdso_text = None;
     let mut ptys: Vec<PtyPlan> = Vec::new();
-    // The bytes waiting at pty ends (pair, master, bytes), and the pty record read last.
-    let mut pty_inputs: Vec<(u32, u8, Vec<u8>)> = Vec::new();
+    // The pty ends with bytes waiting (pair, master), and the pty record read last.
+    let mut pty_inputs: Vec<(u32, u8)> = Vec::new();
     let mut last_pty = None;
     let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
@@ -904,14 +901,14 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     ptys.push(PtyPlan {
                         file: t.file,
                         pty: t,
-                        input: [Vec::new(), Vec::new()],
                     });
                 }
             }
-            // Right after its file's pty record (the order checker saw to it).
-            AnyRecord::PtyInput(t) => {
-                if let Some((index, master)) = last_pty {
-                    pty_inputs.push((index, master, t.data.to_vec()));
+            // Right after its file's pty record (the order checker saw to it); the
+            // module gives the bytes back when it takes the pair's master.
+            AnyRecord::PtyInput(_) => {
+                if let Some(end) = last_pty {
+                    pty_inputs.push(end);
                 }
             }
             AnyRecord::UnixSock(u) => sockets.push(SockPlan {
@@ -1159,16 +1156,15 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         p.made = m;
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
-    for (index, master, data) in pty_inputs {
-        let Some(t) = ptys
-            .iter_mut()
-            .find(|t| t.pty.index == index && t.pty.master == 1)
-        else {
+    for (index, _) in pty_inputs {
+        if !ptys
+            .iter()
+            .any(|t| t.pty.index == index && t.pty.master == 1)
+        {
             return Err(PlanError::Missing(
                 "the master of a pseudo-terminal with unread input at its slave",
             ));
-        };
-        t.input[usize::from(master == 0)] = data;
+        }
     }
     for p in &mut pidfds {
         p.tables = fd_files
