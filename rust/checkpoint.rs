@@ -37,6 +37,9 @@ pub(crate) fn eopnotsupp() -> Error {
 pub(crate) struct Reason {
     buf: [u8; uapi::CKPT_REASON_LEN],
     len: usize,
+    /// The step the operation was at ([`crate::fault::step_why`]), for a failure
+    /// without a reason.
+    pub(crate) stage: &'static str,
 }
 
 impl Reason {
@@ -45,6 +48,7 @@ impl Reason {
         Self {
             buf: [0; uapi::CKPT_REASON_LEN],
             len: 0,
+            stage: "",
         }
     }
 
@@ -732,6 +736,7 @@ pub(crate) fn checkpoint(
                 ));
             }
         }
+        why.stage = "look at the tree again";
         if tree.threads_unchanged()? && (!whole || tree.unchanged()?) {
             break (tree, q);
         }
@@ -764,6 +769,7 @@ pub(crate) fn checkpoint(
         precheck(p, &procs, why)?;
         sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
     }
+    why.stage = "check the tree";
     if whole {
         tree.check(flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0, why)?;
     } else {
@@ -774,9 +780,11 @@ pub(crate) fn checkpoint(
         )?;
         files::leased_leaks(&[&tree.procs[0].leader], why)?;
     }
+    why.stage = "check the files can be reopened";
     files::reopenable(&tree.leaders()?, why)?;
     ph.mark("precheck");
     // The SysV objects, read by the caller now that the processes are held.
+    why.stage = "collect SysV IPC objects";
     let sysv = match sysv_chan {
         Some(chan) => {
             let mut threads = KVec::new();
@@ -831,9 +839,28 @@ pub(crate) fn checkpoint(
     }
     fault::step_why(Op::Checkpoint, "stop or kill", why)?;
     // Act while the threads are still parked, so that they see the signal first thing.
+    // A process that is gone by now is not a failure: the image is complete, and
+    // the death of one process may have ended another (a terminal's master closed
+    // by a killed tmux server hangs up its pane's shell, which SIGHUP ends).
     if let Some(sig) = signal {
         for p in tree.procs.iter() {
-            p.leader.signal_group(sig)?;
+            match p.leader.signal_group(sig) {
+                Err(e) if e == ESRCH => {}
+                r => r.map_err(|e| {
+                    why.set(
+                        e,
+                        format_args!(
+                            "the image is written, but {} {} failed",
+                            if sig == SIGKILL {
+                                "killing"
+                            } else {
+                                "stopping"
+                            },
+                            p.info.tgid
+                        ),
+                    )
+                })?,
+            }
         }
     }
     drop(q);

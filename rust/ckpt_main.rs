@@ -163,7 +163,12 @@ impl PinnedDrop for CkptModule {
 /// Logs why an operation on `pid` failed (one line, for the admin).
 pub(crate) fn log_failure(what: &str, pid: i32, err: Error, why: &checkpoint::Reason) {
     let errno = -err.to_errno();
-    if why.is_empty() {
+    if why.is_empty() && !why.stage.is_empty() {
+        pr_info!(
+            "{what} of {pid} failed at step '{}': errno {errno}\n",
+            why.stage
+        );
+    } else if why.is_empty() {
         pr_info!("{what} of {pid} failed: errno {errno}\n");
     } else {
         pr_info!("{what} of {pid} failed: {} (errno {errno})\n", why.as_str());

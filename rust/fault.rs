@@ -49,7 +49,8 @@ pub(crate) fn step(op: Op, what: &str) -> Result {
 }
 
 /// [`step`] that also tells why in `why`.
-pub(crate) fn step_why(op: Op, what: &str, why: &mut Reason) -> Result {
+pub(crate) fn step_why(op: Op, what: &'static str, why: &mut Reason) -> Result {
+    why.stage = what;
     step(op, what).map_err(|e| {
         why.set(
             e,
