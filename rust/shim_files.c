@@ -208,8 +208,9 @@ static bool pty_line_end(const struct ktermios *t, u8 c)
  * line that an end-of-file character ended) against @t: no line holds an
  * end-of-line character before its end (a quoted one: it would split the
  * line), none a flow-control character that n_tty would take (IXON).  Picks
- * two byte values none of them holds, nor a line end: *@spare for the editing
- * characters while they are fed again, *@eof for their end-of-file character.
+ * two byte values none of them holds, nor a line end or flow-control
+ * character: *@spare for the editing characters while they are fed again,
+ * *@eof for their end-of-file character.
  */
 static int pty_check_lines(const struct ktermios *t, const u8 *buf, u32 len, const u32 *ends,
 			   u32 nends, u8 *spare, u8 *eof)
@@ -237,7 +238,8 @@ static int pty_check_lines(const struct ktermios *t, const u8 *buf, u32 len, con
 		start = end;
 	}
 	for (c = 255; c > 0 && found < 2; c--) {
-		if (test_bit(c, used) || pty_line_end(t, c))
+		if (test_bit(c, used) || pty_line_end(t, c) ||
+		    ((t->c_iflag & IXON) && (c == t->c_cc[VSTART] || c == t->c_cc[VSTOP])))
 			continue;
 		*(found++ ? eof : spare) = c;
 	}
@@ -299,7 +301,8 @@ static int pty_feed(struct tty_struct *tty, struct tty_ldisc *ld, int mode, cons
 			ret = -ENOSPC;
 		at = end;
 	}
-	tty_set_termios(tty, (struct ktermios *)orig);
+	t = *orig;
+	tty_set_termios(tty, &t);
 	tty_buffer_unlock_exclusive(tty->port);
 	return ret;
 }
