@@ -101,6 +101,20 @@ impl Pipes {
     }
 }
 
+/// How `ckpt restart` makes the pair of pty record `p` (its slave `locked`).
+fn pty_setup(p: &crate::image::Pty, locked: bool) -> sys::PtySetup<'_> {
+    sys::PtySetup {
+        index: p.index,
+        locked,
+        flags: p.flags,
+        line: p.line,
+        cc: &p.cc,
+        speed: p.speed,
+        winsize: p.winsize,
+        owner: (p.uid, p.gid, p.mode),
+    }
+}
+
 impl Pipes {
     /// Makes every pseudo-terminal pair whose master the image has again, with its
     /// number, termios, window size and slave owner (before a session
@@ -121,30 +135,14 @@ impl Pipes {
         }
         for t in plan.iter().filter(|t| !hung(t)) {
             let p = &t.pty;
-            let setup = sys::PtySetup {
-                index: p.index,
-                locked: p.locked != 0,
-                flags: p.flags,
-                line: p.line,
-                cc: &p.cc,
-                speed: p.speed,
-                winsize: p.winsize,
-                owner: (p.uid, p.gid, p.mode),
-            };
-            let m = sys::make_pty(&setup).map_err(|e| {
+            let m = sys::make_pty(&pty_setup(p, p.locked != 0)).map_err(|e| {
                 format!(
                     "cannot make pseudo-terminal {} again: {}",
                     p.index,
                     errno::describe(&e)
                 )
             })?;
-            self.args.push(CkptRestartPipe {
-                id: t.file,
-                rfd: m.as_raw_fd(),
-                wfd: -1,
-                pad: 0,
-            });
-            self.held_files.push(m);
+            self.pass_pty(t.file, m);
         }
         Ok(())
     }
@@ -155,16 +153,6 @@ impl Pipes {
     /// of its file id.
     fn make_hung_up(&mut self, plan: &[PtyPlan], t: &PtyPlan) -> Result<(), String> {
         let p = &t.pty;
-        let setup = sys::PtySetup {
-            index: p.index,
-            locked: false,
-            flags: p.flags,
-            line: p.line,
-            cc: &p.cc,
-            speed: p.speed,
-            winsize: p.winsize,
-            owner: (p.uid, p.gid, p.mode),
-        };
         let fail = |e: std::io::Error| {
             format!(
                 "cannot make the hung-up pseudo-terminal slave {} again: {}",
@@ -172,22 +160,27 @@ impl Pipes {
                 errno::describe(&e)
             )
         };
-        let master = sys::make_pty(&setup).map_err(fail)?;
+        let master = sys::make_pty(&pty_setup(p, false)).map_err(fail)?;
         for u in plan
             .iter()
             .filter(|u| u.pty.locked == crate::image::PTY_HUNG_UP && u.pty.index == p.index)
         {
             let slave = sys::pty_peer(&master).map_err(fail)?;
-            self.args.push(CkptRestartPipe {
-                id: u.file,
-                rfd: slave.as_raw_fd(),
-                wfd: -1,
-                pad: 0,
-            });
-            self.held_files.push(slave);
+            self.pass_pty(u.file, slave);
         }
         drop(master);
         Ok(())
+    }
+
+    /// Passes `f`, a pseudo-terminal end made for file `id`, as that file's "pipe".
+    fn pass_pty(&mut self, id: u32, f: std::fs::File) {
+        self.args.push(CkptRestartPipe {
+            id,
+            rfd: f.as_raw_fd(),
+            wfd: -1,
+            pad: 0,
+        });
+        self.held_files.push(f);
     }
 
     /// Makes every deleted fifo again: a new fifo in its directory, opened and
