@@ -170,9 +170,10 @@ pub(crate) fn masters_in(procs: &[&TaskRef]) -> Result<KVec<u32>> {
     Ok(v)
 }
 
-/// Refuses bytes waiting at a pseudo-terminal slave in raw mode whose master is
-/// none of `files` (all the files of the processes to checkpoint), as
-/// [`check_inputs`] does for an image: `ckpt check` names it in advance.
+/// Refuses bytes (complete lines, in canonical mode) waiting at a pseudo-terminal
+/// slave whose master is none of `files` (all the files of the processes to
+/// checkpoint), as [`write_pty`] and [`check_inputs`] do for an image: `ckpt check`
+/// names it in advance.
 pub(crate) fn inputs_reachable<'a, I>(files: I, why: &mut Reason) -> Result
 where
     I: Iterator<Item = &'a FileRef> + Clone,
