@@ -1003,7 +1003,6 @@ fn write_image(
     for (_, info) in tree.zombies.iter() {
         task::write_zombie(&mut w, info)?;
     }
-    crate::objects::tty::check_inputs(&objs, why)?;
     ph.mark("meta");
     // Pages last: a restarter validates everything else before it changes anything.
     // Address spaces and memfd contents, in id order.

@@ -288,12 +288,8 @@ static int pty_feed(struct tty_struct *tty, struct tty_ldisc *ld, int mode, cons
 	tty_buffer_lock_exclusive(tty->port);
 	tty_set_termios(tty, &t);
 	for (k = 0; k <= nends && !ret; k++) {
-		u32 end = k < nends ? ends[k] & ~CKPT_PTY_EOF : len;
+		u32 end = k < nends ? ends[k] & ~CKPT_PTY_EOF : len;	/* checked above */
 
-		if (end < at || end > len) {
-			ret = -EINVAL;
-			break;
-		}
 		if (end > at && tty_ldisc_receive_buf(ld, buf + at, NULL, end - at) != end - at)
 			ret = -ENOSPC;
 		if (!ret && k < nends && (ends[k] & CKPT_PTY_EOF) &&

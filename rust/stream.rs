@@ -176,9 +176,9 @@ pub(crate) struct ObjMap {
     /// an fd, or in flight in a socket of the table), whose interest lists follow
     /// that table.
     pub(crate) epolls: KVec<(u32, FileRef, crate::objects::files::fmt_what::What)>,
-    /// The pseudo-terminal ends written (pair number, master, whose input was
-    /// saved), see [`crate::objects::tty::write_pty`].
-    pub(crate) ptys: KVec<(u32, bool, bool)>,
+    /// The pseudo-terminal ends written (pair number, master), see
+    /// [`crate::objects::tty::write_pty`].
+    pub(crate) ptys: KVec<(u32, bool)>,
     /// The numbers of the pseudo-terminal pairs whose master a process of the image
     /// has open ([`crate::objects::tty::masters_in`]).
     pub(crate) pty_masters: KVec<u32>,

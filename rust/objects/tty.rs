@@ -96,14 +96,9 @@ pub(crate) fn write_pty(
         winsize: pi.winsize,
     })?;
     let master = pi.master != 0;
-    if objs
-        .ptys
-        .iter()
-        .any(|&(i, m, _)| i == pi.index && m == master)
-    {
+    if objs.ptys.iter().any(|&(i, m)| i == pi.index && m == master) {
         return Ok(());
     }
-    let mut input = false;
     // A slave's bytes can come back only through its master: with the master
     // outside, they are not even read out (that would disturb a terminal the tree
     // does not own); complete lines waiting there are refused.
@@ -146,10 +141,9 @@ pub(crate) fn write_pty(
                 ends: &wire,
                 data: &buf[..n],
             })?;
-            input = true;
         }
     }
-    objs.ptys.push((pi.index, master, input), GFP_KERNEL)?;
+    objs.ptys.push((pi.index, master), GFP_KERNEL)?;
     Ok(())
 }
 
@@ -172,8 +166,8 @@ pub(crate) fn masters_in(procs: &[&TaskRef]) -> Result<KVec<u32>> {
 
 /// Refuses bytes (complete lines, in canonical mode) waiting at a pseudo-terminal
 /// slave whose master is none of `files` (all the files of the processes to
-/// checkpoint), as [`write_pty`] and [`check_inputs`] do for an image: `ckpt check`
-/// names it in advance.
+/// checkpoint), as [`write_pty`] does for an image: `ckpt check` names it in
+/// advance.
 pub(crate) fn inputs_reachable<'a, I>(files: I, why: &mut Reason) -> Result
 where
     I: Iterator<Item = &'a FileRef> + Clone,
@@ -201,18 +195,6 @@ fn slave_input_refused(index: u32, why: &mut Reason) -> Error {
             "pseudo-terminal {index} has unread input at its slave, and its master is held by a process outside the checkpoint: the bytes could not be given back"
         ),
     )
-}
-
-/// Refuses an image with bytes waiting at a pseudo-terminal slave whose master it
-/// does not have: a restart opens such a slave again by its name, and only the
-/// master could give it the bytes.
-pub(crate) fn check_inputs(objs: &ObjMap, why: &mut Reason) -> Result {
-    for &(index, master, input) in objs.ptys.iter() {
-        if input && !master && !objs.ptys.iter().any(|&(i, m, _)| i == index && m) {
-            return Err(slave_input_refused(index, why));
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------

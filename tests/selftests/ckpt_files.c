@@ -650,7 +650,8 @@ static int ptycanon_verify(void)
 static int praw_m, praw_s;
 static unsigned char praw_in[PTYRAW_IN], praw_out[4 + PTYRAW_OUT];
 
-static int ptyraw_setup(void)
+/* A pair in praw_m, praw_s, the slave raw (cfmakeraw) with output flags @oflag. */
+static int raw_pair(tcflag_t oflag)
 {
 	struct termios t;
 
@@ -659,8 +660,17 @@ static int ptyraw_setup(void)
 	praw_s = open(ptsname(praw_m), O_RDWR | O_NOCTTY);
 	CHECK(praw_s >= 0 && tcgetattr(praw_s, &t) == 0);
 	cfmakeraw(&t);
-	t.c_oflag |= OPOST | ONLCR;
+	t.c_oflag |= oflag;
 	CHECK(tcsetattr(praw_s, TCSANOW, &t) == 0);
+	return 0;
+}
+
+static int ptyraw_setup(void)
+{
+	int rc = raw_pair(OPOST | ONLCR);
+
+	if (rc)
+		return rc;
 	fill(praw_in, PTYRAW_IN, 3);	/* every byte value, \r, \n and \0 too */
 	CHECK(write(praw_m, praw_in, PTYRAW_IN) == PTYRAW_IN);
 	memcpy(praw_out, "a\r\nb", 4);
@@ -697,14 +707,10 @@ static int ptyraw_verify(void)
  * checkpoint is refused. */
 static int ptyslave_setup(void)
 {
-	struct termios t;
+	int rc = raw_pair(0);
 
-	praw_m = posix_openpt(O_RDWR | O_NOCTTY);
-	CHECK(praw_m >= 0 && !grantpt(praw_m) && !unlockpt(praw_m));
-	praw_s = open(ptsname(praw_m), O_RDWR | O_NOCTTY);
-	CHECK(praw_s >= 0 && tcgetattr(praw_s, &t) == 0);
-	cfmakeraw(&t);
-	CHECK(tcsetattr(praw_s, TCSANOW, &t) == 0);
+	if (rc)
+		return rc;
 	CHECK(write(praw_m, "typed ahead", 11) == 11);
 	return 0;
 }

@@ -206,6 +206,19 @@ static pid_t start_restart(const char *img, const char *errpath)
 	return pid;
 }
 
+/* The first line of file @path in @out (@n bytes; empty if none). */
+static void first_line(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+
+	out[0] = 0;
+	if (f) {
+		if (!fgets(out, n, f))
+			out[0] = 0;
+		fclose(f);
+	}
+}
+
 TEST(locks_come_back)
 {
 	char img[64], err[64];
@@ -281,7 +294,6 @@ TEST(conflicting_lock_refuses_restart)
 	char img[64], err[64], out[512] = "";
 	int a, status;
 	pid_t pid, rs, taker;
-	FILE *f;
 	int p[2];
 
 	make_paths();
@@ -310,13 +322,7 @@ TEST(conflicting_lock_refuses_restart)
 	ASSERT_LT(0, rs);
 	ASSERT_EQ(rs, waitpid(rs, &status, 0));
 	kill_reap(taker);
-	f = fopen(err, "r");
-	out[0] = 0;
-	if (f) {
-		if (!fgets(out, sizeof(out), f))
-			out[0] = 0;
-		fclose(f);
-	}
+	first_line(err, out, sizeof(out));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
 	EXPECT_NE(NULL, strstr(out, "POSIX lock")) TH_LOG("stderr: %s", out);
 	{
@@ -745,7 +751,6 @@ TEST(read_lease_of_a_file_opened_for_writing_refuses_restart)
 	char img[64], err[64], out[512] = "";
 	int status, wfd;
 	pid_t pid, rs;
-	FILE *f;
 
 	lease_paths();
 	snprintf(err, sizeof(err), "/tmp/ls-err-%d", getpid());
@@ -764,12 +769,7 @@ TEST(read_lease_of_a_file_opened_for_writing_refuses_restart)
 	ASSERT_LT(0, rs);
 	ASSERT_EQ(rs, waitpid(rs, &status, 0));
 	close(wfd);
-	f = fopen(err, "r");
-	if (f) {
-		if (!fgets(out, sizeof(out), f))
-			out[0] = 0;
-		fclose(f);
-	}
+	first_line(err, out, sizeof(out));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
 	EXPECT_NE(NULL, strstr(out, "read lease cannot be taken")) TH_LOG("stderr: %s", out);
 	EXPECT_EQ(0, leases_on(lease_r));
@@ -812,7 +812,6 @@ TEST(lease_the_image_user_may_not_take_refuses_restart)
 	char img[64], err[64], out[512] = "";
 	int status, refs;
 	pid_t pid, rs;
-	FILE *f;
 
 	lease_paths();
 	snprintf(err, sizeof(err), "/tmp/ls-err-%d", getpid());
@@ -833,12 +832,7 @@ TEST(lease_the_image_user_may_not_take_refuses_restart)
 	rs = start_restart(img, err);
 	ASSERT_LT(0, rs);
 	ASSERT_EQ(rs, waitpid(rs, &status, 0));
-	f = fopen(err, "r");
-	if (f) {
-		if (!fgets(out, sizeof(out), f))
-			out[0] = 0;
-		fclose(f);
-	}
+	first_line(err, out, sizeof(out));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) TH_LOG("status %#x", status);
 	EXPECT_NE(NULL, strstr(out, "file's owner or CAP_LEASE")) TH_LOG("stderr: %s", out);
 	EXPECT_EQ(0, leases_on(lease_r));

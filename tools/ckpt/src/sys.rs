@@ -523,7 +523,6 @@ pub fn set_foreground(path: &std::path::Path, pgid: i32) -> io::Result<()> {
 
 /// `struct termios2` (the kernel's `ktermios` as `TCSETS2` takes it).
 #[repr(C)]
-#[derive(Clone, Copy)]
 struct Termios2 {
     flags: [u32; 4],
     line: u8,

@@ -321,18 +321,24 @@ fn text_output_of_a_pidfd() {
     }
 }
 
+/// The JSON object of file `id` in the v13 sample.
+fn sample_file_json(id: u32) -> Value {
+    let v = show_json(&sample::v13(), false);
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .expect("the file")
+        .clone()
+}
+
 #[test]
 fn text_and_json_of_pty_input() {
     let text = show_text(&sample::v13(), false);
     let want = "  13 bytes waiting to be read, 2 complete lines: \"ls\\nabtyped\\x1b[A\"";
     assert!(text.contains(want), "missing {want:?} in:\n{text}");
-    let v = show_json(&sample::v13(), false);
-    let null = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == sample::id::NULL)
-        .expect("the pty file");
+    let null = sample_file_json(sample::id::NULL);
     assert_eq!(null["pty"]["input_len"], 13);
     assert_eq!(null["pty"]["input_hex"], "6c730a616274797065641b5b41");
     assert_eq!(null["pty"]["input_canonical"], true);
@@ -350,13 +356,7 @@ fn text_and_json_of_a_lease() {
     // An image of format 1.8 has no lease records.
     let old = show_text(&sample::small(), false);
     assert!(!old.contains("lease"), "a lease in:\n{old}");
-    let v = show_json(&sample::v13(), false);
-    let data = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == sample::id::DATA)
-        .expect("the data file");
+    let data = sample_file_json(sample::id::DATA);
     assert_eq!(data["lease"]["fd"], 7);
     assert_eq!(data["lease"]["type"], 0);
     assert_eq!(data["lease"]["files"], sample::id::FILES);

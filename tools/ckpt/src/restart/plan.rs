@@ -708,8 +708,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut vdso_id = None;
     let mut vdso_text = None;
     let mut ptys: Vec<PtyPlan> = Vec::new();
-    // The pty ends with bytes waiting (pair, master), and the pty record read last.
-    let mut pty_inputs: Vec<(u32, u8)> = Vec::new();
+    // The pairs with bytes waiting at an end, and the pair of the pty record read last.
+    let mut pty_inputs: Vec<u32> = Vec::new();
     let mut last_pty = None;
     let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
@@ -896,7 +896,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             AnyRecord::Fs(f) => fs.push((f.id, f.cwd.to_vec(), f.root.to_vec())),
             AnyRecord::CwdDeleted(c) => cwd_deleted.push((c.fs, c.mode)),
             AnyRecord::Pty(t) => {
-                last_pty = Some((t.index, t.master));
+                last_pty = Some(t.index);
                 if t.master == 1 || t.locked == crate::image::PTY_HUNG_UP {
                     ptys.push(PtyPlan {
                         file: t.file,
@@ -907,8 +907,8 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             // Right after its file's pty record (the order checker saw to it); the
             // module gives the bytes back when it takes the pair's master.
             AnyRecord::PtyInput(_) => {
-                if let Some(end) = last_pty {
-                    pty_inputs.push(end);
+                if let Some(index) = last_pty {
+                    pty_inputs.push(index);
                 }
             }
             AnyRecord::UnixSock(u) => sockets.push(SockPlan {
@@ -1156,7 +1156,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         p.made = m;
     }
     pipes.retain(|p| !fifo_pipes.contains(&p.id));
-    for (index, _) in pty_inputs {
+    for index in pty_inputs {
         if !ptys
             .iter()
             .any(|t| t.pty.index == index && t.pty.master == 1)
