@@ -245,6 +245,7 @@ void ckpt_kho_exit(void);
 /* ---- restart: changes to the calling task ------------------------------ */
 
 int ckpt_cur_special(const char *name, u64 *start, u64 *end);
+bool ckpt_cur_mm_shared(void);
 int ckpt_cur_unmap_all(bool specials, const u64 *keep, u32 nkeep);
 int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 /* ckpt_cur_vma_advise()'s @adv bits (rust/shim.rs: adv). */

@@ -488,6 +488,7 @@ mod ffi {
         pub(super) fn ckpt_layout(l: *mut Layout);
 
         pub(super) fn ckpt_cur_special(name: *const u8, start: *mut u64, end: *mut u64) -> i32;
+        pub(super) fn ckpt_cur_mm_shared() -> bool;
         pub(super) fn ckpt_cur_unmap_all(specials: bool, keep: *const u64, nkeep: u32) -> i32;
         pub(super) fn ckpt_cur_keep_or_fill(addr: u64, data: *const u8, force: bool) -> i32;
         pub(super) fn ckpt_cur_anon_ranges(out: *mut u64, max: u32) -> isize;
@@ -1755,10 +1756,18 @@ pub(crate) fn cond_resched() {
 pub(crate) mod cur {
     use super::*;
 
-    /// The caller's thread count, whether it leads its group, and whether anybody but
-    /// its threads uses its address space (or a thread is being created).
+    /// The caller's thread count, whether it leads its group, and whether a task
+    /// outside its group uses its address space. More users than threads (a
+    /// `/proc` reader's passing reference, a sharer) is judged by looking at the
+    /// tasks.
     pub(crate) fn threads() -> Result<(u32, bool, bool)> {
-        sys::task::current_threads()
+        let (n, leader, more_users) = sys::task::current_threads()?;
+        // SAFETY: No preconditions; reads current's mm and the task list under RCU.
+        Ok((
+            n,
+            leader,
+            more_users && unsafe { ffi::ckpt_cur_mm_shared() },
+        ))
     }
 
     /// The file of the caller's attachment of SysV shared memory segment `shmid`.

@@ -465,3 +465,32 @@ int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi)
 	rcu_read_unlock();
 	return 0;
 }
+
+/*
+ * Whether a task outside the caller's thread group uses the caller's address
+ * space (CLONE_VM without CLONE_THREAD, a vfork child).  mm_users alone
+ * cannot tell: anyone reading /proc/PID/stat or maps holds a reference for a
+ * moment.
+ */
+bool ckpt_cur_mm_shared(void)
+{
+	struct mm_struct *mm = current->mm;
+	struct task_struct *p, *t;
+	bool shared = false;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		if (same_thread_group(p, current))
+			continue;
+		for_each_thread(p, t) {
+			if (READ_ONCE(t->mm) == mm) {
+				shared = true;
+				break;
+			}
+		}
+		if (shared)
+			break;
+	}
+	rcu_read_unlock();
+	return shared;
+}
