@@ -12,7 +12,7 @@ use crate::fault::{self, Op};
 use crate::image::{self, Header};
 use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, track, tty, unix};
 use crate::shim::{self, ti, FileRef, TaskRef};
-use crate::stream::{ImageWriter, ObjMap, Sink};
+use crate::stream::{ImageWriter, ObjMap, Sink, Spooled};
 use crate::uapi;
 use core::fmt::{self, Write};
 use kernel::{bindings, prelude::*};
@@ -816,7 +816,17 @@ pub(crate) fn checkpoint(
         (Some(req), Some(s)) => Some((req, s)),
         _ => None,
     };
-    let (bytes, account) = write_image(&tree, &q, sink, &sysv, &mut ph, inc, why)
+    // A process left running runs again before the image is written out: up to
+    // `spool_mb` of it waits in memory meanwhile.
+    // (Not a sink that is memory already: the shell interface's queue.)
+    let spool = match signal {
+        None if !sink.in_memory() => {
+            (crate::compat::param::<u32>(crate::module_parameters::spool_mb.value()) as usize)
+                .saturating_mul(1 << 20)
+        }
+        _ => 0,
+    };
+    let (bytes, account, rest) = write_image(&tree, &q, sink, &sysv, spool, &mut ph, inc, why)
         .map_err(|e| held_error(e, pid, why))?;
     if let Some(s) = session.as_ref() {
         s.finish(account, why)?;
@@ -867,6 +877,9 @@ pub(crate) fn checkpoint(
     ph.mark("release");
     let frozen = ph.since_start() - frozen_at.unwrap_or_default();
     ph.extra("frozen", frozen);
+    rest.write()
+        .map_err(|e| why.set(e, format_args!("writing the image of {pid} failed")))?;
+    ph.mark("spooled");
     ph.log("checkpoint", pid);
     Ok(bytes)
 }
@@ -903,15 +916,19 @@ fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
     }
 }
 
-fn write_image(
+/// Writes the image of `tree` to `sink`, but for up to `spool` bytes of it, kept in
+/// memory and returned, to be written once the processes run again.
+#[allow(clippy::too_many_arguments)]
+fn write_image<'s>(
     tree: &Tree,
     q: &shim::Quiesce,
-    sink: &mut dyn Sink,
+    sink: &'s mut dyn Sink,
     sysv: &[u8],
+    spool: usize,
     ph: &mut crate::timing::Phases,
     incr: Option<(&track::Request, &track::Session)>,
     why: &mut Reason,
-) -> Result<(u64, image::StreamAccount)> {
+) -> Result<(u64, image::StreamAccount, Spooled<'s>)> {
     let mut bufs = Bufs::new()?;
     let mut objs = ObjMap::new();
     objs.root = tree.procs[0].info.tgid;
@@ -947,6 +964,7 @@ fn write_image(
     let mut node = [0u8; 65];
     let (rl, nl) = shim::uts(&mut release, &mut node);
     let mut w = ImageWriter::new(sink)?;
+    w.spool(spool);
     w.record(&Header {
         format_major: image::FORMAT_MAJOR,
         format_minor: image::FORMAT_MINOR,
@@ -1030,7 +1048,7 @@ fn write_image(
         shm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
     let account = w.account();
-    let bytes = w.finish()?;
+    let (bytes, rest) = w.finish()?;
     ph.mark("pages");
-    Ok((bytes, account))
+    Ok((bytes, account, rest))
 }

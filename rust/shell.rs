@@ -196,6 +196,10 @@ struct QueueSink {
 }
 
 impl Sink for QueueSink {
+    fn in_memory(&self) -> bool {
+        true
+    }
+
     fn put(&mut self, buf: &[u8]) -> Result {
         let len = self.data.len();
         let need = len.checked_add(buf.len()).ok_or(EFBIG)?;

@@ -22,6 +22,10 @@ struct ckpt_sem_undo_list {
 	struct list_head list_proc;
 };
 
+/* ipc/util.h's IPC_SEM_IDS and IPC_MSG_IDS, private there. */
+#define CKPT_SEM_IDS	0
+#define CKPT_MSG_IDS	1
+
 int ckpt_task_sysv(struct task_struct *t, u64 *ns, u32 *flags)
 {
 	struct ipc_namespace *ipc;
@@ -34,6 +38,13 @@ int ckpt_task_sysv(struct task_struct *t, u64 *ns, u32 *flags)
 		*ns = ipc->ns.inum;
 		if (ipc != current->nsproxy->ipc_ns)
 			*flags |= CKPT_SYSV_OTHER_NS;
+		/*
+		 * Unlocked: a held task's own ipc_addid() has completed, and
+		 * objects others add later are not its.
+		 */
+		if (!READ_ONCE(ipc->ids[CKPT_SEM_IDS].in_use) &&
+		    !READ_ONCE(ipc->ids[CKPT_MSG_IDS].in_use))
+			*flags |= CKPT_SYSV_NONE;
 	}
 	task_unlock(t);
 	return 0;

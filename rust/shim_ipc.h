@@ -9,6 +9,7 @@ struct task_struct;
 
 /* ckpt_task_sysv() flags */
 #define CKPT_SYSV_OTHER_NS	1	/* another IPC namespace than the caller's */
+#define CKPT_SYSV_NONE		2	/* no semaphore set or message queue in it */
 
 /* @ns 0: the task has exited (no namespaces any more). */
 int ckpt_task_sysv(struct task_struct *t, u64 *ns, u32 *flags);

@@ -14,6 +14,12 @@ use kernel::{prelude::*, rbtree::RBTree};
 pub(crate) trait Sink {
     /// Writes all of `buf` or fails.
     fn put(&mut self, buf: &[u8]) -> Result;
+
+    /// Whether the bytes go to memory anyway (then they are never spooled: see
+    /// [`ImageWriter::spool`]).
+    fn in_memory(&self) -> bool {
+        false
+    }
 }
 
 impl Sink for FileRef {
@@ -32,6 +38,20 @@ pub(crate) fn encode_errno(e: ImageError) -> Error {
 const OUT_BUF: usize = 256 * 1024;
 const SCRATCH: usize = 64 * 1024;
 
+/// Image bytes kept in memory instead of written, while the processes are held,
+/// so that they run again before the (slower) writes: the writes of a process
+/// that is left running happen after it was released.
+struct Spool {
+    /// The bytes, in order (moved in, not copied, where they already are in a
+    /// buffer of their own).
+    chunks: KVec<KVVec<u8>>,
+    /// Their total.
+    bytes: usize,
+    /// The most bytes kept; beyond, the chunks are written and the rest goes
+    /// straight to the sink.
+    budget: usize,
+}
+
 /// Writes records to a [`Sink`], buffering small writes.
 pub(crate) struct ImageWriter<'a> {
     sink: &'a mut dyn Sink,
@@ -40,6 +60,25 @@ pub(crate) struct ImageWriter<'a> {
     out: KVVec<u8>,
     /// The copy of the pages of the record being written.
     pages: KVVec<u8>,
+    /// Set by [`ImageWriter::spool`].
+    spool: Option<Spool>,
+}
+
+/// The end of an image whose bytes were spooled ([`ImageWriter::finish`]):
+/// what is left to write.
+pub(crate) struct Spooled<'a> {
+    sink: &'a mut dyn Sink,
+    chunks: KVec<KVVec<u8>>,
+}
+
+impl Spooled<'_> {
+    /// Writes the spooled bytes to the sink, freeing each chunk once written.
+    pub(crate) fn write(mut self) -> Result {
+        for c in self.chunks.drain_all() {
+            self.sink.put(&c)?;
+        }
+        Ok(())
+    }
 }
 
 impl<'a> ImageWriter<'a> {
@@ -51,9 +90,63 @@ impl<'a> ImageWriter<'a> {
             scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?,
             out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
             pages: KVVec::new(),
+            spool: None,
         };
         w.put(&image::MAGIC)?;
         Ok(w)
+    }
+
+    /// From now on, keeps up to `budget` bytes in memory (charged to the caller's
+    /// memory cgroup) instead of writing them; [`ImageWriter::finish`] hands
+    /// them over. Beyond the budget, what was kept is written and so is the rest, as
+    /// it comes.
+    pub(crate) fn spool(&mut self, budget: usize) {
+        if budget > 0 {
+            self.spool = Some(Spool {
+                chunks: KVec::new(),
+                bytes: 0,
+                budget,
+            });
+        }
+    }
+
+    /// Whether `len` more bytes fit in the spool; if not, writes out what it holds
+    /// and ends it.
+    fn spool_room(&mut self, len: usize) -> Result<bool> {
+        let Some(sp) = self.spool.as_mut() else {
+            return Ok(false);
+        };
+        if sp.bytes + len <= sp.budget {
+            sp.bytes += len;
+            return Ok(true);
+        }
+        let chunks = core::mem::take(&mut sp.chunks);
+        self.spool = None;
+        for c in chunks.iter() {
+            self.sink.put(c)?;
+        }
+        Ok(false)
+    }
+
+    /// Writes `chunk` (spooled, moved, if there is room).
+    fn put_owned(&mut self, chunk: KVVec<u8>) -> Result {
+        if self.spool_room(chunk.len())? {
+            if let Some(sp) = self.spool.as_mut() {
+                sp.chunks.push(chunk, GFP_KERNEL_ACCOUNT)?;
+            }
+            return Ok(());
+        }
+        self.sink.put(&chunk)
+    }
+
+    /// Writes `buf` (spooled, copied, if there is room).
+    fn put_copy(&mut self, buf: &[u8]) -> Result {
+        if self.spool.is_some() {
+            let mut c = KVVec::with_capacity(buf.len(), GFP_KERNEL_ACCOUNT)?;
+            c.extend_from_slice(buf, GFP_KERNEL_ACCOUNT)?;
+            return self.put_owned(c);
+        }
+        self.sink.put(buf)
     }
 
     fn put(&mut self, buf: &[u8]) -> Result {
@@ -61,17 +154,23 @@ impl<'a> ImageWriter<'a> {
             self.flush()?;
         }
         if buf.len() >= OUT_BUF {
-            return self.sink.put(buf);
+            return self.put_copy(buf);
         }
         self.out.extend_from_slice(buf, GFP_KERNEL)?;
         Ok(())
     }
 
     fn flush(&mut self) -> Result {
-        if !self.out.is_empty() {
-            self.sink.put(&self.out)?;
-            self.out.clear();
+        if self.out.is_empty() {
+            return Ok(());
         }
+        if self.spool.is_some() {
+            let fresh = KVVec::with_capacity(OUT_BUF, GFP_KERNEL_ACCOUNT)?;
+            let full = core::mem::replace(&mut self.out, fresh);
+            return self.put_owned(full);
+        }
+        self.sink.put(&self.out)?;
+        self.out.clear();
         Ok(())
     }
 
@@ -121,7 +220,7 @@ impl<'a> ImageWriter<'a> {
         }
         let n = pages.len() * image::PAGE_SIZE;
         if self.pages.len() < n {
-            self.pages.resize(n, 0, GFP_KERNEL)?;
+            self.pages.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
         }
         let t = crate::timing::sub_start();
         for i in 0..pages.len() {
@@ -134,7 +233,14 @@ impl<'a> ImageWriter<'a> {
         self.emit(&hdr, parts)?;
         self.flush()?;
         let t = crate::timing::sub_start();
-        let r = self.sink.put(&self.pages[..n]);
+        let r = if self.spool.is_some() {
+            // The copy itself is kept; the next record gets a buffer of its own.
+            let mut copy = core::mem::take(&mut self.pages);
+            copy.truncate(n);
+            self.put_owned(copy)
+        } else {
+            self.sink.put(&self.pages[..n])
+        };
         crate::timing::sub_end(crate::timing::Sub::Write, t);
         r
     }
@@ -153,14 +259,22 @@ impl<'a> ImageWriter<'a> {
         self.account
     }
 
-    /// Writes the [`End`] record and flushes; returns the stream's size.
-    pub(crate) fn finish(mut self) -> Result<u64> {
+    /// Writes the [`End`] record and flushes, but for what is spooled (see
+    /// [`ImageWriter::spool`]); returns the stream's size and what is left to write.
+    pub(crate) fn finish(mut self) -> Result<(u64, Spooled<'a>)> {
         let end = End {
             account: self.account,
         };
         self.record(&end)?;
         self.flush()?;
-        Ok(self.account.bytes)
+        let chunks = self.spool.take().map(|s| s.chunks).unwrap_or_default();
+        Ok((
+            self.account.bytes,
+            Spooled {
+                sink: self.sink,
+                chunks,
+            },
+        ))
     }
 }
 

@@ -12,7 +12,9 @@
 //! request on it (the tree's pids, and whether the tree has an IPC namespace of
 //! its own), the tool answers with the records of the objects the tree uses,
 //! and this side checks them with the image decoder and writes them into the
-//! image. Processes with an IPC namespace of their own get every object of it,
+//! image (nothing is asked, and the tool sees the channel close, when the
+//! namespace holds no semaphore set and no message queue and is not the tree's
+//! own). Processes with an IPC namespace of their own get every object of it,
 //! and its limits ([`image::IpcNs`]), in a new namespace at restart. At restart
 //! the tool makes them again, with their ids, before the restart ioctl; the
 //! module has nothing to check (it cannot read them).
@@ -42,6 +44,8 @@ mod ffi {
 
 /// `CKPT_SYSV_OTHER_NS`.
 const OTHER_NS: u32 = 1;
+/// `CKPT_SYSV_NONE`: the namespace holds no semaphore set and no message queue.
+const NONE: u32 = 2;
 
 /// `t`'s IPC namespace (its inode number; 0: `t` has exited) and `CKPT_SYSV_*`
 /// flags.
@@ -89,6 +93,7 @@ pub(crate) fn collect(
 ) -> Result<KVVec<u8>> {
     let mut ns0 = None;
     let mut own = false;
+    let mut none = true;
     for t in procs {
         let (ns, flags) = task_sysv(t)?;
         if ns == 0 {
@@ -110,6 +115,12 @@ pub(crate) fn collect(
             Some(_) => {}
         }
         own = flags & OTHER_NS != 0;
+        none &= flags & NONE != 0;
+    }
+    if none && !own {
+        // Nothing to ask for (the tool's side sees the channel close): the
+        // round trip is most of a small process's frozen time.
+        return Ok(KVVec::new());
     }
     let n = pids.len();
     let mut req = KVec::with_capacity(12 + 4 * n, GFP_KERNEL)?;

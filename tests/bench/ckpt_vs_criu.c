@@ -18,8 +18,11 @@
  * tree:N (N processes, 4 MiB each).  Default: mem:1,mem:16,mem:256,
  * mem:1024,threads:8,tree:4.  Images go to DIR (default /tmp/bench, a
  * tmpfs).  A workload is: start the target, wait until it has written its
- * memory, checkpoint it (the target is killed), restart it, signal it,
- * wait for its answer.  Times are wall-clock around the tool's command.
+ * memory, checkpoint it leaving it running (a backup: only the frozen time
+ * is kept, the "left running" columns), checkpoint it again (the target is
+ * killed), restart it, signal it, wait for its answer.  Times are
+ * wall-clock around the tool's command; frozen times are the module's
+ * (timing=1) and CRIU's own (stats-dump).
  *
  * The target: every 8-byte word of its memory holds a function of its
  * offset and a seed; then it waits for SIGUSR1.  On SIGUSR1 (after a
@@ -585,7 +588,8 @@ static const char *tool_name[NTOOLS] = { "ckpt", "criu" };
 
 struct result {
 	double dump[MAXRUNS], restore[MAXRUNS], frozen[MAXRUNS], size[MAXRUNS];
-	int n, nfrozen;
+	double live[MAXRUNS];	/* frozen ms of a checkpoint that leaves it running */
+	int n, nfrozen, nlive;
 	struct fields cp, rs, tcp, trs;
 };
 
@@ -603,6 +607,44 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 		return -1;
 	}
 	snprintf(pidarg, sizeof(pidarg), "%d", pid);
+	/*
+	 * First a checkpoint that leaves the target running (a backup): only its
+	 * frozen time is kept. The image is thrown away.
+	 */
+	kmsg_skip();
+	if (tool == CKPT) {
+		snprintf(img, sizeof(img), "%s/ckpt-live.img", dir);
+		char *argv[] = { (char *)ckpt, "checkpoint", pidarg, "-o", img, "--leave-running",
+				 "-q", w->n > 1 && !strcmp(w->kind, "tree") ? "--tree" : NULL, NULL };
+		rc = run(argv, &td);
+		if (!rc && kmsg_timing("checkpoint", line, sizeof(line))) {
+			char *f = strstr(line, "frozen=");
+
+			if (f)
+				res->live[res->nlive++] = strtod(f + 7, NULL);
+		}
+	} else {
+		snprintf(img, sizeof(img), "%s/criu-live.img", dir);
+		rm_rf(img);
+		mkdir(img, 0755);
+		char *argv[] = { (char *)criu, "dump", "-t", pidarg, "-D", img, "-o", "dump.log",
+				 "-v2", "--leave-running", NULL };
+		rc = run(argv, &td);
+		if (!rc) {
+			double fr = criu_frozen_ms(img);
+
+			if (fr >= 0)
+				res->live[res->nlive++] = fr;
+		}
+	}
+	rm_rf(img);
+	if (rc) {
+		printf("# %s checkpoint (left running) of %s:%zu failed (%d)\n", tool_name[tool],
+		       w->kind, w->mib, rc);
+		kill(-pid, SIGKILL);
+		reap_all();
+		return -1;
+	}
 	kmsg_skip();
 	if (tool == CKPT) {
 		snprintf(img, sizeof(img), "%s/ckpt.img", dir);
@@ -871,8 +913,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nw; i++)
 		if (!strcmp(works[i].kind, "mem"))
 			references(works[i].mib);
-	printf("BENCH workload         checkpoint ms      ratio    restart ms        ratio    frozen ms       image MiB\n");
-	printf("BENCH                  ckpt     criu    ckpt/criu  ckpt     criu   ckpt/criu  ckpt    criu    ckpt    criu\n");
+	printf("BENCH workload         checkpoint ms      ratio    restart ms        ratio    frozen ms       image MiB       frozen ms, left running\n");
+	printf("BENCH                  ckpt     criu    ckpt/criu  ckpt     criu   ckpt/criu  ckpt    criu    ckpt    criu    ckpt    criu\n");
 	for (int i = 0; i < nw; i++) {
 		struct result *a = &res[i][CKPT], *b = &res[i][CRIU];
 		char name[32];
@@ -882,10 +924,11 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%.15s:%zu%s", works[i].kind,
 			 !strcmp(works[i].kind, "mem") ? works[i].mib : (size_t)works[i].n,
 			 !strcmp(works[i].kind, "mem") ? "MiB" : "");
-		printf("BENCH %-14s %8.1f %8.1f %8.2f %8.1f %8.1f %8.2f %7.1f %7.1f %7.1f %7.1f  (n=%d/%d)\n",
+		printf("BENCH %-14s %8.1f %8.1f %8.2f %8.1f %8.1f %8.2f %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f  (n=%d/%d)\n",
 		       name, dc, dr, dr > 0 ? dc / dr : 0, rc, rr, rr > 0 ? rc / rr : 0,
 		       median(a->frozen, a->nfrozen), median(b->frozen, b->nfrozen),
-		       median(a->size, a->n), median(b->size, b->n), a->n, b->n);
+		       median(a->size, a->n), median(b->size, b->n),
+		       median(a->live, a->nlive), median(b->live, b->nlive), a->n, b->n);
 	}
 	printf("BENCH ckpt breakdown (module log, timing=1):\n");
 	for (int i = 0; i < nw; i++) {

@@ -281,6 +281,7 @@ static void dirty_child(int ready, void *arg)
 struct ckpt_job {
 	int dev, fd;
 	pid_t pid;
+	uint64_t flags;
 	int ret;
 };
 
@@ -288,39 +289,70 @@ static void *run_checkpoint(void *arg)
 {
 	struct ckpt_job *j = arg;
 
-	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, CKPT_CHECKPOINT_RESUME, NULL);
+	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, j->flags, NULL);
 	close(j->fd);
 	return NULL;
 }
 
-TEST_F(ck, target_killed_midway)
+/*
+ * Checkpoints dirty_child (32 MiB) with @flags into a pipe read only after the
+ * target was killed; returns the checkpoint's result, *total the image's bytes.
+ */
+static int killed_while_writing(struct __test_metadata *_metadata, FIXTURE_DATA(ck) *self,
+				uint64_t flags, ssize_t *total)
 {
 	struct ckpt_job job;
 	pthread_t th;
 	int p[2], status;
 	char buf[65536];
-	ssize_t n, total = 0;
+	ssize_t n;
 
+	*total = 0;
 	self->child = spawn_ready(dirty_child, NULL);
-	ASSERT_LT(0, self->child);
-	ASSERT_EQ(0, pipe(p));
+	if (self->child <= 0 || pipe(p))
+		return -ECHILD;
 	job.dev = self->dev;
 	job.fd = p[1];
 	job.pid = self->child;
-	ASSERT_EQ(0, pthread_create(&th, NULL, run_checkpoint, &job));
-	/* The checkpoint fills the pipe and blocks; the target is parked. */
+	job.flags = flags;
+	if (pthread_create(&th, NULL, run_checkpoint, &job))
+		return -ECHILD;
+	/* The checkpoint fills the pipe and blocks. */
 	n = read(p[0], buf, sizeof(buf));
-	ASSERT_LT(0, n);
-	total += n;
+	EXPECT_LT(0, n);
+	*total += n;
 	kill(self->child, SIGKILL);
-	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	EXPECT_EQ(self->child, waitpid(self->child, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	self->child = 0;
 	while ((n = read(p[0], buf, sizeof(buf))) > 0)
-		total += n;
+		*total += n;
 	pthread_join(th, NULL);
 	close(p[0]);
-	EXPECT_EQ(-ESRCH, job.ret) TH_LOG("ret %d after %zd bytes", job.ret, total);
+	return job.ret;
+}
+
+/* Killed while it is held (to be left stopped): the checkpoint fails. */
+TEST_F(ck, target_killed_midway)
+{
+	ssize_t total;
+	int ret = killed_while_writing(_metadata, self, CKPT_CHECKPOINT_STOP, &total);
+
+	EXPECT_EQ(-ESRCH, ret) TH_LOG("ret %d after %zd bytes", ret, total);
+}
+
+/*
+ * Left running, the 32 MiB image waits in memory (spool_mb) and the target runs
+ * again before it is written: a kill then does not touch the image, which is
+ * whole (the pages and the end record after them).
+ */
+TEST_F(ck, target_killed_after_release)
+{
+	ssize_t total;
+	int ret = killed_while_writing(_metadata, self, CKPT_CHECKPOINT_RESUME, &total);
+
+	EXPECT_EQ(0, ret);
+	EXPECT_LT(32 << 20, total);
 }
 
 /* Children holding one thing each that a checkpoint must refuse, not lose. */
@@ -430,6 +462,26 @@ TEST_F(ck, broken_output_leaves_target_running)
 	close(p[0]);
 	/* Nobody reads: the first write fails, the target is released as it was. */
 	EXPECT_EQ(-EPIPE, ckpt_checkpoint(self->dev, self->child, p[1], CKPT_CHECKPOINT_STOP, NULL));
+	close(p[1]);
+	EXPECT_NE('T', proc_state(self->child));
+	EXPECT_LT(0, progress(self->counter, 50));
+}
+
+/*
+ * Left running, the image is written after the target was let go (spooled): a
+ * failing output still fails the checkpoint, with the write's errno.
+ */
+TEST_F(ck, broken_output_after_release_is_reported)
+{
+	int p[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	self->child = spawn_ready(counting_child, (void *)self->counter);
+	ASSERT_LT(0, self->child);
+	ASSERT_EQ(0, pipe(p));
+	close(p[0]);
+	EXPECT_EQ(-EPIPE, ckpt_checkpoint(self->dev, self->child, p[1], CKPT_CHECKPOINT_RESUME,
+					  NULL));
 	close(p[1]);
 	EXPECT_NE('T', proc_state(self->child));
 	EXPECT_LT(0, progress(self->counter, 50));

@@ -103,24 +103,32 @@ FIXTURE_TEARDOWN(rs)
 	free(self->ip);
 }
 
-/* Checkpoints the session's process into self->img, killing it. */
-static int checkpoint_kill(int dev, struct session *s, const char *path)
+/*
+ * Checkpoints the session's process into self->img, killing it; @live: leaving
+ * it running (the module writes most of the image after it let the process go,
+ * from memory: its spool_mb), then killing it.
+ */
+static int checkpoint_kill(int dev, struct session *s, const char *path, int live)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	int ret, status;
 
 	if (fd < 0)
 		return -errno;
-	ret = ckpt_checkpoint(dev, s->pid, fd, CKPT_CHECKPOINT_KILL, NULL);
+	ret = ckpt_checkpoint(dev, s->pid, fd, live ? CKPT_CHECKPOINT_RESUME : CKPT_CHECKPOINT_KILL,
+			      NULL);
 	close(fd);
 	if (ret)
 		return ret;
+	if (live && kill(s->pid, SIGKILL))
+		return -errno;
 	waitpid(s->pid, &status, 0);
 	end(s);
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -ECHILD;
 }
 
-static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs) *self, int mb)
+static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs) *self, int mb,
+			     int live)
 {
 	char l[128], sum[64], pid_line[128];
 	unsigned long long c;
@@ -134,7 +142,7 @@ static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs)
 	ASSERT_STREQ("file 8 WXYZABCD off 108", ask(&self->s, 'f', l, sizeof(l)));
 	snprintf(pid_line, sizeof(pid_line), "pid %d", self->s.pid);
 	ASSERT_EQ(0, strncmp(ask(&self->s, 'i', l, sizeof(l)), pid_line, strlen(pid_line)));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, live));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 
 	ASSERT_LT(0, restart(&self->s, self->img, self->ip));
@@ -162,12 +170,24 @@ static void full_state_check(struct __test_metadata *_metadata, FIXTURE_DATA(rs)
 
 TEST_F(rs, state_survives)
 {
-	full_state_check(_metadata, self, 16);
+	full_state_check(_metadata, self, 16, 0);
 }
 
 TEST_F_TIMEOUT(rs, buffer_256m_survives, 300)
 {
-	full_state_check(_metadata, self, 256);
+	full_state_check(_metadata, self, 256, 0);
+}
+
+/* An image written after the process was let go: held in memory meanwhile. */
+TEST_F(rs, state_survives_left_running)
+{
+	full_state_check(_metadata, self, 16, 1);
+}
+
+/* More than the module keeps in memory (spool_mb, 64): the rest written as it comes. */
+TEST_F_TIMEOUT(rs, buffer_96m_survives_left_running, 300)
+{
+	full_state_check(_metadata, self, 96, 1);
 }
 
 TEST_F(rs, same_image_twice)
@@ -177,7 +197,7 @@ TEST_F(rs, same_image_twice)
 
 	ASSERT_EQ(0, start(&self->s, 4));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	for (round = 0; round < 2; round++) {
 		ASSERT_LT(0, restart(&self->s, self->img, self->ip));
@@ -226,7 +246,7 @@ TEST_F(rs, never_more_than_the_caller_has)
 
 	ASSERT_EQ(0, start(&self->s, 1));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	/* A root process cannot be restarted by nobody. */
 	EXPECT_EQ(0, refused_restart(self->img, self->ip, self->ip->cwd, 1, EPERM, "credentials"));
@@ -356,7 +376,7 @@ TEST_F(rs, semantic_corruptions_are_refused)
 
 	ASSERT_EQ(0, start(&self->s, 1));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	ASSERT_EQ(0, stat(self->img, &st));
 	/* The resealer itself: an unedited, resealed image still restarts. */
@@ -486,7 +506,7 @@ TEST_F(rs, vdso_proxy_refusals)
 
 	ASSERT_EQ(0, start(&self->s, 1));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	for (i = 0; i < self->ip->nspecial; i++)
 		if (!strcmp(self->ip->special[i].name, "[vdso]"))
@@ -511,7 +531,7 @@ TEST_F_TIMEOUT(rs, corrupted_images_are_refused, 600)
 
 	ASSERT_EQ(0, start(&self->s, 1));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	ASSERT_EQ(0, stat(self->img, &st));
 	for (i = 0; i < self->ip->nrec; i++) {
@@ -563,7 +583,7 @@ TEST_F_TIMEOUT(rs, damaged_later_page_records_are_refused, 300)
 
 	ASSERT_EQ(0, start(&self->s, 8));
 	ask(&self->s, 'c', l, sizeof(l));
-	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
 	ASSERT_EQ(0, img_plan(self->img, self->ip));
 	ASSERT_EQ(0, stat(self->img, &st));
 	for (i = 0; i < self->ip->nrec; i++) {
@@ -666,7 +686,7 @@ static int carry(const char *mode, const char *dev_path)
 		h->data_mtime = st.st_mtim;
 		snprintf(h->answers[0], sizeof(h->answers[0]), "%s", ask(&s, 'c', l, sizeof(l)));
 		ask(&s, 'f', l, sizeof(l));
-		if (checkpoint_kill(dev, &s, img))
+		if (checkpoint_kill(dev, &s, img, 0))
 			return 1;
 		close(dev);
 		ckpt_dev_fd = -1;
