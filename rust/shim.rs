@@ -1039,9 +1039,15 @@ impl HeldPages {
         unsafe { sys::mm::copy_from_page(self.0[i].cast(), dst) }
     }
 
-    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes) and feeds
-    /// the copy to `h`, in one pass (see [`sys::mm::copy_hash_page`]).
-    pub(crate) fn copy_hash_page(&self, i: usize, dst: &mut [u8], h: &mut image::Hasher) {
+    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes, which need
+    /// not be initialized; all are written) and feeds the copy to `h`, in one pass
+    /// (see [`sys::mm::copy_hash_page`]).
+    pub(crate) fn copy_hash_page(
+        &self,
+        i: usize,
+        dst: &mut [core::mem::MaybeUninit<u8>],
+        h: &mut image::Hasher,
+    ) {
         // SAFETY: We hold a reference on the page (type invariant).
         unsafe { sys::mm::copy_hash_page(self.0[i].cast(), dst, h) }
     }

@@ -164,14 +164,13 @@ impl<'a> ImageWriter<'a> {
         if self.out.is_empty() {
             return Ok(());
         }
-        if self.spool.is_some() {
-            let fresh = KVVec::with_capacity(OUT_BUF, GFP_KERNEL_ACCOUNT)?;
-            let full = core::mem::replace(&mut self.out, fresh);
-            return self.put_owned(full);
-        }
-        self.sink.put(&self.out)?;
+        // Spooled as a copy of its length: most flushes are of a few records'
+        // bytes (before each page record), and the spool counts lengths.
+        let out = core::mem::take(&mut self.out);
+        let r = self.put_copy(&out);
+        self.out = out;
         self.out.clear();
-        Ok(())
+        r
     }
 
     /// Writes one record.
@@ -219,15 +218,19 @@ impl<'a> ImageWriter<'a> {
             h.update(p);
         }
         let n = pages.len() * image::PAGE_SIZE;
-        if self.pages.len() < n {
-            self.pages.resize(n, 0, GFP_KERNEL_ACCOUNT)?;
-        }
+        // Not zeroed first: every byte is written by the copy.
+        self.pages.clear();
+        self.pages.reserve(n, GFP_KERNEL_ACCOUNT)?;
         let t = crate::timing::sub_start();
+        let spare = self.pages.spare_capacity_mut();
         for i in 0..pages.len() {
             // Each word hashed as it is copied: what is hashed is the copy.
-            let copy = &mut self.pages[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
+            let copy = &mut spare[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
             pages.copy_hash_page(i, copy, &mut h);
         }
+        // SAFETY: The copies above initialized the first `n` bytes of the spare
+        // capacity (`pages.len()` whole pages), which `reserve` made at least `n`.
+        unsafe { self.pages.inc_len(n) };
         crate::timing::sub_end(crate::timing::Sub::Copy, t);
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
         self.emit(&hdr, parts)?;
@@ -235,8 +238,7 @@ impl<'a> ImageWriter<'a> {
         let t = crate::timing::sub_start();
         let r = if self.spool.is_some() {
             // The copy itself is kept; the next record gets a buffer of its own.
-            let mut copy = core::mem::take(&mut self.pages);
-            copy.truncate(n);
+            let copy = core::mem::take(&mut self.pages);
             self.put_owned(copy)
         } else {
             self.sink.put(&self.pages[..n])

@@ -89,7 +89,8 @@ pub(crate) unsafe fn hash_page(page: *mut bindings::page, h: &mut crate::image::
     }
 }
 
-/// Copies the whole of `page` into `dst` (at least a page) and feeds the copy to `h`
+/// Copies the whole of `page` into `dst` (at least a page, which need not be
+/// initialized: every byte of its first page is written) and feeds the copy to `h`
 /// in the same pass: each aligned word is read once, with a volatile load as in
 /// [`hash_page`], and that value is both stored and hashed. What `h` saw is exactly
 /// what `dst` holds, even if the page is written meanwhile.
@@ -99,7 +100,7 @@ pub(crate) unsafe fn hash_page(page: *mut bindings::page, h: &mut crate::image::
 /// `page` is a `struct page` the caller holds a reference on for the call.
 pub(crate) unsafe fn copy_hash_page(
     page: *mut bindings::page,
-    dst: &mut [u8],
+    dst: &mut [core::mem::MaybeUninit<u8>],
     h: &mut crate::image::Hasher,
 ) {
     const WORDS: usize = kernel::page::PAGE_SIZE / 8;

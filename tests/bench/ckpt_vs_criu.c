@@ -589,8 +589,9 @@ static const char *tool_name[NTOOLS] = { "ckpt", "criu" };
 struct result {
 	double dump[MAXRUNS], restore[MAXRUNS], frozen[MAXRUNS], size[MAXRUNS];
 	double live[MAXRUNS];	/* frozen ms of a checkpoint that leaves it running */
+	double ldump[MAXRUNS];	/* and that checkpoint's time (ckpt) */
 	int n, nfrozen, nlive;
-	struct fields cp, rs, tcp, trs;
+	struct fields cp, rs, tcp, trs, lcp;	/* lcp: left running */
 };
 
 static int one(int tool, const struct work *w, uint64_t seed, char *self, struct result *res)
@@ -620,8 +621,11 @@ static int one(int tool, const struct work *w, uint64_t seed, char *self, struct
 		if (!rc && kmsg_timing("checkpoint", line, sizeof(line))) {
 			char *f = strstr(line, "frozen=");
 
-			if (f)
+			fields_add(&res->lcp, line);
+			if (f) {
+				res->ldump[res->nlive] = td;
 				res->live[res->nlive++] = strtod(f + 7, NULL);
+			}
 		}
 	} else {
 		snprintf(img, sizeof(img), "%s/criu-live.img", dir);
@@ -942,6 +946,9 @@ int main(int argc, char **argv)
 				     median(res[i][CKPT].dump, res[i][CKPT].n) * 1e3);
 		if (res[i][CKPT].tcp.runs)
 			tool_print("ckpt tool", &res[i][CKPT].tcp);
+		if (res[i][CKPT].lcp.runs)
+			fields_print("running", &res[i][CKPT].lcp,
+				     median(res[i][CKPT].ldump, res[i][CKPT].nlive) * 1e3);
 		if (res[i][CKPT].rs.runs)
 			fields_print("restart", &res[i][CKPT].rs,
 				     median(res[i][CKPT].restore, res[i][CKPT].n) * 1e3);
