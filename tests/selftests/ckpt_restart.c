@@ -9,6 +9,9 @@
  * errno, after it by killing the restarter -- and never crash anything.
  */
 #define _GNU_SOURCE
+#include <sched.h>
+#include <sys/prctl.h>
+
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
 
@@ -176,6 +179,54 @@ TEST_F(rs, state_survives)
 TEST_F_TIMEOUT(rs, buffer_256m_survives, 300)
 {
 	full_state_check(_metadata, self, 256, 0);
+}
+
+/* Until its parent (whose address space it shares) is gone. */
+static int pause_until_orphaned(void *arg)
+{
+	pid_t parent = (pid_t)(long)arg;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		syscall(SYS_exit, 0);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* The restarter makes a process that shares its address space (CLONE_VM). */
+static void share_address_space(void)
+{
+	static char stack[64 << 10] __attribute__((aligned(16)));
+
+	if (clone(pause_until_orphaned, stack + sizeof(stack), CLONE_VM | SIGCHLD,
+		  (void *)(long)getpid()) < 0)
+		_exit(98);
+}
+
+/*
+ * A restarter whose address space another process uses (a CLONE_VM child
+ * that is not its thread) is refused before anything changes: overlaying
+ * the image would change that process's memory too.
+ */
+TEST_F(rs, caller_sharing_its_address_space_is_refused)
+{
+	char l[128];
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, start(&self->s, 1));
+	ASSERT_STREQ("avx ok", ask(&self->s, 'a', l, sizeof(l)));
+	ASSERT_EQ(0, checkpoint_kill(self->dev, &self->s, self->img, 0));
+	ASSERT_EQ(0, img_plan(self->img, self->ip));
+	restart_image_hook = share_address_space;
+	pid = restart(&self->s, self->img, self->ip);
+	restart_image_hook = NULL;
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	self->s.pid = 0;
+	end(&self->s);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 100 + EBUSY)
+		TH_LOG("status %#x", status);
 }
 
 /* An image written after the process was let go: held in memory meanwhile. */

@@ -556,6 +556,9 @@ static inline long fork_with_pid(pid_t want)
 	return syscall(435 /* clone3 */, &ca, sizeof(ca));
 }
 
+/* If set, what restart_image's restarter does just before its ioctl. */
+static void (*restart_image_hook)(void);
+
 /*
  * Forks a restarter (with the image's pid if clone3 set_tid allows it) that
  * overlays itself with the image at path; pipes[] maps the image's pipe ids
@@ -594,6 +597,8 @@ static inline pid_t restart_image(const char *path, const struct img_plan *ip,
 		a.npipes = npipes;
 		a.pipes = (uint64_t)(unsigned long)pipes;
 		a.stdio[0] = a.stdio[1] = a.stdio[2] = -1;
+		if (restart_image_hook)
+			restart_image_hook();
 		ioctl(dev, CKPT_IOC_RESTART, &a);
 		fprintf(stderr, "# restart failed: %s (%s)\n", a.reason, strerror(errno));
 		_exit(100 + errno);
