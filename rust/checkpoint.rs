@@ -12,7 +12,7 @@ use crate::fault::{self, Op};
 use crate::image::{self, Header};
 use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, track, tty, unix};
 use crate::shim::{self, ti, FileRef, TaskRef};
-use crate::stream::{ImageWriter, ObjMap, Sink, Spooled};
+use crate::stream::{ImageWriter, ObjMap, Sink, SpoolBuffers, Spooled};
 use crate::uapi;
 use core::fmt::{self, Write};
 use kernel::{bindings, prelude::*};
@@ -660,6 +660,17 @@ pub(crate) fn checkpoint(
     } else {
         None
     };
+    // A process left running runs again before the image is written out: up to
+    // `spool_mb` of it waits in memory meanwhile (not with a sink that is memory
+    // already: the shell interface's queue).
+    let spool_budget = match signal {
+        None if !sink.in_memory() => {
+            (crate::compat::param::<u32>(crate::module_parameters::spool_mb.value()) as usize)
+                .saturating_mul(1 << 20)
+        }
+        _ => 0,
+    };
+    let mut spool = None;
     let mut ph = crate::timing::Phases::start();
     let mut frozen_at = None;
     let mut attempt = 0;
@@ -684,6 +695,17 @@ pub(crate) fn checkpoint(
         } else {
             Tree::single(t)?
         };
+        // The spool's buffers, for as many pages as the processes have now, before
+        // they are held.
+        if spool.is_none() {
+            let estimate = tree
+                .procs
+                .iter()
+                .filter_map(|p| p.leader.mm())
+                .map(|m| m.resident_anon())
+                .fold(0u64, u64::saturating_add);
+            spool = Some(SpoolBuffers::new(spool_budget, estimate));
+        }
         ph.mark("find");
         // Frozen from the first look on: the threads parked then stay parked.
         frozen_at.get_or_insert(ph.since_start());
@@ -816,16 +838,7 @@ pub(crate) fn checkpoint(
         (Some(req), Some(s)) => Some((req, s)),
         _ => None,
     };
-    // A process left running runs again before the image is written out: up to
-    // `spool_mb` of it waits in memory meanwhile.
-    // (Not a sink that is memory already: the shell interface's queue.)
-    let spool = match signal {
-        None if !sink.in_memory() => {
-            (crate::compat::param::<u32>(crate::module_parameters::spool_mb.value()) as usize)
-                .saturating_mul(1 << 20)
-        }
-        _ => 0,
-    };
+    let spool = spool.unwrap_or_else(|| SpoolBuffers::new(0, 0));
     let (bytes, account, rest) = write_image(&tree, &q, sink, &sysv, spool, &mut ph, inc, why)
         .map_err(|e| held_error(e, pid, why))?;
     if let Some(s) = session.as_ref() {
@@ -916,15 +929,15 @@ fn held_error(e: Error, pid: i32, why: &mut Reason) -> Error {
     }
 }
 
-/// Writes the image of `tree` to `sink`, but for up to `spool` bytes of it, kept in
-/// memory and returned, to be written once the processes run again.
+/// Writes the image of `tree` to `sink`, but for what `spool` keeps in memory
+/// (returned, to be written once the processes run again).
 #[allow(clippy::too_many_arguments)]
 fn write_image<'s>(
     tree: &Tree,
     q: &shim::Quiesce,
     sink: &'s mut dyn Sink,
     sysv: &[u8],
-    spool: usize,
+    spool: SpoolBuffers,
     ph: &mut crate::timing::Phases,
     incr: Option<(&track::Request, &track::Session)>,
     why: &mut Reason,

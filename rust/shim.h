@@ -141,6 +141,7 @@ struct ckpt_vma_info {
 
 int ckpt_mm_info(struct mm_struct *mm, struct ckpt_mm_info *mi, char *exe, u32 exelen);
 bool ckpt_mm_merge_any(struct mm_struct *mm);
+u64 ckpt_mm_resident_anon(struct mm_struct *mm);
 int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct file **file);
 long ckpt_mm_pin_pages(struct mm_struct *mm, u64 start, u64 end, bool anon_only,
 		       struct page **out, u64 *addrs, u32 max, u64 *next);

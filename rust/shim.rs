@@ -437,6 +437,7 @@ mod ffi {
         ) -> i32;
         pub(super) fn ckpt_task_rlimits(t: *mut c_void, out: *mut u64) -> i32;
         pub(super) fn ckpt_mm_merge_any(mm: *mut c_void) -> bool;
+        pub(super) fn ckpt_mm_resident_anon(mm: *mut c_void) -> u64;
         pub(super) fn ckpt_mm_info(mm: *mut c_void, mi: *mut MmInfo, exe: *mut u8, len: u32)
             -> i32;
         pub(super) fn ckpt_mm_vma(
@@ -884,6 +885,13 @@ impl MmRef {
     pub(crate) fn merge_any(&self) -> bool {
         // SAFETY: The mm is valid.
         unsafe { ffi::ckpt_mm_merge_any(self.ptr()) }
+    }
+
+    /// The bytes of its anonymous and shared memory pages in memory (the kernel's
+    /// RSS counters: an estimate of what a checkpoint writes).
+    pub(crate) fn resident_anon(&self) -> u64 {
+        // SAFETY: The mm is valid.
+        unsafe { ffi::ckpt_mm_resident_anon(self.ptr()) }
     }
 
     /// Layout fields and auxv; the executable's path goes to `exe`, its length is returned.

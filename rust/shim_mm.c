@@ -92,6 +92,13 @@ bool ckpt_mm_merge_any(struct mm_struct *mm)
 	return mm_flags_test(MMF_VM_MERGE_ANY, mm);
 }
 
+/* The bytes of anonymous and shared memory pages @mm has in memory (an estimate). */
+u64 ckpt_mm_resident_anon(struct mm_struct *mm)
+{
+	return (u64)(get_mm_counter(mm, MM_ANONPAGES) + get_mm_counter(mm, MM_SHMEMPAGES))
+	       << PAGE_SHIFT;
+}
+
 /* The image's vmflag bits (image::vmflag) of VMA flags @f. */
 static u32 vma_semflags(vm_flags_t f)
 {

@@ -50,6 +50,38 @@ struct Spool {
     /// The most bytes kept; beyond, the chunks are written and the rest goes
     /// straight to the sink.
     budget: usize,
+    /// Buffers for page records, allocated before the processes were held
+    /// ([`SpoolBuffers`]).
+    free: KVec<KVVec<u8>>,
+}
+
+/// Buffers for a spool's page records ([`ImageWriter::spool`]), allocated before
+/// the processes are held, so that their allocation is not part of the time they
+/// are held: one per [`image::MAX_PAGES_PER_RECORD`] pages of an estimate.
+pub(crate) struct SpoolBuffers {
+    budget: usize,
+    free: KVec<KVVec<u8>>,
+}
+
+impl SpoolBuffers {
+    /// Buffers for about `estimate` bytes of pages, at most `budget` (0: no spool).
+    pub(crate) fn new(budget: usize, estimate: u64) -> Self {
+        let mut free = KVec::new();
+        if budget > 0 {
+            let rec = image::MAX_PAGES_PER_RECORD as usize * image::PAGE_SIZE;
+            let want = (estimate.min(budget as u64) as usize).div_ceil(rec);
+            for _ in 0..want {
+                // Fewer buffers than wanted only cost their allocation later.
+                let Ok(b) = KVVec::with_capacity(rec, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) else {
+                    break;
+                };
+                if free.push(b, GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
+        }
+        Self { budget, free }
+    }
 }
 
 /// Writes records to a [`Sink`], buffering small writes.
@@ -96,16 +128,17 @@ impl<'a> ImageWriter<'a> {
         Ok(w)
     }
 
-    /// From now on, keeps up to `budget` bytes in memory (charged to the caller's
-    /// memory cgroup) instead of writing them; [`ImageWriter::finish`] hands
-    /// them over. Beyond the budget, what was kept is written and so is the rest, as
-    /// it comes.
-    pub(crate) fn spool(&mut self, budget: usize) {
-        if budget > 0 {
+    /// From now on, keeps up to `bufs.budget` bytes in memory (charged to the
+    /// caller's memory cgroup) instead of writing them, page records in `bufs`'s
+    /// buffers while they last; [`ImageWriter::finish`] hands them over. Beyond the
+    /// budget, what was kept is written and so is the rest, as it comes.
+    pub(crate) fn spool(&mut self, bufs: SpoolBuffers) {
+        if bufs.budget > 0 {
             self.spool = Some(Spool {
                 chunks: KVec::new(),
                 bytes: 0,
-                budget,
+                budget: bufs.budget,
+                free: bufs.free,
             });
         }
     }
@@ -121,6 +154,7 @@ impl<'a> ImageWriter<'a> {
             return Ok(true);
         }
         let chunks = core::mem::take(&mut sp.chunks);
+        // (The unused buffers go with it.)
         self.spool = None;
         for c in chunks.iter() {
             self.sink.put(c)?;
@@ -220,6 +254,11 @@ impl<'a> ImageWriter<'a> {
         let n = pages.len() * image::PAGE_SIZE;
         // Not zeroed first: every byte is written by the copy.
         self.pages.clear();
+        if self.pages.capacity() < n {
+            if let Some(b) = self.spool.as_mut().and_then(|s| s.free.pop()) {
+                self.pages = b;
+            }
+        }
         self.pages.reserve(n, GFP_KERNEL_ACCOUNT)?;
         let t = crate::timing::sub_start();
         let spare = self.pages.spare_capacity_mut();
