@@ -6,8 +6,9 @@
 # and over) and migrates it with `ckpt migrate` to the receiving VM
 # (169.254.77.2, migrate-recv.sh), which restores it; the worker then checks
 # its memory there.  Prints a MIGRATE-RESULT line with the rounds, the
-# downtime (frozen time of the last round) and the frozen time of round 0 (a
-# full dump).  With ckpt.xsave=1 (the receiver runs on a CPU without AVX):
+# downtime (from the last round's freeze until the worker ran there) and the
+# frozen time of round 0 (a full dump), and whether the downtime is within
+# ckpt.maxpct= percent of the latter (said, not judged).  With ckpt.xsave=1 (the receiver runs on a CPU without AVX):
 # first a worker that holds AVX state, whose migration must be refused with
 # the reason and which must go on here intact, then one that does not.
 mib=64 xsave=0 maxpct=
@@ -79,7 +80,7 @@ if start plain; then
 	wrc=$?
 	[ $mrc = 0 ] || { say "migrate-send: ckpt migrate failed: $mrc"; rc=1; }
 	[ $wrc = 137 ] || { say "migrate-send: the original ended with $wrc, not SIGKILL"; rc=1; }
-	# migrated P to A (pid N there): R rounds, M MiB sent; downtime D ms (...), full dump F ms (round 0): X%; ...
+	# migrated P to A (pid N there): R rounds, M MiB sent; downtime D ms (...), full dump F ms (round 0): X%
 	line=$(grep '^migrated ' /tmp/plain.out)
 	if [ -n "$line" ]; then
 		echo "$line" | awk -v mib="$mib" -v max="$maxpct" '{
@@ -90,7 +91,8 @@ if start plain; then
 			}
 			p = f > 0 ? 100 * d / f : 0
 			printf "# MIGRATE-RESULT mib=%s rounds=%s downtime_ms=%s full_dump_ms=%s ratio=%.1f%%\n", mib, r, d, f, p
-			if (max != "" && p > max) { printf "# MIGRATE-RESULT downtime over %s%% of a full dump\n", max; exit 1 }
+			# A measure, not a test (as make bench): said, never failed on.
+			if (max != "") printf "# MIGRATE-RESULT target: downtime at most %s%% of a full dump: %s\n", max, p <= max ? "met" : "NOT MET"
 		}' || rc=1
 	fi
 else

@@ -293,6 +293,7 @@ pub fn resolve_with(mut image: File, path: &Path, confined: bool) -> Result<File
     let mut files = Vec::new();
     let parent = find(path, &raw, confined)?;
     let up = index(&parent, Some((id, acc, path)), &mut files, 1, confined)?;
+    crate::timing::mark("chain-indexed");
     let mut child = Vec::new();
     image
         .seek(SeekFrom::Start(0))

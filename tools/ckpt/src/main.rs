@@ -122,9 +122,9 @@ enum Command {
     /// runs, then a short freeze for the last pages; `ckpt receive` restores
     /// it there, then the original is killed (see the admin guide)
     ///
-    /// Prints the rounds, the downtime (the frozen time of the last round) and
-    /// round 0's frozen time (a full dump's) for comparison. If the receiver
-    /// fails, the process runs on here.
+    /// Prints the rounds, the downtime (from the last round's freeze until the
+    /// process runs on the receiver) and round 0's frozen time (a full dump's)
+    /// for comparison. If the receiver fails, the process runs on here.
     Migrate {
         /// The process (a single process, as `checkpoint --track` takes it)
         #[arg(value_parser = clap::value_parser!(i32).range(1..))]
@@ -802,20 +802,22 @@ fn do_migrate(dev_path: &Path, o: &ckpt::migrate::MigrateOptions) -> Res {
         return Ok(());
     };
     let bytes: u64 = s.rounds.iter().map(|r| r.bytes).sum();
+    // The downtime is the switchover: from the last round's freeze until the
+    // process ran on the receiver (it ran nowhere meanwhile).
     println!(
         "migrated {} to {} (pid {} there): {} rounds, {:.1} MiB sent; downtime {:.1} ms \
-         (frozen in the last round, {:.1} MiB), full dump {:.1} ms (round 0): {:.1}%; \
-         switchover {:.1} ms",
+         (from the last round's freeze, {:.1} ms for its {:.1} MiB, until it ran there), \
+         full dump {:.1} ms (round 0): {:.1}%",
         o.pid,
         s.peer,
         s.new_pid,
         s.rounds.len(),
         bytes as f64 / 1048576.0,
+        ms(s.switchover),
         ms(last.frozen),
         last.bytes as f64 / 1048576.0,
         ms(first.frozen),
-        100.0 * last.frozen.as_secs_f64() / first.frozen.as_secs_f64().max(1e-9),
-        ms(s.switchover)
+        100.0 * s.switchover.as_secs_f64() / first.frozen.as_secs_f64().max(1e-9),
     );
     Ok(())
 }

@@ -982,6 +982,7 @@ pub fn receive(o: &ReceiveOptions) -> Result<u8, String> {
             }
         }
     };
+    crate::timing::mark("received");
     if !o.restart.quiet {
         eprintln!(
             "ckpt: received {} images ({:.1} MiB) from {peer}",
