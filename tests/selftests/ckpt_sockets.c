@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1369,6 +1370,44 @@ TEST(credentials_of_another_process_are_refused)
 	ASSERT_LT(0, pid);
 	expect_refused(_metadata, pid, "SCM_CREDENTIALS");
 	kill_reap(pid);
+}
+
+/*
+ * An event file the checkpoint refuses (an inotify instance with an event
+ * queued), two queues deep: in flight in a socket that is itself in flight in
+ * the queue of the socket the process holds. `ckpt check` sees it too.
+ */
+static void nested_event_child(int ready, void *arg)
+{
+	char dir[64], path[96];
+	int outer[2], inner[2], in;
+
+	(void)arg;
+	snprintf(dir, sizeof(dir), "/tmp/ckpt-nested-ino-%d", getpid());
+	must(!mkdir(dir, 0755), 70);
+	in = inotify_init1(0);
+	must(in >= 0 && inotify_add_watch(in, dir, IN_CREATE) == 1, 71);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, outer), 72);
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, inner), 73);
+	must(!send_fd(inner[0], "i", in), 74);
+	must(!send_fd(outer[0], "s", inner[1]), 75);
+	close(in);
+	close(inner[0]);
+	close(inner[1]);
+	say_ready(ready);
+	pause();
+}
+
+TEST(refused_event_file_two_queues_deep)
+{
+	pid_t pid = spawn_ready(nested_event_child, NULL);
+
+	ASSERT_LT(0, pid);
+	expect_refused(_metadata, pid, "queued");
+	kill_reap(pid);
+	ASSERT_EQ(0, sh("rm -rf /tmp/ckpt-nested-ino-*"));
 }
 
 TEST(listening_socket_in_flight_is_refused)
