@@ -479,6 +479,8 @@ struct Uses {
     count: u32,
     /// Shared anonymous memory (else a file of a fd table).
     shm: bool,
+    /// In flight in a unix socket's queue (SCM_RIGHTS), at least once.
+    inflight: bool,
 }
 
 /// How long [`leaks`] waits for references held outside the tree to go away.
@@ -524,17 +526,19 @@ fn leaks_of(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
 
 fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
     let mut uses: KVec<Uses> = KVec::new();
-    let mut note = |f: FileRef, shm: bool| -> Result {
+    let mut note = |f: FileRef, shm: bool, inflight: bool| -> Result {
         match uses.iter_mut().find(|u| u.file.key() == f.key()) {
             Some(u) => {
                 u.count += 1;
                 u.shm |= shm;
+                u.inflight |= inflight;
             }
             None => uses.push(
                 Uses {
                     file: f,
                     count: 1,
                     shm,
+                    inflight,
                 },
                 GFP_KERNEL,
             )?,
@@ -557,9 +561,9 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
             let mut v = KVec::new();
             super::unix::walk_inflight(&f, &mut walked, &mut v)?;
             for x in v {
-                note(x, false)?;
+                note(x, false, true)?;
             }
-            note(f, false)?;
+            note(f, false, false)?;
             fd += 1;
         }
         tables.push(table, GFP_KERNEL)?;
@@ -569,7 +573,7 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
                 if let Some(f) = file {
                     // A mapping's file is the tree's reference too (counted for a
                     // leased description; other regular files are not judged).
-                    note(f, vi.flags & crate::shim::vmai::SHMEM != 0)?;
+                    note(f, vi.flags & crate::shim::vmai::SHMEM != 0, false)?;
                 }
                 addr = vi.end;
             }
@@ -577,6 +581,7 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
     }
     super::tty::inputs_reachable(uses.iter().map(|u| &u.file), why)?;
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    twin_in_flight(&uses, &mut path, why)?;
     // Open files on each pipe inside the tree: (pipe, files).
     let mut pipes: KVec<(u64, u32, u32)> = KVec::new();
     for u in uses.iter() {
@@ -629,6 +634,42 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
             EBUSY,
             format_args!("a pipe of the tree has an end in a process outside the tree"),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a memfd or deleted file that the tree holds through two opens or more
+/// (separate open file descriptions, not dups: a reopen through `/proc/PID/fd`)
+/// one of which is in flight (SCM_RIGHTS): the restarter makes a file in flight
+/// before the module opens anything, so it cannot be another open of contents
+/// the image restores (see [`define_file`], which refuses it when the open in
+/// flight comes second; judged here whatever the order, so that `ckpt check` and
+/// the checkpoint say the same).
+fn twin_in_flight(uses: &[Uses], path: &mut KVec<u8>, why: &mut Reason) -> Result {
+    // (inode, index in `uses`) of each memfd or deleted file.
+    let mut contents: KVec<(u64, usize)> = KVec::new();
+    for (i, u) in uses.iter().enumerate() {
+        let (fi, n) = info_named(&u.file, path)?;
+        let mut ignored = Reason::new();
+        if matches!(
+            file_kind(&fi, &path[..n], What::InFlight, &mut ignored),
+            Ok(filekind::MEMFD | filekind::GHOST)
+        ) {
+            contents.push((fi.inode_key, i), GFP_KERNEL)?;
+        }
+    }
+    for &(inode, i) in contents.iter() {
+        if uses[i].inflight && contents.iter().any(|&(o, j)| o == inode && j != i) {
+            let (_, n) = info_named(&uses[i].file, path)?;
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{}: {} is one of several open files of a memfd or deleted file: not supported",
+                    What::InFlight,
+                    path_str(&path[..n])
+                ),
+            ));
+        }
     }
     Ok(())
 }

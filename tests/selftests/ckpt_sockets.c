@@ -1410,6 +1410,43 @@ TEST(refused_event_file_two_queues_deep)
 	ASSERT_EQ(0, sh("rm -rf /tmp/ckpt-nested-ino-*"));
 }
 
+/*
+ * A memfd open twice (a reopen through /proc/self/fd: two open file
+ * descriptions), one of the opens in flight: refused by `ckpt check` and the
+ * checkpoint alike, whichever of the two the image would meet first
+ * (arg: the socket before the memfd in the fd table, or after).
+ */
+static void twin_memfd_child(int ready, void *arg)
+{
+	int sv[2], m, again;
+	char path[64];
+
+	if (arg)
+		must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 70);
+	m = memfd_create("ckpt-twin", 0);
+	must(m >= 0 && write(m, "twin", 4) == 4, 71);
+	if (!arg)
+		must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 72);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", m);
+	again = open(path, O_RDWR);
+	must(again >= 0, 73);
+	must(!send_fd(sv[0], "m", again), 74);
+	close(again);
+	say_ready(ready);
+	pause();
+}
+
+TEST(memfd_open_twice_one_in_flight_is_refused)
+{
+	for (long order = 0; order < 2; order++) {
+		pid_t pid = spawn_ready(twin_memfd_child, (void *)order);
+
+		ASSERT_LT(0, pid);
+		expect_refused(_metadata, pid, "one of several open files of a memfd");
+		kill_reap(pid);
+	}
+}
+
 TEST(listening_socket_in_flight_is_refused)
 {
 	pid_t pid = spawn_ready(rights_child, NULL);
