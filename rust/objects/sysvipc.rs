@@ -117,7 +117,7 @@ pub(crate) fn collect(
         own = flags & OTHER_NS != 0;
         none &= flags & NONE != 0;
     }
-    if none && !own {
+    if none && ns0.is_some() && !own {
         // Nothing to ask for (the tool's side sees the channel close): the
         // round trip is most of a small process's frozen time.
         return Ok(KVVec::new());
