@@ -877,7 +877,11 @@ static void *bg_checkpoint(void *arg)
 {
 	struct bg_ckpt *j = arg;
 
-	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, CKPT_CHECKPOINT_RESUME, NULL);
+	/*
+	 * Left stopped: the image is written while the target is held (one left
+	 * running is let go first, from memory: see spool_mb).
+	 */
+	j->ret = ckpt_checkpoint(j->dev, j->pid, j->fd, CKPT_CHECKPOINT_STOP, NULL);
 	close(j->fd);
 	return NULL;
 }
