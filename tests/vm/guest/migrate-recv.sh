@@ -37,9 +37,9 @@ if [ "$xsave" = 1 ]; then
 	echo "CKPT-TEST-END migrate:xsave-refused-recv rc=$rc"
 fi
 echo "CKPT-TEST-BEGIN migrate:receive"
-# The tool's marks (ckpt-timing ... on its standard error), in ms of uptime
-# (CLOCK_MONOTONIC): when the last image came, the chain was read, the restart
-# was done.
+# The tool's marks (ckpt-timing ... on its standard error), in ms since it
+# started (CLOCK_MONOTONIC, which /proc/uptime shows): when the last image
+# came, the chain was read, the restart was done.
 read -r up _ < /proc/uptime
 export CKPT_TIMING_T0=$(( ${up%.*} * 1000000000 + 1${up#*.} * 10000000 - 1000000000 ))
 /ckpt receive --listen 169.254.77.2:7070 --key /tmp/migrate.key > /tmp/recv2.out 2>&1
