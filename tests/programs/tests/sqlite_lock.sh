@@ -31,7 +31,9 @@ before=$(lines "$W/watch")
 cycle "$root"
 gated $up lock_seen_after within 60 locked $((before + 3))
 sent=$(lines "$W/watch")
-[ "$up" = 1 ] && printf 'COMMIT;\nSELECT count(*) FROM t;\n.quit\n' > "$W/sql"
+# The COMMIT waits for the watcher's reader of the moment (its shared lock)
+# instead of failing with SQLITE_BUSY: sqlite3 has no busy timeout unless set.
+[ "$up" = 1 ] && printf '.timeout 10000\nCOMMIT;\nSELECT count(*) FROM t;\n.quit\n' > "$W/sql"
 gated $up free_after_commit wait_for "$W/watch" '^free ' 60
 # Every try until the commit was sent found the lock taken, none saw a row.
 held() { head -n "$sent" "$W/watch" | awk '$1 != "locked" || $3 != 0 { bad = 1 } END { exit bad || NR == 0 }'; }
