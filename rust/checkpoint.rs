@@ -12,7 +12,7 @@ use crate::fault::{self, Op};
 use crate::image::{self, Header};
 use crate::objects::{creds, files, mm, shm, signal, sysvipc, task, track, tty, unix};
 use crate::shim::{self, ti, FileRef, TaskRef};
-use crate::stream::{ImageWriter, ObjMap, Sink, SpoolBuffers, Spooled};
+use crate::stream::{ImageWriter, ObjMap, Sink, Spool, Spooled};
 use crate::uapi;
 use core::fmt::{self, Write};
 use kernel::{bindings, prelude::*};
@@ -704,7 +704,7 @@ pub(crate) fn checkpoint(
                 .filter_map(|p| p.leader.mm())
                 .map(|m| m.resident_anon())
                 .fold(0u64, u64::saturating_add);
-            spool = Some(SpoolBuffers::new(spool_budget, estimate));
+            spool = Some(Spool::new(spool_budget, estimate));
         }
         ph.mark("find");
         // Frozen from the first look on: the threads parked then stay parked.
@@ -838,7 +838,7 @@ pub(crate) fn checkpoint(
         (Some(req), Some(s)) => Some((req, s)),
         _ => None,
     };
-    let spool = spool.unwrap_or_else(|| SpoolBuffers::new(0, 0));
+    let spool = spool.unwrap_or_else(|| Spool::new(0, 0));
     let (bytes, account, rest) = write_image(&tree, &q, sink, &sysv, spool, &mut ph, inc, why)
         .map_err(|e| held_error(e, pid, why))?;
     if let Some(s) = session.as_ref() {
@@ -937,7 +937,7 @@ fn write_image<'s>(
     q: &shim::Quiesce,
     sink: &'s mut dyn Sink,
     sysv: &[u8],
-    spool: SpoolBuffers,
+    spool: Spool,
     ph: &mut crate::timing::Phases,
     incr: Option<(&track::Request, &track::Session)>,
     why: &mut Reason,

@@ -40,31 +40,24 @@ const SCRATCH: usize = 64 * 1024;
 
 /// Image bytes kept in memory instead of written, while the processes are held,
 /// so that they run again before the (slower) writes: the writes of a process
-/// that is left running happen after it was released.
-struct Spool {
+/// that is left running happen after it was released ([`ImageWriter::spool`]).
+pub(crate) struct Spool {
     /// The bytes, in order (moved in, not copied, where they already are in a
     /// buffer of their own).
     chunks: KVec<KVVec<u8>>,
     /// Their total.
     bytes: usize,
-    /// The most bytes kept; beyond, the chunks are written and the rest goes
-    /// straight to the sink.
+    /// The most bytes kept (0: none); beyond, the chunks are written and the
+    /// rest goes straight to the sink.
     budget: usize,
-    /// Buffers for page records, allocated before the processes were held
-    /// ([`SpoolBuffers`]).
+    /// Buffers for page records, allocated before the processes were held, so
+    /// that their allocation is not part of the time they are held.
     free: KVec<KVVec<u8>>,
 }
 
-/// Buffers for a spool's page records ([`ImageWriter::spool`]), allocated before
-/// the processes are held, so that their allocation is not part of the time they
-/// are held: one per [`image::MAX_PAGES_PER_RECORD`] pages of an estimate.
-pub(crate) struct SpoolBuffers {
-    budget: usize,
-    free: KVec<KVVec<u8>>,
-}
-
-impl SpoolBuffers {
-    /// Buffers for about `estimate` bytes of pages, at most `budget` (0: no spool).
+impl Spool {
+    /// A spool of at most `budget` bytes (0: none), with buffers for about
+    /// `estimate` bytes of pages (one per [`image::MAX_PAGES_PER_RECORD`] pages).
     pub(crate) fn new(budget: usize, estimate: u64) -> Self {
         let mut free = KVec::new();
         if budget > 0 {
@@ -80,7 +73,12 @@ impl SpoolBuffers {
                 }
             }
         }
-        Self { budget, free }
+        Self {
+            chunks: KVec::new(),
+            bytes: 0,
+            budget,
+            free,
+        }
     }
 }
 
@@ -128,19 +126,12 @@ impl<'a> ImageWriter<'a> {
         Ok(w)
     }
 
-    /// From now on, keeps up to `bufs.budget` bytes in memory (charged to the
-    /// caller's memory cgroup) instead of writing them, page records in `bufs`'s
+    /// From now on, keeps up to `spool`'s budget of bytes in memory (charged to
+    /// the caller's memory cgroup) instead of writing them, page records in its
     /// buffers while they last; [`ImageWriter::finish`] hands them over. Beyond the
     /// budget, what was kept is written and so is the rest, as it comes.
-    pub(crate) fn spool(&mut self, bufs: SpoolBuffers) {
-        if bufs.budget > 0 {
-            self.spool = Some(Spool {
-                chunks: KVec::new(),
-                bytes: 0,
-                budget: bufs.budget,
-                free: bufs.free,
-            });
-        }
+    pub(crate) fn spool(&mut self, spool: Spool) {
+        self.spool = (spool.budget > 0).then_some(spool);
     }
 
     /// Whether `len` more bytes fit in the spool; if not, writes out what it holds

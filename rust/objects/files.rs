@@ -646,6 +646,10 @@ fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result 
 /// flight comes second; judged here whatever the order, so that `ckpt check` and
 /// the checkpoint say the same).
 fn twin_in_flight(uses: &[Uses], path: &mut KVec<u8>, why: &mut Reason) -> Result {
+    // Most trees have nothing in flight: no second look at their files.
+    if !uses.iter().any(|u| u.inflight) {
+        return Ok(());
+    }
     // (inode, index in `uses`) of each memfd or deleted file.
     let mut contents: KVec<(u64, usize)> = KVec::new();
     for (i, u) in uses.iter().enumerate() {

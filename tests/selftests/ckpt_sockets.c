@@ -578,6 +578,17 @@ static void expect_refused(struct __test_metadata *_metadata, pid_t pid, const c
 	ckpt_dev_fd = -1;
 }
 
+/* Starts child(ready, arg), expects it refused (expect_refused), ends it. */
+static void child_refused(struct __test_metadata *_metadata, void (*child)(int, void *),
+			  void *arg, const char *why)
+{
+	pid_t pid = spawn_ready(child, arg);
+
+	ASSERT_LT(0, pid);
+	expect_refused(_metadata, pid, why);
+	kill_reap(pid);
+}
+
 /* A process connected to a socket of a process outside (here: the test): the
  * reason names the peer. */
 TEST(peer_outside_is_refused)
@@ -1365,11 +1376,7 @@ static void creds_child(int ready, void *arg)
 
 TEST(credentials_of_another_process_are_refused)
 {
-	pid_t pid = spawn_ready(creds_child, NULL);
-
-	ASSERT_LT(0, pid);
-	expect_refused(_metadata, pid, "SCM_CREDENTIALS");
-	kill_reap(pid);
+	child_refused(_metadata, creds_child, NULL, "SCM_CREDENTIALS");
 }
 
 /*
@@ -1402,11 +1409,7 @@ static void nested_event_child(int ready, void *arg)
 
 TEST(refused_event_file_two_queues_deep)
 {
-	pid_t pid = spawn_ready(nested_event_child, NULL);
-
-	ASSERT_LT(0, pid);
-	expect_refused(_metadata, pid, "queued");
-	kill_reap(pid);
+	child_refused(_metadata, nested_event_child, NULL, "queued");
 	ASSERT_EQ(0, sh("rm -rf /tmp/ckpt-nested-ino-*"));
 }
 
@@ -1438,22 +1441,14 @@ static void twin_memfd_child(int ready, void *arg)
 
 TEST(memfd_open_twice_one_in_flight_is_refused)
 {
-	for (long order = 0; order < 2; order++) {
-		pid_t pid = spawn_ready(twin_memfd_child, (void *)order);
-
-		ASSERT_LT(0, pid);
-		expect_refused(_metadata, pid, "one of several open files of a memfd");
-		kill_reap(pid);
-	}
+	for (long order = 0; order < 2; order++)
+		child_refused(_metadata, twin_memfd_child, (void *)order,
+			      "one of several open files of a memfd");
 }
 
 TEST(listening_socket_in_flight_is_refused)
 {
-	pid_t pid = spawn_ready(rights_child, NULL);
-
-	ASSERT_LT(0, pid);
-	expect_refused(_metadata, pid, "is a listening socket");
-	kill_reap(pid);
+	child_refused(_metadata, rights_child, NULL, "is a listening socket");
 }
 
 TEST_HARNESS_MAIN
