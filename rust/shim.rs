@@ -2399,6 +2399,12 @@ mod ffi_event {
         pub(super) fn ckpt_file_is_eventfd(f: *mut c_void) -> bool;
         pub(super) fn ckpt_file_poll(f: *mut c_void) -> u32;
         pub(super) fn ckpt_file_watched(f: *mut c_void) -> bool;
+        pub(super) fn ckpt_epoll_entries_on(
+            f: *mut c_void,
+            ep: *mut c_void,
+            out: *mut EpollEntry,
+            max: u32,
+        ) -> i32;
         pub(super) fn ckpt_clock_ns(clockid: i32) -> u64;
         pub(super) fn ckpt_fanotify_group(
             f: *mut c_void,
@@ -2461,6 +2467,16 @@ impl TaskRef {
     }
 }
 
+/// An entry of an epoll set, seen from the file it watches: its key's fd
+/// number, its events and data (the shim's `struct ckpt_epoll_entry`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct EpollEntry {
+    pub(crate) data: u64,
+    pub(crate) events: u32,
+    pub(crate) fd: i32,
+}
+
 /// Largest fdinfo text read (an epoll set of some 40 000 watched files).
 const MAX_FDINFO: usize = 4 << 20;
 
@@ -2503,6 +2519,28 @@ impl FileRef {
     pub(crate) fn watched(&self) -> bool {
         // SAFETY: The file is valid.
         unsafe { ffi_event::ckpt_file_watched(self.raw()) }
+    }
+
+    /// The entries of epoll file `ep` that watch this file, each with its key's fd
+    /// number (which need not hold this file any more). `EPROTO` if the
+    /// kernel's entries are not laid out as the shim reads them.
+    pub(crate) fn epoll_entries_on(&self, ep: &FileRef) -> Result<KVec<EpollEntry>> {
+        let mut max = 8usize;
+        loop {
+            let mut out: KVec<EpollEntry> = KVec::with_capacity(max, GFP_KERNEL)?;
+            // SAFETY: Both files are valid; `out` has room for `max` entries, of
+            // which the shim writes the first `n` (at most `max`).
+            let n = errno(unsafe {
+                ffi_event::ckpt_epoll_entries_on(self.raw(), ep.raw(), out.as_mut_ptr(), max as u32)
+            })? as usize;
+            if n <= max {
+                // SAFETY: The shim wrote the first `n` entries.
+                unsafe { out.inc_len(n) };
+                return Ok(out);
+            }
+            // More were added meanwhile (by a process outside the tree): again.
+            max = n;
+        }
     }
 
     /// Of a fanotify file: its group's `fanotify_init()` flags with the

@@ -9,6 +9,7 @@
  * lives here (that is Rust's job).
  */
 #include "shim_internal.h"
+#include <linux/eventpoll.h>
 #include <linux/fsnotify_backend.h>
 
 /* Runs @f's show_fdinfo into @buf (a seq_file of our own, as fs/proc/fd.c
@@ -47,6 +48,72 @@ u32 ckpt_file_poll(struct file *f)
 bool ckpt_file_watched(struct file *f)
 {
 	return READ_ONCE(f->f_ep) != NULL;
+}
+
+/*
+ * fs/eventpoll.c's struct epitem, private there (the same in 7.2 and 7.3): only
+ * its fields up to the event, only read, and each entry found is first checked
+ * to name the file whose list it is on (ckpt_epoll_entries_on()). Not in
+ * the kernel's headers: an exported "list the epoll entries on this file"
+ * would replace it upstream.
+ */
+struct ckpt_epitem {
+	union {
+		struct rb_node rbn;
+		struct rcu_head rcu;
+	};
+	struct list_head rdllink;
+	struct ckpt_epitem *ovflist_next;
+	struct epoll_key ffd;
+	void *pwqlist;
+	void *ep;
+	struct hlist_node fllink;
+	void *ws;
+	struct epoll_event event;
+};
+
+/* One entry of an epoll set on a file: its key's fd number, events, data. */
+struct ckpt_epoll_entry {
+	u64 data;
+	u32 events;
+	s32 fd;
+};
+
+/*
+ * The entries of epoll file @ep that watch @f (the entries of every epoll set
+ * on @f hang on @f->f_ep, changed only under @f->f_lock): the first @max into
+ * @out. @ep is only compared (is_file_epoll() is not exported: the caller
+ * knows @ep for an epoll file). Returns how many there are, -EPROTO if an
+ * entry on the list does not name @f (the layout above is not this
+ * kernel's: nothing of it is believed).
+ */
+int ckpt_epoll_entries_on(struct file *f, struct file *ep,
+			  struct ckpt_epoll_entry *out, u32 max)
+{
+	struct ckpt_epitem *epi;
+	struct hlist_head *head;
+	int n = 0;
+
+	spin_lock(&f->f_lock);
+	head = f->f_ep;
+	if (head) {
+		hlist_for_each_entry(epi, head, fllink) {
+			if (epi->ffd.file != f) {
+				n = -EPROTO;
+				break;
+			}
+			if (epi->ep != ep->private_data)
+				continue;
+			if (n < max) {
+				out[n].fd = epi->ffd.fd;
+				out[n].events = READ_ONCE(epi->event.events);
+				out[n].data = READ_ONCE(epi->event.data);
+			}
+			n++;
+		}
+	}
+	spin_unlock(&f->f_lock);
+	return n;
 }
 
 /* The time of clock @clockid (a timerfd's clock) in ns. */

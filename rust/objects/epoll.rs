@@ -14,17 +14,22 @@
 //! every key is the image's. The module checks the interest list against the
 //! image before it installs the epoll file.
 //!
-//! A checkpoint refuses an entry it could not give back: one whose fd number
-//! no longer holds the file it watches (closed or replaced since it was added,
-//! the file still open elsewhere), and one watching a file the restarter does
-//! not make.
+//! An entry's fd number need not hold its file any more (closed or replaced
+//! since the entry was added, as `close()` without `EPOLL_CTL_DEL` leaves it):
+//! fdinfo shows the number, and the file is found by the entries that hang
+//! on it (`FileRef::epoll_entries_on`); the helper puts it at that number for
+//! the `epoll_ctl`, and the module then installs the image's table.
+//!
+//! A checkpoint refuses an entry it could not give back: one whose file no fd
+//! of the process holds (open only in another process or in flight), and one
+//! watching a file the restarter does not make.
 
 use super::event::{after, fdinfo_entries, kind_of, num};
 use super::files::{fmt_what::What, path_str};
 use crate::checkpoint::{eopnotsupp, Reason};
 use crate::image::{self, AnyRecord, EpollItem};
 use crate::restart::{refuse, Plan};
-use crate::shim::{fk, FileRef, TaskRef};
+use crate::shim::{fk, EpollEntry, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
 use kernel::prelude::*;
 
@@ -33,7 +38,6 @@ pub(crate) struct Item {
     pub(crate) tfd: u32,
     pub(crate) events: u32,
     pub(crate) data: u64,
-    pos: u64,
     ino: u64,
 }
 
@@ -51,13 +55,11 @@ pub(crate) fn items(f: &FileRef, what: What, why: &mut Reason) -> Result<KVec<It
             let (tfd, _) = num(after(line, b"tfd:")?, 10)?;
             let (events, _) = num(after(line, b"events:")?, 16)?;
             let (data, _) = num(after(line, b"data:")?, 16)?;
-            let (pos, _) = num(after(line, b"pos:")?, 10)?;
             let (ino, _) = num(after(line, b"ino:")?, 16)?;
             Some(Item {
                 tfd: u32::try_from(tfd).ok()?,
                 events: u32::try_from(events).ok()?,
                 data,
-                pos,
                 ino,
             })
         },
@@ -81,9 +83,21 @@ fn restarter_makes(f: &FileRef, fi: &crate::shim::FileInfo, path: &[u8]) -> bool
     }
 }
 
+/// Whether `e`, an entry seen from the file it watches, is fdinfo's `it`.
+fn is_item(e: &EpollEntry, it: &Item) -> bool {
+    e.fd as u32 == it.tfd && e.events == it.events && e.data == it.data
+}
+
 /// The file each entry of epoll file `f` (at `what` in `t`'s fd table) watches,
-/// checked: it is the file at the entry's fd number in that table, and one the
+/// checked: a file of that table (at the entry's fd number, or, when that fd
+/// was closed or replaced since the entry was added, at another), and one the
 /// restarter can make.
+///
+/// fdinfo names an entry by its key's fd number only; the file is the one
+/// whose own list of epoll entries holds it ([`FileRef::epoll_entries_on`]),
+/// first asked of the file at that fd number, then of every watched file of
+/// the table. Two entries under one fd number (one added before the fd was
+/// replaced) are two files: each is given one.
 pub(crate) fn targets(
     t: &TaskRef,
     f: &FileRef,
@@ -93,35 +107,71 @@ pub(crate) fn targets(
     let list = items(f, what, why)?;
     let mut out: KVec<(Item, FileRef)> = KVec::with_capacity(list.len(), GFP_KERNEL)?;
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    // The table's watched files with `f`'s entries on each, read when an entry's
+    // fd number no longer holds its file.
+    let mut table: Option<KVec<(FileRef, KVec<EpollEntry>)>> = None;
+    let unreadable = |why: &mut Reason, e: Error| {
+        if e.to_errno() == -(kernel::bindings::EPROTO as i32) {
+            why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: the entries of its epoll set cannot be read on this kernel (its epoll items are not laid out as ckpt reads them)"
+                ),
+            )
+        } else {
+            e
+        }
+    };
     for it in list {
         let tfd = it.tfd;
-        if out.iter().any(|(o, _)| o.tfd == tfd) {
+        let free = |g: &FileRef, out: &KVec<(Item, FileRef)>| {
+            !out.iter().any(|(o, h)| o.tfd == tfd && h.key() == g.key())
+        };
+        let mut n = tfd;
+        let mut target = None;
+        if let Some(g) = t.next_file(&mut n).filter(|_| n == tfd) {
+            let entries = g.epoll_entries_on(f).map_err(|e| unreadable(why, e))?;
+            if entries.iter().any(|e| is_item(e, &it)) && free(&g, &out) {
+                target = Some(g);
+            }
+        }
+        if target.is_none() {
+            if table.is_none() {
+                let mut v = KVec::new();
+                let mut n = 0;
+                while let Some(g) = t.next_file(&mut n) {
+                    n += 1;
+                    if !g.watched() || v.iter().any(|(h, _): &(FileRef, _)| h.key() == g.key()) {
+                        continue;
+                    }
+                    let entries = g.epoll_entries_on(f).map_err(|e| unreadable(why, e))?;
+                    if !entries.is_empty() {
+                        v.push((g, entries), GFP_KERNEL)?;
+                    }
+                }
+                table = Some(v);
+            }
+            target = table
+                .as_ref()
+                .and_then(|v| {
+                    v.iter()
+                        .find(|(g, es)| es.iter().any(|e| is_item(e, &it)) && free(g, &out))
+                })
+                .map(|(g, _)| g.clone());
+        }
+        let Some(target) = target else {
             return Err(why.set(
                 eopnotsupp(),
                 format_args!(
-                    "{what}: its epoll set watches two files under fd {tfd} (one was replaced after it was added): not supported"
+                    "{what}: its epoll set watches a file under fd {tfd} that no fd of this process holds (closed here, the file is open in another process or in flight): not supported"
                 ),
             ));
-        }
-        let mut n = tfd;
-        let target = match t.next_file(&mut n) {
-            Some(g) if n == tfd => g,
-            _ => {
-                return Err(why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "{what}: its epoll set watches fd {tfd}, which is closed (the file is still open elsewhere): not supported"
-                    ),
-                ))
-            }
         };
         let (fi, pl) = target.info(&mut path)?;
-        if fi.ino != it.ino || fi.pos as u64 != it.pos || !target.watched() {
+        if fi.ino != it.ino {
             return Err(why.set(
-                eopnotsupp(),
-                format_args!(
-                    "{what}: its epoll set watches another file under fd {tfd} than the one fd {tfd} holds now: not supported"
-                ),
+                EAGAIN,
+                format_args!("{what}: its epoll set changed while it was read"),
             ));
         }
         if !restarter_makes(&target, &fi, &path[..pl]) {
@@ -190,10 +240,14 @@ pub(crate) fn check(
             _ => None,
         })
     };
+    // As multisets: one fd number may key several entries (of several files).
+    let mut used = KVec::from_elem(false, have.len(), GFP_KERNEL)?;
     let same = have.len() == want().count()
         && want().all(|e| {
-            have.iter()
-                .any(|h| h.tfd == e.tfd && h.events == e.events && h.data == e.data)
+            let hit = have.iter().enumerate().position(|(i, h)| {
+                !used[i] && h.tfd == e.tfd && h.events == e.events && h.data == e.data
+            });
+            hit.map(|i| used[i] = true).is_some()
         });
     if !same {
         return Err(refuse(

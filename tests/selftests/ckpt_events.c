@@ -19,8 +19,9 @@
  *   a filesystem mark (on a tmpfs of its own) reports files written on it;
  *   refused: events queued, a mount mark, a filesystem mark on a filesystem
  *   the process has no path on, a mark on a deleted file;
- * - an epoll entry whose fd was closed (its file still open elsewhere) is
- *   refused;
+ * - epoll entries whose fd numbers were closed or replaced since they were
+ *   added (the files open at other fds) come back under their numbers; one
+ *   whose file no fd of the process holds (only in flight) is refused;
  * - timers across a downtime (4 s between checkpoint and restart): relative
  *   timerfds, absolute timerfds on CLOCK_MONOTONIC, POSIX timers on
  *   CLOCK_MONOTONIC and ITIMER_REAL keep the time they had left (the downtime
@@ -536,16 +537,92 @@ static int inoqueued_setup(void)
 	return 0;
 }
 
-/* Refused: an epoll entry whose fd was closed, its file open elsewhere. */
-static int epollclosed_setup(void)
+/* Entries whose fd numbers no longer hold their files (close() without
+ * EPOLL_CTL_DEL, as ZDTM's epoll01 does): pipes 0 and 1 were added under fd
+ * 702 and closed there, pipe 2 was added under 702 and still holds it, pipe 3
+ * was added under 701 and closed there. Each pipe's read end stays open at
+ * its own fd. After restart every entry reports its own pipe, fd 702 holds
+ * pipe 2, fd 701 is closed, and DEL under 702 removes pipe 2's entry only. */
+static int eg_ep, eg_pipe[4][2];
+
+static int epollgone_setup(void)
 {
-	int e = eventfd(0, 0);
+	static const int at[4] = { 702, 702, 702, 701 };
+
+	eg_ep = epoll_create1(0);
+	CHECK(eg_ep >= 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK(pipe(eg_pipe[i]) == 0);
+		CHECK(dup2(eg_pipe[i][0], at[i]) == at[i]);
+		CHECK(epoll_add(eg_ep, at[i], EPOLLIN, i) == 0);
+		if (i != 2)
+			CHECK(close(at[i]) == 0);
+	}
+	return 0;
+}
+
+/* How many entries of epoll set @epfd are keyed by fd @fd (its fdinfo). */
+static int entries_under(int epfd, int fd)
+{
+	char path[64], line[256];
+	int n = 0, tfd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int epollgone_verify(void)
+{
+	struct stat a, b;
+	struct epoll_event ev;
+	char c;
+
+	CHECK(entries_under(eg_ep, 702) == 3 && entries_under(eg_ep, 701) == 1);
+	CHECK(fstat(702, &a) == 0 && fstat(eg_pipe[2][0], &b) == 0 && a.st_ino == b.st_ino);
+	CHECK(fcntl(701, F_GETFD) < 0 && errno == EBADF);
+	CHECK(epoll_wait(eg_ep, &ev, 1, 0) == 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK(write(eg_pipe[i][1], "e", 1) == 1);
+		CHECK(epoll_wait(eg_ep, &ev, 1, 1000) == 1 && ev.data.u64 == (uint64_t)i);
+		CHECK(read(eg_pipe[i][0], &c, 1) == 1);
+	}
+	/* The entry keyed by (pipe 2, 702) is the one fd 702 finds. */
+	CHECK(epoll_ctl(eg_ep, EPOLL_CTL_DEL, 702, NULL) == 0);
+	CHECK(entries_under(eg_ep, 702) == 2);
+	CHECK(write(eg_pipe[2][1], "e", 1) == 1 && epoll_wait(eg_ep, &ev, 1, 100) == 0);
+	CHECK(write(eg_pipe[0][1], "e", 1) == 1);
+	CHECK(epoll_wait(eg_ep, &ev, 1, 1000) == 1 && ev.data.u64 == 0);
+	return 0;
+}
+
+/* Refused: an epoll entry whose file no fd of the process holds (closed after
+ * it was sent in flight over a unix socket of the process). */
+static int epollflight_setup(void)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec io = { .iov_base = "f", .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
+			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	int e = eventfd(0, 0), sp[2];
 
 	ep = epoll_create1(0);
-	CHECK(e >= 0 && ep >= 0);
-	ep_efd2 = dup(e);
+	CHECK(e >= 0 && ep >= 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
 	CHECK(epoll_add(ep, e, EPOLLIN, 1) == 0);
-	close(e);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &e, sizeof(int));
+	CHECK(sendmsg(sp[0], &m, 0) == 1);
+	CHECK(close(e) == 0);
 	return 0;
 }
 
@@ -892,7 +969,8 @@ static const struct prog progs[] = {
 	{ "epollsock", epollsock_setup, epollsock_verify },
 	{ "inotify", inotify_setup, inotify_verify },
 	{ "inoqueued", inoqueued_setup, NULL },
-	{ "epollclosed", epollclosed_setup, NULL },
+	{ "epollgone", epollgone_setup, epollgone_verify },
+	{ "epollflight", epollflight_setup, NULL },
 	{ "downtime", downtime_setup, downtime_verify },
 	{ "fanotify", fanotify_setup, fanotify_verify },
 	{ "fanqueued", fanqueued_setup, NULL },
@@ -1092,9 +1170,14 @@ TEST_F_TIMEOUT(events, fanotify_mark_on_a_deleted_file_is_refused, 60)
 	sh("rm -f /tmp/events-fand-*");
 }
 
-TEST_F_TIMEOUT(events, epoll_entry_of_a_closed_fd_is_refused, 60)
+TEST_F_TIMEOUT(events, epoll_entries_whose_fds_were_closed_or_replaced, 120)
 {
-	check_refuses(_metadata, "epollclosed", "closed");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epollgone", false));
+}
+
+TEST_F_TIMEOUT(events, epoll_entry_of_a_file_only_in_flight_is_refused, 60)
+{
+	check_refuses(_metadata, "epollflight", "no fd of this process holds");
 }
 
 TEST_HARNESS_MAIN

@@ -415,8 +415,8 @@ fn disarmed(events: u32) -> bool {
 }
 
 /// In the helper process: moves `keep` (updated) and the sources of `adds`
-/// above every entry's fd number, then adds each entry with its target at that
-/// number.
+/// off every entry's fd number, then adds each entry with its target at that
+/// number (one number may key several entries, of several files).
 ///
 /// `EPOLL_CTL_ADD` always adds `EPOLLERR | EPOLLHUP`; only firing leaves a
 /// one-shot entry with no event bits. So a fired one-shot entry is added for
@@ -425,29 +425,48 @@ fn disarmed(events: u32) -> bool {
 /// `epoll_wait` while it is alone ready in its set (its set's fired entries
 /// come first).
 fn add_all(adds: &[Add], keep: &mut RawFd) -> Result<(), String> {
-    let top = adds.iter().map(|a| a.3.tfd as RawFd).max().unwrap_or(0) + 1;
+    // The entries' fd numbers: every fd the helper still uses is moved off them
+    // (to the lowest free numbers that are none of them, not above them all:
+    // ZDTM's epoll keys 250 entries at fd 999, and 250 fds above that would pass
+    // the usual limit of 1024).
+    let tfds: std::collections::BTreeSet<RawFd> = adds.iter().map(|a| a.3.tfd as RawFd).collect();
+    let top = tfds.last().copied().unwrap_or(0);
+    raise_nofile(top as u64 + 1);
     let mut moved: Vec<(RawFd, RawFd)> = Vec::new();
-    let mut high = |fd: RawFd| -> Result<RawFd, String> {
+    let mut spare: Vec<RawFd> = Vec::new();
+    let mut off = |fd: RawFd| -> Result<RawFd, String> {
+        if !tfds.contains(&fd) {
+            return Ok(fd);
+        }
         if let Some(m) = moved.iter().find(|m| m.0 == fd) {
             return Ok(m.1);
         }
-        // SAFETY: plain system call.
-        let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, top) };
-        if n < 0 {
-            return Err(last(format!("cannot move fd {fd} above {top}")));
+        loop {
+            // SAFETY: plain system call.
+            let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+            if n < 0 {
+                return Err(last(format!(
+                    "cannot move fd {fd} off the entries' fd numbers"
+                )));
+            }
+            if tfds.contains(&n) {
+                // Taken only to skip it: a later dup2 onto it closes it.
+                spare.push(n);
+                continue;
+            }
+            moved.push((fd, n));
+            return Ok(n);
         }
-        moved.push((fd, n));
-        Ok(n)
     };
-    *keep = high(*keep)?;
+    *keep = off(*keep)?;
     let mut srcs = Vec::with_capacity(adds.len());
     for (ep, t, kick, i) in adds {
-        let kick = if *kick >= 0 { high(*kick)? } else { -1 };
-        srcs.push((high(*ep)?, high(*t)?, kick, *i));
+        let kick = if *kick >= 0 { off(*kick)? } else { -1 };
+        srcs.push((off(*ep)?, off(*t)?, kick, *i));
     }
     for (ep, t, kick, i) in srcs {
         let tfd = i.tfd as RawFd;
-        // SAFETY: plain system call; `tfd` is below every fd the helper still uses.
+        // SAFETY: plain system call; no fd the helper still uses is `tfd`.
         if unsafe { libc::dup2(t, tfd) } < 0 {
             return Err(last(format!("cannot place a file at fd {tfd}")));
         }
@@ -496,6 +515,23 @@ fn add_all(adds: &[Add], keep: &mut RawFd) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// In the helper process: lets it use fd numbers below `n` (up to its hard
+/// limit; the process had them, under its own limit, which the module sets
+/// later). A failure leaves the limit, and `dup2` then says why.
+fn raise_nofile(n: u64) {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 || r.rlim_cur >= n {
+        return;
+    }
+    r.rlim_cur = n.min(r.rlim_max);
+    // SAFETY: `r` is a valid rlimit.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
 }
 
 /// The events (`POLLIN`, `POLLOUT`, `POLLPRI`, `POLLRDHUP`, `POLLERR`,
