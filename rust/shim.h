@@ -355,8 +355,19 @@ long ckpt_file_fdinfo(struct file *f, char *buf, u32 len);
 bool ckpt_file_is_eventfd(struct file *f);
 u32 ckpt_file_poll(struct file *f);
 bool ckpt_file_watched(struct file *f);
+struct ckpt_epoll_entry {
+	u64 data;
+	u32 events;
+	s32 fd;
+};
+int ckpt_epoll_entries_on(struct file *f, struct file *ep,
+			  struct ckpt_epoll_entry *out, u32 max);
 u64 ckpt_clock_ns(int clockid);
 int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending);
 int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen);
+int ckpt_task_mount_mark_path(struct task_struct *t, struct file *f, u32 mask,
+			      u32 ignore, u32 nth, char *buf, u32 buflen);
+int ckpt_fanotify_marks_mount_of(struct file *f, struct file *on, u32 mask,
+				 u32 ignore);
 int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 			  const void *fh, u32 fhlen, char *buf, u32 buflen);

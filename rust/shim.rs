@@ -2413,6 +2413,21 @@ mod ffi_event {
         ) -> i32;
         pub(super) fn ckpt_task_sb_path(t: *mut c_void, dev: u32, buf: *mut u8, buflen: u32)
             -> i32;
+        pub(super) fn ckpt_task_mount_mark_path(
+            t: *mut c_void,
+            f: *mut c_void,
+            mask: u32,
+            ignore: u32,
+            nth: u32,
+            buf: *mut u8,
+            buflen: u32,
+        ) -> i32;
+        pub(super) fn ckpt_fanotify_marks_mount_of(
+            f: *mut c_void,
+            on: *mut c_void,
+            mask: u32,
+            ignore: u32,
+        ) -> i32;
         pub(super) fn ckpt_task_handle_path(
             t: *mut c_void,
             dev: u32,
@@ -2448,6 +2463,34 @@ impl TaskRef {
                 ty,
                 fh.as_ptr(),
                 len32(fh),
+                path.as_mut_ptr(),
+                len32(path),
+            )
+        })?;
+        Ok(cstr_len(path))
+    }
+
+    /// The path of the root of the `nth` (from 0) mount, among those of the
+    /// task's root, working directory and open files, that fanotify file `f`'s
+    /// group marks with `mask` and `ignore` (a mount mark), into `path`; returns
+    /// its length. `ENOENT`: no such mount; `ESTALE`: no path names it (one is
+    /// mounted over it); `E2BIG`: too many marked mounts.
+    pub(crate) fn mount_mark_path(
+        &self,
+        f: &FileRef,
+        mask: u32,
+        ignore: u32,
+        nth: u32,
+        path: &mut [u8],
+    ) -> Result<usize> {
+        // SAFETY: The task and the file are valid; `path` is writable for its length.
+        errno(unsafe {
+            ffi_event::ckpt_task_mount_mark_path(
+                self.ptr(),
+                f.raw(),
+                mask,
+                ignore,
+                nth,
                 path.as_mut_ptr(),
                 len32(path),
             )
@@ -2541,6 +2584,15 @@ impl FileRef {
             // More were added meanwhile (by a process outside the tree): again.
             max = n;
         }
+    }
+
+    /// Of a fanotify file: whether its group marks the mount `on` is on with
+    /// `mask` and `ignore` (a mount mark). `EINVAL` if it is no fanotify file.
+    pub(crate) fn fanotify_marks_mount_of(&self, on: &FileRef, mask: u32, ignore: u32) -> Result<bool> {
+        // SAFETY: Both files are valid.
+        Ok(errno(unsafe {
+            ffi_event::ckpt_fanotify_marks_mount_of(self.raw(), on.raw(), mask, ignore)
+        })? != 0)
     }
 
     /// Of a fanotify file: its group's `fanotify_init()` flags with the

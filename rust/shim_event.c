@@ -72,13 +72,6 @@ struct ckpt_epitem {
 	struct epoll_event event;
 };
 
-/* One entry of an epoll set on a file: its key's fd number, events, data. */
-struct ckpt_epoll_entry {
-	u64 data;
-	u32 events;
-	s32 fd;
-};
-
 /*
  * The entries of epoll file @ep that watch @f (the entries of every epoll set
  * on @f hang on @f->f_ep, changed only under @f->f_lock): the first @max into
@@ -238,9 +231,13 @@ static int sb_path_on(const struct path *on, u32 dev, char *buf, u32 buflen)
 	return ret < 0 ? sb_path_of(on, dev, buf, buflen) : ret;
 }
 
-/* A path on the filesystem of device @dev (see sb_path_on()), through the
- * mounts of @t's root, working directory and open files. */
-int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen)
+/*
+ * Calls @fn on @t's root, its working directory and each of its open files'
+ * paths, in that order, until it returns 0 or more; returns that, or
+ * -ENOENT.
+ */
+static int for_task_paths(struct task_struct *t,
+			  int (*fn)(const struct path *p, void *arg), void *arg)
 {
 	struct path root = {}, pwd = {};
 	unsigned int fd = 0;
@@ -254,18 +251,166 @@ int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen)
 	}
 	task_unlock(t);
 	if (root.mnt)
-		ret = sb_path_on(&root, dev, buf, buflen);
+		ret = fn(&root, arg);
 	if (ret < 0 && pwd.mnt)
-		ret = sb_path_on(&pwd, dev, buf, buflen);
+		ret = fn(&pwd, arg);
 	path_put(&root);
 	path_put(&pwd);
 	while (ret < 0 && (f = fget_task_next(t, &fd))) {
-		ret = sb_path_on(&f->f_path, dev, buf, buflen);
+		ret = fn(&f->f_path, arg);
 		fput(f);
 		fd++;
 	}
+	return ret < 0 ? -ENOENT : ret;
+}
+
+struct sb_path_arg {
+	u32 dev;
+	char *buf;
+	u32 buflen;
+};
+
+static int sb_path_fn(const struct path *p, void *arg)
+{
+	struct sb_path_arg *a = arg;
+
+	return sb_path_on(p, a->dev, a->buf, a->buflen);
+}
+
+/* A path on the filesystem of device @dev (see sb_path_on()), through the
+ * mounts of @t's root, working directory and open files. */
+int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen)
+{
+	struct sb_path_arg a = { .dev = dev, .buf = buf, .buflen = buflen };
+	int ret = for_task_paths(t, sb_path_fn, &a);
+
 	return ret < 0 ? ret : 0;
 }
+
+#if IS_ENABLED(CONFIG_FANOTIFY)
+/* The fanotify group of @f (its private_data), or NULL if @f is no fanotify
+ * file (an anonymous-inode file fanotify_init() named "[fanotify]"). */
+static struct fsnotify_group *fanotify_group_of(struct file *f)
+{
+	if (file_inode(f)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    strcmp(f->f_path.dentry->d_name.name, "[fanotify]"))
+		return NULL;
+	return f->private_data;
+}
+
+/* Whether @group has a mark on mount @mnt with these masks. */
+static bool mount_marked(struct fsnotify_group *group, struct vfsmount *mnt,
+			 u32 mask, u32 ignore)
+{
+	struct fsnotify_mark *mark;
+	bool hit;
+
+	mark = fsnotify_find_mark(mnt, FSNOTIFY_OBJ_TYPE_VFSMOUNT, group);
+	if (!mark)
+		return false;
+	hit = READ_ONCE(mark->mask) == mask &&
+	      READ_ONCE(mark->ignore_mask) == ignore;
+	fsnotify_put_mark(mark);
+	return hit;
+}
+
+#define CKPT_MOUNT_MARKS_MAX 64
+
+struct mount_mark_arg {
+	struct fsnotify_group *group;
+	u32 mask, ignore, nth;
+	/* The marked mounts met so far (compared, never followed). */
+	struct vfsmount *seen[CKPT_MOUNT_MARKS_MAX];
+	u32 nseen;
+	char *buf;
+	u32 buflen;
+	int err;
+};
+
+static int mount_mark_fn(const struct path *p, void *arg)
+{
+	struct mount_mark_arg *a = arg;
+	struct path root = { .mnt = p->mnt, .dentry = p->mnt->mnt_root }, q;
+	int ret;
+	u32 i;
+
+	for (i = 0; i < a->nseen; i++)
+		if (a->seen[i] == p->mnt)
+			return -ENOENT;
+	if (!mount_marked(a->group, p->mnt, a->mask, a->ignore))
+		return -ENOENT;
+	if (a->nseen == a->nth) {
+		/* Its root, by a path that names this very mount (none over it). */
+		a->err = -ESTALE;
+		ret = ckpt_path_of(&root, a->buf, a->buflen);
+		if (ret >= 0 && !kern_path(a->buf, 0, &q)) {
+			if (q.mnt == p->mnt && q.dentry == p->mnt->mnt_root)
+				a->err = 0;
+			path_put(&q);
+		}
+		return 1;
+	}
+	if (a->nseen == CKPT_MOUNT_MARKS_MAX) {
+		a->err = -E2BIG;
+		return 1;
+	}
+	a->seen[a->nseen++] = p->mnt;
+	return -ENOENT;
+}
+#endif
+
+/*
+ * A path to the root of the @nth (from 0) distinct mount, among those of @t's
+ * root, working directory and open files, that the group of fanotify file @f
+ * marks with @mask and @ignore (a mount mark's object, which fdinfo shows by
+ * mount id only). -ENOENT if there is none; -ESTALE if it has no path that
+ * names it (something is mounted over it, or it is not under the caller's
+ * root); -E2BIG past 64 marked mounts; -EINVAL if @f is no fanotify file.
+ */
+int ckpt_task_mount_mark_path(struct task_struct *t, struct file *f, u32 mask,
+			      u32 ignore, u32 nth, char *buf, u32 buflen)
+{
+#if IS_ENABLED(CONFIG_FANOTIFY)
+	struct mount_mark_arg *a;
+	int ret;
+
+	if (!fanotify_group_of(f))
+		return -EINVAL;
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	*a = (struct mount_mark_arg){ .group = fanotify_group_of(f),
+				      .mask = mask, .ignore = ignore, .nth = nth,
+				      .buf = buf, .buflen = buflen };
+	ret = for_task_paths(t, mount_mark_fn, a);
+	if (ret > 0)
+		ret = a->err;
+	kfree(a);
+	return ret;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/*
+ * Whether the group of fanotify file @f marks the mount @on is on with @mask
+ * and @ignore (a restart's check of a mount mark it made): 1, 0, or -EINVAL
+ * if @f is no fanotify file.
+ */
+int ckpt_fanotify_marks_mount_of(struct file *f, struct file *on, u32 mask,
+				 u32 ignore)
+{
+#if IS_ENABLED(CONFIG_FANOTIFY)
+	struct fsnotify_group *group = fanotify_group_of(f);
+
+	if (!group)
+		return -EINVAL;
+	return mount_marked(group, on->f_path.mnt, mask, ignore);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 #if !IS_ENABLED(CONFIG_EXPORTFS)
 /* Without exportfs, file handles cannot be decoded: no watch can be named. */
 int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
@@ -284,12 +429,10 @@ int ckpt_task_handle_path(struct task_struct *t, u32 dev, u64 ino, int type,
 int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending)
 {
 #if IS_ENABLED(CONFIG_FANOTIFY)
-	struct fsnotify_group *group;
+	struct fsnotify_group *group = fanotify_group_of(f);
 
-	if (file_inode(f)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
-	    strcmp(f->f_path.dentry->d_name.name, "[fanotify]") || !f->private_data)
+	if (!group)
 		return -EINVAL;
-	group = f->private_data;
 	*flags = (u32)READ_ONCE(group->fanotify_data.flags);
 	spin_lock(&group->notification_lock);
 	*answer_pending = !list_empty(&group->fanotify_data.access_list);

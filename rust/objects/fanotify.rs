@@ -19,11 +19,17 @@
 //! consuming them), permission events read and not answered (the processes
 //! waiting for the answers would never get them), marks asking for permission
 //! events (the restart's own opening of the marked files would wait for
-//! answers nobody gives yet), mount and mount-namespace marks (not supported
-//! yet: a module cannot name a mount by a path), marks on inodes no path of
+//! answers nobody gives yet), mount-namespace marks (not supported yet), mount
+//! marks on mounts none of the process's root, working directory and open
+//! files is on (fdinfo names the mount by its id only; the mount is found as
+//! one of those the group marks alike, [`TaskRef::mount_mark_path`]) or that
+//! no path names, marks on inodes no path of
 //! the process's names (a deleted file) or on filesystems none is on, and
 //! ignore flags without an ignore mask (which `fanotify_mark()` cannot make
 //! again).
+//!
+//! A mount mark is named by the path of the mount's root; the restart marks
+//! the mount that path is on then.
 //!
 //! A filesystem mark is named by a path on the filesystem (the root of a
 //! mount of it the process reaches, else its root, working directory or an
@@ -229,14 +235,7 @@ fn named(
                     ),
                 )
             })?,
-            Object::Mount(id) => {
-                return Err(why.set(
-                    eopnotsupp(),
-                    format_args!(
-                        "{what}: a fanotify mount mark (mount id {id}): not supported yet (a module cannot name a mount by a path)"
-                    ),
-                ))
-            }
+            Object::Mount(id) => mount_path(t, f, &g, m, id, &mut path, what, why)?,
             Object::MntNs(ns) => {
                 return Err(why.set(
                     eopnotsupp(),
@@ -293,6 +292,52 @@ fn named(
     Ok((g, paths))
 }
 
+/// The path of the root of mount mark `m`'s mount (fdinfo's mount `id`): the
+/// mount of the process's root, working directory or an open file that the
+/// group of `f` marks with `m`'s masks (the mounts marked alike are told
+/// apart in order: the `nth` such mark is the `nth` such mount).
+#[allow(clippy::too_many_arguments)]
+fn mount_path(
+    t: &TaskRef,
+    f: &FileRef,
+    g: &Group,
+    m: &Mark,
+    id: u64,
+    path: &mut [u8],
+    what: What,
+    why: &mut Reason,
+) -> Result<usize> {
+    let alike = |o: &&Mark| {
+        matches!(o.object, Object::Mount(_)) && o.mask == m.mask && o.ignore_mask == m.ignore_mask
+    };
+    let before = g.marks.iter().take_while(|o| !core::ptr::eq(*o, m));
+    let nth = before.filter(alike).count() as u32;
+    if g.marks.iter().filter(alike).any(|o| o.flags != m.flags) {
+        return Err(why.set(
+            eopnotsupp(),
+            format_args!(
+                "{what}: fanotify mount marks with the same masks and other flags (mount id {id}), which ckpt cannot tell apart: not supported"
+            ),
+        ));
+    }
+    t.mount_mark_path(f, m.mask, m.ignore_mask, nth, path)
+        .map_err(|e| {
+            let how = if e == ENOENT {
+                "on a mount that is neither the process's root's, its working directory's nor an open file's"
+            } else if e.to_errno() == -(kernel::bindings::ESTALE as i32) {
+                "on a mount no path names (another is mounted over it, or it is outside the root)"
+            } else if e == E2BIG {
+                "among more than 64 marked mounts"
+            } else {
+                return why.set(e, format_args!("{what}: cannot find the mount of its fanotify mount mark (mount id {id})"));
+            };
+            why.set(
+                eopnotsupp(),
+                format_args!("{what}: fanotify mount mark (mount id {id}) {how}: not supported"),
+            )
+        })
+}
+
 /// Refuses a fanotify file whose group or marks cannot be saved.
 pub(crate) fn precheck(t: &TaskRef, f: &FileRef, what: What, why: &mut Reason) -> Result {
     named(t, f, what, why).map(|_| ())
@@ -318,6 +363,7 @@ pub(crate) fn write_records(
         let (mark_type, ino, dev) = match m.object {
             Object::Inode { ino, dev } => (image::FAN_MARK_INODE, ino, dev),
             Object::Filesystem(dev) => (image::FAN_MARK_FILESYSTEM, 0, dev),
+            Object::Mount(_) => (image::FAN_MARK_MOUNT, 0, 0),
             _ => return Err(EINVAL),
         };
         w.record(&FanotifyMark {
@@ -413,9 +459,12 @@ pub(crate) fn check(
         let Some(m) = want_marks.next() else {
             return Err(differs(why, format_args!("more marks")));
         };
-        let (ino, dev) = match h.object {
-            Object::Inode { ino, dev } if m.mark_type == image::FAN_MARK_INODE => (Some(ino), dev),
-            Object::Filesystem(dev) if m.mark_type == image::FAN_MARK_FILESYSTEM => (None, dev),
+        let on = match h.object {
+            Object::Inode { ino, dev } if m.mark_type == image::FAN_MARK_INODE => On::Inode(ino, dev),
+            Object::Filesystem(dev) if m.mark_type == image::FAN_MARK_FILESYSTEM => {
+                On::Filesystem(dev)
+            }
+            Object::Mount(_) if m.mark_type == image::FAN_MARK_MOUNT => On::Mount,
             _ => {
                 return Err(differs(
                     why,
@@ -435,7 +484,7 @@ pub(crate) fn check(
                 ),
             ));
         }
-        marked_as_image(f, m, ino, dev, creds, why)?;
+        marked_as_image(f, file, m, on, creds, why)?;
     }
     if want_marks.next().is_some() {
         return Err(differs(why, format_args!("fewer marks")));
@@ -443,15 +492,26 @@ pub(crate) fn check(
     Ok(())
 }
 
-/// The mark on inode `ino` (`None`: on the filesystem) of device `dev` of the
-/// group passed for file `f` (the image's mark `m`) is on the inode `m`'s path
-/// names (on its filesystem), looked up with the image's credentials, and those
-/// may read it (`fanotify_mark`'s `MAY_READ`).
+/// What a mark of the group passed for a file is on, as its fdinfo shows it.
+#[derive(Clone, Copy)]
+enum On {
+    /// Inode number, device.
+    Inode(u64, u32),
+    /// The filesystem of a device.
+    Filesystem(u32),
+    /// A mount (fdinfo's mount id says nothing across machines).
+    Mount,
+}
+
+/// The mark `on` of the group passed for file `f` (`group`; the image's mark
+/// `m`) is on the inode `m`'s path names (on its filesystem, on its mount),
+/// looked up with the image's credentials, and those may read it
+/// (`fanotify_mark`'s `MAY_READ`).
 fn marked_as_image(
     f: &image::FileRec<'_>,
+    group: &FileRef,
     m: &FanotifyMark<'_>,
-    ino: Option<u64>,
-    dev: u32,
+    on: On,
     creds: &crate::access::ImageCreds,
     why: &mut Reason,
 ) -> Result {
@@ -469,6 +529,22 @@ fn marked_as_image(
         )
     })?;
     let (now_ino, now_dev, may_read) = named.watch_facts();
+    let (ino, dev) = match on {
+        On::Inode(ino, dev) => (Some(ino), dev),
+        On::Filesystem(dev) => (None, dev),
+        On::Mount => (None, now_dev),
+    };
+    if matches!(on, On::Mount) && !group.fanotify_marks_mount_of(&named, m.mask, m.ignore_mask)? {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "fanotify mount mark of the group passed for file {} is not on the mount {} is on",
+                f.id,
+                path_str(m.path)
+            ),
+        ));
+    }
     if ino.is_some_and(|i| i != now_ino) || now_dev != dev {
         return Err(refuse(
             why,

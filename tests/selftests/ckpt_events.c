@@ -17,7 +17,10 @@
  *   without CAP_SYS_ADMIN) keep their flags and marks (inode marks with an
  *   ignore mask, evictable) and report files touched after restart;
  *   a filesystem mark (on a tmpfs of its own) reports files written on it;
- *   refused: events queued, a mount mark, a filesystem mark on a filesystem
+ *   mount marks (mask and ignore mask) on a tmpfs mount of its own keep
+ *   their fdinfo and report files written on the mount;
+ *   refused: events queued, a mount mark on a mount the process has no path
+ *   on or one covered by another mount, a filesystem mark on a filesystem
  *   the process has no path on, a mark on a deleted file;
  * - epoll entries whose fd numbers were closed or replaced since they were
  *   added (the files open at other fds) come back under their numbers; one
@@ -870,13 +873,76 @@ static int fanqueued_setup(void)
 	return 0;
 }
 
-/* Refused: a mount mark (on the mount of /tmp). */
+/* fanotify mount marks (ZDTM's fanotify00 marks /tmp's mount): on a tmpfs
+ * mounted at D (the working directory: a path of the process's on that mount),
+ * FAN_OPEN | FAN_CLOSE_WRITE with FAN_OPEN ignored (surviving modification);
+ * after restart the fdinfo is the same (the mount keeps its id on this boot)
+ * and a file written on the mount is reported. */
+static char fanmnt_dir[64];
+
 static int fanmount_setup(void)
 {
-	int fa = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmnt-%d", getpid());
+	CHECK(mkdir(fanmnt_dir, 0755) == 0);
+	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
+	CHECK(chdir(fanmnt_dir) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN | FAN_CLOSE_WRITE,
+			    AT_FDCWD, fanmnt_dir) == 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_IGNORED_MASK |
+				    FAN_MARK_IGNORED_SURV_MODIFY,
+			    FAN_OPEN, AT_FDCWD, fanmnt_dir) == 0);
+	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
+	CHECK(strstr(fan_info[0], "fanotify mnt_id:"));
+	return 0;
+}
 
-	CHECK(fa >= 0);
-	CHECK(fanotify_mark(fa, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, "/tmp") == 0);
+static int fanmount_verify(void)
+{
+	char info[2048], path[128];
+	int pid = -1;
+
+	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
+	snprintf(path, sizeof(path), "%s/new", fanmnt_dir);
+	CHECK(touch(path) == 0);
+	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
+	CHECK(chdir("/") == 0 && umount(fanmnt_dir) == 0 && rmdir(fanmnt_dir) == 0);
+	return 0;
+}
+
+/* Refused: a mount mark on a mount none of the process's root, working
+ * directory and open files is on. */
+static int fanmountnopath_setup(void)
+{
+	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmntn-%d", getpid());
+	CHECK(mkdir(fanmnt_dir, 0755) == 0);
+	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
+	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanmnt_dir) == 0);
+	return 0;
+}
+
+/* Refused: a mount mark on a mount another is mounted over (the process
+ * holds a file on the marked one, but no path names it). */
+static int fanmountover_setup(void)
+{
+	char path[128];
+
+	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmnto-%d", getpid());
+	CHECK(mkdir(fanmnt_dir, 0755) == 0);
+	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
+	/* The group first: its fd is seen before the file's, whose path is
+	 * covered too. */
+	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	snprintf(path, sizeof(path), "%s/held", fanmnt_dir);
+	fan_h = open(path, O_CREAT | O_RDWR, 0644);
+	CHECK(fan1 >= 0 && fan_h > fan1);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD,
+			    fanmnt_dir) == 0);
+	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
 	return 0;
 }
 
@@ -974,7 +1040,9 @@ static const struct prog progs[] = {
 	{ "downtime", downtime_setup, downtime_verify },
 	{ "fanotify", fanotify_setup, fanotify_verify },
 	{ "fanqueued", fanqueued_setup, NULL },
-	{ "fanmount", fanmount_setup, NULL },
+	{ "fanmount", fanmount_setup, fanmount_verify },
+	{ "fanmountnopath", fanmountnopath_setup, NULL },
+	{ "fanmountover", fanmountover_setup, NULL },
 	{ "fanfs", fanfs_setup, fanfs_verify },
 	{ "fanfsnopath", fanfsnopath_setup, NULL },
 	{ "fandeleted", fandeleted_setup, NULL },
@@ -1147,9 +1215,22 @@ TEST_F_TIMEOUT(events, fanotify_with_queued_events_is_refused, 60)
 	sh("rm -f /tmp/events-fanq-*");
 }
 
-TEST_F_TIMEOUT(events, fanotify_mount_mark_is_refused, 60)
+TEST_F_TIMEOUT(events, fanotify_mount_marks_and_new_events, 120)
 {
-	check_refuses(_metadata, "fanmount", "mount mark");
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "fanmount", false));
+	sh("umount /tmp/events-fanmnt-* 2>/dev/null; rmdir /tmp/events-fanmnt-* 2>/dev/null");
+}
+
+TEST_F_TIMEOUT(events, fanotify_mount_mark_without_a_path_is_refused, 60)
+{
+	check_refuses(_metadata, "fanmountnopath", "neither the process's root");
+	sh("umount /tmp/events-fanmntn-*; rmdir /tmp/events-fanmntn-*");
+}
+
+TEST_F_TIMEOUT(events, fanotify_mount_mark_on_a_covered_mount_is_refused, 60)
+{
+	check_refuses(_metadata, "fanmountover", "no path names");
+	sh("umount /tmp/events-fanmnto-*; umount /tmp/events-fanmnto-*; rm -rf /tmp/events-fanmnto-*");
 }
 
 TEST_F_TIMEOUT(events, fanotify_filesystem_mark_and_new_events, 120)

@@ -270,17 +270,22 @@ pub const FAN_MARK_INODE: u32 = 0;
 /// `FAN_MARK_FILESYSTEM`: a [`FanotifyMark::mark_type`], a filesystem's mark
 /// (`path` is a path on it, `ino` 0).
 pub const FAN_MARK_FILESYSTEM: u32 = 0x100;
+/// `FAN_MARK_MOUNT`: a [`FanotifyMark::mark_type`], a mount's mark (`path` is
+/// the path of the mount's root, `ino` and `dev` 0). Since format 1.11.
+pub const FAN_MARK_MOUNT: u32 = 0x10;
 
 /// One mark of a fanotify group, after its [`FanotifyGroup`] record, in the
 /// order the restart adds them (oldest first): the inode named by `path`
-/// (device `dev`, inode number `ino` at checkpoint time), or the filesystem
-/// `path` is on (device `dev`), with its event mask, ignore mask and flags.
+/// (device `dev`, inode number `ino` at checkpoint time), the filesystem
+/// `path` is on (device `dev`), or the mount `path` is on (the path of its
+/// root), with its event mask, ignore mask and flags.
 /// Since format 1.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FanotifyMark<'a> {
     /// Id of the file record.
     pub file: u32,
-    /// What is marked: [`FAN_MARK_INODE`] or [`FAN_MARK_FILESYSTEM`].
+    /// What is marked: [`FAN_MARK_INODE`], [`FAN_MARK_FILESYSTEM`] or
+    /// [`FAN_MARK_MOUNT`].
     pub mark_type: u32,
     /// Its flags ([`FANOTIFY_MARK_FLAG_BITS`]).
     pub flags: u32,
@@ -312,7 +317,9 @@ fixed_record! {
     |m| {
         check(m.file != 0, "fanotify-mark: zero file id")?;
         check(
-            m.mark_type == FAN_MARK_INODE || (m.mark_type == FAN_MARK_FILESYSTEM && m.ino == 0),
+            m.mark_type == FAN_MARK_INODE
+                || (m.mark_type == FAN_MARK_FILESYSTEM && m.ino == 0)
+                || (m.mark_type == FAN_MARK_MOUNT && m.ino == 0 && m.dev == 0),
             "fanotify-mark: unknown mark type",
         )?;
         check(

@@ -684,7 +684,12 @@ impl<'w, W: Write> Text<'w, W> {
             ),
             AnyRecord::FanotifyMark(m) => writeln!(
                 o,
-                "  fanotify mark on {} (mask {:#x}, ignore mask {:#x}, flags {:#x})",
+                "  fanotify {}mark on {} (mask {:#x}, ignore mask {:#x}, flags {:#x})",
+                match m.mark_type {
+                    crate::image::FAN_MARK_MOUNT => "mount ",
+                    crate::image::FAN_MARK_FILESYSTEM => "filesystem ",
+                    _ => "",
+                },
                 names::path(m.path),
                 m.mask,
                 m.ignore_mask,

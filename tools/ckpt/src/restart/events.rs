@@ -635,6 +635,8 @@ const FAN_MARK_EVICTABLE: u32 = 0x200;
 const FAN_MARK_IGNORE: u32 = 0x400;
 /// `FAN_MARK_FILESYSTEM`: the mark is on the filesystem the path is on.
 const FAN_MARK_FILESYSTEM: u32 = 0x100;
+/// `FAN_MARK_MOUNT`: the mark is on the mount the path is on.
+const FAN_MARK_MOUNT: u32 = 0x10;
 /// `CAP_SYS_ADMIN`.
 const CAP_SYS_ADMIN: u32 = 21;
 
@@ -670,7 +672,7 @@ fn without_sys_admin<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Makes fanotify group `id` of the image as `fanotify_init()` made it
 /// (unprivileged if it was) and adds its marks, oldest first, each on the inode
-/// its path names (`FAN_MARK_DONT_FOLLOW`) or the filesystem it is on, with its
+/// its path names (`FAN_MARK_DONT_FOLLOW`), the filesystem or the mount it is on, with its
 /// flags, mask and ignore mask.
 fn make_fanotify(
     id: u32,
@@ -706,7 +708,7 @@ fn make_fanotify(
             .map_err(|_| format!("fanotify mark on {shown}: a NUL in the path"))?;
         let base = FAN_MARK_ADD
             | FAN_MARK_DONT_FOLLOW
-            | (mark_type & FAN_MARK_FILESYSTEM)
+            | (mark_type & (FAN_MARK_FILESYSTEM | FAN_MARK_MOUNT))
             | (flags & FAN_MARK_EVICTABLE);
         let mut calls = Vec::new();
         if *mask != 0 {
