@@ -2588,7 +2588,12 @@ impl FileRef {
 
     /// Of a fanotify file: whether its group marks the mount `on` is on with
     /// `mask` and `ignore` (a mount mark). `EINVAL` if it is no fanotify file.
-    pub(crate) fn fanotify_marks_mount_of(&self, on: &FileRef, mask: u32, ignore: u32) -> Result<bool> {
+    pub(crate) fn fanotify_marks_mount_of(
+        &self,
+        on: &FileRef,
+        mask: u32,
+        ignore: u32,
+    ) -> Result<bool> {
         // SAFETY: Both files are valid.
         Ok(errno(unsafe {
             ffi_event::ckpt_fanotify_marks_mount_of(self.raw(), on.raw(), mask, ignore)

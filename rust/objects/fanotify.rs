@@ -460,7 +460,9 @@ pub(crate) fn check(
             return Err(differs(why, format_args!("more marks")));
         };
         let on = match h.object {
-            Object::Inode { ino, dev } if m.mark_type == image::FAN_MARK_INODE => On::Inode(ino, dev),
+            Object::Inode { ino, dev } if m.mark_type == image::FAN_MARK_INODE => {
+                On::Inode(ino, dev)
+            }
             Object::Filesystem(dev) if m.mark_type == image::FAN_MARK_FILESYSTEM => {
                 On::Filesystem(dev)
             }

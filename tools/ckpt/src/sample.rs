@@ -210,6 +210,16 @@ pub fn write_fanotify(w: &mut ImageWriter) -> Result<()> {
         ino: 1235,
         path: b"/tmp/marked",
     })?;
+    w.record(&FanotifyMark {
+        file: id::FANOTIFY,
+        mark_type: FAN_MARK_MOUNT,
+        flags: 0x40,
+        mask: 0x4000_0020,
+        ignore_mask: 0x1,
+        dev: 0,
+        ino: 0,
+        path: b"/tmp",
+    })?;
     Ok(())
 }
 

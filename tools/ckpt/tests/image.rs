@@ -68,9 +68,10 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.10, x86_64, page size 4096",
+        "image format 1.11, x86_64, page size 4096",
         "fanotify group flags 0xe03, event flags 0o100000",
         "fanotify mark on /tmp/marked (mask 0x48000100, ignore mask 0x2, flags 0x400)",
+        "fanotify mount mark on /tmp (mask 0x40000020, ignore mask 0x1, flags 0x40)",
         "2025-11-25 21:38:00.000 UTC on testhost, kernel 6.12.0-ckpt",
         "root pid 100, 2 tasks",
         "task 100 \"sample\" (tgid 100, ppid 1, pgid 100, sid 1) [leader]",
@@ -212,6 +213,8 @@ fn json_output() {
     assert_eq!(v["files"][10]["fanotify"]["flags"], 0x0e03);
     assert_eq!(v["files"][10]["fanotify_marks"][0]["path"], "/tmp/marked");
     assert_eq!(v["files"][10]["fanotify_marks"][0]["ignore_mask"], 2);
+    assert_eq!(v["files"][10]["fanotify_marks"][1]["type"], 0x10);
+    assert_eq!(v["files"][10]["fanotify_marks"][1]["path"], "/tmp");
     assert_eq!(v["files"][2]["path"], sample::EXE);
     assert_eq!(v["files"][4]["pos"], 42);
     assert_eq!(v["pipes"][0]["data_len"], sample::PIPE_DATA.len());
