@@ -150,7 +150,12 @@ fn no_access(pid: i32, d: access::Denied, why: &mut Reason) -> Error {
 
 /// Everything that makes a target impossible to save faithfully, checked before a single
 /// byte is written. The target must be quiescent for the answer to hold.
-pub(crate) fn precheck(t: &Target, procs: &[i32], why: &mut Reason) -> Result {
+pub(crate) fn precheck(
+    t: &Target,
+    procs: &[i32],
+    seen: &mut files::Seen,
+    why: &mut Reason,
+) -> Result {
     if t.info.flags & ti::FOREIGN_NS != 0 {
         return Err(why.set(
             EINVAL,
@@ -172,7 +177,7 @@ pub(crate) fn precheck(t: &Target, procs: &[i32], why: &mut Reason) -> Result {
         .ok_or_else(|| why.set(EINVAL, format_args!("process has no memory")))?;
     mm::precheck(&m, why)?;
     task::precheck(&t.threads, why)?;
-    files::precheck(&t.leader, procs, why)?;
+    files::precheck(&t.leader, procs, seen, why)?;
     signal::precheck(&t.leader, why)?;
     Ok(())
 }
@@ -184,7 +189,7 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     let ext = flags & uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX != 0;
     let t = find_target(pid, why)?;
     if flags & uapi::CKPT_CHECKPOINT_TREE == 0 {
-        let r = precheck(&t, &[], why)
+        let r = precheck(&t, &[], &mut files::Seen::new(), why)
             .and_then(|_| unix::outside(&[&t.leader], ext, why))
             .and_then(|_| files::leased_leaks(&[&t.leader], why))
             .and_then(|_| files::reopenable(&[&t.leader], why));
@@ -193,8 +198,9 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     }
     let tree = Tree::below(t, why)?;
     let procs = tree.pids()?;
+    let mut seen = files::Seen::new();
     for p in tree.procs.iter() {
-        if let Err(e) = precheck(p, &procs, why) {
+        if let Err(e) = precheck(p, &procs, &mut seen, why) {
             crate::lsm::explain(&p.leader, why);
             return Err(e);
         }
@@ -787,8 +793,9 @@ pub(crate) fn checkpoint(
     ph.mark("quiesce");
     fault::step_why(Op::Checkpoint, "precheck", why)?;
     let procs = if whole { tree.pids()? } else { KVec::new() };
+    let mut seen = files::Seen::new();
     for p in tree.procs.iter() {
-        precheck(p, &procs, why)?;
+        precheck(p, &procs, &mut seen, why)?;
         sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
     }
     why.stage = "check the tree";

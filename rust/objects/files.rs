@@ -176,6 +176,11 @@ pub(crate) fn file_kind(
         fk::LNK if fi.flags & O_PATH != 0 && (fi.unlinked == 0 || path.ends_with(b" (deleted)")) => {
             Ok(filekind::SYMLINK)
         }
+        // A device node the program removed (ZDTM's deleted_dev): a restart opens
+        // devices by path.
+        fk::CHR if fi.unlinked != 0 && !is_tty(fi.rdev) => {
+            Err(refuse(why, "deleted device node"))
+        }
         fk::CHR if is_stateless_chardev(fi.rdev) => Ok(filekind::CHR),
         // A pseudo-terminal slave whose master was closed (hung up): see
         // `super::tty::pty_settled`.
@@ -276,7 +281,54 @@ pub(crate) mod fmt_what {
 use fmt_what::What;
 
 /// Refuses fds, a working directory and a root the image cannot describe.
-pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
+/// The open file descriptions a pass over a tree's fd tables has judged, by their
+/// `struct file` (with the kind a first look found): the processes of a tree
+/// share descriptions (a server's workers inherit its sockets; ZDTM's session03
+/// has 340 processes sharing 818), and what depends on the description alone is
+/// judged once, not once per fd. The tables hold the files (the processes are
+/// held or the pass holds each), so a key is not reused meanwhile.
+pub(crate) struct Seen(kernel::rbtree::RBTree<u64, u8>);
+
+impl Seen {
+    /// An empty set.
+    pub(crate) fn new() -> Self {
+        Self(kernel::rbtree::RBTree::new())
+    }
+
+    /// The kind noted for `f`, if it was seen.
+    fn kind(&self, f: &FileRef) -> Option<u8> {
+        self.0.get(&f.key()).copied()
+    }
+
+    /// Notes `f`, of `kind`; whether it was new.
+    fn note(&mut self, f: &FileRef, kind: u8) -> Result<bool> {
+        if self.0.get(&f.key()).is_some() {
+            return Ok(false);
+        }
+        self.0.try_create_and_insert(f.key(), kind, GFP_KERNEL)?;
+        Ok(true)
+    }
+}
+
+/// Whether a file of `kind` (`fi`) is judged by its description alone in
+/// [`precheck`]: not a directory (a deleted one is judged against each holder's
+/// working directory), not under `/proc` (judged against each holder's pid), not
+/// an event-loop file or pidfd (judged against each holder's tables and pid).
+fn judged_once(fi: &FileInfo, kind: u8) -> bool {
+    fi.fs_magic != PROC_SUPER_MAGIC
+        && matches!(
+            kind,
+            filekind::PIPE
+                | filekind::UNIX
+                | filekind::REG
+                | filekind::CHR
+                | filekind::TTY
+                | filekind::MEMFD
+                | filekind::GHOST
+        )
+}
+
+pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let (_, cl, rl) = t.fs(&mut path, &mut root)?;
@@ -304,8 +356,20 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], why: &mut Reason) -> Result {
     let tgid = t.info().tgid;
     let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
+        if seen.kind(&f).is_some() {
+            // Judged with another fd (of this or another process of the tree).
+            precheck_owner(t, &f, fd, procs, why)?;
+            if fd >= image::MAX_FD {
+                return Err(why.set(eopnotsupp(), format_args!("fd {fd} is too large")));
+            }
+            fd += 1;
+            continue;
+        }
         let (fi, n) = info_named(&f, &mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
+        if judged_once(&fi, kind) {
+            seen.note(&f, kind)?;
+        }
         match kind {
             filekind::TTY => super::tty::pty_settled(&f, &path[..n], What::Fd(fd), why)?,
             filekind::UNIX => {
@@ -362,7 +426,9 @@ struct Reopen {
 /// opened by path ([`FileRef::may_reopen`], with each process's own credentials);
 /// a process in a chroot is not judged (its paths name files under its root).
 pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
-    let mut seen: KVec<Reopen> = KVec::new();
+    let mut seen: KVVec<Reopen> = KVVec::new();
+    // Where each description is in `seen` (`usize::MAX`: not judged), by its key.
+    let mut at: kernel::rbtree::RBTree<u64, usize> = kernel::rbtree::RBTree::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     for t in procs {
@@ -382,6 +448,13 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
         };
         let mut fd = 0u32;
         while let Some(f) = t.next_file(&mut fd) {
+            // Each description once, but asked again of each holder until one
+            // may open it.
+            let known = at.get(&f.key()).copied();
+            if known.is_some_and(|i| i == usize::MAX || seen[i].ok) {
+                fd += 1;
+                continue;
+            }
             let (fi, n) = info_named(&f, &mut path)?;
             let by_path = matches!(fi.kind, fk::REG | fk::DIR)
                 && fi.unlinked == 0
@@ -391,19 +464,24 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 && path[..n].starts_with(b"/");
             if by_path {
                 let r = f.may_reopen(fi.flags);
-                match seen.iter_mut().find(|s| s.file.as_raw() == f.as_raw()) {
-                    Some(s) => s.ok |= r.is_ok(),
-                    None => seen.push(
-                        Reopen {
-                            file: f,
-                            pid: t.info().tgid,
-                            fd,
-                            ok: r.is_ok(),
-                            err: r.err().unwrap_or(EPERM),
-                        },
-                        GFP_KERNEL,
-                    )?,
+                match known {
+                    Some(i) => seen[i].ok |= r.is_ok(),
+                    None => {
+                        at.try_create_and_insert(f.key(), seen.len(), GFP_KERNEL)?;
+                        seen.push(
+                            Reopen {
+                                file: f,
+                                pid: t.info().tgid,
+                                fd,
+                                ok: r.is_ok(),
+                                err: r.err().unwrap_or(EPERM),
+                            },
+                            GFP_KERNEL,
+                        )?
+                    }
                 }
+            } else if known.is_none() {
+                at.try_create_and_insert(f.key(), usize::MAX, GFP_KERNEL)?;
             }
             fd += 1;
         }
@@ -525,23 +603,29 @@ fn leaks_of(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
 }
 
 fn leaks_now(procs: &[&TaskRef], leases_only: bool, why: &mut Reason) -> Result {
-    let mut uses: KVec<Uses> = KVec::new();
+    let mut uses: KVVec<Uses> = KVVec::new();
+    // Where each file is in `uses`, by its key.
+    let mut at: kernel::rbtree::RBTree<u64, usize> = kernel::rbtree::RBTree::new();
     let mut note = |f: FileRef, shm: bool, inflight: bool| -> Result {
-        match uses.iter_mut().find(|u| u.file.key() == f.key()) {
-            Some(u) => {
+        match at.get(&f.key()) {
+            Some(&i) => {
+                let u = &mut uses[i];
                 u.count += 1;
                 u.shm |= shm;
                 u.inflight |= inflight;
             }
-            None => uses.push(
-                Uses {
-                    file: f,
-                    count: 1,
-                    shm,
-                    inflight,
-                },
-                GFP_KERNEL,
-            )?,
+            None => {
+                at.try_create_and_insert(f.key(), uses.len(), GFP_KERNEL)?;
+                uses.push(
+                    Uses {
+                        file: f,
+                        count: 1,
+                        shm,
+                        inflight,
+                    },
+                    GFP_KERNEL,
+                )?
+            }
         }
         Ok(())
     };

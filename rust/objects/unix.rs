@@ -28,7 +28,7 @@ use crate::shim::{fk, FileRef, TaskRef};
 use crate::shim_unix::{self, uf, UnixInfo};
 use crate::stream::ImageWriter;
 use core::fmt;
-use kernel::prelude::*;
+use kernel::{prelude::*, rbtree::RBTree};
 
 /// Largest buffer of a queue saved (a record holds it whole).
 const MAX_SKB: usize = image::MAX_RECORD_LEN as usize - 1024;
@@ -583,7 +583,12 @@ fn reconnectable(ui: &UnixInfo) -> Result<(), &'static str> {
 /// ([`crate::uapi::CKPT_CHECKPOINT_EXTERNAL_UNIX`]) a datagram socket connected to
 /// a named socket outside is taken: a restart connects it to that name again.
 pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result {
-    let mut found: KVec<Found> = KVec::new();
+    // Each socket once (by inode; the first fd seen holding it names it), however
+    // many fds and processes share it.
+    let mut found: KVVec<Found> = KVVec::new();
+    let mut by_ino: RBTree<u64, usize> = RBTree::new();
+    // The open files looked at already (shared by fds of the tree).
+    let mut files: RBTree<u64, ()> = RBTree::new();
     // Clients whose connection waits in a listener of the tree.
     let mut waiting: KVec<(u64, usize)> = KVec::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
@@ -593,29 +598,35 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
         let mut fd = 0u32;
         let pid = t.info().tgid;
         while let Some(f) = t.next_file(&mut fd) {
+            if files.get(&f.key()).is_some() {
+                fd += 1;
+                continue;
+            }
+            files.try_create_and_insert(f.key(), (), GFP_KERNEL)?;
             let (fi, _) = f.info(&mut path)?;
             if fi.kind == fk::SOCKET {
                 if let Ok(ui) = shim_unix::info(&f, -1, &mut path) {
                     foreign_creds(&f, &ui, root, pid, fd, why)?;
-                    if ui.state as u8 == unix_state::LISTEN {
-                        for i in 0..ui.qlen as i32 {
+                    let (ino, listen, qlen) =
+                        (ui.ino, ui.state as u8 == unix_state::LISTEN, ui.qlen);
+                    let at = match by_ino.get(&ino) {
+                        Some(&i) => i,
+                        None => {
+                            by_ino.try_create_and_insert(ino, found.len(), GFP_KERNEL)?;
+                            found.push(Found { ino, pid, fd, ui }, GFP_KERNEL)?;
+                            found.len() - 1
+                        }
+                    };
+                    if listen {
+                        for i in 0..qlen as i32 {
                             let Ok(e) = shim_unix::info(&f, i, &mut path) else {
                                 break;
                             };
                             if e.peer_ino != 0 {
-                                waiting.push((e.peer_ino, found.len()), GFP_KERNEL)?;
+                                waiting.push((e.peer_ino, at), GFP_KERNEL)?;
                             }
                         }
                     }
-                    found.push(
-                        Found {
-                            ino: ui.ino,
-                            pid,
-                            fd,
-                            ui,
-                        },
-                        GFP_KERNEL,
-                    )?;
                     // The unix sockets in flight in its queue (and in theirs) are
                     // the tree's too (their peers must be; a peer of the tree's is
                     // not outside).
@@ -625,7 +636,8 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
                         let Ok(xi) = shim_unix::info(x, -1, &mut path) else {
                             continue;
                         };
-                        if !found.iter().any(|o| o.ino == xi.ino) {
+                        if by_ino.get(&xi.ino).is_none() {
+                            by_ino.try_create_and_insert(xi.ino, found.len(), GFP_KERNEL)?;
                             found.push(
                                 Found {
                                     ino: xi.ino,
@@ -646,7 +658,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
         let (pid, fd, t) = (s.pid, s.fd, type_name(s.ui.sock_type));
         let peer = Name(s.ui.peer_name());
         let dead = s.ui.flags & unix_flags::PEER_DEAD != 0;
-        if s.ui.peer_ino != 0 && !dead && !found.iter().any(|o| o.ino == s.ui.peer_ino) {
+        if s.ui.peer_ino != 0 && !dead && by_ino.get(&s.ui.peer_ino).is_none() {
             let (a, hint, b) = match reconnectable(&s.ui) {
                 Ok(()) if ext => continue,
                 Ok(()) => (" (", "--external-unix reconnects it at restart", ")"),
@@ -672,7 +684,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
         }
     }
     for (client, l) in waiting.iter() {
-        if !found.iter().any(|o| o.ino == *client) {
+        if by_ino.get(client).is_none() {
             let l = &found[*l];
             return Err(why.set(
                 eopnotsupp(),

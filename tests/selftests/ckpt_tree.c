@@ -35,6 +35,8 @@
  *   but could not open, comes back in both (the child takes the parent's,
  *   whichever restores first: ZDTM's pid00); held by the child alone, it is
  *   refused, naming the file.
+ * - A tree of 21 processes sharing 400 socketpairs (800 fds each) is
+ *   checkpointed and comes back with every fd, each pair one pair.
  * - A parent's pidfds of its child (close-on-exec, PIDFD_NONBLOCK without
  *   close-on-exec, PIDFD_THREAD), of itself and of its zombie child come back
  *   naming the restored tasks: fdinfo's Pid, the fd and file flags as they
@@ -53,6 +55,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <termios.h>
 #include "kselftest_harness.h"
@@ -1817,6 +1822,139 @@ TEST_F(tree, pidfd_shared_with_an_outsider_is_refused)
 	close(pfd);
 	kill(p, SIGKILL);
 	kill_reap(p);
+}
+
+/*
+ * A wide tree sharing many sockets (ZDTM's session03: 340 processes sharing
+ * 818; a server's workers inheriting its sockets): WIDE_KIDS children inherit
+ * WIDE_PAIRS socketpairs from the root (exec'ed with CKPT_WIDE_CHILD=READY_FD),
+ * 5 bytes queued in the first. Each open file is judged once, not once per fd:
+ * the checkpoint once failed with ENOMEM (a list of every fd's socket) and
+ * took seconds per thousand fds.
+ */
+#define WIDE_PAIRS 400
+#define WIDE_KIDS 20
+#define WIDE_FD0 100
+
+__attribute__((constructor)) static void wide_child(void)
+{
+	const char *r = getenv("CKPT_WIDE_CHILD");
+	pid_t pids[1 + WIDE_KIDS];
+	int ready, i, sv[2];
+
+	if (!r || sscanf(r, "%d", &ready) != 1)
+		return;
+	for (i = 0; i < WIDE_PAIRS; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+		    dup2(sv[0], WIDE_FD0 + 2 * i) < 0 || dup2(sv[1], WIDE_FD0 + 2 * i + 1) < 0)
+			_exit(3);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	if (write(WIDE_FD0 + 1, "hello", 5) != 5)
+		_exit(3);
+	pids[0] = getpid();
+	for (i = 1; i <= WIDE_KIDS; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			_exit(3);
+		if (pids[i] == 0) {
+			close(ready);
+			for (;;)
+				pause();
+		}
+	}
+	if (write(ready, pids, sizeof(pids)) != sizeof(pids))
+		_exit(5);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+/* The number of fds of @pid, -1 if it is gone. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The target of fd @fd of @pid ("socket:[INO]"), into @buf. */
+static int fd_link(pid_t pid, int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+TEST_F_TIMEOUT(tree, wide_tree_sharing_many_sockets, 300)
+{
+	pid_t pids[1 + WIDE_KIDS];
+	char txt[32], cmd[256], a[64], b[64];
+	int ready[2], fd, i, n;
+
+	ASSERT_EQ(0, pipe(ready));
+	pids[0] = fork();
+	ASSERT_LE(0, pids[0]);
+	if (pids[0] == 0) {
+		close(ready[0]);
+		snprintf(txt, sizeof(txt), "%d", ready[1]);
+		setenv("CKPT_WIDE_CHILD", txt, 1);
+		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
+		_exit(6);
+	}
+	close(ready[1]);
+	ASSERT_EQ(sizeof(pids), read(ready[0], pids, sizeof(pids)));
+	close(ready[0]);
+	n = fd_count(pids[WIDE_KIDS]);
+	ASSERT_LE(2 * WIDE_PAIRS, n);
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	waitpid(pids[0], NULL, 0);
+	ASSERT_EQ(0, all_gone(pids, 1 + WIDE_KIDS, 20000));
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --detach --quiet >/dev/null", self->img);
+	ASSERT_EQ(0, run(cmd));
+	for (i = 0; i <= WIDE_KIDS; i++) {
+		EXPECT_EQ(n, fd_count(pids[i])) TH_LOG("process %d", pids[i]);
+	}
+	/* Each pair is one pair of sockets, shared by all. */
+	for (i = 0; i < WIDE_PAIRS; i += 97) {
+		ASSERT_EQ(0, fd_link(pids[0], WIDE_FD0 + 2 * i, a, sizeof(a)));
+		ASSERT_EQ(0, fd_link(pids[WIDE_KIDS], WIDE_FD0 + 2 * i, b, sizeof(b)));
+		EXPECT_STREQ(a, b);
+		ASSERT_EQ(0, fd_link(pids[0], WIDE_FD0 + 2 * i + 1, b, sizeof(b)));
+		EXPECT_STRNE(a, b);
+	}
+	/* The bytes queued in the first pair wait at its first end. */
+	fd = syscall(SYS_pidfd_open, pids[3], 0);
+	ASSERT_LE(0, fd);
+	i = syscall(SYS_pidfd_getfd, fd, WIDE_FD0, 0);
+	close(fd);
+	ASSERT_LE(0, i);
+	ASSERT_EQ(0, ioctl(i, FIONREAD, &n));
+	EXPECT_EQ(5, n);
+	close(i);
+	for (i = 0; i <= WIDE_KIDS; i++)
+		kill(pids[i], SIGKILL);
 }
 
 TEST_HARNESS_MAIN
