@@ -129,6 +129,7 @@ struct ckpt_mm_info {
 #define CKPT_VMA_SHADOW_STACK	(1u << 8)
 #define CKPT_VMA_DROPPABLE	(1u << 9)	/* MAP_DROPPABLE */
 #define CKPT_VMA_LOCKONFAULT	(1u << 10)	/* mlock2(MLOCK_ONFAULT) */
+#define CKPT_VMA_MAYBE_GUARD	(1u << 11)	/* MADV_GUARD_INSTALL was used */
 
 struct ckpt_vma_info {
 	u64 start, end, pgoff;

@@ -125,6 +125,7 @@ pub(crate) mod vmai {
     pub(crate) const SHADOW_STACK: u32 = 1 << 8;
     pub(crate) const DROPPABLE: u32 = 1 << 9;
     pub(crate) const LOCKONFAULT: u32 = 1 << 10;
+    pub(crate) const MAYBE_GUARD: u32 = 1 << 11;
 }
 
 /// The `PROT_*` bits (user ABI: read 1, write 2, exec 4) of a mapping with VMA flags

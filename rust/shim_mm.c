@@ -147,6 +147,11 @@ int ckpt_mm_vma(struct mm_struct *mm, u64 addr, struct ckpt_vma_info *vi, struct
 		vi->flags |= CKPT_VMA_SHADOW_STACK;
 	if (f & VM_DROPPABLE)
 		vi->flags |= CKPT_VMA_DROPPABLE;
+#ifdef VM_MAYBE_GUARD
+	/* Sticky: set by MADV_GUARD_INSTALL, kept after MADV_GUARD_REMOVE. */
+	if (f & VM_MAYBE_GUARD)
+		vi->flags |= CKPT_VMA_MAYBE_GUARD;
+#endif
 	if (vma->vm_ops && vma->vm_ops->name) {
 		name = vma->vm_ops->name(vma);
 		if (name)

@@ -110,11 +110,17 @@ fn classify(
         ));
     }
     // Protections a restart could not give back: refused rather than silently lost.
-    let lost: [(u32, &str); 4] = [
+    let lost: [(u32, &str); 5] = [
         (vmai::SEALED, "is sealed (mseal)"),
         (vmai::PKEY, "has a protection key"),
         (vmai::SHADOW_STACK, "is a shadow stack"),
         (vmai::LOCKONFAULT, "is locked on fault (MLOCK_ONFAULT)"),
+        // Guard markers read as holes to every exported way of reading pages; a
+        // restart would give back plain memory where the program has traps.
+        (
+            vmai::MAYBE_GUARD,
+            "may hold guard regions (MADV_GUARD_INSTALL, which a module cannot read back)",
+        ),
     ];
     if let Some((_, what)) = lost.iter().find(|(bit, _)| vi.flags & bit != 0) {
         return Err(why.set(

@@ -1013,6 +1013,18 @@ static int make_lockonfault(void)
 	return syscall(SYS_mlock2, p, 8192, 1 /* MLOCK_ONFAULT */);
 }
 
+/* ZDTM's maps12: a guard region (a page that faults on any access) reads as a
+ * hole; restored as plain memory, the program's trap would be gone. */
+static int make_guard(void)
+{
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	p[0] = 1;
+	return madvise(p + 4096, 4096, 102 /* MADV_GUARD_INSTALL */);
+}
+
 static void vm_child(int ready, void *arg)
 {
 	const struct vm_case *c = arg;
@@ -1031,6 +1043,7 @@ TEST_F(sec, lost_memory_protections_are_refused)
 		{ "PR_SET_MEMORY_MERGE", "PR_SET_MEMORY_MERGE", make_merge_any },
 		{ "protection key", "protection key", make_pkey },
 		{ "mlock2(MLOCK_ONFAULT)", "locked on fault", make_lockonfault },
+		{ "MADV_GUARD_INSTALL", "guard regions", make_guard },
 	};
 	char reason[256];
 	int fd;
