@@ -437,6 +437,26 @@ fn bind(fd: RawFd, ty: i32, name: &[u8], path: &[u8]) -> Result<Option<Vec<u8>>,
     Ok(Some(file))
 }
 
+/// Renames `from` to `to`.
+fn rename(from: &[u8], to: &[u8]) -> Result<(), String> {
+    let (a, b) = (
+        cpath(from).map_err(|e| err(crate::names::path(from), e))?,
+        cpath(to).map_err(|e| err(crate::names::path(to), e))?,
+    );
+    // SAFETY: Both are NUL-terminated.
+    if unsafe { libc::rename(a.as_ptr(), b.as_ptr()) } != 0 {
+        return Err(err(
+            format!(
+                "cannot move {} to {}",
+                crate::names::path(from),
+                crate::names::path(to)
+            ),
+            last(),
+        ));
+    }
+    Ok(())
+}
+
 fn unlink(p: &[u8]) {
     if let Ok(c) = cpath(p) {
         // SAFETY: `c` is NUL-terminated.
@@ -595,7 +615,28 @@ impl Maker<'_> {
                 }
             }
         }
-        let made = bind(fd, s.sock_type, &s.name, &s.path)?;
+        // A socket whose file the program removed, at a path that now holds another
+        // file (a socket of the image bound there later, or a fifo the program
+        // made there: ZDTM's del_standalone_un, fifo_upon_unix_socket): that file
+        // is moved aside for the bind, the new socket file removed at once and
+        // the file put back, as the program left the path.
+        // (A datagram socket's is moved by its caller, for its connections too.)
+        let aside = if bound_then_removed(s) {
+            None
+        } else {
+            self.aside(s)?
+        };
+        let made = bind(fd, s.sock_type, &s.name, &s.path);
+        if let Some((file, tmp)) = &aside {
+            if let Ok(Some(f)) = &made {
+                unlink(f);
+            }
+            rename(tmp, file)?;
+        }
+        let made = made?;
+        if aside.is_some() {
+            return Ok(());
+        }
         if let Some(file) = made {
             let (mode, uid, gid) = s.file_owner;
             if let Ok(c) = cpath(&file) {
@@ -615,6 +656,33 @@ impl Maker<'_> {
             }
         }
         Ok(())
+    }
+
+    /// For socket `s`, bound to a path and removed since: when another file is at
+    /// that path now (one of this restart's socket files, or a file that is not a
+    /// socket), moves it to a name of its own in the same directory and returns
+    /// (path, that name). A socket of a running program there stays where it is
+    /// (the bind then says so).
+    fn aside(&self, s: &SockPlan) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+        if s.flags & unix_flags::UNLINKED == 0 || s.name.first() == Some(&0) {
+            return Ok(None);
+        }
+        let file = fs_path(&s.name, &s.path);
+        let c = cpath(&file).map_err(|e| err(crate::names::path(&file), e))?;
+        // SAFETY: stat is plain data; all zeroes is valid.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is NUL-terminated; `st` is valid for writing.
+        if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+            return Ok(None);
+        }
+        let ours = self.kept.iter().any(|k| *k == file);
+        if st.st_mode & libc::S_IFMT == libc::S_IFSOCK && !ours {
+            return Ok(None);
+        }
+        let mut tmp = file.clone();
+        tmp.extend_from_slice(format!(".ckpt-aside-{}", std::process::id()).as_bytes());
+        rename(&file, &tmp)?;
+        Ok(Some((file, tmp)))
     }
 
     /// Sends datagram socket `r`'s queue into it again, each datagram from its
@@ -1034,44 +1102,35 @@ impl Maker<'_> {
         // Datagram sockets bound to paths removed since, one at a time: bound,
         // filled, connected to, the file removed.
         for x in files().filter(|s| bound_then_removed(s)) {
-            // A later socket of the image holds the path now: its file is moved
-            // aside for the while.
-            let file = fs_path(&x.name, &x.path);
-            let mut aside = file.clone();
-            aside.extend_from_slice(b".ckpt-aside");
-            let moved = self.kept.contains(&file)
-                && std::fs::rename(
-                    std::ffi::OsStr::from_bytes(&file),
-                    std::ffi::OsStr::from_bytes(&aside),
-                )
-                .is_ok();
-            self.bind_as(self.fd(x.ino), x)?;
-            self.fill_dgram(x, &mut dead_peers)?;
-            for s in files().filter(|s| !stream(s) && s.peer == x.ino) {
-                if x.peer == s.ino && x.ino != s.ino {
-                    continue;
+            // Another file holds the path now (a later socket of the image, a
+            // fifo the program made there): moved aside for the while.
+            let aside = self.aside(x)?;
+            let r = (|| {
+                self.bind_as(self.fd(x.ino), x)?;
+                self.fill_dgram(x, &mut dead_peers)?;
+                for s in files().filter(|s| !stream(s) && s.peer == x.ino) {
+                    if x.peer == s.ino && x.ino != s.ino {
+                        continue;
+                    }
+                    connect_raw(self.fd(s.ino), &target(&x.name, &x.path)).map_err(|e| {
+                        err(
+                            format!(
+                                "cannot connect a unix datagram socket to {}",
+                                shown(&x.name)
+                            ),
+                            e,
+                        )
+                    })?;
                 }
-                connect_raw(self.fd(s.ino), &target(&x.name, &x.path)).map_err(|e| {
-                    err(
-                        format!(
-                            "cannot connect a unix datagram socket to {}",
-                            shown(&x.name)
-                        ),
-                        e,
-                    )
-                })?;
-            }
-            self.dgram_connected(x, &targets)?;
+                self.dgram_connected(x, &targets)
+            })();
             for p in self.remove.drain(..) {
                 unlink(&p);
             }
-            if moved {
-                std::fs::rename(
-                    std::ffi::OsStr::from_bytes(&aside),
-                    std::ffi::OsStr::from_bytes(&file),
-                )
-                .map_err(|e| err(format!("cannot move {} back", crate::names::path(&file)), e))?;
+            if let Some((file, tmp)) = aside {
+                rename(&tmp, &file)?;
             }
+            r?;
         }
         self.standins
             .extend(dead_peers.into_values().map(|(t, _)| t));
