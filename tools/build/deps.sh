@@ -25,7 +25,8 @@ need_root() {
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
       cpio busybox-static qemu-system-x86 make gcc libc6-dev python3 kmod xz-utils
       zstd ca-certificates debootstrap e2fsprogs
-      musl-tools)   # musl-gcc: the zstd crate's C library in the static tool
+      musl-tools    # musl-gcc: the zstd crate's C library in the static tool
+      libcap-dev libaio-dev)   # static libcap and libaio for ZDTM tests (different_creds, aio00)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
