@@ -173,6 +173,7 @@ struct ckpt_file_info {
 	u64 inode_key;		/* identity of the inode */
 	u32 uid;		/* owner, in the caller's user namespace */
 	u32 gid;
+	u64 allocated;		/* bytes the inode has allocated (i_blocks) */
 };
 
 int ckpt_task_fd_cloexec(struct task_struct *t, u32 fd);

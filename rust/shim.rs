@@ -307,6 +307,7 @@ pub(crate) struct FileInfo {
     pub(crate) inode_key: u64,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
+    pub(crate) allocated: u64,
 }
 
 /// `struct ckpt_pty_info`.

@@ -53,6 +53,7 @@ int ckpt_file_info(struct file *f, struct ckpt_file_info *fi, char *path, u32 pa
 	fi->mode = mode;
 	fi->pos = f->f_pos;
 	fi->size = i_size_read(inode);
+	fi->allocated = (u64)inode->i_blocks << 9;
 	fi->mtime_ns = timespec64_to_ns(&mt);
 	fi->fs_magic = magic;
 	fi->unlinked = d_unlinked(f->f_path.dentry);

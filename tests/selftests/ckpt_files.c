@@ -528,7 +528,42 @@ static int ghost_verify(void)
 	return 0;
 }
 
-/* ghostbig: a deleted file larger than the limit (sparse). */
+/* ghostsparse: a deleted file of 1 GiB + 4 KiB with 4 KiB of data at each
+ * end (ZDTM's ghost_holes_large00): its data, not its size, counts against
+ * the limit; it comes back with its size, both blocks and its hole. */
+#define SPARSE_FD 60
+#define SPARSE_FAR (1ULL << 30)
+
+static int ghostsparse_setup(void)
+{
+	char a[4096], b[4096];
+	int fd = open("/tmp/files-ghost-sparse", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	memset(a, 0x61, sizeof(a));
+	memset(b, 0x62, sizeof(b));
+	CHECK(fd >= 0 && dup2(fd, SPARSE_FD) == SPARSE_FD && close(fd) == 0);
+	CHECK(pwrite(SPARSE_FD, a, sizeof(a), 0) == sizeof(a));
+	CHECK(pwrite(SPARSE_FD, b, sizeof(b), SPARSE_FAR) == sizeof(b));
+	CHECK(unlink("/tmp/files-ghost-sparse") == 0);
+	return 0;
+}
+
+static int ghostsparse_verify(void)
+{
+	char buf[4096];
+	struct stat st;
+
+	CHECK(fstat(SPARSE_FD, &st) == 0 && st.st_size == (off_t)(SPARSE_FAR + 4096));
+	CHECK(st.st_nlink == 0 && st.st_blocks * 512 < (1 << 20));
+	CHECK(pread(SPARSE_FD, buf, sizeof(buf), 0) == sizeof(buf) && buf[0] == 0x61 &&
+	      buf[4095] == 0x61);
+	CHECK(pread(SPARSE_FD, buf, sizeof(buf), SPARSE_FAR) == sizeof(buf) && buf[0] == 0x62);
+	CHECK(pread(SPARSE_FD, buf, sizeof(buf), SPARSE_FAR / 2) == sizeof(buf) && buf[7] == 0);
+	return 0;
+}
+
+/* ghostbig: a deleted file larger than the limit (sparse, nothing allocated:
+ * its size counts). */
 static int ghostbig_setup(void)
 {
 	int fd = open("/tmp/files-ghost-big", O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -918,6 +953,7 @@ static const struct prog progs[] = {
 	{ "dcwduser", dcwduser_setup, dcwduser_verify },
 	{ "ghost", ghost_setup, ghost_verify },
 	{ "ghostbig", ghostbig_setup, NULL },
+	{ "ghostsparse", ghostsparse_setup, ghostsparse_verify },
 	{ "ptyunread", ptyunread_setup, NULL },
 	{ "ptyraw", ptyraw_setup, ptyraw_verify },
 	{ "ptycanon", ptycanon_setup, ptycanon_verify },
@@ -1060,6 +1096,11 @@ TEST_F_TIMEOUT(files, deleted_files, 120)
 TEST_F_TIMEOUT(files, deleted_file_over_the_limit_is_refused, 60)
 {
 	check_refuses(_metadata, "ghostbig", "limit");
+}
+
+TEST_F_TIMEOUT(files, deleted_sparse_file_counts_its_data_not_its_size, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "ghostsparse", false));
 }
 
 TEST_F_TIMEOUT(files, stale_procfs_magic_link_is_refused, 60)
