@@ -873,6 +873,36 @@ static int fanqueued_setup(void)
 	return 0;
 }
 
+/* Mounts a tmpfs at /tmp/events-TAG-PID (into @dir) and makes group fan1
+ * (@flags) with a mark of kind @how (FAN_MARK_MOUNT, FAN_MARK_FILESYSTEM) for
+ * @mask on it. */
+static int fan_own_tmpfs(char *dir, size_t len, const char *tag, unsigned int flags,
+			 unsigned int how, uint64_t mask)
+{
+	snprintf(dir, len, "/tmp/events-%s-%d", tag, getpid());
+	CHECK(mkdir(dir, 0755) == 0);
+	CHECK(mount("none", dir, "tmpfs", 0, NULL) == 0);
+	fan1 = fanotify_init(flags, O_RDONLY);
+	CHECK(fan1 >= 0);
+	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | how, mask, AT_FDCWD, dir) == 0);
+	return 0;
+}
+
+/* After restart: fan1's fdinfo is fan_info[0], and a file written at
+ * @dir/@name is reported; then @dir is unmounted and removed. */
+static int fan_own_verify(const char *dir, const char *name)
+{
+	char info[2048], path[128];
+	int pid = -1;
+
+	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	CHECK(touch(path) == 0);
+	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
+	CHECK(chdir("/") == 0 && umount(dir) == 0 && rmdir(dir) == 0);
+	return 0;
+}
+
 /* fanotify mount marks (ZDTM's fanotify00 marks /tmp's mount): on a tmpfs
  * mounted at D (the working directory: a path of the process's on that mount),
  * FAN_OPEN | FAN_CLOSE_WRITE with FAN_OPEN ignored (surviving modification);
@@ -882,14 +912,9 @@ static char fanmnt_dir[64];
 
 static int fanmount_setup(void)
 {
-	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmnt-%d", getpid());
-	CHECK(mkdir(fanmnt_dir, 0755) == 0);
-	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
+	CHECK(fan_own_tmpfs(fanmnt_dir, sizeof(fanmnt_dir), "fanmnt", FAN_CLASS_NOTIF | FAN_NONBLOCK,
+			    FAN_MARK_MOUNT, FAN_OPEN | FAN_CLOSE_WRITE) == 0);
 	CHECK(chdir(fanmnt_dir) == 0);
-	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
-	CHECK(fan1 >= 0);
-	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN | FAN_CLOSE_WRITE,
-			    AT_FDCWD, fanmnt_dir) == 0);
 	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT | FAN_MARK_IGNORED_MASK |
 				    FAN_MARK_IGNORED_SURV_MODIFY,
 			    FAN_OPEN, AT_FDCWD, fanmnt_dir) == 0);
@@ -900,29 +925,15 @@ static int fanmount_setup(void)
 
 static int fanmount_verify(void)
 {
-	char info[2048], path[128];
-	int pid = -1;
-
-	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
-	snprintf(path, sizeof(path), "%s/new", fanmnt_dir);
-	CHECK(touch(path) == 0);
-	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
-	CHECK(chdir("/") == 0 && umount(fanmnt_dir) == 0 && rmdir(fanmnt_dir) == 0);
-	return 0;
+	return fan_own_verify(fanmnt_dir, "new");
 }
 
 /* Refused: a mount mark on a mount none of the process's root, working
  * directory and open files is on. */
 static int fanmountnopath_setup(void)
 {
-	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmntn-%d", getpid());
-	CHECK(mkdir(fanmnt_dir, 0755) == 0);
-	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
-	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
-	CHECK(fan1 >= 0);
-	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD,
-			    fanmnt_dir) == 0);
-	return 0;
+	return fan_own_tmpfs(fanmnt_dir, sizeof(fanmnt_dir), "fanmntn", FAN_CLASS_NOTIF,
+			     FAN_MARK_MOUNT, FAN_CLOSE_WRITE);
 }
 
 /* Refused: a mount mark on a mount another is mounted over (the process
@@ -931,17 +942,13 @@ static int fanmountover_setup(void)
 {
 	char path[128];
 
-	snprintf(fanmnt_dir, sizeof(fanmnt_dir), "/tmp/events-fanmnto-%d", getpid());
-	CHECK(mkdir(fanmnt_dir, 0755) == 0);
-	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
 	/* The group first: its fd is seen before the file's, whose path is
 	 * covered too. */
-	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	CHECK(fan_own_tmpfs(fanmnt_dir, sizeof(fanmnt_dir), "fanmnto", FAN_CLASS_NOTIF,
+			    FAN_MARK_MOUNT, FAN_CLOSE_WRITE) == 0);
 	snprintf(path, sizeof(path), "%s/held", fanmnt_dir);
 	fan_h = open(path, O_CREAT | O_RDWR, 0644);
-	CHECK(fan1 >= 0 && fan_h > fan1);
-	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, AT_FDCWD,
-			    fanmnt_dir) == 0);
+	CHECK(fan_h > fan1);
 	CHECK(mount("none", fanmnt_dir, "tmpfs", 0, NULL) == 0);
 	return 0;
 }
@@ -954,14 +961,9 @@ static char fanfs_dir[64];
 
 static int fanfs_setup(void)
 {
-	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfs-%d", getpid());
-	CHECK(mkdir(fanfs_dir, 0755) == 0);
-	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
+	CHECK(fan_own_tmpfs(fanfs_dir, sizeof(fanfs_dir), "fanfs", FAN_CLASS_NOTIF | FAN_NONBLOCK,
+			    FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE) == 0);
 	CHECK(chdir(fanfs_dir) == 0 && mkdir("sub", 0755) == 0);
-	fan1 = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
-	CHECK(fan1 >= 0);
-	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
-			    fanfs_dir) == 0);
 	CHECK(fan_fdinfo(fan1, fan_info[0], sizeof(fan_info[0])) == 0);
 	CHECK(strstr(fan_info[0], "fanotify sdev:"));
 	return 0;
@@ -969,15 +971,7 @@ static int fanfs_setup(void)
 
 static int fanfs_verify(void)
 {
-	char info[2048], path[128];
-	int pid = -1;
-
-	CHECK(fan_fdinfo(fan1, info, sizeof(info)) == 0 && !strcmp(info, fan_info[0]));
-	snprintf(path, sizeof(path), "%s/sub/new", fanfs_dir);
-	CHECK(touch(path) == 0);
-	CHECK(fan_events(fan1, path, &pid) == FAN_CLOSE_WRITE && pid == getpid());
-	CHECK(chdir("/") == 0 && umount(fanfs_dir) == 0 && rmdir(fanfs_dir) == 0);
-	return 0;
+	return fan_own_verify(fanfs_dir, "sub/new");
 }
 
 /* Refused: a filesystem mark on a filesystem the process has no path on (a
@@ -985,14 +979,8 @@ static int fanfs_verify(void)
  * file's). */
 static int fanfsnopath_setup(void)
 {
-	snprintf(fanfs_dir, sizeof(fanfs_dir), "/tmp/events-fanfsn-%d", getpid());
-	CHECK(mkdir(fanfs_dir, 0755) == 0);
-	CHECK(mount("none", fanfs_dir, "tmpfs", 0, NULL) == 0);
-	fan1 = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
-	CHECK(fan1 >= 0);
-	CHECK(fanotify_mark(fan1, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
-			    fanfs_dir) == 0);
-	return 0;
+	return fan_own_tmpfs(fanfs_dir, sizeof(fanfs_dir), "fanfsn", FAN_CLASS_NOTIF,
+			     FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE);
 }
 
 /* Refused at restart: a mark for FAN_OPEN on a file the program holds open
