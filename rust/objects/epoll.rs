@@ -31,7 +31,7 @@ use crate::image::{self, AnyRecord, EpollItem};
 use crate::restart::{refuse, Plan};
 use crate::shim::{fk, EpollEntry, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
-use kernel::prelude::*;
+use kernel::{prelude::*, rbtree::RBTree};
 
 /// An entry of an epoll file's interest list, as fdinfo shows it.
 pub(crate) struct Item {
@@ -138,12 +138,14 @@ pub(crate) fn targets(
         if target.is_none() {
             if table.is_none() {
                 let mut v = KVec::new();
+                let mut seen = RBTree::new();
                 let mut n = 0;
                 while let Some(g) = t.next_file(&mut n) {
                     n += 1;
-                    if !g.watched() || v.iter().any(|(h, _): &(FileRef, _)| h.key() == g.key()) {
+                    if !g.watched() || seen.get(&g.key()).is_some() {
                         continue;
                     }
+                    seen.try_create_and_insert(g.key(), (), GFP_KERNEL)?;
                     let entries = g.epoll_entries_on(f).map_err(|e| unreadable(why, e))?;
                     if !entries.is_empty() {
                         v.push((g, entries), GFP_KERNEL)?;

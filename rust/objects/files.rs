@@ -54,7 +54,6 @@ pub(crate) fn proc_pid(path: &[u8]) -> Option<(i32, usize)> {
     Some((pid, 6 + n))
 }
 
-/// Largest deleted file whose contents a checkpoint saves (module parameter).
 /// The bytes of a deleted file that its image would hold: what its inode has
 /// allocated (holes are left out), but its size where the filesystem reports
 /// nothing allocated (one that does not count blocks, or a file of holes only).
@@ -66,6 +65,8 @@ fn ghost_bytes(fi: &FileInfo) -> u64 {
     }
 }
 
+/// Most data of a deleted file whose contents a checkpoint saves (module
+/// parameter).
 fn ghost_max() -> u64 {
     crate::compat::param(crate::module_parameters::ghost_max.value())
 }
@@ -293,14 +294,13 @@ pub(crate) mod fmt_what {
 }
 use fmt_what::What;
 
-/// Refuses fds, a working directory and a root the image cannot describe.
 /// The open file descriptions a pass over a tree's fd tables has judged, by their
-/// `struct file` (with the kind a first look found): the processes of a tree
-/// share descriptions (a server's workers inherit its sockets; ZDTM's session03
-/// has 340 processes sharing 818), and what depends on the description alone is
-/// judged once, not once per fd. The tables hold the files (the processes are
-/// held or the pass holds each), so a key is not reused meanwhile.
-pub(crate) struct Seen(kernel::rbtree::RBTree<u64, u8>);
+/// `struct file`: the processes of a tree share descriptions (a server's workers
+/// inherit its sockets; ZDTM's session03 has 340 processes sharing 818), and what
+/// depends on the description alone is judged once, not once per fd. The tables
+/// hold the files (the processes are held or the pass holds each), so a key is
+/// not reused meanwhile.
+pub(crate) struct Seen(kernel::rbtree::RBTree<u64, ()>);
 
 impl Seen {
     /// An empty set.
@@ -308,18 +308,17 @@ impl Seen {
         Self(kernel::rbtree::RBTree::new())
     }
 
-    /// The kind noted for `f`, if it was seen.
-    fn kind(&self, f: &FileRef) -> Option<u8> {
-        self.0.get(&f.key()).copied()
+    /// Whether `f` was noted.
+    fn has(&self, f: &FileRef) -> bool {
+        self.0.get(&f.key()).is_some()
     }
 
-    /// Notes `f`, of `kind`; whether it was new.
-    fn note(&mut self, f: &FileRef, kind: u8) -> Result<bool> {
-        if self.0.get(&f.key()).is_some() {
-            return Ok(false);
+    /// Notes `f`.
+    fn note(&mut self, f: &FileRef) -> Result {
+        if !self.has(f) {
+            self.0.try_create_and_insert(f.key(), (), GFP_KERNEL)?;
         }
-        self.0.try_create_and_insert(f.key(), kind, GFP_KERNEL)?;
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -341,6 +340,8 @@ fn judged_once(fi: &FileInfo, kind: u8) -> bool {
         )
 }
 
+/// Refuses fds, a working directory and a root the image cannot describe
+/// (`seen`: the descriptions judged with the tree's processes before `t`).
 pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Reason) -> Result {
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
     let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
@@ -369,7 +370,7 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Re
     let tgid = t.info().tgid;
     let cwd = t.cwd_deleted()?.map_or(0, |c| c.1);
     while let Some(f) = t.next_file(&mut fd) {
-        if seen.kind(&f).is_some() {
+        if seen.has(&f) {
             // Judged with another fd (of this or another process of the tree).
             precheck_owner(t, &f, fd, procs, why)?;
             if fd >= image::MAX_FD {
@@ -381,7 +382,7 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Re
         let (fi, n) = info_named(&f, &mut path)?;
         let kind = fd_kind(&fi, &path[..n], What::Fd(fd), cwd, why)?;
         if judged_once(&fi, kind) {
-            seen.note(&f, kind)?;
+            seen.note(&f)?;
         }
         match kind {
             filekind::TTY => super::tty::pty_settled(&f, &path[..n], What::Fd(fd), why)?,
