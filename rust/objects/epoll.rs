@@ -31,7 +31,7 @@ use crate::image::{self, AnyRecord, EpollItem};
 use crate::restart::{refuse, Plan};
 use crate::shim::{fk, EpollEntry, FileRef, TaskRef};
 use crate::stream::{ImageWriter, ObjMap};
-use kernel::{prelude::*, rbtree::RBTree};
+use kernel::prelude::*;
 
 /// An entry of an epoll file's interest list, as fdinfo shows it.
 pub(crate) struct Item {
@@ -138,14 +138,14 @@ pub(crate) fn targets(
         if target.is_none() {
             if table.is_none() {
                 let mut v = KVec::new();
-                let mut seen = RBTree::new();
+                let mut seen = super::files::Seen::new();
                 let mut n = 0;
                 while let Some(g) = t.next_file(&mut n) {
                     n += 1;
-                    if !g.watched() || seen.get(&g.key()).is_some() {
+                    if !g.watched() || seen.has(&g) {
                         continue;
                     }
-                    seen.try_create_and_insert(g.key(), (), GFP_KERNEL)?;
+                    seen.note(&g)?;
                     let entries = g.epoll_entries_on(f).map_err(|e| unreadable(why, e))?;
                     if !entries.is_empty() {
                         v.push((g, entries), GFP_KERNEL)?;

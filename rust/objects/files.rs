@@ -309,12 +309,12 @@ impl Seen {
     }
 
     /// Whether `f` was noted.
-    fn has(&self, f: &FileRef) -> bool {
+    pub(crate) fn has(&self, f: &FileRef) -> bool {
         self.0.get(&f.key()).is_some()
     }
 
     /// Notes `f`.
-    fn note(&mut self, f: &FileRef) -> Result {
+    pub(crate) fn note(&mut self, f: &FileRef) -> Result {
         if !self.has(f) {
             self.0.try_create_and_insert(f.key(), (), GFP_KERNEL)?;
         }

@@ -588,7 +588,7 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
     let mut found: KVVec<Found> = KVVec::new();
     let mut by_ino: RBTree<u64, usize> = RBTree::new();
     // The open files looked at already (shared by fds of the tree).
-    let mut files: RBTree<u64, ()> = RBTree::new();
+    let mut files = super::files::Seen::new();
     // Clients whose connection waits in a listener of the tree.
     let mut waiting: KVec<(u64, usize)> = KVec::new();
     let mut path = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
@@ -598,11 +598,11 @@ pub(crate) fn outside(procs: &[&TaskRef], ext: bool, why: &mut Reason) -> Result
         let mut fd = 0u32;
         let pid = t.info().tgid;
         while let Some(f) = t.next_file(&mut fd) {
-            if files.get(&f.key()).is_some() {
+            if files.has(&f) {
                 fd += 1;
                 continue;
             }
-            files.try_create_and_insert(f.key(), (), GFP_KERNEL)?;
+            files.note(&f)?;
             let (fi, _) = f.info(&mut path)?;
             if fi.kind == fk::SOCKET {
                 if let Ok(ui) = shim_unix::info(&f, -1, &mut path) {

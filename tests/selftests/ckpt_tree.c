@@ -1237,27 +1237,47 @@ static int cow_expect(struct __test_metadata *_metadata, const pid_t *pids, cons
 	return bad;
 }
 
-TEST_F_TIMEOUT(tree, cow_pages_come_back_shared, 120)
+/*
+ * Forks a child that exec's this test binary with @env set to "READY_FD" or
+ * "READY_FD @arg" (its constructor then builds the processes and writes their
+ * pids on READY_FD); returns the child's pid (-1 on error) and the ready
+ * pipe's read end in *@rd.
+ */
+static pid_t exec_child(const char *env, const char *arg, int *rd)
 {
-	int ready[2], fd, i;
-	uint64_t bytes = 0;
-	char cmd[256], txt[16];
-	unsigned char v = 0x33;
-	pid_t pids[3];
+	char txt[32];
+	int ready[2];
+	pid_t pid;
 
-	ASSERT_EQ(0, pipe(ready));
-	pids[0] = fork();
-	ASSERT_LE(0, pids[0]);
-	if (pids[0] == 0) {
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
 		close(ready[0]);
-		snprintf(txt, sizeof(txt), "%d", ready[1]);
-		setenv("CKPT_COW_CHILD", txt, 1);
+		snprintf(txt, sizeof(txt), arg ? "%d %s" : "%d", ready[1], arg);
+		setenv(env, txt, 1);
 		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
 		_exit(6);
 	}
 	close(ready[1]);
-	ASSERT_EQ(2 * sizeof(pid_t), read(ready[0], pids + 1, 2 * sizeof(pid_t)));
-	close(ready[0]);
+	*rd = ready[0];
+	return pid;
+}
+
+TEST_F_TIMEOUT(tree, cow_pages_come_back_shared, 120)
+{
+	int rd, fd, i;
+	uint64_t bytes = 0;
+	char cmd[256];
+	unsigned char v = 0x33;
+	pid_t pids[3];
+
+	pids[0] = exec_child("CKPT_COW_CHILD", NULL, &rd);
+	ASSERT_LT(0, pids[0]);
+	ASSERT_EQ(2 * sizeof(pid_t), read(rd, pids + 1, 2 * sizeof(pid_t)));
+	close(rd);
 	ASSERT_EQ(0, cow_expect(_metadata, pids, "before"));
 	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
@@ -1350,26 +1370,15 @@ __attribute__((constructor)) static void shared_child(void)
 /* Starts the processes of shared_child (pids[] filled); 0 or -1. */
 static int shared_start(int keep, pid_t pids[2])
 {
-	char txt[32];
-	int ready[2];
+	int rd;
+	ssize_t n;
 
-	if (pipe(ready))
-		return -1;
-	pids[0] = fork();
+	pids[0] = exec_child("CKPT_SHARED_CHILD", keep ? "1" : "0", &rd);
 	if (pids[0] < 0)
 		return -1;
-	if (pids[0] == 0) {
-		close(ready[0]);
-		snprintf(txt, sizeof(txt), "%d %d", ready[1], keep);
-		setenv("CKPT_SHARED_CHILD", txt, 1);
-		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
-		_exit(6);
-	}
-	close(ready[1]);
-	if (read(ready[0], pids, 2 * sizeof(pid_t)) != 2 * sizeof(pid_t))
-		return -1;
-	close(ready[0]);
-	return 0;
+	n = read(rd, pids, 2 * sizeof(pid_t));
+	close(rd);
+	return n == 2 * sizeof(pid_t) ? 0 : -1;
 }
 
 /* Checkpoints (tree, kill) the processes of shared_child; returns the
@@ -1907,22 +1916,13 @@ static int fd_link(pid_t pid, int fd, char *buf, size_t len)
 TEST_F_TIMEOUT(tree, wide_tree_sharing_many_sockets, 300)
 {
 	pid_t pids[1 + WIDE_KIDS];
-	char txt[32], cmd[256], a[64], b[64];
-	int ready[2], fd, i, n;
+	char cmd[256], a[64], b[64];
+	int rd, fd, i, n;
 
-	ASSERT_EQ(0, pipe(ready));
-	pids[0] = fork();
-	ASSERT_LE(0, pids[0]);
-	if (pids[0] == 0) {
-		close(ready[0]);
-		snprintf(txt, sizeof(txt), "%d", ready[1]);
-		setenv("CKPT_WIDE_CHILD", txt, 1);
-		execl("/proc/self/exe", "ckpt_tree", (char *)NULL);
-		_exit(6);
-	}
-	close(ready[1]);
-	ASSERT_EQ(sizeof(pids), read(ready[0], pids, sizeof(pids)));
-	close(ready[0]);
+	pids[0] = exec_child("CKPT_WIDE_CHILD", NULL, &rd);
+	ASSERT_LT(0, pids[0]);
+	ASSERT_EQ(sizeof(pids), read(rd, pids, sizeof(pids)));
+	close(rd);
 	n = fd_count(pids[WIDE_KIDS]);
 	ASSERT_EQ(2 * WIDE_PAIRS, n);
 	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
