@@ -191,6 +191,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) owners: KVec<image::FileOwner>,
     /// Targets of deleted symbolic links.
     pub(crate) link_targets: KVec<image::LinkTarget<'a>>,
+    /// Files opened with other rights than their processes have now: who opened them.
+    pub(crate) openers: KVec<image::FileOpener<'a>>,
     /// The state records of the image's event-loop files (eventfd, timerfd,
     /// signalfd, epoll entries, inotify watches, fanotify groups and marks) and pidfds.
     pub(crate) events: KVec<AnyRecord<'a>>,
@@ -844,6 +846,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut pty_inputs = KVec::new();
     let mut owners = KVec::new();
     let mut link_targets = KVec::new();
+    let mut openers = KVec::new();
     let mut events = KVec::new();
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
@@ -905,6 +908,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::PtyInput(t) => pty_inputs.push(t, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::FileOwner(o) => owners.push(o, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::LinkTarget(l) => link_targets.push(l, GFP_KERNEL_ACCOUNT)?,
+            AnyRecord::FileOpener(o) => openers.push(o, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Eventfd(_)
             | AnyRecord::Timerfd(_)
             | AnyRecord::Signalfd(_)
@@ -1024,6 +1028,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             pty_inputs,
             owners,
             link_targets,
+            openers,
             events,
             unix,
             unix_skbs,
@@ -1059,6 +1064,12 @@ impl<'a> Plan<'a> {
         // In image order: ids ascending (the order checker saw to it).
         let i = self.files.binary_search_by_key(&id, |f| f.id).ok()?;
         self.files.get(i)
+    }
+
+    /// Who opened file `id`, if the process could not open it again itself
+    /// ([`image::FileOpener`]).
+    pub(crate) fn opener(&self, id: u32) -> Option<&image::FileOpener<'a>> {
+        self.openers.iter().find(|o| o.file == id)
     }
 
     /// The pseudo-terminal master record of file `id`, if it is one.

@@ -1173,6 +1173,12 @@ impl Drop for HeldPages {
 pub(crate) struct FileRef(ARef<File>);
 
 impl FileRef {
+    /// The credentials it was opened with (`f_cred`); its opener's supplementary
+    /// groups are put in `groups`; `E2BIG` if there are more than `max`.
+    pub(crate) fn opener_creds(&self, groups: &mut KVec<u32>, max: usize) -> Result<CredsRaw> {
+        sys::cred::of_file(&self.0, groups, max)
+    }
+
     /// Takes over a file reference the C shim took (`get_file`).
     ///
     /// # Safety

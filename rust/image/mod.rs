@@ -43,7 +43,7 @@ pub const MAGIC: [u8; 8] = [0x89, b'C', b'K', b'P', b'T', b'\r', b'\n', 0x1a];
 /// Format major version; a reader rejects any other major.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Format minor version; additions that old readers can skip bump it.
-pub const FORMAT_MINOR: u16 = 11;
+pub const FORMAT_MINOR: u16 = 12;
 /// ELF machine number of x86_64, the only architecture so far.
 pub const ARCH_X86_64: u16 = 62;
 /// Size of a [`RecordHeader`] on the wire.
@@ -228,6 +228,9 @@ pub mod kind {
     /// [`super::LinkTarget`]: not optional (a reader that skipped it could not make
     /// the deleted symlink again). Since format 1.4 (session 6).
     pub const LINK_TARGET: u16 = 0x0306;
+    /// [`super::FileOpener`]: not optional (a reader that skipped it would open
+    /// the file with the process's credentials, which may not). Since format 1.12.
+    pub const FILE_OPENER: u16 = 0x0307;
     /// [`super::PosixTimer`]: not optional (a reader that skipped it would bring
     /// the process back without its timers).
     pub const POSIX_TIMER: u16 = 0x0602;
@@ -318,6 +321,7 @@ pub mod kind {
             FILE_OWNER => "file-owner",
             CWD_DELETED => "cwd-deleted",
             LINK_TARGET => "link-target",
+            FILE_OPENER => "file-opener",
             POSIX_TIMER => "posix-timer",
             FILE_LOCK => "file-lock",
             EVENTFD => "eventfd",
@@ -351,7 +355,7 @@ pub mod kind {
             HEADER | END | TASK | RLIMITS | REGS | XSTATE | FILE | PIPE | FILES | FD | FS | MM
             | VMA | PAGES | PAGE_REFS | SIGHAND | SIGNAL | THREAD_SIGNALS | CREDS | RSEQ | CTTY
             | VDSO | VDSO_TEXT | TASK_ATTRS | FOWN | PTY | FILE_OWNER | CWD_DELETED
-            | LINK_TARGET => Some(1),
+            | LINK_TARGET | FILE_OPENER => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
             UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS => Some(1),
@@ -551,6 +555,8 @@ pub enum AnyRecord<'a> {
     FileOwner(FileOwner),
     /// [`LinkTarget`].
     LinkTarget(LinkTarget<'a>),
+    /// [`FileOpener`].
+    FileOpener(FileOpener<'a>),
     /// [`PosixTimer`].
     PosixTimer(PosixTimer),
     /// [`FileLock`].
@@ -633,6 +639,7 @@ impl<'a> AnyRecord<'a> {
             kind::CWD_DELETED => Self::CwdDeleted(CwdDeleted::from_payload(p)?),
             kind::FILE_OWNER => Self::FileOwner(FileOwner::from_payload(p)?),
             kind::LINK_TARGET => Self::LinkTarget(LinkTarget::from_payload(p)?),
+            kind::FILE_OPENER => Self::FileOpener(FileOpener::from_payload(p)?),
             kind::POSIX_TIMER => Self::PosixTimer(PosixTimer::from_payload(p)?),
             kind::FILE_LOCK => Self::FileLock(FileLock::from_payload(p)?),
             kind::EVENTFD => Self::Eventfd(EventfdRec::from_payload(p)?),

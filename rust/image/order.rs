@@ -269,6 +269,7 @@ impl OrderChecker {
             R::CwdDeleted(c) => self.uses(c.fs)?,
             R::FileOwner(o) => self.uses(o.file)?,
             R::LinkTarget(l) => self.uses(l.file)?,
+            R::FileOpener(o) => self.uses(o.file)?,
             R::Eventfd(e) => self.uses(e.file)?,
             R::Timerfd(t) => self.uses(t.file)?,
             R::Signalfd(s) => self.uses(s.file)?,

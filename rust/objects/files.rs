@@ -424,6 +424,7 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Re
 /// and whether a process holding it may open it again.
 struct Reopen {
     file: FileRef,
+    flags: u32,
     pid: i32,
     fd: u32,
     ok: bool,
@@ -436,7 +437,9 @@ struct Reopen {
 /// process may not open it takes from another process of the image that shares it
 /// and may ([`crate::session::Session::file_of_another`]). Such a file was opened
 /// before its permissions changed, or before the process gave up the rights it
-/// opened it with. Judged for regular files, directories and character devices
+/// opened it with; what its opener (`f_cred`) could still open is taken, and
+/// opened again as that opener ([`image::FileOpener`], [`opener_of`]). Judged for
+/// regular files, directories and character devices
 /// opened by path ([`FileRef::may_reopen`], with each process's own credentials);
 /// a process in a chroot is not judged (its paths name files under its root).
 pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
@@ -485,6 +488,7 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
                         seen.push(
                             Reopen {
                                 file: f,
+                                flags: fi.flags,
                                 pid: t.info().tgid,
                                 fd,
                                 ok: r.is_ok(),
@@ -500,7 +504,12 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
             fd += 1;
         }
     }
-    let Some(bad) = seen.iter().find(|s| !s.ok) else {
+    // What its opener could open again, a restart opens as that opener
+    // ([`image::FileOpener`]), if the restarter may.
+    let Some(bad) = seen
+        .iter()
+        .find(|s| !s.ok && !opener_may_reopen(&s.file, s.flags))
+    else {
         return Ok(());
     };
     let (_, n) = info_named(&bad.file, &mut path)?;
@@ -516,6 +525,41 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
             bad.err,
         ),
     ))
+}
+
+/// Whether `f`'s opener, with the credentials it was opened with (`f_cred`), could
+/// open it again with `flags` today.
+fn opener_may_reopen(f: &FileRef, flags: u32) -> bool {
+    let mut groups = KVec::new();
+    let Ok(c) = f.opener_creds(&mut groups, image::MAX_OPENER_GROUPS) else {
+        return false;
+    };
+    let Ok(_as) = cur::as_image(&c, &groups, true) else {
+        return false;
+    };
+    f.may_reopen(flags).is_ok()
+}
+
+/// The opener of `f` (a regular file or directory held by process `t`, opened
+/// with `flags`) to save with it, if `t` could not open it again with its own
+/// credentials but its opener could: a process that opened it before it gave up
+/// the rights it opened it with (see [`reopenable`]). Its filesystem ids and
+/// supplementary groups; `None` when `t`'s own credentials do.
+fn opener_of(f: &FileRef, t: &TaskRef, flags: u32) -> Result<Option<(u32, u32, KVec<u32>)>> {
+    let mut groups = KVec::new();
+    let Ok(o) = f.opener_creds(&mut groups, image::MAX_OPENER_GROUPS) else {
+        return Ok(None);
+    };
+    let mut tg = KVec::new();
+    let tc = t.creds(&mut tg)?;
+    if o.uids[3] == tc.uids[3] && o.gids[3] == tc.gids[3] && groups == tg {
+        return Ok(None);
+    }
+    let own = cur::as_image(&tc, &tg, true).is_ok_and(|_as| f.may_reopen(flags).is_ok());
+    if own || !opener_may_reopen(f, flags) {
+        return Ok(None);
+    }
+    Ok(Some((o.uids[3], o.gids[3], groups)))
 }
 
 /// Refuses a `SIGIO` owner a restart could not give back: one that is not a thread of
@@ -911,6 +955,20 @@ fn define_file(
     }
     if kind == filekind::TTY {
         super::tty::write_pty(w, objs, f, id, what, why)?;
+    }
+    if let (filekind::REG | filekind::DIR, Some(t), What::Fd(_)) = (kind, task, what) {
+        if let Some((fsuid, fsgid, groups)) = opener_of(f, t, fi.flags)? {
+            let mut g = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+            for x in groups.iter() {
+                g.extend_from_slice(&x.to_le_bytes(), GFP_KERNEL)?;
+            }
+            w.record(&image::FileOpener {
+                file: id,
+                fsuid,
+                fsgid,
+                groups: &g,
+            })?;
+        }
     }
     if filekind::is_event(kind) {
         let (Some(t), What::Fd(_) | What::InFlight) = (task, what) else {
@@ -1387,6 +1445,13 @@ pub(crate) fn open_one(
         filekind::FIFO if f.path.ends_with(b" (deleted)") => {
             super::pipe::open_deleted_fifo(f, pipes, why)?
         }
+        // Opened with rights the process gave up since: the restarter opened it as
+        // its opener (if it could) and passed it.
+        filekind::REG | filekind::DIR
+            if p.opener(f.id).is_some() && given.passed(f.id).is_some() =>
+        {
+            opened_as_opener(f, given.file(f.id, why)?, strict, why)?
+        }
         _ => {
             // The process's own /proc entries are reopened as /proc/self's (whatever
             // pid it has now); another process's are never reopened.
@@ -1436,8 +1501,21 @@ pub(crate) fn open_one(
             } else {
                 None
             };
-            let file = FileRef::open(&path, flags)
-                .map_err(|e| refuse(why, e, format_args!("cannot open {}", path_str(f.path))))?;
+            let file = FileRef::open(&path, flags).map_err(|e| match p.opener(f.id) {
+                Some(o) => refuse(
+                    why,
+                    e,
+                    format_args!(
+                        "cannot open {}: the process opened it as user {} group {} before it \
+                         gave up those rights, and the restarter could not open it as them \
+                         (restart it as a user who may, such as root)",
+                        path_str(f.path),
+                        o.fsuid,
+                        o.fsgid
+                    ),
+                ),
+                None => refuse(why, e, format_args!("cannot open {}", path_str(f.path))),
+            })?;
             if f.kind == filekind::REG && strict {
                 check_unchanged(f, &file, true, why)?;
             }
@@ -1467,6 +1545,45 @@ pub(crate) fn open_one(
             file
         }
     })
+}
+
+/// Checks the file the restarter opened as its opener and passed for file `f` of
+/// the image (a regular file or directory with an [`image::FileOpener`], which the
+/// image's process could not open itself): that file at that path, with its
+/// access mode, unchanged since the checkpoint unless `strict` is off; then gives
+/// it the image's flags and offset. The restarter opened it with its own rights
+/// (the kernel judged them), so it gives nothing the restarter did not have.
+fn opened_as_opener(
+    f: &image::FileRec<'_>,
+    g: FileRef,
+    strict: bool,
+    why: &mut Reason,
+) -> Result<FileRef> {
+    let mut pb = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (b, n) = g.info(&mut pb)?;
+    let want = if f.kind == filekind::DIR {
+        fk::DIR
+    } else {
+        fk::REG
+    };
+    if b.kind != want || &pb[..n] != f.path || (b.flags ^ f.flags) & (O_ACCMODE | O_PATH) != 0 {
+        return Err(refuse(
+            why,
+            EINVAL,
+            format_args!(
+                "the file passed for {} (file {}, opened as its opener) is not that file, or not opened as the image's",
+                path_str(f.path),
+                f.id
+            ),
+        ));
+    }
+    if f.kind == filekind::REG && strict {
+        check_unchanged(f, &g, true, why)?;
+    }
+    g.set_flags(f.flags);
+    g.seek(f.pos)
+        .map_err(|e| refuse(why, e, format_args!("cannot seek {}", path_str(f.path))))?;
+    Ok(g)
 }
 
 /// Checks the regular file the restarter opened and sent in flight for file `f`

@@ -6,7 +6,7 @@
 //! caller may take on credentials is decided by `access::may_grant_creds`, never here.
 
 use crate::shim::{differ, CredsRaw};
-use kernel::{bindings, prelude::*, task::Kuid, task::Task};
+use kernel::{bindings, fs::file::File, prelude::*, task::Kuid, task::Task};
 
 /// Whether the caller has capability `cap` in its own user namespace (`ns_capable()`:
 /// audited, and marks the task as having used a privilege, as the syscalls do).
@@ -76,28 +76,47 @@ pub(crate) fn of_task(t: &Task, groups: &mut KVec<u32>, max: usize) -> Result<Cr
     // SAFETY: `t` is a valid task; the result carries a reference on its credentials.
     let cred = unsafe { bindings::get_task_cred(t.as_ptr()) };
     // SAFETY: `cred` is live until the `put_cred` below.
+    let r = unsafe { of_cred(cred, groups, max) };
+    // SAFETY: The reference `get_task_cred` took.
+    unsafe { bindings::put_cred(cred) };
+    r
+}
+
+/// The credentials `f` was opened with (`f_cred`), as [`of_task`].
+pub(crate) fn of_file(f: &File, groups: &mut KVec<u32>, max: usize) -> Result<CredsRaw> {
+    // SAFETY: A file holds its `f_cred` (set at open, never changed) for as long as
+    // it lives, and `f` lives for the call.
+    unsafe { of_cred((*f.as_ptr()).f_cred, groups, max) }
+}
+
+/// `cred`'s ids and groups, as [`of_task`].
+///
+/// # Safety
+///
+/// `cred` is a live `struct cred` for the duration of the call.
+unsafe fn of_cred(
+    cred: *const bindings::cred,
+    groups: &mut KVec<u32>,
+    max: usize,
+) -> Result<CredsRaw> {
+    // SAFETY: `cred` is live (the function's contract).
     let c = unsafe { fill(cred) };
-    // SAFETY: As above.
+    // SAFETY: As above; its group_info lives as long as it.
     let gids = unsafe { group_slice((*cred).group_info) };
     // SAFETY: The caller's own user namespace is live.
     let ns = unsafe { bindings::current_user_ns() };
     groups.clear();
-    let r = if gids.len() > max {
-        Err(E2BIG)
-    } else {
-        groups.reserve(gids.len(), GFP_KERNEL).map_err(Error::from)
-    };
-    if r.is_ok() {
-        for g in gids {
-            // SAFETY: `ns` is live; `from_kgid_munged` takes any id.
-            let g = unsafe { bindings::from_kgid_munged(ns, *g) };
-            // The push does not allocate: there is room for every group.
-            let _ = groups.push(g, GFP_KERNEL);
-        }
+    if gids.len() > max {
+        return Err(E2BIG);
     }
-    // SAFETY: The reference `get_task_cred` took; `gids` is not used any more.
-    unsafe { bindings::put_cred(cred) };
-    r.map(|_| c)
+    groups.reserve(gids.len(), GFP_KERNEL)?;
+    for g in gids {
+        // SAFETY: `ns` is live; `from_kgid_munged` takes any id.
+        let g = unsafe { bindings::from_kgid_munged(ns, *g) };
+        // The push does not allocate: there is room for every group.
+        let _ = groups.push(g, GFP_KERNEL);
+    }
+    Ok(c)
 }
 
 /// The image's ids in the caller's user namespace; `EINVAL` if one has no mapping.

@@ -59,6 +59,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/fsuid.h>
 #include <termios.h>
 #include "kselftest_harness.h"
 
@@ -1314,8 +1315,9 @@ TEST_F_TIMEOUT(tree, cow_pages_come_back_shared, 120)
  * The processes of file_inherited_by_a_child_of_another_user (exec'ed with
  * CKPT_SHARED_CHILD="READY_FD KEEP"): root opens SHARED_FILE (root's, 0644)
  * for writing at SHARED_FD after SHARED_PAD other files, forks a child that
- * keeps only that fd and becomes SHARED_UID; the parent closes it unless KEEP.
- * Both report their pids and pause.
+ * keeps only that fd and becomes SHARED_UID; the parent closes it unless KEEP
+ * is 1.  KEEP 2: root opened it as user SHARED_UID + 1 (setfsuid(), which
+ * drops root's filesystem capabilities).  Both report their pids and pause.
  */
 #define SHARED_FILE "/tmp/ckpt-tree-shared"
 #define SHARED_FD 300
@@ -1339,7 +1341,12 @@ __attribute__((constructor)) static void shared_child(void)
 	for (i = 0; i < SHARED_PAD; i++)
 		if (dup2(open("/dev/null", O_RDONLY), 10 + i) < 0)
 			_exit(3);
+	/* keep 2: opened with the filesystem identity of another user, without
+	 * root's filesystem capabilities (which setfsuid() drops). */
+	if (keep == 2)
+		setfsuid(SHARED_UID + 1);
 	fd = open(SHARED_FILE, O_WRONLY | O_APPEND);
+	setfsuid(0);
 	if (fd < 0 || dup2(fd, SHARED_FD) != SHARED_FD)
 		_exit(3);
 	close(fd);
@@ -1358,7 +1365,7 @@ __attribute__((constructor)) static void shared_child(void)
 		for (;;)
 			pause();
 	}
-	if (!keep)
+	if (keep != 1)
 		close(SHARED_FD);
 	if (write(ready, c, sizeof(c)) != sizeof(c))
 		_exit(5);
@@ -1373,7 +1380,7 @@ static int shared_start(int keep, pid_t pids[2])
 	int rd;
 	ssize_t n;
 
-	pids[0] = exec_child("CKPT_SHARED_CHILD", keep ? "1" : "0", &rd);
+	pids[0] = exec_child("CKPT_SHARED_CHILD", keep == 2 ? "2" : keep ? "1" : "0", &rd);
 	if (pids[0] < 0)
 		return -1;
 	n = read(rd, pids, 2 * sizeof(pid_t));
@@ -1404,7 +1411,7 @@ static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *se
 	return run(cmd);
 }
 
-TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
+TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 300)
 {
 	const char *err = "/tmp/ckpt-tree-shared.err";
 	char path[64], link[256], cmd[256];
@@ -1428,12 +1435,69 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 180)
 		ASSERT_EQ(0, all_gone(pids, 2, 10000));
 	}
 	/*
-	 * The child alone holds it: it could not open it again, so a restart
-	 * could not give it back.  `ckpt check` says so in advance, naming the
-	 * file, and the checkpoint is refused (EACCES) before anything is
-	 * written or killed.
+	 * The child alone holds it: it could not open it again itself, but its
+	 * opener (root) could.  The image says who opened it, and a restart by
+	 * root opens it as root and gives it back: the same file, for writing,
+	 * appending.
+	 */
+	for (int round = 0; round < 2; round++) {
+		char fdinfo[64], buf[256];
+		FILE *fi;
+		unsigned int flags = 0;
+
+		ASSERT_EQ(0, shared_tree(_metadata, self, 0, pids, err)) TH_LOG("round %d", round);
+		for (int i = 0; i < 100 && !(exists(pids[0]) && exists(pids[1])); i++)
+			sleep_ms(20);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pids[1], SHARED_FD);
+		k = readlink(path, link, sizeof(link) - 1);
+		link[k > 0 ? k : 0] = 0;
+		EXPECT_STREQ(SHARED_FILE, link) TH_LOG("round %d", round);
+		snprintf(fdinfo, sizeof(fdinfo), "/proc/%d/fdinfo/%d", pids[1], SHARED_FD);
+		fi = fopen(fdinfo, "r");
+		while (fi && fgets(buf, sizeof(buf), fi))
+			sscanf(buf, "flags: %o", &flags);
+		if (fi)
+			fclose(fi);
+		EXPECT_EQ(O_WRONLY | O_APPEND, flags & (O_ACCMODE | O_APPEND));
+		kill(pids[0], SIGKILL);
+		kill(pids[1], SIGKILL);
+		ASSERT_EQ(0, all_gone(pids, 2, 10000));
+	}
+	/*
+	 * A restarter that cannot open it as its opener (here: the path is now a
+	 * directory) does not pass it, and the module says who had opened it.
 	 */
 	ASSERT_EQ(0, shared_start(0, pids));
+	fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ckpt_checkpoint(self->dev, pids[0], fd,
+				     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_KILL, NULL));
+	close(fd);
+	waitpid(pids[0], NULL, 0);
+	ASSERT_EQ(0, all_gone(pids, 2, 10000));
+	snprintf(cmd, sizeof(cmd), CKPT " show %s | grep -q 'opened as 0:0'", self->img);
+	EXPECT_EQ(0, run(cmd)) TH_LOG("ckpt show does not say who opened it");
+	ASSERT_EQ(0, unlink(SHARED_FILE));
+	ASSERT_EQ(0, mkdir(SHARED_FILE, 0755));
+	snprintf(cmd, sizeof(cmd), CKPT " restart %s --quiet >/dev/null 2>%s", self->img, err);
+	EXPECT_NE(0, run(cmd));
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'cannot open " SHARED_FILE ": the process opened it as user 0 group 0' %s",
+		 err);
+	EXPECT_EQ(0, run(cmd)) TH_LOG("the restart did not say who had opened it");
+	ASSERT_EQ(0, rmdir(SHARED_FILE));
+	ASSERT_EQ(0, close(open(SHARED_FILE, O_WRONLY | O_CREAT, 0644)));
+	/*
+	 * Opened without root's filesystem rights (as user SHARED_UID + 1), and
+	 * the file's mode changed since: neither the child nor its opener could
+	 * open it again, so a restart could not give it back.  `ckpt check` says
+	 * so in advance, naming the file, and the checkpoint is refused (EACCES)
+	 * before anything is written or killed.
+	 */
+	ASSERT_EQ(0, chown(SHARED_FILE, SHARED_UID + 1, SHARED_UID + 1));
+	ASSERT_EQ(0, chmod(SHARED_FILE, 0600));
+	ASSERT_EQ(0, shared_start(2, pids));
+	ASSERT_EQ(0, chmod(SHARED_FILE, 0));
 	snprintf(cmd, sizeof(cmd), CKPT " check --tree %d > %s 2>&1", pids[0], err);
 	EXPECT_NE(0, run(cmd));
 	snprintf(cmd, sizeof(cmd),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! File records: [`FileRec`] (with [`FileOwner`]), [`PipeRec`], [`FilesRec`], [`Fd`],
+//! File records: [`FileRec`] (with [`FileOwner`], [`FileOpener`]), [`PipeRec`], [`FilesRec`], [`Fd`],
 //! [`FsRec`] (with [`CwdDeleted`]), [`Fown`] and [`LinkTarget`].
 
 use super::super::*;
@@ -219,6 +219,53 @@ fixed_record! {
     |o| {
         check(o.file != 0, "file-owner: zero file id")?;
         check(o.uid != u32::MAX && o.gid != u32::MAX, "file-owner: bad id")?;
+    }
+}
+
+/// Who opened the regular file or directory of the [`FileRec`] it follows, when
+/// no process of the image holding it could open it again with its own
+/// credentials but its opener could: the process opened it before it gave up the
+/// rights it opened it with (a daemon's log, opened as root). The opener's
+/// filesystem user and group and its supplementary groups, as the checkpointer's
+/// user namespace names them. `ckpt restart` opens such a file with that
+/// filesystem identity (`setfsuid`, `setfsgid`, `setgroups`: within its own
+/// rights, which the kernel checks) and passes it; the module checks that it is
+/// that file. Since format 1.12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileOpener<'a> {
+    /// Id of the file record.
+    pub file: u32,
+    /// The opener's filesystem user id (`fsuid`).
+    pub fsuid: u32,
+    /// Its filesystem group id (`fsgid`).
+    pub fsgid: u32,
+    /// Its supplementary groups, `u32` each.
+    pub groups: &'a [u8],
+}
+
+impl FileOpener<'_> {
+    /// Supplementary group `i` (below `groups.len() / 4`).
+    pub fn group(&self, i: usize) -> u32 {
+        let g = &self.groups[i * 4..];
+        u32::from_le_bytes([g[0], g[1], g[2], g[3]])
+    }
+}
+
+/// Most supplementary groups a [`FileOpener`] holds (its groups are one `str`).
+pub const MAX_OPENER_GROUPS: usize = MAX_PATH_LEN / 4;
+
+fixed_record! {
+    impl<'a> for FileOpener<'a>, kind::FILE_OPENER,
+    {
+        file: u32,
+        fsuid: u32,
+        fsgid: u32,
+        groups: str,
+    },
+    |o| {
+        check(o.file != 0, "file-opener: zero file id")?;
+        check(o.fsuid != u32::MAX && o.fsgid != u32::MAX, "file-opener: bad id")?;
+        check(o.groups.len() % 4 == 0, "file-opener: bad groups")?;
     }
 }
 

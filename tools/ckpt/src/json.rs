@@ -495,6 +495,15 @@ impl Builder {
                     m.insert("owner".to_string(), json!({"uid": o.uid, "gid": o.gid}));
                 }
             }
+            AnyRecord::FileOpener(op) => {
+                if let Some(Value::Object(m)) = self.files.last_mut() {
+                    let groups: Vec<u32> = (0..op.groups.len() / 4).map(|i| op.group(i)).collect();
+                    m.insert(
+                        "opener".to_string(),
+                        json!({"fsuid": op.fsuid, "fsgid": op.fsgid, "groups": groups}),
+                    );
+                }
+            }
             AnyRecord::LinkTarget(l) => {
                 if let Some(Value::Object(m)) = self.files.last_mut() {
                     m.insert(

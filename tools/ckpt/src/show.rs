@@ -628,6 +628,13 @@ impl<'w, W: Write> Text<'w, W> {
                 names::escape(t.data, 32)
             ),
             AnyRecord::FileOwner(fo) => writeln!(o, "  owner {}:{}", fo.uid, fo.gid),
+            AnyRecord::FileOpener(op) => writeln!(
+                o,
+                "  opened as {}:{} (groups {}), rights the process gave up since",
+                op.fsuid,
+                op.fsgid,
+                op.groups.len() / 4
+            ),
             AnyRecord::LinkTarget(l) => {
                 writeln!(o, "  link target {}", String::from_utf8_lossy(l.target))
             }

@@ -68,7 +68,7 @@ fn reader_reports_offsets_and_account() {
 fn text_output() {
     let text = show_text(&sample::full(), false);
     for want in [
-        "image format 1.11, x86_64, page size 4096",
+        "image format 1.12, x86_64, page size 4096",
         "fanotify group flags 0xe03, event flags 0o100000",
         "fanotify mark on /tmp/marked (mask 0x48000100, ignore mask 0x2, flags 0x400)",
         "fanotify mount mark on /tmp (mask 0x40000020, ignore mask 0x1, flags 0x40)",

@@ -1330,6 +1330,37 @@ fn small_records_are_checked() {
             ),
         ]
     );
+    let opener = FileOpener {
+        file: 8,
+        fsuid: 0,
+        fsgid: 0,
+        groups: &[1, 0, 0, 0, 4, 0, 0, 0],
+    };
+    rt!(opener, FileOpener);
+    assert_eq!((opener.group(0), opener.group(1)), (1, 4));
+    refused!(
+        FileOpener,
+        [
+            (
+                FileOpener { file: 0, ..opener },
+                "file-opener: zero file id"
+            ),
+            (
+                FileOpener {
+                    fsuid: u32::MAX,
+                    ..opener
+                },
+                "file-opener: bad id"
+            ),
+            (
+                FileOpener {
+                    groups: &[1, 0, 0],
+                    ..opener
+                },
+                "file-opener: bad groups"
+            ),
+        ]
+    );
     let rseq = RSEQ;
     refused!(
         Rseq,

@@ -555,6 +555,13 @@ fn poll_now(fd: RawFd) -> u32 {
 /// becoming a controlling terminal; anything but a regular file is refused;
 /// `O_NONBLOCK` is then as the image had it.
 pub fn open_inflight_file(path: &[u8], flags: u32) -> std::io::Result<OwnedFd> {
+    open_as_opener(path, flags, false)
+}
+
+/// Opens the regular file (or, with `dir`, the directory) `path` with the image's
+/// open `flags`, as [`open_inflight_file`]: a file the process opened with rights
+/// it gave up since, which the restarter opens as its opener and passes.
+pub fn open_as_opener(path: &[u8], flags: u32, dir: bool) -> std::io::Result<OwnedFd> {
     let c = std::ffi::CString::new(path)
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOCTTY) as u32;
@@ -576,9 +583,10 @@ pub fn open_inflight_file(path: &[u8], flags: u32) -> std::io::Result<OwnedFd> {
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+    let want = if dir { libc::S_IFDIR } else { libc::S_IFREG };
+    if st.st_mode & libc::S_IFMT != want {
         return Err(std::io::Error::other(
-            "not a regular file (the image says it is one)",
+            "not a regular file or directory (the image says it is one)",
         ));
     }
     if flags & libc::O_PATH as u32 == 0 && flags & libc::O_NONBLOCK as u32 == 0 {

@@ -201,6 +201,24 @@ impl IdLimit {
                 ));
             }
         }
+        for o in &plan.opened_as {
+            if o.fsuid != self.uid {
+                return Err(format!(
+                    "the image holds a file opened by uid {}, not {} (--as-user)",
+                    o.fsuid, self.uid
+                ));
+            }
+            if let Some(g) = std::iter::once(&o.fsgid)
+                .chain(&o.groups)
+                .find(|g| !self.gids.contains(g))
+            {
+                return Err(format!(
+                    "the image holds a file opened in group {g}, which user {} is not in \
+                     (--as-user)",
+                    self.uid
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -328,6 +346,21 @@ pub struct DeletedNode {
     pub target: Option<Vec<u8>>,
 }
 
+/// A regular file or directory the image's process could not open again itself
+/// (it opened it before it gave up the rights it opened it with): the root
+/// restarter opens it with its opener's filesystem identity, if it may, and
+/// passes it ([`crate::image::FileOpener`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedAs {
+    pub id: u32,
+    pub path: Vec<u8>,
+    pub flags: u32,
+    pub dir: bool,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+}
+
 /// What restarting an image takes, read from its records before the pages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -357,6 +390,8 @@ pub struct Plan {
     /// The deleted directories and symbolic links to make (each again, then
     /// opened and removed).
     pub deleted_nodes: Vec<DeletedNode>,
+    /// The files to open as their openers.
+    pub opened_as: Vec<OpenedAs>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
     /// The event-loop files to make.
@@ -714,6 +749,10 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut sockets: Vec<SockPlan> = Vec::new();
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
+    let mut opened_as: Vec<OpenedAs> = Vec::new();
+    // Regular files and directories by id (path, flags, directory), for openers.
+    let mut by_path: std::collections::HashMap<u32, (Vec<u8>, u32, bool)> =
+        std::collections::HashMap::new();
     let mut cwd_deleted: Vec<(u32, u32)> = Vec::new();
     let mut creds: Vec<(u32, IdsPlan)> = Vec::new();
     let mut all_creds: Vec<CredsSeen> = Vec::new();
@@ -753,6 +792,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             if f.kind == filekind::REG {
                 regs.insert(f.id, (f.path.to_vec(), f.flags, f.pos));
             }
+            if f.kind == filekind::REG || f.kind == filekind::DIR {
+                by_path.insert(f.id, (f.path.to_vec(), f.flags, f.kind == filekind::DIR));
+            }
             if f.kind == filekind::MEMFD || (f.kind == filekind::GHOST && f.rdev == 0) {
                 made_kinds.insert(
                     f.id,
@@ -783,6 +825,19 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             AnyRecord::FileOwner(o) => {
                 if let Some(n) = deleted_nodes.iter_mut().find(|n| n.id == o.file) {
                     n.owner = Some((o.uid, o.gid));
+                }
+            }
+            AnyRecord::FileOpener(o) => {
+                if let Some((path, flags, dir)) = by_path.get(&o.file) {
+                    opened_as.push(OpenedAs {
+                        id: o.file,
+                        path: path.clone(),
+                        flags: *flags,
+                        dir: *dir,
+                        fsuid: o.fsuid,
+                        fsgid: o.fsgid,
+                        groups: (0..o.groups.len() / 4).map(|i| o.group(i)).collect(),
+                    });
                 }
             }
             AnyRecord::LinkTarget(l) => {
@@ -1185,6 +1240,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         sockets,
         deleted_fifos,
         deleted_nodes,
+        opened_as,
         kernel_release,
         events,
         epoll_items,

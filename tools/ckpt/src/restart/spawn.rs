@@ -84,7 +84,8 @@ struct Ctx<'a> {
     /// files), as the ioctl takes them.
     made: Vec<CkptRestartFile>,
     /// The deleted directories and symbolic links the root restarter made
-    /// again (held open; passed to the ioctl in `made`).
+    /// again, and the files it opened as their openers (held open; passed to
+    /// the ioctl in `made`).
     deleted: Vec<File>,
     /// The pages of each address space that others share copy-on-write.
     cow: &'a cow::Referenced,
@@ -477,6 +478,27 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         }
     }
     if idx == 0 {
+        // The files the process opened with rights it gave up since: opened as
+        // their openers, within the restarter's rights (the kernel judges the
+        // filesystem ids it may take and the open), and passed; one the
+        // restarter cannot open so is not passed, and the module says why.
+        for o in &plan.opened_as {
+            let ids = crate::restart::IdsPlan {
+                uids: [o.fsuid; 4],
+                gids: [o.fsgid; 4],
+                groups: o.groups.clone(),
+            };
+            let Ok(_as) = sys::AsImage::take(Some(&ids)) else {
+                continue;
+            };
+            if let Ok(f) = super::events::open_as_opener(&o.path, o.flags, o.dir) {
+                ctx.made.push(CkptRestartFile {
+                    id: o.id,
+                    fd: f.as_raw_fd(),
+                });
+                ctx.deleted.push(File::from(f));
+            }
+        }
         if let Some(ns) = plan
             .ipc_ns
             .filter(|n| n.flags & crate::image::IPC_NS_OWN != 0)
