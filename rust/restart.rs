@@ -178,6 +178,9 @@ pub(crate) struct Plan<'a> {
     /// The leases its fd table's installer takes.
     pub(crate) leases: KVec<image::FileLease>,
     pub(crate) creds: image::Creds<'a>,
+    /// The credentials of every task of the image (each restored only if its
+    /// task's caller may take them on, or the whole restart fails).
+    pub(crate) all_creds: KVec<image::Creds<'a>>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     /// Pipe files of `files` that are not the first description of their pipe end
     /// in the image (see [`crate::objects::pipe::open`]).
@@ -199,6 +202,8 @@ pub(crate) struct Plan<'a> {
     /// Every unix socket of the image, and their queued buffers.
     pub(crate) unix: KVec<image::UnixSock<'a>>,
     pub(crate) unix_skbs: KVec<image::UnixSkb<'a>>,
+    /// The peer credentials of sockets: (index in `unix`, record).
+    pub(crate) unix_peers: KVec<(usize, image::UnixPeer<'a>)>,
     /// Files in flight: (receiving socket's inode, how many) per buffer.
     pub(crate) unix_fds: KVec<(u64, u32)>,
 }
@@ -850,6 +855,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut events = KVec::new();
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
+    let mut unix_peers = KVec::new();
+    let mut all_creds = KVec::new();
     let mut unix_fds = KVec::new();
     let mut inflight = KVec::new();
     let mut skb_owner = 0u64;
@@ -901,7 +908,12 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
             AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
             AnyRecord::FileLease(l) if l.files == task.files => leases.push(l, GFP_KERNEL)?,
-            AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
+            AnyRecord::Creds(c) => {
+                all_creds.push(c, GFP_KERNEL_ACCOUNT)?;
+                if c.id == task.creds {
+                    creds = Some(c);
+                }
+            }
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
@@ -918,6 +930,10 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             | AnyRecord::FanotifyMark(_)
             | AnyRecord::Pidfd(_) => events.push(r, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::UnixSock(u) => unix.push(u, GFP_KERNEL_ACCOUNT)?,
+            // The order checker saw to it that a socket's record comes just before.
+            AnyRecord::UnixPeer(c) => {
+                unix_peers.push((unix.len().saturating_sub(1), c), GFP_KERNEL_ACCOUNT)?
+            }
             AnyRecord::UnixSkb(q) => {
                 skb_owner = q.owner;
                 unix_skbs.push(q, GFP_KERNEL_ACCOUNT)?
@@ -1032,6 +1048,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             events,
             unix,
             unix_skbs,
+            unix_peers,
+            all_creds,
             unix_fds,
         },
     );

@@ -350,6 +350,8 @@ struct ckpt_pidfd_info {
 };
 
 int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi);
+/* The pid of pidfd @f (a reference) if numbered @nr here and gone; else NULL. */
+struct pid *ckpt_pidfd_gone(struct file *f, s32 nr);
 
 /* ---- event-loop files -------------------------------------------------- */
 

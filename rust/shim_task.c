@@ -467,6 +467,28 @@ int ckpt_file_pidfd(struct file *f, struct ckpt_pidfd_info *pi)
 }
 
 /*
+ * The pid of pidfd @f, with a reference, if it is numbered @nr in the caller's
+ * pid namespace and names no task any more (its process exited and was
+ * reaped); NULL otherwise.
+ */
+struct pid *ckpt_pidfd_gone(struct file *f, s32 nr)
+{
+	struct inode *inode = file_inode(f);
+	struct pid *pid;
+	bool gone;
+
+	if (inode->i_sb->s_magic != PID_FS_MAGIC || !inode->i_private)
+		return NULL;
+	pid = inode->i_private;
+	rcu_read_lock();
+	gone = !pid_task(pid, PIDTYPE_PID);
+	rcu_read_unlock();
+	if (!gone || nr <= 0 || pid_vnr(pid) != nr)
+		return NULL;
+	return get_pid(pid);
+}
+
+/*
  * Whether a task outside the caller's thread group uses the caller's address
  * space (CLONE_VM without CLONE_THREAD, a vfork child).  mm_users alone
  * cannot tell: anyone reading /proc/PID/stat or maps holds a reference for a

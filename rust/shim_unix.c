@@ -351,3 +351,69 @@ int ckpt_unix_foreign_creds(struct file *f, s32 embryo, s32 pid)
 	sock_put(sk);
 	return found;
 }
+
+/*
+ * The peer credentials of the socket of @f (or of its @embryo-th connection
+ * waiting to be accepted), as SO_PEERCRED and SO_PEERGROUPS report them to the
+ * caller: the pid (0: none, or not in the caller's pid namespace), the
+ * effective uid and gid, and up to @max supplementary groups in @groups.
+ * Returns the number of groups, -ENODATA if the socket has no peer
+ * credentials, -E2BIG if they have more than @max groups.
+ */
+int ckpt_unix_peercred(struct file *f, s32 embryo, s32 *pid, u32 *uid, u32 *gid, u32 *groups,
+		       u32 max)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct group_info *gi;
+	struct sock *sk;
+	int err, i, n = -ENODATA;
+
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	spin_lock(&sk->sk_peer_lock);
+	if (sk->sk_peer_cred) {
+		*pid = pid_vnr(sk->sk_peer_pid);
+		*uid = from_kuid_munged(ns, sk->sk_peer_cred->euid);
+		*gid = from_kgid_munged(ns, sk->sk_peer_cred->egid);
+		gi = sk->sk_peer_cred->group_info;
+		n = gi ? gi->ngroups : 0;
+		if (n > max)
+			n = -E2BIG;
+		for (i = 0; i < n; i++)
+			groups[i] = from_kgid_munged(ns, gi->gid[i]);
+	}
+	spin_unlock(&sk->sk_peer_lock);
+	sock_put(sk);
+	return n;
+}
+
+/*
+ * Gives the socket of @f (or its @embryo-th waiting connection) peer
+ * credentials @cred and peer pid @pid (NULL: none), as init_peercred() does at
+ * connect(): it takes a reference on each and drops those of the old ones.
+ */
+int ckpt_unix_set_peercred(struct file *f, s32 embryo, struct pid *pid, const struct cred *cred)
+{
+	const struct cred *old_cred;
+	struct pid *old_pid;
+	struct sock *sk;
+	int err;
+
+	sk = unix_sock_of(f, embryo, &err);
+	if (!sk)
+		return err;
+	get_pid(pid);
+	get_cred(cred);
+	spin_lock(&sk->sk_peer_lock);
+	old_pid = sk->sk_peer_pid;
+	old_cred = sk->sk_peer_cred;
+	sk->sk_peer_pid = pid;
+	sk->sk_peer_cred = cred;
+	spin_unlock(&sk->sk_peer_lock);
+	put_pid(old_pid);
+	if (old_cred)
+		put_cred(old_cred);
+	sock_put(sk);
+	return 0;
+}

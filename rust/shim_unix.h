@@ -78,4 +78,13 @@ int ckpt_unix_ino(struct file *f, u64 *ino, u32 *type, u32 *state);
  * another process's credentials (SCM_CREDENTIALS) than @pid's; 0: none. */
 int ckpt_unix_foreign_creds(struct file *f, s32 embryo, s32 pid);
 
+/* The peer credentials (SO_PEERCRED, SO_PEERGROUPS) of the socket (or connection,
+ * as ckpt_unix_info): the number of groups, -ENODATA if it has none. */
+int ckpt_unix_peercred(struct file *f, s32 embryo, s32 *pid, u32 *uid, u32 *gid, u32 *groups,
+		       u32 max);
+struct pid;
+struct cred;
+/* Gives it peer credentials @cred and peer pid @pid (NULL: none). */
+int ckpt_unix_set_peercred(struct file *f, s32 embryo, struct pid *pid, const struct cred *cred);
+
 #endif

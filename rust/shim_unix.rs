@@ -87,6 +87,22 @@ mod ffi {
             sock_type: *mut u32,
             state: *mut u32,
         ) -> i32;
+        pub(super) fn ckpt_unix_peercred(
+            f: *mut c_void,
+            embryo: i32,
+            pid: *mut i32,
+            uid: *mut u32,
+            gid: *mut u32,
+            groups: *mut u32,
+            max: u32,
+        ) -> i32;
+        pub(super) fn ckpt_unix_set_peercred(
+            f: *mut c_void,
+            embryo: i32,
+            pid: *mut c_void,
+            cred: *const c_void,
+        ) -> i32;
+        pub(super) fn ckpt_pidfd_gone(f: *mut c_void, nr: i32) -> *mut c_void;
         pub(super) fn ckpt_unix_inflight(
             f: *mut c_void,
             embryo: i32,
@@ -209,4 +225,95 @@ pub(crate) fn foreign_creds(f: &FileRef, embryo: i32, pid: i32) -> Result<Option
         i32::MAX => Some(-1),
         p => Some(p),
     })
+}
+
+/// The peer credentials of the socket (or connection, as [`info`]) as
+/// `SO_PEERCRED` and `SO_PEERGROUPS` report them to the caller: (pid, euid,
+/// egid), the groups in `groups` (at most `max`: `E2BIG`); `None` if it has none.
+pub(crate) fn peercred(
+    f: &FileRef,
+    embryo: i32,
+    groups: &mut KVec<u32>,
+    max: usize,
+) -> Result<Option<(i32, u32, u32)>> {
+    groups.clear();
+    groups.resize(max, 0, GFP_KERNEL)?;
+    let (mut pid, mut uid, mut gid) = (0i32, 0u32, 0u32);
+    // SAFETY: The file is valid while `f` is; the outputs are valid for writing,
+    // `groups` for `max` entries.
+    let r = unsafe {
+        ffi::ckpt_unix_peercred(
+            f.as_ptr(),
+            embryo,
+            &mut pid,
+            &mut uid,
+            &mut gid,
+            groups.as_mut_ptr(),
+            max.min(u32::MAX as usize) as u32,
+        )
+    };
+    if r == -(kernel::bindings::ENODATA as i32) {
+        groups.clear();
+        return Ok(None);
+    }
+    groups.truncate(errno(r)? as usize);
+    Ok(Some((pid, uid, gid)))
+}
+
+/// A `struct pid` with a reference, found by its number in the caller's pid
+/// namespace. The kernel crate has no wrapper of `struct pid` yet; this is the
+/// one it would have.
+///
+/// # Invariants
+///
+/// `0` is a live `struct pid` on which this holds a reference.
+pub(crate) struct PidRef(core::ptr::NonNull<kernel::bindings::pid>);
+
+impl PidRef {
+    /// The pid numbered `nr` in the caller's pid namespace, if there is one
+    /// (`find_get_pid`).
+    pub(crate) fn find(nr: i32) -> Option<Self> {
+        // SAFETY: No preconditions; a non-null result carries a reference, ours.
+        let p = unsafe { kernel::bindings::find_get_pid(nr) };
+        // INVARIANT: As above.
+        core::ptr::NonNull::new(p).map(Self)
+    }
+}
+
+impl PidRef {
+    /// The pid of pidfd `f`, if it is numbered `nr` in the caller's pid namespace
+    /// and its process exited and was reaped (a pid the restarter made and let go,
+    /// [`crate::uapi::CKPT_RESTART_FILE_PEER`]).
+    pub(crate) fn gone_of(f: &FileRef, nr: i32) -> Option<Self> {
+        // SAFETY: The file is valid while `f` is; a non-null result carries a
+        // reference, ours.
+        let p = unsafe { ffi::ckpt_pidfd_gone(f.as_ptr(), nr) };
+        // INVARIANT: As above.
+        core::ptr::NonNull::new(p.cast()).map(Self)
+    }
+}
+
+impl Drop for PidRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, our reference.
+        unsafe { kernel::bindings::put_pid(self.0.as_ptr()) }
+    }
+}
+
+/// Gives the socket (or connection, as [`info`]) the peer pid `pid` (`None`: none)
+/// and the peer credentials `cred`, as `connect` does.
+pub(crate) fn set_peercred(
+    f: &FileRef,
+    embryo: i32,
+    pid: Option<&PidRef>,
+    cred: &crate::sys::cred::Prepared,
+) -> Result {
+    let pid = pid.map_or(core::ptr::null_mut(), |p| p.0.as_ptr());
+    // SAFETY: The file is valid while `f` is; `pid` is null or live while the
+    // `PidRef` is, `cred` while the `Prepared` is; the shim takes its own
+    // references.
+    errno(unsafe {
+        ffi::ckpt_unix_set_peercred(f.as_ptr(), embryo, pid.cast(), cred.as_ptr().cast())
+    })?;
+    Ok(())
 }

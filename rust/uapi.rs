@@ -200,6 +200,12 @@ pub struct CkptRestartFile {
 /// image's root directory, for a process that ran in a chroot).
 pub const CKPT_RESTART_FILE_ROOT: u32 = u32::MAX;
 
+/// The id of a [`CkptRestartFile`] that is a pidfd of a process the restarter made
+/// with a pid that the image's unix sockets name as their connection's maker
+/// (`SO_PEERCRED`), a process outside the image, and that has exited and been
+/// reaped since: the pid, gone as that maker was (any number of them).
+pub const CKPT_RESTART_FILE_PEER: u32 = u32::MAX - 1;
+
 /// `struct ckpt_restart_args`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

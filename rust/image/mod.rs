@@ -257,6 +257,9 @@ pub mod kind {
     /// [`super::UnixCreds`]: not optional (a reader that skipped it would queue
     /// the message with the restarter's credentials, or none). Since format 1.5.
     pub const UNIX_CREDS: u16 = 0x0355;
+    /// [`super::UnixPeer`]: not optional (a reader that skipped it would give the
+    /// socket the restarter's peer credentials). Since format 1.12.
+    pub const UNIX_PEER: u16 = 0x0343;
     /// [`super::SemSet`]: not optional (a reader that skipped it would bring the
     /// processes back without their semaphores). Since format 1.4.
     pub const SEM_SET: u16 = 0x0500;
@@ -333,6 +336,7 @@ pub mod kind {
             UNIX_SKB => "unix-skb",
             UNIX_FDS => "unix-fds",
             UNIX_CREDS => "unix-creds",
+            UNIX_PEER => "unix-peer",
             SEM_SET => "sysv-sem",
             MSG_QUEUE => "sysv-msgq",
             SYSV_MSG => "sysv-msg",
@@ -358,7 +362,7 @@ pub mod kind {
             | LINK_TARGET | FILE_OPENER => Some(1),
             POSIX_TIMER | FILE_LOCK => Some(1),
             EVENTFD | TIMERFD | SIGNALFD | EPOLL_ITEM | INOTIFY_WATCH => Some(1),
-            UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS => Some(1),
+            UNIX_SOCK | UNIX_SKB | UNIX_FDS | UNIX_CREDS | UNIX_PEER => Some(1),
             SEM_SET | MSG_QUEUE | SYSV_MSG | IPC_NS => Some(1),
             PARENT | TRACK | PARENT_PAGES => Some(1),
             FANOTIFY_GROUP | FANOTIFY_MARK => Some(1),
@@ -579,6 +583,8 @@ pub enum AnyRecord<'a> {
     UnixFds(UnixFds<'a>),
     /// [`UnixCreds`].
     UnixCreds(UnixCreds),
+    /// [`UnixPeer`].
+    UnixPeer(UnixPeer<'a>),
     /// [`SemSet`].
     SemSet(SemSet<'a>),
     /// [`MsgQueue`].
@@ -651,6 +657,7 @@ impl<'a> AnyRecord<'a> {
             kind::UNIX_SKB => Self::UnixSkb(UnixSkb::from_payload(p)?),
             kind::UNIX_FDS => Self::UnixFds(UnixFds::from_payload(p)?),
             kind::UNIX_CREDS => Self::UnixCreds(UnixCreds::from_payload(p)?),
+            kind::UNIX_PEER => Self::UnixPeer(UnixPeer::from_payload(p)?),
             kind::SEM_SET => Self::SemSet(SemSet::from_payload(p)?),
             kind::MSG_QUEUE => Self::MsgQueue(MsgQueue::from_payload(p)?),
             kind::SYSV_MSG => Self::SysvMsg(SysvMsg::from_payload(p)?),

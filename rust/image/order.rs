@@ -36,6 +36,8 @@ pub struct OrderChecker {
     after_skb: bool,
     /// The record just fed was a [`UnixCreds`].
     after_creds: bool,
+    /// The record just fed was a [`UnixSock`].
+    after_sock: bool,
     /// The file id of the [`Pty`] record just fed (0: the last record was not one).
     after_pty: u32,
     /// An [`IpcNs`] record was read.
@@ -283,6 +285,11 @@ impl OrderChecker {
             }
             R::UnixSock(u) => self.uses(u.file)?,
             R::UnixSkb(_) => {}
+            R::UnixPeer(_) => {
+                if !self.after_sock {
+                    return bad("unix-peer record not just after a unix record");
+                }
+            }
             R::UnixCreds(_) => {
                 if !self.after_skb || self.after_creds {
                     return bad("unix-creds record not just after a unix-skb record");
@@ -354,6 +361,7 @@ impl OrderChecker {
         }
         self.after_skb = matches!(r, R::UnixSkb(_) | R::UnixCreds(_));
         self.after_creds = matches!(r, R::UnixCreds(_));
+        self.after_sock = matches!(r, R::UnixSock(_));
         self.after_pty = match r {
             R::Pty(t) => t.file,
             _ => 0,

@@ -531,7 +531,7 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
 /// open it again with `flags` today.
 fn opener_may_reopen(f: &FileRef, flags: u32) -> bool {
     let mut groups = KVec::new();
-    let Ok(c) = f.opener_creds(&mut groups, image::MAX_OPENER_GROUPS) else {
+    let Ok(c) = f.opener_creds(&mut groups, image::MAX_STR_GROUPS) else {
         return false;
     };
     let Ok(_as) = cur::as_image(&c, &groups, true) else {
@@ -547,7 +547,7 @@ fn opener_may_reopen(f: &FileRef, flags: u32) -> bool {
 /// supplementary groups; `None` when `t`'s own credentials do.
 fn opener_of(f: &FileRef, t: &TaskRef, flags: u32) -> Result<Option<(u32, u32, KVec<u32>)>> {
     let mut groups = KVec::new();
-    let Ok(o) = f.opener_creds(&mut groups, image::MAX_OPENER_GROUPS) else {
+    let Ok(o) = f.opener_creds(&mut groups, image::MAX_STR_GROUPS) else {
         return Ok(None);
     };
     let mut tg = KVec::new();
@@ -1862,6 +1862,13 @@ pub(crate) fn open_files(
         // A pidfd: the process it refers to, likewise.
         if f.kind == filekind::PIDFD {
             super::pidfd::wait_target(p, sess, f, why)?;
+        }
+        // A unix socket: the processes of the image that made its connections.
+        if f.kind == filekind::UNIX {
+            for pid in super::unix::peer_pids(p, f) {
+                let what = format_args!("the peer of unix socket file {}", f.id);
+                wait_image_process(p, sess, pid, what, why)?;
+            }
         }
         let shared = sess.file(f.id, || {
             made = true;

@@ -27,6 +27,7 @@ use crate::restart::{refuse, Given, Plan};
 use crate::shim::{fk, FileRef, TaskRef};
 use crate::shim_unix::{self, uf, UnixInfo};
 use crate::stream::ImageWriter;
+use crate::uapi;
 use core::fmt;
 use kernel::{prelude::*, rbtree::RBTree};
 
@@ -435,6 +436,44 @@ fn write_queue(
     Ok(())
 }
 
+/// Writes the peer credentials of socket `f` (or its `embryo`-th waiting
+/// connection, state `ui`), if it has any, just after its record
+/// ([`image::UnixPeer`]): who made the connection, as `SO_PEERCRED` and
+/// `SO_PEERGROUPS` report it.
+fn write_peer(
+    w: &mut ImageWriter<'_>,
+    f: &FileRef,
+    embryo: i32,
+    ui: &UnixInfo,
+    what: What,
+    why: &mut Reason,
+) -> Result {
+    let mut groups = KVec::new();
+    let peer = shim_unix::peercred(f, embryo, &mut groups, image::MAX_STR_GROUPS).map_err(|e| {
+        why.set(
+            e,
+            format_args!(
+                "{what}: cannot read the peer credentials of unix socket {} (more than {} groups?)",
+                Name(ui.name()),
+                image::MAX_STR_GROUPS
+            ),
+        )
+    })?;
+    let Some((pid, uid, gid)) = peer else {
+        return Ok(());
+    };
+    let mut g = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+    for x in groups.iter() {
+        g.extend_from_slice(&x.to_le_bytes(), GFP_KERNEL)?;
+    }
+    w.record(&image::UnixPeer {
+        pid: pid.max(0),
+        uid,
+        gid,
+        groups: &g,
+    })
+}
+
 /// Writes the socket of file `f` (file record `id`): its state, its queue, and for
 /// a listener each connection waiting to be accepted with its queue.
 /// `fds`: the ids of its files in flight, in queue order (see [`inflight`]),
@@ -456,6 +495,7 @@ pub(crate) fn define(
     settled(&ui, what, false, why)?;
     let pl = pb.iter().position(|&c| c == 0).unwrap_or(0);
     w.record(&sock_rec(&ui, id, 0, &pb[..pl]))?;
+    write_peer(w, f, -1, &ui, what, why)?;
     let Some(embryo_fds) = embryo_fds else {
         return Ok(());
     };
@@ -471,6 +511,7 @@ pub(crate) fn define(
             };
             settled(&e, what, true, why)?;
             w.record(&sock_rec(&e, 0, ui.ino, &[]))?;
+            write_peer(w, f, i, &e, what, why)?;
             // Accepted, it takes its listener's options.
             let fds = embryo_fds.get(i as usize).map_or(&[][..], |v| &v[..]);
             write_queue(w, f, i, &e, 0, fds, (root, passcred), what, why)?;
@@ -803,8 +844,106 @@ pub(crate) fn open(
             ));
         }
     }
+    // Who made each connection (SO_PEERCRED), the socket's and, for a listener,
+    // those of the connections waiting to be accepted.
+    let k = p
+        .unix
+        .iter()
+        .position(|u| u.file == f.id)
+        .unwrap_or(usize::MAX);
+    give_peer(p, given, &file, -1, k, rec, why)?;
+    if rec.state == unix_state::LISTEN {
+        let waiting = p
+            .unix
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.file == 0 && u.listener == rec.ino);
+        for (i, (j, _)) in waiting.enumerate() {
+            give_peer(p, given, &file, i as i32, j, rec, why)?;
+        }
+    }
     file.set_flags(f.flags);
     Ok(file)
+}
+
+/// The pids of the processes of the image that made the connections of unix
+/// socket file `f` ([`image::UnixPeer`]): those [`open`] names as peers, which
+/// must be restored (with their pids) before it does.
+pub(crate) fn peer_pids<'a>(
+    p: &'a Plan<'_>,
+    f: &image::FileRec<'_>,
+) -> impl Iterator<Item = i32> + 'a {
+    let id = f.id;
+    let ino = p.unix.iter().find(|u| u.file == id).map_or(0, |u| u.ino);
+    p.unix_peers
+        .iter()
+        .filter(move |(k, _)| {
+            p.unix.get(*k).is_some_and(|u| {
+                (u.file == id && ino != 0) || (u.file == 0 && ino != 0 && u.listener == ino)
+            })
+        })
+        .map(|(_, c)| c.pid)
+        .filter(move |&pid| {
+            pid > 0 && pid != p.task.tgid && p.procs.contains(&pid) && !p.zombies.contains(&pid)
+        })
+}
+
+/// Gives socket `file` (or its `embryo`-th waiting connection), which the
+/// restarter made, the peer credentials of the image's socket `p.unix[k]`, if
+/// the image has them: the pid of the process that made the connection (one of
+/// the image, which [`peer_pids`] waited for, or a zombie of it; for another,
+/// gone or outside the image, the pid the restarter made again and let go,
+/// passed as [`uapi::CKPT_RESTART_FILE_PEER`]; none if it could not, the pid
+/// being in use) and its ids, if the caller may name them
+/// ([`crate::access::may_name_peer`]).
+fn give_peer(
+    p: &Plan<'_>,
+    given: &Given<'_>,
+    file: &FileRef,
+    embryo: i32,
+    k: usize,
+    rec: &UnixSock<'_>,
+    why: &mut Reason,
+) -> Result {
+    let Some((_, c)) = p.unix_peers.iter().find(|(i, _)| *i == k) else {
+        return Ok(());
+    };
+    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
+    for i in 0..c.ngroups() {
+        groups.push(c.group(i), GFP_KERNEL)?;
+    }
+    crate::access::may_name_peer(p, c.uid, c.gid, &groups).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!(
+                "unix socket {}: its connection was made by user {} group {}, which the caller may not name as a peer",
+                Name(rec.name),
+                c.uid,
+                c.gid
+            ),
+        )
+    })?;
+    let pid = if c.pid <= 0 {
+        None
+    } else if p.procs.contains(&c.pid) {
+        shim_unix::PidRef::find(c.pid)
+    } else {
+        given
+            .files
+            .iter()
+            .filter(|g| g.id == uapi::CKPT_RESTART_FILE_PEER)
+            .filter_map(|g| FileRef::fd(g.fd).ok())
+            .find_map(|g| shim_unix::PidRef::gone_of(&g, c.pid))
+    };
+    let cred = crate::sys::cred::peer(c.uid, c.gid, &groups).map_err(|e| {
+        refuse(
+            why,
+            e,
+            format_args!("unix socket {}: bad peer ids", Name(rec.name)),
+        )
+    })?;
+    shim_unix::set_peercred(file, embryo, pid.as_ref(), &cred)
 }
 
 /// `TMPFS_MAGIC`: a memfd's filesystem.

@@ -314,3 +314,44 @@ impl Drop for AsImage {
         unsafe { crate::shim::ffi_revert_image_creds(self.old) }
     }
 }
+
+/// A credential set the caller prepared, holding the one reference that is
+/// dropped with it.
+///
+/// # Invariants
+///
+/// `0` is a live `struct cred` on which this holds a reference.
+pub(crate) struct Prepared(core::ptr::NonNull<bindings::cred>);
+
+impl Prepared {
+    /// The set (live as long as `self`).
+    pub(crate) fn as_ptr(&self) -> *const bindings::cred {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, our reference.
+        unsafe { bindings::put_cred(self.0.as_ptr()) }
+    }
+}
+
+/// Credentials to name as a socket's peer (what `SO_PEERCRED` and `SO_PEERGROUPS`
+/// report): the caller's, with every user id `uid`, every group id `gid`,
+/// supplementary groups `groups` and no capabilities. Never any task's: only a
+/// socket holds them. Whether the caller may name them is decided by
+/// `access::may_name_peer`. `EINVAL` if an id has no mapping in the caller's user
+/// namespace.
+pub(crate) fn peer(uid: u32, gid: u32, groups: &[u32]) -> Result<Prepared> {
+    let c = CredsRaw {
+        uids: [uid; 4],
+        gids: [gid; 4],
+        caps: [0; 5],
+        securebits: 0,
+        ngroups: groups.len() as u32,
+    };
+    let new = prepare(&c, Some(groups))?;
+    // INVARIANT: `prepare` returned a new set with one reference, ours.
+    core::ptr::NonNull::new(new).map(Prepared).ok_or(ENOMEM)
+}

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "ckpt_util.h"
 #include "kselftest_harness.h"
@@ -111,6 +112,7 @@ enum target {
 	T_INOTIFY,	/* USER, with an inotify watch on WATCH_DIR */
 	T_DLINK,	/* USER, holding DLINK (a symlink it made) open with O_PATH, deleted */
 	T_FANOTIFY,	/* USER, with an (unprivileged) fanotify mark on WATCH_DIR */
+	T_SOCKPAIR,	/* USER, holding a socketpair it made */
 };
 
 static void target_child(int ready, void *arg)
@@ -177,6 +179,12 @@ static void target_child(int ready, void *arg)
 		if (fa < 0 || syscall(SYS_fanotify_mark, fa, 1 /* FAN_MARK_ADD */,
 				      0x100ULL /* FAN_CREATE */, AT_FDCWD, WATCH_DIR))
 			_exit(39);
+	}
+	if (t == T_SOCKPAIR) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			_exit(40);
 	}
 	say_ready(ready);
 	for (;;)
@@ -1135,6 +1143,91 @@ static int root_tool_restart(const char *img, char *out, size_t len, pid_t *pid)
 	*pid = 0;
 	sscanf(out, "%d", pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * `ckpt restart --detach` of image img as USER; returns its exit code, its
+ * output (stdout and stderr) in out, and the restored pid in *pid (0: none).
+ */
+static int user_tool_restart(const char *img, char *out, size_t len, pid_t *pid)
+{
+	int p[2], st;
+	ssize_t n, got = 0;
+	pid_t c;
+
+	if (pipe(p))
+		return -1;
+	c = fork();
+	if (c == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (become(USER))
+			_exit(126);
+		execl("/ckpt", "/ckpt", "restart", "--detach", "-q", img, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got < (ssize_t)len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
+		got += n;
+	out[got] = 0;
+	close(p[0]);
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		return -1;
+	/* The pid is the line --detach prints (after what ckpt says, if anything). */
+	*pid = 0;
+	for (char *l = out; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		char end;
+
+		if (sscanf(l, "%d%c", pid, &end) == 2 && end == '\n')
+			break;
+		*pid = 0;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * A process of USER holds a socketpair it made, whose peer credentials
+ * (SO_PEERCRED) name USER.  USER restarts its image with `ckpt restart`: it
+ * comes back.  The image edited (checks recomputed) to say that root made the
+ * pair is refused: a user's restart never makes a socket claim to come from
+ * another user.  (In root-only mode USER cannot open the device at all.)
+ */
+TEST_F(perm, image_edited_to_claim_a_root_peer)
+{
+	unsigned char *m;
+	char out[512];
+	struct stat st;
+	size_t n, p;
+	pid_t pid, r;
+	int fd;
+
+	if (!variant->unprivileged)
+		return;
+	pid = start_target(T_SOCKPAIR);
+	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
+	ASSERT_EQ(0, fchown(fd, USER, USER));
+	EXPECT_EQ(0, user_tool_restart(self->img, out, sizeof(out), &r)) TH_LOG("%s", out);
+	ASSERT_LT(0, r) TH_LOG("%s", out);
+	EXPECT_EQ(USER, proc_euid(r));
+	kill_reap(r);
+	ASSERT_EQ(0, fstat(fd, &st));
+	n = st.st_size;
+	m = malloc(n);
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ((ssize_t)n, pread(fd, m, n, 0));
+	/* The first unix-peer record's payload: its uid. */
+	p = 8;
+	while (p + 12 <= n && le16(m + p) != 0x0343)
+		p += 12 + le32(m + p + 4);
+	ASSERT_GT(n, p + 12);
+	ASSERT_EQ(USER, le32(m + p + 12 + 4));
+	put_le32(m + p + 12 + 4, 0);
+	reseal(m, n);
+	ASSERT_EQ((ssize_t)n, pwrite(fd, m, n, 0));
+	free(m);
+	close(fd);
+	EXPECT_NE(0, user_tool_restart(self->img, out, sizeof(out), &r));
+	EXPECT_NE(NULL, strstr(out, "which the caller may not name as a peer")) TH_LOG("%s", out);
 }
 
 /*

@@ -20,7 +20,10 @@
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <grp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include "kselftest_harness.h"
 
@@ -725,6 +728,115 @@ static int recv_fd(int via, char *b, size_t len)
 	if (c && c->cmsg_type == SCM_RIGHTS)
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
+}
+
+/*
+ * Peer credentials (SO_PEERCRED, SO_PEERGROUPS) say who made each connection:
+ * the probe P (root) makes a stream pair and a listener; its child C, as user
+ * 3000 (group 3001, groups {3002}), makes a datagram pair and sends P one end,
+ * and connects to the listener (not accepted: waiting in P's listener); its
+ * child D, as user 3100 (group 3101), makes a pair, sends P one end and exits
+ * (P reaps it).  After the restart (by root) each socket still names its
+ * maker: P's pair P, C's end C and its ids, the waiting connection C, and D's
+ * end D's pid (a process gone) and ids; C's own connection its listener's
+ * maker, P.
+ */
+#define PEER_C_UID 3000
+#define PEER_D_UID 3100
+#define PEER_C_FD 100
+
+static int peer_is(int fd, pid_t pid, uid_t uid, gid_t gid)
+{
+	struct ucred u;
+	socklen_t l = sizeof(u);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &l))
+		return 0;
+	say("fd %d: peer pid %d uid %u gid %u (want %d %u %u)\n", fd, u.pid, u.uid, u.gid, pid, uid,
+	    gid);
+	return u.pid == pid && u.uid == uid && u.gid == gid;
+}
+
+static int peer_groups_are(int fd, gid_t want)
+{
+	gid_t g[4];
+	socklen_t l = sizeof(g);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) && l == sizeof(gid_t) &&
+	       g[0] == want;
+}
+
+static void as_ids(uid_t uid, gid_t gid, gid_t group)
+{
+	must(!setgroups(1, &group), 90);
+	must(!setresgid(gid, gid, gid), 91);
+	must(!setresuid(uid, uid, uid), 92);
+}
+
+static void setup_peercred(struct probe *p)
+{
+	char b[8], name[64];
+	pid_t d;
+	int sv[2], st;
+
+	must(!socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 70);
+	snprintf(name, sizeof(name), "ckpt-peercred-%d", getpid());
+	p->fd[2] = sock_bound(SOCK_STREAM, name, 1);
+	must(!listen(p->fd[2], 4), 71);
+	p->kid = fork();
+	must(p->kid >= 0, 72);
+	if (p->kid == 0) {
+		as_ids(PEER_C_UID, PEER_C_UID + 1, PEER_C_UID + 2);
+		must(!socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 73);
+		must(!send_fd(p->fd[1], "c", sv[1]), 74);
+		must(dup2(sock_connect(SOCK_STREAM, name, 1), PEER_C_FD) == PEER_C_FD, 75);
+		for (;;)
+			pause();
+	}
+	d = fork();
+	must(d >= 0, 76);
+	if (d == 0) {
+		as_ids(PEER_D_UID, PEER_D_UID + 1, PEER_D_UID + 2);
+		must(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 77);
+		must(!send_fd(p->fd[1], "d", sv[1]), 78);
+		_exit(0);
+	}
+	must(waitpid(d, &st, 0) == d && WIFEXITED(st) && !WEXITSTATUS(st), 79);
+	p->v[0] = d;
+	for (int i = 0; i < 1000 && (p->fd[3] = recv_fd(p->fd[0], b, sizeof(b))) == -2; i++)
+		sleep_ms(5);
+	must(p->fd[3] >= 0 && b[0] == 'c', 80);
+	p->fd[4] = recv_fd(p->fd[0], b, sizeof(b));
+	must(p->fd[4] >= 0 && b[0] == 'd', 81);
+	/* C's connection is waiting in the listener. */
+	must(poll(&(struct pollfd){ p->fd[2], POLLIN, 0 }, 1, 5000) == 1, 82);
+}
+
+static int verify_peercred(struct probe *p)
+{
+	int a, pfd, c;
+
+	CHECK(1, peer_is(p->fd[0], getpid(), 0, 0), "P's own pair");
+	CHECK(2, peer_is(p->fd[3], p->kid, PEER_C_UID, PEER_C_UID + 1), "C's pair");
+	CHECK(3, peer_groups_are(p->fd[3], PEER_C_UID + 2), "C's pair's groups");
+	CHECK(4, peer_is(p->fd[4], p->v[0], PEER_D_UID, PEER_D_UID + 1), "D's pair (D is gone)");
+	a = accept(p->fd[2], NULL, NULL);
+	CHECK(5, a >= 0, "accept: %s", strerror(errno));
+	CHECK(6, peer_is(a, p->kid, PEER_C_UID, PEER_C_UID + 1), "C's connection, accepted now");
+	pfd = syscall(SYS_pidfd_open, p->kid, 0);
+	c = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, PEER_C_FD, 0);
+	CHECK(7, c >= 0, "pidfd_getfd: %s", strerror(errno));
+	CHECK(8, peer_is(c, getpid(), 0, 0), "C's connection names its listener's maker");
+	kill(p->kid, SIGKILL);
+	waitpid(p->kid, NULL, 0);
+	return 0;
+}
+
+TEST(peer_credentials_name_who_made_each_connection)
+{
+	struct probe p = { "peercred", setup_peercred, verify_peercred };
+
+	ROUND_TRIP(&p, 1);
 }
 
 static void setup_pipes_in_flight(struct probe *p)

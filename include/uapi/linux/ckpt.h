@@ -140,6 +140,14 @@ struct ckpt_restart_file {
 #define CKPT_RESTART_FILE_ROOT	0xffffffffU
 
 /*
+ * The id of a ckpt_restart_file that is a pidfd of a process the restarter
+ * made with a pid that the image's unix sockets name as their connection's
+ * maker (SO_PEERCRED), a process outside the image, and that has exited and
+ * been reaped since: the pid, gone as that maker was (any number of them).
+ */
+#define CKPT_RESTART_FILE_PEER	0xfffffffeU
+
+/*
  * CKPT_IOC_RESTART: like Linux-CR's sys_restart(): overlays the calling
  * task with task @task of the image read from @fd, "like exec".  Every
  * task of the image (each thread, each process of a tree; zombies excepted)

@@ -251,8 +251,9 @@ impl FileOpener<'_> {
     }
 }
 
-/// Most supplementary groups a [`FileOpener`] holds (its groups are one `str`).
-pub const MAX_OPENER_GROUPS: usize = MAX_PATH_LEN / 4;
+/// Most supplementary groups a record that holds them in one `str` holds
+/// ([`FileOpener`], [`UnixPeer`]).
+pub const MAX_STR_GROUPS: usize = MAX_PATH_LEN / 4;
 
 fixed_record! {
     impl<'a> for FileOpener<'a>, kind::FILE_OPENER,

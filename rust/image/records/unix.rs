@@ -2,7 +2,8 @@
 
 //! Unix socket records: [`UnixSock`], one socket (an open file of kind
 //! [`filekind::UNIX`], or a connection waiting in a listener's accept queue), and
-//! [`UnixSkb`], one buffer of a socket's receive queue. Since format 1.3.
+//! [`UnixSkb`], one buffer of a socket's receive queue; [`UnixPeer`], a socket's
+//! peer credentials (since format 1.12). Since format 1.3.
 //!
 //! Sockets name each other by their inode numbers at checkpoint time (`ino`), as
 //! `/proc/net/unix` and `ss -x` do: a peer may come later in the stream, or be a
@@ -180,6 +181,50 @@ fixed_record! {
         check(u.flags & f::BOUND == 0 || !u.name.is_empty(), "unix: bound without a name")?;
         check(u.peek_off >= -1, "unix: bad peek offset")?;
         check(u.rcvtimeo_us >= 0 && u.sndtimeo_us >= 0, "unix: bad timeout")?;
+    }
+}
+
+/// The peer credentials of the [`UnixSock`] just before it, as `SO_PEERCRED`
+/// and `SO_PEERGROUPS` report them: who made the connection (for a socketpair,
+/// who made the pair; for a listener, who called `listen`). Written for every
+/// socket that has them. Since format 1.12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixPeer<'a> {
+    /// Its pid, as the checkpointer's pid namespace names it (0: none, or not
+    /// in that namespace).
+    pub pid: i32,
+    /// Its effective uid, as the checkpointer's user namespace names it.
+    pub uid: u32,
+    /// Its effective gid.
+    pub gid: u32,
+    /// Its supplementary groups, `u32` each.
+    pub groups: &'a [u8],
+}
+
+impl UnixPeer<'_> {
+    /// Number of supplementary groups.
+    pub fn ngroups(&self) -> usize {
+        self.groups.len() / 4
+    }
+    /// Supplementary group `i` (below [`UnixPeer::ngroups`]).
+    pub fn group(&self, i: usize) -> u32 {
+        let g = &self.groups[i * 4..];
+        u32::from_le_bytes([g[0], g[1], g[2], g[3]])
+    }
+}
+
+fixed_record! {
+    impl<'a> for UnixPeer<'a>, kind::UNIX_PEER,
+    {
+        pid: i32,
+        uid: u32,
+        gid: u32,
+        groups: str,
+    },
+    |c| {
+        check(c.pid >= 0, "unix-peer: bad pid")?;
+        check(c.uid != u32::MAX && c.gid != u32::MAX, "unix-peer: bad id")?;
+        check(c.groups.len() % 4 == 0, "unix-peer: bad groups")?;
     }
 }
 

@@ -540,6 +540,19 @@ impl Builder {
                     }
                 }
             }
+            AnyRecord::UnixPeer(c) => {
+                // The socket just before: the last one of the last file with sockets.
+                let groups: Vec<u32> = (0..c.ngroups()).map(|i| c.group(i)).collect();
+                let last = self.files.iter_mut().rev().find_map(|f| {
+                    f.get_mut("unix")?.as_array_mut()?.last_mut()?.as_object_mut()
+                });
+                if let Some(u) = last {
+                    u.insert(
+                        "peer_creds".into(),
+                        json!({"pid": c.pid, "uid": c.uid, "gid": c.gid, "groups": groups}),
+                    );
+                }
+            }
             AnyRecord::UnixSkb(q) => {
                 // Its owner's queue (a socket in flight has its queue after
                 // the carrying socket's records); a connection not accepted

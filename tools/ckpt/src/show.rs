@@ -731,6 +731,14 @@ impl<'w, W: Write> Text<'w, W> {
                 q.sender,
                 crate::names::unix_name(q.sender_name)
             ),
+            AnyRecord::UnixPeer(c) => writeln!(
+                o,
+                "    peer credentials (SO_PEERCRED): pid {}, uid {}, gid {}, {} groups",
+                c.pid,
+                c.uid,
+                c.gid,
+                c.ngroups()
+            ),
             AnyRecord::UnixCreds(c) => writeln!(
                 o,
                 "      with credentials (SCM_CREDENTIALS): pid {}, uid {}, gid {}",

@@ -1361,6 +1361,34 @@ fn small_records_are_checked() {
             ),
         ]
     );
+    let peer = UnixPeer {
+        pid: 42,
+        uid: 1000,
+        gid: 1000,
+        groups: &[24, 0, 0, 0],
+    };
+    rt!(peer, UnixPeer);
+    assert_eq!((peer.ngroups(), peer.group(0)), (1, 24));
+    refused!(
+        UnixPeer,
+        [
+            (UnixPeer { pid: -1, ..peer }, "unix-peer: bad pid"),
+            (
+                UnixPeer {
+                    gid: u32::MAX,
+                    ..peer
+                },
+                "unix-peer: bad id"
+            ),
+            (
+                UnixPeer {
+                    groups: &[1],
+                    ..peer
+                },
+                "unix-peer: bad groups"
+            ),
+        ]
+    );
     let rseq = RSEQ;
     refused!(
         Rseq,

@@ -85,6 +85,7 @@ fn entries() -> Vec<Entry> {
             CKPT_RESTART_VDSO_PROXY,
             CKPT_RESTART_FLAGS,
             CKPT_RESTART_FILE_ROOT,
+            CKPT_RESTART_FILE_PEER,
             CKPT_STATUS_FAILED,
             CKPT_IOC_VERSION,
             CKPT_IOC_CHECKPOINT,

@@ -392,6 +392,9 @@ pub struct Plan {
     pub deleted_nodes: Vec<DeletedNode>,
     /// The files to open as their openers.
     pub opened_as: Vec<OpenedAs>,
+    /// The pids that the image's unix sockets name as their connection's maker
+    /// (`SO_PEERCRED`) of processes outside the image: made again, and let go.
+    pub peer_pids: Vec<i32>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
     /// The event-loop files to make.
@@ -750,6 +753,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut deleted_fifos: Vec<(u32, Vec<u8>, u32)> = Vec::new();
     let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
     let mut opened_as: Vec<OpenedAs> = Vec::new();
+    let mut peer_pids: Vec<i32> = Vec::new();
     // Regular files and directories by id (path, flags, directory), for openers.
     let mut by_path: std::collections::HashMap<u32, (Vec<u8>, u32, bool)> =
         std::collections::HashMap::new();
@@ -966,6 +970,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     pty_inputs.push(index);
                 }
             }
+            AnyRecord::UnixPeer(c) if c.pid > 0 => peer_pids.push(c.pid),
             AnyRecord::UnixSock(u) => sockets.push(SockPlan {
                 file: u.file,
                 ino: u.ino,
@@ -1207,6 +1212,9 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         ordered.push(procs.remove(i));
     }
     let made = sessions(&ordered)?;
+    peer_pids.sort_unstable();
+    peer_pids.dedup();
+    peer_pids.retain(|p| !ordered.iter().any(|q| q.pid == *p));
     for (p, m) in ordered.iter_mut().zip(made) {
         p.made = m;
     }
@@ -1241,6 +1249,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         deleted_fifos,
         deleted_nodes,
         opened_as,
+        peer_pids,
         kernel_release,
         events,
         epoll_items,

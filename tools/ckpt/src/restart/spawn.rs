@@ -12,7 +12,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -87,6 +87,9 @@ struct Ctx<'a> {
     /// again, and the files it opened as their openers (held open; passed to
     /// the ioctl in `made`).
     deleted: Vec<File>,
+    /// Pidfds of the pids the image's sockets name as makers outside the image,
+    /// made again and let go (passed as `CKPT_RESTART_FILE_PEER`).
+    peers: Vec<OwnedFd>,
     /// The pages of each address space that others share copy-on-write.
     cow: &'a cow::Referenced,
     /// The mappings the restarters above made for them (see `cow::prefill`).
@@ -170,6 +173,7 @@ pub fn run_hooked(o: &Options, hook: &mut dyn FnMut(Result<i32, &str>)) -> Resul
         sockets: Sockets::default(),
         made: Vec::new(),
         deleted: Vec::new(),
+        peers: Vec::new(),
         cow: &cow,
         cow_made: Vec::new(),
     };
@@ -321,6 +325,31 @@ fn spawn_restarter(ctx: &mut Ctx<'_>, outside: bool) -> Result<i32, String> {
     }
 }
 
+/// Makes each pid that the image's unix sockets name as their connection's
+/// maker, a process outside the image ([`Plan::peer_pids`]), again: a child with
+/// that pid that exits at once and is reaped here, whose pidfd keeps the pid,
+/// gone as the maker was (`SO_PEERCRED` names it, `SO_PEERPIDFD` finds no
+/// process). A pid in use (or not ours to choose) is skipped: the module then
+/// names no pid.
+fn peer_pids(plan: &Plan) -> Vec<OwnedFd> {
+    let mut out = Vec::new();
+    for &pid in &plan.peer_pids {
+        let c = match sys::clone3(0, Some(pid)) {
+            Ok(Fork::Child) => sys::exit_now(0),
+            Ok(Fork::Parent(c)) => c,
+            Err(_) => continue,
+        };
+        // SAFETY: pidfd_open takes no pointers; a non-negative result is a new fd.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, c, 0) };
+        let _ = sys::waitpid(c);
+        if fd >= 0 {
+            // SAFETY: As above: ours alone.
+            out.push(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+    }
+    out
+}
+
 /// The init of a new pid namespace: forks the restarter, then reaps
 /// children until the restored process exits, and exits with its status.
 /// It mounts nothing.
@@ -390,6 +419,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
         }
     }
     if idx == 0 {
+        // First, before it has other children: the pids of the sockets' makers
+        // outside the image.
+        ctx.peers = peer_pids(plan);
         // Every pipe of the image, made once, inherited by every process below.
         if let Err(e) = ctx.pipes.create(&plan.pipes) {
             return e;
@@ -580,6 +612,10 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     // A chroot'ed process: its paths are names in this root, which the module
     // is given to open its files.
     let mut made = ctx.made.clone();
+    made.extend(ctx.peers.iter().map(|f| CkptRestartFile {
+        id: uapi::CKPT_RESTART_FILE_PEER,
+        fd: f.as_raw_fd(),
+    }));
     let mut _outer = None;
     if me.root != b"/" {
         match sys::open_o_path(Path::new("/"), libc::O_DIRECTORY) {
