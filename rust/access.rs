@@ -272,8 +272,9 @@ pub(crate) fn may_grant_creds(c: &CredsRaw, groups: &[u32]) -> Result<bool> {
 /// Whether the caller may give a socket of the image peer credentials `uid`, `gid`
 /// and `groups` (what `SO_PEERCRED` and `SO_PEERGROUPS` report, which programs
 /// trust to say who made a connection; `EPERM` if not): those of a task of the
-/// image (each task's credentials are restored only if its caller may take them
-/// on, and the restart fails as a whole otherwise), or ids the caller could make
+/// image that restores itself, not a zombie (each such task's credentials are
+/// restored only if its caller may take them on, and the restart fails as a
+/// whole otherwise), or ids the caller could make
 /// a connection with itself: a uid among its real, effective and saved ones unless
 /// it has `CAP_SETUID`, a gid among its gids and groups among its groups unless it
 /// has `CAP_SETGID` (`setresuid`, `setresgid` and `setgroups`' rules).

@@ -359,6 +359,21 @@ fn attack_one<'a>(
             (name, vec![enc(&m, room)?])
         }
         AnyRecord::File(mut f) => {
+            if rng.chance(5) {
+                // "Opened as root before it gave up root": a restarter that
+                // passes nothing has the module open it with the image's rights.
+                let groups = [0u8, 0, 0, 0];
+                let o = image::FileOpener {
+                    file: f.id,
+                    fsuid: rng.pick(&[0, 1, 65534]),
+                    fsgid: 0,
+                    groups: &groups[..rng.below(2) * 4],
+                };
+                if rng.chance(2) {
+                    f.path = rng.pick(&BAD_PATHS);
+                }
+                return Some(("file-opener", vec![enc(&f, room)?, enc(&o, room)?]));
+            }
             let name = match rng.below(4) {
                 0 => {
                     f.path = rng.pick(&BAD_PATHS);
