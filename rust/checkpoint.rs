@@ -985,6 +985,10 @@ fn write_image<'s>(
     let (rl, nl) = shim::uts(&mut release, &mut node);
     let mut w = ImageWriter::new(sink)?;
     w.spool(spool);
+    if incr.is_some() {
+        // Its account is wanted as soon as it is written (see below).
+        w.seal_at_once();
+    }
     w.record(&Header {
         format_major: image::FORMAT_MAJOR,
         format_minor: image::FORMAT_MINOR,

@@ -1050,6 +1050,13 @@ impl HeldPages {
     }
 
     /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes, which need
+    /// not be initialized; all are written), as [`HeldPages::copy_page`].
+    pub(crate) fn copy_page_uninit(&self, i: usize, dst: &mut [core::mem::MaybeUninit<u8>]) {
+        // SAFETY: We hold a reference on the page (type invariant).
+        unsafe { sys::mm::copy_whole_page(self.0[i].cast(), dst) }
+    }
+
+    /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes, which need
     /// not be initialized; all are written) and feeds the copy to `h`, in one pass
     /// (see [`sys::mm::copy_hash_page`]).
     pub(crate) fn copy_hash_page(

@@ -6,7 +6,7 @@
 //! [`Sink`] in order, keeps the [`StreamAccount`] that the closing [`End`] record carries,
 //! and hands out object ids (Linux-CR's "objhash").
 
-use crate::image::{self, Enc, End, ImageError, Record, RecordHeader, StreamAccount};
+use crate::image::{self, Enc, End, Hasher, ImageError, Record, RecordHeader, StreamAccount};
 use crate::shim::{FileRef, HeldPages};
 use kernel::{prelude::*, rbtree::RBTree};
 
@@ -92,6 +92,54 @@ pub(crate) struct ImageWriter<'a> {
     pages: KVVec<u8>,
     /// Set by [`ImageWriter::spool`].
     spool: Option<Spool>,
+    /// Page records kept in the spool whose checks are not computed yet, and the
+    /// checks of the records since the first of them ([`Sealing`]).
+    sealing: Sealing,
+}
+
+/// The checks of spooled page records, computed once the processes run again
+/// ([`Spooled::write`]) rather than while they are held: a page record kept in
+/// the spool is a copy, which nothing else writes, so its check is the same
+/// computed later. From the first such record on, the stream account's chain
+/// (which takes each record's check in order) waits for them too.
+#[derive(Default)]
+struct Sealing {
+    /// Whether page records may be sealed later (not for an incremental image,
+    /// whose account is wanted at once).
+    allowed: bool,
+    /// The records whose check is to be computed: the hasher of their header
+    /// fields and leading parts, the spool chunk that starts with their header
+    /// (and parts), the one that holds their pages, and their place in `tail`.
+    pending: KVec<(Hasher, usize, usize, usize)>,
+    /// From the first pending record on, each record's kind and check (`None`:
+    /// a pending record's, until it is computed).
+    tail: KVec<(u16, Option<u32>)>,
+}
+
+impl Sealing {
+    /// Computes the pending checks into `chunks` (the spool's) and adds the tail
+    /// to `account`'s chain.
+    fn resolve(&mut self, chunks: &mut [KVVec<u8>], account: &mut StreamAccount) {
+        for (h, hdr, pages, at) in self.pending.drain_all() {
+            let mut h = h;
+            h.update(&chunks[pages]);
+            let c = &mut chunks[hdr];
+            let mut b = [0u8; image::REC_HDR_LEN];
+            b.copy_from_slice(&c[..image::REC_HDR_LEN]);
+            let (kind, version, len) = (
+                u16::from_le_bytes([b[0], b[1]]),
+                u16::from_le_bytes([b[2], b[3]]),
+                u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            );
+            let sealed = RecordHeader::seal(kind, version, len, &h);
+            c[..image::REC_HDR_LEN].copy_from_slice(&sealed.to_bytes());
+            self.tail[at].1 = Some(sealed.check);
+        }
+        for (kind, check) in self.tail.drain_all() {
+            // Every check is known now: those of the pending records were set above.
+            account.chain_one(kind, check.unwrap_or_default());
+        }
+    }
 }
 
 /// The end of an image whose bytes were spooled ([`ImageWriter::finish`]):
@@ -99,13 +147,38 @@ pub(crate) struct ImageWriter<'a> {
 pub(crate) struct Spooled<'a> {
     sink: &'a mut dyn Sink,
     chunks: KVec<KVVec<u8>>,
+    /// Checks still to compute, and the account so far: the [`End`] record
+    /// follows the chunks once they are known.
+    unsealed: Option<(Sealing, StreamAccount)>,
+}
+
+/// The wire form of the [`End`] record of a stream whose account is `account`.
+fn end_record(account: StreamAccount) -> Result<([u8; image::REC_HDR_LEN], [u8; 64], usize)> {
+    let mut buf = [0u8; 64];
+    let mut e = Enc::new(&mut buf);
+    End { account }.encode(&mut e).map_err(encode_errno)?;
+    let n = e.len();
+    let hdr = RecordHeader::for_payload(End::KIND, End::VERSION, &buf[..n]);
+    Ok((hdr.to_bytes(), buf, n))
 }
 
 impl Spooled<'_> {
-    /// Writes the spooled bytes to the sink, freeing each chunk once written.
+    /// Writes the spooled bytes to the sink, freeing each chunk once written;
+    /// first computes the checks left for now, and then writes the end record.
     pub(crate) fn write(mut self) -> Result {
+        let end = match self.unsealed.take() {
+            Some((mut s, mut account)) => {
+                s.resolve(&mut self.chunks, &mut account);
+                Some(end_record(account)?)
+            }
+            None => None,
+        };
         for c in self.chunks.drain_all() {
             self.sink.put(&c)?;
+        }
+        if let Some((hdr, buf, n)) = end {
+            self.sink.put(&hdr)?;
+            self.sink.put(&buf[..n])?;
         }
         Ok(())
     }
@@ -121,6 +194,7 @@ impl<'a> ImageWriter<'a> {
             out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
             pages: KVVec::new(),
             spool: None,
+            sealing: Sealing::default(),
         };
         w.put(&image::MAGIC)?;
         Ok(w)
@@ -132,6 +206,13 @@ impl<'a> ImageWriter<'a> {
     /// budget, what was kept is written and so is the rest, as it comes.
     pub(crate) fn spool(&mut self, spool: Spool) {
         self.spool = (spool.budget > 0).then_some(spool);
+        self.sealing.allowed = self.spool.is_some();
+    }
+
+    /// Page records are sealed as they are written, not later (see [`Sealing`]):
+    /// for an image whose account is wanted as soon as it is written.
+    pub(crate) fn seal_at_once(&mut self) {
+        self.sealing.allowed = false;
     }
 
     /// Whether `len` more bytes fit in the spool; if not, writes out what it holds
@@ -144,9 +225,11 @@ impl<'a> ImageWriter<'a> {
             sp.bytes += len;
             return Ok(true);
         }
-        let chunks = core::mem::take(&mut sp.chunks);
+        let mut chunks = core::mem::take(&mut sp.chunks);
         // (The unused buffers go with it.)
         self.spool = None;
+        self.sealing.resolve(&mut chunks, &mut self.account);
+        self.sealing.allowed = false;
         for c in chunks.iter() {
             self.sink.put(c)?;
         }
@@ -243,6 +326,16 @@ impl<'a> ImageWriter<'a> {
             h.update(p);
         }
         let n = pages.len() * image::PAGE_SIZE;
+        let room = self.out.len() + image::REC_HDR_LEN + len;
+        if self.sealing.allowed
+            && len - n + image::REC_HDR_LEN < OUT_BUF
+            && self
+                .spool
+                .as_ref()
+                .is_some_and(|sp| sp.bytes + room <= sp.budget)
+        {
+            return self.spool_unsealed(kind, version, len, h, parts, pages);
+        }
         // Not zeroed first: every byte is written by the copy.
         self.pages.clear();
         if self.pages.capacity() < n {
@@ -277,12 +370,75 @@ impl<'a> ImageWriter<'a> {
         r
     }
 
+    /// [`ImageWriter::record_with_pages`] into the spool (which has room for it),
+    /// its check left for later ([`Sealing`]): the pages are only copied while the
+    /// processes are held. `h` has hashed the header fields and `parts`.
+    fn spool_unsealed(
+        &mut self,
+        kind: u16,
+        version: u16,
+        len: usize,
+        h: Hasher,
+        parts: &[&[u8]],
+        pages: &HeldPages,
+    ) -> Result {
+        let n = pages.len() * image::PAGE_SIZE;
+        let mut copy = match self.spool.as_mut().and_then(|s| s.free.pop()) {
+            Some(b) if b.capacity() >= n => b,
+            _ => KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?,
+        };
+        copy.clear();
+        let t = crate::timing::sub_start();
+        let spare = copy.spare_capacity_mut();
+        for i in 0..pages.len() {
+            pages.copy_page_uninit(i, &mut spare[i * image::PAGE_SIZE..]);
+        }
+        // SAFETY: The copies above initialized the first `n` bytes of the spare
+        // capacity (`pages.len()` whole pages), which is at least `n`.
+        unsafe { copy.inc_len(n) };
+        crate::timing::sub_end(crate::timing::Sub::Copy, t);
+        self.sealing.pending.reserve(1, GFP_KERNEL)?;
+        self.sealing.tail.reserve(1, GFP_KERNEL)?;
+        // The header (check 0 for now) and parts in a chunk of their own.
+        self.flush()?;
+        let hdr = RecordHeader {
+            kind,
+            version,
+            len: len as u32,
+            check: 0,
+        };
+        self.put(&hdr.to_bytes())?;
+        for p in parts {
+            self.put(p)?;
+        }
+        self.flush()?;
+        self.put_owned(copy)?;
+        let Some(sp) = self.spool.as_ref() else {
+            return Err(EINVAL);
+        };
+        let at = sp.chunks.len();
+        let t = self.sealing.tail.len();
+        self.sealing
+            .pending
+            .push((h, at - 2, at - 1, t), GFP_KERNEL)?;
+        self.sealing.tail.push((kind, None), GFP_KERNEL)?;
+        self.account.count(&hdr);
+        Ok(())
+    }
+
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
         self.put(&hdr.to_bytes())?;
         for p in parts {
             self.put(p)?;
         }
-        self.account.add(hdr);
+        if self.sealing.tail.is_empty() {
+            self.account.add(hdr);
+        } else {
+            self.sealing
+                .tail
+                .push((hdr.kind, Some(hdr.check)), GFP_KERNEL)?;
+            self.account.count(hdr);
+        }
         Ok(())
     }
 
@@ -294,6 +450,23 @@ impl<'a> ImageWriter<'a> {
     /// Writes the [`End`] record and flushes, but for what is spooled (see
     /// [`ImageWriter::spool`]); returns the stream's size and what is left to write.
     pub(crate) fn finish(mut self) -> Result<(u64, Spooled<'a>)> {
+        // What is buffered goes to the spool first (or, past its budget, out with
+        // it, the checks computed then).
+        self.flush()?;
+        if !self.sealing.tail.is_empty() {
+            let chunks = self.spool.take().map(|s| s.chunks).unwrap_or_default();
+            let (_, _, n) = end_record(self.account)?;
+            let bytes = self.account.bytes + (image::REC_HDR_LEN + n) as u64;
+            let sealing = core::mem::take(&mut self.sealing);
+            return Ok((
+                bytes,
+                Spooled {
+                    sink: self.sink,
+                    chunks,
+                    unsealed: Some((sealing, self.account)),
+                },
+            ));
+        }
         let end = End {
             account: self.account,
         };
@@ -305,6 +478,7 @@ impl<'a> ImageWriter<'a> {
             Spooled {
                 sink: self.sink,
                 chunks,
+                unsealed: None,
             },
         ))
     }

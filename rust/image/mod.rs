@@ -489,9 +489,20 @@ impl StreamAccount {
 
     /// Accounts for one record.
     pub fn add(&mut self, h: &RecordHeader) {
+        self.count(h);
+        self.chain_one(h.kind, h.check);
+    }
+
+    /// Counts one record and its bytes (its check goes to [`StreamAccount::chain_one`],
+    /// in stream order, maybe later).
+    pub fn count(&mut self, h: &RecordHeader) {
         self.records += 1;
         self.bytes += (REC_HDR_LEN as u64) + h.len as u64;
-        self.chain = xround(self.chain ^ ((h.kind as u64) << 32), h.check as u64);
+    }
+
+    /// Chains the check of the next record (of kind `kind`).
+    pub fn chain_one(&mut self, kind: u16, check: u32) {
+        self.chain = xround(self.chain ^ ((kind as u64) << 32), check as u64);
     }
 }
 

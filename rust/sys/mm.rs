@@ -64,6 +64,27 @@ pub(crate) unsafe fn copy_from_page(page: *mut bindings::page, dst: &mut [u8]) {
     }
 }
 
+/// Copies the whole of `page` into `dst` (at least a page, which need not be
+/// initialized: every byte of its first page is written), as [`copy_from_page`].
+///
+/// # Safety
+///
+/// `page` is a `struct page` the caller holds a reference on for the call.
+pub(crate) unsafe fn copy_whole_page(
+    page: *mut bindings::page,
+    dst: &mut [core::mem::MaybeUninit<u8>],
+) {
+    let dst = &mut dst[..kernel::page::PAGE_SIZE];
+    // SAFETY: As in `copy_from_page`: the page is live and mapped for the copy, read
+    // through the raw pointer only; `dst` is a distinct, exclusively borrowed buffer
+    // of a page.
+    unsafe {
+        let k = bindings::kmap_local_page(page);
+        core::ptr::copy_nonoverlapping(k.cast::<u8>(), dst.as_mut_ptr().cast::<u8>(), dst.len());
+        bindings::kunmap_local(k);
+    }
+}
+
 /// Feeds the whole of `page` to `h`, through a short local mapping, read one aligned
 /// word at a time with volatile loads (`READ_ONCE`): like [`copy_from_page`], never as
 /// a `&[u8]`, since the page may be written at the same time (shared memory another
