@@ -193,3 +193,10 @@ macro_rules! fixed_record {
         }
     };
 }
+
+/// Entry `i` of a list of little-endian `u32`s kept as bytes (a record's
+/// supplementary groups); `i` below `b.len() / 4`.
+pub fn le_u32_at(b: &[u8], i: usize) -> u32 {
+    let g = &b[i * 4..i * 4 + 4];
+    u32::from_le_bytes([g[0], g[1], g[2], g[3]])
+}

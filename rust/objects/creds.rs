@@ -19,10 +19,7 @@ use kernel::prelude::*;
 pub(crate) fn write_creds(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRef) -> Result<u32> {
     let mut groups = KVec::new();
     let c = t.creds(&mut groups)?;
-    let mut raw = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
-    for g in groups.iter() {
-        raw.extend_from_slice(&g.to_le_bytes(), GFP_KERNEL)?;
-    }
+    let raw = groups_bytes(&groups)?;
     let id = objs.fresh();
     w.record(&Creds {
         id,
@@ -36,6 +33,24 @@ pub(crate) fn write_creds(w: &mut ImageWriter<'_>, objs: &mut ObjMap, t: &TaskRe
     Ok(id)
 }
 
+/// Supplementary groups as a record keeps them (little-endian `u32`s).
+pub(crate) fn groups_bytes(groups: &[u32]) -> Result<KVec<u8>> {
+    let mut raw = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+    for g in groups {
+        raw.extend_from_slice(&g.to_le_bytes(), GFP_KERNEL)?;
+    }
+    Ok(raw)
+}
+
+/// The supplementary groups a record keeps as bytes ([`groups_bytes`]).
+pub(crate) fn groups_of(raw: &[u8]) -> Result<KVec<u32>> {
+    let mut groups = KVec::with_capacity(raw.len() / 4, GFP_KERNEL)?;
+    for i in 0..raw.len() / 4 {
+        groups.push(image::le_u32_at(raw, i), GFP_KERNEL)?;
+    }
+    Ok(groups)
+}
+
 /// Writes the resource limits of `t`'s process.
 pub(crate) fn write_rlimits(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
     w.record(&Rlimits { lim: t.rlimits()? })
@@ -46,10 +61,7 @@ pub(crate) fn write_rlimits(w: &mut ImageWriter<'_>, t: &TaskRef) -> Result {
 
 /// The image's credentials in the form the kernel side takes, and their groups.
 pub(crate) fn creds_of(c: &image::Creds<'_>) -> Result<(CredsRaw, KVec<u32>)> {
-    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
-    for i in 0..c.ngroups() {
-        groups.push(c.group(i), GFP_KERNEL)?;
-    }
+    let groups = groups_of(c.groups)?;
     Ok((
         CredsRaw {
             uids: c.uids,

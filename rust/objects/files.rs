@@ -958,10 +958,7 @@ fn define_file(
     }
     if let (filekind::REG | filekind::DIR, Some(t), What::Fd(_)) = (kind, task, what) {
         if let Some((fsuid, fsgid, groups)) = opener_of(f, t, fi.flags)? {
-            let mut g = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
-            for x in groups.iter() {
-                g.extend_from_slice(&x.to_le_bytes(), GFP_KERNEL)?;
-            }
+            let g = super::creds::groups_bytes(&groups)?;
             w.record(&image::FileOpener {
                 file: id,
                 fsuid,

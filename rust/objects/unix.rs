@@ -462,10 +462,7 @@ fn write_peer(
     let Some((pid, uid, gid)) = peer else {
         return Ok(());
     };
-    let mut g = KVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
-    for x in groups.iter() {
-        g.extend_from_slice(&x.to_le_bytes(), GFP_KERNEL)?;
-    }
+    let g = super::creds::groups_bytes(&groups)?;
     w.record(&image::UnixPeer {
         pid: pid.max(0),
         uid,
@@ -908,10 +905,7 @@ fn give_peer(
     let Some((_, c)) = p.unix_peers.iter().find(|(i, _)| *i == k) else {
         return Ok(());
     };
-    let mut groups = KVec::with_capacity(c.ngroups(), GFP_KERNEL)?;
-    for i in 0..c.ngroups() {
-        groups.push(c.group(i), GFP_KERNEL)?;
-    }
+    let groups = super::creds::groups_of(c.groups)?;
     crate::access::may_name_peer(p, c.uid, c.gid, &groups).map_err(|e| {
         refuse(
             why,

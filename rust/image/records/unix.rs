@@ -208,8 +208,7 @@ impl UnixPeer<'_> {
     }
     /// Supplementary group `i` (below [`UnixPeer::ngroups`]).
     pub fn group(&self, i: usize) -> u32 {
-        let g = &self.groups[i * 4..];
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]])
+        le_u32_at(self.groups, i)
     }
 }
 
