@@ -6,10 +6,12 @@ Hello, owns the name org.ckpt.Lane, and then, on one connection,
 
   - answers org.ckpt.Lane.Incr() with a uint32 counter (1, 2, 3, ...),
   - answers org.ckpt.Lane.Echo(s) with "N:s" (N the Incr counter),
+  - answers org.ckpt.Lane.Slow() with "slow" 4 s later (the caller waits),
   - emits the signal org.ckpt.Lane.Tick(uint32 n) every 0.3 s,
   - exits when it gets org.ckpt.Lane.Quit().
 
-Every answer and tick is also a line of its stdout ("incr N", "tick N")."""
+Every answer and tick is also a line of its stdout ("incr N", "tick N",
+"slow pending", "slow replied")."""
 import os
 import select
 import socket
@@ -178,11 +180,16 @@ def main():
     r = bus.wait_reply(bus.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su", (NAME, 4)))
     print(f"unique {unique} requestname {r[0]}", flush=True)
     count = tick = 0
+    slow = []  # (when, reply fields): Slow() calls not answered yet
     next_tick = time.monotonic()
     while True:
         m = bus.pending()
         if m is None:
-            wait = next_tick - time.monotonic()
+            if slow and slow[0][0] <= time.monotonic():
+                bus.send(2, slow.pop(0)[1], "s", ("slow",))
+                print("slow replied", flush=True)
+                continue
+            wait = min([next_tick] + [w for w, _ in slow]) - time.monotonic()
             if wait <= 0:
                 tick += 1
                 bus.send(4, [(1, "o", PATH), (2, "s", NAME), (3, "s", "Tick")], "u", (tick,))
@@ -202,6 +209,9 @@ def main():
             print(f"incr {count}", flush=True)
         elif f.get(3) == "Echo":
             bus.send(2, reply, "s", (f"{count}:{body[0]}",))
+        elif f.get(3) == "Slow":
+            slow.append((time.monotonic() + 4, reply))
+            print("slow pending", flush=True)
         elif f.get(3) == "Quit":
             bus.send(2, reply)
             print("quit", flush=True)
