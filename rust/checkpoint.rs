@@ -751,18 +751,36 @@ pub(crate) fn checkpoint(
         // are judged again on what the processes have become (an exec of a set-uid
         // program may have completed since the first look), and a thread that an
         // in-flight clone added since is found now.
+        let mut exiting = false;
         for p in tree.procs.iter() {
-            if let Err(d) = access::may_checkpoint(&p.leader) {
-                return Err(why.set(
-                    d.errno(),
-                    format_args!(
-                        "no permission to checkpoint {} any more: it changed credentials \
-                         (exec of a set-id program?) while being stopped ({})",
-                        p.info.tgid,
-                        d.why()
-                    ),
-                ));
+            match access::may_checkpoint(&p.leader) {
+                Ok(()) => {}
+                // A process that was already exiting when it was found (its memory
+                // gone, so `/proc/PID/mem` cannot be opened; its threads do not
+                // run user code again, so the quiesce did not wait for them): a
+                // short-lived child of a shell loop. Look again a moment later,
+                // when it is a zombie, saved as one, or reaped.
+                Err(access::Denied::Gone) if attempt < ATTEMPTS => {
+                    exiting = true;
+                    break;
+                }
+                Err(d) => {
+                    return Err(why.set(
+                        d.errno(),
+                        format_args!(
+                            "no permission to checkpoint {} any more: it changed credentials \
+                             (exec of a set-id program?) while being stopped ({})",
+                            p.info.tgid,
+                            d.why()
+                        ),
+                    ));
+                }
             }
+        }
+        if exiting {
+            prev = Some(q);
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_MS));
+            continue;
         }
         why.stage = "look at the tree again";
         if tree.threads_unchanged()? && (!whole || tree.unchanged()?) {

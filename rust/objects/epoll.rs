@@ -22,7 +22,10 @@
 //!
 //! A checkpoint refuses an entry it could not give back: one whose file no fd
 //! of the process holds (open only in another process or in flight), and one
-//! watching a file the restarter does not make.
+//! watching a file the restarter does not make. An epoll set shared by several
+//! processes of a tree (inherited across `fork()`) is judged and saved with the
+//! table of the first of them: the others need not hold its targets (a forked
+//! child that closed the listening socket its parent's set watches).
 
 use super::event::{after, fdinfo_entries, kind_of, num};
 use super::files::{fmt_what::What, path_str};

@@ -325,7 +325,8 @@ impl Seen {
 /// Whether a file of `kind` (`fi`) is judged by its description alone in
 /// [`precheck`]: not a directory (a deleted one is judged against each holder's
 /// working directory), not under `/proc` (judged against each holder's pid), not
-/// an event-loop file or pidfd (judged against each holder's tables and pid).
+/// an event-loop file or pidfd (judged against each holder's tables and pid; an
+/// epoll set is judged with its first holder only, see [`precheck`]).
 fn judged_once(fi: &FileInfo, kind: u8) -> bool {
     fi.fs_magic != PROC_SUPER_MAGIC
         && matches!(
@@ -406,6 +407,14 @@ pub(crate) fn precheck(t: &TaskRef, procs: &[i32], seen: &mut Seen, why: &mut Re
         }
         if filekind::is_event(kind) {
             super::event::precheck(t, &f, kind, What::Fd(fd), why)?;
+        }
+        if kind == filekind::EPOLL {
+            // Its interest list is saved once, with the table of the first
+            // process of the tree holding it (`write_files` defines each
+            // description once, in the same order): the processes after that
+            // one share it, and need not hold its targets (a server's fork child
+            // inherits its epoll set and closes the listening socket it watches).
+            seen.note(&f)?;
         }
         if kind == filekind::PIDFD {
             super::pidfd::record(&f, 0, tgid, procs, What::Fd(fd), why)?;

@@ -106,7 +106,9 @@ cycle() {
 		if alive "$_root"; then
 			_chk=$(timeout 60 "$CKPT" check "$_root" --tree 2>&1 | tail -n 1)
 			case $_chk in
-			*"cannot be checkpointed: "*) _reason=${_chk#*cannot be checkpointed: } ;;
+			# ckpt check does not stop the tree: its answer may be about a
+			# moment after the checkpoint's, which is kept too.
+			*"cannot be checkpointed: "*) _reason="${_chk#*cannot be checkpointed: } [ckpt checkpoint: $_reason]" ;;
 			*) _reason="$_reason [ckpt check: $_chk]" ;;
 			esac
 		else

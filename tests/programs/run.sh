@@ -16,6 +16,7 @@ for w in $(cat /proc/cmdline); do
 	case $w in ckpt.only=*) only=${w#*=} ;; esac
 done
 echo "programs: $(uname -r); $(python3 --version 2>&1); sqlite3 $(sqlite3 --version 2>&1 | cut -d' ' -f1); $(tmux -V 2>&1); $(bc --version 2>&1 | head -n 1)"
+echo "programs: $(redis-server --version 2>&1 | cut -d' ' -f1-3); $(make --version 2>&1 | head -n 1); $(dbus-daemon --version 2>&1 | head -n 1)"
 for t in /lane/tests/*.sh; do
 	n=${t##*/}
 	n=${n%.sh}

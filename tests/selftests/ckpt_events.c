@@ -10,7 +10,8 @@
  * - epoll: the entries' events and data (a pipe with data, an eventfd, the
  *   same eventfd under a second fd), EPOLL_CTL_MOD/DEL/ADD on the restored
  *   set (the entries' keys), a consumed EPOLLONESHOT entry, a nested set, a
- *   set shared by a parent and its child;
+ *   set shared by a parent and its child, and one whose child closed an fd
+ *   the set watches (the file held by the parent only);
  * - inotify: a watch keeps its watch descriptor and reports files created
  *   after restart; with events queued, it is refused;
  * - fanotify: groups of each kind (a permission class, FID reporting, made
@@ -412,6 +413,52 @@ static int epolltree_verify(void)
 	CHECK(waitpid(tree_child, &st, 0) == tree_child);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(epoll_wait(tree_ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0xdcba);
+	return 0;
+}
+
+/* A set inherited by a child that closed the fd of a file the set watches
+ * (as a server's fork child closes its listening socket): only the parent
+ * holds that file, the set is saved once, with the parent's table.  Once
+ * restored, the child writes to the pipe and sees the entry fire through the
+ * set; so does the parent, which reads the byte. */
+static int fc_ep, fc_pipe[2];
+static pid_t fc_child;
+
+static int epollforked_setup(void)
+{
+	CHECK(pipe(fc_pipe) == 0);
+	fc_ep = epoll_create1(0);
+	CHECK(fc_ep >= 0);
+	CHECK(epoll_add(fc_ep, fc_pipe[0], EPOLLIN, 0x5151) == 0);
+	fc_child = fork();
+	CHECK(fc_child >= 0);
+	if (fc_child == 0) {
+		struct epoll_event ev;
+
+		if (close(fc_pipe[0]))
+			_exit(4);
+		while (access(go_path, F_OK))
+			sleep_ms(20);
+		if (write(fc_pipe[1], "z", 1) != 1)
+			_exit(5);
+		if (epoll_wait(fc_ep, &ev, 1, 2000) != 1 || ev.data.u64 != 0x5151)
+			_exit(6);
+		_exit(0);
+	}
+	return 0;
+}
+
+static int epollforked_verify(void)
+{
+	struct epoll_event ev;
+	char c;
+	int st;
+
+	CHECK(waitpid(fc_child, &st, 0) == fc_child);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(epoll_wait(fc_ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0x5151);
+	CHECK(read(fc_pipe[0], &c, 1) == 1 && c == 'z');
+	CHECK(epoll_wait(fc_ep, &ev, 1, 0) == 0);
 	return 0;
 }
 
@@ -1020,6 +1067,7 @@ static const struct prog progs[] = {
 	{ "signalfd", signalfd_setup, signalfd_verify },
 	{ "epoll", epoll_setup, epoll_verify },
 	{ "epolltree", epolltree_setup, epolltree_verify },
+	{ "epollforked", epollforked_setup, epollforked_verify },
 	{ "epollsock", epollsock_setup, epollsock_verify },
 	{ "inotify", inotify_setup, inotify_verify },
 	{ "inoqueued", inoqueued_setup, NULL },
@@ -1090,6 +1138,11 @@ TEST_F_TIMEOUT(events, epoll_entries_keys_oneshot_and_nested_sets, 120)
 TEST_F_TIMEOUT(events, epoll_set_shared_by_a_parent_and_its_child, 120)
 {
 	EXPECT_EQ(0, round_trip(_metadata, self->img, "epolltree", true));
+}
+
+TEST_F_TIMEOUT(events, epoll_set_inherited_by_a_child_that_closed_a_watched_fd, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epollforked", true));
 }
 
 TEST_F_TIMEOUT(events, epoll_set_watching_unix_sockets, 120)
