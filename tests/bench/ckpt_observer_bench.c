@@ -10,12 +10,13 @@
  * TEST:
  *   fork         fork() + _exit() + waitpid() by a process the observer
  *                never marked (one RCU lookup per fork and exit)
- *   fork-marked  the same by a process that created a socket first: the
+ *   fork-marked  the same by a process that created an AF_INET socket first: the
  *                observer watches it, so each child gets a copy of its
  *                marks (an allocation and an insertion at fork, a removal
  *                at exit)
- *   socket       socket(AF_UNIX) + close() (the process is marked at the
- *                first one; later ones find the mark set: a lookup)
+ *   socket       socket(AF_INET) + close() (the process is marked at the
+ *                first one; later ones find the mark set: a lookup; unix
+ *                sockets, which a checkpoint carries, are not looked up)
  *
  * Prints "TEST NS_PER_OP": the best of REPEATS timed runs of ITERATIONS
  * operations each (the least disturbed by the rest of the machine).
@@ -56,7 +57,7 @@ static int run_fork(long n)
 static int run_socket(long n)
 {
 	for (long i = 0; i < n; i++) {
-		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
 
 		if (s < 0)
 			return -1;
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	if (!strcmp(test, "fork")) {
 		fn = run_fork;
 	} else if (!strcmp(test, "fork-marked")) {
-		int s = socket(AF_UNIX, SOCK_DGRAM, 0);	/* the observer marks us */
+		int s = socket(AF_INET, SOCK_DGRAM, 0);	/* the observer marks us */
 
 		if (s < 0)
 			return 1;
