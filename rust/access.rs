@@ -271,25 +271,13 @@ pub(crate) fn may_grant_creds(c: &CredsRaw, groups: &[u32]) -> Result<bool> {
 
 /// Whether the caller may give a socket of the image peer credentials `uid`, `gid`
 /// and `groups` (what `SO_PEERCRED` and `SO_PEERGROUPS` report, which programs
-/// trust to say who made a connection; `EPERM` if not): those of a task of the
-/// image that restores itself, not a zombie (each such task's credentials are
-/// restored only if its caller may take them on, and the restart fails as a
-/// whole otherwise), or ids the caller could make
-/// a connection with itself: a uid among its real, effective and saved ones unless
-/// it has `CAP_SETUID`, a gid among its gids and groups among its groups unless it
-/// has `CAP_SETGID` (`setresuid`, `setresgid` and `setgroups`' rules).
-pub(crate) fn may_name_peer(p: &Plan<'_>, uid: u32, gid: u32, groups: &[u32]) -> Result {
-    let same = |c: &image::Creds<'_>| {
-        c.uids[1] == uid
-            && c.gids[1] == gid
-            && c.ngroups() == groups.len()
-            && groups
-                .iter()
-                .all(|g| (0..c.ngroups()).any(|i| c.group(i) == *g))
-    };
-    if p.all_creds.iter().any(same) {
-        return Ok(());
-    }
+/// trust to say who made a connection; `EPERM` if not): ids the caller could make
+/// a connection with itself, now (no other task of the image is known to be
+/// checked yet): a uid among its real, effective and saved ones unless it has
+/// `CAP_SETUID`, a gid among its gids and groups among its groups unless it has
+/// `CAP_SETGID` (`setresuid`, `setresgid` and `setgroups`' rules). A restarter
+/// takes the image's ids before the ioctl, so a user's image names its user.
+pub(crate) fn may_name_peer(uid: u32, gid: u32, groups: &[u32]) -> Result {
     let mut my_groups = KVec::new();
     let mine = TaskRef::current().creds(&mut my_groups)?;
     if !mine.uids[..3].contains(&uid) && !cur::ns_capable(bindings::CAP_SETUID) {

@@ -178,10 +178,6 @@ pub(crate) struct Plan<'a> {
     /// The leases its fd table's installer takes.
     pub(crate) leases: KVec<image::FileLease>,
     pub(crate) creds: image::Creds<'a>,
-    /// The credentials of every task of the image that restores itself, zombies
-    /// not included (each restored only if its task's caller may take them on, or
-    /// the whole restart fails).
-    pub(crate) all_creds: KVec<image::Creds<'a>>,
     pub(crate) files: KVec<image::FileRec<'a>>,
     /// Pipe files of `files` that are not the first description of their pipe end
     /// in the image (see [`crate::objects::pipe::open`]).
@@ -783,13 +779,8 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut zombies = KVec::new();
     let mut zombie_parents = KVec::new();
     let mut live_procs = 0;
-    // The credentials of the tasks that restore themselves (each checks its own).
-    let mut live_creds_ids = KVec::new();
     for r in meta.iter() {
         if let AnyRecord::Task(t) = &r {
-            if t.flags & image::TASK_ZOMBIE == 0 {
-                live_creds_ids.push(t.creds, GFP_KERNEL_ACCOUNT)?;
-            }
             if t.pid == t.tgid {
                 procs.push(t.pid, GFP_KERNEL)?;
                 if t.flags & image::TASK_ZOMBIE != 0 {
@@ -862,7 +853,6 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
     let mut unix = KVec::new();
     let mut unix_skbs = KVec::new();
     let mut unix_peers = KVec::new();
-    let mut all_creds = KVec::new();
     let mut unix_fds = KVec::new();
     let mut inflight = KVec::new();
     let mut skb_owner = 0u64;
@@ -914,14 +904,7 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             AnyRecord::PosixTimer(t) if t.signal == task.signal => ptimers.push(t, GFP_KERNEL)?,
             AnyRecord::FileLock(l) if l.files == task.files => flocks.push(l, GFP_KERNEL)?,
             AnyRecord::FileLease(l) if l.files == task.files => leases.push(l, GFP_KERNEL)?,
-            AnyRecord::Creds(c) => {
-                if live_creds_ids.contains(&c.id) {
-                    all_creds.push(c, GFP_KERNEL_ACCOUNT)?;
-                }
-                if c.id == task.creds {
-                    creds = Some(c);
-                }
-            }
+            AnyRecord::Creds(c) if c.id == task.creds => creds = Some(c),
             AnyRecord::File(f) => all_files.push(f, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pipe(p) => all_pipes.push(p, GFP_KERNEL_ACCOUNT)?,
             AnyRecord::Pty(t) => ptys.push(t, GFP_KERNEL_ACCOUNT)?,
@@ -1057,7 +1040,6 @@ fn plan<'a>(meta: &'a Meta, pid: i32, why: &mut Reason) -> Result<KBox<Plan<'a>>
             unix,
             unix_skbs,
             unix_peers,
-            all_creds,
             unix_fds,
         },
     );

@@ -482,13 +482,7 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
                 continue;
             }
             let (fi, n) = info_named(&f, &mut path)?;
-            let by_path = matches!(fi.kind, fk::REG | fk::DIR)
-                && fi.unlinked == 0
-                && fi.flags & O_PATH == 0
-                && proc_pid(&path[..n]).is_none()
-                && !path[..n].starts_with(b"/proc/")
-                && path[..n].starts_with(b"/");
-            if by_path {
+            if by_path(&fi, &path[..n]) {
                 let r = f.may_reopen(fi.flags);
                 match known {
                     Some(i) => seen[i].ok |= r.is_ok(),
@@ -515,10 +509,18 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
     }
     // What its opener could open again, a restart opens as that opener
     // ([`image::FileOpener`]), if the restarter may.
-    let Some(bad) = seen
-        .iter()
-        .find(|s| !s.ok && !opener_may_reopen(&s.file, s.flags))
-    else {
+    let mut opener_ok = |s: &Reopen| -> Result<bool> {
+        let (fi, n) = info_named(&s.file, &mut path)?;
+        Ok(opener_path(&fi, &path[..n]) && opener_may_reopen(&s.file, s.flags))
+    };
+    let mut bad = None;
+    for s in seen.iter().filter(|s| !s.ok) {
+        if !opener_ok(s)? {
+            bad = Some(s);
+            break;
+        }
+    }
+    let Some(bad) = bad else {
         return Ok(());
     };
     let (_, n) = info_named(&bad.file, &mut path)?;
@@ -534,6 +536,25 @@ pub(crate) fn reopenable(procs: &[&TaskRef], why: &mut Reason) -> Result {
             bad.err,
         ),
     ))
+}
+
+/// Whether a restart opens the file `fi` at `path` again by its path, as
+/// [`reopenable`] judges: a regular file or directory, not deleted, not an
+/// `O_PATH` file, not under `/proc`, by an absolute path.
+fn by_path(fi: &FileInfo, path: &[u8]) -> bool {
+    matches!(fi.kind, fk::REG | fk::DIR)
+        && fi.unlinked == 0
+        && fi.flags & O_PATH == 0
+        && proc_pid(path).is_none()
+        && !path.starts_with(b"/proc/")
+        && path.starts_with(b"/")
+}
+
+/// Whether a file opened by path may be opened again as its opener
+/// ([`image::FileOpener`]): as [`by_path`], and on no pseudo filesystem (whose
+/// files may check other rights at open, as `/proc/PID/maps` does ptrace's).
+fn opener_path(fi: &FileInfo, path: &[u8]) -> bool {
+    by_path(fi, path) && !is_pseudo_fs(fi.fs_magic)
 }
 
 /// Whether `f`'s opener, with the credentials it was opened with (`f_cred`), could
@@ -965,7 +986,9 @@ fn define_file(
     if kind == filekind::TTY {
         super::tty::write_pty(w, objs, f, id, what, why)?;
     }
-    if let (filekind::REG | filekind::DIR, Some(t), What::Fd(_)) = (kind, task, what) {
+    let opener = opener_path(&fi, &path[..n]);
+    if let (filekind::REG | filekind::DIR, Some(t), What::Fd(_), true) = (kind, task, what, opener)
+    {
         if let Some((fsuid, fsgid, groups)) = opener_of(f, t, fi.flags)? {
             let g = super::creds::groups_bytes(&groups)?;
             w.record(&image::FileOpener {
@@ -1572,7 +1595,11 @@ fn opened_as_opener(
     } else {
         fk::REG
     };
-    if b.kind != want || &pb[..n] != f.path || (b.flags ^ f.flags) & (O_ACCMODE | O_PATH) != 0 {
+    if b.kind != want
+        || &pb[..n] != f.path
+        || !opener_path(&b, &pb[..n])
+        || (b.flags ^ f.flags) & (O_ACCMODE | O_PATH) != 0
+    {
         return Err(refuse(
             why,
             EINVAL,

@@ -888,7 +888,8 @@ pub(crate) fn peer_pids<'a>(
 /// Gives socket `file` (or its `embryo`-th waiting connection), which the
 /// restarter made, the peer credentials of the image's socket `p.unix[k]`, if
 /// the image has them: the pid of the process that made the connection (one of
-/// the image, which [`peer_pids`] waited for, or a zombie of it; for another,
+/// the image, which [`peer_pids`] waited for, or the caller itself; none for a
+/// zombie of it; for another,
 /// gone or outside the image, the pid the restarter made again and let go,
 /// passed as [`uapi::CKPT_RESTART_FILE_PEER`]; none if it could not, the pid
 /// being in use) and its ids, if the caller may name them
@@ -906,7 +907,7 @@ fn give_peer(
         return Ok(());
     };
     let groups = super::creds::groups_of(c.groups)?;
-    crate::access::may_name_peer(p, c.uid, c.gid, &groups).map_err(|e| {
+    crate::access::may_name_peer(c.uid, c.gid, &groups).map_err(|e| {
         refuse(
             why,
             e,
@@ -920,7 +921,16 @@ fn give_peer(
     })?;
     let pid = if c.pid <= 0 {
         None
+    } else if c.pid == p.task.tgid {
+        // The process itself (restarted with its pid, or with another one when
+        // that was taken: the pid it has now).
+        shim_unix::PidRef::find(crate::shim::TaskRef::current().info().tgid)
+    } else if p.zombies.contains(&c.pid) {
+        // A zombie of the image, which `ckpt restart` makes outside the restart:
+        // not looked up by its number (which may name another process now).
+        None
     } else if p.procs.contains(&c.pid) {
+        // Restored by this restart with that pid: [`peer_pids`] waited for it.
         shim_unix::PidRef::find(c.pid)
     } else {
         given

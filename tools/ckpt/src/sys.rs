@@ -715,6 +715,62 @@ fn fsgid(id: u32) -> u32 {
     unsafe { libc::syscall(libc::SYS_setfsgid, id) as u32 }
 }
 
+/// The calling thread's effective capabilities cut down to the filesystem ones
+/// (`CAP_FS_MASK`: those `setfsuid(2)` keeps for fsuid 0, drops otherwise)
+/// until dropped: what a file is opened with as its opener ([`AsImage`] first),
+/// never the restarter's other capabilities (`CAP_SYS_PTRACE` opens other
+/// processes' `/proc` files).
+pub struct FsCapsOnly {
+    effective: [u32; 2],
+}
+
+/// `CAP_CHOWN`, `CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`,
+/// `CAP_FSETID`, `CAP_LINUX_IMMUTABLE`, `CAP_MKNOD` (low word), `CAP_MAC_OVERRIDE`
+/// (high word).
+const CAP_FS_MASK: [u32; 2] = [0x1f | 1 << 9 | 1 << 27, 1];
+
+fn caps_now() -> io::Result<[u32; 6]> {
+    let mut hdr: [u32; 2] = [0x2008_0522, 0]; // _LINUX_CAPABILITY_VERSION_3, self
+    let mut data = [0u32; 6];
+    // SAFETY: capget with a version-3 header fills two data structs.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(data)
+}
+
+fn caps_set(data: &[u32; 6]) -> io::Result<()> {
+    let mut hdr: [u32; 2] = [0x2008_0522, 0];
+    // SAFETY: capset with a version-3 header reads two data structs (this thread).
+    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl FsCapsOnly {
+    /// Cuts the effective set down (lowering it is always allowed).
+    pub fn take() -> io::Result<Self> {
+        let mut data = caps_now()?;
+        let effective = [data[0], data[3]];
+        data[0] &= CAP_FS_MASK[0];
+        data[3] &= CAP_FS_MASK[1];
+        caps_set(&data)?;
+        Ok(Self { effective })
+    }
+}
+
+impl Drop for FsCapsOnly {
+    fn drop(&mut self) {
+        // Raised back within the permitted set, which did not change.
+        if let Ok(mut data) = caps_now() {
+            data[0] = self.effective[0];
+            data[3] = self.effective[1];
+            let _ = caps_set(&data);
+        }
+    }
+}
+
 impl AsImage {
     /// Takes `ids`' filesystem identity (none: keeps the restarter's).
     pub fn take(ids: Option<&crate::restart::IdsPlan>) -> io::Result<Self> {

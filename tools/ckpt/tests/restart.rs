@@ -819,7 +819,33 @@ fn id_limit() {
     q.creds.iter_mut().for_each(|c| {
         c.ids.uids = [0; 4];
     });
-    IdLimit { uid: 0, ..user }.check(&q).unwrap();
+    IdLimit {
+        uid: 0,
+        gids: user.gids.clone(),
+    }
+    .check(&q)
+    .unwrap();
+    // A socket's peer credentials and a file's opener are the user's too.
+    let mut q = p.clone();
+    q.peer_ids.push((0, 1000, vec![]));
+    let e = user.check(&q).unwrap_err();
+    assert!(e.contains("unix socket whose connection uid 0 made"), "{e}");
+    q.peer_ids = vec![(1000, 1000, vec![0])];
+    let e = user.check(&q).unwrap_err();
+    assert!(e.contains("made in group 0"), "{e}");
+    q.peer_ids = vec![(1000, 1000, vec![24])];
+    user.check(&q).unwrap();
+    q.opened_as.push(ckpt::restart::OpenedAs {
+        id: 9,
+        path: b"/etc/shadow".to_vec(),
+        flags: 0,
+        dir: false,
+        fsuid: 0,
+        fsgid: 0,
+        groups: vec![],
+    });
+    let e = user.check(&q).unwrap_err();
+    assert!(e.contains("a file opened by uid 0"), "{e}");
 }
 
 /// A pidfd is opened by the restarters of the processes whose fd table holds it.

@@ -65,8 +65,8 @@ mod vdso;
 
 pub use plan::IdLimit;
 pub use plan::{
-    open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, PidfdPlan, PipePlan,
-    Plan, PlanError, ProcPlan, SockPlan, Special, SysvPlan,
+    open_image, plan, CttyPlan, DeletedNode, EventPlan, EventState, IdsPlan, OpenedAs, PidfdPlan,
+    PipePlan, Plan, PlanError, ProcPlan, SockPlan, Special, SysvPlan,
 };
 pub use spawn::{run, run_hooked, Options};
 pub use vdso::{

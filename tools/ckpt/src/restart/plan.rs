@@ -201,6 +201,25 @@ impl IdLimit {
                 ));
             }
         }
+        for (uid, gid, groups) in &plan.peer_ids {
+            if *uid != self.uid {
+                return Err(format!(
+                    "the image holds a unix socket whose connection uid {uid} made, not {} \
+                     (--as-user)",
+                    self.uid
+                ));
+            }
+            if let Some(g) = std::iter::once(gid)
+                .chain(groups)
+                .find(|g| !self.gids.contains(g))
+            {
+                return Err(format!(
+                    "the image holds a unix socket whose connection was made in group {g}, \
+                     which user {} is not in (--as-user)",
+                    self.uid
+                ));
+            }
+        }
         for o in &plan.opened_as {
             if o.fsuid != self.uid {
                 return Err(format!(
@@ -395,6 +414,9 @@ pub struct Plan {
     /// The pids that the image's unix sockets name as their connection's maker
     /// (`SO_PEERCRED`) of processes outside the image: made again, and let go.
     pub peer_pids: Vec<i32>,
+    /// The ids the image's unix sockets name as their connection's maker: uid,
+    /// gid and groups (for [`IdLimit::check`]).
+    pub peer_ids: Vec<(u32, u32, Vec<u32>)>,
     /// `uname -r` of the kernel that wrote the image.
     pub kernel_release: String,
     /// The event-loop files to make.
@@ -754,6 +776,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
     let mut deleted_nodes: Vec<DeletedNode> = Vec::new();
     let mut opened_as: Vec<OpenedAs> = Vec::new();
     let mut peer_pids: Vec<i32> = Vec::new();
+    let mut peer_ids: Vec<(u32, u32, Vec<u32>)> = Vec::new();
     // Regular files and directories by id (path, flags, directory), for openers.
     let mut by_path: std::collections::HashMap<u32, (Vec<u8>, u32, bool)> =
         std::collections::HashMap::new();
@@ -970,7 +993,12 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                     pty_inputs.push(index);
                 }
             }
-            AnyRecord::UnixPeer(c) if c.pid > 0 => peer_pids.push(c.pid),
+            AnyRecord::UnixPeer(c) => {
+                if c.pid > 0 {
+                    peer_pids.push(c.pid);
+                }
+                peer_ids.push((c.uid, c.gid, (0..c.ngroups()).map(|i| c.group(i)).collect()));
+            }
             AnyRecord::UnixSock(u) => sockets.push(SockPlan {
                 file: u.file,
                 ino: u.ino,
@@ -1250,6 +1278,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         deleted_nodes,
         opened_as,
         peer_pids,
+        peer_ids,
         kernel_release,
         events,
         epoll_items,

@@ -512,8 +512,9 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
     if idx == 0 {
         // The files the process opened with rights it gave up since: opened as
         // their openers, within the restarter's rights (the kernel judges the
-        // filesystem ids it may take and the open), and passed; one the
-        // restarter cannot open so is not passed, and the module says why.
+        // filesystem ids it may take and the open), with no capability but the
+        // filesystem ones that identity keeps, and passed; one the restarter
+        // cannot open so is not passed, and the module says why.
         for o in &plan.opened_as {
             let ids = crate::restart::IdsPlan {
                 uids: [o.fsuid; 4],
@@ -521,6 +522,11 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
                 groups: o.groups.clone(),
             };
             let Ok(_as) = sys::AsImage::take(Some(&ids)) else {
+                continue;
+            };
+            // Dropped before `_as` (which needs CAP_SETUID back to give the
+            // restarter its own filesystem ids again).
+            let Ok(_caps) = sys::FsCapsOnly::take() else {
                 continue;
             };
             if let Ok(f) = super::events::open_as_opener(&o.path, o.flags, o.dir) {
