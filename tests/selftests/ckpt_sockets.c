@@ -803,11 +803,19 @@ static void setup_peercred(struct probe *p)
 	}
 	must(waitpid(d, &st, 0) == d && WIFEXITED(st) && !WEXITSTATUS(st), 79);
 	p->v[0] = d;
-	for (int i = 0; i < 1000 && (p->fd[3] = recv_fd(p->fd[0], b, sizeof(b))) == -2; i++)
-		sleep_ms(5);
-	must(p->fd[3] >= 0 && b[0] == 'c', 80);
-	p->fd[4] = recv_fd(p->fd[0], b, sizeof(b));
-	must(p->fd[4] >= 0 && b[0] == 'd', 81);
+	/* Both ends, in whichever order C and D sent them. */
+	p->fd[3] = p->fd[4] = -1;
+	for (int i = 0; i < 2000 && (p->fd[3] < 0 || p->fd[4] < 0); i++) {
+		int got = recv_fd(p->fd[0], b, sizeof(b));
+
+		if (got == -2) {
+			sleep_ms(5);
+			continue;
+		}
+		must(got >= 0 && (b[0] == 'c' || b[0] == 'd'), 80);
+		p->fd[b[0] == 'c' ? 3 : 4] = got;
+	}
+	must(p->fd[3] >= 0 && p->fd[4] >= 0, 81);
 	/* C's connection is waiting in the listener. */
 	must(poll(&(struct pollfd){ p->fd[2], POLLIN, 0 }, 1, 5000) == 1, 82);
 }
