@@ -585,6 +585,15 @@ fn opener_of(f: &FileRef, t: &TaskRef, flags: u32) -> Result<Option<(u32, u32, K
     if o.uids[3] == tc.uids[3] && o.gids[3] == tc.gids[3] && groups == tg {
         return Ok(None);
     }
+    // A process in a chroot names its files under its root, which the restarter
+    // (opening them by path) does not enter first: not judged, as in
+    // [`reopenable`].
+    let mut cwd = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let mut root = KVec::from_elem(0u8, image::MAX_PATH_LEN + 1, GFP_KERNEL)?;
+    let (_, _, rl) = t.fs(&mut cwd, &mut root)?;
+    if &root[..rl] != b"/" {
+        return Ok(None);
+    }
     let own = cur::as_image(&tc, &tg, true).is_ok_and(|_as| f.may_reopen(flags).is_ok());
     if own || !opener_may_reopen(f, flags) {
         return Ok(None);
