@@ -843,21 +843,8 @@ pub(crate) fn open(
     }
     // Who made each connection (SO_PEERCRED), the socket's and, for a listener,
     // those of the connections waiting to be accepted.
-    let k = p
-        .unix
-        .iter()
-        .position(|u| u.file == f.id)
-        .unwrap_or(usize::MAX);
-    give_peer(p, given, &file, -1, k, rec, why)?;
-    if rec.state == unix_state::LISTEN {
-        let waiting = p
-            .unix
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| u.file == 0 && u.listener == rec.ino);
-        for (i, (j, _)) in waiting.enumerate() {
-            give_peer(p, given, &file, i as i32, j, rec, why)?;
-        }
+    for (embryo, k) in socket_and_waiting(p, f.id) {
+        give_peer(p, given, &file, embryo, k, rec, why)?;
     }
     file.set_flags(f.flags);
     Ok(file)
@@ -870,19 +857,28 @@ pub(crate) fn peer_pids<'a>(
     p: &'a Plan<'_>,
     f: &image::FileRec<'_>,
 ) -> impl Iterator<Item = i32> + 'a {
-    let id = f.id;
-    let ino = p.unix.iter().find(|u| u.file == id).map_or(0, |u| u.ino);
-    p.unix_peers
-        .iter()
-        .filter(move |(k, _)| {
-            p.unix.get(*k).is_some_and(|u| {
-                (u.file == id && ino != 0) || (u.file == 0 && ino != 0 && u.listener == ino)
-            })
-        })
+    socket_and_waiting(p, f.id)
+        .filter_map(|(_, k)| p.unix_peers.iter().find(|(i, _)| *i == k))
         .map(|(_, c)| c.pid)
         .filter(move |&pid| {
             pid > 0 && pid != p.task.tgid && p.procs.contains(&pid) && !p.zombies.contains(&pid)
         })
+}
+
+/// The image's unix socket of file `id` and, for a listener, the connections
+/// waiting in it, in queue order: (-1 for the socket, else the connection's
+/// place in the queue; its index in `p.unix`).
+fn socket_and_waiting<'a>(p: &'a Plan<'_>, id: u32) -> impl Iterator<Item = (i32, usize)> + 'a {
+    let me = p.unix.iter().position(|u| u.file == id);
+    let ino = me.map_or(0, |k| p.unix[k].ino);
+    let waiting = p
+        .unix
+        .iter()
+        .enumerate()
+        .filter(move |(_, u)| ino != 0 && u.file == 0 && u.listener == ino)
+        .enumerate()
+        .map(|(i, (j, _))| (i as i32, j));
+    Iterator::chain(me.map(|k| (-1, k)).into_iter(), waiting)
 }
 
 /// Gives socket `file` (or its `embryo`-th waiting connection), which the

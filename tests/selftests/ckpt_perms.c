@@ -683,6 +683,45 @@ static void expect_running_as_user(struct __test_metadata *_metadata, pid_t r)
  */
 typedef void (*img_edit)(unsigned char *m, size_t n, size_t p);
 
+/* The image in fd (*n bytes, malloc'ed), or NULL. */
+static unsigned char *image_read(int fd, size_t *n)
+{
+	struct stat st;
+	unsigned char *m;
+
+	if (fstat(fd, &st))
+		return NULL;
+	*n = st.st_size;
+	m = malloc(*n);
+	if (m && pread(fd, m, *n, 0) != (ssize_t)*n) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Where the payload of the first record of kind in image m (n bytes) starts
+ * (0: none). */
+static size_t first_record(const unsigned char *m, size_t n, uint16_t kind)
+{
+	size_t p = 8;
+
+	while (p + 12 <= n && le16(m + p) != kind)
+		p += 12 + le32(m + p + 4);
+	return p + 12 < n ? p + 12 : 0;
+}
+
+/* Writes image m (n bytes), resealed, back to fd and frees it; 0 or -1. */
+static int image_write(int fd, unsigned char *m, size_t n)
+{
+	ssize_t w;
+
+	reseal(m, n);
+	w = pwrite(fd, m, n, 0);
+	free(m);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
 static void expect_restart_refused(struct __test_metadata *_metadata, FIXTURE_DATA(perm) *self,
 				   const FIXTURE_VARIANT(perm) *variant, enum target t,
 				   img_edit edit, void (*after)(void), const char *word)
@@ -692,25 +731,17 @@ static void expect_restart_refused(struct __test_metadata *_metadata, FIXTURE_DA
 	size_t n, p;
 	pid_t pid;
 	int fd, got;
-	struct stat st;
 
 	pid = start_target(t);
 	fd = checkpoint_killed(_metadata, self->dev, self->img, pid);
 	if (edit) {
-		ASSERT_EQ(0, fstat(fd, &st));
-		n = st.st_size;
-		m = malloc(n);
+		m = image_read(fd, &n);
 		ASSERT_NE(NULL, m);
-		ASSERT_EQ((ssize_t)n, pread(fd, m, n, 0));
 		/* The first creds record's payload. */
-		p = 8;
-		while (p + 12 <= n && le16(m + p) != K_CREDS)
-			p += 12 + le32(m + p + 4);
-		ASSERT_GT(n, p + 12);
-		edit(m, n, p + 12);
-		reseal(m, n);
-		ASSERT_EQ((ssize_t)n, pwrite(fd, m, n, 0));
-		free(m);
+		p = first_record(m, n, K_CREDS);
+		ASSERT_NE(0, p);
+		edit(m, n, p);
+		ASSERT_EQ(0, image_write(fd, m, n));
 	}
 	if (after)
 		after();
@@ -1196,7 +1227,6 @@ TEST_F(perm, image_edited_to_claim_a_root_peer)
 {
 	unsigned char *m;
 	char out[512];
-	struct stat st;
 	size_t n, p;
 	pid_t pid, r;
 	int fd;
@@ -1210,21 +1240,14 @@ TEST_F(perm, image_edited_to_claim_a_root_peer)
 	ASSERT_LT(0, r) TH_LOG("%s", out);
 	EXPECT_EQ(USER, proc_euid(r));
 	kill_reap(r);
-	ASSERT_EQ(0, fstat(fd, &st));
-	n = st.st_size;
-	m = malloc(n);
+	m = image_read(fd, &n);
 	ASSERT_NE(NULL, m);
-	ASSERT_EQ((ssize_t)n, pread(fd, m, n, 0));
 	/* The first unix-peer record's payload: its uid. */
-	p = 8;
-	while (p + 12 <= n && le16(m + p) != 0x0343)
-		p += 12 + le32(m + p + 4);
-	ASSERT_GT(n, p + 12);
-	ASSERT_EQ(USER, le32(m + p + 12 + 4));
-	put_le32(m + p + 12 + 4, 0);
-	reseal(m, n);
-	ASSERT_EQ((ssize_t)n, pwrite(fd, m, n, 0));
-	free(m);
+	p = first_record(m, n, 0x0343);
+	ASSERT_NE(0, p);
+	ASSERT_EQ(USER, le32(m + p + 4));
+	put_le32(m + p + 4, 0);
+	ASSERT_EQ(0, image_write(fd, m, n));
 	close(fd);
 	EXPECT_NE(0, user_tool_restart(self->img, out, sizeof(out), &r));
 	EXPECT_NE(NULL, strstr(out, "which the caller may not name as a peer")) TH_LOG("%s", out);

@@ -1411,25 +1411,35 @@ static int shared_tree(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *se
 	return run(cmd);
 }
 
+/* What the restored child (pids[1], once both processes are back) holds at
+ * SHARED_FD, in link. */
+static const char *shared_held(const pid_t pids[2], char *link, size_t len)
+{
+	char path[64];
+	ssize_t k;
+
+	for (int i = 0; i < 100 && !(exists(pids[0]) && exists(pids[1])); i++)
+		sleep_ms(20);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pids[1], SHARED_FD);
+	k = readlink(path, link, len - 1);
+	link[k > 0 ? k : 0] = 0;
+	return link;
+}
+
 TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 300)
 {
 	const char *err = "/tmp/ckpt-tree-shared.err";
-	char path[64], link[256], cmd[256];
+	char link[256], cmd[256];
 	pid_t pids[2];
 	int fd;
-	ssize_t k;
 
 	unlink(SHARED_FILE);
 	ASSERT_EQ(0, close(open(SHARED_FILE, O_WRONLY | O_CREAT, 0644)));
 	/* Several times: whichever process of the two opens its files first. */
 	for (int round = 0; round < 3; round++) {
 		ASSERT_EQ(0, shared_tree(_metadata, self, 1, pids, err)) TH_LOG("round %d", round);
-		for (int i = 0; i < 100 && !(exists(pids[0]) && exists(pids[1])); i++)
-			sleep_ms(20);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pids[1], SHARED_FD);
-		k = readlink(path, link, sizeof(link) - 1);
-		link[k > 0 ? k : 0] = 0;
-		EXPECT_STREQ(SHARED_FILE, link) TH_LOG("round %d", round);
+		EXPECT_STREQ(SHARED_FILE, shared_held(pids, link, sizeof(link)))
+		TH_LOG("round %d", round);
 		kill(pids[0], SIGKILL);
 		kill(pids[1], SIGKILL);
 		ASSERT_EQ(0, all_gone(pids, 2, 10000));
@@ -1446,12 +1456,8 @@ TEST_F_TIMEOUT(tree, file_inherited_by_a_child_of_another_user, 300)
 		unsigned int flags = 0;
 
 		ASSERT_EQ(0, shared_tree(_metadata, self, 0, pids, err)) TH_LOG("round %d", round);
-		for (int i = 0; i < 100 && !(exists(pids[0]) && exists(pids[1])); i++)
-			sleep_ms(20);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pids[1], SHARED_FD);
-		k = readlink(path, link, sizeof(link) - 1);
-		link[k > 0 ? k : 0] = 0;
-		EXPECT_STREQ(SHARED_FILE, link) TH_LOG("round %d", round);
+		EXPECT_STREQ(SHARED_FILE, shared_held(pids, link, sizeof(link)))
+		TH_LOG("round %d", round);
 		snprintf(fdinfo, sizeof(fdinfo), "/proc/%d/fdinfo/%d", pids[1], SHARED_FD);
 		fi = fopen(fdinfo, "r");
 		while (fi && fgets(buf, sizeof(buf), fi))
