@@ -1002,10 +1002,10 @@ fn write_image<'s>(
     let mut node = [0u8; 65];
     let (rl, nl) = shim::uts(&mut release, &mut node);
     let mut w = ImageWriter::new(sink)?;
-    w.spool(spool);
+    w.spool(spool)?;
     if incr.is_some() {
         // Its account is wanted as soon as it is written (see below).
-        w.seal_at_once();
+        w.seal_at_once()?;
     }
     w.record(&Header {
         format_major: image::FORMAT_MAJOR,
@@ -1089,7 +1089,7 @@ fn write_image<'s>(
     for (id, f, size) in next_memfd {
         shm::write_memfd_pages(&mut w, *id, f, *size)?;
     }
-    let account = w.account();
+    let account = w.account()?;
     let (bytes, rest) = w.finish()?;
     ph.mark("pages");
     Ok((bytes, account, rest))

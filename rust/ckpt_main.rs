@@ -53,6 +53,10 @@ module! {
             default: 2,
             description: "How a restart fills memory from an image file in the page cache (tmpfs, block filesystems): 0 reads it through the file, then hashes it; 1 copies and hashes in one pass where the data is 8-byte aligned in the file; 2 everywhere",
         },
+        cpus: u32 {
+            default: 2,
+            description: "CPUs one checkpoint or restart works on at once (1 or 2): with 2, page data is copied on another CPU while this one writes, and a restart fills page records on two CPUs",
+        },
         spool_mb: u32 {
             default: 64,
             description: "A checkpoint that leaves the processes running keeps up to this many MiB of the image in memory while it holds them, and writes them once they run again (a shorter pause); 0: writes while it holds them",

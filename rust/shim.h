@@ -258,7 +258,8 @@ int ckpt_cur_sysv_ranges(u64 *out, u32 max);
 int ckpt_cur_vma_advise(u64 start, u64 end, u64 set, u64 clear, u32 adv);
 int ckpt_cur_set_layout(const u64 *layout, const u64 *auxv, u32 auxv_len);
 int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force);
-long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out);
+long ckpt_mm_hold_pages(struct mm_struct *mm, u64 addr, u32 npages, bool force,
+			struct page **out);
 int ckpt_cur_keep_or_fill(u64 addr, const void *data, bool force);
 long ckpt_cur_anon_ranges(u64 *out, u32 max);
 int ckpt_cur_zap(u64 start, u64 end);

@@ -538,7 +538,8 @@ mod ffi {
             n: u32,
             pos: *mut i64,
         ) -> isize;
-        pub(super) fn ckpt_cur_hold_pages(
+        pub(super) fn ckpt_mm_hold_pages(
+            mm: *mut c_void,
             addr: u64,
             npages: u32,
             force: bool,
@@ -1168,6 +1169,12 @@ impl HeldPages {
 // the pages can be read and the references dropped from any thread (a work item).
 unsafe impl Send for HeldPages {}
 
+// SAFETY: Shared references only read the list of pages, and reach the pages themselves
+// through raw pointers only, never as slices (pages of user memory, which others may
+// write meanwhile: see `HeldPages::copy_page`); two threads may copy different pages of
+// one list at once.
+unsafe impl Sync for HeldPages {}
+
 impl Drop for HeldPages {
     fn drop(&mut self) {
         self.clear();
@@ -1214,6 +1221,14 @@ impl FileRef {
 
     fn ptr(&self) -> *mut c_void {
         self.0.as_ptr().cast()
+    }
+
+    /// Whether it is a regular file (read at any offset, where a pipe's reads consume).
+    pub(crate) fn is_regular(&self) -> bool {
+        // SAFETY: The file is live (we hold a reference), and so is its inode, whose
+        // type never changes.
+        let mode = unsafe { (*(*self.0.as_ptr()).f_inode).i_mode };
+        u32::from(mode) & bindings::S_IFMT == bindings::S_IFREG
     }
 
     /// Adds seals to a memfd of [`memfd_new`], as `fcntl(F_ADD_SEALS)` does: only the
@@ -1962,14 +1977,29 @@ pub(crate) mod cur {
     /// (page-aligned) into `pages`, faulted in for writing (`force`: through read-only
     /// private mappings, into a copy as ptrace writes).
     pub(crate) fn hold_pages(addr: u64, n: usize, force: bool, pages: &mut HeldPages) -> Result {
+        let me = kernel::current!();
+        hold_pages_of(me.mm().ok_or(EFAULT)?, addr, n, force, pages)
+    }
+
+    /// [`hold_pages`] of the memory `mm` (the caller's, or, from another CPU working
+    /// for it, one the caller uses meanwhile: see [`crate::sys::cpus::both`]).
+    pub(crate) fn hold_pages_of(
+        mm: &kernel::mm::MmWithUser,
+        addr: u64,
+        n: usize,
+        force: bool,
+        pages: &mut HeldPages,
+    ) -> Result {
         // Pins and plain references are not mixed in one set.
         if n > pages.room() || (pages.len() != 0 && !pages.1) {
             return Err(EINVAL);
         }
-        // SAFETY: `pages` has room for `n` more entries, which the shim initialises, each
-        // with a reference now owned by `pages`, if it succeeds (and then only).
+        // SAFETY: `mm` has users (the type's invariant) for the call; `pages` has room
+        // for `n` more entries, which the shim initialises, each with a reference now
+        // owned by `pages`, if it succeeds (and then only).
         let r = unsafe {
-            ffi::ckpt_cur_hold_pages(
+            ffi::ckpt_mm_hold_pages(
+                mm.as_raw().cast(),
                 addr,
                 n as u32,
                 force,

@@ -495,14 +495,14 @@ int ckpt_cur_fill_pages(u64 addr, const void *data, u32 npages, bool force)
 }
 
 /*
- * Takes a reference on each of the @npages pages of current's memory from
- * @addr (page-aligned) into @out, faulted in for writing as
- * ckpt_cur_fill_pages() does.  Returns @npages or -errno (and then holds
- * nothing).
+ * Takes a reference on each of the @npages pages of @mm from @addr
+ * (page-aligned) into @out, faulted in for writing as ckpt_cur_fill_pages()
+ * does (@mm: current's, or one a restarting task holds while this runs on
+ * another CPU for it).  Returns @npages or -errno (and then holds nothing).
  */
-long ckpt_cur_hold_pages(u64 addr, u32 npages, bool force, struct page **out)
+long ckpt_mm_hold_pages(struct mm_struct *mm, u64 addr, u32 npages, bool force,
+			struct page **out)
 {
-	struct mm_struct *mm = current->mm;
 	unsigned int flags = FOLL_WRITE | (force ? FOLL_FORCE : 0);
 	long got = 0;
 	u32 done = 0;

@@ -38,6 +38,24 @@ pub(crate) fn encode_errno(e: ImageError) -> Error {
 const OUT_BUF: usize = 256 * 1024;
 const SCRATCH: usize = 64 * 1024;
 
+/// The fewest pages of a page record whose copy is offered to another CPU.
+const OFFLOAD_PAGES: usize = 64;
+
+/// Copies the `pages` (`n` bytes) to the end of `dst`, which has room for them,
+/// hashing each word as it is copied into `h`: what is hashed is the copy.
+fn copy_hash(pages: &HeldPages, dst: &mut KVVec<u8>, n: usize, h: &mut Hasher) {
+    let t = crate::timing::sub_start();
+    let spare = dst.spare_capacity_mut();
+    for i in 0..pages.len() {
+        let copy = &mut spare[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
+        pages.copy_hash_page(i, copy, h);
+    }
+    // SAFETY: The copies above initialized the first `n` bytes of the spare
+    // capacity (`pages.len()` whole pages), which the caller made at least `n`.
+    unsafe { dst.inc_len(n) };
+    crate::timing::sub_end(crate::timing::Sub::Copy, t);
+}
+
 /// Image bytes kept in memory instead of written, while the processes are held,
 /// so that they run again before the (slower) writes: the writes of a process
 /// that is left running happen after it was released ([`ImageWriter::spool`]).
@@ -88,8 +106,15 @@ pub(crate) struct ImageWriter<'a> {
     account: StreamAccount,
     scratch: KVVec<u8>,
     out: KVVec<u8>,
-    /// The copy of the pages of the record being written.
+    /// The copy of the pages of the record being written, or of [`ImageWriter::pending`]'s.
     pages: KVVec<u8>,
+    /// A page record copied (and sealed) but not written yet: its header and
+    /// leading parts; its pages are in `pages`. It is written as the next record's
+    /// pages are copied, on two CPUs where there are two (see
+    /// [`ImageWriter::record_with_pages`]), and before anything else is written.
+    pending: Option<(RecordHeader, KVVec<u8>)>,
+    /// The buffer the next page record is copied into while `pages` is written.
+    next: KVVec<u8>,
     /// Set by [`ImageWriter::spool`].
     spool: Option<Spool>,
     /// Page records kept in the spool whose checks are not computed yet, and the
@@ -193,6 +218,8 @@ impl<'a> ImageWriter<'a> {
             scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?,
             out: KVVec::with_capacity(OUT_BUF, GFP_KERNEL)?,
             pages: KVVec::new(),
+            pending: None,
+            next: KVVec::new(),
             spool: None,
             sealing: Sealing::default(),
         };
@@ -204,15 +231,19 @@ impl<'a> ImageWriter<'a> {
     /// the caller's memory cgroup) instead of writing them, page records in its
     /// buffers while they last; [`ImageWriter::finish`] hands them over. Beyond the
     /// budget, what was kept is written and so is the rest, as it comes.
-    pub(crate) fn spool(&mut self, spool: Spool) {
+    pub(crate) fn spool(&mut self, spool: Spool) -> Result {
+        self.drain()?;
         self.spool = (spool.budget > 0).then_some(spool);
         self.sealing.allowed = self.spool.is_some();
+        Ok(())
     }
 
     /// Page records are sealed as they are written, not later (see [`Sealing`]):
     /// for an image whose account is wanted as soon as it is written.
-    pub(crate) fn seal_at_once(&mut self) {
+    pub(crate) fn seal_at_once(&mut self) -> Result {
+        self.drain()?;
         self.sealing.allowed = false;
+        Ok(())
     }
 
     /// Whether `len` more bytes fit in the spool; if not, writes out what it holds
@@ -284,6 +315,7 @@ impl<'a> ImageWriter<'a> {
     /// Writes one record.
     pub(crate) fn record<'r, R: Record<'r>>(&mut self, r: &R) -> Result {
         crate::fault::step(crate::fault::Op::Checkpoint, "a record")?;
+        self.drain()?;
         let n = loop {
             let mut e = Enc::new(&mut self.scratch);
             match r.encode(&mut e) {
@@ -336,36 +368,58 @@ impl<'a> ImageWriter<'a> {
         {
             return self.spool_unsealed(kind, version, len, h, parts, pages);
         }
-        // Not zeroed first: every byte is written by the copy.
-        self.pages.clear();
-        if self.pages.capacity() < n {
-            if let Some(b) = self.spool.as_mut().and_then(|s| s.free.pop()) {
-                self.pages = b;
+        if self.spool.is_some() {
+            // Spooled past the budget's check above (nothing is pending while
+            // there is a spool): copied here, kept as it is.
+            let mut copy = match self.spool.as_mut().and_then(|s| s.free.pop()) {
+                Some(b) if b.capacity() >= n => b,
+                _ => KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?,
+            };
+            copy.clear();
+            copy_hash(pages, &mut copy, n, &mut h);
+            let hdr = RecordHeader::seal(kind, version, len as u32, &h);
+            self.emit(&hdr, parts)?;
+            self.flush()?;
+            let t = crate::timing::sub_start();
+            let r = self.put_owned(copy);
+            crate::timing::sub_end(crate::timing::Sub::Write, t);
+            return r;
+        }
+        // This record's pages are copied (and hashed) while the previous page
+        // record, copied before, is written: the copy is offered to another CPU.
+        // Small records are not worth a work item.
+        let mut fill = core::mem::take(&mut self.next);
+        fill.clear();
+        fill.reserve(n, GFP_KERNEL_ACCOUNT)?;
+        let mut lead = KVVec::new();
+        for p in parts {
+            lead.extend_from_slice(p, GFP_KERNEL)?;
+        }
+        let written = if self.pending.is_some() && pages.len() >= OFFLOAD_PAGES {
+            crate::sys::cpus::both(|| copy_hash(pages, &mut fill, n, &mut h), || self.drain())
+        } else {
+            let r = self.drain();
+            if r.is_ok() {
+                copy_hash(pages, &mut fill, n, &mut h);
             }
-        }
-        self.pages.reserve(n, GFP_KERNEL_ACCOUNT)?;
-        let t = crate::timing::sub_start();
-        let spare = self.pages.spare_capacity_mut();
-        for i in 0..pages.len() {
-            // Each word hashed as it is copied: what is hashed is the copy.
-            let copy = &mut spare[i * image::PAGE_SIZE..(i + 1) * image::PAGE_SIZE];
-            pages.copy_hash_page(i, copy, &mut h);
-        }
-        // SAFETY: The copies above initialized the first `n` bytes of the spare
-        // capacity (`pages.len()` whole pages), which `reserve` made at least `n`.
-        unsafe { self.pages.inc_len(n) };
-        crate::timing::sub_end(crate::timing::Sub::Copy, t);
+            r
+        };
+        written?;
         let hdr = RecordHeader::seal(kind, version, len as u32, &h);
-        self.emit(&hdr, parts)?;
+        self.next = core::mem::replace(&mut self.pages, fill);
+        self.pending = Some((hdr, lead));
+        Ok(())
+    }
+
+    /// Writes the [`ImageWriter::pending`] page record, if any.
+    fn drain(&mut self) -> Result {
+        let Some((hdr, lead)) = self.pending.take() else {
+            return Ok(());
+        };
+        self.emit(&hdr, &[&lead])?;
         self.flush()?;
         let t = crate::timing::sub_start();
-        let r = if self.spool.is_some() {
-            // The copy itself is kept; the next record gets a buffer of its own.
-            let copy = core::mem::take(&mut self.pages);
-            self.put_owned(copy)
-        } else {
-            self.sink.put(&self.pages[..n])
-        };
+        let r = self.sink.put(&self.pages);
         crate::timing::sub_end(crate::timing::Sub::Write, t);
         r
     }
@@ -389,9 +443,19 @@ impl<'a> ImageWriter<'a> {
         };
         copy.clear();
         let t = crate::timing::sub_start();
-        let spare = copy.spare_capacity_mut();
-        for i in 0..pages.len() {
-            pages.copy_page_uninit(i, &mut spare[i * image::PAGE_SIZE..]);
+        let spare = &mut copy.spare_capacity_mut()[..n];
+        let copy_from = |first: usize, dst: &mut [core::mem::MaybeUninit<u8>]| {
+            for (k, d) in dst.chunks_exact_mut(image::PAGE_SIZE).enumerate() {
+                pages.copy_page_uninit(first + k, d);
+            }
+        };
+        if pages.len() >= OFFLOAD_PAGES {
+            // While the processes are held, the copy is shared with another CPU.
+            let half = pages.len() / 2;
+            let (low, high) = spare.split_at_mut(half * image::PAGE_SIZE);
+            crate::sys::cpus::both(|| copy_from(half, high), || copy_from(0, low));
+        } else {
+            copy_from(0, spare);
         }
         // SAFETY: The copies above initialized the first `n` bytes of the spare
         // capacity (`pages.len()` whole pages), which is at least `n`.
@@ -443,13 +507,15 @@ impl<'a> ImageWriter<'a> {
     }
 
     /// The account of the records written so far (what the end record will hold).
-    pub(crate) fn account(&self) -> StreamAccount {
-        self.account
+    pub(crate) fn account(&mut self) -> Result<StreamAccount> {
+        self.drain()?;
+        Ok(self.account)
     }
 
     /// Writes the [`End`] record and flushes, but for what is spooled (see
     /// [`ImageWriter::spool`]); returns the stream's size and what is left to write.
     pub(crate) fn finish(mut self) -> Result<(u64, Spooled<'a>)> {
+        self.drain()?;
         // What is buffered goes to the spool first (or, past its budget, out with
         // it, the checks computed then).
         self.flush()?;

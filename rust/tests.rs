@@ -229,3 +229,55 @@ mod image_codec {
         );
     }
 }
+
+#[kunit_tests(ckpt_cpus)]
+mod cpus {
+    use crate::sys::cpus::both;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Both pieces run exactly once, each sees its own borrowed data, and `both`
+    /// returns the local piece's result only once the offered one is done (its
+    /// writes are seen).
+    #[test]
+    fn both_runs_each_piece_once() {
+        for round in 0..200usize {
+            let mut there = [0u64; 512];
+            let mut here = [0u64; 512];
+            let r = both(
+                || {
+                    for (i, w) in there.iter_mut().enumerate() {
+                        *w = (i + round) as u64;
+                    }
+                },
+                || {
+                    for (i, w) in here.iter_mut().enumerate() {
+                        *w = (i * 2 + round) as u64;
+                    }
+                    round
+                },
+            );
+            assert_eq!(r, round);
+            for i in 0..512 {
+                assert_eq!(there[i], (i + round) as u64);
+                assert_eq!(here[i], (i * 2 + round) as u64);
+            }
+        }
+    }
+
+    /// Work shared through a counter, as a restart's batch shares page records:
+    /// every item is taken once, by one side or the other.
+    #[test]
+    fn both_shares_a_counter() {
+        let next = AtomicUsize::new(0);
+        let taken: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(t) = taken.get(i) else {
+                break;
+            };
+            t.fetch_add(1, Ordering::Relaxed);
+        };
+        both(work, work);
+        assert!(taken.iter().all(|t| t.load(Ordering::Relaxed) == 1));
+    }
+}

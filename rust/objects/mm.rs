@@ -14,6 +14,7 @@ use crate::restart::{page_records, refuse, short_read, Bad, Plan, Reader, Stop};
 use crate::session::Session;
 use crate::shim::{self, adv, cur, vmai, FileRef, HeldPages, MmRef, VmaInfo};
 use crate::stream::{ImageWriter, ObjMap};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// One mapping, classified.
@@ -713,6 +714,9 @@ pub(crate) struct Shared<'k> {
     kept: &'k [(u64, u64)],
     restored: KVec<u64>,
     pending: Option<(u32, KVec<u64>)>,
+    /// Whether page records are still filled in batches on two CPUs ([`Batch`]):
+    /// until a batch's first record could not be.
+    batching: bool,
 }
 
 impl<'k> Shared<'k> {
@@ -722,6 +726,7 @@ impl<'k> Shared<'k> {
             kept,
             restored: KVec::new(),
             pending: None,
+            batching: true,
         }
     }
 
@@ -970,13 +975,15 @@ fn pages_in_place(
             .feed(h, &r)
             .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())));
     }
+    if shared.batching && Batch::run(rd, p, opened, shared, h, buf, why)? {
+        return Ok(());
+    }
     let mut check = RecordHeader::hasher(h.kind, h.version, h.len);
     check.update(buf);
     // The data, run by run, into place: copied straight from the image's page cache
     // and hashed in the same pass where it can be (one copy, each word read once),
     // else read through the file and hashed right after, on this CPU, while it is
-    // still in the cache (a work item on the other CPU made the 1 GiB restart slower
-    // on the bench's host: see the admin guide's "Performance").
+    // still in the cache.
     let r = page_runs(p, &pg, why, |v, a, _, n, force| {
         use crate::timing::{sub_end, sub_start, Sub};
         if let Some(file) = ro_shared(opened, v) {
@@ -1045,6 +1052,234 @@ fn pages_in_place(
     rd.account
         .feed(h, &AnyRecord::Pages(pg))
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
+}
+
+/// A page record of a [`Batch`]: its header, its addresses, and where its data
+/// starts and ends in the image.
+struct Ahead {
+    h: RecordHeader,
+    prefix: KVVec<u8>,
+    data: i64,
+    end: i64,
+    /// Its first and last page.
+    first: u64,
+    last: u64,
+}
+
+impl Ahead {
+    /// The fewest pages worth another CPU's work item.
+    const MIN_PAGES: usize = 64;
+
+    /// The record at `at`, if it can be in a batch.
+    fn peek(
+        rd: &Reader,
+        p: &Plan<'_>,
+        opened: &Opened,
+        shared: &Shared<'_>,
+        at: i64,
+    ) -> Option<Self> {
+        let mut pos = at;
+        let mut read = |buf: &mut [u8]| -> Option<()> {
+            (rd.file.read_at(buf, &mut pos).ok()? == buf.len()).then_some(())
+        };
+        let mut hb = [0u8; image::REC_HDR_LEN];
+        read(&mut hb)?;
+        let (h, known) = RecordHeader::parse(&hb).ok()?;
+        if !known || h.kind != kind::PAGES {
+            return None;
+        }
+        let mut prefix = KVVec::new();
+        prefix.resize(8, 0, GFP_KERNEL).ok()?;
+        read(&mut prefix)?;
+        let n = image::Pages::count_from_head(&prefix).ok()?;
+        prefix
+            .resize(image::Pages::prefix_len(n), 0, GFP_KERNEL)
+            .ok()?;
+        read(&mut prefix[8..])?;
+        Self::of(h, prefix, pos, p, opened, shared)
+    }
+
+    /// The record `h` whose addresses are `prefix` and whose data starts at `data`,
+    /// if it can be in a batch: of the caller's own pages, in runs, in mappings
+    /// filled through their pages (not read-only shared memory, not one taken over).
+    fn of(
+        h: RecordHeader,
+        prefix: KVVec<u8>,
+        data: i64,
+        p: &Plan<'_>,
+        opened: &Opened,
+        shared: &Shared<'_>,
+    ) -> Option<Self> {
+        if prefix.len() < 8
+            || u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) != p.mm.id
+        {
+            return None;
+        }
+        let n = image::Pages::count_from_head(&prefix).ok()?;
+        let len = image::Pages::prefix_len(n);
+        if n < Self::MIN_PAGES || len != prefix.len() || len > h.len as usize {
+            return None;
+        }
+        let pg = image::Pages::decode_prefix(&prefix, h.len).ok()?;
+        let runs = 1
+            + (1..n)
+                .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
+                .count();
+        if runs * 4 > n {
+            return None;
+        }
+        let mut plain = true;
+        let mut why = Reason::new();
+        page_runs(p, &pg, &mut why, |v, a, _, _, _| {
+            plain &= ro_shared(opened, v).is_none() && !within(shared.kept, a);
+            Ok(())
+        })
+        .ok()?;
+        let (first, last) = (pg.addr(0), pg.addr(n - 1));
+        plain.then(|| Self {
+            h,
+            data,
+            end: data + (h.len as usize - len) as i64,
+            first,
+            last,
+            prefix,
+        })
+    }
+
+    /// Fills the record's pages in `mm` (the caller's, from another CPU) from
+    /// `file`'s page cache, hashing them as they are copied: true if every page was
+    /// and the record's check holds.
+    fn fill(&self, mm: &kernel::mm::MmWithUser, file: &FileRef, p: &Plan<'_>) -> bool {
+        let Ok(pg) = image::Pages::decode_prefix(&self.prefix, self.h.len) else {
+            return false;
+        };
+        let Ok(mut held) = HeldPages::with_capacity(pg.count()) else {
+            return false;
+        };
+        let mut check = RecordHeader::hasher(self.h.kind, self.h.version, self.h.len);
+        check.update(&self.prefix);
+        let mut pos = self.data;
+        let mut why = Reason::new();
+        let r = page_runs(p, &pg, &mut why, |_, a, _, n, force| {
+            cur::hold_pages_of(mm, a, n, force, &mut held)?;
+            let mut k = 0;
+            while k < n && held.fill_hash_cached(k, file, &mut pos, &mut check) {
+                k += 1;
+            }
+            held.clear();
+            if k < n {
+                return Err(EAGAIN);
+            }
+            Ok(())
+        });
+        r.is_ok()
+            && pos == self.end
+            && RecordHeader::seal(self.h.kind, self.h.version, self.h.len, &check).check
+                == self.h.check
+    }
+
+    /// The record was filled: on past it, fed to the order checker.
+    fn done(&self, rd: &mut Reader, why: &mut Reason) -> Result {
+        let pg = image::Pages::decode_prefix(&self.prefix, self.h.len)
+            .map_err(|e| page_records(why, Bad::Image(e)))?;
+        rd.pos = self.end;
+        rd.account
+            .feed(&self.h, &AnyRecord::Pages(pg))
+            .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
+    }
+}
+
+/// Page records filled on two CPUs ([`crate::sys::cpus::both`]): the record whose
+/// header was just read and those that follow it, read ahead (headers and
+/// addresses only) from an image in a regular file, while they can be (see
+/// [`Ahead::of`]), in ascending order of pages, up to [`Batch::MAX`]. Both CPUs
+/// take the next record not taken yet, until none is left, so that one whose work
+/// item runs late (a busy machine) only leaves more records to the other; each
+/// record is filled straight from the image's page cache, hashed as it is copied,
+/// as [`pages_in_place`] fills it. In order then, the records filled with their
+/// check holding are taken as read, up to the first that was not (not cached, a
+/// fault, a bad check): that one is read again as if there had been no batch, by
+/// [`pages_in_place`], whose reading alone decides and reports what is wrong with
+/// it. If a batch's first record could not be filled, no more batches are made.
+struct Batch;
+
+impl Batch {
+    /// Most records in one batch (2 MiB each, at most).
+    const MAX: usize = 16;
+
+    /// Fills the page record `h`, whose addresses are in `buf` and whose data starts
+    /// at `rd.pos`, and those after it, in a batch: true if it was taken as read
+    /// (and maybe more records after it), false if it is left to the caller.
+    fn run(
+        rd: &mut Reader,
+        p: &Plan<'_>,
+        opened: &Opened,
+        shared: &mut Shared<'_>,
+        h: &RecordHeader,
+        buf: &[u8],
+        why: &mut Reason,
+    ) -> Result<bool> {
+        let me = kernel::current!();
+        let Some(mm) = me.mm() else {
+            return Ok(false);
+        };
+        if !rd.file.is_regular()
+            || crate::compat::param::<u32>(crate::module_parameters::cpus.value()) < 2
+        {
+            shared.batching = false;
+            return Ok(false);
+        }
+        let mut prefix = KVVec::new();
+        prefix.extend_from_slice(buf, GFP_KERNEL)?;
+        let Some(first) = Ahead::of(*h, prefix, rd.pos, p, opened, shared) else {
+            return Ok(false);
+        };
+        let mut recs = KVec::with_capacity(Self::MAX, GFP_KERNEL)?;
+        let (mut end, mut last) = (first.end, first.last);
+        recs.push(first, GFP_KERNEL)?;
+        while recs.len() < Self::MAX {
+            match Ahead::peek(rd, p, opened, shared, end) {
+                Some(a) if a.first > last => {
+                    (end, last) = (a.end, a.last);
+                    recs.push(a, GFP_KERNEL)?;
+                }
+                _ => break,
+            }
+        }
+        if recs.len() < 2 {
+            return Ok(false);
+        }
+        let next = AtomicUsize::new(0);
+        let mut filled = KVec::with_capacity(recs.len(), GFP_KERNEL)?;
+        for _ in 0..recs.len() {
+            filled.push(AtomicBool::new(false), GFP_KERNEL)?;
+        }
+        let file = rd.file.clone();
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(r) = recs.get(i) else {
+                break;
+            };
+            if r.fill(mm, &file, p) {
+                filled[i].store(true, Ordering::Release);
+            }
+        };
+        let t = crate::timing::sub_start();
+        crate::sys::cpus::both(work, work);
+        crate::timing::sub_end(crate::timing::Sub::Fill, t);
+        let ok = filled
+            .iter()
+            .take_while(|f| f.load(Ordering::Acquire))
+            .count();
+        if ok == 0 {
+            shared.batching = false;
+            return Ok(false);
+        }
+        for r in &recs[..ok] {
+            r.done(rd, why)?;
+        }
+        Ok(true)
+    }
 }
 
 /// The executable link (`/proc/PID/exe`): the image's program, opened as exec opens

@@ -7,6 +7,7 @@
 //! locks, macros, task_work callbacks) stays in `rust/shim_*.c`, wrapped by
 //! [`crate::shim`].
 
+pub(crate) mod cpus;
 pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod mm;

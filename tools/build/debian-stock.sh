@@ -419,8 +419,11 @@ up() { read -r u _ < /proc/uptime; echo "t=$u"; }
 echo "CKPT-VM-BEGIN mode=bench kernel=$(uname -r) $(up)"
 echo "CKPT-DEBIAN $(grep -c ^processor /proc/cpuinfo) CPUs; $(grep MemTotal /proc/meminfo)"
 rc=0
-if insmod /ckpt.ko timing=1; then
-	echo "CKPT-VM-INSMOD ok $(up)"
+# The module's tuning parameters given on the kernel command line as
+# ckpt.NAME=VALUE (CKPT_VM_APPEND), e.g. ckpt.cpus=1 to compare.
+params=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^ckpt\.\(cpus\|cache_fill\|spool_mb\)=/\1=/p')
+if insmod /ckpt.ko timing=1 $params; then
+	echo "CKPT-VM-INSMOD ok $params $(up)"
 	cd /tmp
 	sh /guest/bench.sh
 	mrc=$?
