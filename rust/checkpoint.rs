@@ -991,7 +991,7 @@ fn write_image<'s>(
                     ),
                 ));
             }
-            st.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
+            st.push(task::ThreadState::read(th, why)?, GFP_KERNEL)?;
         }
         states.push(st, GFP_KERNEL)?;
     }
