@@ -162,6 +162,12 @@ pub(crate) fn precheck(
             format_args!("process is not visible in the caller's pid namespace"),
         ));
     }
+    // A process that began exiting since it was found has no namespaces any more
+    // (below): its exit, not its namespace, is the obstacle (`CKPT_IOC_CHECK` does
+    // not stop the processes it looks at).
+    if t.leader.info().flags & (ti::EXITING | ti::ZOMBIE) != 0 {
+        return Err(why.set(EAGAIN, format_args!("process {} is exiting", t.info.tgid)));
+    }
     // Review finding A27: paths are names in the checkpointer's mount table.
     if !t.leader.same_mntns() {
         return Err(why.set(
@@ -196,7 +202,7 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
         crate::lsm::explain(&t.leader, why);
         return r;
     }
-    let tree = Tree::below(t, why)?;
+    let tree = Tree::below(t, None, why)?;
     let procs = tree.pids()?;
     let mut seen = files::Seen::new();
     for p in tree.procs.iter() {
@@ -249,8 +255,14 @@ impl Tree {
         })
     }
 
-    /// `root`'s process and all its descendants.
-    fn below(root: Target, why: &mut Reason) -> Result<Self> {
+    /// `root`'s process and all its descendants.  A process that is exiting (it
+    /// will be a zombie in a moment) goes to `exiting` if given, else is refused
+    /// with `EAGAIN`.
+    fn below(
+        root: Target,
+        mut exiting: Option<&mut KVec<TaskRef>>,
+        why: &mut Reason,
+    ) -> Result<Self> {
         let below = root.leader.descendants()?;
         let root_pid = root.info.tgid;
         let mut tree = Self::single(root)?;
@@ -270,6 +282,10 @@ impl Tree {
                 continue;
             }
             if info.flags & ti::EXITING != 0 {
+                if let Some(x) = exiting.as_deref_mut() {
+                    x.push(p, GFP_KERNEL)?;
+                    continue;
+                }
                 return Err(why.set(
                     EAGAIN,
                     format_args!("process {} of the tree is exiting", info.tgid),
@@ -279,6 +295,10 @@ impl Tree {
                 // It exited since it was found (a short-lived child): a moment later
                 // it is a zombie, which is saved as one.
                 if matches!(d, access::Denied::Gone) {
+                    if let Some(x) = exiting.as_deref_mut() {
+                        x.push(p, GFP_KERNEL)?;
+                        continue;
+                    }
                     return Err(why.set(
                         EAGAIN,
                         format_args!("process {} of the tree is exiting", info.tgid),
@@ -616,6 +636,20 @@ const ATTEMPTS: u32 = 5;
 /// processes was exiting (between attempts).
 const EXIT_WAIT_MS: i64 = 50;
 
+/// Waits (a bounded time) until each of `procs`, processes that were exiting, has
+/// become a zombie (or was reaped): the caller looks at the tree again then.
+fn wait_exited(procs: &[TaskRef]) {
+    for _ in 0..EXIT_WAIT_MS {
+        if procs.iter().all(|p| p.info().flags & ti::ZOMBIE != 0) {
+            return;
+        }
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_STEP_MS));
+    }
+}
+
+/// The step of [`wait_exited`]'s polls: it waits up to `EXIT_WAIT_MS` of them.
+const EXIT_WAIT_STEP_MS: i64 = 20;
+
 /// `CKPT_IOC_CHECKPOINT`: writes the image of `pid` (with
 /// [`uapi::CKPT_CHECKPOINT_TREE`]: of its process tree) to `sink`; returns its size.
 ///
@@ -688,16 +722,14 @@ pub(crate) fn checkpoint(
         attempt += 1;
         fault::step_why(Op::Checkpoint, "find the target", why)?;
         let t = find_target(pid, why)?;
+        // Processes of the tree that are exiting: a moment later they are zombies,
+        // saved as such. The others are stopped first (their parents then neither
+        // reap them nor make new ones: a tree that forks short-lived children all
+        // the time always has one exiting), then these are waited for, and the
+        // tree is looked at again.
+        let mut exiting_found = KVec::new();
         let tree = if whole {
-            match Tree::below(t, why) {
-                // A process of the tree is exiting: a moment later it is a zombie,
-                // which is saved as one.
-                Err(e) if e == EAGAIN && attempt < ATTEMPTS => {
-                    kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_MS));
-                    continue;
-                }
-                r => r?,
-            }
+            Tree::below(t, Some(&mut exiting_found), why)?
         } else {
             Tree::single(t)?
         };
@@ -780,6 +812,15 @@ pub(crate) fn checkpoint(
         if exiting {
             prev = Some(q);
             kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_MS));
+            continue;
+        }
+        if !exiting_found.is_empty() {
+            if attempt >= ATTEMPTS {
+                let p = exiting_found[0].info().tgid;
+                return Err(why.set(EAGAIN, format_args!("process {p} of the tree is exiting")));
+            }
+            wait_exited(&exiting_found);
+            prev = Some(q);
             continue;
         }
         why.stage = "look at the tree again";
@@ -991,7 +1032,7 @@ fn write_image<'s>(
                     ),
                 ));
             }
-            st.push(task::ThreadState::read(th)?, GFP_KERNEL)?;
+            st.push(task::ThreadState::read(th, why)?, GFP_KERNEL)?;
         }
         states.push(st, GFP_KERNEL)?;
     }

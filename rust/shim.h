@@ -311,6 +311,7 @@ int ckpt_cur_xstate_size(u64 *features);
 u64 ckpt_cpu_xfeatures(void);
 int ckpt_cur_set_xstate(const void *buf, u32 size);
 void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig);
+int ckpt_task_rseq_abort(struct task_struct *t, u64 ip, u64 *abort_ip);
 bool ckpt_rseq_area_valid(u64 ptr, u32 len);
 int ckpt_cur_set_rseq(u64 ptr, u32 len, u32 sig);
 

@@ -570,6 +570,7 @@ mod ffi {
         pub(super) fn ckpt_cpu_xfeatures() -> u64;
         pub(super) fn ckpt_cur_set_xstate(buf: *const u8, size: u32) -> i32;
         pub(super) fn ckpt_task_rseq(t: *mut c_void, ptr: *mut u64, len: *mut u32, sig: *mut u32);
+        pub(super) fn ckpt_task_rseq_abort(t: *mut c_void, ip: u64, abort_ip: *mut u64) -> i32;
         pub(super) fn ckpt_rseq_area_valid(ptr: u64, len: u32) -> bool;
         pub(super) fn ckpt_cur_set_rseq(ptr: u64, len: u32, sig: u32) -> i32;
         pub(super) fn ckpt_task_attrs(t: *mut c_void, a: *mut TaskAttrsRaw) -> i32;
@@ -820,6 +821,17 @@ impl TaskRef {
         // SAFETY: The task is valid; the outputs are valid pointers.
         unsafe { ffi::ckpt_task_rseq(self.ptr(), &mut p, &mut l, &mut s) };
         (p, l, s)
+    }
+
+    /// The abort handler of the rseq critical section it was interrupted in at `ip`
+    /// (in user mode, not in a syscall), if `ip` is in one: where the kernel would
+    /// send it on its next return to user mode.  `EINVAL` or `EFAULT` if the kernel
+    /// would kill it instead (a bad descriptor or handler, an unreadable area).
+    pub(crate) fn rseq_abort(&self, ip: u64) -> Result<Option<u64>> {
+        let mut abort = 0;
+        // SAFETY: The task is valid and quiescent; `abort` is a valid pointer.
+        errno(unsafe { ffi::ckpt_task_rseq_abort(self.ptr(), ip, &mut abort) })?;
+        Ok((abort != 0).then_some(abort))
     }
 
     /// Its address space, if it has one.

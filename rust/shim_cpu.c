@@ -219,6 +219,55 @@ void ckpt_task_rseq(struct task_struct *t, u64 *ptr, u32 *len, u32 *sig)
 }
 
 /*
+ * Where a quiescent task interrupted in user mode at @ip continues if it is in
+ * the rseq critical section its area names: the kernel would abort the
+ * section on the task's next return to user mode (rseq_update_user_cs()), and
+ * a restarted task has certainly been preempted.  Sets *@abort_ip to the
+ * section's abort handler if @ip is in it, else to 0.  -EINVAL if the kernel
+ * would kill the task instead (a descriptor or an abort handler outside user
+ * space, or no signature before the handler), -EFAULT if the area or the
+ * descriptor cannot be read (the kernel would kill it too).
+ */
+int ckpt_task_rseq_abort(struct task_struct *t, u64 ip, u64 *abort_ip)
+{
+	*abort_ip = 0;
+#ifdef CONFIG_RSEQ
+	{
+		struct rseq __user *r = t->rseq.usrptr;
+		u64 cs_addr, start_ip, offset, abort;
+		struct rseq_cs cs;
+		u32 sig;
+
+		if (!r)
+			return 0;
+		if (access_process_vm(t, (unsigned long)&r->rseq_cs, &cs_addr, sizeof(cs_addr), 0) !=
+		    sizeof(cs_addr))
+			return -EFAULT;
+		if (!cs_addr)
+			return 0;
+		if (cs_addr >= TASK_SIZE_MAX)
+			return -EINVAL;
+		if (access_process_vm(t, (unsigned long)cs_addr, &cs, sizeof(cs), 0) != sizeof(cs))
+			return -EFAULT;
+		start_ip = cs.start_ip;
+		offset = cs.post_commit_offset;
+		abort = cs.abort_ip;
+		if (ip - start_ip >= offset)
+			return 0;
+		if (abort >= TASK_SIZE_MAX || abort < sizeof(sig))
+			return -EINVAL;
+		if (access_process_vm(t, (unsigned long)(abort - sizeof(sig)), &sig, sizeof(sig), 0) !=
+		    sizeof(sig))
+			return -EFAULT;
+		if (sig != t->rseq.sig)
+			return -EINVAL;
+		*abort_ip = abort;
+	}
+#endif
+	return 0;
+}
+
+/*
  * Drops current's rseq registration as execve does (the restarter's area is
  * gone with its address space), then, if @ptr, registers the image's area as
  * rseq(2) would, resetting the IDs the kernel keeps up to date in it.

@@ -75,6 +75,30 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// Moves the saved instruction pointer of `t`, interrupted in user mode, to the
+/// abort handler of the rseq critical section it was in, if it was in one: the
+/// kernel aborts the section on the task's next return to user mode after a
+/// preemption, and a restarted task has been preempted (the restart clears the
+/// area's `rseq_cs` as that abort does).  Refuses a task the kernel would kill
+/// there instead (a bad descriptor or handler).
+pub(crate) fn rseq_abort(t: &TaskRef, regs: &mut [u64; NREGS], why: &mut Reason) -> Result {
+    match t.rseq_abort(regs[image::REG_RIP]) {
+        Ok(Some(abort)) => {
+            regs[image::REG_RIP] = abort;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(why.set(
+            e,
+            format_args!(
+                "thread {} is in an rseq critical section the kernel cannot abort \
+                 (its descriptor, abort handler or signature is bad: it would be killed)",
+                t.info().pid
+            ),
+        )),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Restart.
 

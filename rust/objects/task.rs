@@ -46,14 +46,18 @@ pub(crate) struct ThreadState {
 
 impl ThreadState {
     /// Reads `t`'s identity and CPU state; `t` must be held at its safe point.
-    pub(crate) fn read(t: &TaskRef) -> Result<Self> {
-        let (regs, in_syscall) = t.regs()?;
+    pub(crate) fn read(t: &TaskRef, why: &mut Reason) -> Result<Self> {
+        let (mut regs, in_syscall) = t.regs()?;
+        let rseq = t.rseq();
+        if rseq.0 != 0 && !in_syscall {
+            cpu::rseq_abort(t, &mut regs, why)?;
+        }
         Ok(Self {
             info: t.info(),
             regs,
             in_syscall,
             xstate: XstateBuf::read(t)?,
-            rseq: t.rseq(),
+            rseq,
             attrs: attrs_of(t)?,
         })
     }

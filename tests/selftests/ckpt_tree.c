@@ -2029,4 +2029,70 @@ TEST_F_TIMEOUT(tree, wide_tree_sharing_many_sockets, 300)
 		kill(pids[i], SIGKILL);
 }
 
+/*
+ * (exec'ed with CKPT_FORKER_CHILD=the ready fd): a tree that forks
+ * short-lived children all the time: batches of 8 that each sleep a
+ * millisecond and exit, reaped as they go (ZDTM's transition/fork2).  One of
+ * them is nearly always exiting.
+ */
+__attribute__((constructor)) static void forker_child(void)
+{
+	const char *r = getenv("CKPT_FORKER_CHILD");
+	int null, i;
+
+	if (!r)
+		return;
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	setsid();
+	if (write(atoi(r), "R", 1) != 1)
+		_exit(3);
+	close(atoi(r));
+	for (;;) {
+		for (i = 0; i < 8; i++) {
+			if (fork() == 0) {
+				usleep(1000);
+				_exit(0);
+			}
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		usleep(500);
+	}
+}
+
+/*
+ * Exiting processes of the tree are waited for while the others are stopped,
+ * and saved as the zombies they become: the checkpoint used to look at the
+ * tree again only a few times, before stopping anything, and gave up (EAGAIN,
+ * "process N of the tree is exiting") on a tree that always had one exiting.
+ */
+TEST_F_TIMEOUT(tree, tree_forking_short_lived_children, 120)
+{
+	uint64_t bytes;
+	int i, fd, rd;
+	char c;
+	pid_t p;
+
+	p = exec_child("CKPT_FORKER_CHILD", NULL, &rd);
+	ASSERT_LT(0, p);
+	ASSERT_EQ(1, read(rd, &c, 1));
+	close(rd);
+	for (i = 0; i < 10; i++) {
+		fd = open(self->img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, fd);
+		bytes = 0;
+		EXPECT_EQ(0, ckpt_checkpoint(self->dev, p, fd,
+					     CKPT_CHECKPOINT_TREE | CKPT_CHECKPOINT_RESUME, &bytes))
+			TH_LOG("checkpoint %d", i);
+		close(fd);
+		EXPECT_LT(0, bytes);
+		sleep_ms(20);
+	}
+	kill(-p, SIGKILL);
+	kill_reap(p);
+}
+
 TEST_HARNESS_MAIN

@@ -179,7 +179,7 @@ cleanup() {
 trap cleanup EXIT
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /root /etc \
-		/guest /samples /selftests /bench /zdtm /zdtm/bin /programs /kernels /var /var/lib; do
+		/guest /samples /selftests /bench /zdtm /zdtm/bin /zdtm/bin/transition /programs /kernels /var /var/lib; do
 		echo "dir $d 0755 0 0"
 	done
 	if [ "$mode" = upgrade ]; then

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Fetch CRIU's ZDTM tests from Debian's `criu` source package and unpack
-# test/zdtm/{lib,static} (and the make fragment they include) into
-# $CKPT_CACHE/zdtm/criu-<version>/.  Prints that directory on stdout.
+# test/zdtm/{lib,static,transition} (and the make fragment they include)
+# into $CKPT_CACHE/zdtm/criu-<version>/.  Prints that directory on stdout.
 #
 #   tests/zdtm/fetch.sh
 #
@@ -64,13 +64,17 @@ fi
 
 uver=$(basename "$orig" | sed -E 's/^criu_(.*)\.orig\.tar\..*$/\1/')
 dir=$top/criu-$uver
-if [ ! -f "$dir/.unpacked" ]; then
-	log "unpacking test/zdtm/{lib,static} of $(basename "$orig")"
+# .unpacked names what was unpacked: a cache unpacked by an older fetch.sh
+# (an empty .unpacked: lib and static only) is unpacked again.  Older
+# fetch.sh only look for the file, and find what they need in this one.
+parts="lib static transition"
+if [ "$(cat "$dir/.unpacked" 2>/dev/null)" != "$parts" ]; then
+	log "unpacking test/zdtm/{${parts// /,}} of $(basename "$orig")"
 	rm -rf "$dir" "$dir.tmp"
 	mkdir -p "$dir.tmp"
-	tar -xf "$orig" -C "$dir.tmp" --strip-components=1 \
-		"criu-$uver/test/zdtm/Makefile.inc" "criu-$uver/test/zdtm/lib" "criu-$uver/test/zdtm/static"
+	tar -xf "$orig" -C "$dir.tmp" --strip-components=1 "criu-$uver/test/zdtm/Makefile.inc" \
+		$(for p in $parts; do echo "criu-$uver/test/zdtm/$p"; done)
 	mv "$dir.tmp" "$dir"
-	touch "$dir/.unpacked"
+	echo "$parts" > "$dir/.unpacked"
 fi
 echo "$dir"

@@ -7,7 +7,8 @@
 #
 #   sh /zdtm/lane.sh [--ktap] [--scope check|in|all] [NAME...]
 #
-# For each test (from /zdtm/tests: NAME SCOPE AREA SUID NS ARGS...):
+# For each test (from /zdtm/tests: NAME SCOPE AREA SUID NS NOTIFY ARGS...;
+# NAME is a test of ZDTM's static/ or transition/NAME):
 #   1. native run: start it in its own directory with ZDTM's options
 #      (--pidfile, --outfile, ...; as an unprivileged user unless ZDTM runs
 #      it as root), wait for its pid file, SIGTERM, wait until it is gone,
@@ -38,6 +39,10 @@ T=${ZDTM_TIMEOUT:-60}
 # that ends it), 5 s by default: the test's own knob for slow machines; a
 # checkpoint, two restarts and the kills between them take longer in a TCG VM.
 export ZDTM_DELTA=${ZDTM_DELTA:-30}
+# transition/thread-bomb: 32 chains of threads, each thread making the next
+# and exiting, instead of 1024 (which kept the 2-CPU TCG VM too busy for the
+# lane to go on: no step had ended after 5 minutes).
+export ZDTM_THREAD_BOMB=${ZDTM_THREAD_BOMB:-32}
 work=/tmp/zdtm
 imgdir=/tmp/zdtm-img
 ktap=0 only=all
@@ -119,7 +124,9 @@ slow() {
 }
 passed() { [ -f "$1" ] && tail -n 1 "$1" | grep -qw PASS; }
 
-# start NAME SUID NS ARGS...: start the test in $dir; sets $pid, and $root:
+# start NAME SUID NS ARGS...: start the test in $dir (with ZDTM's pre-dump
+# notification fds if $notify is 1: the test waits in them, and no
+# notification ever comes, as for a dump without pre-dumps); sets $pid, and $root:
 # the root of the tree to checkpoint ($pid, or with NS 1 or 2 the reaper the
 # test runs under).  The test forks its daemon and exits once the daemon is ready
 # and the pid file written.
@@ -134,15 +141,17 @@ start() {
 	[ "$ns" != 2 ] || noreap=1
 	if [ "$suid" = 1 ]; then
 		(cd "$dir" || exit 1; [ -z "$noreap" ] || export ZDTM_NOREAP=1
+		 [ "$notify" = 0 ] || export ZDTM_NOTIFY_FDIN=100 ZDTM_NOTIFY_FDOUT=101
 		 exec timeout "$T" $reaper "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
 	else
 		(cd "$dir" || exit 1; [ -z "$noreap" ] || export ZDTM_NOREAP=1
+		 [ "$notify" = 0 ] || export ZDTM_NOTIFY_FDIN=100 ZDTM_NOTIFY_FDOUT=101
 		 ZDTM_UID=18943 ZDTM_GID=58467 ZDTM_GROUPS="27495 48244" \
 			exec timeout "$T" $reaper "$Z/bin/$name" "$@" </dev/null >"$dir.stdout" 2>&1)
 	fi
 	src=$?
 	pid= root=
-	[ -s "$dir/$name.pid" ] && read -r pid < "$dir/$name.pid"
+	[ -s "$dir/${name##*/}.pid" ] && read -r pid < "$dir/${name##*/}.pid"
 	[ $src = 0 ] && [ -n "$pid" ] && alive "$pid" || return 1
 	root=$pid
 	if [ "$ns" != 0 ]; then
@@ -154,6 +163,7 @@ start() {
 # stop NAME: SIGTERM, wait, PASS?  Sets $why when it did not pass.
 stop() {
 	why=
+	set -- "${1##*/}"
 	kill -TERM "$pid" 2>/dev/null
 	if ! wait_dead "$pid" "$T"; then
 		why="did not exit within ${T}s of SIGTERM: $(last_words "$dir/$1.out.inprogress")"
@@ -169,6 +179,7 @@ stop() {
 # failed, 2 hung, 3 wrong.
 restart() {
 	why=
+	set -- "${1##*/}" "$2" "$3" "$4"
 	timeout "$T" "$CKPT" restart "$2" --detach --quiet $4 > "$dir.rst" 2> "$dir.rst.err"
 	rc=$?
 	if [ $rc = 124 ] || [ $rc = 143 ]; then
@@ -193,9 +204,22 @@ restart() {
 	return 0
 }
 
+# put_back SNAP DIR: the regular files of SNAP (a copy of DIR) written back
+# into DIR's files of the same names, which keep their inodes.
+put_back() {
+	(cd "$1" && find . -type f) | while read -r f; do
+		if [ -f "$2/$f" ]; then
+			cat "$1/$f" > "$2/$f"
+		else
+			cp -a "$1/$f" "$2/$f"
+		fi
+	done
+}
+
 npass=0 nfail=0 nref=0 nrst=0 nhang=0 nnat=0 lanefail=0 kn=0 kpass=0 kfail=0
 # details NAME: what the test and ckpt said, for the console log.
 details() {
+	set -- "${1##*/}"
 	for f in "$dir/$1.out" "$dir/$1.out.inprogress" "$dir.stdout" "$dir.ckpt.err" "$dir.rst.err"; do
 		[ -s "$f" ] || continue
 		echo "zdtm: $1: --- ${f##*/}"
@@ -223,19 +247,21 @@ report() { # NAME CLASS SCOPE AREA REASON
 	if [ $ktap = 1 ]; then
 		kn=$((kn + 1))
 		if [ $bad = 0 ] && [ "$2" != NATIVE-FAIL ]; then
-			kpass=$((kpass + 1)); echo "ok $kn zdtm_$1"
+			kpass=$((kpass + 1)); echo "ok $kn zdtm_$(echo "$1" | tr / _)"
 		else
-			kfail=$((kfail + 1)); echo "not ok $kn zdtm_$1"; echo "# $1: $2 $5"
+			kfail=$((kfail + 1)); echo "not ok $kn zdtm_$(echo "$1" | tr / _)"; echo "# $1: $2 $5"
 		fi
 	fi
 }
 
-# run_one NAME SCOPE AREA SUID NS ARGS...
+# run_one NAME SCOPE AREA SUID NS NOTIFY ARGS...
 run_one() {
-	name=$1 scope=$2 area=$3 suid=$4 ns=$5
-	shift 5
-	dir=$work/$name
-	img=$imgdir/$name.img
+	name=$1 scope=$2 area=$3 suid=$4 ns=$5 notify=$6
+	shift 6
+	# transition/NAME: NAME's files in $work/transition.NAME
+	base=${name##*/}
+	dir=$work/$(echo "$name" | tr / .)
+	img=$imgdir/${dir##*/}.img
 	rm -f "$img"
 	echo "zdtm: $name ($scope, $area)"
 	skip=$(awk -v n="$name" '$1 == n { $1 = ""; print substr($0, 2) }' "$Z/skip" 2>/dev/null)
@@ -247,7 +273,7 @@ run_one() {
 	# 1. native
 	if ! start "$name" "$suid" "$ns" "$@"; then
 		[ -n "$pid" ] && kill_tree "${root:-$pid}"
-		report "$name" NATIVE-FAIL "$scope" "$area" "start: $(last_words "$dir/$name.out.inprogress" "$dir/$name.out" "$dir.stdout")"
+		report "$name" NATIVE-FAIL "$scope" "$area" "start: $(last_words "$dir/$base.out.inprogress" "$dir/$base.out" "$dir.stdout")"
 		return
 	fi
 	stop "$name"
@@ -261,9 +287,12 @@ run_one() {
 	# 2. through ckpt
 	if ! start "$name" "$suid" "$ns" "$@"; then
 		[ -n "$pid" ] && kill_tree "${root:-$pid}"
-		report "$name" NATIVE-FAIL "$scope" "$area" "second start: $(last_words "$dir/$name.out.inprogress" "$dir.stdout")"
+		report "$name" NATIVE-FAIL "$scope" "$area" "second start: $(last_words "$dir/$base.out.inprogress" "$dir.stdout")"
 		return
 	fi
+	# A transition test works all the time (forks, writes, maps): let it
+	# be at it when it is checkpointed.
+	case $name in transition/*) sleep 1 ;; esac
 	pids=$(tree "$root")
 	echo "zdtm: $name: checkpoint $pids"
 	timeout "$T" "$CKPT" checkpoint "$root" --tree --kill --quiet -o "$img" > "$dir.ckpt" 2> "$dir.ckpt.err" &
@@ -308,7 +337,14 @@ run_one() {
 		return
 	fi
 	note=
+	# A transition test's data files (file_read's, fifo_loop's) are what its
+	# image expects now: kept, and put back in place (same inodes) before the
+	# second restore, so that the first copy's writes do not look like a
+	# wrong restore of the second.
+	snap=
+	case $name in transition/*) snap=$dir.snap; rm -rf "$snap"; cp -a "$dir" "$snap" ;; esac
 	for nth in first second; do
+		[ -z "$snap" ] || [ $nth = first ] || put_back "$snap" "$dir"
 		echo "zdtm: $name: $nth restart"
 		restart "$name" "$img" "$nth"
 		rc=$?
@@ -342,6 +378,7 @@ run_one() {
 	*) report "$name" FAIL "$scope" "$area" "after restart: $why$note" ;;
 	esac
 	rm -f "$img"
+	[ -z "$snap" ] || rm -rf "$snap"
 }
 
 total=0
@@ -354,11 +391,12 @@ ntests=$(echo $sel | wc -w)
 [ $ktap = 0 ] || { echo "TAP version 13"; echo "1..$ntests"; }
 echo "zdtm: $ntests tests of CRIU $(cat "$Z/version" 2>/dev/null), ${T}s per step"
 sel=" $(echo $sel) "
-while read -r name scope area suid ns args <&3; do
+while read -r name scope area suid ns notify args <&3; do
 	case $sel in *" $name "*) ;; *) continue ;; esac
 	# shellcheck disable=SC2086 # ARGS are words
-	run_one "$name" "$scope" "$area" "$suid" "$ns" $args < /dev/null 3<&-
-	rm -rf "$work/$name" "$work/$name".*
+	run_one "$name" "$scope" "$area" "$suid" "$ns" "$notify" $args < /dev/null 3<&-
+	n=$(echo "$name" | tr / .)
+	rm -rf "${work:?}/$n" "$work/$n".*
 done 3< "$Z/tests"
 
 [ $lanefail = 0 ] && verdict=ok || verdict=failed
