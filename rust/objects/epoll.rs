@@ -21,8 +21,10 @@
 //! the `epoll_ctl`, and the module then installs the image's table.
 //!
 //! A checkpoint refuses an entry it could not give back: one whose file no fd
-//! of the process holds (open only in another process or in flight), and one
-//! watching a file the restarter does not make. An epoll set shared by several
+//! of the process holds (open only in another process or in flight), one
+//! watching a file the restarter does not make, and one watching a signalfd
+//! (its wakeups hang on the signal handlers of the process that added it: the
+//! restarter's helper, not the restored process). An epoll set shared by several
 //! processes of a tree (inherited across `fork()`) is judged and saved with the
 //! table of the first of them: the others need not hold its targets (a forked
 //! child that closed the listening socket its parent's set watches).
@@ -185,6 +187,21 @@ pub(crate) fn targets(
                 format_args!(
                     "{what}: its epoll set watches fd {tfd} ({}), which a restart cannot watch again yet (only pipes, pseudo-terminal masters, event files and unix sockets)",
                     path_str(&path[..pl])
+                ),
+            ));
+        }
+        // A signalfd wakes the epoll entries hung on the signal handlers of the
+        // process that added them (`signalfd_poll` waits on `current`'s
+        // `sighand->signalfd_wqh`), and the restarter adds every entry in a
+        // helper process of its own: the restored set would never see a signal
+        // sent after the restart (PostgreSQL's latches wait so: a backend would
+        // sleep forever). Refused until the entry is added in the process's
+        // own signal context.
+        if kind_of(&path[..pl]) == Some(image::filekind::SIGNALFD) {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: its epoll set watches a signalfd (fd {tfd}), whose wakeups a restart cannot hang on the process's own signal handlers yet (the set would miss every signal sent after the restart): not supported"
                 ),
             ));
         }

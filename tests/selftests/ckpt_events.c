@@ -25,7 +25,8 @@
  *   the process has no path on, a mark on a deleted file;
  * - epoll entries whose fd numbers were closed or replaced since they were
  *   added (the files open at other fds) come back under their numbers; one
- *   whose file no fd of the process holds (only in flight) is refused;
+ *   whose file no fd of the process holds (only in flight) is refused, and
+ *   so is one watching a signalfd (see epollsigfd_setup);
  * - timers across a downtime (4 s between checkpoint and restart): relative
  *   timerfds, absolute timerfds on CLOCK_MONOTONIC, POSIX timers on
  *   CLOCK_MONOTONIC and ITIMER_REAL keep the time they had left (the downtime
@@ -676,6 +677,25 @@ static int epollflight_setup(void)
 	return 0;
 }
 
+/* Refused: an epoll set watching a signalfd (as PostgreSQL's latches wait for
+ * SIGURG): the entry's wakeups hang on the signal handlers of the process
+ * that added it, and a restart adds it in a helper process, so the restored
+ * set would miss every signal sent after the restart. */
+static int epollsigfd_setup(void)
+{
+	sigset_t set;
+	int s;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGURG);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	s = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(s >= 0 && ep >= 0);
+	CHECK(epoll_add(ep, s, EPOLLIN, 0x5157) == 0);
+	return 0;
+}
+
 /* fanotify: three groups, every one checked after restart against the fdinfo
  * it had (init flags, event flags, each mark's inode, masks and flags), with
  * O_NONBLOCK and FD_CLOEXEC as they were, and by the events of files touched
@@ -1073,6 +1093,7 @@ static const struct prog progs[] = {
 	{ "inoqueued", inoqueued_setup, NULL },
 	{ "epollgone", epollgone_setup, epollgone_verify },
 	{ "epollflight", epollflight_setup, NULL },
+	{ "epollsigfd", epollsigfd_setup, NULL },
 	{ "downtime", downtime_setup, downtime_verify },
 	{ "fanotify", fanotify_setup, fanotify_verify },
 	{ "fanqueued", fanqueued_setup, NULL },
@@ -1300,6 +1321,11 @@ TEST_F_TIMEOUT(events, epoll_entries_whose_fds_were_closed_or_replaced, 120)
 TEST_F_TIMEOUT(events, epoll_entry_of_a_file_only_in_flight_is_refused, 60)
 {
 	check_refuses(_metadata, "epollflight", "no fd of this process holds");
+}
+
+TEST_F_TIMEOUT(events, epoll_set_watching_a_signalfd_is_refused, 60)
+{
+	check_refuses(_metadata, "epollsigfd", "watches a signalfd");
 }
 
 TEST_HARNESS_MAIN
