@@ -43,7 +43,7 @@ log_line_prefix = '%m [%p] '
 EOF
 mkfifo "$W/sql" "$W/sql2"
 setsid sh -c 'setpriv --reuid=65534 --regid=65534 --clear-groups -- "$1/postgres" -D "$0/data" > "$0/server.log" 2>&1 &
-	until "$1/pg_isready" -q -h "$0" -U pg; do sleep 0.2; done
+	until "$1/pg_isready" -q -h "$0" -U pg -d postgres; do sleep 0.2; done
 	"$1/psql" -X -q -A -t -h "$0" -U pg -d postgres < "$0/sql" > "$0/psql.out" 2>&1 &
 	"$1/psql" -X -q -A -t -h "$0" -U pg -d postgres < "$0/sql2" > "$0/psql2.out" 2>&1 &
 	exec 3> "$0/sql" 4> "$0/sql2"
@@ -57,7 +57,7 @@ root=$!
 sessions=$root
 # q SQL: one statement on a new connection, unaligned, tuples only.
 q() { "$P/psql" -X -q -A -t -h "$W" -U pg -d postgres -c "$1" 2>&1; }
-ready() { "$P/pg_isready" -q -h "$W" -U pg; }
+ready() { "$P/pg_isready" -q -h "$W" -U pg -d postgres; }
 ktap_check server_up within 120 ready
 q 'CREATE TABLE t(k int PRIMARY KEY, v text NOT NULL); CREATE TABLE l(k bigint PRIMARY KEY); CREATE SEQUENCE s; CREATE SEQUENCE ls' > "$W/setup.out"
 q "INSERT INTO t SELECT g, 'committed ' || g FROM generate_series(1, 100) g" >> "$W/setup.out"
