@@ -368,6 +368,7 @@ struct ckpt_epoll_entry {
 };
 int ckpt_epoll_entries_on(struct file *f, struct file *ep,
 			  struct ckpt_epoll_entry *out, u32 max);
+int ckpt_epoll_signalfd_wakes(struct file *f, struct file *ep, s32 fd, struct task_struct *t);
 u64 ckpt_clock_ns(int clockid);
 int ckpt_fanotify_group(struct file *f, u32 *flags, bool *answer_pending);
 int ckpt_task_sb_path(struct task_struct *t, u32 dev, char *buf, u32 buflen);

@@ -2462,6 +2462,12 @@ mod ffi_event {
             out: *mut EpollEntry,
             max: u32,
         ) -> i32;
+        pub(super) fn ckpt_epoll_signalfd_wakes(
+            f: *mut c_void,
+            ep: *mut c_void,
+            fd: i32,
+            t: *mut c_void,
+        ) -> i32;
         pub(super) fn ckpt_clock_ns(clockid: i32) -> u64;
         pub(super) fn ckpt_fanotify_group(
             f: *mut c_void,
@@ -2641,6 +2647,19 @@ impl FileRef {
             // More were added meanwhile (by a process outside the tree): again.
             max = n;
         }
+    }
+
+    /// Of a signalfd: whether the entry of epoll file `ep` keyed by `fd` that
+    /// watches it is woken by the signals of task `t`'s process (it hangs on
+    /// the signal handlers of the process that added it). `ENOENT` if there
+    /// is no such entry, `EPROTO` if the kernel's entries are not laid out as
+    /// the shim reads them.
+    pub(crate) fn epoll_signalfd_wakes(&self, ep: &FileRef, fd: i32, t: &TaskRef) -> Result<bool> {
+        // SAFETY: Both files and the task are valid.
+        let r = errno(unsafe {
+            ffi_event::ckpt_epoll_signalfd_wakes(self.raw(), ep.raw(), fd, t.ptr())
+        })?;
+        Ok(r == 1)
     }
 
     /// Of a fanotify file: whether its group marks the mount `on` is on with

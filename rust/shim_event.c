@@ -109,6 +109,74 @@ int ckpt_epoll_entries_on(struct file *f, struct file *ep,
 	return n;
 }
 
+/*
+ * fs/eventpoll.c's struct eppoll_entry, private there (the same in 7.2 and
+ * 7.3): the link of an epoll entry into a wait queue of the file it watches.
+ * Only its base is read, of an entry found on a wait queue under that
+ * queue's lock (an entry leaves its queue under that lock before it is freed).
+ */
+struct ckpt_eppoll_entry {
+	struct ckpt_eppoll_entry *next;
+	struct ckpt_epitem *base;
+	wait_queue_entry_t wait;
+	wait_queue_head_t *whead;
+};
+
+/*
+ * Whether the entry of epoll file @ep keyed by fd @fd that watches signalfd @f
+ * hangs on the signalfd wait queue of @t's signal handlers: signalfd_poll()
+ * waits on the sighand of the process that added the entry, and only the
+ * signals of that process wake it. 1 if it does, 0 if not (another process
+ * added it, or that process is gone and the entry woken for good), -ENOENT if
+ * there is no such entry, -EPROTO if an entry on @f's list does not name @f
+ * (not this kernel's layout).
+ *
+ * The epoll entries on the queue are told from the other waiters by their
+ * wait entries' private pointer, which only epoll (and aio's poll) leave NULL:
+ * poll(), select() and the blocking readers put a task or a table there.
+ */
+int ckpt_epoll_signalfd_wakes(struct file *f, struct file *ep, s32 fd, struct task_struct *t)
+{
+	struct ckpt_epitem *epi, *found = NULL;
+	struct sighand_struct *sh;
+	wait_queue_entry_t *w;
+	unsigned long flags;
+	int r = 0;
+
+	spin_lock(&f->f_lock);
+	if (f->f_ep) {
+		hlist_for_each_entry(epi, f->f_ep, fllink) {
+			if (epi->ffd.file != f) {
+				spin_unlock(&f->f_lock);
+				return -EPROTO;
+			}
+			if (epi->ep == ep->private_data && epi->ffd.fd == fd) {
+				found = epi;
+				break;
+			}
+		}
+	}
+	spin_unlock(&f->f_lock);
+	if (!found)
+		return -ENOENT;
+	/* Only compared from here on: never dereferenced. */
+	sh = ckpt_lock_sighand(t, &flags);
+	if (!sh)
+		return 0;
+	spin_lock(&sh->signalfd_wqh.lock);
+	list_for_each_entry(w, &sh->signalfd_wqh.head, entry) {
+		if (w->private)
+			continue;
+		if (container_of(w, struct ckpt_eppoll_entry, wait)->base == found) {
+			r = 1;
+			break;
+		}
+	}
+	spin_unlock(&sh->signalfd_wqh.lock);
+	spin_unlock_irqrestore(&sh->siglock, flags);
+	return r;
+}
+
 /* The time of clock @clockid (a timerfd's clock) in ns. */
 u64 ckpt_clock_ns(int clockid)
 {

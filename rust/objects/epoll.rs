@@ -21,8 +21,11 @@
 //! the `epoll_ctl`, and the module then installs the image's table.
 //!
 //! A checkpoint refuses an entry it could not give back: one whose file no fd
-//! of the process holds (open only in another process or in flight), and one
-//! watching a file the restarter does not make. An epoll set shared by several
+//! of the process holds (open only in another process or in flight), one
+//! watching a file the restarter does not make, and one watching a signalfd
+//! that another process than the set's first holder added (the entry's wakeups
+//! hang on the signal handlers of the process that added it; `ckpt restart`
+//! adds it again in the holder's own signal context). An epoll set shared by several
 //! processes of a tree (inherited across `fork()`) is judged and saved with the
 //! table of the first of them: the others need not hold its targets (a forked
 //! child that closed the listening socket its parent's set watches).
@@ -185,6 +188,25 @@ pub(crate) fn targets(
                 format_args!(
                     "{what}: its epoll set watches fd {tfd} ({}), which a restart cannot watch again yet (only pipes, pseudo-terminal masters, event files and unix sockets)",
                     path_str(&path[..pl])
+                ),
+            ));
+        }
+        // A signalfd wakes the epoll entries hung on the signal handlers of the
+        // process that added them (`signalfd_poll` waits on `current`'s
+        // `sighand->signalfd_wqh`): `ckpt restart` adds such an entry in that
+        // process's own signal context (the process the set is judged with
+        // here, the first of the tree holding it), so it must be that process
+        // that added it, and it must be alive there (PostgreSQL's latches wait
+        // for SIGURG so).
+        if kind_of(&path[..pl]) == Some(image::filekind::SIGNALFD)
+            && !target
+                .epoll_signalfd_wakes(f, tfd as i32, t)
+                .map_err(|e| unreadable(why, e))?
+        {
+            return Err(why.set(
+                eopnotsupp(),
+                format_args!(
+                    "{what}: its epoll set watches a signalfd (fd {tfd}) whose entry another process added (the signals of that process wake it, not this one's): not supported"
                 ),
             ));
         }

@@ -45,11 +45,12 @@ lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 more_lines() { [ "$(lines "$1")" -gt "$2" ]; }
 # session SID: the pids of session SID.
 session() {
+	_want=$1
 	for _s in /proc/[0-9]*/stat; do
 		{ read -r _x < "$_s"; } 2>/dev/null || continue
 		_r=${_x##*) }
 		set -- $_r
-		[ "$4" = "$1" ] 2>/dev/null && echo "${_x%% *}"
+		[ "$4" = "$_want" ] 2>/dev/null && echo "${_x%% *}"
 	done
 	true
 }

@@ -26,6 +26,8 @@
  * - epoll entries whose fd numbers were closed or replaced since they were
  *   added (the files open at other fds) come back under their numbers; one
  *   whose file no fd of the process holds (only in flight) is refused;
+ * - an epoll set watching a signalfd wakes for a signal sent after restart;
+ *   one whose signalfd entry another process added is refused;
  * - timers across a downtime (4 s between checkpoint and restart): relative
  *   timerfds, absolute timerfds on CLOCK_MONOTONIC, POSIX timers on
  *   CLOCK_MONOTONIC and ITIMER_REAL keep the time they had left (the downtime
@@ -676,6 +678,74 @@ static int epollflight_setup(void)
 	return 0;
 }
 
+/* An epoll set watching a signalfd (as PostgreSQL's latches wait for SIGURG):
+ * the entry's wakeups hang on the signal handlers of the process that added
+ * it, so the restart adds it in the restored process's own signal context;
+ * a SIGURG sent after the restart wakes the set and is read from the
+ * signalfd. */
+static int esf_ep, esf_sfd;
+
+static int epollsigfd_setup(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGURG);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	esf_sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	esf_ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(esf_sfd >= 0 && esf_ep >= 0);
+	CHECK(epoll_add(esf_ep, esf_sfd, EPOLLIN, 0x5157) == 0);
+	return 0;
+}
+
+static int epollsigfd_verify(void)
+{
+	struct signalfd_siginfo si;
+	struct epoll_event ev;
+	pid_t child;
+	int st;
+
+	CHECK(epoll_wait(esf_ep, &ev, 1, 0) == 0);
+	CHECK(kill(getpid(), SIGURG) == 0);
+	CHECK(epoll_wait(esf_ep, &ev, 1, 2000) == 1 && ev.data.u64 == 0x5157);
+	CHECK(read(esf_sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGURG);
+	CHECK(epoll_wait(esf_ep, &ev, 1, 0) == 0);
+	/* Sent by another process while the set waits. */
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		sleep_ms(200);
+		_exit(kill(getppid(), SIGURG) ? 1 : 0);
+	}
+	CHECK(epoll_wait(esf_ep, &ev, 1, 5000) == 1 && ev.data.u64 == 0x5157);
+	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(read(esf_sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGURG);
+	return 0;
+}
+
+/* Refused: an epoll entry watching a signalfd that another process added (a
+ * child, gone since): the process's own signals never woke it. */
+static int epollsigfdother_setup(void)
+{
+	sigset_t set;
+	pid_t child;
+	int st;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGURG);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	esf_sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	esf_ep = epoll_create1(0);
+	CHECK(esf_sfd >= 0 && esf_ep >= 0);
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0)
+		_exit(epoll_add(esf_ep, esf_sfd, EPOLLIN, 0x5158) ? 1 : 0);
+	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return 0;
+}
+
 /* fanotify: three groups, every one checked after restart against the fdinfo
  * it had (init flags, event flags, each mark's inode, masks and flags), with
  * O_NONBLOCK and FD_CLOEXEC as they were, and by the events of files touched
@@ -1073,6 +1143,8 @@ static const struct prog progs[] = {
 	{ "inoqueued", inoqueued_setup, NULL },
 	{ "epollgone", epollgone_setup, epollgone_verify },
 	{ "epollflight", epollflight_setup, NULL },
+	{ "epollsigfd", epollsigfd_setup, epollsigfd_verify },
+	{ "epollsigfdother", epollsigfdother_setup, NULL },
 	{ "downtime", downtime_setup, downtime_verify },
 	{ "fanotify", fanotify_setup, fanotify_verify },
 	{ "fanqueued", fanqueued_setup, NULL },
@@ -1300,6 +1372,16 @@ TEST_F_TIMEOUT(events, epoll_entries_whose_fds_were_closed_or_replaced, 120)
 TEST_F_TIMEOUT(events, epoll_entry_of_a_file_only_in_flight_is_refused, 60)
 {
 	check_refuses(_metadata, "epollflight", "no fd of this process holds");
+}
+
+TEST_F_TIMEOUT(events, epoll_set_watching_a_signalfd_wakes_for_signals_after_restart, 120)
+{
+	EXPECT_EQ(0, round_trip(_metadata, self->img, "epollsigfd", false));
+}
+
+TEST_F_TIMEOUT(events, epoll_signalfd_entry_added_by_another_process_is_refused, 60)
+{
+	check_refuses(_metadata, "epollsigfdother", "another process added");
 }
 
 TEST_HARNESS_MAIN

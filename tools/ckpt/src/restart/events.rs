@@ -357,13 +357,21 @@ impl Events {
         let mut adds: Vec<Add> = Vec::new();
         for s in order {
             let epfd = self.target(plan, pipes, sockets, s)?;
-            let mut items: Vec<&EpollItem> =
-                plan.epoll_items.iter().filter(|i| i.file == s).collect();
+            // The entries watching a signalfd are added by the set's holder
+            // (`fill_signalfd_entries`).
+            let mut items: Vec<&EpollItem> = plan
+                .epoll_items
+                .iter()
+                .filter(|i| i.file == s && !watches_signalfd(plan, i))
+                .collect();
             items.sort_by_key(|i| !disarmed(i.events));
             for i in items {
                 let (t, kick) = self.target_and_kick(plan, pipes, sockets, i.target)?;
                 adds.push((epfd, t, kick.unwrap_or(-1), *i));
             }
+        }
+        if adds.is_empty() {
+            return Ok(());
         }
         let (mut r, w) =
             io::pipe().map_err(|e| format!("cannot create a pipe: {}", errno::describe(&e)))?;
@@ -397,6 +405,106 @@ impl Events {
             )),
         }
     }
+
+    /// In process `pid`, before its ioctl: adds the entries watching a signalfd
+    /// of the epoll sets it is the first holder of (`Plan::epoll_holders`).
+    ///
+    /// A signalfd's poll waits on the signal handlers (`sighand`) of the
+    /// process that calls it, so an entry added by the root restarter's helper
+    /// would be woken by none of the restored process's signals (and not at
+    /// all once the helper is gone). The checkpoint made sure the holder had
+    /// added each such entry; here a helper sharing the process's signal
+    /// handlers (`CLONE_SIGHAND`, which needs `CLONE_VM`; `CLONE_VFORK`: the
+    /// process waits meanwhile) and a copy of its fd table adds them, as
+    /// [`add_all`] does, and the module keeps those handlers for the restored
+    /// process.
+    pub(super) fn fill_signalfd_entries(
+        &self,
+        plan: &Plan,
+        pipes: &[CkptRestartPipe],
+        sockets: &[CkptRestartFile],
+        pid: i32,
+    ) -> Result<(), String> {
+        let mut adds: Vec<Add> = Vec::new();
+        for &(set, _) in plan.epoll_holders.iter().filter(|h| h.1 == pid) {
+            let mut items: Vec<&EpollItem> = plan
+                .epoll_items
+                .iter()
+                .filter(|i| i.file == set && watches_signalfd(plan, i))
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            items.sort_by_key(|i| !disarmed(i.events));
+            let epfd = self.target(plan, pipes, sockets, set)?;
+            for i in items {
+                let t = self.target(plan, pipes, sockets, i.target)?;
+                adds.push((epfd, t, -1, *i));
+            }
+        }
+        if adds.is_empty() {
+            return Ok(());
+        }
+        struct Job<'a> {
+            adds: &'a [Add],
+            msg: String,
+        }
+        extern "C" fn helper(arg: *mut libc::c_void) -> libc::c_int {
+            // SAFETY: `arg` is the `Job` below, which the caller, stopped until
+            // this helper exits (`CLONE_VFORK`), does not touch meanwhile.
+            let job = unsafe { &mut *arg.cast::<Job<'_>>() };
+            let mut none = -1;
+            match add_all(job.adds, &mut none) {
+                Ok(()) => 0,
+                Err(e) => {
+                    job.msg = e;
+                    1
+                }
+            }
+        }
+        let mut job = Job {
+            adds: &adds,
+            msg: String::new(),
+        };
+        let mut stack = vec![0u8; 256 * 1024];
+        // The top of the stack, 16-byte aligned (it grows down).
+        let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+        let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_SIGHAND | libc::SIGCHLD;
+        // SAFETY: `helper` runs on `stack`, which outlives it (the caller waits
+        // for it to exit, `CLONE_VFORK`), with `job` as its only argument.
+        let child = unsafe {
+            libc::clone(
+                helper,
+                top as *mut libc::c_void,
+                flags,
+                (&mut job as *mut Job<'_>).cast(),
+            )
+        };
+        if child < 0 {
+            return Err(last(
+                "cannot create the process adding the epoll entries watching a signalfd",
+            ));
+        }
+        let st = sys::waitpid(child)
+            .map_err(|e| format!("waiting for {child}: {}", errno::describe(&e)))?;
+        drop(stack);
+        if !job.msg.is_empty() {
+            return Err(job.msg);
+        }
+        if !libc::WIFEXITED(st.1) || libc::WEXITSTATUS(st.1) != 0 {
+            return Err(
+                "the helper adding the epoll entries watching a signalfd failed".to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether epoll entry `i` watches a signalfd.
+fn watches_signalfd(plan: &Plan, i: &EpollItem) -> bool {
+    plan.files
+        .iter()
+        .any(|f| f.0 == i.target && f.1 == filekind::SIGNALFD)
 }
 
 /// An epoll entry to add: the set, the target, the write end of the target's

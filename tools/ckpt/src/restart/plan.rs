@@ -423,6 +423,11 @@ pub struct Plan {
     pub events: Vec<EventPlan>,
     /// The entries of the image's epoll sets.
     pub epoll_items: Vec<EpollItem>,
+    /// Each epoll set's first holder: (file id, pid of the first live process,
+    /// in the image's order, whose fd table holds it; the process the
+    /// checkpoint judged the set with). Its entries that watch a signalfd are
+    /// added in that process's signal context (see `super::events`).
+    pub epoll_holders: Vec<(u32, i32)>,
     /// The pidfds to open.
     pub pidfds: Vec<PidfdPlan>,
     /// Every file of the image (for the targets of epoll entries).
@@ -1223,6 +1228,19 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
             },
         });
     }
+    // The first holder of each epoll set, in the image's order (before the
+    // processes are reordered below).
+    let epoll_holders: Vec<(u32, i32)> = events
+        .iter()
+        .filter(|e| e.state == EventState::Epoll)
+        .filter_map(|e| {
+            fd_files
+                .iter()
+                .filter(|(_, f)| *f == e.id)
+                .find_map(|(t, _)| procs.iter().find(|p| p.files == *t && p.zombie.is_none()))
+                .map(|p| (e.id, p.pid))
+        })
+        .collect();
     // The root first, then parents before their children.
     let mut ordered: Vec<ProcPlan> = Vec::with_capacity(procs.len());
     let root = procs
@@ -1282,6 +1300,7 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
         kernel_release,
         events,
         epoll_items,
+        epoll_holders,
         pidfds,
         files,
         inflight_regs,

@@ -552,6 +552,15 @@ fn prepare_and_restart(ctx: &mut Ctx<'_>, idx: usize) -> String {
             return e;
         }
     }
+    // The entries of its epoll sets that watch a signalfd, in its own signal
+    // context, before the processes below it (which may share those sets) are
+    // made.
+    if let Err(e) =
+        ctx.events
+            .fill_signalfd_entries(plan, &ctx.pipes.args, &ctx.sockets.args, me.pid)
+    {
+        return format!("process {}: {e}", me.pid);
+    }
     // The parent of processes reparented to it is a child subreaper before
     // they are made (see `Made::Reparented`).
     if super::plan::early_subreaper(&plan.procs, idx) {
