@@ -1051,6 +1051,15 @@ impl HeldPages {
         self.0.len()
     }
 
+    /// Hands over the pages held, leaving this empty with as much room as before.
+    pub(crate) fn take(&mut self) -> Result<Self> {
+        let room = KVec::with_capacity(self.0.capacity(), GFP_KERNEL)?;
+        Ok(Self(
+            core::mem::replace(&mut self.0, room),
+            core::mem::take(&mut self.1),
+        ))
+    }
+
     /// Copies page `i` into `dst` (its first [`image::PAGE_SIZE`] bytes).
     ///
     /// The page may be written at the same time (memory shared with a process that runs,

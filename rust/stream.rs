@@ -8,6 +8,7 @@
 
 use crate::image::{self, Enc, End, Hasher, ImageError, Record, RecordHeader, StreamAccount};
 use crate::shim::{FileRef, HeldPages};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{prelude::*, rbtree::RBTree};
 
 /// Where image bytes go.
@@ -40,6 +41,9 @@ const SCRATCH: usize = 64 * 1024;
 
 /// The fewest pages of a page record whose copy is offered to another CPU.
 const OFFLOAD_PAGES: usize = 64;
+
+/// Pages copied in one go by one CPU when two share the copy of spooled records.
+const COPY_RUN: usize = 32;
 
 /// Copies the `pages` (`n` bytes) to the end of `dst`, which has room for them,
 /// hashing each word as it is copied into `h`: what is hashed is the copy.
@@ -115,6 +119,12 @@ pub(crate) struct ImageWriter<'a> {
     pending: Option<(RecordHeader, KVVec<u8>)>,
     /// The buffer the next page record is copied into while `pages` is written.
     next: KVVec<u8>,
+    /// Spooled page records whose pages are still to be copied into their chunk
+    /// (its index in the spool, the pages, their bytes): all at once, on two CPUs,
+    /// by [`ImageWriter::settle`], before the processes run again.
+    deferred: KVec<(usize, HeldPages, usize)>,
+    /// How many of `deferred` are copied already.
+    copied: usize,
     /// Set by [`ImageWriter::spool`].
     spool: Option<Spool>,
     /// Page records kept in the spool whose checks are not computed yet, and the
@@ -220,6 +230,8 @@ impl<'a> ImageWriter<'a> {
             pages: KVVec::new(),
             pending: None,
             next: KVVec::new(),
+            deferred: KVec::new(),
+            copied: 0,
             spool: None,
             sealing: Sealing::default(),
         };
@@ -256,6 +268,10 @@ impl<'a> ImageWriter<'a> {
             sp.bytes += len;
             return Ok(true);
         }
+        self.settle();
+        let Some(sp) = self.spool.as_mut() else {
+            return Ok(false);
+        };
         let mut chunks = core::mem::take(&mut sp.chunks);
         // (The unused buffers go with it.)
         self.spool = None;
@@ -346,7 +362,7 @@ impl<'a> ImageWriter<'a> {
         kind: u16,
         version: u16,
         parts: &[&[u8]],
-        pages: &HeldPages,
+        pages: &mut HeldPages,
     ) -> Result {
         crate::fault::step(crate::fault::Op::Checkpoint, "a page record")?;
         let len = parts.iter().map(|p| p.len()).sum::<usize>() + pages.len() * image::PAGE_SIZE;
@@ -434,7 +450,7 @@ impl<'a> ImageWriter<'a> {
         len: usize,
         h: Hasher,
         parts: &[&[u8]],
-        pages: &HeldPages,
+        pages: &mut HeldPages,
     ) -> Result {
         let n = pages.len() * image::PAGE_SIZE;
         let mut copy = match self.spool.as_mut().and_then(|s| s.free.pop()) {
@@ -442,27 +458,10 @@ impl<'a> ImageWriter<'a> {
             _ => KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?,
         };
         copy.clear();
-        let t = crate::timing::sub_start();
-        let spare = &mut copy.spare_capacity_mut()[..n];
-        let copy_from = |first: usize, dst: &mut [core::mem::MaybeUninit<u8>]| {
-            for (k, d) in dst.chunks_exact_mut(image::PAGE_SIZE).enumerate() {
-                pages.copy_page_uninit(first + k, d);
-            }
-        };
-        if pages.len() >= OFFLOAD_PAGES {
-            // While the processes are held, the copy is shared with another CPU.
-            let half = pages.len() / 2;
-            let (low, high) = spare.split_at_mut(half * image::PAGE_SIZE);
-            crate::sys::cpus::both(|| copy_from(half, high), || copy_from(0, low));
-        } else {
-            copy_from(0, spare);
-        }
-        // SAFETY: The copies above initialized the first `n` bytes of the spare
-        // capacity (`pages.len()` whole pages), which is at least `n`.
-        unsafe { copy.inc_len(n) };
-        crate::timing::sub_end(crate::timing::Sub::Copy, t);
         self.sealing.pending.reserve(1, GFP_KERNEL)?;
         self.sealing.tail.reserve(1, GFP_KERNEL)?;
+        self.deferred.reserve(1, GFP_KERNEL)?;
+        let held = pages.take()?;
         // The header (check 0 for now) and parts in a chunk of their own.
         self.flush()?;
         let hdr = RecordHeader {
@@ -476,11 +475,15 @@ impl<'a> ImageWriter<'a> {
             self.put(p)?;
         }
         self.flush()?;
-        self.put_owned(copy)?;
-        let Some(sp) = self.spool.as_ref() else {
+        // The pages' chunk, empty until [`ImageWriter::settle`] copies them into it
+        // (the caller made sure the spool has room for them).
+        let Some(sp) = self.spool.as_mut() else {
             return Err(EINVAL);
         };
+        sp.chunks.push(copy, GFP_KERNEL_ACCOUNT)?;
+        sp.bytes += n;
         let at = sp.chunks.len();
+        self.deferred.push((at - 1, held, n), GFP_KERNEL)?;
         let t = self.sealing.tail.len();
         self.sealing
             .pending
@@ -488,6 +491,125 @@ impl<'a> ImageWriter<'a> {
         self.sealing.tail.push((kind, None), GFP_KERNEL)?;
         self.account.count(&hdr);
         Ok(())
+    }
+
+    /// Copies the pages of the [`ImageWriter::deferred`] records not copied yet into
+    /// their spool chunks, shared between this CPU and another
+    /// ([`crate::sys::cpus::both`]) in runs of [`COPY_RUN`] pages, each CPU taking
+    /// the next run not taken yet. Only a plain copy: the checks are computed from
+    /// the chunks later ([`Sealing`]). (Copying them while the next pages are
+    /// pinned, instead of all at the end, made a 16 MiB process's hold longer.)
+    fn copy_deferred(&mut self) {
+        let from = self.copied;
+        let Some(sp) = self.spool.as_mut() else {
+            return;
+        };
+        if from >= self.deferred.len() {
+            return;
+        }
+        /// Where each record's pages go: the start of its chunk's spare capacity.
+        struct Dst(KVec<*mut u8>);
+        // SAFETY: The pointers are only written through in disjoint runs, each by
+        // the one thread that took the run (see `copy`).
+        unsafe impl Sync for Dst {}
+        let mut dst = Dst(KVec::new());
+        for (at, _, n) in &self.deferred[from..] {
+            let ok = match sp.chunks.get_mut(*at) {
+                Some(c) if c.capacity() - c.len() >= *n => dst
+                    .0
+                    .push(c.spare_capacity_mut().as_mut_ptr().cast(), GFP_KERNEL),
+                _ => Err(kernel::alloc::AllocError),
+            };
+            if ok.is_err() {
+                // Not to be: copied here, one after the other (no memory for the
+                // list, or a chunk without room, which the writer never makes).
+                self.copy_deferred_here();
+                return;
+            }
+        }
+        let t = crate::timing::sub_start();
+        let todo = &self.deferred[from..];
+        let dst = &dst;
+        let next = AtomicUsize::new(0);
+        let runs_per = image::MAX_PAGES_PER_RECORD as usize / COPY_RUN;
+        let copy = || loop {
+            let u = next.fetch_add(1, Ordering::Relaxed);
+            let (rec, run) = (u / runs_per, u % runs_per);
+            let Some((_, pages, _)) = todo.get(rec) else {
+                break;
+            };
+            let first = run * COPY_RUN;
+            let last = (first + COPY_RUN).min(pages.len());
+            if first >= last {
+                continue;
+            }
+            // SAFETY: `dst.0[rec]` is the start of the spare capacity of record
+            // `rec`'s chunk, with room for its pages (checked above); pages
+            // `first..last` are a run of them that only this thread took, so the
+            // bytes are written by this thread alone while `both` runs, and the
+            // chunk is not otherwise used meanwhile.
+            let d = unsafe {
+                core::slice::from_raw_parts_mut(
+                    dst.0[rec]
+                        .add(first * image::PAGE_SIZE)
+                        .cast::<core::mem::MaybeUninit<u8>>(),
+                    (last - first) * image::PAGE_SIZE,
+                )
+            };
+            for (k, page) in d.chunks_exact_mut(image::PAGE_SIZE).enumerate() {
+                pages.copy_page_uninit(first + k, page);
+            }
+        };
+        crate::sys::cpus::both(copy, copy);
+        self.mark_copied(from);
+        crate::timing::sub_end(crate::timing::Sub::Copy, t);
+    }
+
+    /// The deferred records from `from` on have their pages copied: their chunks'
+    /// lengths say so.
+    fn mark_copied(&mut self, from: usize) {
+        if let Some(sp) = self.spool.as_mut() {
+            for (at, _, n) in &self.deferred[from..] {
+                if let Some(c) = sp.chunks.get_mut(*at) {
+                    // SAFETY: The copy filled the first `n` bytes of the chunk's
+                    // spare capacity, which had room for them.
+                    unsafe { c.inc_len(*n) };
+                }
+            }
+        }
+        self.copied = self.deferred.len();
+    }
+
+    /// [`ImageWriter::copy_deferred`]'s copy on this CPU alone.
+    fn copy_deferred_here(&mut self) {
+        let from = self.copied;
+        if let Some(sp) = self.spool.as_mut() {
+            for (at, pages, n) in &self.deferred[from..] {
+                let Some(c) = sp.chunks.get_mut(*at) else {
+                    continue;
+                };
+                let spare = c.spare_capacity_mut();
+                if spare.len() < *n {
+                    continue;
+                }
+                for (k, d) in spare[..*n].chunks_exact_mut(image::PAGE_SIZE).enumerate() {
+                    pages.copy_page_uninit(k, d);
+                }
+                // SAFETY: The loop above initialized the first `n` bytes of the
+                // spare capacity.
+                unsafe { c.inc_len(*n) };
+            }
+        }
+        self.copied = self.deferred.len();
+    }
+
+    /// Copies what is left of the [`ImageWriter::deferred`] records (on two CPUs)
+    /// and drops their pages, before the processes run again.
+    fn settle(&mut self) {
+        self.copy_deferred();
+        // The pages are dropped (their pins too).
+        self.deferred.clear();
+        self.copied = 0;
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
@@ -516,6 +638,7 @@ impl<'a> ImageWriter<'a> {
     /// [`ImageWriter::spool`]); returns the stream's size and what is left to write.
     pub(crate) fn finish(mut self) -> Result<(u64, Spooled<'a>)> {
         self.drain()?;
+        self.settle();
         // What is buffered goes to the spool first (or, past its budget, out with
         // it, the checks computed then).
         self.flush()?;

@@ -605,7 +605,7 @@ impl PageBatch {
             kind::PAGES,
             1,
             &[&mm, &count, &self.addr_bytes],
-            &self.pages,
+            &mut self.pages,
         );
         self.pages.clear();
         self.addrs.clear();
