@@ -956,11 +956,7 @@ fn pages_in_place(
     let pg = image::Pages::decode_prefix(buf, h.len).map_err(|e| bad(why, e))?;
     // Scattered pages (runs of a page or two, as in a process of many small
     // mappings): one read of the whole record beats a read per run.
-    let runs = 1
-        + (1..n)
-            .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
-            .count();
-    if runs * 4 > n {
+    if scattered(&pg) {
         buf.resize(h.len as usize, 0, GFP_KERNEL)?;
         let at = image::Pages::prefix_len(n);
         rd.exact(&mut buf[at..])
@@ -1054,6 +1050,18 @@ fn pages_in_place(
         .map_err(|e| why.set(EINVAL, format_args!("{}", e.describe())))
 }
 
+/// Whether the pages of `pg` are scattered (runs of a page or two on average, as
+/// in a process of many small mappings): then one read of the whole record beats a
+/// read per run.
+fn scattered(pg: &image::Pages<'_>) -> bool {
+    let n = pg.count();
+    let runs = 1
+        + (1..n)
+            .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
+            .count();
+    runs * 4 > n
+}
+
 /// A page record of a [`Batch`]: its header, its addresses, and where its data
 /// starts and ends in the image.
 struct Ahead {
@@ -1121,11 +1129,7 @@ impl Ahead {
             return None;
         }
         let pg = image::Pages::decode_prefix(&prefix, h.len).ok()?;
-        let runs = 1
-            + (1..n)
-                .filter(|&i| pg.addr(i) != pg.addr(i - 1) + image::PAGE_SIZE as u64)
-                .count();
-        if runs * 4 > n {
+        if scattered(&pg) {
             return None;
         }
         let mut plain = true;
