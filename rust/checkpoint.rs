@@ -640,7 +640,12 @@ const EXIT_WAIT_MS: i64 = 50;
 /// become a zombie (or was reaped): the caller looks at the tree again then.
 fn wait_exited(procs: &[TaskRef]) {
     for _ in 0..EXIT_WAIT_MS {
-        if procs.iter().all(|p| p.info().flags & ti::ZOMBIE != 0) {
+        // A zombie leader whose other threads are still exiting is not done yet
+        // (`Tree::below` refuses one whose threads run on).
+        if procs.iter().all(|p| {
+            let i = p.info();
+            i.flags & ti::ZOMBIE != 0 && i.nr_threads <= 1
+        }) {
             return;
         }
         kernel::time::delay::fsleep(kernel::time::Delta::from_millis(EXIT_WAIT_STEP_MS));

@@ -1191,9 +1191,10 @@ impl HeldPages {
 unsafe impl Send for HeldPages {}
 
 // SAFETY: Shared references only read the list of pages, and reach the pages themselves
-// through raw pointers only, never as slices (pages of user memory, which others may
-// write meanwhile: see `HeldPages::copy_page`); two threads may copy different pages of
-// one list at once.
+// through raw pointers only (volatile or page-copy accesses), never as slices: pages of
+// user memory, which others may write meanwhile (see `HeldPages::copy_page`). Two threads
+// may copy from, or fill (`HeldPages::fill_hash_cached`), different pages of one list
+// at once; the same page at once only as another process of the user could write it.
 unsafe impl Sync for HeldPages {}
 
 impl Drop for HeldPages {

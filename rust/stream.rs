@@ -268,7 +268,7 @@ impl<'a> ImageWriter<'a> {
             sp.bytes += len;
             return Ok(true);
         }
-        self.settle();
+        self.settle()?;
         let Some(sp) = self.spool.as_mut() else {
             return Ok(false);
         };
@@ -499,39 +499,44 @@ impl<'a> ImageWriter<'a> {
     /// the next run not taken yet. Only a plain copy: the checks are computed from
     /// the chunks later ([`Sealing`]). (Copying them while the next pages are
     /// pinned, instead of all at the end, made a 16 MiB process's hold longer.)
-    fn copy_deferred(&mut self) {
+    fn copy_deferred(&mut self) -> Result {
         let from = self.copied;
         let Some(sp) = self.spool.as_mut() else {
-            return;
+            return Ok(());
         };
         if from >= self.deferred.len() {
-            return;
+            return Ok(());
         }
         /// Where each record's pages go: the start of its chunk's spare capacity.
         struct Dst(KVec<*mut u8>);
         // SAFETY: The pointers are only written through in disjoint runs, each by
         // the one thread that took the run (see `copy`).
         unsafe impl Sync for Dst {}
+        let runs_per = image::MAX_PAGES_PER_RECORD as usize / COPY_RUN;
         let mut dst = Dst(KVec::new());
-        for (at, _, n) in &self.deferred[from..] {
+        for (at, pages, n) in &self.deferred[from..] {
             let ok = match sp.chunks.get_mut(*at) {
-                Some(c) if c.capacity() - c.len() >= *n => dst
-                    .0
-                    .push(c.spare_capacity_mut().as_mut_ptr().cast(), GFP_KERNEL),
+                Some(c)
+                    if c.capacity() - c.len() >= *n
+                        && *n == pages.len() * image::PAGE_SIZE
+                        && pages.len() <= runs_per * COPY_RUN =>
+                {
+                    dst.0
+                        .push(c.spare_capacity_mut().as_mut_ptr().cast(), GFP_KERNEL)
+                }
                 _ => Err(kernel::alloc::AllocError),
             };
             if ok.is_err() {
                 // Not to be: copied here, one after the other (no memory for the
-                // list, or a chunk without room, which the writer never makes).
-                self.copy_deferred_here();
-                return;
+                // list, or a record the runs do not cover, which the writer never
+                // makes).
+                return self.copy_deferred_here();
             }
         }
         let t = crate::timing::sub_start();
         let todo = &self.deferred[from..];
         let dst = &dst;
         let next = AtomicUsize::new(0);
-        let runs_per = image::MAX_PAGES_PER_RECORD as usize / COPY_RUN;
         let copy = || loop {
             let u = next.fetch_add(1, Ordering::Relaxed);
             let (rec, run) = (u / runs_per, u % runs_per);
@@ -563,6 +568,7 @@ impl<'a> ImageWriter<'a> {
         crate::sys::cpus::both(copy, copy);
         self.mark_copied(from);
         crate::timing::sub_end(crate::timing::Sub::Copy, t);
+        Ok(())
     }
 
     /// The deferred records from `from` on have their pages copied: their chunks'
@@ -580,36 +586,38 @@ impl<'a> ImageWriter<'a> {
         self.copied = self.deferred.len();
     }
 
-    /// [`ImageWriter::copy_deferred`]'s copy on this CPU alone.
-    fn copy_deferred_here(&mut self) {
+    /// [`ImageWriter::copy_deferred`]'s copy on this CPU alone. A chunk without room
+    /// for its record's pages (which the writer never makes) fails the image rather
+    /// than leave it short.
+    fn copy_deferred_here(&mut self) -> Result {
         let from = self.copied;
         if let Some(sp) = self.spool.as_mut() {
             for (at, pages, n) in &self.deferred[from..] {
-                let Some(c) = sp.chunks.get_mut(*at) else {
-                    continue;
-                };
+                let c = sp.chunks.get_mut(*at).ok_or(EINVAL)?;
                 let spare = c.spare_capacity_mut();
-                if spare.len() < *n {
-                    continue;
+                if spare.len() < *n || *n != pages.len() * image::PAGE_SIZE {
+                    return Err(EINVAL);
                 }
                 for (k, d) in spare[..*n].chunks_exact_mut(image::PAGE_SIZE).enumerate() {
                     pages.copy_page_uninit(k, d);
                 }
                 // SAFETY: The loop above initialized the first `n` bytes of the
-                // spare capacity.
+                // spare capacity (all `n / PAGE_SIZE` pages).
                 unsafe { c.inc_len(*n) };
             }
         }
         self.copied = self.deferred.len();
+        Ok(())
     }
 
     /// Copies what is left of the [`ImageWriter::deferred`] records (on two CPUs)
     /// and drops their pages, before the processes run again.
-    fn settle(&mut self) {
-        self.copy_deferred();
+    fn settle(&mut self) -> Result {
+        let r = self.copy_deferred();
         // The pages are dropped (their pins too).
         self.deferred.clear();
         self.copied = 0;
+        r
     }
 
     fn emit(&mut self, hdr: &RecordHeader, parts: &[&[u8]]) -> Result {
@@ -638,7 +646,7 @@ impl<'a> ImageWriter<'a> {
     /// [`ImageWriter::spool`]); returns the stream's size and what is left to write.
     pub(crate) fn finish(mut self) -> Result<(u64, Spooled<'a>)> {
         self.drain()?;
-        self.settle();
+        self.settle()?;
         // What is buffered goes to the spool first (or, past its budget, out with
         // it, the checks computed then).
         self.flush()?;

@@ -1108,8 +1108,8 @@ impl Ahead {
     }
 
     /// The record `h` whose addresses are `prefix` and whose data starts at `data`,
-    /// if it can be in a batch: of the caller's own pages, in runs, in mappings
-    /// filled through their pages (not read-only shared memory, not one taken over).
+    /// if it can be in a batch: of the caller's own pages, in runs, in private
+    /// anonymous mappings (heap, stack, anonymous; not one taken over).
     fn of(
         h: RecordHeader,
         prefix: KVVec<u8>,
@@ -1132,10 +1132,15 @@ impl Ahead {
         if scattered(&pg) {
             return None;
         }
+        // Only anonymous memory: its faults read no file, so the work item (which
+        // no signal stops, and which the caller waits for uninterruptibly) never
+        // waits for a file system (a FUSE server, a hard NFS mount).
         let mut plain = true;
         let mut why = Reason::new();
         page_runs(p, &pg, &mut why, |v, a, _, _, _| {
-            plain &= ro_shared(opened, v).is_none() && !within(shared.kept, a);
+            plain &= matches!(v.backing, backing::ANON | backing::HEAP | backing::STACK)
+                && ro_shared(opened, v).is_none()
+                && !within(shared.kept, a);
             Ok(())
         })
         .ok()?;

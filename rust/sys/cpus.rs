@@ -82,6 +82,8 @@ impl WorkItem for Offered {
 ///
 /// The two must be independent of each other: they may run in either order, or
 /// at the same time. With the module parameter `cpus` below 2, both run here.
+/// It may sleep (it waits for the work item), and `there` must not take a lock
+/// the caller holds.
 pub(crate) fn both<A, B, R>(there: A, here: B) -> R
 where
     A: FnOnce() + Send,

@@ -699,6 +699,8 @@ pub enum PlanError {
     BadVdso(&'static str),
     /// Its sessions cannot be made again (see [`sessions`]).
     Sessions(String),
+    /// Something the restart cannot make again as it was.
+    Unsupported(String),
 }
 
 impl From<ReadError> for PlanError {
@@ -718,6 +720,7 @@ impl fmt::Display for PlanError {
             Self::Missing(what) => write!(f, "the image has no {what} record"),
             Self::BadVdso(e) => write!(f, "the image's vDSO text cannot be read: {e}"),
             Self::Sessions(e) => write!(f, "the image's sessions cannot be made again: {e}"),
+            Self::Unsupported(e) => write!(f, "{e}"),
         }
     }
 }
@@ -1241,6 +1244,21 @@ pub fn plan<R: Read>(input: R) -> Result<Plan, PlanError> {
                 .map(|p| (e.id, p.pid))
         })
         .collect();
+    // An epoll set watching a signalfd whose entries no process of the image
+    // would add in its own signal context (a set held only in flight): refused
+    // rather than restored with entries that never wake.
+    if let Some(i) = epoll_items.iter().find(|i| {
+        files
+            .iter()
+            .any(|f: &FileSeen| f.0 == i.target && f.1 == filekind::SIGNALFD)
+            && !epoll_holders.iter().any(|h| h.0 == i.file)
+    }) {
+        return Err(PlanError::Unsupported(format!(
+            "epoll set {} watches a signalfd but no fd of a live process of the image holds \
+             it (only in flight): its entries could not be added in the holder's signal context",
+            i.file
+        )));
+    }
     // The root first, then parents before their children.
     let mut ordered: Vec<ProcPlan> = Vec::with_capacity(procs.len());
     let root = procs
