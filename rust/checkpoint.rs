@@ -59,6 +59,25 @@ impl Reason {
         err
     }
 
+    /// Puts `args` in front of the reason (cut at the end if it grows too long).
+    pub(crate) fn prepend(&mut self, args: fmt::Arguments<'_>) {
+        let old = self.buf;
+        let n = self.len;
+        self.len = 0;
+        let _ = self.write_fmt(args);
+        if let Ok(text) = core::str::from_utf8(&old[..n]) {
+            let _ = self.write_str(text);
+        }
+    }
+
+    /// Names the process of a tree whose precheck failed (`tgid`, not the tree's
+    /// root `root`) in front of the reason, unless it says which already.
+    fn name_process(&mut self, tgid: i32, root: i32) {
+        if tgid != root && !self.as_str().starts_with("process ") {
+            self.prepend(format_args!("process {tgid}: "));
+        }
+    }
+
     /// The text.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
@@ -205,9 +224,11 @@ pub(crate) fn check(pid: i32, flags: u64, why: &mut Reason) -> Result {
     let tree = Tree::below(t, None, why)?;
     let procs = tree.pids()?;
     let mut seen = files::Seen::new();
+    let root = tree.procs.first().map_or(0, |r| r.info.tgid);
     for p in tree.procs.iter() {
         if let Err(e) = precheck(p, &procs, &mut seen, why) {
             crate::lsm::explain(&p.leader, why);
+            why.name_process(p.info.tgid, root);
             return Err(e);
         }
     }
@@ -858,9 +879,14 @@ pub(crate) fn checkpoint(
     fault::step_why(Op::Checkpoint, "precheck", why)?;
     let procs = if whole { tree.pids()? } else { KVec::new() };
     let mut seen = files::Seen::new();
+    let root = tree.procs.first().map_or(0, |r| r.info.tgid);
     for p in tree.procs.iter() {
-        precheck(p, &procs, &mut seen, why)?;
-        sysvipc::precheck_held(p.info.tgid, &p.threads, why)?;
+        let r = precheck(p, &procs, &mut seen, why)
+            .and_then(|_| sysvipc::precheck_held(p.info.tgid, &p.threads, why));
+        if let Err(e) = r {
+            why.name_process(p.info.tgid, root);
+            return Err(e);
+        }
     }
     why.stage = "check the tree";
     if whole {

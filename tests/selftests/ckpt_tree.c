@@ -1063,6 +1063,51 @@ static void expect_tree_refused(struct __test_metadata *_metadata, int dev, cons
 	kill_reap(p);
 }
 
+/* A child of the tree holds an AF_INET socket (which ckpt refuses). */
+static void child_with_inet_socket(int ready, void *arg)
+{
+	int p[2];
+	char c;
+
+	(void)arg;
+	if (pipe(p))
+		_exit(2);
+	if (fork() == 0) {
+		if (socket(AF_INET, SOCK_DGRAM, 0) < 0 || write(p[1], "S", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	if (read(p[0], &c, 1) != 1)
+		_exit(3);
+	say_ready(ready);
+	for (;;)
+		pause();
+}
+
+/*
+ * A tree refused for something one of its other processes holds: the reason
+ * names that process (not only the fd, which the root may not have).
+ */
+TEST_F(tree, refusal_names_the_process_that_holds_the_obstacle)
+{
+	char want[64], path[64];
+	pid_t p, child = 0;
+	FILE *f;
+
+	p = spawn_ready(child_with_inet_socket, NULL);
+	ASSERT_LT(0, p);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", p, p);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%d", &child));
+	fclose(f);
+	snprintf(want, sizeof(want), "process %d: ", child);
+	expect_tree_check(_metadata, self->dev, p, EOPNOTSUPP, want);
+	kill_descendants(p);
+	kill_reap(p);
+}
+
 TEST_F(tree, orphan_of_a_live_leader_elsewhere_is_refused)
 {
 	expect_tree_refused(_metadata, self->dev, self->img, leader_elsewhere,
