@@ -466,20 +466,12 @@ impl Events {
             adds: &adds,
             msg: String::new(),
         };
-        let mut stack = vec![0u8; 256 * 1024];
-        // The top of the stack, 16-byte aligned (it grows down).
-        let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+        let stack = HelperStack::new(256 * 1024)?;
+        let top = stack.top();
         let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_SIGHAND | libc::SIGCHLD;
         // SAFETY: `helper` runs on `stack`, which outlives it (the caller waits
         // for it to exit, `CLONE_VFORK`), with `job` as its only argument.
-        let child = unsafe {
-            libc::clone(
-                helper,
-                top as *mut libc::c_void,
-                flags,
-                (&mut job as *mut Job<'_>).cast(),
-            )
-        };
+        let child = unsafe { libc::clone(helper, top, flags, (&mut job as *mut Job<'_>).cast()) };
         if child < 0 {
             return Err(last(
                 "cannot create the process adding the epoll entries watching a signalfd",
@@ -497,6 +489,54 @@ impl Events {
             );
         }
         Ok(())
+    }
+}
+
+/// The stack of a `clone` helper: anonymous memory with an inaccessible guard
+/// page below it, so that an overflow faults rather than writes over the heap.
+struct HelperStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl HelperStack {
+    const GUARD: usize = 4096;
+
+    fn new(size: usize) -> Result<Self, String> {
+        let len = size + Self::GUARD;
+        // SAFETY: A new private anonymous mapping: no memory of the tool is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(last("cannot map a stack for the helper"));
+        }
+        let stack = Self { base, len };
+        // SAFETY: The first page of the mapping just made, which nothing uses.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return Err(last("cannot make the guard page of the helper's stack"));
+        }
+        Ok(stack)
+    }
+
+    /// Its top, 16-byte aligned (it grows down).
+    fn top(&self) -> *mut libc::c_void {
+        ((self.base as usize + self.len) & !15) as *mut libc::c_void
+    }
+}
+
+impl Drop for HelperStack {
+    fn drop(&mut self) {
+        // SAFETY: The mapping made in `new`, which nothing uses any more (the
+        // helper has exited: its caller waited for it).
+        unsafe { libc::munmap(self.base, self.len) };
     }
 }
 
